@@ -1,0 +1,336 @@
+"""The process backend: a pool of worker processes that perfkit can stop one by one.
+
+Why not ``concurrent.futures.ProcessPoolExecutor``: it cannot stop one running call — a hung
+unit either blocks the pool or, once its worker is killed, breaks the whole pool and loses
+every unit in flight. Here each worker owns a pipe and a small shared-memory slot where it
+writes which unit it is running and when it started. The parent waits on all pipes and process
+sentinels at once (``multiprocessing.connection.wait``) with a timeout set by the nearest unit
+deadline, so it learns of results, of dead workers and of overruns without polling:
+
+- an overrun (deadline + grace passed) → SIGKILL that worker, the unit is a ``timeout``, the
+  rest of its items go back to the queue, a replacement worker is forked;
+- a worker that dies by itself → its unit in flight is ``crashed``, the rest re-queued;
+- outcomes finished but not yet sent when a worker died are re-run as attempt + 1.
+
+Workers fork from a forkserver with perfkit and the solver's module preloaded, so that a
+replacement costs milliseconds, and no worker inherits the parent's threads.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import multiprocessing as mp
+import os
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from typing import Any, Iterator, Optional
+
+from perfkit.backends.base import SolverRef, WorkerFailure, WorkerUsage, build_solver
+from perfkit.backends.unit import Assignment, iter_item
+from perfkit.model import Outcome, Task
+from perfkit.strategies.plan import WorkItem
+
+#: How long after a unit's deadline the parent kills its worker: a cooperative solver
+#: usually stops itself first, and its outcome then tells the solver's own story.
+KILL_GRACE_S = 0.05
+#: Longest a worker holds finished outcomes before sending them (batching cuts per-unit cost).
+FLUSH_INTERVAL_S = 0.01
+#: Items queued per worker: one running, one waiting in its pipe, so it never idles on dispatch.
+ITEMS_PER_WORKER = 2
+#: A worker must say it is ready within this many seconds (import of the solver included).
+START_TIMEOUT_S = 60.0
+
+_IDLE = 0.0
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this worker when its parent (the forkserver) exits, so that no
+    worker outlives a perfkit that was itself killed."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _cpu_s_of(pid: int) -> Optional[float]:
+    """CPU (user + system, seconds) of a live process from /proc, before it is killed."""
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def worker_main(conn: Connection, slot: Any, ref: SolverRef) -> None:
+    """The loop of one worker process: build the solver, then run items as they come."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _die_with_parent()
+    try:
+        solver = build_solver(ref)
+    except BaseException as exc:  # report, do not die silently: the parent turns it into one line
+        conn.send(("fatal", f"cannot build solver {ref.spec!r} in a worker: {type(exc).__name__}: {exc}"))
+        return
+    name = f"pid-{os.getpid()}"
+    conn.send(("ready", os.getpid()))
+    tasks: dict[str, Task] = {}
+
+    def on_start(pos: int, started: float) -> None:
+        slot[1] = pos
+        slot[2] = started
+
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg[0] == "task":
+            tasks = {msg[1].id: msg[1]}
+        elif msg[0] == "item":
+            a: Assignment = msg[1]
+            slot[0] = a.item.chunk
+            buffer: list[tuple] = []
+            last = time.monotonic()
+            for unit, outcomes in iter_item(solver, tasks[a.item.task_id], a, name, on_start):
+                slot[2] = _IDLE
+                buffer.append((unit, outcomes))
+                now = time.monotonic()
+                if now - last >= FLUSH_INTERVAL_S:
+                    conn.send(("outcomes", buffer))
+                    buffer, last = [], now
+            conn.send(("item_done", a.item.chunk, buffer))
+        elif msg[0] == "stop":
+            ru = os.times()
+            conn.send(("usage", ru.user + ru.system))
+            return
+
+
+@dataclass
+class _Worker:
+    process: Any
+    conn: Connection
+    slot: Any
+    ready: bool = False
+    pid: int = 0
+    task_id: Optional[str] = None
+    items: deque = field(default_factory=deque)  # assignments sent, oldest (running) first
+    received: dict = field(default_factory=dict)  # chunk -> set of unit refs accounted for
+
+    @property
+    def name(self) -> str:
+        return f"pid-{self.pid or self.process.pid}"
+
+
+class ProcessBackend:
+    """Worker processes with hard per-unit timeouts; see the module docstring."""
+
+    name = "process"
+    hard_timeouts = True
+
+    def __init__(self, kill_grace_s: float = KILL_GRACE_S, start_method: str = "forkserver"):
+        self.kill_grace_s = kill_grace_s
+        self.ctx = mp.get_context(start_method)
+        self.workers: list[_Worker] = []
+        self.usage: list[WorkerUsage] = []
+        self.spawned = 0
+        self.timeout_s = 1.0
+        self._ref: Optional[SolverRef] = None
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    def start(self, solver: SolverRef, workers: int) -> None:
+        """Fork ``workers`` processes and wait until each has built the solver."""
+        self._ref = solver
+        if self.ctx.get_start_method() == "forkserver":
+            from perfkit.solvers import resolve_spec
+            module = resolve_spec(solver.spec).partition(":")[0]
+            self.ctx.set_forkserver_preload(["perfkit.backends.process", module, *solver.plugins])
+        self.workers = [self._spawn() for _ in range(workers)]
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not all(w.ready for w in self.workers):
+            pending = [w for w in self.workers if not w.ready]
+            if time.monotonic() > deadline:
+                raise WorkerFailure(f"{len(pending)} worker(s) did not start within {START_TIMEOUT_S:.0f} s")
+            for w in pending:
+                try:
+                    if w.conn.poll(0.05):
+                        list(self._handle(w, w.conn.recv()))
+                        continue
+                except (EOFError, OSError):
+                    w.process.join(1.0)
+                if not w.process.is_alive():
+                    raise WorkerFailure(f"a worker exited during start-up (exit code {w.process.exitcode})")
+
+    def _spawn(self) -> _Worker:
+        parent, child = self.ctx.Pipe(duplex=True)
+        slot = self.ctx.RawArray("d", 3)
+        process = self.ctx.Process(target=worker_main, args=(child, slot, self._ref), daemon=True,
+                                   name="perfkit-worker")
+        process.start()
+        child.close()
+        self.spawned += 1
+        return _Worker(process, parent, slot)
+
+    def close(self) -> list[WorkerUsage]:
+        """Stop every worker (idle ones politely, busy ones by SIGKILL) and report their CPU."""
+        for w in self.workers:
+            if w.items or not w.ready:
+                self._kill(w, "busy at close")
+                continue
+            try:
+                w.conn.send(("stop",))
+                if w.conn.poll(5.0):
+                    msg = w.conn.recv()
+                    self.usage.append(WorkerUsage(w.name, msg[1]))
+            except (EOFError, OSError, BrokenPipeError):
+                pass
+            w.process.join(5.0)
+            if w.process.is_alive():
+                self._kill(w, "did not stop")
+        self.workers = []
+        return self.usage
+
+    def resources(self) -> dict[str, Any]:
+        return {"processes_created": self.spawned, "start_method": self.ctx.get_start_method(),
+                "threads": 0, "kill_grace_s": self.kill_grace_s, "items_per_worker": ITEMS_PER_WORKER}
+
+    def _kill(self, w: _Worker, reason: str) -> None:
+        cpu = _cpu_s_of(w.process.pid) if w.process.is_alive() else None
+        if w.process.is_alive():
+            w.process.kill()
+        w.process.join(5.0)
+        w.conn.close()
+        self.usage.append(WorkerUsage(w.name, cpu or 0.0, killed=True, reason=reason))
+
+    # -- one stage --------------------------------------------------------------------------
+
+    def run_stage(self, task: Task, assignments: list[Assignment]) -> Iterator[Outcome]:
+        """Run the stage's assignments over the pool; yields every unit's outcome exactly once."""
+        self.timeout_s = assignments[0].timeout_s if assignments else 1.0
+        queue = deque(assignments)
+        self._task = task
+        while queue or any(w.items for w in self.workers):
+            self._dispatch(queue)
+            ready = wait(self._waitables(), self._next_wake())
+            for obj in ready:
+                w = self._owner(obj)
+                if w is None:
+                    continue
+                yield from self._drain(w, queue)
+            yield from self._enforce_deadlines(queue)
+
+    def _dispatch(self, queue: deque) -> None:
+        for w in self.workers:
+            while w.ready and queue and len(w.items) < ITEMS_PER_WORKER:
+                a = queue.popleft()
+                if w.task_id != a.item.task_id:
+                    w.conn.send(("task", self._task))
+                    w.task_id = a.item.task_id
+                w.conn.send(("item", a))
+                w.items.append(a)
+                w.received[a.item.chunk] = set()
+
+    def _waitables(self) -> list[Any]:
+        return [w.conn for w in self.workers] + [w.process.sentinel for w in self.workers]
+
+    def _owner(self, obj: Any) -> Optional[_Worker]:
+        for w in self.workers:
+            if obj is w.conn or obj == w.process.sentinel:
+                return w
+        return None
+
+    def _next_wake(self) -> float:
+        """Seconds until the nearest unit deadline + grace (at most 0.5 s, to notice anything else)."""
+        now, wake = time.monotonic(), 0.5
+        for w in self.workers:
+            started = w.slot[2]
+            if w.items and started != _IDLE:
+                wake = min(wake, started + self.timeout_s + self.kill_grace_s - now)
+        return max(0.0, wake)
+
+    def _drain(self, w: _Worker, queue: deque) -> Iterator[Outcome]:
+        """Everything the worker sent; then, if it died, account for what it held."""
+        try:
+            while w.conn.poll():
+                msg = w.conn.recv()
+                yield from self._handle(w, msg)
+        except (EOFError, OSError):
+            pass
+        if not w.process.is_alive():
+            yield from self._lost(w, queue, "crashed", self._death(w), int(w.slot[1]), w.slot[2])
+
+    def _handle(self, w: _Worker, msg: tuple) -> Iterator[Outcome]:
+        kind = msg[0]
+        if kind == "ready":
+            w.ready, w.pid = True, msg[1]
+        elif kind == "fatal":
+            raise WorkerFailure(msg[1])
+        elif kind in ("outcomes", "item_done"):
+            batch = msg[1] if kind == "outcomes" else msg[2]
+            for unit, outcomes in batch:
+                w.received.setdefault(outcomes[0].chunk, set()).add(unit)
+                yield from outcomes
+            if kind == "item_done":
+                done = w.items.popleft()
+                w.received.pop(done.item.chunk, None)
+        return
+        yield  # pragma: no cover - makes this a generator even when nothing is yielded
+
+    def _death(self, w: _Worker) -> str:
+        w.process.join(1.0)
+        code = w.process.exitcode
+        if code is not None and code < 0:
+            return f"worker {w.name} died of signal {signal.Signals(-code).name}"
+        return f"worker {w.name} exited with status {code}"
+
+    def _enforce_deadlines(self, queue: deque) -> Iterator[Outcome]:
+        now = time.monotonic()
+        for w in list(self.workers):
+            started = w.slot[2]
+            if w.items and started != _IDLE and now > started + self.timeout_s + self.kill_grace_s:
+                # re-read: the unit may have ended between the two reads
+                if w.slot[2] != started:
+                    continue
+                pos = int(w.slot[1])
+                yield from self._lost(w, queue, "timeout", f"killed {now - started - self.timeout_s:.3f} s "
+                                      "after its deadline", pos, started)
+
+    def _lost(self, w: _Worker, queue: deque, status: str, reason: str, pos: int,
+              started: float) -> Iterator[Outcome]:
+        """A worker is gone (killed for an overrun, or died): record its unit in flight (at
+        ``pos`` of its first item, started at ``started``) as ``status``, send the rest of its
+        items back to the queue, and replace it."""
+        self._kill(w, reason)
+        self.workers.remove(w)
+        requeue: list[Assignment] = []
+        for i, a in enumerate(w.items):
+            accounted = w.received.get(a.item.chunk, set())
+            units = a.item.units
+            if i == 0 and started != _IDLE and pos < len(units):
+                split, index, candidate = units[pos]
+                yield Outcome(a.item.task_id, split, index, candidate, status,
+                              error_type="WorkerKilled" if status == "timeout" else "WorkerDied",
+                              error_message=reason, queued=a.queued, started=started, ended=time.monotonic(),
+                              wall_s=time.monotonic() - started, worker=w.name, chunk=a.item.chunk,
+                              attempt=a.attempt)
+                accounted = accounted | {units[pos]}
+                ran = [u for u in units[:pos] if u not in accounted]  # finished, result lost with the worker
+                rest = [u for u in units[pos + 1:] if u not in accounted]
+            else:
+                ran, rest = [], [u for u in units if u not in accounted]
+            if ran:
+                requeue.append(_reassign(a, ran, a.attempt + 1))
+            if rest:
+                requeue.append(_reassign(a, rest, a.attempt))
+        queue.extendleft(reversed(requeue))  # they were first in line: keep them first
+        replacement = self._spawn()
+        self.workers.append(replacement)
+
+
+def _reassign(a: Assignment, units: list, attempt: int) -> Assignment:
+    item = WorkItem(a.item.chunk, a.item.task_id, tuple(units), a.item.sample_level)
+    return Assignment(item, a.queued, a.timeout_s, attempt, a.task_deadline, a.sample_budget_s,
+                      dict(a.sample_deadlines))

@@ -1,0 +1,185 @@
+"""What a worker does: evaluate units of a work item, timed, classified, never lost.
+
+This module runs inside every worker (inline, thread, process, Dask). It times each unit on
+``time.monotonic()`` (one clock for every process of a machine) and ``time.thread_time()``
+(the CPU of the thread that ran it), and turns whatever the solver did into exactly one
+status: an exception before the deadline is an ``error`` with its type, an exception or a
+result after the deadline is a ``timeout``, a budget already spent is ``skipped``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, ContextManager, Iterator, Optional
+
+from perfkit.model import WHOLE_SAMPLE, Outcome, Task, as_grid, grid_hash
+from perfkit.strategies.plan import UnitRef, WorkItem
+
+#: Longest error message kept per unit (a solver may raise with a huge repr).
+MAX_MESSAGE_CHARS = 500
+
+
+class HardTimeout(BaseException):
+    """Raised into a unit by a backend that can interrupt it (SIGALRM inline). A BaseException
+    so that a solver's ``except Exception`` cannot swallow it."""
+
+
+@dataclass
+class Assignment:
+    """A work item as handed to a worker: what to run and under which limits (seconds,
+    absolute values on the monotonic clock)."""
+
+    item: WorkItem
+    queued: float
+    timeout_s: float
+    attempt: int = 1
+    task_deadline: Optional[float] = None
+    sample_budget_s: Optional[float] = None
+    #: Budget deadlines of samples already started elsewhere; the worker adds its own.
+    sample_deadlines: dict[tuple[str, int], float] = field(default_factory=dict)
+
+    def budget_spent(self, split: str, index: int, now: float) -> Optional[str]:
+        """Why a unit must be skipped at ``now``, or None when it may start."""
+        if self.task_deadline is not None and now >= self.task_deadline:
+            return "task budget spent"
+        if self.sample_budget_s is not None:
+            deadline = self.sample_deadlines.setdefault((split, index), now + self.sample_budget_s)
+            if now >= deadline:
+                return "sample budget spent"
+        return None
+
+
+def skipped(task_id: str, unit: UnitRef, a: Assignment, reason: str, worker: str) -> Outcome:
+    """The outcome of a unit that never started because a budget ran out."""
+    split, index, candidate = unit
+    return Outcome(task_id, split, index, candidate, "skipped", error_message=reason, queued=a.queued,
+                   worker=worker, chunk=a.item.chunk, attempt=a.attempt)
+
+
+def _describe(exc: BaseException) -> tuple[str, str]:
+    return type(exc).__name__, str(exc)[:MAX_MESSAGE_CHARS]
+
+
+def _finish(outcome: Outcome, output: Any, expected: Any) -> None:
+    """Fill hash and match for a returned output; a value that is not a grid is an error."""
+    try:
+        grid = as_grid(output)
+    except (ValueError, TypeError) as exc:
+        outcome.status, outcome.output_hash = "error", None
+        outcome.error_type, outcome.error_message = "InvalidOutput", str(exc)[:MAX_MESSAGE_CHARS]
+        return
+    outcome.output_hash = grid_hash(grid)
+    if expected is not None:
+        outcome.match = bool(grid.shape == expected.shape and (grid == expected).all())
+
+
+def evaluate_unit(solver: Any, task: Task, unit: UnitRef, a: Assignment, worker: str,
+                  guard: Optional[Callable[[float], ContextManager]] = None) -> list[Outcome]:
+    """Run one unit and return its outcomes (one; one per candidate for a sample-level unit).
+
+    ``guard(deadline)`` is a backend's hard stop (e.g. SIGALRM inline); its HardTimeout makes
+    the unit a ``timeout``.
+    """
+    split, index, candidate = unit
+    sample = task.sample(split, index)
+    base = dict(task_id=task.id, split=split, index=index, queued=a.queued, worker=worker,
+                chunk=a.item.chunk, attempt=a.attempt)
+    started = time.monotonic()
+    cpu0 = time.thread_time()
+    deadline = started + a.timeout_s
+    result: Any = None
+    failure: Optional[BaseException] = None
+    try:
+        if guard is None:
+            result = _call(solver, task, sample, candidate, deadline)
+        else:
+            with guard(deadline):
+                result = _call(solver, task, sample, candidate, deadline)
+    except HardTimeout as exc:
+        failure = exc
+    except Exception as exc:  # the solver's own failure: recorded, never raised
+        failure = exc
+    ended = time.monotonic()
+    cpu = time.thread_time() - cpu0
+    timed = dict(started=started, ended=ended, wall_s=ended - started, cpu_s=cpu)
+    over = ended >= deadline
+    if failure is not None:
+        status = "timeout" if (over or isinstance(failure, HardTimeout)) else "error"
+        etype, msg = _describe(failure)
+        names = _declared(solver, task) if candidate == WHOLE_SAMPLE else [candidate]
+        return [_share(Outcome(**base, candidate=c, status=status, error_type=etype, error_message=msg, **timed), len(names))
+                for c in names]
+    if candidate != WHOLE_SAMPLE:
+        outcome = Outcome(**base, candidate=candidate, status="timeout" if over else "ok", **timed)
+        _finish(outcome, result, sample.output)
+        if over and outcome.status != "error":
+            outcome.status = "timeout"
+            outcome.error_message = f"finished {ended - deadline:.3f} s after its deadline"
+        return [outcome]
+    return _sample_outcomes(solver, task, sample.output, result, base, timed, over)
+
+
+def _call(solver: Any, task: Task, sample: Any, candidate: str, deadline: float) -> Any:
+    if candidate == WHOLE_SAMPLE:
+        return solver.solve_sample(task, sample, deadline)
+    return solver.evaluate(task, sample, candidate, deadline)
+
+
+def _declared(solver: Any, task: Task) -> list[str]:
+    """Candidates an opaque solver declares up front (optional ``candidates(task)``), else the
+    whole sample as one unit."""
+    if hasattr(solver, "candidates"):
+        return list(solver.candidates(task)) or [WHOLE_SAMPLE]
+    return [WHOLE_SAMPLE]
+
+
+def _share(outcome: Outcome, n: int) -> Outcome:
+    """Apportion a sample-level unit's wall and CPU evenly among its candidates so that sums
+    over units stay true."""
+    if n > 1:
+        outcome.wall_s = outcome.wall_s / n if outcome.wall_s is not None else None
+        outcome.cpu_s = outcome.cpu_s / n if outcome.cpu_s is not None else None
+    return outcome
+
+
+def _sample_outcomes(solver: Any, task: Task, expected: Any, result: Any, base: dict, timed: dict,
+                     over: bool) -> list[Outcome]:
+    try:
+        outputs = dict(result)
+    except (TypeError, ValueError):
+        return [Outcome(**base, candidate=WHOLE_SAMPLE, status="error", error_type="InvalidOutput",
+                        error_message="solve_sample must return a mapping of candidate id to grid", **timed)]
+    names = list(outputs)
+    declared = _declared(solver, task) if hasattr(solver, "candidates") else []
+    names += [c for c in declared if c not in outputs and c != WHOLE_SAMPLE]
+    out: list[Outcome] = []
+    for c in names:
+        o = _share(Outcome(**base, candidate=c, status="timeout" if over else "ok", **timed), len(names))
+        if c not in outputs:
+            o.status, o.error_type, o.error_message = "error", "MissingOutput", "declared but not returned"
+        else:
+            _finish(o, outputs[c], expected)
+        out.append(o)
+    return out or [Outcome(**base, candidate=WHOLE_SAMPLE, status="error", error_type="EmptyResult",
+                           error_message="solve_sample returned no candidates", **timed)]
+
+
+def iter_item(solver: Any, task: Task, a: Assignment, worker: str,
+              on_start: Callable[[int, float], None] = lambda pos, t: None,
+              guard: Optional[Callable[[float], ContextManager]] = None
+              ) -> Iterator[tuple[UnitRef, list[Outcome]]]:
+    """Run the units of an assignment in order, yielding each unit with its outcomes as it
+    ends (several outcomes for the sample-level unit of an opaque solver).
+
+    ``on_start(position, started)`` tells the backend which unit is in flight, so that it can
+    stop it and account for the rest of the item if the worker has to be killed.
+    """
+    for pos, unit in enumerate(a.item.units):
+        now = time.monotonic()
+        reason = a.budget_spent(unit[0], unit[1], now)
+        if reason is not None:
+            yield unit, [skipped(task.id, unit, a, reason, worker)]
+            continue
+        on_start(pos, now)
+        yield unit, evaluate_unit(solver, task, unit, a, worker, guard)

@@ -1,0 +1,172 @@
+"""The ``perfkit`` command: a thin layer over the Python API.
+
+Every verb parses options, calls one public function and renders its result. User errors are
+PerfkitError, caught once in ``main``: one line on stderr, exit status 2, no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, List, Optional
+
+import click
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from perfkit.errors import PerfkitError
+from perfkit.model import STATUSES, Outcome, RunConfig, Task, TimeoutPolicy
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Measure candidate-search solvers under execution strategies and backends.")
+tasks_app = typer.Typer(no_args_is_help=True, help="Task sources: list and validate ARC tasks.")
+app.add_typer(tasks_app, name="tasks")
+
+console = Console(stderr=True)
+out = Console()
+
+
+def parse_options(pairs: List[str], flag: str = "--solver-opt") -> dict[str, Any]:
+    """``key=value`` pairs; values are JSON when they parse (numbers, true/false), else strings."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise PerfkitError(f"{flag} {pair!r}: expected KEY=VALUE")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
+
+
+class ProgressObserver:
+    """A rich progress bar over the units of a run, with a live count of bad outcomes."""
+
+    def __init__(self, progress: Progress):
+        self.progress = progress
+        self.bar = progress.add_task("units", total=0, bad="")
+        self.counts: dict[str, int] = {}
+
+    def add_units(self, n: int) -> None:
+        self.progress.update(self.bar, total=(self.progress.tasks[0].total or 0) + n)
+
+    def task_started(self, task: Task, n_candidates: int) -> None:
+        label = f"{task.id}" + (f" ({n_candidates} candidates)" if n_candidates else "")
+        self.progress.update(self.bar, description=label)
+
+    def outcome(self, outcome: Outcome) -> None:
+        self.counts[outcome.status] = self.counts.get(outcome.status, 0) + 1
+        bad = " ".join(f"{s}={n}" for s, n in self.counts.items() if s != "ok")
+        self.progress.update(self.bar, advance=1, bad=bad)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TextColumn("{task.fields[bad]}"), TimeElapsedColumn(), console=console,
+                    disable=not console.is_terminal and os.environ.get("PERFKIT_PROGRESS") != "1")
+
+
+def print_run_summary(path: Path) -> None:
+    """The short table printed after a run."""
+    from perfkit.store import load_run
+
+    run = load_run(path)
+    s = run.summary
+    table = Table(title=f"run {run.meta.get('run_id', path.name)} ({s.get('state')})")
+    for col in ["units", *STATUSES, "wall s", "cpu s", "parallelism"]:
+        table.add_column(col, justify="right")
+    counts = s.get("status_counts", {})
+    wall, cpu = s.get("wall_s", 0.0), s.get("cpu_s", 0.0)
+    table.add_row(str(s.get("units", 0)), *(str(counts.get(k, 0)) for k in STATUSES),
+                  f"{wall:.3f}", f"{cpu:.3f}", f"{cpu / wall:.2f}" if wall else "-")
+    console.print(table)
+
+
+@app.command()
+def run(
+    solver: str = typer.Option("arc", help="arc, synthetic, or package.module:attr"),
+    solver_opt: List[str] = typer.Option([], "--solver-opt", help="KEY=VALUE passed to the solver (repeatable)"),
+    plugin: List[str] = typer.Option([], "--plugin", help="module imported first, also in workers (repeatable)"),
+    tasks: str = typer.Option("default", help="dataset[:N|:ID,ID], synthetic:NxD+T, or a path"),
+    strategy: str = typer.Option("sequential", help="sequential, sample-parallel, candidate-parallel, hybrid"),
+    backend: str = typer.Option("inline", help="inline, thread, process, dask"),
+    workers: Optional[int] = typer.Option(None, help="worker count (default: usable cores)"),
+    chunk_size: Optional[int] = typer.Option(None, help="units per work item (default: automatic)"),
+    timeout: float = typer.Option(1.0, help="per-unit running-time limit, seconds"),
+    sample_budget: Optional[float] = typer.Option(None, help="seconds per sample, then skip"),
+    task_budget: Optional[float] = typer.Option(None, help="seconds per task, then skip"),
+    label: Optional[str] = typer.Option(None, help="a name for the run (phase, experiment)"),
+    store: Path = typer.Option(Path("reports/runs"), help="run store folder"),
+    resume: Optional[Path] = typer.Option(None, help="finish this interrupted run folder"),
+) -> None:
+    """Run a solver on a task set under one strategy and backend; print the run folder."""
+    from perfkit import runner
+    from perfkit.environment import usable_cores
+
+    with _progress() as progress:
+        observer = ProgressObserver(progress)
+        if resume is not None:
+            path = runner.resume(resume, observer=observer)
+        else:
+            config = RunConfig(
+                solver=solver, tasks=tasks, strategy=strategy, backend=backend,
+                workers=workers or (1 if strategy == "sequential" else usable_cores()),
+                chunk_size=chunk_size, label=label, plugins=tuple(plugin),
+                timeout=TimeoutPolicy(timeout, sample_budget, task_budget),
+                solver_options=parse_options(solver_opt))
+            path = runner.run(config, store, observer=observer)
+    print_run_summary(path)
+    out.print(str(path), soft_wrap=True, highlight=False)
+
+
+@tasks_app.command("validate")
+def tasks_validate(path: Path = typer.Argument(..., help="a task file, a folder, or a challenges file")) -> None:
+    """Check ARC JSON files without running anything."""
+    from perfkit.tasks import validate_path
+
+    found = validate_path(path)
+    out.print(f"ok: {len(found)} tasks from {path}", highlight=False)
+
+
+@tasks_app.command("list")
+def tasks_list(spec: str = typer.Argument("default", help="a task spec as for --tasks")) -> None:
+    """List the tasks a spec selects, with their sample counts."""
+    from perfkit.tasks import load_tasks
+
+    for task in load_tasks(spec):
+        out.print(f"{task.id}\tdemo={len(task.demo)}\ttest={len(task.test)}", highlight=False)
+
+
+@app.command("strategies")
+def strategies_list() -> None:
+    """List the registered strategies."""
+    from perfkit import strategies
+
+    for name in strategies.names():
+        s = strategies.get(name)
+        out.print(f"{name}\t{'sample-level' if s.sample_level else 'candidate-level'}\t{s.description}",
+                  highlight=False)
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Entry point: run the command; a PerfkitError becomes one line and exit status 2."""
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="perfkit", standalone_mode=False)
+    except PerfkitError as exc:
+        console.print(f"perfkit: error: {exc}", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        console.print("perfkit: interrupted", highlight=False)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    sys.exit(0)

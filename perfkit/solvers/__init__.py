@@ -1,0 +1,90 @@
+"""The solver plugin contract and the loader for ``--solver``.
+
+A *fine-grained* solver offers ``candidates(task)`` and ``evaluate(task, sample, candidate_id,
+deadline)``; an *opaque* solver offers ``solve_sample(task, sample, deadline)`` returning every
+candidate's output for one sample. ``deadline`` is a ``time.monotonic()`` value in seconds.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
+
+from perfkit.errors import PerfkitError
+from perfkit.model import Sample, Task
+
+#: Short names for the built-in solvers.
+BUILTIN_SOLVERS = {
+    "arc": "perfkit.solvers.arc:ArcSolver",
+    "synthetic": "perfkit.solvers.synthetic:SyntheticSolver",
+}
+
+
+@runtime_checkable
+class FineGrainedSolver(Protocol):
+    """Proposes candidates and evaluates one candidate on one sample."""
+
+    def candidates(self, task: Task) -> Sequence[str]: ...
+
+    def evaluate(self, task: Task, sample: Sample, candidate_id: str, deadline: float) -> Any: ...
+
+
+@runtime_checkable
+class OpaqueSolver(Protocol):
+    """Evaluates all its candidates on one sample in one call (a "battery" function)."""
+
+    def solve_sample(self, task: Task, sample: Sample, deadline: float) -> Mapping[str, Any]: ...
+
+
+def is_opaque(solver: Any) -> bool:
+    """True when the solver only offers sample-level evaluation."""
+    return not hasattr(solver, "evaluate") and hasattr(solver, "solve_sample")
+
+
+def resolve_spec(spec: str) -> str:
+    """``arc`` → ``perfkit.solvers.arc:ArcSolver``; a ``module:attr`` spec is kept as it is."""
+    if spec in BUILTIN_SOLVERS:
+        return BUILTIN_SOLVERS[spec]
+    if ":" not in spec:
+        known = ", ".join(sorted(BUILTIN_SOLVERS))
+        raise PerfkitError(f"--solver {spec!r}: expected one of {known} or 'package.module:attr'")
+    return spec
+
+
+def load_solver(spec: str, options: Mapping[str, Any] | None = None) -> Any:
+    """Import and build the solver named by ``spec`` (a built-in name or ``package.module:attr``).
+
+    ``attr`` may be an instance, a class or a zero-argument factory; ``options`` are passed as
+    keyword arguments to a class or factory. Workers call this with the same spec, so a solver
+    travels by reference and never as a pickled closure.
+    """
+    target = resolve_spec(spec)
+    module_name, _, attr_path = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # any import-time failure is the user's module, not perfkit
+        raise PerfkitError(
+            f"--solver {spec!r}: cannot import module {module_name!r}: {type(exc).__name__}: {exc}"
+        ) from None
+    obj: Any = module
+    for part in attr_path.split("."):
+        if not hasattr(obj, part):
+            raise PerfkitError(f"--solver {spec!r}: module {module_name!r} has no attribute {attr_path!r}")
+        obj = getattr(obj, part)
+    if inspect.isclass(obj) or (callable(obj) and not _looks_like_solver(obj)):
+        try:
+            obj = obj(**dict(options or {}))
+        except TypeError as exc:
+            raise PerfkitError(f"--solver {spec!r}: cannot build the solver: {exc}") from None
+    elif options:
+        raise PerfkitError(f"--solver {spec!r}: solver options need a class or factory, not an instance")
+    if not (_looks_like_solver(obj)):
+        raise PerfkitError(
+            f"--solver {spec!r}: {type(obj).__name__} has neither candidates()+evaluate() nor solve_sample()"
+        )
+    return obj
+
+
+def _looks_like_solver(obj: Any) -> bool:
+    return (hasattr(obj, "candidates") and hasattr(obj, "evaluate")) or hasattr(obj, "solve_sample")

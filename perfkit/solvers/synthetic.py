@@ -1,0 +1,343 @@
+"""A fine-grained solver whose cost profile is set by parameters.
+
+``SyntheticSolver`` reproduces the pathologies of parallel candidate evaluation on demand:
+GIL-holding CPU work, GIL-free blocking and numpy work, heavy-tailed unit costs, a uniform
+slowdown (to inject a regression), and faults placed on chosen units (exceptions, hangs in
+Python and in C, process exits and kills, memory spikes). Everything it returns, and every
+amount of work it does, is a function of its options and of (seed, task id, split, index,
+candidate) only; timing never changes an output or an iteration count.
+
+Cost of one unit
+----------------
+``multiplier = tail_draw × (1 + slowdown) × Π slow-fault factors``; the unit then runs, in
+this order, ``round(cpu_ms × multiplier × cpu_iters_per_ms)`` iterations of a pure-Python
+integer loop (holds the GIL), ``round(numpy_ms × multiplier × NUMPY_PASSES_PER_MS)`` passes
+of numpy ufuncs over 2 MB arrays (releases the GIL), and ``time.sleep(sleep_ms × multiplier)``
+(releases the GIL). With ``cooperative=True`` each phase stops at the deadline (the CPU loop
+checks every ~100 µs of work) and raises ``perfkit.model.DeadlineExceeded``.
+
+``cpu_iters_per_ms`` defaults to ``CPU_ITERS_PER_MS`` (7000: 1 ms ≈ 1 ms of CPU on the
+reference 2-core box, Python 3.11); it is a fixed constant rather than a measurement so that
+iteration counts are reproducible; :func:`calibrate` measures the value for another machine.
+
+Fault grammar (option ``faults``)
+---------------------------------
+``faults`` is a ``;``-separated list of entries (blanks ignored)::
+
+    entry := kind ["=" value] ":" candidate ["@" place]
+    place := [task_id "/"] split ["[" index "]"]
+
+``candidate`` is a candidate id such as ``c003`` or ``*`` (every candidate); without ``@``
+the fault hits every sample; ``@demo`` hits every demo sample, ``@demo[1]`` only demo[1] and
+``@t1/test[0]`` only test[0] of task ``t1``. Kinds:
+
+==========  =======================================================================
+``raise``    raise :class:`InjectedError` (an ``Exception``) after the unit's cost
+``hang_py``  after the cost, loop forever in pure Python, holding the GIL, ignoring the deadline
+``hang_c``   after the cost, ``time.sleep(3600)`` (blocked in C, ignores the deadline)
+``slow=F``   multiply the unit's cost by F (default 10); honours ``cooperative``
+``exit=N``   after the cost, ``os._exit(N)`` (default 70): kills the process running it
+``kill``     after the cost, ``SIGKILL`` the process running it (exit status -9)
+``alloc=M``  allocate and touch M MB (default 100) at the start; held until the unit ends
+==========  =======================================================================
+
+Example: ``"raise:c003@demo[1]; hang_py:c005; hang_c:c007@test[0]; exit:c009@demo[2];
+alloc=200:c004; slow=20:c001@demo[4]"``. A malformed entry raises ``ValueError`` naming it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import signal
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from perfkit.model import DeadlineExceeded, Sample, Task
+
+#: Iterations of the integer loop per millisecond of CPU (measured on the reference box).
+CPU_ITERS_PER_MS = 7000
+#: Passes (sqrt + multiply over ``NUMPY_ELEMENTS`` float64) per millisecond.
+NUMPY_PASSES_PER_MS = 2.0
+#: Elements of each numpy work array (2**18 float64 = 2 MB).
+NUMPY_ELEMENTS = 1 << 18
+#: Largest tail multiplier, so one unlucky draw cannot take hours.
+MAX_TAIL_MULTIPLIER = 1000.0
+
+_KINDS = {"raise": None, "hang_py": None, "hang_c": None, "slow": 10.0, "exit": 70, "kill": None, "alloc": 100.0}
+_TERMINAL = ("raise", "hang_py", "hang_c", "exit", "kill")
+_ENTRY = re.compile(
+    r"^(?P<kind>[a-z_]+)(?:=(?P<value>[^:]*))?:(?P<cand>\*|c\d+)"
+    r"(?:@(?:(?P<task>[^/@\[\]]+)/)?(?P<split>demo|test)(?:\[(?P<index>\d+)\])?)?$"
+)
+
+
+class InjectedError(Exception):
+    """The exception raised by a ``raise`` fault."""
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One parsed fault entry; ``None`` fields match anything."""
+
+    kind: str
+    value: Optional[float]
+    candidate: Optional[str]
+    task_id: Optional[str]
+    split: Optional[str]
+    index: Optional[int]
+    text: str
+
+    def hits(self, task_id: str, split: str, index: int, candidate: str) -> bool:
+        return (
+            (self.candidate is None or self.candidate == candidate)
+            and (self.task_id is None or self.task_id == task_id)
+            and (self.split is None or self.split == split)
+            and (self.index is None or self.index == index)
+        )
+
+
+@dataclass(frozen=True)
+class UnitPlan:
+    """The deterministic work of one unit: iteration counts, milliseconds and faults."""
+
+    multiplier: float
+    cpu_iters: int
+    numpy_passes: int
+    sleep_ms: float
+    alloc_mb: float
+    terminal: tuple[Fault, ...] = field(default_factory=tuple)
+
+
+def parse_faults(text: str) -> tuple[Fault, ...]:
+    """Parse the fault grammar of the module docstring; ``ValueError`` names a bad entry."""
+    faults = []
+    for raw in (text or "").split(";"):
+        entry = "".join(raw.split())
+        if not entry:
+            continue
+        m = _ENTRY.match(entry)
+        if not m or m["kind"] not in _KINDS:
+            raise ValueError(f"bad fault {entry!r}: expected kind[=value]:cNNN[@[task/]split[index]] "
+                             f"with kind in {', '.join(_KINDS)}")
+        kind, value = m["kind"], _KINDS[m["kind"]]
+        if m["value"] is not None:
+            if value is None:
+                raise ValueError(f"bad fault {entry!r}: {kind} takes no '=value'")
+            try:
+                value = float(m["value"])
+            except ValueError:
+                raise ValueError(f"bad fault {entry!r}: value {m['value']!r} is not a number") from None
+            if not math.isfinite(value) or value < 0:
+                raise ValueError(f"bad fault {entry!r}: value must be a finite number >= 0")
+        faults.append(Fault(kind, value, None if m["cand"] == "*" else m["cand"], m["task"], m["split"],
+                            None if m["index"] is None else int(m["index"]), entry))
+    return tuple(faults)
+
+
+def calibrate(ms: float = 50.0) -> int:
+    """Measure this machine's integer-loop iterations per millisecond of thread CPU time."""
+    n = 100_000
+    while True:
+        t0 = time.thread_time()
+        _spin(n, 1)
+        spent_ms = (time.thread_time() - t0) * 1000.0
+        if spent_ms >= ms:
+            return max(1, round(n / spent_ms))
+        n *= 2
+
+
+def _spin(n: int, x: int) -> int:
+    """``n`` iterations of integer arithmetic holding the GIL."""
+    for _ in range(n):
+        x = (x * 1103515245 + 12345) & 0xFFFFFFFF
+    return x
+
+
+def _digest(*parts: Any) -> bytes:
+    return hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=16).digest()
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if low in ("1", "true", "yes", "on"):
+            return True
+        if low in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"cooperative={value!r}: expected true or false")
+    return bool(value)
+
+
+class SyntheticSolver:
+    """Candidates ``c000``… with a parametrised cost; ``c000`` answers ``rot90(input)``.
+
+    All durations are milliseconds; options may be given as strings (``--solver-opt``).
+    """
+
+    def __init__(
+        self,
+        *,
+        candidates: int = 32,
+        cpu_ms: float = 1.0,
+        sleep_ms: float = 0.0,
+        numpy_ms: float = 0.0,
+        tail: float = 0.0,
+        seed: int = 0,
+        cooperative: bool = True,
+        slowdown: float = 0.0,
+        faults: str = "",
+        cpu_iters_per_ms: int = CPU_ITERS_PER_MS,
+    ) -> None:
+        self.n_candidates = int(candidates)
+        self.cpu_ms = float(cpu_ms)
+        self.sleep_ms = float(sleep_ms)
+        self.numpy_ms = float(numpy_ms)
+        self.tail = float(tail)
+        self.seed = int(seed)
+        self.cooperative = _as_bool(cooperative)
+        self.slowdown = float(slowdown)
+        self.cpu_iters_per_ms = int(cpu_iters_per_ms)
+        for name in ("cpu_ms", "sleep_ms", "numpy_ms", "tail"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name}={getattr(self, name)!r}: must be >= 0")
+        if self.n_candidates < 1 or self.cpu_iters_per_ms < 1 or not self.slowdown > -1:
+            raise ValueError("candidates and cpu_iters_per_ms must be >= 1 and slowdown > -1")
+        width = max(3, len(str(self.n_candidates - 1)))
+        self._ids = tuple(f"c{i:0{width}d}" for i in range(self.n_candidates))
+        self._numbers = {cid: i for i, cid in enumerate(self._ids)}
+        self.faults = parse_faults(faults)
+        for f in self.faults:
+            if f.candidate is not None and f.candidate not in self._numbers:
+                raise ValueError(f"bad fault {f.text!r}: no candidate {f.candidate} "
+                                 f"(ids are {self._ids[0]}..{self._ids[-1]})")
+
+    def candidates(self, task: Task) -> Sequence[str]:
+        """The candidate ids ``c000``… in a stable order (the same for every task)."""
+        return self._ids
+
+    def tail_multiplier(self, task_id: str, split: str, index: int, candidate: str) -> float:
+        """The unit's heavy-tail draw: lognormal with sigma ``tail`` and mean 1 (1.0 if tail=0)."""
+        if self.tail == 0:
+            return 1.0
+        u = (int.from_bytes(_digest("tail", self.seed, task_id, split, index, candidate)[:8], "big") + 0.5) / 2**64
+        z = statistics.NormalDist().inv_cdf(u)
+        return min(MAX_TAIL_MULTIPLIER, math.exp(self.tail * z - self.tail**2 / 2))
+
+    def plan(self, task: Task, sample: Sample, candidate_id: str) -> UnitPlan:
+        """The unit's deterministic work (iterations, passes, ms, MB, faults); no time involved."""
+        self._number(candidate_id)
+        key = (task.id, sample.split, sample.index, candidate_id)
+        hit = [f for f in self.faults if f.hits(*key)]
+        mult = self.tail_multiplier(*key) * (1.0 + self.slowdown)
+        for f in hit:
+            if f.kind == "slow":
+                mult *= f.value
+        return UnitPlan(
+            multiplier=mult,
+            cpu_iters=round(self.cpu_ms * mult * self.cpu_iters_per_ms),
+            numpy_passes=round(self.numpy_ms * mult * NUMPY_PASSES_PER_MS),
+            sleep_ms=self.sleep_ms * mult,
+            alloc_mb=sum(f.value for f in hit if f.kind == "alloc"),
+            terminal=tuple(f for f in hit if f.kind in _TERMINAL),
+        )
+
+    def evaluate(self, task: Task, sample: Sample, candidate_id: str, deadline: float) -> np.ndarray:
+        """Pay the unit's cost (see :meth:`plan`), fire its faults, return its grid.
+
+        ``deadline`` is a ``time.monotonic()`` value in seconds (``None`` = no deadline); with
+        ``cooperative`` the work raises ``DeadlineExceeded`` once it is passed.
+        """
+        plan = self.plan(task, sample, candidate_id)
+        deadline = math.inf if deadline is None else float(deadline)
+        held = np.ones(int(plan.alloc_mb * 2**20), dtype=np.uint8) if plan.alloc_mb else None
+        try:
+            self._cpu(plan.cpu_iters, deadline)
+            self._numpy(plan.numpy_passes, deadline)
+            self._sleep(plan.sleep_ms, deadline)
+            for f in plan.terminal:
+                self._fire(f, task, sample, candidate_id)
+        finally:
+            del held
+        return self.output(task, sample, candidate_id)
+
+    def output(self, task: Task, sample: Sample, candidate_id: str) -> np.ndarray:
+        """The unit's grid without any cost: ``rot90(input)`` for c000, else a seeded recolouring
+        of the input (never equal to ``rot90(input)``)."""
+        number = self._number(candidate_id)
+        grid = np.asarray(sample.input, dtype=np.uint8)
+        solved = np.rot90(grid).copy()
+        if number == 0:
+            return solved
+        seed = int.from_bytes(_digest("grid", self.seed, task.id, sample.split, sample.index, candidate_id), "big")
+        shift = np.random.default_rng(seed).integers(0, 10, size=grid.shape)
+        out = ((grid.astype(np.int64) + shift + number) % 10).astype(np.uint8)
+        if out.shape == solved.shape and np.array_equal(out, solved):
+            out[0, 0] = (out[0, 0] + 1) % 10
+        return out
+
+    # -- the work ------------------------------------------------------------------------
+
+    def _number(self, candidate_id: str) -> int:
+        try:
+            return self._numbers[candidate_id]
+        except KeyError:
+            raise KeyError(f"unknown candidate {candidate_id!r}") from None
+
+    def _check(self, deadline: float) -> None:
+        if self.cooperative and time.monotonic() >= deadline:
+            raise DeadlineExceeded("synthetic unit stopped at its deadline")
+
+    def _cpu(self, iters: int, deadline: float) -> None:
+        """``iters`` loop iterations, checking the deadline every ~100 µs of work."""
+        chunk = max(1, self.cpu_iters_per_ms // 10)
+        x = 1
+        while iters > 0:
+            self._check(deadline)
+            n = min(chunk, iters)
+            x = _spin(n, x)
+            iters -= n
+
+    def _numpy(self, passes: int, deadline: float) -> None:
+        """``passes`` GIL-free sqrt+multiply passes over 2 MB float64 arrays."""
+        if passes <= 0:
+            return
+        a = np.arange(NUMPY_ELEMENTS, dtype=np.float64)
+        b = np.empty_like(a)
+        for _ in range(passes):
+            self._check(deadline)
+            np.sqrt(a, out=b)
+            np.multiply(b, b, out=a)
+
+    def _sleep(self, ms: float, deadline: float) -> None:
+        """Sleep ``ms`` milliseconds (GIL-free); cooperative sleep ends at the deadline."""
+        if ms <= 0:
+            return
+        end = time.monotonic() + ms / 1000.0
+        if self.cooperative and deadline < end:
+            time.sleep(max(0.0, deadline - time.monotonic()))
+            raise DeadlineExceeded("synthetic unit stopped at its deadline")
+        time.sleep(ms / 1000.0)
+
+    @staticmethod
+    def _fire(fault: Fault, task: Task, sample: Sample, candidate_id: str) -> None:
+        where = f"{task.id}/{sample.key} {candidate_id}"
+        if fault.kind == "raise":
+            raise InjectedError(f"injected fault {fault.text} on {where}")
+        if fault.kind == "hang_py":
+            x = 1
+            while True:  # ignores the deadline and holds the GIL, on purpose
+                x = (x * 1103515245 + 12345) & 0xFFFFFFFF
+        if fault.kind == "hang_c":
+            while True:
+                time.sleep(3600)
+        if fault.kind == "exit":
+            os._exit(int(fault.value))
+        if fault.kind == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,64 @@
+"""Strategies: how a task's sample × candidate grid is cut into work items and ordered.
+
+A strategy is a function ``(samples, candidates, workers, chunk_size) -> Plan`` registered
+under a name. Users add their own without editing perfkit::
+
+    from perfkit.strategies import register
+    register("my-strategy", my_plan_function, sample_level=True)
+
+and select it with ``--strategy my-strategy --plugin mypackage.strategies`` (the plugin
+module is imported before the run, and in every worker).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
+
+from perfkit.errors import PerfkitError
+from perfkit.strategies import builtin
+from perfkit.strategies.plan import Plan, UnitRef, WorkItem, auto_chunk_size
+
+PlanFunction = Callable[[Sequence[tuple[str, int]], Sequence[str], int, Optional[int]], Plan]
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A registered strategy. ``sample_level``: usable with opaque solvers, whose unit of work
+    is a whole sample (the plan is then built over the single pseudo-candidate)."""
+
+    name: str
+    plan: PlanFunction
+    sample_level: bool
+    description: str = ""
+
+
+_REGISTRY: dict[str, Strategy] = {}
+
+
+def register(name: str, plan: PlanFunction, sample_level: bool = False, description: str = "") -> Strategy:
+    """Add (or replace) a strategy under ``name``."""
+    strategy = Strategy(name, plan, sample_level, description or (plan.__doc__ or "").strip().split("\n")[0])
+    _REGISTRY[name] = strategy
+    return strategy
+
+
+def get(name: str) -> Strategy:
+    """The strategy registered under ``name``; a PerfkitError listing the known ones otherwise."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise PerfkitError(f"--strategy {name!r}: unknown strategy; known: {', '.join(names())}") from None
+
+
+def names() -> list[str]:
+    """Registered strategy names, built-ins first."""
+    return list(_REGISTRY)
+
+
+register("sequential", builtin.sequential, sample_level=True)
+register("sample-parallel", builtin.sample_parallel, sample_level=True)
+register("candidate-parallel", builtin.candidate_parallel)
+register("hybrid", builtin.hybrid)
+
+__all__ = ["Plan", "Strategy", "UnitRef", "WorkItem", "auto_chunk_size", "get", "names", "register"]
