@@ -328,9 +328,14 @@ def _downscale(g: np.ndarray, k: int) -> np.ndarray:
     return g[::k, ::k]  # top-left cell of each block; exact inverse of upscale
 
 
-def _tile(g: np.ndarray, ny: int, nx: int) -> np.ndarray:
+def _fits(g: np.ndarray, ny: int, nx: int) -> None:
+    # Checked before building the result so an oversized tiling costs nothing.
     if g.shape[0] * ny > MAX_SIDE or g.shape[1] * nx > MAX_SIDE:
         raise ValueError(f"tiling {g.shape} {ny}x{nx} exceeds {MAX_SIDE}")
+
+
+def _tile(g: np.ndarray, ny: int, nx: int) -> np.ndarray:
+    _fits(g, ny, nx)
     return np.tile(g, (ny, nx))
 
 
@@ -385,19 +390,21 @@ def tile_v(g: np.ndarray) -> np.ndarray:
 @primitive("mirror_h", "scale")
 def mirror_h(g: np.ndarray) -> np.ndarray:
     """The grid followed by its left-right mirror."""
-    return _tile(np.hstack([g, g[:, ::-1]]), 1, 1) if 2 * g.shape[1] <= MAX_SIDE else _tile(g, 1, 2)
+    _fits(g, 1, 2)
+    return np.hstack([g, g[:, ::-1]])
 
 
 @primitive("mirror_v", "scale")
 def mirror_v(g: np.ndarray) -> np.ndarray:
     """The grid above its top-bottom mirror."""
-    return np.vstack([g, g[::-1, :]]) if 2 * g.shape[0] <= MAX_SIDE else _tile(g, 2, 1)
+    _fits(g, 2, 1)
+    return np.vstack([g, g[::-1, :]])
 
 
 @primitive("mirror_tile", "scale")
 def mirror_tile(g: np.ndarray) -> np.ndarray:
     """2x2 tiling with mirrored copies: [[g, flip_h g], [flip_v g, rot180 g]]."""
-    _tile(g, 2, 2)  # size check only
+    _fits(g, 2, 2)
     top = np.hstack([g, g[:, ::-1]])
     return np.vstack([top, top[::-1, :]])
 

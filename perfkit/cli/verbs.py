@@ -1,0 +1,6 @@
+"""Every verb module of the command line; importing one registers its commands on ``app``.
+
+Each verb lives in its own module so that it stays a thin wrapper over one Python function.
+"""
+
+from perfkit.cli import run  # noqa: F401
