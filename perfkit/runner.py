@@ -18,12 +18,11 @@ from typing import Any, Callable, Iterator, Optional
 
 from perfkit import environment, strategies
 from perfkit.backends import Assignment, SolverRef, WorkerFailure, get_backend
-from perfkit.errors import PerfkitError
+from perfkit.errors import PerfkitError, RunInterrupted
 from perfkit.model import WHOLE_SAMPLE, Outcome, RunConfig, Task
 from perfkit.solvers import is_opaque, load_solver
 from perfkit.store import RunWriter, new_run_id, read_json, read_units_jsonl
 from perfkit.strategies import WorkItem
-from perfkit.tasks import load_tasks
 
 DEFAULT_STORE = Path("reports/runs")
 
@@ -149,6 +148,8 @@ class Runner:
         self._finish(state, time.monotonic() - wall0, _cpu_self_s() - cpu0, usage, backend.resources(), error)
         if error:
             raise PerfkitError(f"{self.writer.path}: run stopped: {error}")
+        if state == "interrupted":
+            raise RunInterrupted(self.writer.path)
 
     def _run_task(self, task: Task, solver: Any, strategy: strategies.Strategy, backend: Any) -> None:
         t0 = time.monotonic()
@@ -239,7 +240,10 @@ def run(config: RunConfig, store_dir: str | Path = DEFAULT_STORE, observer: Opti
     Bad input raises PerfkitError before anything is written.
     """
     _import_plugins(config.plugins)
-    tasks = tasks if tasks is not None else load_tasks(config.tasks)
+    if tasks is None:
+        from perfkit.tasks import load_tasks
+
+        tasks = load_tasks(config.tasks)
     solver = load_solver(config.solver, config.solver_options)
     _validate(config, solver)
     run_id = new_run_id(config.label, config.strategy, config.backend, config.workers, config.repeat)
@@ -254,6 +258,8 @@ def resume(path: str | Path, observer: Optional[Observer] = None) -> Path:
     meta = read_json(path / "meta.json")
     if meta.get("state") == "complete":
         raise PerfkitError(f"{path}: the run is complete; nothing to resume")
+    from perfkit.tasks import load_tasks
+
     config = RunConfig.from_record(meta["config"])
     _import_plugins(config.plugins)
     tasks = load_tasks(config.tasks)

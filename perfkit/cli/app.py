@@ -14,7 +14,7 @@ import click
 import typer
 from rich.console import Console
 
-from perfkit.errors import PerfkitError
+from perfkit.errors import PerfkitError, RunInterrupted
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Measure candidate-search solvers under execution strategies and backends.")
@@ -49,7 +49,10 @@ def main(argv: Optional[list[str]] = None) -> None:
     except PerfkitError as exc:
         console.print(f"perfkit: error: {exc}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except RunInterrupted as exc:
+        console.print(f"perfkit: {exc}", highlight=False, markup=False, soft_wrap=True)
+        sys.exit(130)
+    except (click.exceptions.Abort, KeyboardInterrupt):
         console.print("perfkit: interrupted", highlight=False)
         sys.exit(130)
     except click.ClickException as exc:

@@ -111,7 +111,7 @@ class Primitive:
 
     def __call__(self, grid: np.ndarray, ctx: Optional[TaskContext] = None) -> np.ndarray:
         """Apply the primitive and check the result is a valid ARC grid."""
-        out = self.fn(grid, ctx or DEFAULT_CONTEXT) if self.uses_ctx else self.fn(grid)
+        out = self.fn(grid, DEFAULT_CONTEXT if ctx is None else ctx) if self.uses_ctx else self.fn(grid)
         return checked(out)
 
 

@@ -1,0 +1,38 @@
+"""Solvers loaded by reference (``module:attr``) in tests, in the parent and in workers."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+
+class OpaqueSolver:
+    """A 'battery' solver: all candidates of a sample in one call, like the seed's batt()."""
+
+    def __init__(self, candidates: int = 4, hang_sample: str = ""):
+        self.n = candidates
+        self.hang_sample = hang_sample
+
+    def solve_sample(self, task, sample, deadline):
+        if sample.key == self.hang_sample:
+            time.sleep(3600)
+        return {f"p{i}": np.rot90(sample.input, i) for i in range(self.n)}
+
+
+class TinySolver:
+    """Two candidates: identity and rot90."""
+
+    def candidates(self, task):
+        return ["identity", "rot90"]
+
+    def evaluate(self, task, sample, candidate_id, deadline):
+        return sample.input if candidate_id == "identity" else np.rot90(sample.input)
+
+
+def tiny_factory():
+    """A zero-argument factory."""
+    return TinySolver()
+
+
+tiny_instance = TinySolver()

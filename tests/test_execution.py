@@ -1,0 +1,154 @@
+"""Strategies × backends on the synthetic solver: the accounting invariants of DESIGN.md.
+
+Bounds on time are generous (several times the expected value) so that a loaded 2-core
+machine never fails them; precise timing lives in tests/benchmarks and docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pandas as pd
+import pytest
+
+from conftest import KEY, make_task, synthetic_config
+from perfkit import runner
+from perfkit.errors import PerfkitError
+from perfkit.model import RunConfig, TimeoutPolicy
+from perfkit.store import load_run
+
+STRATEGIES = ["sequential", "sample-parallel", "candidate-parallel", "hybrid"]
+
+FAULTS = {
+    # inline stops hangs with SIGALRM; threads cannot be stopped, so only a C-level sleep
+    # (which leaks a sleeping daemon thread, harmless) is used there
+    "inline": "raise:c003@demo[1]; hang_py:c005@demo[2]; hang_c:c006@test[0]",
+    "thread": "raise:c003@demo[1]; hang_c:c006@test[0]",
+    "process": "raise:c003@demo[1]; hang_py:c005@demo[2]; hang_c:c006@test[0]; kill:c007@demo[0]; exit:c002@demo[2]",
+}
+
+
+def expected_keys(tasks, n_candidates: int) -> set[tuple]:
+    return {(t.id, s.split, s.index, f"c{c:03d}") for t in tasks for s in t.samples for c in range(n_candidates)}
+
+
+def check_invariants(units: pd.DataFrame, expected: set[tuple]) -> None:
+    """Invariants 1, 2 (shape) and 4 of DESIGN.md."""
+    keys = list(units[KEY].itertuples(index=False, name=None))
+    assert len(keys) == len(set(keys)), "an outcome was recorded twice"
+    assert set(keys) == expected, f"missing {expected - set(keys)}, extra {set(keys) - expected}"
+    ran = units[units.status != "skipped"]
+    assert (ran.queued <= ran.started + 1e-9).all()
+    assert (ran.started <= ran.ended).all()
+    assert units.status.isin(["ok", "error", "timeout", "crashed", "skipped"]).all()
+
+
+def run_units(config: RunConfig, tasks, tmp_path) -> tuple[pd.DataFrame, dict]:
+    path = runner.run(config, tmp_path / "runs", tasks=tasks)
+    run = load_run(path)
+    return run.units, run.summary
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The sequential inline run without faults: the answers every other run must agree with."""
+    tasks = [make_task("t1", seed=1), make_task("t2", seed=2)]
+    units, _ = run_units(synthetic_config(), tasks, tmp_path_factory.mktemp("ref"))
+    return tasks, units
+
+
+@pytest.mark.parametrize("backend", ["inline", "thread", "process"])
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_faults_are_accounted_for(strategy, backend, reference, tmp_path):
+    tasks, ref = reference
+    config = synthetic_config(strategy, backend, timeout_s=0.3, faults=FAULTS[backend])
+    units, summary = run_units(config, tasks, tmp_path)
+
+    check_invariants(units, expected_keys(tasks, 8))
+    by = units.set_index(KEY)
+    # invariant 2: an exception is an error with its type, never a timeout
+    raised = by.loc[[(t.id, "demo", 1, "c003") for t in tasks]]
+    assert (raised.status == "error").all() and (raised.error_type == "InjectedError").all()
+    hung = by.loc[[(t.id, "test", 0, "c006") for t in tasks]]
+    assert (hung.status == "timeout").all()
+    if backend == "thread":
+        assert hung.leaked.all(), "a thread that could not be stopped must be marked leaked"
+    if backend == "process":
+        killed = by.loc[[(t.id, s, i, c) for t in tasks for s, i, c in [("demo", 0, "c007"), ("demo", 2, "c002")]]]
+        assert (killed.status == "crashed").all()
+    # invariant 3: every unit that is ok here is ok with the same output in the reference
+    ok = units[units.status == "ok"].merge(ref, on=KEY, suffixes=("", "_ref"))
+    assert len(ok) == (units.status == "ok").sum()
+    assert (ok.output_hash == ok.output_hash_ref).all()
+    faulty = {(t.id, "demo", 1, "c003") for t in tasks} | {(t.id, "test", 0, "c006") for t in tasks}
+    healthy = units[[k not in faulty for k in units[KEY].itertuples(index=False, name=None)]]
+    assert (healthy.status.isin(["ok", "crashed", "timeout"])).all()
+    # the run's wall stays bounded: each hang costs about its timeout, never the hang itself
+    assert summary["wall_s"] < 60
+
+
+@pytest.mark.parametrize("strategy,backend", list(itertools.product(STRATEGIES, ["thread", "process"])))
+def test_clean_runs_match_sequential_answers(strategy, backend, reference, tmp_path):
+    tasks, ref = reference
+    units, _ = run_units(synthetic_config(strategy, backend), tasks, tmp_path)
+    check_invariants(units, expected_keys(tasks, 8))
+    assert (units.status == "ok").all()
+    merged = units.merge(ref, on=KEY, suffixes=("", "_ref"))
+    assert (merged.output_hash == merged.output_hash_ref).all()
+    assert (merged.match == merged.match_ref).all()
+
+
+@pytest.mark.parametrize("backend", ["thread", "process"])
+def test_queue_wait_does_not_count_toward_the_timeout(backend, tmp_path):
+    # 10 samples on 2 workers: the last samples wait ~4 sample-times in the queue, far longer
+    # than the 0.5 s unit timeout, while each unit itself takes ~20 ms.
+    tasks = [make_task("q", n_demo=9, n_test=1)]
+    config = synthetic_config("sample-parallel", backend, timeout_s=0.5, candidates=8, cpu_ms=20)
+    units, _ = run_units(config, tasks, tmp_path)
+    check_invariants(units, expected_keys(tasks, 8))
+    wait = units.started - units.queued
+    assert wait.max() > 0.5, f"the test needs queue waits longer than the timeout, got {wait.max():.3f} s"
+    assert (units.status == "ok").all(), units.status.value_counts().to_dict()
+
+
+def test_process_kill_of_a_hang_keeps_the_rest_of_its_chunk(tmp_path):
+    tasks = [make_task("k", n_demo=2, n_test=1)]
+    config = synthetic_config("candidate-parallel", "process", timeout_s=0.3, candidates=8,
+                              faults="hang_c:c001@demo[0]")
+    config = RunConfig(**{**config.__dict__, "chunk_size": 8})
+    units, summary = run_units(config, tasks, tmp_path)
+    check_invariants(units, expected_keys(tasks, 8))
+    by = units.set_index(KEY)
+    assert by.loc[("k", "demo", 0, "c001")].status == "timeout"
+    chunk = by.loc[[("k", "demo", 0, f"c{c:03d}") for c in range(8) if c != 1]]
+    assert (chunk.status == "ok").all()
+    assert any(w["killed"] for w in summary["workers"]), "the hung worker must have been killed"
+    assert summary["resources"]["processes_created"] == 3  # 2 workers + 1 replacement
+
+
+def test_budgets_skip_units_not_started(tmp_path):
+    tasks = [make_task("b", n_demo=3, n_test=1)]
+    config = synthetic_config("sequential", "inline", candidates=20, cpu_ms=20)
+    config = RunConfig(**{**config.__dict__, "timeout": TimeoutPolicy(1.0, sample_budget_s=0.1)})
+    units, _ = run_units(config, tasks, tmp_path)
+    check_invariants(units, expected_keys(tasks, 20))
+    skipped = units[units.status == "skipped"]
+    assert len(skipped) > 0 and skipped.started.isna().all()
+    assert skipped.error_message.str.contains("sample budget").all()
+    # every sample started: the budget is per sample, not per run
+    assert set(zip(units[units.status == "ok"].split, units[units.status == "ok"]["index"])) == {
+        ("demo", 0), ("demo", 1), ("demo", 2), ("test", 0)}
+
+
+def test_opaque_solver_runs_sample_level_only(tmp_path):
+    tasks = [make_task("o", n_demo=2, n_test=1)]
+    config = RunConfig(solver="plugins.example_solvers:OpaqueSolver", tasks="x", strategy="sample-parallel",
+                       backend="process", workers=2, timeout=TimeoutPolicy(0.3),
+                       solver_options={"candidates": 3, "hang_sample": "demo[1]"})
+    units, _ = run_units(config, tasks, tmp_path)
+    by_sample = units.groupby(["split", "index"]).candidate.apply(sorted).to_dict()
+    assert by_sample[("demo", 0)] == ["p0", "p1", "p2"]
+    assert by_sample[("demo", 1)] == ["*"]
+    assert units.set_index(["split", "index"]).loc[("demo", 1)].status == "timeout"
+    with pytest.raises(PerfkitError, match="opaque"):
+        runner.run(RunConfig(**{**config.__dict__, "strategy": "candidate-parallel"}), tmp_path, tasks=tasks)

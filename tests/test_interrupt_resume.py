@@ -1,0 +1,97 @@
+"""Ctrl-C / SIGTERM during a process-backend run, then ``--resume``, through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from perfkit.store import load_run
+
+KEY = ["task_id", "split", "index", "candidate"]
+RUN = [sys.executable, "-m", "perfkit", "run", "--solver", "synthetic", "--solver-opt", "candidates=40",
+       "--solver-opt", "cpu_ms=25", "--tasks", "synthetic:2x3+1", "--strategy", "candidate-parallel",
+       "--backend", "process", "--workers", "2", "--chunk-size", "4"]
+TOTAL = 2 * 4 * 40
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid`` (read from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+    except OSError:
+        return False
+
+
+def lines(path: Path) -> int:
+    return sum(1 for _ in open(path)) if path.exists() else 0
+
+
+def start_and_interrupt(store: Path, sig: int) -> tuple[Path, set[int], subprocess.CompletedProcess]:
+    proc = subprocess.Popen([*RUN, "--store", str(store)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    run_dir = None
+    while time.monotonic() < deadline:
+        runs = list(store.glob("*/units.jsonl"))
+        if runs and lines(runs[0]) >= 20:
+            run_dir = runs[0].parent
+            break
+        time.sleep(0.05)
+    assert run_dir is not None, "the run never started recording"
+    family = descendants(proc.pid)
+    assert len(family) >= 2, "expected worker processes below perfkit"
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    return run_dir, family, subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_leaves_no_child_and_resume_runs_only_the_missing_units(sig, tmp_path):
+    store = tmp_path / "runs"
+    run_dir, family, result = start_and_interrupt(store, sig)
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    time.sleep(0.5)  # let the kernel reap
+    assert not [p for p in family if alive(p)], "worker processes outlived the interrupted run"
+
+    meta = json.loads((run_dir / "meta.json").read_text())
+    assert meta["state"] == "interrupted"
+    before = load_run(run_dir).units
+    assert 0 < len(before) < TOTAL
+    assert not before.duplicated(KEY).any()
+
+    resumed = subprocess.run([sys.executable, "-m", "perfkit", "run", "--resume", str(run_dir)],
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    run = load_run(run_dir)
+    assert run.meta["state"] == "complete"
+    assert len(run.units) == TOTAL and not run.units.duplicated(KEY).any()
+    assert run.summary["units_recorded_this_session"] == TOTAL - len(before)
+    kept = before.merge(run.units, on=KEY, suffixes=("", "_after"))
+    assert len(kept) == len(before) and (kept.started == kept.started_after).all(), \
+        "resume re-ran units that were already recorded"
