@@ -98,7 +98,7 @@ class Outcome:
 
     def to_record(self) -> dict[str, Any]:
         """A JSON-ready dict (one line of units.jsonl)."""
-        return asdict(self)
+        return dict(self.__dict__)  # every field is a scalar; asdict() deep-copies at 10× the cost
 
     @property
     def key(self) -> tuple[str, str, int, str]:
@@ -130,6 +130,8 @@ class RunConfig:
     solver_options: dict[str, Any] = field(default_factory=dict)
     #: Modules imported before the run and in every worker (user strategies, solver registries).
     plugins: tuple[str, ...] = ()
+    #: Backend keyword options, e.g. ``{"scheduler": "tcp://host:8786"}`` for dask.
+    backend_options: dict[str, Any] = field(default_factory=dict)
 
     def to_record(self) -> dict[str, Any]:
         return asdict(self)
@@ -148,9 +150,13 @@ def as_grid(value: Any) -> np.ndarray:
     arr = np.asarray(value)
     if arr.ndim != 2 or arr.size == 0:
         raise ValueError(f"output is not a non-empty 2-D grid (shape {arr.shape})")
+    if arr.dtype == np.uint8:  # the common case: one reduction instead of two
+        if arr.max() > 9:
+            raise ValueError("output cells must be integers 0..9")
+        return arr
     if arr.dtype.kind not in "iu" or arr.min() < 0 or arr.max() > 9:
         raise ValueError("output cells must be integers 0..9")
-    return arr.astype(np.uint8, copy=False)
+    return arr.astype(np.uint8)
 
 
 def grid_hash(grid: np.ndarray) -> str:

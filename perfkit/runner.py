@@ -128,7 +128,7 @@ class Runner:
     def execute(self, tasks: list[Task], solver: Any) -> None:
         """Run every task; on Ctrl-C/SIGTERM or a worker failure, stop and keep what was recorded."""
         strategy = _validate(self.config, solver)
-        backend = get_backend(self.config.backend)
+        backend = get_backend(self.config.backend, **self.config.backend_options)
         ref = SolverRef(self.config.solver, dict(self.config.solver_options), tuple(self.config.plugins))
         wall0, cpu0 = time.monotonic(), _cpu_self_s()
         state, usage, error = "complete", [], None
@@ -180,6 +180,7 @@ class Runner:
                            for item in items]
             for outcome in backend.run_stage(task, assignments):
                 self._record(outcome)
+            self.writer.flush()
 
     def _known_sample_deadlines(self, task_id: str, item: WorkItem) -> dict[tuple[str, int], float]:
         keys = {(s, i) for s, i, _ in item.units}

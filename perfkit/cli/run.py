@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import List, Optional
 
@@ -17,10 +18,15 @@ from perfkit.model import STATUSES, Outcome, RunConfig, Task, TimeoutPolicy
 class ProgressObserver:
     """A rich progress bar over the units of a run, with a live count of bad outcomes."""
 
+    #: Redraw at most this often (seconds): an update per unit would cost more than a short unit.
+    REFRESH_S = 0.1
+
     def __init__(self, progress: Progress):
         self.progress = progress
         self.bar = progress.add_task("units", total=0, bad="")
         self.counts: dict[str, int] = {}
+        self.unshown = 0
+        self.last = 0.0
 
     def add_units(self, n: int) -> None:
         self.progress.update(self.bar, total=(self.progress.tasks[0].total or 0) + n)
@@ -31,8 +37,12 @@ class ProgressObserver:
 
     def outcome(self, outcome: Outcome) -> None:
         self.counts[outcome.status] = self.counts.get(outcome.status, 0) + 1
-        bad = " ".join(f"{s}={n}" for s, n in self.counts.items() if s != "ok")
-        self.progress.update(self.bar, advance=1, bad=bad)
+        self.unshown += 1
+        now = time.monotonic()
+        if now - self.last >= self.REFRESH_S:
+            bad = " ".join(f"{s}={n}" for s, n in self.counts.items() if s != "ok")
+            self.progress.update(self.bar, advance=self.unshown, bad=bad)
+            self.unshown, self.last = 0, now
 
 
 def _progress() -> Progress:
@@ -71,6 +81,8 @@ def run(
     sample_budget: Optional[float] = typer.Option(None, help="seconds per sample, then skip"),
     task_budget: Optional[float] = typer.Option(None, help="seconds per task, then skip"),
     label: Optional[str] = typer.Option(None, help="a name for the run (phase, experiment)"),
+    scheduler: Optional[str] = typer.Option(None, envvar="DASK_SCHEDULER_ADDRESS",
+                                            help="dask: address of an existing scheduler (tcp://HOST:PORT)"),
     store: Path = typer.Option(Path("reports/runs"), help="run store folder"),
     resume: Optional[Path] = typer.Option(None, help="finish this interrupted run folder"),
 ) -> None:
@@ -88,7 +100,8 @@ def run(
                 workers=workers or (1 if strategy == "sequential" else usable_cores()),
                 chunk_size=chunk_size, label=label, plugins=tuple(plugin),
                 timeout=TimeoutPolicy(timeout, sample_budget, task_budget),
-                solver_options=parse_options(solver_opt))
+                solver_options=parse_options(solver_opt),
+                backend_options={"scheduler": scheduler} if scheduler and backend == "dask" else {})
             path = runner.run(config, store, observer=observer)
     print_run_summary(path)
     out.print(str(path), soft_wrap=True, highlight=False)

@@ -72,11 +72,20 @@ class AllThreadsSampler:
         self._cpu = 0.0
         self._min_interval = float("inf")
         self._max_interval = 0.0
+        self._start_call_stack: list[str] = ["perfkit\x00<profiler>\x000"]
 
     def start(self) -> None:
         self._start_time = time.time()
         self._t0 = time.perf_counter()
         self._cpu0 = time.process_time()
+        # pyinstrument trims the tree's stem down to where the profiler started: the caller's stack
+        me = threading.current_thread()
+        stack, f = [], sys._getframe(1)
+        while f is not None:
+            stack.append(get_frame_info(f))
+            f = f.f_back
+        stack.append(f"{me.name}\x00{THREAD_FILE}\x00{me.ident}")
+        self._start_call_stack = stack[::-1]
         self._thread = threading.Thread(target=self._loop, name=SAMPLER_THREAD_NAME, daemon=True)
         self._thread.start()
 
@@ -102,7 +111,7 @@ class AllThreadsSampler:
             frame_records=records, start_time=self._start_time, duration=self._duration,
             min_interval=self._min_interval if self.sample_count else self.interval,
             max_interval=self._max_interval if self.sample_count else self.interval,
-            sample_count=self.sample_count, start_call_stack=[], target_description=self.target_description,
+            sample_count=self.sample_count, start_call_stack=self._start_call_stack, target_description=self.target_description,
             cpu_time=self._cpu, sys_path=list(sys.path), sys_prefixes=Session.current_sys_prefixes())
 
     def _loop(self) -> None:
@@ -154,4 +163,4 @@ class AllThreadsSampler:
                 if dt - on > 0:
                     off = key + (OFF_CPU,)
                     records.append((stacks.setdefault(off, off), dt - on))
-            del frames, frame
+            frames = frame = f = None  # drop references to other threads' frames

@@ -1,0 +1,329 @@
+"""Findings: rules that turn a comparison's figures into sentences, each with its evidence.
+
+A rule is a function ``(Comparison) -> list[Finding]``, registered in :data:`RULES`; it reads the
+figures computed by :mod:`perfkit.analysis.metrics` and :mod:`perfkit.analysis.answers` and
+never computes a figure of its own that a report would need. Thresholds are module constants.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Optional
+
+import pandas as pd
+
+from perfkit.analysis.metrics import KEY, SAMPLE, group_name, queue_wait, ran, sample_label
+
+if TYPE_CHECKING:  # pragma: no cover
+    from perfkit.analysis import Comparison
+
+#: A unit got less than this share of a core while running → contention.
+CONTENTION_SHARE = 0.8
+#: Thread runs whose parallelism (CPU/wall) stays under this on ≥ 2 slots are GIL-bound.
+GIL_PARALLELISM = 1.25
+#: Dispatch overhead above this fraction of worker capacity is reported.
+DISPATCH_FRACTION = 0.30
+#: A work item should cost at least this many times its dispatch overhead.
+ITEM_TO_OVERHEAD = 10.0
+#: The critical path binds when it exceeds the even share of work by this factor.
+CRITICAL_FACTOR = 1.5
+#: A worker busy this many times longer than the mean worker is a straggler.
+STRAGGLER_FACTOR = 1.5
+#: Efficiency below this fraction of the physical limit is reported.
+LOW_EFFICIENCY = 0.5
+#: A strategy must beat sequential by this factor to be recommended.
+MIN_SPEEDUP = 1.05
+
+SEVERITIES = ("problem", "warning", "info")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One sentence with its evidence. ``severity``: problem, warning, info or recommendation."""
+
+    rule: str
+    severity: str
+    group: str
+    sentence: str
+    evidence: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _pct(x: float) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.0f} %"
+
+
+def _runs_by_group(c: "Comparison"):
+    for group, figs in c.by_group().items():
+        yield group, figs
+
+
+def contention_timeouts(c: "Comparison") -> list[Finding]:
+    """Units that timed out here but not under sequential, per (group, sample), with the queue
+    wait and the share of a core the units got (unit CPU / unit wall)."""
+    out = []
+    seen: set[tuple] = set()
+    for run, fig in zip(c.runs, c.figures):
+        ref = c.reference_for(run)
+        if ref is None or run is ref:
+            continue
+        u, r = run.units, ref.units.drop_duplicates(KEY).set_index(KEY)
+        t = u[u["status"] == "timeout"]
+        if t.empty:
+            continue
+        ref_status = r["status"].reindex(pd.MultiIndex.from_frame(t[KEY])).to_numpy()
+        new = t[ref_status != "timeout"]
+        for (task_id, split, index), units in new.groupby(SAMPLE, sort=False):
+            key = (fig.name, task_id, split, index)
+            if key in seen:
+                continue
+            seen.add(key)
+            ref_units = r.loc[task_id, split, index] if (task_id, split, index) in r.index.droplevel(3) else None
+            sample_units = u[(u["task_id"] == task_id) & (u["split"] == split) & (u["index"] == index)]
+            share = float(units["cpu_s"].sum() / units["wall_s"].sum()) if units["wall_s"].sum() > 0 else float("nan")
+            qw = queue_wait(sample_units)
+            first_wait = float(qw.min()) if len(qw) else 0.0
+            ref_max = float(ref_units["wall_s"].max()) if ref_units is not None else float("nan")
+            label = sample_label(split, index)
+            cause = "contention" if share < CONTENTION_SHARE else "timing: the units ran at full speed"
+            n_runs = sum(1 for rr in c.runs_of(fig.group) if _new_timeouts(rr, c.reference_for(rr), task_id, split, index))
+            out.append(Finding(
+                "contention-timeouts", "problem", fig.name,
+                f"{label} of task {task_id} timed out under {fig.name} but not under sequential "
+                f"({len(units)} of {len(sample_units)} candidates lost): its units got {share:.0%} of a core "
+                f"and it waited {first_wait:.2f} s in the queue ({cause}).",
+                (f"timeouts: {len(units)} units of {label} in run {fig.run_id}; {n_runs} of "
+                 f"{len(c.runs_of(fig.group))} repeats had new timeouts on this sample",
+                 f"unit timeout {fig.timeout_s:g} s; the slowest of these units took {ref_max:.3f} s under sequential",
+                 f"CPU share while running: {share:.0%} (unit CPU {units['cpu_s'].sum():.3f} s over unit wall "
+                 f"{units['wall_s'].sum():.3f} s); run contention {fig.contention:.2f}× vs "
+                 f"{c.figure_of(ref).contention:.2f}× under sequential",
+                 f"queue wait of the sample: first unit {first_wait:.3f} s, run median {fig.queue_wait_median_s:.3f} s, "
+                 f"max {fig.queue_wait_max_s:.3f} s",
+                 f"{fig.workers} workers on {fig.cores} usable cores ({fig.backend} backend)")))
+    return out
+
+
+def _new_timeouts(run, ref, task_id, split, index) -> bool:
+    if ref is None:
+        return False
+    u, r = run.units, ref.units
+    sel = lambda d: d[(d["task_id"] == task_id) & (d["split"] == split) & (d["index"] == index)]  # noqa: E731
+    t = set(sel(u).loc[lambda d: d["status"] == "timeout", "candidate"])
+    rt = set(sel(r).loc[lambda d: d["status"] == "timeout", "candidate"])
+    return bool(t - rt)
+
+
+def gil_bound(c: "Comparison") -> list[Finding]:
+    """Thread backend on ≥ 2 slots with parallelism ≈ 1 while the work is CPU-bound (the
+    sequential reference's contention is ≈ 1): the GIL serialises the work."""
+    out = []
+    ref_fig = c.figure_of(c.reference) if c.reference is not None else None
+    if ref_fig is None or not ref_fig.contention < 1.5:
+        return out
+    g = c.groups
+    for _, row in g.iterrows():
+        if row["backend"] != "thread" or row["slots"] < 2:
+            continue
+        par = row["parallelism_median"]
+        if not par < GIL_PARALLELISM:
+            continue
+        ev = [f"parallelism (CPU/wall) {par:.2f} on {row['slots']} slots; efficiency {_pct(row['efficiency_median'])}",
+              f"contention (unit wall/unit CPU) {row['contention_median']:.2f}× vs {ref_fig.contention:.2f}× under sequential"]
+        proc = g[(g["backend"] == "process") & (g["strategy"] == row["strategy"]) & (g["workers"] == row["workers"])]
+        if len(proc):
+            p = proc.iloc[0]
+            ev.append(f"the process backend reached parallelism {p['parallelism_median']:.2f} and "
+                      f"{_pct(p['efficiency_median'])} efficiency on the same strategy")
+        out.append(Finding("gil", "problem", row["group"],
+                           f"The thread backend reached {_pct(row['efficiency_median'])} efficiency with parallelism "
+                           f"{par:.2f} on CPU-bound work (GIL): use the process backend.", tuple(ev)))
+    return out
+
+
+def dispatch_overhead(c: "Comparison") -> list[Finding]:
+    """Dispatch overhead above :data:`DISPATCH_FRACTION` of worker capacity, with the chunk size
+    that would make each work item cost :data:`ITEM_TO_OVERHEAD` times its overhead."""
+    out = []
+    for group, figs in _runs_by_group(c):
+        if group[0] == "sequential":
+            continue
+        f = sorted(figs, key=lambda x: x.wall_s)[len(figs) // 2]
+        if not f.dispatch_overhead > DISPATCH_FRACTION or f.units == 0:
+            continue
+        capacity = f.wall_s * f.slots
+        startup = f.startup_s * f.slots
+        between = max(0.0, capacity - startup - f.unit_wall_s)
+        per_item = between / max(1, f.work_items)
+        unit = f.unit_wall_s / f.units
+        current = f.units / max(1, f.work_items)
+        per_task = f.units / max(1, f.tasks)
+        advise = math.ceil(per_item * ITEM_TO_OVERHEAD / unit) if unit > 0 else 0
+        advise = int(min(advise, max(1, per_task // f.slots)))
+        ev = (f"worker capacity {capacity:.3f} s (wall {f.wall_s:.3f} s × {f.slots} slots); in units {f.unit_wall_s:.3f} s",
+              f"start-up and teardown {f.startup_s:.3f} s of wall; between units {between:.3f} s over "
+              f"{f.work_items} work items ({per_item * 1000:.1f} ms per item)",
+              f"mean unit {unit * 1000:.2f} ms; current chunk ≈ {current:.1f} units")
+        if startup > between:
+            action = (f"worker start-up takes {f.startup_s:.2f} s of {f.wall_s:.2f} s: the work is too short for "
+                      f"this backend (more work per run, or the thread backend)")
+        elif advise > current * 1.2 and f.strategy in ("candidate-parallel", "hybrid"):
+            action = f"raise the chunk size to {advise} (--chunk-size {advise})"
+        elif advise > current * 1.2:
+            action = f"use candidate-parallel with chunks of {advise} units (--chunk-size {advise})"
+        else:
+            action = "workers sit idle at barriers or on uneven items: balance the work items"
+        out.append(Finding("dispatch-overhead", "warning", f.name,
+                           f"Dispatch overhead is {_pct(f.dispatch_overhead)} of wall under {f.name}: {action}.", ev))
+    return out
+
+
+def critical_path(c: "Comparison") -> list[Finding]:
+    """The critical path (largest indivisible work item) binds the ideal, or one worker was busy
+    far longer than the others (a straggler)."""
+    out = []
+    for group, figs in _runs_by_group(c):
+        if group[0] == "sequential":
+            continue
+        f = sorted(figs, key=lambda x: x.wall_s)[len(figs) // 2]
+        run = c.run_of(f)
+        even = f.work_s / max(1, f.slots)
+        if f.critical_path_s > CRITICAL_FACTOR * even and f.slots > 1:
+            biggest = _biggest_item(run)
+            out.append(Finding("critical-path", "warning", f.name,
+                               f"The critical path bounds {f.name}: its largest work item ({biggest}) needs "
+                               f"{f.critical_path_s:.3f} s while an even share of the work is {even:.3f} s; "
+                               f"split the work finer (candidate-parallel or hybrid).",
+                               (f"work {f.work_s:.3f} s on {f.slots} slots; ideal wall {f.ideal_wall_s:.3f} s",)))
+            continue
+        busy = ran(run.units).groupby("worker")["wall_s"].sum()
+        if len(busy) >= 2 and busy.max() > STRAGGLER_FACTOR * busy.mean() and busy.max() > 0.25 * f.wall_s:
+            out.append(Finding("straggler", "warning", f.name,
+                               f"Worker {busy.idxmax()} was a straggler under {f.name}: busy {busy.max():.3f} s "
+                               f"while the mean worker was busy {busy.mean():.3f} s.",
+                               tuple(f"{w}: {b:.3f} s in units" for w, b in busy.items())))
+    return out
+
+
+def _biggest_item(run) -> str:
+    u = run.units
+    items = u.groupby(["task_id", "chunk"], sort=False)
+    sizes = items["cpu_s"].sum()
+    task_id, chunk = sizes.idxmax()
+    members = u[(u["task_id"] == task_id) & (u["chunk"] == chunk)]
+    samples = members.groupby(["split", "index"], sort=False).size()
+    where = ", ".join(sample_label(s, i) for s, i in samples.index[:3])
+    return f"task {task_id} chunk {chunk}: {len(members)} units of {where}"
+
+
+def leaked_timeouts(c: "Comparison") -> list[Finding]:
+    """Timeouts whose work kept running after the deadline (thread backend cannot stop work)."""
+    out = []
+    for group, figs in _runs_by_group(c):
+        units = pd.concat([c.run_of(f).units for f in figs])
+        leaked = units[units["leaked"].astype(bool)]
+        if leaked.empty:
+            continue
+        s = leaked["leaked_s"].fillna(0).sum()
+        out.append(Finding("leaked-timeouts", "problem", group_name(group),
+                           f"{len(leaked)} timed-out units under {group_name(group)} kept running after their deadline "
+                           f"({s:.2f} s of leaked work over {len(figs)} runs): use the process backend for hard timeouts "
+                           f"or make the solver check its deadline.",
+                           tuple(f"{r.task_id}/{sample_label(r.split, r.index)} {r.candidate}: leaked "
+                                 f"{0 if pd.isna(r.leaked_s) else r.leaked_s:.2f} s" for r in leaked.head(5).itertuples())))
+    return out
+
+
+def budget_skips(c: "Comparison") -> list[Finding]:
+    """Units recorded ``skipped`` because a sample or task budget ran out."""
+    out = []
+    for group, figs in _runs_by_group(c):
+        units = pd.concat([c.run_of(f).units for f in figs])
+        sk = units[units["status"] == "skipped"]
+        if sk.empty:
+            continue
+        where = sk.groupby(SAMPLE, sort=False).size()
+        cfg = c.run_of(figs[0]).meta.get("config", {}).get("timeout", {})
+        out.append(Finding("budget-skips", "warning", group_name(group),
+                           f"{len(sk)} units were skipped under {group_name(group)} because a budget ran out "
+                           f"(sample budget {cfg.get('sample_budget_s')} s, task budget {cfg.get('task_budget_s')} s).",
+                           tuple(f"{t}/{sample_label(s, i)}: {n} skipped" for (t, s, i), n in where.head(6).items())))
+    return out
+
+
+def crashed_workers(c: "Comparison") -> list[Finding]:
+    """Units recorded ``crashed``: the worker running them died."""
+    out = []
+    for group, figs in _runs_by_group(c):
+        units = pd.concat([c.run_of(f).units for f in figs])
+        cr = units[units["status"] == "crashed"]
+        if cr.empty:
+            continue
+        killed = [w for f in figs for w in c.run_of(f).summary.get("workers", []) if w.get("killed")]
+        msgs = cr["error_message"].dropna().value_counts().head(3)
+        out.append(Finding("crashed-workers", "problem", group_name(group),
+                           f"{len(cr)} units under {group_name(group)} were lost to dead workers (crashed) "
+                           f"over {len(figs)} runs.",
+                           tuple([f"{r.task_id}/{sample_label(r.split, r.index)} {r.candidate}"
+                                  for r in cr.head(5).itertuples()]
+                                 + [f"{n}× {m}" for m, n in msgs.items()]
+                                 + [f"{len(killed)} workers killed or dead"])))
+    return out
+
+
+def low_efficiency(c: "Comparison") -> list[Finding]:
+    """Parallel groups whose median efficiency is below :data:`LOW_EFFICIENCY`."""
+    out = []
+    for _, row in c.groups.iterrows():
+        if row["strategy"] == "sequential" or not row["efficiency_median"] < LOW_EFFICIENCY:
+            continue
+        out.append(Finding("low-efficiency", "warning", row["group"],
+                           f"{row['group']} reached only {_pct(row['efficiency_median'])} of the physical limit: "
+                           f"ideal {row['ideal_wall_s_median']:.3f} s, measured {row['wall_s_median']:.3f} s.",
+                           (f"dispatch overhead {_pct(row['dispatch_overhead_median'])} of worker capacity",
+                            f"contention {row['contention_median']:.2f}× (unit wall / unit CPU)",
+                            f"queue wait median {row['queue_wait_median_s_median']:.3f} s, "
+                            f"max {row['queue_wait_max_s_median']:.3f} s",
+                            f"parallelism {row['parallelism_median']:.2f} on {row['slots']} slots")))
+    return out
+
+
+def recommendation(c: "Comparison") -> Optional[Finding]:
+    """The fastest group (median wall) whose answers all agree with sequential."""
+    g = c.groups
+    if g.empty:
+        return None
+    bad = {a.group for a in c.answers if not a.clean}
+    ok = g[~g["group"].isin(bad)].sort_values("wall_s_median")
+    if ok.empty:
+        return Finding("recommendation", "recommendation", "",
+                       "No strategy kept the sequential answers: fix the differences before tuning speed.")
+    best = ok.iloc[0]
+    if best["strategy"] == "sequential" or not best["speedup"] >= MIN_SPEEDUP:
+        return Finding("recommendation", "recommendation", best["group"],
+                       "Stay sequential: no strategy that kept the answers was faster "
+                       f"(best: {best['group']}, {best['speedup']:.2f}×).")
+    return Finding("recommendation", "recommendation", best["group"],
+                   f"Use {best['strategy']} on the {best['backend']} backend with {best['workers']} workers: "
+                   f"{best['speedup']:.2f}× faster than sequential (95 % CI {best['speedup_low']:.2f}–"
+                   f"{best['speedup_high']:.2f}), {_pct(best['efficiency_median'])} of the physical limit.",
+                   (f"median wall {best['wall_s_median']:.3f} s over {best['repeats']} repeats "
+                    f"(min {best['wall_s_min']:.3f}, max {best['wall_s_max']:.3f})",))
+
+
+RULES: dict[str, Callable[["Comparison"], list[Finding]]] = {
+    "contention-timeouts": contention_timeouts,
+    "gil": gil_bound,
+    "dispatch-overhead": dispatch_overhead,
+    "critical-path": critical_path,
+    "leaked-timeouts": leaked_timeouts,
+    "budget-skips": budget_skips,
+    "crashed-workers": crashed_workers,
+    "low-efficiency": low_efficiency,
+}
+
+
+def findings(c: "Comparison") -> list[Finding]:
+    """Every rule's findings, problems first."""
+    found = [f for rule in RULES.values() for f in rule(c)]
+    return sorted(found, key=lambda f: SEVERITIES.index(f.severity) if f.severity in SEVERITIES else 9)

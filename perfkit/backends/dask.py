@@ -1,0 +1,618 @@
+"""The Dask distributed backend: work items as Dask tasks, with perfkit's accounting kept.
+
+Each work item (an :class:`Assignment`) is one Dask task running :func:`run_item` on a worker:
+it builds the solver by reference (cached per worker process), runs the units with
+:func:`perfkit.backends.unit.iter_item` (timed in the worker, on the worker's monotonic clock)
+and returns ``(units with their outcomes, task facts)``.
+
+Dask cannot interrupt a running task, so hard timeouts and lost-worker accounting work like
+this, without any polling by the parent:
+
+- every worker process keeps a tiny *progress record* in a memory-mapped file on its own machine
+  (``/dev/shm/perfkit-dask-<run>/<worker>``): which item and unit it is running, since when,
+  and the ids of the items it finished last. Writing it costs a few ``struct.pack_into`` per
+  unit and the record survives the process;
+- a *watchdog* thread in each worker sleeps until the in-flight unit's deadline + grace; if the
+  unit is still running then, it marks the record ``killed for timeout`` and SIGKILLs its own
+  process (under a lock, so the unit cannot finish in between). The nanny starts a replacement;
+- the scheduler's ``allowed_failures`` is 0 for the run, so a task whose worker died surfaces as
+  ``KilledWorker`` instead of being silently re-run by Dask (which would duplicate work, or
+  hang again). The parent then reads the dead worker's record (directly when the worker ran on
+  this machine, else through a live worker of the same host) and accounts exactly like the
+  process backend: the unit in flight is ``timeout`` (killed by the watchdog) or ``crashed``
+  (died by itself); units that finished but whose results died with the worker re-run as
+  attempt + 1; units never started re-run with the same attempt.
+
+If the record cannot be read (no live worker on the dead worker's host), the item's remaining
+units re-run as attempt + 1, and a unit whose worker dies a third time is recorded ``crashed``.
+
+Dask's task stream (start/stop/worker per task) and the per-item timings measured in the
+workers are kept in :meth:`DaskBackend.resources` (``summary.json`` → ``resources``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import mmap
+import os
+import pickle
+import queue
+import signal
+import socket
+import struct
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+from perfkit.backends.base import SolverRef, WorkerFailure, WorkerUsage, build_solver
+from perfkit.backends.unit import Assignment, iter_item
+from perfkit.model import Outcome, Task
+from perfkit.strategies.plan import WorkItem
+
+#: How long after a unit's deadline the watchdog kills its worker (a cooperative solver stops first).
+KILL_GRACE_S = 0.05
+#: A unit whose worker died this many times without its record being readable is ``crashed``.
+MAX_ATTEMPTS = 3
+#: An item whose worker died this many times before it could start is ``crashed`` (e.g. the solver
+#: kills the process while it is being built).
+MAX_LOST_BEFORE_START = 3
+#: The run stops (WorkerFailure) when the cluster has had no worker for this long.
+NO_WORKER_TIMEOUT_S = 60.0
+
+log = logging.getLogger(__name__)
+
+# -- the progress record (one small file per worker process) -------------------------------
+
+#: item id, pos, state, started, elapsed (at kill), cpu (at last update), ring of finished items
+_HEAD = struct.Struct("<qiiddd")
+_RING = 8
+_RING_FMT = struct.Struct(f"<q{_RING}q")  # ring index, then ids of the last finished items
+_RECORD_SIZE = _HEAD.size + _RING_FMT.size
+
+IDLE, RUNNING, BETWEEN, TIMED_OUT = 0, 1, 2, 3
+
+
+def _record_dir(run_token: str) -> Path:
+    """The folder of a run's progress records on this machine (tmpfs when there is one)."""
+    base = Path("/dev/shm") if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) \
+        else Path(tempfile.gettempdir())
+    return base / f"perfkit-dask-{run_token}"
+
+
+def _record_name(address: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in address)
+
+
+def read_record(run_token: str, address: str, remove: bool = True) -> Optional[dict[str, Any]]:
+    """The progress record of the worker ``address`` (on this machine), or None."""
+    path = _record_dir(run_token) / _record_name(address)
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if len(data) < _RECORD_SIZE:
+        return None
+    item, pos, state, started, elapsed, cpu = _HEAD.unpack_from(data, 0)
+    ring = _RING_FMT.unpack_from(data, _HEAD.size)
+    if remove:
+        try:
+            path.unlink()
+        except OSError:
+            pass
+    now = time.monotonic()
+    return {"item": item, "pos": pos, "state": state, "started": started,
+            "elapsed": elapsed if state == TIMED_OUT else (now - started if state == RUNNING else 0.0),
+            "cpu_s": cpu, "finished": [i for i in ring[1:] if i]}
+
+
+def _remove_records(run_token: str) -> int:
+    """Delete this machine's progress records of a run (at close)."""
+    folder = _record_dir(run_token)
+    n = 0
+    if folder.is_dir():
+        for p in folder.iterdir():
+            try:
+                p.unlink()
+                n += 1
+            except OSError:
+                pass
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+    return n
+
+
+# -- worker side ----------------------------------------------------------------------------
+
+class _WorkerState:
+    """Per worker process: the progress record, the watchdog and the caches."""
+
+    def __init__(self, run_token: str, address: str):
+        folder = _record_dir(run_token)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / _record_name(address)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.ftruncate(fd, _RECORD_SIZE)
+        self.mem = mmap.mmap(fd, _RECORD_SIZE)
+        os.close(fd)
+        self.lock = threading.Lock()
+        self.item = 0
+        self.pos = 0
+        self.state = IDLE
+        self.started = 0.0
+        self.limit = 1.0  # timeout + grace of the running item
+        self.ring = [0] * (_RING + 1)
+        self.wake = threading.Event()
+        self._write()
+        threading.Thread(target=self._watch, name="perfkit-watchdog", daemon=True).start()
+
+    def _write(self, elapsed: float = 0.0) -> None:
+        t = os.times()
+        _HEAD.pack_into(self.mem, 0, self.item, self.pos, self.state, self.started, elapsed, t.user + t.system)
+
+    def begin(self, item: int, limit: float) -> None:
+        with self.lock:
+            self.item, self.pos, self.state, self.limit = item, 0, IDLE, limit
+            self._write()
+
+    def unit_start(self, pos: int, started: float) -> None:
+        with self.lock:
+            self.pos, self.state, self.started = pos, RUNNING, started
+            self._write()
+        self.wake.set()
+
+    def unit_end(self) -> None:
+        with self.lock:
+            self.state = BETWEEN
+            self._write()
+
+    def finish(self) -> None:
+        with self.lock:
+            i = self.ring[0] % _RING
+            self.ring[0] = i + 1
+            self.ring[1 + i] = self.item
+            _RING_FMT.pack_into(self.mem, _HEAD.size, *self.ring)
+            self.item, self.state = 0, IDLE
+            self._write()
+
+    def _watch(self) -> None:
+        """Sleep until the running unit's deadline + grace; kill this process if it still runs."""
+        while True:
+            with self.lock:
+                state, started, limit = self.state, self.started, self.limit
+            if state != RUNNING:
+                self.wake.wait(max(0.01, limit))
+                self.wake.clear()
+                continue
+            remaining = started + limit - time.monotonic()
+            if remaining > 0:
+                time.sleep(remaining)
+                continue
+            with self.lock:
+                if self.state == RUNNING and self.started == started:
+                    elapsed = time.monotonic() - started
+                    self.state = TIMED_OUT
+                    self._write(elapsed)
+                    self.mem.flush()
+                    os.kill(os.getpid(), signal.SIGKILL)
+
+
+_STATE: dict[str, _WorkerState] = {}
+_SOLVERS: dict[str, Any] = {}
+_TASKS: "OrderedDict[str, Task]" = OrderedDict()
+
+
+def _solver_key(ref: SolverRef) -> str:
+    return json.dumps([ref.spec, ref.options, list(ref.plugins)], sort_keys=True, default=repr)
+
+
+def _worker_address() -> str:
+    try:
+        from distributed import get_worker
+        return get_worker().address
+    except (ImportError, ValueError):
+        return f"pid-{os.getpid()}"
+
+
+def run_item(ref: SolverRef, task_blob: bytes, task_digest: str, a: Assignment, item_id: int,
+             run_token: str, kill_grace_s: float) -> tuple[list[tuple[tuple, list[Outcome]]], dict[str, Any]]:
+    """One work item on a Dask worker: every unit's outcomes, in order, and the task's facts."""
+    address = _worker_address()
+    state = _STATE.get(run_token)
+    if state is None:
+        state = _STATE[run_token] = _WorkerState(run_token, address)
+    state.begin(item_id, a.timeout_s + kill_grace_s)  # before building anything: a death is accounted
+    t0, wall0 = time.monotonic(), time.time()
+    key = _solver_key(ref)
+    solver = _SOLVERS.get(key)
+    if solver is None:
+        solver = _SOLVERS[key] = build_solver(ref)
+    task = _TASKS.get(task_digest)
+    if task is None:
+        task = _TASKS[task_digest] = pickle.loads(task_blob)
+        while len(_TASKS) > 4:
+            _TASKS.popitem(last=False)
+    results = []
+    for unit, outcomes in iter_item(solver, task, a, address, state.unit_start):
+        state.unit_end()
+        results.append((unit, outcomes))
+    state.finish()
+    facts = {"item": item_id, "chunk": a.item.chunk, "attempt": a.attempt, "worker": address,
+             "pid": os.getpid(), "units": len(a.item.units), "start": t0, "stop": time.monotonic(),
+             "start_epoch": wall0}
+    return results, facts
+
+
+def _worker_cpu() -> tuple[int, float]:
+    t = os.times()
+    return os.getpid(), t.user + t.system
+
+
+# -- parent side ----------------------------------------------------------------------------
+
+@dataclass
+class _Pending:
+    future: Any
+    a: Assignment
+    item_id: int
+    lost_before_start: int = 0
+
+
+def _local_hosts() -> set[str]:
+    hosts = {"127.0.0.1", "localhost", "::1"}
+    try:
+        hosts.add(socket.gethostname())
+        hosts.update(socket.gethostbyname_ex(socket.gethostname())[2])
+    except OSError:
+        pass
+    return hosts
+
+
+def _host(address: str) -> str:
+    rest = address.split("://", 1)[-1]
+    return rest.rsplit(":", 1)[0].strip("[]")
+
+
+class DaskBackend:
+    """Work items as Dask tasks; see the module docstring."""
+
+    name = "dask"
+    hard_timeouts = True
+
+    def __init__(self, scheduler: Optional[str] = None, kill_grace_s: float = KILL_GRACE_S,
+                 worker_saturation: Optional[float] = None, silence_logs: int = logging.ERROR):
+        self.scheduler = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+        self.kill_grace_s = kill_grace_s
+        self.worker_saturation = worker_saturation
+        self.silence_logs = silence_logs
+        self.client: Any = None
+        self.cluster: Any = None
+        self.run_token = ""
+        self.usage: list[WorkerUsage] = []
+        self.deaths: list[dict[str, Any]] = []
+        self.item_facts: list[dict[str, Any]] = []
+        self.task_stream: list[dict[str, Any]] = []
+        self.addresses_seen: set[str] = set()
+        self._ref: Optional[SolverRef] = None
+        self._next_item = 0
+        self._records: dict[str, Optional[dict[str, Any]]] = {}
+        self._old_allowed_failures: Optional[int] = None
+        self._epoch0 = 0.0
+        self._clock_offset = 0.0
+        self._facts: dict[str, Any] = {}
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    def start(self, solver: SolverRef, workers: int) -> None:
+        """Start a LocalCluster of ``workers`` processes (one thread each), or connect to
+        ``scheduler``; make Dask surface dead workers instead of retrying their tasks."""
+        import dask
+        from distributed import Client, LocalCluster
+
+        self._ref = solver
+        self.run_token = f"{os.getpid()}-{os.urandom(4).hex()}"
+        config = {"distributed.scheduler.allowed-failures": 0}
+        if self.worker_saturation is not None:
+            config["distributed.scheduler.worker-saturation"] = self.worker_saturation
+        with dask.config.set(config):
+            if self.scheduler:
+                self.client = Client(self.scheduler, timeout="30s")
+            else:
+                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                            dashboard_address=None, silence_logs=self.silence_logs)
+                self.client = Client(self.cluster)
+        # an existing scheduler keeps its own config: set allowed_failures for this run only
+        self._old_allowed_failures = self.client.run_on_scheduler(_set_allowed_failures, 0)
+        if self.scheduler:
+            try:
+                self.client.wait_for_workers(1, timeout=60)
+            except Exception as exc:
+                raise WorkerFailure(f"dask scheduler {self.scheduler}: no worker joined within 60 s ({exc})") from None
+        self.client.get_task_stream()  # registers the scheduler's task-stream plugin
+        self._epoch0 = time.time()
+        self._clock_offset = time.time() - time.monotonic()
+        self._note_workers()
+        # fail fast (one clear line) when the solver cannot be built on a worker
+        try:
+            self.client.submit(_probe, solver, pure=False, retries=0).result(timeout=120)
+        except Exception as exc:
+            raise WorkerFailure(f"cannot build solver {solver.spec!r} on a Dask worker: "
+                                f"{type(exc).__name__}: {exc}") from None
+
+    def _note_workers(self) -> dict[str, Any]:
+        info = self.client.scheduler_info(n_workers=-1)["workers"] if _takes_n_workers() \
+            else self.client.scheduler_info()["workers"]
+        self.addresses_seen.update(info)
+        return info
+
+    def close(self) -> list[WorkerUsage]:
+        """Report every worker's CPU, fetch Dask's task stream, close what this backend started."""
+        if self.client is None:
+            return self.usage
+        try:
+            self._facts = self._collect_facts()
+        except Exception as exc:  # the run's outcomes matter more than its diagnostics
+            self._facts = {"error": f"{type(exc).__name__}: {exc}"}
+        try:
+            if self._old_allowed_failures is not None:
+                self.client.run_on_scheduler(_set_allowed_failures, self._old_allowed_failures)
+        except Exception:
+            pass
+        try:
+            self.client.run(_remove_records, self.run_token, on_error="ignore")
+        except Exception:
+            pass
+        _remove_records(self.run_token)
+        try:
+            self.client.close(timeout=10)
+        finally:
+            self.client = None
+            if self.cluster is not None:
+                self.cluster.close(timeout=30)
+                self.cluster = None
+        return self.usage
+
+    def _collect_facts(self) -> dict[str, Any]:
+        cpu = self.client.run(_worker_cpu, on_error="return")
+        for addr, value in cpu.items():
+            if isinstance(value, tuple):
+                self.usage.append(WorkerUsage(addr, value[1], reason=f"pid {value[0]}"))
+        if self.cluster is not None:  # nannies are our processes too
+            try:
+                for addr, value in self.client.run(_worker_cpu, nanny=True, on_error="return").items():
+                    if isinstance(value, tuple):
+                        self.usage.append(WorkerUsage(f"nanny-of-{addr}", value[1], reason=f"pid {value[0]}"))
+            except Exception:
+                pass
+        stream = self.client.get_task_stream(start=self._epoch0)
+        mine = []
+        for rec in stream:
+            key = str(rec.get("key", ""))
+            if "perfkit-item-" not in key:
+                continue
+            for ss in rec.get("startstops", ()):
+                if ss.get("action") == "compute":
+                    mine.append({"key": key, "worker": rec.get("worker"), "status": rec.get("status"),
+                                 "start_epoch": ss["start"], "stop_epoch": ss["stop"],
+                                 "start": ss["start"] - self._clock_offset, "stop": ss["stop"] - self._clock_offset})
+        self.task_stream = mine
+        return {"workers_now": len(cpu)}
+
+    def resources(self) -> dict[str, Any]:
+        return {
+            "cluster": "existing" if self.scheduler else "LocalCluster",
+            "scheduler": self.scheduler or "local",
+            "workers": len(self.addresses_seen),
+            "worker_addresses": sorted(self.addresses_seen),
+            "restarts": len(self.deaths),
+            "deaths": self.deaths,
+            "kill_grace_s": self.kill_grace_s,
+            "hard_timeouts": "watchdog thread in each worker (SIGKILL at deadline + grace)",
+            "clock": "unit times: the worker's time.monotonic (the run's clock only on one machine); "
+                     "task_stream start/stop: Dask's time.time, 'start'/'stop' shifted to this machine's "
+                     "monotonic clock",
+            "items": self.item_facts,
+            "task_stream": self.task_stream,
+            **({"close": self._facts} if self._facts else {}),
+        }
+
+    # -- one stage --------------------------------------------------------------------------
+
+    def run_stage(self, task: Task, assignments: list[Assignment]) -> Iterator[Outcome]:
+        """Submit every assignment as a Dask task; yield each unit's outcome exactly once."""
+        blob = pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)
+        digest = hashlib.blake2b(blob, digest_size=12).hexdigest()
+        done_q: "queue.SimpleQueue[str]" = queue.SimpleQueue()
+        pending: dict[str, _Pending] = {}
+
+        def submit(a: Assignment, lost_before_start: int = 0) -> None:
+            self._next_item += 1
+            key = f"perfkit-item-{a.item.chunk}-a{a.attempt}-{self._next_item}-{self.run_token}"
+            fut = self.client.submit(run_item, self._ref, blob, digest, a, self._next_item, self.run_token,
+                                     self.kill_grace_s, key=key, pure=False, retries=0)
+            pending[key] = _Pending(fut, a, self._next_item, lost_before_start)
+            fut.add_done_callback(lambda f: done_q.put(f.key))
+
+        for a in assignments:
+            submit(a)
+        no_worker_since: Optional[float] = None
+        while pending:
+            try:
+                keys = [done_q.get(timeout=1.0)]
+            except queue.Empty:
+                no_worker_since = self._check_alive(no_worker_since)
+                continue
+            while True:
+                try:
+                    keys.append(done_q.get_nowait())
+                except queue.Empty:
+                    break
+            batch = [pending[k] for k in keys if k in pending]
+            finished = [p for p in batch if p.future.status == "finished"]
+            if finished:
+                results = self.client.gather([p.future for p in finished], errors="skip")
+                if len(results) != len(finished):  # a result was lost between finish and gather
+                    results = [self._safe_result(p) for p in finished]
+                for p, res in zip(finished, results):
+                    if res is None:  # its data died with a worker: the units ran, results lost
+                        del pending[p.future.key]
+                        submit(_reassign(p.a, list(p.a.item.units), p.a.attempt + 1))
+                        continue
+                    outcomes, facts = res
+                    del pending[p.future.key]
+                    facts["key"] = p.future.key
+                    self.item_facts.append(facts)
+                    for _unit, outs in outcomes:
+                        yield from outs
+            for p in batch:
+                if p.future.key not in pending or p.future.status == "finished":
+                    continue
+                del pending[p.future.key]
+                exc = _exception(p.future)
+                if p.future.status == "error" and not _is_killed_worker(exc):
+                    raise WorkerFailure(f"work item {p.a.item.chunk} failed on a Dask worker: "
+                                        f"{type(exc).__name__}: {exc}")
+                dead = getattr(getattr(exc, "last_worker", None), "address", None)
+                yield from self._lost(p, dead, submit)
+
+    def _safe_result(self, p: _Pending) -> Any:
+        try:
+            return p.future.result(timeout=30)
+        except Exception:
+            return None
+
+    def _check_alive(self, since: Optional[float]) -> Optional[float]:
+        try:
+            n = len(self._note_workers())
+        except Exception:
+            n = 0
+        if n:
+            return None
+        now = time.monotonic()
+        since = since or now
+        if now - since > NO_WORKER_TIMEOUT_S:
+            raise WorkerFailure(f"the Dask cluster has had no worker for {NO_WORKER_TIMEOUT_S:.0f} s")
+        return since
+
+    def _record_of(self, address: Optional[str]) -> Optional[dict[str, Any]]:
+        """The dead worker's progress record (read once, then cached)."""
+        if not address:
+            return None
+        if address in self._records:
+            return self._records[address]
+        record = None
+        if _host(address) in _local_hosts():
+            record = read_record(self.run_token, address)
+        else:  # through a live worker on the same machine (its replacement, usually)
+            deadline = time.monotonic() + 30.0
+            while record is None and time.monotonic() < deadline:
+                same = [w for w in self._note_workers() if _host(w) == _host(address) and w != address]
+                if same:
+                    try:
+                        record = self.client.run(read_record, self.run_token, address, workers=same[:1])[same[0]]
+                    except Exception:
+                        record = None
+                    break
+                time.sleep(0.5)
+        self._records[address] = record
+        why = "unknown"
+        if record is not None:
+            why = {TIMED_OUT: "killed at a unit's deadline", RUNNING: "died in a unit"}.get(record["state"],
+                                                                                           "died between units")
+        self.deaths.append({"worker": address, "reason": why, "at": time.monotonic()})
+        cpu = record["cpu_s"] if record else 0.0
+        self.usage.append(WorkerUsage(address, cpu, killed=True, reason=why))
+        return record
+
+    def _lost(self, p: _Pending, dead: Optional[str], submit: Any) -> Iterator[Outcome]:
+        """Account for an item whose worker died: see the module docstring."""
+        a, units = p.a, list(p.a.item.units)
+        record = self._record_of(dead)
+        worker = dead or "unknown"
+        if record is None:  # no record: whatever ran is unknown, so everything counts as tried
+            retry, crashed = (units, []) if a.attempt + 1 < MAX_ATTEMPTS else ([], units)
+            for split, index, cand in crashed:
+                yield Outcome(a.item.task_id, split, index, cand, "crashed", error_type="WorkerLost",
+                              error_message=f"worker {worker} died {a.attempt} times running this item; "
+                              "its progress could not be read", queued=a.queued, worker=worker,
+                              chunk=a.item.chunk, attempt=a.attempt)
+            if retry:
+                submit(_reassign(a, retry, a.attempt + 1))
+            return
+        if record["item"] == p.item_id and record["state"] != IDLE:
+            pos = record["pos"]
+            if record["state"] in (RUNNING, TIMED_OUT):
+                split, index, cand = units[pos]
+                timed_out = record["state"] == TIMED_OUT
+                started, wall = record["started"], record["elapsed"]
+                yield Outcome(a.item.task_id, split, index, cand, "timeout" if timed_out else "crashed",
+                              error_type="WorkerKilled" if timed_out else "WorkerDied",
+                              error_message=(f"worker killed {wall - a.timeout_s:.3f} s after the unit's deadline"
+                                             if timed_out else f"worker {worker} died while running this unit"),
+                              queued=a.queued, started=started, ended=started + wall, wall_s=wall,
+                              worker=worker, chunk=a.item.chunk, attempt=a.attempt)
+                ran, rest = units[:pos], units[pos + 1:]
+            else:  # BETWEEN: unit ``pos`` had finished
+                ran, rest = units[:pos + 1], units[pos + 1:]
+            if ran:
+                submit(_reassign(a, ran, a.attempt + 1))
+            if rest:
+                submit(_reassign(a, rest, a.attempt))
+            return
+        if p.item_id in record["finished"]:  # it ran to the end; its result died with the worker
+            submit(_reassign(a, units, a.attempt + 1))
+            return
+        # it never started on that worker (it was waiting behind the unit that died)
+        if p.lost_before_start + 1 >= MAX_LOST_BEFORE_START and record["item"] == p.item_id:
+            for split, index, cand in units:
+                yield Outcome(a.item.task_id, split, index, cand, "crashed", error_type="WorkerDied",
+                              error_message="worker died before the item's first unit (solver build?)",
+                              queued=a.queued, worker=worker, chunk=a.item.chunk, attempt=a.attempt)
+            return
+        submit(a, p.lost_before_start + (1 if record["item"] == p.item_id else 0))
+
+
+def _probe(ref: SolverRef) -> str:
+    key = _solver_key(ref)
+    if key not in _SOLVERS:
+        _SOLVERS[key] = build_solver(ref)
+    return _worker_address()
+
+
+def _set_allowed_failures(value: int, dask_scheduler: Any = None) -> int:
+    old = dask_scheduler.allowed_failures
+    dask_scheduler.allowed_failures = value
+    return old
+
+
+def _takes_n_workers() -> bool:
+    import inspect
+
+    from distributed import Client
+    return "n_workers" in inspect.signature(Client.scheduler_info).parameters
+
+
+def _exception(future: Any) -> Optional[BaseException]:
+    if future.status != "error":
+        return None
+    try:
+        return future.exception(timeout=10)
+    except Exception as exc:  # pragma: no cover - cancelled/lost
+        return exc
+
+
+def _is_killed_worker(exc: Optional[BaseException]) -> bool:
+    return exc is None or type(exc).__name__ == "KilledWorker"
+
+
+def _reassign(a: Assignment, units: list, attempt: int) -> Assignment:
+    item = WorkItem(a.item.chunk, a.item.task_id, tuple(units), a.item.sample_level)
+    return Assignment(item, a.queued, a.timeout_s, attempt, a.task_deadline, a.sample_budget_s,
+                      dict(a.sample_deadlines))

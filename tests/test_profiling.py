@@ -1,0 +1,150 @@
+"""Profiling inside the workers: pyinstrument (every thread) and py-spy (every process)."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from perfkit.errors import PerfkitError
+from perfkit.model import RunConfig, TimeoutPolicy
+from perfkit.profiling import ProfileResult, profile
+from perfkit.profiling.sampler import OFF_CPU_FUNCTION
+
+OVERHEAD = re.compile(r"profiler overhead: [+-]\d+\.\d % wall \(\d+\.\d\d s profiled vs \d+\.\d\d s plain\)")
+
+
+def _dsl_primitives() -> set[str]:
+    """Names of the functions defined in perfkit/solvers/arc/dsl.py (primitives and helpers)."""
+    from perfkit.solvers.arc import dsl
+
+    return {name for name, obj in vars(dsl).items()
+            if inspect.isfunction(obj) and obj.__module__ == dsl.__name__}
+
+
+def _check_overhead(result: ProfileResult) -> None:
+    assert OVERHEAD.search(result.header), result.header
+    assert result.wall_plain_s and result.wall_plain_s > 0
+    text = result.files["text"].read_text(encoding="utf-8")
+    assert OVERHEAD.search(text.split("\n\n")[0]), "the overhead belongs in the text report's header"
+
+
+def test_pyinstrument_sequential_arc_names_dsl_primitives(tmp_path):
+    config = RunConfig(solver="arc", tasks="arc1-training:2", solver_options={"max_candidates": 150})
+    result = profile(config, "pyinstrument", tmp_path / "prof")
+    top = result.top_frames[:10]
+    dsl_hits = [f for f in top if f.file.replace("\\", "/").endswith("perfkit/solvers/arc/dsl.py")]
+    assert dsl_hits, result.top_table(10)
+    assert {f.function for f in dsl_hits} & _dsl_primitives()
+    assert "perfkit/solvers/arc/dsl.py:" in result.top_table(10)
+    _check_overhead(result)
+    for kind in ("html", "text", "speedscope", "session", "result"):
+        assert result.files[kind].stat().st_size > 0, kind
+    json.loads(result.files["speedscope"].read_text(encoding="utf-8"))
+    assert "perfkit/solvers/arc/dsl.py" in result.files["text"].read_text(encoding="utf-8")
+    assert (tmp_path / "prof" / "runs").is_dir() and result.run_path.parent == tmp_path / "prof" / "runs"
+
+
+def test_pyinstrument_thread_backend_sees_worker_threads(tmp_path, tasks):
+    config = RunConfig(solver="synthetic", tasks="hand-made", strategy="candidate-parallel", backend="thread",
+                       workers=2, solver_options={"candidates": 8, "cpu_ms": 10})
+    result = profile(config, "pyinstrument", tmp_path, tasks=tasks)
+    from pyinstrument.session import Session
+
+    session = Session.load(result.files["session"])
+    worker_records = [(stack, t) for stack, t in session.frame_records if stack[0].startswith("perfkit-thread-")]
+    assert worker_records, "no samples from the worker threads"
+    in_solver = sum(t for stack, t in worker_records
+                    if any("perfkit/solvers/synthetic.py" in f for f in stack) and OFF_CPU_FUNCTION not in stack[-1])
+    assert in_solver > 0.05
+    lanes = {lane.name: lane for lane in result.lanes}
+    assert any(name.startswith("perfkit-thread-") and (lane.cpu_s or 0) > 0.05 for name, lane in lanes.items())
+    assert result.top_frames[0].file.endswith("perfkit/solvers/synthetic.py"), result.top_table(5)
+    assert all(f.function != OFF_CPU_FUNCTION for f in result.top_frames)
+    _check_overhead(result)
+
+
+def test_pyinstrument_refuses_other_processes(tmp_path):
+    for backend in ("process", "dask"):
+        config = RunConfig(solver="synthetic", tasks="synthetic:1", backend=backend, workers=2)
+        with pytest.raises(PerfkitError, match="py-spy"):
+            profile(config, "pyinstrument", tmp_path)
+    with pytest.raises(PerfkitError, match="--profiler"):
+        profile(RunConfig(solver="synthetic", tasks="synthetic:1"), "cprofile", tmp_path)
+
+
+def test_ptrace_refusal_is_explained():
+    from perfkit.profiling.pyspy_profile import PTRACE_FIX, _ptrace_refused
+
+    detail = _ptrace_refused("py-spy> something\nError: Permission Denied: Try running again with elevated "
+                             "permissions by going 'sudo env \"PATH=$PATH\" !!'\n")
+    assert detail and detail.startswith("Permission Denied")
+    message = PTRACE_FIX.format(detail=detail)
+    assert "SYS_PTRACE" in message and "ptrace_scope" in message and "root" in message
+    assert _ptrace_refused("py-spy> Wrote speedscope file. Samples: 10 Errors: 0") is None
+
+
+def _pyspy_refusal() -> str | None:
+    """Why py-spy cannot sample here (missing, or ptrace refused), or None when it can."""
+    from perfkit.profiling.pyspy_profile import _ptrace_refused, find_pyspy
+
+    try:
+        pyspy = find_pyspy()
+    except PerfkitError as exc:
+        return str(exc)
+    proc = subprocess.run([pyspy, "record", "--format", "raw", "-o", "/dev/null", "--", sys.executable, "-c",
+                           "import time; t = time.time()\nwhile time.time() - t < 0.3: pass"],
+                          capture_output=True, text=True, timeout=60)
+    refused = _ptrace_refused(proc.stderr + proc.stdout)
+    if proc.returncode != 0 and refused:
+        return f"the platform refuses ptrace: {refused}"
+    return None
+
+
+@pytest.mark.slow
+def test_pyspy_process_backend_samples_workers(tmp_path, tasks):
+    reason = _pyspy_refusal()
+    if reason:
+        pytest.skip(reason)
+    config = RunConfig(solver="synthetic", tasks="hand-made", strategy="candidate-parallel", backend="process",
+                       workers=2, timeout=TimeoutPolicy(5.0), solver_options={"candidates": 8, "cpu_ms": 40})
+    result = profile(config, "py-spy", tmp_path, tasks=tasks)
+    data = json.loads(result.files["speedscope"].read_text(encoding="utf-8"))
+    frames = data["shared"]["frames"]
+    by_pid: dict[int, float] = {}
+    solver_pids = set()
+    for prof in data["profiles"]:
+        pid = int(re.match(r"Process (\d+)", prof["name"]).group(1))
+        by_pid[pid] = by_pid.get(pid, 0.0) + sum(prof["weights"])
+        if any("perfkit/solvers/synthetic.py" in (frames[i].get("file") or "") for s in prof["samples"] for i in s):
+            solver_pids.add(pid)
+    others = {pid for pid, s in by_pid.items() if pid != result.parent_pid and s > 0}
+    assert others, by_pid
+    assert set(result.worker_pids) <= others and len(result.worker_pids) >= 2
+    assert solver_pids & set(result.worker_pids), "the solver's work should be seen inside the workers"
+    assert result.parent_pid not in solver_pids
+    assert result.top_frames[0].function == "_spin", result.top_table(5)
+    svg = result.files["svg"].read_text(encoding="utf-8")
+    assert svg.startswith("<svg") and "_spin" in svg and "(worker)" in svg
+    _check_overhead(result)
+
+
+def test_cli_profile(tmp_path, capsys):
+    from perfkit.cli.app import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["profile", "--solver", "synthetic", "--solver-opt", "cpu_ms=2", "--tasks", "synthetic:1",
+              "--strategy", "sample-parallel", "--backend", "thread", "--workers", "2", "--out", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 0, captured.err
+    assert OVERHEAD.search(captured.err) and "top frames by self time" in captured.err
+    assert captured.out.strip() == str(tmp_path)
+    assert (tmp_path / "profile.html").exists()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["profile", "--backend", "process", "--tasks", "synthetic:1", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2 and "py-spy" in capsys.readouterr().err
