@@ -31,6 +31,9 @@ _API = {
     "PerfkitError": "perfkit.errors",
     "load_tasks": "perfkit.tasks",
     "load_solver": "perfkit.solvers",
+    "profile": "perfkit.profiling",
+    "ProfileResult": "perfkit.profiling",
+    "gate": "perfkit.gate",
 }
 
 __all__ = sorted(_API)

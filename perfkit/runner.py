@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
-from perfkit import environment, strategies
+from perfkit import calibration, environment, strategies
 from perfkit.backends import Assignment, SolverRef, WorkerFailure, get_backend
 from perfkit.errors import PerfkitError, RunInterrupted
 from perfkit.model import WHOLE_SAMPLE, Outcome, RunConfig, Task
@@ -130,6 +130,7 @@ class Runner:
         strategy = _validate(self.config, solver)
         backend = get_backend(self.config.backend, **self.config.backend_options)
         ref = SolverRef(self.config.solver, dict(self.config.solver_options), tuple(self.config.plugins))
+        calibration_before = calibration.measure()
         wall0, cpu0 = time.monotonic(), _cpu_self_s()
         state, usage, error = "complete", [], None
         with _sigterm_as_interrupt():
@@ -145,7 +146,9 @@ class Runner:
                 usage = backend.close()
                 for key, facts in getattr(backend, "late_facts", list)():
                     self.writer.amend(key, **facts)
-        self._finish(state, time.monotonic() - wall0, _cpu_self_s() - cpu0, usage, backend.resources(), error)
+        wall_s, cpu_parent_s = time.monotonic() - wall0, _cpu_self_s() - cpu0
+        self.calibration_s = min(calibration_before, calibration.measure())
+        self._finish(state, wall_s, cpu_parent_s, usage, backend.resources(), error)
         if error:
             raise PerfkitError(f"{self.writer.path}: run stopped: {error}")
         if state == "interrupted":
@@ -213,6 +216,7 @@ class Runner:
             "cpu_workers_s": workers_cpu,
             "cpu_s": cpu_parent_s + workers_cpu,
             "generate_s": self.state.generate_s,
+            "calibration_cpu_s": self.calibration_s,
             "units_recorded_this_session": self.state.recorded,
             "units_planned_this_session": self.state.proposed,
             "duplicates_dropped": self.state.duplicates,

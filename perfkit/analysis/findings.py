@@ -59,13 +59,14 @@ def _runs_by_group(c: "Comparison"):
 
 
 def contention_timeouts(c: "Comparison") -> list[Finding]:
-    """Units that timed out here but not under sequential, per (group, sample), with the queue
-    wait and the share of a core the units got (unit CPU / unit wall)."""
+    """Units that timed out here but not under sequential: one finding per group (its first run
+    with such units), naming the samples, with the share of a core the units got while running
+    (unit CPU / unit wall), the queue wait and the contention figures as evidence."""
     out = []
-    seen: set[tuple] = set()
+    done: set[tuple] = set()
     for run, fig in zip(c.runs, c.figures):
         ref = c.reference_for(run)
-        if ref is None or run is ref:
+        if ref is None or run is ref or fig.group in done:
             continue
         u, r = run.units, ref.units.drop_duplicates(KEY).set_index(KEY)
         t = u[u["status"] == "timeout"]
@@ -73,45 +74,46 @@ def contention_timeouts(c: "Comparison") -> list[Finding]:
             continue
         ref_status = r["status"].reindex(pd.MultiIndex.from_frame(t[KEY])).to_numpy()
         new = t[ref_status != "timeout"]
+        if new.empty:
+            continue
+        done.add(fig.group)
+        share = float(new["cpu_s"].sum() / new["wall_s"].sum()) if new["wall_s"].sum() > 0 else float("nan")
+        cause = "contention" if share < CONTENTION_SHARE else "timing: the units ran at full speed"
+        ev, labels = [], []
         for (task_id, split, index), units in new.groupby(SAMPLE, sort=False):
-            key = (fig.name, task_id, split, index)
-            if key in seen:
-                continue
-            seen.add(key)
-            ref_units = r.loc[task_id, split, index] if (task_id, split, index) in r.index.droplevel(3) else None
             sample_units = u[(u["task_id"] == task_id) & (u["split"] == split) & (u["index"] == index)]
-            share = float(units["cpu_s"].sum() / units["wall_s"].sum()) if units["wall_s"].sum() > 0 else float("nan")
             qw = queue_wait(sample_units)
-            first_wait = float(qw.min()) if len(qw) else 0.0
-            ref_max = float(ref_units["wall_s"].max()) if ref_units is not None else float("nan")
+            s_share = units["cpu_s"].sum() / units["wall_s"].sum() if units["wall_s"].sum() > 0 else float("nan")
+            ref_wall = r["wall_s"].reindex(pd.MultiIndex.from_frame(units[KEY])).max()
             label = sample_label(split, index)
-            cause = "contention" if share < CONTENTION_SHARE else "timing: the units ran at full speed"
-            n_runs = sum(1 for rr in c.runs_of(fig.group) if _new_timeouts(rr, c.reference_for(rr), task_id, split, index))
-            out.append(Finding(
-                "contention-timeouts", "problem", fig.name,
-                f"{label} of task {task_id} timed out under {fig.name} but not under sequential "
-                f"({len(units)} of {len(sample_units)} candidates lost): its units got {share:.0%} of a core "
-                f"and it waited {first_wait:.2f} s in the queue ({cause}).",
-                (f"timeouts: {len(units)} units of {label} in run {fig.run_id}; {n_runs} of "
-                 f"{len(c.runs_of(fig.group))} repeats had new timeouts on this sample",
-                 f"unit timeout {fig.timeout_s:g} s; the slowest of these units took {ref_max:.3f} s under sequential",
-                 f"CPU share while running: {share:.0%} (unit CPU {units['cpu_s'].sum():.3f} s over unit wall "
-                 f"{units['wall_s'].sum():.3f} s); run contention {fig.contention:.2f}× vs "
-                 f"{c.figure_of(ref).contention:.2f}× under sequential",
-                 f"queue wait of the sample: first unit {first_wait:.3f} s, run median {fig.queue_wait_median_s:.3f} s, "
-                 f"max {fig.queue_wait_max_s:.3f} s",
-                 f"{fig.workers} workers on {fig.cores} usable cores ({fig.backend} backend)")))
+            labels.append(label)
+            ev.append(f"{task_id}/{label}: {len(units)} of {len(sample_units)} candidates timed out; "
+                      f"{s_share:.0%} of a core while running; waited {float(qw.min()) if len(qw) else 0.0:.3f} s "
+                      f"in the queue; slowest of them under sequential {ref_wall:.3f} s")
+        tasks = sorted(new["task_id"].unique())
+        n_runs = sum(1 for rr in c.runs_of(fig.group) if _new_timeouts(rr, c.reference_for(rr)))
+        ev += [f"unit timeout {fig.timeout_s:g} s; {n_runs} of {len(c.runs_of(fig.group))} repeats lost candidates",
+               f"run contention (unit wall / unit CPU) {fig.contention:.2f}× vs "
+               f"{c.figure_of(ref).contention:.2f}× under sequential",
+               f"queue wait: median {fig.queue_wait_median_s:.3f} s, max {fig.queue_wait_max_s:.3f} s "
+               f"(queue time never counts against the timeout)",
+               f"{fig.workers} workers on {fig.cores} usable cores ({fig.backend} backend)"]
+        out.append(Finding(
+            "contention-timeouts", "problem", fig.name,
+            f"{', '.join(labels[:6])}{' …' if len(labels) > 6 else ''} of task{'s' if len(tasks) > 1 else ''} "
+            f"{', '.join(tasks[:3])} timed out under {fig.name} but not under sequential ({len(new)} candidates "
+            f"lost): the units got {share:.0%} of a core while running ({cause}; unit wall {fig.contention:.1f}× unit CPU).",
+            tuple(ev)))
     return out
 
 
-def _new_timeouts(run, ref, task_id, split, index) -> bool:
-    if ref is None:
+def _new_timeouts(run, ref) -> bool:
+    """True when ``run`` has a timeout on a unit that did not time out in ``ref``."""
+    if ref is None or run is ref:
         return False
-    u, r = run.units, ref.units
-    sel = lambda d: d[(d["task_id"] == task_id) & (d["split"] == split) & (d["index"] == index)]  # noqa: E731
-    t = set(sel(u).loc[lambda d: d["status"] == "timeout", "candidate"])
-    rt = set(sel(r).loc[lambda d: d["status"] == "timeout", "candidate"])
-    return bool(t - rt)
+    t = run.units.loc[run.units["status"] == "timeout", KEY]
+    rt = ref.units.loc[ref.units["status"] == "timeout", KEY]
+    return bool(len(t.merge(rt, how="left", indicator=True).query("_merge == 'left_only'")))
 
 
 def gil_bound(c: "Comparison") -> list[Finding]:

@@ -25,10 +25,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import pickle
-import re
-import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field

@@ -23,7 +23,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 import zlib
 from pathlib import Path
 from typing import Any, Optional

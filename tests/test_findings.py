@@ -1,0 +1,163 @@
+"""Each finding fires on a run built to trigger it and stays silent on a clean run."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from perfkit.analysis import analyse
+from test_analysis import make_run, parallel, unit_rows
+
+SAMPLES = tuple(("demo", i) for i in range(5)) + (("test", 0),)
+CANDS = tuple(f"c{i:03d}" for i in range(8))
+
+
+def reference(cpu=0.1, **kw):
+    return make_run(unit_rows(SAMPLES, CANDS, cpu=cpu), **kw)
+
+
+def clean_parallel(strategy="candidate-parallel", backend="process", workers=2, per_chunk=4, **kw):
+    """A near-ideal parallel run: chunks of ``per_chunk`` units perfectly scheduled."""
+    rows = unit_rows(SAMPLES, CANDS, cpu=0.1)
+    for i, r in enumerate(rows):
+        r["_i"] = i
+    rows = parallel(rows, workers, lambda r: r["_i"] // per_chunk)
+    for r in rows:
+        r.pop("_i")
+    wall = max(r["ended"] for r in rows) * 1.02
+    return make_run(rows, strategy, backend, workers, wall_s=wall, cpu_s=wall * workers * 0.97, **kw)
+
+
+def rules(c):
+    return {f.rule for f in c.findings}
+
+
+def test_clean_run_is_silent_and_recommended():
+    c = analyse([reference(), clean_parallel()])
+    assert c.findings == []
+    assert not c.differences
+    rec = c.recommendation.sentence
+    assert rec.startswith("Use candidate-parallel on the process backend with 2 workers")
+    assert "faster than sequential" in rec and "of the physical limit" in rec
+
+
+def test_contention_timeouts():
+    def edit(df):
+        m = df["split"].eq("demo") & df["index"].eq(4) & df["candidate"].isin(["c005", "c006", "c007"])
+        df.loc[m, ["status", "output_hash", "match", "wall_s", "cpu_s"]] = ["timeout", None, None, 1.0, 0.25]
+        df.loc[m, "started"] = df.loc[m, "queued"] + 18.2
+        return df
+
+    c = analyse([reference(), make_run(clean_parallel().units.to_dict("records"), "sample-parallel", "thread", 4,
+                                       wall_s=3.0, cpu_s=3.0, edit=edit)])
+    f = [f for f in c.findings if f.rule == "contention-timeouts"]
+    assert len(f) == 1
+    assert "demo[4]" in f[0].sentence and "not under sequential" in f[0].sentence
+    assert "25% of a core" in f[0].sentence and "contention" in f[0].sentence
+    assert any("18.200 s in the queue" in e for e in f[0].evidence)
+    assert c.differences  # a lost candidate is also an answer difference
+    assert "contention-timeouts" not in rules(analyse([reference(), clean_parallel()]))
+
+
+def test_gil_bound_thread_backend():
+    rows = unit_rows(SAMPLES, CANDS, cpu=0.1)
+    rows = parallel(rows, 2, lambda r: (r["index"], r["split"]))
+    for r in rows:  # each unit got half a core: wall doubled, CPU unchanged
+        r["wall_s"] = 0.2
+    c = analyse([reference(), make_run(rows, "sample-parallel", "thread", 2, wall_s=4.9, cpu_s=4.8)])
+    f = [f for f in c.findings if f.rule == "gil"]
+    assert len(f) == 1 and "(GIL)" in f[0].sentence and "process backend" in f[0].sentence
+    assert "gil" not in rules(analyse([reference(), clean_parallel(backend="thread")]))
+
+
+def test_dispatch_overhead_with_chunk_size():
+    rows = unit_rows(SAMPLES, CANDS, cpu=0.001)
+    for i, r in enumerate(rows):
+        r["_i"] = i
+    rows = parallel(rows, 2, lambda r: r["_i"])  # one unit per item
+    for r in rows:  # every item pays 4 ms of dispatch before its 1 ms unit
+        r.pop("_i")
+        r["started"] += 0.004 * r["chunk"] / 2
+        r["ended"] = r["started"] + 0.001
+    wall = max(r["ended"] for r in rows)
+    c = analyse([reference(cpu=0.001), make_run(rows, "candidate-parallel", "process", 2, wall_s=wall, cpu_s=wall)])
+    f = [f for f in c.findings if f.rule == "dispatch-overhead"]
+    assert len(f) == 1 and "raise the chunk size to" in f[0].sentence and "--chunk-size" in f[0].sentence
+    assert "dispatch-overhead" not in rules(analyse([reference(), clean_parallel()]))
+
+
+def test_critical_path_dominates_sample_parallel():
+    rows = unit_rows(SAMPLES, CANDS, cpu=0.01)
+    for r in rows:
+        if r["split"] == "demo" and r["index"] == 4:
+            r["wall_s"] = r["cpu_s"] = 0.5
+    ref = make_run(rows)
+    prow = parallel(rows, 4, lambda r: (r["split"], r["index"]))
+    wall = max(r["ended"] for r in prow)
+    c = analyse([ref, make_run(prow, "sample-parallel", "process", 4, wall_s=wall, cpu_s=wall * 1.3, cores=4)])
+    f = [f for f in c.findings if f.rule == "critical-path"]
+    assert len(f) == 1 and "demo[4]" in f[0].sentence and "critical path" in f[0].sentence
+    assert "critical-path" not in rules(analyse([reference(), clean_parallel()]))
+
+
+def test_straggler_worker():
+    def edit(df):
+        df.loc[df["worker"].eq("w0"), "wall_s"] *= 3
+        return df
+
+    run = clean_parallel(edit=edit)
+    c = analyse([reference(), run])
+    assert "straggler" in rules(c)
+
+
+def test_leaked_timeouts():
+    def edit(df):
+        m = df["candidate"].eq("c003") & df["split"].eq("demo")
+        df.loc[m, ["status", "output_hash", "match", "leaked", "leaked_s"]] = ["timeout", None, None, True, 2.5]
+        return df
+
+    c = analyse([reference(), clean_parallel(backend="thread", edit=edit)])
+    f = [f for f in c.findings if f.rule == "leaked-timeouts"]
+    assert len(f) == 1 and "kept running after their deadline" in f[0].sentence and "12.50 s" in f[0].sentence
+
+
+def test_budget_skips():
+    def edit(df):
+        m = df["split"].eq("test")
+        df.loc[m, ["status", "output_hash", "match", "started", "ended", "wall_s", "cpu_s"]] = \
+            ["skipped", None, None, None, None, None, None]
+        return df
+
+    c = analyse([reference(), clean_parallel(edit=edit)])
+    f = [f for f in c.findings if f.rule == "budget-skips"]
+    assert len(f) == 1 and f[0].sentence.startswith("8 units were skipped") and "test[0]" in f[0].evidence[0]
+
+
+def test_crashed_workers():
+    def edit(df):
+        m = df["split"].eq("demo") & df["index"].eq(2) & df["candidate"].eq("c004")
+        df.loc[m, ["status", "output_hash", "match", "error_message"]] = ["crashed", None, None, "worker exited (70)"]
+        return df
+
+    c = analyse([reference(), clean_parallel(edit=edit, summary={"workers": [{"worker": "w0", "killed": True}]})])
+    f = [f for f in c.findings if f.rule == "crashed-workers"]
+    assert len(f) == 1 and "dead workers" in f[0].sentence
+    assert any("worker exited (70)" in e for e in f[0].evidence)
+
+
+def test_low_efficiency():
+    good = clean_parallel()
+    slow = make_run(good.units.to_dict("records"), "candidate-parallel", "process", 2,
+                    wall_s=good.summary["wall_s"] * 4, cpu_s=good.summary["cpu_s"])
+    c = analyse([reference(), slow])
+    f = [f for f in c.findings if f.rule == "low-efficiency"]
+    assert len(f) == 1 and "of the physical limit" in f[0].sentence
+
+
+def test_recommendation_skips_strategies_that_changed_answers():
+    fast_but_wrong = clean_parallel(edit=lambda d: d.iloc[2:])
+    c = analyse([reference(), fast_but_wrong])
+    assert "No strategy kept the sequential answers" in c.recommendation.sentence
+    slow = make_run(reference().units.to_dict("records"), "sample-parallel", "process", 2, wall_s=10.0)
+    c = analyse([reference(), slow])
+    assert c.recommendation.sentence.startswith("Stay sequential")
