@@ -33,7 +33,6 @@ _API = {
     "load_solver": "perfkit.solvers",
     "profile": "perfkit.profiling",
     "ProfileResult": "perfkit.profiling",
-    "gate": "perfkit.gate",
 }
 
 __all__ = sorted(_API)

@@ -138,7 +138,8 @@ class GateResult:
 # -- loading sides ---------------------------------------------------------------------------
 
 
-def _repeat_of_run(run: Any) -> Repeat:
+def repeat_of_run(run: Any) -> Repeat:
+    """A stored run's figures for the gate."""
     units = run.units
     ran = units[units["started"].notna()]
     task_cpu = ran.groupby("task_id")["cpu_s"].sum().to_dict()
@@ -150,7 +151,8 @@ def _repeat_of_run(run: Any) -> Repeat:
                   {k: float(v) for k, v in task_wall.items()})
 
 
-def _answers(units: pd.DataFrame) -> pd.DataFrame:
+def answers_of(units: pd.DataFrame) -> pd.DataFrame:
+    """The answer columns of a units table (key, status, output hash)."""
     return units[KEY_COLUMNS + ["status", "output_hash"]].reset_index(drop=True)
 
 
@@ -179,8 +181,12 @@ def load_side(specs: Sequence[str | Path], label: str) -> Side:
     configs = {json.dumps(_comparable(r.config), sort_keys=True) for r in runs}
     if len(configs) > 1:
         raise PerfkitError(f"--{label}: the runs are of different experiments; a side is repeats of one")
-    answers = _answers(runs[0].units)
-    return Side(", ".join(p.name for p in paths), [_repeat_of_run(r) for r in runs], answers,
+    return side_of_runs(", ".join(p.name for p in paths), runs)
+
+
+def side_of_runs(label: str, runs: Sequence[Any]) -> Side:
+    """Stored runs (repeats of one experiment) as a side."""
+    return Side(label, [repeat_of_run(r) for r in runs], answers_of(runs[0].units),
                 runs[0].meta.get("environment", {}), runs[0].config)
 
 
@@ -333,3 +339,44 @@ def parse_threshold(text: str) -> float:
         return float(text[:-1]) / 100.0 if text.endswith("%") else float(text)
     except ValueError:
         raise PerfkitError(f"--threshold {text!r}: expected a percentage like 10% or a fraction like 0.1") from None
+
+
+# -- measuring the current code ---------------------------------------------------------------
+
+DEFAULT_REPEATS = 5
+
+
+def measure(config: Any, repeats: int, store: Path, label: str = "gate-current") -> Side:
+    """Run ``config`` (a RunConfig) ``repeats`` times with the code installed now."""
+    from dataclasses import replace
+
+    from perfkit import runner
+
+    if repeats < 1:
+        raise PerfkitError(f"--repeats {repeats}: must be at least 1")
+    runs = [load_run(runner.run(replace(config, label=label, repeat=i), store)) for i in range(repeats)]
+    return side_of_runs(label, runs)
+
+
+def measure_interleaved(config_a: Any, config_b: Any, repeats: int, store: Path) -> tuple[Side, Side]:
+    """A/B repeats in ABBA order, so that drift of the machine hits both sides alike."""
+    from dataclasses import replace
+
+    from perfkit import runner
+
+    runs: dict[str, list[Any]] = {"a": [], "b": []}
+    for i in range(repeats):
+        order = [("a", config_a), ("b", config_b)] if i % 2 == 0 else [("b", config_b), ("a", config_a)]
+        for side, config in order:
+            runs[side].append(load_run(runner.run(replace(config, label=f"gate-{side}", repeat=i), store)))
+    return side_of_runs("A", runs["a"]), side_of_runs("B", runs["b"])
+
+
+def config_of_side(side: Side) -> Any:
+    """The RunConfig a side was measured with (to measure the current code the same way)."""
+    from perfkit.model import RunConfig
+
+    try:
+        return RunConfig.from_record(side.config)
+    except TypeError as exc:
+        raise PerfkitError(f"baseline {side.label}: field 'config' is not a run configuration: {exc}") from None

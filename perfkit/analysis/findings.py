@@ -301,16 +301,18 @@ def recommendation(c: "Comparison") -> Optional[Finding]:
         return Finding("recommendation", "recommendation", "",
                        "No strategy kept the sequential answers: fix the differences before tuning speed.")
     best = ok.iloc[0]
+    excluded = tuple(f"{r['group']} ({r['speedup']:.2f}×) changed answers: not considered"
+                     for _, r in g[g["group"].isin(bad)].iterrows())
     if best["strategy"] == "sequential" or not best["speedup"] >= MIN_SPEEDUP:
         return Finding("recommendation", "recommendation", best["group"],
                        "Stay sequential: no strategy that kept the answers was faster "
-                       f"(best: {best['group']}, {best['speedup']:.2f}×).")
+                       f"(best: {best['group']}, {best['speedup']:.2f}×).", excluded)
     return Finding("recommendation", "recommendation", best["group"],
                    f"Use {best['strategy']} on the {best['backend']} backend with {best['workers']} workers: "
                    f"{best['speedup']:.2f}× faster than sequential (95 % CI {best['speedup_low']:.2f}–"
                    f"{best['speedup_high']:.2f}), {_pct(best['efficiency_median'])} of the physical limit.",
                    (f"median wall {best['wall_s_median']:.3f} s over {best['repeats']} repeats "
-                    f"(min {best['wall_s_min']:.3f}, max {best['wall_s_max']:.3f})",))
+                    f"(min {best['wall_s_min']:.3f}, max {best['wall_s_max']:.3f})",) + excluded)
 
 
 RULES: dict[str, Callable[["Comparison"], list[Finding]]] = {

@@ -6,3 +6,4 @@ Each verb lives in its own module so that it stays a thin wrapper over one Pytho
 from perfkit.cli import run  # noqa: F401
 from perfkit.cli import profile  # noqa: F401
 from perfkit.cli import compare  # noqa: F401
+from perfkit.cli import gate  # noqa: F401

@@ -13,6 +13,7 @@ at the end of their group deliberately.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional, Sequence
 
@@ -172,21 +173,33 @@ def least_common_fg(grid: np.ndarray) -> int:
 
 @dataclass(frozen=True)
 class Component:
-    """A connected set of same-coloured cells; ``rows``/``cols`` are in scan order."""
+    """A connected set of same-coloured cells, as sorted flat indices into a grid ``width`` wide."""
 
     colour: int
-    rows: tuple[int, ...]
-    cols: tuple[int, ...]
+    cells: tuple[int, ...]
+    width: int
 
     @property
     def size(self) -> int:
         """Number of cells."""
-        return len(self.rows)
+        return len(self.cells)
+
+    @property
+    def rows(self) -> tuple[int, ...]:
+        """Row of each cell, in scan order."""
+        return tuple(p // self.width for p in self.cells)
+
+    @property
+    def cols(self) -> tuple[int, ...]:
+        """Column of each cell, in scan order."""
+        return tuple(p % self.width for p in self.cells)
 
     @property
     def bbox(self) -> tuple[int, int, int, int]:
         """(top, left, bottom, right), bottom/right exclusive."""
-        return min(self.rows), min(self.cols), max(self.rows) + 1, max(self.cols) + 1
+        cols = self.cols
+        # cells are sorted, so the first and last give the top and bottom rows directly.
+        return self.cells[0] // self.width, min(cols), self.cells[-1] // self.width + 1, max(cols) + 1
 
     def touches_border(self, shape: tuple[int, int]) -> bool:
         """True when a cell lies on the grid's edge."""
@@ -200,6 +213,23 @@ _OFFSETS = {
 }
 
 
+@functools.lru_cache(maxsize=256)
+def _neighbours(h: int, w: int, connectivity: int) -> tuple[tuple[int, ...], ...]:
+    """For each flat cell index, the flat indices of its in-grid neighbours.
+
+    Cached per shape: ARC tasks reuse a handful of shapes, and precomputing the bounds checks
+    takes them out of the flood fill's inner loop (several times faster on 30x30 grids).
+    """
+    offsets = _OFFSETS[connectivity]
+    table = []
+    for r in range(h):
+        for c in range(w):
+            table.append(
+                tuple((r + dr) * w + c + dc for dr, dc in offsets if 0 <= r + dr < h and 0 <= c + dc < w)
+            )
+    return tuple(table)
+
+
 def components(grid: np.ndarray, connectivity: int = 4, background: bool = False) -> list[Component]:
     """Connected components of same-coloured cells, in row-major order of their first cell.
 
@@ -208,10 +238,10 @@ def components(grid: np.ndarray, connectivity: int = 4, background: bool = False
     an iterative flood fill over a flat Python list because scipy is not available and, on
     at most 900 cells, list indexing beats per-cell numpy access by an order of magnitude.
     """
-    offsets = _OFFSETS.get(connectivity)
-    if offsets is None:
+    if connectivity not in _OFFSETS:
         raise ValueError(f"connectivity must be 4 or 8, not {connectivity}")
     h, w = grid.shape
+    nbrs = _neighbours(h, w, connectivity)
     flat = grid.ravel().tolist()
     seen = [False] * (h * w)
     result: list[Component] = []
@@ -224,16 +254,12 @@ def components(grid: np.ndarray, connectivity: int = 4, background: bool = False
         while stack:
             p = stack.pop()
             cells.append(p)
-            r, c = divmod(p, w)
-            for dr, dc in offsets:
-                rr, cc = r + dr, c + dc
-                if 0 <= rr < h and 0 <= cc < w:
-                    n = rr * w + cc
-                    if not seen[n] and flat[n] == colour:
-                        seen[n] = True
-                        stack.append(n)
+            for n in nbrs[p]:
+                if not seen[n] and flat[n] == colour:
+                    seen[n] = True
+                    stack.append(n)
         cells.sort()  # scan order, independent of the stack's visiting order
-        result.append(Component(colour, tuple(p // w for p in cells), tuple(p % w for p in cells)))
+        result.append(Component(colour, tuple(cells), w))
     return result
 
 
@@ -254,8 +280,9 @@ def _smallest(objs: Sequence[Component]) -> Component:
 def _keep(grid: np.ndarray, objs: Iterable[Component]) -> np.ndarray:
     """A background grid of ``grid``'s shape holding only ``objs``."""
     out = np.zeros_like(grid)
+    flat = out.reshape(-1)  # a view: assigning flat indices writes into ``out``
     for o in objs:
-        out[o.rows, o.cols] = o.colour
+        flat[list(o.cells)] = o.colour
     return out
 
 
@@ -577,9 +604,10 @@ def fall_right(g: np.ndarray) -> np.ndarray:
 def _fill_enclosed(g: np.ndarray, colour: int) -> np.ndarray:
     # A background region is enclosed when it cannot reach the edge moving 4-wise.
     out = g.copy()
+    flat = out.reshape(-1)
     for region in components(g, 4, background=True):
         if not region.touches_border(g.shape):
-            out[region.rows, region.cols] = colour
+            flat[list(region.cells)] = colour
     return out
 
 

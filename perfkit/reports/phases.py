@@ -1,0 +1,76 @@
+"""The phase report: a Document (rendered by markdown.py and html.py) and its chart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from perfkit.phases import Phase  # noqa: E402
+from perfkit.reports import html, markdown  # noqa: E402
+from perfkit.reports.document import Bullets, Document, Heading, Image, Para, Table  # noqa: E402
+
+
+def _pct(x: float) -> str:
+    return "—" if x != x else f"{x:+.1f} %"
+
+
+def chart(phases: Sequence[Phase], out: Path) -> Path:
+    """Wall and CPU per phase, side by side; a phase flagged ❌ has a red label."""
+    fig, ax = plt.subplots(figsize=(max(5, 1.4 * len(phases)), 3.6))
+    x = range(len(phases))
+    ax.bar([i - 0.2 for i in x], [p.wall_s for p in phases], width=0.4, label="wall s", color="#4477aa")
+    ax.bar([i + 0.2 for i in x], [p.cpu_s for p in phases], width=0.4, label="CPU s", color="#cc6677")
+    ax.set_xticks(list(x), [p.label for p in phases], rotation=20, ha="right")
+    for tick, p in zip(ax.get_xticklabels(), phases):
+        tick.set_color("black" if p.ok else "red")
+    ax.set_ylabel("seconds (median over repeats)")
+    ax.set_title("phases: wall and CPU")
+    ax.legend()
+    fig.tight_layout()
+    path = out / "phases.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def build(phases: Sequence[Phase], chart_path: Path) -> Document:
+    """The phase report's blocks: the worst news first."""
+    bad = [p for p in phases if not p.ok]
+    answers_bad = [p for p in phases if not p.answers_ok]
+    if answers_bad:
+        headline = "; ".join(p.answers for p in answers_bad)
+    elif bad:
+        headline = "slower than the phase before: " + ", ".join(
+            f"{p.label} ({_pct(p.wall_vs_previous_pct)} wall)" for p in bad)
+    else:
+        headline = "every phase keeps the baseline's answers and none is slower than the phase before"
+    total = phases[-1]
+    doc = Document(headline=headline, differences=bool(bad), title="Phase report")
+    rows = tuple((("✅" if p.ok else "❌"), p.label, f"{p.wall_s:.3f}", f"{p.cpu_s:.3f}", str(p.candidates_ok),
+                  str(p.timeouts), str(p.errors), _pct(p.wall_vs_previous_pct), _pct(p.wall_vs_baseline_pct),
+                  _pct(p.cpu_vs_previous_pct), str(len(p.run_ids))) for p in phases)
+    doc.blocks += [
+        Para(f"Total: {phases[0].label} → {total.label}: {phases[0].wall_s:.3f} s → {total.wall_s:.3f} s wall "
+             f"({_pct(total.wall_vs_baseline_pct)}), {phases[0].cpu_s:.3f} s → {total.cpu_s:.3f} s CPU "
+             f"({_pct(total.cpu_vs_baseline_pct)}).", strong=True),
+        Table(("", "phase", "wall s", "CPU s", "ok candidates", "timeouts", "errors", "wall vs previous",
+               "wall vs baseline", "CPU vs previous", "repeats"), rows),
+        Heading("Answers against the baseline"),
+        Bullets(tuple((f"{p.label}: {p.answers}", (), not p.answers_ok) for p in phases[1:])),
+        Image("wall and CPU per phase", chart_path),
+    ]
+    return doc
+
+
+def write(phases: Sequence[Phase], out: Path) -> Path:
+    """Write report.md, report.html and phases.png into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    doc = build(phases, chart(phases, out))
+    (out / "report.md").write_text(markdown.render(doc), encoding="utf-8")
+    (out / "report.html").write_text(html.render(doc), encoding="utf-8")
+    return out

@@ -1,0 +1,154 @@
+"""perfkit compare: experiment files, the run plan, real comparisons on the synthetic solver,
+and the exit status of the ``compare`` and ``report`` verbs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import make_task
+from perfkit.compare import Experiment, compare, experiment_from_dict, load_experiment, parse_workers, plan_runs, report
+from perfkit.errors import PerfkitError
+
+ROOT = Path(__file__).resolve().parents[1]
+PERFKIT = [sys.executable, "-m", "perfkit"]
+
+
+@pytest.mark.parametrize("name", ["default", "scaling", "threads-vs-processes", "seed-phase4"])
+def test_shipped_experiments_validate(name):
+    exp = load_experiment(ROOT / "experiments" / f"{name}.toml")
+    assert exp.name == name and exp.repeats >= 1 and exp.workers
+    assert plan_runs(exp)[0].strategy == "sequential"
+
+
+def test_seed_phase4_is_set_up_like_the_seed():
+    exp = load_experiment(ROOT / "experiments" / "seed-phase4.toml")
+    assert exp.tasks == "synthetic:1x5+1" and exp.workers == (4,) and exp.solver == "synthetic"
+    per_sample_cpu_s = exp.solver_options["candidates"] * exp.solver_options["cpu_ms"] / 1000
+    assert 0.5 <= per_sample_cpu_s <= 0.7
+    assert "sample-parallel" in exp.strategies
+
+
+@pytest.mark.parametrize("data,field", [
+    ({"repeats": 0}, "repeats"), ({"workers": "many"}, "workers"), ({"timeout": -1}, "timeout"),
+    ({"strategies": "warp-speed"}, "strategies"), ({"colour": "red"}, "colour"),
+    ({"solver_options": 3}, "solver_options"), ({"backends": []}, "backends"),
+])
+def test_bad_experiment_field_names_file_and_field(tmp_path, data, field):
+    import tomllib  # noqa: F401  (the file below is written by hand)
+
+    path = tmp_path / "bad.toml"
+    lines = []
+    for k, v in data.items():
+        lines.append(f"{k} = {v!r}".replace("'", '"') if not isinstance(v, list) else f"{k} = []")
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(PerfkitError) as err:
+        load_experiment(path)
+    assert str(path) in str(err.value) and field in str(err.value)
+
+
+def test_malformed_and_missing_toml(tmp_path):
+    bad = tmp_path / "x.toml"
+    bad.write_text("name = [unclosed\n")
+    with pytest.raises(PerfkitError, match="x.toml: malformed TOML"):
+        load_experiment(bad)
+    with pytest.raises(PerfkitError, match="not found"):
+        load_experiment(tmp_path / "nope.toml")
+
+
+def test_parse_workers(monkeypatch):
+    monkeypatch.setattr("perfkit.compare._cores", lambda: 3)
+    assert parse_workers("auto") == (3,)
+    assert parse_workers("1..auto") == (1, 2, 3)
+    assert parse_workers([4, "2", "auto"]) == (2, 3, 4)
+    with pytest.raises(PerfkitError):
+        parse_workers(0)
+
+
+def test_plan_is_repeat_major_with_the_sequential_reference():
+    exp = experiment_from_dict({"solver": "synthetic", "strategies": ["sample-parallel", "hybrid"],
+                                "backends": ["thread", "process"], "workers": [1, 2], "repeats": 2})
+    plan = plan_runs(exp)
+    assert len(plan) == 2 * (1 + 2 * 2 * 2)
+    first = plan[: len(plan) // 2]
+    assert [c.repeat for c in first] == [0] * len(first)
+    assert (first[0].strategy, first[0].backend, first[0].workers) == ("sequential", "inline", 1)
+    assert [(c.strategy, c.backend, c.workers) for c in first] == \
+        [(c.strategy, c.backend, c.workers) for c in plan[len(plan) // 2:]]
+    assert all(c.label == exp.name for c in plan)
+
+
+def test_compare_on_the_synthetic_solver(tmp_path):
+    tasks = [make_task("t1", 3, 1, seed=1)]
+    result = compare(Experiment(name="api", solver="synthetic", strategies=("sequential", "candidate-parallel",
+                                                                             "hybrid"),
+                                backends=("thread",), workers=(2,), repeats=2, timeout=1.0,
+                                solver_options={"candidates": 8, "cpu_ms": 1}),
+                     out=tmp_path / "rep", store=tmp_path / "runs", task_list=tasks)
+    assert len(result.run_dirs) == 2 * 3 and all(p.parent == tmp_path / "runs" for p in result.run_dirs)
+    assert not result.differences
+    md = (result.report_dir / "report.md").read_text()
+    assert md.startswith("**Answers identical") and "# perfkit comparison: api" in md
+    assert (result.report_dir / "report.html").exists() and (result.report_dir / "timeline.png").exists()
+    g = result.comparison.groups.set_index("group")
+    assert g.loc["candidate-parallel/thread×2", "repeats"] == 2
+    assert g.loc["sequential/inline×1", "tasks_solved_min"] == 1
+    again = report(result.run_dirs, tmp_path / "again")  # the same from the store
+    assert (again.report_dir / "report.md").read_text().splitlines()[0] == md.splitlines()[0]
+
+
+def _cli(*args, cwd):
+    return subprocess.run([*PERFKIT, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+@pytest.mark.slow
+def test_seed_phase4_findings_explain_the_timeouts(tmp_path):
+    """The seed's failure in small: sequential fits every candidate in its timeout; sample-parallel
+    on 6 threads starves each unit (GIL) so candidates time out, and the findings say why."""
+    tasks = [make_task("t1", 5, 1, seed=4)]
+    result = compare(Experiment(name="seed", solver="synthetic", strategies=("sequential", "sample-parallel"),
+                                backends=("thread",), workers=(6,), repeats=1, timeout=0.02,
+                                solver_options={"candidates": 6, "cpu_ms": 5}),
+                     out=tmp_path / "rep", store=tmp_path / "runs", task_list=tasks)
+    c = result.comparison
+    seq = c.groups.set_index("group").loc["sequential/inline×1"]
+    if seq["n_timeout_max"]:
+        pytest.skip("the machine is too loaded: sequential itself timed out")
+    assert c.differences
+    rules = {f.rule for f in c.findings}
+    assert "contention-timeouts" in rules
+    text = (result.report_dir / "report.md").read_text()
+    assert text.startswith("**⚠ ANSWERS DIFFER")
+    assert "but not under sequential" in text and "of a core" in text
+
+
+@pytest.mark.slow
+def test_cli_compare_and_report_exit_status(tmp_path):
+    store, rep = tmp_path / "runs", tmp_path / "rep"
+    args = ["compare", "--solver", "synthetic", "--tasks", "synthetic:1x2+1", "--strategies",
+            "sequential,candidate-parallel", "--backends", "thread", "--workers", "2", "--repeats", "1",
+            "--solver-opt", "candidates=4", "--solver-opt", "cpu_ms=1", "--out", str(rep), "--store", str(store)]
+    done = _cli(*args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert str(rep / "report.md") in done.stdout and "Answers identical" in done.stderr
+    runs = sorted(store.iterdir())
+    assert len(runs) == 2
+    # tamper with the parallel run: a unit lost → report exits 1 unless --allow-differences
+    par = next(p for p in runs if "candidate-parallel" in p.name)
+    import pandas as pd
+
+    units = pd.read_parquet(par / "units.parquet")
+    units.iloc[1:].to_parquet(par / "units.parquet", index=False)
+    done = _cli("report", *map(str, runs), "--out", str(tmp_path / "r2"), cwd=tmp_path)
+    assert done.returncode == 1 and "ANSWERS DIFFER" in done.stderr
+    assert (tmp_path / "r2" / "report.md").read_text().startswith("**⚠ ANSWERS DIFFER")
+    done = _cli("report", *map(str, runs), "--out", str(tmp_path / "r3"), "--allow-differences", cwd=tmp_path)
+    assert done.returncode == 0
+    bad = tmp_path / "bad.toml"
+    bad.write_text('repeats = "three"\n')
+    done = _cli("compare", str(bad), cwd=tmp_path)
+    assert done.returncode == 2 and "bad.toml" in done.stderr and "repeats" in done.stderr
+    assert "Traceback" not in done.stderr

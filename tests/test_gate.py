@@ -1,0 +1,167 @@
+"""The regression gate and the phase report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import make_task, synthetic_config
+from perfkit import gate as g
+from perfkit import phases, runner
+from perfkit.errors import PerfkitError
+from perfkit.reports import phases as phase_report
+from perfkit.store import load_run
+
+KEY = ["task_id", "split", "index", "candidate"]
+
+
+def answers(n: int = 6, changed: int = 0, lost: int = 0) -> pd.DataFrame:
+    rows = [("t", "demo", i, "c0", "ok", f"h{i}") for i in range(n)]
+    for i in range(changed):
+        rows[i] = rows[i][:5] + ("other",)
+    return pd.DataFrame(rows[lost:], columns=KEY + ["status", "output_hash"])
+
+
+def side(walls, cpus=None, ans=None, env=None, calibration=0.02) -> g.Side:
+    cpus = cpus if cpus is not None else walls
+    repeats = [g.Repeat(f"r{i}", w, c, calibration, {"t": c}, {"t": w}) for i, (w, c) in enumerate(zip(walls, cpus))]
+    return g.Side("side", repeats, ans if ans is not None else answers(), env or {"cpu_model": "x", "hostname": "h"}, {})
+
+
+def draws(mean: float, sd: float, n: int, seed: int) -> list[float]:
+    return list(np.random.default_rng(seed).normal(mean, sd, n))
+
+
+@pytest.mark.parametrize("current_mean,sd,expected", [
+    (1.30, 0.01, "regression"),      # clearly slower
+    (0.70, 0.01, "improvement"),     # clearly faster
+    (1.00, 0.01, "unchanged"),       # the same distribution
+    (1.03, 0.005, "unchanged"),      # significant but below the threshold
+    (1.05, 0.30, "inconclusive"),    # too noisy to tell
+])
+def test_verdicts_on_known_distributions(current_mean, sd, expected):
+    base = side(draws(1.0, sd, 7, seed=1))
+    cur = side(draws(current_mean, sd, 7, seed=2))
+    result = g.gate(base, cur, threshold=0.10, metrics=["wall"])
+    assert result.metrics[0].verdict == expected, result.metrics[0]
+    assert result.exit_code == (1 if expected == "regression" else 0)
+
+
+def test_identical_measurements_are_unchanged():
+    walls = [1.0, 1.01, 0.99, 1.0, 1.02]
+    result = g.gate(side(walls), side(walls), metrics=["wall", "cpu"])
+    assert [m.verdict for m in result.metrics] == ["unchanged", "unchanged"] and result.passed
+
+
+def test_an_answer_failure_wins_over_a_speed_improvement():
+    base = side(draws(1.0, 0.01, 5, 1))
+    cur = side(draws(0.5, 0.01, 5, 2), ans=answers(changed=1))
+    result = g.gate(base, cur)
+    assert result.metrics[0].verdict == "improvement"
+    assert not result.answers_ok and result.exit_code == 1
+    assert result.to_json()["verdict"] == "answers"
+
+
+def test_a_lost_candidate_fails_the_gate():
+    result = g.gate(side([1.0, 1.0]), side([1.0, 1.0], ans=answers(lost=2)))
+    assert result.answer_differences == 2 and result.exit_code == 1
+
+
+def test_normalisation_by_calibration_across_machines():
+    # the current machine is twice as slow: raw figures double, calibration doubles too
+    base = side([1.0, 1.01, 0.99], calibration=0.02, env={"cpu_model": "fast", "hostname": "a"})
+    cur = side([2.0, 2.02, 1.98], calibration=0.04, env={"cpu_model": "slow", "hostname": "b"})
+    result = g.gate(base, cur, metrics=["cpu"])
+    assert result.normalised and "machines differ" in result.normalise_reason
+    assert result.metrics[0].verdict == "unchanged"
+    raw = g.gate(base, cur, metrics=["cpu"], normalise="no")
+    assert raw.metrics[0].verdict == "regression"
+
+
+def test_single_repeats_use_a_paired_bootstrap_over_tasks():
+    per_task = {f"t{i}": 1.0 + 0.01 * i for i in range(12)}
+    slower = {k: v * 1.5 for k, v in per_task.items()}
+    b = g.Side("b", [g.Repeat("r", 12.0, 12.0, 0.02, per_task, per_task)], answers(), {}, {})
+    c = g.Side("c", [g.Repeat("r", 18.0, 18.0, 0.02, slower, slower)], answers(), {}, {})
+    verdict = g.judge_metric("cpu", b, c, 0.1, normalised=False)
+    assert "paired" in verdict.method and verdict.verdict == "regression"
+    assert verdict.ratio == pytest.approx(1.5)
+
+
+def test_bad_threshold_and_metric_are_user_errors():
+    with pytest.raises(PerfkitError):
+        g.parse_threshold("ten")
+    with pytest.raises(PerfkitError, match="--metric"):
+        g.gate(side([1.0]), side([1.0]), metrics=["memory"])
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory):
+    """Three phases of real runs: a baseline, a faster phase, a phase made 60 % slower."""
+    store = tmp_path_factory.mktemp("phases")
+    tasks = [make_task("p1", seed=1), make_task("p2", seed=2)]
+    labels = {"baseline": {}, "phase-1": {"cpu_ms": 2.0}, "phase-2": {"cpu_ms": 6.0}}
+    out = {}
+    for label, opts in labels.items():
+        paths = []
+        for r in range(3):
+            config = synthetic_config(candidates=12, cpu_ms=opts.get("cpu_ms", 4.0))
+            config = type(config)(**{**config.__dict__, "label": label, "repeat": r})
+            paths.append(runner.run(config, store, tasks=tasks))
+        out[label] = paths
+    return store, out
+
+
+def test_phase_report_flags_the_regression(stored, tmp_path):
+    store, _ = stored
+    rows = phases.phase_table(phases.load_phases(["baseline", "phase-1", "phase-2"], store))
+    assert [r.label for r in rows] == ["baseline", "phase-1", "phase-2"]
+    assert [r.ok for r in rows] == [True, True, False]
+    assert rows[1].wall_vs_previous_pct < 0 < rows[2].wall_vs_previous_pct
+    assert all(r.answers_ok for r in rows)
+    assert rows[2].candidates_ok == 2 * 4 * 12
+    folder = phase_report.write(rows, tmp_path / "report")
+    md = (folder / "report.md").read_text()
+    assert "❌ | phase-2" in md and "✅ | phase-1" in md
+    assert (folder / "phases.png").stat().st_size > 1000
+    assert "data:image/png;base64," in (folder / "report.html").read_text()
+
+
+def test_gate_cli_exit_codes_and_json(stored, tmp_path):
+    store, paths = stored
+    cli = [sys.executable, "-m", "perfkit", "gate"]
+
+    def run(base, cur, *extra):
+        args = cli + [a for p in base for a in ("--baseline", str(p))] + [a for p in cur for a in ("--current", str(p))]
+        return subprocess.run(args + ["--json", str(tmp_path / "v.json"), *extra], capture_output=True, text=True,
+                              timeout=120)
+
+    slower = run(paths["phase-1"], paths["phase-2"], "--metric", "cpu")
+    assert slower.returncode == 1, slower.stdout + slower.stderr
+    verdict = json.loads((tmp_path / "v.json").read_text())
+    assert verdict["verdict"] == "regression" and verdict["metrics"][0]["verdict"] == "regression"
+    assert "gate FAIL" in slower.stdout
+    faster = run(paths["phase-2"], paths["phase-1"], "--metric", "cpu")
+    assert faster.returncode == 0 and json.loads((tmp_path / "v.json").read_text())["metrics"][0]["verdict"] == "improvement"
+    usage = subprocess.run(cli + ["--baseline", str(tmp_path / "nope")], capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 2 and "Traceback" not in usage.stderr
+
+
+def test_baseline_file_round_trip_and_changed_answers(stored, tmp_path):
+    store, paths = stored
+    path = g.save_baseline("unit", paths["baseline"], tmp_path)
+    base = g.load_side([str(path)], "baseline")
+    assert len(base.repeats) == 3 and len(base.answers) == 2 * 4 * 12
+    assert base.environment.get("cpu_model")
+    # a current side with a different solver option changes the answers
+    cur = g.load_side([str(p) for p in paths["phase-1"]], "current")
+    assert g.gate(base, cur, metrics=["cpu"]).answers_ok
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"format": "perfkit-baseline/1", "repeats": []')
+    with pytest.raises(PerfkitError, match="broken.json: malformed JSON"):
+        g.load_side([str(broken)], "baseline")
