@@ -173,7 +173,6 @@ def test_primitive(name, grid, expected):
         ("swap_top2", np.ones((3, 3))),
         ("left", np.ones((3, 1))),
         ("top", np.ones((1, 3))),
-        # dedup_rows of a 1-row grid is fine; emptiness cannot happen, so check the halving
     ],
 )
 def test_primitive_rejects_input_it_cannot_handle(name, grid):

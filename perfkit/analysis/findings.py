@@ -80,7 +80,7 @@ def contention_timeouts(c: "Comparison") -> list[Finding]:
         share = float(new["cpu_s"].sum() / new["wall_s"].sum()) if new["wall_s"].sum() > 0 else float("nan")
         cause = "contention" if share < CONTENTION_SHARE else "timing: the units ran at full speed"
         ev, labels = [], []
-        for (task_id, split, index), units in new.groupby(SAMPLE, sort=False):
+        for (task_id, split, index), units in new.groupby(SAMPLE, sort=True):
             sample_units = u[(u["task_id"] == task_id) & (u["split"] == split) & (u["index"] == index)]
             qw = queue_wait(sample_units)
             s_share = units["cpu_s"].sum() / units["wall_s"].sum() if units["wall_s"].sum() > 0 else float("nan")

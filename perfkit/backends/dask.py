@@ -491,8 +491,10 @@ class DaskBackend:
     def _check_alive(self, since: Optional[float]) -> Optional[float]:
         try:
             n = len(self._note_workers())
-        except Exception:
+        except Exception as exc:
+            log.warning("cannot list the Dask workers: %s: %s", type(exc).__name__, exc)
             n = 0
+        print("DEBUG alive", n, flush=True)
         if n:
             return None
         now = time.monotonic()

@@ -28,10 +28,23 @@ def _raise_hard_timeout(signum: int, frame: Any) -> None:
 
 @contextlib.contextmanager
 def alarm_guard(deadline: float) -> Iterator[None]:
-    """Interrupt the block with HardTimeout at ``deadline`` + grace (monotonic seconds)."""
+    """Interrupt the block with HardTimeout at ``deadline`` + grace (monotonic seconds).
+
+    Only arms the timer: the handler is installed once per stage by :func:`alarm_handler`,
+    because ``signal.signal`` costs ~10 µs, as much as a short unit.
+    """
     delay = max(1e-4, deadline - time.monotonic() + HARD_STOP_GRACE_S)
-    previous = signal.signal(signal.SIGALRM, _raise_hard_timeout)
     signal.setitimer(signal.ITIMER_REAL, delay)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+@contextlib.contextmanager
+def alarm_handler() -> Iterator[None]:
+    """Install the SIGALRM handler for the duration of a stage, then restore the previous one."""
+    previous = signal.signal(signal.SIGALRM, _raise_hard_timeout)
     try:
         yield
     finally:
@@ -57,10 +70,15 @@ class InlineBackend:
 
     def run_stage(self, task: Task, assignments: list[Assignment]) -> Iterator[Outcome]:
         """Run the assignments in order, yielding outcomes as each unit ends."""
-        guard = alarm_guard if self.hard_timeouts else None
-        for a in assignments:
-            for _unit, outcomes in iter_item(self._solver, task, a, "main", guard=guard):
-                yield from outcomes
+        if not self.hard_timeouts:
+            for a in assignments:
+                for _unit, outcomes in iter_item(self._solver, task, a, "main"):
+                    yield from outcomes
+            return
+        with alarm_handler():
+            for a in assignments:
+                for _unit, outcomes in iter_item(self._solver, task, a, "main", guard=alarm_guard):
+                    yield from outcomes
 
     def close(self) -> list[WorkerUsage]:
         """The inline 'worker' is the parent itself: its CPU is counted as the parent's."""

@@ -65,8 +65,9 @@ def print_summary(result: Any) -> None:
     c = result.comparison
     console.print(("[bold red]" if c.differences else "[bold green]") + c.headline(), highlight=False)
     table = Table(title="strategies (median over repeats)")
-    for col in ["strategy", "repeats", "wall s", "CPU s", "efficiency", "speedup (95% CI)", "timeouts"]:
-        table.add_column(col, justify="left" if col == "strategy" else "right")
+    table.add_column("strategy", no_wrap=True)
+    for col in ["repeats", "wall s", "CPU s", "efficiency", "speedup (95% CI)", "timeouts"]:
+        table.add_column(col, justify="right")
     for _, r in c.groups.iterrows():
         table.add_row(r["group"], str(r["repeats"]), _fmt(r["wall_s_median"], ".3f"), _fmt(r["cpu_s_median"], ".3f"),
                       _fmt(r["efficiency_median"], ".0%"),
