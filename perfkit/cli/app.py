@@ -39,13 +39,19 @@ def parse_options(pairs: List[str], flag: str = "--solver-opt") -> dict[str, Any
     return options
 
 
+def interrupted(exc: RunInterrupted) -> "typer.Exit":
+    """Tell where the interrupted run is and how to resume it; exit status 130."""
+    console.print(f"perfkit: {exc}", highlight=False, markup=False, soft_wrap=True)
+    return typer.Exit(130)
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point: run the command; a PerfkitError becomes one line and exit status 2."""
     import perfkit.cli.verbs  # noqa: F401  registers every verb on ``app``
 
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="perfkit", standalone_mode=False)
+        code = command.main(args=argv, prog_name="perfkit", standalone_mode=False)
     except PerfkitError as exc:
         console.print(f"perfkit: error: {exc}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(exc.exit_code)
@@ -60,4 +66,5 @@ def main(argv: Optional[list[str]] = None) -> None:
         sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
-    sys.exit(0)
+    # typer turns Ctrl-C into Exit(130) and, outside standalone mode, returns the code
+    sys.exit(code if isinstance(code, int) else 0)

@@ -11,7 +11,8 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from perfkit.cli.app import app, console, out, parse_options, tasks_app
+from perfkit.cli.app import app, console, interrupted, out, parse_options, tasks_app
+from perfkit.errors import RunInterrupted
 from perfkit.model import STATUSES, Outcome, RunConfig, Task, TimeoutPolicy
 
 
@@ -92,17 +93,20 @@ def run(
 
     with _progress() as progress:
         observer = ProgressObserver(progress)
-        if resume is not None:
-            path = runner.resume(resume, observer=observer)
-        else:
-            config = RunConfig(
-                solver=solver, tasks=tasks, strategy=strategy, backend=backend,
-                workers=workers or (1 if strategy == "sequential" else usable_cores()),
-                chunk_size=chunk_size, label=label, plugins=tuple(plugin),
-                timeout=TimeoutPolicy(timeout, sample_budget, task_budget),
-                solver_options=parse_options(solver_opt),
-                backend_options={"scheduler": scheduler} if scheduler and backend == "dask" else {})
-            path = runner.run(config, store, observer=observer)
+        try:
+            if resume is not None:
+                path = runner.resume(resume, observer=observer)
+            else:
+                config = RunConfig(
+                    solver=solver, tasks=tasks, strategy=strategy, backend=backend,
+                    workers=workers or (1 if strategy == "sequential" else usable_cores()),
+                    chunk_size=chunk_size, label=label, plugins=tuple(plugin),
+                    timeout=TimeoutPolicy(timeout, sample_budget, task_budget),
+                    solver_options=parse_options(solver_opt),
+                    backend_options={"scheduler": scheduler} if scheduler and backend == "dask" else {})
+                path = runner.run(config, store, observer=observer)
+        except RunInterrupted as exc:
+            raise interrupted(exc) from None
     print_run_summary(path)
     out.print(str(path), soft_wrap=True, highlight=False)
 
