@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+import orjson
 import pandas as pd
 
 from perfkit.errors import PerfkitError
@@ -53,7 +54,7 @@ class RunWriter:
         if not resume:
             self.path.mkdir(parents=True, exist_ok=False)
         self._write_json("meta.json", meta)
-        self._jsonl = open(self.path / "units.jsonl", "a", encoding="utf-8")
+        self._jsonl = open(self.path / "units.jsonl", "ab")
 
     @classmethod
     def create(cls, store_dir: Path, run_id: str, meta: dict[str, Any]) -> "RunWriter":
@@ -72,15 +73,16 @@ class RunWriter:
 
     def append(self, outcomes: Iterable[Outcome]) -> None:
         """Queue outcomes for units.jsonl; written when FLUSH_INTERVAL_S has passed."""
-        encode = _ENCODER.encode
-        self._pending.extend(encode(o.__dict__) for o in outcomes)
+        # orjson: ~1 µs an outcome where the standard library takes ~10 µs, which at tens of
+        # thousands of short units is a visible share of the parent's CPU
+        self._pending.extend(orjson.dumps(o.__dict__, default=_json_default) for o in outcomes)
         if time.monotonic() - self._last_flush >= FLUSH_INTERVAL_S:
             self.flush()
 
     def flush(self) -> None:
         """Write every queued outcome to units.jsonl and hand it to the OS."""
         if self._pending:
-            self._jsonl.write("\n".join(self._pending) + "\n")
+            self._jsonl.write(b"\n".join(self._pending) + b"\n")
             self._jsonl.flush()
             self._pending = []
         self._last_flush = time.monotonic()
@@ -89,7 +91,7 @@ class RunWriter:
         """Record later facts about an already written outcome (e.g. how long a leaked thread ran)."""
         record = {"amend": list(key), **fields}
         self.flush()
-        self._jsonl.write(json.dumps(record, default=_json_default) + "\n")
+        self._jsonl.write(orjson.dumps(record, default=_json_default) + b"\n")
         self._jsonl.flush()
 
     def finish(self, summary: dict[str, Any], state: str = "complete") -> None:
@@ -119,15 +121,6 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-class _Encoder(json.JSONEncoder):
-    def default(self, value: Any) -> Any:
-        return _json_default(value)
-
-
-#: One encoder for every line: json.dumps(default=...) would build a new one per outcome.
-_ENCODER = _Encoder()
-
-
 def read_json(path: Path) -> dict[str, Any]:
     """Read a JSON file of the store, as a PerfkitError naming the file when it is unreadable."""
     try:
@@ -145,11 +138,11 @@ def read_units_jsonl(path: Path) -> pd.DataFrame:
     """
     records: list[dict[str, Any]] = []
     amends: list[dict[str, Any]] = []
-    with open(path, encoding="utf-8") as fh:
+    with open(path, "rb") as fh:
         for line in fh:
             try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
+                rec = orjson.loads(line)
+            except orjson.JSONDecodeError:
                 continue
             (amends if "amend" in rec else records).append(rec)
     df = pd.DataFrame.from_records(records, columns=UNIT_COLUMNS)

@@ -155,7 +155,8 @@ def dispatch_overhead(c: "Comparison") -> list[Finding]:
             continue
         capacity = f.wall_s * f.slots
         startup = f.startup_s * f.slots
-        between = max(0.0, capacity - startup - f.unit_wall_s)
+        generating = f.generate_s * f.slots  # workers wait while the parent generates candidates
+        between = max(0.0, capacity - startup - generating - f.unit_wall_s)
         per_item = between / max(1, f.work_items)
         unit = f.unit_wall_s / f.units
         current = f.units / max(1, f.work_items)
@@ -163,10 +164,14 @@ def dispatch_overhead(c: "Comparison") -> list[Finding]:
         advise = math.ceil(per_item * ITEM_TO_OVERHEAD / unit) if unit > 0 else 0
         advise = int(min(advise, max(1, per_task // f.slots)))
         ev = (f"worker capacity {capacity:.3f} s (wall {f.wall_s:.3f} s × {f.slots} slots); in units {f.unit_wall_s:.3f} s",
-              f"start-up and teardown {f.startup_s:.3f} s of wall; between units {between:.3f} s over "
+              f"start-up and teardown {f.startup_s:.3f} s of wall; candidate generation {f.generate_s:.3f} s; "
+              f"between units {between:.3f} s over "
               f"{f.work_items} work items ({per_item * 1000:.1f} ms per item)",
               f"mean unit {unit * 1000:.2f} ms; current chunk ≈ {current:.1f} units")
-        if startup > between:
+        if generating > between and generating > startup:
+            action = (f"candidate generation takes {f.generate_s:.2f} s of {f.wall_s:.2f} s, serially in the parent "
+                      f"before each task's units while the workers wait: make the solver's candidates() cheaper")
+        elif startup > between:
             action = (f"worker start-up takes {f.startup_s:.2f} s of {f.wall_s:.2f} s: the work is too short for "
                       f"this backend (more work per run, or the thread backend)")
         elif advise > current * 1.2 and f.strategy in ("candidate-parallel", "hybrid"):

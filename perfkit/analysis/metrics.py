@@ -19,7 +19,10 @@ Definitions (DESIGN.md, "Derived"):
   largest work item that cannot be split: sequential → the whole task (one item);
   sample-parallel → the largest sample (one item per sample); candidate-parallel → the largest
   chunk of the task; hybrid → per sample (a barrier after each) the largest chunk of that sample.
-  With one stage per task this is ``max(work / slots, critical path)`` of DESIGN.md.
+  With one stage per task this is ``max(work / slots, critical path)`` of DESIGN.md. The
+  solver's candidate generation (``candidates(task)``, summary ``generate_s``, taken from the
+  reference run) runs in the parent before each task's units, so it is added whole: it is
+  serial in every strategy.
 - ``efficiency = ideal_wall_s / wall_s`` (1.0 = at the physical limit).
 - ``speedup = median sequential wall / median wall``, with a seeded bootstrap 95 % interval.
 """
@@ -69,6 +72,8 @@ class RunFigures:
     dispatch_overhead: float
     #: Seconds of the run outside the first queued → last ended span (start-up, teardown).
     startup_s: float
+    #: Seconds the parent spent generating candidates (serial, before each task's units).
+    generate_s: float
     contention: float
     work_s: float
     critical_path_s: float
@@ -212,6 +217,8 @@ def run_figures(run: Any, reference: Optional[Any] = None) -> RunFigures:
     slots = slots_of(run)
     strategy = cfg.get("strategy", "sequential")
     work, cp, ideal = ideal_bound(u, strategy, slots, None if reference is None else reference.units)
+    generate = float((reference.summary if reference is not None else s).get("generate_s") or 0.0)
+    ideal += generate
     span = float(u["ended"].max() - u["queued"].min()) if len(u) and u["ended"].notna().any() else wall
     timeout = cfg.get("timeout", {}) or {}
     return RunFigures(
@@ -227,7 +234,7 @@ def run_figures(run: Any, reference: Optional[Any] = None) -> RunFigures:
         queue_wait_p95_s=float(qw.quantile(0.95)) if len(qw) else 0.0,
         queue_wait_max_s=float(qw.max()) if len(qw) else 0.0,
         dispatch_overhead=dispatch_overhead(wall, slots, unit_wall),
-        startup_s=max(0.0, wall - span), contention=contention(u),
+        startup_s=max(0.0, wall - span), generate_s=float(s.get("generate_s") or 0.0), contention=contention(u),
         work_s=work, critical_path_s=cp, ideal_wall_s=ideal,
         efficiency=ideal / wall if wall > 0 else float("nan"),
         work_items=int(u.groupby(["task_id", "chunk"]).ngroups) if len(u) else 0,

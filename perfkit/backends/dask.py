@@ -62,6 +62,8 @@ MAX_ATTEMPTS = 3
 #: An item whose worker died this many times before it could start is ``crashed`` (e.g. the solver
 #: kills the process while it is being built).
 MAX_LOST_BEFORE_START = 3
+#: Longest wait for the results of an item Dask reports finished before re-running it.
+RESULT_WAIT_S = 10.0
 #: The run stops (WorkerFailure) when the cluster has had no worker for this long.
 NO_WORKER_TIMEOUT_S = 60.0
 
@@ -243,11 +245,21 @@ def run_item(ref: SolverRef, task_blob: bytes, task_digest: str, a: Assignment, 
     for unit, outcomes in iter_item(solver, task, a, address, state.unit_start):
         state.unit_end()
         results.append((unit, outcomes))
-    state.finish()
     facts = {"item": item_id, "chunk": a.item.chunk, "attempt": a.attempt, "worker": address,
              "pid": os.getpid(), "units": len(a.item.units), "start": t0, "stop": time.monotonic(),
              "start_epoch": wall0}
-    return results, facts
+    payload = pickle.dumps((results, facts), protocol=pickle.HIGHEST_PROTOCOL)
+    from distributed import get_worker
+    # the event travels on the worker's ordered stream to the scheduler *before* this task's
+    # "finished" message, and the scheduler forwards it to the client before the key's
+    # completion: results never wait in worker memory, so a worker that dies later loses nothing
+    get_worker().log_event(_topic(run_token), {"item": item_id, "data": payload})
+    state.finish()
+    return item_id
+
+
+def _topic(run_token: str) -> str:
+    return f"perfkit-results-{run_token}"
 
 
 def _worker_cpu() -> tuple[int, float]:
@@ -307,6 +319,7 @@ class DaskBackend:
         self._epoch0 = 0.0
         self._clock_offset = 0.0
         self._facts: dict[str, Any] = {}
+        self._events: "queue.SimpleQueue[tuple[str, int, Any]]" = queue.SimpleQueue()
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -335,6 +348,7 @@ class DaskBackend:
                 self.client.wait_for_workers(1, timeout=60)
             except Exception as exc:
                 raise WorkerFailure(f"dask scheduler {self.scheduler}: no worker joined within 60 s ({exc})") from None
+        self.client.subscribe_topic(_topic(self.run_token), self._on_event)
         self.client.get_task_stream()  # registers the scheduler's task-stream plugin
         self._epoch0 = time.time()
         self._clock_offset = time.time() - time.monotonic()
@@ -345,6 +359,11 @@ class DaskBackend:
         except Exception as exc:
             raise WorkerFailure(f"cannot build solver {solver.spec!r} on a Dask worker: "
                                 f"{type(exc).__name__}: {exc}") from None
+
+    def _on_event(self, event: Any) -> None:
+        """Results published by a worker (runs in the client's thread)."""
+        _stamp, msg = event
+        self._events.put(("result", msg["item"], msg["data"]))
 
     def _note_workers(self) -> dict[str, Any]:
         info = self.client.scheduler_info(n_workers=-1)["workers"] if _takes_n_workers() \
@@ -406,6 +425,8 @@ class DaskBackend:
         return {"workers_now": len(cpu)}
 
     def resources(self) -> dict[str, Any]:
+        self.addresses_seen.update(f["worker"] for f in self.item_facts)
+        self.addresses_seen.update(d["worker"] for d in self.deaths if d["worker"])
         return {
             "cluster": "existing" if self.scheduler else "LocalCluster",
             "scheduler": self.scheduler or "local",
@@ -429,64 +450,64 @@ class DaskBackend:
         """Submit every assignment as a Dask task; yield each unit's outcome exactly once."""
         blob = pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)
         digest = hashlib.blake2b(blob, digest_size=12).hexdigest()
-        done_q: "queue.SimpleQueue[str]" = queue.SimpleQueue()
-        pending: dict[str, _Pending] = {}
+        pending: dict[int, _Pending] = {}  # item id -> what runs it
+        unanswered: dict[int, float] = {}  # finished futures whose results have not arrived yet
 
         def submit(a: Assignment, lost_before_start: int = 0) -> None:
             self._next_item += 1
-            key = f"perfkit-item-{a.item.chunk}-a{a.attempt}-{self._next_item}-{self.run_token}"
-            fut = self.client.submit(run_item, self._ref, blob, digest, a, self._next_item, self.run_token,
+            item_id = self._next_item
+            key = f"perfkit-item-{a.item.chunk}-a{a.attempt}-{item_id}-{self.run_token}"
+            fut = self.client.submit(run_item, self._ref, blob, digest, a, item_id, self.run_token,
                                      self.kill_grace_s, key=key, pure=False, retries=0)
-            pending[key] = _Pending(fut, a, self._next_item, lost_before_start)
-            fut.add_done_callback(lambda f: done_q.put(f.key))
+            pending[item_id] = _Pending(fut, a, item_id, lost_before_start)
+            fut.add_done_callback(lambda f, i=item_id: self._events.put(("done", i, None)))
 
         for a in assignments:
             submit(a)
         no_worker_since: Optional[float] = None
         while pending:
             try:
-                keys = [done_q.get(timeout=1.0)]
+                events = [self._events.get(timeout=0.5 if unanswered else 1.0)]
             except queue.Empty:
-                no_worker_since = self._check_alive(no_worker_since)
-                continue
+                events = []
             while True:
                 try:
-                    keys.append(done_q.get_nowait())
+                    events.append(self._events.get_nowait())
                 except queue.Empty:
                     break
-            batch = [pending[k] for k in keys if k in pending]
-            finished = [p for p in batch if p.future.status == "finished"]
-            if finished:
-                results = self.client.gather([p.future for p in finished], errors="skip")
-                if len(results) != len(finished):  # a result was lost between finish and gather
-                    results = [self._safe_result(p) for p in finished]
-                for p, res in zip(finished, results):
-                    if res is None:  # its data died with a worker: the units ran, results lost
-                        del pending[p.future.key]
-                        submit(_reassign(p.a, list(p.a.item.units), p.a.attempt + 1))
-                        continue
-                    outcomes, facts = res
-                    del pending[p.future.key]
+            if not events:
+                no_worker_since = self._check_alive(no_worker_since)
+            for kind, item_id, data in events:
+                p = pending.get(item_id)
+                if p is None:
+                    continue  # a late duplicate (Dask re-ran a released task), or already accounted
+                if kind == "result":
+                    del pending[item_id]
+                    unanswered.pop(item_id, None)
+                    outcomes, facts = pickle.loads(data)
                     facts["key"] = p.future.key
                     self.item_facts.append(facts)
                     for _unit, outs in outcomes:
                         yield from outs
-            for p in batch:
-                if p.future.key not in pending or p.future.status == "finished":
                     continue
-                del pending[p.future.key]
+                status = p.future.status
+                if status == "finished":
+                    unanswered.setdefault(item_id, time.monotonic())  # its event is on its way
+                    continue
+                del pending[item_id]
                 exc = _exception(p.future)
-                if p.future.status == "error" and not _is_killed_worker(exc):
+                if status == "error" and not _is_killed_worker(exc):
                     raise WorkerFailure(f"work item {p.a.item.chunk} failed on a Dask worker: "
                                         f"{type(exc).__name__}: {exc}")
                 dead = getattr(getattr(exc, "last_worker", None), "address", None)
                 yield from self._lost(p, dead, submit)
-
-    def _safe_result(self, p: _Pending) -> Any:
-        try:
-            return p.future.result(timeout=30)
-        except Exception:
-            return None
+            now = time.monotonic()
+            for item_id, since in list(unanswered.items()):
+                if now - since > RESULT_WAIT_S:  # finished, but its results never arrived
+                    p = pending.pop(item_id)
+                    del unanswered[item_id]
+                    log.warning("work item %s: finished but its results were lost; re-running it", p.a.item.chunk)
+                    submit(_reassign(p.a, list(p.a.item.units), p.a.attempt + 1))
 
     def _check_alive(self, since: Optional[float]) -> Optional[float]:
         try:
@@ -494,7 +515,6 @@ class DaskBackend:
         except Exception as exc:
             log.warning("cannot list the Dask workers: %s: %s", type(exc).__name__, exc)
             n = 0
-        print("DEBUG alive", n, flush=True)
         if n:
             return None
         now = time.monotonic()

@@ -72,12 +72,13 @@ def timeline(c: Any, out: Path) -> Optional[Path]:
             starts = (wu["started"] - t0).to_numpy()
             widths = (wu["ended"].fillna(wu["started"]) - wu["started"]).to_numpy()
             cols = [colour[k] for k in map(tuple, wu[SAMPLE].itertuples(index=False, name=None))]
-            ax.barh(lane, widths, left=starts, color=cols, height=0.8, linewidth=0)
+            # one PolyCollection per lane: a bar per unit (barh) costs minutes for 30 000 units
+            ax.broken_barh(list(zip(starts, widths)), (lane - 0.4, 0.8), facecolors=cols, linewidth=0)
             for status, (mc, _) in STATUS_MARK.items():
                 m = (wu["status"] == status).to_numpy()
                 if m.any():
-                    ax.barh(np.full(m.sum(), lane), widths[m], left=starts[m], height=0.8, fill=False,
-                            edgecolor=mc, linewidth=1.2, hatch="//")
+                    ax.broken_barh(list(zip(starts[m], widths[m])), (lane - 0.4, 0.8), facecolors="none",
+                                   edgecolors=mc, linewidth=1.2, hatch="//")
                     ax.plot(starts[m] + widths[m], np.full(m.sum(), lane), "x", color=mc, ms=5)
         ax.set_yticks(range(len(workers)), workers, fontsize=7)
         ax.set_title(f"{fig_.name} (repeat {fig_.repeat}, wall {fig_.wall_s:.2f} s)", fontsize=9)

@@ -1,0 +1,156 @@
+"""The Dask backend on real LocalClusters of 2 worker processes, driven by the real runner.
+
+Invariants 1-4 of DESIGN.md under errors, hangs (Python and C) and worker deaths (SIGKILL and
+os._exit); answers identical to a sequential inline run; Dask worker addresses as worker ids;
+the existing-cluster path (DASK_SCHEDULER_ADDRESS) leaves the cluster running.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import pytest
+
+from perfkit import runner
+from perfkit.model import RunConfig, TimeoutPolicy
+from perfkit.store import load_run
+
+distributed = pytest.importorskip("distributed")
+
+pytestmark = pytest.mark.slow
+
+KEY = ["task_id", "split", "index", "candidate"]
+FAULTS = "raise:c003@demo[1]; hang_py:c005@demo[2]; hang_c:c007@test[0]; kill:c006@demo[0]; exit:c004@demo[1]"
+#: The faults of one task only: fewer worker restarts for the strategy sweep.
+LIGHT_FAULTS = "raise:c003@demo[1]; hang_py:c005@t1/demo[2]; kill:c006@t1/demo[0]; exit:c004@t1/test[0]"
+CANDIDATES = 8
+
+
+def _tasks():
+    from conftest import make_task
+    return [make_task("t1", seed=1), make_task("t2", seed=2)]
+
+
+def _config(strategy: str, backend: str, faults: str, workers: int = 2) -> RunConfig:
+    return RunConfig(solver="synthetic", tasks="synthetic:2x3+1", strategy=strategy, backend=backend,
+                     workers=workers, timeout=TimeoutPolicy(0.5),
+                     solver_options={"candidates": CANDIDATES, "cpu_ms": 1, "faults": faults})
+
+
+def _run(tmp_path, strategy: str, backend: str, faults: str, workers: int = 2):
+    path = runner.run(_config(strategy, backend, faults, workers), store_dir=tmp_path, tasks=_tasks())
+    return load_run(path)
+
+
+def _expected_status(faults: str, task_id: str, split: str, index: int, cand: str) -> set[str]:
+    """The statuses a unit may end with under ``faults`` (crashes may be retried once)."""
+    from perfkit.solvers.synthetic import parse_faults
+    kinds = {f.kind for f in parse_faults(faults) if f.hits(task_id, split, index, cand)}
+    if kinds & {"kill", "exit"}:
+        return {"crashed"}
+    if kinds & {"hang_py", "hang_c"}:
+        return {"timeout"}
+    if "raise" in kinds:
+        return {"error"}
+    return {"ok"}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """Output hashes of a sequential inline run without faults (every unit ok)."""
+    run = _run(tmp_path_factory.mktemp("ref"), "sequential", "inline", "", workers=1)
+    assert (run.units.status == "ok").all()
+    return run.units.set_index(KEY)["output_hash"]
+
+
+@pytest.fixture(scope="module")
+def existing_cluster():
+    """One LocalCluster of 2 worker processes shared by the tests of the existing-cluster path."""
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None, silence_logs=logging.ERROR)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def _check(run, faults: str, reference, strategy: str) -> None:
+    u = run.units
+    # invariant 1: exactly one outcome per proposed unit
+    assert not u.duplicated(KEY).any(), u[u.duplicated(KEY, keep=False)]
+    assert len(u) == 2 * 4 * CANDIDATES
+    assert set(map(tuple, u[KEY].itertuples(index=False))) == set(reference.index)
+    assert run.summary["duplicates_dropped"] == 0
+    # invariant 2: statuses tell the truth
+    for row in u.itertuples(index=False):
+        allowed = _expected_status(faults, row.task_id, row.split, row.index, row.candidate)
+        assert row.status in allowed, (strategy, row)
+        if row.status == "error":
+            assert row.error_type == "InjectedError"
+        if row.status == "crashed":
+            assert row.attempt in (1, 2) and row.error_type in ("WorkerDied", "WorkerLost")
+        if row.status == "timeout":
+            assert row.wall_s >= 0.5
+    # invariant 3: ok outcomes agree with the sequential run
+    ok = u[u.status == "ok"].set_index(KEY)["output_hash"]
+    assert (ok == reference.loc[ok.index]).all()
+    # invariant 4: queued <= started <= ended on the one clock of this machine
+    timed = u.dropna(subset=["started", "ended"])
+    assert len(timed) == len(u)
+    assert (timed.queued <= timed.started + 1e-9).all()
+    assert (timed.started <= timed.ended).all()
+    # Dask worker ids in the timeline
+    assert u.worker.str.match(r"^tcp://127\.0\.0\.1:\d+$").all(), u.worker.unique()
+    assert run.meta["state"] == "complete"
+
+
+def test_faults_on_own_local_cluster(tmp_path, reference, monkeypatch):
+    """The default path: the backend starts (and stops) its own LocalCluster."""
+    import psutil
+
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    t0 = time.monotonic()
+    run = _run(tmp_path, "candidate-parallel", "dask", FAULTS)
+    wall = time.monotonic() - t0
+    _check(run, FAULTS, reference, "candidate-parallel")
+    u = run.units
+    assert (u.status == "timeout").sum() == 4 and (u.status == "crashed").sum() == 4
+    res = run.summary["resources"]
+    assert res["cluster"] == "LocalCluster" and res["restarts"] >= 8
+    assert any(e["reason"] == "killed at a unit's deadline" for e in res["deaths"])
+    assert set(u.worker) <= set(res["worker_addresses"])
+    assert res["task_stream"] and all(t["worker"].startswith("tcp://") for t in res["task_stream"])
+    assert any(w["killed"] for w in run.summary["workers"]) and run.summary["cpu_workers_s"] > 0
+    assert wall < 60, wall
+    def ours(p):  # multiprocessing's resource tracker lives as long as the test process: not a worker
+        try:
+            return p.is_running() and p.status() != psutil.STATUS_ZOMBIE \
+                and "resource_tracker" not in " ".join(p.cmdline())
+        except psutil.Error:
+            return False
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # no orphan worker or nanny processes
+        left = {p.pid for p in psutil.Process().children(recursive=True) if ours(p)} - before
+        if not left:
+            break
+        time.sleep(0.2)
+    assert not left, [psutil.Process(p).cmdline() for p in left]
+
+
+@pytest.mark.parametrize("strategy", ["sequential", "sample-parallel", "hybrid"])
+def test_strategies_on_existing_cluster(tmp_path, reference, existing_cluster, monkeypatch, strategy):
+    """DASK_SCHEDULER_ADDRESS: the run uses the cluster and leaves it running afterwards."""
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", existing_cluster.scheduler_address)
+    run = _run(tmp_path, strategy, "dask", LIGHT_FAULTS)
+    _check(run, LIGHT_FAULTS, reference, strategy)
+    assert run.summary["resources"]["cluster"] == "existing"
+    with distributed.Client(existing_cluster.scheduler_address, timeout="10s") as client:
+        client.wait_for_workers(2, timeout=30)
+        import dask
+        restored = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures)
+        assert restored == dask.config.get("distributed.scheduler.allowed-failures")
+        assert client.submit(lambda x: x + 1, 1).result(timeout=30) == 2
