@@ -104,6 +104,11 @@ class Outcome:
     def key(self) -> tuple[str, str, int, str]:
         return (self.task_id, self.split, self.index, self.candidate)
 
+    def __reduce__(self) -> tuple:
+        # positional state pickles at half the cost of the default __dict__ state, and every
+        # outcome of a process or Dask worker crosses a pipe
+        return (Outcome, tuple(self.__dict__.values()))
+
 
 @dataclass(frozen=True)
 class TimeoutPolicy:

@@ -23,21 +23,29 @@ HARD_STOP_GRACE_S = 0.05
 
 
 def _raise_hard_timeout(signum: int, frame: Any) -> None:
-    raise HardTimeout("stopped by SIGALRM after its deadline")
+    # a signal delivered just as the unit ended runs its handler late: ignore it then
+    if AlarmGuard.armed:
+        raise HardTimeout("stopped by SIGALRM after its deadline")
 
 
-@contextlib.contextmanager
-def alarm_guard(deadline: float) -> Iterator[None]:
-    """Interrupt the block with HardTimeout at ``deadline`` + grace (monotonic seconds).
+class AlarmGuard:
+    """Interrupts a unit with HardTimeout at its deadline + grace (monotonic seconds).
 
-    Only arms the timer: the handler is installed once per stage by :func:`alarm_handler`,
-    because ``signal.signal`` costs ~10 µs, as much as a short unit.
+    Only arms and disarms the timer (two setitimer calls, ~1 µs): the handler is installed
+    once per stage by :func:`alarm_handler`, and a generator-based context manager would cost
+    more than a short unit.
     """
-    delay = max(1e-4, deadline - time.monotonic() + HARD_STOP_GRACE_S)
-    signal.setitimer(signal.ITIMER_REAL, delay)
-    try:
-        yield
-    finally:
+
+    armed = False
+
+    @classmethod
+    def arm(cls, deadline: float) -> None:
+        cls.armed = True
+        signal.setitimer(signal.ITIMER_REAL, max(1e-4, deadline - time.monotonic() + HARD_STOP_GRACE_S))
+
+    @classmethod
+    def disarm(cls) -> None:
+        cls.armed = False
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
@@ -77,7 +85,7 @@ class InlineBackend:
             return
         with alarm_handler():
             for a in assignments:
-                for _unit, outcomes in iter_item(self._solver, task, a, "main", guard=alarm_guard):
+                for _unit, outcomes in iter_item(self._solver, task, a, "main", guard=AlarmGuard):
                     yield from outcomes
 
     def close(self) -> list[WorkerUsage]:

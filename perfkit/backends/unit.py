@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, ContextManager, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from perfkit.model import WHOLE_SAMPLE, Outcome, Task, as_grid, grid_hash
 from perfkit.strategies.plan import UnitRef, WorkItem
@@ -61,8 +61,9 @@ def _describe(exc: BaseException) -> tuple[str, str]:
     return type(exc).__name__, str(exc)[:MAX_MESSAGE_CHARS]
 
 
-def _finish(outcome: Outcome, output: Any, expected: Any) -> None:
-    """Fill hash and match for a returned output; a value that is not a grid is an error."""
+def _finish(outcome: Outcome, output: Any, expected_hash: Optional[str]) -> None:
+    """Fill hash and match for a returned output; a value that is not a grid is an error.
+    ``match`` compares 64-bit hashes of shape and cells, so equal hashes mean equal grids."""
     try:
         grid = as_grid(output)
     except (ValueError, TypeError) as exc:
@@ -70,21 +71,23 @@ def _finish(outcome: Outcome, output: Any, expected: Any) -> None:
         outcome.error_type, outcome.error_message = "InvalidOutput", str(exc)[:MAX_MESSAGE_CHARS]
         return
     outcome.output_hash = grid_hash(grid)
-    if expected is not None:
-        outcome.match = bool(grid.shape == expected.shape and (grid == expected).all())
+    if expected_hash is not None:
+        outcome.match = outcome.output_hash == expected_hash
 
 
 def evaluate_unit(solver: Any, task: Task, unit: UnitRef, a: Assignment, worker: str,
-                  guard: Optional[Callable[[float], ContextManager]] = None) -> list[Outcome]:
+                  guard: Optional[Any] = None,
+                  expected: Optional[dict] = None) -> list[Outcome]:
     """Run one unit and return its outcomes (one; one per candidate for a sample-level unit).
 
-    ``guard(deadline)`` is a backend's hard stop (e.g. SIGALRM inline); its HardTimeout makes
-    the unit a ``timeout``.
+    ``guard`` is a backend's hard stop (``arm(deadline)``/``disarm()``, e.g. SIGALRM inline); its
+    HardTimeout makes
+    the unit a ``timeout``; ``expected`` caches expected-output hashes across the units of an
+    item. This is the per-unit hot path of every backend: it builds one
+    Outcome positionally and compares output hashes, not grids.
     """
     split, index, candidate = unit
     sample = task.sample(split, index)
-    base = dict(task_id=task.id, split=split, index=index, queued=a.queued, worker=worker,
-                chunk=a.item.chunk, attempt=a.attempt)
     started = time.monotonic()
     cpu0 = time.thread_time()
     deadline = started + a.timeout_s
@@ -94,30 +97,51 @@ def evaluate_unit(solver: Any, task: Task, unit: UnitRef, a: Assignment, worker:
         if guard is None:
             result = _call(solver, task, sample, candidate, deadline)
         else:
-            with guard(deadline):
+            guard.arm(deadline)
+            try:
                 result = _call(solver, task, sample, candidate, deadline)
+            finally:
+                guard.disarm()
     except HardTimeout as exc:
         failure = exc
     except Exception as exc:  # the solver's own failure: recorded, never raised
         failure = exc
     ended = time.monotonic()
     cpu = time.thread_time() - cpu0
-    timed = dict(started=started, ended=ended, wall_s=ended - started, cpu_s=cpu)
     over = ended >= deadline
+    chunk, attempt = a.item.chunk, a.attempt
+
+    def outcome(c: str, status: str) -> Outcome:
+        return Outcome(task.id, split, index, c, status, None, None, None, None, a.queued, started, ended,
+                       ended - started, cpu, worker, chunk, attempt)
+
     if failure is not None:
         status = "timeout" if (over or isinstance(failure, HardTimeout)) else "error"
         etype, msg = _describe(failure)
         names = _declared(solver, task) if candidate == WHOLE_SAMPLE else [candidate]
-        return [_share(Outcome(**base, candidate=c, status=status, error_type=etype, error_message=msg, **timed), len(names))
-                for c in names]
+        outs = [_share(outcome(c, status), len(names)) for c in names]
+        for o in outs:
+            o.error_type, o.error_message = etype, msg
+        return outs
     if candidate != WHOLE_SAMPLE:
-        outcome = Outcome(**base, candidate=candidate, status="timeout" if over else "ok", **timed)
-        _finish(outcome, result, sample.output)
-        if over and outcome.status != "error":
-            outcome.status = "timeout"
-            outcome.error_message = f"finished {ended - deadline:.3f} s after its deadline"
-        return [outcome]
-    return _sample_outcomes(solver, task, sample.output, result, base, timed, over)
+        o = outcome(candidate, "ok")
+        _finish(o, result, expected_hash(sample, expected))
+        if over and o.status != "error":
+            o.status = "timeout"
+            o.error_message = f"finished {ended - deadline:.3f} s after its deadline"
+        return [o]
+    return _sample_outcomes(solver, task, expected_hash(sample, expected), result, outcome, over)
+
+
+def expected_hash(sample: Any, cache: Optional[dict] = None) -> Optional[str]:
+    """The hash of a sample's expected output (None when unknown); ``cache`` (one per work
+    item) keeps it from being computed for every candidate."""
+    if cache is None:
+        return None if sample.output is None else grid_hash(as_grid(sample.output))
+    key = (sample.split, sample.index)
+    if key not in cache:
+        cache[key] = expected_hash(sample)
+    return cache[key]
 
 
 def _call(solver: Any, task: Task, sample: Any, candidate: str, deadline: float) -> Any:
@@ -143,31 +167,35 @@ def _share(outcome: Outcome, n: int) -> Outcome:
     return outcome
 
 
-def _sample_outcomes(solver: Any, task: Task, expected: Any, result: Any, base: dict, timed: dict,
-                     over: bool) -> list[Outcome]:
+def _sample_outcomes(solver: Any, task: Task, expected: Optional[str], result: Any,
+                     outcome: Callable[[str, str], Outcome], over: bool) -> list[Outcome]:
     try:
         outputs = dict(result)
     except (TypeError, ValueError):
-        return [Outcome(**base, candidate=WHOLE_SAMPLE, status="error", error_type="InvalidOutput",
-                        error_message="solve_sample must return a mapping of candidate id to grid", **timed)]
+        o = outcome(WHOLE_SAMPLE, "error")
+        o.error_type, o.error_message = "InvalidOutput", "solve_sample must return a mapping of candidate id to grid"
+        return [o]
     names = list(outputs)
     declared = _declared(solver, task) if hasattr(solver, "candidates") else []
     names += [c for c in declared if c not in outputs and c != WHOLE_SAMPLE]
     out: list[Outcome] = []
     for c in names:
-        o = _share(Outcome(**base, candidate=c, status="timeout" if over else "ok", **timed), len(names))
+        o = _share(outcome(c, "timeout" if over else "ok"), len(names))
         if c not in outputs:
             o.status, o.error_type, o.error_message = "error", "MissingOutput", "declared but not returned"
         else:
             _finish(o, outputs[c], expected)
         out.append(o)
-    return out or [Outcome(**base, candidate=WHOLE_SAMPLE, status="error", error_type="EmptyResult",
-                           error_message="solve_sample returned no candidates", **timed)]
+    if not out:
+        o = outcome(WHOLE_SAMPLE, "error")
+        o.error_type, o.error_message = "EmptyResult", "solve_sample returned no candidates"
+        out.append(o)
+    return out
 
 
 def iter_item(solver: Any, task: Task, a: Assignment, worker: str,
               on_start: Callable[[int, float], None] = lambda pos, t: None,
-              guard: Optional[Callable[[float], ContextManager]] = None
+              guard: Optional[Any] = None
               ) -> Iterator[tuple[UnitRef, list[Outcome]]]:
     """Run the units of an assignment in order, yielding each unit with its outcomes as it
     ends (several outcomes for the sample-level unit of an opaque solver).
@@ -175,6 +203,7 @@ def iter_item(solver: Any, task: Task, a: Assignment, worker: str,
     ``on_start(position, started)`` tells the backend which unit is in flight, so that it can
     stop it and account for the rest of the item if the worker has to be killed.
     """
+    expected: dict = {}
     for pos, unit in enumerate(a.item.units):
         now = time.monotonic()
         reason = a.budget_spent(unit[0], unit[1], now)
@@ -182,4 +211,4 @@ def iter_item(solver: Any, task: Task, a: Assignment, worker: str,
             yield unit, [skipped(task.id, unit, a, reason, worker)]
             continue
         on_start(pos, now)
-        yield unit, evaluate_unit(solver, task, unit, a, worker, guard)
+        yield unit, evaluate_unit(solver, task, unit, a, worker, guard, expected)
