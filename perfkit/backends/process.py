@@ -248,10 +248,17 @@ class ProcessBackend:
         for w in self.workers:
             while w.ready and queue and len(w.items) < ITEMS_PER_WORKER:
                 a = queue.popleft()
-                if w.task_id != a.item.task_id:
-                    w.conn.send(("task", self._task))
-                    w.task_id = a.item.task_id
-                w.conn.send(("item", a))
+                try:
+                    if w.task_id != a.item.task_id:
+                        w.conn.send(("task", self._task))
+                        w.task_id = a.item.task_id
+                    w.conn.send(("item", a))
+                except (BrokenPipeError, ConnectionResetError, EOFError, OSError):
+                    # the worker died since the last wake-up: its sentinel will be ready, and
+                    # the item was never handed over, so it goes back to the front
+                    queue.appendleft(a)
+                    w.ready = False
+                    break
                 w.items.append(a)
                 w.received[a.item.chunk] = set()
 
