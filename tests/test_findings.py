@@ -163,3 +163,12 @@ def test_recommendation_skips_strategies_that_changed_answers():
     slow = make_run(reference().units.to_dict("records"), "sample-parallel", "process", 2, wall_s=10.0)
     c = analyse([reference(), slow])
     assert c.recommendation.sentence.startswith("Stay sequential")
+
+
+def test_candidate_generation_dominating():
+    base = clean_parallel()
+    slow_gen = clean_parallel(summary={"generate_s": base.summary["wall_s"] * 0.5})
+    c = analyse([reference(summary={"generate_s": base.summary["wall_s"] * 0.5}), slow_gen])
+    f = [f for f in c.findings if f.rule == "candidate-generation"]
+    assert len(f) == 1 and "serially in the parent" in f[0].sentence and "candidates()" in f[0].sentence
+    assert "candidate-generation" not in rules(analyse([reference(), clean_parallel()]))

@@ -143,6 +143,28 @@ def gil_bound(c: "Comparison") -> list[Finding]:
     return out
 
 
+#: Candidate generation above this fraction of a parallel run's wall is reported.
+GENERATION_FRACTION = 0.2
+
+
+def candidate_generation(c: "Comparison") -> list[Finding]:
+    """The solver's candidates() runs serially in the parent before each task's units: when it
+    is a large share of a parallel run's wall, it caps every strategy's speedup."""
+    out = []
+    for group, figs in _runs_by_group(c):
+        if group[0] == "sequential":
+            continue
+        f = sorted(figs, key=lambda x: x.wall_s)[len(figs) // 2]
+        if f.wall_s > 0 and f.generate_s > GENERATION_FRACTION * f.wall_s:
+            out.append(Finding(
+                "candidate-generation", "warning", f.name,
+                f"Candidate generation takes {f.generate_s:.2f} s of {f.wall_s:.2f} s under {f.name} "
+                f"({_pct(f.generate_s / f.wall_s)}), serially in the parent while the workers wait: a cheaper "
+                f"candidates() is the largest remaining gain.",
+                (f"generate_s {f.generate_s:.3f} s over {f.tasks} tasks; units took {f.unit_wall_s:.3f} s of worker time",)))
+    return out
+
+
 def dispatch_overhead(c: "Comparison") -> list[Finding]:
     """Dispatch overhead above :data:`DISPATCH_FRACTION` of worker capacity, with the chunk size
     that would make each work item cost :data:`ITEM_TO_OVERHEAD` times its overhead."""
@@ -157,6 +179,7 @@ def dispatch_overhead(c: "Comparison") -> list[Finding]:
         startup = f.startup_s * f.slots
         generating = f.generate_s * f.slots  # workers wait while the parent generates candidates
         between = max(0.0, capacity - startup - generating - f.unit_wall_s)
+
         per_item = between / max(1, f.work_items)
         unit = f.unit_wall_s / f.units
         current = f.units / max(1, f.work_items)
@@ -323,6 +346,7 @@ def recommendation(c: "Comparison") -> Optional[Finding]:
 RULES: dict[str, Callable[["Comparison"], list[Finding]]] = {
     "contention-timeouts": contention_timeouts,
     "gil": gil_bound,
+    "candidate-generation": candidate_generation,
     "dispatch-overhead": dispatch_overhead,
     "critical-path": critical_path,
     "leaked-timeouts": leaked_timeouts,
