@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench install clean
+.PHONY: demo test gate bench install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,10 +16,15 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/perfkit run --solver arc --tasks default --strategy sequential --timeout 1 --label demo
+	$(BIN)/perfkit compare experiments/default.toml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# perfkit gates itself: answers on a small fixed ARC task set, and CPU against the committed
+# baseline (same machine: raw CPU; another machine: normalised by the calibration workload)
+gate: $(STAMP)
+	$(BIN)/perfkit gate --baseline ci-arc --metric cpu --threshold 50% --store reports/runs/gate
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest tests/benchmarks --benchmark-enable --benchmark-only

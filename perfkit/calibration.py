@@ -11,27 +11,56 @@ from __future__ import annotations
 
 import time
 
-#: Loop iterations: about 20 ms of CPU on the reference 2-core machine.
-ITERATIONS = 60_000
-
-
-def _workload(n: int) -> int:
-    acc, table, items = 0, {}, []
+def _integers(n: int) -> int:
+    acc = 0
     for i in range(n):
         acc = (acc * 31 + i) % 1_000_003
-        table[i & 255] = acc
-        items.append(acc & 7)
-        if len(items) > 64:
-            items.clear()
-    return acc + len(table)
+    return acc
+
+
+def _dicts(n: int) -> int:
+    d: dict[int, int] = {}
+    for i in range(n):
+        d[i % 509] = d.get((i * 7) % 509, 0) + i
+    return len(d)
+
+
+def _strings(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += len(f"c{i:04d}>rot{i % 4}".split(">")[1])
+    return total
+
+
+def _sorting(n: int) -> int:
+    xs = [(i * 7919) % 10007 for i in range(n)]
+    for _ in range(3):
+        xs.sort()
+        xs.reverse()
+    return xs[0]
+
+
+def _floats(n: int) -> float:
+    x = 0.0
+    for i in range(n):
+        x = x * 0.999 + (i % 7) * 0.5
+    return x
+
+
+#: (kernel, iterations): about 9 ms of CPU in all on the reference 2-core machine. Several
+#: kinds of work, so that no single micro-architectural effect decides the figure.
+KERNELS = ((_integers, 12_000), (_dicts, 8_000), (_strings, 4_000), (_sorting, 20_000), (_floats, 12_000))
 
 
 def measure(rounds: int = 3) -> float:
-    """The calibration workload's CPU seconds on this thread: the minimum of ``rounds`` runs
-    (the minimum is the least disturbed by other load)."""
-    best = float("inf")
-    for _ in range(rounds):
-        t0 = time.thread_time()
-        _workload(ITERATIONS)
-        best = min(best, time.thread_time() - t0)
-    return best
+    """The calibration workload's CPU seconds on this thread: per kernel the minimum of
+    ``rounds`` runs (the least disturbed), summed."""
+    total = 0.0
+    for kernel, n in KERNELS:
+        best = float("inf")
+        for _ in range(rounds):
+            t0 = time.thread_time()
+            kernel(n)
+            best = min(best, time.thread_time() - t0)
+        total += best
+    return total

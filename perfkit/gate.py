@@ -231,7 +231,8 @@ def save_baseline(name: str, run_dirs: Sequence[str | Path], directory: Path = B
         "repeats": [asdict(r) for r in side.repeats],
         "answers": answers.values.tolist(),
     }
-    path.write_text(json.dumps(payload, indent=1, default=str) + "\n", encoding="utf-8")
+    # compact: a baseline is committed, and its answers are one row per unit
+    path.write_text(json.dumps(payload, separators=(",", ":"), default=str) + "\n", encoding="utf-8")
     return path
 
 
