@@ -219,12 +219,15 @@ def compare(experiment: str | Path | Experiment | None = None, *, solver: Option
             timeout: Optional[float] = None, chunk_size: Optional[int] = None,
             solver_options: Optional[dict[str, Any]] = None, name: Optional[str] = None,
             out: str | Path | None = None, store: str | Path = DEFAULT_STORE,
-            progress: Optional[Progress] = None, task_list: Optional[list[Task]] = None) -> CompareResult:
+            progress: Optional[Progress] = None, task_list: Optional[list[Task]] = None,
+            profile: bool = False) -> CompareResult:
     """Run an experiment and write its report folder (report.md, report.html, PNGs).
 
     ``experiment``: a TOML path or an :class:`Experiment` (None = defaults); keyword arguments
     override its fields. ``task_list``: hand-made tasks used instead of loading ``tasks``.
     Returns the comparison; ``result.differences`` is True when any answer differs from sequential.
+    ``profile``: also profile one run of every configuration (pyinstrument in-process, py-spy for
+    worker processes) into ``<report>/profiles/`` and link the profiles from the report.
     """
     exp = experiment if isinstance(experiment, Experiment) else (
         load_experiment(experiment) if experiment is not None else Experiment())
@@ -256,10 +259,45 @@ def compare(experiment: str | Path | Experiment | None = None, *, solver: Option
         path = runner.run(config, store, observer=observer, tasks=task_list)
         paths.append(path)
         progress.run_finished(i, len(configs), path)
-    return report(paths, out or _default_out(exp.name), name=exp.name)
+    folder = Path(out) if out is not None else _default_out(exp.name)
+    links = profile_configs(configs, paths, folder, task_list) if profile else None
+    return report(paths, folder, name=exp.name, profiles=links)
 
 
-def report(run_dirs: Sequence[str | Path], out: str | Path | None = None, name: Optional[str] = None) -> CompareResult:
+def profile_configs(configs: Sequence[RunConfig], paths: Sequence[Path], folder: Path,
+                    task_list: Optional[list[Task]] = None) -> list[tuple[str, str, str]]:
+    """Profile one run of each distinct configuration; returns report links to the profiles.
+
+    The profiler's overhead is measured against the median wall of that configuration's runs
+    already made (no extra plain run).
+    """
+    import statistics
+
+    from perfkit.profiling import profile as run_profile
+    from perfkit.store import load_run
+
+    walls: dict[tuple, list[float]] = {}
+    firsts: dict[tuple, RunConfig] = {}
+    for config, path in zip(configs, paths):
+        key = (config.strategy, config.backend, config.workers)
+        walls.setdefault(key, []).append(float(load_run(path).summary.get("wall_s", 0.0)))
+        firsts.setdefault(key, config)
+    links = []
+    for key, config in firsts.items():
+        name = "-".join(str(k) for k in key)
+        profiler = "pyinstrument" if config.backend in ("inline", "thread") else "py-spy"
+        result = run_profile(replace(config, label=f"profile-{name}"), profiler, folder / "profiles" / name,
+                             tasks=task_list, plain_wall_s=statistics.median(walls[key]))
+        main = next((p for k, p in result.files.items() if str(p).endswith((".html", ".svg"))),
+                    next(iter(result.files.values())))
+        top = result.top_frames[0].function if result.top_frames else "no samples"
+        links.append((f"{config.strategy}/{config.backend}×{config.workers} ({profiler})",
+                      str(main.relative_to(folder)), f"top frame {top}; {result.overhead_line}"))
+    return links
+
+
+def report(run_dirs: Sequence[str | Path], out: str | Path | None = None, name: Optional[str] = None,
+           profiles: Optional[list[tuple[str, str, str]]] = None) -> CompareResult:
     """Render the report of stored runs into ``out`` without running anything."""
     from perfkit.analysis import analyse
     from perfkit.reports import write_report
@@ -272,5 +310,5 @@ def report(run_dirs: Sequence[str | Path], out: str | Path | None = None, name: 
     if name is None:
         labels = {r.meta.get("config", {}).get("label") for r in runs} - {None}
         name = labels.pop() if len(labels) == 1 else "comparison"
-    folder = write_report(comparison, Path(out) if out is not None else _default_out(name), name)
+    folder = write_report(comparison, Path(out) if out is not None else _default_out(name), name, profiles)
     return CompareResult(comparison, folder, [Path(p) for p in run_dirs])

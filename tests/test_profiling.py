@@ -148,3 +148,19 @@ def test_cli_profile(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["profile", "--backend", "process", "--tasks", "synthetic:1", "--out", str(tmp_path)])
     assert exit_info.value.code == 2 and "py-spy" in capsys.readouterr().err
+
+
+def test_compare_profile_links_a_profile_per_strategy(tmp_path):
+    """`perfkit compare --profile`: each configuration gets a profile, linked from the report."""
+    from perfkit.compare import compare
+
+    result = compare(solver="synthetic", tasks="synthetic:1x2+1", strategies=["sequential", "candidate-parallel"],
+                     backends=["thread"], workers=2, repeats=1, solver_options={"cpu_ms": 3, "candidates": 16},
+                     out=tmp_path / "report", store=tmp_path / "runs", profile=True)
+    md = (result.report_dir / "report.md").read_text()
+    html = (result.report_dir / "report.html").read_text()
+    assert "## Profiles" in md
+    for name in ("sequential-inline-1", "candidate-parallel-thread-2"):
+        assert f"profiles/{name}/profile.html" in md and f'href="profiles/{name}/profile.html"' in html
+        assert (result.report_dir / "profiles" / name / "profile.html").exists()
+    assert md.count("profiler overhead:") == 2 and "top frame" in md

@@ -103,6 +103,7 @@ def compare_cmd(
     out_dir: Optional[Path] = typer.Option(None, "--out", help="report folder (default reports/compare-<time>)"),
     store: Path = typer.Option(Path("reports/runs"), help="run store folder"),
     allow_differences: bool = typer.Option(False, "--allow-differences", help="exit 0 even when answers differ"),
+    profile: bool = typer.Option(False, "--profile", help="also profile each configuration and link the profiles"),
 ) -> None:
     """Run strategies × backends × workers × repeats (interleaved) and write a comparison report."""
     from perfkit.cli.run import _progress
@@ -114,7 +115,7 @@ def compare_cmd(
                          backends=_split(backends), workers=w if w is None or len(w) > 1 else w[0],
                          repeats=repeats, timeout=timeout, chunk_size=chunk_size,
                          solver_options=parse_options(solver_opt) or None, out=out_dir, store=store,
-                         progress=_TerminalProgress(progress))
+                         progress=_TerminalProgress(progress), profile=profile)
     print_summary(result)
     _exit(result, allow_differences)
 

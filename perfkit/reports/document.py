@@ -41,12 +41,18 @@ class Bullets:
 
 
 @dataclass(frozen=True)
+class Links:
+    #: (text, relative href, note)
+    items: tuple[tuple[str, str, str], ...]
+
+
+@dataclass(frozen=True)
 class Image:
     title: str
     path: Path
 
 
-Block = Union[Heading, Para, Table, Bullets, Image]
+Block = Union[Heading, Para, Table, Bullets, Links, Image]
 
 
 @dataclass
@@ -79,7 +85,8 @@ def _spread(row: Any, col: str, fmt: str = "{:.3f}") -> str:
     return f"{_f(med, fmt)} [{_f(lo, fmt)}–{_f(hi, fmt)}]"
 
 
-def build(c: Any, charts: dict[str, tuple[str, Path]], name: str = "comparison") -> Document:
+def build(c: Any, charts: dict[str, tuple[str, Path]], name: str = "comparison",
+          profiles: Optional[list[tuple[str, str, str]]] = None) -> Document:
     """The report of a comparison: answers first, then recommendation, figures, findings, charts."""
     doc = Document(headline=c.headline(), differences=c.differences, title=f"perfkit comparison: {name}")
     b = doc.blocks
@@ -98,6 +105,8 @@ def build(c: Any, charts: dict[str, tuple[str, Path]], name: str = "comparison")
     if charts:
         b.append(Heading("Charts"))
         b += [Image(title, path) for title, path in charts.values()]
+    if profiles:
+        b += [Heading("Profiles (where the CPU goes inside the workers)"), Links(tuple(profiles))]
     b += [Heading("Runs"), _runs_table(c)]
     if getattr(c, "empty_runs", None):
         b.append(Para("Runs without any recorded unit (left out): " + ", ".join(c.empty_runs)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from html import escape
 
-from perfkit.reports.document import Bullets, Document, Heading, Image, Para, Table
+from perfkit.reports.document import Bullets, Document, Heading, Image, Links, Para, Table
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}
@@ -42,6 +42,10 @@ def render(doc: Document) -> str:
                 sub = "<ul>" + "".join(f"<li>{escape(s)}</li>" for s in subs) + "</ul>" if subs else ""
                 items.append(f'<li class="{"problem" if strong else ""}">{escape(text)}{sub}</li>')
             body.append("<ul>" + "".join(items) + "</ul>")
+        elif isinstance(block, Links):
+            body.append("<ul>" + "".join(f'<li><a href="{escape(href)}">{escape(text)}</a>'
+                                         + (f" — {escape(note)}" if note else "") + "</li>"
+                                         for text, href, note in block.items) + "</ul>")
         elif isinstance(block, Image):
             body.append(f'<figure><img alt="{escape(block.title)}" src="{data_uri(block.path)}">'
                         f"<figcaption>{escape(block.title)}</figcaption></figure>")

@@ -3,7 +3,7 @@ The first line is always the answer check."""
 
 from __future__ import annotations
 
-from perfkit.reports.document import Bullets, Document, Heading, Image, Para, Table
+from perfkit.reports.document import Bullets, Document, Heading, Image, Links, Para, Table
 
 
 def _cell(text: str) -> str:
@@ -33,6 +33,9 @@ def render(doc: Document) -> str:
             for text, subs, strong in block.items:
                 parts.append(f"- **{text}**" if strong else f"- {text}")
                 parts += [f"  - {s}" for s in subs]
+            parts.append("")
+        elif isinstance(block, Links):
+            parts += [f"- [{text}]({href}) — {note}" if note else f"- [{text}]({href})" for text, href, note in block.items]
             parts.append("")
         elif isinstance(block, Image):
             parts += [f"![{block.title}]({block.path.name})", ""]
