@@ -150,14 +150,12 @@ def profile_with_pyspy(config: RunConfig, out: Path, runs: Path, tasks: Optional
 
 def _worker_pids(run_path: Path) -> set[int]:
     """Pids of the process-backend workers that ran units (their worker ids are ``pid-N``)."""
-    pids = set()
-    units = run_path / "units.jsonl"
-    if units.exists():
-        for line in units.read_text(encoding="utf-8").splitlines():
-            m = re.search(r'"worker": "pid-(\d+)"', line)
-            if m:
-                pids.add(int(m.group(1)))
-    return pids
+    from perfkit.store import load_run
+
+    if not (run_path / "meta.json").exists():
+        return set()
+    workers = load_run(run_path).units["worker"].dropna().astype(str)
+    return {int(w[4:]) for w in workers.unique() if w.startswith("pid-") and w[4:].isdigit()}
 
 
 def _role(pid: int, parent_pid: int, workers: set[int]) -> str:
