@@ -225,6 +225,7 @@ class Runner:
             "error": error,
         }
         self.writer.meta.setdefault("previous_sessions", []).append({"wall_s": wall_s, "state": state})
+        self.writer.meta["resources"] = resources  # what the backend created, next to its limits
         self.writer.finish(summary, state)
 
 
@@ -235,6 +236,20 @@ def _meta(config: RunConfig, tasks: list[Task]) -> dict[str, Any]:
         "task_ids": [t.id for t in tasks],
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "clock": "time.monotonic (seconds, one clock for every process of the machine)",
+        "limits": _limits(config),
+    }
+
+
+def _limits(config: RunConfig) -> dict[str, Any]:
+    """What the backend may create: bounded by the configuration, never by the work."""
+    w = config.workers
+    return {
+        "backend": config.backend,
+        "worker_processes": w if config.backend in ("process", "dask") else 0,
+        "replacements": "one per worker killed or lost (never more than one live worker per slot)",
+        "worker_threads": w if config.backend == "thread" else 0,
+        "max_leaked_threads": 4 * w if config.backend == "thread" else 0,
+        "nested_pools": False,
     }
 
 

@@ -152,3 +152,18 @@ def test_opaque_solver_runs_sample_level_only(tmp_path):
     assert units.set_index(["split", "index"]).loc[("demo", 1)].status == "timeout"
     with pytest.raises(PerfkitError, match="opaque"):
         runner.run(RunConfig(**{**config.__dict__, "strategy": "candidate-parallel"}), tmp_path, tasks=tasks)
+
+
+def test_what_a_run_creates_is_bounded_and_recorded(tmp_path):
+    """meta.json states the limits before the run and what was created after it."""
+    import json
+
+    tasks = [make_task("m", n_demo=2, n_test=1)]
+    config = synthetic_config("candidate-parallel", "process", timeout_s=0.3, faults="exit:c003")
+    path = runner.run(config, tmp_path, tasks=tasks)
+    meta = json.loads((path / "meta.json").read_text())
+    assert meta["limits"]["worker_processes"] == 2 and meta["limits"]["nested_pools"] is False
+    crashed = (load_run(path).units.status == "crashed").sum()
+    assert crashed == 3  # c003 on each of the 3 samples
+    # each crash costs exactly one replacement: never more processes than workers + crashes
+    assert meta["resources"]["processes_created"] == 2 + crashed
