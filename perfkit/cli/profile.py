@@ -7,25 +7,25 @@ from typing import List, Optional
 
 import typer
 
-from perfkit.cli.app import app, console, out, parse_options
-from perfkit.model import RunConfig, TimeoutPolicy
+from perfkit.cli import options as opt
+from perfkit.cli.app import app, console, out
 
 
 @app.command()
 def profile(
     profiler: str = typer.Option("pyinstrument", help="pyinstrument (inline/thread backends) or py-spy (any backend)"),
-    solver: str = typer.Option("arc", help="arc, synthetic, or package.module:attr"),
-    solver_opt: List[str] = typer.Option([], "--solver-opt", help="KEY=VALUE passed to the solver (repeatable)"),
-    plugin: List[str] = typer.Option([], "--plugin", help="module imported first, also in workers (repeatable)"),
-    tasks: str = typer.Option("default", help="dataset[:N|:ID,ID], synthetic:NxD+T, or a path"),
-    strategy: str = typer.Option("sequential", help="sequential, sample-parallel, candidate-parallel, hybrid"),
-    backend: str = typer.Option("inline", help="inline, thread, process, dask"),
-    workers: Optional[int] = typer.Option(None, help="worker count (default: usable cores)"),
-    chunk_size: Optional[int] = typer.Option(None, help="units per work item (default: automatic)"),
-    timeout: float = typer.Option(1.0, help="per-unit running-time limit, seconds"),
-    sample_budget: Optional[float] = typer.Option(None, help="seconds per sample, then skip"),
-    task_budget: Optional[float] = typer.Option(None, help="seconds per task, then skip"),
-    label: Optional[str] = typer.Option(None, help="a name for the runs (phase, experiment)"),
+    solver: opt.Solver = "arc",
+    solver_opt: opt.SolverOpt = [],
+    plugin: opt.Plugin = [],
+    tasks: opt.Tasks = "default",
+    strategy: opt.Strategy = "sequential",
+    backend: opt.Backend = "inline",
+    workers: opt.Workers = None,
+    chunk_size: opt.ChunkSize = None,
+    timeout: opt.Timeout = 1.0,
+    sample_budget: opt.SampleBudget = None,
+    task_budget: opt.TaskBudget = None,
+    label: opt.Label = None,
     out_dir: Optional[Path] = typer.Option(None, "--out", help="output folder (default reports/profiles/<timestamp>)"),
     store: Optional[Path] = typer.Option(None, help="run store folder (default <out>/runs)"),
     baseline: bool = typer.Option(True, "--baseline/--no-baseline",
@@ -38,15 +38,10 @@ def profile(
     top: int = typer.Option(15, help="how many top frames to list"),
 ) -> None:
     """Profile a run inside its workers; print the overhead and the top frames by self time."""
-    from perfkit.environment import usable_cores
     from perfkit.profiling import profile as run_profile
 
-    config = RunConfig(
-        solver=solver, tasks=tasks, strategy=strategy, backend=backend,
-        workers=workers or (1 if strategy == "sequential" else usable_cores()),
-        chunk_size=chunk_size, label=label, plugins=tuple(plugin),
-        timeout=TimeoutPolicy(timeout, sample_budget, task_budget),
-        solver_options=parse_options(solver_opt))
+    config = opt.run_config(solver, solver_opt, plugin, tasks, strategy, backend, workers, chunk_size, timeout,
+                            sample_budget, task_budget, label)
     console.print(f"profiling with {profiler}" + (" (a plain run first, to measure the overhead)" if baseline else ""),
                   highlight=False)
     result = run_profile(config, profiler, out_dir, store_dir=store, baseline=baseline, interval=interval,

@@ -11,9 +11,10 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from perfkit.cli.app import app, console, interrupted, out, parse_options, tasks_app
+from perfkit.cli import options as opt
+from perfkit.cli.app import app, console, interrupted, out, tasks_app
 from perfkit.errors import RunInterrupted
-from perfkit.model import STATUSES, Outcome, RunConfig, Task, TimeoutPolicy
+from perfkit.model import STATUSES, Outcome, Task
 
 
 class ProgressObserver:
@@ -70,26 +71,24 @@ def print_run_summary(path: Path) -> None:
 
 @app.command()
 def run(
-    solver: str = typer.Option("arc", help="arc, synthetic, or package.module:attr"),
-    solver_opt: List[str] = typer.Option([], "--solver-opt", help="KEY=VALUE passed to the solver (repeatable)"),
-    plugin: List[str] = typer.Option([], "--plugin", help="module imported first, also in workers (repeatable)"),
-    tasks: str = typer.Option("default", help="dataset[:N|:ID,ID], synthetic:NxD+T, or a path"),
-    strategy: str = typer.Option("sequential", help="sequential, sample-parallel, candidate-parallel, hybrid"),
-    backend: str = typer.Option("inline", help="inline, thread, process, dask"),
-    workers: Optional[int] = typer.Option(None, help="worker count (default: usable cores)"),
-    chunk_size: Optional[int] = typer.Option(None, help="units per work item (default: automatic)"),
-    timeout: float = typer.Option(1.0, help="per-unit running-time limit, seconds"),
-    sample_budget: Optional[float] = typer.Option(None, help="seconds per sample, then skip"),
-    task_budget: Optional[float] = typer.Option(None, help="seconds per task, then skip"),
-    label: Optional[str] = typer.Option(None, help="a name for the run (phase, experiment)"),
-    scheduler: Optional[str] = typer.Option(None, envvar="DASK_SCHEDULER_ADDRESS",
-                                            help="dask: address of an existing scheduler (tcp://HOST:PORT)"),
+    solver: opt.Solver = "arc",
+    solver_opt: opt.SolverOpt = [],
+    plugin: opt.Plugin = [],
+    tasks: opt.Tasks = "default",
+    strategy: opt.Strategy = "sequential",
+    backend: opt.Backend = "inline",
+    workers: opt.Workers = None,
+    chunk_size: opt.ChunkSize = None,
+    timeout: opt.Timeout = 1.0,
+    sample_budget: opt.SampleBudget = None,
+    task_budget: opt.TaskBudget = None,
+    label: opt.Label = None,
+    scheduler: opt.Scheduler = None,
     store: Path = typer.Option(Path("reports/runs"), help="run store folder"),
     resume: Optional[Path] = typer.Option(None, help="finish this interrupted run folder"),
 ) -> None:
     """Run a solver on a task set under one strategy and backend; print the run folder."""
     from perfkit import runner
-    from perfkit.environment import usable_cores
 
     with _progress() as progress:
         observer = ProgressObserver(progress)
@@ -97,13 +96,8 @@ def run(
             if resume is not None:
                 path = runner.resume(resume, observer=observer)
             else:
-                config = RunConfig(
-                    solver=solver, tasks=tasks, strategy=strategy, backend=backend,
-                    workers=workers or (1 if strategy == "sequential" else usable_cores()),
-                    chunk_size=chunk_size, label=label, plugins=tuple(plugin),
-                    timeout=TimeoutPolicy(timeout, sample_budget, task_budget),
-                    solver_options=parse_options(solver_opt),
-                    backend_options={"scheduler": scheduler} if scheduler and backend == "dask" else {})
+                config = opt.run_config(solver, solver_opt, plugin, tasks, strategy, backend, workers, chunk_size,
+                                        timeout, sample_budget, task_budget, label, scheduler)
                 path = runner.run(config, store, observer=observer)
         except RunInterrupted as exc:
             raise interrupted(exc) from None
