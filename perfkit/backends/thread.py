@@ -22,6 +22,8 @@ from perfkit.model import Outcome, Task
 from perfkit.strategies.plan import WorkItem
 
 KILL_GRACE_S = 0.05
+#: Longest the watcher waits without looking at the slots (seconds).
+WAKE_S = 0.03
 
 
 @dataclass
@@ -127,7 +129,7 @@ class ThreadBackend:
                 yield o
 
     def _next_wake(self) -> float:
-        now, wake = time.monotonic(), 0.5
+        now, wake = time.monotonic(), WAKE_S  # a unit started meanwhile is seen within WAKE_S
         for s in self.slots:
             if s.started and not s.abandoned and s.assignment is not None:
                 wake = min(wake, s.started + s.assignment.timeout_s + self.kill_grace_s - now)
