@@ -167,3 +167,23 @@ def test_what_a_run_creates_is_bounded_and_recorded(tmp_path):
     assert crashed == 3  # c003 on each of the 3 samples
     # each crash costs exactly one replacement: never more processes than workers + crashes
     assert meta["resources"]["processes_created"] == 2 + crashed
+
+
+@pytest.mark.slow
+def test_arc_solver_answers_identical_under_every_strategy(tmp_path):
+    """The reference ARC solver on real tasks: every strategy × backend agrees with sequential."""
+    from perfkit.tasks import load_tasks
+
+    tasks = load_tasks("default:2")
+    options = {"max_candidates": 120}
+    base = RunConfig(solver="arc", tasks="default:2", timeout=TimeoutPolicy(5.0), solver_options=options)
+    ref, _ = run_units(base, tasks, tmp_path)
+    assert (ref.status == "ok").sum() > 100 and ref.match.any()
+    for strategy, backend in itertools.product(STRATEGIES, ["thread", "process"]):
+        config = RunConfig(**{**base.__dict__, "strategy": strategy, "backend": backend, "workers": 2})
+        units, _ = run_units(config, tasks, tmp_path)
+        merged = ref.merge(units, on=KEY, how="outer", suffixes=("_ref", ""), indicator=True)
+        assert (merged._merge == "both").all(), f"{strategy}/{backend} lost or added units"
+        assert (merged.status == merged.status_ref).all(), f"{strategy}/{backend} changed a status"
+        assert (merged.output_hash.fillna("") == merged.output_hash_ref.fillna("")).all(), \
+            f"{strategy}/{backend} changed an output"
