@@ -123,6 +123,16 @@ def test_faults_on_own_local_cluster(tmp_path, reference, monkeypatch):
     assert any(e["reason"] == "killed at a unit's deadline" for e in res["deaths"])
     assert set(u.worker) <= set(res["worker_addresses"])
     assert res["task_stream"] and all(t["worker"].startswith("tcp://") for t in res["task_stream"])
+    # ... and drawn on the timeline: one dashed box per Dask task on its worker's lane
+    import matplotlib.pyplot as plt
+
+    from perfkit.reports.charts import draw_task_stream
+
+    fig, ax = plt.subplots()
+    draw_task_stream(ax, run, sorted(u.worker.astype(str).unique()), u.queued.min())
+    boxes = sum(len(c.get_paths()) for c in ax.collections)
+    plt.close(fig)
+    assert boxes >= len({t["key"] for t in res["task_stream"] if t["worker"] in set(u.worker)}) > 0
     assert any(w["killed"] for w in run.summary["workers"]) and run.summary["cpu_workers_s"] > 0
     assert wall < 60, wall
     def ours(p):  # multiprocessing's resource tracker lives as long as the test process: not a worker

@@ -80,6 +80,7 @@ def timeline(c: Any, out: Path) -> Optional[Path]:
                     ax.broken_barh(list(zip(starts[m], widths[m])), (lane - 0.4, 0.8), facecolors="none",
                                    edgecolors=mc, linewidth=1.2, hatch="//")
                     ax.plot(starts[m] + widths[m], np.full(m.sum(), lane), "x", color=mc, ms=5)
+        draw_task_stream(ax, run, workers, t0)
         ax.set_yticks(range(len(workers)), workers, fontsize=7)
         ax.set_title(f"{fig_.name} (repeat {fig_.repeat}, wall {fig_.wall_s:.2f} s)", fontsize=9)
         handles = [plt.Rectangle((0, 0), 1, 1, color=colour[s]) for s in samples[:10]]
@@ -91,6 +92,20 @@ def timeline(c: Any, out: Path) -> Optional[Path]:
         ax.legend(handles, labels, fontsize=6, loc="upper right", ncol=min(6, len(labels)))
     axes[-1, 0].set_xlabel("seconds since the first unit was queued")
     return _save(fig, out / "timeline.png")
+
+
+def draw_task_stream(ax: Any, run: Any, workers: list[str], t0: float) -> None:
+    """Dask runs: outline each Dask task (one work item) on its worker's lane, from the task
+    stream the backend stored in summary.json (start/stop already on this machine's clock)."""
+    stream = (run.summary.get("resources") or {}).get("task_stream") or []
+    lane = {w: i for i, w in enumerate(workers)}
+    boxes: dict[int, list[tuple[float, float]]] = {}
+    for task in stream:
+        if task.get("worker") in lane and task.get("start") is not None and task.get("stop") is not None:
+            boxes.setdefault(lane[task["worker"]], []).append((task["start"] - t0, task["stop"] - task["start"]))
+    for i, spans in boxes.items():
+        ax.broken_barh(spans, (i - 0.45, 0.9), facecolors="none", edgecolors="0.3", linewidth=0.6,
+                       linestyle="--")
 
 
 def speedup_vs_workers(c: Any, out: Path) -> Optional[Path]:
