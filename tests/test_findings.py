@@ -87,6 +87,20 @@ def test_dispatch_overhead_with_chunk_size():
     assert "dispatch-overhead" not in rules(analyse([reference(), clean_parallel()]))
 
 
+def test_dispatch_overhead_per_unit_is_not_fixed_by_chunks():
+    cands = tuple(f"c{i:03d}" for i in range(128))
+    rows = unit_rows(SAMPLES, cands, cpu=0.001)
+    rows = parallel(rows, 2, lambda r: (r["split"], r["index"]))  # 128 units per item
+    for r in rows:  # every unit pays 1 ms outside the solver
+        r["started"] *= 2
+        r["ended"] = r["started"] + 0.001
+    wall = max(r["ended"] for r in rows)
+    ref = make_run(unit_rows(SAMPLES, cands, cpu=0.001))
+    c = analyse([ref, make_run(rows, "sample-parallel", "process", 2, wall_s=wall, cpu_s=wall)])
+    f = [f for f in c.findings if f.rule == "dispatch-overhead"]
+    assert len(f) == 1 and "per unit, not per item" in f[0].sentence and "--chunk-size" not in f[0].sentence
+
+
 def test_critical_path_dominates_sample_parallel():
     rows = unit_rows(SAMPLES, CANDS, cpu=0.01)
     for r in rows:
