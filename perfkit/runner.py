@@ -87,7 +87,14 @@ def _unit_grid(task: Task, solver: Any) -> tuple[list[tuple[str, int]], list[str
     samples = [(s.split, s.index) for s in task.samples]
     if is_opaque(solver):
         return samples, [WHOLE_SAMPLE], True
-    return samples, list(solver.candidates(task)), False
+    try:
+        candidates = [str(c) for c in solver.candidates(task)]
+    except Exception as exc:  # the solver's own failure: one clear line, the run stopped cleanly
+        raise WorkerFailure(f"task {task.id!r}: the solver's candidates() raised "
+                            f"{type(exc).__name__}: {exc}") from None
+    if len(set(candidates)) != len(candidates):
+        raise WorkerFailure(f"task {task.id!r}: the solver's candidates() returned duplicate ids")
+    return samples, candidates, False
 
 
 def _validate(config: RunConfig, solver: Any) -> strategies.Strategy:
@@ -132,7 +139,7 @@ class Runner:
         ref = SolverRef(self.config.solver, dict(self.config.solver_options), tuple(self.config.plugins))
         calibration_before = calibration.measure()
         wall0, cpu0 = time.monotonic(), _cpu_self_s()
-        state, usage, error = "complete", [], None
+        state, usage, error, crash = "complete", [], None, None
         with _sigterm_as_interrupt():
             try:
                 backend.start(ref, self.config.workers)
@@ -142,6 +149,8 @@ class Runner:
                 state = "interrupted"
             except WorkerFailure as exc:
                 state, error = "failed", str(exc)
+            except Exception as exc:  # a perfkit bug: keep the store consistent, then let it surface
+                state, error, crash = "failed", f"{type(exc).__name__}: {exc}", exc
             finally:
                 usage = backend.close()
                 for key, facts in getattr(backend, "late_facts", list)():
@@ -149,6 +158,8 @@ class Runner:
         wall_s, cpu_parent_s = time.monotonic() - wall0, _cpu_self_s() - cpu0
         self.calibration_s = min(calibration_before, calibration.measure())
         self._finish(state, wall_s, cpu_parent_s, usage, backend.resources(), error)
+        if crash is not None:
+            raise crash
         if error:
             raise PerfkitError(f"{self.writer.path}: run stopped: {error}")
         if state == "interrupted":

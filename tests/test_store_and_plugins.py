@@ -133,3 +133,14 @@ def test_solver_that_fails_in_workers_stops_cleanly(tmp_path, monkeypatch):
     assert "ERROR" in result.stdout and "cannot build solver" in result.stdout, result.stdout + result.stderr
     run_dir = next((tmp_path / "runs").iterdir())
     assert json.loads((run_dir / "meta.json").read_text())["state"] == "failed"
+
+
+def test_a_solver_failing_in_candidates_stops_the_run_cleanly(tmp_path):
+    from perfkit.model import RunConfig
+
+    config = RunConfig(solver="plugins.example_solvers:BrokenCandidates", tasks="x")
+    with pytest.raises(PerfkitError, match="task 'second': the solver's candidates\\(\\) raised RuntimeError"):
+        runner.run(config, tmp_path, tasks=[make_task("first"), make_task("second")])
+    run = load_run(next(tmp_path.iterdir()))
+    assert run.meta["state"] == "failed"
+    assert set(run.units.task_id) == {"first"} and len(run.units) == 2 * 4  # what ran is kept

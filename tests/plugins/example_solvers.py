@@ -36,3 +36,12 @@ def tiny_factory():
 
 
 tiny_instance = TinySolver()
+
+
+class BrokenCandidates(TinySolver):
+    """candidates() fails on the second task."""
+
+    def candidates(self, task):
+        if task.id == "second":
+            raise RuntimeError("enumeration blew up")
+        return super().candidates(task)
