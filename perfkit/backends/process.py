@@ -310,8 +310,6 @@ class ProcessBackend:
             if kind == "item_done":
                 done = w.items.popleft()
                 w.received.pop(done.item.chunk, None)
-        return
-        yield  # pragma: no cover - makes this a generator even when nothing is yielded
 
     def _death(self, w: _Worker) -> str:
         w.process.join(1.0)
