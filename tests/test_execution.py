@@ -187,3 +187,15 @@ def test_arc_solver_answers_identical_under_every_strategy(tmp_path):
         assert (merged.status == merged.status_ref).all(), f"{strategy}/{backend} changed a status"
         assert (merged.output_hash.fillna("") == merged.output_hash_ref.fillna("")).all(), \
             f"{strategy}/{backend} changed an output"
+
+
+def test_a_user_strategy_registered_by_a_plugin_runs_on_processes(tmp_path, reference):
+    tasks, ref = reference
+    config = RunConfig(**{**synthetic_config("sample-parallel", "process").__dict__, "strategy": "reversed",
+                          "plugins": ("plugins.reversed_strategy",)})
+    units, _ = run_units(config, tasks, tmp_path)
+    check_invariants(units, expected_keys(tasks, 8))
+    first = units[(units.task_id == "t1") & (units.split == "demo") & (units["index"] == 0)].sort_values("started")
+    assert list(first.candidate) == [f"c{c:03d}" for c in reversed(range(8))]
+    merged = units.merge(ref, on=KEY, suffixes=("", "_ref"))
+    assert (merged.output_hash == merged.output_hash_ref).all()
