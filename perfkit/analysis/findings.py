@@ -251,11 +251,16 @@ def _biggest_item(run) -> str:
     return f"task {task_id} chunk {chunk}: {len(members)} units of {where}"
 
 
+def _units_of(c: "Comparison", figs) -> pd.DataFrame:
+    """The units of every repeat of one group, in one table."""
+    return pd.concat([c.run_of(f).units for f in figs])
+
+
 def leaked_timeouts(c: "Comparison") -> list[Finding]:
     """Timeouts whose work kept running after the deadline (thread backend cannot stop work)."""
     out = []
     for group, figs in _runs_by_group(c):
-        units = pd.concat([c.run_of(f).units for f in figs])
+        units = _units_of(c, figs)
         leaked = units[units["leaked"].astype(bool)]
         if leaked.empty:
             continue
@@ -273,7 +278,7 @@ def budget_skips(c: "Comparison") -> list[Finding]:
     """Units recorded ``skipped`` because a sample or task budget ran out."""
     out = []
     for group, figs in _runs_by_group(c):
-        units = pd.concat([c.run_of(f).units for f in figs])
+        units = _units_of(c, figs)
         sk = units[units["status"] == "skipped"]
         if sk.empty:
             continue
@@ -290,7 +295,7 @@ def crashed_workers(c: "Comparison") -> list[Finding]:
     """Units recorded ``crashed``: the worker running them died."""
     out = []
     for group, figs in _runs_by_group(c):
-        units = pd.concat([c.run_of(f).units for f in figs])
+        units = _units_of(c, figs)
         cr = units[units["status"] == "crashed"]
         if cr.empty:
             continue
