@@ -12,7 +12,6 @@ so the benchmark measures exactly what the reports show.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -24,10 +23,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from perfkit import runner  # noqa: E402
-from perfkit.environment import usable_cores  # noqa: E402
 from perfkit.model import RunConfig, Sample, Task, TimeoutPolicy, grid_hash  # noqa: E402
+from perfkit.runner.environment import usable_cores  # noqa: E402
 from perfkit.solvers.synthetic import SyntheticSolver  # noqa: E402
-from perfkit.store import load_run  # noqa: E402
 
 
 def make_tasks(n_tasks: int, n_samples: int) -> list[Task]:
@@ -43,7 +41,7 @@ def make_tasks(n_tasks: int, n_samples: int) -> list[Task]:
 def perfkit_run(store: Path, tasks, strategy, backend, workers, options, chunk=None, timeout=5.0):
     config = RunConfig(solver="synthetic", tasks="bench", strategy=strategy, backend=backend, workers=workers,
                        chunk_size=chunk, timeout=TimeoutPolicy(timeout), solver_options=options)
-    return load_run(runner.run(config, store, tasks=tasks))
+    return runner.run(config, store, tasks=tasks)
 
 
 _SOLVER = None

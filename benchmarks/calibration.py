@@ -25,7 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from perfkit import runner  # noqa: E402
 from perfkit.model import RunConfig, TimeoutPolicy  # noqa: E402
-from perfkit.store import load_run  # noqa: E402
 
 EXPERIMENT = RunConfig(solver="synthetic", tasks="synthetic:2x5+1", strategy="sequential", backend="inline",
                        workers=1, timeout=TimeoutPolicy(30.0), solver_options={"candidates": 32, "cpu_ms": 3.0})
@@ -50,7 +49,7 @@ def main() -> None:
                 hogs = [mp.Process(target=_spin, args=(stop,)) for _ in range(2 if condition == "loaded" else 0)]
                 for h in hogs:
                     h.start()
-                run = load_run(runner.run(replace(EXPERIMENT, label=condition, repeat=i), Path(tmp)))
+                run = runner.run(replace(EXPERIMENT, label=condition, repeat=i), Path(tmp))
                 stop.set()
                 for h in hogs:
                     h.join()

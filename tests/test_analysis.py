@@ -3,72 +3,14 @@ contention, queue wait, tasks solved; and the answer check on removed and change
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Callable, Optional
-
 import numpy as np
-import pandas as pd
 import pytest
+from builders import make_run, parallel, unit_rows
 
-from perfkit.analysis import analyse, candidate_counts, check_answers, run_figures
-from perfkit.analysis.metrics import bootstrap_speedup, dispatch_overhead, ideal_bound, tasks_solved
-from perfkit.store import UNIT_COLUMNS, Run, _typed
-
-Row = dict[str, Any]
-
-
-def unit_rows(samples=(("demo", 0), ("demo", 1), ("test", 0)), candidates=("c000", "c001"), task_id="t1",
-              cpu: float = 0.1, **fields: Any) -> list[Row]:
-    """Units run back to back on one worker (sequential timing): every unit ``cpu`` s of CPU and
-    wall; c000 matches everywhere, others never."""
-    rows, t = [], 0.0
-    for split, index in samples:
-        for cand in candidates:
-            rows.append(dict(task_id=task_id, split=split, index=index, candidate=cand, status="ok",
-                             output_hash=f"h-{split}{index}-{cand}", match=cand == "c000",
-                             queued=0.0, started=t, ended=t + cpu, wall_s=cpu, cpu_s=cpu, worker="main",
-                             chunk=1, attempt=1, leaked_s=None, leaked=False, **fields))
-            t += cpu
-    return rows
-
-
-def make_run(rows: list[Row], strategy: str = "sequential", backend: str = "inline", workers: int = 1,
-             wall_s: Optional[float] = None, cpu_s: Optional[float] = None, cores: int = 2, repeat: int = 0,
-             run_id: Optional[str] = None, edit: Optional[Callable[[pd.DataFrame], pd.DataFrame]] = None,
-             summary: Optional[dict] = None, timeout_s: float = 1.0) -> Run:
-    """A stored-run object built in memory (no folder): meta, summary and the units table."""
-    df = pd.DataFrame(rows)
-    for col in UNIT_COLUMNS:
-        if col not in df:
-            df[col] = None
-    df = _typed(df[UNIT_COLUMNS].copy())
-    if edit is not None:
-        df = edit(df)
-    wall = wall_s if wall_s is not None else float(df["ended"].max() - df["queued"].min())
-    cpu = cpu_s if cpu_s is not None else float(df["cpu_s"].sum())
-    rid = run_id or f"{strategy}-{backend}-w{workers}-r{repeat}"
-    meta = {"run_id": rid, "environment": {"usable_cores": cores, "python": "3.11"},
-            "config": {"strategy": strategy, "backend": backend, "workers": workers, "repeat": repeat,
-                       "chunk_size": None, "timeout": {"unit_timeout_s": timeout_s}, "label": "test"}}
-    s = {"state": "complete", "wall_s": wall, "cpu_s": cpu, "workers": []}
-    s.update(summary or {})
-    return Run(path=Path(rid), meta=meta, summary=s, units=df)
-
-
-def parallel(rows: list[Row], workers: int, chunk_of: Callable[[Row], Any]) -> list[Row]:
-    """Re-time rows as perfect list scheduling over ``workers`` lanes, one chunk per item."""
-    lanes = [0.0] * workers
-    items: dict[Any, list[Row]] = {}
-    for r in rows:
-        items.setdefault(chunk_of(r), []).append(dict(r))
-    out = []
-    for n, (key, members) in enumerate(items.items(), start=1):
-        lane = int(np.argmin(lanes))
-        for r in members:
-            r.update(started=lanes[lane], ended=lanes[lane] + r["wall_s"], worker=f"w{lane}", chunk=n)
-            lanes[lane] += r["wall_s"]
-            out.append(r)
-    return out
+from perfkit.analysis.answers import candidate_counts, check_answers
+from perfkit.analysis.comparison import analyse
+from perfkit.analysis.metrics import dispatch_overhead, ideal_bound, run_figures, tasks_solved
+from perfkit.analysis.statistics import ratio_of_medians
 
 
 def test_ideal_bound_per_strategy_known_answers():
@@ -77,24 +19,26 @@ def test_ideal_bound_per_strategy_known_answers():
     for r in rows:
         if r["split"] == "test":
             r["cpu_s"] = r["wall_s"] = 2.0
-    df = make_run(rows).units
-    assert ideal_bound(df, "sequential", 1) == pytest.approx((6.0, 6.0, 6.0))
-    sp = df.copy()
+    df = make_run(rows).units  # sequential: one work item, one stage
+    assert ideal_bound(df, 1) == pytest.approx((6.0, 6.0, 6.0))
+    sp = df.copy()  # sample-parallel: one item per sample, one stage
     sp["chunk"] = sp.groupby(["split", "index"], sort=False).ngroup()
-    assert ideal_bound(sp, "sample-parallel", 2) == pytest.approx((6.0, 4.0, 4.0))
-    assert ideal_bound(sp, "sample-parallel", 8) == pytest.approx((6.0, 4.0, 4.0))
-    cp = df.copy()
-    cp["chunk"] = np.arange(len(cp))  # one unit per chunk: largest item 2 s, even share 3 s
-    assert ideal_bound(cp, "candidate-parallel", 2) == pytest.approx((6.0, 2.0, 3.0))
-    # hybrid: a barrier after each sample: Σ max(sample work / 2, largest chunk) = 0.5 + 0.5 + 2
-    assert ideal_bound(cp, "hybrid", 2) == pytest.approx((6.0, 3.0, 3.0))
+    assert ideal_bound(sp, 2) == pytest.approx((6.0, 4.0, 4.0))
+    assert ideal_bound(sp, 8) == pytest.approx((6.0, 4.0, 4.0))
+    cp = df.copy()  # candidate-parallel: one unit per item: largest item 2 s, even share 3 s
+    cp["chunk"] = np.arange(len(cp))
+    assert ideal_bound(cp, 2) == pytest.approx((6.0, 2.0, 3.0))
+    # hybrid: a stage per sample: Σ max(sample work / 2, largest chunk) = 0.5 + 0.5 + 2
+    hy = cp.copy()
+    hy["stage"] = hy.groupby(["split", "index"], sort=False).ngroup()
+    assert ideal_bound(hy, 2) == pytest.approx((6.0, 3.0, 3.0))
 
 
 def test_ideal_uses_the_reference_cpu_as_work():
     ref = make_run(unit_rows(cpu=0.1))
     slow = make_run(unit_rows(cpu=0.3))
-    assert ideal_bound(slow.units, "sequential", 1, ref.units)[2] == pytest.approx(0.6)
-    assert ideal_bound(slow.units, "sequential", 1)[2] == pytest.approx(1.8)
+    assert ideal_bound(slow.units, 1, ref.units)[2] == pytest.approx(0.6)
+    assert ideal_bound(slow.units, 1)[2] == pytest.approx(1.8)
 
 
 def test_run_figures_known_answers():
@@ -122,11 +66,12 @@ def test_dispatch_overhead_clipped():
 
 
 def test_speedup_and_bootstrap_interval():
-    assert bootstrap_speedup([2.0], [1.0]) == (2.0, 2.0, 2.0)
-    s, lo, hi = bootstrap_speedup([4.0, 4.1, 3.9], [1.0, 2.0, 4.0])
+    point, lo, hi = ratio_of_medians([2.0], [1.0])
+    assert point == 2.0 and np.isnan(lo) and np.isnan(hi)  # one run each: no interval, not a point
+    s, lo, hi = ratio_of_medians([4.0, 4.1, 3.9], [1.0, 2.0, 4.0])
     assert s == pytest.approx(2.0)
     assert lo <= s <= hi and lo >= 4.1 / 4.0 * 0.9 and hi <= 4.1 / 1.0
-    assert bootstrap_speedup([4.0, 4.1, 3.9], [1.0, 2.0, 4.0]) == (s, lo, hi)  # seeded
+    assert ratio_of_medians([4.0, 4.1, 3.9], [1.0, 2.0, 4.0]) == (s, lo, hi)  # seeded
 
 
 def test_group_figures_median_spread_and_speedup():

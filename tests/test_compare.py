@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from builders import make_task
 
-from conftest import make_task
-from perfkit.compare import Experiment, compare, experiment_from_dict, load_experiment, parse_workers, plan_runs, report
-from perfkit.errors import PerfkitError
+from perfkit.api import compare, report
+from perfkit.model import PerfkitError
+from perfkit.orchestration.experiment import Experiment, experiment_from_dict, load_experiment, parse_workers, plan_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 PERFKIT = [sys.executable, "-m", "perfkit"]
@@ -60,7 +61,7 @@ def test_malformed_and_missing_toml(tmp_path):
 
 
 def test_parse_workers(monkeypatch):
-    monkeypatch.setattr("perfkit.compare._cores", lambda: 3)
+    monkeypatch.setattr("perfkit.orchestration.experiment._cores", lambda: 3)
     assert parse_workers("auto") == (3,)
     assert parse_workers("1..auto") == (1, 2, 3)
     assert parse_workers([4, "2", "auto"]) == (2, 3, 4)
@@ -88,7 +89,7 @@ def test_compare_on_the_synthetic_solver(tmp_path):
                                 backends=("thread",), workers=(2,), repeats=2, timeout=1.0,
                                 solver_options={"candidates": 8, "cpu_ms": 1}),
                      out=tmp_path / "rep", store=tmp_path / "runs", task_list=tasks)
-    assert len(result.run_dirs) == 2 * 3 and all(p.parent == tmp_path / "runs" for p in result.run_dirs)
+    assert len(result.runs) == 2 * 3 and all(r.path.parent == tmp_path / "runs" for r in result.runs)
     assert not result.differences
     md = (result.report_dir / "report.md").read_text()
     assert md.startswith("**Answers identical") and "# perfkit comparison: api" in md
@@ -96,7 +97,7 @@ def test_compare_on_the_synthetic_solver(tmp_path):
     g = result.comparison.groups.set_index("group")
     assert g.loc["candidate-parallel/thread×2", "repeats"] == 2
     assert g.loc["sequential/inline×1", "tasks_solved_min"] == 1
-    again = report(result.run_dirs, tmp_path / "again")  # the same from the store
+    again = report([r.path for r in result.runs], tmp_path / "again")  # the same from the store
     assert (again.report_dir / "report.md").read_text().splitlines()[0] == md.splitlines()[0]
 
 

@@ -1,6 +1,6 @@
 """The Dask backend on real LocalClusters of 2 worker processes, driven by the real runner.
 
-Invariants 1-4 of DESIGN.md under errors, hangs (Python and C) and worker deaths (SIGKILL and
+Invariants 1-4 of docs/design.md under errors, hangs (Python and C) and worker deaths (SIGKILL and
 os._exit); answers identical to a sequential inline run; Dask worker addresses as worker ids;
 the existing-cluster path (DASK_SCHEDULER_ADDRESS) leaves the cluster running.
 """
@@ -8,16 +8,14 @@ the existing-cluster path (DASK_SCHEDULER_ADDRESS) leaves the cluster running.
 from __future__ import annotations
 
 import logging
-import os
 import time
 
+import distributed  # noqa: E402  a dependency of perfkit: never skipped
 import pytest
 
 from perfkit import runner
 from perfkit.model import RunConfig, TimeoutPolicy
 from perfkit.store import load_run
-
-import distributed  # noqa: E402  a dependency of perfkit: never skipped
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +27,7 @@ CANDIDATES = 8
 
 
 def _tasks():
-    from conftest import make_task
+    from builders import make_task
     return [make_task("t1", seed=1), make_task("t2", seed=2)]
 
 
@@ -40,7 +38,7 @@ def _config(strategy: str, backend: str, faults: str, workers: int = 2) -> RunCo
 
 
 def _run(tmp_path, strategy: str, backend: str, faults: str, workers: int = 2):
-    path = runner.run(_config(strategy, backend, faults, workers), store_dir=tmp_path, tasks=_tasks())
+    path = runner.run(_config(strategy, backend, faults, workers), store_dir=tmp_path, tasks=_tasks()).path
     return load_run(path)
 
 
@@ -82,7 +80,7 @@ def _check(run, faults: str, reference, strategy: str) -> None:
     assert not u.duplicated(KEY).any(), u[u.duplicated(KEY, keep=False)]
     assert len(u) == 2 * 4 * CANDIDATES
     assert set(map(tuple, u[KEY].itertuples(index=False))) == set(reference.index)
-    assert run.summary["duplicates_dropped"] == 0
+    assert run.summary.duplicates_dropped == 0
     # invariant 2: statuses tell the truth
     for row in u.itertuples(index=False):
         allowed = _expected_status(faults, row.task_id, row.split, row.index, row.candidate)
@@ -118,7 +116,7 @@ def test_faults_on_own_local_cluster(tmp_path, reference, monkeypatch):
     _check(run, FAULTS, reference, "candidate-parallel")
     u = run.units
     assert (u.status == "timeout").sum() == 4 and (u.status == "crashed").sum() == 4
-    res = run.summary["resources"]
+    res = run.summary.resources
     assert res["cluster"] == "LocalCluster" and res["restarts"] >= 8
     assert any(e["reason"] == "killed at a unit's deadline" for e in res["deaths"])
     assert set(u.worker) <= set(res["worker_addresses"])
@@ -133,7 +131,7 @@ def test_faults_on_own_local_cluster(tmp_path, reference, monkeypatch):
     boxes = sum(len(c.get_paths()) for c in ax.collections)
     plt.close(fig)
     assert boxes >= len({t["key"] for t in res["task_stream"] if t["worker"] in set(u.worker)}) > 0
-    assert any(w["killed"] for w in run.summary["workers"]) and run.summary["cpu_workers_s"] > 0
+    assert any(w["killed"] for w in run.summary.workers) and run.summary.cpu_workers_s > 0
     assert wall < 60, wall
     def ours(p):  # multiprocessing's resource tracker lives as long as the test process: not a worker
         try:
@@ -157,7 +155,7 @@ def test_strategies_on_existing_cluster(tmp_path, reference, existing_cluster, m
     monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", existing_cluster.scheduler_address)
     run = _run(tmp_path, strategy, "dask", LIGHT_FAULTS)
     _check(run, LIGHT_FAULTS, reference, strategy)
-    assert run.summary["resources"]["cluster"] == "existing"
+    assert run.summary.resources["cluster"] == "existing"
     with distributed.Client(existing_cluster.scheduler_address, timeout="10s") as client:
         client.wait_for_workers(2, timeout=30)
         import dask

@@ -1,4 +1,4 @@
-"""Strategies × backends on the synthetic solver: the accounting invariants of DESIGN.md.
+"""Strategies × backends on the synthetic solver: the accounting invariants of docs/design.md.
 
 Bounds on time are generous (several times the expected value) so that a loaded 2-core
 machine never fails them; precise timing lives in tests/benchmarks and docs/benchmarks.md.
@@ -10,11 +10,10 @@ import itertools
 
 import pandas as pd
 import pytest
+from builders import KEY, make_task, synthetic_config
 
-from conftest import KEY, make_task, synthetic_config
 from perfkit import runner
-from perfkit.errors import PerfkitError
-from perfkit.model import RunConfig, TimeoutPolicy
+from perfkit.model import PerfkitError, RunConfig, TimeoutPolicy
 from perfkit.store import load_run
 
 STRATEGIES = ["sequential", "sample-parallel", "candidate-parallel", "hybrid"]
@@ -33,7 +32,7 @@ def expected_keys(tasks, n_candidates: int) -> set[tuple]:
 
 
 def check_invariants(units: pd.DataFrame, expected: set[tuple]) -> None:
-    """Invariants 1, 2 (shape) and 4 of DESIGN.md."""
+    """Invariants 1, 2 (shape) and 4 of docs/design.md."""
     keys = list(units[KEY].itertuples(index=False, name=None))
     assert len(keys) == len(set(keys)), "an outcome was recorded twice"
     assert set(keys) == expected, f"missing {expected - set(keys)}, extra {set(keys) - expected}"
@@ -44,7 +43,7 @@ def check_invariants(units: pd.DataFrame, expected: set[tuple]) -> None:
 
 
 def run_units(config: RunConfig, tasks, tmp_path) -> tuple[pd.DataFrame, dict]:
-    path = runner.run(config, tmp_path / "runs", tasks=tasks)
+    path = runner.run(config, tmp_path / "runs", tasks=tasks).path
     run = load_run(path)
     return run.units, run.summary
 
@@ -84,7 +83,7 @@ def test_faults_are_accounted_for(strategy, backend, reference, tmp_path):
     healthy = units[[k not in faulty for k in units[KEY].itertuples(index=False, name=None)]]
     assert (healthy.status.isin(["ok", "crashed", "timeout"])).all()
     # the run's wall stays bounded: each hang costs about its timeout, never the hang itself
-    assert summary["wall_s"] < 60
+    assert summary.wall_s < 60
 
 
 @pytest.mark.parametrize("strategy,backend", list(itertools.product(STRATEGIES, ["thread", "process"])))
@@ -122,8 +121,8 @@ def test_process_kill_of_a_hang_keeps_the_rest_of_its_chunk(tmp_path):
     assert by.loc[("k", "demo", 0, "c001")].status == "timeout"
     chunk = by.loc[[("k", "demo", 0, f"c{c:03d}") for c in range(8) if c != 1]]
     assert (chunk.status == "ok").all()
-    assert any(w["killed"] for w in summary["workers"]), "the hung worker must have been killed"
-    assert summary["resources"]["processes_created"] == 3  # 2 workers + 1 replacement
+    assert any(w["killed"] for w in summary.workers), "the hung worker must have been killed"
+    assert summary.resources["processes_created"] == 3  # 2 workers + 1 replacement
 
 
 def test_budgets_skip_units_not_started(tmp_path):
@@ -160,7 +159,7 @@ def test_what_a_run_creates_is_bounded_and_recorded(tmp_path):
 
     tasks = [make_task("m", n_demo=2, n_test=1)]
     config = synthetic_config("candidate-parallel", "process", timeout_s=0.3, faults="exit:c003")
-    path = runner.run(config, tmp_path, tasks=tasks)
+    path = runner.run(config, tmp_path, tasks=tasks).path
     meta = json.loads((path / "meta.json").read_text())
     assert meta["limits"]["worker_processes"] == 2 and meta["limits"]["nested_pools"] is False
     crashed = (load_run(path).units.status == "crashed").sum()

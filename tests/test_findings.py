@@ -2,30 +2,10 @@
 
 from __future__ import annotations
 
-import pandas as pd
-import pytest
+from builders import CANDS, SAMPLES, clean_parallel, make_run, parallel, unit_rows
+from builders import reference_run as reference
 
-from perfkit.analysis import analyse
-from test_analysis import make_run, parallel, unit_rows
-
-SAMPLES = tuple(("demo", i) for i in range(5)) + (("test", 0),)
-CANDS = tuple(f"c{i:03d}" for i in range(8))
-
-
-def reference(cpu=0.1, **kw):
-    return make_run(unit_rows(SAMPLES, CANDS, cpu=cpu), **kw)
-
-
-def clean_parallel(strategy="candidate-parallel", backend="process", workers=2, per_chunk=4, **kw):
-    """A near-ideal parallel run: chunks of ``per_chunk`` units perfectly scheduled."""
-    rows = unit_rows(SAMPLES, CANDS, cpu=0.1)
-    for i, r in enumerate(rows):
-        r["_i"] = i
-    rows = parallel(rows, workers, lambda r: r["_i"] // per_chunk)
-    for r in rows:
-        r.pop("_i")
-    wall = max(r["ended"] for r in rows) * 1.02
-    return make_run(rows, strategy, backend, workers, wall_s=wall, cpu_s=wall * workers * 0.97, **kw)
+from perfkit.analysis.comparison import analyse
 
 
 def rules(c):
@@ -83,7 +63,7 @@ def test_dispatch_overhead_with_chunk_size():
     wall = max(r["ended"] for r in rows)
     c = analyse([reference(cpu=0.001), make_run(rows, "candidate-parallel", "process", 2, wall_s=wall, cpu_s=wall)])
     f = [f for f in c.findings if f.rule == "dispatch-overhead"]
-    assert len(f) == 1 and "raise the chunk size to" in f[0].sentence and "--chunk-size" in f[0].sentence
+    assert len(f) == 1 and "raise the chunk size to" in f[0].sentence and "units per work item" in f[0].sentence
     assert "dispatch-overhead" not in rules(analyse([reference(), clean_parallel()]))
 
 
@@ -163,7 +143,7 @@ def test_crashed_workers():
 def test_low_efficiency():
     good = clean_parallel()
     slow = make_run(good.units.to_dict("records"), "candidate-parallel", "process", 2,
-                    wall_s=good.summary["wall_s"] * 4, cpu_s=good.summary["cpu_s"])
+                    wall_s=good.summary.wall_s * 4, cpu_s=good.summary.cpu_s)
     c = analyse([reference(), slow])
     f = [f for f in c.findings if f.rule == "low-efficiency"]
     assert len(f) == 1 and "of the physical limit" in f[0].sentence
@@ -181,8 +161,8 @@ def test_recommendation_skips_strategies_that_changed_answers():
 
 def test_candidate_generation_dominating():
     base = clean_parallel()
-    slow_gen = clean_parallel(summary={"generate_s": base.summary["wall_s"] * 0.5})
-    c = analyse([reference(summary={"generate_s": base.summary["wall_s"] * 0.5}), slow_gen])
+    slow_gen = clean_parallel(summary={"generate_s": base.summary.wall_s * 0.5})
+    c = analyse([reference(summary={"generate_s": base.summary.wall_s * 0.5}), slow_gen])
     f = [f for f in c.findings if f.rule == "candidate-generation"]
     assert len(f) == 1 and "serially in the parent" in f[0].sentence and "candidates()" in f[0].sentence
     assert "candidate-generation" not in rules(analyse([reference(), clean_parallel()]))

@@ -9,13 +9,16 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from builders import make_task, synthetic_config
 
-from conftest import make_task, synthetic_config
-from perfkit import gate as g
-from perfkit import phases, runner
-from perfkit.errors import PerfkitError
+import perfkit
+from perfkit import runner
+from perfkit.analysis import gate as g
+from perfkit.analysis.phases import phase_table
+from perfkit.model import ConfigError, PerfkitError
 from perfkit.reports import phases as phase_report
-from perfkit.store import load_run
+from perfkit.store import find_runs
+from perfkit.store.baseline import Repeat, Side, load_side
 
 KEY = ["task_id", "split", "index", "candidate"]
 
@@ -27,10 +30,10 @@ def answers(n: int = 6, changed: int = 0, lost: int = 0) -> pd.DataFrame:
     return pd.DataFrame(rows[lost:], columns=KEY + ["status", "output_hash"])
 
 
-def side(walls, cpus=None, ans=None, env=None, calibration=0.02) -> g.Side:
+def side(walls, cpus=None, ans=None, env=None, calibration=0.02) -> Side:
     cpus = cpus if cpus is not None else walls
-    repeats = [g.Repeat(f"r{i}", w, c, calibration, {"t": c}, {"t": w}) for i, (w, c) in enumerate(zip(walls, cpus))]
-    return g.Side("side", repeats, ans if ans is not None else answers(), env or {"cpu_model": "x", "hostname": "h"}, {})
+    repeats = [Repeat(f"r{i}", w, c, calibration, {"t": c}, {"t": w}) for i, (w, c) in enumerate(zip(walls, cpus))]
+    return Side("side", repeats, ans if ans is not None else answers(), env or {"cpu_model": "x", "hostname": "h"}, {})
 
 
 def draws(mean: float, sd: float, n: int, seed: int) -> list[float]:
@@ -86,8 +89,8 @@ def test_normalisation_by_calibration_across_machines():
 def test_single_repeats_use_a_paired_bootstrap_over_tasks():
     per_task = {f"t{i}": 1.0 + 0.01 * i for i in range(12)}
     slower = {k: v * 1.5 for k, v in per_task.items()}
-    b = g.Side("b", [g.Repeat("r", 12.0, 12.0, 0.02, per_task, per_task)], answers(), {}, {})
-    c = g.Side("c", [g.Repeat("r", 18.0, 18.0, 0.02, slower, slower)], answers(), {}, {})
+    b = Side("b", [Repeat("r", 12.0, 12.0, 0.02, per_task, per_task)], answers(), {}, {})
+    c = Side("c", [Repeat("r", 18.0, 18.0, 0.02, slower, slower)], answers(), {}, {})
     verdict = g.judge_metric("cpu", b, c, 0.1, normalised=False)
     assert "paired" in verdict.method and verdict.verdict == "regression"
     assert verdict.ratio == pytest.approx(1.5)
@@ -96,7 +99,7 @@ def test_single_repeats_use_a_paired_bootstrap_over_tasks():
 def test_bad_threshold_and_metric_are_user_errors():
     with pytest.raises(PerfkitError):
         g.parse_threshold("ten")
-    with pytest.raises(PerfkitError, match="--metric"):
+    with pytest.raises(ConfigError, match="metrics"):
         g.gate(side([1.0]), side([1.0]), metrics=["memory"])
 
 
@@ -112,14 +115,14 @@ def stored(tmp_path_factory):
         for r in range(3):
             config = synthetic_config(candidates=12, cpu_ms=opts.get("cpu_ms", 4.0))
             config = type(config)(**{**config.__dict__, "label": label, "repeat": r})
-            paths.append(runner.run(config, store, tasks=tasks))
+            paths.append(runner.run(config, store, tasks=tasks).path)
         out[label] = paths
     return store, out
 
 
 def test_phase_report_flags_the_regression(stored, tmp_path):
     store, _ = stored
-    rows = phases.phase_table(phases.load_phases(["baseline", "phase-1", "phase-2"], store))
+    rows = phase_table([(label, find_runs(label, store)) for label in ("baseline", "phase-1", "phase-2")])
     assert [r.label for r in rows] == ["baseline", "phase-1", "phase-2"]
     assert [r.ok for r in rows] == [True, True, False]
     assert rows[1].wall_vs_previous_pct < 0 < rows[2].wall_vs_previous_pct
@@ -154,14 +157,14 @@ def test_gate_cli_exit_codes_and_json(stored, tmp_path):
 
 def test_baseline_file_round_trip_and_changed_answers(stored, tmp_path):
     store, paths = stored
-    path = g.save_baseline("unit", paths["baseline"], tmp_path)
-    base = g.load_side([str(path)], "baseline")
+    path = perfkit.save_baseline("unit", paths["baseline"], directory=tmp_path)
+    base = load_side([str(path)], "baseline")
     assert len(base.repeats) == 3 and len(base.answers) == 2 * 4 * 12
     assert base.environment.get("cpu_model")
     # a current side with a different solver option changes the answers
-    cur = g.load_side([str(p) for p in paths["phase-1"]], "current")
+    cur = load_side([str(p) for p in paths["phase-1"]], "current")
     assert g.gate(base, cur, metrics=["cpu"]).answers_ok
     broken = tmp_path / "broken.json"
     broken.write_text('{"format": "perfkit-baseline/1", "repeats": []')
     with pytest.raises(PerfkitError, match="broken.json: malformed JSON"):
-        g.load_side([str(broken)], "baseline")
+        load_side([str(broken)], "baseline")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -91,7 +90,7 @@ def test_interrupt_leaves_no_child_and_resume_runs_only_the_missing_units(sig, t
     run = load_run(run_dir)
     assert run.meta["state"] == "complete"
     assert len(run.units) == TOTAL and not run.units.duplicated(KEY).any()
-    assert run.summary["units_recorded_this_session"] == TOTAL - len(before)
+    assert run.summary.units_recorded_this_session == TOTAL - len(before)
     kept = before.merge(run.units, on=KEY, suffixes=("", "_after"))
     assert len(kept) == len(before) and (kept.started == kept.started_after).all(), \
         "resume re-ran units that were already recorded"

@@ -7,14 +7,12 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from perfkit.errors import PerfkitError
-from perfkit.model import RunConfig, TimeoutPolicy
-from perfkit.profiling import ProfileResult, profile
-from perfkit.profiling.sampler import OFF_CPU_FUNCTION
+from perfkit.model import ConfigError, PerfkitError, RunConfig, TimeoutPolicy
+from perfkit.orchestration.profiling import ProfileResult, profile
+from perfkit.orchestration.profiling.sampler import OFF_CPU_FUNCTION
 
 OVERHEAD = re.compile(r"profiler overhead: [+-]\d+\.\d % wall \(\d+\.\d\d s profiled vs \d+\.\d\d s plain\)")
 
@@ -74,12 +72,12 @@ def test_pyinstrument_refuses_other_processes(tmp_path):
         config = RunConfig(solver="synthetic", tasks="synthetic:1", backend=backend, workers=2)
         with pytest.raises(PerfkitError, match="py-spy"):
             profile(config, "pyinstrument", tmp_path)
-    with pytest.raises(PerfkitError, match="--profiler"):
+    with pytest.raises(ConfigError, match="profiler"):
         profile(RunConfig(solver="synthetic", tasks="synthetic:1"), "cprofile", tmp_path)
 
 
 def test_ptrace_refusal_is_explained():
-    from perfkit.profiling.pyspy_profile import PTRACE_FIX, _ptrace_refused
+    from perfkit.orchestration.profiling.pyspy_profile import PTRACE_FIX, _ptrace_refused
 
     detail = _ptrace_refused("py-spy> something\nError: Permission Denied: Try running again with elevated "
                              "permissions by going 'sudo env \"PATH=$PATH\" !!'\n")
@@ -91,7 +89,7 @@ def test_ptrace_refusal_is_explained():
 
 def _pyspy_refusal() -> str | None:
     """Why py-spy cannot sample here (missing, or ptrace refused), or None when it can."""
-    from perfkit.profiling.pyspy_profile import _ptrace_refused, find_pyspy
+    from perfkit.orchestration.profiling.pyspy_profile import _ptrace_refused, find_pyspy
 
     try:
         pyspy = find_pyspy()
@@ -154,7 +152,7 @@ def test_cli_profile(tmp_path, capsys):
 
 def test_compare_profile_links_a_profile_per_strategy(tmp_path):
     """`perfkit compare --profile`: each configuration gets a profile, linked from the report."""
-    from perfkit.compare import compare
+    from perfkit.api import compare
 
     result = compare(solver="synthetic", tasks="synthetic:1x2+1", strategies=["sequential", "candidate-parallel"],
                      backends=["thread"], workers=2, repeats=1, solver_options={"cpu_ms": 3, "candidates": 16},

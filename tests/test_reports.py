@@ -5,17 +5,16 @@ headless Chromium."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import matplotlib.image as mpimg
 import pytest
+from builders import clean_parallel
+from builders import reference_run as reference
 
-from perfkit.analysis import analyse
+from perfkit.analysis.comparison import analyse
 from perfkit.reports import write_report
-from test_analysis import make_run
-from test_findings import clean_parallel, reference
 
 CHROMIUM = "/usr/bin/chromium"
 

@@ -9,14 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
+from builders import KEY, make_task, synthetic_config
 
-from conftest import KEY, make_task, synthetic_config
 from perfkit import load_run, runner
-from perfkit.errors import PerfkitError
-from perfkit.model import Outcome
+from perfkit.model import Outcome, PerfkitError
 from perfkit.solvers import load_solver
 from perfkit.store import RunWriter, read_units_jsonl
 
@@ -26,7 +24,7 @@ TESTS = Path(__file__).parent
 def test_sequential_run_with_errors_keeps_invariants(tmp_path):
     tasks = [make_task("a", seed=3), make_task("b", seed=4)]
     config = synthetic_config(faults="raise:c002@demo[0]; raise:c005")
-    path = runner.run(config, tmp_path, tasks=tasks)
+    path = runner.run(config, tmp_path, tasks=tasks).path
     run = load_run(path)
     units = run.units
     assert len(units) == 2 * 4 * 8 and not units.duplicated(KEY).any()          # invariant 1
@@ -45,7 +43,7 @@ def test_sequential_run_with_errors_keeps_invariants(tmp_path):
 
 def test_store_round_trip(tmp_path):
     tasks = [make_task("r", seed=5)]
-    path = runner.run(synthetic_config(), tmp_path, tasks=tasks)
+    path = runner.run(synthetic_config(), tmp_path, tasks=tasks).path
     assert {p.name for p in path.iterdir()} >= {"meta.json", "units.jsonl", "units.parquet", "summary.json"}
     run = load_run(path)
     from_jsonl = read_units_jsonl(path / "units.jsonl")
@@ -56,13 +54,13 @@ def test_store_round_trip(tmp_path):
     for field in ["python", "platform", "cpu_model", "cpu_count", "packages", "git_commit", "command_line"]:
         assert field in env
     assert meta["config"]["solver"] == "synthetic" and meta["state"] == "complete"
-    assert run.summary["units"] == len(run.units) == 32
-    assert run.summary["status_counts"] == {"ok": 32}
-    assert run.summary["wall_s"] > 0 and run.summary["cpu_s"] > 0
+    assert run.summary.units == len(run.units) == 32
+    assert run.summary.status_counts == {"ok": 32}
+    assert run.summary.wall_s > 0 and run.summary.cpu_s > 0
 
 
 def test_interrupted_jsonl_survives_a_torn_line_and_amendments(tmp_path):
-    writer = RunWriter.create(tmp_path, "run", {"config": {}})
+    writer = RunWriter.create(tmp_path, "run", {"config": synthetic_config().to_record()})
     writer.append([Outcome("t", "demo", 0, "c0", "ok", queued=0.0, started=0.1, ended=0.2),
                    Outcome("t", "demo", 0, "c1", "timeout", queued=0.0, started=0.1, ended=0.9, leaked=True)])
     writer.amend(("t", "demo", 0, "c1"), leaked_s=2.5)
@@ -85,7 +83,7 @@ def test_plugin_loading_in_a_child_process(tmp_path):
     config = synthetic_config("candidate-parallel", "process")
     config = type(config)(**{**config.__dict__, "solver": "plugins.example_solvers:tiny_factory",
                              "solver_options": {}})
-    path = runner.run(config, tmp_path, tasks=[make_task("p")])
+    path = runner.run(config, tmp_path, tasks=[make_task("p")]).path
     units = load_run(path).units
     assert set(units.candidate) == {"identity", "rot90"}
     assert units.worker.str.startswith("pid-").all()
@@ -121,8 +119,8 @@ def test_solver_that_fails_in_workers_stops_cleanly(tmp_path, monkeypatch):
         "from plugins.example_solvers import TinySolver\n")
     code = (
         "import os, sys; sys.path[:0] = [%r, %r]\n"
-        "from perfkit import runner\nfrom perfkit.model import RunConfig\nfrom conftest import make_task\n"
-        "from perfkit.errors import PerfkitError\n"
+        "from perfkit import runner\nfrom perfkit.model import RunConfig\nfrom builders import make_task\n"
+        "from perfkit.model import PerfkitError\n"
         "import parent_only\nos.environ['PERFKIT_TEST_WORKER'] = '1'\n"
         "try:\n    runner.run(RunConfig(solver='parent_only:TinySolver', tasks='x', strategy='candidate-parallel',"
         " backend='process', workers=2), %r, tasks=[make_task('w')])\n"

@@ -14,9 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from perfkit.errors import PerfkitError
-from perfkit.model import Task
-from perfkit.tasks import DATASETS, DEFAULT_TASK_IDS, load_tasks, validate_path
+from perfkit.model import PerfkitError, Task
+from perfkit.tasks import DEFAULT_TASK_IDS, load_tasks, validate_path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data" / "tasks"
@@ -370,7 +369,7 @@ def test_cli_validate_good_file_exits_0(cli_results) -> None:
 
 @pytest.mark.parametrize("case", sorted(BAD_CASES))
 def test_cli_main_bad_input_exits_2_with_one_line(case: str, tmp_path: Path, capsys) -> None:
-    from perfkit.cli import main
+    from perfkit.cli.app import main
 
     path = _case_path(tmp_path, case)
     with pytest.raises(SystemExit) as info:  # any other exception fails the test as a traceback would

@@ -1,6 +1,6 @@
-"""Answers checked against the sequential run, unit by unit (DESIGN.md invariant 3).
+"""Answers checked against a reference run, unit by unit (docs/design.md, invariant 3).
 
-A unit is identified by (task_id, split, index, candidate). Compared with the reference:
+A unit is identified by :data:`perfkit.model.UNIT_KEY`. Compared with the reference:
 *missing* (no outcome here), *extra* (no outcome in the reference), *status changed* (e.g.
 ok → timeout: a candidate lost), *output changed* (ok in both, different output hash).
 """
@@ -12,7 +12,9 @@ from typing import Mapping
 
 import pandas as pd
 
-from perfkit.analysis.metrics import KEY, SAMPLE, sample_label
+from perfkit.model import SAMPLE_KEY, UNIT_KEY, sample_label
+
+KEY, SAMPLE = list(UNIT_KEY), list(SAMPLE_KEY)
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,8 @@ class AnswerCheck:
     extra: pd.DataFrame
     status_changed: pd.DataFrame
     output_changed: pd.DataFrame
+    #: How sentences name the reference ("sequential", "the baseline").
+    reference_name: str = "sequential"
 
     @property
     def clean(self) -> bool:
@@ -35,18 +39,19 @@ class AnswerCheck:
 
     @property
     def n_differences(self) -> int:
+        """How many units differ, of every kind."""
         return len(self.missing) + len(self.extra) + len(self.status_changed) + len(self.output_changed)
 
     def sentence(self) -> str:
         """One line: what differs, with the samples it hits."""
         if self.clean:
-            return f"{self.group} ({self.run_id}): answers identical to sequential."
+            return f"{self.group} ({self.run_id}): answers identical to {self.reference_name}."
         parts = []
         for name, df in (("missing", self.missing), ("extra", self.extra),
                          ("status changed", self.status_changed), ("output changed", self.output_changed)):
             if len(df):
                 parts.append(f"{len(df)} {name} ({_where(df)})")
-        return f"{self.group} ({self.run_id}) differs from sequential: " + "; ".join(parts) + "."
+        return f"{self.group} ({self.run_id}) differs from {self.reference_name}: " + "; ".join(parts) + "."
 
 
 def _where(df: pd.DataFrame, limit: int = 4) -> str:
@@ -57,7 +62,7 @@ def _where(df: pd.DataFrame, limit: int = 4) -> str:
 
 
 def check_answers(reference: pd.DataFrame, units: pd.DataFrame, run_id: str = "", group: str = "",
-                  reference_id: str = "") -> AnswerCheck:
+                  reference_id: str = "", reference_name: str = "sequential") -> AnswerCheck:
     """Compare ``units`` with the ``reference`` units (both tidy unit tables)."""
     cols = KEY + ["status", "output_hash"]
     ref = reference[cols].drop_duplicates(KEY)
@@ -69,7 +74,18 @@ def check_answers(reference: pd.DataFrame, units: pd.DataFrame, run_id: str = ""
     status = common[common["status_ref"] != common["status_run"]].reset_index(drop=True)
     ok = common[(common["status_ref"] == "ok") & (common["status_run"] == "ok")]
     output = ok[ok["output_hash_ref"].fillna("") != ok["output_hash_run"].fillna("")].reset_index(drop=True)
-    return AnswerCheck(run_id, group, reference_id, missing, extra, status, output)
+    return AnswerCheck(run_id, group, reference_id, missing, extra, status, output, reference_name)
+
+
+def new_timeouts(units: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """The units that timed out in ``units`` but not in ``reference`` ("timed out here, not in
+    the reference"): the one definition every finding and verdict uses."""
+    t = units[units["status"] == "timeout"]
+    if t.empty:
+        return t
+    ref_status = reference.drop_duplicates(KEY).set_index(KEY)["status"]
+    looked = ref_status.reindex(pd.MultiIndex.from_frame(t[KEY])).to_numpy()
+    return t[looked != "timeout"]
 
 
 def candidate_counts(units_by_name: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -87,10 +103,3 @@ def candidate_counts(units_by_name: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     table.loc["total"] = table.sum()
     table.index.name = "sample"
     return table
-
-
-def status_counts(units: pd.DataFrame) -> pd.DataFrame:
-    """Per sample × status: the number of units (candidate counts per sample and status)."""
-    t = units.groupby(SAMPLE + ["status"], sort=False).size().unstack("status", fill_value=0)
-    t.index = [sample_label(s, i, tk) for tk, s, i in t.index]
-    return t

@@ -13,10 +13,13 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 import pandas as pd
 
-from perfkit.analysis.metrics import KEY, SAMPLE, group_name, queue_wait, ran, sample_label
+from perfkit.analysis.answers import new_timeouts
+from perfkit.analysis.metrics import KEY, SAMPLE, group_name, queue_wait, ran
+from perfkit.analysis.text import percent
+from perfkit.model import sample_label
 
 if TYPE_CHECKING:  # pragma: no cover
-    from perfkit.analysis import Comparison
+    from perfkit.analysis.comparison import Comparison
 
 #: A unit got less than this share of a core while running → contention.
 CONTENTION_SHARE = 0.8
@@ -52,10 +55,6 @@ class Finding:
     evidence: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _pct(x: float) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.0f} %"
-
-
 def _runs_by_group(c: "Comparison"):
     for group, figs in c.by_group().items():
         yield group, figs
@@ -72,11 +71,7 @@ def contention_timeouts(c: "Comparison") -> list[Finding]:
         if ref is None or run is ref or fig.group in done:
             continue
         u, r = run.units, ref.units.drop_duplicates(KEY).set_index(KEY)
-        t = u[u["status"] == "timeout"]
-        if t.empty:
-            continue
-        ref_status = r["status"].reindex(pd.MultiIndex.from_frame(t[KEY])).to_numpy()
-        new = t[ref_status != "timeout"]
+        new = new_timeouts(u, ref.units)
         if new.empty:
             continue
         done.add(fig.group)
@@ -94,7 +89,8 @@ def contention_timeouts(c: "Comparison") -> list[Finding]:
                       f"{s_share:.0%} of a core while running; waited {float(qw.min()) if len(qw) else 0.0:.3f} s "
                       f"in the queue; slowest of them under sequential {ref_wall:.3f} s")
         tasks = sorted(new["task_id"].unique())
-        n_runs = sum(1 for rr in c.runs_of(fig.group) if _new_timeouts(rr, c.reference_for(rr)))
+        n_runs = sum(1 for rr in c.runs_of(fig.group)
+                     if rr is not c.reference_for(rr) and len(new_timeouts(rr.units, c.reference_for(rr).units)))
         ev += [f"unit timeout {fig.timeout_s:g} s; {n_runs} of {len(c.runs_of(fig.group))} repeats lost candidates",
                f"run contention (unit wall / unit CPU) {fig.contention:.2f}× vs "
                f"{c.figure_of(ref).contention:.2f}× under sequential",
@@ -108,15 +104,6 @@ def contention_timeouts(c: "Comparison") -> list[Finding]:
             f"lost): the units got {share:.0%} of a core while running ({cause}; unit wall {fig.contention:.1f}× unit CPU).",
             tuple(ev)))
     return out
-
-
-def _new_timeouts(run, ref) -> bool:
-    """True when ``run`` has a timeout on a unit that did not time out in ``ref``."""
-    if ref is None or run is ref:
-        return False
-    t = run.units.loc[run.units["status"] == "timeout", KEY]
-    rt = ref.units.loc[ref.units["status"] == "timeout", KEY]
-    return bool(len(t.merge(rt, how="left", indicator=True).query("_merge == 'left_only'")))
 
 
 def gil_bound(c: "Comparison") -> list[Finding]:
@@ -133,15 +120,15 @@ def gil_bound(c: "Comparison") -> list[Finding]:
         par = row["parallelism_median"]
         if not par < GIL_PARALLELISM:
             continue
-        ev = [f"parallelism (CPU/wall) {par:.2f} on {row['slots']} slots; efficiency {_pct(row['efficiency_median'])}",
+        ev = [f"parallelism (CPU/wall) {par:.2f} on {row['slots']} slots; efficiency {percent(row['efficiency_median'])}",
               f"contention (unit wall/unit CPU) {row['contention_median']:.2f}× vs {ref_fig.contention:.2f}× under sequential"]
         proc = g[(g["backend"] == "process") & (g["strategy"] == row["strategy"]) & (g["workers"] == row["workers"])]
         if len(proc):
             p = proc.iloc[0]
             ev.append(f"the process backend reached parallelism {p['parallelism_median']:.2f} and "
-                      f"{_pct(p['efficiency_median'])} efficiency on the same strategy")
+                      f"{percent(p['efficiency_median'])} efficiency on the same strategy")
         out.append(Finding("gil", "problem", row["group"],
-                           f"The thread backend reached {_pct(row['efficiency_median'])} efficiency with parallelism "
+                           f"The thread backend reached {percent(row['efficiency_median'])} efficiency with parallelism "
                            f"{par:.2f} on CPU-bound work (GIL): use the process backend.", tuple(ev)))
     return out
 
@@ -162,7 +149,7 @@ def candidate_generation(c: "Comparison") -> list[Finding]:
             out.append(Finding(
                 "candidate-generation", "warning", f.name,
                 f"Candidate generation takes {f.generate_s:.2f} s of {f.wall_s:.2f} s under {f.name} "
-                f"({_pct(f.generate_s / f.wall_s)}), serially in the parent while the workers wait: a cheaper "
+                f"({percent(f.generate_s / f.wall_s)}), serially in the parent while the workers wait: a cheaper "
                 f"candidates() is the largest remaining gain.",
                 (f"generate_s {f.generate_s:.3f} s over {f.tasks} tasks; units took {f.unit_wall_s:.3f} s of worker time",)))
     return out
@@ -203,13 +190,13 @@ def dispatch_overhead(c: "Comparison") -> list[Finding]:
                       f"recording each outcome), so larger chunks will not remove it; it weighs because units are "
                       f"short ({unit * 1000:.2f} ms)")
         elif advise > current * 1.2 and f.strategy in ("candidate-parallel", "hybrid"):
-            action = f"raise the chunk size to {advise} (--chunk-size {advise})"
+            action = f"raise the chunk size to {advise} units per work item"
         elif advise > current * 1.2:
-            action = f"use candidate-parallel with chunks of {advise} units (--chunk-size {advise})"
+            action = f"use candidate-parallel with chunks of {advise} units"
         else:
             action = "workers sit idle at barriers or on uneven items: balance the work items"
         out.append(Finding("dispatch-overhead", "warning", f.name,
-                           f"Dispatch overhead is {_pct(f.dispatch_overhead)} of wall under {f.name}: {action}.", ev))
+                           f"Dispatch overhead is {percent(f.dispatch_overhead)} of wall under {f.name}: {action}.", ev))
     return out
 
 
@@ -274,19 +261,24 @@ def leaked_timeouts(c: "Comparison") -> list[Finding]:
     return out
 
 
+def _groups_with_status(c: "Comparison", status: str):
+    """``(group, figures, units)`` for every group with units of ``status`` (over all repeats)."""
+    for group, figs in _runs_by_group(c):
+        units = _units_of(c, figs)
+        hit = units[units["status"] == status]
+        if len(hit):
+            yield group, figs, hit
+
+
 def budget_skips(c: "Comparison") -> list[Finding]:
     """Units recorded ``skipped`` because a sample or task budget ran out."""
     out = []
-    for group, figs in _runs_by_group(c):
-        units = _units_of(c, figs)
-        sk = units[units["status"] == "skipped"]
-        if sk.empty:
-            continue
+    for group, figs, sk in _groups_with_status(c, "skipped"):
         where = sk.groupby(SAMPLE, sort=False).size()
-        cfg = c.run_of(figs[0]).meta.get("config", {}).get("timeout", {})
+        policy = c.run_of(figs[0]).config.timeout
         out.append(Finding("budget-skips", "warning", group_name(group),
                            f"{len(sk)} units were skipped under {group_name(group)} because a budget ran out "
-                           f"(sample budget {cfg.get('sample_budget_s')} s, task budget {cfg.get('task_budget_s')} s).",
+                           f"(sample budget {policy.sample_budget_s} s, task budget {policy.task_budget_s} s).",
                            tuple(f"{t}/{sample_label(s, i)}: {n} skipped" for (t, s, i), n in where.head(6).items())))
     return out
 
@@ -294,12 +286,8 @@ def budget_skips(c: "Comparison") -> list[Finding]:
 def crashed_workers(c: "Comparison") -> list[Finding]:
     """Units recorded ``crashed``: the worker running them died."""
     out = []
-    for group, figs in _runs_by_group(c):
-        units = _units_of(c, figs)
-        cr = units[units["status"] == "crashed"]
-        if cr.empty:
-            continue
-        killed = [w for f in figs for w in c.run_of(f).summary.get("workers", []) if w.get("killed")]
+    for group, figs, cr in _groups_with_status(c, "crashed"):
+        killed = [w for f in figs for w in c.run_of(f).summary.workers if w.get("killed")]
         msgs = cr["error_message"].dropna().value_counts().head(3)
         out.append(Finding("crashed-workers", "problem", group_name(group),
                            f"{len(cr)} units under {group_name(group)} were lost to dead workers (crashed) "
@@ -318,9 +306,9 @@ def low_efficiency(c: "Comparison") -> list[Finding]:
         if row["strategy"] == "sequential" or not row["efficiency_median"] < LOW_EFFICIENCY:
             continue
         out.append(Finding("low-efficiency", "warning", row["group"],
-                           f"{row['group']} reached only {_pct(row['efficiency_median'])} of the physical limit: "
+                           f"{row['group']} reached only {percent(row['efficiency_median'])} of the physical limit: "
                            f"ideal {row['ideal_wall_s_median']:.3f} s, measured {row['wall_s_median']:.3f} s.",
-                           (f"dispatch overhead {_pct(row['dispatch_overhead_median'])} of worker capacity",
+                           (f"dispatch overhead {percent(row['dispatch_overhead_median'])} of worker capacity",
                             f"contention {row['contention_median']:.2f}× (unit wall / unit CPU)",
                             f"queue wait median {row['queue_wait_median_s_median']:.3f} s, "
                             f"max {row['queue_wait_max_s_median']:.3f} s",
@@ -348,7 +336,7 @@ def recommendation(c: "Comparison") -> Optional[Finding]:
     return Finding("recommendation", "recommendation", best["group"],
                    f"Use {best['strategy']} on the {best['backend']} backend with {best['workers']} workers: "
                    f"{best['speedup']:.2f}× faster than sequential (95 % CI {best['speedup_low']:.2f}–"
-                   f"{best['speedup_high']:.2f}), {_pct(best['efficiency_median'])} of the physical limit.",
+                   f"{best['speedup_high']:.2f}), {percent(best['efficiency_median'])} of the physical limit.",
                    (f"median wall {best['wall_s_median']:.3f} s over {best['repeats']} repeats "
                     f"(min {best['wall_s_min']:.3f}, max {best['wall_s_max']:.3f})",) + excluded)
 

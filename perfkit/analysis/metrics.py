@@ -3,7 +3,7 @@
 Every function is pure: stored runs (``perfkit.store.Run``: ``meta``, ``summary``, ``units``)
 in, plain dataclasses or DataFrames out. All times are seconds; fractions are 0..1.
 
-Definitions (DESIGN.md, "Derived"):
+Definitions (docs/design.md, "Figures"):
 
 - ``parallelism = cpu_s / wall_s`` (run CPU of parent + workers over run wall).
 - ``slots = min(workers, usable cores)``: how many units can truly run at once (1 for sequential).
@@ -15,36 +15,37 @@ Definitions (DESIGN.md, "Derived"):
 - ``queue wait = started - queued`` per unit (median, p95, max).
 - ``ideal_wall_s``: the physical lower bound. The *work* of a unit is its CPU in the sequential
   reference run (its own CPU when no reference is given). Tasks run one after another and a
-  strategy's barriers split a task into stages, so the bound is the sum over stages of
+  strategy's barriers split a task into stages (each unit records its ``stage`` and its work
+  item, ``chunk``, as the strategy's plan made them), so the bound is the sum over stages of
   ``max(stage work / slots, critical path of the stage)``, where the critical path is the
-  largest work item that cannot be split: sequential → the whole task (one item);
-  sample-parallel → the largest sample (one item per sample); candidate-parallel → the largest
-  chunk of the task; hybrid → per sample (a barrier after each) the largest chunk of that sample.
-  With one stage per task this is ``max(work / slots, critical path)`` of DESIGN.md. The
-  solver's candidate generation (``candidates(task)``, summary ``generate_s``, taken from the
-  reference run) runs in the parent before each task's units, so it is added whole: it is
-  serial in every strategy.
+  largest work item of the stage (a work item runs on one worker). With one stage per task
+  this is ``max(work / slots, critical path)`` of docs/design.md. Built-in and user strategies
+  get their bound from their plans alike. The solver's candidate generation
+  (``candidates(task)``, summary ``generate_s``, taken from the reference run) runs in the
+  parent before each task's units, so it is added whole: it is serial in every strategy.
 - ``efficiency = ideal_wall_s / wall_s`` (1.0 = at the physical limit).
-- ``speedup = median sequential wall / median wall``, with a seeded bootstrap 95 % interval.
+- ``speedup = median sequential wall / median wall``, with a seeded bootstrap 95 % interval
+  (perfkit/analysis/statistics.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
-KEY = ["task_id", "split", "index", "candidate"]
-SAMPLE = ["task_id", "split", "index"]
-#: Statuses whose unit actually ran (so its wall and CPU mean something).
-RAN = ("ok", "error", "timeout")
+from perfkit.analysis.statistics import ratio_of_medians
+from perfkit.model import RAN_STATUSES, SAMPLE_KEY, STATUSES, UNIT_KEY, RunConfig
+from perfkit.store import Run
+
+KEY, SAMPLE = list(UNIT_KEY), list(SAMPLE_KEY)
 #: Figures summarised over repeats (median, min, max) by :func:`group_figures`.
 REPEATED = ("wall_s", "cpu_s", "parallelism", "unit_cpu_s", "queue_wait_median_s", "queue_wait_max_s",
             "dispatch_overhead", "contention", "ideal_wall_s", "efficiency")
-BOOTSTRAP_SAMPLES = 2000
-BOOTSTRAP_SEED = 20240601
+#: Confidence of the speedup interval.
+SPEEDUP_CONFIDENCE = 0.95
 
 
 @dataclass(frozen=True)
@@ -102,28 +103,16 @@ def group_name(group: Sequence[Any]) -> str:
     return f"{strategy}/{backend}×{workers}"
 
 
-def config_of(run: Any) -> dict[str, Any]:
-    """The run's config record (meta.json ``config``)."""
-    return run.meta.get("config", {})
-
-
-def cores_of(run: Any) -> int:
-    """Usable cores recorded in the run's environment (1 when unknown)."""
-    env = run.meta.get("environment", {})
-    return int(env.get("usable_cores") or env.get("cpu_count") or 1)
-
-
-def slots_of(run: Any) -> int:
+def slots_of(config: RunConfig, cores: int) -> int:
     """How many units can run at once: min(workers, cores); 1 for the sequential strategy."""
-    cfg = config_of(run)
-    if cfg.get("strategy", "sequential") == "sequential":
+    if config.strategy == "sequential":
         return 1
-    return max(1, min(int(cfg.get("workers", 1)), cores_of(run)))
+    return max(1, min(int(config.workers), cores))
 
 
 def ran(units: pd.DataFrame) -> pd.DataFrame:
     """Units that ran (ok, error, timeout) with a wall and CPU time."""
-    return units[units["status"].isin(RAN) & units["wall_s"].notna()]
+    return units[units["status"].isin(RAN_STATUSES) & units["wall_s"].notna()]
 
 
 def queue_wait(units: pd.DataFrame) -> pd.Series:
@@ -159,29 +148,20 @@ def unit_work(units: pd.DataFrame, reference: Optional[pd.DataFrame]) -> pd.Seri
     return looked.fillna(own)
 
 
-def ideal_bound(units: pd.DataFrame, strategy: str, slots: int,
+def ideal_bound(units: pd.DataFrame, slots: int,
                 reference: Optional[pd.DataFrame] = None) -> tuple[float, float, float]:
     """``(work_s, critical_path_s, ideal_wall_s)`` of a run; see the module docstring.
 
-    ``units`` needs the key columns and ``chunk`` (the work item); ``reference`` is the
-    sequential run's units (their CPU is the work of each unit).
+    ``units`` needs the key columns, ``stage`` and ``chunk`` (the work item); ``reference`` is
+    the sequential run's units (their CPU is the work of each unit).
     """
     if units.empty:
         return 0.0, 0.0, 0.0
-    df = units[KEY + ["chunk"]].copy()
+    df = units[KEY + ["stage", "chunk"]].copy()
     df["work"] = unit_work(units, reference).to_numpy()
-    slots = max(1, slots)
-    if strategy == "sequential":
-        stage_cols, item_cols = ["task_id"], ["task_id"]
-    elif strategy == "sample-parallel":
-        stage_cols, item_cols = ["task_id"], SAMPLE
-    elif strategy == "hybrid":
-        stage_cols, item_cols = SAMPLE, SAMPLE + ["chunk"]
-    else:  # candidate-parallel and any user strategy: chunks of the task, no barrier inside it
-        stage_cols, item_cols = ["task_id"], ["task_id", "chunk"]
-    items = df.groupby(item_cols, sort=False)["work"].sum().reset_index()
-    stages = items.groupby(stage_cols, sort=False)["work"].agg(["sum", "max"])
-    ideal = np.maximum(stages["sum"] / slots, stages["max"]).sum()
+    items = df.groupby(["task_id", "stage", "chunk"], sort=False)["work"].sum().reset_index()
+    stages = items.groupby(["task_id", "stage"], sort=False)["work"].agg(["sum", "max"])
+    ideal = np.maximum(stages["sum"] / max(1, slots), stages["max"]).sum()
     return float(df["work"].sum()), float(stages["max"].sum()), float(ideal)
 
 
@@ -207,27 +187,25 @@ def tasks_solved(units: pd.DataFrame) -> int:
     return solved
 
 
-def run_figures(run: Any, reference: Optional[Any] = None) -> RunFigures:
+def run_figures(run: Run, reference: Optional[Run] = None) -> RunFigures:
     """All figures of one run; ``reference`` (the sequential run) supplies the work per unit."""
-    cfg, s, u = config_of(run), run.summary, run.units
-    wall = float(s.get("wall_s") or 0.0)
-    cpu = float(s.get("cpu_s") or 0.0)
+    cfg, s, u = run.config, run.summary, run.units
+    wall = _number(s.wall_s)
+    cpu = _number(s.cpu_s)
     r = ran(u)
     unit_wall, unit_cpu = float(r["wall_s"].sum()), float(r["cpu_s"].fillna(0).sum())
     qw = queue_wait(u)
-    slots = slots_of(run)
-    strategy = cfg.get("strategy", "sequential")
-    work, cp, ideal = ideal_bound(u, strategy, slots, None if reference is None else reference.units)
-    generate = float((reference.summary if reference is not None else s).get("generate_s") or 0.0)
+    slots = slots_of(cfg, run.cores)
+    work, cp, ideal = ideal_bound(u, slots, None if reference is None else reference.units)
+    generate = _number((reference.summary if reference is not None else s).generate_s)
     ideal += generate
     span = float(u["ended"].max() - u["queued"].min()) if len(u) and u["ended"].notna().any() else wall
-    timeout = cfg.get("timeout", {}) or {}
     return RunFigures(
-        run_id=str(run.meta.get("run_id", getattr(run, "path", ""))),
-        strategy=strategy, backend=cfg.get("backend", "inline"), workers=int(cfg.get("workers", 1)),
-        repeat=int(cfg.get("repeat", 0)), chunk_size=cfg.get("chunk_size"),
-        timeout_s=float(timeout.get("unit_timeout_s", float("nan"))),
-        cores=cores_of(run), slots=slots, units=int(len(u)),
+        run_id=run.run_id,
+        strategy=cfg.strategy, backend=cfg.backend, workers=int(cfg.workers),
+        repeat=int(cfg.repeat), chunk_size=cfg.chunk_size,
+        timeout_s=float(cfg.timeout.unit_timeout_s),
+        cores=run.cores, slots=slots, units=int(len(u)),
         statuses={k: int(v) for k, v in u["status"].value_counts().items()},
         wall_s=wall, cpu_s=cpu, parallelism=cpu / wall if wall > 0 else float("nan"),
         unit_cpu_s=unit_cpu, unit_wall_s=unit_wall,
@@ -236,7 +214,7 @@ def run_figures(run: Any, reference: Optional[Any] = None) -> RunFigures:
         queue_wait_max_s=float(qw.max()) if len(qw) else 0.0,
         # candidate generation is reported on its own (generate_s), not as dispatch overhead
         dispatch_overhead=dispatch_overhead(wall - generate, slots, unit_wall),
-        startup_s=max(0.0, wall - span), generate_s=float(s.get("generate_s") or 0.0), contention=contention(u),
+        startup_s=max(0.0, wall - span), generate_s=_number(s.generate_s), contention=contention(u),
         work_s=work, critical_path_s=cp, ideal_wall_s=ideal,
         efficiency=ideal / wall if wall > 0 else float("nan"),
         work_items=int(u.groupby(["task_id", "chunk"]).ngroups) if len(u) else 0,
@@ -251,29 +229,16 @@ def figures_table(figures: Iterable[RunFigures]) -> pd.DataFrame:
     for f in figures:
         row = asdict(f)
         statuses = row.pop("statuses")
-        for k in ("ok", "error", "timeout", "crashed", "skipped"):
+        for k in STATUSES:
             row[f"n_{k}"] = statuses.get(k, 0)
         row["group"] = f.name
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def bootstrap_speedup(reference_walls: Sequence[float], walls: Sequence[float],
-                      n: int = BOOTSTRAP_SAMPLES, seed: int = BOOTSTRAP_SEED) -> tuple[float, float, float]:
-    """``(speedup, low, high)``: median(reference) / median(walls) and its 95 % bootstrap
-    interval (both samples resampled with replacement; seeded, so reports are reproducible)."""
-    ref, w = np.asarray(reference_walls, float), np.asarray(walls, float)
-    ref, w = ref[ref > 0], w[w > 0]
-    if not len(ref) or not len(w):
-        return float("nan"), float("nan"), float("nan")
-    point = float(np.median(ref) / np.median(w))
-    if len(ref) < 2 and len(w) < 2:
-        return point, point, point
-    rng = np.random.default_rng(seed)
-    rs = np.median(rng.choice(ref, size=(n, len(ref))), axis=1)
-    ws = np.median(rng.choice(w, size=(n, len(w))), axis=1)
-    ratios = rs / ws
-    return point, float(np.quantile(ratios, 0.025)), float(np.quantile(ratios, 0.975))
+def _number(value: Any) -> float:
+    """A summary figure as a float, 0.0 when it is missing (a run killed before its summary)."""
+    return 0.0 if value is None or (isinstance(value, float) and np.isnan(value)) else float(value)
 
 
 def group_figures(table: pd.DataFrame, reference_group: Optional[tuple[str, str, int]] = None) -> pd.DataFrame:
@@ -303,25 +268,14 @@ def group_figures(table: pd.DataFrame, reference_group: Optional[tuple[str, str,
         for col in REPEATED:
             v = g[col].astype(float)
             row[f"{col}_median"], row[f"{col}_min"], row[f"{col}_max"] = v.median(), v.min(), v.max()
-        for k in ("ok", "error", "timeout", "crashed", "skipped"):
+        for k in STATUSES:
             row[f"n_{k}_max"] = int(g[f"n_{k}"].max())
         row["tasks_solved_min"] = int(g["tasks_solved"].min())
         row["tasks"] = int(g["tasks"].max())
         if ref_walls is not None and len(ref_walls):
-            row["speedup"], row["speedup_low"], row["speedup_high"] = bootstrap_speedup(ref_walls, g["wall_s"])
+            row["speedup"], row["speedup_low"], row["speedup_high"] = ratio_of_medians(
+                ref_walls, g["wall_s"].to_numpy(), SPEEDUP_CONFIDENCE)
         else:
             row["speedup"] = row["speedup_low"] = row["speedup_high"] = float("nan")
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def sample_work(units: pd.DataFrame) -> pd.DataFrame:
-    """Per sample: units, Σ CPU and Σ wall (seconds), largest first."""
-    g = units.groupby(SAMPLE, sort=False).agg(units=("candidate", "size"), cpu_s=("cpu_s", "sum"),
-                                               wall_s=("wall_s", "sum"))
-    return g.sort_values("cpu_s", ascending=False).reset_index()
-
-
-def sample_label(split: str, index: int, task_id: Optional[str] = None) -> str:
-    """``demo[4]`` or ``task/demo[4]``."""
-    return (f"{task_id}/" if task_id else "") + f"{split}[{int(index)}]"

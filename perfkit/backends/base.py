@@ -1,18 +1,23 @@
 """The backend contract: run the work items of one stage and yield outcomes as they arrive.
 
-A backend is created per run with the solver's *spec* (never the solver object: workers in
+A backend is created per run with the solver's *reference* (never the solver object: workers in
 other processes import it by reference), started once, given one stage at a time and closed.
 It must yield exactly one outcome per unit of every item it was given, whatever the solver
-does (invariant 1 of DESIGN.md).
+does (docs/design.md, accounting invariant 1). This module names no backend: the registry is
+perfkit/backends/__init__.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional, Protocol
+from dataclasses import dataclass, field, replace
+from typing import Any, Collection, Iterator, Optional, Protocol
 
-from perfkit.backends.unit import Assignment
-from perfkit.model import Outcome, Task
+from perfkit.model import Outcome, Task, UnitRef, WorkItem
+
+#: How long after a unit's deadline a backend stops it (kills its worker, fires its alarm, or
+#: gives up on its thread): a cooperative solver stops itself first, and its own outcome then
+#: tells the solver's story. Every backend uses this one grace.
+KILL_GRACE_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,44 @@ class SolverRef:
 
 
 @dataclass
+class Assignment:
+    """A work item as handed to a worker: what to run and under which limits (seconds,
+    absolute values on the monotonic clock)."""
+
+    item: WorkItem
+    queued: float
+    timeout_s: float
+    attempt: int = 1
+    task_deadline: Optional[float] = None
+    sample_budget_s: Optional[float] = None
+    #: Budget deadlines of samples already started elsewhere; the worker adds its own.
+    sample_deadlines: dict[tuple[str, int], float] = field(default_factory=dict)
+
+    def budget_spent(self, split: str, index: int, now: float) -> Optional[str]:
+        """Why a unit must be skipped at ``now``, or None when it may start."""
+        if self.task_deadline is not None and now >= self.task_deadline:
+            return "task budget spent"
+        if self.sample_budget_s is not None:
+            deadline = self.sample_deadlines.setdefault((split, index), now + self.sample_budget_s)
+            if now >= deadline:
+                return "sample budget spent"
+        return None
+
+    def after_loss(self, ran: int, in_flight: Optional[int] = None,
+                   accounted: Collection[UnitRef] = ()) -> list["Assignment"]:
+        """The assignments to queue again when this item's worker was lost: the units that ran
+        but whose results died run again as attempt + 1, the units never started keep this
+        attempt (:meth:`perfkit.model.WorkItem.pieces_after_loss`). The re-run comes first."""
+        rerun, rest = self.item.pieces_after_loss(ran, in_flight, accounted)
+        out = []
+        if rerun is not None:
+            out.append(replace(self, item=rerun, attempt=self.attempt + 1, sample_deadlines=dict(self.sample_deadlines)))
+        if rest is not None:
+            out.append(replace(self, item=rest, sample_deadlines=dict(self.sample_deadlines)))
+        return out
+
+
+@dataclass
 class WorkerUsage:
     """What one worker used, as far as the OS reports it (seconds)."""
 
@@ -34,20 +77,36 @@ class WorkerUsage:
     reason: str = ""
 
 
-class Backend(Protocol):
-    """Runs assignments; see the module docstring."""
+class WorkerFailure(Exception):
+    """A backend could not keep workers alive (e.g. the solver cannot be imported in a
+    worker): the run stops cleanly with what was recorded."""
 
+
+class Backend(Protocol):
+    """Runs assignments; see the module docstring. One instance per run."""
+
+    #: The registry name (``inline``, ``thread``, ``process``, ``dask``).
     name: str
-    #: True when an over-deadline unit can be stopped (process, inline on the main thread).
+    #: True when an over-deadline unit can be stopped (process, dask, inline on the main thread).
     hard_timeouts: bool
 
-    def start(self, solver: SolverRef, workers: int) -> None: ...
+    def start(self, solver: SolverRef, workers: int) -> None:
+        """Create ``workers`` workers and build the solver in each; raise WorkerFailure when
+        they cannot start."""
+        ...
 
-    def run_stage(self, task: Task, assignments: list[Assignment]) -> Iterator[Outcome]: ...
+    def run_stage(self, task: Task, assignments: list[Assignment]) -> Iterator[Outcome]:
+        """Run the assignments (work items of one stage of ``task``) and yield exactly one
+        outcome per unit, in the order they end."""
+        ...
 
-    def close(self) -> list[WorkerUsage]: ...
+    def close(self) -> list[WorkerUsage]:
+        """Stop every worker and report the CPU each one used (seconds)."""
+        ...
 
-    def resources(self) -> dict[str, Any]: ...
+    def resources(self) -> dict[str, Any]:
+        """What the backend created (processes, threads, restarts), for meta.json."""
+        ...
 
 
 def build_solver(ref: SolverRef) -> Any:
@@ -59,30 +118,3 @@ def build_solver(ref: SolverRef) -> Any:
     for module in ref.plugins:
         importlib.import_module(module)
     return load_solver(ref.spec, ref.options)
-
-
-class WorkerFailure(Exception):
-    """A backend could not keep workers alive (e.g. the solver cannot be imported in a
-    worker): the run stops cleanly with what was recorded."""
-
-
-def get_backend(name: str, **options: Any) -> Backend:
-    """A new backend instance by name: inline, thread, process or dask."""
-    from perfkit.errors import PerfkitError
-
-    if name == "inline":
-        from perfkit.backends.inline import InlineBackend
-        return InlineBackend(**options)
-    if name == "thread":
-        from perfkit.backends.thread import ThreadBackend
-        return ThreadBackend(**options)
-    if name == "process":
-        from perfkit.backends.process import ProcessBackend
-        return ProcessBackend(**options)
-    if name == "dask":
-        from perfkit.backends.dask import DaskBackend
-        return DaskBackend(**options)
-    raise PerfkitError(f"--backend {name!r}: unknown backend; known: inline, thread, process, dask")
-
-
-BACKENDS = ("inline", "thread", "process", "dask")

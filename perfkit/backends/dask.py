@@ -50,13 +50,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-from perfkit.backends.base import SolverRef, WorkerFailure, WorkerUsage, build_solver
-from perfkit.backends.unit import Assignment, iter_item
+from perfkit.backends.base import KILL_GRACE_S, Assignment, SolverRef, WorkerFailure, WorkerUsage, build_solver
+from perfkit.backends.unit import iter_item
 from perfkit.model import Outcome, Task
-from perfkit.strategies.plan import WorkItem
 
-#: How long after a unit's deadline the watchdog kills its worker (a cooperative solver stops first).
-KILL_GRACE_S = 0.05
 #: A unit whose worker died this many times without its record being readable is ``crashed``.
 MAX_ATTEMPTS = 3
 #: An item whose worker died this many times before it could start is ``crashed`` (e.g. the solver
@@ -507,7 +504,8 @@ class DaskBackend:
                     p = pending.pop(item_id)
                     del unanswered[item_id]
                     log.warning("work item %s: finished but its results were lost; re-running it", p.a.item.chunk)
-                    submit(_reassign(p.a, list(p.a.item.units), p.a.attempt + 1))
+                    for piece in p.a.after_loss(ran=len(p.a.item.units)):
+                        submit(piece)
 
     def _check_alive(self, since: Optional[float]) -> Optional[float]:
         try:
@@ -566,7 +564,8 @@ class DaskBackend:
                               "its progress could not be read", queued=a.queued, worker=worker,
                               chunk=a.item.chunk, attempt=a.attempt)
             if retry:
-                submit(_reassign(a, retry, a.attempt + 1))
+                for piece in a.after_loss(ran=len(units)):
+                    submit(piece)
             return
         if record["item"] == p.item_id and record["state"] != IDLE:
             pos = record["pos"]
@@ -580,16 +579,15 @@ class DaskBackend:
                                              if timed_out else f"worker {worker} died while running this unit"),
                               queued=a.queued, started=started, ended=started + wall, wall_s=wall,
                               worker=worker, chunk=a.item.chunk, attempt=a.attempt)
-                ran, rest = units[:pos], units[pos + 1:]
+                pieces = a.after_loss(ran=pos, in_flight=pos)
             else:  # BETWEEN: unit ``pos`` had finished
-                ran, rest = units[:pos + 1], units[pos + 1:]
-            if ran:
-                submit(_reassign(a, ran, a.attempt + 1))
-            if rest:
-                submit(_reassign(a, rest, a.attempt))
+                pieces = a.after_loss(ran=pos + 1)
+            for piece in pieces:
+                submit(piece)
             return
         if p.item_id in record["finished"]:  # it ran to the end; its result died with the worker
-            submit(_reassign(a, units, a.attempt + 1))
+            for piece in a.after_loss(ran=len(units)):
+                submit(piece)
             return
         # it never started on that worker (it was waiting behind the unit that died)
         if p.lost_before_start + 1 >= MAX_LOST_BEFORE_START and record["item"] == p.item_id:
@@ -633,8 +631,3 @@ def _exception(future: Any) -> Optional[BaseException]:
 def _is_killed_worker(exc: Optional[BaseException]) -> bool:
     return exc is None or type(exc).__name__ == "KilledWorker"
 
-
-def _reassign(a: Assignment, units: list, attempt: int) -> Assignment:
-    item = WorkItem(a.item.chunk, a.item.task_id, tuple(units), a.item.sample_level)
-    return Assignment(item, a.queued, a.timeout_s, attempt, a.task_deadline, a.sample_budget_s,
-                      dict(a.sample_deadlines))

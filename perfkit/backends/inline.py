@@ -14,12 +14,9 @@ import threading
 import time
 from typing import Any, Iterator
 
-from perfkit.backends.base import SolverRef, WorkerUsage, build_solver
-from perfkit.backends.unit import Assignment, HardTimeout, iter_item
+from perfkit.backends.base import KILL_GRACE_S, Assignment, SolverRef, WorkerUsage, build_solver
+from perfkit.backends.unit import HardTimeout, iter_item
 from perfkit.model import Outcome, Task
-
-#: Grace after the deadline before the alarm fires: a cooperative solver stops itself first.
-HARD_STOP_GRACE_S = 0.05
 
 
 def _raise_hard_timeout(signum: int, frame: Any) -> None:
@@ -41,7 +38,7 @@ class AlarmGuard:
     @classmethod
     def arm(cls, deadline: float) -> None:
         cls.armed = True
-        signal.setitimer(signal.ITIMER_REAL, max(1e-4, deadline - time.monotonic() + HARD_STOP_GRACE_S))
+        signal.setitimer(signal.ITIMER_REAL, max(1e-4, deadline - time.monotonic() + KILL_GRACE_S))
 
     @classmethod
     def disarm(cls) -> None:

@@ -31,14 +31,10 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any, Iterator, Optional
 
-from perfkit.backends.base import SolverRef, WorkerFailure, WorkerUsage, build_solver
-from perfkit.backends.unit import Assignment, iter_item
+from perfkit.backends.base import KILL_GRACE_S, Assignment, SolverRef, WorkerFailure, WorkerUsage, build_solver
+from perfkit.backends.unit import iter_item
 from perfkit.model import Outcome, Task
-from perfkit.strategies.plan import WorkItem
 
-#: How long after a unit's deadline the parent kills its worker: a cooperative solver
-#: usually stops itself first, and its outcome then tells the solver's own story.
-KILL_GRACE_S = 0.05
 #: Longest a worker holds finished outcomes before sending them (batching cuts per-unit cost).
 FLUSH_INTERVAL_S = 0.01
 #: Longest the parent waits without looking at the workers' slots (seconds): bounds how late
@@ -341,28 +337,17 @@ class ProcessBackend:
         for i, a in enumerate(w.items):
             accounted = w.received.get(a.item.chunk, set())
             units = a.item.units
-            if i == 0 and started != _IDLE and pos < len(units):
+            in_flight = pos if i == 0 and started != _IDLE and pos < len(units) else None
+            if in_flight is not None:
                 split, index, candidate = units[pos]
+                now = time.monotonic()
                 yield Outcome(a.item.task_id, split, index, candidate, status,
                               error_type="WorkerKilled" if status == "timeout" else "WorkerDied",
-                              error_message=reason, queued=a.queued, started=started, ended=time.monotonic(),
-                              wall_s=time.monotonic() - started, worker=w.name, chunk=a.item.chunk,
-                              attempt=a.attempt)
-                accounted = accounted | {units[pos]}
-                ran = [u for u in units[:pos] if u not in accounted]  # finished, result lost with the worker
-                rest = [u for u in units[pos + 1:] if u not in accounted]
-            else:
-                ran, rest = [], [u for u in units if u not in accounted]
-            if ran:
-                requeue.append(_reassign(a, ran, a.attempt + 1))
-            if rest:
-                requeue.append(_reassign(a, rest, a.attempt))
+                              error_message=reason, queued=a.queued, started=started, ended=now,
+                              wall_s=now - started, worker=w.name, chunk=a.item.chunk, attempt=a.attempt)
+            requeue += a.after_loss(ran=pos if in_flight is not None else 0, in_flight=in_flight,
+                                    accounted=accounted)
         queue.extendleft(reversed(requeue))  # they were first in line: keep them first
         replacement = self._spawn()
         self.workers.append(replacement)
 
-
-def _reassign(a: Assignment, units: list, attempt: int) -> Assignment:
-    item = WorkItem(a.item.chunk, a.item.task_id, tuple(units), a.item.sample_level)
-    return Assignment(item, a.queued, a.timeout_s, attempt, a.task_deadline, a.sample_budget_s,
-                      dict(a.sample_deadlines))

@@ -16,12 +16,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional
 
-from perfkit.backends.base import SolverRef, WorkerFailure, WorkerUsage, build_solver
-from perfkit.backends.unit import Assignment, iter_item
+from perfkit.backends.base import KILL_GRACE_S, Assignment, SolverRef, WorkerFailure, WorkerUsage, build_solver
+from perfkit.backends.unit import iter_item
 from perfkit.model import Outcome, Task
-from perfkit.strategies.plan import WorkItem
 
-KILL_GRACE_S = 0.05
 #: Longest the watcher waits without looking at the slots (seconds).
 WAKE_S = 0.03
 
@@ -151,14 +149,12 @@ class ThreadBackend:
                           error_message="the thread backend cannot stop a thread: its work kept running",
                           queued=a.queued, started=started, ended=now, wall_s=now - started, worker=s.name,
                           chunk=a.item.chunk, attempt=a.attempt, leaked=True)
-            rest = tuple(u for u in a.item.units[pos + 1:] if u not in s.accounted)
-            if rest:
-                item = WorkItem(a.item.chunk, a.item.task_id, rest, a.item.sample_level)
-                self.work.put(Assignment(item, a.queued, a.timeout_s, a.attempt, a.task_deadline,
-                                         a.sample_budget_s, dict(a.sample_deadlines)))
+            # a thread's results are never lost: every unit before ``pos`` is accounted for
+            for piece in a.after_loss(ran=pos, in_flight=pos, accounted=s.accounted):
+                self.work.put(piece)
             if sum(1 for leak in self.leaks if leak.slot.finished is None) > self.max_leaked:
                 raise WorkerFailure(f"thread backend: more than {self.max_leaked} timed-out units are still "
-                                    "running in threads that cannot be stopped; use --backend process")
+                                    "running in threads that cannot be stopped; use the process backend")
             self._add_thread()
 
     def late_facts(self) -> list[tuple[tuple, dict[str, Any]]]:

@@ -10,11 +10,10 @@ result after the deadline is a ``timeout``, a budget already spent is ``skipped`
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional
 
-from perfkit.model import WHOLE_SAMPLE, Outcome, Task, as_grid, grid_hash
-from perfkit.strategies.plan import UnitRef, WorkItem
+from perfkit.backends.base import Assignment
+from perfkit.model import WHOLE_SAMPLE, Outcome, Task, UnitRef, as_grid, grid_hash
 
 #: Longest error message kept per unit (a solver may raise with a huge repr).
 MAX_MESSAGE_CHARS = 500
@@ -23,31 +22,6 @@ MAX_MESSAGE_CHARS = 500
 class HardTimeout(BaseException):
     """Raised into a unit by a backend that can interrupt it (SIGALRM inline). A BaseException
     so that a solver's ``except Exception`` cannot swallow it."""
-
-
-@dataclass
-class Assignment:
-    """A work item as handed to a worker: what to run and under which limits (seconds,
-    absolute values on the monotonic clock)."""
-
-    item: WorkItem
-    queued: float
-    timeout_s: float
-    attempt: int = 1
-    task_deadline: Optional[float] = None
-    sample_budget_s: Optional[float] = None
-    #: Budget deadlines of samples already started elsewhere; the worker adds its own.
-    sample_deadlines: dict[tuple[str, int], float] = field(default_factory=dict)
-
-    def budget_spent(self, split: str, index: int, now: float) -> Optional[str]:
-        """Why a unit must be skipped at ``now``, or None when it may start."""
-        if self.task_deadline is not None and now >= self.task_deadline:
-            return "task budget spent"
-        if self.sample_budget_s is not None:
-            deadline = self.sample_deadlines.setdefault((split, index), now + self.sample_budget_s)
-            if now >= deadline:
-                return "sample budget spent"
-        return None
 
 
 def skipped(task_id: str, unit: UnitRef, a: Assignment, reason: str, worker: str) -> Outcome:

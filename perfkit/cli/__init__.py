@@ -1,5 +1,2 @@
-"""The ``perfkit`` command line: a thin layer over the Python API (one module per verb)."""
-
-from perfkit.cli.app import app, main
-
-__all__ = ["app", "main"]
+"""The ``perfkit`` command line: a thin layer over the Python API of perfkit/api.py, one
+module per verb. The entry point is :func:`perfkit.cli.app.main`."""

@@ -9,10 +9,9 @@ from typing import List, Optional
 
 import typer
 
-from perfkit.cli.app import app, console, out
-
-baseline_app = typer.Typer(no_args_is_help=True, help="Baselines committed under reports/baselines/.")
-app.add_typer(baseline_app, name="baseline")
+from perfkit.cli.command import app, baseline_app, console, out
+from perfkit.cli.options import parse_options
+from perfkit.model import DEFAULT_STORE
 
 
 @app.command()
@@ -24,21 +23,18 @@ def gate(
     normalise: str = typer.Option("auto", help="divide by the calibration workload: auto, yes, no"),
     repeats: Optional[int] = typer.Option(None, help="repeats when measuring the current code"),
     answers_only: bool = typer.Option(False, "--answers-only", help="check answers, skip speed"),
-    store: Path = typer.Option(Path("reports/runs"), help="where measured runs are stored"),
+    store: Path = typer.Option(DEFAULT_STORE, help="where measured runs are stored"),
     summary: Optional[Path] = typer.Option(None, help="append the Markdown summary here "
                                            "(default: $GITHUB_STEP_SUMMARY when set)"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write the JSON verdict here"),
 ) -> None:
     """Fail on lost or changed answers, then on a speed regression beyond the threshold."""
-    from perfkit import gate as g
+    import perfkit
+    from perfkit.analysis.gate import parse_threshold
     from perfkit.reports import gate as render
 
-    base = g.load_side(baseline, "baseline")
-    if current:
-        cur = g.load_side(current, "current")
-    else:
-        cur = g.measure(g.config_of_side(base), repeats or max(len(base.repeats), g.DEFAULT_REPEATS), store)
-    result = g.gate(base, cur, g.parse_threshold(threshold), [] if answers_only else metric, normalise)
+    result = perfkit.gate(baseline, current, threshold=parse_threshold(threshold),
+                          metrics=[] if answers_only else metric, normalise=normalise, repeats=repeats, store=store)
     step_summary = summary or (Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY") else None)
     text = render.write(result, step_summary, json_out)
     typer.echo(text)
@@ -57,20 +53,16 @@ def baseline_save(
     timeout: float = typer.Option(1.0),
     solver_opt: List[str] = typer.Option([], "--solver-opt"),
     repeats: int = typer.Option(5),
-    store: Path = typer.Option(Path("reports/runs")),
-    directory: Path = typer.Option(Path("reports/baselines"), help="where baselines are written"),
+    store: Path = typer.Option(DEFAULT_STORE),
+    directory: Optional[Path] = typer.Option(None, help="where baselines are written (default reports/baselines)"),
 ) -> None:
     """Write reports/baselines/NAME.json from runs (or from fresh runs), with its environment."""
-    from perfkit import gate as g
-    from perfkit.cli.app import parse_options
+    import perfkit
     from perfkit.model import RunConfig, TimeoutPolicy
 
-    if not runs:
-        config = RunConfig(solver=solver, tasks=tasks, strategy=strategy, backend=backend, workers=workers,
-                           timeout=TimeoutPolicy(timeout), solver_options=parse_options(solver_opt))
-        side = g.measure(config, repeats, store, label=f"baseline-{name}")
-        runs = [store / r.run_id for r in side.repeats]
-    path = g.save_baseline(name, runs, directory)
+    config = RunConfig(solver=solver, tasks=tasks, strategy=strategy, backend=backend, workers=workers,
+                       timeout=TimeoutPolicy(timeout), solver_options=parse_options(solver_opt))
+    path = perfkit.save_baseline(name, runs or (), config=config, repeats=repeats, store=store, directory=directory)
     out.print(str(path), highlight=False)
 
 
@@ -78,18 +70,14 @@ def baseline_save(
 def phases(
     phase: List[str] = typer.Argument(..., help="run folders or labels, in order; the first is the baseline"),
     threshold: str = typer.Option("10%", help="slower than the previous phase by more than this: ❌"),
-    store: Path = typer.Option(Path("reports/runs"), help="where labels are looked up"),
+    store: Path = typer.Option(DEFAULT_STORE, help="where labels are looked up"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="report folder (default reports/phases-<time>)"),
 ) -> None:
     """A phase report: every step's wall, CPU, candidates and answers against the baseline."""
-    import time
+    import perfkit
+    from perfkit.analysis.gate import parse_threshold
 
-    from perfkit import phases as ph
-    from perfkit.gate import parse_threshold
-    from perfkit.reports import phases as render
-
-    rows = ph.phase_table(ph.load_phases(phase, store), parse_threshold(threshold))
-    folder = render.write(rows, out_dir or Path("reports") / f"phases-{time.strftime('%Y%m%d-%H%M%S')}")
-    typer.echo((folder / "report.md").read_text(encoding="utf-8"))
-    console.print(f"report: {folder}", highlight=False)
-    sys.exit(0 if all(r.ok for r in rows) else 1)
+    result = perfkit.phases(phase, threshold=parse_threshold(threshold), store=store, out=out_dir)
+    typer.echo((result.report_dir / "report.md").read_text(encoding="utf-8"))
+    console.print(f"report: {result.report_dir}", highlight=False)
+    sys.exit(0 if result.ok else 1)

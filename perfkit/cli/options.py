@@ -1,14 +1,18 @@
 """The options that describe one run, shared by ``perfkit run`` and ``perfkit profile``:
-declared once here, turned into a RunConfig once here."""
+declared once here (:data:`RUN_OPTIONS`), turned into a RunConfig once here, and given to a
+verb by the :func:`run_options` decorator."""
 
 from __future__ import annotations
 
-from typing import Annotated, List, Optional
+import functools
+import inspect
+import json
+import typing
+from typing import Annotated, Any, Callable, List, Optional
 
 import typer
 
-from perfkit.cli.app import parse_options
-from perfkit.model import RunConfig, TimeoutPolicy
+from perfkit.model import ConfigError, RunConfig, TimeoutPolicy
 
 Solver = Annotated[str, typer.Option(help="arc, synthetic, or package.module:attr")]
 SolverOpt = Annotated[List[str], typer.Option("--solver-opt", help="KEY=VALUE passed to the solver (repeatable)")]
@@ -26,11 +30,59 @@ Scheduler = Annotated[Optional[str], typer.Option(envvar="DASK_SCHEDULER_ADDRESS
                                                   help="dask: address of an existing scheduler (tcp://HOST:PORT)")]
 
 
+def parse_options(pairs: List[str]) -> dict[str, Any]:
+    """``key=value`` pairs; values are JSON when they parse (numbers, true/false), else strings."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"solver_options.{pair}", reason="expected KEY=VALUE")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
+
+
+def split_list(value: Optional[str]) -> Optional[list[str]]:
+    """``a,b`` → ``["a", "b"]`` (None stays None)."""
+    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
+
+
+#: (name, type with its typer option, default) of every option that describes one run.
+RUN_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("solver", Solver, "arc"), ("solver_opt", SolverOpt, []), ("plugin", Plugin, []), ("tasks", Tasks, "default"),
+    ("strategy", Strategy, "sequential"), ("backend", Backend, "inline"), ("workers", Workers, None),
+    ("chunk_size", ChunkSize, None), ("timeout", Timeout, 1.0), ("sample_budget", SampleBudget, None),
+    ("task_budget", TaskBudget, None), ("label", Label, None), ("scheduler", Scheduler, None),
+)
+
+
+def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a verb the options of :data:`RUN_OPTIONS`; it receives them as ``config: RunConfig``
+    (its other parameters are its own options, listed after these in ``--help``)."""
+    hints = typing.get_type_hints(command, include_extras=True)
+    own = [p.replace(annotation=hints[p.name]) for p in inspect.signature(command).parameters.values()
+           if p.name != "config"]
+    shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
+              for name, kind, default in RUN_OPTIONS]
+
+    @functools.wraps(command)
+    def verb(**kwargs: Any) -> Any:
+        config = run_config(**{name: kwargs.pop(name) for name, _, _ in RUN_OPTIONS})
+        return command(config=config, **kwargs)
+
+    params = shared + [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in own]
+    verb.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    verb.__annotations__ = {p.name: p.annotation for p in params}
+    return verb
+
+
 def run_config(solver: str, solver_opt: list[str], plugin: list[str], tasks: str, strategy: str, backend: str,
                workers: Optional[int], chunk_size: Optional[int], timeout: float, sample_budget: Optional[float],
                task_budget: Optional[float], label: Optional[str], scheduler: Optional[str] = None) -> RunConfig:
     """The RunConfig the run options describe (workers default: 1 for sequential, else the usable cores)."""
-    from perfkit.environment import usable_cores
+    from perfkit.runner.environment import usable_cores
 
     return RunConfig(
         solver=solver, tasks=tasks, strategy=strategy, backend=backend,

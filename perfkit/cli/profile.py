@@ -3,29 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 import typer
 
 from perfkit.cli import options as opt
-from perfkit.cli.app import app, console, out
+from perfkit.cli.command import app, console, out
+from perfkit.model import RunConfig
 
 
 @app.command()
+@opt.run_options
 def profile(
+    config: RunConfig,
     profiler: str = typer.Option("pyinstrument", help="pyinstrument (inline/thread backends) or py-spy (any backend)"),
-    solver: opt.Solver = "arc",
-    solver_opt: opt.SolverOpt = [],
-    plugin: opt.Plugin = [],
-    tasks: opt.Tasks = "default",
-    strategy: opt.Strategy = "sequential",
-    backend: opt.Backend = "inline",
-    workers: opt.Workers = None,
-    chunk_size: opt.ChunkSize = None,
-    timeout: opt.Timeout = 1.0,
-    sample_budget: opt.SampleBudget = None,
-    task_budget: opt.TaskBudget = None,
-    label: opt.Label = None,
     out_dir: Optional[Path] = typer.Option(None, "--out", help="output folder (default reports/profiles/<timestamp>)"),
     store: Optional[Path] = typer.Option(None, help="run store folder (default <out>/runs)"),
     baseline: bool = typer.Option(True, "--baseline/--no-baseline",
@@ -38,14 +29,12 @@ def profile(
     top: int = typer.Option(15, help="how many top frames to list"),
 ) -> None:
     """Profile a run inside its workers; print the overhead and the top frames by self time."""
-    from perfkit.profiling import profile as run_profile
+    import perfkit
 
-    config = opt.run_config(solver, solver_opt, plugin, tasks, strategy, backend, workers, chunk_size, timeout,
-                            sample_budget, task_budget, label)
     console.print(f"profiling with {profiler}" + (" (a plain run first, to measure the overhead)" if baseline else ""),
                   highlight=False)
-    result = run_profile(config, profiler, out_dir, store_dir=store, baseline=baseline, interval=interval,
-                         rate=rate, gil=gil, idle=idle, nonblocking=nonblocking, top=top)
+    result = perfkit.profile(config, profiler, out_dir, store_dir=store, baseline=baseline, interval=interval,
+                             rate=rate, gil=gil, idle=idle, nonblocking=nonblocking, top=top)
     console.print(result.summary(top), highlight=False, markup=False, soft_wrap=True)
     for kind, path in result.files.items():
         console.print(f"{kind:>10}: {path}", highlight=False, markup=False, soft_wrap=True)

@@ -3,7 +3,9 @@
 Each verb lives in its own module so that it stays a thin wrapper over one Python function.
 """
 
-from perfkit.cli import run  # noqa: F401
-from perfkit.cli import profile  # noqa: F401
-from perfkit.cli import compare  # noqa: F401
-from perfkit.cli import gate  # noqa: F401
+from perfkit.cli import (
+    compare,  # noqa: F401
+    gate,  # noqa: F401
+    profile,  # noqa: F401
+    run,  # noqa: F401
+)

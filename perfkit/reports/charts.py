@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from perfkit.analysis.metrics import SAMPLE, sample_label  # noqa: E402
+from perfkit.model import SAMPLE_KEY, sample_label  # noqa: E402
 
 DPI = 100
 MAX_TIMELINES = 8
@@ -65,13 +65,13 @@ def timeline(c: Any, out: Path) -> Optional[Path]:
         u = run.units[run.units["started"].notna()].copy()
         t0 = u["queued"].min()
         workers = sorted(u["worker"].astype(str).unique())
-        samples = list(dict.fromkeys(map(tuple, u[SAMPLE].itertuples(index=False, name=None))))
+        samples = list(dict.fromkeys(map(tuple, u[list(SAMPLE_KEY)].itertuples(index=False, name=None))))
         colour = {s: cmap(i % 10) for i, s in enumerate(samples)}
         for lane, w in enumerate(workers):
             wu = u[u["worker"].astype(str) == w]
             starts = (wu["started"] - t0).to_numpy()
             widths = (wu["ended"].fillna(wu["started"]) - wu["started"]).to_numpy()
-            cols = [colour[k] for k in map(tuple, wu[SAMPLE].itertuples(index=False, name=None))]
+            cols = [colour[k] for k in map(tuple, wu[list(SAMPLE_KEY)].itertuples(index=False, name=None))]
             # one PolyCollection per lane: a bar per unit (barh) costs minutes for 30 000 units
             ax.broken_barh(list(zip(starts, widths)), (lane - 0.4, 0.8), facecolors=cols, linewidth=0)
             for status, (mc, _) in STATUS_MARK.items():
@@ -97,7 +97,7 @@ def timeline(c: Any, out: Path) -> Optional[Path]:
 def draw_task_stream(ax: Any, run: Any, workers: list[str], t0: float) -> None:
     """Dask runs: outline each Dask task (one work item) on its worker's lane, from the task
     stream the backend stored in summary.json (start/stop already on this machine's clock)."""
-    stream = (run.summary.get("resources") or {}).get("task_stream") or []
+    stream = run.summary.resources.get("task_stream") or []
     lane = {w: i for i, w in enumerate(workers)}
     boxes: dict[int, list[tuple[float, float]]] = {}
     for task in stream:

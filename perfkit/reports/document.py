@@ -6,12 +6,13 @@ comes from :class:`perfkit.analysis.Comparison`.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Union
 
 import pandas as pd
+
+from perfkit.analysis.text import is_missing, number, percent
 
 MAX_DIFF_ROWS = 20
 
@@ -63,26 +64,16 @@ class Document:
     blocks: list[Block] = field(default_factory=list)
 
 
-def _f(x: Any, fmt: str = "{:.3f}") -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    return fmt.format(x)
-
-
 def _s(x: Any) -> str:
     """A cell: missing values (None, NaN) as an en dash."""
-    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else str(x)
+    return "–" if is_missing(x) else str(x)
 
 
-def _pct(x: Any) -> str:
-    return _f(x, "{:.0%}") if x is None or not isinstance(x, float) or not math.isnan(x) else "–"
-
-
-def _spread(row: Any, col: str, fmt: str = "{:.3f}") -> str:
+def _spread(row: Any, col: str, spec: str = ".3f") -> str:
     med, lo, hi = row[f"{col}_median"], row[f"{col}_min"], row[f"{col}_max"]
     if row["repeats"] < 2:
-        return _f(med, fmt)
-    return f"{_f(med, fmt)} [{_f(lo, fmt)}–{_f(hi, fmt)}]"
+        return number(med, spec)
+    return f"{number(med, spec)} [{number(lo, spec)}–{number(hi, spec)}]"
 
 
 def build(c: Any, charts: dict[str, tuple[str, Path]], name: str = "comparison",
@@ -127,11 +118,11 @@ def _groups_table(c: Any) -> Table:
                "ok / error / timeout / crashed / skipped (max)", "tasks solved")
     rows = []
     for _, r in c.groups.iterrows():
-        speed = f"{_f(r['speedup'], '{:.2f}')}× ({_f(r['speedup_low'], '{:.2f}')}–{_f(r['speedup_high'], '{:.2f}')})"
+        speed = f"{number(r['speedup'], '.2f')}× ({number(r['speedup_low'], '.2f')}–{number(r['speedup_high'], '.2f')})"
         rows.append((r["group"], str(r["repeats"]), _spread(r, "wall_s"), _spread(r, "cpu_s"),
-                     _spread(r, "parallelism", "{:.2f}"), _f(r["ideal_wall_s_median"]),
-                     _spread(r, "efficiency", "{:.0%}"), speed, _spread(r, "dispatch_overhead", "{:.0%}"),
-                     _spread(r, "contention", "{:.2f}"), _f(r["queue_wait_median_s_median"]),
+                     _spread(r, "parallelism", ".2f"), number(r["ideal_wall_s_median"]),
+                     _spread(r, "efficiency", ".0%"), speed, _spread(r, "dispatch_overhead", ".0%"),
+                     _spread(r, "contention", ".2f"), number(r["queue_wait_median_s_median"]),
                      " / ".join(str(r[f"n_{k}_max"]) for k in ("ok", "error", "timeout", "crashed", "skipped")),
                      f"{r['tasks_solved_min']}/{r['tasks']}"))
     return Table(headers, tuple(rows))
@@ -165,7 +156,7 @@ def _frame_table(df: pd.DataFrame, index_name: str) -> Table:
 
 
 def _runs_table(c: Any) -> Table:
-    rows = tuple((f.run_id, f.name, str(f.repeat), _f(f.wall_s), _f(f.cpu_s), _f(f.ideal_wall_s), _pct(f.efficiency),
+    rows = tuple((f.run_id, f.name, str(f.repeat), number(f.wall_s), number(f.cpu_s), number(f.ideal_wall_s), percent(f.efficiency),
                   " ".join(f"{k}={v}" for k, v in f.statuses.items()))
                  for f in c.figures)
     return Table(("run", "strategy", "repeat", "wall s", "CPU s", "ideal s", "efficiency", "statuses"), rows)
@@ -174,7 +165,7 @@ def _runs_table(c: Any) -> Table:
 def _env(c: Any) -> Table:
     envs = {}
     for r in c.runs:
-        e = r.meta.get("environment", {})
+        e = r.environment
         key = (e.get("python"), e.get("cpu_model"), e.get("usable_cores"), e.get("git_commit"), e.get("hostname"))
         envs[key] = envs.get(key, 0) + 1
     return Table(("python", "CPU", "usable cores", "git commit", "host", "runs"),

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from perfkit.gate import GateResult
+from perfkit.analysis.gate import GateResult
+from perfkit.analysis.statistics import pct_change
+from perfkit.analysis.text import signed_percent
 from perfkit.reports import markdown
 from perfkit.reports.document import Bullets, Document, Para, Table
 
@@ -14,7 +16,7 @@ ICON = {"regression": "❌", "improvement": "🚀", "unchanged": "✅", "inconcl
 
 def build(result: GateResult) -> Document:
     """The gate verdict as report blocks: answers first, then one row per metric."""
-    regressed = [f"{m.metric} {m.change_pct:+.1f} %" for m in result.metrics if m.verdict == "regression"]
+    regressed = [f"{m.metric} {signed_percent(m.change_pct)}" for m in result.metrics if m.verdict == "regression"]
     if not result.answers_ok:
         headline = f"gate FAIL: {result.answer_differences} answer(s) lost or changed"
     elif regressed:
@@ -23,7 +25,8 @@ def build(result: GateResult) -> Document:
         headline = "gate PASS: answers identical to the baseline, no speed regression"
     doc = Document(headline=headline, differences=not result.passed, title="Regression gate")
     rows = tuple((f"{ICON[m.verdict]} {m.verdict}", m.metric, f"{m.baseline:.4g}", f"{m.current:.4g}",
-                  f"{m.change_pct:+.1f} %", f"[{(m.low - 1) * 100:+.1f} %, {(m.high - 1) * 100:+.1f} %]", m.method)
+                  signed_percent(m.change_pct),
+                  f"[{signed_percent(pct_change(m.low, 1.0))}, {signed_percent(pct_change(m.high, 1.0))}]", m.method)
                  for m in result.metrics)
     unit = "calibration units" if result.normalised else "s"
     doc.blocks += [

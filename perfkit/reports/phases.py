@@ -10,13 +10,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from perfkit.phases import Phase  # noqa: E402
+from perfkit.analysis.phases import Phase  # noqa: E402
+from perfkit.analysis.text import signed_percent  # noqa: E402
 from perfkit.reports import html, markdown  # noqa: E402
 from perfkit.reports.document import Bullets, Document, Heading, Image, Para, Table  # noqa: E402
-
-
-def _pct(x: float) -> str:
-    return "—" if x != x else f"{x:+.1f} %"
 
 
 def chart(phases: Sequence[Phase], out: Path) -> Path:
@@ -46,18 +43,18 @@ def build(phases: Sequence[Phase], chart_path: Path) -> Document:
         headline = "; ".join(p.answers for p in answers_bad)
     elif bad:
         headline = "slower than the phase before: " + ", ".join(
-            f"{p.label} ({_pct(p.wall_vs_previous_pct)} wall)" for p in bad)
+            f"{p.label} ({signed_percent(p.wall_vs_previous_pct)} wall)" for p in bad)
     else:
         headline = "every phase keeps the baseline's answers and none is slower than the phase before"
     total = phases[-1]
     doc = Document(headline=headline, differences=bool(bad), title="Phase report")
     rows = tuple((("✅" if p.ok else "❌"), p.label, f"{p.wall_s:.3f}", f"{p.cpu_s:.3f}", str(p.candidates_ok),
-                  str(p.timeouts), str(p.errors), _pct(p.wall_vs_previous_pct), _pct(p.wall_vs_baseline_pct),
-                  _pct(p.cpu_vs_previous_pct), str(len(p.run_ids))) for p in phases)
+                  str(p.timeouts), str(p.errors), signed_percent(p.wall_vs_previous_pct), signed_percent(p.wall_vs_baseline_pct),
+                  signed_percent(p.cpu_vs_previous_pct), str(len(p.run_ids))) for p in phases)
     doc.blocks += [
         Para(f"Total: {phases[0].label} → {total.label}: {phases[0].wall_s:.3f} s → {total.wall_s:.3f} s wall "
-             f"({_pct(total.wall_vs_baseline_pct)}), {phases[0].cpu_s:.3f} s → {total.cpu_s:.3f} s CPU "
-             f"({_pct(total.cpu_vs_baseline_pct)}).", strong=True),
+             f"({signed_percent(total.wall_vs_baseline_pct)}), {phases[0].cpu_s:.3f} s → {total.cpu_s:.3f} s CPU "
+             f"({signed_percent(total.cpu_vs_baseline_pct)}).", strong=True),
         Table(("", "phase", "wall s", "CPU s", "ok candidates", "timeouts", "errors", "wall vs previous",
                "wall vs baseline", "CPU vs previous", "repeats"), rows),
         Heading("Answers against the baseline"),

@@ -1,4 +1,4 @@
-"""The solver plugin contract and the loader for ``--solver``.
+"""The solver plugin contract and the loader of a run's ``solver`` reference.
 
 A *fine-grained* solver offers ``candidates(task)`` and ``evaluate(task, sample, candidate_id,
 deadline)``; an *opaque* solver offers ``solve_sample(task, sample, deadline)`` returning every
@@ -11,8 +11,7 @@ import importlib
 import inspect
 from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
-from perfkit.errors import PerfkitError
-from perfkit.model import Sample, Task
+from perfkit.model import ConfigError, Sample, Task
 
 #: Short names for the built-in solvers.
 BUILTIN_SOLVERS = {
@@ -48,7 +47,7 @@ def resolve_spec(spec: str) -> str:
         return BUILTIN_SOLVERS[spec]
     if ":" not in spec:
         known = ", ".join(sorted(BUILTIN_SOLVERS))
-        raise PerfkitError(f"--solver {spec!r}: expected one of {known} or 'package.module:attr'")
+        raise ConfigError("solver", spec, f"expected one of {known} or 'package.module:attr'")
     return spec
 
 
@@ -64,25 +63,23 @@ def load_solver(spec: str, options: Mapping[str, Any] | None = None) -> Any:
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # any import-time failure is the user's module, not perfkit
-        raise PerfkitError(
-            f"--solver {spec!r}: cannot import module {module_name!r}: {type(exc).__name__}: {exc}"
-        ) from None
+        raise ConfigError("solver", spec,
+                          f"cannot import module {module_name!r}: {type(exc).__name__}: {exc}") from None
     obj: Any = module
     for part in attr_path.split("."):
         if not hasattr(obj, part):
-            raise PerfkitError(f"--solver {spec!r}: module {module_name!r} has no attribute {attr_path!r}")
+            raise ConfigError("solver", spec, f"module {module_name!r} has no attribute {attr_path!r}")
         obj = getattr(obj, part)
     if inspect.isclass(obj) or (callable(obj) and not _looks_like_solver(obj)):
         try:
             obj = obj(**dict(options or {}))
         except TypeError as exc:
-            raise PerfkitError(f"--solver {spec!r}: cannot build the solver: {exc}") from None
+            raise ConfigError("solver", spec, f"cannot build the solver: {exc}") from None
     elif options:
-        raise PerfkitError(f"--solver {spec!r}: solver options need a class or factory, not an instance")
+        raise ConfigError("solver", spec, "solver options need a class or factory, not an instance")
     if not (_looks_like_solver(obj)):
-        raise PerfkitError(
-            f"--solver {spec!r}: {type(obj).__name__} has neither candidates()+evaluate() nor solve_sample()"
-        )
+        raise ConfigError("solver", spec,
+                          f"{type(obj).__name__} has neither candidates()+evaluate() nor solve_sample()")
     return obj
 
 

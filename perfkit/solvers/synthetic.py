@@ -178,7 +178,7 @@ def _as_bool(value: Any) -> bool:
 class SyntheticSolver:
     """Candidates ``c000``… with a parametrised cost; ``c000`` answers ``rot90(input)``.
 
-    All durations are milliseconds; options may be given as strings (``--solver-opt``).
+    All durations are milliseconds; options may be given as strings (as the command line passes them).
     """
 
     def __init__(

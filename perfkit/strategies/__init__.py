@@ -6,8 +6,9 @@ under a name. Users add their own without editing perfkit::
     from perfkit.strategies import register
     register("my-strategy", my_plan_function, sample_level=True)
 
-and select it with ``--strategy my-strategy --plugin mypackage.strategies`` (the plugin
-module is imported before the run, and in every worker).
+and select it by name, with the registering module among the run's plugins
+(``RunConfig(strategy="my-strategy", plugins=("mypackage.strategies",))``): a plugin module
+is imported before the run, and in every worker.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
-from perfkit.errors import PerfkitError
+from perfkit.model import ConfigError, Plan, UnitRef, auto_chunk_size
 from perfkit.strategies import builtin
-from perfkit.strategies.plan import Plan, UnitRef, WorkItem, auto_chunk_size
 
 PlanFunction = Callable[[Sequence[tuple[str, int]], Sequence[str], int, Optional[int]], Plan]
 
@@ -44,11 +44,11 @@ def register(name: str, plan: PlanFunction, sample_level: bool = False, descript
 
 
 def get(name: str) -> Strategy:
-    """The strategy registered under ``name``; a PerfkitError listing the known ones otherwise."""
+    """The strategy registered under ``name``; a ConfigError listing the known ones otherwise."""
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise PerfkitError(f"--strategy {name!r}: unknown strategy; known: {', '.join(names())}") from None
+        raise ConfigError("strategy", name, f"unknown strategy; known: {', '.join(names())}") from None
 
 
 def names() -> list[str]:
@@ -61,4 +61,4 @@ register("sample-parallel", builtin.sample_parallel, sample_level=True)
 register("candidate-parallel", builtin.candidate_parallel)
 register("hybrid", builtin.hybrid)
 
-__all__ = ["Plan", "Strategy", "UnitRef", "WorkItem", "auto_chunk_size", "get", "names", "register"]
+__all__ = ["Plan", "Strategy", "UnitRef", "auto_chunk_size", "get", "names", "register"]

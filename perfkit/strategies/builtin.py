@@ -1,10 +1,10 @@
-"""The four strategies of DESIGN.md. Each is a pure function of the task's grid of units."""
+"""The four built-in strategies (docs/design.md, "Strategies"). Each is a pure function of the task's grid of units."""
 
 from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from perfkit.strategies.plan import Plan, UnitRef, auto_chunk_size, chunked
+from perfkit.model import Plan, UnitRef, auto_chunk_size, chunked
 
 Samples = Sequence[tuple[str, int]]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from perfkit.solvers.arc.dsl import PRIMITIVES
 from perfkit.model import Sample, Task
+from perfkit.solvers.arc.dsl import PRIMITIVES
 from perfkit.solvers.arc.solver import task_context
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import pytest
 
 from perfkit.model import Sample, Task
 from perfkit.solvers.arc import ArcSolver

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from builders import make_task
 
-from conftest import make_task
 from perfkit import runner
 from perfkit.model import RunConfig, TimeoutPolicy
-from perfkit.store import load_run
 
 EMPTY = {"candidates": 250, "cpu_ms": 0.0}
 
@@ -21,7 +20,7 @@ EMPTY = {"candidates": 250, "cpu_ms": 0.0}
 def _run(tmp_path, strategy, backend, workers, options, timeout=5.0, chunk=None, n_demo=7):
     config = RunConfig(solver="synthetic", tasks="bench", strategy=strategy, backend=backend, workers=workers,
                        chunk_size=chunk, timeout=TimeoutPolicy(timeout), solver_options=options)
-    return load_run(runner.run(config, tmp_path, tasks=[make_task("bench", n_demo=n_demo, n_test=1)]))
+    return runner.run(config, tmp_path, tasks=[make_task("bench", n_demo=n_demo, n_test=1)])
 
 
 @pytest.mark.parametrize("backend,strategy,workers", [

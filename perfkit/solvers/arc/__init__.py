@@ -2,7 +2,7 @@
 
 Modules: :mod:`.dsl` (primitives and the task context), :mod:`.program` (program ids and the
 interpreter), :mod:`.enumerate` (BFS enumeration with observational-equivalence pruning) and
-:mod:`.solver` (:class:`ArcSolver`, the ``--solver arc`` plugin).
+:mod:`.solver` (:class:`ArcSolver`, the built-in solver ``arc``).
 """
 
 from perfkit.solvers.arc.dsl import PRIMITIVES, Primitive, TaskContext

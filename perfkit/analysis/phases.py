@@ -1,6 +1,6 @@
 """Phase reports: the effect of every optimisation step, like the seed's "Performance Summary".
 
-A phase is a labelled run (``perfkit run --label phase-2``) or a run folder; several runs with
+A phase is a labelled run (a run with label ``phase-2``) or a run folder; several runs with
 the same label are its repeats. Phases are given in order, the first is the baseline. Each
 phase gets its wall and CPU (medians over repeats), candidate counts, timeouts, the change
 against the previous phase and against the baseline, and its answers checked against the
@@ -12,15 +12,16 @@ the plain ratio otherwise).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from perfkit.analysis.answers import check_answers
-from perfkit.errors import PerfkitError
-from perfkit.gate import DEFAULT_THRESHOLD, judge_metric, side_of_runs
-from perfkit.store import load_run
+from perfkit.analysis.gate import DEFAULT_THRESHOLD, judge_metric
+from perfkit.analysis.statistics import pct_change
+from perfkit.model import ConfigError
+from perfkit.store import Run
+from perfkit.store.baseline import side_of_runs
 
 
 @dataclass
@@ -48,30 +49,10 @@ class Phase:
         return self.answers_ok and not self.slower
 
 
-def find_runs(spec: str, store: Path) -> list[Any]:
-    """A run folder, or every complete run in ``store`` whose label is ``spec``."""
-    path = Path(spec)
-    if (path / "meta.json").exists():
-        return [load_run(path)]
-    runs = []
-    if store.is_dir():
-        for meta in sorted(store.glob("*/meta.json")):
-            run = load_run(meta.parent)
-            if run.config.get("label") == spec and run.meta.get("state") == "complete":
-                runs.append(run)
-    if not runs:
-        raise PerfkitError(f"phase {spec!r}: not a run folder, and no complete run in {store} has that label")
-    return runs
-
-
-def _pct(new: float, old: float) -> float:
-    return (new / old - 1.0) * 100.0 if old else float("nan")
-
-
-def phase_table(phases: Sequence[tuple[str, list[Any]]], threshold: float = DEFAULT_THRESHOLD) -> list[Phase]:
+def phase_table(phases: Sequence[tuple[str, list[Run]]], threshold: float = DEFAULT_THRESHOLD) -> list[Phase]:
     """The rows of the phase report, in the order given (the first phase is the baseline)."""
     if len(phases) < 2:
-        raise PerfkitError("perfkit phases: give at least two phases (the first is the baseline)")
+        raise ConfigError("phases", [label for label, _ in phases], "give at least two phases (the first is the baseline)")
     sides = [side_of_runs(label, runs) for label, runs in phases]
     base = sides[0]
     rows: list[Phase] = []
@@ -84,7 +65,8 @@ def phase_table(phases: Sequence[tuple[str, list[Any]]], threshold: float = DEFA
         pcpu = float(np.median([r.cpu_s for r in prev.repeats]))
         bwall = float(np.median([r.wall_s for r in base.repeats]))
         bcpu = float(np.median([r.cpu_s for r in base.repeats]))
-        check = check_answers(base.answers, side.answers, run_id=label, group=label, reference_id=base.label)
+        check = check_answers(base.answers, side.answers, run_id=label, group=label, reference_id=base.label,
+                              reference_name="the baseline")
         slower = False
         if i:
             verdict = judge_metric("wall", prev, side, threshold, normalised=False)
@@ -94,19 +76,9 @@ def phase_table(phases: Sequence[tuple[str, list[Any]]], threshold: float = DEFA
             label=label, run_ids=[r.run_id for r in side.repeats], wall_s=wall, cpu_s=cpu,
             candidates_ok=int((units["status"] == "ok").sum()), units=len(units),
             timeouts=int((units["status"] == "timeout").sum()), errors=int((units["status"] == "error").sum()),
-            wall_vs_previous_pct=_pct(wall, pwall) if i else 0.0, wall_vs_baseline_pct=_pct(wall, bwall),
-            cpu_vs_previous_pct=_pct(cpu, pcpu) if i else 0.0, cpu_vs_baseline_pct=_pct(cpu, bcpu),
+            wall_vs_previous_pct=pct_change(wall, pwall) if i else 0.0, wall_vs_baseline_pct=pct_change(wall, bwall),
+            cpu_vs_previous_pct=pct_change(cpu, pcpu) if i else 0.0, cpu_vs_baseline_pct=pct_change(cpu, bcpu),
             answers="baseline" if i == 0 else ("answers identical to the baseline" if check.clean else
-                                                check.sentence().replace("from sequential", "from the baseline")),
+                                                check.sentence()),
             answers_ok=check.clean, slower=slower))
     return rows
-
-
-def load_phases(specs: Sequence[str], store: Path) -> list[tuple[str, list[Any]]]:
-    """Resolve each phase argument to (label, runs)."""
-    out = []
-    for spec in specs:
-        runs = find_runs(spec, store)
-        label = runs[0].config.get("label") or runs[0].path.name
-        out.append((label, runs))
-    return out

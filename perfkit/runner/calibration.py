@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 
+
 def _integers(n: int) -> int:
     acc = 0
     for i in range(n):

@@ -1,4 +1,4 @@
-"""``perfkit profile --profiler pyinstrument``: an in-process run with every thread sampled."""
+"""The pyinstrument profiler: an in-process run with every thread sampled."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from perfkit.model import RunConfig, Task
-from perfkit.profiling import FrameStat, LaneStat, ProfileResult, _labelled, _run_wall_s
-from perfkit.profiling.sampler import OFF_CPU_FUNCTION, THREAD_FILE, AllThreadsSampler
+from perfkit.orchestration.profiling.result import FrameStat, LaneStat, ProfileResult, labelled, run_wall_s
+from perfkit.orchestration.profiling.sampler import OFF_CPU_FUNCTION, THREAD_FILE, AllThreadsSampler
 
 
 def top_frames(session: Any, n: Optional[int] = None) -> list[FrameStat]:
@@ -41,7 +41,7 @@ def top_frames(session: Any, n: Optional[int] = None) -> list[FrameStat]:
 
 
 def write_reports(session: Any, out: Path) -> dict[str, Path]:
-    """HTML, text (call tree), speedscope JSON and the raw session (``pyinstrument --load``)."""
+    """HTML, text (call tree), speedscope JSON and the raw session (which pyinstrument can load again)."""
     from pyinstrument.renderers import ConsoleRenderer, HTMLRenderer, SpeedscopeRenderer
 
     files = {"html": out / "profile.html", "text": out / "profile.txt",
@@ -59,12 +59,12 @@ def profile_in_process(config: RunConfig, out: Path, runs: Path, tasks: Optional
 
     plain_path = None
     if baseline:
-        plain_path = runner.run(_labelled(config, "plain"), runs, observer=observer, tasks=tasks)
+        plain_path = runner.run(labelled(config, "plain"), runs, observer=observer, tasks=tasks).path
     sampler = AllThreadsSampler(interval, target_description=f"perfkit run {config.solver} {config.strategy}/"
                                                              f"{config.backend}")
     sampler.start()
     try:
-        path = runner.run(_labelled(config, "pyinstrument"), runs, observer=observer, tasks=tasks)
+        path = runner.run(labelled(config, "pyinstrument"), runs, observer=observer, tasks=tasks).path
     finally:
         session = sampler.stop()
     files = write_reports(session, out)
@@ -72,7 +72,7 @@ def profile_in_process(config: RunConfig, out: Path, runs: Path, tasks: Optional
              sorted(sampler.thread_wall.items(), key=lambda kv: -sampler.thread_cpu.get(kv[0], 0.0))]
     return ProfileResult(
         profiler="pyinstrument", config=config, out_dir=out, files=files, run_path=path,
-        plain_run_path=plain_path, wall_profiled_s=_run_wall_s(path),
-        wall_plain_s=_run_wall_s(plain_path) if plain_path else None,
+        plain_run_path=plain_path, wall_profiled_s=run_wall_s(path),
+        wall_plain_s=run_wall_s(plain_path) if plain_path else None,
         top_frames=top_frames(session, None), lanes=lanes, sample_count=session.sample_count,
         settings=f"every thread sampled every {interval * 1e3:g} ms")

@@ -2,7 +2,9 @@
 
 ``run(config)`` is the Python API behind ``perfkit run``; ``resume(path)`` finishes an
 interrupted run without re-running the units it recorded. Tasks of a run go one after another;
-within a task the strategy's stages run one after another.
+within a task the strategy's stages run one after another. Each outcome is stamped with the
+stage of its task it belonged to, so that analysis can compute the ideal bound from the plan
+itself (perfkit/analysis/metrics.py).
 """
 
 from __future__ import annotations
@@ -14,17 +16,24 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Iterator, Optional
 
-from perfkit import calibration, environment, strategies
-from perfkit.backends import Assignment, SolverRef, WorkerFailure, get_backend
-from perfkit.errors import PerfkitError, RunInterrupted
-from perfkit.model import WHOLE_SAMPLE, Outcome, RunConfig, Task
+from perfkit import strategies
+from perfkit.backends import Assignment, SolverRef, WorkerFailure, check_backend, get_backend
+from perfkit.model import (
+    UNIT_KEY,
+    WHOLE_SAMPLE,
+    ConfigError,
+    Outcome,
+    PerfkitError,
+    RunConfig,
+    RunInterrupted,
+    Task,
+    WorkItem,
+)
+from perfkit.runner import calibration, environment
 from perfkit.solvers import is_opaque, load_solver
-from perfkit.store import RunWriter, new_run_id, read_json, read_units_jsonl
-from perfkit.strategies import WorkItem
-
-DEFAULT_STORE = Path("reports/runs")
+from perfkit.store import DEFAULT_STORE, Run, RunSummary, RunWriter, load_run, new_run_id, read_json, read_units_jsonl
 
 
 class Observer:
@@ -80,7 +89,7 @@ def _import_plugins(plugins: tuple[str, ...]) -> None:
         try:
             importlib.import_module(module)
         except Exception as exc:
-            raise PerfkitError(f"--plugin {module!r}: cannot import: {type(exc).__name__}: {exc}") from None
+            raise ConfigError("plugins", module, f"cannot import: {type(exc).__name__}: {exc}") from None
 
 
 def _unit_grid(task: Task, solver: Any) -> tuple[list[tuple[str, int]], list[str], bool]:
@@ -97,19 +106,21 @@ def _unit_grid(task: Task, solver: Any) -> tuple[list[tuple[str, int]], list[str
     return samples, candidates, False
 
 
-def _validate(config: RunConfig, solver: Any) -> strategies.Strategy:
+def _check(config: RunConfig) -> None:
+    """The one check of a run's values and registered names, before anything is loaded."""
+    config.validate()
+    check_backend(config.backend)
+    _import_plugins(config.plugins)  # a plugin may register the strategy
+    strategies.get(config.strategy)
+
+
+def _strategy_for(config: RunConfig, solver: Any) -> strategies.Strategy:
+    """The run's strategy, when it suits the solver (an opaque solver needs a sample-level one)."""
     strategy = strategies.get(config.strategy)
     if is_opaque(solver) and not strategy.sample_level:
-        raise PerfkitError(
-            f"--strategy {config.strategy}: the solver {config.solver!r} is opaque (solve_sample only); "
-            f"use a sample-level strategy: "
-            + ", ".join(s for s in strategies.names() if strategies.get(s).sample_level))
-    if config.workers < 1:
-        raise PerfkitError(f"--workers {config.workers}: must be at least 1")
-    if config.chunk_size is not None and config.chunk_size < 1:
-        raise PerfkitError(f"--chunk-size {config.chunk_size}: must be at least 1")
-    if config.timeout.unit_timeout_s <= 0:
-        raise PerfkitError(f"--timeout {config.timeout.unit_timeout_s}: must be positive")
+        raise ConfigError(
+            "strategy", config.strategy, f"the solver {config.solver!r} is opaque (solve_sample only); use a "
+            "sample-level strategy: " + ", ".join(s for s in strategies.names() if strategies.get(s).sample_level))
     return strategy
 
 
@@ -123,18 +134,20 @@ def _is_recorded(done: set[tuple], task_id: str, unit: tuple[str, int, str]) -> 
 class Runner:
     """One run's loop. Prefer the functions ``run`` and ``resume``."""
 
-    def __init__(self, config: RunConfig, writer: RunWriter, observer: Optional[Observer] = None,
-                 done: Optional[set[tuple]] = None):
+    def __init__(self, config: RunConfig, strategy: strategies.Strategy, writer: RunWriter,
+                 observer: Optional[Observer] = None, done: Optional[set[tuple]] = None):
         self.config = config
+        self.strategy = strategy
         self.writer = writer
         self.observer = observer or Observer()
         self.done = done or set()
         self.state = RunState()
         self._chunk = 0
+        self._stage_of: dict[int, int] = {}  # work item (chunk) -> stage of its task
 
     def execute(self, tasks: list[Task], solver: Any) -> None:
         """Run every task; on Ctrl-C/SIGTERM or a worker failure, stop and keep what was recorded."""
-        strategy = _validate(self.config, solver)
+        strategy = self.strategy
         backend = get_backend(self.config.backend, **self.config.backend_options)
         ref = SolverRef(self.config.solver, dict(self.config.solver_options), tuple(self.config.plugins))
         calibration_before = calibration.measure()
@@ -173,10 +186,11 @@ class Runner:
         self.observer.task_started(task, 0 if sample_level else len(candidates))
         budget = self.config.timeout
         task_deadline = None
-        for stage in plan.stages:
+        for stage_index, stage in enumerate(plan.stages):
             items = []
             for units in stage:
                 self._chunk += 1
+                self._stage_of[self._chunk] = stage_index
                 todo = tuple(u for u in units if not _is_recorded(self.done, task.id, u))
                 if todo:
                     items.append(WorkItem(self._chunk, task.id, todo, sample_level))
@@ -207,6 +221,7 @@ class Runner:
             return
         self.done.add(key)
         self.done.add(key[:3])
+        outcome.stage = self._stage_of.get(outcome.chunk, 0)
         self.writer.append([outcome])
         self.state.recorded += 1
         self.state.by_status[outcome.status] = self.state.by_status.get(outcome.status, 0) + 1
@@ -220,24 +235,24 @@ class Runner:
                 error: Optional[str]) -> None:
         workers_cpu = sum(u.cpu_s for u in usage)
         previous = self.writer.meta.get("previous_sessions", [])
-        summary = {
-            "state": state,
-            "wall_s": wall_s + sum(p.get("wall_s", 0.0) for p in previous),
-            "cpu_parent_s": cpu_parent_s,
-            "cpu_workers_s": workers_cpu,
-            "cpu_s": cpu_parent_s + workers_cpu,
-            "generate_s": self.state.generate_s,
-            "calibration_cpu_s": self.calibration_s,
-            "units_recorded_this_session": self.state.recorded,
-            "units_planned_this_session": self.state.proposed,
-            "duplicates_dropped": self.state.duplicates,
-            "workers": [u.__dict__ for u in usage],
-            "resources": resources,
-            "error": error,
-        }
+        summary = RunSummary(
+            state=state,
+            wall_s=wall_s + sum(p.get("wall_s", 0.0) for p in previous),
+            cpu_parent_s=cpu_parent_s,
+            cpu_workers_s=workers_cpu,
+            cpu_s=cpu_parent_s + workers_cpu,
+            generate_s=self.state.generate_s,
+            calibration_cpu_s=self.calibration_s,
+            units_recorded_this_session=self.state.recorded,
+            units_planned_this_session=self.state.proposed,
+            duplicates_dropped=self.state.duplicates,
+            workers=[dict(u.__dict__) for u in usage],
+            resources=resources,
+            error=error,
+        )
         self.writer.meta.setdefault("previous_sessions", []).append({"wall_s": wall_s, "state": state})
         self.writer.meta["resources"] = resources  # what the backend created, next to its limits
-        self.writer.finish(summary, state)
+        self.writer.finish(summary)
 
 
 def _meta(config: RunConfig, tasks: list[Task]) -> dict[str, Any]:
@@ -265,26 +280,27 @@ def _limits(config: RunConfig) -> dict[str, Any]:
 
 
 def run(config: RunConfig, store_dir: str | Path = DEFAULT_STORE, observer: Optional[Observer] = None,
-        tasks: Optional[list[Task]] = None) -> Path:
-    """Run ``config`` and store it under ``store_dir``; returns the run folder.
+        tasks: Optional[list[Task]] = None) -> Run:
+    """Run ``config`` and store it under ``store_dir``; returns the stored run.
 
-    Bad input raises PerfkitError before anything is written.
+    ``tasks`` replaces loading ``config.tasks`` (hand-made tasks). Bad input raises a
+    PerfkitError (a ConfigError naming the field) before anything is written.
     """
-    _import_plugins(config.plugins)
+    _check(config)
     if tasks is None:
         from perfkit.tasks import load_tasks
 
         tasks = load_tasks(config.tasks)
     solver = load_solver(config.solver, config.solver_options)
-    _validate(config, solver)
+    strategy = _strategy_for(config, solver)
     run_id = new_run_id(config.label, config.strategy, config.backend, config.workers, config.repeat)
     writer = RunWriter.create(Path(store_dir), run_id, _meta(config, tasks))
-    Runner(config, writer, observer).execute(tasks, solver)
-    return writer.path
+    Runner(config, strategy, writer, observer).execute(tasks, solver)
+    return load_run(writer.path)
 
 
-def resume(path: str | Path, observer: Optional[Observer] = None) -> Path:
-    """Finish an interrupted run: only the units without a recorded outcome run."""
+def resume(path: str | Path, observer: Optional[Observer] = None) -> Run:
+    """Finish an interrupted run: only the units without a recorded outcome run. Returns it."""
     path = Path(path)
     meta = read_json(path / "meta.json")
     if meta.get("state") == "complete":
@@ -292,14 +308,14 @@ def resume(path: str | Path, observer: Optional[Observer] = None) -> Path:
     from perfkit.tasks import load_tasks
 
     config = RunConfig.from_record(meta["config"])
-    _import_plugins(config.plugins)
+    _check(config)
     tasks = load_tasks(config.tasks)
     solver = load_solver(config.solver, config.solver_options)
+    strategy = _strategy_for(config, solver)
     done: set[tuple] = set()
-    for key in read_units_jsonl(path / "units.jsonl")[["task_id", "split", "index", "candidate"]].itertuples(
-            index=False, name=None):
+    for key in read_units_jsonl(path / "units.jsonl")[list(UNIT_KEY)].itertuples(index=False, name=None):
         done.add(tuple(key))
         done.add(tuple(key)[:3])
     writer = RunWriter.reopen(path)
-    Runner(config, writer, observer, done=done).execute(tasks, solver)
-    return path
+    Runner(config, strategy, writer, observer, done=done).execute(tasks, solver)
+    return load_run(path)

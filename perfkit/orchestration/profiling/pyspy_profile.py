@@ -1,6 +1,6 @@
-"""``perfkit profile --profiler py-spy``: the whole process tree of a run, sampled from outside.
+"""The py-spy profiler: the whole process tree of a run, sampled from outside.
 
-py-spy *launches* the run (``py-spy record --subprocesses -- python -m perfkit.profiling.child``),
+py-spy *launches* the run (``py-spy record --subprocesses -- python -m perfkit.orchestration.profiling.child``),
 so the run and every process it forks (the forkserver, the process-backend workers) are
 py-spy's descendants: with the default Yama setting (``ptrace_scope`` 1) a process may ptrace
 its descendants, so no root and no ``sysctl`` are needed on an ordinary Linux box. Containers
@@ -27,9 +27,8 @@ import zlib
 from pathlib import Path
 from typing import Any, Optional
 
-from perfkit.errors import PerfkitError
-from perfkit.model import RunConfig, Task
-from perfkit.profiling import FrameStat, LaneStat, ProfileResult, _labelled, _run_wall_s, short_path
+from perfkit.model import PerfkitError, RunConfig, Task
+from perfkit.orchestration.profiling.result import FrameStat, LaneStat, ProfileResult, labelled, run_wall_s, short_path
 
 #: py-spy's messages when the kernel refuses to let it read another process.
 PTRACE_REFUSED = re.compile(
@@ -40,7 +39,7 @@ PTRACE_FIX = (
     "run perfkit as root; allow ptrace with `sudo sysctl kernel.yama.ptrace_scope=1` (0 also lets "
     "non-descendants be traced); in a container, start it with `--cap-add SYS_PTRACE` (docker/podman) "
     "or securityContext.capabilities.add: [SYS_PTRACE] (Kubernetes); or profile in-process with "
-    "`--profiler pyinstrument --backend thread`")
+    "the pyinstrument profiler on the thread backend")
 _PROFILE_NAME = re.compile(r'^Process (\d+) Thread (\d+)(?: "(.*)")?')
 _PROCESS_FRAME = re.compile(r"^process (\d+):")
 
@@ -53,7 +52,7 @@ def find_pyspy() -> str:
     found = shutil.which("py-spy")
     if found:
         return found
-    raise PerfkitError(f"--profiler py-spy: no py-spy next to {sys.executable} nor on PATH: "
+    raise PerfkitError(f"py-spy: no py-spy next to {sys.executable} nor on PATH: "
                        f"install it with `{sys.executable} -m pip install py-spy`")
 
 
@@ -73,7 +72,7 @@ def _child(out: Path, name: str, config: RunConfig, runs: Path, tasks_pickle: Op
     spec = out / f"{name}.spec.json"
     spec.write_text(json.dumps({"config": config.to_record(), "store": str(runs.resolve()), "result": str(result),
                                 "tasks_pickle": str(tasks_pickle) if tasks_pickle else None}), encoding="utf-8")
-    return [sys.executable, "-m", "perfkit.profiling.child", str(spec)], result
+    return [sys.executable, "-m", "perfkit.orchestration.profiling.child", str(spec)], result
 
 
 def _read_child(result: Path, proc: subprocess.CompletedProcess, what: str) -> dict[str, Any]:
@@ -106,13 +105,13 @@ def profile_with_pyspy(config: RunConfig, out: Path, runs: Path, tasks: Optional
 
     plain_path = None
     if baseline:  # the same child, without py-spy: a fresh process like the profiled one
-        cmd, result = _child(out, "plain", _labelled(config, "plain"), runs, tasks_pickle)
+        cmd, result = _child(out, "plain", labelled(config, "plain"), runs, tasks_pickle)
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
         plain_path = Path(_read_child(result, proc, "plain run")["run_path"])
 
     speedscope = out / "profile.speedscope.json"
     speedscope.unlink(missing_ok=True)
-    target, result = _child(out, "pyspy", _labelled(config, "py-spy"), runs, tasks_pickle)
+    target, result = _child(out, "pyspy", labelled(config, "py-spy"), runs, tasks_pickle)
     cmd = pyspy_command(pyspy, speedscope, rate, gil, idle, nonblocking, target)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     (out / "py-spy.log").write_text(f"$ {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}", encoding="utf-8")
@@ -139,12 +138,13 @@ def profile_with_pyspy(config: RunConfig, out: Path, runs: Path, tasks: Optional
     files["svg"].write_text(flamegraph_svg(folded, title), encoding="utf-8")
     files["text"].write_text(f"py-spy: {' '.join(cmd)}\n\nflamegraph: {files['svg']}\n"
                              f"speedscope: {speedscope} (open at https://www.speedscope.app)\n", encoding="utf-8")
-    flags = " ".join(f for f, on in (("--gil", gil), ("--idle", idle), ("--nonblocking", nonblocking)) if on)
+    flags = ", ".join(f for f, on in (("GIL holders only", gil), ("idle threads included", idle),
+                                       ("without pausing the processes", nonblocking)) if on)
     return ProfileResult(
         profiler="py-spy", config=config, out_dir=out, files=files, run_path=path, plain_run_path=plain_path,
-        wall_profiled_s=_run_wall_s(path), wall_plain_s=_run_wall_s(plain_path) if plain_path else None,
+        wall_profiled_s=run_wall_s(path), wall_plain_s=run_wall_s(plain_path) if plain_path else None,
         top_frames=top_frames_speedscope(data), lanes=lanes, sample_count=sample_count,
-        settings=f"process tree sampled at {rate} Hz{' ' + flags if flags else ''}",
+        settings=f"process tree sampled at {rate} Hz{'; ' + flags if flags else ''}",
         parent_pid=parent_pid, worker_pids=sorted(workers))
 
 

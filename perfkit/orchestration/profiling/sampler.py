@@ -28,7 +28,6 @@ seen when it returns, and its time goes to the Python frame that called it.
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time

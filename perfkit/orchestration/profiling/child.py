@@ -1,4 +1,4 @@
-"""The run that py-spy launches: ``python -m perfkit.profiling.child SPEC.json``.
+"""The run that py-spy launches: ``python -m perfkit.orchestration.profiling.child SPEC.json``.
 
 A child of its own (rather than ``python -m perfkit run ...``) so that a profile can run the
 exact ``RunConfig`` and hand-made ``tasks=`` of the Python API. SPEC holds the config record,
@@ -18,8 +18,7 @@ from pathlib import Path
 def main(argv: list[str]) -> int:
     spec = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
     from perfkit import runner
-    from perfkit.errors import PerfkitError
-    from perfkit.model import RunConfig
+    from perfkit.model import PerfkitError, RunConfig
 
     config = RunConfig.from_record(spec["config"])
     tasks = None
@@ -28,7 +27,7 @@ def main(argv: list[str]) -> int:
             tasks = pickle.load(fh)
     result = {"pid": os.getpid()}
     try:
-        result["run_path"] = str(runner.run(config, spec["store"], tasks=tasks))
+        result["run_path"] = str(runner.run(config, spec["store"], tasks=tasks).path)
     except PerfkitError as exc:
         result["error"] = str(exc)
     Path(spec["result"]).write_text(json.dumps(result), encoding="utf-8")

@@ -1,0 +1,117 @@
+"""The comparison of stored runs: figures (metrics), answers checked against sequential
+(answers), and findings (rules → sentences). :func:`analyse` ties them into one
+:class:`Comparison`, the only thing a comparison report renders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import pandas as pd
+
+from perfkit.analysis.answers import AnswerCheck, candidate_counts, check_answers
+from perfkit.analysis.findings import Finding, findings, recommendation
+from perfkit.analysis.metrics import RunFigures, figures_table, group_figures, run_figures
+from perfkit.store import Run
+
+
+@dataclass
+class Comparison:
+    """Everything a report shows, computed once.
+
+    ``table``: one row per run (see :class:`RunFigures`); ``groups``: one row per
+    (strategy, backend, workers) with median/min/max over repeats and the speedup interval;
+    ``answers``: one check per non-reference run; ``counts``: ok candidates per sample (rows) ×
+    group (columns, first repeat of each); ``findings`` and ``recommendation``.
+    """
+
+    runs: list[Run]
+    reference: Optional[Run]
+    figures: list[RunFigures]
+    table: pd.DataFrame
+    groups: pd.DataFrame
+    answers: list[AnswerCheck]
+    counts: pd.DataFrame
+    findings: list[Finding] = field(default_factory=list)
+    recommendation: Optional[Finding] = None
+    #: Runs without a single recorded unit (failed at start-up); left out of every figure.
+    empty_runs: list[str] = field(default_factory=list)
+
+    @property
+    def differences(self) -> bool:
+        """True when any run's answers differ from the sequential reference."""
+        return any(not a.clean for a in self.answers)
+
+    def headline(self) -> str:
+        """The first line of every report: the answer check."""
+        if self.reference is None:
+            return "ANSWERS NOT CHECKED: no sequential run to compare with."
+        bad = [a for a in self.answers if not a.clean]
+        if not bad:
+            return f"Answers identical: all {len(self.answers)} runs agree with sequential unit by unit."
+        n = sum(a.n_differences for a in bad)
+        groups = sorted({a.group for a in bad})
+        return (f"ANSWERS DIFFER: {len(bad)} of {len(self.answers)} runs differ from sequential "
+                f"({n} unit differences; {', '.join(groups)}).")
+
+    def by_group(self) -> dict[tuple, list[RunFigures]]:
+        """The figures of every run, by repeat group (strategy, backend, workers)."""
+        out: dict[tuple, list[RunFigures]] = {}
+        for f in self.figures:
+            out.setdefault(f.group, []).append(f)
+        return out
+
+    def runs_of(self, group: tuple) -> list[Run]:
+        """The runs of one repeat group."""
+        return [r for r, f in zip(self.runs, self.figures) if f.group == group]
+
+    def run_of(self, figure: RunFigures) -> Run:
+        """The run a figure was computed from."""
+        return self.runs[self.figures.index(figure)]
+
+    def figure_of(self, run: Run) -> RunFigures:
+        """The figures of a run."""
+        return self.figures[[id(r) for r in self.runs].index(id(run))]
+
+    def reference_for(self, run: Run) -> Optional[Run]:
+        """The sequential run of the same repeat (else the first sequential run)."""
+        refs = [r for r in self.runs if _is_reference(r)]
+        if not refs:
+            return None
+        preferred = [r for r in refs if r.config.backend == "inline"] or refs
+        same = [r for r in preferred if r.config.repeat == run.config.repeat]
+        return (same or preferred)[0]
+
+
+def _is_reference(run: Run) -> bool:
+    return run.config.strategy == "sequential"
+
+
+def analyse(runs: Sequence[Run]) -> Comparison:
+    """Analyse stored runs. The sequential runs are the reference for work, speedup and
+    answers; without one, figures use each run's own CPU and answers are not checked."""
+    all_runs = list(runs)
+    runs = [r for r in all_runs if len(r.units)]
+    shell = Comparison(runs, None, [], pd.DataFrame(), pd.DataFrame(), [], pd.DataFrame())
+    shell.empty_runs = [r.run_id for r in all_runs if not len(r.units)]
+    refs = [r for r in runs if _is_reference(r)]
+    shell.reference = shell.reference_for(refs[0]) if refs else None
+    shell.figures = [run_figures(r, shell.reference_for(r)) for r in runs]
+    shell.table = figures_table(shell.figures)
+    ref_group = shell.figure_of(shell.reference).group if shell.reference is not None else None
+    shell.groups = group_figures(shell.table, ref_group)
+    for run, fig in zip(runs, shell.figures):
+        ref = shell.reference_for(run)
+        if ref is None or ref is run:
+            continue
+        shell.answers.append(check_answers(ref.units, run.units, fig.run_id, fig.name,
+                                           shell.figure_of(ref).run_id))
+    firsts: dict[str, pd.DataFrame] = {}
+    order = sorted(zip(runs, shell.figures), key=lambda rf: rf[0] is not shell.reference)
+    for run, fig in order:
+        firsts.setdefault(fig.name, run.units)
+    shell.counts = candidate_counts(firsts) if firsts else pd.DataFrame()
+    shell.findings = findings(shell)
+    shell.recommendation = recommendation(shell)
+    return shell

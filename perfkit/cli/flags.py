@@ -1,0 +1,30 @@
+"""The command line's names for the fields perfkit's errors name: a ConfigError about
+``timeout.unit_timeout_s`` is told to a command-line user as ``--timeout``."""
+
+from __future__ import annotations
+
+from perfkit.model import ConfigError
+
+#: Field of a ConfigError -> the flag (or argument) that sets it.
+FLAGS = {
+    "solver": "--solver", "tasks": "--tasks", "strategy": "--strategy", "strategies": "--strategies",
+    "backend": "--backend", "backends": "--backends", "workers": "--workers", "chunk_size": "--chunk-size",
+    "timeout.unit_timeout_s": "--timeout", "timeout.sample_budget_s": "--sample-budget",
+    "timeout.task_budget_s": "--task-budget", "label": "--label", "plugins": "--plugin", "repeats": "--repeats",
+    "repeat": "--repeat", "threshold": "--threshold", "metrics": "--metric", "normalise": "--normalise",
+    "baseline": "--baseline", "current": "--current", "profiler": "--profiler", "run_dirs": "RUN_DIRS",
+    "runs": "RUNS", "name": "NAME", "phases": "PHASE",
+}
+SOLVER_OPTION = "solver_options."
+
+
+def describe(exc: ConfigError) -> str:
+    """The error's one line in the command line's terms."""
+    if exc.field.startswith(SOLVER_OPTION):
+        key = exc.field[len(SOLVER_OPTION):]
+        shown = f"={exc.value}" if exc.has_value else ""
+        return f"--solver-opt {key}{shown}: {exc.reason}"
+    flag = FLAGS.get(exc.field)
+    if flag is None:
+        return str(exc)
+    return f"{flag} {exc.value}: {exc.reason}" if exc.has_value else f"{flag}: {exc.reason}"

@@ -1,0 +1,27 @@
+"""The vocabulary of docs/design.md as plain data: tasks, samples, units, work items, plans,
+outcomes, run configurations and errors.
+
+Everything here is a dataclass, a constant or an exception; nothing runs work. Every other
+layer imports from here and never the other way round.
+"""
+
+from perfkit.model.config import DEFAULT_STORE, RunConfig, TimeoutPolicy, is_path_segment
+from perfkit.model.errors import ConfigError, DeadlineExceeded, PerfkitError, RunInterrupted
+from perfkit.model.outcome import (
+                                   RAN_STATUSES,
+                                   SAMPLE_KEY,
+                                   STATUSES,
+                                   UNIT_COLUMNS,
+                                   UNIT_KEY,
+                                   WHOLE_SAMPLE,
+                                   Outcome,
+                                   as_grid,
+                                   grid_hash,
+)
+from perfkit.model.plan import Plan, UnitRef, WorkItem, auto_chunk_size, chunked
+from perfkit.model.task import Sample, Split, Task, sample_label
+
+__all__ = ["DEFAULT_STORE", "ConfigError", "DeadlineExceeded", "Outcome", "PerfkitError", "Plan", "RAN_STATUSES", "RunConfig",
+           "RunInterrupted", "SAMPLE_KEY", "STATUSES", "Sample", "Split", "Task", "TimeoutPolicy", "UNIT_COLUMNS",
+           "UNIT_KEY", "UnitRef", "WHOLE_SAMPLE", "WorkItem", "as_grid", "auto_chunk_size", "chunked", "grid_hash",
+           "is_path_segment", "sample_label"]

@@ -1,0 +1,103 @@
+"""What a run is: solver × tasks × strategy × backend × workers × timeout policy × repeat.
+
+``RunConfig.validate()`` is the one check of a configuration's values; it runs once per run,
+before anything is written, and raises :class:`ConfigError` naming the field.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Optional
+
+from perfkit.model.errors import ConfigError
+
+#: The run store every verb uses unless told otherwise (relative to the working directory).
+DEFAULT_STORE = Path("reports/runs")
+
+
+@dataclass(frozen=True)
+class TimeoutPolicy:
+    """Per-unit running-time limit and optional budgets, all in seconds."""
+
+    unit_timeout_s: float = 1.0
+    sample_budget_s: Optional[float] = None
+    task_budget_s: Optional[float] = None
+
+    def validate(self) -> None:
+        """Finite positive seconds everywhere (a budget may be None)."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None and f.name != "unit_timeout_s":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or value <= 0:
+                raise ConfigError(f"timeout.{f.name}", value, "expected a finite positive number of seconds")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What a run is: solver × tasks × strategy × backend × workers × timeouts × repeat."""
+
+    solver: str
+    tasks: str
+    strategy: str = "sequential"
+    backend: str = "inline"
+    workers: int = 1
+    chunk_size: Optional[int] = None
+    timeout: TimeoutPolicy = field(default_factory=TimeoutPolicy)
+    label: Optional[str] = None
+    repeat: int = 0
+    solver_options: dict[str, Any] = field(default_factory=dict)
+    #: Modules imported before the run and in every worker (user strategies, solver registries).
+    plugins: tuple[str, ...] = ()
+    #: Backend keyword options, e.g. ``{"scheduler": "tcp://host:8786"}`` for dask.
+    backend_options: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> "RunConfig":
+        """Check every value that needs no registry; returns self. Strategy, backend and solver
+        names are checked by their registries when the run starts."""
+        for name in ("solver", "tasks", "strategy", "backend"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(name, value, "expected a non-empty string")
+        _positive_int("workers", self.workers)
+        if self.chunk_size is not None:
+            _positive_int("chunk_size", self.chunk_size)
+        if isinstance(self.repeat, bool) or not isinstance(self.repeat, int) or self.repeat < 0:
+            raise ConfigError("repeat", self.repeat, "expected an integer ≥ 0")
+        if not isinstance(self.timeout, TimeoutPolicy):
+            raise ConfigError("timeout", self.timeout, "expected a TimeoutPolicy")
+        self.timeout.validate()
+        if self.label is not None and not is_path_segment(self.label):
+            raise ConfigError("label", self.label, "expected a plain name (no '/', not '.' or '..', no leading '.')")
+        return self
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-ready dict (meta.json ``config``)."""
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> "RunConfig":
+        """Rebuild a config from meta.json (for resume, the gate and the store's typed Run)."""
+        data = dict(record)
+        data["timeout"] = TimeoutPolicy(**data.get("timeout", {}))
+        data["plugins"] = tuple(data.get("plugins", ()))
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    @property
+    def group(self) -> tuple[str, str, int]:
+        """The repeat group of the run: (strategy, backend, workers)."""
+        return (self.strategy, self.backend, self.workers)
+
+
+def _positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(name, value, "expected an integer ≥ 1")
+
+
+def is_path_segment(name: str) -> bool:
+    """True for a name usable as one folder or file name (labels, baseline names)."""
+    return bool(name) and "/" not in name and "\\" not in name and not name.startswith(".") and "\0" not in name

@@ -1,0 +1,44 @@
+"""perfkit's error types. A user error carries the field it is about, so that each caller can
+name it in its own terms: the Python API by the field (``RunConfig.workers``), the command line
+by its flag (mapped in perfkit/cli/flags.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_NO_VALUE = object()
+
+
+class PerfkitError(Exception):
+    """A user error (bad input, bad options): one line naming the file, the task and the field.
+    The command line prints it and exits with ``exit_code``."""
+
+    exit_code = 2
+
+
+class ConfigError(PerfkitError):
+    """A configuration value that cannot be used: ``field`` names it (``workers``,
+    ``timeout.unit_timeout_s``, ``solver_options.cpu_ms``, ...), ``value`` is what was given and
+    ``reason`` what is expected."""
+
+    def __init__(self, field: str, value: Any = _NO_VALUE, reason: str = ""):
+        self.field, self.value, self.reason = field, value, reason
+        shown = "" if value is _NO_VALUE else f" = {value!r}"
+        super().__init__(f"{field}{shown}: {reason}")
+
+    @property
+    def has_value(self) -> bool:
+        """True when the error carries the offending value."""
+        return self.value is not _NO_VALUE
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM ended a run; everything recorded is in ``path``, which can be resumed."""
+
+    def __init__(self, path: Any):
+        super().__init__(f"run interrupted; resume it with the run folder {path}")
+        self.path = path
+
+
+class DeadlineExceeded(TimeoutError):
+    """Raised by a solver that checked its deadline and stopped itself (cooperative timeout)."""

@@ -1,0 +1,95 @@
+"""Outcomes: the one recorded result of every unit, and the grid rules that decide ``ok``.
+
+A *unit* is one candidate evaluated on one sample; its identity is :data:`UNIT_KEY`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+
+#: The outcome statuses, in the order reports list them (docs/design.md, "Vocabulary").
+STATUSES: tuple[str, ...] = ("ok", "error", "timeout", "crashed", "skipped")
+#: Statuses whose unit actually ran, so that its wall and CPU mean something.
+RAN_STATUSES: tuple[str, ...] = ("ok", "error", "timeout")
+#: The columns that identify a unit in every table of the store.
+UNIT_KEY: tuple[str, ...] = ("task_id", "split", "index", "candidate")
+#: The columns that identify a sample.
+SAMPLE_KEY: tuple[str, ...] = ("task_id", "split", "index")
+
+#: A sample-level unit (opaque solvers) carries this in place of a candidate id.
+WHOLE_SAMPLE = "*"
+
+
+@dataclass
+class Outcome:
+    """The one recorded result of a unit. Times are seconds on the run's monotonic clock."""
+
+    task_id: str
+    split: str
+    index: int
+    candidate: str
+    status: str
+    output_hash: Optional[str] = None
+    match: Optional[bool] = None
+    error_type: Optional[str] = None
+    error_message: Optional[str] = None
+    queued: Optional[float] = None
+    started: Optional[float] = None
+    ended: Optional[float] = None
+    wall_s: Optional[float] = None
+    cpu_s: Optional[float] = None
+    worker: str = "main"
+    #: The work item the unit ran in (unique within a run; a re-queued piece keeps it).
+    chunk: int = 0
+    attempt: int = 1
+    #: Seconds the work kept running after its deadline when nothing could stop it (threads).
+    leaked_s: Optional[float] = None
+    #: True when the unit's work was not stopped at its deadline (thread backend).
+    leaked: bool = False
+    #: The strategy stage of its task the unit belonged to (stages run one after another).
+    stage: int = 0
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-ready dict (one line of units.jsonl)."""
+        return dict(self.__dict__)  # every field is a scalar; asdict() deep-copies at 10× the cost
+
+    @property
+    def key(self) -> tuple[str, str, int, str]:
+        """The unit's identity (see :data:`UNIT_KEY`)."""
+        return (self.task_id, self.split, self.index, self.candidate)
+
+    def __reduce__(self) -> tuple:
+        # positional state pickles at half the cost of the default __dict__ state, and every
+        # outcome of a process or Dask worker crosses a pipe
+        return (Outcome, tuple(self.__dict__.values()))
+
+
+#: The columns of a unit table, in record order.
+UNIT_COLUMNS: tuple[str, ...] = tuple(Outcome.__dataclass_fields__)
+
+
+def as_grid(value: Any) -> np.ndarray:
+    """A solver's output as a 2-D uint8 array; raises ValueError when it is not a grid."""
+    arr = np.asarray(value)
+    if arr.ndim != 2 or arr.size == 0:
+        raise ValueError(f"output is not a non-empty 2-D grid (shape {arr.shape})")
+    if arr.dtype == np.uint8:  # the common case: one reduction instead of two
+        if arr.max() > 9:
+            raise ValueError("output cells must be integers 0..9")
+        return arr
+    if arr.dtype.kind not in "iu" or arr.min() < 0 or arr.max() > 9:
+        raise ValueError("output cells must be integers 0..9")
+    return arr.astype(np.uint8)
+
+
+def grid_hash(grid: np.ndarray) -> str:
+    """A stable 16-hex-digit hash of a grid's shape and cells (same in every process)."""
+    g = np.ascontiguousarray(grid, dtype=np.uint8)
+    h = hashlib.blake2b(digest_size=8)
+    h.update(np.asarray(g.shape, dtype=np.int64).tobytes())
+    h.update(g.tobytes())
+    return h.hexdigest()

@@ -1,0 +1,61 @@
+"""What a strategy produces: a task's units cut into work items, grouped into stages.
+
+Stages run one after another (a barrier between them); the work items of one stage may run in
+parallel. A work item runs its units in order on one worker.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Collection, Optional, Sequence
+
+#: (split, index, candidate): one unit of a task.
+UnitRef = tuple[str, int, str]
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """A chunk of units of one task that one worker runs in order."""
+
+    chunk: int
+    task_id: str
+    units: tuple[UnitRef, ...]
+    #: Opaque solvers: each unit is a whole sample (``candidate == WHOLE_SAMPLE``).
+    sample_level: bool = False
+
+    def pieces_after_loss(self, ran: int, in_flight: Optional[int] = None,
+                          accounted: Collection[UnitRef] = ()) -> tuple[Optional["WorkItem"], Optional["WorkItem"]]:
+        """What to queue again when the worker running this item was lost (killed or dead).
+
+        ``units[:ran]`` had run, but their results died with the worker unless ``accounted``
+        (already received): they run again as a new attempt. ``units[ran:]`` had not started:
+        they run with the same attempt. The unit ``in_flight`` (its position), already recorded
+        by the backend as ``timeout`` or ``crashed``, is in neither. Returns
+        ``(rerun, rest)``, each None when empty. This is the one requeue rule of every backend.
+        """
+        skip = set(accounted)
+        if in_flight is not None and 0 <= in_flight < len(self.units):
+            skip.add(self.units[in_flight])
+        rerun = tuple(u for u in self.units[:ran] if u not in skip)
+        rest = tuple(u for u in self.units[ran:] if u not in skip)
+        return (replace(self, units=rerun) if rerun else None, replace(self, units=rest) if rest else None)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The stages of one task: ``stages[i]`` is a tuple of unit tuples (one per work item)."""
+
+    stages: tuple[tuple[tuple[UnitRef, ...], ...], ...]
+
+
+def auto_chunk_size(n_units: int, workers: int) -> int:
+    """Default chunk: about 8 work items per worker, so the tail balances while the per-item
+    dispatch cost is shared by many units; never more than 256 units (a killed worker then
+    re-runs at most that many)."""
+    return max(1, min(256, math.ceil(n_units / max(1, workers * 8))))
+
+
+def chunked(units: Sequence[UnitRef], size: int) -> tuple[tuple[UnitRef, ...], ...]:
+    """Consecutive chunks of ``size`` units."""
+    return tuple(tuple(units[i : i + size]) for i in range(0, len(units), size))

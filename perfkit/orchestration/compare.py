@@ -1,0 +1,74 @@
+"""Running an experiment: every configuration of it, repeat-major (every configuration once,
+then again) so that machine drift hits all alike, the sequential inline reference first in
+each repeat (perfkit/orchestration/experiment.py plans them). Optionally a profile of each
+configuration. Rendering the report is perfkit/api.py's job."""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import replace
+from pathlib import Path
+from typing import Optional, Sequence
+
+from perfkit.model import RunConfig, Task
+from perfkit.orchestration.experiment import Experiment, plan_runs
+from perfkit.runner import Observer, run
+from perfkit.store import Run
+
+
+class Progress:
+    """Hooks for the terminal; ``run_started`` may return a runner Observer for the run's units."""
+
+    def run_started(self, index: int, total: int, config: RunConfig) -> Optional[Observer]:
+        """Run ``index`` of ``total`` is about to start."""
+        return None
+
+    def run_finished(self, index: int, total: int, path: Path) -> None:
+        """Run ``index`` of ``total`` is stored in ``path``."""
+
+
+def run_experiment(exp: Experiment, store: Path, progress: Optional[Progress] = None,
+                   task_list: Optional[list[Task]] = None) -> list[Run]:
+    """Run every configuration of ``exp`` into ``store``; ``task_list`` replaces loading
+    ``exp.tasks`` (hand-made tasks). Returns the stored runs in the order they ran."""
+    configs = plan_runs(exp)
+    progress = progress or Progress()
+    runs: list[Run] = []
+    for i, config in enumerate(configs):
+        observer = progress.run_started(i, len(configs), config)
+        stored = run(config, store, observer=observer, tasks=task_list)
+        runs.append(stored)
+        progress.run_finished(i, len(configs), stored.path)
+    return runs
+
+
+def profile_configs(runs: Sequence[Run], folder: Path,
+                    task_list: Optional[list[Task]] = None) -> list[tuple[str, str, str]]:
+    """Profile one run of each distinct configuration into ``folder/profiles``; returns report
+    links ``(title, href relative to folder, note)``.
+
+    The profiler's overhead is measured against the median wall of that configuration's runs
+    already made (no extra plain run).
+    """
+    from perfkit.orchestration.profiling import profile
+
+    walls: dict[tuple, list[float]] = {}
+    firsts: dict[tuple, RunConfig] = {}
+    for r in runs:
+        walls.setdefault(r.config.group, []).append(float(r.summary.wall_s))
+        firsts.setdefault(r.config.group, r.config)
+    links = []
+    for key, config in firsts.items():
+        name = "-".join(str(k) for k in key)
+        profiler = "pyinstrument" if config.backend in ("inline", "thread") else "py-spy"
+        result = profile(replace(config, label=f"profile-{name}"), profiler, folder / "profiles" / name,
+                         tasks=task_list, plain_wall_s=statistics.median(walls[key]))
+        main = next((p for k, p in result.files.items() if str(p).endswith((".html", ".svg"))),
+                    next(iter(result.files.values())))
+        top = result.top_frames[0].function if result.top_frames else "no samples"
+        links.append((f"{config.strategy}/{config.backend}×{config.workers} ({profiler})",
+                      str(main.relative_to(folder)), f"top frame {top}; {result.overhead_line}"))
+    return links
+
+
+__all__ = ["Progress", "profile_configs", "run_experiment"]

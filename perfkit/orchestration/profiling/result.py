@@ -1,0 +1,162 @@
+"""What a profile measured: frames, lanes and the overhead, as plain data (one type for both
+profilers), and how paths read in it."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from perfkit.model import RunConfig
+
+PROFILERS = ("pyinstrument", "py-spy")
+#: Backends whose units run in this process (what pyinstrument can see).
+IN_PROCESS_BACKENDS = ("inline", "thread")
+DEFAULT_OUT_ROOT = Path("reports/profiles")
+DEFAULT_TOP = 15
+
+_PKG_ROOT = Path(__file__).resolve().parents[3]  # the folder holding the perfkit package
+
+
+@dataclass(frozen=True)
+class FrameStat:
+    """One function's self time (seconds on CPU, summed over every call path and thread)."""
+
+    function: str
+    file: str
+    line: int
+    self_s: float
+    share: float  # of all sampled on-CPU time
+
+    @property
+    def where(self) -> str:
+        return f"{short_path(self.file)}:{self.line}"
+
+
+@dataclass(frozen=True)
+class LaneStat:
+    """A thread (pyinstrument) or a process (py-spy) and what the profiler saw of it."""
+
+    name: str
+    sampled_s: float
+    cpu_s: Optional[float] = None
+    pid: Optional[int] = None
+    role: str = ""
+
+
+@dataclass
+class ProfileResult:
+    """What ``profile`` measured and wrote."""
+
+    profiler: str
+    config: RunConfig
+    out_dir: Path
+    files: dict[str, Path]
+    run_path: Path
+    plain_run_path: Optional[Path]
+    wall_profiled_s: float
+    wall_plain_s: Optional[float]
+    top_frames: list[FrameStat]
+    lanes: list[LaneStat]
+    sample_count: int
+    settings: str
+    parent_pid: Optional[int] = None
+    worker_pids: list[int] = field(default_factory=list)
+
+    @property
+    def overhead_pct(self) -> Optional[float]:
+        if not self.wall_plain_s:
+            return None
+        return 100.0 * (self.wall_profiled_s / self.wall_plain_s - 1.0)
+
+    @property
+    def overhead_line(self) -> str:
+        if self.overhead_pct is None:
+            return (f"profiler overhead: not measured (no plain run; {self.wall_profiled_s:.2f} s profiled)")
+        return (f"profiler overhead: {self.overhead_pct:+.1f} % wall "
+                f"({self.wall_profiled_s:.2f} s profiled vs {self.wall_plain_s:.2f} s plain)")
+
+    @property
+    def header(self) -> str:
+        c = self.config
+        return "\n".join([
+            f"perfkit profile: {self.profiler} ({self.settings}; {self.sample_count} samples)",
+            f"run: solver={c.solver} tasks={c.tasks} strategy={c.strategy} backend={c.backend} "
+            f"workers={c.workers}",
+            self.overhead_line,
+        ])
+
+    def top_table(self, n: int = DEFAULT_TOP) -> str:
+        lines = [f"top frames by self time ({'CPU; off-CPU time excluded' if self.profiler == 'pyinstrument' else 'samples; idle threads excluded unless asked for'}):",
+                 f"{'self s':>9} {'share':>7}  {'function':<32} where"]
+        for f in self.top_frames[:n]:
+            lines.append(f"{f.self_s:9.3f} {100 * f.share:6.1f}%  {f.function:<32} {f.where}")
+        if not self.top_frames:
+            lines.append("  (no samples: the run was too short for the sampling interval)")
+        return "\n".join(lines)
+
+    def lanes_table(self) -> str:
+        kind = "thread" if self.profiler == "pyinstrument" else "process/thread"
+        lines = [f"{'sampled s':>10} {'cpu s':>8}  {kind}"]
+        for lane in self.lanes:
+            cpu = "-" if lane.cpu_s is None else f"{lane.cpu_s:.3f}"
+            role = f" ({lane.role})" if lane.role else ""
+            lines.append(f"{lane.sampled_s:10.3f} {cpu:>8}  {lane.name}{role}")
+        return "\n".join(lines)
+
+    def summary(self, n: int = DEFAULT_TOP) -> str:
+        """Header, top frames and lanes: what the terminal shows and the text report starts with."""
+        return "\n\n".join([self.header, self.top_table(n), self.lanes_table()])
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "profiler": self.profiler, "config": self.config.to_record(), "out_dir": str(self.out_dir),
+            "files": {k: str(v) for k, v in self.files.items()}, "run_path": str(self.run_path),
+            "plain_run_path": str(self.plain_run_path) if self.plain_run_path else None,
+            "wall_profiled_s": self.wall_profiled_s, "wall_plain_s": self.wall_plain_s,
+            "overhead_pct": self.overhead_pct, "sample_count": self.sample_count, "settings": self.settings,
+            "parent_pid": self.parent_pid, "worker_pids": self.worker_pids,
+            "top_frames": [dict(dataclasses.asdict(f), where=f.where) for f in self.top_frames],
+            "lanes": [dataclasses.asdict(lane) for lane in self.lanes],
+        }
+
+
+def short_path(path: str) -> str:
+    """``perfkit/solvers/arc/dsl.py`` for perfkit's files, the path relative to the closest
+    ``sys.path`` entry for libraries, the path itself otherwise."""
+    if not path or path.startswith("<"):
+        return path
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(_PKG_ROOT))
+    except (ValueError, OSError):
+        pass
+    best = path
+    for entry in sys.path:
+        if entry and path.startswith(entry.rstrip(os.sep) + os.sep):
+            rel = path[len(entry.rstrip(os.sep)) + 1:]
+            if len(rel) < len(best):
+                best = rel
+    return best
+
+
+def default_out_dir() -> Path:
+    return DEFAULT_OUT_ROOT / time.strftime("%Y%m%d-%H%M%S")
+
+
+def labelled(config: RunConfig, suffix: str) -> RunConfig:
+    """The config with ``suffix`` appended to its label (the profiled and the plain run)."""
+    return dataclasses.replace(config, label=f"{config.label}-{suffix}" if config.label else suffix)
+
+
+def run_wall_s(path: Path) -> float:
+    """The wall seconds of a stored run."""
+    from perfkit.store import load_run
+
+    return float(load_run(path).summary.wall_s)
+
+

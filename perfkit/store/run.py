@@ -1,0 +1,105 @@
+"""A stored run as typed data: its configuration, its summary and its units table.
+
+Every reader of the store (analysis, reports, the gate) gets these objects, never raw dicts:
+the field names here are the only place the summary's keys are spelt.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Optional
+
+import pandas as pd
+
+from perfkit.model import PerfkitError, RunConfig
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """Run-level figures (summary.json). Seconds of wall on the run's clock, seconds of CPU as
+    the OS reports them. A run still running or killed before its end has the defaults."""
+
+    state: str = "running"
+    wall_s: float = math.nan
+    cpu_s: float = math.nan
+    cpu_parent_s: float = math.nan
+    cpu_workers_s: float = math.nan
+    #: Seconds the solver's candidates() took, in all tasks.
+    generate_s: float = 0.0
+    #: CPU seconds of the calibration workload (perfkit/runner/calibration.py), None when absent.
+    calibration_cpu_s: Optional[float] = None
+    units: int = 0
+    status_counts: dict[str, int] = field(default_factory=dict)
+    units_recorded_this_session: int = 0
+    units_planned_this_session: int = 0
+    duplicates_dropped: int = 0
+    #: One record per worker incarnation: worker, cpu_s, killed, reason.
+    workers: list[dict[str, Any]] = field(default_factory=list)
+    #: What the backend created (processes, threads, restarts, Dask's task stream).
+    resources: dict[str, Any] = field(default_factory=dict)
+    error: Optional[str] = None
+    #: Keys this version of perfkit does not know (written by a newer one): kept, not lost.
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> "RunSummary":
+        """From summary.json (unknown keys go to ``extra``)."""
+        known = {f.name for f in fields(cls)} - {"extra"}
+        return cls(**{k: v for k, v in record.items() if k in known},
+                   extra={k: v for k, v in record.items() if k not in known})
+
+    def to_record(self) -> dict[str, Any]:
+        """The JSON-ready dict of summary.json."""
+        record = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        return {**record, **self.extra}
+
+
+@dataclass
+class Run:
+    """A stored run: its folder, config, summary, units (one row per unit) and the rest of
+    meta.json (environment, task ids, limits, state)."""
+
+    path: Path
+    config: RunConfig
+    summary: RunSummary
+    units: pd.DataFrame = field(repr=False)
+    meta: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_records(cls, path: Path, meta: dict[str, Any], summary: dict[str, Any],
+                     units: pd.DataFrame) -> "Run":
+        """A run from the records of its files (meta.json, summary.json, the units table)."""
+        try:
+            config = RunConfig.from_record(meta.get("config", {}))
+            run_summary = RunSummary.from_record(summary)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise PerfkitError(f"{Path(path) / 'meta.json'}: field 'config' or summary.json: {exc}") from None
+        return cls(Path(path), config, run_summary, units, meta)
+
+    @property
+    def run_id(self) -> str:
+        """The run folder's name."""
+        return str(self.meta.get("run_id", self.path.name))
+
+    @property
+    def label(self) -> str:
+        """The run's label, or its id when it has none."""
+        return self.config.label or self.run_id
+
+    @property
+    def state(self) -> str:
+        """running, complete, interrupted or failed (meta.json)."""
+        return str(self.meta.get("state", self.summary.state))
+
+    @property
+    def environment(self) -> dict[str, Any]:
+        """Python, platform, CPU model and count, package versions, git commit, command line."""
+        return self.meta.get("environment", {})
+
+    @property
+    def cores(self) -> int:
+        """Usable cores recorded in the run's environment (1 when unknown)."""
+        env = self.environment
+        return int(env.get("usable_cores") or env.get("cpu_count") or 1)

@@ -1,0 +1,109 @@
+"""Builders shared by the tests: hand-made tasks, run configurations of the synthetic solver,
+and stored-run objects built in memory with known figures. Test modules import from here,
+never from each other or from conftest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+import pandas as pd
+
+from perfkit.model import UNIT_COLUMNS, UNIT_KEY, RunConfig, Sample, Task, TimeoutPolicy
+from perfkit.store import Run, typed_units
+
+KEY = list(UNIT_KEY)
+Row = dict[str, Any]
+
+
+def make_task(task_id: str, n_demo: int = 3, n_test: int = 1, seed: int = 0) -> Task:
+    """A task of random 4×4 grids whose outputs are the inputs rotated (candidate c000 solves it)."""
+    rng = np.random.default_rng(seed)
+
+    def sample(split: str, i: int) -> Sample:
+        grid = rng.integers(0, 10, (4, 4)).astype(np.uint8)
+        return Sample(task_id, split, i, grid, np.rot90(grid).astype(np.uint8))
+
+    return Task(task_id, tuple(sample("demo", i) for i in range(n_demo)),
+                tuple(sample("test", i) for i in range(n_test)))
+
+
+def synthetic_config(strategy: str = "sequential", backend: str = "inline", workers: int = 2,
+                     timeout_s: float = 1.0, **options) -> RunConfig:
+    """A run of the synthetic solver with ``options`` (candidates, cpu_ms, faults, ...)."""
+    opts = {"candidates": 8, "cpu_ms": 0.5}
+    opts.update(options)
+    return RunConfig(solver="synthetic", tasks="hand-made", strategy=strategy, backend=backend,
+                     workers=1 if strategy == "sequential" and backend == "inline" else workers,
+                     timeout=TimeoutPolicy(timeout_s), solver_options=opts)
+
+
+def unit_rows(samples=(("demo", 0), ("demo", 1), ("test", 0)), candidates=("c000", "c001"), task_id="t1",
+              cpu: float = 0.1, **fields: Any) -> list[Row]:
+    """Units run back to back on one worker (sequential timing): every unit ``cpu`` s of CPU and
+    wall; c000 matches everywhere, others never."""
+    rows, t = [], 0.0
+    for split, index in samples:
+        for cand in candidates:
+            rows.append(dict(task_id=task_id, split=split, index=index, candidate=cand, status="ok",
+                             output_hash=f"h-{split}{index}-{cand}", match=cand == "c000",
+                             queued=0.0, started=t, ended=t + cpu, wall_s=cpu, cpu_s=cpu, worker="main",
+                             chunk=1, attempt=1, leaked_s=None, leaked=False, **fields))
+            t += cpu
+    return rows
+
+
+def make_run(rows: list[Row], strategy: str = "sequential", backend: str = "inline", workers: int = 1,
+             wall_s: Optional[float] = None, cpu_s: Optional[float] = None, cores: int = 2, repeat: int = 0,
+             run_id: Optional[str] = None, edit: Optional[Callable[[pd.DataFrame], pd.DataFrame]] = None,
+             summary: Optional[dict] = None, timeout_s: float = 1.0) -> Run:
+    """A stored-run object built in memory (no folder): meta, summary and the units table."""
+    df = typed_units(pd.DataFrame(rows))[list(UNIT_COLUMNS)].copy()
+    if edit is not None:
+        df = edit(df)
+    wall = wall_s if wall_s is not None else float(df["ended"].max() - df["queued"].min())
+    cpu = cpu_s if cpu_s is not None else float(df["cpu_s"].sum())
+    rid = run_id or f"{strategy}-{backend}-w{workers}-r{repeat}"
+    config = RunConfig(solver="synthetic", tasks="hand-made", strategy=strategy, backend=backend, workers=workers,
+                       repeat=repeat, timeout=TimeoutPolicy(timeout_s), label="test")
+    meta = {"run_id": rid, "environment": {"usable_cores": cores, "python": "3.11"}, "config": config.to_record()}
+    s = {"state": "complete", "wall_s": wall, "cpu_s": cpu, "workers": []}
+    s.update(summary or {})
+    return Run.from_records(Path(rid), meta, s, df)
+
+
+def parallel(rows: list[Row], workers: int, chunk_of: Callable[[Row], Any]) -> list[Row]:
+    """Re-time rows as perfect list scheduling over ``workers`` lanes, one chunk per item."""
+    lanes = [0.0] * workers
+    items: dict[Any, list[Row]] = {}
+    for r in rows:
+        items.setdefault(chunk_of(r), []).append(dict(r))
+    out = []
+    for n, (key, members) in enumerate(items.items(), start=1):
+        lane = int(np.argmin(lanes))
+        for r in members:
+            r.update(started=lanes[lane], ended=lanes[lane] + r["wall_s"], worker=f"w{lane}", chunk=n)
+            lanes[lane] += r["wall_s"]
+            out.append(r)
+    return out
+
+
+SAMPLES = tuple(("demo", i) for i in range(5)) + (("test", 0),)
+CANDS = tuple(f"c{i:03d}" for i in range(8))
+
+
+def reference_run(cpu=0.1, **kw):
+    return make_run(unit_rows(SAMPLES, CANDS, cpu=cpu), **kw)
+
+
+def clean_parallel(strategy="candidate-parallel", backend="process", workers=2, per_chunk=4, **kw):
+    """A near-ideal parallel run: chunks of ``per_chunk`` units perfectly scheduled."""
+    rows = unit_rows(SAMPLES, CANDS, cpu=0.1)
+    for i, r in enumerate(rows):
+        r["_i"] = i
+    rows = parallel(rows, workers, lambda r: r["_i"] // per_chunk)
+    for r in rows:
+        r.pop("_i")
+    wall = max(r["ended"] for r in rows) * 1.02
+    return make_run(rows, strategy, backend, workers, wall_s=wall, cpu_s=wall * workers * 0.97, **kw)
