@@ -32,7 +32,7 @@ from perfkit.model import (
     WorkItem,
 )
 from perfkit.runner import calibration, environment
-from perfkit.solvers import is_opaque, load_solver
+from perfkit.solvers import is_opaque, load_solver, with_run_folder
 from perfkit.store import DEFAULT_STORE, Run, RunSummary, RunWriter, load_run, new_run_id, read_json, read_units_jsonl
 
 
@@ -149,7 +149,8 @@ class Runner:
         """Run every task; on Ctrl-C/SIGTERM or a worker failure, stop and keep what was recorded."""
         strategy = self.strategy
         backend = get_backend(self.config.backend, **self.config.backend_options)
-        ref = SolverRef(self.config.solver, dict(self.config.solver_options), tuple(self.config.plugins))
+        options = with_run_folder(solver, self.config.solver_options, self.writer.path)
+        ref = SolverRef(self.config.solver, options, tuple(self.config.plugins))
         calibration_before = calibration.measure()
         wall0, cpu0 = time.monotonic(), _cpu_self_s()
         state, usage, error, crash = "complete", [], None, None

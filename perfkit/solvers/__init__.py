@@ -17,7 +17,16 @@ from perfkit.model import ConfigError, Sample, Task
 BUILTIN_SOLVERS = {
     "arc": "perfkit.solvers.arc:ArcSolver",
     "synthetic": "perfkit.solvers.synthetic:SyntheticSolver",
+    "batt": "perfkit.solvers.batt:BattSolver",
 }
+
+#: A solver class may name, in these class attributes, the option through which it receives
+#: its run folder (filled in by the runner for every worker: a place for side tables beside
+#: the outcomes; not recorded in the configuration, since it is where the run is) and the one
+#: through which it receives the folder of the sequential reference run of the same repeat
+#: (filled in by ``perfkit compare`` for the other runs, and recorded with their options).
+RUN_FOLDER_ATTR = "run_folder_option"
+REFERENCE_ATTR = "reference_option"
 
 
 @runtime_checkable
@@ -81,6 +90,25 @@ def load_solver(spec: str, options: Mapping[str, Any] | None = None) -> Any:
         raise ConfigError("solver", spec,
                           f"{type(obj).__name__} has neither candidates()+evaluate() nor solve_sample()")
     return obj
+
+
+def solver_attribute(spec: str, name: str) -> Any:
+    """A class attribute of the solver ``spec`` names (None for an instance or a factory, or
+    when it has no such attribute), looked up without building the solver."""
+    module_name, _, attr_path = resolve_spec(spec).partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr_path.split("."):
+            obj = getattr(obj, part)
+    except Exception:  # load_solver reports a bad spec in its own words
+        return None
+    return getattr(obj, name, None) if inspect.isclass(obj) else None
+
+
+def with_run_folder(solver: Any, options: Mapping[str, Any], run_folder: Any) -> dict[str, Any]:
+    """``options`` plus the run folder for a solver that asks for it (RUN_FOLDER_ATTR)."""
+    key = getattr(solver, RUN_FOLDER_ATTR, None)
+    return {**options, key: str(run_folder)} if key else dict(options)
 
 
 def _looks_like_solver(obj: Any) -> bool:
