@@ -11,8 +11,8 @@ the plain ratio otherwise).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -43,6 +43,8 @@ class Phase:
     answers: str
     answers_ok: bool
     slower: bool
+    #: A battery solver's own scores: mean value per score name (first run of the phase).
+    battery_scores: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -80,5 +82,14 @@ def phase_table(phases: Sequence[tuple[str, list[Run]]], threshold: float = DEFA
             cpu_vs_previous_pct=pct_change(cpu, pcpu) if i else 0.0, cpu_vs_baseline_pct=pct_change(cpu, bcpu),
             answers="baseline" if i == 0 else ("answers identical to the baseline" if check.clean else
                                                 check.sentence()),
-            answers_ok=check.clean, slower=slower))
+            answers_ok=check.clean, slower=slower, battery_scores=score_means(runs[0].scores)))
     return rows
+
+
+def score_means(scores: Any) -> dict[str, float]:
+    """Mean value per score name of a battery's scores (numbers and booleans; other values are
+    left out), in the order the names first appear."""
+    if scores is None or not len(scores):
+        return {}
+    values = scores["value"].map(lambda v: float(v) if isinstance(v, (bool, int, float)) else float("nan"))
+    return {str(k): float(v) for k, v in values.groupby(scores["name"], sort=False).mean().dropna().items()}

@@ -61,7 +61,19 @@ def build(phases: Sequence[Phase], chart_path: Path) -> Document:
         Bullets(tuple((f"{p.label}: {p.answers}", (), not p.answers_ok) for p in phases[1:])),
         Image("wall and CPU per phase", chart_path),
     ]
+    doc.blocks += _battery_scores(phases)
     return doc
+
+
+def _battery_scores(phases: Sequence[Phase]) -> list:
+    """The battery's own scores (its ``s``) per phase, beside perfkit's figures; nothing when no
+    phase ran a battery that scores."""
+    names = list(dict.fromkeys(n for p in phases for n in p.battery_scores))
+    if not names:
+        return []
+    rows = tuple((p.label, *(f"{p.battery_scores[n]:.3f}" if n in p.battery_scores else "—" for n in names))
+                 for p in phases)
+    return [Heading("The battery's own scores (mean per score name)"), Table(("phase", *names), rows)]
 
 
 def write(phases: Sequence[Phase], out: Path) -> Path:

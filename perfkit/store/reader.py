@@ -15,6 +15,7 @@ import orjson
 import pandas as pd
 
 from perfkit.model import UNIT_COLUMNS, UNIT_KEY, PerfkitError
+from perfkit.solvers.batt import score_frame
 from perfkit.store.layout import META, SUMMARY, UNITS_JSONL, UNITS_PARQUET
 from perfkit.store.run import Run
 
@@ -84,7 +85,7 @@ def load_run(path: str | os.PathLike) -> Run:
     summary = read_json(summary_path) if summary_path.exists() else {"state": meta.get("state", "running")}
     parquet = path / UNITS_PARQUET
     units = typed_units(pd.read_parquet(parquet)) if parquet.exists() else read_units_jsonl(path / UNITS_JSONL)
-    return Run.from_records(path, meta, summary, units)
+    return Run.from_records(path, meta, summary, units, score_frame(path))
 
 
 def find_runs(spec: str, store: Path) -> list[Run]:

@@ -66,17 +66,20 @@ class Run:
     summary: RunSummary
     units: pd.DataFrame = field(repr=False)
     meta: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: A battery solver's own scores (perfkit.solvers.batt.SCORE_COLUMNS); empty for other solvers.
+    scores: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
     @classmethod
     def from_records(cls, path: Path, meta: dict[str, Any], summary: dict[str, Any],
-                     units: pd.DataFrame) -> "Run":
-        """A run from the records of its files (meta.json, summary.json, the units table)."""
+                     units: pd.DataFrame, scores: Optional[pd.DataFrame] = None) -> "Run":
+        """A run from the records of its files (meta.json, summary.json, the units table, the
+        battery's scores when it has them)."""
         try:
             config = RunConfig.from_record(meta.get("config", {}))
             run_summary = RunSummary.from_record(summary)
         except (TypeError, ValueError, AttributeError) as exc:
             raise PerfkitError(f"{Path(path) / 'meta.json'}: field 'config' or summary.json: {exc}") from None
-        return cls(Path(path), config, run_summary, units, meta)
+        return cls(Path(path), config, run_summary, units, meta, pd.DataFrame() if scores is None else scores)
 
     @property
     def run_id(self) -> str:
