@@ -1,7 +1,8 @@
 """Running an experiment: every configuration of it, repeat-major (every configuration once,
 then again) so that machine drift hits all alike, the sequential inline reference first in
-each repeat (perfkit/orchestration/experiment.py plans them). Optionally a profile of each
-configuration. Rendering the report is perfkit/api.py's job."""
+each repeat (perfkit/orchestration/experiment.py plans them); a solver that asks for it
+(perfkit.solvers.REFERENCE_ATTR) gets that reference run's folder in the other runs of the
+repeat. Optionally a profile of each configuration. Rendering the report is perfkit/api.py's job."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from perfkit.model import RunConfig, Task
-from perfkit.orchestration.experiment import Experiment, plan_runs
+from perfkit.orchestration.experiment import REFERENCE, Experiment, plan_runs
 from perfkit.runner import Observer, run
+from perfkit.solvers import REFERENCE_ATTR, solver_attribute
 from perfkit.store import Run
 
 
@@ -34,10 +36,17 @@ def run_experiment(exp: Experiment, store: Path, progress: Optional[Progress] = 
     configs = plan_runs(exp)
     progress = progress or Progress()
     runs: list[Run] = []
+    reference_key = solver_attribute(exp.solver, REFERENCE_ATTR)
+    reference: Optional[Run] = None
     for i, config in enumerate(configs):
+        is_reference = config.group == REFERENCE
+        if reference_key and reference is not None and not is_reference:  # the solver asks for it
+            config = replace(config, solver_options={**config.solver_options, reference_key: str(reference.path)})
         observer = progress.run_started(i, len(configs), config)
         stored = run(config, store, observer=observer, tasks=task_list)
         runs.append(stored)
+        if is_reference:
+            reference = stored
         progress.run_finished(i, len(configs), stored.path)
     return runs
 
