@@ -1,0 +1,213 @@
+"""The batt solver: a user's generated battery module (tests/plugins/battery.py) run unchanged.
+
+Conversions keep Python ints, ``C`` is None while perfkit scores, duplicate ids are kept apart,
+a failing or timed-out sample is one outcome per declared candidate on the inline and process
+backends, and the battery's own scores land in the run folder and the phase report.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import KEY, make_task
+from perfkit import runner
+from perfkit.errors import PerfkitError
+from perfkit.model import RunConfig, TimeoutPolicy
+from perfkit.solvers import load_solver
+from perfkit.solvers.batt import grid_to_tuples, name_outputs, read_battery_table, returned_ids, tuples_to_grid
+from perfkit.store import load_run
+from plugins import battery
+
+ROOT = Path(__file__).resolve().parents[1]
+DECLARED = set(battery.SOLVER_IDS)
+#: What the test battery returns for a sample: every declared id but ``fails``, plus ``twice#2``.
+RETURNED = (DECLARED - {"fails"}) | {"twice#2"}
+
+
+def batt_run(tmp_path, tasks, strategy="sequential", backend="inline", timeout_s=1.0, **options):
+    opts = {"module": "plugins.battery", **options}
+    config = RunConfig(solver="batt", tasks="hand-made", strategy=strategy, backend=backend,
+                       workers=1 if backend == "inline" else 2, timeout=TimeoutPolicy(timeout_s),
+                       solver_options=opts)
+    return load_run(runner.run(config, tmp_path / "runs", tasks=tasks))
+
+
+def by_sample(units):
+    return {key: set(g.candidate) for key, g in units.groupby(["task_id", "split", "index"])}
+
+
+def test_conversion_keeps_python_ints():
+    grid = np.array([[0, 7], [9, 1]], dtype=np.uint8)
+    converted = grid_to_tuples(grid)
+    assert converted == ((0, 7), (9, 1))
+    assert all(type(x) is int for row in converted for x in row)
+    assert battery.ints_only(converted) == converted
+    back = tuples_to_grid(converted)
+    assert back.dtype == np.uint8 and (back == grid).all()
+    naive = tuple(map(tuple, grid))  # the obvious conversion keeps numpy.uint8 cells
+    with pytest.raises(TypeError, match="uint8"):
+        battery.ints_only(naive)
+    o, _ = battery.batt("t", ((converted, converted),), naive, None, os.devnull)
+    assert "ints_only" not in {sid for _, _, sid, _ in o}, "the check must be able to fail"
+
+
+def test_duplicate_ids_are_kept_apart():
+    outputs, rows = name_outputs([(1, 0, "a", "g1"), (2, 0, "b", "g2"), (3, 1, "a", "g3"), (4, 2, "a", "g4")])
+    assert outputs == {"a": "g1", "b": "g2", "a#2": "g3", "a#3": "g4"}
+    assert [r[:2] for r in rows] == [["a", "a"], ["b", "b"], ["a#2", "a"], ["a#3", "a"]]
+
+
+def test_a_sequential_run_of_the_battery(tmp_path):
+    """Every cell a Python int, C withheld, duplicates apart, the raising program an error."""
+    log = tmp_path / "battery.log"
+    task = make_task("plain", n_demo=3, n_test=1)
+    run = batt_run(tmp_path, [task], log_path=str(log))
+    units = run.units
+    assert not units.duplicated(KEY).any()
+    for key, names in by_sample(units).items():
+        assert names == DECLARED | {"twice#2"}, key
+    ok = units[units.status == "ok"]
+    assert set(ok.candidate) == RETURNED and len(ok) == len(RETURNED) * 4
+    twice = ok[ok.candidate.str.startswith("twice")].groupby(["split", "index"]).output_hash.nunique()
+    assert (twice == 2).all(), "the two outputs under one id are two candidates"
+    fails = units[units.candidate == "fails"]
+    assert (fails.status == "error").all() and (fails.error_type == "MissingOutput").all()
+    assert ok[ok.candidate == "rot90"].match.all() and not ok[ok.candidate == "identity"].match.any()
+    lines = log.read_text().splitlines()
+    assert len(lines) == 4 and all("C=None" in line and "I=tuple" in line for line in lines)
+    table = read_battery_table(run.path)
+    assert [(r["split"], r["index"]) for r in table] == [("demo", 0), ("demo", 1), ("demo", 2), ("test", 0)]
+    assert set(run.scores.name) == {"demo_fit"} and len(run.scores) == 4 * len(RETURNED)
+
+
+def test_pass_expected_gives_C_and_the_battery_scores_it(tmp_path):
+    log = tmp_path / "battery.log"
+    run = batt_run(tmp_path, [make_task("given", n_demo=2)], log_path=str(log), pass_expected=True)
+    assert all("C=given" in line for line in log.read_text().splitlines())
+    match = run.scores[run.scores.name == "match"].set_index(["index", "solver_id"]).value
+    assert match.xs("rot90", level="solver_id").all() and not match.xs("identity", level="solver_id").any()
+
+
+@pytest.mark.parametrize("function,error_type", [("batt_raises", "RuntimeError"),
+                                                 ("batt_malformed", "BatteryResultError")])
+def test_a_battery_that_fails_is_one_error_per_declared_candidate(tmp_path, function, error_type):
+    task = make_task("raises", n_demo=2)
+    units = batt_run(tmp_path, [task], function=function).units
+    assert len(units) == 3 * len(DECLARED)
+    for names in by_sample(units).values():
+        assert names == DECLARED
+    assert (units.status == "error").all() and (units.error_type == error_type).all()
+
+
+@pytest.mark.parametrize("backend", ["inline", "process"])
+def test_a_timed_out_sample_is_one_timeout_per_declared_candidate(tmp_path, backend):
+    """demo[1] of task 'slow' sleeps past its deadline: stopped by SIGALRM inline, and by the
+    adapter's own alarm in a process worker (which then lives on: no kill, no '*' unit)."""
+    task = make_task("slow", n_demo=3, n_test=1)
+    run = batt_run(tmp_path, [task], "sample-parallel" if backend == "process" else "sequential", backend,
+                   timeout_s=0.25)
+    units = run.units
+    assert "*" not in set(units.candidate)
+    slow = units[(units.split == "demo") & (units["index"] == 1)]
+    assert set(slow.candidate) == DECLARED and (slow.status == "timeout").all()
+    others = units[~units.index.isin(slow.index)]
+    assert set(others[others.status == "ok"].candidate) == RETURNED
+    assert (others.status != "timeout").all()
+    if backend == "process":
+        assert slow.error_type.eq("DeadlineExceeded").all(), "stopped by the adapter, not by a kill"
+        assert run.meta["resources"]["processes_created"] == 2
+
+
+def test_undeclared_ids_come_from_the_reference_run(tmp_path):
+    """A battery without SOLVER_IDS: a run given the reference folder declares, per sample,
+    what the battery returned there, so a failed sample loses countable candidates."""
+    task = make_task("plain", n_demo=2)
+    opts = {"module": "plugins.battery_plain"}
+    ref = batt_run(tmp_path, [task], **opts)
+    assert set(ref.units.candidate) == RETURNED
+    assert returned_ids(ref.path)[("plain", "demo", 0)] == ["identity", "rot90", "flip", "ints_only", "twice",
+                                                            "twice#2", "slow"]
+    lost = batt_run(tmp_path, [task], function="batt_raises", reference=str(ref.path), **opts).units
+    for names in by_sample(lost).values():
+        assert names == RETURNED
+    assert (lost.status == "error").all() and len(lost) == 3 * len(RETURNED)
+    alone = batt_run(tmp_path, [task], function="batt_raises", **opts).units
+    assert list(alone.candidate) == ["*"] * 3, "nothing declared, nothing known: one unit per sample"
+
+
+def test_battery_errors_are_one_clear_line():
+    with pytest.raises(PerfkitError, match="option 'module' is required"):
+        load_solver("batt")
+    with pytest.raises(PerfkitError, match="cannot import battery module 'no_such_battery'.*PYTHONPATH"):
+        load_solver("batt", {"module": "no_such_battery"})
+    with pytest.raises(PerfkitError, match="has no function 'nope'"):
+        load_solver("batt", {"module": "plugins.battery", "function": "nope"})
+
+
+def test_solve_sample_can_be_called_directly():
+    """The adapter is usable outside a run (a notebook): no alarm where SIGALRM is taken."""
+    solver = load_solver("batt", {"module": "plugins.battery"})
+    task = make_task("direct")
+    outputs = solver.solve_sample(task, task.demo[0], time.monotonic() + 10)
+    assert set(outputs) == RETURNED
+    assert (tuples_to_grid(outputs["rot90"]) == task.demo[0].output).all()
+
+
+@pytest.mark.slow
+def test_compare_counts_the_batterys_candidates_and_what_a_timeout_lost(tmp_path):
+    """The README's command, on two default tasks: the sequential reference inline and
+    sample-parallel on worker processes; 67a3c6ac/demo[1] times out under both and is
+    reported as its 7 declared candidates."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "tests")}
+    done = subprocess.run([sys.executable, "-m", "perfkit", "compare", "--solver", "batt", "--solver-opt",
+                           "module=plugins.battery", "--tasks", "default:67a3c6ac,3c9b0459", "--strategies",
+                           "sequential,sample-parallel", "--repeats", "1", "--out", str(tmp_path / "rep"),
+                           "--store", str(tmp_path / "runs")],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr
+    report = (tmp_path / "rep" / "report.md").read_text()
+    assert report.startswith("**Answers identical")
+    counts = {line.split("|")[1].strip(): line.split("|")[2:4] for line in report.splitlines()
+              if line.startswith("| 67a3c6ac/") or line.startswith("| 3c9b0459/") or line.startswith("| total")}
+    assert [c.strip() for c in counts["67a3c6ac/demo[1]"]] == ["0", "0"]
+    assert [c.strip() for c in counts["67a3c6ac/demo[0]"]] == [str(len(RETURNED))] * 2
+    assert [c.strip() for c in counts["total"]] == [str(8 * len(RETURNED))] * 2
+    runs = [load_run(p) for p in sorted((tmp_path / "runs").iterdir())]
+    parallel = next(r for r in runs if r.config["strategy"] == "sample-parallel")
+    assert parallel.config["solver_options"]["reference"].endswith(next(
+        r.path.name for r in runs if r.config["strategy"] == "sequential"))
+    for run in runs:
+        lost = run.units[(run.units.task_id == "67a3c6ac") & (run.units.split == "demo") & (run.units["index"] == 1)]
+        assert set(lost.candidate) == DECLARED and (lost.status == "timeout").all()
+        assert "*" not in set(run.units.candidate)
+
+
+def test_the_example_battery_runs(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "examples" / "battery"))
+    task = make_task("example", n_demo=2)
+    config = RunConfig(solver="batt", tasks="hand-made", solver_options={"module": "my_battery"})
+    units = load_run(runner.run(config, tmp_path / "runs", tasks=[task])).units
+    assert (units.status == "ok").any() and units[units.candidate == "rot90"].match.all()
+
+
+def test_the_phase_report_shows_the_batterys_scores(tmp_path):
+    from perfkit.phases import load_phases, phase_table
+    from perfkit.reports import phases as render
+    from perfkit.reports.document import Table
+
+    task = make_task("phase", n_demo=2)
+    first = batt_run(tmp_path, [task])
+    second = batt_run(tmp_path, [task], pass_expected=True)
+    rows = phase_table(load_phases([str(first.path), str(second.path)], tmp_path / "runs"))
+    assert set(rows[0].battery_scores) == {"demo_fit"} and set(rows[1].battery_scores) == {"demo_fit", "match"}
+    assert rows[1].battery_scores["match"] == pytest.approx(1 / len(RETURNED))  # rot90 matches, nothing else
+    doc = render.build(rows, tmp_path / "phases.png")
+    table = [b for b in doc.blocks if isinstance(b, Table) and b.headers[0] == "phase"][-1]
+    assert table.headers == ("phase", "demo_fit", "match") and table.rows[0][2] == "—"
