@@ -254,9 +254,10 @@ def _import_battery(module: str) -> Any:
 
 def _module_ids(module: Any) -> tuple[str, ...]:
     ids = getattr(module, "SOLVER_IDS", ())
-    if isinstance(ids, str) or not isinstance(ids, (tuple, list)) or not all(isinstance(i, str) for i in ids):
-        raise PerfkitError(f"batt solver: {module.__name__}.SOLVER_IDS must be a tuple of strings")
-    return tuple(ids)
+    if not isinstance(ids, (tuple, list)):
+        raise PerfkitError(f"batt solver: {module.__name__}.SOLVER_IDS must be a tuple of solver ids, "
+                           f"not {type(ids).__name__}")
+    return tuple(str(i) for i in ids)  # ids name candidates as text, like name_outputs does
 
 
 def _call_with_alarm(function: Callable[..., Any], args: tuple, deadline: float) -> Any:
