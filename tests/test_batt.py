@@ -16,14 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import KEY, make_task
+from builders import KEY, make_task
+from plugins import battery
+
 from perfkit import runner
-from perfkit.errors import PerfkitError
-from perfkit.model import RunConfig, TimeoutPolicy
+from perfkit.model import ConfigError, RunConfig, TimeoutPolicy
 from perfkit.solvers import load_solver
 from perfkit.solvers.batt import grid_to_tuples, name_outputs, read_battery_table, returned_ids, tuples_to_grid
 from perfkit.store import load_run
-from plugins import battery
 
 ROOT = Path(__file__).resolve().parents[1]
 DECLARED = set(battery.SOLVER_IDS)
@@ -36,7 +36,7 @@ def batt_run(tmp_path, tasks, strategy="sequential", backend="inline", timeout_s
     config = RunConfig(solver="batt", tasks="hand-made", strategy=strategy, backend=backend,
                        workers=1 if backend == "inline" else 2, timeout=TimeoutPolicy(timeout_s),
                        solver_options=opts)
-    return load_run(runner.run(config, tmp_path / "runs", tasks=tasks))
+    return runner.run(config, tmp_path / "runs", tasks=tasks)
 
 
 def by_sample(units):
@@ -143,12 +143,19 @@ def test_undeclared_ids_come_from_the_reference_run(tmp_path):
 
 
 def test_battery_errors_are_one_clear_line():
-    with pytest.raises(PerfkitError, match="option 'module' is required"):
+    with pytest.raises(ConfigError, match="required") as missing:
         load_solver("batt")
-    with pytest.raises(PerfkitError, match="cannot import battery module 'no_such_battery'.*PYTHONPATH"):
+    assert missing.value.field == "solver_options.module"
+    with pytest.raises(ConfigError, match="'no_such_battery': cannot import the battery module.*PYTHONPATH"):
         load_solver("batt", {"module": "no_such_battery"})
-    with pytest.raises(PerfkitError, match="has no function 'nope'"):
+    with pytest.raises(ConfigError, match="'nope': battery module 'plugins.battery' has no such function") as bad:
         load_solver("batt", {"module": "plugins.battery", "function": "nope"})
+    assert bad.value.field == "solver_options.function"
+    done = subprocess.run([sys.executable, "-m", "perfkit", "run", "--solver", "batt", "--solver-opt",
+                           "module=no_such_battery", "--tasks", "default:1"], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()] and "--solver-opt module=" in done.stderr
 
 
 def test_solve_sample_can_be_called_directly():
@@ -180,9 +187,9 @@ def test_compare_counts_the_batterys_candidates_and_what_a_timeout_lost(tmp_path
     assert [c.strip() for c in counts["67a3c6ac/demo[0]"]] == [str(len(RETURNED))] * 2
     assert [c.strip() for c in counts["total"]] == [str(8 * len(RETURNED))] * 2
     runs = [load_run(p) for p in sorted((tmp_path / "runs").iterdir())]
-    parallel = next(r for r in runs if r.config["strategy"] == "sample-parallel")
-    assert parallel.config["solver_options"]["reference"].endswith(next(
-        r.path.name for r in runs if r.config["strategy"] == "sequential"))
+    parallel = next(r for r in runs if r.config.strategy == "sample-parallel")
+    assert parallel.config.solver_options["reference"].endswith(next(
+        r.path.name for r in runs if r.config.strategy == "sequential"))
     for run in runs:
         lost = run.units[(run.units.task_id == "67a3c6ac") & (run.units.split == "demo") & (run.units["index"] == 1)]
         assert set(lost.candidate) == DECLARED and (lost.status == "timeout").all()
@@ -193,19 +200,19 @@ def test_the_example_battery_runs(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT / "examples" / "battery"))
     task = make_task("example", n_demo=2)
     config = RunConfig(solver="batt", tasks="hand-made", solver_options={"module": "my_battery"})
-    units = load_run(runner.run(config, tmp_path / "runs", tasks=[task])).units
+    units = runner.run(config, tmp_path / "runs", tasks=[task]).units
     assert (units.status == "ok").any() and units[units.candidate == "rot90"].match.all()
 
 
 def test_the_phase_report_shows_the_batterys_scores(tmp_path):
-    from perfkit.phases import load_phases, phase_table
+    from perfkit.analysis.phases import phase_table
     from perfkit.reports import phases as render
     from perfkit.reports.document import Table
 
     task = make_task("phase", n_demo=2)
     first = batt_run(tmp_path, [task])
     second = batt_run(tmp_path, [task], pass_expected=True)
-    rows = phase_table(load_phases([str(first.path), str(second.path)], tmp_path / "runs"))
+    rows = phase_table([("first", [load_run(first.path)]), ("second", [load_run(second.path)])])
     assert set(rows[0].battery_scores) == {"demo_fit"} and set(rows[1].battery_scores) == {"demo_fit", "match"}
     assert rows[1].battery_scores["match"] == pytest.approx(1 / len(RETURNED))  # rot90 matches, nothing else
     doc = render.build(rows, tmp_path / "phases.png")

@@ -255,8 +255,8 @@ def _import_battery(module: str) -> Any:
 def _module_ids(module: Any) -> tuple[str, ...]:
     ids = getattr(module, "SOLVER_IDS", ())
     if not isinstance(ids, (tuple, list)):
-        raise PerfkitError(f"batt solver: {module.__name__}.SOLVER_IDS must be a tuple of solver ids, "
-                           f"not {type(ids).__name__}")
+        raise PerfkitError(f"{getattr(module, '__file__', None) or module.__name__}: field 'SOLVER_IDS': "
+                           f"expected a tuple of solver ids, not {type(ids).__name__}")
     return tuple(str(i) for i in ids)  # ids name candidates as text, like name_outputs does
 
 

@@ -5,6 +5,8 @@
 <store>/<run-id>/units.jsonl     one outcome per line, appended as outcomes arrive (crash-safe)
 <store>/<run-id>/units.parquet   the tidy table, written when the run ends
 <store>/<run-id>/summary.json    run-level measurements
+<store>/<run-id>/battery/        a battery solver's own scores, one file per worker (written by
+                                 the solver itself: perfkit/solvers/batt.py owns its format)
 ```
 """
 
