@@ -151,6 +151,10 @@ def test_battery_errors_are_one_clear_line():
     with pytest.raises(ConfigError, match="'nope': battery module 'plugins.battery' has no such function") as bad:
         load_solver("batt", {"module": "plugins.battery", "function": "nope"})
     assert bad.value.field == "solver_options.function"
+
+
+@pytest.mark.slow
+def test_a_battery_that_does_not_import_is_one_line_and_exit_2():
     done = subprocess.run([sys.executable, "-m", "perfkit", "run", "--solver", "batt", "--solver-opt",
                            "module=no_such_battery", "--tasks", "default:1"], capture_output=True, text=True,
                           timeout=120)
