@@ -36,7 +36,7 @@ from typing import Any, Iterable, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from perfkit.analysis.statistics import ratio_of_medians
+from perfkit.analysis.statistics import ratio_of_medians, spread
 from perfkit.model import RAN_STATUSES, SAMPLE_KEY, STATUSES, UNIT_KEY, RunConfig
 from perfkit.store import Run
 
@@ -242,8 +242,9 @@ def _number(value: Any) -> float:
 
 
 def group_figures(table: pd.DataFrame, reference_group: Optional[tuple[str, str, int]] = None) -> pd.DataFrame:
-    """Per (strategy, backend, workers): repeats, ``<figure>_median|_min|_max`` for each figure of
-    :data:`REPEATED`, and ``speedup``, ``speedup_low``, ``speedup_high`` versus the reference group
+    """Per (strategy, backend, workers): repeats, ``<figure>_median|_min|_max`` and the rest of its
+    spread over repeats (``_mean|_sd|_q1|_q3|_iqr|_outliers|_cv|_unstable|_why``, see
+    perfkit/analysis/statistics.py ``spread``) for each figure of :data:`REPEATED`, and ``speedup``, ``speedup_low``, ``speedup_high`` versus the reference group
     (median sequential wall / median wall, bootstrap 95 % interval)."""
     keys = ["strategy", "backend", "workers"]
     if table.empty:
@@ -268,6 +269,10 @@ def group_figures(table: pd.DataFrame, reference_group: Optional[tuple[str, str,
         for col in REPEATED:
             v = g[col].astype(float)
             row[f"{col}_median"], row[f"{col}_min"], row[f"{col}_max"] = v.median(), v.min(), v.max()
+            # the rest of the figure's spread (mean, sd, IQR, outliers, unstable): statistics.spread
+            stats = spread(v.to_numpy())
+            for key in ("mean", "sd", "q1", "q3", "iqr", "outliers", "cv", "unstable", "why"):
+                row[f"{col}_{key}"] = getattr(stats, key)
         for k in STATUSES:
             row[f"n_{k}_max"] = int(g[f"n_{k}"].max())
         row["tasks_solved_min"] = int(g["tasks_solved"].min())

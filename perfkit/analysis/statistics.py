@@ -1,5 +1,7 @@
 """The statistics every verdict uses, written once: a ratio of medians with its bootstrap
-interval (unpaired), a ratio of sums with a paired bootstrap interval, and percent change.
+interval (unpaired), a ratio of sums with a paired bootstrap interval, percent change, and the
+spread of one figure over repeats (:func:`spread`: n, median, mean ± standard deviation, IQR,
+min–max, outliers and an "unstable" flag, as pyperf reports them).
 
 Bootstraps are seeded, so the same figures give the same report every time.
 """
@@ -7,7 +9,8 @@ Bootstraps are seeded, so the same figures give the same report every time.
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -15,6 +18,13 @@ import numpy as np
 BOOTSTRAP_SAMPLES = 4000
 BOOTSTRAP_SEED = 20261128
 NAN3 = (math.nan, math.nan, math.nan)
+#: A figure is *unstable* when its standard deviation reaches this share of its mean, or when its
+#: minimum or maximum lies this far (``UNSTABLE_EXTREME``) from the mean: pyperf's two checks
+#: (pyperf/_cli.py ``format_checks``: "the benchmark result may be unstable").
+UNSTABLE_CV = 0.10
+UNSTABLE_EXTREME = 0.50
+#: Outliers lie outside [Q1 − k·IQR, Q3 + k·IQR] (Tukey's fences, as pyperf counts them).
+OUTLIER_IQR = 1.5
 
 
 def pct_change(new: float, old: float) -> float:
@@ -70,3 +80,57 @@ def _positive(values: Sequence[float]) -> np.ndarray:
 def _interval(resampled: np.ndarray, confidence: float) -> tuple[float, float]:
     alpha = (1.0 - confidence) / 2.0
     return float(np.quantile(resampled, alpha)), float(np.quantile(resampled, 1.0 - alpha))
+
+
+@dataclass(frozen=True)
+class Spread:
+    """One figure over repeats (in the figure's own unit, e.g. seconds).
+
+    ``sd`` is the sample standard deviation (n − 1), ``q1``/``q3`` the quartiles by linear
+    interpolation, ``outliers`` how many values lie outside Tukey's fences
+    (:data:`OUTLIER_IQR`), ``cv = sd / mean``. With one value ``sd``, ``cv`` are NaN and the
+    figure is never flagged. ``unstable`` follows pyperf; ``why`` says which check fired.
+    """
+
+    n: int
+    median: float
+    mean: float
+    sd: float
+    q1: float
+    q3: float
+    iqr: float
+    min: float
+    max: float
+    outliers: int
+    cv: float
+    unstable: bool
+    why: str = ""
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON-ready (NaN as None)."""
+        return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(self).items()}
+
+
+def spread(values: Sequence[float]) -> Spread:
+    """The :class:`Spread` of ``values`` (NaN values dropped; none left: every figure NaN)."""
+    a = np.asarray(values, float)
+    a = a[np.isfinite(a)]
+    n = int(len(a))
+    if not n:
+        return Spread(0, *([math.nan] * 8), 0, math.nan, False)
+    q1, median, q3 = (float(q) for q in np.quantile(a, [0.25, 0.5, 0.75]))
+    iqr = q3 - q1
+    mean = float(a.mean())
+    sd = float(a.std(ddof=1)) if n >= 2 else math.nan
+    low, high = q1 - OUTLIER_IQR * iqr, q3 + OUTLIER_IQR * iqr
+    outliers = int(((a < low) | (a > high)).sum())
+    cv = sd / mean if n >= 2 and mean else math.nan
+    why = []
+    if n >= 2 and cv >= UNSTABLE_CV:
+        why.append(f"standard deviation {100 * cv:.0f} % of the mean")
+    if n >= 2 and mean:
+        for name, v in (("minimum", float(a.min())), ("maximum", float(a.max()))):
+            if abs(v - mean) >= UNSTABLE_EXTREME * abs(mean):
+                why.append(f"{name} {100 * (v - mean) / mean:+.0f} % from the mean")
+    return Spread(n, median, mean, sd, q1, q3, iqr, float(a.min()), float(a.max()), outliers, cv,
+                  bool(why), "; ".join(why))
