@@ -59,6 +59,11 @@ class RunState:
     sample_deadlines: dict[tuple[str, str, int], float] = field(default_factory=dict)
     proposed: int = 0
     duplicates: int = 0
+    #: (task id, start, end) of each task's candidate generation, on time.monotonic().
+    generation: list[list[Any]] = field(default_factory=list)
+    #: time.monotonic() when the run window of this session opened and closed.
+    started: float = 0.0
+    ended: float = 0.0
 
 
 def _cpu_self_s() -> float:
@@ -148,15 +153,16 @@ class Runner:
     def execute(self, tasks: list[Task], solver: Any) -> None:
         """Run every task; on Ctrl-C/SIGTERM or a worker failure, stop and keep what was recorded."""
         strategy = self.strategy
-        backend = get_backend(self.config.backend, **self.config.backend_options)
         options = with_run_folder(solver, self.config.solver_options, self.writer.path)
         ref = SolverRef(self.config.solver, options, tuple(self.config.plugins))
         calibration_before = calibration.measure()
         wall0, cpu0 = time.monotonic(), _cpu_self_s()
-        state, usage, error, crash = "complete", [], None, None
+        self.state.started = wall0
+        state, usage, error, crash, backend = "complete", [], None, None, None
         with _sigterm_as_interrupt():
             try:
-                backend.start(ref, self.config.workers)
+                # inside the try: a backend that cannot start leaves the run "failed", not "running"
+                backend = _started_backend(self.config, ref)
                 for task in tasks:
                     self._run_task(task, solver, strategy, backend)
             except KeyboardInterrupt:
@@ -166,12 +172,14 @@ class Runner:
             except Exception as exc:  # a perfkit bug: keep the store consistent, then let it surface
                 state, error, crash = "failed", f"{type(exc).__name__}: {exc}", exc
             finally:
-                usage = backend.close()
-                for key, facts in getattr(backend, "late_facts", list)():
-                    self.writer.amend(key, **facts)
-        wall_s, cpu_parent_s = time.monotonic() - wall0, _cpu_self_s() - cpu0
+                if backend is not None:
+                    usage = backend.close()
+                    for key, facts in getattr(backend, "late_facts", list)():
+                        self.writer.amend(key, **facts)
+        self.state.ended = time.monotonic()
+        wall_s, cpu_parent_s = self.state.ended - wall0, _cpu_self_s() - cpu0
         self.calibration_s = min(calibration_before, calibration.measure())
-        self._finish(state, wall_s, cpu_parent_s, usage, backend.resources(), error)
+        self._finish(state, wall_s, cpu_parent_s, usage, backend.resources() if backend is not None else {}, error)
         if crash is not None:
             raise crash
         if error:
@@ -182,7 +190,9 @@ class Runner:
     def _run_task(self, task: Task, solver: Any, strategy: strategies.Strategy, backend: Any) -> None:
         t0 = time.monotonic()
         samples, candidates, sample_level = _unit_grid(task, solver)
-        self.state.generate_s += time.monotonic() - t0
+        t1 = time.monotonic()
+        self.state.generate_s += t1 - t0
+        self.state.generation.append([task.id, t0, t1])
         plan = strategy.plan(samples, candidates, self.config.workers, self.config.chunk_size)
         self.observer.task_started(task, 0 if sample_level else len(candidates))
         budget = self.config.timeout
@@ -236,13 +246,20 @@ class Runner:
                 error: Optional[str]) -> None:
         workers_cpu = sum(u.cpu_s for u in usage)
         previous = self.writer.meta.get("previous_sessions", [])
+        # a resumed run's figures cover every session: wall, CPU (hence parallelism) and generation
+        before = {k: sum(p.get(k, 0.0) for p in previous)
+                  for k in ("wall_s", "cpu_parent_s", "cpu_workers_s", "generate_s")}
         summary = RunSummary(
             state=state,
-            wall_s=wall_s + sum(p.get("wall_s", 0.0) for p in previous),
-            cpu_parent_s=cpu_parent_s,
-            cpu_workers_s=workers_cpu,
-            cpu_s=cpu_parent_s + workers_cpu,
-            generate_s=self.state.generate_s,
+            wall_s=wall_s + before["wall_s"],
+            cpu_parent_s=cpu_parent_s + before["cpu_parent_s"],
+            cpu_workers_s=workers_cpu + before["cpu_workers_s"],
+            cpu_s=cpu_parent_s + workers_cpu + before["cpu_parent_s"] + before["cpu_workers_s"],
+            generate_s=self.state.generate_s + before["generate_s"],
+            started=self.state.started,
+            ended=self.state.ended,
+            generation=self.state.generation,
+            sessions=len(previous) + 1,
             calibration_cpu_s=self.calibration_s,
             units_recorded_this_session=self.state.recorded,
             units_planned_this_session=self.state.proposed,
@@ -251,9 +268,26 @@ class Runner:
             resources=resources,
             error=error,
         )
-        self.writer.meta.setdefault("previous_sessions", []).append({"wall_s": wall_s, "state": state})
+        self.writer.meta.setdefault("previous_sessions", []).append(
+            {"wall_s": wall_s, "cpu_parent_s": cpu_parent_s, "cpu_workers_s": workers_cpu,
+             "generate_s": self.state.generate_s, "state": state})
         self.writer.meta["resources"] = resources  # what the backend created, next to its limits
         self.writer.finish(summary)
+
+
+def _started_backend(config: RunConfig, ref: SolverRef) -> Any:
+    """The run's backend, started; a backend that cannot start (a bad scheduler address, no
+    worker could be created) is a WorkerFailure: one line, the run marked failed."""
+    backend = get_backend(config.backend, **config.backend_options)
+    try:
+        backend.start(ref, config.workers)
+    except (KeyboardInterrupt, WorkerFailure, PerfkitError):
+        backend.close()
+        raise
+    except Exception as exc:
+        backend.close()
+        raise WorkerFailure(f"the {config.backend} backend could not start: {type(exc).__name__}: {exc}") from None
+    return backend
 
 
 def _meta(config: RunConfig, tasks: list[Task]) -> dict[str, Any]:
@@ -300,17 +334,19 @@ def run(config: RunConfig, store_dir: str | Path = DEFAULT_STORE, observer: Opti
     return load_run(writer.path)
 
 
-def resume(path: str | Path, observer: Optional[Observer] = None) -> Run:
-    """Finish an interrupted run: only the units without a recorded outcome run. Returns it."""
+def resume(path: str | Path, observer: Optional[Observer] = None, tasks: Optional[list[Task]] = None) -> Run:
+    """Finish an interrupted run: only the units without a recorded outcome run. Returns it.
+    ``tasks`` replaces loading the run's task spec (the hand-made tasks it ran with)."""
     path = Path(path)
     meta = read_json(path / "meta.json")
     if meta.get("state") == "complete":
         raise PerfkitError(f"{path}: the run is complete; nothing to resume")
-    from perfkit.tasks import load_tasks
-
     config = RunConfig.from_record(meta["config"])
     _check(config)
-    tasks = load_tasks(config.tasks)
+    if tasks is None:
+        from perfkit.tasks import load_tasks
+
+        tasks = load_tasks(config.tasks)
     solver = load_solver(config.solver, config.solver_options)
     strategy = _strategy_for(config, solver)
     done: set[tuple] = set()

@@ -28,6 +28,13 @@ class RunSummary:
     cpu_workers_s: float = math.nan
     #: Seconds the solver's candidates() took, in all tasks.
     generate_s: float = 0.0
+    #: time.monotonic() when the (last session's) run window opened and closed.
+    started: Optional[float] = None
+    ended: Optional[float] = None
+    #: [task id, start, end] of each task's candidate generation (last session), time.monotonic().
+    generation: list[list[Any]] = field(default_factory=list)
+    #: How many sessions the run took (1, plus one per resume); wall, CPU and generate_s cover all.
+    sessions: int = 1
     #: CPU seconds of the calibration workload (perfkit/runner/calibration.py), None when absent.
     calibration_cpu_s: Optional[float] = None
     units: int = 0

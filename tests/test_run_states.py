@@ -1,0 +1,78 @@
+"""A run's state and summary tell the truth: a run that fails before its first unit ends
+``failed`` (never stuck ``running``), and a resumed run's summary covers every session."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from builders import make_task, synthetic_config
+
+import perfkit
+from perfkit.model import PerfkitError, RunInterrupted
+from perfkit.runner import Observer
+from perfkit.store import load_run
+
+
+class StopAfter(Observer):
+    """Ctrl-C after ``n`` outcomes, as a user would press it."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def outcome(self, outcome) -> None:
+        self.n -= 1
+        if self.n == 0:
+            raise KeyboardInterrupt
+
+
+def test_resumed_summary_cpu_is_the_sum_over_sessions(tmp_path):
+    tasks = [make_task("t1", 3, 1), make_task("t2", 3, 1)]
+    config = synthetic_config(candidates=6, cpu_ms=3)
+    with pytest.raises(RunInterrupted) as stopped:
+        perfkit.run(config, tmp_path, observer=StopAfter(20), tasks=tasks)
+    path = stopped.value.path
+    first = load_run(path)
+    assert first.state == "interrupted" and 0 < len(first.units) < 48
+    perfkit.resume(path, tasks=tasks)
+    run = load_run(path)
+    sessions = run.meta["previous_sessions"]
+    assert run.state == "complete" and len(sessions) == 2 and run.summary.sessions == 2
+    assert len(run.units) == 48
+    cpu = [p["cpu_parent_s"] + p["cpu_workers_s"] for p in sessions]
+    assert all(c > 0 for c in cpu)
+    assert run.summary.cpu_s == pytest.approx(sum(cpu))
+    assert run.summary.wall_s == pytest.approx(sum(p["wall_s"] for p in sessions))
+    assert run.summary.generate_s == pytest.approx(sum(p["generate_s"] for p in sessions))
+    # every unit's CPU is in the run's CPU: parallelism of a sequential run stays near 1, not 0.4
+    assert run.summary.cpu_s >= 0.9 * run.units["cpu_s"].sum()
+
+
+def test_a_run_records_its_window_and_each_tasks_generation(tmp_path):
+    run = perfkit.run(synthetic_config(candidates=4), tmp_path, tasks=[make_task("a", 1, 1), make_task("b", 1, 1)])
+    s = run.summary
+    assert s.started <= run.units["queued"].min() and run.units["ended"].max() <= s.ended
+    assert [g[0] for g in s.generation] == ["a", "b"]
+    assert all(s.started <= g[1] <= g[2] <= s.ended for g in s.generation)
+
+
+@pytest.mark.slow
+def test_a_run_whose_backend_cannot_start_ends_failed(tmp_path):
+    """Fails before its first unit: one line, exit 2, and the folder says ``failed``."""
+    store = tmp_path / "runs"
+    done = subprocess.run([sys.executable, "-m", "perfkit", "run", "--solver", "synthetic", "--tasks", "synthetic:1",
+                           "--backend", "dask", "--scheduler", "nosuchscheme://x", "--store", str(store)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "could not start" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    (folder,) = store.iterdir()
+    assert json.loads((folder / "meta.json").read_text())["state"] == "failed"
+    assert load_run(folder).summary.state == "failed" and len(load_run(folder).units) == 0
+
+
+def test_a_bad_backend_name_writes_no_folder(tmp_path):
+    with pytest.raises(PerfkitError):
+        perfkit.run(synthetic_config(backend="procss"), tmp_path / "runs", tasks=[make_task("t")])
+    assert not (tmp_path / "runs").exists()
