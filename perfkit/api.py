@@ -8,7 +8,7 @@ The command line (perfkit/cli/) parses flags and calls these; they call the laye
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -16,6 +16,7 @@ from perfkit.analysis.comparison import Comparison, analyse
 from perfkit.analysis.gate import DEFAULT_THRESHOLD, METRICS, GateResult
 from perfkit.analysis.gate import gate as judge
 from perfkit.analysis.phases import Phase, phase_table
+from perfkit.analysis.runset import LeftOut, MixedRuns, describe_left_out, mixed_workloads, split_finished
 from perfkit.model import ConfigError, RunConfig, Task
 from perfkit.orchestration.compare import Progress, profile_configs, run_experiment
 from perfkit.orchestration.experiment import Experiment, load_experiment, with_overrides
@@ -39,6 +40,8 @@ class CompareResult:
     comparison: Comparison
     report_dir: Path
     runs: list[Run]
+    #: Runs given but not complete (interrupted, failed, running): named, left out of the figures.
+    left_out: list[LeftOut] = field(default_factory=list)
 
     @property
     def differences(self) -> bool:
@@ -91,11 +94,20 @@ def compare(experiment: str | Path | Experiment | None = None, *, solver: Option
     return _report(runs, folder, exp.name, links)
 
 
-def report(run_dirs: Sequence[str | Path], out: str | Path | None = None, name: Optional[str] = None) -> CompareResult:
-    """Render the comparison report of stored runs into ``out`` without running anything."""
+def report(run_dirs: Sequence[str | Path], out: str | Path | None = None, name: Optional[str] = None,
+           allow_mixed: bool = False) -> CompareResult:
+    """Render the comparison report of stored runs into ``out`` without running anything.
+
+    Runs of different solvers (or solver options) or task sets raise :class:`MixedRuns` unless
+    ``allow_mixed``; runs that did not complete are left out of every figure and named in the
+    report (``result.left_out``); when none completed, a ConfigError on ``run_dirs``.
+    """
     if not run_dirs:
         raise ConfigError("run_dirs", reason="give at least one run folder")
     runs = [load_run(p) for p in run_dirs]
+    why = mixed_workloads(runs)
+    if why and not allow_mixed:
+        raise MixedRuns(why)
     if name is None:
         labels = {r.config.label for r in runs} - {None}
         name = labels.pop() if len(labels) == 1 else "comparison"
@@ -103,8 +115,11 @@ def report(run_dirs: Sequence[str | Path], out: str | Path | None = None, name: 
 
 
 def _report(runs: list[Run], folder: Path, name: str, profiles: Optional[list[tuple[str, str, str]]]) -> CompareResult:
-    comparison = analyse(runs)
-    return CompareResult(comparison, write_report(comparison, folder, name, profiles), runs)
+    finished, left_out = split_finished(runs)
+    if not finished:
+        raise ConfigError("run_dirs", [str(r.path) for r in runs], describe_left_out(left_out))
+    comparison = analyse(finished)
+    return CompareResult(comparison, write_report(comparison, folder, name, profiles, left_out), finished, left_out)
 
 
 def gate(baseline: Sequence[str | Path], current: Sequence[str | Path] = (), *,

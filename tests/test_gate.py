@@ -130,7 +130,7 @@ def test_phase_report_flags_the_regression(stored, tmp_path):
     assert rows[2].candidates_ok == 2 * 4 * 12
     folder = phase_report.write(rows, tmp_path / "report")
     md = (folder / "report.md").read_text()
-    assert "❌ | phase-2" in md and "✅ | phase-1" in md
+    assert "✗ slower | phase-2" in md and "✓ ok | phase-1" in md
     assert (folder / "phases.png").stat().st_size > 1000
     assert "data:image/png;base64," in (folder / "report.html").read_text()
 

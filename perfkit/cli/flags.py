@@ -13,7 +13,7 @@ FLAGS = {
     "timeout.task_budget_s": "--task-budget", "label": "--label", "plugins": "--plugin", "repeats": "--repeats",
     "repeat": "--repeat", "threshold": "--threshold", "metrics": "--metric", "normalise": "--normalise",
     "baseline": "--baseline", "current": "--current", "profiler": "--profiler", "run_dirs": "RUN_DIRS",
-    "runs": "RUNS", "name": "NAME", "phases": "PHASE",
+    "runs": "RUNS", "name": "NAME", "phases": "PHASE", "allow_mixed": "--allow-mixed",
 }
 SOLVER_OPTION = "solver_options."
 
@@ -25,6 +25,8 @@ def describe(exc: ConfigError) -> str:
         shown = f"={exc.value}" if exc.has_value else ""
         return f"--solver-opt {key}{shown}: {exc.reason}"
     flag = FLAGS.get(exc.field)
+    override = FLAGS.get(getattr(exc, "override", ""), "")
+    hint = f" ({override} to go ahead)" if override else ""
     if flag is None:
         return str(exc)
-    return f"{flag} {exc.value}: {exc.reason}" if exc.has_value else f"{flag}: {exc.reason}"
+    return (f"{flag} {exc.value}: {exc.reason}" if exc.has_value else f"{flag}: {exc.reason}") + hint

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Optional, Sequence, Union
 
 import pandas as pd
 
-from perfkit.analysis.text import is_missing, number, percent
+from perfkit.analysis.overview import differing_samples, task_table
+from perfkit.analysis.runset import describe_left_out
+from perfkit.analysis.statistics import UNSTABLE_CV, UNSTABLE_EXTREME
+from perfkit.analysis.text import duration, durations, is_missing, number, percent
 
 MAX_DIFF_ROWS = 20
 
@@ -64,29 +67,58 @@ class Document:
     blocks: list[Block] = field(default_factory=list)
 
 
+#: Marks of a verdict in a cell (text, never emoji: they render without an emoji font; the HTML
+#: renderer draws them as inline SVG).
+PASS, FAIL, UNSURE = "✓", "✗", "?"
+#: Rows shown of a per-task or per-sample table; the rest is in report.json.
+MAX_TASK_ROWS = 30
+
+
 def _s(x: Any) -> str:
     """A cell: missing values (None, NaN) as an en dash."""
     return "–" if is_missing(x) else str(x)
 
 
 def _spread(row: Any, col: str, spec: str = ".3f") -> str:
+    """``median [min–max]`` over repeats; durations (``spec`` "s") auto-scaled in one unit."""
     med, lo, hi = row[f"{col}_median"], row[f"{col}_min"], row[f"{col}_max"]
+    if spec == "s":
+        m, a, b = durations([med, lo, hi])
+        return m if row["repeats"] < 2 else f"{m} [{a.split()[0]}–{b}]"
     if row["repeats"] < 2:
         return number(med, spec)
     return f"{number(med, spec)} [{number(lo, spec)}–{number(hi, spec)}]"
 
 
+def speedup_text(row: Any) -> str:
+    """``1.43× (1.23–1.70)``; ``1.43×`` without an interval; an en dash without a reference."""
+    if is_missing(row["speedup"]):
+        return "–"
+    if is_missing(row["speedup_low"]):
+        return f"{number(row['speedup'], '.2f')}×"
+    return f"{number(row['speedup'], '.2f')}× ({number(row['speedup_low'], '.2f')}–{number(row['speedup_high'], '.2f')})"
+
+
 def build(c: Any, charts: dict[str, tuple[str, Path]], name: str = "comparison",
-          profiles: Optional[list[tuple[str, str, str]]] = None) -> Document:
-    """The report of a comparison: answers first, then recommendation, figures, findings, charts."""
+          profiles: Optional[list[tuple[str, str, str]]] = None, left_out: Sequence[Any] = ()) -> Document:
+    """The report of a comparison: answers first, then recommendation, figures, findings, charts.
+    ``left_out``: runs given but not complete (perfkit/analysis/runset.py), named near the top."""
     doc = Document(headline=c.headline(), differences=c.differences, title=f"perfkit comparison: {name}")
     b = doc.blocks
+    if left_out:
+        b.append(Para(describe_left_out(left_out), strong=True))
     if c.recommendation is not None:
         b += [Heading("Recommendation"), Para(c.recommendation.sentence, strong=True)]
     b += [Heading("Strategies (median over repeats [min–max])"), _groups_table(c)]
+    if c.reference is None:
+        b.append(Para("No sequential run: no speedup and no answer check (a speedup is against sequential)."))
+    b += [Heading("Spread over repeats"), _spread_table(c), Para(
+        f"sd: sample standard deviation; IQR: interquartile range; outliers: outside Q1 − 1.5 IQR … "
+        f"Q3 + 1.5 IQR; unstable: sd ≥ {UNSTABLE_CV:.0%} of the mean, or the minimum or maximum "
+        f"{UNSTABLE_EXTREME:.0%} from it (pyperf's checks). Every figure's spread is in report.json.")]
     b += [Heading("Answers vs sequential")]
     b += _answers(c)
-    b += [Heading("Candidates per sample (ok outcomes; first repeat of each)"), _frame_table(c.counts, "sample")]
+    b += _candidates(c)
     b += [Heading("Findings")]
     if c.findings:
         b.append(Bullets(tuple((f"{f.severity}: {f.sentence}", f.evidence, f.severity == "problem")
@@ -113,19 +145,65 @@ def build(c: Any, charts: dict[str, tuple[str, Path]], name: str = "comparison",
 
 
 def _groups_table(c: Any) -> Table:
-    headers = ("strategy", "repeats", "wall s", "CPU s", "parallelism", "ideal s", "efficiency",
-               "speedup (95 % CI)", "dispatch overhead", "contention", "queue wait s (median)",
+    headers = ("strategy", "repeats", "wall", "CPU", "parallelism", "ideal", "efficiency",
+               "speedup (95 % CI)", "dispatch overhead", "contention", "queue wait (median)",
                "ok / error / timeout / crashed / skipped (max)", "tasks solved")
     rows = []
     for _, r in c.groups.iterrows():
-        speed = f"{number(r['speedup'], '.2f')}× ({number(r['speedup_low'], '.2f')}–{number(r['speedup_high'], '.2f')})"
-        rows.append((r["group"], str(r["repeats"]), _spread(r, "wall_s"), _spread(r, "cpu_s"),
-                     _spread(r, "parallelism", ".2f"), number(r["ideal_wall_s_median"]),
-                     _spread(r, "efficiency", ".0%"), speed, _spread(r, "dispatch_overhead", ".0%"),
-                     _spread(r, "contention", ".2f"), number(r["queue_wait_median_s_median"]),
+        rows.append((r["group"], str(r["repeats"]), _spread(r, "wall_s", "s"), _spread(r, "cpu_s", "s"),
+                     _spread(r, "parallelism", ".2f"), duration(r["ideal_wall_s_median"]),
+                     _spread(r, "efficiency", ".0%"), speedup_text(r), _spread(r, "dispatch_overhead", ".0%"),
+                     _spread(r, "contention", ".2f"), duration(r["queue_wait_median_s_median"]),
                      " / ".join(str(r[f"n_{k}_max"]) for k in ("ok", "error", "timeout", "crashed", "skipped")),
                      f"{r['tasks_solved_min']}/{r['tasks']}"))
     return Table(headers, tuple(rows))
+
+
+#: Figures whose spread the report shows (report.json has every figure's).
+SPREAD_FIGURES = (("wall_s", "wall"), ("cpu_s", "CPU"))
+
+
+def _spread_table(c: Any) -> Table:
+    rows = []
+    for _, r in c.groups.iterrows():
+        for col, label in SPREAD_FIGURES:
+            med, mean, sd, iqr, lo, hi = durations([r[f"{col}_{k}"] for k in ("median", "mean", "sd", "iqr", "min", "max")])
+            flag = f"{UNSURE} unstable: {r[f'{col}_why']}" if r[f"{col}_unstable"] else f"{PASS} stable"
+            rows.append((r["group"], label, str(r["repeats"]), med, f"{mean} ± {sd}", iqr, f"{lo} – {hi}",
+                         str(r[f"{col}_outliers"]), flag))
+    return Table(("strategy", "figure", "n", "median", "mean ± sd", "IQR", "min – max", "outliers", "stable"),
+                 tuple(rows))
+
+
+def _candidates(c: Any) -> list[Block]:
+    """When answers differ: the samples whose ok-candidate counts differ, only. Otherwise a small
+    per-task summary of the reference run (every strategy found the same)."""
+    diff = differing_samples(c.counts) if not c.counts.empty else c.counts
+    if len(diff):
+        total = len(c.counts.drop(index="total", errors="ignore"))
+        out: list[Block] = [Heading(f"Samples whose ok-candidate counts differ ({len(diff)} of {total})"),
+                            _frame_table(diff.head(MAX_DIFF_ROWS), "sample")]
+        if len(diff) > MAX_DIFF_ROWS:
+            out.append(Para(f"… and {len(diff) - MAX_DIFF_ROWS} more samples (report.json has them all)."))
+        return out
+    runs = [c.reference] if c.reference is not None else c.runs[:1]
+    if not runs:
+        return []
+    tasks = task_table(runs[0].units)
+    same = "every strategy found the same ok candidates on every sample" if len(c.counts.columns) > 1 else \
+        "one strategy"
+    out = [Heading(f"Tasks ({len(tasks)}; {same})"), _task_rows(tasks.head(MAX_TASK_ROWS))]
+    if len(tasks) > MAX_TASK_ROWS:
+        out.append(Para(f"… and {len(tasks) - MAX_TASK_ROWS} more tasks (report.json has them all)."))
+    return out
+
+
+def _task_rows(tasks: pd.DataFrame) -> Table:
+    rows = tuple((r.task, str(r.samples), str(r.candidates), str(r.units), str(r.ok),
+                  str(r.error), str(r.timeout + r.crashed + r.skipped), PASS if r.solved else "–")
+                 for r in tasks.itertuples(index=False))
+    return Table(("task", "samples", "candidates", "units", "ok", "error", "timeout / crashed / skipped", "solved"),
+                 rows)
 
 
 def _answers(c: Any) -> list[Block]:
@@ -156,10 +234,10 @@ def _frame_table(df: pd.DataFrame, index_name: str) -> Table:
 
 
 def _runs_table(c: Any) -> Table:
-    rows = tuple((f.run_id, f.name, str(f.repeat), number(f.wall_s), number(f.cpu_s), number(f.ideal_wall_s), percent(f.efficiency),
+    rows = tuple((f.run_id, f.name, str(f.repeat), *durations([f.wall_s, f.cpu_s, f.ideal_wall_s]), percent(f.efficiency),
                   " ".join(f"{k}={v}" for k, v in f.statuses.items()))
                  for f in c.figures)
-    return Table(("run", "strategy", "repeat", "wall s", "CPU s", "ideal s", "efficiency", "statuses"), rows)
+    return Table(("run", "strategy", "repeat", "wall", "CPU", "ideal", "efficiency", "statuses"), rows)
 
 
 def _env(c: Any) -> Table:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from perfkit.analysis.gate import GateResult
 from perfkit.analysis.statistics import pct_change
-from perfkit.analysis.text import signed_percent
-from perfkit.reports import markdown
-from perfkit.reports.document import Bullets, Document, Para, Table
+from perfkit.analysis.text import duration, signed_percent
+from perfkit.reports import json_report, markdown
+from perfkit.reports.document import FAIL, PASS, UNSURE, Bullets, Document, Para, Table
 
-ICON = {"regression": "❌", "improvement": "🚀", "unchanged": "✅", "inconclusive": "❔"}
+#: A text mark per verdict (no emoji font needed; the HTML renderer draws ✓ and ✗ as SVG).
+ICON = {"regression": FAIL, "improvement": "↑", "unchanged": PASS, "inconclusive": UNSURE}
+#: Columns of the verdict table (the terminal shows the same).
+GATE_HEADERS = ("verdict", "metric", "baseline", "current", "change", "99 % interval", "method")
 
 
 def build(result: GateResult) -> Document:
@@ -24,15 +26,9 @@ def build(result: GateResult) -> Document:
     else:
         headline = "gate PASS: answers identical to the baseline, no speed regression"
     doc = Document(headline=headline, differences=not result.passed, title="Regression gate")
-    rows = tuple((f"{ICON[m.verdict]} {m.verdict}", m.metric, f"{m.baseline:.4g}", f"{m.current:.4g}",
-                  signed_percent(m.change_pct),
-                  f"[{signed_percent(pct_change(m.low, 1.0))}, {signed_percent(pct_change(m.high, 1.0))}]", m.method)
-                 for m in result.metrics)
-    unit = "calibration units" if result.normalised else "s"
     doc.blocks += [
         Para(result.answer_summary, strong=not result.answers_ok),
-        Table(("verdict", "metric", f"baseline ({unit})", f"current ({unit})", "change", "99 % interval", "method"),
-              rows),
+        Table(GATE_HEADERS, verdict_rows(result)),
         Bullets(((f"threshold ±{result.threshold * 100:.0f} %; normalised by the calibration workload: "
                   f"{'yes' if result.normalised else 'no'} ({result.normalise_reason})", (), False),
                  (f"baseline: {result.baseline}", (), False), (f"current: {result.current}", (), False))),
@@ -40,12 +36,26 @@ def build(result: GateResult) -> Document:
     return doc
 
 
+def verdict_rows(result: GateResult) -> tuple[tuple[str, ...], ...]:
+    """One row per metric: mark and verdict, figures (durations, or calibration units when
+    normalised), change and its interval, method."""
+    def figure(x: float) -> str:
+        return f"{x:.4g} cal." if result.normalised else duration(x)
+
+    return tuple((f"{ICON[m.verdict]} {m.verdict}", m.metric, figure(m.baseline), figure(m.current),
+                  signed_percent(m.change_pct),
+                  f"[{signed_percent(pct_change(m.low, 1.0))}, {signed_percent(pct_change(m.high, 1.0))}]", m.method)
+                 for m in result.metrics)
+
+
 def write(result: GateResult, markdown_path: Path | None, json_path: Path | None) -> str:
-    """Render the summary; write it and the JSON verdict where asked. Returns the Markdown."""
-    text = markdown.render(build(result))
+    """Render the summary; write it and the JSON verdict (perfkit/reports/report.schema.json,
+    kind ``gate``) where asked. Returns the Markdown."""
+    doc = build(result)
+    text = markdown.render(doc)
     if markdown_path is not None:
         with open(markdown_path, "a", encoding="utf-8") as fh:  # append: GITHUB_STEP_SUMMARY collects steps
             fh.write(text + "\n")
     if json_path is not None:
-        Path(json_path).write_text(json.dumps(result.to_json(), indent=2) + "\n", encoding="utf-8")
+        json_report.write(json_report.gate_record(result, doc.headline), Path(json_path))
     return text

@@ -5,7 +5,18 @@ from __future__ import annotations
 import base64
 from html import escape
 
-from perfkit.reports.document import Bullets, Document, Heading, Image, Links, Para, Table
+from perfkit.reports.document import FAIL, PASS, Bullets, Document, Heading, Image, Links, Para, Table
+
+#: The verdict marks drawn as inline SVG: they show whatever fonts the browser has (an emoji
+#: ✅/❌ is an empty box without an emoji font).
+MARK_SVG = {
+    PASS: ('ok', '<svg class="mark" viewBox="0 0 16 16" width="1em" height="1em" role="img" aria-label="pass">'
+                 '<circle cx="8" cy="8" r="8" fill="#1a7f37"/><path d="M4 8.5l2.5 2.5L12 5.5" stroke="#fff" '
+                 'stroke-width="2" fill="none"/></svg>'),
+    FAIL: ('bad', '<svg class="mark" viewBox="0 0 16 16" width="1em" height="1em" role="img" aria-label="fail">'
+                  '<circle cx="8" cy="8" r="8" fill="#cf222e"/><path d="M5 5l6 6M11 5l-6 6" stroke="#fff" '
+                  'stroke-width="2"/></svg>'),
+}
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}
@@ -14,7 +25,18 @@ th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left}th{background:#f0
 .headline{padding:.6em 1em;border-radius:4px;font-weight:bold;background:#e6f4ea}
 .headline.bad{background:#fde7e9;color:#a00}img{max-width:100%;border:1px solid #ddd}
 li.problem{color:#a00}figure{margin:1em 0}
+td.ok{color:#1a7f37}td.bad{color:#cf222e;font-weight:bold}svg.mark{vertical-align:-.15em;margin-right:.25em}
+td{white-space:nowrap}.scroll{overflow-x:auto;max-width:100%}
 """
+
+
+def cell(text: str) -> str:
+    """A table cell; a leading ✓/✗ mark becomes an SVG mark and colours the cell."""
+    mark = MARK_SVG.get(text[:1]) if text else None
+    if mark is None:
+        return f"<td>{escape(text)}</td>"
+    cls, svg = mark
+    return f'<td class="{cls}">{svg}{escape(text[1:].strip())}</td>'
 
 
 def data_uri(path) -> str:
@@ -34,8 +56,8 @@ def render(doc: Document) -> str:
             body.append(f"<p><strong>{text}</strong></p>" if block.strong else f"<p>{text}</p>")
         elif isinstance(block, Table):
             head = "".join(f"<th>{escape(h)}</th>" for h in block.headers)
-            rows = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in block.rows)
-            body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+            rows = "".join("<tr>" + "".join(cell(c) for c in row) + "</tr>" for row in block.rows)
+            body.append(f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>')
         elif isinstance(block, Bullets):
             items = []
             for text, subs, strong in block.items:

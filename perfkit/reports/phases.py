@@ -12,27 +12,40 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from perfkit.analysis.phases import Phase  # noqa: E402
 from perfkit.analysis.text import signed_percent  # noqa: E402
-from perfkit.reports import html, markdown  # noqa: E402
-from perfkit.reports.document import Bullets, Document, Heading, Image, Para, Table  # noqa: E402
+from perfkit.reports import html, json_report, markdown  # noqa: E402
+from perfkit.reports.document import FAIL, PASS, Bullets, Document, Heading, Image, Para, Table  # noqa: E402
+from perfkit.analysis.text import duration  # noqa: E402
 
 
 def chart(phases: Sequence[Phase], out: Path) -> Path:
-    """Wall and CPU per phase, side by side; a phase flagged ❌ has a red label."""
+    """Wall and CPU per phase, side by side; a flagged phase has a red label marked ✗."""
     fig, ax = plt.subplots(figsize=(max(5, 1.4 * len(phases)), 3.6))
     x = range(len(phases))
     ax.bar([i - 0.2 for i in x], [p.wall_s for p in phases], width=0.4, label="wall s", color="#4477aa")
     ax.bar([i + 0.2 for i in x], [p.cpu_s for p in phases], width=0.4, label="CPU s", color="#cc6677")
-    ax.set_xticks(list(x), [p.label for p in phases], rotation=20, ha="right")
+    ax.set_xticks(list(x), [p.label if p.ok else f"{FAIL} {p.label}" for p in phases], rotation=20, ha="right")
     for tick, p in zip(ax.get_xticklabels(), phases):
         tick.set_color("black" if p.ok else "red")
     ax.set_ylabel("seconds (median over repeats)")
     ax.set_title("phases: wall and CPU")
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)  # outside the bars
     fig.tight_layout()
     path = out / "phases.png"
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+#: Columns of the phase table (the terminal shows the same).
+PHASE_HEADERS = ("", "phase", "wall", "CPU", "ok candidates", "timeouts", "errors", "wall vs previous",
+                 "wall vs baseline", "CPU vs previous", "repeats")
+
+
+def verdict(phase: Phase) -> str:
+    """``✓ ok``, ``✗ answers`` or ``✗ slower``: a text mark (no emoji font needed)."""
+    if phase.ok:
+        return f"{PASS} ok"
+    return f"{FAIL} answers" if not phase.answers_ok else f"{FAIL} slower"
 
 
 def build(phases: Sequence[Phase], chart_path: Path) -> Document:
@@ -48,15 +61,14 @@ def build(phases: Sequence[Phase], chart_path: Path) -> Document:
         headline = "every phase keeps the baseline's answers and none is slower than the phase before"
     total = phases[-1]
     doc = Document(headline=headline, differences=bool(bad), title="Phase report")
-    rows = tuple((("✅" if p.ok else "❌"), p.label, f"{p.wall_s:.3f}", f"{p.cpu_s:.3f}", str(p.candidates_ok),
+    rows = tuple((verdict(p), p.label, duration(p.wall_s), duration(p.cpu_s), str(p.candidates_ok),
                   str(p.timeouts), str(p.errors), signed_percent(p.wall_vs_previous_pct), signed_percent(p.wall_vs_baseline_pct),
                   signed_percent(p.cpu_vs_previous_pct), str(len(p.run_ids))) for p in phases)
     doc.blocks += [
-        Para(f"Total: {phases[0].label} → {total.label}: {phases[0].wall_s:.3f} s → {total.wall_s:.3f} s wall "
-             f"({signed_percent(total.wall_vs_baseline_pct)}), {phases[0].cpu_s:.3f} s → {total.cpu_s:.3f} s CPU "
+        Para(f"Total: {phases[0].label} → {total.label}: {duration(phases[0].wall_s)} → {duration(total.wall_s)} wall "
+             f"({signed_percent(total.wall_vs_baseline_pct)}), {duration(phases[0].cpu_s)} → {duration(total.cpu_s)} CPU "
              f"({signed_percent(total.cpu_vs_baseline_pct)}).", strong=True),
-        Table(("", "phase", "wall s", "CPU s", "ok candidates", "timeouts", "errors", "wall vs previous",
-               "wall vs baseline", "CPU vs previous", "repeats"), rows),
+        Table(PHASE_HEADERS, rows),
         Heading("Answers against the baseline"),
         Bullets(tuple((f"{p.label}: {p.answers}", (), not p.answers_ok) for p in phases[1:])),
         Image("wall and CPU per phase", chart_path),
@@ -77,9 +89,12 @@ def _battery_scores(phases: Sequence[Phase]) -> list:
 
 
 def write(phases: Sequence[Phase], out: Path) -> Path:
-    """Write report.md, report.html and phases.png into ``out``."""
+    """Write report.md, report.html, report.json and phases.png into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
-    doc = build(phases, chart(phases, out))
-    (out / "report.md").write_text(markdown.render(doc), encoding="utf-8")
-    (out / "report.html").write_text(html.render(doc), encoding="utf-8")
+    png = chart(phases, out)
+    doc = build(phases, png)
+    files = {"markdown": out / "report.md", "html": out / "report.html", "json": out / "report.json", "chart": png}
+    files["markdown"].write_text(markdown.render(doc), encoding="utf-8")
+    files["html"].write_text(html.render(doc), encoding="utf-8")
+    json_report.write(json_report.phases_record(phases, doc.headline, files), files["json"])
     return out
