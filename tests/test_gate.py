@@ -148,7 +148,8 @@ def test_gate_cli_exit_codes_and_json(stored, tmp_path):
     assert slower.returncode == 1, slower.stdout + slower.stderr
     verdict = json.loads((tmp_path / "v.json").read_text())
     assert verdict["verdict"] == "regression" and verdict["metrics"][0]["verdict"] == "regression"
-    assert "gate FAIL" in slower.stdout
+    assert "gate FAIL" in slower.stderr and "✗ regression" in slower.stderr  # people read stderr
+    assert slower.stdout.strip() == str(tmp_path / "v.json")  # scripts read the paths written
     faster = run(paths["phase-2"], paths["phase-1"], "--metric", "cpu")
     assert faster.returncode == 0 and json.loads((tmp_path / "v.json").read_text())["metrics"][0]["verdict"] == "improvement"
     usage = subprocess.run(cli + ["--baseline", str(tmp_path / "nope")], capture_output=True, text=True, timeout=60)

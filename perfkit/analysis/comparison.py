@@ -47,6 +47,8 @@ class Comparison:
         """The first line of every report: the answer check."""
         if self.reference is None:
             return "ANSWERS NOT CHECKED: no sequential run to compare with."
+        if not self.answers:
+            return "ANSWERS NOT CHECKED: no run besides the sequential reference."
         bad = [a for a in self.answers if not a.clean]
         if not bad:
             return f"Answers identical: all {len(self.answers)} runs agree with sequential unit by unit."

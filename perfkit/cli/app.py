@@ -27,6 +27,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     try:
         code = command.main(args=argv, prog_name="perfkit", standalone_mode=False)
     except PerfkitError as exc:
+        console.quiet = False  # --quiet silences tables and progress, never an error
         text = describe(exc) if isinstance(exc, ConfigError) else str(exc)
         console.print(f"perfkit: error: {text}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(exc.exit_code)

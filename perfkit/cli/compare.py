@@ -7,34 +7,51 @@ from pathlib import Path
 from typing import Any, List, Optional
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
-from perfkit.analysis.text import number
-from perfkit.cli.command import app, console, out
-from perfkit.cli.options import parse_options, split_list
+from perfkit.analysis.runset import describe_left_out
+from perfkit.analysis.text import duration, number, percent
+from perfkit.cli.command import app, console
+from perfkit.cli.options import JsonOut, NoProgress, Quiet, parse_options, split_list
+from perfkit.cli.output import copy_json, print_paths, set_quiet
 from perfkit.cli.progress import RunsBar, progress_display
+from perfkit.cli.tables import show
 from perfkit.model import DEFAULT_STORE
+from perfkit.reports import report_files
+from perfkit.reports.document import speedup_text
+
+
+#: The terminal's columns (the rest is in report.md and report.json).
+SUMMARY_HEADERS = ("strategy", "wall", "CPU", "eff.", "speedup (95% CI)", "t/o")
+SUMMARY_TITLE = "median over repeats; eff. = ideal wall / wall; t/o = timeouts"
+
+
+def summary_rows(c: Any) -> list[tuple[str, ...]]:
+    """One row per strategy: median wall and CPU (auto-scaled), efficiency, speedup, timeouts."""
+    return [(r["group"], duration(r["wall_s_median"]), duration(r["cpu_s_median"]), percent(r["efficiency_median"]),
+             speedup_text(r), str(r["n_timeout_max"])) for _, r in c.groups.iterrows()]
 
 
 def print_summary(result: Any) -> None:
-    """The answer check, the summary table, the findings and where the report is."""
+    """The answer check, the summary table, the findings and the recommendation (stderr, for
+    people); the paths of the report's files (stdout, for scripts)."""
     c = result.comparison
-    console.print(("[bold red]" if c.differences else "[bold green]") + c.headline(), highlight=False)
-    table = Table(title="strategies (median over repeats)")
-    table.add_column("strategy", no_wrap=True)
-    for col in ["repeats", "wall s", "CPU s", "efficiency", "speedup (95% CI)", "timeouts"]:
-        table.add_column(col, justify="right")
-    for _, r in c.groups.iterrows():
-        table.add_row(r["group"], str(r["repeats"]), number(r["wall_s_median"], ".3f"), number(r["cpu_s_median"], ".3f"),
-                      number(r["efficiency_median"], ".0%"),
-                      f"{number(r['speedup'], '.2f')}× ({number(r['speedup_low'], '.2f')}–{number(r['speedup_high'], '.2f')})",
-                      str(r["n_timeout_max"]))
-    console.print(table)
+    console.print(Text(c.headline(), style="bold red" if c.differences else "bold green"))
+    if result.left_out:
+        console.print(Text(describe_left_out(result.left_out), style="bold yellow"))
+    show(console, SUMMARY_TITLE, SUMMARY_HEADERS, summary_rows(c))
+    unstable = [f"{r['group']} {label} (sd {number(100 * r[f'{col}_cv'], '.0f')} % of the mean)"
+                for _, r in c.groups.iterrows() for col, label in (("wall_s", "wall"), ("cpu_s", "CPU"))
+                if r[f"{col}_unstable"]]
+    if unstable:
+        console.print(Text("unstable over repeats: " + "; ".join(unstable) + " (more repeats, a quieter machine)",
+                           style="yellow"))
     for f in c.findings:
-        console.print(f"- {f.severity}: {f.sentence}", highlight=False, markup=False)
+        style = "red" if f.severity == "problem" else "yellow" if f.severity == "warning" else ""
+        console.print(Text(f"- {f.severity}: {f.sentence}", style=style))
     if c.recommendation is not None:
-        console.print(f"→ {c.recommendation.sentence}", highlight=False, markup=False)
-    out.print(str(result.report_dir / "report.md"), soft_wrap=True, highlight=False)
+        console.print(Text(f"→ {c.recommendation.sentence}", style="bold"))
+    print_paths(report_files(result.report_dir))
 
 
 def _exit(result: Any, allow_differences: bool) -> None:
@@ -60,18 +77,23 @@ def compare_cmd(
     store: Path = typer.Option(DEFAULT_STORE, help="run store folder"),
     allow_differences: bool = typer.Option(False, "--allow-differences", help="exit 0 even when answers differ"),
     profile: bool = typer.Option(False, "--profile", help="also profile each configuration and link the profiles"),
+    json_out: JsonOut = None,
+    quiet: Quiet = False,
+    no_progress: NoProgress = False,
 ) -> None:
     """Run strategies × backends × workers × repeats (interleaved) and write a comparison report."""
     import perfkit
 
+    set_quiet(quiet)
     w = split_list(workers)
-    with progress_display() as progress:
+    with progress_display(not (quiet or no_progress)) as progress:
         result = perfkit.compare(experiment, solver=solver, tasks=tasks, strategies=split_list(strategies),
                                  backends=split_list(backends), workers=w if w is None or len(w) > 1 else w[0],
                                  repeats=repeats, timeout=timeout, chunk_size=chunk_size,
                                  solver_options=parse_options(solver_opt) or None, out=out_dir, store=store,
                                  progress=RunsBar(progress), profile=profile)
     print_summary(result)
+    copy_json(result.report_dir / "report.json", json_out)
     _exit(result, allow_differences)
 
 
@@ -80,10 +102,16 @@ def report_cmd(
     run_dirs: List[Path] = typer.Argument(..., help="stored run folders"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="report folder (default reports/compare-<time>)"),
     allow_differences: bool = typer.Option(False, "--allow-differences", help="exit 0 even when answers differ"),
+    allow_mixed: bool = typer.Option(False, "--allow-mixed",
+                                     help="render runs of different solvers or task sets together"),
+    json_out: JsonOut = None,
+    quiet: Quiet = False,
 ) -> None:
     """Render the comparison report of stored runs without running anything."""
     import perfkit
 
-    result = perfkit.report(run_dirs, out_dir)
+    set_quiet(quiet)
+    result = perfkit.report(run_dirs, out_dir, allow_mixed=allow_mixed)
     print_summary(result)
+    copy_json(result.report_dir / "report.json", json_out)
     _exit(result, allow_differences)

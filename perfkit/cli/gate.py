@@ -8,10 +8,18 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.text import Text
 
 from perfkit.cli.command import app, baseline_app, console, out
-from perfkit.cli.options import parse_options
+from perfkit.cli.options import JsonOut, NoProgress, Quiet, parse_options
+from perfkit.cli.output import copy_json, print_paths, set_quiet
+from perfkit.cli.tables import show
 from perfkit.model import DEFAULT_STORE
+
+
+def headline(text: str, bad: bool) -> None:
+    """A verb's first line, red when something is wrong."""
+    console.print(Text(text, style="bold red" if bad else "bold green"))
 
 
 @app.command()
@@ -26,18 +34,31 @@ def gate(
     store: Path = typer.Option(DEFAULT_STORE, help="where measured runs are stored"),
     summary: Optional[Path] = typer.Option(None, help="append the Markdown summary here "
                                            "(default: $GITHUB_STEP_SUMMARY when set)"),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="write the JSON verdict here"),
+    json_out: JsonOut = None,
+    quiet: Quiet = False,
+    no_progress: NoProgress = False,
 ) -> None:
     """Fail on lost or changed answers, then on a speed regression beyond the threshold."""
     import perfkit
     from perfkit.analysis.gate import parse_threshold
     from perfkit.reports import gate as render
 
+    set_quiet(quiet)
     result = perfkit.gate(baseline, current, threshold=parse_threshold(threshold),
                           metrics=[] if answers_only else metric, normalise=normalise, repeats=repeats, store=store)
     step_summary = summary or (Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY") else None)
-    text = render.write(result, step_summary, json_out)
-    typer.echo(text)
+    render.write(result, step_summary, json_out)
+    doc = render.build(result)
+    headline(doc.headline, not result.passed)
+    console.print(Text(result.answer_summary, style="" if result.answers_ok else "bold red"))
+    rows = render.verdict_rows(result)
+    if rows:  # the method, long and the same for every metric, goes below the table
+        show(console, None, render.GATE_HEADERS[:-1], [r[:-1] for r in rows])
+        for method in dict.fromkeys(r[-1] for r in rows):
+            console.print(Text(f"method: {method}"))
+    console.print(Text(f"threshold ±{result.threshold * 100:.0f} %; normalised: "
+                       f"{'yes' if result.normalised else 'no'} ({result.normalise_reason})"))
+    print_paths(p for p in (step_summary, json_out) if p is not None)
     sys.exit(result.exit_code)
 
 
@@ -69,15 +90,30 @@ def baseline_save(
 @app.command()
 def phases(
     phase: List[str] = typer.Argument(..., help="run folders or labels, in order; the first is the baseline"),
-    threshold: str = typer.Option("10%", help="slower than the previous phase by more than this: ❌"),
+    threshold: str = typer.Option("10%", help="slower than the previous phase by more than this: flagged ✗"),
     store: Path = typer.Option(DEFAULT_STORE, help="where labels are looked up"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="report folder (default reports/phases-<time>)"),
+    json_out: JsonOut = None,
+    quiet: Quiet = False,
 ) -> None:
     """A phase report: every step's wall, CPU, candidates and answers against the baseline."""
     import perfkit
     from perfkit.analysis.gate import parse_threshold
+    from perfkit.analysis.text import duration, signed_percent
+    from perfkit.reports import report_files
+    from perfkit.reports.phases import build, verdict
 
+    set_quiet(quiet)
     result = perfkit.phases(phase, threshold=parse_threshold(threshold), store=store, out=out_dir)
-    typer.echo((result.report_dir / "report.md").read_text(encoding="utf-8"))
-    console.print(f"report: {result.report_dir}", highlight=False)
+    doc = build(result.phases, result.report_dir / "phases.png")
+    headline(doc.headline, not result.ok)
+    rows = [(verdict(p), p.label, duration(p.wall_s), duration(p.cpu_s), str(p.candidates_ok), str(p.timeouts),
+             signed_percent(p.wall_vs_previous_pct), signed_percent(p.wall_vs_baseline_pct)) for p in result.phases]
+    show(console, "phases (median over repeats; every column in report.md)",
+         ("", "phase", "wall", "CPU", "ok cand.", "timeouts", "wall vs prev.", "wall vs base"), rows, left=2)
+    for p in result.phases[1:]:
+        if not p.answers_ok:
+            console.print(Text(f"{p.label}: {p.answers}", style="red"))
+    copy_json(result.report_dir / "report.json", json_out)
+    print_paths(report_files(result.report_dir))
     sys.exit(0 if result.ok else 1)

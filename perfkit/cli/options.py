@@ -8,6 +8,7 @@ import functools
 import inspect
 import json
 import typing
+from pathlib import Path
 from typing import Annotated, Any, Callable, List, Optional
 
 import typer
@@ -26,6 +27,10 @@ Timeout = Annotated[float, typer.Option(help="per-unit running-time limit, secon
 SampleBudget = Annotated[Optional[float], typer.Option(help="seconds per sample, then skip")]
 TaskBudget = Annotated[Optional[float], typer.Option(help="seconds per task, then skip")]
 Label = Annotated[Optional[str], typer.Option(help="a name for the run (phase, experiment)")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="print only the paths of what was written (and errors)")]
+NoProgress = Annotated[bool, typer.Option("--no-progress", help="no progress bar (CI logs)")]
+JsonOut = Annotated[Optional[Path], typer.Option("--json", help="also write the machine-readable report here "
+                                                 "(schema: docs/report-json.md)")]
 Scheduler = Annotated[Optional[str], typer.Option(envvar="DASK_SCHEDULER_ADDRESS",
                                                   help="dask: address of an existing scheduler (tcp://HOST:PORT)")]
 

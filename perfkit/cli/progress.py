@@ -15,11 +15,11 @@ from perfkit.cli.command import console
 from perfkit.model import Outcome, RunConfig, Task
 
 
-def progress_display() -> Progress:
-    """The rich display every verb's bars live in."""
+def progress_display(enabled: bool = True) -> Progress:
+    """The rich display every verb's bars live in (``enabled`` False: ``--no-progress``)."""
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                     TextColumn("{task.fields[bad]}"), TimeElapsedColumn(), console=console,
-                    disable=not console.is_terminal and os.environ.get("PERFKIT_PROGRESS") != "1")
+                    disable=not enabled or (not console.is_terminal and os.environ.get("PERFKIT_PROGRESS") != "1"))
 
 
 class UnitsBar:

@@ -6,23 +6,25 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.table import Table
 
+from perfkit.analysis.text import duration, number
 from perfkit.cli import options as opt
 from perfkit.cli.command import app, console, out, tasks_app
+from perfkit.cli.output import print_paths, set_quiet
 from perfkit.cli.progress import UnitsBar, progress_display
+from perfkit.cli.tables import show
 from perfkit.model import DEFAULT_STORE, STATUSES, RunConfig
 
 
 def print_run_summary(run: Any) -> None:
-    """The short table printed after a run."""
+    """The short table printed after a run (its units, statuses, wall, CPU and parallelism over
+    every session of the run)."""
     s = run.summary
-    table = Table(title=f"run {run.run_id} ({s.state})")
-    for col in ["units", *STATUSES, "wall s", "cpu s", "parallelism"]:
-        table.add_column(col, justify="right")
-    table.add_row(str(s.units), *(str(s.status_counts.get(k, 0)) for k in STATUSES),
-                  f"{s.wall_s:.3f}", f"{s.cpu_s:.3f}", f"{s.cpu_s / s.wall_s:.2f}" if s.wall_s else "-")
-    console.print(table)
+    sessions = f", {s.sessions} sessions" if s.sessions > 1 else ""
+    row = (str(s.units), *(str(s.status_counts.get(k, 0)) for k in STATUSES), duration(s.wall_s), duration(s.cpu_s),
+           number(s.cpu_s / s.wall_s, ".2f") if s.wall_s else "–")
+    show(console, f"run {run.run_id} ({s.state}{sessions})", ("units", *STATUSES, "wall", "CPU", "parallelism"),
+         [row], left=0)
 
 
 @app.command()
@@ -31,18 +33,21 @@ def run(
     config: RunConfig,
     store: Path = typer.Option(DEFAULT_STORE, help="run store folder"),
     resume: Optional[Path] = typer.Option(None, help="finish this interrupted run folder"),
+    quiet: opt.Quiet = False,
+    no_progress: opt.NoProgress = False,
 ) -> None:
     """Run a solver on a task set under one strategy and backend; print the run folder."""
     import perfkit
 
-    with progress_display() as progress:
+    set_quiet(quiet)
+    with progress_display(not (quiet or no_progress)) as progress:
         observer = UnitsBar(progress)
         if resume is not None:
             stored = perfkit.resume(resume, observer=observer)
         else:
             stored = perfkit.run(config, store, observer=observer)
     print_run_summary(stored)
-    out.print(str(stored.path), soft_wrap=True, highlight=False)
+    print_paths([stored.path])
 
 
 @tasks_app.command("validate")
