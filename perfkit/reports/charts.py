@@ -15,18 +15,39 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from perfkit.model import SAMPLE_KEY, sample_label  # noqa: E402
+from perfkit.analysis.overview import differing_samples  # noqa: E402
+from perfkit.analysis.text import duration  # noqa: E402
 
 DPI = 100
+#: Every chart fits in this many inches (× DPI pixels) whatever the task count: beyond the
+#: limits below, items are aggregated or the largest are shown and the rest counted.
+MAX_WIDTH_IN, MAX_HEIGHT_IN = 14.0, 12.0
 MAX_TIMELINES = 8
-STATUS_MARK = {"timeout": ("red", "timeout"), "error": ("black", "error"), "crashed": ("magenta", "crashed")}
+#: Lanes drawn per timeline panel (the parent's lane included); more workers are summarised.
+MAX_LANES = 12
+#: Bars of the differing-samples chart (the samples with the largest differences).
+MAX_DIFF_SAMPLES = 40
+#: Colour by what matters: a unit's split (demo or test); bad outcomes are marks of their own.
+SPLIT_COLOUR = {"demo": "#4477aa", "test": "#66ccee"}
+STATUS_MARK = {"timeout": ("#cc3311", "v", "timeout"), "error": ("#222222", "x", "error"),
+               "crashed": ("#aa3377", "D", "crashed")}
+GENERATION_COLOUR, STARTUP_COLOUR = "#ee7733", "#bbbbbb"
+PARENT_LANE = "parent"
+
+
+def _size(width_in: float, height_in: float) -> tuple[float, float]:
+    return min(MAX_WIDTH_IN, width_in), min(MAX_HEIGHT_IN, height_in)
 
 
 def _save(fig: Any, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI, format="png")
+    fig.savefig(path, dpi=DPI, format="png", bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def _legend_outside(ax: Any, **kw: Any) -> None:
+    """The legend to the right of the axes, never over the data."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=8, **kw)
 
 
 def wall_vs_cpu(c: Any, out: Path) -> Optional[Path]:
@@ -35,70 +56,91 @@ def wall_vs_cpu(c: Any, out: Path) -> Optional[Path]:
     if g.empty:
         return None
     x = np.arange(len(g))
-    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(g) + 2), 4.2))
+    fig, ax = plt.subplots(figsize=_size(1.0 * len(g) + 3, 4.2))
     err = lambda col: np.vstack([g[f"{col}_median"] - g[f"{col}_min"], g[f"{col}_max"] - g[f"{col}_median"]])  # noqa: E731
-    ax.bar(x - 0.2, g["wall_s_median"], 0.4, yerr=err("wall_s"), capsize=3, label="wall (median)", color="#4477aa")
-    ax.bar(x + 0.2, g["cpu_s_median"], 0.4, yerr=err("cpu_s"), capsize=3, label="CPU (median)", color="#ee7733")
+    ax.bar(x - 0.2, g["wall_s_median"], 0.4, yerr=err("wall_s"), capsize=3, label="wall (median, min–max)",
+           color="#4477aa")
+    ax.bar(x + 0.2, g["cpu_s_median"], 0.4, yerr=err("cpu_s"), capsize=3, label="CPU (median, min–max)",
+           color="#ee7733")
     ax.scatter(x - 0.2, g["ideal_wall_s_median"], marker="_", s=900, color="black", zorder=3,
                label="ideal wall (physical limit)")
-    ax.set_xticks(x, g["group"], rotation=20, ha="right", fontsize=8)
+    ax.set_xticks(x, g["group"], rotation=25, ha="right", fontsize=8)
     ax.set_ylabel("seconds")
     ax.set_title("Wall vs CPU per strategy, with the ideal bound")
-    ax.legend(fontsize=8)
+    _legend_outside(ax)
     return _save(fig, out / "wall_vs_cpu.png")
 
 
 def timeline(c: Any, out: Path) -> Optional[Path]:
-    """One panel per group (its first repeat): one lane per worker, units coloured by sample,
-    timeouts, errors and crashes outlined and marked."""
+    """One panel per group (its first repeat) on one shared time axis: a lane per worker, units
+    coloured by split, errors, timeouts and crashes as marks of their own above the units; the
+    parent's lane shows start-up and each task's candidate generation."""
     picks = []
     for group, figs in c.by_group().items():
         picks.append((figs[0], c.run_of(figs[0])))
     picks = [p for p in picks if len(p[1].units) and p[1].units["started"].notna().any()][:MAX_TIMELINES]
     if not picks:
         return None
-    lanes = [max(1, p[1].units["worker"].nunique()) for p in picks]
-    fig, axes = plt.subplots(len(picks), 1, figsize=(10, 1.2 + sum(0.35 * n + 0.6 for n in lanes)),
-                             gridspec_kw={"height_ratios": lanes}, squeeze=False)
-    cmap = plt.get_cmap("tab10")
+    lanes = [min(MAX_LANES, max(1, p[1].units["worker"].nunique()) + 1) for p in picks]
+    fig, axes = plt.subplots(len(picks), 1, sharex=True, squeeze=False,
+                             figsize=_size(12, 1.0 + sum(0.3 * n + 0.55 for n in lanes)),
+                             gridspec_kw={"height_ratios": lanes})
+    seen: dict[str, Any] = {}
     for ax, (fig_, run) in zip(axes[:, 0], picks):
-        u = run.units[run.units["started"].notna()].copy()
-        t0 = u["queued"].min()
-        workers = sorted(u["worker"].astype(str).unique())
-        samples = list(dict.fromkeys(map(tuple, u[list(SAMPLE_KEY)].itertuples(index=False, name=None))))
-        colour = {s: cmap(i % 10) for i, s in enumerate(samples)}
-        for lane, w in enumerate(workers):
-            wu = u[u["worker"].astype(str) == w]
-            starts = (wu["started"] - t0).to_numpy()
-            widths = (wu["ended"].fillna(wu["started"]) - wu["started"]).to_numpy()
-            cols = [colour[k] for k in map(tuple, wu[list(SAMPLE_KEY)].itertuples(index=False, name=None))]
-            # one PolyCollection per lane: a bar per unit (barh) costs minutes for 30 000 units
-            ax.broken_barh(list(zip(starts, widths)), (lane - 0.4, 0.8), facecolors=cols, linewidth=0)
-            for status, (mc, _) in STATUS_MARK.items():
-                m = (wu["status"] == status).to_numpy()
-                if m.any():
-                    ax.broken_barh(list(zip(starts[m], widths[m])), (lane - 0.4, 0.8), facecolors="none",
-                                   edgecolors=mc, linewidth=1.2, hatch="//")
-                    ax.plot(starts[m] + widths[m], np.full(m.sum(), lane), "x", color=mc, ms=5)
-        draw_task_stream(ax, run, workers, t0)
-        ax.set_yticks(range(len(workers)), workers, fontsize=7)
-        ax.set_title(f"{fig_.name} (repeat {fig_.repeat}, wall {fig_.wall_s:.2f} s)", fontsize=9)
-        handles = [plt.Rectangle((0, 0), 1, 1, color=colour[s]) for s in samples[:10]]
-        labels = [sample_label(s[1], s[2], s[0] if len({x[0] for x in samples}) > 1 else None) for s in samples[:10]]
-        for status, (mc, name) in STATUS_MARK.items():
-            if (u["status"] == status).any():
-                handles.append(plt.Rectangle((0, 0), 1, 1, fill=False, edgecolor=mc, hatch="//"))
-                labels.append(name)
-        ax.legend(handles, labels, fontsize=6, loc="upper right", ncol=min(6, len(labels)))
-    axes[-1, 0].set_xlabel("seconds since the first unit was queued")
+        _draw_run(ax, fig_, run, seen)
+    axes[-1, 0].set_xlim(left=0)
+    axes[-1, 0].set_xlabel("seconds since the run started (one time axis for every panel)")
+    fig.legend(list(seen.values()), list(seen.keys()), loc="upper left", bbox_to_anchor=(1.0, 0.98), fontsize=8,
+               frameon=False)
+    fig.tight_layout()
     return _save(fig, out / "timeline.png")
 
 
-def draw_task_stream(ax: Any, run: Any, workers: list[str], t0: float) -> None:
+def _draw_run(ax: Any, fig_: Any, run: Any, seen: dict[str, Any]) -> None:
+    """One panel: the parent's lane (start-up, generation), then one lane per worker."""
+    u = run.units[run.units["started"].notna()]
+    s = run.summary
+    t0 = s.started if s.started is not None else float(u["queued"].min())
+    workers = sorted(u["worker"].astype(str).unique())
+    lanes = [[w] for w in workers]
+    if len(lanes) > MAX_LANES - 1:  # the rest share the last lane
+        lanes = lanes[: MAX_LANES - 2] + [workers[MAX_LANES - 2:]]
+    lane_names = [PARENT_LANE] + [ws[0] if len(ws) == 1 else f"{len(ws)} more workers" for ws in lanes]
+    first = float(u["queued"].min()) - t0
+    if first > 0:
+        seen["start-up and teardown (parent)"] = ax.broken_barh([(0.0, first)], (-0.4, 0.8),
+                                                                   facecolors=STARTUP_COLOUR, hatch="//")
+    last = float(u["ended"].max()) - t0
+    if s.ended is not None and s.ended - t0 > last:
+        seen["start-up and teardown (parent)"] = ax.broken_barh([(last, s.ended - t0 - last)], (-0.4, 0.8),
+                                                                   facecolors=STARTUP_COLOUR, hatch="//")
+    spans = [(g[1] - t0, g[2] - g[1]) for g in (s.generation or [])]
+    if spans:
+        seen["candidate generation (parent)"] = ax.broken_barh(spans, (-0.4, 0.8), facecolors=GENERATION_COLOUR)
+    for lane, members in enumerate(lanes, start=1):
+        w = u[u["worker"].astype(str).isin(members)]
+        starts = (w["started"] - t0).to_numpy()
+        widths = (w["ended"].fillna(w["started"]) - w["started"]).to_numpy()
+        for split, colour in SPLIT_COLOUR.items():
+            m = (w["split"] == split).to_numpy()
+            if m.any():  # one PolyCollection per lane and split: a bar per unit costs minutes at 30 000 units
+                seen[f"{split} unit"] = ax.broken_barh(list(zip(starts[m], widths[m])), (lane - 0.4, 0.8),
+                                                       facecolors=colour, linewidth=0)
+        for status, (colour, marker, label) in STATUS_MARK.items():
+            m = (w["status"] == status).to_numpy()
+            if m.any():  # a mark above the lane at each bad unit's end: visible, never a solid lane
+                seen[label] = ax.scatter(starts[m] + widths[m], np.full(m.sum(), lane + 0.28), marker=marker,
+                                         s=14, color=colour, linewidths=0.8, zorder=3)
+    draw_task_stream(ax, run, {name: i for i, name in enumerate(lane_names)}, t0)
+    ax.set_yticks(range(len(lane_names)), lane_names, fontsize=7)
+    ax.set_ylim(len(lane_names) - 0.5, -0.5)
+    ax.set_title(f"{fig_.name} (repeat {fig_.repeat}, wall {duration(fig_.wall_s)})", fontsize=9, loc="left")
+
+
+def draw_task_stream(ax: Any, run: Any, lane: dict[str, int], t0: float) -> None:
     """Dask runs: outline each Dask task (one work item) on its worker's lane, from the task
     stream the backend stored in summary.json (start/stop already on this machine's clock)."""
     stream = run.summary.resources.get("task_stream") or []
-    lane = {w: i for i, w in enumerate(workers)}
     boxes: dict[int, list[tuple[float, float]]] = {}
     for task in stream:
         if task.get("worker") in lane and task.get("start") is not None and task.get("stop") is not None:
@@ -114,7 +156,7 @@ def speedup_vs_workers(c: Any, out: Path) -> Optional[Path]:
     g = c.groups[c.groups["strategy"] != "sequential"]
     if g.empty or g["workers"].nunique() < 2:
         return None
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = plt.subplots(figsize=_size(7, 4.2))
     for (strategy, backend), s in g.groupby(["strategy", "backend"], sort=False):
         s = s.sort_values("workers")
         yerr = np.vstack([s["speedup"] - s["speedup_low"], s["speedup_high"] - s["speedup"]])
@@ -125,25 +167,28 @@ def speedup_vs_workers(c: Any, out: Path) -> Optional[Path]:
     ax.set_xlabel("workers")
     ax.set_ylabel("speedup vs sequential")
     ax.set_title("Speedup vs workers")
-    ax.legend(fontsize=8)
+    _legend_outside(ax)
     return _save(fig, out / "speedup_vs_workers.png")
 
 
 def candidate_counts(c: Any, out: Path) -> Optional[Path]:
-    """ok candidates per sample (bars) × group (first repeat of each)."""
-    t = c.counts
+    """Only when the answers differ: ok candidates on the samples whose counts differ between
+    strategies (the largest differences first, at most MAX_DIFF_SAMPLES), one bar per strategy."""
+    t = differing_samples(c.counts) if not c.counts.empty else c.counts
     if t.empty:
         return None
-    t = t.drop(index="total", errors="ignore")
-    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(t) * max(1, len(t.columns)) / 2 + 3), 4))
+    gap = (t.max(axis=1) - t.min(axis=1)).sort_values(ascending=False, kind="stable")
+    t = t.loc[gap.index[:MAX_DIFF_SAMPLES]]
+    fig, ax = plt.subplots(figsize=_size(0.35 * len(t) * max(1, len(t.columns)) ** 0.5 + 4, 4))
     width = 0.8 / max(1, len(t.columns))
     x = np.arange(len(t))
     for i, col in enumerate(t.columns):
         ax.bar(x + i * width - 0.4 + width / 2, t[col], width, label=col)
-    ax.set_xticks(x, t.index, rotation=30, ha="right", fontsize=8)
+    ax.set_xticks(x, t.index, rotation=40, ha="right", fontsize=7)
     ax.set_ylabel("ok candidates")
-    ax.set_title("Candidates per sample × strategy")
-    ax.legend(fontsize=7)
+    more = f" (the {len(t)} largest of {len(gap)})" if len(gap) > len(t) else ""
+    ax.set_title(f"Samples whose ok-candidate counts differ{more}")
+    _legend_outside(ax)
     return _save(fig, out / "candidate_counts.png")
 
 
@@ -160,14 +205,14 @@ def unit_times(c: Any, out: Path) -> Optional[Path]:
     lo = min(v.min() for v in data.values())
     hi = max(v.max() for v in data.values())
     bins = np.logspace(np.log10(lo), np.log10(hi * 1.001 if hi > lo else lo * 10), 40)
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=_size(7, 4))
     for name, w in data.items():
         ax.hist(w, bins=bins, histtype="step", linewidth=1.4, label=name)
     ax.set_xscale("log")
     ax.set_xlabel("unit wall time (s, log scale)")
     ax.set_ylabel("units")
     ax.set_title("Distribution of unit times")
-    ax.legend(fontsize=7)
+    _legend_outside(ax)
     return _save(fig, out / "unit_times.png")
 
 
@@ -175,7 +220,7 @@ CHARTS = {
     "wall_vs_cpu": ("Wall vs CPU per strategy (ideal bound marked)", wall_vs_cpu),
     "timeline": ("Worker timeline", timeline),
     "speedup_vs_workers": ("Speedup vs workers", speedup_vs_workers),
-    "candidate_counts": ("Candidates per sample × strategy", candidate_counts),
+    "candidate_counts": ("Samples whose ok-candidate counts differ between strategies", candidate_counts),
     "unit_times": ("Distribution of unit times", unit_times),
 }
 

@@ -72,6 +72,8 @@ class Document:
 PASS, FAIL, UNSURE = "✓", "✗", "?"
 #: Rows shown of a per-task or per-sample table; the rest is in report.json.
 MAX_TASK_ROWS = 30
+#: Evidence lines shown under a finding; the rest is in report.json.
+MAX_EVIDENCE = 8
 
 
 def _s(x: Any) -> str:
@@ -121,7 +123,7 @@ def build(c: Any, charts: dict[str, tuple[str, Path]], name: str = "comparison",
     b += _candidates(c)
     b += [Heading("Findings")]
     if c.findings:
-        b.append(Bullets(tuple((f"{f.severity}: {f.sentence}", f.evidence, f.severity == "problem")
+        b.append(Bullets(tuple((f"{f.severity}: {f.sentence}", _bounded(f.evidence), f.severity == "problem")
                                for f in c.findings)))
     else:
         b.append(Para("No findings: every rule stayed silent."))
@@ -142,6 +144,13 @@ def build(c: Any, charts: dict[str, tuple[str, Path]], name: str = "comparison",
         "contention = unit wall / unit CPU; queue wait = started − queued; speedup = median sequential "
         "wall / median wall (bootstrap 95 % CI).")]
     return doc
+
+
+def _bounded(evidence: Sequence[str]) -> tuple[str, ...]:
+    """At most MAX_EVIDENCE lines of evidence, and how many more report.json has."""
+    if len(evidence) <= MAX_EVIDENCE:
+        return tuple(evidence)
+    return (*evidence[:MAX_EVIDENCE - 1], f"… and {len(evidence) - MAX_EVIDENCE + 1} more (report.json has them all)")
 
 
 def _groups_table(c: Any) -> Table:
