@@ -20,7 +20,9 @@ def profile(
     out_dir: Optional[Path] = typer.Option(None, "--out", help="output folder (default reports/profiles/<timestamp>)"),
     store: Optional[Path] = typer.Option(None, help="run store folder (default <out>/runs)"),
     baseline: bool = typer.Option(True, "--baseline/--no-baseline",
-                                  help="also run once without the profiler to measure its overhead"),
+                                  help="also run without the profiler, paired with the profiled runs, "
+                                       "to measure its overhead"),
+    pairs: int = typer.Option(2, help="pairs of a plain and a profiled run the overhead is the median of"),
     interval: float = typer.Option(0.001, help="pyinstrument: seconds between samples"),
     rate: int = typer.Option(200, help="py-spy: samples per second"),
     gil: bool = typer.Option(False, "--gil", help="py-spy: only samples of threads holding the GIL"),
@@ -31,9 +33,10 @@ def profile(
     """Profile a run inside its workers; print the overhead and the top frames by self time."""
     import perfkit
 
-    console.print(f"profiling with {profiler}" + (" (a plain run first, to measure the overhead)" if baseline else ""),
-                  highlight=False)
-    result = perfkit.profile(config, profiler, out_dir, store_dir=store, baseline=baseline, interval=interval,
+    console.print(f"profiling with {profiler}" + (f" ({pairs} pairs of a plain and a profiled run, for the overhead)"
+                                                  if baseline else ""), highlight=False)
+    result = perfkit.profile(config, profiler, out_dir, store_dir=store, baseline=baseline, pairs=pairs,
+                             interval=interval,
                              rate=rate, gil=gil, idle=idle, nonblocking=nonblocking, top=top)
     console.print(result.summary(top), highlight=False, markup=False, soft_wrap=True)
     for kind, path in result.files.items():

@@ -16,8 +16,8 @@ Two profilers, one result type::
   (process-backend workers included) without extra privilege; writes speedscope JSON, folded
   stacks and a flamegraph SVG converted from the same samples (one run, not two).
 
-The same run config also runs once without the profiler, so the overhead is measured, not
-guessed.
+The same run config also runs without the profiler, in pairs back to back with the profiled
+runs, so the overhead is measured, not guessed; the top frames cover the run window only.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import Any, Optional, Sequence
 
 from perfkit.model import ConfigError, RunConfig, Task
 from perfkit.orchestration.profiling.result import (
+    DEFAULT_PAIRS,
     DEFAULT_TOP,
     IN_PROCESS_BACKENDS,
     PROFILERS,
@@ -41,15 +42,19 @@ from perfkit.orchestration.profiling.result import (
 
 def profile(config: RunConfig, profiler: str = "pyinstrument", out_dir: str | Path | None = None, *,
             tasks: Optional[Sequence[Task]] = None, store_dir: str | Path | None = None,
-            baseline: bool = True, plain_wall_s: Optional[float] = None,
+            baseline: bool = True, plain_wall_s: Optional[float] = None, pairs: int = DEFAULT_PAIRS,
             interval: float = 0.001, rate: int = 200, gil: bool = False, idle: bool = False,
             nonblocking: bool = False, top: int = DEFAULT_TOP, observer: Any = None) -> ProfileResult:
     """Run ``config`` under ``profiler`` and write the profile to ``out_dir``.
 
     ``out_dir`` defaults to ``reports/profiles/<timestamp>/``; the runs themselves are stored in
     ``store_dir`` (default ``<out_dir>/runs``). Unless ``baseline=False`` or ``plain_wall_s`` is
-    given (a wall already measured on the same config, e.g. by ``compare``), the same config runs
-    once without the profiler first, and the overhead is the ratio of the two runs' wall.
+    given (a wall already measured on the same config, e.g. by ``compare``: then not paired), the
+    overhead is measured on ``pairs`` pairs of a plain and a profiled run made back to back in the
+    same state (tasks and solver loaded once first), in alternating order; it is the median of
+    the pairs' wall ratios. The top frames cover the run window only
+    (perfkit/orchestration/profiling/window.py): imports, dataset loading, calibration and the
+    store's writing are shown apart with their seconds.
     ``tasks`` overrides ``config.tasks`` as in :func:`perfkit.runner.run`.
 
     pyinstrument: ``interval`` (seconds between samples). py-spy: ``rate`` (samples per second),
@@ -72,12 +77,12 @@ def profile(config: RunConfig, profiler: str = "pyinstrument", out_dir: str | Pa
             raise ConfigError("profiler", profiler, "gil, idle and nonblocking are py-spy settings: use py-spy")
         from perfkit.orchestration.profiling.pyinstrument_profile import profile_in_process
 
-        result = profile_in_process(config, out, runs, tasks, baseline and plain_wall_s is None,
+        result = profile_in_process(config, out, runs, tasks, pairs if baseline and plain_wall_s is None else 0,
                                     interval, top, observer)
     else:
         from perfkit.orchestration.profiling.pyspy_profile import profile_with_pyspy
 
-        result = profile_with_pyspy(config, out, runs, tasks, baseline and plain_wall_s is None,
+        result = profile_with_pyspy(config, out, runs, tasks, pairs if baseline and plain_wall_s is None else 0,
                                     rate, gil, idle, nonblocking, top)
     if plain_wall_s is not None:
         result.wall_plain_s = plain_wall_s

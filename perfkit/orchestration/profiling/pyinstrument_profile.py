@@ -2,37 +2,34 @@
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 from typing import Any, Optional
 
 from perfkit.model import RunConfig, Task
 from perfkit.orchestration.profiling.result import FrameStat, LaneStat, ProfileResult, labelled, run_wall_s
-from perfkit.orchestration.profiling.sampler import OFF_CPU_FUNCTION, THREAD_FILE, AllThreadsSampler
+from perfkit.orchestration.profiling.sampler import OFF_CPU_FUNCTION, AllThreadsSampler
+from perfkit.orchestration.profiling.window import PHASES, RUN, charged_frame, phase_of
+
+#: Names of the thread backend's worker threads (perfkit/backends/thread.py).
+WORKER_THREAD_PREFIX = "perfkit-thread-"
 
 
 def top_frames(session: Any, n: Optional[int] = None) -> list[FrameStat]:
-    """Functions by self time, computed from the session's frame tree.
-
-    A function's self time is summed over every node of the tree that is that function (every
-    call path, every thread); the ``[off-CPU]`` leaves and the per-thread root frames are left
-    out, so the figures are CPU seconds and the shares are of all on-CPU samples.
-    """
-    from pyinstrument.frame_ops import build_frame_tree
-
-    root = build_frame_tree(session.frame_records, context=session)
-    if root is None:
-        return []
+    """Functions by self time: each on-CPU sample charged to its deepest frame outside the
+    libraries (perfkit/orchestration/profiling/window.py ``charged_frame``), summed over every
+    call path and thread; the ``[off-CPU]`` parts and the per-thread root frames are left out, so
+    the figures are CPU seconds and the shares are of all on-CPU samples."""
     totals: dict[tuple[str, str, int], float] = {}
-    stack = [root]
-    while stack:
-        frame = stack.pop()
-        stack.extend(frame.children)
-        if frame.is_synthetic or frame.function == OFF_CPU_FUNCTION or frame.file_path in (THREAD_FILE, None):
+    for stack, seconds in session.frame_records:
+        infos = [info.split("\x00") for info in stack[1:]]  # stack[0]: the thread's root frame
+        if not infos or infos[-1][0] == OFF_CPU_FUNCTION:
             continue
-        self_s = frame.total_self_time
-        if self_s > 0:
-            key = (frame.function, frame.file_path or "", frame.line_no or 0)
-            totals[key] = totals.get(key, 0.0) + self_s
+        frames = [(p[0], p[1] if len(p) > 1 else "") for p in infos]
+        i = charged_frame(frames)
+        line = infos[i][2].split("\x01", 1)[0] if len(infos[i]) > 2 else "0"
+        key = (frames[i][0], frames[i][1], int(line) if line.isdigit() else 0)
+        totals[key] = totals.get(key, 0.0) + seconds
     on_cpu = sum(totals.values()) or 1.0
     ranked = sorted(totals.items(), key=lambda kv: -kv[1])
     if n is not None:
@@ -53,26 +50,86 @@ def write_reports(session: Any, out: Path) -> dict[str, Path]:
     return files
 
 
-def profile_in_process(config: RunConfig, out: Path, runs: Path, tasks: Optional[list[Task]], baseline: bool,
-                       interval: float, top: int, observer: Any = None) -> ProfileResult:
-    from perfkit import runner
+def _frames(stack: Any) -> list[tuple[str, str]]:
+    """A pyinstrument stack ("function\\x00file\\x00line..." strings) as (function, file)."""
+    out = []
+    for info in stack:
+        parts = info.split("\x00")
+        out.append((parts[0], parts[1] if len(parts) > 1 else ""))
+    return out
 
-    plain_path = None
-    if baseline:
-        plain_path = runner.run(labelled(config, "plain"), runs, observer=observer, tasks=tasks).path
-    sampler = AllThreadsSampler(interval, target_description=f"perfkit run {config.solver} {config.strategy}/"
-                                                             f"{config.backend}")
-    sampler.start()
-    try:
-        path = runner.run(labelled(config, "pyinstrument"), runs, observer=observer, tasks=tasks).path
-    finally:
-        session = sampler.stop()
-    files = write_reports(session, out)
+
+def in_window(session: Any) -> tuple[Any, dict[str, float]]:
+    """The session cut to the run's samples (perfkit/orchestration/profiling/window.py), and the
+    on-CPU seconds of every phase. The thread backend's workers (threads named ``perfkit-...``)
+    are the run's; other threads (a library's pool writing the store) are judged by their stack."""
+    from pyinstrument.session import Session
+
+    phases = dict.fromkeys(PHASES, 0.0)
+    kept = []
+    for stack, seconds in session.frame_records:
+        frames = _frames(stack)
+        off = frames[-1][0] == OFF_CPU_FUNCTION
+        worker = stack[0].startswith(WORKER_THREAD_PREFIX)
+        phase = phase_of(frames[:-1] if off else frames, worker)
+        if not off:
+            phases[phase] += seconds
+        if phase == RUN:
+            kept.append((stack, seconds))
+    window = Session(frame_records=kept, start_time=session.start_time, duration=session.duration,
+                     min_interval=session.min_interval, max_interval=session.max_interval,
+                     sample_count=session.sample_count, start_call_stack=session.start_call_stack,
+                     target_description=session.target_description, cpu_time=session.cpu_time,
+                     sys_path=session.sys_path, sys_prefixes=session.sys_prefixes)
+    return window, phases
+
+
+def profile_in_process(config: RunConfig, out: Path, runs: Path, tasks: Optional[list[Task]], pairs: int,
+                       interval: float, top: int, observer: Any = None) -> ProfileResult:
+    """``pairs`` pairs of a plain and a profiled run, back to back, in alternating order (plain
+    first, then profiled first, ...), after the tasks and the solver are loaded and one warm-up
+    run has run: every run of a pair starts in the same state. Zero pairs: one profiled run."""
+    from pyinstrument.session import Session
+
+    from perfkit import runner
+    from perfkit.solvers import load_solver
+    from perfkit.tasks import load_tasks
+
+    if tasks is None:  # loaded once, outside every run: no dataset loading in any run
+        tasks = load_tasks(config.tasks)
+    load_solver(config.solver, config.solver_options)
+    if pairs:  # a first run in this process pays lazy imports and cold caches: not one of the pair
+        runner.run(labelled(config, "warm-up"), runs, observer=observer, tasks=tasks)
+    sampler = None
+    sessions, walls, plain_path, path = [], [], None, None
+    for i in range(max(1, pairs)):
+        order = ("profiled",) if not pairs else ("plain", "profiled") if i % 2 == 0 else ("profiled", "plain")
+        pair: dict[str, float] = {}
+        for kind in order:
+            if kind == "plain":
+                plain_path = runner.run(labelled(config, "plain"), runs, observer=observer, tasks=tasks).path
+                pair[kind] = run_wall_s(plain_path)
+                continue
+            sampler = AllThreadsSampler(interval, target_description=f"perfkit run {config.solver} "
+                                                                     f"{config.strategy}/{config.backend}")
+            sampler.start()
+            try:
+                path = runner.run(labelled(config, "pyinstrument"), runs, observer=observer, tasks=tasks).path
+            finally:
+                sessions.append(sampler.stop())
+            pair[kind] = run_wall_s(path)
+        if pairs:
+            walls.append((pair["plain"], pair["profiled"]))
+    session = sessions[0]
+    for more in sessions[1:]:
+        session = Session.combine(session, more)
+    window, phases = in_window(session)
+    files = write_reports(window, out)
     lanes = [LaneStat(name, wall, sampler.thread_cpu.get(name)) for name, wall in
              sorted(sampler.thread_wall.items(), key=lambda kv: -sampler.thread_cpu.get(kv[0], 0.0))]
     return ProfileResult(
         profiler="pyinstrument", config=config, out_dir=out, files=files, run_path=path,
-        plain_run_path=plain_path, wall_profiled_s=run_wall_s(path),
-        wall_plain_s=run_wall_s(plain_path) if plain_path else None,
-        top_frames=top_frames(session, None), lanes=lanes, sample_count=session.sample_count,
-        settings=f"every thread sampled every {interval * 1e3:g} ms")
+        plain_run_path=plain_path, wall_profiled_s=statistics.median(b for _, b in walls) if walls else run_wall_s(path),
+        wall_plain_s=statistics.median(a for a, _ in walls) if walls else None,
+        top_frames=top_frames(window, None), lanes=lanes, sample_count=session.sample_count,
+        settings=f"every thread sampled every {interval * 1e3:g} ms", pairs=walls, phases_s=phases)

@@ -5,19 +5,24 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import statistics
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from perfkit.analysis.text import duration
 from perfkit.model import RunConfig
+from perfkit.orchestration.profiling.window import RUN
 
 PROFILERS = ("pyinstrument", "py-spy")
 #: Backends whose units run in this process (what pyinstrument can see).
 IN_PROCESS_BACKENDS = ("inline", "thread")
 DEFAULT_OUT_ROOT = Path("reports/profiles")
 DEFAULT_TOP = 15
+#: Pairs of a plain and a profiled run the overhead is the median of (alternating order).
+DEFAULT_PAIRS = 2
 
 _PKG_ROOT = Path(__file__).resolve().parents[3]  # the folder holding the perfkit package
 
@@ -50,7 +55,14 @@ class LaneStat:
 
 @dataclass
 class ProfileResult:
-    """What ``profile`` measured and wrote."""
+    """What ``profile`` measured and wrote.
+
+    ``pairs``: (plain wall, profiled wall) seconds of each pair of runs made back to back in the
+    same state (docs/benchmarks.md: this machine's speed flips, so only adjacent runs compare);
+    the overhead is the median of the pairs' ratios. ``phases_s``: seconds sampled in each
+    phase of perfkit/orchestration/profiling/window.py (the top frames cover ``run`` only);
+    ``waiting_s``: seconds of waiting frames left out of the top frames.
+    """
 
     profiler: str
     config: RunConfig
@@ -66,19 +78,50 @@ class ProfileResult:
     settings: str
     parent_pid: Optional[int] = None
     worker_pids: list[int] = field(default_factory=list)
+    pairs: list[tuple[float, float]] = field(default_factory=list)
+    phases_s: dict[str, float] = field(default_factory=dict)
+    waiting_s: float = 0.0
+    idle_included: bool = False
 
     @property
     def overhead_pct(self) -> Optional[float]:
+        """Median over pairs of (profiled / plain − 1) in percent; without pairs, against a plain
+        wall measured elsewhere (``compare --profile``); None when nothing was measured."""
+        ratios = [b / a - 1.0 for a, b in self.pairs if a > 0]
+        if ratios:
+            return 100.0 * statistics.median(ratios)
         if not self.wall_plain_s:
             return None
         return 100.0 * (self.wall_profiled_s / self.wall_plain_s - 1.0)
 
     @property
     def overhead_line(self) -> str:
-        if self.overhead_pct is None:
-            return (f"profiler overhead: not measured (no plain run; {self.wall_profiled_s:.2f} s profiled)")
-        return (f"profiler overhead: {self.overhead_pct:+.1f} % wall "
-                f"({self.wall_profiled_s:.2f} s profiled vs {self.wall_plain_s:.2f} s plain)")
+        """The overhead with how it was measured; a negative figure is said to be noise."""
+        pct = self.overhead_pct
+        if pct is None:
+            return f"profiler overhead: not measured (no plain run; {duration(self.wall_profiled_s)} profiled)"
+        walls = f"{duration(self.wall_profiled_s)} profiled vs {duration(self.wall_plain_s)} plain"
+        if self.pairs:
+            n = len(self.pairs)
+            how = (f"median of {n} pairs, each a plain and a profiled run back to back in the same state"
+                   if n > 1 else "one plain and one profiled run back to back in the same state")
+        else:
+            how = "against the comparison's plain runs, not paired"
+        line = f"profiler overhead: {pct:+.1f} % wall ({how}; {walls})"
+        each = [100.0 * (b / a - 1.0) for a, b in self.pairs if a > 0]
+        if pct < 0:
+            line += " — negative: noise, the profiler's cost is below what this machine resolves here"
+        elif len(each) > 1 and min(each) < 0 < max(each):
+            line += f" — within noise (pairs from {min(each):+.1f} % to {max(each):+.1f} %)"
+        return line
+
+    @property
+    def window_line(self) -> str:
+        """What the top frames cover, and the seconds shown apart."""
+        inside = self.phases_s.get(RUN, 0.0)
+        apart = ", ".join(f"{k} {duration(v)}" for k, v in self.phases_s.items() if k != RUN and v > 0)
+        return (f"profile window: the run (perfkit/runner/run.py execute), {duration(inside)} sampled"
+                + (f"; outside it, shown apart: {apart}" if apart else ""))
 
     @property
     def header(self) -> str:
@@ -87,25 +130,33 @@ class ProfileResult:
             f"perfkit profile: {self.profiler} ({self.settings}; {self.sample_count} samples)",
             f"run: solver={c.solver} tasks={c.tasks} strategy={c.strategy} backend={c.backend} "
             f"workers={c.workers}",
+            self.window_line,
             self.overhead_line,
         ])
 
     def top_table(self, n: int = DEFAULT_TOP) -> str:
-        lines = [f"top frames by self time ({'CPU; off-CPU time excluded' if self.profiler == 'pyinstrument' else 'samples; idle threads excluded unless asked for'}):",
-                 f"{'self s':>9} {'share':>7}  {'function':<32} where"]
+        if self.profiler == "pyinstrument":
+            what = "CPU in the run window; off-CPU time excluded"
+        elif self.idle_included:
+            what = "samples in the run window; idle threads included"
+        else:
+            what = f"samples in the run window; waiting frames excluded ({duration(self.waiting_s)})"
+        what += "; library time charged to the code that called it"
+        lines = [f"top frames by self time ({what}):",
+                 f"{'self':>9} {'share':>7}  {'function':<32} where"]
         for f in self.top_frames[:n]:
-            lines.append(f"{f.self_s:9.3f} {100 * f.share:6.1f}%  {f.function:<32} {f.where}")
+            lines.append(f"{duration(f.self_s):>9} {100 * f.share:6.1f}%  {f.function:<32} {f.where}")
         if not self.top_frames:
             lines.append("  (no samples: the run was too short for the sampling interval)")
         return "\n".join(lines)
 
     def lanes_table(self) -> str:
         kind = "thread" if self.profiler == "pyinstrument" else "process/thread"
-        lines = [f"{'sampled s':>10} {'cpu s':>8}  {kind}"]
+        lines = [f"{'sampled':>10} {'cpu':>9}  {kind}"]
         for lane in self.lanes:
-            cpu = "-" if lane.cpu_s is None else f"{lane.cpu_s:.3f}"
+            cpu = "–" if lane.cpu_s is None else duration(lane.cpu_s)
             role = f" ({lane.role})" if lane.role else ""
-            lines.append(f"{lane.sampled_s:10.3f} {cpu:>8}  {lane.name}{role}")
+            lines.append(f"{duration(lane.sampled_s):>10} {cpu:>9}  {lane.name}{role}")
         return "\n".join(lines)
 
     def summary(self, n: int = DEFAULT_TOP) -> str:
@@ -120,6 +171,8 @@ class ProfileResult:
             "wall_profiled_s": self.wall_profiled_s, "wall_plain_s": self.wall_plain_s,
             "overhead_pct": self.overhead_pct, "sample_count": self.sample_count, "settings": self.settings,
             "parent_pid": self.parent_pid, "worker_pids": self.worker_pids,
+            "pairs": [{"plain_s": a, "profiled_s": b} for a, b in self.pairs], "phases_s": self.phases_s,
+            "waiting_s": self.waiting_s, "overhead_line": self.overhead_line,
             "top_frames": [dict(dataclasses.asdict(f), where=f.where) for f in self.top_frames],
             "lanes": [dataclasses.asdict(lane) for lane in self.lanes],
         }
