@@ -69,7 +69,7 @@ def _stamped(kind: str) -> Path:
 def compare(experiment: str | Path | Experiment | None = None, *, solver: Optional[str] = None,
             tasks: Optional[str] = None, strategies: Optional[Sequence[str]] = None,
             backends: Optional[Sequence[str]] = None, workers: Any = None, repeats: Optional[int] = None,
-            timeout: Optional[float] = None, chunk_size: Optional[int] = None,
+            warmup: Optional[int] = None, timeout: Optional[float] = None, chunk_size: Optional[int] = None,
             solver_options: Optional[dict[str, Any]] = None, name: Optional[str] = None,
             out: str | Path | None = None, store: str | Path = DEFAULT_STORE,
             progress: Optional[Progress] = None, task_list: Optional[list[Task]] = None,
@@ -78,7 +78,8 @@ def compare(experiment: str | Path | Experiment | None = None, *, solver: Option
     report folder (report.md, report.html, charts).
 
     ``experiment``: a TOML path (experiments/*.toml) or an :class:`Experiment` (None: the
-    defaults); keyword arguments override its fields. ``task_list``: hand-made tasks used
+    defaults); keyword arguments override its fields (``warmup``: repeats run first and left
+    out of the comparison). ``task_list``: hand-made tasks used
     instead of loading ``tasks``. ``profile``: also profile one run of every configuration
     and link the profiles from the report. ``result.differences`` is True when any answer
     differs from sequential.
@@ -86,7 +87,7 @@ def compare(experiment: str | Path | Experiment | None = None, *, solver: Option
     exp = experiment if isinstance(experiment, Experiment) else (
         load_experiment(experiment) if experiment is not None else Experiment())
     exp = with_overrides(exp, solver=solver, tasks=tasks, strategies=strategies, backends=backends,
-                         workers=workers, repeats=repeats, timeout=timeout, chunk_size=chunk_size,
+                         workers=workers, repeats=repeats, warmup=warmup, timeout=timeout, chunk_size=chunk_size,
                          solver_options=solver_options or None, name=name)
     runs = run_experiment(exp, Path(store), progress, task_list)
     folder = Path(out) if out is not None else _stamped("compare")

@@ -153,3 +153,17 @@ def test_cli_compare_and_report_exit_status(tmp_path):
     done = _cli("compare", str(bad), cwd=tmp_path)
     assert done.returncode == 2 and "bad.toml" in done.stderr and "repeats" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_warmup_repeats_run_first_and_are_left_out(tmp_path):
+    tasks = [make_task("t1", 1, 1, seed=1)]
+    result = compare(Experiment(name="warm", solver="synthetic", strategies=("sequential", "candidate-parallel"),
+                                backends=("thread",), workers=(2,), repeats=1, warmup=1,
+                                solver_options={"candidates": 4, "cpu_ms": 0.5}),
+                     out=tmp_path / "rep", store=tmp_path / "runs", task_list=tasks)
+    assert len(result.runs) == 2 and all(r.config.label == "warm" for r in result.runs)
+    labels = sorted(p.name.split("-")[2] for p in (tmp_path / "runs").iterdir())
+    assert len(labels) == 4  # two warm-up runs stored beside the two compared
+    with pytest.raises(PerfkitError, match="warmup"):
+        experiment_from_dict({"warmup": -1})

@@ -71,6 +71,7 @@ def compare_cmd(
     backends: Optional[str] = typer.Option(None, help="comma-separated backends"),
     workers: Optional[str] = typer.Option(None, help='comma-separated worker counts, "auto" or "1..auto"'),
     repeats: Optional[int] = typer.Option(None, help="repeats of every configuration"),
+    warmup: Optional[int] = typer.Option(None, help="warm-up repeats run first and left out of the comparison"),
     timeout: Optional[float] = typer.Option(None, help="per-unit running-time limit, seconds"),
     chunk_size: Optional[int] = typer.Option(None, help="units per work item"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="report folder (default reports/compare-<time>)"),
@@ -89,7 +90,7 @@ def compare_cmd(
     with progress_display(not (quiet or no_progress)) as progress:
         result = perfkit.compare(experiment, solver=solver, tasks=tasks, strategies=split_list(strategies),
                                  backends=split_list(backends), workers=w if w is None or len(w) > 1 else w[0],
-                                 repeats=repeats, timeout=timeout, chunk_size=chunk_size,
+                                 repeats=repeats, warmup=warmup, timeout=timeout, chunk_size=chunk_size,
                                  solver_options=parse_options(solver_opt) or None, out=out_dir, store=store,
                                  progress=RunsBar(progress), profile=profile)
     print_summary(result)

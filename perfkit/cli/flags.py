@@ -14,6 +14,7 @@ FLAGS = {
     "repeat": "--repeat", "threshold": "--threshold", "metrics": "--metric", "normalise": "--normalise",
     "baseline": "--baseline", "current": "--current", "profiler": "--profiler", "run_dirs": "RUN_DIRS",
     "runs": "RUNS", "name": "NAME", "phases": "PHASE", "allow_mixed": "--allow-mixed",
+    "warmup": "--warmup",
 }
 SOLVER_OPTION = "solver_options."
 

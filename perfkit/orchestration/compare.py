@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from perfkit.model import RunConfig, Task
-from perfkit.orchestration.experiment import REFERENCE, Experiment, plan_runs
+from perfkit.orchestration.experiment import REFERENCE, Experiment, plan_runs, plan_warmup
 from perfkit.runner import Observer, run
 from perfkit.solvers import REFERENCE_ATTR, solver_attribute
 from perfkit.store import Run
@@ -31,10 +31,13 @@ class Progress:
 
 def run_experiment(exp: Experiment, store: Path, progress: Optional[Progress] = None,
                    task_list: Optional[list[Task]] = None) -> list[Run]:
-    """Run every configuration of ``exp`` into ``store``; ``task_list`` replaces loading
-    ``exp.tasks`` (hand-made tasks). Returns the stored runs in the order they ran."""
+    """Run every configuration of ``exp`` into ``store`` (after ``exp.warmup`` warm-up repeats,
+    which are stored but not returned); ``task_list`` replaces loading ``exp.tasks`` (hand-made
+    tasks). Returns the stored runs in the order they ran."""
     configs = plan_runs(exp)
     progress = progress or Progress()
+    for config in plan_warmup(exp):  # run first, stored, left out of what is compared
+        run(config, store, tasks=task_list)
     runs: list[Run] = []
     reference_key = solver_attribute(exp.solver, REFERENCE_ATTR)
     reference: Optional[Run] = None

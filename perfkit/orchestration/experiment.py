@@ -11,6 +11,7 @@ solver and tasks must come from the file or the caller::
     backends = ["thread", "process"]
     workers = 4                           # int, "auto" (usable cores), a list of them, or "1..auto"
     repeats = 3
+    warmup = 1                            # optional: warm-up repeats, run first and left out
     timeout = 0.03                        # per-unit running-time limit, seconds
     chunk_size = 8                        # optional
     sample_budget = 2.0                   # optional, seconds
@@ -48,6 +49,9 @@ class Experiment:
     backends: tuple[str, ...] = ("process",)
     workers: tuple[int, ...] = ()
     repeats: int = 3
+    #: Repeats of every configuration run first and left out of the comparison (their runs are
+    #: stored with the label ``<name>-warmup``): caches, imports and the CPU's clock settle.
+    warmup: int = 0
     timeout: float = 1.0
     chunk_size: Optional[int] = None
     sample_budget: Optional[float] = None
@@ -62,7 +66,7 @@ _SCHEMA = {
     "name": "a string", "description": "a string", "solver": "a string", "tasks": "a string",
     "strategies": _STR_LIST, "backends": _STR_LIST, "plugins": _STR_LIST,
     "workers": 'an integer ≥ 1, "auto", "1..auto", "A..B" or a list of them',
-    "repeats": "an integer ≥ 1", "timeout": "a positive number of seconds",
+    "repeats": "an integer ≥ 1", "warmup": "an integer ≥ 0", "timeout": "a positive number of seconds",
     "chunk_size": "an integer ≥ 1", "sample_budget": "a positive number of seconds",
     "task_budget": "a positive number of seconds", "solver_options": "a table",
 }
@@ -126,8 +130,8 @@ def experiment_from_dict(data: dict[str, Any], source: str = "experiment") -> Ex
             kw[key] = tuple(value)
         elif key == "workers":
             kw[key] = _in_file(source, parse_workers, value)
-        elif key in ("repeats", "chunk_size"):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        elif key in ("repeats", "chunk_size", "warmup"):
+            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if key == "warmup" else 1):
                 raise bad(key)
             kw[key] = value
         elif key in ("timeout", "sample_budget", "task_budget"):
@@ -194,6 +198,13 @@ def plan_runs(exp: Experiment) -> list[RunConfig]:
             for rep in range(exp.repeats) for s, b, w in combos]
 
 
+def plan_warmup(exp: Experiment) -> list[RunConfig]:
+    """The warm-up runs: every configuration of :func:`plan_runs`, ``exp.warmup`` times, labelled
+    ``<name>-warmup`` (stored, never compared)."""
+    one = [c for c in plan_runs(replace(exp, repeats=1))]
+    return [replace(c, label=f"{exp.name}-warmup", repeat=r) for r in range(exp.warmup) for c in one]
+
+
 def with_overrides(exp: Experiment, **overrides: Any) -> Experiment:
     """``exp`` with the given fields replaced (None values are ignored), validated: what a
     caller's arguments make of an experiment file."""
@@ -210,4 +221,6 @@ def with_overrides(exp: Experiment, **overrides: Any) -> Experiment:
     check_strategies(exp.strategies)
     if isinstance(exp.repeats, bool) or not isinstance(exp.repeats, int) or exp.repeats < 1:
         raise ConfigError("repeats", exp.repeats, "expected an integer ≥ 1")
+    if isinstance(exp.warmup, bool) or not isinstance(exp.warmup, int) or exp.warmup < 0:
+        raise ConfigError("warmup", exp.warmup, "expected an integer ≥ 0")
     return exp
