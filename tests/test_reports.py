@@ -161,3 +161,10 @@ def test_html_opens_in_headless_chromium_with_bounded_images(tmp_path: Path, cas
     shot = tmp_path / "shot.png"
     chromium(out / "report.html", tmp_path, f"--screenshot={shot}", "--window-size=1280,2400")
     assert shot.exists() and mpimg.imread(shot).shape[1] == 1280
+
+
+def test_a_report_without_a_sequential_run_shows_no_nan(tmp_path: Path):
+    out = write_report(analyse([clean_parallel(repeat=r) for r in range(2)]), tmp_path / "rep")
+    md = (out / "report.md").read_text()
+    assert "nan" not in md.lower() and "–× (" not in md
+    assert md.startswith("**ANSWERS NOT CHECKED") and "No recommendation: no sequential run" in md

@@ -321,6 +321,9 @@ def recommendation(c: "Comparison") -> Optional[Finding]:
     g = c.groups
     if g.empty:
         return None
+    if c.reference is None:  # no speedup to rank by ("nan×"), no answers checked
+        return Finding("recommendation", "recommendation", "",
+                       "No recommendation: no sequential run to measure speedups and check answers against.")
     bad = {a.group for a in c.answers if not a.clean}
     ok = g[~g["group"].isin(bad)].sort_values("wall_s_median")
     if ok.empty:
