@@ -131,16 +131,18 @@ def _draw_run(ax: Any, fig_: Any, run: Any, seen: dict[str, Any]) -> None:
             if m.any():  # a mark above the lane at each bad unit's end: visible, never a solid lane
                 seen[label] = ax.scatter(starts[m] + widths[m], np.full(m.sum(), lane + 0.28), marker=marker,
                                          s=14, color=colour, linewidths=0.8, zorder=3)
-    draw_task_stream(ax, run, {name: i for i, name in enumerate(lane_names)}, t0)
+    draw_task_stream(ax, run, lane_names, t0)
     ax.set_yticks(range(len(lane_names)), lane_names, fontsize=7)
     ax.set_ylim(len(lane_names) - 0.5, -0.5)
     ax.set_title(f"{fig_.name} (repeat {fig_.repeat}, wall {duration(fig_.wall_s)})", fontsize=9, loc="left")
 
 
-def draw_task_stream(ax: Any, run: Any, lane: dict[str, int], t0: float) -> None:
-    """Dask runs: outline each Dask task (one work item) on its worker's lane, from the task
-    stream the backend stored in summary.json (start/stop already on this machine's clock)."""
+def draw_task_stream(ax: Any, run: Any, workers: list[str], t0: float) -> None:
+    """Dask runs: outline each Dask task (one work item) on its worker's lane (lane i: the
+    worker ``workers[i]``), from the task stream the backend stored in summary.json (start/stop
+    already on this machine's clock)."""
     stream = run.summary.resources.get("task_stream") or []
+    lane = {w: i for i, w in enumerate(workers)}
     boxes: dict[int, list[tuple[float, float]]] = {}
     for task in stream:
         if task.get("worker") in lane and task.get("start") is not None and task.get("stop") is not None:
