@@ -10,7 +10,7 @@ import typer
 from rich.text import Text
 
 from perfkit.analysis.runset import describe_left_out
-from perfkit.analysis.text import duration, number, percent
+from perfkit.analysis.text import duration, percent
 from perfkit.cli.command import app, console
 from perfkit.cli.options import JsonOut, NoProgress, Quiet, parse_options, split_list
 from perfkit.cli.output import copy_json, print_paths, set_quiet
@@ -40,7 +40,7 @@ def print_summary(result: Any) -> None:
     if result.left_out:
         console.print(Text(describe_left_out(result.left_out), style="bold yellow"))
     show(console, SUMMARY_TITLE, SUMMARY_HEADERS, summary_rows(c))
-    unstable = [f"{r['group']} {label} (sd {number(100 * r[f'{col}_cv'], '.0f')} % of the mean)"
+    unstable = [f"{r['group']} {label} ({r[f'{col}_why']})"
                 for _, r in c.groups.iterrows() for col, label in (("wall_s", "wall"), ("cpu_s", "CPU"))
                 if r[f"{col}_unstable"]]
     if unstable:
