@@ -51,3 +51,47 @@ def test_the_last_frame_is_the_summary():
                                            (3723, "ETA 1:02:03")])
 def test_eta_reads_as_a_clock(seconds, text):
     assert format_eta(seconds) == text
+
+
+def test_the_units_bar_on_a_fake_clock():
+    """The bar a person watches: a total from the start, the task count, an ETA, and a last
+    frame equal to the summary (not the stale 34003/34429 of a bar that lagged)."""
+    from rich.console import Console
+
+    from builders import make_task
+
+    from perfkit.cli import progress as p
+    from perfkit.store import RunSummary
+
+    clock = FakeClock()
+    display = p.Progress(*p.progress_display().columns, console=Console(file=open("/dev/null", "w")),
+                         get_time=clock)
+    bar = p.UnitsBar(display, "units", clock)
+    tasks = [make_task("a", 3, 1), make_task("b", 3, 1), make_task("c", 1, 1)]
+    bar.tasks_planned(tasks)
+    shown = display.tasks[0]
+    assert shown.fields["units"] == "0/~0 units" and shown.description.startswith("task 1/3")
+    bar.task_started(tasks[0], 5)
+    bar.add_units(20)  # 4 samples × 5 candidates; b ≈ 20, c ≈ 10
+    assert shown.total == 50 and shown.fields["units"] == "0/~50 units"
+
+    class Done:  # an outcome, as the bar sees it
+        status = "timeout"
+
+    clock.now += 2.0
+    for _ in range(10):
+        bar.outcome(Done())
+    clock.now += 0.2  # past the redraw interval
+    bar.outcome(Done())
+    assert shown.completed == 11 and shown.fields["bad"] == "timeout=11"
+    assert shown.fields["eta"] == format_eta((50 - 11) * 2.2 / 11)
+    bar.task_started(tasks[1], 5)
+    bar.add_units(20)
+    bar.task_started(tasks[2], 5)
+    bar.add_units(10)
+    clock.now += 1.0
+    bar.outcome(Done())
+    assert shown.fields["units"] == "12/50 units" and shown.description.startswith("task 3/3")
+    bar.finished(RunSummary(state="complete", units=50, status_counts={"ok": 38, "timeout": 12}))
+    assert (shown.completed, shown.total) == (50, 50) and shown.fields["units"] == "50/50 units"
+    assert shown.fields["bad"] == "timeout=12" and shown.fields["eta"] == ""

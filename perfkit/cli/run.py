@@ -46,6 +46,7 @@ def run(
             stored = perfkit.resume(resume, observer=observer)
         else:
             stored = perfkit.run(config, store, observer=observer)
+        observer.finished(stored.summary)  # the last frame agrees with the table below
     print_run_summary(stored)
     print_paths([stored.path])
 

@@ -39,6 +39,9 @@ from perfkit.store import DEFAULT_STORE, Run, RunSummary, RunWriter, load_run, n
 class Observer:
     """Hooks for progress display; the CLI passes a rich progress bar, a notebook nothing."""
 
+    def tasks_planned(self, tasks: list[Task]) -> None:
+        """The run's tasks, before the first starts (a progress bar's total is estimated from them)."""
+
     def add_units(self, n: int) -> None:
         """``n`` more units are planned."""
 
@@ -163,6 +166,7 @@ class Runner:
             try:
                 # inside the try: a backend that cannot start leaves the run "failed", not "running"
                 backend = _started_backend(self.config, ref)
+                self.observer.tasks_planned(tasks)
                 for task in tasks:
                     self._run_task(task, solver, strategy, backend)
             except KeyboardInterrupt:
