@@ -159,7 +159,7 @@ def test_cli_profile(tmp_path, capsys):
 
     with pytest.raises(SystemExit) as exit_info:
         main(["profile", "--solver", "synthetic", "--solver-opt", "cpu_ms=2", "--tasks", "synthetic:1",
-              "--strategy", "sample-parallel", "--backend", "thread", "--workers", "2", "--out", str(tmp_path)])
+              "--strategy", "sample-parallel", "--backend", "thread", "--workers", "2", "--pairs", "1", "--out", str(tmp_path)])
     captured = capsys.readouterr()
     assert exit_info.value.code == 0, captured.err
     assert OVERHEAD.search(captured.err) and "top frames by self time" in captured.err
