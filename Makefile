@@ -1,16 +1,37 @@
 # Two entry points for a new user: `make demo` (the main job) and `make test` (the test suite).
 # Each creates .venv when it is missing; nothing else needs installing by hand.
+#
+# Installs are reproducible: .venv is synced from the committed uv.lock (exact versions and the
+# sha256 of every file, for every platform and Python >= 3.11), never resolved afresh. uv, because
+# one well-kept tool does all of it: a universal lock from pyproject.toml's ranges, hash-checked
+# installs, and an exact sync (a package the lock does not list is removed from .venv); it ignores
+# pip's configuration, so every install comes from PyPI. uv itself is bootstrapped here with the
+# machine's pip, pinned by version and hashes in requirements-uv.txt (written by `make lock`).
 PYTHON ?= python3
+UV_VERSION := 0.13.9
 VENV := .venv
 BIN := $(VENV)/bin
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
 STAMP := $(VENV)/.installed
+NEWEST := .venv-newest
 
-.PHONY: demo test gate bench install clean
+# uv uses this machine's python3 (never downloads one) and syncs into .venv.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+# pip's own configuration (extra indexes, find-links) must not reach the uv bootstrap.
+PIP := $(TOOLS)/bin/python -m pip --isolated --disable-pip-version-check
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+.PHONY: demo test test-quick gate bench install lock check-newest clean
+
+$(UV): requirements-uv.txt
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(PIP) install --quiet --require-hashes --no-deps -r requirements-uv.txt
+	touch $(UV)
+
+# --locked: fail, rather than re-resolve, when pyproject.toml changed without `make lock`.
+$(STAMP): $(UV) uv.lock pyproject.toml
+	$(UV) sync --locked --extra test --python $(PYTHON) --quiet
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -18,8 +39,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/perfkit compare experiments/default.toml
 
+# the whole suite; `make test-quick` is the quick subset (tests not marked slow), see docs/testing.md
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+test-quick: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow"
 
 # perfkit gates itself: answers on a small fixed ARC task set, and CPU against the committed
 # baseline (same machine: raw CPU; another machine: normalised by the calibration workload)
@@ -29,5 +54,21 @@ gate: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pytest tests/benchmarks --benchmark-enable --benchmark-only
 
+# Refresh the lock: the newest versions pyproject.toml's ranges allow, and the pinned uv's hashes.
+lock:
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(PIP) install --quiet 'uv==$(UV_VERSION)'
+	echo 'uv==$(UV_VERSION)' | $(UV) pip compile - --generate-hashes --universal --quiet \
+	    --custom-compile-command 'make lock' --output-file requirements-uv.txt
+	$(UV) lock --upgrade --python $(PYTHON)
+
+# CI-style check that perfkit still works with the newest versions its ranges allow (ignoring the
+# lock): a throwaway environment, resolved afresh, running the command-line and quick tests.
+check-newest: $(UV)
+	rm -rf $(NEWEST)
+	$(UV) venv --quiet --python $(PYTHON) $(NEWEST)
+	$(UV) pip install --quiet --python $(NEWEST)/bin/python --resolution highest -e '.[test]'
+	$(NEWEST)/bin/python -m pytest -q -m "not slow" -p no:cacheprovider
+
 clean:
-	rm -rf $(VENV) reports/runs
+	rm -rf $(VENV) $(NEWEST) $(TOOLS) reports/runs
