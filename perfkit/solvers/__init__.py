@@ -82,8 +82,8 @@ def load_solver(spec: str, options: Mapping[str, Any] | None = None) -> Any:
     if inspect.isclass(obj) or (callable(obj) and not _looks_like_solver(obj)):
         try:
             obj = obj(**dict(options or {}))
-        except TypeError as exc:
-            raise ConfigError("solver", spec, f"cannot build the solver: {exc}") from None
+        except Exception as exc:  # a rejected option (unknown key, wrong type, bad value) is the user's
+            raise ConfigError("solver", spec, f"cannot build the solver: {type(exc).__name__}: {exc}") from None
     elif options:
         raise ConfigError("solver", spec, "solver options need a class or factory, not an instance")
     if not (_looks_like_solver(obj)):
