@@ -1,7 +1,9 @@
 """Strategies × backends on the synthetic solver: the accounting invariants of docs/design.md.
 
-Bounds on time are generous (several times the expected value) so that a loaded 2-core
-machine never fails them; precise timing lives in tests/benchmarks and docs/benchmarks.md.
+No assertion depends on the machine's speed: queues are long by construction (more work
+items than workers, each item's length set by sleeps, which last as long on any machine), and
+the synthetic solver's cpu_ms is nominal. Precise timing lives in tests/benchmarks and
+docs/benchmarks.md; docs/testing.md says how the suite was checked on a loaded machine.
 """
 
 from __future__ import annotations
@@ -56,8 +58,13 @@ def reference(tmp_path_factory):
     return tasks, units
 
 
-@pytest.mark.parametrize("backend", ["inline", "thread", "process"])
-@pytest.mark.parametrize("strategy", STRATEGIES)
+#: One strategy per backend runs in the quick subset; the rest of the matrix is marked slow.
+QUICK = {("sequential", "inline"), ("candidate-parallel", "thread"), ("hybrid", "process")}
+
+
+@pytest.mark.parametrize("strategy,backend", [
+    pytest.param(strategy, backend, marks=() if (strategy, backend) in QUICK else pytest.mark.slow)
+    for backend in ["inline", "thread", "process"] for strategy in STRATEGIES])
 def test_faults_are_accounted_for(strategy, backend, reference, tmp_path):
     tasks, ref = reference
     config = synthetic_config(strategy, backend, timeout_s=0.3, faults=FAULTS[backend])
@@ -82,8 +89,8 @@ def test_faults_are_accounted_for(strategy, backend, reference, tmp_path):
     faulty = {(t.id, "demo", 1, "c003") for t in tasks} | {(t.id, "test", 0, "c006") for t in tasks}
     healthy = units[[k not in faulty for k in units[KEY].itertuples(index=False, name=None)]]
     assert (healthy.status.isin(["ok", "crashed", "timeout"])).all()
-    # the run's wall stays bounded: each hang costs about its timeout, never the hang itself
-    assert summary.wall_s < 60
+    # that the run returned at all shows each hang was cut at its timeout: hang_py never ends
+    # by itself, and hang_c sleeps an hour, longer than pytest's timeout
 
 
 @pytest.mark.parametrize("strategy,backend", list(itertools.product(STRATEGIES, ["thread", "process"])))
@@ -99,15 +106,23 @@ def test_clean_runs_match_sequential_answers(strategy, backend, reference, tmp_p
 
 @pytest.mark.parametrize("backend", ["thread", "process"])
 def test_queue_wait_does_not_count_toward_the_timeout(backend, tmp_path):
-    # 10 samples on 2 workers: the last samples wait ~4 sample-times in the queue, far longer
-    # than the 0.5 s unit timeout, while each unit itself takes ~20 ms.
-    tasks = [make_task("q", n_demo=9, n_test=1)]
-    config = synthetic_config("sample-parallel", backend, timeout_s=0.5, candidates=8, cpu_ms=20)
+    # The queue by construction: 6 samples (work items) on 2 workers, each item 10 units that
+    # sleep 25 ms. A sleep lasts as long on any machine, so an item holds its worker at least
+    # 0.25 s, longer than the 0.2 s timeout, and the items behind the first two wait at least
+    # that long; each unit alone runs 25 ms, an eighth of the timeout.
+    timeout_s, candidates, sleep_s, workers = 0.2, 10, 0.025, 2
+    tasks = [make_task("q", n_demo=5, n_test=1)]
+    config = synthetic_config("sample-parallel", backend, workers=workers, timeout_s=timeout_s,
+                              candidates=candidates, cpu_ms=0, sleep_ms=sleep_s * 1000)
     units, _ = run_units(config, tasks, tmp_path)
-    check_invariants(units, expected_keys(tasks, 8))
-    wait = units.started - units.queued
-    assert wait.max() > 0.5, f"the test needs queue waits longer than the timeout, got {wait.max():.3f} s"
+    check_invariants(units, expected_keys(tasks, candidates))
     assert (units.status == "ok").all(), units.status.value_counts().to_dict()
+    first_units = units.groupby(["split", "index"]).queued.idxmin()
+    waits = (units.started - units.queued).loc[first_units].sort_values()
+    item_s = candidates * sleep_s
+    # the items queued behind the first two waited at least one item's length: past the timeout
+    assert (waits.iloc[workers:] >= item_s - 1e-3).all(), waits.to_dict()
+    assert item_s > timeout_s
 
 
 def test_process_kill_of_a_hang_keeps_the_rest_of_its_chunk(tmp_path):
@@ -126,8 +141,9 @@ def test_process_kill_of_a_hang_keeps_the_rest_of_its_chunk(tmp_path):
 
 
 def test_budgets_skip_units_not_started(tmp_path):
+    # 20 units of 20 ms of sleep per sample (0.4 s on any machine) against a 0.1 s sample budget
     tasks = [make_task("b", n_demo=3, n_test=1)]
-    config = synthetic_config("sequential", "inline", candidates=20, cpu_ms=20)
+    config = synthetic_config("sequential", "inline", candidates=20, cpu_ms=0, sleep_ms=20)
     config = RunConfig(**{**config.__dict__, "timeout": TimeoutPolicy(1.0, sample_budget_s=0.1)})
     units, _ = run_units(config, tasks, tmp_path)
     check_invariants(units, expected_keys(tasks, 20))

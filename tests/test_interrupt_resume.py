@@ -14,10 +14,12 @@ import pytest
 from perfkit.store import load_run
 
 KEY = ["task_id", "split", "index", "candidate"]
-RUN = [sys.executable, "-m", "perfkit", "run", "--solver", "synthetic", "--solver-opt", "candidates=40",
-       "--solver-opt", "cpu_ms=25", "--tasks", "synthetic:2x3+1", "--strategy", "candidate-parallel",
-       "--backend", "process", "--workers", "2", "--chunk-size", "4"]
-TOTAL = 2 * 4 * 40
+# Units that sleep 25 ms: the run lasts at least 2 × 4 × 24 × 25 ms / 2 workers = 2.4 s on any
+# machine, so it is still running when the test interrupts it after 20 recorded units.
+RUN = [sys.executable, "-m", "perfkit", "run", "--solver", "synthetic", "--solver-opt", "candidates=24",
+       "--solver-opt", "cpu_ms=0", "--solver-opt", "sleep_ms=25", "--tasks", "synthetic:2x3+1",
+       "--strategy", "candidate-parallel", "--backend", "process", "--workers", "2", "--chunk-size", "4"]
+TOTAL = 2 * 4 * 24
 
 
 def descendants(pid: int) -> set[int]:
@@ -75,7 +77,9 @@ def test_interrupt_leaves_no_child_and_resume_runs_only_the_missing_units(sig, t
     run_dir, family, result = start_and_interrupt(store, sig)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
-    time.sleep(0.5)  # let the kernel reap
+    deadline = time.monotonic() + 30  # the kernel reaps them soon; a loaded machine only takes longer
+    while [p for p in family if alive(p)] and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert not [p for p in family if alive(p)], "worker processes outlived the interrupted run"
 
     meta = json.loads((run_dir / "meta.json").read_text())

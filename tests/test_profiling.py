@@ -74,11 +74,12 @@ def test_pyinstrument_thread_backend_sees_worker_threads(tmp_path, tasks):
     session = Session.load(result.files["session"])
     worker_records = [(stack, t) for stack, t in session.frame_records if stack[0].startswith("perfkit-thread-")]
     assert worker_records, "no samples from the worker threads"
-    in_solver = sum(t for stack, t in worker_records
-                    if any("perfkit/solvers/synthetic.py" in f for f in stack) and OFF_CPU_FUNCTION not in stack[-1])
-    assert in_solver > 0.05
-    lanes = {lane.name: lane for lane in result.lanes}
-    assert any(name.startswith("perfkit-thread-") and (lane.cpu_s or 0) > 0.05 for name, lane in lanes.items())
+    on_cpu = [(stack, t) for stack, t in worker_records if OFF_CPU_FUNCTION not in stack[-1]]
+    in_solver = sum(t for stack, t in on_cpu if any("perfkit/solvers/synthetic.py" in f for f in stack))
+    assert in_solver > 0.5 * sum(t for _, t in on_cpu)  # the workers' own time is mostly the solver's
+    lanes = {lane.name: lane.cpu_s or 0.0 for lane in result.lanes}
+    workers_cpu_s = sum(cpu for name, cpu in lanes.items() if name.startswith("perfkit-thread-"))
+    assert workers_cpu_s > lanes.get("MainThread", 0.0), lanes  # the CPU is measured where it is spent
     assert result.top_frames[0].file.endswith("perfkit/solvers/synthetic.py"), result.top_table(5)
     assert all(f.function != OFF_CPU_FUNCTION for f in result.top_frames)
     _check_overhead(result)
