@@ -11,3 +11,12 @@ from perfkit.model import Task
 @pytest.fixture
 def tasks() -> list[Task]:
     return [make_task("t1", seed=1), make_task("t2", seed=2)]
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Every benchmark is ``slow``: the quick subset (``-m "not slow"``) leaves them out, the whole
+    suite (``make test``) runs each once with timing disabled, and ``make bench`` measures them."""
+    benchmarks = config.rootpath / "tests" / "benchmarks"
+    for item in items:
+        if benchmarks in item.path.parents:
+            item.add_marker(pytest.mark.slow)

@@ -221,6 +221,7 @@ def snapshot(task_ids):
     return result
 
 
+@pytest.mark.slow
 def test_same_candidates_and_outputs_in_a_fresh_process_with_another_hash_seed():
     parent = snapshot(DETERMINISM_TASKS)
     code = _SNAPSHOT.format(tests=str(ROOT / "tests"), ids=DETERMINISM_TASKS)

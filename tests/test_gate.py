@@ -103,17 +103,21 @@ def test_bad_threshold_and_metric_are_user_errors():
         g.gate(side([1.0]), side([1.0]), metrics=["memory"])
 
 
+#: Candidates per sample in the stored phases: the ratios between phases are what the tests use.
+CANDIDATES = 8
+
+
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory):
     """Three phases of real runs: a baseline, a faster phase, a phase made 60 % slower."""
     store = tmp_path_factory.mktemp("phases")
     tasks = [make_task("p1", seed=1), make_task("p2", seed=2)]
-    labels = {"baseline": {}, "phase-1": {"cpu_ms": 2.0}, "phase-2": {"cpu_ms": 6.0}}
+    labels = {"baseline": {}, "phase-1": {"cpu_ms": 2.0}, "phase-2": {"cpu_ms": 6.0}}  # nominal ms
     out = {}
     for label, opts in labels.items():
         paths = []
         for r in range(3):
-            config = synthetic_config(candidates=12, cpu_ms=opts.get("cpu_ms", 4.0))
+            config = synthetic_config(candidates=CANDIDATES, cpu_ms=opts.get("cpu_ms", 4.0))
             config = type(config)(**{**config.__dict__, "label": label, "repeat": r})
             paths.append(runner.run(config, store, tasks=tasks).path)
         out[label] = paths
@@ -127,7 +131,7 @@ def test_phase_report_flags_the_regression(stored, tmp_path):
     assert [r.ok for r in rows] == [True, True, False]
     assert rows[1].wall_vs_previous_pct < 0 < rows[2].wall_vs_previous_pct
     assert all(r.answers_ok for r in rows)
-    assert rows[2].candidates_ok == 2 * 4 * 12
+    assert rows[2].candidates_ok == 2 * 4 * CANDIDATES
     folder = phase_report.write(rows, tmp_path / "report")
     md = (folder / "report.md").read_text()
     assert "✗ slower | phase-2" in md and "✓ ok | phase-1" in md
@@ -135,6 +139,7 @@ def test_phase_report_flags_the_regression(stored, tmp_path):
     assert "data:image/png;base64," in (folder / "report.html").read_text()
 
 
+@pytest.mark.slow
 def test_gate_cli_exit_codes_and_json(stored, tmp_path):
     store, paths = stored
     cli = [sys.executable, "-m", "perfkit", "gate"]
@@ -160,7 +165,7 @@ def test_baseline_file_round_trip_and_changed_answers(stored, tmp_path):
     store, paths = stored
     path = perfkit.save_baseline("unit", paths["baseline"], directory=tmp_path)
     base = load_side([str(path)], "baseline")
-    assert len(base.repeats) == 3 and len(base.answers) == 2 * 4 * 12
+    assert len(base.repeats) == 3 and len(base.answers) == 2 * 4 * CANDIDATES
     assert base.environment.get("cpu_model")
     # a current side with a different solver option changes the answers
     cur = load_side([str(p) for p in paths["phase-1"]], "current")

@@ -171,6 +171,7 @@ def test_cli_profile(tmp_path, capsys):
     assert exit_info.value.code == 2 and "py-spy" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_compare_profile_links_a_profile_per_strategy(tmp_path):
     """`perfkit compare --profile`: each configuration gets a profile, linked from the report."""
     from perfkit.api import compare

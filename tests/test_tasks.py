@@ -347,6 +347,7 @@ def cli_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subproces
         return {case: future.result() for case, future in futures.items()}
 
 
+@pytest.mark.slow  # every case also runs in-process through main, in the quick subset
 @pytest.mark.parametrize("case", CLI_SUBPROCESS_CASES)
 def test_cli_validate_bad_input_exits_2_with_one_line(case: str, cli_results) -> None:
     result = cli_results[case]
@@ -360,6 +361,7 @@ def test_cli_validate_bad_input_exits_2_with_one_line(case: str, cli_results) ->
         assert fragment in lines[0], f"{fragment!r} not in {lines[0]!r}"
 
 
+@pytest.mark.slow
 def test_cli_validate_good_file_exits_0(cli_results) -> None:
     result = cli_results["<good>"]
     assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,151 @@
+"""The command line's answers to usage errors, through the real entry point.
+
+In-process through ``perfkit.cli.main`` (the function the ``perfkit`` script calls) for every
+case, and through the installed ``perfkit`` script in a subprocess for the cases a new user
+types first. Whatever click or typer version is installed: one line naming the problem, the
+usage line before it, exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from perfkit.cli import main
+
+
+def perfkit(args: list[str], capsys) -> tuple[int, str, str]:
+    """Run ``perfkit ARGS`` in-process: (exit status, stdout, stderr)."""
+    with pytest.raises(SystemExit) as info:  # any other exception fails the test, as a traceback would
+        main(args)
+    out, err = capsys.readouterr()
+    code = info.value.code
+    return (0 if code is None else code), out, err
+
+
+def assert_usage_error(code: int, err: str, command: str, *fragments: str) -> None:
+    """Exit 2; stderr is the usage line of ``command``, then one ``perfkit: error:`` line."""
+    assert code == 2, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 2, err
+    assert lines[0].startswith(f"Usage: {command}"), err
+    assert lines[1].startswith("perfkit: error: "), err
+    for fragment in fragments:
+        assert fragment in lines[1], err
+
+
+# -- usage errors ---------------------------------------------------------------------------
+
+
+def test_misspelt_flag_names_the_close_match(capsys):
+    code, _, err = perfkit(["run", "--stratgy", "hybrid"], capsys)
+    assert_usage_error(code, err, "perfkit run", "--stratgy", "did you mean --strategy?")
+
+
+def test_unknown_verb(capsys):
+    code, _, err = perfkit(["frobnicate"], capsys)
+    assert_usage_error(code, err, "perfkit", "frobnicate")
+
+
+def test_missing_argument(capsys):
+    code, _, err = perfkit(["tasks", "validate"], capsys)
+    assert_usage_error(code, err, "perfkit tasks validate", "Missing argument")
+
+
+def test_option_without_its_value(capsys):
+    code, _, err = perfkit(["run", "--strategy"], capsys)
+    assert_usage_error(code, err, "perfkit run", "--strategy")
+
+
+@pytest.mark.parametrize("args,flag", [
+    (["run", "--workers", "many"], "--workers"),
+    (["run", "--timeout", "soon"], "--timeout"),
+    (["compare", "--repeats", "x"], "--repeats"),
+])
+def test_bad_value(args, flag, capsys):
+    code, _, err = perfkit(args, capsys)
+    assert_usage_error(code, err, f"perfkit {args[0]}", flag)
+
+
+# -- help and version -----------------------------------------------------------------------
+
+
+def test_version(capsys):
+    code, out, err = perfkit(["--version"], capsys)
+    assert code == 0, err
+    assert out.strip() == f"perfkit {metadata.version('perfkit')}"
+
+
+def test_bare_perfkit_prints_help(capsys):
+    code, out, err = perfkit([], capsys)
+    assert code in (0, 2)
+    assert "Traceback" not in out + err
+    assert "Usage" in out + err and "compare" in out + err
+
+
+@pytest.mark.parametrize("flag", ["-h", "--help"])
+def test_help_on_a_verb(flag, capsys):
+    code, out, err = perfkit(["run", flag], capsys)
+    assert code == 0, err
+    assert "--strategy" in out and "--solver-opt" in out
+
+
+# -- --solver-opt values a solver rejects ----------------------------------------------------
+
+REJECTED = [
+    # (solver, --solver-opt, a fragment of the error line)
+    ("synthetic", "n=0", "'n'"),                            # unknown key
+    ("synthetic", "cpu_ms=abc", "abc"),                     # wrong type
+    ("synthetic", "cpu_ms=[1]", "list"),                    # wrong type (JSON)
+    ("synthetic", "cpu_ms=-1", "cpu_ms"),                   # out of range
+    ("synthetic", "candidates=0", "candidates"),            # out of range
+    ("synthetic", "cooperative=maybe", "cooperative"),      # not a boolean
+    ("synthetic", "faults=explode:c001", "explode:c001"),   # bad fault grammar
+    ("synthetic", "faults=raise:c099", "c099"),             # a fault on no candidate
+    ("arc", "n=0", "'n'"),                                  # unknown key
+    ("arc", "depth=0", "depth"),                            # out of range
+    ("arc", "depth=deep", "deep"),                          # wrong type
+    ("arc", "max_candidates=0", "max_candidates"),          # out of range
+    ("arc", "depth", "KEY=VALUE"),                          # not KEY=VALUE
+]
+
+
+@pytest.mark.parametrize("solver,option,fragment", REJECTED, ids=[f"{s}-{o}" for s, o, _ in REJECTED])
+def test_rejected_solver_option_is_one_line(solver, option, fragment, tmp_path, capsys):
+    store = tmp_path / "runs"
+    code, out, err = perfkit(["run", "--solver", solver, "--solver-opt", option, "--tasks", "synthetic:1",
+                              "--store", str(store)], capsys)
+    assert code == 2, out + err
+    assert "Traceback" not in out + err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("perfkit: error: "), err
+    assert fragment in lines[0], err
+    assert not store.exists() or not any(store.iterdir()), "nothing is written for a run that could not start"
+
+
+# -- the installed script --------------------------------------------------------------------
+
+
+def test_the_installed_script():
+    """`perfkit` as installed beside this Python: a misspelt flag, --version and bare `perfkit`,
+    started together (each start imports the CLI)."""
+    script = Path(sys.executable).with_name("perfkit")
+    assert script.exists(), f"no perfkit script beside {sys.executable}: install with `make install`"
+    cases = {"misspelt": ["run", "--stratgy", "hybrid"], "version": ["--version"], "bare": []}
+    procs = {name: subprocess.Popen([str(script), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True) for name, args in cases.items()}
+    done = {name: (p.communicate(timeout=120), p.returncode) for name, p in procs.items()}
+
+    (out, err), code = done["misspelt"]
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == \
+        "perfkit: error: No such option: --stratgy (did you mean --strategy?)", err
+    (out, err), code = done["version"]
+    assert code == 0 and out.strip() == f"perfkit {metadata.version('perfkit')}", err
+    (out, err), code = done["bare"]
+    assert code in (0, 2) and "Traceback" not in out + err and "Usage" in out + err
