@@ -131,6 +131,7 @@ def test_rejected_solver_option_is_one_line(solver, option, fragment, tmp_path, 
 # -- the installed script --------------------------------------------------------------------
 
 
+@pytest.mark.slow  # three interpreter starts; every case above runs in the quick subset
 def test_the_installed_script():
     """`perfkit` as installed beside this Python: a misspelt flag, --version and bare `perfkit`,
     started together (each start imports the CLI)."""

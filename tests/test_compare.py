@@ -83,6 +83,7 @@ def test_plan_is_repeat_major_with_the_sequential_reference():
     assert all(c.label == exp.name for c in plan)
 
 
+@pytest.mark.slow
 def test_compare_on_the_synthetic_solver(tmp_path):
     tasks = [make_task("t1", 3, 1, seed=1)]
     result = compare(Experiment(name="api", solver="synthetic", strategies=("sequential", "candidate-parallel",
@@ -106,6 +107,7 @@ def _cli(*args, cwd):
     return subprocess.run([*PERFKIT, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
 
 
+@pytest.mark.slow
 def test_seed_phase4_findings_explain_the_timeouts(tmp_path):
     """The seed's failure in small: sequential fits every candidate in its timeout; sample-parallel
     on 8 threads starves each unit (GIL) so candidates time out, and the findings say why.

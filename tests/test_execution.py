@@ -67,7 +67,7 @@ QUICK = {("sequential", "inline"), ("candidate-parallel", "thread"), ("hybrid", 
     for backend in ["inline", "thread", "process"] for strategy in STRATEGIES])
 def test_faults_are_accounted_for(strategy, backend, reference, tmp_path):
     tasks, ref = reference
-    config = synthetic_config(strategy, backend, timeout_s=0.3, faults=FAULTS[backend])
+    config = synthetic_config(strategy, backend, timeout_s=0.15, faults=FAULTS[backend])
     units, summary = run_units(config, tasks, tmp_path)
 
     check_invariants(units, expected_keys(tasks, 8))
@@ -104,7 +104,7 @@ def test_clean_runs_match_sequential_answers(strategy, backend, reference, tmp_p
     assert (merged.match == merged.match_ref).all()
 
 
-@pytest.mark.parametrize("backend", ["thread", "process"])
+@pytest.mark.parametrize("backend", [pytest.param("thread", marks=pytest.mark.slow), "process"])
 def test_queue_wait_does_not_count_toward_the_timeout(backend, tmp_path):
     # The queue by construction: 6 samples (work items) on 2 workers, each item 10 units that
     # sleep 25 ms. A sleep lasts as long on any machine, so an item holds its worker at least

@@ -104,7 +104,7 @@ def test_bad_threshold_and_metric_are_user_errors():
 
 
 #: Candidates per sample in the stored phases: the ratios between phases are what the tests use.
-CANDIDATES = 8
+CANDIDATES = 6
 
 
 @pytest.fixture(scope="module")
@@ -112,12 +112,12 @@ def stored(tmp_path_factory):
     """Three phases of real runs: a baseline, a faster phase, a phase made 60 % slower."""
     store = tmp_path_factory.mktemp("phases")
     tasks = [make_task("p1", seed=1), make_task("p2", seed=2)]
-    labels = {"baseline": {}, "phase-1": {"cpu_ms": 2.0}, "phase-2": {"cpu_ms": 6.0}}  # nominal ms
+    labels = {"baseline": {}, "phase-1": {"cpu_ms": 1.0}, "phase-2": {"cpu_ms": 3.0}}  # nominal ms
     out = {}
     for label, opts in labels.items():
         paths = []
         for r in range(3):
-            config = synthetic_config(candidates=CANDIDATES, cpu_ms=opts.get("cpu_ms", 4.0))
+            config = synthetic_config(candidates=CANDIDATES, cpu_ms=opts.get("cpu_ms", 2.0))
             config = type(config)(**{**config.__dict__, "label": label, "repeat": r})
             paths.append(runner.run(config, store, tasks=tasks).path)
         out[label] = paths

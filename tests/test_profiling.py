@@ -39,6 +39,7 @@ def _check_overhead(result: ProfileResult, pairs: int = 2) -> None:
     assert OVERHEAD.search(text.split("\n\n")[0]), "the overhead belongs in the text report's header"
 
 
+@pytest.mark.slow
 def test_pyinstrument_sequential_arc_names_dsl_primitives(tmp_path):
     """The top frames of an ARC profile are the solver's own functions, whatever the machine's
     load: the window is the run, so imports and dataset loading (once ``isdir`` and JSON
@@ -155,6 +156,7 @@ def test_pyspy_process_backend_samples_workers(tmp_path, tasks):
     _check_overhead(result)
 
 
+@pytest.mark.slow
 def test_cli_profile(tmp_path, capsys):
     from perfkit.cli.app import main
 

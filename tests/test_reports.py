@@ -51,7 +51,7 @@ def cells(line: str) -> int:
     return len(re.split(r"(?<!\\)\|", line.strip())) - 2
 
 
-@pytest.mark.parametrize("differ", [False, True])
+@pytest.mark.parametrize("differ", [pytest.param(False, marks=pytest.mark.slow), True])
 def test_report_files_valid(tmp_path: Path, differ: bool):
     out = write_report(comparison(differ), tmp_path / "rep", "unit-test")
     md = (out / "report.md").read_text()
@@ -80,6 +80,7 @@ def test_report_files_valid(tmp_path: Path, differ: bool):
         assert "status changed" in md and "sample-parallel/thread×2" in md
 
 
+@pytest.mark.slow
 def test_speedup_chart_only_with_several_worker_counts(tmp_path: Path):
     out = write_report(comparison(several_workers=False), tmp_path / "rep")
     assert not (out / "speedup_vs_workers.png").exists()
@@ -136,6 +137,7 @@ def chromium(page: Path, tmp_path: Path, *extra: str) -> subprocess.CompletedPro
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="/usr/bin/chromium absent (CI installs Debian's chromium)")
 @pytest.mark.parametrize("case", ["differ", pytest.param("640-samples", marks=pytest.mark.slow),
                                   pytest.param("640-samples-differ", marks=pytest.mark.slow)])

@@ -293,7 +293,7 @@ def test_alloc_raises_rss_during_unit():
         raise AssertionError("no VmRSS")
 
     before = rss_kb()
-    s = SyntheticSolver(cpu_ms=0, sleep_ms=400, faults="alloc=150:c004")
+    s = SyntheticSolver(cpu_ms=0, sleep_ms=250, faults="alloc=150:c004")
     peak = before
     t = threading.Thread(target=s.evaluate, args=(TASK, TASK.demo[0], "c004", FAR))
     t.start()
@@ -321,9 +321,10 @@ def _child_state(pid: int) -> tuple[str, int]:
     return fields[0], int(fields[11]) + int(fields[12])
 
 
-def run_child(faults: str, cid: str = "c005", wait_s: float = 0.5, watch=None):
-    """Run one unit in a forked child whose deadline passes at once; after ``wait_s``, a child
-    still alive is given to ``watch(pid)`` (its result is returned), then killed."""
+def run_child(faults: str, cid: str = "c005", wait_s: float = 10.0, watch=None):
+    """Run one unit in a forked child whose deadline passes at once; after ``wait_s`` (a child
+    that ends returns at once), a child still alive is given to ``watch(pid)`` (its result is
+    returned), then killed."""
     proc = mp.get_context("fork").Process(target=_child, args=(faults, cid))
     proc.start()
     proc.join(wait_s)
@@ -355,7 +356,7 @@ def test_hang_py_ignores_deadline_and_burns_cpu():
         start = _child_state(pid)[1]
         return wait_for(lambda: _child_state(pid)[1] >= start + 5)
 
-    alive, code, burning = run_child("hang_py:c005", watch=burns)
+    alive, code, burning = run_child("hang_py:c005", wait_s=0.2, watch=burns)
     assert alive and code == -9
     assert burning
 
@@ -367,14 +368,14 @@ def test_hang_c_ignores_deadline_without_cpu():
         time.sleep(0.2)
         return _child_state(pid) == ("S", ticks)
 
-    alive, code, sleeping = run_child("hang_c:c005@demo[0]", watch=idle)
+    alive, code, sleeping = run_child("hang_c:c005@demo[0]", wait_s=0.2, watch=idle)
     assert alive and code == -9
     assert sleeping
 
 
 def test_exit_and_kill_end_the_process():
-    assert run_child("exit:c005@demo[0]", wait_s=5) == (False, 70, None)
-    assert run_child("exit=3:c005", wait_s=5) == (False, 3, None)
-    assert run_child("kill:c005", wait_s=5) == (False, -9, None)
+    assert run_child("exit:c005@demo[0]") == (False, 70, None)
+    assert run_child("exit=3:c005") == (False, 3, None)
+    assert run_child("kill:c005") == (False, -9, None)
     # placement: the fault on demo[1] does not fire on demo[0]
-    assert run_child("exit:c005@demo[1]", wait_s=5) == (False, 0, None)
+    assert run_child("exit:c005@demo[1]") == (False, 0, None)
