@@ -24,6 +24,8 @@ FAULTS = "raise:c003@demo[1]; hang_py:c005@demo[2]; hang_c:c007@test[0]; kill:c0
 #: The faults of one task only: fewer worker restarts for the strategy sweep.
 LIGHT_FAULTS = "raise:c003@demo[1]; hang_py:c005@t1/demo[2]; kill:c006@t1/demo[0]; exit:c004@t1/test[0]"
 CANDIDATES = 8
+#: The per-unit timeout, seconds: a unit recorded as a timeout ran at least this long.
+TIMEOUT_S = 0.5
 
 
 def _tasks():
@@ -33,7 +35,7 @@ def _tasks():
 
 def _config(strategy: str, backend: str, faults: str, workers: int = 2) -> RunConfig:
     return RunConfig(solver="synthetic", tasks="synthetic:2x3+1", strategy=strategy, backend=backend,
-                     workers=workers, timeout=TimeoutPolicy(0.5),
+                     workers=workers, timeout=TimeoutPolicy(TIMEOUT_S),
                      solver_options={"candidates": CANDIDATES, "cpu_ms": 1, "faults": faults})
 
 
@@ -90,7 +92,7 @@ def _check(run, faults: str, reference, strategy: str) -> None:
         if row.status == "crashed":
             assert row.attempt in (1, 2) and row.error_type in ("WorkerDied", "WorkerLost")
         if row.status == "timeout":
-            assert row.wall_s >= 0.5
+            assert row.wall_s >= TIMEOUT_S
     # invariant 3: ok outcomes agree with the sequential run
     ok = u[u.status == "ok"].set_index(KEY)["output_hash"]
     assert (ok == reference.loc[ok.index]).all()
