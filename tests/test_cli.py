@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from perfkit.cli import main
+from perfkit.cli.app import main
 
 
 def perfkit(args: list[str], capsys) -> tuple[int, str, str]:

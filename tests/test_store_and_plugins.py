@@ -102,7 +102,7 @@ def test_plugin_errors_are_one_clear_line(spec, message):
 
 
 def test_cli_plugin_error_exits_2_without_traceback(tmp_path, capsys):
-    from perfkit.cli import main
+    from perfkit.cli.app import main
 
     with pytest.raises(SystemExit) as info:  # any other exception fails the test, as a traceback would
         main(["run", "--solver", "no_such_module:Solver", "--tasks", "synthetic:1", "--store", str(tmp_path)])
