@@ -11,7 +11,7 @@ import importlib
 import inspect
 from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
-from perfkit.model import ConfigError, Sample, Task
+from perfkit.model import ConfigError, PerfkitError, Sample, Task
 
 #: Short names for the built-in solvers.
 BUILTIN_SOLVERS = {
@@ -82,6 +82,8 @@ def load_solver(spec: str, options: Mapping[str, Any] | None = None) -> Any:
     if inspect.isclass(obj) or (callable(obj) and not _looks_like_solver(obj)):
         try:
             obj = obj(**dict(options or {}))
+        except PerfkitError:  # the solver named the field itself
+            raise
         except Exception as exc:  # a rejected option (unknown key, wrong type, bad value) is the user's
             raise ConfigError("solver", spec, f"cannot build the solver: {type(exc).__name__}: {exc}") from None
     elif options:
