@@ -1,23 +1,33 @@
 """The regression gate's verdict: answers first, then speed, without crying wolf on a noisy
-machine. Pure: two sides (perfkit/store/baseline.py) in, a :class:`GateResult` out; measuring
-the current code is perfkit/orchestration/gate.py.
+machine. Pure: two sides (perfkit/store/baseline.py) — and, for paired timing, the pairs
+measured interleaved — in, a :class:`GateResult` out; measuring is perfkit/orchestration/gate.py.
 
 1. Answers: every unit of the baseline must be in the current side with the same status and
    output hash. Any lost or changed answer fails the gate, whatever the speed.
-2. Speed, per metric (``wall``, ``cpu``): ratio = median(current) / median(baseline) with a 99 %
-   bootstrap interval (perfkit/analysis/statistics.py). With fewer than two repeats on a side
-   the interval comes from a paired bootstrap over tasks instead (the same tasks measured on
-   both sides). Verdict, for a threshold t:
+2. Instructions (``instructions``): valgrind's count of the run window, exact on one build (a
+   coefficient of variation of ~1e-7, docs/benchmarks.md), so the verdict needs no statistics:
+   ratio = median(current) / median(baseline), interval = the smallest and largest ratio of
+   any two repeats, classified against the threshold as below. Counts of different builds are
+   never compared (perfkit/store/baseline.py refuses).
+3. Paired timing (``cpu``, ``wall`` of base and head measured in randomised interleaved pairs,
+   one fresh process per sample): per pair the log ratio head / base; a one-sided Wilcoxon
+   signed-rank test, Holm-corrected across the metrics and Bonferroni-corrected across the
+   looks of early stopping, and the Hodges–Lehmann ratio with its interval
+   (perfkit/analysis/statistics.py). ``regression`` when significant and the estimate reaches
+   the practical floor (half the threshold: a slowdown of the threshold's size is caught, one
+   well below it is not flagged); ``improvement`` the mirror image; ``unchanged`` when the
+   interval lies within the threshold band; else ``inconclusive`` with the figures.
+4. Unpaired timing (``wall``, ``cpu`` of stored repeats): ratio = median(current) /
+   median(baseline) with a 99 % bootstrap interval (a paired bootstrap over tasks with a single
+   repeat a side), classified against the threshold t:
 
-   - ``regression``: the interval lies above 1 (significant) and reaches 1 + t (the slowdown
-     may be as large as the threshold);
+   - ``regression``: the interval lies above 1 (significant) and reaches 1 + t;
    - ``improvement``: the mirror image, below 1 and reaching 1 / (1 + t);
    - ``unchanged``: the whole interval lies within [1 / (1 + t), 1 + t];
    - ``inconclusive``: anything else (too noisy to tell) — reported, not failed.
 
-3. Normalisation: every run measures a calibration workload (perfkit/runner/calibration.py).
-   When the two sides ran on different machines (CPU model or host differ) — or when asked —
-   each figure is divided by its run's calibration CPU time before comparing.
+   Normalisation: when the two sides ran on different machines (CPU model or host differ) —
+   or when asked — each figure is divided by its run's calibration CPU time before comparing.
 
 Exit status of ``perfkit gate``: 0 pass, 1 regression or answer failure, 2 usage error.
 """
@@ -25,19 +35,24 @@ Exit status of ``perfkit gate``: 0 pass, 1 regression or answer failure, 2 usage
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from perfkit.analysis.answers import check_answers
-from perfkit.analysis.statistics import paired_ratio_of_sums, pct_change, ratio_of_medians
+from perfkit.analysis.statistics import holm, paired_ratio_of_sums, paired_shift, pct_change, ratio_of_medians
 from perfkit.model import ConfigError
 from perfkit.store.baseline import Side
 
-METRICS = ("wall", "cpu")
+TIMING_METRICS = ("wall", "cpu")
+METRICS = (*TIMING_METRICS, "instructions")
 CONFIDENCE = 0.99
+#: Family-wise false-alarm rate of the paired timing test (one-sided), over metrics and looks.
+ALPHA = 0.01
 DEFAULT_THRESHOLD = 0.10
+#: Instruction counts are exact: a tight threshold (what `make gate` uses) still never cries wolf.
+DEFAULT_INSTRUCTION_THRESHOLD = 0.02
 NORMALISE_MODES = ("auto", "yes", "no")
 
 
@@ -55,6 +70,11 @@ class MetricVerdict:
     method: str
     n_baseline: int
     n_current: int
+    #: ``s``, ``calibration units`` or ``instructions``.
+    unit: str = "s"
+    #: Paired timing: Holm-adjusted one-sided p-value (slower) and the number of pairs.
+    p_value: Optional[float] = None
+    pairs: int = 0
 
     @property
     def change_pct(self) -> float:
@@ -76,6 +96,11 @@ class GateResult:
     answer_differences: int
     metrics: list[MetricVerdict]
     seconds: float = 0.0
+    #: Per task instructions: (task id, baseline, current, change %), the heaviest first.
+    tasks: list[tuple[str, float, float, float]] = field(default_factory=list)
+    #: What the reader must know about how the figures were obtained (fallbacks, builds).
+    notes: list[str] = field(default_factory=list)
+    instruction_threshold: float = DEFAULT_INSTRUCTION_THRESHOLD
 
     @property
     def passed(self) -> bool:
@@ -125,6 +150,87 @@ def judge_metric(metric: str, baseline: Side, current: Side, threshold: float, n
                          len(b), len(c))
 
 
+def judge_instructions(baseline: Side, current: Side, threshold: float) -> MetricVerdict:
+    """The instruction verdict: exact counts, so the interval is the spread of the ratios of
+    any two repeats (a point when each side has one run)."""
+    b, c = baseline.instruction_counts, current.instruction_counts
+    if not b or not c:
+        missing = baseline.label if not b else current.label
+        raise ConfigError("metrics", "instructions", f"{missing} has no instruction counts")
+    ratio = float(np.median(c) / np.median(b))
+    low, high = min(c) / max(b), max(c) / min(b)
+    return MetricVerdict("instructions", float(np.median(b)), float(np.median(c)), ratio, low, high,
+                         classify(low, high, threshold), f"instruction count under valgrind ({len(b)} vs {len(c)} runs)",
+                         len(b), len(c), unit="instructions")
+
+
+def task_instructions(baseline: Side, current: Side) -> list[tuple[str, float, float, float]]:
+    """Per task: median instructions of each side and the change in percent, heaviest first."""
+    rows = []
+    for task in baseline.repeats[0].task_instructions if baseline.repeats else {}:
+        b = [r.task_instructions[task] for r in baseline.repeats if task in r.task_instructions]
+        c = [r.task_instructions[task] for r in current.repeats if task in r.task_instructions]
+        if b and c:
+            rows.append((task, float(np.median(b)), float(np.median(c)), pct_change(np.median(c), np.median(b))))
+    return sorted(rows, key=lambda row: -row[1])
+
+
+@dataclass
+class PairedTiming:
+    """Base and head measured in interleaved pairs: per metric (``cpu``, ``wall``), the
+    seconds of each pair's base and head sample, in the order measured."""
+
+    base: dict[str, list[float]]
+    head: dict[str, list[float]]
+    #: How many times the decision was looked at while measuring (early stopping).
+    looks: int = 1
+
+    @property
+    def n(self) -> int:
+        """Pairs measured."""
+        return min((len(v) for v in self.base.values()), default=0)
+
+
+def practical_floor(threshold: float) -> float:
+    """The smallest estimated slowdown the paired gate calls a regression: half the threshold,
+    so that a true slowdown of the threshold's size is caught (its estimate lands above the
+    floor) and one well below it is not flagged."""
+    return threshold / 2.0
+
+
+def judge_pairs(pairs: PairedTiming, metrics: Sequence[str], threshold: float) -> list[MetricVerdict]:
+    """Paired verdicts for the timing metrics: Wilcoxon signed-rank on log ratios, Holm across
+    the metrics, Bonferroni across ``pairs.looks``; see the module docstring."""
+    shifts = [paired_shift(pairs.head[m], pairs.base[m], CONFIDENCE) for m in metrics]
+    slower = holm([s.p_slower for s in shifts])
+    faster = holm([s.p_faster for s in shifts])
+    alpha, floor = ALPHA / max(pairs.looks, 1), practical_floor(threshold)
+    verdicts = []
+    for m, shift, p_slow, p_fast in zip(metrics, shifts, slower, faster):
+        if np.isnan(shift.ratio):
+            verdict = "inconclusive"
+        elif p_slow < alpha and shift.ratio >= 1.0 + floor:
+            verdict = "regression"
+        elif p_fast < alpha and shift.ratio <= 1.0 / (1.0 + floor):
+            verdict = "improvement"
+        elif shift.low >= 1.0 / (1.0 + threshold) and shift.high <= 1.0 + threshold:
+            verdict = "unchanged"
+        else:
+            verdict = "inconclusive"
+        method = (f"{shift.n} interleaved pairs, Wilcoxon signed-rank (Holm over {len(metrics)} metrics, "
+                  f"{pairs.looks} looks), Hodges–Lehmann {CONFIDENCE:.0%} interval, floor +{floor:.0%}")
+        verdicts.append(MetricVerdict(m, float(np.median(pairs.base[m])), float(np.median(pairs.head[m])),
+                                      shift.ratio, shift.low, shift.high, verdict, method, shift.n, shift.n,
+                                      p_value=float(p_slow), pairs=shift.n))
+    return verdicts
+
+
+def decided(verdicts: Sequence[MetricVerdict]) -> bool:
+    """True when measuring more pairs cannot change the outcome much: every metric is a
+    regression or clearly within the threshold band (early stopping)."""
+    return all(v.verdict in ("regression", "unchanged", "improvement") for v in verdicts)
+
+
 def should_normalise(baseline: Side, current: Side, mode: str) -> tuple[bool, str]:
     """Whether to divide by the calibration workload, and why."""
     if mode == "yes":
@@ -141,23 +247,40 @@ def should_normalise(baseline: Side, current: Side, mode: str) -> tuple[bool, st
     return False, "same machine"
 
 
-def gate(baseline: Side, current: Side, threshold: float = DEFAULT_THRESHOLD, metrics: Sequence[str] = METRICS,
-         normalise: str = "auto") -> GateResult:
-    """Decide: answers first, then each metric. Pure: no measuring here."""
-    t0 = time.monotonic()
+def check_metrics(metrics: Sequence[str], threshold: float, instruction_threshold: float) -> None:
+    """The gate's options, checked once (ConfigError naming the field)."""
     for m in metrics:
         if m not in METRICS:
             raise ConfigError("metrics", m, f"expected one of {', '.join(METRICS)}")
-    if not threshold > 0:
-        raise ConfigError("threshold", threshold, "must be positive")
+    for name, value in (("threshold", threshold), ("instruction_threshold", instruction_threshold)):
+        if not value > 0:
+            raise ConfigError(name, value, "must be positive")
+
+
+def gate(baseline: Side, current: Side, threshold: float = DEFAULT_THRESHOLD, metrics: Sequence[str] = METRICS,
+         normalise: str = "auto", *, instruction_threshold: float = DEFAULT_INSTRUCTION_THRESHOLD,
+         pairs: Optional[PairedTiming] = None, notes: Sequence[str] = ()) -> GateResult:
+    """Decide: answers first, then each metric. Timing metrics are judged on ``pairs`` when
+    given (paired, interleaved), else on the sides' repeats (unpaired). Pure: no measuring."""
+    t0 = time.monotonic()
+    check_metrics(metrics, threshold, instruction_threshold)
     if normalise not in NORMALISE_MODES:
         raise ConfigError("normalise", normalise, f"expected one of {', '.join(NORMALISE_MODES)}")
     check = check_answers(baseline.answers, current.answers, run_id=current.label, group="current",
                           reference_id=baseline.label, reference_name="the baseline")
     normalised, reason = should_normalise(baseline, current, normalise)
-    verdicts = [judge_metric(m, baseline, current, threshold, normalised) for m in metrics]
+    timing = [m for m in metrics if m in TIMING_METRICS]
+    if pairs is not None:
+        normalised, reason = False, "paired: base and head measured in the same job"
+        verdicts = judge_pairs(pairs, timing, threshold) if timing else []
+    else:
+        verdicts = [judge_metric(m, baseline, current, threshold, normalised) for m in timing]
+    tasks = []
+    if "instructions" in metrics:
+        verdicts.insert(0, judge_instructions(baseline, current, instruction_threshold))
+        tasks = task_instructions(baseline, current)
     return GateResult(baseline.label, current.label, threshold, normalised, reason, check.clean, check.sentence(),
-                      check.n_differences, verdicts, time.monotonic() - t0)
+                      check.n_differences, verdicts, time.monotonic() - t0, tasks, list(notes), instruction_threshold)
 
 
 def parse_threshold(text: str) -> float:

@@ -1,7 +1,9 @@
 """The statistics every verdict uses, written once: a ratio of medians with its bootstrap
 interval (unpaired), a ratio of sums with a paired bootstrap interval, percent change, and the
 spread of one figure over repeats (:func:`spread`: n, median, mean ± standard deviation, IQR,
-min–max, outliers and an "unstable" flag, as pyperf reports them).
+min–max, outliers and an "unstable" flag, as pyperf reports them), and the paired timing test
+of the gate (one-sided Wilcoxon signed-rank on log ratios, a Hodges–Lehmann estimate with its
+distribution-free interval, Holm's correction across tests).
 
 Bootstraps are seeded, so the same figures give the same report every time.
 """
@@ -13,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+from scipy import stats
 
 #: Resamples per bootstrap interval: the quantiles of 4 000 resamples move by < 0.5 % between seeds.
 BOOTSTRAP_SAMPLES = 4000
@@ -134,3 +137,72 @@ def spread(values: Sequence[float]) -> Spread:
                 why.append(f"{name} {100 * (v - mean) / mean:+.0f} % from the mean")
     return Spread(n, median, mean, sd, q1, q3, iqr, float(a.min()), float(a.max()), outliers, cv,
                   bool(why), "; ".join(why))
+
+
+@dataclass(frozen=True)
+class PairedShift:
+    """A paired comparison of ``head`` against ``base`` (e.g. CPU seconds of interleaved pairs).
+
+    ``ratio`` is the Hodges–Lehmann estimate of head / base (exp of the median of the Walsh
+    averages of the log ratios), ``low``/``high`` its distribution-free interval at the
+    confidence asked; ``p_slower``/``p_faster`` the one-sided Wilcoxon signed-rank p-values
+    (H1: head slower / head faster).
+    """
+
+    n: int
+    ratio: float
+    low: float
+    high: float
+    p_slower: float
+    p_faster: float
+
+
+def paired_shift(head: Sequence[float], base: Sequence[float], confidence: float = 0.99) -> PairedShift:
+    """The paired test of the gate: Wilcoxon signed-rank (scipy) on ``log(head / base)`` per
+    pair, one-sided both ways, and the Hodges–Lehmann ratio with its interval. Pairs with a
+    non-positive or missing value are dropped; fewer than two pairs give NaN figures."""
+    h, b = np.asarray(head, float), np.asarray(base, float)
+    keep = np.isfinite(h) & np.isfinite(b) & (h > 0) & (b > 0)
+    d = np.log(h[keep] / b[keep])
+    if len(d) < 2:
+        return PairedShift(len(d), math.nan, math.nan, math.nan, math.nan, math.nan)
+    if not np.any(d):  # identical pairs: no evidence either way (scipy warns and returns NaN)
+        return PairedShift(len(d), 1.0, 1.0, 1.0, 1.0, 1.0)
+    slower = stats.wilcoxon(d, alternative="greater", zero_method="zsplit").pvalue
+    faster = stats.wilcoxon(d, alternative="less", zero_method="zsplit").pvalue
+    walsh = _walsh_averages(d)
+    low, high = _signed_rank_interval(walsh, len(d), confidence)
+    return PairedShift(len(d), float(np.exp(np.median(walsh))), float(np.exp(low)), float(np.exp(high)),
+                       float(slower), float(faster))
+
+
+def _walsh_averages(d: np.ndarray) -> np.ndarray:
+    # scipy has no Hodges–Lehmann estimator: the median of the n(n+1)/2 pairwise means (i <= j)
+    i, j = np.triu_indices(len(d))
+    return np.sort((d[i] + d[j]) / 2.0)
+
+
+def _signed_rank_interval(walsh: np.ndarray, n: int, confidence: float) -> tuple[float, float]:
+    """The interval of the Hodges–Lehmann estimate that inverts the two-sided signed-rank
+    test: the k-th smallest and largest Walsh averages, k from the normal approximation of the
+    signed-rank statistic (within one rank of the exact value from n = 10 on)."""
+    m = len(walsh)
+    z = stats.norm.ppf(0.5 + confidence / 2.0)
+    k = int(math.floor(n * (n + 1) / 4.0 - z * math.sqrt(n * (n + 1) * (2 * n + 1) / 24.0)))
+    k = min(max(k, 0), (m - 1) // 2)
+    return float(walsh[k]), float(walsh[m - 1 - k])
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (same order as given; NaN stays NaN). Written here
+    because scipy has none (only Benjamini–Hochberg) and statsmodels is a large dependency for
+    these few lines: sort ascending, multiply the i-th smallest by (m − i), keep it monotone."""
+    p = np.asarray(p_values, float)
+    finite = np.flatnonzero(np.isfinite(p))
+    adjusted = np.full(len(p), math.nan)
+    order = finite[np.argsort(p[finite])]
+    running = 0.0
+    for rank, idx in enumerate(order):
+        running = max(running, min(1.0, (len(order) - rank) * p[idx]))
+        adjusted[idx] = running
+    return adjusted.tolist()

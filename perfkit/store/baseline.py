@@ -3,6 +3,12 @@
 
 A *side* of a comparison (baseline or current) is a :class:`Side`: its repeats' figures, its
 answers (unit key, status, output hash), and the environment and config it was measured with.
+
+Instruction counts (perfkit/store/instructions.py) are exact on one build but differ between
+builds: a side carries the *build* its counts were measured on (Python build, platform, CPU,
+valgrind, dependency versions — perfkit's own code is what is being measured, so its version
+is recorded but not compared), and :func:`check_comparable` refuses to compare counts across
+builds.
 """
 
 from __future__ import annotations
@@ -17,11 +23,20 @@ import numpy as np
 import pandas as pd
 
 from perfkit.model import UNIT_KEY, ConfigError, PerfkitError, RunConfig, is_path_segment
+from perfkit.store.instructions import read_instructions
 from perfkit.store.reader import load_run
 from perfkit.store.run import Run
 
 BASELINE_DIR = Path("reports/baselines")
-BASELINE_FORMAT = "perfkit-baseline/1"
+BASELINE_FORMAT = "perfkit-baseline/2"
+#: Older formats still read (format 1 has no instruction counts).
+READABLE_FORMATS = ("perfkit-baseline/1", BASELINE_FORMAT)
+#: Fields of a build that change instruction counts (the ``dependencies`` are compared too).
+BUILD_FIELDS = ("python_build", "implementation", "machine", "libc", "cpu_model", "valgrind", "cpu_features")
+
+
+class IncompatibleBuild(PerfkitError):
+    """Instruction counts measured on different builds: comparing them would be meaningless."""
 ANSWER_COLUMNS = (*UNIT_KEY, "status", "output_hash")
 
 
@@ -36,6 +51,9 @@ class Repeat:
     #: Per task: sum of unit CPU and span of unit wall (seconds), for the paired comparison.
     task_cpu_s: dict[str, float] = field(default_factory=dict)
     task_wall_s: dict[str, float] = field(default_factory=dict)
+    #: Instructions of the run window under valgrind (a count), and per task; None: not measured.
+    instructions: Optional[float] = None
+    task_instructions: dict[str, float] = field(default_factory=dict)
 
     def value(self, metric: str, normalised: bool) -> float:
         """The metric (``wall`` or ``cpu``) in seconds, or in calibration units when ``normalised``."""
@@ -58,6 +76,13 @@ class Side:
     answers: pd.DataFrame
     environment: dict[str, Any]
     config: dict[str, Any]
+    #: What the instruction counts depend on (empty when none were measured).
+    build: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def instruction_counts(self) -> list[float]:
+        """The instructions of every repeat that has them."""
+        return [r.instructions for r in self.repeats if r.instructions is not None]
 
     def run_config(self) -> RunConfig:
         """The RunConfig the side was measured with (to measure the current code the same way)."""
@@ -75,8 +100,11 @@ def repeat_of_run(run: Run) -> Repeat:
     span = ran.groupby("task_id").agg(first=("queued", "min"), last=("ended", "max"))
     task_wall = (span["last"] - span["first"]).to_dict()
     s = run.summary
+    count = read_instructions(run.path)
     return Repeat(run.run_id, float(s.wall_s), float(s.cpu_s), s.calibration_cpu_s,
-                  {k: float(v) for k, v in task_cpu.items()}, {k: float(v) for k, v in task_wall.items()})
+                  {k: float(v) for k, v in task_cpu.items()}, {k: float(v) for k, v in task_wall.items()},
+                  None if count is None else float(count.instructions),
+                  {} if count is None else {k: float(v) for k, v in count.tasks.items()})
 
 
 def answers_of(units: pd.DataFrame) -> pd.DataFrame:
@@ -86,8 +114,33 @@ def answers_of(units: pd.DataFrame) -> pd.DataFrame:
 
 def side_of_runs(label: str, runs: Sequence[Run]) -> Side:
     """Stored runs (repeats of one experiment) as a side."""
+    counts = [c for c in (read_instructions(r.path) for r in runs) if c is not None]
     return Side(label, [repeat_of_run(r) for r in runs], answers_of(runs[0].units), runs[0].environment,
-                runs[0].config.to_record())
+                runs[0].config.to_record(), counts[0].build if counts else {})
+
+
+def build_differences(baseline: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """What differs between two builds, as ``field: baseline vs current`` (empty: comparable).
+    Dependencies are compared where both builds have them (a package only one side has is not
+    imported by the other's code, so it cannot change that side's count)."""
+    differ = [f"{f}: {baseline.get(f)} vs {current.get(f)}" for f in BUILD_FIELDS
+              if baseline.get(f) != current.get(f)]
+    deps_b, deps_c = baseline.get("dependencies", {}), current.get("dependencies", {})
+    differ += [f"{name} {deps_b[name]} vs {deps_c[name]}" for name in sorted(set(deps_b) & set(deps_c))
+               if deps_b[name] != deps_c[name]]
+    return differ
+
+
+def check_comparable(baseline: Side, current: Side) -> None:
+    """Refuse (IncompatibleBuild, exit status 2) to compare instruction counts of two builds."""
+    if not baseline.build or not current.build:
+        missing = baseline.label if not baseline.build else current.label
+        raise IncompatibleBuild(f"{missing}: field 'build': no instruction counts were measured")
+    differ = build_differences(baseline.build, current.build)
+    if differ:
+        raise IncompatibleBuild(f"baseline {baseline.label}: instruction counts were measured on another build "
+                                f"({'; '.join(differ)}); re-record the baseline on this build, or measure its "
+                                f"revision here as the base")
 
 
 def resolve_baseline(spec: str, directory: Path = BASELINE_DIR) -> Path:
@@ -131,7 +184,7 @@ def load_baseline_file(path: Path) -> Side:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise PerfkitError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}") from None
-    if not isinstance(data, dict) or data.get("format") != BASELINE_FORMAT:
+    if not isinstance(data, dict) or data.get("format") not in READABLE_FORMATS:
         raise PerfkitError(f"{path}: field 'format': expected {BASELINE_FORMAT!r}")
     for key in ("repeats", "answers", "config"):
         if key not in data:
@@ -141,7 +194,11 @@ def load_baseline_file(path: Path) -> Side:
         answers = pd.DataFrame(data["answers"], columns=list(ANSWER_COLUMNS))
     except (TypeError, ValueError) as exc:
         raise PerfkitError(f"{path}: field 'repeats' or 'answers': {exc}") from None
-    return Side(data.get("name", Path(path).stem), repeats, answers, data.get("environment", {}), data["config"])
+    build = data.get("build", {})
+    if not isinstance(build, dict):
+        raise PerfkitError(f"{path}: field 'build': expected an object")
+    return Side(data.get("name", Path(path).stem), repeats, answers, data.get("environment", {}), data["config"],
+                build)
 
 
 def write_baseline(name: str, side: Side, directory: Path = BASELINE_DIR) -> Path:
@@ -157,6 +214,7 @@ def write_baseline(name: str, side: Side, directory: Path = BASELINE_DIR) -> Pat
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "environment": side.environment,
         "config": side.config,
+        "build": side.build,
         "repeats": [asdict(r) for r in side.repeats],
         "answers": answers.values.tolist(),
     }

@@ -1,0 +1,192 @@
+"""Instruction counts: a run measured under valgrind, exact enough to gate on a noisy machine.
+
+The run executes in a fresh process (perfkit/orchestration/measured_run.py) under
+``valgrind --tool=callgrind`` with ASLR off (``setarch -R``) and a fixed ``PYTHONHASHSEED``, so
+the same code on the same build executes the same instructions (coefficient of variation ~1e-7
+across runs, docs/benchmarks.md), whatever the machine's load or speed state. Callgrind, not
+cachegrind: valgrind 3.19's cachegrind cannot start or stop counting inside a run, while
+callgrind dumps its count whenever the process enters a marker function
+(``--dump-before``), so interpreter start-up, imports and task loading are left out exactly,
+and the count splits per task. Per candidate it is not cheap: each dump writes a profile file,
+and a run has thousands of candidates. Cache simulation is off (callgrind's default): only
+instructions are counted.
+
+Under valgrind the run is 20–60× slower, so its per-unit timeout and budgets are multiplied
+by :data:`TIMEOUT_SCALE` (no unit may time out because of the measurement); a run with a unit
+that still timed out is refused, since a timeout changes the work done.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from perfkit.model import PerfkitError, RunConfig, TimeoutPolicy
+from perfkit.orchestration import measured_run
+from perfkit.store.instructions import InstructionCount, write_instructions
+
+#: Fixed hash seed: set and dict iteration orders, hence the work, are the same every run.
+HASH_SEED = "0"
+#: How much longer a unit may run under valgrind than the configuration allows.
+TIMEOUT_SCALE = 100.0
+#: The driver script every measured run executes.
+DRIVER = Path(measured_run.__file__).resolve()
+
+
+@dataclass(frozen=True)
+class Target:
+    """Code to measure: an interpreter and, for a base revision, the tree put first on
+    ``PYTHONPATH`` (None: the code this interpreter imports)."""
+
+    name: str
+    python: str = sys.executable
+    pythonpath: Optional[str] = None
+
+
+def valgrind_version() -> str:
+    """``valgrind-3.19.0``; a PerfkitError when valgrind is missing."""
+    exe = shutil.which("valgrind")
+    if exe is None:
+        raise PerfkitError("valgrind: not installed; instruction counts need it (Debian package 'valgrind')")
+    out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60)
+    return out.stdout.strip()
+
+
+def _no_aslr() -> list[str]:
+    """``setarch <machine> -R`` when it works here (a container may forbid the personality call)."""
+    exe = shutil.which("setarch")
+    if exe is None:
+        return []
+    probe = subprocess.run([exe, platform.machine(), "-R", "true"], capture_output=True, timeout=60)
+    return [exe, platform.machine(), "-R"] if probe.returncode == 0 else []
+
+
+def scaled(config: RunConfig, factor: float) -> RunConfig:
+    """``config`` with its unit timeout and budgets multiplied by ``factor``."""
+    t = config.timeout
+    return replace(config, timeout=TimeoutPolicy(
+        t.unit_timeout_s * factor,
+        None if t.sample_budget_s is None else t.sample_budget_s * factor,
+        None if t.task_budget_s is None else t.task_budget_s * factor))
+
+
+@dataclass
+class Child:
+    """One measured run in flight (a process started by :func:`start`)."""
+
+    target: Target
+    process: subprocess.Popen
+    folder: Path
+    result_path: Path
+    valgrind: Optional[str]
+    command: list[str]
+
+    def wait(self) -> dict[str, Any]:
+        """Wait for the run; its result (run folder, seconds, markers, build)."""
+        _, err = self.process.communicate()
+        if self.process.returncode != 0 or not self.result_path.exists():
+            tail = " | ".join(line for line in err.strip().splitlines()[-3:] if line)
+            raise PerfkitError(f"{self.target.name}: the measured run failed (exit {self.process.returncode}): {tail}")
+        return json.loads(self.result_path.read_text(encoding="utf-8"))
+
+
+def start(target: Target, config: RunConfig, store: Path, folder: Path, *, valgrind: bool) -> Child:
+    """Start one measured run of ``config`` by ``target`` into ``store``; ``folder`` holds its
+    request, result and, under valgrind, the callgrind dumps."""
+    folder.mkdir(parents=True, exist_ok=True)
+    request = {"config": (scaled(config, TIMEOUT_SCALE) if valgrind else config).to_record(),
+               "store": str(Path(store).resolve()), "markers": valgrind, "build": valgrind}
+    request_path, result_path = folder / "request.json", folder / "result.json"
+    request_path.write_text(json.dumps(request), encoding="utf-8")
+    env = {**os.environ, "PYTHONHASHSEED": HASH_SEED}
+    if target.pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (target.pythonpath, os.environ.get("PYTHONPATH")) if p)
+    command = [target.python, str(DRIVER), str(request_path), str(result_path)]
+    version = None
+    if valgrind:
+        version = valgrind_version()
+        command = [*_no_aslr(), "valgrind", "--tool=callgrind", f"--dump-before={measured_run.MARKER_FUNCTION}",
+                   f"--callgrind-out-file={folder / 'callgrind.out'}", "--quiet", *command]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    return Child(target, process, folder, result_path, version, command)
+
+
+_SUMMARY = re.compile(r"^(?:summary|totals):\s*(\d+)", re.M)
+
+
+def dump_counts(folder: Path) -> list[int]:
+    """Instructions of each callgrind dump, in order: ``callgrind.out.1`` … then the final
+    ``callgrind.out`` (what ran after the last marker, up to exit)."""
+    numbered = sorted(folder.glob("callgrind.out.*"), key=lambda p: int(p.suffix[1:]))
+    counts = []
+    for path in [*numbered, folder / "callgrind.out"]:
+        match = _SUMMARY.search(path.read_text(encoding="utf-8", errors="replace"))
+        if match is None:
+            raise PerfkitError(f"{path}: no instruction total in this callgrind dump")
+        counts.append(int(match.group(1)))
+    return counts
+
+
+def instruction_count(result: dict[str, Any], counts: Sequence[int], valgrind: str) -> InstructionCount:
+    """The solver's work and its parts from the dumps: dump k is the part that ended at marker k
+    (labels in ``result['markers']``), the last one what followed the final marker. The
+    runner's loop over the tasks is the last marked iteration; a task's part runs from taking
+    it to taking the next (its candidates' generation and all its units, perfkit's accounting
+    of them included)."""
+    labels = result["markers"]
+    if len(counts) != len(labels) + 1:
+        raise PerfkitError(f"{result['run_dir']}: {len(counts) - 1} callgrind dumps for {len(labels)} markers "
+                           f"(did the solver call sys.getswitchinterval?); the count cannot be split")
+    start, end = labels.index("start"), len(labels) - 1 - labels[::-1].index("end")
+    loop = max((int(label.split(":")[1]) for label in labels if label.startswith("tasks-end:")), default=None)
+    if loop is None:
+        raise PerfkitError(f"{result['run_dir']}: the runner never went through its tasks; nothing was counted")
+    first = next(i for i, label in enumerate(labels) if label.startswith(f"task:{loop}:"))
+    last = labels.index(f"tasks-end:{loop}")
+    tasks: dict[str, int] = {}
+    for i in range(first, last):  # the part that ends at marker i + 1 is the task taken at marker i
+        task = labels[i].split(":", 2)[2]
+        tasks[task] = tasks.get(task, 0) + counts[i + 1]
+    return InstructionCount(instructions=sum(tasks.values()), tasks=tasks,
+                            setup=sum(counts[start + 1:first + 1]), teardown=sum(counts[last + 1:end + 1]),
+                            startup=counts[start], build={**result["build"], "valgrind": valgrind},
+                            tool=f"{valgrind} callgrind, ASLR off, PYTHONHASHSEED={HASH_SEED}",
+                            timeout_scale=TIMEOUT_SCALE)
+
+
+def finish(child: Child) -> tuple[Path, InstructionCount]:
+    """Wait for a run started under valgrind; store and return its instruction count."""
+    result = child.wait()
+    if result["status_counts"].get("timeout"):
+        raise PerfkitError(f"{result['run_dir']}: {result['status_counts']['timeout']} unit(s) timed out under "
+                           f"valgrind even with {TIMEOUT_SCALE:g}× the timeout; the count would not be the work")
+    count = instruction_count(result, dump_counts(child.folder), child.valgrind or "")
+    run_dir = Path(result["run_dir"])
+    write_instructions(run_dir, count)
+    return run_dir, count
+
+
+def measure_instructions(config: RunConfig, store: Path, targets: Sequence[Target],
+                         parallel: int = 2) -> list[tuple[Path, InstructionCount]]:
+    """Count ``config``'s instructions once per target, ``parallel`` runs at a time (counts do
+    not depend on load, so they may share the cores). Returns (run folder, count) per target."""
+    results: list[tuple[Path, InstructionCount]] = []
+    with tempfile.TemporaryDirectory(prefix="perfkit-callgrind-") as tmp:
+        pending = list(enumerate(targets))
+        done: dict[int, tuple[Path, InstructionCount]] = {}
+        while pending:
+            batch, pending = pending[:parallel], pending[parallel:]
+            children = [(i, start(t, config, store, Path(tmp) / f"{i}-{t.name}", valgrind=True)) for i, t in batch]
+            for i, child in children:
+                done[i] = finish(child)
+        results = [done[i] for i in range(len(targets))]
+    return results
