@@ -8,26 +8,46 @@ The command line (perfkit/cli/) parses flags and calls these; they call the laye
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+import numpy as np
+
 from perfkit.analysis.comparison import Comparison, analyse
-from perfkit.analysis.gate import DEFAULT_THRESHOLD, METRICS, GateResult
+from perfkit.analysis.gate import (
+    DEFAULT_INSTRUCTION_THRESHOLD,
+    DEFAULT_THRESHOLD,
+    TIMING_METRICS,
+    GateResult,
+    check_metrics,
+)
 from perfkit.analysis.gate import gate as judge
+from perfkit.analysis.history import History
+from perfkit.analysis.history import history as history_of
 from perfkit.analysis.phases import Phase, phase_table
 from perfkit.analysis.runset import LeftOut, MixedRuns, describe_left_out, mixed_workloads, split_finished
 from perfkit.model import ConfigError, RunConfig, Task
 from perfkit.orchestration.compare import Progress, profile_configs, run_experiment
 from perfkit.orchestration.experiment import Experiment, load_experiment, with_overrides
-from perfkit.orchestration.gate import DEFAULT_REPEATS, measure
+from perfkit.orchestration import gate as gauge
+from perfkit.orchestration.gate import DEFAULT_REPEATS, MAX_PAIRS, measure
 from perfkit.orchestration.profiling import ProfileResult
 from perfkit.orchestration.profiling import profile as _profile
 from perfkit.reports import phases as phase_report
 from perfkit.reports import write_report
 from perfkit.runner import resume, run
 from perfkit.store import DEFAULT_STORE, Run, find_runs, load_run
-from perfkit.store.baseline import BASELINE_DIR, load_side, write_baseline
+from perfkit.store.baseline import (
+    BASELINE_DIR,
+    IncompatibleBuild,
+    Side,
+    check_comparable,
+    load_side,
+    resolve_baseline,
+    write_baseline,
+)
+from perfkit.store.history import HistoryRecord, append_history, benchmark_name, build_digest, now, read_history
 
 #: Where report folders go unless told otherwise.
 DEFAULT_REPORTS = Path("reports")
@@ -123,35 +143,144 @@ def _report(runs: list[Run], folder: Path, name: str, profiles: Optional[list[tu
     return CompareResult(comparison, write_report(comparison, folder, name, profiles, left_out), finished, left_out)
 
 
-def gate(baseline: Sequence[str | Path], current: Sequence[str | Path] = (), *,
-         threshold: float = DEFAULT_THRESHOLD, metrics: Sequence[str] = METRICS, normalise: str = "auto",
-         repeats: Optional[int] = None, store: str | Path = DEFAULT_STORE) -> GateResult:
+def gate(baseline: Sequence[str | Path] = (), current: Sequence[str | Path] = (), *, base: Optional[str] = None,
+         config: Optional[RunConfig] = None, threshold: float = DEFAULT_THRESHOLD,
+         instruction_threshold: float = DEFAULT_INSTRUCTION_THRESHOLD, metrics: Optional[Sequence[str]] = None,
+         normalise: str = "auto", repeats: Optional[int] = None, pairs: int = MAX_PAIRS,
+         rebuild_incompatible: bool = False, store: str | Path = DEFAULT_STORE, seed: Optional[int] = None) -> GateResult:
     """Check the current code against a baseline: answers first, then each metric.
 
     ``baseline``: run folders, a baseline file, or a baseline NAME (reports/baselines/NAME.json).
     ``current``: run folders; empty means measure the current code now with the baseline's
-    configuration (``repeats`` times, default the baseline's repeats and at least 5) into
-    ``store``. ``metrics`` empty checks the answers only.
+    configuration (or ``config``) into ``store``. ``base``: a git ref instead of a baseline —
+    its revision is measured here, in a temporary worktree, against the current code: instruction
+    counts side by side and timing in randomised interleaved pairs (at most ``pairs``).
+
+    ``metrics``: ``instructions``, ``cpu``, ``wall``; None means instructions when the baseline
+    has them (else cpu and wall), and all three against ``base``; empty checks the answers only.
+    Instruction counts of different builds are refused (IncompatibleBuild, exit status 2) unless
+    ``rebuild_incompatible``: then the revision that last committed the baseline file is
+    measured here as the base. Every figure measured is appended to the store's history.
     """
-    base = load_side(list(baseline), "baseline")
+    store = Path(store)
+    if base is not None:
+        return _gate_against_revision(base, baseline, config, threshold, instruction_threshold, metrics, pairs, store,
+                                      seed)
+    base_side = load_side(list(baseline), "baseline")
+    chosen = list(metrics) if metrics is not None else (["instructions"] if base_side.build else list(TIMING_METRICS))
+    check_metrics(chosen, threshold, instruction_threshold)
     if current:
         cur = load_side(list(current), "current")
-    else:
-        cur = measure(base.run_config(), repeats or max(len(base.repeats), DEFAULT_REPEATS), Path(store))
-    return judge(base, cur, threshold, list(metrics), normalise)
+        if "instructions" in chosen:
+            check_comparable(base_side, cur)
+        return judge(base_side, cur, threshold, chosen, normalise, instruction_threshold=instruction_threshold)
+    run_config = config or base_side.run_config()
+    timing = [m for m in chosen if m in TIMING_METRICS]
+    if "instructions" not in chosen:
+        cur = measure(run_config, repeats or max(len(base_side.repeats), DEFAULT_REPEATS), store)
+        _record_history(store, "gate", [cur], chosen)
+        return judge(base_side, cur, threshold, chosen, normalise)
+    head = gauge.count_instructions(run_config, store, [gauge.head_target()])[0]
+    notes: list[str] = []
+    try:
+        check_comparable(base_side, head)
+    except IncompatibleBuild as exc:
+        if not rebuild_incompatible:
+            raise
+        sha = gauge.last_commit_of(resolve_baseline(str(baseline[0])), gauge.repository())
+        with gauge.base_revision(sha) as (target, how):
+            measured = gauge.count_instructions(run_config, store, [target])[0]
+        notes.append(f"{exc} — so {how}; answers are still checked against the baseline file")
+        measured.answers = base_side.answers
+        base_side = measured
+    if timing:
+        cur = measure(run_config, repeats or max(len(base_side.repeats), DEFAULT_REPEATS), store)
+        counted = head.repeats[0]
+        head.repeats = [replace(r, instructions=counted.instructions, task_instructions=counted.task_instructions)
+                        for r in cur.repeats]
+    _record_history(store, "gate", [head], chosen)
+    return judge(base_side, head, threshold, chosen, normalise, instruction_threshold=instruction_threshold,
+                 notes=notes)
+
+
+def _gate_against_revision(ref: str, baseline: Sequence[str | Path], config: Optional[RunConfig], threshold: float,
+                           instruction_threshold: float, metrics: Optional[Sequence[str]], pairs: int, store: Path,
+                           seed: Optional[int]) -> GateResult:
+    """``gate(base=REF)``: the revision and the current code measured here, side by side."""
+    if config is None:
+        if not baseline:
+            raise ConfigError("base", ref, "give the benchmark to run: a baseline, or a run configuration")
+        config = load_side(list(baseline), "baseline").run_config()
+    chosen = list(metrics) if metrics is not None else ["instructions", *TIMING_METRICS]
+    check_metrics(chosen, threshold, instruction_threshold)
+    timing = [m for m in chosen if m in TIMING_METRICS]
+    head_target = gauge.head_target()
+    with gauge.base_revision(ref) as (base_target, how):
+        if "instructions" in chosen:
+            base_side, head_side = gauge.count_instructions(config, store, [base_target, head_target])
+        else:
+            base_side, head_side = (gauge.measure_side(config, store, t) for t in (base_target, head_target))
+        paired = gauge.measure_pairs(config, base_target, head_target, store, timing, threshold, pairs,
+                                     seed) if timing else None
+    if paired is not None:
+        _add_timing(base_side, paired.base)
+        _add_timing(head_side, paired.head)
+    _record_history(store, "gate", [base_side, head_side], chosen)
+    return judge(base_side, head_side, threshold, chosen, instruction_threshold=instruction_threshold,
+                 pairs=paired, notes=[how])
+
+
+def _add_timing(side: Side, samples: dict[str, list[float]]) -> None:
+    # the paired samples' medians stand for the side's timing in its history record
+    for repeat in side.repeats:
+        repeat.cpu_s = float(np.median(samples["cpu"])) if samples.get("cpu") else repeat.cpu_s
+        repeat.wall_s = float(np.median(samples["wall"])) if samples.get("wall") else repeat.wall_s
+
+
+def _record_history(store: Path, source: str, sides: Sequence[Side], metrics: Sequence[str]) -> None:
+    """Append each measured side's figures to the store's history (median over its repeats)."""
+    records = []
+    for side in sides:
+        commit = str(side.environment.get("git_commit") or "unknown")
+        bench = benchmark_name(side.config)
+        for metric in metrics:
+            values = side.instruction_counts if metric == "instructions" else \
+                [r.value(metric, False) for r in side.repeats]
+            if values:
+                records.append(HistoryRecord(now(), commit, bench, metric, float(np.median(values)), source,
+                                             build_digest(side.build) if metric == "instructions" else ""))
+    append_history(store, records)
+
+
+def history(metric: str = "instructions", benchmark: Optional[str] = None,
+            store: str | Path = DEFAULT_STORE) -> History:
+    """A metric's history over commits (``store/history.jsonl``) with its change points.
+    ``benchmark``: which one (default: the one measured most recently)."""
+    records = read_history(Path(store), metric)
+    if not records:
+        raise ConfigError("store", str(store), f"no {metric} measurements in its history yet")
+    return history_of(records, metric, benchmark or records[-1].benchmark)
 
 
 def save_baseline(name: str, runs: Sequence[str | Path] = (), *, config: Optional[RunConfig] = None,
                   repeats: int = DEFAULT_REPEATS, store: str | Path = DEFAULT_STORE,
-                  directory: str | Path | None = None) -> Path:
+                  directory: str | Path | None = None, instructions: bool = False) -> Path:
     """Write ``directory/NAME.json`` (default reports/baselines/) from stored repeats of one
-    experiment (``runs``), or from ``repeats`` fresh runs of ``config``. Returns the file."""
+    experiment (``runs``), or from ``repeats`` fresh runs of ``config``; with ``instructions``
+    each fresh repeat is also counted under valgrind (one count per repeat). Returns the file."""
     if runs:
         side = load_side(list(runs), "runs")
     elif config is not None:
         side = measure(config, repeats, Path(store), label=f"baseline-{name}")
+        if instructions:
+            counted = gauge.count_instructions(config, Path(store), [gauge.head_target()] * repeats)
+            side.build = counted[0].build
+            side.repeats = [replace(r, instructions=c.repeats[0].instructions,
+                                    task_instructions=c.repeats[0].task_instructions)
+                            for r, c in zip(side.repeats, counted)]
     else:
         raise ConfigError("runs", reason="give run folders or a configuration to measure")
+    _record_history(Path(store), "baseline", [side], ["instructions", *TIMING_METRICS])
     return write_baseline(name, side, Path(directory) if directory is not None else BASELINE_DIR)
 
 
@@ -189,5 +318,5 @@ def load_tasks(spec: str) -> list[Task]:
     return load(spec)
 
 
-__all__ = ["CompareResult", "PhasesResult", "compare", "gate", "load_run", "load_tasks", "phases", "profile",
+__all__ = ["CompareResult", "PhasesResult", "compare", "gate", "history", "load_run", "load_tasks", "phases", "profile",
            "report", "resume", "run", "save_baseline", "validate_tasks"]

@@ -257,7 +257,7 @@ def check_metrics(metrics: Sequence[str], threshold: float, instruction_threshol
             raise ConfigError(name, value, "must be positive")
 
 
-def gate(baseline: Side, current: Side, threshold: float = DEFAULT_THRESHOLD, metrics: Sequence[str] = METRICS,
+def gate(baseline: Side, current: Side, threshold: float = DEFAULT_THRESHOLD, metrics: Sequence[str] = TIMING_METRICS,
          normalise: str = "auto", *, instruction_threshold: float = DEFAULT_INSTRUCTION_THRESHOLD,
          pairs: Optional[PairedTiming] = None, notes: Sequence[str] = ()) -> GateResult:
     """Decide: answers first, then each metric. Timing metrics are judged on ``pairs`` when
@@ -283,9 +283,9 @@ def gate(baseline: Side, current: Side, threshold: float = DEFAULT_THRESHOLD, me
                       check.n_differences, verdicts, time.monotonic() - t0, tasks, list(notes), instruction_threshold)
 
 
-def parse_threshold(text: str) -> float:
-    """``10%`` or ``0.1`` → 0.1."""
+def parse_threshold(text: str, field: str = "threshold") -> float:
+    """``10%`` or ``0.1`` → 0.1 (``field`` names the option in the error)."""
     try:
         return float(text[:-1]) / 100.0 if text.endswith("%") else float(text)
     except ValueError:
-        raise ConfigError("threshold", text, "expected a percentage like 10% or a fraction like 0.1") from None
+        raise ConfigError(field, text, "expected a percentage like 10% or a fraction like 0.1") from None

@@ -14,7 +14,8 @@ FLAGS = {
     "repeat": "--repeat", "threshold": "--threshold", "metrics": "--metric", "normalise": "--normalise",
     "baseline": "--baseline", "current": "--current", "profiler": "--profiler", "run_dirs": "RUN_DIRS",
     "runs": "RUNS", "name": "NAME", "phases": "PHASE", "allow_mixed": "--allow-mixed",
-    "warmup": "--warmup",
+    "warmup": "--warmup", "base": "--base", "pairs": "--pairs",
+    "instruction_threshold": "--instruction-threshold", "store": "--store", "metric": "--metric",
 }
 SOLVER_OPTION = "solver_options."
 

@@ -24,14 +24,22 @@ def headline(text: str, bad: bool) -> None:
 
 @app.command()
 def gate(
-    baseline: List[str] = typer.Option(..., help="run folder(s), a baseline file, or a baseline NAME"),
+    baseline: List[str] = typer.Option([], help="run folder(s), a baseline file, or a baseline NAME"),
     current: List[str] = typer.Option([], help="run folder(s); none: measure the current code now"),
-    threshold: str = typer.Option("10%", help="smallest change that matters, e.g. 10% or 0.1"),
-    metric: List[str] = typer.Option(["wall", "cpu"], help="wall and/or cpu"),
+    base: Optional[str] = typer.Option(None, help="a git ref measured here as the base (temporary worktree): "
+                                       "instructions side by side, timing in interleaved pairs"),
+    threshold: str = typer.Option("10%", help="smallest timing change that matters, e.g. 10% or 0.1"),
+    instruction_threshold: str = typer.Option("2%", help="smallest instruction-count change that matters"),
+    metric: List[str] = typer.Option([], help="instructions, cpu and/or wall (default: instructions when the "
+                                     "baseline has them, else cpu and wall; all three with --base)"),
     normalise: str = typer.Option("auto", help="divide by the calibration workload: auto, yes, no"),
-    repeats: Optional[int] = typer.Option(None, help="repeats when measuring the current code"),
+    repeats: Optional[int] = typer.Option(None, help="repeats when measuring the current code (unpaired timing)"),
+    pairs: int = typer.Option(25, help="at most this many interleaved pairs with --base (stops early when clear)"),
+    rebuild_incompatible: bool = typer.Option(False, "--rebuild-incompatible",
+                                              help="when the baseline's instruction counts come from another build, "
+                                              "measure the revision that committed it here instead of refusing"),
     answers_only: bool = typer.Option(False, "--answers-only", help="check answers, skip speed"),
-    store: Path = typer.Option(DEFAULT_STORE, help="where measured runs are stored"),
+    store: Path = typer.Option(DEFAULT_STORE, help="where measured runs and the history are stored"),
     summary: Optional[Path] = typer.Option(None, help="append the Markdown summary here "
                                            "(default: $GITHUB_STEP_SUMMARY when set)"),
     json_out: JsonOut = None,
@@ -44,8 +52,11 @@ def gate(
     from perfkit.reports import gate as render
 
     set_quiet(quiet)
-    result = perfkit.gate(baseline, current, threshold=parse_threshold(threshold),
-                          metrics=[] if answers_only else metric, normalise=normalise, repeats=repeats, store=store)
+    metrics = [] if answers_only else ([m for spec in metric for m in spec.split(",") if m] or None)
+    result = perfkit.gate(baseline, current, base=base, threshold=parse_threshold(threshold),
+                          instruction_threshold=parse_threshold(instruction_threshold, "instruction_threshold"),
+                          metrics=metrics, normalise=normalise, repeats=repeats, pairs=pairs,
+                          rebuild_incompatible=rebuild_incompatible, store=store)
     step_summary = summary or (Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY") else None)
     render.write(result, step_summary, json_out)
     doc = render.build(result)
@@ -76,6 +87,8 @@ def baseline_save(
     repeats: int = typer.Option(5),
     store: Path = typer.Option(DEFAULT_STORE),
     directory: Optional[Path] = typer.Option(None, help="where baselines are written (default reports/baselines)"),
+    instructions: bool = typer.Option(False, "--instructions", help="also count each repeat's instructions under "
+                                      "valgrind (inline backend), for the instruction gate"),
 ) -> None:
     """Write reports/baselines/NAME.json from runs (or from fresh runs), with its environment."""
     import perfkit
@@ -83,7 +96,8 @@ def baseline_save(
 
     config = RunConfig(solver=solver, tasks=tasks, strategy=strategy, backend=backend, workers=workers,
                        timeout=TimeoutPolicy(timeout), solver_options=parse_options(solver_opt))
-    path = perfkit.save_baseline(name, runs or (), config=config, repeats=repeats, store=store, directory=directory)
+    path = perfkit.save_baseline(name, runs or (), config=config, repeats=repeats, store=store, directory=directory,
+                                 instructions=instructions)
     out.print(str(path), highlight=False)
 
 

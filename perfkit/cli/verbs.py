@@ -6,6 +6,7 @@ Each verb lives in its own module so that it stays a thin wrapper over one Pytho
 from perfkit.cli import (
     compare,  # noqa: F401
     gate,  # noqa: F401
+    history,  # noqa: F401
     profile,  # noqa: F401
     run,  # noqa: F401
 )

@@ -1,18 +1,44 @@
-"""Measuring for the gate: repeats of one configuration with the code installed now, as a
-side (perfkit/store/baseline.py) that perfkit/analysis/gate.py judges, or that becomes a
-baseline file."""
+"""Measuring for the gate: the current code (and a base revision) as sides
+(perfkit/store/baseline.py) that perfkit/analysis/gate.py judges, or that become a baseline.
+
+- Repeats in this process (:func:`measure`): the unpaired wall/CPU figures of a baseline.
+- Instruction counts (:func:`count_instructions`): one run per side under valgrind
+  (perfkit/orchestration/instructions.py); base and head run side by side, counts do not
+  depend on load.
+- Paired timing (:func:`measure_pairs`): base and head alternate in randomised interleaved
+  pairs (Abedi & Brecht's randomized multiple interleaved trials), each sample a fresh process
+  timing the run window, so drift and the machine's speed states hit both alike; looked at
+  every few pairs, stopped early when the verdict is clear.
+- A base revision (:func:`base_revision`): a temporary git worktree of the ref, run with this
+  environment when its dependency declaration is the same as the current tree's (the code is
+  then the only difference), else with an environment built for it.
+"""
 
 from __future__ import annotations
 
+import random
+import shutil
+import subprocess
+import tempfile
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable, Iterator, Optional, Sequence
 
-from perfkit.model import ConfigError, RunConfig
+from perfkit.analysis.gate import PairedTiming, decided, judge_pairs
+from perfkit.model import ConfigError, PerfkitError, RunConfig
+from perfkit.orchestration.instructions import Target, measure_instructions, start
 from perfkit.runner import run
+from perfkit.store import load_run
 from perfkit.store.baseline import Side, side_of_runs
 
 #: Repeats measured when the caller does not say (and the baseline has fewer).
 DEFAULT_REPEATS = 5
+#: Paired timing: at least this many pairs before a verdict, at most MAX_PAIRS, a look every
+#: LOOK_EVERY pairs. 25 pairs detect +10 % CPU ≥ 95 % of the time here (docs/benchmarks.md).
+MIN_PAIRS, MAX_PAIRS, LOOK_EVERY = 10, 25, 5
+#: Files whose content decides a tree's environment: equal files, equal environment.
+DEPENDENCY_FILES = ("pyproject.toml", "uv.lock")
 
 
 def measure(config: RunConfig, repeats: int, store: Path, label: str = "gate-current") -> Side:
@@ -21,3 +47,142 @@ def measure(config: RunConfig, repeats: int, store: Path, label: str = "gate-cur
         raise ConfigError("repeats", repeats, "expected an integer ≥ 1")
     runs = [run(replace(config, label=label, repeat=i), store) for i in range(repeats)]
     return side_of_runs(label, runs)
+
+
+def check_instruction_config(config: RunConfig) -> None:
+    """Instruction counts follow one process: the inline backend only."""
+    if config.backend != "inline":
+        raise ConfigError("backend", config.backend, "instruction counts need the inline backend (one process)")
+
+
+def count_instructions(config: RunConfig, store: Path, targets: Sequence[Target]) -> list[Side]:
+    """One run per target under valgrind; each as a side (answers, instruction count, build)."""
+    check_instruction_config(config)
+    measured = measure_instructions(replace(config, label="gate-instructions"), Path(store), targets)
+    return [side_of_runs(t.name, [load_run(path)]) for t, (path, _) in zip(targets, measured)]
+
+
+def looks(max_pairs: int = MAX_PAIRS) -> list[int]:
+    """The pair counts at which the paired verdict is looked at: MIN_PAIRS, then every LOOK_EVERY."""
+    return sorted({*range(min(MIN_PAIRS, max_pairs), max_pairs + 1, LOOK_EVERY), max_pairs})
+
+
+def measure_pairs(config: RunConfig, base: Target, head: Target, store: Path, metrics: Sequence[str],
+                  threshold: float, max_pairs: int = MAX_PAIRS, seed: Optional[int] = None,
+                  on_pair: Optional[Callable[[int], None]] = None) -> PairedTiming:
+    """Randomised interleaved pairs of base and head samples (the order inside each pair drawn
+    by ``seed``), judged at every look and stopped early once the verdict is clear."""
+    if isinstance(max_pairs, bool) or not isinstance(max_pairs, int) or max_pairs < 2:
+        raise ConfigError("pairs", max_pairs, "expected an integer ≥ 2")
+    rng = random.Random(seed)
+    planned = looks(max_pairs)
+    pairs = PairedTiming({m: [] for m in metrics}, {m: [] for m in metrics}, looks=len(planned))
+    with tempfile.TemporaryDirectory(prefix="perfkit-pairs-") as tmp:
+        for i in range(max_pairs):
+            order = [("base", base), ("head", head)]
+            rng.shuffle(order)
+            for name, target in order:
+                result = start(target, replace(config, label=f"gate-{name}", repeat=i), store,
+                               Path(tmp) / f"{i}-{name}", valgrind=False).wait()
+                side = pairs.base if name == "base" else pairs.head
+                for m in metrics:
+                    side[m].append(float(result[f"{m}_s"]))
+            if on_pair is not None:
+                on_pair(i + 1)
+            if i + 1 in planned and i + 1 < max_pairs and metrics and decided(judge_pairs(pairs, metrics, threshold)):
+                break
+    return pairs
+
+
+def _git(repo: Path, *args: str) -> str:
+    out = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=300)
+    if out.returncode != 0:
+        raise PerfkitError(f"git {' '.join(args)}: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else 'failed'}")
+    return out.stdout.strip()
+
+
+def repository(start_dir: Path = Path(".")) -> Path:
+    """The git repository the current code is in (a ConfigError outside one)."""
+    try:
+        return Path(_git(start_dir, "rev-parse", "--show-toplevel"))
+    except PerfkitError:
+        raise ConfigError("base", str(start_dir), "not inside a git repository") from None
+
+
+def commit_of(ref: str, repo: Path) -> str:
+    """The commit a ref names (a ConfigError when it names none)."""
+    try:
+        return _git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    except PerfkitError:
+        raise ConfigError("base", ref, "no such commit in this repository") from None
+
+
+def last_commit_of(path: Path, repo: Path) -> str:
+    """The last commit that changed ``path`` (a baseline file: the code it was recorded with)."""
+    sha = _git(repo, "log", "-1", "--format=%H", "--", str(Path(path).resolve().relative_to(repo)))
+    if not sha:
+        raise ConfigError("baseline", str(path), "not committed: no revision recorded it")
+    return sha
+
+
+def _same_dependencies(a: Path, b: Path) -> bool:
+    return all((a / f).exists() == (b / f).exists() and (not (a / f).exists() or
+               _declared((a / f).read_text(encoding="utf-8")) == _declared((b / f).read_text(encoding="utf-8")))
+               for f in DEPENDENCY_FILES)
+
+
+def _declared(text: str) -> str:
+    """A dependency file without what cannot change an environment (perfkit's own tooling
+    sections: import-linter contracts, pytest options)."""
+    return text.split("[tool.", 1)[0]
+
+
+def _environment_for(tree: Path, here: Path) -> tuple[Target, str]:
+    """The interpreter for a base tree, and a sentence saying which and why."""
+    if _same_dependencies(tree, here):
+        return Target("base", pythonpath=str(tree)), "run with this environment (same dependency declaration)"
+    venv = tree / ".venv"
+    if (tree / "Makefile").exists() and "install:" in (tree / "Makefile").read_text(encoding="utf-8"):
+        step = subprocess.run(["make", "-C", str(tree), "install"], capture_output=True, text=True, timeout=1800)
+    else:
+        step = subprocess.run(["python3", "-m", "venv", str(venv)], capture_output=True, text=True, timeout=600)
+        if step.returncode == 0:
+            step = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(tree)],
+                                  capture_output=True, text=True, timeout=1800)
+    if step.returncode != 0 or not (venv / "bin" / "python").exists():
+        raise PerfkitError(f"{tree}: could not build the base revision's environment: "
+                           f"{(step.stderr or step.stdout).strip().splitlines()[-1:]}")
+    return Target("base", python=str(venv / "bin" / "python"), pythonpath=str(tree)), \
+        "run with its own environment (its dependency declaration differs)"
+
+
+@contextmanager
+def base_revision(ref: str, repo: Optional[Path] = None) -> Iterator[tuple[Target, str]]:
+    """A temporary worktree of ``ref`` and the target that runs it; the worktree is removed
+    afterwards. Yields (target, a sentence on the revision and its environment)."""
+    repo = repo or repository()
+    sha = commit_of(ref, repo)
+    tmp = Path(tempfile.mkdtemp(prefix="perfkit-base-"))
+    tree = tmp / "tree"
+    try:
+        _git(repo, "worktree", "add", "--detach", "--quiet", str(tree), sha)
+        target, how = _environment_for(tree, repo)
+        yield target, f"base {ref} ({sha[:10]}) from a temporary worktree, {how}"
+    finally:
+        subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], capture_output=True,
+                       timeout=300)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def head_target() -> Target:
+    """The code this process imports (the current tree)."""
+    import perfkit
+
+    return Target("head", pythonpath=str(Path(perfkit.__file__).resolve().parents[1]))
+
+
+def measure_side(config: RunConfig, store: Path, target: Target) -> Side:
+    """One plain run of ``config`` by ``target`` (a fresh process) as a side, for its answers."""
+    with tempfile.TemporaryDirectory(prefix="perfkit-answers-") as tmp:
+        result = start(target, replace(config, label=f"gate-{target.name}"), store, Path(tmp), valgrind=False).wait()
+    return side_of_runs(target.name, [load_run(Path(result["run_dir"]))])

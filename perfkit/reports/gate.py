@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from perfkit.analysis.gate import GateResult
+from perfkit.analysis.history import History
 from perfkit.analysis.statistics import pct_change
 from perfkit.analysis.text import duration, signed_percent
 from perfkit.reports import json_report, markdown
@@ -13,11 +14,16 @@ from perfkit.reports.document import FAIL, PASS, UNSURE, Bullets, Document, Para
 #: A text mark per verdict (no emoji font needed; the HTML renderer draws ✓ and ✗ as SVG).
 ICON = {"regression": FAIL, "improvement": "↑", "unchanged": PASS, "inconclusive": UNSURE}
 #: Columns of the verdict table (the terminal shows the same).
-GATE_HEADERS = ("verdict", "metric", "baseline", "current", "change", "99 % interval", "method")
+GATE_HEADERS = ("verdict", "metric", "baseline", "current", "change", "99 % interval", "p (slower)", "method")
+
+
+def _figure(value: float, unit: str) -> str:
+    return f"{value:,.0f}" if unit == "instructions" else f"{value:.4g}"
 
 
 def build(result: GateResult) -> Document:
-    """The gate verdict as report blocks: answers first, then one row per metric."""
+    """The gate verdict as report blocks: answers first, then one row per metric, then the
+    per-task instruction counts and how the figures were obtained."""
     regressed = [f"{m.metric} {signed_percent(m.change_pct)}" for m in result.metrics if m.verdict == "regression"]
     if not result.answers_ok:
         headline = f"gate FAIL: {result.answer_differences} answer(s) lost or changed"
@@ -29,23 +35,47 @@ def build(result: GateResult) -> Document:
     doc.blocks += [
         Para(result.answer_summary, strong=not result.answers_ok),
         Table(GATE_HEADERS, verdict_rows(result)),
-        Bullets(((f"threshold ±{result.threshold * 100:.0f} %; normalised by the calibration workload: "
-                  f"{'yes' if result.normalised else 'no'} ({result.normalise_reason})", (), False),
-                 (f"baseline: {result.baseline}", (), False), (f"current: {result.current}", (), False))),
     ]
+    if result.tasks:
+        doc.blocks.append(Table(("task", "baseline instructions", "current instructions", "change"),
+                                tuple((t, f"{b:,.0f}", f"{c:,.0f}", signed_percent(pct)) for t, b, c, pct in result.tasks)))
+    bullets = [(f"thresholds: timing ±{result.threshold * 100:.0f} %, instructions "
+                f"±{result.instruction_threshold * 100:.1f} %; normalised by the calibration workload: "
+                f"{'yes' if result.normalised else 'no'} ({result.normalise_reason})", (), False),
+               (f"baseline: {result.baseline}", (), False), (f"current: {result.current}", (), False)]
+    bullets += [(note, (), False) for note in result.notes]
+    doc.blocks.append(Bullets(tuple(bullets)))
     return doc
 
 
 def verdict_rows(result: GateResult) -> tuple[tuple[str, ...], ...]:
-    """One row per metric: mark and verdict, figures (durations, or calibration units when
-    normalised), change and its interval, method."""
-    def figure(x: float) -> str:
+    """One row per metric: mark and verdict, figures (instructions; durations, or calibration
+    units when normalised), change and its interval, the paired test's p-value, method."""
+    def figure(x: float, unit: str) -> str:
+        if unit == "instructions":
+            return f"{x:,.0f} instr."
         return f"{x:.4g} cal." if result.normalised else duration(x)
 
-    return tuple((f"{ICON[m.verdict]} {m.verdict}", m.metric, figure(m.baseline), figure(m.current),
+    return tuple((f"{ICON[m.verdict]} {m.verdict}", m.metric, figure(m.baseline, m.unit), figure(m.current, m.unit),
                   signed_percent(m.change_pct),
-                  f"[{signed_percent(pct_change(m.low, 1.0))}, {signed_percent(pct_change(m.high, 1.0))}]", m.method)
+                  f"[{signed_percent(pct_change(m.low, 1.0))}, {signed_percent(pct_change(m.high, 1.0))}]",
+                  "–" if m.p_value is None else f"{m.p_value:.2g}", m.method)
                  for m in result.metrics)
+
+
+def history_text(h: History) -> str:
+    """A metric's history as Markdown: one row per measurement, change points marked."""
+    starts = {cp.index: cp for cp in h.change_points}
+    unit = "instructions" if h.metric == "instructions" else "s"
+    rows = tuple((r.time, r.commit[:12], r.source, _figure(r.value, unit),
+                  f"◆ change {signed_percent(starts[i].change_pct)} (p {starts[i].p_value:.1g})" if i in starts else "")
+                 for i, r in enumerate(h.records))
+    doc = Document(headline=f"{h.metric} of {h.benchmark}: {len(h.records)} measurements, "
+                            f"{len(h.change_points)} change point(s)", differences=False, title="History")
+    doc.blocks.append(Table(("time", "commit", "source", h.metric, "change point"), rows))
+    if h.note:
+        doc.blocks.append(Para(h.note))
+    return markdown.render(doc)
 
 
 def write(result: GateResult, markdown_path: Path | None, json_path: Path | None) -> str:
