@@ -158,15 +158,17 @@ def gate(baseline: Sequence[str | Path] = (), current: Sequence[str | Path] = ()
 
     ``metrics``: ``instructions``, ``cpu``, ``wall``; None means instructions when the baseline
     has them (else cpu and wall), and all three against ``base``; empty checks the answers only.
-    Instruction counts of different builds are refused (IncompatibleBuild, exit status 2) unless
-    ``rebuild_incompatible``: then the revision that last committed the baseline file is
-    measured here as the base. Every figure measured is appended to the store's history.
+    Instruction counts of different builds are refused (IncompatibleBuild, exit status 2) when
+    asked for explicitly, unless ``rebuild_incompatible`` (implied when ``metrics`` is None):
+    then the revision that last committed the baseline file is measured here as the base.
+    Every figure measured is appended to the store's history.
     """
     store = Path(store)
     if base is not None:
         return _gate_against_revision(base, baseline, config, threshold, instruction_threshold, metrics, pairs, store,
                                       seed)
     base_side = load_side(list(baseline), "baseline")
+    rebuild_incompatible = rebuild_incompatible or metrics is None
     chosen = list(metrics) if metrics is not None else (["instructions"] if base_side.build else list(TIMING_METRICS))
     check_metrics(chosen, threshold, instruction_threshold)
     if current:

@@ -1,0 +1,145 @@
+"""The instruction-count gate, the paired timing test and the history's change points."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from builders import synthetic_config
+
+import perfkit
+from perfkit import runner
+from perfkit.analysis import gate as g
+from perfkit.analysis.statistics import holm, paired_shift
+from perfkit.orchestration.instructions import Target, measure_instructions
+from perfkit.store.baseline import IncompatibleBuild, Repeat, Side, check_comparable, write_baseline
+from perfkit.store.history import HistoryRecord, append_history
+from perfkit.store.instructions import InstructionCount, write_instructions
+
+KEY = ["task_id", "split", "index", "candidate"]
+BUILD = {"python_build": "3.11.7 (main) [GCC 12.2.0]", "implementation": "CPython", "machine": "x86_64",
+         "libc": "glibc-2.36", "cpu_model": "AMD EPYC", "valgrind": "valgrind-3.19.0", "cpu_features": "AVX2",
+         "dependencies": {"numpy": "2.2.0", "pandas": "3.1.1"}}
+
+
+def answers() -> pd.DataFrame:
+    return pd.DataFrame([("t", "demo", i, "c0", "ok", f"h{i}") for i in range(4)], columns=KEY + ["status", "output_hash"])
+
+
+def counted(*instructions: float, build=BUILD) -> Side:
+    repeats = [Repeat(f"r{i}", 1.0, 1.0, None, {}, {}, n, {"t": n}) for i, n in enumerate(instructions)]
+    return Side("side", repeats, answers(), {}, {}, dict(build))
+
+
+def pairs_with(effect: float, spread: float, n: int = 25, seed: int = 0) -> g.PairedTiming:
+    """Base samples drifting like this machine (speed states ~2× apart, slow drift) and head
+    samples ``effect`` slower with log-normal pair noise of ``spread``."""
+    rng = np.random.default_rng(seed)
+    state = np.where(rng.random(n) < 0.5, 1.0, 2.0)
+    base = state * np.exp(rng.normal(0, spread, n))
+    head = state * (1 + effect) * np.exp(rng.normal(0, spread, n))
+    return g.PairedTiming({"cpu": list(base)}, {"cpu": list(head)})
+
+
+@pytest.mark.parametrize("effect,spread,expected", [
+    (0.10, 0.06, "regression"),     # the slowdown the gate exists for, at this machine's pair spread
+    (0.00, 0.06, "unchanged"),      # same code
+    (-0.15, 0.06, "improvement"),   # clearly faster
+    (0.03, 0.06, "unchanged"),      # significant maybe, but below the practical floor of 5 %
+    (0.10, 0.60, "inconclusive"),   # far too noisy to tell
+])
+def test_paired_decision_on_constructed_samples(effect, spread, expected):
+    verdict = g.judge_pairs(pairs_with(effect, spread), ["cpu"], threshold=0.10)[0]
+    assert verdict.verdict == expected, verdict
+    if expected == "regression":
+        assert verdict.low < 1 + effect < verdict.high and verdict.p_value < g.ALPHA
+
+
+def test_the_paired_test_sees_the_pairing():
+    # the machine's speed states are far larger than the effect: unpaired, +10 % would drown
+    pairs = pairs_with(0.10, 0.04, seed=3)
+    shift = paired_shift(pairs.head["cpu"], pairs.base["cpu"])
+    assert shift.p_slower < 1e-5 and abs(shift.ratio - 1.10) < 0.03
+    assert np.std(np.log(pairs.base["cpu"])) > 5 * 0.04
+
+
+def test_holm_adjusts_step_down_and_keeps_order():
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5]) == [0.5]
+
+
+def test_instruction_verdicts_are_exact_against_the_threshold():
+    base = counted(1_000_000, 1_000_001)
+    assert g.judge_instructions(base, counted(1_030_000), 0.02).verdict == "regression"
+    assert g.judge_instructions(base, counted(1_000_003), 0.02).verdict == "unchanged"
+    assert g.judge_instructions(base, counted(950_000), 0.02).verdict == "improvement"
+    result = g.gate(base, counted(1_030_000), metrics=["instructions"], instruction_threshold=0.02)
+    assert result.exit_code == 1 and result.tasks[0][0] == "t" and result.tasks[0][3] == pytest.approx(3.0, abs=0.01)
+
+
+def test_builds_that_differ_are_refused_and_named():
+    other = {**BUILD, "dependencies": {"numpy": "2.4.6", "pandas": "3.1.1", "scipy": "1.17"}}
+    with pytest.raises(IncompatibleBuild, match=r"numpy 2\.2\.0 vs 2\.4\.6") as err:
+        check_comparable(counted(1.0), counted(1.0, build=other))
+    assert "pandas" not in str(err.value) and "scipy" not in str(err.value)  # same, or on one side only
+    check_comparable(counted(1.0), counted(1.0, build={**BUILD, "perfkit": "9.9"}))  # the code measured: fine
+
+
+def perfkit_main(args: list[str], capsys) -> tuple[int, str, str]:
+    """The command line's entry point, in this process: (exit status, stdout, stderr)."""
+    from perfkit.cli.app import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(args)
+    out = capsys.readouterr()
+    return exited.value.code, out.out, out.err
+
+
+def test_the_gate_refuses_an_incompatible_baseline_with_one_line_and_exit_2(tmp_path, capsys):
+    config = replace(synthetic_config(candidates=3, cpu_ms=0.1, workers=1), tasks="synthetic:1x2+1")
+    stored = runner.run(config, tmp_path / "runs")
+    write_instructions(stored.path, InstructionCount(1000, {"t": 1000}, build={**BUILD, "python_build": "3.12.1"}))
+    base = counted(1000)
+    base.answers, base.config = stored.units[list(KEY) + ["status", "output_hash"]], stored.config.to_record()
+    baseline = write_baseline("old-build", base, tmp_path / "baselines")
+    code, out, err = perfkit_main(["gate", "--baseline", str(baseline), "--current", str(stored.path),
+                                   "--metric", "instructions"], capsys)
+    assert code == 2, out + err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "another build" in lines[0] and "python_build" in lines[0], lines
+    assert "Traceback" not in err and not out
+
+
+def test_history_finds_a_change_point_placed_in_a_synthetic_history(tmp_path, capsys):
+    rng = np.random.default_rng(7)
+    values = [1e9 * (1 + 1e-6 * rng.normal()) for _ in range(20)] + [1.04e9 * (1 + 1e-6 * rng.normal())
+                                                                     for _ in range(12)]
+    append_history(tmp_path, [HistoryRecord(f"2026-11-{1 + i // 4:02d}T00:00:00", f"c{i:03d}", "bench", "instructions",
+                                            v, "gate") for i, v in enumerate(values)])
+    append_history(tmp_path, [HistoryRecord("2026-12-01T00:00:00", "x", "other", "instructions", 1.0, "gate")])
+    found = perfkit.history("instructions", "bench", tmp_path)
+    assert [cp.index for cp in found.change_points] == [20] and found.change_points[0].commit == "c020"
+    assert found.change_points[0].change_pct == pytest.approx(4.0, abs=0.01)
+    code, out, err = perfkit_main(["history", "--benchmark", "bench", "--store", str(tmp_path)], capsys)
+    assert code == 0, err
+    marked = [line for line in out.splitlines() if "◆" in line]
+    assert len(marked) == 1 and "c020" in marked[0] and "+4.0 %" in marked[0]
+
+
+@pytest.mark.slow
+def test_the_instruction_count_is_reproducible_and_rises_with_injected_work(tmp_path):
+    config = replace(synthetic_config(candidates=4, cpu_ms=2.0, workers=1), tasks="synthetic:1x2+1")
+    heavier = replace(config, solver_options={**config.solver_options, "slowdown": 0.10})
+    a1, a2 = measure_instructions(config, tmp_path, [Target("a1"), Target("a2")])
+    (b, _), = [(c, p) for p, c in measure_instructions(heavier, tmp_path, [Target("b")])]
+    first, second = a1[1], a2[1]
+    # a few instructions of 10^8 differ (formatting timestamps of different lengths): ≤ 1e-6
+    assert abs(first.instructions - second.instructions) <= 1e-6 * first.instructions
+    assert first.tasks.keys() == {"syn-000"} and first.instructions == sum(first.tasks.values())
+    assert first.startup > 0 and first.setup > 0 and first.teardown > 0  # reported, not in the figure
+    assert 1.05 < b.instructions / first.instructions < 1.11  # +10 % of the solver's CPU work
+    assert json.loads((a1[0] / "instructions.json").read_text())["build"]["valgrind"].startswith("valgrind-")
