@@ -6,7 +6,7 @@ what it costs — for the instruction gate and the paired timing gate, on this m
     python benchmarks/gate_quality.py whole [--base HEAD]
 
 ``instructions``: the synthetic solver (pure-Python CPU units) counted under valgrind: ``--runs``
-runs of the same code (A), and ``--runs // 2`` each with 10 % and 3 % more work per unit
+runs of the same code (A), and ``--runs // 3`` each with 10 % and 3 % more work per unit
 (``slowdown``) and with a sleep added to every unit (+10 % wall, no CPU). Every (A, A) pair of
 runs is an A/A gate, every (A, B) an A/B gate, judged as `make gate` judges (±2 %). Also: the
 coefficient of variation of A's count, and the cost: valgrind's slowdown of the run window and
@@ -46,8 +46,8 @@ from perfkit.model import RunConfig, TimeoutPolicy  # noqa: E402
 from perfkit.orchestration.gate import looks  # noqa: E402
 from perfkit.orchestration.instructions import Target, measure_instructions, start  # noqa: E402
 
-EXPERIMENT = RunConfig(solver="synthetic", tasks="synthetic:1x5+1", strategy="sequential", backend="inline",
-                       workers=1, timeout=TimeoutPolicy(5.0), solver_options={"candidates": 32, "cpu_ms": 2.0})
+EXPERIMENT = RunConfig(solver="synthetic", tasks="synthetic:1x3+1", strategy="sequential", backend="inline",
+                       workers=1, timeout=TimeoutPolicy(5.0), solver_options={"candidates": 32, "cpu_ms": 4.0})
 
 
 def variant(**options: float) -> RunConfig:
@@ -56,7 +56,7 @@ def variant(**options: float) -> RunConfig:
 
 
 ARMS = {"A": EXPERIMENT, "B10": variant(slowdown=0.10), "B3": variant(slowdown=0.03),
-        "S10": variant(sleep_ms=0.2)}
+        "S10": variant(sleep_ms=0.4)}
 
 
 def instructions(runs: int) -> None:
@@ -66,7 +66,7 @@ def instructions(runs: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.monotonic()
         for arm, config in ARMS.items():
-            n = runs if arm == "A" else max(2, runs // 2)
+            n = runs if arm == "A" else max(2, runs // 3)
             counts[arm] = [c.instructions for _, c in
                            measure_instructions(config, Path(tmp), [Target(f"{arm}{i}") for i in range(n)])]
         counting_s = time.monotonic() - t0

@@ -190,7 +190,7 @@ def gate(baseline: Sequence[str | Path] = (), current: Sequence[str | Path] = ()
         if not rebuild_incompatible:
             raise
         sha = gauge.last_commit_of(resolve_baseline(str(baseline[0])), gauge.repository())
-        with gauge.base_revision(sha) as (target, how):
+        with gauge.base_revision(sha, shared=True) as (target, how):
             measured = gauge.count_instructions(run_config, store, [target])[0]
         notes.append(f"{exc} — so {how}; answers are still checked against the baseline file")
         measured.answers = base_side.answers
@@ -252,6 +252,14 @@ def _record_history(store: Path, source: str, sides: Sequence[Side], metrics: Se
                 records.append(HistoryRecord(now(), commit, bench, metric, float(np.median(values)), source,
                                              build_digest(side.build) if metric == "instructions" else ""))
     append_history(store, records)
+
+
+def count_instructions(config: RunConfig, store: str | Path = DEFAULT_STORE) -> Run:
+    """Run ``config`` once under valgrind in a fresh process (inline backend) and store it with
+    its instruction count, per task (``<run>/instructions.json``). Returns the stored run."""
+    gauge.check_instruction_config(config)
+    (path, _), = gauge.measure_instructions(config, Path(store), [gauge.head_target()])
+    return load_run(path)
 
 
 def history(metric: str = "instructions", benchmark: Optional[str] = None,
@@ -320,5 +328,5 @@ def load_tasks(spec: str) -> list[Task]:
     return load(spec)
 
 
-__all__ = ["CompareResult", "PhasesResult", "compare", "gate", "history", "load_run", "load_tasks", "phases", "profile",
+__all__ = ["CompareResult", "PhasesResult", "compare", "count_instructions", "gate", "history", "load_run", "load_tasks", "phases", "profile",
            "report", "resume", "run", "save_baseline", "validate_tasks"]

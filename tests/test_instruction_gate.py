@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -135,7 +136,7 @@ def test_the_instruction_count_is_reproducible_and_rises_with_injected_work(tmp_
     config = replace(synthetic_config(candidates=4, cpu_ms=2.0, workers=1), tasks="synthetic:1x2+1")
     heavier = replace(config, solver_options={**config.solver_options, "slowdown": 0.10})
     a1, a2 = measure_instructions(config, tmp_path, [Target("a1"), Target("a2")])
-    (b, _), = [(c, p) for p, c in measure_instructions(heavier, tmp_path, [Target("b")])]
+    (_, b), = measure_instructions(heavier, tmp_path, [Target("b")])
     first, second = a1[1], a2[1]
     # a few instructions of 10^8 differ (formatting timestamps of different lengths): ≤ 1e-6
     assert abs(first.instructions - second.instructions) <= 1e-6 * first.instructions
@@ -143,3 +144,16 @@ def test_the_instruction_count_is_reproducible_and_rises_with_injected_work(tmp_
     assert first.startup > 0 and first.setup > 0 and first.teardown > 0  # reported, not in the figure
     assert 1.05 < b.instructions / first.instructions < 1.11  # +10 % of the solver's CPU work
     assert json.loads((a1[0] / "instructions.json").read_text())["build"]["valgrind"].startswith("valgrind-")
+
+
+@pytest.mark.slow
+def test_a_base_revision_is_measured_in_a_temporary_worktree_in_interleaved_pairs(tmp_path):
+    repo = Path(__file__).resolve().parents[1]
+    worktrees = subprocess.run(["git", "-C", str(repo), "worktree", "list"], capture_output=True, text=True).stdout
+    config = replace(synthetic_config(candidates=4, cpu_ms=1.0, workers=1), tasks="synthetic:1x2+1")
+    result = perfkit.gate(base="HEAD", config=config, metrics=["cpu", "wall"], pairs=10, store=tmp_path, seed=1)
+    assert result.answers_ok and result.exit_code == 0, result
+    assert [m.pairs for m in result.metrics] == [10, 10] and "temporary worktree" in result.notes[0]
+    assert subprocess.run(["git", "-C", str(repo), "worktree", "list"], capture_output=True,
+                          text=True).stdout == worktrees  # removed again
+    assert {r.metric for r in perfkit.history("cpu", store=tmp_path).records} == {"cpu"}

@@ -35,11 +35,18 @@ def run(
     resume: Optional[Path] = typer.Option(None, help="finish this interrupted run folder"),
     quiet: opt.Quiet = False,
     no_progress: opt.NoProgress = False,
+    instructions: bool = typer.Option(False, "--instructions", help="run under valgrind (inline backend) and "
+                                      "record its instruction count, per task (instructions.json)"),
 ) -> None:
     """Run a solver on a task set under one strategy and backend; print the run folder."""
     import perfkit
 
     set_quiet(quiet)
+    if instructions:
+        stored = perfkit.count_instructions(config, store)
+        print_run_summary(stored)
+        print_paths([stored.path])
+        return
     with progress_display(not (quiet or no_progress)) as progress:
         observer = UnitsBar(progress)
         if resume is not None:

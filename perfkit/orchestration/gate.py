@@ -137,8 +137,10 @@ def _declared(text: str) -> str:
     return text.split("[tool.", 1)[0]
 
 
-def _environment_for(tree: Path, here: Path) -> tuple[Target, str]:
+def _environment_for(tree: Path, here: Path, shared: bool) -> tuple[Target, str]:
     """The interpreter for a base tree, and a sentence saying which and why."""
+    if shared:
+        return Target("base", pythonpath=str(tree)), "run with this environment (its code on this build)"
     if _same_dependencies(tree, here):
         return Target("base", pythonpath=str(tree)), "run with this environment (same dependency declaration)"
     venv = tree / ".venv"
@@ -157,16 +159,17 @@ def _environment_for(tree: Path, here: Path) -> tuple[Target, str]:
 
 
 @contextmanager
-def base_revision(ref: str, repo: Optional[Path] = None) -> Iterator[tuple[Target, str]]:
+def base_revision(ref: str, repo: Optional[Path] = None, shared: bool = False) -> Iterator[tuple[Target, str]]:
     """A temporary worktree of ``ref`` and the target that runs it; the worktree is removed
-    afterwards. Yields (target, a sentence on the revision and its environment)."""
+    afterwards. ``shared``: always run it with this environment (to compare code on one build).
+    Yields (target, a sentence on the revision and its environment)."""
     repo = repo or repository()
     sha = commit_of(ref, repo)
     tmp = Path(tempfile.mkdtemp(prefix="perfkit-base-"))
     tree = tmp / "tree"
     try:
         _git(repo, "worktree", "add", "--detach", "--quiet", str(tree), sha)
-        target, how = _environment_for(tree, repo)
+        target, how = _environment_for(tree, repo, shared)
         yield target, f"base {ref} ({sha[:10]}) from a temporary worktree, {how}"
     finally:
         subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], capture_output=True,
