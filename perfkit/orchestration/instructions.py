@@ -11,7 +11,12 @@ and the count splits per task. Per candidate it is not cheap: each dump writes a
 and a run has thousands of candidates. Cache simulation is off (callgrind's default): only
 instructions are counted.
 
-Under valgrind the run is 20–60× slower, so its per-unit timeout and budgets are multiplied
+The process's environment and arguments are fixed in size (:func:`child_environment`): where
+the stack starts depends on their length, and the stack's alignment changes which code paths
+memcpy and friends take — a path two characters longer moved the count by 0.65 %
+(docs/benchmarks.md) — so only a fixed set of variables is passed, padded to a constant total.
+
+Under valgrind the run is 60–100× slower, so its per-unit timeout and budgets are multiplied
 by :data:`TIMEOUT_SCALE` (no unit may time out because of the measurement); a run with a unit
 that still timed out is refused, since a timeout changes the work done.
 """
@@ -40,6 +45,27 @@ HASH_SEED = "0"
 TIMEOUT_SCALE = 100.0
 #: The driver script every measured run executes.
 DRIVER = Path(measured_run.__file__).resolve()
+#: Bytes of argument and environment strings every counted process starts with (padded to).
+STACK_STRINGS = 16384
+#: The variables a counted process sees (besides PYTHONHASHSEED, PYTHONPATH and the padding).
+KEPT_VARIABLES = ("PATH", "HOME")
+PAD = "PERFKIT_STACK_PAD"
+
+
+def child_environment(argv: Sequence[str], pythonpath: Optional[str]) -> dict[str, str]:
+    """A fixed, minimal environment, padded so that arguments plus environment (plus the
+    executable's name, which the loader copies too) always take STACK_STRINGS bytes."""
+    env = {k: os.environ[k] for k in KEPT_VARIABLES if k in os.environ}
+    env.update({"PYTHONHASHSEED": HASH_SEED, "LC_ALL": "C.UTF-8"})
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    used = sum(len(a.encode()) + 1 for a in argv) + len(argv[0].encode()) + 1 + \
+        sum(len(k.encode()) + len(v.encode()) + 2 for k, v in env.items()) + len(PAD) + 2
+    if used > STACK_STRINGS:
+        raise PerfkitError(f"the measured process's arguments and environment take {used} bytes, more than "
+                           f"{STACK_STRINGS}: shorten PATH or the paths involved")
+    env[PAD] = "x" * (STACK_STRINGS - used)
+    return env
 
 
 @dataclass(frozen=True)
@@ -107,11 +133,14 @@ def start(target: Target, config: RunConfig, store: Path, folder: Path, *, valgr
                "store": str(Path(store).resolve()), "markers": valgrind, "build": valgrind}
     request_path, result_path = folder / "request.json", folder / "result.json"
     request_path.write_text(json.dumps(request), encoding="utf-8")
-    env = {**os.environ, "PYTHONHASHSEED": HASH_SEED}
-    if target.pythonpath:
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (target.pythonpath, os.environ.get("PYTHONPATH")) if p)
     command = [target.python, str(DRIVER), str(request_path), str(result_path)]
     version = None
+    if valgrind:
+        env = child_environment(command, target.pythonpath)
+    else:  # timing samples: the environment matters less than the noise; keep the caller's
+        env = {**os.environ, "PYTHONHASHSEED": HASH_SEED}
+        if target.pythonpath:
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (target.pythonpath, os.environ.get("PYTHONPATH")) if p)
     if valgrind:
         version = valgrind_version()
         command = [*_no_aslr(), "valgrind", "--tool=callgrind", f"--dump-before={measured_run.MARKER_FUNCTION}",
@@ -185,7 +214,8 @@ def measure_instructions(config: RunConfig, store: Path, targets: Sequence[Targe
         done: dict[int, tuple[Path, InstructionCount]] = {}
         while pending:
             batch, pending = pending[:parallel], pending[parallel:]
-            children = [(i, start(t, config, store, Path(tmp) / f"{i}-{t.name}", valgrind=True)) for i, t in batch]
+            # folder names of one length: the paths are arguments of the counted process
+            children = [(i, start(t, config, store, Path(tmp) / f"{i:04d}", valgrind=True)) for i, t in batch]
             for i, child in children:
                 done[i] = finish(child)
         results = [done[i] for i in range(len(targets))]
