@@ -28,6 +28,7 @@ Prints Markdown tables for docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import subprocess
 import sys
@@ -120,9 +121,22 @@ def simulate(pairs: list[tuple[dict, dict]], gates: int, threshold: float, seed:
     return rates
 
 
-def timing(rounds: int, gates: int) -> None:
-    """The paired timing gate's quality over simulated gates drawn from real pairs."""
+def timing(rounds: int, gates: int, saved: Path | None) -> None:
+    """The paired timing gate's quality over simulated gates drawn from real pairs (measured,
+    or read back from ``saved`` when it exists; written there otherwise)."""
     arms = {"A": EXPERIMENT, "A'": EXPERIMENT, "B10": ARMS["B10"], "S10": ARMS["S10"]}
+    if saved is not None and saved.exists():
+        data = json.loads(saved.read_text())
+        samples, rounds, sample_s = data["samples"], data["rounds"], data["sample_s"]
+    else:
+        samples, sample_s = measure_rounds(arms, rounds)
+        if saved is not None:
+            saved.write_text(json.dumps({"samples": samples, "rounds": rounds, "sample_s": sample_s}))
+    report_timing(samples, rounds, gates, sample_s)
+
+
+def measure_rounds(arms: dict[str, RunConfig], rounds: int) -> tuple[dict[str, list[dict]], float]:
+    """Rounds of one fresh-process sample per arm, in random order; seconds per sample."""
     samples: dict[str, list[dict]] = {a: [] for a in arms}
     rng = random.Random(1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -135,7 +149,12 @@ def timing(rounds: int, gates: int) -> None:
                                Path(tmp) / f"{i}-{arm}", valgrind=False).wait()
                 samples[arm].append({"cpu": result["cpu_s"], "wall": result["wall_s"]})
             print(f"round {i + 1}/{rounds}", file=sys.stderr)
-        sample_s = (time.monotonic() - t0) / (4 * rounds)
+        sample_s = (time.monotonic() - t0) / (len(arms) * rounds)
+    return samples, sample_s
+
+
+def report_timing(samples: dict[str, list[dict]], rounds: int, gates: int, sample_s: float) -> None:
+    """Print the rates of the simulated gates for A/A, A/B and A/S."""
     base = samples["A"]
     spread = {m: float(np.std([np.log(h[m] / b[m]) for b, h in zip(base, samples["A'"])], ddof=1))
               for m in g.TIMING_METRICS}
@@ -144,13 +163,16 @@ def timing(rounds: int, gates: int) -> None:
           f"comparison; timing threshold {g.DEFAULT_THRESHOLD:.0%} (floor +{g.practical_floor(g.DEFAULT_THRESHOLD):.0%})"
           f", α {g.ALPHA}; A/A log-ratio spread: cpu {spread['cpu']:.3f}, wall {spread['wall']:.3f} "
           f"(one side alone: cpu {raw['cpu']:.3f}, wall {raw['wall']:.3f})\n")
-    print("| comparison | metric | regression (alarm) | unchanged | inconclusive | improvement | mean pairs |")
-    print("|---|---|---|---|---|---|---|")
+    print("| comparison | metric | effect over all pairs | regression (alarm) | unchanged | inconclusive | "
+          "improvement | mean pairs |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, arm in [("A/A (same code)", "A'"), ("A/B (+10 % CPU work)", "B10"), ("A/S (+10 % wall, sleeping)", "S10")]:
-        rates = simulate(list(zip(base, samples[arm])), gates, g.DEFAULT_THRESHOLD, seed=7)
+        pairs = list(zip(base, samples[arm]))
+        rates = simulate(pairs, gates, g.DEFAULT_THRESHOLD, seed=7)
         for m in g.TIMING_METRICS:
             r = rates[m]
-            print(f"| {name} | {m} | {r.get('regression', 0):.1%} | {r.get('unchanged', 0):.1%} | "
+            effect = float(np.exp(np.median([np.log(h[m] / b[m]) for b, h in pairs]))) - 1
+            print(f"| {name} | {m} | {effect:+.1%} | {r.get('regression', 0):.1%} | {r.get('unchanged', 0):.1%} | "
                   f"{r.get('inconclusive', 0):.1%} | {r.get('improvement', 0):.1%} | {rates['_pairs']['mean']:.1f} |")
 
 
@@ -174,11 +196,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--gates", type=int, default=400)
     parser.add_argument("--base", default="HEAD")
+    parser.add_argument("--samples", type=Path, help="timing: read the measured samples from this JSON file "
+                        "when it exists, else measure and write them there")
     args = parser.parse_args()
     if args.mode == "instructions":
         instructions(args.runs)
     elif args.mode == "timing":
-        timing(args.rounds, args.gates)
+        timing(args.rounds, args.gates, args.samples)
     else:
         whole(args.base)
 

@@ -16,7 +16,8 @@ measured interleaved — in, a :class:`GateResult` out; measuring is perfkit/orc
    (perfkit/analysis/statistics.py). ``regression`` when significant and the estimate reaches
    the practical floor (half the threshold: a slowdown of the threshold's size is caught, one
    well below it is not flagged); ``improvement`` the mirror image; ``unchanged`` when the
-   interval lies within the threshold band; else ``inconclusive`` with the figures.
+   interval lies within the floor's band (so that early stopping never settles a slowdown
+   between the floor and the threshold as unchanged); else ``inconclusive`` with the figures.
 4. Unpaired timing (``wall``, ``cpu`` of stored repeats): ratio = median(current) /
    median(baseline) with a 99 % bootstrap interval (a paired bootstrap over tasks with a single
    repeat a side), classified against the threshold t:
@@ -213,8 +214,8 @@ def judge_pairs(pairs: PairedTiming, metrics: Sequence[str], threshold: float) -
             verdict = "regression"
         elif p_fast < alpha and shift.ratio <= 1.0 / (1.0 + floor):
             verdict = "improvement"
-        elif shift.low >= 1.0 / (1.0 + threshold) and shift.high <= 1.0 + threshold:
-            verdict = "unchanged"
+        elif shift.low >= 1.0 / (1.0 + floor) and shift.high <= 1.0 + floor:
+            verdict = "unchanged"  # no change as large as the floor: a slowdown near the threshold stays open
         else:
             verdict = "inconclusive"
         method = (f"{shift.n} interleaved pairs, Wilcoxon signed-rank (Holm over {len(metrics)} metrics, "
