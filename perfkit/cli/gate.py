@@ -69,6 +69,11 @@ def gate(
             console.print(Text(f"method: {method}"))
     console.print(Text(f"threshold ±{result.threshold * 100:.0f} %; normalised: "
                        f"{'yes' if result.normalised else 'no'} ({result.normalise_reason})"))
+    for task, base_count, current_count, change in result.tasks:
+        console.print(Text(f"task {task}: {base_count:,.0f} → {current_count:,.0f} instructions "
+                           f"({change:+.2f} %)"))
+    for note in result.notes:
+        console.print(Text(note))
     print_paths(p for p in (step_summary, json_out) if p is not None)
     sys.exit(result.exit_code)
 
