@@ -138,8 +138,9 @@ def test_the_instruction_count_is_reproducible_and_rises_with_injected_work(tmp_
     a1, a2 = measure_instructions(config, tmp_path, [Target("a1"), Target("a2")])
     (_, b), = measure_instructions(heavier, tmp_path, [Target("b")])
     first, second = a1[1], a2[1]
-    # a few instructions of 10^8 differ (formatting timestamps of different lengths): ≤ 1e-6
-    assert abs(first.instructions - second.instructions) <= 1e-6 * first.instructions
+    # a few hundred instructions of 10^8 differ (timestamps of different lengths, the two runs
+    # sharing one store): ≤ 1e-5, four orders of magnitude below the gate's 2 % threshold
+    assert abs(first.instructions - second.instructions) <= 1e-5 * first.instructions
     assert first.tasks.keys() == {"syn-000"} and first.instructions == sum(first.tasks.values())
     assert first.startup > 0 and first.setup > 0 and first.teardown > 0  # reported, not in the figure
     assert 1.05 < b.instructions / first.instructions < 1.11  # +10 % of the solver's CPU work
