@@ -10,8 +10,11 @@ Definitions (docs/design.md, "Figures"):
 - ``dispatch_overhead = 1 - Σ unit wall / ((wall_s - generate_s) × slots)``: the fraction of the
   run's worker capacity spent outside units (start-up, serialisation, queueing, idle workers,
   barriers); the solver's candidate generation is its own figure, ``generate_s``.
-- ``contention = Σ unit wall / Σ unit CPU`` over units that ran: 1.0 means a unit had its core
-  to itself; 2.0 means it got half a core (oversubscription, GIL, memory bandwidth).
+- ``contention = Σ unit wall / Σ unit CPU`` over units that ran with a measured CPU: 1.0 means
+  a unit had its core to itself; 2.0 means it got half a core (oversubscription, GIL, memory
+  bandwidth). A unit whose CPU was not recorded is left out, never counted as 0 % of a core.
+- ``others_cores``: cores other processes of the machine used on average during the run
+  (summary ``others_cpu_s`` / wall): a busy machine makes every figure slower.
 - ``queue wait = started - queued`` per unit (median, p95, max).
 - ``ideal_wall_s``: the physical lower bound. The *work* of a unit is its CPU in the sequential
   reference run (its own CPU when no reference is given). Tasks run one after another and a
@@ -26,6 +29,9 @@ Definitions (docs/design.md, "Figures"):
 - ``efficiency = ideal_wall_s / wall_s`` (1.0 = at the physical limit).
 - ``speedup = median sequential wall / median wall``, with a seeded bootstrap 95 % interval
   (perfkit/analysis/statistics.py).
+- where the time goes (:func:`cost_by`): the unit wall time of the sequential reference summed
+  by candidate, sample or task, most expensive first, with each one's share, the cumulative
+  share (a Pareto table) and how much of it went to units that timed out.
 """
 
 from __future__ import annotations
@@ -37,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 from perfkit.analysis.statistics import ratio_of_medians, spread
-from perfkit.model import RAN_STATUSES, SAMPLE_KEY, STATUSES, UNIT_KEY, RunConfig
+from perfkit.model import RAN_STATUSES, SAMPLE_KEY, STATUSES, UNIT_KEY, RunConfig, sample_label
 from perfkit.store import Run
 
 KEY, SAMPLE = list(UNIT_KEY), list(SAMPLE_KEY)
@@ -85,6 +91,10 @@ class RunFigures:
     tasks: int
     tasks_solved: int
     leaked_s: float
+    #: Cores other processes used on average during the run (others' CPU / wall); NaN when unknown.
+    others_cores: float = float("nan")
+    #: The machine's 1-minute load average at the end of the run; NaN when unknown.
+    load_avg_1m: float = float("nan")
 
     @property
     def group(self) -> tuple[str, str, int]:
@@ -121,9 +131,24 @@ def queue_wait(units: pd.DataFrame) -> pd.Series:
     return w.clip(lower=0.0)
 
 
-def contention(units: pd.DataFrame) -> float:
-    """Σ unit wall / Σ unit CPU over units that ran (NaN when no CPU was recorded)."""
+def measured(units: pd.DataFrame) -> pd.DataFrame:
+    """Units that ran and whose CPU was measured: a unit without a recorded CPU (its worker
+    was killed before it could say) is left out of every CPU ratio, never counted as 0 s."""
     r = ran(units)
+    return r[r["cpu_s"].notna()]
+
+
+def core_share(units: pd.DataFrame) -> float:
+    """Σ unit CPU / Σ unit wall over units with a measured CPU: the share of a core they got
+    while running (NaN when none was measured)."""
+    m = measured(units)
+    wall = m["wall_s"].sum()
+    return float(m["cpu_s"].sum() / wall) if wall > 0 else float("nan")
+
+
+def contention(units: pd.DataFrame) -> float:
+    """Σ unit wall / Σ unit CPU over units with a measured CPU (NaN when none was measured)."""
+    r = measured(units)
     cpu = r["cpu_s"].sum()
     return float(r["wall_s"].sum() / cpu) if cpu > 0 else float("nan")
 
@@ -220,6 +245,8 @@ def run_figures(run: Run, reference: Optional[Run] = None) -> RunFigures:
         work_items=int(u.groupby(["task_id", "chunk"]).ngroups) if len(u) else 0,
         tasks=int(u["task_id"].nunique()), tasks_solved=tasks_solved(u),
         leaked_s=float(u.loc[u["leaked"], "leaked_s"].fillna(0).sum()) if "leaked" in u else 0.0,
+        others_cores=s.others_cpu_s / wall if s.others_cpu_s is not None and wall > 0 else float("nan"),
+        load_avg_1m=float("nan") if s.load_avg_1m is None else float(s.load_avg_1m),
     )
 
 
@@ -284,3 +311,35 @@ def group_figures(table: pd.DataFrame, reference_group: Optional[tuple[str, str,
             row["speedup"] = row["speedup_low"] = row["speedup_high"] = float("nan")
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+#: What :func:`cost_by` can sum unit time by.
+COST_KEYS = ("candidate", "sample", "task")
+
+
+def cost_by(units: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Where the time goes: unit wall time (seconds) of the units that ran, summed per
+    ``by`` (one of :data:`COST_KEYS`; candidates are pooled over tasks by id), most expensive
+    first. Columns: ``name``, ``wall_s``, ``share`` and ``cumulative`` (fractions of all unit
+    time), ``units``, ``timeouts`` (how many of them timed out) and ``timeout_wall_s``."""
+    r = ran(units)
+    columns = ["name", "wall_s", "share", "cumulative", "units", "timeouts", "timeout_wall_s"]
+    if r.empty or not r["wall_s"].sum() > 0:
+        return pd.DataFrame(columns=columns)
+    keys = {"candidate": ["candidate"], "sample": SAMPLE, "task": ["task_id"]}[by]
+    df = r[keys + ["wall_s"]].copy()
+    timed_out = r["status"].eq("timeout")
+    df["timeout"], df["timeout_wall_s"] = timed_out, r["wall_s"].where(timed_out, 0.0)
+    t = df.groupby(keys, sort=False).agg(wall_s=("wall_s", "sum"), units=("wall_s", "size"),
+                                         timeouts=("timeout", "sum"), timeout_wall_s=("timeout_wall_s", "sum"))
+    t = t.sort_values("wall_s", ascending=False, kind="stable").reset_index()
+    if by == "sample":
+        many = t["task_id"].nunique() > 1
+        t["name"] = [sample_label(s, i, k if many else None) for k, s, i in t[SAMPLE].itertuples(index=False)]
+    else:
+        t["name"] = t[keys[0]].astype(str)
+    total = float(t["wall_s"].sum())
+    t["share"] = t["wall_s"] / total
+    t["cumulative"] = t["share"].cumsum()
+    t["timeouts"] = t["timeouts"].astype(int)
+    return t[columns]
