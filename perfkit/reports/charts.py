@@ -218,12 +218,46 @@ def unit_times(c: Any, out: Path) -> Optional[Path]:
     return _save(fig, out / "unit_times.png")
 
 
+#: Bars per panel of the cost chart (the rest is in the cumulative line).
+COST_BARS = 20
+
+
+def cost_pareto(c: Any, out: Path) -> Optional[Path]:
+    """Where the time goes: a Pareto chart of the sequential reference's unit time by candidate
+    (and by sample and by task when there are several): bars for each one's share, the part spent
+    in timed-out units hatched red, the cumulative share as a line."""
+    cost = getattr(c, "cost", None) or {}
+    panels = [(by, t) for by, t in cost.items() if len(t) >= 2]
+    if not panels:
+        return None
+    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 3.2 * len(panels)), squeeze=False)
+    for ax, (by, t) in zip(axes[:, 0], panels):
+        top = t.head(COST_BARS)
+        x = np.arange(len(top))
+        total = float(t["wall_s"].sum())
+        ax.bar(x, 100 * top["share"], color="#4477aa", label="share of unit time")
+        ax.bar(x, 100 * top["timeout_wall_s"] / total, color="none", edgecolor="red", hatch="//",
+               linewidth=0.8, label="of which in timed-out units")
+        ax.set_xticks(x, top["name"], rotation=45, ha="right", fontsize=7)
+        ax.set_ylabel("% of unit time")
+        line = ax.twinx()
+        line.plot(x, 100 * top["cumulative"], "k.-", label="cumulative")
+        line.set_ylim(0, 105)
+        line.set_ylabel("cumulative %")
+        more = f" (top {len(top)} of {len(t)})" if len(t) > len(top) else ""
+        ax.set_title(f"Where the time goes, by {by}{more}: sequential unit time", fontsize=9)
+        handles = ax.get_legend_handles_labels()[0] + line.get_legend_handles_labels()[0]
+        ax.legend(handles, [h.get_label() for h in handles], fontsize=7, loc="center right")
+    return _save(fig, out / "cost_pareto.png")
+
+
 CHARTS = {
     "wall_vs_cpu": ("Wall vs CPU per strategy (ideal bound marked)", wall_vs_cpu),
     "timeline": ("Worker timeline", timeline),
     "speedup_vs_workers": ("Speedup vs workers", speedup_vs_workers),
     "candidate_counts": ("Samples whose ok-candidate counts differ between strategies", candidate_counts),
     "unit_times": ("Distribution of unit times", unit_times),
+    "cost_pareto": ("Where the time goes: unit time by candidate, sample and task (Pareto)", cost_pareto),
 }
 
 
