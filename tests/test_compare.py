@@ -144,7 +144,7 @@ def test_cli_compare_and_report_exit_status(tmp_path):
     assert done.returncode == 0, done.stderr
     assert str(rep / "report.md") in done.stdout and "Answers identical" in done.stderr
     runs = sorted(store.iterdir())
-    assert len(runs) == 2
+    assert len(runs) == 3  # one repeat, and the sequential reference twice (compared with itself)
     # tamper with the parallel run: a unit lost → report exits 1 unless --allow-differences
     par = next(p for p in runs if "candidate-parallel" in p.name)
     import pandas as pd
