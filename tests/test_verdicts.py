@@ -14,7 +14,7 @@ import pytest
 from builders import CANDS, SAMPLES, clean_parallel, make_run, make_task, synthetic_config, unit_rows
 from builders import reference_run as reference
 
-from perfkit.analysis.answers import BOUNDARY_FLIP, CHANGED_OUTPUT, NEW_TIMEOUT, NONDETERMINISTIC
+from perfkit.analysis.answers import BOUNDARY_FLIP, CHANGED_OUTPUT, NEW_TIMEOUT, NOISE_TIMEOUT, NONDETERMINISTIC
 from perfkit.analysis.comparison import analyse
 from perfkit.analysis.phases import phase_table
 from perfkit.api import compare
@@ -85,6 +85,30 @@ def test_output_that_differs_between_sequential_runs_names_the_candidate():
     assert c.differences and c.answers[0].kind_counts() == {CHANGED_OUTPUT: 1}
 
 
+def _time_out(df, units):
+    """``units`` (split, index, candidate) time out, far from their 0.1 s CPU cost."""
+    for split, index, cand in units:
+        _set(df, cand, split, index, status="timeout", output_hash=None, match=None, wall_s=1.05)
+    return df
+
+
+def test_timeouts_within_the_machines_own_noise_do_not_fail_the_comparison():
+    """Sequential itself timed out 8 units that take a tenth of the limit (a busy machine): a
+    run with as many new timeouts is within that noise, one with far more is not."""
+    grid = [(s, i, c) for s, i in SAMPLES for c in CANDS]
+    refs = [reference(repeat=0, edit=lambda d: _time_out(d, grid[:4])),
+            reference(repeat=1, edit=lambda d: _time_out(d, grid[4:8]))]
+    c = analyse([*refs, clean_parallel(edit=lambda d: _time_out(d, grid[10:16]))])
+    assert not c.differences
+    assert c.answers[0].kind_counts()[NOISE_TIMEOUT] == 6
+    f = finding(c, "timeout-noise")
+    assert "within this machine's noise" in f.sentence and "timed out 8 units" in f.sentence
+    assert "boundary-units" not in rules(c) and "new-timeouts" not in rules(c)
+    c = analyse([*refs, clean_parallel(edit=lambda d: _time_out(d, grid[10:40]))])
+    assert c.differences and c.answers[0].kind_counts()[NEW_TIMEOUT] == 30
+    assert "went beyond it" in finding(c, "timeout-noise").sentence
+
+
 # -- contention from measured CPU only ----------------------------------------------------------
 
 def _timed_out_far_from_limit(cpu_s):
@@ -143,11 +167,11 @@ def test_phases_refuse_a_speed_verdict_from_one_run_each():
 
 def test_cost_concentration_names_the_expensive_candidates(tmp_path):
     tasks = [make_task("t1", 3, 1, seed=3)]
-    opts = dict(candidates=16, cpu_ms=0.3, faults="slow=40:c003; slow=40:c011")
+    opts = dict(candidates=32, cpu_ms=0.3, faults="slow=60:c003; slow=60:c011")
     runs = [run(_repeat(synthetic_config(**opts), r), tmp_path, tasks=tasks) for r in range(2)]
     c = analyse(runs)
     f = finding(c, "cost-by-candidate")
-    assert "2 of 16 candidates" in f.sentence and "c003" in f.sentence and "c011" in f.sentence
+    assert "2 of 32 candidates" in f.sentence and "c003" in f.sentence and "c011" in f.sentence
     assert "units timed out" in f.sentence
     top = c.cost["candidate"]["name"].head(2).tolist()
     assert sorted(top) == ["c003", "c011"]

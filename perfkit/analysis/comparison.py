@@ -20,7 +20,15 @@ from perfkit.analysis.answers import (
     reference_variability,
 )
 from perfkit.analysis.findings import Finding, findings, recommendation
-from perfkit.analysis.metrics import COST_KEYS, RunFigures, cost_by, figures_table, group_figures, run_figures
+from perfkit.analysis.metrics import (
+    COST_KEYS,
+    RunFigures,
+    cost_by,
+    figures_table,
+    group_figures,
+    least_disturbed,
+    run_figures,
+)
 from perfkit.store import Run
 
 
@@ -83,6 +91,10 @@ class Comparison:
             out.setdefault(f.group, []).append(f)
         return out
 
+    def figures_of(self, group: tuple) -> list[RunFigures]:
+        """The figures of the runs of one repeat group."""
+        return [f for f in self.figures if f.group == group]
+
     def runs_of(self, group: tuple) -> list[Run]:
         """The runs of one repeat group."""
         return [r for r, f in zip(self.runs, self.figures) if f.group == group]
@@ -143,7 +155,7 @@ def analyse(runs: Sequence[Run]) -> Comparison:
             continue
         shell.answers.append(check_answers(ref.units, run.units, fig.run_id, fig.name,
                                            shell.figure_of(ref).run_id, variability=shell.variability))
-    cost_units = pd.concat([r.units for r in (ref_runs or runs[:1])]) if runs else pd.DataFrame()
+    cost_units = least_disturbed([r.units for r in (ref_runs or runs[:1])]) if runs else pd.DataFrame()
     shell.cost = {by: cost_by(cost_units, by) for by in COST_KEYS} if len(cost_units) else {}
     firsts: dict[str, pd.DataFrame] = {}
     order = sorted(zip(runs, shell.figures), key=lambda rf: rf[0] is not shell.reference)

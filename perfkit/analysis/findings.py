@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 import pandas as pd
 
-from perfkit.analysis.answers import BOUNDARY_FLIP, BOUNDARY_SHARE, NONDETERMINISTIC, new_timeouts
+from perfkit.analysis.answers import (
+    BOUNDARY_FLIP,
+    BOUNDARY_SHARE,
+    NEW_TIMEOUT,
+    NOISE_FACTOR,
+    NOISE_TIMEOUT,
+    NONDETERMINISTIC,
+)
 from perfkit.analysis.metrics import COST_KEYS, KEY, SAMPLE, core_share, group_name, queue_wait, ran
 from perfkit.analysis.statistics import interval_excludes
 from perfkit.analysis.text import is_missing, percent, ratio_interval
@@ -46,7 +53,7 @@ MIN_SPEEDUP = 1.05
 #: not quiet (a quarter of a core taken from a run that wants every core is visible in its walls).
 BUSY_OTHER_CORES = 0.25
 #: Unit time is concentrated when at most this fraction of the candidates (samples, tasks) …
-CONCENTRATED_MEMBERS = 0.2
+CONCENTRATED_MEMBERS = 0.1
 #: … take at least this share of all unit time.
 CONCENTRATED_SHARE = 0.5
 #: With fewer candidates (samples, tasks) than this, concentration says nothing.
@@ -76,12 +83,14 @@ def _runs_by_group(c: "Comparison"):
 
 
 def _lost_to_timeouts(c: "Comparison", run, ref) -> pd.DataFrame:
-    """Units that timed out in ``run`` but not in its reference, boundary units left out (their
-    flips are the reference's own variability: :func:`boundary_units` reports them)."""
-    new = new_timeouts(run.units, ref.units)
-    if c.variability is not None and len(new):
-        new = new[~c.variability.is_boundary(new)]
-    return new
+    """The units of ``run`` whose difference from its reference is a new timeout far from the
+    limit (perfkit/analysis/answers.py): boundary flips and timeouts within the machine's noise
+    are the reference's own variability and have findings of their own."""
+    check = next((a for a in c.answers if a.run_id == run.run_id), None)
+    if check is None or not len(check.status_changed):
+        return run.units.iloc[:0]
+    keys = check.status_changed.loc[check.status_changed["kind"] == NEW_TIMEOUT, KEY]
+    return run.units.merge(keys, on=KEY, how="inner")
 
 
 def contention_timeouts(c: "Comparison") -> list[Finding]:
@@ -128,6 +137,10 @@ def contention_timeouts(c: "Comparison") -> list[Finding]:
         tasks = sorted(new["task_id"].unique())
         n_runs = sum(1 for rr in c.runs_of(fig.group)
                      if rr is not c.reference_for(rr) and len(_lost_to_timeouts(c, rr, c.reference_for(rr))))
+        busy = _busy(c, c.figures_of(fig.group)) if starved else []
+        if busy:
+            cause += (f"; other processes used up to {max(f.others_cores for f in busy):.2f} cores during "
+                      f"{len(busy)} of these runs, so part of the contention is theirs")
         ev += [f"unit timeout {fig.timeout_s:g} s; {n_runs} of {len(c.runs_of(fig.group))} repeats lost candidates",
                f"run contention (unit wall / unit CPU, units with a measured CPU) {fig.contention:.2f}× vs "
                f"{c.figure_of(ref).contention:.2f}× under sequential",
@@ -380,21 +393,27 @@ def nondeterministic_candidates(c: "Comparison") -> list[Finding]:
         f"strategies' answer differences ({excused} such differences under the strategies).", ev)]
 
 
+def _flipped_under(c: "Comparison", kinds: tuple[str, ...]) -> dict[tuple, list[str]]:
+    """Unit key → the groups under which the unit's difference was one of ``kinds``."""
+    out: dict[tuple, list[str]] = {}
+    for a in c.answers:
+        t = a.table
+        if len(t):
+            for key in t.loc[t["kind"].isin(kinds), KEY].itertuples(index=False, name=None):
+                out.setdefault(key, []).append(a.group)
+    return out
+
+
 def boundary_units(c: "Comparison") -> list[Finding]:
     """Units at their limit that flip between ok and timeout — between the reference's own runs
     or under a strategy — reported as boundary flips with their count and times, not as lost
-    answers."""
+    answers. Flips of units far from the limit are the machine's noise (:func:`timeout_noise`)."""
     v = c.variability
     if v is None or v.boundary.empty:
         return []
-    flipped_under: dict[tuple, list[str]] = {}
-    for a in c.answers:
-        t = a.table
-        if not len(t):
-            continue
-        for key in t.loc[t["kind"] == BOUNDARY_FLIP, KEY].itertuples(index=False, name=None):
-            flipped_under.setdefault(key, []).append(a.group)
     b = v.boundary.set_index(KEY)
+    b = b[~b["far"]]
+    flipped_under = {k: g for k, g in _flipped_under(c, (BOUNDARY_FLIP,)).items() if k in b.index}
     flipped = b[b["flipped"] | b.index.isin(list(flipped_under))]
     if flipped.empty:
         return []
@@ -409,11 +428,32 @@ def boundary_units(c: "Comparison") -> list[Finding]:
     return [Finding(
         "boundary-units", "warning", "",
         f"{len(flipped)} units sit at their {v.timeout_s:g} s limit and flip between ok and timeout: "
-        f"{int(b['flipped'].sum())} flipped between the {v.runs} sequential runs themselves and {n_strategy} times "
-        f"under the strategies. These are boundary flips (a unit whose sequential time reaches {BOUNDARY_SHARE:.0%} of the "
-        f"timeout, or that flips between sequential runs), not lost answers: the slowest of them took "
-        f"{flipped['wall_max_s'].max():.2f} s under sequential, so a timeout with room above that, or cheaper "
-        f"units, would keep their answers stable.", tuple(ev))]
+        f"{int(flipped['flipped'].sum())} flipped between the {v.runs} sequential runs themselves and {n_strategy} "
+        f"times under the strategies. These are boundary flips (a unit whose sequential time reaches "
+        f"{BOUNDARY_SHARE:.0%} of the timeout, or that flips between sequential runs), not lost answers: the "
+        f"slowest of them took {flipped['wall_max_s'].max():.2f} s under sequential, so a timeout with room above "
+        f"that, or cheaper units, would keep their answers stable.", tuple(ev))]
+
+
+def timeout_noise(c: "Comparison") -> list[Finding]:
+    """The sequential runs themselves timed out units far from their limit: the timeout is
+    within the machine's noise, and the runs' timeouts are weighed against that rate."""
+    v = c.variability
+    if v is None or not v.noise_timeouts_per_run:
+        return []
+    far = v.boundary[v.boundary["far"]]
+    noise = sum(a.kind_counts().get(NOISE_TIMEOUT, 0) for a in c.answers)
+    beyond = [a for a in c.answers if a.kind_counts().get(NEW_TIMEOUT)]
+    text = (f"At {v.timeout_s:g} s the timeout is within this machine's noise: the {v.runs} sequential runs "
+            f"themselves timed out {len(far)} units that took under {BOUNDARY_SHARE:.0%} of it in another run "
+            f"(median {far['wall_min_s'].median() * 1000:.2f} ms), {v.noise_timeouts_per_run:.0f} per run: "
+            f"scheduling and other work, not the units. A run whose timeouts stay within {NOISE_FACTOR:g}× that "
+            f"rate does not lose answers by them ({noise} such timeouts over {len(c.answers) - len(beyond)} runs)")
+    text += (f"; {len(beyond)} runs went beyond it and their new timeouts count." if beyond else ".")
+    text += " Raise the timeout well above this noise, or measure on a quiet machine."
+    ev = tuple(f"{r.task_id}/{sample_label(r.split, r.index)} {r.candidate}: sequential {r.wall_min_s * 1000:.2f} ms"
+               f" and timeout ({r.statuses})" for r in far.head(EVIDENCE_ROWS).itertuples())
+    return [Finding("timeout-noise", "warning", "", text, ev)]
 
 
 def cost_concentration(c: "Comparison") -> list[Finding]:
@@ -431,6 +471,7 @@ def cost_concentration(c: "Comparison") -> list[Finding]:
             continue
         named = ", ".join(f"{r.name} ({r.share:.0%}; {r.timeouts} of {r.units} units timed out)"
                           for r in top.head(EVIDENCE_ROWS).itertuples())
+        named += ", …" if len(top) > EVIDENCE_ROWS else ""
         unit_share = top["units"].sum() / t["units"].sum()
         advice = {"candidate": " Cheaper versions of them, or a lower timeout for them, shorten every strategy.",
                   "sample": " Work items that hold these samples bound the critical path.",
@@ -446,30 +487,54 @@ def cost_concentration(c: "Comparison") -> list[Finding]:
 
 
 def timeout_cost(c: "Comparison") -> list[Finding]:
-    """Timed-out units that take at least :data:`TIMEOUT_SHARE` of the reference's unit time:
-    each costs its whole limit."""
-    t = c.cost.get("candidate")
-    if t is None or t.empty:
+    """Timed-out units that take at least :data:`TIMEOUT_SHARE` of the reference's unit time
+    (the time its runs really spent): each costs its whole limit. Units that time out in every
+    sequential run are hopeless or slow candidates; those that time out only in some are
+    boundary units or noise, and the advice differs."""
+    refs = c.runs_of(c.figure_of(c.reference).group) if c.reference is not None else c.runs[:1]
+    units = ran(pd.concat([r.units for r in refs])) if refs else pd.DataFrame()
+    if units.empty:
         return []
-    total, spent, n = float(t["wall_s"].sum()), float(t["timeout_wall_s"].sum()), int(t["timeouts"].sum())
-    if not n or spent < TIMEOUT_SHARE * total:
+    timed_out = units[units["status"] == "timeout"]
+    total, spent = float(units["wall_s"].sum()), float(timed_out["wall_s"].sum())
+    if timed_out.empty or spent < TIMEOUT_SHARE * total:
         return []
-    units = int(t["units"].sum())
-    worst = t[t["timeouts"] > 0].sort_values("timeout_wall_s", ascending=False)
+    flipping = _flipped_mask(c, timed_out)
+    always, sometimes = timed_out[~flipping], timed_out[flipping]
+    parts = []
+    if len(always):
+        parts.append(f"{len(always)} time out in every sequential run ({percent(always['wall_s'].sum() / total)} of "
+                     f"unit time): hopeless or slow candidates, where a lower timeout or a solver that gives up "
+                     f"sooner saves time")
+    if len(sometimes):
+        parts.append(f"{len(sometimes)} only in some runs ({percent(sometimes['wall_s'].sum() / total)}): units at "
+                     f"their limit or the machine's noise (see the boundary and noise findings), where a lower "
+                     f"timeout would lose answers")
+    worst = timed_out.groupby("candidate")["wall_s"].agg(["size", "sum"]).sort_values("sum", ascending=False)
     return [Finding(
         "timeout-cost", "warning", "",
-        f"{n} timed-out units ({percent(n / units, 1)} of units) take {percent(spent / total)} of unit time "
-        f"{_cost_source(c)}: each one costs its whole limit. A lower timeout, or a solver that gives up on a "
-        f"hopeless candidate sooner, saves most of it.",
-        tuple(f"{r.name}: {r.timeouts} timeouts, {r.timeout_wall_s:.3f} s"
-              for r in worst.head(EVIDENCE_ROWS).itertuples()))]
+        f"{len(timed_out)} timed-out units ({percent(len(timed_out) / len(units), 1)} of units) take "
+        f"{percent(spent / total)} of the unit time the sequential runs spent, each its whole limit: "
+        + "; ".join(parts) + ".",
+        tuple(f"{cand}: {int(r['size'])} timeouts, {r['sum']:.3f} s" for cand, r in
+              worst.head(EVIDENCE_ROWS).iterrows()))]
+
+
+def _flipped_mask(c: "Comparison", df: pd.DataFrame):
+    """Units of ``df`` that flipped ok ↔ timeout between the reference's own runs."""
+    flips = c.variability.flips if c.variability is not None else pd.DataFrame()
+    if flips.empty:
+        return pd.Series(False, index=df.index).to_numpy()
+    return pd.MultiIndex.from_frame(df[KEY]).isin(pd.MultiIndex.from_frame(flips[KEY]))
 
 
 def _cost_source(c: "Comparison") -> str:
-    """Which runs the cost tables were summed over (see perfkit/analysis/comparison.py)."""
-    if c.variability is not None:
-        return f"over {c.variability.runs} sequential run{'s' if c.variability.runs > 1 else ''}"
-    return "in the first run"
+    """Which runs the cost tables come from (see perfkit/analysis/comparison.py)."""
+    if c.variability is None:
+        return "in the first run"
+    if c.variability.runs > 1:
+        return f"(each unit's fastest of {c.variability.runs} sequential runs)"
+    return "in the sequential run"
 
 
 def _busy(c: "Comparison", figures) -> list:
@@ -531,9 +596,10 @@ def recommendation(c: "Comparison") -> Optional[Finding]:
         text = (f"Stay sequential: every strategy that kept the answers was slower; the fastest, {best['group']}, "
                 f"ran {speed} as fast.")
     else:
+        why = ("an interval that includes 1.0 (no gain)" if not best["speedup_low"] > 1.0 else
+               f"less than the {MIN_SPEEDUP:.2f}× worth switching for")
         text = (f"No significant difference: the fastest strategy that kept the answers, {best['group']}, ran "
-                f"{speed} as fast as sequential, an interval that includes 1.0 (no gain) or stays under "
-                f"{MIN_SPEEDUP:.2f}×: stay sequential, or measure more repeats.")
+                f"{speed} as fast as sequential, {why}: stay sequential, or measure more repeats.")
     busy = _busy(c, [f for f in c.figures if f.name in (best["group"], _reference_name(c))])
     if busy:
         text += (f" Measured on a busy machine (other processes used up to "
@@ -555,6 +621,7 @@ RULES: dict[str, Callable[["Comparison"], list[Finding]]] = {
     "busy-machine": busy_machine,
     "contention-timeouts": contention_timeouts,
     "boundary-units": boundary_units,
+    "timeout-noise": timeout_noise,
     "cost-concentration": cost_concentration,
     "timeout-cost": timeout_cost,
     "gil": gil_bound,

@@ -31,7 +31,9 @@ Definitions (docs/design.md, "Figures"):
   (perfkit/analysis/statistics.py).
 - where the time goes (:func:`cost_by`): the unit wall time of the sequential reference summed
   by candidate, sample or task, most expensive first, with each one's share, the cumulative
-  share (a Pareto table) and how much of it went to units that timed out.
+  share (a Pareto table) and how much of it went to units that timed out. Each unit counts
+  with its least disturbed (fastest) reference run (:func:`least_disturbed`), so a unit that
+  timed out once because the machine was busy does not pass for an expensive one.
 """
 
 from __future__ import annotations
@@ -311,6 +313,14 @@ def group_figures(table: pd.DataFrame, reference_group: Optional[tuple[str, str,
             row["speedup"] = row["speedup_low"] = row["speedup_high"] = float("nan")
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def least_disturbed(unit_tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """One row per unit: its fastest run among ``unit_tables`` (repeats of one configuration),
+    the least disturbed measure of what the unit costs (pyperf takes minimums for the same
+    reason); a unit timed out there only when it timed out in every run."""
+    both = pd.concat(list(unit_tables), ignore_index=True)
+    return both.sort_values("wall_s", kind="stable", na_position="last").drop_duplicates(KEY).sort_index()
 
 
 #: What :func:`cost_by` can sum unit time by.

@@ -245,7 +245,8 @@ def cost_pareto(c: Any, out: Path) -> Optional[Path]:
         line.set_ylim(0, 105)
         line.set_ylabel("cumulative %")
         more = f" (top {len(top)} of {len(t)})" if len(t) > len(top) else ""
-        ax.set_title(f"Where the time goes, by {by}{more}: sequential unit time", fontsize=9)
+        ax.set_title(f"Where the time goes, by {by}{more}: sequential unit time (each unit's fastest run)",
+                     fontsize=9)
         handles = ax.get_legend_handles_labels()[0] + line.get_legend_handles_labels()[0]
         ax.legend(handles, [h.get_label() for h in handles], fontsize=7, loc="center right")
     return _save(fig, out / "cost_pareto.png")

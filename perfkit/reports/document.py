@@ -272,7 +272,7 @@ def _where_time_goes(c: Any) -> list[Block]:
     cost = getattr(c, "cost", None) or {}
     if not cost:
         return []
-    out: list[Block] = [Heading("Where the time goes (sequential unit time)")]
+    out: list[Block] = [Heading("Where the time goes (sequential unit time, each unit's fastest sequential run)")]
     for by, t in cost.items():
         if len(t) < 2:
             continue
