@@ -256,3 +256,23 @@ def test_a_compare_next_to_a_cpu_hog_carries_the_busy_machine_warning(tmp_path):
     assert "The machine was not quiet: other processes used" in md
     assert "Measured on a busy machine" in result.comparison.recommendation.sentence
     assert Path(result.report_dir / "report.html").read_text().count("not quiet") >= 1
+
+
+# -- slots, not pids ------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_a_run_with_worker_kills_has_as_many_lanes_as_slots_and_no_straggler(tmp_path):
+    """Four hanging units are killed at their deadline, each time with their worker: 2 slots
+    run 6 worker processes, drawn and counted as 2 lanes, and no slot is a straggler."""
+    from perfkit.analysis.metrics import busy_by_slot, slot_lanes
+
+    tasks = [make_task("t1", 3, 1, seed=2)]
+    opts = dict(candidates=8, cpu_ms=20, faults="hang_c:c002")
+    ref = run(_repeat(synthetic_config(timeout_s=0.05, **opts), 0), tmp_path, tasks=tasks)
+    par = run(synthetic_config("candidate-parallel", "process", 2, timeout_s=0.05, **opts), tmp_path, tasks=tasks)
+    assert par.units["worker"].nunique() > 2  # replacements are new processes …
+    lanes = slot_lanes(par.units)
+    assert sorted(set(lanes.values())) == [0, 1]  # … in the same two slots
+    assert list(busy_by_slot(par.units).index) == ["slot 0", "slot 1"]
+    c = analyse([ref, par])
+    assert "straggler" not in rules(c)

@@ -21,7 +21,7 @@ from perfkit.analysis.answers import (
     NOISE_TIMEOUT,
     NONDETERMINISTIC,
 )
-from perfkit.analysis.metrics import COST_KEYS, KEY, SAMPLE, core_share, group_name, queue_wait, ran
+from perfkit.analysis.metrics import COST_KEYS, KEY, SAMPLE, busy_by_slot, core_share, group_name, queue_wait, ran
 from perfkit.analysis.statistics import interval_excludes
 from perfkit.analysis.text import is_missing, percent, ratio_interval
 from perfkit.model import sample_label
@@ -268,7 +268,7 @@ def critical_path(c: "Comparison") -> list[Finding]:
                                f"split the work finer (candidate-parallel or hybrid).",
                                (f"work {f.work_s:.3f} s on {f.slots} slots; ideal wall {f.ideal_wall_s:.3f} s",)))
             continue
-        busy = ran(run.units).groupby("worker")["wall_s"].sum()
+        busy = busy_by_slot(run.units)  # per slot: a replacement worker continues its slot
         if len(busy) >= 2 and busy.max() > STRAGGLER_FACTOR * busy.mean() and busy.max() > 0.25 * f.wall_s:
             out.append(Finding("straggler", "warning", f.name,
                                f"Worker {busy.idxmax()} was a straggler under {f.name}: busy {busy.max():.3f} s "

@@ -127,6 +127,39 @@ def ran(units: pd.DataFrame) -> pd.DataFrame:
     return units[units["status"].isin(RAN_STATUSES) & units["wall_s"].notna()]
 
 
+def slot_lanes(units: pd.DataFrame) -> dict[str, int]:
+    """Worker id → slot (lane) number: incarnations of one slot share its lane.
+
+    A backend replaces a killed worker with a new process (a new id) in the same slot
+    (docs/design.md, "slot"). Incarnations whose busy spans (first start to last end) never
+    overlap are packed onto as few lanes as possible, in order of their first unit — greedy
+    interval partitioning, which is optimal — so a run on 2 workers with 20 kills has 2 lanes,
+    not 22, whatever the backend named its workers.
+    """
+    r = units[units["started"].notna()]
+    if r.empty:
+        return {}
+    spans = r.groupby(r["worker"].astype(str)).agg(first=("started", "min"), last=("ended", "max"))
+    spans["last"] = spans["last"].fillna(spans["first"])
+    lanes: dict[str, int] = {}
+    free_at: list[float] = []  # per lane, when its current incarnation's last unit ended
+    for worker, span in spans.sort_values(["first", "last"]).iterrows():
+        reusable = [i for i, end in enumerate(free_at) if end <= span["first"]]
+        lane = min(reusable, key=lambda i: free_at[i]) if reusable else len(free_at)
+        if lane == len(free_at):
+            free_at.append(span["last"])
+        free_at[lane] = max(free_at[lane], span["last"])
+        lanes[str(worker)] = lane
+    return lanes
+
+
+def busy_by_slot(units: pd.DataFrame) -> pd.Series:
+    """Seconds each slot spent in units (unit wall of every incarnation of the slot)."""
+    r = ran(units)
+    lanes = slot_lanes(units)
+    return r["wall_s"].groupby(r["worker"].astype(str).map(lanes)).sum().rename(lambda i: f"slot {i}")
+
+
 def queue_wait(units: pd.DataFrame) -> pd.Series:
     """Per-unit queue wait ``started - queued`` in seconds (units that started)."""
     w = (units["started"] - units["queued"]).dropna()

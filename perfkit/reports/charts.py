@@ -7,7 +7,7 @@ path, or None when the chart does not apply (e.g. speedup vs workers with one wo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import matplotlib
 
@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from perfkit.analysis.metrics import slot_lanes  # noqa: E402
 from perfkit.analysis.overview import differing_samples  # noqa: E402
 from perfkit.analysis.text import duration  # noqa: E402
 
@@ -72,7 +73,8 @@ def wall_vs_cpu(c: Any, out: Path) -> Optional[Path]:
 
 
 def timeline(c: Any, out: Path) -> Optional[Path]:
-    """One panel per group (its first repeat) on one shared time axis: a lane per worker, units
+    """One panel per group (its first repeat) on one shared time axis: a lane per slot (a
+    replacement worker keeps its slot's lane; a dotted line marks where it took over), units
     coloured by split, errors, timeouts and crashes as marks of their own above the units; the
     parent's lane shows start-up and each task's candidate generation."""
     picks = []
@@ -81,7 +83,7 @@ def timeline(c: Any, out: Path) -> Optional[Path]:
     picks = [p for p in picks if len(p[1].units) and p[1].units["started"].notna().any()][:MAX_TIMELINES]
     if not picks:
         return None
-    lanes = [min(MAX_LANES, max(1, p[1].units["worker"].nunique()) + 1) for p in picks]
+    lanes = [min(MAX_LANES, max(1, len(set(slot_lanes(p[1].units).values()))) + 1) for p in picks]
     fig, axes = plt.subplots(len(picks), 1, sharex=True, squeeze=False,
                              figsize=_size(12, 1.0 + sum(0.3 * n + 0.55 for n in lanes)),
                              gridspec_kw={"height_ratios": lanes})
@@ -97,15 +99,17 @@ def timeline(c: Any, out: Path) -> Optional[Path]:
 
 
 def _draw_run(ax: Any, fig_: Any, run: Any, seen: dict[str, Any]) -> None:
-    """One panel: the parent's lane (start-up, generation), then one lane per worker."""
+    """One panel: the parent's lane (start-up, generation), then one lane per slot."""
     u = run.units[run.units["started"].notna()]
     s = run.summary
     t0 = s.started if s.started is not None else float(u["queued"].min())
-    workers = sorted(u["worker"].astype(str).unique())
-    lanes = [[w] for w in workers]
-    if len(lanes) > MAX_LANES - 1:  # the rest share the last lane
-        lanes = lanes[: MAX_LANES - 2] + [workers[MAX_LANES - 2:]]
-    lane_names = [PARENT_LANE] + [ws[0] if len(ws) == 1 else f"{len(ws)} more workers" for ws in lanes]
+    slot_of = slot_lanes(u)
+    slots = [[w for w, i in slot_of.items() if i == slot] for slot in range(max(1, len(set(slot_of.values()))))]
+    lanes = slots if len(slots) <= MAX_LANES - 1 else slots[: MAX_LANES - 2] + [sum(slots[MAX_LANES - 2:], [])]
+    lane_names = [PARENT_LANE] + [f"slot {i}" + (f" ({len(ws)} processes)" if len(ws) > 1 else "")
+                                  for i, ws in enumerate(slots[: len(lanes)])]
+    if len(lanes) < len(slots):  # the rest share the last lane
+        lane_names[-1] = f"{len(slots) - len(lanes) + 1} more slots"
     first = float(u["queued"].min()) - t0
     if first > 0:
         seen["start-up and teardown (parent)"] = ax.broken_barh([(0.0, first)], (-0.4, 0.8),
@@ -119,6 +123,10 @@ def _draw_run(ax: Any, fig_: Any, run: Any, seen: dict[str, Any]) -> None:
         seen["candidate generation (parent)"] = ax.broken_barh(spans, (-0.4, 0.8), facecolors=GENERATION_COLOUR)
     for lane, members in enumerate(lanes, start=1):
         w = u[u["worker"].astype(str).isin(members)]
+        takeovers = w.groupby(w["worker"].astype(str))["started"].min().sort_values().iloc[1:] - t0
+        if len(members) > 1 and len(takeovers):
+            seen["a new worker takes over its slot"] = ax.vlines(
+                takeovers.to_numpy(), lane - 0.45, lane + 0.45, colors="0.2", linestyles=":", linewidth=0.8)
         starts = (w["started"] - t0).to_numpy()
         widths = (w["ended"].fillna(w["started"]) - w["started"]).to_numpy()
         for split, colour in SPLIT_COLOUR.items():
@@ -131,18 +139,18 @@ def _draw_run(ax: Any, fig_: Any, run: Any, seen: dict[str, Any]) -> None:
             if m.any():  # a mark above the lane at each bad unit's end: visible, never a solid lane
                 seen[label] = ax.scatter(starts[m] + widths[m], np.full(m.sum(), lane + 0.28), marker=marker,
                                          s=14, color=colour, linewidths=0.8, zorder=3)
-    draw_task_stream(ax, run, lane_names, t0)
+    draw_task_stream(ax, run, {w: lane for lane, ws in enumerate(lanes, start=1) for w in ws}, t0)
     ax.set_yticks(range(len(lane_names)), lane_names, fontsize=7)
     ax.set_ylim(len(lane_names) - 0.5, -0.5)
     ax.set_title(f"{fig_.name} (repeat {fig_.repeat}, wall {duration(fig_.wall_s)})", fontsize=9, loc="left")
 
 
-def draw_task_stream(ax: Any, run: Any, workers: list[str], t0: float) -> None:
-    """Dask runs: outline each Dask task (one work item) on its worker's lane (lane i: the
-    worker ``workers[i]``), from the task stream the backend stored in summary.json (start/stop
-    already on this machine's clock)."""
+def draw_task_stream(ax: Any, run: Any, workers: Union[list[str], dict[str, int]], t0: float) -> None:
+    """Dask runs: outline each Dask task (one work item) on its worker's lane (``workers``: a
+    worker id → lane map, or a list whose i-th worker has lane i), from the task stream the
+    backend stored in summary.json (start/stop already on this machine's clock)."""
     stream = run.summary.resources.get("task_stream") or []
-    lane = {w: i for i, w in enumerate(workers)}
+    lane = workers if isinstance(workers, dict) else {w: i for i, w in enumerate(workers)}
     boxes: dict[int, list[tuple[float, float]]] = {}
     for task in stream:
         if task.get("worker") in lane and task.get("start") is not None and task.get("stop") is not None:
