@@ -21,7 +21,17 @@ from perfkit.analysis.answers import (
     NOISE_TIMEOUT,
     NONDETERMINISTIC,
 )
-from perfkit.analysis.metrics import COST_KEYS, KEY, SAMPLE, busy_by_slot, core_share, group_name, queue_wait, ran
+from perfkit.analysis.metrics import (
+    COST_KEYS,
+    KEY,
+    SAMPLE,
+    busy_by_slot,
+    core_share,
+    group_name,
+    item_memory,
+    queue_wait,
+    ran,
+)
 from perfkit.analysis.statistics import interval_excludes
 from perfkit.analysis.text import is_missing, percent, ratio_interval
 from perfkit.model import sample_label
@@ -60,6 +70,11 @@ CONCENTRATED_SHARE = 0.5
 MIN_MEMBERS = 4
 #: Timed-out units taking at least this share of all unit time are reported.
 TIMEOUT_SHARE = 0.2
+#: A work item drives memory when its peak resident memory reaches this many times the run's
+#: median item …
+MEMORY_FACTOR = 1.5
+#: … and at least this many bytes above it (below that, allocator noise and caches).
+MEMORY_RISE_BYTES = 64 * 2**20
 #: How many units, candidates or runs a finding's evidence lists.
 EVIDENCE_ROWS = 8
 
@@ -537,6 +552,54 @@ def _cost_source(c: "Comparison") -> str:
     return "in the sequential run"
 
 
+def _mb(n: float) -> str:
+    return f"{n / 2**20:.0f} MB"
+
+
+def memory_drivers(c: "Comparison") -> list[Finding]:
+    """Work items whose peak resident memory stands out (:data:`MEMORY_FACTOR` × the median
+    item and :data:`MEMORY_RISE_BYTES` above it): the candidates or samples in every such item
+    and in no other drive memory. One finding per group (its first run measured)."""
+    out = []
+    for group, figs in _runs_by_group(c):
+        run = next((c.run_of(f) for f in figs if c.run_of(f).summary.items), None)
+        items = item_memory(run) if run is not None else None
+        if items is None or len(items) < 2:
+            continue
+        median = float(items["peak_rss_bytes"].median())
+        heavy_mask = items["peak_rss_bytes"] >= max(MEMORY_FACTOR * median, median + MEMORY_RISE_BYTES)
+        heavy, light = items[heavy_mask], items[~heavy_mask]
+        if heavy.empty:
+            continue
+        culprits = _only_in(heavy["candidates"], light["candidates"])
+        samples = _only_in(heavy["samples"], light["samples"])
+        if len(culprits) == 1:
+            who = f"candidate {next(iter(culprits))}, in every such item and in no other, drives it"
+        elif culprits:
+            who = (f"candidates {', '.join(sorted(culprits)[:EVIDENCE_ROWS])} are in every such item and in no "
+                   f"other: one or more of them drives it (smaller work items would tell which)")
+        elif samples:
+            who = "sample" + ("s " if len(samples) > 1 else " ") + ", ".join(
+                sample_label(s, i) for s, i in sorted(samples)[:EVIDENCE_ROWS]) + ", in every such item and no other"
+        else:
+            who = "no candidate or sample is common to them alone (see the items below)"
+        out.append(Finding(
+            "memory", "warning", group_name(group),
+            f"Memory under {group_name(group)}: {len(heavy)} of {len(items)} work items peaked at up to "
+            f"{_mb(heavy['peak_rss_bytes'].max())} of resident memory against a median item of {_mb(median)}; "
+            f"{who}.",
+            tuple(f"{r.task_id} item {r.chunk} on {r.worker}: {_mb(r.peak_rss_bytes)}, {r.units} units "
+                  f"({', '.join(sorted(r.candidates)[:4])}{' …' if len(r.candidates) > 4 else ''})"
+                  for r in heavy.sort_values("peak_rss_bytes", ascending=False).head(EVIDENCE_ROWS).itertuples())))
+    return out
+
+
+def _only_in(heavy, light) -> set:
+    """What every heavy item holds and no light item does."""
+    common = set.intersection(*(set(x) for x in heavy)) if len(heavy) else set()
+    return common - set().union(*(set(x) for x in light))
+
+
 def _busy(c: "Comparison", figures) -> list:
     return [f for f in figures if not is_missing(f.others_cores) and f.others_cores >= BUSY_OTHER_CORES]
 
@@ -624,6 +687,7 @@ RULES: dict[str, Callable[["Comparison"], list[Finding]]] = {
     "timeout-noise": timeout_noise,
     "cost-concentration": cost_concentration,
     "timeout-cost": timeout_cost,
+    "memory": memory_drivers,
     "gil": gil_bound,
     "candidate-generation": candidate_generation,
     "dispatch-overhead": dispatch_overhead,

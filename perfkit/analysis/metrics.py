@@ -97,6 +97,11 @@ class RunFigures:
     others_cores: float = float("nan")
     #: The machine's 1-minute load average at the end of the run; NaN when unknown.
     load_avg_1m: float = float("nan")
+    #: Peak resident memory of any worker (bytes; NaN when not measured).
+    peak_rss_bytes: float = float("nan")
+    #: Median and largest peak resident memory of the run's work items (bytes; NaN when not measured).
+    item_rss_median_bytes: float = float("nan")
+    item_rss_max_bytes: float = float("nan")
 
     @property
     def group(self) -> tuple[str, str, int]:
@@ -282,7 +287,36 @@ def run_figures(run: Run, reference: Optional[Run] = None) -> RunFigures:
         leaked_s=float(u.loc[u["leaked"], "leaked_s"].fillna(0).sum()) if "leaked" in u else 0.0,
         others_cores=s.others_cpu_s / wall if s.others_cpu_s is not None and wall > 0 else float("nan"),
         load_avg_1m=float("nan") if s.load_avg_1m is None else float(s.load_avg_1m),
+        **_memory_figures(run),
     )
+
+
+def _memory_figures(run: Run) -> dict[str, float]:
+    workers = [w.get("peak_rss_bytes") for w in run.summary.workers if w.get("peak_rss_bytes") is not None]
+    items = item_memory(run)["peak_rss_bytes"]
+    peaks = workers + ([float(items.max())] if len(items) else [])
+    return {"peak_rss_bytes": float(max(peaks)) if peaks else float("nan"),
+            "item_rss_median_bytes": float(items.median()) if len(items) else float("nan"),
+            "item_rss_max_bytes": float(items.max()) if len(items) else float("nan")}
+
+
+def item_memory(run: Run) -> pd.DataFrame:
+    """Peak resident memory per work item (bytes), from the summary's ``items``, with the
+    item's ``units`` (how many), ``candidates`` and ``samples`` (sets) from the units table."""
+    cols = ["task_id", "chunk", "worker", "peak_rss_bytes", "units", "candidates", "samples"]
+    records = [r for r in run.summary.items if r.get("peak_rss_bytes") is not None]
+    if not records:
+        return pd.DataFrame(columns=cols)
+    items = pd.DataFrame(records)
+    u = run.units
+    members = u.groupby(["task_id", "chunk"], sort=False).agg(
+        units=("candidate", "size"), candidates=("candidate", lambda c: frozenset(c)),
+        samples=("index", lambda i: frozenset(zip(u.loc[i.index, "split"], i))))
+    items = items.merge(members.reset_index(), on=["task_id", "chunk"], how="left")
+    items["units"] = items["units"].fillna(0).astype(int)
+    for col in ("candidates", "samples"):
+        items[col] = items[col].map(lambda v: v if isinstance(v, frozenset) else frozenset())
+    return items[cols]
 
 
 def figures_table(figures: Iterable[RunFigures]) -> pd.DataFrame:

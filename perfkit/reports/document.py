@@ -134,6 +134,7 @@ def build(c: Any, charts: dict[str, tuple[str, Path]], name: str = "comparison",
         b += [Heading("Profiles (where the CPU goes inside the workers)"), Links(tuple(profiles))]
     b += [Heading("Runs"), _runs_table(c)]
     b += _machine_load(c)
+    b += _memory(c)
     if getattr(c, "empty_runs", None):
         b.append(Para("Runs without any recorded unit (left out): " + ", ".join(c.empty_runs)))
     b += [Heading("Environment")]
@@ -281,6 +282,21 @@ def _where_time_goes(c: Any) -> list[Block]:
         out += [Heading(f"by {by} ({len(t)}; the {min(COST_ROWS, len(t))} most expensive)", 3),
                 Table((by, "unit time s", "share", "cumulative", "units", "timeouts", "in timeouts s"), rows)]
     return out if len(out) > 1 else []
+
+
+def _mb(n: Any) -> str:
+    return "–" if is_missing(n) else f"{float(n) / 2**20:.0f}"
+
+
+def _memory(c: Any) -> list[Block]:
+    """Peak resident memory per run: the largest worker, the median and the largest work item."""
+    figs = [f for f in c.figures if not is_missing(getattr(f, "peak_rss_bytes", None))]
+    if not figs:
+        return []
+    rows = tuple((f.run_id, f.name, _mb(f.peak_rss_bytes), _mb(f.item_rss_median_bytes), _mb(f.item_rss_max_bytes))
+                 for f in figs)
+    return [Heading("Memory (peak resident set, MB)", 3),
+            Table(("run", "strategy", "largest worker", "median work item", "largest work item"), rows)]
 
 
 def _machine_load(c: Any) -> list[Block]:
