@@ -210,7 +210,7 @@ def plan_runs(exp: Experiment) -> list[RunConfig]:
 def plan_warmup(exp: Experiment) -> list[RunConfig]:
     """The warm-up runs: every configuration of :func:`plan_runs`, ``exp.warmup`` times, labelled
     ``<name>-warmup`` (stored, never compared)."""
-    one = [c for c in plan_runs(replace(exp, repeats=1))]
+    one = list({c.group: c for c in plan_runs(replace(exp, repeats=1))}.values())  # each configuration once
     return [replace(c, label=f"{exp.name}-warmup", repeat=r) for r in range(exp.warmup) for c in one]
 
 
