@@ -116,7 +116,8 @@ def test_answer_check_removed_and_changed_units():
     assert [tuple(x) for x in check.missing[["split", "index", "candidate"]].itertuples(index=False)] == [("demo", 0, "c000")]
     assert list(check.output_changed["candidate"]) == ["c001"]
     assert list(check.status_changed["status_run"]) == ["timeout"]
-    assert "1 missing" in check.sentence() and "output changed" in check.sentence()
+    assert "1 lost unit" in check.sentence() and "1 changed output" in check.sentence()
+    assert "1 new timeout" in check.sentence() and not check.agrees  # no variability known: all count
     assert len(check_answers(ref.units, extra.units).extra) == 1
     assert check_answers(ref.units, ref.units).clean
     counts = candidate_counts({"sequential": ref.units, "parallel": run.units})

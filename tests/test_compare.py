@@ -144,7 +144,7 @@ def test_cli_compare_and_report_exit_status(tmp_path):
     assert done.returncode == 0, done.stderr
     assert str(rep / "report.md") in done.stdout and "Answers identical" in done.stderr
     runs = sorted(store.iterdir())
-    assert len(runs) == 2
+    assert len(runs) == 3  # one repeat, and the sequential reference twice (compared with itself)
     # tamper with the parallel run: a unit lost → report exits 1 unless --allow-differences
     par = next(p for p in runs if "candidate-parallel" in p.name)
     import pandas as pd
@@ -170,8 +170,9 @@ def test_warmup_repeats_run_first_and_are_left_out(tmp_path):
                                 backends=("thread",), workers=(2,), repeats=1, warmup=1,
                                 solver_options={"candidates": 4, "cpu_ms": 0.5}),
                      out=tmp_path / "rep", store=tmp_path / "runs", task_list=tasks)
-    assert len(result.runs) == 2 and all(r.config.label == "warm" for r in result.runs)
+    # one repeat: candidate-parallel once, the sequential reference twice (compared with itself)
+    assert len(result.runs) == 3 and all(r.config.label == "warm" for r in result.runs)
     labels = sorted(p.name.split("-")[2] for p in (tmp_path / "runs").iterdir())
-    assert len(labels) == 4  # two warm-up runs stored beside the two compared
+    assert len(labels) == 5  # two warm-up runs (each configuration once) stored beside the three compared
     with pytest.raises(PerfkitError, match="warmup"):
         experiment_from_dict({"warmup": -1})

@@ -13,12 +13,20 @@ def rules(c):
 
 
 def test_clean_run_is_silent_and_recommended():
-    c = analyse([reference(), clean_parallel()])
+    c = analyse([reference(repeat=0), reference(repeat=1), clean_parallel(repeat=0), clean_parallel(repeat=1)])
     assert c.findings == []
     assert not c.differences
     rec = c.recommendation.sentence
     assert rec.startswith("Use candidate-parallel on the process backend with 2 workers")
     assert "faster than sequential" in rec and "of the physical limit" in rec
+    assert "95 % CI" in rec and "busy" not in rec
+
+
+def test_one_run_gives_no_verdict_and_no_point_interval():
+    c = analyse([reference(repeat=0), reference(repeat=1), clean_parallel()])
+    rec = c.recommendation.sentence
+    assert rec.startswith("No verdict") and "no interval: one run" in rec
+    assert not rec.startswith("Use")
 
 
 def test_contention_timeouts():
@@ -152,11 +160,26 @@ def test_low_efficiency():
 def test_recommendation_skips_strategies_that_changed_answers():
     fast_but_wrong = clean_parallel(edit=lambda d: d.iloc[2:])
     c = analyse([reference(), fast_but_wrong])
-    assert c.recommendation.sentence.startswith("Stay sequential")
+    assert c.recommendation.sentence.startswith("No strategy kept the sequential answers")
     assert any("changed answers" in e for e in c.recommendation.evidence)
-    slow = make_run(reference().units.to_dict("records"), "sample-parallel", "process", 2, wall_s=10.0)
-    c = analyse([reference(), slow])
+    slow = [make_run(reference().units.to_dict("records"), "sample-parallel", "process", 2, wall_s=w, repeat=i)
+            for i, w in enumerate((10.0, 10.5))]
+    c = analyse([reference(repeat=0), reference(repeat=1), *slow])
     assert c.recommendation.sentence.startswith("Stay sequential")
+
+
+def test_no_significant_difference_when_the_interval_contains_one():
+    """Two identical configurations on a noisy machine: the faster median is not a verdict."""
+    ref = reference()
+    refs = [make_run(ref.units.to_dict("records"), wall_s=w, repeat=i) for i, w in enumerate((4.8, 3.2, 4.0))]
+    par = [make_run(ref.units.to_dict("records"), "sample-parallel", "process", 2, wall_s=w, repeat=i)
+           for i, w in enumerate((3.0, 4.6, 3.5))]
+    c = analyse(refs + par)
+    g = c.groups.set_index("group").loc["sample-parallel/process×2"]
+    assert g["speedup"] > 1.0 and g["speedup_low"] < 1.0 < g["speedup_high"]
+    rec = c.recommendation.sentence
+    assert rec.startswith("No significant difference") and "includes 1.0" in rec
+    assert f"{g['speedup_low']:.2f}–{g['speedup_high']:.2f}" in rec and not rec.startswith("Use")
 
 
 def test_candidate_generation_dominating():

@@ -64,7 +64,7 @@ def test_report_files_valid(tmp_path: Path, differ: bool):
         assert all(cells(line) == cells(t[0]) for line in t), t[0]
     pngs = sorted(out.glob("*.png"))
     names = {p.stem for p in pngs}
-    assert {"wall_vs_cpu", "timeline", "speedup_vs_workers", "unit_times"} <= names
+    assert {"wall_vs_cpu", "timeline", "speedup_vs_workers", "unit_times", "cost_pareto"} <= names
     # the differing samples are drawn only when answers differ; otherwise a per-task table
     assert ("candidate_counts" in names) == differ
     assert ("## Tasks (" in md) != differ
@@ -94,7 +94,8 @@ window.addEventListener('load', function () {
   var sizes = imgs.map(function (i) { return i.naturalWidth + 'x' + i.naturalHeight; }).join(',');
   var d = document.documentElement;
   var p = document.createElement('p'); p.id = 'probe';
-  p.textContent = 'IMAGES-LOADED ' + ok + '/' + imgs.length + ' SIZES ' + sizes + ' PAGE ' + d.scrollWidth + 'x' + d.scrollHeight;
+  var alts = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).map(function (i) { return i.alt; });
+  p.textContent = 'IMAGES-LOADED ' + ok + '/' + imgs.length + ' SIZES ' + sizes + ' PAGE ' + d.scrollWidth + 'x' + d.scrollHeight + ' ALTS ' + alts.join('|');
   document.body.appendChild(p);
 });
 </script></body>"""
@@ -153,6 +154,7 @@ def test_html_opens_in_headless_chromium_with_bounded_images(tmp_path: Path, cas
     assert m, f"probe missing; stderr: {done.stderr[-2000:]}"
     assert int(m.group(2)) == n >= 3
     assert m.group(1) == m.group(2), "some images did not load"
+    assert "Where the time goes: unit time by candidate" in done.stdout.split(" ALTS ", 1)[1]
     sizes = [tuple(map(int, s.split("x"))) for s in m.group(3).split(",") if s]
     assert all(w <= MAX_PNG_W and h <= MAX_PNG_H for w, h in sizes), sizes
     page_w, page_h = int(m.group(4)), int(m.group(5))

@@ -1,26 +1,162 @@
-"""Answers checked against a reference run, unit by unit (docs/design.md, invariant 3).
+"""Answers checked against a reference run, unit by unit (docs/design.md, invariant 3), and
+the reference checked against itself.
 
-A unit is identified by :data:`perfkit.model.UNIT_KEY`. Compared with the reference:
-*missing* (no outcome here), *extra* (no outcome in the reference), *status changed* (e.g.
-ok → timeout: a candidate lost), *output changed* (ok in both, different output hash).
+A unit is identified by :data:`perfkit.model.UNIT_KEY`. Compared with the reference a unit can
+be *missing* (no outcome here), *extra* (no outcome in the reference), have its *status
+changed* (e.g. ok → timeout) or its *output changed* (ok in both, different output hash).
+
+Each difference also gets a *kind* that says whose it is. The reference runs more than once
+(perfkit/orchestration/experiment.py), and :func:`reference_variability` compares its runs with
+each other: a unit whose output differs between them belongs to a *nondeterministic candidate*
+(a solver fault), and a unit near its timeout — ok in one reference run and timeout in
+another, or a reference time of at least :data:`BOUNDARY_SHARE` of the timeout — is a
+*boundary unit*. Differences of those units (:data:`NOISE_KINDS`) are the reference's own
+variability and are reported as such; every other difference (a lost unit, a changed output
+of a deterministic unit, a new timeout of a unit far from its limit, a crash) is a strategy's.
+
+One more kind of noise: when the reference's own runs time out units *far* from their limit
+(ok in one run in well under half the timeout, timeout in another), the timeout sits within
+the machine's own noise (scheduling, other processes). A run's new timeouts of far units are
+then compared with that rate: up to :data:`NOISE_FACTOR` times the reference's own rate they
+are *timeouts within noise*, beyond it each one counts against the run.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Optional, Sequence
 
+import numpy as np
 import pandas as pd
 
 from perfkit.model import SAMPLE_KEY, UNIT_KEY, sample_label
 
 KEY, SAMPLE = list(UNIT_KEY), list(SAMPLE_KEY)
 
+#: A unit whose slowest reference run took at least this share of its timeout is a boundary
+#: unit: a 2× slowdown — one other busy process on its core, or the ~2× speed states of a
+#: shared machine — takes it over its limit.
+BOUNDARY_SHARE = 0.5
+#: A run may time out up to this many times as many far-from-limit units as a sequential run
+#: times out by itself (the machine's noise) before those timeouts count against it: the load
+#: and the speed states of a shared machine change that rate about 2× from run to run.
+NOISE_FACTOR = 2.0
+
+# The kinds of difference, as the report names them.
+LOST = "lost unit"
+EXTRA = "extra unit"
+CHANGED_OUTPUT = "changed output"
+NEW_TIMEOUT = "new timeout"
+CRASH = "crash"
+NEW_ERROR = "new error"
+STATUS_CHANGED = "status changed"
+BOUNDARY_FLIP = "boundary flip"
+NONDETERMINISTIC = "nondeterministic candidate"
+NOISE_TIMEOUT = "timeout within noise"
+#: The kinds the reference's own variability explains: reported, never counted against a strategy.
+NOISE_KINDS = (BOUNDARY_FLIP, NOISE_TIMEOUT, NONDETERMINISTIC)
+#: Every kind, strategy faults first (the order sentences list them in).
+KINDS = (LOST, CHANGED_OUTPUT, NEW_TIMEOUT, CRASH, NEW_ERROR, STATUS_CHANGED, EXTRA) + NOISE_KINDS
+#: The four tables of an :class:`AnswerCheck`, by the name the report gives them.
+DIFFERENCES = ("missing", "extra", "status changed", "output changed")
+
+
+def _key_index(df: pd.DataFrame, cols: Sequence[str] = KEY) -> pd.MultiIndex:
+    return pd.MultiIndex.from_frame(df[list(cols)].astype({"index": "int64"}) if "index" in cols else df[list(cols)])
+
+
+@dataclass(frozen=True)
+class ReferenceVariability:
+    """How the reference varies by itself, over its ``run_ids`` (seconds).
+
+    ``boundary``: the boundary units, one row each: the key, ``statuses`` (the reference runs'
+    statuses joined by ``/``), ``wall_min_s``, ``wall_max_s``, ``flipped`` (ok in one
+    reference run and timeout in another) and ``far`` (flipped although its ok run took less
+    than :data:`BOUNDARY_SHARE` of the timeout: the machine's noise, not the unit's cost).
+    ``nondeterministic``: the units whose reference runs disagree on the output (or on ok
+    versus error): the key, ``statuses`` and ``outputs`` (the number of distinct ok outputs).
+    ``units``: how many units the reference has; ``noise_timeouts_per_run``: timeouts of far
+    units per reference run.
+    """
+
+    run_ids: tuple[str, ...]
+    timeout_s: float
+    boundary: pd.DataFrame
+    nondeterministic: pd.DataFrame
+    units: int = 0
+    noise_timeouts_per_run: float = 0.0
+
+    @property
+    def noise_rate(self) -> float:
+        """Timeouts of far units per unit and reference run (0 on a machine quiet enough)."""
+        return self.noise_timeouts_per_run / self.units if self.units else 0.0
+
+    @property
+    def runs(self) -> int:
+        """How many reference runs the variability rests on."""
+        return len(self.run_ids)
+
+    @property
+    def flips(self) -> pd.DataFrame:
+        """The boundary units that flipped ok ↔ timeout between reference runs."""
+        return self.boundary[self.boundary["flipped"]]
+
+    def candidates(self) -> list[tuple[str, str]]:
+        """The nondeterministic ``(task_id, candidate)`` pairs, in order of appearance."""
+        pairs = self.nondeterministic[["task_id", "candidate"]].itertuples(index=False, name=None)
+        return list(dict.fromkeys(pairs))
+
+    def is_boundary(self, df: pd.DataFrame) -> np.ndarray:
+        """A mask over ``df``'s rows: the unit is a boundary unit."""
+        if df.empty or self.boundary.empty:
+            return np.zeros(len(df), bool)
+        return _key_index(df).isin(_key_index(self.boundary))
+
+    def is_nondeterministic(self, df: pd.DataFrame) -> np.ndarray:
+        """A mask over ``df``'s rows: the unit's candidate is nondeterministic in its task."""
+        if df.empty or self.nondeterministic.empty:
+            return np.zeros(len(df), bool)
+        cols = ["task_id", "candidate"]
+        return pd.MultiIndex.from_frame(df[cols]).isin(pd.MultiIndex.from_frame(self.nondeterministic[cols]))
+
+
+def reference_variability(references: Sequence[pd.DataFrame], run_ids: Sequence[str],
+                          timeout_s: float) -> ReferenceVariability:
+    """Compare the reference's runs (unit tables) with each other; see the module docstring.
+    With one run there is no nondeterminism to see, and boundary units are those near the
+    limit."""
+    cols = KEY + ["status", "output_hash", "wall_s"]
+    both = pd.concat([r[cols].drop_duplicates(KEY) for r in references], ignore_index=True)
+    both["is_ok"], both["is_timeout"] = both["status"].eq("ok"), both["status"].eq("timeout")
+    g = both.groupby(KEY, sort=False)
+    per = g.agg(wall_min_s=("wall_s", "min"), wall_max_s=("wall_s", "max"),
+                has_ok=("is_ok", "any"), has_timeout=("is_timeout", "any"), timeouts=("is_timeout", "sum"))
+    outputs = both[both["is_ok"]].groupby(KEY, sort=False)["output_hash"].nunique()
+    per["outputs"] = outputs.reindex(per.index, fill_value=0)
+    # ok and error (or two errors' kinds of status) in different runs: not a matter of time
+    kinds = both[~both["is_timeout"]].groupby(KEY, sort=False)["status"].nunique()
+    per["kinds"] = kinds.reindex(per.index, fill_value=0)
+    per["flipped"] = per["has_ok"] & per["has_timeout"]
+    per["far"] = per["flipped"] & (per["wall_min_s"] < BOUNDARY_SHARE * timeout_s)
+    near = per["has_timeout"] | (per["wall_max_s"] >= BOUNDARY_SHARE * timeout_s)
+    varying = (per["outputs"] > 1) | (per["kinds"] > 1)
+    picked = per[near | varying].copy()
+    statuses = both.set_index(KEY)["status"]
+    statuses = statuses[statuses.index.isin(picked.index)]
+    picked["statuses"] = statuses.groupby(level=list(range(len(KEY))), sort=False).agg(
+        lambda s: "/".join(sorted(set(s)))).reindex(picked.index)
+    boundary = picked[near[picked.index]].reset_index()[KEY + ["statuses", "wall_min_s", "wall_max_s", "flipped",
+                                                               "far"]]
+    nondet = picked[varying[picked.index]].reset_index()[KEY + ["statuses", "outputs"]]
+    noise = float(per.loc[per["far"], "timeouts"].sum()) / max(1, len(references))
+    return ReferenceVariability(tuple(run_ids), float(timeout_s), boundary, nondet, len(per), noise)
+
 
 @dataclass(frozen=True)
 class AnswerCheck:
-    """Differences of one run from the reference; each table holds the unit keys plus the
-    reference and this run's ``status``/``output_hash`` (``_ref`` and ``_run`` suffixes)."""
+    """Differences of one run from the reference; each table holds the unit keys, the
+    reference's and this run's ``status``/``output_hash`` (``_ref`` and ``_run`` suffixes) and
+    the ``kind`` of each difference (:data:`KINDS`)."""
 
     run_id: str
     group: str
@@ -42,16 +178,65 @@ class AnswerCheck:
         """How many units differ, of every kind."""
         return len(self.missing) + len(self.extra) + len(self.status_changed) + len(self.output_changed)
 
+    @property
+    def table(self) -> pd.DataFrame:
+        """Every difference in one table, with a ``difference`` column (:data:`DIFFERENCES`)."""
+        parts = [df.assign(difference=name) for name, df in zip(DIFFERENCES, (
+            self.missing, self.extra, self.status_changed, self.output_changed)) if len(df)]
+        return pd.concat(parts, ignore_index=True) if parts else self.missing.assign(difference=[])
+
+    @property
+    def real(self) -> pd.DataFrame:
+        """The differences beyond the reference's own variability (kind not in NOISE_KINDS)."""
+        t = self.table
+        return t[~t["kind"].isin(NOISE_KINDS)] if len(t) else t
+
+    @property
+    def agrees(self) -> bool:
+        """True when nothing differs beyond the reference's own variability."""
+        return not len(self.real)
+
+    def kind_counts(self) -> dict[str, int]:
+        """How many differences of each kind, in the order of :data:`KINDS`."""
+        t = self.table
+        counts = t["kind"].value_counts() if len(t) else pd.Series(dtype=int)
+        return {k: int(counts[k]) for k in KINDS if k in counts.index}
+
     def sentence(self) -> str:
-        """One line: what differs, with the samples it hits."""
+        """One line: what differs, by kind, with the samples it hits; the reference's own
+        variability told apart."""
         if self.clean:
             return f"{self.group} ({self.run_id}): answers identical to {self.reference_name}."
-        parts = []
-        for name, df in (("missing", self.missing), ("extra", self.extra),
-                         ("status changed", self.status_changed), ("output changed", self.output_changed)):
-            if len(df):
-                parts.append(f"{len(df)} {name} ({_where(df)})")
-        return f"{self.group} ({self.run_id}) differs from {self.reference_name}: " + "; ".join(parts) + "."
+        t = self.table
+        counts = self.kind_counts()
+        real = [_kind_phrase(k, n, t) for k, n in counts.items() if k not in NOISE_KINDS]
+        noise = [_kind_phrase(k, n, t) for k, n in counts.items() if k in NOISE_KINDS]
+        n_noise = sum(n for k, n in counts.items() if k in NOISE_KINDS)
+        if not real:
+            return (f"{self.group} ({self.run_id}) agrees with {self.reference_name} beyond the reference's own "
+                    f"variability: its {n_noise} differences are " + ", ".join(noise) + ".")
+        text = (f"{self.group} ({self.run_id}) differs from {self.reference_name} in {_units(len(self.real))}: "
+                + ", ".join(real))
+        if noise:
+            text += f"; {n_noise} more are the reference's own variability (" + ", ".join(noise) + ")"
+        return text + "."
+
+
+def _units(n: int) -> str:
+    return f"{n} unit" if n == 1 else f"{n} units"
+
+
+_PLURAL = {NOISE_TIMEOUT: "timeouts within noise", CRASH: "crashes", STATUS_CHANGED: "status changes", NONDETERMINISTIC: "units of nondeterministic candidates",
+           CHANGED_OUTPUT: "changed outputs"}
+
+
+def _kind_phrase(kind: str, n: int, table: pd.DataFrame) -> str:
+    """``2 lost units (demo[0]×2)``."""
+    if kind == NONDETERMINISTIC:
+        name = "unit of a nondeterministic candidate" if n == 1 else _PLURAL[kind]
+    else:
+        name = kind if n == 1 else _PLURAL.get(kind, kind + "s")
+    return f"{n} {name} ({_where(table[table['kind'] == kind])})"
 
 
 def _where(df: pd.DataFrame, limit: int = 4) -> str:
@@ -62,8 +247,10 @@ def _where(df: pd.DataFrame, limit: int = 4) -> str:
 
 
 def check_answers(reference: pd.DataFrame, units: pd.DataFrame, run_id: str = "", group: str = "",
-                  reference_id: str = "", reference_name: str = "sequential") -> AnswerCheck:
-    """Compare ``units`` with the ``reference`` units (both tidy unit tables)."""
+                  reference_id: str = "", reference_name: str = "sequential",
+                  variability: Optional[ReferenceVariability] = None) -> AnswerCheck:
+    """Compare ``units`` with the ``reference`` units (both tidy unit tables); ``variability``
+    (the reference against itself) decides which differences are its own noise."""
     cols = KEY + ["status", "output_hash"]
     ref = reference[cols].drop_duplicates(KEY)
     run = units[cols].drop_duplicates(KEY)
@@ -74,7 +261,36 @@ def check_answers(reference: pd.DataFrame, units: pd.DataFrame, run_id: str = ""
     status = common[common["status_ref"] != common["status_run"]].reset_index(drop=True)
     ok = common[(common["status_ref"] == "ok") & (common["status_run"] == "ok")]
     output = ok[ok["output_hash_ref"].fillna("") != ok["output_hash_run"].fillna("")].reset_index(drop=True)
-    return AnswerCheck(run_id, group, reference_id, missing, extra, status, output, reference_name)
+    kinds = _status_kinds(status, variability)
+    if variability is not None and variability.noise_rate > 0:
+        kinds = _within_noise(status, kinds, variability.noise_rate * len(common))
+    return AnswerCheck(run_id, group, reference_id, missing.assign(kind=LOST), extra.assign(kind=EXTRA),
+                       status.assign(kind=kinds), output.assign(kind=_output_kinds(output, variability)),
+                       reference_name)
+
+
+def _within_noise(df: pd.DataFrame, kinds: np.ndarray, expected: float) -> np.ndarray:
+    """New timeouts become timeouts within noise when all the run's ok → timeout changes stay
+    within :data:`NOISE_FACTOR` × ``expected`` (the reference's own far timeouts per run)."""
+    went_out = (df["status_ref"].to_numpy() == "ok") & (df["status_run"].to_numpy() == "timeout")
+    if went_out.sum() > NOISE_FACTOR * expected:
+        return kinds
+    return np.where(kinds == NEW_TIMEOUT, NOISE_TIMEOUT, kinds)
+
+
+def _status_kinds(df: pd.DataFrame, v: Optional[ReferenceVariability]) -> np.ndarray:
+    """The kind of each status change (see :data:`KINDS`)."""
+    run, ref = df["status_run"].to_numpy(), df["status_ref"].to_numpy()
+    flip = ((ref == "ok") & (run == "timeout")) | ((ref == "timeout") & (run == "ok"))
+    boundary = v.is_boundary(df) if v is not None else np.zeros(len(df), bool)
+    nondet = v.is_nondeterministic(df) if v is not None else np.zeros(len(df), bool)
+    return np.select([flip & boundary, run == "crashed", nondet, run == "timeout", run == "error"],
+                     [BOUNDARY_FLIP, CRASH, NONDETERMINISTIC, NEW_TIMEOUT, NEW_ERROR], STATUS_CHANGED)
+
+
+def _output_kinds(df: pd.DataFrame, v: Optional[ReferenceVariability]) -> np.ndarray:
+    nondet = v.is_nondeterministic(df) if v is not None else np.zeros(len(df), bool)
+    return np.where(nondet, NONDETERMINISTIC, CHANGED_OUTPUT)
 
 
 def new_timeouts(units: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:

@@ -13,9 +13,27 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 import pandas as pd
 
-from perfkit.analysis.answers import new_timeouts
-from perfkit.analysis.metrics import KEY, SAMPLE, group_name, queue_wait, ran
-from perfkit.analysis.text import percent
+from perfkit.analysis.answers import (
+    BOUNDARY_FLIP,
+    BOUNDARY_SHARE,
+    NEW_TIMEOUT,
+    NOISE_FACTOR,
+    NOISE_TIMEOUT,
+    NONDETERMINISTIC,
+)
+from perfkit.analysis.metrics import (
+    COST_KEYS,
+    KEY,
+    SAMPLE,
+    busy_by_slot,
+    core_share,
+    group_name,
+    item_memory,
+    queue_wait,
+    ran,
+)
+from perfkit.analysis.statistics import interval_excludes
+from perfkit.analysis.text import is_missing, percent, ratio_interval
 from perfkit.model import sample_label
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,8 +56,27 @@ CRITICAL_FACTOR = 1.5
 STRAGGLER_FACTOR = 1.5
 #: Efficiency below this fraction of the physical limit is reported.
 LOW_EFFICIENCY = 0.5
-#: A strategy must beat sequential by this factor to be recommended.
+#: A strategy must beat sequential by this factor to be recommended (and its interval must
+#: exclude 1.0, "no gain").
 MIN_SPEEDUP = 1.05
+#: Other processes using more than this many cores on average during a run: the machine was
+#: not quiet (a quarter of a core taken from a run that wants every core is visible in its walls).
+BUSY_OTHER_CORES = 0.25
+#: Unit time is concentrated when at most this fraction of the candidates (samples, tasks) …
+CONCENTRATED_MEMBERS = 0.1
+#: … take at least this share of all unit time.
+CONCENTRATED_SHARE = 0.5
+#: With fewer candidates (samples, tasks) than this, concentration says nothing.
+MIN_MEMBERS = 4
+#: Timed-out units taking at least this share of all unit time are reported.
+TIMEOUT_SHARE = 0.2
+#: A work item drives memory when its peak resident memory reaches this many times the run's
+#: median item …
+MEMORY_FACTOR = 1.5
+#: … and at least this many bytes above it (below that, allocator noise and caches).
+MEMORY_RISE_BYTES = 64 * 2**20
+#: How many units, candidates or runs a finding's evidence lists.
+EVIDENCE_ROWS = 8
 
 SEVERITIES = ("problem", "warning", "info")
 
@@ -60,10 +97,24 @@ def _runs_by_group(c: "Comparison"):
         yield group, figs
 
 
+def _lost_to_timeouts(c: "Comparison", run, ref) -> pd.DataFrame:
+    """The units of ``run`` whose difference from its reference is a new timeout far from the
+    limit (perfkit/analysis/answers.py): boundary flips and timeouts within the machine's noise
+    are the reference's own variability and have findings of their own."""
+    check = next((a for a in c.answers if a.run_id == run.run_id), None)
+    if check is None or not len(check.status_changed):
+        return run.units.iloc[:0]
+    keys = check.status_changed.loc[check.status_changed["kind"] == NEW_TIMEOUT, KEY]
+    return run.units.merge(keys, on=KEY, how="inner")
+
+
 def contention_timeouts(c: "Comparison") -> list[Finding]:
-    """Units that timed out here but not under sequential: one finding per group (its first run
-    with such units), naming the samples, with the share of a core the units got while running
-    (unit CPU / unit wall), the queue wait and the contention figures as evidence."""
+    """Units that timed out here but not under sequential (boundary units aside): one finding
+    per group (its first run with such units), naming the samples, with the share of a core
+    the units got while running (their measured CPU / their wall), the queue wait and the
+    contention figures as evidence. Below :data:`CONTENTION_SHARE` of a core the cause is
+    contention (rule ``contention-timeouts``); at full speed the units were slow, not starved,
+    and without a measured CPU the cause is not told (rule ``new-timeouts``)."""
     out = []
     done: set[tuple] = set()
     for run, fig in zip(c.runs, c.figures):
@@ -71,37 +122,51 @@ def contention_timeouts(c: "Comparison") -> list[Finding]:
         if ref is None or run is ref or fig.group in done:
             continue
         u, r = run.units, ref.units.drop_duplicates(KEY).set_index(KEY)
-        new = new_timeouts(u, ref.units)
+        new = _lost_to_timeouts(c, run, ref)
         if new.empty:
             continue
         done.add(fig.group)
-        share = float(new["cpu_s"].sum() / new["wall_s"].sum()) if new["wall_s"].sum() > 0 else float("nan")
-        cause = "contention" if share < CONTENTION_SHARE else "timing: the units ran at full speed"
+        share = core_share(new)
+        starved = share < CONTENTION_SHARE
+        if is_missing(share):
+            cause = ("their CPU was not measured (stopped with their worker), so contention cannot be told "
+                     "from speed")
+        elif starved:
+            cause = (f"the units got {share:.0%} of a core while running (contention; unit wall "
+                     f"{fig.contention:.1f}× unit CPU)")
+        else:
+            cause = (f"the units ran at {share:.0%} of a core: they were slow at full speed, not starved "
+                     f"(timing, not contention)")
         ev, labels = [], []
         for (task_id, split, index), units in new.groupby(SAMPLE, sort=True):
             sample_units = u[(u["task_id"] == task_id) & (u["split"] == split) & (u["index"] == index)]
             qw = queue_wait(sample_units)
-            s_share = units["cpu_s"].sum() / units["wall_s"].sum() if units["wall_s"].sum() > 0 else float("nan")
+            s_share = core_share(units)
             ref_wall = r["wall_s"].reindex(pd.MultiIndex.from_frame(units[KEY])).max()
             label = sample_label(split, index)
             labels.append(label)
+            got = "CPU not measured" if is_missing(s_share) else f"{s_share:.0%} of a core while running"
             ev.append(f"{task_id}/{label}: {len(units)} of {len(sample_units)} candidates timed out; "
-                      f"{s_share:.0%} of a core while running; waited {float(qw.min()) if len(qw) else 0.0:.3f} s "
+                      f"{got}; waited {float(qw.min()) if len(qw) else 0.0:.3f} s "
                       f"in the queue; slowest of them under sequential {ref_wall:.3f} s")
         tasks = sorted(new["task_id"].unique())
         n_runs = sum(1 for rr in c.runs_of(fig.group)
-                     if rr is not c.reference_for(rr) and len(new_timeouts(rr.units, c.reference_for(rr).units)))
+                     if rr is not c.reference_for(rr) and len(_lost_to_timeouts(c, rr, c.reference_for(rr))))
+        busy = _busy(c, c.figures_of(fig.group)) if starved else []
+        if busy:
+            cause += (f"; other processes used up to {max(f.others_cores for f in busy):.2f} cores during "
+                      f"{len(busy)} of these runs, so part of the contention is theirs")
         ev += [f"unit timeout {fig.timeout_s:g} s; {n_runs} of {len(c.runs_of(fig.group))} repeats lost candidates",
-               f"run contention (unit wall / unit CPU) {fig.contention:.2f}× vs "
+               f"run contention (unit wall / unit CPU, units with a measured CPU) {fig.contention:.2f}× vs "
                f"{c.figure_of(ref).contention:.2f}× under sequential",
                f"queue wait: median {fig.queue_wait_median_s:.3f} s, max {fig.queue_wait_max_s:.3f} s "
                f"(queue time never counts against the timeout)",
                f"{fig.workers} workers on {fig.cores} usable cores ({fig.backend} backend)"]
         out.append(Finding(
-            "contention-timeouts", "problem", fig.name,
+            "contention-timeouts" if starved else "new-timeouts", "problem", fig.name,
             f"{', '.join(labels[:6])}{' …' if len(labels) > 6 else ''} of task{'s' if len(tasks) > 1 else ''} "
             f"{', '.join(tasks[:3])} timed out under {fig.name} but not under sequential ({len(new)} candidates "
-            f"lost): the units got {share:.0%} of a core while running ({cause}; unit wall {fig.contention:.1f}× unit CPU).",
+            f"lost, far from their limit under sequential): {cause}.",
             tuple(ev)))
     return out
 
@@ -218,7 +283,7 @@ def critical_path(c: "Comparison") -> list[Finding]:
                                f"split the work finer (candidate-parallel or hybrid).",
                                (f"work {f.work_s:.3f} s on {f.slots} slots; ideal wall {f.ideal_wall_s:.3f} s",)))
             continue
-        busy = ran(run.units).groupby("worker")["wall_s"].sum()
+        busy = busy_by_slot(run.units)  # per slot: a replacement worker continues its slot
         if len(busy) >= 2 and busy.max() > STRAGGLER_FACTOR * busy.mean() and busy.max() > 0.25 * f.wall_s:
             out.append(Finding("straggler", "warning", f.name,
                                f"Worker {busy.idxmax()} was a straggler under {f.name}: busy {busy.max():.3f} s "
@@ -316,36 +381,313 @@ def low_efficiency(c: "Comparison") -> list[Finding]:
     return out
 
 
+def nondeterministic_candidates(c: "Comparison") -> list[Finding]:
+    """Candidates whose output differed between the sequential reference's own runs (each in a
+    fresh process): a solver fault, named with its samples; their units are not counted as
+    strategy differences (perfkit/analysis/answers.py)."""
+    v = c.variability
+    if v is None or v.nondeterministic.empty:
+        return []
+    nd = v.nondeterministic
+    tasks_of: dict[str, list[str]] = {}
+    for task, cand in v.candidates():
+        tasks_of.setdefault(cand, []).append(task)
+    many_tasks = nd["task_id"].nunique() > 1
+    names = [cand + (f" (task{'s' if len(ts) > 1 else ''} {', '.join(ts[:3])}{' …' if len(ts) > 3 else ''})"
+                     if many_tasks else "") for cand, ts in tasks_of.items()]
+    excused = sum(a.kind_counts().get(NONDETERMINISTIC, 0) for a in c.answers)
+    ev = tuple(f"{r.task_id}/{sample_label(r.split, r.index)} {r.candidate}: "
+               + (f"{r.outputs} different outputs" if r.outputs > 1 else f"statuses {r.statuses}")
+               + f" in {v.runs} sequential runs" for r in nd.head(EVIDENCE_ROWS).itertuples())
+    return [Finding(
+        "nondeterministic-candidates", "problem", "",
+        f"{len(names)} candidate{'s' if len(names) > 1 else ''} gave different answers on the same sample in the "
+        f"{v.runs} sequential runs (each in a fresh process): {', '.join(names[:EVIDENCE_ROWS])}"
+        f"{' …' if len(names) > EVIDENCE_ROWS else ''}. This is a solver fault (unseeded randomness, the order of a "
+        f"set or of string hashes, state kept between calls), not a strategy's: their units are left out of the "
+        f"strategies' answer differences ({excused} such differences under the strategies).", ev)]
+
+
+def _flipped_under(c: "Comparison", kinds: tuple[str, ...]) -> dict[tuple, list[str]]:
+    """Unit key → the groups under which the unit's difference was one of ``kinds``."""
+    out: dict[tuple, list[str]] = {}
+    for a in c.answers:
+        t = a.table
+        if len(t):
+            for key in t.loc[t["kind"].isin(kinds), KEY].itertuples(index=False, name=None):
+                out.setdefault(key, []).append(a.group)
+    return out
+
+
+def boundary_units(c: "Comparison") -> list[Finding]:
+    """Units at their limit that flip between ok and timeout — between the reference's own runs
+    or under a strategy — reported as boundary flips with their count and times, not as lost
+    answers. Flips of units far from the limit are the machine's noise (:func:`timeout_noise`)."""
+    v = c.variability
+    if v is None or v.boundary.empty:
+        return []
+    b = v.boundary.set_index(KEY)
+    b = b[~b["far"]]
+    flipped_under = {k: g for k, g in _flipped_under(c, (BOUNDARY_FLIP,)).items() if k in b.index}
+    flipped = b[b["flipped"] | b.index.isin(list(flipped_under))]
+    if flipped.empty:
+        return []
+    n_strategy = sum(len(g) for g in flipped_under.values())
+    ev = []
+    for key, row in flipped.sort_values("wall_max_s", ascending=False).head(EVIDENCE_ROWS).iterrows():
+        task_id, split, index, cand = key
+        under = sorted(set(flipped_under.get(key, [])))
+        ev.append(f"{task_id}/{sample_label(split, index)} {cand}: sequential {row['wall_min_s']:.3f}–"
+                  f"{row['wall_max_s']:.3f} s ({row['statuses']})"
+                  + (f"; flipped under {', '.join(under)}" if under else ""))
+    return [Finding(
+        "boundary-units", "warning", "",
+        f"{len(flipped)} units sit at their {v.timeout_s:g} s limit and flip between ok and timeout: "
+        f"{int(flipped['flipped'].sum())} flipped between the {v.runs} sequential runs themselves and {n_strategy} "
+        f"times under the strategies. These are boundary flips (a unit whose sequential time reaches "
+        f"{BOUNDARY_SHARE:.0%} of the timeout, or that flips between sequential runs), not lost answers: the "
+        f"slowest of them took {flipped['wall_max_s'].max():.2f} s under sequential, so a timeout with room above "
+        f"that, or cheaper units, would keep their answers stable.", tuple(ev))]
+
+
+def timeout_noise(c: "Comparison") -> list[Finding]:
+    """The sequential runs themselves timed out units far from their limit: the timeout is
+    within the machine's noise, and the runs' timeouts are weighed against that rate."""
+    v = c.variability
+    if v is None or not v.noise_timeouts_per_run:
+        return []
+    far = v.boundary[v.boundary["far"]]
+    noise = sum(a.kind_counts().get(NOISE_TIMEOUT, 0) for a in c.answers)
+    beyond = [a for a in c.answers if a.kind_counts().get(NEW_TIMEOUT)]
+    text = (f"At {v.timeout_s:g} s the timeout is within this machine's noise: the {v.runs} sequential runs "
+            f"themselves timed out {len(far)} units that took under {BOUNDARY_SHARE:.0%} of it in another run "
+            f"(median {far['wall_min_s'].median() * 1000:.2f} ms), {v.noise_timeouts_per_run:.0f} per run: "
+            f"scheduling and other work, not the units. A run whose timeouts stay within {NOISE_FACTOR:g}× that "
+            f"rate does not lose answers by them ({noise} such timeouts over {len(c.answers) - len(beyond)} runs)")
+    text += (f"; {len(beyond)} runs went beyond it and their new timeouts count." if beyond else ".")
+    text += " Raise the timeout well above this noise, or measure on a quiet machine."
+    ev = tuple(f"{r.task_id}/{sample_label(r.split, r.index)} {r.candidate}: sequential {r.wall_min_s * 1000:.2f} ms"
+               f" and timeout ({r.statuses})" for r in far.head(EVIDENCE_ROWS).itertuples())
+    return [Finding("timeout-noise", "warning", "", text, ev)]
+
+
+def cost_concentration(c: "Comparison") -> list[Finding]:
+    """Where the time goes: when a few candidates (samples, tasks) take most of the reference's
+    unit time (at most :data:`CONCENTRATED_MEMBERS` of them, :data:`CONCENTRATED_SHARE` of the
+    time), name them with their share and how many of their units hit the timeout."""
+    out = []
+    source = _cost_source(c)
+    for by in COST_KEYS:
+        t = c.cost.get(by)
+        if t is None or len(t) < MIN_MEMBERS:
+            continue
+        top = t[t["cumulative"].shift(fill_value=0.0) < CONCENTRATED_SHARE]
+        if len(top) > CONCENTRATED_MEMBERS * len(t):
+            continue
+        named = ", ".join(f"{r.name} ({r.share:.0%}; {r.timeouts} of {r.units} units timed out)"
+                          for r in top.head(EVIDENCE_ROWS).itertuples())
+        named += ", …" if len(top) > EVIDENCE_ROWS else ""
+        unit_share = top["units"].sum() / t["units"].sum()
+        advice = {"candidate": " Cheaper versions of them, or a lower timeout for them, shorten every strategy.",
+                  "sample": " Work items that hold these samples bound the critical path.",
+                  "task": ""}[by]
+        out.append(Finding(
+            f"cost-by-{by}", "warning" if by == "candidate" else "info", "",
+            f"Where the time goes: {len(top)} of {len(t)} {by}s ({percent(unit_share, 1)} of units) "
+            f"take{'s' if len(top) == 1 else ''} "
+            f"{percent(top['share'].sum())} of unit time {source}: {named}.{advice}",
+            tuple(f"{r.name}: {r.wall_s:.3f} s ({r.share:.1%}; cumulative {r.cumulative:.1%}); {r.units} units, "
+                  f"{r.timeouts} timed out ({r.timeout_wall_s:.3f} s)" for r in t.head(EVIDENCE_ROWS).itertuples())))
+    return out
+
+
+def timeout_cost(c: "Comparison") -> list[Finding]:
+    """Timed-out units that take at least :data:`TIMEOUT_SHARE` of the reference's unit time
+    (the time its runs really spent): each costs its whole limit. Units that time out in every
+    sequential run are hopeless or slow candidates; those that time out only in some are
+    boundary units or noise, and the advice differs."""
+    refs = c.runs_of(c.figure_of(c.reference).group) if c.reference is not None else c.runs[:1]
+    units = ran(pd.concat([r.units for r in refs])) if refs else pd.DataFrame()
+    if units.empty:
+        return []
+    timed_out = units[units["status"] == "timeout"]
+    total, spent = float(units["wall_s"].sum()), float(timed_out["wall_s"].sum())
+    if timed_out.empty or spent < TIMEOUT_SHARE * total:
+        return []
+    flipping = _flipped_mask(c, timed_out)
+    always, sometimes = timed_out[~flipping], timed_out[flipping]
+    parts = []
+    if len(always):
+        parts.append(f"{len(always)} time out in every sequential run ({percent(always['wall_s'].sum() / total)} of "
+                     f"unit time): hopeless or slow candidates, where a lower timeout or a solver that gives up "
+                     f"sooner saves time")
+    if len(sometimes):
+        parts.append(f"{len(sometimes)} only in some runs ({percent(sometimes['wall_s'].sum() / total)}): units at "
+                     f"their limit or the machine's noise (see the boundary and noise findings), where a lower "
+                     f"timeout would lose answers")
+    worst = timed_out.groupby("candidate")["wall_s"].agg(["size", "sum"]).sort_values("sum", ascending=False)
+    return [Finding(
+        "timeout-cost", "warning", "",
+        f"{len(timed_out)} timed-out units ({percent(len(timed_out) / len(units), 1)} of units) take "
+        f"{percent(spent / total)} of the unit time the sequential runs spent, each its whole limit: "
+        + "; ".join(parts) + ".",
+        tuple(f"{cand}: {int(r['size'])} timeouts, {r['sum']:.3f} s" for cand, r in
+              worst.head(EVIDENCE_ROWS).iterrows()))]
+
+
+def _flipped_mask(c: "Comparison", df: pd.DataFrame):
+    """Units of ``df`` that flipped ok ↔ timeout between the reference's own runs."""
+    flips = c.variability.flips if c.variability is not None else pd.DataFrame()
+    if flips.empty:
+        return pd.Series(False, index=df.index).to_numpy()
+    return pd.MultiIndex.from_frame(df[KEY]).isin(pd.MultiIndex.from_frame(flips[KEY]))
+
+
+def _cost_source(c: "Comparison") -> str:
+    """Which runs the cost tables come from (see perfkit/analysis/comparison.py)."""
+    if c.variability is None:
+        return "in the first run"
+    if c.variability.runs > 1:
+        return f"(each unit's fastest of {c.variability.runs} sequential runs)"
+    return "in the sequential run"
+
+
+def _mb(n: float) -> str:
+    return f"{n / 2**20:.0f} MB"
+
+
+def memory_drivers(c: "Comparison") -> list[Finding]:
+    """Work items whose peak resident memory stands out (:data:`MEMORY_FACTOR` × the median
+    item and :data:`MEMORY_RISE_BYTES` above it): the candidates or samples in every such item
+    and in no other drive memory. One finding per group (its first run measured)."""
+    out = []
+    for group, figs in _runs_by_group(c):
+        run = next((c.run_of(f) for f in figs if c.run_of(f).summary.items), None)
+        items = item_memory(run) if run is not None else None
+        if items is None or len(items) < 2:
+            continue
+        median = float(items["peak_rss_bytes"].median())
+        heavy_mask = items["peak_rss_bytes"] >= max(MEMORY_FACTOR * median, median + MEMORY_RISE_BYTES)
+        heavy, light = items[heavy_mask], items[~heavy_mask]
+        if heavy.empty:
+            continue
+        culprits = _only_in(heavy["candidates"], light["candidates"])
+        samples = _only_in(heavy["samples"], light["samples"])
+        if len(culprits) == 1:
+            who = f"candidate {next(iter(culprits))}, in every such item and in no other, drives it"
+        elif culprits:
+            who = (f"candidates {', '.join(sorted(culprits)[:EVIDENCE_ROWS])} are in every such item and in no "
+                   f"other: one or more of them drives it (smaller work items would tell which)")
+        elif samples:
+            who = "sample" + ("s " if len(samples) > 1 else " ") + ", ".join(
+                sample_label(s, i) for s, i in sorted(samples)[:EVIDENCE_ROWS]) + ", in every such item and no other"
+        else:
+            who = "no candidate or sample is common to them alone (see the items below)"
+        out.append(Finding(
+            "memory", "warning", group_name(group),
+            f"Memory under {group_name(group)}: {len(heavy)} of {len(items)} work items peaked at up to "
+            f"{_mb(heavy['peak_rss_bytes'].max())} of resident memory against a median item of {_mb(median)}; "
+            f"{who}.",
+            tuple(f"{r.task_id} item {r.chunk} on {r.worker}: {_mb(r.peak_rss_bytes)}, {r.units} units "
+                  f"({', '.join(sorted(r.candidates)[:4])}{' …' if len(r.candidates) > 4 else ''})"
+                  for r in heavy.sort_values("peak_rss_bytes", ascending=False).head(EVIDENCE_ROWS).itertuples())))
+    return out
+
+
+def _only_in(heavy, light) -> set:
+    """What every heavy item holds and no light item does."""
+    common = set.intersection(*(set(x) for x in heavy)) if len(heavy) else set()
+    return common - set().union(*(set(x) for x in light))
+
+
+def _busy(c: "Comparison", figures) -> list:
+    return [f for f in figures if not is_missing(f.others_cores) and f.others_cores >= BUSY_OTHER_CORES]
+
+
+def busy_machine(c: "Comparison") -> list[Finding]:
+    """Runs during which other processes used at least :data:`BUSY_OTHER_CORES` cores: their
+    walls, speedups and timeouts include waiting for other work."""
+    busy = _busy(c, c.figures)
+    if not busy:
+        return []
+    most = max(busy, key=lambda f: f.others_cores)
+    loads = [f.load_avg_1m for f in busy if not is_missing(f.load_avg_1m)]
+    load = f"; 1-minute load average up to {max(loads):.1f}" if loads else ""
+    return [Finding(
+        "busy-machine", "warning", "",
+        f"The machine was not quiet: other processes used up to {most.others_cores:.2f} cores on average during "
+        f"{len(busy)} of {len(c.figures)} runs (of {most.cores} usable cores{load}). Walls, speedups and timeouts "
+        f"measured then include waiting for other work: compare again on a quiet machine before trusting them.",
+        tuple(f"{f.run_id} ({f.name}): other processes {f.others_cores:.2f} cores"
+              + ("" if is_missing(f.load_avg_1m) else f", load {f.load_avg_1m:.1f}")
+              for f in busy[:EVIDENCE_ROWS]))]
+
+
 def recommendation(c: "Comparison") -> Optional[Finding]:
-    """The fastest group (median wall) whose answers all agree with sequential."""
+    """The fastest group (median wall) whose answers agree with sequential beyond its own
+    variability, recommended only when its speedup's interval excludes 1.0 ("no gain") and
+    the speedup reaches :data:`MIN_SPEEDUP`; otherwise "no significant difference" with the
+    interval, or no verdict when one run gives no interval. Marked when measured on a busy
+    machine."""
     g = c.groups
     if g.empty:
         return None
     if c.reference is None:  # no speedup to rank by ("nan×"), no answers checked
         return Finding("recommendation", "recommendation", "",
                        "No recommendation: no sequential run to measure speedups and check answers against.")
-    bad = {a.group for a in c.answers if not a.clean}
-    ok = g[~g["group"].isin(bad)].sort_values("wall_s_median")
-    if ok.empty:
-        return Finding("recommendation", "recommendation", "",
-                       "No strategy kept the sequential answers: fix the differences before tuning speed.")
-    best = ok.iloc[0]
+    bad = {a.group for a in c.answers if not a.agrees}
     excluded = tuple(f"{r['group']} ({r['speedup']:.2f}×) changed answers: not considered"
                      for _, r in g[g["group"].isin(bad)].iterrows())
-    if best["strategy"] == "sequential" or not best["speedup"] >= MIN_SPEEDUP:
-        return Finding("recommendation", "recommendation", best["group"],
-                       "Stay sequential: no strategy that kept the answers was faster "
-                       f"(best: {best['group']}, {best['speedup']:.2f}×).", excluded)
-    return Finding("recommendation", "recommendation", best["group"],
-                   f"Use {best['strategy']} on the {best['backend']} backend with {best['workers']} workers: "
-                   f"{best['speedup']:.2f}× faster than sequential (95 % CI {best['speedup_low']:.2f}–"
-                   f"{best['speedup_high']:.2f}), {percent(best['efficiency_median'])} of the physical limit.",
-                   (f"median wall {best['wall_s_median']:.3f} s over {best['repeats']} repeats "
-                    f"(min {best['wall_s_min']:.3f}, max {best['wall_s_max']:.3f})",) + excluded)
+    ok = g[~g["group"].isin(bad) & (g["strategy"] != "sequential")].sort_values("wall_s_median")
+    if ok.empty:
+        text = ("No strategy kept the sequential answers: fix the differences before tuning speed." if bad else
+                "Only sequential ran: nothing to recommend.")
+        return Finding("recommendation", "recommendation", "", text, excluded)
+    best = ok.iloc[0]
+    speed = ratio_interval(best["speedup"], best["speedup_low"], best["speedup_high"], label="95 % CI")
+    basis = (f"median wall {best['wall_s_median']:.3f} s over {best['repeats']} runs (min {best['wall_s_min']:.3f}, "
+             f"max {best['wall_s_max']:.3f}); sequential over {_reference_runs(c)} runs",)
+    where = f"{best['strategy']} on the {best['backend']} backend with {best['workers']} workers"
+    if is_missing(best["speedup_low"]):
+        text = (f"No verdict: {best['group']} ran {speed} as fast as sequential; one run gives no interval, so "
+                f"repeat every configuration (at least 2 runs each) before choosing.")
+    elif interval_excludes(best["speedup_low"], best["speedup_high"]) and best["speedup_low"] > 1.0 \
+            and best["speedup"] >= MIN_SPEEDUP:
+        text = (f"Use {where}: {speed} faster than sequential, "
+                f"{percent(best['efficiency_median'])} of the physical limit.")
+    elif interval_excludes(best["speedup_low"], best["speedup_high"]) and best["speedup_high"] < 1.0:
+        text = (f"Stay sequential: every strategy that kept the answers was slower; the fastest, {best['group']}, "
+                f"ran {speed} as fast.")
+    else:
+        why = ("an interval that includes 1.0 (no gain)" if not best["speedup_low"] > 1.0 else
+               f"less than the {MIN_SPEEDUP:.2f}× worth switching for")
+        text = (f"No significant difference: the fastest strategy that kept the answers, {best['group']}, ran "
+                f"{speed} as fast as sequential, {why}: stay sequential, or measure more repeats.")
+    busy = _busy(c, [f for f in c.figures if f.name in (best["group"], _reference_name(c))])
+    if busy:
+        text += (f" Measured on a busy machine (other processes used up to "
+                 f"{max(f.others_cores for f in busy):.2f} cores during {len(busy)} of these runs): confirm on a "
+                 f"quiet one.")
+    return Finding("recommendation", "recommendation", best["group"], text, basis + excluded)
+
+
+def _reference_runs(c: "Comparison") -> int:
+    return c.variability.runs if c.variability is not None else 0
+
+
+def _reference_name(c: "Comparison") -> str:
+    return c.figure_of(c.reference).name if c.reference is not None else ""
 
 
 RULES: dict[str, Callable[["Comparison"], list[Finding]]] = {
+    "nondeterministic-candidates": nondeterministic_candidates,
+    "busy-machine": busy_machine,
     "contention-timeouts": contention_timeouts,
+    "boundary-units": boundary_units,
+    "timeout-noise": timeout_noise,
+    "cost-concentration": cost_concentration,
+    "timeout-cost": timeout_cost,
+    "memory": memory_drivers,
     "gil": gil_bound,
     "candidate-generation": candidate_generation,
     "dispatch-overhead": dispatch_overhead,

@@ -10,8 +10,11 @@ Definitions (docs/design.md, "Figures"):
 - ``dispatch_overhead = 1 - Σ unit wall / ((wall_s - generate_s) × slots)``: the fraction of the
   run's worker capacity spent outside units (start-up, serialisation, queueing, idle workers,
   barriers); the solver's candidate generation is its own figure, ``generate_s``.
-- ``contention = Σ unit wall / Σ unit CPU`` over units that ran: 1.0 means a unit had its core
-  to itself; 2.0 means it got half a core (oversubscription, GIL, memory bandwidth).
+- ``contention = Σ unit wall / Σ unit CPU`` over units that ran with a measured CPU: 1.0 means
+  a unit had its core to itself; 2.0 means it got half a core (oversubscription, GIL, memory
+  bandwidth). A unit whose CPU was not recorded is left out, never counted as 0 % of a core.
+- ``others_cores``: cores other processes of the machine used on average during the run
+  (summary ``others_cpu_s`` / wall): a busy machine makes every figure slower.
 - ``queue wait = started - queued`` per unit (median, p95, max).
 - ``ideal_wall_s``: the physical lower bound. The *work* of a unit is its CPU in the sequential
   reference run (its own CPU when no reference is given). Tasks run one after another and a
@@ -26,6 +29,11 @@ Definitions (docs/design.md, "Figures"):
 - ``efficiency = ideal_wall_s / wall_s`` (1.0 = at the physical limit).
 - ``speedup = median sequential wall / median wall``, with a seeded bootstrap 95 % interval
   (perfkit/analysis/statistics.py).
+- where the time goes (:func:`cost_by`): the unit wall time of the sequential reference summed
+  by candidate, sample or task, most expensive first, with each one's share, the cumulative
+  share (a Pareto table) and how much of it went to units that timed out. Each unit counts
+  with its least disturbed (fastest) reference run (:func:`least_disturbed`), so a unit that
+  timed out once because the machine was busy does not pass for an expensive one.
 """
 
 from __future__ import annotations
@@ -37,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from perfkit.analysis.statistics import ratio_of_medians, spread
-from perfkit.model import RAN_STATUSES, SAMPLE_KEY, STATUSES, UNIT_KEY, RunConfig
+from perfkit.model import RAN_STATUSES, SAMPLE_KEY, STATUSES, UNIT_KEY, RunConfig, sample_label
 from perfkit.store import Run
 
 KEY, SAMPLE = list(UNIT_KEY), list(SAMPLE_KEY)
@@ -85,6 +93,15 @@ class RunFigures:
     tasks: int
     tasks_solved: int
     leaked_s: float
+    #: Cores other processes used on average during the run (others' CPU / wall); NaN when unknown.
+    others_cores: float = float("nan")
+    #: The machine's 1-minute load average at the end of the run; NaN when unknown.
+    load_avg_1m: float = float("nan")
+    #: Peak resident memory of any worker (bytes; NaN when not measured).
+    peak_rss_bytes: float = float("nan")
+    #: Median and largest peak resident memory of the run's work items (bytes; NaN when not measured).
+    item_rss_median_bytes: float = float("nan")
+    item_rss_max_bytes: float = float("nan")
 
     @property
     def group(self) -> tuple[str, str, int]:
@@ -115,15 +132,63 @@ def ran(units: pd.DataFrame) -> pd.DataFrame:
     return units[units["status"].isin(RAN_STATUSES) & units["wall_s"].notna()]
 
 
+def slot_lanes(units: pd.DataFrame) -> dict[str, int]:
+    """Worker id → slot (lane) number: incarnations of one slot share its lane.
+
+    A backend replaces a killed worker with a new process (a new id) in the same slot
+    (docs/design.md, "slot"). Incarnations whose busy spans (first start to last end) never
+    overlap are packed onto as few lanes as possible, in order of their first unit — greedy
+    interval partitioning, which is optimal — so a run on 2 workers with 20 kills has 2 lanes,
+    not 22, whatever the backend named its workers.
+    """
+    r = units[units["started"].notna()]
+    if r.empty:
+        return {}
+    spans = r.groupby(r["worker"].astype(str)).agg(first=("started", "min"), last=("ended", "max"))
+    spans["last"] = spans["last"].fillna(spans["first"])
+    lanes: dict[str, int] = {}
+    free_at: list[float] = []  # per lane, when its current incarnation's last unit ended
+    for worker, span in spans.sort_values(["first", "last"]).iterrows():
+        reusable = [i for i, end in enumerate(free_at) if end <= span["first"]]
+        lane = min(reusable, key=lambda i: free_at[i]) if reusable else len(free_at)
+        if lane == len(free_at):
+            free_at.append(span["last"])
+        free_at[lane] = max(free_at[lane], span["last"])
+        lanes[str(worker)] = lane
+    return lanes
+
+
+def busy_by_slot(units: pd.DataFrame) -> pd.Series:
+    """Seconds each slot spent in units (unit wall of every incarnation of the slot)."""
+    r = ran(units)
+    lanes = slot_lanes(units)
+    return r["wall_s"].groupby(r["worker"].astype(str).map(lanes)).sum().rename(lambda i: f"slot {i}")
+
+
 def queue_wait(units: pd.DataFrame) -> pd.Series:
     """Per-unit queue wait ``started - queued`` in seconds (units that started)."""
     w = (units["started"] - units["queued"]).dropna()
     return w.clip(lower=0.0)
 
 
-def contention(units: pd.DataFrame) -> float:
-    """Σ unit wall / Σ unit CPU over units that ran (NaN when no CPU was recorded)."""
+def measured(units: pd.DataFrame) -> pd.DataFrame:
+    """Units that ran and whose CPU was measured: a unit without a recorded CPU (its worker
+    was killed before it could say) is left out of every CPU ratio, never counted as 0 s."""
     r = ran(units)
+    return r[r["cpu_s"].notna()]
+
+
+def core_share(units: pd.DataFrame) -> float:
+    """Σ unit CPU / Σ unit wall over units with a measured CPU: the share of a core they got
+    while running (NaN when none was measured)."""
+    m = measured(units)
+    wall = m["wall_s"].sum()
+    return float(m["cpu_s"].sum() / wall) if wall > 0 else float("nan")
+
+
+def contention(units: pd.DataFrame) -> float:
+    """Σ unit wall / Σ unit CPU over units with a measured CPU (NaN when none was measured)."""
+    r = measured(units)
     cpu = r["cpu_s"].sum()
     return float(r["wall_s"].sum() / cpu) if cpu > 0 else float("nan")
 
@@ -220,7 +285,38 @@ def run_figures(run: Run, reference: Optional[Run] = None) -> RunFigures:
         work_items=int(u.groupby(["task_id", "chunk"]).ngroups) if len(u) else 0,
         tasks=int(u["task_id"].nunique()), tasks_solved=tasks_solved(u),
         leaked_s=float(u.loc[u["leaked"], "leaked_s"].fillna(0).sum()) if "leaked" in u else 0.0,
+        others_cores=s.others_cpu_s / wall if s.others_cpu_s is not None and wall > 0 else float("nan"),
+        load_avg_1m=float("nan") if s.load_avg_1m is None else float(s.load_avg_1m),
+        **_memory_figures(run),
     )
+
+
+def _memory_figures(run: Run) -> dict[str, float]:
+    workers = [w.get("peak_rss_bytes") for w in run.summary.workers if w.get("peak_rss_bytes") is not None]
+    items = item_memory(run)["peak_rss_bytes"]
+    peaks = workers + ([float(items.max())] if len(items) else [])
+    return {"peak_rss_bytes": float(max(peaks)) if peaks else float("nan"),
+            "item_rss_median_bytes": float(items.median()) if len(items) else float("nan"),
+            "item_rss_max_bytes": float(items.max()) if len(items) else float("nan")}
+
+
+def item_memory(run: Run) -> pd.DataFrame:
+    """Peak resident memory per work item (bytes), from the summary's ``items``, with the
+    item's ``units`` (how many), ``candidates`` and ``samples`` (sets) from the units table."""
+    cols = ["task_id", "chunk", "worker", "peak_rss_bytes", "units", "candidates", "samples"]
+    records = [r for r in run.summary.items if r.get("peak_rss_bytes") is not None]
+    if not records:
+        return pd.DataFrame(columns=cols)
+    items = pd.DataFrame(records)
+    u = run.units
+    members = u.groupby(["task_id", "chunk"], sort=False).agg(
+        units=("candidate", "size"), candidates=("candidate", lambda c: frozenset(c)),
+        samples=("index", lambda i: frozenset(zip(u.loc[i.index, "split"], i))))
+    items = items.merge(members.reset_index(), on=["task_id", "chunk"], how="left")
+    items["units"] = items["units"].fillna(0).astype(int)
+    for col in ("candidates", "samples"):
+        items[col] = items[col].map(lambda v: v if isinstance(v, frozenset) else frozenset())
+    return items[cols]
 
 
 def figures_table(figures: Iterable[RunFigures]) -> pd.DataFrame:
@@ -284,3 +380,43 @@ def group_figures(table: pd.DataFrame, reference_group: Optional[tuple[str, str,
             row["speedup"] = row["speedup_low"] = row["speedup_high"] = float("nan")
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def least_disturbed(unit_tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """One row per unit: its fastest run among ``unit_tables`` (repeats of one configuration),
+    the least disturbed measure of what the unit costs (pyperf takes minimums for the same
+    reason); a unit timed out there only when it timed out in every run."""
+    both = pd.concat(list(unit_tables), ignore_index=True)
+    return both.sort_values("wall_s", kind="stable", na_position="last").drop_duplicates(KEY).sort_index()
+
+
+#: What :func:`cost_by` can sum unit time by.
+COST_KEYS = ("candidate", "sample", "task")
+
+
+def cost_by(units: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Where the time goes: unit wall time (seconds) of the units that ran, summed per
+    ``by`` (one of :data:`COST_KEYS`; candidates are pooled over tasks by id), most expensive
+    first. Columns: ``name``, ``wall_s``, ``share`` and ``cumulative`` (fractions of all unit
+    time), ``units``, ``timeouts`` (how many of them timed out) and ``timeout_wall_s``."""
+    r = ran(units)
+    columns = ["name", "wall_s", "share", "cumulative", "units", "timeouts", "timeout_wall_s"]
+    if r.empty or not r["wall_s"].sum() > 0:
+        return pd.DataFrame(columns=columns)
+    keys = {"candidate": ["candidate"], "sample": SAMPLE, "task": ["task_id"]}[by]
+    df = r[keys + ["wall_s"]].copy()
+    timed_out = r["status"].eq("timeout")
+    df["timeout"], df["timeout_wall_s"] = timed_out, r["wall_s"].where(timed_out, 0.0)
+    t = df.groupby(keys, sort=False).agg(wall_s=("wall_s", "sum"), units=("wall_s", "size"),
+                                         timeouts=("timeout", "sum"), timeout_wall_s=("timeout_wall_s", "sum"))
+    t = t.sort_values("wall_s", ascending=False, kind="stable").reset_index()
+    if by == "sample":
+        many = t["task_id"].nunique() > 1
+        t["name"] = [sample_label(s, i, k if many else None) for k, s, i in t[SAMPLE].itertuples(index=False)]
+    else:
+        t["name"] = t[keys[0]].astype(str)
+    total = float(t["wall_s"].sum())
+    t["share"] = t["wall_s"] / total
+    t["cumulative"] = t["share"].cumsum()
+    t["timeouts"] = t["timeouts"].astype(int)
+    return t[columns]

@@ -5,8 +5,10 @@ the same label are its repeats. Phases are given in order, the first is the base
 phase gets its wall and CPU (medians over repeats), candidate counts, timeouts, the change
 against the previous phase and against the baseline, and its answers checked against the
 baseline. A phase is flagged ❌ when its answers differ from the baseline's or when it is
-slower than the previous phase beyond the threshold (the gate's rule when both have repeats,
-the plain ratio otherwise).
+slower than the previous phase by the gate's rule (its interval above 1 and reaching the
+threshold). Each speed verdict says how many runs it rests on, and none is given with fewer
+than :data:`MIN_VERDICT_RUNS` runs on either side: one run cannot tell a slower phase from a
+busy minute.
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ from perfkit.analysis.statistics import pct_change
 from perfkit.model import ConfigError
 from perfkit.store import Run
 from perfkit.store.baseline import side_of_runs
+
+#: Runs each of two phases needs before their speeds are judged.
+MIN_VERDICT_RUNS = 2
+#: The gate's verdicts as a phase report words them.
+_SPEED = {"regression": "slower", "improvement": "faster", "unchanged": "unchanged", "inconclusive": "inconclusive"}
 
 
 @dataclass
@@ -45,10 +52,21 @@ class Phase:
     slower: bool
     #: A battery solver's own scores: mean value per score name (first run of the phase).
     battery_scores: dict[str, float] = field(default_factory=dict)
+    #: The speed verdict against the previous phase: slower, faster, unchanged, inconclusive,
+    #: "no verdict" (too few runs) or "baseline".
+    speed: str = "baseline"
+    #: What the speed verdict rests on ("3 vs 3 runs, …"), or why there is none.
+    basis: str = ""
 
     @property
     def ok(self) -> bool:
+        """True when the answers agree with the baseline and the phase is not judged slower."""
         return self.answers_ok and not self.slower
+
+    @property
+    def judged(self) -> bool:
+        """True when the speed verdict is a verdict (not "no verdict", "inconclusive")."""
+        return self.speed in ("baseline", "slower", "faster", "unchanged")
 
 
 def phase_table(phases: Sequence[tuple[str, list[Run]]], threshold: float = DEFAULT_THRESHOLD) -> list[Phase]:
@@ -69,11 +87,7 @@ def phase_table(phases: Sequence[tuple[str, list[Run]]], threshold: float = DEFA
         bcpu = float(np.median([r.cpu_s for r in base.repeats]))
         check = check_answers(base.answers, side.answers, run_id=label, group=label, reference_id=base.label,
                               reference_name="the baseline")
-        slower = False
-        if i:
-            verdict = judge_metric("wall", prev, side, threshold, normalised=False)
-            slower = verdict.verdict == "regression" or (verdict.verdict == "inconclusive"
-                                                         and wall > pwall * (1 + threshold))
+        speed, basis = _speed(prev, side, threshold) if i else ("baseline", f"{len(side.repeats)} runs")
         rows.append(Phase(
             label=label, run_ids=[r.run_id for r in side.repeats], wall_s=wall, cpu_s=cpu,
             candidates_ok=int((units["status"] == "ok").sum()), units=len(units),
@@ -82,8 +96,19 @@ def phase_table(phases: Sequence[tuple[str, list[Run]]], threshold: float = DEFA
             cpu_vs_previous_pct=pct_change(cpu, pcpu) if i else 0.0, cpu_vs_baseline_pct=pct_change(cpu, bcpu),
             answers="baseline" if i == 0 else ("answers identical to the baseline" if check.clean else
                                                 check.sentence()),
-            answers_ok=check.clean, slower=slower, battery_scores=score_means(runs[0].scores)))
+            answers_ok=check.clean, slower=speed == "slower", speed=speed, basis=basis,
+            battery_scores=score_means(runs[0].scores)))
     return rows
+
+
+def _speed(prev, side, threshold: float) -> tuple[str, str]:
+    """The speed verdict of ``side`` against the phase before it, and what it rests on."""
+    n_prev, n_cur = len(prev.repeats), len(side.repeats)
+    runs = f"{n_prev} vs {n_cur} runs"
+    if min(n_prev, n_cur) < MIN_VERDICT_RUNS:
+        return "no verdict", f"{runs}: at least {MIN_VERDICT_RUNS} each are needed"
+    verdict = judge_metric("wall", prev, side, threshold, normalised=False)
+    return _SPEED[verdict.verdict], f"{runs}, wall ratio {verdict.ratio:.2f} ({verdict.low:.2f}–{verdict.high:.2f})"
 
 
 def score_means(scores: Any) -> dict[str, float]:

@@ -30,6 +30,12 @@ UNSTABLE_EXTREME = 0.50
 OUTLIER_IQR = 1.5
 
 
+def interval_excludes(low: float, high: float, value: float = 1.0) -> bool:
+    """True when the interval ``[low, high]`` is known and lies wholly above or below
+    ``value`` (1.0 for a ratio: "no change")."""
+    return bool(np.isfinite(low) and np.isfinite(high) and (low > value or high < value))
+
+
 def pct_change(new: float, old: float) -> float:
     """``new`` relative to ``old`` in percent (+10.0 means 10 % more); NaN when ``old`` is 0."""
     return (new / old - 1.0) * 100.0 if old else math.nan
@@ -40,14 +46,15 @@ def ratio_of_medians(numerator: Sequence[float], denominator: Sequence[float],
     """``(ratio, low, high)``: median(numerator) / median(denominator) and its bootstrap
     interval at ``confidence``, both samples resampled independently (unpaired repeats).
 
-    Non-positive and NaN values are dropped (a run without a wall). With a single value on both
-    sides there is no interval: ``low`` and ``high`` are NaN, never the point itself.
+    Non-positive and NaN values are dropped (a run without a wall). With a single value on
+    either side there is no interval: ``low`` and ``high`` are NaN, never the point itself (a
+    resampled single run would pretend that side never varies).
     """
     num, den = _positive(numerator), _positive(denominator)
     if not len(num) or not len(den):
         return NAN3
     point = float(np.median(num) / np.median(den))
-    if len(num) < 2 and len(den) < 2:
+    if len(num) < 2 or len(den) < 2:
         return point, math.nan, math.nan
     rng = np.random.default_rng(BOOTSTRAP_SEED)
     ns = np.median(rng.choice(num, size=(BOOTSTRAP_SAMPLES, len(num))), axis=1)

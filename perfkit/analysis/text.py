@@ -64,3 +64,16 @@ def durations(values: Any) -> list[str]:
     known = [v for v in values if not is_missing(v) and float(v) != 0]
     unit = time_unit(known[0]) if known else TIME_UNITS[0]
     return [duration(v, unit) for v in values]
+
+
+def ratio_interval(point: Any, low: Any, high: Any, digits: int = 2, label: str = "") -> str:
+    """A ratio with its interval: ``1.43× (1.23–1.70)``, with ``label`` before the bounds
+    (``95 % CI``); an interval that could not be computed (one run) reads as unavailable,
+    never as a point: ``1.43× (no interval: one run)``."""
+    if is_missing(point):
+        return "–"
+    head = f"{float(point):.{digits}f}×"
+    if is_missing(low) or is_missing(high):
+        return f"{head} (no interval: one run)"
+    lead = f"{label} " if label else ""
+    return f"{head} ({lead}{float(low):.{digits}f}–{float(high):.{digits}f})"

@@ -1,6 +1,7 @@
 """Running an experiment: every configuration of it, repeat-major (every configuration once,
 then again) so that machine drift hits all alike, the sequential inline reference first in
-each repeat (perfkit/orchestration/experiment.py plans them); a solver that asks for it
+each repeat (perfkit/orchestration/experiment.py plans them), each reference in a fresh
+process (perfkit/orchestration/reference.py says why); a solver that asks for it
 (perfkit.solvers.REFERENCE_ATTR) gets that reference run's folder in the other runs of the
 repeat. Optionally a profile of each configuration. Rendering the report is perfkit/api.py's job."""
 
@@ -13,6 +14,7 @@ from typing import Optional, Sequence
 
 from perfkit.model import RunConfig, Task
 from perfkit.orchestration.experiment import REFERENCE, Experiment, plan_runs, plan_warmup
+from perfkit.orchestration.reference import run_fresh
 from perfkit.runner import Observer, run
 from perfkit.solvers import REFERENCE_ATTR, solver_attribute
 from perfkit.store import Run
@@ -46,7 +48,8 @@ def run_experiment(exp: Experiment, store: Path, progress: Optional[Progress] = 
         if reference_key and reference is not None and not is_reference:  # the solver asks for it
             config = replace(config, solver_options={**config.solver_options, reference_key: str(reference.path)})
         observer = progress.run_started(i, len(configs), config)
-        stored = run(config, store, observer=observer, tasks=task_list)
+        runner = run_fresh if is_reference else run
+        stored = runner(config, store, observer=observer, tasks=task_list)
         runs.append(stored)
         if is_reference:
             reference = stored

@@ -22,7 +22,10 @@ solver and tasks must come from the file or the caller::
 
 Runs go repeat-major (every configuration once, then again) so that machine drift hits all
 alike; the sequential strategy always runs, inline with one worker: it is the reference for
-speedups and answers.
+speedups and answers. It runs in every repeat and at least :data:`MIN_REFERENCE_RUNS` times,
+each in a fresh process (perfkit/orchestration/reference.py), so that the reference can be
+compared with itself: a unit that differs between reference runs is the solver's or the
+machine's variability, not a strategy's fault (perfkit/analysis/answers.py).
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ from perfkit.model import ConfigError, PerfkitError, RunConfig, TimeoutPolicy
 
 #: The reference configuration every comparison runs: (strategy, backend, workers).
 REFERENCE = ("sequential", "inline", 1)
+#: The reference runs at least this often, even with one repeat: one run cannot show how much
+#: the reference varies by itself (nondeterministic candidates, units near their timeout).
+MIN_REFERENCE_RUNS = 2
 
 
 @dataclass(frozen=True)
@@ -182,7 +188,9 @@ def load_experiment(path: str | Path) -> Experiment:
 
 def plan_runs(exp: Experiment) -> list[RunConfig]:
     """Every run of the experiment, repeat-major; the sequential inline reference first in each
-    repeat. ``exp.workers`` empty means the usable cores."""
+    repeat, and alone in the extra rounds that bring it to :data:`MIN_REFERENCE_RUNS` runs
+    (after every other run, so that the references bracket the experiment). ``exp.workers``
+    empty means the usable cores."""
     workers = exp.workers or (_cores(),)
     timeout = TimeoutPolicy(exp.timeout, exp.sample_budget, exp.task_budget)
     base = RunConfig(solver=exp.solver, tasks=exp.tasks, chunk_size=exp.chunk_size, timeout=timeout,
@@ -195,13 +203,14 @@ def plan_runs(exp: Experiment) -> list[RunConfig]:
             for w in workers:
                 combos.append((strategy, backend, w))
     return [replace(base, strategy=s, backend=b, workers=w, repeat=rep, solver_options=dict(exp.solver_options))
-            for rep in range(exp.repeats) for s, b, w in combos]
+            for rep in range(max(exp.repeats, MIN_REFERENCE_RUNS))
+            for s, b, w in (combos if rep < exp.repeats else [REFERENCE])]
 
 
 def plan_warmup(exp: Experiment) -> list[RunConfig]:
     """The warm-up runs: every configuration of :func:`plan_runs`, ``exp.warmup`` times, labelled
     ``<name>-warmup`` (stored, never compared)."""
-    one = [c for c in plan_runs(replace(exp, repeats=1))]
+    one = list({c.group: c for c in plan_runs(replace(exp, repeats=1))}.values())  # each configuration once
     return [replace(c, label=f"{exp.name}-warmup", repeat=r) for r in range(exp.warmup) for c in one]
 
 

@@ -7,7 +7,7 @@ path, or None when the chart does not apply (e.g. speedup vs workers with one wo
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 import matplotlib
 
@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from perfkit.analysis.metrics import slot_lanes  # noqa: E402
 from perfkit.analysis.overview import differing_samples  # noqa: E402
 from perfkit.analysis.text import duration  # noqa: E402
 
@@ -72,7 +73,8 @@ def wall_vs_cpu(c: Any, out: Path) -> Optional[Path]:
 
 
 def timeline(c: Any, out: Path) -> Optional[Path]:
-    """One panel per group (its first repeat) on one shared time axis: a lane per worker, units
+    """One panel per group (its first repeat) on one shared time axis: a lane per slot (a
+    replacement worker keeps its slot's lane; a dotted line marks where it took over), units
     coloured by split, errors, timeouts and crashes as marks of their own above the units; the
     parent's lane shows start-up and each task's candidate generation."""
     picks = []
@@ -81,7 +83,7 @@ def timeline(c: Any, out: Path) -> Optional[Path]:
     picks = [p for p in picks if len(p[1].units) and p[1].units["started"].notna().any()][:MAX_TIMELINES]
     if not picks:
         return None
-    lanes = [min(MAX_LANES, max(1, p[1].units["worker"].nunique()) + 1) for p in picks]
+    lanes = [min(MAX_LANES, max(1, len(set(slot_lanes(p[1].units).values()))) + 1) for p in picks]
     fig, axes = plt.subplots(len(picks), 1, sharex=True, squeeze=False,
                              figsize=_size(12, 1.0 + sum(0.3 * n + 0.55 for n in lanes)),
                              gridspec_kw={"height_ratios": lanes})
@@ -97,15 +99,17 @@ def timeline(c: Any, out: Path) -> Optional[Path]:
 
 
 def _draw_run(ax: Any, fig_: Any, run: Any, seen: dict[str, Any]) -> None:
-    """One panel: the parent's lane (start-up, generation), then one lane per worker."""
+    """One panel: the parent's lane (start-up, generation), then one lane per slot."""
     u = run.units[run.units["started"].notna()]
     s = run.summary
     t0 = s.started if s.started is not None else float(u["queued"].min())
-    workers = sorted(u["worker"].astype(str).unique())
-    lanes = [[w] for w in workers]
-    if len(lanes) > MAX_LANES - 1:  # the rest share the last lane
-        lanes = lanes[: MAX_LANES - 2] + [workers[MAX_LANES - 2:]]
-    lane_names = [PARENT_LANE] + [ws[0] if len(ws) == 1 else f"{len(ws)} more workers" for ws in lanes]
+    slot_of = slot_lanes(u)
+    slots = [[w for w, i in slot_of.items() if i == slot] for slot in range(max(1, len(set(slot_of.values()))))]
+    lanes = slots if len(slots) <= MAX_LANES - 1 else slots[: MAX_LANES - 2] + [sum(slots[MAX_LANES - 2:], [])]
+    lane_names = [PARENT_LANE] + [f"slot {i}" + (f" ({len(ws)} processes)" if len(ws) > 1 else "")
+                                  for i, ws in enumerate(slots[: len(lanes)])]
+    if len(lanes) < len(slots):  # the rest share the last lane
+        lane_names[-1] = f"{len(slots) - len(lanes) + 1} more slots"
     first = float(u["queued"].min()) - t0
     if first > 0:
         seen["start-up and teardown (parent)"] = ax.broken_barh([(0.0, first)], (-0.4, 0.8),
@@ -119,6 +123,10 @@ def _draw_run(ax: Any, fig_: Any, run: Any, seen: dict[str, Any]) -> None:
         seen["candidate generation (parent)"] = ax.broken_barh(spans, (-0.4, 0.8), facecolors=GENERATION_COLOUR)
     for lane, members in enumerate(lanes, start=1):
         w = u[u["worker"].astype(str).isin(members)]
+        takeovers = w.groupby(w["worker"].astype(str))["started"].min().sort_values().iloc[1:] - t0
+        if len(members) > 1 and len(takeovers):
+            seen["a new worker takes over its slot"] = ax.vlines(
+                takeovers.to_numpy(), lane - 0.45, lane + 0.45, colors="0.2", linestyles=":", linewidth=0.8)
         starts = (w["started"] - t0).to_numpy()
         widths = (w["ended"].fillna(w["started"]) - w["started"]).to_numpy()
         for split, colour in SPLIT_COLOUR.items():
@@ -131,18 +139,18 @@ def _draw_run(ax: Any, fig_: Any, run: Any, seen: dict[str, Any]) -> None:
             if m.any():  # a mark above the lane at each bad unit's end: visible, never a solid lane
                 seen[label] = ax.scatter(starts[m] + widths[m], np.full(m.sum(), lane + 0.28), marker=marker,
                                          s=14, color=colour, linewidths=0.8, zorder=3)
-    draw_task_stream(ax, run, lane_names, t0)
+    draw_task_stream(ax, run, {w: lane for lane, ws in enumerate(lanes, start=1) for w in ws}, t0)
     ax.set_yticks(range(len(lane_names)), lane_names, fontsize=7)
     ax.set_ylim(len(lane_names) - 0.5, -0.5)
     ax.set_title(f"{fig_.name} (repeat {fig_.repeat}, wall {duration(fig_.wall_s)})", fontsize=9, loc="left")
 
 
-def draw_task_stream(ax: Any, run: Any, workers: list[str], t0: float) -> None:
-    """Dask runs: outline each Dask task (one work item) on its worker's lane (lane i: the
-    worker ``workers[i]``), from the task stream the backend stored in summary.json (start/stop
-    already on this machine's clock)."""
+def draw_task_stream(ax: Any, run: Any, workers: Union[list[str], dict[str, int]], t0: float) -> None:
+    """Dask runs: outline each Dask task (one work item) on its worker's lane (``workers``: a
+    worker id → lane map, or a list whose i-th worker has lane i), from the task stream the
+    backend stored in summary.json (start/stop already on this machine's clock)."""
     stream = run.summary.resources.get("task_stream") or []
-    lane = {w: i for i, w in enumerate(workers)}
+    lane = workers if isinstance(workers, dict) else {w: i for i, w in enumerate(workers)}
     boxes: dict[int, list[tuple[float, float]]] = {}
     for task in stream:
         if task.get("worker") in lane and task.get("start") is not None and task.get("stop") is not None:
@@ -218,12 +226,47 @@ def unit_times(c: Any, out: Path) -> Optional[Path]:
     return _save(fig, out / "unit_times.png")
 
 
+#: Bars per panel of the cost chart (the rest is in the cumulative line).
+COST_BARS = 20
+
+
+def cost_pareto(c: Any, out: Path) -> Optional[Path]:
+    """Where the time goes: a Pareto chart of the sequential reference's unit time by candidate
+    (and by sample and by task when there are several): bars for each one's share, the part spent
+    in timed-out units hatched red, the cumulative share as a line."""
+    cost = getattr(c, "cost", None) or {}
+    panels = [(by, t) for by, t in cost.items() if len(t) >= 2]
+    if not panels:
+        return None
+    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 3.2 * len(panels)), squeeze=False)
+    for ax, (by, t) in zip(axes[:, 0], panels):
+        top = t.head(COST_BARS)
+        x = np.arange(len(top))
+        total = float(t["wall_s"].sum())
+        ax.bar(x, 100 * top["share"], color="#4477aa", label="share of unit time")
+        ax.bar(x, 100 * top["timeout_wall_s"] / total, color="none", edgecolor="red", hatch="//",
+               linewidth=0.8, label="of which in timed-out units")
+        ax.set_xticks(x, top["name"], rotation=45, ha="right", fontsize=7)
+        ax.set_ylabel("% of unit time")
+        line = ax.twinx()
+        line.plot(x, 100 * top["cumulative"], "k.-", label="cumulative")
+        line.set_ylim(0, 105)
+        line.set_ylabel("cumulative %")
+        more = f" (top {len(top)} of {len(t)})" if len(t) > len(top) else ""
+        ax.set_title(f"Where the time goes, by {by}{more}: sequential unit time (each unit's fastest run)",
+                     fontsize=9)
+        handles = ax.get_legend_handles_labels()[0] + line.get_legend_handles_labels()[0]
+        ax.legend(handles, [h.get_label() for h in handles], fontsize=7, loc="center right")
+    return _save(fig, out / "cost_pareto.png")
+
+
 CHARTS = {
     "wall_vs_cpu": ("Wall vs CPU per strategy (ideal bound marked)", wall_vs_cpu),
     "timeline": ("Worker timeline", timeline),
     "speedup_vs_workers": ("Speedup vs workers", speedup_vs_workers),
     "candidate_counts": ("Samples whose ok-candidate counts differ between strategies", candidate_counts),
     "unit_times": ("Distribution of unit times", unit_times),
+    "cost_pareto": ("Where the time goes: unit time by candidate, sample and task (Pareto)", cost_pareto),
 }
 
 

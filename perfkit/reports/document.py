@@ -12,10 +12,11 @@ from typing import Any, Optional, Sequence, Union
 
 import pandas as pd
 
+from perfkit.analysis.answers import NOISE_KINDS
 from perfkit.analysis.overview import differing_samples, task_table
 from perfkit.analysis.runset import describe_left_out
 from perfkit.analysis.statistics import UNSTABLE_CV, UNSTABLE_EXTREME
-from perfkit.analysis.text import duration, durations, is_missing, number, percent
+from perfkit.analysis.text import duration, durations, is_missing, number, percent, ratio_interval
 
 MAX_DIFF_ROWS = 20
 
@@ -93,12 +94,9 @@ def _spread(row: Any, col: str, spec: str = ".3f") -> str:
 
 
 def speedup_text(row: Any) -> str:
-    """``1.43× (1.23–1.70)``; ``1.43×`` without an interval; an en dash without a reference."""
-    if is_missing(row["speedup"]):
-        return "–"
-    if is_missing(row["speedup_low"]):
-        return f"{number(row['speedup'], '.2f')}×"
-    return f"{number(row['speedup'], '.2f')}× ({number(row['speedup_low'], '.2f')}–{number(row['speedup_high'], '.2f')})"
+    """``1.43× (1.23–1.70)``; ``1.43× (no interval: one run)`` — never a point shown as an
+    interval; an en dash without a reference."""
+    return ratio_interval(row["speedup"], row["speedup_low"], row["speedup_high"])
 
 
 def build(c: Any, charts: dict[str, tuple[str, Path]], name: str = "comparison",
@@ -120,6 +118,7 @@ def build(c: Any, charts: dict[str, tuple[str, Path]], name: str = "comparison",
         f"{UNSTABLE_EXTREME:.0%} from it (pyperf's checks). Every figure's spread is in report.json.")]
     b += [Heading("Answers vs sequential")]
     b += _answers(c)
+    b += _reference_variability(c)
     b += _candidates(c)
     b += [Heading("Findings")]
     if c.findings:
@@ -127,12 +126,15 @@ def build(c: Any, charts: dict[str, tuple[str, Path]], name: str = "comparison",
                                for f in c.findings)))
     else:
         b.append(Para("No findings: every rule stayed silent."))
+    b += _where_time_goes(c)
     if charts:
         b.append(Heading("Charts"))
         b += [Image(title, path) for title, path in charts.values()]
     if profiles:
         b += [Heading("Profiles (where the CPU goes inside the workers)"), Links(tuple(profiles))]
     b += [Heading("Runs"), _runs_table(c)]
+    b += _machine_load(c)
+    b += _memory(c)
     if getattr(c, "empty_runs", None):
         b.append(Para("Runs without any recorded unit (left out): " + ", ".join(c.empty_runs)))
     b += [Heading("Environment")]
@@ -141,8 +143,10 @@ def build(c: Any, charts: dict[str, tuple[str, Path]], name: str = "comparison",
         "parallelism = CPU / wall; slots = min(workers, usable cores); ideal wall = Σ over stages of "
         "max(work / slots, largest indivisible work item), work = unit CPU under sequential; "
         "efficiency = ideal / wall; dispatch overhead = share of wall × slots spent outside units; "
-        "contention = unit wall / unit CPU; queue wait = started − queued; speedup = median sequential "
-        "wall / median wall (bootstrap 95 % CI).")]
+        "contention = unit wall / unit CPU (units with a measured CPU); queue wait = started − queued; "
+        "speedup = median sequential wall / median wall (bootstrap 95 % CI; none from one run); boundary "
+        "unit = ok/timeout flip between sequential runs, or a sequential time of at least half its timeout; "
+        "other processes = machine CPU during the run not used by the run, in cores.")]
     return doc
 
 
@@ -219,20 +223,92 @@ def _answers(c: Any) -> list[Block]:
     out: list[Block] = [Para(c.headline(), strong=c.differences)]
     bad = [a for a in c.answers if not a.clean]
     if bad:
-        out.append(Bullets(tuple((a.sentence(), (), True) for a in bad)))
+        out.append(Bullets(tuple((a.sentence(), (), not a.agrees) for a in bad)))
         rows = []
         for a in bad:
-            for kind, df in (("missing", a.missing), ("extra", a.extra), ("status changed", a.status_changed),
-                             ("output changed", a.output_changed)):
-                for r in df.itertuples(index=False):
-                    rows.append((a.group, a.run_id, kind, str(r.task_id), f"{r.split}[{r.index}]", str(r.candidate),
-                                 *(_s(v) for v in (r.status_ref, r.status_run, r.output_hash_ref, r.output_hash_run))))
+            for r in a.table.itertuples(index=False):
+                rows.append((a.group, a.run_id, r.kind, r.difference, str(r.task_id), f"{r.split}[{r.index}]",
+                             str(r.candidate),
+                             *(_s(v) for v in (r.status_ref, r.status_run, r.output_hash_ref, r.output_hash_run))))
+        rows.sort(key=lambda row: row[2] in NOISE_KINDS)  # the strategies' own differences first
         shown = rows[:MAX_DIFF_ROWS]
-        out.append(Table(("strategy", "run", "difference", "task", "sample", "candidate", "status (seq)",
+        out.append(Table(("strategy", "run", "kind", "difference", "task", "sample", "candidate", "status (seq)",
                           "status", "output (seq)", "output"), tuple(shown)))
         if len(rows) > len(shown):
             out.append(Para(f"… and {len(rows) - len(shown)} more unit differences."))
     return out
+
+
+def _reference_variability(c: Any) -> list[Block]:
+    """Sequential against itself: how many runs, which units differ between them."""
+    v = c.variability
+    if v is None:
+        return []
+    head = Heading("Sequential against itself", 3)
+    if v.runs < 2:
+        return [head, Para("Sequential ran once: its own variability is unknown, so every difference above counts "
+                           "against the strategy (a comparison runs it at least twice).")]
+    flips, nd = v.flips, v.nondeterministic
+    text = (f"Sequential ran {v.runs} times, each in a fresh process ({', '.join(v.run_ids)}): "
+            f"{len(flips)} units flipped between ok and timeout (boundary units, of {len(v.boundary)} at or above "
+            f"half their {v.timeout_s:g} s limit) and {len(nd)} units of {nd['candidate'].nunique()} candidates gave "
+            f"different answers (nondeterministic candidates).")
+    out: list[Block] = [head, Para(text)]
+    rows = [("boundary flip", str(r.task_id), f"{r.split}[{r.index}]", str(r.candidate), r.statuses,
+             f"{number(r.wall_min_s)}–{number(r.wall_max_s)}") for r in flips.head(MAX_DIFF_ROWS).itertuples()]
+    rows += [("nondeterministic", str(r.task_id), f"{r.split}[{r.index}]", str(r.candidate), r.statuses,
+              f"{r.outputs} outputs") for r in nd.head(MAX_DIFF_ROWS).itertuples()]
+    if rows:
+        out.append(Table(("kind", "task", "sample", "candidate", "statuses", "sequential time s / outputs"),
+                         tuple(rows)))
+    return out
+
+
+#: Rows of each "where the time goes" table.
+COST_ROWS = 10
+
+
+def _where_time_goes(c: Any) -> list[Block]:
+    """The reference's unit time by candidate, sample and task (Pareto tables)."""
+    cost = getattr(c, "cost", None) or {}
+    if not cost:
+        return []
+    out: list[Block] = [Heading("Where the time goes (sequential unit time, each unit's fastest sequential run)")]
+    for by, t in cost.items():
+        if len(t) < 2:
+            continue
+        rows = tuple((str(r.name), number(r.wall_s), percent(r.share, 1), percent(r.cumulative, 1), str(r.units),
+                      str(r.timeouts), number(r.timeout_wall_s)) for r in t.head(COST_ROWS).itertuples())
+        out += [Heading(f"by {by} ({len(t)}; the {min(COST_ROWS, len(t))} most expensive)", 3),
+                Table((by, "unit time s", "share", "cumulative", "units", "timeouts", "in timeouts s"), rows)]
+    return out if len(out) > 1 else []
+
+
+def _mb(n: Any) -> str:
+    return "–" if is_missing(n) else f"{float(n) / 2**20:.0f}"
+
+
+def _memory(c: Any) -> list[Block]:
+    """Peak resident memory per run: the largest worker, the median and the largest work item."""
+    figs = [f for f in c.figures if not is_missing(getattr(f, "peak_rss_bytes", None))]
+    if not figs:
+        return []
+    rows = tuple((f.run_id, f.name, _mb(f.peak_rss_bytes), _mb(f.item_rss_median_bytes), _mb(f.item_rss_max_bytes))
+                 for f in figs)
+    return [Heading("Memory (peak resident set, MB)", 3),
+            Table(("run", "strategy", "largest worker", "median work item", "largest work item"), rows)]
+
+
+def _machine_load(c: Any) -> list[Block]:
+    """Other processes' CPU and the load average during each run (when recorded)."""
+    figs = [f for f in c.figures if not is_missing(getattr(f, "others_cores", None))]
+    if not figs:
+        return []
+    rows = tuple((f.run_id, f.name, number(f.others_cores, ".2f"), number(f.load_avg_1m, ".2f"), str(f.cores))
+                 for f in figs)
+    return [Heading("Machine load during each run", 3),
+            Table(("run", "strategy", "other processes (cores)", "load average (1 min, at the end)",
+                   "usable cores"), rows)]
 
 
 def _frame_table(df: pd.DataFrame, index_name: str) -> Table:

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from perfkit.analysis.phases import Phase  # noqa: E402
 from perfkit.analysis.text import signed_percent  # noqa: E402
 from perfkit.reports import html, json_report, markdown  # noqa: E402
-from perfkit.reports.document import FAIL, PASS, Bullets, Document, Heading, Image, Para, Table  # noqa: E402
+from perfkit.reports.document import FAIL, PASS, UNSURE, Bullets, Document, Heading, Image, Para, Table  # noqa: E402
 from perfkit.analysis.text import duration  # noqa: E402
 
 
@@ -38,14 +38,17 @@ def chart(phases: Sequence[Phase], out: Path) -> Path:
 
 #: Columns of the phase table (the terminal shows the same).
 PHASE_HEADERS = ("", "phase", "wall", "CPU", "ok candidates", "timeouts", "errors", "wall vs previous",
-                 "wall vs baseline", "CPU vs previous", "repeats")
+                 "wall vs baseline", "CPU vs previous", "repeats", "speed verdict (what it rests on)")
 
 
 def verdict(phase: Phase) -> str:
-    """``✓ ok``, ``✗ answers`` or ``✗ slower``: a text mark (no emoji font needed)."""
-    if phase.ok:
-        return f"{PASS} ok"
-    return f"{FAIL} answers" if not phase.answers_ok else f"{FAIL} slower"
+    """``✓ ok``, ``✗ answers``, ``✗ slower``, or ``? no verdict`` / ``? inconclusive`` when
+    the runs do not support a speed verdict: a text mark (no emoji font needed)."""
+    if not phase.answers_ok:
+        return f"{FAIL} answers"
+    if phase.slower:
+        return f"{FAIL} slower"
+    return f"{PASS} ok" if phase.judged else f"{UNSURE} {phase.speed}"
 
 
 def build(phases: Sequence[Phase], chart_path: Path) -> Document:
@@ -63,7 +66,8 @@ def build(phases: Sequence[Phase], chart_path: Path) -> Document:
     doc = Document(headline=headline, differences=bool(bad), title="Phase report")
     rows = tuple((verdict(p), p.label, duration(p.wall_s), duration(p.cpu_s), str(p.candidates_ok),
                   str(p.timeouts), str(p.errors), signed_percent(p.wall_vs_previous_pct), signed_percent(p.wall_vs_baseline_pct),
-                  signed_percent(p.cpu_vs_previous_pct), str(len(p.run_ids))) for p in phases)
+                  signed_percent(p.cpu_vs_previous_pct), str(len(p.run_ids)), f"{p.speed} ({p.basis})")
+                 for p in phases)
     doc.blocks += [
         Para(f"Total: {phases[0].label} → {total.label}: {duration(phases[0].wall_s)} → {duration(total.wall_s)} wall "
              f"({signed_percent(total.wall_vs_baseline_pct)}), {duration(phases[0].cpu_s)} → {duration(total.cpu_s)} CPU "

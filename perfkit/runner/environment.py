@@ -70,4 +70,5 @@ def capture() -> dict:
         "packages": package_versions(),
         "git_commit": git_commit(Path(__file__).resolve().parent),
         "command_line": list(sys.argv),
+        "pid": os.getpid(),
     }

@@ -31,7 +31,7 @@ from perfkit.model import (
     Task,
     WorkItem,
 )
-from perfkit.runner import calibration, environment
+from perfkit.runner import calibration, environment, machine
 from perfkit.solvers import is_opaque, load_solver, with_run_folder
 from perfkit.store import DEFAULT_STORE, Run, RunSummary, RunWriter, load_run, new_run_id, read_json, read_units_jsonl
 
@@ -159,7 +159,7 @@ class Runner:
         options = with_run_folder(solver, self.config.solver_options, self.writer.path)
         ref = SolverRef(self.config.solver, options, tuple(self.config.plugins))
         calibration_before = calibration.measure()
-        wall0, cpu0 = time.monotonic(), _cpu_self_s()
+        wall0, cpu0, busy0 = time.monotonic(), _cpu_self_s(), machine.busy_cpu_s()
         self.state.started = wall0
         state, usage, error, crash, backend = "complete", [], None, None, None
         with _sigterm_as_interrupt():
@@ -182,6 +182,7 @@ class Runner:
                         self.writer.amend(key, **facts)
         self.state.ended = time.monotonic()
         wall_s, cpu_parent_s = self.state.ended - wall0, _cpu_self_s() - cpu0
+        self.busy_window = (busy0, machine.busy_cpu_s())  # before the calibration below
         self.calibration_s = min(calibration_before, calibration.measure())
         self._finish(state, wall_s, cpu_parent_s, usage, backend.resources() if backend is not None else {}, error)
         if crash is not None:
@@ -271,6 +272,7 @@ class Runner:
             workers=[dict(u.__dict__) for u in usage],
             resources=resources,
             error=error,
+            **machine.load_figures(*self.busy_window, cpu_parent_s + workers_cpu),
         )
         self.writer.meta.setdefault("previous_sessions", []).append(
             {"wall_s": wall_s, "cpu_parent_s": cpu_parent_s, "cpu_workers_s": workers_cpu,

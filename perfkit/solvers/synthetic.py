@@ -5,7 +5,9 @@ GIL-holding CPU work, GIL-free blocking and numpy work, heavy-tailed unit costs,
 slowdown (to inject a regression), and faults placed on chosen units (exceptions, hangs in
 Python and in C, process exits and kills, memory spikes). Everything it returns, and every
 amount of work it does, is a function of its options and of (seed, task id, split, index,
-candidate) only; timing never changes an output or an iteration count.
+candidate) only; timing never changes an output or an iteration count — except under the
+three *quirks* ``nondet``, ``flip`` and ``stale``, which exist to show what perfkit makes of a
+solver for which that does not hold.
 
 Cost of one unit
 ----------------
@@ -39,6 +41,13 @@ the fault hits every sample; ``@demo`` hits every demo sample, ``@demo[1]`` only
 ``exit=N``   after the cost, ``os._exit(N)`` (default 70): kills the process running it
 ``kill``     after the cost, ``SIGKILL`` the process running it (exit status -9)
 ``alloc=M``  allocate and touch M MB (default 100) at the start; held until the unit ends
+``nondet``   quirk: the output is a grid of random cells, new on every call (unseeded
+             randomness): a nondeterministic candidate
+``flip``     quirk: first sleep 60 % or 150 % of the time left to the deadline, chosen at
+             random on every call: a unit at its limit that flips between ok and timeout
+``stale``    quirk: return the grid computed for the first sample this process evaluated the
+             candidate on (a cache keyed by candidate, not by sample): the same answers in
+             the same order every time, different ones when a strategy changes the order
 ==========  =======================================================================
 
 Example: ``"raise:c003@demo[1]; hang_py:c005; hang_c:c007@test[0]; exit:c009@demo[2];
@@ -50,6 +59,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import random
 import re
 import signal
 import statistics
@@ -70,8 +80,14 @@ NUMPY_ELEMENTS = 1 << 18
 #: Largest tail multiplier, so one unlucky draw cannot take hours.
 MAX_TAIL_MULTIPLIER = 1000.0
 
-_KINDS = {"raise": None, "hang_py": None, "hang_c": None, "slow": 10.0, "exit": 70, "kill": None, "alloc": 100.0}
+_KINDS = {"raise": None, "hang_py": None, "hang_c": None, "slow": 10.0, "exit": 70, "kill": None, "alloc": 100.0,
+          "nondet": None, "flip": None, "stale": None}
 _TERMINAL = ("raise", "hang_py", "hang_c", "exit", "kill")
+_QUIRKS = ("nondet", "flip", "stale")
+#: The two sleeps of a ``flip`` unit, as shares of the time left to its deadline.
+FLIP_SHARES = (0.6, 1.5)
+#: Unseeded on purpose: the quirks model a solver whose answers or times are not reproducible.
+_UNSEEDED = random.SystemRandom()
 _ENTRY = re.compile(
     r"^(?P<kind>[a-z_]+)(?:=(?P<value>[^:]*))?:(?P<cand>\*|c\d+)"
     r"(?:@(?:(?P<task>[^/@\[\]]+)/)?(?P<split>demo|test)(?:\[(?P<index>\d+)\])?)?$"
@@ -113,6 +129,8 @@ class UnitPlan:
     sleep_ms: float
     alloc_mb: float
     terminal: tuple[Fault, ...] = field(default_factory=tuple)
+    #: The quirk kinds that hit the unit (``nondet``, ``flip``, ``stale``).
+    quirks: tuple[str, ...] = ()
 
 
 def parse_faults(text: str) -> tuple[Fault, ...]:
@@ -215,6 +233,7 @@ class SyntheticSolver:
         self.faults = parse_faults(faults)
         self._patterns: dict[tuple, np.ndarray] = {}
         self._rotations: dict[int, tuple] = {}
+        self._stale: dict[str, np.ndarray] = {}  # the ``stale`` quirk's cache, keyed by candidate only
         for f in self.faults:
             if f.candidate is not None and f.candidate not in self._numbers:
                 raise ValueError(f"bad fault {f.text!r}: no candidate {f.candidate} "
@@ -248,6 +267,7 @@ class SyntheticSolver:
             sleep_ms=self.sleep_ms * mult,
             alloc_mb=sum(f.value for f in hit if f.kind == "alloc"),
             terminal=tuple(f for f in hit if f.kind in _TERMINAL),
+            quirks=tuple(f.kind for f in hit if f.kind in _QUIRKS),
         )
 
     def evaluate(self, task: Task, sample: Sample, candidate_id: str, deadline: float) -> np.ndarray:
@@ -260,6 +280,9 @@ class SyntheticSolver:
         deadline = math.inf if deadline is None else float(deadline)
         held = np.ones(int(plan.alloc_mb * 2**20), dtype=np.uint8) if plan.alloc_mb else None
         try:
+            if "flip" in plan.quirks and math.isfinite(deadline):
+                share = _UNSEEDED.choice(FLIP_SHARES)
+                self._sleep(share * max(0.0, deadline - time.monotonic()) * 1000.0, deadline)
             self._cpu(plan.cpu_iters, deadline)
             self._numpy(plan.numpy_passes, deadline)
             self._sleep(plan.sleep_ms, deadline)
@@ -267,7 +290,12 @@ class SyntheticSolver:
                 self._fire(f, task, sample, candidate_id)
         finally:
             del held
-        return self.output(task, sample, candidate_id)
+        out = self.output(task, sample, candidate_id)
+        if "stale" in plan.quirks:
+            out = self._stale.setdefault(candidate_id, out)
+        if "nondet" in plan.quirks:
+            out = np.frombuffer(_UNSEEDED.randbytes(out.size), dtype=np.uint8).reshape(out.shape) % 10
+        return out
 
     def output(self, task: Task, sample: Sample, candidate_id: str) -> np.ndarray:
         """The unit's grid without any cost: ``rot90(input)`` for c000, else a seeded recolouring

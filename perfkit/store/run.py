@@ -42,10 +42,20 @@ class RunSummary:
     units_recorded_this_session: int = 0
     units_planned_this_session: int = 0
     duplicates_dropped: int = 0
-    #: One record per worker incarnation: worker, cpu_s, killed, reason.
+    #: One record per worker incarnation: worker (its slot), pid, cpu_s, killed, reason,
+    #: peak_rss_bytes (its peak resident memory, when the backend measured it).
     workers: list[dict[str, Any]] = field(default_factory=list)
+    #: One record per work item a worker ran: chunk, task_id, worker, peak_rss_bytes (the
+    #: worker's peak resident memory while it ran the item), when the backend measured it.
+    items: list[dict[str, Any]] = field(default_factory=list)
     #: What the backend created (processes, threads, restarts, Dask's task stream).
     resources: dict[str, Any] = field(default_factory=dict)
+    #: CPU seconds every process of the machine used during the run (None when unknown).
+    machine_cpu_s: Optional[float] = None
+    #: The part of ``machine_cpu_s`` not counted in this run's ``cpu_s``: other processes.
+    others_cpu_s: Optional[float] = None
+    #: The machine's 1-minute load average at the end of the run (this run's processes included).
+    load_avg_1m: Optional[float] = None
     error: Optional[str] = None
     #: Keys this version of perfkit does not know (written by a newer one): kept, not lost.
     extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,186 @@
+"""The sequential reference of a comparison, run in a fresh process.
+
+Answers are checked against the sequential inline reference, and the reference's own
+variability is measured by running it more than once (perfkit/orchestration/experiment.py
+plans :data:`~perfkit.orchestration.experiment.MIN_REFERENCE_RUNS` of them) and comparing it
+with itself (perfkit/analysis/answers.py). What makes a candidate's output differ between
+runs mostly differs only between *processes*: the string hash seed (the iteration order of
+sets and of dicts built from sets), state a solver keeps in module globals or caches between
+calls, heap addresses (containers ordered by ``id``). So each reference runs in a freshly
+spawned interpreter:
+
+- a second reference in this process would share all of that with the first and could never
+  reveal such a candidate; it would also start with caches warmed by the runs before it, so
+  later references would look faster than the first;
+- the process backend with one worker is no fresher: its workers fork from one forkserver per
+  perfkit process and share that server's hash seed and imports with every other process run;
+  and a pipe round trip per work item would change the times every speedup is divided by.
+
+A spawned child runs exactly the reference configuration (inline, SIGALRM timeouts on its
+main thread), starts cold like every process-backend worker, and its start-up (~1 s of
+imports) falls outside the run window that the figures use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import os
+import queue as queue_module
+import signal
+import sys
+import time
+import types
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+from perfkit.model import ConfigError, Outcome, PerfkitError, RunConfig, RunInterrupted, Task
+from perfkit.runner import Observer, run
+from perfkit.store import Run, load_run
+
+#: The child sends progress at most this often (seconds): a message per unit would cost the
+#: reference's units a pickle and a pipe write each.
+FORWARD_S = 0.1
+#: How often the parent looks whether the child is still alive while waiting (seconds).
+POLL_S = 0.1
+#: After Ctrl-C, how long the parent waits for the child to store what it recorded (seconds).
+INTERRUPT_WAIT_S = 30.0
+
+
+class _Forward(Observer):
+    """The child's observer: batches progress and sends it to the parent."""
+
+    def __init__(self, channel: Any):
+        self.channel = channel
+        self.pending: list[tuple] = []
+        self.last = 0.0
+
+    def add_units(self, n: int) -> None:
+        self.pending.append(("add_units", n))
+        self._maybe_send()
+
+    def task_started(self, task: Task, n_candidates: int) -> None:
+        self.pending.append(("task_started", task, n_candidates))
+        self.flush()
+
+    def outcome(self, outcome: Outcome) -> None:
+        self.pending.append(("outcome", outcome))
+        self._maybe_send()
+
+    def _maybe_send(self) -> None:
+        if time.monotonic() - self.last >= FORWARD_S:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send what is pending (one message)."""
+        if self.pending:
+            self.channel.put(("progress", self.pending))
+            self.pending = []
+        self.last = time.monotonic()
+
+
+def _child(config: RunConfig, store: str, tasks: Optional[list[Task]], channel: Any) -> None:
+    """The reference run inside the spawned interpreter; its result or error goes to ``channel``."""
+    forward = _Forward(channel)
+    try:
+        stored = run(config, store, observer=forward, tasks=tasks)
+        forward.flush()
+        channel.put(("done", str(stored.path)))
+    except RunInterrupted as exc:
+        forward.flush()
+        channel.put(("interrupted", str(exc.path)))
+    except ConfigError as exc:
+        channel.put(("config-error", exc.field, exc.has_value, exc.value if exc.has_value else None, exc.reason))
+    except PerfkitError as exc:
+        channel.put(("perfkit-error", str(exc)))
+    except BaseException as exc:  # a perfkit bug in the child: told in one line, with its type
+        channel.put(("crash", f"{type(exc).__name__}: {exc}"))
+
+
+@contextlib.contextmanager
+def _main_not_reimported() -> Iterator[None]:
+    """Hide this process's ``__main__`` while spawning: multiprocessing would re-import it in
+    the child (all of pytest, or the CLI), which the reference run never needs."""
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main
+
+
+def run_fresh(config: RunConfig, store: Path, observer: Optional[Observer] = None,
+              tasks: Optional[list[Task]] = None) -> Run:
+    """Run ``config`` in a freshly spawned interpreter (see the module docstring) and return
+    the stored run. Errors are raised here as in :func:`perfkit.runner.run`; Ctrl-C stops the
+    child's run, which keeps what it recorded (RunInterrupted)."""
+    observer = observer or Observer()
+    ctx = mp.get_context("spawn")
+    channel = ctx.Queue()
+    child = ctx.Process(target=_child, args=(config, str(Path(store).resolve()), tasks, channel),
+                        name="perfkit-reference")
+    with _main_not_reimported():
+        child.start()
+    try:
+        result = _wait(child, channel, observer)
+    except KeyboardInterrupt:
+        result = _stop(child, channel, observer)
+    finally:
+        child.join(timeout=INTERRUPT_WAIT_S)
+        if child.is_alive():
+            child.kill()
+            child.join()
+    return _outcome_of(result, child.exitcode)
+
+
+def _wait(child: Any, channel: Any, observer: Observer) -> tuple:
+    """Relay the child's progress until it sends its result (or dies without one)."""
+    while True:
+        try:
+            msg = channel.get(timeout=POLL_S)
+        except queue_module.Empty:
+            if not child.is_alive():
+                try:  # its last message may still be in the pipe
+                    msg = channel.get(timeout=POLL_S)
+                except queue_module.Empty:
+                    return ("died",)
+            else:
+                continue
+        if msg[0] != "progress":
+            return msg
+        for event in msg[1]:
+            getattr(observer, event[0])(*event[1:])
+
+
+def _stop(child: Any, channel: Any, observer: Observer) -> tuple:
+    """Ctrl-C reached this process: make sure the child got it, then wait for its result."""
+    if child.is_alive() and child.pid is not None:
+        with contextlib.suppress(OSError):
+            os.kill(child.pid, signal.SIGINT)
+    deadline = time.monotonic() + INTERRUPT_WAIT_S
+    while time.monotonic() < deadline:
+        try:
+            return _wait(child, channel, observer)
+        except KeyboardInterrupt:  # a second Ctrl-C: keep waiting for the store to close
+            continue
+    return ("died",)
+
+
+def _outcome_of(result: tuple, exitcode: Optional[int]) -> Run:
+    kind = result[0]
+    if kind == "done":
+        return load_run(result[1])
+    if kind == "interrupted":
+        raise RunInterrupted(result[1])
+    if kind == "config-error":
+        _, field, has_value, value, reason = result
+        raise ConfigError(field, value, reason) if has_value else ConfigError(field, reason=reason)
+    if kind == "perfkit-error":
+        raise PerfkitError(result[1])
+    if kind == "crash":
+        raise RuntimeError(f"the reference run failed in its process: {result[1]}")
+    raise PerfkitError(f"the reference run's process ended without a result (exit status {exitcode})")
+
+
+__all__ = ["run_fresh"]

@@ -1,0 +1,278 @@
+"""Verdicts that hold on real solvers: the reference compared with itself (nondeterministic
+candidates, boundary units), CPU ratios from measured CPU only, where the time goes, busy
+machines, and phases that refuse a verdict without enough runs. Real runs use the synthetic
+solver's quirks (perfkit/solvers/synthetic.py: ``nondet``, ``flip``, ``stale``, ``slow``)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from builders import CANDS, SAMPLES, clean_parallel, make_run, make_task, synthetic_config, unit_rows
+from builders import reference_run as reference
+
+from perfkit.analysis.answers import BOUNDARY_FLIP, CHANGED_OUTPUT, NEW_TIMEOUT, NOISE_TIMEOUT, NONDETERMINISTIC
+from perfkit.analysis.comparison import analyse
+from perfkit.analysis.phases import phase_table
+from perfkit.api import compare
+from perfkit.orchestration.experiment import Experiment
+from perfkit.runner import run
+
+PERFKIT = [sys.executable, "-m", "perfkit"]
+
+
+def rules(c):
+    return {f.rule for f in c.findings}
+
+
+def finding(c, rule):
+    found = [f for f in c.findings if f.rule == rule]
+    assert len(found) == 1, [f.rule for f in c.findings]
+    return found[0]
+
+
+def _set(df, candidate, split, index, **values):
+    m = df["candidate"].eq(candidate) & df["split"].eq(split) & df["index"].eq(index)
+    df.loc[m, list(values)] = list(values.values())
+    return df
+
+
+# -- the reference against itself (stored runs built in memory) ---------------------------------
+
+def test_a_flip_between_sequential_runs_is_a_boundary_flip_not_a_lost_answer():
+    near = 0.7  # of the 1 s timeout: a boundary unit
+
+    def slow(df):
+        return _set(df, "c003", "demo", 4, wall_s=near, cpu_s=near)
+
+    refs = [reference(repeat=0, edit=slow),
+            reference(repeat=1, edit=lambda d: _set(slow(d), "c003", "demo", 4, status="timeout", output_hash=None,
+                                                       match=None, wall_s=1.05))]
+    flipped = clean_parallel(edit=lambda d: _set(d, "c003", "demo", 4, status="timeout", output_hash=None,
+                                                 match=None, wall_s=1.05))
+    c = analyse([*refs, flipped])
+    assert not c.differences and c.headline().startswith("Answers agree beyond the reference's own variability")
+    assert c.answers[0].kind_counts() == {BOUNDARY_FLIP: 1}
+    f = finding(c, "boundary-units")
+    assert "1 units sit at their 1 s limit" in f.sentence and "not lost answers" in f.sentence
+    assert any("c003" in e and "0.700–1.050" in e for e in f.evidence), f.evidence
+    assert "contention-timeouts" not in rules(c) and "new-timeouts" not in rules(c)
+
+
+def test_a_new_timeout_far_from_its_limit_still_differs():
+    lost = clean_parallel(edit=lambda d: _set(d, "c003", "demo", 4, status="timeout", output_hash=None,
+                                              match=None, wall_s=1.05, cpu_s=1.0))
+    c = analyse([reference(repeat=0), reference(repeat=1), lost])
+    assert c.differences and c.headline().startswith("ANSWERS DIFFER")
+    assert c.answers[0].kind_counts() == {NEW_TIMEOUT: 1}
+    assert "new timeout ×1" in c.headline()
+    assert "boundary-units" not in rules(c)
+
+
+def test_output_that_differs_between_sequential_runs_names_the_candidate():
+    refs = [reference(repeat=0), reference(repeat=1, edit=lambda d: _set(d, "c005", "demo", 2, output_hash="x"))]
+    par = clean_parallel(edit=lambda d: _set(d, "c005", "demo", 1, output_hash="y"))
+    c = analyse([*refs, par])
+    assert not c.differences
+    assert c.answers[0].kind_counts() == {NONDETERMINISTIC: 1}  # another sample of the same candidate
+    f = finding(c, "nondeterministic-candidates")
+    assert f.severity == "problem" and "c005" in f.sentence and "solver fault" in f.sentence
+    changed = clean_parallel(edit=lambda d: _set(d, "c006", "demo", 1, output_hash="y"))
+    c = analyse([*refs, changed])
+    assert c.differences and c.answers[0].kind_counts() == {CHANGED_OUTPUT: 1}
+
+
+def _time_out(df, units):
+    """``units`` (split, index, candidate) time out, far from their 0.1 s CPU cost."""
+    for split, index, cand in units:
+        _set(df, cand, split, index, status="timeout", output_hash=None, match=None, wall_s=1.05)
+    return df
+
+
+def test_timeouts_within_the_machines_own_noise_do_not_fail_the_comparison():
+    """Sequential itself timed out 8 units that take a tenth of the limit (a busy machine): a
+    run with as many new timeouts is within that noise, one with far more is not."""
+    grid = [(s, i, c) for s, i in SAMPLES for c in CANDS]
+    refs = [reference(repeat=0, edit=lambda d: _time_out(d, grid[:4])),
+            reference(repeat=1, edit=lambda d: _time_out(d, grid[4:8]))]
+    c = analyse([*refs, clean_parallel(edit=lambda d: _time_out(d, grid[10:16]))])
+    assert not c.differences
+    assert c.answers[0].kind_counts()[NOISE_TIMEOUT] == 6
+    f = finding(c, "timeout-noise")
+    assert "within this machine's noise" in f.sentence and "timed out 8 units" in f.sentence
+    assert "boundary-units" not in rules(c) and "new-timeouts" not in rules(c)
+    c = analyse([*refs, clean_parallel(edit=lambda d: _time_out(d, grid[10:40]))])
+    assert c.differences and c.answers[0].kind_counts()[NEW_TIMEOUT] == 30
+    assert "went beyond it" in finding(c, "timeout-noise").sentence
+
+
+# -- contention from measured CPU only ----------------------------------------------------------
+
+def _timed_out_far_from_limit(cpu_s):
+    def edit(df):
+        m = df["split"].eq("demo") & df["index"].eq(4) & df["candidate"].isin(["c005", "c006"])
+        df.loc[m, ["status", "output_hash", "match", "wall_s", "cpu_s"]] = ["timeout", None, None, 1.05, cpu_s]
+        return df
+    return clean_parallel("sample-parallel", "process", 2, edit=edit)
+
+
+@pytest.mark.parametrize("cpu_s,rule,says", [
+    (1.0, "new-timeouts", "slow at full speed, not starved"),     # killed slow units with their CPU
+    (None, "new-timeouts", "CPU was not measured"),                 # units without a CPU are not 0 %
+    (0.25, "contention-timeouts", "contention"),
+])
+def test_timeouts_blame_contention_only_from_measured_cpu(cpu_s, rule, says):
+    c = analyse([reference(repeat=0), reference(repeat=1), _timed_out_far_from_limit(cpu_s)])
+    f = finding(c, rule)
+    assert says in f.sentence
+    if rule != "contention-timeouts":
+        assert "contention-timeouts" not in rules(c) and "(contention" not in f.sentence
+    g = c.groups.set_index("group").loc["sample-parallel/process×2"]
+    if cpu_s is None:  # the two units without CPU are left out of the contention figure
+        assert g["contention_median"] == pytest.approx(c.groups["contention_median"].iloc[0], rel=0.05)
+
+
+# -- busy machine -------------------------------------------------------------------------------
+
+def test_busy_machine_warns_and_marks_the_recommendation():
+    busy = {"others_cpu_s": 1.2, "machine_cpu_s": 4.0, "load_avg_1m": 3.4}
+    runs = [reference(repeat=r, summary=busy) for r in range(2)] + [clean_parallel(repeat=r) for r in range(2)]
+    c = analyse(runs)
+    f = finding(c, "busy-machine")
+    assert "not quiet" in f.sentence and "load average up to 3.4" in f.sentence
+    assert "busy machine" in c.recommendation.sentence
+    quiet = {"others_cpu_s": 0.0, "machine_cpu_s": 1.0, "load_avg_1m": 0.1}
+    c = analyse([reference(repeat=r, summary=quiet) for r in range(2)] + [clean_parallel(repeat=r) for r in range(2)])
+    assert "busy-machine" not in rules(c) and "busy" not in c.recommendation.sentence
+
+
+# -- phases ---------------------------------------------------------------------------------------
+
+def test_phases_refuse_a_speed_verdict_from_one_run_each():
+    base = make_run(unit_rows(SAMPLES, CANDS, cpu=0.1), run_id="b0")
+    slower = make_run(unit_rows(SAMPLES, CANDS, cpu=0.3), run_id="s0")
+    rows = phase_table([("baseline", [base]), ("phase-1", [slower])])
+    assert rows[1].speed == "no verdict" and "1 vs 1 runs" in rows[1].basis
+    assert rows[1].ok and not rows[1].judged  # not ❌ from one run
+    more = [make_run(unit_rows(SAMPLES, CANDS, cpu=0.3 + 0.01 * i), run_id=f"s{i}", repeat=i) for i in range(3)]
+    bases = [make_run(unit_rows(SAMPLES, CANDS, cpu=0.1 + 0.01 * i), run_id=f"b{i}", repeat=i) for i in range(3)]
+    rows = phase_table([("baseline", bases), ("phase-1", more)])
+    assert rows[1].speed == "slower" and rows[1].basis.startswith("3 vs 3 runs") and not rows[1].ok
+
+
+# -- where the time goes (real runs) -----------------------------------------------------------
+
+def test_cost_concentration_names_the_expensive_candidates(tmp_path):
+    tasks = [make_task("t1", 3, 1, seed=3)]
+    opts = dict(candidates=32, cpu_ms=0.3, faults="slow=60:c003; slow=60:c011")
+    runs = [run(_repeat(synthetic_config(**opts), r), tmp_path, tasks=tasks) for r in range(2)]
+    c = analyse(runs)
+    f = finding(c, "cost-by-candidate")
+    assert "2 of 32 candidates" in f.sentence and "c003" in f.sentence and "c011" in f.sentence
+    assert "units timed out" in f.sentence
+    top = c.cost["candidate"]["name"].head(2).tolist()
+    assert sorted(top) == ["c003", "c011"]
+
+
+def _repeat(config, r):
+    return type(config)(**{**config.__dict__, "repeat": r})
+
+
+# -- real comparisons: the reference in fresh processes ----------------------------------------
+
+@pytest.mark.slow
+def test_nondeterministic_candidate_is_named_and_does_not_fail_the_comparison(tmp_path):
+    tasks = [make_task("t1", 3, 1, seed=1)]
+    result = compare(Experiment(name="nondet", solver="synthetic", strategies=("sequential", "candidate-parallel"),
+                                backends=("thread",), workers=(2,), repeats=1, timeout=1.0,
+                                solver_options={"candidates": 6, "cpu_ms": 0.2, "faults": "nondet:c004"}),
+                     out=tmp_path / "rep", store=tmp_path / "runs", task_list=tasks)
+    c = result.comparison
+    refs = [r for r in result.runs if r.config.strategy == "sequential"]
+    assert len(refs) == 2  # one repeat, yet the reference ran twice …
+    pids = {r.environment["pid"] for r in refs}
+    assert len(pids) == 2 and os.getpid() not in pids  # … each in a fresh process
+    f = finding(c, "nondeterministic-candidates")
+    assert "c004" in f.sentence and "fresh process" in f.sentence
+    assert not result.differences
+    assert set(c.answers[0].kind_counts()) == {NONDETERMINISTIC}
+    md = (result.report_dir / "report.md").read_text()
+    assert md.startswith("**Answers agree beyond the reference's own variability")
+    assert "Sequential against itself" in md and "nondeterministic" in md
+
+
+def _cli(*args, cwd):
+    return subprocess.run([*PERFKIT, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def _compare_args(tmp_path, faults, backend, strategy, timeout):
+    return ["compare", "--solver", "synthetic", "--tasks", "synthetic:1x4+1", "--strategies",
+            f"sequential,{strategy}", "--backends", backend, "--workers", "2", "--repeats", "1",
+            "--timeout", str(timeout), "--solver-opt", "candidates=6", "--solver-opt", "cpu_ms=0.2",
+            "--solver-opt", f"faults={faults}", "--out", str(tmp_path / "rep"), "--store", str(tmp_path / "runs")]
+
+
+@pytest.mark.slow
+def test_boundary_units_that_flip_are_boundary_flips_and_the_comparison_exits_0(tmp_path):
+    """Ten units sleep 60 % or 150 % of their time limit at random: they flip between the
+    sequential runs and under the strategy, and nothing else differs."""
+    done = _cli(*_compare_args(tmp_path, "flip:c001; flip:c002", "thread", "candidate-parallel", 0.1), cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert "ANSWERS DIFFER" not in md.splitlines()[0]
+    assert "sit at their 0.1 s limit and flip between ok and timeout" in md and "not lost answers" in md
+    diff_rows = [line for line in md.splitlines() if line.startswith("| candidate-parallel") and line.count("|") == 12]
+    assert {line.split("|")[3].strip() for line in diff_rows} <= {BOUNDARY_FLIP}
+
+
+@pytest.mark.slow
+def test_a_deterministic_unit_whose_output_changes_under_a_strategy_exits_1(tmp_path):
+    """``stale``: a cache keyed by candidate only. Sequential runs in the same order every time,
+    so its answers repeat; a second worker starts from another sample and answers differently."""
+    done = _cli(*_compare_args(tmp_path, "stale:c002", "process", "sample-parallel", 1.0), cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    md = (tmp_path / "rep" / "report.md").read_text()
+    assert md.startswith("**⚠ ANSWERS DIFFER") and f"{CHANGED_OUTPUT} ×" in md.splitlines()[0]
+    assert "nondeterministic-candidates" not in md and "gave different answers on the same sample" not in md
+
+
+@pytest.mark.slow
+def test_a_compare_next_to_a_cpu_hog_carries_the_busy_machine_warning(tmp_path):
+    hog = [sys.executable, "-c", "while True: pass"]
+    hogs = [subprocess.Popen(hog) for _ in range(2)]
+    try:
+        result = compare(Experiment(name="hog", solver="synthetic", strategies=("sequential", "candidate-parallel"),
+                                    backends=("thread",), workers=(2,), repeats=1, timeout=1.0,
+                                    solver_options={"candidates": 4, "cpu_ms": 2}),
+                         out=tmp_path / "rep", store=tmp_path / "runs", task_list=[make_task("t1", 2, 1)])
+    finally:
+        for p in hogs:
+            p.kill()
+            p.wait()
+    md = (result.report_dir / "report.md").read_text()
+    assert "The machine was not quiet: other processes used" in md
+    assert "Measured on a busy machine" in result.comparison.recommendation.sentence
+    assert Path(result.report_dir / "report.html").read_text().count("not quiet") >= 1
+
+
+# -- slots, not pids ------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_a_run_with_worker_kills_has_as_many_lanes_as_slots_and_no_straggler(tmp_path):
+    """Four hanging units are killed at their deadline, each time with their worker: 2 slots
+    run 6 worker processes, drawn and counted as 2 lanes, and no slot is a straggler."""
+    from perfkit.analysis.metrics import busy_by_slot, slot_lanes
+
+    tasks = [make_task("t1", 3, 1, seed=2)]
+    opts = dict(candidates=8, cpu_ms=20, faults="hang_c:c002")
+    ref = run(_repeat(synthetic_config(timeout_s=0.05, **opts), 0), tmp_path, tasks=tasks)
+    par = run(synthetic_config("candidate-parallel", "process", 2, timeout_s=0.05, **opts), tmp_path, tasks=tasks)
+    assert par.units["worker"].nunique() > 2  # replacements are new processes …
+    lanes = slot_lanes(par.units)
+    assert sorted(set(lanes.values())) == [0, 1]  # … in the same two slots
+    assert list(busy_by_slot(par.units).index) == ["slot 0", "slot 1"]
+    c = analyse([ref, par])
+    assert "straggler" not in rules(c)
