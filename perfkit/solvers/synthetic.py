@@ -59,7 +59,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from perfkit.model import DeadlineExceeded, Sample, Task
+from perfkit.model import ConfigError, DeadlineExceeded, Sample, Task
 
 #: Iterations of the integer loop per millisecond of CPU (measured on the reference box).
 CPU_ITERS_PER_MS = 7000
@@ -76,6 +76,19 @@ _ENTRY = re.compile(
     r"^(?P<kind>[a-z_]+)(?:=(?P<value>[^:]*))?:(?P<cand>\*|c\d+)"
     r"(?:@(?:(?P<task>[^/@\[\]]+)/)?(?P<split>demo|test)(?:\[(?P<index>\d+)\])?)?$"
 )
+
+
+class OptionError(ConfigError, ValueError):
+    """An option the solver cannot use: a ConfigError naming ``solver_options.NAME`` (one line
+    on the command line) that is also a ValueError, for Python callers."""
+
+
+def _option(name: str, value: Any, convert: Any) -> Any:
+    try:
+        return convert(value)
+    except (TypeError, ValueError, OverflowError):
+        raise OptionError(f"solver_options.{name}", value, f"expected {_KIND.get(convert, 'a valid value')}") \
+            from None
 
 
 class InjectedError(Exception):
@@ -175,6 +188,9 @@ def _as_bool(value: Any) -> bool:
     return bool(value)
 
 
+_KIND = {int: "an integer", float: "a number", _as_bool: "true or false"}
+
+
 class SyntheticSolver:
     """Candidates ``c000``… with a parametrised cost; ``c000`` answers ``rot90(input)``.
 
@@ -195,30 +211,38 @@ class SyntheticSolver:
         faults: str = "",
         cpu_iters_per_ms: int = CPU_ITERS_PER_MS,
     ) -> None:
-        self.n_candidates = int(candidates)
-        self.cpu_ms = float(cpu_ms)
-        self.sleep_ms = float(sleep_ms)
-        self.numpy_ms = float(numpy_ms)
-        self.tail = float(tail)
-        self.seed = int(seed)
-        self.cooperative = _as_bool(cooperative)
-        self.slowdown = float(slowdown)
-        self.cpu_iters_per_ms = int(cpu_iters_per_ms)
+        self.n_candidates = _option("candidates", candidates, int)
+        self.cpu_ms = _option("cpu_ms", cpu_ms, float)
+        self.sleep_ms = _option("sleep_ms", sleep_ms, float)
+        self.numpy_ms = _option("numpy_ms", numpy_ms, float)
+        self.tail = _option("tail", tail, float)
+        self.seed = _option("seed", seed, int)
+        self.cooperative = _option("cooperative", cooperative, _as_bool)
+        self.slowdown = _option("slowdown", slowdown, float)
+        self.cpu_iters_per_ms = _option("cpu_iters_per_ms", cpu_iters_per_ms, int)
         for name in ("cpu_ms", "sleep_ms", "numpy_ms", "tail"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name}={getattr(self, name)!r}: must be >= 0")
-        if self.n_candidates < 1 or self.cpu_iters_per_ms < 1 or not self.slowdown > -1:
-            raise ValueError("candidates and cpu_iters_per_ms must be >= 1 and slowdown > -1")
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise OptionError(f"solver_options.{name}", value, "expected a finite number >= 0")
+        for name in ("n_candidates", "cpu_iters_per_ms"):
+            if getattr(self, name) < 1:
+                option = "candidates" if name == "n_candidates" else name
+                raise OptionError(f"solver_options.{option}", getattr(self, name), "expected an integer >= 1")
+        if not (math.isfinite(self.slowdown) and self.slowdown > -1):
+            raise OptionError("solver_options.slowdown", self.slowdown, "expected a finite number > -1")
         width = max(3, len(str(self.n_candidates - 1)))
         self._ids = tuple(f"c{i:0{width}d}" for i in range(self.n_candidates))
         self._numbers = {cid: i for i, cid in enumerate(self._ids)}
-        self.faults = parse_faults(faults)
+        try:
+            self.faults = parse_faults(faults)
+        except ValueError as exc:
+            raise OptionError("solver_options.faults", faults, str(exc)) from None
         self._patterns: dict[tuple, np.ndarray] = {}
         self._rotations: dict[int, tuple] = {}
         for f in self.faults:
             if f.candidate is not None and f.candidate not in self._numbers:
-                raise ValueError(f"bad fault {f.text!r}: no candidate {f.candidate} "
-                                 f"(ids are {self._ids[0]}..{self._ids[-1]})")
+                raise OptionError("solver_options.faults", faults, f"bad fault {f.text!r}: no candidate "
+                                  f"{f.candidate} (ids are {self._ids[0]}..{self._ids[-1]})")
 
     def candidates(self, task: Task) -> Sequence[str]:
         """The candidate ids ``c000``… in a stable order (the same for every task)."""
