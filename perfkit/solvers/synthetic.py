@@ -39,6 +39,13 @@ the fault hits every sample; ``@demo`` hits every demo sample, ``@demo[1]`` only
 ``exit=N``   after the cost, ``os._exit(N)`` (default 70): kills the process running it
 ``kill``     after the cost, ``SIGKILL`` the process running it (exit status -9)
 ``alloc=M``  allocate and touch M MB (default 100) at the start; held until the unit ends
+``raise_base``  raise :class:`InjectedBaseException` (a ``BaseException``, not an ``Exception``)
+``sys_exit=N``  ``sys.exit(N)`` (default 0): a ``SystemExit`` raised in the unit
+``interrupt``   raise ``KeyboardInterrupt`` from the solver itself (no signal involved)
+``bad_message`` raise an exception whose ``__str__`` itself raises
+``bad_output``  return an object whose conversion to an array raises
+``grandchild``  start a child process that sleeps an hour (holding the worker's stdout and
+                stderr; ``perfkit-synthetic-grandchild`` in its command line), then hang in C
 ==========  =======================================================================
 
 Example: ``"raise:c003@demo[1]; hang_py:c005; hang_c:c007@test[0]; exit:c009@demo[2];
@@ -53,6 +60,8 @@ import os
 import re
 import signal
 import statistics
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
@@ -70,8 +79,13 @@ NUMPY_ELEMENTS = 1 << 18
 #: Largest tail multiplier, so one unlucky draw cannot take hours.
 MAX_TAIL_MULTIPLIER = 1000.0
 
-_KINDS = {"raise": None, "hang_py": None, "hang_c": None, "slow": 10.0, "exit": 70, "kill": None, "alloc": 100.0}
-_TERMINAL = ("raise", "hang_py", "hang_c", "exit", "kill")
+_KINDS = {"raise": None, "hang_py": None, "hang_c": None, "slow": 10.0, "exit": 70, "kill": None, "alloc": 100.0,
+          "raise_base": None, "sys_exit": 0, "interrupt": None, "bad_message": None, "bad_output": None,
+          "grandchild": None}
+_TERMINAL = ("raise", "hang_py", "hang_c", "exit", "kill", "raise_base", "sys_exit", "interrupt", "bad_message",
+             "grandchild")
+#: In the command line of a ``grandchild`` fault's process, so that a test can find survivors.
+GRANDCHILD_MARK = "perfkit-synthetic-grandchild"
 _ENTRY = re.compile(
     r"^(?P<kind>[a-z_]+)(?:=(?P<value>[^:]*))?:(?P<cand>\*|c\d+)"
     r"(?:@(?:(?P<task>[^/@\[\]]+)/)?(?P<split>demo|test)(?:\[(?P<index>\d+)\])?)?$"
@@ -93,6 +107,24 @@ def _option(name: str, value: Any, convert: Any) -> Any:
 
 class InjectedError(Exception):
     """The exception raised by a ``raise`` fault."""
+
+
+class InjectedBaseException(BaseException):
+    """The exception raised by a ``raise_base`` fault: not an ``Exception``."""
+
+
+class UnprintableError(Exception):
+    """The exception raised by a ``bad_message`` fault: its message cannot be shown."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("this exception's __str__ fails on purpose")
+
+
+class Unconvertible:
+    """What a ``bad_output`` fault returns: converting it to an array raises."""
+
+    def __array__(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("this output's __array__ fails on purpose")
 
 
 @dataclass(frozen=True)
@@ -291,6 +323,9 @@ class SyntheticSolver:
                 self._fire(f, task, sample, candidate_id)
         finally:
             del held
+        if any(f.kind == "bad_output" and f.hits(task.id, sample.split, sample.index, candidate_id)
+               for f in self.faults):
+            return Unconvertible()  # type: ignore[return-value]
         return self.output(task, sample, candidate_id)
 
     def output(self, task: Task, sample: Sample, candidate_id: str) -> np.ndarray:
@@ -389,3 +424,15 @@ class SyntheticSolver:
             os._exit(int(fault.value))
         if fault.kind == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
+        if fault.kind == "raise_base":
+            raise InjectedBaseException(f"injected fault {fault.text} on {where}")
+        if fault.kind == "sys_exit":
+            sys.exit(int(fault.value))
+        if fault.kind == "interrupt":
+            raise KeyboardInterrupt(f"injected fault {fault.text} on {where}")
+        if fault.kind == "bad_message":
+            raise UnprintableError()
+        if fault.kind == "grandchild":
+            subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)", GRANDCHILD_MARK])
+            while True:
+                time.sleep(3600)
