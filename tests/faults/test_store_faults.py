@@ -15,7 +15,7 @@ from builders import KEY, error_lines, perfkit_main
 
 from perfkit import load_run, runner
 from perfkit.model import PerfkitError, RunConfig, TimeoutPolicy
-from perfkit.store import RunWriter
+from perfkit.store import RunSummary, RunWriter
 
 TASKS = "synthetic:1x3+1"  # loadable by name, so that a resume finds the same tasks
 CANDIDATES = 6
@@ -125,7 +125,8 @@ def test_a_second_writer_of_a_live_run_is_refused(tmp_path):
     writer = RunWriter.create(tmp_path, "live", {"config": {}})
     with pytest.raises(PerfkitError, match="being written by another perfkit"):
         RunWriter.reopen(tmp_path / "live")
-    writer.close()
+    writer.finish(RunSummary(state="interrupted"))  # the end of the run frees the folder
+    RunWriter.reopen(tmp_path / "live").finish(RunSummary(state="complete"))
 
 
 def test_resume_of_a_run_still_being_written_is_refused_with_one_line(tmp_path, capsys):
