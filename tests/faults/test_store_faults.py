@@ -100,11 +100,11 @@ def test_report_survives_a_run_with_no_units(tmp_path, capsys):
     meta = json.loads((full / "meta.json").read_text())
     (empty / "meta.json").write_text(json.dumps({**meta, "state": "interrupted"}))
     (empty / "units.jsonl").write_bytes(b"")
-    for runs in ([empty], [empty, full]):
-        code, _, err = perfkit_main(["report", *map(str, runs), "--out", str(tmp_path / f"report{len(runs)}")],
-                                    capsys)
-        assert code == 0, err
-        assert (tmp_path / f"report{len(runs)}" / "report.md").exists()
+    code, out, err = perfkit_main(["report", str(empty), "--out", str(tmp_path / "alone")], capsys)
+    assert code == 2 and len(error_lines(err)) == 1 and "0 units" in err, out + err  # nothing to compare: one line
+    code, out, err = perfkit_main(["report", str(empty), str(full), "--out", str(tmp_path / "both")], capsys)
+    assert code == 0, err
+    assert (tmp_path / "both" / "report.md").exists()
 
 
 def test_a_baseline_without_repeats_is_one_line_and_exit_2(tmp_path, capsys):
