@@ -201,12 +201,9 @@ class Runner:
                 self.observer.tasks_planned(tasks)
                 for task in tasks:
                     self._run_task(task, solver, self.strategy, backend)
-            except KeyboardInterrupt as exc:
+            except KeyboardInterrupt:  # Ctrl-C, SIGTERM (a solver's own is stopped at its unit's boundary)
                 interrupts.hold()
-                if isinstance(exc, SignalInterrupt) or interrupts.requested:
-                    state = "interrupted"
-                else:  # a solver's own KeyboardInterrupt is not the user's Ctrl-C
-                    state, error = "failed", _escaped(exc)
+                state = "interrupted"
             except (WorkerFailure, StoreError) as exc:
                 interrupts.hold()
                 state, error = "failed", str(exc)
