@@ -25,7 +25,7 @@ def closed_port() -> int:
     (["--solver-opt", "candidates=abc"], "--solver-opt candidates=abc: expected an integer"),
     (["--solver-opt", "cpu_ms=NaN"], "--solver-opt cpu_ms=nan: expected a finite number >= 0"),
     (["--solver-opt", "faults=bogus"], "--solver-opt faults=bogus: bad fault 'bogus'"),
-    (["--solver-opt", "nokey=1"], "--solver synthetic: cannot build the solver with options"),
+    (["--solver-opt", "nokey=1"], "--solver synthetic: cannot build the solver: TypeError"),
     (["--workers", "0"], "--workers 0: expected an integer ≥ 1"),
     (["--chunk-size", "0"], "--chunk-size 0: expected an integer ≥ 1"),
     (["--timeout", "nan"], "--timeout nan: expected a finite positive number of seconds"),
