@@ -15,7 +15,6 @@ from perfkit import load_run, runner
 from perfkit.model import PerfkitError, RunConfig, TimeoutPolicy
 from plugins.faulty_solvers import BOUNDARY, GRANDCHILD_MARK
 
-ALL = ["inline", "thread", "process", pytest.param("dask", marks=pytest.mark.slow)]
 #: The backend faults are fixed on top of issue 13's backends (the hot-path rewrite): until then
 #: their tests are expected to fail, strictly (an unexpected pass fails the suite too).
 PART_B = pytest.mark.xfail(strict=True, reason="issue 12 part B: fixed on top of issue 13's backends")
@@ -41,7 +40,8 @@ def test_work_items_of_100_000_units_cannot_deadlock_the_pipes(tmp_path):
 # -- fault 2: the unit boundary ---------------------------------------------------------------------
 
 @PART_B
-@pytest.mark.parametrize("backend", ALL)
+@pytest.mark.parametrize("backend", ["inline", pytest.param("thread", marks=pytest.mark.slow), "process",
+                                     pytest.param("dask", marks=pytest.mark.slow)])
 def test_everything_a_candidate_can_raise_is_an_error_with_its_type(tmp_path, backend):
     config = RunConfig(solver="plugins.faulty_solvers:Raises", tasks="synthetic:1x1+1", strategy="candidate-parallel",
                        backend=backend, workers=1 if backend == "inline" else 2, chunk_size=3)
@@ -123,6 +123,7 @@ def test_a_timeout_kills_the_whole_process_group_and_the_output_pipe_closes(tmp_
 
 # -- fault 11: bookkeeping per (item, attempt) ---------------------------------------------------------------
 
+@pytest.mark.slow
 def test_no_unit_runs_more_often_than_its_attempts_say(tmp_path):
     """A killed worker's item comes back in pieces, which may land on one worker together:
     each unit's evaluations (logged by the solver) must equal the attempt its outcome records."""

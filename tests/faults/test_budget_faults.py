@@ -32,6 +32,7 @@ def skipped_keys(units) -> set[tuple]:
     return set(units[units.status == "skipped"][KEY].itertuples(index=False, name=None))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("budget", ["sample_budget_s", "task_budget_s"])
 def test_the_same_units_are_skipped_under_every_strategy(tmp_path, budget):
     """One worker, so that parallelism cannot legitimately start more units in time: the skipped
