@@ -101,8 +101,8 @@ def _option(name: str, value: Any, convert: Any) -> Any:
     try:
         return convert(value)
     except (TypeError, ValueError, OverflowError):
-        raise OptionError(f"solver_options.{name}", value, f"expected {_KIND.get(convert, 'a valid value')}") \
-            from None
+        raise OptionError(f"solver_options.{name}", value,
+                          f"expected {_KIND.get(convert, 'a valid value')}, got {type(value).__name__}") from None
 
 
 class InjectedError(Exception):
