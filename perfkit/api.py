@@ -109,8 +109,9 @@ def compare(experiment: str | Path | Experiment | None = None, *, solver: Option
     exp = with_overrides(exp, solver=solver, tasks=tasks, strategies=strategies, backends=backends,
                          workers=workers, repeats=repeats, warmup=warmup, timeout=timeout, chunk_size=chunk_size,
                          solver_options=solver_options or None, name=name)
-    runs = run_experiment(exp, Path(store), progress, task_list)
-    folder = Path(out) if out is not None else _stamped("compare")
+    # absolute, taken before any solver runs: a solver's chdir cannot move the report
+    folder = (Path(out) if out is not None else _stamped("compare")).absolute()
+    runs = run_experiment(exp, Path(store).absolute(), progress, task_list)
     links = profile_configs(runs, folder, task_list) if profile else None
     return _report(runs, folder, exp.name, links)
 

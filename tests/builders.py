@@ -107,3 +107,53 @@ def clean_parallel(strategy="candidate-parallel", backend="process", workers=2, 
         r.pop("_i")
     wall = max(r["ended"] for r in rows) * 1.02
     return make_run(rows, strategy, backend, workers, wall_s=wall, cpu_s=wall * workers * 0.97, **kw)
+
+
+TESTS = Path(__file__).resolve().parent
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """The environment of a ``perfkit`` child process: test plugins (``plugins.*``) importable."""
+    import os
+
+    env = dict(os.environ, **extra)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS), str(TESTS.parent), env.get("PYTHONPATH")]))
+    return env
+
+
+def perfkit_cli(*args: str, cwd: Optional[Path] = None, timeout: float = 300):
+    """Run ``python -m perfkit ARGS`` to its end; returns the CompletedProcess (text)."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "perfkit", *args], cwd=cwd, env=cli_env(), capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def perfkit_popen(*args: str, cwd: Optional[Path] = None):
+    """Start ``python -m perfkit ARGS`` in the background (stdout and stderr piped, text)."""
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-m", "perfkit", *args], cwd=cwd, env=cli_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def error_lines(stderr: str) -> list[str]:
+    """The non-empty lines of a command's stderr."""
+    return [line for line in stderr.splitlines() if line.strip()]
+
+
+def perfkit_main(argv: list[str], capsys) -> tuple[int, str, str]:
+    """Run the ``perfkit`` entry point in this process (no interpreter start-up); returns
+    (exit status, stdout, stderr). ``capsys`` is pytest's fixture."""
+    from perfkit.cli.app import main
+
+    capsys.readouterr()
+    try:
+        main(list(argv))
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

@@ -64,8 +64,8 @@ def test_interrupted_jsonl_survives_a_torn_line_and_amendments(tmp_path):
     writer.append([Outcome("t", "demo", 0, "c0", "ok", queued=0.0, started=0.1, ended=0.2),
                    Outcome("t", "demo", 0, "c1", "timeout", queued=0.0, started=0.1, ended=0.9, leaked=True)])
     writer.amend(("t", "demo", 0, "c1"), leaked_s=2.5)
-    writer._jsonl.write(b'{"task_id": "t", "spl')  # the process died mid-line
-    writer._jsonl.flush()
+    with open(writer.path / "units.jsonl", "ab") as fh:
+        fh.write(b'{"task_id": "t", "spl')  # the process died mid-line
     units = load_run(tmp_path / "run").units
     assert list(units.candidate) == ["c0", "c1"]
     assert units.set_index("candidate").loc["c1", "leaked_s"] == 2.5

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Collection, Iterator, Optional, Protocol
 
+from perfkit.backends.budget import Budget
 from perfkit.model import Outcome, Task, UnitRef, WorkItem
 
 #: How long after a unit's deadline a backend stops it (kills its worker, fires its alarm, or
@@ -38,20 +39,12 @@ class Assignment:
     queued: float
     timeout_s: float
     attempt: int = 1
-    task_deadline: Optional[float] = None
-    sample_budget_s: Optional[float] = None
-    #: Budget deadlines of samples already started elsewhere; the worker adds its own.
-    sample_deadlines: dict[tuple[str, int], float] = field(default_factory=dict)
+    #: The task's budgets and where every worker finds the first starts (perfkit/backends/budget.py).
+    budget: Optional[Budget] = None
 
     def budget_spent(self, split: str, index: int, now: float) -> Optional[str]:
         """Why a unit must be skipped at ``now``, or None when it may start."""
-        if self.task_deadline is not None and now >= self.task_deadline:
-            return "task budget spent"
-        if self.sample_budget_s is not None:
-            deadline = self.sample_deadlines.setdefault((split, index), now + self.sample_budget_s)
-            if now >= deadline:
-                return "sample budget spent"
-        return None
+        return None if self.budget is None else self.budget.spent(split, index, now)
 
     def after_loss(self, ran: int, in_flight: Optional[int] = None,
                    accounted: Collection[UnitRef] = ()) -> list["Assignment"]:
@@ -61,9 +54,9 @@ class Assignment:
         rerun, rest = self.item.pieces_after_loss(ran, in_flight, accounted)
         out = []
         if rerun is not None:
-            out.append(replace(self, item=rerun, attempt=self.attempt + 1, sample_deadlines=dict(self.sample_deadlines)))
+            out.append(replace(self, item=rerun, attempt=self.attempt + 1))
         if rest is not None:
-            out.append(replace(self, item=rest, sample_deadlines=dict(self.sample_deadlines)))
+            out.append(replace(self, item=rest))
         return out
 
 

@@ -49,10 +49,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Optional
+from urllib.parse import urlsplit
 
 from perfkit.backends.base import KILL_GRACE_S, Assignment, SolverRef, WorkerFailure, WorkerUsage, build_solver
 from perfkit.backends.unit import iter_item
-from perfkit.model import Outcome, Task
+from perfkit.model import ConfigError, Outcome, Task
 
 #: A unit whose worker died this many times without its record being readable is ``crashed``.
 MAX_ATTEMPTS = 3
@@ -63,6 +64,8 @@ MAX_LOST_BEFORE_START = 3
 RESULT_WAIT_S = 10.0
 #: The run stops (WorkerFailure) when the cluster has had no worker for this long.
 NO_WORKER_TIMEOUT_S = 60.0
+#: Longest wait for an existing scheduler to accept a connection before the run starts.
+SCHEDULER_PROBE_S = 5.0
 
 log = logging.getLogger(__name__)
 
@@ -317,6 +320,28 @@ class DaskBackend:
         self._clock_offset = 0.0
         self._facts: dict[str, Any] = {}
         self._events: "queue.SimpleQueue[tuple[str, int, Any]]" = queue.SimpleQueue()
+
+    @staticmethod
+    def check_options(scheduler: Optional[str] = None, **_: Any) -> None:
+        """Before anything is written: an existing scheduler (``scheduler`` or
+        $DASK_SCHEDULER_ADDRESS) must accept a connection, else a ConfigError naming it."""
+        address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
+        if not address:
+            return
+        parts = urlsplit(address if "://" in address else f"tcp://{address}")
+        if parts.scheme not in ("tcp", "tls"):  # other transports are Dask's own to check
+            return
+        try:
+            host, port = parts.hostname, parts.port
+        except ValueError:
+            host, port = None, None
+        if not host or port is None:
+            raise ConfigError("backend_options.scheduler", address, "expected tcp://HOST:PORT")
+        try:
+            socket.create_connection((host, port), timeout=SCHEDULER_PROBE_S).close()
+        except OSError as exc:
+            raise ConfigError("backend_options.scheduler", address,
+                              f"cannot reach the Dask scheduler: {exc.strerror or exc}") from None
 
     # -- life cycle -------------------------------------------------------------------------
 

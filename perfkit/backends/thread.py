@@ -71,6 +71,8 @@ class ThreadBackend:
         self.created = 0
         self._solver: Any = None
         self._task: Optional[Task] = None
+        #: Set at close: threads finish the unit they run and take no further unit or item.
+        self._stopping = threading.Event()
 
     def start(self, solver: SolverRef, workers: int) -> None:
         """Build the solver once and start ``workers`` threads."""
@@ -89,7 +91,7 @@ class ThreadBackend:
     def _loop(self, slot: _Slot) -> None:
         while True:
             a = self.work.get()
-            if a is None:
+            if a is None or self._stopping.is_set():
                 return
             slot.assignment, slot.accounted = a, set()
 
@@ -98,6 +100,8 @@ class ThreadBackend:
                     slot.pos, slot.started, slot.cpu_at_start = pos, started, time.thread_time()
 
             for unit, outcomes in iter_item(self._solver, self._task, a, slot.name, on_start):
+                if self._stopping.is_set():  # the run is over (Ctrl-C): its outcome has no reader
+                    return
                 with slot.lock:
                     if slot.abandoned:  # declared a timeout meanwhile: note how it ended, then leave
                         slot.finished = (time.monotonic(), time.thread_time() - slot.cpu_at_start)
@@ -173,7 +177,14 @@ class ThreadBackend:
         return facts
 
     def close(self) -> list[WorkerUsage]:
-        """Stop the idle threads; abandoned ones are daemons and cannot be stopped."""
+        """Stop the threads: queued items are dropped (after Ctrl-C nothing more is dispatched),
+        a running unit ends first; abandoned threads are daemons and cannot be stopped."""
+        self._stopping.set()
+        while True:
+            try:
+                self.work.get_nowait()
+            except queue.Empty:
+                break
         for _ in self.slots:
             self.work.put(None)
         for s in self.slots:

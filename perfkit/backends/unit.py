@@ -13,7 +13,7 @@ import time
 from typing import Any, Callable, Iterator, Optional
 
 from perfkit.backends.base import Assignment
-from perfkit.model import WHOLE_SAMPLE, Outcome, Task, UnitRef, as_grid, grid_hash
+from perfkit.model import WHOLE_SAMPLE, Outcome, Task, UnitRef, as_grid, candidate_id_problem, grid_hash
 
 #: Longest error message kept per unit (a solver may raise with a huge repr).
 MAX_MESSAGE_CHARS = 500
@@ -62,6 +62,8 @@ def evaluate_unit(solver: Any, task: Task, unit: UnitRef, a: Assignment, worker:
     """
     split, index, candidate = unit
     sample = task.sample(split, index)
+    # the item says whether its units are whole samples: a candidate id never decides it
+    sample_level = a.item.sample_level
     started = time.monotonic()
     cpu0 = time.thread_time()
     deadline = started + a.timeout_s
@@ -69,11 +71,11 @@ def evaluate_unit(solver: Any, task: Task, unit: UnitRef, a: Assignment, worker:
     failure: Optional[BaseException] = None
     try:
         if guard is None:
-            result = _call(solver, task, sample, candidate, deadline)
+            result = _call(solver, task, sample, candidate, deadline, sample_level)
         else:
             guard.arm(deadline)
             try:
-                result = _call(solver, task, sample, candidate, deadline)
+                result = _call(solver, task, sample, candidate, deadline, sample_level)
             finally:
                 guard.disarm()
     except HardTimeout as exc:
@@ -92,12 +94,12 @@ def evaluate_unit(solver: Any, task: Task, unit: UnitRef, a: Assignment, worker:
     if failure is not None:
         status = "timeout" if (over or isinstance(failure, HardTimeout)) else "error"
         etype, msg = _describe(failure)
-        names = _declared(solver, task) if candidate == WHOLE_SAMPLE else [candidate]
+        names = _declared(solver, task) if sample_level else [candidate]
         outs = [_share(outcome(c, status), len(names)) for c in names]
         for o in outs:
             o.error_type, o.error_message = etype, msg
         return outs
-    if candidate != WHOLE_SAMPLE:
+    if not sample_level:
         o = outcome(candidate, "ok")
         _finish(o, result, expected_hash(sample, expected))
         if over and o.status != "error":
@@ -118,8 +120,8 @@ def expected_hash(sample: Any, cache: Optional[dict] = None) -> Optional[str]:
     return cache[key]
 
 
-def _call(solver: Any, task: Task, sample: Any, candidate: str, deadline: float) -> Any:
-    if candidate == WHOLE_SAMPLE:
+def _call(solver: Any, task: Task, sample: Any, candidate: str, deadline: float, sample_level: bool) -> Any:
+    if sample_level:
         return solver.solve_sample(task, sample, deadline)
     return solver.evaluate(task, sample, candidate, deadline)
 
@@ -128,7 +130,8 @@ def _declared(solver: Any, task: Task) -> list[str]:
     """Candidates an opaque solver declares up front (optional ``candidates(task)``), else the
     whole sample as one unit."""
     if hasattr(solver, "candidates"):
-        return list(solver.candidates(task)) or [WHOLE_SAMPLE]
+        declared = [c for c in solver.candidates(task) if candidate_id_problem(c) is None]
+        return declared or [WHOLE_SAMPLE]
     return [WHOLE_SAMPLE]
 
 
@@ -149,6 +152,15 @@ def _sample_outcomes(solver: Any, task: Task, expected: Optional[str], result: A
         o = outcome(WHOLE_SAMPLE, "error")
         o.error_type, o.error_message = "InvalidOutput", "solve_sample must return a mapping of candidate id to grid"
         return [o]
+    bad = [k for k in outputs if candidate_id_problem(k) is not None]
+    if bad:  # the mapping as a whole is invalid: no key of it can name a unit
+        names = _declared(solver, task)
+        outs = [_share(outcome(c, "error"), len(names)) for c in names]
+        for o in outs:
+            o.error_type = "InvalidOutput"
+            o.error_message = (f"solve_sample returned {len(bad)} invalid candidate id(s): "
+                               f"{candidate_id_problem(bad[0])}")[:MAX_MESSAGE_CHARS]
+        return outs
     names = list(outputs)
     declared = _declared(solver, task) if hasattr(solver, "candidates") else []
     names += [c for c in declared if c not in outputs and c != WHOLE_SAMPLE]

@@ -13,7 +13,7 @@ from perfkit.analysis.runset import describe_left_out
 from perfkit.analysis.text import duration, percent
 from perfkit.cli.command import app, console
 from perfkit.cli.options import JsonOut, NoProgress, Quiet, parse_options, split_list
-from perfkit.cli.output import copy_json, print_paths, set_quiet
+from perfkit.cli.output import copy_json, print_notes, print_paths, set_quiet
 from perfkit.cli.progress import RunsBar, progress_display
 from perfkit.cli.tables import show
 from perfkit.model import DEFAULT_STORE
@@ -113,6 +113,8 @@ def report_cmd(
 
     set_quiet(quiet)
     result = perfkit.report(run_dirs, out_dir, allow_mixed=allow_mixed)
+    for run in result.runs:
+        print_notes(run)
     print_summary(result)
     copy_json(result.report_dir / "report.json", json_out)
     _exit(result, allow_differences)

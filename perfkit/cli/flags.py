@@ -16,6 +16,7 @@ FLAGS = {
     "runs": "RUNS", "name": "NAME", "phases": "PHASE", "allow_mixed": "--allow-mixed",
     "warmup": "--warmup", "base": "--base", "pairs": "--pairs",
     "instruction_threshold": "--instruction-threshold", "store": "--store", "metric": "--metric",
+    "backend_options.scheduler": "--scheduler",
 }
 SOLVER_OPTION = "solver_options."
 

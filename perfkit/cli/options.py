@@ -91,7 +91,7 @@ def run_config(solver: str, solver_opt: list[str], plugin: list[str], tasks: str
 
     return RunConfig(
         solver=solver, tasks=tasks, strategy=strategy, backend=backend,
-        workers=workers or (1 if strategy == "sequential" else usable_cores()),
+        workers=workers if workers is not None else (1 if strategy == "sequential" else usable_cores()),
         chunk_size=chunk_size, label=label, plugins=tuple(plugin),
         timeout=TimeoutPolicy(timeout, sample_budget, task_budget),
         solver_options=parse_options(solver_opt),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Any, Iterable, Optional
 
 from perfkit.cli.command import console, out
 
@@ -20,6 +20,12 @@ def print_paths(paths: Iterable[Path]) -> None:
     """The files written, one per line on stdout."""
     for path in paths:
         out.print(str(path), soft_wrap=True, highlight=False)
+
+
+def print_notes(run: Any) -> None:
+    """What reading or writing a run folder skipped or worked around, one warning line each."""
+    for note in run.notes:
+        console.print(f"perfkit: warning: {note}", highlight=False, markup=False, soft_wrap=True)
 
 
 def copy_json(report_json: Path, target: Optional[Path]) -> Optional[Path]:

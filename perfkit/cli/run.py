@@ -10,7 +10,7 @@ import typer
 from perfkit.analysis.text import duration, number
 from perfkit.cli import options as opt
 from perfkit.cli.command import app, console, out, tasks_app
-from perfkit.cli.output import print_paths, set_quiet
+from perfkit.cli.output import print_notes, print_paths, set_quiet
 from perfkit.cli.progress import UnitsBar, progress_display
 from perfkit.cli.tables import show
 from perfkit.model import DEFAULT_STORE, STATUSES, RunConfig
@@ -55,6 +55,7 @@ def run(
             stored = perfkit.run(config, store, observer=observer)
         observer.finished(stored.summary)  # the last frame agrees with the table below
     print_run_summary(stored)
+    print_notes(stored)
     print_paths([stored.path])
 
 

@@ -6,7 +6,15 @@ layer imports from here and never the other way round.
 """
 
 from perfkit.model.config import DEFAULT_STORE, RunConfig, TimeoutPolicy, is_path_segment
-from perfkit.model.errors import ConfigError, DeadlineExceeded, PerfkitError, RunInterrupted
+from perfkit.model.errors import (
+    ConfigError,
+    DeadlineExceeded,
+    PerfkitError,
+    RunInterrupted,
+    RunLocked,
+    SignalInterrupt,
+    StoreError,
+)
 from perfkit.model.outcome import (
                                    RAN_STATUSES,
                                    SAMPLE_KEY,
@@ -16,12 +24,14 @@ from perfkit.model.outcome import (
                                    WHOLE_SAMPLE,
                                    Outcome,
                                    as_grid,
+                                   candidate_id_problem,
                                    grid_hash,
 )
 from perfkit.model.plan import Plan, UnitRef, WorkItem, auto_chunk_size, chunked
 from perfkit.model.task import Sample, Split, Task, sample_label
 
-__all__ = ["DEFAULT_STORE", "ConfigError", "DeadlineExceeded", "Outcome", "PerfkitError", "Plan", "RAN_STATUSES", "RunConfig",
-           "RunInterrupted", "SAMPLE_KEY", "STATUSES", "Sample", "Split", "Task", "TimeoutPolicy", "UNIT_COLUMNS",
-           "UNIT_KEY", "UnitRef", "WHOLE_SAMPLE", "WorkItem", "as_grid", "auto_chunk_size", "chunked", "grid_hash",
-           "is_path_segment", "sample_label"]
+__all__ = ["DEFAULT_STORE", "ConfigError", "DeadlineExceeded", "Outcome", "PerfkitError", "Plan", "RAN_STATUSES",
+           "RunConfig", "RunInterrupted", "RunLocked", "SAMPLE_KEY", "STATUSES", "Sample", "SignalInterrupt", "Split",
+           "StoreError", "Task", "TimeoutPolicy", "UNIT_COLUMNS", "UNIT_KEY", "UnitRef", "WHOLE_SAMPLE", "WorkItem",
+           "as_grid", "auto_chunk_size", "candidate_id_problem", "chunked", "grid_hash", "is_path_segment",
+           "sample_label"]

@@ -70,8 +70,14 @@ class RunConfig:
         if not isinstance(self.timeout, TimeoutPolicy):
             raise ConfigError("timeout", self.timeout, "expected a TimeoutPolicy")
         self.timeout.validate()
-        if self.label is not None and not is_path_segment(self.label):
+        if self.label is not None and not (isinstance(self.label, str) and is_path_segment(self.label)):
             raise ConfigError("label", self.label, "expected a plain name (no '/', not '.' or '..', no leading '.')")
+        for name in ("solver_options", "backend_options"):
+            value = getattr(self, name)
+            if not isinstance(value, dict) or not all(isinstance(k, str) and k for k in value):
+                raise ConfigError(name, value, "expected a mapping of option names to values")
+        if not isinstance(self.plugins, tuple) or not all(isinstance(p, str) and p.strip() for p in self.plugins):
+            raise ConfigError("plugins", self.plugins, "expected module names")
         return self
 
     def to_record(self) -> dict[str, Any]:

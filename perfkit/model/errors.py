@@ -32,6 +32,25 @@ class ConfigError(PerfkitError):
         return self.value is not _NO_VALUE
 
 
+class StoreError(PerfkitError):
+    """A run folder (or the store holding it) that cannot be read or written: ``path`` names
+    it and ``reason`` says why (a full disk, a read-only store, a torn file, a live writer)."""
+
+    def __init__(self, path: Any, reason: str):
+        self.path, self.reason = path, reason
+        super().__init__(f"{path}: {reason}")
+
+
+class RunLocked(StoreError):
+    """Another perfkit is writing this run folder: a second writer (or a resume of a live run)
+    would duplicate its units."""
+
+
+class SignalInterrupt(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM, as perfkit's own signal handler raises it during a run; a solver's
+    own ``KeyboardInterrupt`` is not one."""
+
+
 class RunInterrupted(KeyboardInterrupt):
     """Ctrl-C or SIGTERM ended a run; everything recorded is in ``path``, which can be resumed."""
 

@@ -20,8 +20,22 @@ UNIT_KEY: tuple[str, ...] = ("task_id", "split", "index", "candidate")
 #: The columns that identify a sample.
 SAMPLE_KEY: tuple[str, ...] = ("task_id", "split", "index")
 
-#: A sample-level unit (opaque solvers) carries this in place of a candidate id.
+#: A sample-level unit (opaque solvers) carries this in place of a candidate id; no solver's
+#: candidate may be called so (:func:`candidate_id_problem`).
 WHOLE_SAMPLE = "*"
+
+
+def candidate_id_problem(candidate: Any) -> Optional[str]:
+    """What is wrong with a candidate id a solver gave (from ``candidates()`` or as a key of
+    ``solve_sample``'s mapping), or None when it is usable: a non-empty string other than the
+    whole-sample marker :data:`WHOLE_SAMPLE`."""
+    if not isinstance(candidate, str):
+        return f"candidate ids must be strings, got {type(candidate).__name__} {candidate!r:.80}"
+    if not candidate:
+        return "candidate ids must not be empty"
+    if candidate == WHOLE_SAMPLE:
+        return f"{WHOLE_SAMPLE!r} is reserved for a whole sample; use another candidate id"
+    return None
 
 
 @dataclass

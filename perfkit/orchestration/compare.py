@@ -15,7 +15,7 @@ from typing import Optional, Sequence
 from perfkit.model import RunConfig, Task
 from perfkit.orchestration.experiment import REFERENCE, Experiment, plan_runs, plan_warmup
 from perfkit.orchestration.reference import run_fresh
-from perfkit.runner import Observer, run
+from perfkit.runner import Observer, check_all, run
 from perfkit.solvers import REFERENCE_ATTR, solver_attribute
 from perfkit.store import Run
 
@@ -37,6 +37,7 @@ def run_experiment(exp: Experiment, store: Path, progress: Optional[Progress] = 
     which are stored but not returned); ``task_list`` replaces loading ``exp.tasks`` (hand-made
     tasks). Returns the stored runs in the order they ran."""
     configs = plan_runs(exp)
+    check_all(configs)  # every configuration valid before the first run folder is made
     progress = progress or Progress()
     for config in plan_warmup(exp):  # run first, stored, left out of what is compared
         run(config, store, tasks=task_list)

@@ -163,6 +163,8 @@ def draw_task_stream(ax: Any, run: Any, workers: Union[list[str], dict[str, int]
 def speedup_vs_workers(c: Any, out: Path) -> Optional[Path]:
     """Speedup (bootstrap 95 % interval) vs workers per strategy/backend, with the ideal line
     min(workers, cores); drawn only when several worker counts ran."""
+    if c.groups.empty:  # every run was empty (no unit recorded): nothing to draw
+        return None
     g = c.groups[c.groups["strategy"] != "sequential"]
     if g.empty or g["workers"].nunique() < 2:
         return None

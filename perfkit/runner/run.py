@@ -10,16 +10,24 @@ itself (perfkit/analysis/metrics.py).
 from __future__ import annotations
 
 import importlib
+import os
 import resource
-import signal
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 from perfkit import strategies
-from perfkit.backends import Assignment, SolverRef, WorkerFailure, check_backend, get_backend
+from perfkit.backends import (
+    Assignment,
+    Budget,
+    SolverRef,
+    StartTable,
+    WorkerFailure,
+    check_backend,
+    check_backend_options,
+    get_backend,
+)
 from perfkit.model import (
     UNIT_KEY,
     WHOLE_SAMPLE,
@@ -28,12 +36,18 @@ from perfkit.model import (
     PerfkitError,
     RunConfig,
     RunInterrupted,
+    SignalInterrupt,
+    StoreError,
     Task,
     WorkItem,
+    candidate_id_problem,
 )
 from perfkit.runner import calibration, environment, machine
+from perfkit.runner.interrupts import Interrupts
 from perfkit.solvers import is_opaque, load_solver, with_run_folder
 from perfkit.store import DEFAULT_STORE, Run, RunSummary, RunWriter, load_run, new_run_id, read_json, read_units_jsonl
+from perfkit.store.layout import META, UNITS_JSONL
+from perfkit.store.lock import RunLock
 
 
 class Observer:
@@ -54,12 +68,11 @@ class Observer:
 
 @dataclass
 class RunState:
-    """What the runner learns while a run goes: counts and per-sample first starts."""
+    """What the runner learns while a run goes: counts."""
 
     recorded: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
     generate_s: float = 0.0
-    sample_deadlines: dict[tuple[str, str, int], float] = field(default_factory=dict)
     proposed: int = 0
     duplicates: int = 0
     #: (task id, start, end) of each task's candidate generation, on time.monotonic().
@@ -75,28 +88,13 @@ def _cpu_self_s() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM ends a run like Ctrl-C: workers stopped, outcomes kept, run marked interrupted."""
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt("SIGTERM")
-
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _import_plugins(plugins: tuple[str, ...]) -> None:
     for module in plugins:
         try:
             importlib.import_module(module)
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # SystemExit at import time is the module's failure too
             raise ConfigError("plugins", module, f"cannot import: {type(exc).__name__}: {exc}") from None
 
 
@@ -106,20 +104,48 @@ def _unit_grid(task: Task, solver: Any) -> tuple[list[tuple[str, int]], list[str
         return samples, [WHOLE_SAMPLE], True
     try:
         candidates = [str(c) for c in solver.candidates(task)]
-    except Exception as exc:  # the solver's own failure: one clear line, the run stopped cleanly
+    except SignalInterrupt:
+        raise
+    except BaseException as exc:  # the solver's own failure: one clear line, the run stopped cleanly
         raise WorkerFailure(f"task {task.id!r}: the solver's candidates() raised "
-                            f"{type(exc).__name__}: {exc}") from None
+                            f"{type(exc).__name__}: {_text(exc)}") from None
+    for c in candidates:
+        problem = candidate_id_problem(c)
+        if problem is not None:
+            raise WorkerFailure(f"task {task.id!r}: the solver's candidates() returned an unusable id: {problem}")
     if len(set(candidates)) != len(candidates):
         raise WorkerFailure(f"task {task.id!r}: the solver's candidates() returned duplicate ids")
     return samples, candidates, False
 
 
-def _check(config: RunConfig) -> None:
-    """The one check of a run's values and registered names, before anything is loaded."""
+def _text(exc: BaseException) -> str:
+    """An exception's message, even when its ``__str__`` raises (a solver's exception)."""
+    try:
+        return str(exc)
+    except Exception:
+        return f"<{type(exc).__name__} whose message cannot be shown>"
+
+
+def check(config: RunConfig) -> None:
+    """The one check of a run's values, registered names and backend options, before anything
+    is loaded or written; raises ConfigError naming the field."""
     config.validate()
     check_backend(config.backend)
+    check_backend_options(config.backend, config.backend_options)
     _import_plugins(config.plugins)  # a plugin may register the strategy
     strategies.get(config.strategy)
+
+
+def check_all(configs: list[RunConfig]) -> None:
+    """Check several configurations (an experiment) before the first of them runs: values,
+    names, and that each strategy suits its solver (each solver built once)."""
+    solvers: dict[str, Any] = {}
+    for config in configs:
+        check(config)
+        key = repr((config.solver, sorted(config.solver_options.items())))
+        if key not in solvers:
+            solvers[key] = load_solver(config.solver, config.solver_options)
+        _strategy_for(config, solvers[key])
 
 
 def _strategy_for(config: RunConfig, solver: Any) -> strategies.Strategy:
@@ -132,9 +158,9 @@ def _strategy_for(config: RunConfig, solver: Any) -> strategies.Strategy:
     return strategy
 
 
-def _is_recorded(done: set[tuple], task_id: str, unit: tuple[str, int, str]) -> bool:
+def _is_recorded(done: set[tuple], task_id: str, unit: tuple[str, int, str], sample_level: bool) -> bool:
     split, index, candidate = unit
-    if candidate == WHOLE_SAMPLE:  # an opaque sample is done once any of its outcomes is in
+    if sample_level:  # an opaque sample is done once any of its outcomes is in
         return (task_id, split, index) in done
     return (task_id, split, index, candidate) in done
 
@@ -150,47 +176,76 @@ class Runner:
         self.observer = observer or Observer()
         self.done = done or set()
         self.state = RunState()
+        self.interrupts = Interrupts()
         self._chunk = 0
         self._stage_of: dict[int, int] = {}  # work item (chunk) -> stage of its task
+        self._starts: Optional[StartTable] = None
+        self._next_slot = 0
 
     def execute(self, tasks: list[Task], solver: Any) -> None:
-        """Run every task; on Ctrl-C/SIGTERM or a worker failure, stop and keep what was recorded."""
-        strategy = self.strategy
+        """Run every task; on Ctrl-C/SIGTERM, a worker failure, a store that refuses to write
+        or anything a solver raises outside a unit, stop and keep a consistent record of what
+        was recorded (docs/design.md, "The run store")."""
         options = with_run_folder(solver, self.config.solver_options, self.writer.path)
         ref = SolverRef(self.config.solver, options, tuple(self.config.plugins))
-        calibration_before = calibration.measure()
-        wall0, cpu0, busy0 = time.monotonic(), _cpu_self_s(), machine.busy_cpu_s()
-        self.state.started = wall0
         state, usage, error, crash, backend = "complete", [], None, None, None
-        with _sigterm_as_interrupt():
+        with self.interrupts as interrupts:
+            calibration_before = calibration.measure()
+            wall0, cpu0, busy0 = time.monotonic(), _cpu_self_s(), machine.busy_cpu_s()
+            self.state.started = wall0
             try:
+                if _uses_budgets(self.config):
+                    self._starts = StartTable.create(sum(1 + len(t.samples) for t in tasks))
                 # inside the try: a backend that cannot start leaves the run "failed", not "running"
                 backend = _started_backend(self.config, ref)
                 self.observer.tasks_planned(tasks)
                 for task in tasks:
-                    self._run_task(task, solver, strategy, backend)
-            except KeyboardInterrupt:
+                    self._run_task(task, solver, self.strategy, backend)
+            except KeyboardInterrupt:  # Ctrl-C, SIGTERM (a solver's own is stopped at its unit's boundary)
+                interrupts.hold()
                 state = "interrupted"
-            except WorkerFailure as exc:
+            except (WorkerFailure, StoreError) as exc:
+                interrupts.hold()
                 state, error = "failed", str(exc)
             except Exception as exc:  # a perfkit bug: keep the store consistent, then let it surface
+                interrupts.hold()
                 state, error, crash = "failed", f"{type(exc).__name__}: {exc}", exc
+            except BaseException as exc:  # SystemExit, GeneratorExit, ... raised by solver code
+                interrupts.hold()
+                state, error = "failed", _escaped(exc)
             finally:
-                if backend is not None:
-                    usage = backend.close()
-                    for key, facts in getattr(backend, "late_facts", list)():
-                        self.writer.amend(key, **facts)
-        self.state.ended = time.monotonic()
-        wall_s, cpu_parent_s = self.state.ended - wall0, _cpu_self_s() - cpu0
-        self.busy_window = (busy0, machine.busy_cpu_s())  # before the calibration below
-        self.calibration_s = min(calibration_before, calibration.measure())
-        self._finish(state, wall_s, cpu_parent_s, usage, backend.resources() if backend is not None else {}, error)
+                interrupts.hold()  # from here on a second Ctrl-C cannot tear the record
+                usage, closing_error = self._close(backend)
+                if closing_error and state == "complete":
+                    state, error = "failed", closing_error
+            self.state.ended = time.monotonic()
+            wall_s, cpu_parent_s = self.state.ended - wall0, _cpu_self_s() - cpu0
+            self.busy_window = (busy0, machine.busy_cpu_s())  # before the calibration below
+            self.calibration_s = min(calibration_before, calibration.measure())
+            self._finish(state, wall_s, cpu_parent_s, usage, _resources(backend), error)
         if crash is not None:
             raise crash
         if error:
             raise PerfkitError(f"{self.writer.path}: run stopped: {error}")
         if state == "interrupted":
             raise RunInterrupted(self.writer.path)
+
+    def _close(self, backend: Any) -> tuple[list, Optional[str]]:
+        """Stop the backend and write what it learnt late; never raises (the run's end must
+        still be written): returns the workers' usage and what went wrong, if anything."""
+        usage, problem = [], None
+        try:
+            usage = backend.close() if backend is not None else []
+            for key, facts in getattr(backend, "late_facts", list)():
+                self.writer.amend(key, **facts)
+        except StoreError as exc:
+            problem = str(exc)
+        except Exception as exc:
+            problem = f"stopping the {self.config.backend} backend failed: {type(exc).__name__}: {exc}"
+        finally:
+            if self._starts is not None:
+                self._starts.close()
+        return usage, problem
 
     def _run_task(self, task: Task, solver: Any, strategy: strategies.Strategy, backend: Any) -> None:
         t0 = time.monotonic()
@@ -200,14 +255,13 @@ class Runner:
         self.state.generation.append([task.id, t0, t1])
         plan = strategy.plan(samples, candidates, self.config.workers, self.config.chunk_size)
         self.observer.task_started(task, 0 if sample_level else len(candidates))
-        budget = self.config.timeout
-        task_deadline = None
+        budget = self._budget(task)
         for stage_index, stage in enumerate(plan.stages):
             items = []
             for units in stage:
                 self._chunk += 1
                 self._stage_of[self._chunk] = stage_index
-                todo = tuple(u for u in units if not _is_recorded(self.done, task.id, u))
+                todo = tuple(u for u in units if not _is_recorded(self.done, task.id, u, sample_level))
                 if todo:
                     items.append(WorkItem(self._chunk, task.id, todo, sample_level))
             if not items:
@@ -216,19 +270,22 @@ class Runner:
             self.state.proposed += n_units
             self.observer.add_units(n_units)
             now = time.monotonic()
-            if budget.task_budget_s is not None and task_deadline is None:
-                task_deadline = now + budget.task_budget_s
-            assignments = [Assignment(item, now, budget.unit_timeout_s, task_deadline=task_deadline,
-                                      sample_budget_s=budget.sample_budget_s,
-                                      sample_deadlines=self._known_sample_deadlines(task.id, item))
-                           for item in items]
+            assignments = [Assignment(item, now, self.config.timeout.unit_timeout_s, budget=budget) for item in items]
             for outcome in backend.run_stage(task, assignments):
                 self._record(outcome)
+                self.interrupts.check()  # a Ctrl-C that a solver swallowed still stops the run
             self.writer.flush()
 
-    def _known_sample_deadlines(self, task_id: str, item: WorkItem) -> dict[tuple[str, int], float]:
-        keys = {(s, i) for s, i, _ in item.units}
-        return {(s, i): d for (t, s, i), d in self.state.sample_deadlines.items() if t == task_id and (s, i) in keys}
+    def _budget(self, task: Task) -> Optional[Budget]:
+        """The task's budgets: one slot for the task and one per sample in the run's table of
+        first starts (perfkit/backends/budget.py holds the rule)."""
+        if self._starts is None:
+            return None
+        base = self._next_slot
+        self._next_slot += 1 + len(task.samples)
+        slots = {(s.split, s.index): base + 1 + i for i, s in enumerate(task.samples)}
+        policy = self.config.timeout
+        return Budget(self._starts, base, slots, policy.task_budget_s, policy.sample_budget_s)
 
     def _record(self, outcome: Outcome) -> None:
         key = outcome.key
@@ -241,10 +298,6 @@ class Runner:
         self.writer.append([outcome])
         self.state.recorded += 1
         self.state.by_status[outcome.status] = self.state.by_status.get(outcome.status, 0) + 1
-        budget = self.config.timeout.sample_budget_s
-        if budget is not None and outcome.started is not None:
-            skey = (outcome.task_id, outcome.split, outcome.index)
-            self.state.sample_deadlines.setdefault(skey, outcome.started + budget)
         self.observer.outcome(outcome)
 
     def _finish(self, state: str, wall_s: float, cpu_parent_s: float, usage: list, resources: dict,
@@ -320,6 +373,22 @@ def _limits(config: RunConfig) -> dict[str, Any]:
     }
 
 
+def _uses_budgets(config: RunConfig) -> bool:
+    return config.timeout.sample_budget_s is not None or config.timeout.task_budget_s is not None
+
+
+def _resources(backend: Any) -> dict[str, Any]:
+    try:
+        return backend.resources() if backend is not None else {}
+    except Exception as exc:  # a backend that cannot describe itself must not lose the run's end
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def _escaped(exc: BaseException) -> str:
+    return (f"the solver raised {type(exc).__name__}({_text(exc)}) outside any unit; perfkit stopped the run "
+            "(it never exits with a status a solver chose)")
+
+
 def run(config: RunConfig, store_dir: str | Path = DEFAULT_STORE, observer: Optional[Observer] = None,
         tasks: Optional[list[Task]] = None) -> Run:
     """Run ``config`` and store it under ``store_dir``; returns the stored run.
@@ -327,7 +396,8 @@ def run(config: RunConfig, store_dir: str | Path = DEFAULT_STORE, observer: Opti
     ``tasks`` replaces loading ``config.tasks`` (hand-made tasks). Bad input raises a
     PerfkitError (a ConfigError naming the field) before anything is written.
     """
-    _check(config)
+    check(config)
+    store = Path(os.path.abspath(store_dir))  # taken once: a solver's chdir cannot move the store
     if tasks is None:
         from perfkit.tasks import load_tasks
 
@@ -335,30 +405,42 @@ def run(config: RunConfig, store_dir: str | Path = DEFAULT_STORE, observer: Opti
     solver = load_solver(config.solver, config.solver_options)
     strategy = _strategy_for(config, solver)
     run_id = new_run_id(config.label, config.strategy, config.backend, config.workers, config.repeat)
-    writer = RunWriter.create(Path(store_dir), run_id, _meta(config, tasks))
+    writer = RunWriter.create(store, run_id, _meta(config, tasks))
     Runner(config, strategy, writer, observer).execute(tasks, solver)
     return load_run(writer.path)
 
 
 def resume(path: str | Path, observer: Optional[Observer] = None, tasks: Optional[list[Task]] = None) -> Run:
     """Finish an interrupted run: only the units without a recorded outcome run. Returns it.
-    ``tasks`` replaces loading the run's task spec (the hand-made tasks it ran with)."""
-    path = Path(path)
-    meta = read_json(path / "meta.json")
-    if meta.get("state") == "complete":
-        raise PerfkitError(f"{path}: the run is complete; nothing to resume")
-    config = RunConfig.from_record(meta["config"])
-    _check(config)
-    if tasks is None:
+    ``tasks`` replaces loading the run's task spec (the hand-made tasks it ran with).
+
+    The run's lock is taken first: a run that another perfkit is still writing is refused
+    (RunLocked), and the torn tail of an interrupted units.jsonl is cut before appending."""
+    path = Path(os.path.abspath(path))
+    meta = read_json(path / META)  # also: is this a run folder at all
+    lock = RunLock.acquire(path)
+    try:
+        meta = read_json(path / META)  # again, now that nobody else writes it
+        if meta.get("state") == "complete":
+            raise PerfkitError(f"{path}: the run is complete; nothing to resume")
         from perfkit.tasks import load_tasks
 
-        tasks = load_tasks(config.tasks)
-    solver = load_solver(config.solver, config.solver_options)
-    strategy = _strategy_for(config, solver)
+        try:
+            config = RunConfig.from_record(meta.get("config", {}))
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise PerfkitError(f"{path / META}: field 'config' is not a run configuration: {exc}") from None
+        check(config)
+        if tasks is None:
+            tasks = load_tasks(config.tasks)
+        solver = load_solver(config.solver, config.solver_options)
+        strategy = _strategy_for(config, solver)
+        writer = RunWriter.reopen(path, lock)
+    except BaseException:
+        lock.release()
+        raise
     done: set[tuple] = set()
-    for key in read_units_jsonl(path / "units.jsonl")[list(UNIT_KEY)].itertuples(index=False, name=None):
+    for key in read_units_jsonl(path / UNITS_JSONL)[list(UNIT_KEY)].itertuples(index=False, name=None):
         done.add(tuple(key))
         done.add(tuple(key)[:3])
-    writer = RunWriter.reopen(path)
     Runner(config, strategy, writer, observer, done=done).execute(tasks, solver)
     return load_run(path)

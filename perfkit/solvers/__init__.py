@@ -71,7 +71,9 @@ def load_solver(spec: str, options: Mapping[str, Any] | None = None) -> Any:
     module_name, _, attr_path = target.partition(":")
     try:
         module = importlib.import_module(module_name)
-    except Exception as exc:  # any import-time failure is the user's module, not perfkit
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # any import-time failure (SystemExit too) is the user's module, not perfkit
         raise ConfigError("solver", spec,
                           f"cannot import module {module_name!r}: {type(exc).__name__}: {exc}") from None
     obj: Any = module
@@ -82,9 +84,9 @@ def load_solver(spec: str, options: Mapping[str, Any] | None = None) -> Any:
     if inspect.isclass(obj) or (callable(obj) and not _looks_like_solver(obj)):
         try:
             obj = obj(**dict(options or {}))
-        except PerfkitError:  # the solver named the field itself
+        except (PerfkitError, KeyboardInterrupt):  # the solver named the field itself; Ctrl-C
             raise
-        except Exception as exc:  # a rejected option (unknown key, wrong type, bad value) is the user's
+        except BaseException as exc:  # a rejected option (unknown key, wrong type, bad value), SystemExit too
             raise ConfigError("solver", spec, f"cannot build the solver: {type(exc).__name__}: {exc}") from None
     elif options:
         raise ConfigError("solver", spec, "solver options need a class or factory, not an instance")

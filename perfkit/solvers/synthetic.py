@@ -48,6 +48,13 @@ the fault hits every sample; ``@demo`` hits every demo sample, ``@demo[1]`` only
 ``stale``    quirk: return the grid computed for the first sample this process evaluated the
              candidate on (a cache keyed by candidate, not by sample): the same answers in
              the same order every time, different ones when a strategy changes the order
+``raise_base``  raise :class:`InjectedBaseException` (a ``BaseException``, not an ``Exception``)
+``sys_exit=N``  ``sys.exit(N)`` (default 0): a ``SystemExit`` raised in the unit
+``interrupt``   raise ``KeyboardInterrupt`` from the solver itself (no signal involved)
+``bad_message`` raise an exception whose ``__str__`` itself raises
+``bad_output``  return an object whose conversion to an array raises
+``grandchild``  start a child process that sleeps an hour (holding the worker's stdout and
+                stderr; ``perfkit-synthetic-grandchild`` in its command line), then hang in C
 ==========  =======================================================================
 
 Example: ``"raise:c003@demo[1]; hang_py:c005; hang_c:c007@test[0]; exit:c009@demo[2];
@@ -63,13 +70,15 @@ import random
 import re
 import signal
 import statistics
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from perfkit.model import DeadlineExceeded, Sample, Task
+from perfkit.model import ConfigError, DeadlineExceeded, Sample, Task
 
 #: Iterations of the integer loop per millisecond of CPU (measured on the reference box).
 CPU_ITERS_PER_MS = 7000
@@ -81,21 +90,57 @@ NUMPY_ELEMENTS = 1 << 18
 MAX_TAIL_MULTIPLIER = 1000.0
 
 _KINDS = {"raise": None, "hang_py": None, "hang_c": None, "slow": 10.0, "exit": 70, "kill": None, "alloc": 100.0,
-          "nondet": None, "flip": None, "stale": None}
-_TERMINAL = ("raise", "hang_py", "hang_c", "exit", "kill")
+          "nondet": None, "flip": None, "stale": None,
+          "raise_base": None, "sys_exit": 0, "interrupt": None, "bad_message": None, "bad_output": None,
+          "grandchild": None}
+_TERMINAL = ("raise", "hang_py", "hang_c", "exit", "kill", "raise_base", "sys_exit", "interrupt", "bad_message",
+             "grandchild")
 _QUIRKS = ("nondet", "flip", "stale")
 #: The two sleeps of a ``flip`` unit, as shares of the time left to its deadline.
 FLIP_SHARES = (0.6, 1.5)
 #: Unseeded on purpose: the quirks model a solver whose answers or times are not reproducible.
 _UNSEEDED = random.SystemRandom()
+#: In the command line of a ``grandchild`` fault's process, so that a test can find survivors.
+GRANDCHILD_MARK = "perfkit-synthetic-grandchild"
 _ENTRY = re.compile(
     r"^(?P<kind>[a-z_]+)(?:=(?P<value>[^:]*))?:(?P<cand>\*|c\d+)"
     r"(?:@(?:(?P<task>[^/@\[\]]+)/)?(?P<split>demo|test)(?:\[(?P<index>\d+)\])?)?$"
 )
 
 
+class OptionError(ConfigError, ValueError):
+    """An option the solver cannot use: a ConfigError naming ``solver_options.NAME`` (one line
+    on the command line) that is also a ValueError, for Python callers."""
+
+
+def _option(name: str, value: Any, convert: Any) -> Any:
+    try:
+        return convert(value)
+    except (TypeError, ValueError, OverflowError):
+        raise OptionError(f"solver_options.{name}", value,
+                          f"expected {_KIND.get(convert, 'a valid value')}, got {type(value).__name__}") from None
+
+
 class InjectedError(Exception):
     """The exception raised by a ``raise`` fault."""
+
+
+class InjectedBaseException(BaseException):
+    """The exception raised by a ``raise_base`` fault: not an ``Exception``."""
+
+
+class UnprintableError(Exception):
+    """The exception raised by a ``bad_message`` fault: its message cannot be shown."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("this exception's __str__ fails on purpose")
+
+
+class Unconvertible:
+    """What a ``bad_output`` fault returns: converting it to an array raises."""
+
+    def __array__(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("this output's __array__ fails on purpose")
 
 
 @dataclass(frozen=True)
@@ -193,6 +238,9 @@ def _as_bool(value: Any) -> bool:
     return bool(value)
 
 
+_KIND = {int: "an integer", float: "a number", _as_bool: "true or false"}
+
+
 class SyntheticSolver:
     """Candidates ``c000``… with a parametrised cost; ``c000`` answers ``rot90(input)``.
 
@@ -213,31 +261,39 @@ class SyntheticSolver:
         faults: str = "",
         cpu_iters_per_ms: int = CPU_ITERS_PER_MS,
     ) -> None:
-        self.n_candidates = int(candidates)
-        self.cpu_ms = float(cpu_ms)
-        self.sleep_ms = float(sleep_ms)
-        self.numpy_ms = float(numpy_ms)
-        self.tail = float(tail)
-        self.seed = int(seed)
-        self.cooperative = _as_bool(cooperative)
-        self.slowdown = float(slowdown)
-        self.cpu_iters_per_ms = int(cpu_iters_per_ms)
+        self.n_candidates = _option("candidates", candidates, int)
+        self.cpu_ms = _option("cpu_ms", cpu_ms, float)
+        self.sleep_ms = _option("sleep_ms", sleep_ms, float)
+        self.numpy_ms = _option("numpy_ms", numpy_ms, float)
+        self.tail = _option("tail", tail, float)
+        self.seed = _option("seed", seed, int)
+        self.cooperative = _option("cooperative", cooperative, _as_bool)
+        self.slowdown = _option("slowdown", slowdown, float)
+        self.cpu_iters_per_ms = _option("cpu_iters_per_ms", cpu_iters_per_ms, int)
         for name in ("cpu_ms", "sleep_ms", "numpy_ms", "tail"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"{name}={getattr(self, name)!r}: must be >= 0")
-        if self.n_candidates < 1 or self.cpu_iters_per_ms < 1 or not self.slowdown > -1:
-            raise ValueError("candidates and cpu_iters_per_ms must be >= 1 and slowdown > -1")
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise OptionError(f"solver_options.{name}", value, "expected a finite number >= 0")
+        for name in ("n_candidates", "cpu_iters_per_ms"):
+            if getattr(self, name) < 1:
+                option = "candidates" if name == "n_candidates" else name
+                raise OptionError(f"solver_options.{option}", getattr(self, name), "expected an integer >= 1")
+        if not (math.isfinite(self.slowdown) and self.slowdown > -1):
+            raise OptionError("solver_options.slowdown", self.slowdown, "expected a finite number > -1")
         width = max(3, len(str(self.n_candidates - 1)))
         self._ids = tuple(f"c{i:0{width}d}" for i in range(self.n_candidates))
         self._numbers = {cid: i for i, cid in enumerate(self._ids)}
-        self.faults = parse_faults(faults)
+        try:
+            self.faults = parse_faults(faults)
+        except ValueError as exc:
+            raise OptionError("solver_options.faults", faults, str(exc)) from None
         self._patterns: dict[tuple, np.ndarray] = {}
         self._rotations: dict[int, tuple] = {}
         self._stale: dict[str, np.ndarray] = {}  # the ``stale`` quirk's cache, keyed by candidate only
         for f in self.faults:
             if f.candidate is not None and f.candidate not in self._numbers:
-                raise ValueError(f"bad fault {f.text!r}: no candidate {f.candidate} "
-                                 f"(ids are {self._ids[0]}..{self._ids[-1]})")
+                raise OptionError("solver_options.faults", faults, f"bad fault {f.text!r}: no candidate "
+                                  f"{f.candidate} (ids are {self._ids[0]}..{self._ids[-1]})")
 
     def candidates(self, task: Task) -> Sequence[str]:
         """The candidate ids ``c000``… in a stable order (the same for every task)."""
@@ -290,6 +346,9 @@ class SyntheticSolver:
                 self._fire(f, task, sample, candidate_id)
         finally:
             del held
+        if any(f.kind == "bad_output" and f.hits(task.id, sample.split, sample.index, candidate_id)
+               for f in self.faults):
+            return Unconvertible()  # type: ignore[return-value]
         out = self.output(task, sample, candidate_id)
         if "stale" in plan.quirks:
             out = self._stale.setdefault(candidate_id, out)
@@ -393,3 +452,15 @@ class SyntheticSolver:
             os._exit(int(fault.value))
         if fault.kind == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
+        if fault.kind == "raise_base":
+            raise InjectedBaseException(f"injected fault {fault.text} on {where}")
+        if fault.kind == "sys_exit":
+            sys.exit(int(fault.value))
+        if fault.kind == "interrupt":
+            raise KeyboardInterrupt(f"injected fault {fault.text} on {where}")
+        if fault.kind == "bad_message":
+            raise UnprintableError()
+        if fault.kind == "grandchild":
+            subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)", GRANDCHILD_MARK])
+            while True:
+                time.sleep(3600)

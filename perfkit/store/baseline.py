@@ -184,15 +184,21 @@ def load_baseline_file(path: Path) -> Side:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise PerfkitError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PerfkitError(f"{path}: unreadable: {getattr(exc, 'strerror', None) or exc}") from None
     if not isinstance(data, dict) or data.get("format") not in READABLE_FORMATS:
         raise PerfkitError(f"{path}: field 'format': expected {BASELINE_FORMAT!r}")
     for key in ("repeats", "answers", "config"):
         if key not in data:
             raise PerfkitError(f"{path}: missing field {key!r}")
+    if not isinstance(data["repeats"], list) or not data["repeats"]:
+        raise PerfkitError(f"{path}: field 'repeats': expected a list of at least one repeat")
+    if not isinstance(data["config"], dict):
+        raise PerfkitError(f"{path}: field 'config': expected a run configuration (a JSON object)")
     try:
         repeats = [Repeat(**r) for r in data["repeats"]]
         answers = pd.DataFrame(data["answers"], columns=list(ANSWER_COLUMNS))
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, AttributeError) as exc:
         raise PerfkitError(f"{path}: field 'repeats' or 'answers': {exc}") from None
     build = data.get("build", {})
     if not isinstance(build, dict):

@@ -7,6 +7,7 @@
 <store>/<run-id>/summary.json    run-level measurements
 <store>/<run-id>/battery/        a battery solver's own scores, one file per worker (written by
                                  the solver itself: perfkit/solvers/batt.py owns its format)
+<store>/<run-id>/writer.lock     locked by the perfkit writing the run (perfkit/store/lock.py)
 ```
 """
 
@@ -21,6 +22,10 @@ META = "meta.json"
 UNITS_JSONL = "units.jsonl"
 UNITS_PARQUET = "units.parquet"
 SUMMARY = "summary.json"
+#: Held (flock) by the one perfkit writing the folder; see perfkit/store/lock.py.
+LOCK = "writer.lock"
+#: Room kept on the disk while a run is written, freed to write its end on a full disk.
+RESERVE = "reserve"
 
 
 def new_run_id(label: str | None, strategy: str, backend: str, workers: int, repeat: int) -> str:
@@ -29,4 +34,4 @@ def new_run_id(label: str | None, strategy: str, backend: str, workers: int, rep
     name = "-".join(p for p in [label, strategy, backend, f"w{workers}", f"r{repeat}"] if p)
     return f"{stamp}-{name}-{secrets.token_hex(2)}"
 
-__all__ = ["DEFAULT_STORE", "META", "SUMMARY", "UNITS_JSONL", "UNITS_PARQUET", "new_run_id"]
+__all__ = ["DEFAULT_STORE", "LOCK", "META", "RESERVE", "SUMMARY", "UNITS_JSONL", "UNITS_PARQUET", "new_run_id"]

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import orjson
 import pandas as pd
+import pyarrow as pa
 
-from perfkit.model import UNIT_COLUMNS, UNIT_KEY, PerfkitError
+from perfkit.model import STATUSES, UNIT_COLUMNS, UNIT_KEY, PerfkitError
 from perfkit.solvers.batt import score_frame
 from perfkit.store.layout import META, SUMMARY, UNITS_JSONL, UNITS_PARQUET
 from perfkit.store.run import Run
@@ -26,30 +28,93 @@ _INT_COLUMNS = ("index", "chunk", "attempt", "stage")
 def read_json(path: Path) -> dict[str, Any]:
     """Read a JSON file of the store, as a PerfkitError naming the file when it is unreadable."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise PerfkitError(f"{path}: not found (is this a run folder?)") from None
     except json.JSONDecodeError as exc:
         raise PerfkitError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PerfkitError(f"{path}: unreadable: {getattr(exc, 'strerror', None) or exc}") from None
+    if not isinstance(data, dict):
+        raise PerfkitError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    return data
 
 
-def read_units_jsonl(path: Path) -> pd.DataFrame:
-    """The units of a units.jsonl file as a DataFrame, amendments applied.
+@dataclass
+class UnitRecords:
+    """What units.jsonl holds: unit records, amendments, and what was skipped.
 
-    A torn last line (the process died mid-write) is ignored: it was never acknowledged.
+    ``whole_bytes`` is the length of the file up to the end of its last whole record: a resume
+    truncates the file there before appending, so that a torn tail never glues itself to the
+    first new record (docs/design.md, "The run store").
     """
-    records: list[dict[str, Any]] = []
-    amends: list[dict[str, Any]] = []
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    amends: list[dict[str, Any]] = field(default_factory=list)
+    #: One sentence per torn or foreign record skipped (file, line, why).
+    notes: list[str] = field(default_factory=list)
+    whole_bytes: int = 0
+    #: True when the last whole record ends without its newline (a resume adds it).
+    needs_newline: bool = False
+
+
+def _is_unit_record(rec: Any) -> bool:
+    return isinstance(rec, dict) and rec.get("status") in STATUSES and all(
+        isinstance(rec.get(k), t) for k, t in zip(UNIT_KEY, (str, str, int, str)))
+
+
+def _is_amend_record(rec: Any) -> bool:
+    return isinstance(rec, dict) and isinstance(rec.get("amend"), list) and len(rec["amend"]) == len(UNIT_KEY) \
+        and all(k in UNIT_COLUMNS for k in rec if k != "amend")
+
+
+def scan_units_jsonl(path: Path) -> UnitRecords:
+    """Read units.jsonl record by record. A torn record (the writer died mid-line, or the disk
+    filled) and a foreign one (valid JSON that is not a unit record) are skipped and noted."""
+    out = UnitRecords()
+    torn: list[int] = []
+    foreign: list[int] = []
+    offset = 0
     with open(path, "rb") as fh:
-        for line in fh:
+        for number, line in enumerate(fh, start=1):
+            offset += len(line)
+            if not line.strip():
+                continue
             try:
                 rec = orjson.loads(line)
             except orjson.JSONDecodeError:
+                torn.append(number)
                 continue
-            (amends if "amend" in rec else records).append(rec)
-    df = pd.DataFrame.from_records(records, columns=list(UNIT_COLUMNS))
+            if _is_unit_record(rec):
+                out.records.append(rec)
+            elif _is_amend_record(rec):
+                out.amends.append(rec)
+            else:
+                foreign.append(number)
+                continue
+            out.whole_bytes, out.needs_newline = offset, not line.endswith(b"\n")
+    name = Path(path).name
+    if torn:
+        out.notes.append(f"{path}: {_lines(torn)} of {name} torn (cut mid-record): skipped")
+    if foreign:
+        out.notes.append(f"{path}: {_lines(foreign)} of {name} not a unit record: skipped")
+    return out
+
+
+def _lines(numbers: list[int]) -> str:
+    shown = ", ".join(map(str, numbers[:5])) + (f" and {len(numbers) - 5} more" if len(numbers) > 5 else "")
+    return f"line{'s' if len(numbers) > 1 else ''} {shown}"
+
+
+def read_units_jsonl(path: Path, notes: Optional[list[str]] = None) -> pd.DataFrame:
+    """The units of a units.jsonl file as a DataFrame, amendments applied. Torn and foreign
+    records are skipped (they were never acknowledged); ``notes`` receives one sentence per kind."""
+    scan = scan_units_jsonl(path)
+    if notes is not None:
+        notes.extend(scan.notes)
+    df = pd.DataFrame.from_records(scan.records, columns=list(UNIT_COLUMNS))
     key = list(UNIT_KEY)
-    for rec in amends:
+    for rec in scan.amends:
         target = tuple(rec.pop("amend"))
         mask = (df[key] == pd.Series(target, index=key)).all(axis=1)
         for col, value in rec.items():
@@ -75,7 +140,8 @@ def typed_units(df: pd.DataFrame) -> pd.DataFrame:
 def load_run(path: str | os.PathLike) -> Run:
     """Load a run folder: units as a pandas DataFrame (one row per unit), config, summary.
 
-    A run without units.parquet (interrupted, or still running) is read from units.jsonl.
+    A run without units.parquet (interrupted, or still running), or whose units.parquet cannot
+    be read (truncated), is read from units.jsonl; what was skipped is in ``Run.notes``.
     """
     path = Path(path)
     if not path.is_dir():
@@ -83,9 +149,32 @@ def load_run(path: str | os.PathLike) -> Run:
     meta = read_json(path / META)
     summary_path = path / SUMMARY
     summary = read_json(summary_path) if summary_path.exists() else {"state": meta.get("state", "running")}
-    parquet = path / UNITS_PARQUET
-    units = typed_units(pd.read_parquet(parquet)) if parquet.exists() else read_units_jsonl(path / UNITS_JSONL)
-    return Run.from_records(path, meta, summary, units, score_frame(path))
+    notes: list[str] = [str(n) for n in meta.get("notes", [])] if isinstance(meta, dict) else []
+    units = _read_units(path, notes)
+    run = Run.from_records(path, meta, summary, units, score_frame(path))
+    run.notes = notes
+    return run
+
+
+def _read_units(path: Path, notes: list[str]) -> pd.DataFrame:
+    parquet, jsonl = path / UNITS_PARQUET, path / UNITS_JSONL
+    if parquet.exists():
+        try:
+            return typed_units(pd.read_parquet(parquet))
+        except (OSError, ValueError, pa.ArrowException) as exc:  # truncated or foreign file
+            if not jsonl.exists():
+                raise PerfkitError(f"{parquet}: unreadable ({_first_line(exc)}) and no units.jsonl to fall back on") \
+                    from None
+            notes.append(f"{parquet}: unreadable ({_first_line(exc)}): read units.jsonl instead")
+    if not jsonl.exists():
+        if (path / META).exists():  # a run that stopped before its first outcome
+            return typed_units(pd.DataFrame(columns=list(UNIT_COLUMNS)))
+        raise PerfkitError(f"{jsonl}: not found (is this a run folder?)")
+    return read_units_jsonl(jsonl, notes)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
 def find_runs(spec: str, store: Path) -> list[Run]:
@@ -93,12 +182,18 @@ def find_runs(spec: str, store: Path) -> list[Run]:
     path = Path(spec)
     if (path / META).exists():
         return [load_run(path)]
-    runs = []
+    runs, unreadable = [], []
     if Path(store).is_dir():
         for meta in sorted(Path(store).glob(f"*/{META}")):
-            record = read_json(meta)
-            if record.get("config", {}).get("label") == spec and record.get("state") == "complete":
+            try:
+                record = read_json(meta)
+            except PerfkitError:  # a foreign or broken folder cannot be the run asked for
+                unreadable.append(meta.parent.name)
+                continue
+            config = record.get("config")
+            if isinstance(config, dict) and config.get("label") == spec and record.get("state") == "complete":
                 runs.append(load_run(meta.parent))
     if not runs:
-        raise PerfkitError(f"{spec!r}: not a run folder, and no complete run in {store} has that label")
+        also = f" ({len(unreadable)} folder(s) with an unreadable meta.json skipped)" if unreadable else ""
+        raise PerfkitError(f"{spec!r}: not a run folder, and no complete run in {store} has that label{also}")
     return runs

@@ -85,6 +85,9 @@ class Run:
     meta: dict[str, Any] = field(default_factory=dict, repr=False)
     #: A battery solver's own scores (perfkit.solvers.batt.SCORE_COLUMNS); empty for other solvers.
     scores: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    #: What reading the folder skipped or worked around (a torn record, an unreadable
+    #: units.parquet), one sentence each; empty for a clean folder.
+    notes: list[str] = field(default_factory=list, repr=False)
 
     @classmethod
     def from_records(cls, path: Path, meta: dict[str, Any], summary: dict[str, Any],

@@ -38,6 +38,7 @@ from perfkit.orchestration.profiling.result import (
     default_out_dir,
     short_path,
 )
+from perfkit.runner import check
 
 
 def profile(config: RunConfig, profiler: str = "pyinstrument", out_dir: str | Path | None = None, *,
@@ -63,10 +64,6 @@ def profile(config: RunConfig, profiler: str = "pyinstrument", out_dir: str | Pa
     """
     if profiler not in PROFILERS:
         raise ConfigError("profiler", profiler, f"expected one of {', '.join(PROFILERS)}")
-    out = Path(out_dir) if out_dir is not None else default_out_dir()
-    out.mkdir(parents=True, exist_ok=True)
-    runs = Path(store_dir) if store_dir is not None else out / "runs"
-    tasks = list(tasks) if tasks is not None else None
     if profiler == "pyinstrument":
         if config.backend not in IN_PROCESS_BACKENDS:
             raise ConfigError(
@@ -75,6 +72,13 @@ def profile(config: RunConfig, profiler: str = "pyinstrument", out_dir: str | Pa
                 f"{' or '.join(IN_PROCESS_BACKENDS)} backend")
         if gil or idle or nonblocking:
             raise ConfigError("profiler", profiler, "gil, idle and nonblocking are py-spy settings: use py-spy")
+    check(config)  # every value valid before the output folder is made
+    # absolute, taken once: a solver's chdir during the run cannot move the output
+    out = (Path(out_dir) if out_dir is not None else default_out_dir()).absolute()
+    out.mkdir(parents=True, exist_ok=True)
+    runs = Path(store_dir).absolute() if store_dir is not None else out / "runs"
+    tasks = list(tasks) if tasks is not None else None
+    if profiler == "pyinstrument":
         from perfkit.orchestration.profiling.pyinstrument_profile import profile_in_process
 
         result = profile_in_process(config, out, runs, tasks, pairs if baseline and plain_wall_s is None else 0,

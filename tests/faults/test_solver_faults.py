@@ -1,0 +1,78 @@
+"""Fault injection: what a solver returns or raises never corrupts the store nor chooses
+perfkit's exit status (issue 12, faults 2 — the exit status —, 9 and 10)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from builders import error_lines, perfkit_main
+
+from perfkit import load_run, runner
+from perfkit.model import PerfkitError, RunConfig
+
+KEYS = ["split", "index", "candidate", "status", "error_type"]
+
+
+def opaque_run(tmp_path, kind: str):
+    config = RunConfig(solver="plugins.faulty_solvers:OpaqueKeys", tasks="synthetic:1x1+1", strategy="sample-parallel",
+                       solver_options={"kind": kind})
+    return load_run(runner.run(config, tmp_path).path)
+
+
+def test_an_opaque_solver_with_non_string_keys_gives_error_outcomes_and_a_whole_store(tmp_path):
+    run = opaque_run(tmp_path, "int")
+    assert run.state == "complete" and (run.path / "units.parquet").exists()
+    assert len(run.units) == 2  # one outcome per sample: the mapping as a whole was invalid
+    assert (run.units.status == "error").all() and (run.units.error_type == "InvalidOutput").all()
+    assert run.units.error_message.str.contains("candidate ids must be strings, got int 1").all()
+
+
+def test_an_opaque_key_equal_to_the_whole_sample_marker_is_an_error_not_an_answer(tmp_path):
+    run = opaque_run(tmp_path, "star")
+    assert (run.units.status == "error").all() and (run.units.error_type == "InvalidOutput").all()
+    assert run.units.error_message.str.contains("reserved for a whole sample").all()
+
+
+def test_a_candidate_id_equal_to_the_whole_sample_marker_is_refused_by_name(tmp_path):
+    config = RunConfig(solver="plugins.faulty_solvers:StarCandidate", tasks="synthetic:1x1+1")
+    with pytest.raises(PerfkitError, match=r"candidates\(\) returned an unusable id: '\*' is reserved"):
+        runner.run(config, tmp_path)
+    run = load_run(next(tmp_path.iterdir()))
+    assert run.state == "failed" and len(run.units) == 0  # no bogus outcome replaced a real one
+
+
+def test_sys_exit_in_a_candidate_never_chooses_perfkits_exit_status(tmp_path, capsys):
+    """``sys.exit(0)`` in a candidate run inline used to end ``perfkit run`` with status 0, no
+    output and the run left ``running``. Whatever the solver's status, perfkit's is its own, and
+    0 only with the run complete and its folder printed."""
+    codes = []
+    for status in (0, 3):
+        store = tmp_path / str(status)
+        code, out, err = perfkit_main(["run", "--solver", "plugins.faulty_solvers:Misbehaving", "--solver-opt",
+                                       f"fault=exit={status}", "--tasks", "synthetic:1x1+1", "--store",
+                                       str(store)], capsys)
+        run = load_run(next(store.iterdir()))
+        assert run.state != "running" and (run.path / "summary.json").exists()
+        if code == 0:
+            assert run.state == "complete" and out.strip() == str(run.path)
+            assert set(run.units[run.units.candidate == "c1"].error_type) == {"SystemExit"}
+        else:
+            assert code == 2 and not out.strip(), out
+            assert len(error_lines(err)) == 1 and "SystemExit" in err, err
+        codes.append(code)
+    assert codes[0] == codes[1], f"perfkit's status followed the solver's: {codes}"
+
+
+def test_compare_never_exits_0_without_its_report(tmp_path, capsys):
+    code, out, err = perfkit_main(["compare", "--solver", "plugins.faulty_solvers:Misbehaving", "--solver-opt",
+                                   "fault=exit=0", "--tasks", "synthetic:1x1+1", "--strategies",
+                                   "sequential,candidate-parallel", "--backends", "thread", "--workers", "2",
+                                   "--repeats", "1", "--store", str(tmp_path / "runs"), "--out",
+                                   str(tmp_path / "report")], capsys)
+    if code == 0:
+        assert (tmp_path / "report" / "report.md").exists() and out.strip().endswith("report.md")
+    else:
+        assert code == 2 and len(error_lines(err)) == 1 and "SystemExit" in err, err
+    for meta in (tmp_path / "runs").glob("*/meta.json"):
+        assert json.loads(meta.read_text())["state"] != "running"

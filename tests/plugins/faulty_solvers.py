@@ -1,0 +1,182 @@
+"""Solvers that misbehave on purpose, loaded by reference (``plugins.faulty_solvers:NAME``) by
+the fault-injection suite (tests/faults/), in the parent and in workers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+#: In the command line of a grandchild process, so that a test can find survivors.
+GRANDCHILD_MARK = "perfkit-test-grandchild"
+
+
+class Misbehaving:
+    """Candidates ``c0``..``c{n-1}``; candidate ``bad`` does ``fault`` on every sample:
+
+    - ``exit=N``: ``sys.exit(N)``; ``chdir``: ``os.chdir`` to ``/`` and answers;
+    - ``sleep=S``: sleeps S seconds (GIL-free) before answering.
+
+    ``log``: a file that gets one line ``<monotonic start> <sample> <candidate>`` per unit started
+    (appended with O_APPEND, so workers in any process can share it). ``wait_for``: every unit
+    waits until that file exists (at most a minute), so a test decides when the run may end.
+    """
+
+    def __init__(self, n: int = 4, bad: str = "c1", fault: str = "", log: str = "", sleep_s: float = 0.0,
+                 wait_for: str = ""):
+        self.n, self.bad, self.fault, self.log, self.sleep_s = n, bad, fault, log, float(sleep_s)
+        self.wait_for = wait_for
+
+    def candidates(self, task):
+        return [f"c{i}" for i in range(self.n)]
+
+    def evaluate(self, task, sample, candidate_id, deadline):
+        if self.log:
+            line = f"{time.monotonic():.6f} {task.id}/{sample.key} {candidate_id}\n".encode()
+            fd = os.open(self.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, line)
+            finally:
+                os.close(fd)
+        if self.sleep_s:
+            time.sleep(self.sleep_s)
+        give_up = time.monotonic() + 60
+        while self.wait_for and not os.path.exists(self.wait_for) and time.monotonic() < give_up:
+            time.sleep(0.01)
+        if candidate_id in self.bad.split(",") and self.fault:
+            kind, _, value = self.fault.partition("=")
+            if kind == "exit":
+                sys.exit(int(value or 0))
+            if kind == "chdir":
+                os.chdir("/")
+            if kind == "sleep":
+                time.sleep(float(value))
+            if kind == "grandchild":  # a child holding our stdout, then a hang in C
+                subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)", GRANDCHILD_MARK])
+                time.sleep(3600)
+        return np.rot90(sample.input)
+
+
+class Raises:
+    """Candidate ``c<i+1>`` does the i-th of :data:`BOUNDARY` (what can escape ``except
+    Exception``); ``c0`` answers."""
+
+    def candidates(self, task):
+        return [f"c{i}" for i in range(len(BOUNDARY) + 1)]
+
+    def evaluate(self, task, sample, candidate_id, deadline):
+        i = int(candidate_id[1:])
+        if i == 0:
+            return np.rot90(sample.input)
+        return BOUNDARY[i - 1][1]()
+
+
+class CustomBaseException(BaseException):
+    """Not an Exception."""
+
+
+class Unprintable(Exception):
+    def __str__(self):
+        raise RuntimeError("this exception's __str__ fails on purpose")
+
+
+class Unconvertible:
+    def __array__(self, *args, **kwargs):
+        raise RuntimeError("this output's __array__ fails on purpose")
+
+
+def _raise(exc):
+    def fire():
+        raise exc
+    return fire
+
+
+#: (error type expected in the outcome, what the candidate does)
+BOUNDARY = [
+    ("CustomBaseException", _raise(CustomBaseException("custom"))),
+    ("SystemExit", _raise(SystemExit(0))),
+    ("KeyboardInterrupt", _raise(KeyboardInterrupt("the solver's own"))),
+    ("GeneratorExit", _raise(GeneratorExit())),
+    ("Unprintable", _raise(Unprintable())),
+    ("InvalidOutput", Unconvertible),
+]
+
+
+class StarCandidate:
+    """A fine-grained solver one of whose candidate ids is the whole-sample marker ``*``."""
+
+    def candidates(self, task):
+        return ["a", "*", "b"]
+
+    def evaluate(self, task, sample, candidate_id, deadline):
+        return np.rot90(sample.input)
+
+
+class OpaqueKeys:
+    """An opaque solver whose mapping has keys that are not usable candidate ids (``kind``:
+    ``int`` → an integer key, ``star`` → the whole-sample marker ``*``) next to a good one."""
+
+    def __init__(self, kind: str = "int"):
+        self.kind = kind
+
+    def solve_sample(self, task, sample, deadline):
+        bad = 1 if self.kind == "int" else "*"
+        return {bad: sample.input, "good": np.rot90(sample.input)}
+
+
+class Instant:
+    """``n`` candidates that answer at once with one constant 1×1 grid: a unit costs only the
+    harness, so an item of 100 000 units is quick to run and large to send."""
+
+    def __init__(self, n: int = 100_000):
+        self.n = int(n)
+        self._grid = np.zeros((1, 1), dtype=np.uint8)
+
+    def candidates(self, task):
+        return [f"c{i}" for i in range(self.n)]
+
+    def evaluate(self, task, sample, candidate_id, deadline):
+        return self._grid
+
+
+class KillsItsWorker(Misbehaving):
+    """Candidate ``bad`` answers with an output whose finaliser ends the process: the worker
+    dies after the unit returned, when perfkit lets go of the output (between units, its result
+    maybe not yet sent), every time the unit runs anywhere."""
+
+    def evaluate(self, task, sample, candidate_id, deadline):
+        out = super().evaluate(task, sample, candidate_id, deadline)
+        return _Deadly(out) if candidate_id == self.bad else out
+
+
+class _Deadly(np.ndarray):
+    def __new__(cls, grid):
+        return np.asarray(grid).view(cls)
+
+    def __del__(self):
+        os._exit(71)
+
+
+class BuildFails(Misbehaving):
+    """Builds in the first workers; once candidate ``bad`` ran (it kills its worker and leaves
+    ``flag``), every later build fails as ``how`` says: ``raise`` (an exception), ``exit`` (the
+    process dies while building) or ``hang`` (it never becomes ready)."""
+
+    def __init__(self, flag: str = "", how: str = "raise", **options):
+        if flag and os.path.exists(flag):
+            if how == "exit":
+                os._exit(72)
+            if how == "hang":
+                time.sleep(3600)
+            raise RuntimeError("cannot build after the first death")
+        super().__init__(**options)
+        self.flag = flag
+
+    def evaluate(self, task, sample, candidate_id, deadline):
+        if candidate_id == self.bad and self.flag:
+            open(self.flag, "w").close()
+            os._exit(73)
+        return super().evaluate(task, sample, candidate_id, deadline)
