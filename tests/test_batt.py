@@ -23,7 +23,8 @@ from plugins import battery
 from perfkit import runner
 from perfkit.model import ConfigError, RunConfig, TimeoutPolicy
 from perfkit.solvers import load_solver
-from perfkit.solvers.batt import grid_to_tuples, name_outputs, read_battery_table, returned_ids, tuples_to_grid
+from perfkit.solvers.batt import grid_to_tuples, name_outputs, returned_ids, tuples_to_grid
+from perfkit.solvers.table import read_table
 from perfkit.store import load_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,7 +84,7 @@ def test_a_sequential_run_of_the_battery(tmp_path):
     assert ok[ok.candidate == "rot90"].match.all() and not ok[ok.candidate == "identity"].match.any()
     lines = log.read_text().splitlines()
     assert len(lines) == 4 and all("C=None" in line and "I=tuple" in line for line in lines)
-    table = read_battery_table(run.path)
+    table = read_table(run.path)
     assert [(r["split"], r["index"]) for r in table] == [("demo", 0), ("demo", 1), ("demo", 2), ("test", 0)]
     assert set(run.scores.name) == {"demo_fit"} and len(run.scores) == 4 * len(RETURNED)
 

@@ -12,7 +12,7 @@ turns its result into one output per candidate:
 - ``o``: ``(t_n, evo, solver_id, output_grid)`` per candidate that produced an output; a second
   output under one ``solver_id`` becomes ``solver_id#2`` (then ``#3``, …), a candidate of its own.
 - ``s``: ``(t_n, solver_id, name, value)`` scores, kept with ``o``'s metadata in the run folder
-  (``battery/*.jsonl``, one file per worker; :func:`read_battery_table`, :func:`score_frame`).
+  (the run's solver table, perfkit/solvers/table.py; the store loads the scores as ``Run.scores``).
 
 Declared candidates (what a sample that fails as a whole — a timeout, an exception out of
 ``batt``, a malformed result — is recorded as, one outcome per id): the module's
@@ -33,14 +33,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
-import orjson
-
 from perfkit.model import ConfigError, DeadlineExceeded, PerfkitError, Sample, Task, as_grid
+from perfkit.solvers.table import SampleTable, read_table
 
 #: A grid in the battery's types: rows of Python ints.
 BatteryGrid = tuple[tuple[int, ...], ...]
-#: The folder of a run that holds the battery's side table (one JSON-lines file per worker).
-TABLE_DIR = "battery"
 
 
 # -- conversions ------------------------------------------------------------------------------
@@ -149,6 +146,7 @@ class BattSolver:
         self.log_path, self.pass_expected = str(log_path), bool(pass_expected)
         self.stop_at_deadline = bool(stop_at_deadline)
         self.run_folder = Path(run_folder) if run_folder else None
+        self.table = SampleTable(self.run_folder, default=_plain)
         self.reference = Path(reference) if reference else None
         self.module = _import_battery(module)
         self.function: Callable[..., Any] = getattr(self.module, function, None)  # type: ignore[assignment]
@@ -200,7 +198,7 @@ class BattSolver:
         except (TypeError, ValueError):
             raise BatteryResultError(f"{self.function_name} returned {type(result).__name__}, "
                                      "expected (o, s): two lists") from None
-        self._record(key, rows, scores)
+        self.table.record(key, outputs=rows, scores=scores)
         return outputs
 
     # -- declared candidates ---------------------------------------------------------------------
@@ -227,21 +225,6 @@ class BattSolver:
         if self._demo[0] != task.id:  # S is the same for every sample of a task: built once
             self._demo = (task.id, demo_pairs(task))
         return self._demo[1]
-
-    # -- the side table ------------------------------------------------------------------------
-
-    def _record(self, key: tuple[str, str, int], rows: list[list[Any]], scores: list[list[Any]]) -> None:
-        """One line per sample in this worker's file: what ``o`` said beyond the grids, and ``s``."""
-        if self.run_folder is None:
-            return
-        fh = getattr(self._local, "table", None)
-        if fh is None:
-            folder = self.run_folder / TABLE_DIR
-            folder.mkdir(parents=True, exist_ok=True)
-            fh = self._local.table = open(folder / f"{os.getpid()}-{threading.get_ident()}.jsonl", "ab")
-        record = {"task_id": key[0], "split": key[1], "index": key[2], "outputs": rows, "scores": scores}
-        fh.write(orjson.dumps(record, default=_plain, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
-        fh.flush()  # a killed worker keeps every line it wrote
 
 
 def _import_battery(module: str) -> Any:
@@ -290,35 +273,8 @@ def _plain(value: Any) -> Any:
 
 # -- reading the side table ----------------------------------------------------------------------
 
-def read_battery_table(run_folder: str | os.PathLike) -> list[dict[str, Any]]:
-    """The battery records of a run folder, one per sample (the last, when a sample ran twice),
-    in (task, split, index) order; [] when the run has none. A torn last line is ignored."""
-    records: dict[tuple, dict[str, Any]] = {}
-    for path in sorted((Path(run_folder) / TABLE_DIR).glob("*.jsonl")):
-        with open(path, "rb") as fh:
-            for line in fh:
-                try:
-                    rec = orjson.loads(line)
-                except orjson.JSONDecodeError:
-                    continue
-                records[(rec["task_id"], rec["split"], rec["index"])] = rec
-    return [records[k] for k in sorted(records)]
-
-
 def returned_ids(run_folder: str | os.PathLike) -> dict[tuple[str, str, int], list[str]]:
     """Per (task_id, split, index): the candidates the battery returned in that run."""
     return {(r["task_id"], r["split"], r["index"]): [row[0] for row in r["outputs"]]
-            for r in read_battery_table(run_folder)}
+            for r in read_table(run_folder)}
 
-
-SCORE_COLUMNS: Sequence[str] = ("task_id", "split", "index", "t_n", "solver_id", "name", "value")
-
-
-def score_frame(run_folder: str | os.PathLike) -> Any:
-    """The battery's own scores ``s`` of a run as a pandas DataFrame (SCORE_COLUMNS), one row per
-    score tuple; an empty frame when the battery returned none."""
-    import pandas as pd
-
-    rows = [(r["task_id"], r["split"], r["index"], *(list(s) + [None] * 4)[:4])
-            for r in read_battery_table(run_folder) for s in r["scores"]]
-    return pd.DataFrame.from_records(rows, columns=list(SCORE_COLUMNS))

@@ -5,8 +5,8 @@
 <store>/<run-id>/units.jsonl     one outcome per line, appended as outcomes arrive (crash-safe)
 <store>/<run-id>/units.parquet   the tidy table, written when the run ends
 <store>/<run-id>/summary.json    run-level measurements
-<store>/<run-id>/battery/        a battery solver's own scores, one file per worker (written by
-                                 the solver itself: perfkit/solvers/batt.py owns its format)
+<store>/<run-id>/solver-table/   a solver's own per-sample records (a battery's scores), one file
+                                 per worker, written by the solver (perfkit/solvers/table.py)
 <store>/<run-id>/writer.lock     locked by the perfkit writing the run (perfkit/store/lock.py)
 ```
 """

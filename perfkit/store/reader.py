@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from perfkit.model import STATUSES, UNIT_COLUMNS, UNIT_KEY, PerfkitError
-from perfkit.solvers.batt import score_frame
+from perfkit.solvers.table import SCORE_COLUMNS, read_table, score_rows
 from perfkit.store.layout import META, SUMMARY, UNITS_JSONL, UNITS_PARQUET
 from perfkit.store.run import Run
 
@@ -175,6 +175,12 @@ def _read_units(path: Path, notes: list[str]) -> pd.DataFrame:
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
+def score_frame(run_folder: Path) -> pd.DataFrame:
+    """The solver's own scores of a run (its solver table's ``scores``, perfkit/solvers/table.py)
+    as a DataFrame with SCORE_COLUMNS; empty when the solver recorded none."""
+    return pd.DataFrame.from_records(score_rows(read_table(run_folder)), columns=list(SCORE_COLUMNS))
 
 
 def find_runs(spec: str, store: Path) -> list[Run]:

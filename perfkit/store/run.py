@@ -83,7 +83,7 @@ class Run:
     summary: RunSummary
     units: pd.DataFrame = field(repr=False)
     meta: dict[str, Any] = field(default_factory=dict, repr=False)
-    #: A battery solver's own scores (perfkit.solvers.batt.SCORE_COLUMNS); empty for other solvers.
+    #: The solver's own scores (perfkit.solvers.table.SCORE_COLUMNS); empty when it recorded none.
     scores: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     #: What reading the folder skipped or worked around (a torn record, an unreadable
     #: units.parquet), one sentence each; empty for a clean folder.
