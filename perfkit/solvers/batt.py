@@ -30,7 +30,7 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 from perfkit.model import ConfigError, DeadlineExceeded, PerfkitError, Sample, Task, as_grid
