@@ -23,6 +23,7 @@ import sys
 if __name__ == "__main__":
     sys.path.pop(0)  # this script's folder (perfkit/orchestration) must not shadow top-level modules
 
+import importlib.util  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import re  # noqa: E402
@@ -93,14 +94,16 @@ def dependency_versions(root: str = "perfkit") -> dict[str, str]:
     return dict(sorted(seen.items()))
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+def _this_trees_environment() -> Any:
+    """perfkit/runner/environment.py of the tree this script belongs to, loaded from its file
+    (it imports only the standard library): ``import perfkit.runner.environment`` would import
+    the measured tree's copy, which a base revision may not have."""
+    path = Path(__file__).resolve().parents[1] / "runner" / "environment.py"
+    spec = importlib.util.spec_from_file_location("perfkit_driver_environment", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _numpy_features() -> str:
@@ -127,7 +130,7 @@ def build() -> dict[str, Any]:
         "implementation": platform.python_implementation(),
         "machine": platform.machine(),
         "libc": "-".join(platform.libc_ver()),
-        "cpu_model": _cpu_model(),
+        "cpu_model": _this_trees_environment().cpu_model(),
         "cpu_features": _numpy_features(),
         "dependencies": dependency_versions(),
         "perfkit": perfkit_version,

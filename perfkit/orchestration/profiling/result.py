@@ -39,6 +39,7 @@ class FrameStat:
 
     @property
     def where(self) -> str:
+        """``file:line``, the file relative to the project or site-packages."""
         return f"{short_path(self.file)}:{self.line}"
 
 
