@@ -150,11 +150,16 @@ def test_the_instruction_count_is_reproducible_and_rises_with_injected_work(tmp_
 @pytest.mark.slow
 def test_a_base_revision_is_measured_in_a_temporary_worktree_in_interleaved_pairs(tmp_path):
     repo = Path(__file__).resolve().parents[1]
-    worktrees = subprocess.run(["git", "-C", str(repo), "worktree", "list"], capture_output=True, text=True).stdout
+
+    def base_worktrees() -> list[str]:  # the gate's own (other worktrees may come and go meanwhile)
+        listing = subprocess.run(["git", "-C", str(repo), "worktree", "list", "--porcelain"], capture_output=True,
+                                 text=True).stdout
+        return [line for line in listing.splitlines() if line.startswith("worktree ") and "perfkit-base-" in line]
+
+    before = base_worktrees()
     config = replace(synthetic_config(candidates=4, cpu_ms=1.0, workers=1), tasks="synthetic:1x2+1")
     result = perfkit.gate(base="HEAD", config=config, metrics=["cpu", "wall"], pairs=10, store=tmp_path, seed=1)
     assert result.answers_ok and result.exit_code == 0, result
     assert [m.pairs for m in result.metrics] == [10, 10] and "temporary worktree" in result.notes[0]
-    assert subprocess.run(["git", "-C", str(repo), "worktree", "list"], capture_output=True,
-                          text=True).stdout == worktrees  # removed again
+    assert base_worktrees() == before  # removed again
     assert {r.metric for r in perfkit.history("cpu", store=tmp_path).records} == {"cpu"}
