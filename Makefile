@@ -39,12 +39,16 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/perfkit compare experiments/default.toml
 
-# the whole suite; `make test-quick` is the quick subset (tests not marked slow), see docs/testing.md
+# the whole suite; `make test-quick` is the quick subset (tests not marked slow), see docs/testing.md.
+# One pytest worker per core (pytest-xdist): most tests wait on workers, timeouts and subprocesses,
+# so two cores halve the wall. A test file stays on one worker (its module fixtures, e.g. a Dask
+# cluster, are built once); every test must pass beside another test anyway (docs/testing.md).
+XDIST := -n auto --dist loadfile
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(XDIST)
 
 test-quick: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m "not slow" $(XDIST)
 
 # perfkit gates itself: answers on two ARC tasks, then the instruction count of the run under
 # valgrind against the committed baseline at ±2 % (exact on one build, so tight and never a false
