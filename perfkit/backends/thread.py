@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional
 
+import psutil
+
 from perfkit.backends.base import KILL_GRACE_S, Assignment, SolverRef, WorkerFailure, WorkerUsage, build_solver
 from perfkit.backends.unit import iter_item
 from perfkit.model import Outcome, Task
@@ -48,11 +50,14 @@ class _Leak:
 
 
 def _thread_cpu_s(thread: threading.Thread) -> Optional[float]:
-    """CPU seconds of another live thread, from its POSIX CPU clock."""
-    try:
-        return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
-    except (OSError, AttributeError, TypeError):
-        return None
+    """CPU seconds of another thread of this process as the kernel counts them (psutil reads
+    /proc/self/task), None once it has ended. Not ``pthread_getcpuclockid``: a Python thread is
+    detached, so its pthread handle dangles the moment it ends, and reading its clock then
+    crashed the process (seen: a segfault when a leaked unit finished during the run's end)."""
+    for tid, user_s, system_s in psutil.Process().threads():
+        if tid == thread.native_id:
+            return user_s + system_s
+    return None
 
 
 class ThreadBackend:
@@ -171,7 +176,7 @@ class ThreadBackend:
                 facts.append((leak.key, {"leaked_s": ended - leak.deadline, "cpu_s": cpu}))
             else:
                 total = _thread_cpu_s(leak.slot.thread)
-                cpu = None if total is None else total - leak.slot.cpu_at_start
+                cpu = None if total is None else max(0.0, total - leak.slot.cpu_at_start)  # /proc counts in ticks
                 facts.append((leak.key, {"leaked_s": now - leak.deadline, "cpu_s": cpu,
                                          "error_message": "still running when the run ended"}))
         return facts
