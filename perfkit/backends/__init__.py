@@ -7,8 +7,23 @@ import importlib
 import inspect
 from typing import Any
 
+import json
+
+from perfkit.backends.base import (
+    KILL_GRACE_S,
+    Assignment,
+    Backend,
+    Event,
+    Generated,
+    Generation,
+    Job,
+    Requeued,
+    SolverRef,
+    WorkerFailure,
+    WorkerUsage,
+    build_solver,
+)
 from perfkit.backends.budget import Budget, StartTable
-from perfkit.backends.base import KILL_GRACE_S, Assignment, Backend, SolverRef, WorkerFailure, WorkerUsage, build_solver
 from perfkit.model import ConfigError
 
 #: Backend name -> "module:class", imported only when the backend is used (Dask is heavy).
@@ -51,5 +66,40 @@ def get_backend(name: str, **options: Any) -> Backend:
     return _backend_class(name)(**options)
 
 
-__all__ = ["BACKENDS", "KILL_GRACE_S", "Assignment", "Backend", "Budget", "SolverRef", "StartTable", "WorkerFailure",
-           "WorkerUsage", "build_solver", "check_backend", "check_backend_options", "get_backend"]
+class WarmBackends:
+    """Backends kept up across the runs of an experiment (``perfkit compare``): a reusable
+    backend — the process pool — is created once per (backend, options) and lent to every run
+    that uses it; each run asks it for its number of workers (the first ones of the pool) and
+    gets a fresh solver in each. Others are created per run as usual. Close it (or use it as a
+    context manager) to stop the workers."""
+
+    def __init__(self) -> None:
+        self._backends: dict[tuple[str, str], Backend] = {}
+
+    def backend(self, name: str, options: dict[str, Any]) -> Backend:
+        """The warm backend ``name`` with ``options``, created on first use."""
+        key = (check_backend(name), json.dumps(options, sort_keys=True, default=repr))
+        backend = self._backends.get(key)
+        if backend is None:
+            backend = get_backend(name, **options)
+            if not getattr(backend, "reusable", False):
+                return backend  # the run closes it
+            self._backends[key] = backend
+        return backend
+
+    def close(self) -> None:
+        """Stop every warm backend's workers."""
+        backends, self._backends = list(self._backends.values()), {}
+        for backend in backends:
+            backend.close()
+
+    def __enter__(self) -> "WarmBackends":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+__all__ = ["BACKENDS", "KILL_GRACE_S", "Assignment", "Backend", "Budget", "Event", "Generated", "Generation", "Job",
+           "Requeued", "SolverRef", "StartTable", "WarmBackends", "WorkerFailure", "WorkerUsage", "build_solver",
+           "check_backend", "check_backend_options", "get_backend"]

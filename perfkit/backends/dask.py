@@ -2,8 +2,9 @@
 
 Each work item (an :class:`Assignment`) is one Dask task running :func:`run_item` on a worker:
 it builds the solver by reference (cached per worker process), runs the units with
-:func:`perfkit.backends.unit.iter_item` (timed in the worker, on the worker's monotonic clock)
-and returns ``(units with their outcomes, task facts)``.
+:func:`perfkit.backends.unit.run_job` (timed in the worker, on the worker's monotonic clock)
+and publishes ``(the item's outcomes as one batch, task facts)``. A Generation job is one Dask
+task running :func:`run_generation` (the solver's ``candidates(task)``).
 
 Dask cannot interrupt a running task, so hard timeouts and lost-worker accounting work like
 this, without any polling by the parent:
@@ -51,9 +52,20 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 from urllib.parse import urlsplit
 
-from perfkit.backends.base import KILL_GRACE_S, Assignment, SolverRef, WorkerFailure, WorkerUsage, build_solver
-from perfkit.backends.unit import iter_item
-from perfkit.model import ConfigError, Outcome, Task
+from perfkit.backends.base import (
+    KILL_GRACE_S,
+    Assignment,
+    Event,
+    Generation,
+    Job,
+    Requeued,
+    SolverRef,
+    WorkerFailure,
+    WorkerUsage,
+    build_solver,
+)
+from perfkit.backends.unit import BatchRecorder, Watch, generate, run_job
+from perfkit.model import ConfigError, Outcome, OutcomeBatch, Task
 
 #: A unit whose worker died this many times without its record being readable is ``crashed``.
 MAX_ATTEMPTS = 3
@@ -66,6 +78,9 @@ RESULT_WAIT_S = 10.0
 NO_WORKER_TIMEOUT_S = 60.0
 #: Longest wait for an existing scheduler to accept a connection before the run starts.
 SCHEDULER_PROBE_S = 5.0
+#: Jobs submitted per worker: Dask's own dispatch takes milliseconds, so each worker has a few
+#: queued; the runner keeps the rest, in its order.
+JOBS_PER_WORKER = 4
 
 log = logging.getLogger(__name__)
 
@@ -223,15 +238,21 @@ def _worker_address() -> str:
         return f"pid-{os.getpid()}"
 
 
-def run_item(ref: SolverRef, task_blob: bytes, task_digest: str, a: Assignment, item_id: int,
-             run_token: str, kill_grace_s: float) -> tuple[list[tuple[tuple, list[Outcome]]], dict[str, Any]]:
-    """One work item on a Dask worker: every unit's outcomes, in order, and the task's facts."""
-    address = _worker_address()
-    state = _STATE.get(run_token)
-    if state is None:
-        state = _STATE[run_token] = _WorkerState(run_token, address)
-    state.begin(item_id, a.timeout_s + kill_grace_s)  # before building anything: a death is accounted
-    t0, wall0 = time.monotonic(), time.time()
+class _RecordWatch(Watch):
+    """The unit loop's view of the progress record."""
+
+    def __init__(self, state: _WorkerState):
+        self.state = state
+
+    def begin(self, pos: int, started: float, cpu0: float) -> None:
+        self.state.unit_start(pos, started)
+
+    def end(self) -> bool:
+        self.state.unit_end()
+        return True
+
+
+def _solver_and_task(ref: SolverRef, task_blob: bytes, task_digest: str) -> tuple[Any, Task]:
     key = _solver_key(ref)
     solver = _SOLVERS.get(key)
     if solver is None:
@@ -241,10 +262,30 @@ def run_item(ref: SolverRef, task_blob: bytes, task_digest: str, a: Assignment, 
         task = _TASKS[task_digest] = pickle.loads(task_blob)
         while len(_TASKS) > 4:
             _TASKS.popitem(last=False)
-    results = []
-    for unit, outcomes in iter_item(solver, task, a, address, state.unit_start):
-        state.unit_end()
-        results.append((unit, outcomes))
+    return solver, task
+
+
+def run_generation(ref: SolverRef, task_blob: bytes, task_digest: str, job: Generation) -> Any:
+    """A Generation job on a Dask worker: the solver's candidates(task), timed."""
+    solver, task = _solver_and_task(ref, task_blob, task_digest)
+    return generate(solver, task, job, _worker_address())
+
+
+def run_item(ref: SolverRef, task_blob: bytes, task_digest: str, a: Assignment, item_id: int,
+             run_token: str, kill_grace_s: float) -> int:
+    """One work item on a Dask worker: its outcomes as one batch, with the item's facts,
+    published on the run's event topic (returns the item id)."""
+    address = _worker_address()
+    state = _STATE.get(run_token)
+    if state is None:
+        state = _STATE[run_token] = _WorkerState(run_token, address)
+    state.begin(item_id, a.timeout_s + kill_grace_s)  # before building anything: a death is accounted
+    t0, wall0 = time.monotonic(), time.time()
+    solver, task = _solver_and_task(ref, task_blob, task_digest)
+    rec = BatchRecorder(address)
+    for _ in run_job(solver, task, item_id, a, rec, _RecordWatch(state)):
+        pass  # one batch per item: the parent accounts for a lost worker item by item
+    results = rec.take()[0]
     facts = {"item": item_id, "chunk": a.item.chunk, "attempt": a.attempt, "worker": address,
              "pid": os.getpid(), "units": len(a.item.units), "start": t0, "stop": time.monotonic(),
              "start_epoch": wall0}
@@ -297,6 +338,7 @@ class DaskBackend:
 
     name = "dask"
     hard_timeouts = True
+    reusable = False
 
     def __init__(self, scheduler: Optional[str] = None, kill_grace_s: float = KILL_GRACE_S,
                  worker_saturation: Optional[float] = None, silence_logs: int = logging.ERROR):
@@ -320,6 +362,13 @@ class DaskBackend:
         self._clock_offset = 0.0
         self._facts: dict[str, Any] = {}
         self._events: "queue.SimpleQueue[tuple[str, int, Any]]" = queue.SimpleQueue()
+        self._pending: dict[int, _Pending] = {}  # item id -> what runs it
+        self._generating: dict[int, tuple[Any, Generation]] = {}
+        self._unanswered: dict[int, float] = {}  # finished futures whose results have not arrived yet
+        self._no_worker_since: Optional[float] = None
+        self._blobs: dict[str, tuple[bytes, str]] = {}
+        self._tasks: dict[str, Task] = {}
+        self._n_workers = 0
 
     @staticmethod
     def check_options(scheduler: Optional[str] = None, **_: Any) -> None:
@@ -374,7 +423,7 @@ class DaskBackend:
         self.client.get_task_stream()  # registers the scheduler's task-stream plugin
         self._epoch0 = time.time()
         self._clock_offset = time.time() - time.monotonic()
-        self._note_workers()
+        self._n_workers = max(workers, len(self._note_workers()))
         # fail fast (one clear line) when the solver cannot be built on a worker
         try:
             self.client.submit(_probe, solver, pure=False, retries=0).result(timeout=120)
@@ -392,6 +441,10 @@ class DaskBackend:
             else self.client.scheduler_info()["workers"]
         self.addresses_seen.update(info)
         return info
+
+    def finish_run(self) -> list[WorkerUsage]:
+        """Nothing to do per run: the cluster is the run's (``close`` reports the usage)."""
+        return []
 
     def close(self) -> list[WorkerUsage]:
         """Report every worker's CPU, fetch Dask's task stream, close what this backend started."""
@@ -466,71 +519,103 @@ class DaskBackend:
             **({"close": self._facts} if self._facts else {}),
         }
 
-    # -- one stage --------------------------------------------------------------------------
+    # -- jobs -------------------------------------------------------------------------------
 
-    def run_stage(self, task: Task, assignments: list[Assignment]) -> Iterator[Outcome]:
-        """Submit every assignment as a Dask task; yield each unit's outcome exactly once."""
-        blob = pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)
-        digest = hashlib.blake2b(blob, digest_size=12).hexdigest()
-        pending: dict[int, _Pending] = {}  # item id -> what runs it
-        unanswered: dict[int, float] = {}  # finished futures whose results have not arrived yet
+    def capacity(self) -> int:
+        return max(0, JOBS_PER_WORKER * max(1, self._n_workers) - self.pending())
 
-        def submit(a: Assignment, lost_before_start: int = 0) -> None:
-            self._next_item += 1
-            item_id = self._next_item
-            key = f"perfkit-item-{a.item.chunk}-a{a.attempt}-{item_id}-{self.run_token}"
-            fut = self.client.submit(run_item, self._ref, blob, digest, a, item_id, self.run_token,
+    def pending(self) -> int:
+        return len(self._pending) + len(self._generating)
+
+    def _blob(self, task: Task) -> tuple[bytes, str]:
+        blob = self._blobs.get(task.id)
+        if blob is None:
+            data = pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL)
+            blob = self._blobs[task.id] = (data, hashlib.blake2b(data, digest_size=12).hexdigest())
+        return blob
+
+    def submit(self, task: Task, job: Job, lost_before_start: int = 0) -> None:
+        """Submit a job as a Dask task (retries 0: a lost worker is accounted here, not re-run
+        by Dask)."""
+        self._tasks[task.id] = task
+        data, digest = self._blob(task)
+        self._next_item += 1
+        item_id = self._next_item
+        if isinstance(job, Generation):
+            key = f"perfkit-generate-{task.id}-a{job.attempt}-{item_id}-{self.run_token}"
+            fut = self.client.submit(run_generation, self._ref, data, digest, job, key=key, pure=False, retries=0)
+            self._generating[item_id] = (fut, job)
+        else:
+            key = f"perfkit-item-{job.item.chunk}-a{job.attempt}-{item_id}-{self.run_token}"
+            fut = self.client.submit(run_item, self._ref, data, digest, job, item_id, self.run_token,
                                      self.kill_grace_s, key=key, pure=False, retries=0)
-            pending[item_id] = _Pending(fut, a, item_id, lost_before_start)
-            fut.add_done_callback(lambda f, i=item_id: self._events.put(("done", i, None)))
+            self._pending[item_id] = _Pending(fut, job, item_id, lost_before_start)
+        fut.add_done_callback(lambda f, i=item_id: self._events.put(("done", i, None)))
 
-        for a in assignments:
-            submit(a)
-        no_worker_since: Optional[float] = None
-        while pending:
+    def collect(self, wait_s: float) -> list[Event]:
+        """Batches published by the workers, generated candidates, lost items accounted for."""
+        out: list[Event] = []
+        try:
+            events = [self._events.get(timeout=max(0.001, min(wait_s, 0.5 if self._unanswered else 1.0)))]
+        except queue.Empty:
+            events = []
+        while True:
             try:
-                events = [self._events.get(timeout=0.5 if unanswered else 1.0)]
+                events.append(self._events.get_nowait())
             except queue.Empty:
-                events = []
-            while True:
-                try:
-                    events.append(self._events.get_nowait())
-                except queue.Empty:
-                    break
-            if not events:
-                no_worker_since = self._check_alive(no_worker_since)
-            for kind, item_id, data in events:
-                p = pending.get(item_id)
-                if p is None:
-                    continue  # a late duplicate (Dask re-ran a released task), or already accounted
-                if kind == "result":
-                    del pending[item_id]
-                    unanswered.pop(item_id, None)
-                    outcomes, facts = pickle.loads(data)
-                    facts["key"] = p.future.key
-                    self.item_facts.append(facts)
-                    for _unit, outs in outcomes:
-                        yield from outs
-                    continue
-                status = p.future.status
-                if status == "finished":
-                    unanswered.setdefault(item_id, time.monotonic())  # its event is on its way
-                    continue
-                del pending[item_id]
-                exc = _exception(p.future)
-                if status == "error" and not _is_killed_worker(exc):
-                    raise WorkerFailure(f"work item {p.a.item.chunk} failed on a Dask worker: "
-                                        f"{type(exc).__name__}: {exc}")
-                dead = getattr(getattr(exc, "last_worker", None), "address", None)
-                yield from self._lost(p, dead, submit)
-            now = time.monotonic()
-            for item_id, since in list(unanswered.items()):
-                if now - since > RESULT_WAIT_S:  # finished, but its results never arrived
-                    p = pending.pop(item_id)
-                    del unanswered[item_id]
-                    log.warning("work item %s: finished but its results were lost; re-running it", p.a.item.chunk)
-                    for piece in p.a.after_loss(ran=len(p.a.item.units)):
-                        submit(piece)
+                break
+        if not events:
+            self._no_worker_since = self._check_alive(self._no_worker_since)
+        for kind, item_id, data in events:
+            if item_id in self._generating:
+                out.extend(self._generation_done(item_id))
+                continue
+            p = self._pending.get(item_id)
+            if p is None:
+                continue  # a late duplicate (Dask re-ran a released task), or already accounted
+            if kind == "result":
+                del self._pending[item_id]
+                self._unanswered.pop(item_id, None)
+                batch, facts = pickle.loads(data)
+                facts["key"] = p.future.key
+                self.item_facts.append(facts)
+                out.append(batch)
+                continue
+            status = p.future.status
+            if status == "finished":
+                self._unanswered.setdefault(item_id, time.monotonic())  # its event is on its way
+                continue
+            del self._pending[item_id]
+            exc = _exception(p.future)
+            if status == "error" and not _is_killed_worker(exc):
+                raise WorkerFailure(f"work item {p.a.item.chunk} failed on a Dask worker: "
+                                    f"{type(exc).__name__}: {exc}")
+            dead = getattr(getattr(exc, "last_worker", None), "address", None)
+            lost = list(self._lost(p, dead))
+            if lost:
+                out.append(OutcomeBatch.from_outcomes([o for o, _ in lost], [u for _, u in lost]))
+        now = time.monotonic()
+        for item_id, since in list(self._unanswered.items()):
+            if now - since > RESULT_WAIT_S:  # finished, but its results never arrived
+                p = self._pending.pop(item_id)
+                del self._unanswered[item_id]
+                log.warning("work item %s: finished but its results were lost; re-running it", p.a.item.chunk)
+                for piece in p.a.after_loss(ran=len(p.a.item.units)):
+                    self._resubmit(piece)
+        return out
+
+    def _generation_done(self, item_id: int) -> list[Event]:
+        fut, job = self._generating.pop(item_id)
+        if fut.status == "finished":
+            return [fut.result()]
+        exc = _exception(fut)
+        if fut.status == "error" and not _is_killed_worker(exc):
+            raise WorkerFailure(f"candidate generation of task {job.task_id!r} failed on a Dask worker: "
+                                f"{type(exc).__name__}: {exc}")
+        return [Requeued([Generation(job.task_id, job.attempt + 1)])]
+
+    def _resubmit(self, a: Assignment, lost_before_start: int = 0) -> None:
+        self.submit(self._tasks[a.item.task_id], a, lost_before_start)
 
     def _check_alive(self, since: Optional[float]) -> Optional[float]:
         try:
@@ -576,34 +661,40 @@ class DaskBackend:
         self.usage.append(WorkerUsage(address, cpu, killed=True, reason=why))
         return record
 
-    def _lost(self, p: _Pending, dead: Optional[str], submit: Any) -> Iterator[Outcome]:
-        """Account for an item whose worker died: see the module docstring."""
+    def _lost(self, p: _Pending, dead: Optional[str]) -> Iterator[tuple[Outcome, int]]:
+        """Account for an item whose worker died (see the module docstring): the outcomes it
+        makes, each with its unit's uid; the pieces to run again are resubmitted."""
+        submit = self._resubmit
         a, units = p.a, list(p.a.item.units)
         record = self._record_of(dead)
         worker = dead or "unknown"
+
+        def outcome(pos: int, status: str, **fields: Any) -> tuple[Outcome, int]:
+            split, index, cand = units[pos]
+            return (Outcome(a.item.task_id, split, index, cand, status, queued=a.queued, worker=worker,
+                            chunk=a.item.chunk, attempt=a.attempt, stage=a.item.stage, **fields),
+                    a.item.uids[pos] if a.item.uids else -1)
+
         if record is None:  # no record: whatever ran is unknown, so everything counts as tried
-            retry, crashed = (units, []) if a.attempt + 1 < MAX_ATTEMPTS else ([], units)
-            for split, index, cand in crashed:
-                yield Outcome(a.item.task_id, split, index, cand, "crashed", error_type="WorkerLost",
-                              error_message=f"worker {worker} died {a.attempt} times running this item; "
-                              "its progress could not be read", queued=a.queued, worker=worker,
-                              chunk=a.item.chunk, attempt=a.attempt)
-            if retry:
+            if a.attempt + 1 < MAX_ATTEMPTS:
                 for piece in a.after_loss(ran=len(units)):
                     submit(piece)
+                return
+            for pos in range(len(units)):
+                yield outcome(pos, "crashed", error_type="WorkerLost",
+                              error_message=f"worker {worker} died {a.attempt} times running this item; "
+                              "its progress could not be read")
             return
         if record["item"] == p.item_id and record["state"] != IDLE:
             pos = record["pos"]
             if record["state"] in (RUNNING, TIMED_OUT):
-                split, index, cand = units[pos]
                 timed_out = record["state"] == TIMED_OUT
                 started, wall = record["started"], record["elapsed"]
-                yield Outcome(a.item.task_id, split, index, cand, "timeout" if timed_out else "crashed",
+                yield outcome(pos, "timeout" if timed_out else "crashed",
                               error_type="WorkerKilled" if timed_out else "WorkerDied",
                               error_message=(f"worker killed {wall - a.timeout_s:.3f} s after the unit's deadline"
                                              if timed_out else f"worker {worker} died while running this unit"),
-                              queued=a.queued, started=started, ended=started + wall, wall_s=wall,
-                              worker=worker, chunk=a.item.chunk, attempt=a.attempt)
+                              started=started, ended=started + wall, wall_s=wall)
                 pieces = a.after_loss(ran=pos, in_flight=pos)
             else:  # BETWEEN: unit ``pos`` had finished
                 pieces = a.after_loss(ran=pos + 1)
@@ -616,10 +707,9 @@ class DaskBackend:
             return
         # it never started on that worker (it was waiting behind the unit that died)
         if p.lost_before_start + 1 >= MAX_LOST_BEFORE_START and record["item"] == p.item_id:
-            for split, index, cand in units:
-                yield Outcome(a.item.task_id, split, index, cand, "crashed", error_type="WorkerDied",
-                              error_message="worker died before the item's first unit (solver build?)",
-                              queued=a.queued, worker=worker, chunk=a.item.chunk, attempt=a.attempt)
+            for pos in range(len(units)):
+                yield outcome(pos, "crashed", error_type="WorkerDied",
+                              error_message="worker died before the item's first unit (solver build?)")
             return
         submit(a, p.lost_before_start + (1 if record["item"] == p.item_id else 0))
 

@@ -3,17 +3,34 @@
 Why not ``concurrent.futures.ProcessPoolExecutor``: it cannot stop one running call — a hung
 unit either blocks the pool or, once its worker is killed, breaks the whole pool and loses
 every unit in flight. Here each worker owns a pipe and a small shared-memory slot where it
-writes which unit it is running and when it started. The parent waits on all pipes and process
-sentinels at once (``multiprocessing.connection.wait``) with a timeout set by the nearest unit
-deadline, so it learns of results, of dead workers and of overruns without polling:
+writes which job and unit it is running and when the unit started (three stores per unit, no
+message). The parent waits on all pipes and process sentinels at once (a selector) with a
+timeout set by the nearest unit deadline, so it learns of results, of dead workers and of
+overruns without polling:
 
 - an overrun (deadline + grace passed) → SIGKILL that worker, the unit is a ``timeout``, the
-  rest of its items go back to the queue, a replacement worker is forked;
-- a worker that dies by itself → its unit in flight is ``crashed``, the rest re-queued;
-- outcomes finished but not yet sent when a worker died are re-run as attempt + 1.
+  rest of its jobs go back to the runner (``Requeued``), a replacement worker is forked;
+- a worker that dies by itself → its unit in flight is ``crashed``, the rest requeued;
+- outcomes that ran but had not been sent when a worker died run again as attempt + 1.
+
+Batches, not messages per unit: a worker records its outcomes into a columnar batch
+(perfkit/backends/unit.py) and sends it every FLUSH_INTERVAL_S, every FLUSH_UNITS outcomes and
+at the end of every job; each batch says how many units of each job it completes, so the parent
+knows exactly what a lost worker had sent. The end-of-job batch is also the flow control: a
+worker holds JOBS_PER_WORKER jobs (one running, one waiting in its pipe), and each finished job
+frees a place the parent fills at once, so a worker never idles on dispatch and the parent
+never floods it.
+
+No deadlock on full pipes (a large task or job one way, a large batch the other): the parent
+never blocks on a write. Its messages go to a per-worker outbox written with non-blocking
+sends when the pipe has room, while it keeps reading; a worker only ever blocks on its own
+write, which the parent always drains.
 
 Workers fork from a forkserver with perfkit and the solver's module preloaded, so that a
-replacement costs milliseconds, and no worker inherits the parent's threads.
+replacement costs milliseconds, and no worker inherits the parent's threads. The pool can
+outlive a run (``reusable``): ``perfkit compare`` keeps one warm pool for the configurations
+that use it (perfkit/orchestration/compare.py), and each run gets a freshly built solver in
+every worker.
 """
 
 from __future__ import annotations
@@ -22,30 +39,47 @@ import contextlib
 import ctypes
 import multiprocessing as mp
 import os
+import pickle
+import resource
+import selectors
 import signal
+import socket
+import struct
 import sys
 import time
 import types
 from collections import deque
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from typing import Any, Iterator, Optional
 
-from perfkit.backends.base import KILL_GRACE_S, Assignment, SolverRef, WorkerFailure, WorkerUsage, build_solver
-from perfkit.backends.unit import iter_item
-from perfkit.model import Outcome, Task
+from perfkit.backends.base import (
+    KILL_GRACE_S,
+    Assignment,
+    Event,
+    Generation,
+    Job,
+    Requeued,
+    SolverRef,
+    WorkerFailure,
+    WorkerUsage,
+    build_solver,
+)
+from perfkit.backends.unit import BatchRecorder, Watch, generate, run_job
+from perfkit.model import Outcome, OutcomeBatch, Task
 
-#: Longest a worker holds finished outcomes before sending them (batching cuts per-unit cost).
-FLUSH_INTERVAL_S = 0.01
 #: Longest the parent waits without looking at the workers' slots (seconds): bounds how late
 #: an overrun is noticed (p99 stop latency ≈ grace + this). A wake-up costs ~20 µs of parent CPU.
 WAKE_S = 0.03
-#: Items queued per worker: one running, one waiting in its pipe, so it never idles on dispatch.
-ITEMS_PER_WORKER = 2
+#: Jobs queued per worker: one running, one waiting in its pipe, so it never idles on dispatch.
+JOBS_PER_WORKER = 2
 #: A worker must say it is ready within this many seconds (import of the solver included).
 START_TIMEOUT_S = 60.0
+#: Tasks a worker keeps; the parent mirrors the list and sends a task again only when evicted.
+TASKS_KEPT = 8
 
 _IDLE = 0.0
+_HEADER = struct.Struct("!i")  # multiprocessing.Connection's frame: 4-byte big-endian length
 
 
 def _die_with_parent() -> None:
@@ -85,46 +119,80 @@ def _cpu_s_of(pid: int) -> Optional[float]:
         return None
 
 
-def worker_main(conn: Connection, slot: Any, ref: SolverRef) -> None:
-    """The loop of one worker process: build the solver, then run items as they come."""
+def _cpu_self_s() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+class _SlotWatch(Watch):
+    """The worker's side of its shared-memory slot: [job dispatch number, unit position,
+    unit start (monotonic seconds, 0 between units)]. ``started`` is written last, so a
+    reader that sees the same non-zero start before and after reading the rest has a
+    consistent triple."""
+
+    def __init__(self, view: memoryview):
+        self.view = view
+
+    def job(self, dispatch: int) -> None:
+        v = self.view
+        v[2] = _IDLE
+        v[1] = -1.0
+        v[0] = float(dispatch)
+
+    def begin(self, pos: int, started: float, cpu0: float) -> None:
+        v = self.view
+        v[1] = pos
+        v[2] = started
+
+    def end(self) -> bool:
+        self.view[2] = _IDLE
+        return True
+
+
+def worker_main(conn: Connection, slot: Any) -> None:
+    """The loop of one worker process: build a solver per run, then run jobs as they come."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _die_with_parent()
-    try:
-        solver = build_solver(ref)
-    except BaseException as exc:  # report, do not die silently: the parent turns it into one line
-        conn.send(("fatal", f"cannot build solver {ref.spec!r} in a worker: {type(exc).__name__}: {exc}"))
-        return
-    name = f"pid-{os.getpid()}"
-    conn.send(("ready", os.getpid()))
+    pid = os.getpid()
+    name = f"pid-{pid}"
+    view = memoryview(slot).cast("B").cast("d")
+    watch = _SlotWatch(view)
+    rec = BatchRecorder(name)
+    solver: Any = None
     tasks: dict[str, Task] = {}
-
-    def on_start(pos: int, started: float) -> None:
-        slot[1] = pos
-        slot[2] = started
-
+    conn.send(("up", pid))
     while True:
         try:
             msg = conn.recv()
         except (EOFError, OSError):
             return
-        if msg[0] == "task":
-            tasks = {msg[1].id: msg[1]}
-        elif msg[0] == "item":
-            a: Assignment = msg[1]
-            slot[0] = a.item.chunk
-            buffer: list[tuple] = []
-            last = time.monotonic()
-            for unit, outcomes in iter_item(solver, tasks[a.item.task_id], a, name, on_start):
-                slot[2] = _IDLE
-                buffer.append((unit, outcomes))
-                now = time.monotonic()
-                if now - last >= FLUSH_INTERVAL_S:
-                    conn.send(("outcomes", buffer))
-                    buffer, last = [], now
-            conn.send(("item_done", a.item.chunk, buffer))
-        elif msg[0] == "stop":
-            ru = os.times()
-            conn.send(("usage", ru.user + ru.system))
+        kind = msg[0]
+        if kind == "item":
+            dispatch, a = msg[1], msg[2]
+            for _ in run_job(solver, tasks[a.item.task_id], dispatch, a, rec, watch):
+                batch, progress = rec.take()
+                conn.send(("batch", batch, progress, ()))
+            batch, progress = rec.take() if len(rec) else (None, [])
+            conn.send(("batch", batch, progress, (dispatch,)))
+        elif kind == "task":
+            tasks[msg[1].id] = msg[1]
+            for evicted in msg[2]:
+                tasks.pop(evicted, None)
+        elif kind == "generate":
+            dispatch, job = msg[1], msg[2]
+            watch.job(dispatch)
+            conn.send(("generated", dispatch, generate(solver, tasks[job.task_id], job, name)))
+        elif kind == "open":
+            try:
+                solver = build_solver(msg[1])
+            except BaseException as exc:  # report, do not die silently: the parent makes it one line
+                conn.send(("fatal", f"cannot build solver {msg[1].spec!r} in a worker: {type(exc).__name__}: {exc}"))
+                return
+            tasks.clear()
+            conn.send(("ready", pid, _cpu_self_s()))
+        elif kind == "usage":
+            conn.send(("usage", _cpu_self_s()))
+        elif kind == "stop":
             return
 
 
@@ -132,12 +200,20 @@ def worker_main(conn: Connection, slot: Any, ref: SolverRef) -> None:
 class _Worker:
     process: Any
     conn: Connection
+    sock: socket.socket
     slot: Any
-    ready: bool = False
+    view: memoryview
     pid: int = 0
-    task_id: Optional[str] = None
-    items: deque = field(default_factory=deque)  # assignments sent, oldest (running) first
-    received: dict = field(default_factory=dict)  # chunk -> set of unit refs accounted for
+    up: bool = False
+    ready: bool = False
+    #: jobs sent and not finished, by dispatch number, oldest (running) first
+    jobs: dict[int, Job] = field(default_factory=dict)
+    #: dispatch -> units of the job whose outcomes arrived (always a prefix of the item)
+    received: dict[int, int] = field(default_factory=dict)
+    tasks: deque = field(default_factory=deque)  # task ids the worker keeps, oldest first
+    outbox: bytearray = field(default_factory=bytearray)
+    cpu0: float = 0.0
+    reply: Optional[float] = None
 
     @property
     def name(self) -> str:
@@ -149,35 +225,62 @@ class ProcessBackend:
 
     name = "process"
     hard_timeouts = True
+    reusable = True
 
     def __init__(self, kill_grace_s: float = KILL_GRACE_S, start_method: str = "forkserver"):
         self.kill_grace_s = kill_grace_s
         self.ctx = mp.get_context(start_method)
-        self.workers: list[_Worker] = []
+        self.pool: list[_Worker] = []
+        self.workers: list[_Worker] = []  # the current run's: the first ``workers`` of the pool
         self.usage: list[WorkerUsage] = []
         self.spawned = 0
-        self.timeout_s = 1.0
+        self.spawned_this_run = 0
+        self.runs = 0
+        self._dispatched = 0
         self._ref: Optional[SolverRef] = None
+        self._selector = selectors.DefaultSelector()
+        self._preloaded = False
 
     # -- life cycle -------------------------------------------------------------------------
 
     def start(self, solver: SolverRef, workers: int) -> None:
-        """Fork ``workers`` processes and wait until each has built the solver."""
+        """Make ``workers`` processes ready: fork the missing ones (the first run of a pool,
+        or after a worker was lost between runs), then build a fresh solver in each."""
         self._ref = solver
-        if self.ctx.get_start_method() == "forkserver":
+        self.runs += 1
+        self.usage = []
+        self.spawned_this_run = 0
+        if not self._preloaded and self.ctx.get_start_method() == "forkserver":
             from perfkit.solvers import resolve_spec
             module = resolve_spec(solver.spec).partition(":")[0]
             self.ctx.set_forkserver_preload(["perfkit.backends.process", module, *solver.plugins])
-        self.workers = [self._spawn() for _ in range(workers)]
+            self._preloaded = True
+        for w in [w for w in self.pool if not w.process.is_alive()]:
+            self._drop(w)
+        while len(self.pool) < workers:
+            self.pool.append(self._spawn())
+        self.workers = self.pool[:workers]
+        self._await(self.workers, "up")
+        for w in self.workers:
+            w.ready = False
+            w.reply = None
+            self._send(w, ("open", solver))
+        self._await(self.workers, "ready")
+
+    def _await(self, workers: list[_Worker], what: str) -> None:
+        """Wait until every worker is ``up`` (forked) or ``ready`` (solver built)."""
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not all(w.ready for w in self.workers):
-            pending = [w for w in self.workers if not w.ready]
+        while True:
+            pending = [w for w in workers if not getattr(w, what)]
+            if not pending:
+                return
             if time.monotonic() > deadline:
                 raise WorkerFailure(f"{len(pending)} worker(s) did not start within {START_TIMEOUT_S:.0f} s")
             for w in pending:
+                self._write(w)
                 try:
-                    if w.conn.poll(0.05):
-                        list(self._handle(w, w.conn.recv()))
+                    if w.conn.poll(0.02):
+                        self._handle(w, w.conn.recv(), [])
                         continue
                 except (EOFError, OSError):
                     w.process.join(1.0)
@@ -187,88 +290,201 @@ class ProcessBackend:
     def _spawn(self) -> _Worker:
         parent, child = self.ctx.Pipe(duplex=True)
         slot = self.ctx.RawArray("d", 3)
-        process = self.ctx.Process(target=worker_main, args=(child, slot, self._ref), daemon=True,
-                                   name="perfkit-worker")
+        process = self.ctx.Process(target=worker_main, args=(child, slot), daemon=True, name="perfkit-worker")
         with _main_not_reimported():
             process.start()
         child.close()
         self.spawned += 1
-        return _Worker(process, parent, slot)
+        self.spawned_this_run += 1
+        sock = socket.socket(fileno=os.dup(parent.fileno()))
+        w = _Worker(process, parent, sock, slot, memoryview(slot).cast("B").cast("d"))
+        self._selector.register(parent.fileno(), selectors.EVENT_READ, (w, "conn"))
+        self._selector.register(process.sentinel, selectors.EVENT_READ, (w, "sentinel"))
+        return w
+
+    def _drop(self, w: _Worker) -> None:
+        """Forget a worker that is gone (its process already reaped)."""
+        for fd in (w.conn.fileno(), w.process.sentinel):
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self._selector.unregister(fd)
+        with contextlib.suppress(OSError):
+            w.conn.close()
+        with contextlib.suppress(OSError):
+            w.sock.close()
+        if w in self.pool:
+            self.pool.remove(w)
+        if w in self.workers:
+            self.workers.remove(w)
+
+    def finish_run(self) -> list[WorkerUsage]:
+        """The CPU each of the run's workers used during the run. A worker still busy (the run
+        was interrupted or failed) is killed: its jobs will not be recorded."""
+        for w in list(self.workers):
+            if w.jobs or not w.ready:
+                self._kill(w, "busy at the end of the run")
+                self._drop(w)
+                continue
+            w.reply = None
+            self._send(w, ("usage",))
+        deadline = time.monotonic() + 5.0
+        for w in list(self.workers):
+            while w.reply is None and time.monotonic() < deadline:
+                self._write(w)
+                try:
+                    if w.conn.poll(0.05):
+                        self._handle(w, w.conn.recv(), [])
+                except (EOFError, OSError):
+                    break
+            if w.reply is not None:
+                self.usage.append(WorkerUsage(w.name, w.reply - w.cpu0))
+            else:
+                self._kill(w, "did not report its CPU")
+                self._drop(w)
+        self.workers = []
+        usage, self.usage = self.usage, []
+        return usage
 
     def close(self) -> list[WorkerUsage]:
-        """Stop every worker (idle ones politely, busy ones by SIGKILL) and report their CPU."""
-        for w in self.workers:
-            if w.items or not w.ready:
+        """Stop every worker of the pool (idle ones politely, busy ones by SIGKILL)."""
+        usage = self.finish_run() if self.workers else []
+        for w in list(self.pool):
+            if w.jobs:
                 self._kill(w, "busy at close")
-                continue
-            try:
-                w.conn.send(("stop",))
-                if w.conn.poll(5.0):
-                    msg = w.conn.recv()
-                    self.usage.append(WorkerUsage(w.name, msg[1]))
-            except (EOFError, OSError, BrokenPipeError):
-                pass
-            w.process.join(5.0)
-            if w.process.is_alive():
-                self._kill(w, "did not stop")
-        self.workers = []
-        return self.usage
+            else:
+                with contextlib.suppress(OSError):
+                    self._send(w, ("stop",))
+                    self._write(w)
+                w.process.join(5.0)
+                if w.process.is_alive():
+                    self._kill(w, "did not stop")
+            self._drop(w)
+        self._selector.close()
+        return usage + self.usage
 
     def resources(self) -> dict[str, Any]:
-        return {"processes_created": self.spawned, "start_method": self.ctx.get_start_method(),
-                "threads": 0, "kill_grace_s": self.kill_grace_s, "items_per_worker": ITEMS_PER_WORKER}
+        return {"processes_created": self.spawned_this_run, "pool_processes": len(self.pool),
+                "pool_runs": self.runs, "start_method": self.ctx.get_start_method(), "threads": 0,
+                "kill_grace_s": self.kill_grace_s, "jobs_per_worker": JOBS_PER_WORKER}
 
     def _kill(self, w: _Worker, reason: str) -> None:
         cpu = _cpu_s_of(w.process.pid) if w.process.is_alive() else None
         if w.process.is_alive():
             w.process.kill()
         w.process.join(5.0)
-        w.conn.close()
-        self.usage.append(WorkerUsage(w.name, cpu or 0.0, killed=True, reason=reason))
+        self.usage.append(WorkerUsage(w.name, max(0.0, (cpu or w.cpu0) - w.cpu0), killed=True, reason=reason))
 
-    # -- one stage --------------------------------------------------------------------------
+    # -- sending: never blocks ------------------------------------------------------------
 
-    def run_stage(self, task: Task, assignments: list[Assignment]) -> Iterator[Outcome]:
-        """Run the stage's assignments over the pool; yields every unit's outcome exactly once."""
-        self.timeout_s = assignments[0].timeout_s if assignments else 1.0
-        queue = deque(assignments)
-        self._task = task
-        while queue or any(w.items for w in self.workers):
-            self._dispatch(queue)
-            ready = wait(self._waitables(), self._next_wake())
-            for obj in ready:
-                w = self._owner(obj)
-                if w is None:
-                    continue
-                yield from self._drain(w, queue)
-            yield from self._enforce_deadlines(queue)
+    def _send(self, w: _Worker, msg: tuple) -> None:
+        payload = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
+        w.outbox += _HEADER.pack(len(payload))
+        w.outbox += payload
+        self._write(w)
 
-    def _dispatch(self, queue: deque) -> None:
-        for w in self.workers:
-            while w.ready and queue and len(w.items) < ITEMS_PER_WORKER:
-                a = queue.popleft()
-                try:
-                    if w.task_id != a.item.task_id:
-                        w.conn.send(("task", self._task))
-                        w.task_id = a.item.task_id
-                    w.conn.send(("item", a))
-                except (BrokenPipeError, ConnectionResetError, EOFError, OSError):
-                    # the worker died since the last wake-up: its sentinel will be ready, and
-                    # the item was never handed over, so it goes back to the front
-                    queue.appendleft(a)
-                    w.ready = False
-                    break
-                w.items.append(a)
-                w.received[a.item.chunk] = set()
+    def _write(self, w: _Worker) -> None:
+        """Write what the pipe takes now; ask the selector for the rest."""
+        if w.outbox:
+            try:
+                n = w.sock.send(w.outbox, socket.MSG_DONTWAIT)
+                del w.outbox[:n]
+            except BlockingIOError:
+                pass
+            except OSError:  # the worker is gone: its sentinel tells
+                w.outbox.clear()
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if w.outbox else 0)
+        with contextlib.suppress(KeyError, ValueError):
+            if self._selector.get_key(w.conn.fileno()).events != events:
+                self._selector.modify(w.conn.fileno(), events, (w, "conn"))
 
-    def _waitables(self) -> list[Any]:
-        return [w.conn for w in self.workers] + [w.process.sentinel for w in self.workers]
+    # -- jobs -------------------------------------------------------------------------------
 
-    def _owner(self, obj: Any) -> Optional[_Worker]:
-        for w in self.workers:
-            if obj is w.conn or obj == w.process.sentinel:
-                return w
-        return None
+    def capacity(self) -> int:
+        return sum(JOBS_PER_WORKER - len(w.jobs) for w in self.workers if w.ready and len(w.jobs) < JOBS_PER_WORKER)
+
+    def pending(self) -> int:
+        return sum(len(w.jobs) for w in self.workers)
+
+    def submit(self, task: Task, job: Job) -> None:
+        """Send ``job`` to the ready worker with the fewest jobs (the task first, when the
+        worker does not keep it)."""
+        ready = [w for w in self.workers if w.ready]
+        if not ready:
+            raise WorkerFailure("no worker is ready")
+        w = min(ready, key=lambda x: len(x.jobs))
+        if task.id not in w.tasks:
+            evicted = []
+            w.tasks.append(task.id)
+            while len(w.tasks) > TASKS_KEPT:
+                evicted.append(w.tasks.popleft())
+            self._send(w, ("task", task, evicted))
+        self._dispatched += 1
+        d = self._dispatched
+        w.jobs[d] = job
+        if isinstance(job, Generation):
+            self._send(w, ("generate", d, job))
+        else:
+            w.received[d] = 0
+            self._send(w, ("item", d, job))
+
+    def collect(self, wait_s: float) -> list[Event]:
+        """Everything the workers sent, lost workers accounted for, overruns stopped."""
+        events: list[Event] = []
+        for key, mask in self._selector.select(max(0.0, min(wait_s, self._next_wake()))):
+            w, what = key.data
+            if w not in self.pool:
+                continue
+            if mask & selectors.EVENT_WRITE:
+                self._write(w)
+            if what == "sentinel" or mask & selectors.EVENT_READ:
+                eof = self._drain(w, events)
+                if what == "sentinel" or (eof and not w.process.is_alive()):
+                    self._lost(w, "crashed", self._death(w), events)
+        self._enforce_deadlines(events)
+        return events
+
+    def _drain(self, w: _Worker, events: list[Event]) -> bool:
+        """Every complete message the worker sent; True when its pipe is closed (it died)."""
+        try:
+            while w.conn.poll():
+                self._handle(w, w.conn.recv(), events)
+        except (EOFError, OSError):
+            return True
+        return False
+
+    def _handle(self, w: _Worker, msg: tuple, events: list[Event]) -> None:
+        kind = msg[0]
+        if kind == "batch":
+            _, batch, progress, done = msg
+            for d, units in progress:
+                if d in w.received:
+                    w.received[d] = units
+            for d in done:
+                w.jobs.pop(d, None)
+                w.received.pop(d, None)
+            if batch is not None:
+                events.append(batch)
+        elif kind == "generated":
+            w.jobs.pop(msg[1], None)
+            events.append(msg[2])
+        elif kind == "up":
+            w.up, w.pid = True, msg[1]
+        elif kind == "ready":
+            w.ready, w.cpu0 = True, msg[2]
+        elif kind == "usage":
+            w.reply = msg[1]
+        elif kind == "fatal":
+            raise WorkerFailure(msg[1])
+
+    def _slot(self, w: _Worker) -> tuple[int, int, float]:
+        """(dispatch, position, started) of the worker's unit in flight, read consistently
+        (started 0: between units, position = the last unit that started)."""
+        v = w.view
+        for _ in range(100):
+            started = v[2]
+            dispatch, pos = int(v[0]), int(v[1])
+            if v[2] == started:
+                return dispatch, pos, started
+        return int(v[0]), int(v[1]), v[2]
 
     def _next_wake(self) -> float:
         """Seconds until the nearest unit deadline + grace, at most WAKE_S: a worker does not
@@ -276,36 +492,24 @@ class ProcessBackend:
         started after this wait began is noticed within WAKE_S."""
         now, wake = time.monotonic(), WAKE_S
         for w in self.workers:
-            started = w.slot[2]
-            if w.items and started != _IDLE:
-                wake = min(wake, started + self.timeout_s + self.kill_grace_s - now)
+            started = w.view[2]
+            if w.jobs and started != _IDLE:
+                job = w.jobs.get(int(w.view[0]))
+                if isinstance(job, Assignment):
+                    wake = min(wake, started + job.timeout_s + self.kill_grace_s - now)
         return max(0.0, wake)
 
-    def _drain(self, w: _Worker, queue: deque) -> Iterator[Outcome]:
-        """Everything the worker sent; then, if it died, account for what it held."""
-        try:
-            while w.conn.poll():
-                msg = w.conn.recv()
-                yield from self._handle(w, msg)
-        except (EOFError, OSError):
-            pass
-        if not w.process.is_alive():
-            yield from self._lost(w, queue, "crashed", self._death(w), int(w.slot[1]), w.slot[2])
-
-    def _handle(self, w: _Worker, msg: tuple) -> Iterator[Outcome]:
-        kind = msg[0]
-        if kind == "ready":
-            w.ready, w.pid = True, msg[1]
-        elif kind == "fatal":
-            raise WorkerFailure(msg[1])
-        elif kind in ("outcomes", "item_done"):
-            batch = msg[1] if kind == "outcomes" else msg[2]
-            for unit, outcomes in batch:
-                w.received.setdefault(outcomes[0].chunk, set()).add(unit)
-                yield from outcomes
-            if kind == "item_done":
-                done = w.items.popleft()
-                w.received.pop(done.item.chunk, None)
+    def _enforce_deadlines(self, events: list[Event]) -> None:
+        now = time.monotonic()
+        for w in list(self.workers):
+            if not w.jobs:
+                continue
+            dispatch, pos, started = self._slot(w)
+            job = w.jobs.get(dispatch)
+            if started == _IDLE or not isinstance(job, Assignment):
+                continue
+            if now > started + job.timeout_s + self.kill_grace_s:
+                self._lost(w, "timeout", f"killed {now - started - job.timeout_s:.3f} s after its deadline", events)
 
     def _death(self, w: _Worker) -> str:
         w.process.join(1.0)
@@ -314,40 +518,47 @@ class ProcessBackend:
             return f"worker {w.name} died of signal {signal.Signals(-code).name}"
         return f"worker {w.name} exited with status {code}"
 
-    def _enforce_deadlines(self, queue: deque) -> Iterator[Outcome]:
-        now = time.monotonic()
-        for w in list(self.workers):
-            started = w.slot[2]
-            if w.items and started != _IDLE and now > started + self.timeout_s + self.kill_grace_s:
-                # re-read: the unit may have ended between the two reads
-                if w.slot[2] != started:
-                    continue
-                pos = int(w.slot[1])
-                yield from self._lost(w, queue, "timeout", f"killed {now - started - self.timeout_s:.3f} s "
-                                      "after its deadline", pos, started)
-
-    def _lost(self, w: _Worker, queue: deque, status: str, reason: str, pos: int,
-              started: float) -> Iterator[Outcome]:
-        """A worker is gone (killed for an overrun, or died): record its unit in flight (at
-        ``pos`` of its first item, started at ``started``) as ``status``, send the rest of its
-        items back to the queue, and replace it."""
+    def _lost(self, w: _Worker, status: str, reason: str, events: list[Event]) -> None:
+        """A worker is gone (killed for an overrun, or died): record its unit in flight as
+        ``status``, hand the rest of its jobs back (Requeued) and replace it."""
+        dispatch, pos, started = self._slot(w)
         self._kill(w, reason)
-        self.workers.remove(w)
-        requeue: list[Assignment] = []
-        for i, a in enumerate(w.items):
-            accounted = w.received.get(a.item.chunk, set())
-            units = a.item.units
-            in_flight = pos if i == 0 and started != _IDLE and pos < len(units) else None
-            if in_flight is not None:
+        self._drain(w, events)  # batches it sent before dying count: fewer units run again
+        requeue: list[Job] = []
+        lost: list[Outcome] = []
+        uids: list[int] = []
+        for d, job in w.jobs.items():
+            if isinstance(job, Generation):
+                requeue.append(Generation(job.task_id, job.attempt + 1) if d == dispatch else job)
+                continue
+            units = job.item.units
+            accounted = units[:w.received.get(d, 0)]
+            if d < dispatch:  # finished before the job in flight; its last outcomes died
+                requeue += job.after_loss(ran=len(units), accounted=accounted)
+            elif d > dispatch:  # never started
+                requeue += job.after_loss(ran=0, accounted=accounted)
+            elif started != _IDLE and 0 <= pos < len(units):
                 split, index, candidate = units[pos]
                 now = time.monotonic()
-                yield Outcome(a.item.task_id, split, index, candidate, status,
-                              error_type="WorkerKilled" if status == "timeout" else "WorkerDied",
-                              error_message=reason, queued=a.queued, started=started, ended=now,
-                              wall_s=now - started, worker=w.name, chunk=a.item.chunk, attempt=a.attempt)
-            requeue += a.after_loss(ran=pos if in_flight is not None else 0, in_flight=in_flight,
-                                    accounted=accounted)
-        queue.extendleft(reversed(requeue))  # they were first in line: keep them first
-        replacement = self._spawn()
-        self.workers.append(replacement)
-
+                lost.append(Outcome(job.item.task_id, split, index, candidate, status,
+                                    error_type="WorkerKilled" if status == "timeout" else "WorkerDied",
+                                    error_message=reason, queued=job.queued, started=started, ended=now,
+                                    wall_s=now - started, worker=w.name, chunk=job.item.chunk,
+                                    attempt=job.attempt, stage=job.item.stage))
+                uids.append(job.item.uids[pos] if job.item.uids else -1)
+                requeue += job.after_loss(ran=pos, in_flight=pos, accounted=accounted)
+            else:  # between two units of the job: the one at ``pos`` had ended
+                requeue += job.after_loss(ran=pos + 1, accounted=accounted)
+        w.jobs.clear()
+        if lost:
+            events.append(OutcomeBatch.from_outcomes(lost, uids))
+        if requeue:
+            events.append(Requeued(requeue))
+        at = self.pool.index(w)
+        slot = self.workers.index(w) if w in self.workers else None
+        self._drop(w)
+        replacement = self._spawn()  # forked from the warm forkserver: milliseconds
+        self.pool.insert(at, replacement)
+        if slot is not None:  # it builds the solver while the others work; ready when it says so
+            self.workers.insert(slot, replacement)
+            self._send(replacement, ("open", self._ref))

@@ -6,6 +6,13 @@ busy if it is pure Python) and a replacement thread takes its place, so the run 
 the run ends, each leaked unit is amended with how long its work kept running after the
 deadline and the CPU it burned (read from the thread's own CPU clock). The number of leaked
 threads is bounded: past ``max_leaked`` the run stops with a clear error.
+
+Threads send a batch of outcomes per FLUSH_INTERVAL_S or job, never a message per unit. Who
+owns a unit in flight — its thread, which will record it, or the watcher, which gives it up —
+is decided without a lock: the unit's token is in a dict while it runs, and whoever pops it
+first (``dict.pop`` is atomic) owns it. When the watcher wins, the thread is stuck inside the
+solver and does not touch its recorder again, so the watcher takes the outcomes the thread had
+not sent yet: nothing is lost, nothing counted twice.
 """
 
 from __future__ import annotations
@@ -14,39 +21,71 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import psutil
 
-from perfkit.backends.base import KILL_GRACE_S, Assignment, SolverRef, WorkerFailure, WorkerUsage, build_solver
-from perfkit.backends.unit import iter_item
-from perfkit.model import Outcome, Task
+from perfkit.backends.base import (
+    KILL_GRACE_S,
+    Assignment,
+    Event,
+    Generation,
+    Job,
+    Requeued,
+    SolverRef,
+    WorkerFailure,
+    WorkerUsage,
+    build_solver,
+)
+from perfkit.backends.unit import BatchRecorder, Watch, generate, run_job
+from perfkit.model import Outcome, OutcomeBatch, Task
 
 #: Longest the watcher waits without looking at the slots (seconds).
 WAKE_S = 0.03
+#: Jobs queued per thread: one running, one waiting, so a thread never idles on dispatch.
+JOBS_PER_THREAD = 2
+
+
+class _ThreadWatch(Watch):
+    """One thread's unit in flight: a token in the backend's ``live`` dict while it runs."""
+
+    def __init__(self, slot: "_Slot", live: dict, stop: list[bool]):
+        self.slot = slot
+        self.live = live
+        self.stop = stop
+        self.token: Optional[tuple] = None
+
+    def begin(self, pos: int, started: float, cpu0: float) -> None:
+        self.token = (self.slot.name, pos, started, cpu0)
+        self.live[self.token] = self.slot
+
+    def end(self) -> bool:
+        if self.live.pop(self.token, None) is not None:
+            return not self.stop[0]  # the run is over (Ctrl-C): its outcome has no reader
+        # the watcher gave this unit up meanwhile: note how it ended, then leave
+        self.slot.finished = (time.monotonic(), time.thread_time() - self.token[3])
+        return False
 
 
 @dataclass
 class _Slot:
     name: str
-    assignment: Optional[Assignment] = None
-    pos: int = -1
-    started: float = 0.0
-    abandoned: bool = False
+    rec: BatchRecorder
     thread: Optional[threading.Thread] = None
-    accounted: set = field(default_factory=set)
+    #: (task, assignment, dispatch) of the job the thread runs
+    job: Optional[tuple[Task, Assignment, int]] = None
+    abandoned: bool = False
     #: Set when an abandoned unit finally returns: (ended, thread CPU seconds of the unit).
     finished: Optional[tuple[float, float]] = None
-    cpu_at_start: float = 0.0
-    #: Makes "the unit ended" (thread) and "the unit is abandoned" (watcher) mutually exclusive.
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    watch: Any = None
 
 
 @dataclass
 class _Leak:
     key: tuple
     deadline: float
-    slot: _Slot
+    cpu_at_start: float
+    slot: _Slot = field(repr=False)
 
 
 def _thread_cpu_s(thread: threading.Thread) -> Optional[float]:
@@ -65,106 +104,140 @@ class ThreadBackend:
 
     name = "thread"
     hard_timeouts = False
+    reusable = False
 
     def __init__(self, kill_grace_s: float = KILL_GRACE_S, max_leaked: Optional[int] = None):
         self.kill_grace_s = kill_grace_s
         self.max_leaked = max_leaked
-        self.work: queue.Queue = queue.Queue()
-        self.results: queue.Queue = queue.Queue()
+        self.work: queue.SimpleQueue = queue.SimpleQueue()
+        self.results: queue.SimpleQueue = queue.SimpleQueue()
         self.slots: list[_Slot] = []
         self.leaks: list[_Leak] = []
+        self.live: dict[tuple, _Slot] = {}
         self.created = 0
+        self._pending = 0
+        self._dispatched = 0
+        self._workers = 0
         self._solver: Any = None
-        self._task: Optional[Task] = None
-        #: Set at close: threads finish the unit they run and take no further unit or item.
-        self._stopping = threading.Event()
+        #: [True] once the run ends: threads finish the unit they run and take no further one
+        #: (a list read per unit: cheaper than an Event's method call).
+        self._stop = [False]
 
     def start(self, solver: SolverRef, workers: int) -> None:
         """Build the solver once and start ``workers`` threads."""
         self._solver = build_solver(solver)
+        self._workers = workers
         self.max_leaked = self.max_leaked if self.max_leaked is not None else 4 * workers
         for _ in range(workers):
             self._add_thread()
 
     def _add_thread(self) -> None:
         self.created += 1
-        slot = _Slot(f"thread-{self.created}")
-        slot.thread = threading.Thread(target=self._loop, args=(slot,), name=f"perfkit-{slot.name}", daemon=True)
+        name = f"thread-{self.created}"
+        slot = _Slot(name, BatchRecorder(name))
+        slot.watch = _ThreadWatch(slot, self.live, self._stop)
+        slot.thread = threading.Thread(target=self._loop, args=(slot,), name=f"perfkit-{name}", daemon=True)
         self.slots.append(slot)
         slot.thread.start()
 
     def _loop(self, slot: _Slot) -> None:
         while True:
-            a = self.work.get()
-            if a is None or self._stopping.is_set():
+            entry = self.work.get()
+            if entry is None or self._stop[0]:
                 return
-            slot.assignment, slot.accounted = a, set()
+            task, job, dispatch = entry
+            if isinstance(job, Generation):
+                self.results.put(("generated", slot, generate(self._solver, task, job, slot.name)))
+                continue
+            slot.job = (task, job, dispatch)
+            for _ in run_job(self._solver, task, dispatch, job, slot.rec, slot.watch):
+                self.results.put(("batch", slot, slot.rec.take()[0]))
+            if slot.finished is not None or self._stop[0]:  # given up by the watcher, or the run ended
+                return
+            slot.job = None
+            self.results.put(("done", slot, slot.rec.take()[0] if len(slot.rec) else None))
 
-            def on_start(pos: int, started: float) -> None:
-                with slot.lock:
-                    slot.pos, slot.started, slot.cpu_at_start = pos, started, time.thread_time()
+    # -- jobs -----------------------------------------------------------------------------
 
-            for unit, outcomes in iter_item(self._solver, self._task, a, slot.name, on_start):
-                if self._stopping.is_set():  # the run is over (Ctrl-C): its outcome has no reader
-                    return
-                with slot.lock:
-                    if slot.abandoned:  # declared a timeout meanwhile: note how it ended, then leave
-                        slot.finished = (time.monotonic(), time.thread_time() - slot.cpu_at_start)
-                        return
-                    slot.started = 0.0
-                    self.results.put(("unit", slot, (unit, outcomes)))
+    def capacity(self) -> int:
+        return max(0, self._workers * JOBS_PER_THREAD - self._pending)
 
-    def run_stage(self, task: Task, assignments: list[Assignment]) -> Iterator[Outcome]:
-        """Queue the stage's items and yield outcomes until every unit is accounted for."""
-        self._task = task
-        remaining = {a.item.chunk: len(a.item.units) for a in assignments}
-        outstanding = sum(remaining.values())
-        for a in assignments:
-            self.work.put(a)
-        while outstanding:
+    def pending(self) -> int:
+        return self._pending
+
+    def submit(self, task: Task, job: Job) -> None:
+        self._dispatched += 1
+        self._pending += 1
+        self.work.put((task, job, self._dispatched))
+
+    def collect(self, wait_s: float) -> list[Event]:
+        """Batches and generated candidates as the threads send them; overruns given up."""
+        events: list[Event] = []
+        try:
+            entries = [self.results.get(timeout=max(0.001, min(wait_s, self._next_wake())))]
+        except queue.Empty:
+            entries = []
+        while True:
             try:
-                kind, slot, payload = self.results.get(timeout=self._next_wake())
+                entries.append(self.results.get_nowait())
             except queue.Empty:
-                kind = None
-            if kind == "unit":  # sent before any abandonment (the slot lock orders the two)
-                unit, outcomes = payload
-                slot.accounted.add(unit)
-                outstanding -= 1
-                yield from outcomes
-            for o in self._enforce_deadlines():
-                outstanding -= 1
-                yield o
+                break
+        for kind, _slot, payload in entries:
+            if kind in ("generated", "done"):
+                self._pending -= 1
+            if payload is not None:
+                events.append(payload)
+        events.extend(self._enforce_deadlines())
+        return events
 
     def _next_wake(self) -> float:
         now, wake = time.monotonic(), WAKE_S  # a unit started meanwhile is seen within WAKE_S
-        for s in self.slots:
-            if s.started and not s.abandoned and s.assignment is not None:
-                wake = min(wake, s.started + s.assignment.timeout_s + self.kill_grace_s - now)
+        for token, slot in list(self.live.items()):
+            if slot.job is not None:
+                wake = min(wake, token[2] + slot.job[1].timeout_s + self.kill_grace_s - now)
         return max(0.001, wake)
 
-    def _enforce_deadlines(self) -> Iterator[Outcome]:
+    def _enforce_deadlines(self) -> list[Event]:
+        events: list[Event] = []
         now = time.monotonic()
-        for s in list(self.slots):
-            with s.lock:
-                a, started, pos = s.assignment, s.started, s.pos
-                if a is None or not started or now <= started + a.timeout_s + self.kill_grace_s:
-                    continue
-                s.abandoned = True
-            self.slots.remove(s)
-            split, index, candidate = a.item.units[pos]
-            deadline = started + a.timeout_s
-            self.leaks.append(_Leak((a.item.task_id, split, index, candidate), deadline, s))
-            yield Outcome(a.item.task_id, split, index, candidate, "timeout", error_type="ThreadLeaked",
-                          error_message="the thread backend cannot stop a thread: its work kept running",
-                          queued=a.queued, started=started, ended=now, wall_s=now - started, worker=s.name,
-                          chunk=a.item.chunk, attempt=a.attempt, leaked=True)
-            # a thread's results are never lost: every unit before ``pos`` is accounted for
-            for piece in a.after_loss(ran=pos, in_flight=pos, accounted=s.accounted):
-                self.work.put(piece)
-            if sum(1 for leak in self.leaks if leak.slot.finished is None) > self.max_leaked:
-                raise WorkerFailure(f"thread backend: more than {self.max_leaked} timed-out units are still "
-                                    "running in threads that cannot be stopped; use the process backend")
-            self._add_thread()
+        for token, slot in list(self.live.items()):
+            job = slot.job
+            if job is None or now <= token[2] + job[1].timeout_s + self.kill_grace_s:
+                continue
+            if self.live.pop(token, None) is None:  # the unit ended just now: its thread owns it
+                continue
+            events.extend(self._give_up(slot, token, now))
+        return events
+
+    def _give_up(self, slot: _Slot, token: tuple, now: float) -> list[Event]:
+        """Record the unit in flight as a leaked timeout, take the thread's unsent outcomes,
+        queue the rest of its item again and replace the thread."""
+        _name, pos, started, cpu0 = token
+        task, a, _dispatch = slot.job
+        slot.abandoned = True
+        self.slots.remove(slot)
+        self._pending -= 1
+        split, index, candidate = a.item.units[pos]
+        deadline = started + a.timeout_s
+        self.leaks.append(_Leak((a.item.task_id, split, index, candidate), deadline, cpu0, slot))
+        leaked = Outcome(a.item.task_id, split, index, candidate, "timeout", error_type="ThreadLeaked",
+                         error_message="the thread backend cannot stop a thread: its work kept running",
+                         queued=a.queued, started=started, ended=now, wall_s=now - started, worker=slot.name,
+                         chunk=a.item.chunk, attempt=a.attempt, leaked=True, stage=a.item.stage)
+        events: list[Event] = []
+        if len(slot.rec):
+            events.append(slot.rec.take()[0])
+        uid = a.item.uids[pos] if a.item.uids else -1
+        events.append(OutcomeBatch.from_outcomes([leaked], [uid]))
+        # every unit before ``pos`` is in a batch already: only the rest runs again
+        rest = a.after_loss(ran=pos, in_flight=pos, accounted=a.item.units[:pos])
+        if rest:
+            events.append(Requeued(list(rest)))
+        if sum(1 for leak in self.leaks if leak.slot.finished is None) > self.max_leaked:
+            raise WorkerFailure(f"thread backend: more than {self.max_leaked} timed-out units are still "
+                                "running in threads that cannot be stopped; use the process backend")
+        self._add_thread()
+        return events
 
     def late_facts(self) -> list[tuple[tuple, dict[str, Any]]]:
         """For each leaked unit: how long its work ran past the deadline and the CPU it burned."""
@@ -176,16 +249,16 @@ class ThreadBackend:
                 facts.append((leak.key, {"leaked_s": ended - leak.deadline, "cpu_s": cpu}))
             else:
                 total = _thread_cpu_s(leak.slot.thread)
-                cpu = None if total is None else max(0.0, total - leak.slot.cpu_at_start)  # /proc counts in ticks
+                cpu = None if total is None else max(0.0, total - leak.cpu_at_start)  # /proc counts in ticks
                 facts.append((leak.key, {"leaked_s": now - leak.deadline, "cpu_s": cpu,
                                          "error_message": "still running when the run ended"}))
         return facts
 
-    def close(self) -> list[WorkerUsage]:
-        """Stop the threads: queued items are dropped (after Ctrl-C nothing more is dispatched),
-        a running unit ends first; abandoned threads are daemons and cannot be stopped."""
-        self._stopping.set()
-        while True:
+    def finish_run(self) -> list[WorkerUsage]:
+        """Stop the threads: queued jobs are dropped (after Ctrl-C nothing more is dispatched), a
+        running unit ends first; abandoned threads are daemons and cannot be stopped."""
+        self._stop[0] = True
+        while True:  # jobs never started (an interrupted run) are dropped, not run
             try:
                 self.work.get_nowait()
             except queue.Empty:
@@ -197,6 +270,9 @@ class ThreadBackend:
                 s.thread.join(timeout=5.0)
         self.slots = []
         return []  # threads share the parent's CPU account, which the run measures as a whole
+
+    def close(self) -> list[WorkerUsage]:
+        return self.finish_run() if self.slots else []
 
     def resources(self) -> dict[str, Any]:
         return {"threads_created": self.created, "processes": 0, "leaked_threads": len(self.leaks),

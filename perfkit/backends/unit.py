@@ -1,22 +1,51 @@
-"""What a worker does: evaluate units of a work item, timed, classified, never lost.
+"""What a worker does: evaluate units, timed, classified, recorded into a batch, never lost.
 
 This module runs inside every worker (inline, thread, process, Dask). It times each unit on
 ``time.monotonic()`` (one clock for every process of a machine) and ``time.thread_time()``
 (the CPU of the thread that ran it), and turns whatever the solver did into exactly one
 status: an exception before the deadline is an ``error`` with its type, an exception or a
 result after the deadline is a ``timeout``, a budget already spent is ``skipped``.
+
+It is the per-unit hot path of every backend, so it is written for it (docs/benchmarks.md,
+"Harness cost per unit"): a unit appends a handful of values to the columns of a
+:class:`BatchRecorder` (no object per unit), hashes its output with
+:func:`perfkit.model.output_hash`, and tells its backend's :class:`Watch` when it starts and
+ends (a store into shared memory, an attribute, a dict entry) — no message, no lock, no timer
+syscall per unit.
+
+Clocks: the CPU window is read inside the wall window (``started ≤ cpu0 ≤ cpu1 ≤ ended``), so a
+unit's CPU never exceeds its wall; both clocks have 1 ns resolution on Linux and the CPU clock
+of the running thread is read exactly (the kernel adds the current slice), so a unit shorter
+than a microsecond still gets a positive wall and CPU of a few hundred nanoseconds (the cost of
+one clock read), never zero or negative (tests/test_execution.py).
 """
 
 from __future__ import annotations
 
 import time
+from itertools import chain
 from typing import Any, Callable, Iterator, Optional
 
-from perfkit.backends.base import Assignment
-from perfkit.model import WHOLE_SAMPLE, Outcome, Task, UnitRef, as_grid, candidate_id_problem, grid_hash
+import numpy as np
+
+from perfkit.backends.base import FLUSH_INTERVAL_S, FLUSH_UNITS, Assignment, Generation, Generated
+from perfkit.model import (
+    UNIT_COLUMNS,
+    WHOLE_SAMPLE,
+    Outcome,
+    OutcomeBatch,
+    Task,
+    SignalInterrupt,
+    as_grid,
+    candidate_id_problem,
+    grid_hash,
+    output_hash,
+)
 
 #: Longest error message kept per unit (a solver may raise with a huge repr).
 MAX_MESSAGE_CHARS = 500
+
+_NAN = float("nan")
 
 
 class HardTimeout(BaseException):
@@ -24,106 +53,339 @@ class HardTimeout(BaseException):
     so that a solver's ``except Exception`` cannot swallow it."""
 
 
-def skipped(task_id: str, unit: UnitRef, a: Assignment, reason: str, worker: str) -> Outcome:
-    """The outcome of a unit that never started because a budget ran out."""
-    split, index, candidate = unit
-    return Outcome(task_id, split, index, candidate, "skipped", error_message=reason, queued=a.queued,
-                   worker=worker, chunk=a.item.chunk, attempt=a.attempt)
+class Watch:
+    """How a backend follows the unit in flight, to stop it or account for it when its worker
+    is lost. The unit loop calls ``begin`` right before a unit and ``end`` right after it;
+    ``end`` returns False when the backend has given the unit up meanwhile (thread backend:
+    the unit was recorded as a leaked timeout and this worker must stop). This base class
+    watches nothing."""
+
+    def job(self, dispatch: int) -> None:
+        """A new job (``dispatch`` is its backend-wide number) is about to start."""
+
+    def begin(self, pos: int, started: float, cpu0: float) -> None:
+        """Unit ``pos`` of the current job starts at ``started`` (monotonic seconds), its
+        thread's CPU clock reading ``cpu0`` (seconds)."""
+
+    def end(self) -> bool:
+        """The unit in flight ended; False when it was given up meanwhile."""
+        return True
+
+
+NO_WATCH = Watch()
+
+
+class BatchRecorder:
+    """The outcomes a worker ran since it last sent, column by column.
+
+    Per unit it appends the few values only the unit knows (position, status, times, hash,
+    match); what a whole job shares (task, chunk, attempt, stage, queue time, worker) and the
+    unit keys are filled in per job segment by :meth:`take`, in C-speed list operations.
+    """
+
+    def __init__(self, worker: str):
+        self.worker = worker
+        self.since = time.monotonic()
+        self._reset()
+
+    def _reset(self) -> None:
+        self.pos: list[int] = []
+        self.status: list[str] = []
+        self.output_hash: list[Optional[str]] = []
+        self.match: list[Optional[bool]] = []
+        self.started: list[float] = []
+        self.ended: list[float] = []
+        self.cpu: list[float] = []
+        #: row -> (error_type, error_message); most rows have none
+        self.errors: dict[int, tuple[Optional[str], str]] = {}
+        #: row -> candidate id, for the rows of an opaque solver's sample-level unit
+        self.candidates: dict[int, str] = {}
+        #: [dispatch, assignment, first row, units of the job done at the end of the segment]
+        self.segments: list[list[Any]] = []
+
+    def __len__(self) -> int:
+        return len(self.pos)
+
+    def open(self, dispatch: int, a: Assignment, done: int = 0) -> None:
+        """Following rows belong to job ``dispatch`` (assignment ``a``), ``done`` of its units
+        already sent."""
+        self.segments.append([dispatch, a, len(self.pos), done])
+
+    def add(self, pos: int, status: str, started: float, ended: float, cpu: float,
+            hash_: Optional[str] = None, match: Optional[bool] = None,
+            error: Optional[tuple[Optional[str], str]] = None, candidate: Optional[str] = None) -> None:
+        """One row (the general path; the unit loop appends to the columns directly)."""
+        row = len(self.pos)
+        self.pos.append(pos)
+        self.status.append(status)
+        self.output_hash.append(hash_)
+        self.match.append(match)
+        self.started.append(started)
+        self.ended.append(ended)
+        self.cpu.append(cpu)
+        if error is not None:
+            self.errors[row] = error
+        if candidate is not None:
+            self.candidates[row] = candidate
+
+    def add_outcome(self, pos: int, o: Outcome) -> None:
+        """One row from an :class:`Outcome` (the sample-level path of opaque solvers)."""
+        error = (o.error_type, o.error_message) if (o.error_type or o.error_message) else None
+        self.add(pos, o.status, _nan(o.started), _nan(o.ended), _nan(o.cpu_s), o.output_hash, o.match, error,
+                 o.candidate)
+
+    def take(self) -> tuple[OutcomeBatch, list[tuple[int, int]]]:
+        """The rows recorded so far as a batch, with ``(dispatch, units of the job done)`` for
+        every job they belong to (the parent's account of what a lost worker had sent); the
+        recorder starts empty again, its current job continuing in a new segment."""
+        n = len(self.pos)
+        progress = [(s[0], s[3]) for s in self.segments]
+        bounds = [s[2] for s in self.segments[1:]] + [n]
+        parts = [self._segment(a, lo, hi) for (_d, a, lo, _done), hi in zip(self.segments, bounds) if hi > lo]
+        if len(parts) == 1:
+            keys, consts, uids, _queued = parts[0]
+        else:  # several jobs in one batch (short jobs): join their columns
+            keys = tuple(list(chain.from_iterable(p[0][i] for p in parts)) for i in range(3))
+            consts = tuple(list(chain.from_iterable(p[1][i] for p in parts)) for i in range(4))
+            uids = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
+        split, index, candidate = keys
+        task_id, chunk, attempt, stage = consts
+        if self.candidates:
+            candidate = list(candidate)
+            for row, c in self.candidates.items():
+                candidate[row] = c
+        error_type: list = [None] * n
+        error_message: list = [None] * n
+        for row, (etype, msg) in self.errors.items():
+            error_type[row], error_message[row] = etype, msg
+        started = np.array(self.started, dtype=np.float64)
+        ended = np.array(self.ended, dtype=np.float64)
+        queued = np.concatenate([p[3] for p in parts]) if parts else np.zeros(0)
+        columns = {"task_id": task_id, "split": split, "index": index, "candidate": candidate,
+                   "status": self.status, "output_hash": self.output_hash, "match": self.match,
+                   "error_type": error_type, "error_message": error_message, "queued": queued,
+                   "started": started, "ended": ended, "wall_s": ended - started,
+                   "cpu_s": np.array(self.cpu, dtype=np.float64), "worker": [self.worker] * n, "chunk": chunk,
+                   "attempt": attempt, "leaked_s": np.full(n, _NAN), "leaked": [False] * n, "stage": stage}
+        batch = OutcomeBatch({name: columns[name] for name in UNIT_COLUMNS}, uids)
+        last = self.segments[-1] if self.segments else None
+        self._reset()
+        self.since = time.monotonic()
+        if last is not None:  # the job in progress goes on in a new segment
+            self.segments.append([last[0], last[1], 0, last[3]])
+        return batch, progress
+
+    def _segment(self, a: Assignment, lo: int, hi: int) -> tuple:
+        """The columns of rows ``lo:hi`` (one job) that the job determines: keys, constants,
+        uids and queue times, built with C-speed sequence operations."""
+        k = hi - lo
+        item = a.item
+        pos = self.pos[lo:hi]
+        first, last = pos[0], pos[-1]
+        if last - first == k - 1:  # consecutive units, one row each (the common case)
+            units = item.units[first:last + 1]
+            uids = item.uids[first:last + 1]
+            uids = np.arange(uids.start, uids.stop, dtype=np.int64) if isinstance(uids, range) \
+                else np.asarray(uids, dtype=np.int64)
+        else:
+            units = [item.units[p] for p in pos]
+            uids = np.asarray(item.uids, dtype=np.int64)[pos] if item.uids else None
+        if uids is None or not len(uids):
+            uids = np.full(k, -1, dtype=np.int64)
+        return (tuple(zip(*units)), ([item.task_id] * k, [item.chunk] * k, [a.attempt] * k, [item.stage] * k),
+                uids, np.full(k, a.queued))
+
+    def due(self, now: float) -> bool:
+        """True when the rows should be sent now (FLUSH_UNITS held, or FLUSH_INTERVAL_S passed)."""
+        return len(self.pos) >= FLUSH_UNITS or now - self.since >= FLUSH_INTERVAL_S
+
+
+def _nan(value: Optional[float]) -> float:
+    return _NAN if value is None else value
 
 
 def _describe(exc: BaseException) -> tuple[str, str]:
     return type(exc).__name__, str(exc)[:MAX_MESSAGE_CHARS]
 
 
+def expected_hash(sample: Any) -> Optional[str]:
+    """The hash of a sample's expected output (None when unknown)."""
+    return None if sample.output is None else grid_hash(as_grid(sample.output))
+
+
+def run_job(solver: Any, task: Task, dispatch: int, a: Assignment, rec: BatchRecorder,
+            watch: Watch = NO_WATCH) -> Iterator[None]:
+    """Run the units of assignment ``a`` in order into ``rec``, yielding whenever ``rec`` is due
+    (FLUSH_INTERVAL_S / FLUSH_UNITS): the caller then takes the batch and sends it. Stops early
+    when ``watch.end()`` says the unit was given up (the unit and the rest of the item are then
+    accounted for by the backend)."""
+    rec.open(dispatch, a)
+    watch.job(dispatch)
+    if a.item.sample_level:
+        yield from _run_sample_level(solver, task, a, rec, watch)
+        return
+    evaluate = solver.evaluate
+    sample_of = task.sample
+    timeout = a.timeout_s
+    budget = a.has_budget
+    mono, cpu_clock = time.monotonic, time.thread_time
+    begin, end = watch.begin, watch.end
+    expected_of: dict[tuple[str, int], Optional[str]] = {}
+    last: tuple[Any, int] = (None, -1)
+    sample: Any = None
+    expected: Optional[str] = None
+    # the columns of BatchRecorder as local appends: this loop is the per-unit cost of every
+    # backend (docs/benchmarks.md), so nothing in it looks anything up twice
+    segment = rec.segments[-1]
+    add_pos, add_started, add_ended = rec.pos.append, rec.started.append, rec.ended.append
+    add_cpu, add_hash, add_match = rec.cpu.append, rec.output_hash.append, rec.match.append
+    add_status, errors = rec.status.append, rec.errors
+    row, flush_at = len(rec.pos), rec.since + FLUSH_INTERVAL_S
+    for pos, (split, index, candidate) in enumerate(a.item.units):
+        if index != last[1] or split != last[0]:
+            last = (split, index)
+            sample = sample_of(split, index)
+            if last not in expected_of:
+                expected_of[last] = expected_hash(sample)
+            expected = expected_of[last]
+        if budget:
+            now = mono()
+            reason = a.budget_spent(split, index, now)
+            if reason is not None:
+                rec.add(pos, "skipped", _NAN, _NAN, _NAN, error=(None, reason))
+                segment[3] = pos + 1
+                row += 1
+                if row >= FLUSH_UNITS or now >= flush_at:
+                    yield
+                    segment = rec.segments[-1]
+                    add_pos, add_started, add_ended = rec.pos.append, rec.started.append, rec.ended.append
+                    add_cpu, add_hash, add_match = rec.cpu.append, rec.output_hash.append, rec.match.append
+                    add_status, errors = rec.status.append, rec.errors
+                    row, flush_at = len(rec.pos), rec.since + FLUSH_INTERVAL_S
+                continue
+        failure: Optional[BaseException] = None
+        out: Any = None
+        started = mono()
+        cpu0 = cpu_clock()
+        try:
+            try:
+                begin(pos, started, cpu0)
+                out = evaluate(task, sample, candidate, started + timeout)
+                cpu1 = cpu_clock()
+                ended = mono()
+            except Exception as exc:  # the solver's own failure: recorded, never raised
+                cpu1 = cpu_clock()
+                ended = mono()
+                failure = exc
+        except HardTimeout as exc:
+            cpu1 = cpu_clock()
+            ended = mono()
+            failure = exc
+        if not end():
+            return
+        add_pos(pos)
+        add_started(started)
+        add_ended(ended)
+        add_cpu(cpu1 - cpu0)
+        if failure is None:
+            try:
+                h = output_hash(out)
+            except (ValueError, TypeError) as exc:
+                add_status("error")
+                add_hash(None)
+                add_match(None)
+                errors[row] = ("InvalidOutput", str(exc)[:MAX_MESSAGE_CHARS])
+            else:
+                add_hash(h)
+                add_match(None if expected is None else h == expected)
+                if ended >= started + timeout:
+                    add_status("timeout")
+                    errors[row] = (None, f"finished {ended - started - timeout:.3f} s after its deadline")
+                else:
+                    add_status("ok")
+        else:
+            over = ended >= started + timeout
+            add_status("timeout" if (over or isinstance(failure, HardTimeout)) else "error")
+            add_hash(None)
+            add_match(None)
+            errors[row] = _describe(failure)
+        segment[3] = pos + 1
+        row += 1
+        if row >= FLUSH_UNITS or ended >= flush_at:
+            yield
+            segment = rec.segments[-1]
+            add_pos, add_started, add_ended = rec.pos.append, rec.started.append, rec.ended.append
+            add_cpu, add_hash, add_match = rec.cpu.append, rec.output_hash.append, rec.match.append
+            add_status, errors = rec.status.append, rec.errors
+            row, flush_at = len(rec.pos), rec.since + FLUSH_INTERVAL_S
+
+
+def _run_sample_level(solver: Any, task: Task, a: Assignment, rec: BatchRecorder, watch: Watch) -> Iterator[None]:
+    """The units of an opaque solver: each is a whole sample and yields one row per candidate
+    (heavy units, so this path builds Outcome objects)."""
+    segment = rec.segments[-1]
+    for pos, (split, index, _whole) in enumerate(a.item.units):
+        sample = task.sample(split, index)
+        now = time.monotonic()
+        if a.has_budget:
+            reason = a.budget_spent(split, index, now)
+            if reason is not None:
+                rec.add(pos, "skipped", _NAN, _NAN, _NAN, error=(None, reason))
+                segment[3] = pos + 1
+                if rec.due(now):
+                    yield
+                    segment = rec.segments[-1]
+                continue
+        failure: Optional[BaseException] = None
+        result: Any = None
+        started = time.monotonic()
+        cpu0 = time.thread_time()
+        try:
+            try:
+                watch.begin(pos, started, cpu0)
+                result = solver.solve_sample(task, sample, started + a.timeout_s)
+                cpu1 = time.thread_time()
+                ended = time.monotonic()
+            except Exception as exc:
+                cpu1, ended, failure = time.thread_time(), time.monotonic(), exc
+        except HardTimeout as exc:
+            cpu1, ended, failure = time.thread_time(), time.monotonic(), exc
+        if not watch.end():
+            return
+        over = ended >= started + a.timeout_s
+
+        def outcome(c: str, status: str) -> Outcome:
+            return Outcome(task.id, split, index, c, status, started=started, ended=ended,
+                           wall_s=ended - started, cpu_s=cpu1 - cpu0)
+
+        if failure is not None:
+            status = "timeout" if (over or isinstance(failure, HardTimeout)) else "error"
+            etype, msg = _describe(failure)
+            names = _declared(solver, task)
+            outs = [_share(outcome(c, status), len(names)) for c in names]
+            for o in outs:
+                o.error_type, o.error_message = etype, msg
+        else:
+            outs = _sample_outcomes(solver, task, expected_hash(sample), result, outcome, over)
+        for o in outs:
+            rec.add_outcome(pos, o)
+        segment[3] = pos + 1
+        if rec.due(ended):
+            yield
+            segment = rec.segments[-1]
+
+
 def _finish(outcome: Outcome, output: Any, expected_hash: Optional[str]) -> None:
     """Fill hash and match for a returned output; a value that is not a grid is an error.
     ``match`` compares 64-bit hashes of shape and cells, so equal hashes mean equal grids."""
     try:
-        grid = as_grid(output)
+        outcome.output_hash = output_hash(output)
     except (ValueError, TypeError) as exc:
         outcome.status, outcome.output_hash = "error", None
         outcome.error_type, outcome.error_message = "InvalidOutput", str(exc)[:MAX_MESSAGE_CHARS]
         return
-    outcome.output_hash = grid_hash(grid)
     if expected_hash is not None:
         outcome.match = outcome.output_hash == expected_hash
-
-
-def evaluate_unit(solver: Any, task: Task, unit: UnitRef, a: Assignment, worker: str,
-                  guard: Optional[Any] = None,
-                  expected: Optional[dict] = None) -> list[Outcome]:
-    """Run one unit and return its outcomes (one; one per candidate for a sample-level unit).
-
-    ``guard`` is a backend's hard stop (``arm(deadline)``/``disarm()``, e.g. SIGALRM inline); its
-    HardTimeout makes
-    the unit a ``timeout``; ``expected`` caches expected-output hashes across the units of an
-    item. This is the per-unit hot path of every backend: it builds one
-    Outcome positionally and compares output hashes, not grids.
-    """
-    split, index, candidate = unit
-    sample = task.sample(split, index)
-    # the item says whether its units are whole samples: a candidate id never decides it
-    sample_level = a.item.sample_level
-    started = time.monotonic()
-    cpu0 = time.thread_time()
-    deadline = started + a.timeout_s
-    result: Any = None
-    failure: Optional[BaseException] = None
-    try:
-        if guard is None:
-            result = _call(solver, task, sample, candidate, deadline, sample_level)
-        else:
-            guard.arm(deadline)
-            try:
-                result = _call(solver, task, sample, candidate, deadline, sample_level)
-            finally:
-                guard.disarm()
-    except HardTimeout as exc:
-        failure = exc
-    except Exception as exc:  # the solver's own failure: recorded, never raised
-        failure = exc
-    ended = time.monotonic()
-    cpu = time.thread_time() - cpu0
-    over = ended >= deadline
-    chunk, attempt = a.item.chunk, a.attempt
-
-    def outcome(c: str, status: str) -> Outcome:
-        return Outcome(task.id, split, index, c, status, None, None, None, None, a.queued, started, ended,
-                       ended - started, cpu, worker, chunk, attempt)
-
-    if failure is not None:
-        status = "timeout" if (over or isinstance(failure, HardTimeout)) else "error"
-        etype, msg = _describe(failure)
-        names = _declared(solver, task) if sample_level else [candidate]
-        outs = [_share(outcome(c, status), len(names)) for c in names]
-        for o in outs:
-            o.error_type, o.error_message = etype, msg
-        return outs
-    if not sample_level:
-        o = outcome(candidate, "ok")
-        _finish(o, result, expected_hash(sample, expected))
-        if over and o.status != "error":
-            o.status = "timeout"
-            o.error_message = f"finished {ended - deadline:.3f} s after its deadline"
-        return [o]
-    return _sample_outcomes(solver, task, expected_hash(sample, expected), result, outcome, over)
-
-
-def expected_hash(sample: Any, cache: Optional[dict] = None) -> Optional[str]:
-    """The hash of a sample's expected output (None when unknown); ``cache`` (one per work
-    item) keeps it from being computed for every candidate."""
-    if cache is None:
-        return None if sample.output is None else grid_hash(as_grid(sample.output))
-    key = (sample.split, sample.index)
-    if key not in cache:
-        cache[key] = expected_hash(sample)
-    return cache[key]
-
-
-def _call(solver: Any, task: Task, sample: Any, candidate: str, deadline: float, sample_level: bool) -> Any:
-    if sample_level:
-        return solver.solve_sample(task, sample, deadline)
-    return solver.evaluate(task, sample, candidate, deadline)
 
 
 def _declared(solver: Any, task: Task) -> list[str]:
@@ -179,22 +441,33 @@ def _sample_outcomes(solver: Any, task: Task, expected: Optional[str], result: A
     return out
 
 
-def iter_item(solver: Any, task: Task, a: Assignment, worker: str,
-              on_start: Callable[[int, float], None] = lambda pos, t: None,
-              guard: Optional[Any] = None
-              ) -> Iterator[tuple[UnitRef, list[Outcome]]]:
-    """Run the units of an assignment in order, yielding each unit with its outcomes as it
-    ends (several outcomes for the sample-level unit of an opaque solver).
+def generate(solver: Any, task: Task, job: Generation, worker: str) -> Generated:
+    """Run the solver's ``candidates(task)`` (a Generation job), timed like a unit. A failure —
+    anything it raises but the user's Ctrl-C, an unusable or duplicate id — is returned as the
+    event's ``error`` (the runner stops the run with it once the tasks before this one are
+    done), never raised."""
+    started, cpu0 = time.monotonic(), time.thread_time()
+    candidates: Optional[list[str]] = None
+    try:
+        candidates = [str(c) for c in solver.candidates(task)]
+        error = None
+    except SignalInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit too: the solver's failure, never perfkit's exit status
+        error = f"the solver's candidates() raised {type(exc).__name__}: {_text(exc)}"
+    if candidates is not None:
+        problem = next((p for p in map(candidate_id_problem, candidates) if p is not None), None)
+        if problem is not None:
+            candidates, error = None, f"the solver's candidates() returned an unusable id: {problem}"
+        elif len(set(candidates)) != len(candidates):
+            candidates, error = None, "the solver's candidates() returned duplicate ids"
+    ended = time.monotonic()
+    return Generated(job, candidates, ended - started, time.thread_time() - cpu0, error, worker, started)
 
-    ``on_start(position, started)`` tells the backend which unit is in flight, so that it can
-    stop it and account for the rest of the item if the worker has to be killed.
-    """
-    expected: dict = {}
-    for pos, unit in enumerate(a.item.units):
-        now = time.monotonic()
-        reason = a.budget_spent(unit[0], unit[1], now)
-        if reason is not None:
-            yield unit, [skipped(task.id, unit, a, reason, worker)]
-            continue
-        on_start(pos, now)
-        yield unit, evaluate_unit(solver, task, unit, a, worker, guard, expected)
+
+def _text(exc: BaseException) -> str:
+    """An exception's message, even when its ``__str__`` raises (a solver's exception)."""
+    try:
+        return str(exc)
+    except Exception:
+        return f"<{type(exc).__name__} whose message cannot be shown>"

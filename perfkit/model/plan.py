@@ -23,6 +23,11 @@ class WorkItem:
     units: tuple[UnitRef, ...]
     #: Opaque solvers: each unit is a whole sample (``candidate == WHOLE_SAMPLE``).
     sample_level: bool = False
+    #: The stage of its task's plan the item belongs to; every outcome of the item records it.
+    stage: int = 0
+    #: The run's identity of each unit (aligned with ``units``): the runner de-duplicates and
+    #: counts a batch of outcomes by these integers, never unit by unit (perfkit/runner/run.py).
+    uids: Sequence[int] = ()
 
     def pieces_after_loss(self, ran: int, in_flight: Optional[int] = None,
                           accounted: Collection[UnitRef] = ()) -> tuple[Optional["WorkItem"], Optional["WorkItem"]]:
@@ -37,9 +42,15 @@ class WorkItem:
         skip = set(accounted)
         if in_flight is not None and 0 <= in_flight < len(self.units):
             skip.add(self.units[in_flight])
-        rerun = tuple(u for u in self.units[:ran] if u not in skip)
-        rest = tuple(u for u in self.units[ran:] if u not in skip)
-        return (replace(self, units=rerun) if rerun else None, replace(self, units=rest) if rest else None)
+        return self._keep(range(ran), skip), self._keep(range(ran, len(self.units)), skip)
+
+    def _keep(self, positions: range, skip: set) -> Optional["WorkItem"]:
+        """The item reduced to the units at ``positions`` not in ``skip`` (their uids kept aligned)."""
+        kept = [i for i in positions if self.units[i] not in skip]
+        if not kept:
+            return None
+        uids = tuple(self.uids[i] for i in kept) if self.uids else ()
+        return replace(self, units=tuple(self.units[i] for i in kept), uids=uids)
 
 
 @dataclass(frozen=True)

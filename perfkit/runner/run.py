@@ -1,14 +1,16 @@
 """Runs: tasks → solver → strategy → backend → outcomes → store.
 
 ``run(config)`` is the Python API behind ``perfkit run``; ``resume(path)`` finishes an
-interrupted run without re-running the units it recorded. Tasks of a run go one after another;
-within a task the strategy's stages run one after another. Each outcome is stamped with the
-stage of its task it belonged to, so that analysis can compute the ideal bound from the plan
-itself (perfkit/analysis/metrics.py).
+interrupted run without re-running the units it recorded. The runner feeds the backend from a
+:class:`perfkit.runner.schedule.Schedule` — candidate generation on the workers, several tasks
+open at once, a strategy's stages in order inside each task — and records what comes back a
+batch at a time. Each work item carries the stage of its task, which every outcome records, so
+that analysis can compute the ideal bound from the plan itself (perfkit/analysis/metrics.py).
 """
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import resource
@@ -17,12 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+import numpy as np
+
 from perfkit import strategies
 from perfkit.backends import (
-    Assignment,
     Budget,
+    Generated,
+    Requeued,
     SolverRef,
     StartTable,
+    WarmBackends,
     WorkerFailure,
     check_backend,
     check_backend_options,
@@ -33,21 +39,24 @@ from perfkit.model import (
     WHOLE_SAMPLE,
     ConfigError,
     Outcome,
+    OutcomeBatch,
     PerfkitError,
     RunConfig,
     RunInterrupted,
-    SignalInterrupt,
     StoreError,
     Task,
-    WorkItem,
-    candidate_id_problem,
 )
 from perfkit.runner import calibration, environment, machine
 from perfkit.runner.interrupts import Interrupts
+from perfkit.runner.schedule import Schedule, unit_filter
 from perfkit.solvers import is_opaque, load_solver, with_run_folder
 from perfkit.store import DEFAULT_STORE, Run, RunSummary, RunWriter, load_run, new_run_id, read_json, read_units_jsonl
 from perfkit.store.layout import META, UNITS_JSONL
 from perfkit.store.lock import RunLock
+
+#: Longest the runner waits for the backend in one call (seconds); the backend returns as soon
+#: as anything arrives, and looks at its workers' deadlines on its own schedule.
+WAIT_S = 0.1
 
 
 class Observer:
@@ -59,8 +68,11 @@ class Observer:
     def add_units(self, n: int) -> None:
         """``n`` more units are planned."""
 
+    def batch(self, batch: OutcomeBatch) -> None:
+        """A batch of outcomes was recorded (``len(batch)`` of them; ``batch.status_counts()``)."""
+
     def outcome(self, outcome: Outcome) -> None:
-        """One outcome was recorded."""
+        """One outcome was recorded (observers that count one by one; the runner sends batches)."""
 
     def task_started(self, task: Task, n_candidates: int) -> None:
         """A task's candidates are known and its units are about to run."""
@@ -68,7 +80,7 @@ class Observer:
 
 @dataclass
 class RunState:
-    """What the runner learns while a run goes: counts."""
+    """What the runner learns while a run goes: counts, generation time, duplicates."""
 
     recorded: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
@@ -96,26 +108,6 @@ def _import_plugins(plugins: tuple[str, ...]) -> None:
             raise
         except BaseException as exc:  # SystemExit at import time is the module's failure too
             raise ConfigError("plugins", module, f"cannot import: {type(exc).__name__}: {exc}") from None
-
-
-def _unit_grid(task: Task, solver: Any) -> tuple[list[tuple[str, int]], list[str], bool]:
-    samples = [(s.split, s.index) for s in task.samples]
-    if is_opaque(solver):
-        return samples, [WHOLE_SAMPLE], True
-    try:
-        candidates = [str(c) for c in solver.candidates(task)]
-    except SignalInterrupt:
-        raise
-    except BaseException as exc:  # the solver's own failure: one clear line, the run stopped cleanly
-        raise WorkerFailure(f"task {task.id!r}: the solver's candidates() raised "
-                            f"{type(exc).__name__}: {_text(exc)}") from None
-    for c in candidates:
-        problem = candidate_id_problem(c)
-        if problem is not None:
-            raise WorkerFailure(f"task {task.id!r}: the solver's candidates() returned an unusable id: {problem}")
-    if len(set(candidates)) != len(candidates):
-        raise WorkerFailure(f"task {task.id!r}: the solver's candidates() returned duplicate ids")
-    return samples, candidates, False
 
 
 def _text(exc: BaseException) -> str:
@@ -158,37 +150,46 @@ def _strategy_for(config: RunConfig, solver: Any) -> strategies.Strategy:
     return strategy
 
 
-def _is_recorded(done: set[tuple], task_id: str, unit: tuple[str, int, str], sample_level: bool) -> bool:
-    split, index, candidate = unit
-    if sample_level:  # an opaque sample is done once any of its outcomes is in
-        return (task_id, split, index) in done
-    return (task_id, split, index, candidate) in done
+def lookahead(config: RunConfig) -> int:
+    """How many tasks may be open at once (perfkit/runner/schedule.py): one per worker, so
+    that every worker can generate or run a task of its own while the frontier task's tail
+    runs; one for ``sequential``, which runs everything in order on one slot (the rule of
+    perfkit/analysis/metrics.py ``slots_of``)."""
+    return 1 if config.strategy == "sequential" else max(1, config.workers)
 
 
 class Runner:
     """One run's loop. Prefer the functions ``run`` and ``resume``."""
 
     def __init__(self, config: RunConfig, strategy: strategies.Strategy, writer: RunWriter,
-                 observer: Optional[Observer] = None, done: Optional[set[tuple]] = None):
+                 observer: Optional[Observer] = None, done: Optional[set[tuple]] = None,
+                 warm: Optional[WarmBackends] = None):
         self.config = config
         self.strategy = strategy
         self.writer = writer
         self.observer = observer or Observer()
+        # an observer that counts one by one gets each row as an Outcome, at its own cost
+        self._per_outcome = type(self.observer).outcome is not Observer.outcome
         self.done = done or set()
+        self.warm = warm
         self.state = RunState()
         self.interrupts = Interrupts()
-        self._chunk = 0
-        self._stage_of: dict[int, int] = {}  # work item (chunk) -> stage of its task
         self._starts: Optional[StartTable] = None
         self._next_slot = 0
+        self._recorded = np.zeros(1024, dtype=bool)  # uid -> an outcome is recorded
 
     def execute(self, tasks: list[Task], solver: Any) -> None:
         """Run every task; on Ctrl-C/SIGTERM, a worker failure, a store that refuses to write
         or anything a solver raises outside a unit, stop and keep a consistent record of what
-        was recorded (docs/design.md, "The run store")."""
+        was recorded (docs/design.md, "The run store").
+
+        The run's window (wall_s, the parent's CPU) opens once the workers are ready: starting
+        them is measured apart (summary ``startup_s``), and a warm pool pays it once for many
+        runs (perfkit/orchestration/compare.py)."""
         options = with_run_folder(solver, self.config.solver_options, self.writer.path)
         ref = SolverRef(self.config.solver, options, tuple(self.config.plugins))
         state, usage, error, crash, backend = "complete", [], None, None, None
+        self.startup_s = 0.0
         with self.interrupts as interrupts:
             calibration_before = calibration.measure()
             wall0, cpu0, busy0 = time.monotonic(), _cpu_self_s(), machine.busy_cpu_s()
@@ -197,10 +198,16 @@ class Runner:
                 if _uses_budgets(self.config):
                     self._starts = StartTable.create(sum(1 + len(t.samples) for t in tasks))
                 # inside the try: a backend that cannot start leaves the run "failed", not "running"
-                backend = _started_backend(self.config, ref)
+                backend = self._started_backend(ref)
+                self.startup_s = time.monotonic() - wall0
+                # perfkit's own heap (pandas, pyarrow, rich: ~10⁶ objects) is left out of the
+                # cyclic collector's full passes while the run goes: each pass would cost ~30 ms
+                # of the parent's time, taken from the units of the inline backend
+                gc.freeze()
+                wall0, cpu0, busy0 = time.monotonic(), _cpu_self_s(), machine.busy_cpu_s()
+                self.state.started = wall0
                 self.observer.tasks_planned(tasks)
-                for task in tasks:
-                    self._run_task(task, solver, self.strategy, backend)
+                self._loop(tasks, solver, backend)
             except KeyboardInterrupt:  # Ctrl-C, SIGTERM (a solver's own is stopped at its unit's boundary)
                 interrupts.hold()
                 state = "interrupted"
@@ -215,11 +222,13 @@ class Runner:
                 state, error = "failed", _escaped(exc)
             finally:
                 interrupts.hold()  # from here on a second Ctrl-C cannot tear the record
+                # the window closes when the work is done; stopping the workers is not the run's
+                self.state.ended = time.monotonic()
+                wall_s, cpu_parent_s = self.state.ended - wall0, _cpu_self_s() - cpu0
+                gc.unfreeze()
                 usage, closing_error = self._close(backend)
                 if closing_error and state == "complete":
                     state, error = "failed", closing_error
-            self.state.ended = time.monotonic()
-            wall_s, cpu_parent_s = self.state.ended - wall0, _cpu_self_s() - cpu0
             self.busy_window = (busy0, machine.busy_cpu_s())  # before the calibration below
             self.calibration_s = min(calibration_before, calibration.measure())
             self._finish(state, wall_s, cpu_parent_s, usage, _resources(backend), error)
@@ -230,14 +239,37 @@ class Runner:
         if state == "interrupted":
             raise RunInterrupted(self.writer.path)
 
+    def _started_backend(self, ref: SolverRef) -> Any:
+        """The run's backend (the warm one when lent), started; a backend that cannot start (a
+        bad scheduler address, no worker could be created) is a WorkerFailure: one line, the run
+        marked failed."""
+        config = self.config
+        if self.warm is not None:
+            backend = self.warm.backend(config.backend, config.backend_options)
+        else:
+            backend = get_backend(config.backend, **config.backend_options)
+        try:
+            backend.start(ref, config.workers)
+        except (KeyboardInterrupt, WorkerFailure, PerfkitError):
+            backend.close()
+            raise
+        except Exception as exc:
+            backend.close()
+            raise WorkerFailure(f"the {config.backend} backend could not start: {type(exc).__name__}: {exc}") from None
+        return backend
+
     def _close(self, backend: Any) -> tuple[list, Optional[str]]:
-        """Stop the backend and write what it learnt late; never raises (the run's end must
-        still be written): returns the workers' usage and what went wrong, if anything."""
+        """Stop the run on the backend (and the backend itself unless a warm pool keeps it),
+        write what it learnt late; never raises (the run's end must still be written): returns
+        the workers' usage and what went wrong, if anything."""
         usage, problem = [], None
         try:
-            usage = backend.close() if backend is not None else []
-            for key, facts in getattr(backend, "late_facts", list)():
-                self.writer.amend(key, **facts)
+            if backend is not None:
+                usage = backend.finish_run()
+                if self.warm is None or not backend.reusable:
+                    usage += backend.close()
+                for key, facts in getattr(backend, "late_facts", list)():
+                    self.writer.amend(key, **facts)
         except StoreError as exc:
             problem = str(exc)
         except Exception as exc:
@@ -247,38 +279,10 @@ class Runner:
                 self._starts.close()
         return usage, problem
 
-    def _run_task(self, task: Task, solver: Any, strategy: strategies.Strategy, backend: Any) -> None:
-        t0 = time.monotonic()
-        samples, candidates, sample_level = _unit_grid(task, solver)
-        t1 = time.monotonic()
-        self.state.generate_s += t1 - t0
-        self.state.generation.append([task.id, t0, t1])
-        plan = strategy.plan(samples, candidates, self.config.workers, self.config.chunk_size)
-        self.observer.task_started(task, 0 if sample_level else len(candidates))
-        budget = self._budget(task)
-        for stage_index, stage in enumerate(plan.stages):
-            items = []
-            for units in stage:
-                self._chunk += 1
-                self._stage_of[self._chunk] = stage_index
-                todo = tuple(u for u in units if not _is_recorded(self.done, task.id, u, sample_level))
-                if todo:
-                    items.append(WorkItem(self._chunk, task.id, todo, sample_level))
-            if not items:
-                continue
-            n_units = sum(len(i.units) for i in items)
-            self.state.proposed += n_units
-            self.observer.add_units(n_units)
-            now = time.monotonic()
-            assignments = [Assignment(item, now, self.config.timeout.unit_timeout_s, budget=budget) for item in items]
-            for outcome in backend.run_stage(task, assignments):
-                self._record(outcome)
-                self.interrupts.check()  # a Ctrl-C that a solver swallowed still stops the run
-            self.writer.flush()
-
     def _budget(self, task: Task) -> Optional[Budget]:
         """The task's budgets: one slot for the task and one per sample in the run's table of
-        first starts (perfkit/backends/budget.py holds the rule)."""
+        first starts (perfkit/backends/budget.py holds the rule). Called for each task in the
+        order of the task list."""
         if self._starts is None:
             return None
         base = self._next_slot
@@ -287,18 +291,88 @@ class Runner:
         policy = self.config.timeout
         return Budget(self._starts, base, slots, policy.task_budget_s, policy.sample_budget_s)
 
-    def _record(self, outcome: Outcome) -> None:
-        key = outcome.key
-        if key in self.done:
-            self.state.duplicates += 1  # never written twice: invariant 1
+    def _loop(self, tasks: list[Task], solver: Any, backend: Any) -> None:
+        """Keep the backend fed from the schedule and record what comes back, until every task
+        is done."""
+        sched = Schedule(tasks, lookahead(self.config), self.config.timeout, self._plan, is_opaque(solver),
+                         self._budget)
+        sched.open_window()
+        # under budgets a job is handed over only when a worker is free: which units a budget
+        # skips depends on the order units start in, which must then be the plan's (a job
+        # queued behind a worker's current one would start after later jobs on other workers)
+        in_flight = self.config.workers if _uses_budgets(self.config) else None
+        while not sched.finished():
+            self._announce(sched)
+            while backend.capacity() > 0 and (in_flight is None or backend.pending() < in_flight):
+                job = sched.pop()
+                if job is None:
+                    break
+                backend.submit(*job)
+            why = sched.failure()
+            if why is not None:
+                raise WorkerFailure(why)
+            if not backend.pending() and not sched.ready():  # nothing runs, nothing waits: a bug, not a hang
+                raise RuntimeError("the schedule has unfinished tasks but nothing to run")
+            for event in backend.collect(WAIT_S):
+                if isinstance(event, OutcomeBatch):
+                    self._record(event, sched)
+                    self.interrupts.check()  # a Ctrl-C that a solver swallowed still stops the run
+                elif isinstance(event, Generated):
+                    self.state.generate_s += event.wall_s
+                    self.state.generation.append([event.job.task_id, event.started, event.started + event.wall_s])
+                    sched.candidates(sched.task_of(event.job.task_id), event.candidates, event.error)
+                elif isinstance(event, Requeued):
+                    sched.requeue(event.jobs)
+        self._announce(sched)
+
+    def _plan(self, task: Task, candidates: Optional[list[str]]) -> list[list[tuple]]:
+        """The strategy's stages for ``task``, units already recorded left out (resume)."""
+        samples = [(s.split, s.index) for s in task.samples]
+        plan = self.strategy.plan(samples, candidates if candidates is not None else [WHOLE_SAMPLE],
+                                  self.config.workers, self.config.chunk_size)
+        if not self.done:
+            return [list(stage) for stage in plan.stages]
+        todo = unit_filter(self.done, candidates is None)
+        return [[tuple(u for u in units if todo(task.id, u)) for units in stage] for stage in plan.stages]
+
+    def _announce(self, sched: Schedule) -> None:
+        """Tell the observer about tasks planned since the last call."""
+        for t in sched.opened:
+            n = sum(len(i.units) for stage in t.stages for i in stage)
+            self.state.proposed += n
+            self.observer.task_started(t.task, t.n_candidates)
+            self.observer.add_units(n)
+        sched.opened.clear()
+
+    def _record(self, batch: OutcomeBatch, sched: Schedule) -> None:
+        """Store a batch: rows of units already recorded are dropped (invariant 1: never
+        written twice; only a re-run after a lost worker can bring them), all with numpy over
+        the batch's uids, never unit by unit."""
+        uids = batch.uids
+        if not len(uids):
             return
-        self.done.add(key)
-        self.done.add(key[:3])
-        outcome.stage = self._stage_of.get(outcome.chunk, 0)
-        self.writer.append([outcome])
-        self.state.recorded += 1
-        self.state.by_status[outcome.status] = self.state.by_status.get(outcome.status, 0) + 1
-        self.observer.outcome(outcome)
+        if uids.max() >= len(self._recorded):
+            grown = np.zeros(max(int(uids.max()) + 1, 2 * len(self._recorded)), dtype=bool)
+            grown[:len(self._recorded)] = self._recorded
+            self._recorded = grown
+        fresh = ~self._recorded[uids]
+        if not fresh.all():
+            self.state.duplicates += int((~fresh).sum())
+            batch = batch.take(fresh)
+            uids = batch.uids
+            if not len(uids):
+                return
+        self._recorded[uids] = True
+        self.writer.append_batch(batch)
+        self.state.recorded += len(batch)
+        for status, n in batch.status_counts().items():
+            self.state.by_status[status] = self.state.by_status.get(status, 0) + n
+        # a unit has several rows only for an opaque solver (one per candidate)
+        sched.recorded(uids if len(uids) < 2 or (uids[1:] > uids[:-1]).all() else np.unique(uids))
+        self.observer.batch(batch)
+        if self._per_outcome:
+            for outcome in batch.outcomes():
+                self.observer.outcome(outcome)
 
     def _finish(self, state: str, wall_s: float, cpu_parent_s: float, usage: list, resources: dict,
                 error: Optional[str]) -> None:
@@ -318,6 +392,7 @@ class Runner:
             ended=self.state.ended,
             generation=self.state.generation,
             sessions=len(previous) + 1,
+            startup_s=self.startup_s,
             calibration_cpu_s=self.calibration_s,
             units_recorded_this_session=self.state.recorded,
             units_planned_this_session=self.state.proposed,
@@ -332,21 +407,6 @@ class Runner:
              "generate_s": self.state.generate_s, "state": state})
         self.writer.meta["resources"] = resources  # what the backend created, next to its limits
         self.writer.finish(summary)
-
-
-def _started_backend(config: RunConfig, ref: SolverRef) -> Any:
-    """The run's backend, started; a backend that cannot start (a bad scheduler address, no
-    worker could be created) is a WorkerFailure: one line, the run marked failed."""
-    backend = get_backend(config.backend, **config.backend_options)
-    try:
-        backend.start(ref, config.workers)
-    except (KeyboardInterrupt, WorkerFailure, PerfkitError):
-        backend.close()
-        raise
-    except Exception as exc:
-        backend.close()
-        raise WorkerFailure(f"the {config.backend} backend could not start: {type(exc).__name__}: {exc}") from None
-    return backend
 
 
 def _meta(config: RunConfig, tasks: list[Task]) -> dict[str, Any]:
@@ -390,11 +450,13 @@ def _escaped(exc: BaseException) -> str:
 
 
 def run(config: RunConfig, store_dir: str | Path = DEFAULT_STORE, observer: Optional[Observer] = None,
-        tasks: Optional[list[Task]] = None) -> Run:
+        tasks: Optional[list[Task]] = None, warm: Optional[WarmBackends] = None) -> Run:
     """Run ``config`` and store it under ``store_dir``; returns the stored run.
 
-    ``tasks`` replaces loading ``config.tasks`` (hand-made tasks). Bad input raises a
-    PerfkitError (a ConfigError naming the field) before anything is written.
+    ``tasks`` replaces loading ``config.tasks`` (hand-made tasks). ``warm`` lends the run a
+    backend whose workers are already up (and keeps them up afterwards); without it the run
+    starts and stops its own. Bad input raises a PerfkitError (a ConfigError naming the field)
+    before anything is written.
     """
     check(config)
     store = Path(os.path.abspath(store_dir))  # taken once: a solver's chdir cannot move the store
@@ -406,7 +468,7 @@ def run(config: RunConfig, store_dir: str | Path = DEFAULT_STORE, observer: Opti
     strategy = _strategy_for(config, solver)
     run_id = new_run_id(config.label, config.strategy, config.backend, config.workers, config.repeat)
     writer = RunWriter.create(store, run_id, _meta(config, tasks))
-    Runner(config, strategy, writer, observer).execute(tasks, solver)
+    Runner(config, strategy, writer, observer, warm=warm).execute(tasks, solver)
     return load_run(writer.path)
 
 

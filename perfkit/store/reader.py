@@ -1,7 +1,9 @@
 """Reading the store: run folders into typed :class:`Run` objects, and runs found by label.
 
 units.jsonl is the source of truth while a run is going: a crash or Ctrl-C keeps every line
-already written, and a resume reads it back to run only the missing units.
+already written, and a resume reads it back to run only the missing units. A line is a batch of
+outcomes as columns (perfkit/store/writer.py), one outcome (runs written before batches), or an
+amendment of an outcome already written.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ class UnitRecords:
     first new record (docs/design.md, "The run store").
     """
 
-    records: list[dict[str, Any]] = field(default_factory=list)
+    #: Unit records as columns (UNIT_COLUMNS -> one value per unit), batches and single records alike.
+    columns: dict[str, list[Any]] = field(default_factory=lambda: {name: [] for name in UNIT_COLUMNS})
     amends: list[dict[str, Any]] = field(default_factory=list)
     #: One sentence per torn or foreign record skipped (file, line, why).
     notes: list[str] = field(default_factory=list)
@@ -61,6 +64,15 @@ class UnitRecords:
 def _is_unit_record(rec: Any) -> bool:
     return isinstance(rec, dict) and rec.get("status") in STATUSES and all(
         isinstance(rec.get(k), t) for k, t in zip(UNIT_KEY, (str, str, int, str)))
+
+
+def _is_unit_batch(batch: dict[str, Any]) -> bool:
+    """A batch line (perfkit/store/writer.py): equally long columns of unit records."""
+    ids = batch.get("task_id")
+    if not isinstance(ids, list) or not all(k in UNIT_COLUMNS for k in batch):
+        return False
+    return all(isinstance(v, list) and len(v) == len(ids) for v in batch.values()) \
+        and set(batch.get("status") or ()) <= set(STATUSES)
 
 
 def _is_amend_record(rec: Any) -> bool:
@@ -85,8 +97,14 @@ def scan_units_jsonl(path: Path) -> UnitRecords:
             except orjson.JSONDecodeError:
                 torn.append(number)
                 continue
-            if _is_unit_record(rec):
-                out.records.append(rec)
+            batch = rec.get("columns") if isinstance(rec, dict) else None
+            if isinstance(batch, dict) and _is_unit_batch(batch):
+                n = len(batch["task_id"])
+                for name, values in out.columns.items():
+                    values.extend(batch.get(name) or [None] * n)
+            elif _is_unit_record(rec):
+                for name, values in out.columns.items():
+                    values.append(rec.get(name))
             elif _is_amend_record(rec):
                 out.amends.append(rec)
             else:
@@ -112,7 +130,7 @@ def read_units_jsonl(path: Path, notes: Optional[list[str]] = None) -> pd.DataFr
     scan = scan_units_jsonl(path)
     if notes is not None:
         notes.extend(scan.notes)
-    df = pd.DataFrame.from_records(scan.records, columns=list(UNIT_COLUMNS))
+    df = pd.DataFrame(scan.columns)
     key = list(UNIT_KEY)
     for rec in scan.amends:
         target = tuple(rec.pop("amend"))
@@ -120,6 +138,12 @@ def read_units_jsonl(path: Path, notes: Optional[list[str]] = None) -> pd.DataFr
         for col, value in rec.items():
             df.loc[mask, col] = value
     return typed_units(df)
+
+
+def read_units(path: str | os.PathLike, notes: Optional[list[str]] = None) -> pd.DataFrame:
+    """The units of a run folder: units.parquet when the run ended, else units.jsonl (also when
+    units.parquet is unreadable); ``notes`` receives what was skipped or worked around."""
+    return _read_units(Path(path), [] if notes is None else notes)
 
 
 def typed_units(df: pd.DataFrame) -> pd.DataFrame:

@@ -26,15 +26,21 @@ class RunSummary:
     cpu_s: float = math.nan
     cpu_parent_s: float = math.nan
     cpu_workers_s: float = math.nan
-    #: Seconds the solver's candidates() took, in all tasks.
+    #: Seconds the solver's candidates() took, in all tasks (wall of each call, on the worker
+    #: that made it; the calls overlap with evaluation and with each other).
     generate_s: float = 0.0
     #: time.monotonic() when the (last session's) run window opened and closed.
     started: Optional[float] = None
     ended: Optional[float] = None
-    #: [task id, start, end] of each task's candidate generation (last session), time.monotonic().
+    #: [task id, start, end] of each task's candidate generation (last session), time.monotonic()
+    #: on the worker that generated them (one clock for every process of the machine).
     generation: list[list[Any]] = field(default_factory=list)
     #: How many sessions the run took (1, plus one per resume); wall, CPU and generate_s cover all.
     sessions: int = 1
+    #: Seconds spent making the workers ready before the run's window opened (forking them,
+    #: building the solver in each): not part of ``wall_s``. A run lent a warm pool pays only
+    #: the solver build; the run that started the pool pays the forks (``resources``).
+    startup_s: float = 0.0
     #: CPU seconds of the calibration workload (perfkit/runner/calibration.py), None when absent.
     calibration_cpu_s: Optional[float] = None
     units: int = 0

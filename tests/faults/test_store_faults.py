@@ -22,10 +22,28 @@ CANDIDATES = 6
 TOTAL = 4 * CANDIDATES
 
 
-def finished_run(store: Path, **options) -> Path:
+def finished_run(store: Path, per_record: bool = True, **options) -> Path:
+    """A complete run; ``per_record``: its units.jsonl rewritten one unit record per line (as
+    runs before outcome batches wrote it, and readers still read it), so that these tests can
+    cut it record by record."""
     config = RunConfig(solver="synthetic", tasks=TASKS, timeout=TimeoutPolicy(5.0),
                        solver_options={"candidates": CANDIDATES, "cpu_ms": 0.1, **options})
-    return runner.run(config, store).path
+    path = runner.run(config, store).path
+    if per_record:
+        one_record_per_line(path / "units.jsonl")
+    return path
+
+
+def one_record_per_line(jsonl: Path) -> None:
+    lines = []
+    for line in jsonl.read_bytes().splitlines():
+        batch = json.loads(line).get("columns")
+        if batch is None:
+            lines.append(line)
+            continue
+        for i in range(len(batch["task_id"])):
+            lines.append(json.dumps({name: values[i] for name, values in batch.items()}).encode())
+    jsonl.write_bytes(b"".join(line + b"\n" for line in lines))
 
 
 def as_interrupted(path: Path, keep: int, tail: bytes = b"") -> None:
@@ -54,6 +72,21 @@ def test_resume_after_a_torn_last_record_finishes_every_unit_exactly_once(tmp_pa
     # every line of the file is whole again: a second reader (or resume) sees nothing torn
     for line in (path / "units.jsonl").read_bytes().splitlines():
         json.loads(line)
+
+
+def test_resume_after_a_torn_batch_reruns_only_that_batch(tmp_path):
+    """A batch is one line: torn, it is lost whole (never acknowledged), and a resume runs its
+    units again, once."""
+    path = finished_run(tmp_path, per_record=False, sleep_ms=2)  # ~2 ms units: several batches
+    lines = (path / "units.jsonl").read_bytes().splitlines(keepends=True)
+    assert len(lines) >= 2
+    as_interrupted(path, keep=1, tail=lines[1][:40])
+    kept = load_run(path)
+    assert 0 < len(kept.units) < TOTAL and any("torn" in n for n in kept.notes)
+    run = runner.resume(path)
+    assert run.state == "complete"
+    assert len(run.units) == TOTAL and not run.units.duplicated(KEY).any()
+    assert any("resume cut 40 bytes" in n for n in run.notes), run.notes
 
 
 # -- fault 14: readers and torn or foreign records --------------------------------------------
