@@ -3,7 +3,22 @@ then again) so that machine drift hits all alike, the sequential inline referenc
 each repeat (perfkit/orchestration/experiment.py plans them), each reference in a fresh
 process (perfkit/orchestration/reference.py says why); a solver that asks for it
 (perfkit.solvers.REFERENCE_ATTR) gets that reference run's folder in the other runs of the
-repeat. Optionally a profile of each configuration. Rendering the report is perfkit/api.py's job."""
+repeat. Optionally a profile of each configuration. Rendering the report is perfkit/api.py's job.
+
+Warm pools and interleaving. Worker start-up (forking, importing the solver: ~0.2 s on the
+2-core box) is not what a strategy is compared on, so it is paid once per experiment, not per
+run: the experiment keeps its worker pools warm (``WarmBackends``) for its whole length, and
+each run borrows one. A pool's identity is what its workers are made of — backend and backend
+options; the solver is rebuilt fresh in every worker for every run (so no solver cache carries
+over) and a run with w workers uses the first w of the pool. Hence one pool serves every
+strategy and every repeat of a worker count, and the runs keep their repeat-major
+interleaving unchanged: keeping a pool per configuration instead would hold strategies × pool
+size idle processes (each ~70 MB with numpy and the solver), and restarting pools to follow
+the interleaving would pay start-up in every run again. Each run still records what it paid
+(summary ``startup_s``, ``resources.processes_created``): the first run of a pool pays the
+forks, the others only the solver build. The reference runs stay out of the pools: each one
+is meant to start cold.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +27,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Sequence
 
+from perfkit.backends import WarmBackends
 from perfkit.model import RunConfig, Task
 from perfkit.orchestration.experiment import REFERENCE, Experiment, plan_runs, plan_warmup
 from perfkit.orchestration.reference import run_fresh
@@ -39,22 +55,24 @@ def run_experiment(exp: Experiment, store: Path, progress: Optional[Progress] = 
     configs = plan_runs(exp)
     check_all(configs)  # every configuration valid before the first run folder is made
     progress = progress or Progress()
-    for config in plan_warmup(exp):  # run first, stored, left out of what is compared
-        run(config, store, tasks=task_list)
     runs: list[Run] = []
     reference_key = solver_attribute(exp.solver, REFERENCE_ATTR)
     reference: Optional[Run] = None
-    for i, config in enumerate(configs):
-        is_reference = config.group == REFERENCE
-        if reference_key and reference is not None and not is_reference:  # the solver asks for it
-            config = replace(config, solver_options={**config.solver_options, reference_key: str(reference.path)})
-        observer = progress.run_started(i, len(configs), config)
-        runner = run_fresh if is_reference else run
-        stored = runner(config, store, observer=observer, tasks=task_list)
-        runs.append(stored)
-        if is_reference:
-            reference = stored
-        progress.run_finished(i, len(configs), stored.path)
+    with WarmBackends() as warm:  # see the module docstring
+        for config in plan_warmup(exp):  # run first, stored, left out of what is compared
+            run(config, store, tasks=task_list, warm=warm)
+        for i, config in enumerate(configs):
+            is_reference = config.group == REFERENCE
+            if reference_key and reference is not None and not is_reference:  # the solver asks for it
+                config = replace(config, solver_options={**config.solver_options, reference_key: str(reference.path)})
+            observer = progress.run_started(i, len(configs), config)
+            if is_reference:
+                stored = run_fresh(config, store, observer=observer, tasks=task_list)
+                reference = stored
+            else:
+                stored = run(config, store, observer=observer, tasks=task_list, warm=warm)
+            runs.append(stored)
+            progress.run_finished(i, len(configs), stored.path)
     return runs
 
 

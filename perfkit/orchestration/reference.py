@@ -34,7 +34,7 @@ import types
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-from perfkit.model import ConfigError, Outcome, PerfkitError, RunConfig, RunInterrupted, Task
+from perfkit.model import ConfigError, PerfkitError, RunConfig, RunInterrupted, Task
 from perfkit.runner import Observer, run
 from perfkit.store import Run, load_run
 
@@ -45,6 +45,20 @@ FORWARD_S = 0.1
 POLL_S = 0.1
 #: After Ctrl-C, how long the parent waits for the child to store what it recorded (seconds).
 INTERRUPT_WAIT_S = 30.0
+
+
+class _Counts:
+    """What a progress observer reads of a batch (its length, its statuses), sent by the child."""
+
+    def __init__(self, n: int, counts: dict[str, int]):
+        self.n, self.counts = n, counts
+
+    def __len__(self) -> int:
+        return self.n
+
+    def status_counts(self) -> dict[str, int]:
+        """Rows per status."""
+        return self.counts
 
 
 class _Forward(Observer):
@@ -63,8 +77,9 @@ class _Forward(Observer):
         self.pending.append(("task_started", task, n_candidates))
         self.flush()
 
-    def outcome(self, outcome: Outcome) -> None:
-        self.pending.append(("outcome", outcome))
+    def batch(self, batch: Any) -> None:
+        # counts only: forwarding the rows would cost the reference's units a pickle each
+        self.pending.append(("batch", len(batch), batch.status_counts()))
         self._maybe_send()
 
     def _maybe_send(self) -> None:
@@ -150,7 +165,10 @@ def _wait(child: Any, channel: Any, observer: Observer) -> tuple:
         if msg[0] != "progress":
             return msg
         for event in msg[1]:
-            getattr(observer, event[0])(*event[1:])
+            if event[0] == "batch":
+                observer.batch(_Counts(*event[1:]))
+            else:
+                getattr(observer, event[0])(*event[1:])
 
 
 def _stop(child: Any, channel: Any, observer: Observer) -> tuple:
