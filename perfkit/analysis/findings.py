@@ -198,25 +198,28 @@ def gil_bound(c: "Comparison") -> list[Finding]:
     return out
 
 
-#: Candidate generation above this fraction of a parallel run's wall is reported.
+#: Candidate generation above this fraction of the solver's work is reported.
 GENERATION_FRACTION = 0.2
 
 
 def candidate_generation(c: "Comparison") -> list[Finding]:
-    """The solver's candidates() runs serially in the parent before each task's units: when it
-    is a large share of a parallel run's wall, it caps every strategy's speedup."""
+    """The solver's candidates() is work like the units (it runs on the workers, overlapping
+    evaluation): when it is a large share of the solver's work, a cheaper candidates() is a
+    large gain for every strategy."""
     out = []
     for group, figs in _runs_by_group(c):
         if group[0] == "sequential":
             continue
         f = sorted(figs, key=lambda x: x.wall_s)[len(figs) // 2]
-        if f.wall_s > 0 and f.generate_s > GENERATION_FRACTION * f.wall_s:
+        total = f.work_s + f.generate_s
+        if total > 0 and f.generate_s > GENERATION_FRACTION * total:
             out.append(Finding(
                 "candidate-generation", "warning", f.name,
-                f"Candidate generation takes {f.generate_s:.2f} s of {f.wall_s:.2f} s under {f.name} "
-                f"({percent(f.generate_s / f.wall_s)}), serially in the parent while the workers wait: a cheaper "
-                f"candidates() is the largest remaining gain.",
-                (f"generate_s {f.generate_s:.3f} s over {f.tasks} tasks; units took {f.unit_wall_s:.3f} s of worker time",)))
+                f"Candidate generation is {percent(f.generate_s / total)} of the solver's work under {f.name} "
+                f"({f.generate_s:.2f} s of candidates() against {f.work_s:.2f} s of evaluation): a cheaper "
+                f"candidates() is the solver's largest gain.",
+                (f"generate_s {f.generate_s:.3f} s over {f.tasks} tasks, run on the workers alongside the units; "
+                 f"units took {f.unit_wall_s:.3f} s of worker time",)))
     return out
 
 
@@ -230,8 +233,8 @@ def dispatch_overhead(c: "Comparison") -> list[Finding]:
         f = sorted(figs, key=lambda x: x.wall_s)[len(figs) // 2]
         if not f.dispatch_overhead > DISPATCH_FRACTION or f.units == 0:
             continue
-        # candidate generation has its own finding: it is left out of the capacity here
-        capacity = (f.wall_s - f.generate_s) * f.slots
+        # candidate generation has its own finding: its worker time is left out of the capacity
+        capacity = f.wall_s * f.slots - f.generate_s
         startup = f.startup_s * f.slots
         between = max(0.0, capacity - startup - f.unit_wall_s)
 
@@ -241,8 +244,8 @@ def dispatch_overhead(c: "Comparison") -> list[Finding]:
         per_task = f.units / max(1, f.tasks)
         advise = math.ceil(per_item * ITEM_TO_OVERHEAD / unit) if unit > 0 else 0
         advise = int(min(advise, max(1, per_task // f.slots)))
-        ev = (f"worker capacity {capacity:.3f} s ((wall {f.wall_s:.3f} s − candidate generation {f.generate_s:.3f} s) "
-              f"× {f.slots} slots); in units {f.unit_wall_s:.3f} s",
+        ev = (f"worker capacity {capacity:.3f} s (wall {f.wall_s:.3f} s × {f.slots} slots − candidate generation "
+              f"{f.generate_s:.3f} s); in units {f.unit_wall_s:.3f} s",
               f"start-up and teardown {f.startup_s:.3f} s of wall; between units {between:.3f} s over "
               f"{f.work_items} work items ({per_item * 1000:.1f} ms per item)",
               f"mean unit {unit * 1000:.2f} ms; current chunk ≈ {current:.1f} units")
@@ -361,6 +364,23 @@ def crashed_workers(c: "Comparison") -> list[Finding]:
                                   for r in cr.head(5).itertuples()]
                                  + [f"{n}× {m}" for m, n in msgs.items()]
                                  + [f"{len(killed)} workers killed or dead"])))
+    return out
+
+
+def worker_startup(c: "Comparison") -> list[Finding]:
+    """What starting the workers cost, outside every run's wall (summary ``startup_s``): the
+    first run of a warm pool pays the forks, the next ones only building the solver."""
+    out = []
+    for group, figs in _runs_by_group(c):
+        startups = sorted(float(c.run_of(f).summary.startup_s) for f in figs)
+        if group[1] == "inline" or not startups or startups[-1] <= 0:
+            continue
+        created = sum(int(c.run_of(f).summary.resources.get("processes_created", 0) or 0) for f in figs)
+        out.append(Finding("worker-startup", "info", group_name(group),
+                           f"Starting the workers of {group_name(group)} took {startups[-1]:.3f} s at most, "
+                           f"{startups[len(startups) // 2]:.3f} s in the median run, outside the run's wall.",
+                           (f"{created} worker processes forked over {len(figs)} runs (a warm pool is started once "
+                            "and lent to every run; each run builds a fresh solver in each worker)",)))
     return out
 
 
@@ -696,6 +716,7 @@ RULES: dict[str, Callable[["Comparison"], list[Finding]]] = {
     "budget-skips": budget_skips,
     "crashed-workers": crashed_workers,
     "low-efficiency": low_efficiency,
+    "worker-startup": worker_startup,
 }
 
 

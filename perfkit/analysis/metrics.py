@@ -7,9 +7,10 @@ Definitions (docs/design.md, "Figures"):
 
 - ``parallelism = cpu_s / wall_s`` (run CPU of parent + workers over run wall).
 - ``slots = min(workers, usable cores)``: how many units can truly run at once (1 for sequential).
-- ``dispatch_overhead = 1 - Σ unit wall / ((wall_s - generate_s) × slots)``: the fraction of the
-  run's worker capacity spent outside units (start-up, serialisation, queueing, idle workers,
-  barriers); the solver's candidate generation is its own figure, ``generate_s``.
+- ``dispatch_overhead = 1 - (Σ unit wall + generate_s) / (wall_s × slots)``: the fraction of the
+  run's worker capacity spent outside the solver's work (serialisation, queueing, idle workers,
+  barriers); candidate generation runs on the workers like the units and is its own figure,
+  ``generate_s``.
 - ``contention = Σ unit wall / Σ unit CPU`` over units that ran with a measured CPU: 1.0 means
   a unit had its core to itself; 2.0 means it got half a core (oversubscription, GIL, memory
   bandwidth). A unit whose CPU was not recorded is left out, never counted as 0 % of a core.
@@ -17,15 +18,16 @@ Definitions (docs/design.md, "Figures"):
   (summary ``others_cpu_s`` / wall): a busy machine makes every figure slower.
 - ``queue wait = started - queued`` per unit (median, p95, max).
 - ``ideal_wall_s``: the physical lower bound. The *work* of a unit is its CPU in the sequential
-  reference run (its own CPU when no reference is given). Tasks run one after another and a
-  strategy's barriers split a task into stages (each unit records its ``stage`` and its work
-  item, ``chunk``, as the strategy's plan made them), so the bound is the sum over stages of
-  ``max(stage work / slots, critical path of the stage)``, where the critical path is the
-  largest work item of the stage (a work item runs on one worker). With one stage per task
-  this is ``max(work / slots, critical path)`` of docs/design.md. Built-in and user strategies
-  get their bound from their plans alike. The solver's candidate generation
-  (``candidates(task)``, summary ``generate_s``, taken from the reference run) runs in the
-  parent before each task's units, so it is added whole: it is serial in every strategy.
+  reference run (its own CPU when no reference is given); the solver's candidate generation
+  (``candidates(task)``, summary ``generate_s`` of the reference run) is work too, done on the
+  workers. A strategy's barriers split a task into stages (each unit records its ``stage`` and
+  its work item, ``chunk``, as the strategy's plan made them) that run one after another, but
+  tasks need no barrier between them: the next task's work may fill a stage's tail. So no
+  schedule beats either ``(work + generation) / slots`` or, for any one task,
+  ``Σ over its stages of max(stage work / slots, largest work item of the stage)`` (a work item
+  runs on one worker); the bound is the larger of the two. With one task and one stage this is
+  ``max(work / slots, critical path)`` of docs/design.md. Built-in and user strategies get their
+  bound from their plans alike.
 - ``efficiency = ideal_wall_s / wall_s`` (1.0 = at the physical limit).
 - ``speedup = median sequential wall / median wall``, with a seeded bootstrap 95 % interval
   (perfkit/analysis/statistics.py).
@@ -82,7 +84,7 @@ class RunFigures:
     dispatch_overhead: float
     #: Seconds of the run outside the first queued → last ended span (start-up, teardown).
     startup_s: float
-    #: Seconds the parent spent generating candidates (serial, before each task's units).
+    #: Seconds the solver's candidates() took (on the workers, overlapping the units).
     generate_s: float
     contention: float
     work_s: float
@@ -213,21 +215,25 @@ def unit_work(units: pd.DataFrame, reference: Optional[pd.DataFrame]) -> pd.Seri
     return looked.fillna(own)
 
 
-def ideal_bound(units: pd.DataFrame, slots: int,
-                reference: Optional[pd.DataFrame] = None) -> tuple[float, float, float]:
+def ideal_bound(units: pd.DataFrame, slots: int, reference: Optional[pd.DataFrame] = None,
+                generate_s: float = 0.0) -> tuple[float, float, float]:
     """``(work_s, critical_path_s, ideal_wall_s)`` of a run; see the module docstring.
 
     ``units`` needs the key columns, ``stage`` and ``chunk`` (the work item); ``reference`` is
-    the sequential run's units (their CPU is the work of each unit).
+    the sequential run's units (their CPU is the work of each unit); ``generate_s`` the seconds
+    of candidate generation, work the slots share. ``critical_path_s`` is the largest over
+    tasks of the sum of their stages' largest work items.
     """
     if units.empty:
-        return 0.0, 0.0, 0.0
+        return 0.0, 0.0, float(generate_s) / max(1, slots)
     df = units[KEY + ["stage", "chunk"]].copy()
     df["work"] = unit_work(units, reference).to_numpy()
     items = df.groupby(["task_id", "stage", "chunk"], sort=False)["work"].sum().reset_index()
     stages = items.groupby(["task_id", "stage"], sort=False)["work"].agg(["sum", "max"])
-    ideal = np.maximum(stages["sum"] / max(1, slots), stages["max"]).sum()
-    return float(df["work"].sum()), float(stages["max"].sum()), float(ideal)
+    per_task = np.maximum(stages["sum"] / max(1, slots), stages["max"]).groupby(level="task_id").sum()
+    work = float(df["work"].sum())
+    ideal = max((work + generate_s) / max(1, slots), float(per_task.max()))
+    return work, float(stages["max"].groupby(level="task_id").sum().max()), ideal
 
 
 def tasks_solved(units: pd.DataFrame) -> int:
@@ -261,9 +267,8 @@ def run_figures(run: Run, reference: Optional[Run] = None) -> RunFigures:
     unit_wall, unit_cpu = float(r["wall_s"].sum()), float(r["cpu_s"].fillna(0).sum())
     qw = queue_wait(u)
     slots = slots_of(cfg, run.cores)
-    work, cp, ideal = ideal_bound(u, slots, None if reference is None else reference.units)
     generate = _number((reference.summary if reference is not None else s).generate_s)
-    ideal += generate
+    work, cp, ideal = ideal_bound(u, slots, None if reference is None else reference.units, generate)
     span = float(u["ended"].max() - u["queued"].min()) if len(u) and u["ended"].notna().any() else wall
     return RunFigures(
         run_id=run.run_id,
@@ -277,8 +282,8 @@ def run_figures(run: Run, reference: Optional[Run] = None) -> RunFigures:
         queue_wait_median_s=float(qw.median()) if len(qw) else 0.0,
         queue_wait_p95_s=float(qw.quantile(0.95)) if len(qw) else 0.0,
         queue_wait_max_s=float(qw.max()) if len(qw) else 0.0,
-        # candidate generation is reported on its own (generate_s), not as dispatch overhead
-        dispatch_overhead=dispatch_overhead(wall - generate, slots, unit_wall),
+        # candidate generation is the solver's work on the workers (generate_s), not overhead
+        dispatch_overhead=dispatch_overhead(wall, slots, unit_wall + _number(s.generate_s)),
         startup_s=max(0.0, wall - span), generate_s=_number(s.generate_s), contention=contention(u),
         work_s=work, critical_path_s=cp, ideal_wall_s=ideal,
         efficiency=ideal / wall if wall > 0 else float("nan"),

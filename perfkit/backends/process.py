@@ -54,6 +54,8 @@ from multiprocessing.connection import Connection
 from typing import Any, Iterator, Optional
 
 from perfkit.backends.base import (
+    FLUSH_INTERVAL_S,
+    FLUSH_UNITS,
     KILL_GRACE_S,
     Assignment,
     Event,
@@ -183,6 +185,7 @@ def worker_main(conn: Connection, slot: Any) -> None:
             watch.job(dispatch)
             conn.send(("generated", dispatch, generate(solver, tasks[job.task_id], job, name)))
         elif kind == "open":
+            rec.flush_interval_s, rec.flush_units = msg[2]
             try:
                 solver = build_solver(msg[1])
             except BaseException as exc:  # report, do not die silently: the parent makes it one line
@@ -213,6 +216,8 @@ class _Worker:
     tasks: deque = field(default_factory=deque)  # task ids the worker keeps, oldest first
     outbox: bytearray = field(default_factory=bytearray)
     cpu0: float = 0.0
+    #: A replacement forked during a run: all its CPU is the run's (its start-up included).
+    replacement: bool = False
     reply: Optional[float] = None
 
     @property
@@ -227,8 +232,11 @@ class ProcessBackend:
     hard_timeouts = True
     reusable = True
 
-    def __init__(self, kill_grace_s: float = KILL_GRACE_S, start_method: str = "forkserver"):
+    def __init__(self, kill_grace_s: float = KILL_GRACE_S, start_method: str = "forkserver",
+                 flush_interval_s: float = FLUSH_INTERVAL_S, flush_units: int = FLUSH_UNITS):
         self.kill_grace_s = kill_grace_s
+        #: How often a worker sends its outcomes (seconds, units; and at every job end).
+        self.flush = (float(flush_interval_s), int(flush_units))
         self.ctx = mp.get_context(start_method)
         self.pool: list[_Worker] = []
         self.workers: list[_Worker] = []  # the current run's: the first ``workers`` of the pool
@@ -264,7 +272,8 @@ class ProcessBackend:
         for w in self.workers:
             w.ready = False
             w.reply = None
-            self._send(w, ("open", solver))
+            w.tasks.clear()  # a worker forgets its tasks when it builds a new solver
+            self._send(w, ("open", solver, self.flush))
         self._await(self.workers, "ready")
 
     def _await(self, workers: list[_Worker], what: str) -> None:
@@ -320,12 +329,12 @@ class ProcessBackend:
         """The CPU each of the run's workers used during the run. A worker still busy (the run
         was interrupted or failed) is killed: its jobs will not be recorded."""
         for w in list(self.workers):
-            if w.jobs or not w.ready:
+            if w.jobs:
                 self._kill(w, "busy at the end of the run")
                 self._drop(w)
                 continue
             w.reply = None
-            self._send(w, ("usage",))
+            self._send(w, ("usage",))  # a replacement still starting answers once it is ready
         deadline = time.monotonic() + 5.0
         for w in list(self.workers):
             while w.reply is None and time.monotonic() < deadline:
@@ -333,7 +342,7 @@ class ProcessBackend:
                 try:
                     if w.conn.poll(0.05):
                         self._handle(w, w.conn.recv(), [])
-                except (EOFError, OSError):
+                except (EOFError, OSError, WorkerFailure):
                     break
             if w.reply is not None:
                 self.usage.append(WorkerUsage(w.name, w.reply - w.cpu0))
@@ -364,7 +373,8 @@ class ProcessBackend:
     def resources(self) -> dict[str, Any]:
         return {"processes_created": self.spawned_this_run, "pool_processes": len(self.pool),
                 "pool_runs": self.runs, "start_method": self.ctx.get_start_method(), "threads": 0,
-                "kill_grace_s": self.kill_grace_s, "jobs_per_worker": JOBS_PER_WORKER}
+                "kill_grace_s": self.kill_grace_s, "jobs_per_worker": JOBS_PER_WORKER,
+                "flush_interval_s": self.flush[0], "flush_units": self.flush[1]}
 
     def _kill(self, w: _Worker, reason: str) -> None:
         cpu = _cpu_s_of(w.process.pid) if w.process.is_alive() else None
@@ -469,7 +479,7 @@ class ProcessBackend:
         elif kind == "up":
             w.up, w.pid = True, msg[1]
         elif kind == "ready":
-            w.ready, w.cpu0 = True, msg[2]
+            w.ready, w.cpu0 = True, 0.0 if w.replacement else msg[2]
         elif kind == "usage":
             w.reply = msg[1]
         elif kind == "fatal":
@@ -558,7 +568,8 @@ class ProcessBackend:
         slot = self.workers.index(w) if w in self.workers else None
         self._drop(w)
         replacement = self._spawn()  # forked from the warm forkserver: milliseconds
+        replacement.replacement = True
         self.pool.insert(at, replacement)
         if slot is not None:  # it builds the solver while the others work; ready when it says so
             self.workers.insert(slot, replacement)
-            self._send(replacement, ("open", self._ref))
+            self._send(replacement, ("open", self._ref, self.flush))

@@ -83,8 +83,10 @@ class BatchRecorder:
     unit keys are filled in per job segment by :meth:`take`, in C-speed list operations.
     """
 
-    def __init__(self, worker: str):
+    def __init__(self, worker: str, flush_interval_s: float = FLUSH_INTERVAL_S, flush_units: int = FLUSH_UNITS):
         self.worker = worker
+        self.flush_interval_s = flush_interval_s
+        self.flush_units = flush_units
         self.since = time.monotonic()
         self._reset()
 
@@ -196,8 +198,9 @@ class BatchRecorder:
                 uids, np.full(k, a.queued))
 
     def due(self, now: float) -> bool:
-        """True when the rows should be sent now (FLUSH_UNITS held, or FLUSH_INTERVAL_S passed)."""
-        return len(self.pos) >= FLUSH_UNITS or now - self.since >= FLUSH_INTERVAL_S
+        """True when the rows should be sent now (``flush_units`` held, or ``flush_interval_s``
+        passed since the last send)."""
+        return len(self.pos) >= self.flush_units or now - self.since >= self.flush_interval_s
 
 
 def _nan(value: Optional[float]) -> float:
@@ -216,7 +219,7 @@ def expected_hash(sample: Any) -> Optional[str]:
 def run_job(solver: Any, task: Task, dispatch: int, a: Assignment, rec: BatchRecorder,
             watch: Watch = NO_WATCH) -> Iterator[None]:
     """Run the units of assignment ``a`` in order into ``rec``, yielding whenever ``rec`` is due
-    (FLUSH_INTERVAL_S / FLUSH_UNITS): the caller then takes the batch and sends it. Stops early
+    (``rec.flush_interval_s`` / ``rec.flush_units``): the caller then takes the batch and sends it. Stops early
     when ``watch.end()`` says the unit was given up (the unit and the rest of the item are then
     accounted for by the backend)."""
     rec.open(dispatch, a)
@@ -240,7 +243,8 @@ def run_job(solver: Any, task: Task, dispatch: int, a: Assignment, rec: BatchRec
     add_pos, add_started, add_ended = rec.pos.append, rec.started.append, rec.ended.append
     add_cpu, add_hash, add_match = rec.cpu.append, rec.output_hash.append, rec.match.append
     add_status, errors = rec.status.append, rec.errors
-    row, flush_at = len(rec.pos), rec.since + FLUSH_INTERVAL_S
+    row, flush_at = len(rec.pos), rec.since + rec.flush_interval_s
+    flush_units = rec.flush_units
     for pos, (split, index, candidate) in enumerate(a.item.units):
         if index != last[1] or split != last[0]:
             last = (split, index)
@@ -255,13 +259,13 @@ def run_job(solver: Any, task: Task, dispatch: int, a: Assignment, rec: BatchRec
                 rec.add(pos, "skipped", _NAN, _NAN, _NAN, error=(None, reason))
                 segment[3] = pos + 1
                 row += 1
-                if row >= FLUSH_UNITS or now >= flush_at:
+                if row >= flush_units or now >= flush_at:
                     yield
                     segment = rec.segments[-1]
                     add_pos, add_started, add_ended = rec.pos.append, rec.started.append, rec.ended.append
                     add_cpu, add_hash, add_match = rec.cpu.append, rec.output_hash.append, rec.match.append
                     add_status, errors = rec.status.append, rec.errors
-                    row, flush_at = len(rec.pos), rec.since + FLUSH_INTERVAL_S
+                    row, flush_at = len(rec.pos), rec.since + rec.flush_interval_s
                 continue
         failure: Optional[BaseException] = None
         out: Any = None
@@ -311,13 +315,13 @@ def run_job(solver: Any, task: Task, dispatch: int, a: Assignment, rec: BatchRec
             errors[row] = _describe(failure)
         segment[3] = pos + 1
         row += 1
-        if row >= FLUSH_UNITS or ended >= flush_at:
+        if row >= flush_units or ended >= flush_at:
             yield
             segment = rec.segments[-1]
             add_pos, add_started, add_ended = rec.pos.append, rec.started.append, rec.ended.append
             add_cpu, add_hash, add_match = rec.cpu.append, rec.output_hash.append, rec.match.append
             add_status, errors = rec.status.append, rec.errors
-            row, flush_at = len(rec.pos), rec.since + FLUSH_INTERVAL_S
+            row, flush_at = len(rec.pos), rec.since + rec.flush_interval_s
 
 
 def _run_sample_level(solver: Any, task: Task, a: Assignment, rec: BatchRecorder, watch: Watch) -> Iterator[None]:

@@ -45,3 +45,35 @@ class BrokenCandidates(TinySolver):
         if task.id == "second":
             raise RuntimeError("enumeration blew up")
         return super().candidates(task)
+
+
+class LoudSolver(TinySolver):
+    """Every unit raises with a long message: large batches of outcomes (tests the pipes)."""
+
+    def __init__(self, candidates: int = 2):
+        self.n = candidates
+
+    def candidates(self, task):
+        return [f"loud{i:04d}" for i in range(self.n)]
+
+    def evaluate(self, task, sample, candidate_id, deadline):
+        raise ValueError(candidate_id + " " + "x" * 2000)
+
+
+class WitnessSolver(TinySolver):
+    """Writes ``<pid> built`` when built and ``<pid> candidates <task>`` when asked for
+    candidates, one line each, to ``log`` (where things run, seen from a test)."""
+
+    def __init__(self, log: str = ""):
+        self.log = log
+        self._note("built")
+
+    def _note(self, what):
+        import os
+
+        with open(self.log, "a") as fh:
+            fh.write(f"{os.getpid()} {what}\n")
+
+    def candidates(self, task):
+        self._note(f"candidates {task.id}")
+        return super().candidates(task)

@@ -1,0 +1,125 @@
+"""The batched hot path (docs/design.md, "Data flow"): a worker killed in the middle of a batch,
+units shorter than the clock, large messages both ways, candidate generation on the workers,
+tasks overlapping while stages keep their order, and warm pools lent to several runs."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from builders import KEY, make_task, synthetic_config
+
+from perfkit import runner
+from perfkit.backends import WarmBackends
+from perfkit.model import RunConfig, TimeoutPolicy
+
+
+def _config(strategy="candidate-parallel", backend="process", **kw) -> RunConfig:
+    base = synthetic_config(strategy, backend, **kw.pop("options", {}))
+    return RunConfig(**{**base.__dict__, **kw})
+
+
+def test_a_worker_killed_mid_batch_loses_nothing_and_counts_nothing_twice(tmp_path):
+    """Batches of 4 outcomes (and no timer flush): c000-c007 of demo[0] were sent, c008 and
+    c009 ran but died unsent with the worker killed in c010, c011-c015 never started."""
+    tasks = [make_task("k", n_demo=2, n_test=1)]
+    config = _config(chunk_size=16, timeout=TimeoutPolicy(5.0),
+                     options={"candidates": 16, "cpu_ms": 0.2, "faults": "kill:c010@demo[0]"},
+                     backend_options={"flush_interval_s": 3600.0, "flush_units": 4})
+    run = runner.run(config, tmp_path, tasks=tasks)
+    u = run.units
+    assert len(u) == 3 * 16 and not u.duplicated(KEY).any()  # nothing lost, nothing twice
+    assert run.summary.duplicates_dropped == 0
+    by = u[(u.split == "demo") & (u["index"] == 0)].set_index("candidate")
+    assert by.loc["c010", "status"] == "crashed"
+    sent = [f"c{i:03d}" for i in range(8)]
+    unsent = ["c008", "c009"]
+    never_started = [f"c{i:03d}" for i in range(11, 16)]
+    assert (by.loc[sent + unsent + never_started, "status"] == "ok").all()
+    assert (by.loc[sent, "attempt"] == 1).all(), "outcomes already sent must not run again"
+    assert (by.loc[unsent, "attempt"] == 2).all(), "outcomes that died unsent run again as attempt 2"
+    assert (by.loc[never_started, "attempt"] == 1).all()
+    others = u[~((u.split == "demo") & (u["index"] == 0) & u.candidate.isin(unsent))]
+    assert (others.attempt == 1).all(), "a job queued behind the killed one keeps its attempt"
+    assert sum(w["killed"] for w in run.summary.workers) == 1
+
+
+@pytest.mark.parametrize("backend", ["inline", "thread", "process"])
+def test_units_shorter_than_the_clock_are_recorded_truthfully(backend, tmp_path):
+    """Empty units: positive wall and CPU, the CPU read inside the wall window (never more than
+    the wall), one clock for queued ≤ started ≤ ended."""
+    strategy = "sequential" if backend == "inline" else "candidate-parallel"
+    config = _config(strategy, backend, options={"candidates": 64, "cpu_ms": 0.0})
+    u = runner.run(config, tmp_path, tasks=[make_task("e", n_demo=3, n_test=1)]).units
+    resolution = time.get_clock_info("thread_time").resolution
+    assert len(u) == 4 * 64 and (u.status == "ok").all()
+    assert (u.wall_s > 0).all()
+    assert (u.cpu_s >= 0).all() and ((u.cpu_s > 0) | (resolution > 1e-6)).all()
+    assert (u.cpu_s <= u.wall_s + resolution).all()
+    assert (u.queued <= u.started).all() and (u.started <= u.ended).all()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_a_large_job_and_a_large_batch_do_not_deadlock_the_pipes(tmp_path):
+    """A worker gets two jobs of 60 000 units (~0.5 MB each, more than a pipe holds) and floods
+    the parent with batches of long error messages: the parent's second job stays in its
+    outbox while it reads (the same run hung for ever when the parent wrote blocking)."""
+    import numpy as np
+
+    from perfkit.model import Sample, Task
+
+    rng = np.random.default_rng(0)
+    grids = [rng.integers(0, 10, (30, 30)).astype(np.uint8) for _ in range(150)]
+    task = Task("big", tuple(Sample("big", "demo", i, g, g) for i, g in enumerate(grids)), ())
+    config = RunConfig(solver="plugins.example_solvers:LoudSolver", tasks="x", strategy="candidate-parallel",
+                       backend="process", workers=2, chunk_size=60_000, solver_options={"candidates": 1000})
+    u = runner.run(config, tmp_path, tasks=[task]).units
+    assert len(u) == 150 * 1000 and not u.duplicated(KEY).any()
+    assert (u.status == "error").all() and (u.error_type == "ValueError").all()
+    assert u.error_message.str.len().min() == 500  # kept whole up to the cap
+
+
+def test_candidates_are_generated_on_the_workers(tmp_path):
+    log = tmp_path / "witness.log"
+    config = RunConfig(solver="plugins.example_solvers:WitnessSolver", tasks="x", strategy="candidate-parallel",
+                       backend="process", workers=2, solver_options={"log": str(log)})
+    run = runner.run(config, tmp_path, tasks=[make_task("g1"), make_task("g2"), make_task("g3")])
+    lines = [line.split() for line in log.read_text().splitlines()]
+    generated = {words[2]: int(words[0]) for words in lines if words[1] == "candidates"}
+    assert set(generated) == {"g1", "g2", "g3"}
+    assert os.getpid() not in generated.values(), "candidates() ran in the parent"
+    assert set(generated.values()) <= {int(w[4:]) for w in run.units.worker.unique()}
+    assert run.summary.generate_s > 0
+
+
+def test_tasks_overlap_while_stages_keep_their_order(tmp_path):
+    """The last unit of t1 is a straggler (×400 its cost): the other worker does not wait for
+    it but runs t2 meanwhile; inside each task, hybrid's stages (one per sample) never overlap."""
+    tasks = [make_task("t1", n_demo=3, n_test=1), make_task("t2", n_demo=3, n_test=1)]
+    config = _config("hybrid", options={"candidates": 8, "cpu_ms": 0.5, "faults": "slow=400:c007@t1/test[0]"})
+    u = runner.run(config, tmp_path, tasks=tasks).units
+    assert (u.status == "ok").all() and len(u) == 64
+    t1, t2 = u[u.task_id == "t1"], u[u.task_id == "t2"]
+    assert t2.started.min() < t1.ended.max(), "t2 waited for t1's straggler: a barrier between tasks"
+    for _, task in u.groupby("task_id"):
+        stages = task.groupby("stage").agg(first=("started", "min"), last=("ended", "max")).sort_index()
+        assert (stages["last"].to_numpy()[:-1] <= stages["first"].to_numpy()[1:]).all(), "stages overlapped"
+
+
+def test_a_warm_pool_serves_several_runs_with_a_fresh_solver_each(tmp_path):
+    log = tmp_path / "witness.log"
+    config = RunConfig(solver="plugins.example_solvers:WitnessSolver", tasks="x", strategy="candidate-parallel",
+                       backend="process", workers=2, solver_options={"log": str(log)})
+    with WarmBackends() as warm:
+        runs = [runner.run(RunConfig(**{**config.__dict__, "strategy": s}), tmp_path, tasks=[make_task("w")],
+                           warm=warm) for s in ("candidate-parallel", "sample-parallel", "candidate-parallel")]
+    created = [r.summary.resources["processes_created"] for r in runs]
+    assert created == [2, 0, 0], "start-up is paid by the first run only"
+    pids = [set(r.units.worker) for r in runs]
+    assert pids[0] == pids[1] == pids[2]
+    assert all(r.summary.startup_s > 0 for r in runs)  # measured apart, never hidden
+    built = [int(w[0]) for w in (line.split() for line in log.read_text().splitlines()) if w[1] == "built"]
+    for pid in {int(w[4:]) for w in pids[0]}:
+        assert built.count(pid) == 3, "every run builds its own solver in every worker"
