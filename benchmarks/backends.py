@@ -1,17 +1,26 @@
-"""Backend benchmarks behind docs/benchmarks.md: efficiency on CPU-bound units, dispatch overhead
-per unit, and how quickly a hung unit is stopped.
+"""Backend benchmarks behind docs/benchmarks.md: perfkit's own cost per unit, efficiency against
+a bare ``ProcessPoolExecutor.map``, the main job's wall, and how quickly a hung unit is stopped.
 
-    python benchmarks/backends.py efficiency     # strategies × unit sizes vs ProcessPoolExecutor.map
-    python benchmarks/backends.py overhead       # per-unit dispatch cost of every backend
-    python benchmarks/backends.py hangs          # p50/p99 stop latency over 50 hangs
+    python benchmarks/backends.py overhead     # harness cost per unit, every backend
+    python benchmarks/backends.py efficiency   # strategies × unit sizes vs ProcessPoolExecutor.map
+    python benchmarks/backends.py demo         # `perfkit compare experiments/default.toml`, timed
+    python benchmarks/backends.py hangs        # p50/p99 stop latency over 50 hangs
 
-Each prints a Markdown table. Figures come from perfkit's own run store (unit CPU, run wall),
-so the benchmark measures exactly what the reports show.
+``--against DIR`` measures another checkout of perfkit (with its own ``DIR/.venv``) in the same
+run, A and B interleaved round by round (this machine's speed drifts: never compare figures
+from two runs), e.g. ``--against /work/wt-base --rounds 3``. Each prints a Markdown table.
+Figures come from perfkit's own run store (unit wall, run wall), so the benchmark measures
+exactly what the reports show.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -20,12 +29,39 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+HERE = Path(__file__).resolve().parents[1]
+# the checkout measured: this one, or the one a driver asked for (``--against``)
+TREE = Path(os.environ.get("PERFKIT_TREE", HERE))
+sys.path.insert(0, str(TREE))
+sys.path.insert(1, str(Path(__file__).resolve().parent))  # workers import NoopSolver as backends:NoopSolver
 
 from perfkit import runner  # noqa: E402
 from perfkit.model import RunConfig, Sample, Task, TimeoutPolicy, grid_hash  # noqa: E402
 from perfkit.runner.environment import usable_cores  # noqa: E402
 from perfkit.solvers.synthetic import SyntheticSolver  # noqa: E402
+
+#: (backend, strategy, workers) measured by ``overhead``.
+OVERHEAD_CONFIGS = [("inline", "sequential", 1), ("thread", "candidate-parallel", 2), ("process", "candidate-parallel", 2)]
+#: Units of the two runs whose difference cancels start-up and teardown.
+SMALL, LARGE = 4_000, 44_000
+#: (cpu_ms of the synthetic solver, candidates, samples) measured by ``efficiency``: ~50 µs,
+#: ~0.4 ms and ~5 ms units (an empty synthetic unit costs ~20 µs of its own).
+EFFICIENCY_SIZES = [(0.03, 2000, 30), (0.4, 500, 20), (5.0, 40, 15)]
+
+
+class NoopSolver:
+    """Units that do nothing (a constant grid back): what is left of a unit's time is the
+    harness. The synthetic solver's ``cpu_ms=0`` units still run ~10 µs of its own Python."""
+
+    def __init__(self, candidates: int = 500):
+        self.ids = [f"c{i:04d}" for i in range(candidates)]
+        self.grid = np.zeros((6, 6), dtype=np.uint8)
+
+    def candidates(self, task):
+        return self.ids
+
+    def evaluate(self, task, sample, candidate, deadline):
+        return self.grid
 
 
 def make_tasks(n_tasks: int, n_samples: int) -> list[Task]:
@@ -38,11 +74,13 @@ def make_tasks(n_tasks: int, n_samples: int) -> list[Task]:
     return out
 
 
-def perfkit_run(store: Path, tasks, strategy, backend, workers, options, chunk=None, timeout=5.0):
-    config = RunConfig(solver="synthetic", tasks="bench", strategy=strategy, backend=backend, workers=workers,
+def perfkit_run(store: Path, tasks, strategy, backend, workers, options, chunk=None, timeout=5.0, solver="synthetic"):
+    config = RunConfig(solver=solver, tasks="bench", strategy=strategy, backend=backend, workers=workers,
                        chunk_size=chunk, timeout=TimeoutPolicy(timeout), solver_options=options)
     return runner.run(config, store, tasks=tasks)
 
+
+# -- the bare executor --------------------------------------------------------------------
 
 _SOLVER = None
 
@@ -58,59 +96,175 @@ def _pool_unit(args):
     return grid_hash(out)
 
 
+def _noop(_):
+    return os.getpid()
+
+
 def pool_map_wall(tasks, options, workers) -> float:
-    """The hand-written baseline: ProcessPoolExecutor.map with chunksize = units / (8 × workers)."""
+    """The hand-written baseline: ``ProcessPoolExecutor.map`` with chunksize = units / (8 ×
+    workers), workers started (and the solver built) before the clock starts, like perfkit's
+    run window. It times and records nothing per unit: the floor for "just run the units"."""
     solver = SyntheticSolver(**options)
-    t0 = time.monotonic()
     with ProcessPoolExecutor(workers, initializer=_pool_init, initargs=(options,)) as pool:
+        list(pool.map(_noop, range(8 * workers)))  # every worker up and its solver built
+        t0 = time.monotonic()
         for task in tasks:
             args = [(task, s.split, s.index, c) for s in task.samples for c in solver.candidates(task)]
             list(pool.map(_pool_unit, args, chunksize=max(1, len(args) // (8 * workers))))
-    return time.monotonic() - t0
+        return time.monotonic() - t0
 
 
-def efficiency(store: Path) -> None:
-    workers = usable_cores()
-    print(f"| unit CPU (measured, sequential) | units | strategy | sequential CPU s | ideal s | wall s | efficiency | "
-          f"ProcessPoolExecutor.map wall s |")
-    print("|---|---|---|---|---|---|---|---|")
-    for cpu_ms, n_candidates, n_samples in [(0.015, 2000, 50), (0.3, 500, 20), (5.0, 40, 15)]:
+# -- one measurement in this process (the tree given by PERFKIT_TREE) -----------------------
+
+def _window(run) -> float:
+    """The run's window: ``wall_s`` (start-up excluded since perfkit records ``startup_s``;
+    older trees included it, so their span of units is taken instead)."""
+    if "startup_s" in run.summary.__dataclass_fields__:
+        return float(run.summary.wall_s)
+    u = run.units
+    return float(u.ended.max() - u.queued.min())
+
+
+#: The two empty-unit workloads of ``overhead``: (label, solver, options).
+EMPTY_WORKLOADS = [("synthetic cpu_ms=0", "synthetic", {"candidates": 500, "cpu_ms": 0.0}),
+                   ("no-op", "backends:NoopSolver", {"candidates": 500})]
+
+
+def measure_overhead(store: Path) -> dict:
+    out = {}
+    for label, solver, options in EMPTY_WORKLOADS:
+        for backend, strategy, workers in OVERHEAD_CONFIGS:
+            for n in (SMALL, LARGE):
+                run = perfkit_run(store, make_tasks(1, n // 500), strategy, backend, workers, options, solver=solver)
+                out[f"{label}/{backend}/{n}"] = {"wall_s": float(run.summary.wall_s),
+                                                 "unit_wall_s": float(run.units.wall_s.sum()),
+                                                 "units": len(run.units), "workers": workers}
+    return out
+
+
+def measure_efficiency(store: Path) -> dict:
+    workers = min(2, usable_cores())
+    out = {}
+    for cpu_ms, n_candidates, n_samples in EFFICIENCY_SIZES:
         tasks = make_tasks(1, n_samples)
         options = {"candidates": n_candidates, "cpu_ms": cpu_ms}
         seq = perfkit_run(store, tasks, "sequential", "inline", 1, options)
-        seq_cpu = seq.units.cpu_s.sum()
-        ideal = seq_cpu / min(workers, usable_cores())
-        pool_wall = pool_map_wall(tasks, options, workers)
+        row = {"units": len(seq.units), "unit_cpu_s": float(seq.units.cpu_s.mean()),
+               "ideal_s": float(seq.units.cpu_s.sum()) / workers,
+               "pool_map_s": pool_map_wall(tasks, options, workers)}
         for strategy in ["candidate-parallel", "hybrid", "sample-parallel"]:
             run = perfkit_run(store, tasks, strategy, "process", workers, options)
-            wall = run.summary["wall_s"]
-            print(f"| {seq_cpu / len(seq.units) * 1e6:.0f} µs | {len(seq.units)} | {strategy} | {seq_cpu:.2f} | {ideal:.2f} | "
-                  f"{wall:.2f} | {ideal / wall:.2f} | {pool_wall:.2f} |")
+            row[strategy] = _window(run)
+        out[str(cpu_ms)] = row
+    return out
 
 
-def overhead(store: Path) -> None:
-    """Per-unit cost of getting a unit done beyond its own running time: (wall × workers −
-    Σ unit wall) / units, on empty units (cpu_ms = 0)."""
-    workers = usable_cores()
-    tasks = make_tasks(1, 40)
-    options = {"candidates": 500, "cpu_ms": 0.0}
-    print("| backend | strategy | chunk | units | wall s | overhead µs/unit (amortised) |")
-    print("|---|---|---|---|---|---|")
-    for backend, strategy, chunk, w in [("inline", "sequential", None, 1), ("thread", "candidate-parallel", None, workers),
-                                        ("process", "candidate-parallel", None, workers),
-                                        ("process", "candidate-parallel", 1, workers),
-                                        ("process", "candidate-parallel", 64, workers),
-                                        ("process", "candidate-parallel", 1024, workers)]:
-        if chunk == 1:
-            small = make_tasks(1, 4)
-            run = perfkit_run(store, small, strategy, backend, w, {"candidates": 500, "cpu_ms": 0.0}, chunk)
-        else:
-            run = perfkit_run(store, tasks, strategy, backend, w, options, chunk)
-        units = run.units
-        stage_wall = units.ended.max() - units.queued.min()  # the units' own span: start-up excluded
-        per_unit = (stage_wall * w - units.wall_s.sum()) / len(units)
-        print(f"| {backend} | {strategy} | {chunk or 'auto'} | {len(units)} | {run.summary['wall_s']:.2f} | "
-              f"{per_unit * 1e6:.1f} |")
+def measure_demo(store: Path) -> dict:
+    """``perfkit compare experiments/default.toml``, the whole command, and its report's
+    candidate-parallel row."""
+    out_dir = store / "report"
+    exe = TREE / ".venv" / "bin" / "perfkit"
+    t0 = time.monotonic()
+    done = subprocess.run([str(exe), "compare", str(TREE / "experiments" / "default.toml"), "--store", str(store / "runs"),
+                           "--out", str(out_dir)], cwd=str(TREE), capture_output=True, text=True)
+    wall = time.monotonic() - t0
+    report = (out_dir / "report.md").read_text(encoding="utf-8") if (out_dir / "report.md").exists() else ""
+    row = re.search(r"\|\s*candidate-parallel/process×2\s*\|([^\n]*)", report)
+    findings = [line.strip() for line in report.splitlines() if line.lstrip().startswith("- ") and
+                ("warning" in line or "problem" in line)][:6]
+    return {"command_s": wall, "exit": done.returncode, "candidate_parallel_row": row.group(1).strip() if row else "",
+            "findings": findings}
+
+
+MEASURES = {"overhead": measure_overhead, "efficiency": measure_efficiency, "demo": measure_demo}
+
+
+def measure(what: str, tree: Path) -> dict:
+    """Run ``what`` for the checkout ``tree`` in a fresh process of that tree's venv."""
+    python = tree / ".venv" / "bin" / "python"
+    env = {**os.environ, "PERFKIT_TREE": str(tree)}
+    done = subprocess.run([str(python), str(Path(__file__).resolve()), "_measure", what], env=env,
+                          capture_output=True, text=True, cwd=str(tree))
+    if done.returncode != 0:
+        raise SystemExit(f"{tree}: {what} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# -- tables ---------------------------------------------------------------------------------
+
+def overhead_rows(label: str, m: dict) -> list[str]:
+    """Harness per unit = (Δwall × workers − Δ Σ unit wall) / Δ units between the two runs:
+    worker-slot time outside units, start-up and teardown cancelled."""
+    rows = []
+    for workload, _solver, _options in EMPTY_WORKLOADS:
+        for backend, _strategy, workers in OVERHEAD_CONFIGS:
+            small, large = m[f"{workload}/{backend}/{SMALL}"], m[f"{workload}/{backend}/{LARGE}"]
+            units = large["units"] - small["units"]
+            dwall = large["wall_s"] - small["wall_s"]
+            dunit = large["unit_wall_s"] - small["unit_wall_s"]
+            harness = (dwall * workers - dunit) / units
+            rows.append(f"| {label} | {workload} | {backend} ×{workers} | {small['wall_s']:.3f} | {large['wall_s']:.3f} | "
+                        f"{dwall / units * 1e6:.1f} | {dunit / units * 1e6:.1f} | **{harness * 1e6:.1f}** |")
+    return rows
+
+
+def efficiency_rows(label: str, m: dict) -> list[str]:
+    rows = []
+    for key, row in m.items():
+        best = min(("candidate-parallel", "hybrid", "sample-parallel"), key=lambda s: row[s])
+        for strategy in ("candidate-parallel", "hybrid", "sample-parallel"):
+            wall = row[strategy]
+            mark = "**" if strategy == best else ""
+            rows.append(f"| {label} | {row['unit_cpu_s'] * 1e6:.0f} µs | {row['units']} | {strategy} | "
+                        f"{mark}{wall:.3f}{mark} | {row['pool_map_s']:.3f} | {wall / row['pool_map_s']:.3f} | "
+                        f"{row['ideal_s'] / wall:.2f} |")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=["overhead", "efficiency", "demo", "hangs", "_measure"])
+    parser.add_argument("inner", nargs="?", help=argparse.SUPPRESS)
+    parser.add_argument("--against", type=Path, help="another checkout to measure in the same run (A/B interleaved)")
+    parser.add_argument("--rounds", type=int, default=1)
+    args = parser.parse_args()
+    if args.what == "_measure":
+        with tempfile.TemporaryDirectory() as tmp:
+            print(json.dumps(MEASURES[args.inner](Path(tmp))))
+        return
+    if args.what == "hangs":
+        with tempfile.TemporaryDirectory() as tmp:
+            hangs(Path(tmp))
+        return
+    trees = [("before", args.against.resolve())] if args.against else []
+    trees.append(("after" if args.against else "this", HERE))
+    results: dict[str, list[dict]] = {label: [] for label, _ in trees}
+    for r in range(args.rounds):
+        for label, tree in (trees if r % 2 == 0 else trees[::-1]):
+            results[label].append(measure(args.what, tree))
+    if args.what == "overhead":
+        print("| tree | empty units | backend | wall s, 4 000 units | wall s, 44 000 units | Δwall per unit µs | "
+              "unit wall per unit µs | harness per unit µs |")
+        print("|---|---|---|---|---|---|---|---|")
+        for label, ms in results.items():
+            for m in ms:
+                print("\n".join(overhead_rows(label, m)))
+    elif args.what == "efficiency":
+        print("| tree | unit CPU | units | strategy | wall s | ProcessPoolExecutor.map s | wall / map | efficiency |")
+        print("|---|---|---|---|---|---|---|---|")
+        for label, ms in results.items():
+            for m in ms:
+                print("\n".join(efficiency_rows(label, m)))
+    else:
+        print("| tree | round | `perfkit compare experiments/default.toml` s | exit | candidate-parallel row |")
+        print("|---|---|---|---|---|")
+        for label, ms in results.items():
+            for i, m in enumerate(ms):
+                print(f"| {label} | {i + 1} | {m['command_s']:.1f} | {m['exit']} | {m['candidate_parallel_row']} |")
+        for label, ms in results.items():
+            print(f"\n{label}: median {statistics.median(m['command_s'] for m in ms):.1f} s; findings of the last:")
+            for f in ms[-1]["findings"]:
+                print(f"    {f[:200]}")
 
 
 def hangs(store: Path, n: int = 50, timeout_s: float = 0.2) -> None:
@@ -130,18 +284,7 @@ def hangs(store: Path, n: int = 50, timeout_s: float = 0.2) -> None:
             late = ((hung.ended - hung.started) - timeout_s) * 1000
             q = np.percentile(late, [50, 99])
             print(f"| {backend} | {kind} | {len(hung)} | {timeout_s} | {q[0]:.1f} | {q[1]:.1f} | {late.max():.1f} | "
-                  f"{run.summary['wall_s']:.2f} |")
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["efficiency", "overhead", "hangs", "all"])
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        store = Path(tmp)
-        for name in (["efficiency", "overhead", "hangs"] if args.what == "all" else [args.what]):
-            print(f"\n## {name}\n")
-            globals()[name](store)
+                  f"{run.summary.wall_s:.2f} |")
 
 
 if __name__ == "__main__":

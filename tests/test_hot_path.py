@@ -123,3 +123,15 @@ def test_a_warm_pool_serves_several_runs_with_a_fresh_solver_each(tmp_path):
     built = [int(w[0]) for w in (line.split() for line in log.read_text().splitlines()) if w[1] == "built"]
     for pid in {int(w[4:]) for w in pids[0]}:
         assert built.count(pid) == 3, "every run builds its own solver in every worker"
+
+
+def test_an_opaque_solvers_sample_is_shared_among_its_candidates(tmp_path):
+    """One sample-level unit, one row per candidate: its wall and CPU split evenly, so that
+    sums over rows stay true."""
+    config = RunConfig(solver="plugins.example_solvers:OpaqueSolver", tasks="x", strategy="sample-parallel",
+                       backend="inline", solver_options={"candidates": 4})
+    u = runner.run(config, tmp_path, tasks=[make_task("o", n_demo=2, n_test=1)]).units
+    assert len(u) == 3 * 4 and (u.status == "ok").all()
+    for _, rows in u.groupby(["split", "index"]):
+        assert rows.wall_s.sum() == pytest.approx(rows.ended.iloc[0] - rows.started.iloc[0])
+        assert rows.wall_s.nunique() == 1 and rows.cpu_s.nunique() == 1

@@ -285,7 +285,7 @@ def run_item(ref: SolverRef, task_blob: bytes, task_digest: str, a: Assignment, 
     rec = BatchRecorder(address)
     for _ in run_job(solver, task, item_id, a, rec, _RecordWatch(state)):
         pass  # one batch per item: the parent accounts for a lost worker item by item
-    results = rec.take()[0]
+    results = rec.take()[0].sealed()
     facts = {"item": item_id, "chunk": a.item.chunk, "attempt": a.attempt, "worker": address,
              "pid": os.getpid(), "units": len(a.item.units), "start": t0, "stop": time.monotonic(),
              "start_epoch": wall0}

@@ -173,9 +173,9 @@ def worker_main(conn: Connection, slot: Any) -> None:
             dispatch, a = msg[1], msg[2]
             for _ in run_job(solver, tasks[a.item.task_id], dispatch, a, rec, watch):
                 batch, progress = rec.take()
-                conn.send(("batch", batch, progress, ()))
+                conn.send(("batch", batch.sealed(), progress, ()))
             batch, progress = rec.take() if len(rec) else (None, [])
-            conn.send(("batch", batch, progress, (dispatch,)))
+            conn.send(("batch", batch and batch.sealed(), progress, (dispatch,)))
         elif kind == "task":
             tasks[msg[1].id] = msg[1]
             for evicted in msg[2]:

@@ -102,6 +102,8 @@ class BatchRecorder:
         self.errors: dict[int, tuple[Optional[str], str]] = {}
         #: row -> candidate id, for the rows of an opaque solver's sample-level unit
         self.candidates: dict[int, str] = {}
+        #: row -> wall seconds when not ``ended - started`` (a sample-level unit's share)
+        self.walls: dict[int, float] = {}
         #: [dispatch, assignment, first row, units of the job done at the end of the segment]
         self.segments: list[list[Any]] = []
 
@@ -133,6 +135,8 @@ class BatchRecorder:
     def add_outcome(self, pos: int, o: Outcome) -> None:
         """One row from an :class:`Outcome` (the sample-level path of opaque solvers)."""
         error = (o.error_type, o.error_message) if (o.error_type or o.error_message) else None
+        if o.wall_s is not None:
+            self.walls[len(self.pos)] = o.wall_s
         self.add(pos, o.status, _nan(o.started), _nan(o.ended), _nan(o.cpu_s), o.output_hash, o.match, error,
                  o.candidate)
 
@@ -162,11 +166,14 @@ class BatchRecorder:
             error_type[row], error_message[row] = etype, msg
         started = np.array(self.started, dtype=np.float64)
         ended = np.array(self.ended, dtype=np.float64)
+        wall = ended - started
+        for row, w in self.walls.items():
+            wall[row] = w
         queued = np.concatenate([p[3] for p in parts]) if parts else np.zeros(0)
         columns = {"task_id": task_id, "split": split, "index": index, "candidate": candidate,
                    "status": self.status, "output_hash": self.output_hash, "match": self.match,
                    "error_type": error_type, "error_message": error_message, "queued": queued,
-                   "started": started, "ended": ended, "wall_s": ended - started,
+                   "started": started, "ended": ended, "wall_s": wall,
                    "cpu_s": np.array(self.cpu, dtype=np.float64), "worker": [self.worker] * n, "chunk": chunk,
                    "attempt": attempt, "leaked_s": np.full(n, _NAN), "leaked": [False] * n, "stage": stage}
         batch = OutcomeBatch({name: columns[name] for name in UNIT_COLUMNS}, uids)

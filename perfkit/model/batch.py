@@ -5,17 +5,23 @@ A worker records each unit it runs into a :class:`OutcomeBatch` (one array per f
 runner de-duplicates, counts and stores whole batches (docs/design.md, "Data flow"). The
 per-unit :class:`Outcome` stays the vocabulary for the rare outcomes a backend makes itself (a
 killed or leaked unit) and for readers that want objects.
+
+A worker in another process sends its batch *sealed*: the columns already encoded as one JSON
+object (what the store appends), with the uids and the status counts the runner needs beside
+it. Encoding costs the worker what pickling would, and the parent then only reads bytes —
+on 2 cores the parent's CPU is taken from the workers', so it is the one to spare
+(docs/benchmarks.md, "Harness cost per unit").
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, field
 from itertools import chain, compress
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
+import orjson
 
 from perfkit.model.outcome import UNIT_COLUMNS, Outcome
 
@@ -23,21 +29,50 @@ from perfkit.model.outcome import UNIT_COLUMNS, Outcome
 FLOAT_COLUMNS: tuple[str, ...] = ("queued", "started", "ended", "wall_s", "cpu_s", "leaked_s")
 
 
-@dataclass
 class OutcomeBatch:
     """Outcomes of consecutive units as columns of equal length.
 
-    ``columns`` maps every name of :data:`perfkit.model.UNIT_COLUMNS` to a list (strings,
+    ``columns`` maps every name of :data:`perfkit.model.UNIT_COLUMNS` to a sequence (strings,
     ints, booleans, None) or, for :data:`FLOAT_COLUMNS`, a float64 numpy array. ``uids`` is
     the run's integer identity of each row's unit (``WorkItem.uids``): the runner
-    de-duplicates and counts with it, never with the key tuples.
+    de-duplicates and counts with it, never with the key tuples. A sealed batch holds its
+    columns encoded (:meth:`encode`) and decodes them only when someone reads ``columns``.
     """
 
-    columns: dict[str, Any]
-    uids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    __slots__ = ("_columns", "uids", "_encoded", "_counts")
+
+    def __init__(self, columns: Optional[dict[str, Any]] = None, uids: Optional[np.ndarray] = None,
+                 encoded: Optional[bytes] = None, counts: Optional[dict[str, int]] = None):
+        self._columns = columns
+        self.uids = np.zeros(0, dtype=np.int64) if uids is None else uids
+        self._encoded = encoded
+        self._counts = counts
+
+    def __reduce__(self) -> tuple:
+        return (OutcomeBatch, (self._columns, self.uids, self._encoded, self._counts))
 
     def __len__(self) -> int:
         return len(self.uids)
+
+    @property
+    def columns(self) -> dict[str, Any]:
+        """The columns (decoded from the encoding of a sealed batch on first use)."""
+        if self._columns is None:
+            raw = orjson.loads(self._encoded) if self._encoded else {name: [] for name in UNIT_COLUMNS}
+            for name in FLOAT_COLUMNS:
+                raw[name] = np.array([math.nan if v is None else v for v in raw[name]], dtype=np.float64)
+            self._columns = raw
+        return self._columns
+
+    def encode(self) -> bytes:
+        """The columns as one JSON object (floats exact, NaN as null), made once."""
+        if self._encoded is None:
+            self._encoded = orjson.dumps(self._columns, default=_json_default, option=orjson.OPT_SERIALIZE_NUMPY)
+        return self._encoded
+
+    def sealed(self) -> "OutcomeBatch":
+        """What a worker sends: the encoding, the uids and the status counts, no columns."""
+        return OutcomeBatch(None, self.uids, self.encode(), self.status_counts())
 
     @classmethod
     def from_outcomes(cls, outcomes: Sequence[Outcome], uids: Iterable[int]) -> "OutcomeBatch":
@@ -71,7 +106,9 @@ class OutcomeBatch:
 
     def status_counts(self) -> dict[str, int]:
         """Rows per status."""
-        return dict(Counter(self.columns["status"]))
+        if self._counts is None:
+            self._counts = dict(Counter(self.columns["status"]))
+        return self._counts
 
     @staticmethod
     def concat(batches: Sequence["OutcomeBatch"]) -> "OutcomeBatch":
@@ -87,3 +124,10 @@ class OutcomeBatch:
                 columns[name] = list(chain.from_iterable(parts))
         uids = np.concatenate([b.uids for b in batches]) if batches else np.zeros(0, dtype=np.int64)
         return OutcomeBatch(columns, uids)
+
+
+def _json_default(value: Any) -> Any:
+    """numpy scalars as JSON values."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

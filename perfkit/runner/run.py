@@ -151,11 +151,12 @@ def _strategy_for(config: RunConfig, solver: Any) -> strategies.Strategy:
 
 
 def lookahead(config: RunConfig) -> int:
-    """How many tasks may be open at once (perfkit/runner/schedule.py): one per worker, so
-    that every worker can generate or run a task of its own while the frontier task's tail
-    runs; one for ``sequential``, which runs everything in order on one slot (the rule of
-    perfkit/analysis/metrics.py ``slots_of``)."""
-    return 1 if config.strategy == "sequential" else max(1, config.workers)
+    """How many tasks may be open at once (perfkit/runner/schedule.py): two per worker, so that
+    the candidates of the tasks to come are generated (one worker per task) while the frontier
+    task's units run, and a worker that reaches the end of a task or of a stage always finds
+    generated work; one for ``sequential``, which runs everything in order on one slot (the
+    rule of perfkit/analysis/metrics.py ``slots_of``)."""
+    return 1 if config.strategy == "sequential" else 2 * max(1, config.workers)
 
 
 class Runner:

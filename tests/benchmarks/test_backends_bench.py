@@ -54,3 +54,79 @@ def test_timeout_overshoot(benchmark, tmp_path, backend, kind):
     benchmark.extra_info.update(hangs=len(hung), p50_ms=float(np.percentile(late_ms, 50)),
                                 p99_ms=float(np.percentile(late_ms, 99)))
     assert (hung.status == "timeout").all()
+
+
+# -- the hot path, piece by piece (per unit; docs/benchmarks.md "Harness cost per unit") ------
+
+def _empty_job(n_units: int = 1024):
+    """A trivial solver (returns a constant 4×4 grid) and one job of ``n_units`` units."""
+    import time as _time
+
+    from perfkit.backends import Assignment
+    from perfkit.model import Sample, Task, WorkItem
+
+    grid = np.zeros((4, 4), np.uint8)
+
+    class Constant:
+        def evaluate(self, task, sample, candidate, deadline):
+            return grid
+
+    task = Task("t", tuple(Sample("t", "demo", i, grid, grid) for i in range(4)), ())
+    units = tuple(("demo", i % 4, f"c{i:04d}") for i in range(n_units))
+    item = WorkItem(1, "t", units, False, 0, range(n_units))
+    return Constant(), task, Assignment(item, _time.monotonic(), 60.0)
+
+
+def test_unit_loop_per_unit(benchmark):
+    """The worker's loop: time, run, hash, record into columns (no send), per 1024 units."""
+    from perfkit.backends.unit import BatchRecorder, run_job
+
+    solver, task, a = _empty_job()
+
+    def once():
+        rec = BatchRecorder("w", flush_interval_s=3600.0, flush_units=1 << 30)
+        for _ in run_job(solver, task, 1, a, rec):
+            pass
+        return rec
+
+    rec = benchmark(once)
+    assert len(rec) == 1024
+    benchmark.extra_info.update(units=1024)
+
+
+def test_batch_take_per_unit(benchmark):
+    """Turning 1024 recorded units into a columnar batch (keys, constants, arrays)."""
+    from perfkit.backends.unit import BatchRecorder, run_job
+
+    solver, task, a = _empty_job()
+
+    def setup():
+        rec = BatchRecorder("w", flush_interval_s=3600.0, flush_units=1 << 30)
+        for _ in run_job(solver, task, 1, a, rec):
+            pass
+        return (rec,), {}
+
+    batch, _ = benchmark.pedantic(lambda rec: rec.take(), setup=setup, rounds=50)
+    assert len(batch) == 1024
+
+
+def test_store_append_batch_per_unit(benchmark, tmp_path):
+    """The parent's store write of a 1024-unit batch (one units.jsonl line)."""
+    from perfkit.backends.unit import BatchRecorder, run_job
+    from perfkit.store import RunWriter
+
+    solver, task, a = _empty_job()
+    rec = BatchRecorder("w", flush_interval_s=3600.0, flush_units=1 << 30)
+    for _ in run_job(solver, task, 1, a, rec):
+        pass
+    batch, _ = rec.take()
+    writer = RunWriter.create(tmp_path, "run", {})
+    benchmark(writer.append_batch, batch)
+
+
+def test_output_hash(benchmark):
+    """Validating and hashing one 6×6 output grid (the same hash as grid_hash)."""
+    from perfkit.model import grid_hash, output_hash
+
+    grid = np.random.default_rng(0).integers(0, 10, (6, 6)).astype(np.uint8)
+    assert benchmark(output_hash, grid) == grid_hash(grid)
