@@ -29,20 +29,12 @@ from perfkit.model import Task
 
 
 class AlarmWatch(Watch):
-    """The unit in flight, as the SIGALRM handler sees it (monotonic seconds)."""
+    """The unit in flight, as the SIGALRM handler sees it: the unit loop writes its start
+    into ``slot[2]`` (monotonic seconds; 0 between units)."""
 
     def __init__(self) -> None:
-        self.running = False
-        self.started = 0.0
+        self.slot = [0.0, -1.0, 0.0]
         self.limit_s = 1.0 + KILL_GRACE_S
-
-    def begin(self, pos: int, started: float, cpu0: float) -> None:
-        self.started = started
-        self.running = True
-
-    def end(self) -> bool:
-        self.running = False
-        return True
 
 
 _WATCH: Optional[AlarmWatch] = None
@@ -52,10 +44,11 @@ def _on_alarm(signum: int, frame: Any) -> None:
     w = _WATCH
     if w is None:
         return
-    if not w.running:  # between units (or in the runner): look again one limit from now
+    started = w.slot[2]
+    if not started:  # between units (or in the runner): look again one limit from now
         signal.setitimer(signal.ITIMER_REAL, w.limit_s)
         return
-    left = w.started + w.limit_s - time.monotonic()
+    left = started + w.limit_s - time.monotonic()
     if left > 0:
         signal.setitimer(signal.ITIMER_REAL, left)
         return

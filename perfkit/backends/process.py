@@ -128,27 +128,18 @@ def _cpu_self_s() -> float:
 
 class _SlotWatch(Watch):
     """The worker's side of its shared-memory slot: [job dispatch number, unit position,
-    unit start (monotonic seconds, 0 between units)]. ``started`` is written last, so a
-    reader that sees the same non-zero start before and after reading the rest has a
-    consistent triple."""
+    unit start (monotonic seconds, 0 between units)], written by the unit loop itself
+    (``Watch.slot``). The start is written last, so a reader that sees the same non-zero
+    start before and after reading the rest has a consistent triple."""
 
     def __init__(self, view: memoryview):
-        self.view = view
+        self.slot = view
 
     def job(self, dispatch: int) -> None:
-        v = self.view
+        v = self.slot
         v[2] = _IDLE
         v[1] = -1.0
         v[0] = float(dispatch)
-
-    def begin(self, pos: int, started: float, cpu0: float) -> None:
-        v = self.view
-        v[1] = pos
-        v[2] = started
-
-    def end(self) -> bool:
-        self.view[2] = _IDLE
-        return True
 
 
 def worker_main(conn: Connection, slot: Any) -> None:

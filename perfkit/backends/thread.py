@@ -49,21 +49,21 @@ JOBS_PER_THREAD = 2
 class _ThreadWatch(Watch):
     """One thread's unit in flight: a token in the backend's ``live`` dict while it runs."""
 
-    def __init__(self, slot: "_Slot", live: dict, stop: list[bool]):
-        self.slot = slot
+    def __init__(self, owner: "_Slot", live: dict, stop: list[bool]):
+        self.owner = owner
         self.live = live
         self.stop = stop
         self.token: Optional[tuple] = None
 
     def begin(self, pos: int, started: float, cpu0: float) -> None:
-        self.token = (self.slot.name, pos, started, cpu0)
-        self.live[self.token] = self.slot
+        self.token = (self.owner.name, pos, started, cpu0)
+        self.live[self.token] = self.owner
 
     def end(self) -> bool:
         if self.live.pop(self.token, None) is not None:
             return not self.stop[0]  # the run is over (Ctrl-C): its outcome has no reader
         # the watcher gave this unit up meanwhile: note how it ended, then leave
-        self.slot.finished = (time.monotonic(), time.thread_time() - self.token[3])
+        self.owner.finished = (time.monotonic(), time.thread_time() - self.token[3])
         return False
 
 
@@ -141,21 +141,24 @@ class ThreadBackend:
         slot.thread.start()
 
     def _loop(self, slot: _Slot) -> None:
-        while True:
-            entry = self.work.get()
-            if entry is None or self._stop[0]:
-                return
-            task, job, dispatch = entry
-            if isinstance(job, Generation):
-                self.results.put(("generated", slot, generate(self._solver, task, job, slot.name)))
-                continue
-            slot.job = (task, job, dispatch)
-            for _ in run_job(self._solver, task, dispatch, job, slot.rec, slot.watch):
-                self.results.put(("batch", slot, slot.rec.take()[0]))
-            if slot.finished is not None or self._stop[0]:  # given up by the watcher, or the run ended
-                return
-            slot.job = None
-            self.results.put(("done", slot, slot.rec.take()[0] if len(slot.rec) else None))
+        try:
+            while True:
+                entry = self.work.get()
+                if entry is None or self._stop[0]:
+                    return
+                task, job, dispatch = entry
+                if isinstance(job, Generation):
+                    self.results.put(("generated", slot, generate(self._solver, task, job, slot.name)))
+                    continue
+                slot.job = (task, job, dispatch)
+                for _ in run_job(self._solver, task, dispatch, job, slot.rec, slot.watch):
+                    self.results.put(("batch", slot, slot.rec.take()[0]))
+                if slot.finished is not None or self._stop[0]:  # given up by the watcher, or the run ended
+                    return
+                slot.job = None
+                self.results.put(("done", slot, slot.rec.take()[0] if len(slot.rec) else None))
+        except BaseException as exc:  # a bug of perfkit's, or the solver ending the thread: never a hang
+            self.results.put(("fatal", slot, f"{slot.name} stopped: {type(exc).__name__}: {exc}"))
 
     # -- jobs -----------------------------------------------------------------------------
 
@@ -183,6 +186,8 @@ class ThreadBackend:
             except queue.Empty:
                 break
         for kind, _slot, payload in entries:
+            if kind == "fatal":
+                raise WorkerFailure(payload)
             if kind in ("generated", "done"):
                 self._pending -= 1
             if payload is not None:

@@ -58,7 +58,15 @@ class Watch:
     is lost. The unit loop calls ``begin`` right before a unit and ``end`` right after it;
     ``end`` returns False when the backend has given the unit up meanwhile (thread backend:
     the unit was recorded as a leaked timeout and this worker must stop). This base class
-    watches nothing."""
+    watches nothing.
+
+    A watch that only needs to *see* the unit in flight sets ``slot`` instead: a mutable
+    sequence ``[job dispatch number, unit position, unit start]`` (start 0 between units) that
+    the unit loop writes itself — three stores, no call (the process backend's shared memory,
+    the inline backend's alarm).
+    """
+
+    slot: Optional[Any] = None
 
     def job(self, dispatch: int) -> None:
         """A new job (``dispatch`` is its backend-wide number) is about to start."""
@@ -66,9 +74,14 @@ class Watch:
     def begin(self, pos: int, started: float, cpu0: float) -> None:
         """Unit ``pos`` of the current job starts at ``started`` (monotonic seconds), its
         thread's CPU clock reading ``cpu0`` (seconds)."""
+        if self.slot is not None:
+            self.slot[1] = pos
+            self.slot[2] = started
 
     def end(self) -> bool:
         """The unit in flight ended; False when it was given up meanwhile."""
+        if self.slot is not None:
+            self.slot[2] = 0.0
         return True
 
 
@@ -239,7 +252,7 @@ def run_job(solver: Any, task: Task, dispatch: int, a: Assignment, rec: BatchRec
     timeout = a.timeout_s
     budget = a.has_budget
     mono, cpu_clock = time.monotonic, time.thread_time
-    begin, end = watch.begin, watch.end
+    begin, end, slot = watch.begin, watch.end, watch.slot
     expected_of: dict[tuple[str, int], Optional[str]] = {}
     last: tuple[Any, int] = (None, -1)
     sample: Any = None
@@ -280,7 +293,11 @@ def run_job(solver: Any, task: Task, dispatch: int, a: Assignment, rec: BatchRec
         cpu0 = cpu_clock()
         try:
             try:
-                begin(pos, started, cpu0)
+                if slot is None:
+                    begin(pos, started, cpu0)
+                else:
+                    slot[1] = pos
+                    slot[2] = started
                 out = evaluate(task, sample, candidate, started + timeout)
                 cpu1 = cpu_clock()
                 ended = mono()
@@ -292,7 +309,9 @@ def run_job(solver: Any, task: Task, dispatch: int, a: Assignment, rec: BatchRec
             cpu1 = cpu_clock()
             ended = mono()
             failure = exc
-        if not end():
+        if slot is not None:
+            slot[2] = 0.0
+        elif not end():
             return
         add_pos(pos)
         add_started(started)
