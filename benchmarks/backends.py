@@ -5,6 +5,7 @@ a bare ``ProcessPoolExecutor.map``, the main job's wall, and how quickly a hung 
     python benchmarks/backends.py efficiency   # strategies × unit sizes vs ProcessPoolExecutor.map
     python benchmarks/backends.py demo         # `perfkit compare experiments/default.toml`, timed
     python benchmarks/backends.py hangs        # p50/p99 stop latency over 50 hangs
+    python benchmarks/backends.py store        # CPU per outcome of the store's append formats
 
 ``--against DIR`` measures another checkout of perfkit (with its own ``DIR/.venv``) in the same
 run, A and B interleaved round by round (this machine's speed drifts: never compare figures
@@ -223,7 +224,7 @@ def efficiency_rows(label: str, m: dict) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["overhead", "efficiency", "demo", "hangs", "_measure"])
+    parser.add_argument("what", choices=["overhead", "efficiency", "demo", "hangs", "store", "_measure"])
     parser.add_argument("inner", nargs="?", help=argparse.SUPPRESS)
     parser.add_argument("--against", type=Path, help="another checkout to measure in the same run (A/B interleaved)")
     parser.add_argument("--rounds", type=int, default=1)
@@ -232,9 +233,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             print(json.dumps(MEASURES[args.inner](Path(tmp))))
         return
-    if args.what == "hangs":
+    if args.what in ("hangs", "store"):
         with tempfile.TemporaryDirectory() as tmp:
-            hangs(Path(tmp))
+            (hangs if args.what == "hangs" else store_formats)(Path(tmp))
         return
     trees = [("before", args.against.resolve())] if args.against else []
     trees.append(("after" if args.against else "this", HERE))
@@ -265,6 +266,51 @@ def main() -> None:
             print(f"\n{label}: median {statistics.median(m['command_s'] for m in ms):.1f} s; findings of the last:")
             for f in ms[-1]["findings"]:
                 print(f"    {f[:200]}")
+
+
+def store_formats(store: Path, rounds: int = 200) -> None:
+    """CPU per outcome of appending a 1024-outcome batch to the run store: one JSON line of
+    columns (perfkit's units.jsonl), an Arrow IPC stream record batch, a JSON line per outcome
+    (units.jsonl before batches). Each on the same batch of a real run, flushed to the OS."""
+    import orjson
+    import pyarrow as pa
+
+    from perfkit.model import Outcome, OutcomeBatch
+
+    run = perfkit_run(store, make_tasks(1, 3), "sequential", "inline", 1, {"candidates": 400, "cpu_ms": 0.0})
+    objects = [Outcome(*[None if isinstance(v, float) and v != v else v for v in row])
+               for row in run.units.head(1024).itertuples(index=False)]
+    batch = OutcomeBatch.from_outcomes(objects, range(len(objects)))
+
+    def timed(write) -> float:
+        t0 = time.process_time()
+        for _ in range(rounds):
+            write()
+        return (time.process_time() - t0) / rounds / len(objects) * 1e6
+
+    with open(store / "columns.jsonl", "wb") as fh:
+        def columns_line():
+            batch._encoded = None  # encode afresh each time, as a worker does
+            fh.write(b'{"columns":' + batch.encode() + b"}\n")
+            fh.flush()
+        jsonl = timed(columns_line)
+    with open(store / "units.arrows", "wb") as fh:
+        schema = pa.RecordBatch.from_pydict({k: v for k, v in batch.columns.items()}).schema
+        writer = pa.ipc.new_stream(fh, schema)
+
+        def arrow_batch():
+            writer.write_batch(pa.RecordBatch.from_pydict({k: v for k, v in batch.columns.items()}, schema=schema))
+            fh.flush()
+        arrow = timed(arrow_batch)
+    with open(store / "rows.jsonl", "wb") as fh:
+        def row_lines():
+            fh.write(b"\n".join(orjson.dumps(o.__dict__) for o in objects) + b"\n")
+            fh.flush()
+        rows = timed(row_lines)
+    print("| append format | CPU µs per outcome |\n|---|---|")
+    print(f"| one JSON line of columns per batch (units.jsonl now) | {jsonl:.2f} |")
+    print(f"| Arrow IPC stream, one record batch per batch | {arrow:.2f} |")
+    print(f"| one JSON line per outcome (units.jsonl before) | {rows:.2f} |")
 
 
 def hangs(store: Path, n: int = 50, timeout_s: float = 0.2) -> None:
