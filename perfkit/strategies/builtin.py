@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from perfkit.model import Plan, UnitRef, auto_chunk_size, chunked
+from perfkit.model import Plan, UnitRef, auto_chunk_size, chunked, tapered
 
 Samples = Sequence[tuple[str, int]]
 
@@ -25,16 +25,22 @@ def sample_parallel(samples: Samples, candidates: Sequence[str], workers: int, c
 
 
 def candidate_parallel(samples: Samples, candidates: Sequence[str], workers: int, chunk_size: Optional[int]) -> Plan:
-    """Chunks of (sample, candidate) units over the whole task; no barrier between samples."""
+    """Chunks of (sample, candidate) units over the whole task; no barrier between samples.
+    The automatic chunks shrink towards the end of the task so the workers finish together."""
     units = [u for row in _grid(samples, candidates) for u in row]
-    size = chunk_size or auto_chunk_size(len(units), workers)
-    return Plan(stages=(chunked(units, size),))
+    return Plan(stages=(_chunks(units, workers, chunk_size),))
+
+
+def _chunks(units: Sequence[UnitRef], workers: int, chunk_size: Optional[int]) -> tuple[tuple[UnitRef, ...], ...]:
+    """The given chunk size as it is; the automatic one tapered at the end of the stage."""
+    if chunk_size:
+        return chunked(units, chunk_size)
+    return tapered(units, auto_chunk_size(len(units), workers), workers)
 
 
 def hybrid(samples: Samples, candidates: Sequence[str], workers: int, chunk_size: Optional[int]) -> Plan:
     """Samples one after another (a barrier after each); a sample's candidates in parallel chunks."""
     stages = []
     for row in _grid(samples, candidates):
-        size = chunk_size or auto_chunk_size(len(row), workers)
-        stages.append(chunked(row, size))
+        stages.append(_chunks(row, workers, chunk_size))
     return Plan(stages=tuple(stages))
