@@ -43,6 +43,9 @@ KILL_GRACE_S = 0.05
 FLUSH_INTERVAL_S = 0.02
 #: ... or as soon as it holds this many outcomes (bounds a message and the re-run after a loss).
 FLUSH_UNITS = 1024
+#: A unit that ran this many times without its outcome reaching the parent (its worker died
+#: each time, after the unit) is recorded ``crashed`` instead of running again.
+MAX_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)

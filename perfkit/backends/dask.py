@@ -54,6 +54,7 @@ from urllib.parse import urlsplit
 
 from perfkit.backends.base import (
     KILL_GRACE_S,
+    MAX_ATTEMPTS,
     Assignment,
     Event,
     Generation,
@@ -67,8 +68,6 @@ from perfkit.backends.base import (
 from perfkit.backends.unit import BatchRecorder, Watch, generate, run_job
 from perfkit.model import ConfigError, Outcome, OutcomeBatch, Task
 
-#: A unit whose worker died this many times without its record being readable is ``crashed``.
-MAX_ATTEMPTS = 3
 #: An item whose worker died this many times before it could start is ``crashed`` (e.g. the solver
 #: kills the process while it is being built).
 MAX_LOST_BEFORE_START = 3

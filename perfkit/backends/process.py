@@ -57,6 +57,7 @@ from perfkit.backends.base import (
     FLUSH_INTERVAL_S,
     FLUSH_UNITS,
     KILL_GRACE_S,
+    MAX_ATTEMPTS,
     Assignment,
     Event,
     Generation,
@@ -112,6 +113,13 @@ def _main_not_reimported() -> Iterator[None]:
             sys.modules["__main__"] = main
 
 
+def _kill_group(pid: int) -> None:
+    """SIGKILL a worker's process group: the worker and every process its units started. The
+    kernel never gives a live group's id to a new process, so this cannot hit a stranger."""
+    with contextlib.suppress(OSError):
+        os.killpg(pid, signal.SIGKILL)
+
+
 def _cpu_s_of(pid: int) -> Optional[float]:
     """CPU (user + system, seconds) of a live process from /proc, before it is killed."""
     try:
@@ -146,6 +154,10 @@ def worker_main(conn: Connection, slot: Any) -> None:
     """The loop of one worker process: build a solver per run, then run jobs as they come."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _die_with_parent()
+    with contextlib.suppress(OSError):
+        # a process group of its own: whatever its units start (a solver's subprocess) is
+        # killed with it (_kill_group), and cannot keep perfkit's output pipe open
+        os.setpgid(0, 0)
     pid = os.getpid()
     name = f"pid-{pid}"
     view = memoryview(slot).cast("B").cast("d")
@@ -210,6 +222,9 @@ class _Worker:
     #: A replacement forked during a run: all its CPU is the run's (its start-up included).
     replacement: bool = False
     reply: Optional[float] = None
+    #: When it was asked to build the solver (time.monotonic()): it must be ready within the
+    #: backend's start_timeout_s.
+    opened: float = 0.0
 
     @property
     def name(self) -> str:
@@ -224,8 +239,12 @@ class ProcessBackend:
     reusable = True
 
     def __init__(self, kill_grace_s: float = KILL_GRACE_S, start_method: str = "forkserver",
-                 flush_interval_s: float = FLUSH_INTERVAL_S, flush_units: int = FLUSH_UNITS):
+                 flush_interval_s: float = FLUSH_INTERVAL_S, flush_units: int = FLUSH_UNITS,
+                 start_timeout_s: float = START_TIMEOUT_S):
         self.kill_grace_s = kill_grace_s
+        #: Longest a worker may take to be ready (forked and its solver built), at the start of
+        #: a run and for a replacement during it (seconds).
+        self.start_timeout_s = float(start_timeout_s)
         #: How often a worker sends its outcomes (seconds, units; and at every job end).
         self.flush = (float(flush_interval_s), int(flush_units))
         self.ctx = mp.get_context(start_method)
@@ -264,18 +283,23 @@ class ProcessBackend:
             w.ready = False
             w.reply = None
             w.tasks.clear()  # a worker forgets its tasks when it builds a new solver
-            self._send(w, ("open", solver, self.flush))
+            self._open(w)
         self._await(self.workers, "ready")
+
+    def _open(self, w: _Worker) -> None:
+        """Ask ``w`` to build the run's solver (it says ``ready`` when done)."""
+        w.opened = time.monotonic()
+        self._send(w, ("open", self._ref, self.flush))
 
     def _await(self, workers: list[_Worker], what: str) -> None:
         """Wait until every worker is ``up`` (forked) or ``ready`` (solver built)."""
-        deadline = time.monotonic() + START_TIMEOUT_S
+        deadline = time.monotonic() + self.start_timeout_s
         while True:
             pending = [w for w in workers if not getattr(w, what)]
             if not pending:
                 return
             if time.monotonic() > deadline:
-                raise WorkerFailure(f"{len(pending)} worker(s) did not start within {START_TIMEOUT_S:.0f} s")
+                raise WorkerFailure(f"{len(pending)} worker(s) did not start within {self.start_timeout_s:g} s")
             for w in pending:
                 self._write(w)
                 try:
@@ -303,7 +327,10 @@ class ProcessBackend:
         return w
 
     def _drop(self, w: _Worker) -> None:
-        """Forget a worker that is gone (its process already reaped)."""
+        """Forget a worker that is gone (its process already reaped), and what its units left
+        running."""
+        if w.process.pid is not None:
+            _kill_group(w.process.pid)
         for fd in (w.conn.fileno(), w.process.sentinel):
             with contextlib.suppress(KeyError, ValueError, OSError):
                 self._selector.unregister(fd)
@@ -369,7 +396,9 @@ class ProcessBackend:
 
     def _kill(self, w: _Worker, reason: str) -> None:
         cpu = _cpu_s_of(w.process.pid) if w.process.is_alive() else None
-        if w.process.is_alive():
+        if w.process.pid is not None:
+            _kill_group(w.process.pid)
+        if w.process.is_alive():  # not a group leader yet (killed right after the fork)
             w.process.kill()
         w.process.join(5.0)
         self.usage.append(WorkerUsage(w.name, max(0.0, (cpu or w.cpu0) - w.cpu0), killed=True, reason=reason))
@@ -439,9 +468,21 @@ class ProcessBackend:
             if what == "sentinel" or mask & selectors.EVENT_READ:
                 eof = self._drain(w, events)
                 if what == "sentinel" or (eof and not w.process.is_alive()):
+                    if w in self.workers and not w.ready:  # it died building the solver: so would the next
+                        raise WorkerFailure(f"a replacement worker could not start: {self._death(w)} while "
+                                            "building the solver")
                     self._lost(w, "crashed", self._death(w), events)
         self._enforce_deadlines(events)
+        self._check_starting()
         return events
+
+    def _check_starting(self) -> None:
+        """A replacement not ready within start_timeout_s stops the run (it would wait forever)."""
+        now = time.monotonic()
+        late = [w for w in self.workers if not w.ready and now - w.opened > self.start_timeout_s]
+        if late:
+            raise WorkerFailure(f"{len(late)} worker(s) did not start within {self.start_timeout_s:g} s "
+                                "(a replacement that never became ready)")
 
     def _drain(self, w: _Worker, events: list[Event]) -> bool:
         """Every complete message the worker sent; True when its pipe is closed (it died)."""
@@ -512,6 +553,24 @@ class ProcessBackend:
             if now > started + job.timeout_s + self.kill_grace_s:
                 self._lost(w, "timeout", f"killed {now - started - job.timeout_s:.3f} s after its deadline", events)
 
+    @staticmethod
+    def _exhausted(requeue: list[Job], reason: str, lost: list[Outcome], uids: list[int]) -> list[Job]:
+        """The jobs to queue again, less the re-runs past MAX_ATTEMPTS: their units are
+        recorded ``crashed`` (into ``lost``/``uids``) with the attempts they had."""
+        kept: list[Job] = []
+        for job in requeue:
+            if not isinstance(job, Assignment) or job.attempt <= MAX_ATTEMPTS:
+                kept.append(job)
+                continue
+            item = job.item
+            for pos, (split, index, candidate) in enumerate(item.units):
+                lost.append(Outcome(item.task_id, split, index, candidate, "crashed", error_type="WorkerDied",
+                                    error_message=f"its worker died after it in {MAX_ATTEMPTS} attempts, before its "
+                                                  f"outcome was sent; last: {reason}",
+                                    queued=job.queued, chunk=item.chunk, attempt=job.attempt - 1, stage=item.stage))
+                uids.append(item.uids[pos] if item.uids else -1)
+        return kept
+
     def _death(self, w: _Worker) -> str:
         w.process.join(1.0)
         code = w.process.exitcode
@@ -551,6 +610,7 @@ class ProcessBackend:
             else:  # between two units of the job: the one at ``pos`` had ended
                 requeue += job.after_loss(ran=pos + 1, accounted=accounted)
         w.jobs.clear()
+        requeue = self._exhausted(requeue, reason, lost, uids)
         if lost:
             events.append(OutcomeBatch.from_outcomes(lost, uids))
         if requeue:
@@ -563,4 +623,4 @@ class ProcessBackend:
         self.pool.insert(at, replacement)
         if slot is not None:  # it builds the solver while the others work; ready when it says so
             self.workers.insert(slot, replacement)
-            self._send(replacement, ("open", self._ref, self.flush))
+            self._open(replacement)

@@ -3,8 +3,9 @@
 This module runs inside every worker (inline, thread, process, Dask). It times each unit on
 ``time.monotonic()`` (one clock for every process of a machine) and ``time.thread_time()``
 (the CPU of the thread that ran it), and turns whatever the solver did into exactly one
-status: an exception before the deadline is an ``error`` with its type, an exception or a
-result after the deadline is a ``timeout``, a budget already spent is ``skipped``.
+status: an exception before the deadline (any BaseException but the user's Ctrl-C or SIGTERM:
+a solver's SystemExit or KeyboardInterrupt too) is an ``error`` with its type, an exception or
+a result after the deadline is a ``timeout``, a budget already spent is ``skipped``.
 
 It is the per-unit hot path of every backend, so it is written for it (docs/benchmarks.md,
 "Harness cost per unit"): a unit appends a handful of values to the columns of a
@@ -228,7 +229,7 @@ def _nan(value: Optional[float]) -> float:
 
 
 def _describe(exc: BaseException) -> tuple[str, str]:
-    return type(exc).__name__, str(exc)[:MAX_MESSAGE_CHARS]
+    return type(exc).__name__, _text(exc)[:MAX_MESSAGE_CHARS]
 
 
 def expected_hash(sample: Any) -> Optional[str]:
@@ -264,7 +265,9 @@ def run_job(solver: Any, task: Task, dispatch: int, a: Assignment, rec: BatchRec
     add_cpu, add_hash, add_match = rec.cpu.append, rec.output_hash.append, rec.match.append
     add_status, errors = rec.status.append, rec.errors
     row, flush_at = len(rec.pos), rec.since + rec.flush_interval_s
-    flush_units = rec.flush_units
+    # a re-run after a lost worker sends each outcome as it ends: the unit that kills its
+    # worker is then the only one to run again, and the others are not charged its attempts
+    flush_units = rec.flush_units if a.attempt == 1 else 1
     for pos, (split, index, candidate) in enumerate(a.item.units):
         if index != last[1] or split != last[0]:
             last = (split, index)
@@ -309,6 +312,12 @@ def run_job(solver: Any, task: Task, dispatch: int, a: Assignment, rec: BatchRec
             cpu1 = cpu_clock()
             ended = mono()
             failure = exc
+        except SignalInterrupt:  # the user's Ctrl-C or SIGTERM: the run's to handle
+            raise
+        except BaseException as exc:  # SystemExit, its own KeyboardInterrupt...: still the unit's error
+            cpu1 = cpu_clock()
+            ended = mono()
+            failure = exc
         if slot is not None:
             slot[2] = 0.0
         elif not end():
@@ -320,11 +329,11 @@ def run_job(solver: Any, task: Task, dispatch: int, a: Assignment, rec: BatchRec
         if failure is None:
             try:
                 h = output_hash(out)
-            except (ValueError, TypeError) as exc:
+            except Exception as exc:  # not a grid, or an object that fails to convert
                 add_status("error")
                 add_hash(None)
                 add_match(None)
-                errors[row] = ("InvalidOutput", str(exc)[:MAX_MESSAGE_CHARS])
+                errors[row] = ("InvalidOutput", _text(exc)[:MAX_MESSAGE_CHARS])
             else:
                 add_hash(h)
                 add_match(None if expected is None else h == expected)
@@ -339,6 +348,9 @@ def run_job(solver: Any, task: Task, dispatch: int, a: Assignment, rec: BatchRec
             add_hash(None)
             add_match(None)
             errors[row] = _describe(failure)
+        # let go of the output (and the exception) now: what its finaliser does belongs to this
+        # unit, before its outcome is sent, not to the next unit's run
+        out = failure = None
         segment[3] = pos + 1
         row += 1
         if row >= flush_units or ended >= flush_at:
@@ -380,6 +392,10 @@ def _run_sample_level(solver: Any, task: Task, a: Assignment, rec: BatchRecorder
                 cpu1, ended, failure = time.thread_time(), time.monotonic(), exc
         except HardTimeout as exc:
             cpu1, ended, failure = time.thread_time(), time.monotonic(), exc
+        except SignalInterrupt:  # the user's Ctrl-C or SIGTERM: the run's to handle
+            raise
+        except BaseException as exc:  # SystemExit, its own KeyboardInterrupt...: still the unit's error
+            cpu1, ended, failure = time.thread_time(), time.monotonic(), exc
         if not watch.end():
             return
         over = ended >= started + a.timeout_s
@@ -410,9 +426,9 @@ def _finish(outcome: Outcome, output: Any, expected_hash: Optional[str]) -> None
     ``match`` compares 64-bit hashes of shape and cells, so equal hashes mean equal grids."""
     try:
         outcome.output_hash = output_hash(output)
-    except (ValueError, TypeError) as exc:
+    except Exception as exc:  # not a grid, or an object that fails to convert
         outcome.status, outcome.output_hash = "error", None
-        outcome.error_type, outcome.error_message = "InvalidOutput", str(exc)[:MAX_MESSAGE_CHARS]
+        outcome.error_type, outcome.error_message = "InvalidOutput", _text(exc)[:MAX_MESSAGE_CHARS]
         return
     if expected_hash is not None:
         outcome.match = outcome.output_hash == expected_hash

@@ -15,18 +15,10 @@ from perfkit import load_run, runner
 from perfkit.model import PerfkitError, RunConfig, TimeoutPolicy
 from plugins.faulty_solvers import BOUNDARY, GRANDCHILD_MARK
 
-#: The backend faults are fixed on top of issue 13's backends (the hot-path rewrite): until then
-#: their tests are expected to fail, strictly (an unexpected pass fails the suite too).
-PART_B = pytest.mark.xfail(strict=True, reason="issue 12 part B: fixed on top of issue 13's backends")
-#: ... and those that hang today (they would only wait for their timeout).
-PART_B_HANGS = pytest.mark.xfail(run=False, reason="issue 12 part B: hangs on today's backends")
-
-
 # -- fault 1: flow control ------------------------------------------------------------------------
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-@PART_B_HANGS
 def test_work_items_of_100_000_units_cannot_deadlock_the_pipes(tmp_path):
     """Two items of 100 000 units each on two worker processes: the parent sends megabytes of
     item while the workers send batches back; neither side may wait for the other forever."""
@@ -39,7 +31,6 @@ def test_work_items_of_100_000_units_cannot_deadlock_the_pipes(tmp_path):
 
 # -- fault 2: the unit boundary ---------------------------------------------------------------------
 
-@PART_B
 @pytest.mark.parametrize("backend", ["inline", pytest.param("thread", marks=pytest.mark.slow), "process",
                                      pytest.param("dask", marks=pytest.mark.slow)])
 def test_everything_a_candidate_can_raise_is_an_error_with_its_type(tmp_path, backend):
@@ -60,7 +51,6 @@ def test_everything_a_candidate_can_raise_is_an_error_with_its_type(tmp_path, ba
 
 # -- fault 4: supervised workers -------------------------------------------------------------------
 
-@PART_B
 def test_a_unit_that_kills_every_worker_it_touches_ends_crashed_after_a_few_attempts(tmp_path):
     config = RunConfig(solver="plugins.faulty_solvers:KillsItsWorker", tasks="synthetic:1x1+1",
                        strategy="candidate-parallel", backend="process", workers=2, chunk_size=4,
@@ -74,7 +64,7 @@ def test_a_unit_that_kills_every_worker_it_touches_ends_crashed_after_a_few_atte
     assert run.summary.resources["processes_created"] <= 2 + 2 * 4, "replacements were not capped"
 
 
-@pytest.mark.parametrize("how", ["raise", pytest.param("exit", marks=PART_B_HANGS)])
+@pytest.mark.parametrize("how", ["raise", "exit"])
 def test_a_replacement_that_cannot_start_fails_the_run_with_one_line(tmp_path, capsys, how):
     code, out, err = perfkit_main(["run", "--solver", "plugins.faulty_solvers:BuildFails", "--solver-opt",
                                    f"flag={tmp_path / 'flag'}", "--solver-opt", f"how={how}", "--tasks",
@@ -87,7 +77,6 @@ def test_a_replacement_that_cannot_start_fails_the_run_with_one_line(tmp_path, c
     assert run.state == "failed"
 
 
-@PART_B
 def test_a_replacement_that_never_becomes_ready_fails_the_run_after_its_deadline(tmp_path):
     config = RunConfig(solver="plugins.faulty_solvers:BuildFails", tasks="synthetic:1x1+1",
                        strategy="candidate-parallel", backend="process", workers=2,
@@ -103,7 +92,6 @@ def grandchildren() -> list[psutil.Process]:
     return [p for p in psutil.process_iter(["cmdline"]) if GRANDCHILD_MARK in (p.info["cmdline"] or [])]
 
 
-@PART_B_HANGS
 def test_a_timeout_kills_the_whole_process_group_and_the_output_pipe_closes(tmp_path):
     """``perfkit run ... | cat``: a grandchild holding stdout would keep the pipe open forever."""
     before = {p.pid for p in grandchildren()}
