@@ -4,6 +4,7 @@ a bare ``ProcessPoolExecutor.map``, the main job's wall, and how quickly a hung 
     python benchmarks/backends.py overhead     # harness cost per unit, every backend
     python benchmarks/backends.py efficiency   # strategies × unit sizes vs ProcessPoolExecutor.map
     python benchmarks/backends.py demo         # `perfkit compare experiments/default.toml`, timed
+    python benchmarks/backends.py thirdparty   # markdown-it-py units vs a chunked ProcessPoolExecutor
     python benchmarks/backends.py hangs        # p50/p99 stop latency over 50 hangs
     python benchmarks/backends.py store        # CPU per outcome of the store's append formats
 
@@ -160,6 +161,55 @@ def measure_efficiency(store: Path) -> dict:
     return out
 
 
+#: The third-party workloads of ``thirdparty`` (benchmarks/markdown_work.py): (label, options).
+THIRD_PARTY = [("markdown-it, 1–6 ms units", {"samples": 10, "candidates": 200, "low": 1500, "high": 9000,
+                                              "spread": "uniform"}),
+               ("markdown-it, 10 µs–0.4 s units", {"samples": 6, "candidates": 200, "low": 10, "high": 300_000,
+                                                   "spread": "log"})]
+
+_MD = None
+
+
+def _md_init(options):
+    global _MD
+    from markdown_work import MarkdownSolver
+    _MD = MarkdownSolver(**options)
+
+
+def _md_unit(args):
+    s, c = args
+    from markdown_work import render
+    return int(render(_MD.md, _MD.text, int(_MD.chars[s, c]))[0, 0])
+
+
+def md_pool_wall(options: dict, workers: int) -> float:
+    """The same units through a hand-written ``ProcessPoolExecutor.map``, chunksize = units /
+    (8 × workers), workers up before the clock starts."""
+    args = [(s, c) for s in range(options["samples"]) for c in range(options["candidates"])]
+    with ProcessPoolExecutor(workers, initializer=_md_init, initargs=(options,)) as pool:
+        list(pool.map(_noop, range(8 * workers)))
+        t0 = time.monotonic()
+        list(pool.map(_md_unit, args, chunksize=max(1, len(args) // (8 * workers))))
+        return time.monotonic() - t0
+
+
+def measure_thirdparty(store: Path) -> dict:
+    workers = min(2, usable_cores())
+    out = {}
+    for label, options in THIRD_PARTY:
+        tasks = make_tasks(1, options["samples"])
+        row = {"pool_map_s": md_pool_wall(options, workers)}
+        for strategy in ["candidate-parallel", "hybrid", "sample-parallel"]:
+            run = perfkit_run(store, tasks, strategy, "process", workers, options, solver="markdown_work:MarkdownSolver")
+            row[strategy] = _window(run)
+            if strategy == "candidate-parallel":
+                cpu = run.units.cpu_s
+                row.update(units=len(run.units), unit_cpu_min_s=float(cpu.min()), unit_cpu_max_s=float(cpu.max()),
+                           work_s=float(cpu.sum()))
+        out[label] = row
+    return out
+
+
 def measure_demo(store: Path) -> dict:
     """``perfkit compare experiments/default.toml``, the whole command, and its report's
     candidate-parallel row."""
@@ -177,7 +227,8 @@ def measure_demo(store: Path) -> dict:
             "findings": findings}
 
 
-MEASURES = {"overhead": measure_overhead, "efficiency": measure_efficiency, "demo": measure_demo}
+MEASURES = {"overhead": measure_overhead, "efficiency": measure_efficiency, "demo": measure_demo,
+            "thirdparty": measure_thirdparty}
 
 
 def measure(what: str, tree: Path) -> dict:
@@ -224,7 +275,7 @@ def efficiency_rows(label: str, m: dict) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["overhead", "efficiency", "demo", "hangs", "store", "_measure"])
+    parser.add_argument("what", choices=["overhead", "efficiency", "demo", "thirdparty", "hangs", "store", "_measure"])
     parser.add_argument("inner", nargs="?", help=argparse.SUPPRESS)
     parser.add_argument("--against", type=Path, help="another checkout to measure in the same run (A/B interleaved)")
     parser.add_argument("--rounds", type=int, default=1)
@@ -250,6 +301,16 @@ def main() -> None:
         for label, ms in results.items():
             for m in ms:
                 print("\n".join(overhead_rows(label, m)))
+    elif args.what == "thirdparty":
+        print("| tree | workload | units (unit CPU) | best strategy | wall s | ProcessPoolExecutor.map s | wall / map |")
+        print("|---|---|---|---|---|---|---|")
+        for label, ms in results.items():
+            for m in ms:
+                for workload, row in m.items():
+                    best = min(("candidate-parallel", "hybrid", "sample-parallel"), key=lambda s: row[s])
+                    print(f"| {label} | {workload} | {row['units']} ({row['unit_cpu_min_s'] * 1e3:.2f}–"
+                          f"{row['unit_cpu_max_s'] * 1e3:.0f} ms, Σ {row['work_s']:.1f} s) | {best} | "
+                          f"{row[best]:.3f} | {row['pool_map_s']:.3f} | **{row[best] / row['pool_map_s']:.3f}** |")
     elif args.what == "efficiency":
         print("| tree | unit CPU | units | strategy | wall s | ProcessPoolExecutor.map s | wall / map | efficiency |")
         print("|---|---|---|---|---|---|---|---|")
