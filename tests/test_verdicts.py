@@ -276,3 +276,24 @@ def test_a_run_with_worker_kills_has_as_many_lanes_as_slots_and_no_straggler(tmp
     assert list(busy_by_slot(par.units).index) == ["slot 0", "slot 1"]
     c = analyse([ref, par])
     assert "straggler" not in rules(c)
+
+
+# -- every unit that ran: its status and its CPU -------------------------------------------------
+
+@pytest.mark.parametrize("sample_level", [False, True])
+def test_a_result_after_the_deadline_is_a_timeout_whatever_it_contains(sample_level):
+    """A valid grid and an invalid one, each returned after the deadline: both ``timeout``."""
+    from plugins.example_solvers import LateSolver
+
+    from perfkit.backends.base import Assignment
+    from perfkit.backends.unit import evaluate_unit
+    from perfkit.model import WHOLE_SAMPLE, WorkItem
+
+    solver, task = LateSolver(), make_task("late", 1, 0)
+    units = (("demo", 0, WHOLE_SAMPLE),) if sample_level else (("demo", 0, "grid"), ("demo", 0, "junk"))
+    a = Assignment(WorkItem(1, task.id, units, sample_level), queued=0.0, timeout_s=0.01)
+    outs = [o for u in units for o in evaluate_unit(solver, task, u, a, "main")]
+    assert sorted(o.candidate for o in outs) == ["grid", "junk"]
+    assert {o.status for o in outs} == {"timeout"}
+    junk = next(o for o in outs if o.candidate == "junk")
+    assert "after its deadline" in junk.error_message and "InvalidOutput" in junk.error_message

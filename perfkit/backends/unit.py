@@ -102,11 +102,20 @@ def evaluate_unit(solver: Any, task: Task, unit: UnitRef, a: Assignment, worker:
     if not sample_level:
         o = outcome(candidate, "ok")
         _finish(o, result, expected_hash(sample, expected))
-        if over and o.status != "error":
-            o.status = "timeout"
-            o.error_message = f"finished {ended - deadline:.3f} s after its deadline"
-        return [o]
-    return _sample_outcomes(solver, task, expected_hash(sample, expected), result, outcome, over)
+        outs = [o]
+    else:
+        outs = _sample_outcomes(solver, task, expected_hash(sample, expected), result, outcome, over)
+    return _late(outs, ended - deadline) if over else outs
+
+
+def _late(outcomes: list[Outcome], late_s: float) -> list[Outcome]:
+    """A result that arrives after its deadline is a ``timeout``, whatever it contains (a
+    valid grid, an invalid one, a bad mapping): what it returned is kept in the message."""
+    for o in outcomes:
+        was = f" (returned: {o.error_type}: {o.error_message})" if o.status == "error" else ""
+        o.status, o.error_type = "timeout", None
+        o.error_message = f"finished {late_s:.3f} s after its deadline{was}"[:MAX_MESSAGE_CHARS]
+    return outcomes
 
 
 def expected_hash(sample: Any, cache: Optional[dict] = None) -> Optional[str]:
