@@ -33,6 +33,7 @@ from typing import Any, Iterator, Optional
 
 from perfkit.backends.base import KILL_GRACE_S, Assignment, SolverRef, WorkerFailure, WorkerUsage, build_solver
 from perfkit.backends.unit import iter_item
+from perfkit.backends.usage import KilledWorker, peak_rss_bytes, process_cpu_s, reset_peak_rss
 from perfkit.model import Outcome, Task
 
 #: Longest a worker holds finished outcomes before sending them (batching cuts per-unit cost).
@@ -76,15 +77,6 @@ def _main_not_reimported() -> Iterator[None]:
             sys.modules["__main__"] = main
 
 
-def _cpu_s_of(pid: int) -> Optional[float]:
-    """CPU (user + system, seconds) of a live process from /proc, before it is killed."""
-    try:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return None
-
-
 def worker_main(conn: Connection, slot: Any, ref: SolverRef) -> None:
     """The loop of one worker process: build the solver, then run items as they come."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
@@ -101,6 +93,7 @@ def worker_main(conn: Connection, slot: Any, ref: SolverRef) -> None:
     def on_start(pos: int, started: float) -> None:
         slot[1] = pos
         slot[2] = started
+        slot[3] = process_cpu_s()  # the CPU a killed unit consumed (perfkit/backends/usage.py)
 
     while True:
         try:
@@ -112,6 +105,7 @@ def worker_main(conn: Connection, slot: Any, ref: SolverRef) -> None:
         elif msg[0] == "item":
             a: Assignment = msg[1]
             slot[0] = a.item.chunk
+            reset_peak_rss()
             buffer: list[tuple] = []
             last = time.monotonic()
             for unit, outcomes in iter_item(solver, tasks[a.item.task_id], a, name, on_start):
@@ -121,10 +115,10 @@ def worker_main(conn: Connection, slot: Any, ref: SolverRef) -> None:
                 if now - last >= FLUSH_INTERVAL_S:
                     conn.send(("outcomes", buffer))
                     buffer, last = [], now
-            conn.send(("item_done", a.item.chunk, buffer))
+            conn.send(("item_done", a.item.chunk, buffer, peak_rss_bytes()))
         elif msg[0] == "stop":
             ru = os.times()
-            conn.send(("usage", ru.user + ru.system))
+            conn.send(("usage", ru.user + ru.system, peak_rss_bytes()))
             return
 
 
@@ -138,6 +132,7 @@ class _Worker:
     task_id: Optional[str] = None
     items: deque = field(default_factory=deque)  # assignments sent, oldest (running) first
     received: dict = field(default_factory=dict)  # chunk -> set of unit refs accounted for
+    peak: int = 0  # largest peak resident memory of its items (bytes)
 
     @property
     def name(self) -> str:
@@ -155,6 +150,8 @@ class ProcessBackend:
         self.ctx = mp.get_context(start_method)
         self.workers: list[_Worker] = []
         self.usage: list[WorkerUsage] = []
+        #: One record per work item run to its end: task_id, chunk, worker, peak_rss_bytes.
+        self.items: list[dict[str, Any]] = []
         self.spawned = 0
         self.timeout_s = 1.0
         self._ref: Optional[SolverRef] = None
@@ -186,7 +183,7 @@ class ProcessBackend:
 
     def _spawn(self) -> _Worker:
         parent, child = self.ctx.Pipe(duplex=True)
-        slot = self.ctx.RawArray("d", 3)
+        slot = self.ctx.RawArray("d", 4)
         process = self.ctx.Process(target=worker_main, args=(child, slot, self._ref), daemon=True,
                                    name="perfkit-worker")
         with _main_not_reimported():
@@ -205,7 +202,7 @@ class ProcessBackend:
                 w.conn.send(("stop",))
                 if w.conn.poll(5.0):
                     msg = w.conn.recv()
-                    self.usage.append(WorkerUsage(w.name, msg[1]))
+                    self.usage.append(WorkerUsage(w.name, msg[1], peak_rss_bytes=max(msg[2] or 0, w.peak) or None))
             except (EOFError, OSError, BrokenPipeError):
                 pass
             w.process.join(5.0)
@@ -218,13 +215,15 @@ class ProcessBackend:
         return {"processes_created": self.spawned, "start_method": self.ctx.get_start_method(),
                 "threads": 0, "kill_grace_s": self.kill_grace_s, "items_per_worker": ITEMS_PER_WORKER}
 
-    def _kill(self, w: _Worker, reason: str) -> None:
-        cpu = _cpu_s_of(w.process.pid) if w.process.is_alive() else None
+    def _kill(self, w: _Worker, reason: str) -> KilledWorker:
+        used = KilledWorker.read(w.process.pid) if w.process.is_alive() else KilledWorker(None, None)
         if w.process.is_alive():
             w.process.kill()
         w.process.join(5.0)
         w.conn.close()
-        self.usage.append(WorkerUsage(w.name, cpu or 0.0, killed=True, reason=reason))
+        peak = max(used.peak_rss_bytes or 0, w.peak) or None
+        self.usage.append(WorkerUsage(w.name, used.cpu_s or 0.0, killed=True, reason=reason, peak_rss_bytes=peak))
+        return used
 
     # -- one stage --------------------------------------------------------------------------
 
@@ -306,6 +305,9 @@ class ProcessBackend:
             if kind == "item_done":
                 done = w.items.popleft()
                 w.received.pop(done.item.chunk, None)
+                w.peak = max(w.peak, msg[3] or 0)
+                self.items.append({"task_id": done.item.task_id, "chunk": done.item.chunk, "worker": w.name,
+                                   "peak_rss_bytes": msg[3]})
 
     def _death(self, w: _Worker) -> str:
         w.process.join(1.0)
@@ -331,7 +333,7 @@ class ProcessBackend:
         """A worker is gone (killed for an overrun, or died): record its unit in flight (at
         ``pos`` of its first item, started at ``started``) as ``status``, send the rest of its
         items back to the queue, and replace it."""
-        self._kill(w, reason)
+        used = self._kill(w, reason)
         self.workers.remove(w)
         requeue: list[Assignment] = []
         for i, a in enumerate(w.items):
@@ -344,7 +346,8 @@ class ProcessBackend:
                 yield Outcome(a.item.task_id, split, index, candidate, status,
                               error_type="WorkerKilled" if status == "timeout" else "WorkerDied",
                               error_message=reason, queued=a.queued, started=started, ended=now,
-                              wall_s=now - started, worker=w.name, chunk=a.item.chunk, attempt=a.attempt)
+                              wall_s=now - started, cpu_s=used.unit_cpu_s(w.slot[3]), worker=w.name,
+                              chunk=a.item.chunk, attempt=a.attempt)
             requeue += a.after_loss(ran=pos if in_flight is not None else 0, in_flight=in_flight,
                                     accounted=accounted)
         queue.extendleft(reversed(requeue))  # they were first in line: keep them first

@@ -80,6 +80,8 @@ class RunState:
     #: time.monotonic() when the run window of this session opened and closed.
     started: float = 0.0
     ended: float = 0.0
+    #: One record per work item the backend ran to its end (task_id, chunk, worker, peak_rss_bytes).
+    items: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _cpu_self_s() -> float:
@@ -236,6 +238,7 @@ class Runner:
         usage, problem = [], None
         try:
             usage = backend.close() if backend is not None else []
+            self.state.items = list(getattr(backend, "items", ()))  # each work item's peak memory, when measured
             for key, facts in getattr(backend, "late_facts", list)():
                 self.writer.amend(key, **facts)
         except StoreError as exc:
@@ -323,6 +326,7 @@ class Runner:
             units_planned_this_session=self.state.proposed,
             duplicates_dropped=self.state.duplicates,
             workers=[dict(u.__dict__) for u in usage],
+            items=self.state.items,
             resources=resources,
             error=error,
             **machine.load_figures(*self.busy_window, cpu_parent_s + workers_cpu),
