@@ -323,6 +323,20 @@ def test_a_killed_slow_unit_has_its_cpu_and_is_named_slow_not_contention(tmp_pat
         assert "contention" in finding(c, "contention-timeouts").sentence
 
 
+@pytest.mark.slow
+def test_opaque_solver_timing_out_on_the_process_backend_records_every_declared_candidate(tmp_path):
+    from perfkit.model import RunConfig, TimeoutPolicy
+
+    tasks = [make_task("o", n_demo=2, n_test=1)]
+    config = RunConfig(solver="plugins.example_solvers:DeclaredOpaqueSolver", tasks="x", strategy="sample-parallel",
+                       backend="process", workers=2, timeout=TimeoutPolicy(0.2),
+                       solver_options={"candidates": 3, "hang_sample": "demo[1]"})
+    units = run(config, tmp_path, tasks=tasks).units
+    hung = units[units["split"].eq("demo") & units["index"].eq(1)]
+    assert sorted(hung["candidate"]) == ["p0", "p1", "p2"] and set(hung["status"]) == {"timeout"}
+    assert len(units) == 9 and "*" not in set(units["candidate"])
+
+
 # -- memory: measured by the process backend, shown in the report ------------------------------
 
 @pytest.mark.slow

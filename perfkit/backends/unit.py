@@ -10,7 +10,8 @@ result after the deadline is a ``timeout``, a budget already spent is ``skipped`
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterator, Optional
+from dataclasses import replace
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 from perfkit.backends.base import Assignment
 from perfkit.model import WHOLE_SAMPLE, Outcome, Task, UnitRef, as_grid, candidate_id_problem, grid_hash
@@ -142,6 +143,26 @@ def _declared(solver: Any, task: Task) -> list[str]:
         declared = [c for c in solver.candidates(task) if candidate_id_problem(c) is None]
         return declared or [WHOLE_SAMPLE]
     return [WHOLE_SAMPLE]
+
+
+def per_declared_candidate(solver: Any, task: Task, outcomes: Iterable[Outcome]) -> Iterator[Outcome]:
+    """The outcomes as a backend yields them, except that a whole-sample unit stopped from
+    outside its worker (killed at its deadline, or lost with it: the worker could not name its
+    candidates) becomes one outcome per candidate the solver declares, as :func:`evaluate_unit`
+    records a sample that fails inside the worker. Every backend thus records the same units."""
+    for o in outcomes:
+        names = [WHOLE_SAMPLE]
+        # a leaked thread's unit stays whole: the thread backend amends it later by its key
+        if o.candidate == WHOLE_SAMPLE and o.status in ("timeout", "crashed") and not o.leaked:
+            try:
+                names = _declared(solver, task)
+            except Exception:  # the solver's own failure: the unit stays whole, nothing is lost
+                names = [WHOLE_SAMPLE]
+        if names == [WHOLE_SAMPLE]:
+            yield o
+            continue
+        for c in names:
+            yield _share(replace(o, candidate=c), len(names))
 
 
 def _share(outcome: Outcome, n: int) -> Outcome:

@@ -28,6 +28,7 @@ from perfkit.backends import (
     check_backend_options,
     get_backend,
 )
+from perfkit.backends.unit import per_declared_candidate
 from perfkit.model import (
     UNIT_KEY,
     WHOLE_SAMPLE,
@@ -274,7 +275,7 @@ class Runner:
             self.observer.add_units(n_units)
             now = time.monotonic()
             assignments = [Assignment(item, now, self.config.timeout.unit_timeout_s, budget=budget) for item in items]
-            for outcome in backend.run_stage(task, assignments):
+            for outcome in per_declared_candidate(solver, task, backend.run_stage(task, assignments)):
                 self._record(outcome)
                 self.interrupts.check()  # a Ctrl-C that a solver swallowed still stops the run
             self.writer.flush()
