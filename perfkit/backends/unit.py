@@ -136,9 +136,14 @@ def _call(solver: Any, task: Task, sample: Any, candidate: str, deadline: float,
     return solver.evaluate(task, sample, candidate, deadline)
 
 
-def _declared(solver: Any, task: Task) -> list[str]:
+def _declared(solver: Any, task: Task, sample: Any = None) -> list[str]:
     """Candidates an opaque solver declares up front (optional ``candidates(task)``), else the
-    whole sample as one unit."""
+    whole sample as one unit. Outside the worker that ran ``sample`` (a killed worker's sample,
+    named by the parent), a solver's optional ``declared_candidates(task, sample)`` is asked
+    first: its per-sample declaration may depend on the sample (the battery's does)."""
+    if sample is not None and hasattr(solver, "declared_candidates"):
+        declared = [c for c in solver.declared_candidates(task, sample) if candidate_id_problem(c) is None]
+        return declared or [WHOLE_SAMPLE]
     if hasattr(solver, "candidates"):
         declared = [c for c in solver.candidates(task) if candidate_id_problem(c) is None]
         return declared or [WHOLE_SAMPLE]
@@ -155,7 +160,7 @@ def per_declared_candidate(solver: Any, task: Task, outcomes: Iterable[Outcome])
         # a leaked thread's unit stays whole: the thread backend amends it later by its key
         if o.candidate == WHOLE_SAMPLE and o.status in ("timeout", "crashed") and not o.leaked:
             try:
-                names = _declared(solver, task)
+                names = _declared(solver, task, task.sample(o.split, o.index))
             except Exception:  # the solver's own failure: the unit stays whole, nothing is lost
                 names = [WHOLE_SAMPLE]
         if names == [WHOLE_SAMPLE]:
