@@ -168,11 +168,14 @@ def test_phases_refuse_a_speed_verdict_from_one_run_each():
 
 def test_cost_concentration_names_the_expensive_candidates(tmp_path):
     tasks = [make_task("t1", 3, 1, seed=3)]
-    opts = dict(candidates=32, cpu_ms=0.3, faults="slow=60:c003; slow=60:c011")
+    opts = dict(candidates=32, cpu_ms=0.3, faults="slow=200:c003; slow=200:c011")  # ~90 % of unit time
     runs = [run(_repeat(synthetic_config(**opts), r), tmp_path, tasks=tasks) for r in range(2)]
     c = analyse(runs)
     f = finding(c, "cost-by-candidate")
-    assert "2 of 32 candidates" in f.sentence and "c003" in f.sentence and "c011" in f.sentence
+    # both take ~45 % each: the finding names those needed to reach half the unit time (one of
+    # them alone when the machine slowed it more), and no cheap candidate
+    named = {cid for cid in (f"c{i:03d}" for i in range(32)) if f"{cid} (" in f.sentence}
+    assert named in ({"c003", "c011"}, {"c003"}, {"c011"}) and f"{len(named)} of 32 candidates" in f.sentence
     assert "units timed out" in f.sentence
     top = c.cost["candidate"]["name"].head(2).tolist()
     assert sorted(top) == ["c003", "c011"]
