@@ -47,6 +47,9 @@ ITEMS_PER_WORKER = 2
 START_TIMEOUT_S = 60.0
 
 _IDLE = 0.0
+#: Whether this process has started its forkserver: the first start pays for it (a "cold"
+#: start, recorded in resources() so that predictions of a run know which it was).
+_forkserver_started = False
 
 
 def _die_with_parent() -> None:
@@ -153,6 +156,7 @@ class ProcessBackend:
         #: One record per work item run to its end: task_id, chunk, worker, peak_rss_bytes.
         self.items: list[dict[str, Any]] = []
         self.spawned = 0
+        self.cold_start = False
         self.timeout_s = 1.0
         self._ref: Optional[SolverRef] = None
 
@@ -160,7 +164,10 @@ class ProcessBackend:
 
     def start(self, solver: SolverRef, workers: int) -> None:
         """Fork ``workers`` processes and wait until each has built the solver."""
+        global _forkserver_started
         self._ref = solver
+        self.cold_start = self.ctx.get_start_method() != "forkserver" or not _forkserver_started
+        _forkserver_started = _forkserver_started or self.ctx.get_start_method() == "forkserver"
         if self.ctx.get_start_method() == "forkserver":
             from perfkit.solvers import resolve_spec
             module = resolve_spec(solver.spec).partition(":")[0]
@@ -213,6 +220,7 @@ class ProcessBackend:
 
     def resources(self) -> dict[str, Any]:
         return {"processes_created": self.spawned, "start_method": self.ctx.get_start_method(),
+                "cold_start": self.cold_start,
                 "threads": 0, "kill_grace_s": self.kill_grace_s, "items_per_worker": ITEMS_PER_WORKER}
 
     def _kill(self, w: _Worker, reason: str) -> KilledWorker:

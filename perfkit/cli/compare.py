@@ -26,10 +26,23 @@ SUMMARY_HEADERS = ("strategy", "wall", "CPU", "eff.", "speedup (95% CI)", "t/o")
 SUMMARY_TITLE = "median over repeats; eff. = ideal wall / wall; t/o = timeouts"
 
 
+#: The extra column when the comparison carries each configuration's prediction.
+PREDICTED_HEADER = "predicted (error)"
+
+
 def summary_rows(c: Any) -> list[tuple[str, ...]]:
-    """One row per strategy: median wall and CPU (auto-scaled), efficiency, speedup, timeouts."""
-    return [(r["group"], duration(r["wall_s_median"]), duration(r["cpu_s_median"]), percent(r["efficiency_median"]),
-             speedup_text(r), str(r["n_timeout_max"])) for _, r in c.groups.iterrows()]
+    """One row per strategy: median wall and CPU (auto-scaled), efficiency, speedup, timeouts,
+    and the wall predicted from the sequential run alone with the model's error, when known."""
+    model = {} if c.model.empty else {(m.strategy, m.backend, m.workers): m for m in c.model.itertuples()}
+    rows = []
+    for _, r in c.groups.iterrows():
+        row = (r["group"], duration(r["wall_s_median"]), duration(r["cpu_s_median"]), percent(r["efficiency_median"]),
+               speedup_text(r), str(r["n_timeout_max"]))
+        if model:
+            m = model.get((r["strategy"], r["backend"], r["workers"]))
+            row += (f"{duration(m.predicted_wall_s)} ({m.model_error:+.0%})" if m is not None else "–",)
+        rows.append(row)
+    return rows
 
 
 def print_summary(result: Any) -> None:
@@ -39,7 +52,8 @@ def print_summary(result: Any) -> None:
     console.print(Text(c.headline(), style="bold red" if c.differences else "bold green"))
     if result.left_out:
         console.print(Text(describe_left_out(result.left_out), style="bold yellow"))
-    show(console, SUMMARY_TITLE, SUMMARY_HEADERS, summary_rows(c))
+    show(console, SUMMARY_TITLE, SUMMARY_HEADERS + ((PREDICTED_HEADER,) if not c.model.empty else ()),
+         summary_rows(c))
     unstable = [f"{r['group']} {label} ({r[f'{col}_why']})"
                 for _, r in c.groups.iterrows() for col, label in (("wall_s", "wall"), ("cpu_s", "CPU"))
                 if r[f"{col}_unstable"]]

@@ -146,7 +146,12 @@ def build(c: Any, charts: dict[str, tuple[str, Path]], name: str = "comparison",
         "contention = unit wall / unit CPU (units with a measured CPU); queue wait = started − queued; "
         "speedup = median sequential wall / median wall (bootstrap 95 % CI; none from one run); boundary "
         "unit = ok/timeout flip between sequential runs, or a sequential time of at least half its timeout; "
-        "other processes = machine CPU during the run not used by the run, in cores.")]
+        "other processes = machine CPU during the run not used by the run, in cores." + (
+            " predicted wall = the median over repeats of each run's wall predicted from the sequential reference "
+            "alone by perfkit predict's simulation" + ("" if getattr(c, "model_calibrated", False) else
+                                                       " (with built-in backend costs: run perfkit predict once to "
+                                                       "measure this machine's)") + "; model error = predicted / "
+            "measured − 1." if _predicted(c) else ""))]
     return doc
 
 
@@ -157,10 +162,22 @@ def _bounded(evidence: Sequence[str]) -> tuple[str, ...]:
     return (*evidence[:MAX_EVIDENCE - 1], f"… and {len(evidence) - MAX_EVIDENCE + 1} more (report.json has them all)")
 
 
+def _predicted(c: Any) -> dict[str, tuple[str, str]]:
+    """group name → (predicted wall, model error) cells, from the comparison's model check."""
+    model = getattr(c, "model", None)
+    if model is None or model.empty:
+        return {}
+    return {f"{r.strategy}/{r.backend}×{r.workers}": (duration(r.predicted_wall_s), number(r.model_error, "+.0%"))
+            for r in model.itertuples()}
+
+
 def _groups_table(c: Any) -> Table:
+    predicted = _predicted(c)
     headers = ("strategy", "repeats", "wall", "CPU", "parallelism", "ideal", "efficiency",
                "speedup (95 % CI)", "dispatch overhead", "contention", "queue wait (median)",
                "ok / error / timeout / crashed / skipped (max)", "tasks solved")
+    if predicted:
+        headers += ("predicted wall", "model error")
     rows = []
     for _, r in c.groups.iterrows():
         rows.append((r["group"], str(r["repeats"]), _spread(r, "wall_s", "s"), _spread(r, "cpu_s", "s"),
@@ -168,7 +185,7 @@ def _groups_table(c: Any) -> Table:
                      _spread(r, "efficiency", ".0%"), speedup_text(r), _spread(r, "dispatch_overhead", ".0%"),
                      _spread(r, "contention", ".2f"), duration(r["queue_wait_median_s_median"]),
                      " / ".join(str(r[f"n_{k}_max"]) for k in ("ok", "error", "timeout", "crashed", "skipped")),
-                     f"{r['tasks_solved_min']}/{r['tasks']}"))
+                     f"{r['tasks_solved_min']}/{r['tasks']}") + (predicted.get(r["group"], ("–", "–")) if predicted else ()))
     return Table(headers, tuple(rows))
 
 

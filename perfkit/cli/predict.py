@@ -1,0 +1,86 @@
+"""``perfkit predict``: a thin wrapper over :func:`perfkit.orchestration.predict.predict`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from perfkit.cli.app import app, console, out
+from perfkit.errors import PerfkitError
+
+#: Option names of the fields a PredictionInputError may name.
+FLAGS = {"strategies": "--strategies", "backends": "--backends", "workers": "--workers", "speed": "--speed",
+         "cores": "--cores", "machines": "--machines", "timeouts": "--timeout", "chunk_sizes": "--chunk-size",
+         "run_dir": "RUN_DIR"}
+
+
+def _list(value: Optional[str], kind: type, flag: str) -> Optional[list]:
+    if value is None:
+        return None
+    try:
+        return [None if v.strip() == "auto" and kind is int else kind(v.strip()) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise PerfkitError(f"{flag} {value!r}: expected comma-separated {kind.__name__}s") from None
+
+
+@app.command("predict")
+def predict_cmd(
+    run_dir: Path = typer.Argument(..., help="a stored run (ideally sequential) to predict from"),
+    strategies: Optional[str] = typer.Option(None, help="comma-separated strategies (default: the four built-ins)"),
+    backends: Optional[str] = typer.Option(None, help="comma-separated backends (default: process,thread)"),
+    workers: Optional[str] = typer.Option(None, help="comma-separated worker counts per machine (default 1,2,4,8,16,64)"),
+    chunk_size: Optional[str] = typer.Option(None, "--chunk-size", help='comma-separated chunk sizes or "auto"'),
+    timeout: Optional[str] = typer.Option(None, help="comma-separated per-unit timeouts, seconds; the first is the "
+                                                     "sweep's (default: the run's)"),
+    sample_budget: Optional[float] = typer.Option(None, help="seconds per sample, then skip"),
+    task_budget: Optional[float] = typer.Option(None, help="seconds per task, then skip"),
+    speed: float = typer.Option(1.0, help="the target machine's single-core speed relative to this one"),
+    cores: Optional[int] = typer.Option(None, help="the target machine's usable cores (default: the run's)"),
+    machines: int = typer.Option(1, help="dask: machines, each with --cores cores and --workers workers"),
+    cooperative: Optional[bool] = typer.Option(None, "--cooperative/--not-cooperative",
+                                               help="the solver stops itself at its deadline (default: as the run showed)"),
+    generation: str = typer.Option("serial", help="candidate generation: serial (today) or overlapped"),
+    task_barrier: bool = typer.Option(True, "--task-barrier/--no-task-barrier", help="a barrier between tasks (today)"),
+    startup: str = typer.Option("run", help="worker start-up paid per run (today) or once per compare (warm pool)"),
+    recalibrate: bool = typer.Option(False, "--recalibrate", help="measure this machine's backend costs again"),
+    calibration_dir: Path = typer.Option(Path("reports/calibration"), help="where calibrations are stored"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="report folder (default reports/predict-<time>)"),
+) -> None:
+    """Predict the wall of every strategy × backend × workers × chunk × timeout from one run."""
+    from perfkit.analysis.prediction import Execution
+    from perfkit.orchestration.predict import (DEFAULT_BACKENDS, DEFAULT_STRATEGIES, DEFAULT_WORKERS,
+                                               PredictionInputError, predict)
+
+    try:
+        execution = Execution(generation=generation, task_barrier=task_barrier, startup=startup)
+    except ValueError as exc:
+        raise PerfkitError(f"--generation/--startup: {exc}") from None
+    worker_counts = _list(workers, int, "--workers") or list(DEFAULT_WORKERS)
+    try:
+        result = predict(run_dir, strategies=_list(strategies, str, "--strategies") or DEFAULT_STRATEGIES,
+                         backends=_list(backends, str, "--backends") or DEFAULT_BACKENDS,
+                         workers=[w * machines for w in worker_counts],
+                         chunk_sizes=_list(chunk_size, int, "--chunk-size") or [None],
+                         timeouts=_list(timeout, float, "--timeout") or [], sample_budget_s=sample_budget,
+                         task_budget_s=task_budget, speed=speed, cores=cores, machines=machines, execution=execution,
+                         cooperative=cooperative, calibration_dir=calibration_dir, recalibrate=recalibrate,
+                         out=out_dir)
+    except PredictionInputError as exc:
+        raise PerfkitError(f"{FLAGS.get(exc.field, exc.field)}: {str(exc).split(': ', 1)[1]}") from None
+    s = result.sweep
+    seq = s.predictions[0]
+    console.print(f"sequential/inline×1 predicted {seq.wall_s:.3f} s (reference measured "
+                  f"{s.workload.reference_wall_s:.3f} s)", highlight=False)
+    for p in s.predictions[1:]:
+        if p.wall_s >= seq.wall_s or p.new_timeouts:
+            console.print(f"- slower than sequential or losing answers: {p.name} {p.wall_s:.3f} s — {p.why}",
+                          highlight=False, markup=False, soft_wrap=True)
+    for w, p in sorted(s.best.items()):
+        if p is not None:
+            console.print(f"{w:>4} workers: {p.name} {p.wall_s:.3f} s ({p.speedup:.2f}×)", highlight=False,
+                          markup=False)
+    for k in s.knees:
+        console.print(f"knee {k.curve}: {k.workers} workers — {k.why}", highlight=False, markup=False, soft_wrap=True)
+    out.print(str(result.report_dir / "report.md"), soft_wrap=True, highlight=False)
