@@ -26,12 +26,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from perfkit import runner  # noqa: E402
+from perfkit.runner import run as run_config  # noqa: E402
 from perfkit.analysis.prediction import workload_of  # noqa: E402
 from perfkit.analysis.prediction.predict import predict_measured  # noqa: E402
 from perfkit.model import RunConfig, TimeoutPolicy  # noqa: E402
 from perfkit.orchestration.calibration import costs_for  # noqa: E402
-from perfkit.store import load_run  # noqa: E402
 
 STRATEGIES = ("sequential", "sample-parallel", "candidate-parallel", "hybrid")
 KEY = ["task_id", "split", "index", "candidate"]
@@ -104,10 +103,10 @@ def clean_run(config: RunConfig, store: Path, tasks) -> object:
     global retried
     for attempt in range(RETRIES + 1):
         busy0, own0 = busy_cpu_s(), own_cpu_s()
-        run = load_run(runner.run(config, store, tasks=tasks))
-        own = own_cpu_s() - own0 + (run.summary["cpu_workers_s"] if config.backend == "process" else 0.0)
+        run = run_config(config, store, tasks=tasks)
+        own = own_cpu_s() - own0 + (run.summary.cpu_workers_s if config.backend == "process" else 0.0)
         foreign = busy_cpu_s() - busy0 - own
-        if foreign <= FOREIGN_SHARE * run.summary["wall_s"] * os.cpu_count() or attempt == RETRIES:
+        if foreign <= FOREIGN_SHARE * run.summary.wall_s * os.cpu_count() or attempt == RETRIES:
             return run
         retried += 1
         wait_for_quiet()
@@ -141,8 +140,7 @@ def _with(config: RunConfig, **changes) -> RunConfig:
 
 
 def _group(run) -> tuple:
-    c = run.meta["config"]
-    return (c["strategy"], c["backend"], c["workers"])
+    return run.config.group
 
 
 def calibrated(again: bool) -> dict:
@@ -161,13 +159,13 @@ def walls(args) -> None:
     groups: dict[tuple, list] = {}
     for run in refs[1:] + measured:
         groups.setdefault(_group(run), []).append(run)
-    print(f"reference: {refs[0].path.name}: wall {refs[0].summary['wall_s']:.3f} s, {len(refs[0].units)} units, "
-          f"unit CPU {refs[0].units['cpu_s'].sum():.3f} s, generation {refs[0].summary['generate_s']:.3f} s\n")
+    print(f"reference: {refs[0].path.name}: wall {refs[0].summary.wall_s:.3f} s, {len(refs[0].units)} units, "
+          f"unit CPU {refs[0].units['cpu_s'].sum():.3f} s, generation {refs[0].summary.generate_s:.3f} s\n")
     print("| configuration | runs | measured wall s (median [min–max]) | predicted s (median) | error |")
     print("|---|---|---|---|---|")
     errors = []
     for group, runs in groups.items():
-        walls_ = [r.summary["wall_s"] for r in runs]
+        walls_ = [r.summary.wall_s for r in runs]
         preds = [predicted[id(r)].wall_s for r in runs]
         m, p = statistics.median(walls_), statistics.median(preds)
         err = (p - m) / m
@@ -204,11 +202,11 @@ def timeouts(args) -> None:
         recall = both / len(got) if got else 1.0
         precisions.append(precision)
         recalls.append(recall)
-        err = (result.wall_s - run.summary["wall_s"]) / run.summary["wall_s"]
+        err = (result.wall_s - run.summary.wall_s) / run.summary.wall_s
         errors.append(abs(err))
         g = _group(run)
-        print(f"| {g[0]}/{g[1]}×{g[2]} | {run.meta['config']['repeat']} | {len(got)} | {len(said)} | {both} | "
-              f"{precision:.2f} | {recall:.2f} | {run.summary['wall_s']:.3f} | {result.wall_s:.3f} | {err:+.1%} |")
+        print(f"| {g[0]}/{g[1]}×{g[2]} | {run.config.repeat} | {len(got)} | {len(said)} | {both} | "
+              f"{precision:.2f} | {recall:.2f} | {run.summary.wall_s:.3f} | {result.wall_s:.3f} | {err:+.1%} |")
     print(f"\nprecision: median {statistics.median(precisions):.2f}, min {min(precisions):.2f}; "
           f"recall: median {statistics.median(recalls):.2f}, min {min(recalls):.2f}; "
           f"wall error: median {statistics.median(errors):.1%} over {len(errors)} runs")

@@ -3,39 +3,36 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from types import SimpleNamespace
-
-import pandas as pd
 import pytest
+
+from builders import make_run
 
 from perfkit.analysis.prediction import BackendCosts, Execution, Machine, SimConfig, simulate, workload_of
 from perfkit.model import TimeoutPolicy
 
 #: A backend with no cost at all: the wall is the work's own structure.
 FREE = BackendCosts("process", dispatch="prefetch", prefetch=1, requeue="front")
-ROWS = ["task_id", "split", "index", "candidate", "status", "queued", "started", "ended", "wall_s", "cpu_s",
-        "worker", "chunk", "attempt", "error_type"]
 
 
 def hand_run(samples: dict[str, list[float]], wait: float = 0.0, generate_s: float = 0.0, timeout_s: float = 100.0,
              tasks: tuple[str, ...] = ("t1",), statuses: dict = None, error_type: str = "DeadlineExceeded"):
     """A sequential run made by hand: ``samples`` maps ``demo[0]``-style keys to the CPU seconds
-    of their candidates c0, c1, ...; every unit also waits ``wait`` seconds off the CPU."""
+    of their candidates c0, c1, ...; every unit also waits ``wait`` seconds off the CPU; the
+    parent spends ``generate_s`` on each task's candidates before its first unit."""
     rows, t = [], 0.0
     for task in tasks:
-        t += generate_s  # the parent generates the task's candidates before its first unit
+        t += generate_s
         for key, costs in samples.items():
             split, index = key.rstrip("]").split("[")
             for i, cpu in enumerate(costs):
                 status = (statuses or {}).get((task, key, i), "ok")
-                rows.append((task, split, int(index), f"c{i}", status, t, t, t + cpu + wait, cpu + wait, cpu,
-                             "main", 1, 1, error_type if status == "timeout" else None))
+                rows.append(dict(task_id=task, split=split, index=int(index), candidate=f"c{i}", status=status,
+                                 output_hash=None, match=None, queued=t, started=t, ended=t + cpu + wait,
+                                 wall_s=cpu + wait, cpu_s=cpu, worker="main", chunk=1, attempt=1, leaked_s=None,
+                                 leaked=False, error_type=error_type if status == "timeout" else None,
+                                 error_message=None))
                 t += cpu + wait
-    units = pd.DataFrame(rows, columns=ROWS)
-    meta = {"run_id": "hand", "config": {"strategy": "sequential", "backend": "inline", "workers": 1,
-                                         "timeout": {"unit_timeout_s": timeout_s}},
-            "environment": {"usable_cores": 2}}
-    return SimpleNamespace(meta=meta, summary={"wall_s": t, "generate_s": generate_s * len(tasks)}, units=units)
+    return make_run(rows, wall_s=t, summary={"generate_s": generate_s * len(tasks)}, timeout_s=timeout_s)
 
 
 def wall(run, strategy, workers, costs=FREE, cores=2, chunk=None, timeout=100.0, **kw):
@@ -268,16 +265,19 @@ def test_calibration_measures_once_then_reuses_until_recalibrated(tmp_path):
 
 
 def test_bad_prediction_input_names_the_field(tmp_path):
-    from perfkit.errors import PerfkitError
-    from perfkit.orchestration.predict import PredictionInputError, predict
+    from perfkit.api import predict
+    from perfkit.model import ConfigError, PerfkitError
 
-    with pytest.raises(PredictionInputError) as err:
+    with pytest.raises(ConfigError) as err:
         predict(tmp_path, workers=[0])
     assert err.value.field == "workers"
-    with pytest.raises(PredictionInputError) as err:
+    with pytest.raises(ConfigError) as err:
         predict(tmp_path, backends=["warp"])
     assert err.value.field == "backends"
-    with pytest.raises(PerfkitError, match="not a run folder"):
+    with pytest.raises(ConfigError) as err:
+        predict(tmp_path, backends=["process"], machines=3)
+    assert err.value.field == "machines"
+    with pytest.raises(PerfkitError, match="missing"):
         predict(tmp_path / "missing", measure=False)
 
 

@@ -57,6 +57,11 @@ class Comparison:
     empty_runs: list[str] = field(default_factory=list)
     variability: Optional[ReferenceVariability] = None
     cost: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: Each group's median measured wall beside its wall predicted from the reference alone
+    #: (perfkit.analysis.prediction.predict.model_check); empty when not predicted.
+    model: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Whether the model used this machine's measured backend costs (False: built-in defaults).
+    model_calibrated: bool = False
 
     @property
     def differences(self) -> bool:

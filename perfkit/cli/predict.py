@@ -1,28 +1,26 @@
-"""``perfkit predict``: a thin wrapper over :func:`perfkit.orchestration.predict.predict`."""
+"""``perfkit predict``: a thin wrapper over :func:`perfkit.api.predict`."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
-from perfkit.cli.app import app, console, out
-from perfkit.errors import PerfkitError
-
-#: Option names of the fields a PredictionInputError may name.
-FLAGS = {"strategies": "--strategies", "backends": "--backends", "workers": "--workers", "speed": "--speed",
-         "cores": "--cores", "machines": "--machines", "timeouts": "--timeout", "chunk_sizes": "--chunk-size",
-         "run_dir": "RUN_DIR"}
+from perfkit.cli.command import app, console, out
+from perfkit.cli.options import split_list
+from perfkit.model import ConfigError
 
 
-def _list(value: Optional[str], kind: type, flag: str) -> Optional[list]:
-    if value is None:
+def _numbers(value: Optional[str], kind: type, field: str) -> Optional[list[Any]]:
+    """``1,2,auto`` → numbers (``auto`` → None: the automatic chunk size)."""
+    items = split_list(value)
+    if items is None:
         return None
     try:
-        return [None if v.strip() == "auto" and kind is int else kind(v.strip()) for v in value.split(",") if v.strip()]
+        return [None if v == "auto" and field == "chunk_sizes" else kind(v) for v in items]
     except ValueError:
-        raise PerfkitError(f"{flag} {value!r}: expected comma-separated {kind.__name__}s") from None
+        raise ConfigError(field, value, f"expected comma-separated {kind.__name__}s") from None
 
 
 @app.command("predict")
@@ -30,10 +28,10 @@ def predict_cmd(
     run_dir: Path = typer.Argument(..., help="a stored run (ideally sequential) to predict from"),
     strategies: Optional[str] = typer.Option(None, help="comma-separated strategies (default: the four built-ins)"),
     backends: Optional[str] = typer.Option(None, help="comma-separated backends (default: process,thread)"),
-    workers: Optional[str] = typer.Option(None, help="comma-separated worker counts per machine (default 1,2,4,8,16,64)"),
-    chunk_size: Optional[str] = typer.Option(None, "--chunk-size", help='comma-separated chunk sizes or "auto"'),
+    workers: Optional[str] = typer.Option(None, help="comma-separated workers per machine (default 1,2,4,8,16,64)"),
+    chunk_size: Optional[str] = typer.Option(None, "--chunk-size", help='comma-separated chunk sizes, or "auto"'),
     timeout: Optional[str] = typer.Option(None, help="comma-separated per-unit timeouts, seconds; the first is the "
-                                                     "sweep's (default: the run's)"),
+                                                     "sweep's (default: the run's), each says what it would cut"),
     sample_budget: Optional[float] = typer.Option(None, help="seconds per sample, then skip"),
     task_budget: Optional[float] = typer.Option(None, help="seconds per task, then skip"),
     speed: float = typer.Option(1.0, help="the target machine's single-core speed relative to this one"),
@@ -43,43 +41,38 @@ def predict_cmd(
                                                help="the solver stops itself at its deadline (default: as the run showed)"),
     generation: str = typer.Option("serial", help="candidate generation: serial (today) or overlapped"),
     task_barrier: bool = typer.Option(True, "--task-barrier/--no-task-barrier", help="a barrier between tasks (today)"),
-    startup: str = typer.Option("run", help="worker start-up paid per run (today) or once per compare (warm pool)"),
+    startup: str = typer.Option("run", help="worker start-up paid by every run (today) or once per compare"),
     recalibrate: bool = typer.Option(False, "--recalibrate", help="measure this machine's backend costs again"),
     calibration_dir: Path = typer.Option(Path("reports/calibration"), help="where calibrations are stored"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="report folder (default reports/predict-<time>)"),
 ) -> None:
     """Predict the wall of every strategy × backend × workers × chunk × timeout from one run."""
     from perfkit.analysis.prediction import Execution
-    from perfkit.orchestration.predict import (DEFAULT_BACKENDS, DEFAULT_STRATEGIES, DEFAULT_WORKERS,
-                                               PredictionInputError, predict)
+    from perfkit.api import PREDICT_BACKENDS, PREDICT_STRATEGIES, PREDICT_WORKERS, predict
 
     try:
         execution = Execution(generation=generation, task_barrier=task_barrier, startup=startup)
     except ValueError as exc:
-        raise PerfkitError(f"--generation/--startup: {exc}") from None
-    worker_counts = _list(workers, int, "--workers") or list(DEFAULT_WORKERS)
-    try:
-        result = predict(run_dir, strategies=_list(strategies, str, "--strategies") or DEFAULT_STRATEGIES,
-                         backends=_list(backends, str, "--backends") or DEFAULT_BACKENDS,
-                         workers=[w * machines for w in worker_counts],
-                         chunk_sizes=_list(chunk_size, int, "--chunk-size") or [None],
-                         timeouts=_list(timeout, float, "--timeout") or [], sample_budget_s=sample_budget,
-                         task_budget_s=task_budget, speed=speed, cores=cores, machines=machines, execution=execution,
-                         cooperative=cooperative, calibration_dir=calibration_dir, recalibrate=recalibrate,
-                         out=out_dir)
-    except PredictionInputError as exc:
-        raise PerfkitError(f"{FLAGS.get(exc.field, exc.field)}: {str(exc).split(': ', 1)[1]}") from None
+        raise ConfigError("execution", reason=str(exc)) from None
+    per_machine = _numbers(workers, int, "workers") or list(PREDICT_WORKERS)
+    result = predict(run_dir, strategies=split_list(strategies) or PREDICT_STRATEGIES,
+                     backends=split_list(backends) or PREDICT_BACKENDS, workers=[w * machines for w in per_machine],
+                     chunk_sizes=_numbers(chunk_size, int, "chunk_sizes") or [None],
+                     timeouts=_numbers(timeout, float, "timeouts") or [], sample_budget_s=sample_budget,
+                     task_budget_s=task_budget, speed=speed, cores=cores, machines=machines, execution=execution,
+                     cooperative=cooperative, calibration_dir=calibration_dir, recalibrate=recalibrate,
+                     out=out_dir)
     s = result.sweep
     seq = s.predictions[0]
-    console.print(f"sequential/inline×1 predicted {seq.wall_s:.3f} s (reference measured "
-                  f"{s.workload.reference_wall_s:.3f} s)", highlight=False)
+    console.print(f"sequential/inline×1 predicted {seq.wall_s:.3f} s (the run measured {s.workload.reference_wall_s:.3f} s)",
+                  highlight=False)
     for p in s.predictions[1:]:
         if p.wall_s >= seq.wall_s or p.new_timeouts:
             console.print(f"- slower than sequential or losing answers: {p.name} {p.wall_s:.3f} s — {p.why}",
                           highlight=False, markup=False, soft_wrap=True)
     for w, p in sorted(s.best.items()):
         if p is not None:
-            console.print(f"{w:>4} workers: {p.name} {p.wall_s:.3f} s ({p.speedup:.2f}×)", highlight=False,
+            console.print(f"{w:>4} workers: best {p.name} {p.wall_s:.3f} s ({p.speedup:.2f}×)", highlight=False,
                           markup=False)
     for k in s.knees:
         console.print(f"knee {k.curve}: {k.workers} workers — {k.why}", highlight=False, markup=False, soft_wrap=True)

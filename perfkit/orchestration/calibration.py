@@ -35,10 +35,10 @@ from typing import Any, Iterable, Optional
 
 import numpy as np
 
-from perfkit import calibration as yardstick
+from perfkit.runner import calibration as yardstick
 from perfkit.analysis.prediction.model import DEFAULT_COSTS, BackendCosts
-from perfkit.environment import cpu_model, usable_cores
-from perfkit.errors import PerfkitError
+from perfkit.runner.environment import cpu_model, usable_cores
+from perfkit.model import PerfkitError
 from perfkit.model import RunConfig, Sample, Task, TimeoutPolicy
 
 DEFAULT_DIR = Path("reports/calibration")
@@ -73,20 +73,19 @@ def _task(n_samples: int, task_id: str = "calibration") -> Task:
 
 def _run(store: Path, backend: str, units: int, chunk: int, workers: int = 1, timeout_s: float = 10.0,
          strategy: str = "candidate-parallel", **options: Any) -> Any:
-    from perfkit import runner
-    from perfkit.store import load_run
+    from perfkit.runner import run
 
     candidates = options.pop("candidates", min(CANDIDATES, units))
     config = RunConfig(solver="synthetic", tasks="calibration", strategy=strategy, backend=backend,
                        workers=workers, chunk_size=chunk, timeout=TimeoutPolicy(timeout_s), label="calibration",
                        solver_options={"candidates": candidates, "cpu_ms": 0, **options})
-    return load_run(runner.run(config, store, tasks=[_task(max(1, units // candidates))]))
+    return run(config, store, tasks=[_task(max(1, units // candidates))])
 
 
 def _lane(run: Any) -> tuple[float, float, float]:
     """(span of the units on the worker, Σ unit wall, parent CPU) of a one-worker run."""
     u = run.units
-    return float(u["ended"].max() - u["queued"].min()), float(u["wall_s"].sum()), float(run.summary["cpu_parent_s"])
+    return float(u["ended"].max() - u["queued"].min()), float(u["wall_s"].sum()), float(run.summary.cpu_parent_s)
 
 
 def _per_unit(store: Path, backend: str) -> tuple[float, float]:
@@ -107,7 +106,7 @@ def _per_item(store: Path, backend: str) -> tuple[float, float, float]:
     items = many.units["chunk"].nunique() - few.units["chunk"].nunique()
     lane = ((_lane(many)[0] - _lane(few)[0]) - (_lane(many)[1] - _lane(few)[1])) / items
     parent = (_lane(many)[2] - _lane(few)[2]) / items
-    worker = (many.summary.get("cpu_workers_s", 0.0) - few.summary.get("cpu_workers_s", 0.0)
+    worker = (many.summary.cpu_workers_s - few.summary.cpu_workers_s
               - (many.units["cpu_s"].sum() - few.units["cpu_s"].sum())) / items
     worker = min(max(0.0, worker), max(0.0, lane))
     return worker, max(0.0, lane - worker), max(0.0, parent)

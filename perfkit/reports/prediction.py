@@ -19,7 +19,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from perfkit.analysis.prediction.predict import PARTS, Prediction, Sweep, sweep_record  # noqa: E402
 from perfkit.reports import html, markdown  # noqa: E402
-from perfkit.reports.document import Bullets, Document, Heading, Image, Para, Table, _f  # noqa: E402
+from perfkit.analysis.text import number  # noqa: E402
+from perfkit.reports.document import Bullets, Document, Heading, Image, Para, Table  # noqa: E402
 
 #: At most this many units listed by name per timeout.
 MAX_CUT_NAMES = 8
@@ -71,7 +72,7 @@ def chart(s: Sweep, out: Path) -> Optional[Path]:
 
 
 def _speed(p: Prediction) -> str:
-    return f"{_f(p.speedup, '{:.2f}')}×"
+    return f"{number(p.speedup, '.2f')}×"
 
 
 def _headline(s: Sweep) -> str:
@@ -97,8 +98,8 @@ def build(s: Sweep, chart_path: Optional[Path], title: str) -> Document:
                              (), True) for p in slower))]
     b += [Heading("Best configuration per worker count (answers kept)"), Table(
         ("workers", "configuration", "wall s", "speedup", "efficiency", "why not faster"),
-        tuple((str(w), p.name if p else "–", _f(p.wall_s) if p else "–", _speed(p) if p else "–",
-               _f(p.result.efficiency, "{:.0%}") if p else "–", p.why if p else "every configuration loses answers")
+        tuple((str(w), p.name if p else "–", number(p.wall_s) if p else "–", _speed(p) if p else "–",
+               number(p.result.efficiency, ".0%") if p else "–", p.why if p else "every configuration loses answers")
               for w, p in sorted(s.best.items())))]
     if chart_path is not None:
         b.append(Image("Predicted speedup vs workers", chart_path))
@@ -109,7 +110,7 @@ def build(s: Sweep, chart_path: Optional[Path], title: str) -> Document:
     b += [Heading("Every configuration"), _table(s)]
     b += [Heading("Where the wall goes (seconds)"), Table(
         ("configuration", *PARTS, "wall s"),
-        tuple((p.name, *(_f(p.parts[k]) for k in PARTS), _f(p.wall_s)) for p in s.predictions))]
+        tuple((p.name, *(number(p.parts[k]) for k in PARTS), number(p.wall_s)) for p in s.predictions))]
     if s.cuts:
         b += [Heading("What a timeout would cut")]
         b += _cuts(s)
@@ -128,7 +129,7 @@ def _table(s: Sweep) -> Table:
     rows = []
     for p in s.predictions:
         st = p.result.units["status"].value_counts()
-        rows.append((p.name, _f(p.wall_s), _speed(p), _f(p.result.ideal_wall_s), _f(p.result.efficiency, "{:.0%}"),
+        rows.append((p.name, number(p.wall_s), _speed(p), number(p.result.ideal_wall_s), number(p.result.efficiency, ".0%"),
                      str(int(st.get("timeout", 0))), str(p.new_timeouts), str(p.at_risk), str(int(st.get("skipped", 0))),
                      p.why))
     return Table(("configuration", "wall s", "speedup", "ideal s", "efficiency", "timeouts", "answers lost",
@@ -143,7 +144,7 @@ def _cuts(s: Sweep) -> list:
             t_units = p.result.timeouts
             names = [f"{r.task_id}/{r.split}[{r.index}] {r.candidate}" for r in t_units.head(MAX_CUT_NAMES).itertuples()]
             more = len(t_units) - len(names)
-            rows.append((p.name, _f(p.wall_s), str(len(t_units)), str(p.new_timeouts),
+            rows.append((p.name, number(p.wall_s), str(len(t_units)), str(p.new_timeouts),
                          ", ".join(names) + (f" … and {more} more" if more > 0 else "")))
         out += [Para(f"timeout {t:g} s" + (" (lower bound: the reference's timeout was shorter)"
                                            if math.isfinite(s.workload.reference_timeout_s)

@@ -17,6 +17,7 @@ from perfkit.analysis.prediction.model import BackendCosts, Execution, Machine, 
 from perfkit.analysis.prediction.simulator import SimResult, simulate
 from perfkit.analysis.prediction.workload import Workload, workload_of
 from perfkit.model import TimeoutPolicy
+from perfkit.store import Run
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -315,30 +316,26 @@ def assumptions(workload: Workload, costs: dict[str, BackendCosts], machine: Mac
 
 # -- measured runs: their prediction beside them ----------------------------------------------
 
-def config_of(run: Any) -> SimConfig:
+def config_of(run: Run) -> SimConfig:
     """The configuration of a stored run, as the simulator takes it."""
-    cfg = run.meta.get("config", {})
-    t = cfg.get("timeout", {}) or {}
-    return SimConfig(cfg.get("strategy", "sequential"), cfg.get("backend", "inline"), int(cfg.get("workers", 1)),
-                     cfg.get("chunk_size"), TimeoutPolicy(float(t.get("unit_timeout_s", 1.0)),
-                                                          t.get("sample_budget_s"), t.get("task_budget_s")))
+    c = run.config
+    return SimConfig(c.strategy, c.backend, c.workers, c.chunk_size, c.timeout)
 
 
-def machine_of(run: Any, speed: float = 1.0) -> Machine:
+def machine_of(run: Run, speed: float = 1.0) -> Machine:
     """The machine a stored run was measured on (its usable cores)."""
-    env = run.meta.get("environment", {})
-    return Machine(int(env.get("usable_cores") or env.get("cpu_count") or 1), speed)
+    return Machine(run.cores, speed)
 
 
-def execution_of(run: Any) -> Execution:
+def execution_of(run: Run) -> Execution:
     """How a stored run was executed: today's runner; its start cold unless the backend says
     it found its forkserver running (perfkit/backends/process.py ``cold_start``)."""
-    resources = run.summary.get("resources") or run.meta.get("resources") or {}
+    resources = run.summary.resources or run.meta.get("resources") or {}
     return Execution(cold=bool(resources.get("cold_start", True)))
 
 
-def predict_measured(workload: Workload, runs: Iterable[Any], costs: dict[str, BackendCosts],
-                     cooperative: Optional[bool] = None) -> list[tuple[Any, SimResult]]:
+def predict_measured(workload: Workload, runs: Iterable[Run], costs: dict[str, BackendCosts],
+                     cooperative: Optional[bool] = None) -> list[tuple[Run, SimResult]]:
     """The prediction of each measured run (same configuration, machine and start-up), for
     the model's error beside the measurement."""
     out = []
@@ -393,7 +390,7 @@ def sweep_record(s: Sweep) -> dict[str, Any]:
     }
 
 
-def model_check(runs: Sequence[Any], reference: Any, costs: dict[str, BackendCosts]) -> "pd.DataFrame":
+def model_check(runs: Sequence[Run], reference: Run, costs: dict[str, BackendCosts]) -> "pd.DataFrame":
     """Every measured run beside its prediction from ``reference`` alone: one row per
     (strategy, backend, workers) with the median measured and predicted wall (seconds) and
     the model's error (predicted / measured − 1)."""
@@ -404,7 +401,7 @@ def model_check(runs: Sequence[Any], reference: Any, costs: dict[str, BackendCos
     for run, result in predict_measured(workload, runs, costs):
         c = config_of(run)
         rows.append({"strategy": c.strategy, "backend": c.backend, "workers": c.workers,
-                     "measured_wall_s": float(run.summary.get("wall_s") or 0.0), "predicted_wall_s": result.wall_s,
+                     "measured_wall_s": float(run.summary.wall_s), "predicted_wall_s": result.wall_s,
                      "measured_timeouts": int((run.units["status"] == "timeout").sum()),
                      "predicted_timeouts": int(len(result.timeouts))})
     if not rows:

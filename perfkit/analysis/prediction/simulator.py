@@ -43,7 +43,7 @@ import pandas as pd
 from perfkit import strategies
 from perfkit.analysis.prediction.model import BackendCosts, Execution, Machine, SimConfig
 from perfkit.analysis.prediction.workload import TaskWork, UnitCost, Workload
-from perfkit.strategies import UnitRef
+from perfkit.model import UnitRef
 
 INF = math.inf
 #: Work of a unit that timed out in the reference and would time out again: it runs until stopped.

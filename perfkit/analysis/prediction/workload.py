@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from perfkit.model import WHOLE_SAMPLE
-from perfkit.strategies import UnitRef
+from perfkit.store import Run
+from perfkit.model import UnitRef
 
 #: Statuses whose cost the reference measured in full.
 MEASURED = ("ok", "error")
@@ -139,20 +140,19 @@ def _cost(row: Any) -> UnitCost:
     return UnitCost(cpu, max(0.0, wall - cpu), status, lower_bound=status not in MEASURED)
 
 
-def workload_of(run: Any) -> Workload:
-    """The workload of a stored run (``perfkit.store.Run``: ``meta``, ``summary``, ``units``).
+def workload_of(run: "Run") -> Workload:
+    """The workload of a stored run.
 
     The run should be sequential (units uncontended, in the solver's order); any run works,
     but a parallel one's unit times carry its own contention.
     """
     u = run.units
-    config = run.meta.get("config", {})
-    env = run.meta.get("environment", {})
+    config = run.config
     # the store keeps records in arrival order: for a sequential run, the solver's order
     u = u.reset_index(drop=True)
     u = u[u["attempt"] == u.groupby(["task_id", "split", "index", "candidate"])["attempt"].transform("max")]
     order = list(dict.fromkeys(u["task_id"]))
-    generate = _generation_per_task(u, order, float(run.summary.get("generate_s") or 0.0))
+    generate = _generation_per_task(u, order, float(run.summary.generate_s or 0.0))
     level = _sample_level(u)
     tasks = []
     for task_id in order:
@@ -173,11 +173,7 @@ def workload_of(run: Any) -> Workload:
             costs = {(r.split, int(r.index), r.candidate): _cost(r) for r in t.itertuples(index=False)}
             candidates = tuple(dict.fromkeys(t["candidate"]))
         tasks.append(TaskWork(task_id, tuple(samples), candidates, generate.get(task_id, 0.0), costs, level))
-    timeout = (config.get("timeout") or {}).get("unit_timeout_s", float("inf"))
     return Workload(
-        tasks=tuple(tasks), reference_wall_s=float(run.summary.get("wall_s") or 0.0),
-        reference_strategy=config.get("strategy", "sequential"), reference_backend=config.get("backend", "inline"),
-        reference_workers=int(config.get("workers", 1)),
-        reference_cores=int(env.get("usable_cores") or env.get("cpu_count") or 1),
-        reference_timeout_s=float(timeout), cooperative=_cooperative(u),
-        run_id=str(run.meta.get("run_id", "")))
+        tasks=tuple(tasks), reference_wall_s=float(run.summary.wall_s), reference_strategy=config.strategy,
+        reference_backend=config.backend, reference_workers=config.workers, reference_cores=run.cores,
+        reference_timeout_s=float(config.timeout.unit_timeout_s), cooperative=_cooperative(u), run_id=run.run_id)
