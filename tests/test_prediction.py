@@ -316,3 +316,27 @@ def test_cli_predict_writes_the_report_and_json(tmp_path):
     bad = subprocess.run([*perfkit, "predict", str(run_dir), "--workers", "0", "--calibration-dir",
                           str(tmp_path / "cal")], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "--workers" in bad.stderr
+
+
+def test_a_comparison_shows_each_configurations_prediction_and_the_models_error():
+    from builders import make_run, parallel, unit_rows
+    from perfkit.analysis.comparison import analyse
+    from perfkit.analysis.prediction.predict import model_check
+    from perfkit.reports.document import build
+
+    samples = tuple(("demo", i) for i in range(4))
+    cands = tuple(f"c{i:03d}" for i in range(8))
+    reference = make_run(unit_rows(samples, cands, cpu=0.1))
+    rows = unit_rows(samples, cands, cpu=0.1)
+    for i, r in enumerate(rows):
+        r["chunk"] = i // 4
+    measured = make_run(parallel(rows, 2, lambda r: r["chunk"]), "candidate-parallel", "process", 2, wall_s=1.8)
+    comparison = analyse([reference, measured])
+    costs = {"inline": replace(FREE, backend="inline", in_parent=True), "process": FREE}
+    comparison.model = model_check(comparison.runs, comparison.reference, costs)
+    row = comparison.model.set_index("strategy").loc["candidate-parallel"]
+    assert row["predicted_wall_s"] == pytest.approx(1.6)  # 32 units of 0.1 s on 2 workers, nothing else
+    assert row["model_error"] == pytest.approx(1.6 / 1.8 - 1)
+    table = next(b for b in build(comparison, {}).blocks if getattr(b, "headers", ("",))[0] == "strategy")
+    assert table.headers[-2:] == ("predicted wall s", "model error")
+    assert table.rows[1][-2:] == ("1.600", "-11%")

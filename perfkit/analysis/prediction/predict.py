@@ -118,9 +118,7 @@ def _at_risk(result: SimResult, timeout_s: float) -> int:
 def wall_parts(result: SimResult) -> dict[str, float]:
     """The predicted wall split into :data:`PARTS` (seconds; they add up to the wall): lane
     time of the workers divided by their number, plus what the whole pool waits for."""
-    workers = max(1, int(result.units["worker"].nunique() and result.config.workers))
-    if result.config.backend == "inline":
-        workers = 1
+    workers = 1 if result.config.backend == "inline" else max(1, result.config.workers)
     return {
         "work": result.work_lane_s / workers,
         "start-up": result.startup_s + result.close_s,
