@@ -127,6 +127,8 @@ def measure(store: Path, name: str, repeats: int, timeout: float, tighter: float
         refs.append(clean_run(_with(base, repeat=rep), store, tasks))
         for strategy in STRATEGIES:
             for w in workers:
+                if strategy == "sequential" and w > 2:
+                    continue  # one work item per task: the other workers only idle
                 config = _with(base, strategy=strategy, backend="process", workers=w, repeat=rep,
                                timeout=TimeoutPolicy(tighter or timeout))
                 measured.append(clean_run(config, store, tasks))

@@ -340,3 +340,25 @@ def test_a_comparison_shows_each_configurations_prediction_and_the_models_error(
     table = next(b for b in build(comparison, {}).blocks if getattr(b, "headers", ("",))[0] == "strategy")
     assert table.headers[-2:] == ("predicted wall s", "model error")
     assert table.rows[1][-2:] == ("1.600", "-11%")
+
+
+def test_a_warm_pool_takes_start_up_out_of_the_runs_wall():
+    run = hand_run({"demo[0]": [1.0, 1.0]})
+    costs = replace(FREE, start_cold_s=0.5, start_per_worker_s=0.1, close_s=0.05)
+    config = SimConfig("candidate-parallel", "process", 2, 1, TimeoutPolicy(100))
+    cold = simulate(workload_of(run), config, costs, Machine(2))
+    warm_forkserver = simulate(workload_of(run), config, costs, Machine(2), Execution(cold=False))
+    pool = simulate(workload_of(run), config, costs, Machine(2), Execution(startup="compare"))
+    assert cold.wall_s == pytest.approx(0.5 + 0.2 + 1.0 + 0.05)
+    assert warm_forkserver.wall_s == pytest.approx(0.2 + 1.0 + 0.05)
+    assert pool.wall_s == pytest.approx(1.0)
+
+
+def test_dask_workers_spread_over_machines_and_one_scheduler_serialises_items():
+    run = hand_run({"demo[0]": [0.01] * 64})
+    dask = replace(FREE, backend="dask", scheduler_item_cpu_s=0.05, prefetch=2)
+    config = SimConfig("candidate-parallel", "dask", 16, 1, TimeoutPolicy(100))
+    apart = Machine(8, machines=2, parent_shares_cores=False)
+    r = simulate(workload_of(run), config, dask, apart)
+    assert r.wall_s == pytest.approx(64 * 0.05 + 0.01, rel=0.01)  # the scheduler hands out one item at a time
+    assert r.units["worker"].nunique() <= 16
