@@ -171,20 +171,20 @@ class _Stage:
     task: int
     index: int
     units_left: int
-    released: float = 0.0
 
 
 class _Item:
-    __slots__ = ("task", "stage", "units", "pos", "queued", "first")
+    __slots__ = ("task", "stage", "units", "pos", "queued", "first", "waited")
 
     def __init__(self, task: int, stage: _Stage, units: tuple, queued: float):
         self.task, self.stage, self.units, self.queued = task, stage, units, queued
         self.pos = 0
-        self.first = True
+        self.first = True  # its per-item CPU not yet paid
+        self.waited = False  # its hand-over latency not yet paid
 
 
 class _Slot:
-    __slots__ = ("name", "host", "items", "alive", "job", "token", "unit_start", "busy_s", "idle")
+    __slots__ = ("name", "host", "items", "alive", "job", "token", "unit_start", "idle")
 
     def __init__(self, name: str, host: _Host):
         self.name, self.host = name, host
@@ -193,7 +193,6 @@ class _Slot:
         self.job: Optional[_Job] = None
         self.token = 0
         self.unit_start = 0.0
-        self.busy_s = 0.0
         #: True when the slot waits for an item (dispatch must start it); False while it runs one.
         self.idle = True
 
@@ -375,7 +374,7 @@ class _Sim:
         if units == 0:
             self._release(t, k, s + 1)
             return
-        stage = _Stage(k, s, units, t)
+        stage = _Stage(k, s, units)
         if k not in self.task_deadlines and self.cfg.timeout.task_budget_s is not None:
             self.task_deadlines[k] = t + self.cfg.timeout.task_budget_s
         if self.active_stages == 0:
@@ -440,11 +439,7 @@ class _Sim:
                 self.parent.add(self.c.item_parent_cpu_s)
                 if slot.idle:
                     slot.idle = False
-                    if self.c.item_latency_s > 0:
-                        slot.token += 1
-                        self.at(t + self.c.item_latency_s, self._latency_over, slot, slot.token)
-                    else:
-                        self._next_unit(t, slot)
+                    self._next_unit(t, slot)
 
     def _latency_over(self, t: float, slot: _Slot, token: int) -> None:
         if slot.alive and slot.token == token:
@@ -461,6 +456,12 @@ class _Sim:
                 slot.items.popleft()
                 self._dispatch(t)
                 continue
+            if item.first and self.c.item_latency_s > 0 and not item.waited:
+                # the item's hand-over (pipe, wake-up) as measured per item by the calibration
+                item.waited = True
+                slot.token += 1
+                self.at(t + self.c.item_latency_s, self._latency_over, slot, slot.token)
+                return
             unit = item.units[item.pos]
             cost = self.w.tasks[item.task].units.get(unit, _MISSING)
             overhead = self.c.unit_worker_cpu_s + (self.c.item_worker_cpu_s if item.first else 0.0)
@@ -534,7 +535,6 @@ class _Sim:
 
     def _end_unit(self, t: float, slot: _Slot, item: _Item, unit: UnitRef, status: str, cost: UnitCost) -> None:
         self._record(item, unit, status, t, slot.unit_start, t, slot, cost)
-        slot.busy_s += t - slot.unit_start
         self.parent.add(self.c.unit_parent_cpu_s)
         item.pos += 1
         self._unit_accounted(t, item)
