@@ -4,6 +4,7 @@
     python benchmarks/predict_accuracy.py walls --workload cpu      # synthetic CPU-bound, heavy tail
     python benchmarks/predict_accuracy.py walls --workload sleep    # synthetic sleeping units, ×4, ×8, ×16
     python benchmarks/predict_accuracy.py timeouts                  # which units a tighter timeout cuts
+    python benchmarks/predict_accuracy.py calibration               # this machine's backend costs, measured
 
 Each measures, in this one process, a sequential inline reference and then every strategy on the
 process backend at the given worker counts, ``--repeats`` times interleaved (repeat-major, like
@@ -214,6 +215,22 @@ def timeouts(args) -> None:
           f"wall error: median {statistics.median(errors):.1%} over {len(errors)} runs")
 
 
+def calibration(args) -> None:
+    """Measure the backends' costs on this machine (quiet) and print them as a table."""
+    wait_for_quiet()
+    costs = costs_for(args.backends.split(","), recalibrate=True)
+    fields = [("start_cold_s", "cold start ms", 1e3), ("start_per_worker_s", "start per worker ms", 1e3),
+              ("unit_worker_cpu_s", "per unit, worker µs", 1e6), ("unit_parent_cpu_s", "per unit, parent µs", 1e6),
+              ("item_worker_cpu_s", "per item, worker µs", 1e6), ("item_parent_cpu_s", "per item, parent µs", 1e6),
+              ("item_latency_s", "per item hand-over µs", 1e6), ("scheduler_item_cpu_s", "per item, scheduler µs", 1e6),
+              ("unit_cpu_factor", "unit CPU vs inline", 1), ("stop_delay_s", "stop after deadline ms", 1e3),
+              ("replace_s", "replacement ms", 1e3)]
+    print("| backend | " + " | ".join(title for _, title, _ in fields) + " |")
+    print("|---|" + "---|" * len(fields))
+    for name, c in costs.items():
+        print(f"| {name} | " + " | ".join(f"{getattr(c, f) * k:.3g}" for f, _, k in fields) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
@@ -225,8 +242,10 @@ def main() -> None:
     t.add_argument("--repeats", type=int, default=2)
     t.add_argument("--quantile", type=float, default=0.9)
     t.add_argument("--recalibrate", action="store_true", help="measure this machine's backend costs first")
+    c = sub.add_parser("calibration")
+    c.add_argument("--backends", default="inline,process,thread,dask")
     args = parser.parse_args()
-    {"walls": walls, "timeouts": timeouts}[args.what](args)
+    {"walls": walls, "timeouts": timeouts, "calibration": calibration}[args.what](args)
 
 
 if __name__ == "__main__":
