@@ -217,8 +217,11 @@ def timeouts(args) -> None:
 
 def calibration(args) -> None:
     """Measure the backends' costs on this machine (quiet) and print them as a table."""
+    from perfkit.orchestration.calibration import load
+
     wait_for_quiet()
-    costs = costs_for(args.backends.split(","), recalibrate=True)
+    costs_for(args.backends.split(","), recalibrate=True)
+    costs = load()  # every backend measured on this machine so far
     fields = [("start_cold_s", "cold start ms", 1e3), ("start_per_worker_s", "start per worker ms", 1e3),
               ("unit_worker_cpu_s", "per unit, worker µs", 1e6), ("unit_parent_cpu_s", "per unit, parent µs", 1e6),
               ("item_worker_cpu_s", "per item, worker µs", 1e6), ("item_parent_cpu_s", "per item, parent µs", 1e6),
