@@ -10,8 +10,9 @@ figure is measured here by real runs of the synthetic solver through the real ru
   by its own cost per unit;
 - per work item: 2 000 empty units in chunks of 1 vs chunks of 256: lane and parent CPU per
   item;
-- start-up: the backend's ``start`` timed for 1 and 8 workers (per worker), and the first
-  start in this process (cold: the forkserver, the cluster);
+- start-up and stop: runs of one unit on 1 and on 16 workers (Dask: 4): the wall outside the
+  unit's span, and its growth per worker; the first start in a fresh process (cold: the
+  forkserver, the cluster) on top;
 - a timeout: units that hang (``hang_py``, ignoring their deadline) under a 0.1 s timeout:
   how late after the deadline each is stopped, and how long until the next unit starts on
   the worker's replacement.
@@ -50,7 +51,7 @@ CANDIDATES = 500
 STOP_TIMEOUT_S = 0.1
 HANGS = 4
 #: Bump when the measurement changes: older files are then measured again.
-VERSION = 2
+VERSION = 3
 CALIBRATED = ("inline", "process", "thread", "dask")
 
 
@@ -138,6 +139,8 @@ b.close()
 """
 
 
+#: Rounds of the start-up measurement (each: one run on 1 worker, one on many).
+START_ROUNDS = 2
 #: The CPU-bound units timed inline and on a backend's worker for :func:`_cpu_factor`.
 FACTOR_UNITS, FACTOR_CPU_MS, FACTOR_ROUNDS = 150, 2.0, 2
 
@@ -154,14 +157,13 @@ def _cpu_factor(store: Path, backend: str) -> float:
     return statistics.median(sides[backend]) / statistics.median(sides["inline"])
 
 
-def _start_costs(backend: str, most: int) -> tuple[float, float, float]:
-    """(extra wall of a cold start, wall per worker, close) of the backend's ``start``: one
-    worker in a fresh Python process (cold: forkserver or cluster included), then 1 and
-    ``most`` workers here once warm."""
+def _start_costs(store: Path, backend: str, most: int) -> tuple[float, float, float]:
+    """(extra wall of a cold start, wall per worker, wall per run) of starting and stopping a
+    backend's workers: the first start in a fresh Python process (cold: forkserver, cluster),
+    then runs of one unit here, warm, on 1 and on ``most`` workers — the wall outside the unit's
+    span is the start and the stop, and its growth from 1 to ``most`` workers is per worker."""
     import subprocess
     import sys
-
-    from perfkit.backends import SolverRef, get_backend
 
     done = subprocess.run([sys.executable, "-c", _COLD_START.format(backend=backend)], capture_output=True,
                           text=True, timeout=300)
@@ -170,18 +172,15 @@ def _start_costs(backend: str, most: int) -> tuple[float, float, float]:
     except (IndexError, ValueError):
         raise PerfkitError(f"calibration of {backend}: the start-up measurement failed: "
                            f"{done.stderr.strip().splitlines()[-1:] or done.returncode}") from None
-    ref = SolverRef("synthetic", {"cpu_ms": 0})
-    timings, closes = {}, []
-    for n in (1, 1, most):  # the first may still be cold in this process
-        b = get_backend(backend)
-        t0 = time.monotonic()
-        b.start(ref, n)
-        t1 = time.monotonic()
-        b.close()
-        closes.append(time.monotonic() - t1)
-        timings[n] = t1 - t0
-    per_worker = timings[most] / most
-    return max(0.0, cold - timings[1]), per_worker, statistics.median(closes)
+    outside: dict[int, list[float]] = {1: [], most: []}
+    _run(store, backend, 1, 1)  # the first start of this process may be cold
+    for _ in range(START_ROUNDS):
+        for n in outside:
+            run = _run(store, backend, 1, 1, workers=n)
+            outside[n].append(run.summary.wall_s - _lane(run)[0])
+    one, many = statistics.median(outside[1]), statistics.median(outside[most])
+    per_worker = max(0.0, (many - one) / (most - 1))
+    return max(0.0, cold - one), per_worker, max(0.0, one - per_worker)
 
 
 def calibrate_backend(backend: str, store: Optional[Path] = None) -> BackendCosts:
@@ -192,7 +191,7 @@ def calibrate_backend(backend: str, store: Optional[Path] = None) -> BackendCost
         store = Path(store or tmp)
         costs = DEFAULT_COSTS[backend]
         if backend != "inline":
-            cold, per_worker, close = _start_costs(backend, 4 if backend == "dask" else 8)
+            cold, per_worker, close = _start_costs(store, backend, 4 if backend == "dask" else 16)
             costs = replace(costs, start_cold_s=cold, start_per_worker_s=per_worker, close_s=close)
         lane, parent = _per_unit(store, backend)
         if backend in ("inline", "thread"):

@@ -47,9 +47,10 @@ class BackendCosts:
     backend: str
     #: Wall of the first start of this backend in a process (forkserver, cluster), workers excluded.
     start_cold_s: float = 0.0
-    #: Wall per worker started (fork, build the solver), paid serially by the parent.
+    #: Wall per worker started and stopped (fork, build the solver, stop, join), paid serially
+    #: by the parent.
     start_per_worker_s: float = 0.0
-    #: Wall to stop the workers at the end of a run.
+    #: Wall per run to start and stop a pool, besides its workers.
     close_s: float = 0.0
     #: CPU per unit on the worker outside the solver's call (timing, hashing, building and
     #: pickling the outcome).
