@@ -362,3 +362,14 @@ def test_dask_workers_spread_over_machines_and_one_scheduler_serialises_items():
     r = simulate(workload_of(run), config, dask, apart)
     assert r.wall_s == pytest.approx(64 * 0.05 + 0.01, rel=0.01)  # the scheduler hands out one item at a time
     assert r.units["worker"].nunique() <= 16
+
+
+def test_an_opaque_solvers_sample_is_its_unit_of_work():
+    run = hand_run({"demo[0]": [0.5, 0.5], "demo[1]": [0.25, 0.25], "test[0]": [0.25, 0.25]})
+    # an opaque solver evaluates a whole sample at once: its outcomes share one start
+    first = run.units.groupby(["split", "index"])["started"].transform("min")
+    run.units["started"] = first
+    workload = workload_of(run)
+    assert workload.tasks[0].sample_level and workload.tasks[0].candidates == ("*",)
+    assert workload.tasks[0].units[("demo", 0, "*")].cpu_s == pytest.approx(1.0)
+    assert wall(run, "sample-parallel", 2)[0] == pytest.approx(1.0)
