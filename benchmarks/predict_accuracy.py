@@ -5,6 +5,7 @@
     python benchmarks/predict_accuracy.py walls --workload sleep    # synthetic sleeping units, ×4, ×8, ×16
     python benchmarks/predict_accuracy.py timeouts                  # which units a tighter timeout cuts
     python benchmarks/predict_accuracy.py calibration               # this machine's backend costs, measured
+    python benchmarks/predict_accuracy.py dask RUN_DIR              # N machines × M Dask workers, predicted
 
 Each measures, in this one process, a sequential inline reference and then every strategy on the
 process backend at the given worker counts, ``--repeats`` times interleaved (repeat-major, like
@@ -234,6 +235,32 @@ def calibration(args) -> None:
         print(f"| {name} | " + " | ".join(f"{getattr(c, f) * k:.3g}" for f, _, k in fields) + " |")
 
 
+def dask(args) -> None:
+    """Predicted walls of one stored run on N machines × M Dask workers (an existing cluster:
+    no start-up per run), with this machine's Dask costs; nothing is run."""
+    from perfkit.analysis.prediction import Execution, Machine, SimConfig, simulate
+    from perfkit.analysis.prediction.predict import explain, wall_parts
+    from perfkit.store import load_run
+
+    run = load_run(args.run_dir)
+    workload = workload_of(run)
+    costs = costs_for(["dask"], measure=False)["dask"]
+    print(f"reference {run.run_id}: {workload.n_units} units, {workload.cpu_s:.2f} s of unit CPU; Dask costs "
+          f"{'measured here' if costs.calibrated else 'built in'}: scheduler {costs.scheduler_item_cpu_s * 1e3:.2f} ms "
+          f"per item, worker {costs.item_worker_cpu_s * 1e3:.2f} ms per item\n")
+    print("| machines × workers | chunk | work items | predicted wall s | scheduler s | why |")
+    print("|---|---|---|---|---|---|")
+    for machines in args.machines:
+        for chunk in args.chunks:
+            config = SimConfig("candidate-parallel", "dask", machines * args.workers, chunk or None,
+                               run.config.timeout)
+            machine = Machine(args.cores, 1.0, machines, parent_shares_cores=False)
+            result = simulate(workload, config, costs, machine, Execution(startup="compare"))
+            why = explain(wall_parts(result), result, costs, machine, workload, 0, 0)
+            print(f"| {machines} × {args.workers} | {chunk or 'auto'} | {result.work_items} | {result.wall_s:.3f} | "
+                  f"{result.work_items * costs.scheduler_item_cpu_s:.3f} | {why} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
@@ -247,8 +274,14 @@ def main() -> None:
     t.add_argument("--recalibrate", action="store_true", help="measure this machine's backend costs first")
     c = sub.add_parser("calibration")
     c.add_argument("--backends", default="inline,process,thread,dask")
+    d = sub.add_parser("dask")
+    d.add_argument("run_dir")
+    d.add_argument("--machines", type=int, nargs="+", default=[1, 10, 100])
+    d.add_argument("--workers", type=int, default=8, help="workers per machine")
+    d.add_argument("--cores", type=int, default=8, help="cores per machine")
+    d.add_argument("--chunks", type=int, nargs="+", default=[0, 256, 2048], help="0: automatic")
     args = parser.parse_args()
-    {"walls": walls, "timeouts": timeouts, "calibration": calibration}[args.what](args)
+    {"walls": walls, "timeouts": timeouts, "calibration": calibration, "dask": dask}[args.what](args)
 
 
 if __name__ == "__main__":
