@@ -46,6 +46,8 @@ class Prediction:
     at_risk: int
     parts: dict[str, float]
     why: str
+    #: Part → why it is what it is (in the terms of perfkit's execution), for every part but work.
+    reasons: dict[str, str] = field(default_factory=dict)
 
     @property
     def wall_s(self) -> float:
@@ -207,11 +209,14 @@ def predict_one(workload: Workload, config: SimConfig, costs: BackendCosts, mach
     result = simulate(workload, config, costs, machine, execution, cooperative)
     parts = wall_parts(result)
     new, risk = _lost(result, workload), _at_risk(result, config.timeout.unit_timeout_s)
+    reasons = {part: _reason(part, result, costs, machine, workload) for part in PARTS if part != "work"}
     return Prediction(config, result, sequential_wall_s if sequential_wall_s is not None else result.wall_s,
-                      new, risk, parts, explain(parts, result, costs, machine, workload, new, risk))
+                      new, risk, parts, explain(parts, result, costs, machine, workload, new, risk), reasons)
 
 
-def _knee(curve: list[Prediction], machine: Machine) -> Knee:
+def _knee(curve: list[Prediction]) -> Knee:
+    """The knee of one curve, and why the next worker count is not faster: the parts of its
+    wall that did not shrink in proportion to the workers (the shortfall from perfect scaling)."""
     curve = sorted(curve, key=lambda p: p.config.workers)
     best = max(p.speedup for p in curve)
     knee = next(p for p in curve if all(q.speedup <= KNEE_GAIN * p.speedup for q in curve
@@ -220,15 +225,14 @@ def _knee(curve: list[Prediction], machine: Machine) -> Knee:
     name = f"{knee.config.strategy}/{knee.config.backend}" + (
         f" chunk {knee.config.chunk_size}" if knee.config.chunk_size else "")
     if not later:
-        why = f"still rising at {knee.config.workers} workers, the largest count predicted"
-    else:
-        nxt = later[0]
-        grew = {k: nxt.parts[k] - knee.parts[k] for k in PARTS if k != "work"}
-        part = max(grew, key=grew.get)
-        why = (f"beyond {knee.config.workers} workers more are no faster: at {nxt.config.workers} the largest cost "
-               f"is {nxt.why}")
-        if grew[part] <= 0:
-            why = f"beyond {knee.config.workers} workers nothing is left to share out: {nxt.why}"
+        return Knee(name, knee.config.workers, knee.speedup, best,
+                    f"still rising at {knee.config.workers} workers, the largest count predicted")
+    nxt = later[0]
+    scale = knee.config.workers / nxt.config.workers
+    short = sorted(((nxt.parts[k] - knee.parts[k] * scale, k) for k in PARTS if k != "work"), reverse=True)
+    named = [short[0]] + [x for x in short[1:2] if x[0] >= SECOND_PART * short[0][0]]
+    why = (f"at {nxt.config.workers} workers, what does not shrink with more workers: "
+           + "; and ".join(f"{part} {seconds:.2f} s — {nxt.reasons[part]}" for seconds, part in named if seconds > 0))
     return Knee(name, knee.config.workers, knee.speedup, best, why)
 
 
@@ -262,7 +266,7 @@ def sweep(workload: Workload, costs: dict[str, BackendCosts], machine: Machine, 
     curves: dict[tuple, list[Prediction]] = {}
     for p in predictions[1:]:
         curves.setdefault((p.config.strategy, p.config.backend, p.config.chunk_size), []).append(p)
-    result.knees = [_knee(c, machine) for c in curves.values() if len(c) > 1]
+    result.knees = [_knee(c) for c in curves.values() if len(c) > 1]
     for w in sorted({p.config.workers for p in predictions[1:]} | {1}):
         kept = [p for p in predictions if p.config.workers == w and not p.new_timeouts]
         result.best[w] = min(kept, key=lambda p: p.wall_s) if kept else None
