@@ -354,7 +354,7 @@ def predict(run_dir: str | Path, *, strategies: Sequence[str] = PREDICT_STRATEGI
             out: str | Path | None = None) -> PredictResult:
     """Predict, from the stored run ``run_dir`` alone (ideally sequential), every strategy ×
     backend × workers × chunk size, and write the report (report.md, report.html,
-    prediction.json, the speedup chart).
+    report.json, the speedup chart).
 
     ``workers``: total worker counts (with ``machines`` > 1, Dask workers spread evenly over
     that many machines of ``cores`` each). ``speed``: the target machine's single-core speed

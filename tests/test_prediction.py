@@ -289,8 +289,11 @@ def test_cli_predict_writes_the_report_and_json(tmp_path):
     import subprocess
     import sys
 
+    import jsonschema
+
     from perfkit.analysis.prediction import DEFAULT_COSTS
     from perfkit.orchestration import calibration
+    from perfkit.reports import json_report
 
     perfkit = [sys.executable, "-m", "perfkit"]
     store = tmp_path / "runs"
@@ -307,7 +310,9 @@ def test_cli_predict_writes_the_report_and_json(tmp_path):
     assert done.returncode == 0, done.stderr
     md = (tmp_path / "pred" / "report.md").read_text()
     assert "# perfkit prediction" in md and "What a timeout would cut" in md and "Knees" in md
-    data = json.loads((tmp_path / "pred" / "prediction.json").read_text())
+    data = json.loads((tmp_path / "pred" / "report.json").read_text())
+    jsonschema.validate(data, json_report.schema())
+    assert data["kind"] == "prediction" and data["format"] == json_report.FORMAT
     names = {p["configuration"] for p in data["predictions"]}
     assert {"sequential/inline×1", "candidate-parallel/process×4", "hybrid/thread×2"} <= names
     cut = data["timeout_cuts"]["0.0005"]
@@ -322,6 +327,7 @@ def test_a_comparison_shows_each_configurations_prediction_and_the_models_error(
     from builders import make_run, parallel, unit_rows
     from perfkit.analysis.comparison import analyse
     from perfkit.analysis.prediction.predict import model_check
+    from perfkit.analysis.text import duration
     from perfkit.reports.document import build
 
     samples = tuple(("demo", i) for i in range(4))
@@ -338,8 +344,8 @@ def test_a_comparison_shows_each_configurations_prediction_and_the_models_error(
     assert row["predicted_wall_s"] == pytest.approx(1.6)  # 32 units of 0.1 s on 2 workers, nothing else
     assert row["model_error"] == pytest.approx(1.6 / 1.8 - 1)
     table = next(b for b in build(comparison, {}).blocks if getattr(b, "headers", ("",))[0] == "strategy")
-    assert table.headers[-2:] == ("predicted wall s", "model error")
-    assert table.rows[1][-2:] == ("1.600", "-11%")
+    assert table.headers[-2:] == ("predicted wall", "model error")
+    assert table.rows[1][-2:] == (duration(1.6), "-11%")
 
 
 def test_a_warm_pool_takes_start_up_out_of_the_runs_wall():
@@ -373,3 +379,10 @@ def test_an_opaque_solvers_sample_is_its_unit_of_work():
     assert workload.tasks[0].sample_level and workload.tasks[0].candidates == ("*",)
     assert workload.tasks[0].units[("demo", 0, "*")].cpu_s == pytest.approx(1.0)
     assert wall(run, "sample-parallel", 2)[0] == pytest.approx(1.0)
+
+
+def test_each_tasks_generation_is_read_from_the_run_when_recorded():
+    run = hand_run({"demo[0]": [1.0]}, generate_s=0.5, tasks=("t1", "t2"))
+    recorded = replace(run.summary, generation=[["t1", 10.0, 10.2], ["t2", 20.0, 20.8]])
+    run.summary = recorded
+    assert [t.generate_s for t in workload_of(run).tasks] == pytest.approx([0.2, 0.8])

@@ -7,8 +7,9 @@ from typing import Any, Optional
 
 import typer
 
-from perfkit.cli.command import app, console, out
+from perfkit.cli.command import app, console
 from perfkit.cli.options import split_list
+from perfkit.cli.output import print_paths
 from perfkit.model import ConfigError
 
 
@@ -49,6 +50,7 @@ def predict_cmd(
     """Predict the wall of every strategy × backend × workers × chunk × timeout from one run."""
     from perfkit.analysis.prediction import Execution
     from perfkit.api import PREDICT_BACKENDS, PREDICT_STRATEGIES, PREDICT_WORKERS, predict
+    from perfkit.reports import report_files
 
     try:
         execution = Execution(generation=generation, task_barrier=task_barrier, startup=startup)
@@ -76,4 +78,4 @@ def predict_cmd(
                           markup=False)
     for k in s.knees:
         console.print(f"knee {k.curve}: {k.workers} workers — {k.why}", highlight=False, markup=False, soft_wrap=True)
-    out.print(str(result.report_dir / "report.md"), soft_wrap=True, highlight=False)
+    print_paths(report_files(result.report_dir))

@@ -1,16 +1,15 @@
 """The prediction report of ``perfkit predict``: a Document (rendered by markdown.py and
-html.py), its chart (speedup vs workers per strategy, each knee marked) and ``prediction.json``.
+html.py), its chart (speedup vs workers per strategy, each knee marked) and ``report.json``.
 
-Nothing is computed here: every figure and sentence comes from
+``report.json`` is of kind ``prediction`` (perfkit/reports/report.schema.json). Nothing is computed here: every figure and sentence comes from
 :class:`perfkit.analysis.prediction.predict.Sweep`; this module only formats them.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
-from typing import Any, Optional
+from typing import Optional
 
 import matplotlib
 
@@ -18,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from perfkit.analysis.prediction.predict import PARTS, Prediction, Sweep, sweep_record  # noqa: E402
-from perfkit.reports import html, markdown  # noqa: E402
+from perfkit.reports import REPORT_FILES, html, json_report, markdown  # noqa: E402
 from perfkit.analysis.text import number  # noqa: E402
 from perfkit.reports.document import Bullets, Document, Heading, Image, Para, Table  # noqa: E402
 
@@ -155,19 +154,13 @@ def _cuts(s: Sweep) -> list:
 
 
 def write(s: Sweep, out: Path, title: str = "prediction") -> Path:
-    """Write report.md, report.html, prediction.json and the chart into ``out``; returns ``out``."""
+    """Write report.md, report.html, report.json (kind ``prediction`` of
+    perfkit/reports/report.schema.json) and the chart into ``out``; returns ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     doc = build(s, chart(s, out), title)
-    (out / "report.md").write_text(markdown.render(doc), encoding="utf-8")
-    (out / "report.html").write_text(html.render(doc), encoding="utf-8")
-    (out / "prediction.json").write_text(json.dumps(sweep_record(s), indent=2, default=_json), encoding="utf-8")
+    (out / REPORT_FILES["markdown"]).write_text(markdown.render(doc), encoding="utf-8")
+    (out / REPORT_FILES["html"]).write_text(html.render(doc), encoding="utf-8")
+    record = {**json_report.header("prediction", doc.headline, not doc.differences), **sweep_record(s)}
+    json_report.write(json_report.plain(record), out / REPORT_FILES["json"])
     return out
-
-
-def _json(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, float) and math.isinf(value):
-        return None
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

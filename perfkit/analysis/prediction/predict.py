@@ -374,7 +374,7 @@ def prediction_record(p: Prediction) -> dict[str, Any]:
 
 
 def sweep_record(s: Sweep) -> dict[str, Any]:
-    """The whole sweep as JSON-ready data (``prediction.json`` of ``perfkit predict``)."""
+    """The whole sweep as JSON-ready data (``report.json`` of ``perfkit predict``)."""
     from dataclasses import asdict
 
     return {

@@ -103,7 +103,8 @@ def _sample_level(u: pd.DataFrame) -> bool:
 
 
 def _generation_per_task(u: pd.DataFrame, order: list[str], generate_s: float) -> dict[str, float]:
-    """Split the run's candidate generation over its tasks: the parent generates a task's
+    """Split the run's candidate generation over its tasks (runs stored before each task's
+    generation was recorded in summary.json): the parent generates a task's
     candidates between the previous task's last outcome and the task's first dispatch, so each
     gap measures one task's generation (plus a little planning); the first task gets the rest."""
     if not order:
@@ -152,7 +153,9 @@ def workload_of(run: "Run") -> Workload:
     u = u.reset_index(drop=True)
     u = u[u["attempt"] == u.groupby(["task_id", "split", "index", "candidate"])["attempt"].transform("max")]
     order = list(dict.fromkeys(u["task_id"]))
-    generate = _generation_per_task(u, order, float(run.summary.generate_s or 0.0))
+    recorded = {str(task): float(end) - float(start) for task, start, end in run.summary.generation}
+    generate = recorded if set(order) <= set(recorded) else \
+        _generation_per_task(u, order, float(run.summary.generate_s or 0.0))  # a run stored before they were
     level = _sample_level(u)
     tasks = []
     for task_id in order:
