@@ -11,7 +11,8 @@ Run it with priority over other sessions' processes on a shared machine::
 
     setsid sh -c 'echo -15 > /proc/self/autogroup; .venv/bin/python benchmarks/predict_accuracy.py walls'
 
-Each measures, in this one process, a sequential inline reference and then every strategy on the
+Each measures, in this one process, a warm-up run that nothing uses (the first run of a process
+pays for imports and cold caches), a sequential inline reference and then every strategy on the
 process backend at the given worker counts, ``--repeats`` times interleaved (repeat-major, like
 ``perfkit compare``), then predicts every measured run from the *first* reference alone with
 this machine's stored calibration (measured first when missing) and prints a Markdown table:
@@ -143,6 +144,9 @@ def measure(store: Path, name: str, repeats: int, timeout: float, tighter: float
     refs, measured = [], []
     print(f"machine busy {wait_for_quiet():.0%} before measuring"
           + (" (this benchmark prioritised over other sessions)" if prioritised() else ""), file=sys.stderr)
+    # the first run of a process pays for imports and cold caches (ARC: +15 % here): like
+    # `perfkit compare --warmup 1`, one sequential run first that nothing uses
+    clean_run(_with(base, label=f"accuracy-{name}-warmup"), store, tasks)
     for rep in range(repeats):
         refs.append(clean_run(_with(base, repeat=rep), store, tasks))
         for strategy in STRATEGIES:
