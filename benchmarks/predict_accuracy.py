@@ -208,8 +208,10 @@ def timeouts(args) -> None:
 
     solver, spec, options, _ = WORKLOADS["timeouts"]
     costs = calibrated(args.recalibrate)
-    ref = clean_run(RunConfig(solver=solver, tasks=spec, solver_options=options, timeout=TimeoutPolicy(5.0),
-                              label="accuracy-timeouts"), store, load_tasks(spec))
+    config = RunConfig(solver=solver, tasks=spec, solver_options=options, timeout=TimeoutPolicy(5.0),
+                       label="accuracy-timeouts")
+    clean_run(_with(config, label="accuracy-timeouts-warmup"), store, load_tasks(spec))  # see measure()
+    ref = clean_run(config, store, load_tasks(spec))
     tight = float(np.quantile(ref.units["wall_s"], args.quantile))
     tight = float(f"{tight:.3g}")
     _, measured = measure(store, "timeouts", args.repeats, timeout=5.0, tighter=tight)
