@@ -218,6 +218,21 @@ def test_a_slower_machine_makes_the_seeds_threads_lose_answers():
     assert "answers lost" in slow.why
 
 
+def test_a_reference_measured_on_a_busy_machine_is_flagged():
+    from perfkit.analysis.prediction.predict import assumptions, busy_reference
+
+    samples = {f"demo[{i}]": [0.01] * 8 for i in range(2)}
+    quiet = workload_of(hand_run(samples))
+    assert busy_reference(quiet) is None
+    # every unit waited 10 ms off the CPU while other processes used 1.5 cores on average
+    run = hand_run(samples, wait=0.01)
+    busy = workload_of(make_run(run.units.to_dict("records"), summary={"others_cpu_s": 1.5 * run.summary.wall_s}))
+    assert busy.reference_others_cores == pytest.approx(1.5)
+    note = busy_reference(busy)
+    assert note is not None and "1.5 cores" in note and "0.16 s off the CPU" in note
+    assert note in assumptions(busy, {}, Machine(2), Execution(), None)
+
+
 def test_knee_and_best_per_worker_count():
     from perfkit.analysis.prediction.predict import sweep
 

@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 import typer
 
+from perfkit.analysis.prediction.predict import busy_reference
 from perfkit.cli.command import app, console
 from perfkit.cli.options import split_list
 from perfkit.cli.output import print_paths
@@ -68,6 +69,9 @@ def predict_cmd(
     seq = s.predictions[0]
     console.print(f"sequential/inline×1 predicted {seq.wall_s:.3f} s (the run measured {s.workload.reference_wall_s:.3f} s)",
                   highlight=False)
+    busy = busy_reference(s.workload)
+    if busy:
+        console.print(f"- warning: {busy}", style="yellow", highlight=False, markup=False, soft_wrap=True)
     for p in s.predictions[1:]:
         if p.wall_s >= seq.wall_s or p.new_timeouts:
             console.print(f"- slower than sequential or losing answers: {p.name} {p.wall_s:.3f} s — {p.why}",

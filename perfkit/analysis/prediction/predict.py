@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
 
+from perfkit.analysis.findings import BUSY_OTHER_CORES
 from perfkit.analysis.prediction.model import BackendCosts, Execution, Machine, SimConfig
 from perfkit.analysis.prediction.simulator import SimResult, simulate
 from perfkit.analysis.prediction.workload import Workload, workload_of
@@ -287,6 +288,16 @@ def _costs(costs: dict[str, BackendCosts], backend: str) -> BackendCosts:
     return costs.get(backend) or DEFAULT_COSTS[backend]
 
 
+def busy_reference(workload: Workload) -> Optional[str]:
+    """The warning when the reference ran on a busy machine (None when it was quiet)."""
+    if workload.reference_others_cores <= BUSY_OTHER_CORES:
+        return None
+    off_cpu_s = sum(c.wait_s for t in workload.tasks for c in t.units.values())
+    return (f"the reference was measured while other processes used {workload.reference_others_cores:.1f} cores: "
+            f"its units' {off_cpu_s:.2f} s off the CPU include waiting for a core, taken as waits that need none, "
+            f"so more workers than cores look faster than they are: measure the reference on a quiet machine")
+
+
 def assumptions(workload: Workload, costs: dict[str, BackendCosts], machine: Machine, execution: Execution,
                 cooperative: Optional[bool]) -> list[str]:
     """What every prediction of this sweep rests on, said once."""
@@ -299,6 +310,8 @@ def assumptions(workload: Workload, costs: dict[str, BackendCosts], machine: Mac
            f"execution: candidate generation {execution.generation}, "
            f"{'a barrier' if execution.task_barrier else 'no barrier'} between tasks, worker start-up "
            f"{'per run' + (' (cold)' if execution.cold else ' (forkserver warm)') if execution.startup == 'run' else 'once per comparison (warm pool)'}"]
+    if busy_reference(workload):
+        out.append(busy_reference(workload))
     if workload.lower_bounds:
         out.append(f"{workload.lower_bounds} units timed out in the reference: their cost is at least "
                    f"{workload.reference_timeout_s:g} s — taken as what was measured, so predictions with a longer "

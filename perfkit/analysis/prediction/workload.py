@@ -69,6 +69,10 @@ class Workload:
     #: None when the reference shows no timeout to tell.
     cooperative: Optional[bool]
     run_id: str = ""
+    #: Cores other processes used on average during the reference (0 when unknown): on a busy
+    #: machine a unit's off-CPU time includes waiting for a core, which the simulator takes
+    #: for a wait that needs none.
+    reference_others_cores: float = 0.0
 
     @property
     def n_units(self) -> int:
@@ -179,4 +183,10 @@ def workload_of(run: "Run") -> Workload:
     return Workload(
         tasks=tuple(tasks), reference_wall_s=float(run.summary.wall_s), reference_strategy=config.strategy,
         reference_backend=config.backend, reference_workers=config.workers, reference_cores=run.cores,
-        reference_timeout_s=float(config.timeout.unit_timeout_s), cooperative=_cooperative(u), run_id=run.run_id)
+        reference_timeout_s=float(config.timeout.unit_timeout_s), cooperative=_cooperative(u), run_id=run.run_id,
+        reference_others_cores=_others_cores(run))
+
+
+def _others_cores(run: "Run") -> float:
+    s = run.summary
+    return float(s.others_cpu_s) / float(s.wall_s) if s.others_cpu_s is not None and s.wall_s else 0.0
