@@ -1,0 +1,104 @@
+"""Where a command's time went: its wall and CPU cut into items that add up to the totals
+(docs/design.md, "The whole command"). Pure: recorded figures in, bars out.
+
+Three bars, each a quantity and the items it is made of:
+
+- **wall**: the command's spans — start-up, worker start, run window, teardown, exit;
+- **CPU** of the whole process tree: the same spans, the run window cut into the units' own
+  CPU, the solver's candidate generation, perfkit's harness in the workers (the workers' CPU
+  outside units and generation: receiving items, timing, sending outcomes) and perfkit in the
+  parent (dispatch, per-unit bookkeeping, the store; the forkserver's forks) — the last item is
+  what remains of the window's CPU, so the items add up to it;
+- **run window capacity**: ``slots × window wall``, the core-seconds the run could have used,
+  cut into units, generation, harness, parent and *idle* (capacity not used by anything of the
+  run: workers waiting for work, stages draining, other programs on the machine). When the run
+  used more than its slots (one worker beside a busy parent on two cores) the bar is the CPU
+  used and idle is 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+from perfkit.model.command import RUN_WINDOW, Span
+
+UNITS, GENERATION, HARNESS, PARENT, IDLE = ("units", "generation", "harness in workers", "perfkit in the parent",
+                                            "idle")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One part of a bar (seconds); ``within`` names the span it is a part of, if any."""
+
+    name: str
+    seconds: float
+    within: str = ""
+
+    @property
+    def label(self) -> str:
+        """``run window: units``, or the bare name."""
+        return f"{self.within}: {self.name}" if self.within else self.name
+
+
+@dataclass(frozen=True)
+class Bar:
+    """A quantity (seconds) and the items it is made of; they add up to ``total_s``."""
+
+    title: str
+    total_s: float
+    items: tuple[Item, ...]
+
+    def share(self, item: Item) -> float:
+        """The item's fraction of the bar (0..1)."""
+        return item.seconds / self.total_s if self.total_s > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """The three bars of one run (see the module docstring)."""
+
+    origin: str
+    wall: Bar
+    cpu: Bar
+    window: Optional[Bar]
+
+
+def window_parts(window_cpu_s: float, unit_cpu_s: float, generate_cpu_s: float,
+                 workers_cpu_s: float) -> tuple[Item, ...]:
+    """The run window's CPU cut into units, generation, harness in workers and perfkit in the
+    parent (the remainder), all seconds; they add up to ``window_cpu_s``.
+
+    ``workers_cpu_s``: the CPU the workers (threads or processes) used during the window,
+    units and generation included.
+    """
+    harness = max(0.0, workers_cpu_s - unit_cpu_s - generate_cpu_s)
+    parent = window_cpu_s - unit_cpu_s - generate_cpu_s - harness
+    return (Item(UNITS, unit_cpu_s, RUN_WINDOW), Item(GENERATION, generate_cpu_s, RUN_WINDOW),
+            Item(HARNESS, harness, RUN_WINDOW), Item(PARENT, parent, RUN_WINDOW))
+
+
+def capacity_bar(window_wall_s: float, slots: int, parts: Sequence[Item]) -> Bar:
+    """``slots × window wall`` cut into ``parts`` (the window's CPU) and idle."""
+    capacity = max(1, slots) * window_wall_s
+    used = sum(p.seconds for p in parts)
+    idle = max(0.0, capacity - used)
+    items = tuple(Item(p.name, p.seconds) for p in parts) + (Item(IDLE, idle),)
+    return Bar(f"run window: {max(1, slots)} slot(s) × {window_wall_s:.3f} s", used + idle, items)
+
+
+def breakdown(spans: Sequence[Span], origin: str, slots: int, unit_cpu_s: float, generate_cpu_s: float,
+              workers_cpu_s: float) -> Breakdown:
+    """The bars of a run from its command spans and its run window's figures (seconds)."""
+    wall = Bar("wall", sum(s.wall_s for s in spans), tuple(Item(s.name, s.wall_s) for s in spans))
+    cpu_items: list[Item] = []
+    window = None
+    for s in spans:
+        if s.name != RUN_WINDOW:
+            cpu_items.append(Item(s.name, s.cpu_s))
+            continue
+        parts = window_parts(s.cpu_s, unit_cpu_s, generate_cpu_s, workers_cpu_s)
+        cpu_items += parts
+        window = capacity_bar(s.wall_s, slots, parts)
+    cpu = Bar("CPU", sum(s.cpu_s for s in spans), tuple(cpu_items))
+    return Breakdown(origin, wall, cpu, window)
