@@ -200,3 +200,23 @@ def test_idle_capacity_is_what_the_run_window_left_unused():
     assert b.window.total_s == pytest.approx(2.64)
     assert items == pytest.approx({"units": 2.21, "generation": 0.0, "harness in workers": 0.05,
                                    "perfkit in the parent": 0.14, "idle": 0.24})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["process", "dask"])
+def test_perfkit_run_records_its_whole_command_as_the_os_counts_it(tmp_path: Path, backend: str):
+    """``perfkit run`` in a fresh cgroup: the whole-command CPU in summary.json (parent,
+    forkserver, resource tracker, every worker; Dask's workers) agrees with the cgroup's, its
+    wall with the command's, and its spans are the command's, adding up to both totals."""
+    perfkit = Path(sys.executable).with_name("perfkit")
+    m = in_cgroup([str(perfkit), "run", "--solver", "synthetic", "--tasks", "synthetic:2", "--strategy",
+                   "candidate-parallel", "--backend", backend, "--workers", "2", "--store", str(tmp_path)], tmp_path)
+    assert m.returncode == 0, m.stderr
+    (folder,) = [p for p in tmp_path.iterdir() if (p / "summary.json").exists()]
+    s = json.loads((folder / "summary.json").read_text())
+    check_reconciles(m, s["command_wall_s"], s["command_cpu_s"])
+    assert s["command_origin"] == "process"
+    assert [span["name"] for span in s["command_spans"]] == list(SPANS)
+    assert sum(span["wall_s"] for span in s["command_spans"]) == pytest.approx(s["command_wall_s"], abs=1e-9)
+    assert sum(span["cpu_s"] for span in s["command_spans"]) == pytest.approx(s["command_cpu_s"], abs=1e-9)
+    assert all(span["wall_s"] >= 0 and span["cpu_s"] >= 0 for span in s["command_spans"])

@@ -19,9 +19,13 @@ Three bars, each a quantity and the items it is made of:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
+import numpy as np
+
+from perfkit.analysis.metrics import ran, slots_of
 from perfkit.model.command import RUN_WINDOW, Span
+from perfkit.store import Run
 
 UNITS, GENERATION, HARNESS, PARENT, IDLE = ("units", "generation", "harness in workers", "perfkit in the parent",
                                             "idle")
@@ -102,3 +106,28 @@ def breakdown(spans: Sequence[Span], origin: str, slots: int, unit_cpu_s: float,
         window = capacity_bar(s.wall_s, slots, parts)
     cpu = Bar("CPU", sum(s.cpu_s for s in spans), tuple(cpu_items))
     return Breakdown(origin, wall, cpu, window)
+
+
+def run_breakdown(run: Run) -> Optional[Breakdown]:
+    """The bars of a stored run; None when it has no whole-command figures (recorded before
+    perfkit measured them)."""
+    s = run.summary
+    if not s.spans:
+        return None
+    workers_cpu = 0.0 if s.cpu_workers_s is None or np.isnan(s.cpu_workers_s) else float(s.cpu_workers_s)
+    return breakdown(s.spans, s.command_origin, slots_of(run.config, run.cores),
+                     float(ran(run.units)["cpu_s"].fillna(0.0).sum()), float(s.generate_cpu_s or 0.0), workers_cpu)
+
+
+def group_breakdowns(groups: Mapping[str, Sequence[Run]]) -> dict[str, Breakdown]:
+    """Per group (name → its repeats), the breakdown of its median run by whole-command wall:
+    one real run, whose items add up (medians of items would not). Groups without
+    whole-command figures are left out."""
+    out = {}
+    for name, runs in groups.items():
+        measured = sorted((r for r in runs if r.summary.spans), key=lambda r: r.summary.command_wall_s)
+        if measured:
+            b = run_breakdown(measured[(len(measured) - 1) // 2])
+            if b is not None:
+                out[name] = b
+    return out

@@ -262,6 +262,40 @@ def cost_pareto(c: Any, out: Path) -> Optional[Path]:
     return _save(fig, out / "cost_pareto.png")
 
 
+def command_breakdown(c: Any, out: Path) -> Optional[Path]:
+    """Where each group's whole command went (its median run, perfkit/analysis/breakdown.py):
+    one stacked bar per group for the wall, the CPU of every process, and the run window's
+    slot capacity; the items of a bar add up to it."""
+    if not c.breakdowns:
+        return None
+    names = list(c.breakdowns)
+    panels = [("wall (s)", [b.wall for b in c.breakdowns.values()]),
+              ("CPU of every process (s)", [b.cpu for b in c.breakdowns.values()]),
+              ("run window: slots × wall (core-s)", [b.window for b in c.breakdowns.values()])]
+    # one colour per item name across the panels: "units" of the CPU bar is "units" of the window
+    labels = list(dict.fromkeys(i.name for _, bars in panels for bar in bars if bar for i in bar.items))
+    colour = {label: plt.get_cmap("tab20")(i % 20) for i, label in enumerate(labels)}
+    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 1.6 + len(panels) * (0.45 * len(names) + 0.9)),
+                             squeeze=False)
+    for ax, (title, bars) in zip(axes[:, 0], panels):
+        for row, bar in enumerate(bars):
+            left = 0.0
+            for item in bar.items if bar else ():
+                width = max(0.0, item.seconds)
+                ax.barh(row, width, left=left, color=colour[item.name], edgecolor="white", linewidth=0.5)
+                left += width
+        ax.set_yticks(range(len(names)), names, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_title(title, fontsize=9)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colour[label]) for label in labels]
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
+    fig.suptitle("Whole command: where the time went (each group's median run)")
+    fig.tight_layout(rect=(0, 0.04 + 0.025 * ((len(labels) + 2) // 3), 1, 1))
+    fig.savefig(out / "command_breakdown.png", dpi=DPI, format="png")
+    plt.close(fig)
+    return out / "command_breakdown.png"
+
+
 CHARTS = {
     "wall_vs_cpu": ("Wall vs CPU per strategy (ideal bound marked)", wall_vs_cpu),
     "timeline": ("Worker timeline", timeline),
@@ -269,6 +303,7 @@ CHARTS = {
     "candidate_counts": ("Samples whose ok-candidate counts differ between strategies", candidate_counts),
     "unit_times": ("Distribution of unit times", unit_times),
     "cost_pareto": ("Where the time goes: unit time by candidate, sample and task (Pareto)", cost_pareto),
+    "command_breakdown": ("Whole command: wall, CPU and run-window capacity, itemised", command_breakdown),
 }
 
 
