@@ -12,7 +12,8 @@ import pytest
 from builders import clean_parallel, reference_run
 
 from perfkit.analysis.comparison import analyse
-from perfkit.model.command import SPANS
+from perfkit.model.command import (EXIT, IMPORTS, RUN_FOLDER, RUN_WINDOW, SOLVER, SPANS, START_UP, STOPPING, STORE,
+                                   TASKS, WORKER_START)
 from perfkit.reports import write_report
 from perfkit.reports.document import Heading, build
 
@@ -21,8 +22,10 @@ CHROMIUM = "/usr/bin/chromium"
 
 def command(window_wall_s: float, window_cpu_s: float, workers_cpu_s: float, scale: float = 1.0) -> dict:
     """Summary fields of a run measured from its call: start-up, worker start, window, teardown."""
-    spans = [("start-up", 0.40 * scale, 0.38 * scale), ("worker start", 0.20 * scale, 0.25 * scale),
-             ("run window", window_wall_s, window_cpu_s), ("teardown", 0.10 * scale, 0.09 * scale)]
+    spans = [(TASKS, 0.10 * scale, 0.10 * scale), (SOLVER, 0.10 * scale, 0.08 * scale),
+             (RUN_FOLDER, 0.20 * scale, 0.20 * scale), (WORKER_START, 0.20 * scale, 0.25 * scale),
+             (RUN_WINDOW, window_wall_s, window_cpu_s), (STOPPING, 0.04 * scale, 0.03 * scale),
+             (STORE, 0.06 * scale, 0.06 * scale)]
     records = [{"name": n, "wall_s": w, "cpu_s": c} for n, w, c in spans]
     return {"command_origin": "call", "command_spans": records, "command_wall_s": sum(w for _, w, _ in spans),
             "command_cpu_s": sum(c for _, _, c in spans), "cpu_workers_s": workers_cpu_s, "generate_cpu_s": 0.01}
@@ -44,11 +47,12 @@ def test_each_group_is_itemised_by_its_median_run_and_the_items_add_up():
     c = analyse(runs())
     assert set(c.breakdowns) == {"sequential/inline×1", "candidate-parallel/process×2"}
     for b in c.breakdowns.values():
-        assert [i.name for i in b.wall.items] == [s for s in SPANS if s != "exit"]
+        assert [i.name for i in b.wall.items] == [s for s in SPANS if s not in (IMPORTS, EXIT)]
+        assert b.phases[START_UP][0] == pytest.approx(sum(i.seconds for i in b.wall.items if i.within == START_UP))
         for bar in (b.wall, b.cpu, b.window):
             assert sum(i.seconds for i in bar.items) == pytest.approx(bar.total_s)
         # the median of three repeats (scales 0.9, 1.0, 1.3) is the one of scale 1.0
-        assert b.wall.items[0].seconds == pytest.approx(0.40)
+        assert b.phases[START_UP][0] == pytest.approx(0.40)
     medians = c.groups.set_index("group")["command_wall_s_median"]
     assert medians["sequential/inline×1"] == pytest.approx(c.breakdowns["sequential/inline×1"].wall.total_s)
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from perfkit.analysis.breakdown import breakdown
-from perfkit.model.command import EXIT, RUN_WINDOW, SPANS, Span
+from perfkit.model.command import (EXIT, IMPORTS, RUN_WINDOW, SPANS, START_UP, TEARDOWN, WORKER_START,
+                                   Span)
 from perfkit.orchestration.cgroup import Cgroup, CgroupUnavailable
 from perfkit.runner.meter import Meter
 from perfkit.runner.process_tree import CLOCK_TICKS_PER_S, TreeReading, process_start_s, read_tree
@@ -175,17 +176,24 @@ class FakeTree:
 
 
 def test_spans_and_breakdown_items_add_up_to_the_totals():
-    steps = [(0.0, 0.0), (0.9, 1.1), (0.3, 0.5), (1.32, 2.75), (0.4, 0.5), (0.02, 0.03)]
+    steps = [(0.0, 0.0), (0.5, 0.6), (0.2, 0.3), (0.2, 0.2), (0.3, 0.5), (1.32, 2.75), (0.3, 0.4), (0.1, 0.1),
+             (0.02, 0.03)]
+    names = [n for n in SPANS if n != IMPORTS]  # a run started by a call
     meter = Meter.since_now(FakeTree(steps))
-    for name in SPANS:
+    for name in names:
         meter.mark(name)
-    assert [s.name for s in meter.spans] == list(SPANS)
+    assert [s.name for s in meter.spans] == names
     assert meter.wall_s == pytest.approx(2.94) and meter.cpu_s == pytest.approx(4.88)
     b = breakdown(meter.spans, meter.origin, slots=2, unit_cpu_s=2.21, generate_cpu_s=0.1, workers_cpu_s=2.36)
     assert b.wall.total_s == pytest.approx(meter.wall_s) and b.cpu.total_s == pytest.approx(meter.cpu_s)
     for bar in (b.wall, b.cpu, b.window):
         assert sum(i.seconds for i in bar.items) == pytest.approx(bar.total_s)
         assert all(i.seconds >= 0 for i in bar.items)
+    expected = {START_UP: (0.9, 1.1), WORKER_START: (0.3, 0.5), RUN_WINDOW: (1.32, 2.75), TEARDOWN: (0.4, 0.5),
+                EXIT: (0.02, 0.03)}
+    assert list(b.phases) == list(expected)
+    assert all(b.phases[p] == pytest.approx(v) for p, v in expected.items())
+    assert sum(w for w, _ in b.phases.values()) == pytest.approx(b.wall.total_s)
     parts = {i.name: i.seconds for i in b.cpu.items if i.within == RUN_WINDOW}
     assert parts == pytest.approx({"units": 2.21, "generation": 0.1, "harness in workers": 0.05,
                                    "perfkit in the parent": 0.39})
@@ -194,7 +202,7 @@ def test_spans_and_breakdown_items_add_up_to_the_totals():
 
 
 def test_idle_capacity_is_what_the_run_window_left_unused():
-    spans = [Span("start-up", 1.0, 1.0), Span(RUN_WINDOW, 1.32, 2.4), Span(EXIT, 0.1, 0.1)]
+    spans = [Span(IMPORTS, 1.0, 1.0), Span(RUN_WINDOW, 1.32, 2.4), Span(EXIT, 0.1, 0.1)]
     b = breakdown(spans, "call", slots=2, unit_cpu_s=2.21, generate_cpu_s=0.0, workers_cpu_s=2.26)
     items = {i.name: i.seconds for i in b.window.items}
     assert b.window.total_s == pytest.approx(2.64)

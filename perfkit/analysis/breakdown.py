@@ -3,7 +3,8 @@
 
 Three bars, each a quantity and the items it is made of:
 
-- **wall**: the command's spans — start-up, worker start, run window, teardown, exit;
+- **wall**: the command's spans (perfkit/model/command.py), grouped in its phases — start-up,
+  worker start, run window, teardown, exit;
 - **CPU** of the whole process tree: the same spans, the run window cut into the units' own
   CPU, the solver's candidate generation, perfkit's harness in the workers (the workers' CPU
   outside units and generation: receiving items, timing, sending outcomes) and perfkit in the
@@ -60,12 +61,14 @@ class Bar:
 
 @dataclass(frozen=True)
 class Breakdown:
-    """The three bars of one run (see the module docstring)."""
+    """The three bars of one run (see the module docstring), and each phase's (wall, CPU)
+    seconds."""
 
     origin: str
     wall: Bar
     cpu: Bar
     window: Optional[Bar]
+    phases: dict[str, tuple[float, float]]
 
 
 def window_parts(window_cpu_s: float, unit_cpu_s: float, generate_cpu_s: float,
@@ -94,18 +97,26 @@ def capacity_bar(window_wall_s: float, slots: int, parts: Sequence[Item]) -> Bar
 def breakdown(spans: Sequence[Span], origin: str, slots: int, unit_cpu_s: float, generate_cpu_s: float,
               workers_cpu_s: float) -> Breakdown:
     """The bars of a run from its command spans and its run window's figures (seconds)."""
-    wall = Bar("wall", sum(s.wall_s for s in spans), tuple(Item(s.name, s.wall_s) for s in spans))
+    wall = Bar("wall", sum(s.wall_s for s in spans), tuple(Item(s.name, s.wall_s, _within(s)) for s in spans))
     cpu_items: list[Item] = []
     window = None
+    phases: dict[str, tuple[float, float]] = {}
     for s in spans:
+        wall_s, cpu_s = phases.get(s.phase, (0.0, 0.0))
+        phases[s.phase] = (wall_s + s.wall_s, cpu_s + s.cpu_s)
         if s.name != RUN_WINDOW:
-            cpu_items.append(Item(s.name, s.cpu_s))
+            cpu_items.append(Item(s.name, s.cpu_s, _within(s)))
             continue
         parts = window_parts(s.cpu_s, unit_cpu_s, generate_cpu_s, workers_cpu_s)
         cpu_items += parts
         window = capacity_bar(s.wall_s, slots, parts)
     cpu = Bar("CPU", sum(s.cpu_s for s in spans), tuple(cpu_items))
-    return Breakdown(origin, wall, cpu, window)
+    return Breakdown(origin, wall, cpu, window, phases)
+
+
+def _within(span: Span) -> str:
+    """The phase a span is an item of, "" when the span is a phase of its own."""
+    return "" if span.phase == span.name else span.phase
 
 
 def run_breakdown(run: Run) -> Optional[Breakdown]:

@@ -15,9 +15,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from perfkit.analysis.breakdown import GENERATION, HARNESS, IDLE, PARENT, UNITS  # noqa: E402
 from perfkit.analysis.metrics import slot_lanes  # noqa: E402
 from perfkit.analysis.overview import differing_samples  # noqa: E402
 from perfkit.analysis.text import duration  # noqa: E402
+from perfkit.model.command import (EXIT, IMPORTS, RUN_FOLDER, RUN_WINDOW, SOLVER, STOPPING,  # noqa: E402
+                                   STORE, TASKS, WORKER_START)
 
 DPI = 100
 #: Every chart fits in this many inches (× DPI pixels) whatever the task count: beyond the
@@ -272,9 +275,17 @@ def command_breakdown(c: Any, out: Path) -> Optional[Path]:
     panels = [("wall (s)", [b.wall for b in c.breakdowns.values()]),
               ("CPU of every process (s)", [b.cpu for b in c.breakdowns.values()]),
               ("run window: slots × wall (core-s)", [b.window for b in c.breakdowns.values()])]
-    # one colour per item name across the panels: "units" of the CPU bar is "units" of the window
+    # one colour per item across the panels ("units" of the CPU bar is "units" of the window),
+    # a hue per phase: start-up blues, worker start orange, the window greens and purples,
+    # teardown reds, exit and idle greys
     labels = list(dict.fromkeys(i.name for _, bars in panels for bar in bars if bar for i in bar.items))
-    colour = {label: plt.get_cmap("tab20")(i % 20) for i, label in enumerate(labels)}
+    shades, reds = plt.get_cmap("tab20c"), plt.get_cmap("tab20")
+    colour = {IMPORTS: shades(0), TASKS: shades(1), SOLVER: shades(2), RUN_FOLDER: shades(3),
+              WORKER_START: shades(4), RUN_WINDOW: shades(8), UNITS: shades(8), GENERATION: shades(10),
+              HARNESS: shades(12), PARENT: shades(14), STOPPING: reds(6), STORE: reds(7), EXIT: shades(16),
+              IDLE: shades(19)}
+    for i, label in enumerate(x for x in labels if x not in colour):  # a span of a newer perfkit
+        colour[label] = reds(i % 20)
     fig, axes = plt.subplots(len(panels), 1, figsize=(10, 1.6 + len(panels) * (0.45 * len(names) + 0.9)),
                              squeeze=False)
     for ax, (title, bars) in zip(axes[:, 0], panels):

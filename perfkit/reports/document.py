@@ -236,10 +236,10 @@ def _whole_command(c: Any) -> list[Block]:
         b = c.breakdowns.get(r["group"])
         if b is None:
             continue
-        spans = {i.name: i.seconds for i in b.wall.items}
+        wall = {phase: w for phase, (w, _) in b.phases.items()}
         capacity = ", ".join(f"{i.name} {percent(b.window.share(i))}" for i in b.window.items) if b.window else "–"
-        rows.append((r["group"], number(spans.get("run window")), number(b.wall.total_s), number(b.cpu.total_s),
-                     *(number(spans.get(name)) for name in ("start-up", "worker start", "teardown")), capacity))
+        rows.append((r["group"], number(wall.get("run window")), number(b.wall.total_s), number(b.cpu.total_s),
+                     *(number(wall.get(name)) for name in ("start-up", "worker start", "teardown")), capacity))
     out.append(Table(("strategy", "run window wall s", "whole wall s", "whole CPU s", "start-up s", "worker start s",
                       "teardown s", "run window capacity (slots × wall)"), tuple(rows)))
     return out

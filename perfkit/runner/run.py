@@ -43,7 +43,7 @@ from perfkit.model import (
     WorkItem,
     candidate_id_problem,
 )
-from perfkit.model.command import RUN_WINDOW, START_UP, TEARDOWN, WORKER_START
+from perfkit.model.command import IMPORTS, RUN_FOLDER, RUN_WINDOW, SOLVER, STOPPING, STORE, TASKS, WORKER_START
 from perfkit.runner import calibration, command, environment, machine
 from perfkit.runner.interrupts import Interrupts
 from perfkit.runner.meter import Meter
@@ -201,7 +201,7 @@ class Runner:
         state, usage, error, crash, backend = "complete", [], None, None, None
         with self.interrupts as interrupts:
             calibration_before = calibration.measure()
-            self.meter.mark(START_UP)
+            self.meter.mark(RUN_FOLDER)
             wall0, cpu0, busy0 = time.monotonic(), _cpu_self_s(), machine.busy_cpu_s()
             self.state.started = wall0
             try:
@@ -237,6 +237,7 @@ class Runner:
             wall_s, cpu_parent_s = self.state.ended - wall0, _cpu_self_s() - cpu0
             self.busy_window = (busy0, machine.busy_cpu_s())  # before the calibration below
             self.calibration_s = min(calibration_before, calibration.measure())
+            self.meter.mark(STOPPING)
             self._finish(state, wall_s, cpu_parent_s, usage, _resources(backend), error)
         if crash is not None:
             raise crash
@@ -353,9 +354,9 @@ class Runner:
         self.writer.finish(summary, last=self._close_command)
 
     def _close_command(self) -> dict[str, Any]:
-        """End the teardown span (the run folder is written); the whole command's fields. When
-        the run is the whole command, its exit span is added to the summary at the exit."""
-        self.meter.mark(TEARDOWN)
+        """End the last span of the teardown (the units table is written); the whole command's
+        fields. When the run is the whole command, its exit span is added at the exit."""
+        self.meter.mark(STORE)
         cmd = command.current()
         if cmd is not None and cmd.meter is self.meter:
             path = self.writer.path
@@ -375,6 +376,7 @@ def _meter(whole_command: bool) -> Meter:
     meter from now."""
     cmd = command.current()
     if whole_command and cmd is not None and not cmd.meter.spans:
+        cmd.meter.mark(IMPORTS)
         return cmd.meter
     return Meter.since_now()
 
@@ -450,7 +452,9 @@ def run(config: RunConfig, store_dir: str | Path = DEFAULT_STORE, observer: Opti
         from perfkit.tasks import load_tasks
 
         tasks = load_tasks(config.tasks)
+    meter.mark(TASKS)
     solver = load_solver(config.solver, config.solver_options)
+    meter.mark(SOLVER)
     strategy = _strategy_for(config, solver)
     run_id = new_run_id(config.label, config.strategy, config.backend, config.workers, config.repeat)
     writer = RunWriter.create(store, run_id, _meta(config, tasks))
@@ -483,7 +487,9 @@ def resume(path: str | Path, observer: Optional[Observer] = None, tasks: Optiona
         check(config)
         if tasks is None:
             tasks = load_tasks(config.tasks)
+        meter.mark(TASKS)
         solver = load_solver(config.solver, config.solver_options)
+        meter.mark(SOLVER)
         strategy = _strategy_for(config, solver)
         writer = RunWriter.reopen(path, lock)
     except BaseException:
