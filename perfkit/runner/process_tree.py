@@ -96,10 +96,44 @@ def _reaped_by_s(proc: psutil.Process) -> float:
 
 def live_descendants() -> list[psutil.Process]:
     """Every process below this one still in the process table (zombies included)."""
-    try:
-        return psutil.Process().children(recursive=True)
-    except (psutil.Error, OSError):
-        return []
+    pids = _descendant_pids_linux(os.getpid())
+    if pids is None:
+        try:
+            return psutil.Process().children(recursive=True)
+        except (psutil.Error, OSError):
+            return []
+    procs = []
+    for pid in pids:
+        try:
+            procs.append(psutil.Process(pid))
+        except psutil.Error:
+            pass  # gone meanwhile: its CPU is with its reaper
+    return procs
+
+
+def _descendant_pids_linux(root: int) -> Optional[list[int]]:
+    """Descendants of ``root`` from /proc/<pid>/task/<tid>/children, or None where the kernel
+    has no such file. Hand-written because psutil's ``children()`` reads the stat file of
+    every process of the machine (~1 ms with a hundred processes, ten times that on a busy
+    host) where this reads only the tree's own files, at every mark of a run."""
+    if not os.path.exists(f"/proc/{root}/task/{root}/children"):
+        return None
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children", "rb") as f:
+                    kids = [int(k) for k in f.read().split()]
+            except OSError:
+                continue
+            found += kids
+            todo += kids
+    return found
 
 
 def read_tree(extra_pids: Iterable[int] = ()) -> TreeReading:
