@@ -8,7 +8,8 @@ A reading adds three figures the kernel keeps:
   child receives its CPU and that of every descendant the child had reaped, so a worker forked
   by multiprocessing's forkserver reaches perfkit when the forkserver, having reaped the worker,
   is itself reaped by perfkit. Killed workers are counted exactly like the others;
-- every descendant still alive (psutil lists them): its own CPU from its process CPU clock
+- every descendant still alive (found through /proc/<pid>/task/<tid>/children, psutil
+  elsewhere): its own CPU from its process CPU clock
   (``clock_gettime`` of the process, nanoseconds, every thread included) plus what it has reaped
   (``/proc/<pid>/stat`` cutime + cstime, clock ticks).
 
