@@ -8,6 +8,10 @@ per span the median wall and CPU recorded in summary.json (docs/design.md, "The 
 then the whole command as recorded beside what the operating system measured: the wall around
 the command and the cgroup's CPU. ``--job`` (repeatable) replaces the default job; several jobs
 run interleaved (A, B, A, B, ...), so that a machine whose speed drifts hits all alike.
+
+``--exit-cost`` measures instead what the fast exit of perfkit/runner/command.py saves: a
+process that imports what ``perfkit run`` imports, then exits the ordinary way or with
+``os._exit``, interleaved, each in a fresh cgroup (median CPU and wall of each).
 """
 
 from __future__ import annotations
@@ -69,11 +73,36 @@ def report(name: str, results: list[dict]) -> None:
           f"{med([x['cpu_s'] for x in s]):.3f} |")
 
 
+#: What ``perfkit run`` has imported by the time it exits.
+IMPORTS = "import perfkit.api, perfkit.cli.app, perfkit.cli.verbs, pandas, pyarrow, pyarrow.parquet, matplotlib.pyplot"
+
+
+def exit_cost(repeats: int) -> None:
+    """CPU and wall of importing what perfkit imports, with an ordinary exit and with os._exit."""
+    results: dict[str, list[tuple[float, float]]] = {"ordinary exit": [], "os._exit": []}
+    for _ in range(repeats):
+        for way, tail in (("ordinary exit", ""), ("os._exit", "; import os; os._exit(0)")):
+            group = Cgroup.create()
+            t0 = time.monotonic()
+            subprocess.run(group.wrap([sys.executable, "-c", IMPORTS + tail]), check=True)
+            results[way].append((group.cpu_s(), time.monotonic() - t0))
+            group.remove()
+    print(f"\n`python -c \"{IMPORTS}\"` — {repeats} runs each, median\n")
+    print("| exit | CPU s (cgroup) | wall s |")
+    print("|---|---|---|")
+    for way, rows in results.items():
+        print(f"| {way} | {statistics.median(r[0] for r in rows):.3f} | {statistics.median(r[1] for r in rows):.3f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--job", action="append", default=[], help="perfkit run options, quoted (repeatable)")
+    parser.add_argument("--exit-cost", action="store_true", help="measure what the fast exit saves")
     args = parser.parse_args()
+    if args.exit_cost:
+        exit_cost(args.repeats)
+        return
     jobs = [shlex.split(j) for j in args.job] or [[]]
     results: list[list[dict]] = [[] for _ in jobs]
     with tempfile.TemporaryDirectory() as tmp:
