@@ -9,8 +9,8 @@ callback that adds the exit span to its summary. :func:`finish` ends the command
    this process (a child subreaper) are reaped: every descendant is now in ``RUSAGE_CHILDREN``;
 3. the last reading closes the ``exit`` span, the runs record it;
 4. the process leaves with ``os._exit``, skipping the interpreter's module teardown. That
-   teardown frees every object one by one — about 0.2 s of CPU once pandas, pyarrow, matplotlib
-   and Dask are loaded (docs/benchmarks.md) — and would otherwise be spent after the last
+   teardown frees every object one by one — about 0.13 s of CPU once pandas, pyarrow, matplotlib
+   and the CLI are loaded (docs/benchmarks.md) — and would otherwise be spent after the last
    reading: the figures could not include it, and nobody needs it done.
 
 When a non-daemon thread is still running, the command exits the ordinary way instead (that
