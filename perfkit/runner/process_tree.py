@@ -171,16 +171,29 @@ def process_start_s() -> float:
     is known to ±half a tick (5 ms at the usual 100 Hz). Elsewhere psutil's create_time, mapped
     from the wall clock.
     """
-    mono, boot = time.monotonic(), None
     try:
         with open("/proc/self/stat", "rb") as f:
             ticks = int(f.read().rsplit(b")", 1)[1].split()[19])
-        boot = time.clock_gettime(time.CLOCK_BOOTTIME)
+        mono, boot = _clocks_now(time.CLOCK_BOOTTIME)
     except (OSError, ValueError, IndexError, AttributeError):
-        pass
-    if boot is not None:
-        return mono - (boot - (ticks + 0.5) / CLOCK_TICKS_PER_S)
-    return mono - (time.time() - psutil.Process().create_time())
+        mono, wall = _clocks_now(None)
+        return mono - (wall - psutil.Process().create_time())
+    return mono - (boot - (ticks + 0.5) / CLOCK_TICKS_PER_S)
+
+
+def _clocks_now(other: Optional[int]) -> tuple[float, float]:
+    """``time.monotonic()`` and the clock ``other`` (None: ``time.time()``) at the same moment:
+    the pair read closest together of three, the other clock taken as the mean of its reads
+    around the monotonic one (a preemption between two reads would shift the start)."""
+    read = time.time if other is None else (lambda: time.clock_gettime(other))
+    best = None
+    for _ in range(3):
+        before = read()
+        mono = time.monotonic()
+        after = read()
+        if best is None or after - before < best[0]:
+            best = (after - before, mono, (before + after) / 2)
+    return best[1], best[2]
 
 
 def become_subreaper() -> bool:
