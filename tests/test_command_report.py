@@ -4,17 +4,19 @@ compare, a table, and the breakdown chart, which loads in headless Chromium."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from pathlib import Path
 
+import jsonschema
 import pytest
 from builders import clean_parallel, reference_run
 
 from perfkit.analysis.comparison import analyse
 from perfkit.model.command import (EXIT, IMPORTS, RUN_FOLDER, RUN_WINDOW, SOLVER, SPANS, START_UP, STOPPING, STORE,
                                    TASKS, WORKER_START)
-from perfkit.reports import write_report
+from perfkit.reports import json_report, write_report
 from perfkit.reports.document import Heading, build
 
 CHROMIUM = "/usr/bin/chromium"
@@ -82,6 +84,10 @@ window.addEventListener('load', function () {
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="/usr/bin/chromium absent (CI installs Debian's chromium)")
 def test_the_html_report_shows_the_breakdown_in_headless_chromium(tmp_path: Path):
     out = write_report(analyse(runs()), tmp_path / "rep")
+    record = json.loads((out / "report.json").read_text())
+    jsonschema.validate(record, json_report.schema())
+    bars = record["whole_command"]["candidate-parallel/process×2"]
+    assert sum(i["seconds"] for i in bars["cpu"]["items"]) == pytest.approx(bars["cpu"]["total_s"])
     md = (out / "report.md").read_text()
     assert "compare the run window" in md and "](command_breakdown.png)" in md
     row = next(line for line in md.splitlines() if line.startswith("| candidate-parallel/process×2 |")
@@ -102,6 +108,7 @@ def test_the_html_report_shows_the_breakdown_in_headless_chromium(tmp_path: Path
 
 def test_the_gate_says_it_compares_the_run_window_and_shows_the_whole_command():
     from perfkit.analysis.gate import gate
+    from perfkit.analysis.text import duration
     from perfkit.reports import gate as gate_report
     from perfkit.reports.markdown import render
     from perfkit.store.baseline import side_of_runs
@@ -113,4 +120,4 @@ def test_the_gate_says_it_compares_the_run_window_and_shows_the_whole_command():
         r.summary.command_wall_s for r in par)[1])
     text = render(gate_report.build(result))
     assert "compare the run window" in text and "whole command" in text
-    assert f"{result.whole_command['current']['cpu_s']:.3f} s" in text
+    assert f"CPU {duration(result.whole_command['current']['cpu_s'])}" in text

@@ -238,10 +238,10 @@ def _whole_command(c: Any) -> list[Block]:
             continue
         wall = {phase: w for phase, (w, _) in b.phases.items()}
         capacity = ", ".join(f"{i.name} {percent(b.window.share(i))}" for i in b.window.items) if b.window else "–"
-        rows.append((r["group"], number(wall.get("run window")), number(b.wall.total_s), number(b.cpu.total_s),
-                     *(number(wall.get(name)) for name in ("start-up", "worker start", "teardown")), capacity))
-    out.append(Table(("strategy", "run window wall s", "whole wall s", "whole CPU s", "start-up s", "worker start s",
-                      "teardown s", "run window capacity (slots × wall)"), tuple(rows)))
+        rows.append((r["group"], duration(wall.get("run window")), duration(b.wall.total_s), duration(b.cpu.total_s),
+                     *(duration(wall.get(name)) for name in ("start-up", "worker start", "teardown")), capacity))
+    out.append(Table(("strategy", "run window wall", "whole wall", "whole CPU", "start-up", "worker start",
+                      "teardown", "run window capacity (slots × wall)"), tuple(rows)))
     return out
 
 
