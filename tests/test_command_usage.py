@@ -228,3 +228,24 @@ def test_perfkit_run_records_its_whole_command_as_the_os_counts_it(tmp_path: Pat
     assert sum(span["wall_s"] for span in s["command_spans"]) == pytest.approx(s["command_wall_s"], abs=1e-9)
     assert sum(span["cpu_s"] for span in s["command_spans"]) == pytest.approx(s["command_cpu_s"], abs=1e-9)
     assert all(span["wall_s"] >= 0 and span["cpu_s"] >= 0 for span in s["command_spans"])
+
+
+def test_the_exit_span_is_not_written_over_a_resume_that_holds_the_run(tmp_path: Path):
+    """The exit span is added after the run released its lock: a resume that took the lock
+    meanwhile owns summary.json, which is left as it is; otherwise the fields are set."""
+    from perfkit.model import RunLocked
+    from perfkit.store.layout import SUMMARY
+    from perfkit.store.lock import RunLock
+    from perfkit.store.writer import amend_summary
+
+    (tmp_path / SUMMARY).write_text(json.dumps({"state": "interrupted", "command_wall_s": 1.0}))
+    lock = RunLock.acquire(tmp_path)
+    try:
+        with pytest.raises(RunLocked):
+            amend_summary(tmp_path, command_wall_s=2.0)
+    finally:
+        lock.release()
+    assert json.loads((tmp_path / SUMMARY).read_text())["command_wall_s"] == 1.0
+    amend_summary(tmp_path, command_wall_s=2.0)
+    assert json.loads((tmp_path / SUMMARY).read_text()) == {"state": "interrupted", "command_wall_s": 2.0}
+    assert RunLock.acquire(tmp_path).held  # released again

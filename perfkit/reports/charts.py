@@ -286,7 +286,7 @@ def command_breakdown(c: Any, out: Path) -> Optional[Path]:
               IDLE: shades(19)}
     for i, label in enumerate(x for x in labels if x not in colour):  # a span of a newer perfkit
         colour[label] = reds(i % 20)
-    fig, axes = plt.subplots(len(panels), 1, figsize=(10, 1.6 + len(panels) * (0.45 * len(names) + 0.9)),
+    fig, axes = plt.subplots(len(panels), 1, figsize=_size(10, 1.6 + len(panels) * (0.45 * len(names) + 0.9)),
                              squeeze=False)
     for ax, (title, bars) in zip(axes[:, 0], panels):
         for row, bar in enumerate(bars):

@@ -226,10 +226,15 @@ class RunWriter:
 
 def amend_summary(path: Path, **fields: Any) -> None:
     """Set ``fields`` in the summary.json of the finished run folder ``path`` (the exit span of
-    the whole command is known only after the run was written). Raises StoreError."""
-    summary = read_json(Path(path) / SUMMARY)
-    text = json.dumps({**summary, **fields}, indent=2, default=_json_default)
-    _write_atomic(Path(path) / SUMMARY, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    the whole command is known only after the run was written). Raises StoreError, or
+    RunLocked when a resume of the run has begun meanwhile (summary.json is then its own)."""
+    lock = RunLock.acquire(Path(path))
+    try:
+        summary = read_json(Path(path) / SUMMARY)
+        text = json.dumps({**summary, **fields}, indent=2, default=_json_default)
+        _write_atomic(Path(path) / SUMMARY, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    finally:
+        lock.release()
 
 
 def _write_atomic(path: Path, write: Any) -> None:
