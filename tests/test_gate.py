@@ -113,14 +113,12 @@ def stored(tmp_path_factory):
     store = tmp_path_factory.mktemp("phases")
     tasks = [make_task("p1", seed=1), make_task("p2", seed=2)]
     labels = {"baseline": {}, "phase-1": {"cpu_ms": 1.0}, "phase-2": {"cpu_ms": 3.0}}  # nominal ms
-    out = {}
-    for label, opts in labels.items():
-        paths = []
-        for r in range(3):
+    out: dict[str, list] = {label: [] for label in labels}
+    for r in range(3):  # interleaved: the machine's speed state or load shifts hit every phase alike
+        for label, opts in labels.items():
             config = synthetic_config(candidates=CANDIDATES, cpu_ms=opts.get("cpu_ms", 2.0))
             config = type(config)(**{**config.__dict__, "label": label, "repeat": r})
-            paths.append(runner.run(config, store, tasks=tasks).path)
-        out[label] = paths
+            out[label].append(runner.run(config, store, tasks=tasks).path)
     return store, out
 
 

@@ -19,6 +19,7 @@ from perfkit.analysis.answers import (
     check_answers,
     reference_variability,
 )
+from perfkit.analysis.breakdown import Breakdown, group_breakdowns
 from perfkit.analysis.findings import Finding, findings, recommendation
 from perfkit.analysis.metrics import (
     COST_KEYS,
@@ -62,6 +63,8 @@ class Comparison:
     model: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: Whether the model used this machine's measured backend costs (False: built-in defaults).
     model_calibrated: bool = False
+    #: Group name → where its whole command's time went (perfkit/analysis/breakdown.py).
+    breakdowns: dict[str, Breakdown] = field(default_factory=dict)
 
     @property
     def differences(self) -> bool:
@@ -167,6 +170,7 @@ def analyse(runs: Sequence[Run]) -> Comparison:
     for run, fig in order:
         firsts.setdefault(fig.name, run.units)
     shell.counts = candidate_counts(firsts) if firsts else pd.DataFrame()
+    shell.breakdowns = group_breakdowns({figs[0].name: shell.runs_of(group) for group, figs in shell.by_group().items()})
     shell.findings = findings(shell)
     shell.recommendation = recommendation(shell)
     return shell

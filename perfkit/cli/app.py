@@ -118,6 +118,19 @@ def _usage_line(command: Any, argv: List[str]) -> Optional[str]:
     return ctx.get_usage().strip()
 
 
+def entry() -> None:
+    """The ``perfkit`` program: :func:`main` as one whole command (perfkit/runner/command.py),
+    so that ``perfkit run`` records its figures from the process start to its exit."""
+    from perfkit.runner import command
+
+    command.begin()
+    try:
+        main()
+    except SystemExit as exc:
+        command.finish(exc.code)  # leaves here, unless the command must exit the ordinary way
+        raise
+
+
 def interrupted(exc: BaseException) -> None:
     """Say that perfkit was interrupted and, when a run was, how to resume it."""
     cause: Optional[BaseException] = exc

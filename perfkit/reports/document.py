@@ -109,9 +109,10 @@ def build(c: Any, charts: dict[str, tuple[str, Path]], name: str = "comparison",
         b.append(Para(describe_left_out(left_out), strong=True))
     if c.recommendation is not None:
         b += [Heading("Recommendation"), Para(c.recommendation.sentence, strong=True)]
-    b += [Heading("Strategies (median over repeats [min–max])"), _groups_table(c)]
+    b += [Heading("Strategies: the run window (median over repeats [min–max])"), _groups_table(c)]
     if c.reference is None:
         b.append(Para("No sequential run: no speedup and no answer check (a speedup is against sequential)."))
+    b += _whole_command(c)
     b += [Heading("Spread over repeats"), _spread_table(c), Para(
         f"sd: sample standard deviation; IQR: interquartile range; outliers: outside Q1 − 1.5 IQR … "
         f"Q3 + 1.5 IQR; unstable: sd ≥ {UNSTABLE_CV:.0%} of the mean, or the minimum or maximum "
@@ -234,6 +235,31 @@ def _task_rows(tasks: pd.DataFrame) -> Table:
                  for r in tasks.itertuples(index=False))
     return Table(("task", "samples", "candidates", "units", "ok", "error", "timeout / crashed / skipped", "solved"),
                  rows)
+
+
+def _whole_command(c: Any) -> list[Block]:
+    """The whole command beside the run window, and where each group's time went."""
+    if not getattr(c, "breakdowns", None):
+        return []
+    origin = {b.origin for b in c.breakdowns.values()}
+    since = "its process start" if origin == {"process"} else "the call that started it"
+    out: list[Block] = [Heading("Whole command: start-up and teardown included"), Para(
+        "Speed figures above compare the run window: first dispatch to last outcome. Around it each run "
+        f"also spent start-up, worker start and teardown; its whole command runs from {since} to the end "
+        "of its teardown, with the CPU of every process it started (median run of each group; items add up "
+        "to the bar).")]
+    rows = []
+    for _, r in c.groups.iterrows():
+        b = c.breakdowns.get(r["group"])
+        if b is None:
+            continue
+        wall = {phase: w for phase, (w, _) in b.phases.items()}
+        capacity = ", ".join(f"{i.name} {percent(b.window.share(i))}" for i in b.window.items) if b.window else "–"
+        rows.append((r["group"], duration(wall.get("run window")), duration(b.wall.total_s), duration(b.cpu.total_s),
+                     *(duration(wall.get(name)) for name in ("start-up", "worker start", "teardown")), capacity))
+    out.append(Table(("strategy", "run window wall", "whole wall", "whole CPU", "start-up", "worker start",
+                      "teardown", "run window capacity (slots × wall)"), tuple(rows)))
+    return out
 
 
 def _answers(c: Any) -> list[Block]:

@@ -113,8 +113,19 @@ def comparison_record(c: Any, name: str, files: dict[str, Path], left_out: Seque
         "left_out": [dataclasses.asdict(x) for x in left_out],
         "profiles": [{"title": t, "href": h, "note": n} for t, h, n in (profiles or [])],
         "files": {k: p.name for k, p in files.items()},
+        "whole_command": {name: _breakdown(b) for name, b in getattr(c, "breakdowns", {}).items()},
     })
     return plain(record)
+
+
+def _breakdown(b: Any) -> dict[str, Any]:
+    """One group's whole command (perfkit/analysis/breakdown.py): its phases and its bars."""
+    def bar(x: Any) -> Optional[dict[str, Any]]:
+        return None if x is None else {"title": x.title, "total_s": x.total_s, "items": [
+            {"name": i.name, "within": i.within, "seconds": i.seconds} for i in x.items]}
+
+    return {"origin": b.origin, "phases": {p: {"wall_s": w, "cpu_s": c} for p, (w, c) in b.phases.items()},
+            "wall": bar(b.wall), "cpu": bar(b.cpu), "window": bar(b.window)}
 
 
 def phases_record(phases: Sequence[Any], headline: str, files: dict[str, Path]) -> dict[str, Any]:

@@ -43,12 +43,16 @@ from perfkit.model import (
     WorkItem,
     candidate_id_problem,
 )
-from perfkit.runner import calibration, environment, machine
+from perfkit.model.command import IMPORTS, RUN_FOLDER, RUN_WINDOW, SOLVER, STOPPING, STORE, TASKS, WORKER_START
+from perfkit.runner import calibration, command, environment, machine
 from perfkit.runner.interrupts import Interrupts
+from perfkit.runner.meter import Meter
+from perfkit.runner.process_tree import SOURCE as CPU_SOURCE
 from perfkit.solvers import is_opaque, load_solver, with_run_folder
 from perfkit.store import DEFAULT_STORE, Run, RunSummary, RunWriter, load_run, new_run_id, read_json, read_units_jsonl
 from perfkit.store.layout import META, UNITS_JSONL
 from perfkit.store.lock import RunLock
+from perfkit.store.writer import amend_summary
 
 
 class Observer:
@@ -74,6 +78,7 @@ class RunState:
     recorded: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
     generate_s: float = 0.0
+    generate_cpu_s: float = 0.0
     proposed: int = 0
     duplicates: int = 0
     #: (task id, start, end) of each task's candidate generation, on time.monotonic().
@@ -172,8 +177,10 @@ class Runner:
     """One run's loop. Prefer the functions ``run`` and ``resume``."""
 
     def __init__(self, config: RunConfig, strategy: strategies.Strategy, writer: RunWriter,
-                 observer: Optional[Observer] = None, done: Optional[set[tuple]] = None):
+                 observer: Optional[Observer] = None, done: Optional[set[tuple]] = None,
+                 meter: Optional[Meter] = None):
         self.config = config
+        self.meter = meter or Meter.since_now()
         self.strategy = strategy
         self.writer = writer
         self.observer = observer or Observer()
@@ -194,6 +201,7 @@ class Runner:
         state, usage, error, crash, backend = "complete", [], None, None, None
         with self.interrupts as interrupts:
             calibration_before = calibration.measure()
+            self.meter.mark(RUN_FOLDER)
             wall0, cpu0, busy0 = time.monotonic(), _cpu_self_s(), machine.busy_cpu_s()
             self.state.started = wall0
             try:
@@ -201,6 +209,7 @@ class Runner:
                     self._starts = StartTable.create(sum(1 + len(t.samples) for t in tasks))
                 # inside the try: a backend that cannot start leaves the run "failed", not "running"
                 backend = _started_backend(self.config, ref)
+                self.meter.mark(WORKER_START)
                 self.observer.tasks_planned(tasks)
                 for task in tasks:
                     self._run_task(task, solver, self.strategy, backend)
@@ -217,6 +226,9 @@ class Runner:
                 interrupts.hold()
                 state, error = "failed", _escaped(exc)
             finally:
+                for span in (WORKER_START, RUN_WINDOW):  # a failed start has an empty window
+                    if span not in (s.name for s in self.meter.spans):
+                        self.meter.mark(span)
                 interrupts.hold()  # from here on a second Ctrl-C cannot tear the record
                 usage, closing_error = self._close(backend)
                 if closing_error and state == "complete":
@@ -225,6 +237,7 @@ class Runner:
             wall_s, cpu_parent_s = self.state.ended - wall0, _cpu_self_s() - cpu0
             self.busy_window = (busy0, machine.busy_cpu_s())  # before the calibration below
             self.calibration_s = min(calibration_before, calibration.measure())
+            self.meter.mark(STOPPING)
             self._finish(state, wall_s, cpu_parent_s, usage, _resources(backend), error)
         if crash is not None:
             raise crash
@@ -252,10 +265,11 @@ class Runner:
         return usage, problem
 
     def _run_task(self, task: Task, solver: Any, strategy: strategies.Strategy, backend: Any) -> None:
-        t0 = time.monotonic()
+        t0, cpu0 = time.monotonic(), time.thread_time()
         samples, candidates, sample_level = _unit_grid(task, solver)
         t1 = time.monotonic()
         self.state.generate_s += t1 - t0
+        self.state.generate_cpu_s += time.thread_time() - cpu0
         self.state.generation.append([task.id, t0, t1])
         plan = strategy.plan(samples, candidates, self.config.workers, self.config.chunk_size)
         self.observer.task_started(task, 0 if sample_level else len(candidates))
@@ -310,7 +324,7 @@ class Runner:
         previous = self.writer.meta.get("previous_sessions", [])
         # a resumed run's figures cover every session: wall, CPU (hence parallelism) and generation
         before = {k: sum(p.get(k, 0.0) for p in previous)
-                  for k in ("wall_s", "cpu_parent_s", "cpu_workers_s", "generate_s")}
+                  for k in ("wall_s", "cpu_parent_s", "cpu_workers_s", "generate_s", "generate_cpu_s")}
         summary = RunSummary(
             state=state,
             wall_s=wall_s + before["wall_s"],
@@ -318,6 +332,7 @@ class Runner:
             cpu_workers_s=workers_cpu + before["cpu_workers_s"],
             cpu_s=cpu_parent_s + workers_cpu + before["cpu_parent_s"] + before["cpu_workers_s"],
             generate_s=self.state.generate_s + before["generate_s"],
+            generate_cpu_s=self.state.generate_cpu_s + before["generate_cpu_s"],
             started=self.state.started,
             ended=self.state.ended,
             generation=self.state.generation,
@@ -334,9 +349,36 @@ class Runner:
         )
         self.writer.meta.setdefault("previous_sessions", []).append(
             {"wall_s": wall_s, "cpu_parent_s": cpu_parent_s, "cpu_workers_s": workers_cpu,
-             "generate_s": self.state.generate_s, "state": state})
+             "generate_s": self.state.generate_s, "generate_cpu_s": self.state.generate_cpu_s, "state": state})
         self.writer.meta["resources"] = resources  # what the backend created, next to its limits
-        self.writer.finish(summary)
+        self.writer.finish(summary, last=self._close_command)
+
+    def _close_command(self) -> dict[str, Any]:
+        """End the last span of the teardown (the units table is written); the whole command's
+        fields. When the run is the whole command, its exit span is added at the exit."""
+        self.meter.mark(STORE)
+        cmd = command.current()
+        if cmd is not None and cmd.meter is self.meter:
+            path = self.writer.path
+            cmd.on_exit(lambda span, meter: amend_summary(path, **_command_fields(meter)))
+        return _command_fields(self.meter)
+
+
+def _command_fields(meter: Meter) -> dict[str, Any]:
+    """The RunSummary fields of the whole command measured by ``meter``."""
+    return {"command_origin": meter.origin, "command_wall_s": meter.wall_s, "command_cpu_s": meter.cpu_s,
+            "command_spans": [s.to_record() for s in meter.spans], "command_cpu_source": CPU_SOURCE}
+
+
+def _meter(whole_command: bool) -> Meter:
+    """The meter of the whole command when this run is it (``perfkit run``: the process is a
+    command, perfkit/runner/command.py, and no run measured itself against it yet), else a
+    meter from now."""
+    cmd = command.current()
+    if whole_command and cmd is not None and not cmd.meter.spans:
+        cmd.meter.mark(IMPORTS)
+        return cmd.meter
+    return Meter.since_now()
 
 
 def _started_backend(config: RunConfig, ref: SolverRef) -> Any:
@@ -395,32 +437,40 @@ def _escaped(exc: BaseException) -> str:
 
 
 def run(config: RunConfig, store_dir: str | Path = DEFAULT_STORE, observer: Optional[Observer] = None,
-        tasks: Optional[list[Task]] = None) -> Run:
+        tasks: Optional[list[Task]] = None, whole_command: bool = False) -> Run:
     """Run ``config`` and store it under ``store_dir``; returns the stored run.
 
-    ``tasks`` replaces loading ``config.tasks`` (hand-made tasks). Bad input raises a
-    PerfkitError (a ConfigError naming the field) before anything is written.
+    ``tasks`` replaces loading ``config.tasks`` (hand-made tasks). ``whole_command``: this run
+    is the whole process's command (``perfkit run``), its figures start at the process start
+    when the process is one (docs/design.md, "The whole command"); otherwise at this call.
+    Bad input raises a PerfkitError (a ConfigError naming the field) before anything is written.
     """
+    meter = _meter(whole_command)
     check(config)
     store = Path(os.path.abspath(store_dir))  # taken once: a solver's chdir cannot move the store
     if tasks is None:
         from perfkit.tasks import load_tasks
 
         tasks = load_tasks(config.tasks)
+    meter.mark(TASKS)
     solver = load_solver(config.solver, config.solver_options)
+    meter.mark(SOLVER)
     strategy = _strategy_for(config, solver)
     run_id = new_run_id(config.label, config.strategy, config.backend, config.workers, config.repeat)
     writer = RunWriter.create(store, run_id, _meta(config, tasks))
-    Runner(config, strategy, writer, observer).execute(tasks, solver)
+    Runner(config, strategy, writer, observer, meter=meter).execute(tasks, solver)
     return load_run(writer.path)
 
 
-def resume(path: str | Path, observer: Optional[Observer] = None, tasks: Optional[list[Task]] = None) -> Run:
+def resume(path: str | Path, observer: Optional[Observer] = None, tasks: Optional[list[Task]] = None,
+           whole_command: bool = False) -> Run:
     """Finish an interrupted run: only the units without a recorded outcome run. Returns it.
     ``tasks`` replaces loading the run's task spec (the hand-made tasks it ran with).
+    ``whole_command`` as for :func:`run` (the figures are this session's).
 
     The run's lock is taken first: a run that another perfkit is still writing is refused
     (RunLocked), and the torn tail of an interrupted units.jsonl is cut before appending."""
+    meter = _meter(whole_command)
     path = Path(os.path.abspath(path))
     meta = read_json(path / META)  # also: is this a run folder at all
     lock = RunLock.acquire(path)
@@ -437,7 +487,9 @@ def resume(path: str | Path, observer: Optional[Observer] = None, tasks: Optiona
         check(config)
         if tasks is None:
             tasks = load_tasks(config.tasks)
+        meter.mark(TASKS)
         solver = load_solver(config.solver, config.solver_options)
+        meter.mark(SOLVER)
         strategy = _strategy_for(config, solver)
         writer = RunWriter.reopen(path, lock)
     except BaseException:
@@ -447,5 +499,5 @@ def resume(path: str | Path, observer: Optional[Observer] = None, tasks: Optiona
     for key in read_units_jsonl(path / UNITS_JSONL)[list(UNIT_KEY)].itertuples(index=False, name=None):
         done.add(tuple(key))
         done.add(tuple(key)[:3])
-    Runner(config, strategy, writer, observer, done=done).execute(tasks, solver)
+    Runner(config, strategy, writer, observer, done=done, meter=meter).execute(tasks, solver)
     return load_run(path)

@@ -8,8 +8,9 @@ past its deadline, on a loaded machine); no process started for the run is left 
 inherits a marker in its environment, looked for with psutil); stdout reaches EOF (a grandchild
 holding it would hang ``perfkit run | cat``); the store reads back without a note.
 
-Bounded in time (SOAK_S, default 150 s of runs; PERFKIT_SOAK_S overrides), reproducible
-(PERFKIT_SOAK_SEED; the seed and each run's command are in the failure message).
+Bounded in time (SOAK_S, default 60 s of runs, every backend at least once; PERFKIT_SOAK_S
+overrides), reproducible (PERFKIT_SOAK_SEED; the seed and each run's command are in the failure
+message).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from builders import KEY, cli_env
 from perfkit import load_run
 from perfkit.solvers.synthetic import GRANDCHILD_MARK
 
-SOAK_S = float(os.environ.get("PERFKIT_SOAK_S", "150"))
+SOAK_S = float(os.environ.get("PERFKIT_SOAK_S", "60"))
 TIMEOUT_S = 0.5
 #: Fault kind -> (status, error type or None when any): what the unit's outcome must say.
 EXPECTED = {
@@ -46,6 +47,10 @@ EXPECTED = {
 #: Faults that end or fork the process running the unit: only where a unit has a process of its
 #: own to lose (on inline and thread backends that process is perfkit itself).
 PROCESS_ONLY = ("exit", "kill", "grandchild")
+#: Faults left out of the draw until issue 12 part B lands on issue 13's backends (the unit
+#: boundary for what escapes ``except Exception``, process groups): today they end in a wrong
+#: class or hang the run; tests/faults/test_backend_faults.py holds them as expected failures.
+PENDING_PART_B = ("raise_base", "sys_exit", "interrupt", "bad_message", "bad_output", "grandchild")
 BACKENDS = ("inline", "thread", "process", "dask")
 STRATEGIES = ("sequential", "sample-parallel", "candidate-parallel", "hybrid")
 
@@ -54,7 +59,8 @@ def plan_run(rng: random.Random, backend: str) -> dict:
     """One run: its shape and its faults, each on its own unit."""
     n_demo, n_cand = rng.randint(1, 2), rng.randint(6, 10)
     samples = [f"demo[{i}]" for i in range(n_demo)] + ["test[0]"]
-    kinds = [k for k in EXPECTED if backend in ("process", "dask") or k not in PROCESS_ONLY]
+    kinds = [k for k in EXPECTED if (backend in ("process", "dask") or k not in PROCESS_ONLY)
+             and k not in PENDING_PART_B]
     if backend == "thread":  # a thread cannot be stopped: one runaway loop is enough per run
         kinds = [k for k in kinds if k != "hang_py"] + (["hang_py"] if rng.random() < 0.3 else [])
     places = rng.sample([(s, c) for s in samples for c in range(1, n_cand)], rng.randint(1, 3))
@@ -124,8 +130,6 @@ def check(run: dict, proc: subprocess.CompletedProcess, store, token: str) -> No
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(run=False, reason="issue 12 part B: the unit boundary, supervision and process groups are fixed "
-                   "on top of issue 13's backends (today some faults hang a run)")
 def test_soak_random_faults_on_every_backend(tmp_path):
     seed = int(os.environ.get("PERFKIT_SOAK_SEED", random.SystemRandom().randrange(10**6)))
     rng = random.Random(seed)
