@@ -109,10 +109,11 @@ CANDIDATES = 6
 
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory):
-    """Three phases of real runs: a baseline, a faster phase, a phase made 60 % slower."""
+    """Three phases of real runs: a baseline, a phase with half its work, a phase with six times
+    the work of the one before (a margin no load shift between runs can hide)."""
     store = tmp_path_factory.mktemp("phases")
     tasks = [make_task("p1", seed=1), make_task("p2", seed=2)]
-    labels = {"baseline": {}, "phase-1": {"cpu_ms": 1.0}, "phase-2": {"cpu_ms": 3.0}}  # nominal ms
+    labels = {"baseline": {}, "phase-1": {"cpu_ms": 1.0}, "phase-2": {"cpu_ms": 6.0}}  # nominal ms
     out: dict[str, list] = {label: [] for label in labels}
     for r in range(3):  # interleaved: the machine's speed state or load shifts hit every phase alike
         for label, opts in labels.items():
