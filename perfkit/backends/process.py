@@ -63,8 +63,9 @@ def _die_with_parent() -> None:
 
 
 @contextlib.contextmanager
-def _main_not_reimported() -> Iterator[None]:
-    """Hide the parent's ``__main__`` while starting workers.
+def main_not_reimported() -> Iterator[None]:
+    """Hide the parent's ``__main__`` while starting processes (workers, or the fresh process of
+    perfkit/orchestration/reference.py).
 
     multiprocessing re-imports the main script in every spawned or forkserver child (for
     ``perfkit`` that is the CLI with typer and rich, for a test run all of pytest): ~0.3 s of
@@ -193,7 +194,7 @@ class ProcessBackend:
         slot = self.ctx.RawArray("d", 4)
         process = self.ctx.Process(target=worker_main, args=(child, slot, self._ref), daemon=True,
                                    name="perfkit-worker")
-        with _main_not_reimported():
+        with main_not_reimported():
             process.start()
         child.close()
         self.spawned += 1

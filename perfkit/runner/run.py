@@ -448,6 +448,16 @@ def run(config: RunConfig, store_dir: str | Path = DEFAULT_STORE, observer: Opti
     meter = _meter(whole_command)
     check(config)
     store = Path(os.path.abspath(store_dir))  # taken once: a solver's chdir cannot move the store
+    tasks, solver, strategy = _prepared(config, tasks, meter)
+    run_id = new_run_id(config.label, config.strategy, config.backend, config.workers, config.repeat)
+    writer = RunWriter.create(store, run_id, _meta(config, tasks))
+    Runner(config, strategy, writer, observer, meter=meter).execute(tasks, solver)
+    return load_run(writer.path)
+
+
+def _prepared(config: RunConfig, tasks: Optional[list[Task]], meter: Any) -> tuple[list[Task], Any, Any]:
+    """The tasks (loaded from ``config.tasks`` unless given), the solver and the strategy, each
+    step marked on the whole command's meter."""
     if tasks is None:
         from perfkit.tasks import load_tasks
 
@@ -455,11 +465,7 @@ def run(config: RunConfig, store_dir: str | Path = DEFAULT_STORE, observer: Opti
     meter.mark(TASKS)
     solver = load_solver(config.solver, config.solver_options)
     meter.mark(SOLVER)
-    strategy = _strategy_for(config, solver)
-    run_id = new_run_id(config.label, config.strategy, config.backend, config.workers, config.repeat)
-    writer = RunWriter.create(store, run_id, _meta(config, tasks))
-    Runner(config, strategy, writer, observer, meter=meter).execute(tasks, solver)
-    return load_run(writer.path)
+    return tasks, solver, _strategy_for(config, solver)
 
 
 def resume(path: str | Path, observer: Optional[Observer] = None, tasks: Optional[list[Task]] = None,
@@ -478,19 +484,12 @@ def resume(path: str | Path, observer: Optional[Observer] = None, tasks: Optiona
         meta = read_json(path / META)  # again, now that nobody else writes it
         if meta.get("state") == "complete":
             raise PerfkitError(f"{path}: the run is complete; nothing to resume")
-        from perfkit.tasks import load_tasks
-
         try:
             config = RunConfig.from_record(meta.get("config", {}))
         except (TypeError, ValueError, AttributeError) as exc:
             raise PerfkitError(f"{path / META}: field 'config' is not a run configuration: {exc}") from None
         check(config)
-        if tasks is None:
-            tasks = load_tasks(config.tasks)
-        meter.mark(TASKS)
-        solver = load_solver(config.solver, config.solver_options)
-        meter.mark(SOLVER)
-        strategy = _strategy_for(config, solver)
+        tasks, solver, strategy = _prepared(config, tasks, meter)
         writer = RunWriter.reopen(path, lock)
     except BaseException:
         lock.release()
