@@ -235,17 +235,12 @@ def stop_helpers() -> list[int]:
     singletons of multiprocessing; ``_stop`` is what its own test-suite uses to stop them,
     Python 3.8–3.13)."""
     stopped = []
-    if "multiprocessing.forkserver" in sys.modules:
-        server = getattr(sys.modules["multiprocessing.forkserver"], "_forkserver", None)
-        pid = getattr(server, "_forkserver_pid", None)
-        if pid is not None and hasattr(server, "_stop"):
-            _quietly(server._stop)
-            stopped.append(pid)
-    if "multiprocessing.resource_tracker" in sys.modules:
-        tracker = getattr(sys.modules["multiprocessing.resource_tracker"], "_resource_tracker", None)
-        pid = getattr(tracker, "_pid", None)
-        if pid is not None and hasattr(tracker, "_stop"):
-            _quietly(tracker._stop)
+    for module, singleton, pid_attribute in (("multiprocessing.forkserver", "_forkserver", "_forkserver_pid"),
+                                             ("multiprocessing.resource_tracker", "_resource_tracker", "_pid")):
+        helper = getattr(sys.modules.get(module), singleton, None)  # None: never imported here
+        pid = getattr(helper, pid_attribute, None)
+        if pid is not None and hasattr(helper, "_stop"):
+            _quietly(helper._stop)
             stopped.append(pid)
     return stopped
 
