@@ -162,6 +162,25 @@ def test_bytecode_is_cached_before_counting_even_where_the_caller_forbids_writin
     assert child_environment(["python", "driver.py"], str(tree))["PYTHONDONTWRITEBYTECODE"] == "1"
 
 
+def test_a_counted_run_flushes_outcomes_at_stage_ends_only(tmp_path, monkeypatch):
+    # the store's flush every 50 ms of wall time made the count depend on valgrind's speed
+    # (docs/benchmarks.md): a counted run keeps only the runner's own flushes; a timed one keeps all
+    from perfkit.orchestration import measured_run
+    from perfkit.store import writer
+
+    interval = writer.FLUSH_INTERVAL_S
+    monkeypatch.setattr(writer, "FLUSH_INTERVAL_S", interval)  # restored after the test
+    config = replace(synthetic_config(candidates=2, cpu_ms=0.1, workers=1), tasks="synthetic:1x1+1")
+    for markers in (False, True):
+        request = tmp_path / f"request-{markers}.json"
+        request.write_text(json.dumps({"config": config.to_record(), "store": str(tmp_path / "store"),
+                                       "markers": markers, "build": False}))
+        measured_run.main(str(request), str(tmp_path / "result.json"))
+        assert writer.FLUSH_INTERVAL_S == (float("inf") if markers else interval)
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["status_counts"] == {"ok": 4} and result["markers"][-1] == "end"
+
+
 @pytest.mark.slow
 def test_a_base_revision_is_measured_in_a_temporary_worktree_in_interleaved_pairs(tmp_path):
     repo = Path(__file__).resolve().parents[1]
