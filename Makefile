@@ -66,13 +66,15 @@ baseline: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pytest tests/benchmarks --benchmark-enable --benchmark-only
 
-# Refresh the lock: the newest versions pyproject.toml's ranges allow, and the pinned uv's hashes.
+# Refresh the lock: the newest versions pyproject.toml's ranges allow (uv.lock, exported as pylock.toml), and the pinned uv's hashes.
 lock:
 	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
 	$(PIP) install --quiet 'uv==$(UV_VERSION)'
 	echo 'uv==$(UV_VERSION)' | $(UV) pip compile - --generate-hashes --universal --quiet \
 	    --custom-compile-command 'make lock' --output-file requirements-uv.txt
 	$(UV) lock --upgrade --python $(PYTHON)
+	# the same pins in the standard format (PEP 751), for installers other than uv
+	$(UV) export --format pylock.toml --extra test --no-emit-project --quiet -o pylock.toml
 
 # CI-style check that perfkit still works with the newest versions its ranges allow (ignoring the
 # lock): a throwaway environment, resolved afresh, running the command-line and quick tests.

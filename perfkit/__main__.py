@@ -1,3 +1,3 @@
-from perfkit.cli.app import main
+from perfkit.cli.app import entry
 
-main()
+entry()

@@ -26,8 +26,12 @@ from perfkit.analysis.gate import gate as judge
 from perfkit.analysis.history import History
 from perfkit.analysis.history import history as history_of
 from perfkit.analysis.phases import Phase, phase_table
+from perfkit.analysis.prediction import DEFAULT_COSTS, Execution, Machine, workload_of
+from perfkit.analysis.prediction.predict import Sweep, model_check, sweep
 from perfkit.analysis.runset import LeftOut, MixedRuns, describe_left_out, mixed_workloads, split_finished
-from perfkit.model import ConfigError, RunConfig, Task
+from perfkit.model import ConfigError, RunConfig, Task, TimeoutPolicy
+from perfkit.orchestration.calibration import DEFAULT_DIR as CALIBRATION_DIR
+from perfkit.orchestration.calibration import costs_for
 from perfkit.orchestration.compare import Progress, profile_configs, run_experiment
 from perfkit.orchestration.experiment import Experiment, load_experiment, with_overrides
 from perfkit.orchestration import gate as gauge
@@ -141,7 +145,18 @@ def _report(runs: list[Run], folder: Path, name: str, profiles: Optional[list[tu
     if not finished:
         raise ConfigError("run_dirs", [str(r.path) for r in runs], describe_left_out(left_out))
     comparison = analyse(finished)
+    if comparison.reference is not None:
+        _add_model(comparison)
     return CompareResult(comparison, write_report(comparison, folder, name, profiles, left_out), finished, left_out)
+
+
+def _add_model(comparison: Comparison) -> None:
+    """Beside each configuration, its wall predicted from the sequential reference alone
+    (perfkit predict's model, with this machine's stored calibration or the built-in costs:
+    nothing is measured here), so that the model's error is in every comparison report."""
+    costs = costs_for(sorted({"inline"} | {r.config.backend for r in comparison.runs}), measure=False)
+    comparison.model = model_check(comparison.runs, comparison.reference, costs)
+    comparison.model_calibrated = all(c.calibrated for c in costs.values())
 
 
 def gate(baseline: Sequence[str | Path] = (), current: Sequence[str | Path] = (), *, base: Optional[str] = None,
@@ -315,6 +330,80 @@ def profile(config: RunConfig, profiler: str = "pyinstrument", out: str | Path |
     return _profile(config, profiler, out, **options)
 
 
+@dataclass
+class PredictResult:
+    """The predictions of ``perfkit predict`` and the folder their report was written to."""
+
+    sweep: Sweep
+    report_dir: Path
+
+
+#: What ``predict`` sweeps unless told otherwise.
+PREDICT_STRATEGIES = ("sequential", "sample-parallel", "candidate-parallel", "hybrid")
+PREDICT_BACKENDS = ("process", "thread")
+PREDICT_WORKERS = (1, 2, 4, 8, 16, 64)
+
+
+def predict(run_dir: str | Path, *, strategies: Sequence[str] = PREDICT_STRATEGIES,
+            backends: Sequence[str] = PREDICT_BACKENDS, workers: Sequence[int] = PREDICT_WORKERS,
+            chunk_sizes: Sequence[Optional[int]] = (None,), timeouts: Sequence[float] = (),
+            sample_budget_s: Optional[float] = None, task_budget_s: Optional[float] = None,
+            speed: float = 1.0, cores: Optional[int] = None, machines: int = 1,
+            execution: Execution = Execution(), cooperative: Optional[bool] = None,
+            calibration_dir: str | Path = CALIBRATION_DIR, recalibrate: bool = False, measure: bool = True,
+            out: str | Path | None = None) -> PredictResult:
+    """Predict, from the stored run ``run_dir`` alone (ideally sequential), every strategy ×
+    backend × workers × chunk size, and write the report (report.md, report.html,
+    report.json, the speedup chart).
+
+    ``workers``: total worker counts (with ``machines`` > 1, Dask workers spread evenly over
+    that many machines of ``cores`` each). ``speed``: the target machine's single-core speed
+    relative to this one; ``cores``: its usable cores (default: the run's). ``timeouts``: the
+    first is the sweep's per-unit timeout (default: the run's); each gets a "what it would
+    cut" section. ``execution``: how perfkit runs (today's runner by default). The backends'
+    costs are this machine's stored calibration, measured first when missing (a few seconds;
+    ``measure=False``: built-in costs instead) or when ``recalibrate``.
+    """
+    from perfkit.reports import prediction as prediction_report
+
+    _check_prediction(strategies, backends, workers, speed, cores, machines, timeouts, chunk_sizes)
+    run = load_run(run_dir)
+    if not len(run.units):
+        raise ConfigError("run_dir", str(run_dir), "the run has no recorded unit to predict from")
+    workload = workload_of(run)
+    machine = Machine(cores or workload.reference_cores, speed, machines, parent_shares_cores=machines == 1)
+    costs = costs_for(sorted({"inline", *backends}), Path(calibration_dir), recalibrate, measure)
+    result = sweep(workload, costs, machine, strategies=strategies, backends=backends, workers=workers,
+                   chunk_sizes=chunk_sizes, timeouts=timeouts, budgets=TimeoutPolicy(1.0, sample_budget_s, task_budget_s),
+                   execution=execution, cooperative=cooperative)
+    folder = Path(out) if out is not None else _stamped("predict")
+    return PredictResult(result, prediction_report.write(result, folder, run.run_id))
+
+
+def _check_prediction(strategies: Sequence[str], backends: Sequence[str], workers: Sequence[int], speed: float,
+                      cores: Optional[int], machines: int, timeouts: Sequence[float],
+                      chunk_sizes: Sequence[Optional[int]]) -> None:
+    from perfkit import strategies as registry
+
+    for name in strategies:
+        registry.get(name)
+    for name in backends:
+        if name not in DEFAULT_COSTS:
+            raise ConfigError("backends", name, f"unknown backend; known: {', '.join(DEFAULT_COSTS)}")
+    if not workers or min(workers) < 1:
+        raise ConfigError("workers", list(workers), "every worker count must be at least 1")
+    if not speed > 0:
+        raise ConfigError("speed", speed, "must be positive (1 = this machine)")
+    if cores is not None and cores < 1:
+        raise ConfigError("cores", cores, "must be at least 1")
+    if machines < 1 or (machines > 1 and set(backends) - {"dask"}):
+        raise ConfigError("machines", machines, "must be at least 1, and more than 1 only for the dask backend")
+    if any(not t > 0 for t in timeouts):
+        raise ConfigError("timeouts", list(timeouts), "every timeout must be positive")
+    if any(c is not None and c < 1 for c in chunk_sizes):
+        raise ConfigError("chunk_sizes", list(chunk_sizes), "every chunk size must be at least 1")
+
+
 def validate_tasks(path: str | Path) -> list[Task]:
     """Check ARC JSON (a task file, a folder, a challenges file) without running anything."""
     from perfkit.tasks import validate_path
@@ -329,5 +418,6 @@ def load_tasks(spec: str) -> list[Task]:
     return load(spec)
 
 
-__all__ = ["CompareResult", "PhasesResult", "compare", "count_instructions", "gate", "history", "load_run", "load_tasks", "phases", "profile",
-           "report", "resume", "run", "save_baseline", "validate_tasks"]
+__all__ = ["CompareResult", "PhasesResult", "PredictResult", "compare", "count_instructions", "gate", "history",
+           "load_run", "load_tasks", "phases", "predict", "profile", "report", "resume", "run", "save_baseline",
+           "validate_tasks"]

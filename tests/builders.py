@@ -157,3 +157,18 @@ def perfkit_main(argv: list[str], capsys) -> tuple[int, str, str]:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+#: Debian's headless browser, where CI installs it.
+CHROMIUM = "/usr/bin/chromium"
+
+
+def chromium(page: Path, tmp_path: Path, *extra: str):
+    """Open ``page`` in headless Chromium with ``extra`` flags (``--dump-dom``, ``--screenshot``)."""
+    import subprocess
+
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
+           "--hide-scrollbars", *extra, page.as_uri()]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)

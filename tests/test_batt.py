@@ -108,13 +108,16 @@ def test_a_battery_that_fails_is_one_error_per_declared_candidate(tmp_path, func
     assert (units.status == "error").all() and (units.error_type == error_type).all()
 
 
-@pytest.mark.parametrize("backend", ["inline", "process"])
+@pytest.mark.parametrize("backend", ["inline", "process", "process-kill"])
 def test_a_timed_out_sample_is_one_timeout_per_declared_candidate(tmp_path, backend):
     """demo[1] of task 'slow' sleeps past its deadline: stopped by SIGALRM inline, and by the
-    adapter's own alarm in a process worker (which then lives on: no kill, no '*' unit)."""
+    adapter's own alarm in a process worker (which then lives on: no kill, no '*' unit); without
+    that alarm the worker is killed and the parent records the sample's declared candidates."""
     task = make_task("slow", n_demo=3, n_test=1)
+    kill = backend == "process-kill"
+    backend = backend.removesuffix("-kill")
     run = batt_run(tmp_path, [task], "sample-parallel" if backend == "process" else "sequential", backend,
-                   timeout_s=0.25)
+                   timeout_s=0.25, **({"stop_at_deadline": False} if kill else {}))
     units = run.units
     assert "*" not in set(units.candidate)
     slow = units[(units.split == "demo") & (units["index"] == 1)]
@@ -122,7 +125,9 @@ def test_a_timed_out_sample_is_one_timeout_per_declared_candidate(tmp_path, back
     others = units[~units.index.isin(slow.index)]
     assert set(others[others.status == "ok"].candidate) == RETURNED
     assert (others.status != "timeout").all()
-    if backend == "process":
+    if kill:
+        assert slow.error_type.eq("WorkerKilled").all()
+    elif backend == "process":
         assert slow.error_type.eq("DeadlineExceeded").all(), "stopped by the adapter, not by a kill"
         assert run.meta["resources"]["processes_created"] == 2
 

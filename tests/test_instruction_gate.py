@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -16,7 +17,7 @@ import perfkit
 from perfkit import runner
 from perfkit.analysis import gate as g
 from perfkit.analysis.statistics import holm, paired_shift
-from perfkit.orchestration.instructions import Target, measure_instructions
+from perfkit.orchestration.instructions import Target, child_environment, measure_instructions, write_bytecode
 from perfkit.store.baseline import IncompatibleBuild, Repeat, Side, check_comparable, write_baseline
 from perfkit.store.history import HistoryRecord, append_history
 from perfkit.store.instructions import InstructionCount, write_instructions
@@ -138,13 +139,50 @@ def test_the_instruction_count_is_reproducible_and_rises_with_injected_work(tmp_
     a1, a2 = measure_instructions(config, tmp_path, [Target("a1"), Target("a2")])
     (_, b), = measure_instructions(heavier, tmp_path, [Target("b")])
     first, second = a1[1], a2[1]
-    # a few hundred instructions of 10^8 differ (timestamps of different lengths, the two runs
-    # sharing one store): ≤ 1e-5, four orders of magnitude below the gate's 2 % threshold
+    # identical runs side by side, on an idle machine or next to two busy loops, differed by
+    # 7–25 instructions of 2.1 × 10^8 (docs/benchmarks.md; 1.1 M while both wrote bytecode):
+    # ≤ 1e-5, three orders of magnitude below the gate's 2 % threshold
     assert abs(first.instructions - second.instructions) <= 1e-5 * first.instructions
     assert first.tasks.keys() == {"syn-000"} and first.instructions == sum(first.tasks.values())
     assert first.startup > 0 and first.setup > 0 and first.teardown > 0  # reported, not in the figure
     assert 1.05 < b.instructions / first.instructions < 1.11  # +10 % of the solver's CPU work
     assert json.loads((a1[0] / "instructions.json").read_text())["build"]["valgrind"].startswith("valgrind-")
+
+
+@pytest.mark.slow
+def test_bytecode_is_cached_before_counting_even_where_the_caller_forbids_writing_it(tmp_path, monkeypatch):
+    # counted runs that write bytecode race for it, and compiling instead of loading moves the
+    # count (docs/benchmarks.md): the plain warm-up run writes it, counted runs never do
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")  # as many CI images and shells set it
+    tree = tmp_path / "tree"
+    shutil.copytree(Path(perfkit.__file__).parent, tree / "perfkit", ignore=shutil.ignore_patterns("__pycache__"))
+    config = replace(synthetic_config(candidates=2, cpu_ms=0.1, workers=1), tasks="synthetic:1x1+1")
+    write_bytecode(config, [Target("base", pythonpath=str(tree))], tmp_path / "warm")
+    assert list((tree / "perfkit" / "runner" / "__pycache__").glob("run.*.pyc"))
+    assert child_environment(["python", "driver.py"], str(tree))["PYTHONDONTWRITEBYTECODE"] == "1"
+
+
+def test_a_counted_run_flushes_outcomes_by_count_only(tmp_path, monkeypatch):
+    # the store's flush every 50 ms of wall time made the count depend on valgrind's speed
+    # (docs/benchmarks.md), and so would the workers' batches every 20 ms: a counted run sends
+    # batches by count and at job ends only; a timed one keeps the time limit too
+    from perfkit.backends import base
+    from perfkit.orchestration import measured_run
+    from perfkit.store import writer
+
+    interval, batch_interval = writer.FLUSH_INTERVAL_S, base.FLUSH_INTERVAL_S
+    monkeypatch.setattr(writer, "FLUSH_INTERVAL_S", interval)  # restored after the test
+    monkeypatch.setattr(base, "FLUSH_INTERVAL_S", batch_interval)
+    config = replace(synthetic_config(candidates=2, cpu_ms=0.1, workers=1), tasks="synthetic:1x1+1")
+    for markers in (False, True):
+        request = tmp_path / f"request-{markers}.json"
+        request.write_text(json.dumps({"config": config.to_record(), "store": str(tmp_path / "store"),
+                                       "markers": markers, "build": False}))
+        measured_run.main(str(request), str(tmp_path / "result.json"))
+        assert writer.FLUSH_INTERVAL_S == (float("inf") if markers else interval)
+        assert base.FLUSH_INTERVAL_S == (float("inf") if markers else batch_interval)
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["status_counts"] == {"ok": 4} and result["markers"][-1] == "end"
 
 
 @pytest.mark.slow
@@ -159,7 +197,9 @@ def test_a_base_revision_is_measured_in_a_temporary_worktree_in_interleaved_pair
     before = base_worktrees()
     config = replace(synthetic_config(candidates=4, cpu_ms=1.0, workers=1), tasks="synthetic:1x2+1")
     result = perfkit.gate(base="HEAD", config=config, metrics=["cpu", "wall"], pairs=10, store=tmp_path, seed=1)
-    assert result.answers_ok and result.exit_code == 0, result
+    # the mechanism, not the verdict: 10 timed pairs of identical code next to a busy machine
+    # can still alarm (its false-alarm rate is measured by benchmarks/gate_quality.py)
+    assert result.answers_ok and result.exit_code in (0, 1), result
     assert [m.pairs for m in result.metrics] == [10, 10] and "temporary worktree" in result.notes[0]
     assert base_worktrees() == before  # removed again
     assert {r.metric for r in perfkit.history("cpu", store=tmp_path).records} == {"cpu"}

@@ -5,18 +5,16 @@ headless Chromium."""
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import matplotlib.image as mpimg
 import pytest
-from builders import clean_parallel, make_run, parallel, unit_rows
+from builders import CHROMIUM, chromium, clean_parallel, make_run, parallel, unit_rows
 from builders import reference_run as reference
 
 from perfkit.analysis.comparison import analyse
 from perfkit.reports import write_report
 
-CHROMIUM = "/usr/bin/chromium"
 
 
 def comparison(differ: bool = False, several_workers: bool = True):
@@ -128,14 +126,6 @@ def big_comparison(n_tasks: int = 160, differ: bool = False):
 
         runs.append(make_run(par, "sample-parallel", "process", 2, repeat=rep, edit=edit))
     return analyse(runs)
-
-
-def chromium(page: Path, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
-    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
-           "--hide-scrollbars", *extra, page.as_uri()]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.slow

@@ -57,7 +57,11 @@ def test_compare_at_80_columns_in_a_log_shows_every_number_whole(compared):
     assert record == json.loads((tmp / "rep" / "report.json").read_text())
     lines = done.stderr.splitlines()
     for group in record["groups"]:
-        (line,) = [x for x in lines if re.match(re.escape(group["group"]) + r" +\d", x)]  # a table row
+        # its row in the summary table, then in the predictions' own table (at 80 columns the
+        # predicted column does not fit beside the others)
+        line, predicted = [x for x in lines if re.match(re.escape(group["group"]) + r" +\d", x)]
+        model = group["predicted"]
+        assert predicted.rstrip().endswith(f"{duration(model['wall_s'])} ({model['model_error']:+.0%})"), predicted
         wall, speed = group["figures"]["wall_s"]["median"], group["speedup"]
         assert duration(wall) in line
         shown = NUMBER.findall(line[len(group["group"]):])

@@ -19,6 +19,7 @@ from perfkit.analysis.answers import (
     check_answers,
     reference_variability,
 )
+from perfkit.analysis.breakdown import Breakdown, group_breakdowns
 from perfkit.analysis.findings import Finding, findings, recommendation
 from perfkit.analysis.metrics import (
     COST_KEYS,
@@ -57,6 +58,13 @@ class Comparison:
     empty_runs: list[str] = field(default_factory=list)
     variability: Optional[ReferenceVariability] = None
     cost: dict[str, pd.DataFrame] = field(default_factory=dict)
+    #: Each group's median measured wall beside its wall predicted from the reference alone
+    #: (perfkit.analysis.prediction.predict.model_check); empty when not predicted.
+    model: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Whether the model used this machine's measured backend costs (False: built-in defaults).
+    model_calibrated: bool = False
+    #: Group name → where its whole command's time went (perfkit/analysis/breakdown.py).
+    breakdowns: dict[str, Breakdown] = field(default_factory=dict)
 
     @property
     def differences(self) -> bool:
@@ -162,6 +170,7 @@ def analyse(runs: Sequence[Run]) -> Comparison:
     for run, fig in order:
         firsts.setdefault(fig.name, run.units)
     shell.counts = candidate_counts(firsts) if firsts else pd.DataFrame()
+    shell.breakdowns = group_breakdowns({figs[0].name: shell.runs_of(group) for group, figs in shell.by_group().items()})
     shell.findings = findings(shell)
     shell.recommendation = recommendation(shell)
     return shell

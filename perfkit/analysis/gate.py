@@ -102,6 +102,11 @@ class GateResult:
     #: What the reader must know about how the figures were obtained (fallbacks, builds).
     notes: list[str] = field(default_factory=list)
     instruction_threshold: float = DEFAULT_INSTRUCTION_THRESHOLD
+    #: What the metrics compare: the run window (first dispatch to last outcome).
+    figure: str = "run window"
+    #: Shown beside, not judged: median whole-command wall and CPU per side (seconds; NaN for
+    #: runs recorded before perfkit measured them), ``{"baseline": {"wall_s", "cpu_s"}, "current": ...}``.
+    whole_command: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -281,7 +286,18 @@ def gate(baseline: Side, current: Side, threshold: float = DEFAULT_THRESHOLD, me
         verdicts.insert(0, judge_instructions(baseline, current, instruction_threshold))
         tasks = task_instructions(baseline, current)
     return GateResult(baseline.label, current.label, threshold, normalised, reason, check.clean, check.sentence(),
-                      check.n_differences, verdicts, time.monotonic() - t0, tasks, list(notes), instruction_threshold)
+                      check.n_differences, verdicts, time.monotonic() - t0, tasks, list(notes), instruction_threshold,
+                      whole_command={"baseline": whole_command(baseline), "current": whole_command(current)})
+
+
+def whole_command(side: Side) -> dict[str, float]:
+    """Median whole-command wall and CPU of a side's repeats (seconds; NaN when unmeasured)."""
+    def median(values: list[float]) -> float:
+        known = [v for v in values if not np.isnan(v)]
+        return float(np.median(known)) if known else float("nan")
+
+    return {"wall_s": median([r.command_wall_s for r in side.repeats]),
+            "cpu_s": median([r.command_cpu_s for r in side.repeats])}
 
 
 def parse_threshold(text: str, field: str = "threshold") -> float:

@@ -53,7 +53,7 @@ from perfkit.store import Run
 KEY, SAMPLE = list(UNIT_KEY), list(SAMPLE_KEY)
 #: Figures summarised over repeats (median, min, max) by :func:`group_figures`.
 REPEATED = ("wall_s", "cpu_s", "parallelism", "unit_cpu_s", "queue_wait_median_s", "queue_wait_max_s",
-            "dispatch_overhead", "contention", "ideal_wall_s", "efficiency")
+            "dispatch_overhead", "contention", "ideal_wall_s", "efficiency", "command_wall_s", "command_cpu_s")
 #: Confidence of the speedup interval.
 SPEEDUP_CONFIDENCE = 0.95
 
@@ -104,6 +104,10 @@ class RunFigures:
     #: Median and largest peak resident memory of the run's work items (bytes; NaN when not measured).
     item_rss_median_bytes: float = float("nan")
     item_rss_max_bytes: float = float("nan")
+    #: The whole command around the run window (docs/design.md, "The whole command"); NaN
+    #: for a run recorded before perfkit measured it.
+    command_wall_s: float = float("nan")
+    command_cpu_s: float = float("nan")
 
     @property
     def group(self) -> tuple[str, str, int]:
@@ -293,6 +297,7 @@ def run_figures(run: Run, reference: Optional[Run] = None) -> RunFigures:
         others_cores=s.others_cpu_s / wall if s.others_cpu_s is not None and wall > 0 else float("nan"),
         load_avg_1m=float("nan") if s.load_avg_1m is None else float(s.load_avg_1m),
         **_memory_figures(run),
+        command_wall_s=float(s.command_wall_s), command_cpu_s=float(s.command_cpu_s),
     )
 
 

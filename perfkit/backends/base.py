@@ -137,6 +137,8 @@ class WorkerUsage:
     cpu_s: float
     killed: bool = False
     reason: str = ""
+    #: Its peak resident memory (bytes), when the backend measured it.
+    peak_rss_bytes: Optional[int] = None
 
 
 class WorkerFailure(Exception):

@@ -33,7 +33,7 @@ class AlarmWatch(Watch):
     into ``slot[2]`` (monotonic seconds; 0 between units)."""
 
     def __init__(self) -> None:
-        self.slot = [0.0, -1.0, 0.0]
+        self.slot = [0.0, -1.0, 0.0, 0.0]
         self.limit_s = 1.0 + KILL_GRACE_S
 
 

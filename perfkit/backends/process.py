@@ -40,7 +40,6 @@ import ctypes
 import multiprocessing as mp
 import os
 import pickle
-import resource
 import selectors
 import signal
 import socket
@@ -53,9 +52,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any, Iterator, Optional
 
+from perfkit.backends import base
 from perfkit.backends.base import (
-    FLUSH_INTERVAL_S,
-    FLUSH_UNITS,
     KILL_GRACE_S,
     MAX_ATTEMPTS,
     Assignment,
@@ -69,6 +67,7 @@ from perfkit.backends.base import (
     build_solver,
 )
 from perfkit.backends.unit import BatchRecorder, Watch, generate, run_job
+from perfkit.backends.usage import KilledWorker, peak_rss_bytes, process_cpu_s, reset_peak_rss
 from perfkit.model import Outcome, OutcomeBatch, Task
 
 #: Longest the parent waits without looking at the workers' slots (seconds): bounds how late
@@ -82,6 +81,9 @@ START_TIMEOUT_S = 60.0
 TASKS_KEPT = 8
 
 _IDLE = 0.0
+#: Whether this process has started its forkserver: the first start pays for it (a "cold"
+#: start, recorded in resources() so that predictions of a run know which it was).
+_forkserver_started = False
 _HEADER = struct.Struct("!i")  # multiprocessing.Connection's frame: 4-byte big-endian length
 
 
@@ -96,8 +98,9 @@ def _die_with_parent() -> None:
 
 
 @contextlib.contextmanager
-def _main_not_reimported() -> Iterator[None]:
-    """Hide the parent's ``__main__`` while starting workers.
+def main_not_reimported() -> Iterator[None]:
+    """Hide the parent's ``__main__`` while starting processes (workers, or the fresh process of
+    perfkit/orchestration/reference.py).
 
     multiprocessing re-imports the main script in every spawned or forkserver child (for
     ``perfkit`` that is the CLI with typer and rich, for a test run all of pytest): ~0.3 s of
@@ -120,25 +123,13 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def _cpu_s_of(pid: int) -> Optional[float]:
-    """CPU (user + system, seconds) of a live process from /proc, before it is killed."""
-    try:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def _cpu_self_s() -> float:
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
-
-
 class _SlotWatch(Watch):
     """The worker's side of its shared-memory slot: [job dispatch number, unit position,
-    unit start (monotonic seconds, 0 between units)], written by the unit loop itself
-    (``Watch.slot``). The start is written last, so a reader that sees the same non-zero
-    start before and after reading the rest has a consistent triple."""
+    unit start (monotonic seconds, 0 between units), its thread's CPU clock at the start
+    (seconds: what a unit killed with its worker consumed, perfkit/backends/usage.py)],
+    written by the unit loop itself (``Watch.slot``). The start is written last, so a reader
+    that sees the same non-zero start before and after reading the rest has a consistent
+    record."""
 
     def __init__(self, view: memoryview):
         self.slot = view
@@ -174,11 +165,12 @@ def worker_main(conn: Connection, slot: Any) -> None:
         kind = msg[0]
         if kind == "item":
             dispatch, a = msg[1], msg[2]
+            reset_peak_rss()  # each work item has its own peak (perfkit/backends/usage.py)
             for _ in run_job(solver, tasks[a.item.task_id], dispatch, a, rec, watch):
                 batch, progress = rec.take()
-                conn.send(("batch", batch.sealed(), progress, ()))
+                conn.send(("batch", batch.sealed(), progress, (), None))
             batch, progress = rec.take() if len(rec) else (None, [])
-            conn.send(("batch", batch and batch.sealed(), progress, (dispatch,)))
+            conn.send(("batch", batch and batch.sealed(), progress, (dispatch,), peak_rss_bytes()))
         elif kind == "task":
             tasks[msg[1].id] = msg[1]
             for evicted in msg[2]:
@@ -195,9 +187,9 @@ def worker_main(conn: Connection, slot: Any) -> None:
                 conn.send(("fatal", f"cannot build solver {msg[1].spec!r} in a worker: {type(exc).__name__}: {exc}"))
                 return
             tasks.clear()
-            conn.send(("ready", pid, _cpu_self_s()))
+            conn.send(("ready", pid, process_cpu_s()))
         elif kind == "usage":
-            conn.send(("usage", _cpu_self_s()))
+            conn.send(("usage", process_cpu_s(), peak_rss_bytes()))
         elif kind == "stop":
             return
 
@@ -222,6 +214,8 @@ class _Worker:
     #: A replacement forked during a run: all its CPU is the run's (its start-up included).
     replacement: bool = False
     reply: Optional[float] = None
+    #: Its peak resident memory this run (bytes): the largest of its items' and its own at the end.
+    peak: int = 0
     #: When it was asked to build the solver (time.monotonic()): it must be ready within the
     #: backend's start_timeout_s.
     opened: float = 0.0
@@ -239,19 +233,25 @@ class ProcessBackend:
     reusable = True
 
     def __init__(self, kill_grace_s: float = KILL_GRACE_S, start_method: str = "forkserver",
-                 flush_interval_s: float = FLUSH_INTERVAL_S, flush_units: int = FLUSH_UNITS,
+                 flush_interval_s: Optional[float] = None, flush_units: Optional[int] = None,
                  start_timeout_s: float = START_TIMEOUT_S):
         self.kill_grace_s = kill_grace_s
         #: Longest a worker may take to be ready (forked and its solver built), at the start of
         #: a run and for a replacement during it (seconds).
         self.start_timeout_s = float(start_timeout_s)
-        #: How often a worker sends its outcomes (seconds, units; and at every job end).
-        self.flush = (float(flush_interval_s), int(flush_units))
+        #: How often a worker sends its outcomes (seconds, units; and at every job end); the
+        #: defaults read when the backend is made (a counted run changes them first).
+        self.flush = (float(base.FLUSH_INTERVAL_S if flush_interval_s is None else flush_interval_s),
+                      int(base.FLUSH_UNITS if flush_units is None else flush_units))
         self.ctx = mp.get_context(start_method)
         self.pool: list[_Worker] = []
         self.workers: list[_Worker] = []  # the current run's: the first ``workers`` of the pool
         self.usage: list[WorkerUsage] = []
+        #: One record per work item of the run that ran to its end: task_id, chunk, worker,
+        #: peak_rss_bytes (the worker's peak resident memory while running it).
+        self.items: list[dict[str, Any]] = []
         self.spawned = 0
+        self.cold_start = False
         self.spawned_this_run = 0
         self.runs = 0
         self._dispatched = 0
@@ -264,10 +264,17 @@ class ProcessBackend:
     def start(self, solver: SolverRef, workers: int) -> None:
         """Make ``workers`` processes ready: fork the missing ones (the first run of a pool,
         or after a worker was lost between runs), then build a fresh solver in each."""
+        global _forkserver_started
         self._ref = solver
         self.runs += 1
         self.usage = []
+        self.items = []
         self.spawned_this_run = 0
+        forkserver = self.ctx.get_start_method() == "forkserver"
+        # a warm pool's later runs start no process: only a run that forks pays for the server
+        self.cold_start = (not forkserver or not _forkserver_started) and (
+            self.runs == 1 or any(not w.process.is_alive() for w in self.pool))
+        _forkserver_started = _forkserver_started or forkserver
         if not self._preloaded and self.ctx.get_start_method() == "forkserver":
             from perfkit.solvers import resolve_spec
             module = resolve_spec(solver.spec).partition(":")[0]
@@ -289,6 +296,7 @@ class ProcessBackend:
     def _open(self, w: _Worker) -> None:
         """Ask ``w`` to build the run's solver (it says ``ready`` when done)."""
         w.opened = time.monotonic()
+        w.peak = 0
         self._send(w, ("open", self._ref, self.flush))
 
     def _await(self, workers: list[_Worker], what: str) -> None:
@@ -313,9 +321,9 @@ class ProcessBackend:
 
     def _spawn(self) -> _Worker:
         parent, child = self.ctx.Pipe(duplex=True)
-        slot = self.ctx.RawArray("d", 3)
+        slot = self.ctx.RawArray("d", 4)
         process = self.ctx.Process(target=worker_main, args=(child, slot), daemon=True, name="perfkit-worker")
-        with _main_not_reimported():
+        with main_not_reimported():
             process.start()
         child.close()
         self.spawned += 1
@@ -363,7 +371,7 @@ class ProcessBackend:
                 except (EOFError, OSError, WorkerFailure):
                     break
             if w.reply is not None:
-                self.usage.append(WorkerUsage(w.name, w.reply - w.cpu0))
+                self.usage.append(WorkerUsage(w.name, w.reply - w.cpu0, peak_rss_bytes=w.peak or None))
             else:
                 self._kill(w, "did not report its CPU")
                 self._drop(w)
@@ -390,18 +398,23 @@ class ProcessBackend:
 
     def resources(self) -> dict[str, Any]:
         return {"processes_created": self.spawned_this_run, "pool_processes": len(self.pool),
-                "pool_runs": self.runs, "start_method": self.ctx.get_start_method(), "threads": 0,
+                "pool_runs": self.runs, "start_method": self.ctx.get_start_method(),
+                "cold_start": self.cold_start, "threads": 0,
                 "kill_grace_s": self.kill_grace_s, "jobs_per_worker": JOBS_PER_WORKER,
                 "flush_interval_s": self.flush[0], "flush_units": self.flush[1]}
 
-    def _kill(self, w: _Worker, reason: str) -> None:
-        cpu = _cpu_s_of(w.process.pid) if w.process.is_alive() else None
+    def _kill(self, w: _Worker, reason: str) -> KilledWorker:
+        """SIGKILL ``w`` and its process group; what it had used, read just before."""
+        used = KilledWorker.read(w.process.pid) if w.process.is_alive() else KilledWorker(None, None)
         if w.process.pid is not None:
             _kill_group(w.process.pid)
         if w.process.is_alive():  # not a group leader yet (killed right after the fork)
             w.process.kill()
         w.process.join(5.0)
-        self.usage.append(WorkerUsage(w.name, max(0.0, (cpu or w.cpu0) - w.cpu0), killed=True, reason=reason))
+        peak = max(used.peak_rss_bytes or 0, w.peak) or None
+        self.usage.append(WorkerUsage(w.name, max(0.0, (used.cpu_s or w.cpu0) - w.cpu0), killed=True, reason=reason,
+                                      peak_rss_bytes=peak))
+        return used
 
     # -- sending: never blocks ------------------------------------------------------------
 
@@ -496,13 +509,17 @@ class ProcessBackend:
     def _handle(self, w: _Worker, msg: tuple, events: list[Event]) -> None:
         kind = msg[0]
         if kind == "batch":
-            _, batch, progress, done = msg
+            _, batch, progress, done, peak = msg
             for d, units in progress:
                 if d in w.received:
                     w.received[d] = units
             for d in done:
-                w.jobs.pop(d, None)
+                job = w.jobs.pop(d, None)
                 w.received.pop(d, None)
+                if isinstance(job, Assignment):
+                    w.peak = max(w.peak, peak or 0)
+                    self.items.append({"task_id": job.item.task_id, "chunk": job.item.chunk, "worker": w.name,
+                                       "peak_rss_bytes": peak})
             if batch is not None:
                 events.append(batch)
         elif kind == "generated":
@@ -514,19 +531,21 @@ class ProcessBackend:
             w.ready, w.cpu0 = True, 0.0 if w.replacement else msg[2]
         elif kind == "usage":
             w.reply = msg[1]
+            w.peak = max(w.peak, msg[2] or 0)
         elif kind == "fatal":
             raise WorkerFailure(msg[1])
 
-    def _slot(self, w: _Worker) -> tuple[int, int, float]:
-        """(dispatch, position, started) of the worker's unit in flight, read consistently
-        (started 0: between units, position = the last unit that started)."""
+    def _slot(self, w: _Worker) -> tuple[int, int, float, float]:
+        """(dispatch, position, started, thread CPU at the start) of the worker's unit in
+        flight, read consistently (started 0: between units, position = the last unit that
+        started)."""
         v = w.view
         for _ in range(100):
             started = v[2]
-            dispatch, pos = int(v[0]), int(v[1])
+            dispatch, pos, cpu0 = int(v[0]), int(v[1]), v[3]
             if v[2] == started:
-                return dispatch, pos, started
-        return int(v[0]), int(v[1]), v[2]
+                return dispatch, pos, started, cpu0
+        return int(v[0]), int(v[1]), v[2], v[3]
 
     def _next_wake(self) -> float:
         """Seconds until the nearest unit deadline + grace, at most WAKE_S: a worker does not
@@ -546,7 +565,7 @@ class ProcessBackend:
         for w in list(self.workers):
             if not w.jobs:
                 continue
-            dispatch, pos, started = self._slot(w)
+            dispatch, pos, started, _cpu0 = self._slot(w)
             job = w.jobs.get(dispatch)
             if started == _IDLE or not isinstance(job, Assignment):
                 continue
@@ -581,8 +600,8 @@ class ProcessBackend:
     def _lost(self, w: _Worker, status: str, reason: str, events: list[Event]) -> None:
         """A worker is gone (killed for an overrun, or died): record its unit in flight as
         ``status``, hand the rest of its jobs back (Requeued) and replace it."""
-        dispatch, pos, started = self._slot(w)
-        self._kill(w, reason)
+        dispatch, pos, started, cpu0 = self._slot(w)
+        used = self._kill(w, reason)
         self._drain(w, events)  # batches it sent before dying count: fewer units run again
         requeue: list[Job] = []
         lost: list[Outcome] = []
@@ -603,8 +622,8 @@ class ProcessBackend:
                 lost.append(Outcome(job.item.task_id, split, index, candidate, status,
                                     error_type="WorkerKilled" if status == "timeout" else "WorkerDied",
                                     error_message=reason, queued=job.queued, started=started, ended=now,
-                                    wall_s=now - started, worker=w.name, chunk=job.item.chunk,
-                                    attempt=job.attempt, stage=job.item.stage))
+                                    wall_s=now - started, cpu_s=used.unit_cpu_s(cpu0), worker=w.name,
+                                    chunk=job.item.chunk, attempt=job.attempt, stage=job.item.stage))
                 uids.append(job.item.uids[pos] if job.item.uids else -1)
                 requeue += job.after_loss(ran=pos, in_flight=pos, accounted=accounted)
             else:  # between two units of the job: the one at ``pos`` had ended

@@ -24,12 +24,14 @@ one clock read), never zero or negative (tests/test_execution.py).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from itertools import chain
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional
 
 import numpy as np
 
-from perfkit.backends.base import FLUSH_INTERVAL_S, FLUSH_UNITS, Assignment, Generation, Generated
+from perfkit.backends import base
+from perfkit.backends.base import Assignment, Generation, Generated
 from perfkit.model import (
     UNIT_COLUMNS,
     WHOLE_SAMPLE,
@@ -62,9 +64,10 @@ class Watch:
     watches nothing.
 
     A watch that only needs to *see* the unit in flight sets ``slot`` instead: a mutable
-    sequence ``[job dispatch number, unit position, unit start]`` (start 0 between units) that
-    the unit loop writes itself — three stores, no call (the process backend's shared memory,
-    the inline backend's alarm).
+    sequence ``[job dispatch number, unit position, unit start, thread CPU at the start]``
+    (start 0 between units; monotonic and ``thread_time`` seconds) that the unit loop writes
+    itself — stores, no call (the process backend's shared memory, the inline backend's
+    alarm). The start is written last.
     """
 
     slot: Optional[Any] = None
@@ -77,6 +80,7 @@ class Watch:
         thread's CPU clock reading ``cpu0`` (seconds)."""
         if self.slot is not None:
             self.slot[1] = pos
+            self.slot[3] = cpu0
             self.slot[2] = started
 
     def end(self) -> bool:
@@ -97,10 +101,12 @@ class BatchRecorder:
     unit keys are filled in per job segment by :meth:`take`, in C-speed list operations.
     """
 
-    def __init__(self, worker: str, flush_interval_s: float = FLUSH_INTERVAL_S, flush_units: int = FLUSH_UNITS):
+    def __init__(self, worker: str, flush_interval_s: Optional[float] = None, flush_units: Optional[int] = None):
         self.worker = worker
-        self.flush_interval_s = flush_interval_s
-        self.flush_units = flush_units
+        # the limits are read when the recorder is made, not when this module was imported: a
+        # counted run sets base.FLUSH_INTERVAL_S to infinity first (perfkit/orchestration/measured_run.py)
+        self.flush_interval_s = base.FLUSH_INTERVAL_S if flush_interval_s is None else flush_interval_s
+        self.flush_units = base.FLUSH_UNITS if flush_units is None else flush_units
         self.since = time.monotonic()
         self._reset()
 
@@ -300,6 +306,7 @@ def run_job(solver: Any, task: Task, dispatch: int, a: Assignment, rec: BatchRec
                     begin(pos, started, cpu0)
                 else:
                     slot[1] = pos
+                    slot[3] = cpu0
                     slot[2] = started
                 out = evaluate(task, sample, candidate, started + timeout)
                 cpu1 = cpu_clock()
@@ -330,10 +337,16 @@ def run_job(solver: Any, task: Task, dispatch: int, a: Assignment, rec: BatchRec
             try:
                 h = output_hash(out)
             except Exception as exc:  # not a grid, or an object that fails to convert
-                add_status("error")
                 add_hash(None)
                 add_match(None)
-                errors[row] = ("InvalidOutput", _text(exc)[:MAX_MESSAGE_CHARS])
+                problem = f"InvalidOutput: {_text(exc)}"
+                if ended >= started + timeout:  # late is a timeout whatever it returned (_late)
+                    add_status("timeout")
+                    errors[row] = (None, f"finished {ended - started - timeout:.3f} s after its deadline "
+                                         f"(returned: {problem})"[:MAX_MESSAGE_CHARS])
+                else:
+                    add_status("error")
+                    errors[row] = ("InvalidOutput", _text(exc)[:MAX_MESSAGE_CHARS])
             else:
                 add_hash(h)
                 add_match(None if expected is None else h == expected)
@@ -413,6 +426,8 @@ def _run_sample_level(solver: Any, task: Task, a: Assignment, rec: BatchRecorder
                 o.error_type, o.error_message = etype, msg
         else:
             outs = _sample_outcomes(solver, task, expected_hash(sample), result, outcome, over)
+            if over:
+                outs = _late(outs, ended - started - a.timeout_s)
         for o in outs:
             rec.add_outcome(pos, o)
         segment[3] = pos + 1
@@ -434,13 +449,48 @@ def _finish(outcome: Outcome, output: Any, expected_hash: Optional[str]) -> None
         outcome.match = outcome.output_hash == expected_hash
 
 
-def _declared(solver: Any, task: Task) -> list[str]:
+def _late(outcomes: list[Outcome], late_s: float) -> list[Outcome]:
+    """A result that arrives after its deadline is a ``timeout``, whatever it contains (a
+    valid grid, an invalid one, a bad mapping): what it returned is kept in the message."""
+    for o in outcomes:
+        was = f" (returned: {o.error_type}: {o.error_message})" if o.status == "error" else ""
+        o.status, o.error_type = "timeout", None
+        o.error_message = f"finished {late_s:.3f} s after its deadline{was}"[:MAX_MESSAGE_CHARS]
+    return outcomes
+
+
+def _declared(solver: Any, task: Task, sample: Any = None) -> list[str]:
     """Candidates an opaque solver declares up front (optional ``candidates(task)``), else the
-    whole sample as one unit."""
+    whole sample as one unit. Outside the worker that ran ``sample`` (a killed worker's sample,
+    named by the parent), a solver's optional ``declared_candidates(task, sample)`` is asked
+    first: its per-sample declaration may depend on the sample (the battery's does)."""
+    if sample is not None and hasattr(solver, "declared_candidates"):
+        declared = [c for c in solver.declared_candidates(task, sample) if candidate_id_problem(c) is None]
+        return declared or [WHOLE_SAMPLE]
     if hasattr(solver, "candidates"):
         declared = [c for c in solver.candidates(task) if candidate_id_problem(c) is None]
         return declared or [WHOLE_SAMPLE]
     return [WHOLE_SAMPLE]
+
+
+def per_declared_candidate(solver: Any, task: Task, outcomes: Iterable[Outcome]) -> Iterator[Outcome]:
+    """The outcomes as a backend yields them, except that a whole-sample unit stopped from
+    outside its worker (killed at its deadline, or lost with it: the worker could not name its
+    candidates) becomes one outcome per candidate the solver declares, as :func:`run_job`
+    records a sample that fails inside the worker. Every backend thus records the same units."""
+    for o in outcomes:
+        names = [WHOLE_SAMPLE]
+        # a leaked thread's unit stays whole: the thread backend amends it later by its key
+        if o.candidate == WHOLE_SAMPLE and o.status in ("timeout", "crashed") and not o.leaked:
+            try:
+                names = _declared(solver, task, task.sample(o.split, o.index))
+            except Exception:  # the solver's own failure: the unit stays whole, nothing is lost
+                names = [WHOLE_SAMPLE]
+        if names == [WHOLE_SAMPLE]:
+            yield o
+            continue
+        for c in names:
+            yield _share(replace(o, candidate=c), len(names))
 
 
 def _share(outcome: Outcome, n: int) -> Outcome:

@@ -10,6 +10,7 @@ usage line, also exit status 2, whatever click or typer version is installed.
 
 from __future__ import annotations
 
+import signal
 import sys
 from importlib import metadata
 from typing import Any, List, Optional
@@ -116,6 +117,24 @@ def _usage_line(command: Any, argv: List[str]) -> Optional[str]:
         if sub is not None:
             ctx = sub.make_context(word, [], parent=ctx, resilient_parsing=True)
     return ctx.get_usage().strip()
+
+
+def entry() -> None:
+    """The ``perfkit`` program: :func:`main` as one whole command (perfkit/runner/command.py),
+    so that ``perfkit run`` records its figures from the process start to its exit."""
+    from perfkit.runner import command
+
+    command.begin()
+    try:
+        main()
+    except KeyboardInterrupt:  # pressed again after main's own handler: the run is recorded already
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        command.finish(130)
+        raise SystemExit(130) from None
+    except SystemExit as exc:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # further presses cannot tear the exit
+        command.finish(exc.code)  # leaves here, unless the command must exit the ordinary way
+        raise
 
 
 def interrupted(exc: BaseException) -> None:

@@ -10,12 +10,12 @@ import typer
 from rich.text import Text
 
 from perfkit.analysis.runset import describe_left_out
-from perfkit.analysis.text import duration, percent
+from perfkit.analysis.text import duration, is_missing, percent
 from perfkit.cli.command import app, console
 from perfkit.cli.options import JsonOut, NoProgress, Quiet, parse_options, split_list
 from perfkit.cli.output import copy_json, print_notes, print_paths, set_quiet
 from perfkit.cli.progress import RunsBar, progress_display
-from perfkit.cli.tables import show
+from perfkit.cli.tables import fits, show
 from perfkit.model import DEFAULT_STORE
 from perfkit.reports import report_files
 from perfkit.reports.document import speedup_text
@@ -23,13 +23,36 @@ from perfkit.reports.document import speedup_text
 
 #: The terminal's columns (the rest is in report.md and report.json).
 SUMMARY_HEADERS = ("strategy", "wall", "CPU", "eff.", "speedup (95% CI)", "t/o")
-SUMMARY_TITLE = "median over repeats; eff. = ideal wall / wall; t/o = timeouts"
+SUMMARY_TITLE = "the run window, median over repeats; eff. = ideal wall / wall; t/o = timeouts"
+
+
+#: The extra column when the comparison carries each configuration's prediction.
+PREDICTED_HEADER = "predicted (error)"
+#: When that column makes the table too wide (80 columns in a CI log), the predictions follow
+#: in a table of their own, so that neither table is stacked.
+PREDICTED_TITLE = "wall predicted from the sequential run alone; error = predicted / measured − 1"
 
 
 def summary_rows(c: Any) -> list[tuple[str, ...]]:
-    """One row per strategy: median wall and CPU (auto-scaled), efficiency, speedup, timeouts."""
-    return [(r["group"], duration(r["wall_s_median"]), duration(r["cpu_s_median"]), percent(r["efficiency_median"]),
-             speedup_text(r), str(r["n_timeout_max"])) for _, r in c.groups.iterrows()]
+    """One row per strategy: median wall and CPU (auto-scaled), efficiency, speedup, timeouts,
+    and the wall predicted from the sequential run alone with the model's error, when known."""
+    model = {} if c.model.empty else {(m.strategy, m.backend, m.workers): m for m in c.model.itertuples()}
+    rows = []
+    for _, r in c.groups.iterrows():
+        row = (r["group"], duration(r["wall_s_median"]), duration(r["cpu_s_median"]), percent(r["efficiency_median"]),
+               speedup_text(r), str(r["n_timeout_max"]))
+        if model:
+            m = model.get((r["strategy"], r["backend"], r["workers"]))
+            row += (f"{duration(m.predicted_wall_s)} ({m.model_error:+.0%})" if m is not None else "–",)
+        rows.append(row)
+    return rows
+
+
+def whole_command_line(c: Any) -> str:
+    """The whole command beside the run window the table compares (median per strategy)."""
+    parts = [f"{r['group']} wall {duration(r['command_wall_s_median'])}, CPU {duration(r['command_cpu_s_median'])}"
+             for _, r in c.groups.iterrows() if not is_missing(r.get("command_wall_s_median"))]
+    return "whole command, start-up and teardown included (median): " + "; ".join(parts) if parts else ""
 
 
 def print_summary(result: Any) -> None:
@@ -39,7 +62,16 @@ def print_summary(result: Any) -> None:
     console.print(Text(c.headline(), style="bold red" if c.differences else "bold green"))
     if result.left_out:
         console.print(Text(describe_left_out(result.left_out), style="bold yellow"))
-    show(console, SUMMARY_TITLE, SUMMARY_HEADERS, summary_rows(c))
+    rows = summary_rows(c)
+    if c.model.empty:
+        show(console, SUMMARY_TITLE, SUMMARY_HEADERS, rows)
+    elif fits(console, SUMMARY_TITLE, SUMMARY_HEADERS + (PREDICTED_HEADER,), rows):
+        show(console, SUMMARY_TITLE, SUMMARY_HEADERS + (PREDICTED_HEADER,), rows)
+    else:
+        show(console, SUMMARY_TITLE, SUMMARY_HEADERS, [row[:-1] for row in rows])
+        show(console, PREDICTED_TITLE, (SUMMARY_HEADERS[0], PREDICTED_HEADER), [(row[0], row[-1]) for row in rows])
+    if whole_command_line(c):
+        console.print(Text(whole_command_line(c)))
     unstable = [f"{r['group']} {label} ({r[f'{col}_why']})"
                 for _, r in c.groups.iterrows() for col, label in (("wall_s", "wall"), ("cpu_s", "CPU"))
                 if r[f"{col}_unstable"]]

@@ -17,6 +17,9 @@ FLAGS = {
     "warmup": "--warmup", "base": "--base", "pairs": "--pairs",
     "instruction_threshold": "--instruction-threshold", "store": "--store", "metric": "--metric",
     "backend_options.scheduler": "--scheduler",
+    "run_dir": "RUN_DIR", "speed": "--speed", "cores": "--cores",
+    "machines": "--machines", "timeouts": "--timeout", "chunk_sizes": "--chunk-size",
+    "execution": "--generation/--startup",
 }
 SOLVER_OPTION = "solver_options."
 

@@ -25,6 +25,10 @@ def print_run_summary(run: Any) -> None:
            number(s.cpu_s / s.wall_s, ".2f") if s.wall_s else "–")
     show(console, f"run {run.run_id} ({s.state}{sessions})", ("units", *STATUSES, "wall", "CPU", "parallelism"),
          [row], left=0)
+    if s.spans:
+        spans = ", ".join(f"{span.name} {duration(span.wall_s)}" for span in s.spans)
+        console.print(f"whole command so far: wall {duration(s.command_wall_s)} ({spans}), "
+                      f"CPU {duration(s.command_cpu_s)} (every process of the command)", highlight=False)
 
 
 @app.command()
@@ -50,9 +54,9 @@ def run(
     with progress_display(not (quiet or no_progress)) as progress:
         observer = UnitsBar(progress)
         if resume is not None:
-            stored = perfkit.resume(resume, observer=observer)
+            stored = perfkit.resume(resume, observer=observer, whole_command=True)
         else:
-            stored = perfkit.run(config, store, observer=observer)
+            stored = perfkit.run(config, store, observer=observer, whole_command=True)
         observer.finished(stored.summary)  # the last frame agrees with the table below
     print_run_summary(stored)
     print_notes(stored)

@@ -60,11 +60,16 @@ def stacked(console: Console, title: Optional[str], headers: Sequence[str], rows
             console.print(Text(line), soft_wrap=True)
 
 
+def fits(console: Console, title: Optional[str], headers: Sequence[str], rows: Sequence[Sequence[str]],
+         left: int = 1) -> bool:
+    """Whether these rows fit the console as a table with every cell whole."""
+    return width_of(console, rich_table(title, headers, rows, left)) <= console.width
+
+
 def show(console: Console, title: Optional[str], headers: Sequence[str], rows: Sequence[Sequence[str]],
          left: int = 1) -> None:
     """Print rows as a table when it fits the console, else stacked: never a cut cell."""
-    table = rich_table(title, headers, rows, left)
-    if width_of(console, table) <= console.width:
-        console.print(table)
+    if fits(console, title, headers, rows, left):
+        console.print(rich_table(title, headers, rows, left))
     else:
         stacked(console, title, headers, rows)

@@ -7,6 +7,7 @@ from perfkit.cli import (
     compare,  # noqa: F401
     gate,  # noqa: F401
     history,  # noqa: F401
+    predict,  # noqa: F401
     profile,  # noqa: F401
     run,  # noqa: F401
 )

@@ -16,6 +16,16 @@ the stack starts depends on their length, and the stack's alignment changes whic
 memcpy and friends take — a path two characters longer moved the count by 0.65 %
 (docs/benchmarks.md) — so only a fixed set of variables is passed, padded to a constant total.
 
+A counted process never writes bytecode (``PYTHONDONTWRITEBYTECODE=1``): what it does not find
+cached it compiles, and compiling leaves a different heap behind than loading a cached file —
+obmalloc's arena bookkeeping in ``_PyObject_Free`` then costs a different number of
+instructions inside the counted window. Two counted runs started together that both could
+write raced for each cache file, so which of them compiled what depended on timing: identical
+runs differed by up to 1.2 % on a loaded machine (docs/benchmarks.md). The cache is written
+beforehand by :func:`write_bytecode`, in a plain run allowed to write it whatever the caller's
+environment says (a ``PYTHONDONTWRITEBYTECODE=1`` inherited from the caller's shell or CI image
+had silently stopped it).
+
 Under valgrind the run is 60–100× slower, so its per-unit timeout and budgets are multiplied
 by :data:`TIMEOUT_SCALE` (no unit may time out because of the measurement); a run with a unit
 that still timed out is refused, since a timeout changes the work done.
@@ -56,7 +66,7 @@ def child_environment(argv: Sequence[str], pythonpath: Optional[str]) -> dict[st
     """A fixed, minimal environment, padded so that arguments plus environment (plus the
     executable's name, which the loader copies too) always take STACK_STRINGS bytes."""
     env = {k: os.environ[k] for k in KEPT_VARIABLES if k in os.environ}
-    env.update({"PYTHONHASHSEED": HASH_SEED, "LC_ALL": "C.UTF-8"})
+    env.update({"PYTHONHASHSEED": HASH_SEED, "LC_ALL": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1"})
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
     used = sum(len(a.encode()) + 1 for a in argv) + len(argv[0].encode()) + 1 + \
@@ -105,6 +115,19 @@ def scaled(config: RunConfig, factor: float) -> RunConfig:
         None if t.task_budget_s is None else t.task_budget_s * factor))
 
 
+def plain_environment(target: Target) -> dict[str, str]:
+    """The environment of a run outside valgrind (timing samples, :func:`write_bytecode`): the
+    environment matters less than the noise there, so the caller's, with the fixed hash seed,
+    ``target``'s tree first on ``PYTHONPATH``, and bytecode writing allowed even when the
+    caller forbids it (``PYTHONDONTWRITEBYTECODE``): such a run is what caches the bytecode
+    that counted runs load instead of compiling."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONHASHSEED"] = HASH_SEED
+    if target.pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (target.pythonpath, os.environ.get("PYTHONPATH")) if p)
+    return env
+
+
 @dataclass
 class Child:
     """One measured run in flight (a process started by :func:`start`)."""
@@ -135,12 +158,7 @@ def start(target: Target, config: RunConfig, store: Path, folder: Path, *, valgr
     request_path.write_text(json.dumps(request), encoding="utf-8")
     command = [target.python, str(DRIVER), str(request_path), str(result_path)]
     version = None
-    if valgrind:
-        env = child_environment(command, target.pythonpath)
-    else:  # timing samples: the environment matters less than the noise; keep the caller's
-        env = {**os.environ, "PYTHONHASHSEED": HASH_SEED}
-        if target.pythonpath:
-            env["PYTHONPATH"] = os.pathsep.join(p for p in (target.pythonpath, os.environ.get("PYTHONPATH")) if p)
+    env = child_environment(command, target.pythonpath) if valgrind else plain_environment(target)
     if valgrind:
         version = valgrind_version()
         command = [*_no_aslr(), "valgrind", "--tool=callgrind", f"--dump-before={measured_run.MARKER_FUNCTION}",
@@ -208,7 +226,9 @@ def write_bytecode(config: RunConfig, targets: Sequence[Target], folder: Path) -
     """Run ``config`` once per distinct code, outside valgrind and into a scratch store, so every
     module the run imports has its bytecode cached before anything is counted. In a fresh clone
     or venv the first process to import a module compiles it, and two counted runs started
-    together race for that: CI saw identical runs differ by 0.6 %."""
+    together raced for that: CI saw identical runs differ by 0.6 %. The counted runs do not
+    write bytecode (:func:`child_environment`), so a module this run did not cache is compiled
+    by each of them alike (they then still differ by ~4 × 10⁻⁵, docs/benchmarks.md)."""
     distinct = {(t.python, t.pythonpath): t for t in targets}
     for i, target in enumerate(distinct.values()):
         scratch = folder / f"{i:04d}"

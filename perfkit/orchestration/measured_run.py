@@ -14,6 +14,12 @@ and end of the run window, a marker falls each time the runner takes the next ta
 task list, and when it has taken the last (:class:`MarkedTasks`): every version of the runner
 iterates its task list, so the count splits per task, set-up and teardown apart, for a base
 revision as well as for the current code, without a hook in the runner.
+
+A counted run (markers on) hands its outcomes on by count only, never by wall time
+(:func:`untimed_store`): a worker sends a batch every ``FLUSH_UNITS`` outcomes and at the end of
+each job, not also every ``FLUSH_INTERVAL_S`` (perfkit/backends/base.py), and the store writes
+what it queued at those points. Under valgrind how many time windows a job of short units spans
+depends on the machine's load, and each extra batch is counted (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -138,6 +144,21 @@ def build() -> dict[str, Any]:
     }
 
 
+def untimed_store() -> None:
+    """Turn off the measured tree's time-driven flushes of outcomes, where it has them: the
+    workers' batches (perfkit/backends/base.py: then sent every FLUSH_UNITS outcomes and at each
+    job's end) and the store's queue (perfkit/store/writer.py: then written at stage and run
+    ends). Call it before the run's backend is made. A base revision laid out otherwise keeps
+    what it has."""
+    for module in ("perfkit.backends.base", "perfkit.store.writer"):
+        try:
+            flushing = importlib.import_module(module)
+        except ImportError:
+            continue
+        if hasattr(flushing, "FLUSH_INTERVAL_S"):
+            flushing.FLUSH_INTERVAL_S = float("inf")
+
+
 def main(request_path: str, result_path: str) -> None:
     """Run the request's configuration once and write the result (see the module docstring)."""
     request = json.loads(Path(request_path).read_text(encoding="utf-8"))
@@ -150,6 +171,7 @@ def main(request_path: str, result_path: str) -> None:
     tasks = load_tasks(config.tasks)
     if request.get("markers"):
         tasks = MarkedTasks(tasks, labels)
+        untimed_store()
     mark(labels, "start")
     cpu0, wall0 = _cpu_s(), time.perf_counter()
     stored = run(config, request["store"], tasks=tasks)

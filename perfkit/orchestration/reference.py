@@ -28,12 +28,11 @@ import multiprocessing as mp
 import os
 import queue as queue_module
 import signal
-import sys
 import time
-import types
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
+from perfkit.backends.process import main_not_reimported
 from perfkit.model import ConfigError, PerfkitError, RunConfig, RunInterrupted, Task
 from perfkit.runner import Observer, run
 from perfkit.store import Run, load_run
@@ -112,19 +111,6 @@ def _child(config: RunConfig, store: str, tasks: Optional[list[Task]], channel: 
         channel.put(("crash", f"{type(exc).__name__}: {exc}"))
 
 
-@contextlib.contextmanager
-def _main_not_reimported() -> Iterator[None]:
-    """Hide this process's ``__main__`` while spawning: multiprocessing would re-import it in
-    the child (all of pytest, or the CLI), which the reference run never needs."""
-    main = sys.modules.get("__main__")
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        yield
-    finally:
-        if main is not None:
-            sys.modules["__main__"] = main
-
-
 def run_fresh(config: RunConfig, store: Path, observer: Optional[Observer] = None,
               tasks: Optional[list[Task]] = None) -> Run:
     """Run ``config`` in a freshly spawned interpreter (see the module docstring) and return
@@ -135,7 +121,7 @@ def run_fresh(config: RunConfig, store: Path, observer: Optional[Observer] = Non
     channel = ctx.Queue()
     child = ctx.Process(target=_child, args=(config, str(Path(store).resolve()), tasks, channel),
                         name="perfkit-reference")
-    with _main_not_reimported():
+    with main_not_reimported():
         child.start()
     try:
         result = _wait(child, channel, observer)

@@ -15,9 +15,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from perfkit.analysis.breakdown import GENERATION, HARNESS, IDLE, PARENT, UNITS  # noqa: E402
 from perfkit.analysis.metrics import slot_lanes  # noqa: E402
 from perfkit.analysis.overview import differing_samples  # noqa: E402
 from perfkit.analysis.text import duration  # noqa: E402
+from perfkit.model.command import (EXIT, IMPORTS, RUN_FOLDER, RUN_WINDOW, SOLVER, STOPPING,  # noqa: E402
+                                   STORE, TASKS, WORKER_START)
 
 DPI = 100
 #: Every chart fits in this many inches (× DPI pixels) whatever the task count: beyond the
@@ -262,6 +265,48 @@ def cost_pareto(c: Any, out: Path) -> Optional[Path]:
     return _save(fig, out / "cost_pareto.png")
 
 
+def command_breakdown(c: Any, out: Path) -> Optional[Path]:
+    """Where each group's whole command went (its median run, perfkit/analysis/breakdown.py):
+    one stacked bar per group for the wall, the CPU of every process, and the run window's
+    slot capacity; the items of a bar add up to it."""
+    if not c.breakdowns:
+        return None
+    names = list(c.breakdowns)
+    panels = [("wall (s)", [b.wall for b in c.breakdowns.values()]),
+              ("CPU of every process (s)", [b.cpu for b in c.breakdowns.values()]),
+              ("run window: slots × wall (core-s)", [b.window for b in c.breakdowns.values()])]
+    # one colour per item across the panels ("units" of the CPU bar is "units" of the window),
+    # a hue per phase: start-up blues, worker start orange, the window greens and purples,
+    # teardown reds, exit and idle greys
+    labels = list(dict.fromkeys(i.name for _, bars in panels for bar in bars if bar for i in bar.items))
+    shades, reds = plt.get_cmap("tab20c"), plt.get_cmap("tab20")
+    colour = {IMPORTS: shades(0), TASKS: shades(1), SOLVER: shades(2), RUN_FOLDER: shades(3),
+              WORKER_START: shades(4), RUN_WINDOW: shades(8), UNITS: shades(8), GENERATION: shades(10),
+              HARNESS: shades(12), PARENT: shades(14), STOPPING: reds(6), STORE: reds(7), EXIT: shades(16),
+              IDLE: shades(19)}
+    for i, label in enumerate(x for x in labels if x not in colour):  # a span of a newer perfkit
+        colour[label] = reds(i % 20)
+    fig, axes = plt.subplots(len(panels), 1, figsize=_size(10, 1.6 + len(panels) * (0.45 * len(names) + 0.9)),
+                             squeeze=False)
+    for ax, (title, bars) in zip(axes[:, 0], panels):
+        for row, bar in enumerate(bars):
+            left = 0.0
+            for item in bar.items if bar else ():
+                width = max(0.0, item.seconds)
+                ax.barh(row, width, left=left, color=colour[item.name], edgecolor="white", linewidth=0.5)
+                left += width
+        ax.set_yticks(range(len(names)), names, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_title(title, fontsize=9)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colour[label]) for label in labels]
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
+    fig.suptitle("Whole command: where the time went (each group's median run)")
+    fig.tight_layout(rect=(0, 0.04 + 0.025 * ((len(labels) + 2) // 3), 1, 1))
+    fig.savefig(out / "command_breakdown.png", dpi=DPI, format="png")
+    plt.close(fig)
+    return out / "command_breakdown.png"
+
+
 CHARTS = {
     "wall_vs_cpu": ("Wall vs CPU per strategy (ideal bound marked)", wall_vs_cpu),
     "timeline": ("Worker timeline", timeline),
@@ -269,6 +314,7 @@ CHARTS = {
     "candidate_counts": ("Samples whose ok-candidate counts differ between strategies", candidate_counts),
     "unit_times": ("Distribution of unit times", unit_times),
     "cost_pareto": ("Where the time goes: unit time by candidate, sample and task (Pareto)", cost_pareto),
+    "command_breakdown": ("Whole command: wall, CPU and run-window capacity, itemised", command_breakdown),
 }
 
 

@@ -109,9 +109,10 @@ def build(c: Any, charts: dict[str, tuple[str, Path]], name: str = "comparison",
         b.append(Para(describe_left_out(left_out), strong=True))
     if c.recommendation is not None:
         b += [Heading("Recommendation"), Para(c.recommendation.sentence, strong=True)]
-    b += [Heading("Strategies (median over repeats [min–max])"), _groups_table(c)]
+    b += [Heading("Strategies: the run window (median over repeats [min–max])"), _groups_table(c)]
     if c.reference is None:
         b.append(Para("No sequential run: no speedup and no answer check (a speedup is against sequential)."))
+    b += _whole_command(c)
     b += [Heading("Spread over repeats"), _spread_table(c), Para(
         f"sd: sample standard deviation; IQR: interquartile range; outliers: outside Q1 − 1.5 IQR … "
         f"Q3 + 1.5 IQR; unstable: sd ≥ {UNSTABLE_CV:.0%} of the mean, or the minimum or maximum "
@@ -146,7 +147,12 @@ def build(c: Any, charts: dict[str, tuple[str, Path]], name: str = "comparison",
         "contention = unit wall / unit CPU (units with a measured CPU); queue wait = started − queued; "
         "speedup = median sequential wall / median wall (bootstrap 95 % CI; none from one run); boundary "
         "unit = ok/timeout flip between sequential runs, or a sequential time of at least half its timeout; "
-        "other processes = machine CPU during the run not used by the run, in cores.")]
+        "other processes = machine CPU during the run not used by the run, in cores." + (
+            " predicted wall = the median over repeats of each run's wall predicted from the sequential reference "
+            "alone by perfkit predict's simulation" + ("" if getattr(c, "model_calibrated", False) else
+                                                       " (with built-in backend costs: run perfkit predict once to "
+                                                       "measure this machine's)") + "; model error = predicted / "
+            "measured − 1." if _predicted(c) else ""))]
     return doc
 
 
@@ -157,10 +163,22 @@ def _bounded(evidence: Sequence[str]) -> tuple[str, ...]:
     return (*evidence[:MAX_EVIDENCE - 1], f"… and {len(evidence) - MAX_EVIDENCE + 1} more (report.json has them all)")
 
 
+def _predicted(c: Any) -> dict[str, tuple[str, str]]:
+    """group name → (predicted wall, model error) cells, from the comparison's model check."""
+    model = getattr(c, "model", None)
+    if model is None or model.empty:
+        return {}
+    return {f"{r.strategy}/{r.backend}×{r.workers}": (duration(r.predicted_wall_s), number(r.model_error, "+.0%"))
+            for r in model.itertuples()}
+
+
 def _groups_table(c: Any) -> Table:
+    predicted = _predicted(c)
     headers = ("strategy", "repeats", "wall", "CPU", "parallelism", "ideal", "efficiency",
                "speedup (95 % CI)", "dispatch overhead", "contention", "queue wait (median)",
                "ok / error / timeout / crashed / skipped (max)", "tasks solved")
+    if predicted:
+        headers += ("predicted wall", "model error")
     rows = []
     for _, r in c.groups.iterrows():
         rows.append((r["group"], str(r["repeats"]), _spread(r, "wall_s", "s"), _spread(r, "cpu_s", "s"),
@@ -168,7 +186,7 @@ def _groups_table(c: Any) -> Table:
                      _spread(r, "efficiency", ".0%"), speedup_text(r), _spread(r, "dispatch_overhead", ".0%"),
                      _spread(r, "contention", ".2f"), duration(r["queue_wait_median_s_median"]),
                      " / ".join(str(r[f"n_{k}_max"]) for k in ("ok", "error", "timeout", "crashed", "skipped")),
-                     f"{r['tasks_solved_min']}/{r['tasks']}"))
+                     f"{r['tasks_solved_min']}/{r['tasks']}") + (predicted.get(r["group"], ("–", "–")) if predicted else ()))
     return Table(headers, tuple(rows))
 
 
@@ -217,6 +235,31 @@ def _task_rows(tasks: pd.DataFrame) -> Table:
                  for r in tasks.itertuples(index=False))
     return Table(("task", "samples", "candidates", "units", "ok", "error", "timeout / crashed / skipped", "solved"),
                  rows)
+
+
+def _whole_command(c: Any) -> list[Block]:
+    """The whole command beside the run window, and where each group's time went."""
+    if not getattr(c, "breakdowns", None):
+        return []
+    origin = {b.origin for b in c.breakdowns.values()}
+    since = "its process start" if origin == {"process"} else "the call that started it"
+    out: list[Block] = [Heading("Whole command: start-up and teardown included"), Para(
+        "Speed figures above compare the run window: first dispatch to last outcome. Around it each run "
+        f"also spent start-up, worker start and teardown; its whole command runs from {since} to the end "
+        "of its teardown, with the CPU of every process it started (median run of each group; items add up "
+        "to the bar).")]
+    rows = []
+    for _, r in c.groups.iterrows():
+        b = c.breakdowns.get(r["group"])
+        if b is None:
+            continue
+        wall = {phase: w for phase, (w, _) in b.phases.items()}
+        capacity = ", ".join(f"{i.name} {percent(b.window.share(i))}" for i in b.window.items) if b.window else "–"
+        rows.append((r["group"], duration(wall.get("run window")), duration(b.wall.total_s), duration(b.cpu.total_s),
+                     *(duration(wall.get(name)) for name in ("start-up", "worker start", "teardown")), capacity))
+    out.append(Table(("strategy", "run window wall", "whole wall", "whole CPU", "start-up", "worker start",
+                      "teardown", "run window capacity (slots × wall)"), tuple(rows)))
+    return out
 
 
 def _answers(c: Any) -> list[Block]:

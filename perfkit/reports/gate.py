@@ -42,7 +42,8 @@ def build(result: GateResult) -> Document:
     bullets = [(f"thresholds: timing ±{result.threshold * 100:.0f} %, instructions "
                 f"±{result.instruction_threshold * 100:.1f} %; normalised by the calibration workload: "
                 f"{'yes' if result.normalised else 'no'} ({result.normalise_reason})", (), False),
-               (f"baseline: {result.baseline}", (), False), (f"current: {result.current}", (), False)]
+               (f"baseline: {result.baseline}", (), False), (f"current: {result.current}", (), False),
+               (_compared(result), (), False)]
     bullets += [(note, (), False) for note in result.notes]
     doc.blocks.append(Bullets(tuple(bullets)))
     return doc
@@ -76,6 +77,14 @@ def history_text(h: History) -> str:
     if h.note:
         doc.blocks.append(Para(h.note))
     return markdown.render(doc)
+
+
+def _compared(result: GateResult) -> str:
+    """Which figure the metrics compare, and the whole command beside it."""
+    sides = "; ".join(f"{side} wall {duration(w.get('wall_s'))}, CPU {duration(w.get('cpu_s'))}"
+                      for side, w in result.whole_command.items())
+    return (f"the metrics compare the {result.figure} (first dispatch to last outcome); whole command, "
+            f"start-up and teardown included, not judged (median): {sides or 'not recorded'}")
 
 
 def write(result: GateResult, markdown_path: Path | None, json_path: Path | None) -> str:

@@ -50,7 +50,8 @@ def plain(value: Any) -> Any:
     return value
 
 
-def _header(kind: str, headline: str, ok: bool) -> dict[str, Any]:
+def header(kind: str, headline: str, ok: bool) -> dict[str, Any]:
+    """The fields every document starts with: format, kind, created, headline, ok."""
     return {"format": FORMAT, "kind": kind, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "headline": headline, "ok": ok}
 
@@ -60,9 +61,10 @@ def _finding(f: Any) -> dict[str, Any]:
             "evidence": list(f.evidence)}
 
 
-def _group(row: Any) -> dict[str, Any]:
+def _group(row: Any, model: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     figures = {col: {"n": int(row["repeats"]), **{k: row.get(f"{col}_{k}") for k in SPREAD_KEYS}}
                for col in REPEATED}
+    predicted = (model or {}).get(row["group"])
     return {
         "group": row["group"], "strategy": row["strategy"], "backend": row["backend"], "workers": int(row["workers"]),
         "repeats": int(row["repeats"]), "slots": int(row["slots"]), "chunk_size": row.get("chunk_size"),
@@ -71,6 +73,9 @@ def _group(row: Any) -> dict[str, Any]:
         "statuses_max": {k: int(row[f"n_{k}_max"]) for k in STATUSES},
         "tasks": int(row["tasks"]), "tasks_solved_min": int(row["tasks_solved_min"]),
         "figures": figures,
+        "predicted": None if predicted is None else {
+            "wall_s": predicted.predicted_wall_s, "model_error": predicted.model_error,
+            "timeouts": int(predicted.predicted_timeouts)},
     }
 
 
@@ -87,15 +92,17 @@ def _answer(a: Any) -> dict[str, Any]:
 def comparison_record(c: Any, name: str, files: dict[str, Path], left_out: Sequence[Any] = (),
                       profiles: Optional[list[tuple[str, str, str]]] = None) -> dict[str, Any]:
     """The comparison as a JSON-ready dict (kind ``comparison``)."""
-    record = _header("comparison", c.headline(), not c.differences)
+    record = header("comparison", c.headline(), not c.differences)
     counts = c.counts.drop(index="total", errors="ignore") if not c.counts.empty else c.counts
     ref = c.reference if c.reference is not None else (c.runs[0] if c.runs else None)
+    model = {} if c.model.empty else {f"{m.strategy}/{m.backend}×{m.workers}": m for m in c.model.itertuples()}
     record.update({
         "name": name,
         "answers_checked": c.reference is not None,
         "answers_identical": not c.differences,
         "recommendation": _finding(c.recommendation) if c.recommendation is not None else None,
-        "groups": [_group(r) for _, r in c.groups.iterrows()],
+        "groups": [_group(r, model) for _, r in c.groups.iterrows()],
+        "model_calibrated": bool(getattr(c, "model_calibrated", False)),
         "answers": [_answer(a) for a in c.answers],
         "findings": [_finding(f) for f in c.findings],
         "candidates_per_sample": {"groups": [str(x) for x in counts.columns],
@@ -106,13 +113,24 @@ def comparison_record(c: Any, name: str, files: dict[str, Path], left_out: Seque
         "left_out": [dataclasses.asdict(x) for x in left_out],
         "profiles": [{"title": t, "href": h, "note": n} for t, h, n in (profiles or [])],
         "files": {k: p.name for k, p in files.items()},
+        "whole_command": {name: _breakdown(b) for name, b in getattr(c, "breakdowns", {}).items()},
     })
     return plain(record)
 
 
+def _breakdown(b: Any) -> dict[str, Any]:
+    """One group's whole command (perfkit/analysis/breakdown.py): its phases and its bars."""
+    def bar(x: Any) -> Optional[dict[str, Any]]:
+        return None if x is None else {"title": x.title, "total_s": x.total_s, "items": [
+            {"name": i.name, "within": i.within, "seconds": i.seconds} for i in x.items]}
+
+    return {"origin": b.origin, "phases": {p: {"wall_s": w, "cpu_s": c} for p, (w, c) in b.phases.items()},
+            "wall": bar(b.wall), "cpu": bar(b.cpu), "window": bar(b.window)}
+
+
 def phases_record(phases: Sequence[Any], headline: str, files: dict[str, Path]) -> dict[str, Any]:
     """The phase table as a JSON-ready dict (kind ``phases``)."""
-    record = _header("phases", headline, all(p.ok for p in phases))
+    record = header("phases", headline, all(p.ok for p in phases))
     record["phases"] = [{**dataclasses.asdict(p), "ok": p.ok} for p in phases]
     record["files"] = {k: p.name for k, p in files.items()}
     return plain(record)
@@ -121,7 +139,7 @@ def phases_record(phases: Sequence[Any], headline: str, files: dict[str, Path]) 
 def gate_record(result: Any, headline: str) -> dict[str, Any]:
     """The gate's verdict as a JSON-ready dict (kind ``gate``): the verdict's own fields
     (perfkit/analysis/gate.py ``GateResult.to_json``) under the common header."""
-    record = _header("gate", headline, bool(result.passed))
+    record = header("gate", headline, bool(result.passed))
     record.update(result.to_json())
     return plain(record)
 

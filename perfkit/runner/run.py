@@ -34,6 +34,7 @@ from perfkit.backends import (
     check_backend_options,
     get_backend,
 )
+from perfkit.backends.unit import per_declared_candidate
 from perfkit.model import (
     UNIT_KEY,
     WHOLE_SAMPLE,
@@ -46,13 +47,17 @@ from perfkit.model import (
     StoreError,
     Task,
 )
-from perfkit.runner import calibration, environment, machine
+from perfkit.model.command import IMPORTS, RUN_FOLDER, RUN_WINDOW, SOLVER, STOPPING, STORE, TASKS, WORKER_START
+from perfkit.runner import calibration, command, environment, machine
 from perfkit.runner.interrupts import Interrupts
+from perfkit.runner.meter import Meter
+from perfkit.runner.process_tree import SOURCE as CPU_SOURCE
 from perfkit.runner.schedule import Schedule, unit_filter
 from perfkit.solvers import is_opaque, load_solver, with_run_folder
 from perfkit.store import DEFAULT_STORE, Run, RunSummary, RunWriter, load_run, new_run_id, read_json, read_units_jsonl
 from perfkit.store.layout import META, UNITS_JSONL
 from perfkit.store.lock import RunLock
+from perfkit.store.writer import amend_summary
 
 #: Longest the runner waits for the backend in one call (seconds); the backend returns as soon
 #: as anything arrives, and looks at its workers' deadlines on its own schedule.
@@ -85,6 +90,7 @@ class RunState:
     recorded: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
     generate_s: float = 0.0
+    generate_cpu_s: float = 0.0
     proposed: int = 0
     duplicates: int = 0
     #: (task id, start, end) of each task's candidate generation, on time.monotonic().
@@ -92,6 +98,8 @@ class RunState:
     #: time.monotonic() when the run window of this session opened and closed.
     started: float = 0.0
     ended: float = 0.0
+    #: One record per work item the backend ran to its end (task_id, chunk, worker, peak_rss_bytes).
+    items: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _cpu_self_s() -> float:
@@ -164,8 +172,9 @@ class Runner:
 
     def __init__(self, config: RunConfig, strategy: strategies.Strategy, writer: RunWriter,
                  observer: Optional[Observer] = None, done: Optional[set[tuple]] = None,
-                 warm: Optional[WarmBackends] = None):
+                 warm: Optional[WarmBackends] = None, meter: Optional[Meter] = None):
         self.config = config
+        self.meter = meter or Meter.since_now()
         self.strategy = strategy
         self.writer = writer
         self.observer = observer or Observer()
@@ -178,6 +187,7 @@ class Runner:
         self._starts: Optional[StartTable] = None
         self._next_slot = 0
         self._recorded = np.zeros(1024, dtype=bool)  # uid -> an outcome is recorded
+        self._declaring: Optional[tuple[Any, dict[str, Task]]] = None
 
     def execute(self, tasks: list[Task], solver: Any) -> None:
         """Run every task; on Ctrl-C/SIGTERM, a worker failure, a store that refuses to write
@@ -193,6 +203,7 @@ class Runner:
         self.startup_s = 0.0
         with self.interrupts as interrupts:
             calibration_before = calibration.measure()
+            self.meter.mark(RUN_FOLDER)
             wall0, cpu0, busy0 = time.monotonic(), _cpu_self_s(), machine.busy_cpu_s()
             self.state.started = wall0
             try:
@@ -201,6 +212,7 @@ class Runner:
                 # inside the try: a backend that cannot start leaves the run "failed", not "running"
                 backend = self._started_backend(ref)
                 self.startup_s = time.monotonic() - wall0
+                self.meter.mark(WORKER_START)
                 # perfkit's own heap (pandas, pyarrow, rich: ~10⁶ objects) is left out of the
                 # cyclic collector's full passes while the run goes: each pass would cost ~30 ms
                 # of the parent's time, taken from the units of the inline backend
@@ -222,6 +234,9 @@ class Runner:
                 interrupts.hold()
                 state, error = "failed", _escaped(exc)
             finally:
+                for span in (WORKER_START, RUN_WINDOW):  # a failed start has an empty window
+                    if span not in (s.name for s in self.meter.spans):
+                        self.meter.mark(span)
                 interrupts.hold()  # from here on a second Ctrl-C cannot tear the record
                 # the window closes when the work is done; stopping the workers is not the run's
                 self.state.ended = time.monotonic()
@@ -232,6 +247,7 @@ class Runner:
                     state, error = "failed", closing_error
             self.busy_window = (busy0, machine.busy_cpu_s())  # before the calibration below
             self.calibration_s = min(calibration_before, calibration.measure())
+            self.meter.mark(STOPPING)
             self._finish(state, wall_s, cpu_parent_s, usage, _resources(backend), error)
         if crash is not None:
             raise crash
@@ -267,6 +283,7 @@ class Runner:
         try:
             if backend is not None:
                 usage = backend.finish_run()
+                self.state.items = list(getattr(backend, "items", ()))  # each work item's peak memory, when measured
                 if self.warm is None or not backend.reusable:
                     usage += backend.close()
                 for key, facts in getattr(backend, "late_facts", list)():
@@ -302,6 +319,9 @@ class Runner:
         # skips depends on the order units start in, which must then be the plan's (a job
         # queued behind a worker's current one would start after later jobs on other workers)
         in_flight = self.config.workers if _uses_budgets(self.config) else None
+        # an opaque solver's sample stopped with its worker is named by the parent: one outcome
+        # per declared candidate, as the worker names a sample that fails inside it
+        self._declaring = (solver, {t.id: t for t in tasks}) if is_opaque(solver) else None
         while not sched.finished():
             self._announce(sched)
             while backend.capacity() > 0 and (in_flight is None or backend.pending() < in_flight):
@@ -320,6 +340,7 @@ class Runner:
                     self.interrupts.check()  # a Ctrl-C that a solver swallowed still stops the run
                 elif isinstance(event, Generated):
                     self.state.generate_s += event.wall_s
+                    self.state.generate_cpu_s += event.cpu_s
                     self.state.generation.append([event.job.task_id, event.started, event.started + event.wall_s])
                     sched.candidates(sched.task_of(event.job.task_id), event.candidates, event.error)
                 elif isinstance(event, Requeued):
@@ -349,6 +370,8 @@ class Runner:
         """Store a batch: rows of units already recorded are dropped (invariant 1: never
         written twice; only a re-run after a lost worker can bring them), all with numpy over
         the batch's uids, never unit by unit."""
+        if self._declaring is not None:
+            batch = self._per_declared_candidate(batch)
         uids = batch.uids
         if not len(uids):
             return
@@ -375,13 +398,30 @@ class Runner:
             for outcome in batch.outcomes():
                 self.observer.outcome(outcome)
 
+    def _per_declared_candidate(self, batch: OutcomeBatch) -> OutcomeBatch:
+        """``batch`` with each whole-sample unit stopped from outside its worker (killed at its
+        deadline, lost with it) as one row per declared candidate (perfkit/backends/unit.py
+        ``per_declared_candidate``); batches without a stopped unit pass as they are."""
+        counts = batch.status_counts()
+        if not counts.get("timeout") and not counts.get("crashed"):
+            return batch
+        if WHOLE_SAMPLE not in batch.columns["candidate"]:
+            return batch
+        solver, tasks = self._declaring
+        outcomes, uids = [], []
+        for o, uid in zip(batch.outcomes(), batch.uids.tolist()):
+            for each in per_declared_candidate(solver, tasks[o.task_id], [o]):
+                outcomes.append(each)
+                uids.append(uid)
+        return OutcomeBatch.from_outcomes(outcomes, uids)
+
     def _finish(self, state: str, wall_s: float, cpu_parent_s: float, usage: list, resources: dict,
                 error: Optional[str]) -> None:
         workers_cpu = sum(u.cpu_s for u in usage)
         previous = self.writer.meta.get("previous_sessions", [])
         # a resumed run's figures cover every session: wall, CPU (hence parallelism) and generation
         before = {k: sum(p.get(k, 0.0) for p in previous)
-                  for k in ("wall_s", "cpu_parent_s", "cpu_workers_s", "generate_s")}
+                  for k in ("wall_s", "cpu_parent_s", "cpu_workers_s", "generate_s", "generate_cpu_s")}
         summary = RunSummary(
             state=state,
             wall_s=wall_s + before["wall_s"],
@@ -389,6 +429,7 @@ class Runner:
             cpu_workers_s=workers_cpu + before["cpu_workers_s"],
             cpu_s=cpu_parent_s + workers_cpu + before["cpu_parent_s"] + before["cpu_workers_s"],
             generate_s=self.state.generate_s + before["generate_s"],
+            generate_cpu_s=self.state.generate_cpu_s + before["generate_cpu_s"],
             started=self.state.started,
             ended=self.state.ended,
             generation=self.state.generation,
@@ -399,15 +440,43 @@ class Runner:
             units_planned_this_session=self.state.proposed,
             duplicates_dropped=self.state.duplicates,
             workers=[dict(u.__dict__) for u in usage],
+            items=self.state.items,
             resources=resources,
             error=error,
             **machine.load_figures(*self.busy_window, cpu_parent_s + workers_cpu),
         )
         self.writer.meta.setdefault("previous_sessions", []).append(
             {"wall_s": wall_s, "cpu_parent_s": cpu_parent_s, "cpu_workers_s": workers_cpu,
-             "generate_s": self.state.generate_s, "state": state})
+             "generate_s": self.state.generate_s, "generate_cpu_s": self.state.generate_cpu_s, "state": state})
         self.writer.meta["resources"] = resources  # what the backend created, next to its limits
-        self.writer.finish(summary)
+        self.writer.finish(summary, last=self._close_command)
+
+    def _close_command(self) -> dict[str, Any]:
+        """End the last span of the teardown (the units table is written); the whole command's
+        fields. When the run is the whole command, its exit span is added at the exit."""
+        self.meter.mark(STORE)
+        cmd = command.current()
+        if cmd is not None and cmd.meter is self.meter:
+            path = self.writer.path
+            cmd.on_exit(lambda span, meter: amend_summary(path, **_command_fields(meter)))
+        return _command_fields(self.meter)
+
+
+def _command_fields(meter: Meter) -> dict[str, Any]:
+    """The RunSummary fields of the whole command measured by ``meter``."""
+    return {"command_origin": meter.origin, "command_wall_s": meter.wall_s, "command_cpu_s": meter.cpu_s,
+            "command_spans": [s.to_record() for s in meter.spans], "command_cpu_source": CPU_SOURCE}
+
+
+def _meter(whole_command: bool) -> Meter:
+    """The meter of the whole command when this run is it (``perfkit run``: the process is a
+    command, perfkit/runner/command.py, and no run measured itself against it yet), else a
+    meter from now."""
+    cmd = command.current()
+    if whole_command and cmd is not None and not cmd.meter.spans:
+        cmd.meter.mark(IMPORTS)
+        return cmd.meter
+    return Meter.since_now()
 
 
 def _meta(config: RunConfig, tasks: list[Task]) -> dict[str, Any]:
@@ -451,34 +520,49 @@ def _escaped(exc: BaseException) -> str:
 
 
 def run(config: RunConfig, store_dir: str | Path = DEFAULT_STORE, observer: Optional[Observer] = None,
-        tasks: Optional[list[Task]] = None, warm: Optional[WarmBackends] = None) -> Run:
+        tasks: Optional[list[Task]] = None, warm: Optional[WarmBackends] = None,
+        whole_command: bool = False) -> Run:
     """Run ``config`` and store it under ``store_dir``; returns the stored run.
 
     ``tasks`` replaces loading ``config.tasks`` (hand-made tasks). ``warm`` lends the run a
     backend whose workers are already up (and keeps them up afterwards); without it the run
-    starts and stops its own. Bad input raises a PerfkitError (a ConfigError naming the field)
-    before anything is written.
+    starts and stops its own. ``whole_command``: this run is the whole process's command
+    (``perfkit run``), its figures start at the process start when the process is one
+    (docs/design.md, "The whole command"); otherwise at this call. Bad input raises a
+    PerfkitError (a ConfigError naming the field) before anything is written.
     """
+    meter = _meter(whole_command)
     check(config)
     store = Path(os.path.abspath(store_dir))  # taken once: a solver's chdir cannot move the store
+    tasks, solver, strategy = _prepared(config, tasks, meter)
+    run_id = new_run_id(config.label, config.strategy, config.backend, config.workers, config.repeat)
+    writer = RunWriter.create(store, run_id, _meta(config, tasks))
+    Runner(config, strategy, writer, observer, warm=warm, meter=meter).execute(tasks, solver)
+    return load_run(writer.path)
+
+
+def _prepared(config: RunConfig, tasks: Optional[list[Task]], meter: Any) -> tuple[list[Task], Any, Any]:
+    """The tasks (loaded from ``config.tasks`` unless given), the solver and the strategy, each
+    step marked on the whole command's meter."""
     if tasks is None:
         from perfkit.tasks import load_tasks
 
         tasks = load_tasks(config.tasks)
+    meter.mark(TASKS)
     solver = load_solver(config.solver, config.solver_options)
-    strategy = _strategy_for(config, solver)
-    run_id = new_run_id(config.label, config.strategy, config.backend, config.workers, config.repeat)
-    writer = RunWriter.create(store, run_id, _meta(config, tasks))
-    Runner(config, strategy, writer, observer, warm=warm).execute(tasks, solver)
-    return load_run(writer.path)
+    meter.mark(SOLVER)
+    return tasks, solver, _strategy_for(config, solver)
 
 
-def resume(path: str | Path, observer: Optional[Observer] = None, tasks: Optional[list[Task]] = None) -> Run:
+def resume(path: str | Path, observer: Optional[Observer] = None, tasks: Optional[list[Task]] = None,
+           whole_command: bool = False) -> Run:
     """Finish an interrupted run: only the units without a recorded outcome run. Returns it.
     ``tasks`` replaces loading the run's task spec (the hand-made tasks it ran with).
+    ``whole_command`` as for :func:`run` (the figures are this session's).
 
     The run's lock is taken first: a run that another perfkit is still writing is refused
     (RunLocked), and the torn tail of an interrupted units.jsonl is cut before appending."""
+    meter = _meter(whole_command)
     path = Path(os.path.abspath(path))
     meta = read_json(path / META)  # also: is this a run folder at all
     lock = RunLock.acquire(path)
@@ -486,17 +570,12 @@ def resume(path: str | Path, observer: Optional[Observer] = None, tasks: Optiona
         meta = read_json(path / META)  # again, now that nobody else writes it
         if meta.get("state") == "complete":
             raise PerfkitError(f"{path}: the run is complete; nothing to resume")
-        from perfkit.tasks import load_tasks
-
         try:
             config = RunConfig.from_record(meta.get("config", {}))
         except (TypeError, ValueError, AttributeError) as exc:
             raise PerfkitError(f"{path / META}: field 'config' is not a run configuration: {exc}") from None
         check(config)
-        if tasks is None:
-            tasks = load_tasks(config.tasks)
-        solver = load_solver(config.solver, config.solver_options)
-        strategy = _strategy_for(config, solver)
+        tasks, solver, strategy = _prepared(config, tasks, meter)
         writer = RunWriter.reopen(path, lock)
     except BaseException:
         lock.release()
@@ -505,5 +584,5 @@ def resume(path: str | Path, observer: Optional[Observer] = None, tasks: Optiona
     for key in read_units_jsonl(path / UNITS_JSONL)[list(UNIT_KEY)].itertuples(index=False, name=None):
         done.add(tuple(key))
         done.add(tuple(key)[:3])
-    Runner(config, strategy, writer, observer, done=done).execute(tasks, solver)
+    Runner(config, strategy, writer, observer, done=done, meter=meter).execute(tasks, solver)
     return load_run(path)

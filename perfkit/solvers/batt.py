@@ -175,6 +175,11 @@ class BattSolver:
                 ids += [n for n in names if n not in ids]
         return ids
 
+    def declared_candidates(self, task: Task, sample: Sample) -> list[str]:
+        """The candidates declared for ``sample`` (module docstring), wherever it ran: perfkit asks
+        in the parent when the worker running the sample was killed."""
+        return self._declared((task.id, sample.split, sample.index))
+
     def solve_sample(self, task: Task, sample: Sample, deadline: float) -> dict[str, Any]:
         """Call the battery on ``sample`` and return ``{candidate: output grid}``; raises on a
         failure of the whole sample (then every declared candidate gets the failure)."""

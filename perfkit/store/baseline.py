@@ -54,6 +54,10 @@ class Repeat:
     #: Instructions of the run window under valgrind (a count), and per task; None: not measured.
     instructions: Optional[float] = None
     task_instructions: dict[str, float] = field(default_factory=dict)
+    #: The whole command around the run window (docs/design.md, "The whole command"); NaN
+    #: for a run, or a baseline file, from before perfkit measured it.
+    command_wall_s: float = float("nan")
+    command_cpu_s: float = float("nan")
 
     def value(self, metric: str, normalised: bool) -> float:
         """The metric (``wall`` or ``cpu``) in seconds, or in calibration units when ``normalised``."""
@@ -104,7 +108,8 @@ def repeat_of_run(run: Run) -> Repeat:
     return Repeat(run.run_id, float(s.wall_s), float(s.cpu_s), s.calibration_cpu_s,
                   {k: float(v) for k, v in task_cpu.items()}, {k: float(v) for k, v in task_wall.items()},
                   None if count is None else float(count.instructions),
-                  {} if count is None else {k: float(v) for k, v in count.tasks.items()})
+                  {} if count is None else {k: float(v) for k, v in count.tasks.items()},
+                  float(s.command_wall_s), float(s.command_cpu_s))
 
 
 def answers_of(units: pd.DataFrame) -> pd.DataFrame:

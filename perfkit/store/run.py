@@ -14,6 +14,7 @@ from typing import Any, Optional
 import pandas as pd
 
 from perfkit.model import PerfkitError, RunConfig
+from perfkit.model.command import Span
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,18 @@ class RunSummary:
     #: The machine's 1-minute load average at the end of the run (this run's processes included).
     load_avg_1m: Optional[float] = None
     error: Optional[str] = None
+    #: The whole command beside the run window (docs/design.md, "The whole command"): where its
+    #: figures start ("process": ``perfkit run``; "call": a run started by ``perfkit.run``; ""
+    #: for a run recorded before perfkit measured it), its wall, the CPU of its whole process
+    #: tree, and its spans in order (name, wall_s, cpu_s), which add up to the two totals.
+    command_origin: str = ""
+    command_wall_s: float = math.nan
+    command_cpu_s: float = math.nan
+    command_spans: list[dict[str, Any]] = field(default_factory=list)
+    #: How the command's CPU was read (perfkit/runner/process_tree.py ``SOURCE``).
+    command_cpu_source: str = ""
+    #: CPU seconds of the solver's candidates() calls (``generate_s`` is their wall).
+    generate_cpu_s: float = 0.0
     #: Keys this version of perfkit does not know (written by a newer one): kept, not lost.
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -77,6 +90,11 @@ class RunSummary:
         """The JSON-ready dict of summary.json."""
         record = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
         return {**record, **self.extra}
+
+    @property
+    def spans(self) -> tuple[Span, ...]:
+        """The whole command's spans (empty for a run recorded before perfkit measured it)."""
+        return tuple(Span.from_record(s) for s in self.command_spans)
 
 
 @dataclass

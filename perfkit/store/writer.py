@@ -27,7 +27,7 @@ import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 import orjson
 
@@ -139,20 +139,22 @@ class RunWriter:
 
     # -- the end --------------------------------------------------------------------------
 
-    def finish(self, summary: RunSummary) -> None:
+    def finish(self, summary: RunSummary, last: Optional[Callable[[], dict[str, Any]]] = None) -> None:
         """Write units.parquet and summary.json (its unit counts taken from the units written),
-        mark the run with the summary's state and release the folder.
+        mark the run with the summary's state and release the folder. ``last()``, called once
+        the table is written, gives the summary's last fields (the whole command's teardown
+        ends there).
 
         Outcomes that cannot be written any more (a full disk) turn the state into ``failed``;
         a units.parquet that cannot be written is left out (readers use units.jsonl). Raises
         StoreError when meta.json or summary.json cannot be written either."""
         try:
-            self._finish(summary)
+            self._finish(summary, last)
         finally:
             self._release_reserve()
             self._lock.release()
 
-    def _finish(self, summary: RunSummary) -> None:
+    def _finish(self, summary: RunSummary, last: Optional[Callable[[], dict[str, Any]]]) -> None:
         try:
             self.flush()
         except StoreError as exc:
@@ -163,6 +165,8 @@ class RunWriter:
             self._write_atomic(UNITS_PARQUET, lambda tmp: units.to_parquet(tmp, index=False))
         except StoreError as exc:
             self.notes.append(f"units.parquet not written ({exc.reason}); readers use units.jsonl")
+        if last is not None:
+            summary = replace(summary, **last())
         self._release_reserve()  # room for the two files that say how the run ended
         record = {**summary.to_record(), "units": int(len(units)),
                   "status_counts": {k: int(v) for k, v in units["status"].value_counts().items()}}
@@ -227,18 +231,35 @@ class RunWriter:
         self._write_atomic(name, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
     def _write_atomic(self, name: str, write: Any) -> None:
-        """Write ``name`` through a temporary file renamed over it: a reader never sees half a
-        file, and a failed write leaves the previous version."""
-        tmp = self.path / (name + ".tmp")
+        _write_atomic(self.path / name, write)
+
+
+def amend_summary(path: Path, **fields: Any) -> None:
+    """Set ``fields`` in the summary.json of the finished run folder ``path`` (the exit span of
+    the whole command is known only after the run was written). Raises StoreError, or
+    RunLocked when a resume of the run has begun meanwhile (summary.json is then its own)."""
+    lock = RunLock.acquire(Path(path))
+    try:
+        summary = read_json(Path(path) / SUMMARY)
+        text = json.dumps({**summary, **fields}, indent=2, default=_json_default)
+        _write_atomic(Path(path) / SUMMARY, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    finally:
+        lock.release()
+
+
+def _write_atomic(path: Path, write: Any) -> None:
+    """Write ``path`` through a temporary file renamed over it: a reader never sees half a
+    file, and a failed write leaves the previous version."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except (OSError, ValueError) as exc:  # pyarrow's errors derive from these two
         try:
-            write(tmp)
-            os.replace(tmp, self.path / name)
-        except (OSError, ValueError) as exc:  # pyarrow's errors derive from these two
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
-            raise StoreError(self.path / name, f"cannot write: {_reason(exc)}") from None
+            tmp.unlink()
+        except OSError:
+            pass
+        raise StoreError(path, f"cannot write: {_reason(exc)}") from None
 
 
 def _reason(exc: Exception) -> str:

@@ -1,12 +1,16 @@
 """Fault injection: what a solver returns or raises never corrupts the store nor chooses
-perfkit's exit status (issue 12, faults 2 — the exit status —, 9 and 10)."""
+perfkit's exit status (issue 12, faults 2 — the exit status —, 9 and 10, and the memory limit)."""
 
 from __future__ import annotations
 
 import json
+import resource
+import subprocess
+import sys
 
+import psutil
 import pytest
-from builders import error_lines, perfkit_main
+from builders import cli_env, error_lines, perfkit_main
 
 from perfkit import load_run, runner
 from perfkit.model import PerfkitError, RunConfig
@@ -76,3 +80,48 @@ def test_compare_never_exits_0_without_its_report(tmp_path, capsys):
         assert code == 2 and len(error_lines(err)) == 1 and "SystemExit" in err, err
     for meta in (tmp_path / "runs").glob("*/meta.json"):
         assert json.loads(meta.read_text())["state"] != "running"
+
+
+
+def check_memory_error(run) -> None:
+    assert run.state == "complete" and len(run.units) == 2 * 3
+    hit = run.units[run.units.candidate == "c001"]
+    assert (hit.status == "error").all() and (hit.error_type == "MemoryError").all(), hit
+    assert (run.units[run.units.candidate != "c001"].status == "ok").all()
+
+
+#: A unit asking for 4 GB: past the limits below, within any machine's reach without them (64 GB
+#: would fail alone, the kernel refusing it outright, and prove nothing).
+MEMORY_FAULT = {"candidates": 3, "cpu_ms": 0, "faults": "alloc=4096:c001"}
+
+
+def test_an_inline_unit_past_an_address_space_limit_is_an_error(tmp_path):
+    """README, "What perfkit cannot stop": under an address-space limit (``prlimit --as``) a
+    unit allocating past it is ``error: MemoryError`` and the run completes. The limit is this
+    process's size now plus 1 GB (restored after): room for perfkit, none for 4 GB more."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (psutil.Process().memory_info().vms + 2**30, hard))
+    try:
+        path = runner.run(RunConfig(solver="synthetic", tasks="synthetic:1x1+1", solver_options=MEMORY_FAULT),
+                          tmp_path).path
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    check_memory_error(load_run(path))
+
+
+@pytest.mark.slow
+def test_worker_processes_inherit_the_address_space_limit_perfkit_runs_under(tmp_path):
+    """The same on the process backend: ``prlimit --as=3G perfkit run ...`` caps each worker."""
+    limit = 3 * 2**30  # above what perfkit and a worker need, below a worker plus 4 GB
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    opts = [arg for k, v in MEMORY_FAULT.items() for arg in ("--solver-opt", f"{k}={v}")]
+    argv = [sys.executable, "-m", "perfkit", "run", "--solver", "synthetic", *opts, "--tasks", "synthetic:1x1+1",
+            "--backend", "process", "--workers", "2", "--store", str(tmp_path)]
+    # one BLAS thread: a many-core machine's BLAS buffers must not use up the address space
+    proc = subprocess.run(argv, env=cli_env(OPENBLAS_NUM_THREADS="1"), preexec_fn=limited, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    check_memory_error(load_run(next(tmp_path.iterdir())))

@@ -77,3 +77,29 @@ class WitnessSolver(TinySolver):
     def candidates(self, task):
         self._note(f"candidates {task.id}")
         return super().candidates(task)
+
+
+class LateSolver:
+    """Returns after sleeping ``late_s`` past the deadline: a valid grid from ``grid``, anything
+    else from ``junk``; ``solve_sample`` returns every candidate late at once."""
+
+    def __init__(self, late_s: float = 0.02):
+        self.late_s = late_s
+
+    def candidates(self, task):
+        return ["grid", "junk"]
+
+    def evaluate(self, task, sample, candidate_id, deadline):
+        time.sleep(max(0.0, deadline - time.monotonic()) + self.late_s)
+        return sample.input if candidate_id == "grid" else "not a grid"
+
+    def solve_sample(self, task, sample, deadline):
+        return {c: self.evaluate(task, sample, c, deadline) for c in self.candidates(task)}
+
+
+class DeclaredOpaqueSolver(OpaqueSolver):
+    """An opaque solver that declares its candidates up front (``candidates(task)``), like the
+    battery solver: a sample that hangs still has a unit per declared candidate."""
+
+    def candidates(self, task):
+        return [f"p{i}" for i in range(self.n)]

@@ -1,0 +1,144 @@
+"""Where a command's time went: its wall and CPU cut into items that add up to the totals
+(docs/design.md, "The whole command"). Pure: recorded figures in, bars out.
+
+Three bars, each a quantity and the items it is made of:
+
+- **wall**: the command's spans (perfkit/model/command.py), grouped in its phases — start-up,
+  worker start, run window, teardown, exit;
+- **CPU** of the whole process tree: the same spans, the run window cut into the units' own
+  CPU, the solver's candidate generation, perfkit's harness in the workers (the workers' CPU
+  outside units and generation: receiving items, timing, sending outcomes) and perfkit in the
+  parent (dispatch, per-unit bookkeeping, the store; the forkserver's forks) — the last item is
+  what remains of the window's CPU, so the items add up to it;
+- **run window capacity**: ``slots × window wall``, the core-seconds the run could have used,
+  cut into units, generation, harness, parent and *idle* (capacity not used by anything of the
+  run: workers waiting for work, stages draining, other programs on the machine). When the run
+  used more than its slots (one worker beside a busy parent on two cores) the bar is the CPU
+  used and idle is 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+
+from perfkit.analysis.metrics import ran, slots_of
+from perfkit.model.command import RUN_WINDOW, Span
+from perfkit.store import Run
+
+UNITS, GENERATION, HARNESS, PARENT, IDLE = ("units", "generation", "harness in workers", "perfkit in the parent",
+                                            "idle")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One part of a bar (seconds); ``within`` names the span it is a part of, if any."""
+
+    name: str
+    seconds: float
+    within: str = ""
+
+    @property
+    def label(self) -> str:
+        """``run window: units``, or the bare name."""
+        return f"{self.within}: {self.name}" if self.within else self.name
+
+
+@dataclass(frozen=True)
+class Bar:
+    """A quantity (seconds) and the items it is made of; they add up to ``total_s``."""
+
+    title: str
+    total_s: float
+    items: tuple[Item, ...]
+
+    def share(self, item: Item) -> float:
+        """The item's fraction of the bar (0..1)."""
+        return item.seconds / self.total_s if self.total_s > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """The three bars of one run (see the module docstring), and each phase's (wall, CPU)
+    seconds."""
+
+    origin: str
+    wall: Bar
+    cpu: Bar
+    window: Optional[Bar]
+    phases: dict[str, tuple[float, float]]
+
+
+def window_parts(window_cpu_s: float, unit_cpu_s: float, generate_cpu_s: float,
+                 workers_cpu_s: float) -> tuple[Item, ...]:
+    """The run window's CPU cut into units, generation, harness in workers and perfkit in the
+    parent (the remainder), all seconds; they add up to ``window_cpu_s``.
+
+    ``workers_cpu_s``: the CPU the workers (threads or processes) used during the window,
+    units and generation included.
+    """
+    harness = max(0.0, workers_cpu_s - unit_cpu_s - generate_cpu_s)
+    parent = window_cpu_s - unit_cpu_s - generate_cpu_s - harness
+    return (Item(UNITS, unit_cpu_s, RUN_WINDOW), Item(GENERATION, generate_cpu_s, RUN_WINDOW),
+            Item(HARNESS, harness, RUN_WINDOW), Item(PARENT, parent, RUN_WINDOW))
+
+
+def capacity_bar(window_wall_s: float, slots: int, parts: Sequence[Item]) -> Bar:
+    """``slots × window wall`` cut into ``parts`` (the window's CPU) and idle."""
+    capacity = max(1, slots) * window_wall_s
+    used = sum(p.seconds for p in parts)
+    idle = max(0.0, capacity - used)
+    items = tuple(Item(p.name, p.seconds) for p in parts) + (Item(IDLE, idle),)
+    return Bar(f"run window: {max(1, slots)} slot(s) × {window_wall_s:.3f} s", used + idle, items)
+
+
+def breakdown(spans: Sequence[Span], origin: str, slots: int, unit_cpu_s: float, generate_cpu_s: float,
+              workers_cpu_s: float) -> Breakdown:
+    """The bars of a run from its command spans and its run window's figures (seconds)."""
+    wall = Bar("wall", sum(s.wall_s for s in spans), tuple(Item(s.name, s.wall_s, _within(s)) for s in spans))
+    cpu_items: list[Item] = []
+    window = None
+    phases: dict[str, tuple[float, float]] = {}
+    for s in spans:
+        wall_s, cpu_s = phases.get(s.phase, (0.0, 0.0))
+        phases[s.phase] = (wall_s + s.wall_s, cpu_s + s.cpu_s)
+        if s.name != RUN_WINDOW:
+            cpu_items.append(Item(s.name, s.cpu_s, _within(s)))
+            continue
+        parts = window_parts(s.cpu_s, unit_cpu_s, generate_cpu_s, workers_cpu_s)
+        cpu_items += parts
+        window = capacity_bar(s.wall_s, slots, parts)
+    cpu = Bar("CPU", sum(s.cpu_s for s in spans), tuple(cpu_items))
+    return Breakdown(origin, wall, cpu, window, phases)
+
+
+def _within(span: Span) -> str:
+    """The phase a span is an item of, "" when the span is a phase of its own."""
+    return "" if span.phase == span.name else span.phase
+
+
+def run_breakdown(run: Run) -> Optional[Breakdown]:
+    """The bars of a stored run; None when it has no whole-command figures (recorded before
+    perfkit measured them)."""
+    s = run.summary
+    if not s.spans:
+        return None
+    workers_cpu = 0.0 if s.cpu_workers_s is None or np.isnan(s.cpu_workers_s) else float(s.cpu_workers_s)
+    return breakdown(s.spans, s.command_origin, slots_of(run.config, run.cores),
+                     float(ran(run.units)["cpu_s"].fillna(0.0).sum()), float(s.generate_cpu_s or 0.0), workers_cpu)
+
+
+def group_breakdowns(groups: Mapping[str, Sequence[Run]]) -> dict[str, Breakdown]:
+    """Per group (name → its repeats), the breakdown of its median run by whole-command wall:
+    one real run, whose items add up (medians of items would not). Groups without
+    whole-command figures are left out."""
+    out = {}
+    for name, runs in groups.items():
+        measured = sorted((r for r in runs if r.summary.spans), key=lambda r: r.summary.command_wall_s)
+        if measured:
+            b = run_breakdown(measured[(len(measured) - 1) // 2])
+            if b is not None:
+                out[name] = b
+    return out

@@ -1,0 +1,203 @@
+"""What the simulator of :mod:`perfkit.analysis.prediction.simulator` is told, as plain data.
+
+Four things decide how long a run takes besides the solver's own work:
+
+- :class:`BackendCosts` — what a backend adds around each unit, each work item, each worker
+  start and each timeout, on one machine (calibrated by a short measured run,
+  :mod:`perfkit.orchestration.calibration`, and stored per machine);
+- :class:`Machine` — the machine the prediction is for: cores, relative single-core speed,
+  and for Dask how many machines;
+- :class:`Execution` — how perfkit itself runs a configuration: candidate generation serial in
+  the parent or overlapped with the units, a barrier between tasks or not, worker start-up
+  paid by every run or once per comparison. The defaults are today's runner
+  (``perfkit/runner.py``); each alternative is one field, so that a change of the runner is
+  one switch here;
+- :class:`SimConfig` — the configuration to predict: strategy, backend, workers, chunk size,
+  timeout policy.
+
+Every time is in seconds; "CPU seconds" are seconds of one core of the *reference* machine
+(the one the calibration and the reference run were measured on); a :class:`Machine` with
+``speed`` s runs them in ``1 / s`` seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Optional
+
+from perfkit.model import TimeoutPolicy
+
+#: How a backend hands work items to its workers.
+#: ``prefetch``: the parent gives each worker, in the order of its worker list, up to
+#: ``prefetch`` items (one running, the rest waiting in its pipe): process and Dask backends.
+#: ``shared``: idle workers take the next item from one queue: thread and inline backends.
+DISPATCH = ("prefetch", "shared")
+#: Where the unfinished rest of a killed worker's item goes: the front of the queue (process
+#: backend: it was first in line) or its end (threads, Dask resubmission).
+REQUEUE = ("front", "back")
+
+
+@dataclass(frozen=True)
+class BackendCosts:
+    """What one backend adds to the solver's work on one machine.
+
+    CPU costs (``*_cpu_s``) compete for the cores like the units do; wall costs do not.
+    """
+
+    backend: str
+    #: Wall of the first start of this backend in a process (forkserver, cluster), workers excluded.
+    start_cold_s: float = 0.0
+    #: Wall per worker started and stopped (fork, build the solver, stop, join), paid serially
+    #: by the parent.
+    start_per_worker_s: float = 0.0
+    #: Wall per run to start and stop a pool, besides its workers.
+    close_s: float = 0.0
+    #: CPU per unit on the worker outside the solver's call (timing, hashing, building and
+    #: pickling the outcome).
+    unit_worker_cpu_s: float = 0.0
+    #: CPU per unit in the parent (receiving, de-duplicating, writing the outcome).
+    unit_parent_cpu_s: float = 0.0
+    #: CPU per work item on the worker (receiving it, sending "done").
+    item_worker_cpu_s: float = 0.0
+    #: CPU per work item in the parent (building, pickling and sending it).
+    item_parent_cpu_s: float = 0.0
+    #: Wall between handing an item to an idle worker and its first unit starting.
+    item_latency_s: float = 0.0
+    #: CPU of the same unit on this backend's workers / in the reference (inline) run: a
+    #: worker process is not the parent (another address space, a parent waking it).
+    unit_cpu_factor: float = 1.0
+    #: Serial CPU per work item in a scheduler (Dask: one scheduler for the whole cluster).
+    scheduler_item_cpu_s: float = 0.0
+    #: Wall after a unit's deadline until the backend stops it (grace + how late it notices).
+    stop_delay_s: float = 0.0
+    #: Wall until a killed worker's replacement takes work (0: nothing is killed).
+    replace_s: float = 0.0
+    #: True: an overrunning unit is stopped (killed, or interrupted inline); False: its work
+    #: keeps running, abandoned, while a new worker takes the slot (threads).
+    hard_stop: bool = True
+    #: True: stopping a unit kills its worker (its prefetched items are re-queued and a
+    #: replacement starts); False: the worker goes on (inline SIGALRM, threads).
+    stop_kills_worker: bool = True
+    dispatch: str = "prefetch"
+    prefetch: int = 2
+    requeue: str = "front"
+    #: True: the workers' (and the parent's) Python code shares one core (threads: the GIL).
+    gil: bool = False
+    #: True: the runner's own thread is the only worker (inline): no parallelism at all.
+    in_parent: bool = False
+    #: True when measured on this machine; False: the built-in defaults (uncalibrated).
+    calibrated: bool = False
+
+    def __post_init__(self) -> None:
+        if self.dispatch not in DISPATCH:
+            raise ValueError(f"dispatch={self.dispatch!r}: expected one of {DISPATCH}")
+        if self.requeue not in REQUEUE:
+            raise ValueError(f"requeue={self.requeue!r}: expected one of {REQUEUE}")
+
+    def to_record(self) -> dict[str, Any]:
+        """A JSON-ready dict (the calibration file stores one per backend)."""
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> "BackendCosts":
+        """Rebuild from :meth:`to_record` (unknown keys ignored, so older files still load)."""
+        known = set(cls.__dataclass_fields__)
+        # measured figures may arrive as numpy scalars: plain floats keep the record JSON-ready
+        return cls(**{k: (float(v) if hasattr(v, "item") and not isinstance(v, bool) else v)
+                      for k, v in record.items() if k in known})
+
+
+#: Built-in costs, measured on the reference 2-core machine (docs/benchmarks.md, section
+#: "Predicting a run"); used when no calibration of this machine is stored. The behaviour
+#: fields (dispatch, prefetch, requeue, gil, ...) are facts of perfkit's backends, not
+#: measurements: perfkit/backends/process.py (ITEMS_PER_WORKER, the front re-queue),
+#: thread.py (one queue, abandoned threads), inline.py (SIGALRM), dask.py (nanny restarts).
+DEFAULT_COSTS: dict[str, BackendCosts] = {
+    "inline": BackendCosts("inline", start_cold_s=0.0, start_per_worker_s=0.0, close_s=0.0,
+                           unit_worker_cpu_s=45e-6, stop_delay_s=0.05, replace_s=0.0, hard_stop=True,
+                           stop_kills_worker=False, dispatch="shared", prefetch=1, requeue="front",
+                           in_parent=True),
+    "process": BackendCosts("process", start_cold_s=0.19, start_per_worker_s=0.006, close_s=0.002,
+                            unit_worker_cpu_s=20e-6, unit_parent_cpu_s=12e-6, item_worker_cpu_s=60e-6,
+                            item_parent_cpu_s=120e-6, item_latency_s=0.0003, stop_delay_s=0.065,
+                            replace_s=0.02, hard_stop=True, stop_kills_worker=True, dispatch="prefetch",
+                            prefetch=2, requeue="front"),
+    "thread": BackendCosts("thread", start_cold_s=0.0, start_per_worker_s=0.0005, close_s=0.001,
+                           unit_worker_cpu_s=35e-6, unit_parent_cpu_s=15e-6, item_worker_cpu_s=20e-6,
+                           item_parent_cpu_s=20e-6, item_latency_s=0.0001, stop_delay_s=0.065, replace_s=0.0005,
+                           hard_stop=False, stop_kills_worker=False, dispatch="shared", prefetch=1,
+                           requeue="back", gil=True),
+    "dask": BackendCosts("dask", start_cold_s=1.5, start_per_worker_s=0.25, close_s=0.5,
+                         unit_worker_cpu_s=25e-6, unit_parent_cpu_s=15e-6, item_worker_cpu_s=300e-6,
+                         item_parent_cpu_s=500e-6, item_latency_s=0.002, scheduler_item_cpu_s=0.0015,
+                         stop_delay_s=0.06, replace_s=1.0, hard_stop=True, stop_kills_worker=True,
+                         dispatch="prefetch", prefetch=2, requeue="back"),
+}
+
+
+@dataclass(frozen=True)
+class Machine:
+    """The machine a prediction is for.
+
+    ``cores``: usable cores per machine; ``speed``: its single-core speed relative to the
+    reference machine (0.5 = half as fast); ``machines``: how many such machines share the
+    workers (Dask; workers are spread evenly); ``parent_shares_cores``: whether the parent
+    (and a Dask scheduler) runs on the first worker machine, competing with its workers.
+    """
+
+    cores: int
+    speed: float = 1.0
+    machines: int = 1
+    parent_shares_cores: bool = True
+
+    def __post_init__(self) -> None:
+        if self.cores < 1 or self.machines < 1 or not self.speed > 0:
+            raise ValueError(f"machine: cores and machines must be ≥ 1 and speed > 0 (got {self})")
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How perfkit runs a configuration. Defaults: today's runner (perfkit/runner.py).
+
+    ``generation``: ``"serial"`` — the parent generates a task's candidates while every worker
+    waits; ``"overlapped"`` — the parent generates the next tasks' candidates while the workers
+    run the current one (a task's units still wait for its own generation).
+    ``task_barrier``: True — a task's first work item is handed out only when the previous
+    task's last outcome is in; False — as soon as the previous task's last stage is handed out.
+    ``startup``: ``"run"`` — every run starts its workers (and pays the backend's cold start
+    when ``cold``); ``"compare"`` — a warm pool is reused across the runs of a comparison, so
+    a run's wall carries no start-up.
+    ``cold``: the run is the first of its process to start this backend (forkserver, cluster).
+    """
+
+    generation: str = "serial"
+    task_barrier: bool = True
+    startup: str = "run"
+    cold: bool = True
+
+    def __post_init__(self) -> None:
+        if self.generation not in ("serial", "overlapped"):
+            raise ValueError(f"generation={self.generation!r}: expected 'serial' or 'overlapped'")
+        if self.startup not in ("run", "compare"):
+            raise ValueError(f"startup={self.startup!r}: expected 'run' or 'compare'")
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """One configuration to predict."""
+
+    strategy: str
+    backend: str
+    workers: int
+    chunk_size: Optional[int] = None
+    timeout: TimeoutPolicy = field(default_factory=TimeoutPolicy)
+
+    @property
+    def name(self) -> str:
+        """``strategy/backend×workers`` (with the chunk size when one is set)."""
+        chunk = f" chunk {self.chunk_size}" if self.chunk_size else ""
+        return f"{self.strategy}/{self.backend}×{self.workers}{chunk}"
+
+    def with_timeout(self, seconds: float) -> "SimConfig":
+        """The same configuration under another per-unit timeout."""
+        return replace(self, timeout=replace(self.timeout, unit_timeout_s=seconds))

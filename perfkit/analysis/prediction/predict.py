@@ -1,0 +1,426 @@
+"""Predictions over many configurations: sweeps, the knee of each speedup curve and why, the
+best configuration per worker count, what a timeout would cut — and the prediction of a run
+that was measured, to show the model's error beside it.
+
+Pure: a :class:`~perfkit.analysis.prediction.workload.Workload` (from the reference run) and
+the backends' costs in, plain data out. Speedups are against ``sequential/inline×1`` predicted
+on the same machine under the same timeout (the reference every report uses).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
+
+from perfkit.analysis.findings import BUSY_OTHER_CORES
+from perfkit.analysis.prediction.model import BackendCosts, Execution, Machine, SimConfig
+from perfkit.analysis.prediction.simulator import SimResult, simulate
+from perfkit.analysis.prediction.workload import Workload, workload_of
+from perfkit.model import TimeoutPolicy
+from perfkit.store import Run
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+REFERENCE = ("sequential", "inline", 1)
+#: A curve's knee: the fewest workers that no larger count beats by more than this factor.
+KNEE_GAIN = 1.10
+#: A unit predicted to run this close to its timeout (wall / timeout) is at risk of timing out
+#: in a real run: the model gives the mean pace, a real scheduler deals time unevenly.
+AT_RISK = 0.6
+#: The parts a predicted wall is made of (wall-equivalent seconds), in the order reports list them.
+PARTS = ("work", "start-up", "generation", "harness", "contention", "idle", "timeouts")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One configuration's predicted run, with its speedup and where its wall goes."""
+
+    config: SimConfig
+    result: SimResult
+    #: Predicted wall of sequential/inline×1 on the same machine and timeout.
+    sequential_wall_s: float
+    #: Units that time out here but not in the reference (answers lost).
+    new_timeouts: int
+    #: Units predicted to run at ≥ AT_RISK of their timeout without timing out.
+    at_risk: int
+    parts: dict[str, float]
+    why: str
+    #: Part → why it is what it is (in the terms of perfkit's execution), for every part but work.
+    reasons: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def wall_s(self) -> float:
+        return self.result.wall_s
+
+    @property
+    def speedup(self) -> float:
+        return self.sequential_wall_s / self.wall_s if self.wall_s > 0 else float("nan")
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+
+@dataclass(frozen=True)
+class Knee:
+    """Where a speedup curve (one strategy/backend/chunk over worker counts) flattens."""
+
+    curve: str
+    workers: int
+    speedup: float
+    best_speedup: float
+    why: str
+
+
+@dataclass
+class Sweep:
+    """Everything ``perfkit predict`` reports."""
+
+    workload: Workload
+    machine: Machine
+    execution: Execution
+    costs: dict[str, BackendCosts]
+    timeout: TimeoutPolicy
+    predictions: list[Prediction]
+    knees: list[Knee] = field(default_factory=list)
+    #: worker count → the fastest prediction that loses no answer (None when every one does).
+    best: dict[int, Optional[Prediction]] = field(default_factory=dict)
+    #: timeout (seconds) → predictions of sequential and of the best configuration per worker count.
+    cuts: dict[float, list[Prediction]] = field(default_factory=dict)
+    assumptions: list[str] = field(default_factory=list)
+
+    def find(self, strategy: str, backend: str, workers: int, chunk_size: Optional[int] = None) -> Optional[Prediction]:
+        """The prediction of one configuration of the sweep, or None."""
+        for p in self.predictions:
+            c = p.config
+            if (c.strategy, c.backend, c.workers, c.chunk_size) == (strategy, backend, workers, chunk_size):
+                return p
+        return None
+
+
+def _lost(result: SimResult, workload: Workload) -> int:
+    t = result.units[result.units["status"] == "timeout"]
+    lost = 0
+    for task in workload.tasks:
+        mine = t[t["task_id"] == task.task_id]
+        for unit in zip(mine["split"], mine["index"], mine["candidate"]):
+            cost = task.units.get(unit)
+            lost += cost is not None and cost.status != "timeout"
+    return lost
+
+
+def _at_risk(result: SimResult, timeout_s: float) -> int:
+    if not math.isfinite(timeout_s):
+        return 0
+    u = result.units
+    return int(((u["status"] != "timeout") & (u["wall_s"] >= AT_RISK * timeout_s)).sum())
+
+
+def wall_parts(result: SimResult) -> dict[str, float]:
+    """The predicted wall split into :data:`PARTS` (seconds; they add up to the wall): lane
+    time of the workers divided by their number, plus what the whole pool waits for."""
+    workers = 1 if result.config.backend == "inline" else max(1, result.config.workers)
+    return {
+        "work": result.work_lane_s / workers,
+        "start-up": result.startup_s + result.close_s,
+        "generation": result.between_stages_s,
+        "harness": result.harness_lane_s / workers,
+        "contention": result.contention_lane_s / workers,
+        "idle": result.idle_lane_s / workers,
+        "timeouts": result.dead_lane_s / workers,
+    }
+
+
+def _items_per_stage(result: SimResult) -> float:
+    return result.work_items / max(1, result.stages)
+
+
+#: A second cost is named beside the largest when it is at least this fraction of it.
+SECOND_PART = 0.75
+#: A cost below this share of the wall is not a reason.
+NEGLIGIBLE = 0.03
+
+
+def _reason(part: str, result: SimResult, costs: BackendCosts, machine: Machine, workload: Workload) -> str:
+    """Why ``part`` of the wall is what it is, in the terms of perfkit's execution."""
+    cfg = result.config
+    workers = 1 if costs.in_parent else cfg.workers
+    cores = machine.cores * machine.machines
+    if part == "contention":
+        if costs.gil:
+            return f"the GIL lets one of the {workers} threads run Python at a time, so they share one core"
+        if workers > cores:
+            return f"{workers} workers share {cores} cores: each runs at {cores / workers:.0%} of a core"
+        return (f"the parent's own CPU ({result.parent_cpu_s:.2f} s recording outcomes and dispatching) competes "
+                f"with {workers} workers for {cores} cores")
+    if part == "idle":
+        scheduler_s = result.work_items * costs.scheduler_item_cpu_s / machine.speed
+        if scheduler_s > 0.25 * result.wall_s:
+            return (f"the scheduler hands out one work item at a time: {result.work_items} items × "
+                    f"{costs.scheduler_item_cpu_s * 1000:.1f} ms = {scheduler_s:.2f} s, while workers wait "
+                    f"(larger chunks: fewer items)")
+        per_stage = _items_per_stage(result)
+        busy = min(workers, math.ceil(per_stage / costs.prefetch)) if costs.prefetch > 1 else \
+            min(workers, math.floor(per_stage))
+        if busy < workers:
+            return (f"only {per_stage:.0f} work items per stage for {workers} workers"
+                    + (f": the {costs.backend} backend hands each worker {costs.prefetch} items up front, so "
+                       f"{busy} of {workers} workers get work" if costs.prefetch > 1 else ""))
+        if result.critical_path_s > 0.5 * (result.work_lane_s / max(1, workers)):
+            return (f"the largest work items ({result.critical_path_s:.2f} s in all, one per stage) bound the "
+                    f"stages while the other workers wait")
+        return "workers wait at the end of each stage (the barrier) for the last items"
+    if part == "generation":
+        return (f"the solver generates candidates ({workload.generate_s / machine.speed:.2f} s) serially in the "
+                f"parent while the workers wait")
+    if part == "harness":
+        per_unit = (costs.unit_worker_cpu_s + costs.unit_parent_cpu_s) * 1e6
+        mean = workload.cpu_s / max(1, workload.n_units) * 1e6
+        return (f"perfkit's own cost per unit (~{per_unit:.0f} µs: timing, hashing, recording) is large next to "
+                f"the units (mean {mean:.0f} µs of CPU)")
+    if part == "start-up":
+        return f"starting {workers} {costs.backend} worker{'s' if workers > 1 else ''} and stopping {'them' if workers > 1 else 'it'}"
+    return (f"{result.kills} timed-out units each held their worker until the deadline + "
+            f"{costs.stop_delay_s * 1000:.0f} ms, then its replacement took {costs.replace_s * 1000:.0f} ms")
+
+
+def explain(p_parts: dict[str, float], result: SimResult, costs: BackendCosts, machine: Machine,
+            workload: Workload, new_timeouts: int, at_risk: int) -> str:
+    """One sentence: what, besides the work itself, takes most of this configuration's wall
+    (and the next cost when it is nearly as large), then any answers lost."""
+    loss = sorted(((v, k) for k, v in p_parts.items() if k != "work"), reverse=True)
+    named = [loss[0]] + [x for x in loss[1:2] if x[0] >= SECOND_PART * loss[0][0] and x[0] > 0]
+    wall = result.wall_s if result.wall_s > 0 else 1.0
+    out = "; and ".join(f"{part} {seconds:.2f} s ({seconds / wall:.0%} of wall): "
+                            f"{_reason(part, result, costs, machine, workload)}" for seconds, part in named)
+    if new_timeouts:
+        out += f"; {new_timeouts} units time out that did not under sequential (answers lost)"
+    elif at_risk:
+        out += (f"; {at_risk} units run at ≥ {AT_RISK:.0%} of their timeout: an uneven scheduler will cut "
+                f"some of them")
+    return out
+
+
+def predict_one(workload: Workload, config: SimConfig, costs: BackendCosts, machine: Machine,
+                execution: Execution = Execution(), sequential_wall_s: Optional[float] = None,
+                cooperative: Optional[bool] = None) -> Prediction:
+    """Predict one configuration, with its speedup against ``sequential_wall_s`` and why."""
+    result = simulate(workload, config, costs, machine, execution, cooperative)
+    parts = wall_parts(result)
+    new, risk = _lost(result, workload), _at_risk(result, config.timeout.unit_timeout_s)
+    reasons = {part: _reason(part, result, costs, machine, workload) for part in PARTS if part != "work"}
+    return Prediction(config, result, sequential_wall_s if sequential_wall_s is not None else result.wall_s,
+                      new, risk, parts, explain(parts, result, costs, machine, workload, new, risk), reasons)
+
+
+def _knee(curve: list[Prediction]) -> Knee:
+    """The knee of one curve, and why the next worker count is not faster: the parts of its
+    wall that did not shrink in proportion to the workers (the shortfall from perfect scaling)."""
+    curve = sorted(curve, key=lambda p: p.config.workers)
+    best = max(p.speedup for p in curve)
+    knee = next(p for p in curve if all(q.speedup <= KNEE_GAIN * p.speedup for q in curve
+                                        if q.config.workers > p.config.workers))
+    later = [p for p in curve if p.config.workers > knee.config.workers]
+    name = f"{knee.config.strategy}/{knee.config.backend}" + (
+        f" chunk {knee.config.chunk_size}" if knee.config.chunk_size else "")
+    if not later:
+        return Knee(name, knee.config.workers, knee.speedup, best,
+                    f"still rising at {knee.config.workers} workers, the largest count predicted")
+    nxt = later[0]
+    scale = knee.config.workers / nxt.config.workers
+    short = sorted(((nxt.parts[k] - knee.parts[k] * scale, k) for k in PARTS if k != "work"), reverse=True)
+    named = [short[0]] + [x for x in short[1:2] if x[0] >= SECOND_PART * short[0][0]]
+    why = (f"at {nxt.config.workers} workers, what does not shrink with more workers: "
+           + "; and ".join(f"{part} {seconds:.2f} s — {nxt.reasons[part]}" for seconds, part in named if seconds > 0))
+    return Knee(name, knee.config.workers, knee.speedup, best, why)
+
+
+def sweep(workload: Workload, costs: dict[str, BackendCosts], machine: Machine, *,
+          strategies: Sequence[str], backends: Sequence[str], workers: Sequence[int],
+          chunk_sizes: Sequence[Optional[int]] = (None,), timeouts: Sequence[float] = (),
+          budgets: TimeoutPolicy = TimeoutPolicy(), execution: Execution = Execution(),
+          cooperative: Optional[bool] = None) -> Sweep:
+    """Predict every strategy × backend × workers × chunk size on ``machine``, under the first
+    of ``timeouts`` (default: the reference's), and for each timeout what it would cut."""
+    from perfkit import strategies as registry
+
+    timeouts = list(timeouts) or [workload.reference_timeout_s]
+    policy = TimeoutPolicy(timeouts[0], budgets.sample_budget_s, budgets.task_budget_s)
+    seq = predict_one(workload, SimConfig(*REFERENCE, timeout=policy), _costs(costs, "inline"), machine, execution,
+                      cooperative=cooperative)
+    predictions = [seq]
+    for strategy in strategies:
+        chunked = strategy not in ("sequential", "sample-parallel") and not registry.get(strategy).sample_level
+        for backend in backends:
+            for w in workers:
+                if (backend == "inline" and strategy != "sequential") or (strategy == "sequential" and w > 1):
+                    continue  # inline is one thread; sequential is one work item per task
+                for chunk in (chunk_sizes if chunked else (None,)):
+                    config = SimConfig(strategy, backend, w, chunk, policy)
+                    if config.name == seq.name:
+                        continue
+                    predictions.append(predict_one(workload, config, _costs(costs, backend), machine, execution,
+                                                   seq.wall_s, cooperative))
+    result = Sweep(workload, machine, execution, costs, policy, predictions)
+    curves: dict[tuple, list[Prediction]] = {}
+    for p in predictions[1:]:
+        curves.setdefault((p.config.strategy, p.config.backend, p.config.chunk_size), []).append(p)
+    result.knees = [_knee(c) for c in curves.values() if len(c) > 1]
+    for w in sorted({p.config.workers for p in predictions[1:]} | {1}):
+        kept = [p for p in predictions if p.config.workers == w and not p.new_timeouts]
+        result.best[w] = min(kept, key=lambda p: p.wall_s) if kept else None
+    for t in timeouts:
+        cut = []
+        for p in [seq] + [b for b in result.best.values() if b is not None and b is not seq]:
+            cut.append(p if t == policy.unit_timeout_s else predict_one(
+                workload, p.config.with_timeout(t), _costs(costs, p.config.backend), machine, execution,
+                seq.wall_s, cooperative))
+        result.cuts[t] = cut
+    result.assumptions = assumptions(workload, costs, machine, execution, cooperative)
+    return result
+
+
+def _costs(costs: dict[str, BackendCosts], backend: str) -> BackendCosts:
+    from perfkit.analysis.prediction.model import DEFAULT_COSTS
+
+    return costs.get(backend) or DEFAULT_COSTS[backend]
+
+
+def busy_reference(workload: Workload) -> Optional[str]:
+    """The warning when the reference ran on a busy machine (None when it was quiet)."""
+    if workload.reference_others_cores <= BUSY_OTHER_CORES:
+        return None
+    off_cpu_s = sum(c.wait_s for t in workload.tasks for c in t.units.values())
+    return (f"the reference was measured while other processes used {workload.reference_others_cores:.1f} cores: "
+            f"its units' {off_cpu_s:.2f} s off the CPU include waiting for a core, taken as waits that need none, "
+            f"so more workers than cores look faster than they are: measure the reference on a quiet machine")
+
+
+def assumptions(workload: Workload, costs: dict[str, BackendCosts], machine: Machine, execution: Execution,
+                cooperative: Optional[bool]) -> list[str]:
+    """What every prediction of this sweep rests on, said once."""
+    out = [f"reference: {workload.reference_strategy}/{workload.reference_backend}×{workload.reference_workers} "
+           f"run {workload.run_id} ({workload.n_units} units, {workload.cpu_s:.2f} s of unit CPU, "
+           f"{workload.generate_s:.2f} s of candidate generation, wall {workload.reference_wall_s:.2f} s, "
+           f"{workload.reference_cores} usable cores)",
+           f"machine: {machine.machines} × {machine.cores} cores at {machine.speed:g}× the reference's single-core "
+           f"speed" + ("" if machine.parent_shares_cores else "; the parent and the scheduler on a machine of their own"),
+           f"execution: candidate generation {execution.generation}, "
+           f"{'a barrier' if execution.task_barrier else 'no barrier'} between tasks, worker start-up "
+           f"{'per run' + (' (cold)' if execution.cold else ' (forkserver warm)') if execution.startup == 'run' else 'once per comparison (warm pool)'}"]
+    if busy_reference(workload):
+        out.append(busy_reference(workload))
+    if workload.lower_bounds:
+        out.append(f"{workload.lower_bounds} units timed out in the reference: their cost is at least "
+                   f"{workload.reference_timeout_s:g} s — taken as what was measured, so predictions with a longer "
+                   f"timeout are lower bounds")
+    if workload.unknown:
+        out.append(f"{workload.unknown} units never ran in the reference (skipped): their cost is unknown, taken as 0")
+    stops = "stops itself at its deadline" if (cooperative if cooperative is not None else workload.cooperative) \
+        else "does not stop itself: the backend stops it"
+    told = "" if cooperative is not None else (" (as its timeouts in the reference showed)" if workload.cooperative
+                                              is not None else " (assumed: the reference had no timeout to tell)")
+    out.append(f"a unit past its timeout {stops}{told}")
+    uncalibrated = sorted(name for name, c in costs.items() if not c.calibrated)
+    if uncalibrated:
+        out.append(f"backend costs not measured on this machine, built-in defaults used: {', '.join(uncalibrated)}")
+    return out
+
+
+# -- measured runs: their prediction beside them ----------------------------------------------
+
+def config_of(run: Run) -> SimConfig:
+    """The configuration of a stored run, as the simulator takes it."""
+    c = run.config
+    return SimConfig(c.strategy, c.backend, c.workers, c.chunk_size, c.timeout)
+
+
+def machine_of(run: Run, speed: float = 1.0) -> Machine:
+    """The machine a stored run was measured on (its usable cores)."""
+    return Machine(run.cores, speed)
+
+
+def execution_of(run: Run) -> Execution:
+    """How a stored run was executed: today's runner; its start cold unless the backend says
+    it found its forkserver running (perfkit/backends/process.py ``cold_start``)."""
+    resources = run.summary.resources or run.meta.get("resources") or {}
+    return Execution(cold=bool(resources.get("cold_start", True)))
+
+
+def predict_measured(workload: Workload, runs: Iterable[Run], costs: dict[str, BackendCosts],
+                     cooperative: Optional[bool] = None) -> list[tuple[Run, SimResult]]:
+    """The prediction of each measured run (same configuration, machine and start-up), for
+    the model's error beside the measurement."""
+    out = []
+    for run in runs:
+        config = config_of(run)
+        out.append((run, simulate(workload, config, _costs(costs, config.backend), machine_of(run),
+                                  execution_of(run), cooperative)))
+    return out
+
+
+def prediction_record(p: Prediction) -> dict[str, Any]:
+    """One prediction as JSON-ready data (seconds; fractions 0..1)."""
+    r = p.result
+    u = r.units
+    qw = (u["started"] - u["queued"]).dropna().clip(lower=0)
+    return {
+        "configuration": p.name, "strategy": p.config.strategy, "backend": p.config.backend,
+        "workers": p.config.workers, "chunk_size": p.config.chunk_size,
+        "timeout_s": p.config.timeout.unit_timeout_s, "wall_s": r.wall_s, "speedup": p.speedup,
+        "ideal_wall_s": r.ideal_wall_s, "efficiency": r.efficiency, "critical_path_s": r.critical_path_s,
+        "startup_s": r.startup_s, "close_s": r.close_s, "parent_cpu_s": r.parent_cpu_s,
+        "work_items": r.work_items, "stages": r.stages, "kills": r.kills,
+        "statuses": {k: int(v) for k, v in u["status"].value_counts().items()},
+        "new_timeouts": p.new_timeouts, "at_risk": p.at_risk,
+        "queue_wait_median_s": float(qw.median()) if len(qw) else 0.0,
+        "queue_wait_max_s": float(qw.max()) if len(qw) else 0.0,
+        "workers_busy_s": {k: float(v) for k, v in r.busy_s.items()},
+        "wall_parts_s": p.parts, "why": p.why,
+        "timeouts": [list(k) for k in r.timeouts[["task_id", "split", "index", "candidate"]].itertuples(
+            index=False, name=None)],
+        "skipped": int((u["status"] == "skipped").sum()),
+        "lower_bound_units": int(u["lower_bound"].sum()),
+    }
+
+
+def sweep_record(s: Sweep) -> dict[str, Any]:
+    """The whole sweep as JSON-ready data (``report.json`` of ``perfkit predict``)."""
+    from dataclasses import asdict
+
+    return {
+        "reference_run": s.workload.run_id,
+        "machine": asdict(s.machine), "execution": asdict(s.execution),
+        "timeout": asdict(s.timeout),
+        "costs": {name: c.to_record() for name, c in s.costs.items()},
+        "assumptions": s.assumptions,
+        "predictions": [prediction_record(p) for p in s.predictions],
+        "knees": [asdict(k) for k in s.knees],
+        "best": {str(w): (p.name if p is not None else None) for w, p in s.best.items()},
+        "timeout_cuts": {str(t): [{"configuration": p.name, "timeouts": int(len(p.result.timeouts)),
+                                   "answers_lost": p.new_timeouts, "wall_s": p.wall_s} for p in ps]
+                         for t, ps in s.cuts.items()},
+    }
+
+
+def model_check(runs: Sequence[Run], reference: Run, costs: dict[str, BackendCosts]) -> "pd.DataFrame":
+    """Every measured run beside its prediction from ``reference`` alone: one row per
+    (strategy, backend, workers) with the median measured and predicted wall (seconds) and
+    the model's error (predicted / measured − 1)."""
+    import pandas as pd
+
+    workload = workload_of(reference)
+    rows = []
+    for run, result in predict_measured(workload, runs, costs):
+        c = config_of(run)
+        rows.append({"strategy": c.strategy, "backend": c.backend, "workers": c.workers,
+                     "measured_wall_s": float(run.summary.wall_s), "predicted_wall_s": result.wall_s,
+                     "measured_timeouts": int((run.units["status"] == "timeout").sum()),
+                     "predicted_timeouts": int(len(result.timeouts))})
+    if not rows:
+        return pd.DataFrame()
+    df = pd.DataFrame(rows).groupby(["strategy", "backend", "workers"], sort=False).median().reset_index()
+    df["model_error"] = df["predicted_wall_s"] / df["measured_wall_s"] - 1.0
+    return df

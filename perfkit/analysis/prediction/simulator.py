@@ -1,0 +1,649 @@
+"""A discrete-event simulation of one perfkit run: the wall, the workers' time and every unit's
+predicted start, end and status, from a reference run's unit costs.
+
+What is replayed is perfkit's own execution (perfkit/runner.py and the backends), step by step:
+
+- start-up: the backend starts its workers (serially, by the parent), unless a warm pool is
+  reused (:class:`~perfkit.analysis.prediction.model.Execution`);
+- per task: the parent generates the candidates (serial: while the workers wait), the
+  strategy's plan — from the *same* planning function the runner calls,
+  ``strategies.get(name).plan(samples, candidates, workers, chunk_size)`` — cuts the task into
+  stages of work items; a stage's items are queued together, the next stage waits for the last
+  outcome of this one (the barrier), and so does the next task (today);
+- dispatch: each worker holds up to ``prefetch`` items, handed out in the order of the worker
+  list (the process backend's pipes), or idle workers take the next item (threads, inline);
+- a worker runs its item's units in order; a unit is its CPU (shared with every other
+  runnable piece of CPU work on its machine: processor sharing, each of n runnable pieces gets
+  min(1, cores / n) of a core, scaled by the machine's speed) followed by its off-CPU wait (no
+  core needed). The backend's per-unit and per-item CPU ride on the same cores; the parent's
+  per-unit CPU (receiving and recording outcomes) is one more runnable piece, first in first
+  out, and a stage ends only when the parent has recorded its last outcome;
+- timeouts: a unit still running at its deadline stops itself (cooperative solver), or is
+  stopped after the backend's stop delay: its worker killed and replaced (process, Dask: the
+  rest of its work re-queued), interrupted (inline), or abandoned while its work keeps
+  running and keeps its share of the cores (threads);
+- budgets: a unit that would start after its sample's or task's budget is ``skipped``.
+
+The fluid model of the cores (processor sharing) is what an OS scheduler does on average over
+its time slices; it is why 16 sleeping workers fit on 2 cores and 4 CPU-bound ones do not.
+Hand-written rather than a simulation library: the model is this file, and a generic library
+(SimPy) would add an event per unit phase and a dependency for ~300 lines.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import pandas as pd
+
+from perfkit import strategies
+from perfkit.analysis.prediction.model import BackendCosts, Execution, Machine, SimConfig
+from perfkit.analysis.prediction.workload import TaskWork, UnitCost, Workload
+from perfkit.model import UnitRef
+
+INF = math.inf
+#: Work of a unit that timed out in the reference and would time out again: it runs until stopped.
+UNBOUNDED = 1e12
+
+
+class _Job:
+    """A piece of CPU work on a host; ``callback(t)`` runs when it is done."""
+
+    __slots__ = ("callback", "cancelled", "finish_v")
+
+    def __init__(self, callback: Callable[[float], None], finish_v: float):
+        self.callback = callback
+        self.cancelled = False
+        self.finish_v = finish_v
+
+
+class _Host:
+    """The cores of one machine, shared equally by the pieces of CPU work runnable on it.
+
+    ``v`` is the work every runnable piece has received since the start (reference CPU
+    seconds); a piece started at ``v0`` with work ``w`` is done when ``v`` reaches ``v0 + w``,
+    so one heap ordered by that value gives the next completion in O(log n).
+    """
+
+    __slots__ = ("cores", "speed", "v", "t", "heap", "n", "seq")
+
+    def __init__(self, cores: float, speed: float):
+        self.cores, self.speed = float(cores), float(speed)
+        self.v = self.t = 0.0
+        self.heap: list = []
+        self.n = 0
+        self.seq = 0
+
+    def rate(self) -> float:
+        """Reference CPU seconds per second each runnable piece receives now."""
+        return self.speed * min(1.0, self.cores / self.n) if self.n else 0.0
+
+    def advance(self, t: float) -> None:
+        if self.n:
+            self.v += self.rate() * (t - self.t)
+        self.t = t
+
+    def next_time(self) -> float:
+        heap = self.heap
+        while heap and heap[0][2].cancelled:
+            heapq.heappop(heap)
+        if not heap:
+            return INF
+        return self.t + max(0.0, heap[0][0] - self.v) / self.rate()
+
+    def start(self, work: float, callback: Callable[[float], None]) -> _Job:
+        job = _Job(callback, self.v + work)
+        self.seq += 1
+        heapq.heappush(self.heap, (job.finish_v, self.seq, job))
+        self.n += 1
+        return job
+
+    def pop(self) -> _Job:
+        job = heapq.heappop(self.heap)[2]
+        self.n -= 1
+        return job
+
+    def cancel(self, job: Optional[_Job]) -> None:
+        if job is not None and not job.cancelled:
+            job.cancelled = True
+            self.n -= 1
+
+    def received(self, job: _Job, work: float) -> float:
+        """CPU seconds a live piece of ``work`` has received so far."""
+        return max(0.0, work - (job.finish_v - self.v))
+
+
+class _Fifo:
+    """A serial server on a host (the parent, a scheduler): pieces of work run one after
+    another, each optionally with a callback when it is done."""
+
+    def __init__(self, sim: "_Sim", host: _Host):
+        self.sim, self.host = sim, host
+        self.pending: deque = deque()  # [work, callback or None]; the first one is running
+        self.job: Optional[_Job] = None
+        self.busy_s = 0.0
+        self._starting = False
+
+    def add(self, work: float, callback: Optional[Callable[[float], None]] = None) -> None:
+        """Queue ``work`` reference CPU seconds; consecutive pieces without callback merge
+        (one piece of CPU work, not one per outcome)."""
+        if callback is None and len(self.pending) > (0 if self.job is None else 1) \
+                and self.pending[-1][1] is None:
+            self.pending[-1][0] += work
+        else:
+            self.pending.append([work, callback])
+        if self.job is None and not self._starting:
+            self._next(self.sim.t)
+
+    def _next(self, t: float) -> None:
+        self._starting = True  # a callback below may queue more work: it waits its turn
+        try:
+            while self.pending and self.job is None:
+                work, callback = self.pending[0]
+                if work > 0:
+                    self.busy_s += work
+                    self.job = self.host.start(work, self._done)
+                    return
+                self.pending.popleft()
+                if callback is not None:
+                    callback(t)
+        finally:
+            self._starting = False
+
+    def _done(self, t: float) -> None:
+        _, callback = self.pending.popleft()
+        self.job = None
+        if callback is not None:
+            self._starting = True
+            try:
+                callback(t)
+            finally:
+                self._starting = False
+        self._next(t)
+
+
+@dataclass
+class _Stage:
+    task: int
+    index: int
+    units_left: int
+
+
+class _Item:
+    __slots__ = ("task", "stage", "units", "pos", "queued", "first", "waited")
+
+    def __init__(self, task: int, stage: _Stage, units: tuple, queued: float):
+        self.task, self.stage, self.units, self.queued = task, stage, units, queued
+        self.pos = 0
+        self.first = True  # its per-item CPU not yet paid
+        self.waited = False  # its hand-over latency not yet paid
+
+
+class _Slot:
+    __slots__ = ("name", "host", "items", "alive", "job", "token", "unit_start", "idle")
+
+    def __init__(self, name: str, host: _Host):
+        self.name, self.host = name, host
+        self.items: deque = deque()
+        self.alive = True
+        self.job: Optional[_Job] = None
+        self.token = 0
+        self.unit_start = 0.0
+        #: True when the slot waits for an item (dispatch must start it); False while it runs one.
+        self.idle = True
+
+
+@dataclass(frozen=True)
+class SimResult:
+    """What one simulated run predicts (seconds; lane-seconds are summed over workers)."""
+
+    config: SimConfig
+    wall_s: float
+    startup_s: float
+    close_s: float
+    #: Wall with no stage running (the workers wait: candidate generation, task changes).
+    between_stages_s: float
+    #: Lane-seconds of the workers, over the stages' running time: the solver's own work at
+    #: full speed; perfkit's per-unit and per-item costs; slowdown from sharing cores;
+    #: idle (no item); dead (a killed worker being replaced).
+    work_lane_s: float
+    harness_lane_s: float
+    contention_lane_s: float
+    idle_lane_s: float
+    dead_lane_s: float
+    parent_cpu_s: float
+    ideal_wall_s: float
+    critical_path_s: float
+    work_items: int
+    stages: int
+    kills: int
+    #: One row per unit: task_id, split, index, candidate, status, queued, started, ended,
+    #: wall_s, worker, lower_bound (its cost was only a lower bound in the reference).
+    units: pd.DataFrame = field(repr=False)
+
+    @property
+    def efficiency(self) -> float:
+        return self.ideal_wall_s / self.wall_s if self.wall_s > 0 else float("nan")
+
+    @property
+    def timeouts(self) -> pd.DataFrame:
+        return self.units[self.units["status"] == "timeout"]
+
+    @property
+    def busy_s(self) -> dict[str, float]:
+        """Seconds each worker spent in units (its lane in a timeline)."""
+        return self.units.groupby("worker")["wall_s"].sum().to_dict()
+
+
+class _Sim:
+    """One run; see the module docstring. Use :func:`simulate`."""
+
+    def __init__(self, workload: Workload, costs: BackendCosts, machine: Machine, execution: Execution,
+                 config: SimConfig, cooperative: bool):
+        self.w, self.c, self.m, self.x, self.cfg = workload, costs, machine, execution, config
+        self.cooperative = cooperative
+        self.t = 0.0
+        self.events: list = []
+        self.seq = 0
+        speed = machine.speed
+        workers = 1 if costs.in_parent else config.workers
+        self.workers = workers
+        if costs.gil or costs.in_parent:
+            # one core for every Python thread of the process (the GIL), or one thread at all
+            self.hosts = [_Host(1, speed)]
+            parent_host = self.hosts[0]
+        else:
+            self.hosts = [_Host(machine.cores, speed) for _ in range(machine.machines)]
+            if machine.parent_shares_cores:
+                parent_host = self.hosts[0]
+            else:
+                parent_host = _Host(machine.cores, speed)
+                self.hosts.append(parent_host)
+        self.worker_hosts = self.hosts[: 1 if (costs.gil or costs.in_parent) else machine.machines]
+        self.parent = _Fifo(self, parent_host)
+        self.generator = _Fifo(self, parent_host) if execution.generation == "overlapped" else self.parent
+        self.scheduler = _Fifo(self, parent_host) if costs.scheduler_item_cpu_s > 0 else None
+        self.slots: list[_Slot] = []
+        self.created = 0
+        self.queue: deque = deque()
+        self.timeout = config.timeout.unit_timeout_s
+        self.sample_deadlines: dict[tuple, float] = {}
+        self.task_deadlines: dict[int, float] = {}
+        self.records: list[tuple] = []
+        self.kills = 0
+        self.leaked = 0
+        self.harness_lane = 0.0
+        self.work_lane = 0.0
+        self.active_stages = 0
+        self.stage_time = 0.0
+        self._stage_t0 = 0.0
+        self.end: Optional[float] = None
+        self.plans = [self._plan(t) for t in workload.tasks]
+        self.task_done = [False] * len(workload.tasks)
+        self.task_dispatched = [False] * len(workload.tasks)
+        self.generated = [False] * len(workload.tasks)
+        self.next_task = 0
+
+    # -- the event loop -------------------------------------------------------------------
+
+    def at(self, t: float, fn: Callable[..., None], *args: Any) -> None:
+        self.seq += 1
+        heapq.heappush(self.events, (t, self.seq, fn, args))
+
+    def run(self) -> None:
+        self.at(0.0, self._start)
+        hosts = self.hosts
+        while self.end is None:
+            t_event = self.events[0][0] if self.events else INF
+            t_host, host = INF, None
+            for h in hosts:
+                nt = h.next_time()
+                if nt < t_host:
+                    t_host, host = nt, h
+            t = min(t_event, t_host)
+            if t == INF:
+                raise RuntimeError("simulation stalled: no event left before the run ended")
+            for h in hosts:
+                h.advance(t)
+            self.t = t
+            if host is not None and t_host <= t_event:
+                host.pop().callback(t)
+            else:
+                _, _, fn, args = heapq.heappop(self.events)
+                fn(t, *args)
+
+    # -- run, tasks, stages -----------------------------------------------------------------
+
+    def _plan(self, task: TaskWork) -> tuple:
+        plan = strategies.get(self.cfg.strategy).plan(list(task.samples), list(task.candidates), self.workers,
+                                                      self.cfg.chunk_size)
+        return plan.stages
+
+    def _start(self, t: float) -> None:
+        self.startup_s = 0.0
+        if self.x.startup == "run":
+            # each machine starts its own workers, the machines in parallel
+            per_machine = math.ceil(self.workers / len(self.worker_hosts))
+            self.startup_s = (self.c.start_cold_s if self.x.cold else 0.0) + self.c.start_per_worker_s * per_machine
+            self.startup_s /= self.m.speed
+        self.at(t + self.startup_s, self._ready)
+
+    def _ready(self, t: float) -> None:
+        for _ in range(self.workers):
+            self._add_slot(t)
+        if not self.w.tasks:
+            self.stage_end, self.close_s = t, 0.0
+            self.end = t
+            return
+        if self.x.generation == "overlapped":
+            for k in range(len(self.w.tasks)):
+                self.generator.add(self.w.tasks[k].generate_s, lambda t, k=k: self._generated(t, k))
+        else:
+            self._generate(t, 0)
+
+    def _generate(self, t: float, k: int) -> None:
+        if k < len(self.w.tasks) and self.x.generation == "serial":
+            self.parent.add(self.w.tasks[k].generate_s, lambda t, k=k: self._generated(t, k))
+
+    def _generated(self, t: float, k: int) -> None:
+        self.generated[k] = True
+        self._maybe_release(t)
+
+    def _maybe_release(self, t: float) -> None:
+        """Release the next task's first stage when it is generated and the previous task allows."""
+        k = self.next_task
+        if k >= len(self.w.tasks) or not self.generated[k]:
+            return
+        if k > 0 and not (self.task_done[k - 1] if self.x.task_barrier else self.task_dispatched[k - 1]):
+            return
+        self.next_task += 1
+        self._release(t, k, 0)
+
+    def _release(self, t: float, k: int, s: int) -> None:
+        stages = self.plans[k]
+        if s >= len(stages):
+            self._task_complete(t, k)
+            return
+        if s == len(stages) - 1:
+            self.task_dispatched[k] = True
+        units = sum(len(item) for item in stages[s])
+        if units == 0:
+            self._release(t, k, s + 1)
+            return
+        stage = _Stage(k, s, units)
+        if k not in self.task_deadlines and self.cfg.timeout.task_budget_s is not None:
+            self.task_deadlines[k] = t + self.cfg.timeout.task_budget_s
+        if self.active_stages == 0:
+            self._stage_t0 = t
+        self.active_stages += 1
+        for unit_list in stages[s]:
+            if unit_list:
+                item = _Item(k, stage, tuple(unit_list), t)
+                if self.scheduler is not None:
+                    self.scheduler.add(self.c.scheduler_item_cpu_s, lambda t, item=item: self._enqueue(t, item))
+                else:
+                    self.queue.append(item)
+        self._dispatch(t)
+        if s == len(stages) - 1 and not self.x.task_barrier:
+            self._generate(t, k + 1)
+            self._maybe_release(t)
+
+    def _enqueue(self, t: float, item: _Item) -> None:
+        self.queue.append(item)
+        self._dispatch(t)
+
+    def _stage_units_done(self, t: float, stage: _Stage) -> None:
+        # the stage ends when the parent has recorded its last outcome
+        self.parent.add(0.0, lambda t, stage=stage: self._stage_complete(t, stage))
+
+    def _stage_complete(self, t: float, stage: _Stage) -> None:
+        self.active_stages -= 1
+        if self.active_stages == 0:
+            self.stage_time += t - self._stage_t0
+        self._release(t, stage.task, stage.index + 1)
+
+    def _task_complete(self, t: float, k: int) -> None:
+        self.task_done[k] = True
+        if all(self.task_done):
+            self.stage_end = t
+            self.close_s = self.c.close_s / self.m.speed if self.x.startup == "run" else 0.0
+            self.at(t + self.close_s, self._finish)
+            return
+        if self.x.task_barrier:
+            self._generate(t, k + 1)
+        self._maybe_release(t)
+
+    def _finish(self, t: float) -> None:
+        self.end = t
+
+    # -- workers ----------------------------------------------------------------------------
+
+    def _add_slot(self, t: float) -> _Slot:
+        host = self.worker_hosts[self.created % len(self.worker_hosts)]  # spread evenly over machines
+        self.created += 1
+        slot = _Slot(f"w{self.created}", host)
+        self.slots.append(slot)
+        self._dispatch(t)
+        return slot
+
+    def _dispatch(self, t: float) -> None:
+        prefetch = self.c.prefetch
+        for slot in self.slots:
+            while slot.alive and self.queue and len(slot.items) < prefetch:
+                item = self.queue.popleft()
+                slot.items.append(item)
+                self.parent.add(self.c.item_parent_cpu_s)
+                if slot.idle:
+                    slot.idle = False
+                    self._next_unit(t, slot)
+
+    def _latency_over(self, t: float, slot: _Slot, token: int) -> None:
+        if slot.alive and slot.token == token:
+            self._next_unit(t, slot)
+
+    def _next_unit(self, t: float, slot: _Slot) -> None:
+        """Start the next unit of the slot's current item, or finish the item."""
+        while True:
+            if not slot.items:
+                slot.idle = True
+                return
+            item = slot.items[0]
+            if item.pos >= len(item.units):
+                slot.items.popleft()
+                self._dispatch(t)
+                continue
+            if item.first and self.c.item_latency_s > 0 and not item.waited:
+                # the item's hand-over (pipe, wake-up) as measured per item by the calibration
+                item.waited = True
+                slot.token += 1
+                self.at(t + self.c.item_latency_s, self._latency_over, slot, slot.token)
+                return
+            unit = item.units[item.pos]
+            cost = self.w.tasks[item.task].units.get(unit, _MISSING)
+            overhead = self.c.unit_worker_cpu_s + (self.c.item_worker_cpu_s if item.first else 0.0)
+            item.first = False
+            reason = self._budget_spent(item, unit, t)
+            if reason is not None:
+                self._record(item, unit, "skipped", t, None, None, slot, cost)
+                self.parent.add(self.c.unit_parent_cpu_s)
+                item.pos += 1
+                self._unit_accounted(t, item)
+                if overhead > 0:
+                    slot.job = slot.host.start(overhead, lambda t, s=slot: self._next_unit(t, s))
+                    return
+                continue
+            self._start_unit(t, slot, item, unit, cost, overhead)
+            return
+
+    def _budget_spent(self, item: _Item, unit: UnitRef, t: float) -> Optional[str]:
+        policy = self.cfg.timeout
+        deadline = self.task_deadlines.get(item.task)
+        if deadline is not None and t >= deadline:
+            return "task budget spent"
+        if policy.sample_budget_s is not None:
+            key = (item.task, unit[0], unit[1])
+            deadline = self.sample_deadlines.setdefault(key, t + policy.sample_budget_s)
+            if t >= deadline:
+                return "sample budget spent"
+        return None
+
+    def _start_unit(self, t: float, slot: _Slot, item: _Item, unit: UnitRef, cost: UnitCost, overhead: float) -> None:
+        slot.token += 1
+        token = slot.token
+        slot.unit_start = t
+        reruns = cost.lower_bound and self.timeout <= self.w.reference_timeout_s
+        cpu, wait = cost.cpu_s * self.c.unit_cpu_factor, cost.wait_s
+        if reruns:  # it timed out at this timeout or a longer one: it runs until stopped
+            if cpu >= wait:
+                cpu = UNBOUNDED
+            else:
+                wait = UNBOUNDED
+        self.harness_lane += overhead / self.m.speed
+        self.work_lane += min(cpu / self.m.speed + wait, self.timeout)
+        state = [item, unit, cost, cpu + overhead, wait, None]  # ..., wait event token
+        slot.job = slot.host.start(cpu + overhead, lambda t: self._cpu_done(t, slot, token, state))
+        if math.isfinite(self.timeout):
+            stop = self.timeout if self.cooperative else self.timeout + self.c.stop_delay_s
+            # a unit can only be late if its slowest possible pace could take it past the deadline
+            shares = max(1.0, (len(self.slots) + 3 + self.leaked) / slot.host.cores) / self.m.speed
+            if reruns or (cpu + overhead) * shares + wait >= self.timeout:
+                self.at(t + stop, self._deadline, slot, token, state)
+
+    def _cpu_done(self, t: float, slot: _Slot, token: int, state: list) -> None:
+        if slot.token != token:
+            return  # abandoned (thread backend): its work ran on, nobody waits for it
+        slot.job = None
+        wait = state[4]
+        if wait > 0:
+            self.at(t + wait, self._unit_done, slot, token, state)
+        else:
+            self._unit_done(t, slot, token, state)
+
+    def _unit_done(self, t: float, slot: _Slot, token: int, state: list) -> None:
+        if slot.token != token:
+            return
+        item, unit, cost = state[0], state[1], state[2]
+        late = t - slot.unit_start >= self.timeout
+        status = "timeout" if late else (cost.status if cost.status in ("error", "crashed") else "ok")
+        self._end_unit(t, slot, item, unit, status, cost)
+        slot.token += 1
+        self._next_unit(t, slot)
+
+    def _end_unit(self, t: float, slot: _Slot, item: _Item, unit: UnitRef, status: str, cost: UnitCost) -> None:
+        self._record(item, unit, status, t, slot.unit_start, t, slot, cost)
+        self.parent.add(self.c.unit_parent_cpu_s)
+        item.pos += 1
+        self._unit_accounted(t, item)
+
+    def _unit_accounted(self, t: float, item: _Item) -> None:
+        item.stage.units_left -= 1
+        if item.stage.units_left == 0:
+            self._stage_units_done(t, item.stage)
+
+    def _deadline(self, t: float, slot: _Slot, token: int, state: list) -> None:
+        """The unit is still running at its stop time: it stops itself, is stopped, or leaks."""
+        if slot.token != token or not slot.alive:
+            return
+        item, unit, cost = state[0], state[1], state[2]
+        slot.token += 1  # its pending CPU or wait completion no longer concerns the slot
+        if self.cooperative or (self.c.hard_stop and not self.c.stop_kills_worker):
+            slot.host.cancel(slot.job)
+            self._end_unit(t, slot, item, unit, "timeout", cost)
+            self._next_unit(t, slot)
+            return
+        if self.c.hard_stop:  # the worker is killed and replaced; the rest of its work re-queued
+            slot.host.cancel(slot.job)
+            self.kills += 1
+        else:  # threads: the abandoned unit's CPU keeps its share of the cores until it ends
+            self.leaked += 1
+        self._end_unit(t, slot, item, unit, "timeout", cost)
+        slot.alive = False
+        self.slots.remove(slot)
+        requeue = []
+        if item.pos < len(item.units):
+            rest = _Item(item.task, item.stage, item.units[item.pos:], item.queued)
+            requeue.append(rest)
+        requeue += list(slot.items)[1:]
+        slot.items.clear()
+        if self.c.requeue == "front":
+            self.queue.extendleft(reversed(requeue))
+        else:
+            self.queue.extend(requeue)
+        self.at(t + self.c.replace_s, self._add_slot)
+        self._dispatch(t)
+
+    def _record(self, item: _Item, unit: UnitRef, status: str, t: float, started: Optional[float],
+                ended: Optional[float], slot: _Slot, cost: UnitCost) -> None:
+        split, index, candidate = unit
+        self.records.append((self.w.tasks[item.task].task_id, split, index, candidate, status, item.queued,
+                             started, ended, slot.name, cost.lower_bound))
+
+    # -- the result -------------------------------------------------------------------------
+
+    def result(self) -> SimResult:
+        units = pd.DataFrame.from_records(self.records, columns=[
+            "task_id", "split", "index", "candidate", "status", "queued", "started", "ended", "worker",
+            "lower_bound"])
+        units["wall_s"] = units["ended"] - units["started"]
+        lanes = self.stage_time * self.workers
+        busy = float(units["wall_s"].sum())
+        dead = sum(min(self.c.replace_s, self.stage_time) for _ in range(self.kills))
+        contention = max(0.0, busy - self.work_lane - self.harness_lane)
+        idle = max(0.0, lanes - busy - dead)
+        ideal, critical = ideal_bound(self.w, self.plans, self.workers, self.m, self.c)
+        return SimResult(
+            config=self.cfg, wall_s=self.end, startup_s=self.startup_s, close_s=self.close_s,
+            between_stages_s=max(0.0, self.stage_end - self.startup_s - self.stage_time),
+            work_lane_s=self.work_lane, harness_lane_s=self.harness_lane, contention_lane_s=contention,
+            idle_lane_s=idle, dead_lane_s=dead, parent_cpu_s=self.parent.busy_s / self.m.speed,
+            ideal_wall_s=ideal, critical_path_s=critical,
+            work_items=sum(len(stage) for plan in self.plans for stage in plan),
+            stages=sum(len(plan) for plan in self.plans), kills=self.kills, units=units)
+
+
+_MISSING = UnitCost(0.0, 0.0, "skipped", unknown=True)
+
+
+def ideal_bound(workload: Workload, plans: list, workers: int, machine: Machine,
+                costs: BackendCosts) -> tuple[float, float]:
+    """``(ideal_wall_s, critical_path_s)`` of a configuration on ``machine``: per stage the
+    largest of its CPU over the cores it can use, its CPU + waits over the workers, and its
+    largest work item (which cannot be split); plus candidate generation, serial."""
+    speed = machine.speed
+    cores = 1 if (costs.gil or costs.in_parent) else machine.cores * machine.machines
+    slots = max(1, min(workers, cores))
+    ideal = critical = 0.0
+    for task, stages in zip(workload.tasks, plans):
+        ideal += task.generate_s / speed
+        for stage in stages:
+            cpu = occupied = biggest = 0.0
+            for item in stage:
+                item_cpu = item_time = 0.0
+                for unit in item:
+                    c = task.units.get(unit, _MISSING)
+                    item_cpu += c.cpu_s / speed
+                    item_time += c.cpu_s / speed + c.wait_s
+                cpu += item_cpu
+                occupied += item_time
+                biggest = max(biggest, item_time)
+            critical += biggest
+            ideal += max(cpu / slots, occupied / max(1, workers), biggest)
+    return ideal, critical
+
+
+def simulate(workload: Workload, config: SimConfig, costs: BackendCosts, machine: Machine,
+             execution: Execution = Execution(), cooperative: Optional[bool] = None) -> SimResult:
+    """Predict one run of ``config`` on ``machine`` from ``workload`` (a reference run's units).
+
+    ``cooperative``: whether the solver stops itself at its deadline (None: what the reference
+    showed, else False — the backend has to stop it).
+    """
+    if cooperative is None:
+        cooperative = bool(workload.cooperative)
+    sim = _Sim(workload, costs, machine, execution, config, cooperative)
+    sim.run()
+    return sim.result()

@@ -1,0 +1,192 @@
+"""The work of a run, read from one measured (reference) run: what the simulator replays.
+
+Per unit: its CPU (``cpu_s``, seconds of the reference machine's core) and its off-CPU wait
+(``wall_s - cpu_s``: sleeping, blocking I/O, waiting for a GPU — time that does not need a
+core, so that 16 sleeping workers fit on 2 cores). Per task: its samples and candidates in the
+order the solver gave them (the order of the reference's records), and the seconds the solver
+took to generate its candidates.
+
+A unit that timed out in the reference only tells a lower bound of its cost (it was stopped):
+it is marked ``lower_bound`` and every prediction that depends on it says so. A unit skipped
+in the reference (a budget ran out) has no cost at all: ``unknown``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+import pandas as pd
+
+from perfkit.model import WHOLE_SAMPLE
+from perfkit.store import Run
+from perfkit.model import UnitRef
+
+#: Statuses whose cost the reference measured in full.
+MEASURED = ("ok", "error")
+
+
+@dataclass(frozen=True)
+class UnitCost:
+    """One unit's cost on the reference machine (seconds)."""
+
+    cpu_s: float
+    wait_s: float
+    #: Status in the reference run.
+    status: str
+    #: Timed out (or crashed) in the reference: the real cost is at least this.
+    lower_bound: bool = False
+    #: Never ran in the reference (skipped): cost unknown, taken as 0.
+    unknown: bool = False
+
+
+@dataclass(frozen=True)
+class TaskWork:
+    """One task of the reference: its unit grid and its candidate generation (seconds)."""
+
+    task_id: str
+    samples: tuple[tuple[str, int], ...]
+    candidates: tuple[str, ...]
+    generate_s: float
+    units: dict[UnitRef, UnitCost] = field(repr=False)
+    #: An opaque solver's task: the unit of work is the whole sample.
+    sample_level: bool = False
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Everything the simulator needs from a reference run."""
+
+    tasks: tuple[TaskWork, ...]
+    reference_wall_s: float
+    reference_strategy: str
+    reference_backend: str
+    reference_workers: int
+    reference_cores: int
+    reference_timeout_s: float
+    #: Whether the solver stops itself at its deadline (its timeouts were ``DeadlineExceeded``);
+    #: None when the reference shows no timeout to tell.
+    cooperative: Optional[bool]
+    run_id: str = ""
+    #: Cores other processes used on average during the reference (0 when unknown): on a busy
+    #: machine a unit's off-CPU time includes waiting for a core, which the simulator takes
+    #: for a wait that needs none.
+    reference_others_cores: float = 0.0
+
+    @property
+    def n_units(self) -> int:
+        return sum(len(t.units) for t in self.tasks)
+
+    @property
+    def cpu_s(self) -> float:
+        """Σ unit CPU (reference seconds)."""
+        return sum(c.cpu_s for t in self.tasks for c in t.units.values())
+
+    @property
+    def generate_s(self) -> float:
+        return sum(t.generate_s for t in self.tasks)
+
+    @property
+    def lower_bounds(self) -> int:
+        """Units whose cost is only known to be at least what was measured."""
+        return sum(c.lower_bound for t in self.tasks for c in t.units.values())
+
+    @property
+    def unknown(self) -> int:
+        return sum(c.unknown for t in self.tasks for c in t.units.values())
+
+
+def _sample_level(u: pd.DataFrame) -> bool:
+    """An opaque solver's run: every sample's outcomes come from one evaluation (one start)."""
+    if (u["candidate"] == WHOLE_SAMPLE).any():
+        return True
+    started = u.dropna(subset=["started"]).groupby(["task_id", "split", "index"])["started"].nunique()
+    sizes = u.groupby(["task_id", "split", "index"]).size()
+    return bool(len(started)) and bool((started == 1).all()) and bool((sizes > 1).all())
+
+
+def _generation_per_task(u: pd.DataFrame, order: list[str], generate_s: float) -> dict[str, float]:
+    """Split the run's candidate generation over its tasks (runs stored before each task's
+    generation was recorded in summary.json): the parent generates a task's
+    candidates between the previous task's last outcome and the task's first dispatch, so each
+    gap measures one task's generation (plus a little planning); the first task gets the rest."""
+    if not order:
+        return {}
+    if len(order) == 1 or generate_s <= 0:
+        return {t: generate_s / len(order) for t in order}
+    first_queued = u.groupby("task_id")["queued"].min()
+    last_ended = u.groupby("task_id")["ended"].max()
+    gaps = {}
+    for prev, task in zip(order, order[1:]):
+        gap = first_queued.get(task, np.nan) - last_ended.get(prev, np.nan)
+        gaps[task] = max(0.0, float(gap)) if np.isfinite(gap) else 0.0
+    rest = generate_s - sum(gaps.values())
+    mean_gap = sum(gaps.values()) / len(gaps)
+    gaps[order[0]] = rest if rest > 0 else mean_gap
+    scale = generate_s / sum(gaps.values()) if sum(gaps.values()) > 0 else 0.0
+    return {t: gaps[t] * scale for t in order}
+
+
+def _cooperative(u: pd.DataFrame) -> Optional[bool]:
+    t = u[u["status"] == "timeout"]
+    if t.empty:
+        return None
+    return bool((t["error_type"] == "DeadlineExceeded").mean() >= 0.5)
+
+
+def _cost(row: Any) -> UnitCost:
+    status = row.status
+    if status == "skipped" or not np.isfinite(row.wall_s if row.wall_s is not None else np.nan):
+        return UnitCost(0.0, 0.0, status, unknown=True)
+    cpu = float(row.cpu_s) if row.cpu_s is not None and np.isfinite(row.cpu_s) else 0.0
+    wall = float(row.wall_s)
+    cpu = min(cpu, wall) if wall > 0 else cpu
+    return UnitCost(cpu, max(0.0, wall - cpu), status, lower_bound=status not in MEASURED)
+
+
+def workload_of(run: "Run") -> Workload:
+    """The workload of a stored run.
+
+    The run should be sequential (units uncontended, in the solver's order); any run works,
+    but a parallel one's unit times carry its own contention.
+    """
+    u = run.units
+    config = run.config
+    # the store keeps records in arrival order: for a sequential run, the solver's order
+    u = u.reset_index(drop=True)
+    u = u[u["attempt"] == u.groupby(["task_id", "split", "index", "candidate"])["attempt"].transform("max")]
+    order = list(dict.fromkeys(u["task_id"]))
+    recorded = {str(task): float(end) - float(start) for task, start, end in run.summary.generation}
+    generate = recorded if set(order) <= set(recorded) else \
+        _generation_per_task(u, order, float(run.summary.generate_s or 0.0))  # a run stored before they were
+    level = _sample_level(u)
+    tasks = []
+    for task_id in order:
+        t = u[u["task_id"] == task_id]
+        samples = sorted({(s, int(i)) for s, i in zip(t["split"], t["index"])},
+                         key=lambda si: (si[0] != "demo", si[1]))
+        if level:
+            costs = {}
+            for (split, index), g in t.groupby(["split", "index"], sort=False):
+                parts = [_cost(r) for r in g.itertuples(index=False)]
+                cpu, wall = sum(p.cpu_s for p in parts), sum(p.cpu_s + p.wait_s for p in parts)
+                status = g["status"].mode().iloc[0]
+                costs[(split, int(index), WHOLE_SAMPLE)] = UnitCost(
+                    cpu, max(0.0, wall - cpu), status, lower_bound=any(p.lower_bound for p in parts),
+                    unknown=all(p.unknown for p in parts))
+            candidates: tuple[str, ...] = (WHOLE_SAMPLE,)
+        else:
+            costs = {(r.split, int(r.index), r.candidate): _cost(r) for r in t.itertuples(index=False)}
+            candidates = tuple(dict.fromkeys(t["candidate"]))
+        tasks.append(TaskWork(task_id, tuple(samples), candidates, generate.get(task_id, 0.0), costs, level))
+    return Workload(
+        tasks=tuple(tasks), reference_wall_s=float(run.summary.wall_s), reference_strategy=config.strategy,
+        reference_backend=config.backend, reference_workers=config.workers, reference_cores=run.cores,
+        reference_timeout_s=float(config.timeout.unit_timeout_s), cooperative=_cooperative(u), run_id=run.run_id,
+        reference_others_cores=_others_cores(run))
+
+
+def _others_cores(run: "Run") -> float:
+    s = run.summary
+    return float(s.others_cpu_s) / float(s.wall_s) if s.others_cpu_s is not None and s.wall_s else 0.0

@@ -1,0 +1,85 @@
+"""``perfkit predict``: a thin wrapper over :func:`perfkit.api.predict`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from perfkit.analysis.prediction.predict import busy_reference
+from perfkit.cli.command import app, console
+from perfkit.cli.options import split_list
+from perfkit.cli.output import print_paths
+from perfkit.model import ConfigError
+
+
+def _numbers(value: Optional[str], kind: type, field: str) -> Optional[list[Any]]:
+    """``1,2,auto`` → numbers (``auto`` → None: the automatic chunk size)."""
+    items = split_list(value)
+    if items is None:
+        return None
+    try:
+        return [None if v == "auto" and field == "chunk_sizes" else kind(v) for v in items]
+    except ValueError:
+        raise ConfigError(field, value, f"expected comma-separated {kind.__name__}s") from None
+
+
+@app.command("predict")
+def predict_cmd(
+    run_dir: Path = typer.Argument(..., help="a stored run (ideally sequential) to predict from"),
+    strategies: Optional[str] = typer.Option(None, help="comma-separated strategies (default: the four built-ins)"),
+    backends: Optional[str] = typer.Option(None, help="comma-separated backends (default: process,thread)"),
+    workers: Optional[str] = typer.Option(None, help="comma-separated workers per machine (default 1,2,4,8,16,64)"),
+    chunk_size: Optional[str] = typer.Option(None, "--chunk-size", help='comma-separated chunk sizes, or "auto"'),
+    timeout: Optional[str] = typer.Option(None, help="comma-separated per-unit timeouts, seconds; the first is the "
+                                                     "sweep's (default: the run's), each says what it would cut"),
+    sample_budget: Optional[float] = typer.Option(None, help="seconds per sample, then skip"),
+    task_budget: Optional[float] = typer.Option(None, help="seconds per task, then skip"),
+    speed: float = typer.Option(1.0, help="the target machine's single-core speed relative to this one"),
+    cores: Optional[int] = typer.Option(None, help="the target machine's usable cores (default: the run's)"),
+    machines: int = typer.Option(1, help="dask: machines, each with --cores cores and --workers workers"),
+    cooperative: Optional[bool] = typer.Option(None, "--cooperative/--not-cooperative",
+                                               help="the solver stops itself at its deadline (default: as the run showed)"),
+    generation: str = typer.Option("serial", help="candidate generation: serial (today) or overlapped"),
+    task_barrier: bool = typer.Option(True, "--task-barrier/--no-task-barrier", help="a barrier between tasks (today)"),
+    startup: str = typer.Option("run", help="worker start-up paid by every run (today) or once per compare"),
+    recalibrate: bool = typer.Option(False, "--recalibrate", help="measure this machine's backend costs again"),
+    calibration_dir: Path = typer.Option(Path("reports/calibration"), help="where calibrations are stored"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="report folder (default reports/predict-<time>)"),
+) -> None:
+    """Predict the wall of every strategy × backend × workers × chunk × timeout from one run."""
+    from perfkit.analysis.prediction import Execution
+    from perfkit.api import PREDICT_BACKENDS, PREDICT_STRATEGIES, PREDICT_WORKERS, predict
+    from perfkit.reports import report_files
+
+    try:
+        execution = Execution(generation=generation, task_barrier=task_barrier, startup=startup)
+    except ValueError as exc:
+        raise ConfigError("execution", reason=str(exc)) from None
+    per_machine = _numbers(workers, int, "workers") or list(PREDICT_WORKERS)
+    result = predict(run_dir, strategies=split_list(strategies) or PREDICT_STRATEGIES,
+                     backends=split_list(backends) or PREDICT_BACKENDS, workers=[w * machines for w in per_machine],
+                     chunk_sizes=_numbers(chunk_size, int, "chunk_sizes") or [None],
+                     timeouts=_numbers(timeout, float, "timeouts") or [], sample_budget_s=sample_budget,
+                     task_budget_s=task_budget, speed=speed, cores=cores, machines=machines, execution=execution,
+                     cooperative=cooperative, calibration_dir=calibration_dir, recalibrate=recalibrate,
+                     out=out_dir)
+    s = result.sweep
+    seq = s.predictions[0]
+    console.print(f"sequential/inline×1 predicted {seq.wall_s:.3f} s (the run measured {s.workload.reference_wall_s:.3f} s)",
+                  highlight=False)
+    busy = busy_reference(s.workload)
+    if busy:
+        console.print(f"- warning: {busy}", style="yellow", highlight=False, markup=False, soft_wrap=True)
+    for p in s.predictions[1:]:
+        if p.wall_s >= seq.wall_s or p.new_timeouts:
+            console.print(f"- slower than sequential or losing answers: {p.name} {p.wall_s:.3f} s — {p.why}",
+                          highlight=False, markup=False, soft_wrap=True)
+    for w, p in sorted(s.best.items()):
+        if p is not None:
+            console.print(f"{w:>4} workers: best {p.name} {p.wall_s:.3f} s ({p.speedup:.2f}×)", highlight=False,
+                          markup=False)
+    for k in s.knees:
+        console.print(f"knee {k.curve}: {k.workers} workers — {k.why}", highlight=False, markup=False, soft_wrap=True)
+    print_paths(report_files(result.report_dir))

@@ -1,0 +1,403 @@
+"""The simulator of perfkit's execution on hand-made runs whose answer is known by hand."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+import pytest
+
+from builders import make_run
+
+from perfkit.analysis.prediction import BackendCosts, Execution, Machine, SimConfig, simulate, workload_of
+from perfkit.model import TimeoutPolicy
+
+#: A backend with no cost at all: the wall is the work's own structure.
+FREE = BackendCosts("process", dispatch="prefetch", prefetch=1, requeue="front")
+
+
+def hand_run(samples: dict[str, list[float]], wait: float = 0.0, generate_s: float = 0.0, timeout_s: float = 100.0,
+             tasks: tuple[str, ...] = ("t1",), statuses: dict = None, error_type: str = "DeadlineExceeded"):
+    """A sequential run made by hand: ``samples`` maps ``demo[0]``-style keys to the CPU seconds
+    of their candidates c0, c1, ...; every unit also waits ``wait`` seconds off the CPU; the
+    parent spends ``generate_s`` on each task's candidates before its first unit."""
+    rows, t = [], 0.0
+    for task in tasks:
+        t += generate_s
+        for key, costs in samples.items():
+            split, index = key.rstrip("]").split("[")
+            for i, cpu in enumerate(costs):
+                status = (statuses or {}).get((task, key, i), "ok")
+                rows.append(dict(task_id=task, split=split, index=int(index), candidate=f"c{i}", status=status,
+                                 output_hash=None, match=None, queued=t, started=t, ended=t + cpu + wait,
+                                 wall_s=cpu + wait, cpu_s=cpu, worker="main", chunk=1, attempt=1, leaked_s=None,
+                                 leaked=False, error_type=error_type if status == "timeout" else None,
+                                 error_message=None))
+                t += cpu + wait
+    return make_run(rows, wall_s=t, summary={"generate_s": generate_s * len(tasks)}, timeout_s=timeout_s)
+
+
+def wall(run, strategy, workers, costs=FREE, cores=2, chunk=None, timeout=100.0, **kw):
+    result = simulate(workload_of(run), SimConfig(strategy, costs.backend, workers, chunk, TimeoutPolicy(timeout)),
+                      costs, Machine(cores, **kw))
+    return result.wall_s, result
+
+
+def test_one_worker_is_the_sum_of_units_plus_overheads():
+    run = hand_run({"demo[0]": [0.1, 0.2], "demo[1]": [0.4, 0.5], "test[0]": [0.6, 0.3]}, wait=0.01,
+                   generate_s=0.25, tasks=("t1", "t2"))
+    costs = replace(FREE, start_cold_s=0.5, start_per_worker_s=0.1, close_s=0.05, unit_worker_cpu_s=0.001,
+                    item_worker_cpu_s=0.002)
+    w, r = wall(run, "sequential", 1, costs)
+    units, items = 12, 2  # one item per task under sequential
+    expected = 0.5 + 0.1 + 2 * 0.25 + 2 * (2.1 + 6 * 0.01) + units * 0.001 + items * 0.002 + 0.05
+    assert w == pytest.approx(expected)
+    assert r.startup_s == pytest.approx(0.6) and r.close_s == pytest.approx(0.05)
+    assert (r.units["status"] == "ok").all() and len(r.units) == units
+
+
+def test_perfect_split_over_workers_and_cores():
+    run = hand_run({"demo[0]": [1.0] * 8})
+    assert wall(run, "candidate-parallel", 2, chunk=1)[0] == pytest.approx(4.0)
+    assert wall(run, "candidate-parallel", 4, cores=4, chunk=2)[0] == pytest.approx(2.0)
+    # four CPU-bound workers on two cores: capped at min(workers, cores)
+    assert wall(run, "candidate-parallel", 4, cores=2, chunk=1)[0] == pytest.approx(4.0)
+
+
+def test_sleeping_units_release_the_cores():
+    run = hand_run({"demo[0]": [0.0] * 32}, wait=1.0)
+    assert wall(run, "candidate-parallel", 16, cores=2, chunk=1)[0] == pytest.approx(2.0)
+    # half CPU, half sleep: 16 workers on 2 cores are bound by the CPU, 32 × 0.5 s / 2 cores
+    mixed = hand_run({"demo[0]": [0.5] * 32}, wait=0.5)
+    w, r = wall(mixed, "candidate-parallel", 16, cores=2, chunk=1)
+    assert r.ideal_wall_s == pytest.approx(8.0)
+    # identical units move in lock-step: 16 CPU phases share the cores for 4 s, then all sleep
+    assert w == pytest.approx(2 * (4.0 + 0.5))
+
+
+def test_a_straggler_bounds_the_wall():
+    run = hand_run({"demo[0]": [10.0] + [1.0] * 8})
+    assert wall(run, "candidate-parallel", 4, cores=4, chunk=1)[0] == pytest.approx(10.0)
+    # the process backend hands each worker two items: the straggler's worker holds one more
+    process = replace(FREE, prefetch=2)
+    assert wall(run, "candidate-parallel", 4, process, cores=4, chunk=1)[0] == pytest.approx(11.0)
+
+
+def test_a_barrier_between_stages():
+    run = hand_run({"demo[0]": [3.0, 1.0], "demo[1]": [1.0, 3.0]})
+    # hybrid waits for demo[0]'s slow unit before demo[1] starts: 3 + 3
+    assert wall(run, "hybrid", 2, chunk=1)[0] == pytest.approx(6.0)
+    # candidate-parallel has no barrier: w1 runs 3; w2 runs 1, 1, then 3
+    assert wall(run, "candidate-parallel", 2, chunk=1)[0] == pytest.approx(5.0)
+    # and sample-parallel puts each sample on its own worker: 4 + 4
+    assert wall(run, "sample-parallel", 2)[0] == pytest.approx(4.0)
+
+
+def test_tasks_have_a_barrier_today_and_none_when_switched_off():
+    run = hand_run({"demo[0]": [3.0, 1.0]}, tasks=("t1", "t2"))
+    workload = workload_of(run)
+    config = SimConfig("candidate-parallel", "process", 2, 1, TimeoutPolicy(100))
+    today = simulate(workload, config, FREE, Machine(2))
+    assert today.wall_s == pytest.approx(6.0)
+    no_barrier = simulate(workload, config, FREE, Machine(2), Execution(task_barrier=False))
+    assert no_barrier.wall_s == pytest.approx(4.0)  # w2 runs t1's 1 s, then t2's 3 s and 1 s... balanced
+
+
+def test_serial_generation_waits_and_overlapped_generation_hides():
+    run = hand_run({"demo[0]": [1.0, 1.0]}, generate_s=1.0, tasks=("t1", "t2", "t3"))
+    config = SimConfig("candidate-parallel", "process", 2, 1, TimeoutPolicy(100))
+    serial = simulate(workload_of(run), config, FREE, Machine(4))
+    assert serial.wall_s == pytest.approx(3 * (1.0 + 1.0))
+    assert serial.between_stages_s == pytest.approx(3.0)
+    overlapped = simulate(workload_of(run), config, FREE, Machine(4), Execution(generation="overlapped"))
+    assert overlapped.wall_s == pytest.approx(1.0 + 3 * 1.0)
+
+
+def test_speed_scales_cpu_not_sleep():
+    run = hand_run({"demo[0]": [1.0, 1.0]}, wait=1.0)
+    assert wall(run, "sequential", 1, speed=0.5)[0] == pytest.approx(2 * (2.0 + 1.0))
+
+
+def test_units_time_out_under_a_tighter_timeout_and_the_worker_is_replaced():
+    run = hand_run({"demo[0]": [0.1, 0.5, 0.1, 0.1]})
+    costs = replace(FREE, stop_delay_s=0.05, replace_s=0.2)
+    w, r = wall(run, "sequential", 1, costs, timeout=0.3)
+    assert list(r.units["status"]) == ["ok", "timeout", "ok", "ok"]
+    # 0.1, then the slow unit killed at 0.3 + 0.05, a new worker after 0.2, then 0.1 + 0.1
+    assert w == pytest.approx(0.1 + 0.35 + 0.2 + 0.2)
+    assert r.kills == 1
+
+
+def test_a_cooperative_solver_stops_at_its_deadline():
+    run = hand_run({"demo[0]": [0.1, 0.5, 0.1]})
+    costs = replace(FREE, stop_delay_s=0.05, replace_s=0.2)
+    r = simulate(workload_of(run), SimConfig("sequential", "process", 1, timeout=TimeoutPolicy(0.3)), costs,
+                 Machine(2), cooperative=True)
+    assert r.wall_s == pytest.approx(0.1 + 0.3 + 0.1) and r.kills == 0
+
+
+def test_contention_makes_units_time_out():
+    # alone each unit takes 0.1 s; four on two cores take 0.2 s each, past a 0.15 s timeout
+    run = hand_run({"demo[0]": [0.1] * 4, "demo[1]": [0.1] * 4, "demo[2]": [0.1] * 4, "demo[3]": [0.1] * 4})
+    _, alone = wall(run, "sequential", 1, timeout=0.15)
+    assert (alone.units["status"] == "ok").all()
+    _, crowded = wall(run, "sample-parallel", 4, timeout=0.15, cores=2)
+    assert (crowded.units["status"] == "timeout").any()
+
+
+def test_units_timed_out_in_the_reference_are_lower_bounds():
+    run = hand_run({"demo[0]": [0.2, 1.0, 0.2]}, timeout_s=1.0, statuses={("t1", "demo[0]", 1): "timeout"})
+    workload = workload_of(run)
+    assert workload.lower_bounds == 1 and workload.cooperative is True
+    _, same = wall(run, "sequential", 1, timeout=1.0)
+    assert list(same.units["status"]) == ["ok", "timeout", "ok"]
+    _, longer = wall(run, "sequential", 1, timeout=5.0)
+    assert longer.units["lower_bound"].sum() == 1
+
+
+def test_budgets_skip_units():
+    run = hand_run({"demo[0]": [1.0] * 4, "demo[1]": [1.0] * 4})
+    r = simulate(workload_of(run), SimConfig("sequential", "process", 1, timeout=TimeoutPolicy(100, 2.5)), FREE,
+                 Machine(2))
+    assert list(r.units.groupby("split")["status"].apply(list)["demo"]) == ["ok"] * 3 + ["skipped"] + ["ok"] * 3 + ["skipped"]
+
+
+def test_threads_share_one_core_and_their_stopped_units_keep_running():
+    run = hand_run({"demo[0]": [1.0] * 4})
+    threads = replace(FREE, backend="thread", gil=True, hard_stop=False, stop_kills_worker=False, requeue="back")
+    assert wall(run, "candidate-parallel", 2, threads, cores=8, chunk=1)[0] == pytest.approx(4.0)
+
+
+def test_the_plan_comes_from_the_strategy_registry():
+    from perfkit.strategies import Plan, register
+
+    def one_by_one(samples, candidates, workers, chunk_size):
+        """Each unit its own stage (a barrier after every unit)."""
+        return Plan(stages=tuple(((( s, i, c),),) for s, i in samples for c in candidates))
+
+    register("test-one-by-one", one_by_one)
+    run = hand_run({"demo[0]": [1.0] * 4})
+    assert wall(run, "test-one-by-one", 4, cores=4)[0] == pytest.approx(4.0)
+    assert wall(run, "candidate-parallel", 4, cores=4, chunk=1)[0] == pytest.approx(1.0)
+
+
+# -- why, sweeps and the seed's situation ------------------------------------------------------
+
+def seed_like_run():
+    """The seed's Phase 4 in small: 5 demo + 1 test samples of 32 candidates, 10 ms of CPU each,
+    a 0.06 s timeout that every unit fits in sequentially."""
+    samples = {f"demo[{i}]": [0.01] * 32 for i in range(5)}
+    samples["test[0]"] = [0.01] * 32
+    return hand_run(samples, timeout_s=0.06)
+
+
+def test_the_seeds_sample_parallel_on_4_workers_and_2_cores_is_explained():
+    from perfkit.analysis.prediction import DEFAULT_COSTS
+    from perfkit.analysis.prediction.predict import sweep
+
+    s = sweep(workload_of(seed_like_run()), dict(DEFAULT_COSTS), Machine(2), strategies=["sequential", "sample-parallel"],
+              backends=["thread", "process"], workers=[1, 2, 4])
+    seq = s.predictions[0]
+    threads = s.find("sample-parallel", "thread", 4)
+    assert threads.wall_s >= seq.wall_s and "GIL" in threads.why
+    assert threads.at_risk > 0  # 4 threads on one core: each unit at ~40 ms of its 60 ms timeout
+    processes = s.find("sample-parallel", "process", 4)
+    assert processes.wall_s < seq.wall_s
+    assert "3 of 4 workers get work" in processes.why  # 6 samples, 2 items per worker up front
+    knee = next(k for k in s.knees if k.curve == "sample-parallel/process")
+    assert knee.workers == 2 and "3 of 4 workers" in knee.why
+
+
+def test_a_slower_machine_makes_the_seeds_threads_lose_answers():
+    from perfkit.analysis.prediction import DEFAULT_COSTS
+    from perfkit.analysis.prediction.predict import predict_one
+
+    workload = workload_of(seed_like_run())
+    config = SimConfig("sample-parallel", "thread", 4, timeout=TimeoutPolicy(0.06))
+    here = predict_one(workload, config, DEFAULT_COSTS["thread"], Machine(2))
+    slow = predict_one(workload, config, DEFAULT_COSTS["thread"], Machine(2, speed=0.5))
+    assert here.new_timeouts == 0 and slow.new_timeouts > 0
+    assert "answers lost" in slow.why
+
+
+def test_a_reference_measured_on_a_busy_machine_is_flagged():
+    from perfkit.analysis.prediction.predict import assumptions, busy_reference
+
+    samples = {f"demo[{i}]": [0.01] * 8 for i in range(2)}
+    quiet = workload_of(hand_run(samples))
+    assert busy_reference(quiet) is None
+    # every unit waited 10 ms off the CPU while other processes used 1.5 cores on average
+    run = hand_run(samples, wait=0.01)
+    busy = workload_of(make_run(run.units.to_dict("records"), summary={"others_cpu_s": 1.5 * run.summary.wall_s}))
+    assert busy.reference_others_cores == pytest.approx(1.5)
+    note = busy_reference(busy)
+    assert note is not None and "1.5 cores" in note and "0.16 s off the CPU" in note
+    assert note in assumptions(busy, {}, Machine(2), Execution(), None)
+
+
+def test_knee_and_best_per_worker_count():
+    from perfkit.analysis.prediction.predict import sweep
+
+    run = hand_run({f"demo[{i}]": [0.1] * 16 for i in range(4)})
+    s = sweep(workload_of(run), {"inline": replace(FREE, backend="inline", in_parent=True), "process": FREE},
+              Machine(4), strategies=["sequential", "candidate-parallel"], backends=["process"],
+              workers=[1, 2, 4, 8, 16], chunk_sizes=[1])
+    knee = next(k for k in s.knees if k.curve.startswith("candidate-parallel/process"))
+    assert knee.workers == 4  # four cores: more workers only share them
+    assert "share 4 cores" in knee.why
+    assert s.best[4].config.strategy == "candidate-parallel" and s.best[4].speedup == pytest.approx(4.0)
+
+
+# -- calibration: stored per machine and reused -----------------------------------------------
+
+def test_calibration_is_stored_per_machine_and_reused(tmp_path):
+    from perfkit.analysis.prediction import DEFAULT_COSTS
+    from perfkit.orchestration import calibration
+
+    made = replace(DEFAULT_COSTS["inline"], unit_worker_cpu_s=0.123, calibrated=True)
+    path = calibration.save({"inline": made}, tmp_path)
+    assert path == tmp_path / f"{calibration.machine_key()}.json"
+    # measuring is allowed, but what is stored for this machine is reused, not measured again
+    assert calibration.costs_for(["inline"], tmp_path)["inline"] == made
+    other = {**calibration.machine_facts(), "usable_cores": calibration.machine_facts()["usable_cores"] + 62}
+    assert calibration.machine_key(other) != calibration.machine_key()
+    # nothing stored and nothing measured: the built-in defaults, said to be uncalibrated
+    assert calibration.costs_for(["thread"], tmp_path / "none", measure=False)["thread"].calibrated is False
+
+
+@pytest.mark.slow
+def test_calibration_measures_once_then_reuses_until_recalibrated(tmp_path):
+    import json
+
+    from perfkit.orchestration import calibration
+
+    first = calibration.costs_for(["inline"], tmp_path)["inline"]
+    assert first.calibrated and first.unit_worker_cpu_s > 0 and first.stop_delay_s > 0
+    path = tmp_path / f"{calibration.machine_key()}.json"
+    stamp = json.loads(path.read_text())["measured_at"]
+    assert calibration.costs_for(["inline"], tmp_path)["inline"] == first
+    assert json.loads(path.read_text())["measured_at"] == stamp
+    calibration.costs_for(["inline"], tmp_path, recalibrate=True)
+    assert json.loads(path.read_text())["measured_at"] != stamp
+
+
+def test_bad_prediction_input_names_the_field(tmp_path):
+    from perfkit.api import predict
+    from perfkit.model import ConfigError, PerfkitError
+
+    with pytest.raises(ConfigError) as err:
+        predict(tmp_path, workers=[0])
+    assert err.value.field == "workers"
+    with pytest.raises(ConfigError) as err:
+        predict(tmp_path, backends=["warp"])
+    assert err.value.field == "backends"
+    with pytest.raises(ConfigError) as err:
+        predict(tmp_path, backends=["process"], machines=3)
+    assert err.value.field == "machines"
+    with pytest.raises(PerfkitError, match="missing"):
+        predict(tmp_path / "missing", measure=False)
+
+
+# -- perfkit predict on a real run --------------------------------------------------------------
+
+@pytest.mark.slow
+def test_cli_predict_writes_the_report_and_json(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    import jsonschema
+
+    from perfkit.analysis.prediction import DEFAULT_COSTS
+    from perfkit.orchestration import calibration
+    from perfkit.reports import json_report
+
+    perfkit = [sys.executable, "-m", "perfkit"]
+    store = tmp_path / "runs"
+    done = subprocess.run([*perfkit, "run", "--solver", "synthetic", "--tasks", "synthetic:1x3+1", "--solver-opt",
+                           "candidates=8", "--solver-opt", "cpu_ms=1", "--store", str(store)], capture_output=True,
+                          text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    run_dir = next(store.iterdir())
+    # this machine's costs stored beforehand (the built-in ones), so that nothing is measured here
+    calibration.save(dict(DEFAULT_COSTS), tmp_path / "cal")
+    args = [*perfkit, "predict", str(run_dir), "--workers", "1,2,4", "--calibration-dir", str(tmp_path / "cal"),
+            "--timeout", "1,0.0005", "--out", str(tmp_path / "pred")]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    md = (tmp_path / "pred" / "report.md").read_text()
+    assert "# perfkit prediction" in md and "What a timeout would cut" in md and "Knees" in md
+    data = json.loads((tmp_path / "pred" / "report.json").read_text())
+    jsonschema.validate(data, json_report.schema())
+    assert data["kind"] == "prediction" and data["format"] == json_report.FORMAT
+    names = {p["configuration"] for p in data["predictions"]}
+    assert {"sequential/inline×1", "candidate-parallel/process×4", "hybrid/thread×2"} <= names
+    cut = data["timeout_cuts"]["0.0005"]
+    assert cut[0]["configuration"] == "sequential/inline×1" and cut[0]["timeouts"] == 32  # every 1 ms unit
+    assert (tmp_path / "pred" / "speedup_vs_workers.png").stat().st_size > 0
+    bad = subprocess.run([*perfkit, "predict", str(run_dir), "--workers", "0", "--calibration-dir",
+                          str(tmp_path / "cal")], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "--workers" in bad.stderr
+
+
+def test_a_comparison_shows_each_configurations_prediction_and_the_models_error():
+    from builders import make_run, parallel, unit_rows
+    from perfkit.analysis.comparison import analyse
+    from perfkit.analysis.prediction.predict import model_check
+    from perfkit.analysis.text import duration
+    from perfkit.reports.document import build
+
+    samples = tuple(("demo", i) for i in range(4))
+    cands = tuple(f"c{i:03d}" for i in range(8))
+    reference = make_run(unit_rows(samples, cands, cpu=0.1))
+    rows = unit_rows(samples, cands, cpu=0.1)
+    for i, r in enumerate(rows):
+        r["chunk"] = i // 4
+    measured = make_run(parallel(rows, 2, lambda r: r["chunk"]), "candidate-parallel", "process", 2, wall_s=1.8)
+    comparison = analyse([reference, measured])
+    costs = {"inline": replace(FREE, backend="inline", in_parent=True), "process": FREE}
+    comparison.model = model_check(comparison.runs, comparison.reference, costs)
+    row = comparison.model.set_index("strategy").loc["candidate-parallel"]
+    assert row["predicted_wall_s"] == pytest.approx(1.6)  # 32 units of 0.1 s on 2 workers, nothing else
+    assert row["model_error"] == pytest.approx(1.6 / 1.8 - 1)
+    table = next(b for b in build(comparison, {}).blocks if getattr(b, "headers", ("",))[0] == "strategy")
+    assert table.headers[-2:] == ("predicted wall", "model error")
+    assert table.rows[1][-2:] == (duration(1.6), "-11%")
+
+
+def test_a_warm_pool_takes_start_up_out_of_the_runs_wall():
+    run = hand_run({"demo[0]": [1.0, 1.0]})
+    costs = replace(FREE, start_cold_s=0.5, start_per_worker_s=0.1, close_s=0.05)
+    config = SimConfig("candidate-parallel", "process", 2, 1, TimeoutPolicy(100))
+    cold = simulate(workload_of(run), config, costs, Machine(2))
+    warm_forkserver = simulate(workload_of(run), config, costs, Machine(2), Execution(cold=False))
+    pool = simulate(workload_of(run), config, costs, Machine(2), Execution(startup="compare"))
+    assert cold.wall_s == pytest.approx(0.5 + 0.2 + 1.0 + 0.05)
+    assert warm_forkserver.wall_s == pytest.approx(0.2 + 1.0 + 0.05)
+    assert pool.wall_s == pytest.approx(1.0)
+
+
+def test_dask_workers_spread_over_machines_and_one_scheduler_serialises_items():
+    run = hand_run({"demo[0]": [0.01] * 64})
+    dask = replace(FREE, backend="dask", scheduler_item_cpu_s=0.05, prefetch=2)
+    config = SimConfig("candidate-parallel", "dask", 16, 1, TimeoutPolicy(100))
+    apart = Machine(8, machines=2, parent_shares_cores=False)
+    r = simulate(workload_of(run), config, dask, apart)
+    assert r.wall_s == pytest.approx(64 * 0.05 + 0.01, rel=0.01)  # the scheduler hands out one item at a time
+    assert r.units["worker"].nunique() <= 16
+
+
+def test_an_opaque_solvers_sample_is_its_unit_of_work():
+    run = hand_run({"demo[0]": [0.5, 0.5], "demo[1]": [0.25, 0.25], "test[0]": [0.25, 0.25]})
+    # an opaque solver evaluates a whole sample at once: its outcomes share one start
+    first = run.units.groupby(["split", "index"])["started"].transform("min")
+    run.units["started"] = first
+    workload = workload_of(run)
+    assert workload.tasks[0].sample_level and workload.tasks[0].candidates == ("*",)
+    assert workload.tasks[0].units[("demo", 0, "*")].cpu_s == pytest.approx(1.0)
+    assert wall(run, "sample-parallel", 2)[0] == pytest.approx(1.0)
+
+
+def test_each_tasks_generation_is_read_from_the_run_when_recorded():
+    run = hand_run({"demo[0]": [1.0]}, generate_s=0.5, tasks=("t1", "t2"))
+    recorded = replace(run.summary, generation=[["t1", 10.0, 10.2], ["t2", 20.0, 20.8]])
+    run.summary = recorded
+    assert [t.generate_s for t in workload_of(run).tasks] == pytest.approx([0.2, 0.8])
