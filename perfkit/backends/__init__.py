@@ -5,24 +5,12 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 from typing import Any
 
-import json
-
 from perfkit.backends.base import (
-    KILL_GRACE_S,
-    Assignment,
-    Backend,
-    Event,
-    Generated,
-    Generation,
-    Job,
-    Requeued,
-    SolverRef,
-    WorkerFailure,
-    WorkerUsage,
-    build_solver,
-)
+    KILL_GRACE_S, Assignment, Backend, Event, Generated, Generation, Job, Requeued, SolverRef,
+    WorkerFailure, WorkerUsage, build_solver)
 from perfkit.backends.budget import Budget, StartTable
 from perfkit.model import ConfigError
 

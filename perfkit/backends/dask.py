@@ -53,18 +53,8 @@ from typing import Any, Iterator, Optional
 from urllib.parse import urlsplit
 
 from perfkit.backends.base import (
-    KILL_GRACE_S,
-    MAX_ATTEMPTS,
-    Assignment,
-    Event,
-    Generation,
-    Job,
-    Requeued,
-    SolverRef,
-    WorkerFailure,
-    WorkerUsage,
-    build_solver,
-)
+    KILL_GRACE_S, MAX_ATTEMPTS, Assignment, Event, Generation, Job, Requeued, SolverRef, WorkerFailure,
+    WorkerUsage, build_solver)
 from perfkit.backends.unit import BatchRecorder, Watch, generate, run_job
 from perfkit.model import ConfigError, Outcome, OutcomeBatch, Task
 

@@ -54,18 +54,8 @@ from typing import Any, Iterator, Optional
 
 from perfkit.backends import base
 from perfkit.backends.base import (
-    KILL_GRACE_S,
-    MAX_ATTEMPTS,
-    Assignment,
-    Event,
-    Generation,
-    Job,
-    Requeued,
-    SolverRef,
-    WorkerFailure,
-    WorkerUsage,
-    build_solver,
-)
+    KILL_GRACE_S, MAX_ATTEMPTS, Assignment, Event, Generation, Job, Requeued, SolverRef, WorkerFailure,
+    WorkerUsage, build_solver)
 from perfkit.backends.unit import BatchRecorder, Watch, generate, run_job
 from perfkit.backends.usage import KilledWorker, peak_rss_bytes, process_cpu_s, reset_peak_rss
 from perfkit.model import Outcome, OutcomeBatch, Task

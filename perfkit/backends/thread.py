@@ -26,17 +26,8 @@ from typing import Any, Optional
 import psutil
 
 from perfkit.backends.base import (
-    KILL_GRACE_S,
-    Assignment,
-    Event,
-    Generation,
-    Job,
-    Requeued,
-    SolverRef,
-    WorkerFailure,
-    WorkerUsage,
-    build_solver,
-)
+    KILL_GRACE_S, Assignment, Event, Generation, Job, Requeued, SolverRef, WorkerFailure, WorkerUsage,
+    build_solver)
 from perfkit.backends.unit import BatchRecorder, Watch, generate, run_job
 from perfkit.model import Outcome, OutcomeBatch, Task
 

@@ -135,6 +135,14 @@ class BatchRecorder:
         already sent."""
         self.segments.append([dispatch, a, len(self.pos), done])
 
+    def columns(self) -> tuple:
+        """What the unit loop appends to, as locals: (segment, the appends of pos, started,
+        ended, cpu, output_hash, match, status, the errors dict, the next row, the flush time).
+        Taken again after every flush, since :meth:`take` starts new lists."""
+        return (self.segments[-1], self.pos.append, self.started.append, self.ended.append,
+                self.cpu.append, self.output_hash.append, self.match.append, self.status.append,
+                self.errors, len(self.pos), self.since + self.flush_interval_s)
+
     def add(self, pos: int, status: str, started: float, ended: float, cpu: float,
             hash_: Optional[str] = None, match: Optional[bool] = None,
             error: Optional[tuple[Optional[str], str]] = None, candidate: Optional[str] = None) -> None:
@@ -266,11 +274,8 @@ def run_job(solver: Any, task: Task, dispatch: int, a: Assignment, rec: BatchRec
     expected: Optional[str] = None
     # the columns of BatchRecorder as local appends: this loop is the per-unit cost of every
     # backend (docs/benchmarks.md), so nothing in it looks anything up twice
-    segment = rec.segments[-1]
-    add_pos, add_started, add_ended = rec.pos.append, rec.started.append, rec.ended.append
-    add_cpu, add_hash, add_match = rec.cpu.append, rec.output_hash.append, rec.match.append
-    add_status, errors = rec.status.append, rec.errors
-    row, flush_at = len(rec.pos), rec.since + rec.flush_interval_s
+    (segment, add_pos, add_started, add_ended, add_cpu, add_hash, add_match, add_status, errors, row,
+     flush_at) = rec.columns()
     # a re-run after a lost worker sends each outcome as it ends: the unit that kills its
     # worker is then the only one to run again, and the others are not charged its attempts
     flush_units = rec.flush_units if a.attempt == 1 else 1
@@ -290,11 +295,8 @@ def run_job(solver: Any, task: Task, dispatch: int, a: Assignment, rec: BatchRec
                 row += 1
                 if row >= flush_units or now >= flush_at:
                     yield
-                    segment = rec.segments[-1]
-                    add_pos, add_started, add_ended = rec.pos.append, rec.started.append, rec.ended.append
-                    add_cpu, add_hash, add_match = rec.cpu.append, rec.output_hash.append, rec.match.append
-                    add_status, errors = rec.status.append, rec.errors
-                    row, flush_at = len(rec.pos), rec.since + rec.flush_interval_s
+                    (segment, add_pos, add_started, add_ended, add_cpu, add_hash, add_match, add_status, errors, row,
+                     flush_at) = rec.columns()
                 continue
         failure: Optional[BaseException] = None
         out: Any = None
@@ -368,11 +370,8 @@ def run_job(solver: Any, task: Task, dispatch: int, a: Assignment, rec: BatchRec
         row += 1
         if row >= flush_units or ended >= flush_at:
             yield
-            segment = rec.segments[-1]
-            add_pos, add_started, add_ended = rec.pos.append, rec.started.append, rec.ended.append
-            add_cpu, add_hash, add_match = rec.cpu.append, rec.output_hash.append, rec.match.append
-            add_status, errors = rec.status.append, rec.errors
-            row, flush_at = len(rec.pos), rec.since + rec.flush_interval_s
+            (segment, add_pos, add_started, add_ended, add_cpu, add_hash, add_match, add_status, errors, row,
+             flush_at) = rec.columns()
 
 
 def _run_sample_level(solver: Any, task: Task, a: Assignment, rec: BatchRecorder, watch: Watch) -> Iterator[None]:
