@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import subprocess
 import sys
@@ -44,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from perfkit.analysis import gate as g  # noqa: E402
 from perfkit.model import RunConfig, TimeoutPolicy  # noqa: E402
-from perfkit.orchestration.gate import looks  # noqa: E402
+from perfkit.orchestration.gate import looks, sample_seconds  # noqa: E402
 from perfkit.orchestration.instructions import Target, measure_instructions, start  # noqa: E402
 
 EXPERIMENT = RunConfig(solver="synthetic", tasks="synthetic:1x3+1", strategy="sequential", backend="inline",
@@ -58,6 +59,11 @@ def variant(**options: float) -> RunConfig:
 
 ARMS = {"A": EXPERIMENT, "B10": variant(slowdown=0.10), "B3": variant(slowdown=0.03),
         "S10": variant(sleep_ms=0.4)}
+#: A workload whose wall is half sleeping (2 ms of CPU and a 2 ms sleep per unit), and the
+#: change that adds 10 % to its wall by sleeping longer, its CPU work unchanged.
+WALL_EXPERIMENT = variant(cpu_ms=2.0, sleep_ms=2.0)
+WALL_SLEEP = variant(cpu_ms=2.0, sleep_ms=2.4)
+WALL_ARMS = {"W": WALL_EXPERIMENT, "WS": WALL_SLEEP}
 
 
 def instructions(runs: int) -> None:
@@ -99,18 +105,38 @@ def instructions(runs: int) -> None:
           f"window {plain['wall_s']:.2f} s")
 
 
-def simulate(pairs: list[tuple[dict, dict]], gates: int, threshold: float, seed: int) -> dict[str, dict[str, float]]:
-    """Verdict rates per metric over ``gates`` simulated paired gates (sequential procedure)."""
+def wall_instructions(runs: int) -> None:
+    """The sleep change seen by the instruction gate: ``runs`` counts each of W and WS, every
+    (W, WS) pair judged as `make gate` judges (±2 %)."""
+    threshold = g.DEFAULT_INSTRUCTION_THRESHOLD
+    with tempfile.TemporaryDirectory() as tmp:
+        counts = {arm: [c.instructions for _, c in measure_instructions(
+            config, Path(tmp), [Target(f"{arm}{i}") for i in range(runs)])] for arm, config in WALL_ARMS.items()}
+    pairs = list(product(counts["W"], counts["WS"]))
+    verdicts = [g.classify(c / b, c / b, threshold) for b, c in pairs]
+    print(f"\nW {counts['W']}, WS {counts['WS']}: median change "
+          f"{np.median([c / b - 1 for b, c in pairs]) * 100:+.3f} %; verdicts at ±{threshold:.0%}: "
+          + ", ".join(f"{v} {verdicts.count(v)}/{len(verdicts)}" for v in sorted(set(verdicts))))
+
+
+def simulate(pairs: list[tuple[dict, dict]], gates: int, threshold: float, seed: int,
+             metrics: tuple[str, ...] = g.DEFAULT_PAIRED_METRICS) -> dict[str, dict[str, float]]:
+    """Verdict rates per metric over ``gates`` simulated paired gates (sequential procedure,
+    Holm over ``metrics``: the gate's default family unless told)."""
     rng = random.Random(seed)
     planned = looks()
-    counts: dict[str, dict[str, int]] = {m: {} for m in g.TIMING_METRICS}
+    counts: dict[str, dict[str, int]] = {m: {} for m in metrics}
     stopped_at = []
     for _ in range(gates):
-        drawn = [rng.choice(pairs) for _ in range(planned[-1])]
+        # a pair drawn twice is jittered by ~1e-9 (far below the clocks' resolution) so that it
+        # does not tie with itself: real samples never tie, and on ties scipy's signed-rank test
+        # switches from its exact distribution to a permutation test ~200× slower
+        drawn = [(b, {m: h[m] * math.exp(rng.gauss(0.0, JITTER)) for m in metrics})
+                 for b, h in (rng.choice(pairs) for _ in range(planned[-1]))]
         for n in planned:
-            timing = g.PairedTiming({m: [b[m] for b, _ in drawn[:n]] for m in g.TIMING_METRICS},
-                                    {m: [h[m] for _, h in drawn[:n]] for m in g.TIMING_METRICS}, looks=len(planned))
-            verdicts = g.judge_pairs(timing, list(g.TIMING_METRICS), threshold)
+            timing = g.PairedTiming({m: [b[m] for b, _ in drawn[:n]] for m in metrics},
+                                    {m: [h[m] for _, h in drawn[:n]] for m in metrics}, looks=len(planned))
+            verdicts = g.judge_pairs(timing, list(metrics), threshold)
             if g.decided(verdicts) or n == planned[-1]:
                 break
         stopped_at.append(n)
@@ -121,18 +147,35 @@ def simulate(pairs: list[tuple[dict, dict]], gates: int, threshold: float, seed:
     return rates
 
 
-def timing(rounds: int, gates: int, saved: Path | None) -> None:
+#: Relative jitter of a resampled pair (see simulate).
+JITTER = 1e-9
+#: The timing arms: the CPU workload (A, A' the same code, B10 +10 % CPU work per unit) and the
+#: wall workload (W, W' the same code, WS the sleep change).
+TIMING_ARMS = {"A": EXPERIMENT, "A'": EXPERIMENT, "B10": ARMS["B10"], "W": WALL_EXPERIMENT, "W'": WALL_EXPERIMENT,
+               "WS": WALL_SLEEP}
+#: (name, base arm, head arm) of every comparison reported.
+COMPARISONS = [("A/A (same code, CPU workload)", "A", "A'"), ("A/B (+10 % CPU work)", "A", "B10"),
+               ("W/W (same code, wall workload)", "W", "W'"), ("W/S (+10 % wall, sleeping)", "W", "WS")]
+
+
+def timing(rounds: int, gates: int, saved: Path | None, busy: int) -> None:
     """The paired timing gate's quality over simulated gates drawn from real pairs (measured,
-    or read back from ``saved`` when it exists; written there otherwise)."""
-    arms = {"A": EXPERIMENT, "A'": EXPERIMENT, "B10": ARMS["B10"], "S10": ARMS["S10"]}
+    next to ``busy`` busy loops, or read back from ``saved`` when it exists; written there
+    otherwise)."""
     if saved is not None and saved.exists():
         data = json.loads(saved.read_text())
-        samples, rounds, sample_s = data["samples"], data["rounds"], data["sample_s"]
+        samples, rounds, sample_s, busy = data["samples"], data["rounds"], data["sample_s"], data.get("busy", 0)
     else:
-        samples, sample_s = measure_rounds(arms, rounds)
+        loops = [subprocess.Popen(["sh", "-c", "while :; do :; done"]) for _ in range(busy)]
+        try:
+            samples, sample_s = measure_rounds(TIMING_ARMS, rounds)
+        finally:
+            for loop in loops:
+                loop.kill()
+                loop.wait()
         if saved is not None:
-            saved.write_text(json.dumps({"samples": samples, "rounds": rounds, "sample_s": sample_s}))
-    report_timing(samples, rounds, gates, sample_s)
+            saved.write_text(json.dumps({"samples": samples, "rounds": rounds, "sample_s": sample_s, "busy": busy}))
+    report_timing(samples, rounds, gates, sample_s, busy)
 
 
 def measure_rounds(arms: dict[str, RunConfig], rounds: int) -> tuple[dict[str, list[dict]], float]:
@@ -147,33 +190,40 @@ def measure_rounds(arms: dict[str, RunConfig], rounds: int) -> tuple[dict[str, l
             for arm in order:
                 result = start(Target(arm), replace(arms[arm], label=f"q{i}"), Path(tmp),
                                Path(tmp) / f"{i}-{arm}", valgrind=False).wait()
-                samples[arm].append({"cpu": result["cpu_s"], "wall": result["wall_s"]})
+                samples[arm].append({m: sample_seconds(result, m) for m in g.PAIRED_METRICS})
             print(f"round {i + 1}/{rounds}", file=sys.stderr)
         sample_s = (time.monotonic() - t0) / (len(arms) * rounds)
     return samples, sample_s
 
 
-def report_timing(samples: dict[str, list[dict]], rounds: int, gates: int, sample_s: float) -> None:
-    """Print the rates of the simulated gates for A/A, A/B and A/S."""
-    base = samples["A"]
-    spread = {m: float(np.std([np.log(h[m] / b[m]) for b, h in zip(base, samples["A'"])], ddof=1))
-              for m in g.TIMING_METRICS}
-    raw = {m: float(np.std(np.log([b[m] for b in base]), ddof=1)) for m in g.TIMING_METRICS}
-    print(f"\n{rounds} rounds of 4 fresh-process samples ({sample_s:.2f} s each); {gates} simulated gates per "
-          f"comparison; timing threshold {g.DEFAULT_THRESHOLD:.0%} (floor +{g.practical_floor(g.DEFAULT_THRESHOLD):.0%})"
-          f", α {g.ALPHA}; A/A log-ratio spread: cpu {spread['cpu']:.3f}, wall {spread['wall']:.3f} "
-          f"(one side alone: cpu {raw['cpu']:.3f}, wall {raw['wall']:.3f})\n")
-    print("| comparison | metric | effect over all pairs | regression (alarm) | unchanged | inconclusive | "
+def report_timing(samples: dict[str, list[dict]], rounds: int, gates: int, sample_s: float, busy: int) -> None:
+    """Print the rates of the simulated gates for every comparison, under the gate's rule
+    (unqueued and cpu), and the wall workload's under the rule before it (wall and cpu)."""
+    def spread(a: str, b: str, m: str) -> float:
+        return float(np.std([np.log(h[m] / x[m]) for x, h in zip(samples[a], samples[b])], ddof=1))
+
+    print(f"\n{rounds} rounds of {len(samples)} fresh-process samples ({sample_s:.2f} s each) next to {busy} busy "
+          f"loops; {gates} simulated gates per comparison; timing threshold {g.DEFAULT_THRESHOLD:.0%} (floor "
+          f"+{g.practical_floor(g.DEFAULT_THRESHOLD):.0%}), α {g.ALPHA}. Same-code log-ratio spread: CPU workload "
+          + ", ".join(f"{m} {spread('A', chr(65) + chr(39), m):.3f}" for m in g.PAIRED_METRICS)
+          + "; wall workload " + ", ".join(f"{m} {spread('W', 'W' + chr(39), m):.3f}" for m in g.PAIRED_METRICS)
+          + "\n")
+    print("| comparison | rule | metric | effect over all pairs | regression (alarm) | unchanged | inconclusive | "
           "improvement | mean pairs |")
-    print("|---|---|---|---|---|---|---|---|")
-    for name, arm in [("A/A (same code)", "A'"), ("A/B (+10 % CPU work)", "B10"), ("A/S (+10 % wall, sleeping)", "S10")]:
-        pairs = list(zip(base, samples[arm]))
-        rates = simulate(pairs, gates, g.DEFAULT_THRESHOLD, seed=7)
-        for m in g.TIMING_METRICS:
-            r = rates[m]
-            effect = float(np.exp(np.median([np.log(h[m] / b[m]) for b, h in pairs]))) - 1
-            print(f"| {name} | {m} | {effect:+.1%} | {r.get('regression', 0):.1%} | {r.get('unchanged', 0):.1%} | "
-                  f"{r.get('inconclusive', 0):.1%} | {r.get('improvement', 0):.1%} | {rates['_pairs']['mean']:.1f} |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    rules = {"gate": g.DEFAULT_PAIRED_METRICS, "before": g.TIMING_METRICS}
+    for name, base, head in COMPARISONS:
+        pairs = list(zip(samples[base], samples[head]))
+        for rule, metrics in rules.items():
+            if rule == "before" and base != "W":
+                continue
+            rates = simulate(pairs, gates, g.DEFAULT_THRESHOLD, seed=7, metrics=metrics)
+            for m in metrics:
+                r = rates[m]
+                effect = float(np.exp(np.median([np.log(h[m] / b[m]) for b, h in pairs]))) - 1
+                print(f"| {name} | {rule} | {m} | {effect:+.1%} | {r.get('regression', 0):.1%} | "
+                      f"{r.get('unchanged', 0):.1%} | {r.get('inconclusive', 0):.1%} | {r.get('improvement', 0):.1%} | "
+                      f"{rates['_pairs']['mean']:.1f} |", flush=True)
 
 
 def whole(base: str) -> None:
@@ -196,13 +246,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--gates", type=int, default=400)
     parser.add_argument("--base", default="HEAD")
+    parser.add_argument("--busy", type=int, default=0, help="timing: busy loops running beside the samples")
+    parser.add_argument("--workload", choices=("cpu", "wall"), default="cpu",
+                        help="instructions: the CPU workload's arms, or the wall workload's (W, WS)")
     parser.add_argument("--samples", type=Path, help="timing: read the measured samples from this JSON file "
                         "when it exists, else measure and write them there")
     args = parser.parse_args()
     if args.mode == "instructions":
-        instructions(args.runs)
+        instructions(args.runs) if args.workload == "cpu" else wall_instructions(args.runs)
     elif args.mode == "timing":
-        timing(args.rounds, args.gates, args.samples)
+        timing(args.rounds, args.gates, args.samples, args.busy)
     else:
         whole(args.base)
 

@@ -18,6 +18,8 @@ from perfkit.analysis.comparison import Comparison, analyse
 from perfkit.analysis.gate import (
     DEFAULT_INSTRUCTION_THRESHOLD,
     DEFAULT_THRESHOLD,
+    DEFAULT_PAIRED_METRICS,
+    PAIRED_METRICS,
     TIMING_METRICS,
     GateResult,
     check_metrics,
@@ -186,7 +188,7 @@ def gate(baseline: Sequence[str | Path] = (), current: Sequence[str | Path] = ()
     base_side = load_side(list(baseline), "baseline")
     rebuild_incompatible = rebuild_incompatible or metrics is None
     chosen = list(metrics) if metrics is not None else (["instructions"] if base_side.build else list(TIMING_METRICS))
-    check_metrics(chosen, threshold, instruction_threshold)
+    check_metrics(chosen, threshold, instruction_threshold, paired=False)
     if current:
         cur = load_side(list(current), "current")
         if "instructions" in chosen:
@@ -229,9 +231,9 @@ def _gate_against_revision(ref: str, baseline: Sequence[str | Path], config: Opt
         if not baseline:
             raise ConfigError("base", ref, "give the benchmark to run: a baseline, or a run configuration")
         config = load_side(list(baseline), "baseline").run_config()
-    chosen = list(metrics) if metrics is not None else ["instructions", *TIMING_METRICS]
+    chosen = list(metrics) if metrics is not None else ["instructions", *DEFAULT_PAIRED_METRICS]
     check_metrics(chosen, threshold, instruction_threshold)
-    timing = [m for m in chosen if m in TIMING_METRICS]
+    timing = [m for m in chosen if m in PAIRED_METRICS]
     head_target = gauge.head_target()
     with gauge.base_revision(ref) as (base_target, how):
         if "instructions" in chosen:
@@ -243,7 +245,8 @@ def _gate_against_revision(ref: str, baseline: Sequence[str | Path], config: Opt
     if paired is not None:
         _add_timing(base_side, paired.base)
         _add_timing(head_side, paired.head)
-    _record_history(store, "gate", [base_side, head_side], chosen)
+    # a side's repeats hold wall and CPU, not the unqueued wall: that stays in the gate's report
+    _record_history(store, "gate", [base_side, head_side], [m for m in chosen if m != "unqueued"])
     return judge(base_side, head_side, threshold, chosen, instruction_threshold=instruction_threshold,
                  pairs=paired, notes=[how])
 

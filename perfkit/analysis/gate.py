@@ -9,8 +9,11 @@ measured interleaved — in, a :class:`GateResult` out; measuring is perfkit/orc
    ratio = median(current) / median(baseline), interval = the smallest and largest ratio of
    any two repeats, classified against the threshold as below. Counts of different builds are
    never compared (perfkit/store/baseline.py refuses).
-3. Paired timing (``cpu``, ``wall`` of base and head measured in randomised interleaved pairs,
-   one fresh process per sample): per pair the log ratio head / base; a one-sided Wilcoxon
+3. Paired timing (``cpu``, ``unqueued``, ``wall`` of base and head measured in randomised
+   interleaved pairs, one fresh process per sample; ``unqueued`` is the wall minus the time the
+   run waited for a core, perfkit/orchestration/timed_run.py — next to busy processes the wall
+   is mostly that wait, while a slowdown by sleeping or I/O stays in it whole): per pair the
+   log ratio head / base; a one-sided Wilcoxon
    signed-rank test, Holm-corrected across the metrics and Bonferroni-corrected across the
    looks of early stopping, and the Hodges–Lehmann ratio with its interval
    (perfkit/analysis/statistics.py). ``regression`` when significant and the estimate reaches
@@ -46,8 +49,13 @@ from perfkit.analysis.statistics import holm, paired_ratio_of_sums, paired_shift
 from perfkit.model import ConfigError
 from perfkit.store.baseline import Side
 
+#: Timing metrics of stored repeats (the unpaired gate).
 TIMING_METRICS = ("wall", "cpu")
-METRICS = (*TIMING_METRICS, "instructions")
+#: Timing metrics of interleaved pairs, the paired gate's default first (docs/benchmarks.md §3:
+#: under load ``unqueued`` detects a +10 % wall change that ``wall`` mostly calls inconclusive).
+PAIRED_METRICS = ("unqueued", "cpu", "wall")
+DEFAULT_PAIRED_METRICS = PAIRED_METRICS[:2]
+METRICS = (*PAIRED_METRICS, "instructions")
 CONFIDENCE = 0.99
 #: Family-wise false-alarm rate of the paired timing test (one-sided), over metrics and looks.
 ALPHA = 0.01
@@ -253,11 +261,14 @@ def should_normalise(baseline: Side, current: Side, mode: str) -> tuple[bool, st
     return False, "same machine"
 
 
-def check_metrics(metrics: Sequence[str], threshold: float, instruction_threshold: float) -> None:
-    """The gate's options, checked once (ConfigError naming the field)."""
+def check_metrics(metrics: Sequence[str], threshold: float, instruction_threshold: float, paired: bool = True) -> None:
+    """The gate's options, checked once (ConfigError naming the field); ``paired``: timing is
+    measured in interleaved pairs (only they measure ``unqueued``)."""
     for m in metrics:
         if m not in METRICS:
             raise ConfigError("metrics", m, f"expected one of {', '.join(METRICS)}")
+        if m not in TIMING_METRICS and m != "instructions" and not paired:
+            raise ConfigError("metrics", m, "measured only in interleaved pairs against a base revision")
     for name, value in (("threshold", threshold), ("instruction_threshold", instruction_threshold)):
         if not value > 0:
             raise ConfigError(name, value, "must be positive")
@@ -269,13 +280,13 @@ def gate(baseline: Side, current: Side, threshold: float = DEFAULT_THRESHOLD, me
     """Decide: answers first, then each metric. Timing metrics are judged on ``pairs`` when
     given (paired, interleaved), else on the sides' repeats (unpaired). Pure: no measuring."""
     t0 = time.monotonic()
-    check_metrics(metrics, threshold, instruction_threshold)
+    check_metrics(metrics, threshold, instruction_threshold, paired=pairs is not None)
     if normalise not in NORMALISE_MODES:
         raise ConfigError("normalise", normalise, f"expected one of {', '.join(NORMALISE_MODES)}")
     check = check_answers(baseline.answers, current.answers, run_id=current.label, group="current",
                           reference_id=baseline.label, reference_name="the baseline")
     normalised, reason = should_normalise(baseline, current, normalise)
-    timing = [m for m in metrics if m in TIMING_METRICS]
+    timing = [m for m in metrics if m in PAIRED_METRICS]
     if pairs is not None:
         normalised, reason = False, "paired: base and head measured in the same job"
         verdicts = judge_pairs(pairs, timing, threshold) if timing else []

@@ -30,8 +30,9 @@ def gate(
                                        "instructions side by side, timing in interleaved pairs"),
     threshold: str = typer.Option("10%", help="smallest timing change that matters, e.g. 10% or 0.1"),
     instruction_threshold: str = typer.Option("2%", help="smallest instruction-count change that matters"),
-    metric: List[str] = typer.Option([], help="instructions, cpu and/or wall (default: instructions when the "
-                                     "baseline has them, else cpu and wall; all three with --base)"),
+    metric: List[str] = typer.Option([], help="instructions, cpu, wall and/or unqueued (the wall less the "
+                                     "wait for a core; --base only) (default: instructions when the baseline "
+                                     "has them, else cpu and wall; instructions, unqueued and cpu with --base)"),
     normalise: str = typer.Option("auto", help="divide by the calibration workload: auto, yes, no"),
     repeats: Optional[int] = typer.Option(None, help="repeats when measuring the current code (unpaired timing)"),
     pairs: int = typer.Option(25, help="at most this many interleaved pairs with --base (stops early when clear)"),

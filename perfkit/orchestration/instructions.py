@@ -55,6 +55,8 @@ HASH_SEED = "0"
 TIMEOUT_SCALE = 100.0
 #: The driver script every measured run executes.
 DRIVER = Path(measured_run.__file__).resolve()
+#: The driver of a run outside valgrind (a timing sample): DRIVER's run plus its run-queue wait.
+TIMED_DRIVER = DRIVER.with_name("timed_run.py")
 #: Bytes of argument and environment strings every counted process starts with (padded to).
 STACK_STRINGS = 16384
 #: The variables a counted process sees (besides PYTHONHASHSEED, PYTHONPATH and the padding).
@@ -140,7 +142,8 @@ class Child:
     command: list[str]
 
     def wait(self) -> dict[str, Any]:
-        """Wait for the run; its result (run folder, seconds, markers, build)."""
+        """Wait for the run; its result (run folder, seconds, markers, build; outside valgrind
+        also ``queued_s``, perfkit/orchestration/timed_run.py)."""
         _, err = self.process.communicate()
         if self.process.returncode != 0 or not self.result_path.exists():
             tail = " | ".join(line for line in err.strip().splitlines()[-3:] if line)
@@ -156,7 +159,7 @@ def start(target: Target, config: RunConfig, store: Path, folder: Path, *, valgr
                "store": str(Path(store).resolve()), "markers": valgrind, "build": valgrind}
     request_path, result_path = folder / "request.json", folder / "result.json"
     request_path.write_text(json.dumps(request), encoding="utf-8")
-    command = [target.python, str(DRIVER), str(request_path), str(result_path)]
+    command = [target.python, str(DRIVER if valgrind else TIMED_DRIVER), str(request_path), str(result_path)]
     version = None
     env = child_environment(command, target.pythonpath) if valgrind else plain_environment(target)
     if valgrind:
