@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +19,15 @@ import perfkit
 from perfkit import runner
 from perfkit.analysis import gate as g
 from perfkit.analysis.statistics import holm, paired_shift
-from perfkit.orchestration.instructions import Target, child_environment, measure_instructions, write_bytecode
+from perfkit.model import ConfigError
+from perfkit.orchestration.gate import sample_seconds
+from perfkit.orchestration.instructions import (
+    Target,
+    child_environment,
+    measure_instructions,
+    start,
+    write_bytecode,
+)
 from perfkit.store.baseline import IncompatibleBuild, Repeat, Side, check_comparable, write_baseline
 from perfkit.store.history import HistoryRecord, append_history
 from perfkit.store.instructions import InstructionCount, write_instructions
@@ -67,6 +77,68 @@ def test_the_paired_test_sees_the_pairing():
     shift = paired_shift(pairs.head["cpu"], pairs.base["cpu"])
     assert shift.p_slower < 1e-5 and abs(shift.ratio - 1.10) < 0.03
     assert np.std(np.log(pairs.base["cpu"])) > 5 * 0.04
+
+
+def sleep_change_samples(n: int = 25, seed: int = 0) -> g.PairedTiming:
+    """Timing samples built by construction, as timed_run.py reports them: the same CPU work
+    (0.25 s, 3 % noise) on both sides, 0.25 s of sleeping in base and 0.30 s in head (+10 % of
+    the 0.5 s wall), and up to 0.5 s of waiting for a core drawn afresh for every sample (two
+    busy loops on 2 cores)."""
+    rng = np.random.default_rng(seed)
+    pairs = g.PairedTiming({m: [] for m in g.PAIRED_METRICS}, {m: [] for m in g.PAIRED_METRICS})
+    for _ in range(n):
+        for side, sleep_s in ((pairs.base, 0.25), (pairs.head, 0.30)):
+            cpu_s, queued_s = 0.25 * np.exp(rng.normal(0, 0.03)), rng.uniform(0.0, 0.5)
+            result = {"cpu_s": cpu_s, "wall_s": cpu_s + sleep_s + queued_s, "queued_s": queued_s}
+            for m in g.PAIRED_METRICS:
+                side[m].append(sample_seconds(result, m))
+    return pairs
+
+
+def test_a_sleep_change_fails_the_gate_by_its_unqueued_wall_while_instructions_pass():
+    pairs = sleep_change_samples()
+    verdicts = {v.metric: v for v in g.judge_pairs(pairs, g.PAIRED_METRICS, threshold=0.10)}
+    assert verdicts["unqueued"].verdict == "regression" and verdicts["unqueued"].low < 1.10 < verdicts["unqueued"].high
+    assert verdicts["cpu"].verdict == "unchanged"
+    assert verdicts["wall"].verdict == "inconclusive"  # the same +10 %, drowned by the wait for a core
+    # the whole gate: instructions cannot see a sleep (equal counts), the paired timing fails it
+    result = g.gate(counted(1_000_000), counted(1_000_000), metrics=["instructions", *g.DEFAULT_PAIRED_METRICS],
+                    pairs=pairs)
+    assert [(m.metric, m.verdict) for m in result.metrics] == [
+        ("instructions", "unchanged"), ("unqueued", "regression"), ("cpu", "unchanged")]
+    assert result.exit_code == 1
+    same = sleep_change_samples(seed=1)
+    same.head = {m: list(v) for m, v in same.base.items()}  # head identical to base: nothing to find
+    assert {v.verdict for v in g.judge_pairs(same, g.DEFAULT_PAIRED_METRICS, 0.10)} == {"unchanged"}
+
+
+def test_unqueued_wall_is_judged_only_in_pairs():
+    with pytest.raises(ConfigError) as exc:
+        g.gate(counted(1), counted(1), metrics=["unqueued"])
+    assert exc.value.field == "metrics"
+
+
+@pytest.mark.slow
+def test_a_timing_sample_keeps_sleeping_in_its_unqueued_wall_and_waiting_for_a_core_out(tmp_path):
+    # the sample and a busy loop share one core: the sample waits for it about as long as it
+    # computes; the sleeps (4 units × 25 ms, a lower bound by construction) stay in the figure
+    config = replace(synthetic_config(candidates=2, cpu_ms=20.0, sleep_ms=25.0, timeout_s=10.0),
+                     tasks="synthetic:1x1+1")
+    cpus = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cpus)})
+    try:
+        loop = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        try:
+            result = start(Target("head"), config, tmp_path / "store", tmp_path / "sample", valgrind=False).wait()
+        finally:
+            loop.kill()
+            loop.wait()
+    finally:
+        os.sched_setaffinity(0, cpus)
+    unqueued = sample_seconds(result, "unqueued")
+    assert 0 < result["queued_s"] < result["wall_s"]
+    assert result["queued_s"] > 0.25 * result["cpu_s"]  # relative to its own CPU: any machine speed
+    assert unqueued >= 4 * 0.025 and unqueued == pytest.approx(result["wall_s"] - result["queued_s"])
 
 
 def test_holm_adjusts_step_down_and_keeps_order():
