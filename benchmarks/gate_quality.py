@@ -231,10 +231,15 @@ def whole(base: str) -> None:
     perfkit = Path(sys.executable).with_name("perfkit")
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.monotonic()
-        done = subprocess.run([str(perfkit), "gate", "--base", base, "--baseline", "ci-arc", "--store", tmp],
-                              capture_output=True, text=True)
+        verdict = Path(tmp) / "verdict.json"
+        done = subprocess.run([str(perfkit), "gate", "--base", base, "--baseline", "ci-arc", "--store", tmp,
+                               "--json", str(verdict), "--no-progress"], capture_output=True, text=True)
         elapsed = time.monotonic() - t0
-    print(done.stdout)
+        metrics = json.loads(verdict.read_text())["metrics"] if verdict.exists() else []
+    print(done.stdout[-2000:], done.stderr[-2000:])
+    for m in metrics:
+        print(f"{m['metric']}: {m['verdict']} {m['change_pct']:+.1f} % ({m['low']:.3f}…{m['high']:.3f}), "
+              f"{m['pairs'] or m['n_current']} pairs/runs")
     print(f"exit {done.returncode}; whole gate (answers + instructions of base and head + paired timing): "
           f"{elapsed:.0f} s wall")
 
