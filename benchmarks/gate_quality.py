@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from perfkit.analysis import gate as g  # noqa: E402
 from perfkit.model import RunConfig, TimeoutPolicy  # noqa: E402
-from perfkit.orchestration.gate import looks, sample_seconds  # noqa: E402
+from perfkit.orchestration.gate import MAX_PAIRS, looks, sample_seconds  # noqa: E402
 from perfkit.orchestration.instructions import Target, measure_instructions, start  # noqa: E402
 
 EXPERIMENT = RunConfig(solver="synthetic", tasks="synthetic:1x3+1", strategy="sequential", backend="inline",
@@ -120,11 +120,11 @@ def wall_instructions(runs: int) -> None:
 
 
 def simulate(pairs: list[tuple[dict, dict]], gates: int, threshold: float, seed: int,
-             metrics: tuple[str, ...] = g.DEFAULT_PAIRED_METRICS) -> dict[str, dict[str, float]]:
+             metrics: tuple[str, ...] = g.DEFAULT_PAIRED_METRICS, max_pairs: int = MAX_PAIRS) -> dict[str, dict[str, float]]:
     """Verdict rates per metric over ``gates`` simulated paired gates (sequential procedure,
     Holm over ``metrics``: the gate's default family unless told)."""
     rng = random.Random(seed)
-    planned = looks()
+    planned = looks(max_pairs)
     counts: dict[str, dict[str, int]] = {m: {} for m in metrics}
     stopped_at = []
     for _ in range(gates):
@@ -158,7 +158,7 @@ COMPARISONS = [("A/A (same code, CPU workload)", "A", "A'"), ("A/B (+10 % CPU wo
                ("W/W (same code, wall workload)", "W", "W'"), ("W/S (+10 % wall, sleeping)", "W", "WS")]
 
 
-def timing(rounds: int, gates: int, saved: Path | None, busy: int) -> None:
+def timing(rounds: int, gates: int, saved: Path | None, busy: int, max_pairs: int = MAX_PAIRS) -> None:
     """The paired timing gate's quality over simulated gates drawn from real pairs (measured,
     next to ``busy`` busy loops, or read back from ``saved`` when it exists; written there
     otherwise)."""
@@ -175,7 +175,7 @@ def timing(rounds: int, gates: int, saved: Path | None, busy: int) -> None:
                 loop.wait()
         if saved is not None:
             saved.write_text(json.dumps({"samples": samples, "rounds": rounds, "sample_s": sample_s, "busy": busy}))
-    report_timing(samples, rounds, gates, sample_s, busy)
+    report_timing(samples, rounds, gates, sample_s, busy, max_pairs)
 
 
 def measure_rounds(arms: dict[str, RunConfig], rounds: int) -> tuple[dict[str, list[dict]], float]:
@@ -196,7 +196,8 @@ def measure_rounds(arms: dict[str, RunConfig], rounds: int) -> tuple[dict[str, l
     return samples, sample_s
 
 
-def report_timing(samples: dict[str, list[dict]], rounds: int, gates: int, sample_s: float, busy: int) -> None:
+def report_timing(samples: dict[str, list[dict]], rounds: int, gates: int, sample_s: float, busy: int,
+                  max_pairs: int = MAX_PAIRS) -> None:
     """Print the rates of the simulated gates for every comparison, under the gate's rule
     (unqueued and cpu), and the wall workload's under the rule before it (wall and cpu)."""
     def spread(a: str, b: str, m: str) -> float:
@@ -217,7 +218,7 @@ def report_timing(samples: dict[str, list[dict]], rounds: int, gates: int, sampl
         for rule, metrics in rules.items():
             if rule == "before" and base != "W":
                 continue
-            rates = simulate(pairs, gates, g.DEFAULT_THRESHOLD, seed=7, metrics=metrics)
+            rates = simulate(pairs, gates, g.DEFAULT_THRESHOLD, seed=7, metrics=metrics, max_pairs=max_pairs)
             for m in metrics:
                 r = rates[m]
                 effect = float(np.exp(np.median([np.log(h[m] / b[m]) for b, h in pairs]))) - 1
@@ -251,6 +252,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--gates", type=int, default=400)
     parser.add_argument("--base", default="HEAD")
+    parser.add_argument("--pairs", type=int, default=MAX_PAIRS, help="timing: at most this many pairs per gate")
     parser.add_argument("--busy", type=int, default=0, help="timing: busy loops running beside the samples")
     parser.add_argument("--workload", choices=("cpu", "wall"), default="cpu",
                         help="instructions: the CPU workload's arms, or the wall workload's (W, WS)")
@@ -260,7 +262,7 @@ def main() -> None:
     if args.mode == "instructions":
         instructions(args.runs) if args.workload == "cpu" else wall_instructions(args.runs)
     elif args.mode == "timing":
-        timing(args.rounds, args.gates, args.samples, args.busy)
+        timing(args.rounds, args.gates, args.samples, args.busy, args.pairs)
     else:
         whole(args.base)
 
