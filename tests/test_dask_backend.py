@@ -67,13 +67,22 @@ def reference(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def existing_cluster():
-    """One LocalCluster of 2 worker processes shared by the tests of the existing-cluster path."""
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       dashboard_address=None, silence_logs=logging.ERROR)
-    try:
-        yield cluster
-    finally:
-        cluster.close()
+    """One LocalCluster of 2 worker processes shared by the tests of the existing-cluster path.
+
+    It stands for a long-lived cluster (``dask worker`` under a nanny keeps restarting its worker).
+    A LocalCluster does not: when a worker it lost has not re-registered under its name within
+    ``distributed.deploy.lost-worker-timeout`` (15 s), it closes that worker's nanny for good. A
+    nanny restarting a SIGKILLed worker on a loaded machine, and a timer of an earlier death firing
+    while the worker is dead again, both met that, and the run ended "no worker for 60 s"."""
+    import dask
+
+    with dask.config.set({"distributed.deploy.lost-worker-timeout": "1h"}):
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                           dashboard_address=None, silence_logs=logging.ERROR)
+        try:
+            yield cluster
+        finally:
+            cluster.close()
 
 
 def _check(run, faults: str, reference, strategy: str) -> None:
