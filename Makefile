@@ -41,9 +41,11 @@ demo: $(STAMP)
 
 # the whole suite; `make test-quick` is the quick subset (tests not marked slow), see docs/testing.md.
 # One pytest worker per core (pytest-xdist): most tests wait on workers, timeouts and subprocesses,
-# so two cores halve the wall. A test file stays on one worker (its module fixtures, e.g. a Dask
-# cluster, are built once); every test must pass beside another test anyway (docs/testing.md).
-XDIST := -n auto --dist loadfile
+# so two cores halve the wall. Tests are handed out one at a time, longest first (the order is
+# tests/conftest.py's; --no-loadscope-reorder keeps it), so no worker ends alone in a long file;
+# tests sharing an expensive module fixture (a Dask cluster) carry one xdist_group and stay on one
+# worker. Every test must pass beside another test anyway (docs/testing.md).
+XDIST := -n auto --dist loadgroup --no-loadscope-reorder
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(XDIST)
 

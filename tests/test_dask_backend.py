@@ -17,7 +17,8 @@ from perfkit import runner
 from perfkit.model import RunConfig, TimeoutPolicy
 from perfkit.store import load_run
 
-pytestmark = pytest.mark.slow
+#: One xdist worker runs this file: its cluster fixture is built once (tests/conftest.py).
+pytestmark = [pytest.mark.slow, pytest.mark.longest, pytest.mark.xdist_group("dask")]
 
 KEY = ["task_id", "split", "index", "candidate"]
 FAULTS = "raise:c003@demo[1]; hang_py:c005@demo[2]; hang_c:c007@test[0]; kill:c006@demo[0]; exit:c004@demo[1]"

@@ -107,6 +107,7 @@ def test_bad_threshold_and_metric_are_user_errors():
 CANDIDATES = 6
 
 
+# the tests that use it run on one xdist worker (xdist_group): the 9 runs are made once
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory):
     """Three phases of real runs: a baseline, a phase with an eighth of its work, a phase with 24
@@ -124,6 +125,7 @@ def stored(tmp_path_factory):
     return store, out
 
 
+@pytest.mark.xdist_group("gate-phases")
 def test_phase_report_flags_the_regression(stored, tmp_path):
     store, _ = stored
     rows = phase_table([(label, find_runs(label, store)) for label in ("baseline", "phase-1", "phase-2")])
@@ -140,6 +142,7 @@ def test_phase_report_flags_the_regression(stored, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("gate-phases")
 def test_gate_cli_exit_codes_and_json(stored, tmp_path):
     store, paths = stored
     cli = [sys.executable, "-m", "perfkit", "gate"]
@@ -161,6 +164,7 @@ def test_gate_cli_exit_codes_and_json(stored, tmp_path):
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
 
 
+@pytest.mark.xdist_group("gate-phases")
 def test_baseline_file_round_trip_and_changed_answers(stored, tmp_path):
     store, paths = stored
     path = perfkit.save_baseline("unit", paths["baseline"], directory=tmp_path)

@@ -205,6 +205,7 @@ def test_history_finds_a_change_point_placed_in_a_synthetic_history(tmp_path, ca
 
 
 @pytest.mark.slow
+@pytest.mark.longest  # three runs under valgrind
 def test_the_instruction_count_is_reproducible_and_rises_with_injected_work(tmp_path):
     config = replace(synthetic_config(candidates=4, cpu_ms=2.0, workers=1), tasks="synthetic:1x2+1")
     heavier = replace(config, solver_options={**config.solver_options, "slowdown": 0.10})
@@ -258,6 +259,7 @@ def test_a_counted_run_flushes_outcomes_by_count_only(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.longest
 def test_a_base_revision_is_measured_in_a_temporary_worktree_in_interleaved_pairs(tmp_path):
     repo = Path(__file__).resolve().parents[1]
 

@@ -336,6 +336,7 @@ CLI_SUBPROCESS_CASES = ("malformed-json", "ragged-rows", "cell-bool", "challenge
                         "missing-path")
 
 
+# the tests that use it run on one xdist worker (xdist_group): the subprocesses start once
 @pytest.fixture(scope="module")
 def cli_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.CompletedProcess[str]]:
     """``perfkit tasks validate`` in a subprocess for each CLI case, run concurrently."""
@@ -349,6 +350,7 @@ def cli_results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subproces
 
 @pytest.mark.slow  # every case also runs in-process through main, in the quick subset
 @pytest.mark.parametrize("case", CLI_SUBPROCESS_CASES)
+@pytest.mark.xdist_group("tasks-cli")
 def test_cli_validate_bad_input_exits_2_with_one_line(case: str, cli_results) -> None:
     result = cli_results[case]
     output = result.stdout + result.stderr
@@ -362,6 +364,7 @@ def test_cli_validate_bad_input_exits_2_with_one_line(case: str, cli_results) ->
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("tasks-cli")
 def test_cli_validate_good_file_exits_0(cli_results) -> None:
     result = cli_results["<good>"]
     assert result.returncode == 0, result.stdout + result.stderr

@@ -41,6 +41,7 @@ def whole_numbers_only(text: str, columns: int) -> None:
     assert not long, long
 
 
+# the tests that use it run on one xdist worker (xdist_group): one compare for all
 @pytest.fixture(scope="module")
 def compared(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("compare")
@@ -50,6 +51,7 @@ def compared(tmp_path_factory):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("terminal-compare")
 def test_compare_at_80_columns_in_a_log_shows_every_number_whole(compared):
     tmp, done = compared
     whole_numbers_only(done.stderr, 80)
@@ -74,6 +76,7 @@ def test_compare_at_80_columns_in_a_log_shows_every_number_whole(compared):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("terminal-compare")
 def test_a_narrow_terminal_gets_a_stacked_table_with_whole_numbers(compared):
     tmp, _ = compared
     runs = sorted(str(p) for p in (tmp / "runs").iterdir())
@@ -87,6 +90,7 @@ def test_a_narrow_terminal_gets_a_stacked_table_with_whole_numbers(compared):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("terminal-compare")
 def test_quiet_prints_only_the_paths(compared):
     tmp, _ = compared
     runs = sorted(str(p) for p in (tmp / "runs").iterdir())
