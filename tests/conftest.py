@@ -13,6 +13,7 @@ def tasks() -> list[Task]:
     return [make_task("t1", seed=1), make_task("t2", seed=2)]
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-xdist's own hook (see _keep_xdist_groups)
 def pytest_collection_modifyitems(config, items) -> None:
     """Every benchmark is ``slow``: the quick subset (``-m "not slow"``) leaves them out, the whole
     suite (``make test``) runs each once with timing disabled, and ``make bench`` measures them.
@@ -27,3 +28,20 @@ def pytest_collection_modifyitems(config, items) -> None:
             item.add_marker(pytest.mark.slow)
     items.sort(key=lambda item: 0 if item.get_closest_marker("longest") else
                1 if item.get_closest_marker("slow") else 2)
+    _keep_xdist_groups(config, items)
+
+
+def _keep_xdist_groups(config, items) -> None:
+    """``--dist loadgroup`` keeps the tests of one ``xdist_group`` on one worker by the suffix
+    ``@group`` that pytest-xdist (3.8) appends to their node ids, but it writes ``item._nodeid``,
+    which pytest 9.2 no longer reads (pytest-dev/pytest-xdist#1386, open): the groups were
+    silently spread over the workers. Until xdist writes the id pytest reads, append it here."""
+    if not config.getvalue("loadgroup"):  # set in xdist's workers under --dist loadgroup
+        return
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                        for m in item.iter_markers("xdist_group")})
+        if names and "@" not in item.nodeid:
+            from _pytest.nodeid import NodeId
+
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(names)}")
