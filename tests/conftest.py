@@ -36,7 +36,7 @@ def _keep_xdist_groups(config, items) -> None:
     ``@group`` that pytest-xdist (3.8) appends to their node ids, but it writes ``item._nodeid``,
     which pytest 9.2 no longer reads (pytest-dev/pytest-xdist#1386, open): the groups were
     silently spread over the workers. Until xdist writes the id pytest reads, append it here."""
-    if not config.getvalue("loadgroup"):  # set in xdist's workers under --dist loadgroup
+    if not getattr(config.option, "loadgroup", False):  # set in xdist's workers under --dist loadgroup
         return
     for item in items:
         names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
