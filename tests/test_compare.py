@@ -3,19 +3,17 @@ and the exit status of the ``compare`` and ``report`` verbs."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
-from builders import make_task
+from builders import make_task, perfkit_main
 
 from perfkit.api import compare, report
 from perfkit.model import PerfkitError
 from perfkit.orchestration.experiment import Experiment, experiment_from_dict, load_experiment, parse_workers, plan_runs
 
 ROOT = Path(__file__).resolve().parents[1]
-PERFKIT = [sys.executable, "-m", "perfkit"]
 
 
 @pytest.mark.parametrize("name", ["default", "scaling", "threads-vs-processes", "seed-phase4"])
@@ -103,8 +101,11 @@ def test_compare_on_the_synthetic_solver(tmp_path):
     assert (again.report_dir / "report.md").read_text().splitlines()[0] == md.splitlines()[0]
 
 
-def _cli(*args, cwd):
-    return subprocess.run([*PERFKIT, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+def _cli(capsys, *args):
+    """The command line in this process: no interpreter start-up and imports (about 3 s of CPU
+    each); tests/test_cli.py runs the installed script itself."""
+    code, out, err = perfkit_main(list(args), capsys)
+    return SimpleNamespace(returncode=code, stdout=out, stderr=err)
 
 
 @pytest.mark.slow
@@ -136,12 +137,13 @@ def test_seed_phase4_findings_explain_the_timeouts(tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_compare_and_report_exit_status(tmp_path):
+def test_cli_compare_and_report_exit_status(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     store, rep = tmp_path / "runs", tmp_path / "rep"
     args = ["compare", "--solver", "synthetic", "--tasks", "synthetic:1x2+1", "--strategies",
             "sequential,candidate-parallel", "--backends", "thread", "--workers", "2", "--repeats", "1",
             "--solver-opt", "candidates=4", "--solver-opt", "cpu_ms=1", "--out", str(rep), "--store", str(store)]
-    done = _cli(*args, cwd=tmp_path)
+    done = _cli(capsys, *args)
     assert done.returncode == 0, done.stderr
     assert str(rep / "report.md") in done.stdout and "Answers identical" in done.stderr
     runs = sorted(store.iterdir())
@@ -152,14 +154,14 @@ def test_cli_compare_and_report_exit_status(tmp_path):
 
     units = pd.read_parquet(par / "units.parquet")
     units.iloc[1:].to_parquet(par / "units.parquet", index=False)
-    done = _cli("report", *map(str, runs), "--out", str(tmp_path / "r2"), cwd=tmp_path)
+    done = _cli(capsys, "report", *map(str, runs), "--out", str(tmp_path / "r2"))
     assert done.returncode == 1 and "ANSWERS DIFFER" in done.stderr
     assert (tmp_path / "r2" / "report.md").read_text().startswith("**⚠ ANSWERS DIFFER")
-    done = _cli("report", *map(str, runs), "--out", str(tmp_path / "r3"), "--allow-differences", cwd=tmp_path)
+    done = _cli(capsys, "report", *map(str, runs), "--out", str(tmp_path / "r3"), "--allow-differences")
     assert done.returncode == 0
     bad = tmp_path / "bad.toml"
     bad.write_text('repeats = "three"\n')
-    done = _cli("compare", str(bad), cwd=tmp_path)
+    done = _cli(capsys, "compare", str(bad))
     assert done.returncode == 2 and "bad.toml" in done.stderr and "repeats" in done.stderr
     assert "Traceback" not in done.stderr
 
