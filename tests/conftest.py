@@ -13,7 +13,6 @@ def tasks() -> list[Task]:
     return [make_task("t1", seed=1), make_task("t2", seed=2)]
 
 
-@pytest.hookimpl(trylast=True)  # after pytest-xdist's own hook (see _keep_xdist_groups)
 def pytest_collection_modifyitems(config, items) -> None:
     """Every benchmark is ``slow``: the quick subset (``-m "not slow"``) leaves them out, the whole
     suite (``make test``) runs each once with timing disabled, and ``make bench`` measures them.
