@@ -77,6 +77,7 @@ def test_a_replacement_that_cannot_start_fails_the_run_with_one_line(tmp_path, c
     assert run.state == "failed"
 
 
+@pytest.mark.slow  # waits out a replacement's start deadline: seconds
 def test_a_replacement_that_never_becomes_ready_fails_the_run_after_its_deadline(tmp_path):
     config = RunConfig(solver="plugins.faulty_solvers:BuildFails", tasks="synthetic:1x1+1",
                        strategy="candidate-parallel", backend="process", workers=2,
@@ -92,6 +93,7 @@ def grandchildren() -> list[psutil.Process]:
     return [p for p in psutil.process_iter(["cmdline"]) if GRANDCHILD_MARK in (p.info["cmdline"] or [])]
 
 
+@pytest.mark.slow  # a process group killed and reaped at a unit's timeout: seconds
 def test_a_timeout_kills_the_whole_process_group_and_the_output_pipe_closes(tmp_path):
     """``perfkit run ... | cat``: a grandchild holding stdout would keep the pipe open forever."""
     before = {p.pid for p in grandchildren()}
