@@ -9,7 +9,6 @@ from typing import Any, List, Optional
 import typer
 from rich.text import Text
 
-from perfkit.analysis.runset import describe_left_out
 from perfkit.analysis.text import duration, is_missing, percent
 from perfkit.cli.command import app, console
 from perfkit.cli.options import JsonOut, NoProgress, Quiet, parse_options, split_list
@@ -17,9 +16,9 @@ from perfkit.cli.output import copy_json, print_notes, print_paths, set_quiet
 from perfkit.cli.progress import RunsBar, progress_display
 from perfkit.cli.tables import fits, show
 from perfkit.model import DEFAULT_STORE
-from perfkit.reports import report_files
-from perfkit.reports.document import speedup_text
 
+# perfkit.reports and the analysis modules are imported where they are used: they pull in
+# scipy and matplotlib (~1.5 s), which `perfkit --version`, `-h` and every other verb do not need.
 
 #: The terminal's columns (the rest is in report.md and report.json).
 SUMMARY_HEADERS = ("strategy", "wall", "CPU", "eff.", "speedup (95% CI)", "t/o")
@@ -36,6 +35,8 @@ PREDICTED_TITLE = "wall predicted from the sequential run alone; error = predict
 def summary_rows(c: Any) -> list[tuple[str, ...]]:
     """One row per strategy: median wall and CPU (auto-scaled), efficiency, speedup, timeouts,
     and the wall predicted from the sequential run alone with the model's error, when known."""
+    from perfkit.reports.document import speedup_text
+
     model = {} if c.model.empty else {(m.strategy, m.backend, m.workers): m for m in c.model.itertuples()}
     rows = []
     for _, r in c.groups.iterrows():
@@ -58,6 +59,9 @@ def whole_command_line(c: Any) -> str:
 def print_summary(result: Any) -> None:
     """The answer check, the summary table, the findings and the recommendation (stderr, for
     people); the paths of the report's files (stdout, for scripts)."""
+    from perfkit.analysis.runset import describe_left_out
+    from perfkit.reports import report_files
+
     c = result.comparison
     console.print(Text(c.headline(), style="bold red" if c.differences else "bold green"))
     if result.left_out:
