@@ -398,8 +398,17 @@ class DaskBackend:
             if self.scheduler:
                 self.client = Client(self.scheduler, timeout="30s")
             else:
-                self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                            dashboard_address=None, silence_logs=self.silence_logs)
+                # for the cluster's whole life, not only while it is built: the LocalCluster reads
+                # this timeout when a worker is lost, and past it (15 s by default) closes the
+                # nanny of a SIGKILLed worker that a loaded machine restarted too slowly, for good;
+                # the run then ended "no worker for 60 s". perfkit's own wait is NO_WORKER_TIMEOUT_S.
+                self._lifetime_config = dask.config.set({"distributed.deploy.lost-worker-timeout": "1h"})
+                try:
+                    self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                dashboard_address=None, silence_logs=self.silence_logs)
+                except BaseException:
+                    self._lifetime_config.__exit__(None, None, None)
+                    raise
                 self.client = Client(self.cluster)
         # an existing scheduler keeps its own config: set allowed_failures for this run only
         self._old_allowed_failures = self.client.run_on_scheduler(_set_allowed_failures, 0)
@@ -458,8 +467,11 @@ class DaskBackend:
         finally:
             self.client = None
             if self.cluster is not None:
-                self.cluster.close(timeout=30)
-                self.cluster = None
+                try:
+                    self.cluster.close(timeout=30)
+                finally:
+                    self.cluster = None
+                    self._lifetime_config.__exit__(None, None, None)
         return self.usage
 
     def _collect_facts(self) -> dict[str, Any]:
