@@ -8,6 +8,7 @@ import pytest
 from builders import make_run
 
 from perfkit.analysis.prediction import BackendCosts, Execution, Machine, SimConfig, simulate, workload_of
+from perfkit.analysis.prediction.model import PIPELINED
 from perfkit.model import TimeoutPolicy
 
 #: A backend with no cost at all: the wall is the work's own structure.
@@ -353,14 +354,51 @@ def test_a_comparison_shows_each_configurations_prediction_and_the_models_error(
         r["chunk"] = i // 4
     measured = make_run(parallel(rows, 2, lambda r: r["chunk"]), "candidate-parallel", "process", 2, wall_s=1.8)
     comparison = analyse([reference, measured])
-    costs = {"inline": replace(FREE, backend="inline", in_parent=True), "process": FREE}
+    measured_here = replace(FREE, calibrated=True)
+    costs = {"inline": replace(measured_here, backend="inline", in_parent=True), "process": measured_here}
     comparison.model = model_check(comparison.runs, comparison.reference, costs)
+    comparison.model_calibrated = True
     row = comparison.model.set_index("strategy").loc["candidate-parallel"]
     assert row["predicted_wall_s"] == pytest.approx(1.6)  # 32 units of 0.1 s on 2 workers, nothing else
     assert row["model_error"] == pytest.approx(1.6 / 1.8 - 1)
     table = next(b for b in build(comparison, {}).blocks if getattr(b, "headers", ("",))[0] == "strategy")
     assert table.headers[-2:] == ("predicted wall", "model error")
     assert table.rows[1][-2:] == (duration(1.6), "-11%")
+    # built-in costs (never measured here): the prediction is shown, marked, and no error is claimed
+    comparison.model = model_check(comparison.runs, comparison.reference,
+                                   {"inline": replace(FREE, backend="inline", in_parent=True), "process": FREE})
+    comparison.model_calibrated = False
+    assert comparison.model["model_error"].isna().all()
+    table = next(b for b in build(comparison, {}).blocks if getattr(b, "headers", ("",))[0] == "strategy")
+    assert "uncalibrated" in table.headers[-2] and table.rows[1][-2:] == (duration(1.6), "–")
+
+
+def test_calibrated_costs_follow_the_machines_speed_state_of_the_reference():
+    measured_fast = replace(FREE, unit_worker_cpu_s=1e-3, unit_parent_cpu_s=2e-3, stop_delay_s=0.05,
+                            yardstick_cpu_s=0.01)
+    slow = measured_fast.at_yardstick(0.02)  # the reference ran while the machine was half as fast
+    assert (slow.unit_worker_cpu_s, slow.unit_parent_cpu_s) == pytest.approx((2e-3, 4e-3))
+    assert slow.stop_delay_s == 0.05  # a timer, not CPU
+    assert measured_fast.at_yardstick(None) is measured_fast and FREE.at_yardstick(0.02) is FREE
+
+
+def test_generation_on_the_workers_overlaps_the_previous_tasks_units():
+    run = hand_run({"demo[0]": [0.4, 0.4]}, generate_s=0.2, tasks=("t1", "t2", "t3"))
+    workload = workload_of(run)
+    config = SimConfig("candidate-parallel", "process", 2, 1, TimeoutPolicy(100))
+    costs = replace(FREE, prefetch=2)
+    serial = simulate(workload, config, costs, Machine(2))
+    pipelined = simulate(workload, config, costs, Machine(2), PIPELINED)
+    # serial in the parent with a barrier, workers filled in list order (the first takes both items)
+    assert serial.wall_s == pytest.approx(3 * (0.2 + 0.8))
+    # on the workers, a window of 4 tasks, each job to the worker holding the fewest: generations
+    # run two at a time, beside other tasks' units
+    assert pipelined.wall_s < 0.7 * serial.wall_s
+    assert pipelined.wall_s >= pipelined.ideal_wall_s - 1e-9
+    assert pipelined.ideal_wall_s == pytest.approx((3 * 0.2 + 6 * 0.4) / 2)
+    one_at_a_time = simulate(workload, replace(config, strategy="sequential", workers=1), costs, Machine(2),
+                             PIPELINED)
+    assert one_at_a_time.wall_s == pytest.approx(3 * (0.2 + 0.8))  # sequential: a window of one task
 
 
 def test_a_warm_pool_takes_start_up_out_of_the_runs_wall():

@@ -189,6 +189,8 @@ def calibrate_backend(backend: str, store: Optional[Path] = None) -> BackendCost
         raise PerfkitError(f"backend {backend!r}: cannot calibrate; known: {', '.join(CALIBRATED)}")
     with tempfile.TemporaryDirectory(prefix="perfkit-calibration-") as tmp:
         store = Path(store or tmp)
+        # the machine's speed while measuring: a run in another speed state scales the costs
+        before = yardstick.measure()
         costs = DEFAULT_COSTS[backend]
         if backend != "inline":
             cold, per_worker, close = _start_costs(store, backend, 4 if backend == "dask" else 16)
@@ -212,7 +214,8 @@ def calibrate_backend(backend: str, store: Optional[Path] = None) -> BackendCost
         if backend != "dask":  # a Dask restart takes seconds per hang: docs/benchmarks-dask.md
             delay, gap = _stops(store, backend)
             costs = replace(costs, stop_delay_s=delay, replace_s=gap if costs.stop_kills_worker else 0.0)
-        return BackendCosts.from_record({**costs.to_record(), "calibrated": True})
+        return BackendCosts.from_record({**costs.to_record(), "calibrated": True,
+                                         "yardstick_cpu_s": min(before, yardstick.measure())})
 
 
 def load(directory: Path = DEFAULT_DIR) -> dict[str, BackendCosts]:
@@ -222,7 +225,9 @@ def load(directory: Path = DEFAULT_DIR) -> dict[str, BackendCosts]:
         return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return {name: BackendCosts.from_record(rec) for name, rec in data.get("backends", {}).items()}
+        # a file written before each backend kept its own yardstick: the file's
+        return {name: BackendCosts.from_record({"yardstick_cpu_s": data.get("yardstick_cpu_s"), **rec})
+                for name, rec in data.get("backends", {}).items()}
     except (json.JSONDecodeError, TypeError, ValueError, AttributeError):
         raise PerfkitError(f"{path}: malformed calibration file (delete it, or recalibrate)") from None
 

@@ -149,10 +149,12 @@ def build(c: Any, charts: dict[str, tuple[str, Path]], name: str = "comparison",
         "unit = ok/timeout flip between sequential runs, or a sequential time of at least half its timeout; "
         "other processes = machine CPU during the run not used by the run, in cores." + (
             " predicted wall = the median over repeats of each run's wall predicted from the sequential reference "
-            "alone by perfkit predict's simulation" + ("" if getattr(c, "model_calibrated", False) else
-                                                       " (with built-in backend costs: run perfkit predict once to "
-                                                       "measure this machine's)") + "; model error = predicted / "
-            "measured − 1." if _predicted(c) else ""))]
+            "alone by perfkit predict's simulation" + ("; model error = predicted / measured − 1."
+                                                       if getattr(c, "model_calibrated", False) else
+                                                       " — UNCALIBRATED: this machine's backend costs were never "
+                                                       "measured, so built-in ones were used and the model error is "
+                                                       "not shown (run perfkit predict once to measure them).")
+            if _predicted(c) else ""))]
     return doc
 
 
@@ -178,7 +180,8 @@ def _groups_table(c: Any) -> Table:
                "speedup (95 % CI)", "dispatch overhead", "contention", "queue wait (median)",
                "ok / error / timeout / crashed / skipped (max)", "tasks solved")
     if predicted:
-        headers += ("predicted wall", "model error")
+        headers += (("predicted wall", "model error") if getattr(c, "model_calibrated", False) else
+                    ("predicted wall (uncalibrated)", "model error (uncalibrated: not shown)"))
     rows = []
     for _, r in c.groups.iterrows():
         rows.append((r["group"], str(r["repeats"]), _spread(r, "wall_s", "s"), _spread(r, "cpu_s", "s"),

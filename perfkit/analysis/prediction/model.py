@@ -87,12 +87,27 @@ class BackendCosts:
     in_parent: bool = False
     #: True when measured on this machine; False: the built-in defaults (uncalibrated).
     calibrated: bool = False
+    #: CPU seconds of the calibration workload (perfkit/runner/calibration.py) while these
+    #: costs were measured: the machine's single-core speed then (None: not known).
+    yardstick_cpu_s: Optional[float] = None
 
     def __post_init__(self) -> None:
         if self.dispatch not in DISPATCH:
             raise ValueError(f"dispatch={self.dispatch!r}: expected one of {DISPATCH}")
         if self.requeue not in REQUEUE:
             raise ValueError(f"requeue={self.requeue!r}: expected one of {REQUEUE}")
+
+    def at_yardstick(self, yardstick_cpu_s: Optional[float]) -> "BackendCosts":
+        """These costs when the calibration workload takes ``yardstick_cpu_s`` (a run's
+        ``calibration_cpu_s``): this machine's single-core speed flips between states ~2×
+        apart (docs/benchmarks.md, section 7), and perfkit's own per-unit and per-item work
+        is CPU like the solver's, so it scales with the same yardstick. Waits (hand-over
+        latency, stop delay, replacement) are wake-ups and timers: left as measured."""
+        if not yardstick_cpu_s or not self.yardstick_cpu_s:
+            return self
+        factor = float(yardstick_cpu_s) / float(self.yardstick_cpu_s)
+        return replace(self, yardstick_cpu_s=float(yardstick_cpu_s),
+                       **{name: getattr(self, name) * factor for name in CPU_COSTS})
 
     def to_record(self) -> dict[str, Any]:
         """A JSON-ready dict (the calibration file stores one per backend)."""
@@ -105,6 +120,11 @@ class BackendCosts:
         # measured figures may arrive as numpy scalars: plain floats keep the record JSON-ready
         return cls(**{k: (float(v) if hasattr(v, "item") and not isinstance(v, bool) else v)
                       for k, v in record.items() if k in known})
+
+
+#: The fields of :class:`BackendCosts` that are CPU work (they scale with the machine's speed).
+CPU_COSTS = ("start_cold_s", "start_per_worker_s", "close_s", "unit_worker_cpu_s", "unit_parent_cpu_s",
+             "item_worker_cpu_s", "item_parent_cpu_s", "scheduler_item_cpu_s")
 
 
 #: Built-in costs, measured on the reference 2-core machine (docs/benchmarks.md, section
@@ -157,29 +177,57 @@ class Machine:
 
 @dataclass(frozen=True)
 class Execution:
-    """How perfkit runs a configuration. Defaults: today's runner (perfkit/runner.py).
+    """How perfkit runs a configuration. Defaults: the runner before issue 13 (parent-side
+    generation, a barrier between tasks); :data:`PIPELINED` is the runner of issue 13.
 
     ``generation``: ``"serial"`` — the parent generates a task's candidates while every worker
     waits; ``"overlapped"`` — the parent generates the next tasks' candidates while the workers
-    run the current one (a task's units still wait for its own generation).
+    run the current one (a task's units still wait for its own generation); ``"workers"`` —
+    generation is a job on a worker like a work item, queued before every work item
+    (perfkit/runner/schedule.py), for the tasks of a window of ``lookahead`` tasks.
     ``task_barrier``: True — a task's first work item is handed out only when the previous
-    task's last outcome is in; False — as soon as the previous task's last stage is handed out.
-    ``startup``: ``"run"`` — every run starts its workers (and pays the backend's cold start
-    when ``cold``); ``"compare"`` — a warm pool is reused across the runs of a comparison, so
-    a run's wall carries no start-up.
-    ``cold``: the run is the first of its process to start this backend (forkserver, cluster).
+    task's last outcome is in; False — as soon as the previous task's last stage is handed out
+    (``"workers"``: as soon as the task's candidates are in, within the window).
+    ``startup``: ``"run"`` — every run starts its workers inside its wall (and pays the
+    backend's cold start when ``cold``); ``"compare"`` — start-up is outside the run's wall (a
+    warm pool reused across a comparison, or a runner that measures start-up apart).
+    ``lookahead``: tasks open at once with ``generation="workers"``; None: the runner's rule,
+    2 per worker and 1 for ``sequential`` (perfkit/runner/run.py ``lookahead``).
+    With ``generation="workers"`` the runner hands each job to the worker holding the fewest
+    (the process backend's ``submit``); otherwise the parent fills the workers in list order.
     """
 
     generation: str = "serial"
     task_barrier: bool = True
     startup: str = "run"
     cold: bool = True
+    lookahead: Optional[int] = None
 
     def __post_init__(self) -> None:
-        if self.generation not in ("serial", "overlapped"):
-            raise ValueError(f"generation={self.generation!r}: expected 'serial' or 'overlapped'")
+        if self.generation not in GENERATION:
+            raise ValueError(f"generation={self.generation!r}: expected one of {GENERATION}")
         if self.startup not in ("run", "compare"):
             raise ValueError(f"startup={self.startup!r}: expected 'run' or 'compare'")
+        if self.lookahead is not None and self.lookahead < 1:
+            raise ValueError(f"lookahead={self.lookahead!r}: expected at least 1 task")
+
+    @property
+    def on_workers(self) -> bool:
+        """Candidate generation is a job on the workers (the runner of issue 13)."""
+        return self.generation == "workers"
+
+    def window(self, strategy: str, workers: int) -> int:
+        """Tasks open at once (generation on the workers)."""
+        if self.lookahead is not None:
+            return self.lookahead
+        return 1 if strategy == "sequential" else 2 * max(1, workers)
+
+
+#: Where candidate generation runs (:class:`Execution`).
+GENERATION = ("serial", "overlapped", "workers")
+#: The runner of issue 13: generation on the workers, no barrier between tasks, start-up
+#: measured apart from the run's wall.
+PIPELINED = Execution(generation="workers", task_barrier=False, startup="compare")
 
 
 @dataclass(frozen=True)

@@ -248,7 +248,7 @@ def sweep(workload: Workload, costs: dict[str, BackendCosts], machine: Machine, 
 
     timeouts = list(timeouts) or [workload.reference_timeout_s]
     policy = TimeoutPolicy(timeouts[0], budgets.sample_budget_s, budgets.task_budget_s)
-    seq = predict_one(workload, SimConfig(*REFERENCE, timeout=policy), _costs(costs, "inline"), machine, execution,
+    seq = predict_one(workload, SimConfig(*REFERENCE, timeout=policy), _costs(costs, "inline", workload), machine, execution,
                       cooperative=cooperative)
     predictions = [seq]
     for strategy in strategies:
@@ -261,7 +261,7 @@ def sweep(workload: Workload, costs: dict[str, BackendCosts], machine: Machine, 
                     config = SimConfig(strategy, backend, w, chunk, policy)
                     if config.name == seq.name:
                         continue
-                    predictions.append(predict_one(workload, config, _costs(costs, backend), machine, execution,
+                    predictions.append(predict_one(workload, config, _costs(costs, backend, workload), machine, execution,
                                                    seq.wall_s, cooperative))
     result = Sweep(workload, machine, execution, costs, policy, predictions)
     curves: dict[tuple, list[Prediction]] = {}
@@ -275,17 +275,20 @@ def sweep(workload: Workload, costs: dict[str, BackendCosts], machine: Machine, 
         cut = []
         for p in [seq] + [b for b in result.best.values() if b is not None and b is not seq]:
             cut.append(p if t == policy.unit_timeout_s else predict_one(
-                workload, p.config.with_timeout(t), _costs(costs, p.config.backend), machine, execution,
+                workload, p.config.with_timeout(t), _costs(costs, p.config.backend, workload), machine, execution,
                 seq.wall_s, cooperative))
         result.cuts[t] = cut
     result.assumptions = assumptions(workload, costs, machine, execution, cooperative)
     return result
 
 
-def _costs(costs: dict[str, BackendCosts], backend: str) -> BackendCosts:
+def _costs(costs: dict[str, BackendCosts], backend: str, workload: Workload) -> BackendCosts:
+    """``backend``'s costs in the machine state of ``workload``'s reference run (its
+    calibration workload's CPU): a calibration measured while the machine was faster or
+    slower says the same in the reference's seconds."""
     from perfkit.analysis.prediction.model import DEFAULT_COSTS
 
-    return costs.get(backend) or DEFAULT_COSTS[backend]
+    return (costs.get(backend) or DEFAULT_COSTS[backend]).at_yardstick(workload.reference_yardstick_cpu_s)
 
 
 def busy_reference(workload: Workload) -> Optional[str]:
@@ -356,7 +359,7 @@ def predict_measured(workload: Workload, runs: Iterable[Run], costs: dict[str, B
     out = []
     for run in runs:
         config = config_of(run)
-        out.append((run, simulate(workload, config, _costs(costs, config.backend), machine_of(run),
+        out.append((run, simulate(workload, config, _costs(costs, config.backend, workload), machine_of(run),
                                   execution_of(run), cooperative)))
     return out
 
@@ -408,7 +411,8 @@ def sweep_record(s: Sweep) -> dict[str, Any]:
 def model_check(runs: Sequence[Run], reference: Run, costs: dict[str, BackendCosts]) -> "pd.DataFrame":
     """Every measured run beside its prediction from ``reference`` alone: one row per
     (strategy, backend, workers) with the median measured and predicted wall (seconds) and
-    the model's error (predicted / measured − 1)."""
+    the model's error (predicted / measured − 1; missing where the backend's costs are the
+    built-in ones, not measured on this machine)."""
     import pandas as pd
 
     workload = workload_of(reference)
@@ -423,4 +427,8 @@ def model_check(runs: Sequence[Run], reference: Run, costs: dict[str, BackendCos
         return pd.DataFrame()
     df = pd.DataFrame(rows).groupby(["strategy", "backend", "workers"], sort=False).median().reset_index()
     df["model_error"] = df["predicted_wall_s"] / df["measured_wall_s"] - 1.0
+    # built-in costs were measured on another machine: an error against them says nothing about
+    # the model (a sequential run predicted from itself would show tens of percent), so none is given
+    uncalibrated = {b for b in df["backend"] if not _costs(costs, b, workload).calibrated}
+    df.loc[df["backend"].isin(uncalibrated), "model_error"] = float("nan")
     return df

@@ -166,6 +166,26 @@ class _Fifo:
         self._next(t)
 
 
+class _Queue:
+    """Ready jobs in the order the runner starts them: by ``key`` (generation before work
+    items, then by task and stage, for the runner of issue 13; one key for all before it, so
+    first in first out), equals in arrival order; a re-queued job goes before its equals."""
+
+    def __init__(self) -> None:
+        self.heap: list = []
+        self.seq = 0
+
+    def push(self, key: tuple, job: "_Item", front: bool = False) -> None:
+        self.seq += 1
+        heapq.heappush(self.heap, (key, -self.seq if front else self.seq, job))
+
+    def pop(self) -> "_Item":
+        return heapq.heappop(self.heap)[2]
+
+    def __bool__(self) -> bool:
+        return bool(self.heap)
+
+
 @dataclass
 class _Stage:
     task: int
@@ -174,10 +194,13 @@ class _Stage:
 
 
 class _Item:
-    __slots__ = ("task", "stage", "units", "pos", "queued", "first", "waited")
+    """A work item, or (``generation``) the job generating a task's candidates on a worker."""
 
-    def __init__(self, task: int, stage: _Stage, units: tuple, queued: float):
+    __slots__ = ("task", "stage", "units", "pos", "queued", "first", "waited", "generation")
+
+    def __init__(self, task: int, stage: Optional[_Stage], units: tuple, queued: float, generation: bool = False):
         self.task, self.stage, self.units, self.queued = task, stage, units, queued
+        self.generation = generation
         self.pos = 0
         self.first = True  # its per-item CPU not yet paid
         self.waited = False  # its hand-over latency not yet paid
@@ -269,7 +292,7 @@ class _Sim:
         self.scheduler = _Fifo(self, parent_host) if costs.scheduler_item_cpu_s > 0 else None
         self.slots: list[_Slot] = []
         self.created = 0
-        self.queue: deque = deque()
+        self.queue = _Queue()
         self.timeout = config.timeout.unit_timeout_s
         self.sample_deadlines: dict[tuple, float] = {}
         self.task_deadlines: dict[int, float] = {}
@@ -287,6 +310,10 @@ class _Sim:
         self.task_dispatched = [False] * len(workload.tasks)
         self.generated = [False] * len(workload.tasks)
         self.next_task = 0
+        #: generation on the workers: the first unfinished task and the tasks open after it
+        self.frontier = 0
+        self.opened = 0
+        self.window = execution.window(config.strategy, workers)
 
     # -- the event loop -------------------------------------------------------------------
 
@@ -339,7 +366,9 @@ class _Sim:
             self.stage_end, self.close_s = t, 0.0
             self.end = t
             return
-        if self.x.generation == "overlapped":
+        if self.x.on_workers:
+            self._open_window(t)
+        elif self.x.generation == "overlapped":
             for k in range(len(self.w.tasks)):
                 self.generator.add(self.w.tasks[k].generate_s, lambda t, k=k: self._generated(t, k))
         else:
@@ -351,7 +380,18 @@ class _Sim:
 
     def _generated(self, t: float, k: int) -> None:
         self.generated[k] = True
+        if self.x.on_workers:  # within the window a task needs nothing but its candidates
+            self._release(t, k, 0)
+            return
         self._maybe_release(t)
+
+    def _open_window(self, t: float) -> None:
+        """Queue the generation job of each task that enters the window (perfkit/runner/schedule.py)."""
+        while self.opened < min(len(self.w.tasks), self.frontier + self.window):
+            k = self.opened
+            self.opened += 1
+            self.queue.push((0, k), _Item(k, None, (), t, generation=True))
+        self._dispatch(t)
 
     def _maybe_release(self, t: float) -> None:
         """Release the next task's first stage when it is generated and the previous task allows."""
@@ -386,14 +426,20 @@ class _Sim:
                 if self.scheduler is not None:
                     self.scheduler.add(self.c.scheduler_item_cpu_s, lambda t, item=item: self._enqueue(t, item))
                 else:
-                    self.queue.append(item)
+                    self.queue.push(self._key(item), item)
         self._dispatch(t)
-        if s == len(stages) - 1 and not self.x.task_barrier:
+        if s == len(stages) - 1 and not self.x.task_barrier and not self.x.on_workers:
             self._generate(t, k + 1)
             self._maybe_release(t)
 
+    def _key(self, item: _Item) -> tuple:
+        """The runner's order of ready jobs (see :class:`_Queue`)."""
+        if not self.x.on_workers:
+            return (0,)
+        return (0, item.task) if item.generation else (1, item.task, item.stage.index)
+
     def _enqueue(self, t: float, item: _Item) -> None:
-        self.queue.append(item)
+        self.queue.push(self._key(item), item)
         self._dispatch(t)
 
     def _stage_units_done(self, t: float, stage: _Stage) -> None:
@@ -408,6 +454,11 @@ class _Sim:
 
     def _task_complete(self, t: float, k: int) -> None:
         self.task_done[k] = True
+        if self.x.on_workers and not all(self.task_done):
+            while self.frontier < len(self.w.tasks) and self.task_done[self.frontier]:
+                self.frontier += 1
+            self._open_window(t)
+            return
         if all(self.task_done):
             self.stage_end = t
             self.close_s = self.c.close_s / self.m.speed if self.x.startup == "run" else 0.0
@@ -432,14 +483,26 @@ class _Sim:
 
     def _dispatch(self, t: float) -> None:
         prefetch = self.c.prefetch
+        if self.x.on_workers and self.c.dispatch == "prefetch":
+            # the runner of issue 13 submits job by job to the worker holding the fewest
+            while self.queue:
+                open_slots = [s for s in self.slots if s.alive and len(s.items) < prefetch]
+                if not open_slots:
+                    return
+                self._hand(t, min(open_slots, key=lambda s: len(s.items)))
+            return
         for slot in self.slots:
             while slot.alive and self.queue and len(slot.items) < prefetch:
-                item = self.queue.popleft()
-                slot.items.append(item)
-                self.parent.add(self.c.item_parent_cpu_s)
-                if slot.idle:
-                    slot.idle = False
-                    self._next_unit(t, slot)
+                self._hand(t, slot)
+
+    def _hand(self, t: float, slot: _Slot) -> None:
+        """Give the next ready job to ``slot``."""
+        item = self.queue.pop()
+        slot.items.append(item)
+        self.parent.add(self.c.item_parent_cpu_s)
+        if slot.idle:
+            slot.idle = False
+            self._next_unit(t, slot)
 
     def _latency_over(self, t: float, slot: _Slot, token: int) -> None:
         if slot.alive and slot.token == token:
@@ -452,7 +515,7 @@ class _Sim:
                 slot.idle = True
                 return
             item = slot.items[0]
-            if item.pos >= len(item.units):
+            if item.pos >= len(item.units) and not item.generation:
                 slot.items.popleft()
                 self._dispatch(t)
                 continue
@@ -461,6 +524,9 @@ class _Sim:
                 item.waited = True
                 slot.token += 1
                 self.at(t + self.c.item_latency_s, self._latency_over, slot, slot.token)
+                return
+            if item.generation:
+                self._start_generation(t, slot, item)
                 return
             unit = item.units[item.pos]
             cost = self.w.tasks[item.task].units.get(unit, _MISSING)
@@ -478,6 +544,26 @@ class _Sim:
                 continue
             self._start_unit(t, slot, item, unit, cost, overhead)
             return
+
+    def _start_generation(self, t: float, slot: _Slot, item: _Item) -> None:
+        """A task's candidate generation on ``slot``: the reference's generation seconds
+        (CPU, at the backend's unit CPU factor) plus the job's cost on the worker."""
+        work = self.w.tasks[item.task].generate_s * self.c.unit_cpu_factor + self.c.item_worker_cpu_s
+        self.harness_lane += self.c.item_worker_cpu_s / self.m.speed
+        slot.token += 1
+        token = slot.token
+
+        def done(t: float) -> None:
+            if slot.token != token:
+                return
+            slot.job = None
+            slot.items.popleft()
+            # the parent receives the candidates and plans the task
+            self.parent.add(self.c.item_parent_cpu_s, lambda t, k=item.task: self._generated(t, k))
+            self._dispatch(t)
+            self._next_unit(t, slot)
+
+        slot.job = slot.host.start(work, done)
 
     def _budget_spent(self, item: _Item, unit: UnitRef, t: float) -> Optional[str]:
         policy = self.cfg.timeout
@@ -569,10 +655,9 @@ class _Sim:
             requeue.append(rest)
         requeue += list(slot.items)[1:]
         slot.items.clear()
-        if self.c.requeue == "front":
-            self.queue.extendleft(reversed(requeue))
-        else:
-            self.queue.extend(requeue)
+        front = self.c.requeue == "front"
+        for job in (reversed(requeue) if front else requeue):  # the last pushed to the front goes first
+            self.queue.push(self._key(job), job, front=front)
         self.at(t + self.c.replace_s, self._add_slot)
         self._dispatch(t)
 
@@ -594,7 +679,7 @@ class _Sim:
         dead = sum(min(self.c.replace_s, self.stage_time) for _ in range(self.kills))
         contention = max(0.0, busy - self.work_lane - self.harness_lane)
         idle = max(0.0, lanes - busy - dead)
-        ideal, critical = ideal_bound(self.w, self.plans, self.workers, self.m, self.c)
+        ideal, critical = ideal_bound(self.w, self.plans, self.workers, self.m, self.c, self.x)
         return SimResult(
             config=self.cfg, wall_s=self.end, startup_s=self.startup_s, close_s=self.close_s,
             between_stages_s=max(0.0, self.stage_end - self.startup_s - self.stage_time),
@@ -609,16 +694,23 @@ _MISSING = UnitCost(0.0, 0.0, "skipped", unknown=True)
 
 
 def ideal_bound(workload: Workload, plans: list, workers: int, machine: Machine,
-                costs: BackendCosts) -> tuple[float, float]:
+                costs: BackendCosts, execution: Execution = Execution()) -> tuple[float, float]:
     """``(ideal_wall_s, critical_path_s)`` of a configuration on ``machine``: per stage the
     largest of its CPU over the cores it can use, its CPU + waits over the workers, and its
-    largest work item (which cannot be split); plus candidate generation, serial."""
+    largest work item (which cannot be split); plus candidate generation, serial. With
+    generation on the workers and no barrier between tasks (perfkit/analysis/metrics.py
+    ``ideal_bound`` of the runner of issue 13): the larger of all the work (generation
+    included) over the slots and the longest single task."""
     speed = machine.speed
     cores = 1 if (costs.gil or costs.in_parent) else machine.cores * machine.machines
     slots = max(1, min(workers, cores))
     ideal = critical = 0.0
+    total_cpu = total_occupied = longest_task = 0.0
     for task, stages in zip(workload.tasks, plans):
         ideal += task.generate_s / speed
+        total_cpu += task.generate_s / speed
+        total_occupied += task.generate_s / speed
+        task_ideal = task.generate_s / speed
         for stage in stages:
             cpu = occupied = biggest = 0.0
             for item in stage:
@@ -631,7 +723,14 @@ def ideal_bound(workload: Workload, plans: list, workers: int, machine: Machine,
                 occupied += item_time
                 biggest = max(biggest, item_time)
             critical += biggest
-            ideal += max(cpu / slots, occupied / max(1, workers), biggest)
+            stage_ideal = max(cpu / slots, occupied / max(1, workers), biggest)
+            ideal += stage_ideal
+            task_ideal += stage_ideal
+            total_cpu += cpu
+            total_occupied += occupied
+        longest_task = max(longest_task, task_ideal)
+    if execution.on_workers:
+        return max(total_cpu / slots, total_occupied / max(1, workers), longest_task), critical
     return ideal, critical
 
 

@@ -73,6 +73,9 @@ class Workload:
     #: machine a unit's off-CPU time includes waiting for a core, which the simulator takes
     #: for a wait that needs none.
     reference_others_cores: float = 0.0
+    #: CPU seconds of the calibration workload around the reference (its summary's
+    #: ``calibration_cpu_s``): the machine's single-core speed then; None when not recorded.
+    reference_yardstick_cpu_s: Optional[float] = None
 
     @property
     def n_units(self) -> int:
@@ -184,7 +187,8 @@ def workload_of(run: "Run") -> Workload:
         tasks=tuple(tasks), reference_wall_s=float(run.summary.wall_s), reference_strategy=config.strategy,
         reference_backend=config.backend, reference_workers=config.workers, reference_cores=run.cores,
         reference_timeout_s=float(config.timeout.unit_timeout_s), cooperative=_cooperative(u), run_id=run.run_id,
-        reference_others_cores=_others_cores(run))
+        reference_others_cores=_others_cores(run),
+        reference_yardstick_cpu_s=float(run.summary.calibration_cpu_s) if run.summary.calibration_cpu_s else None)
 
 
 def _others_cores(run: "Run") -> float:
