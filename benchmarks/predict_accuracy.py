@@ -6,6 +6,7 @@
     python benchmarks/predict_accuracy.py timeouts                  # which units a tighter timeout cuts
     python benchmarks/predict_accuracy.py calibration               # this machine's backend costs, measured
     python benchmarks/predict_accuracy.py dask RUN_DIR              # N machines × M Dask workers, predicted
+    python benchmarks/predict_accuracy.py seed                      # the seed's Phase 4: predicted vs measured
 
 Run it with priority over other sessions' processes on a shared machine::
 
@@ -186,7 +187,9 @@ def walls(args) -> None:
     for run in refs[1:] + measured:
         groups.setdefault(_group(run), []).append(run)
     print(f"reference: {refs[0].path.name}: wall {refs[0].summary.wall_s:.3f} s, {len(refs[0].units)} units, "
-          f"unit CPU {refs[0].units['cpu_s'].sum():.3f} s, generation {refs[0].summary.generate_s:.3f} s\n")
+          f"unit CPU {refs[0].units['cpu_s'].sum():.3f} s, generation {refs[0].summary.generate_s:.3f} s; "
+          f"calibration workload {refs[0].summary.calibration_cpu_s * 1e3:.2f} ms (the calibration's: "
+          f"{(costs['process'].yardstick_cpu_s or float('nan')) * 1e3:.2f} ms)\n")
     print("| configuration | runs | measured wall s (median [min–max]) | predicted s (median) | error |")
     print("|---|---|---|---|---|")
     errors = []
@@ -200,6 +203,27 @@ def walls(args) -> None:
               f"{p:.3f} | {err:+.1%} |")
     print(f"\nmedian absolute error {statistics.median(errors):.1%}, largest {max(errors):.1%} "
           f"over {len(errors)} configurations ({retried} runs measured again: the machine was shared)")
+    where(groups, predicted, workload, costs)
+
+
+def where(groups: dict, predicted: dict, workload, costs: dict) -> None:
+    """Where a measured wall differs from its prediction, by what perfkit records: the units'
+    CPU on the workers, the workers' CPU outside units (perfkit's per-unit and per-item cost),
+    the parent's CPU (receiving, recording, and generation when it runs there) — medians over
+    repeats, measured / predicted, seconds of CPU."""
+    print("\n| configuration | Σ unit CPU s | workers outside units s | parent CPU s |")
+    print("|---|---|---|---|")
+    for group, runs in groups.items():
+        if group[1] == "inline":
+            continue
+        factor = costs[group[1]].unit_cpu_factor
+        unit = statistics.median(float(r.units["cpu_s"].sum()) for r in runs)
+        outside = statistics.median(float(r.summary.cpu_workers_s or 0.0) - float(r.units["cpu_s"].sum()) for r in runs)
+        parent = statistics.median(float(r.summary.cpu_parent_s) for r in runs)
+        res = [predicted[id(r)] for r in runs]
+        print(f"| {group[0]}/{group[1]}×{group[2]} | {unit:.3f} / {workload.cpu_s * factor:.3f} | "
+              f"{outside:.3f} / {statistics.median(x.harness_lane_s for x in res):.3f} | "
+              f"{parent:.3f} / {statistics.median(x.parent_cpu_s for x in res):.3f} |")
 
 
 def timeouts(args) -> None:
@@ -240,6 +264,51 @@ def timeouts(args) -> None:
           f"wall error: median {statistics.median(errors):.1%} over {len(errors)} runs")
 
 
+#: The seed's Phase 4 (experiments/seed-phase4.toml): its options and the configurations measured.
+SEED = ("synthetic", "synthetic:1x5+1", {"candidates": 32, "cpu_ms": 19}, 0.06)
+SEED_CONFIGS = (("sample-parallel", "thread", 4), ("sample-parallel", "process", 2), ("sample-parallel", "process", 4))
+
+
+def seed(args) -> None:
+    """The seed's Phase 4: from its sequential run alone, what ``perfkit predict`` says of
+    sample-parallel on threads and processes — against the same configurations measured,
+    interleaved with sequential references (repeat-major)."""
+    from perfkit.tasks import load_tasks
+
+    solver, spec, options, timeout = SEED
+    tasks = load_tasks(spec)
+    store = Path(tempfile.mkdtemp(prefix="perfkit-accuracy-"))
+    costs = costs_for(["inline", "process", "thread"], recalibrate=args.recalibrate)
+    base = RunConfig(solver=solver, tasks=spec, solver_options=options, timeout=TimeoutPolicy(timeout),
+                     label="accuracy-seed")
+    clean_run(_with(base, label="accuracy-seed-warmup"), store, tasks)
+    refs, measured = [], []
+    for rep in range(args.repeats):
+        refs.append(clean_run(_with(base, repeat=rep), store, tasks))
+        for strategy, backend, w in SEED_CONFIGS:
+            measured.append(clean_run(_with(base, strategy=strategy, backend=backend, workers=w, repeat=rep), store,
+                                      tasks))
+    workload = workload_of(refs[0])
+    predicted = {id(run): result for run, result in predict_measured(workload, measured + refs[1:], costs)}
+    seq_measured = statistics.median(r.summary.wall_s for r in refs)
+    seq_predicted = predicted[id(refs[1])].wall_s if len(refs) > 1 else refs[0].summary.wall_s
+    print(f"reference {refs[0].path.name}: {len(refs[0].units)} units, wall {refs[0].summary.wall_s:.3f} s; "
+          f"sequential measured {seq_measured:.3f} s (median of {len(refs)})\n")
+    print("| configuration | runs | measured wall s (median [min–max]) | predicted s | error | measured speedup | "
+          "predicted speedup | timeouts measured (median) | predicted |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    groups: dict[tuple, list] = {}
+    for run in measured:
+        groups.setdefault(_group(run), []).append(run)
+    for group, runs in groups.items():
+        walls_ = [r.summary.wall_s for r in runs]
+        m, p = statistics.median(walls_), statistics.median(predicted[id(r)].wall_s for r in runs)
+        t_m = statistics.median(int((r.units["status"] == "timeout").sum()) for r in runs)
+        t_p = statistics.median(len(predicted[id(r)].timeouts) for r in runs)
+        print(f"| {group[0]}/{group[1]}×{group[2]} | {len(runs)} | {m:.3f} [{min(walls_):.3f}–{max(walls_):.3f}] | "
+              f"{p:.3f} | {(p - m) / m:+.1%} | {seq_measured / m:.2f}× | {seq_predicted / p:.2f}× | {t_m:g} | {t_p:g} |")
+
+
 def calibration(args) -> None:
     """Measure the backends' costs on this machine (quiet) and print them as a table."""
     from perfkit.orchestration.calibration import load
@@ -252,11 +321,11 @@ def calibration(args) -> None:
               ("item_worker_cpu_s", "per item, worker µs", 1e6), ("item_parent_cpu_s", "per item, parent µs", 1e6),
               ("item_latency_s", "per item hand-over µs", 1e6), ("scheduler_item_cpu_s", "per item, scheduler µs", 1e6),
               ("unit_cpu_factor", "unit CPU vs inline", 1), ("stop_delay_s", "stop after deadline ms", 1e3),
-              ("replace_s", "replacement ms", 1e3)]
+              ("replace_s", "replacement ms", 1e3), ("yardstick_cpu_s", "calibration workload ms", 1e3)]
     print("| backend | " + " | ".join(title for _, title, _ in fields) + " |")
     print("|---|" + "---|" * len(fields))
     for name, c in costs.items():
-        print(f"| {name} | " + " | ".join(f"{getattr(c, f) * k:.3g}" for f, _, k in fields) + " |")
+        print(f"| {name} | " + " | ".join(f"{(getattr(c, f) or float('nan')) * k:.3g}" for f, _, k in fields) + " |")
 
 
 def dask(args) -> None:
@@ -296,6 +365,9 @@ def main() -> None:
     t.add_argument("--repeats", type=int, default=2)
     t.add_argument("--quantile", type=float, default=0.9)
     t.add_argument("--recalibrate", action="store_true", help="measure this machine's backend costs first")
+    e = sub.add_parser("seed")
+    e.add_argument("--repeats", type=int, default=3)
+    e.add_argument("--recalibrate", action="store_true", help="measure this machine's backend costs first")
     c = sub.add_parser("calibration")
     c.add_argument("--backends", default="inline,process,thread,dask")
     d = sub.add_parser("dask")
@@ -305,7 +377,7 @@ def main() -> None:
     d.add_argument("--cores", type=int, default=8, help="cores per machine")
     d.add_argument("--chunks", type=int, nargs="+", default=[0, 256, 2048], help="0: automatic")
     args = parser.parse_args()
-    {"walls": walls, "timeouts": timeouts, "calibration": calibration, "dask": dask}[args.what](args)
+    {"walls": walls, "timeouts": timeouts, "calibration": calibration, "dask": dask, "seed": seed}[args.what](args)
 
 
 if __name__ == "__main__":

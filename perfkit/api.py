@@ -29,6 +29,7 @@ from perfkit.analysis.history import History
 from perfkit.analysis.history import history as history_of
 from perfkit.analysis.phases import Phase, phase_table
 from perfkit.analysis.prediction import DEFAULT_COSTS, Execution, Machine, workload_of
+from perfkit.analysis.prediction.model import RUNNER
 from perfkit.analysis.prediction.predict import Sweep, model_check, sweep
 from perfkit.analysis.runset import LeftOut, MixedRuns, describe_left_out, mixed_workloads, split_finished
 from perfkit.model import ConfigError, RunConfig, Task, TimeoutPolicy
@@ -352,7 +353,7 @@ def predict(run_dir: str | Path, *, strategies: Sequence[str] = PREDICT_STRATEGI
             chunk_sizes: Sequence[Optional[int]] = (None,), timeouts: Sequence[float] = (),
             sample_budget_s: Optional[float] = None, task_budget_s: Optional[float] = None,
             speed: float = 1.0, cores: Optional[int] = None, machines: int = 1,
-            execution: Execution = Execution(), cooperative: Optional[bool] = None,
+            execution: Optional[Execution] = None, cooperative: Optional[bool] = None,
             calibration_dir: str | Path = CALIBRATION_DIR, recalibrate: bool = False, measure: bool = True,
             out: str | Path | None = None) -> PredictResult:
     """Predict, from the stored run ``run_dir`` alone (ideally sequential), every strategy ×
@@ -378,7 +379,7 @@ def predict(run_dir: str | Path, *, strategies: Sequence[str] = PREDICT_STRATEGI
     costs = costs_for(sorted({"inline", *backends}), Path(calibration_dir), recalibrate, measure)
     result = sweep(workload, costs, machine, strategies=strategies, backends=backends, workers=workers,
                    chunk_sizes=chunk_sizes, timeouts=timeouts, budgets=TimeoutPolicy(1.0, sample_budget_s, task_budget_s),
-                   execution=execution, cooperative=cooperative)
+                   execution=execution or RUNNER, cooperative=cooperative)
     folder = Path(out) if out is not None else _stamped("predict")
     return PredictResult(result, prediction_report.write(result, folder, run.run_id))
 

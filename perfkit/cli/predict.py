@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -41,20 +42,25 @@ def predict_cmd(
     machines: int = typer.Option(1, help="dask: machines, each with --cores cores and --workers workers"),
     cooperative: Optional[bool] = typer.Option(None, "--cooperative/--not-cooperative",
                                                help="the solver stops itself at its deadline (default: as the run showed)"),
-    generation: str = typer.Option("serial", help="candidate generation: serial (today) or overlapped"),
-    task_barrier: bool = typer.Option(True, "--task-barrier/--no-task-barrier", help="a barrier between tasks (today)"),
-    startup: str = typer.Option("run", help="worker start-up paid by every run (today) or once per compare"),
+    generation: Optional[str] = typer.Option(None, help="candidate generation: serial (in the parent, the workers "
+                                                        "wait), overlapped (in the parent, beside the units) or workers "
+                                                        "(a job on the workers); default: how perfkit runs today"),
+    task_barrier: Optional[bool] = typer.Option(None, "--task-barrier/--no-task-barrier",
+                                                help="a barrier between tasks (default: how perfkit runs today)"),
+    startup: Optional[str] = typer.Option(None, help="worker start-up inside each run's wall (run) or outside it "
+                                                     "(compare); default: how perfkit runs today"),
     recalibrate: bool = typer.Option(False, "--recalibrate", help="measure this machine's backend costs again"),
     calibration_dir: Path = typer.Option(Path("reports/calibration"), help="where calibrations are stored"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="report folder (default reports/predict-<time>)"),
 ) -> None:
     """Predict the wall of every strategy × backend × workers × chunk × timeout from one run."""
-    from perfkit.analysis.prediction import Execution
+    from perfkit.analysis.prediction.model import RUNNER
     from perfkit.api import PREDICT_BACKENDS, PREDICT_STRATEGIES, PREDICT_WORKERS, predict
     from perfkit.reports import report_files
 
     try:
-        execution = Execution(generation=generation, task_barrier=task_barrier, startup=startup)
+        given = {"generation": generation, "task_barrier": task_barrier, "startup": startup}
+        execution = replace(RUNNER, **{k: v for k, v in given.items() if v is not None})
     except ValueError as exc:
         raise ConfigError("execution", reason=str(exc)) from None
     per_machine = _numbers(workers, int, "workers") or list(PREDICT_WORKERS)

@@ -228,6 +228,9 @@ GENERATION = ("serial", "overlapped", "workers")
 #: The runner of issue 13: generation on the workers, no barrier between tasks, start-up
 #: measured apart from the run's wall.
 PIPELINED = Execution(generation="workers", task_barrier=False, startup="compare")
+#: How perfkit's runner executes today: what ``perfkit predict`` and the model column of
+#: ``perfkit compare`` assume unless told otherwise.
+RUNNER = Execution()
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
 
 from perfkit.analysis.findings import BUSY_OTHER_CORES
-from perfkit.analysis.prediction.model import BackendCosts, Execution, Machine, SimConfig
+from perfkit.analysis.prediction.model import RUNNER, BackendCosts, Execution, Machine, SimConfig
 from perfkit.analysis.prediction.simulator import SimResult, simulate
 from perfkit.analysis.prediction.workload import Workload, workload_of
 from perfkit.model import TimeoutPolicy
@@ -204,7 +204,7 @@ def explain(p_parts: dict[str, float], result: SimResult, costs: BackendCosts, m
 
 
 def predict_one(workload: Workload, config: SimConfig, costs: BackendCosts, machine: Machine,
-                execution: Execution = Execution(), sequential_wall_s: Optional[float] = None,
+                execution: Execution = RUNNER, sequential_wall_s: Optional[float] = None,
                 cooperative: Optional[bool] = None) -> Prediction:
     """Predict one configuration, with its speedup against ``sequential_wall_s`` and why."""
     result = simulate(workload, config, costs, machine, execution, cooperative)
@@ -240,7 +240,7 @@ def _knee(curve: list[Prediction]) -> Knee:
 def sweep(workload: Workload, costs: dict[str, BackendCosts], machine: Machine, *,
           strategies: Sequence[str], backends: Sequence[str], workers: Sequence[int],
           chunk_sizes: Sequence[Optional[int]] = (None,), timeouts: Sequence[float] = (),
-          budgets: TimeoutPolicy = TimeoutPolicy(), execution: Execution = Execution(),
+          budgets: TimeoutPolicy = TimeoutPolicy(), execution: Execution = RUNNER,
           cooperative: Optional[bool] = None) -> Sweep:
     """Predict every strategy × backend × workers × chunk size on ``machine``, under the first
     of ``timeouts`` (default: the reference's), and for each timeout what it would cut."""
@@ -310,9 +310,10 @@ def assumptions(workload: Workload, costs: dict[str, BackendCosts], machine: Mac
            f"{workload.reference_cores} usable cores)",
            f"machine: {machine.machines} × {machine.cores} cores at {machine.speed:g}× the reference's single-core "
            f"speed" + ("" if machine.parent_shares_cores else "; the parent and the scheduler on a machine of their own"),
-           f"execution: candidate generation {execution.generation}, "
+           f"execution: candidate generation "
+           f"{'a job on the workers, ' if execution.on_workers else execution.generation + ' in the parent, '}"
            f"{'a barrier' if execution.task_barrier else 'no barrier'} between tasks, worker start-up "
-           f"{'per run' + (' (cold)' if execution.cold else ' (forkserver warm)') if execution.startup == 'run' else 'once per comparison (warm pool)'}"]
+           f"{'per run' + (' (cold)' if execution.cold else ' (forkserver warm)') if execution.startup == 'run' else 'outside the run (warm pool)'}"]
     if busy_reference(workload):
         out.append(busy_reference(workload))
     if workload.lower_bounds:
@@ -326,6 +327,12 @@ def assumptions(workload: Workload, costs: dict[str, BackendCosts], machine: Mac
     told = "" if cooperative is not None else (" (as its timeouts in the reference showed)" if workload.cooperative
                                               is not None else " (assumed: the reference had no timeout to tell)")
     out.append(f"a unit past its timeout {stops}{told}")
+    scales = {name: _costs(costs, name, workload).unit_worker_cpu_s / c.unit_worker_cpu_s
+              for name, c in costs.items() if c.unit_worker_cpu_s > 0}
+    moved = {name: f for name, f in scales.items() if abs(f - 1.0) > 0.05}
+    if moved:
+        out.append("the machine's single-core speed moved between the calibration and the reference (calibration "
+                   "workload): perfkit's own costs taken × " + ", ".join(f"{f:.2f} ({n})" for n, f in sorted(moved.items())))
     uncalibrated = sorted(name for name, c in costs.items() if not c.calibrated)
     if uncalibrated:
         out.append(f"backend costs not measured on this machine, built-in defaults used: {', '.join(uncalibrated)}")
@@ -346,10 +353,12 @@ def machine_of(run: Run, speed: float = 1.0) -> Machine:
 
 
 def execution_of(run: Run) -> Execution:
-    """How a stored run was executed: today's runner; its start cold unless the backend says
-    it found its forkserver running (perfkit/backends/process.py ``cold_start``)."""
+    """How a stored run was executed: today's runner (:data:`RUNNER`); its start cold unless
+    the backend says it found its forkserver running (perfkit/backends/process.py ``cold_start``)."""
+    from dataclasses import replace
+
     resources = run.summary.resources or run.meta.get("resources") or {}
-    return Execution(cold=bool(resources.get("cold_start", True)))
+    return replace(RUNNER, cold=bool(resources.get("cold_start", True)))
 
 
 def predict_measured(workload: Workload, runs: Iterable[Run], costs: dict[str, BackendCosts],
