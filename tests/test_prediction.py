@@ -194,17 +194,23 @@ def test_the_seeds_sample_parallel_on_4_workers_and_2_cores_is_explained():
     from perfkit.analysis.prediction import DEFAULT_COSTS
     from perfkit.analysis.prediction.predict import sweep
 
-    s = sweep(workload_of(seed_like_run()), dict(DEFAULT_COSTS), Machine(2), strategies=["sequential", "sample-parallel"],
-              backends=["thread", "process"], workers=[1, 2, 4])
-    seq = s.predictions[0]
-    threads = s.find("sample-parallel", "thread", 4)
-    assert threads.wall_s >= seq.wall_s and "GIL" in threads.why
-    assert threads.at_risk > 0  # 4 threads on one core: each unit at ~40 ms of its 60 ms timeout
-    processes = s.find("sample-parallel", "process", 4)
-    assert processes.wall_s < seq.wall_s
-    assert "3 of 4 workers get work" in processes.why  # 6 samples, 2 items per worker up front
-    knee = next(k for k in s.knees if k.curve == "sample-parallel/process")
-    assert knee.workers == 2 and "3 of 4 workers" in knee.why
+    def seed_sweep(execution):
+        return sweep(workload_of(seed_like_run()), dict(DEFAULT_COSTS), Machine(2),
+                     strategies=["sequential", "sample-parallel"], backends=["thread", "process"], workers=[1, 2, 4],
+                     execution=execution)
+
+    for execution in (Execution(), PIPELINED):
+        s = seed_sweep(execution)
+        seq = s.predictions[0]
+        threads = s.find("sample-parallel", "thread", 4)
+        assert threads.wall_s >= seq.wall_s and "GIL" in threads.why
+        assert threads.at_risk > 0  # 4 threads on one core: each unit at ~40 ms of its 60 ms timeout
+        processes = s.find("sample-parallel", "process", 4)
+        assert processes.wall_s < seq.wall_s
+        knee = next(k for k in s.knees if k.curve == "sample-parallel/process")
+        assert knee.workers == 2 and "4 workers share 2 cores" in knee.why
+    # before issue 13 the parent filled the workers' pipes in order: 6 samples, 2 items each up front
+    assert "3 of 4 workers get work" in seed_sweep(Execution()).find("sample-parallel", "process", 4).why
 
 
 def test_a_slower_machine_makes_the_seeds_threads_lose_answers():

@@ -162,12 +162,14 @@ def _reason(part: str, result: SimResult, costs: BackendCosts, machine: Machine,
                     f"{costs.scheduler_item_cpu_s * 1000:.1f} ms = {scheduler_s:.2f} s, while workers wait "
                     f"(larger chunks: fewer items)")
         per_stage = _items_per_stage(result)
-        busy = min(workers, math.ceil(per_stage / costs.prefetch)) if costs.prefetch > 1 else \
-            min(workers, math.floor(per_stage))
+        # before issue 13 the parent filled each worker's pipe in list order; since, each job
+        # goes to the worker holding the fewest
+        fills = costs.prefetch > 1 and not result.execution.on_workers
+        busy = min(workers, math.ceil(per_stage / costs.prefetch)) if fills else min(workers, math.floor(per_stage))
         if busy < workers:
             return (f"only {per_stage:.0f} work items per stage for {workers} workers"
                     + (f": the {costs.backend} backend hands each worker {costs.prefetch} items up front, so "
-                       f"{busy} of {workers} workers get work" if costs.prefetch > 1 else ""))
+                       f"{busy} of {workers} workers get work" if fills else ""))
         if result.critical_path_s > 0.5 * (result.work_lane_s / max(1, workers)):
             return (f"the largest work items ({result.critical_path_s:.2f} s in all, one per stage) bound the "
                     f"stages while the other workers wait")
@@ -191,6 +193,11 @@ def explain(p_parts: dict[str, float], result: SimResult, costs: BackendCosts, m
     """One sentence: what, besides the work itself, takes most of this configuration's wall
     (and the next cost when it is nearly as large), then any answers lost."""
     loss = sorted(((v, k) for k, v in p_parts.items() if k != "work"), reverse=True)
+    if loss[0][0] < NEGLIGIBLE * result.wall_s:
+        out = (f"the work itself: no other part takes {NEGLIGIBLE:.0%} of the wall "
+               f"(largest: {loss[0][1]} {loss[0][0]:.2f} s)")
+        return out + (f"; {new_timeouts} units time out that did not under sequential (answers lost)"
+                      if new_timeouts else "")
     named = [loss[0]] + [x for x in loss[1:2] if x[0] >= SECOND_PART * loss[0][0] and x[0] > 0]
     wall = result.wall_s if result.wall_s > 0 else 1.0
     out = "; and ".join(f"{part} {seconds:.2f} s ({seconds / wall:.0%} of wall): "

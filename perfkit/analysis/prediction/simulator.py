@@ -247,6 +247,8 @@ class SimResult:
     #: One row per unit: task_id, split, index, candidate, status, queued, started, ended,
     #: wall_s, worker, lower_bound (its cost was only a lower bound in the reference).
     units: pd.DataFrame = field(repr=False)
+    #: How perfkit was taken to run it.
+    execution: Execution = Execution()
 
     @property
     def efficiency(self) -> float:
@@ -687,7 +689,7 @@ class _Sim:
             idle_lane_s=idle, dead_lane_s=dead, parent_cpu_s=self.parent.busy_s / self.m.speed,
             ideal_wall_s=ideal, critical_path_s=critical,
             work_items=sum(len(stage) for plan in self.plans for stage in plan),
-            stages=sum(len(plan) for plan in self.plans), kills=self.kills, units=units)
+            stages=sum(len(plan) for plan in self.plans), kills=self.kills, units=units, execution=self.x)
 
 
 _MISSING = UnitCost(0.0, 0.0, "skipped", unknown=True)
