@@ -278,6 +278,7 @@ def test_calibration_measures_once_then_reuses_until_recalibrated(tmp_path):
 
     first = calibration.costs_for(["inline"], tmp_path)["inline"]
     assert first.calibrated and first.unit_worker_cpu_s > 0 and first.stop_delay_s > 0
+    assert first.yardstick_cpu_s > 0  # the speed state it was measured in, to scale it to a run's
     path = tmp_path / f"{calibration.machine_key()}.json"
     stamp = json.loads(path.read_text())["measured_at"]
     assert calibration.costs_for(["inline"], tmp_path)["inline"] == first
