@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from perfkit.runner import run as run_config  # noqa: E402
 from perfkit.analysis.prediction import workload_of  # noqa: E402
+from perfkit.analysis.prediction.model import RUNNER  # noqa: E402
 from perfkit.analysis.prediction.predict import predict_measured  # noqa: E402
 from perfkit.model import RunConfig, TimeoutPolicy  # noqa: E402
 from perfkit.orchestration.calibration import costs_for  # noqa: E402
@@ -215,14 +216,18 @@ def where(groups: dict, predicted: dict, workload, costs: dict) -> None:
     CPU on the workers, the workers' CPU outside units (perfkit's per-unit and per-item cost),
     the parent's CPU (receiving, recording, and generation when it runs there) — medians over
     repeats, measured / predicted, seconds of CPU."""
-    print("\n| configuration | Σ unit CPU s | workers outside units s | parent CPU s |")
+    print("\nCPU seconds, measured / predicted (medians over repeats):\n")
+    print("| configuration | Σ unit CPU | workers outside units and generation | parent |")
     print("|---|---|---|---|")
     for group, runs in groups.items():
         if group[1] == "inline":
             continue
         factor = costs[group[1]].unit_cpu_factor
         unit = statistics.median(float(r.units["cpu_s"].sum()) for r in runs)
-        outside = statistics.median(float(r.summary.cpu_workers_s or 0.0) - float(r.units["cpu_s"].sum()) for r in runs)
+        # since issue 13 the workers also generate the candidates (its seconds: generate_s)
+        generation = (lambda r: float(r.summary.generate_s or 0.0)) if RUNNER.on_workers else (lambda r: 0.0)
+        outside = statistics.median(float(r.summary.cpu_workers_s or 0.0) - float(r.units["cpu_s"].sum())
+                                    - generation(r) for r in runs)
         parent = statistics.median(float(r.summary.cpu_parent_s) for r in runs)
         res = [predicted[id(r)] for r in runs]
         print(f"| {group[0]}/{group[1]}×{group[2]} | {unit:.3f} / {workload.cpu_s * factor:.3f} | "

@@ -15,6 +15,11 @@ from perfkit.cli.output import print_paths
 from perfkit.model import ConfigError
 
 
+#: A configuration predicted within this factor of sequential's wall gains nothing worth its
+#: workers (the model's error on ARC is ~5 %, docs/benchmarks.md section 7).
+NO_GAIN = 0.95
+
+
 def _numbers(value: Optional[str], kind: type, field: str) -> Optional[list[Any]]:
     """``1,2,auto`` → numbers (``auto`` → None: the automatic chunk size)."""
     items = split_list(value)
@@ -79,9 +84,10 @@ def predict_cmd(
     if busy:
         console.print(f"- warning: {busy}", style="yellow", highlight=False, markup=False, soft_wrap=True)
     for p in s.predictions[1:]:
-        if p.wall_s >= seq.wall_s or p.new_timeouts:
-            console.print(f"- slower than sequential or losing answers: {p.name} {p.wall_s:.3f} s — {p.why}",
-                          highlight=False, markup=False, soft_wrap=True)
+        # more workers for no gain (within the model's error), or answers lost or at risk
+        if p.config.workers > 1 and (p.wall_s >= NO_GAIN * seq.wall_s or p.new_timeouts or p.at_risk):
+            console.print(f"- no faster than sequential, or answers lost or at risk: {p.name} {p.wall_s:.3f} s "
+                          f"({p.speedup:.2f}×) — {p.why}", highlight=False, markup=False, soft_wrap=True)
     for w, p in sorted(s.best.items()):
         if p is not None:
             console.print(f"{w:>4} workers: best {p.name} {p.wall_s:.3f} s ({p.speedup:.2f}×)", highlight=False,
