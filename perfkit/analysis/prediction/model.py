@@ -230,7 +230,7 @@ GENERATION = ("serial", "overlapped", "workers")
 PIPELINED = Execution(generation="workers", task_barrier=False, startup="compare")
 #: How perfkit's runner executes today: what ``perfkit predict`` and the model column of
 #: ``perfkit compare`` assume unless told otherwise.
-RUNNER = Execution()
+RUNNER = PIPELINED
 
 
 @dataclass(frozen=True)
