@@ -32,6 +32,11 @@ PREDICTED_HEADER = "predicted (error)"
 PREDICTED_TITLE = "wall predicted from the sequential run alone; error = predicted / measured − 1"
 
 
+def _error(model_error: Any) -> str:
+    """The model's error, or why there is none (this machine's backend costs never measured)."""
+    return "uncalibrated" if is_missing(model_error) else f"{model_error:+.0%}"
+
+
 def summary_rows(c: Any) -> list[tuple[str, ...]]:
     """One row per strategy: median wall and CPU (auto-scaled), efficiency, speedup, timeouts,
     and the wall predicted from the sequential run alone with the model's error, when known."""
@@ -44,7 +49,7 @@ def summary_rows(c: Any) -> list[tuple[str, ...]]:
                speedup_text(r), str(r["n_timeout_max"]))
         if model:
             m = model.get((r["strategy"], r["backend"], r["workers"]))
-            row += (f"{duration(m.predicted_wall_s)} ({m.model_error:+.0%})" if m is not None else "–",)
+            row += (f"{duration(m.predicted_wall_s)} ({_error(m.model_error)})" if m is not None else "–",)
         rows.append(row)
     return rows
 

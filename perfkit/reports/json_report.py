@@ -74,7 +74,9 @@ def _group(row: Any, model: Optional[dict[str, Any]] = None) -> dict[str, Any]:
         "tasks": int(row["tasks"]), "tasks_solved_min": int(row["tasks_solved_min"]),
         "figures": figures,
         "predicted": None if predicted is None else {
-            "wall_s": predicted.predicted_wall_s, "model_error": predicted.model_error,
+            "wall_s": predicted.predicted_wall_s,
+            # none against built-in (uncalibrated) backend costs
+            "model_error": None if math.isnan(predicted.model_error) else predicted.model_error,
             "timeouts": int(predicted.predicted_timeouts)},
     }
 
