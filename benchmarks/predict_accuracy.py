@@ -182,10 +182,26 @@ def calibrated(again: bool) -> dict:
     return costs_for(["inline", "process"], recalibrate=again)
 
 
+def stored(store: Path) -> tuple[list, list]:
+    """(references, measured runs) of a store this script filled, in the order they ran."""
+    from perfkit.store import load_run
+
+    runs = [load_run(p) for p in sorted(Path(store).iterdir()) if (p / "summary.json").exists()]
+    runs = [r for r in runs if not (r.config.label or "").endswith("-warmup")]
+    # a run measured again (clean_run) is stored too: the last of each configuration and repeat counts
+    runs = list({(_group(r), r.config.repeat): r for r in runs}.values())
+    return [r for r in runs if r.config.backend == "inline"], [r for r in runs if r.config.backend != "inline"]
+
+
 def walls(args) -> None:
-    store = Path(tempfile.mkdtemp(prefix="perfkit-accuracy-"))
-    costs = calibrated(args.recalibrate)
-    refs, measured = measure(store, args.workload, args.repeats, timeout=5.0)
+    if args.store:  # the runs of an earlier measurement, predicted again (another calibration)
+        costs = costs_for(["inline", "process"], measure=False)
+        refs, measured = stored(args.store)
+    else:
+        store = Path(tempfile.mkdtemp(prefix="perfkit-accuracy-"))
+        costs = calibrated(args.recalibrate)
+        refs, measured = measure(store, args.workload, args.repeats, timeout=5.0)
+        print(f"runs stored in {store}", file=sys.stderr)
     workload = workload_of(refs[0])
     predicted = {id(run): result for run, result in predict_measured(workload, measured + refs[1:], costs)}
     groups: dict[tuple, list] = {}
@@ -370,6 +386,7 @@ def main() -> None:
     w.add_argument("--workload", choices=("arc", "cpu", "sleep"), default="cpu")
     w.add_argument("--repeats", type=int, default=3)
     w.add_argument("--recalibrate", action="store_true", help="measure this machine's backend costs first")
+    w.add_argument("--store", type=Path, help="predict the runs of an earlier measurement again (nothing is run)")
     t = sub.add_parser("timeouts")
     t.add_argument("--repeats", type=int, default=2)
     t.add_argument("--quantile", type=float, default=0.9)
