@@ -10,8 +10,12 @@ What is replayed is perfkit's own execution (perfkit/runner.py and the backends)
   ``strategies.get(name).plan(samples, candidates, workers, chunk_size)`` — cuts the task into
   stages of work items; a stage's items are queued together, the next stage waits for the last
   outcome of this one (the barrier), and so does the next task (today);
+- since issue 13 (``Execution.on_workers``, perfkit/runner/schedule.py): a task's candidate
+  generation is a job on a worker, queued before every work item, for a window of tasks; ready
+  jobs start by (generation first, then task, then stage), with no barrier between tasks;
 - dispatch: each worker holds up to ``prefetch`` items, handed out in the order of the worker
-  list (the process backend's pipes), or idle workers take the next item (threads, inline);
+  list (before issue 13) or each to the worker holding the fewest (since), or idle workers take
+  the next item (threads, inline);
 - a worker runs its item's units in order; a unit is its CPU (shared with every other
   runnable piece of CPU work on its machine: processor sharing, each of n runnable pieces gets
   min(1, cores / n) of a core, scaled by the machine's speed) followed by its off-CPU wait (no
