@@ -8,7 +8,6 @@ from typing import Any, Optional
 
 import typer
 
-from perfkit.analysis.prediction.predict import busy_reference
 from perfkit.cli.command import app, console
 from perfkit.cli.options import split_list
 from perfkit.cli.output import print_paths
@@ -59,7 +58,9 @@ def predict_cmd(
     out_dir: Optional[Path] = typer.Option(None, "--out", help="report folder (default reports/predict-<time>)"),
 ) -> None:
     """Predict the wall of every strategy × backend × workers × chunk × timeout from one run."""
+    # imported here, not at the top: they pull in scipy and matplotlib, which other verbs do not need
     from perfkit.analysis.prediction.model import RUNNER
+    from perfkit.analysis.prediction.predict import busy_reference
     from perfkit.api import PREDICT_BACKENDS, PREDICT_STRATEGIES, PREDICT_WORKERS, predict
     from perfkit.reports import report_files
 
