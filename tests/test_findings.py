@@ -189,3 +189,20 @@ def test_candidate_generation_dominating():
     f = [f for f in c.findings if f.rule == "candidate-generation"]
     assert len(f) == 1 and "of the solver's work" in f[0].sentence and "candidates()" in f[0].sentence
     assert "candidate-generation" not in rules(analyse([reference(), clean_parallel()]))
+
+
+def test_candidate_generation_counts_as_work_by_its_cpu_not_its_wall():
+    """A loaded machine stretches candidates()' wall (3× its CPU here, 5× on the workers): the ideal bound and the
+    finding count generation's CPU in the reference, as they count each unit's (work = CPU)."""
+    from perfkit.analysis.metrics import run_figures
+
+    ref = reference(summary={"generate_s": 6.0, "generate_cpu_s": 2.0})
+    run = clean_parallel(summary={"generate_s": 12.0, "generate_cpu_s": 2.2})
+    f = run_figures(run, ref)
+    assert f.generate_work_s == 2.0 and f.generate_s == 12.0
+    assert f.ideal_wall_s == max((f.work_s + 2.0) / f.slots, f.critical_path_s)
+    assert run_figures(run, reference(summary={"generate_s": 6.0})).generate_work_s == 6.0  # CPU not recorded: wall
+    [finding] = [x for x in analyse([ref, run]).findings if x.rule == "candidate-generation"]
+    total = f.work_s + 2.0
+    assert f"({2.0:.2f} s of candidates() against {f.work_s:.2f} s of evaluation, CPU)" in finding.sentence
+    assert f"{round(200 / total)}" in finding.sentence and "12.000 s of wall" in finding.evidence[0]

@@ -19,8 +19,9 @@ Definitions (docs/design.md, "Figures"):
 - ``queue wait = started - queued`` per unit (median, p95, max).
 - ``ideal_wall_s``: the physical lower bound. The *work* of a unit is its CPU in the sequential
   reference run (its own CPU when no reference is given); the solver's candidate generation
-  (``candidates(task)``, summary ``generate_s`` of the reference run) is work too, done on the
-  workers. A strategy's barriers split a task into stages (each unit records its ``stage`` and
+  (``candidates(task)``) is work too, done on the workers, and counts the same way: its CPU in
+  the reference run (:func:`generation_work`; summary ``generate_cpu_s``), not its wall, which a
+  loaded machine or two generations sharing a core inflate (docs/benchmarks.md §9). A strategy's barriers split a task into stages (each unit records its ``stage`` and
   its work item, ``chunk``, as the strategy's plan made them) that run one after another, but
   tasks need no barrier between them: the next task's work may fill a stage's tail. So no
   schedule beats either ``(work + generation) / slots`` or, for any one task,
@@ -84,8 +85,11 @@ class RunFigures:
     dispatch_overhead: float
     #: Seconds of the run outside the first queued → last ended span (start-up, teardown).
     startup_s: float
-    #: Seconds the solver's candidates() took (on the workers, overlapping the units).
+    #: Seconds the solver's candidates() took (wall, on the workers, overlapping the units).
     generate_s: float
+    #: The work of candidate generation: its CPU seconds in the sequential reference (its own when
+    #: no reference is given), counted like a unit's work (:func:`generation_work`).
+    generate_work_s: float
     contention: float
     work_s: float
     critical_path_s: float
@@ -240,6 +244,14 @@ def ideal_bound(units: pd.DataFrame, slots: int, reference: Optional[pd.DataFram
     return work, float(stages["max"].groupby(level="task_id").sum().max()), ideal
 
 
+def generation_work(summary: Any) -> float:
+    """Seconds of work in a run's candidate generation: the CPU of its candidates() calls, as a
+    unit's work is its CPU (docs/design.md, "Figures"); their wall for a run recorded before that
+    CPU was (``generate_cpu_s`` 0 while ``generate_s`` is not)."""
+    cpu = _number(getattr(summary, "generate_cpu_s", 0.0))
+    return cpu if cpu > 0 else _number(summary.generate_s)
+
+
 def tasks_solved(units: pd.DataFrame) -> int:
     """Tasks with a candidate whose output matches on every demo sample and on every test sample
     with a known output (a sample's output is known when any unit on it has a ``match`` value)."""
@@ -271,7 +283,7 @@ def run_figures(run: Run, reference: Optional[Run] = None) -> RunFigures:
     unit_wall, unit_cpu = float(r["wall_s"].sum()), float(r["cpu_s"].fillna(0).sum())
     qw = queue_wait(u)
     slots = slots_of(cfg, run.cores)
-    generate = _number((reference.summary if reference is not None else s).generate_s)
+    generate = generation_work(reference.summary if reference is not None else s)
     work, cp, ideal = ideal_bound(u, slots, None if reference is None else reference.units, generate)
     span = float(u["ended"].max() - u["queued"].min()) if len(u) and u["ended"].notna().any() else wall
     return RunFigures(
@@ -288,7 +300,7 @@ def run_figures(run: Run, reference: Optional[Run] = None) -> RunFigures:
         queue_wait_max_s=float(qw.max()) if len(qw) else 0.0,
         # candidate generation is the solver's work on the workers (generate_s), not overhead
         dispatch_overhead=dispatch_overhead(wall, slots, unit_wall + _number(s.generate_s)),
-        startup_s=max(0.0, wall - span), generate_s=_number(s.generate_s), contention=contention(u),
+        startup_s=max(0.0, wall - span), generate_s=_number(s.generate_s), generate_work_s=generate, contention=contention(u),
         work_s=work, critical_path_s=cp, ideal_wall_s=ideal,
         efficiency=ideal / wall if wall > 0 else float("nan"),
         work_items=int(u.groupby(["task_id", "chunk"]).ngroups) if len(u) else 0,
