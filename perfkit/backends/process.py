@@ -345,7 +345,7 @@ class ProcessBackend:
         """The CPU each of the run's workers used during the run. A worker still busy (the run
         was interrupted or failed) is killed: its jobs will not be recorded."""
         for w in list(self.workers):
-            if w.jobs:
+            if w.jobs and not self._sent_every_outcome(w):
                 self._kill(w, "busy at the end of the run")
                 self._drop(w)
                 continue
@@ -368,6 +368,14 @@ class ProcessBackend:
         self.workers = []
         usage, self.usage = self.usage, []
         return usage
+
+    @staticmethod
+    def _sent_every_outcome(w: _Worker) -> bool:
+        """Every unit of the worker's jobs has been received: it is not busy, only about to say
+        its last job is done (a re-run sends each outcome as it ends, before that message), and
+        it answers the usage request after it, in order."""
+        return all(isinstance(job, Assignment) and w.received.get(d, 0) >= len(job.item.units)
+                   for d, job in w.jobs.items())
 
     def close(self) -> list[WorkerUsage]:
         """Stop every worker of the pool (idle ones politely, busy ones by SIGKILL)."""

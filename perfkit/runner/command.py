@@ -5,8 +5,9 @@ The console entry begins the command (perfkit/cli/app.py); a run that is the who
 callback that adds the exit span to its summary. :func:`finish` ends the command:
 
 1. the interpreter's exit handlers run now (logging, multiprocessing's finalisers, Dask);
-2. multiprocessing's forkserver and resource tracker are stopped and reaped, orphans handed to
-   this process (a child subreaper) are reaped: every descendant is now in ``RUSAGE_CHILDREN``;
+2. multiprocessing's forkserver and resource tracker are stopped and reaped, any descendant
+   still alive (a solver's leftover subprocess) is killed, orphans handed to this process (a
+   child subreaper) are reaped: every descendant is now in ``RUSAGE_CHILDREN``;
 3. the last reading closes the ``exit`` span, the runs record it;
 4. the process leaves with ``os._exit``, skipping the interpreter's module teardown. That
    teardown frees every object one by one — about 0.13 s of CPU once pandas, pyarrow, matplotlib
@@ -28,7 +29,7 @@ from typing import Any, Callable, Optional
 
 from perfkit.model.command import EXIT, Span
 from perfkit.runner.meter import Meter
-from perfkit.runner.process_tree import become_subreaper, reap_orphans, stop_helpers
+from perfkit.runner.process_tree import become_subreaper, reap_orphans, stop_helpers, stop_leftovers
 
 ExitHook = Callable[[Span, Meter], None]
 
@@ -84,6 +85,7 @@ def finish(code: Any) -> None:
     _flush()
     atexit._run_exitfuncs()  # what the interpreter would run first at exit
     stop_helpers()
+    stop_leftovers()
     reap_orphans()
     span = command.meter.mark(EXIT)
     for hook in command.exit_hooks:

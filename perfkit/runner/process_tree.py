@@ -229,6 +229,24 @@ def reap_orphans() -> list[int]:
     return reaped
 
 
+def stop_leftovers(wait_s: float = 1.0) -> list[int]:
+    """SIGKILL every descendant still alive and wait up to ``wait_s`` seconds for them; returns
+    their pids. Called when a command ends, after its backends have stopped their workers: what
+    is left is a solver's (a candidate's subprocess orphaned by a Dask worker, say), and it must
+    not outlive perfkit nor hold its stdout (``perfkit run … | cat`` would never end)."""
+    procs = live_descendants()
+    for proc in procs:
+        try:
+            proc.kill()
+        except (psutil.Error, OSError):
+            pass
+    try:
+        psutil.wait_procs(procs, timeout=wait_s)
+    except (psutil.Error, OSError):
+        pass
+    return [p.pid for p in procs]
+
+
 def stop_helpers() -> list[int]:
     """Stop and reap multiprocessing's forkserver and resource tracker when this process started
     them; returns their pids. They are started on demand again if needed (both are module-level
