@@ -63,6 +63,8 @@ from perfkit.model import ConfigError, Outcome, OutcomeBatch, Task
 MAX_LOST_BEFORE_START = 3
 #: Longest wait for the results of an item Dask reports finished before re-running it.
 RESULT_WAIT_S = 10.0
+#: What fetching a finished job's result raises when its worker was lost meanwhile: the job runs again.
+LOST_RESULT = ("CancelledError", "FutureCancelledError", "TimeoutError")
 #: The run stops (WorkerFailure) when the cluster has had no worker for this long.
 NO_WORKER_TIMEOUT_S = 60.0
 #: Longest wait for an existing scheduler to accept a connection before the run starts.
@@ -607,10 +609,17 @@ class DaskBackend:
 
     def _generation_done(self, item_id: int) -> list[Event]:
         fut, job = self._generating.pop(item_id)
+        exc: Optional[BaseException] = None
         if fut.status == "finished":
-            return [fut.result()]
-        exc = _exception(fut)
-        if fut.status == "error" and not _is_killed_worker(exc):
+            # its status is read apart from its result: a worker lost in between turns the
+            # result into KilledWorker (seen next to a killed worker), which is re-queued below
+            try:
+                return [fut.result(timeout=RESULT_WAIT_S)]
+            except Exception as lost:
+                exc = lost
+        else:
+            exc = _exception(fut)
+        if exc is not None and not _is_killed_worker(exc) and type(exc).__name__ not in LOST_RESULT:
             raise WorkerFailure(f"candidate generation of task {job.task_id!r} failed on a Dask worker: "
                                 f"{type(exc).__name__}: {exc}")
         return [Requeued([Generation(job.task_id, job.attempt + 1)])]
