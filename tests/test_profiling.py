@@ -41,7 +41,7 @@ def _check_overhead(result: ProfileResult, pairs: int = 2) -> None:
 
 @pytest.mark.slow
 def test_pyinstrument_sequential_arc_names_dsl_primitives(tmp_path):
-    """The top frames of an ARC profile are the solver's own functions, whatever the machine's
+    """The top frames of an ARC profile are mostly the solver's own functions, whatever the machine's
     load: the window is the run, so imports and dataset loading (once ``isdir`` and JSON
     decoding at the top) are counted apart, never ranked."""
     config = RunConfig(solver="arc", tasks="arc1-training:2", solver_options={"max_candidates": 300})
@@ -49,7 +49,11 @@ def test_pyinstrument_sequential_arc_names_dsl_primitives(tmp_path):
     top = result.top_frames[:10]
     where = [f.file.replace("\\", "/") for f in result.top_frames]
     dsl_hits = [f for f in top if f.file.replace("\\", "/").endswith("perfkit/solvers/arc/dsl.py")]
-    assert dsl_hits and "perfkit/solvers/arc/" in where[0], result.top_table(10)
+    # the first solver frame is the solver's own; perfkit's unit loop (run_job) may rank above it:
+    # pyinstrument's hook runs on every C call, and the batched loop's few µs per unit are C
+    # calls (clock reads, column appends), each charged the profiler's own cost
+    first_solver = next(w for w in where if "perfkit/" not in w or "/solvers/" in w)
+    assert dsl_hits and "perfkit/solvers/arc/" in first_solver, result.top_table(10)
     # the solver's primitives (and the numpy they call) outweigh perfkit's own bookkeeping
     solver_s = sum(f.self_s for f, w in zip(result.top_frames, where) if "perfkit/" not in w or "/solvers/" in w)
     perfkit_s = sum(f.self_s for f, w in zip(result.top_frames, where) if "perfkit/" in w and "/solvers/" not in w)
