@@ -84,6 +84,7 @@ def _demo_outputs(task, cid, ctx):
 
 
 @pytest.mark.parametrize("task_id", ["3c9b0459", "007bbfb7"])
+@pytest.mark.slow
 def test_pruning_keeps_one_program_per_behaviour(task_id):
     task = arc_task(task_id)
     solver = ArcSolver()

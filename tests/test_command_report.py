@@ -45,6 +45,7 @@ def runs():
     return out
 
 
+@pytest.mark.slow
 def test_each_group_is_itemised_by_its_median_run_and_the_items_add_up():
     c = analyse(runs())
     assert set(c.breakdowns) == {"sequential/inline×1", "candidate-parallel/process×2"}

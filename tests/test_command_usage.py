@@ -105,6 +105,7 @@ def check_reconciles(m: Measured, recorded_wall_s: float, recorded_cpu_s: float)
         f"recorded wall {recorded_wall_s:.4f} s, measured {m.wall_s:.4f} s, bound {wall_bound_s(m, recorded_cpu_s):.4f} s"
 
 
+@pytest.mark.slow
 def test_process_tree_agrees_with_a_cgroup_with_killed_and_orphaned_processes(tmp_path: Path):
     """Forkserver workers (one SIGKILLed mid-work) and an orphaned grandchild: every one of them
     is in the command's CPU, as in the cgroup's; the wall is the command's."""

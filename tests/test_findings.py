@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from builders import CANDS, SAMPLES, clean_parallel, make_run, parallel, unit_rows
 from builders import reference_run as reference
 
@@ -29,6 +31,7 @@ def test_one_run_gives_no_verdict_and_no_point_interval():
     assert not rec.startswith("Use")
 
 
+@pytest.mark.slow
 def test_contention_timeouts():
     def edit(df):
         m = df["split"].eq("demo") & df["index"].eq(4) & df["candidate"].isin(["c005", "c006", "c007"])
@@ -48,6 +51,7 @@ def test_contention_timeouts():
     assert "contention-timeouts" not in rules(analyse([reference(), clean_parallel()]))
 
 
+@pytest.mark.slow
 def test_gil_bound_thread_backend():
     rows = unit_rows(SAMPLES, CANDS, cpu=0.1)
     rows = parallel(rows, 2, lambda r: (r["index"], r["split"]))
@@ -59,6 +63,7 @@ def test_gil_bound_thread_backend():
     assert "gil" not in rules(analyse([reference(), clean_parallel(backend="thread")]))
 
 
+@pytest.mark.slow
 def test_dispatch_overhead_with_chunk_size():
     rows = unit_rows(SAMPLES, CANDS, cpu=0.001)
     for i, r in enumerate(rows):
@@ -89,6 +94,7 @@ def test_dispatch_overhead_per_unit_is_not_fixed_by_chunks():
     assert len(f) == 1 and "per unit, not per item" in f[0].sentence and "--chunk-size" not in f[0].sentence
 
 
+@pytest.mark.slow
 def test_critical_path_dominates_sample_parallel():
     rows = unit_rows(SAMPLES, CANDS, cpu=0.01)
     for r in rows:
@@ -157,6 +163,7 @@ def test_low_efficiency():
     assert len(f) == 1 and "of the physical limit" in f[0].sentence
 
 
+@pytest.mark.slow
 def test_recommendation_skips_strategies_that_changed_answers():
     fast_but_wrong = clean_parallel(edit=lambda d: d.iloc[2:])
     c = analyse([reference(), fast_but_wrong])
@@ -168,6 +175,7 @@ def test_recommendation_skips_strategies_that_changed_answers():
     assert c.recommendation.sentence.startswith("Stay sequential")
 
 
+@pytest.mark.slow
 def test_no_significant_difference_when_the_interval_contains_one():
     """Two identical configurations on a noisy machine: the faster median is not a verdict."""
     ref = reference()
@@ -191,6 +199,7 @@ def test_candidate_generation_dominating():
     assert "candidate-generation" not in rules(analyse([reference(), clean_parallel()]))
 
 
+@pytest.mark.slow
 def test_candidate_generation_counts_as_work_by_its_cpu_not_its_wall():
     """A loaded machine stretches candidates()' wall (3× its CPU here, 5× on the workers): the ideal bound and the
     finding count generation's CPU in the reference, as they count each unit's (work = CPU)."""

@@ -126,6 +126,7 @@ def stored(tmp_path_factory):
 
 
 @pytest.mark.xdist_group("gate-phases")
+@pytest.mark.slow
 def test_phase_report_flags_the_regression(stored, tmp_path):
     store, _ = stored
     rows = phase_table([(label, find_runs(label, store)) for label in ("baseline", "phase-1", "phase-2")])

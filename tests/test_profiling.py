@@ -70,6 +70,7 @@ def test_pyinstrument_sequential_arc_names_dsl_primitives(tmp_path):
     assert (tmp_path / "prof" / "runs").is_dir() and result.run_path.parent == tmp_path / "prof" / "runs"
 
 
+@pytest.mark.slow
 def test_pyinstrument_thread_backend_sees_worker_threads(tmp_path, tasks):
     # one task of 32 units of 5 nominal ms: a unit's bookkeeping is a small fraction of it
     config = RunConfig(solver="synthetic", tasks="hand-made", strategy="candidate-parallel", backend="thread",

@@ -27,6 +27,7 @@ def test_the_schema_is_a_valid_json_schema():
 
 
 @pytest.mark.parametrize("differ", [False, pytest.param(True, marks=pytest.mark.slow)])
+@pytest.mark.slow
 def test_comparison_report_json_validates(tmp_path, differ):
     runs = [reference_run(repeat=r) for r in range(3)] + [clean_parallel(repeat=r) for r in range(3)]
     if differ:

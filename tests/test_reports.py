@@ -50,6 +50,7 @@ def cells(line: str) -> int:
 
 
 @pytest.mark.parametrize("differ", [pytest.param(False, marks=pytest.mark.slow), True])
+@pytest.mark.slow
 def test_report_files_valid(tmp_path: Path, differ: bool):
     out = write_report(comparison(differ), tmp_path / "rep", "unit-test")
     md = (out / "report.md").read_text()
@@ -157,6 +158,7 @@ def test_html_opens_in_headless_chromium_with_bounded_images(tmp_path: Path, cas
     assert shot.exists() and mpimg.imread(shot).shape[1] == 1280
 
 
+@pytest.mark.slow
 def test_a_report_without_a_sequential_run_shows_no_nan(tmp_path: Path):
     out = write_report(analyse([clean_parallel(repeat=r) for r in range(2)]), tmp_path / "rep")
     md = (out / "report.md").read_text()

@@ -291,6 +291,7 @@ def test_bad_grammar_names_the_bad_text(bad):
     assert "\n" not in message
 
 
+@pytest.mark.slow
 def test_alloc_raises_rss_during_unit():
     def rss_kb():
         with open("/proc/self/status") as f:

@@ -149,6 +149,7 @@ def _grids_equal(a: Task, b: Task) -> bool:
 
 @pytest.mark.parametrize("name, count", [("arc1-training", 400), ("arc1-evaluation", 400),
                                          ("arc2-training", 1000), ("arc2-evaluation", 120)])
+@pytest.mark.slow
 def test_dataset_sizes(name: str, count: int) -> None:
     tasks = load_tasks(name)
     assert len(tasks) == count

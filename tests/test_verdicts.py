@@ -93,6 +93,7 @@ def _time_out(df, units):
     return df
 
 
+@pytest.mark.slow
 def test_timeouts_within_the_machines_own_noise_do_not_fail_the_comparison():
     """Sequential itself timed out 8 units that take a tenth of the limit (a busy machine): a
     run with as many new timeouts is within that noise, one with far more is not."""
@@ -138,6 +139,7 @@ def test_timeouts_blame_contention_only_from_measured_cpu(cpu_s, rule, says):
 
 # -- busy machine -------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_busy_machine_warns_and_marks_the_recommendation():
     busy = {"others_cpu_s": 1.2, "machine_cpu_s": 4.0, "load_avg_1m": 3.4}
     runs = [reference(repeat=r, summary=busy) for r in range(2)] + [clean_parallel(repeat=r) for r in range(2)]
@@ -166,6 +168,7 @@ def test_phases_refuse_a_speed_verdict_from_one_run_each():
 
 # -- where the time goes (real runs) -----------------------------------------------------------
 
+@pytest.mark.slow
 def test_cost_concentration_names_the_expensive_candidates(tmp_path):
     tasks = [make_task("t1", 3, 1, seed=3)]
     opts = dict(candidates=32, cpu_ms=0.3, faults="slow=200:c003; slow=200:c011")  # ~90 % of unit time

@@ -68,6 +68,7 @@ def test_sys_exit_in_a_candidate_never_chooses_perfkits_exit_status(tmp_path, ca
     assert codes[0] == codes[1], f"perfkit's status followed the solver's: {codes}"
 
 
+@pytest.mark.slow
 def test_compare_never_exits_0_without_its_report(tmp_path, capsys):
     code, out, err = perfkit_main(["compare", "--solver", "plugins.faulty_solvers:Misbehaving", "--solver-opt",
                                    "fault=exit=0", "--tasks", "synthetic:1x1+1", "--strategies",

@@ -114,6 +114,7 @@ def test_a_torn_record_is_skipped_and_reported(tmp_path):
     assert any("line 8" in n and "torn" in n for n in run.notes), run.notes
 
 
+@pytest.mark.slow
 def test_a_truncated_parquet_file_falls_back_to_the_jsonl_record(tmp_path, capsys):
     path = finished_run(tmp_path)
     parquet = path / "units.parquet"
@@ -126,6 +127,7 @@ def test_a_truncated_parquet_file_falls_back_to_the_jsonl_record(tmp_path, capsy
     assert "units.parquet" in err and "unreadable" in err
 
 
+@pytest.mark.slow
 def test_report_survives_a_run_with_no_units(tmp_path, capsys):
     full = finished_run(tmp_path / "full")
     empty = tmp_path / "empty"
