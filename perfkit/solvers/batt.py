@@ -122,7 +122,7 @@ def _can_stop_with_alarm() -> bool:
 class BattSolver:
     """An opaque solver calling a battery module's ``batt`` once per sample (module docstring).
 
-    Options (``--solver-opt`` on the command line): ``module`` — the battery's import name
+    Options (the run's solver options): ``module`` — the battery's import name
     (importable in every worker: installed or on ``PYTHONPATH``); ``function`` — its name
     (default ``batt``); ``log_path`` — the fifth argument (default ``os.devnull``);
     ``pass_expected`` — give ``C`` the expected output (default False: ``C`` is None, no answer

@@ -1,7 +1,7 @@
 """The exclusive lock of a run folder being written (docs/design.md, "The run store").
 
 One writer at a time: ``perfkit run`` holds the lock from the moment it creates the folder
-until the run ends, and ``--resume`` takes it before reading what was recorded, so a second
+until the run ends, and a resume takes it before reading what was recorded, so a second
 writer, or a resume of a run that is still going, is refused instead of duplicating units.
 The lock is ``flock`` on a file in the folder: the kernel drops it when its holder dies, even
 by SIGKILL, so a run left ``running`` by a killed perfkit can always be resumed.

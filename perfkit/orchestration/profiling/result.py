@@ -87,7 +87,7 @@ class ProfileResult:
     @property
     def overhead_pct(self) -> Optional[float]:
         """Median over pairs of (profiled / plain − 1) in percent; without pairs, against a plain
-        wall measured elsewhere (``compare --profile``); None when nothing was measured."""
+        wall measured elsewhere (a profiled compare); None when nothing was measured."""
         ratios = [b / a - 1.0 for a, b in self.pairs if a > 0]
         if ratios:
             return 100.0 * statistics.median(ratios)
