@@ -1,5 +1,5 @@
 """The JSON renderer: every figure, interval, finding and the recommendation of a comparison,
-a phase report or a gate verdict, as one document (``report.json``, ``--json FILE``).
+a phase report or a gate verdict, as one document (``report.json``, or a file the caller names).
 
 Its shape is the JSON Schema perfkit/reports/report.schema.json (documented in
 docs/report-json.md; tests/test_report_json.py validates real reports against it). Missing
