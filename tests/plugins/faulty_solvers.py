@@ -35,12 +35,18 @@ class Misbehaving:
 
     def evaluate(self, task, sample, candidate_id, deadline):
         if self.log:
-            line = f"{time.monotonic():.6f} {task.id}/{sample.key} {candidate_id}\n".encode()
-            fd = os.open(self.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, line)
-            finally:
-                os.close(fd)
+            self._log_start(task, sample, candidate_id)
+        return self._answer(sample, candidate_id)
+
+    def _log_start(self, task, sample, candidate_id):
+        line = f"{time.monotonic():.6f} {task.id}/{sample.key} {candidate_id}\n".encode()
+        fd = os.open(self.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+
+    def _answer(self, sample, candidate_id):
         if self.sleep_s:
             time.sleep(self.sleep_s)
         give_up = time.monotonic() + 60
@@ -180,3 +186,60 @@ class BuildFails(Misbehaving):
             open(self.flag, "w").close()
             os._exit(73)
         return super().evaluate(task, sample, candidate_id, deadline)
+
+
+class Choreographed(Misbehaving):
+    """Candidates ``c0``..``c{n-1}`` that follow ``script``, so that a test builds a sequence of
+    worker deaths from events (which unit has started where), not from timing.
+
+    ``script``: rules ``CAND#K:ACTION[:ACTION]``, comma-separated, applied to the K-th start of
+    candidate CAND (starts counted per sample in ``log``, which is required), in this order:
+
+    - ``after=X#J``: first wait until candidate X has started J times (after ``wait_s`` seconds,
+      the unit raises instead: the script did not run as written);
+    - ``hold``: the worker keeps this outcome until its work item ends; every other outcome is
+      sent as soon as its unit ends. Both work through the flush interval of a process worker
+      that reads it from ``perfkit.backends.process.FLUSH_INTERVAL_S`` (perfkit before issue
+      12's fixes), turning its 10 ms race (which outcomes had a dead worker sent?) into a rule;
+      today's workers take their flush limits from the backend's options and ignore these;
+    - ``die``: the worker process ends at once (``os._exit``), this unit in flight.
+    """
+
+    def __init__(self, script: str = "", wait_s: float = 20.0, **options):
+        super().__init__(**options)
+        self.wait_s = float(wait_s)
+        self.rules: dict[tuple[str, int], list[str]] = {}
+        for rule in filter(None, (r.strip() for r in script.split(","))):
+            head, *actions = rule.split(":")
+            cand, _, k = head.partition("#")
+            self.rules[(cand, int(k))] = actions
+
+    def evaluate(self, task, sample, candidate_id, deadline):
+        self._log_start(task, sample, candidate_id)
+        actions = self.rules.get((candidate_id, self._starts(task, sample, candidate_id)), [])
+        for action in actions:
+            if action.startswith("after="):
+                other, _, times = action[len("after="):].partition("#")
+                give_up = time.monotonic() + self.wait_s
+                while self._starts(task, sample, other) < int(times):
+                    if time.monotonic() > give_up:
+                        raise RuntimeError(f"{candidate_id} gave up waiting for {other} to start {times}×")
+                    time.sleep(0.005)
+        _set_flush_interval(float("inf") if "hold" in actions else 0.0)
+        if "die" in actions:
+            os._exit(70)
+        return self._answer(sample, candidate_id)
+
+    def _starts(self, task, sample, candidate_id) -> int:
+        """How often ``candidate_id`` has started on this sample, in any worker (from ``log``)."""
+        where = f"{task.id}/{sample.key}"
+        with open(self.log) as f:
+            return sum(1 for line in f if line.split()[1:] == [where, candidate_id])
+
+
+def _set_flush_interval(seconds: float) -> None:
+    """Set the interval (seconds) after which this process worker sends the outcomes it holds,
+    where the worker reads it from its module (see :class:`Choreographed`)."""
+    module = sys.modules.get("perfkit.backends.process")
+    if module is not None and hasattr(module, "FLUSH_INTERVAL_S"):
+        module.FLUSH_INTERVAL_S = seconds
