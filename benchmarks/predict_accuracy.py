@@ -365,7 +365,7 @@ def dask(args) -> None:
     costs = costs_for(["dask"], measure=False)["dask"]
     print(f"reference {run.run_id}: {workload.n_units} units, {workload.cpu_s:.2f} s of unit CPU; Dask costs "
           f"{'measured here' if costs.calibrated else 'built in'}: scheduler {costs.scheduler_item_cpu_s * 1e3:.2f} ms "
-          f"per item, worker {costs.item_worker_cpu_s * 1e3:.2f} ms per item\n")
+          f"per item, worker {costs.item.worker_cpu_s * 1e3:.2f} ms per item\n")
     print("| machines × workers | chunk | work items | predicted wall s | scheduler s | why |")
     print("|---|---|---|---|---|---|")
     for machines in args.machines:

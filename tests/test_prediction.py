@@ -8,11 +8,11 @@ import pytest
 from builders import make_run
 
 from perfkit.analysis.prediction import BackendCosts, Execution, Machine, SimConfig, simulate, workload_of
-from perfkit.analysis.prediction.model import PIPELINED
+from perfkit.analysis.prediction.model import PIPELINED, Behaviour
 from perfkit.model import TimeoutPolicy
 
 #: A backend with no cost at all: the wall is the work's own structure.
-FREE = BackendCosts("process", dispatch="prefetch", prefetch=1, requeue="front")
+FREE = BackendCosts("process", behaviour=Behaviour(dispatch="prefetch", prefetch=1, requeue="front"))
 
 
 def hand_run(samples: dict[str, list[float]], wait: float = 0.0, generate_s: float = 0.0, timeout_s: float = 100.0,
@@ -45,7 +45,7 @@ def wall(run, strategy, workers, costs=FREE, cores=2, chunk=None, timeout=100.0,
 def test_one_worker_is_the_sum_of_units_plus_overheads():
     run = hand_run({"demo[0]": [0.1, 0.2], "demo[1]": [0.4, 0.5], "test[0]": [0.6, 0.3]}, wait=0.01,
                    generate_s=0.25, tasks=("t1", "t2"))
-    costs = replace(FREE, start_cold_s=0.5, start_per_worker_s=0.1, close_s=0.05, unit_worker_cpu_s=0.001,
+    costs = FREE.changed(start_cold_s=0.5, start_per_worker_s=0.1, close_s=0.05, unit_worker_cpu_s=0.001,
                     item_worker_cpu_s=0.002)
     w, r = wall(run, "sequential", 1, costs)
     units, items = 12, 2  # one item per task under sequential
@@ -78,7 +78,7 @@ def test_a_straggler_bounds_the_wall():
     run = hand_run({"demo[0]": [10.0] + [1.0] * 8})
     assert wall(run, "candidate-parallel", 4, cores=4, chunk=1)[0] == pytest.approx(10.0)
     # the process backend hands each worker two items: the straggler's worker holds one more
-    process = replace(FREE, prefetch=2)
+    process = FREE.changed(prefetch=2)
     assert wall(run, "candidate-parallel", 4, process, cores=4, chunk=1)[0] == pytest.approx(11.0)
 
 
@@ -119,7 +119,7 @@ def test_speed_scales_cpu_not_sleep():
 
 def test_units_time_out_under_a_tighter_timeout_and_the_worker_is_replaced():
     run = hand_run({"demo[0]": [0.1, 0.5, 0.1, 0.1]})
-    costs = replace(FREE, stop_delay_s=0.05, replace_s=0.2)
+    costs = FREE.changed(stop_delay_s=0.05, replace_s=0.2)
     w, r = wall(run, "sequential", 1, costs, timeout=0.3)
     assert list(r.units["status"]) == ["ok", "timeout", "ok", "ok"]
     # 0.1, then the slow unit killed at 0.3 + 0.05, a new worker after 0.2, then 0.1 + 0.1
@@ -129,7 +129,7 @@ def test_units_time_out_under_a_tighter_timeout_and_the_worker_is_replaced():
 
 def test_a_cooperative_solver_stops_at_its_deadline():
     run = hand_run({"demo[0]": [0.1, 0.5, 0.1]})
-    costs = replace(FREE, stop_delay_s=0.05, replace_s=0.2)
+    costs = FREE.changed(stop_delay_s=0.05, replace_s=0.2)
     r = simulate(workload_of(run), SimConfig("sequential", "process", 1, timeout=TimeoutPolicy(0.3)), costs,
                  Machine(2), cooperative=True)
     assert r.wall_s == pytest.approx(0.1 + 0.3 + 0.1) and r.kills == 0
@@ -163,7 +163,7 @@ def test_budgets_skip_units():
 
 def test_threads_share_one_core_and_their_stopped_units_keep_running():
     run = hand_run({"demo[0]": [1.0] * 4})
-    threads = replace(FREE, backend="thread", gil=True, hard_stop=False, stop_kills_worker=False, requeue="back")
+    threads = FREE.changed(backend="thread", gil=True, hard_stop=False, stop_kills_worker=False, requeue="back")
     assert wall(run, "candidate-parallel", 2, threads, cores=8, chunk=1)[0] == pytest.approx(4.0)
 
 
@@ -244,7 +244,7 @@ def test_knee_and_best_per_worker_count():
     from perfkit.analysis.prediction.predict import sweep
 
     run = hand_run({f"demo[{i}]": [0.1] * 16 for i in range(4)})
-    s = sweep(workload_of(run), {"inline": replace(FREE, backend="inline", in_parent=True), "process": FREE},
+    s = sweep(workload_of(run), {"inline": FREE.changed(backend="inline", in_parent=True), "process": FREE},
               Machine(4), strategies=["sequential", "candidate-parallel"], backends=["process"],
               workers=[1, 2, 4, 8, 16], chunk_sizes=[1])
     knee = next(k for k in s.knees if k.curve.startswith("candidate-parallel/process"))
@@ -259,7 +259,7 @@ def test_calibration_is_stored_per_machine_and_reused(tmp_path):
     from perfkit.analysis.prediction import DEFAULT_COSTS
     from perfkit.orchestration import calibration
 
-    made = replace(DEFAULT_COSTS["inline"], unit_worker_cpu_s=0.123, calibrated=True)
+    made = DEFAULT_COSTS["inline"].changed(unit_worker_cpu_s=0.123, calibrated=True)
     path = calibration.save({"inline": made}, tmp_path)
     assert path == tmp_path / f"{calibration.machine_key()}.json"
     # measuring is allowed, but what is stored for this machine is reused, not measured again
@@ -277,7 +277,7 @@ def test_calibration_measures_once_then_reuses_until_recalibrated(tmp_path):
     from perfkit.orchestration import calibration
 
     first = calibration.costs_for(["inline"], tmp_path)["inline"]
-    assert first.calibrated and first.unit_worker_cpu_s > 0 and first.stop_delay_s > 0
+    assert first.calibrated and first.unit.worker_cpu_s > 0 and first.stop_delay_s > 0
     assert first.yardstick_cpu_s > 0  # the speed state it was measured in, to scale it to a run's
     path = tmp_path / f"{calibration.machine_key()}.json"
     stamp = json.loads(path.read_text())["measured_at"]
@@ -361,8 +361,8 @@ def test_a_comparison_shows_each_configurations_prediction_and_the_models_error(
         r["chunk"] = i // 4
     measured = make_run(parallel(rows, 2, lambda r: r["chunk"]), "candidate-parallel", "process", 2, wall_s=1.8)
     comparison = analyse([reference, measured])
-    measured_here = replace(FREE, calibrated=True)
-    costs = {"inline": replace(measured_here, backend="inline", in_parent=True), "process": measured_here}
+    measured_here = FREE.changed(calibrated=True)
+    costs = {"inline": measured_here.changed(backend="inline", in_parent=True), "process": measured_here}
     comparison.model = model_check(comparison.runs, comparison.reference, costs)
     comparison.model_calibrated = True
     row = comparison.model.set_index("strategy").loc["candidate-parallel"]
@@ -373,7 +373,7 @@ def test_a_comparison_shows_each_configurations_prediction_and_the_models_error(
     assert table.rows[1][-2:] == (duration(1.6), "-11%")
     # built-in costs (never measured here): the prediction is shown, marked, and no error is claimed
     comparison.model = model_check(comparison.runs, comparison.reference,
-                                   {"inline": replace(FREE, backend="inline", in_parent=True), "process": FREE})
+                                   {"inline": FREE.changed(backend="inline", in_parent=True), "process": FREE})
     comparison.model_calibrated = False
     assert comparison.model["model_error"].isna().all()
     table = next(b for b in build(comparison, {}).blocks if getattr(b, "headers", ("",))[0] == "strategy")
@@ -381,10 +381,10 @@ def test_a_comparison_shows_each_configurations_prediction_and_the_models_error(
 
 
 def test_calibrated_costs_follow_the_machines_speed_state_of_the_reference():
-    measured_fast = replace(FREE, unit_worker_cpu_s=1e-3, unit_parent_cpu_s=2e-3, stop_delay_s=0.05,
+    measured_fast = FREE.changed(unit_worker_cpu_s=1e-3, unit_parent_cpu_s=2e-3, stop_delay_s=0.05,
                             yardstick_cpu_s=0.01)
     slow = measured_fast.at_yardstick(0.02)  # the reference ran while the machine was half as fast
-    assert (slow.unit_worker_cpu_s, slow.unit_parent_cpu_s) == pytest.approx((2e-3, 4e-3))
+    assert (slow.unit.worker_cpu_s, slow.unit.parent_cpu_s) == pytest.approx((2e-3, 4e-3))
     assert slow.stop_delay_s == 0.05  # a timer, not CPU
     assert measured_fast.at_yardstick(None) is measured_fast and FREE.at_yardstick(0.02) is FREE
 
@@ -393,7 +393,7 @@ def test_generation_on_the_workers_overlaps_the_previous_tasks_units():
     run = hand_run({"demo[0]": [0.4, 0.4]}, generate_s=0.2, tasks=("t1", "t2", "t3"))
     workload = workload_of(run)
     config = SimConfig("candidate-parallel", "process", 2, 1, TimeoutPolicy(100))
-    costs = replace(FREE, prefetch=2)
+    costs = FREE.changed(prefetch=2)
     serial = simulate(workload, config, costs, Machine(2))
     pipelined = simulate(workload, config, costs, Machine(2), PIPELINED)
     # serial in the parent with a barrier, workers filled in list order (the first takes both items)
@@ -410,7 +410,7 @@ def test_generation_on_the_workers_overlaps_the_previous_tasks_units():
 
 def test_a_warm_pool_takes_start_up_out_of_the_runs_wall():
     run = hand_run({"demo[0]": [1.0, 1.0]})
-    costs = replace(FREE, start_cold_s=0.5, start_per_worker_s=0.1, close_s=0.05)
+    costs = FREE.changed(start_cold_s=0.5, start_per_worker_s=0.1, close_s=0.05)
     config = SimConfig("candidate-parallel", "process", 2, 1, TimeoutPolicy(100))
     cold = simulate(workload_of(run), config, costs, Machine(2))
     warm_forkserver = simulate(workload_of(run), config, costs, Machine(2), Execution(cold=False))
@@ -422,7 +422,7 @@ def test_a_warm_pool_takes_start_up_out_of_the_runs_wall():
 
 def test_dask_workers_spread_over_machines_and_one_scheduler_serialises_items():
     run = hand_run({"demo[0]": [0.01] * 64})
-    dask = replace(FREE, backend="dask", scheduler_item_cpu_s=0.05, prefetch=2)
+    dask = FREE.changed(backend="dask", scheduler_item_cpu_s=0.05, prefetch=2)
     config = SimConfig("candidate-parallel", "dask", 16, 1, TimeoutPolicy(100))
     apart = Machine(8, machines=2, parent_shares_cores=False)
     r = simulate(workload_of(run), config, dask, apart)

@@ -30,7 +30,6 @@ import platform
 import statistics
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
@@ -197,28 +196,27 @@ def calibrate_backend(backend: str, store: Optional[Path] = None) -> BackendCost
         costs = DEFAULT_COSTS[backend]
         if backend != "inline":
             cold, per_worker, close = _start_costs(store, backend, 4 if backend == "dask" else 16)
-            costs = replace(costs, start_cold_s=cold, start_per_worker_s=per_worker, close_s=close)
+            costs = costs.changed(start_cold_s=cold, start_per_worker_s=per_worker, close_s=close)
         lane, parent = _per_unit(store, backend)
         if backend in ("inline", "thread"):
             # one thread (inline) or one GIL (threads): the parent's share is the worker's too
-            costs = replace(costs, unit_worker_cpu_s=lane, unit_parent_cpu_s=0.0)
+            costs = costs.changed(unit_worker_cpu_s=lane, unit_parent_cpu_s=0.0)
         else:
-            costs = replace(costs, unit_worker_cpu_s=lane, unit_parent_cpu_s=parent)
+            costs = costs.changed(unit_worker_cpu_s=lane, unit_parent_cpu_s=parent)
         if backend != "inline":
             worker, gap, item_parent = _per_item(store, backend)
             if backend == "thread":
                 worker, item_parent = worker + item_parent, 0.0
             if backend == "dask":  # a LocalCluster's scheduler runs in the parent: one serial server
-                costs = replace(costs, scheduler_item_cpu_s=item_parent)
+                costs = costs.changed(scheduler_item_cpu_s=item_parent)
                 item_parent = 0.0
-            costs = replace(costs, item_worker_cpu_s=worker, item_latency_s=gap, item_parent_cpu_s=item_parent)
+            costs = costs.changed(item_worker_cpu_s=worker, item_latency_s=gap, item_parent_cpu_s=item_parent)
         if backend in ("process", "dask"):
-            costs = replace(costs, unit_cpu_factor=_cpu_factor(store, backend))
+            costs = costs.changed(unit_cpu_factor=_cpu_factor(store, backend))
         if backend != "dask":  # a Dask restart takes seconds per hang: docs/benchmarks-dask.md
             delay, gap = _stops(store, backend)
-            costs = replace(costs, stop_delay_s=delay, replace_s=gap if costs.stop_kills_worker else 0.0)
-        return BackendCosts.from_record({**costs.to_record(), "calibrated": True,
-                                         "yardstick_cpu_s": min(before, yardstick.measure())})
+            costs = costs.changed(stop_delay_s=delay, replace_s=gap if costs.behaviour.stop_kills_worker else 0.0)
+        return costs.changed(calibrated=True, yardstick_cpu_s=min(before, yardstick.measure()))
 
 
 def load(directory: Path = DEFAULT_DIR) -> dict[str, BackendCosts]:

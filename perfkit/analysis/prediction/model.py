@@ -38,6 +38,46 @@ REQUEUE = ("front", "back")
 
 
 @dataclass(frozen=True)
+class Overhead:
+    """CPU seconds a backend adds to each unit, or to each work item, outside the solver's call."""
+
+    #: On the worker (a unit: timing, hashing, building and pickling the outcome; an item:
+    #: receiving it, sending "done").
+    worker_cpu_s: float = 0.0
+    #: In the parent (a unit: receiving, de-duplicating, writing the outcome; an item:
+    #: building, pickling and sending it).
+    parent_cpu_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """How a backend hands out and stops work: facts of perfkit's backends, not measurements."""
+
+    #: One of :data:`DISPATCH`.
+    dispatch: str = "prefetch"
+    #: Items a worker holds at once under ``prefetch`` dispatch.
+    prefetch: int = 2
+    #: One of :data:`REQUEUE`.
+    requeue: str = "front"
+    #: True: the workers' (and the parent's) Python code shares one core (threads: the GIL).
+    gil: bool = False
+    #: True: the runner's own thread is the only worker (inline): no parallelism at all.
+    in_parent: bool = False
+    #: True: an overrunning unit is stopped (killed, or interrupted inline); False: its work
+    #: keeps running, abandoned, while a new worker takes the slot (threads).
+    hard_stop: bool = True
+    #: True: stopping a unit kills its worker (its prefetched items are re-queued and a
+    #: replacement starts); False: the worker goes on (inline SIGALRM, threads).
+    stop_kills_worker: bool = True
+
+    def __post_init__(self) -> None:
+        if self.dispatch not in DISPATCH:
+            raise ValueError(f"dispatch={self.dispatch!r}: expected one of {DISPATCH}")
+        if self.requeue not in REQUEUE:
+            raise ValueError(f"requeue={self.requeue!r}: expected one of {REQUEUE}")
+
+
+@dataclass(frozen=True)
 class BackendCosts:
     """What one backend adds to the solver's work on one machine.
 
@@ -52,15 +92,8 @@ class BackendCosts:
     start_per_worker_s: float = 0.0
     #: Wall per run to start and stop a pool, besides its workers.
     close_s: float = 0.0
-    #: CPU per unit on the worker outside the solver's call (timing, hashing, building and
-    #: pickling the outcome).
-    unit_worker_cpu_s: float = 0.0
-    #: CPU per unit in the parent (receiving, de-duplicating, writing the outcome).
-    unit_parent_cpu_s: float = 0.0
-    #: CPU per work item on the worker (receiving it, sending "done").
-    item_worker_cpu_s: float = 0.0
-    #: CPU per work item in the parent (building, pickling and sending it).
-    item_parent_cpu_s: float = 0.0
+    unit: Overhead = field(default_factory=Overhead)
+    item: Overhead = field(default_factory=Overhead)
     #: Wall between handing an item to an idle worker and its first unit starting.
     item_latency_s: float = 0.0
     #: CPU of the same unit on this backend's workers / in the reference (inline) run: a
@@ -72,30 +105,12 @@ class BackendCosts:
     stop_delay_s: float = 0.0
     #: Wall until a killed worker's replacement takes work (0: nothing is killed).
     replace_s: float = 0.0
-    #: True: an overrunning unit is stopped (killed, or interrupted inline); False: its work
-    #: keeps running, abandoned, while a new worker takes the slot (threads).
-    hard_stop: bool = True
-    #: True: stopping a unit kills its worker (its prefetched items are re-queued and a
-    #: replacement starts); False: the worker goes on (inline SIGALRM, threads).
-    stop_kills_worker: bool = True
-    dispatch: str = "prefetch"
-    prefetch: int = 2
-    requeue: str = "front"
-    #: True: the workers' (and the parent's) Python code shares one core (threads: the GIL).
-    gil: bool = False
-    #: True: the runner's own thread is the only worker (inline): no parallelism at all.
-    in_parent: bool = False
+    behaviour: Behaviour = field(default_factory=Behaviour)
     #: True when measured on this machine; False: the built-in defaults (uncalibrated).
     calibrated: bool = False
     #: CPU seconds of the calibration workload (perfkit/runner/calibration.py) while these
     #: costs were measured: the machine's single-core speed then (None: not known).
     yardstick_cpu_s: Optional[float] = None
-
-    def __post_init__(self) -> None:
-        if self.dispatch not in DISPATCH:
-            raise ValueError(f"dispatch={self.dispatch!r}: expected one of {DISPATCH}")
-        if self.requeue not in REQUEUE:
-            raise ValueError(f"requeue={self.requeue!r}: expected one of {REQUEUE}")
 
     def at_yardstick(self, yardstick_cpu_s: Optional[float]) -> "BackendCosts":
         """These costs when the calibration workload takes ``yardstick_cpu_s`` (a run's
@@ -105,53 +120,71 @@ class BackendCosts:
         latency, stop delay, replacement) are wake-ups and timers: left as measured."""
         if not yardstick_cpu_s or not self.yardstick_cpu_s:
             return self
-        factor = float(yardstick_cpu_s) / float(self.yardstick_cpu_s)
-        return replace(self, yardstick_cpu_s=float(yardstick_cpu_s),
-                       **{name: getattr(self, name) * factor for name in CPU_COSTS})
+        factor, record = float(yardstick_cpu_s) / float(self.yardstick_cpu_s), self.to_record()
+        return self.changed(yardstick_cpu_s=float(yardstick_cpu_s), **{key: record[key] * factor for key in CPU_COSTS})
+
+    def changed(self, **fields: Any) -> "BackendCosts":
+        """These costs with some fields changed, named as in :meth:`to_record`
+        (``unit_worker_cpu_s=...``, ``prefetch=...``)."""
+        unknown = set(fields) - set(self.to_record())
+        if unknown:
+            raise TypeError(f"BackendCosts has no field {', '.join(sorted(unknown))}")
+        return self.from_record({**self.to_record(), **fields})
 
     def to_record(self) -> dict[str, Any]:
-        """A JSON-ready dict (the calibration file stores one per backend)."""
-        return asdict(self)
+        """A flat JSON-ready dict (the calibration file stores one per backend): the unit's and
+        the item's overhead as ``unit_worker_cpu_s``, ``item_parent_cpu_s``, ...; the behaviour's
+        fields by their own names."""
+        record = asdict(self)
+        for group in OVERHEADS:
+            record.update({f"{group}_{name}": value for name, value in record.pop(group).items()})
+        record.update(record.pop("behaviour"))
+        return record
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> "BackendCosts":
         """Rebuild from :meth:`to_record` (unknown keys ignored, so older files still load)."""
-        known = set(cls.__dataclass_fields__)
         # measured figures may arrive as numpy scalars: plain floats keep the record JSON-ready
-        return cls(**{k: (float(v) if hasattr(v, "item") and not isinstance(v, bool) else v)
-                      for k, v in record.items() if k in known})
+        plain = {k: (float(v) if hasattr(v, "item") and not isinstance(v, bool) else v) for k, v in record.items()}
+        groups = {group: Overhead(**{name: plain.pop(f"{group}_{name}") for name in Overhead.__dataclass_fields__
+                                     if f"{group}_{name}" in plain})
+                  for group in OVERHEADS}
+        behaviour = Behaviour(**{k: plain.pop(k) for k in Behaviour.__dataclass_fields__ if k in plain})
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in plain.items() if k in known}, **groups, behaviour=behaviour)
 
 
-#: The fields of :class:`BackendCosts` that are CPU work (they scale with the machine's speed).
+#: The :class:`BackendCosts` fields that are an :class:`Overhead` (per unit, per work item).
+OVERHEADS = ("unit", "item")
+#: The keys of :meth:`BackendCosts.to_record` that are CPU work (they scale with the machine's speed).
 CPU_COSTS = ("start_cold_s", "start_per_worker_s", "close_s", "unit_worker_cpu_s", "unit_parent_cpu_s",
              "item_worker_cpu_s", "item_parent_cpu_s", "scheduler_item_cpu_s")
 
 
 #: Built-in costs, measured on the reference 2-core machine (docs/benchmarks.md, section
 #: "Predicting a run"); used when no calibration of this machine is stored. The behaviour
-#: fields (dispatch, prefetch, requeue, gil, ...) are facts of perfkit's backends, not
-#: measurements: perfkit/backends/process.py (ITEMS_PER_WORKER, the front re-queue),
+#: (dispatch, prefetch, requeue, gil, ...) is a fact of perfkit's backends, not a
+#: measurement: perfkit/backends/process.py (ITEMS_PER_WORKER, the front re-queue),
 #: thread.py (one queue, abandoned threads), inline.py (SIGALRM), dask.py (nanny restarts).
 DEFAULT_COSTS: dict[str, BackendCosts] = {
-    "inline": BackendCosts("inline", start_cold_s=0.0, start_per_worker_s=0.0, close_s=0.0,
-                           unit_worker_cpu_s=45e-6, stop_delay_s=0.05, replace_s=0.0, hard_stop=True,
-                           stop_kills_worker=False, dispatch="shared", prefetch=1, requeue="front",
-                           in_parent=True),
+    "inline": BackendCosts("inline", unit=Overhead(worker_cpu_s=45e-6), stop_delay_s=0.05,
+                           behaviour=Behaviour(dispatch="shared", prefetch=1, stop_kills_worker=False,
+                                               in_parent=True)),
     "process": BackendCosts("process", start_cold_s=0.19, start_per_worker_s=0.006, close_s=0.002,
-                            unit_worker_cpu_s=20e-6, unit_parent_cpu_s=12e-6, item_worker_cpu_s=60e-6,
-                            item_parent_cpu_s=120e-6, item_latency_s=0.0003, stop_delay_s=0.065,
-                            replace_s=0.02, hard_stop=True, stop_kills_worker=True, dispatch="prefetch",
-                            prefetch=2, requeue="front"),
-    "thread": BackendCosts("thread", start_cold_s=0.0, start_per_worker_s=0.0005, close_s=0.001,
-                           unit_worker_cpu_s=35e-6, unit_parent_cpu_s=15e-6, item_worker_cpu_s=20e-6,
-                           item_parent_cpu_s=20e-6, item_latency_s=0.0001, stop_delay_s=0.065, replace_s=0.0005,
-                           hard_stop=False, stop_kills_worker=False, dispatch="shared", prefetch=1,
-                           requeue="back", gil=True),
+                            unit=Overhead(worker_cpu_s=20e-6, parent_cpu_s=12e-6),
+                            item=Overhead(worker_cpu_s=60e-6, parent_cpu_s=120e-6), item_latency_s=0.0003,
+                            stop_delay_s=0.065, replace_s=0.02),
+    "thread": BackendCosts("thread", start_per_worker_s=0.0005, close_s=0.001,
+                           unit=Overhead(worker_cpu_s=35e-6, parent_cpu_s=15e-6),
+                           item=Overhead(worker_cpu_s=20e-6, parent_cpu_s=20e-6), item_latency_s=0.0001,
+                           stop_delay_s=0.065, replace_s=0.0005,
+                           behaviour=Behaviour(dispatch="shared", prefetch=1, requeue="back", gil=True,
+                                               hard_stop=False, stop_kills_worker=False)),
     "dask": BackendCosts("dask", start_cold_s=1.5, start_per_worker_s=0.25, close_s=0.5,
-                         unit_worker_cpu_s=25e-6, unit_parent_cpu_s=15e-6, item_worker_cpu_s=300e-6,
-                         item_parent_cpu_s=500e-6, item_latency_s=0.002, scheduler_item_cpu_s=0.0015,
-                         stop_delay_s=0.06, replace_s=1.0, hard_stop=True, stop_kills_worker=True,
-                         dispatch="prefetch", prefetch=2, requeue="back"),
+                         unit=Overhead(worker_cpu_s=25e-6, parent_cpu_s=15e-6),
+                         item=Overhead(worker_cpu_s=300e-6, parent_cpu_s=500e-6), item_latency_s=0.002,
+                         scheduler_item_cpu_s=0.0015, stop_delay_s=0.06, replace_s=1.0,
+                         behaviour=Behaviour(requeue="back")),
 }
 
 

@@ -146,10 +146,10 @@ NEGLIGIBLE = 0.03
 def _reason(part: str, result: SimResult, costs: BackendCosts, machine: Machine, workload: Workload) -> str:
     """Why ``part`` of the wall is what it is, in the terms of perfkit's execution."""
     cfg = result.config
-    workers = 1 if costs.in_parent else cfg.workers
+    workers = 1 if costs.behaviour.in_parent else cfg.workers
     cores = machine.cores * machine.machines
     if part == "contention":
-        if costs.gil:
+        if costs.behaviour.gil:
             return f"the GIL lets one of the {workers} threads run Python at a time, so they share one core"
         if workers > cores:
             return f"{workers} workers share {cores} cores: each runs at {cores / workers:.0%} of a core"
@@ -164,11 +164,11 @@ def _reason(part: str, result: SimResult, costs: BackendCosts, machine: Machine,
         per_stage = _items_per_stage(result)
         # before issue 13 the parent filled each worker's pipe in list order; since, each job
         # goes to the worker holding the fewest
-        fills = costs.prefetch > 1 and not result.execution.on_workers
-        busy = min(workers, math.ceil(per_stage / costs.prefetch)) if fills else min(workers, math.floor(per_stage))
+        fills = costs.behaviour.prefetch > 1 and not result.execution.on_workers
+        busy = min(workers, math.ceil(per_stage / costs.behaviour.prefetch)) if fills else min(workers, math.floor(per_stage))
         if busy < workers:
             return (f"only {per_stage:.0f} work items per stage for {workers} workers"
-                    + (f": the {costs.backend} backend hands each worker {costs.prefetch} items up front, so "
+                    + (f": the {costs.backend} backend hands each worker {costs.behaviour.prefetch} items up front, so "
                        f"{busy} of {workers} workers get work" if fills else ""))
         if result.critical_path_s > 0.5 * (result.work_lane_s / max(1, workers)):
             return (f"the largest work items ({result.critical_path_s:.2f} s in all, one per stage) bound the "
@@ -178,7 +178,7 @@ def _reason(part: str, result: SimResult, costs: BackendCosts, machine: Machine,
         return (f"the solver generates candidates ({workload.generate_s / machine.speed:.2f} s) serially in the "
                 f"parent while the workers wait")
     if part == "harness":
-        per_unit = (costs.unit_worker_cpu_s + costs.unit_parent_cpu_s) * 1e6
+        per_unit = (costs.unit.worker_cpu_s + costs.unit.parent_cpu_s) * 1e6
         mean = workload.cpu_s / max(1, workload.n_units) * 1e6
         return (f"perfkit's own cost per unit (~{per_unit:.0f} µs: timing, hashing, recording) is large next to "
                 f"the units (mean {mean:.0f} µs of CPU)")
@@ -334,8 +334,8 @@ def assumptions(workload: Workload, costs: dict[str, BackendCosts], machine: Mac
     told = "" if cooperative is not None else (" (as its timeouts in the reference showed)" if workload.cooperative
                                               is not None else " (assumed: the reference had no timeout to tell)")
     out.append(f"a unit past its timeout {stops}{told}")
-    scales = {name: _costs(costs, name, workload).unit_worker_cpu_s / c.unit_worker_cpu_s
-              for name, c in costs.items() if c.unit_worker_cpu_s > 0}
+    scales = {name: _costs(costs, name, workload).unit.worker_cpu_s / c.unit.worker_cpu_s
+              for name, c in costs.items() if c.unit.worker_cpu_s > 0}
     moved = {name: f for name, f in scales.items() if abs(f - 1.0) > 0.05}
     if moved:
         out.append("the machine's single-core speed moved between the calibration and the reference (calibration "

@@ -279,9 +279,9 @@ class _Sim:
         self.events: list = []
         self.seq = 0
         speed = machine.speed
-        workers = 1 if costs.in_parent else config.workers
+        workers = 1 if costs.behaviour.in_parent else config.workers
         self.workers = workers
-        if costs.gil or costs.in_parent:
+        if costs.behaviour.gil or costs.behaviour.in_parent:
             # one core for every Python thread of the process (the GIL), or one thread at all
             self.hosts = [_Host(1, speed)]
             parent_host = self.hosts[0]
@@ -292,7 +292,7 @@ class _Sim:
             else:
                 parent_host = _Host(machine.cores, speed)
                 self.hosts.append(parent_host)
-        self.worker_hosts = self.hosts[: 1 if (costs.gil or costs.in_parent) else machine.machines]
+        self.worker_hosts = self.hosts[: 1 if (costs.behaviour.gil or costs.behaviour.in_parent) else machine.machines]
         self.parent = _Fifo(self, parent_host)
         self.generator = _Fifo(self, parent_host) if execution.generation == "overlapped" else self.parent
         self.scheduler = _Fifo(self, parent_host) if costs.scheduler_item_cpu_s > 0 else None
@@ -488,8 +488,8 @@ class _Sim:
         return slot
 
     def _dispatch(self, t: float) -> None:
-        prefetch = self.c.prefetch
-        if self.x.on_workers and self.c.dispatch == "prefetch":
+        prefetch = self.c.behaviour.prefetch
+        if self.x.on_workers and self.c.behaviour.dispatch == "prefetch":
             # the runner of issue 13 submits job by job to the worker holding the fewest
             while self.queue:
                 open_slots = [s for s in self.slots if s.alive and len(s.items) < prefetch]
@@ -505,7 +505,7 @@ class _Sim:
         """Give the next ready job to ``slot``."""
         item = self.queue.pop()
         slot.items.append(item)
-        self.parent.add(self.c.item_parent_cpu_s)
+        self.parent.add(self.c.item.parent_cpu_s)
         if slot.idle:
             slot.idle = False
             self._next_unit(t, slot)
@@ -536,12 +536,12 @@ class _Sim:
                 return
             unit = item.units[item.pos]
             cost = self.w.tasks[item.task].units.get(unit, _MISSING)
-            overhead = self.c.unit_worker_cpu_s + (self.c.item_worker_cpu_s if item.first else 0.0)
+            overhead = self.c.unit.worker_cpu_s + (self.c.item.worker_cpu_s if item.first else 0.0)
             item.first = False
             reason = self._budget_spent(item, unit, t)
             if reason is not None:
                 self._record(item, unit, "skipped", t, None, None, slot, cost)
-                self.parent.add(self.c.unit_parent_cpu_s)
+                self.parent.add(self.c.unit.parent_cpu_s)
                 item.pos += 1
                 self._unit_accounted(t, item)
                 if overhead > 0:
@@ -554,8 +554,8 @@ class _Sim:
     def _start_generation(self, t: float, slot: _Slot, item: _Item) -> None:
         """A task's candidate generation on ``slot``: the reference's generation seconds
         (CPU, at the backend's unit CPU factor) plus the job's cost on the worker."""
-        work = self.w.tasks[item.task].generate_s * self.c.unit_cpu_factor + self.c.item_worker_cpu_s
-        self.harness_lane += self.c.item_worker_cpu_s / self.m.speed
+        work = self.w.tasks[item.task].generate_s * self.c.unit_cpu_factor + self.c.item.worker_cpu_s
+        self.harness_lane += self.c.item.worker_cpu_s / self.m.speed
         slot.token += 1
         token = slot.token
 
@@ -565,7 +565,7 @@ class _Sim:
             slot.job = None
             slot.items.popleft()
             # the parent receives the candidates and plans the task
-            self.parent.add(self.c.item_parent_cpu_s, lambda t, k=item.task: self._generated(t, k))
+            self.parent.add(self.c.item.parent_cpu_s, lambda t, k=item.task: self._generated(t, k))
             self._dispatch(t)
             self._next_unit(t, slot)
 
@@ -627,7 +627,7 @@ class _Sim:
 
     def _end_unit(self, t: float, slot: _Slot, item: _Item, unit: UnitRef, status: str, cost: UnitCost) -> None:
         self._record(item, unit, status, t, slot.unit_start, t, slot, cost)
-        self.parent.add(self.c.unit_parent_cpu_s)
+        self.parent.add(self.c.unit.parent_cpu_s)
         item.pos += 1
         self._unit_accounted(t, item)
 
@@ -642,12 +642,12 @@ class _Sim:
             return
         item, unit, cost = state[0], state[1], state[2]
         slot.token += 1  # its pending CPU or wait completion no longer concerns the slot
-        if self.cooperative or (self.c.hard_stop and not self.c.stop_kills_worker):
+        if self.cooperative or (self.c.behaviour.hard_stop and not self.c.behaviour.stop_kills_worker):
             slot.host.cancel(slot.job)
             self._end_unit(t, slot, item, unit, "timeout", cost)
             self._next_unit(t, slot)
             return
-        if self.c.hard_stop:  # the worker is killed and replaced; the rest of its work re-queued
+        if self.c.behaviour.hard_stop:  # the worker is killed and replaced; the rest of its work re-queued
             slot.host.cancel(slot.job)
             self.kills += 1
         else:  # threads: the abandoned unit's CPU keeps its share of the cores until it ends
@@ -661,7 +661,7 @@ class _Sim:
             requeue.append(rest)
         requeue += list(slot.items)[1:]
         slot.items.clear()
-        front = self.c.requeue == "front"
+        front = self.c.behaviour.requeue == "front"
         for job in (reversed(requeue) if front else requeue):  # the last pushed to the front goes first
             self.queue.push(self._key(job), job, front=front)
         self.at(t + self.c.replace_s, self._add_slot)
@@ -708,7 +708,7 @@ def ideal_bound(workload: Workload, plans: list, workers: int, machine: Machine,
     ``ideal_bound`` of the runner of issue 13): the larger of all the work (generation
     included) over the slots and the longest single task."""
     speed = machine.speed
-    cores = 1 if (costs.gil or costs.in_parent) else machine.cores * machine.machines
+    cores = 1 if (costs.behaviour.gil or costs.behaviour.in_parent) else machine.cores * machine.machines
     slots = max(1, min(workers, cores))
     ideal = critical = 0.0
     total_cpu = total_occupied = longest_task = 0.0
