@@ -286,86 +286,78 @@ def run_job(solver: Any, task: Task, dispatch: int, a: Assignment, rec: BatchRec
             if last not in expected_of:
                 expected_of[last] = expected_hash(sample)
             expected = expected_of[last]
-        if budget:
-            now = mono()
-            reason = a.budget_spent(split, index, now)
-            if reason is not None:
-                rec.add(pos, "skipped", _NAN, _NAN, _NAN, error=(None, reason))
-                segment[3] = pos + 1
-                row += 1
-                if row >= flush_units or now >= flush_at:
-                    yield
-                    (segment, add_pos, add_started, add_ended, add_cpu, add_hash, add_match, add_status, errors, row,
-                     flush_at) = rec.columns()
-                continue
-        failure: Optional[BaseException] = None
-        out: Any = None
-        started = mono()
-        cpu0 = cpu_clock()
-        try:
+        # a unit whose budget is spent (Assignment.budget_spent) is recorded as skipped, not run
+        if budget and (reason := a.budget_spent(split, index, ended := mono())) is not None:
+            rec.add(pos, "skipped", _NAN, _NAN, _NAN, error=(None, reason))
+        else:
+            failure: Optional[BaseException] = None
+            out: Any = None
+            started = mono()
+            cpu0 = cpu_clock()
             try:
-                if slot is None:
-                    begin(pos, started, cpu0)
-                else:
-                    slot[1] = pos
-                    slot[3] = cpu0
-                    slot[2] = started
-                out = evaluate(task, sample, candidate, started + timeout)
-                cpu1 = cpu_clock()
-                ended = mono()
-            except Exception as exc:  # the solver's own failure: recorded, never raised
+                try:
+                    if slot is None:
+                        begin(pos, started, cpu0)
+                    else:
+                        slot[1] = pos
+                        slot[3] = cpu0
+                        slot[2] = started
+                    out = evaluate(task, sample, candidate, started + timeout)
+                    cpu1 = cpu_clock()
+                    ended = mono()
+                except Exception as exc:  # the solver's own failure: recorded, never raised
+                    cpu1 = cpu_clock()
+                    ended = mono()
+                    failure = exc
+            except HardTimeout as exc:
                 cpu1 = cpu_clock()
                 ended = mono()
                 failure = exc
-        except HardTimeout as exc:
-            cpu1 = cpu_clock()
-            ended = mono()
-            failure = exc
-        except SignalInterrupt:  # the user's Ctrl-C or SIGTERM: the run's to handle
-            raise
-        except BaseException as exc:  # SystemExit, its own KeyboardInterrupt...: still the unit's error
-            cpu1 = cpu_clock()
-            ended = mono()
-            failure = exc
-        if slot is not None:
-            slot[2] = 0.0
-        elif not end():
-            return
-        add_pos(pos)
-        add_started(started)
-        add_ended(ended)
-        add_cpu(cpu1 - cpu0)
-        if failure is None:
-            try:
-                h = output_hash(out)
-            except Exception as exc:  # not a grid, or an object that fails to convert
+            except SignalInterrupt:  # the user's Ctrl-C or SIGTERM: the run's to handle
+                raise
+            except BaseException as exc:  # SystemExit, its own KeyboardInterrupt...: still the unit's error
+                cpu1 = cpu_clock()
+                ended = mono()
+                failure = exc
+            if slot is not None:
+                slot[2] = 0.0
+            elif not end():
+                return
+            add_pos(pos)
+            add_started(started)
+            add_ended(ended)
+            add_cpu(cpu1 - cpu0)
+            if failure is None:
+                try:
+                    h = output_hash(out)
+                except Exception as exc:  # not a grid, or an object that fails to convert
+                    add_hash(None)
+                    add_match(None)
+                    problem = f"InvalidOutput: {_text(exc)}"
+                    if ended >= started + timeout:  # late is a timeout whatever it returned (_late)
+                        add_status("timeout")
+                        errors[row] = (None, f"finished {ended - started - timeout:.3f} s after its deadline "
+                                             f"(returned: {problem})"[:MAX_MESSAGE_CHARS])
+                    else:
+                        add_status("error")
+                        errors[row] = ("InvalidOutput", _text(exc)[:MAX_MESSAGE_CHARS])
+                else:
+                    add_hash(h)
+                    add_match(None if expected is None else h == expected)
+                    if ended >= started + timeout:
+                        add_status("timeout")
+                        errors[row] = (None, f"finished {ended - started - timeout:.3f} s after its deadline")
+                    else:
+                        add_status("ok")
+            else:
+                over = ended >= started + timeout
+                add_status("timeout" if (over or isinstance(failure, HardTimeout)) else "error")
                 add_hash(None)
                 add_match(None)
-                problem = f"InvalidOutput: {_text(exc)}"
-                if ended >= started + timeout:  # late is a timeout whatever it returned (_late)
-                    add_status("timeout")
-                    errors[row] = (None, f"finished {ended - started - timeout:.3f} s after its deadline "
-                                         f"(returned: {problem})"[:MAX_MESSAGE_CHARS])
-                else:
-                    add_status("error")
-                    errors[row] = ("InvalidOutput", _text(exc)[:MAX_MESSAGE_CHARS])
-            else:
-                add_hash(h)
-                add_match(None if expected is None else h == expected)
-                if ended >= started + timeout:
-                    add_status("timeout")
-                    errors[row] = (None, f"finished {ended - started - timeout:.3f} s after its deadline")
-                else:
-                    add_status("ok")
-        else:
-            over = ended >= started + timeout
-            add_status("timeout" if (over or isinstance(failure, HardTimeout)) else "error")
-            add_hash(None)
-            add_match(None)
-            errors[row] = _describe(failure)
-        # let go of the output (and the exception) now: what its finaliser does belongs to this
-        # unit, before its outcome is sent, not to the next unit's run
-        out = failure = None
+                errors[row] = _describe(failure)
+            # let go of the output (and the exception) now: what its finaliser does belongs to this
+            # unit, before its outcome is sent, not to the next unit's run
+            out = failure = None
         segment[3] = pos + 1
         row += 1
         if row >= flush_units or ended >= flush_at:
