@@ -307,15 +307,16 @@ def command_breakdown(c: Any, out: Path) -> Optional[Path]:
     return out / "command_breakdown.png"
 
 
-CHARTS = {
-    "wall_vs_cpu": ("Wall vs CPU per strategy (ideal bound marked)", wall_vs_cpu),
-    "timeline": ("Worker timeline", timeline),
-    "speedup_vs_workers": ("Speedup vs workers", speedup_vs_workers),
-    "candidate_counts": ("Samples whose ok-candidate counts differ between strategies", candidate_counts),
-    "unit_times": ("Distribution of unit times", unit_times),
-    "cost_pareto": ("Where the time goes: unit time by candidate, sample and task (Pareto)", cost_pareto),
-    "command_breakdown": ("Whole command: wall, CPU and run-window capacity, itemised", command_breakdown),
-}
+#: Every chart, in the report's order: (its title, the function that draws it and names it).
+CHARTS = (
+    ("Wall vs CPU per strategy (ideal bound marked)", wall_vs_cpu),
+    ("Worker timeline", timeline),
+    ("Speedup vs workers", speedup_vs_workers),
+    ("Samples whose ok-candidate counts differ between strategies", candidate_counts),
+    ("Distribution of unit times", unit_times),
+    ("Where the time goes: unit time by candidate, sample and task (Pareto)", cost_pareto),
+    ("Whole command: wall, CPU and run-window capacity, itemised", command_breakdown),
+)
 
 
 def render_all(c: Any, out: Path) -> dict[str, tuple[str, Path]]:
@@ -323,8 +324,8 @@ def render_all(c: Any, out: Path) -> dict[str, tuple[str, Path]]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     done = {}
-    for name, (title, fn) in CHARTS.items():
+    for title, fn in CHARTS:
         path = fn(c, out)
         if path is not None:
-            done[name] = (title, path)
+            done[fn.__name__] = (title, path)
     return done
