@@ -34,7 +34,9 @@ class MixedRuns(ConfigError):
 
 @dataclass(frozen=True)
 class LeftOut:
-    """A run left out of a comparison's figures, and why."""
+    """A run left out of a comparison's figures, and why: its ``state`` (meta.json; anything
+    but complete, or complete with no unit), the ``units`` it recorded and the ``error`` it
+    stopped on, if any (report.json's ``left_out``, docs/report-json.md)."""
 
     run_id: str
     state: str

@@ -45,7 +45,9 @@ class FrameStat:
 
 @dataclass(frozen=True)
 class LaneStat:
-    """A thread (pyinstrument) or a process (py-spy) and what the profiler saw of it."""
+    """A thread (pyinstrument) or a process's thread (py-spy) and what the profiler saw of it:
+    ``sampled_s``, the seconds its samples cover; ``cpu_s``, its CPU seconds where measured
+    (pyinstrument's threads); ``pid`` and ``role`` (parent, worker or child) for py-spy's."""
 
     name: str
     sampled_s: float
