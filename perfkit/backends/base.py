@@ -28,8 +28,9 @@ This module names no backend: the registry is perfkit/backends/__init__.py.
 
 from __future__ import annotations
 
+import queue
 from dataclasses import dataclass, field, replace
-from typing import Any, Collection, Optional, Protocol, Union
+from typing import Any, Collection, Optional, Protocol, TypeVar, Union
 
 from perfkit.backends.budget import Budget
 from perfkit.model import OutcomeBatch, Task, UnitRef, WorkItem
@@ -46,6 +47,11 @@ FLUSH_UNITS = 1024
 #: A unit that ran this many times without its outcome reaching the parent (its worker died
 #: each time, after the unit) is recorded ``crashed`` instead of running again.
 MAX_ATTEMPTS = 3
+#: The shortest wait of :func:`drain` (seconds): ``collect(0)`` still gives a worker's message
+#: that is on its way a moment to arrive.
+MIN_WAIT_S = 0.001
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -207,3 +213,17 @@ def build_solver(ref: SolverRef) -> Any:
     for module in ref.plugins:
         importlib.import_module(module)
     return load_solver(ref.spec, ref.options)
+
+
+def drain(q: "queue.SimpleQueue[T]", wait_s: float) -> list[T]:
+    """What a backend's ``collect`` takes from its queue of worker messages: the first entry
+    within ``wait_s`` seconds (at least :data:`MIN_WAIT_S`), then every entry already there."""
+    try:
+        entries = [q.get(timeout=max(MIN_WAIT_S, wait_s))]
+    except queue.Empty:
+        entries = []
+    while True:
+        try:
+            entries.append(q.get_nowait())
+        except queue.Empty:
+            return entries

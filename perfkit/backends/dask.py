@@ -54,7 +54,7 @@ from urllib.parse import urlsplit
 
 from perfkit.backends.base import (
     KILL_GRACE_S, MAX_ATTEMPTS, Assignment, Event, Generation, Job, Requeued, SolverRef, WorkerFailure,
-    WorkerUsage, build_solver)
+    WorkerUsage, build_solver, drain)
 from perfkit.backends.unit import BatchRecorder, Watch, generate, run_job
 from perfkit.model import ConfigError, Outcome, OutcomeBatch, Task
 
@@ -558,15 +558,7 @@ class DaskBackend:
     def collect(self, wait_s: float) -> list[Event]:
         """Batches published by the workers, generated candidates, lost items accounted for."""
         out: list[Event] = []
-        try:
-            events = [self._events.get(timeout=max(0.001, min(wait_s, 0.5 if self._unanswered else 1.0)))]
-        except queue.Empty:
-            events = []
-        while True:
-            try:
-                events.append(self._events.get_nowait())
-            except queue.Empty:
-                break
+        events = drain(self._events, min(wait_s, 0.5 if self._unanswered else 1.0))
         if not events:
             self._no_worker_since = self._check_alive(self._no_worker_since)
         for kind, item_id, data in events:

@@ -27,7 +27,7 @@ import psutil
 
 from perfkit.backends.base import (
     KILL_GRACE_S, Assignment, Event, Generation, Job, Requeued, SolverRef, WorkerFailure, WorkerUsage,
-    build_solver)
+    build_solver, drain)
 from perfkit.backends.unit import BatchRecorder, Watch, generate, run_job
 from perfkit.model import Outcome, OutcomeBatch, Task
 
@@ -167,15 +167,7 @@ class ThreadBackend:
     def collect(self, wait_s: float) -> list[Event]:
         """Batches and generated candidates as the threads send them; overruns given up."""
         events: list[Event] = []
-        try:
-            entries = [self.results.get(timeout=max(0.001, min(wait_s, self._next_wake())))]
-        except queue.Empty:
-            entries = []
-        while True:
-            try:
-                entries.append(self.results.get_nowait())
-            except queue.Empty:
-                break
+        entries = drain(self.results, min(wait_s, self._next_wake()))
         for kind, _slot, payload in entries:
             if kind == "fatal":
                 raise WorkerFailure(payload)
@@ -187,11 +179,13 @@ class ThreadBackend:
         return events
 
     def _next_wake(self) -> float:
+        """Seconds until the next unit's deadline plus grace (at most WAKE_S; negative when it
+        has passed, which :func:`drain` turns into its shortest wait)."""
         now, wake = time.monotonic(), WAKE_S  # a unit started meanwhile is seen within WAKE_S
         for token, slot in list(self.live.items()):
             if slot.job is not None:
                 wake = min(wake, token[2] + slot.job[1].timeout_s + self.kill_grace_s - now)
-        return max(0.001, wake)
+        return wake
 
     def _enforce_deadlines(self) -> list[Event]:
         events: list[Event] = []
