@@ -4,13 +4,17 @@ never from each other or from conftest."""
 
 from __future__ import annotations
 
+import subprocess
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from perfkit.model import UNIT_COLUMNS, UNIT_KEY, RunConfig, Sample, Task, TimeoutPolicy
+from perfkit.runner import Observer
 from perfkit.store import Run, typed_units
 
 KEY = list(UNIT_KEY)
@@ -37,6 +41,18 @@ def synthetic_config(strategy: str = "sequential", backend: str = "inline", work
     return RunConfig(solver="synthetic", tasks="hand-made", strategy=strategy, backend=backend,
                      workers=1 if strategy == "sequential" and backend == "inline" else workers,
                      timeout=TimeoutPolicy(timeout_s), solver_options=opts)
+
+
+class StopAfter(Observer):
+    """Ctrl-C after ``n`` outcomes, as a user would press it (an observer of ``perfkit.run``)."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def outcome(self, outcome) -> None:
+        self.n -= 1
+        if self.n == 0:
+            raise KeyboardInterrupt
 
 
 def unit_rows(samples=(("demo", 0), ("demo", 1), ("test", 0)), candidates=("c000", "c001"), task_id="t1",
@@ -172,3 +188,17 @@ def chromium(page: Path, tmp_path: Path, *extra: str):
            "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
            "--hide-scrollbars", *extra, page.as_uri()]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+
+
+@contextmanager
+def tmpfs(folder: Path, options: str, what: str) -> Iterator[Path]:
+    """``folder`` with a tmpfs mounted on it (``mount -o options``; root only), unmounted after;
+    the test is skipped, naming ``what`` and the reason, when mounting is not permitted."""
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount {what}: {mounted.stderr.strip() or mounted.returncode}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)

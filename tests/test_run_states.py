@@ -8,24 +8,11 @@ import subprocess
 import sys
 
 import pytest
-from builders import make_task, synthetic_config
+from builders import StopAfter, make_task, synthetic_config
 
 import perfkit
 from perfkit.model import PerfkitError, RunInterrupted
-from perfkit.runner import Observer
 from perfkit.store import load_run
-
-
-class StopAfter(Observer):
-    """Ctrl-C after ``n`` outcomes, as a user would press it."""
-
-    def __init__(self, n: int):
-        self.n = n
-
-    def outcome(self, outcome) -> None:
-        self.n -= 1
-        if self.n == 0:
-            raise KeyboardInterrupt
 
 
 def test_resumed_summary_cpu_is_the_sum_over_sessions(tmp_path):

@@ -14,12 +14,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from builders import make_task, synthetic_config
+from builders import StopAfter, make_task, synthetic_config
 
 import perfkit
 from perfkit.analysis.text import duration
 from perfkit.model import RunInterrupted
-from perfkit.runner import Observer
 from perfkit.store import load_run
 
 CLI = [sys.executable, "-m", "perfkit"]
@@ -100,16 +99,6 @@ def test_quiet_prints_only_the_paths(compared):
     done = cli("report", *runs, "--out", str(tmp / "quiet"), "--quiet")
     assert done.returncode == 0 and done.stderr == ""
     assert done.stdout.split()[0] == str(tmp / "quiet" / "report.md")
-
-
-class StopAfter(Observer):
-    def __init__(self, n: int):
-        self.n = n
-
-    def outcome(self, outcome) -> None:
-        self.n -= 1
-        if self.n == 0:
-            raise KeyboardInterrupt
 
 
 @pytest.mark.slow

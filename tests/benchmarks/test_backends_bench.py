@@ -12,6 +12,7 @@ import pytest
 from builders import make_task
 
 from perfkit import runner
+from perfkit.backends.unit import BatchRecorder, run_job
 from perfkit.model import RunConfig, TimeoutPolicy
 
 EMPTY = {"candidates": 250, "cpu_ms": 0.0}
@@ -77,49 +78,33 @@ def _empty_job(n_units: int = 1024):
     return Constant(), task, Assignment(item, _time.monotonic(), 60.0)
 
 
+def _recorded(solver, task, a):
+    """A recorder holding every unit of ``a`` run by the worker's loop (none sent)."""
+    rec = BatchRecorder("w", flush_interval_s=3600.0, flush_units=1 << 30)
+    for _ in run_job(solver, task, 1, a, rec):
+        pass
+    return rec
+
+
 def test_unit_loop_per_unit(benchmark):
     """The worker's loop: time, run, hash, record into columns (no send), per 1024 units."""
-    from perfkit.backends.unit import BatchRecorder, run_job
-
-    solver, task, a = _empty_job()
-
-    def once():
-        rec = BatchRecorder("w", flush_interval_s=3600.0, flush_units=1 << 30)
-        for _ in run_job(solver, task, 1, a, rec):
-            pass
-        return rec
-
-    rec = benchmark(once)
+    rec = benchmark(_recorded, *_empty_job())
     assert len(rec) == 1024
     benchmark.extra_info.update(units=1024)
 
 
 def test_batch_take_per_unit(benchmark):
     """Turning 1024 recorded units into a columnar batch (keys, constants, arrays)."""
-    from perfkit.backends.unit import BatchRecorder, run_job
-
-    solver, task, a = _empty_job()
-
-    def setup():
-        rec = BatchRecorder("w", flush_interval_s=3600.0, flush_units=1 << 30)
-        for _ in run_job(solver, task, 1, a, rec):
-            pass
-        return (rec,), {}
-
-    batch, _ = benchmark.pedantic(lambda rec: rec.take(), setup=setup, rounds=50)
+    job = _empty_job()
+    batch, _ = benchmark.pedantic(lambda rec: rec.take(), setup=lambda: ((_recorded(*job),), {}), rounds=50)
     assert len(batch) == 1024
 
 
 def test_store_append_batch_per_unit(benchmark, tmp_path):
     """The parent's store write of a 1024-unit batch (one units.jsonl line)."""
-    from perfkit.backends.unit import BatchRecorder, run_job
     from perfkit.store import RunWriter
 
-    solver, task, a = _empty_job()
-    rec = BatchRecorder("w", flush_interval_s=3600.0, flush_units=1 << 30)
-    for _ in run_job(solver, task, 1, a, rec):
-        pass
-    batch, _ = rec.take()
+    batch, _ = _recorded(*_empty_job()).take()
     writer = RunWriter.create(tmp_path, "run", {})
     benchmark(writer.append_batch, batch)
 

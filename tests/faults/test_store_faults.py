@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from builders import KEY, error_lines, perfkit_main
+from builders import KEY, error_lines, perfkit_main, tmpfs
 
 from perfkit import load_run, runner
 from perfkit.model import PerfkitError, RunConfig, TimeoutPolicy
@@ -209,12 +208,8 @@ def small_disk(tmp_path):
     """A 1 MiB tmpfs (root only); skipped with the reason when mounting is not permitted."""
     disk = tmp_path / "disk"
     disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)],
-                             capture_output=True, text=True)
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs to fill: {mounted.stderr.strip() or mounted.returncode}")
-    yield disk
-    subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+    with tmpfs(disk, "size=1m", "a small tmpfs to fill"):
+        yield disk
 
 
 def test_a_full_disk_fails_the_run_with_one_line_and_keeps_it_resumable(small_disk, capsys):

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 
 import pytest
-from builders import error_lines, perfkit_main
+from builders import error_lines, perfkit_main, tmpfs
 
 RUN = ["run", "--solver", "synthetic", "--solver-opt", "candidates=2", "--solver-opt", "cpu_ms=0",
        "--tasks", "synthetic:1x1+1"]
@@ -63,12 +62,8 @@ def read_only_store(tmp_path):
     store = tmp_path / "ro"
     store.mkdir()
     if os.geteuid() == 0:
-        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(store)],
-                                 capture_output=True, text=True)
-        if mounted.returncode != 0:
-            pytest.skip(f"cannot mount a read-only tmpfs: {mounted.stderr.strip() or mounted.returncode}")
-        yield store
-        subprocess.run(["umount", "-l", str(store)], capture_output=True)
+        with tmpfs(store, "ro,size=64k", "a read-only tmpfs"):
+            yield store
     else:
         store.chmod(0o555)
         yield store
