@@ -92,7 +92,9 @@ class BackendCosts:
     start_per_worker_s: float = 0.0
     #: Wall per run to start and stop a pool, besides its workers.
     close_s: float = 0.0
+    #: CPU per unit outside the solver's call.
     unit: Overhead = field(default_factory=Overhead)
+    #: CPU per work item.
     item: Overhead = field(default_factory=Overhead)
     #: Wall between handing an item to an idle worker and its first unit starting.
     item_latency_s: float = 0.0
@@ -105,6 +107,7 @@ class BackendCosts:
     stop_delay_s: float = 0.0
     #: Wall until a killed worker's replacement takes work (0: nothing is killed).
     replace_s: float = 0.0
+    #: How it hands out and stops work.
     behaviour: Behaviour = field(default_factory=Behaviour)
     #: True when measured on this machine; False: the built-in defaults (uncalibrated).
     calibrated: bool = False
