@@ -47,8 +47,8 @@ FLUSH_UNITS = 1024
 #: A unit that ran this many times without its outcome reaching the parent (its worker died
 #: each time, after the unit) is recorded ``crashed`` instead of running again.
 MAX_ATTEMPTS = 3
-#: The shortest wait of :func:`drain` (seconds): ``collect(0)`` still gives a worker's message
-#: that is on its way a moment to arrive.
+#: The shortest wait of :func:`drain` (seconds): a wait until a deadline already past (negative)
+#: is an error to the queue's ``get``.
 MIN_WAIT_S = 0.001
 
 T = TypeVar("T")
