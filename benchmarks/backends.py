@@ -28,6 +28,7 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -227,14 +228,205 @@ def measure_demo(store: Path) -> dict:
             "findings": findings}
 
 
+def timeline(run, reference=None) -> dict:
+    """Where a parallel run's worker-slot time went, from its store: each worker's units
+    (started/ended, work item, task) and the run's generation jobs (summary ``generation``;
+    each is put on the worker whose units leave room for it). Slot seconds over the run window
+    (summary started..ended, × workers): unit wall, generation wall, and the idle rest split into
+    before the worker's first job, after its last, between two units of one work item, between
+    work items of one task, and between items of two tasks. With ``reference`` (the sequential
+    run), unit and generation work is its CPU there, as the ideal bound counts it."""
+    s, u = run.summary, run.units
+    t0, t1 = float(s.started), float(s.ended)
+    workers = sorted(u.worker.unique())
+    gens = sorted((float(a), float(b), str(t)) for t, a, b in s.generation)
+    out = {k: 0.0 for k in ("units", "generation", "start", "end", "in_item", "between_items", "between_tasks",
+                            "around_generation")}
+    per_worker = {}
+    placed = set()
+    for w in workers:
+        d = u[u.worker == w].sort_values("started")
+        st, en = d.started.to_numpy(float), d.ended.to_numpy(float)
+        chunk, task = d.chunk.to_numpy(), d.task_id.to_numpy()
+        out["units"] += float((en - st).sum())
+        acts = [(a, b, "unit", c, tk) for a, b, c, tk in zip(st, en, chunk, task)]
+        # a generation job sits in a gap of this worker's units (both workers: the larger gap wins)
+        mine: list[tuple[float, float]] = []
+        for i, (a, b, tk) in enumerate(gens):
+            if i in placed:
+                continue
+            k = np.searchsorted(st, a)
+            prev_end = en[k - 1] if k > 0 else t0
+            nxt = st[k] if k < len(st) else t1
+            free = all(b <= x or a >= y for x, y in mine)  # one job at a time on a worker
+            if free and prev_end <= a + 1e-4 and b <= nxt + 1e-4:
+                acts.append((a, b, "gen", -1, tk))
+                mine.append((a, b))
+                placed.add(i)
+        acts.sort()
+        prev = None
+        w_idle = {"start": 0.0, "end": 0.0}
+        for a, b, kind, c, tk in acts:
+            gap = a - (prev[1] if prev else t0)
+            if prev is None:
+                out["start"] += gap
+                w_idle["start"] = gap
+            elif kind == "gen" or prev[2] == "gen":
+                out["around_generation"] += gap
+            elif c == prev[3]:
+                out["in_item"] += gap
+            elif tk == prev[4]:
+                out["between_items"] += gap
+            else:
+                out["between_tasks"] += gap
+            if kind == "gen":
+                out["generation"] += b - a
+            prev = (a, b, kind, c, tk)
+        tail = t1 - (prev[1] if prev else t0)
+        out["end"] += tail
+        w_idle["end"] = tail
+        per_worker[w] = w_idle
+    out["unplaced_generation"] = float(sum(b - a for i, (a, b, _) in enumerate(gens) if i not in placed))
+    out["slot_s"] = (t1 - t0) * len(workers)
+    out["wall_s"] = t1 - t0
+    out["n_items"] = int(u.groupby(["task_id", "chunk"]).ngroups)
+    out["units_n"] = len(u)
+    out["unit_cpu"] = float(u.cpu_s.sum())
+    out["gen_cpu"] = float(s.generate_cpu_s)
+    if reference is not None:
+        out["ref_unit_cpu"] = float(reference.units.cpu_s.sum())
+        out["ref_gen_cpu"] = float(reference.summary.generate_cpu_s)
+    out["parent_cpu"] = float(s.cpu_parent_s)
+    out["per_worker"] = per_worker
+    return out
+
+
+#: The idle pieces of :func:`timeline`, in the order printed.
+IDLE = ("start", "around_generation", "between_items", "in_item", "between_tasks", "end")
+
+
+def print_timeline(store: Path) -> None:
+    """One row per parallel run found under ``store`` (e.g. a ``--keep`` folder of ``demo``):
+    where its slot seconds went (:func:`timeline`), against the sequential run of its repeat."""
+    from perfkit.store.reader import load_run
+
+    runs = [load_run(p.parent) for p in sorted(store.rglob("summary.json"))]
+    refs = {(str(r.path.parent), r.config.repeat): r for r in runs if r.config.strategy == "sequential"}
+    print("| run | wall s | slot s | unit wall | generation wall | " + " | ".join(IDLE) +
+          " | unplaced gen | items | ref unit CPU | ref gen CPU | ideal | efficiency |")
+    print("|---|" + "---|" * (4 + len(IDLE) + 6))
+    for r in runs:
+        if r.config.strategy == "sequential":
+            continue
+        ref = refs.get((str(r.path.parent), r.config.repeat))
+        t = timeline(r, ref)
+        work = t.get("ref_unit_cpu", t["unit_cpu"]) + t.get("ref_gen_cpu", t["gen_cpu"])
+        slots = len(t["per_worker"])
+        print(f"| {r.config.strategy} r{r.config.repeat} | {t['wall_s']:.3f} | {t['slot_s']:.3f} | {t['units']:.3f} | "
+              f"{t['generation']:.3f} | " + " | ".join(f"{t[k]:.3f}" for k in IDLE) +
+              f" | {t['unplaced_generation']:.3f} | {t['n_items']} | {t.get('ref_unit_cpu', t['unit_cpu']):.3f} | "
+              f"{t.get('ref_gen_cpu', t['gen_cpu']):.3f} | {work / slots:.3f} | {work / slots / t['wall_s']:.2f} |")
+    print("\nThe same runs' CPU, core-seconds of the run window (cores × wall): the solver's (units and "
+          "candidates() on the workers), the workers' own outside it (perfkit in the worker), the parent's, "
+          "other processes', and what no process used.")
+    print("| run | cores × wall | units CPU | candidates() CPU | workers outside the solver | parent | others | unused |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in runs:
+        if r.config.strategy == "sequential":
+            continue
+        s, u = r.summary, r.units
+        cores = min(int(r.config.workers), usable_cores()) * float(s.wall_s)
+        unit_cpu, gen_cpu = float(u.cpu_s.sum()), float(s.generate_cpu_s)
+        harness = float(s.cpu_workers_s) - unit_cpu - gen_cpu
+        others = float(s.others_cpu_s or 0.0)
+        unused = cores - unit_cpu - gen_cpu - harness - float(s.cpu_parent_s) - others
+        print(f"| {r.config.strategy} r{r.config.repeat} | {cores:.3f} | {unit_cpu:.3f} | {gen_cpu:.3f} | {harness:.3f} | "
+              f"{s.cpu_parent_s:.3f} | {others:.3f} | {unused:.3f} |")
+
+
+# -- the main job's units through a bare executor --------------------------------------------
+
+_ARC = None
+
+
+def _arc_init():
+    global _ARC
+    from perfkit.solvers import load_solver
+    _ARC = load_solver("arc", {})
+
+
+def _arc_candidates(task):
+    return list(_ARC.candidates(task))
+
+
+def _arc_units(args):
+    """A chunk of units of one task: evaluate each, hash its output (what perfkit records)."""
+    task, units = args
+    out = []
+    for split, index, candidate in units:
+        try:
+            grid = _ARC.evaluate(task, task.sample(split, index), candidate, time.monotonic() + 60)
+            out.append(grid_hash(grid))
+        except Exception:
+            out.append(None)
+    return out
+
+
+def arc_pool_wall(tasks, workers: int, chunk: int) -> float:
+    """The default ARC tasks through a hand-written ``ProcessPoolExecutor``: each task's
+    candidates() as a job on a worker, then its units in chunks of ``chunk`` (grid order, every
+    task's chunks queued as soon as its candidates are known: no barrier between tasks), each
+    unit's output hashed; nothing timed or recorded per unit. Workers up first."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+    with ProcessPoolExecutor(workers, initializer=_arc_init) as pool:
+        list(pool.map(_noop, range(8 * workers)))
+        t0 = time.monotonic()
+        gens = {pool.submit(_arc_candidates, t): t for t in tasks}
+        work = set()
+        while gens or work:
+            done, _ = wait(set(gens) | work, return_when=FIRST_COMPLETED)
+            for f in done:
+                if f in gens:
+                    task = gens.pop(f)
+                    units = [(s.split, s.index, c) for s in task.samples for c in f.result()]
+                    work.update(pool.submit(_arc_units, (task, units[i:i + chunk])) for i in range(0, len(units), chunk))
+                else:
+                    work.discard(f)
+                    f.result()
+        return time.monotonic() - t0
+
+
+def measure_demo_bare(store: Path) -> dict:
+    """The main job's work three ways, back to back: perfkit's sequential reference (the work),
+    perfkit's candidate-parallel run (process ×2), and the bare executor on the same units
+    (:func:`arc_pool_wall`, chunks as perfkit's first automatic chunk)."""
+    from perfkit.tasks import load_tasks
+    tasks = load_tasks("default")
+    workers = min(2, usable_cores())
+    config = dict(solver="arc", tasks="default", timeout=TimeoutPolicy(1.0))
+    ref = runner.run(RunConfig(strategy="sequential", backend="inline", workers=1, **config), store, tasks=tasks)
+    work = float(ref.units.cpu_s.sum()) + float(ref.summary.generate_cpu_s)
+    run = runner.run(RunConfig(strategy="candidate-parallel", backend="process", workers=workers, **config), store,
+                     tasks=tasks)
+    chunk = max(1, min(256, -(-len(ref.units) // len(tasks) // (8 * workers))))
+    bare = arc_pool_wall(tasks, workers, chunk)
+    return {"work_s": work, "perfkit_s": float(run.summary.wall_s), "bare_s": bare, "workers": workers,
+            "chunk": chunk}
+
+
 MEASURES = {"overhead": measure_overhead, "efficiency": measure_efficiency, "demo": measure_demo,
+            "demo-bare": measure_demo_bare,
             "thirdparty": measure_thirdparty}
 
 
-def measure(what: str, tree: Path) -> dict:
-    """Run ``what`` for the checkout ``tree`` in a fresh process of that tree's venv."""
+def measure(what: str, tree: Path, keep: Optional[Path] = None) -> dict:
+    """Run ``what`` for the checkout ``tree`` in a fresh process of that tree's venv; its run
+    store goes to ``keep`` when given (kept for ``timeline``), else to a temporary folder."""
     python = tree / ".venv" / "bin" / "python"
     env = {**os.environ, "PERFKIT_TREE": str(tree)}
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        env["PERFKIT_BENCH_STORE"] = str(keep)
     done = subprocess.run([str(python), str(Path(__file__).resolve()), "_measure", what], env=env,
                           capture_output=True, text=True, cwd=str(tree))
     if done.returncode != 0:
@@ -275,14 +467,23 @@ def efficiency_rows(label: str, m: dict) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["overhead", "efficiency", "demo", "thirdparty", "hangs", "store", "_measure"])
+    parser.add_argument("what", choices=["overhead", "efficiency", "demo", "demo-bare", "thirdparty", "hangs", "store",
+                                         "timeline",
+                                         "_measure"])
     parser.add_argument("inner", nargs="?", help=argparse.SUPPRESS)
     parser.add_argument("--against", type=Path, help="another checkout to measure in the same run (A/B interleaved)")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--keep", type=Path, help="keep each measurement's run store under KEEP/<tree>-<round>")
     args = parser.parse_args()
     if args.what == "_measure":
+        if os.environ.get("PERFKIT_BENCH_STORE"):
+            print(json.dumps(MEASURES[args.inner](Path(os.environ["PERFKIT_BENCH_STORE"]))))
+            return
         with tempfile.TemporaryDirectory() as tmp:
             print(json.dumps(MEASURES[args.inner](Path(tmp))))
+        return
+    if args.what == "timeline":
+        print_timeline(Path(args.inner))
         return
     if args.what in ("hangs", "store"):
         with tempfile.TemporaryDirectory() as tmp:
@@ -293,7 +494,8 @@ def main() -> None:
     results: dict[str, list[dict]] = {label: [] for label, _ in trees}
     for r in range(args.rounds):
         for label, tree in (trees if r % 2 == 0 else trees[::-1]):
-            results[label].append(measure(args.what, tree))
+            keep = args.keep / f"{label}-{r + 1}" if args.keep else None
+            results[label].append(measure(args.what, tree, keep))
     if args.what == "overhead":
         print("| tree | empty units | backend | wall s, 4 000 units | wall s, 44 000 units | Δwall per unit µs | "
               "unit wall per unit µs | harness per unit µs |")
@@ -301,6 +503,15 @@ def main() -> None:
         for label, ms in results.items():
             for m in ms:
                 print("\n".join(overhead_rows(label, m)))
+        if args.rounds > 1:  # one short run can be hit by a hiccup: the median of the rounds
+            print("\n| tree | empty units | backend | harness per unit µs, each round | median |\n|---|---|---|---|---|")
+            for label, ms in results.items():
+                rounds = [[float(row.split("**")[1]) for row in overhead_rows(label, m)] for m in ms]
+                names = [(w, f"{b} ×{n}") for w, _s, _o in EMPTY_WORKLOADS for b, _st, n in OVERHEAD_CONFIGS]
+                for i, (workload, backend) in enumerate(names):
+                    each = [r[i] for r in rounds]
+                    print(f"| {label} | {workload} | {backend} | {' / '.join(f'{x:.1f}' for x in each)} | "
+                          f"**{statistics.median(each):.1f}** |")
     elif args.what == "thirdparty":
         print("| tree | workload | units (unit CPU) | best strategy | wall s | ProcessPoolExecutor.map s | wall / map |")
         print("|---|---|---|---|---|---|---|")
@@ -311,6 +522,15 @@ def main() -> None:
                     print(f"| {label} | {workload} | {row['units']} ({row['unit_cpu_min_s'] * 1e3:.2f}–"
                           f"{row['unit_cpu_max_s'] * 1e3:.0f} ms, Σ {row['work_s']:.1f} s) | {best} | "
                           f"{row[best]:.3f} | {row['pool_map_s']:.3f} | **{row[best] / row['pool_map_s']:.3f}** |")
+    elif args.what == "demo-bare":
+        print("| tree | round | work s (reference CPU) | candidate-parallel s | its efficiency | bare executor s | "
+              "its efficiency | perfkit / bare |")
+        print("|---|---|---|---|---|---|---|---|")
+        for label, ms in results.items():
+            for i, m in enumerate(ms):
+                ideal = m["work_s"] / m["workers"]
+                print(f"| {label} | {i + 1} | {m['work_s']:.3f} | {m['perfkit_s']:.3f} | {ideal / m['perfkit_s']:.2f} | "
+                      f"{m['bare_s']:.3f} | {ideal / m['bare_s']:.2f} | {m['perfkit_s'] / m['bare_s']:.2f} |")
     elif args.what == "efficiency":
         print("| tree | unit CPU | units | strategy | wall s | ProcessPoolExecutor.map s | wall / map | efficiency |")
         print("|---|---|---|---|---|---|---|---|")
