@@ -135,3 +135,34 @@ def test_an_opaque_solvers_sample_is_shared_among_its_candidates(tmp_path):
     for _, rows in u.groupby(["split", "index"]):
         assert rows.wall_s.sum() == pytest.approx(rows.ended.iloc[0] - rows.started.iloc[0])
         assert rows.wall_s.nunique() == 1 and rows.cpu_s.nunique() == 1
+
+
+def test_an_observer_that_takes_batches_is_not_also_sent_each_outcome(tmp_path):
+    """The progress bar takes batches and outcomes: each unit reaches it once, in a batch (the
+    runner built an Outcome per row for it too, and the bar counted every unit twice)."""
+    from perfkit.runner.run import Observer
+
+    class Both(Observer):
+        def __init__(self):
+            self.in_batches = self.one_by_one = 0
+
+        def batch(self, batch):
+            self.in_batches += len(batch)
+
+        def outcome(self, outcome):
+            self.one_by_one += 1
+
+    class OneByOne(Observer):
+        def __init__(self):
+            self.one_by_one = 0
+
+        def outcome(self, outcome):
+            self.one_by_one += 1
+
+    tasks = [make_task("o", n_demo=2, n_test=1)]
+    config = _config("sequential", "inline", workers=1, options={"candidates": 5, "cpu_ms": 0.0})
+    both, single = Both(), OneByOne()
+    run = runner.run(config, tmp_path, tasks=tasks, observer=both)
+    assert (both.in_batches, both.one_by_one) == (len(run.units), 0)
+    run = runner.run(config, tmp_path, tasks=tasks, observer=single)
+    assert single.one_by_one == len(run.units) == 15

@@ -178,8 +178,11 @@ class Runner:
         self.strategy = strategy
         self.writer = writer
         self.observer = observer or Observer()
-        # an observer that counts one by one gets each row as an Outcome, at its own cost
-        self._per_outcome = type(self.observer).outcome is not Observer.outcome
+        # an observer that counts one by one gets each row as an Outcome, at its own cost; one
+        # that takes batches gets only those (building ~20 000 Outcomes per run in the parent
+        # cost the main job's candidate-parallel runs ~0.06 s of CPU, docs/benchmarks.md §9)
+        kind = type(self.observer)
+        self._per_outcome = kind.outcome is not Observer.outcome and kind.batch is Observer.batch
         self.done = done or set()
         self.warm = warm
         self.state = RunState()
