@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -260,15 +261,20 @@ def test_a_counted_run_flushes_outcomes_by_count_only(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.longest
-def test_a_base_revision_is_measured_in_a_temporary_worktree_in_interleaved_pairs(tmp_path):
+def test_a_base_revision_is_measured_in_a_temporary_worktree_in_interleaved_pairs(tmp_path, monkeypatch):
     repo = Path(__file__).resolve().parents[1]
+    # the gate's temporary worktree goes under tmp_path, so only this test's worktree is looked
+    # at: another checkout of the same repository may run its own gate meanwhile
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
-    def base_worktrees() -> list[str]:  # the gate's own (other worktrees may come and go meanwhile)
+    def base_worktrees() -> list[str]:
         listing = subprocess.run(["git", "-C", str(repo), "worktree", "list", "--porcelain"], capture_output=True,
                                  text=True).stdout
-        return [line for line in listing.splitlines() if line.startswith("worktree ") and "perfkit-base-" in line]
+        return [line for line in listing.splitlines()
+                if line.startswith("worktree ") and f"{tmp_path}/perfkit-base-" in line]
 
     before = base_worktrees()
+    assert before == []
     config = replace(synthetic_config(candidates=4, cpu_ms=1.0, workers=1), tasks="synthetic:1x2+1")
     result = perfkit.gate(base="HEAD", config=config, metrics=["cpu", "wall"], pairs=10, store=tmp_path, seed=1)
     # the mechanism, not the verdict: 10 timed pairs of identical code next to a busy machine
