@@ -330,15 +330,28 @@ def item_memory(run: Run) -> pd.DataFrame:
     if not records:
         return pd.DataFrame(columns=cols)
     items = pd.DataFrame(records)
-    u = run.units
-    members = u.groupby(["task_id", "chunk"], sort=False).agg(
-        units=("candidate", "size"), candidates=("candidate", lambda c: frozenset(c)),
-        samples=("index", lambda i: frozenset(zip(u.loc[i.index, "split"], i))))
-    items = items.merge(members.reset_index(), on=["task_id", "chunk"], how="left")
+    members = _item_members(run.units)
+    items = items.merge(members, on=["task_id", "chunk"], how="left")
     items["units"] = items["units"].fillna(0).astype(int)
     for col in ("candidates", "samples"):
         items[col] = items[col].map(lambda v: v if isinstance(v, frozenset) else frozenset())
     return items[cols]
+
+
+def _item_members(u: pd.DataFrame) -> pd.DataFrame:
+    """Per work item (task_id, chunk): its ``units`` count and its ``candidates`` and ``samples``
+    as frozensets. The sets are built from the distinct (item, candidate) and (item, sample)
+    pairs, which are far fewer than the units: a per-group lambda took seconds per report."""
+    keys = ["task_id", "chunk"]
+    members = u.groupby(keys, sort=False).size().rename("units").to_frame()
+    members["candidates"] = u.drop_duplicates(keys + ["candidate"]).groupby(keys, sort=False)["candidate"] \
+        .agg(frozenset)
+    samples: dict[tuple, set] = {}
+    for task, chunk, split, index in u.drop_duplicates(keys + ["split", "index"])[keys + ["split", "index"]] \
+            .itertuples(index=False):
+        samples.setdefault((task, chunk), set()).add((split, index))
+    members["samples"] = [frozenset(samples[k]) for k in members.index]
+    return members.reset_index()
 
 
 def figures_table(figures: Iterable[RunFigures]) -> pd.DataFrame:
