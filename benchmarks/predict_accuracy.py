@@ -301,18 +301,24 @@ def seed(args) -> None:
     from perfkit.tasks import load_tasks
 
     solver, spec, options, timeout = SEED
-    tasks = load_tasks(spec)
-    store = Path(tempfile.mkdtemp(prefix="perfkit-accuracy-"))
-    costs = costs_for(["inline", "process", "thread"], recalibrate=args.recalibrate)
-    base = RunConfig(solver=solver, tasks=spec, solver_options=options, timeout=TimeoutPolicy(timeout),
-                     label="accuracy-seed")
-    clean_run(_with(base, label="accuracy-seed-warmup"), store, tasks)
-    refs, measured = [], []
-    for rep in range(args.repeats):
-        refs.append(clean_run(_with(base, repeat=rep), store, tasks))
-        for strategy, backend, w in SEED_CONFIGS:
-            measured.append(clean_run(_with(base, strategy=strategy, backend=backend, workers=w, repeat=rep), store,
-                                      tasks))
+    if args.store:  # the runs of an earlier measurement, predicted again (nothing is run)
+        costs = costs_for(["inline", "process", "thread"], measure=False)
+        refs, measured = stored(args.store)
+        refs.sort(key=lambda r: r.config.repeat)
+    else:
+        tasks = load_tasks(spec)
+        store = Path(tempfile.mkdtemp(prefix="perfkit-accuracy-"))
+        print(f"store {store}", file=sys.stderr)
+        costs = costs_for(["inline", "process", "thread"], recalibrate=args.recalibrate)
+        base = RunConfig(solver=solver, tasks=spec, solver_options=options, timeout=TimeoutPolicy(timeout),
+                         label="accuracy-seed")
+        clean_run(_with(base, label="accuracy-seed-warmup"), store, tasks)
+        refs, measured = [], []
+        for rep in range(args.repeats):
+            refs.append(clean_run(_with(base, repeat=rep), store, tasks))
+            for strategy, backend, w in SEED_CONFIGS:
+                measured.append(clean_run(_with(base, strategy=strategy, backend=backend, workers=w, repeat=rep),
+                                          store, tasks))
     workload = workload_of(refs[0])
     predicted = {id(run): result for run, result in predict_measured(workload, measured + refs[1:], costs)}
     seq_measured = statistics.median(r.summary.wall_s for r in refs)
@@ -374,7 +380,7 @@ def dask(args) -> None:
                                run.config.timeout)
             machine = Machine(args.cores, 1.0, machines, parent_shares_cores=False)
             result = simulate(workload, config, costs, machine, Execution(startup="compare"))
-            why = explain(wall_parts(result), result, costs, machine, workload, 0, 0)
+            why = explain(wall_parts(result), result, costs, machine, workload, 0)
             print(f"| {machines} × {args.workers} | {chunk or 'auto'} | {result.work_items} | {result.wall_s:.3f} | "
                   f"{result.work_items * costs.scheduler_item_cpu_s:.3f} | {why} |")
 
@@ -394,6 +400,7 @@ def main() -> None:
     e = sub.add_parser("seed")
     e.add_argument("--repeats", type=int, default=3)
     e.add_argument("--recalibrate", action="store_true", help="measure this machine's backend costs first")
+    e.add_argument("--store", type=Path, help="predict the runs of an earlier measurement again (nothing is run)")
     c = sub.add_parser("calibration")
     c.add_argument("--backends", default="inline,process,thread,dask")
     d = sub.add_parser("dask")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
+
 import pytest
 
 from builders import make_run
@@ -36,9 +38,9 @@ def hand_run(samples: dict[str, list[float]], wait: float = 0.0, generate_s: flo
     return make_run(rows, wall_s=t, summary={"generate_s": generate_s * len(tasks)}, timeout_s=timeout_s)
 
 
-def wall(run, strategy, workers, costs=FREE, cores=2, chunk=None, timeout=100.0, **kw):
+def wall(run, strategy, workers, costs=FREE, cores=2, chunk=None, timeout=100.0, cooperative=None, **kw):
     result = simulate(workload_of(run), SimConfig(strategy, costs.backend, workers, chunk, TimeoutPolicy(timeout)),
-                      costs, Machine(cores, **kw))
+                      costs, Machine(cores, **kw), cooperative=cooperative)
     return result.wall_s, result
 
 
@@ -213,7 +215,7 @@ def test_the_seeds_sample_parallel_on_4_workers_and_2_cores_is_explained():
     assert "3 of 4 workers get work" in seed_sweep(Execution()).find("sample-parallel", "process", 4).why
 
 
-def test_a_slower_machine_makes_the_seeds_threads_lose_answers():
+def test_a_slower_machine_makes_the_seeds_threads_lose_more_answers():
     from perfkit.analysis.prediction import DEFAULT_COSTS
     from perfkit.analysis.prediction.predict import predict_one
 
@@ -221,8 +223,81 @@ def test_a_slower_machine_makes_the_seeds_threads_lose_answers():
     config = SimConfig("sample-parallel", "thread", 4, timeout=TimeoutPolicy(0.06))
     here = predict_one(workload, config, DEFAULT_COSTS["thread"], Machine(2))
     slow = predict_one(workload, config, DEFAULT_COSTS["thread"], Machine(2, speed=0.5))
-    assert here.new_timeouts == 0 and slow.new_timeouts > 0
+    # here the mean wall (4 × 10 ms) fits the timeout and only the GIL's uneven turns cut units;
+    # at half the speed the mean (4 × 20 ms) is past it
+    assert 0 < here.new_timeouts < slow.new_timeouts
     assert "answers lost" in slow.why
+
+
+# -- the GIL's uneven turns: units that time out under contention ------------------------------
+
+THREADS = FREE.changed(backend="thread", gil=True, hard_stop=False, stop_kills_worker=False, dispatch="shared",
+                       prefetch=1, requeue="back")
+
+
+def test_the_gils_uneven_turns_have_a_known_chance_to_pass_the_timeout():
+    from perfkit.analysis.prediction.gil import late_probability
+
+    # a 10 ms unit with a quarter of the GIL needs 2 of the 12 turns of 5 ms before its 60 ms
+    # timeout: it is late when at most 1 of the 12 is its own
+    by_hand = 0.75 ** 12 + 12 * 0.25 * 0.75 ** 11
+    assert late_probability(0.010, 0.0, 0.060, 0.25) == pytest.approx(by_hand)
+    assert late_probability(0.010, 0.0, 0.060, 1.0) == 0.0  # alone: it runs straight through
+    assert late_probability(0.070, 0.0, 0.060, 1.0) == 1.0  # its CPU alone is past the timeout
+    assert late_probability(0.010, 0.055, 0.060, 0.25) == 1.0  # its wait leaves no room for its CPU
+    assert late_probability(0.010, 0.0, 0.060, 0.5) < by_hand  # fewer threads, fewer late units
+
+
+def test_threads_sharing_the_gil_time_out_units_whose_mean_wall_fits():
+    # four 10 ms units on four threads: each gets a quarter of the GIL, 40 ms on average — within
+    # the 60 ms timeout. Each has a 15.8 % chance to be late; the running sum (from one half)
+    # passes a whole unit at the fourth: that unit holds its thread to its deadline and times out
+    run = hand_run({f"demo[{i}]": [0.01] for i in range(4)})
+    w, r = wall(run, "sample-parallel", 4, THREADS, timeout=0.06, cooperative=True)
+    chance = 0.75 ** 12 + 12 * 0.25 * 0.75 ** 11
+    assert list(r.units["late_chance"]) == pytest.approx([chance] * 4)
+    assert list(r.units["share"]) == pytest.approx([0.25] * 4)
+    assert list(r.units["status"]) == ["ok", "ok", "ok", "timeout"]
+    assert w == pytest.approx(0.06)  # the late unit's deadline, not the fluid's 40 ms
+    # the same units on processes: 4 workers on 2 cores stretch each unit 2× to 20 ms; the OS
+    # scheduler is fair, so none is late
+    w, r = wall(run, "sample-parallel", 4, timeout=0.06, cores=2, cooperative=True)
+    assert (r.units["status"] == "ok").all() and w == pytest.approx(0.02)
+
+
+def test_a_late_thread_that_does_not_stop_costs_the_stop_delay_and_leaks():
+    run = hand_run({f"demo[{i}]": [0.01] for i in range(4)})
+    threads = THREADS.changed(stop_delay_s=0.05, replace_s=0.001)
+    w, r = wall(run, "sample-parallel", 4, threads, timeout=0.06, cooperative=False)
+    assert list(r.units["status"]) == ["ok", "ok", "ok", "timeout"]
+    assert w == pytest.approx(0.06 + 0.05)
+
+
+def test_predict_says_why_the_seeds_threads_gain_nothing_and_lose_answers():
+    from perfkit.analysis.prediction import DEFAULT_COSTS
+    from perfkit.analysis.prediction.predict import sweep, verdict
+
+    s = sweep(workload_of(seed_like_run()), dict(DEFAULT_COSTS), Machine(2), strategies=["sequential", "sample-parallel"],
+              backends=["thread", "process"], workers=[1, 2, 4])
+    threads = s.find("sample-parallel", "thread", 4)
+    assert verdict(threads) == "no faster than sequential" and threads.new_timeouts > 0
+    for cause in ("4 threads taking turns at the GIL", "5 ms turns to whichever thread wakes",
+                  f"{threads.new_timeouts} units time out that did not under sequential",
+                  "each holds its worker the full 0.06 s + 65 ms, then is abandoned"):
+        assert cause in threads.why
+    # stretched 3–4× (4 threads, fewer while a late unit waits for its deadline): within the timeout
+    stretch = re.search(r"~(\d\.\d)× to ~(\d+) ms on average, of its 60 ms timeout", threads.why)
+    assert stretch and 3.0 <= float(stretch[1]) <= 4.0 and 30 <= int(stretch[2]) < 60
+    processes = s.find("sample-parallel", "process", 4)
+    assert verdict(processes) == "faster than sequential" and processes.new_timeouts == 0
+    # the report puts it first, under its own heading
+    from perfkit.reports import markdown
+    from perfkit.reports.prediction import build
+
+    md = markdown.render(build(s, None, "seed"))
+    finding = next(line for line in md.splitlines() if "sample-parallel/thread×4:" in line)
+    assert md.index("## No faster than sequential, or losing answers") < md.index(finding)
+    assert "no faster than sequential" in finding and threads.why in finding
 
 
 def test_a_reference_measured_on_a_busy_machine_is_flagged():

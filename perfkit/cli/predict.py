@@ -14,11 +14,6 @@ from perfkit.cli.output import print_paths
 from perfkit.model import ConfigError
 
 
-#: A configuration predicted within this factor of sequential's wall gains nothing worth its
-#: workers (the model's error on ARC is ~5 %, docs/benchmarks.md section 7).
-NO_GAIN = 0.95
-
-
 def _numbers(value: Optional[str], kind: type, field: str) -> Optional[list[Any]]:
     """``1,2,auto`` → numbers (``auto`` → None: the automatic chunk size)."""
     items = split_list(value)
@@ -60,7 +55,7 @@ def predict_cmd(
     """Predict the wall of every strategy × backend × workers × chunk × timeout from one run."""
     # imported here, not at the top: they pull in scipy and matplotlib, which other verbs do not need
     from perfkit.analysis.prediction.model import RUNNER
-    from perfkit.analysis.prediction.predict import busy_reference
+    from perfkit.analysis.prediction.predict import NO_GAIN, busy_reference, verdict
     from perfkit.api import PREDICT_BACKENDS, PREDICT_STRATEGIES, PREDICT_WORKERS, predict
     from perfkit.reports import report_files
 
@@ -87,8 +82,9 @@ def predict_cmd(
     for p in s.predictions[1:]:
         # more workers for no gain (within the model's error), or answers lost or at risk
         if p.config.workers > 1 and (p.wall_s >= NO_GAIN * seq.wall_s or p.new_timeouts or p.at_risk):
-            console.print(f"- no faster than sequential, or answers lost or at risk: {p.name} {p.wall_s:.3f} s "
-                          f"({p.speedup:.2f}×) — {p.why}", highlight=False, markup=False, soft_wrap=True)
+            console.print(f"- {p.name}: {verdict(p)}, {p.wall_s:.3f} s ({p.speedup:.2f}×)"
+                          f"{', answers lost' if p.new_timeouts else ''} — {p.why}", highlight=False, markup=False,
+                          soft_wrap=True)
     for w, p in sorted(s.best.items()):
         if p is not None:
             console.print(f"{w:>4} workers: best {p.name} {p.wall_s:.3f} s ({p.speedup:.2f}×)", highlight=False,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
 
 from perfkit.analysis.findings import BUSY_OTHER_CORES
+from perfkit.analysis.prediction.gil import SWITCH_INTERVAL_S
 from perfkit.analysis.prediction.model import RUNNER, BackendCosts, Execution, Machine, SimConfig
 from perfkit.analysis.prediction.simulator import SimResult, simulate
 from perfkit.analysis.prediction.workload import Workload, workload_of
@@ -29,6 +30,9 @@ KNEE_GAIN = 1.10
 #: A unit predicted to run this close to its timeout (wall / timeout) is at risk of timing out
 #: in a real run: the model gives the mean pace, a real scheduler deals time unevenly.
 AT_RISK = 0.6
+#: A configuration whose wall is at least this fraction of sequential's gains nothing (within the
+#: model's error, docs/benchmarks.md section 7); one whose wall is sequential's / NO_GAIN or more is slower.
+NO_GAIN = 0.95
 #: The parts a predicted wall is made of (wall-equivalent seconds), in the order reports list them.
 PARTS = ("work", "start-up", "generation", "harness", "contention", "idle", "timeouts")
 
@@ -100,15 +104,69 @@ class Sweep:
         return None
 
 
-def _lost(result: SimResult, workload: Workload) -> int:
+def new_timeouts(result: SimResult, workload: Workload) -> "pd.DataFrame":
+    """The units of ``result`` that time out but did not in the reference (answers lost)."""
     t = result.units[result.units["status"] == "timeout"]
-    lost = 0
-    for task in workload.tasks:
-        mine = t[t["task_id"] == task.task_id]
-        for unit in zip(mine["split"], mine["index"], mine["candidate"]):
-            cost = task.units.get(unit)
-            lost += cost is not None and cost.status != "timeout"
-    return lost
+    before = {(task.task_id, *unit) for task in workload.tasks for unit, cost in task.units.items()
+              if cost.status != "timeout"}
+    keys = zip(t["task_id"], t["split"], t["index"], t["candidate"])
+    return t[[key in before for key in keys]]
+
+
+def _lost(result: SimResult, workload: Workload) -> int:
+    return len(new_timeouts(result, workload))
+
+
+def verdict(p: "Prediction") -> str:
+    """``slower than``, ``no faster than`` or ``faster than`` sequential (see :data:`NO_GAIN`)."""
+    if p.wall_s * NO_GAIN >= p.sequential_wall_s:
+        return "slower than sequential"
+    if p.wall_s >= NO_GAIN * p.sequential_wall_s:
+        return "no faster than sequential"
+    return "faster than sequential"
+
+
+def why_timeouts(result: SimResult, costs: BackendCosts, machine: Machine, workload: Workload,
+                 cooperative: bool) -> str:
+    """Why units time out under this configuration that did not under sequential, and what each
+    costs: how far sharing the cores (or the GIL) stretches a unit's wall against its timeout,
+    and what the backend does with a unit past it ("" when none does)."""
+    lost = new_timeouts(result, workload)
+    if lost.empty:
+        return ""
+    cfg = result.config
+    timeout_ms = cfg.timeout.unit_timeout_s * 1000
+    workers = 1 if costs.behaviour.in_parent else cfg.workers
+    cores = machine.cores * machine.machines
+    shared = lost[lost["share"] < 1.0]
+    stretch = float((1.0 / shared["share"]).median()) if len(shared) else 1.0
+    mean_ms = float((shared["cpu_s"] / machine.speed / shared["share"]).median()) * 1000 if len(shared) else 0.0
+    n = len(lost)
+    out = f"{n} unit{'s time' if n != 1 else ' times'} out that did not under sequential (answers lost)"
+    if costs.behaviour.gil and len(shared):
+        contended = int((result.units["late_chance"] > 0).sum())
+        out += (f": {workers} threads taking turns at the GIL stretch each unit's wall ~{stretch:.1f}× to "
+                f"~{mean_ms:.0f} ms on average, of its {timeout_ms:.0f} ms timeout, and the GIL goes in "
+                f"{SWITCH_INTERVAL_S * 1000:.0f} ms turns to whichever thread wakes, not in order, so {n} of the "
+                f"{contended} units sharing it wait{'s' if n == 1 else ''} past the timeout")
+    elif len(shared):
+        out += (f": {workers} workers share {cores} cores, so each unit's wall stretches ~{stretch:.1f}× to "
+                f"~{mean_ms:.0f} ms, past its {timeout_ms:.0f} ms timeout")
+    return out + "; " + _timeout_cost(cfg.timeout.unit_timeout_s, costs, cooperative)
+
+
+def _timeout_cost(timeout_s: float, costs: BackendCosts, cooperative: bool) -> str:
+    """What one timed-out unit costs on this backend."""
+    held = f"each holds its worker the full {timeout_s:g} s"
+    if cooperative:
+        return held + " and then stops itself, its work so far lost"
+    if costs.behaviour.hard_stop and costs.behaviour.stop_kills_worker:
+        return (held + f" + {costs.stop_delay_s * 1000:.0f} ms until the backend stops it; its worker is killed and "
+                       f"replaced ({costs.replace_s * 1000:.0f} ms), the rest of its work item re-queued")
+    if costs.behaviour.hard_stop:
+        return held + f" + {costs.stop_delay_s * 1000:.0f} ms until it is interrupted"
+    return (held + f" + {costs.stop_delay_s * 1000:.0f} ms, then is abandoned: it runs on beside a new thread, "
+                   f"still taking its turns at the GIL")
 
 
 def _at_risk(result: SimResult, timeout_s: float) -> int:
@@ -189,21 +247,21 @@ def _reason(part: str, result: SimResult, costs: BackendCosts, machine: Machine,
 
 
 def explain(p_parts: dict[str, float], result: SimResult, costs: BackendCosts, machine: Machine,
-            workload: Workload, new_timeouts: int, at_risk: int) -> str:
+            workload: Workload, at_risk: int, cooperative: bool = True) -> str:
     """One sentence: what, besides the work itself, takes most of this configuration's wall
-    (and the next cost when it is nearly as large), then any answers lost."""
+    (and the next cost when it is nearly as large), then any answers lost and why."""
     loss = sorted(((v, k) for k, v in p_parts.items() if k != "work"), reverse=True)
+    lost = why_timeouts(result, costs, machine, workload, cooperative)
     if loss[0][0] < NEGLIGIBLE * result.wall_s:
         out = (f"the work itself: no other part takes {NEGLIGIBLE:.0%} of the wall "
                f"(largest: {loss[0][1]} {loss[0][0]:.2f} s)")
-        return out + (f"; {new_timeouts} units time out that did not under sequential (answers lost)"
-                      if new_timeouts else "")
+        return out + (f"; {lost}" if lost else "")
     named = [loss[0]] + [x for x in loss[1:2] if x[0] >= SECOND_PART * loss[0][0] and x[0] > 0]
     wall = result.wall_s if result.wall_s > 0 else 1.0
     out = "; and ".join(f"{part} {seconds:.2f} s ({seconds / wall:.0%} of wall): "
                             f"{_reason(part, result, costs, machine, workload)}" for seconds, part in named)
-    if new_timeouts:
-        out += f"; {new_timeouts} units time out that did not under sequential (answers lost)"
+    if lost:
+        out += f"; {lost}"
     elif at_risk:
         out += (f"; {at_risk} units run at ≥ {AT_RISK:.0%} of their timeout: an uneven scheduler will cut "
                 f"some of them")
@@ -218,8 +276,9 @@ def predict_one(workload: Workload, config: SimConfig, costs: BackendCosts, mach
     parts = wall_parts(result)
     new, risk = _lost(result, workload), _at_risk(result, config.timeout.unit_timeout_s)
     reasons = {part: _reason(part, result, costs, machine, workload) for part in PARTS if part != "work"}
+    stops = bool(workload.cooperative) if cooperative is None else cooperative
     return Prediction(config, result, sequential_wall_s if sequential_wall_s is not None else result.wall_s,
-                      new, risk, parts, explain(parts, result, costs, machine, workload, new, risk), reasons)
+                      new, risk, parts, explain(parts, result, costs, machine, workload, risk, stops), reasons)
 
 
 def _knee(curve: list[Prediction]) -> Knee:

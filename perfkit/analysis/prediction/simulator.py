@@ -22,6 +22,11 @@ What is replayed is perfkit's own execution (perfkit/runner.py and the backends)
   core needed). The backend's per-unit and per-item CPU ride on the same cores; the parent's
   per-unit CPU (receiving and recording outcomes) is one more runnable piece, first in first
   out, and a stage ends only when the parent has recorded its last outcome;
+- uneven sharing (threads): the GIL is handed over in switch intervals to whichever thread
+  wakes, not in turn (:mod:`.gil`), so a unit among n runnable threads may wait far longer than
+  the mean n × its CPU; each unit's chance to be still running at its deadline is summed as the
+  units start, and each time the sum passes a whole unit, that unit is *late*: it holds its
+  worker until its deadline (its CPU taken as the fluid gave it) and times out;
 - timeouts: a unit still running at its deadline stops itself (cooperative solver), or is
   stopped after the backend's stop delay: its worker killed and replaced (process, Dask: the
   rest of its work re-queued), interrupted (inline), or abandoned while its work keeps
@@ -45,6 +50,7 @@ from typing import Any, Callable, Optional
 import pandas as pd
 
 from perfkit import strategies
+from perfkit.analysis.prediction.gil import late_probability
 from perfkit.analysis.prediction.model import BackendCosts, Execution, Machine, SimConfig
 from perfkit.analysis.prediction.workload import TaskWork, UnitCost, Workload
 from perfkit.model import UnitRef
@@ -249,7 +255,9 @@ class SimResult:
     stages: int
     kills: int
     #: One row per unit: task_id, split, index, candidate, status, queued, started, ended,
-    #: wall_s, worker, lower_bound (its cost was only a lower bound in the reference).
+    #: wall_s, worker, lower_bound (its cost was only a lower bound in the reference), cpu_s
+    #: (the reference's), share (of a core it got at its start), late_chance (of still running
+    #: at its deadline under the GIL's uneven hand-over, :mod:`.gil`).
     units: pd.DataFrame = field(repr=False)
     #: How perfkit was taken to run it.
     execution: Execution = Execution()
@@ -305,6 +313,11 @@ class _Sim:
         self.records: list[tuple] = []
         self.kills = 0
         self.leaked = 0
+        #: Σ of the units' chances to be late so far (:mod:`.gil`), less the late units drawn:
+        #: starts at one half, so the late units are the sum rounded to the nearest whole unit.
+        self.late_sum = 0.5
+        #: (task, unit) → (share of a core at its start, chance of being late)
+        self.shares: dict[tuple, tuple[float, float]] = {}
         self.harness_lane = 0.0
         self.work_lane = 0.0
         self.active_stages = 0
@@ -596,19 +609,44 @@ class _Sim:
                 wait = UNBOUNDED
         self.harness_lane += overhead / self.m.speed
         self.work_lane += min(cpu / self.m.speed + wait, self.timeout)
-        state = [item, unit, cost, cpu + overhead, wait, None]  # ..., wait event token
+        # ..., late (uneven sharing), its deadline event queued, it runs until stopped
+        state = [item, unit, cost, cpu + overhead, wait, False, False, reruns]
         slot.job = slot.host.start(cpu + overhead, lambda t: self._cpu_done(t, slot, token, state))
         if math.isfinite(self.timeout):
-            stop = self.timeout if self.cooperative else self.timeout + self.c.stop_delay_s
             # a unit can only be late if its slowest possible pace could take it past the deadline
             shares = max(1.0, (len(self.slots) + 3 + self.leaked) / slot.host.cores) / self.m.speed
             if reruns or (cpu + overhead) * shares + wait >= self.timeout:
-                self.at(t + stop, self._deadline, slot, token, state)
+                self._arm_deadline(slot, token, state)
+
+    def _arm_deadline(self, slot: _Slot, token: int, state: list) -> None:
+        """Queue the unit's stop: at its deadline (a cooperative solver) or the backend's stop after it."""
+        if not state[6]:
+            state[6] = True
+            stop = self.timeout if self.cooperative else self.timeout + self.c.stop_delay_s
+            self.at(slot.unit_start + stop, self._deadline, slot, token, state)
+
+    def _late(self, t: float, slot: _Slot, token: int, state: list) -> None:
+        """The unit's CPU is done at the fluid's pace: record the share of a core it got and,
+        under the GIL, its chance to have been still running at its deadline (:mod:`.gil`);
+        when the running sum of chances passes a whole unit, this one is late."""
+        work_s = state[3] / self.m.speed
+        elapsed = t - slot.unit_start
+        share = min(1.0, work_s / elapsed) if elapsed > 0 else 1.0
+        chance = 0.0
+        if self.c.behaviour.gil and elapsed < self.timeout and not state[7]:  # (past it, the fluid times it out)
+            chance = late_probability(work_s, state[4], self.timeout, share)
+            self.late_sum += chance
+            if self.late_sum >= 1.0:
+                self.late_sum -= 1.0
+                state[5] = True
+                self._arm_deadline(slot, token, state)
+        self.shares[(state[0].task, state[1])] = (share, chance)
 
     def _cpu_done(self, t: float, slot: _Slot, token: int, state: list) -> None:
         if slot.token != token:
             return  # abandoned (thread backend): its work ran on, nobody waits for it
         slot.job = None
+        self._late(t, slot, token, state)
         wait = state[4]
         if wait > 0:
             self.at(t + wait, self._unit_done, slot, token, state)
@@ -618,6 +656,8 @@ class _Sim:
     def _unit_done(self, t: float, slot: _Slot, token: int, state: list) -> None:
         if slot.token != token:
             return
+        if state[5]:
+            return  # late: still waiting for its turns at the GIL until its deadline (_deadline)
         item, unit, cost = state[0], state[1], state[2]
         late = t - slot.unit_start >= self.timeout
         status = "timeout" if late else (cost.status if cost.status in ("error", "crashed") else "ok")
@@ -670,15 +710,16 @@ class _Sim:
     def _record(self, item: _Item, unit: UnitRef, status: str, t: float, started: Optional[float],
                 ended: Optional[float], slot: _Slot, cost: UnitCost) -> None:
         split, index, candidate = unit
+        share, chance = self.shares.get((item.task, unit), (float("nan"), 0.0))
         self.records.append((self.w.tasks[item.task].task_id, split, index, candidate, status, item.queued,
-                             started, ended, slot.name, cost.lower_bound))
+                             started, ended, slot.name, cost.lower_bound, cost.cpu_s, share, chance))
 
     # -- the result -------------------------------------------------------------------------
 
     def result(self) -> SimResult:
         units = pd.DataFrame.from_records(self.records, columns=[
             "task_id", "split", "index", "candidate", "status", "queued", "started", "ended", "worker",
-            "lower_bound"])
+            "lower_bound", "cpu_s", "share", "late_chance"])
         units["wall_s"] = units["ended"] - units["started"]
         lanes = self.stage_time * self.workers
         busy = float(units["wall_s"].sum())
