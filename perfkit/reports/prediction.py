@@ -122,7 +122,9 @@ def build(s: Sweep, chart_path: Optional[Path], title: str) -> Document:
         "work item, per worker start and per timeout. speedup = predicted sequential/inline×1 wall / predicted "
         "wall; ideal = Σ over stages of max(CPU / min(workers, cores), (CPU + waits) / workers, largest work "
         "item) + candidate generation; efficiency = ideal / wall; 'at risk' = units predicted to run ≥ 60 % of "
-        "their timeout.")]
+        "their timeout without timing out. Threads share the GIL in 5 ms turns that go to whichever thread "
+        "wakes, not in order: each unit's chance to be still running at its timeout follows from its share of "
+        "the GIL (a negative binomial), and as many units as those chances add up to time out.")]
     return doc
 
 
