@@ -24,9 +24,10 @@ What is replayed is perfkit's own execution (perfkit/runner.py and the backends)
   out, and a stage ends only when the parent has recorded its last outcome;
 - uneven sharing (threads): the GIL is handed over in switch intervals to whichever thread
   wakes, not in turn (:mod:`.gil`), so a unit among n runnable threads may wait far longer than
-  the mean n × its CPU; each unit's chance to be still running at its deadline is summed as the
-  units start, and each time the sum passes a whole unit, that unit is *late*: it holds its
-  worker until its deadline (its CPU taken as the fluid gave it) and times out;
+  the mean n × its CPU; each unit's chance to be still running at its deadline (from the share
+  of the GIL it got) is summed as the units' CPU completes, and each time the sum passes a whole
+  unit, that unit is *late*: it holds its worker until its deadline (its CPU taken as the fluid
+  gave it) and times out — the expected count of late units, in a deterministic replay;
 - timeouts: a unit still running at its deadline stops itself (cooperative solver), or is
   stopped after the backend's stop delay: its worker killed and replaced (process, Dask: the
   rest of its work re-queued), interrupted (inline), or abandoned while its work keeps
@@ -256,8 +257,8 @@ class SimResult:
     kills: int
     #: One row per unit: task_id, split, index, candidate, status, queued, started, ended,
     #: wall_s, worker, lower_bound (its cost was only a lower bound in the reference), cpu_s
-    #: (the reference's), share (of a core it got at its start), late_chance (of still running
-    #: at its deadline under the GIL's uneven hand-over, :mod:`.gil`).
+    #: (the reference's), share (of a core it got on average while its CPU ran), late_chance (of
+    #: still running at its deadline under the GIL's uneven hand-over, :mod:`.gil`).
     units: pd.DataFrame = field(repr=False)
     #: How perfkit was taken to run it.
     execution: Execution = Execution()
@@ -316,7 +317,7 @@ class _Sim:
         #: Σ of the units' chances to be late so far (:mod:`.gil`), less the late units drawn:
         #: starts at one half, so the late units are the sum rounded to the nearest whole unit.
         self.late_sum = 0.5
-        #: (task, unit) → (share of a core at its start, chance of being late)
+        #: (task, unit) → (share of a core while its CPU ran, chance of being late)
         self.shares: dict[tuple, tuple[float, float]] = {}
         self.harness_lane = 0.0
         self.work_lane = 0.0
