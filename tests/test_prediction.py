@@ -521,3 +521,16 @@ def test_each_tasks_generation_is_read_from_the_run_when_recorded():
     recorded = replace(run.summary, generation=[["t1", 10.0, 10.2], ["t2", 20.0, 20.8]])
     run.summary = recorded
     assert [t.generate_s for t in workload_of(run).tasks] == pytest.approx([0.2, 0.8])
+
+
+def test_predict_says_how_far_sharing_the_cores_stretches_units_past_their_timeout():
+    from perfkit.analysis.prediction.predict import predict_one
+
+    # 4 processes on 2 cores: each 40 ms unit stretches 2× to 80 ms, past its 60 ms timeout
+    run = hand_run({f"demo[{i}]": [0.04] * 2 for i in range(4)}, timeout_s=0.06)
+    config = SimConfig("sample-parallel", "process", 4, timeout=TimeoutPolicy(0.06))
+    p = predict_one(workload_of(run), config, FREE.changed(stop_delay_s=0.05, replace_s=0.02), Machine(2),
+                    cooperative=False)
+    assert p.new_timeouts == 8
+    assert "4 workers share 2 cores, so each unit's wall stretches ~2.0× to ~80 ms, past its 60 ms timeout" in p.why
+    assert "+ 50 ms until the backend stops it; its worker is killed and replaced (20 ms)" in p.why

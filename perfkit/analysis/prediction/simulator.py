@@ -682,6 +682,9 @@ class _Sim:
         if slot.token != token or not slot.alive:
             return
         item, unit, cost = state[0], state[1], state[2]
+        if slot.job is not None and not slot.job.cancelled:  # still on the CPU: the share it got so far
+            got_s = slot.host.received(slot.job, state[3]) / self.m.speed
+            self.shares[(item.task, unit)] = (min(1.0, got_s / max(t - slot.unit_start, 1e-12)), 0.0)
         slot.token += 1  # its pending CPU or wait completion no longer concerns the slot
         if self.cooperative or (self.c.behaviour.hard_stop and not self.c.behaviour.stop_kills_worker):
             slot.host.cancel(slot.job)
