@@ -534,3 +534,15 @@ def test_predict_says_how_far_sharing_the_cores_stretches_units_past_their_timeo
     assert p.new_timeouts == 8
     assert "4 workers share 2 cores, so each unit's wall stretches ~2.0× to ~80 ms, past its 60 ms timeout" in p.why
     assert "+ 50 ms until the backend stops it; its worker is killed and replaced (20 ms)" in p.why
+
+
+def test_threads_whose_mean_wall_is_past_the_timeout_are_said_to_be_past_it():
+    from perfkit.analysis.prediction.predict import predict_one
+
+    # four threads on the GIL: 20 ms units stretch 4× to 80 ms, past their 60 ms timeout
+    run = hand_run({f"demo[{i}]": [0.02] for i in range(4)}, timeout_s=0.06)
+    config = SimConfig("sample-parallel", "thread", 4, timeout=TimeoutPolicy(0.06))
+    p = predict_one(workload_of(run), config, THREADS, Machine(2), cooperative=True)
+    assert p.new_timeouts == 4
+    assert "stretch each unit's wall ~4.0× to ~80 ms on average, past its 60 ms timeout" in p.why
+    assert "and then stops itself" in p.why

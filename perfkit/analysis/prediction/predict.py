@@ -146,9 +146,13 @@ def why_timeouts(result: SimResult, costs: BackendCosts, machine: Machine, workl
     if costs.behaviour.gil and len(shared):
         contended = int((result.units["late_chance"] > 0).sum())
         out += (f": {workers} threads taking turns at the GIL stretch each unit's wall ~{stretch:.1f}× to "
-                f"~{mean_ms:.0f} ms on average, of its {timeout_ms:.0f} ms timeout, and the GIL goes in "
-                f"{SWITCH_INTERVAL_S * 1000:.0f} ms turns to whichever thread wakes, not in order, so {n} of the "
-                f"{contended} units sharing it wait{'s' if n == 1 else ''} past the timeout")
+                f"~{mean_ms:.0f} ms on average")
+        if mean_ms >= timeout_ms:
+            out += f", past its {timeout_ms:.0f} ms timeout"
+        else:
+            out += (f", of its {timeout_ms:.0f} ms timeout, and the GIL goes in {SWITCH_INTERVAL_S * 1000:.0f} ms "
+                    f"turns to whichever thread wakes, not in order, so {n} of the {contended} units sharing it "
+                    f"wait{'s' if n == 1 else ''} past the timeout")
     elif len(shared):
         out += (f": {workers} workers share {cores} cores, so each unit's wall stretches ~{stretch:.1f}× to "
                 f"~{mean_ms:.0f} ms, past its {timeout_ms:.0f} ms timeout")
