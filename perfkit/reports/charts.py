@@ -121,6 +121,7 @@ def _draw_run(ax: Any, fig_: Any, run: Any, seen: dict[str, Any]) -> None:
     if s.ended is not None and s.ended - t0 > last:
         seen["start-up and teardown (parent)"] = ax.broken_barh([(last, s.ended - t0 - last)], (-0.4, 0.8),
                                                                    facecolors=STARTUP_COLOUR, hatch="//")
+    pixel_s = max(last, 1e-9) / (MAX_WIDTH_IN * DPI)  # no narrower than the timeline's pixel
     spans = [(g[1] - t0, g[2] - g[1]) for g in (s.generation or [])]
     if spans:
         seen["candidate generation (parent)"] = ax.broken_barh(spans, (-0.4, 0.8), facecolors=GENERATION_COLOUR)
@@ -135,8 +136,8 @@ def _draw_run(ax: Any, fig_: Any, run: Any, seen: dict[str, Any]) -> None:
         for split, colour in SPLIT_COLOUR.items():
             m = (w["split"] == split).to_numpy()
             if m.any():  # one PolyCollection per lane and split: a bar per unit costs minutes at 30 000 units
-                seen[f"{split} unit"] = ax.broken_barh(list(zip(starts[m], widths[m])), (lane - 0.4, 0.8),
-                                                       facecolors=colour, linewidth=0)
+                seen[f"{split} unit"] = ax.broken_barh(_merged_spans(starts[m], widths[m], pixel_s / 2),
+                                                       (lane - 0.4, 0.8), facecolors=colour, linewidth=0)
         for status, (colour, marker, label) in STATUS_MARK.items():
             m = (w["status"] == status).to_numpy()
             if m.any():  # a mark above the lane at each bad unit's end: visible, never a solid lane
@@ -146,6 +147,18 @@ def _draw_run(ax: Any, fig_: Any, run: Any, seen: dict[str, Any]) -> None:
     ax.set_yticks(range(len(lane_names)), lane_names, fontsize=7)
     ax.set_ylim(len(lane_names) - 0.5, -0.5)
     ax.set_title(f"{fig_.name} (repeat {fig_.repeat}, wall {duration(fig_.wall_s)})", fontsize=9, loc="left")
+
+
+def _merged_spans(starts: np.ndarray, widths: np.ndarray, gap_s: float) -> list[tuple[float, float]]:
+    """(start, width) bars of one lane, with bars closer than ``gap_s`` seconds joined: units that
+    follow each other within a fraction of a pixel look the same as one bar, and drawing tens of
+    thousands of them was the largest cost of the report's charts."""
+    order = np.argsort(starts, kind="stable")
+    s, e = starts[order], starts[order] + widths[order]
+    reach = np.maximum.accumulate(e)
+    first = np.flatnonzero(np.r_[True, s[1:] > reach[:-1] + gap_s])
+    ends = np.maximum.reduceat(e, first)
+    return list(zip(s[first], ends - s[first]))
 
 
 def draw_task_stream(ax: Any, run: Any, workers: Union[list[str], dict[str, int]], t0: float) -> None:

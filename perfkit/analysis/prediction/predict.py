@@ -434,12 +434,16 @@ def execution_of(run: Run) -> Execution:
 def predict_measured(workload: Workload, runs: Iterable[Run], costs: dict[str, BackendCosts],
                      cooperative: Optional[bool] = None) -> list[tuple[Run, SimResult]]:
     """The prediction of each measured run (same configuration, machine and start-up), for
-    the model's error beside the measurement."""
-    out = []
+    the model's error beside the measurement. The simulator is deterministic, so the repeats
+    of one configuration on one machine share one simulation (the report's largest cost)."""
+    out, simulated = [], {}
     for run in runs:
-        config = config_of(run)
-        out.append((run, simulate(workload, config, _costs(costs, config.backend, workload), machine_of(run),
-                                  execution_of(run), cooperative)))
+        key = (config_of(run), machine_of(run), execution_of(run))
+        if key not in simulated:
+            config, machine, execution = key
+            simulated[key] = simulate(workload, config, _costs(costs, config.backend, workload), machine,
+                                      execution, cooperative)
+        out.append((run, simulated[key]))
     return out
 
 
