@@ -13,6 +13,7 @@ import pytest
 from perfkit.model import ConfigError, PerfkitError, RunConfig, TimeoutPolicy
 from perfkit.orchestration.profiling import ProfileResult, profile
 from perfkit.orchestration.profiling.sampler import OFF_CPU_FUNCTION
+from perfkit.store.reader import load_run
 
 OVERHEAD = re.compile(r"profiler overhead: [+-]\d+\.\d % wall \((median of \d+ pairs|one plain and one profiled run)"
                       r"[^;]*; [\d.]+ [mµn]?s profiled vs [\d.]+ [mµn]?s plain\)")
@@ -86,7 +87,10 @@ def test_pyinstrument_thread_backend_sees_worker_threads(tmp_path, tasks):
     assert in_solver > 0.5 * sum(t for _, t in on_cpu)  # the workers' own time is mostly the solver's
     lanes = {lane.name: lane.cpu_s or 0.0 for lane in result.lanes}
     workers_cpu_s = sum(cpu for name, cpu in lanes.items() if name.startswith("perfkit-thread-"))
-    assert workers_cpu_s > lanes.get("MainThread", 0.0), lanes  # the CPU is measured where it is spent
+    # the CPU is measured where it is spent: the worker threads' lanes carry the units' CPU. (Not
+    # "more than the main thread": its fixed cost is the same on any machine, the units' is not.)
+    units_cpu_s = float(load_run(result.run_path).units["cpu_s"].sum())
+    assert workers_cpu_s >= 0.8 * units_cpu_s, (lanes, units_cpu_s)
     assert result.top_frames[0].file.endswith("perfkit/solvers/synthetic.py"), result.top_table(5)
     assert all(f.function != OFF_CPU_FUNCTION for f in result.top_frames)
     _check_overhead(result)
