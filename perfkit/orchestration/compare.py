@@ -1,9 +1,10 @@
 """Running an experiment: every configuration of it, repeat-major (every configuration once,
 then again) so that machine drift hits all alike, the sequential inline reference first in
 each repeat (perfkit/orchestration/experiment.py plans them), each reference in a fresh
-process (perfkit/orchestration/reference.py says why); a solver that asks for it
-(perfkit.solvers.REFERENCE_ATTR) gets that reference run's folder in the other runs of the
-repeat. Optionally a profile of each configuration. Rendering the report is perfkit/api.py's job.
+process, spawned a few together ahead of their turn (perfkit/orchestration/reference.py says
+why); a solver that asks for it (perfkit.solvers.REFERENCE_ATTR) gets that reference run's
+folder in the other runs of the repeat. Optionally a profile of each configuration. Rendering
+the report is perfkit/api.py's job.
 
 Warm pools and interleaving. Worker start-up (forking, importing the solver: ~0.2 s on the
 2-core box) is not what a strategy is compared on, so it is paid once per experiment, not per
@@ -30,7 +31,7 @@ from typing import Optional, Sequence
 from perfkit.backends import WarmBackends
 from perfkit.model import RunConfig, Task
 from perfkit.orchestration.experiment import REFERENCE, Experiment, plan_runs, plan_warmup
-from perfkit.orchestration.reference import run_fresh
+from perfkit.orchestration.reference import References
 from perfkit.runner import Observer, check_all, run
 from perfkit.solvers import REFERENCE_ATTR, solver_attribute
 from perfkit.store import Run
@@ -58,7 +59,8 @@ def run_experiment(exp: Experiment, store: Path, progress: Optional[Progress] = 
     runs: list[Run] = []
     reference_key = solver_attribute(exp.solver, REFERENCE_ATTR)
     reference: Optional[Run] = None
-    with WarmBackends() as warm:  # see the module docstring
+    references = References([c for c in configs if c.group == REFERENCE], store, task_list)
+    with WarmBackends() as warm, references:  # see the module docstring
         for config in plan_warmup(exp):  # run first, stored, left out of what is compared
             run(config, store, tasks=task_list, warm=warm)
         for i, config in enumerate(configs):
@@ -67,7 +69,7 @@ def run_experiment(exp: Experiment, store: Path, progress: Optional[Progress] = 
                 config = replace(config, solver_options={**config.solver_options, reference_key: str(reference.path)})
             observer = progress.run_started(i, len(configs), config)
             if is_reference:
-                stored = run_fresh(config, store, observer=observer, tasks=task_list)
+                stored = references.run(config, observer)
                 reference = stored
             else:
                 stored = run(config, store, observer=observer, tasks=task_list, warm=warm)

@@ -19,6 +19,15 @@ spawned interpreter:
 A spawned child runs exactly the reference configuration (inline, SIGALRM timeouts on its
 main thread), starts cold like every process-backend worker, and its start-up (~1 s of
 imports) falls outside the run window that the figures use.
+
+Spawned ahead, a few together. A child's imports (perfkit, the solver's module, the task
+data: ~0.5 s of CPU) used to sit in the gap before each reference run, once per repeat.
+:class:`References` spawns up to :data:`AHEAD` children at once, before the first of them is
+needed, and waits until every one has imported and waits for its turn; each reference then
+starts at once when its turn comes. Their imports overlap one another on the machine's cores,
+never a measured run, and a waiting child uses no CPU. A child that has imported is still fresh
+in every sense above: its own hash seed, no run before it, the solver built only when its turn
+comes (docs/benchmarks.md §9, "The main job", has what it saves).
 """
 
 from __future__ import annotations
@@ -30,11 +39,12 @@ import queue as queue_module
 import signal
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from perfkit.backends.process import main_not_reimported
 from perfkit.model import ConfigError, PerfkitError, RunConfig, RunInterrupted, Task
 from perfkit.runner import Observer, run
+from perfkit.solvers import resolve_spec
 from perfkit.store import Run, load_run
 
 #: The child sends progress at most this often (seconds): a message per unit would cost the
@@ -44,6 +54,9 @@ FORWARD_S = 0.1
 POLL_S = 0.1
 #: After Ctrl-C, how long the parent waits for the child to store what it recorded (seconds).
 INTERRUPT_WAIT_S = 30.0
+#: How many reference interpreters are spawned together ahead of their turn: each waits with
+#: ~100 MB of imports, so an experiment of many repeats keeps at most this many waiting.
+AHEAD = 3
 
 
 class _Counts:
@@ -93,8 +106,16 @@ class _Forward(Observer):
         self.last = time.monotonic()
 
 
-def _child(config: RunConfig, store: str, tasks: Optional[list[Task]], channel: Any) -> None:
-    """The reference run inside the spawned interpreter; its result or error goes to ``channel``."""
+def _child(config: RunConfig, store: str, tasks: Optional[list[Task]], channel: Any, orders: Any) -> None:
+    """A reference's interpreter: imports what its run will need, says it is ready, waits for
+    its turn, then runs; its result or error goes to ``channel``."""
+    try:
+        _import_ahead(config, tasks)
+        channel.put(("ready",))
+        if orders.get() != "go":
+            return  # the experiment ended before this reference's turn
+    except KeyboardInterrupt:  # Ctrl-C before its turn: this reference recorded nothing
+        return
     forward = _Forward(channel)
     try:
         stored = run(config, store, observer=forward, tasks=tasks)
@@ -111,28 +132,110 @@ def _child(config: RunConfig, store: str, tasks: Optional[list[Task]], channel: 
         channel.put(("crash", f"{type(exc).__name__}: {exc}"))
 
 
-def run_fresh(config: RunConfig, store: Path, observer: Optional[Observer] = None,
-              tasks: Optional[list[Task]] = None) -> Run:
-    """Run ``config`` in a freshly spawned interpreter (see the module docstring) and return
-    the stored run. Errors are raised here as in :func:`perfkit.runner.run`; Ctrl-C stops the
-    child's run, which keeps what it recorded (RunInterrupted)."""
-    observer = observer or Observer()
-    ctx = mp.get_context("spawn")
-    channel = ctx.Queue()
-    child = ctx.Process(target=_child, args=(config, str(Path(store).resolve()), tasks, channel),
-                        name="perfkit-reference")
-    with main_not_reimported():
-        child.start()
+def _import_ahead(config: RunConfig, tasks: Optional[list[Task]]) -> None:
+    """Import the solver's module and read the task data before the turn (module docstring).
+    Nothing is built; a failure is left to the run itself, which reports it in its own words."""
+    import importlib
+
     try:
-        result = _wait(child, channel, observer)
+        importlib.import_module(resolve_spec(config.solver).partition(":")[0])
+        if tasks is None:
+            from perfkit.tasks import load_tasks
+
+            load_tasks(config.tasks)  # datasets are cached per process; the run builds its own Tasks
     except KeyboardInterrupt:
-        result = _stop(child, channel, observer)
-    finally:
-        child.join(timeout=INTERRUPT_WAIT_S)
-        if child.is_alive():
-            child.kill()
-            child.join()
-    return _outcome_of(result, child.exitcode)
+        raise
+    except BaseException:  # a bad solver or task spec: the run says so, as without this step
+        pass
+
+
+class _Waiting:
+    """One spawned reference interpreter, its channel to the parent and its orders."""
+
+    def __init__(self, config: RunConfig, store: Path, tasks: Optional[list[Task]]):
+        ctx = mp.get_context("spawn")
+        self.config = config
+        self.channel, self.orders = ctx.Queue(), ctx.Queue()
+        self.process = ctx.Process(target=_child, name="perfkit-reference",
+                                   args=(config, str(Path(store).resolve()), tasks, self.channel, self.orders))
+        with main_not_reimported():
+            self.process.start()
+
+    def wait_ready(self) -> None:
+        """Return once the child has imported and waits for its turn (or has died: its run
+        then says so)."""
+        while self.process.is_alive():
+            try:
+                self.channel.get(timeout=POLL_S)
+                return
+            except queue_module.Empty:
+                continue
+
+    def end(self) -> None:
+        """Tell a child still waiting that its turn will not come, and reap it."""
+        with contextlib.suppress(OSError, ValueError):
+            self.orders.put("stop")
+        self.process.join(timeout=INTERRUPT_WAIT_S)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+
+
+class References:
+    """The reference runs of an experiment, each in its own freshly spawned interpreter,
+    spawned :data:`AHEAD` at a time ahead of their turn (module docstring). A context
+    manager: children whose turn never came are stopped on leaving it."""
+
+    def __init__(self, configs: Sequence[RunConfig], store: Path, tasks: Optional[list[Task]] = None):
+        self._planned = list(configs)
+        self._store, self._tasks = store, tasks
+        self._waiting: list[_Waiting] = []
+
+    def __enter__(self) -> "References":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def run(self, config: RunConfig, observer: Optional[Observer] = None) -> Run:
+        """Run the reference ``config`` in its fresh interpreter and return the stored run.
+        Errors are raised here as in :func:`perfkit.runner.run`; Ctrl-C stops the child's run,
+        which keeps what it recorded (RunInterrupted)."""
+        child = self._take(config)
+        observer = observer or Observer()
+        child.orders.put("go")
+        try:
+            result = _wait(child.process, child.channel, observer)
+        except KeyboardInterrupt:
+            result = _stop(child.process, child.channel, observer)
+        finally:
+            child.end()
+        return _outcome_of(result, child.process.exitcode)
+
+    def close(self) -> None:
+        """Stop and reap every child still waiting for its turn."""
+        while self._waiting:
+            self._waiting.pop().end()
+
+    def _take(self, config: RunConfig) -> _Waiting:
+        """The waiting child of ``config``: the next planned reference (spawning the next
+        ones ahead when none waits), else one spawned for it alone."""
+        if self._planned and self._planned[0] == config:
+            if not self._waiting:
+                self._spawn_ahead()
+            self._planned.pop(0)
+            return self._waiting.pop(0)
+        child = _Waiting(config, self._store, self._tasks)
+        child.wait_ready()
+        return child
+
+    def _spawn_ahead(self) -> None:
+        """Spawn the next :data:`AHEAD` planned references together and wait until each has
+        imported: their imports share the cores with one another, never with a run."""
+        batch = [_Waiting(c, self._store, self._tasks) for c in self._planned[:AHEAD]]
+        for child in batch:
+            child.wait_ready()
+        self._waiting.extend(batch)
 
 
 def _wait(child: Any, channel: Any, observer: Observer) -> tuple:
@@ -187,4 +290,4 @@ def _outcome_of(result: tuple, exitcode: Optional[int]) -> Run:
     raise PerfkitError(f"the reference run's process ended without a result (exit status {exitcode})")
 
 
-__all__ = ["run_fresh"]
+__all__ = ["References"]
