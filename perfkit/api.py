@@ -14,7 +14,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from perfkit.analysis.comparison import Comparison, analyse
+from perfkit.analysis.comparison import Comparison, analyse, reference_of
 from perfkit.analysis.gate import (
     DEFAULT_INSTRUCTION_THRESHOLD,
     DEFAULT_THRESHOLD,
@@ -37,6 +37,7 @@ from perfkit.orchestration.calibration import DEFAULT_DIR as CALIBRATION_DIR
 from perfkit.orchestration.calibration import costs_for
 from perfkit.orchestration.compare import Progress, profile_configs, run_experiment
 from perfkit.orchestration.experiment import Experiment, load_experiment, with_overrides
+from perfkit.orchestration.forked import Forked
 from perfkit.orchestration import gate as gauge
 from perfkit.orchestration.gate import DEFAULT_REPEATS, MAX_PAIRS, measure
 from perfkit.orchestration.profiling import ProfileResult
@@ -147,19 +148,25 @@ def _report(runs: list[Run], folder: Path, name: str, profiles: Optional[list[tu
     finished, left_out = split_finished(runs)
     if not finished:
         raise ConfigError("run_dirs", [str(r.path) for r in runs], describe_left_out(left_out))
+    model = Forked(_model, finished)  # on the other core while this one analyses (perfkit/orchestration/forked.py)
     comparison = analyse(finished)
     if comparison.reference is not None:
-        _add_model(comparison)
+        comparison.model, comparison.model_calibrated = model.result()
     return CompareResult(comparison, write_report(comparison, folder, name, profiles, left_out), finished, left_out)
 
 
-def _add_model(comparison: Comparison) -> None:
+def _model(runs: list[Run]) -> tuple[Any, bool]:
     """Beside each configuration, its wall predicted from the sequential reference alone
     (perfkit predict's model, with this machine's stored calibration or the built-in costs:
-    nothing is measured here), so that the model's error is in every comparison report."""
-    costs = costs_for(sorted({"inline"} | {r.config.backend for r in comparison.runs}), measure=False)
-    comparison.model = model_check(comparison.runs, comparison.reference, costs)
-    comparison.model_calibrated = all(c.calibrated for c in costs.values())
+    nothing is measured here), so that the model's error is in every comparison report.
+    Returns the table and whether every backend's costs were calibrated here ((None, False)
+    without a reference)."""
+    reference = reference_of(runs)
+    if reference is None:
+        return None, False
+    runs = [r for r in runs if len(r.units)]  # as the comparison's runs
+    costs = costs_for(sorted({"inline"} | {r.config.backend for r in runs}), measure=False)
+    return model_check(runs, reference, costs), all(c.calibrated for c in costs.values())
 
 
 def gate(baseline: Sequence[str | Path] = (), current: Sequence[str | Path] = (), *, base: Optional[str] = None,

@@ -117,12 +117,7 @@ class Comparison:
 
     def reference_for(self, run: Run) -> Optional[Run]:
         """The sequential run of the same repeat (else the first sequential run)."""
-        refs = [r for r in self.runs if _is_reference(r)]
-        if not refs:
-            return None
-        preferred = [r for r in refs if r.config.backend == "inline"] or refs
-        same = [r for r in preferred if r.config.repeat == run.config.repeat]
-        return (same or preferred)[0]
+        return _reference_for(self.runs, run)
 
 
 def _kinds(checks: list[AnswerCheck], noise: bool) -> str:
@@ -140,6 +135,24 @@ def _is_reference(run: Run) -> bool:
     return run.config.strategy == "sequential"
 
 
+def _reference_for(runs: Sequence[Run], run: Run) -> Optional[Run]:
+    refs = [r for r in runs if _is_reference(r)]
+    if not refs:
+        return None
+    preferred = [r for r in refs if r.config.backend == "inline"] or refs
+    same = [r for r in preferred if r.config.repeat == run.config.repeat]
+    return (same or preferred)[0]
+
+
+def reference_of(runs: Sequence[Run]) -> Optional[Run]:
+    """The run a comparison of ``runs`` measures work, speedups and answers against (its
+    ``reference``): the sequential run of the first sequential run's repeat, inline preferred;
+    runs without units are left out. None without a sequential run."""
+    with_units = [r for r in runs if len(r.units)]
+    refs = [r for r in with_units if _is_reference(r)]
+    return _reference_for(with_units, refs[0]) if refs else None
+
+
 def analyse(runs: Sequence[Run]) -> Comparison:
     """Analyse stored runs. The sequential runs are the reference for work, speedup and
     answers; without one, figures use each run's own CPU and answers are not checked."""
@@ -147,8 +160,7 @@ def analyse(runs: Sequence[Run]) -> Comparison:
     runs = [r for r in all_runs if len(r.units)]
     shell = Comparison(runs, None, [], pd.DataFrame(), pd.DataFrame(), [], pd.DataFrame())
     shell.empty_runs = [r.run_id for r in all_runs if not len(r.units)]
-    refs = [r for r in runs if _is_reference(r)]
-    shell.reference = shell.reference_for(refs[0]) if refs else None
+    shell.reference = reference_of(runs)
     shell.figures = [run_figures(r, shell.reference_for(r)) for r in runs]
     shell.table = figures_table(shell.figures)
     ref_group = shell.figure_of(shell.reference).group if shell.reference is not None else None
