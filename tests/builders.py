@@ -73,8 +73,10 @@ def unit_rows(samples=(("demo", 0), ("demo", 1), ("test", 0)), candidates=("c000
 def make_run(rows: list[Row], strategy: str = "sequential", backend: str = "inline", workers: int = 1,
              wall_s: Optional[float] = None, cpu_s: Optional[float] = None, cores: int = 2, repeat: int = 0,
              run_id: Optional[str] = None, edit: Optional[Callable[[pd.DataFrame], pd.DataFrame]] = None,
-             summary: Optional[dict] = None, timeout_s: float = 1.0) -> Run:
-    """A stored-run object built in memory (no folder): meta, summary and the units table."""
+             summary: Optional[dict] = None, timeout_s: float = 1.0,
+             budgets: Optional[TimeoutPolicy] = None) -> Run:
+    """A stored-run object built in memory (no folder): meta, summary and the units table.
+    ``budgets``: a whole timeout policy (sample and task budgets), instead of ``timeout_s``."""
     df = typed_units(pd.DataFrame(rows))[list(UNIT_COLUMNS)].copy()
     if edit is not None:
         df = edit(df)
@@ -82,7 +84,7 @@ def make_run(rows: list[Row], strategy: str = "sequential", backend: str = "inli
     cpu = cpu_s if cpu_s is not None else float(df["cpu_s"].sum())
     rid = run_id or f"{strategy}-{backend}-w{workers}-r{repeat}"
     config = RunConfig(solver="synthetic", tasks="hand-made", strategy=strategy, backend=backend, workers=workers,
-                       repeat=repeat, timeout=TimeoutPolicy(timeout_s), label="test")
+                       repeat=repeat, timeout=budgets or TimeoutPolicy(timeout_s), label="test")
     meta = {"run_id": rid, "environment": {"usable_cores": cores, "python": "3.11"}, "config": config.to_record()}
     s = {"state": "complete", "wall_s": wall, "cpu_s": cpu, "workers": []}
     s.update(summary or {})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 
@@ -444,15 +445,93 @@ def test_a_comparison_shows_each_configurations_prediction_and_the_models_error(
     assert row["predicted_wall_s"] == pytest.approx(1.6)  # 32 units of 0.1 s on 2 workers, nothing else
     assert row["model_error"] == pytest.approx(1.6 / 1.8 - 1)
     table = next(b for b in build(comparison, {}).blocks if getattr(b, "headers", ("",))[0] == "strategy")
-    assert table.headers[-2:] == ("predicted wall", "model error")
-    assert table.rows[1][-2:] == (duration(1.6), "-11%")
+    assert table.headers[-3:] == ("predicted wall", "model error", "timeouts measured / predicted")
+    assert table.rows[1][-3:] == (duration(1.6), "-11%", "0 / 0")
     # built-in costs (never measured here): the prediction is shown, marked, and no error is claimed
     comparison.model = model_check(comparison.runs, comparison.reference,
                                    {"inline": FREE.changed(backend="inline", in_parent=True), "process": FREE})
     comparison.model_calibrated = False
     assert comparison.model["model_error"].isna().all()
     table = next(b for b in build(comparison, {}).blocks if getattr(b, "headers", ("",))[0] == "strategy")
-    assert "uncalibrated" in table.headers[-2] and table.rows[1][-2:] == (duration(1.6), "–")
+    assert all("uncalibrated" in h for h in table.headers[-3:])
+    assert table.rows[1][-3:] == (duration(1.6), "–", "0 / 0")
+
+
+def test_a_comparison_shows_timeouts_and_skipped_units_measured_beside_predicted(tmp_path):
+    """Timed-out and skipped units predicted from the sequential run alone, beside the measured
+    ones, in every renderer: the report's table (Markdown, HTML), report.json, the terminal."""
+    import jsonschema
+    from builders import make_run, parallel, unit_rows
+
+    from perfkit.analysis.comparison import analyse
+    from perfkit.analysis.prediction.predict import model_check
+    from perfkit.cli.compare import predicted_headers, summary_rows
+    from perfkit.reports import REPORT_FILES, html, json_report, markdown
+    from perfkit.reports.document import build
+
+    samples = tuple(("demo", i) for i in range(4))
+    cands = tuple(f"c{i:03d}" for i in range(8))
+
+    def rows(statuses=None):
+        """4 samples × 8 candidates of 0.1 s, but c007 takes 0.3 s; ``statuses``: candidate
+        index → status, on the first n samples: (status, n)."""
+        out = unit_rows(samples, cands, cpu=0.1)
+        for i, r in enumerate(out):
+            if r["candidate"] == "c007":
+                r.update(cpu_s=0.3, wall_s=0.3)
+            r["chunk"] = i // 4
+        for cand, (status, n) in (statuses or {}).items():
+            for r in [r for r in out if r["candidate"] == cands[cand]][:n]:
+                r.update(status=status, output_hash=None, match=None)
+        return out
+
+    reference = make_run(rows())
+    # a 0.2 s timeout cuts c007 on every sample (4 predicted); measured 3 and 4: median 3.5
+    tight = [make_run(parallel(rows({7: ("timeout", n)}), 2, lambda r: r["chunk"]), "candidate-parallel",
+                      "process", 2, timeout_s=0.2, repeat=n) for n in (3, 4)]
+    # a 0.25 s sample budget on one worker: 3 units of each sample start in time, 5 are skipped
+    # (20 predicted); measured: candidates 3..7 skipped on 4, 4, 4, 4 and 2 of the samples
+    budget = TimeoutPolicy(1.0, sample_budget_s=0.25)
+    skipped = {i: ("skipped", 4) for i in range(3, 7)} | {7: ("skipped", 2)}
+    short = make_run(parallel(rows(skipped), 1, lambda r: r["chunk"]), "candidate-parallel", "process", 1,
+                     budgets=budget)
+    comparison = analyse([reference, *tight, short])
+    costs = {"inline": FREE.changed(backend="inline", in_parent=True, calibrated=True),
+             "process": FREE.changed(calibrated=True)}
+    comparison.model = model_check(comparison.runs, comparison.reference, costs)
+    comparison.model_calibrated = True
+    model = comparison.model.set_index(["strategy", "workers"])
+    assert model.loc[("candidate-parallel", 2), ["measured_timeouts", "predicted_timeouts"]].tolist() == [3.5, 4]
+    assert model.loc[("candidate-parallel", 1), ["measured_skipped", "predicted_skipped"]].tolist() == [18, 20]
+    want = {"sequential/inline×1": ("0 / 0", "0 / 0"), "candidate-parallel/process×2": ("3.5 / 4", "0 / 0"),
+            "candidate-parallel/process×1": ("0 / 0", "18 / 20")}
+
+    doc = build(comparison, {})
+    table = next(b for b in doc.blocks if getattr(b, "headers", ("",))[0] == "strategy")
+    assert table.headers[-2:] == ("timeouts measured / predicted", "skipped measured / predicted")
+    assert {row[0]: row[-2:] for row in table.rows} == want
+    md, page = markdown.render(doc), html.render(doc)
+    line = next(x for x in md.splitlines() if x.startswith("| candidate-parallel/process×2 |"))
+    assert line.endswith("| 3.5 / 4 | 0 / 0 |")
+    assert "<th>timeouts measured / predicted</th>" in page and "<td>3.5 / 4</td>" in page
+
+    record = json.loads(json.dumps(json_report.comparison_record(
+        comparison, "c", {k: tmp_path / n for k, n in REPORT_FILES.items()}), default=str))
+    jsonschema.Draft202012Validator(json_report.schema()).validate(record)
+    predicted = {g["group"]: g["predicted"] for g in record["groups"]}
+    assert predicted["candidate-parallel/process×2"] | {"wall_s": None, "model_error": None} == {
+        "wall_s": None, "model_error": None, "timeouts": 4, "measured_timeouts": 3.5,
+        "skipped": 0, "measured_skipped": 0}
+    assert (predicted["candidate-parallel/process×1"]["skipped"],
+            predicted["candidate-parallel/process×1"]["measured_skipped"]) == (20, 18)
+
+    assert predicted_headers(comparison)[1:] == ("t/o meas./pred.", "skipped meas./pred.")
+    assert {row[0]: row[-2:] for row in summary_rows(comparison)} == want
+    # without budgets no configuration skips a unit: no column of zeros
+    comparison.model = model_check([reference, *tight], reference, costs)
+    table = next(b for b in build(comparison, {}).blocks if getattr(b, "headers", ("",))[0] == "strategy")
+    assert table.headers[-1] == "timeouts measured / predicted"
+    assert predicted_headers(comparison)[-1] == "t/o meas./pred."
 
 
 def test_calibrated_costs_follow_the_machines_speed_state_of_the_reference():

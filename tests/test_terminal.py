@@ -65,7 +65,10 @@ def test_compare_at_80_columns_in_a_log_shows_every_number_whole(compared):
         # the model's error only against this machine's measured backend costs
         error = "uncalibrated" if model["model_error"] is None else f"{model['model_error']:+.0%}"
         assert record["model_calibrated"] == (model["model_error"] is not None)
-        assert predicted.rstrip().endswith(f"{duration(model['wall_s'])} ({error})"), predicted
+        # then the timed-out units, measured / predicted (no budgets: no skipped column)
+        counts = f"{model['measured_timeouts']:g} / {model['timeouts']:g}"
+        assert re.search(re.escape(f"{duration(model['wall_s'])} ({error})") + " +" + re.escape(counts) + "$",
+                         predicted.rstrip()), predicted
         wall, speed = group["figures"]["wall_s"]["median"], group["speedup"]
         assert duration(wall) in line
         shown = NUMBER.findall(line[len(group["group"]):])

@@ -25,11 +25,15 @@ SUMMARY_HEADERS = ("strategy", "wall", "CPU", "eff.", "speedup (95% CI)", "t/o")
 SUMMARY_TITLE = "the run window, median over repeats; eff. = ideal wall / wall; t/o = timeouts"
 
 
-#: The extra column when the comparison carries each configuration's prediction.
-PREDICTED_HEADER = "predicted (error)"
-#: When that column makes the table too wide (80 columns in a CI log), the predictions follow
+#: The extra columns when the comparison carries each configuration's prediction: its wall
+#: (with the model's error) and its timed-out units, measured / predicted.
+PREDICTED_HEADERS = ("predicted (error)", "t/o meas./pred.")
+#: One more when some configuration skipped units, measured or predicted (budgets).
+SKIPPED_HEADER = "skipped meas./pred."
+#: When those columns make the table too wide (80 columns in a CI log), the predictions follow
 #: in a table of their own, so that neither table is stacked.
-PREDICTED_TITLE = "wall predicted from the sequential run alone; error = predicted / measured − 1"
+PREDICTED_TITLE = ("predicted from the sequential run alone; error = predicted / measured − 1; "
+                   "t/o and skipped: measured / predicted (medians over repeats)")
 
 
 def _error(model_error: Any) -> str:
@@ -37,19 +41,33 @@ def _error(model_error: Any) -> str:
     return "uncalibrated" if is_missing(model_error) else f"{model_error:+.0%}"
 
 
+def predicted_headers(c: Any) -> tuple[str, ...]:
+    """The prediction columns of the summary table (none without a model check)."""
+    from perfkit.analysis.prediction.predict import shows_skipped
+
+    if c.model.empty:
+        return ()
+    return PREDICTED_HEADERS + ((SKIPPED_HEADER,) if shows_skipped(c.model) else ())
+
+
 def summary_rows(c: Any) -> list[tuple[str, ...]]:
     """One row per strategy: median wall and CPU (auto-scaled), efficiency, speedup, timeouts,
-    and the wall predicted from the sequential run alone with the model's error, when known."""
-    from perfkit.reports.document import speedup_text
+    then (when known) the wall predicted from the sequential run alone with the model's error
+    and the timed-out (and skipped) units measured / predicted."""
+    from perfkit.reports.document import measured_predicted, speedup_text
 
+    extra = predicted_headers(c)
     model = {} if c.model.empty else {(m.strategy, m.backend, m.workers): m for m in c.model.itertuples()}
     rows = []
     for _, r in c.groups.iterrows():
         row = (r["group"], duration(r["wall_s_median"]), duration(r["cpu_s_median"]), percent(r["efficiency_median"]),
                speedup_text(r), str(r["n_timeout_max"]))
-        if model:
+        if extra:
             m = model.get((r["strategy"], r["backend"], r["workers"]))
-            row += (f"{duration(m.predicted_wall_s)} ({_error(m.model_error)})" if m is not None else "–",)
+            row += ("–",) * len(extra) if m is None else (
+                f"{duration(m.predicted_wall_s)} ({_error(m.model_error)})",
+                measured_predicted(m.measured_timeouts, m.predicted_timeouts),
+                measured_predicted(m.measured_skipped, m.predicted_skipped))[:len(extra)]
         rows.append(row)
     return rows
 
@@ -71,14 +89,13 @@ def print_summary(result: Any) -> None:
     console.print(Text(c.headline(), style="bold red" if c.differences else "bold green"))
     if result.left_out:
         console.print(Text(describe_left_out(result.left_out), style="bold yellow"))
-    rows = summary_rows(c)
-    if c.model.empty:
-        show(console, SUMMARY_TITLE, SUMMARY_HEADERS, rows)
-    elif fits(console, SUMMARY_TITLE, SUMMARY_HEADERS + (PREDICTED_HEADER,), rows):
-        show(console, SUMMARY_TITLE, SUMMARY_HEADERS + (PREDICTED_HEADER,), rows)
+    rows, extra = summary_rows(c), predicted_headers(c)
+    n = len(SUMMARY_HEADERS)
+    if not extra or fits(console, SUMMARY_TITLE, SUMMARY_HEADERS + extra, rows):
+        show(console, SUMMARY_TITLE, SUMMARY_HEADERS + extra, rows)
     else:
-        show(console, SUMMARY_TITLE, SUMMARY_HEADERS, [row[:-1] for row in rows])
-        show(console, PREDICTED_TITLE, (SUMMARY_HEADERS[0], PREDICTED_HEADER), [(row[0], row[-1]) for row in rows])
+        show(console, SUMMARY_TITLE, SUMMARY_HEADERS, [row[:n] for row in rows])
+        show(console, PREDICTED_TITLE, (SUMMARY_HEADERS[0],) + extra, [(row[0],) + row[n:] for row in rows])
     if whole_command_line(c):
         console.print(Text(whole_command_line(c)))
     unstable = [f"{r['group']} {label} ({r[f'{col}_why']})"

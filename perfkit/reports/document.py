@@ -14,6 +14,7 @@ import pandas as pd
 
 from perfkit.analysis.answers import NOISE_KINDS
 from perfkit.analysis.overview import differing_samples, task_table
+from perfkit.analysis.prediction.predict import shows_skipped
 from perfkit.analysis.runset import describe_left_out
 from perfkit.analysis.statistics import UNSTABLE_CV, UNSTABLE_EXTREME
 from perfkit.analysis.text import duration, durations, is_missing, number, percent, ratio_interval
@@ -147,15 +148,20 @@ def build(c: Any, charts: dict[str, tuple[str, Path]], name: str = "comparison",
         "contention = unit wall / unit CPU (units with a measured CPU); queue wait = started − queued; "
         "speedup = median sequential wall / median wall (bootstrap 95 % CI; none from one run); boundary "
         "unit = ok/timeout flip between sequential runs, or a sequential time of at least half its timeout; "
-        "other processes = machine CPU during the run not used by the run, in cores." + (
-            " predicted wall = the median over repeats of each run's wall predicted from the sequential reference "
-            "alone by perfkit predict's simulation" + ("; model error = predicted / measured − 1."
-                                                       if getattr(c, "model_calibrated", False) else
-                                                       " — UNCALIBRATED: this machine's backend costs were never "
-                                                       "measured, so built-in ones were used and the model error is "
-                                                       "not shown (run perfkit predict once to measure them).")
-            if _predicted(c) else ""))]
+        "other processes = machine CPU during the run not used by the run, in cores." + _model_definition(c))]
     return doc
+
+
+def _model_definition(c: Any) -> str:
+    """What the prediction columns mean, and why no error is shown without a calibration."""
+    if not predicted_headers(c):
+        return ""
+    why = ("; model error = predicted / measured − 1." if getattr(c, "model_calibrated", False) else
+           " — UNCALIBRATED: this machine's backend costs were never measured, so built-in ones were used and "
+           "the model error is not shown (run perfkit predict once to measure them).")
+    return (" predicted wall = the median over repeats of each run's wall predicted from the sequential reference "
+            "alone by perfkit predict's simulation; timeouts (skipped) measured / predicted = the median over "
+            "repeats of the units each run timed out (skipped), beside those the same simulation predicts" + why)
 
 
 def _bounded(evidence: Sequence[str]) -> tuple[str, ...]:
@@ -165,23 +171,44 @@ def _bounded(evidence: Sequence[str]) -> tuple[str, ...]:
     return (*evidence[:MAX_EVIDENCE - 1], f"… and {len(evidence) - MAX_EVIDENCE + 1} more (report.json has them all)")
 
 
-def _predicted(c: Any) -> dict[str, tuple[str, str]]:
-    """group name → (predicted wall, model error) cells, from the comparison's model check."""
+def measured_predicted(measured: Any, predicted: Any) -> str:
+    """A count measured beside its prediction, ``27 / 21`` (medians over repeats: a half when
+    an even number of repeats disagree); an en dash for a count that is missing."""
+    return f"{number(measured, 'g')} / {number(predicted, 'g')}"
+
+
+def predicted_headers(c: Any) -> tuple[str, ...]:
+    """The columns a comparison's model check adds beside each configuration: predicted wall,
+    model error, timeouts measured / predicted (and skipped units, when any configuration
+    skipped some, measured or predicted); each marked when the backend costs are built-in."""
+    model = getattr(c, "model", None)
+    if model is None or model.empty:
+        return ()
+    counts = ("timeouts", "skipped") if shows_skipped(model) else ("timeouts",)
+    if getattr(c, "model_calibrated", False):
+        return ("predicted wall", "model error") + tuple(f"{k} measured / predicted" for k in counts)
+    return (("predicted wall (uncalibrated)", "model error (uncalibrated: not shown)")
+            + tuple(f"{k} measured / predicted (uncalibrated)" for k in counts))
+
+
+def _predicted(c: Any) -> dict[str, tuple[str, ...]]:
+    """group name → the cells of :func:`predicted_headers`, from the comparison's model check."""
     model = getattr(c, "model", None)
     if model is None or model.empty:
         return {}
-    return {f"{r.strategy}/{r.backend}×{r.workers}": (duration(r.predicted_wall_s), number(r.model_error, "+.0%"))
-            for r in model.itertuples()}
+    skipped = shows_skipped(model)
+    return {f"{r.strategy}/{r.backend}×{r.workers}": (
+        duration(r.predicted_wall_s), number(r.model_error, "+.0%"),
+        measured_predicted(r.measured_timeouts, r.predicted_timeouts))
+        + ((measured_predicted(r.measured_skipped, r.predicted_skipped),) if skipped else ())
+        for r in model.itertuples()}
 
 
 def _groups_table(c: Any) -> Table:
-    predicted = _predicted(c)
+    predicted, extra = _predicted(c), predicted_headers(c)
     headers = ("strategy", "repeats", "wall", "CPU", "parallelism", "ideal", "efficiency",
                "speedup (95 % CI)", "dispatch overhead", "contention", "queue wait (median)",
-               "ok / error / timeout / crashed / skipped (max)", "tasks solved")
-    if predicted:
-        headers += (("predicted wall", "model error") if getattr(c, "model_calibrated", False) else
-                    ("predicted wall (uncalibrated)", "model error (uncalibrated: not shown)"))
+               "ok / error / timeout / crashed / skipped (max)", "tasks solved") + extra
     rows = []
     for _, r in c.groups.iterrows():
         rows.append((r["group"], str(r["repeats"]), _spread(r, "wall_s", "s"), _spread(r, "cpu_s", "s"),
@@ -189,7 +216,7 @@ def _groups_table(c: Any) -> Table:
                      _spread(r, "efficiency", ".0%"), speedup_text(r), _spread(r, "dispatch_overhead", ".0%"),
                      _spread(r, "contention", ".2f"), duration(r["queue_wait_median_s_median"]),
                      " / ".join(str(r[f"n_{k}_max"]) for k in ("ok", "error", "timeout", "crashed", "skipped")),
-                     f"{r['tasks_solved_min']}/{r['tasks']}") + (predicted.get(r["group"], ("–", "–")) if predicted else ()))
+                     f"{r['tasks_solved_min']}/{r['tasks']}") + predicted.get(r["group"], ("–",) * len(extra)))
     return Table(headers, tuple(rows))
 
 

@@ -61,6 +61,12 @@ def _finding(f: Any) -> dict[str, Any]:
             "evidence": list(f.evidence)}
 
 
+def _count(median: Any) -> int | float:
+    """A median count over repeats: a whole number as an integer, a half (an even number of
+    repeats that disagree) as it is."""
+    return int(median) if float(median).is_integer() else float(median)
+
+
 def _group(row: Any, model: Optional[dict[str, Any]] = None) -> dict[str, Any]:
     figures = {col: {"n": int(row["repeats"]), **{k: row.get(f"{col}_{k}") for k in SPREAD_KEYS}}
                for col in REPEATED}
@@ -77,7 +83,9 @@ def _group(row: Any, model: Optional[dict[str, Any]] = None) -> dict[str, Any]:
             "wall_s": predicted.predicted_wall_s,
             # none against built-in (uncalibrated) backend costs
             "model_error": None if math.isnan(predicted.model_error) else predicted.model_error,
-            "timeouts": int(predicted.predicted_timeouts)},
+            "timeouts": _count(predicted.predicted_timeouts), "skipped": _count(predicted.predicted_skipped),
+            "measured_timeouts": _count(predicted.measured_timeouts),
+            "measured_skipped": _count(predicted.measured_skipped)},
     }
 
 

@@ -493,19 +493,23 @@ def sweep_record(s: Sweep) -> dict[str, Any]:
 
 def model_check(runs: Sequence[Run], reference: Run, costs: dict[str, BackendCosts]) -> "pd.DataFrame":
     """Every measured run beside its prediction from ``reference`` alone: one row per
-    (strategy, backend, workers) with the median measured and predicted wall (seconds) and
-    the model's error (predicted / measured − 1; missing where the backend's costs are the
-    built-in ones, not measured on this machine)."""
+    (strategy, backend, workers) with the median over repeats of the measured and predicted
+    wall (seconds), timed-out units and skipped units, and the model's wall error (predicted /
+    measured − 1; missing where the backend's costs are the built-in ones, not measured on
+    this machine). A median count is a half when an even number of repeats disagree."""
     import pandas as pd
 
     workload = workload_of(reference)
     rows = []
     for run, result in predict_measured(workload, runs, costs):
         c = config_of(run)
+        measured, predicted = run.units["status"], result.units["status"]
         rows.append({"strategy": c.strategy, "backend": c.backend, "workers": c.workers,
                      "measured_wall_s": float(run.summary.wall_s), "predicted_wall_s": result.wall_s,
-                     "measured_timeouts": int((run.units["status"] == "timeout").sum()),
-                     "predicted_timeouts": int(len(result.timeouts))})
+                     "measured_timeouts": int((measured == "timeout").sum()),
+                     "predicted_timeouts": int(len(result.timeouts)),
+                     "measured_skipped": int((measured == "skipped").sum()),
+                     "predicted_skipped": int((predicted == "skipped").sum())})
     if not rows:
         return pd.DataFrame()
     df = pd.DataFrame(rows).groupby(["strategy", "backend", "workers"], sort=False).median().reset_index()
@@ -515,3 +519,10 @@ def model_check(runs: Sequence[Run], reference: Run, costs: dict[str, BackendCos
     uncalibrated = {b for b in df["backend"] if not _costs(costs, b, workload).calibrated}
     df.loc[df["backend"].isin(uncalibrated), "model_error"] = float("nan")
     return df
+
+
+def shows_skipped(model: "pd.DataFrame") -> bool:
+    """Whether a model check's skipped units earn a place in a report: some configuration
+    skipped units, measured or predicted (without budgets none ever does, and a column of
+    zeros would only widen the table)."""
+    return not model.empty and bool((model[["measured_skipped", "predicted_skipped"]] > 0).any(axis=None))
