@@ -28,7 +28,7 @@ DPI = 100
 #: limits below, items are aggregated or the largest are shown and the rest counted.
 MAX_WIDTH_IN, MAX_HEIGHT_IN = 14.0, 12.0
 MAX_TIMELINES = 8
-#: Lanes drawn per timeline panel (the parent's lane included); more workers are summarised.
+#: Lanes drawn per timeline panel (the run's own lane included); more workers are summarised.
 MAX_LANES = 12
 #: Bars of the differing-samples chart (the samples with the largest differences).
 MAX_DIFF_SAMPLES = 40
@@ -37,7 +37,10 @@ SPLIT_COLOUR = {"demo": "#4477aa", "test": "#66ccee"}
 STATUS_MARK = {"timeout": ("#cc3311", "v", "timeout"), "error": ("#222222", "x", "error"),
                "crashed": ("#aa3377", "D", "crashed")}
 GENERATION_COLOUR, STARTUP_COLOUR = "#ee7733", "#bbbbbb"
-PARENT_LANE = "parent"
+#: The lane above the slots: what the run spent outside units that belongs to no slot's lane —
+#: the parent's start-up and teardown inside the run window, and each task's candidate generation,
+#: a job that ran on one of the slots (the run records when, not on which: the gap in a slot's lane).
+RUN_LANE = "run"
 
 
 def _size(width_in: float, height_in: float) -> tuple[float, float]:
@@ -80,7 +83,8 @@ def timeline(c: Any, out: Path) -> Optional[Path]:
     """One panel per group (its first repeat) on one shared time axis: a lane per slot (a
     replacement worker keeps its slot's lane; a dotted line marks where it took over), units
     coloured by split, errors, timeouts and crashes as marks of their own above the units; the
-    parent's lane shows start-up and each task's candidate generation."""
+    run's own lane (:data:`RUN_LANE`) shows the parent's start-up and teardown and each task's
+    candidate generation."""
     picks = []
     for group, figs in c.by_group().items():
         picks.append((figs[0], c.run_of(figs[0])))
@@ -103,15 +107,15 @@ def timeline(c: Any, out: Path) -> Optional[Path]:
 
 
 def _draw_run(ax: Any, fig_: Any, run: Any, seen: dict[str, Any]) -> None:
-    """One panel: the parent's lane (start-up, generation), then one lane per slot."""
+    """One panel: the run's lane (start-up, generation, teardown), then one lane per slot."""
     u = run.units[run.units["started"].notna()]
     s = run.summary
     t0 = s.started if s.started is not None else float(u["queued"].min())
     slot_of = slot_lanes(u)
     slots = [[w for w, i in slot_of.items() if i == slot] for slot in range(max(1, len(set(slot_of.values()))))]
     lanes = slots if len(slots) <= MAX_LANES - 1 else slots[: MAX_LANES - 2] + [sum(slots[MAX_LANES - 2:], [])]
-    lane_names = [PARENT_LANE] + [f"slot {i}" + (f" ({len(ws)} processes)" if len(ws) > 1 else "")
-                                  for i, ws in enumerate(slots[: len(lanes)])]
+    lane_names = [RUN_LANE] + [f"slot {i}" + (f" ({len(ws)} processes)" if len(ws) > 1 else "")
+                               for i, ws in enumerate(slots[: len(lanes)])]
     if len(lanes) < len(slots):  # the rest share the last lane
         lane_names[-1] = f"{len(slots) - len(lanes) + 1} more slots"
     first = float(u["queued"].min()) - t0
@@ -125,7 +129,7 @@ def _draw_run(ax: Any, fig_: Any, run: Any, seen: dict[str, Any]) -> None:
     pixel_s = max(last, 1e-9) / (MAX_WIDTH_IN * DPI)  # no narrower than the timeline's pixel
     spans = [(g[1] - t0, g[2] - g[1]) for g in (s.generation or [])]
     if spans:
-        seen["candidate generation (parent)"] = ax.broken_barh(spans, (-0.4, 0.8), facecolors=GENERATION_COLOUR)
+        seen["candidate generation (a job on a slot)"] = ax.broken_barh(spans, (-0.4, 0.8), facecolors=GENERATION_COLOUR)
     for lane, members in enumerate(lanes, start=1):
         w = u[u["worker"].astype(str).isin(members)]
         takeovers = w.groupby(w["worker"].astype(str))["started"].min().sort_values().iloc[1:] - t0
