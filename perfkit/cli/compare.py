@@ -22,7 +22,7 @@ from perfkit.model import DEFAULT_STORE
 
 #: The terminal's columns (the rest is in report.md and report.json).
 SUMMARY_HEADERS = ("strategy", "wall", "CPU", "eff.", "speedup (95% CI)", "t/o")
-SUMMARY_TITLE = "the run window, median over repeats; eff. = ideal wall / wall; t/o = timeouts"
+SUMMARY_TITLE = "the run window, median over repeats; eff. = ideal wall / wall; t/o = timeouts (most in a repeat)"
 
 
 #: The extra columns when the comparison carries each configuration's prediction: its wall
