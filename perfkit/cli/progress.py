@@ -142,3 +142,13 @@ class RunsBar:
         elapsed = self.clock() - (self.t0 if self.t0 is not None else self.clock())
         eta = format_eta(elapsed / done * (total - done)) if done < total else ""
         self.progress.update(self.runs, completed=done, units=f"{done}/{total} runs", eta=eta)
+
+    def runs_done(self) -> None:
+        """Stop the display's refresh thread, the bars left as they ended (orchestration's
+        ``Progress.runs_done`` says why)."""
+        # rich only tells its refresh thread to stop; the thread ends when it next wakes, so it
+        # is joined here (rich keeps it in a private attribute: absent, nothing to wait for)
+        thread = getattr(self.progress.live, "_refresh_thread", None)
+        self.progress.stop()
+        if thread is not None:
+            thread.join(timeout=1.0)

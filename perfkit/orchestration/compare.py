@@ -47,6 +47,11 @@ class Progress:
     def run_finished(self, index: int, total: int, path: Path) -> None:
         """Run ``index`` of ``total`` is stored in ``path``."""
 
+    def runs_done(self) -> None:
+        """Every run has ended; the report comes next. A display that draws from a thread of
+        its own stops it here: the report forks (perfkit/orchestration/forked.py) only while no
+        other thread runs."""
+
 
 def run_experiment(exp: Experiment, store: Path, progress: Optional[Progress] = None,
                    task_list: Optional[list[Task]] = None) -> list[Run]:
@@ -75,6 +80,7 @@ def run_experiment(exp: Experiment, store: Path, progress: Optional[Progress] = 
                 stored = run(config, store, observer=observer, tasks=task_list, warm=warm)
             runs.append(stored)
             progress.run_finished(i, len(configs), stored.path)
+    progress.runs_done()
     return runs
 
 

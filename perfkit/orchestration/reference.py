@@ -112,9 +112,9 @@ def _child(config: RunConfig, store: str, tasks: Optional[list[Task]], channel: 
     try:
         _import_ahead(config, tasks)
         channel.put(("ready",))
-        if orders.get() != "go":
+        if orders.recv() != "go":
             return  # the experiment ended before this reference's turn
-    except KeyboardInterrupt:  # Ctrl-C before its turn: this reference recorded nothing
+    except (KeyboardInterrupt, EOFError):  # Ctrl-C, or the parent gone, before its turn: nothing recorded
         return
     forward = _Forward(channel)
     try:
@@ -155,11 +155,15 @@ class _Waiting:
     def __init__(self, config: RunConfig, store: Path, tasks: Optional[list[Task]]):
         ctx = mp.get_context("spawn")
         self.config = config
-        self.channel, self.orders = ctx.Queue(), ctx.Queue()
+        self.channel = ctx.Queue()
+        # a pipe, not a queue: a queue's put starts a feeder thread in this process, and a live
+        # thread keeps the report's work out of a forked child (perfkit/orchestration/forked.py)
+        orders, self.orders = ctx.Pipe(duplex=False)
         self.process = ctx.Process(target=_child, name="perfkit-reference",
-                                   args=(config, str(Path(store).resolve()), tasks, self.channel, self.orders))
+                                   args=(config, str(Path(store).resolve()), tasks, self.channel, orders))
         with main_not_reimported():
             self.process.start()
+        orders.close()
 
     def wait_ready(self) -> None:
         """Return once the child has imported and waits for its turn (or has died: its run
@@ -174,7 +178,8 @@ class _Waiting:
     def end(self) -> None:
         """Tell a child still waiting that its turn will not come, and reap it."""
         with contextlib.suppress(OSError, ValueError):
-            self.orders.put("stop")
+            self.orders.send("stop")
+        self.orders.close()
         self.process.join(timeout=INTERRUPT_WAIT_S)
         if self.process.is_alive():
             self.process.kill()
@@ -203,7 +208,7 @@ class References:
         which keeps what it recorded (RunInterrupted)."""
         child = self._take(config)
         observer = observer or Observer()
-        child.orders.put("go")
+        child.orders.send("go")
         try:
             result = _wait(child.process, child.channel, observer)
         except KeyboardInterrupt:

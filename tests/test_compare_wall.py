@@ -1,0 +1,106 @@
+"""What keeps `perfkit compare`'s own wall down without changing what it measures: the report's
+pure pieces in a forked child (perfkit/orchestration/forked.py) and the reference interpreters
+spawned ahead of their turn (perfkit/orchestration/reference.py)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import replace
+
+import pytest
+
+from builders import make_task, synthetic_config
+from perfkit.orchestration import forked as forked_module
+from perfkit.orchestration.forked import Forked
+from perfkit.orchestration.reference import AHEAD, References
+
+PARENT = os.getpid()
+
+
+def _pid_and(value):
+    return os.getpid(), value
+
+
+def _fails_in_the_child_only():
+    if os.getpid() != PARENT:
+        os._exit(3)  # dies without a word, as a child killed by the OOM killer would
+    return "computed here"
+
+
+def _raises():
+    raise KeyError("the work's own error")
+
+
+def test_forked_work_runs_in_another_process_and_returns_its_value(monkeypatch):
+    monkeypatch.setattr(forked_module, "_can_fork", lambda: True)  # also on a one-core machine
+    job = Forked(_pid_and, {"a": [1, 2]})
+    assert job.forked
+    pid, value = job.result()
+    assert value == {"a": [1, 2]} and pid != os.getpid()
+
+
+def test_with_another_thread_alive_the_work_runs_here_when_asked_for():
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        job = Forked(_pid_and, 5)
+        assert not job.forked  # a fork now could copy a lock that thread holds
+        assert job.result() == (os.getpid(), 5)
+    finally:
+        stop.set()
+        other.join()
+
+
+def test_a_child_that_dies_or_raises_is_not_trusted_the_work_runs_here(monkeypatch):
+    monkeypatch.setattr(forked_module, "_can_fork", lambda: True)
+    assert Forked(_fails_in_the_child_only).result() == "computed here"
+    job = Forked(_raises)
+    with pytest.raises(KeyError, match="the work's own error"):  # its own type, raised here
+        job.result()
+
+
+def _references(n):
+    base = synthetic_config(candidates=2, cpu_ms=0.1)
+    return [replace(base, repeat=r, label="refs") for r in range(n)]
+
+
+@pytest.mark.slow
+def test_references_run_in_fresh_interpreters_spawned_ahead_and_none_outlives_the_experiment(tmp_path):
+    configs = _references(AHEAD + 1)
+    tasks = [make_task("t1", 1, 1)]
+    with References(configs, tmp_path, tasks) as references:
+        first = references.run(configs[0])
+        waiting = [child.process for child in references._waiting]
+        assert len(waiting) == AHEAD - 1 and all(p.is_alive() for p in waiting)  # spawned with the first
+        second = references.run(configs[1])
+    assert not any(p.is_alive() for p in waiting)  # the ones whose turn never came are stopped
+    pids = {first.environment["pid"], second.environment["pid"]}
+    assert len(pids) == 2 and os.getpid() not in pids
+    assert (first.config.repeat, second.config.repeat) == (0, 1)
+    assert first.summary.state == second.summary.state == "complete"
+
+
+@pytest.mark.slow
+def test_a_reference_out_of_plan_still_runs_in_its_own_interpreter(tmp_path):
+    planned, other = _references(2)
+    with References([planned], tmp_path, [make_task("t1", 1, 1)]) as references:
+        stored = references.run(other)
+        assert not references._waiting  # nothing spawned ahead for a reference it was not told of
+    assert stored.config.repeat == 1 and stored.environment["pid"] != os.getpid()
+
+
+def test_the_runs_bar_stops_its_refresh_thread_before_the_report():
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from perfkit.cli.progress import RunsBar
+
+    display = Progress(console=Console(force_terminal=True, file=open(os.devnull, "w")), auto_refresh=True)
+    before = threading.active_count()  # pytest-xdist runs threads of its own
+    with display:
+        bar = RunsBar(display)
+        assert threading.active_count() == before + 1  # rich redraws from a thread of its own
+        bar.runs_done()
+        assert threading.active_count() == before  # so the report may fork
