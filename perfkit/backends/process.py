@@ -40,6 +40,7 @@ import ctypes
 import multiprocessing as mp
 import os
 import pickle
+import select
 import selectors
 import signal
 import socket
@@ -75,6 +76,9 @@ _IDLE = 0.0
 #: start, recorded in resources() so that predictions of a run know which it was).
 _forkserver_started = False
 _HEADER = struct.Struct("!i")  # multiprocessing.Connection's frame: 4-byte big-endian length
+_LONG_HEADER = struct.Struct("!Q")  # ... or -1 and this, for a message of 2 GiB or more
+#: Most bytes the parent reads from a worker's pipe in one call.
+_READ_BYTES = 1 << 20
 
 
 def _die_with_parent() -> None:
@@ -131,6 +135,24 @@ class _SlotWatch(Watch):
         v[0] = float(dispatch)
 
 
+class _Post:
+    """The worker's sending end: one message, one write (``sendmsg`` of the frame's header and
+    the pickle together). ``Connection.send`` writes a message over 16 KiB as two: the parent
+    then wakes on the header alone and again for the rest, ~0.1 ms of its CPU each time, taken
+    from a worker on 2 cores (docs/benchmarks.md §9). Same frame as ``Connection.send``."""
+
+    def __init__(self, conn: Connection):
+        self.sock = socket.socket(fileno=os.dup(conn.fileno()))
+
+    def __call__(self, msg: tuple) -> None:
+        payload = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
+        header = _HEADER.pack(len(payload)) if len(payload) < 2**31 - 1 else \
+            _HEADER.pack(-1) + _LONG_HEADER.pack(len(payload))
+        sent = self.sock.sendmsg([header, payload])
+        if sent < len(header) + len(payload):  # a signal cut the write short: finish it
+            self.sock.sendall((header + payload)[sent:])
+
+
 def worker_main(conn: Connection, slot: Any) -> None:
     """The loop of one worker process: build a solver per run, then run jobs as they come."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
@@ -146,7 +168,8 @@ def worker_main(conn: Connection, slot: Any) -> None:
     rec = BatchRecorder(name)
     solver: Any = None
     tasks: dict[str, Task] = {}
-    conn.send(("up", pid))
+    post = _Post(conn)
+    post(("up", pid))
     while True:
         try:
             msg = conn.recv()
@@ -158,9 +181,9 @@ def worker_main(conn: Connection, slot: Any) -> None:
             reset_peak_rss()  # each work item has its own peak (perfkit/backends/usage.py)
             for _ in run_job(solver, tasks[a.item.task_id], dispatch, a, rec, watch):
                 batch, progress = rec.take()
-                conn.send(("batch", batch.sealed(), progress, (), None))
+                post(("batch", batch.sealed(), progress, (), None))
             batch, progress = rec.take() if len(rec) else (None, [])
-            conn.send(("batch", batch and batch.sealed(), progress, (dispatch,), peak_rss_bytes()))
+            post(("batch", batch and batch.sealed(), progress, (dispatch,), peak_rss_bytes()))
         elif kind == "task":
             tasks[msg[1].id] = msg[1]
             for evicted in msg[2]:
@@ -168,18 +191,18 @@ def worker_main(conn: Connection, slot: Any) -> None:
         elif kind == "generate":
             dispatch, job = msg[1], msg[2]
             watch.job(dispatch)
-            conn.send(("generated", dispatch, generate(solver, tasks[job.task_id], job, name)))
+            post(("generated", dispatch, generate(solver, tasks[job.task_id], job, name)))
         elif kind == "open":
             rec.flush_interval_s, rec.flush_units = msg[2]
             try:
                 solver = build_solver(msg[1])
             except BaseException as exc:  # report, do not die silently: the parent makes it one line
-                conn.send(("fatal", f"cannot build solver {msg[1].spec!r} in a worker: {type(exc).__name__}: {exc}"))
+                post(("fatal", f"cannot build solver {msg[1].spec!r} in a worker: {type(exc).__name__}: {exc}"))
                 return
             tasks.clear()
-            conn.send(("ready", pid, process_cpu_s()))
+            post(("ready", pid, process_cpu_s()))
         elif kind == "usage":
-            conn.send(("usage", process_cpu_s(), peak_rss_bytes()))
+            post(("usage", process_cpu_s(), peak_rss_bytes()))
         elif kind == "stop":
             return
 
@@ -200,6 +223,10 @@ class _Worker:
     received: dict[int, int] = field(default_factory=dict)
     tasks: deque = field(default_factory=deque)  # task ids the worker keeps, oldest first
     outbox: bytearray = field(default_factory=bytearray)
+    #: whether the selector watches the pipe for room to write (the outbox was not empty)
+    writing: bool = False
+    #: bytes read from the pipe that do not yet make a whole message
+    inbox: bytearray = field(default_factory=bytearray)
     cpu0: float = 0.0
     #: A replacement forked during a run: all its CPU is the run's (its start-up included).
     replacement: bool = False
@@ -301,10 +328,11 @@ class ProcessBackend:
             for w in pending:
                 self._write(w)
                 try:
-                    if w.conn.poll(0.02):
-                        self._handle(w, w.conn.recv(), [])
+                    if self._readable(w, 0.02):
+                        if self._drain(w, []):
+                            w.process.join(1.0)
                         continue
-                except (EOFError, OSError):
+                except OSError:
                     w.process.join(1.0)
                 if not w.process.is_alive():
                     raise WorkerFailure(f"a worker exited during start-up (exit code {w.process.exitcode})")
@@ -356,9 +384,9 @@ class ProcessBackend:
             while w.reply is None and time.monotonic() < deadline:
                 self._write(w)
                 try:
-                    if w.conn.poll(0.05):
-                        self._handle(w, w.conn.recv(), [])
-                except (EOFError, OSError, WorkerFailure):
+                    if self._readable(w, 0.05) and self._drain(w, []):
+                        break
+                except (OSError, WorkerFailure):
                     break
             if w.reply is not None:
                 self.usage.append(WorkerUsage(w.name, w.reply - w.cpu0, peak_rss_bytes=w.peak or None))
@@ -432,9 +460,10 @@ class ProcessBackend:
                 pass
             except OSError:  # the worker is gone: its sentinel tells
                 w.outbox.clear()
-        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if w.outbox else 0)
-        with contextlib.suppress(KeyError, ValueError):
-            if self._selector.get_key(w.conn.fileno()).events != events:
+        if bool(w.outbox) != w.writing:  # the selector watches for room only while bytes wait
+            w.writing = bool(w.outbox)
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if w.writing else 0)
+            with contextlib.suppress(KeyError, ValueError):
                 self._selector.modify(w.conn.fileno(), events, (w, "conn"))
 
     # -- jobs -------------------------------------------------------------------------------
@@ -495,14 +524,54 @@ class ProcessBackend:
             raise WorkerFailure(f"{len(late)} worker(s) did not start within {self.start_timeout_s:g} s "
                                 "(a replacement that never became ready)")
 
+    @staticmethod
+    def _readable(w: _Worker, wait_s: float) -> bool:
+        """Whether the worker's pipe has bytes (or its end) within ``wait_s`` seconds."""
+        return bool(select.select([w.sock], [], [], wait_s)[0])
+
     def _drain(self, w: _Worker, events: list[Event]) -> bool:
-        """Every complete message the worker sent; True when its pipe is closed (it died)."""
+        """Every complete message the worker sent; True when its pipe is closed (it died).
+
+        Hand-written framing instead of ``Connection.poll``/``recv``: those cost a selector
+        built per poll and two reads per message, ~0.1 ms of the parent's CPU per batch, and on
+        2 cores the parent's CPU is taken from a worker (docs/benchmarks.md §9, "Where
+        candidate-parallel's time goes"). One non-blocking read takes whatever the pipe holds;
+        the frames are multiprocessing.Connection's (a 4-byte big-endian length, or -1 and an
+        8-byte one), which the worker's :class:`_Post` writes."""
+        eof = False
+        while True:
+            try:
+                data = w.sock.recv(_READ_BYTES, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                break
+            except InterruptedError:
+                continue
+            except OSError:
+                eof = True
+                break
+            if not data:
+                eof = True
+                break
+            w.inbox += data
+            if len(data) < _READ_BYTES:
+                break
+        inbox, at = w.inbox, 0
         try:
-            while w.conn.poll():
-                self._handle(w, w.conn.recv(), events)
-        except (EOFError, OSError):
-            return True
-        return False
+            while len(inbox) - at >= 4:
+                size, head = _HEADER.unpack_from(inbox, at)[0], 4
+                if size == -1:
+                    if len(inbox) - at < 12:
+                        break
+                    size, head = _LONG_HEADER.unpack_from(inbox, at + 4)[0], 12
+                if len(inbox) - at < head + size:
+                    break
+                with memoryview(inbox) as view:
+                    msg = pickle.loads(view[at + head:at + head + size])
+                at += head + size
+                self._handle(w, msg, events)
+        finally:
+            del inbox[:at]
+        return eof
 
     def _handle(self, w: _Worker, msg: tuple, events: list[Event]) -> None:
         kind = msg[0]
