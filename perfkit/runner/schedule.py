@@ -16,6 +16,13 @@ measured_run.py) sees the runner take them one after another.
 Budgets are not the schedule's: every work item of a task carries the task's
 :class:`perfkit.backends.Budget`, and the workers apply it (perfkit/backends/budget.py).
 
+A strategy's automatic chunks shrink at the end of a stage (perfkit/model/plan.py ``tapered``)
+so that the workers run out of work together. While later work is queued behind them — the next
+task's, since tasks overlap — nobody runs out, and each shrunken piece only costs its own
+dispatch (~0.5 ms of the parent's and the worker's CPU together on the main job, more than a
+10-unit piece's work; docs/benchmarks.md §9): ``pop`` then hands out consecutive pieces of one
+stage joined, up to the stage's largest item. The last stage of the run keeps its taper.
+
 Every planned unit gets an integer *uid* (``WorkItem.uids``): recording a batch, the runner
 counts the units of each stage with numpy over these integers, never unit by unit.
 """
@@ -25,7 +32,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Optional, Union
 
 import numpy as np
@@ -76,7 +83,7 @@ class Schedule:
 
     def __init__(self, tasks: Iterable[Task], lookahead: int, policy: TimeoutPolicy,
                  plan: Callable[[Task, Optional[list[str]]], list[list[tuple]]], sample_level: bool,
-                 budget_of: Callable[[Task], Optional[Budget]] = lambda task: None):
+                 budget_of: Callable[[Task], Optional[Budget]] = lambda task: None, join_taper: bool = False):
         self._source = iter(tasks)
         self._exhausted = False
         self._budget_of = budget_of
@@ -96,6 +103,9 @@ class Schedule:
         self._stages: list[_Stage] = []
         self._stage_of = np.zeros(1024, dtype=np.int32)  # uid -> index in _stages
         self.opened: list[TaskRun] = []  # tasks newly planned, for the runner's observer
+        #: Join a stage's shrunken pieces while later work is queued (the module docstring).
+        self.join_taper = join_taper
+        self._largest: dict[tuple[int, int], int] = {}  # (task index, stage) -> units of its largest item
 
     # -- the window ---------------------------------------------------------------------------
 
@@ -176,6 +186,7 @@ class Schedule:
                 break
         index = len(self._stages)
         self._stages.append(_Stage(t, t.stage, sum(len(i.units) for i in items)))
+        self._largest[(t.index, t.stage)] = max(len(i.units) for i in items)
         top = items[-1].uids[-1] + 1
         if top > len(self._stage_of):
             self._stage_of = np.resize(self._stage_of, max(top, 2 * len(self._stage_of)))
@@ -212,10 +223,36 @@ class Schedule:
         becomes an Assignment here, under its task's budgets."""
         if not self._heap:
             return None
-        _priority, _seq, job, t, queued = heapq.heappop(self._heap)
+        priority, _seq, job, t, queued = heapq.heappop(self._heap)
         if isinstance(job, WorkItem):
+            if self.join_taper and t.budget is None:
+                job = self._joined(job, priority, t)
             job = Assignment(job, queued, self.policy.unit_timeout_s, budget=t.budget)
         return t.task, job
+
+    def _joined(self, item: WorkItem, priority: tuple, t: TaskRun) -> WorkItem:
+        """``item`` and the pieces queued right after it in its stage, joined up to the stage's
+        largest item, while work of a later task is queued or still to come (the module
+        docstring); ``item`` itself otherwise. Requeued jobs (Assignments) are never joined."""
+        largest = self._largest.get((t.index, item.stage), 0)
+        if item.sample_level or len(item.units) >= largest or not self._later_work(t):
+            return item
+        units, uids = list(item.units), list(item.uids)
+        heap = self._heap
+        while heap and heap[0][0] == priority and isinstance(heap[0][2], WorkItem) \
+                and len(units) + len(heap[0][2].units) <= largest:
+            nxt = heapq.heappop(heap)[2]
+            units += nxt.units
+            uids += nxt.uids
+        if len(units) == len(item.units):
+            return item
+        contiguous = bool(uids) and uids[-1] - uids[0] + 1 == len(uids)
+        return replace(item, units=tuple(units), uids=range(uids[0], uids[-1] + 1) if contiguous else tuple(uids))
+
+    def _later_work(self, t: TaskRun) -> bool:
+        """Whether work of a task after ``t`` is queued or still to come (its candidates, or a
+        task not taken from the list yet)."""
+        return not self._exhausted or any(not later.done for later in self.tasks[t.index + 1:])
 
     # -- progress -----------------------------------------------------------------------------
 
