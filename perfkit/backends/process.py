@@ -135,6 +135,46 @@ class _SlotWatch(Watch):
         v[0] = float(dispatch)
 
 
+def read_messages(sock: socket.socket, inbox: bytearray) -> tuple[list[Any], bool]:
+    """The whole messages a worker's pipe holds now, read without blocking, and whether the
+    pipe is closed (the worker died); a message's first bytes wait in ``inbox`` for the rest.
+
+    Hand-written framing instead of ``Connection.poll``/``recv``: those cost a selector built
+    per poll and two reads per message, ~0.1 ms of the parent's CPU per batch, and on 2 cores
+    the parent's CPU is taken from a worker (docs/benchmarks.md §9, "Where candidate-parallel's
+    time goes"). The frames are multiprocessing.Connection's (a 4-byte big-endian length, or
+    -1 and an 8-byte one), as :class:`_Post` and ``Connection.send`` write them."""
+    eof = False
+    while True:
+        try:
+            data = sock.recv(_READ_BYTES, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            break
+        except OSError:
+            eof = True
+            break
+        if not data:
+            eof = True
+            break
+        inbox += data
+        if len(data) < _READ_BYTES:
+            break
+    messages, at = [], 0
+    while len(inbox) - at >= 4:
+        size, head = _HEADER.unpack_from(inbox, at)[0], 4
+        if size == -1:
+            if len(inbox) - at < 12:
+                break
+            size, head = _LONG_HEADER.unpack_from(inbox, at + 4)[0], 12
+        if len(inbox) - at < head + size:
+            break
+        with memoryview(inbox) as view:
+            messages.append(pickle.loads(view[at + head:at + head + size]))
+        at += head + size
+    del inbox[:at]
+    return messages, eof
+
+
 class _Post:
     """The worker's sending end: one message, one write (``sendmsg`` of the frame's header and
     the pickle together). ``Connection.send`` writes a message over 16 KiB as two: the parent
@@ -530,47 +570,10 @@ class ProcessBackend:
         return bool(select.select([w.sock], [], [], wait_s)[0])
 
     def _drain(self, w: _Worker, events: list[Event]) -> bool:
-        """Every complete message the worker sent; True when its pipe is closed (it died).
-
-        Hand-written framing instead of ``Connection.poll``/``recv``: those cost a selector
-        built per poll and two reads per message, ~0.1 ms of the parent's CPU per batch, and on
-        2 cores the parent's CPU is taken from a worker (docs/benchmarks.md §9, "Where
-        candidate-parallel's time goes"). One non-blocking read takes whatever the pipe holds;
-        the frames are multiprocessing.Connection's (a 4-byte big-endian length, or -1 and an
-        8-byte one), which the worker's :class:`_Post` writes."""
-        eof = False
-        while True:
-            try:
-                data = w.sock.recv(_READ_BYTES, socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                break
-            except InterruptedError:
-                continue
-            except OSError:
-                eof = True
-                break
-            if not data:
-                eof = True
-                break
-            w.inbox += data
-            if len(data) < _READ_BYTES:
-                break
-        inbox, at = w.inbox, 0
-        try:
-            while len(inbox) - at >= 4:
-                size, head = _HEADER.unpack_from(inbox, at)[0], 4
-                if size == -1:
-                    if len(inbox) - at < 12:
-                        break
-                    size, head = _LONG_HEADER.unpack_from(inbox, at + 4)[0], 12
-                if len(inbox) - at < head + size:
-                    break
-                with memoryview(inbox) as view:
-                    msg = pickle.loads(view[at + head:at + head + size])
-                at += head + size
-                self._handle(w, msg, events)
-        finally:
-            del inbox[:at]
+        """Every complete message the worker sent; True when its pipe is closed (it died)."""
+        messages, eof = read_messages(w.sock, w.inbox)
+        for msg in messages:
+            self._handle(w, msg, events)
         return eof
 
     def _handle(self, w: _Worker, msg: tuple, events: list[Event]) -> None:
