@@ -33,7 +33,7 @@ import heapq
 import itertools
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Optional, Sized, Union
 
 import numpy as np
 
@@ -85,6 +85,8 @@ class Schedule:
                  plan: Callable[[Task, Optional[list[str]]], list[list[tuple]]], sample_level: bool,
                  budget_of: Callable[[Task], Optional[Budget]] = lambda task: None, join_taper: bool = False):
         self._source = iter(tasks)
+        #: How many tasks the run has, when the list says (it is never read ahead of the window).
+        self._total = len(tasks) if isinstance(tasks, Sized) else None
         self._exhausted = False
         self._budget_of = budget_of
         #: The tasks taken from the list so far, in order.
@@ -251,8 +253,10 @@ class Schedule:
 
     def _later_work(self, t: TaskRun) -> bool:
         """Whether work of a task after ``t`` is queued or still to come (its candidates, or a
-        task not taken from the list yet)."""
-        return not self._exhausted or any(not later.done for later in self.tasks[t.index + 1:])
+        task not taken from the list yet; a task list without a length may end anywhere)."""
+        if any(not later.done for later in self.tasks[t.index + 1:]):
+            return True
+        return len(self.tasks) < self._total if self._total is not None else not self._exhausted
 
     # -- progress -----------------------------------------------------------------------------
 

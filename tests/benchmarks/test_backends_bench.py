@@ -115,3 +115,27 @@ def test_output_hash(benchmark):
 
     grid = np.random.default_rng(0).integers(0, 10, (6, 6)).astype(np.uint8)
     assert benchmark(output_hash, grid) == grid_hash(grid)
+
+
+def test_parent_reads_a_batch_message(benchmark):
+    """The parent's side of one sealed 1024-unit batch on the process backend: the worker's
+    single write (_Post), then the parent's non-blocking read and unpickling
+    (read_messages) — per batch, the cost each work item's end adds to the parent."""
+    import socket
+
+    from perfkit.backends.process import _Post, read_messages
+
+    batch, progress = _recorded(*_empty_job()).take()
+    msg = ("batch", batch.sealed(), progress, (1,), None)
+    parent, child = socket.socketpair()
+    post = _Post(child)
+    inbox = bytearray()
+
+    def one():
+        post(msg)
+        return read_messages(parent, inbox)[0]
+
+    messages = benchmark(one)
+    assert len(messages) == 1 and len(messages[0][1]) == 1024 and not inbox
+    for s in (parent, child, post.sock):
+        s.close()
