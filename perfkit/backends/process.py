@@ -77,8 +77,8 @@ _IDLE = 0.0
 _forkserver_started = False
 _HEADER = struct.Struct("!i")  # multiprocessing.Connection's frame: 4-byte big-endian length
 _LONG_HEADER = struct.Struct("!Q")  # ... or -1 and this, for a message of 2 GiB or more
-#: Most bytes the parent reads from a worker's pipe in one call.
-_READ_BYTES = 1 << 20
+#: Most bytes the parent reads from a worker's pipe in one call (its read buffer's size).
+_READ_BYTES = 1 << 18
 
 
 def _die_with_parent() -> None:
@@ -135,44 +135,57 @@ class _SlotWatch(Watch):
         v[0] = float(dispatch)
 
 
-def read_messages(sock: socket.socket, inbox: bytearray) -> tuple[list[Any], bool]:
+def read_messages(sock: socket.socket, inbox: bytearray, scratch: bytearray) -> tuple[list[Any], bool]:
     """The whole messages a worker's pipe holds now, read without blocking, and whether the
     pipe is closed (the worker died); a message's first bytes wait in ``inbox`` for the rest.
+    ``scratch`` is the caller's reusable read buffer (its contents are not kept).
 
     Hand-written framing instead of ``Connection.poll``/``recv``: those cost a selector built
     per poll and two reads per message, ~0.1 ms of the parent's CPU per batch, and on 2 cores
     the parent's CPU is taken from a worker (docs/benchmarks.md §9, "Where candidate-parallel's
-    time goes"). The frames are multiprocessing.Connection's (a 4-byte big-endian length, or
-    -1 and an 8-byte one), as :class:`_Post` and ``Connection.send`` write them."""
-    eof = False
-    while True:
-        try:
-            data = sock.recv(_READ_BYTES, socket.MSG_DONTWAIT)
-        except (BlockingIOError, InterruptedError):
-            break
-        except OSError:
-            eof = True
-            break
-        if not data:
-            eof = True
-            break
-        inbox += data
-        if len(data) < _READ_BYTES:
-            break
-    messages, at = [], 0
-    while len(inbox) - at >= 4:
-        size, head = _HEADER.unpack_from(inbox, at)[0], 4
-        if size == -1:
-            if len(inbox) - at < 12:
+    time goes"). The bytes go into ``scratch`` and are unpickled from there: no buffer is
+    allocated per read (``recv`` of a large size maps fresh pages every call). The frames are
+    multiprocessing.Connection's (a 4-byte big-endian length, or -1 and an 8-byte one), as
+    :class:`_Post` and ``Connection.send`` write them."""
+    eof, messages = False, []
+    with memoryview(scratch) as view:
+        while True:
+            try:
+                n = sock.recv_into(view, len(view), socket.MSG_DONTWAIT)
+            except (BlockingIOError, InterruptedError):
                 break
-            size, head = _LONG_HEADER.unpack_from(inbox, at + 4)[0], 12
-        if len(inbox) - at < head + size:
-            break
-        with memoryview(inbox) as view:
-            messages.append(pickle.loads(view[at + head:at + head + size]))
-        at += head + size
-    del inbox[:at]
+            except OSError:
+                n = 0
+            if not n:
+                eof = True
+                break
+            if inbox:  # a message's first bytes were waiting: join them, then read from there
+                inbox += view[:n]
+                with memoryview(inbox) as held:
+                    used = _frames(held, messages)
+                del inbox[:used]
+            else:
+                used = _frames(view[:n], messages)
+                inbox += view[used:n]
+            if n < len(view):
+                break
     return messages, eof
+
+
+def _frames(buf: memoryview, messages: list[Any]) -> int:
+    """Unpickle the whole frames at the start of ``buf`` into ``messages``; the bytes used."""
+    at, end = 0, len(buf)
+    while end - at >= 4:
+        size, head = _HEADER.unpack_from(buf, at)[0], 4
+        if size == -1:
+            if end - at < 12:
+                break
+            size, head = _LONG_HEADER.unpack_from(buf, at + 4)[0], 12
+        if end - at < head + size:
+            break
+        messages.append(pickle.loads(buf[at + head:at + head + size]))
+        at += head + size
+    return at
 
 
 class _Post:
@@ -314,6 +327,7 @@ class ProcessBackend:
         self._dispatched = 0
         self._ref: Optional[SolverRef] = None
         self._selector = selectors.DefaultSelector()
+        self._scratch = bytearray(_READ_BYTES)  # the parent's read buffer, for every worker's pipe
         self._preloaded = False
 
     # -- life cycle -------------------------------------------------------------------------
@@ -571,7 +585,7 @@ class ProcessBackend:
 
     def _drain(self, w: _Worker, events: list[Event]) -> bool:
         """Every complete message the worker sent; True when its pipe is closed (it died)."""
-        messages, eof = read_messages(w.sock, w.inbox)
+        messages, eof = read_messages(w.sock, w.inbox, self._scratch)
         for msg in messages:
             self._handle(w, msg, events)
         return eof

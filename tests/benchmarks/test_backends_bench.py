@@ -129,11 +129,11 @@ def test_parent_reads_a_batch_message(benchmark):
     msg = ("batch", batch.sealed(), progress, (1,), None)
     parent, child = socket.socketpair()
     post = _Post(child)
-    inbox = bytearray()
+    inbox, scratch = bytearray(), bytearray(1 << 18)
 
     def one():
         post(msg)
-        return read_messages(parent, inbox)[0]
+        return read_messages(parent, inbox, scratch)[0]
 
     messages = benchmark(one)
     assert len(messages) == 1 and len(messages[0][1]) == 1024 and not inbox
