@@ -104,3 +104,45 @@ def test_the_runs_bar_stops_its_refresh_thread_before_the_report():
         assert threading.active_count() == before + 1  # rich redraws from a thread of its own
         bar.runs_done()
         assert threading.active_count() == before  # so the report may fork
+
+
+def _unpicklable():
+    return lambda: None
+
+
+def test_a_value_that_cannot_travel_back_is_computed_here(monkeypatch, capfd):
+    monkeypatch.setattr(forked_module, "_can_fork", lambda: True)
+    value = Forked(_unpicklable).result()
+    assert callable(value)  # the parent's own, not lost
+    assert "Traceback" not in capfd.readouterr().err  # and the child said nothing
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_a_comparison_ends_it_in_one_line_with_no_process_left(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from builders import cli_env
+
+    store = tmp_path / "runs"
+    # units that sleep 25 ms: the first reference alone lasts 2 × 4 × 24 × 25 ms = 4.8 s on any machine
+    cmd = [sys.executable, "-m", "perfkit", "compare", "--solver", "synthetic", "--tasks", "synthetic:2x3+1",
+           "--strategies", "sequential,candidate-parallel", "--backends", "process", "--workers", "2",
+           "--repeats", "2", "--solver-opt", "candidates=24", "--solver-opt", "cpu_ms=0",
+           "--solver-opt", "sleep_ms=25", "--store", str(store), "--out", str(tmp_path / "rep")]
+    # its own process group, Ctrl-C handled as in a terminal (a shell's background job ignores it)
+    proc = subprocess.Popen(cmd, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not any(
+            sum(1 for _ in open(p)) >= 5 for p in store.glob("*/units.jsonl")):
+        time.sleep(0.05)  # until the first reference records, with the others spawned and waiting
+    os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "Traceback" not in out
+    assert err.strip().splitlines()[-1].startswith("perfkit: run interrupted; resume it with: perfkit run --resume")
+    left = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert not left, "a reference's interpreter outlived the comparison"

@@ -77,6 +77,7 @@ def test_interrupt_leaves_no_child_and_resume_runs_only_the_missing_units(sig, t
     run_dir, family, result = start_and_interrupt(store, sig)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
+    assert f"resume it with: perfkit run --resume {run_dir}" in result.stderr  # typer used to drop it
     deadline = time.monotonic() + 30  # the kernel reaps them soon; a loaded machine only takes longer
     while [p for p in family if alive(p)] and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -17,7 +17,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from perfkit.cli.command import app, console, out
+from perfkit.cli.command import Verbs, app, console, out
 from perfkit.cli.flags import describe
 from perfkit.model import ConfigError, PerfkitError, RunInterrupted
 
@@ -74,6 +74,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     # typer turns Ctrl-C into Exit(130) and, outside standalone mode, returns the code
+    if code == 130 and Verbs.interrupt is not None:
+        interrupted(Verbs.interrupt)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -14,6 +14,7 @@ again here, so an error is raised with its own type and traceback, as without a 
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import threading
@@ -29,12 +30,12 @@ def _can_fork() -> bool:
 
 def _child(conn: Any, fn: Callable[..., Any], args: tuple) -> None:
     try:
-        value = fn(*args)
-    except BaseException:  # the parent runs the work again and raises it there, whole
-        conn.send((False, None))
-    else:
-        conn.send((True, value))
-    conn.close()
+        conn.send((True, fn(*args)))  # pickled whole before the first byte is written
+    except BaseException:  # the work, or its value's pickling: the parent runs it again, whole
+        with contextlib.suppress(BaseException):
+            conn.send((False, None))
+    finally:
+        conn.close()
 
 
 class Forked:

@@ -37,9 +37,10 @@ import multiprocessing as mp
 import os
 import queue as queue_module
 import signal
+import threading
 import time
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 from perfkit.backends.process import main_not_reimported
 from perfkit.model import ConfigError, PerfkitError, RunConfig, RunInterrupted, Task
@@ -109,13 +110,14 @@ class _Forward(Observer):
 def _child(config: RunConfig, store: str, tasks: Optional[list[Task]], channel: Any, orders: Any) -> None:
     """A reference's interpreter: imports what its run will need, says it is ready, waits for
     its turn, then runs; its result or error goes to ``channel``."""
+    _import_ahead(config, tasks)
+    channel.put(("ready",))
     try:
-        _import_ahead(config, tasks)
-        channel.put(("ready",))
         if orders.recv() != "go":
             return  # the experiment ended before this reference's turn
-    except (KeyboardInterrupt, EOFError):  # Ctrl-C, or the parent gone, before its turn: nothing recorded
+    except EOFError:  # the parent is gone
         return
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C is this run's now
     forward = _Forward(channel)
     try:
         stored = run(config, store, observer=forward, tasks=tasks)
@@ -124,6 +126,8 @@ def _child(config: RunConfig, store: str, tasks: Optional[list[Task]], channel: 
     except RunInterrupted as exc:
         forward.flush()
         channel.put(("interrupted", str(exc.path)))
+    except KeyboardInterrupt:  # before the run could record anything
+        channel.put(("stopped",))
     except ConfigError as exc:
         channel.put(("config-error", exc.field, exc.has_value, exc.value if exc.has_value else None, exc.reason))
     except PerfkitError as exc:
@@ -143,10 +147,23 @@ def _import_ahead(config: RunConfig, tasks: Optional[list[Task]]) -> None:
             from perfkit.tasks import load_tasks
 
             load_tasks(config.tasks)  # datasets are cached per process; the run builds its own Tasks
-    except KeyboardInterrupt:
-        raise
     except BaseException:  # a bad solver or task spec: the run says so, as without this step
         pass
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Start a child with Ctrl-C ignored (an ignored signal stays ignored across exec): a
+    reference importing or waiting for its turn must not die of the Ctrl-C its parent handles
+    (the parent stops it with an order); its turn restores Python's handler."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class _Waiting:
@@ -161,7 +178,7 @@ class _Waiting:
         orders, self.orders = ctx.Pipe(duplex=False)
         self.process = ctx.Process(target=_child, name="perfkit-reference",
                                    args=(config, str(Path(store).resolve()), tasks, self.channel, orders))
-        with main_not_reimported():
+        with main_not_reimported(), _sigint_ignored():
             self.process.start()
         orders.close()
 
@@ -209,13 +226,18 @@ class References:
         child = self._take(config)
         observer = observer or Observer()
         child.orders.send("go")
+        interrupted = False
         try:
             result = _wait(child.process, child.channel, observer)
         except KeyboardInterrupt:
+            interrupted = True
             result = _stop(child.process, child.channel, observer)
         finally:
             child.end()
-        return _outcome_of(result, child.process.exitcode)
+        stored = _outcome_of(result, child.process.exitcode)
+        if interrupted:  # the run ended whole before the Ctrl-C reached it: stored, and the experiment stops
+            raise KeyboardInterrupt
+        return stored
 
     def close(self) -> None:
         """Stop and reap every child still waiting for its turn."""
@@ -238,9 +260,9 @@ class References:
         """Spawn the next :data:`AHEAD` planned references together and wait until each has
         imported: their imports share the cores with one another, never with a run."""
         batch = [_Waiting(c, self._store, self._tasks) for c in self._planned[:AHEAD]]
+        self._waiting.extend(batch)  # first: Ctrl-C while they import still ends every one (close)
         for child in batch:
             child.wait_ready()
-        self._waiting.extend(batch)
 
 
 def _wait(child: Any, channel: Any, observer: Observer) -> tuple:
@@ -285,6 +307,8 @@ def _outcome_of(result: tuple, exitcode: Optional[int]) -> Run:
         return load_run(result[1])
     if kind == "interrupted":
         raise RunInterrupted(result[1])
+    if kind == "stopped":
+        raise KeyboardInterrupt
     if kind == "config-error":
         _, field, has_value, value, reason = result
         raise ConfigError(field, value, reason) if has_value else ConfigError(field, reason=reason)
