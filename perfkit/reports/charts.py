@@ -114,7 +114,7 @@ def _draw_run(ax: Any, fig_: Any, run: Any, seen: dict[str, Any]) -> None:
     slot_of = slot_lanes(u)
     slots = [[w for w, i in slot_of.items() if i == slot] for slot in range(max(1, len(set(slot_of.values()))))]
     lanes = slots if len(slots) <= MAX_LANES - 1 else slots[: MAX_LANES - 2] + [sum(slots[MAX_LANES - 2:], [])]
-    lane_names = [RUN_LANE] + [f"slot {i}" + (f" ({len(ws)} processes)" if len(ws) > 1 else "")
+    lane_names = [RUN_LANE] + [f"slot {i}" + (f" ({len(ws)} workers)" if len(ws) > 1 else "")
                                for i, ws in enumerate(slots[: len(lanes)])]
     if len(lanes) < len(slots):  # the rest share the last lane
         lane_names[-1] = f"{len(slots) - len(lanes) + 1} more slots"
