@@ -29,7 +29,7 @@ from perfkit.model.outcome import (
                                    output_hash,
 )
 from perfkit.model.batch import FLOAT_COLUMNS, OutcomeBatch
-from perfkit.model.plan import Plan, UnitRef, WorkItem, auto_chunk_size, chunked, tapered
+from perfkit.model.plan import Plan, UnitRef, WorkItem, auto_chunk_size, chunked, taper_joins, tapered
 from perfkit.model.task import Sample, Split, Task, sample_label
 
 __all__ = ["DEFAULT_STORE", "ConfigError", "DeadlineExceeded", "FLOAT_COLUMNS", "Outcome", "OutcomeBatch", "PerfkitError",

@@ -85,3 +85,17 @@ def tapered(units: Sequence[UnitRef], size: int, workers: int) -> tuple[tuple[Un
         out.append(tuple(units[i : i + k]))
         i += k
     return tuple(out)
+
+
+def taper_joins(held_units: int, next_units: int, largest_units: int, later_work: bool) -> bool:
+    """Whether the next queued piece of a stage (``next_units`` units) joins the work item
+    being handed out (``held_units`` units so far) — the one rule of the runner
+    (perfkit/runner/schedule.py ``Schedule.pop``) and of its simulation
+    (perfkit/analysis/prediction/simulator.py).
+
+    :func:`tapered` shrinks a stage's last pieces so that the workers run out of work together.
+    While work of a later task is queued or still to come (``later_work``) nobody runs out, and
+    each shrunken piece only costs its own dispatch (docs/benchmarks.md §9): consecutive pieces
+    of one stage then go out as one item, up to the stage's largest item (``largest_units``).
+    The run's last stage keeps its taper."""
+    return later_work and held_units + next_units <= largest_units

@@ -21,7 +21,8 @@ so that the workers run out of work together. While later work is queued behind 
 task's, since tasks overlap — nobody runs out, and each shrunken piece only costs its own
 dispatch (~0.5 ms of the parent's and the worker's CPU together on the main job, more than a
 10-unit piece's work; docs/benchmarks.md §9): ``pop`` then hands out consecutive pieces of one
-stage joined, up to the stage's largest item. The last stage of the run keeps its taper.
+stage joined, up to the stage's largest item. The last stage of the run keeps its taper. The
+rule is perfkit/model/plan.py ``taper_joins``, which the simulator of perfkit predict replays.
 
 Every planned unit gets an integer *uid* (``WorkItem.uids``): recording a batch, the runner
 counts the units of each stage with numpy over these integers, never unit by unit.
@@ -38,7 +39,7 @@ from typing import Any, Callable, Iterable, Optional, Sized, Union
 import numpy as np
 
 from perfkit.backends import Assignment, Budget, Generation
-from perfkit.model import Task, TimeoutPolicy, WorkItem
+from perfkit.model import Task, TimeoutPolicy, WorkItem, taper_joins
 
 #: A task whose candidates() killed its worker this many times stops the run.
 MAX_GENERATION_ATTEMPTS = 3
@@ -236,18 +237,21 @@ class Schedule:
         """``item`` and the pieces queued right after it in its stage, joined up to the stage's
         largest item, while work of a later task is queued or still to come (the module
         docstring); ``item`` itself otherwise. Requeued jobs (Assignments) are never joined."""
+        if item.sample_level:
+            return item
         largest = self._largest.get((t.index, item.stage), 0)
-        if item.sample_level or len(item.units) >= largest or not self._later_work(t):
+        pieces, held, heap, later = [item], len(item.units), self._heap, None
+        while heap and heap[0][0] == priority and isinstance(heap[0][2], WorkItem):
+            if later is None:
+                later = self._later_work(t)
+            if not taper_joins(held, len(heap[0][2].units), largest, later):
+                break
+            pieces.append(heapq.heappop(heap)[2])
+            held += len(pieces[-1].units)
+        if len(pieces) == 1:
             return item
-        units, uids = list(item.units), list(item.uids)
-        heap = self._heap
-        while heap and heap[0][0] == priority and isinstance(heap[0][2], WorkItem) \
-                and len(units) + len(heap[0][2].units) <= largest:
-            nxt = heapq.heappop(heap)[2]
-            units += nxt.units
-            uids += nxt.uids
-        if len(units) == len(item.units):
-            return item
+        units = [u for piece in pieces for u in piece.units]
+        uids = [uid for piece in pieces for uid in piece.uids]
         contiguous = bool(uids) and uids[-1] - uids[0] + 1 == len(uids)
         return replace(item, units=tuple(units), uids=range(uids[0], uids[-1] + 1) if contiguous else tuple(uids))
 
