@@ -11,7 +11,7 @@ import pytest
 from builders import make_run
 
 from perfkit.analysis.prediction import BackendCosts, Execution, Machine, SimConfig, simulate, workload_of
-from perfkit.analysis.prediction.model import PIPELINED, Behaviour
+from perfkit.analysis.prediction.model import PIPELINED, RUNNER, Behaviour
 from perfkit.model import TimeoutPolicy
 
 #: A backend with no cost at all: the wall is the work's own structure.
@@ -560,6 +560,27 @@ def test_generation_on_the_workers_overlaps_the_previous_tasks_units():
     one_at_a_time = simulate(workload, replace(config, strategy="sequential", workers=1), costs, Machine(2),
                              PIPELINED)
     assert one_at_a_time.wall_s == pytest.approx(3 * (0.2 + 0.8))  # sequential: a window of one task
+
+
+def test_taper_pieces_are_joined_while_a_later_task_waits_and_the_last_task_keeps_them():
+    # 40 units of 10 ms per task; one worker's automatic plan: 5 × 7, 3, 1, 1 (perfkit/model/plan.py
+    # tapered). Each work item — and each generation job — costs its worker 1 s.
+    run = hand_run({"demo[0]": [0.01] * 40}, tasks=("t1", "t2"))
+    config = SimConfig("candidate-parallel", "process", 1, None, TimeoutPolicy(100))
+    costs = FREE.changed(item_worker_cpu_s=1.0)
+    plain = simulate(workload_of(run), config, costs, Machine(2), PIPELINED)
+    joined = simulate(workload_of(run), config, costs, Machine(2), RUNNER)
+    assert RUNNER.join_taper and not PIPELINED.join_taper
+    assert plain.work_items == 2 * 10
+    # t1's 3, 1, 1 go out as one item of 5 while t2 waits; t2, the last task, keeps its taper
+    assert joined.work_items == 8 + 10
+    assert plain.wall_s == pytest.approx(80 * 0.01 + 2 * 1.0 + 20 * 1.0)
+    assert joined.wall_s == pytest.approx(80 * 0.01 + 2 * 1.0 + 18 * 1.0)
+    assert sorted(joined.units["candidate"]) == sorted(plain.units["candidate"])  # every unit once
+    # under budgets the runner keeps the plan's items (which units a budget skips depends on them)
+    budgeted = simulate(workload_of(run), replace(config, timeout=TimeoutPolicy(100, sample_budget_s=1e3)), costs,
+                        Machine(2), RUNNER)
+    assert budgeted.work_items == 20
 
 
 def test_a_warm_pool_takes_start_up_out_of_the_runs_wall():

@@ -48,6 +48,10 @@ def predict_cmd(
                                                 help="a barrier between tasks (default: how perfkit runs today)"),
     startup: Optional[str] = typer.Option(None, help="worker start-up inside each run's wall (run) or outside it "
                                                      "(compare); default: how perfkit runs today"),
+    join_taper: Optional[bool] = typer.Option(None, "--join-taper/--no-join-taper",
+                                              help="with generation on the workers: a stage's tapered pieces "
+                                                   "handed out joined while later work waits (default: how perfkit "
+                                                   "runs today)"),
     recalibrate: bool = typer.Option(False, "--recalibrate", help="measure this machine's backend costs again"),
     calibration_dir: Path = typer.Option(Path("reports/calibration"), help="where calibrations are stored"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="report folder (default reports/predict-<time>)"),
@@ -60,7 +64,7 @@ def predict_cmd(
     from perfkit.reports import report_files
 
     try:
-        given = {"generation": generation, "task_barrier": task_barrier, "startup": startup}
+        given = {"generation": generation, "task_barrier": task_barrier, "startup": startup, "join_taper": join_taper}
         execution = replace(RUNNER, **{k: v for k, v in given.items() if v is not None})
     except ValueError as exc:
         raise ConfigError("execution", reason=str(exc)) from None

@@ -231,6 +231,9 @@ class Execution:
     2 per worker and 1 for ``sequential`` (perfkit/runner/run.py ``lookahead``).
     With ``generation="workers"`` the runner hands each job to the worker holding the fewest
     (the process backend's ``submit``); otherwise the parent fills the workers in list order.
+    ``join_taper`` (read with ``generation="workers"`` only): a stage's tapered pieces handed out
+    joined, up to the stage's largest item, while a later task's work is queued or still to
+    come (perfkit/model/plan.py ``taper_joins``; perfkit/runner/schedule.py); not under budgets.
     """
 
     generation: str = "serial"
@@ -238,6 +241,7 @@ class Execution:
     startup: str = "run"
     cold: bool = True
     lookahead: Optional[int] = None
+    join_taper: bool = False
 
     def __post_init__(self) -> None:
         if self.generation not in GENERATION:
@@ -265,8 +269,9 @@ GENERATION = ("serial", "overlapped", "workers")
 #: measured apart from the run's wall.
 PIPELINED = Execution(generation="workers", task_barrier=False, startup="compare")
 #: How perfkit's runner executes today: what ``perfkit predict`` and the model column of
-#: ``perfkit compare`` assume unless told otherwise.
-RUNNER = PIPELINED
+#: ``perfkit compare`` assume unless told otherwise — issue 13's runner, its taper pieces joined
+#: while later work waits (perfkit/runner/schedule.py, since commit a0572fa).
+RUNNER = replace(PIPELINED, join_taper=True)
 
 
 @dataclass(frozen=True)

@@ -382,7 +382,9 @@ def assumptions(workload: Workload, costs: dict[str, BackendCosts], machine: Mac
            f"speed" + ("" if machine.parent_shares_cores else "; the parent and the scheduler on a machine of their own"),
            f"execution: candidate generation "
            f"{'a job on the workers, ' if execution.on_workers else execution.generation + ' in the parent, '}"
-           f"{'a barrier' if execution.task_barrier else 'no barrier'} between tasks, worker start-up "
+           f"{'a barrier' if execution.task_barrier else 'no barrier'} between tasks, "
+           f"{'taper pieces joined while later work waits, ' if execution.join_taper and execution.on_workers else ''}"
+           f"worker start-up "
            f"{'per run' + (' (cold)' if execution.cold else ' (forkserver warm)') if execution.startup == 'run' else 'outside the run (warm pool)'}"]
     if busy_reference(workload):
         out.append(busy_reference(workload))

@@ -13,6 +13,10 @@ What is replayed is perfkit's own execution (perfkit/runner.py and the backends)
 - since issue 13 (``Execution.on_workers``, perfkit/runner/schedule.py): a task's candidate
   generation is a job on a worker, queued before every work item, for a window of tasks; ready
   jobs start by (generation first, then task, then stage), with no barrier between tasks;
+- joining (``Execution.join_taper``): a work item taken from the queue takes the pieces of its
+  stage queued right after it, up to the stage's largest item, while a later task is not done
+  (the runner's one rule, perfkit/model/plan.py ``taper_joins``); not a re-queued rest, not
+  under budgets;
 - dispatch: each worker holds up to ``prefetch`` items, handed out in the order of the worker
   list (before issue 13) or each to the worker holding the fewest (since), or idle workers take
   the next item (threads, inline);
@@ -54,7 +58,7 @@ from perfkit import strategies
 from perfkit.analysis.prediction.gil import late_probability
 from perfkit.analysis.prediction.model import BackendCosts, Execution, Machine, SimConfig
 from perfkit.analysis.prediction.workload import TaskWork, UnitCost, Workload
-from perfkit.model import UnitRef
+from perfkit.model import UnitRef, taper_joins
 
 INF = math.inf
 #: Work of a unit that timed out in the reference and would time out again: it runs until stopped.
@@ -202,16 +206,20 @@ class _Stage:
     task: int
     index: int
     units_left: int
+    #: Units of its largest planned item (taper pieces are joined up to it).
+    largest: int = 0
 
 
 class _Item:
     """A work item, or (``generation``) the job generating a task's candidates on a worker."""
 
-    __slots__ = ("task", "stage", "units", "pos", "queued", "first", "waited", "generation")
+    __slots__ = ("task", "stage", "units", "pos", "queued", "first", "waited", "generation", "requeued")
 
     def __init__(self, task: int, stage: Optional[_Stage], units: tuple, queued: float, generation: bool = False):
         self.task, self.stage, self.units, self.queued = task, stage, units, queued
         self.generation = generation
+        #: Held by a killed worker and queued again (never joined: the runner re-queues an Assignment).
+        self.requeued = False
         self.pos = 0
         self.first = True  # its per-item CPU not yet paid
         self.waited = False  # its hand-over latency not yet paid
@@ -252,6 +260,7 @@ class SimResult:
     parent_cpu_s: float
     ideal_wall_s: float
     critical_path_s: float
+    #: Work items handed to the workers (taper pieces joined count once, a re-queued rest not again).
     work_items: int
     stages: int
     kills: int
@@ -334,6 +343,10 @@ class _Sim:
         self.frontier = 0
         self.opened = 0
         self.window = execution.window(config.strategy, workers)
+        policy = config.timeout
+        self.joins = execution.join_taper and execution.on_workers and policy.task_budget_s is None \
+            and policy.sample_budget_s is None
+        self.handed = 0
 
     # -- the event loop -------------------------------------------------------------------
 
@@ -434,7 +447,7 @@ class _Sim:
         if units == 0:
             self._release(t, k, s + 1)
             return
-        stage = _Stage(k, s, units)
+        stage = _Stage(k, s, units, max(len(item) for item in stages[s]))
         if k not in self.task_deadlines and self.cfg.timeout.task_budget_s is not None:
             self.task_deadlines[k] = t + self.cfg.timeout.task_budget_s
         if self.active_stages == 0:
@@ -518,11 +531,31 @@ class _Sim:
     def _hand(self, t: float, slot: _Slot) -> None:
         """Give the next ready job to ``slot``."""
         item = self.queue.pop()
+        if not item.generation and not item.requeued:  # (a rest keeps its item's chunk: counted once)
+            self.handed += 1
+            if self.joins and not self.w.tasks[item.task].sample_level:
+                item = self._joined(item)
         slot.items.append(item)
         self.parent.add(self.c.item.parent_cpu_s)
         if slot.idle:
             slot.idle = False
             self._next_unit(t, slot)
+
+    def _joined(self, item: _Item) -> _Item:
+        """``item`` and the pieces of its stage queued right after it, joined by the runner's
+        rule (perfkit/runner/schedule.py ``Schedule._joined``)."""
+        key, heap = self._key(item), self.queue.heap
+        pieces, held, later = [item], len(item.units), None
+        while heap and heap[0][0] == key and not heap[0][2].requeued:
+            if later is None:  # a later task not done: its work is queued or still to come
+                later = not all(self.task_done[item.task + 1:])
+            if not taper_joins(held, len(heap[0][2].units), item.stage.largest, later):
+                break
+            pieces.append(self.queue.pop())
+            held += len(pieces[-1].units)
+        if len(pieces) == 1:
+            return item
+        return _Item(item.task, item.stage, tuple(u for piece in pieces for u in piece.units), item.queued)
 
     def _latency_over(self, t: float, slot: _Slot, token: int) -> None:
         if slot.alive and slot.token == token:
@@ -705,6 +738,8 @@ class _Sim:
             requeue.append(rest)
         requeue += list(slot.items)[1:]
         slot.items.clear()
+        for job in requeue:
+            job.requeued = True
         front = self.c.behaviour.requeue == "front"
         for job in (reversed(requeue) if front else requeue):  # the last pushed to the front goes first
             self.queue.push(self._key(job), job, front=front)
@@ -737,7 +772,7 @@ class _Sim:
             work_lane_s=self.work_lane, harness_lane_s=self.harness_lane, contention_lane_s=contention,
             idle_lane_s=idle, dead_lane_s=dead, parent_cpu_s=self.parent.busy_s / self.m.speed,
             ideal_wall_s=ideal, critical_path_s=critical,
-            work_items=sum(len(stage) for plan in self.plans for stage in plan),
+            work_items=self.handed,
             stages=sum(len(plan) for plan in self.plans), kills=self.kills, units=units, execution=self.x)
 
 
