@@ -356,7 +356,8 @@ def calibration(args) -> None:
     print("| backend | " + " | ".join(title for _, title, _ in fields) + " |")
     print("|---|" + "---|" * len(fields))
     for name, c in costs.items():
-        print(f"| {name} | " + " | ".join(f"{(getattr(c, f) or float('nan')) * k:.3g}" for f, _, k in fields) + " |")
+        record = c.to_record()  # the per-unit and per-item costs are Overheads: their fields by record key
+        print(f"| {name} | " + " | ".join(f"{(record.get(f) or float('nan')) * k:.3g}" for f, _, k in fields) + " |")
 
 
 def dask(args) -> None:
