@@ -202,14 +202,16 @@ def walls(args) -> None:
         costs = calibrated(args.recalibrate)
         refs, measured = measure(store, args.workload, args.repeats, timeout=5.0)
         print(f"runs stored in {store}", file=sys.stderr)
-    workload = workload_of(refs[0])
-    predicted = {id(run): result for run, result in predict_measured(workload, measured + refs[1:], costs)}
+    # the first reference unless told (--reference K: how much the choice of reference moves the error)
+    ref, others = refs[args.reference], refs[:args.reference] + refs[args.reference + 1:]
+    workload = workload_of(ref)
+    predicted = {id(run): result for run, result in predict_measured(workload, measured + others, costs)}
     groups: dict[tuple, list] = {}
-    for run in refs[1:] + measured:
+    for run in others + measured:
         groups.setdefault(_group(run), []).append(run)
-    print(f"reference: {refs[0].path.name}: wall {refs[0].summary.wall_s:.3f} s, {len(refs[0].units)} units, "
-          f"unit CPU {refs[0].units['cpu_s'].sum():.3f} s, generation {refs[0].summary.generate_s:.3f} s; "
-          f"calibration workload {refs[0].summary.calibration_cpu_s * 1e3:.2f} ms (the calibration's: "
+    print(f"reference: {ref.path.name}: wall {ref.summary.wall_s:.3f} s, {len(ref.units)} units, "
+          f"unit CPU {ref.units['cpu_s'].sum():.3f} s, generation {ref.summary.generate_s:.3f} s; "
+          f"calibration workload {ref.summary.calibration_cpu_s * 1e3:.2f} ms (the calibration's: "
           f"{(costs['process'].yardstick_cpu_s or float('nan')) * 1e3:.2f} ms)\n")
     print("| configuration | runs | measured wall s (median [min–max]) | predicted s (median) | error |")
     print("|---|---|---|---|---|")
@@ -394,6 +396,8 @@ def main() -> None:
     w.add_argument("--repeats", type=int, default=3)
     w.add_argument("--recalibrate", action="store_true", help="measure this machine's backend costs first")
     w.add_argument("--store", type=Path, help="predict the runs of an earlier measurement again (nothing is run)")
+    w.add_argument("--reference", type=int, default=0,
+                   help="predict from the K-th sequential inline reference (0: the first; one per repeat)")
     t = sub.add_parser("timeouts")
     t.add_argument("--repeats", type=int, default=2)
     t.add_argument("--quantile", type=float, default=0.9)
