@@ -336,6 +336,8 @@ class _Sim:
         self.end: Optional[float] = None
         self.plans = [self._plan(t) for t in workload.tasks]
         self.task_done = [False] * len(workload.tasks)
+        #: The last task not done: a later task's work is queued or still to come while it is after a task.
+        self.last_undone = len(workload.tasks) - 1
         self.task_dispatched = [False] * len(workload.tasks)
         self.generated = [False] * len(workload.tasks)
         self.next_task = 0
@@ -487,6 +489,8 @@ class _Sim:
 
     def _task_complete(self, t: float, k: int) -> None:
         self.task_done[k] = True
+        while self.last_undone >= 0 and self.task_done[self.last_undone]:
+            self.last_undone -= 1
         if self.x.on_workers and not all(self.task_done):
             while self.frontier < len(self.w.tasks) and self.task_done[self.frontier]:
                 self.frontier += 1
@@ -548,7 +552,7 @@ class _Sim:
         pieces, held, later = [item], len(item.units), None
         while heap and heap[0][0] == key and not heap[0][2].requeued:
             if later is None:  # a later task not done: its work is queued or still to come
-                later = not all(self.task_done[item.task + 1:])
+                later = self.last_undone > item.task
             if not taper_joins(held, len(heap[0][2].units), item.stage.largest, later):
                 break
             pieces.append(self.queue.pop())
