@@ -144,5 +144,19 @@ def test_ctrl_c_during_a_comparison_ends_it_in_one_line_with_no_process_left(tmp
     assert proc.returncode == 130
     assert "Traceback" not in err and "Traceback" not in out
     assert err.strip().splitlines()[-1].startswith("perfkit: run interrupted; resume it with: perfkit run --resume")
-    left = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
-    assert not left, "a reference's interpreter outlived the comparison"
+    assert not _alive_in_group(proc.pid), "a reference's interpreter outlived the comparison"
+
+
+def _alive_in_group(pgid: int) -> list[int]:
+    """Processes of process group ``pgid`` still alive (not zombies), read from /proc."""
+    from pathlib import Path
+
+    alive = []
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if entry.name.isdigit() and int(fields[2]) == pgid and fields[0] != "Z":
+            alive.append(int(entry.name))
+    return alive

@@ -65,7 +65,10 @@ def wall_vs_cpu(c: Any, out: Path) -> Optional[Path]:
         return None
     x = np.arange(len(g))
     fig, ax = plt.subplots(figsize=_size(1.0 * len(g) + 3, 4.2))
-    err = lambda col: np.vstack([g[f"{col}_median"] - g[f"{col}_min"], g[f"{col}_max"] - g[f"{col}_median"]])  # noqa: E731
+    # lists, not a (2, n) array: matplotlib 3.11 turns a one-bar (2, 1) array into a scalar,
+    # which NumPy deprecates (and will refuse)
+    err = lambda col: np.vstack([g[f"{col}_median"] - g[f"{col}_min"],  # noqa: E731
+                                 g[f"{col}_max"] - g[f"{col}_median"]]).tolist()
     ax.bar(x - 0.2, g["wall_s_median"], 0.4, yerr=err("wall_s"), capsize=3, label="wall (median, min–max)",
            color="#4477aa")
     ax.bar(x + 0.2, g["cpu_s_median"], 0.4, yerr=err("cpu_s"), capsize=3, label="CPU (median, min–max)",
