@@ -157,6 +157,23 @@ def test_units_timed_out_in_the_reference_are_lower_bounds():
     assert longer.units["lower_bound"].sum() == 1
 
 
+def test_a_unit_that_finished_late_by_itself_did_its_whole_work_and_holds_its_worker_no_longer():
+    # markdown-it-py at a 4 ms timeout: units that return a few ms past their deadline are
+    # timeouts with no error type; the backend never had to stop them (it waits out its grace)
+    run = hand_run({"demo[0]": [0.2, 1.03, 0.2]}, timeout_s=1.0, statuses={("t1", "demo[0]", 1): "timeout"},
+                   error_type=None)
+    workload = workload_of(run)
+    assert workload.lower_bounds == 0 and workload.cooperative is None  # nothing was cut, nothing stopped
+    costs = FREE.changed(stop_delay_s=0.05, replace_s=0.2)
+    w, r = wall(run, "sequential", 1, costs, timeout=1.0)
+    assert list(r.units["status"]) == ["ok", "timeout", "ok"]
+    # its own 1.03 s, inside the 50 ms the backend waits before it stops a unit: no kill, no
+    # replacement (read as a lower bound it ran until killed at 1.05 s, then 0.2 s to replace)
+    assert w == pytest.approx(0.2 + 1.03 + 0.2) and r.kills == 0
+    w, r = wall(run, "sequential", 1, costs, timeout=0.5)  # a tighter timeout stops it as any unit
+    assert w == pytest.approx(0.2 + 0.55 + 0.2 + 0.2) and r.kills == 1
+
+
 def test_budgets_skip_units():
     run = hand_run({"demo[0]": [1.0] * 4, "demo[1]": [1.0] * 4})
     r = simulate(workload_of(run), SimConfig("sequential", "process", 1, timeout=TimeoutPolicy(100, 2.5)), FREE,

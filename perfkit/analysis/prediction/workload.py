@@ -132,10 +132,18 @@ def _generation_per_task(u: pd.DataFrame, order: list[str], generate_s: float) -
 
 
 def _cooperative(u: pd.DataFrame) -> Optional[bool]:
-    t = u[u["status"] == "timeout"]
+    t = u[(u["status"] == "timeout") & ~u["finished_late"]]  # a late finisher tells nothing of stopping
     if t.empty:
         return None
     return bool((t["error_type"] == "DeadlineExceeded").mean() >= 0.5)
+
+
+def _finished_late(u: Any) -> Any:
+    """Timeouts whose unit returned by itself after its deadline (perfkit/backends/unit.py
+    records them with no error type): they did their whole work, so their CPU is their length,
+    not a lower bound. A unit stopped at or after its deadline (DeadlineExceeded, an alarm, a
+    killed worker, a leaked thread) carries the type of what stopped it."""
+    return (u["status"] == "timeout") & u["error_type"].isna()
 
 
 def _cost(row: Any) -> UnitCost:
@@ -145,7 +153,7 @@ def _cost(row: Any) -> UnitCost:
     cpu = float(row.cpu_s) if row.cpu_s is not None and np.isfinite(row.cpu_s) else 0.0
     wall = float(row.wall_s)
     cpu = min(cpu, wall) if wall > 0 else cpu
-    return UnitCost(cpu, max(0.0, wall - cpu), status, lower_bound=status not in MEASURED)
+    return UnitCost(cpu, max(0.0, wall - cpu), status, lower_bound=status not in MEASURED and not row.finished_late)
 
 
 def workload_of(run: "Run") -> Workload:
@@ -159,6 +167,7 @@ def workload_of(run: "Run") -> Workload:
     # the store keeps records in arrival order: for a sequential run, the solver's order
     u = u.reset_index(drop=True)
     u = u[u["attempt"] == u.groupby(["task_id", "split", "index", "candidate"])["attempt"].transform("max")]
+    u = u.assign(finished_late=_finished_late(u))
     order = list(dict.fromkeys(u["task_id"]))
     recorded = {str(task): float(end) - float(start) for task, start, end in run.summary.generation}
     generate = recorded if set(order) <= set(recorded) else \
