@@ -4,12 +4,15 @@ planned unit is handed out exactly once, in the plan's order."""
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import replace
 
-from builders import make_task
-from perfkit import strategies
+import numpy as np
+import pytest
+
+from builders import StopAfter, make_task
+from perfkit import load_run, runner, strategies
 from perfkit.backends import Generation
-from perfkit.model import TimeoutPolicy
+from perfkit.model import RunConfig, RunInterrupted, TimeoutPolicy
 from perfkit.runner.schedule import Schedule
 
 CANDIDATES = [f"c{i:03d}" for i in range(150)]
@@ -58,3 +61,37 @@ def test_a_task_list_without_a_length_joins_nothing_it_cannot_see_past():
     plain = _handed_out(tasks, join=False)
     assert len(joined["t0"]) < len(plain["t0"])
     assert sum(len(item.units) for item in joined["t1"]) == sum(len(item.units) for item in plain["t1"])
+
+
+def test_a_run_joins_taper_pieces_unless_it_has_budgets_and_a_resumed_run_keeps_the_plans_items(tmp_path):
+    """Two tasks of 60 units on two threads: the plan has 19 pieces per task (tapered); the
+    first task's go out joined (fewer chunks recorded), the last task's as planned. Under a
+    budget (one that never runs out) both keep the plan's pieces; a resumed run, the plan's
+    pieces of what was left."""
+    pieces = len(strategies.get("candidate-parallel").plan([("demo", 0)], CANDIDATES[:60], 2, None).stages[0])
+    config = RunConfig(solver="synthetic", tasks="synthetic:2x1+0", strategy="candidate-parallel", backend="thread",
+                       workers=2, timeout=TimeoutPolicy(5.0), solver_options={"candidates": 60, "cpu_ms": 0})
+
+    def chunks(run) -> list[int]:
+        return run.units.groupby("task_id").chunk.nunique().sort_index().tolist()
+
+    plain = load_run(runner.run(config, tmp_path / "plain").path)
+    first, last = chunks(plain)
+    assert first < pieces and last == pieces and len(plain.units) == 120
+    budgeted = load_run(runner.run(replace(config, timeout=TimeoutPolicy(5.0, task_budget_s=600.0)),
+                                   tmp_path / "budget").path)
+    assert chunks(budgeted) == [pieces, pieces] and (budgeted.units.status == "ok").all()
+    with pytest.raises(RunInterrupted) as stopped:
+        runner.run(config, tmp_path / "resumed", observer=StopAfter(40))
+    done = {(r.task_id, r.candidate) for r in load_run(stopped.value.path).units.itertuples()}
+    resumed = load_run(runner.resume(stopped.value.path).path).units
+    assert len(resumed) == 120 and not resumed.duplicated(["task_id", "candidate"]).any()
+    rest = resumed[[(r.task_id, r.candidate) not in done for r in resumed.itertuples()]]
+    items = {frozenset(zip(g.task_id, g.candidate)) for _, g in rest.groupby(["task_id", "chunk"])}
+    planned = set()
+    for task_id in resumed.task_id.unique():
+        for piece in strategies.get("candidate-parallel").plan([("demo", 0)], CANDIDATES[:60], 2, None).stages[0]:
+            left = frozenset((task_id, c) for _s, _i, c in piece) - done
+            if left:
+                planned.add(left)
+    assert items == planned  # what was left of each planned piece, none joined

@@ -243,3 +243,47 @@ def _set_flush_interval(seconds: float) -> None:
     module = sys.modules.get("perfkit.backends.process")
     if module is not None and hasattr(module, "FLUSH_INTERVAL_S"):
         module.FLUSH_INTERVAL_S = seconds
+
+
+class TearsItsMessage(Misbehaving):
+    """Candidate ``bad``, the first time it runs anywhere (``flag`` does not exist yet), leaves
+    ``flag`` and makes its worker die while writing its next message to the parent: the frame's
+    first half goes into the pipe, then the worker SIGKILLs itself — a torn message, by
+    construction rather than by the luck of a kill landing during a write. ``flag`` then holds
+    the torn frame's size in bytes."""
+
+    def __init__(self, flag: str = "", **options):
+        super().__init__(**options)
+        self.flag = flag
+
+    def evaluate(self, task, sample, candidate_id, deadline):
+        if candidate_id == self.bad and self.flag and not os.path.exists(self.flag):
+            open(self.flag, "w").close()
+            _tear_next_message(self.flag)
+        return super().evaluate(task, sample, candidate_id, deadline)
+
+
+def _tear_next_message(flag: str) -> None:
+    """Make this process worker's next message a torn one, its size written to ``flag`` (see
+    :class:`TearsItsMessage`)."""
+    import signal
+    from perfkit.backends import process
+
+    class HalfThenDie:
+        def __init__(self, sock):
+            self.sock = sock
+
+        def sendmsg(self, buffers):
+            frame = b"".join(bytes(b) for b in buffers)
+            with open(flag, "w") as f:
+                f.write(str(len(frame)))
+            self.sock.sendall(frame[:len(frame) // 2])
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    send = process._Post.__call__
+
+    def torn(post, msg):
+        post.sock = HalfThenDie(post.sock)
+        send(post, msg)
+
+    process._Post.__call__ = torn
