@@ -4,6 +4,7 @@ spawned ahead of their turn (perfkit/orchestration/reference.py)."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from dataclasses import replace
@@ -11,6 +12,8 @@ from dataclasses import replace
 import pytest
 
 from builders import make_task, synthetic_config
+
+import perfkit
 from perfkit.orchestration import forked as forked_module
 from perfkit.orchestration.forked import Forked
 from perfkit.orchestration.reference import AHEAD, References
@@ -160,3 +163,60 @@ def _alive_in_group(pgid: int) -> list[int]:
         if entry.name.isdigit() and int(fields[2]) == pgid and fields[0] != "Z":
             alive.append(int(entry.name))
     return alive
+
+
+def _record(folder) -> dict:
+    record = json.loads((folder / "report.json").read_text())
+    record.pop("created")
+    return json.loads(json.dumps(record).replace(str(folder), "<out>"))
+
+
+def _markdown(folder) -> str:
+    return (folder / "report.md").read_text().replace(str(folder), "<out>")
+
+
+@pytest.mark.slow
+def test_report_and_compare_are_the_same_with_and_without_forking(tmp_path, monkeypatch):
+    """compare's report (its pieces forked), and ``perfkit report`` of the same runs with
+    forking forced on and off: the same report.json (but its creation time) and report.md."""
+    monkeypatch.setattr(forked_module, "_can_fork", lambda: True)
+    result = perfkit.compare(solver="synthetic", tasks="synthetic:2x2+1", strategies=["sequential", "candidate-parallel"],
+                             backends=["process"], workers=2, repeats=2, solver_options={"candidates": 6, "cpu_ms": 0.2},
+                             store=tmp_path / "runs", out=tmp_path / "compare", name="forking")
+    dirs = [r.path for r in result.runs]
+    outs = {}
+    for fork in (True, False):
+        monkeypatch.setattr(forked_module, "_can_fork", lambda fork=fork: fork)
+        outs[fork] = perfkit.report(dirs, out=tmp_path / f"report-{fork}", name="forking").report_dir
+    assert result.comparison.model is not None  # the forked piece is in the report
+    forked, here = _record(outs[True]), _record(outs[False])
+    assert forked == here
+    assert _record(result.report_dir) == here
+    assert _markdown(outs[True]) == _markdown(outs[False]) == _markdown(result.report_dir)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module, line", [
+    ("fresh_import_fails", "perfkit: error: --solver"),
+    ("fresh_import_dies", "perfkit: error: the reference run's process ended without a result (exit status 3)")])
+def test_a_reference_that_cannot_import_its_solver_is_one_line_and_leaves_no_process(tmp_path, module, line):
+    """More references than are spawned ahead; the first one's interpreter cannot import the
+    solver (the parent could): it raises, or the interpreter dies before its turn. One line,
+    exit status 2, no traceback, and no reference interpreter outlives the command."""
+    import subprocess
+    import sys
+
+    from builders import cli_env
+
+    cmd = [sys.executable, "-m", "perfkit", "compare", "--solver", f"plugins.{module}:Solver",
+           "--tasks", "synthetic:1x1+0", "--strategies", "sequential,candidate-parallel", "--backends", "thread",
+           "--workers", "2", "--repeats", str(AHEAD + 1), "--store", str(tmp_path / "runs"),
+           "--out", str(tmp_path / "rep")]
+    proc = subprocess.Popen(cmd, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2, (out, err)
+    assert "Traceback" not in err + out
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(line), err
+    assert not _alive_in_group(proc.pid), "a reference's interpreter outlived the comparison"
