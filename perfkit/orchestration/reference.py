@@ -225,7 +225,8 @@ class References:
         which keeps what it recorded (RunInterrupted)."""
         child = self._take(config)
         observer = observer or Observer()
-        child.orders.send("go")
+        with contextlib.suppress(OSError):  # it died before its turn (no reader: EPIPE); _wait says so
+            child.orders.send("go")
         interrupted = False
         try:
             result = _wait(child.process, child.channel, observer)
