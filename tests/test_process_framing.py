@@ -59,3 +59,70 @@ def test_a_message_cut_anywhere_waits_for_its_rest_and_a_closed_pipe_is_seen():
     assert [m for m, _eof in seen] == [[], []] and seen[-1][1]  # a torn last message is never handed on
     for s in (parent, post.sock, *post_to):
         s.close()
+
+
+def _frame(msg, long: bool = False) -> bytes:
+    """``msg`` framed as Connection.send does: a 4-byte length, or (``long``, the frame of a
+    message of 2 GiB or more) -1 and an 8-byte length."""
+    import pickle
+    import struct
+
+    p = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
+    return (struct.pack("!iQ", -1, len(p)) if long else struct.pack("!i", len(p))) + p
+
+
+def test_frames_of_both_headers_arrive_whole_in_pieces_of_every_size_through_buffers_of_any_size():
+    msgs = [("up", 1), ("batch", b"z" * 300, [(1, 2)], (), None), ("ready", 2, 0.5), ("usage", 1.5, 10), ("x",) * 40]
+    stream = b"".join(_frame(m, long=i % 2 == 0) for i, m in enumerate(msgs))
+    for scratch in (bytearray(1), bytearray(5), bytearray(64), bytearray(1 << 12)):  # 5: less than a long header
+        for k in range(1, len(stream) + 1, 3 if len(scratch) < 64 else 1):
+            parent, child = _pair()
+            inbox, got = bytearray(), []
+            for i in range(0, len(stream), k):
+                child.sendall(stream[i:i + k])
+                messages, eof = read_messages(parent, inbox, scratch)
+                assert not eof
+                got += messages
+            assert got == msgs and not inbox, (len(scratch), k)
+            child.close()
+            assert read_messages(parent, inbox, scratch) == ([], True)
+            parent.close()
+
+
+def test_a_write_cut_short_by_signals_is_finished_whole():
+    """A worker's message of megabytes written while signals keep arriving (each can end a
+    blocked write early, with part of the frame sent): the parent still reads every message whole."""
+    import signal
+    import threading
+    import time
+
+    parent, child = _pair()
+    post = _Post(child)
+    msg = ("batch", b"q" * 3_000_000, [], (1,), None)
+    got: list = []
+
+    def read() -> None:
+        inbox = bytearray()
+        while len(got) < 5:
+            time.sleep(0.0005)  # slower than the writer: it blocks with its frame half-sent
+            got.extend(read_messages(parent, inbox, SCRATCH)[0])
+
+    def pester(main: int) -> None:  # signals at the writing thread (not SIGALRM: pytest-timeout's)
+        while len(got) < 5:
+            signal.pthread_kill(main, signal.SIGUSR1)
+            time.sleep(0.0003)
+
+    previous = signal.signal(signal.SIGUSR1, lambda *_: None)
+    threads = [threading.Thread(target=read), threading.Thread(target=pester, args=(threading.get_ident(),))]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(5):
+            post(msg)
+    finally:
+        threads[0].join(60)
+        threads[1].join(60)
+        signal.signal(signal.SIGUSR1, previous)
+    assert got == [msg] * 5
+    for s in (parent, child, post.sock):
+        s.close()
