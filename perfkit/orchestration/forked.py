@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
+import signal
 import threading
 from typing import Any, Callable
 
@@ -29,6 +30,8 @@ def _can_fork() -> bool:
 
 
 def _child(conn: Any, fn: Callable[..., Any], args: tuple) -> None:
+    # Ctrl-C is the parent's: it stops asking, and a daemonic child ends with it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         conn.send((True, fn(*args)))  # pickled whole before the first byte is written
     except BaseException:  # the work, or its value's pickling: the parent runs it again, whole
