@@ -12,7 +12,7 @@ import pytest
 from builders import StopAfter, make_task
 from perfkit import load_run, runner, strategies
 from perfkit.backends import Generation
-from perfkit.model import RunConfig, RunInterrupted, TimeoutPolicy
+from perfkit.model import Plan, RunConfig, RunInterrupted, TimeoutPolicy
 from perfkit.runner.schedule import Schedule
 
 CANDIDATES = [f"c{i:03d}" for i in range(150)]
@@ -95,3 +95,25 @@ def test_a_run_joins_taper_pieces_unless_it_has_budgets_and_a_resumed_run_keeps_
             if left:
                 planned.add(left)
     assert items == planned  # what was left of each planned piece, none joined
+
+
+def test_a_plugin_strategys_items_are_kept_as_planned_unless_it_says_it_tapers(tmp_path):
+    """A user's strategy whose small items are deliberate (one candidate each after a big one)
+    is run as planned while later work waits; the same plan registered as tapering is joined."""
+    def uneven(samples, candidates, workers, chunk_size):
+        units = [(split, index, c) for split, index in samples for c in candidates]
+        return Plan(stages=((tuple(units[:20]),) + tuple((u,) for u in units[20:]),))
+
+    config = RunConfig(solver="synthetic", tasks="synthetic:2x1+0", strategy="uneven-items", backend="thread",
+                       workers=2, timeout=TimeoutPolicy(5.0), solver_options={"candidates": 30, "cpu_ms": 0})
+    try:
+        strategies.register("uneven-items", uneven)
+        kept = load_run(runner.run(config, tmp_path / "kept").path)
+        strategies.register("uneven-items", uneven, tapers=True)
+        joined = load_run(runner.run(config, tmp_path / "joined").path)
+    finally:
+        strategies._REGISTRY.pop("uneven-items", None)
+    per_task = lambda run: run.units.groupby("task_id").chunk.nunique().sort_index().tolist()  # noqa: E731
+    assert per_task(kept) == [11, 11]  # 1 + 10 items per task, as planned
+    first, last = per_task(joined)
+    assert first < 11 and last == 11  # joined while the second task waited; the last keeps its plan

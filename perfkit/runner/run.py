@@ -315,9 +315,10 @@ class Runner:
     def _loop(self, tasks: list[Task], solver: Any, backend: Any) -> None:
         """Keep the backend fed from the schedule and record what comes back, until every task
         is done."""
-        # a resumed run's stages hold what is left of each item: never joined (the plan's items stay)
+        # a resumed run's stages hold what is left of each item, and a strategy that does not
+        # taper means its items as planned: neither is joined
         sched = Schedule(tasks, lookahead(self.config), self.config.timeout, self._plan, is_opaque(solver),
-                         self._budget, join_taper=not self.done)
+                         self._budget, join_taper=not self.done and self.strategy.tapers)
         sched.open_window()
         # under budgets a job is handed over only when a worker is free: which units a budget
         # skips depends on the order units start in, which must then be the plan's (a job

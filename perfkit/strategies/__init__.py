@@ -25,20 +25,26 @@ PlanFunction = Callable[[Sequence[tuple[str, int]], Sequence[str], int, Optional
 @dataclass(frozen=True)
 class Strategy:
     """A registered strategy. ``sample_level``: usable with opaque solvers, whose unit of work
-    is a whole sample (the plan is then built over the single pseudo-candidate)."""
+    is a whole sample (the plan is then built over the single pseudo-candidate). ``tapers``:
+    its automatic chunks shrink at the end of a stage (perfkit/model/plan.py ``tapered``) only
+    so that the workers finish together, so the runner may join those pieces while later work
+    waits (perfkit/runner/schedule.py); a strategy that does not say so keeps its items as
+    planned."""
 
     name: str
     plan: PlanFunction
     sample_level: bool
     description: str = ""
+    tapers: bool = False
 
 
 _REGISTRY: dict[str, Strategy] = {}
 
 
-def register(name: str, plan: PlanFunction, sample_level: bool = False, description: str = "") -> Strategy:
-    """Add (or replace) a strategy under ``name``."""
-    strategy = Strategy(name, plan, sample_level, description or (plan.__doc__ or "").strip().split("\n")[0])
+def register(name: str, plan: PlanFunction, sample_level: bool = False, description: str = "",
+             tapers: bool = False) -> Strategy:
+    """Add (or replace) a strategy under ``name`` (``sample_level``, ``tapers``: see :class:`Strategy`)."""
+    strategy = Strategy(name, plan, sample_level, description or (plan.__doc__ or "").strip().split("\n")[0], tapers)
     _REGISTRY[name] = strategy
     return strategy
 
@@ -58,7 +64,7 @@ def names() -> list[str]:
 
 register("sequential", builtin.sequential, sample_level=True)
 register("sample-parallel", builtin.sample_parallel, sample_level=True)
-register("candidate-parallel", builtin.candidate_parallel)
-register("hybrid", builtin.hybrid)
+register("candidate-parallel", builtin.candidate_parallel, tapers=True)
+register("hybrid", builtin.hybrid, tapers=True)
 
 __all__ = ["Plan", "Strategy", "UnitRef", "auto_chunk_size", "get", "names", "register"]

@@ -347,7 +347,7 @@ class _Sim:
         self.window = execution.window(config.strategy, workers)
         policy = config.timeout
         self.joins = execution.join_taper and execution.on_workers and policy.task_budget_s is None \
-            and policy.sample_budget_s is None
+            and policy.sample_budget_s is None and strategies.get(config.strategy).tapers
         self.handed = 0
 
     # -- the event loop -------------------------------------------------------------------
