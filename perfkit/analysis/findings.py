@@ -33,7 +33,7 @@ from perfkit.analysis.metrics import (
     ran,
 )
 from perfkit.analysis.statistics import interval_excludes
-from perfkit.analysis.text import is_missing, percent, ratio_interval
+from perfkit.analysis.text import duration, is_missing, percent, ratio_interval
 from perfkit.model import sample_label
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -147,8 +147,8 @@ def contention_timeouts(c: "Comparison") -> list[Finding]:
             labels.append(label)
             got = "CPU not measured" if is_missing(s_share) else f"{s_share:.0%} of a core while running"
             ev.append(f"{task_id}/{label}: {len(units)} of {len(sample_units)} candidates timed out; "
-                      f"{got}; waited {float(qw.min()) if len(qw) else 0.0:.3f} s "
-                      f"in the queue; slowest of them under sequential {ref_wall:.3f} s")
+                      f"{got}; waited {duration(float(qw.min()) if len(qw) else 0.0)} "
+                      f"in the queue; slowest of them under sequential {duration(ref_wall)}")
         tasks = sorted(new["task_id"].unique())
         n_runs = sum(1 for rr in c.runs_of(fig.group)
                      if rr is not c.reference_for(rr) and len(_lost_to_timeouts(c, rr, c.reference_for(rr))))
@@ -469,7 +469,7 @@ def boundary_units(c: "Comparison") -> list[Finding]:
         f"{int(flipped['flipped'].sum())} flipped between the {v.runs} sequential runs themselves and {n_strategy} "
         f"times under the strategies. These are boundary flips (a unit whose sequential time reaches "
         f"{BOUNDARY_SHARE:.0%} of the timeout, or that flips between sequential runs), not lost answers: the "
-        f"slowest of them took {flipped['wall_max_s'].max():.2f} s under sequential, so a timeout with room above "
+        f"slowest of them took {duration(flipped['wall_max_s'].max())} under sequential, so a timeout with room above "
         f"that, or cheaper units, would keep their answers stable.", tuple(ev))]
 
 
