@@ -23,8 +23,8 @@ dispatch (~0.5 ms of the parent's and the worker's CPU together on the main job,
 10-unit piece's work; docs/benchmarks.md §9): ``pop`` then hands out consecutive pieces of one
 stage joined, up to the stage's largest item, for a strategy that says it tapers
 (``Strategy.tapers``: a plugin's small items may be deliberate). The last stage of the run keeps
-its taper. The
-rule is perfkit/model/plan.py ``taper_joins``, which the simulator of perfkit predict replays.
+its taper. The rule is perfkit/model/plan.py ``taper_joins``, which the simulator of perfkit
+predict replays.
 
 Every planned unit gets an integer *uid* (``WorkItem.uids``): recording a batch, the runner
 counts the units of each stage with numpy over these integers, never unit by unit.
