@@ -214,3 +214,25 @@ def test_a_user_strategy_registered_by_a_plugin_runs_on_processes(tmp_path, refe
     assert list(first.candidate) == [f"c{c:03d}" for c in reversed(range(8))]
     merged = units.merge(ref, on=KEY, suffixes=("", "_ref"))
     assert (merged.output_hash == merged.output_hash_ref).all()
+
+
+def test_process_backend_runs_when_its_pipes_get_file_descriptors_above_1023(tmp_path):
+    # A solver or a notebook that holds many files open pushes the workers' pipes past fd
+    # 1023, where select.select fails ("filedescriptor out of range"): the parent must not use it.
+    import os
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"this machine allows {hard} open files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200) if soft != resource.RLIM_INFINITY else soft, hard))
+    null = os.open(os.devnull, os.O_RDONLY)
+    held = [os.dup(null) for _ in range(1100)]
+    try:
+        tasks = [make_task("fd", n_demo=2, n_test=1)]
+        units, _ = run_units(synthetic_config("candidate-parallel", "process", candidates=8), tasks, tmp_path)
+        check_invariants(units, expected_keys(tasks, 8))
+        assert (units.status == "ok").all()
+    finally:
+        for fd in held + [null]:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -580,8 +580,11 @@ class ProcessBackend:
 
     @staticmethod
     def _readable(w: _Worker, wait_s: float) -> bool:
-        """Whether the worker's pipe has bytes (or its end) within ``wait_s`` seconds."""
-        return bool(select.select([w.sock], [], [], wait_s)[0])
+        """Whether the worker's pipe has bytes (or its end) within ``wait_s`` seconds. poll, not
+        select: select fails for a file descriptor of 1024 or more (a solver that opens files)."""
+        poller = select.poll()
+        poller.register(w.sock, select.POLLIN)
+        return bool(poller.poll(wait_s * 1000))
 
     def _drain(self, w: _Worker, events: list[Event]) -> bool:
         """Every complete message the worker sent; True when its pipe is closed (it died)."""
