@@ -53,6 +53,8 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any, Iterator, Optional
 
+import psutil
+
 from perfkit.backends import base
 from perfkit.backends.base import (
     KILL_GRACE_S, MAX_ATTEMPTS, Assignment, Event, Generation, Job, Requeued, SolverRef, WorkerFailure,
@@ -115,6 +117,33 @@ def _kill_group(pid: int) -> None:
     kernel never gives a live group's id to a new process, so this cannot hit a stranger."""
     with contextlib.suppress(OSError):
         os.killpg(pid, signal.SIGKILL)
+
+
+#: How long :func:`_freeze` waits for a SIGSTOP to take effect (seconds): a stop is delivered
+#: when the worker next enters the kernel or is interrupted, microseconds on an idle core.
+FREEZE_WAIT_S = 0.5
+
+
+def _freeze(pid: Optional[int]) -> bool:
+    """SIGSTOP the worker ``pid`` and wait until the kernel shows it stopped; False when it
+    is gone, a zombie or did not stop in time. The signal is asynchronous: until the state
+    reads stopped, the worker may still write its slot."""
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, signal.SIGSTOP)
+        proc = psutil.Process(pid)
+        deadline = time.monotonic() + FREEZE_WAIT_S
+        while time.monotonic() < deadline:
+            state = proc.status()
+            if state == psutil.STATUS_STOPPED:
+                return True
+            if state in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+                return False
+            time.sleep(0.0002)
+    except (OSError, psutil.Error):
+        return False
+    return False
 
 
 class _SlotWatch(Watch):
@@ -656,8 +685,22 @@ class ProcessBackend:
             job = w.jobs.get(dispatch)
             if started == _IDLE or not isinstance(job, Assignment):
                 continue
-            if now > started + job.timeout_s + self.kill_grace_s:
+            if now > started + job.timeout_s + self.kill_grace_s and self._stopped_in(w, started):
                 self._lost(w, "timeout", f"killed {now - started - job.timeout_s:.3f} s after its deadline", events)
+
+    def _stopped_in(self, w: _Worker, started: float) -> bool:
+        """Stop the worker (SIGSTOP) and tell whether it is still in the unit that started at
+        ``started``. The slot was read while the worker ran: the overdue unit may have ended
+        since and the next one begun, which a kill would record as a timeout of a few
+        microseconds. Frozen, the slot cannot change between this check and the kill; a worker
+        that moved on is let go on (SIGCONT), and its late unit arrives as a late timeout."""
+        if not _freeze(w.process.pid):
+            return True  # it is dying or dead: its sentinel is about to say so; kill it anyway
+        if self._slot(w)[2] == started:
+            return True
+        with contextlib.suppress(OSError):
+            os.kill(w.process.pid, signal.SIGCONT)
+        return False
 
     @staticmethod
     def _exhausted(requeue: list[Job], reason: str, lost: list[Outcome], uids: list[int]) -> list[Job]:

@@ -175,3 +175,37 @@ def test_two_pieces_of_one_item_on_one_worker_keep_apart(tmp_path):
                 for row in run.units.itertuples() if starts[row.candidate] != row.attempt]
     assert not ran_more, "; ".join(ran_more)
     assert run.summary.duplicates_dropped == 0
+
+
+# -- a unit that ends right at its kill -----------------------------------------------------------
+
+def test_a_worker_whose_overdue_unit_ended_before_the_kill_is_let_go_on(tmp_path):
+    """The parent reads a worker's slot while the worker runs: by the time it would kill an
+    overdue unit, that unit may have ended and the next one begun. The kill decision is taken
+    on a stopped worker: one that moved on (its slot's start differs from the overdue one) is
+    resumed, never killed; one still in the overdue unit stays stopped for the kill."""
+    from builders import make_task
+
+    from perfkit.backends.base import Assignment, SolverRef
+    from perfkit.backends.process import ProcessBackend
+    from perfkit.model import WorkItem
+
+    task = make_task("s", n_demo=1, n_test=0)
+    backend = ProcessBackend()
+    backend.start(SolverRef("synthetic", {"candidates": 1, "cpu_ms": 0, "sleep_ms": 30_000}), 1)
+    try:
+        item = WorkItem(0, "s", (("demo", 0, "c000"),), uids=(0,))
+        backend.submit(task, Assignment(item, time.monotonic(), timeout_s=60.0))
+        w = backend.workers[0]
+        deadline = time.monotonic() + 30
+        while backend._slot(w)[2] == 0.0 and time.monotonic() < deadline:
+            backend.collect(0.01)
+        started = backend._slot(w)[2]
+        assert started > 0, "the unit never started"
+        worker = psutil.Process(w.process.pid)
+        assert not backend._stopped_in(w, started - 1.0), "the slot shows another unit: not the overdue one"
+        assert worker.status() != psutil.STATUS_STOPPED, "a worker that moved on must run on"
+        assert backend._stopped_in(w, started)
+        assert worker.status() == psutil.STATUS_STOPPED, "the kill must find the slot as it was checked"
+    finally:
+        backend.close()
