@@ -89,6 +89,20 @@ def test_group_figures_median_spread_and_speedup():
     assert g.loc["sequential/inline×1", "speedup"] == pytest.approx(1.0)
 
 
+def test_status_counts_of_a_group_come_from_one_repeat_and_add_up_to_its_units():
+    def timed_out(rows, n):
+        for r in rows[:n]:
+            r["status"], r["output_hash"] = "timeout", None
+        return rows
+    rows = unit_rows()
+    runs = [make_run(timed_out(unit_rows(), k), wall_s=1.0, repeat=i) for i, k in enumerate([0, 3, 1])]
+    runs[0].units.loc[runs[0].units.index[0], "status"] = "error"  # the first repeat: 1 error, no timeout
+    g = analyse(runs).groups.iloc[0]
+    worst = [g[f"n_{k}_worst"] for k in ("ok", "error", "timeout", "crashed", "skipped")]
+    assert worst == [len(rows) - 3, 0, 3, 0, 0]  # the repeat with the fewest ok, whole
+    assert (g["n_ok_max"], g["n_error_max"], g["n_timeout_max"]) == (len(rows) - 1, 1, 3)  # maxima of different repeats
+
+
 def test_tasks_solved_needs_every_demo_and_known_test():
     rows = unit_rows(task_id="a") + unit_rows(task_id="b")
     for r in rows:

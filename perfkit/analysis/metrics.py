@@ -376,7 +376,8 @@ def group_figures(table: pd.DataFrame, reference_group: Optional[tuple[str, str,
     """Per (strategy, backend, workers): repeats, ``<figure>_median|_min|_max`` and the rest of its
     spread over repeats (``_mean|_sd|_q1|_q3|_iqr|_outliers|_cv|_unstable|_why``, see
     perfkit/analysis/statistics.py ``spread``) for each figure of :data:`REPEATED`, and ``speedup``, ``speedup_low``, ``speedup_high`` versus the reference group
-    (median sequential wall / median wall, bootstrap 95 % interval)."""
+    (median sequential wall / median wall, bootstrap 95 % interval); per status ``n_<status>_max``
+    over repeats and ``n_<status>_worst``, the counts of the repeat with the fewest ok units."""
     keys = ["strategy", "backend", "workers"]
     if table.empty:
         return pd.DataFrame()
@@ -404,8 +405,10 @@ def group_figures(table: pd.DataFrame, reference_group: Optional[tuple[str, str,
             stats = spread(v.to_numpy())
             for key in ("mean", "sd", "q1", "q3", "iqr", "outliers", "cv", "unstable", "why"):
                 row[f"{col}_{key}"] = getattr(stats, key)
+        worst = _worst_repeat(g)
         for k in STATUSES:
             row[f"n_{k}_max"] = int(g[f"n_{k}"].max())
+            row[f"n_{k}_worst"] = int(worst[f"n_{k}"])
         row["tasks_solved_min"] = int(g["tasks_solved"].min())
         row["tasks"] = int(g["tasks"].max())
         if ref_walls is not None and len(ref_walls):
@@ -415,6 +418,13 @@ def group_figures(table: pd.DataFrame, reference_group: Optional[tuple[str, str,
             row["speedup"] = row["speedup_low"] = row["speedup_high"] = float("nan")
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _worst_repeat(g: pd.DataFrame) -> pd.Series:
+    """The repeat with the fewest ``ok`` units (then the most timeouts): its status counts add
+    up to its units, where each status's maximum over repeats may not (one repeat's 109
+    timeouts beside another's 192 ok, out of 192 units)."""
+    return g.sort_values(["n_ok", "n_timeout"], ascending=[True, False], kind="stable").iloc[0]
 
 
 def least_disturbed(unit_tables: Sequence[pd.DataFrame]) -> pd.DataFrame:

@@ -208,14 +208,14 @@ def _groups_table(c: Any) -> Table:
     predicted, extra = _predicted(c), predicted_headers(c)
     headers = ("strategy", "repeats", "wall", "CPU", "parallelism", "ideal", "efficiency",
                "speedup (95 % CI)", "dispatch overhead", "contention", "queue wait (median)",
-               "ok / error / timeout / crashed / skipped (max)", "tasks solved") + extra
+               "ok / error / timeout / crashed / skipped (repeat with fewest ok)", "tasks solved") + extra
     rows = []
     for _, r in c.groups.iterrows():
         rows.append((r["group"], str(r["repeats"]), _spread(r, "wall_s", "s"), _spread(r, "cpu_s", "s"),
                      _spread(r, "parallelism", ".2f"), duration(r["ideal_wall_s_median"]),
                      _spread(r, "efficiency", ".0%"), speedup_text(r), _spread(r, "dispatch_overhead", ".0%"),
                      _spread(r, "contention", ".2f"), duration(r["queue_wait_median_s_median"]),
-                     " / ".join(str(r[f"n_{k}_max"]) for k in ("ok", "error", "timeout", "crashed", "skipped")),
+                     " / ".join(str(r[f"n_{k}_worst"]) for k in ("ok", "error", "timeout", "crashed", "skipped")),
                      f"{r['tasks_solved_min']}/{r['tasks']}") + predicted.get(r["group"], ("–",) * len(extra)))
     return Table(headers, tuple(rows))
 

@@ -77,6 +77,7 @@ def _group(row: Any, model: Optional[dict[str, Any]] = None) -> dict[str, Any]:
         "speedup": {"value": row.get("speedup"), "low": row.get("speedup_low"), "high": row.get("speedup_high"),
                     "confidence": 0.95},
         "statuses_max": {k: int(row[f"n_{k}_max"]) for k in STATUSES},
+        "statuses_worst_repeat": {k: int(row[f"n_{k}_worst"]) for k in STATUSES},
         "tasks": int(row["tasks"]), "tasks_solved_min": int(row["tasks_solved_min"]),
         "figures": figures,
         "predicted": None if predicted is None else {
