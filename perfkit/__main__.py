@@ -1,3 +1,3 @@
-from perfkit.cli.app import entry
+from perfkit.cli import entry
 
 entry()

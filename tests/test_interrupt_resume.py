@@ -99,3 +99,27 @@ def test_interrupt_leaves_no_child_and_resume_runs_only_the_missing_units(sig, t
     kept = before.merge(run.units, on=KEY, suffixes=("", "_after"))
     assert len(kept) == len(before) and (kept.started == kept.started_after).all(), \
         "resume re-ran units that were already recorded"
+
+
+def test_ctrl_c_while_the_command_line_is_still_importing_is_one_line_and_status_130(monkeypatch, capsys):
+    """The first tenths of a second of every command import typer, rich and the verbs: Ctrl-C
+    then (here: the import of perfkit.cli.app raising KeyboardInterrupt, as the signal would)
+    ends with the same line as any other interruption, no traceback."""
+    import importlib.abc
+    import sys
+
+    import perfkit.cli
+
+    class Interrupted(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name == "perfkit.cli.app":
+                raise KeyboardInterrupt
+            return None
+
+    monkeypatch.delitem(sys.modules, "perfkit.cli.app", raising=False)
+    monkeypatch.delattr(perfkit.cli, "app", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [Interrupted(), *sys.meta_path])
+    with pytest.raises(SystemExit) as exit_:
+        perfkit.cli.entry()
+    assert exit_.value.code == 130
+    assert capsys.readouterr().err.strip() == "perfkit: interrupted"

@@ -243,6 +243,14 @@ def worker_main(conn: Connection, slot: Any) -> None:
         # a process group of its own: whatever its units start (a solver's subprocess) is
         # killed with it (_kill_group), and cannot keep perfkit's output pipe open
         os.setpgid(0, 0)
+    try:
+        _serve(conn, slot)
+    except ConnectionError:  # the parent closed the pipe (Ctrl-C while the pool started): no one to tell
+        return
+
+
+def _serve(conn: Connection, slot: Any) -> None:
+    """Receive orders and send what they produce until ``stop`` or the pipe's end."""
     pid = os.getpid()
     name = f"pid-{pid}"
     view = memoryview(slot).cast("B").cast("d")

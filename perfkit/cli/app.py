@@ -17,6 +17,7 @@ from typing import Any, List, Optional
 
 import typer
 
+from perfkit.cli import INTERRUPTED_STATUS
 from perfkit.cli.command import Verbs, app, console, out
 from perfkit.cli.flags import describe
 from perfkit.model import ConfigError, PerfkitError, RunInterrupted
@@ -65,7 +66,7 @@ def main(argv: Optional[list[str]] = None) -> None:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt) as exc:  # click turns Ctrl-C into Abort
         interrupted(exc)
-        sys.exit(130)
+        sys.exit(INTERRUPTED_STATUS)
     except UsageError as exc:
         sys.exit(usage_error(exc, command, argv))
     except ClickException as exc:
@@ -74,7 +75,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     # typer turns Ctrl-C into Exit(130) and, outside standalone mode, returns the code
-    if code == 130 and Verbs.interrupt is not None:
+    if code == INTERRUPTED_STATUS and Verbs.interrupt is not None:
         interrupted(Verbs.interrupt)
     sys.exit(code if isinstance(code, int) else 0)
 
@@ -131,8 +132,8 @@ def entry() -> None:
         main()
     except KeyboardInterrupt:  # pressed again after main's own handler: the run is recorded already
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        command.finish(130)
-        raise SystemExit(130) from None
+        command.finish(INTERRUPTED_STATUS)
+        raise SystemExit(INTERRUPTED_STATUS) from None
     except SystemExit as exc:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # further presses cannot tear the exit
         command.finish(exc.code)  # leaves here, unless the command must exit the ordinary way
@@ -140,7 +141,9 @@ def entry() -> None:
 
 
 def interrupted(exc: BaseException) -> None:
-    """Say that perfkit was interrupted and, when a run was, how to resume it."""
+    """Say that perfkit was interrupted and, when a run was, how to resume it (under
+    ``--quiet`` too: like an error, it is why the command ended)."""
+    console.quiet = False
     cause: Optional[BaseException] = exc
     while cause is not None and not isinstance(cause, RunInterrupted):
         cause = cause.__cause__ or cause.__context__
