@@ -117,3 +117,20 @@ def test_a_plugin_strategys_items_are_kept_as_planned_unless_it_says_it_tapers(t
     assert per_task(kept) == [11, 11]  # 1 + 10 items per task, as planned
     first, last = per_task(joined)
     assert first < 11 and last == 11  # joined while the second task waited; the last keeps its plan
+
+
+def test_jobs_a_lost_worker_held_go_first_in_the_order_given():
+    """A lost item comes back as its re-run, then its rest (Assignment.after_loss): both go
+    before the work already queued, the re-run first."""
+    from perfkit.backends import Assignment
+
+    tasks = [make_task("t0", n_demo=3, n_test=1)]
+    sched = Schedule(tasks, 4, TimeoutPolicy(1.0), _plan, False, join_taper=False)
+    sched.open_window()
+    _task, gen = sched.pop()
+    sched.candidates(sched.task_of(gen.task_id), CANDIDATES)
+    _task, first = sched.pop()
+    rerun = replace(first, item=replace(first.item, units=first.item.units[:2], uids=first.item.uids[:2]), attempt=2)
+    rest = replace(first, item=replace(first.item, units=first.item.units[2:], uids=first.item.uids[2:]))
+    sched.requeue([rerun, rest])
+    assert sched.pop()[1] is rerun and sched.pop()[1] is rest

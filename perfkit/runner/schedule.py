@@ -207,17 +207,22 @@ class Schedule:
 
     # -- the queue ----------------------------------------------------------------------------
 
-    def _push(self, priority: tuple, job: Any, t: TaskRun, front: bool = False, queued: float = 0.0) -> None:
-        heapq.heappush(self._heap, (priority, next(self._front) if front else next(self._seq), job, t, queued))
+    def _push(self, priority: tuple, job: Any, t: TaskRun, front: bool = False, queued: float = 0.0,
+              seq: Optional[int] = None) -> None:
+        if seq is None:
+            seq = next(self._front) if front else next(self._seq)
+        heapq.heappush(self._heap, (priority, seq, job, t, queued))
 
     def requeue(self, jobs: list[Any]) -> None:
-        """Jobs a lost worker held: first in line among their equals."""
-        for job in jobs:
+        """Jobs a lost worker held: first in line among their equals, in the order given (a
+        lost item's re-run before its rest: Assignment.after_loss)."""
+        fronts = sorted(next(self._front) for _ in jobs)  # the first job gets the most negative
+        for job, seq in zip(jobs, fronts):
             if isinstance(job, Generation):
                 self.generation_lost(self.task_of(job.task_id), job)
             else:
                 t = self.task_of(job.item.task_id)
-                self._push((1, t.index, job.item.stage), job, t, front=True)
+                self._push((1, t.index, job.item.stage), job, t, seq=seq)
 
     def ready(self) -> int:
         """Jobs ready to start (waiting for a free worker)."""
