@@ -208,7 +208,24 @@ def test_idle_capacity_is_what_the_run_window_left_unused():
     items = {i.name: i.seconds for i in b.window.items}
     assert b.window.total_s == pytest.approx(2.64)
     assert items == pytest.approx({"units": 2.21, "generation": 0.0, "harness in workers": 0.05,
-                                   "perfkit in the parent": 0.14, "idle": 0.24})
+                                   "perfkit in the parent": 0.14, "units off the CPU": 0.0, "idle": 0.24})
+
+
+def test_units_waiting_off_the_cpu_are_not_idle_capacity():
+    """Two threads taking turns at the GIL: each unit's wall is twice its CPU, so half the
+    capacity went to units waiting for the GIL, not to workers without work; what units spent
+    off the CPU beyond the unused capacity (sleeping units on many threads) is capped there."""
+    spans = [Span(RUN_WINDOW, 1.0, 1.0)]
+    b = breakdown(spans, "call", slots=2, unit_cpu_s=0.9, generate_cpu_s=0.0, workers_cpu_s=0.95,
+                  units_off_cpu_s=0.85)
+    items = {i.name: i.seconds for i in b.window.items}
+    assert items == pytest.approx({"units": 0.9, "generation": 0.0, "harness in workers": 0.05,
+                                   "perfkit in the parent": 0.05, "units off the CPU": 0.85, "idle": 0.15})
+    sleepy = breakdown(spans, "call", slots=2, unit_cpu_s=0.1, generate_cpu_s=0.0, workers_cpu_s=0.15,
+                       units_off_cpu_s=30.0)
+    window = {i.name: i.seconds for i in sleepy.window.items}
+    assert window["units off the CPU"] == pytest.approx(1.0) and window["idle"] == 0.0
+    assert sum(window.values()) == pytest.approx(2.0)
 
 
 @pytest.mark.slow

@@ -11,10 +11,13 @@ Three bars, each a quantity and the items it is made of:
   parent (dispatch, per-unit bookkeeping, the store; the forkserver's forks) — the last item is
   what remains of the window's CPU, so the items add up to it;
 - **run window capacity**: ``slots × window wall``, the core-seconds the run could have used,
-  cut into units, generation, harness, parent and *idle* (capacity not used by anything of the
-  run: workers waiting for work, stages draining, other programs on the machine). When the run
-  used more than its slots (one worker beside a busy parent on two cores) the bar is the CPU
-  used and idle is 0.
+  cut into units, generation, harness, parent, *units off the CPU* and *idle*. What the run's CPU
+  leaves of the capacity is first the units' own time off the CPU (Σ unit wall − unit CPU: a
+  unit running but waiting for the GIL, for a core another program or worker holds, or for
+  I/O), then idle (workers waiting for work, stages draining). Without the first, four threads
+  taking turns at the GIL read as half the capacity "idle", as if work had been missing. When
+  the run used more than its slots (one worker beside a busy parent on two cores) the bar is
+  the CPU used and both are 0.
 """
 
 from __future__ import annotations
@@ -28,8 +31,8 @@ from perfkit.analysis.metrics import ran, slots_of
 from perfkit.model.command import RUN_WINDOW, Span
 from perfkit.store import Run
 
-UNITS, GENERATION, HARNESS, PARENT, IDLE = ("units", "generation", "harness in workers", "perfkit in the parent",
-                                            "idle")
+UNITS, GENERATION, HARNESS, PARENT, OFF_CPU, IDLE = (
+    "units", "generation", "harness in workers", "perfkit in the parent", "units off the CPU", "idle")
 
 
 @dataclass(frozen=True)
@@ -85,18 +88,21 @@ def window_parts(window_cpu_s: float, unit_cpu_s: float, generate_cpu_s: float,
             Item(HARNESS, harness, RUN_WINDOW), Item(PARENT, parent, RUN_WINDOW))
 
 
-def capacity_bar(window_wall_s: float, slots: int, parts: Sequence[Item]) -> Bar:
-    """``slots × window wall`` cut into ``parts`` (the window's CPU) and idle."""
+def capacity_bar(window_wall_s: float, slots: int, parts: Sequence[Item], units_off_cpu_s: float = 0.0) -> Bar:
+    """``slots × window wall`` cut into ``parts`` (the window's CPU), the units' time off the
+    CPU (``units_off_cpu_s``, at most what the parts leave) and idle (the rest)."""
     capacity = max(1, slots) * window_wall_s
     used = sum(p.seconds for p in parts)
-    idle = max(0.0, capacity - used)
-    items = tuple(Item(p.name, p.seconds) for p in parts) + (Item(IDLE, idle),)
-    return Bar(f"run window: {max(1, slots)} slot(s) × {window_wall_s:.3f} s", used + idle, items)
+    unused = max(0.0, capacity - used)
+    off_cpu = min(unused, max(0.0, units_off_cpu_s))
+    items = tuple(Item(p.name, p.seconds) for p in parts) + (Item(OFF_CPU, off_cpu), Item(IDLE, unused - off_cpu))
+    return Bar(f"run window: {max(1, slots)} slot(s) × {window_wall_s:.3f} s", used + unused, items)
 
 
 def breakdown(spans: Sequence[Span], origin: str, slots: int, unit_cpu_s: float, generate_cpu_s: float,
-              workers_cpu_s: float) -> Breakdown:
-    """The bars of a run from its command spans and its run window's figures (seconds)."""
+              workers_cpu_s: float, units_off_cpu_s: float = 0.0) -> Breakdown:
+    """The bars of a run from its command spans and its run window's figures (seconds;
+    ``units_off_cpu_s``: Σ unit wall − unit CPU over the units whose CPU was measured)."""
     wall = Bar("wall", sum(s.wall_s for s in spans), tuple(Item(s.name, s.wall_s, _within(s)) for s in spans))
     cpu_items: list[Item] = []
     window = None
@@ -109,7 +115,7 @@ def breakdown(spans: Sequence[Span], origin: str, slots: int, unit_cpu_s: float,
             continue
         parts = window_parts(s.cpu_s, unit_cpu_s, generate_cpu_s, workers_cpu_s)
         cpu_items += parts
-        window = capacity_bar(s.wall_s, slots, parts)
+        window = capacity_bar(s.wall_s, slots, parts, units_off_cpu_s)
     cpu = Bar("CPU", sum(s.cpu_s for s in spans), tuple(cpu_items))
     return Breakdown(origin, wall, cpu, window, phases)
 
@@ -126,8 +132,11 @@ def run_breakdown(run: Run) -> Optional[Breakdown]:
     if not s.spans:
         return None
     workers_cpu = 0.0 if s.cpu_workers_s is None or np.isnan(s.cpu_workers_s) else float(s.cpu_workers_s)
+    r = ran(run.units)
+    timed = r[r["cpu_s"].notna()]
+    off_cpu = float((timed["wall_s"] - timed["cpu_s"]).clip(lower=0.0).sum())
     return breakdown(s.spans, s.command_origin, slots_of(run.config, run.cores),
-                     float(ran(run.units)["cpu_s"].fillna(0.0).sum()), float(s.generate_cpu_s or 0.0), workers_cpu)
+                     float(r["cpu_s"].fillna(0.0).sum()), float(s.generate_cpu_s or 0.0), workers_cpu, off_cpu)
 
 
 def group_breakdowns(groups: Mapping[str, Sequence[Run]]) -> dict[str, Breakdown]:
