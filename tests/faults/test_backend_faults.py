@@ -130,7 +130,8 @@ def test_a_timeout_kills_the_whole_process_group_and_the_output_pipe_closes(tmp_
 FILL_IN_ORDER = ("c0#1:hold,c1#1:hold,c2#1:after=c16#1:die,c16#1:after=c3#1,"
                  "c4#1:after=c1#2:die,c1#2:after=c8#1:die",
                  {"c2": 1, "c4": 1, "c1": 2})
-#: Each job goes to the ready worker with the fewest, re-queued ones first, last in first (today).
+#: Each job goes to the ready worker with the fewest, re-queued ones first, last in first (perfkit
+#: from issue 13 until re-queued jobs kept their order, adf1321).
 #: w0 holds c and e, w1 d, held until B starts: w1 takes e, w0' takes B then A. w0' dies in c4 once
 #: e has started (d is done, so w1 has one place): w1 takes A, w0'' B's rest (c5-c7) then c3 (B's
 #: re-run). Once A's c0 was sent, w0'' dies in c5: c3 goes to w1 beside A, c6-c7 to w0''', and once
@@ -138,6 +139,15 @@ FILL_IN_ORDER = ("c0#1:hold,c1#1:hold,c2#1:after=c16#1:die,c16#1:after=c3#1,"
 FEWEST_JOBS = ("c0#1:hold,c1#1:hold,c2#1:after=c8#1:die,c8#1:after=c3#1,c4#1:after=c16#1:die,c16#1:after=c5#1,"
                "c5#1:after=c1#2:die,c1#2:after=c6#1:die",
                {"c2": 1, "c4": 1, "c5": 1, "c1": 2})
+
+
+#: Each job goes to the ready worker with the fewest, re-queued ones first in their order (today).
+#: w0 holds c and e, w1 d, held until B starts; w1 takes A (w0' is not ready), w0' B and e. Once A
+#: has started (d is done), w0' dies in c4: B comes back as c3 (attempt 2) and c5-c7; w1 takes c3
+#: beside A (two pieces of c on one worker), w0'' c5-c7 and e. Once c5 has started, w1 dies in c1.
+FEWEST_JOBS_IN_ORDER = ("c0#1:hold,c1#1:hold,c2#1:after=c8#1:die,c8#1:after=c3#1,c4#1:after=c0#2:die,"
+                        "c1#2:after=c5#1:die",
+                        {"c2": 1, "c4": 1, "c1": 2})
 
 
 def _choreography() -> tuple[str, dict, dict]:
@@ -148,7 +158,11 @@ def _choreography() -> tuple[str, dict, dict]:
 
     if not hasattr(ProcessBackend, "submit"):  # perfkit up to issue 12: stages over a queue
         return FILL_IN_ORDER[0], FILL_IN_ORDER[1], {}
-    return FEWEST_JOBS[0], FEWEST_JOBS[1], {"flush_interval_s": 3600.0, "flush_units": 10**6}
+    from perfkit.runner.schedule import Schedule
+
+    in_order = "in the order given" in (Schedule.requeue.__doc__ or "")
+    script, deaths = FEWEST_JOBS_IN_ORDER if in_order else FEWEST_JOBS
+    return script, deaths, {"flush_interval_s": 3600.0, "flush_units": 10**6}
 
 
 @pytest.mark.slow  # four worker deaths and replacements: ~1 s, 2-3 s under load
