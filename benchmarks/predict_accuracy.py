@@ -36,10 +36,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from perfkit.runner import run as run_config  # noqa: E402
 from perfkit.analysis.prediction import workload_of  # noqa: E402
-from perfkit.analysis.prediction.model import RUNNER  # noqa: E402
+from perfkit.analysis.prediction.model import RUNNER, BackendCosts  # noqa: E402
 from perfkit.analysis.prediction.predict import predict_measured  # noqa: E402
 from perfkit.model import RunConfig, TimeoutPolicy  # noqa: E402
 from perfkit.orchestration.calibration import costs_for  # noqa: E402
+
+#: The process backend's co-run slowdown and the parent's CPU per run and per batch (issue 17,
+#: c17): "before" is the model with these at their neutral defaults, on the same runs.
+NEW_TERMS = ("corun_cpu_factor", "run_parent_cpu_s", "batch_parent_cpu_s")
+
+
+def before(costs: dict) -> dict:
+    """``costs`` without :data:`NEW_TERMS` (each at its dataclass default: the model before them)."""
+    neutral = {name: BackendCosts.__dataclass_fields__[name].default for name in NEW_TERMS}
+    return {name: c.changed(**neutral) for name, c in costs.items()}
+
 
 STRATEGIES = ("sequential", "sample-parallel", "candidate-parallel", "hybrid")
 KEY = ["task_id", "split", "index", "candidate"]
@@ -206,6 +217,7 @@ def walls(args) -> None:
     ref, others = refs[args.reference], refs[:args.reference] + refs[args.reference + 1:]
     workload = workload_of(ref)
     predicted = {id(run): result for run, result in predict_measured(workload, measured + others, costs)}
+    old = {id(run): result for run, result in predict_measured(workload, measured + others, before(costs))}
     groups: dict[tuple, list] = {}
     for run in others + measured:
         groups.setdefault(_group(run), []).append(run)
@@ -213,19 +225,22 @@ def walls(args) -> None:
           f"unit CPU {ref.units['cpu_s'].sum():.3f} s, generation {ref.summary.generate_s:.3f} s; "
           f"calibration workload {ref.summary.calibration_cpu_s * 1e3:.2f} ms (the calibration's: "
           f"{(costs['process'].yardstick_cpu_s or float('nan')) * 1e3:.2f} ms)\n")
-    print("| configuration | runs | measured wall s (median [min–max]) | predicted s (median) | error |")
-    print("|---|---|---|---|---|")
-    errors = []
+    print("| configuration | runs | measured wall s (median [min–max]) | predicted s (median) | error | "
+          "before: predicted s | error |")
+    print("|---|---|---|---|---|---|---|")
+    errors, errors_before = [], []
     for group, runs in groups.items():
         walls_ = [r.summary.wall_s for r in runs]
-        preds = [predicted[id(r)].wall_s for r in runs]
-        m, p = statistics.median(walls_), statistics.median(preds)
-        err = (p - m) / m
-        errors.append(abs(err))
+        m = statistics.median(walls_)
+        p = statistics.median(predicted[id(r)].wall_s for r in runs)
+        b = statistics.median(old[id(r)].wall_s for r in runs)
+        errors.append(abs((p - m) / m))
+        errors_before.append(abs((b - m) / m))
         print(f"| {group[0]}/{group[1]}×{group[2]} | {len(runs)} | {m:.3f} [{min(walls_):.3f}–{max(walls_):.3f}] | "
-              f"{p:.3f} | {err:+.1%} |")
+              f"{p:.3f} | {(p - m) / m:+.1%} | {b:.3f} | {(b - m) / m:+.1%} |")
     print(f"\nmedian absolute error {statistics.median(errors):.1%}, largest {max(errors):.1%} "
-          f"over {len(errors)} configurations ({retried} runs measured again: the machine was shared)")
+          f"over {len(errors)} configurations (before: median {statistics.median(errors_before):.1%}, largest "
+          f"{max(errors_before):.1%}; {retried} runs measured again: the machine was shared)")
     where(groups, predicted, workload, costs)
 
 
@@ -254,41 +269,57 @@ def where(groups: dict, predicted: dict, workload, costs: dict) -> None:
 
 
 def timeouts(args) -> None:
-    store = Path(tempfile.mkdtemp(prefix="perfkit-accuracy-"))
     from perfkit.tasks import load_tasks
 
-    solver, spec, options, _ = WORKLOADS["timeouts"]
-    costs = calibrated(args.recalibrate)
-    config = RunConfig(solver=solver, tasks=spec, solver_options=options, timeout=TimeoutPolicy(5.0),
-                       label="accuracy-timeouts")
-    clean_run(_with(config, label="accuracy-timeouts-warmup"), store, load_tasks(spec))  # see measure()
-    ref = clean_run(config, store, load_tasks(spec))
-    tight = float(np.quantile(ref.units["wall_s"], args.quantile))
-    tight = float(f"{tight:.3g}")
-    _, measured = measure(store, "timeouts", args.repeats, timeout=5.0, tighter=tight)
+    if args.store:  # the runs of an earlier measurement, predicted again (nothing is run)
+        costs = costs_for(["inline", "process"], measure=False)
+        from perfkit.store import load_run
+
+        _, measured = stored(args.store)
+        # the reference is the first run (stored() keeps the last of repeat 0: measure()'s own)
+        ref = next(load_run(p) for p in sorted(Path(args.store).iterdir())
+                   if (p / "summary.json").exists() and "warmup" not in p.name)
+        tight = measured[0].config.timeout.unit_timeout_s
+    else:
+        store = Path(tempfile.mkdtemp(prefix="perfkit-accuracy-"))
+        print(f"runs stored in {store}", file=sys.stderr)
+        solver, spec, options, _ = WORKLOADS["timeouts"]
+        costs = calibrated(args.recalibrate)
+        config = RunConfig(solver=solver, tasks=spec, solver_options=options, timeout=TimeoutPolicy(5.0),
+                           label="accuracy-timeouts")
+        clean_run(_with(config, label="accuracy-timeouts-warmup"), store, load_tasks(spec))  # see measure()
+        ref = clean_run(config, store, load_tasks(spec))
+        tight = float(np.quantile(ref.units["wall_s"], args.quantile))
+        tight = float(f"{tight:.3g}")
+        _, measured = measure(store, "timeouts", args.repeats, timeout=5.0, tighter=tight)
     workload = workload_of(ref)
     print(f"reference {ref.path.name}: {len(ref.units)} units, timeout 5 s; tighter timeout {tight} s "
           f"(quantile {args.quantile} of unit wall)\n")
     print("| configuration | repeat | measured timeouts | predicted | both | precision | recall | "
           "measured wall s | predicted s | error |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    precisions, recalls, errors = [], [], []
-    for run, result in predict_measured(workload, measured, costs):
-        got = set(map(tuple, run.units.loc[run.units["status"] == "timeout", KEY].itertuples(index=False)))
-        said = set(map(tuple, result.units.loc[result.units["status"] == "timeout", KEY].itertuples(index=False)))
-        both = len(got & said)
-        precision = both / len(said) if said else 1.0
-        recall = both / len(got) if got else 1.0
-        precisions.append(precision)
-        recalls.append(recall)
-        err = (result.wall_s - run.summary.wall_s) / run.summary.wall_s
-        errors.append(abs(err))
-        g = _group(run)
-        print(f"| {g[0]}/{g[1]}×{g[2]} | {run.config.repeat} | {len(got)} | {len(said)} | {both} | "
-              f"{precision:.2f} | {recall:.2f} | {run.summary.wall_s:.3f} | {result.wall_s:.3f} | {err:+.1%} |")
-    print(f"\nprecision: median {statistics.median(precisions):.2f}, min {min(precisions):.2f}; "
-          f"recall: median {statistics.median(recalls):.2f}, min {min(recalls):.2f}; "
-          f"wall error: median {statistics.median(errors):.1%} over {len(errors)} runs")
+    figures: dict[str, tuple[list, list, list]] = {}
+    for model, model_costs in (("before", before(costs)), ("now", costs)):
+        precisions, recalls, errors = figures.setdefault(model, ([], [], []))
+        for run, result in predict_measured(workload, measured, model_costs):
+            got = set(map(tuple, run.units.loc[run.units["status"] == "timeout", KEY].itertuples(index=False)))
+            said = set(map(tuple, result.units.loc[result.units["status"] == "timeout", KEY].itertuples(index=False)))
+            both = len(got & said)
+            precision = both / len(said) if said else 1.0
+            recall = both / len(got) if got else 1.0
+            precisions.append(precision)
+            recalls.append(recall)
+            err = (result.wall_s - run.summary.wall_s) / run.summary.wall_s
+            errors.append(abs(err))
+            g = _group(run)
+            if model == "now":
+                print(f"| {g[0]}/{g[1]}×{g[2]} | {run.config.repeat} | {len(got)} | {len(said)} | {both} | "
+                      f"{precision:.2f} | {recall:.2f} | {run.summary.wall_s:.3f} | {result.wall_s:.3f} | {err:+.1%} |")
+    print()
+    for model, (precisions, recalls, errors) in reversed(figures.items()):
+        print(f"{model}: precision: median {statistics.median(precisions):.2f}, min {min(precisions):.2f}; "
+              f"recall: median {statistics.median(recalls):.2f}, min {min(recalls):.2f}; "
+              f"wall error: median {statistics.median(errors):.1%} over {len(errors)} runs")
 
 
 #: The seed's Phase 4 (experiments/seed-phase4.toml): its options and the configurations measured.
@@ -353,7 +384,9 @@ def calibration(args) -> None:
               ("unit_worker_cpu_s", "per unit, worker µs", 1e6), ("unit_parent_cpu_s", "per unit, parent µs", 1e6),
               ("item_worker_cpu_s", "per item, worker µs", 1e6), ("item_parent_cpu_s", "per item, parent µs", 1e6),
               ("item_latency_s", "per item hand-over µs", 1e6), ("scheduler_item_cpu_s", "per item, scheduler µs", 1e6),
-              ("unit_cpu_factor", "unit CPU vs inline", 1), ("stop_delay_s", "stop after deadline ms", 1e3),
+              ("unit_cpu_factor", "unit CPU vs inline", 1), ("corun_cpu_factor", "CPU all cores busy vs one", 1),
+              ("run_parent_cpu_s", "per run, parent ms", 1e3), ("batch_parent_cpu_s", "per batch, parent µs", 1e6),
+              ("stop_delay_s", "stop after deadline ms", 1e3),
               ("replace_s", "replacement ms", 1e3), ("yardstick_cpu_s", "calibration workload ms", 1e3)]
     print("| backend | " + " | ".join(title for _, title, _ in fields) + " |")
     print("|---|" + "---|" * len(fields))
@@ -402,6 +435,7 @@ def main() -> None:
     t.add_argument("--repeats", type=int, default=2)
     t.add_argument("--quantile", type=float, default=0.9)
     t.add_argument("--recalibrate", action="store_true", help="measure this machine's backend costs first")
+    t.add_argument("--store", type=Path, help="predict the runs of an earlier measurement again (nothing is run)")
     e = sub.add_parser("seed")
     e.add_argument("--repeats", type=int, default=3)
     e.add_argument("--recalibrate", action="store_true", help="measure this machine's backend costs first")

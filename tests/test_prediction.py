@@ -66,6 +66,51 @@ def test_perfect_split_over_workers_and_cores():
     assert wall(run, "candidate-parallel", 4, cores=2, chunk=1)[0] == pytest.approx(4.0)
 
 
+# -- the process backend: co-run slowdown, the parent's CPU per run and per batch -------------
+
+def test_a_corun_factor_of_one_reproduces_the_model_without_it_exactly():
+    run = hand_run({"demo[0]": [0.1, 0.3, 0.2, 0.05] * 4, "test[0]": [0.2] * 6}, wait=0.01, generate_s=0.1,
+                   tasks=("t1", "t2"))
+    costs = FREE.changed(unit_worker_cpu_s=0.001, unit_parent_cpu_s=0.002, item_worker_cpu_s=0.003,
+                         item_parent_cpu_s=0.004)
+    same = costs.changed(corun_cpu_factor=1.0, batch_interval_s=0.02)  # no cost per batch: no batch
+    for strategy, workers in (("sequential", 1), ("candidate-parallel", 2), ("hybrid", 3)):
+        (a, ra), (b, rb) = wall(run, strategy, workers, costs), wall(run, strategy, workers, same)
+        assert a == b and ra.parent_cpu_s == rb.parent_cpu_s
+        assert ra.units[["started", "ended"]].equals(rb.units[["started", "ended"]])
+
+
+def test_a_corun_factor_stretches_work_by_how_many_cores_are_busy():
+    run = hand_run({"demo[0]": [1.0] * 8})
+    slow = FREE.changed(corun_cpu_factor=1.1)
+    # both cores busy all along: a perfect split stretched by the factor
+    assert wall(run, "candidate-parallel", 2, slow, chunk=1)[0] == pytest.approx(4.0 * 1.1)
+    # one worker: one core busy, no slowdown
+    assert wall(run, "candidate-parallel", 1, slow, chunk=8)[0] == pytest.approx(8.0)
+    # 2 of 4 cores busy: a third of the way from 1 to the all-cores factor
+    assert wall(run, "candidate-parallel", 2, FREE.changed(corun_cpu_factor=1.3), cores=4,
+                chunk=1)[0] == pytest.approx(4.0 * 1.1)
+    assert wall(run, "candidate-parallel", 4, FREE.changed(corun_cpu_factor=1.3), cores=4,
+                chunk=2)[0] == pytest.approx(2.0 * 1.3)
+    # the rule, written once
+    assert slow.corun_slowdown(1, 2) == 1.0 and slow.corun_slowdown(5, 2) == pytest.approx(1.1)
+
+
+def test_the_parent_pays_per_run_and_per_batch_on_the_cores():
+    run = hand_run({"demo[0]": [0.03] * 10})
+    costs = FREE.changed(run_parent_cpu_s=0.005, batch_parent_cpu_s=0.001, batch_interval_s=0.02)
+    # each 30 ms unit ends more than 20 ms after the last batch: it sends one (10 batches)
+    w, r = wall(run, "sequential", 1, costs, cores=1)
+    assert r.parent_cpu_s == pytest.approx(0.005 + 10 * 0.001)
+    assert w == pytest.approx(0.3 + 0.015)  # one core: the parent's CPU is taken from the worker
+    # a second core: the parent runs beside the worker, but (generation serial in the parent)
+    # the first task waits for the run's cost, and the stage's end for the last batch
+    assert wall(run, "sequential", 1, costs, cores=2)[0] == pytest.approx(0.005 + 0.3 + 0.001)
+    # units shorter than the interval: a batch every second unit (at 30, 60, ..., 150 ms)
+    w, r = wall(hand_run({"demo[0]": [0.015] * 10}), "sequential", 1, costs.changed(run_parent_cpu_s=0.0), cores=2)
+    assert r.parent_cpu_s == pytest.approx(5 * 0.001) and w == pytest.approx(0.15 + 0.001)
+
+
 def test_sleeping_units_release_the_cores():
     run = hand_run({"demo[0]": [0.0] * 32}, wait=1.0)
     assert wall(run, "candidate-parallel", 16, cores=2, chunk=1)[0] == pytest.approx(2.0)
@@ -361,6 +406,35 @@ def test_calibration_is_stored_per_machine_and_reused(tmp_path):
     assert calibration.machine_key(other) != calibration.machine_key()
     # nothing stored and nothing measured: the built-in defaults, said to be uncalibrated
     assert calibration.costs_for(["thread"], tmp_path / "none", measure=False)["thread"].calibrated is False
+
+
+def test_a_calibration_file_without_the_corun_and_batch_costs_still_loads(tmp_path):
+    from perfkit.analysis.prediction import DEFAULT_COSTS
+    from perfkit.orchestration import calibration
+
+    made = DEFAULT_COSTS["process"].changed(corun_cpu_factor=1.07, run_parent_cpu_s=0.002, batch_parent_cpu_s=3e-4,
+                                            calibrated=True)
+    path = calibration.save({"process": made}, tmp_path)
+    assert calibration.load(tmp_path)["process"] == made
+    data = json.loads(path.read_text())
+    for key in ("corun_cpu_factor", "run_parent_cpu_s", "batch_parent_cpu_s", "batch_interval_s"):
+        del data["backends"]["process"][key]  # as a file of version 4 stored it
+    path.write_text(json.dumps(data))
+    old = calibration.load(tmp_path)["process"]
+    assert (old.corun_cpu_factor, old.run_parent_cpu_s, old.batch_parent_cpu_s) == (1.0, 0.0, 0.0)
+
+
+@pytest.mark.slow
+def test_the_corun_factor_is_measured_with_every_core_busy_against_one():
+    from perfkit.orchestration import calibration
+    from perfkit.runner import calibration as yardstick
+
+    import time
+    start = time.monotonic()
+    assert yardstick.cpu_per_pass(start, start + 0.02) > 0
+    factor = calibration._corun_factor()
+    # a ratio of CPU per pass: near 1 wherever it runs (bounds against nothing but itself)
+    assert 0.5 < factor < 4.0
 
 
 @pytest.mark.slow

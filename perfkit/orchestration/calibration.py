@@ -13,6 +13,11 @@ figure is measured here by real runs of the synthetic solver through the real ru
 - start-up and stop: runs of one unit on 1 and on 16 workers (Dask: 4): the wall outside the
   unit's span, and its growth per worker; the first start in a fresh process (cold: the
   forkserver, the cluster) on top;
+- the co-run factor: the calibration workload's CPU per pass in one process per core at once
+  against one process alone, in the same short window, alternated (a speed flip hits both);
+- per run and per batch in the parent: a run of one unit (the run's own cost), and a run whose
+  sleeping units each end a batch of outcomes (the worker sends one every FLUSH_INTERVAL_S of a
+  running item: each wakes the parent), against it;
 - a timeout: units that hang (``hang_py``, ignoring their deadline) under a 0.1 s timeout:
   how late after the deadline each is stopped, and how long until the next unit starts on
   the worker's replacement.
@@ -35,6 +40,7 @@ from typing import Any, Iterable, Optional
 
 import numpy as np
 
+from perfkit.backends.base import FLUSH_INTERVAL_S
 from perfkit.runner import calibration as yardstick
 from perfkit.analysis.prediction.model import DEFAULT_COSTS, BackendCosts
 from perfkit.runner.environment import cpu_model, usable_cores
@@ -50,7 +56,7 @@ CANDIDATES = 500
 STOP_TIMEOUT_S = 0.1
 HANGS = 4
 #: Bump when the measurement changes: older files are then measured again.
-VERSION = 4
+VERSION = 5
 CALIBRATED = ("inline", "process", "thread", "dask")
 
 
@@ -159,6 +165,62 @@ def _cpu_factor(store: Path, backend: str) -> float:
     return statistics.median(sides[backend]) / statistics.median(sides["inline"])
 
 
+#: Rounds of the co-run measurement (each: one process alone, then one per core at once) and
+#: each side's window, seconds.
+CORUN_ROUNDS, CORUN_WINDOW_S = 5, 0.15
+
+
+def _corun_factor() -> float:
+    """CPU per pass of the calibration workload with every usable core busy (one process per
+    core at once) / with one process alone: the median over ``CORUN_ROUNDS`` rounds of the ratio,
+    each round measuring both sides back to back (the machine's speed flips, docs/benchmarks.md
+    section 4, then moves both). A process pool of the standard library: the figure is the
+    machine's, not a backend's."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from perfkit.backends.process import main_not_reimported
+
+    cores = usable_cores()
+    if cores < 2:
+        return 1.0
+
+    def window(n: int) -> list[float]:
+        start = time.monotonic() + 0.05  # every process waits for the same start
+        jobs = [pool.submit(yardstick.cpu_per_pass, start, start + CORUN_WINDOW_S) for _ in range(n)]
+        return [job.result() for job in jobs]
+
+    with ProcessPoolExecutor(cores, mp_context=multiprocessing.get_context("forkserver")) as pool:
+        with main_not_reimported():  # (the pool starts its processes on the first submits)
+            window(cores)  # start every process of the pool before measuring
+        ratios = []
+        for _ in range(CORUN_ROUNDS):
+            alone = window(1)[0]
+            ratios.append(statistics.median(window(cores)) / alone)
+    return statistics.median(ratios)
+
+
+#: Units of the per-batch measurement, and each unit's sleep (longer than the batch interval:
+#: each unit's end sends a batch), milliseconds.
+BATCH_UNITS, BATCH_SLEEP_MS = 16, 25.0
+
+
+def _per_run_and_batch(store: Path, costs: BackendCosts) -> tuple[float, float]:
+    """(parent CPU per run, per batch of outcomes sent before an item's end), seconds: a run of
+    one unit (its parent CPU less one unit's and one item's cost) against a run of
+    ``BATCH_UNITS`` sleeping units in one item — each unit's end sends a batch, so
+    ``BATCH_UNITS`` batches more (median of ``START_ROUNDS`` + 1 alternations)."""
+    one, batches = [], []
+    for _ in range(START_ROUNDS + 1):
+        one.append(_run(store, costs.backend, 1, 1).summary.cpu_parent_s)
+        batches.append(_run(store, costs.backend, BATCH_UNITS, BATCH_UNITS, strategy="sequential",
+                            candidates=BATCH_UNITS, sleep_ms=BATCH_SLEEP_MS).summary.cpu_parent_s)
+    run = statistics.median(one) - costs.unit.parent_cpu_s - costs.item.parent_cpu_s
+    extra_units = (BATCH_UNITS - 1) * costs.unit.parent_cpu_s
+    per_batch = (statistics.median(batches) - statistics.median(one) - extra_units) / BATCH_UNITS
+    return max(0.0, run), max(0.0, per_batch)
+
+
 def _start_costs(store: Path, backend: str, most: int) -> tuple[float, float, float]:
     """(extra wall of a cold start, wall per worker, wall per run) of starting and stopping a
     backend's workers: the first start in a fresh Python process (cold: forkserver, cluster),
@@ -212,7 +274,10 @@ def calibrate_backend(backend: str, store: Optional[Path] = None) -> BackendCost
                 item_parent = 0.0
             costs = costs.changed(item_worker_cpu_s=worker, item_latency_s=gap, item_parent_cpu_s=item_parent)
         if backend in ("process", "dask"):
-            costs = costs.changed(unit_cpu_factor=_cpu_factor(store, backend))
+            costs = costs.changed(unit_cpu_factor=_cpu_factor(store, backend), corun_cpu_factor=_corun_factor())
+        if backend == "process":
+            run, batch = _per_run_and_batch(store, costs)
+            costs = costs.changed(run_parent_cpu_s=run, batch_parent_cpu_s=batch, batch_interval_s=FLUSH_INTERVAL_S)
         if backend != "dask":  # a Dask restart takes seconds per hang: docs/benchmarks-dask.md
             delay, gap = _stops(store, backend)
             costs = costs.changed(stop_delay_s=delay, replace_s=gap if costs.behaviour.stop_kills_worker else 0.0)

@@ -65,3 +65,18 @@ def measure(rounds: int = 3) -> float:
             best = min(best, time.thread_time() - t0)
         total += best
     return total
+
+
+def cpu_per_pass(start: float, stop: float, scale: float = 0.1) -> float:
+    """CPU seconds per pass of the calibration workload (each kernel at ``scale`` of its
+    iterations: ~0.6 ms a pass), passes run one after another on this thread from monotonic
+    time ``start`` until ``stop``. Several processes given the same window run at once, which is
+    how the co-run factor is measured (perfkit/orchestration/calibration.py): a fixed window
+    rather than a fixed amount of work, so that no process runs its tail alone."""
+    time.sleep(max(0.0, start - time.monotonic()))
+    passes, t0 = 0, time.thread_time()
+    while time.monotonic() < stop or not passes:
+        for kernel, n in KERNELS:
+            kernel(max(1, int(n * scale)))
+        passes += 1
+    return (time.thread_time() - t0) / passes

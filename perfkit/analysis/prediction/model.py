@@ -25,6 +25,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Optional
 
+from perfkit.backends.base import FLUSH_INTERVAL_S
 from perfkit.model import TimeoutPolicy
 
 #: How a backend hands work items to its workers.
@@ -101,6 +102,21 @@ class BackendCosts:
     #: CPU of the same unit on this backend's workers / in the reference (inline) run: a
     #: worker process is not the parent (another address space, a parent waking it).
     unit_cpu_factor: float = 1.0
+    #: CPU of the same work with every core of the machine busy / with one core busy (shared
+    #: caches, memory bandwidth, SMT siblings, a lower turbo): the calibration workload in one
+    #: process per core at once against one alone (:mod:`perfkit.orchestration.calibration`).
+    #: The simulator slows every piece of CPU on a host by :meth:`corun_slowdown` of its busy
+    #: cores; 1.0: no slowdown (docs/benchmarks.md, section 7, "Backend costs").
+    corun_cpu_factor: float = 1.0
+    #: Parent CPU per run besides its units, items and batches (planning, the store's files).
+    run_parent_cpu_s: float = 0.0
+    #: Parent CPU per batch of outcomes a worker sends before its item ends (every
+    #: ``batch_interval_s`` of a running item: perfkit/backends/base.py ``FLUSH_INTERVAL_S``);
+    #: the batch at an item's end is in ``item.parent_cpu_s``. Waking the parent for it is
+    #: most of the cost.
+    batch_parent_cpu_s: float = 0.0
+    #: Seconds of a running item between two of its batches (0: one batch per item).
+    batch_interval_s: float = 0.0
     #: Serial CPU per work item in a scheduler (Dask: one scheduler for the whole cluster).
     scheduler_item_cpu_s: float = 0.0
     #: Wall after a unit's deadline until the backend stops it (grace + how late it notices).
@@ -114,6 +130,14 @@ class BackendCosts:
     #: CPU seconds of the calibration workload (perfkit/runner/calibration.py) while these
     #: costs were measured: the machine's single-core speed then (None: not known).
     yardstick_cpu_s: Optional[float] = None
+
+    def corun_slowdown(self, busy: float, cores: float) -> float:
+        """How much slower a piece of CPU runs while ``busy`` of a machine's ``cores`` are busy:
+        1 with one core busy, ``corun_cpu_factor`` with all of them, linear in between (a
+        machine of another core count than the calibration's is taken to share the same way)."""
+        if self.corun_cpu_factor == 1.0 or cores <= 1 or busy <= 1:
+            return 1.0
+        return 1.0 + (self.corun_cpu_factor - 1.0) * (min(busy, cores) - 1.0) / (cores - 1.0)
 
     def at_yardstick(self, yardstick_cpu_s: Optional[float]) -> "BackendCosts":
         """These costs when the calibration workload takes ``yardstick_cpu_s`` (a run's
@@ -161,7 +185,8 @@ class BackendCosts:
 OVERHEADS = ("unit", "item")
 #: The keys of :meth:`BackendCosts.to_record` that are CPU work (they scale with the machine's speed).
 CPU_COSTS = ("start_cold_s", "start_per_worker_s", "close_s", "unit_worker_cpu_s", "unit_parent_cpu_s",
-             "item_worker_cpu_s", "item_parent_cpu_s", "scheduler_item_cpu_s")
+             "item_worker_cpu_s", "item_parent_cpu_s", "scheduler_item_cpu_s", "run_parent_cpu_s",
+             "batch_parent_cpu_s")
 
 
 #: Built-in costs, measured on the reference 2-core machine (docs/benchmarks.md, section
@@ -176,7 +201,7 @@ DEFAULT_COSTS: dict[str, BackendCosts] = {
     "process": BackendCosts("process", start_cold_s=0.19, start_per_worker_s=0.006, close_s=0.002,
                             unit=Overhead(worker_cpu_s=20e-6, parent_cpu_s=12e-6),
                             item=Overhead(worker_cpu_s=60e-6, parent_cpu_s=120e-6), item_latency_s=0.0003,
-                            stop_delay_s=0.065, replace_s=0.02),
+                            stop_delay_s=0.065, replace_s=0.02, batch_interval_s=FLUSH_INTERVAL_S),
     "thread": BackendCosts("thread", start_per_worker_s=0.0005, close_s=0.001,
                            unit=Overhead(worker_cpu_s=35e-6, parent_cpu_s=15e-6),
                            item=Overhead(worker_cpu_s=20e-6, parent_cpu_s=20e-6), item_latency_s=0.0001,
