@@ -22,10 +22,12 @@ What is replayed is perfkit's own execution (perfkit/runner.py and the backends)
   the next item (threads, inline);
 - a worker runs its item's units in order; a unit is its CPU (shared with every other
   runnable piece of CPU work on its machine: processor sharing, each of n runnable pieces gets
-  min(1, cores / n) of a core, scaled by the machine's speed) followed by its off-CPU wait (no
-  core needed). The backend's per-unit and per-item CPU ride on the same cores; the parent's
-  per-unit CPU (receiving and recording outcomes) is one more runnable piece, first in first
-  out, and a stage ends only when the parent has recorded its last outcome;
+  min(1, cores / n) of a core, scaled by the machine's speed and slowed by the co-run factor of
+  its busy cores, ``BackendCosts.corun_slowdown``) followed by its off-CPU wait (no core
+  needed). The backend's per-unit and per-item CPU ride on the same cores; the parent's CPU
+  per run, per unit and per batch of outcomes (receiving and recording them) is one more
+  runnable piece, first in first out, and a stage ends only when the parent has recorded its
+  last outcome;
 - uneven sharing (threads): the GIL is handed over in switch intervals to whichever thread
   wakes, not in turn (:mod:`.gil`), so a unit among n runnable threads may wait far longer than
   the mean n × its CPU; each unit's chance to be still running at its deadline (from the share
