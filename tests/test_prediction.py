@@ -438,6 +438,19 @@ def test_the_corun_factor_is_measured_with_every_core_busy_against_one():
 
 
 @pytest.mark.slow
+def test_the_parents_cost_per_batch_is_measured_on_real_process_runs(tmp_path):
+    from perfkit.analysis.prediction import DEFAULT_COSTS
+    from perfkit.orchestration import calibration
+
+    run_s, batch_s = calibration._per_run_and_batch(tmp_path, DEFAULT_COSTS["process"].changed(
+        unit_parent_cpu_s=0.0, item_parent_cpu_s=0.0))
+    # 16 batches that each wake an idle parent cost it CPU; bounds against the runs' own figures only
+    assert batch_s > 0 and run_s >= 0
+    runs = [p for p in tmp_path.iterdir() if (p / "summary.json").exists()]
+    assert len(runs) == 2 * (calibration.START_ROUNDS + 1)  # real runs, alternated
+
+
+@pytest.mark.slow
 def test_calibration_measures_once_then_reuses_until_recalibrated(tmp_path):
     import json
 
