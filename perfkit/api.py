@@ -32,7 +32,7 @@ from perfkit.analysis.prediction import DEFAULT_COSTS, Execution, Machine, workl
 from perfkit.analysis.prediction.model import RUNNER
 from perfkit.analysis.prediction.predict import Sweep, model_check, sweep
 from perfkit.analysis.runset import LeftOut, MixedRuns, describe_left_out, mixed_workloads, split_finished
-from perfkit.model import ConfigError, RunConfig, Task, TimeoutPolicy
+from perfkit.model import ConfigError, PerfkitError, RunConfig, Task, TimeoutPolicy
 from perfkit.orchestration.calibration import DEFAULT_DIR as CALIBRATION_DIR
 from perfkit.orchestration.calibration import costs_for
 from perfkit.orchestration.compare import Progress, profile_configs, run_experiment
@@ -166,7 +166,21 @@ def _model(runs: list[Run]) -> tuple[Any, bool]:
         return None, False
     runs = [r for r in runs if len(r.units)]  # as the comparison's runs
     costs = costs_for(sorted({"inline"} | {r.config.backend for r in runs}), measure=False)
-    return model_check(runs, reference, costs), all(c.calibrated for c in costs.values())
+    return (model_check(runs, reference, costs, _stored_gil(reference, runs)),
+            all(c.calibrated for c in costs.values()))
+
+
+def _stored_gil(reference: Run, runs: list[Run]) -> Any:
+    """The stored GIL probe of the reference's solver when a thread run is compared (nothing
+    measured here), or None."""
+    from perfkit.orchestration import gil_probe
+
+    if not any(r.config.backend == "thread" for r in runs):
+        return None
+    try:
+        return gil_probe.load(reference)
+    except PerfkitError:
+        return None
 
 
 def gate(baseline: Sequence[str | Path] = (), current: Sequence[str | Path] = (), *, base: Optional[str] = None,
@@ -347,6 +361,8 @@ class PredictResult:
 
     sweep: Sweep
     report_dir: Path
+    #: Where the threads' GIL hand-over cost came from ("" when no thread backend was predicted).
+    gil_probe: str = ""
 
 
 #: What ``predict`` sweeps unless told otherwise.
@@ -362,7 +378,7 @@ def predict(run_dir: str | Path, *, strategies: Sequence[str] = PREDICT_STRATEGI
             speed: float = 1.0, cores: Optional[int] = None, machines: int = 1,
             execution: Optional[Execution] = None, cooperative: Optional[bool] = None,
             calibration_dir: str | Path = CALIBRATION_DIR, recalibrate: bool = False, measure: bool = True,
-            out: str | Path | None = None) -> PredictResult:
+            gil_probe: bool = True, out: str | Path | None = None) -> PredictResult:
     """Predict, from the stored run ``run_dir`` alone (ideally sequential), every strategy ×
     backend × workers × chunk size, and write the report (report.md, report.html,
     report.json, the speedup chart).
@@ -373,7 +389,9 @@ def predict(run_dir: str | Path, *, strategies: Sequence[str] = PREDICT_STRATEGI
     first is the sweep's per-unit timeout (default: the run's); each gets a "what it would
     cut" section. ``execution``: how perfkit runs (today's runner by default). The backends'
     costs are this machine's stored calibration, measured first when missing (a few seconds;
-    ``measure=False``: built-in costs instead) or when ``recalibrate``.
+    ``measure=False``: built-in costs instead) or when ``recalibrate``. With a thread backend
+    and ``gil_probe``, the solver's GIL hand-over cost on this machine (perfkit/orchestration/
+    gil_probe.py): stored, or measured first (a few seconds) when missing or ``recalibrate``.
     """
     from perfkit.reports import prediction as prediction_report
 
@@ -384,11 +402,36 @@ def predict(run_dir: str | Path, *, strategies: Sequence[str] = PREDICT_STRATEGI
     workload = workload_of(run)
     machine = Machine(cores or workload.reference_cores, speed, machines, parent_shares_cores=machines == 1)
     costs = costs_for(sorted({"inline", *backends}), Path(calibration_dir), recalibrate, measure)
+    probed = _gil_probe(run, Path(calibration_dir), recalibrate, measure) if gil_probe and "thread" in backends else None
+    if probed is not None and probed[0] is not None:
+        workload = replace(workload, gil=probed[0])
     result = sweep(workload, costs, machine, strategies=strategies, backends=backends, workers=workers,
                    chunk_sizes=chunk_sizes, timeouts=timeouts, budgets=TimeoutPolicy(1.0, sample_budget_s, task_budget_s),
                    execution=execution or RUNNER, cooperative=cooperative)
+    if probed is not None:
+        result.assumptions.append(probed[1])
     folder = Path(out) if out is not None else _stamped("predict")
-    return PredictResult(result, prediction_report.write(result, folder, run.run_id))
+    return PredictResult(result, prediction_report.write(result, folder, run.run_id), probed[1] if probed else "")
+
+
+def _gil_probe(run: Run, directory: Path, again: bool, measure: bool) -> tuple[Any, str]:
+    """(the solver's GIL inflation or None, the sentence saying where it came from)."""
+    from perfkit.orchestration import gil_probe
+
+    try:
+        if not measure:
+            inflation = gil_probe.load(run, directory)
+            fresh = False
+        else:
+            inflation, fresh = gil_probe.inflation_for(run, directory, again)
+    except PerfkitError as exc:
+        return None, f"threads: the GIL probe failed, no hand-over cost taken ({exc})"
+    if inflation is None:
+        return None, "threads: the GIL probe not measured (built-in costs): no hand-over cost taken"
+    factors = ", ".join(f"×{f:.2f} at {n} threads" for n, f in inflation.factors if n > 1)
+    return inflation, (f"threads: this solver's units on several threads cost {factors} (held beyond "
+                       f"{inflation.largest_threads}) — the GIL probe, {'measured now' if fresh else 'stored, reused'}: "
+                       f"{inflation.source}")
 
 
 def _check_prediction(strategies: Sequence[str], backends: Sequence[str], workers: Sequence[int], speed: float,

@@ -19,7 +19,7 @@ FLAGS = {
     "backend_options.scheduler": "--scheduler",
     "run_dir": "RUN_DIR", "speed": "--speed", "cores": "--cores",
     "machines": "--machines", "timeouts": "--timeout", "chunk_sizes": "--chunk-size",
-    "execution": "--generation/--startup",
+    "execution": "--generation/--startup", "gil_probe": "--gil-probe/--no-gil-probe",
 }
 SOLVER_OPTION = "solver_options."
 

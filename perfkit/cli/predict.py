@@ -52,7 +52,11 @@ def predict_cmd(
                                               help="with generation on the workers: a stage's tapered pieces "
                                                    "handed out joined while later work waits (default: how perfkit "
                                                    "runs today)"),
-    recalibrate: bool = typer.Option(False, "--recalibrate", help="measure this machine's backend costs again"),
+    recalibrate: bool = typer.Option(False, "--recalibrate", help="measure this machine's backend costs (and the "
+                                                                   "GIL probe) again"),
+    gil_probe: bool = typer.Option(True, "--gil-probe/--no-gil-probe",
+                                   help="threads: measure (once per machine and solver, then reuse) what the "
+                                        "solver's units cost on several threads — the GIL's hand-overs"),
     calibration_dir: Path = typer.Option(Path("reports/calibration"), help="where calibrations are stored"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="report folder (default reports/predict-<time>)"),
 ) -> None:
@@ -75,11 +79,13 @@ def predict_cmd(
                      timeouts=_numbers(timeout, float, "timeouts") or [], sample_budget_s=sample_budget,
                      task_budget_s=task_budget, speed=speed, cores=cores, machines=machines, execution=execution,
                      cooperative=cooperative, calibration_dir=calibration_dir, recalibrate=recalibrate,
-                     out=out_dir)
+                     gil_probe=gil_probe, out=out_dir)
     s = result.sweep
     seq = s.predictions[0]
     console.print(f"sequential/inline×1 predicted {seq.wall_s:.3f} s (the run measured {s.workload.reference_wall_s:.3f} s)",
                   highlight=False)
+    if result.gil_probe:
+        console.print(f"- {result.gil_probe}", highlight=False, markup=False, soft_wrap=True)
     busy = busy_reference(s.workload)
     if busy:
         console.print(f"- warning: {busy}", style="yellow", highlight=False, markup=False, soft_wrap=True)

@@ -15,7 +15,12 @@ Cost of one unit
 this order, ``round(cpu_ms × multiplier × cpu_iters_per_ms)`` iterations of a pure-Python
 integer loop (holds the GIL), ``round(numpy_ms × multiplier × NUMPY_PASSES_PER_MS)`` passes
 of numpy ufuncs over 2 MB arrays (releases the GIL), and ``time.sleep(sleep_ms × multiplier)``
-(releases the GIL). With ``cooperative=True`` each phase stops at the deadline (the CPU loop
+(releases the GIL). With ``releases_per_ms`` > 0 the integer loop is cut into pieces and
+``round(cpu_ms × multiplier × releases_per_ms)`` short numpy calls (one ``sqrt`` over
+``RELEASE_ELEMENTS`` float64, a few µs) go between them: each releases the GIL and takes it
+back, as the seed's numpy and GPU calls inside a candidate did — alone on its thread that costs
+nothing, but among other runnable threads every release is a hand-over (docs/benchmarks.md,
+section 7, "Threads on the ARC solver"). Default 0: the loop holds the GIL throughout. With ``cooperative=True`` each phase stops at the deadline (the CPU loop
 checks every ~100 µs of work) and raises ``perfkit.model.DeadlineExceeded``.
 
 ``cpu_iters_per_ms`` defaults to ``CPU_ITERS_PER_MS`` (7000: 1 ms ≈ 1 ms of CPU on the
@@ -72,6 +77,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
@@ -86,6 +92,9 @@ CPU_ITERS_PER_MS = 7000
 NUMPY_PASSES_PER_MS = 2.0
 #: Elements of each numpy work array (2**18 float64 = 2 MB).
 NUMPY_ELEMENTS = 1 << 18
+#: Elements (float64) of the array each GIL-releasing call of ``releases_per_ms`` takes the square
+#: root of: 32 KB, far above the size from which numpy releases the GIL in a ufunc's loop.
+RELEASE_ELEMENTS = 4096
 #: Largest tail multiplier, so one unlucky draw cannot take hours.
 MAX_TAIL_MULTIPLIER = 1000.0
 
@@ -176,6 +185,8 @@ class UnitPlan:
     terminal: tuple[Fault, ...] = field(default_factory=tuple)
     #: The quirk kinds that hit the unit (``nondet``, ``flip``, ``stale``).
     quirks: tuple[str, ...] = ()
+    #: GIL-releasing numpy calls spread through the integer loop (``releases_per_ms``).
+    releases: int = 0
 
 
 def parse_faults(text: str) -> tuple[Fault, ...]:
@@ -260,6 +271,7 @@ class SyntheticSolver:
         slowdown: float = 0.0,
         faults: str = "",
         cpu_iters_per_ms: int = CPU_ITERS_PER_MS,
+        releases_per_ms: float = 0.0,
     ) -> None:
         self.n_candidates = _option("candidates", candidates, int)
         self.cpu_ms = _option("cpu_ms", cpu_ms, float)
@@ -270,7 +282,9 @@ class SyntheticSolver:
         self.cooperative = _option("cooperative", cooperative, _as_bool)
         self.slowdown = _option("slowdown", slowdown, float)
         self.cpu_iters_per_ms = _option("cpu_iters_per_ms", cpu_iters_per_ms, int)
-        for name in ("cpu_ms", "sleep_ms", "numpy_ms", "tail"):
+        self.releases_per_ms = _option("releases_per_ms", releases_per_ms, float)
+        self._release_buffers = threading.local()
+        for name in ("cpu_ms", "sleep_ms", "numpy_ms", "tail", "releases_per_ms"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise OptionError(f"solver_options.{name}", value, "expected a finite number >= 0")
@@ -324,6 +338,7 @@ class SyntheticSolver:
             alloc_mb=sum(f.value for f in hit if f.kind == "alloc"),
             terminal=tuple(f for f in hit if f.kind in _TERMINAL),
             quirks=tuple(f.kind for f in hit if f.kind in _QUIRKS),
+            releases=round(self.cpu_ms * mult * self.releases_per_ms),
         )
 
     def evaluate(self, task: Task, sample: Sample, candidate_id: str, deadline: float) -> np.ndarray:
@@ -339,7 +354,7 @@ class SyntheticSolver:
             if "flip" in plan.quirks and math.isfinite(deadline):
                 share = _UNSEEDED.choice(FLIP_SHARES)
                 self._sleep(share * max(0.0, deadline - time.monotonic()) * 1000.0, deadline)
-            self._cpu(plan.cpu_iters, deadline)
+            self._cpu(plan.cpu_iters, deadline, plan.releases)
             self._numpy(plan.numpy_passes, deadline)
             self._sleep(plan.sleep_ms, deadline)
             for f in plan.terminal:
@@ -405,15 +420,32 @@ class SyntheticSolver:
         if self.cooperative and time.monotonic() >= deadline:
             raise DeadlineExceeded("synthetic unit stopped at its deadline")
 
-    def _cpu(self, iters: int, deadline: float) -> None:
-        """``iters`` loop iterations, checking the deadline every ~100 µs of work."""
+    def _cpu(self, iters: int, deadline: float, releases: int = 0) -> None:
+        """``iters`` loop iterations, checking the deadline every ~100 µs of work, with
+        ``releases`` GIL-releasing calls spread evenly between the pieces."""
         chunk = max(1, self.cpu_iters_per_ms // 10)
+        if releases:
+            chunk = max(1, min(chunk, iters // (releases + 1)))
         x = 1
         while iters > 0:
             self._check(deadline)
             n = min(chunk, iters)
             x = _spin(n, x)
             iters -= n
+            if releases and iters > 0:
+                self._release_gil()
+                releases -= 1
+        for _ in range(releases):  # what the pieces left over (a loop shorter than its releases)
+            self._release_gil()
+
+    def _release_gil(self) -> None:
+        """One short numpy call that releases the GIL and takes it back (a buffer per thread:
+        threads writing one shared buffer would add cache traffic the seed's calls did not have)."""
+        buffers = getattr(self._release_buffers, "pair", None)
+        if buffers is None:
+            buffers = self._release_buffers.pair = (np.arange(RELEASE_ELEMENTS, dtype=np.float64),
+                                                    np.empty(RELEASE_ELEMENTS, dtype=np.float64))
+        np.sqrt(buffers[0], out=buffers[1])
 
     def _numpy(self, passes: int, deadline: float) -> None:
         """``passes`` GIL-free sqrt+multiply passes over 2 MB float64 arrays."""

@@ -13,6 +13,16 @@ a timeout ``T``, a unit times out when fewer than ``k`` of the ``T / interval`` 
 it: 4 threads and 10 ms units under a 60 ms timeout (the seed's Phase 4) lose ~15 % of their
 units, where the mean wall (40 ms) fits.
 
+A second cost of sharing the GIL is paid per hand-over, not per interval: a solver whose units
+release the GIL (numpy calls, GPU calls, hashing, I/O) hands it to a waiting thread at every
+release and waits to take it back; alone on its thread that costs nothing, among ``n`` runnable
+threads it inflates each unit's thread CPU (docs/benchmarks.md, section 7, "Threads on the ARC
+solver": ×1.6 at 2 threads, ×2.0 at 4 on the ARC solver; ×1.0 for pure-Python units). Nothing
+in a sequential run shows how often a unit releases the GIL, so it is measured once per
+(machine, solver) by replaying a sample of the reference's units on 1 and on k threads
+(perfkit/orchestration/gil_probe.py): :class:`Inflation`, which the simulator applies to every
+piece of CPU work sharing the GIL.
+
 Processes are not modelled so: the OS scheduler (CFS/EEVDF) is fair, each core runs next the
 runnable process that has received least, so a process's units get their share in turn and the
 fluid's wall is the wall (measured: section 7, the seed's processes, no timeout at 2× stretch).
@@ -21,6 +31,8 @@ fluid's wall is the wall (measured: section 7, the seed's processes, no timeout 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any, Optional
 
 from scipy.stats import nbinom
 
@@ -49,3 +61,83 @@ def late_probability(cpu_s: float, wait_s: float, timeout_s: float, share: float
     # failures (intervals to other threads) the unit can afford before its last interval
     spare = window_s / interval_s - need
     return float(nbinom.sf(spare, need, share))
+
+
+@dataclass(frozen=True)
+class Inflation:
+    """A solver's CPU per unit on ``n`` runnable threads of one process, relative to one thread
+    (the GIL hand-over cost, see the module docstring), measured at a few thread counts.
+
+    ``factors``: ``(threads, factor)`` pairs, sorted by threads; one thread is 1.0 by definition.
+    ``source``: how it was obtained (the probe's record: solver, when, units replayed), for reports.
+    """
+
+    factors: tuple[tuple[int, float], ...] = ((1, 1.0),)
+    source: str = ""
+    #: The units' own thread CPU at each count, relative to one thread (for the reports): larger
+    #: than ``factors``, part of a hand-over (a woken thread finding the GIL taken) runs beside
+    #: the GIL, on another core, and does not lengthen the GIL's work.
+    cpu_factors: tuple[tuple[int, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("factors", "cpu_factors"):
+            given = getattr(self, name)
+            points = {1: 1.0, **{int(n): float(f) for n, f in given}} if given or name == "factors" else {}
+            if any(n < 1 or not (math.isfinite(f) and f > 0) for n, f in points.items()):
+                raise ValueError(f"inflation factors must be positive at thread counts >= 1: {given}")
+            object.__setattr__(self, name, tuple(sorted(points.items())))
+
+    @property
+    def largest_threads(self) -> int:
+        """The most runnable threads measured: beyond them, the last factor is held."""
+        return self.factors[-1][0]
+
+    @property
+    def neutral(self) -> bool:
+        """Whether every factor is exactly 1 (the simulator then runs as without it)."""
+        return all(f == 1.0 for _, f in self.factors)
+
+    def at(self, threads: float) -> float:
+        """The factor at ``threads`` runnable threads: 1 at one thread or fewer, linear between
+        measured counts, the largest count's factor held beyond it."""
+        points = self.factors
+        if threads <= points[0][0]:
+            return points[0][1]
+        for (n0, f0), (n1, f1) in zip(points, points[1:]):
+            if threads <= n1:
+                return f0 + (f1 - f0) * (threads - n0) / (n1 - n0)
+        return points[-1][1]
+
+    def of_share(self, share: float) -> float:
+        """The factor a unit paid, from the share of a core it got on average (``1 / (n ×
+        f(n))`` among ``n`` runnable threads): ``n`` found by a few fixed-point steps."""
+        if share >= 1.0 or share <= 0.0:
+            return 1.0
+        threads = 1.0 / share
+        for _ in range(8):
+            threads = 1.0 / (share * self.at(threads))
+        return self.at(threads)
+
+    def to_record(self) -> dict[str, Any]:
+        """JSON-ready: ``{"factors": {"2": 1.6, ...}, "source": ...}``."""
+        return {"factors": {str(n): f for n, f in self.factors}, "source": self.source,
+                "cpu_factors": {str(n): f for n, f in self.cpu_factors}}
+
+    @classmethod
+    def from_record(cls, record: Optional[dict[str, Any]]) -> "Inflation":
+        """The inverse of :meth:`to_record` (None → no inflation)."""
+        if not record:
+            return cls()
+        return cls(tuple((int(n), float(f)) for n, f in record["factors"].items()), str(record.get("source", "")),
+                   tuple((int(n), float(f)) for n, f in (record.get("cpu_factors") or {}).items()))
+
+    def describe(self, threads: int) -> str:
+        """``with 4 threads each unit's CPU grows ×1.9 in hand-overs, the GIL's work ×1.7`` (and,
+        past the largest count measured, that the last factor is held)."""
+        held = (f" (held from {self.largest_threads}, the most threads the probe measured)"
+                if threads > self.largest_threads else "")
+        work = f"the GIL's work ×{self.at(threads):.1f}{held}"
+        if not self.cpu_factors:
+            return f"with {threads} threads {work} in hand-overs"
+        cpu = Inflation(self.cpu_factors).at(threads)
+        return f"with {threads} threads each unit's CPU grows ×{cpu:.1f} in hand-overs, {work}"

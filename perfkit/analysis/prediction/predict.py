@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
 
 from perfkit.analysis.findings import BUSY_OTHER_CORES
-from perfkit.analysis.prediction.gil import SWITCH_INTERVAL_S
+from perfkit.analysis.prediction.gil import SWITCH_INTERVAL_S, Inflation
 from perfkit.analysis.prediction.model import RUNNER, BackendCosts, Execution, Machine, SimConfig
 from perfkit.analysis.prediction.simulator import SimResult, simulate
 from perfkit.analysis.prediction.workload import Workload, workload_of
@@ -201,6 +201,8 @@ def _items_per_stage(result: SimResult) -> float:
 
 #: A second cost is named beside the largest when it is at least this fraction of it.
 SECOND_PART = 0.75
+#: A GIL hand-over factor from this one up is named in a thread configuration's why.
+HAND_OVER_NAMED = 1.05
 #: A cost below this share of the wall is not a reason.
 NEGLIGIBLE = 0.03
 
@@ -212,7 +214,8 @@ def _reason(part: str, result: SimResult, costs: BackendCosts, machine: Machine,
     cores = machine.cores * machine.machines
     if part == "contention":
         if costs.behaviour.gil:
-            return f"the GIL lets one of the {workers} threads run Python at a time, so they share one core"
+            return (f"the GIL lets one of the {workers} threads run Python at a time, so they share one core"
+                    + _hand_overs(workload, workers))
         if workers > cores:
             return f"{workers} workers share {cores} cores: each runs at {cores / workers:.0%} of a core"
         return (f"the parent's own CPU ({result.parent_cpu_s:.2f} s recording outcomes and dispatching) competes "
@@ -248,6 +251,16 @@ def _reason(part: str, result: SimResult, costs: BackendCosts, machine: Machine,
         return f"starting {workers} {costs.backend} worker{'s' if workers > 1 else ''} and stopping {'them' if workers > 1 else 'it'}"
     return (f"{result.kills} timed-out units each held their worker until the deadline + "
             f"{costs.stop_delay_s * 1000:.0f} ms, then its replacement took {costs.replace_s * 1000:.0f} ms")
+
+
+def _hand_overs(workload: Workload, workers: int) -> str:
+    """The GIL probe's part of a thread configuration's why ("" when the solver's units release
+    nothing, or it was not measured)."""
+    gil = workload.gil
+    if gil is None or workers < 2 or gil.at(workers) < HAND_OVER_NAMED:
+        return ""
+    return (f"; and this solver's units release the GIL: {gil.describe(workers)}, measured by the GIL probe "
+            f"(its units replayed on 1 and {gil.largest_threads} threads)")
 
 
 def explain(p_parts: dict[str, float], result: SimResult, costs: BackendCosts, machine: Machine,
@@ -493,15 +506,19 @@ def sweep_record(s: Sweep) -> dict[str, Any]:
     }
 
 
-def model_check(runs: Sequence[Run], reference: Run, costs: dict[str, BackendCosts]) -> "pd.DataFrame":
+def model_check(runs: Sequence[Run], reference: Run, costs: dict[str, BackendCosts],
+                gil: Optional[Inflation] = None) -> "pd.DataFrame":
     """Every measured run beside its prediction from ``reference`` alone: one row per
     (strategy, backend, workers) with the median over repeats of the measured and predicted
     wall (seconds), timed-out units and skipped units, and the model's wall error (predicted /
     measured − 1; missing where the backend's costs are the built-in ones, not measured on
-    this machine). A median count is a half when an even number of repeats disagree."""
+    this machine). A median count is a half when an even number of repeats disagree. ``gil``:
+    the solver's GIL hand-over cost on threads (:mod:`.gil`), None for none."""
+    from dataclasses import replace
+
     import pandas as pd
 
-    workload = workload_of(reference)
+    workload = replace(workload_of(reference), gil=gil)
     rows = []
     for run, result in predict_measured(workload, runs, costs):
         c = config_of(run)

@@ -34,6 +34,10 @@ What is replayed is perfkit's own execution (perfkit/runner.py and the backends)
   of the GIL it got) is summed as the units' CPU completes, and each time the sum passes a whole
   unit, that unit is *late*: it holds its worker until its deadline (its CPU taken as the fluid
   gave it) and times out — the expected count of late units, in a deterministic replay;
+- hand-overs (threads): a solver whose units release the GIL pays for each hand-over among
+  several runnable threads; every piece of CPU work sharing the GIL progresses ``f(n)`` times
+  slower, ``f`` the workload's measured :class:`~.gil.Inflation` at ``n`` runnable pieces
+  (none measured: 1, as for pure-Python units);
 - timeouts: a unit still running at its deadline stops itself (cooperative solver), or is
   stopped after the backend's stop delay: its worker killed and replaced (process, Dask: the
   rest of its work re-queued), interrupted (inline), or abandoned while its work keeps
@@ -57,7 +61,7 @@ from typing import Any, Callable, Optional
 import pandas as pd
 
 from perfkit import strategies
-from perfkit.analysis.prediction.gil import late_probability
+from perfkit.analysis.prediction.gil import Inflation, late_probability
 from perfkit.analysis.prediction.model import BackendCosts, Execution, Machine, SimConfig
 from perfkit.analysis.prediction.workload import TaskWork, UnitCost, Workload
 from perfkit.model import UnitRef, taper_joins
@@ -86,9 +90,10 @@ class _Host:
     so one heap ordered by that value gives the next completion in O(log n).
     """
 
-    __slots__ = ("cores", "speed", "v", "t", "heap", "n", "seq", "slowdown")
+    __slots__ = ("cores", "speed", "v", "t", "heap", "n", "seq", "slowdown", "inflation")
 
-    def __init__(self, cores: float, speed: float, slowdown: Optional[Callable[[float, float], float]] = None):
+    def __init__(self, cores: float, speed: float, slowdown: Optional[Callable[[float, float], float]] = None,
+                 inflation: Optional[Inflation] = None):
         self.cores, self.speed = float(cores), float(speed)
         #: (busy cores, cores) → how much slower CPU runs then (BackendCosts.corun_slowdown); None: never
         self.slowdown = slowdown
@@ -96,12 +101,16 @@ class _Host:
         self.heap: list = []
         self.n = 0
         self.seq = 0
+        #: The GIL's hand-over cost (threads): each piece's CPU grows by ``inflation.at(n)``.
+        self.inflation = None if inflation is None or inflation.neutral else inflation
 
     def rate(self) -> float:
         """Reference CPU seconds per second each runnable piece receives now."""
         if not self.n:
             return 0.0
         rate = self.speed * min(1.0, self.cores / self.n)
+        if self.inflation is not None:  # the GIL's hand-overs (threads)
+            rate /= self.inflation.at(self.n)
         return rate if self.slowdown is None else rate / self.slowdown(self.n, self.cores)
 
     def advance(self, t: float) -> None:
@@ -309,8 +318,9 @@ class _Sim:
         workers = 1 if costs.behaviour.in_parent else config.workers
         self.workers = workers
         if costs.behaviour.gil or costs.behaviour.in_parent:
-            # one core for every Python thread of the process (the GIL), or one thread at all
-            self.hosts = [_Host(1, speed)]
+            # one core for every Python thread of the process (the GIL), or one thread at all;
+            # threads also pay the solver's hand-over cost at each release of the GIL (.gil)
+            self.hosts = [_Host(1, speed, inflation=workload.gil if costs.behaviour.gil else None)]
             parent_host = self.hosts[0]
         else:
             # busy cores slow each other down (the co-run factor; none when it is 1)
@@ -686,13 +696,22 @@ class _Sim:
         share = min(1.0, work_s / elapsed) if elapsed > 0 else 1.0
         chance = 0.0
         if self.c.behaviour.gil and elapsed < self.timeout and not state[7]:  # (past it, the fluid times it out)
-            chance = late_probability(work_s, state[4], self.timeout, share)
+            chance = self._late_chance(slot, work_s, state[4], share)
             self.late_sum += chance
             if self.late_sum >= 1.0:
                 self.late_sum -= 1.0
                 state[5] = True
                 self._arm_deadline(slot, token, state)
         self.shares[(state[0].task, state[1])] = (share, chance)
+
+    def _late_chance(self, slot: _Slot, work_s: float, wait_s: float, share: float) -> float:
+        """:func:`.gil.late_probability` of a unit; under a hand-over cost (``f``), of ``f ×`` its
+        CPU at ``f ×`` the share of the GIL it got (the same mean wall, the turns counted right)."""
+        inflation = slot.host.inflation
+        if inflation is None:
+            return late_probability(work_s, wait_s, self.timeout, share)
+        f = inflation.of_share(share)
+        return late_probability(work_s * f, wait_s, self.timeout, min(1.0, share * f))
 
     def _cpu_done(self, t: float, slot: _Slot, token: int, state: list) -> None:
         if slot.token != token:

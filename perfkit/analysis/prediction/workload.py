@@ -19,6 +19,7 @@ from typing import Any, Optional
 import numpy as np
 import pandas as pd
 
+from perfkit.analysis.prediction.gil import Inflation
 from perfkit.model import WHOLE_SAMPLE
 from perfkit.store import Run
 from perfkit.model import UnitRef
@@ -76,6 +77,9 @@ class Workload:
     #: CPU seconds of the calibration workload around the reference (its summary's
     #: ``calibration_cpu_s``): the machine's single-core speed then; None when not recorded.
     reference_yardstick_cpu_s: Optional[float] = None
+    #: The solver's GIL hand-over cost on threads of this machine (perfkit/orchestration/gil_probe.py);
+    #: None: not measured, taken as none.
+    gil: Optional[Inflation] = None
 
     @property
     def n_units(self) -> int:

@@ -1,0 +1,277 @@
+"""The GIL probe: what a solver's units cost on several threads of one process, measured once
+per (machine, solver) and stored beside the machine's calibration.
+
+A unit that releases the GIL (a numpy or GPU call, hashing, I/O) hands it over to a waiting
+thread at every release and waits to take it back. Alone on its thread that costs nothing; with
+other runnable threads it inflates the unit's own thread CPU (docs/benchmarks.md, section 7,
+"Threads on the ARC solver"), and nothing in a sequential run shows how often a unit releases
+the GIL. So the probe replays a bounded sample of the reference run's own units (every k-th unit
+of each task, about :data:`SAMPLE_CPU_S` of CPU, only units that ended ``ok`` or ``error``) in a
+fresh Python process, with the run's solver, options and tasks: on 1 thread, then on k concurrent
+threads for k in :data:`THREADS` (and the machine's usable cores), the passes interleaved
+:data:`ROUNDS` times so that a change of the machine's speed hits every side. Each unit's thread
+CPU on k threads over its CPU on 1 thread in the same round (summed over the units that ran
+while all k threads did; the median over rounds) is the factor at k:
+:class:`perfkit.analysis.prediction.gil.Inflation`, which the simulator applies to threads.
+
+Stored as ``<dir>/gil-<machine key>.json``, one entry per solver (name, options, plugins),
+reused until measured again; the probe times only the solver's ``evaluate`` (perfkit's own
+per-unit cost is pure Python and is the calibration's).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from perfkit.analysis.findings import BUSY_OTHER_CORES
+from perfkit.analysis.prediction.gil import Inflation
+from perfkit.model import PerfkitError
+from perfkit.orchestration.calibration import DEFAULT_DIR, machine_facts, machine_key
+from perfkit.runner.environment import usable_cores
+from perfkit.store import Run
+
+#: CPU seconds (on one thread) of the units replayed per pass.
+SAMPLE_CPU_S = 0.15
+#: Fewest units replayed (when the run has them): enough for every thread of the largest count.
+MIN_UNITS = 32
+#: Concurrent thread counts measured (with the machine's usable cores when not among them).
+THREADS = (2, 4)
+#: Rounds of (1 thread, then each count): interleaved, the median kept.
+ROUNDS = 3
+#: Statuses whose units ran to their end in the reference (a timeout or a crash may hang).
+REPLAYED = ("ok", "error")
+#: Bump when the measurement changes: stored probes of an older version are measured again.
+VERSION = 1
+#: Longest a probe may take (seconds) before it counts as failed.
+PROBE_TIMEOUT_S = 300
+
+
+def solver_identity(run: Run) -> dict[str, Any]:
+    """What identifies a solver's code for the probe: its spec, options and plugins."""
+    c = run.config
+    return {"solver": c.solver, "options": dict(sorted((c.solver_options or {}).items())),
+            "plugins": list(c.plugins), "version": VERSION}
+
+
+def solver_key(run: Run) -> str:
+    """A short stable hash of :func:`solver_identity` (the entry's key in the probe file)."""
+    text = json.dumps(solver_identity(run), sort_keys=True, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
+
+
+def path_of(directory: Path = DEFAULT_DIR) -> Path:
+    """This machine's probe file."""
+    return Path(directory) / f"gil-{machine_key()}.json"
+
+
+def load(run: Run, directory: Path = DEFAULT_DIR) -> Optional[Inflation]:
+    """The stored probe of ``run``'s solver on this machine, or None."""
+    path = path_of(directory)
+    if not path.exists():
+        return None
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8")).get("solvers", {}).get(solver_key(run))
+        return None if entry is None else Inflation.from_record(entry)
+    except (json.JSONDecodeError, TypeError, ValueError, AttributeError, KeyError):
+        raise PerfkitError(f"{path}: malformed GIL probe file (delete it, or measure again)") from None
+
+
+def save(run: Run, inflation: Inflation, directory: Path = DEFAULT_DIR) -> Path:
+    """Store ``inflation`` as this machine's probe of ``run``'s solver (other solvers kept)."""
+    path = path_of(directory)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data: dict[str, Any] = {"machine": machine_facts(), "solvers": {}}
+    if path.exists():
+        try:
+            data["solvers"] = json.loads(path.read_text(encoding="utf-8")).get("solvers", {})
+        except (json.JSONDecodeError, AttributeError):
+            pass  # a malformed file is replaced
+    data["solvers"][solver_key(run)] = {**solver_identity(run), **inflation.to_record()}
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def sample_units(run: Run, cpu_s: float = SAMPLE_CPU_S, least: int = MIN_UNITS) -> list[tuple[str, str, int, str]]:
+    """``(task_id, split, index, candidate)`` of every k-th replayable unit of each task (in
+    the run's order), k chosen so that the sample's CPU is about ``cpu_s`` seconds and it holds
+    at least ``least`` units (or all of them)."""
+    u = run.units
+    u = u[u["status"].isin(REPLAYED) & u["cpu_s"].notna()].sort_values(["task_id", "started"], kind="stable")
+    if u.empty:
+        return []
+    total = float(u["cpu_s"].sum())
+    stride = max(1, min(int(total / cpu_s) if cpu_s > 0 else 1, len(u) // max(1, least)))
+    picked = u[u.groupby("task_id", sort=False).cumcount() % stride == 0]
+    return [(str(t), str(s), int(i), str(c)) for t, s, i, c in
+            picked[["task_id", "split", "index", "candidate"]].itertuples(index=False, name=None)]
+
+
+def thread_counts() -> tuple[int, ...]:
+    """The concurrent thread counts the probe measures on this machine."""
+    return tuple(sorted({*THREADS, usable_cores()} - {1}))
+
+
+def measure(run: Run, rounds: int = ROUNDS, cpu_s: float = SAMPLE_CPU_S) -> Inflation:
+    """Run the probe on ``run``'s solver in a fresh Python process (see the module docstring)."""
+    units = sample_units(run, cpu_s)
+    if not units:
+        raise PerfkitError(f"GIL probe of {run.config.solver}: the run has no unit that ended ok or error to replay")
+    c = run.config
+    spec = {"solver": c.solver, "options": c.solver_options or {}, "plugins": list(c.plugins), "tasks": c.tasks,
+            "units": units, "threads": list(thread_counts()), "rounds": rounds}
+    try:
+        done = subprocess.run([sys.executable, "-m", "perfkit.orchestration.gil_probe"], input=json.dumps(spec),
+                              capture_output=True, text=True, timeout=PROBE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise PerfkitError(f"GIL probe of {c.solver}: no answer within {PROBE_TIMEOUT_S} s") from None
+    try:
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        raise PerfkitError(f"GIL probe of {c.solver}: the probe failed: {last}") from None
+    factors = tuple((int(n), float(f)) for n, f in result["factors"].items())
+    cpu = tuple((int(n), float(f)) for n, f in result["cpu_factors"].items())
+    source = (f"GIL probe {time.strftime('%Y-%m-%d %H:%M')}: {len(units)} units of run {run.run_id} "
+              f"({result['unit_cpu_s'] * 1000:.0f} ms of CPU on one thread), replayed on 1 and "
+              f"{', '.join(str(n) for n, _ in factors)} threads, {rounds} rounds interleaved")
+    if result["others_cores"] > BUSY_OTHER_CORES:
+        # hand-overs depend on a free core to wake a waiting thread on: a busy machine shows fewer
+        source += (f"; other processes used {result['others_cores']:.1f} cores meanwhile: measure again on a "
+                   f"quiet machine")
+    return Inflation(factors, source, cpu)
+
+
+def inflation_for(run: Run, directory: Path = DEFAULT_DIR, again: bool = False) -> tuple[Inflation, bool]:
+    """``run``'s solver's inflation on this machine and whether it was measured now (False:
+    the stored probe reused)."""
+    stored = None if again else load(run, directory)
+    if stored is not None:
+        return stored, False
+    inflation = measure(run)
+    save(run, inflation, directory)
+    return inflation, True
+
+
+# -- inside the probe's own process -------------------------------------------------------------
+
+def _replay(spec: dict[str, Any]) -> dict[str, Any]:
+    """Replay ``spec["units"]`` through perfkit's own thread backend (its workers, its watcher,
+    this process's collecting loop: what a thread run pays) on 1 and on k busy threads,
+    interleaved; the factor per k. One backend with the most threads: a pass on k threads hands
+    out k equal work items, so k threads run and the others wait for work, off the CPU."""
+    import numpy as np
+
+    from perfkit.backends import get_backend
+    from perfkit.backends.base import Assignment, Generated, Generation, SolverRef
+    from perfkit.model import OutcomeBatch, WorkItem
+    from perfkit.tasks import load_tasks
+
+    import psutil
+
+    tasks = {t.id: t for t in load_tasks(spec["tasks"])}
+    units = [(t, s, int(i), c) for t, s, i, c in spec["units"]]
+    me = psutil.Process()
+    before = (time.monotonic(), _busy_s(), sum(me.cpu_times()[:2]))
+    backend = get_backend("thread")
+    backend.start(SolverRef(spec["solver"], spec["options"], tuple(spec["plugins"])), max(spec["threads"]))
+
+    def wait_for(count: int, kind: type) -> list[Any]:
+        got: list[Any] = []
+        while sum(len(e) if kind is OutcomeBatch else 1 for e in got) < count:
+            got += [e for e in backend.collect(0.05) if isinstance(e, kind)]
+        return got
+
+    try:
+        task_ids = list(dict.fromkeys(u[0] for u in units))
+        for task_id in task_ids:  # a solver may prepare its candidates (the ARC solver does)
+            backend.submit(tasks[task_id], Generation(task_id))
+        wait_for(len(task_ids), Generated)
+
+        def lanes(threads: int) -> tuple[dict[int, float], float]:
+            """(unit → its thread CPU, of the units that ended while every lane still ran; the
+            wall seconds until the first lane ran out of units). A lane
+            is every ``threads``-th unit, in work items of one task each, handed out one at a
+            time (the next when the last one's outcomes are in): ``threads`` threads busy."""
+            queued: list[list[WorkItem]] = []
+            for lane in range(threads):
+                by_task: dict[str, list[int]] = {}
+                for k in range(lane, len(units), threads):
+                    by_task.setdefault(units[k][0], []).append(k)
+                queued.append([WorkItem(lane, t, tuple(units[k][1:] for k in ks), uids=np.array(ks))
+                               for t, ks in by_task.items()])
+            left = {lane: 0 for lane in range(threads)}
+            lane_of = {k: k % threads for k in range(len(units))}
+
+            def hand(lane: int) -> None:
+                if queued[lane]:
+                    item = queued[lane].pop(0)
+                    left[lane] = len(item.units)
+                    backend.submit(tasks[item.task_id], Assignment(item, time.monotonic(), float(PROBE_TIMEOUT_S)))
+
+            began = time.monotonic()
+            for lane in range(threads):
+                hand(lane)
+            rows: list[tuple[int, float, float]] = []
+            while len(rows) < len(units):
+                for batch in (e for e in backend.collect(0.05) if isinstance(e, OutcomeBatch)):
+                    c = batch.columns
+                    rows += zip(batch.uids.tolist(), c["cpu_s"].tolist(), c["ended"].tolist())
+                    for k in batch.uids.tolist():
+                        left[lane_of[k]] -= 1
+                    for lane in {lane_of[k] for k in batch.uids.tolist()}:
+                        if left[lane] == 0:
+                            hand(lane)
+            last: dict[int, float] = {}
+            for k, _, ended in rows:
+                last[lane_of[k]] = max(last.get(lane_of[k], 0.0), ended)
+            cutoff = min(last.values())
+            return {k: cpu for k, cpu, ended in rows if ended <= cutoff}, cutoff - began
+
+        lanes(1)  # warm: caches, lazy set-up
+        cpu: dict[int, list[float]] = {n: [] for n in spec["threads"]}
+        wall: dict[int, list[float]] = {n: [] for n in spec["threads"]}
+        alone_s: list[float] = []
+        for _ in range(spec["rounds"]):
+            alone, alone_wall = lanes(1)
+            alone_s.append(sum(alone.values()))
+            for n in spec["threads"]:
+                shared, shared_wall = lanes(n)
+                base = sum(alone[k] for k in shared)
+                if base > 0:
+                    cpu[n].append(sum(shared.values()) / base)
+                    # the same units' share of the one-thread pass's wall (harness included)
+                    wall[n].append(shared_wall / (alone_wall * base / alone_s[-1]))
+    finally:
+        backend.close()
+    wall_s = time.monotonic() - before[0]
+    others = max(0.0, (_busy_s() - before[1]) - (sum(me.cpu_times()[:2]) - before[2])) / max(wall_s, 1e-9)
+    return {"factors": {str(n): statistics.median(r) for n, r in wall.items() if r},
+            "others_cores": others,
+            "cpu_factors": {str(n): statistics.median(r) for n, r in cpu.items() if r},
+            "rounds": {str(n): r for n, r in wall.items()}, "unit_cpu_s": statistics.median(alone_s)}
+
+
+def _busy_s() -> float:
+    """CPU seconds every core of the machine has been busy since boot."""
+    import psutil
+
+    t = psutil.cpu_times()
+    return t.user + t.nice + t.system + getattr(t, "irq", 0.0) + getattr(t, "softirq", 0.0) + getattr(t, "steal", 0.0)
+
+
+def main(argv: Sequence[str] = ()) -> None:
+    """The probe's process: a JSON spec on stdin, the result as one JSON line on stdout."""
+    print(json.dumps(_replay(json.loads(sys.stdin.read()))))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
