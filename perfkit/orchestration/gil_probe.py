@@ -40,7 +40,7 @@ from perfkit.store import Run
 #: CPU seconds (on one thread) of the units replayed per pass.
 SAMPLE_CPU_S = 0.15
 #: Fewest units replayed (when the run has them): enough for every thread of the largest count.
-MIN_UNITS = 32
+MIN_UNITS = 16
 #: Concurrent thread counts measured (with the machine's usable cores when not among them).
 THREADS = (2, 4)
 #: Rounds of (1 thread, then each count): interleaved, the median kept.
@@ -196,9 +196,10 @@ def _replay(spec: dict[str, Any]) -> dict[str, Any]:
             backend.submit(tasks[task_id], Generation(task_id))
         wait_for(len(task_ids), Generated)
 
-        def lanes(threads: int) -> tuple[dict[int, float], float]:
-            """(unit → its thread CPU, of the units that ended while every lane still ran; the
-            wall seconds until the first lane ran out of units). A lane
+        def lanes(threads: int) -> tuple[dict[int, float], dict[int, float], float]:
+            """(unit → its thread CPU, of the units that ended while every lane still ran; unit →
+            the share of it done by the time the first lane ran out of units, of those running
+            then; the wall seconds until that time). A lane
             is every ``threads``-th unit, in work items of one task each, handed out one at a
             time (the next when the last one's outcomes are in): ``threads`` threads busy."""
             queued: list[list[WorkItem]] = []
@@ -224,32 +225,36 @@ def _replay(spec: dict[str, Any]) -> dict[str, Any]:
             while len(rows) < len(units):
                 for batch in (e for e in backend.collect(0.05) if isinstance(e, OutcomeBatch)):
                     c = batch.columns
-                    rows += zip(batch.uids.tolist(), c["cpu_s"].tolist(), c["ended"].tolist())
+                    rows += zip(batch.uids.tolist(), c["cpu_s"].tolist(), c["ended"].tolist(), c["started"].tolist())
                     for k in batch.uids.tolist():
                         left[lane_of[k]] -= 1
                     for lane in {lane_of[k] for k in batch.uids.tolist()}:
                         if left[lane] == 0:
                             hand(lane)
             last: dict[int, float] = {}
-            for k, _, ended in rows:
+            for k, _, ended, _ in rows:
                 last[lane_of[k]] = max(last.get(lane_of[k], 0.0), ended)
             cutoff = min(last.values())
-            return {k: cpu for k, cpu, ended in rows if ended <= cutoff}, cutoff - began
+            # the units still running at the cutoff: the part of each done by then (by wall)
+            running = {k: (cutoff - started) / (ended - started) for k, _, ended, started in rows
+                       if started < cutoff < ended}
+            return {k: cpu for k, cpu, ended, _ in rows if ended <= cutoff}, running, cutoff - began
 
         lanes(1)  # warm: caches, lazy set-up
         cpu: dict[int, list[float]] = {n: [] for n in spec["threads"]}
         wall: dict[int, list[float]] = {n: [] for n in spec["threads"]}
         alone_s: list[float] = []
         for _ in range(spec["rounds"]):
-            alone, alone_wall = lanes(1)
+            alone, _, alone_wall = lanes(1)
             alone_s.append(sum(alone.values()))
             for n in spec["threads"]:
-                shared, shared_wall = lanes(n)
+                shared, running, shared_wall = lanes(n)
                 base = sum(alone[k] for k in shared)
                 if base > 0:
                     cpu[n].append(sum(shared.values()) / base)
-                    # the same units' share of the one-thread pass's wall (harness included)
-                    wall[n].append(shared_wall / (alone_wall * base / alone_s[-1]))
+                    # the same work's share of the one-thread pass's wall (harness included)
+                    done = base + sum(alone[k] * part for k, part in running.items())
+                    wall[n].append(shared_wall / (alone_wall * done / alone_s[-1]))
     finally:
         backend.close()
     wall_s = time.monotonic() - before[0]

@@ -94,7 +94,7 @@ NUMPY_PASSES_PER_MS = 2.0
 NUMPY_ELEMENTS = 1 << 18
 #: Elements (float64) of the array each GIL-releasing call of ``releases_per_ms`` takes the square
 #: root of: 32 KB, far above the size from which numpy releases the GIL in a ufunc's loop.
-RELEASE_ELEMENTS = 4096
+RELEASE_ELEMENTS = 1024
 #: Largest tail multiplier, so one unlucky draw cannot take hours.
 MAX_TAIL_MULTIPLIER = 1000.0
 
