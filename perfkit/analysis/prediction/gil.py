@@ -114,7 +114,7 @@ class Inflation:
         if share >= 1.0 or share <= 0.0:
             return 1.0
         threads = 1.0 / share
-        for _ in range(8):
+        for _ in range(32):
             threads = 1.0 / (share * self.at(threads))
         return self.at(threads)
 
