@@ -259,8 +259,9 @@ def _hand_overs(workload: Workload, workers: int) -> str:
     gil = workload.gil
     if gil is None or workers < 2 or gil.at(workers) < HAND_OVER_NAMED:
         return ""
+    counts = ", ".join(str(n) for n, _ in gil.factors)
     return (f"; and this solver's units release the GIL: {gil.describe(workers)}, measured by the GIL probe "
-            f"(its units replayed on 1 and {gil.largest_threads} threads)")
+            f"(its units replayed on {counts} threads)")
 
 
 def explain(p_parts: dict[str, float], result: SimResult, costs: BackendCosts, machine: Machine,
