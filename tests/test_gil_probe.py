@@ -116,6 +116,7 @@ def _tiny_run(tmp_path, **options):
     return run(config, tmp_path / "runs")
 
 
+@pytest.mark.slow  # a real probe in a fresh interpreter: ~2.5 s
 def test_the_probe_is_stored_per_solver_and_reused_not_measured_again(tmp_path):
     from perfkit.orchestration import gil_probe
 

@@ -508,7 +508,7 @@ def test_cli_predict_writes_the_report_and_json(tmp_path):
     # this machine's costs stored beforehand (the built-in ones), so that nothing is measured here
     calibration.save(dict(DEFAULT_COSTS), tmp_path / "cal")
     args = [*perfkit, "predict", str(run_dir), "--workers", "1,2,4", "--calibration-dir", str(tmp_path / "cal"),
-            "--timeout", "1,0.0005", "--out", str(tmp_path / "pred")]
+            "--timeout", "1,0.0005", "--out", str(tmp_path / "pred"), "--no-gil-probe"]  # the probe: test_gil_probe.py
     done = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     md = (tmp_path / "pred" / "report.md").read_text()
