@@ -56,7 +56,7 @@ CANDIDATES = 500
 STOP_TIMEOUT_S = 0.1
 HANGS = 4
 #: Bump when the measurement changes: older files are then measured again.
-VERSION = 5
+VERSION = 6
 CALIBRATED = ("inline", "process", "thread", "dask")
 
 
@@ -147,22 +147,27 @@ b.close()
 #: Rounds of the start-up measurement (each: one run on 1 worker, one on many).
 START_ROUNDS = 2
 #: The CPU-bound units timed inline and on a backend's worker for :func:`_cpu_factor`.
-FACTOR_UNITS, FACTOR_CPU_MS, FACTOR_ROUNDS = 150, 2.0, 3
+FACTOR_UNITS, FACTOR_CPU_MS, FACTOR_ROUNDS = 150, 2.0, 5
 
 
 def _cpu_factor(store: Path, backend: str) -> float:
-    """Σ unit CPU of the same CPU-bound units on one worker of ``backend`` / inline, the two
-    alternated ``FACTOR_ROUNDS`` times (median of each side). Each run's figure is divided by
-    its own calibration workload (``calibration_cpu_s``): the machine's speed may flip between
-    two runs (docs/benchmarks.md, section 4), which is not the backend's doing (one flip made
-    this factor 1.21 where ARC's units showed 1.0)."""
-    sides: dict[str, list[float]] = {"inline": [], backend: []}
+    """Σ unit CPU of the same CPU-bound units on one worker of ``backend`` / inline: the median
+    over ``FACTOR_ROUNDS`` rounds of each round's ratio, the two runs of a round back to back
+    (~0.3 s each). Each run's figure is divided by its own calibration workload
+    (``calibration_cpu_s``). The machine's speed may change between two runs
+    (docs/benchmarks.md, section 4), which is not the backend's doing, and the workload does not
+    always follow it: a median of each side over 3 rounds once read 1.21 and once 0.735 where
+    ARC's units showed 1.0 and the same measurement minutes later 1.01–1.02; a change hits one
+    round's pair together, or one round of five."""
+    ratios = []
     for _ in range(FACTOR_ROUNDS):
-        for name in sides:
+        per_side = []
+        for name in ("inline", backend):
             run = _run(store, name, FACTOR_UNITS, 16, strategy="sequential", candidates=FACTOR_UNITS // 5,
                        cpu_ms=FACTOR_CPU_MS)
-            sides[name].append(float(run.units["cpu_s"].sum()) / (run.summary.calibration_cpu_s or 1.0))
-    return statistics.median(sides[backend]) / statistics.median(sides["inline"])
+            per_side.append(float(run.units["cpu_s"].sum()) / (run.summary.calibration_cpu_s or 1.0))
+        ratios.append(per_side[1] / per_side[0])
+    return statistics.median(ratios)
 
 
 #: Rounds of the co-run measurement (each: one process alone, then one per core at once) and
