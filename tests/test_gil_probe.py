@@ -147,6 +147,19 @@ def test_the_sample_takes_every_kth_unit_of_each_task_and_skips_units_that_did_n
     assert {p[2] for p in picked} == {0, 1, 2, 3, 4}
 
 
+def test_a_factor_below_one_measured_next_to_other_work_is_taken_as_one(monkeypatch):
+    """Hand-overs can only cost: threads never run Python faster than one core does, so a
+    probe's factor below 1 (the one-thread pass slowed by another program) is noise."""
+    from perfkit.orchestration import gil_probe
+
+    measured = {"factors": {"2": 0.9, "4": 1.5}, "cpu_factors": {"2": 0.95, "4": 2.0}, "others_cores": 0.0,
+                "unit_cpu_s": 0.1}
+    monkeypatch.setattr(gil_probe, "_probe_process", lambda spec: measured)  # the probe's process, not run
+    inflation = gil_probe.measure(hand_run([0.01] * 40, samples=5))
+    assert inflation.factors == ((1, 1.0), (2, 1.0), (4, 1.5))
+    assert inflation.cpu_factors == ((1, 1.0), (2, 1.0), (4, 2.0))
+
+
 def test_a_thread_prediction_reuses_the_stored_probe_and_says_so(tmp_path):
     from perfkit import api
     from perfkit.analysis.prediction import DEFAULT_COSTS
@@ -219,8 +232,15 @@ def test_a_release_lets_another_thread_run_python():
             progress.clear()
         return during
 
-    # The counter never sleeps, so it waits for the GIL at every release; it still needs a core
-    # at that moment: ~900 turns of the 2 400 releases on a quiet machine, 3 next to two busy
-    # loops (seen). A unit of pure Python gives it a turn only when asked to drop the GIL: 0.
-    releasing, plain = turns(SyntheticSolver(cpu_ms=120, releases_per_ms=20)), turns(SyntheticSolver(cpu_ms=120))
-    assert releasing >= 2 and releasing > plain, (releasing, plain)
+    # The counter never sleeps, so it waits for the GIL at every release, but it still needs a
+    # core at that moment, a race the OS decides: ~900 turns of the 2 400 releases on a quiet
+    # machine, 3 next to two busy loops, 0 in 3 of 10 units next to four (seen). So the
+    # releasing unit gets up to five tries; a unit of pure Python gives the counter a turn
+    # only when asked to drop the GIL (a drop asked for before the interval was raised): 0-2.
+    plain = turns(SyntheticSolver(cpu_ms=120))
+    releasing = 0
+    for _ in range(5):
+        releasing = max(releasing, turns(SyntheticSolver(cpu_ms=120, releases_per_ms=20)))
+        if releasing >= 3 + plain:
+            break
+    assert releasing >= 3 + plain, (releasing, plain)
