@@ -687,6 +687,21 @@ def test_taper_pieces_are_joined_while_a_later_task_waits_and_the_last_task_keep
     assert budgeted.work_items == 20
 
 
+def test_the_dask_scheduler_assigns_the_items_the_runner_hands_out_joined_not_the_planned_pieces():
+    # the same two tasks as above on one Dask worker; the scheduler costs 1 s per item and
+    # nothing else does: t1's taper pieces go out as one joined item (18 items, not 20), each
+    # assigned by the one scheduler before its worker starts it
+    run = hand_run({"demo[0]": [0.01] * 40}, tasks=("t1", "t2"))
+    config = SimConfig("candidate-parallel", "dask", 1, None, TimeoutPolicy(100))
+    dask = FREE.changed(backend="dask", scheduler_item_cpu_s=1.0)
+    joined = simulate(workload_of(run), config, dask, Machine(2), RUNNER)
+    plain = simulate(workload_of(run), config, dask, Machine(2), PIPELINED)
+    assert (joined.work_items, plain.work_items) == (18, 20)
+    # one worker holding one item at a time: each item's second of scheduling, then its units
+    assert joined.wall_s == pytest.approx(18 * 1.0 + 80 * 0.01, rel=0.02)
+    assert plain.wall_s == pytest.approx(20 * 1.0 + 80 * 0.01, rel=0.02)
+
+
 def test_a_warm_pool_takes_start_up_out_of_the_runs_wall():
     run = hand_run({"demo[0]": [1.0, 1.0]})
     costs = FREE.changed(start_cold_s=0.5, start_per_worker_s=0.1, close_s=0.05)

@@ -229,7 +229,7 @@ class _Stage:
 class _Item:
     """A work item, or (``generation``) the job generating a task's candidates on a worker."""
 
-    __slots__ = ("task", "stage", "units", "pos", "queued", "first", "waited", "generation", "requeued")
+    __slots__ = ("task", "stage", "units", "pos", "queued", "first", "waited", "generation", "requeued", "scheduled")
 
     def __init__(self, task: int, stage: Optional[_Stage], units: tuple, queued: float, generation: bool = False):
         self.task, self.stage, self.units, self.queued = task, stage, units, queued
@@ -239,6 +239,7 @@ class _Item:
         self.pos = 0
         self.first = True  # its per-item CPU not yet paid
         self.waited = False  # its hand-over latency not yet paid
+        self.scheduled = True  # assigned by the cluster's scheduler (Dask), when there is one
 
 
 class _Slot:
@@ -481,10 +482,7 @@ class _Sim:
         for unit_list in stages[s]:
             if unit_list:
                 item = _Item(k, stage, tuple(unit_list), t)
-                if self.scheduler is not None:
-                    self.scheduler.add(self.c.scheduler_item_cpu_s, lambda t, item=item: self._enqueue(t, item))
-                else:
-                    self.queue.push(self._key(item), item)
+                self.queue.push(self._key(item), item)
         self._dispatch(t)
         if s == len(stages) - 1 and not self.x.task_barrier and not self.x.on_workers:
             self._generate(t, k + 1)
@@ -495,10 +493,6 @@ class _Sim:
         if not self.x.on_workers:
             return (0,)
         return (0, item.task) if item.generation else (1, item.task, item.stage.index)
-
-    def _enqueue(self, t: float, item: _Item) -> None:
-        self.queue.push(self._key(item), item)
-        self._dispatch(t)
 
     def _stage_units_done(self, t: float, stage: _Stage) -> None:
         # the stage ends when the parent has recorded its last outcome
@@ -564,7 +558,19 @@ class _Sim:
                 item = self._joined(item)
         slot.items.append(item)
         self.parent.add(self.c.item.parent_cpu_s)
+        if self.scheduler is not None and not item.generation:
+            # the runner submits the item as handed out (joined): the cluster's one scheduler
+            # assigns it, one item after another, before its worker can start it
+            item.scheduled = False
+            self.scheduler.add(self.c.scheduler_item_cpu_s, lambda t, slot=slot, item=item: self._scheduled(t, slot, item))
         if slot.idle:
+            slot.idle = False
+            self._next_unit(t, slot)
+
+    def _scheduled(self, t: float, slot: _Slot, item: _Item) -> None:
+        """The scheduler has assigned ``item``: its worker may start it if it waits for it."""
+        item.scheduled = True
+        if slot.alive and slot.idle and slot.items and slot.items[0] is item:
             slot.idle = False
             self._next_unit(t, slot)
 
@@ -599,6 +605,9 @@ class _Sim:
                 slot.items.popleft()
                 self._dispatch(t)
                 continue
+            if not item.scheduled:  # the scheduler has not assigned it yet: _scheduled starts it
+                slot.idle = True
+                return
             if item.first and self.c.item_latency_s > 0 and not item.waited:
                 # the item's hand-over (pipe, wake-up) as measured per item by the calibration
                 item.waited = True
