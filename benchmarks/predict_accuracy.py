@@ -397,8 +397,10 @@ def calibration(args) -> None:
 
 def dask(args) -> None:
     """Predicted walls of one stored run on N machines × M Dask workers (an existing cluster:
-    no start-up per run), with this machine's Dask costs; nothing is run."""
-    from perfkit.analysis.prediction import Execution, Machine, SimConfig, simulate
+    no start-up per run; today's runner), with this machine's Dask costs; nothing is run."""
+    from dataclasses import replace
+
+    from perfkit.analysis.prediction import Machine, SimConfig, simulate
     from perfkit.analysis.prediction.predict import explain, wall_parts
     from perfkit.store import load_run
 
@@ -415,7 +417,7 @@ def dask(args) -> None:
             config = SimConfig("candidate-parallel", "dask", machines * args.workers, chunk or None,
                                run.config.timeout)
             machine = Machine(args.cores, 1.0, machines, parent_shares_cores=False)
-            result = simulate(workload, config, costs, machine, Execution(startup="compare"))
+            result = simulate(workload, config, costs, machine, replace(RUNNER, startup="compare"))
             why = explain(wall_parts(result), result, costs, machine, workload, 0)
             print(f"| {machines} × {args.workers} | {chunk or 'auto'} | {result.work_items} | {result.wall_s:.3f} | "
                   f"{result.work_items * costs.scheduler_item_cpu_s:.3f} | {why} |")
