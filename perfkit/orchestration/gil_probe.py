@@ -181,92 +181,117 @@ def inflation_for(run: Run, directory: Path = DEFAULT_DIR, again: bool = False) 
 
 # -- inside the probe's own process -------------------------------------------------------------
 
+class _Replay:
+    """The reference's sampled units on perfkit's own thread backend (its workers, its watcher,
+    this process's collecting loop: what a thread run pays), started with the most threads any
+    pass needs: a pass on k threads hands out k lanes of work, so k threads run and the others
+    wait for work, off the CPU."""
+
+    def __init__(self, spec: dict[str, Any]):
+        from perfkit.backends import get_backend
+        from perfkit.backends.base import SolverRef
+        from perfkit.tasks import load_tasks
+
+        self.tasks = {t.id: t for t in load_tasks(spec["tasks"])}
+        self.units = [(t, s, int(i), c) for t, s, i, c in spec["units"]]
+        self.backend = get_backend("thread")
+        self.backend.start(SolverRef(spec["solver"], spec["options"], tuple(spec["plugins"])), max(spec["threads"]))
+
+    def generate(self) -> None:
+        """Each sampled task's candidates, once: a solver may prepare them (the ARC solver does)."""
+        from perfkit.backends.base import Generated, Generation
+
+        task_ids = list(dict.fromkeys(u[0] for u in self.units))
+        for task_id in task_ids:
+            self.backend.submit(self.tasks[task_id], Generation(task_id))
+        done = 0
+        while done < len(task_ids):
+            done += sum(isinstance(e, Generated) for e in self.backend.collect(0.05))
+
+    def _lanes_of(self, threads: int) -> list[list[Any]]:
+        """Lane k: every ``threads``-th unit from the k-th, in work items of one task each."""
+        import numpy as np
+
+        from perfkit.model import WorkItem
+
+        lanes = []
+        for lane in range(threads):
+            by_task: dict[str, list[int]] = {}
+            for k in range(lane, len(self.units), threads):
+                by_task.setdefault(self.units[k][0], []).append(k)
+            lanes.append([WorkItem(lane, t, tuple(self.units[k][1:] for k in ks), uids=np.array(ks))
+                          for t, ks in by_task.items()])
+        return lanes
+
+    def run_pass(self, threads: int) -> tuple[dict[int, float], dict[int, float], float]:
+        """One pass on ``threads`` busy threads: (unit → its thread CPU, of the units that ended
+        while every lane still ran; unit → the share of it done by the time the first lane ran
+        out of units, of those running then; the wall seconds until that time). Each lane's
+        items are handed out one at a time, the next when the last one's outcomes are in."""
+        from perfkit.backends.base import Assignment
+        from perfkit.model import OutcomeBatch
+
+        queued, lane_of = self._lanes_of(threads), {k: k % threads for k in range(len(self.units))}
+        left = {lane: 0 for lane in range(threads)}
+
+        def hand(lane: int) -> None:
+            if queued[lane]:
+                item = queued[lane].pop(0)
+                left[lane] = len(item.units)
+                self.backend.submit(self.tasks[item.task_id], Assignment(item, time.monotonic(), float(PROBE_TIMEOUT_S)))
+
+        began = time.monotonic()
+        for lane in range(threads):
+            hand(lane)
+        rows: list[tuple[int, float, float, float]] = []  # (unit, cpu, ended, started)
+        while len(rows) < len(self.units):
+            for batch in (e for e in self.backend.collect(0.05) if isinstance(e, OutcomeBatch)):
+                c, uids = batch.columns, batch.uids.tolist()
+                rows += zip(uids, c["cpu_s"].tolist(), c["ended"].tolist(), c["started"].tolist())
+                for k in uids:
+                    left[lane_of[k]] -= 1
+                for lane in {lane_of[k] for k in uids}:
+                    if left[lane] == 0:
+                        hand(lane)
+        return _cut(rows, lane_of, began)
+
+    def close(self) -> None:
+        """Stop the backend's threads."""
+        self.backend.close()
+
+
+def _cut(rows: list[tuple[int, float, float, float]], lane_of: dict[int, int],
+         began: float) -> tuple[dict[int, float], dict[int, float], float]:
+    """A pass's figures up to the time the first lane ran out of units (every lane ran until
+    then): see :meth:`_Replay.run_pass`."""
+    last: dict[int, float] = {}
+    for k, _, ended, _ in rows:
+        last[lane_of[k]] = max(last.get(lane_of[k], 0.0), ended)
+    cutoff = min(last.values())
+    # the units still running at the cutoff: the part of each done by then (by wall)
+    running = {k: (cutoff - started) / (ended - started) for k, _, ended, started in rows if started < cutoff < ended}
+    return {k: cpu for k, cpu, ended, _ in rows if ended <= cutoff}, running, cutoff - began
+
+
 def _replay(spec: dict[str, Any]) -> dict[str, Any]:
-    """Replay ``spec["units"]`` through perfkit's own thread backend (its workers, its watcher,
-    this process's collecting loop: what a thread run pays) on 1 and on k busy threads,
-    interleaved; the factor per k. One backend with the most threads: a pass on k threads hands
-    out k equal work items, so k threads run and the others wait for work, off the CPU."""
-    import numpy as np
-
-    from perfkit.backends import get_backend
-    from perfkit.backends.base import Assignment, Generated, Generation, SolverRef
-    from perfkit.model import OutcomeBatch, WorkItem
-    from perfkit.tasks import load_tasks
-
+    """Replay ``spec["units"]`` on 1 and on k busy threads (k in ``spec["threads"]``),
+    interleaved ``spec["rounds"]`` times; the factor per k (the module docstring)."""
     import psutil
 
-    tasks = {t.id: t for t in load_tasks(spec["tasks"])}
-    units = [(t, s, int(i), c) for t, s, i, c in spec["units"]]
     me = psutil.Process()
     before = (time.monotonic(), _busy_s(), sum(me.cpu_times()[:2]))
-    backend = get_backend("thread")
-    backend.start(SolverRef(spec["solver"], spec["options"], tuple(spec["plugins"])), max(spec["threads"]))
-
-    def wait_for(count: int, kind: type) -> list[Any]:
-        got: list[Any] = []
-        while sum(len(e) if kind is OutcomeBatch else 1 for e in got) < count:
-            got += [e for e in backend.collect(0.05) if isinstance(e, kind)]
-        return got
-
+    replay = _Replay(spec)
+    cpu: dict[int, list[float]] = {n: [] for n in spec["threads"]}
+    wall: dict[int, list[float]] = {n: [] for n in spec["threads"]}
+    alone_s: list[float] = []
     try:
-        task_ids = list(dict.fromkeys(u[0] for u in units))
-        for task_id in task_ids:  # a solver may prepare its candidates (the ARC solver does)
-            backend.submit(tasks[task_id], Generation(task_id))
-        wait_for(len(task_ids), Generated)
-
-        def lanes(threads: int) -> tuple[dict[int, float], dict[int, float], float]:
-            """(unit → its thread CPU, of the units that ended while every lane still ran; unit →
-            the share of it done by the time the first lane ran out of units, of those running
-            then; the wall seconds until that time). A lane
-            is every ``threads``-th unit, in work items of one task each, handed out one at a
-            time (the next when the last one's outcomes are in): ``threads`` threads busy."""
-            queued: list[list[WorkItem]] = []
-            for lane in range(threads):
-                by_task: dict[str, list[int]] = {}
-                for k in range(lane, len(units), threads):
-                    by_task.setdefault(units[k][0], []).append(k)
-                queued.append([WorkItem(lane, t, tuple(units[k][1:] for k in ks), uids=np.array(ks))
-                               for t, ks in by_task.items()])
-            left = {lane: 0 for lane in range(threads)}
-            lane_of = {k: k % threads for k in range(len(units))}
-
-            def hand(lane: int) -> None:
-                if queued[lane]:
-                    item = queued[lane].pop(0)
-                    left[lane] = len(item.units)
-                    backend.submit(tasks[item.task_id], Assignment(item, time.monotonic(), float(PROBE_TIMEOUT_S)))
-
-            began = time.monotonic()
-            for lane in range(threads):
-                hand(lane)
-            rows: list[tuple[int, float, float]] = []
-            while len(rows) < len(units):
-                for batch in (e for e in backend.collect(0.05) if isinstance(e, OutcomeBatch)):
-                    c = batch.columns
-                    rows += zip(batch.uids.tolist(), c["cpu_s"].tolist(), c["ended"].tolist(), c["started"].tolist())
-                    for k in batch.uids.tolist():
-                        left[lane_of[k]] -= 1
-                    for lane in {lane_of[k] for k in batch.uids.tolist()}:
-                        if left[lane] == 0:
-                            hand(lane)
-            last: dict[int, float] = {}
-            for k, _, ended, _ in rows:
-                last[lane_of[k]] = max(last.get(lane_of[k], 0.0), ended)
-            cutoff = min(last.values())
-            # the units still running at the cutoff: the part of each done by then (by wall)
-            running = {k: (cutoff - started) / (ended - started) for k, _, ended, started in rows
-                       if started < cutoff < ended}
-            return {k: cpu for k, cpu, ended, _ in rows if ended <= cutoff}, running, cutoff - began
-
-        lanes(1)  # warm: caches, lazy set-up
-        cpu: dict[int, list[float]] = {n: [] for n in spec["threads"]}
-        wall: dict[int, list[float]] = {n: [] for n in spec["threads"]}
-        alone_s: list[float] = []
+        replay.generate()
+        replay.run_pass(1)  # warm: caches, lazy set-up
         for _ in range(spec["rounds"]):
-            alone, _, alone_wall = lanes(1)
+            alone, _, alone_wall = replay.run_pass(1)
             alone_s.append(sum(alone.values()))
             for n in spec["threads"]:
-                shared, running, shared_wall = lanes(n)
+                shared, running, shared_wall = replay.run_pass(n)
                 base = sum(alone[k] for k in shared)
                 if base > 0:
                     cpu[n].append(sum(shared.values()) / base)
@@ -274,7 +299,7 @@ def _replay(spec: dict[str, Any]) -> dict[str, Any]:
                     done = base + sum(alone[k] * part for k, part in running.items())
                     wall[n].append(shared_wall / (alone_wall * done / alone_s[-1]))
     finally:
-        backend.close()
+        replay.close()
     wall_s = time.monotonic() - before[0]
     others = max(0.0, (_busy_s() - before[1]) - (sum(me.cpu_times()[:2]) - before[2])) / max(wall_s, 1e-9)
     return {"factors": {str(n): statistics.median(r) for n, r in wall.items() if r},
