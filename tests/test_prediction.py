@@ -765,3 +765,22 @@ def test_threads_whose_mean_wall_is_past_the_timeout_are_said_to_be_past_it():
     assert p.new_timeouts == 4
     assert "stretch each unit's wall ~4.0× to ~80 ms on average, past its 60 ms timeout" in p.why
     assert "and then stops itself" in p.why
+
+
+def test_a_dask_why_names_too_few_items_before_a_scheduler_that_takes_a_third_of_the_wall():
+    # 8 items of 1 s on 16 Dask workers: 8 of them idle for want of items; the scheduler's
+    # 8 × 0.05 s is under a third of the wall (the last item starts at 0.4 s and ends at 1.4 s)
+    from perfkit.analysis.prediction.predict import explain, wall_parts
+
+    run = hand_run({"demo[0]": [1.0] * 8})
+    dask = FREE.changed(backend="dask", scheduler_item_cpu_s=0.05)
+    config = SimConfig("candidate-parallel", "dask", 16, 1, TimeoutPolicy(100))
+    machine = Machine(16, parent_shares_cores=False)
+    result = simulate(workload_of(run), config, dask, machine)
+    assert 0.25 * result.wall_s < 8 * 0.05 < 0.5 * result.wall_s
+    why = explain(wall_parts(result), result, dask, machine, workload_of(run), 0)
+    assert "only 8 work items per stage for 16 workers" in why and "scheduler" not in why
+    crowded = FREE.changed(backend="dask", scheduler_item_cpu_s=0.2)  # now most of the wall
+    result = simulate(workload_of(run), config, crowded, machine)
+    assert "the scheduler hands out one work item at a time" in explain(wall_parts(result), result, crowded, machine,
+                                                                         workload_of(run), 0)
