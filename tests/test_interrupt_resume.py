@@ -123,3 +123,27 @@ def test_ctrl_c_while_the_command_line_is_still_importing_is_one_line_and_status
         perfkit.cli.entry()
     assert exit_.value.code == 130
     assert capsys.readouterr().err.strip() == "perfkit: interrupted"
+
+
+@pytest.mark.parametrize("where", ["parsing perfkit's own options", "building the command"])
+def test_ctrl_c_outside_any_verb_is_the_same_line_and_status_130(monkeypatch, capsys, where):
+    """Ctrl-C before a verb runs: while the command is built, or while perfkit's own options
+    are parsed (typer imports pydantic then, ~70 ms of every command; it turns the
+    KeyboardInterrupt into a returned 130 and keeps no exception). Both exited 130 silently."""
+    import typer.core
+    import typer.main
+
+    from perfkit.cli import app
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    if where == "building the command":
+        monkeypatch.setattr(typer.main, "get_command", interrupted)
+    else:
+        monkeypatch.setattr(typer.core.TyperGroup, "parse_args", interrupted)
+    monkeypatch.setattr(app.Verbs, "interrupt", None)
+    with pytest.raises(SystemExit) as exit_:
+        app.main(["history", "--help"])
+    assert exit_.value.code == 130
+    assert capsys.readouterr().err.strip() == "perfkit: interrupted"

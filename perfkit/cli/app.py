@@ -54,9 +54,13 @@ def _root(version: bool = typer.Option(False, "--version", callback=_show_versio
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point: run the command; a PerfkitError or a usage error becomes one line and exit
     status 2."""
-    import perfkit.cli.verbs  # noqa: F401  registers every verb on ``app``
+    try:
+        import perfkit.cli.verbs  # noqa: F401  registers every verb on ``app``
 
-    command = typer.main.get_command(app)
+        command = typer.main.get_command(app)
+    except KeyboardInterrupt as exc:
+        interrupted(exc)
+        sys.exit(INTERRUPTED_STATUS)
     try:
         code = command.main(args=argv, prog_name="perfkit", standalone_mode=False)
     except PerfkitError as exc:
@@ -74,9 +78,11 @@ def main(argv: Optional[list[str]] = None) -> None:
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    # typer turns Ctrl-C into Exit(130) and, outside standalone mode, returns the code
-    if code == INTERRUPTED_STATUS and Verbs.interrupt is not None:
-        interrupted(Verbs.interrupt)
+    # typer turns Ctrl-C into Exit(130) and, outside standalone mode, returns the code; no verb
+    # returns 130 itself. Outside a verb (parsing perfkit's own options, which imports pydantic:
+    # ~70 ms of every command) no exception is kept: still the same line
+    if code == INTERRUPTED_STATUS:
+        interrupted(Verbs.interrupt or KeyboardInterrupt())
     sys.exit(code if isinstance(code, int) else 0)
 
 
