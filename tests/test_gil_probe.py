@@ -147,6 +147,24 @@ def test_the_sample_takes_every_kth_unit_of_each_task_and_skips_units_that_did_n
     assert {p[2] for p in picked} == {0, 1, 2, 3, 4}
 
 
+@pytest.mark.parametrize("text", ["{", '{"solvers": []}', '{"solvers": "x"}', '{"solvers": null}'])
+def test_a_malformed_probe_file_is_one_line_and_measuring_again_replaces_it(tmp_path, text):
+    """load: one PerfkitError naming the file; save (what measuring again does) replaces the
+    file. A file whose "solvers" was not an object made save raise TypeError: the remedy the
+    line names crashed with a traceback."""
+    from perfkit.model import PerfkitError
+    from perfkit.orchestration import gil_probe
+
+    run = hand_run([0.01] * 4)
+    path = gil_probe.path_of(tmp_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    with pytest.raises(PerfkitError, match="malformed GIL probe file"):
+        gil_probe.load(run, tmp_path)
+    gil_probe.save(run, Inflation(((2, 1.3),)), tmp_path)
+    assert gil_probe.load(run, tmp_path) == Inflation(((2, 1.3),))
+
+
 def test_a_factor_below_one_measured_next_to_other_work_is_taken_as_one(monkeypatch):
     """Hand-overs can only cost: threads never run Python faster than one core does, so a
     probe's factor below 1 (the one-thread pass slowed by another program) is noise."""

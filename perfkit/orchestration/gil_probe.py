@@ -94,9 +94,11 @@ def save(run: Run, inflation: Inflation, directory: Path = DEFAULT_DIR) -> Path:
     data: dict[str, Any] = {"machine": machine_facts(), "solvers": {}}
     if path.exists():
         try:
-            data["solvers"] = json.loads(path.read_text(encoding="utf-8")).get("solvers", {})
+            stored = json.loads(path.read_text(encoding="utf-8")).get("solvers", {})
         except (json.JSONDecodeError, AttributeError):
-            pass  # a malformed file is replaced
+            stored = None
+        if isinstance(stored, dict):  # a malformed file ('"solvers": []' too) is replaced
+            data["solvers"] = stored
     data["solvers"][solver_key(run)] = {**solver_identity(run), **inflation.to_record()}
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
