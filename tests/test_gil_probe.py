@@ -159,10 +159,21 @@ def test_a_malformed_probe_file_is_one_line_and_measuring_again_replaces_it(tmp_
     path = gil_probe.path_of(tmp_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
-    with pytest.raises(PerfkitError, match="malformed GIL probe file"):
+    with pytest.raises(PerfkitError, match="malformed or unreadable GIL probe file"):
         gil_probe.load(run, tmp_path)
     gil_probe.save(run, Inflation(((2, 1.3),)), tmp_path)
     assert gil_probe.load(run, tmp_path) == Inflation(((2, 1.3),))
+
+
+def test_an_unreadable_probe_file_is_one_line_not_a_traceback(tmp_path):
+    """compare and report read the stored probe and go on without it on a PerfkitError; a
+    file they cannot read (here a folder in its place) raised IsADirectoryError through them."""
+    from perfkit.model import PerfkitError
+    from perfkit.orchestration import gil_probe
+
+    gil_probe.path_of(tmp_path).mkdir(parents=True)
+    with pytest.raises(PerfkitError, match="GIL probe file"):
+        gil_probe.load(hand_run([0.01] * 4), tmp_path)
 
 
 def test_a_factor_below_one_measured_next_to_other_work_is_taken_as_one(monkeypatch):

@@ -83,8 +83,8 @@ def load(run: Run, directory: Path = DEFAULT_DIR) -> Optional[Inflation]:
     try:
         entry = json.loads(path.read_text(encoding="utf-8")).get("solvers", {}).get(solver_key(run))
         return None if entry is None else Inflation.from_record(entry)
-    except (json.JSONDecodeError, TypeError, ValueError, AttributeError, KeyError):
-        raise PerfkitError(f"{path}: malformed GIL probe file (delete it, or measure again)") from None
+    except (OSError, TypeError, ValueError, AttributeError, KeyError):  # (JSONDecodeError is a ValueError)
+        raise PerfkitError(f"{path}: malformed or unreadable GIL probe file (delete it, or measure again)") from None
 
 
 def save(run: Run, inflation: Inflation, directory: Path = DEFAULT_DIR) -> Path:
