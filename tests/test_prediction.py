@@ -784,3 +784,16 @@ def test_a_dask_why_names_too_few_items_before_a_scheduler_that_takes_a_third_of
     result = simulate(workload_of(run), config, crowded, machine)
     assert "the scheduler hands out one work item at a time" in explain(wall_parts(result), result, crowded, machine,
                                                                          workload_of(run), 0)
+
+
+def test_a_dask_assignment_to_a_killed_worker_is_void_and_its_item_assigned_again():
+    # one worker holding two items: c0 hangs and is killed at 1.55 s; c1, handed out behind it,
+    # was still being assigned (1 to 2 s). Queued again, c1 waits for a second assignment (2 to
+    # 3 s) on the replacement: the first one, to the dead worker, does not let it start at 2 s
+    run = hand_run({"demo[0]": [10.0, 0.1]})
+    dask = FREE.changed(backend="dask", scheduler_item_cpu_s=1.0, prefetch=2, stop_delay_s=0.05, replace_s=0.0)
+    config = SimConfig("candidate-parallel", "dask", 1, 1, TimeoutPolicy(0.5))
+    r = simulate(workload_of(run), config, dask, Machine(2), RUNNER)
+    by = r.units.set_index("candidate")
+    assert by.loc["c0", "status"] == "timeout" and by.loc["c0", "ended"] == pytest.approx(1.55)
+    assert by.loc["c1", "started"] == pytest.approx(3.0) and by.loc["c1", "worker"] != by.loc["c0", "worker"]

@@ -202,7 +202,8 @@ def _corun_factor() -> float:
         for _ in range(CORUN_ROUNDS):
             alone = window(1)[0]
             ratios.append(statistics.median(window(cores)) / alone)
-    return statistics.median(ratios)
+    # busy neighbours never make a core faster: a ratio below 1 is the machine's noise
+    return max(1.0, statistics.median(ratios))
 
 
 #: Units of the per-batch measurement, and each unit's sleep (longer than the batch interval:

@@ -568,7 +568,10 @@ class _Sim:
             self._next_unit(t, slot)
 
     def _scheduled(self, t: float, slot: _Slot, item: _Item) -> None:
-        """The scheduler has assigned ``item``: its worker may start it if it waits for it."""
+        """The scheduler has assigned ``item``: its worker may start it if it waits for it. An
+        assignment to a worker killed meanwhile is void: the item, queued again, is assigned anew."""
+        if not slot.alive:
+            return
         item.scheduled = True
         if slot.alive and slot.idle and slot.items and slot.items[0] is item:
             slot.idle = False
