@@ -273,3 +273,11 @@ def test_a_release_lets_another_thread_run_python():
         if releasing >= 3 + plain:
             break
     assert releasing >= 3 + plain, (releasing, plain)
+
+
+def test_a_solver_of_long_units_replays_only_as_many_as_the_threads_need():
+    from perfkit.orchestration import gil_probe
+
+    run = hand_run([2.0] * 20, samples=5)  # 100 units of 2 s: 16 of them would be 32 s a pass
+    picked = gil_probe.sample_units(run)
+    assert max(gil_probe.THREADS) <= len(picked) <= 5 + max(gil_probe.THREADS)

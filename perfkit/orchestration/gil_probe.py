@@ -42,6 +42,9 @@ from perfkit.store import Run
 SAMPLE_CPU_S = 0.15
 #: Fewest units replayed (when the run has them): enough for every thread of the largest count.
 MIN_UNITS = 16
+#: Most CPU seconds a pass may take to reach MIN_UNITS: a solver of 2 s units replays as few
+#: units as the largest thread count needs (a probe is ~10 passes, its process PROBE_TIMEOUT_S).
+MAX_PASS_CPU_S = 1.0
 #: Concurrent thread counts measured (with the machine's usable cores when not among them).
 THREADS = (2, 4)
 #: Rounds of (1 thread, then each count): interleaved, the median kept.
@@ -109,12 +112,14 @@ def save(run: Run, inflation: Inflation, directory: Path = DEFAULT_DIR) -> Path:
 def sample_units(run: Run, cpu_s: float = SAMPLE_CPU_S, least: int = MIN_UNITS) -> list[tuple[str, str, int, str]]:
     """``(task_id, split, index, candidate)`` of every k-th replayable unit of each task (in
     the run's order), k chosen so that the sample's CPU is about ``cpu_s`` seconds and it holds
-    at least ``least`` units (or all of them)."""
+    at least ``least`` units (or all of them) — fewer, down to the largest thread count, when
+    ``least`` units would take more than ``MAX_PASS_CPU_S``."""
     u = run.units
     u = u[u["status"].isin(REPLAYED) & u["cpu_s"].notna()].sort_values(["task_id", "started"], kind="stable")
     if u.empty:
         return []
     total = float(u["cpu_s"].sum())
+    least = max(max(THREADS), min(least, int(MAX_PASS_CPU_S / (total / len(u))) if total > 0 else least))
     stride = max(1, min(int(total / cpu_s) if cpu_s > 0 else 1, len(u) // max(1, least)))
     picked = u[u.groupby("task_id", sort=False).cumcount() % stride == 0]
     return [(str(t), str(s), int(i), str(c)) for t, s, i, c in
