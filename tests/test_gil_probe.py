@@ -187,6 +187,8 @@ def test_a_factor_below_one_measured_next_to_other_work_is_taken_as_one(monkeypa
     inflation = gil_probe.measure(hand_run([0.01] * 40, samples=5))
     assert inflation.factors == ((1, 1.0), (2, 1.0), (4, 1.5))
     assert inflation.cpu_factors == ((1, 1.0), (2, 1.0), (4, 2.0))
+    stored = Inflation.from_record({"factors": {"2": 0.9, "4": 1.5}})  # a probe stored before the rule
+    assert stored.factors == ((1, 1.0), (2, 1.0), (4, 1.5))
 
 
 def test_a_thread_prediction_reuses_the_stored_probe_and_says_so(tmp_path):

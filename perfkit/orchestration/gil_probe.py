@@ -146,11 +146,8 @@ def measure(run: Run, rounds: int = ROUNDS, cpu_s: float = SAMPLE_CPU_S) -> Infl
             result = attempt
         if result["others_cores"] <= BUSY_OTHER_CORES:
             break
-    # A hand-over can only cost: a factor below 1 (threads running Python faster than one core)
-    # is noise — another process took the core during the one-thread pass (06:19, markdown-it-py:
-    # ×0.90 next to 1.4 busy cores, which turned "no faster than sequential" into 1.05×)
-    factors = tuple((int(n), max(1.0, float(f))) for n, f in result["factors"].items())
-    cpu = tuple((int(n), max(1.0, float(f))) for n, f in result["cpu_factors"].items())
+    factors = tuple((int(n), float(f)) for n, f in result["factors"].items())  # (below 1: taken as 1, Inflation)
+    cpu = tuple((int(n), float(f)) for n, f in result["cpu_factors"].items())
     source = (f"GIL probe {time.strftime('%Y-%m-%d %H:%M')}: {len(units)} units of run {run.run_id} "
               f"({result['unit_cpu_s'] * 1000:.0f} ms of CPU on one thread), replayed on 1 and "
               f"{', '.join(str(n) for n, _ in factors)} threads, {rounds} rounds interleaved")
