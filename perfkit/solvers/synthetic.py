@@ -20,8 +20,9 @@ of numpy ufuncs over 2 MB arrays (releases the GIL), and ``time.sleep(sleep_ms �
 ``RELEASE_ELEMENTS`` float64, a few µs) go between them: each releases the GIL and takes it
 back, as the seed's numpy and GPU calls inside a candidate did — alone on its thread that costs
 nothing, but among other runnable threads every release is a hand-over (docs/benchmarks.md,
-section 7, "Threads on the ARC solver"). Default 0: the loop holds the GIL throughout. With ``cooperative=True`` each phase stops at the deadline (the CPU loop
-checks every ~100 µs of work) and raises ``perfkit.model.DeadlineExceeded``.
+section 7, "Threads on the ARC solver"). Default 0: the loop holds the GIL throughout. With
+``cooperative=True`` each phase stops at the deadline (the CPU loop checks every ~100 µs of
+work) and raises ``perfkit.model.DeadlineExceeded``.
 
 ``cpu_iters_per_ms`` defaults to ``CPU_ITERS_PER_MS`` (7000: 1 ms ≈ 1 ms of CPU on the
 reference 2-core box, Python 3.11); it is a fixed constant rather than a measurement so that

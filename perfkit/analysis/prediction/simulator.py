@@ -95,22 +95,24 @@ class _Host:
     def __init__(self, cores: float, speed: float, slowdown: Optional[Callable[[float, float], float]] = None,
                  inflation: Optional[Inflation] = None):
         self.cores, self.speed = float(cores), float(speed)
-        #: (busy cores, cores) → how much slower CPU runs then (BackendCosts.corun_slowdown); None: never
+        #: The GIL's hand-over cost (threads), also read by the late-unit chance; None: none.
+        self.inflation = None if inflation is None or inflation.neutral else inflation
+        if self.inflation is not None:
+            slowdown = lambda n, cores, f=self.inflation: f.at(n)  # noqa: E731
+        #: (runnable pieces, cores) → how much slower each piece's CPU progresses then: the
+        #: co-run factor of busy cores (BackendCosts.corun_slowdown), or the GIL's hand-overs
+        #: on the one core of a thread backend; None: never slower
         self.slowdown = slowdown
         self.v = self.t = 0.0
         self.heap: list = []
         self.n = 0
         self.seq = 0
-        #: The GIL's hand-over cost (threads): each piece's CPU grows by ``inflation.at(n)``.
-        self.inflation = None if inflation is None or inflation.neutral else inflation
 
     def rate(self) -> float:
         """Reference CPU seconds per second each runnable piece receives now."""
         if not self.n:
             return 0.0
         rate = self.speed * min(1.0, self.cores / self.n)
-        if self.inflation is not None:  # the GIL's hand-overs (threads)
-            rate /= self.inflation.at(self.n)
         return rate if self.slowdown is None else rate / self.slowdown(self.n, self.cores)
 
     def advance(self, t: float) -> None:
@@ -573,7 +575,7 @@ class _Sim:
         if not slot.alive:
             return
         item.scheduled = True
-        if slot.alive and slot.idle and slot.items and slot.items[0] is item:
+        if slot.idle and slot.items and slot.items[0] is item:
             slot.idle = False
             self._next_unit(t, slot)
 
