@@ -7,6 +7,8 @@ import sys
 
 #: The exit status of a command stopped by Ctrl-C (128 + SIGINT), as a shell reports it.
 INTERRUPTED_STATUS = 130
+#: What perfkit says when it is stopped by Ctrl-C outside a run (a run adds how to resume it).
+INTERRUPTED_LINE = "perfkit: interrupted"
 
 
 def entry() -> None:
@@ -17,6 +19,6 @@ def entry() -> None:
         from perfkit.cli import app
         from perfkit.runner import command  # noqa: F401  pandas and numpy: app.entry's first import
     except KeyboardInterrupt:
-        print("perfkit: interrupted", file=sys.stderr)
+        print(INTERRUPTED_LINE, file=sys.stderr)
         raise SystemExit(INTERRUPTED_STATUS) from None
     app.entry()

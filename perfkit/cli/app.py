@@ -17,7 +17,7 @@ from typing import Any, List, Optional
 
 import typer
 
-from perfkit.cli import INTERRUPTED_STATUS
+from perfkit.cli import INTERRUPTED_LINE, INTERRUPTED_STATUS
 from perfkit.cli.command import Verbs, app, console, out
 from perfkit.cli.flags import describe
 from perfkit.model import ConfigError, PerfkitError, RunInterrupted
@@ -154,7 +154,7 @@ def interrupted(exc: BaseException) -> None:
     while cause is not None and not isinstance(cause, RunInterrupted):
         cause = cause.__cause__ or cause.__context__
     if cause is None:
-        console.print("perfkit: interrupted", highlight=False)
+        console.print(INTERRUPTED_LINE, highlight=False)
         return
     console.print(f"perfkit: run interrupted; resume it with: perfkit run --resume {cause.path}",
                   highlight=False, markup=False, soft_wrap=True)
