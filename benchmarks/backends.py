@@ -3,6 +3,7 @@ a bare ``ProcessPoolExecutor.map``, the main job's wall, and how quickly a hung 
 
     python benchmarks/backends.py overhead     # harness cost per unit, every backend
     python benchmarks/backends.py efficiency   # strategies × unit sizes vs ProcessPoolExecutor.map
+    python benchmarks/backends.py efficiency-steady  # the same, ≥ 0.4 ms units in ~4 s runs
     python benchmarks/backends.py demo         # `perfkit compare experiments/default.toml`, timed
     python benchmarks/backends.py thirdparty   # markdown-it-py units vs a chunked ProcessPoolExecutor
     python benchmarks/backends.py hangs        # p50/p99 stop latency over 50 hangs
@@ -50,6 +51,10 @@ SMALL, LARGE = 4_000, 44_000
 #: (cpu_ms of the synthetic solver, candidates, samples) measured by ``efficiency``: ~50 µs,
 #: ~0.4 ms and ~5 ms units (an empty synthetic unit costs ~20 µs of its own).
 EFFICIENCY_SIZES = [(0.03, 2000, 30), (0.4, 500, 20), (5.0, 40, 15)]
+#: The same for ``efficiency-steady``: ≥ 0.4 ms units (~0.45 ms and ~2.8 ms) in runs of ~4 s
+#: on 2 workers. A ~1 s run spends a few percent of its wall in the last item's tail and each
+#: worker's first units (cold caches), which a bare executor pays too (docs/benchmarks.md).
+EFFICIENCY_STEADY_SIZES = [(0.8, 500, 32), (5.0, 40, 75)]
 
 
 class NoopSolver:
@@ -145,10 +150,12 @@ def measure_overhead(store: Path) -> dict:
     return out
 
 
-def measure_efficiency(store: Path) -> dict:
+def measure_efficiency(store: Path, sizes: list[tuple[float, int, int]] = EFFICIENCY_SIZES) -> dict:
+    """Per size: the sequential reference (inline), the bare executor and the three parallel
+    strategies on the process backend, back to back."""
     workers = min(2, usable_cores())
     out = {}
-    for cpu_ms, n_candidates, n_samples in EFFICIENCY_SIZES:
+    for cpu_ms, n_candidates, n_samples in sizes:
         tasks = make_tasks(1, n_samples)
         options = {"candidates": n_candidates, "cpu_ms": cpu_ms}
         seq = perfkit_run(store, tasks, "sequential", "inline", 1, options)
@@ -414,7 +421,8 @@ def measure_demo_bare(store: Path) -> dict:
             "chunk": chunk}
 
 
-MEASURES = {"overhead": measure_overhead, "efficiency": measure_efficiency, "demo": measure_demo,
+MEASURES = {"overhead": measure_overhead, "efficiency": measure_efficiency,
+            "efficiency-steady": lambda store: measure_efficiency(store, EFFICIENCY_STEADY_SIZES), "demo": measure_demo,
             "demo-bare": measure_demo_bare,
             "thirdparty": measure_thirdparty}
 
@@ -465,9 +473,28 @@ def efficiency_rows(label: str, m: dict) -> list[str]:
     return rows
 
 
+def print_efficiency_medians(results: dict[str, list[dict]]) -> None:
+    """Per tree and size, the best strategy of each round against the bare executor of the
+    same round, and the medians over the rounds (one ~1–4 s run moves a few percent here)."""
+    print("\n| tree | units | best strategy / map, each round | median | efficiency, each round | median | "
+          "map's efficiency, each round | median |\n|---|---|---|---|---|---|---|---|")
+    for label, ms in results.items():
+        for key in ms[0]:
+            rows = [m[key] for m in ms]
+            best = [min(r[s] for s in ("candidate-parallel", "hybrid", "sample-parallel")) for r in rows]
+            ratio = [b / r["pool_map_s"] for b, r in zip(best, rows)]
+            eff = [r["ideal_s"] / b for b, r in zip(best, rows)]
+            bare = [r["ideal_s"] / r["pool_map_s"] for r in rows]
+            unit = statistics.median(r["unit_cpu_s"] for r in rows)
+            print(f"| {label} | {rows[0]['units']} × {unit * 1e6:.0f} µs | {' / '.join(f'{x:.3f}' for x in ratio)} | "
+                  f"**{statistics.median(ratio):.3f}** | {' / '.join(f'{x:.2f}' for x in eff)} | "
+                  f"**{statistics.median(eff):.2f}** | {' / '.join(f'{x:.2f}' for x in bare)} | "
+                  f"{statistics.median(bare):.2f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["overhead", "efficiency", "demo", "demo-bare", "thirdparty", "hangs", "store",
+    parser.add_argument("what", choices=["overhead", "efficiency", "efficiency-steady", "demo", "demo-bare", "thirdparty", "hangs", "store",
                                          "timeline",
                                          "_measure"])
     parser.add_argument("inner", nargs="?", help=argparse.SUPPRESS)
@@ -531,12 +558,14 @@ def main() -> None:
                 ideal = m["work_s"] / m["workers"]
                 print(f"| {label} | {i + 1} | {m['work_s']:.3f} | {m['perfkit_s']:.3f} | {ideal / m['perfkit_s']:.2f} | "
                       f"{m['bare_s']:.3f} | {ideal / m['bare_s']:.2f} | {m['perfkit_s'] / m['bare_s']:.2f} |")
-    elif args.what == "efficiency":
+    elif args.what.startswith("efficiency"):
         print("| tree | unit CPU | units | strategy | wall s | ProcessPoolExecutor.map s | wall / map | efficiency |")
         print("|---|---|---|---|---|---|---|---|")
         for label, ms in results.items():
             for m in ms:
                 print("\n".join(efficiency_rows(label, m)))
+        if args.rounds > 1:
+            print_efficiency_medians(results)
     else:
         print("| tree | round | `perfkit compare experiments/default.toml` s | exit | candidate-parallel row |")
         print("|---|---|---|---|---|")

@@ -12,7 +12,7 @@ from builders import make_run
 
 from perfkit.analysis.prediction import BackendCosts, Execution, Machine, SimConfig, simulate, workload_of
 from perfkit.analysis.prediction.model import PIPELINED, RUNNER, Behaviour
-from perfkit.model import TimeoutPolicy
+from perfkit.model import JOIN_LIMIT_ITEMS, TimeoutPolicy
 
 #: A backend with no cost at all: the wall is the work's own structure.
 FREE = BackendCosts("process", behaviour=Behaviour(dispatch="prefetch", prefetch=1, requeue="front"))
@@ -666,7 +666,7 @@ def test_generation_on_the_workers_overlaps_the_previous_tasks_units():
     assert one_at_a_time.wall_s == pytest.approx(3 * (0.2 + 0.8))  # sequential: a window of one task
 
 
-def test_taper_pieces_are_joined_while_a_later_task_waits_and_the_last_task_keeps_them():
+def test_pieces_are_joined_while_a_later_task_waits_and_the_last_task_keeps_its_taper():
     # 40 units of 10 ms per task; one worker's automatic plan: 5 × 7, 3, 1, 1 (perfkit/model/plan.py
     # tapered). Each work item — and each generation job — costs its worker 1 s.
     run = hand_run({"demo[0]": [0.01] * 40}, tasks=("t1", "t2"))
@@ -676,10 +676,12 @@ def test_taper_pieces_are_joined_while_a_later_task_waits_and_the_last_task_keep
     joined = simulate(workload_of(run), config, costs, Machine(2), RUNNER)
     assert RUNNER.join_taper and not PIPELINED.join_taper
     assert plain.work_items == 2 * 10
-    # t1's 3, 1, 1 go out as one item of 5 while t2 waits; t2, the last task, keeps its taper
-    assert joined.work_items == 8 + 10
+    # while t2 waits t1's pieces go out joined, up to four of its largest (JOIN_LIMIT_ITEMS):
+    # 7 × 4, then 7, 3, 1, 1; t2, the last task, keeps its taper
+    assert JOIN_LIMIT_ITEMS == 4
+    assert joined.work_items == 2 + 10
     assert plain.wall_s == pytest.approx(80 * 0.01 + 2 * 1.0 + 20 * 1.0)
-    assert joined.wall_s == pytest.approx(80 * 0.01 + 2 * 1.0 + 18 * 1.0)
+    assert joined.wall_s == pytest.approx(80 * 0.01 + 2 * 1.0 + 12 * 1.0)
     assert sorted(joined.units["candidate"]) == sorted(plain.units["candidate"])  # every unit once
     # under budgets the runner keeps the plan's items (which units a budget skips depends on them)
     budgeted = simulate(workload_of(run), replace(config, timeout=TimeoutPolicy(100, sample_budget_s=1e3)), costs,
@@ -689,16 +691,16 @@ def test_taper_pieces_are_joined_while_a_later_task_waits_and_the_last_task_keep
 
 def test_the_dask_scheduler_assigns_the_items_the_runner_hands_out_joined_not_the_planned_pieces():
     # the same two tasks as above on one Dask worker; the scheduler costs 1 s per item and
-    # nothing else does: t1's taper pieces go out as one joined item (18 items, not 20), each
+    # nothing else does: t1's pieces go out as two joined items (12 items, not 20), each
     # assigned by the one scheduler before its worker starts it
     run = hand_run({"demo[0]": [0.01] * 40}, tasks=("t1", "t2"))
     config = SimConfig("candidate-parallel", "dask", 1, None, TimeoutPolicy(100))
     dask = FREE.changed(backend="dask", scheduler_item_cpu_s=1.0)
     joined = simulate(workload_of(run), config, dask, Machine(2), RUNNER)
     plain = simulate(workload_of(run), config, dask, Machine(2), PIPELINED)
-    assert (joined.work_items, plain.work_items) == (18, 20)
+    assert (joined.work_items, plain.work_items) == (12, 20)
     # one worker holding one item at a time: each item's second of scheduling, then its units
-    assert joined.wall_s == pytest.approx(18 * 1.0 + 80 * 0.01, rel=0.02)
+    assert joined.wall_s == pytest.approx(12 * 1.0 + 80 * 0.01, rel=0.02)
     assert plain.wall_s == pytest.approx(20 * 1.0 + 80 * 0.01, rel=0.02)
 
 

@@ -1,5 +1,5 @@
-"""The schedule's work items: a stage's taper pieces are joined while a later task's work is
-queued, never across stages or tasks, and the run's last task keeps the plan's taper; every
+"""The schedule's work items: a stage's pieces are joined (up to JOIN_LIMIT_ITEMS planned
+items) while a later task's work is queued, never across stages or tasks, and the run's last task keeps the plan's taper; every
 planned unit is handed out exactly once, in the plan's order."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from builders import StopAfter, make_task
 from perfkit import load_run, runner, strategies
 from perfkit.backends import Generation
-from perfkit.model import Plan, RunConfig, RunInterrupted, TimeoutPolicy
+from perfkit.model import JOIN_LIMIT_ITEMS, Plan, RunConfig, RunInterrupted, TimeoutPolicy
 from perfkit.runner.schedule import Schedule
 
 CANDIDATES = [f"c{i:03d}" for i in range(150)]
@@ -38,7 +38,7 @@ def _handed_out(tasks, join: bool, source=None) -> dict[str, list]:
     return items
 
 
-def test_taper_pieces_are_joined_while_later_work_waits_and_the_last_task_keeps_its_taper():
+def test_pieces_are_joined_while_later_work_waits_and_the_last_task_keeps_its_taper():
     tasks = [make_task(f"t{i}", n_demo=3, n_test=1, seed=i) for i in range(3)]
     plain, joined = _handed_out(tasks, join=False), _handed_out(tasks, join=True)
     for t in tasks:
@@ -46,9 +46,11 @@ def test_taper_pieces_are_joined_while_later_work_waits_and_the_last_task_keeps_
         assert [u for item in plain[t.id] for u in item.units] == planned
         assert [u for item in joined[t.id] for u in item.units] == planned  # same units, same order
         largest = max(len(item.units) for item in plain[t.id])
-        assert all(len(item.units) <= largest for item in joined[t.id])
+        assert all(len(item.units) <= JOIN_LIMIT_ITEMS * largest for item in joined[t.id])
     for t in tasks[:-1]:
         assert len(joined[t.id]) < len(plain[t.id])
+        # whole planned chunks join too, not only the taper's shrunken pieces
+        assert max(len(item.units) for item in joined[t.id]) > max(len(item.units) for item in plain[t.id])
     last = tasks[-1].id
     assert [item.units for item in joined[last]] == [item.units for item in plain[last]]
     uids = np.concatenate([np.asarray(item.uids) for items in joined.values() for item in items])

@@ -44,7 +44,9 @@ def whole_numbers_only(text: str, columns: int) -> None:
 @pytest.fixture(scope="module")
 def compared(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("compare")
-    done = cli(*COMPARE, "--out", str(tmp / "rep"), "--store", str(tmp / "runs"), "--json", str(tmp / "out.json"))
+    # in an empty folder: no calibration stored under reports/calibration by an earlier predict
+    done = cli(*COMPARE, "--out", str(tmp / "rep"), "--store", str(tmp / "runs"), "--json", str(tmp / "out.json"),
+               cwd=tmp)
     assert done.returncode == 0, done.stderr
     return tmp, done
 
@@ -64,7 +66,9 @@ def test_compare_at_80_columns_in_a_log_shows_every_number_whole(compared):
         model = group["predicted"]
         # the model's error only against this machine's measured backend costs
         error = "uncalibrated" if model["model_error"] is None else f"{model['model_error']:+.0%}"
-        assert record["model_calibrated"] == (model["model_error"] is not None)
+        # (an error against a calibrated backend's costs is given even when another backend of
+        # the comparison is not calibrated, and model_calibrated says "all of them")
+        assert model["model_error"] is not None or not record["model_calibrated"]
         # then the timed-out units, measured / predicted (no budgets: no skipped column)
         counts = f"{model['measured_timeouts']:g} / {model['timeouts']:g}"
         assert re.search(re.escape(f"{duration(model['wall_s'])} ({error})") + " +" + re.escape(counts) + "$",

@@ -29,10 +29,10 @@ from perfkit.model.outcome import (
                                    output_hash,
 )
 from perfkit.model.batch import FLOAT_COLUMNS, OutcomeBatch
-from perfkit.model.plan import Plan, UnitRef, WorkItem, auto_chunk_size, chunked, taper_joins, tapered
+from perfkit.model.plan import JOIN_LIMIT_ITEMS, Plan, UnitRef, WorkItem, auto_chunk_size, chunked, taper_joins, tapered
 from perfkit.model.task import Sample, Split, Task, sample_label
 
-__all__ = ["DEFAULT_STORE", "ConfigError", "DeadlineExceeded", "FLOAT_COLUMNS", "Outcome", "OutcomeBatch", "PerfkitError",
+__all__ = ["DEFAULT_STORE", "ConfigError", "DeadlineExceeded", "FLOAT_COLUMNS", "JOIN_LIMIT_ITEMS", "Outcome", "OutcomeBatch", "PerfkitError",
            "Plan", "RAN_STATUSES", "RunConfig", "RunInterrupted", "RunLocked", "SAMPLE_KEY", "STATUSES", "Sample",
            "SignalInterrupt", "Split", "StoreError", "Task", "TimeoutPolicy", "UNIT_COLUMNS", "UNIT_KEY", "UnitRef",
            "WHOLE_SAMPLE", "WorkItem", "as_grid", "auto_chunk_size", "candidate_id_problem", "chunked", "grid_hash",

@@ -18,10 +18,10 @@ Budgets are not the schedule's: every work item of a task carries the task's
 
 A strategy's automatic chunks shrink at the end of a stage (perfkit/model/plan.py ``tapered``)
 so that the workers run out of work together. While later work is queued behind them — the next
-task's, since tasks overlap — nobody runs out, and each shrunken piece only costs its own
-dispatch (~0.5 ms of the parent's and the worker's CPU together on the main job, more than a
-10-unit piece's work; docs/benchmarks.md §9): ``pop`` then hands out consecutive pieces of one
-stage joined, up to the stage's largest item, for a strategy that says it tapers
+task's, since tasks overlap — nobody runs out, and each piece only costs its own dispatch
+(~0.5 ms of the parent's and the worker's CPU together on the main job, more than a 10-unit
+piece's work; docs/benchmarks.md §9): ``pop`` then hands out consecutive pieces of one stage
+joined, up to a few times the stage's largest item, for a strategy that says it tapers
 (``Strategy.tapers``: a plugin's small items may be deliberate). The last stage of the run keeps
 its taper. The rule is perfkit/model/plan.py ``taper_joins``, which the simulator of perfkit
 predict replays.
@@ -241,9 +241,9 @@ class Schedule:
         return t.task, job
 
     def _joined(self, item: WorkItem, priority: tuple, t: TaskRun) -> WorkItem:
-        """``item`` and the pieces queued right after it in its stage, joined up to the stage's
-        largest item, while work of a later task is queued or still to come (the module
-        docstring); ``item`` itself otherwise. Requeued jobs (Assignments) are never joined."""
+        """``item`` and the pieces queued right after it in its stage, joined (up to
+        ``JOIN_LIMIT_ITEMS`` times the stage's largest item), while work of a later task is
+        queued or still to come (the module docstring); ``item`` itself otherwise. Requeued jobs (Assignments) are never joined."""
         if item.sample_level:
             return item
         largest = self._largest.get((t.index, item.stage), 0)
