@@ -5,6 +5,7 @@ a bare ``ProcessPoolExecutor.map``, the main job's wall, and how quickly a hung 
     python benchmarks/backends.py efficiency   # strategies × unit sizes vs ProcessPoolExecutor.map
     python benchmarks/backends.py efficiency-steady  # the same, ≥ 0.4 ms units in ~4 s runs
     python benchmarks/backends.py demo         # `perfkit compare experiments/default.toml`, timed
+    python benchmarks/backends.py joins        # the main job with joined items of 1 and 4 planned items
     python benchmarks/backends.py thirdparty   # markdown-it-py units vs a chunked ProcessPoolExecutor
     python benchmarks/backends.py hangs        # p50/p99 stop latency over 50 hangs
     python benchmarks/backends.py store        # CPU per outcome of the store's append formats
@@ -403,6 +404,32 @@ def arc_pool_wall(tasks, workers: int, chunk: int) -> float:
         return time.monotonic() - t0
 
 
+def joins(store: Path, rounds: int, limits: tuple[int, ...] = (1, 4)) -> None:
+    """The main job's candidate-parallel run (process ×2) with joined items limited to each of
+    ``limits`` planned items (``perfkit.model.plan.JOIN_LIMIT_ITEMS``, read when a stage is
+    queued), in one process, alternating, after a sequential reference per round; prints each
+    run's efficiency (reference CPU / workers / wall), items and CPU, then the medians."""
+    from perfkit.model import plan
+    from perfkit.tasks import load_tasks
+    tasks = load_tasks("default")
+    config = dict(solver="arc", tasks="default", timeout=TimeoutPolicy(1.0))
+    effs: dict[int, list[float]] = {k: [] for k in limits}
+    print("| round | reference CPU s | join limit (planned items) | wall s | efficiency | items | parent CPU s | "
+          "workers' CPU s |\n|---|---|---|---|---|---|---|---|")
+    for r in range(rounds):
+        ref = runner.run(RunConfig(strategy="sequential", backend="inline", workers=1, **config), store, tasks=tasks)
+        work = float(ref.units.cpu_s.sum()) + float(ref.summary.generate_cpu_s)
+        for k in (limits if r % 2 == 0 else limits[::-1]):
+            plan.JOIN_LIMIT_ITEMS = k
+            run = runner.run(RunConfig(strategy="candidate-parallel", backend="process", workers=2, **config), store,
+                             tasks=tasks)
+            s, items = run.summary, run.units.groupby(["task_id", "chunk"]).ngroups
+            effs[k].append(work / 2 / float(s.wall_s))
+            print(f"| {r + 1} | {work:.3f} | {k} | {s.wall_s:.3f} | {effs[k][-1]:.2f} | {items} | "
+                  f"{s.cpu_parent_s:.3f} | {s.cpu_workers_s:.3f} |")
+    print("\n" + "; ".join(f"join limit {k}: median efficiency {statistics.median(v):.3f}" for k, v in effs.items()))
+
+
 def measure_demo_bare(store: Path) -> dict:
     """The main job's work three ways, back to back: perfkit's sequential reference (the work),
     perfkit's candidate-parallel run (process ×2), and the bare executor on the same units
@@ -495,7 +522,7 @@ def print_efficiency_medians(results: dict[str, list[dict]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=["overhead", "efficiency", "efficiency-steady", "demo", "demo-bare", "thirdparty", "hangs", "store",
-                                         "timeline",
+                                         "timeline", "joins",
                                          "_measure"])
     parser.add_argument("inner", nargs="?", help=argparse.SUPPRESS)
     parser.add_argument("--against", type=Path, help="another checkout to measure in the same run (A/B interleaved)")
@@ -511,6 +538,10 @@ def main() -> None:
         return
     if args.what == "timeline":
         print_timeline(Path(args.inner))
+        return
+    if args.what == "joins":
+        with tempfile.TemporaryDirectory() as tmp:
+            joins(Path(tmp), args.rounds)
         return
     if args.what in ("hangs", "store"):
         with tempfile.TemporaryDirectory() as tmp:

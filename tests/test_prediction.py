@@ -12,7 +12,7 @@ from builders import make_run
 
 from perfkit.analysis.prediction import BackendCosts, Execution, Machine, SimConfig, simulate, workload_of
 from perfkit.analysis.prediction.model import PIPELINED, RUNNER, Behaviour
-from perfkit.model import JOIN_LIMIT_ITEMS, TimeoutPolicy
+from perfkit.model import TimeoutPolicy
 
 #: A backend with no cost at all: the wall is the work's own structure.
 FREE = BackendCosts("process", behaviour=Behaviour(dispatch="prefetch", prefetch=1, requeue="front"))
@@ -667,7 +667,7 @@ def test_generation_on_the_workers_overlaps_the_previous_tasks_units():
 
 
 def test_pieces_are_joined_while_a_later_task_waits_and_the_last_task_keeps_its_taper():
-    # 40 units of 10 ms per task; one worker's automatic plan: 5 × 7, 3, 1, 1 (perfkit/model/plan.py
+    # 40 units of 10 ms per task; one worker's automatic plan: 7 items of 5, then 3, 1, 1 (perfkit/model/plan.py
     # tapered). Each work item — and each generation job — costs its worker 1 s.
     run = hand_run({"demo[0]": [0.01] * 40}, tasks=("t1", "t2"))
     config = SimConfig("candidate-parallel", "process", 1, None, TimeoutPolicy(100))
@@ -676,9 +676,9 @@ def test_pieces_are_joined_while_a_later_task_waits_and_the_last_task_keeps_its_
     joined = simulate(workload_of(run), config, costs, Machine(2), RUNNER)
     assert RUNNER.join_taper and not PIPELINED.join_taper
     assert plain.work_items == 2 * 10
-    # while t2 waits t1's pieces go out joined, up to four of its largest (JOIN_LIMIT_ITEMS):
-    # 7 × 4, then 7, 3, 1, 1; t2, the last task, keeps its taper
-    assert JOIN_LIMIT_ITEMS == 4
+    # while t2 waits t1's pieces (5 units each, then 3, 1, 1) go out joined up to its
+    # join_limit, 20 units (four of its largest, half the stage): 5 × 4, then 5, 5, 5, 3, 1, 1;
+    # t2, the last task, keeps its taper
     assert joined.work_items == 2 + 10
     assert plain.wall_s == pytest.approx(80 * 0.01 + 2 * 1.0 + 20 * 1.0)
     assert joined.wall_s == pytest.approx(80 * 0.01 + 2 * 1.0 + 12 * 1.0)

@@ -12,7 +12,7 @@ import pytest
 from builders import StopAfter, make_task
 from perfkit import load_run, runner, strategies
 from perfkit.backends import Generation
-from perfkit.model import JOIN_LIMIT_ITEMS, Plan, RunConfig, RunInterrupted, TimeoutPolicy
+from perfkit.model import JOIN_LIMIT_ITEMS, Plan, RunConfig, join_limit, RunInterrupted, TimeoutPolicy
 from perfkit.runner.schedule import Schedule
 
 CANDIDATES = [f"c{i:03d}" for i in range(150)]
@@ -55,6 +55,14 @@ def test_pieces_are_joined_while_later_work_waits_and_the_last_task_keeps_its_ta
     assert [item.units for item in joined[last]] == [item.units for item in plain[last]]
     uids = np.concatenate([np.asarray(item.uids) for items in joined.values() for item in items])
     assert sorted(uids.tolist()) == list(range(len(uids)))  # each planned unit exactly once
+
+
+def test_a_joined_item_holds_up_to_four_planned_items_and_never_past_half_an_even_share():
+    assert JOIN_LIMIT_ITEMS == 4
+    assert join_limit(172, 3100, 2) == 4 * 172  # the main job's automatic chunks
+    assert join_limit(300, 3000, 2) == 750  # half of a worker's share of the stage caps it
+    assert join_limit(1000, 3000, 2) == 1000  # a user's large chunk is never grown...
+    assert join_limit(5, 8, 4) == 5  # ...nor made smaller than the plan's largest item
 
 
 def test_a_task_list_without_a_length_joins_nothing_it_cannot_see_past():

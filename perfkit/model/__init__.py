@@ -29,7 +29,7 @@ from perfkit.model.outcome import (
                                    output_hash,
 )
 from perfkit.model.batch import FLOAT_COLUMNS, OutcomeBatch
-from perfkit.model.plan import JOIN_LIMIT_ITEMS, Plan, UnitRef, WorkItem, auto_chunk_size, chunked, taper_joins, tapered
+from perfkit.model.plan import JOIN_LIMIT_ITEMS, Plan, UnitRef, WorkItem, auto_chunk_size, chunked, join_limit, taper_joins, tapered
 from perfkit.model.task import Sample, Split, Task, sample_label
 
 __all__ = ["DEFAULT_STORE", "ConfigError", "DeadlineExceeded", "FLOAT_COLUMNS", "JOIN_LIMIT_ITEMS", "Outcome", "OutcomeBatch", "PerfkitError",

@@ -96,7 +96,16 @@ def tapered(units: Sequence[UnitRef], size: int, workers: int) -> tuple[tuple[Un
 JOIN_LIMIT_ITEMS = 4
 
 
-def taper_joins(held_units: int, next_units: int, largest_units: int, later_work: bool) -> bool:
+def join_limit(largest_units: int, stage_units: int, workers: int) -> int:
+    """Units a joined work item of a stage may hold: up to ``JOIN_LIMIT_ITEMS`` of its largest
+    planned item, but not past half of a worker's even share of the stage — for automatic
+    chunks the two are the same — so that joining never makes an item the stage's critical
+    path (the ideal bound of perfkit/analysis/metrics.py stays that of the plan), and never
+    less than the largest planned item."""
+    return max(largest_units, min(JOIN_LIMIT_ITEMS * largest_units, stage_units // (2 * max(1, workers))))
+
+
+def taper_joins(held_units: int, next_units: int, limit_units: int, later_work: bool) -> bool:
     """Whether the next queued piece of a stage (``next_units`` units) joins the work item
     being handed out (``held_units`` units so far) — the one rule of the runner
     (perfkit/runner/schedule.py ``Schedule.pop``) and of its simulation
@@ -106,6 +115,6 @@ def taper_joins(held_units: int, next_units: int, largest_units: int, later_work
     and :func:`auto_chunk_size` plans ~8 items per worker for the same reason. While work of a
     later task is queued or still to come (``later_work``) nobody runs out, and each item only
     costs its own dispatch (docs/benchmarks.md §9): consecutive pieces of one stage then go out
-    as one item, up to ``JOIN_LIMIT_ITEMS`` times the stage's largest item (``largest_units``).
-    The run's last stage keeps its plan."""
-    return later_work and held_units + next_units <= JOIN_LIMIT_ITEMS * largest_units
+    as one item, up to the stage's :func:`join_limit` (``limit_units``). The run's last stage
+    keeps its plan."""
+    return later_work and held_units + next_units <= limit_units

@@ -21,7 +21,7 @@ so that the workers run out of work together. While later work is queued behind 
 task's, since tasks overlap — nobody runs out, and each piece only costs its own dispatch
 (~0.5 ms of the parent's and the worker's CPU together on the main job, more than a 10-unit
 piece's work; docs/benchmarks.md §9): ``pop`` then hands out consecutive pieces of one stage
-joined, up to a few times the stage's largest item, for a strategy that says it tapers
+joined, up to a few times the stage's largest item (``join_limit``), for a strategy that says it tapers
 (``Strategy.tapers``: a plugin's small items may be deliberate). The last stage of the run keeps
 its taper. The rule is perfkit/model/plan.py ``taper_joins``, which the simulator of perfkit
 predict replays.
@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterable, Optional, Sized, Union
 import numpy as np
 
 from perfkit.backends import Assignment, Budget, Generation
-from perfkit.model import Task, TimeoutPolicy, WorkItem, taper_joins
+from perfkit.model import Task, TimeoutPolicy, WorkItem, join_limit, taper_joins
 
 #: A task whose candidates() killed its worker this many times stops the run.
 MAX_GENERATION_ATTEMPTS = 3
@@ -86,7 +86,8 @@ class Schedule:
 
     def __init__(self, tasks: Iterable[Task], lookahead: int, policy: TimeoutPolicy,
                  plan: Callable[[Task, Optional[list[str]]], list[list[tuple]]], sample_level: bool,
-                 budget_of: Callable[[Task], Optional[Budget]] = lambda task: None, join_taper: bool = False):
+                 budget_of: Callable[[Task], Optional[Budget]] = lambda task: None, join_taper: bool = False,
+                 workers: int = 1):
         self._source = iter(tasks)
         #: How many tasks the run has, when the list says (it is never read ahead of the window).
         self._total = len(tasks) if isinstance(tasks, Sized) else None
@@ -110,7 +111,8 @@ class Schedule:
         self.opened: list[TaskRun] = []  # tasks newly planned, for the runner's observer
         #: Join a stage's shrunken pieces while later work is queued (the module docstring).
         self.join_taper = join_taper
-        self._largest: dict[tuple[int, int], int] = {}  # (task index, stage) -> units of its largest item
+        self.workers = workers
+        self._join_limit: dict[tuple[int, int], int] = {}  # (task index, stage) -> units a joined item may hold
 
     # -- the window ---------------------------------------------------------------------------
 
@@ -191,7 +193,8 @@ class Schedule:
                 break
         index = len(self._stages)
         self._stages.append(_Stage(t, t.stage, sum(len(i.units) for i in items)))
-        self._largest[(t.index, t.stage)] = max(len(i.units) for i in items)
+        self._join_limit[(t.index, t.stage)] = join_limit(max(len(i.units) for i in items), self._stages[-1].left,
+                                                          self.workers)
         top = items[-1].uids[-1] + 1
         if top > len(self._stage_of):
             self._stage_of = np.resize(self._stage_of, max(top, 2 * len(self._stage_of)))
@@ -241,17 +244,17 @@ class Schedule:
         return t.task, job
 
     def _joined(self, item: WorkItem, priority: tuple, t: TaskRun) -> WorkItem:
-        """``item`` and the pieces queued right after it in its stage, joined (up to
-        ``JOIN_LIMIT_ITEMS`` times the stage's largest item), while work of a later task is
+        """``item`` and the pieces queued right after it in its stage, joined (up to the
+        stage's ``join_limit`` in units), while work of a later task is
         queued or still to come (the module docstring); ``item`` itself otherwise. Requeued jobs (Assignments) are never joined."""
         if item.sample_level:
             return item
-        largest = self._largest.get((t.index, item.stage), 0)
+        limit = self._join_limit.get((t.index, item.stage), 0)
         pieces, held, heap, later = [item], len(item.units), self._heap, None
         while heap and heap[0][0] == priority and isinstance(heap[0][2], WorkItem):
             if later is None:
                 later = self._later_work(t)
-            if not taper_joins(held, len(heap[0][2].units), largest, later):
+            if not taper_joins(held, len(heap[0][2].units), limit, later):
                 break
             pieces.append(heapq.heappop(heap)[2])
             held += len(pieces[-1].units)

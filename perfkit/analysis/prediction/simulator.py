@@ -64,7 +64,7 @@ from perfkit import strategies
 from perfkit.analysis.prediction.gil import Inflation, late_probability
 from perfkit.analysis.prediction.model import BackendCosts, Execution, Machine, SimConfig
 from perfkit.analysis.prediction.workload import TaskWork, UnitCost, Workload
-from perfkit.model import UnitRef, taper_joins
+from perfkit.model import UnitRef, join_limit, taper_joins
 
 INF = math.inf
 #: Work of a unit that timed out in the reference and would time out again: it runs until stopped.
@@ -224,8 +224,8 @@ class _Stage:
     task: int
     index: int
     units_left: int
-    #: Units of its largest planned item (taper pieces are joined up to it).
-    largest: int = 0
+    #: Units a joined item may hold (perfkit/model/plan.py ``join_limit``).
+    join_limit: int = 0
 
 
 class _Item:
@@ -475,7 +475,7 @@ class _Sim:
         if units == 0:
             self._release(t, k, s + 1)
             return
-        stage = _Stage(k, s, units, max(len(item) for item in stages[s]))
+        stage = _Stage(k, s, units, join_limit(max(len(item) for item in stages[s]), units, self.workers))
         if k not in self.task_deadlines and self.cfg.timeout.task_budget_s is not None:
             self.task_deadlines[k] = t + self.cfg.timeout.task_budget_s
         if self.active_stages == 0:
@@ -587,7 +587,7 @@ class _Sim:
         while heap and heap[0][0] == key and not heap[0][2].requeued:
             if later is None:  # a later task not done: its work is queued or still to come
                 later = self.last_undone > item.task
-            if not taper_joins(held, len(heap[0][2].units), item.stage.largest, later):
+            if not taper_joins(held, len(heap[0][2].units), item.stage.join_limit, later):
                 break
             pieces.append(self.queue.pop())
             held += len(pieces[-1].units)
