@@ -6,6 +6,7 @@ a bare ``ProcessPoolExecutor.map``, the main job's wall, and how quickly a hung 
     python benchmarks/backends.py efficiency-steady  # the same, ≥ 0.4 ms units in ~4 s runs
     python benchmarks/backends.py demo         # `perfkit compare experiments/default.toml`, timed
     python benchmarks/backends.py joins        # the main job with joined items of 1 and 4 planned items
+    python benchmarks/backends.py unit-gaps    # perfkit's time between two ARC units, and its parts
     python benchmarks/backends.py thirdparty   # markdown-it-py units vs a chunked ProcessPoolExecutor
     python benchmarks/backends.py hangs        # p50/p99 stop latency over 50 hangs
     python benchmarks/backends.py store        # CPU per outcome of the store's append formats
@@ -430,6 +431,57 @@ def joins(store: Path, rounds: int, limits: tuple[int, ...] = (1, 4)) -> None:
     print("\n" + "; ".join(f"join limit {k}: median efficiency {statistics.median(v):.3f}" for k, v in effs.items()))
 
 
+def unit_gaps(rounds: int) -> None:
+    """perfkit's time per unit of the main job outside the units, inline: ``run_job`` on every
+    unit of the default ARC tasks, its batches taken every ~20 ms and sealed as a worker does,
+    the loop's wall minus the units' recorded wall, per unit; as it is, without hashing the
+    output, without the CPU-clock reads (they fall inside a unit's wall: this shows what they
+    cost the code around them), without both (the two stubbed for the measurement only).
+    Rounds alternate the four; prints each variant's median."""
+    import perfkit.backends.unit as unit
+    from perfkit.backends.base import Assignment
+    from perfkit.model import WorkItem
+    from perfkit.solvers import load_solver
+    from perfkit.tasks import load_tasks
+    solver = load_solver("arc", {})
+    items = []
+    for task in load_tasks("default"):
+        units = tuple((s.split, s.index, c) for s in task.samples for c in solver.candidates(task))
+        items.append((task, WorkItem(0, task.id, units, uids=range(len(units)))))
+    real = (unit.output_hash, time.thread_time)
+
+    def gap_per_unit_us() -> float:
+        outside, n = 0.0, 0
+        for task, item in items:
+            rec = unit.BatchRecorder("w")
+            t0 = time.monotonic()
+            batches = [rec.take()[0] for _ in unit.run_job(solver, task, 1, Assignment(item, time.monotonic(), 5.0),
+                                                           rec)]
+            batches.append(rec.take()[0])  # a worker's last batch
+            for batch in batches:
+                batch.sealed()
+            wall = time.monotonic() - t0
+            units = sum(float(np.nansum(b.columns["wall_s"])) for b in batches)
+            outside += wall - units
+            n += sum(len(b) for b in batches)
+        return outside / n * 1e6
+
+    variants = {"as it is": real, "no output hash": (lambda out: "0", real[1]),
+                "no CPU clock": (real[0], lambda: 0.0), "neither": (lambda out: "0", lambda: 0.0)}
+    gap_per_unit_us()  # warm-up: caches and the solver's per-task state
+    out: dict[str, list[float]] = {k: [] for k in variants}
+    try:
+        for _ in range(rounds):
+            for name, (hashed, clock) in variants.items():
+                unit.output_hash, time.thread_time = hashed, clock
+                out[name].append(gap_per_unit_us())
+    finally:
+        unit.output_hash, time.thread_time = real
+    print("| variant | perfkit per unit outside units, µs, each round | median |\n|---|---|---|")
+    for name, each in out.items():
+        print(f"| {name} | {' / '.join(f'{x:.2f}' for x in each)} | **{statistics.median(each):.2f}** |")
+
+
 def measure_demo_bare(store: Path) -> dict:
     """The main job's work three ways, back to back: perfkit's sequential reference (the work),
     perfkit's candidate-parallel run (process ×2), and the bare executor on the same units
@@ -521,8 +573,8 @@ def print_efficiency_medians(results: dict[str, list[dict]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["overhead", "efficiency", "efficiency-steady", "demo", "demo-bare", "thirdparty", "hangs", "store",
-                                         "timeline", "joins",
+    parser.add_argument("what", choices=["overhead", "efficiency", "efficiency-steady", "demo", "demo-bare",
+                                         "thirdparty", "hangs", "store", "timeline", "joins", "unit-gaps",
                                          "_measure"])
     parser.add_argument("inner", nargs="?", help=argparse.SUPPRESS)
     parser.add_argument("--against", type=Path, help="another checkout to measure in the same run (A/B interleaved)")
@@ -538,6 +590,9 @@ def main() -> None:
         return
     if args.what == "timeline":
         print_timeline(Path(args.inner))
+        return
+    if args.what == "unit-gaps":
+        unit_gaps(args.rounds)
         return
     if args.what == "joins":
         with tempfile.TemporaryDirectory() as tmp:

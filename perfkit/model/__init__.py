@@ -29,11 +29,12 @@ from perfkit.model.outcome import (
                                    output_hash,
 )
 from perfkit.model.batch import FLOAT_COLUMNS, OutcomeBatch
-from perfkit.model.plan import JOIN_LIMIT_ITEMS, Plan, UnitRef, WorkItem, auto_chunk_size, chunked, join_limit, taper_joins, tapered
+from perfkit.model.plan import (JOIN_LIMIT_ITEMS, Plan, UnitRef, WorkItem, auto_chunk_size, chunked, join_limit,
+                                taper_joins, tapered)
 from perfkit.model.task import Sample, Split, Task, sample_label
 
-__all__ = ["DEFAULT_STORE", "ConfigError", "DeadlineExceeded", "FLOAT_COLUMNS", "JOIN_LIMIT_ITEMS", "Outcome", "OutcomeBatch", "PerfkitError",
-           "Plan", "RAN_STATUSES", "RunConfig", "RunInterrupted", "RunLocked", "SAMPLE_KEY", "STATUSES", "Sample",
-           "SignalInterrupt", "Split", "StoreError", "Task", "TimeoutPolicy", "UNIT_COLUMNS", "UNIT_KEY", "UnitRef",
-           "WHOLE_SAMPLE", "WorkItem", "as_grid", "auto_chunk_size", "candidate_id_problem", "chunked", "grid_hash",
-           "is_path_segment", "output_hash", "sample_label", "tapered"]
+__all__ = ["DEFAULT_STORE", "ConfigError", "DeadlineExceeded", "FLOAT_COLUMNS", "JOIN_LIMIT_ITEMS", "Outcome",
+           "OutcomeBatch", "PerfkitError", "Plan", "RAN_STATUSES", "RunConfig", "RunInterrupted", "RunLocked",
+           "SAMPLE_KEY", "STATUSES", "Sample", "SignalInterrupt", "Split", "StoreError", "Task", "TimeoutPolicy",
+           "UNIT_COLUMNS", "UNIT_KEY", "UnitRef", "WHOLE_SAMPLE", "WorkItem", "as_grid", "auto_chunk_size",
+           "candidate_id_problem", "chunked", "grid_hash", "is_path_segment", "output_hash", "sample_label", "tapered"]

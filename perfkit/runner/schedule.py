@@ -245,8 +245,9 @@ class Schedule:
 
     def _joined(self, item: WorkItem, priority: tuple, t: TaskRun) -> WorkItem:
         """``item`` and the pieces queued right after it in its stage, joined (up to the
-        stage's ``join_limit`` in units), while work of a later task is
-        queued or still to come (the module docstring); ``item`` itself otherwise. Requeued jobs (Assignments) are never joined."""
+        stage's ``join_limit`` in units), while work of a later task is queued or still to come
+        (the module docstring); ``item`` itself otherwise. Requeued jobs (Assignments) are never
+        joined."""
         if item.sample_level:
             return item
         limit = self._join_limit.get((t.index, item.stage), 0)
