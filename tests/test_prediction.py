@@ -799,3 +799,25 @@ def test_a_dask_assignment_to_a_killed_worker_is_void_and_its_item_assigned_agai
     by = r.units.set_index("candidate")
     assert by.loc["c0", "status"] == "timeout" and by.loc["c0", "ended"] == pytest.approx(1.55)
     assert by.loc["c1", "started"] == pytest.approx(3.0) and by.loc["c1", "worker"] != by.loc["c0", "worker"]
+
+
+def test_predict_hands_out_as_many_work_items_as_the_runner_on_a_run_of_several_tasks(tmp_path):
+    """The simulator replays the runner's joining (perfkit/model/plan.py taper_joins, join_limit):
+    on three tasks of 180 units, a real process run and its prediction from the sequential
+    reference count the same work items — automatic chunks (joined for the first two tasks)
+    and a user's chunk of 4 units (never joined: "units per work item")."""
+    from perfkit import load_run, runner
+    from perfkit.analysis.prediction.model import RUNNER
+    from perfkit.model import RunConfig
+
+    reference = RunConfig(solver="synthetic", tasks="synthetic:3x2+1", strategy="sequential", backend="inline",
+                          workers=1, timeout=TimeoutPolicy(5.0), solver_options={"candidates": 60, "cpu_ms": 0})
+    workload = workload_of(load_run(runner.run(reference, tmp_path).path))
+    for chunk in (None, 4):
+        config = replace(reference, strategy="candidate-parallel", backend="process", workers=2, chunk_size=chunk)
+        measured = load_run(runner.run(config, tmp_path).path).units.groupby(["task_id", "chunk"]).ngroups
+        predicted = simulate(workload, SimConfig("candidate-parallel", "process", 2, chunk, TimeoutPolicy(5.0)),
+                             FREE, Machine(2), RUNNER).work_items
+        assert predicted == measured, chunk
+        if chunk:  # the user's chunk is kept: 45 items of 4 units in each task
+            assert measured == 3 * 180 // chunk

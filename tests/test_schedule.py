@@ -144,3 +144,80 @@ def test_jobs_a_lost_worker_held_go_first_in_the_order_given():
     rest = replace(first, item=replace(first.item, units=first.item.units[2:], uids=first.item.uids[2:]))
     sched.requeue([rerun, rest])
     assert sched.pop()[1] is rerun and sched.pop()[1] is rest
+
+
+def _stage_handed_out(tasks, strategy: str) -> dict[str, list]:
+    """As :func:`_handed_out`, for any built-in strategy's automatic chunks on 2 workers, with
+    the runner's join limit (workers given); items are recorded as soon as they are taken."""
+    def plan(task, candidates):
+        return [list(stage) for stage in strategies.get(strategy).plan(
+            [(s.split, s.index) for s in task.samples], candidates, 2, None).stages]
+
+    sched = Schedule(tasks, 4, TimeoutPolicy(1.0), plan, False, join_taper=True, workers=2)
+    sched.open_window()
+    items: dict[str, list] = {t.id: [] for t in tasks}
+    while not sched.finished():
+        task, job = sched.pop()
+        if isinstance(job, Generation):
+            sched.candidates(sched.task_of(job.task_id), CANDIDATES)
+            continue
+        items[task.id].append(job.item)
+        sched.recorded(np.asarray(job.item.uids, dtype=np.int64))
+    return items
+
+
+def test_hybrid_joins_pieces_of_one_sample_never_across_its_barrier_and_hands_each_unit_out_once():
+    tasks = [make_task(f"t{i}", n_demo=3, n_test=1, seed=i) for i in range(3)]
+    joined = _stage_handed_out(tasks, "hybrid")
+    for t in tasks:
+        stages = strategies.get("hybrid").plan([(s.split, s.index) for s in t.samples], CANDIDATES, 2, None).stages
+        assert [u for item in joined[t.id] for u in item.units] == [u for st in stages for it in st for u in it]
+        for item in joined[t.id]:
+            assert len({(split, index) for split, index, _c in item.units}) == 1  # one sample: one stage
+            assert item.stage == [(s.split, s.index) for s in t.samples].index(item.units[0][:2])
+        largest = max(len(it) for st in stages for it in st)
+        assert all(len(item.units) <= join_limit(largest, len(CANDIDATES), 2) for item in joined[t.id])
+    assert len(joined["t0"]) < sum(len(st) for st in stages)  # joined while later tasks waited
+    uids = sorted(u for items in joined.values() for item in items for u in item.uids)
+    assert uids == list(range(len(uids)))
+
+
+def test_a_users_chunk_size_is_the_most_a_work_item_holds(tmp_path):
+    """``chunk_size`` is "units per work item" (perfkit run --chunk-size): a user who sweeps it
+    (chunk 1 to measure the dispatch of one unit, docs/benchmarks-dask.md) must get items of
+    that size in every task, not up to JOIN_LIMIT_ITEMS of them while a later task waits."""
+    for strategy, size in (("candidate-parallel", 8), ("hybrid", 1)):
+        config = RunConfig(solver="synthetic", tasks="synthetic:3x2+0", strategy=strategy, backend="thread",
+                           workers=2, chunk_size=size, timeout=TimeoutPolicy(5.0),
+                           solver_options={"candidates": 40, "cpu_ms": 0})
+        units = load_run(runner.run(config, tmp_path / strategy).path).units
+        assert len(units) == 3 * 80 and not units.duplicated(["task_id", "split", "index", "candidate"]).any()
+        per_item = units.groupby(["task_id", "chunk"]).size()
+        assert per_item.max() == size, (strategy, per_item.groupby("task_id").max().to_dict())
+
+
+def test_joined_items_never_raise_the_ideal_bound_above_the_plans():
+    """join_limit keeps a joined item to half a worker's even share of its stage *in units*, so
+    that the ideal bound (perfkit/analysis/metrics.py) stays the plan's. Units are not equal:
+    when the first task's test sample costs 100 times its demo units (a larger grid, a slower path), the
+    joined item that holds the sample's tapered pieces becomes the run's critical path, and the
+    ideal — hence every efficiency — is the joined schedule's, not the plan's."""
+    import pandas as pd
+
+    from perfkit.analysis.metrics import ideal_bound
+
+    tasks = [make_task(f"t{i}", n_demo=3, n_test=1, seed=i) for i in range(3)]
+    joined = _stage_handed_out(tasks, "candidate-parallel")
+    rows = []
+    for t in tasks:
+        plan = strategies.get("candidate-parallel").plan([(s.split, s.index) for s in t.samples], CANDIDATES, 2, None)
+        piece = {u: n for n, item in enumerate(plan.stages[0]) for u in item}
+        for item in joined[t.id]:
+            for split, index, candidate in item.units:
+                work = 100.0 if (t.id, split) == ("t0", "test") else 1.0
+                rows.append(dict(task_id=t.id, split=split, index=index, candidate=candidate, stage=0,
+                                 chunk=item.chunk, planned=piece[(split, index, candidate)], cpu_s=work))
+    units = pd.DataFrame(rows)
+    _work, _critical, as_run = ideal_bound(units, 2)
+    _work, _critical, as_planned = ideal_bound(units.assign(chunk=units.planned), 2)
+    assert as_run <= as_planned * 1.0001, (as_run, as_planned)

@@ -1,0 +1,93 @@
+"""Faults inside a *joined* work item (perfkit/runner/schedule.py ``Schedule._joined``): the
+items of every task but the last are handed out joined, several planned items as one, so a
+worker lost or a unit stopped in the middle of one must leave the same accounting as in a
+planned item — each unit recorded once, the unit in flight with its status, the units before it
+whose outcomes died with the worker re-run as the next attempt, the rest run once.
+
+Three tasks of one sample and 200 candidates on 2 workers: the plan's chunks are 13 units, a
+joined item holds up to 50 (``join_limit``), and candidate c120 of the first task lies inside
+one. No assertion depends on the machine's speed."""
+
+from __future__ import annotations
+
+import pytest
+
+from builders import StopAfter
+from perfkit import runner
+from perfkit.model import RunConfig, RunInterrupted, TimeoutPolicy, join_limit
+from perfkit.store import load_run
+
+KEY = ["task_id", "split", "index", "candidate"]
+CANDIDATES, TASKS = 200, 3
+#: Units of a planned chunk and of a joined item of each task's one stage (2 workers).
+PLANNED = 13
+JOINED = join_limit(PLANNED, CANDIDATES, 2)
+
+
+def _config(backend: str, faults: str = "", timeout_s: float = 5.0, **options) -> RunConfig:
+    return RunConfig(solver="synthetic", tasks=f"synthetic:{TASKS}x1+0", strategy="candidate-parallel",
+                     backend=backend, workers=2, timeout=TimeoutPolicy(timeout_s),
+                     solver_options={"candidates": CANDIDATES, "cpu_ms": 0.02, "faults": faults, **options})
+
+
+def _exactly_once(units) -> None:
+    assert len(units) == TASKS * CANDIDATES
+    assert not units.duplicated(KEY).any(), units[units.duplicated(KEY, keep=False)]
+    assert set(units.candidate) == {f"c{i:03d}" for i in range(CANDIDATES)}
+
+
+def _item_of(units, task_id: str, candidate: str):
+    """The units recorded under the work item (task, chunk) that held ``candidate``, in plan order."""
+    t = units[units.task_id == task_id]
+    chunk = t.loc[t.candidate == candidate, "chunk"].iloc[0]
+    return t[t.chunk == chunk].sort_values("candidate")
+
+
+def _after_loss(units, faulty: str, status: str) -> None:
+    """The stopped unit once, with its status and attempt 1; only units before it in its joined
+    item may have re-run (attempt 2); everything else ran once, ok."""
+    _exactly_once(units)
+    bad = units[(units.task_id == "syn-000") & (units.candidate == faulty)]
+    assert bad.status.tolist() == [status] and bad.attempt.tolist() == [1]
+    item = _item_of(units, "syn-000", faulty)
+    assert PLANNED < len(item) <= JOINED, "the fault must lie inside a joined item"
+    rerun = units[units.attempt > 1]
+    assert rerun.attempt.max() <= 2 if len(rerun) else True
+    assert set(rerun.candidate) <= set(item.candidate[item.candidate < faulty]), rerun
+    assert (rerun.task_id == "syn-000").all()
+    others = units.drop(bad.index)
+    assert (others.status == "ok").all(), others.status.value_counts().to_dict()
+
+
+def test_a_worker_killed_inside_a_joined_item_loses_nothing_and_counts_nothing_twice(tmp_path):
+    run = load_run(runner.run(_config("process", "kill:c120@syn-000/demo[0]"), tmp_path).path)
+    _after_loss(run.units, "c120", "crashed")
+    assert run.summary.duplicates_dropped == 0 and run.meta["state"] == "complete"
+    assert sum(w["killed"] for w in run.summary.workers) == 1
+
+
+@pytest.mark.parametrize("backend,hang", [("process", "hang_py"), ("thread", "hang_c")])
+def test_a_hang_inside_a_joined_item_is_one_timeout_and_the_rest_of_the_item_runs_once(backend, hang, tmp_path):
+    run = load_run(runner.run(_config(backend, f"{hang}:c120@syn-000/demo[0]", timeout_s=0.3), tmp_path).path)
+    _after_loss(run.units, "c120", "timeout")
+    if backend == "thread":  # a thread cannot be stopped: it is left running, and said to be
+        assert run.units.leaked.sum() == 1
+        assert (run.units.attempt == 1).all()  # nothing died with a thread: nothing re-runs
+    else:
+        assert sum(w["killed"] for w in run.summary.workers) == 1
+
+
+def test_a_run_interrupted_inside_a_joined_item_resumes_each_unit_once(tmp_path):
+    """Ctrl-C after 60 outcomes: the first task's second joined item is running; the resumed
+    session runs what is left of every item (none joined) and nothing already recorded."""
+    with pytest.raises(RunInterrupted) as stopped:
+        runner.run(_config("process", sleep_ms=1), tmp_path, observer=StopAfter(60))
+    before = load_run(stopped.value.path).units
+    assert 0 < len(before) < TASKS * CANDIDATES and not before.duplicated(KEY).any()
+    assert before.groupby(["task_id", "chunk"]).size().max() > PLANNED  # items were joined
+    run = load_run(runner.resume(stopped.value.path).path)
+    _exactly_once(run.units)
+    assert run.meta["state"] == "complete" and (run.units.status == "ok").all()
+    assert run.summary.units_recorded_this_session == TASKS * CANDIDATES - len(before)
+    kept = before.merge(run.units, on=KEY, suffixes=("", "_after"))
+    assert len(kept) == len(before) and (kept.started == kept.started_after).all()
