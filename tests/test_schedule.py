@@ -63,6 +63,7 @@ def test_a_joined_item_holds_up_to_four_planned_items_and_never_past_half_an_eve
     assert join_limit(300, 3000, 2) == 750  # half of a worker's share of the stage caps it
     assert join_limit(1000, 3000, 2) == 1000  # a user's large chunk is never grown...
     assert join_limit(5, 8, 4) == 5  # ...nor made smaller than the plan's largest item
+    assert join_limit(8, 3000, 2, chunk_size=8) == 8  # a chunk size the user gave is kept
 
 
 def test_a_task_list_without_a_length_joins_nothing_it_cannot_see_past():

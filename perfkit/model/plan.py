@@ -96,12 +96,15 @@ def tapered(units: Sequence[UnitRef], size: int, workers: int) -> tuple[tuple[Un
 JOIN_LIMIT_ITEMS = 4
 
 
-def join_limit(largest_units: int, stage_units: int, workers: int) -> int:
+def join_limit(largest_units: int, stage_units: int, workers: int, chunk_size: Optional[int] = None) -> int:
     """Units a joined work item of a stage may hold: up to ``JOIN_LIMIT_ITEMS`` of its largest
     planned item, but not past half of a worker's even share of the stage — for automatic
     chunks the two are the same — so that joining never makes an item the stage's critical
     path (the ideal bound of perfkit/analysis/metrics.py stays that of the plan), and never
-    less than the largest planned item."""
+    less than the largest planned item. A chunk size the user gave (``chunk_size``, "units per
+    work item") is kept: only pieces smaller than the largest item join, up to it."""
+    if chunk_size:
+        return largest_units
     return max(largest_units, min(JOIN_LIMIT_ITEMS * largest_units, stage_units // (2 * max(1, workers))))
 
 

@@ -318,7 +318,8 @@ class Runner:
         # a resumed run's stages hold what is left of each item, and a strategy that does not
         # taper means its items as planned: neither is joined
         sched = Schedule(tasks, lookahead(self.config), self.config.timeout, self._plan, is_opaque(solver),
-                         self._budget, join_taper=not self.done and self.strategy.tapers, workers=self.config.workers)
+                         self._budget, join_taper=not self.done and self.strategy.tapers, workers=self.config.workers,
+                         chunk_size=self.config.chunk_size)
         sched.open_window()
         # under budgets a job is handed over only when a worker is free: which units a budget
         # skips depends on the order units start in, which must then be the plan's (a job

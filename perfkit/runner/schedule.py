@@ -87,7 +87,7 @@ class Schedule:
     def __init__(self, tasks: Iterable[Task], lookahead: int, policy: TimeoutPolicy,
                  plan: Callable[[Task, Optional[list[str]]], list[list[tuple]]], sample_level: bool,
                  budget_of: Callable[[Task], Optional[Budget]] = lambda task: None, join_taper: bool = False,
-                 workers: int = 1):
+                 workers: int = 1, chunk_size: Optional[int] = None):
         self._source = iter(tasks)
         #: How many tasks the run has, when the list says (it is never read ahead of the window).
         self._total = len(tasks) if isinstance(tasks, Sized) else None
@@ -112,6 +112,7 @@ class Schedule:
         #: Join a stage's shrunken pieces while later work is queued (the module docstring).
         self.join_taper = join_taper
         self.workers = workers
+        self.chunk_size = chunk_size  # the user's, kept as the most an item holds (join_limit)
         self._join_limit: dict[tuple[int, int], int] = {}  # (task index, stage) -> units a joined item may hold
 
     # -- the window ---------------------------------------------------------------------------
@@ -194,7 +195,7 @@ class Schedule:
         index = len(self._stages)
         self._stages.append(_Stage(t, t.stage, sum(len(i.units) for i in items)))
         self._join_limit[(t.index, t.stage)] = join_limit(max(len(i.units) for i in items), self._stages[-1].left,
-                                                          self.workers)
+                                                          self.workers, self.chunk_size)
         top = items[-1].uids[-1] + 1
         if top > len(self._stage_of):
             self._stage_of = np.resize(self._stage_of, max(top, 2 * len(self._stage_of)))

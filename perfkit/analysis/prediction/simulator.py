@@ -475,7 +475,8 @@ class _Sim:
         if units == 0:
             self._release(t, k, s + 1)
             return
-        stage = _Stage(k, s, units, join_limit(max(len(item) for item in stages[s]), units, self.workers))
+        stage = _Stage(k, s, units, join_limit(max(len(item) for item in stages[s]), units, self.workers,
+                                               self.cfg.chunk_size))
         if k not in self.task_deadlines and self.cfg.timeout.task_budget_s is not None:
             self.task_deadlines[k] = t + self.cfg.timeout.task_budget_s
         if self.active_stages == 0:
