@@ -30,10 +30,10 @@ def _config(backend: str, faults: str = "", timeout_s: float = 5.0, **options) -
                      solver_options={"candidates": CANDIDATES, "cpu_ms": 0.02, "faults": faults, **options})
 
 
-def _exactly_once(units) -> None:
+def _exactly_once(units, candidates=tuple(f"c{i:03d}" for i in range(CANDIDATES))) -> None:
     assert len(units) == TASKS * CANDIDATES
     assert not units.duplicated(KEY).any(), units[units.duplicated(KEY, keep=False)]
-    assert set(units.candidate) == {f"c{i:03d}" for i in range(CANDIDATES)}
+    assert set(units.candidate) == set(candidates)
 
 
 def _item_of(units, task_id: str, candidate: str):
@@ -91,3 +91,20 @@ def test_a_run_interrupted_inside_a_joined_item_resumes_each_unit_once(tmp_path)
     assert run.summary.units_recorded_this_session == TASKS * CANDIDATES - len(before)
     kept = before.merge(run.units, on=KEY, suffixes=("", "_after"))
     assert len(kept) == len(before) and (kept.started == kept.started_after).all()
+
+
+def test_a_unit_that_kills_every_worker_inside_a_joined_item_alone_ends_crashed(tmp_path):
+    """Candidate c120 kills its worker after it returns, every time, in every task (the first
+    two tasks' items joined): the units before it in a joined item, whose outcomes died with the
+    worker, re-run and end ok — only c120 runs out of attempts."""
+    from perfkit.backends.base import MAX_ATTEMPTS
+
+    config = RunConfig(solver="plugins.faulty_solvers:KillsItsWorker", tasks=f"synthetic:{TASKS}x1+0",
+                       strategy="candidate-parallel", backend="process", workers=2, timeout=TimeoutPolicy(5.0),
+                       solver_options={"n": CANDIDATES, "bad": "c120"})
+    units = load_run(runner.run(config, tmp_path).path).units
+    _exactly_once(units, [f"c{i}" for i in range(CANDIDATES)])  # this solver's names
+    assert PLANNED < len(_item_of(units, "syn-000", "c120")) <= JOINED
+    bad = units[units.candidate == "c120"]
+    assert (bad.status == "crashed").all() and (bad.attempt == MAX_ATTEMPTS).all()
+    assert (units.drop(bad.index).status == "ok").all()
