@@ -236,3 +236,13 @@ def test_process_backend_runs_when_its_pipes_get_file_descriptors_above_1023(tmp
         for fd in held + [null]:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_tasks_given_as_a_generator_are_all_run_and_listed(tmp_path):
+    """``perfkit.run(config, tasks=...)`` from a notebook: a generator is read once, for
+    meta.json's task list and for the run alike (it was used up by the first: a 'complete'
+    run of no units)."""
+    tasks = [make_task("g1", seed=1), make_task("g2", seed=2)]
+    run = load_run(runner.run(synthetic_config(), tmp_path, tasks=(t for t in tasks)).path)
+    assert run.meta["task_ids"] == ["g1", "g2"]
+    assert sorted(run.units.task_id.unique()) == ["g1", "g2"] and len(run.units) == 2 * 8 * 4

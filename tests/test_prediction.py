@@ -11,7 +11,7 @@ import pytest
 from builders import make_run
 
 from perfkit.analysis.prediction import BackendCosts, Execution, Machine, SimConfig, simulate, workload_of
-from perfkit.analysis.prediction.model import PIPELINED, RUNNER, Behaviour
+from perfkit.analysis.prediction.model import DEFAULT_COSTS, PIPELINED, RUNNER, Behaviour
 from perfkit.model import TimeoutPolicy
 
 #: A backend with no cost at all: the wall is the work's own structure.
@@ -815,9 +815,15 @@ def test_predict_hands_out_as_many_work_items_as_the_runner_on_a_run_of_several_
     workload = workload_of(load_run(runner.run(reference, tmp_path).path))
     for chunk in (None, 4):
         config = replace(reference, strategy="candidate-parallel", backend="process", workers=2, chunk_size=chunk)
-        measured = load_run(runner.run(config, tmp_path).path).units.groupby(["task_id", "chunk"]).ngroups
+        measured = load_run(runner.run(config, tmp_path).path).summary.items_handed_out_this_session
         predicted = simulate(workload, SimConfig("candidate-parallel", "process", 2, chunk, TimeoutPolicy(5.0)),
                              FREE, Machine(2), RUNNER).work_items
         assert predicted == measured, chunk
         if chunk:  # the user's chunk is kept: 45 items of 4 units in each task
             assert measured == 3 * 180 // chunk
+    # inline with 2 workers: one slot, but the plan is cut for the 2 workers the run was given
+    inline = replace(reference, strategy="candidate-parallel", workers=2)
+    measured = load_run(runner.run(inline, tmp_path).path).summary.items_handed_out_this_session
+    predicted = simulate(workload, SimConfig("candidate-parallel", "inline", 2, None, TimeoutPolicy(5.0)),
+                         DEFAULT_COSTS["inline"], Machine(2), RUNNER).work_items
+    assert predicted == measured

@@ -87,11 +87,13 @@ def test_a_run_joins_taper_pieces_unless_it_has_budgets_and_a_resumed_run_keeps_
         return run.units.groupby("task_id").chunk.nunique().sort_index().tolist()
 
     plain = load_run(runner.run(config, tmp_path / "plain").path)
-    first, last = chunks(plain)
-    assert first < pieces and last == pieces and len(plain.units) == 120
+    # every unit records its planned item, joined or not; fewer items were handed out
+    assert chunks(plain) == [pieces, pieces] and len(plain.units) == 120
+    assert pieces < plain.summary.items_handed_out_this_session < 2 * pieces
     budgeted = load_run(runner.run(replace(config, timeout=TimeoutPolicy(5.0, task_budget_s=600.0)),
                                    tmp_path / "budget").path)
     assert chunks(budgeted) == [pieces, pieces] and (budgeted.units.status == "ok").all()
+    assert budgeted.summary.items_handed_out_this_session == 2 * pieces
     with pytest.raises(RunInterrupted) as stopped:
         runner.run(config, tmp_path / "resumed", observer=StopAfter(40))
     done = {(r.task_id, r.candidate) for r in load_run(stopped.value.path).units.itertuples()}
@@ -125,9 +127,10 @@ def test_a_plugin_strategys_items_are_kept_as_planned_unless_it_says_it_tapers(t
     finally:
         strategies._REGISTRY.pop("uneven-items", None)
     per_task = lambda run: run.units.groupby("task_id").chunk.nunique().sort_index().tolist()  # noqa: E731
-    assert per_task(kept) == [11, 11]  # 1 + 10 items per task, as planned
-    first, last = per_task(joined)
-    assert first < 11 and last == 11  # joined while the second task waited; the last keeps its plan
+    assert per_task(kept) == per_task(joined) == [11, 11]  # 1 + 10 items per task, as planned and recorded
+    assert kept.summary.items_handed_out_this_session == 22
+    # joined while the second task waited (the last keeps its plan)
+    assert 11 < joined.summary.items_handed_out_this_session < 22
 
 
 def test_jobs_a_lost_worker_held_go_first_in_the_order_given():
@@ -191,18 +194,20 @@ def test_a_users_chunk_size_is_the_most_a_work_item_holds(tmp_path):
         config = RunConfig(solver="synthetic", tasks="synthetic:3x2+0", strategy=strategy, backend="thread",
                            workers=2, chunk_size=size, timeout=TimeoutPolicy(5.0),
                            solver_options={"candidates": 40, "cpu_ms": 0})
-        units = load_run(runner.run(config, tmp_path / strategy).path).units
+        run = load_run(runner.run(config, tmp_path / strategy).path)
+        units = run.units
         assert len(units) == 3 * 80 and not units.duplicated(["task_id", "split", "index", "candidate"]).any()
         per_item = units.groupby(["task_id", "chunk"]).size()
         assert per_item.max() == size, (strategy, per_item.groupby("task_id").max().to_dict())
+        assert run.summary.items_handed_out_this_session == len(per_item)  # none joined
 
 
 def test_joined_items_never_raise_the_ideal_bound_above_the_plans():
-    """join_limit keeps a joined item to half a worker's even share of its stage *in units*, so
-    that the ideal bound (perfkit/analysis/metrics.py) stays the plan's. Units are not equal:
-    when the first task's test sample costs 100 times its demo units (a larger grid, a slower path), the
-    joined item that holds the sample's tapered pieces becomes the run's critical path, and the
-    ideal — hence every efficiency — is the joined schedule's, not the plan's."""
+    """Units are not equal: when the first task's test sample costs 100 times its demo units (a
+    larger grid, a slower path), a joined item that holds the sample's tapered pieces would be
+    the run's critical path, and the ideal — hence every efficiency — the joined schedule's, not
+    the plan's. Each unit records its planned item (``WorkItem.chunk_of``): the ideal bound
+    (perfkit/analysis/metrics.py) of what the workers record is the plan's."""
     import pandas as pd
 
     from perfkit.analysis.metrics import ideal_bound
@@ -214,10 +219,10 @@ def test_joined_items_never_raise_the_ideal_bound_above_the_plans():
         plan = strategies.get("candidate-parallel").plan([(s.split, s.index) for s in t.samples], CANDIDATES, 2, None)
         piece = {u: n for n, item in enumerate(plan.stages[0]) for u in item}
         for item in joined[t.id]:
-            for split, index, candidate in item.units:
+            for pos, (split, index, candidate) in enumerate(item.units):  # chunk as a worker records it
                 work = 100.0 if (t.id, split) == ("t0", "test") else 1.0
                 rows.append(dict(task_id=t.id, split=split, index=index, candidate=candidate, stage=0,
-                                 chunk=item.chunk, planned=piece[(split, index, candidate)], cpu_s=work))
+                                 chunk=item.chunk_of(pos), planned=piece[(split, index, candidate)], cpu_s=work))
     units = pd.DataFrame(rows)
     _work, _critical, as_run = ideal_bound(units, 2)
     _work, _critical, as_planned = ideal_bound(units.assign(chunk=units.planned), 2)

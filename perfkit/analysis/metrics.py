@@ -303,7 +303,7 @@ def run_figures(run: Run, reference: Optional[Run] = None) -> RunFigures:
         startup_s=max(0.0, wall - span), generate_s=_number(s.generate_s), generate_work_s=generate, contention=contention(u),
         work_s=work, critical_path_s=cp, ideal_wall_s=ideal,
         efficiency=ideal / wall if wall > 0 else float("nan"),
-        work_items=int(u.groupby(["task_id", "chunk"]).ngroups) if len(u) else 0,
+        work_items=work_items(run),
         tasks=int(u["task_id"].nunique()), tasks_solved=tasks_solved(u),
         leaked_s=float(u.loc[u["leaked"], "leaked_s"].fillna(0).sum()) if "leaked" in u else 0.0,
         others_cores=s.others_cpu_s / wall if s.others_cpu_s is not None and wall > 0 else float("nan"),
@@ -320,6 +320,15 @@ def _memory_figures(run: Run) -> dict[str, float]:
     return {"peak_rss_bytes": float(max(peaks)) if peaks else float("nan"),
             "item_rss_median_bytes": float(items.median()) if len(items) else float("nan"),
             "item_rss_max_bytes": float(items.max()) if len(items) else float("nan")}
+
+
+def work_items(run: Run) -> int:
+    """Work items handed to the workers: the runner's count when one session ran (a joined item
+    counts once), else the planned items the units record (``chunk``)."""
+    s, u = run.summary, run.units
+    if s.sessions == 1 and s.items_handed_out_this_session > 0:
+        return int(s.items_handed_out_this_session)
+    return int(u.groupby(["task_id", "chunk"]).ngroups) if len(u) else 0
 
 
 def item_memory(run: Run) -> pd.DataFrame:

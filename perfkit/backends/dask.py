@@ -674,7 +674,7 @@ class DaskBackend:
         def outcome(pos: int, status: str, **fields: Any) -> tuple[Outcome, int]:
             split, index, cand = units[pos]
             return (Outcome(a.item.task_id, split, index, cand, status, queued=a.queued, worker=worker,
-                            chunk=a.item.chunk, attempt=a.attempt, stage=a.item.stage, **fields),
+                            chunk=a.item.chunk_of(pos), attempt=a.attempt, stage=a.item.stage, **fields),
                     a.item.uids[pos] if a.item.uids else -1)
 
         if record is None:  # no record: whatever ran is unknown, so everything counts as tried

@@ -642,8 +642,9 @@ class ProcessBackend:
                 w.received.pop(d, None)
                 if isinstance(job, Assignment):
                     w.peak = max(w.peak, peak or 0)
-                    self.items.append({"task_id": job.item.task_id, "chunk": job.item.chunk, "worker": w.name,
-                                       "peak_rss_bytes": peak})
+                    # a joined item's peak is each of its planned items' (their units carry those)
+                    self.items.extend({"task_id": job.item.task_id, "chunk": chunk, "worker": w.name,
+                                       "peak_rss_bytes": peak} for chunk in job.item.planned_chunks())
             if batch is not None:
                 events.append(batch)
         elif kind == "generated":
@@ -724,7 +725,8 @@ class ProcessBackend:
                 lost.append(Outcome(item.task_id, split, index, candidate, "crashed", error_type="WorkerDied",
                                     error_message=f"its worker died after it in {MAX_ATTEMPTS} attempts, before its "
                                                   f"outcome was sent; last: {reason}",
-                                    queued=job.queued, chunk=item.chunk, attempt=job.attempt - 1, stage=item.stage))
+                                    queued=job.queued, chunk=item.chunk_of(pos), attempt=job.attempt - 1,
+                                    stage=item.stage))
                 uids.append(item.uids[pos] if item.uids else -1)
         return kept
 
@@ -761,7 +763,7 @@ class ProcessBackend:
                                     error_type="WorkerKilled" if status == "timeout" else "WorkerDied",
                                     error_message=reason, queued=job.queued, started=started, ended=now,
                                     wall_s=now - started, cpu_s=used.unit_cpu_s(cpu0), worker=w.name,
-                                    chunk=job.item.chunk, attempt=job.attempt, stage=job.item.stage))
+                                    chunk=job.item.chunk_of(pos), attempt=job.attempt, stage=job.item.stage))
                 uids.append(job.item.uids[pos] if job.item.uids else -1)
                 requeue += job.after_loss(ran=pos, in_flight=pos, accounted=accounted)
             else:  # between two units of the job: the one at ``pos`` had ended

@@ -213,7 +213,7 @@ class ThreadBackend:
         leaked = Outcome(a.item.task_id, split, index, candidate, "timeout", error_type="ThreadLeaked",
                          error_message="the thread backend cannot stop a thread: its work kept running",
                          queued=a.queued, started=started, ended=now, wall_s=now - started, worker=slot.name,
-                         chunk=a.item.chunk, attempt=a.attempt, leaked=True, stage=a.item.stage)
+                         chunk=a.item.chunk_of(pos), attempt=a.attempt, leaked=True, stage=a.item.stage)
         events: list[Event] = []
         if len(slot.rec):
             events.append(slot.rec.take()[0])

@@ -224,12 +224,14 @@ class BatchRecorder:
             uids = item.uids[first:last + 1]
             uids = np.arange(uids.start, uids.stop, dtype=np.int64) if isinstance(uids, range) \
                 else np.asarray(uids, dtype=np.int64)
+            chunks = list(item.chunks[first:last + 1]) if item.chunks else [item.chunk] * k
         else:
             units = [item.units[p] for p in pos]
             uids = np.asarray(item.uids, dtype=np.int64)[pos] if item.uids else None
+            chunks = [item.chunk_of(p) for p in pos]
         if uids is None or not len(uids):
             uids = np.full(k, -1, dtype=np.int64)
-        return (tuple(zip(*units)), ([item.task_id] * k, [item.chunk] * k, [a.attempt] * k, [item.stage] * k),
+        return (tuple(zip(*units)), ([item.task_id] * k, chunks, [a.attempt] * k, [item.stage] * k),
                 uids, np.full(k, a.queued))
 
     def due(self, now: float) -> bool:

@@ -58,7 +58,8 @@ class Outcome:
     wall_s: Optional[float] = None
     cpu_s: Optional[float] = None
     worker: str = "main"
-    #: The work item the unit ran in (unique within a run; a re-queued piece keeps it).
+    #: The planned work item of the unit (unique within a run; a re-queued piece keeps it, and
+    #: so does a unit of an item the runner joined from several: docs/design.md, "Strategies").
     chunk: int = 0
     attempt: int = 1
     #: Seconds the work kept running after its deadline when nothing could stop it (threads).

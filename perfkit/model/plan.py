@@ -28,6 +28,19 @@ class WorkItem:
     #: The run's identity of each unit (aligned with ``units``): the runner de-duplicates and
     #: counts a batch of outcomes by these integers, never unit by unit (perfkit/runner/run.py).
     uids: Sequence[int] = ()
+    #: For an item the runner joined from several planned items (``taper_joins``): each unit's
+    #: planned item, aligned with ``units``; empty otherwise (every unit's is ``chunk``). Every
+    #: outcome records its planned item, so that the figures built on the items — the ideal
+    #: bound above all — are the plan's, not the joining's (docs/design.md, "Strategies").
+    chunks: Sequence[int] = ()
+
+    def chunk_of(self, pos: int) -> int:
+        """The planned item (``chunk``) of the unit at position ``pos``."""
+        return self.chunks[pos] if self.chunks else self.chunk
+
+    def planned_chunks(self) -> tuple[int, ...]:
+        """The planned items this item holds, in order (one unless it was joined)."""
+        return tuple(dict.fromkeys(self.chunks)) if self.chunks else (self.chunk,)
 
     def pieces_after_loss(self, ran: int, in_flight: Optional[int] = None,
                           accounted: Collection[UnitRef] = ()) -> tuple[Optional["WorkItem"], Optional["WorkItem"]]:
@@ -50,7 +63,8 @@ class WorkItem:
         if not kept:
             return None
         uids = tuple(self.uids[i] for i in kept) if self.uids else ()
-        return replace(self, units=tuple(self.units[i] for i in kept), uids=uids)
+        chunks = tuple(self.chunks[i] for i in kept) if self.chunks else ()
+        return replace(self, units=tuple(self.units[i] for i in kept), uids=uids, chunks=chunks)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import numpy as np
 
 from perfkit import strategies
 from perfkit.backends import (
+    Assignment,
     Budget,
     Generated,
     Requeued,
@@ -93,6 +94,8 @@ class RunState:
     generate_cpu_s: float = 0.0
     proposed: int = 0
     duplicates: int = 0
+    #: Work items handed to the backend this session (a joined item once, a requeued rest again).
+    items_handed_out: int = 0
     #: (task id, start, end) of each task's candidate generation, on time.monotonic().
     generation: list[list[Any]] = field(default_factory=list)
     #: time.monotonic() when the run window of this session opened and closed.
@@ -335,6 +338,7 @@ class Runner:
                 if job is None:
                     break
                 backend.submit(*job)
+                self.state.items_handed_out += isinstance(job[1], Assignment)
             why = sched.failure()
             if why is not None:
                 raise WorkerFailure(why)
@@ -444,6 +448,7 @@ class Runner:
             calibration_cpu_s=self.calibration_s,
             units_recorded_this_session=self.state.recorded,
             units_planned_this_session=self.state.proposed,
+            items_handed_out_this_session=self.state.items_handed_out,
             duplicates_dropped=self.state.duplicates,
             workers=[dict(u.__dict__) for u in usage],
             items=self.state.items,
@@ -554,6 +559,10 @@ def _prepared(config: RunConfig, tasks: Optional[list[Task]], meter: Any) -> tup
         from perfkit.tasks import load_tasks
 
         tasks = load_tasks(config.tasks)
+    elif not isinstance(tasks, (list, tuple)):
+        # a generator: meta.json lists the ids before the run takes them, so it is read once
+        # here (a list is kept as given: a counted run's list marks each task it yields)
+        tasks = list(tasks)
     meter.mark(TASKS)
     solver = load_solver(config.solver, config.solver_options)
     meter.mark(SOLVER)

@@ -265,7 +265,9 @@ class Schedule:
         units = [u for piece in pieces for u in piece.units]
         uids = [uid for piece in pieces for uid in piece.uids]
         contiguous = bool(uids) and uids[-1] - uids[0] + 1 == len(uids)
-        return replace(item, units=tuple(units), uids=range(uids[0], uids[-1] + 1) if contiguous else tuple(uids))
+        chunks = tuple(piece.chunk for piece in pieces for _ in piece.units)  # each unit keeps its planned item
+        return replace(item, units=tuple(units), uids=range(uids[0], uids[-1] + 1) if contiguous else tuple(uids),
+                       chunks=chunks)
 
     def _later_work(self, t: TaskRun) -> bool:
         """Whether work of a task after ``t`` is queued or still to come (its candidates, or a

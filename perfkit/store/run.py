@@ -48,6 +48,9 @@ class RunSummary:
     status_counts: dict[str, int] = field(default_factory=dict)
     units_recorded_this_session: int = 0
     units_planned_this_session: int = 0
+    #: Work items the runner handed to the backend this session: each joined item once
+    #: (several planned items, ``chunk`` of each unit), each requeued rest again.
+    items_handed_out_this_session: int = 0
     duplicates_dropped: int = 0
     #: One record per worker incarnation: worker (its slot), pid, cpu_s, killed, reason,
     #: peak_rss_bytes (its peak resident memory, when the backend measured it).

@@ -405,7 +405,8 @@ class _Sim:
     # -- run, tasks, stages -----------------------------------------------------------------
 
     def _plan(self, task: TaskWork) -> tuple:
-        plan = strategies.get(self.cfg.strategy).plan(list(task.samples), list(task.candidates), self.workers,
+        # the runner plans for the configuration's workers, even when they share one slot (inline)
+        plan = strategies.get(self.cfg.strategy).plan(list(task.samples), list(task.candidates), self.cfg.workers,
                                                       self.cfg.chunk_size)
         return plan.stages
 
@@ -475,7 +476,7 @@ class _Sim:
         if units == 0:
             self._release(t, k, s + 1)
             return
-        stage = _Stage(k, s, units, join_limit(max(len(item) for item in stages[s]), units, self.workers,
+        stage = _Stage(k, s, units, join_limit(max(len(item) for item in stages[s]), units, self.cfg.workers,
                                                self.cfg.chunk_size))
         if k not in self.task_deadlines and self.cfg.timeout.task_budget_s is not None:
             self.task_deadlines[k] = t + self.cfg.timeout.task_budget_s
