@@ -44,6 +44,12 @@ sys.path.insert(1, str(Path(__file__).resolve().parent))  # workers import NoopS
 from perfkit import runner  # noqa: E402
 from perfkit.model import RunConfig, Sample, Task, TimeoutPolicy, grid_hash  # noqa: E402
 from perfkit.runner.environment import usable_cores  # noqa: E402
+
+try:
+    from perfkit.analysis.metrics import work_items  # noqa: E402
+except ImportError:  # a tree before session 8 (--against): its chunk column is the item handed out
+    def work_items(run) -> int:
+        return int(run.units.groupby(["task_id", "chunk"]).ngroups)
 from perfkit.solvers.synthetic import SyntheticSolver  # noqa: E402
 
 #: (backend, strategy, workers) measured by ``overhead``.
@@ -244,7 +250,9 @@ def timeline(run, reference=None) -> dict:
     (summary started..ended, × workers): unit wall, generation wall, and the idle rest split into
     before the worker's first job, after its last, between two units of one work item, between
     work items of one task, and between items of two tasks. With ``reference`` (the sequential
-    run), unit and generation work is its CPU there, as the ideal bound counts it."""
+    run), unit and generation work is its CPU there, as the ideal bound counts it. Units record
+    their planned item (``chunk``): a gap between two planned items that went out joined counts
+    as between items, though no dispatch came between them."""
     s, u = run.summary, run.units
     t0, t1 = float(s.started), float(s.ended)
     workers = sorted(u.worker.unique())
@@ -298,7 +306,7 @@ def timeline(run, reference=None) -> dict:
     out["unplaced_generation"] = float(sum(b - a for i, (a, b, _) in enumerate(gens) if i not in placed))
     out["slot_s"] = (t1 - t0) * len(workers)
     out["wall_s"] = t1 - t0
-    out["n_items"] = int(u.groupby(["task_id", "chunk"]).ngroups)
+    out["n_items"] = work_items(run)  # handed out: a joined item once
     out["units_n"] = len(u)
     out["unit_cpu"] = float(u.cpu_s.sum())
     out["gen_cpu"] = float(s.generate_cpu_s)
@@ -424,7 +432,7 @@ def joins(store: Path, rounds: int, limits: tuple[int, ...] = (1, 4)) -> None:
             plan.JOIN_LIMIT_ITEMS = k
             run = runner.run(RunConfig(strategy="candidate-parallel", backend="process", workers=2, **config), store,
                              tasks=tasks)
-            s, items = run.summary, run.units.groupby(["task_id", "chunk"]).ngroups
+            s, items = run.summary, work_items(run)  # handed out: a joined item once
             effs[k].append(work / 2 / float(s.wall_s))
             print(f"| {r + 1} | {work:.3f} | {k} | {s.wall_s:.3f} | {effs[k][-1]:.2f} | {items} | "
                   f"{s.cpu_parent_s:.3f} | {s.cpu_workers_s:.3f} |")

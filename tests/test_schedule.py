@@ -96,10 +96,13 @@ def test_a_run_joins_taper_pieces_unless_it_has_budgets_and_a_resumed_run_keeps_
     assert budgeted.summary.items_handed_out_this_session == 2 * pieces
     with pytest.raises(RunInterrupted) as stopped:
         runner.run(config, tmp_path / "resumed", observer=StopAfter(40))
-    done = {(r.task_id, r.candidate) for r in load_run(stopped.value.path).units.itertuples()}
+    first = load_run(stopped.value.path).units
+    done = {(r.task_id, r.candidate) for r in first.itertuples()}
     resumed = load_run(runner.resume(stopped.value.path).path).units
     assert len(resumed) == 120 and not resumed.duplicated(["task_id", "candidate"]).any()
     rest = resumed[[(r.task_id, r.candidate) not in done for r in resumed.itertuples()]]
+    # numbered after the first session's items: a task planned in another order reuses none
+    assert (rest.chunk > first.chunk.max()).all()
     items = {frozenset(zip(g.task_id, g.candidate)) for _, g in rest.groupby(["task_id", "chunk"])}
     planned = set()
     for task_id in resumed.task_id.unique():

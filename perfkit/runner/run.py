@@ -175,8 +175,11 @@ class Runner:
 
     def __init__(self, config: RunConfig, strategy: strategies.Strategy, writer: RunWriter,
                  observer: Optional[Observer] = None, done: Optional[set[tuple]] = None,
-                 warm: Optional[WarmBackends] = None, meter: Optional[Meter] = None):
+                 warm: Optional[WarmBackends] = None, meter: Optional[Meter] = None, last_chunk: int = 0):
         self.config = config
+        #: The largest work item number recorded by earlier sessions: a resumed session numbers
+        #: its items after it (tasks may be planned in another order), so none is reused.
+        self.last_chunk = last_chunk
         self.meter = meter or Meter.since_now()
         self.strategy = strategy
         self.writer = writer
@@ -322,7 +325,7 @@ class Runner:
         # taper means its items as planned: neither is joined
         sched = Schedule(tasks, lookahead(self.config), self.config.timeout, self._plan, is_opaque(solver),
                          self._budget, join_taper=not self.done and self.strategy.tapers, workers=self.config.workers,
-                         chunk_size=self.config.chunk_size)
+                         chunk_size=self.config.chunk_size, first_chunk=self.last_chunk)
         sched.open_window()
         # under budgets a job is handed over only when a worker is free: which units a budget
         # skips depends on the order units start in, which must then be the plan's (a job
@@ -596,8 +599,10 @@ def resume(path: str | Path, observer: Optional[Observer] = None, tasks: Optiona
         lock.release()
         raise
     done: set[tuple] = set()
-    for key in read_units_jsonl(path / UNITS_JSONL)[list(UNIT_KEY)].itertuples(index=False, name=None):
+    recorded = read_units_jsonl(path / UNITS_JSONL)
+    for key in recorded[list(UNIT_KEY)].itertuples(index=False, name=None):
         done.add(tuple(key))
         done.add(tuple(key)[:3])
-    Runner(config, strategy, writer, observer, done=done, meter=meter).execute(tasks, solver)
+    last_chunk = int(recorded["chunk"].max()) if len(recorded) else 0
+    Runner(config, strategy, writer, observer, done=done, meter=meter, last_chunk=last_chunk).execute(tasks, solver)
     return load_run(path)

@@ -87,7 +87,7 @@ class Schedule:
     def __init__(self, tasks: Iterable[Task], lookahead: int, policy: TimeoutPolicy,
                  plan: Callable[[Task, Optional[list[str]]], list[list[tuple]]], sample_level: bool,
                  budget_of: Callable[[Task], Optional[Budget]] = lambda task: None, join_taper: bool = False,
-                 workers: int = 1, chunk_size: Optional[int] = None):
+                 workers: int = 1, chunk_size: Optional[int] = None, first_chunk: int = 0):
         self._source = iter(tasks)
         #: How many tasks the run has, when the list says (it is never read ahead of the window).
         self._total = len(tasks) if isinstance(tasks, Sized) else None
@@ -104,7 +104,7 @@ class Schedule:
         self._heap: list[tuple[tuple, int, Ready, TaskRun, float]] = []
         self._seq = itertools.count()
         self._front = itertools.count(-1, -1)  # requeued jobs go before their equals
-        self._chunk = 0
+        self._chunk = first_chunk  # items are numbered from first_chunk + 1 (a resume: after the recorded)
         self._uids = 0
         self._stages: list[_Stage] = []
         self._stage_of = np.zeros(1024, dtype=np.int32)  # uid -> index in _stages
