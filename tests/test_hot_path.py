@@ -166,3 +166,21 @@ def test_an_observer_that_takes_batches_is_not_also_sent_each_outcome(tmp_path):
     assert (both.in_batches, both.one_by_one) == (len(run.units), 0)
     run = runner.run(config, tmp_path, tasks=tasks, observer=single)
     assert single.one_by_one == len(run.units) == 15
+
+
+def test_a_replacement_worker_in_a_warm_pool_counts_its_cpu_once(tmp_path):
+    """A worker forked during one run to replace a killed one stays in the warm pool; the next
+    run counts only what it used in that run — never more CPU than its workers' slots could
+    hold (it counted the replacement's whole life again: 6.7 s of workers' CPU in a 1.4 s run)."""
+    busy = RunConfig(solver="synthetic", tasks="x", strategy="candidate-parallel", backend="process", workers=2,
+                     timeout=TimeoutPolicy(5.0),
+                     solver_options={"candidates": 24, "cpu_ms": 20.0, "faults": "kill:c001@w/demo[0]"})
+    light = RunConfig(**{**busy.__dict__, "solver_options": {"candidates": 2, "cpu_ms": 0.0}})
+    with WarmBackends() as warm:
+        first = runner.run(busy, tmp_path, tasks=[make_task("w")], warm=warm)
+        second = runner.run(light, tmp_path, tasks=[make_task("w")], warm=warm)
+    assert sum(w["killed"] for w in first.summary.workers) == 1  # a replacement was forked
+    assert first.summary.resources["processes_created"] == 3
+    s = second.summary
+    # os.times() counts in clock ticks: up to 10 ms off at each of a worker's two readings
+    assert s.cpu_workers_s <= 2 * (s.wall_s + s.startup_s) + 2 * 2 * 0.01, (s.cpu_workers_s, s.wall_s, s.startup_s)
