@@ -184,3 +184,34 @@ def test_a_replacement_worker_in_a_warm_pool_counts_its_cpu_once(tmp_path):
     s = second.summary
     # os.times() counts in clock ticks: up to 10 ms off at each of a worker's two readings
     assert s.cpu_workers_s <= 2 * (s.wall_s + s.startup_s) + 2 * 2 * 0.01, (s.cpu_workers_s, s.wall_s, s.startup_s)
+
+
+def test_a_stopped_threads_cpu_is_read_to_the_clock_the_unit_loop_reads():
+    """The CPU of the thread a killed unit ran on is read from /proc while it does not run
+    (perfkit/backends/usage.py ``thread_cpu_s_of``): exactly its ``time.thread_time()``, not
+    in 10 ms clock ticks — a unit killed at a 6 ms limit must not read as starved."""
+    import threading
+
+    from perfkit.backends.usage import thread_cpu_s_of
+
+    for busy_s in (0.013, 0.021, 0.034):
+        seen: dict = {}
+        go_on = threading.Event()
+
+        def spin() -> None:
+            t0 = time.thread_time()
+            while time.thread_time() - t0 < busy_s:
+                pass
+            seen["tid"], seen["cpu"] = threading.get_native_id(), time.thread_time()
+            ready.set()
+            go_on.wait()  # not running while it is read
+
+        ready = threading.Event()
+        worker = threading.Thread(target=spin)
+        worker.start()
+        ready.wait()
+        time.sleep(0.01)  # it blocks in wait()
+        read = thread_cpu_s_of(os.getpid(), seen["tid"])
+        go_on.set()
+        worker.join()
+        assert seen["cpu"] <= read <= seen["cpu"] + 0.002, (busy_s, seen["cpu"], read)
