@@ -132,8 +132,10 @@ def contention_timeouts(c: "Comparison") -> list[Finding]:
             cause = ("their CPU was not measured (stopped with their worker), so contention cannot be told "
                      "from speed")
         elif starved:
-            cause = (f"the units got {share:.0%} of a core while running (contention; unit wall "
-                     f"{fig.contention:.1f}× unit CPU)")
+            # the run's figure beside the lost units': a few starved units in a run whose units
+            # mostly ran at full speed read "1.0×" there, not a contradiction
+            cause = (f"the units got {share:.0%} of a core while running (contention; all the run's units: "
+                     f"wall {fig.contention:.1f}× CPU)")
         else:
             cause = (f"the units ran at {share:.0%} of a core: they were slow at full speed, not starved "
                      f"(timing, not contention)")
