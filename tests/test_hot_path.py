@@ -168,6 +168,7 @@ def test_an_observer_that_takes_batches_is_not_also_sent_each_outcome(tmp_path):
     assert single.one_by_one == len(run.units) == 15
 
 
+@pytest.mark.slow  # a pool, a killed worker, ~0.5 s of units
 def test_a_replacement_worker_in_a_warm_pool_counts_its_cpu_once(tmp_path):
     """A worker forked during one run to replace a killed one stays in the warm pool; the next
     run counts only what it used in that run — never more CPU than its workers' slots could

@@ -801,6 +801,7 @@ def test_a_dask_assignment_to_a_killed_worker_is_void_and_its_item_assigned_agai
     assert by.loc["c1", "started"] == pytest.approx(3.0) and by.loc["c1", "worker"] != by.loc["c0", "worker"]
 
 
+@pytest.mark.slow  # four real runs, two on process pools
 def test_predict_hands_out_as_many_work_items_as_the_runner_on_a_run_of_several_tasks(tmp_path):
     """The simulator replays the runner's joining (perfkit/model/plan.py taper_joins, join_limit):
     on three tasks of 180 units, a real process run and its prediction from the sequential

@@ -17,6 +17,9 @@ from perfkit import runner
 from perfkit.model import RunConfig, RunInterrupted, TimeoutPolicy, join_limit
 from perfkit.store import load_run
 
+#: Five real runs of 600 units, most on process pools: the whole suite, not the quick subset.
+pytestmark = pytest.mark.slow
+
 KEY = ["task_id", "split", "index", "candidate"]
 CANDIDATES, TASKS = 200, 3
 #: Units of a planned chunk and of a joined item of each task's one stage (2 workers).
