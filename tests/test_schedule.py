@@ -23,9 +23,10 @@ def _plan(task, candidates):
     return [list(stage) for stage in plan.stages]
 
 
-def _handed_out(tasks, join: bool, source=None) -> dict[str, list]:
+def _handed_out(tasks, join: bool, source=None, plan=_plan, workers: int = 1) -> dict[str, list]:
     """Every work item the schedule hands out (each recorded as soon as it is taken), by task."""
-    sched = Schedule(tasks if source is None else source, 4, TimeoutPolicy(1.0), _plan, False, join_taper=join)
+    sched = Schedule(tasks if source is None else source, 4, TimeoutPolicy(1.0), plan, False, join_taper=join,
+                     workers=workers)
     sched.open_window()
     items: dict[str, list] = {t.id: [] for t in tasks}
     while not sched.finished():
@@ -155,22 +156,12 @@ def test_jobs_a_lost_worker_held_go_first_in_the_order_given():
 
 def _stage_handed_out(tasks, strategy: str) -> dict[str, list]:
     """As :func:`_handed_out`, for any built-in strategy's automatic chunks on 2 workers, with
-    the runner's join limit (workers given); items are recorded as soon as they are taken."""
+    the runner's join limit (workers given)."""
     def plan(task, candidates):
         return [list(stage) for stage in strategies.get(strategy).plan(
             [(s.split, s.index) for s in task.samples], candidates, 2, None).stages]
 
-    sched = Schedule(tasks, 4, TimeoutPolicy(1.0), plan, False, join_taper=True, workers=2)
-    sched.open_window()
-    items: dict[str, list] = {t.id: [] for t in tasks}
-    while not sched.finished():
-        task, job = sched.pop()
-        if isinstance(job, Generation):
-            sched.candidates(sched.task_of(job.task_id), CANDIDATES)
-            continue
-        items[task.id].append(job.item)
-        sched.recorded(np.asarray(job.item.uids, dtype=np.int64))
-    return items
+    return _handed_out(tasks, join=True, plan=plan, workers=2)
 
 
 def test_hybrid_joins_pieces_of_one_sample_never_across_its_barrier_and_hands_each_unit_out_once():
