@@ -105,18 +105,19 @@ def tapered(units: Sequence[UnitRef], size: int, workers: int) -> tuple[tuple[Un
 #: ~0.2–0.5 ms of CPU (the parent's and the worker's: sending it, sealing and reading its
 #: batches) on top of its units; the planned chunk of a many-unit stage is sized for an even
 #: tail (``auto_chunk_size``), which only the run's last stage needs. 4 cut the main job's
-#: items 145 → 54 and lifted its candidate-parallel efficiency 0.76 → 0.80 side by side
-#: (docs/benchmarks.md, "Joined items up to four planned chunks").
+#: items handed out 145 → 59 and lifted its candidate-parallel efficiency 0.777 → 0.815 (median,
+#: side by side; docs/benchmarks.md, "Joined items up to four planned chunks").
 JOIN_LIMIT_ITEMS = 4
 
 
 def join_limit(largest_units: int, stage_units: int, workers: int, chunk_size: Optional[int] = None) -> int:
     """Units a joined work item of a stage may hold: up to ``JOIN_LIMIT_ITEMS`` of its largest
-    planned item, but not past half of a worker's even share of the stage — for automatic
-    chunks the two are the same — so that joining never makes an item the stage's critical
-    path (the ideal bound of perfkit/analysis/metrics.py stays that of the plan), and never
-    less than the largest planned item. A chunk size the user gave (``chunk_size``, "units per
-    work item") is kept: only pieces smaller than the largest item join, up to it."""
+    planned item, but not past half of a worker's even share of the stage (for automatic chunks
+    below their 256-unit cap the two agree), so that a stage is never one worker's long item
+    while the others wait; and never less than the largest planned item. A chunk size the user
+    gave (``chunk_size``, "units per work item") is kept: only pieces smaller than the largest
+    item join, up to it. (The figures stay the plan's either way: each unit records its planned
+    item, ``WorkItem.chunk_of``.)"""
     if chunk_size:
         return largest_units
     return max(largest_units, min(JOIN_LIMIT_ITEMS * largest_units, stage_units // (2 * max(1, workers))))

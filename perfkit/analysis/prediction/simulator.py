@@ -14,7 +14,7 @@ What is replayed is perfkit's own execution (perfkit/runner.py and the backends)
   generation is a job on a worker, queued before every work item, for a window of tasks; ready
   jobs start by (generation first, then task, then stage), with no barrier between tasks;
 - joining (``Execution.join_taper``): a work item taken from the queue takes the pieces of its
-  stage queued right after it, up to a few times the stage's largest item, while a later task is not done
+  stage queued right after it, up to the stage's ``join_limit``, while a later task is not done
   (the runner's one rule, perfkit/model/plan.py ``taper_joins``); not a re-queued rest, not
   under budgets;
 - dispatch: each worker holds up to ``prefetch`` items, handed out in the order of the worker
