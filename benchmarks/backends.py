@@ -59,7 +59,7 @@ SMALL, LARGE = 4_000, 44_000
 #: (cpu_ms of the synthetic solver, candidates, samples) measured by ``efficiency``: ~50 µs,
 #: ~0.4 ms and ~5 ms units (an empty synthetic unit costs ~20 µs of its own).
 EFFICIENCY_SIZES = [(0.03, 2000, 30), (0.4, 500, 20), (5.0, 40, 15)]
-#: The same for ``efficiency-steady``: ≥ 0.4 ms units (~0.45 ms and ~2.8 ms) in runs of ~4 s
+#: The same for ``efficiency-steady``: ≥ 0.4 ms units (~0.41 ms and ~2.6 ms here) in runs of ~4 s
 #: on 2 workers. A ~1 s run spends a few percent of its wall in the last item's tail and each
 #: worker's first units (cold caches), which a bare executor pays too (docs/benchmarks.md).
 EFFICIENCY_STEADY_SIZES = [(0.8, 500, 32), (5.0, 40, 75)]
