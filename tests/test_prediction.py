@@ -346,7 +346,8 @@ def test_predict_says_why_the_seeds_threads_gain_nothing_and_lose_answers():
     assert verdict(threads) == "no faster than sequential" and threads.new_timeouts > 0
     for cause in ("4 threads taking turns at the GIL", "5 ms turns to whichever thread wakes",
                   f"{threads.new_timeouts} units time out that did not under sequential",
-                  "each holds its worker the full 0.06 s + 65 ms, then is abandoned"):
+                  f"each holds its worker the full 0.06 s + {DEFAULT_COSTS['thread'].stop_delay_s * 1000:.0f} ms, "
+                  "then is abandoned"):
         assert cause in threads.why
     # stretched 3–4× (4 threads, fewer while a late unit waits for its deadline): within the timeout
     stretch = re.search(r"~(\d\.\d)× to ~(\d+) ms on average, of its 60 ms timeout", threads.why)

@@ -189,24 +189,28 @@ CPU_COSTS = ("start_cold_s", "start_per_worker_s", "close_s", "unit_worker_cpu_s
              "batch_parent_cpu_s")
 
 
-#: Built-in costs, measured on the reference 2-core machine (docs/benchmarks.md, section
-#: "Predicting a run"); used when no calibration of this machine is stored. The behaviour
-#: (dispatch, prefetch, requeue, gil, ...) is a fact of perfkit's backends, not a
+#: Built-in costs, used when no calibration of this machine is stored: inline, process and
+#: thread as the reference 2-core machine's calibration measured them on 30 Nov 2026, after
+#: issue 13's hot path (`benchmarks/predict_accuracy.py calibration`, docs/benchmarks.md
+#: section 7), with the calibration workload's CPU then, so that they scale to the speed of the
+#: run they predict (``BackendCosts.at_yardstick``); dask's from before issue 13. Until then the
+#: defaults were the costs before issue 13 (45 µs per inline unit against 2.5 µs): a fresh
+#: clone's report predicted the main job's sequential run at 1.94 s for 1.09 s measured. The
+#: behaviour (dispatch, prefetch, requeue, gil, ...) is a fact of perfkit's backends, not a
 #: measurement: perfkit/backends/process.py (ITEMS_PER_WORKER, the front re-queue),
 #: thread.py (one queue, abandoned threads), inline.py (SIGALRM), dask.py (nanny restarts).
 DEFAULT_COSTS: dict[str, BackendCosts] = {
-    "inline": BackendCosts("inline", unit=Overhead(worker_cpu_s=45e-6), stop_delay_s=0.05,
+    "inline": BackendCosts("inline", unit=Overhead(worker_cpu_s=2.5e-6), stop_delay_s=0.05, yardstick_cpu_s=0.0062,
                            behaviour=Behaviour(dispatch="shared", prefetch=1, stop_kills_worker=False,
                                                in_parent=True)),
-    "process": BackendCosts("process", start_cold_s=0.19, start_per_worker_s=0.006, close_s=0.002,
-                            unit=Overhead(worker_cpu_s=20e-6, parent_cpu_s=12e-6),
-                            item=Overhead(worker_cpu_s=60e-6, parent_cpu_s=120e-6), item_latency_s=0.0003,
-                            stop_delay_s=0.065, replace_s=0.02, run_parent_cpu_s=0.0008, batch_parent_cpu_s=280e-6,
-                            batch_interval_s=FLUSH_INTERVAL_S),
-    "thread": BackendCosts("thread", start_per_worker_s=0.0005, close_s=0.001,
-                           unit=Overhead(worker_cpu_s=35e-6, parent_cpu_s=15e-6),
-                           item=Overhead(worker_cpu_s=20e-6, parent_cpu_s=20e-6), item_latency_s=0.0001,
-                           stop_delay_s=0.065, replace_s=0.0005,
+    "process": BackendCosts("process", start_cold_s=0.15, start_per_worker_s=6e-5, close_s=0.0022,
+                            unit=Overhead(worker_cpu_s=3.5e-6, parent_cpu_s=1.0e-6),
+                            item=Overhead(worker_cpu_s=143e-6, parent_cpu_s=86e-6), unit_cpu_factor=1.02,
+                            corun_cpu_factor=1.01, stop_delay_s=0.054, replace_s=0.011, run_parent_cpu_s=0.001,
+                            batch_parent_cpu_s=343e-6, batch_interval_s=FLUSH_INTERVAL_S, yardstick_cpu_s=0.0058),
+    "thread": BackendCosts("thread", start_cold_s=0.0035, start_per_worker_s=2.6e-5, close_s=0.0008,
+                           unit=Overhead(worker_cpu_s=3.4e-6), item=Overhead(worker_cpu_s=125e-6),
+                           item_latency_s=0.00011, stop_delay_s=0.05, yardstick_cpu_s=0.0058,
                            behaviour=Behaviour(dispatch="shared", prefetch=1, requeue="back", gil=True,
                                                hard_stop=False, stop_kills_worker=False)),
     "dask": BackendCosts("dask", start_cold_s=1.5, start_per_worker_s=0.25, close_s=0.5,
