@@ -332,18 +332,24 @@ def work_items(run: Run) -> int:
 
 
 def item_memory(run: Run) -> pd.DataFrame:
-    """Peak resident memory per work item (bytes), from the summary's ``items``, with the
-    item's ``units`` (how many), ``candidates`` and ``samples`` (sets) from the units table."""
+    """Peak resident memory per work item a worker ran (bytes), from the summary's ``items``,
+    with the item's ``units`` (how many), ``candidates`` and ``samples`` (sets) from the units
+    table. An item the runner joined holds the units of each planned item it lists (``chunks``):
+    the peak was measured over all of them."""
     cols = ["task_id", "chunk", "worker", "peak_rss_bytes", "units", "candidates", "samples"]
     records = [r for r in run.summary.items if r.get("peak_rss_bytes") is not None]
     if not records:
         return pd.DataFrame(columns=cols)
+    members = _item_members(run.units).set_index(["task_id", "chunk"])
+    members = dict(zip(members.index, members[["units", "candidates", "samples"]].itertuples(index=False)))
+    held = []
+    for r in records:
+        pieces = [members.get((r["task_id"], c)) for c in r.get("chunks") or [r["chunk"]]]
+        pieces = [p for p in pieces if p is not None]
+        held.append((sum(p.units for p in pieces), frozenset().union(*(p.candidates for p in pieces)),
+                     frozenset().union(*(p.samples for p in pieces))))
     items = pd.DataFrame(records)
-    members = _item_members(run.units)
-    items = items.merge(members, on=["task_id", "chunk"], how="left")
-    items["units"] = items["units"].fillna(0).astype(int)
-    for col in ("candidates", "samples"):
-        items[col] = items[col].map(lambda v: v if isinstance(v, frozenset) else frozenset())
+    items["units"], items["candidates"], items["samples"] = ([h[i] for h in held] for i in range(3))
     return items[cols]
 
 

@@ -356,7 +356,8 @@ class ProcessBackend:
         self.workers: list[_Worker] = []  # the current run's: the first ``workers`` of the pool
         self.usage: list[WorkerUsage] = []
         #: One record per work item of the run that ran to its end: task_id, chunk, worker,
-        #: peak_rss_bytes (the worker's peak resident memory while running it).
+        #: peak_rss_bytes (the worker's peak resident memory while running it), and for an item
+        #: joined from several planned items their ``chunks``.
         self.items: list[dict[str, Any]] = []
         self.spawned = 0
         self.cold_start = False
@@ -643,9 +644,13 @@ class ProcessBackend:
                 w.received.pop(d, None)
                 if isinstance(job, Assignment):
                     w.peak = max(w.peak, peak or 0)
-                    # a joined item's peak is each of its planned items' (their units carry those)
-                    self.items.extend({"task_id": job.item.task_id, "chunk": chunk, "worker": w.name,
-                                       "peak_rss_bytes": peak} for chunk in job.item.planned_chunks())
+                    # one record per item handed out: the peak is the whole job's, so a joined
+                    # item lists its planned items (its units record those) rather than giving
+                    # each the peak of units it never ran; a requeued rest of a joined item
+                    # keeps the joined item's ``chunk``, which need not be one of its own
+                    joined = job.item.planned_chunks()
+                    self.items.append({"task_id": job.item.task_id, "chunk": joined[0], "worker": w.name,
+                                       "peak_rss_bytes": peak, **({"chunks": list(joined)} if len(joined) > 1 else {})})
             if batch is not None:
                 events.append(batch)
         elif kind == "generated":

@@ -101,7 +101,8 @@ class RunState:
     #: time.monotonic() when the run window of this session opened and closed.
     started: float = 0.0
     ended: float = 0.0
-    #: One record per work item the backend ran to its end (task_id, chunk, worker, peak_rss_bytes).
+    #: One record per work item the backend ran to its end (task_id, chunk, worker, peak_rss_bytes;
+    #: a joined item lists its planned items in chunks).
     items: list[dict[str, Any]] = field(default_factory=list)
 
 

@@ -56,7 +56,8 @@ class RunSummary:
     #: peak_rss_bytes (its peak resident memory, when the backend measured it).
     workers: list[dict[str, Any]] = field(default_factory=list)
     #: One record per work item a worker ran: chunk, task_id, worker, peak_rss_bytes (the
-    #: worker's peak resident memory while it ran the item), when the backend measured it.
+    #: worker's peak resident memory while it ran the item), when the backend measured it; an
+    #: item the runner joined lists the planned items (``chunk`` of its units) in ``chunks``.
     items: list[dict[str, Any]] = field(default_factory=list)
     #: What the backend created (processes, threads, restarts, Dask's task stream).
     resources: dict[str, Any] = field(default_factory=dict)
