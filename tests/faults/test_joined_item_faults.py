@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from builders import StopAfter
-from perfkit import runner
+from perfkit import runner, strategies
 from perfkit.model import RunConfig, RunInterrupted, TimeoutPolicy, join_limit
 from perfkit.store import load_run
 
@@ -58,10 +58,23 @@ def _item_of(units, task_id: str, candidate: str):
     return t[t.chunk.isin(group)].sort_values("candidate")
 
 
+def _as_planned(units) -> None:
+    """Every unit records its planned item (``chunk``), through a loss too: the units of each
+    (task, chunk) are one of the plan's items — a requeued rest or re-run of a joined item keeps
+    each unit's own (``WorkItem._keep``), and the outcomes a backend makes itself for a unit lost
+    or stopped (crashed, timeout, leaked) carry it as well."""
+    for task_id, t in units.groupby("task_id"):
+        candidates = sorted(t.candidate, key=lambda c: int(c.lstrip("c")))
+        plan = strategies.get("candidate-parallel").plan([("demo", 0)], candidates, 2, None).stages[0]
+        recorded = {frozenset(g.candidate) for _, g in t.groupby("chunk")}
+        assert recorded == {frozenset(c for _s, _i, c in item) for item in plan}, task_id
+
+
 def _after_loss(units, faulty: str, status: str) -> None:
     """The stopped unit once, with its status and attempt 1; only units before it in its joined
     item may have re-run (attempt 2); everything else ran once, ok."""
     _exactly_once(units)
+    _as_planned(units)
     bad = units[(units.task_id == "syn-000") & (units.candidate == faulty)]
     assert bad.status.tolist() == [status] and bad.attempt.tolist() == [1]
     item = _item_of(units, "syn-000", faulty)
@@ -120,6 +133,7 @@ def test_a_unit_that_kills_every_worker_inside_a_joined_item_alone_ends_crashed(
                        solver_options={"n": CANDIDATES, "bad": "c120"})
     units = load_run(runner.run(config, tmp_path).path).units
     _exactly_once(units, [f"c{i}" for i in range(CANDIDATES)])  # this solver's names
+    _as_planned(units)
     assert PLANNED < len(_item_of(units, "syn-000", "c120")) <= JOINED
     bad = units[units.candidate == "c120"]
     assert (bad.status == "crashed").all() and (bad.attempt == MAX_ATTEMPTS).all()
