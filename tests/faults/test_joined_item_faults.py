@@ -96,6 +96,16 @@ def test_a_worker_killed_inside_a_joined_item_loses_nothing_and_counts_nothing_t
     assert sum(w["killed"] for w in run.summary.workers) == 1
 
 
+@pytest.mark.slow
+def test_a_dask_worker_killed_inside_a_joined_item_loses_nothing_and_keeps_each_units_planned_item(tmp_path):
+    """The Dask backend makes the outcomes of a lost item itself (perfkit/backends/dask.py):
+    the unit in flight is crashed under its planned item, the rest re-run under theirs."""
+    run = load_run(runner.run(_config("dask", "kill:c120@syn-000/demo[0]"), tmp_path).path)
+    _after_loss(run.units, "c120", "crashed")
+    assert run.summary.items_handed_out_this_session < run.units.groupby(["task_id", "chunk"]).ngroups
+    assert run.summary.duplicates_dropped == 0 and run.meta["state"] == "complete"
+
+
 @pytest.mark.parametrize("backend,hang", [("process", "hang_py"), ("thread", "hang_c")])
 def test_a_hang_inside_a_joined_item_is_one_timeout_and_the_rest_of_the_item_runs_once(backend, hang, tmp_path):
     run = load_run(runner.run(_config(backend, f"{hang}:c120@syn-000/demo[0]", timeout_s=0.3), tmp_path).path)
