@@ -649,8 +649,9 @@ class ProcessBackend:
                     # each the peak of units it never ran; a requeued rest of a joined item
                     # keeps the joined item's ``chunk``, which need not be one of its own
                     joined = job.item.planned_chunks()
-                    self.items.append({"task_id": job.item.task_id, "chunk": joined[0], "worker": w.name,
-                                       "peak_rss_bytes": peak, **({"chunks": list(joined)} if len(joined) > 1 else {})})
+                    record = {"task_id": job.item.task_id, "chunk": joined[0], "worker": w.name,
+                              "peak_rss_bytes": peak}
+                    self.items.append({**record, "chunks": list(joined)} if len(joined) > 1 else record)
             if batch is not None:
                 events.append(batch)
         elif kind == "generated":
