@@ -495,6 +495,7 @@ def test_cli_predict_writes_the_report_and_json(tmp_path):
 
     import jsonschema
 
+    from perfkit import load_run
     from perfkit.analysis.prediction import DEFAULT_COSTS
     from perfkit.orchestration import calibration
     from perfkit.reports import json_report
@@ -508,8 +509,10 @@ def test_cli_predict_writes_the_report_and_json(tmp_path):
     run_dir = next(store.iterdir())
     # this machine's costs stored beforehand (the built-in ones), so that nothing is measured here
     calibration.save(dict(DEFAULT_COSTS), tmp_path / "cal")
+    # a cut below the fastest unit's CPU, whatever this machine's speed: every unit times out
+    cut_s = f"{float(load_run(run_dir).units.cpu_s.min()) / 2:.6f}"
     args = [*perfkit, "predict", str(run_dir), "--workers", "1,2,4", "--calibration-dir", str(tmp_path / "cal"),
-            "--timeout", "1,0.0005", "--out", str(tmp_path / "pred"), "--no-gil-probe"]  # the probe: test_gil_probe.py
+            "--timeout", f"1,{cut_s}", "--out", str(tmp_path / "pred"), "--no-gil-probe"]  # the probe: test_gil_probe.py
     done = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     md = (tmp_path / "pred" / "report.md").read_text()
@@ -519,8 +522,8 @@ def test_cli_predict_writes_the_report_and_json(tmp_path):
     assert data["kind"] == "prediction" and data["format"] == json_report.FORMAT
     names = {p["configuration"] for p in data["predictions"]}
     assert {"sequential/inline×1", "candidate-parallel/process×4", "hybrid/thread×2"} <= names
-    cut = data["timeout_cuts"]["0.0005"]
-    assert cut[0]["configuration"] == "sequential/inline×1" and cut[0]["timeouts"] == 32  # every 1 ms unit
+    (cut,) = [rows for key, rows in data["timeout_cuts"].items() if float(key) < 1]
+    assert cut[0]["configuration"] == "sequential/inline×1" and cut[0]["timeouts"] == 32  # every unit
     assert (tmp_path / "pred" / "speedup_vs_workers.png").stat().st_size > 0
     bad = subprocess.run([*perfkit, "predict", str(run_dir), "--workers", "0", "--calibration-dir",
                           str(tmp_path / "cal")], capture_output=True, text=True, timeout=120, cwd=tmp_path)

@@ -189,11 +189,12 @@ CPU_COSTS = ("start_cold_s", "start_per_worker_s", "close_s", "unit_worker_cpu_s
              "batch_parent_cpu_s")
 
 
-#: Built-in costs, used when no calibration of this machine is stored: inline, process and
-#: thread as the reference 2-core machine's calibration measured them on 30 Nov 2026, after
-#: issue 13's hot path (`benchmarks/predict_accuracy.py calibration`, docs/benchmarks.md
-#: section 7), with the calibration workload's CPU then, so that they scale to the speed of the
-#: run they predict (``BackendCosts.at_yardstick``); dask's from before issue 13. Until then the
+#: Built-in costs, used when no calibration of this machine is stored: as the reference 2-core
+#: machine's calibration measured them on 30 Nov 2026, after issue 13's hot path
+#: (`benchmarks/predict_accuracy.py calibration`, docs/benchmarks.md section 7; a Dask
+#: replacement's 1 s is not measured there: a restart takes seconds), with the calibration
+#: workload's CPU then, so that they scale to the speed of the run they predict
+#: (``BackendCosts.at_yardstick``). Until then the
 #: defaults were the costs before issue 13 (45 µs per inline unit against 2.5 µs): a fresh
 #: clone's report predicted the main job's sequential run at 1.94 s for 1.09 s measured. The
 #: behaviour (dispatch, prefetch, requeue, gil, ...) is a fact of perfkit's backends, not a
@@ -213,10 +214,10 @@ DEFAULT_COSTS: dict[str, BackendCosts] = {
                            item_latency_s=0.00011, stop_delay_s=0.05, yardstick_cpu_s=0.0058,
                            behaviour=Behaviour(dispatch="shared", prefetch=1, requeue="back", gil=True,
                                                hard_stop=False, stop_kills_worker=False)),
-    "dask": BackendCosts("dask", start_cold_s=1.5, start_per_worker_s=0.25, close_s=0.5,
-                         unit=Overhead(worker_cpu_s=25e-6, parent_cpu_s=15e-6),
-                         item=Overhead(worker_cpu_s=300e-6, parent_cpu_s=500e-6), item_latency_s=0.002,
-                         scheduler_item_cpu_s=0.0015, stop_delay_s=0.06, replace_s=1.0,
+    "dask": BackendCosts("dask", start_cold_s=0.66, start_per_worker_s=0.0012, close_s=0.016,
+                         unit=Overhead(worker_cpu_s=14e-6, parent_cpu_s=10e-6), item=Overhead(worker_cpu_s=0.0033),
+                         item_latency_s=0.0007, unit_cpu_factor=0.95, corun_cpu_factor=1.01,
+                         scheduler_item_cpu_s=0.0017, stop_delay_s=0.06, replace_s=1.0, yardstick_cpu_s=0.0056,
                          behaviour=Behaviour(requeue="back")),
 }
 
