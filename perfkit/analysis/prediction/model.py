@@ -194,12 +194,12 @@ CPU_COSTS = ("start_cold_s", "start_per_worker_s", "close_s", "unit_worker_cpu_s
 #: (`benchmarks/predict_accuracy.py calibration`, docs/benchmarks.md section 7; a Dask
 #: replacement's 1 s is not measured there: a restart takes seconds), with the calibration
 #: workload's CPU then, so that they scale to the speed of the run they predict
-#: (``BackendCosts.at_yardstick``). Until then the
-#: defaults were the costs before issue 13 (45 µs per inline unit against 2.5 µs): a fresh
-#: clone's report predicted the main job's sequential run at 1.94 s for 1.09 s measured. The
-#: behaviour (dispatch, prefetch, requeue, gil, ...) is a fact of perfkit's backends, not a
-#: measurement: perfkit/backends/process.py (ITEMS_PER_WORKER, the front re-queue),
-#: thread.py (one queue, abandoned threads), inline.py (SIGALRM), dask.py (nanny restarts).
+#: (``BackendCosts.at_yardstick``). Until then the defaults were the costs before issue 13
+#: (45 µs per inline unit against 2.5 µs): a fresh clone's report predicted the main job's
+#: sequential run at 1.94 s for 1.09 s measured. The behaviour (dispatch, prefetch, requeue,
+#: gil, ...) is a fact of perfkit's backends, not a measurement: perfkit/backends/process.py
+#: (ITEMS_PER_WORKER, the front re-queue), thread.py (one queue, abandoned threads), inline.py
+#: (SIGALRM), dask.py (nanny restarts).
 DEFAULT_COSTS: dict[str, BackendCosts] = {
     "inline": BackendCosts("inline", unit=Overhead(worker_cpu_s=2.5e-6), stop_delay_s=0.05, yardstick_cpu_s=0.0062,
                            behaviour=Behaviour(dispatch="shared", prefetch=1, stop_kills_worker=False,
