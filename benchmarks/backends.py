@@ -504,8 +504,39 @@ def measure_demo_bare(store: Path) -> dict:
                      tasks=tasks)
     chunk = max(1, min(256, -(-len(ref.units) // len(tasks) // (8 * workers))))
     bare = arc_pool_wall(tasks, workers, chunk)
-    return {"work_s": work, "perfkit_s": float(run.summary.wall_s), "bare_s": bare, "workers": workers,
-            "chunk": chunk}
+    s = run.summary
+    units_cpu = float(run.units.cpu_s.sum())
+    return {"work_s": work, "perfkit_s": float(s.wall_s), "bare_s": bare, "workers": workers, "chunk": chunk,
+            "units": len(run.units), "parent_cpu_s": float(s.cpu_parent_s),
+            "workers_outside_s": float(s.cpu_workers_s) - units_cpu - float(s.generate_cpu_s),
+            "cpu_over_reference": (units_cpu + float(s.generate_cpu_s)) / work}
+
+
+def print_demo_bare(results: dict[str, list[dict]]) -> None:
+    """The rows of ``demo-bare``, then each tree's medians. "perfkit in the workers" is their CPU
+    outside the units and candidates() (workers' CPU is read in 10 ms clock ticks: ±20 ms a
+    run); "units' CPU / reference" is the run's units and candidates() against the same work in
+    the sequential reference (two busy cores, and the workers' own heap, slow them)."""
+    print("| tree | round | work s (reference CPU) | candidate-parallel s | its efficiency | bare executor s | "
+          "its efficiency | perfkit / bare | perfkit in the workers µs/unit | parent CPU s | "
+          "units' CPU / reference |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    figures: dict[str, dict[str, list[float]]] = {}
+    for label, ms in results.items():
+        for i, m in enumerate(ms):
+            ideal = m["work_s"] / m["workers"]
+            row = {"efficiency": ideal / m["perfkit_s"], "bare efficiency": ideal / m["bare_s"],
+                   "perfkit / bare": m["perfkit_s"] / m["bare_s"],
+                   "perfkit in the workers µs/unit": m["workers_outside_s"] / m["units"] * 1e6,
+                   "parent CPU s": m["parent_cpu_s"], "units' CPU / reference": m["cpu_over_reference"]}
+            for k, v in row.items():
+                figures.setdefault(label, {}).setdefault(k, []).append(v)
+            print(f"| {label} | {i + 1} | {m['work_s']:.3f} | {m['perfkit_s']:.3f} | {row['efficiency']:.2f} | "
+                  f"{m['bare_s']:.3f} | {row['bare efficiency']:.2f} | {row['perfkit / bare']:.2f} | "
+                  f"{row['perfkit in the workers µs/unit']:.1f} | {m['parent_cpu_s']:.3f} | "
+                  f"{m['cpu_over_reference']:.3f} |")
+    for label, fs in figures.items():
+        print(f"\n{label}, medians: " + "; ".join(f"{k} {statistics.median(v):.3f}" for k, v in fs.items()))
 
 
 MEASURES = {"overhead": measure_overhead, "efficiency": measure_efficiency,
@@ -644,14 +675,7 @@ def main() -> None:
                           f"{row['unit_cpu_max_s'] * 1e3:.0f} ms, Σ {row['work_s']:.1f} s) | {best} | "
                           f"{row[best]:.3f} | {row['pool_map_s']:.3f} | **{row[best] / row['pool_map_s']:.3f}** |")
     elif args.what == "demo-bare":
-        print("| tree | round | work s (reference CPU) | candidate-parallel s | its efficiency | bare executor s | "
-              "its efficiency | perfkit / bare |")
-        print("|---|---|---|---|---|---|---|---|")
-        for label, ms in results.items():
-            for i, m in enumerate(ms):
-                ideal = m["work_s"] / m["workers"]
-                print(f"| {label} | {i + 1} | {m['work_s']:.3f} | {m['perfkit_s']:.3f} | {ideal / m['perfkit_s']:.2f} | "
-                      f"{m['bare_s']:.3f} | {ideal / m['bare_s']:.2f} | {m['perfkit_s'] / m['bare_s']:.2f} |")
+        print_demo_bare(results)
     elif args.what.startswith("efficiency"):
         print("| tree | unit CPU | units | strategy | wall s | ProcessPoolExecutor.map s | wall / map | efficiency |")
         print("|---|---|---|---|---|---|---|---|")
