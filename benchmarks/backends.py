@@ -413,6 +413,46 @@ def arc_pool_wall(tasks, workers: int, chunk: int) -> float:
         return time.monotonic() - t0
 
 
+def _arc_whole_job(start_at: float) -> tuple[float, float]:
+    """The main job's work with nothing around it: every default task's candidates() and every
+    unit, outputs hashed, from monotonic time ``start_at``, on a solver built afresh as a run builds
+    it (the ARC solver keeps what it computed); returns (wall s, CPU s)."""
+    from perfkit.tasks import load_tasks
+    tasks = load_tasks("default")
+    _arc_init()
+    time.sleep(max(0.0, start_at - time.monotonic()))
+    t0, c0 = time.monotonic(), time.thread_time()
+    for task in tasks:
+        _arc_units((task, [(s.split, s.index, c) for s in task.samples for c in _arc_candidates(task)]))
+    return time.monotonic() - t0, time.thread_time() - c0
+
+
+def demo_limit(rounds: int) -> None:
+    """What two busy cores of this machine allow on the main job, whatever the harness: the whole
+    job (:func:`_arc_whole_job`) on one worker while the other idles, then on both at once (each
+    worker does all of it: no scheduling, no messages, no recording), alternating. A perfect
+    machine gives the pair the wall of the one alone; ``alone / pair`` is the efficiency no
+    harness can pass here, since perfkit's efficiency counts each unit's work as its CPU on one
+    busy core (perfkit/analysis/metrics.py). ``alone / pair CPU`` is the same without the time
+    other processes of the machine took from the pair (what slowing the two cores down costs)."""
+    from concurrent.futures import wait
+    limits = []
+    print("| round | alone: wall s (CPU s) | pair: wall s (CPU s), each | alone CPU / pair wall | alone CPU / pair CPU |"
+          "\n|---|---|---|---|---|")
+    with ProcessPoolExecutor(2, initializer=_arc_init) as pool:
+        list(pool.map(_noop, range(16)))
+        pool.submit(_arc_whole_job, 0.0).result()  # warm-up: imports, caches
+        for r in range(rounds):
+            alone = pool.submit(_arc_whole_job, time.monotonic() + 0.05).result()
+            at = time.monotonic() + 0.05
+            pair = [f.result() for f in wait([pool.submit(_arc_whole_job, at) for _ in range(2)]).done]
+            limits.append((alone[1] / max(w for w, _c in pair), alone[1] / max(c for _w, c in pair)))
+            print(f"| {r + 1} | {alone[0]:.3f} ({alone[1]:.3f}) | "
+                  f"{', '.join(f'{w:.3f} ({c:.3f})' for w, c in pair)} | {limits[-1][0]:.3f} | {limits[-1][1]:.3f} |")
+    print(f"\nmedians: alone CPU / pair wall {statistics.median(x for x, _ in limits):.3f}; "
+          f"alone CPU / pair CPU {statistics.median(y for _, y in limits):.3f}")
+
+
 def joins(store: Path, rounds: int, limits: tuple[int, ...] = (1, 4)) -> None:
     """The main job's candidate-parallel run (process ×2) with joined items limited to each of
     ``limits`` planned items (``perfkit.model.plan.JOIN_LIMIT_ITEMS``, read when a stage is
@@ -613,7 +653,7 @@ def print_efficiency_medians(results: dict[str, list[dict]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=["overhead", "efficiency", "efficiency-steady", "demo", "demo-bare",
-                                         "thirdparty", "hangs", "store", "timeline", "joins", "unit-gaps",
+                                         "thirdparty", "hangs", "store", "timeline", "joins", "unit-gaps", "demo-limit",
                                          "_measure"])
     parser.add_argument("inner", nargs="?", help=argparse.SUPPRESS)
     parser.add_argument("--against", type=Path, help="another checkout to measure in the same run (A/B interleaved)")
@@ -632,6 +672,9 @@ def main() -> None:
         return
     if args.what == "unit-gaps":
         unit_gaps(args.rounds)
+        return
+    if args.what == "demo-limit":
+        demo_limit(args.rounds)
         return
     if args.what == "joins":
         with tempfile.TemporaryDirectory() as tmp:
