@@ -35,7 +35,7 @@ $(UV): requirements-uv.txt
 # afresh where Python may not write its bytecode cache (PYTHONDONTWRITEBYTECODE, a read-only
 # checkout): about 3 s a start instead of under 1 s (docs/testing.md).
 $(STAMP): $(UV) uv.lock pyproject.toml
-	$(UV) sync --locked --extra test --compile-bytecode --python $(PYTHON) --quiet
+	$(UV) sync --locked --extra test --extra bench --compile-bytecode --python $(PYTHON) --quiet
 	$(BIN)/python -m compileall -q perfkit
 	touch $(STAMP)
 
@@ -81,7 +81,7 @@ lock:
 	    --custom-compile-command 'make lock' --output-file requirements-uv.txt
 	$(UV) lock --upgrade --python $(PYTHON)
 	# the same pins in the standard format (PEP 751), for installers other than uv
-	$(UV) export --format pylock.toml --extra test --no-emit-project --quiet -o pylock.toml
+	$(UV) export --format pylock.toml --extra test --extra bench --no-emit-project --quiet -o pylock.toml
 
 # CI-style check that perfkit still works with the newest versions its ranges allow (ignoring the
 # lock): a throwaway environment, resolved afresh, running the command-line and quick tests.
