@@ -156,7 +156,7 @@ def contention_timeouts(c: "Comparison") -> list[Finding]:
                      if rr is not c.reference_for(rr) and len(_lost_to_timeouts(c, rr, c.reference_for(rr))))
         busy = _busy(c, c.figures_of(fig.group)) if starved else []
         if busy:
-            cause += (f"; other processes used up to {max(f.others_cores for f in busy):.2f} cores during "
+            cause += (f"; {_others(busy)} used up to {max(f.others_cores for f in busy):.2f} cores during "
                       f"{len(busy)} of these runs, so part of the contention is theirs")
         ev += [f"unit timeout {fig.timeout_s:g} s; {n_runs} of {len(c.runs_of(fig.group))} repeats lost candidates",
                f"run contention (unit wall / unit CPU, units with a measured CPU) {fig.contention:.2f}× vs "
@@ -629,9 +629,16 @@ def _busy(c: "Comparison", figures) -> list:
     return [f for f in figures if not is_missing(f.others_cores) and f.others_cores >= BUSY_OTHER_CORES]
 
 
+def _others(figures) -> str:
+    """Who the other work was: other processes, and the threads earlier runs left running."""
+    return ("other processes and threads left running by earlier runs" if any(f.stray_threads for f in figures)
+            else "other processes")
+
+
 def busy_machine(c: "Comparison") -> list[Finding]:
-    """Runs during which other processes used at least :data:`BUSY_OTHER_CORES` cores: their
-    walls, speedups and timeouts include waiting for other work."""
+    """Runs during which other work used at least :data:`BUSY_OTHER_CORES` cores: their walls,
+    speedups and timeouts include waiting for it. Other work is other processes, and threads that
+    earlier runs of this process could not stop (:func:`stray_threads`)."""
     busy = _busy(c, c.figures)
     if not busy:
         return []
@@ -640,12 +647,34 @@ def busy_machine(c: "Comparison") -> list[Finding]:
     load = f"; 1-minute load average up to {max(loads):.1f}" if loads else ""
     return [Finding(
         "busy-machine", "warning", "",
-        f"The machine was not quiet: other processes used up to {most.others_cores:.2f} cores on average during "
+        f"The machine was not quiet: {_others(busy)} used up to {most.others_cores:.2f} cores on average during "
         f"{len(busy)} of {len(c.figures)} runs (of {most.cores} usable cores{load}). Walls, speedups and timeouts "
-        f"measured then include waiting for other work: compare again on a quiet machine before trusting them.",
-        tuple(f"{f.run_id} ({f.name}): other processes {f.others_cores:.2f} cores"
+        f"measured then include waiting for other work: "
+        + ("stop the threads' work (stray-threads finding), then compare again." if any(f.stray_threads for f in busy)
+           else "compare again on a quiet machine before trusting them."),
+        tuple(f"{f.run_id} ({f.name}): other work {f.others_cores:.2f} cores"
+              + (f", of which {f.stray_threads} stray threads {f.stray_cores:.2f}" if f.stray_threads else "")
               + ("" if is_missing(f.load_avg_1m) else f", load {f.load_avg_1m:.1f}")
               for f in busy[:EVIDENCE_ROWS]))]
+
+
+def stray_threads(c: "Comparison") -> list[Finding]:
+    """Runs that ran beside threads abandoned by earlier thread-backend runs of the same process
+    (units the thread backend could not stop, still running): every later run of the comparison
+    shares the cores and the GIL with them, so its wall and timeouts depend on its place in the
+    order (perfkit/backends/thread.py)."""
+    hit = [f for f in c.figures if f.stray_threads]
+    if not hit:
+        return []
+    most = max(hit, key=lambda f: f.stray_cores)
+    return [Finding(
+        "stray-threads", "problem", "",
+        f"{len(hit)} of {len(c.figures)} runs ran beside up to {max(f.stray_threads for f in hit)} threads that "
+        f"earlier thread-backend runs could not stop (timed-out units still running), which took up to "
+        f"{most.stray_cores:.2f} cores: those runs' walls, timeouts and speedups include that work, and later runs "
+        f"suffer more. Compare the thread backend on its own, or make the solver stop at its deadline.",
+        tuple(f"{f.run_id} ({f.name}): {f.stray_threads} stray threads, {f.stray_cores:.2f} cores"
+              for f in sorted(hit, key=lambda f: -f.stray_cores)[:EVIDENCE_ROWS]))]
 
 
 def recommendation(c: "Comparison") -> Optional[Finding]:
@@ -690,7 +719,7 @@ def recommendation(c: "Comparison") -> Optional[Finding]:
                 f"{speed} as fast as sequential, {why}: stay sequential, or measure more repeats.")
     busy = _busy(c, [f for f in c.figures if f.name in (best["group"], _reference_name(c))])
     if busy:
-        text += (f" Measured on a busy machine (other processes used up to "
+        text += (f" Measured on a busy machine ({_others(busy)} used up to "
                  f"{max(f.others_cores for f in busy):.2f} cores during {len(busy)} of these runs): confirm on a "
                  f"quiet one.")
     return Finding("recommendation", "recommendation", best["group"], text, basis + excluded)
@@ -707,6 +736,7 @@ def _reference_name(c: "Comparison") -> str:
 RULES: dict[str, Callable[["Comparison"], list[Finding]]] = {
     "nondeterministic-candidates": nondeterministic_candidates,
     "busy-machine": busy_machine,
+    "stray-threads": stray_threads,
     "contention-timeouts": contention_timeouts,
     "boundary-units": boundary_units,
     "timeout-noise": timeout_noise,

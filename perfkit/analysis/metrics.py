@@ -103,6 +103,10 @@ class RunFigures:
     others_cores: float = float("nan")
     #: The machine's 1-minute load average at the end of the run; NaN when unknown.
     load_avg_1m: float = float("nan")
+    #: Threads abandoned by earlier thread-backend runs of the same process that still ran beside
+    #: this run, and the cores they used on average (their CPU / wall; part of ``others_cores``).
+    stray_threads: int = 0
+    stray_cores: float = 0.0
     #: Peak resident memory of any worker (bytes; NaN when not measured).
     peak_rss_bytes: float = float("nan")
     #: Median and largest peak resident memory of the run's work items (bytes; NaN when not measured).
@@ -308,6 +312,7 @@ def run_figures(run: Run, reference: Optional[Run] = None) -> RunFigures:
         leaked_s=float(u.loc[u["leaked"], "leaked_s"].fillna(0).sum()) if "leaked" in u else 0.0,
         others_cores=s.others_cpu_s / wall if s.others_cpu_s is not None and wall > 0 else float("nan"),
         load_avg_1m=float("nan") if s.load_avg_1m is None else float(s.load_avg_1m),
+        stray_threads=int(s.stray_threads), stray_cores=float(s.stray_cpu_s) / wall if wall > 0 else 0.0,
         **_memory_figures(run),
         command_wall_s=float(s.command_wall_s), command_cpu_s=float(s.command_cpu_s),
     )

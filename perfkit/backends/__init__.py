@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import sys
 from typing import Any
 
 from perfkit.backends.base import (
@@ -21,6 +22,14 @@ BACKENDS: dict[str, str] = {
     "process": "perfkit.backends.process:ProcessBackend",
     "dask": "perfkit.backends.dask:DaskBackend",
 }
+
+
+def stray_threads() -> tuple[int, float]:
+    """Threads that earlier thread-backend runs of this process abandoned (units they could not
+    stop): how many still run, and their CPU seconds so far (perfkit/backends/thread.py
+    ``stray_threads``); ``(0, 0.0)`` when no thread run happened in this process."""
+    module = sys.modules.get("perfkit.backends.thread")
+    return module.stray_threads() if module is not None else (0, 0.0)
 
 
 def check_backend(name: str) -> str:

@@ -7,6 +7,13 @@ the run ends, each leaked unit is amended with how long its work kept running af
 deadline and the CPU it burned (read from the thread's own CPU clock). The number of leaked
 threads is bounded: past ``max_leaked`` the run stops with a clear error.
 
+An abandoned thread outlives its run: in a process that runs again (the runs of ``perfkit
+compare``, a notebook) it keeps taking a core, and the GIL, from every later run. Its CPU would
+be counted as the later run's own (the parent's), as perfkit's overhead. So the threads still
+running when a run ends are kept in a process-wide list, :data:`STRAYS`, that
+:func:`stray_threads` reads: the runner counts their CPU during its window as other work, not
+its own (docs/design.md, "Timeouts and budgets"; docs/benchmarks.md, "Session 9: sympy").
+
 Threads send a batch of outcomes per FLUSH_INTERVAL_S or job, never a message per unit. Who
 owns a unit in flight — its thread, which will record it, or the watcher, which gives it up —
 is decided without a lock: the unit's token is in a dict while it runs, and whoever pops it
@@ -77,6 +84,26 @@ class _Leak:
     deadline: float
     cpu_at_start: float
     slot: _Slot = field(repr=False)
+
+
+#: The leaked units of this process's ended runs whose threads were still running when their run
+#: ended (appended by ``finish_run``; a thread that ends later stays, its final CPU known).
+STRAYS: list[_Leak] = []
+
+
+def stray_threads() -> tuple[int, float]:
+    """Threads abandoned by this process's earlier runs: how many still run, and the CPU seconds
+    all of them have used since they started (ended ones with their final figure), so that the
+    difference of two readings is their CPU in between."""
+    alive = {tid: user_s + system_s for tid, user_s, system_s in psutil.Process().threads()} if STRAYS else {}
+    running, cpu_s = 0, 0.0
+    for leak in STRAYS:
+        if leak.slot.finished is not None:  # ended: the CPU at its unit's start plus the unit's
+            cpu_s += leak.cpu_at_start + leak.slot.finished[1]
+        elif leak.slot.thread is not None and leak.slot.thread.native_id in alive:
+            running += 1
+            cpu_s += alive[leak.slot.thread.native_id]
+    return running, cpu_s
 
 
 def _thread_cpu_s(thread: threading.Thread) -> Optional[float]:
@@ -259,6 +286,8 @@ class ThreadBackend:
             if s.thread is not None:
                 s.thread.join(timeout=5.0)
         self.slots = []
+        kept = {id(leak) for leak in STRAYS}
+        STRAYS.extend(leak for leak in self.leaks if leak.slot.finished is None and id(leak) not in kept)
         return []  # threads share the parent's CPU account, which the run measures as a whole
 
     def close(self) -> list[WorkerUsage]:

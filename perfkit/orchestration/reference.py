@@ -42,11 +42,13 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence
 
+from perfkit.backends import stray_threads
 from perfkit.backends.process import main_not_reimported
 from perfkit.model import ConfigError, PerfkitError, RunConfig, RunInterrupted, Task
 from perfkit.runner import Observer, run
 from perfkit.solvers import resolve_spec
 from perfkit.store import Run, load_run
+from perfkit.store.writer import amend_summary
 
 #: The child sends progress at most this often (seconds): a message per unit would cost the
 #: reference's units a pickle and a pipe write each.
@@ -225,6 +227,7 @@ class References:
         which keeps what it recorded (RunInterrupted)."""
         child = self._take(config)
         observer = observer or Observer()
+        strays0 = stray_threads()
         with contextlib.suppress(OSError):  # it died before its turn (no reader: EPIPE); _wait says so
             child.orders.send("go")
         interrupted = False
@@ -236,6 +239,8 @@ class References:
         finally:
             child.end()
         stored = _outcome_of(result, child.process.exitcode)
+        if strays0[0]:
+            stored = _with_strays(stored, strays0[0], stray_threads()[1] - strays0[1])
         if interrupted:  # the run ended whole before the Ctrl-C reached it: stored, and the experiment stops
             raise KeyboardInterrupt
         return stored
@@ -264,6 +269,17 @@ class References:
         self._waiting.extend(batch)  # first: Ctrl-C while they import still ends every one (close)
         for child in batch:
             child.wait_ready()
+
+
+def _with_strays(stored: Run, threads: int, cpu_s: float) -> Run:
+    """The reference run, its summary told of the threads that earlier thread-backend runs of
+    this process left running beside it (perfkit/backends/thread.py). Another process's to the
+    child, their CPU is in its ``others_cpu_s`` already; measured here over the child's whole
+    turn, it is capped at that figure, which covers the run window only."""
+    others = stored.summary.others_cpu_s
+    cpu_s = max(0.0, min(cpu_s, others) if others is not None else cpu_s)
+    amend_summary(stored.path, stray_threads=threads, stray_cpu_s=cpu_s)
+    return load_run(stored.path)
 
 
 def _wait(child: Any, channel: Any, observer: Observer) -> tuple:

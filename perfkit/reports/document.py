@@ -148,7 +148,8 @@ def build(c: Any, charts: dict[str, tuple[str, Path]], name: str = "comparison",
         "contention = unit wall / unit CPU (units with a measured CPU); queue wait = started − queued; "
         "speedup = median sequential wall / median wall (bootstrap 95 % CI; none from one run); boundary "
         "unit = ok/timeout flip between sequential runs, or a sequential time of at least half its timeout; "
-        "other processes = machine CPU during the run not used by the run, in cores." + _model_definition(c))]
+        "other work = machine CPU during the run not used by the run, in cores: other processes, and threads "
+        "that earlier thread-backend runs of the same process could not stop." + _model_definition(c))]
     return doc
 
 
@@ -377,11 +378,14 @@ def _machine_load(c: Any) -> list[Block]:
     figs = [f for f in c.figures if not is_missing(getattr(f, "others_cores", None))]
     if not figs:
         return []
-    rows = tuple((f.run_id, f.name, number(f.others_cores, ".2f"), number(f.load_avg_1m, ".2f"), str(f.cores))
-                 for f in figs)
+    strays = any(f.stray_threads for f in figs)  # threads earlier runs left running (stray-threads finding)
+    rows = tuple((f.run_id, f.name, number(f.others_cores, ".2f"))
+                 + ((f"{f.stray_threads}: {f.stray_cores:.2f}",) if strays else ())
+                 + (number(f.load_avg_1m, ".2f"), str(f.cores)) for f in figs)
     return [Heading("Machine load during each run", 3),
-            Table(("run", "strategy", "other processes (cores)", "load average (1 min, at the end)",
-                   "usable cores"), rows)]
+            Table(("run", "strategy", "other work (cores)")
+                  + (("of which threads left running by earlier runs (threads: cores)",) if strays else ())
+                  + ("load average (1 min, at the end)", "usable cores"), rows)]
 
 
 def _frame_table(df: pd.DataFrame, index_name: str) -> Table:

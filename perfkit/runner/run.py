@@ -34,6 +34,7 @@ from perfkit.backends import (
     check_backend,
     check_backend_options,
     get_backend,
+    stray_threads,
 )
 from perfkit.backends.unit import per_declared_candidate
 from perfkit.model import (
@@ -215,6 +216,7 @@ class Runner:
             calibration_before = calibration.measure()
             self.meter.mark(RUN_FOLDER)
             wall0, cpu0, busy0 = time.monotonic(), _cpu_self_s(), machine.busy_cpu_s()
+            strays0 = stray_threads()
             self.state.started = wall0
             try:
                 if _uses_budgets(self.config):
@@ -228,6 +230,7 @@ class Runner:
                 # of the parent's time, taken from the units of the inline backend
                 gc.freeze()
                 wall0, cpu0, busy0 = time.monotonic(), _cpu_self_s(), machine.busy_cpu_s()
+                strays0 = stray_threads()
                 self.state.started = wall0
                 self.observer.tasks_planned(tasks)
                 self._loop(tasks, solver, backend)
@@ -251,6 +254,10 @@ class Runner:
                 # the window closes when the work is done; stopping the workers is not the run's
                 self.state.ended = time.monotonic()
                 wall_s, cpu_parent_s = self.state.ended - wall0, _cpu_self_s() - cpu0
+                # threads abandoned by earlier runs of this process ran beside this one: their
+                # CPU is other work, not this run's (perfkit/backends/thread.py)
+                strays = (strays0[0], max(0.0, stray_threads()[1] - strays0[1]))
+                cpu_parent_s = max(0.0, cpu_parent_s - strays[1])
                 gc.unfreeze()
                 usage, closing_error = self._close(backend)
                 if closing_error and state == "complete":
@@ -258,7 +265,7 @@ class Runner:
             self.busy_window = (busy0, machine.busy_cpu_s())  # before the calibration below
             self.calibration_s = min(calibration_before, calibration.measure())
             self.meter.mark(STOPPING)
-            self._finish(state, wall_s, cpu_parent_s, usage, _resources(backend), error)
+            self._finish(state, wall_s, cpu_parent_s, usage, _resources(backend), error, strays)
         if crash is not None:
             raise crash
         if error:
@@ -430,7 +437,7 @@ class Runner:
         return OutcomeBatch.from_outcomes(outcomes, uids)
 
     def _finish(self, state: str, wall_s: float, cpu_parent_s: float, usage: list, resources: dict,
-                error: Optional[str]) -> None:
+                error: Optional[str], strays: tuple[int, float] = (0, 0.0)) -> None:
         workers_cpu = sum(u.cpu_s for u in usage)
         previous = self.writer.meta.get("previous_sessions", [])
         # a resumed run's figures cover every session: wall, CPU (hence parallelism) and generation
@@ -458,6 +465,8 @@ class Runner:
             items=self.state.items,
             resources=resources,
             error=error,
+            stray_threads=strays[0],
+            stray_cpu_s=strays[1],
             **machine.load_figures(*self.busy_window, cpu_parent_s + workers_cpu),
         )
         self.writer.meta.setdefault("previous_sessions", []).append(

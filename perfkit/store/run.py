@@ -63,8 +63,14 @@ class RunSummary:
     resources: dict[str, Any] = field(default_factory=dict)
     #: CPU seconds every process of the machine used during the run (None when unknown).
     machine_cpu_s: Optional[float] = None
-    #: The part of ``machine_cpu_s`` not counted in this run's ``cpu_s``: other processes.
+    #: The part of ``machine_cpu_s`` not counted in this run's ``cpu_s``: other processes, and
+    #: ``stray_cpu_s``.
     others_cpu_s: Optional[float] = None
+    #: Threads that earlier thread-backend runs of this process could not stop, still running
+    #: when this run's window opened, and the CPU seconds they used during the window: other
+    #: work beside the run, not counted in ``cpu_s`` (perfkit/backends/thread.py).
+    stray_threads: int = 0
+    stray_cpu_s: float = 0.0
     #: The machine's 1-minute load average at the end of the run (this run's processes included).
     load_avg_1m: Optional[float] = None
     error: Optional[str] = None

@@ -1,0 +1,69 @@
+"""What perfkit makes of a solver with state between units and units that never stop (sympy,
+docs/benchmarks.md "Session 9: sympy"), on small plugin solvers (tests/plugins/stateful_solvers.py)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from builders import make_task
+
+from perfkit.api import compare
+from perfkit.backends import stray_threads
+from perfkit.model import RunConfig, TimeoutPolicy
+from perfkit.orchestration.experiment import Experiment
+from perfkit.runner import run
+
+SPINNER = "plugins.stateful_solvers:Spinner"
+
+
+def _config(backend: str, strategy: str, timeout_s: float, **options) -> RunConfig:
+    return RunConfig(solver=SPINNER, tasks="hand-made", strategy=strategy, backend=backend,
+                     workers=1, timeout=TimeoutPolicy(timeout_s), solver_options=options)
+
+
+def _wait_for_strays_to_end(limit_s: float = 30.0) -> None:
+    end = time.monotonic() + limit_s
+    while stray_threads()[0] and time.monotonic() < end:
+        time.sleep(0.05)
+
+
+def test_a_thread_left_running_by_an_earlier_run_is_other_work_not_the_next_runs_cpu(tmp_path):
+    # a thread run whose `spin` unit runs past its deadline leaves its thread spinning; the
+    # next run of the same process (the runs of `perfkit compare`) runs beside it
+    task = make_task("t1", n_demo=1, n_test=0)
+    try:
+        first = run(_config("thread", "candidate-parallel", 0.05, spin_s=2.0, n=1), tmp_path, tasks=[task])
+        assert first.units.set_index("candidate").loc["spin", "leaked"]
+        assert first.summary.stray_threads == 0  # its own leaked thread is its own work
+        second = run(_config("inline", "sequential", 5.0, spin_s=0.0, n=6, sleep_s=0.1), tmp_path, tasks=[task])
+    finally:
+        _wait_for_strays_to_end()
+    s = second.summary
+    assert s.stray_threads == 1
+    # the spinning thread took the CPU; the run's own units slept: its CPU is not the run's
+    assert s.stray_cpu_s > s.cpu_parent_s
+    assert s.cpu_s == s.cpu_parent_s + s.cpu_workers_s
+    if s.others_cpu_s is not None:  # /proc/stat counts in 10 ms ticks
+        assert s.others_cpu_s + 0.05 >= s.stray_cpu_s
+
+
+@pytest.mark.slow
+def test_a_compare_names_the_runs_that_ran_beside_threads_an_earlier_thread_run_left_running(tmp_path):
+    # repeat 0's thread run leaves `spin` running; repeat 1's reference (another process) and
+    # thread run run beside it: the report says so, and no run counts its CPU as perfkit's own
+    try:
+        result = compare(Experiment(name="strays", solver=SPINNER, strategies=("sequential", "candidate-parallel"),
+                                    backends=("thread",), workers=(1,), repeats=2, timeout=0.05,
+                                    solver_options={"spin_s": 4.0, "n": 2}),
+                         out=tmp_path / "rep", store=tmp_path / "runs", task_list=[make_task("t1", 1, 0)])
+    finally:
+        _wait_for_strays_to_end()
+    by = {(r.config.strategy, r.config.repeat): r.summary for r in result.runs}
+    assert by[("candidate-parallel", 0)].stray_threads == 0 and by[("sequential", 0)].stray_threads == 0
+    assert by[("candidate-parallel", 1)].stray_threads >= 1 and by[("sequential", 1)].stray_threads >= 1
+    thread_run = by[("candidate-parallel", 1)]
+    assert thread_run.stray_cpu_s > 0
+    md = (result.report_dir / "report.md").read_text()
+    assert "earlier thread-backend runs could not stop" in md  # the stray-threads finding
+    assert "of which threads left running by earlier runs" in md  # the machine-load table
