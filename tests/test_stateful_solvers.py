@@ -6,8 +6,9 @@ from __future__ import annotations
 import time
 
 import pytest
-from builders import make_task
+from builders import make_run, make_task
 
+from perfkit.analysis.comparison import analyse
 from perfkit.api import compare
 from perfkit.backends import stray_threads
 from perfkit.model import RunConfig, TimeoutPolicy
@@ -67,3 +68,39 @@ def test_a_compare_names_the_runs_that_ran_beside_threads_an_earlier_thread_run_
     md = (result.report_dir / "report.md").read_text()
     assert "earlier thread-backend runs could not stop" in md  # the stray-threads finding
     assert "of which threads left running by earlier runs" in md  # the machine-load table
+
+
+def _hybrid_behind_a_slow_candidate() -> list[dict]:
+    """Two samples, one stage each (hybrid): `slow` takes 1 s on one worker while the other runs
+    the two 0.1 s candidates and then waits 0.8 s for the stage to end; every item one unit."""
+    rows, t, chunk = [], 0.0, 0
+    for index in range(2):
+        for worker, cands in (("w0", [("slow", 1.0)]), ("w1", [("c000", 0.1), ("c001", 0.1)])):
+            start = t
+            for cand, cost in cands:
+                chunk += 1
+                rows.append(dict(task_id="t1", split="demo", index=index, candidate=cand, status="ok",
+                                 output_hash=f"h{index}{cand}", match=False, queued=t, started=start,
+                                 ended=start + cost, wall_s=cost, cpu_s=cost, worker=worker, chunk=chunk,
+                                 attempt=1, leaked_s=None, leaked=False, stage=index))
+                start += cost
+        t += 1.0
+    return rows
+
+
+def test_workers_waiting_at_stage_barriers_are_not_told_to_raise_the_chunk_size():
+    # sympy under hybrid: each sample's stage ends with its costliest candidate (integrate) and the
+    # other worker waits; larger work items cannot remove that, so no chunk-size advice
+    rows = _hybrid_behind_a_slow_candidate()
+    ref_rows, t = [], 0.0
+    for r in rows:
+        ref_rows.append({**r, "started": t, "ended": t + r["wall_s"], "queued": 0.0, "worker": "main", "stage": 0})
+        t += r["wall_s"]
+    ref = make_run(ref_rows)
+    c = analyse([ref, make_run(rows, "hybrid", "process", 2, wall_s=2.0, cpu_s=2.4)])
+    fig = c.figure_of(c.runs[1])
+    assert fig.stage_tail_idle_s == pytest.approx(1.6)  # 0.8 s per stage on the faster worker
+    f = [f for f in c.findings if f.rule == "dispatch-overhead"]
+    assert len(f) == 1, c.findings
+    assert "raise the chunk size" not in f[0].sentence
+    assert "waiting at the end of stages" in f[0].sentence

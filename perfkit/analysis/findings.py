@@ -48,6 +48,9 @@ DISPATCH_FRACTION = 0.30
 #: From this many units per work item on, the per-item dispatch cost (~0.6 ms on the process
 #: backend, docs/benchmarks.md) is < 10 µs per unit: what overhead remains is per unit.
 PER_UNIT_CHUNK = 64
+#: When waiting at the end of stages is at least this share of the time outside units, that
+#: waiting, not the cost of dispatching items, is what the dispatch-overhead finding reports.
+TAIL_SHARE = 0.5
 #: A work item should cost at least this many times its dispatch overhead.
 ITEM_TO_OVERHEAD = 10.0
 #: The critical path binds when it exceeds the even share of work by this factor.
@@ -242,8 +245,10 @@ def dispatch_overhead(c: "Comparison") -> list[Finding]:
         capacity = f.wall_s * f.slots - f.generate_s
         startup = f.startup_s * f.slots
         between = max(0.0, capacity - startup - f.unit_wall_s)
+        # waiting at the end of stages is no cost per item: larger items would not remove it
+        tail = min(between, f.stage_tail_idle_s)
 
-        per_item = between / max(1, f.work_items)
+        per_item = (between - tail) / max(1, f.work_items)
         unit = f.unit_wall_s / f.units
         current = f.units / max(1, f.work_items)
         per_task = f.units / max(1, f.tasks)
@@ -253,8 +258,13 @@ def dispatch_overhead(c: "Comparison") -> list[Finding]:
               f"{f.generate_s:.3f} s); in units {f.unit_wall_s:.3f} s",
               f"start-up and teardown {f.startup_s:.3f} s of wall; between units {between:.3f} s over "
               f"{f.work_items} work items ({per_item * 1000:.1f} ms per item)",
-              f"mean unit {unit * 1000:.2f} ms; current chunk ≈ {current:.1f} units")
-        if startup > between:
+              f"mean unit {unit * 1000:.2f} ms; current chunk ≈ {current:.1f} units",
+              f"waiting at the end of stages for their slowest units {tail:.3f} s")
+        if tail >= TAIL_SHARE * between:
+            action = (f"{percent(tail / between)} of the time outside units is workers waiting at the end of stages "
+                      f"for their slowest units, not dispatch: larger work items would not remove it; a strategy "
+                      f"with fewer barriers (candidate-parallel), or cheaper slowest candidates, would")
+        elif startup > between:
             action = (f"worker start-up takes {f.startup_s:.2f} s of {f.wall_s:.2f} s: the work is too short for "
                       f"this backend (more work per run, or the thread backend)")
         elif current >= PER_UNIT_CHUNK:

@@ -83,6 +83,9 @@ class RunFigures:
     queue_wait_p95_s: float
     queue_wait_max_s: float
     dispatch_overhead: float
+    #: Worker capacity spent waiting at the end of stages for their slowest units (seconds,
+    #: :func:`stage_tail_idle_s`): part of the dispatch overhead's time, not a cost per item.
+    stage_tail_idle_s: float
     #: Seconds of the run outside the first queued → last ended span (start-up, teardown).
     startup_s: float
     #: Seconds the solver's candidates() took (wall, on the workers, overlapping the units).
@@ -177,6 +180,31 @@ def busy_by_slot(units: pd.DataFrame) -> pd.Series:
     r = ran(units)
     lanes = slot_lanes(units)
     return r["wall_s"].groupby(r["worker"].astype(str).map(lanes)).sum().rename(lambda i: f"slot {i}")
+
+
+def stage_tail_idle_s(units: pd.DataFrame, slots: int) -> float:
+    """Seconds of worker capacity spent waiting at the end of stages: for every stage of every
+    task, each slot's time from its last unit of the stage to the stage's last end (the whole
+    stage for a slot that ran none of it), less the time the slot spent meanwhile in units of
+    other tasks. The slowest units of a stage (one sample's costly candidates under ``hybrid``,
+    the task's tail under any strategy) keep the other slots idle, whatever the work items cost
+    to dispatch."""
+    r = ran(units)
+    if r.empty or "stage" not in r or r["stage"].isna().all():
+        return 0.0
+    r = r.assign(lane=r["worker"].astype(str).map(slot_lanes(units)))
+    by_lane = {lane: g[["started", "ended"]].to_numpy() for lane, g in r.groupby("lane")}
+    idle = 0.0
+    for _, stage in r.groupby(["task_id", "stage"], sort=False):
+        first, end = float(stage["started"].min()), float(stage["ended"].max())
+        last = stage.groupby("lane")["ended"].max()
+        for lane in range(max(1, slots)):
+            since = float(last.get(lane, first))
+            spans = by_lane.get(lane)
+            busy = 0.0 if spans is None else float(np.clip(np.minimum(spans[:, 1], end)
+                                                           - np.maximum(spans[:, 0], since), 0, None).sum())
+            idle += max(0.0, end - since - busy)
+    return idle
 
 
 def queue_wait(units: pd.DataFrame) -> pd.Series:
@@ -304,6 +332,7 @@ def run_figures(run: Run, reference: Optional[Run] = None) -> RunFigures:
         queue_wait_max_s=float(qw.max()) if len(qw) else 0.0,
         # candidate generation is the solver's work on the workers (generate_s), not overhead
         dispatch_overhead=dispatch_overhead(wall, slots, unit_wall + _number(s.generate_s)),
+        stage_tail_idle_s=stage_tail_idle_s(u, slots),
         startup_s=max(0.0, wall - span), generate_s=_number(s.generate_s), generate_work_s=generate, contention=contention(u),
         work_s=work, critical_path_s=cp, ideal_wall_s=ideal,
         efficiency=ideal / wall if wall > 0 else float("nan"),
