@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import time
 
+import pandas as pd
 import pytest
 from builders import make_run, make_task
 
+from perfkit.analysis import gate as g
 from perfkit.analysis.comparison import analyse
 from perfkit.api import compare
 from perfkit.backends import stray_threads
 from perfkit.model import RunConfig, TimeoutPolicy
 from perfkit.orchestration.experiment import Experiment
 from perfkit.runner import run
+from perfkit.store.baseline import Repeat, Side
 
 SPINNER = "plugins.stateful_solvers:Spinner"
 
@@ -104,3 +107,22 @@ def test_workers_waiting_at_stage_barriers_are_not_told_to_raise_the_chunk_size(
     assert len(f) == 1, c.findings
     assert "raise the chunk size" not in f[0].sentence
     assert "waiting at the end of stages" in f[0].sentence
+
+
+def test_the_gate_credits_no_improvement_to_a_side_that_cut_units_at_their_timeout():
+    # sympy next to busy loops: the costly units time out, so the current side's CPU drops by
+    # half; that is less work, not faster code (the answers fail the gate anyway)
+    def side(cpu: float, statuses: list[str]) -> Side:
+        units = pd.DataFrame([("t", "demo", i, "c0", st, "h" if st == "ok" else None) for i, st in enumerate(statuses)],
+                             columns=["task_id", "split", "index", "candidate", "status", "output_hash"])
+        repeats = [Repeat(f"r{i}", cpu * 2, cpu * (1 + 0.01 * i), 0.02, {"t": cpu}, {"t": cpu * 2}) for i in range(3)]
+        return Side("side", repeats, units, {"cpu_model": "x", "hostname": "h"}, {})
+
+    result = g.gate(side(12.0, ["ok"] * 6), side(6.0, ["ok", "ok", "timeout", "timeout", "ok", "ok"]),
+                    metrics=["cpu"])
+    assert not result.answers_ok and result.exit_code == 1
+    assert result.metrics[0].verdict == "inconclusive", result.metrics[0]
+    assert any("stopped 2 units at their timeout" in n for n in result.notes)
+    # the same drop without timeouts is an improvement
+    faster = g.gate(side(12.0, ["ok"] * 6), side(6.0, ["ok"] * 6), metrics=["cpu"])
+    assert faster.metrics[0].verdict == "improvement" and faster.passed

@@ -39,7 +39,7 @@ Exit status of ``perfkit gate``: 0 pass, 1 regression or answer failure, 2 usage
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -296,9 +296,29 @@ def gate(baseline: Side, current: Side, threshold: float = DEFAULT_THRESHOLD, me
     if "instructions" in metrics:
         verdicts.insert(0, judge_instructions(baseline, current, instruction_threshold))
         tasks = task_instructions(baseline, current)
+    notes = list(notes)
+    cut = cut_short(check.status_changed)
+    if cut and any(v.verdict == "improvement" for v in verdicts):
+        verdicts = [_not_credited(v) if v.verdict == "improvement" else v for v in verdicts]
+        notes.append(f"No improvement credited: the current side stopped {cut} units at their timeout that ran to "
+                     f"the end in the baseline, so it did less work, not the same work faster.")
     return GateResult(baseline.label, current.label, threshold, normalised, reason, check.clean, check.sentence(),
-                      check.n_differences, verdicts, time.monotonic() - t0, tasks, list(notes), instruction_threshold,
+                      check.n_differences, verdicts, time.monotonic() - t0, tasks, notes, instruction_threshold,
                       whole_command={"baseline": whole_command(baseline), "current": whole_command(current)})
+
+
+def cut_short(status_changed: Any) -> int:
+    """Units ok in the baseline and timed out in the current side (an answer check's status
+    changes): the current side stopped them at their limit, so its CPU, wall and instructions
+    cover less work than the baseline's."""
+    if not len(status_changed):
+        return 0
+    return int(((status_changed["status_ref"] == "ok") & (status_changed["status_run"] == "timeout")).sum())
+
+
+def _not_credited(v: MetricVerdict) -> MetricVerdict:
+    """An improvement that less work explains: inconclusive (see :func:`cut_short`)."""
+    return replace(v, verdict="inconclusive", method=v.method + "; not credited: units cut at their timeout")
 
 
 def whole_command(side: Side) -> dict[str, float]:
