@@ -659,9 +659,9 @@ def busy_machine(c: "Comparison") -> list[Finding]:
         "busy-machine", "warning", "",
         f"The machine was not quiet: {_others(busy)} used up to {most.others_cores:.2f} cores on average during "
         f"{len(busy)} of {len(c.figures)} runs (of {most.cores} usable cores{load}). Walls, speedups and timeouts "
-        f"measured then include waiting for other work: "
-        + ("stop the threads' work (stray-threads finding), then compare again." if any(f.stray_threads for f in busy)
-           else "compare again on a quiet machine before trusting them."),
+        f"measured then include waiting for other work: compare again on a quiet machine"
+        + (", with no threads left running (stray-threads finding)," if any(f.stray_threads for f in busy) else "")
+        + " before trusting them.",
         tuple(f"{f.run_id} ({f.name}): other work {f.others_cores:.2f} cores"
               + (f", of which {f.stray_threads} stray threads {f.stray_cores:.2f}" if f.stray_threads else "")
               + ("" if is_missing(f.load_avg_1m) else f", load {f.load_avg_1m:.1f}")
