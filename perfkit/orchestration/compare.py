@@ -10,8 +10,10 @@ Warm pools and interleaving. Worker start-up (forking, importing the solver: ~0.
 2-core box) is not what a strategy is compared on, so it is paid once per experiment, not per
 run: the experiment keeps its worker pools warm (``WarmBackends``) for its whole length, and
 each run borrows one. A pool's identity is what its workers are made of — backend and backend
-options; the solver is rebuilt fresh in every worker for every run (so no solver cache carries
-over) and a run with w workers uses the first w of the pool. Hence one pool serves every
+options; the solver is rebuilt fresh in every worker for every run (so no cache the solver
+object holds carries over; a module's global state does — sympy's cache, docs/benchmarks.md
+"Session 9: sympy" — while each reference starts cold) and a run with w workers uses the first
+w of the pool. Hence one pool serves every
 strategy and every repeat of a worker count, and the runs keep their repeat-major
 interleaving unchanged: keeping a pool per configuration instead would hold strategies × pool
 size idle processes (each ~70 MB with numpy and the solver), and restarting pools to follow
