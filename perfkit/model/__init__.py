@@ -12,6 +12,7 @@ from perfkit.model.errors import (
     PerfkitError,
     RunInterrupted,
     RunLocked,
+    RunStopped,
     SignalInterrupt,
     StoreError,
 )
@@ -34,7 +35,7 @@ from perfkit.model.plan import (JOIN_LIMIT_ITEMS, Plan, UnitRef, WorkItem, auto_
 from perfkit.model.task import Sample, Split, Task, sample_label
 
 __all__ = ["DEFAULT_STORE", "ConfigError", "DeadlineExceeded", "FLOAT_COLUMNS", "JOIN_LIMIT_ITEMS", "Outcome",
-           "OutcomeBatch", "PerfkitError", "Plan", "RAN_STATUSES", "RunConfig", "RunInterrupted", "RunLocked",
+           "OutcomeBatch", "PerfkitError", "Plan", "RAN_STATUSES", "RunConfig", "RunInterrupted", "RunLocked", "RunStopped",
            "SAMPLE_KEY", "STATUSES", "Sample", "SignalInterrupt", "Split", "StoreError", "Task", "TimeoutPolicy",
            "UNIT_COLUMNS", "UNIT_KEY", "UnitRef", "WHOLE_SAMPLE", "WorkItem", "as_grid", "auto_chunk_size",
            "candidate_id_problem", "chunked", "grid_hash", "is_path_segment", "output_hash", "sample_label", "tapered"]

@@ -46,6 +46,18 @@ class RunLocked(StoreError):
     would duplicate its units."""
 
 
+class RunStopped(PerfkitError):
+    """A run that stopped before its end because its workers could not go on (perfkit/backends
+    ``WorkerFailure``: threads that cannot be stopped piling up, workers that cannot be started
+    or kept alive, the solver failing outside its units): what it recorded is in ``path``, the
+    run marked failed, and ``reason`` says why. A comparison goes on without the configuration
+    (perfkit/orchestration/compare.py)."""
+
+    def __init__(self, path: Any, reason: str):
+        self.path, self.reason = path, reason
+        super().__init__(f"{path}: run stopped: {reason}")
+
+
 class SignalInterrupt(KeyboardInterrupt):
     """Ctrl-C or SIGTERM, as perfkit's own signal handler raises it during a run; a solver's
     own ``KeyboardInterrupt`` is not one."""

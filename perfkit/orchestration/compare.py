@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from perfkit.backends import WarmBackends
-from perfkit.model import RunConfig, Task
+from perfkit.model import RunConfig, RunStopped, Task
 from perfkit.orchestration.experiment import REFERENCE, Experiment, plan_runs, plan_warmup
 from perfkit.orchestration.reference import References
 from perfkit.runner import Observer, check_all, run
 from perfkit.solvers import REFERENCE_ATTR, solver_attribute
-from perfkit.store import Run
+from perfkit.store import Run, load_run
 
 
 class Progress:
@@ -59,11 +59,18 @@ def run_experiment(exp: Experiment, store: Path, progress: Optional[Progress] = 
                    task_list: Optional[list[Task]] = None) -> list[Run]:
     """Run every configuration of ``exp`` into ``store`` (after ``exp.warmup`` warm-up repeats,
     which are stored but not returned); ``task_list`` replaces loading ``exp.tasks`` (hand-made
-    tasks). Returns the stored runs in the order they ran."""
+    tasks). Returns the stored runs in the order they ran.
+
+    A run that stops because its workers could not go on (:class:`perfkit.model.RunStopped`:
+    threads of a solver that never returns piling up, workers that keep dying) is stored as
+    failed and the experiment goes on without its configuration: its later repeats are not run,
+    and the report leaves it out of every figure, saying why. Other runs that stop (a reference,
+    a store that refuses to write) stop the experiment."""
     configs = plan_runs(exp)
     check_all(configs)  # every configuration valid before the first run folder is made
     progress = progress or Progress()
     runs: list[Run] = []
+    stopped: set[str] = set()  # groups whose run stopped on its workers: their later repeats are not run
     reference_key = solver_attribute(exp.solver, REFERENCE_ATTR)
     reference: Optional[Run] = None
     references = References([c for c in configs if c.group == REFERENCE], store, task_list)
@@ -72,6 +79,8 @@ def run_experiment(exp: Experiment, store: Path, progress: Optional[Progress] = 
             run(config, store, tasks=task_list, warm=warm)
         for i, config in enumerate(configs):
             is_reference = config.group == REFERENCE
+            if config.group in stopped:
+                continue
             if reference_key and reference is not None and not is_reference:  # the solver asks for it
                 config = replace(config, solver_options={**config.solver_options, reference_key: str(reference.path)})
             observer = progress.run_started(i, len(configs), config)
@@ -79,7 +88,11 @@ def run_experiment(exp: Experiment, store: Path, progress: Optional[Progress] = 
                 stored = references.run(config, observer)
                 reference = stored
             else:
-                stored = run(config, store, observer=observer, tasks=task_list, warm=warm)
+                try:
+                    stored = run(config, store, observer=observer, tasks=task_list, warm=warm)
+                except RunStopped as exc:  # kept, failed: the report names it and leaves it out
+                    stored = load_run(exc.path)
+                    stopped.add(config.group)
             runs.append(stored)
             progress.run_finished(i, len(configs), stored.path)
     progress.runs_done()

@@ -46,6 +46,7 @@ from perfkit.model import (
     PerfkitError,
     RunConfig,
     RunInterrupted,
+    RunStopped,
     StoreError,
     Task,
 )
@@ -203,7 +204,9 @@ class Runner:
     def execute(self, tasks: list[Task], solver: Any) -> None:
         """Run every task; on Ctrl-C/SIGTERM, a worker failure, a store that refuses to write
         or anything a solver raises outside a unit, stop and keep a consistent record of what
-        was recorded (docs/design.md, "The run store").
+        was recorded (docs/design.md, "The run store"). Workers that could not go on once they
+        ran raise :class:`RunStopped` (a comparison goes on without the run), other failures
+        PerfkitError.
 
         The run's window (wall_s, the parent's CPU) opens once the workers are ready: starting
         them is measured apart (summary ``startup_s``), and a warm pool pays it once for many
@@ -211,6 +214,7 @@ class Runner:
         options = with_run_folder(solver, self.config.solver_options, self.writer.path)
         ref = SolverRef(self.config.solver, options, tuple(self.config.plugins))
         state, usage, error, crash, backend = "complete", [], None, None, None
+        workers_failed = False
         self.startup_s = 0.0
         with self.interrupts as interrupts:
             calibration_before = calibration.measure()
@@ -237,7 +241,11 @@ class Runner:
             except KeyboardInterrupt:  # Ctrl-C, SIGTERM (a solver's own is stopped at its unit's boundary)
                 interrupts.hold()
                 state = "interrupted"
-            except (WorkerFailure, StoreError) as exc:
+            except WorkerFailure as exc:
+                interrupts.hold()
+                # once the workers ran (not a backend that could not start: a setup problem)
+                state, error, workers_failed = "failed", str(exc), backend is not None
+            except StoreError as exc:
                 interrupts.hold()
                 state, error = "failed", str(exc)
             except Exception as exc:  # a perfkit bug: keep the store consistent, then let it surface
@@ -269,6 +277,8 @@ class Runner:
         if crash is not None:
             raise crash
         if error:
+            if workers_failed:
+                raise RunStopped(self.writer.path, error)
             raise PerfkitError(f"{self.writer.path}: run stopped: {error}")
         if state == "interrupted":
             raise RunInterrupted(self.writer.path)
