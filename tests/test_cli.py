@@ -95,6 +95,17 @@ def test_help_on_a_verb(flag, capsys):
     assert "--strategy" in out and "--solver-opt" in out
 
 
+@pytest.mark.parametrize("verb", [["run"], ["profile"], ["compare"], ["baseline", "save"]])
+def test_every_solver_help_names_every_built_in_solver(verb, capsys, monkeypatch):
+    from perfkit.solvers import BUILTIN_SOLVERS
+
+    monkeypatch.setenv("COLUMNS", "200")  # one line per option: no name cut in two by the wrap
+    code, out, err = perfkit([*verb, "--help"], capsys)
+    assert code == 0, err
+    line = next(line for line in out.splitlines() if "--solver " in line)
+    assert all(name in line for name in BUILTIN_SOLVERS), line
+
+
 # -- --solver-opt values a solver rejects ----------------------------------------------------
 
 REJECTED = [

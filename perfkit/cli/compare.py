@@ -11,7 +11,7 @@ from rich.text import Text
 
 from perfkit.analysis.text import duration, is_missing, percent
 from perfkit.cli.command import app, console
-from perfkit.cli.options import JsonOut, NoProgress, Quiet, parse_options, split_list
+from perfkit.cli.options import SOLVER_HELP, JsonOut, NoProgress, Quiet, parse_options, split_list
 from perfkit.cli.output import copy_json, print_notes, print_paths, set_quiet
 from perfkit.cli.progress import RunsBar, progress_display
 from perfkit.cli.tables import fits, show
@@ -122,7 +122,7 @@ def _exit(result: Any, allow_differences: bool) -> None:
 @app.command("compare")
 def compare_cmd(
     experiment: Optional[Path] = typer.Argument(None, help="experiment TOML (experiments/*.toml)"),
-    solver: Optional[str] = typer.Option(None, help="arc, synthetic, or package.module:attr"),
+    solver: Optional[str] = typer.Option(None, help=SOLVER_HELP),
     solver_opt: List[str] = typer.Option([], "--solver-opt", help="KEY=VALUE passed to the solver (repeatable)"),
     tasks: Optional[str] = typer.Option(None, help="task spec as for perfkit run --tasks"),
     strategies: Optional[str] = typer.Option(None, help="comma-separated strategies"),

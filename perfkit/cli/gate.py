@@ -11,7 +11,8 @@ import typer
 from rich.text import Text
 
 from perfkit.cli.command import app, baseline_app, console, out
-from perfkit.cli.options import JsonOut, NoProgress, Quiet, parse_options
+from perfkit.cli.options import (Backend, JsonOut, NoProgress, Quiet, Solver, SolverOpt, Strategy, Tasks, Timeout,
+                                  parse_options)
 from perfkit.cli.output import copy_json, print_paths, set_quiet
 from perfkit.cli.tables import show
 from perfkit.model import DEFAULT_STORE
@@ -84,15 +85,15 @@ def gate(
 def baseline_save(
     name: str = typer.Argument(..., help="file name under reports/baselines/ (without .json)"),
     runs: List[Path] = typer.Argument(None, help="repeats of one experiment; none: run it now"),
-    solver: str = typer.Option("arc"),
-    tasks: str = typer.Option("default"),
-    strategy: str = typer.Option("sequential"),
-    backend: str = typer.Option("inline"),
-    workers: int = typer.Option(1),
-    timeout: float = typer.Option(1.0),
-    solver_opt: List[str] = typer.Option([], "--solver-opt"),
-    repeats: int = typer.Option(5),
-    store: Path = typer.Option(DEFAULT_STORE),
+    solver: Solver = "arc",
+    tasks: Tasks = "default",
+    strategy: Strategy = "sequential",
+    backend: Backend = "inline",
+    workers: int = typer.Option(1, help="worker count"),
+    timeout: Timeout = 1.0,
+    solver_opt: SolverOpt = [],
+    repeats: int = typer.Option(5, help="fresh runs to make when no RUNS are given"),
+    store: Path = typer.Option(DEFAULT_STORE, help="run store folder for the fresh runs"),
     directory: Optional[Path] = typer.Option(None, help="where baselines are written (default reports/baselines)"),
     instructions: bool = typer.Option(False, "--instructions", help="also count each repeat's instructions under "
                                       "valgrind (inline backend), for the instruction gate"),

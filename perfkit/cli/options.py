@@ -14,8 +14,11 @@ from typing import Annotated, Any, Callable, List, Optional
 import typer
 
 from perfkit.model import ConfigError, RunConfig, TimeoutPolicy
+from perfkit.solvers import BUILTIN_SOLVERS
 
-Solver = Annotated[str, typer.Option(help="arc, synthetic, or package.module:attr")]
+#: The --solver help of every verb that takes one: the built-in solvers' names, or a plugin.
+SOLVER_HELP = ", ".join(BUILTIN_SOLVERS) + ", or package.module:attr"
+Solver = Annotated[str, typer.Option(help=SOLVER_HELP)]
 SolverOpt = Annotated[List[str], typer.Option("--solver-opt", help="KEY=VALUE passed to the solver (repeatable)")]
 Plugin = Annotated[List[str], typer.Option("--plugin", help="module imported first, also in workers (repeatable)")]
 Tasks = Annotated[str, typer.Option(help="dataset[:N|:ID,ID], synthetic:NxD+T, or a path")]
