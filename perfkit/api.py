@@ -103,7 +103,7 @@ def compare(experiment: str | Path | Experiment | None = None, *, solver: Option
             progress: Optional[Progress] = None, task_list: Optional[list[Task]] = None,
             profile: bool = False) -> CompareResult:
     """Run an experiment (strategies × backends × workers × repeats, interleaved) and write its
-    report folder (report.md, report.html, charts).
+    report folder (report.md, report.html, report.json, charts).
 
     ``experiment``: a TOML path (experiments/*.toml) or an :class:`Experiment` (None: the
     defaults); keyword arguments override its fields (``warmup``: repeats run first and left
@@ -196,8 +196,10 @@ def gate(baseline: Sequence[str | Path] = (), current: Sequence[str | Path] = ()
     its revision is measured here, in a temporary worktree, against the current code: instruction
     counts side by side and timing in randomised interleaved pairs (at most ``pairs``).
 
-    ``metrics``: ``instructions``, ``cpu``, ``wall``; None means instructions when the baseline
-    has them (else cpu and wall), and all three against ``base``; empty checks the answers only.
+    ``metrics``: ``instructions``, ``cpu``, ``wall``, and against ``base`` also ``unqueued`` (the
+    wall less the time the run waited for a core); None means instructions when the baseline has
+    them (else cpu and wall), and instructions, unqueued and cpu against ``base``; empty checks
+    the answers only.
     Instruction counts of different builds are refused (IncompatibleBuild, exit status 2) when
     asked for explicitly, unless ``rebuild_incompatible`` (implied when ``metrics`` is None):
     then the revision that last committed the baseline file is measured here as the base.

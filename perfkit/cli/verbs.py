@@ -1,6 +1,8 @@
 """Every verb module of the command line; importing one registers its commands on ``app``.
 
-Each verb lives in its own module so that it stays a thin wrapper over one Python function.
+A verb lives in its own module, or beside the verbs it shares its output with (compare.py:
+compare, report; gate.py: gate, phases, baseline save; run.py: run, tasks, strategies), so that
+each stays a thin wrapper over one Python function.
 """
 
 from perfkit.cli import (
