@@ -1,4 +1,4 @@
-"""The batched hot path (docs/design.md, "Data flow"): a worker killed in the middle of a batch,
+"""The batched hot path (docs/design.md, "Layers": data flows one way): a worker killed in the middle of a batch,
 units shorter than the clock, large messages both ways, candidate generation on the workers,
 tasks overlapping while stages keep their order, and warm pools lent to several runs."""
 

@@ -6,8 +6,8 @@ the worker notes the CPU clock of the thread that runs its units when each unit 
 and the parent reads that thread's CPU just before the kill (:meth:`KilledWorker.read`, from
 ``/proc``: the thread's run time in nanoseconds, read while the worker is stopped); the
 difference is the unit's CPU. Without it a killed unit has no CPU and a slow candidate at full
-speed reads as contention (docs/design.md, "CPU ratio"). Read to the clock tick (10 ms), units
-killed at a 6 ms limit read 0.0 and 18 ms of CPU in 60 ms walls.
+speed reads as contention (docs/design.md, "Figures"). The thread's run time is exact to the
+nanosecond, not to psutil's clock tick (10 ms), at which units killed at a 6 ms limit read 0.0.
 
 Peak memory: the worker resets its peak resident set before each work item
 (:func:`reset_peak_rss`) and reads it when the item ends (:func:`peak_rss_bytes`), so each item

@@ -1,5 +1,6 @@
 """The ``perfkit`` command line: a thin layer over the Python API of perfkit/api.py, one
-module per verb or family of verbs (perfkit/cli/verbs.py). The program is :func:`entry`; the work is :func:`perfkit.cli.app.main`."""
+module per verb or family of verbs (perfkit/cli/verbs.py). The program is :func:`entry`; the
+work is :func:`perfkit.cli.app.main`."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 A worker records each unit it runs into a :class:`OutcomeBatch` (one array per field of
 :class:`perfkit.model.Outcome`, not an object per unit) and sends one message per batch; the
-runner de-duplicates, counts and stores whole batches (docs/design.md, "Data flow"). The
+runner de-duplicates, counts and stores whole batches (docs/design.md, "Layers": data flows one way). The
 per-unit :class:`Outcome` stays the vocabulary for the rare outcomes a backend makes itself (a
 killed or leaked unit) and for readers that want objects.
 
