@@ -25,8 +25,10 @@ def headline(text: str, bad: bool) -> None:
 
 @app.command()
 def gate(
-    baseline: List[str] = typer.Option([], help="run folder(s), a baseline file, or a baseline NAME"),
-    current: List[str] = typer.Option([], help="run folder(s); none: measure the current code now"),
+    baseline: List[str] = typer.Option([], help="a run folder (the flag once per repeat), a baseline file, "
+                                                "or a baseline NAME"),
+    current: List[str] = typer.Option([], help="a run folder (the flag once per repeat); none: measure "
+                                               "the current code now"),
     base: Optional[str] = typer.Option(None, help="a git ref measured here as the base (temporary worktree): "
                                        "instructions side by side, timing in interleaved pairs"),
     threshold: str = typer.Option("10%", help="smallest timing change that matters, e.g. 10% or 0.1"),
