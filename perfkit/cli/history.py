@@ -18,7 +18,7 @@ def history(
     store: Path = typer.Option(DEFAULT_STORE, help="the store whose history.jsonl to read"),
 ) -> None:
     """Show a metric over commits (every gate and baseline measurement) and where it shifted.
-    An after-merge view, not a gate: it always exits 0."""
+    An after-merge view, not a gate: it exits 0 whatever the history shows (2 when there is none)."""
     import perfkit
     from perfkit.reports import gate as render
 
