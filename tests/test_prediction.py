@@ -160,6 +160,20 @@ def test_serial_generation_waits_and_overlapped_generation_hides():
     assert overlapped.wall_s == pytest.approx(1.0 + 3 * 1.0)
 
 
+def test_the_why_of_generation_says_where_it_runs():
+    # generation as long as the units: the largest cost besides the work, in the parent
+    # (serial) and on the workers (the runner of today), and each why says which
+    from perfkit.analysis.prediction.predict import _reason
+
+    run = hand_run({"demo[0]": [1.0, 1.0]}, generate_s=2.0, tasks=("t1", "t2"))
+    config = SimConfig("candidate-parallel", "process", 2, 1, TimeoutPolicy(100))
+    for execution, where in ((Execution(generation="serial"), "serially in the parent"),
+                             (RUNNER, "a job on the workers")):
+        result = simulate(workload_of(run), config, FREE, Machine(2), execution)
+        assert result.between_stages_s > 0
+        assert where in _reason("generation", result, FREE, Machine(2), workload_of(run))
+
+
 def test_speed_scales_cpu_not_sleep():
     run = hand_run({"demo[0]": [1.0, 1.0]}, wait=1.0)
     assert wall(run, "sequential", 1, speed=0.5)[0] == pytest.approx(2 * (2.0 + 1.0))

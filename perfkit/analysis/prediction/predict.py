@@ -242,8 +242,11 @@ def _reason(part: str, result: SimResult, costs: BackendCosts, machine: Machine,
                     f"stages while the other workers wait")
         return "workers wait at the end of each stage (the barrier) for the last items"
     if part == "generation":
-        return (f"the solver generates candidates ({workload.generate_s / machine.speed:.2f} s) serially in the "
-                f"parent while the workers wait")
+        generate_s = workload.generate_s / machine.speed
+        if result.execution.on_workers:  # the runner of today (perfkit/runner/schedule.py)
+            return (f"no work item is ready while a task's candidates are generated ({generate_s:.2f} s in all, "
+                    f"a job on the workers): the first task's above all")
+        return f"the solver generates candidates ({generate_s:.2f} s) serially in the parent while the workers wait"
     if part == "harness":
         per_unit = (costs.unit.worker_cpu_s + costs.unit.parent_cpu_s) * 1e6
         mean = workload.cpu_s / max(1, workload.n_units) * 1e6
