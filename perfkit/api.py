@@ -119,9 +119,9 @@ def compare(experiment: str | Path | Experiment | None = None, *, solver: Option
                          solver_options=solver_options or None, name=name)
     # absolute, taken before any solver runs: a solver's chdir cannot move the report
     folder = (Path(out) if out is not None else _stamped("compare")).absolute()
-    runs = run_experiment(exp, Path(store).absolute(), progress, task_list)
-    links = profile_configs(runs, folder, task_list) if profile else None
-    return _report(runs, folder, exp.name, links)
+    ran = run_experiment(exp, Path(store).absolute(), progress, task_list)
+    links = profile_configs(ran.runs, folder, task_list) if profile else None
+    return _report(ran.runs, folder, exp.name, links, ran.not_run)
 
 
 def report(run_dirs: Sequence[str | Path], out: str | Path | None = None, name: Optional[str] = None,
@@ -144,8 +144,10 @@ def report(run_dirs: Sequence[str | Path], out: str | Path | None = None, name: 
     return _report(runs, Path(out) if out is not None else _stamped("compare"), name, None)
 
 
-def _report(runs: list[Run], folder: Path, name: str, profiles: Optional[list[tuple[str, str, str]]]) -> CompareResult:
+def _report(runs: list[Run], folder: Path, name: str, profiles: Optional[list[tuple[str, str, str]]],
+            not_run: Sequence[LeftOut] = ()) -> CompareResult:
     finished, left_out = split_finished(runs)
+    left_out += not_run
     if not finished:
         raise ConfigError("run_dirs", [str(r.path) for r in runs], describe_left_out(left_out))
     model = Forked(_model, finished)  # on the other core while this one analyses (perfkit/orchestration/forked.py)

@@ -17,6 +17,8 @@ from perfkit.store import Run
 
 #: The state of a run that ran to its end (meta.json).
 COMPLETE = "complete"
+#: The state of a :class:`LeftOut` configuration that an experiment did not run.
+NOT_RUN = "not run"
 
 
 class MixedRuns(ConfigError):
@@ -36,7 +38,9 @@ class MixedRuns(ConfigError):
 class LeftOut:
     """A run left out of a comparison's figures, and why: its ``state`` (meta.json; anything
     but complete, or complete with no unit), the ``units`` it recorded and the ``error`` it
-    stopped on, if any (report.json's ``left_out``, docs/report-json.md)."""
+    stopped on, if any (report.json's ``left_out``, docs/report-json.md). A configuration an
+    experiment did not run (perfkit/orchestration/compare.py) is one too: ``run_id`` names its
+    group and repeat, ``state`` is :data:`NOT_RUN` and ``error`` says why."""
 
     run_id: str
     state: str
@@ -45,7 +49,9 @@ class LeftOut:
 
     @property
     def sentence(self) -> str:
-        """``run-id (interrupted, 120 units recorded)``."""
+        """``run-id (interrupted, 120 units recorded)``; ``group repeat 1 (not run: why)``."""
+        if self.state == NOT_RUN:
+            return f"{self.run_id} ({NOT_RUN}: {self.error})"
         why = f"{self.state}, {self.units} units recorded"
         return f"{self.run_id} ({why}{': ' + self.error if self.error else ''})"
 

@@ -26,11 +26,13 @@ is meant to start cold.
 from __future__ import annotations
 
 import statistics
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional, Sequence
 
-from perfkit.backends import WarmBackends
+from perfkit.analysis.metrics import group_name
+from perfkit.analysis.runset import NOT_RUN, LeftOut
+from perfkit.backends import WarmBackends, stray_threads
 from perfkit.model import RunConfig, RunStopped, Task
 from perfkit.orchestration.experiment import REFERENCE, Experiment, plan_runs, plan_warmup
 from perfkit.orchestration.reference import References
@@ -55,22 +57,58 @@ class Progress:
         other thread runs."""
 
 
+@dataclass
+class Experimented:
+    """What :func:`run_experiment` did: the stored ``runs`` in the order they ran, and the
+    configurations it did not run (``not_run``: why, for the report's left-out list)."""
+
+    runs: list[Run]
+    not_run: list[LeftOut] = field(default_factory=list)
+
+
+class _Stopped:
+    """The configurations an experiment no longer runs once a run of theirs stopped on its
+    workers (:class:`perfkit.model.RunStopped`)."""
+
+    def __init__(self) -> None:
+        self.groups: dict[str, str] = {}
+        self.backends: dict[str, str] = {}
+
+    def add(self, config: RunConfig, run_id: str, reason: str) -> None:
+        """``config``'s run ``run_id`` stopped for ``reason``."""
+        self.groups[config.group] = f"its run {run_id} stopped: {reason}"
+        self.backends[config.backend] = run_id
+
+    def why_not(self, config: RunConfig) -> Optional[str]:
+        """Why ``config`` is not run, or None. Not its group once one of its runs stopped: the
+        same solver stops it again. Not its backend while threads a stopped run of that backend
+        left running still run (only the thread backend leaves any): another run would add to
+        those threads, which nothing can stop and which slow every later run."""
+        if config.group in self.groups:
+            return self.groups[config.group]
+        if config.backend in self.backends and stray_threads()[0]:
+            return (f"the {config.backend} run {self.backends[config.backend]} stopped, leaving threads that cannot be "
+                    f"stopped still running; another {config.backend} run would add to them")
+        return None
+
+
 def run_experiment(exp: Experiment, store: Path, progress: Optional[Progress] = None,
-                   task_list: Optional[list[Task]] = None) -> list[Run]:
+                   task_list: Optional[list[Task]] = None) -> Experimented:
     """Run every configuration of ``exp`` into ``store`` (after ``exp.warmup`` warm-up repeats,
     which are stored but not returned); ``task_list`` replaces loading ``exp.tasks`` (hand-made
-    tasks). Returns the stored runs in the order they ran.
+    tasks).
 
     A run that stops because its workers could not go on (:class:`perfkit.model.RunStopped`:
     threads of a solver that never returns piling up, workers that keep dying) is stored as
-    failed and the experiment goes on without its configuration: its later repeats are not run,
-    and the report leaves it out of every figure, saying why. Other runs that stop (a reference,
-    a store that refuses to write) stop the experiment."""
+    failed and the experiment goes on without its configuration (:class:`_Stopped` says which
+    runs it skips then); the report leaves the run out of every figure and names what was not
+    run, saying why. Other runs that stop (a reference, a store that refuses to write) stop the
+    experiment."""
     configs = plan_runs(exp)
     check_all(configs)  # every configuration valid before the first run folder is made
     progress = progress or Progress()
-    runs: list[Run] = []
-    stopped: set[str] = set()  # groups whose run stopped on its workers: their later repeats are not run
+    done = Experimented([])
+    stopped = _Stopped()
     reference_key = solver_attribute(exp.solver, REFERENCE_ATTR)
     reference: Optional[Run] = None
     references = References([c for c in configs if c.group == REFERENCE], store, task_list)
@@ -79,7 +117,9 @@ def run_experiment(exp: Experiment, store: Path, progress: Optional[Progress] = 
             run(config, store, tasks=task_list, warm=warm)
         for i, config in enumerate(configs):
             is_reference = config.group == REFERENCE
-            if config.group in stopped:
+            why = None if is_reference else stopped.why_not(config)
+            if why is not None:
+                done.not_run.append(LeftOut(f"{group_name(config.group)} repeat {config.repeat}", NOT_RUN, 0, why))
                 continue
             if reference_key and reference is not None and not is_reference:  # the solver asks for it
                 config = replace(config, solver_options={**config.solver_options, reference_key: str(reference.path)})
@@ -92,11 +132,11 @@ def run_experiment(exp: Experiment, store: Path, progress: Optional[Progress] = 
                     stored = run(config, store, observer=observer, tasks=task_list, warm=warm)
                 except RunStopped as exc:  # kept, failed: the report names it and leaves it out
                     stored = load_run(exc.path)
-                    stopped.add(config.group)
-            runs.append(stored)
+                    stopped.add(config, stored.run_id, exc.reason)
+            done.runs.append(stored)
             progress.run_finished(i, len(configs), stored.path)
     progress.runs_done()
-    return runs
+    return done
 
 
 def profile_configs(runs: Sequence[Run], folder: Path,
@@ -128,4 +168,4 @@ def profile_configs(runs: Sequence[Run], folder: Path,
     return links
 
 
-__all__ = ["Progress", "profile_configs", "run_experiment"]
+__all__ = ["Experimented", "Progress", "profile_configs", "run_experiment"]

@@ -87,24 +87,33 @@ def test_compare_never_exits_0_without_its_report(tmp_path, capsys):
 def test_a_compare_goes_on_without_a_configuration_whose_workers_could_not_go_on(tmp_path, capsys):
     """Units that ignore their deadline pile up as threads the thread backend cannot stop; past
     its limit the thread run stops. The comparison keeps that run (failed, named in the report,
-    left out of the figures), runs no more repeats of it, finishes the others and exits 0:
-    perfkit's status does not follow what the solver did."""
+    left out of the figures), runs no more repeats of it nor another thread run while those
+    threads still run (they would only add to them), finishes the others and exits 0: perfkit's
+    status does not follow what the solver did."""
     code, out, err = perfkit_main([
         "compare", "--solver", "plugins.faulty_solvers:Misbehaving", "--solver-opt", "n=8",
-        "--solver-opt", "bad=c1,c2,c3,c4,c5,c6", "--solver-opt", "fault=sleep=2", "--tasks", "synthetic:1x1+1",
-        "--strategies", "sequential,candidate-parallel", "--backends", "inline,thread", "--workers", "1",
-        "--repeats", "2", "--timeout", "0.05", "--store", str(tmp_path / "runs"), "--out", str(tmp_path / "report")],
-        capsys)
+        "--solver-opt", "bad=c1,c2,c3,c4,c5,c6", "--solver-opt", "fault=sleep=6", "--tasks", "synthetic:1x1+1",
+        "--strategies", "sequential,candidate-parallel,sample-parallel", "--backends", "inline,thread",
+        "--workers", "1", "--repeats", "2", "--timeout", "0.05", "--store", str(tmp_path / "runs"),
+        "--out", str(tmp_path / "report")], capsys)
     assert code == 0, err
     runs = [load_run(m.parent) for m in (tmp_path / "runs").glob("*/meta.json")]
-    thread = [r for r in runs if r.config.backend == "thread"]
-    assert len(thread) == 1 and thread[0].state == "failed", [(r.config.backend, r.state) for r in runs]
-    assert "timed-out units are still running" in thread[0].summary.error
-    inline = [r for r in runs if r.config.backend == "inline" and r.config.strategy == "candidate-parallel"]
-    assert len(inline) == 2 and all(r.state == "complete" for r in inline)
+    thread = sorted((r for r in runs if r.config.backend == "thread"), key=lambda r: r.run_id)
+    assert thread and all(r.state == "failed" for r in thread), [(r.config.strategy, r.state) for r in thread]
+    first = thread[0]
+    assert first.config.strategy == "candidate-parallel" and first.config.repeat == 0
+    assert "timed-out units are still running" in first.summary.error
+    assert not any(r.config.strategy == "candidate-parallel" and r.config.repeat == 1 for r in thread)
+    inline = [r for r in runs if r.config.backend == "inline" and r.config.strategy != "sequential"]
+    assert len(inline) == 4 and all(r.state == "complete" for r in inline)
+    left = json.loads((tmp_path / "report" / "report.json").read_text())["left_out"]
+    not_run = {x["run_id"]: x for x in left if x["state"] == "not run"}
+    # the first thread run's threads sleep on (6 s) while the next thread configuration comes up
+    assert "threads that cannot be stopped" in not_run["sample-parallel/thread×1 repeat 0"]["error"]
+    assert "stopped" in not_run["candidate-parallel/thread×1 repeat 1"]["error"]
     report_md = (tmp_path / "report" / "report.md").read_text()
-    assert thread[0].run_id in report_md and "left out" in (out + err).lower()
-
+    assert first.run_id in report_md and "sample-parallel/thread×1 repeat 0 (not run:" in report_md
+    assert "left out" in (out + err).lower()
 
 
 def check_memory_error(run) -> None:
