@@ -179,3 +179,17 @@ def test_baseline_file_round_trip_and_changed_answers(stored, tmp_path):
     broken.write_text('{"format": "perfkit-baseline/1", "repeats": []')
     with pytest.raises(PerfkitError, match="broken.json: malformed JSON"):
         load_side([str(broken)], "baseline")
+
+
+def test_a_gate_measured_beside_other_work_says_so_and_a_quiet_one_does_not():
+    # sympy's gate read "+81 % regression" next to ~1.7 cores of other work, without a word
+    from dataclasses import replace
+
+    base, cur = side([1.0, 1.01, 0.99]), side([1.8, 1.81, 1.79])
+    quiet = g.gate(base, cur, metrics=["wall"])
+    assert not any("busy machine" in n for n in quiet.notes)
+    loaded = replace(cur, repeats=[replace(r, others_cpu_s=1.7 * r.wall_s) for r in cur.repeats])
+    busy = g.gate(base, loaded, metrics=["wall"])
+    note = next(n for n in busy.notes if "busy machine" in n)
+    assert "1.70 cores" in note and "3 repeats" in note and "instruction counts do not" in note
+    assert busy.metrics[0].verdict == quiet.metrics[0].verdict  # a note, not a different verdict

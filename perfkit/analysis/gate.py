@@ -45,6 +45,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from perfkit.analysis.answers import check_answers
+from perfkit.analysis.findings import BUSY_OTHER_CORES
 from perfkit.analysis.statistics import holm, paired_ratio_of_sums, paired_shift, pct_change, ratio_of_medians
 from perfkit.model import ConfigError
 from perfkit.store.baseline import Side
@@ -296,7 +297,7 @@ def gate(baseline: Side, current: Side, threshold: float = DEFAULT_THRESHOLD, me
     if "instructions" in metrics:
         verdicts.insert(0, judge_instructions(baseline, current, instruction_threshold))
         tasks = task_instructions(baseline, current)
-    notes = list(notes)
+    notes = list(notes) + busy_machine(baseline, current)
     cut = cut_short(check.status_changed)
     if cut and any(v.verdict == "improvement" for v in verdicts):
         verdicts = [_not_credited(v) if v.verdict == "improvement" else v for v in verdicts]
@@ -305,6 +306,20 @@ def gate(baseline: Side, current: Side, threshold: float = DEFAULT_THRESHOLD, me
     return GateResult(baseline.label, current.label, threshold, normalised, reason, check.clean, check.sentence(),
                       check.n_differences, verdicts, time.monotonic() - t0, tasks, notes, instruction_threshold,
                       whole_command={"baseline": whole_command(baseline), "current": whole_command(current)})
+
+
+def busy_machine(baseline: Side, current: Side) -> list[str]:
+    """A note when other work used at least ``BUSY_OTHER_CORES`` cores during a repeat of
+    either side (perfkit/analysis/findings.py, the comparison's busy-machine finding): wall and
+    CPU verdicts then include waiting for it; instruction counts do not."""
+    busy = [(side.label, r) for side in (baseline, current) for r in side.repeats
+            if r.others_cores >= BUSY_OTHER_CORES]
+    if not busy:
+        return []
+    label, most = max(busy, key=lambda b: b[1].others_cores)
+    return [f"Measured on a busy machine: other work used up to {most.others_cores:.2f} cores during {len(busy)} "
+            f"repeat{'s' if len(busy) > 1 else ''} ({label} {most.run_id}): wall and CPU verdicts include waiting "
+            "for it, instruction counts do not; gate again on a quiet machine before trusting a timing verdict."]
 
 
 def cut_short(status_changed: Any) -> int:

@@ -58,6 +58,16 @@ class Repeat:
     #: for a run, or a baseline file, from before perfkit measured it.
     command_wall_s: float = float("nan")
     command_cpu_s: float = float("nan")
+    #: CPU seconds other processes of the machine used during the run window (summary
+    #: ``others_cpu_s``); None when not measured, or in a baseline file from before it was kept.
+    others_cpu_s: Optional[float] = None
+
+    @property
+    def others_cores(self) -> float:
+        """Cores other work used on average during the run window (NaN when unknown)."""
+        if self.others_cpu_s is None or not self.wall_s > 0:
+            return float("nan")
+        return self.others_cpu_s / self.wall_s
 
     def value(self, metric: str, normalised: bool) -> float:
         """The metric (``wall`` or ``cpu``) in seconds, or in calibration units when ``normalised``."""
@@ -109,7 +119,8 @@ def repeat_of_run(run: Run) -> Repeat:
                   {k: float(v) for k, v in task_cpu.items()}, {k: float(v) for k, v in task_wall.items()},
                   None if count is None else float(count.instructions),
                   {} if count is None else {k: float(v) for k, v in count.tasks.items()},
-                  float(s.command_wall_s), float(s.command_cpu_s))
+                  float(s.command_wall_s), float(s.command_cpu_s),
+                  None if s.others_cpu_s is None else float(s.others_cpu_s))
 
 
 def answers_of(units: pd.DataFrame) -> pd.DataFrame:
