@@ -129,3 +129,16 @@ def test_the_gate_credits_no_improvement_to_a_side_that_cut_units_at_their_timeo
     # the same drop without timeouts is an improvement
     faster = g.gate(side(12.0, ["ok"] * 6), side(6.0, ["ok"] * 6), metrics=["cpu"])
     assert faster.metrics[0].verdict == "improvement" and faster.passed
+
+
+@pytest.mark.slow
+def test_units_cheaper_than_under_sequential_because_of_state_kept_between_runs_are_named(tmp_path):
+    # the inline runs share this process, and its cache, from their second repeat on; each
+    # sequential reference starts in a fresh process and pays every unit
+    result = compare(Experiment(name="memo", solver="plugins.stateful_solvers:Memo",
+                                strategies=("sequential", "candidate-parallel"), backends=("inline",), workers=(1,),
+                                repeats=3, timeout=1.0, solver_options={"n": 6, "cost_ms": 3.0, "salt": str(tmp_path)}),
+                     out=tmp_path / "rep", store=tmp_path / "runs", task_list=[make_task("t1", 2, 1)])
+    warm = [f for f in result.comparison.findings if f.rule == "warm-state"]
+    assert len(warm) == 1 and warm[0].group == "candidate-parallel/inline×1", result.comparison.findings
+    assert "module-level cache" in (result.report_dir / "report.md").read_text()

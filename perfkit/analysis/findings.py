@@ -65,6 +65,10 @@ MIN_SPEEDUP = 1.05
 #: Other processes using more than this many cores on average during a run: the machine was
 #: not quiet (a quarter of a core taken from a run that wants every core is visible in its walls).
 BUSY_OTHER_CORES = 0.25
+#: Units whose CPU is below this share of the same units' under sequential (machine speed
+#: normalised) did not do the same work → warm-state finding. Two busy cores and a loaded
+#: machine only ever raise a unit's CPU, by 2–10 % here (docs/benchmarks.md §9).
+WARM_STATE_RATIO = 0.8
 #: Unit time is concentrated when at most this fraction of the candidates (samples, tasks) …
 CONCENTRATED_MEMBERS = 0.1
 #: … take at least this share of all unit time.
@@ -687,6 +691,48 @@ def stray_threads(c: "Comparison") -> list[Finding]:
               for f in sorted(hit, key=lambda f: -f.stray_cores)[:EVIDENCE_ROWS]))]
 
 
+def warm_state(c: "Comparison") -> list[Finding]:
+    """Groups whose units took much less CPU than the same units under sequential (ok in both,
+    each run's CPU divided by its calibration workload's, so a change of the machine's speed
+    between runs cancels): below :data:`WARM_STATE_RATIO` the work was not the same. The usual
+    cause is state a solver keeps between runs in the processes a comparison reuses (a
+    module-level cache: sympy's) while every sequential reference starts in a fresh process
+    (perfkit/orchestration/compare.py), and the speedup then flatters the strategy."""
+    out = []
+    for group, figs in c.by_group().items():
+        if c.reference is not None and group == c.figure_of(c.reference).group:
+            continue
+        ratios = [r for r in (_cpu_vs_reference(c, c.run_of(f)) for f in figs) if not is_missing(r)]
+        if not ratios or not sorted(ratios)[len(ratios) // 2] < WARM_STATE_RATIO:
+            continue
+        median = sorted(ratios)[len(ratios) // 2]
+        out.append(Finding(
+            "warm-state", "warning", figs[0].name,
+            f"Units under {figs[0].name} took {median:.2f}× the CPU the same units took under sequential (machine "
+            f"speed normalised): the work was not the same. A solver that keeps state between runs (a module-level "
+            f"cache) carries it over in the workers a comparison reuses, while each sequential run starts fresh: its "
+            f"speedup is then partly that state's, not the strategy's.",
+            tuple(f"{f.run_id}: {r:.2f}× the reference's unit CPU" for f, r in zip(figs, ratios))[:EVIDENCE_ROWS]))
+    return out
+
+
+def _cpu_vs_reference(c: "Comparison", run) -> float:
+    """Σ unit CPU of ``run`` over Σ unit CPU of its reference, on the units ok in both, each
+    divided by its run's calibration CPU (NaN when a side lacks it or nothing is comparable)."""
+    ref = c.reference_for(run)
+    if ref is None or ref is run:
+        return float("nan")
+    scale_run, scale_ref = run.summary.calibration_cpu_s, ref.summary.calibration_cpu_s
+    if not scale_run or not scale_ref:
+        return float("nan")
+    mine = run.units.loc[run.units["status"] == "ok", KEY + ["cpu_s"]].drop_duplicates(KEY)
+    theirs = ref.units.loc[ref.units["status"] == "ok", KEY + ["cpu_s"]].drop_duplicates(KEY)
+    both = mine.merge(theirs, on=KEY, suffixes=("", "_ref")).dropna(subset=["cpu_s", "cpu_s_ref"])
+    if both.empty or not both["cpu_s_ref"].sum() > 0:
+        return float("nan")
+    return float(both["cpu_s"].sum() / scale_run) / float(both["cpu_s_ref"].sum() / scale_ref)
+
+
 def recommendation(c: "Comparison") -> Optional[Finding]:
     """The fastest group (median wall) whose answers agree with sequential beyond its own
     variability, recommended only when its speedup's interval excludes 1.0 ("no gain") and
@@ -747,6 +793,7 @@ RULES: dict[str, Callable[["Comparison"], list[Finding]]] = {
     "nondeterministic-candidates": nondeterministic_candidates,
     "busy-machine": busy_machine,
     "stray-threads": stray_threads,
+    "warm-state": warm_state,
     "contention-timeouts": contention_timeouts,
     "boundary-units": boundary_units,
     "timeout-noise": timeout_noise,
