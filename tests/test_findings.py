@@ -163,6 +163,22 @@ def test_low_efficiency():
     assert len(f) == 1 and "of the physical limit" in f[0].sentence
 
 
+
+def test_low_efficiency_of_units_that_wait_is_said_as_the_cpu_bound_they_cannot_reach():
+    # units that sleep (I/O, a GPU) for two thirds of their wall: the CPU bound is out of reach
+    # for any schedule, so no warning that the strategy is far from the physical limit
+    def waiting(df):
+        df["cpu_s"] = df["wall_s"] / 3
+        return df
+
+    good = clean_parallel(edit=waiting)
+    slow = make_run(good.units.to_dict("records"), "candidate-parallel", "process", 2,
+                    wall_s=good.summary.wall_s * 4, cpu_s=good.summary.cpu_s)
+    c = analyse([reference(edit=waiting), slow])
+    f = [f for f in c.findings if f.rule == "low-efficiency"]
+    assert len(f) == 1 and f[0].severity == "info", f
+    assert "wait rather than compute" in f[0].sentence and "3.0× CPU" in f[0].sentence
+
 @pytest.mark.slow
 def test_recommendation_skips_strategies_that_changed_answers():
     fast_but_wrong = clean_parallel(edit=lambda d: d.iloc[2:])

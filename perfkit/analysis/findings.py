@@ -59,6 +59,10 @@ CRITICAL_FACTOR = 1.5
 STRAGGLER_FACTOR = 1.5
 #: Efficiency below this fraction of the physical limit is reported.
 LOW_EFFICIENCY = 0.5
+#: The sequential reference's contention (unit wall / unit CPU) from which its units are taken
+#: to wait on something else (sleep, I/O, a GPU, a subprocess) rather than compute: the ideal
+#: bound counts CPU only, which such units cannot reach, and the GIL does not bind them.
+WAITING_CONTENTION = 1.5
 #: A strategy must beat sequential by this factor to be recommended (and its interval must
 #: exclude 1.0, "no gain").
 MIN_SPEEDUP = 1.05
@@ -185,7 +189,7 @@ def gil_bound(c: "Comparison") -> list[Finding]:
     sequential reference's contention is ≈ 1): the GIL serialises the work."""
     out = []
     ref_fig = c.figure_of(c.reference) if c.reference is not None else None
-    if ref_fig is None or not ref_fig.contention < 1.5:
+    if ref_fig is None or not ref_fig.contention < WAITING_CONTENTION:
         return out
     g = c.groups
     for _, row in g.iterrows():
@@ -404,10 +408,22 @@ def worker_startup(c: "Comparison") -> list[Finding]:
 
 
 def low_efficiency(c: "Comparison") -> list[Finding]:
-    """Parallel groups whose median efficiency is below :data:`LOW_EFFICIENCY`."""
+    """Parallel groups whose median efficiency is below :data:`LOW_EFFICIENCY`; when the
+    sequential reference's units wait rather than compute (:data:`WAITING_CONTENTION`), said as
+    what it is: the bound counts CPU, which waiting units cannot reach."""
     out = []
+    ref_fig = c.figure_of(c.reference) if c.reference is not None else None
+    waiting = ref_fig is not None and ref_fig.contention >= WAITING_CONTENTION
     for _, row in c.groups.iterrows():
         if row["strategy"] == "sequential" or not row["efficiency_median"] < LOW_EFFICIENCY:
+            continue
+        if waiting:
+            out.append(Finding("low-efficiency", "info", row["group"],
+                               f"{row['group']} reached {percent(row['efficiency_median'])} of the ideal bound, which "
+                               f"counts each unit's CPU only; the units wait rather than compute (wall "
+                               f"{ref_fig.contention:.1f}× CPU under sequential: sleep, I/O, a GPU), which no "
+                               f"schedule removes: compare the walls and speedups instead.",
+                               (f"ideal {row['ideal_wall_s_median']:.3f} s, measured {row['wall_s_median']:.3f} s",)))
             continue
         out.append(Finding("low-efficiency", "warning", row["group"],
                            f"{row['group']} reached only {percent(row['efficiency_median'])} of the physical limit: "
