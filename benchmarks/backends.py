@@ -8,6 +8,7 @@ a bare ``ProcessPoolExecutor.map``, the main job's wall, and how quickly a hung 
     python benchmarks/backends.py joins        # the main job with joined items of 1 and 4 planned items
     python benchmarks/backends.py unit-gaps    # perfkit's time between two ARC units, and its parts
     python benchmarks/backends.py thirdparty   # markdown-it-py units vs a chunked ProcessPoolExecutor
+    python benchmarks/backends.py arcdsl       # arc-dsl's 400 programs on ARC tasks vs ProcessPoolExecutor.map
     python benchmarks/backends.py hangs        # p50/p99 stop latency over 50 hangs
     python benchmarks/backends.py store        # CPU per outcome of the store's append formats
 
@@ -42,7 +43,7 @@ sys.path.insert(0, str(TREE))
 sys.path.insert(1, str(Path(__file__).resolve().parent))  # workers import NoopSolver as backends:NoopSolver
 
 from perfkit import runner  # noqa: E402
-from perfkit.model import RunConfig, Sample, Task, TimeoutPolicy, grid_hash  # noqa: E402
+from perfkit.model import RunConfig, Sample, Task, TimeoutPolicy, grid_hash, output_hash  # noqa: E402
 from perfkit.runner.environment import usable_cores  # noqa: E402
 
 try:
@@ -224,6 +225,90 @@ def measure_thirdparty(store: Path) -> dict:
                            work_s=float(cpu.sum()))
         out[label] = row
     return out
+
+
+#: The ``arcdsl`` workload (benchmarks/arc_dsl_work.py): arc-dsl's folder (635de49; how to fetch
+#: it: docs/benchmarks.md, "Session 9") and ARC-AGI-1 training tasks whose every unit ends well
+#: inside ARC_DSL_TIMEOUT_S, so that perfkit and the bare executor run the same work to the end.
+ARC_DSL = os.environ.get("ARC_DSL", "/work/arc-dsl")
+ARC_DSL_TASKS = ("arc1-training:007bbfb7,017c7c7b,025d127b,0520fde7,05269061,05f2a901,08ed6ac7,0962bcdd,"
+                 "0a938d79,0ca9ddb6,0d3d703e,10fcaaa3,11852cab")
+ARC_DSL_TIMEOUT_S = 10.0
+
+_DSL = None
+
+
+def _dsl_init():
+    global _DSL
+    from arc_dsl_work import ArcDslSolver
+    _DSL = ArcDslSolver(dsl=ARC_DSL)
+
+
+def _dsl_unit(args):
+    """One unit as perfkit's worker sees it: evaluate, hash the output (None: raised or no grid)."""
+    task, split, index, candidate = args
+    try:
+        return output_hash(_DSL.evaluate(task, task.sample(split, index), candidate, time.monotonic() + 60))
+    except Exception:
+        return None
+
+
+def dsl_pool_wall(tasks, workers: int) -> float:
+    """Every unit of ``tasks`` through ``ProcessPoolExecutor.map``, chunksize = units / (8 ×
+    workers), workers up (and arc-dsl imported) before the clock starts."""
+    from arc_dsl_work import ArcDslSolver
+    ids = ArcDslSolver(dsl=ARC_DSL).ids
+    args = [(t, s.split, s.index, c) for t in tasks for s in t.samples for c in ids]
+    with ProcessPoolExecutor(workers, initializer=_dsl_init) as pool:
+        list(pool.map(_noop, range(8 * workers)))
+        t0 = time.monotonic()
+        list(pool.map(_dsl_unit, args, chunksize=max(1, len(args) // (8 * workers))))
+        return time.monotonic() - t0
+
+
+def measure_arcdsl(store: Path) -> dict:
+    """arc-dsl's 400 programs as candidates on ARC_DSL_TASKS: the bare executor and perfkit's
+    three parallel strategies (process ×2, run window), back to back, the bare one first in odd
+    calls and last in even ones (``--rounds``: A and B interleaved)."""
+    from perfkit.tasks import load_tasks
+    tasks = load_tasks(ARC_DSL_TASKS)
+    workers = min(2, usable_cores())
+    options = {"dsl": ARC_DSL}
+    row: dict = {}
+    bare_first = int(os.environ.get("PERFKIT_BENCH_ROUND", "0")) % 2 == 0
+    if bare_first:
+        row["pool_map_s"] = dsl_pool_wall(tasks, workers)
+    for strategy in ["candidate-parallel", "hybrid", "sample-parallel"]:
+        run = perfkit_run(store, tasks, strategy, "process", workers, options, timeout=ARC_DSL_TIMEOUT_S,
+                          solver="arc_dsl_work:ArcDslSolver")
+        row[strategy] = _window(run)
+        if strategy == "candidate-parallel":
+            cpu = run.units.cpu_s
+            row.update(units=len(run.units), unit_cpu_min_s=float(cpu.min()), unit_cpu_max_s=float(cpu.max()),
+                       work_s=float(cpu.sum()), timeouts=int((run.units.status == "timeout").sum()),
+                       errors=int((run.units.status == "error").sum()))
+    if not bare_first:
+        row["pool_map_s"] = dsl_pool_wall(tasks, workers)
+    return {"arc-dsl, 13 tasks × 400 programs": row}
+
+
+def print_arcdsl(results: dict[str, list[dict]]) -> None:
+    """Each round's three strategies and the bare executor, the best against it, and the median
+    of the rounds' ratios (each ratio measured within one round, seconds apart)."""
+    print("| tree | round | units (unit CPU) | errors | timeouts | candidate-parallel s | hybrid s | "
+          "sample-parallel s | best | ProcessPoolExecutor.map s | best / map |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for label, ms in results.items():
+        ratios = []
+        for i, m in enumerate(ms):
+            for row in m.values():
+                best = min(("candidate-parallel", "hybrid", "sample-parallel"), key=lambda s: row[s])
+                ratios.append(row[best] / row["pool_map_s"])
+                print(f"| {label} | {i + 1} | {row['units']} ({row['unit_cpu_min_s'] * 1e3:.2f}–"
+                      f"{row['unit_cpu_max_s'] * 1e3:.0f} ms, Σ {row['work_s']:.1f} s) | {row['errors']} | "
+                      f"{row['timeouts']} | {row['candidate-parallel']:.3f} | {row['hybrid']:.3f} | "
+                      f"{row['sample-parallel']:.3f} | {best} | {row['pool_map_s']:.3f} | **{ratios[-1]:.3f}** |")
+        print(f"\n{label}: best / map, median of {len(ratios)} rounds: **{statistics.median(ratios):.3f}**")
 
 
 def measure_demo(store: Path) -> dict:
@@ -582,14 +667,14 @@ def print_demo_bare(results: dict[str, list[dict]]) -> None:
 MEASURES = {"overhead": measure_overhead, "efficiency": measure_efficiency,
             "efficiency-steady": lambda store: measure_efficiency(store, EFFICIENCY_STEADY_SIZES), "demo": measure_demo,
             "demo-bare": measure_demo_bare,
-            "thirdparty": measure_thirdparty}
+            "thirdparty": measure_thirdparty, "arcdsl": measure_arcdsl}
 
 
-def measure(what: str, tree: Path, keep: Optional[Path] = None) -> dict:
+def measure(what: str, tree: Path, keep: Optional[Path] = None, round_: int = 0) -> dict:
     """Run ``what`` for the checkout ``tree`` in a fresh process of that tree's venv; its run
     store goes to ``keep`` when given (kept for ``timeline``), else to a temporary folder."""
     python = tree / ".venv" / "bin" / "python"
-    env = {**os.environ, "PERFKIT_TREE": str(tree)}
+    env = {**os.environ, "PERFKIT_TREE": str(tree), "PERFKIT_BENCH_ROUND": str(round_)}
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
         env["PERFKIT_BENCH_STORE"] = str(keep)
@@ -653,7 +738,8 @@ def print_efficiency_medians(results: dict[str, list[dict]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=["overhead", "efficiency", "efficiency-steady", "demo", "demo-bare",
-                                         "thirdparty", "hangs", "store", "timeline", "joins", "unit-gaps", "demo-limit",
+                                         "thirdparty", "arcdsl", "hangs", "store", "timeline", "joins", "unit-gaps",
+                                         "demo-limit",
                                          "_measure"])
     parser.add_argument("inner", nargs="?", help=argparse.SUPPRESS)
     parser.add_argument("--against", type=Path, help="another checkout to measure in the same run (A/B interleaved)")
@@ -690,7 +776,7 @@ def main() -> None:
     for r in range(args.rounds):
         for label, tree in (trees if r % 2 == 0 else trees[::-1]):
             keep = args.keep / f"{label}-{r + 1}" if args.keep else None
-            results[label].append(measure(args.what, tree, keep))
+            results[label].append(measure(args.what, tree, keep, r))
     if args.what == "overhead":
         print("| tree | empty units | backend | wall s, 4 000 units | wall s, 44 000 units | Δwall per unit µs | "
               "unit wall per unit µs | harness per unit µs |")
@@ -707,6 +793,8 @@ def main() -> None:
                     each = [r[i] for r in rounds]
                     print(f"| {label} | {workload} | {backend} | {' / '.join(f'{x:.1f}' for x in each)} | "
                           f"**{statistics.median(each):.1f}** |")
+    elif args.what == "arcdsl":
+        print_arcdsl(results)
     elif args.what == "thirdparty":
         print("| tree | workload | units (unit CPU) | best strategy | wall s | ProcessPoolExecutor.map s | wall / map |")
         print("|---|---|---|---|---|---|---|")
