@@ -231,7 +231,7 @@ def test_boundary_units_that_flip_are_boundary_flips_and_the_comparison_exits_0(
     assert done.returncode == 0, done.stdout + done.stderr
     md = (tmp_path / "rep" / "report.md").read_text()
     assert "ANSWERS DIFFER" not in md.splitlines()[0]
-    assert "sit at their 0.1 s limit and flip between ok and timeout" in md and "not lost answers" in md
+    assert "sit at their 0.1 s limit and flip between finishing (ok or error) and timing out" in md and "not lost answers" in md
     diff_rows = [line for line in md.splitlines() if line.startswith("| candidate-parallel") and line.count("|") == 12]
     assert {line.split("|")[3].strip() for line in diff_rows} <= {BOUNDARY_FLIP}
 

@@ -8,9 +8,11 @@ changed* (e.g. ok → timeout) or its *output changed* (ok in both, different ou
 Each difference also gets a *kind* that says whose it is. The reference runs more than once
 (perfkit/orchestration/experiment.py), and :func:`reference_variability` compares its runs with
 each other: a unit whose output differs between them belongs to a *nondeterministic candidate*
-(a solver fault), and a unit near its timeout — ok in one reference run and timeout in
-another, or a reference time of at least :data:`BOUNDARY_SHARE` of the timeout — is a
-*boundary unit*. Differences of those units (:data:`NOISE_KINDS`) are the reference's own
+(a solver fault), and a unit near its timeout — finished (ok or error) in one reference run and
+timeout in another, or a reference time of at least :data:`BOUNDARY_SHARE` of the timeout — is
+a *boundary unit*. A unit that raises after most of its limit (a search that gives up late)
+flips between error and timeout exactly as one that answers late flips between ok and timeout:
+both are boundary flips. Differences of those units (:data:`NOISE_KINDS`) are the reference's own
 variability and are reported as such; every other difference (a lost unit, a changed output
 of a deterministic unit, a new timeout of a unit far from its limit, a crash) is a strategy's.
 
@@ -57,6 +59,8 @@ NOISE_TIMEOUT = "timeout within noise"
 NOISE_KINDS = (BOUNDARY_FLIP, NOISE_TIMEOUT, NONDETERMINISTIC)
 #: Every kind, strategy faults first (the order sentences list them in).
 KINDS = (LOST, CHANGED_OUTPUT, NEW_TIMEOUT, CRASH, NEW_ERROR, STATUS_CHANGED, EXTRA) + NOISE_KINDS
+#: The statuses of a unit that ran to its end: either one against a timeout is a flip at the limit.
+ENDED = ("ok", "error")
 #: The four tables of an :class:`AnswerCheck`, by the name the report gives them.
 DIFFERENCES = ("missing", "extra", "status changed", "output changed")
 
@@ -70,9 +74,10 @@ class ReferenceVariability:
     """How the reference varies by itself, over its ``run_ids`` (seconds).
 
     ``boundary``: the boundary units, one row each: the key, ``statuses`` (the reference runs'
-    statuses joined by ``/``), ``wall_min_s``, ``wall_max_s``, ``flipped`` (ok in one
-    reference run and timeout in another) and ``far`` (flipped although its ok run took less
-    than :data:`BOUNDARY_SHARE` of the timeout: the machine's noise, not the unit's cost).
+    statuses joined by ``/``), ``wall_min_s``, ``wall_max_s``, ``flipped`` (finished, ok or
+    error, in one reference run and timeout in another) and ``far`` (flipped although its
+    finished run took less than :data:`BOUNDARY_SHARE` of the timeout: the machine's noise, not
+    the unit's cost).
     ``nondeterministic``: the units whose reference runs disagree on the output (or on ok
     versus error): the key, ``statuses`` and ``outputs`` (the number of distinct ok outputs).
     ``units``: how many units the reference has; ``noise_timeouts_per_run``: timeouts of far
@@ -98,7 +103,8 @@ class ReferenceVariability:
 
     @property
     def flips(self) -> pd.DataFrame:
-        """The boundary units that flipped ok ↔ timeout between reference runs."""
+        """The boundary units that flipped between an end (ok, error) and timeout between
+        reference runs."""
         return self.boundary[self.boundary["flipped"]]
 
     def candidates(self) -> list[tuple[str, str]]:
@@ -128,15 +134,16 @@ def reference_variability(references: Sequence[pd.DataFrame], run_ids: Sequence[
     cols = KEY + ["status", "output_hash", "wall_s"]
     both = pd.concat([r[cols].drop_duplicates(KEY) for r in references], ignore_index=True)
     both["is_ok"], both["is_timeout"] = both["status"].eq("ok"), both["status"].eq("timeout")
+    both["is_ended"] = both["status"].isin(ENDED)
     g = both.groupby(KEY, sort=False)
     per = g.agg(wall_min_s=("wall_s", "min"), wall_max_s=("wall_s", "max"),
-                has_ok=("is_ok", "any"), has_timeout=("is_timeout", "any"), timeouts=("is_timeout", "sum"))
+                has_ended=("is_ended", "any"), has_timeout=("is_timeout", "any"), timeouts=("is_timeout", "sum"))
     outputs = both[both["is_ok"]].groupby(KEY, sort=False)["output_hash"].nunique()
     per["outputs"] = outputs.reindex(per.index, fill_value=0)
     # ok and error (or two errors' kinds of status) in different runs: not a matter of time
     kinds = both[~both["is_timeout"]].groupby(KEY, sort=False)["status"].nunique()
     per["kinds"] = kinds.reindex(per.index, fill_value=0)
-    per["flipped"] = per["has_ok"] & per["has_timeout"]
+    per["flipped"] = per["has_ended"] & per["has_timeout"]
     per["far"] = per["flipped"] & (per["wall_min_s"] < BOUNDARY_SHARE * timeout_s)
     near = per["has_timeout"] | (per["wall_max_s"] >= BOUNDARY_SHARE * timeout_s)
     varying = (per["outputs"] > 1) | (per["kinds"] > 1)
@@ -270,9 +277,9 @@ def check_answers(reference: pd.DataFrame, units: pd.DataFrame, run_id: str = ""
 
 
 def _within_noise(df: pd.DataFrame, kinds: np.ndarray, expected: float) -> np.ndarray:
-    """New timeouts become timeouts within noise when all the run's ok → timeout changes stay
-    within :data:`NOISE_FACTOR` × ``expected`` (the reference's own far timeouts per run)."""
-    went_out = (df["status_ref"].to_numpy() == "ok") & (df["status_run"].to_numpy() == "timeout")
+    """New timeouts become timeouts within noise when all the run's ok/error → timeout changes
+    stay within :data:`NOISE_FACTOR` × ``expected`` (the reference's own far timeouts per run)."""
+    went_out = np.isin(df["status_ref"].to_numpy(), ENDED) & (df["status_run"].to_numpy() == "timeout")
     if went_out.sum() > NOISE_FACTOR * expected:
         return kinds
     return np.where(kinds == NEW_TIMEOUT, NOISE_TIMEOUT, kinds)
@@ -281,7 +288,7 @@ def _within_noise(df: pd.DataFrame, kinds: np.ndarray, expected: float) -> np.nd
 def _status_kinds(df: pd.DataFrame, v: Optional[ReferenceVariability]) -> np.ndarray:
     """The kind of each status change (see :data:`KINDS`)."""
     run, ref = df["status_run"].to_numpy(), df["status_ref"].to_numpy()
-    flip = ((ref == "ok") & (run == "timeout")) | ((ref == "timeout") & (run == "ok"))
+    flip = (np.isin(ref, ENDED) & (run == "timeout")) | ((ref == "timeout") & np.isin(run, ENDED))
     boundary = v.is_boundary(df) if v is not None else np.zeros(len(df), bool)
     nondet = v.is_nondeterministic(df) if v is not None else np.zeros(len(df), bool)
     return np.select([flip & boundary, run == "crashed", nondet, run == "timeout", run == "error"],

@@ -475,7 +475,7 @@ def _flipped_under(c: "Comparison", kinds: tuple[str, ...]) -> dict[tuple, list[
 
 
 def boundary_units(c: "Comparison") -> list[Finding]:
-    """Units at their limit that flip between ok and timeout — between the reference's own runs
+    """Units at their limit that flip between an end (ok or error) and timeout — between the reference's own runs
     or under a strategy — reported as boundary flips with their count and times, not as lost
     answers. Flips of units far from the limit are the machine's noise (:func:`timeout_noise`)."""
     v = c.variability
@@ -497,7 +497,8 @@ def boundary_units(c: "Comparison") -> list[Finding]:
                   + (f"; flipped under {', '.join(under)}" if under else ""))
     return [Finding(
         "boundary-units", "warning", "",
-        f"{len(flipped)} units sit at their {v.timeout_s:g} s limit and flip between ok and timeout: "
+        f"{len(flipped)} units sit at their {v.timeout_s:g} s limit and flip between finishing (ok or error) and "
+        f"timing out: "
         f"{int(flipped['flipped'].sum())} flipped between the {v.runs} sequential runs themselves and {n_strategy} "
         f"times under the strategies. These are boundary flips (a unit whose sequential time reaches "
         f"{BOUNDARY_SHARE:.0%} of the timeout, or that flips between sequential runs), not lost answers: the "
@@ -569,29 +570,39 @@ def timeout_cost(c: "Comparison") -> list[Finding]:
     total, spent = float(units["wall_s"].sum()), float(timed_out["wall_s"].sum())
     if timed_out.empty or spent < TIMEOUT_SHARE * total:
         return []
-    flipping = _flipped_mask(c, timed_out)
-    always, sometimes = timed_out[~flipping], timed_out[flipping]
+    # the rows are the reference runs' outcomes: a unit timed out in each of 2 runs is one
+    # unit with 2 timeouts, and the shares are of all the runs' time alike
+    per_unit = timed_out.groupby(KEY, sort=False).agg(timeouts=("wall_s", "size"), wall_s=("wall_s", "sum"))
+    n_units = int(units.drop_duplicates(KEY).shape[0])
+    flipping = pd.Series(_flipped_mask(c, per_unit.reset_index()), index=per_unit.index)
+    always = per_unit[~flipping & (per_unit["timeouts"] >= len(refs))]
+    sometimes = per_unit[~per_unit.index.isin(always.index)]
     parts = []
     if len(always):
-        parts.append(f"{len(always)} time out in every sequential run ({percent(always['wall_s'].sum() / total)} of "
+        verb = "times" if len(always) == 1 else "time"
+        parts.append(f"{len(always)} {verb} out in every sequential run ({percent(always['wall_s'].sum() / total)} of "
                      f"unit time): hopeless or slow candidates, where a lower timeout or a solver that gives up "
                      f"sooner saves time")
     if len(sometimes):
         parts.append(f"{len(sometimes)} only in some runs ({percent(sometimes['wall_s'].sum() / total)}): units at "
                      f"their limit or the machine's noise (see the boundary and noise findings), where a lower "
                      f"timeout would lose answers")
-    worst = timed_out.groupby("candidate")["wall_s"].agg(["size", "sum"]).sort_values("sum", ascending=False)
+    worst = per_unit.groupby(level="candidate").agg(units=("timeouts", "size"), timeouts=("timeouts", "sum"),
+                                                    wall_s=("wall_s", "sum")).sort_values("wall_s", ascending=False)
+    runs = f"in {len(refs)} sequential runs" if len(refs) > 1 else "in the sequential run"
     return [Finding(
         "timeout-cost", "warning", "",
-        f"{len(timed_out)} timed-out units ({percent(len(timed_out) / len(units), 1)} of units) take "
-        f"{percent(spent / total)} of the unit time the sequential runs spent, each its whole limit: "
-        + "; ".join(parts) + ".",
-        tuple(f"{cand}: {int(r['size'])} timeouts, {r['sum']:.3f} s" for cand, r in
-              worst.head(EVIDENCE_ROWS).iterrows()))]
+        f"{len(per_unit)} unit{'s' if len(per_unit) != 1 else ''} timed out ({percent(len(per_unit) / n_units, 1)} of "
+        f"{n_units} units; "
+        f"{len(timed_out)} timeouts {runs}) and take {percent(spent / total)} of the unit time the sequential "
+        f"runs spent, each timeout its whole limit: " + "; ".join(parts) + ".",
+        tuple(f"{cand}: {int(r['units'])} units, {int(r['timeouts'])} timeouts {runs}, {r['wall_s']:.3f} s"
+              for cand, r in worst.head(EVIDENCE_ROWS).iterrows()))]
 
 
 def _flipped_mask(c: "Comparison", df: pd.DataFrame):
-    """Units of ``df`` that flipped ok ↔ timeout between the reference's own runs."""
+    """Units of ``df`` that flipped between an end (ok, error) and timeout between the
+    reference's own runs."""
     flips = c.variability.flips if c.variability is not None else pd.DataFrame()
     if flips.empty:
         return pd.Series(False, index=df.index).to_numpy()
@@ -638,13 +649,19 @@ def memory_drivers(c: "Comparison") -> list[Finding]:
                 sample_label(s, i) for s, i in sorted(samples)[:EVIDENCE_ROWS]) + ", in every such item and no other"
         else:
             who = "no candidate or sample is common to them alone (see the items below)"
+        killed = heavy["running"].dropna()
+        if len(killed):  # the unit in flight when the worker was killed holds the peak's first suspect
+            running = killed.str.split(" on ").str[0].value_counts()
+            who += (f"; {len(killed)} of them had their worker killed at a unit's timeout while running "
+                    + ", ".join(f"{cand} ({n}×)" if n > 1 else cand for cand, n in running.head(EVIDENCE_ROWS).items()))
         out.append(Finding(
             "memory", "warning", group_name(group),
             f"Memory under {group_name(group)}: {len(heavy)} of {len(items)} work items peaked at up to "
             f"{_mb(heavy['peak_rss_bytes'].max())} of resident memory against a median item of {_mb(median)}; "
             f"{who}.",
             tuple(f"{r.task_id} item {r.chunk} on {r.worker}: {_mb(r.peak_rss_bytes)}, {r.units} units "
-                  f"({', '.join(sorted(r.candidates)[:4])}{' …' if len(r.candidates) > 4 else ''})"
+                  + (f"(killed at the timeout of {r.running})" if isinstance(r.running, str) else
+                     f"({', '.join(sorted(r.candidates)[:4])}{' …' if len(r.candidates) > 4 else ''})")
                   for r in heavy.sort_values("peak_rss_bytes", ascending=False).head(EVIDENCE_ROWS).itertuples())))
     return out
 

@@ -12,8 +12,14 @@ def is_missing(x: Any) -> bool:
 
 
 def percent(fraction: Any, digits: int = 0) -> str:
-    """A fraction 0..1 as ``42 %`` (``n/a`` when missing)."""
-    return "n/a" if is_missing(fraction) else f"{100 * float(fraction):.{digits}f} %"
+    """A fraction 0..1 as ``42 %`` (``n/a`` when missing). A share that is not zero never reads
+    as zero: it keeps one significant digit (5 units of 20 800 read ``0.02 %``, not ``0.0 %``)."""
+    if is_missing(fraction):
+        return "n/a"
+    value = 100 * float(fraction)
+    if value and abs(value) < 0.5 * 10 ** -digits:
+        digits = -math.floor(math.log10(abs(value)))
+    return f"{value:.{digits}f} %"
 
 
 def number(x: Any, spec: str = ".3f") -> str:

@@ -147,7 +147,7 @@ def build(c: Any, charts: dict[str, tuple[str, Path]], name: str = "comparison",
         "efficiency = ideal / wall; dispatch overhead = share of wall × slots spent outside units; "
         "contention = unit wall / unit CPU (units with a measured CPU); queue wait = started − queued; "
         "speedup = median sequential wall / median wall (bootstrap 95 % CI; none from one run); boundary "
-        "unit = ok/timeout flip between sequential runs, or a sequential time of at least half its timeout; "
+        "unit = ok or error/timeout flip between sequential runs, or a sequential time of at least half its timeout; "
         "other work = machine CPU during the run not used by the run, in cores: other processes, and threads "
         "that earlier thread-backend runs of the same process could not stop." + _model_definition(c))]
     return doc
@@ -324,7 +324,7 @@ def _reference_variability(c: Any) -> list[Block]:
                            "against the strategy (a comparison runs it at least twice).")]
     flips, nd = v.flips, v.nondeterministic
     text = (f"Sequential ran {v.runs} times, each in a fresh process ({', '.join(v.run_ids)}): "
-            f"{len(flips)} units flipped between ok and timeout (boundary units, of {len(v.boundary)} at or above "
+            f"{len(flips)} units flipped between finishing (ok or error) and timeout (boundary units, of {len(v.boundary)} at or above "
             f"half their {v.timeout_s:g} s limit) and {len(nd)} units of {nd['candidate'].nunique()} candidates gave "
             f"different answers (nondeterministic candidates).")
     out: list[Block] = [head, Para(text)]

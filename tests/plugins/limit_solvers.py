@@ -1,0 +1,36 @@
+"""Solvers with arc-dsl's quirks at the time limit (docs/benchmarks.md, "Session 9"): a program
+that searches for most of its limit and then raises (an error near the timeout), one that never
+finishes in time, and one whose memory rises far above the others' before its worker is killed.
+
+``load``: a file whose presence makes the searching candidate 3× slower, as a machine loaded by
+other work does (the same solver options in every run, as a comparison requires).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+
+class GivesUpLate:
+    """Candidates ``quick`` (answers at once), ``gives_up`` (searches ``search_s``, then raises
+    LookupError: 3× longer while ``load`` exists) and ``hopeless`` (runs ``hopeless_s``, past any
+    limit a test gives it)."""
+
+    def __init__(self, search_s: float = 0.12, hopeless_s: float = 0.6, load: str = ""):
+        self.search_s, self.hopeless_s, self.load = search_s, hopeless_s, load
+
+    def candidates(self, task):
+        return ["quick", "gives_up", "hopeless"]
+
+    def evaluate(self, task, sample, candidate, deadline):
+        if candidate == "quick":
+            return sample.input
+        if candidate == "hopeless":
+            time.sleep(self.hopeless_s)
+            return sample.input
+        time.sleep(self.search_s * (3 if self.load and os.path.exists(self.load) else 1))
+        raise LookupError("no object of the searched colour")
+

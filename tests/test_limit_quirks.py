@@ -1,0 +1,63 @@
+"""Quirks of a real solver at its time limit (arc-dsl, docs/benchmarks.md "Session 9"), each
+reproduced with a plugin solver of tests/plugins/limit_solvers.py: a program that raises after
+most of its limit, one that never finishes in time, one whose memory rises before its worker is
+killed at the timeout."""
+
+from __future__ import annotations
+
+import pytest
+from builders import make_task
+
+import perfkit
+from perfkit.analysis.answers import BOUNDARY_FLIP
+from perfkit.analysis.comparison import analyse
+from perfkit.analysis.text import percent
+from perfkit.model import RunConfig, TimeoutPolicy
+
+#: The units' limit: ``gives_up`` searches 60 % of it (a boundary unit), 180 % under load.
+TIMEOUT_S = 0.2
+
+
+def config(solver: str, strategy: str, backend: str, workers: int, repeat: int = 0, timeout_s: float = TIMEOUT_S,
+           **options) -> RunConfig:
+    return RunConfig(solver=f"plugins.limit_solvers:{solver}", tasks="hand-made", strategy=strategy, backend=backend,
+                     workers=workers, timeout=TimeoutPolicy(timeout_s), solver_options=options, repeat=repeat)
+
+
+@pytest.fixture(scope="module")
+def late(tmp_path_factory):
+    """Two sequential runs on a quiet machine, then candidate-parallel on threads under load."""
+    store = tmp_path_factory.mktemp("runs")
+    load = store / "load"
+    options = {"search_s": 0.6 * TIMEOUT_S, "hopeless_s": 3 * TIMEOUT_S, "load": str(load)}
+    tasks = [make_task("t1", n_demo=1, n_test=0)]
+    refs = [perfkit.run(config("GivesUpLate", "sequential", "inline", 1, r, **options), store, tasks=tasks)
+            for r in (0, 1)]
+    load.touch()
+    loaded = perfkit.run(config("GivesUpLate", "candidate-parallel", "thread", 2, **options), store, tasks=tasks)
+    return refs, loaded, analyse(refs + [loaded])
+
+
+@pytest.mark.slow
+def test_an_error_near_the_limit_that_times_out_under_load_is_a_boundary_flip(late):
+    refs, loaded, c = late
+    assert set(refs[0].units.loc[refs[0].units.candidate == "gives_up", "status"]) == {"error"}
+    assert set(loaded.units.loc[loaded.units.candidate == "gives_up", "status"]) == {"timeout"}
+    kinds = dict(zip(c.answers[0].table["candidate"], c.answers[0].table["kind"]))
+    assert kinds == {"gives_up": BOUNDARY_FLIP}
+    assert not c.differences and c.headline().startswith("Answers agree beyond the reference's own variability")
+
+
+@pytest.mark.slow
+def test_the_timeout_cost_counts_units_once_whatever_the_reference_runs(late):
+    _refs, _loaded, c = late
+    cost = next(f for f in c.findings if f.rule == "timeout-cost")
+    assert cost.sentence.startswith("1 unit timed out (33.3 % of 3 units; 2 timeouts in 2 sequential runs)")
+    assert "1 times out in every sequential run" in cost.sentence
+    assert cost.evidence == tuple(e for e in cost.evidence if e.startswith("hopeless: 1 units, 2 timeouts"))
+
+
+def test_a_share_that_is_not_zero_never_reads_as_zero():
+    assert percent(5 / 20_800, 1) == "0.02 %"
+    assert percent(0.0, 1) == "0.0 %" and percent(0.4321) == "43 %"
+
