@@ -61,3 +61,13 @@ def test_a_share_that_is_not_zero_never_reads_as_zero():
     assert percent(5 / 20_800, 1) == "0.02 %"
     assert percent(0.0, 1) == "0.0 %" and percent(0.4321) == "43 %"
 
+
+def test_a_second_alarm_while_the_unit_loop_records_a_stopped_unit_does_not_end_the_run(tmp_path, monkeypatch):
+    # freeing the unit's temporaries outlasts the grace after its HardTimeout (a 1 ms grace here;
+    # 50 ms on a machine loaded enough): the alarm that follows lands in the unit loop itself
+    monkeypatch.setattr("perfkit.backends.inline.KILL_GRACE_S", 0.001)
+    run = perfkit.run(config("SlowToLetGo", "sequential", "inline", 1, objects=1_000_000), tmp_path,
+                      tasks=[make_task("t1", n_demo=2, n_test=0)])
+    assert list(run.units["status"]) == ["timeout", "timeout"]
+    assert set(run.units["error_type"]) == {"HardTimeout"}
+

@@ -34,3 +34,22 @@ class GivesUpLate:
         time.sleep(self.search_s * (3 if self.load and os.path.exists(self.load) else 1))
         raise LookupError("no object of the searched colour")
 
+
+
+class SlowToLetGo:
+    """One candidate, ``hang``: it builds a fresh list of ``objects`` floats (as arc-dsl builds
+    large frozensets) and then hangs, so the inline backend stops it while the list is a
+    temporary of its frame: freeing the list is part of the unwinding, after the HardTimeout."""
+
+    def __init__(self, objects: int = 1_000_000, hang_s: float = 30.0):
+        self.objects, self.hang_s = objects, hang_s
+
+    def candidates(self, task):
+        return ["hang"]
+
+    def evaluate(self, task, sample, candidate, deadline):
+        return _first(list(map(float, range(self.objects))), time.sleep(self.hang_s))
+
+
+def _first(objects, _):
+    return objects[:1]
