@@ -11,6 +11,7 @@ from builders import make_task
 import perfkit
 from perfkit.analysis.answers import BOUNDARY_FLIP
 from perfkit.analysis.comparison import analyse
+from perfkit.analysis.metrics import item_memory
 from perfkit.analysis.text import percent
 from perfkit.model import RunConfig, TimeoutPolicy
 
@@ -71,3 +72,21 @@ def test_a_second_alarm_while_the_unit_loop_records_a_stopped_unit_does_not_end_
     assert list(run.units["status"]) == ["timeout", "timeout"]
     assert set(run.units["error_type"]) == {"HardTimeout"}
 
+
+@pytest.mark.slow
+def test_the_memory_of_an_item_whose_worker_was_killed_at_the_timeout_is_its_own(tmp_path):
+    # the peak is read just before the kill, and belongs to the item and the unit it was running;
+    # a limit of 1 s leaves the hog time to fill its memory on a loaded machine
+    run = perfkit.run(config("MemoryHog", "candidate-parallel", "process", 2, timeout_s=1.0, candidates=6,
+                             hog_mb=160, hog_s=5.0),
+                      tmp_path, tasks=[make_task("t1", n_demo=2, n_test=0)])
+    units = run.units
+    assert set(units.loc[units.candidate == "hog", "status"]) == {"timeout"}
+    items = item_memory(run)
+    killed = items[items["running"].notna()]
+    assert sorted(killed["running"]) == ["hog on demo[0]", "hog on demo[1]"]
+    assert (killed["peak_rss_bytes"] >= 160 * 2**20).all()
+    assert items.loc[items["running"].isna(), "peak_rss_bytes"].max() < 160 * 2**20  # the rests ran without it
+    c = analyse([run])
+    memory = next(f for f in c.findings if f.rule == "memory")
+    assert "had their worker killed at a unit's timeout while running hog (2×)" in memory.sentence

@@ -357,7 +357,8 @@ class ProcessBackend:
         self.usage: list[WorkerUsage] = []
         #: One record per work item of the run that ran to its end: task_id, chunk, worker,
         #: peak_rss_bytes (the worker's peak resident memory while running it), and for an item
-        #: joined from several planned items their ``chunks``.
+        #: joined from several planned items their ``chunks``; and one per item whose worker was
+        #: lost in it, with the peak read just before the kill and the unit it was ``running``.
         self.items: list[dict[str, Any]] = []
         self.spawned = 0
         self.cold_start = False
@@ -632,6 +633,15 @@ class ProcessBackend:
             self._handle(w, msg, events)
         return eof
 
+    def _item_record(self, w: _Worker, job: Assignment, peak: Optional[int], **more: Any) -> None:
+        """Record a work item's peak memory (bytes), one record per item handed out: the peak
+        is the whole job's, so a joined item lists its planned items (its units record those)
+        rather than giving each the peak of units it never ran; a requeued rest of a joined item
+        keeps the joined item's ``chunk``, which need not be one of its own."""
+        joined = job.item.planned_chunks()
+        record = {"task_id": job.item.task_id, "chunk": joined[0], "worker": w.name, "peak_rss_bytes": peak, **more}
+        self.items.append({**record, "chunks": list(joined)} if len(joined) > 1 else record)
+
     def _handle(self, w: _Worker, msg: tuple, events: list[Event]) -> None:
         kind = msg[0]
         if kind == "batch":
@@ -644,14 +654,7 @@ class ProcessBackend:
                 w.received.pop(d, None)
                 if isinstance(job, Assignment):
                     w.peak = max(w.peak, peak or 0)
-                    # one record per item handed out: the peak is the whole job's, so a joined
-                    # item lists its planned items (its units record those) rather than giving
-                    # each the peak of units it never ran; a requeued rest of a joined item
-                    # keeps the joined item's ``chunk``, which need not be one of its own
-                    joined = job.item.planned_chunks()
-                    record = {"task_id": job.item.task_id, "chunk": joined[0], "worker": w.name,
-                              "peak_rss_bytes": peak}
-                    self.items.append({**record, "chunks": list(joined)} if len(joined) > 1 else record)
+                    self._item_record(w, job, peak)
             if batch is not None:
                 events.append(batch)
         elif kind == "generated":
@@ -776,6 +779,10 @@ class ProcessBackend:
                                     chunk=job.item.chunk_of(pos), attempt=job.attempt, stage=job.item.stage))
                 uids.append(job.item.uids[pos] if job.item.uids else -1)
                 requeue += job.after_loss(ran=pos, in_flight=pos, accounted=accounted)
+                # the worker resets its peak at each item's start: read before the kill, it is
+                # this item's, often the very unit that ran too long (docs/design.md, "Figures")
+                if used.peak_rss_bytes:
+                    self._item_record(w, job, used.peak_rss_bytes, running=[split, index, candidate])
             else:  # between two units of the job: the one at ``pos`` had ended
                 requeue += job.after_loss(ran=pos + 1, accounted=accounted)
         w.jobs.clear()

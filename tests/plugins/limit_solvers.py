@@ -35,6 +35,24 @@ class GivesUpLate:
         raise LookupError("no object of the searched colour")
 
 
+class MemoryHog:
+    """Candidates ``c0``…``c{n-1}`` answer at once; ``hog`` fills ``hog_mb`` MB and then runs
+    ``hog_s``, past the limit a test gives it, so that its worker is killed with the memory held."""
+
+    def __init__(self, candidates: int = 6, hog_mb: int = 160, hog_s: float = 5.0):
+        self.ids = [f"c{i}" for i in range(candidates)] + ["hog"]
+        self.hog_mb, self.hog_s = hog_mb, hog_s
+
+    def candidates(self, task):
+        return self.ids
+
+    def evaluate(self, task, sample, candidate, deadline):
+        if candidate == "hog":
+            held = np.ones(self.hog_mb * 2**20, dtype=np.uint8)  # touched: resident, not just reserved
+            time.sleep(self.hog_s)
+            return held[:4].reshape(2, 2)
+        return sample.input
+
 
 class SlowToLetGo:
     """One candidate, ``hang``: it builds a fresh list of ``objects`` floats (as arc-dsl builds
