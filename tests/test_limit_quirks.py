@@ -6,7 +6,7 @@ killed at the timeout."""
 from __future__ import annotations
 
 import pytest
-from builders import make_task
+from builders import SAMPLES, make_run, make_task, parallel, unit_rows
 
 import perfkit
 from perfkit.analysis.answers import BOUNDARY_FLIP
@@ -90,3 +90,23 @@ def test_the_memory_of_an_item_whose_worker_was_killed_at_the_timeout_is_its_own
     c = analyse([run])
     memory = next(f for f in c.findings if f.rule == "memory")
     assert "had their worker killed at a unit's timeout while running hog (2×)" in memory.sentence
+
+
+def test_dispatch_overhead_after_lost_workers_blames_the_losses_not_a_per_unit_cost():
+    # arc-dsl on Dask: 17 workers killed at the timeout, 2158 units run again, and the report
+    # called the gap "µs per unit outside the solver: timing, hashing and recording each outcome"
+    cands = tuple(f"c{i:03d}" for i in range(128))
+    rows = parallel(unit_rows(SAMPLES, cands, cpu=0.001), 2, lambda r: (r["split"], r["index"]))
+    for r in rows:
+        r["started"] *= 2  # every unit seems to pay 1 ms outside the solver...
+        r["ended"] = r["started"] + 0.001
+    killed = rows[5]  # ...but a worker was killed in this unit, and the units before it ran again
+    killed.update(status="timeout", output_hash=None, match=None, error_type="WorkerKilled")
+    for r in rows[:5]:
+        r["attempt"] = 2
+    wall = max(r["ended"] for r in rows)
+    ref = make_run(unit_rows(SAMPLES, cands, cpu=0.001))
+    c = analyse([ref, make_run(rows, "candidate-parallel", "dask", 2, wall_s=wall, cpu_s=wall)])
+    f = next(f for f in c.findings if f.rule == "dispatch-overhead")
+    assert "1 worker was stopped with a unit at its timeout or died" in f.sentence
+    assert "5 units ran again" in f.sentence and "per unit, not per item" not in f.sentence

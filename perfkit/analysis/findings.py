@@ -268,7 +268,19 @@ def dispatch_overhead(c: "Comparison") -> list[Finding]:
               f"{f.work_items} work items ({per_item * 1000:.1f} ms per item)",
               f"mean unit {unit * 1000:.2f} ms; current chunk ≈ {current:.1f} units",
               f"waiting at the end of stages for their slowest units {tail:.3f} s")
-        if tail >= TAIL_SHARE * between:
+        if f.lost_workers:
+            ev += (f"{f.lost_workers} workers lost with their unit; {f.reruns} units ran again "
+                   f"({f.rerun_wall_s:.3f} s in their last runs)",)
+        if f.lost_workers and f.backend != "thread":
+            # each loss costs a replacement's start and the re-run of the outcomes that died with
+            # it: time outside the units table, which a per-unit cost or a stage's tail would be
+            # wrongly blamed for
+            lost = f"{f.lost_workers} worker was" if f.lost_workers == 1 else f"{f.lost_workers} workers were"
+            action = (f"{lost} stopped with a unit at its timeout or died, each replaced, and "
+                      f"{f.reruns} units ran again because their outcomes died with their worker "
+                      f"({f.rerun_wall_s:.2f} s of unit wall in their last runs alone): fewer units past the "
+                      f"timeout, or smaller work items, lose less")
+        elif tail >= TAIL_SHARE * between:
             action = (f"{percent(tail / between)} of the time outside units is workers waiting at the end of stages "
                       f"for their slowest units, not dispatch: larger work items would not remove it; a strategy "
                       f"with fewer barriers (candidate-parallel), or cheaper slowest candidates, would")

@@ -119,6 +119,12 @@ class RunFigures:
     #: for a run recorded before perfkit measured it.
     command_wall_s: float = float("nan")
     command_cpu_s: float = float("nan")
+    #: Workers lost in the run (a unit stopped with its worker, or a worker that died) and the
+    #: units that ran again because their outcomes died with one (``attempt`` > 1), with the wall
+    #: seconds of those last runs: time the lost runs and the replacements took is outside units.
+    lost_workers: int = 0
+    reruns: int = 0
+    rerun_wall_s: float = 0.0
 
     @property
     def group(self) -> tuple[str, str, int]:
@@ -344,7 +350,20 @@ def run_figures(run: Run, reference: Optional[Run] = None) -> RunFigures:
         stray_threads=int(s.stray_threads), stray_cores=float(s.stray_cpu_s) / wall if wall > 0 else 0.0,
         **_memory_figures(run),
         command_wall_s=float(s.command_wall_s), command_cpu_s=float(s.command_cpu_s),
+        **_losses(u),
     )
+
+
+def _losses(u: pd.DataFrame) -> dict[str, Any]:
+    """Workers lost and units run again (see :class:`RunFigures`)."""
+    lost = u["status"].eq("crashed") | u["error_type"].isin(LOST_WORKER_ERRORS)
+    again = u["attempt"].fillna(1) > 1 if "attempt" in u else pd.Series(False, index=u.index)
+    return {"lost_workers": int(lost.sum()), "reruns": int(again.sum()),
+            "rerun_wall_s": float(u.loc[again, "wall_s"].fillna(0).sum())}
+
+
+#: The error types of a unit stopped with its worker (process, Dask) or whose worker died.
+LOST_WORKER_ERRORS = ("WorkerKilled", "WorkerDied")
 
 
 def _memory_figures(run: Run) -> dict[str, float]:
