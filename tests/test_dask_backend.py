@@ -116,6 +116,16 @@ def _check(run, faults: str, reference, strategy: str) -> None:
     assert run.meta["state"] == "complete"
 
 
+def _cpu_within_window(run) -> None:
+    """The workers' CPU is what they spent in the run's window: at most a core per worker over
+    the window, and at most what the whole machine spent meanwhile (both measured by this run;
+    the margin is a few clock ticks per process, os.times and /proc/stat count in 10 ms)."""
+    s = run.summary
+    margin_s = 0.02 * (len(s.workers) + 2)
+    assert s.cpu_workers_s <= 2 * s.wall_s + margin_s, (s.cpu_workers_s, s.wall_s, s.workers)
+    assert s.cpu_workers_s <= s.machine_cpu_s + margin_s, (s.cpu_workers_s, s.machine_cpu_s, s.workers)
+
+
 def test_faults_on_own_local_cluster(tmp_path, reference, monkeypatch):
     """The default path: the backend starts (and stops) its own LocalCluster."""
     import psutil
@@ -142,6 +152,7 @@ def test_faults_on_own_local_cluster(tmp_path, reference, monkeypatch):
     plt.close(fig)
     assert boxes >= len({t["key"] for t in res["task_stream"] if t["worker"] in set(u.worker)}) > 0
     assert any(w["killed"] for w in run.summary.workers) and run.summary.cpu_workers_s > 0
+    _cpu_within_window(run)  # killed workers and their replacements included
     def ours(p):  # multiprocessing's resource tracker lives as long as the test process: not a worker
         try:
             return p.is_running() and p.status() != psutil.STATUS_ZOMBIE \
@@ -156,6 +167,26 @@ def test_faults_on_own_local_cluster(tmp_path, reference, monkeypatch):
             break
         time.sleep(0.2)
     assert not left, [psutil.Process(p).cmdline() for p in left]
+
+
+def test_workers_cpu_is_each_runs_own_on_a_reused_cluster(tmp_path, existing_cluster, monkeypatch):
+    """Two runs in a row on one existing cluster: each counts its workers' CPU during its own
+    window, not since the workers started (their start-up, an earlier run: 5.03 s of CPU in a
+    1.57 s window on 2 cores, when the whole machine spent 3.19 s)."""
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", existing_cluster.scheduler_address)
+    for n in (1, 2):
+        run = _run(tmp_path / f"run{n}", "candidate-parallel", "dask", "")
+        assert (run.units.status == "ok").all() and run.summary.cpu_workers_s > 0
+        _cpu_within_window(run)
+
+
+def test_workers_cpu_leaves_out_the_start_of_its_own_local_cluster(tmp_path, monkeypatch):
+    """The LocalCluster the backend starts: its workers' and nannies' start-up (imports, the
+    solver's build) is ``startup_s``, not the run's window."""
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    run = _run(tmp_path, "candidate-parallel", "dask", "")
+    assert (run.units.status == "ok").all() and run.summary.resources["cluster"] == "LocalCluster"
+    _cpu_within_window(run)
 
 
 @pytest.mark.parametrize("strategy", ["sequential", "sample-parallel", "hybrid"])

@@ -27,6 +27,10 @@ this, without any polling by the parent:
 If the record cannot be read (no live worker on the dead worker's host), the item's remaining
 units re-run as attempt + 1, and a unit whose worker dies a third time is recorded ``crashed``.
 
+Each worker's CPU is read (with its pid) as the run's window opens and again at its end: the
+run counts the difference, so neither a worker's start-up nor an earlier run on an existing
+cluster is this run's; a worker started during the run (a replacement) counts whole.
+
 Dask's task stream (start/stop/worker per task) and the per-item timings measured in the
 workers are kept in :meth:`DaskBackend.resources` (``summary.json`` → ``resources``).
 """
@@ -56,6 +60,7 @@ from perfkit.backends.base import (
     KILL_GRACE_S, MAX_ATTEMPTS, Assignment, Event, Generation, Job, Requeued, SolverRef, WorkerFailure,
     WorkerUsage, build_solver, drain)
 from perfkit.backends.unit import BatchRecorder, Watch, generate, run_job
+from perfkit.backends.usage import process_cpu_s
 from perfkit.model import ConfigError, Outcome, OutcomeBatch, Task
 
 #: An item whose worker died this many times before it could start is ``crashed`` (e.g. the solver
@@ -77,8 +82,8 @@ log = logging.getLogger(__name__)
 
 # -- the progress record (one small file per worker process) -------------------------------
 
-#: item id, pos, state, started, elapsed (at kill), cpu (at last update), ring of finished items
-_HEAD = struct.Struct("<qiiddd")
+#: item id, pos, state, started, elapsed (at kill), cpu (at last update), pid, ring of finished items
+_HEAD = struct.Struct("<qiidddq")
 _RING = 8
 _RING_FMT = struct.Struct(f"<q{_RING}q")  # ring index, then ids of the last finished items
 _RECORD_SIZE = _HEAD.size + _RING_FMT.size
@@ -106,7 +111,7 @@ def read_record(run_token: str, address: str, remove: bool = True) -> Optional[d
         return None
     if len(data) < _RECORD_SIZE:
         return None
-    item, pos, state, started, elapsed, cpu = _HEAD.unpack_from(data, 0)
+    item, pos, state, started, elapsed, cpu, pid = _HEAD.unpack_from(data, 0)
     ring = _RING_FMT.unpack_from(data, _HEAD.size)
     if remove:
         try:
@@ -116,7 +121,7 @@ def read_record(run_token: str, address: str, remove: bool = True) -> Optional[d
     now = time.monotonic()
     return {"item": item, "pos": pos, "state": state, "started": started,
             "elapsed": elapsed if state == TIMED_OUT else (now - started if state == RUNNING else 0.0),
-            "cpu_s": cpu, "finished": [i for i in ring[1:] if i]}
+            "cpu_s": cpu, "pid": pid, "finished": [i for i in ring[1:] if i]}
 
 
 def _remove_records(run_token: str) -> int:
@@ -151,6 +156,7 @@ class _WorkerState:
         self.mem = mmap.mmap(fd, _RECORD_SIZE)
         os.close(fd)
         self.lock = threading.Lock()
+        self.pid = os.getpid()
         self.item = 0
         self.pos = 0
         self.state = IDLE
@@ -162,8 +168,8 @@ class _WorkerState:
         threading.Thread(target=self._watch, name="perfkit-watchdog", daemon=True).start()
 
     def _write(self, elapsed: float = 0.0) -> None:
-        t = os.times()
-        _HEAD.pack_into(self.mem, 0, self.item, self.pos, self.state, self.started, elapsed, t.user + t.system)
+        _HEAD.pack_into(self.mem, 0, self.item, self.pos, self.state, self.started, elapsed, process_cpu_s(),
+                        self.pid)
 
     def begin(self, item: int, limit: float) -> None:
         with self.lock:
@@ -295,8 +301,8 @@ def _topic(run_token: str) -> str:
 
 
 def _worker_cpu() -> tuple[int, float]:
-    t = os.times()
-    return os.getpid(), t.user + t.system
+    """This process's id and the CPU (seconds) it used since it started."""
+    return os.getpid(), process_cpu_s()
 
 
 # -- parent side ----------------------------------------------------------------------------
@@ -341,6 +347,9 @@ class DaskBackend:
         self.cluster: Any = None
         self.run_token = ""
         self.usage: list[WorkerUsage] = []
+        #: Each worker's (and, on our own LocalCluster, each nanny's) (pid, CPU seconds) when the
+        #: run's window opens: the run counts only what they use after it.
+        self._cpu0: dict[str, tuple[int, float]] = {}
         self.deaths: list[dict[str, Any]] = []
         self.item_facts: list[dict[str, Any]] = []
         self.task_stream: list[dict[str, Any]] = []
@@ -430,6 +439,9 @@ class DaskBackend:
         except Exception as exc:
             raise WorkerFailure(f"cannot build solver {solver.spec!r} on a Dask worker: "
                                 f"{type(exc).__name__}: {exc}") from None
+        # last, as the run's window opens: the workers' start-up and earlier runs on an existing
+        # cluster are not this run's (their whole life counted: 5.03 s of CPU in a 1.57 s window)
+        self._cpu0 = self._cpu_now()
 
     def _on_event(self, event: Any) -> None:
         """Results published by a worker (runs in the client's thread)."""
@@ -476,18 +488,30 @@ class DaskBackend:
                     self._lifetime_config.__exit__(None, None, None)
         return self.usage
 
-    def _collect_facts(self) -> dict[str, Any]:
-        cpu = self.client.run(_worker_cpu, on_error="return")
-        for addr, value in cpu.items():
-            if isinstance(value, tuple):
-                self.usage.append(WorkerUsage(addr, value[1], reason=f"pid {value[0]}"))
-        if self.cluster is not None:  # nannies are our processes too
+    def _cpu_now(self) -> dict[str, tuple[int, float]]:
+        """(pid, CPU seconds since it started) of each worker, and of each nanny when the
+        cluster is ours (an existing cluster's nannies are not the run's)."""
+        now = {addr: v for addr, v in self.client.run(_worker_cpu, on_error="return").items()
+               if isinstance(v, tuple)}
+        if self.cluster is not None:
             try:
-                for addr, value in self.client.run(_worker_cpu, nanny=True, on_error="return").items():
-                    if isinstance(value, tuple):
-                        self.usage.append(WorkerUsage(f"nanny-of-{addr}", value[1], reason=f"pid {value[0]}"))
+                nannies = self.client.run(_worker_cpu, nanny=True, on_error="return")
             except Exception:
-                pass
+                nannies = {}
+            now.update({f"nanny-of-{addr}": v for addr, v in nannies.items() if isinstance(v, tuple)})
+        return now
+
+    def _cpu_in_run(self, name: str, pid: int, cpu_s: float) -> float:
+        """CPU seconds process ``pid`` (worker or nanny ``name``) used in this run: since the
+        window opened when it was there then, else since it started (a replacement for a
+        killed worker, a worker that joined during the run)."""
+        pid0, cpu0_s = self._cpu0.get(name, (None, 0.0))
+        return max(0.0, cpu_s - cpu0_s) if pid0 == pid else cpu_s
+
+    def _collect_facts(self) -> dict[str, Any]:
+        cpu = self._cpu_now()
+        for name, (pid, cpu_s) in cpu.items():
+            self.usage.append(WorkerUsage(name, self._cpu_in_run(name, pid, cpu_s), reason=f"pid {pid}"))
         stream = self.client.get_task_stream(start=self._epoch0)
         mine = []
         for rec in stream:
@@ -500,7 +524,7 @@ class DaskBackend:
                                  "start_epoch": ss["start"], "stop_epoch": ss["stop"],
                                  "start": ss["start"] - self._clock_offset, "stop": ss["stop"] - self._clock_offset})
         self.task_stream = mine
-        return {"workers_now": len(cpu)}
+        return {"workers_now": sum(1 for name in cpu if not name.startswith("nanny-of-"))}
 
     def resources(self) -> dict[str, Any]:
         self.addresses_seen.update(f["worker"] for f in self.item_facts)
@@ -659,7 +683,7 @@ class DaskBackend:
             why = {TIMED_OUT: "killed at a unit's deadline", RUNNING: "died in a unit"}.get(record["state"],
                                                                                            "died between units")
         self.deaths.append({"worker": address, "reason": why, "at": time.monotonic()})
-        cpu = record["cpu_s"] if record else 0.0
+        cpu = self._cpu_in_run(address, record["pid"], record["cpu_s"]) if record else 0.0
         self.usage.append(WorkerUsage(address, cpu, killed=True, reason=why))
         return record
 
