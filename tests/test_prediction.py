@@ -174,6 +174,26 @@ def test_the_why_of_generation_says_where_it_runs():
         assert where in _reason("generation", result, FREE, Machine(2), workload_of(run))
 
 
+def test_the_why_of_idle_names_a_barrier_only_where_the_schedule_has_one():
+    # candidate-parallel is one stage per task and the runner has no barrier between tasks: the
+    # idle is the run's last tail (w1 ends at 5 s, w2 at 4 s); hybrid has a barrier per sample
+    from perfkit.analysis.prediction.predict import _reason
+
+    run = hand_run({"demo[0]": [1.0] * 5, "demo[1]": [1.0] * 4})
+    workload = workload_of(run)
+    single = simulate(workload, SimConfig("candidate-parallel", "process", 2, 1, TimeoutPolicy(100)), FREE,
+                      Machine(2), RUNNER)
+    why = _reason("idle", single, FREE, Machine(2), workload)
+    assert "end of each stage" not in why and "a barrier" not in why
+    assert "the run's last tail" in why and "1.00 s apart" in why
+    staged = simulate(workload, SimConfig("hybrid", "process", 2, 1, TimeoutPolicy(100)), FREE, Machine(2), RUNNER)
+    why = _reason("idle", staged, FREE, Machine(2), workload)
+    assert "hybrid plans 2 stages for 1 task, a barrier after each" in why
+    old = simulate(workload, SimConfig("candidate-parallel", "process", 2, 1, TimeoutPolicy(100)), FREE,
+                   Machine(2), Execution())
+    assert "a barrier between tasks" in _reason("idle", old, FREE, Machine(2), workload)
+
+
 def test_speed_scales_cpu_not_sleep():
     run = hand_run({"demo[0]": [1.0, 1.0]}, wait=1.0)
     assert wall(run, "sequential", 1, speed=0.5)[0] == pytest.approx(2 * (2.0 + 1.0))

@@ -240,7 +240,7 @@ def _reason(part: str, result: SimResult, costs: BackendCosts, machine: Machine,
         if result.critical_path_s > 0.5 * (result.work_lane_s / max(1, workers)):
             return (f"the largest work items ({result.critical_path_s:.2f} s in all, one per stage) bound the "
                     f"stages while the other workers wait")
-        return "workers wait at the end of each stage (the barrier) for the last items"
+        return _barrier_idle(result, workload)
     if part == "generation":
         generate_s = workload.generate_s / machine.speed
         if result.execution.on_workers:  # the runner of today (perfkit/runner/schedule.py)
@@ -256,6 +256,32 @@ def _reason(part: str, result: SimResult, costs: BackendCosts, machine: Machine,
         return f"starting {workers} {costs.backend} worker{'s' if workers > 1 else ''} and stopping {'them' if workers > 1 else 'it'}"
     return (f"{result.kills} timed-out units each held their worker until the deadline + "
             f"{costs.stop_delay_s * 1000:.0f} ms, then its replacement took {costs.replace_s * 1000:.0f} ms")
+
+
+def _barrier_idle(result: SimResult, workload: Workload) -> str:
+    """Where the workers wait for the last items, as the simulated schedule has it: at the
+    barriers between a task's stages (a plan of several stages, e.g. hybrid's one per sample),
+    between tasks (a runner with a barrier there), or — one stage per task and no barrier between
+    tasks (docs/design.md, perfkit/runner/schedule.py): the next task's work fills a stage's
+    tail — only in the run's last tail."""
+    tasks = max(1, len(workload.tasks))
+    if result.stages > tasks:
+        return (f"workers wait at the end of each stage for its last items: {result.config.strategy} plans "
+                f"{result.stages} stages for {tasks} task{'s' if tasks > 1 else ''}, a barrier after each")
+    if result.execution.task_barrier:
+        return "workers wait at the end of each task for its last items (a barrier between tasks)"
+    return (f"no barrier ({result.config.strategy} runs one stage per task; the next task's work fills a "
+            f"stage's tail): workers wait in the run's last tail, finishing their last items up to "
+            f"{_last_tail_s(result):.2f} s apart")
+
+
+def _last_tail_s(result: SimResult) -> float:
+    """Seconds between the first worker running out of units and the run's last outcome."""
+    ended = result.units.dropna(subset=["ended"])
+    if ended.empty:
+        return 0.0
+    last = ended.groupby("worker")["ended"].max()
+    return float(last.max() - last.min())
 
 
 def _hand_overs(workload: Workload, workers: int) -> str:
