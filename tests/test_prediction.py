@@ -775,6 +775,23 @@ def test_an_opaque_solvers_sample_is_its_unit_of_work():
     assert wall(run, "sample-parallel", 2)[0] == pytest.approx(1.0)
 
 
+def test_an_opaque_solvers_timed_out_sample_is_predicted_as_its_declared_candidates_as_measured():
+    # the runner records a timed-out whole sample as one timeout per declared candidate (7 here,
+    # the test battery's shape); the simulator runs it as one unit and must count it the same way
+    from perfkit.analysis.prediction.predict import model_check
+
+    slow = {("t1", "demo[1]", i): "timeout" for i in range(7)}
+    run = hand_run({"demo[0]": [0.05, 0.05], "demo[1]": [0.05] * 7, "test[0]": [0.05, 0.05]}, timeout_s=0.25,
+                   statuses=slow)
+    run.units["started"] = run.units.groupby(["split", "index"])["started"].transform("min")
+    inline = FREE.changed(backend="inline", in_parent=True)
+    row = model_check([run], run, {"inline": inline}).iloc[0]
+    assert (row["measured_timeouts"], row["predicted_timeouts"]) == (7, 7)
+    result = simulate(workload_of(run), SimConfig("sequential", "inline", 1, None, TimeoutPolicy(0.25)), inline,
+                      Machine(2))
+    assert len(result.timeouts) == 1 and result.timed_out == 7  # one unit of work, 7 outcomes
+
+
 def test_each_tasks_generation_is_read_from_the_run_when_recorded():
     run = hand_run({"demo[0]": [1.0]}, generate_s=0.5, tasks=("t1", "t2"))
     recorded = replace(run.summary, generation=[["t1", 10.0, 10.2], ["t2", 20.0, 20.8]])

@@ -133,7 +133,7 @@ def _table(s: Sweep) -> Table:
     for p in s.predictions:
         st = p.result.units["status"].value_counts()
         rows.append((p.name, number(p.wall_s), _speed(p), number(p.result.ideal_wall_s), number(p.result.efficiency, ".0%"),
-                     str(int(st.get("timeout", 0))), str(p.new_timeouts), str(p.at_risk), str(int(st.get("skipped", 0))),
+                     str(p.result.timed_out), str(p.new_timeouts), str(p.at_risk), str(int(st.get("skipped", 0))),
                      p.why))
     return Table(("configuration", "wall s", "speedup", "ideal s", "efficiency", "timeouts", "answers lost",
                   "at risk", "skipped", "why"), tuple(rows))
@@ -147,7 +147,7 @@ def _cuts(s: Sweep) -> list:
             t_units = p.result.timeouts
             names = [f"{r.task_id}/{r.split}[{r.index}] {r.candidate}" for r in t_units.head(MAX_CUT_NAMES).itertuples()]
             more = len(t_units) - len(names)
-            rows.append((p.name, number(p.wall_s), str(len(t_units)), str(p.new_timeouts),
+            rows.append((p.name, number(p.wall_s), str(p.result.timed_out), str(p.new_timeouts),
                          ", ".join(names) + (f" … and {more} more" if more > 0 else "")))
         out += [Para(f"timeout {t:g} s" + (" (lower bound: the reference's timeout was shorter)"
                                            if math.isfinite(s.workload.reference_timeout_s)

@@ -532,7 +532,7 @@ def sweep_record(s: Sweep) -> dict[str, Any]:
         "predictions": [prediction_record(p) for p in s.predictions],
         "knees": [asdict(k) for k in s.knees],
         "best": {str(w): (p.name if p is not None else None) for w, p in s.best.items()},
-        "timeout_cuts": {str(t): [{"configuration": p.name, "timeouts": int(len(p.result.timeouts)),
+        "timeout_cuts": {str(t): [{"configuration": p.name, "timeouts": p.result.timed_out,
                                    "answers_lost": p.new_timeouts, "wall_s": p.wall_s} for p in ps]
                          for t, ps in s.cuts.items()},
     }
@@ -558,7 +558,7 @@ def model_check(runs: Sequence[Run], reference: Run, costs: dict[str, BackendCos
         rows.append({"strategy": c.strategy, "backend": c.backend, "workers": c.workers,
                      "measured_wall_s": float(run.summary.wall_s), "predicted_wall_s": result.wall_s,
                      "measured_timeouts": int((measured == "timeout").sum()),
-                     "predicted_timeouts": int(len(result.timeouts)),
+                     "predicted_timeouts": result.timed_out,
                      "measured_skipped": int((measured == "skipped").sum()),
                      "predicted_skipped": int((predicted == "skipped").sum())})
     if not rows:

@@ -288,7 +288,8 @@ class SimResult:
     #: One row per unit: task_id, split, index, candidate, status, queued, started, ended,
     #: wall_s, worker, lower_bound (its cost was only a lower bound in the reference), cpu_s
     #: (the reference's), share (of a core it got on average while its CPU ran), late_chance (of
-    #: still running at its deadline under the GIL's uneven hand-over, :mod:`.gil`).
+    #: still running at its deadline under the GIL's uneven hand-over, :mod:`.gil`), outcomes
+    #: (a timeout of it is recorded as this many: one per candidate of an opaque solver's sample).
     units: pd.DataFrame = field(repr=False)
     #: How perfkit was taken to run it.
     execution: Execution = Execution()
@@ -300,6 +301,13 @@ class SimResult:
     @property
     def timeouts(self) -> pd.DataFrame:
         return self.units[self.units["status"] == "timeout"]
+
+    @property
+    def timed_out(self) -> int:
+        """Timed-out units as the runner records them: an opaque solver's timed-out sample as
+        one per declared candidate (perfkit/backends/unit.py ``per_declared_candidate``), so the
+        count compares with a measured run's."""
+        return int(self.timeouts["outcomes"].sum())
 
     @property
     def busy_s(self) -> dict[str, float]:
@@ -821,14 +829,14 @@ class _Sim:
         split, index, candidate = unit
         share, chance = self.shares.get((item.task, unit), (float("nan"), 0.0))
         self.records.append((self.w.tasks[item.task].task_id, split, index, candidate, status, item.queued,
-                             started, ended, slot.name, cost.lower_bound, cost.cpu_s, share, chance))
+                             started, ended, slot.name, cost.lower_bound, cost.cpu_s, share, chance, cost.outcomes))
 
     # -- the result -------------------------------------------------------------------------
 
     def result(self) -> SimResult:
         units = pd.DataFrame.from_records(self.records, columns=[
             "task_id", "split", "index", "candidate", "status", "queued", "started", "ended", "worker",
-            "lower_bound", "cpu_s", "share", "late_chance"])
+            "lower_bound", "cpu_s", "share", "late_chance", "outcomes"])
         units["wall_s"] = units["ended"] - units["started"]
         lanes = self.stage_time * self.workers
         busy = float(units["wall_s"].sum())

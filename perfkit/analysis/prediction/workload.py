@@ -40,6 +40,11 @@ class UnitCost:
     lower_bound: bool = False
     #: Never ran in the reference (skipped): cost unknown, taken as 0.
     unknown: bool = False
+    #: Outcomes a timeout of this unit is recorded as: 1, or for an opaque solver's whole
+    #: sample one per candidate — as many as the reference recorded for the sample, which for a
+    #: sample that failed there are the candidates the solver declares (perfkit/backends/unit.py
+    #: ``per_declared_candidate``), and otherwise the ones that gave an output (a lower bound).
+    outcomes: int = 1
 
 
 @dataclass(frozen=True)
@@ -190,7 +195,7 @@ def workload_of(run: "Run") -> Workload:
                 status = g["status"].mode().iloc[0]
                 costs[(split, int(index), WHOLE_SAMPLE)] = UnitCost(
                     cpu, max(0.0, wall - cpu), status, lower_bound=any(p.lower_bound for p in parts),
-                    unknown=all(p.unknown for p in parts))
+                    unknown=all(p.unknown for p in parts), outcomes=max(1, len(g)))
             candidates: tuple[str, ...] = (WHOLE_SAMPLE,)
         else:
             costs = {(r.split, int(r.index), r.candidate): _cost(r) for r in t.itertuples(index=False)}
