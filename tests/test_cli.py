@@ -8,6 +8,7 @@ usage line before it, exit status 2, never a traceback.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from importlib import metadata
@@ -161,3 +162,26 @@ def test_the_installed_script():
     assert code == 0 and out.strip() == f"perfkit {metadata.version('perfkit')}", err
     (out, err), code = done["bare"]
     assert code in (0, 2) and "Traceback" not in out + err and "Usage" in out + err
+
+
+# -- what a pipe reads ---------------------------------------------------------------------------
+
+def test_piped_output_keeps_whole_lines_and_a_terminal_still_wraps():
+    """``perfkit strategies | cat`` (no terminal, no $COLUMNS): one whole line per strategy,
+    not cut at rich's default 80 columns; a terminal (TTY_COMPATIBLE=1, rich's own switch)
+    still wraps at its width."""
+    from perfkit import strategies
+
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR", "TERM", "TTY_COMPATIBLE")}
+    want = [f"{name}\t{'sample-level' if strategies.get(name).sample_level else 'candidate-level'}\t"
+            f"{strategies.get(name).description}" for name in strategies.names()]
+    assert max(len(line) for line in want) > 80  # else nothing here could be cut
+    piped = subprocess.run([sys.executable, "-m", "perfkit", "strategies"], capture_output=True, text=True,
+                           env=env, timeout=60)
+    assert piped.returncode == 0, piped.stderr
+    # (rich prints a tab as spaces)
+    assert [" ".join(line.split()) for line in piped.stdout.splitlines()] == [" ".join(w.split()) for w in want]
+    terminal = subprocess.run([sys.executable, "-m", "perfkit", "strategies"], capture_output=True, text=True,
+                              env={**env, "TTY_COMPATIBLE": "1"}, timeout=60)
+    lines = terminal.stdout.splitlines()
+    assert len(lines) > len(want) and max(len(line) for line in lines) <= 80

@@ -3,6 +3,7 @@ prints to (results on stdout, progress and messages on stderr)."""
 
 from __future__ import annotations
 
+import os
 from typing import Any, Optional
 
 import typer
@@ -36,7 +37,21 @@ baseline_app = typer.Typer(no_args_is_help=True, help="Baselines committed under
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(baseline_app, name="baseline")
 
+
+
+def _console(stderr: bool = False) -> Console:
+    """A console on stdout or stderr. Piped (to a file, ``| cat``) with no ``$COLUMNS``, rich
+    takes 80 columns and wraps every longer line there, cutting a description or a
+    tab-separated row in two: such output soft-wraps instead, each line whole (the viewer wraps
+    it). A terminal, or a width asked for with ``$COLUMNS`` (a CI log), keeps rich's wrapping
+    at that width; tables fit it either way (perfkit/cli/tables.py)."""
+    made = Console(stderr=stderr)
+    if not made.is_terminal and "COLUMNS" not in os.environ:
+        made.soft_wrap = True
+    return made
+
+
 #: Messages, progress and tables for people.
-console = Console(stderr=True)
+console = _console(stderr=True)
 #: What a script reads: paths of what was written.
-out = Console()
+out = _console()
