@@ -166,7 +166,7 @@ def test_the_installed_script():
 
 # -- what a pipe reads ---------------------------------------------------------------------------
 
-def test_piped_output_keeps_whole_lines_and_a_terminal_still_wraps():
+def test_piped_output_keeps_whole_lines_and_a_terminal_still_wraps(monkeypatch):
     """``perfkit strategies | cat`` (no terminal, no $COLUMNS): one whole line per strategy,
     not cut at rich's default 80 columns; a terminal (TTY_COMPATIBLE=1, rich's own switch)
     still wraps at its width."""
@@ -181,7 +181,14 @@ def test_piped_output_keeps_whole_lines_and_a_terminal_still_wraps():
     assert piped.returncode == 0, piped.stderr
     # (rich prints a tab as spaces)
     assert [" ".join(line.split()) for line in piped.stdout.splitlines()] == [" ".join(w.split()) for w in want]
-    terminal = subprocess.run([sys.executable, "-m", "perfkit", "strategies"], capture_output=True, text=True,
-                              env={**env, "TTY_COMPATIBLE": "1"}, timeout=60)
-    lines = terminal.stdout.splitlines()
-    assert len(lines) > len(want) and max(len(line) for line in lines) <= 80
+    # the consoles are made in one place: a terminal's, or one given $COLUMNS, wraps as before
+    from perfkit.cli.command import _console
+
+    for name in ("COLUMNS", "FORCE_COLOR", "TERM", "TTY_COMPATIBLE"):
+        monkeypatch.delenv(name, raising=False)
+    assert _console().soft_wrap
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    assert not _console().soft_wrap
+    monkeypatch.delenv("TTY_COMPATIBLE")
+    monkeypatch.setenv("COLUMNS", "80")
+    assert not _console().soft_wrap and _console().width == 80
