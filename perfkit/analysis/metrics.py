@@ -199,16 +199,24 @@ def stage_tail_idle_s(units: pd.DataFrame, slots: int) -> float:
     if r.empty or "stage" not in r or r["stage"].isna().all():
         return 0.0
     r = r.assign(lane=r["worker"].astype(str).map(slot_lanes(units)))
-    by_lane = {lane: g[["started", "ended"]].to_numpy() for lane, g in r.groupby("lane")}
+    # per lane, its units by start with the running largest end: the units that overlap a
+    # window are one slice of them (two binary searches), not a pass over the lane per stage
+    by_lane = {}
+    for lane, g in r.groupby("lane"):
+        spans = g[["started", "ended"]].to_numpy()
+        spans = spans[np.argsort(spans[:, 0], kind="stable")]
+        by_lane[lane] = (spans, np.maximum.accumulate(spans[:, 1]))
     idle = 0.0
     for _, stage in r.groupby(["task_id", "stage"], sort=False):
         first, end = float(stage["started"].min()), float(stage["ended"].max())
         last = stage.groupby("lane")["ended"].max()
         for lane in range(max(1, slots)):
             since = float(last.get(lane, first))
-            spans = by_lane.get(lane)
-            busy = 0.0 if spans is None else float(np.clip(np.minimum(spans[:, 1], end)
-                                                           - np.maximum(spans[:, 0], since), 0, None).sum())
+            busy = 0.0
+            if lane in by_lane:
+                spans, reach = by_lane[lane]
+                seg = spans[np.searchsorted(reach, since, side="right"):np.searchsorted(spans[:, 0], end)]
+                busy = float(np.clip(np.minimum(seg[:, 1], end) - np.maximum(seg[:, 0], since), 0, None).sum())
             idle += max(0.0, end - since - busy)
     return idle
 
