@@ -282,8 +282,9 @@ def dispatch_overhead(c: "Comparison") -> list[Finding]:
                       f"timeout, or smaller work items, lose less")
         elif tail >= TAIL_SHARE * between:
             action = (f"{percent(tail / between)} of the time outside units is workers waiting at the end of stages "
-                      f"for their slowest units, not dispatch: larger work items would not remove it; a strategy "
-                      f"with fewer barriers (candidate-parallel), or cheaper slowest candidates, would")
+                      f"for their slowest units, not dispatch: larger work items would not remove it; smaller "
+                      f"items at the end (candidate-parallel's tapered chunks), fewer barriers between stages, or "
+                      f"cheaper slowest candidates would")
         elif startup > between:
             action = (f"worker start-up takes {f.startup_s:.2f} s of {f.wall_s:.2f} s: the work is too short for "
                       f"this backend (more work per run, or the thread backend)")
@@ -747,17 +748,18 @@ def warm_state(c: "Comparison") -> list[Finding]:
     for group, figs in c.by_group().items():
         if c.reference is not None and group == c.figure_of(c.reference).group:
             continue
-        ratios = [r for r in (_cpu_vs_reference(c, c.run_of(f)) for f in figs) if not is_missing(r)]
-        if not ratios or not sorted(ratios)[len(ratios) // 2] < WARM_STATE_RATIO:
+        pairs = [(f, r) for f, r in ((f, _cpu_vs_reference(c, c.run_of(f))) for f in figs) if not is_missing(r)]
+        ratios = sorted(r for _f, r in pairs)
+        if not ratios or not ratios[len(ratios) // 2] < WARM_STATE_RATIO:
             continue
-        median = sorted(ratios)[len(ratios) // 2]
+        median = ratios[len(ratios) // 2]
         out.append(Finding(
             "warm-state", "warning", figs[0].name,
             f"Units under {figs[0].name} took {median:.2f}× the CPU the same units took under sequential (machine "
             f"speed normalised): the work was not the same. A solver that keeps state between runs (a module-level "
             f"cache) carries it over in the workers a comparison reuses, while each sequential run starts fresh: its "
             f"speedup is then partly that state's, not the strategy's.",
-            tuple(f"{f.run_id}: {r:.2f}× the reference's unit CPU" for f, r in zip(figs, ratios))[:EVIDENCE_ROWS]))
+            tuple(f"{f.run_id}: {r:.2f}× the reference's unit CPU" for f, r in pairs)[:EVIDENCE_ROWS]))
     return out
 
 
