@@ -5,6 +5,7 @@ that item ran."""
 
 from __future__ import annotations
 
+import pytest
 from builders import make_task, synthetic_config
 
 from perfkit.analysis.comparison import analyse
@@ -15,6 +16,7 @@ from perfkit.runner import run
 ALLOC_MB = 120
 
 
+@pytest.mark.slow
 def test_a_joined_items_peak_memory_is_the_items_it_ran_not_each_planned_pieces(tmp_path):
     """Two tasks, candidate-parallel on two processes with automatic chunks: the first task's
     planned items (three candidates of one sample each) go out joined, four to a job, so each

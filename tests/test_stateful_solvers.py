@@ -34,6 +34,7 @@ def _wait_for_strays(at_most: int, limit_s: float = 30.0) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_a_thread_left_running_by_an_earlier_run_is_other_work_not_the_next_runs_cpu(tmp_path):
     # a thread run whose `spin` unit runs past its deadline leaves its thread spinning; the
     # next run of the same process (the runs of `perfkit compare`) runs beside it
