@@ -175,10 +175,11 @@ def contention_timeouts(c: "Comparison") -> list[Finding]:
                f"queue wait: median {fig.queue_wait_median_s:.3f} s, max {fig.queue_wait_max_s:.3f} s "
                f"(queue time never counts against the timeout)",
                f"{fig.workers} workers on {fig.cores} usable cores ({fig.backend} backend)"]
+        lost = f"{len(new)} candidate{'s' if len(new) != 1 else ''}"
         out.append(Finding(
             "contention-timeouts" if starved else "new-timeouts", "problem", fig.name,
             f"{', '.join(labels[:6])}{' …' if len(labels) > 6 else ''} of task{'s' if len(tasks) > 1 else ''} "
-            f"{', '.join(tasks[:3])} timed out under {fig.name} but not under sequential ({len(new)} candidates "
+            f"{', '.join(tasks[:3])} timed out under {fig.name} but not under sequential ({lost} "
             f"lost, far from their limit under sequential): {cause}.",
             tuple(ev)))
     return out
