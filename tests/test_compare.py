@@ -126,8 +126,11 @@ def test_seed_phase4_findings_explain_the_timeouts(tmp_path):
                                 solver_options={"candidates": 3, "cpu_ms": 10, "cpu_iters_per_ms": calibrate()}),
                      out=tmp_path / "rep", store=tmp_path / "runs", task_list=tasks)
     c = result.comparison
-    seq = c.groups.set_index("group").loc["sequential/inline×1"]
-    assert seq["n_timeout_max"] == 0
+    groups = c.groups.set_index("group")
+    seq, par = groups.loc["sequential/inline×1"], groups.loc["sample-parallel/thread×8"]
+    # sequential fits (nearly) every candidate: next to two busy loops and another test's
+    # processes a fresh reference's unit can still miss its limit once (a proof of session 9)
+    assert seq["n_timeout_max"] <= 1 and par["n_timeout_max"] >= 5 * max(1, seq["n_timeout_max"])
     assert c.differences
     rules = {f.rule for f in c.findings}
     assert "contention-timeouts" in rules
