@@ -28,7 +28,10 @@ Definitions (docs/design.md, "Figures"):
   ``Σ over its stages of max(stage work / slots, largest work item of the stage)`` (a work item
   runs on one worker); the bound is the larger of the two. With one task and one stage this is
   ``max(work / slots, critical path)`` of docs/design.md. Built-in and user strategies get their
-  bound from their plans alike.
+  bound from their plans alike. Units that wait (:func:`unit_wait`: sleep, I/O, a GPU, measured in
+  the sequential reference) hold a worker, not a core, while they wait: each also needs
+  ``(CPU + wait) / workers``, and an item its CPU + wait; a run without waiting units keeps the
+  bound above (workers ≥ slots).
 - ``efficiency = ideal_wall_s / wall_s`` (1.0 = at the physical limit).
 - ``speedup = median sequential wall / median wall``, with a seeded bootstrap 95 % interval
   (perfkit/analysis/statistics.py).
@@ -57,6 +60,12 @@ REPEATED = ("wall_s", "cpu_s", "parallelism", "unit_cpu_s", "queue_wait_median_s
             "dispatch_overhead", "contention", "ideal_wall_s", "efficiency", "command_wall_s", "command_cpu_s")
 #: Confidence of the speedup interval.
 SPEEDUP_CONFIDENCE = 0.95
+#: A unit of the sequential reference whose wall is at least this many times its CPU (times the
+#: :func:`starvation` of a busy machine) waits on something else (sleep, I/O, a GPU, a
+#: subprocess) rather than computes: the time it holds its worker off the CPU is work no schedule
+#: removes (:func:`unit_wait`), and the GIL does not bind it. Below it, wall beyond CPU is taken
+#: for noise (a clock read, an interrupt, a share of a busy core), never for work.
+WAITING_CONTENTION = 1.5
 
 
 @dataclass(frozen=True)
@@ -95,6 +104,9 @@ class RunFigures:
     generate_work_s: float
     contention: float
     work_s: float
+    #: Seconds the units hold a worker off the CPU (sleep, I/O: :func:`unit_wait`), counted in
+    #: the ideal bound beside ``work_s``; 0 for units that compute.
+    wait_s: float
     critical_path_s: float
     ideal_wall_s: float
     efficiency: float
@@ -269,25 +281,65 @@ def unit_work(units: pd.DataFrame, reference: Optional[pd.DataFrame]) -> pd.Seri
     return looked.fillna(own)
 
 
+def unit_wait(units: pd.DataFrame, reference: Optional[pd.DataFrame], starved: Optional[float]) -> pd.Series:
+    """Seconds each unit holds its worker off the CPU (aligned on ``units``), from the sequential
+    reference: a unit whose wall there is at least :data:`WAITING_CONTENTION` × ``starved`` × its
+    CPU waits for ``wall − starved × CPU``; any other unit computes (0). ``starved``
+    (:func:`starvation`) is how much slower a unit that computes could read beside the other work
+    of the reference's machine; None when unknown (nothing counts as waiting)."""
+    zero = pd.Series(0.0, index=units.index)
+    if starved is None or reference is None or reference.empty:
+        return zero
+    r = measured(reference).drop_duplicates(KEY).set_index(KEY)
+    computing = starved * r["cpu_s"]
+    waits = (r["wall_s"] - computing).where(r["wall_s"] >= WAITING_CONTENTION * computing, 0.0)
+    if not waits.any():
+        return zero
+    idx = pd.MultiIndex.from_frame(units[KEY])
+    return pd.Series(waits.reindex(idx).fillna(0.0).to_numpy(), index=units.index)
+
+
+def starvation(others_cores: float, cores: int, stray_threads: int = 0) -> Optional[float]:
+    """How many times its CPU a unit that computes can read as wall beside ``others_cores`` of
+    other work on ``cores`` cores: one more runnable process, the cores shared fairly. None when
+    that cannot be told: other work unknown, or threads of the same process (the GIL) beside it."""
+    if not others_cores >= 0 or stray_threads:
+        return None
+    return max(1.0, (others_cores + 1.0) / max(1, cores))
+
+
+def even_share_s(work_s: Any, wait_s: Any, slots: int, workers: int) -> Any:
+    """Seconds of ``work_s`` (CPU) and ``wait_s`` (off-CPU, holding a worker) spread evenly: the
+    CPU over the slots or CPU + wait over the workers, whichever is longer (numbers or Series)."""
+    return np.maximum(work_s / max(1, slots), (work_s + wait_s) / max(1, workers, slots))
+
+
 def ideal_bound(units: pd.DataFrame, slots: int, reference: Optional[pd.DataFrame] = None,
-                generate_s: float = 0.0) -> tuple[float, float, float]:
+                generate_s: float = 0.0, workers: Optional[int] = None,
+                wait: Optional[pd.Series] = None) -> tuple[float, float, float]:
     """``(work_s, critical_path_s, ideal_wall_s)`` of a run; see the module docstring.
 
     ``units`` needs the key columns, ``stage`` and ``chunk`` (the work item); ``reference`` is
     the sequential run's units (their CPU is the work of each unit); ``generate_s`` the seconds
-    of candidate generation, work the slots share. ``critical_path_s`` is the largest over
-    tasks of the sum of their stages' largest work items.
+    of candidate generation, work the slots share; ``wait`` the seconds each unit holds a worker
+    off the CPU (:func:`unit_wait`; none by default) and ``workers`` how many there are (``slots``
+    by default). ``critical_path_s`` is the largest over tasks of the sum of their stages'
+    largest work items (CPU + wait).
     """
+    workers = max(1, slots if workers is None else workers, slots)
     if units.empty:
         return 0.0, 0.0, float(generate_s) / max(1, slots)
     df = units[KEY + ["stage", "chunk"]].copy()
     df["work"] = unit_work(units, reference).to_numpy()
-    items = df.groupby(["task_id", "stage", "chunk"], sort=False)["work"].sum().reset_index()
-    stages = items.groupby(["task_id", "stage"], sort=False)["work"].agg(["sum", "max"])
-    per_task = np.maximum(stages["sum"] / max(1, slots), stages["max"]).groupby(level="task_id").sum()
-    work = float(df["work"].sum())
-    ideal = max((work + generate_s) / max(1, slots), float(per_task.max()))
-    return work, float(stages["max"].groupby(level="task_id").sum().max()), ideal
+    df["held"] = df["work"] + (0.0 if wait is None else wait.to_numpy())
+    items = df.groupby(["task_id", "stage", "chunk"], sort=False)[["work", "held"]].sum().reset_index()
+    stages = items.groupby(["task_id", "stage"], sort=False).agg(
+        work=("work", "sum"), held=("held", "sum"), biggest=("held", "max"))
+    shared = even_share_s(stages["work"], stages["held"] - stages["work"], slots, workers)
+    per_task = np.maximum(shared, stages["biggest"]).groupby(level="task_id").sum()
+    work, held = float(df["work"].sum()), float(df["held"].sum())
+    ideal = max(even_share_s(work + generate_s, held - work, slots, workers), float(per_task.max()))
+    return work, float(stages["biggest"].groupby(level="task_id").sum().max()), ideal
 
 
 def generation_work(summary: Any) -> float:
@@ -330,7 +382,9 @@ def run_figures(run: Run, reference: Optional[Run] = None) -> RunFigures:
     qw = queue_wait(u)
     slots = slots_of(cfg, run.cores)
     generate = generation_work(reference.summary if reference is not None else s)
-    work, cp, ideal = ideal_bound(u, slots, None if reference is None else reference.units, generate)
+    waits = unit_wait(u, *_waits_from(run, reference))
+    work, cp, ideal = ideal_bound(u, slots, None if reference is None else reference.units, generate,
+                                  workers=int(cfg.workers) if cfg.strategy != "sequential" else 1, wait=waits)
     span = float(u["ended"].max() - u["queued"].min()) if len(u) and u["ended"].notna().any() else wall
     return RunFigures(
         run_id=run.run_id,
@@ -348,18 +402,34 @@ def run_figures(run: Run, reference: Optional[Run] = None) -> RunFigures:
         dispatch_overhead=dispatch_overhead(wall, slots, unit_wall + _number(s.generate_s)),
         stage_tail_idle_s=stage_tail_idle_s(u, slots),
         startup_s=max(0.0, wall - span), generate_s=_number(s.generate_s), generate_work_s=generate, contention=contention(u),
-        work_s=work, critical_path_s=cp, ideal_wall_s=ideal,
+        work_s=work, wait_s=float(waits.sum()), critical_path_s=cp, ideal_wall_s=ideal,
         efficiency=ideal / wall if wall > 0 else float("nan"),
         work_items=work_items(run),
         tasks=int(u["task_id"].nunique()), tasks_solved=tasks_solved(u),
         leaked_s=float(u.loc[u["leaked"], "leaked_s"].fillna(0).sum()) if "leaked" in u else 0.0,
-        others_cores=s.others_cpu_s / wall if s.others_cpu_s is not None and wall > 0 else float("nan"),
+        others_cores=_others_cores(s),
         load_avg_1m=float("nan") if s.load_avg_1m is None else float(s.load_avg_1m),
         stray_threads=int(s.stray_threads), stray_cores=float(s.stray_cpu_s) / wall if wall > 0 else 0.0,
         **_memory_figures(run),
         command_wall_s=float(s.command_wall_s), command_cpu_s=float(s.command_cpu_s),
         **_losses(u),
     )
+
+
+def _waits_from(run: Run, reference: Optional[Run]) -> tuple[Optional[pd.DataFrame], Optional[float]]:
+    """The units whose waits count in ``run``'s bound (the sequential reference's; a sequential
+    run's own without one) and how starved a unit of that run could read (:func:`starvation`)."""
+    source = reference if reference is not None else run if run.config.strategy == "sequential" else None
+    if source is None:
+        return None, None
+    s = source.summary
+    return source.units, starvation(_others_cores(s), source.cores, int(s.stray_threads or 0))
+
+
+def _others_cores(summary: Any) -> float:
+    """Cores other processes used on average during a run (NaN when unknown)."""
+    wall = _number(summary.wall_s)
+    return summary.others_cpu_s / wall if summary.others_cpu_s is not None and wall > 0 else float("nan")
 
 
 def _losses(u: pd.DataFrame) -> dict[str, Any]:
