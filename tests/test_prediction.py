@@ -426,6 +426,26 @@ def test_knee_and_best_per_worker_count():
     assert s.best[4].config.strategy == "candidate-parallel" and s.best[4].speedup == pytest.approx(4.0)
 
 
+def test_a_knee_is_never_a_worker_count_that_loses_answers():
+    # arc-dsl: the knee pointed at 4 workers although every 4-worker configuration lost answers
+    from dataclasses import replace
+
+    from perfkit.analysis.prediction.predict import _knee, sweep
+
+    run = hand_run({f"demo[{i}]": [0.1] * 16 for i in range(4)})
+    s = sweep(workload_of(run), {"inline": FREE.changed(backend="inline", in_parent=True), "process": FREE},
+              Machine(4), strategies=["sequential", "candidate-parallel"], backends=["process"],
+              workers=[1, 2, 4, 8, 16], chunk_sizes=[1])
+    curve = [p for p in s.predictions if p.config.strategy == "candidate-parallel"]
+    losing = [replace(p, new_timeouts=3) if p.config.workers >= 4 else p for p in curve]
+    knee = _knee(losing)
+    assert knee.workers == 2 and knee.best_speedup == pytest.approx(2.0)
+    assert "from 4 workers on, answers are lost (3 units newly time out)" in knee.why
+    none_kept = _knee([replace(p, new_timeouts=1) for p in curve])
+    assert none_kept.why.startswith("no worker count keeps the sequential answers")
+    assert "(1 unit newly times out)" in none_kept.why
+
+
 # -- calibration: stored per machine and reused -----------------------------------------------
 
 def test_calibration_is_stored_per_machine_and_reused(tmp_path):
@@ -559,6 +579,11 @@ def test_cli_predict_writes_the_report_and_json(tmp_path):
     (cut,) = [rows for key, rows in data["timeout_cuts"].items() if float(key) < 1]
     assert cut[0]["configuration"] == "sequential/inline×1" and cut[0]["timeouts"] == 32  # every unit
     assert (tmp_path / "pred" / "speedup_vs_workers.png").stat().st_size > 0
+    assert "knee" in done.stderr
+    # --quiet, as every verb: only the paths of what was written
+    quiet = subprocess.run([*args[:-1], "--quiet"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
+    assert all((tmp_path / line).exists() for line in quiet.stdout.splitlines()) and "report.md" in quiet.stdout
     bad = subprocess.run([*perfkit, "predict", str(run_dir), "--workers", "0", "--calibration-dir",
                           str(tmp_path / "cal")], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "--workers" in bad.stderr

@@ -9,8 +9,8 @@ from typing import Any, Optional
 import typer
 
 from perfkit.cli.command import app, console
-from perfkit.cli.options import split_list
-from perfkit.cli.output import print_paths
+from perfkit.cli.options import Quiet, split_list
+from perfkit.cli.output import print_paths, set_quiet
 from perfkit.model import ConfigError
 
 
@@ -59,8 +59,10 @@ def predict_cmd(
                                         "solver's units cost on several threads — the GIL's hand-overs"),
     calibration_dir: Path = typer.Option(Path("reports/calibration"), help="where calibrations are stored"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="report folder (default reports/predict-<time>)"),
+    quiet: Quiet = False,
 ) -> None:
     """Predict the wall of every strategy × backend × workers × chunk × timeout from one run."""
+    set_quiet(quiet)
     # imported here, not at the top: they pull in scipy and matplotlib, which other verbs do not need
     from perfkit.analysis.prediction.model import RUNNER
     from perfkit.analysis.prediction.predict import NO_GAIN, busy_reference, verdict

@@ -332,24 +332,35 @@ def predict_one(workload: Workload, config: SimConfig, costs: BackendCosts, mach
 
 def _knee(curve: list[Prediction]) -> Knee:
     """The knee of one curve, and why the next worker count is not faster: the parts of its
-    wall that did not shrink in proportion to the workers (the shortfall from perfect scaling)."""
+    wall that did not shrink in proportion to the workers (the shortfall from perfect scaling).
+    Only worker counts that keep the sequential answers count: a faster count that loses some
+    is no knee (the sentence says from how many workers answers are lost)."""
     curve = sorted(curve, key=lambda p: p.config.workers)
-    best = max(p.speedup for p in curve)
-    knee = next(p for p in curve if all(q.speedup <= KNEE_GAIN * p.speedup for q in curve
-                                        if q.config.workers > p.config.workers))
-    later = [p for p in curve if p.config.workers > knee.config.workers]
-    name = f"{knee.config.strategy}/{knee.config.backend}" + (
-        f" chunk {knee.config.chunk_size}" if knee.config.chunk_size else "")
+    name = f"{curve[0].config.strategy}/{curve[0].config.backend}" + (
+        f" chunk {curve[0].config.chunk_size}" if curve[0].config.chunk_size else "")
+    kept = [p for p in curve if not p.new_timeouts]
+    losing = next((p for p in curve if p.new_timeouts), None)
+    lost = (f"; from {losing.config.workers} workers on, answers are lost ({losing.new_timeouts} "
+            f"{'unit newly times' if losing.new_timeouts == 1 else 'units newly time'} out)") if losing is not None else ""
+    if not kept:
+        worst = curve[0]
+        return Knee(name, worst.config.workers, worst.speedup, max(p.speedup for p in curve),
+                    f"no worker count keeps the sequential answers{lost}")
+    best = max(p.speedup for p in kept)
+    knee = next(p for p in kept if all(q.speedup <= KNEE_GAIN * p.speedup for q in kept
+                                       if q.config.workers > p.config.workers))
+    later = [p for p in kept if p.config.workers > knee.config.workers]
     if not later:
-        return Knee(name, knee.config.workers, knee.speedup, best,
-                    f"still rising at {knee.config.workers} workers, the largest count predicted")
+        rising = (f"still rising at {knee.config.workers} workers, the largest count predicted"
+                  if knee is curve[-1] else f"the largest count that keeps the answers")
+        return Knee(name, knee.config.workers, knee.speedup, best, rising + lost)
     nxt = later[0]
     scale = knee.config.workers / nxt.config.workers
     short = sorted(((nxt.parts[k] - knee.parts[k] * scale, k) for k in PARTS if k != "work"), reverse=True)
     named = [short[0]] + [x for x in short[1:2] if x[0] >= SECOND_PART * short[0][0]]
     why = (f"at {nxt.config.workers} workers, what does not shrink with more workers: "
            + "; and ".join(f"{part} {seconds:.2f} s — {nxt.reasons[part]}" for seconds, part in named if seconds > 0))
-    return Knee(name, knee.config.workers, knee.speedup, best, why)
+    return Knee(name, knee.config.workers, knee.speedup, best, why + lost)
 
 
 def sweep(workload: Workload, costs: dict[str, BackendCosts], machine: Machine, *,
