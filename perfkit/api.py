@@ -32,6 +32,7 @@ from perfkit.analysis.prediction import DEFAULT_COSTS, Execution, Machine, workl
 from perfkit.analysis.prediction.model import RUNNER
 from perfkit.analysis.prediction.predict import Sweep, model_check, sweep
 from perfkit.analysis.runset import LeftOut, MixedRuns, describe_left_out, mixed_workloads, split_finished
+from perfkit.backends import stray_threads
 from perfkit.model import ConfigError, PerfkitError, RunConfig, Task, TimeoutPolicy
 from perfkit.orchestration.calibration import DEFAULT_DIR as CALIBRATION_DIR
 from perfkit.orchestration.calibration import costs_for
@@ -70,6 +71,8 @@ class CompareResult:
     runs: list[Run]
     #: Runs given but not complete (interrupted, failed, running): named, left out of the figures.
     left_out: list[LeftOut] = field(default_factory=list)
+    #: Written by a separate process, away from threads earlier thread runs could not stop.
+    written_apart: bool = False
 
     @property
     def differences(self) -> bool:
@@ -146,6 +149,26 @@ def report(run_dirs: Sequence[str | Path], out: str | Path | None = None, name: 
 
 def _report(runs: list[Run], folder: Path, name: str, profiles: Optional[list[tuple[str, str, str]]],
             not_run: Sequence[LeftOut] = ()) -> CompareResult:
+    if stray_threads()[0]:
+        # threads the thread backend could not stop (units that ignore their deadline) hold this
+        # process's GIL: analysing and drawing beside them crawls (sympy's report beside six of
+        # them took over 10 minutes, docs/benchmarks.md "Session 9: sympy"); a spawned child has
+        # none of them. The runs are read again from their folders there.
+        apart = Forked(_report_of_folders, [r.path for r in runs], folder, name, profiles, list(not_run),
+                       spawn_beside_threads=True)
+        written_apart = apart.forked
+        return replace(apart.result(), written_apart=written_apart)
+    return _report_here(runs, folder, name, profiles, not_run)
+
+
+def _report_of_folders(paths: list[Path], folder: Path, name: str, profiles: Optional[list[tuple[str, str, str]]],
+                       not_run: list[LeftOut]) -> CompareResult:
+    """:func:`_report` of the runs stored in ``paths`` (in a child process: see :func:`_report`)."""
+    return _report_here([load_run(p) for p in paths], folder, name, profiles, not_run)
+
+
+def _report_here(runs: list[Run], folder: Path, name: str, profiles: Optional[list[tuple[str, str, str]]],
+                 not_run: Sequence[LeftOut] = ()) -> CompareResult:
     finished, left_out = split_finished(runs)
     left_out += not_run
     if not finished:

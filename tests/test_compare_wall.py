@@ -56,6 +56,22 @@ def test_with_another_thread_alive_the_work_runs_here_when_asked_for():
         other.join()
 
 
+def test_beside_other_threads_work_that_asks_for_it_runs_in_a_fresh_interpreter_without_them():
+    # threads the thread backend could not stop hold the GIL: the report is written apart from them
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        job = Forked(threading.active_count, spawn_beside_threads=True)
+        pid = Forked(os.getpid, spawn_beside_threads=True)
+        assert job.forked and pid.forked
+        assert job.result() == 1 and pid.result() != os.getpid()
+        assert Forked(_fails_in_the_child_only, spawn_beside_threads=True).result() == "computed here"
+    finally:
+        stop.set()
+        other.join()
+
+
 def test_a_child_that_dies_or_raises_is_not_trusted_the_work_runs_here(monkeypatch):
     monkeypatch.setattr(forked_module, "_can_fork", lambda: True)
     assert Forked(_fails_in_the_child_only).result() == "computed here"

@@ -75,6 +75,7 @@ def test_a_compare_names_the_runs_that_ran_beside_threads_an_earlier_thread_run_
     md = (result.report_dir / "report.md").read_text()
     assert "earlier thread-backend runs could not stop" in md  # the stray-threads finding
     assert "of which threads left running by earlier runs" in md  # the machine-load table
+    assert result.written_apart  # by a process without the spinning threads (perfkit/api.py)
 
 
 def _hybrid_behind_a_slow_candidate() -> list[dict]:

@@ -10,6 +10,12 @@ in the child), so with other threads alive (a notebook's kernel, a Dask client),
 usable core, or where there is no fork, the work runs in this process when its result is asked
 for: the same result, later. A child that fails or dies is not trusted either: the work runs
 again here, so an error is raised with its own type and traceback, as without a child.
+
+``spawn_beside_threads``: where forking is unsafe because other threads run, a *spawned* child
+(a fresh interpreter, none of this process's threads) does the work instead. It pays the
+imports again, so it is for work that this process's threads would slow far more: threads the
+thread backend could not stop hold this process's GIL (perfkit/api.py writes the report apart
+from them). ``fn`` and its arguments must then be importable and picklable.
 """
 
 from __future__ import annotations
@@ -17,9 +23,12 @@ from __future__ import annotations
 import contextlib
 import multiprocessing as mp
 import os
+import pickle
 import signal
+import subprocess
+import sys
 import threading
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 
 def _can_fork() -> bool:
@@ -46,10 +55,11 @@ class Forked:
     :meth:`result` returns its value. ``fn`` must be pure: what it changes in the child's
     memory is lost, only its return value (picklable) comes back."""
 
-    def __init__(self, fn: Callable[..., Any], *args: Any):
+    def __init__(self, fn: Callable[..., Any], *args: Any, spawn_beside_threads: bool = False):
         self._fn, self._args = fn, args
         self._process: Any = None
         self._conn: Any = None
+        self._spawned: Optional[subprocess.Popen] = None
         if _can_fork():
             ctx = mp.get_context("fork")
             self._conn, child_end = ctx.Pipe(duplex=False)
@@ -57,26 +67,77 @@ class Forked:
             self._process = ctx.Process(target=_child, args=(child_end, fn, args), name="perfkit-forked", daemon=True)
             self._process.start()
             child_end.close()
+        elif spawn_beside_threads and threading.active_count() > 1:
+            self._spawned = _spawn(fn, args)
 
     @property
     def forked(self) -> bool:
         """Whether the work runs in a child (else it runs in :meth:`result`)."""
-        return self._process is not None
+        return self._process is not None or self._spawned is not None
 
     def result(self) -> Any:
         """The work's value: the child's, else computed here (not forked, or the child failed)."""
+        ok, value = False, None
         if self._process is not None:
             process, self._process = self._process, None
             try:
                 ok, value = self._conn.recv()
             except (EOFError, OSError):  # the child died without a word
-                ok, value = False, None
+                pass
             finally:
                 self._conn.close()
                 process.join()
-            if ok:
-                return value
-        return self._fn(*self._args)
+        elif self._spawned is not None:
+            ok, value = _answer(self._spawned)
+            self._spawned = None
+        return value if ok else self._fn(*self._args)
+
+
+def _spawn(fn: Callable[..., Any], args: tuple) -> subprocess.Popen:
+    """A fresh interpreter running ``fn(*args)`` (this module's :func:`_spawned_main`).
+
+    Not multiprocessing's spawn: it imports the caller's ``__main__`` again in the child, which
+    in a script without a ``__name__`` guard runs the script (a whole experiment) once more."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write(pickle.dumps((fn, args), protocol=pickle.HIGHEST_PROTOCOL))
+        proc.stdin.close()
+    except (OSError, pickle.PicklingError):  # the child died first, or the work cannot travel: here
+        proc.kill()
+    return proc
+
+
+def _answer(proc: subprocess.Popen) -> tuple[bool, Any]:
+    """``(ok, value)`` from a spawned child; ``(False, None)`` when it failed or died."""
+    try:
+        assert proc.stdout is not None
+        data = proc.stdout.read()
+        proc.wait()
+        return pickle.loads(data) if proc.returncode == 0 and data else (False, None)
+    except (OSError, EOFError, pickle.UnpicklingError):
+        return False, None
+    except BaseException:  # Ctrl-C: the child is not left running on its own
+        proc.kill()
+        raise
+
+
+def _spawned_main() -> None:
+    """The spawned child: ``(fn, args)`` pickled on stdin, ``(ok, value)`` pickled on stdout;
+    anything the work itself prints goes to stderr."""
+    answer = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    try:
+        fn, args = pickle.load(sys.stdin.buffer)
+        out = pickle.dumps((True, fn(*args)), protocol=pickle.HIGHEST_PROTOCOL)
+    except BaseException:  # the work, or its value's pickling: the parent runs it again, whole
+        out = pickle.dumps((False, None))
+    answer.write(out)
+    answer.close()
 
 
 __all__ = ["Forked"]
+
+if __name__ == "__main__":
+    _spawned_main()
