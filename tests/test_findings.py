@@ -246,3 +246,22 @@ def test_candidate_generation_counts_as_work_by_its_cpu_not_its_wall():
     total = f.work_s + 2.0
     assert f"({2.0:.2f} s of candidates() against {f.work_s:.2f} s of evaluation, CPU)" in finding.sentence
     assert f"{round(200 / total)}" in finding.sentence and "12.000 s of wall" in finding.evidence[1]
+
+
+def test_worker_startup_is_said_once_per_warm_pool():
+    # the main job's report said it once per strategy: "0.001 s ... 0 worker processes forked",
+    # of a pool the first strategy's run had started and lent to the others
+    def started(strategy, startup_s, created, workers=2):
+        return clean_parallel(strategy, workers=workers,
+                              summary={"startup_s": startup_s, "resources": {"processes_created": created}})
+
+    runs = [reference(), started("candidate-parallel", 0.139, 2), started("hybrid", 0.001, 0),
+            started("hybrid", 0.2, 4, workers=4)]
+    f = [f for f in analyse(runs).findings if f.rule == "worker-startup"]
+    assert len(f) == 2, f
+    two = next(x for x in f if "process×2" in x.sentence)
+    assert "0.139 s at most" in two.sentence and "(2 runs of candidate-parallel, hybrid)" in two.sentence
+    assert two.evidence[0].startswith("2 worker processes started over 2 runs") and two.group == ""
+    four = next(x for x in f if "process×4" in x.sentence)
+    assert four.group == "hybrid/process×4" and "(1 run of hybrid)" in four.sentence
+

@@ -404,19 +404,28 @@ def crashed_workers(c: "Comparison") -> list[Finding]:
 
 
 def worker_startup(c: "Comparison") -> list[Finding]:
-    """What starting the workers cost, outside every run's wall (summary ``startup_s``): the
-    first run of a warm pool pays the forks, the next ones only building the solver."""
-    out = []
+    """What starting the workers cost, outside every run's wall (summary ``startup_s``), once per
+    warm pool (a backend and worker count, lent to the runs of every strategy): its first run
+    pays the forks, the next ones only building the solver."""
+    pools: dict[tuple[str, int], list] = {}
     for group, figs in _runs_by_group(c):
+        if group[1] != "inline":
+            pools.setdefault((group[1], group[2]), []).extend(figs)
+    out = []
+    for (backend, workers), figs in pools.items():
         startups = sorted(float(c.run_of(f).summary.startup_s) for f in figs)
-        if group[1] == "inline" or not startups or startups[-1] <= 0:
+        if not startups or startups[-1] <= 0:
             continue
         created = sum(int(c.run_of(f).summary.resources.get("processes_created", 0) or 0) for f in figs)
-        out.append(Finding("worker-startup", "info", group_name(group),
-                           f"Starting the workers of {group_name(group)} took {startups[-1]:.3f} s at most, "
-                           f"{startups[len(startups) // 2]:.3f} s in the median run, outside the run's wall.",
-                           (f"{created} worker processes forked over {len(figs)} runs (a warm pool is started once "
-                            "and lent to every run; each run builds a fresh solver in each worker)",)))
+        strategies = list(dict.fromkeys(f.strategy for f in figs))
+        out.append(Finding("worker-startup", "info", group_name((strategies[0], backend, workers))
+                           if len(strategies) == 1 else "",
+                           f"Starting the {backend}×{workers} workers took {startups[-1]:.3f} s at most, "
+                           f"{startups[len(startups) // 2]:.3f} s in the median run, outside the runs' walls "
+                           f"({len(figs)} run{'s' if len(figs) != 1 else ''} of {', '.join(strategies)}).",
+                           (f"{created} worker process{'es' if created != 1 else ''} started over {len(figs)} "
+                            f"run{'s' if len(figs) != 1 else ''} (a warm pool is started once and lent to every "
+                            "run; each run builds a fresh solver in each worker)",)))
     return out
 
 
