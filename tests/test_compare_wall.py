@@ -56,6 +56,7 @@ def test_with_another_thread_alive_the_work_runs_here_when_asked_for():
         other.join()
 
 
+@pytest.mark.slow
 def test_beside_other_threads_work_that_asks_for_it_runs_in_a_fresh_interpreter_without_them():
     # threads the thread backend could not stop hold the GIL: the report is written apart from them
     stop = threading.Event()

@@ -164,6 +164,7 @@ def test_low_efficiency():
 
 
 
+@pytest.mark.slow
 def test_low_efficiency_of_units_that_wait_is_measured_against_their_workers():
     # units that sleep (I/O, a GPU) for two thirds of their wall: the bound counts the sleep,
     # which each unit spends holding a worker, so a run at its workers' limit is not warned of
