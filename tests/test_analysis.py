@@ -108,6 +108,17 @@ def test_run_figures_known_answers():
     assert f.tasks_solved == 1
 
 
+def test_a_leaked_threads_cpu_past_its_wall_is_not_a_contention_figure():
+    # the thread backend gives up a unit at its deadline (wall 0.2 s) but its thread burns on to
+    # the run's end (CPU 1.0 s): with it, contention would read below 1, as if units ran faster
+    rows = unit_rows(cpu=0.1)
+    for r in rows:
+        r["wall_s"] = 0.2  # two threads sharing the GIL: each unit at half a core
+    rows[0].update(status="timeout", cpu_s=1.0, leaked=True, leaked_s=0.8)
+    run = make_run(rows, "candidate-parallel", "thread", 2)
+    assert run_figures(run).contention == pytest.approx(2.0)
+
+
 def test_dispatch_overhead_clipped():
     assert dispatch_overhead(2.0, 2, 3.0) == pytest.approx(0.25)
     assert dispatch_overhead(1.0, 1, 5.0) == 0.0

@@ -240,10 +240,15 @@ def queue_wait(units: pd.DataFrame) -> pd.Series:
 
 
 def measured(units: pd.DataFrame) -> pd.DataFrame:
-    """Units that ran and whose CPU was measured: a unit without a recorded CPU (its worker
-    was killed before it could say) is left out of every CPU ratio, never counted as 0 s."""
+    """Units that ran and whose CPU was measured over their wall: a unit without a recorded CPU
+    (its worker was killed before it could say) is left out of every CPU ratio, never counted as
+    0 s; so is a thread the thread backend could not stop (``leaked``), whose CPU runs on past
+    its wall, to the end of the run (a ratio with it would understate the contention)."""
     r = ran(units)
-    return r[r["cpu_s"].notna()]
+    keep = r["cpu_s"].notna()
+    if "leaked" in r:
+        keep &= ~r["leaked"].fillna(False).astype(bool)
+    return r[keep]
 
 
 def core_share(units: pd.DataFrame) -> float:
