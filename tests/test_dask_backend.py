@@ -14,6 +14,7 @@ import distributed  # noqa: E402  a dependency of perfkit: never skipped
 import pytest
 
 from perfkit import runner
+from perfkit.backends import dask as dask_backend
 from perfkit.model import RunConfig, TimeoutPolicy
 from perfkit.store import load_run
 
@@ -202,3 +203,55 @@ def test_strategies_on_existing_cluster(tmp_path, reference, existing_cluster, m
         restored = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.allowed_failures)
         assert restored == dask.config.get("distributed.scheduler.allowed-failures")
         assert client.submit(lambda x: x + 1, 1).result(timeout=30) == 2
+
+
+def test_a_worker_killed_at_a_units_timeout_loses_only_that_unit(tmp_path, monkeypatch):
+    """One work item of 24 units (sequential: 12 candidates on 2 samples). Unit 5 hangs past its
+    timeout: the watchdog publishes the item's finished units before it kills its worker, so
+    units 0-4 are recorded once, as attempt 1, never run again (before: all five ran again as
+    attempt 2, 2 158 such re-runs on arc-dsl, docs/benchmarks.md); unit 5 is a timeout and the
+    units after it run once, on the replacement worker. There unit 21 ends its worker by itself
+    (os._exit): what that worker had published stays recorded, only the units after its last
+    publish run again, as attempt 2, and unit 21 is ``crashed``."""
+    from builders import make_task
+
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    tasks = [make_task("t1", n_demo=2, n_test=0, seed=3)]
+
+    def run(backend: str, faults: str, workers: int):
+        config = RunConfig(solver="synthetic", tasks="hand-made", strategy="sequential", backend=backend,
+                           workers=workers, timeout=TimeoutPolicy(TIMEOUT_S),
+                           solver_options={"candidates": 12, "cpu_ms": 20, "faults": faults})
+        return load_run(runner.run(config, store_dir=tmp_path / backend, tasks=tasks).path)
+
+    reference = run("inline", "", 1).units.set_index(KEY)["output_hash"]
+    # unit 21 works ten times as long before it exits: time for its worker to send what it published
+    faulty = run("dask", "hang_py:c005@demo[0]; slow=10:c009@demo[1]; exit:c009@demo[1]", 1)
+    u = faulty.units.sort_values(["index", "candidate"]).reset_index(drop=True)
+    # exactly once: every unit, one row each, nothing dropped as a duplicate
+    assert len(u) == 24 and not u.duplicated(KEY).any(), u[KEY + ["status", "attempt"]]
+    assert set(map(tuple, u[KEY].itertuples(index=False))) == set(reference.index)
+    assert faulty.summary.duplicates_dropped == 0 and faulty.meta["state"] == "complete"
+    status = dict(zip(u.index, u.status))
+    attempt = dict(zip(u.index, u.attempt))
+    # the killed unit: a timeout of its first attempt, as long as its limit at least
+    assert status[5] == "timeout" and attempt[5] == 1 and u.wall_s[5] >= TIMEOUT_S
+    assert u.error_type[5] == "WorkerKilled"
+    # the units it finished before: recorded from their one run, not run again
+    assert [attempt[i] for i in range(5)] == [1] * 5 and all(status[i] == "ok" for i in range(5))
+    # the worker that died by itself: its unit crashed; what it had not published ran again once,
+    # as the units right before it; everything else once, as attempt 1
+    assert status[21] == "crashed" and attempt[21] == 1
+    again = [i for i in range(24) if attempt[i] == 2]
+    assert again == list(range(21 - len(again), 21)), again
+    assert all(attempt[i] == 1 for i in range(24) if i not in again)
+    assert all(status[i] == "ok" for i in range(24) if i not in (5, 21))
+    # units 6-20 outlasting the publish interval twice over (as fast as units 0-4 ran), the worker
+    # published some of them before it died: those were not run again
+    if 15 * u.wall_s[:5].min() >= 2 * dask_backend.PUBLISH_INTERVAL_S:
+        assert len(again) < 15, again
+    ok = u[u.status == "ok"].set_index(KEY)["output_hash"]
+    assert (ok == reference.loc[ok.index]).all()
+    res = faulty.summary.resources
+    assert res["units_run_again"] == len(again)
+    assert [d["reason"] for d in res["deaths"]] == ["killed at a unit's deadline", "died in a unit"]

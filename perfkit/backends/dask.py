@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 from urllib.parse import urlsplit
 
+from perfkit.backends import base
 from perfkit.backends.base import (
     KILL_GRACE_S, MAX_ATTEMPTS, Assignment, Event, Generation, Job, Requeued, SolverRef, WorkerFailure,
     WorkerUsage, build_solver, drain)
@@ -77,13 +78,26 @@ SCHEDULER_PROBE_S = 5.0
 #: Jobs submitted per worker: Dask's own dispatch takes milliseconds, so each worker has a few
 #: queued; the runner keeps the rest, in its order.
 JOBS_PER_WORKER = 4
+#: A worker publishes a running item's rows at least this often (seconds), and at the item's end:
+#: a worker that dies by itself loses at most this window (it runs again as attempt + 1). Five
+#: times the process backend's FLUSH_INTERVAL_S, because each publish is a message through the
+#: scheduler to the client; a worker killed by its watchdog loses nothing it finished (the
+#: watchdog publishes first), whatever this window.
+PUBLISH_INTERVAL_S = 0.1
+#: Longest wait of the watchdog for the scheduler to confirm the rows it publishes before a kill
+#: (seconds; the unit runs on meanwhile, already past its deadline).
+KILL_PUBLISH_WAIT_S = 1.0
+#: Longest wait of the parent for rows the scheduler confirmed before a kill (seconds): they are
+#: forwarded to the client before the worker's death, so they are normally there already.
+CONFIRMED_WAIT_S = 5.0
 
 log = logging.getLogger(__name__)
 
 # -- the progress record (one small file per worker process) -------------------------------
 
-#: item id, pos, state, started, elapsed (at kill), cpu (at last update), pid, ring of finished items
-_HEAD = struct.Struct("<qiidddq")
+#: item id, pos, state, started, elapsed (at kill), cpu (at last update), pid, units of the item the
+#: scheduler confirmed before a kill (-1: none confirmed), then the ring of finished items
+_HEAD = struct.Struct("<qiidddqq")
 _RING = 8
 _RING_FMT = struct.Struct(f"<q{_RING}q")  # ring index, then ids of the last finished items
 _RECORD_SIZE = _HEAD.size + _RING_FMT.size
@@ -111,7 +125,7 @@ def read_record(run_token: str, address: str, remove: bool = True) -> Optional[d
         return None
     if len(data) < _RECORD_SIZE:
         return None
-    item, pos, state, started, elapsed, cpu, pid = _HEAD.unpack_from(data, 0)
+    item, pos, state, started, elapsed, cpu, pid, confirmed = _HEAD.unpack_from(data, 0)
     ring = _RING_FMT.unpack_from(data, _HEAD.size)
     if remove:
         try:
@@ -121,7 +135,7 @@ def read_record(run_token: str, address: str, remove: bool = True) -> Optional[d
     now = time.monotonic()
     return {"item": item, "pos": pos, "state": state, "started": started,
             "elapsed": elapsed if state == TIMED_OUT else (now - started if state == RUNNING else 0.0),
-            "cpu_s": cpu, "pid": pid, "finished": [i for i in ring[1:] if i]}
+            "cpu_s": cpu, "pid": pid, "confirmed": confirmed, "finished": [i for i in ring[1:] if i]}
 
 
 def _remove_records(run_token: str) -> int:
@@ -145,9 +159,10 @@ def _remove_records(run_token: str) -> int:
 # -- worker side ----------------------------------------------------------------------------
 
 class _WorkerState:
-    """Per worker process: the progress record, the watchdog and the caches."""
+    """Per worker process: the progress record, the watchdog, the running item's publishes and
+    the caches."""
 
-    def __init__(self, run_token: str, address: str):
+    def __init__(self, run_token: str, address: str, worker: Any = None):
         folder = _record_dir(run_token)
         folder.mkdir(parents=True, exist_ok=True)
         self.path = folder / _record_name(address)
@@ -157,23 +172,29 @@ class _WorkerState:
         os.close(fd)
         self.lock = threading.Lock()
         self.pid = os.getpid()
+        self.worker = worker  # the distributed Worker: its loop and its connection to the scheduler
+        self.topic = _topic(run_token)
         self.item = 0
         self.pos = 0
         self.state = IDLE
         self.started = 0.0
         self.limit = 1.0  # timeout + grace of the running item
         self.ring = [0] * (_RING + 1)
+        self.rec: Optional[BatchRecorder] = None
+        #: the running item's published batches, [first unit, units done, pickled batch] each
+        self.sent: list[list[Any]] = []
         self.wake = threading.Event()
         self._write()
         threading.Thread(target=self._watch, name="perfkit-watchdog", daemon=True).start()
 
-    def _write(self, elapsed: float = 0.0) -> None:
+    def _write(self, elapsed: float = 0.0, confirmed: int = -1) -> None:
         _HEAD.pack_into(self.mem, 0, self.item, self.pos, self.state, self.started, elapsed, process_cpu_s(),
-                        self.pid)
+                        self.pid, confirmed)
 
-    def begin(self, item: int, limit: float) -> None:
+    def begin(self, item: int, limit: float, rec: BatchRecorder) -> None:
         with self.lock:
             self.item, self.pos, self.state, self.limit = item, 0, IDLE, limit
+            self.rec, self.sent = rec, []
             self._write()
 
     def unit_start(self, pos: int, started: float) -> None:
@@ -187,17 +208,70 @@ class _WorkerState:
             self.state = BETWEEN
             self._write()
 
+    def _covered(self) -> int:
+        """Units of the running item in its published batches (they start at unit 0, in order)."""
+        return self.sent[-1][1] if self.sent else 0
+
+    def _take(self) -> Optional[list[Any]]:
+        """Under the lock, between units: the rows recorded since the last publish as the next
+        batch ``[first unit, units done, pickled batch]``, kept for a publish before a kill."""
+        rec = self.rec
+        if rec is None or not len(rec):
+            return None
+        start = self._covered()
+        batch, progress = rec.take()
+        entry = [start, progress[-1][1], pickle.dumps(batch.sealed(), protocol=pickle.HIGHEST_PROTOCOL)]
+        self.sent.append(entry)
+        return entry
+
+    def publish(self, facts: Optional[dict[str, Any]] = None) -> None:
+        """In the item's thread: publish the rows recorded since the last publish (with the
+        item's ``facts`` at its end) on the run's topic."""
+        with self.lock:
+            entry = self._take()
+            item = self.item
+        if entry is None and facts is None:
+            return
+        msg = {"item": item, "batches": [entry] if entry else [],
+               "facts": None if facts is None else pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)}
+        # the event travels on the worker's ordered stream to the scheduler, the item's last one
+        # *before* this task's "finished" message, and the scheduler forwards it to the client
+        # before the key's completion: results never wait in worker memory
+        self.worker.log_event(self.topic, msg)
+
+    def _publish_before_kill(self) -> int:
+        """Under the lock, the unit in flight past its deadline: publish every batch of the item
+        (again: one published on the worker's stream may still be in its buffer) and the rows
+        not yet published, through a request the scheduler answers. Returns the units it covers
+        once confirmed (the parent waits for them), else -1."""
+        self._take()
+        if not self.sent:
+            return 0
+        if self.worker is None:
+            return -1
+        from distributed.utils import sync
+        msg = {"item": self.item, "batches": self.sent, "facts": None}
+        try:
+            # answered once the scheduler has queued the event to the client, before it can see
+            # this worker's death: the client thus gets the rows before the KilledWorker error
+            sync(self.worker.loop, self.worker.scheduler.log_event, topic=self.topic, msg=msg,
+                 callback_timeout=KILL_PUBLISH_WAIT_S)
+        except Exception:  # the loop is stuck (a C call holding the GIL) or the scheduler is gone
+            return -1
+        return self._covered()
+
     def finish(self) -> None:
         with self.lock:
             i = self.ring[0] % _RING
             self.ring[0] = i + 1
             self.ring[1 + i] = self.item
             _RING_FMT.pack_into(self.mem, _HEAD.size, *self.ring)
-            self.item, self.state = 0, IDLE
+            self.item, self.state, self.rec, self.sent = 0, IDLE, None, []
             self._write()
 
     def _watch(self) -> None:
-        """Sleep until the running unit's deadline + grace; kill this process if it still runs."""
+        """Sleep until the running unit's deadline + grace; if it still runs then, publish what
+        the item finished and kill this process."""
         while True:
             with self.lock:
                 state, started, limit = self.state, self.started, self.limit
@@ -209,11 +283,11 @@ class _WorkerState:
             if remaining > 0:
                 time.sleep(remaining)
                 continue
-            with self.lock:
+            with self.lock:  # held to the kill: the unit cannot end (unit_end) in between
                 if self.state == RUNNING and self.started == started:
-                    elapsed = time.monotonic() - started
+                    confirmed = self._publish_before_kill()
                     self.state = TIMED_OUT
-                    self._write(elapsed)
+                    self._write(time.monotonic() - started, confirmed)
                     self.mem.flush()
                     os.kill(os.getpid(), signal.SIGKILL)
 
@@ -269,29 +343,24 @@ def run_generation(ref: SolverRef, task_blob: bytes, task_digest: str, job: Gene
 
 
 def run_item(ref: SolverRef, task_blob: bytes, task_digest: str, a: Assignment, item_id: int,
-             run_token: str, kill_grace_s: float) -> int:
-    """One work item on a Dask worker: its outcomes as one batch, with the item's facts,
-    published on the run's event topic (returns the item id)."""
+             run_token: str, kill_grace_s: float, publish_s: float = PUBLISH_INTERVAL_S) -> int:
+    """One work item on a Dask worker: its outcomes, published on the run's event topic every
+    ``publish_s`` seconds and at the end with the item's facts (returns the item id)."""
+    from distributed import get_worker
+
     address = _worker_address()
     state = _STATE.get(run_token)
     if state is None:
-        state = _STATE[run_token] = _WorkerState(run_token, address)
-    state.begin(item_id, a.timeout_s + kill_grace_s)  # before building anything: a death is accounted
+        state = _STATE[run_token] = _WorkerState(run_token, address, get_worker())
+    rec = BatchRecorder(address, flush_interval_s=publish_s)
+    state.begin(item_id, a.timeout_s + kill_grace_s, rec)  # before building anything: a death is accounted
     t0, wall0 = time.monotonic(), time.time()
     solver, task = _solver_and_task(ref, task_blob, task_digest)
-    rec = BatchRecorder(address)
     for _ in run_job(solver, task, item_id, a, rec, _RecordWatch(state)):
-        pass  # one batch per item: the parent accounts for a lost worker item by item
-    results = rec.take()[0].sealed()
-    facts = {"item": item_id, "chunk": a.item.chunk, "attempt": a.attempt, "worker": address,
-             "pid": os.getpid(), "units": len(a.item.units), "start": t0, "stop": time.monotonic(),
-             "start_epoch": wall0}
-    payload = pickle.dumps((results, facts), protocol=pickle.HIGHEST_PROTOCOL)
-    from distributed import get_worker
-    # the event travels on the worker's ordered stream to the scheduler *before* this task's
-    # "finished" message, and the scheduler forwards it to the client before the key's
-    # completion: results never wait in worker memory, so a worker that dies later loses nothing
-    get_worker().log_event(_topic(run_token), {"item": item_id, "data": payload})
+        state.publish()
+    state.publish({"item": item_id, "chunk": a.item.chunk, "attempt": a.attempt, "worker": address,
+                   "pid": os.getpid(), "units": len(a.item.units), "start": t0, "stop": time.monotonic(),
+                   "start_epoch": wall0})
     state.finish()
     return item_id
 
@@ -313,6 +382,8 @@ class _Pending:
     a: Assignment
     item_id: int
     lost_before_start: int = 0
+    #: units of the item whose outcomes arrived (its batches cover units 0.. in order)
+    received: int = 0
 
 
 def _local_hosts() -> set[str]:
@@ -365,10 +436,18 @@ class DaskBackend:
         self._pending: dict[int, _Pending] = {}  # item id -> what runs it
         self._generating: dict[int, tuple[Any, Generation]] = {}
         self._unanswered: dict[int, float] = {}  # finished futures whose results have not arrived yet
+        #: items whose worker died, accounted once the rows its watchdog confirmed have arrived:
+        #: item id -> (dead worker, when to account without them)
+        self._lost_items: dict[int, tuple[Optional[str], float]] = {}
+        #: units run again as attempt + 1 because their outcomes died with a worker
+        self.units_run_again = 0
+        #: batches that arrived after their item was accounted for (dropped: their units ran again)
+        self.late_batches = 0
         self._no_worker_since: Optional[float] = None
         self._blobs: dict[str, tuple[bytes, str]] = {}
         self._tasks: dict[str, Task] = {}
         self._n_workers = 0
+        self._publish_s = PUBLISH_INTERVAL_S
 
     @staticmethod
     def check_options(scheduler: Optional[str] = None, **_: Any) -> None:
@@ -442,11 +521,14 @@ class DaskBackend:
         # last, as the run's window opens: the workers' start-up and earlier runs on an existing
         # cluster are not this run's (their whole life counted: 5.03 s of CPU in a 1.57 s window)
         self._cpu0 = self._cpu_now()
+        # read here, not in the workers: a counted run sets FLUSH_INTERVAL_S to infinity in this
+        # process only (perfkit/orchestration/measured_run.py)
+        self._publish_s = max(base.FLUSH_INTERVAL_S, PUBLISH_INTERVAL_S)
 
     def _on_event(self, event: Any) -> None:
         """Results published by a worker (runs in the client's thread)."""
         _stamp, msg = event
-        self._events.put(("result", msg["item"], msg["data"]))
+        self._events.put(("result", msg["item"], msg))
 
     def _note_workers(self) -> dict[str, Any]:
         info = self.client.scheduler_info(n_workers=-1)["workers"] if _takes_n_workers() \
@@ -539,6 +621,8 @@ class DaskBackend:
             "worker_addresses": sorted(self.addresses_seen),
             "restarts": len(self.deaths),
             "deaths": self.deaths,
+            "units_run_again": self.units_run_again,
+            "late_batches": self.late_batches,
             "kill_grace_s": self.kill_grace_s,
             "hard_timeouts": "watchdog thread in each worker (SIGKILL at deadline + grace)",
             "clock": "unit times: the worker's time.monotonic (the run's clock only on one machine); "
@@ -578,14 +662,15 @@ class DaskBackend:
         else:
             key = f"perfkit-item-{job.item.chunk}-a{job.attempt}-{item_id}-{self.run_token}"
             fut = self.client.submit(run_item, self._ref, data, digest, job, item_id, self.run_token,
-                                     self.kill_grace_s, key=key, pure=False, retries=0)
+                                     self.kill_grace_s, self._publish_s, key=key, pure=False, retries=0)
             self._pending[item_id] = _Pending(fut, job, item_id, lost_before_start)
         fut.add_done_callback(lambda f, i=item_id: self._events.put(("done", i, None)))
 
     def collect(self, wait_s: float) -> list[Event]:
         """Batches published by the workers, generated candidates, lost items accounted for."""
         out: list[Event] = []
-        events = drain(self._events, min(wait_s, 0.5 if self._unanswered else 1.0))
+        waiting = self._unanswered or self._lost_items
+        events = drain(self._events, min(wait_s, 0.05 if self._lost_items else 0.5 if waiting else 1.0))
         if not events:
             self._no_worker_since = self._check_alive(self._no_worker_since)
         for kind, item_id, data in events:
@@ -593,38 +678,63 @@ class DaskBackend:
                 out.extend(self._generation_done(item_id))
                 continue
             p = self._pending.get(item_id)
-            if p is None:
-                continue  # a late duplicate (Dask re-ran a released task), or already accounted
+            if p is None:  # accounted for already (its units ran again), or a late duplicate
+                self.late_batches += kind == "result" and bool(data["batches"])
+                continue
             if kind == "result":
-                del self._pending[item_id]
-                self._unanswered.pop(item_id, None)
-                batch, facts = pickle.loads(data)
-                facts["key"] = p.future.key
-                self.item_facts.append(facts)
-                out.append(batch)
+                out.extend(self._received(p, data))
                 continue
             status = p.future.status
             if status == "finished":
-                self._unanswered.setdefault(item_id, time.monotonic())  # its event is on its way
+                self._unanswered.setdefault(item_id, time.monotonic())  # its last event is on its way
                 continue
-            del self._pending[item_id]
             exc = _exception(p.future)
             if status == "error" and not _is_killed_worker(exc):
+                del self._pending[item_id]
                 raise WorkerFailure(f"work item {p.a.item.chunk} failed on a Dask worker: "
                                     f"{type(exc).__name__}: {exc}")
             dead = getattr(getattr(exc, "last_worker", None), "address", None)
+            self._lost_items[item_id] = (dead, time.monotonic() + CONFIRMED_WAIT_S)
+        now = time.monotonic()
+        for item_id, (dead, until) in list(self._lost_items.items()):
+            p = self._pending.get(item_id)
+            if p is None:  # its last results came after all (the worker died as the task ended)
+                del self._lost_items[item_id]
+                continue
+            record = self._record_of(dead)
+            if record is not None and record["item"] == item_id and record["confirmed"] > p.received and now < until:
+                continue  # the rows its watchdog published before the kill are on their way
+            del self._lost_items[item_id], self._pending[item_id]
             lost = list(self._lost(p, dead))
             if lost:
                 out.append(OutcomeBatch.from_outcomes([o for o, _ in lost], [u for _, u in lost]))
-        now = time.monotonic()
         for item_id, since in list(self._unanswered.items()):
-            if now - since > RESULT_WAIT_S:  # finished, but its results never arrived
+            if now - since > RESULT_WAIT_S:  # finished, but its last results never arrived
                 p = self._pending.pop(item_id)
                 del self._unanswered[item_id]
-                log.warning("work item %s: finished but its results were lost; re-running it", p.a.item.chunk)
-                for piece in p.a.after_loss(ran=len(p.a.item.units)):
-                    self._resubmit(piece)
+                log.warning("work item %s: finished but its results were lost; re-running them", p.a.item.chunk)
+                for piece in p.a.after_loss(ran=len(p.a.item.units), accounted=p.a.item.units[:p.received]):
+                    self._resubmit(piece, rerun_of=p.a)
         return out
+
+    def _received(self, p: _Pending, msg: dict[str, Any]) -> list[Event]:
+        """The batches of a published message not received yet (a publish before a kill repeats
+        the item's earlier ones); the item is done with its facts."""
+        batches: list[Event] = []
+        for start, done, blob in msg["batches"]:
+            if done <= p.received:
+                continue  # already recorded
+            if start != p.received:  # a gap (not on an ordered stream): these units run again at the loss
+                break
+            batches.append(pickle.loads(blob))
+            p.received = done
+        if msg["facts"] is not None and p.received == len(p.a.item.units):
+            del self._pending[p.item_id]
+            self._unanswered.pop(p.item_id, None)
+            facts = pickle.loads(msg["facts"])
+            facts["key"] = p.future.key
+            self.item_facts.append(facts)
+        return batches
 
     def _generation_done(self, item_id: int) -> list[Event]:
         fut, job = self._generating.pop(item_id)
@@ -643,7 +753,11 @@ class DaskBackend:
                                 f"{type(exc).__name__}: {exc}")
         return [Requeued([Generation(job.task_id, job.attempt + 1)])]
 
-    def _resubmit(self, a: Assignment, lost_before_start: int = 0) -> None:
+    def _resubmit(self, a: Assignment, lost_before_start: int = 0, rerun_of: Optional[Assignment] = None) -> None:
+        """Submit a piece of a lost item again (``rerun_of``: the item it came from, to count its
+        units that run again as the next attempt)."""
+        if rerun_of is not None and a.attempt > rerun_of.attempt:
+            self.units_run_again += len(a.item.units)
         self.submit(self._tasks[a.item.task_id], a, lost_before_start)
 
     def _check_alive(self, since: Optional[float]) -> Optional[float]:
@@ -692,9 +806,14 @@ class DaskBackend:
 
     def _lost(self, p: _Pending, dead: Optional[str]) -> Iterator[tuple[Outcome, int]]:
         """Account for an item whose worker died (see the module docstring): the outcomes it
-        makes, each with its unit's uid; the pieces to run again are resubmitted."""
-        submit = self._resubmit
+        makes, each with its unit's uid; the pieces to run again are resubmitted. The units
+        whose outcomes arrived (``p.received``) are recorded already: they never run again."""
         a, units = p.a, list(p.a.item.units)
+        accounted = units[:p.received]
+
+        def submit(piece: Assignment, lost_before_start: int = 0) -> None:
+            self._resubmit(piece, lost_before_start, rerun_of=a)
+
         record = self._record_of(dead)
         worker = dead or "unknown"
 
@@ -704,12 +823,14 @@ class DaskBackend:
                             chunk=a.item.chunk_of(pos), attempt=a.attempt, stage=a.item.stage, **fields),
                     a.item.uids[pos] if a.item.uids else -1)
 
-        if record is None:  # no record: whatever ran is unknown, so everything counts as tried
+        ran_here = record is not None and (record["item"] == p.item_id or p.item_id in record["finished"])
+        if record is None or (p.received and not ran_here):
+            # whatever ran past what arrived is unknown, so all of it counts as tried
             if a.attempt + 1 < MAX_ATTEMPTS:
-                for piece in a.after_loss(ran=len(units)):
+                for piece in a.after_loss(ran=len(units), accounted=accounted):
                     submit(piece)
                 return
-            for pos in range(len(units)):
+            for pos in range(p.received, len(units)):
                 yield outcome(pos, "crashed", error_type="WorkerLost",
                               error_message=f"worker {worker} died {a.attempt} times running this item; "
                               "its progress could not be read")
@@ -724,14 +845,14 @@ class DaskBackend:
                               error_message=(f"worker killed {wall - a.timeout_s:.3f} s after the unit's deadline"
                                              if timed_out else f"worker {worker} died while running this unit"),
                               started=started, ended=started + wall, wall_s=wall)
-                pieces = a.after_loss(ran=pos, in_flight=pos)
+                pieces = a.after_loss(ran=pos, in_flight=pos, accounted=accounted)
             else:  # BETWEEN: unit ``pos`` had finished
-                pieces = a.after_loss(ran=pos + 1)
+                pieces = a.after_loss(ran=pos + 1, accounted=accounted)
             for piece in pieces:
                 submit(piece)
             return
-        if p.item_id in record["finished"]:  # it ran to the end; its result died with the worker
-            for piece in a.after_loss(ran=len(units)):
+        if p.item_id in record["finished"]:  # it ran to the end; its last results died with the worker
+            for piece in a.after_loss(ran=len(units), accounted=accounted):
                 submit(piece)
             return
         # it never started on that worker (it was waiting behind the unit that died)
