@@ -3,8 +3,12 @@
 Each work item (an :class:`Assignment`) is one Dask task running :func:`run_item` on a worker:
 it builds the solver by reference (cached per worker process), runs the units with
 :func:`perfkit.backends.unit.run_job` (timed in the worker, on the worker's monotonic clock)
-and publishes ``(the item's outcomes as one batch, task facts)``. A Generation job is one Dask
-task running :func:`run_generation` (the solver's ``candidates(task)``).
+and publishes their outcomes on the run's event topic as it goes: a batch whenever the
+recorder is due (every ``PUBLISH_INTERVAL_S``; every unit in a re-run) and the rest at the end
+with the item's facts. Each batch says which of the item's units it covers (``[first unit,
+units done)``, in order from unit 0), so the parent knows per item how many units it has
+recorded (``_Pending.received``). A Generation job is one Dask task running
+:func:`run_generation` (the solver's ``candidates(task)``).
 
 Dask cannot interrupt a running task, so hard timeouts and lost-worker accounting work like
 this, without any polling by the parent:
@@ -14,25 +18,45 @@ this, without any polling by the parent:
   and the ids of the items it finished last. Writing it costs a few ``struct.pack_into`` per
   unit and the record survives the process;
 - a *watchdog* thread in each worker sleeps until the in-flight unit's deadline + grace; if the
-  unit is still running then, it marks the record ``killed for timeout`` and SIGKILLs its own
-  process (under a lock, so the unit cannot finish in between). The nanny starts a replacement;
+  unit is still running then, it takes the lock the unit needs to end (so the unit cannot
+  finish in between and the item's recorder holds still), publishes every batch of the item
+  again plus its rows not yet published through a request the scheduler answers (bounded by
+  ``KILL_PUBLISH_WAIT_S``), writes ``killed for timeout`` and how many units that confirmed
+  publish covers into the record, and SIGKILLs its own process. The nanny starts a replacement;
 - the scheduler's ``allowed_failures`` is 0 for the run, so a task whose worker died surfaces as
   ``KilledWorker`` instead of being silently re-run by Dask (which would duplicate work, or
   hang again). The parent then reads the dead worker's record (directly when the worker ran on
-  this machine, else through a live worker of the same host) and accounts exactly like the
-  process backend: the unit in flight is ``timeout`` (killed by the watchdog) or ``crashed``
-  (died by itself); units that finished but whose results died with the worker re-run as
-  attempt + 1; units never started re-run with the same attempt.
+  this machine, else through a live worker of the same host); when the record says a publish
+  was confirmed for more units than have arrived, it waits for them (at most
+  ``CONFIRMED_WAIT_S``: the scheduler queued them to the client before it could see the death,
+  on the same ordered stream, so they are normally there already). It then accounts exactly like
+  the process backend: the units received are recorded and never run again; the unit in flight
+  is ``timeout`` (killed by the watchdog) or ``crashed`` (died by itself); units that finished
+  but whose outcomes did not arrive re-run as attempt + 1; units never started re-run with the
+  same attempt. Once an item is accounted for, whatever still arrives for it is dropped (those
+  units run again): no unit is ever recorded twice.
 
-If the record cannot be read (no live worker on the dead worker's host), the item's remaining
-units re-run as attempt + 1, and a unit whose worker dies a third time is recorded ``crashed``.
+A worker killed at a unit's deadline thus loses only that unit; one that dies by itself (or whose
+loop cannot answer in time: a C call holding the GIL) loses at most the rows of its last
+``PUBLISH_INTERVAL_S``. Why both: publishing during the item alone leaves a killed worker's last
+window to run again (with 1 ms units, up to a hundred units per kill), and a publish sent on the
+worker's stream just before a SIGKILL may or may not arrive; the watchdog's publish alone does
+nothing for a worker that dies by itself. The confirmed request makes the kill exact (it repeats
+the earlier batches, since one of them may still sit in the stream's buffer, and the parent
+keeps only the units beyond those it has), and the periodic publishes bound the rest. Before
+this, an item published once at its end, and each kill re-ran the item's finished units:
+2 158 re-runs on arc-dsl (docs/benchmarks.md, "The Dask backend").
+
+If the record cannot be read (no live worker on the dead worker's host), the item's units not
+received re-run as attempt + 1, and a unit whose worker dies a third time is recorded ``crashed``.
 
 Each worker's CPU is read (with its pid) as the run's window opens and again at its end: the
 run counts the difference, so neither a worker's start-up nor an earlier run on an existing
 cluster is this run's; a worker started during the run (a replacement) counts whole.
 
-Dask's task stream (start/stop/worker per task) and the per-item timings measured in the
-workers are kept in :meth:`DaskBackend.resources` (``summary.json`` → ``resources``).
+Dask's task stream (start/stop/worker per task), the per-item timings measured in the
+workers, the units run again and the batches dropped as late are kept in
+:meth:`DaskBackend.resources` (``summary.json`` → ``resources``).
 """
 
 from __future__ import annotations
@@ -799,7 +823,9 @@ class DaskBackend:
         if record is not None:
             why = {TIMED_OUT: "killed at a unit's deadline", RUNNING: "died in a unit"}.get(record["state"],
                                                                                            "died between units")
-        self.deaths.append({"worker": address, "reason": why, "at": time.monotonic()})
+        self.deaths.append({"worker": address, "reason": why, "at": time.monotonic(),
+                            **({"units_published_at_kill": record["confirmed"]}
+                               if record is not None and record["state"] == TIMED_OUT else {})})
         cpu = self._cpu_in_run(address, record["pid"], record["cpu_s"]) if record else 0.0
         self.usage.append(WorkerUsage(address, cpu, killed=True, reason=why))
         return record
