@@ -37,8 +37,11 @@ def run_once(tree: Path, args: list[str], store: Path) -> dict:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(HERE / "benchmarks"),
                                                                     os.environ.get("PYTHONPATH")])))
     python = tree / ".venv" / "bin" / "python"
-    subprocess.run([str(python), "-m", "perfkit", "run", *args, "--store", str(store), "--quiet", "--no-progress"],
-                   check=True, env=env, cwd=tree, stdout=subprocess.DEVNULL)
+    done = subprocess.run([str(python), "-m", "perfkit", "run", *args, "--store", str(store), "--quiet",
+                           "--no-progress"], env=env, cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True)
+    if done.returncode:  # the run stopped: its one-line error is the figure
+        return {"error": [line for line in done.stderr.splitlines() if line.startswith("perfkit: error")][-1:]}
     (folder,) = [p for p in store.iterdir() if p.is_dir()]
     summary = json.loads((folder / "summary.json").read_text())
     units = pd.read_parquet(folder / "units.parquet")
@@ -67,6 +70,9 @@ def main() -> None:
         for r in range(1, opts.rounds + 1):
             for name in (("base", "this") if r % 2 else ("this", "base")):
                 f = run_once(trees[name], args, Path(tmp) / f"{r}-{name}")
+                if "error" in f:
+                    print(f"| {r} | {name} | stopped: {' '.join(f['error'])} |||||||", flush=True)
+                    continue
                 print(f"| {r} | {name} | {f['wall_s']:.2f} | {f['units']} | {f['timeouts']} | {f['killed']} | "
                       f"{f['run_again']} | {f['duplicates']} |", flush=True)
 

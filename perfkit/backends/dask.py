@@ -761,6 +761,11 @@ class DaskBackend:
         return batches
 
     def _generation_done(self, item_id: int) -> list[Event]:
+        """A Generation job ended: its candidates, or the job again when its worker was lost. It
+        counts an attempt only when its worker may have died in it: not when the job had
+        finished (its result died with the worker), nor when the dead worker's record shows it
+        inside a work item (the job was waiting behind a unit killed at its timeout: three such
+        kills stopped an arc-dsl run, "the solver's candidates() killed its worker 3 times")."""
         fut, job = self._generating.pop(item_id)
         exc: Optional[BaseException] = None
         if fut.status == "finished":
@@ -769,13 +774,18 @@ class DaskBackend:
             try:
                 return [fut.result(timeout=RESULT_WAIT_S)]
             except Exception as lost:
-                exc = lost
-        else:
-            exc = _exception(fut)
-        if exc is not None and not _is_killed_worker(exc) and type(exc).__name__ not in LOST_RESULT:
-            raise WorkerFailure(f"candidate generation of task {job.task_id!r} failed on a Dask worker: "
-                                f"{type(exc).__name__}: {exc}")
-        return [Requeued([Generation(job.task_id, job.attempt + 1)])]
+                return [Requeued([Generation(job.task_id, job.attempt)])] if _is_lost(lost) else self._failed(job, lost)
+        exc = _exception(fut)
+        if not _is_lost(exc):
+            return self._failed(job, exc)
+        record = self._record_of(getattr(getattr(exc, "last_worker", None), "address", None))
+        in_item = record is not None and record["item"] != 0
+        return [Requeued([Generation(job.task_id, job.attempt + (0 if in_item else 1))])]
+
+    @staticmethod
+    def _failed(job: Generation, exc: Optional[BaseException]) -> list[Event]:
+        raise WorkerFailure(f"candidate generation of task {job.task_id!r} failed on a Dask worker: "
+                            f"{type(exc).__name__}: {exc}")
 
     def _resubmit(self, a: Assignment, lost_before_start: int = 0, rerun_of: Optional[Assignment] = None) -> None:
         """Submit a piece of a lost item again (``rerun_of``: the item it came from, to count its
@@ -921,4 +931,9 @@ def _exception(future: Any) -> Optional[BaseException]:
 
 def _is_killed_worker(exc: Optional[BaseException]) -> bool:
     return exc is None or type(exc).__name__ == "KilledWorker"
+
+
+def _is_lost(exc: Optional[BaseException]) -> bool:
+    """True when ``exc`` says the job's worker was lost (not that the job failed)."""
+    return _is_killed_worker(exc) or type(exc).__name__ in LOST_RESULT
 
