@@ -216,6 +216,9 @@ def test_a_worker_killed_at_a_units_timeout_loses_only_that_unit(tmp_path, monke
     from builders import make_task
 
     monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    # the parent hands its publish interval to the workers: short here, so that the worker that
+    # dies by itself has published some units before
+    monkeypatch.setattr(dask_backend, "PUBLISH_INTERVAL_S", 0.1)
     tasks = [make_task("t1", n_demo=2, n_test=0, seed=3)]
 
     def run(backend: str, faults: str, workers: int):

@@ -39,7 +39,7 @@ this, without any polling by the parent:
 A worker killed at a unit's deadline thus loses only that unit; one that dies by itself (or whose
 loop cannot answer in time: a C call holding the GIL) loses at most the rows of its last
 ``PUBLISH_INTERVAL_S``. Why both: publishing during the item alone leaves a killed worker's last
-window to run again (with 1 ms units, up to a hundred units per kill), and a publish sent on the
+window to run again (with 1 ms units, hundreds of units per kill), and a publish sent on the
 worker's stream just before a SIGKILL may or may not arrive; the watchdog's publish alone does
 nothing for a worker that dies by itself. The confirmed request makes the kill exact (it repeats
 the earlier batches, since one of them may still sit in the stream's buffer, and the parent
@@ -49,6 +49,8 @@ this, an item published once at its end, and each kill re-ran the item's finishe
 
 If the record cannot be read (no live worker on the dead worker's host), the item's units not
 received re-run as attempt + 1, and a unit whose worker dies a third time is recorded ``crashed``.
+A Generation job whose worker was lost runs again, as its next attempt only when the worker may
+have died in it (not when it had finished, nor when the record shows the worker inside an item).
 
 Each worker's CPU is read (with its pid) as the run's window opens and again at its end: the
 run counts the difference, so neither a worker's start-up nor an earlier run on an existing
@@ -103,11 +105,12 @@ SCHEDULER_PROBE_S = 5.0
 #: queued; the runner keeps the rest, in its order.
 JOBS_PER_WORKER = 4
 #: A worker publishes a running item's rows at least this often (seconds), and at the item's end:
-#: a worker that dies by itself loses at most this window (it runs again as attempt + 1). Five
-#: times the process backend's FLUSH_INTERVAL_S, because each publish is a message through the
-#: scheduler to the client; a worker killed by its watchdog loses nothing it finished (the
-#: watchdog publishes first), whatever this window.
-PUBLISH_INTERVAL_S = 0.1
+#: a worker that dies by itself loses at most this window (it runs again as attempt + 1), half
+#: what its replacement costs anyway (~1 s). Not the process backend's 20 ms: each publish is a
+#: message through the scheduler to the client, and at 0.1 s a run without faults took 2.6 %
+#: longer (docs/benchmarks.md, "The Dask backend"). A worker killed by its watchdog loses
+#: nothing it finished (the watchdog publishes first), whatever this window.
+PUBLISH_INTERVAL_S = 0.5
 #: Longest wait of the watchdog for the scheduler to confirm the rows it publishes before a kill
 #: (seconds; the unit runs on meanwhile, already past its deadline).
 KILL_PUBLISH_WAIT_S = 1.0
