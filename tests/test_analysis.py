@@ -9,7 +9,7 @@ from builders import make_run, parallel, unit_rows
 
 from perfkit.analysis.answers import candidate_counts, check_answers
 from perfkit.analysis.comparison import analyse
-from perfkit.analysis.metrics import dispatch_overhead, ideal_bound, run_figures, starvation, tasks_solved, unit_wait
+from perfkit.analysis.metrics import dispatch_overhead, ideal_bound, run_figures, tasks_solved, unit_wait
 from perfkit.analysis.statistics import ratio_of_medians
 
 
@@ -49,22 +49,17 @@ def test_units_that_wait_hold_a_worker_not_a_core_in_the_ideal_bound():
         return df
 
     ref = make_run(unit_rows(cpu=0.1), edit=sleeping)
-    wait = unit_wait(ref.units, ref.units, starved=1.0)
+    wait = unit_wait(ref.units, ref.units, quiet=True)
     assert wait.to_numpy() == pytest.approx([0.3] * 6)
     cp = ref.units.assign(chunk=np.arange(6))  # one unit per item
     assert ideal_bound(cp, 2, ref.units, workers=2, wait=wait) == pytest.approx((0.6, 0.4, 1.2))
     assert ideal_bound(cp, 2, ref.units, workers=16, wait=wait) == pytest.approx((0.6, 0.4, 0.4))
     assert ideal_bound(cp, 2, ref.units)[2] == pytest.approx(0.3)  # CPU only: out of any schedule's reach
-    # a unit whose wall is close to its CPU computes (the gap is a clock read, an interrupt); on a
-    # machine that starved the reference 2.5× (two busy loops beside it on one core) so does one
-    # at 3.5×, while one at 4× waited for what the starvation does not explain
+    # a unit whose wall is close to its CPU computes (the gap is a clock read, an interrupt); beside
+    # other work, a unit waiting for a core reads like one waiting on I/O: nothing counts then
     computing = make_run(unit_rows(cpu=0.1), edit=lambda df: df.assign(wall_s=df["cpu_s"] * 1.4))
-    assert not unit_wait(computing.units, computing.units, starved=1.0).any()
-    assert not unit_wait(computing.units, computing.units, starved=None).any()  # other work unknown
-    starved = make_run(unit_rows(cpu=0.1), edit=lambda df: df.assign(wall_s=df["cpu_s"] * 3.5))
-    assert not unit_wait(starved.units, starved.units, starved=2.5).any()
-    assert unit_wait(ref.units, ref.units, starved=2.5).to_numpy() == pytest.approx([0.15] * 6)
-    assert starvation(2.0, 1) == 3.0 and starvation(0.5, 2) == 1.0 and starvation(1.0, 2, stray_threads=3) is None
+    assert not unit_wait(computing.units, computing.units, quiet=True).any()
+    assert not unit_wait(ref.units, ref.units, quiet=False).any()
 
 
 def test_a_parallel_run_of_waiting_units_reads_its_efficiency_against_its_workers():
@@ -81,11 +76,10 @@ def test_a_parallel_run_of_waiting_units_reads_its_efficiency_against_its_worker
     assert f.efficiency == pytest.approx(0.6 / 0.65)
     seq = run_figures(ref)  # sequential on its own: its bound is its own wall
     assert seq.ideal_wall_s == pytest.approx(2.4)
-    # the same reference beside a core of other work: a unit that computes could read 1.0× its CPU
-    # there (two runnable on two cores), so the waits stand
+    # the same reference beside a core of other work (markdown-it's CPU-bound units read 2.1× their
+    # CPU beside 1.5 cores), or beside threads an earlier thread run left running (the GIL)
     loaded = make_run(unit_rows(cpu=0.1), edit=sleeping, summary=busy, wall_s=2.4)
-    assert run_figures(run, loaded).wait_s == pytest.approx(1.8)
-    # threads of an earlier thread run still beside it: the GIL's share cannot be told from a wait
+    assert run_figures(run, loaded).wait_s == 0.0
     strays = make_run(unit_rows(cpu=0.1), edit=sleeping, summary={**quiet, "stray_threads": 2}, wall_s=2.4)
     assert run_figures(run, strays).wait_s == 0.0
 

@@ -22,9 +22,11 @@ from perfkit.analysis.answers import (
     NONDETERMINISTIC,
 )
 from perfkit.analysis.metrics import (
+    BUSY_OTHER_CORES,
     COST_KEYS,
     WAITING_CONTENTION,
     KEY,
+    RunFigures,
     SAMPLE,
     busy_by_slot,
     core_share,
@@ -64,9 +66,6 @@ LOW_EFFICIENCY = 0.5
 #: A strategy must beat sequential by this factor to be recommended (and its interval must
 #: exclude 1.0, "no gain").
 MIN_SPEEDUP = 1.05
-#: Other processes using more than this many cores on average during a run: the machine was
-#: not quiet (a quarter of a core taken from a run that wants every core is visible in its walls).
-BUSY_OTHER_CORES = 0.25
 #: Units whose CPU is below this share of the same units' under sequential (machine speed
 #: normalised) did not do the same work → warm-state finding. Two busy cores and a loaded
 #: machine only ever raise a unit's CPU, by 2–10 % here (docs/benchmarks.md §9).
@@ -434,6 +433,7 @@ def low_efficiency(c: "Comparison") -> list[Finding]:
     what the units wait (sleep, I/O: perfkit/analysis/metrics.py ``unit_wait``) beside their CPU,
     so units that wait are held to what their workers allow, not to the cores."""
     out = []
+    ref_fig = c.figure_of(c.reference) if c.reference is not None else None
     for _, row in c.groups.iterrows():
         if row["strategy"] == "sequential" or not row["efficiency_median"] < LOW_EFFICIENCY:
             continue
@@ -446,15 +446,21 @@ def low_efficiency(c: "Comparison") -> list[Finding]:
                             f"queue wait median {row['queue_wait_median_s_median']:.3f} s, "
                             f"max {row['queue_wait_max_s_median']:.3f} s",
                             f"parallelism {row['parallelism_median']:.2f} on {row['slots']} slots")
-                           + _waiting_evidence(figs)))
+                           + _waiting_evidence(figs, ref_fig)))
     return out
 
 
-def _waiting_evidence(figs: list) -> tuple[str, ...]:
-    """How much waiting the bound of these runs counts (nothing when the units compute)."""
+def _waiting_evidence(figs: list, ref_fig: Optional[RunFigures]) -> tuple[str, ...]:
+    """How much waiting the bound of these runs counts; or, when it counts none beside a
+    reference whose units read far above their CPU on a busy machine, why not."""
     waits = sorted(f.wait_s for f in figs)
     if not waits or waits[len(waits) // 2] <= 0:
-        return ()
+        if ref_fig is None or not (ref_fig.contention >= WAITING_CONTENTION
+                                   and (ref_fig.others_cores >= BUSY_OTHER_CORES or ref_fig.stray_threads)):
+            return ()
+        return (f"the sequential reference's units took {ref_fig.contention:.1f}× their CPU beside other work: "
+                "what they waited on (sleep, I/O) cannot be told from waiting for a core there, so the bound "
+                "counts their CPU only; measure on a quiet machine",)
     f = figs[0]
     return (f"the bound counts {waits[len(waits) // 2]:.3f} s the units waited off the CPU under sequential "
             f"(sleep, I/O) beside {f.work_s:.3f} s of CPU: they need a worker each, not a core, "

@@ -29,7 +29,7 @@ Definitions (docs/design.md, "Figures"):
   runs on one worker); the bound is the larger of the two. With one task and one stage this is
   ``max(work / slots, critical path)`` of docs/design.md. Built-in and user strategies get their
   bound from their plans alike. Units that wait (:func:`unit_wait`: sleep, I/O, a GPU, measured in
-  the sequential reference) hold a worker, not a core, while they wait: each also needs
+  a quiet sequential reference) hold a worker, not a core, while they wait: each also needs
   ``(CPU + wait) / workers``, and an item its CPU + wait; a run without waiting units keeps the
   bound above (workers ≥ slots).
 - ``efficiency = ideal_wall_s / wall_s`` (1.0 = at the physical limit).
@@ -60,11 +60,13 @@ REPEATED = ("wall_s", "cpu_s", "parallelism", "unit_cpu_s", "queue_wait_median_s
             "dispatch_overhead", "contention", "ideal_wall_s", "efficiency", "command_wall_s", "command_cpu_s")
 #: Confidence of the speedup interval.
 SPEEDUP_CONFIDENCE = 0.95
-#: A unit of the sequential reference whose wall is at least this many times its CPU (times the
-#: :func:`starvation` of a busy machine) waits on something else (sleep, I/O, a GPU, a
-#: subprocess) rather than computes: the time it holds its worker off the CPU is work no schedule
-#: removes (:func:`unit_wait`), and the GIL does not bind it. Below it, wall beyond CPU is taken
-#: for noise (a clock read, an interrupt, a share of a busy core), never for work.
+#: Other processes using more than this many cores on average during a run: the machine was
+#: not quiet (a quarter of a core taken from a run that wants every core is visible in its walls).
+BUSY_OTHER_CORES = 0.25
+#: A unit of a quiet sequential reference whose wall is at least this many times its CPU waits
+#: on something else (sleep, I/O, a GPU, a subprocess) rather than computes: the time it holds
+#: its worker off the CPU is work no schedule removes (:func:`unit_wait`), and the GIL does not
+#: bind it. Below it, wall beyond CPU is taken for noise (a clock read, an interrupt), never work.
 WAITING_CONTENTION = 1.5
 
 
@@ -286,31 +288,22 @@ def unit_work(units: pd.DataFrame, reference: Optional[pd.DataFrame]) -> pd.Seri
     return looked.fillna(own)
 
 
-def unit_wait(units: pd.DataFrame, reference: Optional[pd.DataFrame], starved: Optional[float]) -> pd.Series:
-    """Seconds each unit holds its worker off the CPU (aligned on ``units``), from the sequential
-    reference: a unit whose wall there is at least :data:`WAITING_CONTENTION` × ``starved`` × its
-    CPU waits for ``wall − starved × CPU``; any other unit computes (0). ``starved``
-    (:func:`starvation`) is how much slower a unit that computes could read beside the other work
-    of the reference's machine; None when unknown (nothing counts as waiting)."""
+def unit_wait(units: pd.DataFrame, reference: Optional[pd.DataFrame], quiet: bool) -> pd.Series:
+    """Seconds each unit holds its worker off the CPU (aligned on ``units``): the sequential
+    reference's wall − CPU of the same unit when that wall is at least :data:`WAITING_CONTENTION`
+    times its CPU, else 0. All 0 unless the reference ran ``quiet`` (:func:`_waits_from`): beside
+    other work, a unit waiting for a core reads the same as one waiting on I/O, and no share of
+    the machine tells them apart (markdown-it's 1–6 ms units read 2.1× their CPU beside 1.5
+    cores of other work: a fair share of the cores would explain 1.27×)."""
     zero = pd.Series(0.0, index=units.index)
-    if starved is None or reference is None or reference.empty:
+    if not quiet or reference is None or reference.empty:
         return zero
     r = measured(reference).drop_duplicates(KEY).set_index(KEY)
-    computing = starved * r["cpu_s"]
-    waits = (r["wall_s"] - computing).where(r["wall_s"] >= WAITING_CONTENTION * computing, 0.0)
+    waits = (r["wall_s"] - r["cpu_s"]).where(r["wall_s"] >= WAITING_CONTENTION * r["cpu_s"], 0.0)
     if not waits.any():
         return zero
     idx = pd.MultiIndex.from_frame(units[KEY])
     return pd.Series(waits.reindex(idx).fillna(0.0).to_numpy(), index=units.index)
-
-
-def starvation(others_cores: float, cores: int, stray_threads: int = 0) -> Optional[float]:
-    """How many times its CPU a unit that computes can read as wall beside ``others_cores`` of
-    other work on ``cores`` cores: one more runnable process, the cores shared fairly. None when
-    that cannot be told: other work unknown, or threads of the same process (the GIL) beside it."""
-    if not others_cores >= 0 or stray_threads:
-        return None
-    return max(1.0, (others_cores + 1.0) / max(1, cores))
 
 
 def even_share_s(work_s: Any, wait_s: Any, slots: int, workers: int) -> Any:
@@ -421,14 +414,15 @@ def run_figures(run: Run, reference: Optional[Run] = None) -> RunFigures:
     )
 
 
-def _waits_from(run: Run, reference: Optional[Run]) -> tuple[Optional[pd.DataFrame], Optional[float]]:
+def _waits_from(run: Run, reference: Optional[Run]) -> tuple[Optional[pd.DataFrame], bool]:
     """The units whose waits count in ``run``'s bound (the sequential reference's; a sequential
-    run's own without one) and how starved a unit of that run could read (:func:`starvation`)."""
+    run's own without one) and whether that run was quiet: other processes under
+    :data:`BUSY_OTHER_CORES` and no thread an earlier thread run left running (their GIL)."""
     source = reference if reference is not None else run if run.config.strategy == "sequential" else None
     if source is None:
-        return None, None
+        return None, False
     s = source.summary
-    return source.units, starvation(_others_cores(s), source.cores, int(s.stray_threads or 0))
+    return source.units, bool(_others_cores(s) < BUSY_OTHER_CORES and not s.stray_threads)
 
 
 def _others_cores(summary: Any) -> float:
