@@ -6,7 +6,9 @@ in, plain dataclasses or DataFrames out. All times are seconds; fractions are 0.
 Definitions (docs/design.md, "Figures"):
 
 - ``parallelism = cpu_s / wall_s`` (run CPU of parent + workers over run wall).
-- ``slots = min(workers, usable cores)``: how many units can truly run at once (1 for sequential).
+- ``slots = min(workers, usable cores)``: how many units can truly run at once (1 for sequential,
+  and 1 on the inline backend, which runs every work item in the calling thread whatever its
+  ``workers``).
 - ``dispatch_overhead = 1 - (Σ unit wall + generate_s) / (wall_s × slots)``: the fraction of the
   run's worker capacity spent outside the solver's work (serialisation, queueing, idle workers,
   barriers); candidate generation runs on the workers like the units and is its own figure,
@@ -68,6 +70,8 @@ BUSY_OTHER_CORES = 0.25
 #: its worker off the CPU is work no schedule removes (:func:`unit_wait`), and the GIL does not
 #: bind it. Below it, wall beyond CPU is taken for noise (a clock read, an interrupt), never work.
 WAITING_CONTENTION = 1.5
+#: The backend that runs every work item in the calling thread, one after another.
+INLINE = "inline"
 
 
 @dataclass(frozen=True)
@@ -158,8 +162,11 @@ def group_name(group: Sequence[Any]) -> str:
 
 
 def slots_of(config: RunConfig, cores: int) -> int:
-    """How many units can run at once: min(workers, cores); 1 for the sequential strategy."""
-    if config.strategy == "sequential":
+    """How many units can run at once: min(workers, cores); 1 for the sequential strategy and
+    for the inline backend (one lane: its ``workers`` run nothing at once; an inline×2 group
+    read "ideal 1.19 s, 35 % of the physical limit, workers waiting at the end of stages" beside
+    a sequential run of 2.5 s, docs/benchmarks.md "Session 10")."""
+    if config.strategy == "sequential" or config.backend == INLINE:
         return 1
     return max(1, min(int(config.workers), cores))
 

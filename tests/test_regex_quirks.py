@@ -1,0 +1,30 @@
+"""Quirks of CPython's regular-expression engine as a solver (benchmarks/re_work.py,
+docs/benchmarks.md "Session 10"): a few patterns backtrack for seconds inside one C call that
+holds the GIL, and ``re``'s cache of compiled patterns makes a unit's cost depend on what else
+ran in its process. Each test builds the runs by construction (tests/builders.py)."""
+
+from __future__ import annotations
+
+from builders import CANDS, SAMPLES, make_run, reference_run, unit_rows
+
+from perfkit.analysis.comparison import analyse
+
+
+def _one_lane(strategy: str, backend: str, workers: int, cpu: float = 0.1, **kw):
+    """The reference's units back to back on one worker, as ``strategy``'s items of 4 units."""
+    rows = unit_rows(SAMPLES, CANDS, cpu=cpu)
+    for i, r in enumerate(rows):
+        r["chunk"] = i // 4 + 1
+    wall = max(r["ended"] for r in rows) * 1.02
+    return make_run(rows, strategy, backend, workers, wall_s=wall, cpu_s=wall, **kw)
+
+
+def test_the_inline_backend_runs_one_unit_at_a_time_whatever_its_workers():
+    # regex's inline×2 groups read "ideal 1.19 s, 35 % of the physical limit" and "workers
+    # waiting at the end of stages" beside a 2.5 s sequential run: inline has one lane
+    c = analyse([reference_run(), _one_lane("candidate-parallel", "inline", 2)])
+    fig = c.figure_of(c.runs[1])
+    assert fig.slots == 1
+    assert fig.efficiency > 0.95 and fig.dispatch_overhead < 0.05
+    assert not [f for f in c.findings if f.group == "candidate-parallel/inline×2"
+                and f.rule in ("low-efficiency", "dispatch-overhead")], c.findings
