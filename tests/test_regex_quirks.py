@@ -28,3 +28,11 @@ def test_the_inline_backend_runs_one_unit_at_a_time_whatever_its_workers():
     assert fig.efficiency > 0.95 and fig.dispatch_overhead < 0.05
     assert not [f for f in c.findings if f.group == "candidate-parallel/inline×2"
                 and f.rule in ("low-efficiency", "dispatch-overhead")], c.findings
+
+
+def test_each_gil_finding_names_its_strategy():
+    # three thread groups read three times "The thread backend reached 27 % efficiency with
+    # parallelism 0.9x": which strategy was which, the terminal did not say
+    runs = [reference_run()] + [_one_lane(s, "thread", 2) for s in ("candidate-parallel", "sample-parallel")]
+    gil = [f for f in analyse(runs).findings if f.rule == "gil"]
+    assert [f.sentence.split(" reached")[0] for f in gil] == ["candidate-parallel/thread×2", "sample-parallel/thread×2"]

@@ -204,7 +204,7 @@ def gil_bound(c: "Comparison") -> list[Finding]:
             ev.append(f"the process backend reached parallelism {p['parallelism_median']:.2f} and "
                       f"{percent(p['efficiency_median'])} efficiency on the same strategy")
         out.append(Finding("gil", "problem", row["group"],
-                           f"The thread backend reached {percent(row['efficiency_median'])} efficiency with parallelism "
+                           f"{row['group']} reached {percent(row['efficiency_median'])} efficiency with parallelism "
                            f"{par:.2f} on CPU-bound work (GIL): use the process backend.", tuple(ev)))
     return out
 
