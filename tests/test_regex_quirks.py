@@ -36,3 +36,12 @@ def test_each_gil_finding_names_its_strategy():
     runs = [reference_run()] + [_one_lane(s, "thread", 2) for s in ("candidate-parallel", "sample-parallel")]
     gil = [f for f in analyse(runs).findings if f.rule == "gil"]
     assert [f.sentence.split(" reached")[0] for f in gil] == ["candidate-parallel/thread×2", "sample-parallel/thread×2"]
+
+
+def test_the_median_worker_start_of_two_runs_is_not_the_slower_one():
+    # "took 0.251 s at most, 0.251 s in the median run": the first run forked the pool (0.25 s),
+    # the second borrowed it (0.01 s)
+    runs = [reference_run()] + [_one_lane("candidate-parallel", "process", 2, repeat=r, summary={"startup_s": s})
+                                for r, s in ((0, 0.25), (1, 0.01))]
+    start = next(f for f in analyse(runs).findings if f.rule == "worker-startup")
+    assert "0.250 s at most, 0.130 s median" in start.sentence, start.sentence

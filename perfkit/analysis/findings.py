@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional
 
+import numpy as np
 import pandas as pd
 
 from perfkit.analysis.answers import (
@@ -420,7 +421,7 @@ def worker_startup(c: "Comparison") -> list[Finding]:
         out.append(Finding("worker-startup", "info", group_name((strategies[0], backend, workers))
                            if len(strategies) == 1 else "",
                            f"Starting the {backend}×{workers} workers took {startups[-1]:.3f} s at most, "
-                           f"{startups[len(startups) // 2]:.3f} s in the median run, outside the runs' walls "
+                           f"{float(np.median(startups)):.3f} s median, outside the runs' walls "
                            f"({len(figs)} run{'s' if len(figs) != 1 else ''} of {', '.join(strategies)}).",
                            (f"{created} worker process{'es' if created != 1 else ''} started over {len(figs)} "
                             f"run{'s' if len(figs) != 1 else ''} (a warm pool is started once and lent to every "
