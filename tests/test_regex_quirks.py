@@ -45,3 +45,15 @@ def test_the_median_worker_start_of_two_runs_is_not_the_slower_one():
                                 for r, s in ((0, 0.25), (1, 0.01))]
     start = next(f for f in analyse(runs).findings if f.rule == "worker-startup")
     assert "0.250 s at most, 0.130 s median" in start.sentence, start.sentence
+
+
+def test_units_dearer_than_under_sequential_because_their_process_state_was_not_theirs_are_named():
+    # re's cache of 512 compiled patterns: in perfkit's own process (inline, thread) perfkit and
+    # its libraries fill part of it and 400 candidates miss every time (a unit 12× its CPU under
+    # the fresh sequential process); the slowdown read as the strategy's
+    scale = {"calibration_cpu_s": 0.006}
+    runs = [reference_run(summary=scale), _one_lane("hybrid", "inline", 2, cpu=0.2, summary=scale),
+            _one_lane("hybrid", "process", 2, cpu=0.12, summary=scale)]
+    cold = [f for f in analyse(runs).findings if f.rule == "cold-state"]
+    assert [f.group for f in cold] == ["hybrid/inline×2"], cold
+    assert "took 2.00× the CPU" in cold[0].sentence and "perfkit's own process" in cold[0].sentence

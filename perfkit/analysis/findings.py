@@ -71,6 +71,11 @@ MIN_SPEEDUP = 1.05
 #: normalised) did not do the same work → warm-state finding. Two busy cores and a loaded
 #: machine only ever raise a unit's CPU, by 2–10 % here (docs/benchmarks.md §9).
 WARM_STATE_RATIO = 0.8
+#: Units whose CPU is above this many times the same units' under sequential (machine speed
+#: normalised) did more work → cold-state finding: far above what load does (2–10 % above) and
+#: what process workers replaced after kills paid for their cold caches on regex (1.07–1.24×,
+#: docs/benchmarks.md "Session 10"); the regex units in perfkit's own process took 1.7–2.3×.
+COLD_STATE_RATIO = 1.5
 #: Unit time is concentrated when at most this fraction of the candidates (samples, tasks) …
 CONCENTRATED_MEMBERS = 0.1
 #: … take at least this share of all unit time.
@@ -782,6 +787,36 @@ def warm_state(c: "Comparison") -> list[Finding]:
     return out
 
 
+def cold_state(c: "Comparison") -> list[Finding]:
+    """Groups whose units took much more CPU than the same units under sequential (ok in both,
+    machine speed normalised as for :func:`warm_state`): above :data:`COLD_STATE_RATIO` the work
+    was not the same. A solver's state in its process (a module-level cache) finds each
+    sequential run's fresh process to itself; the inline and thread backends run in perfkit's
+    own process, whose other work and earlier runs share and evict such a cache (``re`` keeps
+    512 compiled patterns: perfkit and its libraries fill part of them, and 400 regex candidates
+    then missed every time, 12× a unit's CPU), and a process worker replaced after a kill starts
+    cold. The slowdown is then that state's, not the strategy's."""
+    out = []
+    for group, figs in c.by_group().items():
+        if c.reference is not None and group == c.figure_of(c.reference).group:
+            continue
+        pairs = [(f, r) for f, r in ((f, _cpu_vs_reference(c, c.run_of(f))) for f in figs) if not is_missing(r)]
+        ratios = sorted(r for _f, r in pairs)
+        if not ratios or not float(np.median(ratios)) > COLD_STATE_RATIO:
+            continue
+        where = ("they ran in perfkit's own process (the inline and thread backends), whose other work and "
+                 "earlier runs share the solver's module-level state" if figs[0].backend in ("inline", "thread")
+                 else "its workers outlived or replaced others (a worker started after a kill starts cold)")
+        out.append(Finding(
+            "cold-state", "warning", figs[0].name,
+            f"Units under {figs[0].name} took {float(np.median(ratios)):.2f}× the CPU the same units took under "
+            f"sequential (machine speed normalised): the work was not the same. A solver that keeps state in its "
+            f"process (a cache of compiled patterns, a memo) had it to itself in each sequential run's fresh "
+            f"process; here {where}: its slowdown is partly that state's, not the strategy's.",
+            tuple(f"{f.run_id}: {r:.2f}× the reference's unit CPU" for f, r in pairs)[:EVIDENCE_ROWS]))
+    return out
+
+
 def _cpu_vs_reference(c: "Comparison", run) -> float:
     """Σ unit CPU of ``run`` over Σ unit CPU of its reference, on the units ok in both, each
     divided by its run's calibration CPU (NaN when a side lacks it or nothing is comparable)."""
@@ -860,6 +895,7 @@ RULES: dict[str, Callable[["Comparison"], list[Finding]]] = {
     "busy-machine": busy_machine,
     "stray-threads": stray_threads,
     "warm-state": warm_state,
+    "cold-state": cold_state,
     "contention-timeouts": contention_timeouts,
     "boundary-units": boundary_units,
     "timeout-noise": timeout_noise,
