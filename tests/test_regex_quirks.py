@@ -57,3 +57,20 @@ def test_units_dearer_than_under_sequential_because_their_process_state_was_not_
     cold = [f for f in analyse(runs).findings if f.rule == "cold-state"]
     assert [f.group for f in cold] == ["hybrid/inline×2"], cold
     assert "took 2.00× the CPU" in cold[0].sentence and "perfkit's own process" in cold[0].sentence
+
+
+def test_a_unit_given_up_while_it_waited_for_the_gil_is_not_called_leaked_work():
+    # a thread ran (a|a)*b for 0.5 s in one C call holding the GIL; the other thread's 3 µs unit
+    # could not return meanwhile, was given up, and read "0.84 s of leaked work"
+    def edit(df):
+        for cand, cpu, late in (("c003", 0.25, 0.18), ("c005", 0.002, 0.84)):
+            m = df["candidate"].eq(cand) & df["split"].eq("demo") & df["index"].eq(0)
+            df.loc[m, ["status", "output_hash", "match", "leaked", "leaked_s", "cpu_s", "error_type"]] = \
+                ["timeout", None, None, True, late, cpu, "ThreadLeaked"]
+        return df
+
+    c = analyse([reference_run(), _one_lane("candidate-parallel", "thread", 2, edit=edit, timeout_s=0.1)])
+    f = next(f for f in c.findings if f.rule == "leaked-timeouts")
+    assert "leaked work" not in f.sentence
+    assert "(1.02 s past it over 1 runs, 252 ms of CPU); 1 of them used under 50 % of a core" in f.sentence, f.sentence
+    assert any(e.endswith("c005: 0.84 s past its deadline, 2.00 ms of CPU") for e in f.evidence), f.evidence

@@ -76,6 +76,9 @@ WARM_STATE_RATIO = 0.8
 #: what process workers replaced after kills paid for their cold caches on regex (1.07–1.24×,
 #: docs/benchmarks.md "Session 10"); the regex units in perfkit's own process took 1.7–2.3×.
 COLD_STATE_RATIO = 1.5
+#: A leaked unit that used less than this share of a core from its start to its thread's end
+#: mostly waited (for the GIL, or a core) rather than worked.
+WAITED_SHARE = 0.5
 #: Unit time is concentrated when at most this fraction of the candidates (samples, tasks) …
 CONCENTRATED_MEMBERS = 0.1
 #: … take at least this share of all unit time.
@@ -353,20 +356,35 @@ def _units_of(c: "Comparison", figs) -> pd.DataFrame:
 
 
 def leaked_timeouts(c: "Comparison") -> list[Finding]:
-    """Timeouts whose work kept running after the deadline (thread backend cannot stop work)."""
+    """Timeouts whose work kept running after the deadline (thread backend cannot stop work),
+    with the CPU their threads used: a unit given up while it waited (for the GIL another
+    thread's C call held, or for a core) used little, and is said to have waited, not worked —
+    regex's 3 µs units behind a 0.5 s backtracking match read "0.84 s of leaked work"."""
     out = []
     for group, figs in _runs_by_group(c):
-        units = _units_of(c, figs)
-        leaked = units[units["leaked"].astype(bool)]
+        parts = []
+        for f in figs:
+            u = c.run_of(f).units
+            u = u[u["leaked"].astype(bool)]
+            parts.append(u.assign(_share=u["cpu_s"] / (f.timeout_s + u["leaked_s"].fillna(0))))
+        leaked = pd.concat(parts)
         if leaked.empty:
             continue
         s = leaked["leaked_s"].fillna(0).sum()
+        cpu = leaked["cpu_s"].dropna()
+        used = f", {duration(float(cpu.sum()))} of CPU" if len(cpu) else ", their CPU not measured"
+        waited = leaked[leaked["_share"] < WAITED_SHARE]
+        why = (f"; {len(waited)} of them used under {percent(WAITED_SHARE)} of a core from start to end: they "
+               f"waited (for the GIL another thread held, or for a core) rather than worked"
+               if len(waited) else "")
         out.append(Finding("leaked-timeouts", "problem", group_name(group),
                            f"{len(leaked)} timed-out units under {group_name(group)} kept running after their deadline "
-                           f"({s:.2f} s of leaked work over {len(figs)} runs): use the process backend for hard timeouts "
-                           f"or make the solver check its deadline.",
-                           tuple(f"{r.task_id}/{sample_label(r.split, r.index)} {r.candidate}: leaked "
-                                 f"{0 if pd.isna(r.leaked_s) else r.leaked_s:.2f} s" for r in leaked.head(5).itertuples())))
+                           f"({s:.2f} s past it over {len(figs)} runs{used}){why}: use the process backend for hard "
+                           f"timeouts or make the solver check its deadline.",
+                           tuple(f"{r.task_id}/{sample_label(r.split, r.index)} {r.candidate}: "
+                                 f"{0 if pd.isna(r.leaked_s) else r.leaked_s:.2f} s past its deadline, "
+                                 f"{'CPU not measured' if pd.isna(r.cpu_s) else duration(float(r.cpu_s)) + ' of CPU'}"
+                                 for r in leaked.head(5).itertuples())))
     return out
 
 
