@@ -15,7 +15,7 @@ def _one_lane(strategy: str, backend: str, workers: int, cpu: float = 0.1, **kw)
     rows = unit_rows(SAMPLES, CANDS, cpu=cpu)
     for i, r in enumerate(rows):
         r["chunk"] = i // 4 + 1
-    wall = max(r["ended"] for r in rows) * 1.02
+    wall = kw.pop("wall_s", max(r["ended"] for r in rows) * 1.02)
     return make_run(rows, strategy, backend, workers, wall_s=wall, cpu_s=wall, **kw)
 
 
@@ -74,3 +74,21 @@ def test_a_unit_given_up_while_it_waited_for_the_gil_is_not_called_leaked_work()
     assert "leaked work" not in f.sentence
     assert "(1.02 s past it over 1 runs, 252 ms of CPU); 1 of them used under 50 % of a core" in f.sentence, f.sentence
     assert any(e.endswith("c005: 0.84 s past its deadline, 2.00 ms of CPU") for e in f.evidence), f.evidence
+
+
+def test_units_starved_on_threads_while_another_thread_ran_name_the_gil_not_other_processes():
+    # a 3 µs unit timed out on thread w1 while w0 ran (a|a)*b for 0.5 s in one C call holding
+    # the GIL; the report blamed "contention", and the other processes' 1.07 cores
+    def edit(df):
+        at = lambda split, index, cand: df["split"].eq(split) & df["index"].eq(index) & df["candidate"].eq(cand)
+        df.loc[at("demo", 0, "c000"), ["worker", "started", "ended", "wall_s", "cpu_s"]] = ["w0", 10.0, 10.5, 0.5, 0.49]
+        df.loc[at("demo", 1, "c001"), ["worker", "started", "ended", "wall_s", "cpu_s", "status", "output_hash",
+                                       "match"]] = ["w1", 10.05, 10.55, 0.5, 0.0001, "timeout", None, None]
+        return df
+
+    ref = reference_run(cpu=0.001, timeout_s=0.1)
+    run = _one_lane("candidate-parallel", "thread", 2, cpu=0.001, edit=edit, wall_s=11.0, timeout_s=0.1,
+                    summary={"others_cpu_s": 11.0})
+    f = next(f for f in analyse([ref, run]).findings if f.rule == "contention-timeouts")
+    assert "another thread held the GIL" in f.sentence and "t1/demo[0] c000, 490 ms of CPU" in f.sentence, f.sentence
+    assert "part of the contention is theirs" not in f.sentence

@@ -33,6 +33,7 @@ from perfkit.analysis.metrics import (
     core_share,
     even_share_s,
     group_name,
+    held_by_others,
     item_memory,
     queue_wait,
     ran,
@@ -171,7 +172,19 @@ def contention_timeouts(c: "Comparison") -> list[Finding]:
         tasks = sorted(new["task_id"].unique())
         n_runs = sum(1 for rr in c.runs_of(fig.group)
                      if rr is not c.reference_for(rr) and len(_lost_to_timeouts(c, rr, c.reference_for(rr))))
-        busy = _busy(c, c.figures_of(fig.group)) if starved else []
+        held = held_by_others(u, new, WAITED_SHARE) if starved and fig.backend == "thread" else new.iloc[:0]
+        if 2 * len(held) >= len(new):
+            # the other thread ran at full speed all along: one interpreter, so no other process
+            # took these units' turn (regex: a backtracking match in one C call holds the GIL)
+            top = held.sort_values("holder_cpu_s", ascending=False).drop_duplicates("holder")
+            cause = (f"the units got {share:.0%} of a core while running because another thread held the GIL: "
+                     f"{len(held)} of the {len(new)} waited beside a unit running on another thread ("
+                     + ", ".join(f"{h.holder}, {duration(h.holder_cpu_s)} of CPU" for h in top.head(3).itertuples())
+                     + "); a C call that does not release the GIL (a regular-expression match) keeps every "
+                     "other thread waiting")
+            ev += [f"{r.task_id}/{sample_label(r.split, r.index)} {r.candidate} waited {duration(r.overlap_s)} beside "
+                   f"{r.holder}" for r in held.head(EVIDENCE_ROWS).itertuples()]
+        busy = _busy(c, c.figures_of(fig.group)) if starved and 2 * len(held) < len(new) else []
         if busy:
             cause += (f"; {_others(busy)} used up to {max(f.others_cores for f in busy):.2f} cores during "
                       f"{len(busy)} of these runs, so part of the contention is theirs")

@@ -268,6 +268,29 @@ def core_share(units: pd.DataFrame) -> float:
     return float(m["cpu_s"].sum() / wall) if wall > 0 else float("nan")
 
 
+def held_by_others(units: pd.DataFrame, waiting: pd.DataFrame, min_share: float) -> pd.DataFrame:
+    """For each unit of ``waiting`` (rows of ``units``' run), the unit of another worker that
+    overlapped it longest while running at ``min_share`` of a core or more: on the thread
+    backend, the unit that held the GIL while it waited (a C call that never releases it, such
+    as ``re``'s matcher). Columns: the waiting unit's KEY, and ``holder`` (``task/sample
+    candidate``), ``holder_cpu_s`` and ``overlap_s``; a waiting unit with no such unit is left out."""
+    m = measured(units)
+    m = m[m["cpu_s"] >= min_share * m["wall_s"]]
+    rows = []
+    for w in waiting.itertuples(index=False):
+        o = m[(m["worker"] != w.worker) & (m["started"] < w.ended) & (m["ended"] > w.started)]
+        if o.empty:
+            continue
+        overlap = np.minimum(o["ended"], w.ended) - np.maximum(o["started"], w.started)
+        best = o.loc[overlap.idxmax()]
+        if overlap.max() < 0.5 * w.wall_s:  # it overlapped, but did not fill the wait
+            continue
+        rows.append((w.task_id, w.split, w.index, w.candidate,
+                     f"{best.task_id}/{sample_label(best.split, best['index'])} {best.candidate}",
+                     float(best.cpu_s), float(overlap.max())))
+    return pd.DataFrame(rows, columns=KEY + ["holder", "holder_cpu_s", "overlap_s"])
+
+
 def contention(units: pd.DataFrame) -> float:
     """Σ unit wall / Σ unit CPU over units with a measured CPU (NaN when none was measured)."""
     r = measured(units)
