@@ -5,8 +5,10 @@ ran in its process. Each test builds the runs by construction (tests/builders.py
 
 from __future__ import annotations
 
-from builders import CANDS, SAMPLES, make_run, reference_run, unit_rows
+import pytest
+from builders import CANDS, SAMPLES, make_run, make_task, perfkit_main, reference_run, synthetic_config, unit_rows
 
+import perfkit
 from perfkit.analysis.comparison import analyse
 
 
@@ -92,3 +94,15 @@ def test_units_starved_on_threads_while_another_thread_ran_name_the_gil_not_othe
     f = next(f for f in analyse([ref, run]).findings if f.rule == "contention-timeouts")
     assert "another thread held the GIL" in f.sentence and "t1/demo[0] c000, 490 ms of CPU" in f.sentence, f.sentence
     assert "part of the contention is theirs" not in f.sentence
+
+
+@pytest.mark.slow
+def test_the_json_copy_may_be_the_report_folders_own_report_json(tmp_path, capsys):
+    # `perfkit compare --out D --json D/report.json` wrote the report, then ended in a traceback
+    # (shutil.SameFileError) with exit status 1
+    run = perfkit.run(synthetic_config(), tmp_path / "runs", tasks=[make_task("t1", 1, 0)])
+    out = tmp_path / "rep"
+    code, _out, err = perfkit_main(["report", str(run.path), "--out", str(out), "--json", str(out / "report.json"),
+                                    "-q"], capsys)
+    assert code == 0 and "Traceback" not in err and "SameFileError" not in err, err
+    assert (out / "report.json").stat().st_size > 0

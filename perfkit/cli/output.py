@@ -29,9 +29,11 @@ def print_notes(run: Any) -> None:
 
 
 def copy_json(report_json: Path, target: Optional[Path]) -> Optional[Path]:
-    """``--json FILE``: a copy of the report folder's report.json."""
+    """``--json FILE``: a copy of the report folder's report.json (nothing to copy when FILE is
+    that report.json: ``--out DIR --json DIR/report.json`` ended in shutil's SameFileError)."""
     if target is None:
         return None
     Path(target).parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(report_json, target)
+    if not (Path(target).exists() and Path(target).samefile(report_json)):
+        shutil.copyfile(report_json, target)
     return Path(target)
