@@ -10,6 +10,7 @@ from builders import CANDS, SAMPLES, make_run, make_task, perfkit_main, referenc
 
 import perfkit
 from perfkit.analysis.comparison import analyse
+from perfkit.reports.document import _reference_variability
 
 
 def _one_lane(strategy: str, backend: str, workers: int, cpu: float = 0.1, **kw):
@@ -74,7 +75,7 @@ def test_a_unit_given_up_while_it_waited_for_the_gil_is_not_called_leaked_work()
     c = analyse([reference_run(), _one_lane("candidate-parallel", "thread", 2, edit=edit, timeout_s=0.1)])
     f = next(f for f in c.findings if f.rule == "leaked-timeouts")
     assert "leaked work" not in f.sentence
-    assert "(1.02 s past it over 1 runs, 252 ms of CPU); 1 of them used under 50 % of a core" in f.sentence, f.sentence
+    assert "(1.02 s past it over 1 run, 252 ms of CPU); 1 of them used under 50 % of a core" in f.sentence, f.sentence
     assert any(e.endswith("c005: 0.84 s past its deadline, 2.00 ms of CPU") for e in f.evidence), f.evidence
 
 
@@ -106,3 +107,23 @@ def test_the_json_copy_may_be_the_report_folders_own_report_json(tmp_path, capsy
                                     "-q"], capsys)
     assert code == 0 and "Traceback" not in err and "SameFileError" not in err, err
     assert (out / "report.json").stat().st_size > 0
+
+
+def test_one_boundary_flip_reads_as_one():
+    # "its 1 differences are 1 boundary flip", "1 units flipped between finishing and timeout"
+    def flip(status):
+        def edit(df):
+            m = df["split"].eq("demo") & df["index"].eq(0) & df["candidate"].eq("c001")
+            df.loc[m, ["wall_s", "cpu_s"]] = 0.09
+            if status == "timeout":
+                df.loc[m, ["status", "output_hash", "match"]] = ["timeout", None, None]
+            return df
+        return edit
+
+    refs = [reference_run(cpu=0.001, timeout_s=0.1, repeat=r, edit=flip(s)) for r, s in ((0, "ok"), (1, "timeout"))]
+    run = _one_lane("candidate-parallel", "process", 2, cpu=0.001, timeout_s=0.1, edit=flip("timeout"))
+    c = analyse(refs + [run])
+    check = next(a for a in c.answers if a.run_id == run.run_id)
+    assert "its 1 difference is 1 boundary flip" in check.sentence(), check.sentence()
+    text = " ".join(b.text for b in _reference_variability(c) if hasattr(b, "text"))
+    assert "1 unit flipped between finishing" in text and "0 units of 0 candidates" in text, text

@@ -31,6 +31,7 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 import pandas as pd
 
+from perfkit.analysis.text import count
 from perfkit.model import SAMPLE_KEY, UNIT_KEY, sample_label
 
 KEY, SAMPLE = list(UNIT_KEY), list(SAMPLE_KEY)
@@ -221,16 +222,18 @@ class AnswerCheck:
         n_noise = sum(n for k, n in counts.items() if k in NOISE_KINDS)
         if not real:
             return (f"{self.group} ({self.run_id}) agrees with {self.reference_name} beyond the reference's own "
-                    f"variability: its {n_noise} differences are " + ", ".join(noise) + ".")
+                    f"variability: its {count(n_noise, 'difference')} {'is' if n_noise == 1 else 'are'} "
+                    + ", ".join(noise) + ".")
         text = (f"{self.group} ({self.run_id}) differs from {self.reference_name} in {_units(len(self.real))}: "
                 + ", ".join(real))
         if noise:
-            text += f"; {n_noise} more are the reference's own variability (" + ", ".join(noise) + ")"
+            text += (f"; {n_noise} more {'is' if n_noise == 1 else 'are'} the reference's own variability ("
+                     + ", ".join(noise) + ")")
         return text + "."
 
 
 def _units(n: int) -> str:
-    return f"{n} unit" if n == 1 else f"{n} units"
+    return count(n, "unit")
 
 
 _PLURAL = {NOISE_TIMEOUT: "timeouts within noise", CRASH: "crashes", STATUS_CHANGED: "status changes", NONDETERMINISTIC: "units of nondeterministic candidates",
@@ -250,7 +253,7 @@ def _where(df: pd.DataFrame, limit: int = 4) -> str:
     samples = df.groupby(SAMPLE, sort=False).size()
     many_tasks = df["task_id"].nunique() > 1
     items = [f"{sample_label(s, i, t if many_tasks else None)}×{n}" for (t, s, i), n in samples.items()]
-    return ", ".join(items[:limit]) + (f", … {len(items) - limit} more samples" if len(items) > limit else "")
+    return ", ".join(items[:limit]) + (f", … {count(len(items) - limit, 'more sample')}" if len(items) > limit else "")
 
 
 def check_answers(reference: pd.DataFrame, units: pd.DataFrame, run_id: str = "", group: str = "",

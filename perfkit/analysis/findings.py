@@ -39,7 +39,7 @@ from perfkit.analysis.metrics import (
     ran,
 )
 from perfkit.analysis.statistics import interval_excludes
-from perfkit.analysis.text import duration, is_missing, percent, ratio_interval
+from perfkit.analysis.text import count, duration, is_missing, percent, ratio_interval
 from perfkit.model import sample_label
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -392,7 +392,7 @@ def leaked_timeouts(c: "Comparison") -> list[Finding]:
                if len(waited) else "")
         out.append(Finding("leaked-timeouts", "problem", group_name(group),
                            f"{len(leaked)} timed-out units under {group_name(group)} kept running after their deadline "
-                           f"({s:.2f} s past it over {len(figs)} runs{used}){why}: use the process backend for hard "
+                           f"({s:.2f} s past it over {count(len(figs), 'run')}{used}){why}: use the process backend for hard "
                            f"timeouts or make the solver check its deadline.",
                            tuple(f"{r.task_id}/{sample_label(r.split, r.index)} {r.candidate}: "
                                  f"{0 if pd.isna(r.leaked_s) else r.leaked_s:.2f} s past its deadline, "

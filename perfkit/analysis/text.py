@@ -22,6 +22,11 @@ def percent(fraction: Any, digits: int = 0) -> str:
     return f"{value:.{digits}f} %"
 
 
+def count(n: int, noun: str, plural: str = "") -> str:
+    """``1 unit``, ``2 units``: a count with its noun (``plural`` when it is not noun + s)."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def number(x: Any, spec: str = ".3f") -> str:
     """A number with ``spec``, or an en dash when missing."""
     return "–" if is_missing(x) else format(x, spec)

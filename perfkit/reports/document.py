@@ -17,7 +17,7 @@ from perfkit.analysis.overview import differing_samples, task_table
 from perfkit.analysis.prediction.predict import shows_skipped
 from perfkit.analysis.runset import describe_left_out
 from perfkit.analysis.statistics import UNSTABLE_CV, UNSTABLE_EXTREME
-from perfkit.analysis.text import duration, durations, is_missing, number, percent, ratio_interval
+from perfkit.analysis.text import count, duration, durations, is_missing, number, percent, ratio_interval
 
 MAX_DIFF_ROWS = 20
 
@@ -324,9 +324,9 @@ def _reference_variability(c: Any) -> list[Block]:
                            "against the strategy (a comparison runs it at least twice).")]
     flips, nd = v.flips, v.nondeterministic
     text = (f"Sequential ran {v.runs} times, each in a fresh process ({', '.join(v.run_ids)}): "
-            f"{len(flips)} units flipped between finishing (ok or error) and timeout (boundary units, of {len(v.boundary)} at or above "
-            f"half their {v.timeout_s:g} s limit) and {len(nd)} units of {nd['candidate'].nunique()} candidates gave "
-            f"different answers (nondeterministic candidates).")
+            f"{count(len(flips), 'unit')} flipped between finishing (ok or error) and timeout (boundary units, of "
+            f"{len(v.boundary)} at or above half their {v.timeout_s:g} s limit) and {count(len(nd), 'unit')} of "
+            f"{count(nd['candidate'].nunique(), 'candidate')} gave different answers (nondeterministic candidates).")
     out: list[Block] = [head, Para(text)]
     rows = [("boundary flip", str(r.task_id), f"{r.split}[{r.index}]", str(r.candidate), r.statuses,
              f"{number(r.wall_min_s)}–{number(r.wall_max_s)}") for r in flips.head(MAX_DIFF_ROWS).itertuples()]
