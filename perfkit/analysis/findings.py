@@ -77,6 +77,8 @@ WARM_STATE_RATIO = 0.8
 #: what process workers replaced after kills paid for their cold caches on regex (1.07–1.24×,
 #: docs/benchmarks.md "Session 10"); the regex units in perfkit's own process took 1.7–2.3×.
 COLD_STATE_RATIO = 1.5
+#: The backends that run units in perfkit's own process.
+IN_PROCESS = ("inline", "thread")
 #: A leaked unit that used less than this share of a core from its start to its thread's end
 #: mostly waited (for the GIL, or a core) rather than worked.
 WAITED_SHARE = 0.5
@@ -827,24 +829,29 @@ def cold_state(c: "Comparison") -> list[Finding]:
     512 compiled patterns: perfkit and its libraries fill part of them, and 400 regex candidates
     then missed every time, 12× a unit's CPU), and a process worker replaced after a kill starts
     cold. The slowdown is then that state's, not the strategy's."""
-    out = []
+    hits: dict[bool, list] = {True: [], False: []}  # in perfkit's own process or not: one finding each
     for group, figs in c.by_group().items():
         if c.reference is not None and group == c.figure_of(c.reference).group:
             continue
         pairs = [(f, r) for f, r in ((f, _cpu_vs_reference(c, c.run_of(f))) for f in figs) if not is_missing(r)]
-        ratios = sorted(r for _f, r in pairs)
-        if not ratios or not float(np.median(ratios)) > COLD_STATE_RATIO:
+        if pairs and float(np.median([r for _f, r in pairs])) > COLD_STATE_RATIO:
+            hits[figs[0].backend in IN_PROCESS].append((figs[0].name, float(np.median([r for _f, r in pairs])), pairs))
+    out = []
+    for in_process, groups in hits.items():
+        if not groups:
             continue
         where = ("they ran in perfkit's own process (the inline and thread backends), whose other work and "
-                 "earlier runs share the solver's module-level state" if figs[0].backend in ("inline", "thread")
-                 else "its workers outlived or replaced others (a worker started after a kill starts cold)")
+                 "earlier runs share the solver's module-level state" if in_process
+                 else "their workers outlived or replaced others (a worker started after a kill starts cold)")
+        low, high = min(r for _n, r, _p in groups), max(r for _n, r, _p in groups)
+        times = f"{low:.2f}×" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}–{high:.2f}×"
         out.append(Finding(
-            "cold-state", "warning", figs[0].name,
-            f"Units under {figs[0].name} took {float(np.median(ratios)):.2f}× the CPU the same units took under "
+            "cold-state", "warning", groups[0][0],
+            f"Units under {', '.join(n for n, _r, _p in groups)} took {times} the CPU the same units took under "
             f"sequential (machine speed normalised): the work was not the same. A solver that keeps state in its "
             f"process (a cache of compiled patterns, a memo) had it to itself in each sequential run's fresh "
-            f"process; here {where}: its slowdown is partly that state's, not the strategy's.",
-            tuple(f"{f.run_id}: {r:.2f}× the reference's unit CPU" for f, r in pairs)[:EVIDENCE_ROWS]))
+            f"process; here {where}: the slowdown is partly that state's, not the strategy's.",
+            tuple(f"{f.run_id}: {r:.2f}× the reference's unit CPU" for _n, _r, p in groups for f, r in p)[:EVIDENCE_ROWS]))
     return out
 
 
