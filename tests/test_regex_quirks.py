@@ -129,3 +129,23 @@ def test_one_boundary_flip_reads_as_one():
     assert "its 1 difference is 1 boundary flip" in check.sentence(), check.sentence()
     text = " ".join(b.text for b in _reference_variability(c) if hasattr(b, "text"))
     assert "1 unit flipped between finishing" in text and "0 units of 0 candidates" in text, text
+
+
+def test_a_phase_that_finishes_the_baselines_timeouts_says_so():
+    # nested quantifiers made atomic: 13 units that timed out under the baseline finished; the
+    # phase report read "13 status changes (…).; re-atomic-hybrid …" and "baseline (1 runs)"
+    from perfkit.analysis.phases import phase_table
+    from perfkit.reports.phases import build
+
+    def timed_out(df):
+        m = df["split"].eq("demo") & df["index"].eq(0) & df["candidate"].eq("c001")
+        df.loc[m, ["status", "output_hash", "match"]] = ["timeout", None, None]
+        return df
+
+    base = reference_run(run_id="base", edit=timed_out)
+    phases = [("base", [base]), ("atomic", [reference_run(run_id="atomic")]),
+              ("atomic-hybrid", [_one_lane("hybrid", "process", 2, run_id="hybrid")])]
+    rows = phase_table(phases)
+    assert "differs from the baseline in 1 unit: 1 timeout now finished (demo[0]×1)." in rows[1].answers, rows[1].answers
+    assert rows[0].basis == "1 run"
+    assert ".;" not in build(rows, __import__("pathlib").Path("p.png")).headline

@@ -21,6 +21,7 @@ import numpy as np
 from perfkit.analysis.answers import check_answers
 from perfkit.analysis.gate import DEFAULT_THRESHOLD, judge_metric
 from perfkit.analysis.statistics import pct_change
+from perfkit.analysis.text import count
 from perfkit.model import ConfigError
 from perfkit.store import Run
 from perfkit.store.baseline import side_of_runs
@@ -87,7 +88,7 @@ def phase_table(phases: Sequence[tuple[str, list[Run]]], threshold: float = DEFA
         bcpu = float(np.median([r.cpu_s for r in base.repeats]))
         check = check_answers(base.answers, side.answers, run_id=label, group=label, reference_id=base.label,
                               reference_name="the baseline")
-        speed, basis = _speed(prev, side, threshold) if i else ("baseline", f"{len(side.repeats)} runs")
+        speed, basis = _speed(prev, side, threshold) if i else ("baseline", count(len(side.repeats), "run"))
         rows.append(Phase(
             label=label, run_ids=[r.run_id for r in side.repeats], wall_s=wall, cpu_s=cpu,
             candidates_ok=int((units["status"] == "ok").sum()), units=len(units),

@@ -56,7 +56,7 @@ def build(phases: Sequence[Phase], chart_path: Path) -> Document:
     bad = [p for p in phases if not p.ok]
     answers_bad = [p for p in phases if not p.answers_ok]
     if answers_bad:
-        headline = "; ".join(p.answers for p in answers_bad)
+        headline = " ".join(p.answers for p in answers_bad)  # each a sentence with its full stop
     elif bad:
         headline = "slower than the phase before: " + ", ".join(
             f"{p.label} ({signed_percent(p.wall_vs_previous_pct)} wall)" for p in bad)
