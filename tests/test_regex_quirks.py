@@ -149,3 +149,25 @@ def test_a_phase_that_finishes_the_baselines_timeouts_says_so():
     assert "differs from the baseline in 1 unit: 1 timeout now finished (demo[0]×1)." in rows[1].answers, rows[1].answers
     assert rows[0].basis == "1 run"
     assert ".;" not in build(rows, __import__("pathlib").Path("p.png")).headline
+
+
+def test_threads_idle_while_another_thread_holds_the_gil_are_not_told_to_raise_the_chunk_size():
+    # hybrid/thread×2: "Dispatch overhead is 35 % of wall: raise the chunk size to 252 units per
+    # work item" — the time outside units was one thread waiting while the other ran a 0.5 s match
+    def long_first(df):
+        m = df["split"].eq("demo") & df["index"].eq(0) & df["candidate"].eq("c000")
+        df.loc[m, ["wall_s", "cpu_s"]] = 0.5
+        return df
+
+    rows = unit_rows(SAMPLES, CANDS, cpu=0.001)
+    rows[0].update(wall_s=0.5, cpu_s=0.5)
+    lanes = [0.0, 0.5]  # w1 takes its first unit only once w0's match returns the GIL
+    for i, r in enumerate(rows):
+        lane = i % 2
+        r.update(worker=f"w{lane}", started=lanes[lane], ended=lanes[lane] + r["wall_s"], chunk=i // 4 + 1)
+        lanes[lane] += r["wall_s"]
+    run = make_run(rows, "hybrid", "thread", 2, wall_s=max(lanes), cpu_s=max(lanes))
+    c = analyse([reference_run(cpu=0.001, edit=long_first), run])
+    assert c.figure_of(run).gil_wait_s > 0.45
+    f = next(f for f in c.findings if f.rule == "dispatch-overhead")
+    assert "raise the chunk size" not in f.sentence and "another thread ran a unit holding the GIL" in f.sentence, f

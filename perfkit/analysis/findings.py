@@ -278,8 +278,10 @@ def dispatch_overhead(c: "Comparison") -> list[Finding]:
         between = max(0.0, capacity - startup - f.unit_wall_s)
         # waiting at the end of stages is no cost per item: larger items would not remove it
         tail = min(between, f.stage_tail_idle_s)
+        # nor is waiting while another thread holds the GIL (regex: a C match of 0.5 s)
+        gil = min(between - tail, f.gil_wait_s)
 
-        per_item = (between - tail) / max(1, f.work_items)
+        per_item = (between - tail - gil) / max(1, f.work_items)
         unit = f.unit_wall_s / f.units
         current = f.units / max(1, f.work_items)
         per_task = f.units / max(1, f.tasks)
@@ -291,6 +293,8 @@ def dispatch_overhead(c: "Comparison") -> list[Finding]:
               f"{f.work_items} work items ({per_item * 1000:.1f} ms per item)",
               f"mean unit {unit * 1000:.2f} ms; current chunk ≈ {current:.1f} units",
               f"waiting at the end of stages for their slowest units {tail:.3f} s")
+        if f.gil_wait_s:
+            ev += (f"waiting between units while another thread held the GIL {gil:.3f} s",)
         if f.lost_workers:
             ev += (f"{f.lost_workers} workers lost with their unit; {f.reruns} units ran again "
                    f"({f.rerun_wall_s:.3f} s in their last runs)",)
@@ -303,6 +307,10 @@ def dispatch_overhead(c: "Comparison") -> list[Finding]:
                       f"{f.reruns} units ran again because their outcomes died with their worker "
                       f"({f.rerun_wall_s:.2f} s of unit wall in their last runs alone): fewer units past the "
                       f"timeout, or smaller work items, lose less")
+        elif gil >= TAIL_SHARE * between:
+            action = (f"{percent(gil / between)} of the time outside units is threads waiting between units while "
+                      f"another thread ran a unit holding the GIL (a C call that does not release it), not "
+                      f"dispatch: larger work items would not remove it; the process backend would")
         elif tail >= TAIL_SHARE * between:
             action = (f"{percent(tail / between)} of the time outside units is workers waiting at the end of stages "
                       f"for their slowest units, not dispatch: larger work items would not remove it; smaller "

@@ -70,6 +70,9 @@ BUSY_OTHER_CORES = 0.25
 #: its worker off the CPU is work no schedule removes (:func:`unit_wait`), and the GIL does not
 #: bind it. Below it, wall beyond CPU is taken for noise (a clock read, an interrupt), never work.
 WAITING_CONTENTION = 1.5
+#: CPython's default switch interval (``sys.getswitchinterval()``), seconds: a thread running
+#: Python hands the GIL over this often, so only a longer unit can hold the other threads out.
+GIL_SWITCH_S = 0.005
 #: The backend that runs every work item in the calling thread, one after another.
 INLINE = "inline"
 
@@ -143,6 +146,9 @@ class RunFigures:
     lost_workers: int = 0
     reruns: int = 0
     rerun_wall_s: float = 0.0
+    #: Thread runs: slot capacity spent between units while a thread held the GIL
+    #: (:func:`gil_wait_s`); part of the dispatch overhead's time, not a cost per item.
+    gil_wait_s: float = 0.0
 
     @property
     def group(self) -> tuple[str, str, int]:
@@ -240,6 +246,49 @@ def stage_tail_idle_s(units: pd.DataFrame, slots: int) -> float:
                 busy = float(np.clip(np.minimum(seg[:, 1], end) - np.maximum(seg[:, 0], since), 0, None).sum())
             idle += max(0.0, end - since - busy)
     return idle
+
+
+def gil_wait_s(units: pd.DataFrame, slots: int, timeout_s: float, min_share: float = 0.5) -> float:
+    """Seconds of slot capacity a thread run spent between units while some thread ran a unit
+    at ``min_share`` of a core or more — also a unit given up at its timeout whose thread ran on
+    (``leaked_s`` past its deadline) — for every slot: on the thread backend a thread that holds
+    the GIL in a C call (``re``'s matcher) keeps the others from even taking their next unit, so
+    this is the GIL's time, not dispatch. Disjoint holders' overlaps with each slot's gaps add up."""
+    r = ran(units)
+    if r.empty:
+        return 0.0
+    m = measured(r)
+    # shorter units cannot keep the others out: pure Python hands the GIL over every switch interval
+    live = m.loc[(m["cpu_s"] >= min_share * m["wall_s"]) & (m["wall_s"] >= GIL_SWITCH_S),
+                 ["started", "ended"]].to_numpy(float)
+    leaked = m[m["leaked"].astype(bool) & m["leaked_s"].notna()]
+    on = leaked["cpu_s"] >= min_share * (timeout_s + leaked["leaked_s"])
+    gone = np.column_stack([leaked.loc[on, "ended"], leaked.loc[on, "started"] + timeout_s + leaked.loc[on, "leaked_s"]])
+    held = np.vstack([live, gone.astype(float)]) if len(gone) else live
+    held = held[held[:, 1] > held[:, 0]]
+    if not len(held):
+        return 0.0
+    held = held[np.argsort(held[:, 0])]
+    merged = [list(held[0])]
+    for a, b in held[1:]:  # union of the holders' spans: overlapping holders count once
+        if a <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    first, last = float(r["started"].min()), float(r["ended"].max())
+    lanes = r["worker"].astype(str).map(slot_lanes(units))
+    total = 0.0
+    for lane in range(max(1, slots)):
+        spans = r.loc[lanes == lane, ["started", "ended"]].to_numpy(float)
+        spans = spans[np.argsort(spans[:, 0])] if len(spans) else spans
+        reach = np.maximum.accumulate(spans[:, 1]) if len(spans) else spans
+        gap_start = np.concatenate([[first], reach]) if len(spans) else np.array([first])
+        gap_end = np.concatenate([spans[:, 0], [last]]) if len(spans) else np.array([last])
+        keep = gap_end > gap_start
+        gs, ge = gap_start[keep], gap_end[keep]
+        for a, b in merged:
+            total += float(np.clip(np.minimum(ge, b) - np.maximum(gs, a), 0, None).sum())
+    return total
 
 
 def queue_wait(units: pd.DataFrame) -> pd.Series:
@@ -429,6 +478,7 @@ def run_figures(run: Run, reference: Optional[Run] = None) -> RunFigures:
         # candidate generation is the solver's work on the workers (generate_s), not overhead
         dispatch_overhead=dispatch_overhead(wall, slots, unit_wall + _number(s.generate_s)),
         stage_tail_idle_s=stage_tail_idle_s(u, slots),
+        gil_wait_s=gil_wait_s(u, slots, float(cfg.timeout.unit_timeout_s)) if cfg.backend == "thread" else 0.0,
         startup_s=max(0.0, wall - span), generate_s=_number(s.generate_s), generate_work_s=generate, contention=contention(u),
         work_s=work, wait_s=float(waits.sum()), critical_path_s=cp, ideal_wall_s=ideal,
         efficiency=ideal / wall if wall > 0 else float("nan"),
