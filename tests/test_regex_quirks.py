@@ -171,3 +171,18 @@ def test_threads_idle_while_another_thread_holds_the_gil_are_not_told_to_raise_t
     assert c.figure_of(run).gil_wait_s > 0.45
     f = next(f for f in c.findings if f.rule == "dispatch-overhead")
     assert "raise the chunk size" not in f.sentence and "another thread ran a unit holding the GIL" in f.sentence, f
+
+
+@pytest.mark.slow
+def test_perfkit_leaves_the_regular_expression_cache_of_its_own_process_alone():
+    # scipy.stats imports numpy.f2py, which sets re._MAXCACHE = 50 for the whole process: a
+    # solver of 400 patterns on the inline and thread backends then compiled every one afresh
+    import subprocess
+    import sys
+
+    code = ("import re; size = re._MAXCACHE\n"
+            "import perfkit.api, perfkit.cli.app, perfkit.cli.compare, perfkit.cli.run\n"
+            "print(size, re._MAXCACHE)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    before, after = out.stdout.split()
+    assert after == before, out.stderr

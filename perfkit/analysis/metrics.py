@@ -72,7 +72,8 @@ BUSY_OTHER_CORES = 0.25
 WAITING_CONTENTION = 1.5
 #: CPython's default switch interval (``sys.getswitchinterval()``), seconds: a thread running
 #: Python hands the GIL over this often, so only a longer unit can hold the other threads out.
-GIL_SWITCH_S = 0.005
+#: (perfkit/analysis/prediction/gil.py has it too; importing it from there is an import cycle.)
+SWITCH_INTERVAL_S = 0.005
 #: The backend that runs every work item in the calling thread, one after another.
 INLINE = "inline"
 
@@ -259,7 +260,7 @@ def gil_wait_s(units: pd.DataFrame, slots: int, timeout_s: float, min_share: flo
         return 0.0
     m = measured(r)
     # shorter units cannot keep the others out: pure Python hands the GIL over every switch interval
-    live = m.loc[(m["cpu_s"] >= min_share * m["wall_s"]) & (m["wall_s"] >= GIL_SWITCH_S),
+    live = m.loc[(m["cpu_s"] >= min_share * m["wall_s"]) & (m["wall_s"] >= SWITCH_INTERVAL_S),
                  ["started", "ended"]].to_numpy(float)
     leaked = m[m["leaked"].astype(bool) & m["leaked_s"].notna()]
     on = leaked["cpu_s"] >= min_share * (timeout_s + leaked["leaked_s"])

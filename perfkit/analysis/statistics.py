@@ -15,7 +15,12 @@ from dataclasses import asdict, dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from scipy import stats
+
+# scipy.stats is imported where it is used, not here: importing it imports numpy.f2py, whose
+# crackfortran sets re._MAXCACHE = 50 for the whole process, and perfkit imports this module
+# before it runs a solver in its own process (inline and thread backends). A solver of 400
+# regular expressions then compiled every pattern afresh: 12× its units' CPU
+# (docs/benchmarks.md, "Session 10").
 
 #: Resamples per bootstrap interval: the quantiles of 4 000 resamples move by < 0.5 % between seeds.
 BOOTSTRAP_SAMPLES = 4000
@@ -175,6 +180,8 @@ def paired_shift(head: Sequence[float], base: Sequence[float], confidence: float
         return PairedShift(len(d), math.nan, math.nan, math.nan, math.nan, math.nan)
     if not np.any(d):  # identical pairs: no evidence either way (scipy warns and returns NaN)
         return PairedShift(len(d), 1.0, 1.0, 1.0, 1.0, 1.0)
+    from scipy import stats  # see the note at the imports
+
     slower = stats.wilcoxon(d, alternative="greater", zero_method="zsplit").pvalue
     faster = stats.wilcoxon(d, alternative="less", zero_method="zsplit").pvalue
     walsh = _walsh_averages(d)
@@ -193,6 +200,8 @@ def _signed_rank_interval(walsh: np.ndarray, n: int, confidence: float) -> tuple
     """The interval of the Hodges–Lehmann estimate that inverts the two-sided signed-rank
     test: the k-th smallest and largest Walsh averages, k from the normal approximation of the
     signed-rank statistic (within one rank of the exact value from n = 10 on)."""
+    from scipy import stats  # see the note at the imports
+
     m = len(walsh)
     z = stats.norm.ppf(0.5 + confidence / 2.0)
     k = int(math.floor(n * (n + 1) / 4.0 - z * math.sqrt(n * (n + 1) * (2 * n + 1) / 24.0)))

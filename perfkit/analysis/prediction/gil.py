@@ -34,8 +34,6 @@ import math
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from scipy.stats import nbinom
-
 #: CPython's default switch interval (``sys.getswitchinterval()``), seconds: how long a thread
 #: holds the GIL while others wait before it is asked to drop it.
 SWITCH_INTERVAL_S = 0.005
@@ -60,6 +58,8 @@ def late_probability(cpu_s: float, wait_s: float, timeout_s: float, share: float
     need = cpu_s / interval_s
     # failures (intervals to other threads) the unit can afford before its last interval
     spare = window_s / interval_s - need
+    from scipy.stats import nbinom  # imported here: perfkit/analysis/statistics.py says why
+
     return float(nbinom.sf(spare, need, share))
 
 
