@@ -833,10 +833,11 @@ def cold_state(c: "Comparison") -> list[Finding]:
     machine speed normalised as for :func:`warm_state`): above :data:`COLD_STATE_RATIO` the work
     was not the same. A solver's state in its process (a module-level cache) finds each
     sequential run's fresh process to itself; the inline and thread backends run in perfkit's
-    own process, whose other work and earlier runs share and evict such a cache (``re`` keeps
-    512 compiled patterns: perfkit and its libraries fill part of them, and 400 regex candidates
-    then missed every time, 12× a unit's CPU), and a process worker replaced after a kill starts
-    cold. The slowdown is then that state's, not the strategy's."""
+    own process, whose other work, libraries and earlier runs share and change such state (one
+    of perfkit's imports, scipy.stats, shrank ``re``'s cache of compiled patterns from 512 to 50
+    for the whole process, and 400 regex candidates then missed every time, 12× a unit's CPU:
+    docs/benchmarks.md "Session 10"), and a process worker replaced after a kill starts cold.
+    The slowdown is then that state's, not the strategy's."""
     hits: dict[bool, list] = {True: [], False: []}  # in perfkit's own process or not: one finding each
     for group, figs in c.by_group().items():
         if c.reference is not None and group == c.figure_of(c.reference).group:
