@@ -186,3 +186,19 @@ def test_perfkit_leaves_the_regular_expression_cache_of_its_own_process_alone():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     before, after = out.stdout.split()
     assert after == before, out.stderr
+
+
+def test_a_thread_unit_that_held_the_gil_past_the_grace_is_told_as_unstoppable():
+    # (a|a)*b on a thread ended by itself 0.41 s past its 0.1 s deadline: the watcher needs the
+    # GIL to give a unit up, so it never could; the report named only the units it gave up
+    def held(df):
+        m = df["split"].eq("demo") & df["index"].eq(0) & df["candidate"].eq("c001")
+        df.loc[m, ["status", "output_hash", "match", "wall_s", "cpu_s"]] = ["timeout", None, None, 0.51, 0.5]
+        return df
+
+    run = _one_lane("candidate-parallel", "thread", 2, cpu=0.001, edit=held, timeout_s=0.1,
+                    summary={"resources": {"kill_grace_s": 0.05}})
+    f = [f for f in analyse([reference_run(cpu=0.001, timeout_s=0.1, edit=held), run]).findings
+         if f.rule == "leaked-timeouts"]
+    assert len(f) == 1 and "1 more unit ended by itself up to 410 ms past its deadline" in f[0].sentence, f
+    assert "the backend could not give it up" in f[0].sentence

@@ -382,16 +382,25 @@ def leaked_timeouts(c: "Comparison") -> list[Finding]:
     """Timeouts whose work kept running after the deadline (thread backend cannot stop work),
     with the CPU their threads used: a unit given up while it waited (for the GIL another
     thread's C call held, or for a core) used little, and is said to have waited, not worked —
-    regex's 3 µs units behind a 0.5 s backtracking match read "0.84 s of leaked work"."""
+    regex's 3 µs units behind a 0.5 s backtracking match read "0.84 s of leaked work". Units
+    that ended by themselves past the backend's grace (``kill_grace_s``: their thread held the
+    GIL, so the watcher could not give them up) ran on too, and are counted beside them."""
     out = []
     for group, figs in _runs_by_group(c):
-        parts = []
+        parts, overran = [], []
         for f in figs:
-            u = c.run_of(f).units
-            u = u[u["leaked"].astype(bool)]
-            parts.append(u.assign(_share=u["cpu_s"] / (f.timeout_s + u["leaked_s"].fillna(0))))
+            run = c.run_of(f)
+            u = run.units
+            leaked = u[u["leaked"].astype(bool)]
+            parts.append(leaked.assign(_share=leaked["cpu_s"] / (f.timeout_s + leaked["leaked_s"].fillna(0))))
+            grace = run.summary.resources.get("kill_grace_s")
+            if f.backend == "thread" and grace is not None:
+                late = u[(u["status"] == "timeout") & ~u["leaked"].astype(bool) & u["error_type"].isna()
+                         & (u["wall_s"] > f.timeout_s + float(grace)) & (u["cpu_s"] >= WAITED_SHARE * u["wall_s"])]
+                overran.append(late.assign(past_s=late["wall_s"] - f.timeout_s))
         leaked = pd.concat(parts)
-        if leaked.empty:
+        late = pd.concat(overran) if overran else leaked.iloc[:0].assign(past_s=0.0)
+        if leaked.empty and late.empty:
             continue
         s = leaked["leaked_s"].fillna(0).sum()
         cpu = leaked["cpu_s"].dropna()
@@ -400,14 +409,23 @@ def leaked_timeouts(c: "Comparison") -> list[Finding]:
         why = (f"; {len(waited)} of them used under {percent(WAITED_SHARE)} of a core from start to end: they "
                f"waited (for the GIL another thread held, or for a core) rather than worked"
                if len(waited) else "")
+        head = (f"{len(leaked)} timed-out units under {group_name(group)} kept running after their deadline "
+                f"({s:.2f} s past it over {count(len(figs), 'run')}{used}){why}" if len(leaked) else
+                f"No timed-out unit under {group_name(group)} was given up")
+        if len(late):
+            head += (f"; {count(len(late), 'more unit')} ended by {'itself' if len(late) == 1 else 'themselves'} "
+                     f"up to {duration(float(late['past_s'].max()))} past {'its' if len(late) == 1 else 'their'} "
+                     f"deadline, beyond the backend's grace: {'its' if len(late) == 1 else 'their'} thread held "
+                     f"the GIL, so the backend could not give {'it' if len(late) == 1 else 'them'} up")
         out.append(Finding("leaked-timeouts", "problem", group_name(group),
-                           f"{len(leaked)} timed-out units under {group_name(group)} kept running after their deadline "
-                           f"({s:.2f} s past it over {count(len(figs), 'run')}{used}){why}: use the process backend for hard "
-                           f"timeouts or make the solver check its deadline.",
+                           f"{head}: use the process backend for hard timeouts or make the solver check its deadline.",
                            tuple(f"{r.task_id}/{sample_label(r.split, r.index)} {r.candidate}: "
                                  f"{0 if pd.isna(r.leaked_s) else r.leaked_s:.2f} s past its deadline, "
                                  f"{'CPU not measured' if pd.isna(r.cpu_s) else duration(float(r.cpu_s)) + ' of CPU'}"
-                                 for r in leaked.head(5).itertuples())))
+                                 for r in leaked.head(5).itertuples())
+                           + tuple(f"{r.task_id}/{sample_label(r.split, r.index)} {r.candidate}: ended "
+                                   f"{duration(r.past_s)} past its deadline by itself"
+                                   for r in late.sort_values("past_s", ascending=False).head(3).itertuples())))
     return out
 
 
