@@ -202,3 +202,26 @@ def test_a_thread_unit_that_held_the_gil_past_the_grace_is_told_as_unstoppable()
          if f.rule == "leaked-timeouts"]
     assert len(f) == 1 and "1 more unit ended by itself up to 410 ms past its deadline" in f[0].sentence, f
     assert "the backend could not give it up" in f[0].sentence
+
+
+def test_a_thread_given_up_that_ran_on_holding_the_gil_is_named_as_the_holder():
+    # the (a|a)*b unit was given up at 0.15 s but its thread matched on for 0.4 s more; a unit
+    # that left the CPU ratios (leaked) must still count as the one that held the GIL
+    def edit(df):
+        at = lambda split, index, cand: df["split"].eq(split) & df["index"].eq(index) & df["candidate"].eq(cand)
+        df.loc[at("demo", 0, "c000"), ["worker", "started", "ended", "wall_s", "cpu_s", "status", "output_hash",
+                                       "match", "leaked", "leaked_s", "error_type"]] = \
+            ["w0", 10.0, 10.15, 0.15, 0.49, "timeout", None, None, True, 0.4, "ThreadLeaked"]
+        df.loc[at("demo", 1, "c001"), ["worker", "started", "ended", "wall_s", "cpu_s", "status", "output_hash",
+                                       "match"]] = ["w1", 10.2, 10.45, 0.25, 0.0001, "timeout", None, None]
+        return df
+
+    def slow_first(df):
+        m = df["split"].eq("demo") & df["index"].eq(0) & df["candidate"].eq("c000")
+        df.loc[m, ["status", "output_hash", "match", "wall_s", "cpu_s"]] = ["timeout", None, None, 0.15, 0.15]
+        return df
+
+    run = _one_lane("candidate-parallel", "thread", 2, cpu=0.001, edit=edit, wall_s=11.0, timeout_s=0.1)
+    f = next(f for f in analyse([reference_run(cpu=0.001, timeout_s=0.1, edit=slow_first), run]).findings
+             if f.rule == "contention-timeouts")
+    assert "another thread held the GIL" in f.sentence and "t1/demo[0] c000, 490 ms of CPU" in f.sentence, f.sentence

@@ -174,7 +174,7 @@ def contention_timeouts(c: "Comparison") -> list[Finding]:
         tasks = sorted(new["task_id"].unique())
         n_runs = sum(1 for rr in c.runs_of(fig.group)
                      if rr is not c.reference_for(rr) and len(_lost_to_timeouts(c, rr, c.reference_for(rr))))
-        held = held_by_others(u, new, WAITED_SHARE) if starved and fig.backend == "thread" else new.iloc[:0]
+        held = held_by_others(u, new, fig.timeout_s, WAITED_SHARE) if starved and fig.backend == "thread" else new.iloc[:0]
         if 2 * len(held) >= len(new):
             # the other thread ran at full speed all along: one interpreter, so no other process
             # took these units' turn (regex: a backtracking match in one C call holds the GIL)

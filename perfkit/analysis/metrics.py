@@ -249,24 +249,31 @@ def stage_tail_idle_s(units: pd.DataFrame, slots: int) -> float:
     return idle
 
 
+def gil_holders(units: pd.DataFrame, timeout_s: float, min_share: float = 0.5) -> pd.DataFrame:
+    """The units of a thread run that may have held the GIL, with the span they held it: those
+    that ran at ``min_share`` of a core or more for at least a switch interval (pure Python hands
+    the GIL over every :data:`SWITCH_INTERVAL_S`; a C call such as ``re``'s matcher does not), and
+    those given up at their timeout whose thread ran on at that share until it ended
+    (``leaked_s`` past the deadline: from the unit's start to then). Columns: the unit's,
+    ``held_from`` and ``held_to`` (seconds on the run's clock)."""
+    r = ran(units)
+    r = r[r["cpu_s"].notna()]
+    leaked = r["leaked"].fillna(False).astype(bool) & r["leaked_s"].notna()
+    until = np.where(leaked, r["started"] + timeout_s + r["leaked_s"].fillna(0), r["ended"])
+    span = until - r["started"]
+    keep = (r["cpu_s"] >= min_share * span) & (span >= SWITCH_INTERVAL_S) & (~r["leaked"].fillna(False).astype(bool) | leaked)
+    return r.assign(held_from=r["started"], held_to=until)[keep]
+
+
 def gil_wait_s(units: pd.DataFrame, slots: int, timeout_s: float, min_share: float = 0.5) -> float:
-    """Seconds of slot capacity a thread run spent between units while some thread ran a unit
-    at ``min_share`` of a core or more — also a unit given up at its timeout whose thread ran on
-    (``leaked_s`` past its deadline) — for every slot: on the thread backend a thread that holds
-    the GIL in a C call (``re``'s matcher) keeps the others from even taking their next unit, so
-    this is the GIL's time, not dispatch. Disjoint holders' overlaps with each slot's gaps add up."""
+    """Seconds of slot capacity a thread run spent between units while another thread held the
+    GIL (:func:`gil_holders`), for every slot: on the thread backend a thread that holds the GIL
+    in a C call (``re``'s matcher) keeps the others from even taking their next unit, so this is
+    the GIL's time, not dispatch. Disjoint holders' overlaps with each slot's gaps add up."""
     r = ran(units)
     if r.empty:
         return 0.0
-    m = measured(r)
-    # shorter units cannot keep the others out: pure Python hands the GIL over every switch interval
-    live = m.loc[(m["cpu_s"] >= min_share * m["wall_s"]) & (m["wall_s"] >= SWITCH_INTERVAL_S),
-                 ["started", "ended"]].to_numpy(float)
-    leaked = m[m["leaked"].astype(bool) & m["leaked_s"].notna()]
-    on = leaked["cpu_s"] >= min_share * (timeout_s + leaked["leaked_s"])
-    gone = np.column_stack([leaked.loc[on, "ended"], leaked.loc[on, "started"] + timeout_s + leaked.loc[on, "leaked_s"]])
-    held = np.vstack([live, gone.astype(float)]) if len(gone) else live
-    held = held[held[:, 1] > held[:, 0]]
+    held = gil_holders(units, timeout_s, min_share)[["held_from", "held_to"]].to_numpy(float)
     if not len(held):
         return 0.0
     held = held[np.argsort(held[:, 0])]
@@ -318,20 +325,19 @@ def core_share(units: pd.DataFrame) -> float:
     return float(m["cpu_s"].sum() / wall) if wall > 0 else float("nan")
 
 
-def held_by_others(units: pd.DataFrame, waiting: pd.DataFrame, min_share: float) -> pd.DataFrame:
+def held_by_others(units: pd.DataFrame, waiting: pd.DataFrame, timeout_s: float, min_share: float) -> pd.DataFrame:
     """For each unit of ``waiting`` (rows of ``units``' run), the unit of another worker that
-    overlapped it longest while running at ``min_share`` of a core or more: on the thread
-    backend, the unit that held the GIL while it waited (a C call that never releases it, such
-    as ``re``'s matcher). Columns: the waiting unit's KEY, and ``holder`` (``task/sample
-    candidate``), ``holder_cpu_s`` and ``overlap_s``; a waiting unit with no such unit is left out."""
-    m = measured(units)
-    m = m[m["cpu_s"] >= min_share * m["wall_s"]]
+    held the GIL longest while it waited (:func:`gil_holders`: on the thread backend, a C call
+    that never releases it, such as ``re``'s matcher, or a thread given up at its timeout that
+    ran on). Columns: the waiting unit's KEY, and ``holder`` (``task/sample candidate``),
+    ``holder_cpu_s`` and ``overlap_s``; a waiting unit with no such unit is left out."""
+    m = gil_holders(units, timeout_s, min_share)
     rows = []
     for w in waiting.itertuples(index=False):
-        o = m[(m["worker"] != w.worker) & (m["started"] < w.ended) & (m["ended"] > w.started)]
+        o = m[(m["worker"] != w.worker) & (m["held_from"] < w.ended) & (m["held_to"] > w.started)]
         if o.empty:
             continue
-        overlap = np.minimum(o["ended"], w.ended) - np.maximum(o["started"], w.started)
+        overlap = np.minimum(o["held_to"], w.ended) - np.maximum(o["held_from"], w.started)
         best = o.loc[overlap.idxmax()]
         if overlap.max() < 0.5 * w.wall_s:  # it overlapped, but did not fill the wait
             continue
