@@ -224,7 +224,13 @@ def test_candidate_generation_dominating():
     f = [f for f in c.findings if f.rule == "candidate-generation"]
     assert len(f) == 1 and "of the solver's work" in f[0].sentence and "candidates()" in f[0].sentence
     assert "candidate-generation" not in rules(analyse([reference(), clean_parallel()]))
+
+
+@pytest.mark.slow
+def test_candidate_generation_is_said_once_of_the_solver():
     # a property of the solver, said once however many groups ran (the main job: three times before)
+    base = clean_parallel()
+    slow_gen = clean_parallel(summary={"generate_s": base.summary.wall_s})
     other = clean_parallel("hybrid", summary={"generate_s": base.summary.wall_s})
     f = [f for f in analyse([reference(summary={"generate_s": base.summary.wall_s}), slow_gen, other]).findings
          if f.rule == "candidate-generation"]

@@ -33,6 +33,7 @@ def test_the_inline_backend_runs_one_unit_at_a_time_whatever_its_workers():
                 and f.rule in ("low-efficiency", "dispatch-overhead")], c.findings
 
 
+@pytest.mark.slow
 def test_each_gil_finding_names_its_strategy():
     # three thread groups read three times "The thread backend reached 27 % efficiency with
     # parallelism 0.9x": which strategy was which, the terminal did not say
@@ -41,6 +42,7 @@ def test_each_gil_finding_names_its_strategy():
     assert [f.sentence.split(" reached")[0] for f in gil] == ["candidate-parallel/thread×2", "sample-parallel/thread×2"]
 
 
+@pytest.mark.slow
 def test_the_median_worker_start_of_two_runs_is_not_the_slower_one():
     # "took 0.251 s at most, 0.251 s in the median run": the first run forked the pool (0.25 s),
     # the second borrowed it (0.01 s)
@@ -50,6 +52,7 @@ def test_the_median_worker_start_of_two_runs_is_not_the_slower_one():
     assert "0.250 s at most, 0.130 s median" in start.sentence, start.sentence
 
 
+@pytest.mark.slow
 def test_units_dearer_than_under_sequential_because_their_process_state_was_not_theirs_are_named():
     # re's cache of 512 compiled patterns: in perfkit's own process (inline, thread) perfkit and
     # its libraries fill part of it and 400 candidates miss every time (a unit 12× its CPU under
@@ -111,6 +114,7 @@ def test_the_json_copy_may_be_the_report_folders_own_report_json(tmp_path, capsy
     assert (out / "report.json").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_one_boundary_flip_reads_as_one():
     # "its 1 differences are 1 boundary flip", "1 units flipped between finishing and timeout"
     def flip(status):
