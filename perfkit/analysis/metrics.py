@@ -364,14 +364,15 @@ def dispatch_overhead(wall_s: float, slots: int, unit_wall_s: float) -> float:
 
 def unit_work(units: pd.DataFrame, reference: Optional[pd.DataFrame]) -> pd.Series:
     """Work per unit (seconds of CPU) aligned on ``units``: the reference run's CPU of the same
-    unit when known, else the unit's own CPU (0 for units that never ran)."""
+    unit when known, else the unit's own CPU; 0 for units that never ran here (``skipped``: a
+    budget ran out), whatever the reference spent on them."""
     own = units["cpu_s"].fillna(0.0)
     if reference is None or reference.empty:
         return own
     ref = reference.drop_duplicates(KEY).set_index(KEY)["cpu_s"]
     idx = pd.MultiIndex.from_frame(units[KEY])
     looked = pd.Series(ref.reindex(idx).to_numpy(), index=units.index)
-    return looked.fillna(own)
+    return looked.fillna(own).where(units["status"].ne("skipped"), 0.0)
 
 
 def unit_wait(units: pd.DataFrame, reference: Optional[pd.DataFrame], quiet: bool) -> pd.Series:
@@ -380,7 +381,12 @@ def unit_wait(units: pd.DataFrame, reference: Optional[pd.DataFrame], quiet: boo
     times its CPU, else 0. All 0 unless the reference ran ``quiet`` (:func:`_waits_from`): beside
     other work, a unit waiting for a core reads the same as one waiting on I/O, and no share of
     the machine tells them apart (markdown-it's 1–6 ms units read 2.1× their CPU beside 1.5
-    cores of other work: a fair share of the cores would explain 1.27×)."""
+    cores of other work: a fair share of the cores would explain 1.27×).
+
+    A unit waits no longer than it spent off its CPU in ``units`` themselves (wall − CPU; 0 when
+    it never ran): a sleep is in every run's wall, while a reference unit preempted by a burst of
+    other work, or reading a file the page cache later held, would otherwise lift the bound above
+    what a perfect schedule of this run reaches (efficiency over 100 %)."""
     zero = pd.Series(0.0, index=units.index)
     if not quiet or reference is None or reference.empty:
         return zero
@@ -389,7 +395,8 @@ def unit_wait(units: pd.DataFrame, reference: Optional[pd.DataFrame], quiet: boo
     if not waits.any():
         return zero
     idx = pd.MultiIndex.from_frame(units[KEY])
-    return pd.Series(waits.reindex(idx).fillna(0.0).to_numpy(), index=units.index)
+    off_cpu = (units["wall_s"] - units["cpu_s"].fillna(0.0)).clip(lower=0.0).fillna(0.0)
+    return np.minimum(pd.Series(waits.reindex(idx).fillna(0.0).to_numpy(), index=units.index), off_cpu)
 
 
 def even_share_s(work_s: Any, wait_s: Any, slots: int, workers: int) -> Any:
