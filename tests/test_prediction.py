@@ -446,6 +446,27 @@ def test_a_knee_is_never_a_worker_count_that_loses_answers():
     assert "(1 unit newly times out)" in none_kept.why
 
 
+def test_answers_lost_at_a_count_between_two_that_keep_them_do_not_read_as_lost_from_there_on():
+    # a count that loses answers between counts that keep them (4 loses, 8 and 16 keep): the
+    # knee's sentence must not say "from 4 workers on, answers are lost" beside a knee at 8
+    from dataclasses import replace
+
+    from perfkit.analysis.prediction.predict import _knee, sweep
+
+    run = hand_run({f"demo[{i}]": [0.1] * 16 for i in range(4)})
+    s = sweep(workload_of(run), {"inline": FREE.changed(backend="inline", in_parent=True), "process": FREE},
+              Machine(4), strategies=["sequential", "candidate-parallel"], backends=["process"],
+              workers=[1, 2, 4, 8, 16], chunk_sizes=[1])
+    curve = [p for p in s.predictions if p.config.strategy == "candidate-parallel"]
+    knee = _knee([replace(p, new_timeouts=3) if p.config.workers == 4 else p for p in curve])
+    assert knee.workers != 4 and "from 4 workers on" not in knee.why
+    assert "at 4 workers, answers are lost (3 units newly time out)" in knee.why
+    two = _knee([replace(p, new_timeouts=p.config.workers // 2) if p.config.workers in (2, 8) else p for p in curve])
+    assert "at 2, 8 workers, answers are lost (1 unit newly times out at 2 workers)" in two.why
+    alone = _knee([replace(p, new_timeouts=1) for p in curve])
+    assert "from 1 worker on," in alone.why  # one worker, not "1 workers"
+
+
 # -- calibration: stored per machine and reused -----------------------------------------------
 
 def test_calibration_is_stored_per_machine_and_reused(tmp_path):

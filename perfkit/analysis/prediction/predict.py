@@ -339,9 +339,7 @@ def _knee(curve: list[Prediction]) -> Knee:
     name = f"{curve[0].config.strategy}/{curve[0].config.backend}" + (
         f" chunk {curve[0].config.chunk_size}" if curve[0].config.chunk_size else "")
     kept = [p for p in curve if not p.new_timeouts]
-    losing = next((p for p in curve if p.new_timeouts), None)
-    lost = (f"; from {losing.config.workers} workers on, answers are lost ({losing.new_timeouts} "
-            f"{'unit newly times' if losing.new_timeouts == 1 else 'units newly time'} out)") if losing is not None else ""
+    lost = _answers_lost(curve)
     if not kept:
         worst = curve[0]
         return Knee(name, worst.config.workers, worst.speedup, max(p.speedup for p in curve),
@@ -361,6 +359,23 @@ def _knee(curve: list[Prediction]) -> Knee:
     why = (f"at {nxt.config.workers} workers, what does not shrink with more workers: "
            + "; and ".join(f"{part} {seconds:.2f} s — {nxt.reasons[part]}" for seconds, part in named if seconds > 0))
     return Knee(name, knee.config.workers, knee.speedup, best, why + lost)
+
+
+def _answers_lost(curve: list[Prediction]) -> str:
+    """Where a curve (sorted by workers) loses answers: "from N workers on" only when every
+    larger count loses some too, else the counts that do (a count between two that keep the
+    answers must not read as lost from there on); "" when none does."""
+    losing = [p for p in curve if p.new_timeouts]
+    if not losing:
+        return ""
+    first = losing[0]
+    n = first.config.workers
+    at_n = f"{n} worker{'s' if n != 1 else ''}"
+    tail = all(p.new_timeouts for p in curve if p.config.workers >= n)
+    where = (f"from {at_n} on" if tail else f"at {at_n}" if len(losing) == 1
+             else "at " + ", ".join(str(p.config.workers) for p in losing) + " workers")
+    units = f"{first.new_timeouts} {'unit newly times' if first.new_timeouts == 1 else 'units newly time'} out"
+    return f"; {where}, answers are lost ({units}{f' at {at_n}' if not tail and len(losing) > 1 else ''})"
 
 
 def sweep(workload: Workload, costs: dict[str, BackendCosts], machine: Machine, *,
