@@ -49,3 +49,15 @@ def test_units_a_budget_skipped_hold_neither_work_nor_wait_in_the_bound():
     f = run_figures(make_run(rows, "candidate-parallel", "process", 2, wall_s=1.2), ref)
     assert f.work_s == pytest.approx(2.4) and f.ideal_wall_s == pytest.approx(1.2)
     assert f.efficiency <= 1.0 + 1e-9
+
+
+def test_units_that_compute_less_here_than_in_the_reference_hold_their_worker_no_longer_than_here():
+    # the reference's units compute 0.1 s and sleep 0.3 s; a thread run's compute 0.06 s (numpy's
+    # arrays page-fault afresh in a main thread, not in a worker thread) and sleep the same 0.3 s,
+    # back to back on one worker: nothing is faster than that, so its efficiency is 100 %, not 111 %
+    sleeping = lambda df: df.assign(wall_s=df["cpu_s"] * 4)  # noqa: E731
+    ref = make_run(unit_rows(SAMPLES, CANDS, cpu=0.1), edit=sleeping, summary={"others_cpu_s": 0.0}, wall_s=19.2)
+    rows = [dict(r, chunk=i, cpu_s=0.06, wall_s=0.36) for i, r in enumerate(unit_rows(SAMPLES, CANDS, cpu=0.1))]
+    f = run_figures(make_run(parallel(rows, 1, lambda r: r["chunk"]), "candidate-parallel", "thread", 1), ref)
+    assert f.wall_s == pytest.approx(48 * 0.36)
+    assert f.ideal_wall_s == pytest.approx(f.wall_s) and f.efficiency <= 1.0 + 1e-9

@@ -383,10 +383,12 @@ def unit_wait(units: pd.DataFrame, reference: Optional[pd.DataFrame], quiet: boo
     the machine tells them apart (markdown-it's 1–6 ms units read 2.1× their CPU beside 1.5
     cores of other work: a fair share of the cores would explain 1.27×).
 
-    A unit waits no longer than it spent off its CPU in ``units`` themselves (wall − CPU; 0 when
-    it never ran): a sleep is in every run's wall, while a reference unit preempted by a burst of
-    other work, or reading a file the page cache later held, would otherwise lift the bound above
-    what a perfect schedule of this run reaches (efficiency over 100 %)."""
+    A unit waits no longer than the rest of its wall in ``units`` themselves, beyond its CPU
+    there and the reference's CPU the bound counts as its work (0 when it never ran): a sleep is
+    in every run's wall, while a reference unit preempted by a burst of other work, reading a
+    file the page cache later held, or computing slower than here (numpy's 2 MB arrays page-fault
+    afresh in a process's main thread, not in a worker thread) would otherwise lift the bound
+    above what a perfect schedule of this run reaches (efficiency over 100 %)."""
     zero = pd.Series(0.0, index=units.index)
     if not quiet or reference is None or reference.empty:
         return zero
@@ -395,7 +397,8 @@ def unit_wait(units: pd.DataFrame, reference: Optional[pd.DataFrame], quiet: boo
     if not waits.any():
         return zero
     idx = pd.MultiIndex.from_frame(units[KEY])
-    off_cpu = (units["wall_s"] - units["cpu_s"].fillna(0.0)).clip(lower=0.0).fillna(0.0)
+    work = np.maximum(units["cpu_s"].fillna(0.0).to_numpy(), r["cpu_s"].reindex(idx).fillna(0.0).to_numpy())
+    off_cpu = (units["wall_s"] - work).clip(lower=0.0).fillna(0.0)
     return np.minimum(pd.Series(waits.reindex(idx).fillna(0.0).to_numpy(), index=units.index), off_cpu)
 
 
