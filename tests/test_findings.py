@@ -258,18 +258,21 @@ def test_candidate_generation_counts_as_work_by_its_cpu_not_its_wall():
 
 def test_worker_startup_is_said_once_per_warm_pool():
     # the main job's report said it once per strategy: "0.001 s ... 0 worker processes forked",
-    # of a pool the first strategy's run had started and lent to the others
-    def started(strategy, startup_s, created, workers=2):
-        return clean_parallel(strategy, workers=workers,
+    # of a pool the first strategy's run had started and lent to the others; the process backend's
+    # warm pool is one per backend, grown to each run's worker count (perfkit/backends/__init__.py
+    # WarmBackends): ×2 then ×4 is one pool, not two
+    def started(strategy, startup_s, created, workers=2, backend="process"):
+        return clean_parallel(strategy, backend=backend, workers=workers,
                               summary={"startup_s": startup_s, "resources": {"processes_created": created}})
 
     runs = [reference(), started("candidate-parallel", 0.139, 2), started("hybrid", 0.001, 0),
-            started("hybrid", 0.2, 4, workers=4)]
-    f = [f for f in analyse(runs).findings if f.rule == "worker-startup"]
-    assert len(f) == 2, f
-    two = next(x for x in f if "process×2" in x.sentence)
-    assert "0.139 s at most" in two.sentence and "(2 runs of candidate-parallel, hybrid)" in two.sentence
-    assert two.evidence[0].startswith("2 worker processes started over 2 runs") and two.group == ""
-    four = next(x for x in f if "process×4" in x.sentence)
-    assert four.group == "hybrid/process×4" and "(1 run of hybrid)" in four.sentence
-
+            started("hybrid", 0.2, 2, workers=4)]
+    (pool,) = [f for f in analyse(runs).findings if f.rule == "worker-startup"]
+    assert "Starting the process workers (×2, ×4) took 0.200 s at most" in pool.sentence
+    assert "(3 runs of candidate-parallel, hybrid)" in pool.sentence and pool.group == ""
+    assert pool.evidence[0].startswith("4 worker processes started over 3 runs (a warm pool is started once")
+    # one strategy on one worker count: its group; threads start with each run, no process
+    alone = [reference(), started("hybrid", 0.01, 0, backend="thread"), started("hybrid", 0.02, 0, backend="thread")]
+    (threads,) = [f for f in analyse(alone).findings if f.rule == "worker-startup"]
+    assert threads.group == "hybrid/thread×2" and "(2 runs of hybrid)" in threads.sentence
+    assert threads.evidence == ("no process started over 2 runs: the workers are threads each run starts",)

@@ -469,27 +469,35 @@ def crashed_workers(c: "Comparison") -> list[Finding]:
 
 def worker_startup(c: "Comparison") -> list[Finding]:
     """What starting the workers cost, outside every run's wall (summary ``startup_s``), once per
-    warm pool (a backend and worker count, lent to the runs of every strategy): its first run
-    pays the forks, the next ones only building the solver."""
-    pools: dict[tuple[str, int], list] = {}
+    backend: a warm pool (the process backend's, perfkit/backends/__init__.py ``WarmBackends``)
+    is one per backend, grown to each run's worker count and lent to the runs of every strategy
+    and worker count; its first runs pay the forks, the next ones only building the solver.
+    Threads start with each run and start no process."""
+    pools: dict[str, list] = {}
     for group, figs in _runs_by_group(c):
         if group[1] != "inline":
-            pools.setdefault((group[1], group[2]), []).extend(figs)
+            pools.setdefault(group[1], []).extend(figs)
     out = []
-    for (backend, workers), figs in pools.items():
+    for backend, figs in pools.items():
         startups = sorted(float(c.run_of(f).summary.startup_s) for f in figs)
         if not startups or startups[-1] <= 0:
             continue
-        created = sum(int(c.run_of(f).summary.resources.get("processes_created", 0) or 0) for f in figs)
+        made = [int(c.run_of(f).summary.resources.get("processes_created", 0) or 0) for f in figs]
+        created = sum(made)
         strategies = list(dict.fromkeys(f.strategy for f in figs))
-        out.append(Finding("worker-startup", "info", group_name((strategies[0], backend, workers))
-                           if len(strategies) == 1 else "",
-                           f"Starting the {backend}×{workers} workers took {startups[-1]:.3f} s at most, "
-                           f"{float(np.median(startups)):.3f} s median, outside the runs' walls "
-                           f"({len(figs)} run{'s' if len(figs) != 1 else ''} of {', '.join(strategies)}).",
-                           (f"{created} worker process{'es' if created != 1 else ''} started over {len(figs)} "
-                            f"run{'s' if len(figs) != 1 else ''} (a warm pool is started once and lent to every "
-                            "run; each run builds a fresh solver in each worker)",)))
+        counts = sorted({f.workers for f in figs})
+        runs = f"{len(figs)} run{'s' if len(figs) != 1 else ''}"
+        if not created:
+            how = f"no process started over {runs}: the workers are threads each run starts"
+        else:
+            how = (f"{created} worker process{'es' if created != 1 else ''} started over {runs}"
+                   + (" (a warm pool is started once, grown to the largest worker count and lent to every run; "
+                      "each run builds a fresh solver in each worker)" if 0 in made else ""))
+        out.append(Finding("worker-startup", "info", group_name((strategies[0], backend, counts[0]))
+                           if len(strategies) == 1 and len(counts) == 1 else "",
+                           f"Starting the {backend} workers (×{', ×'.join(map(str, counts))}) took {startups[-1]:.3f} s "
+                           f"at most, {float(np.median(startups)):.3f} s median, outside the runs' walls "
+                           f"({runs} of {', '.join(strategies)}).", (how,)))
     return out
 
 
