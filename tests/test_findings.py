@@ -236,6 +236,16 @@ def test_candidate_generation_is_said_once_of_the_solver():
          if f.rule == "candidate-generation"]
     assert len(f) == 1 and "under every strategy" in f[0].sentence
     assert sum("generation took" in e for e in f[0].evidence) == 2
+    # a group whose budget skipped half its units ran half the evaluation, not the solver's: the
+    # share is the reference's (4.8 s of units against 1.5 s of generation: 24 %, not 38 %)
+    def half_skipped(df):
+        df.loc[df.index[24:], ["status", "wall_s", "cpu_s"]] = ["skipped", None, None]
+        return df
+
+    cut = clean_parallel(summary={"generate_s": 1.5}, edit=half_skipped)
+    (g,) = [f for f in analyse([reference(summary={"generate_s": 1.5}), cut]).findings
+            if f.rule == "candidate-generation"]
+    assert "(1.50 s of candidates() against 4.80 s of evaluation, CPU)" in g.sentence
 
 
 @pytest.mark.slow

@@ -246,7 +246,9 @@ def candidate_generation(c: "Comparison") -> list[Finding]:
                for group, figs in _runs_by_group(c) if group[0] != "sequential"]
     if not medians:
         return []
-    f = medians[0]
+    # the reference's own figures: a parallel group's work counts only the units it ran (a
+    # budget may have skipped some), which is not the solver's share
+    f = c.figure_of(c.reference) if c.reference is not None else medians[0]
     # work against work: generation's CPU and the units' CPU, both in the sequential reference
     # (its wall on the workers grows with load and with two generations sharing a core)
     total = f.work_s + f.generate_work_s
