@@ -286,3 +286,24 @@ def test_worker_startup_is_said_once_per_warm_pool():
     (threads,) = [f for f in analyse(alone).findings if f.rule == "worker-startup"]
     assert threads.group == "hybrid/thread×2" and "(2 runs of hybrid)" in threads.sentence
     assert threads.evidence == ("no process started over 2 runs: the workers are threads each run starts",)
+
+
+def test_the_waiting_the_bound_counts_reads_right_on_one_worker():
+    # units that sleep 0.3 s beside 0.1 s of CPU, on one thread worker that spent as long again
+    # outside them: low efficiency, and the evidence names one worker, not "1 workers"
+    sleeping = lambda df: df.assign(wall_s=df["cpu_s"] * 4)  # noqa: E731
+    ref = make_run(unit_rows(SAMPLES, CANDS, cpu=0.1), edit=sleeping, summary={"others_cpu_s": 0.0}, wall_s=19.2)
+    rows = parallel([dict(r, chunk=i) for i, r in enumerate(ref.units.to_dict("records"))], 1, lambda r: r["chunk"])
+    run = make_run(rows, "candidate-parallel", "thread", 1, wall_s=3 * 19.2)
+    (low,) = [f for f in analyse([ref, run]).findings if f.rule == "low-efficiency"]
+    assert low.evidence[-1].endswith("so 1 worker allows at most 1 at once")
+
+
+def test_a_run_whose_time_outside_units_is_all_start_up_is_told_so_not_divided_by_zero():
+    # one worker, units back to back, the rest of the wall before the first unit: nothing
+    # between units, so no share of it can be the stages' tails (it raised ZeroDivisionError)
+    rows = parallel([dict(r, chunk=i) for i, r in enumerate(unit_rows(SAMPLES, CANDS, cpu=0.1))], 1,
+                    lambda r: r["chunk"])
+    run = make_run(rows, "candidate-parallel", "thread", 1, wall_s=3 * 4.8)
+    (d,) = [f for f in analyse([reference(), run]).findings if f.rule == "dispatch-overhead"]
+    assert "worker start-up takes 9.60 s of 14.40 s" in d.sentence

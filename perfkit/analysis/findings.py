@@ -309,11 +309,11 @@ def dispatch_overhead(c: "Comparison") -> list[Finding]:
                       f"{f.reruns} units ran again because their outcomes died with their worker "
                       f"({f.rerun_wall_s:.2f} s of unit wall in their last runs alone): fewer units past the "
                       f"timeout, or smaller work items, lose less")
-        elif gil >= TAIL_SHARE * between:
+        elif between > 0 and gil >= TAIL_SHARE * between:
             action = (f"{percent(gil / between)} of the time outside units is threads waiting between units while "
                       f"another thread ran a unit holding the GIL (a C call that does not release it), not "
                       f"dispatch: larger work items would not remove it; the process backend would")
-        elif tail >= TAIL_SHARE * between:
+        elif between > 0 and tail >= TAIL_SHARE * between:
             action = (f"{percent(tail / between)} of the time outside units is workers waiting at the end of stages "
                       f"for their slowest units, not dispatch: larger work items would not remove it; smaller "
                       f"items at the end (candidate-parallel's tapered chunks), fewer barriers between stages, or "
@@ -539,7 +539,7 @@ def _waiting_evidence(figs: list, ref_fig: Optional[RunFigures]) -> tuple[str, .
     f = figs[0]
     return (f"the bound counts {waits[len(waits) // 2]:.3f} s the units waited off the CPU under sequential "
             f"(sleep, I/O) beside {f.work_s:.3f} s of CPU: they need a worker each, not a core, "
-            f"so {f.workers} workers allow at most {f.workers} at once",)
+            f"so {f.workers} worker{'s allow' if f.workers != 1 else ' allows'} at most {f.workers} at once",)
 
 
 def nondeterministic_candidates(c: "Comparison") -> list[Finding]:
