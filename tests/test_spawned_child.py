@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
+
 import perfkit
 from perfkit.orchestration.forked import Forked
 
@@ -16,6 +18,7 @@ def _shadowed() -> bool:
     return bool(getattr(imported, "SHADOW", False))
 
 
+@pytest.mark.slow  # spawns an interpreter
 def test_the_spawned_child_imports_perfkit_from_where_this_process_does_not_the_working_directory(
         tmp_path, monkeypatch):
     # a script run from another checkout's folder: its ``perfkit/`` is not the perfkit this
