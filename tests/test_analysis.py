@@ -84,6 +84,20 @@ def test_a_parallel_run_of_waiting_units_reads_its_efficiency_against_its_worker
     assert run_figures(run, strays).wait_s == 0.0
 
 
+def test_a_run_in_a_faster_speed_state_than_its_reference_is_not_above_its_limit():
+    # this machine's speed flips ~2× between states: a repeat's parallel run in the faster one
+    # read 102 % against its reference in the slower one (the main job). A unit's work is its
+    # reference CPU, or its CPU here when that is less; a dearer unit here still counts its
+    # reference CPU, so what two busy cores cost shows as lost efficiency
+    ref = make_run(unit_rows(cpu=0.1))
+    fast = [dict(r, chunk=i, cpu_s=0.06, wall_s=0.06) for i, r in enumerate(unit_rows(cpu=0.1))]
+    f = run_figures(make_run(parallel(fast, 2, lambda r: r["chunk"]), "candidate-parallel", "process", 2), ref)
+    assert f.work_s == pytest.approx(0.36) and f.efficiency == pytest.approx(1.0)
+    dear = [dict(r, chunk=i, cpu_s=0.12, wall_s=0.12) for i, r in enumerate(unit_rows(cpu=0.1))]
+    f = run_figures(make_run(parallel(dear, 2, lambda r: r["chunk"]), "candidate-parallel", "process", 2), ref)
+    assert f.work_s == pytest.approx(0.6) and f.efficiency == pytest.approx(0.6 / 0.72)
+
+
 def test_run_figures_known_answers():
     ref = make_run(unit_rows(cpu=0.1))  # 6 units × 0.1 s
     rows = parallel(unit_rows(cpu=0.2), 2, lambda r: r["candidate"])  # 2 chunks of 3 units, contended

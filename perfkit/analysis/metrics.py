@@ -20,7 +20,8 @@ Definitions (docs/design.md, "Figures"):
   (summary ``others_cpu_s`` / wall): a busy machine makes every figure slower.
 - ``queue wait = started - queued`` per unit (median, p95, max).
 - ``ideal_wall_s``: the physical lower bound. The *work* of a unit is its CPU in the sequential
-  reference run (its own CPU when no reference is given); the solver's candidate generation
+  reference run, or its own CPU when that is less or no reference is given (:func:`unit_work`);
+  the solver's candidate generation
   (``candidates(task)``) is work too, done on the workers, and counts the same way: its CPU in
   the reference run (:func:`generation_work`; summary ``generate_cpu_s``), not its wall, which a
   loaded machine or two generations sharing a core inflate (docs/benchmarks.md §9). A strategy's barriers split a task into stages (each unit records its ``stage`` and
@@ -364,15 +365,21 @@ def dispatch_overhead(wall_s: float, slots: int, unit_wall_s: float) -> float:
 
 def unit_work(units: pd.DataFrame, reference: Optional[pd.DataFrame]) -> pd.Series:
     """Work per unit (seconds of CPU) aligned on ``units``: the reference run's CPU of the same
-    unit when known, else the unit's own CPU; 0 for units that never ran here (``skipped``: a
-    budget ran out), whatever the reference spent on them."""
-    own = units["cpu_s"].fillna(0.0)
+    unit when known, or the unit's own CPU here when that is less (else its own CPU); 0 for
+    units that never ran here (``skipped``: a budget ran out), whatever the reference spent on
+    them. A unit that needed more CPU here than under sequential (two busy cores, a cold cache)
+    counts its reference CPU, so what parallelism cost shows as lost efficiency; one that
+    needed less (the machine's faster speed state, a warm cache) counts what it needed here:
+    no perfect schedule of this run is slower than its bound (the main job read 102 % when a
+    repeat's parallel run fell in the faster state and its reference in the slower one)."""
+    own = units["cpu_s"]
     if reference is None or reference.empty:
-        return own
+        return own.fillna(0.0)
     ref = reference.drop_duplicates(KEY).set_index(KEY)["cpu_s"]
     idx = pd.MultiIndex.from_frame(units[KEY])
     looked = pd.Series(ref.reindex(idx).to_numpy(), index=units.index)
-    return looked.fillna(own).where(units["status"].ne("skipped"), 0.0)
+    work = looked.where(~(own < looked), own).fillna(own).fillna(0.0)
+    return work.where(units["status"].ne("skipped"), 0.0)
 
 
 def unit_wait(units: pd.DataFrame, reference: Optional[pd.DataFrame], quiet: bool) -> pd.Series:
@@ -383,8 +390,9 @@ def unit_wait(units: pd.DataFrame, reference: Optional[pd.DataFrame], quiet: boo
     the machine tells them apart (markdown-it's 1–6 ms units read 2.1× their CPU beside 1.5
     cores of other work: a fair share of the cores would explain 1.27×).
 
-    A unit waits no longer than the rest of its wall in ``units`` themselves, beyond its CPU
-    there and the reference's CPU the bound counts as its work (0 when it never ran): a sleep is
+    A unit waits no longer than the rest of its wall in ``units`` themselves, beyond the CPU the
+    bound counts as its work (:func:`unit_work`; 0 when it never ran), so that no unit holds its
+    worker in the bound for longer than it did here: a sleep is
     in every run's wall, while a reference unit preempted by a burst of other work, reading a
     file the page cache later held, or computing slower than here (numpy's 2 MB arrays page-fault
     afresh in a process's main thread, not in a worker thread) would otherwise lift the bound
@@ -397,8 +405,7 @@ def unit_wait(units: pd.DataFrame, reference: Optional[pd.DataFrame], quiet: boo
     if not waits.any():
         return zero
     idx = pd.MultiIndex.from_frame(units[KEY])
-    work = np.maximum(units["cpu_s"].fillna(0.0).to_numpy(), r["cpu_s"].reindex(idx).fillna(0.0).to_numpy())
-    off_cpu = (units["wall_s"] - work).clip(lower=0.0).fillna(0.0)
+    off_cpu = (units["wall_s"] - unit_work(units, reference)).clip(lower=0.0).fillna(0.0)
     return np.minimum(pd.Series(waits.reindex(idx).fillna(0.0).to_numpy(), index=units.index), off_cpu)
 
 
@@ -436,10 +443,19 @@ def ideal_bound(units: pd.DataFrame, slots: int, reference: Optional[pd.DataFram
     return work, float(stages["biggest"].groupby(level="task_id").sum().max()), ideal
 
 
-def generation_work(summary: Any) -> float:
-    """Seconds of work in a run's candidate generation: the CPU of its candidates() calls, as a
-    unit's work is its CPU (docs/design.md, "Figures"); their wall for a run recorded before that
-    CPU was (``generate_cpu_s`` 0 while ``generate_s`` is not)."""
+def generation_work(summary: Any, reference: Any = None) -> float:
+    """Seconds of work in a run's candidate generation: the CPU of its candidates() calls in the
+    sequential ``reference`` (a run's summary), or in the run itself when that is less, as for a
+    unit (:func:`unit_work`; docs/design.md, "Figures"); their wall for a run recorded before
+    that CPU was (``generate_cpu_s`` 0 while ``generate_s`` is not)."""
+    own = _generation_cpu(summary)
+    if reference is None:
+        return own
+    ref = _generation_cpu(reference)
+    return min(ref, own) if own > 0 else ref
+
+
+def _generation_cpu(summary: Any) -> float:
     cpu = _number(getattr(summary, "generate_cpu_s", 0.0))
     return cpu if cpu > 0 else _number(summary.generate_s)
 
@@ -475,7 +491,7 @@ def run_figures(run: Run, reference: Optional[Run] = None) -> RunFigures:
     unit_wall, unit_cpu = float(r["wall_s"].sum()), float(r["cpu_s"].fillna(0).sum())
     qw = queue_wait(u)
     slots = slots_of(cfg, run.cores)
-    generate = generation_work(reference.summary if reference is not None else s)
+    generate = generation_work(s, reference.summary if reference is not None else None)
     waits = unit_wait(u, *_waits_from(run, reference))
     work, cp, ideal = ideal_bound(u, slots, None if reference is None else reference.units, generate,
                                   workers=int(cfg.workers) if cfg.strategy != "sequential" else 1, wait=waits)
