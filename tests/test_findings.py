@@ -45,6 +45,8 @@ def test_contention_timeouts():
     assert len(f) == 1
     assert "demo[4]" in f[0].sentence and "not under sequential" in f[0].sentence
     assert "25% of a core" in f[0].sentence and "contention" in f[0].sentence
+    assert "take turns at the GIL" in f[0].sentence  # threads of one process: their contention is the GIL
+    assert "3 candidates lost, far from their limit" in f[0].sentence
     assert any("s in the queue" in e and "demo[4]" in e for e in f[0].evidence), f[0].evidence
     assert float(f[0].evidence[0].split("waited ")[1].split(" s")[0]) >= 18.2
     assert c.differences  # a lost candidate is also an answer difference

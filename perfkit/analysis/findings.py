@@ -29,6 +29,7 @@ from perfkit.analysis.metrics import (
     KEY,
     RunFigures,
     SAMPLE,
+    SWITCH_INTERVAL_S,
     busy_by_slot,
     core_share,
     even_share_s,
@@ -154,8 +155,10 @@ def contention_timeouts(c: "Comparison") -> list[Finding]:
         elif starved:
             # the run's figure beside the lost units': a few starved units in a run whose units
             # mostly ran at full speed read "1.0×" there, not a contradiction
-            cause = (f"the units got {share:.0%} of a core while running (contention; all the run's units: "
-                     f"wall {fig.contention:.1f}× CPU)")
+            # threads of one process share one GIL: that is their contention, whatever else ran
+            cause = (f"the units got {share:.0%} of a core while running (contention"
+                     + ("; the threads of one process take turns at the GIL" if fig.backend == "thread" else "")
+                     + f"; all the run's units: wall {fig.contention:.1f}× CPU)")
         else:
             cause = (f"the units ran at {share:.0%} of a core: they were slow at full speed, not starved "
                      f"(timing, not contention)")
@@ -182,8 +185,9 @@ def contention_timeouts(c: "Comparison") -> list[Finding]:
             cause = (f"the units got {share:.0%} of a core while running because another thread held the GIL: "
                      f"{len(held)} of the {len(new)} waited beside a unit running on another thread ("
                      + ", ".join(f"{h.holder}, {duration(h.holder_cpu_s)} of CPU" for h in top.head(3).itertuples())
-                     + "); a C call that does not release the GIL (a regular-expression match) keeps every "
-                     "other thread waiting")
+                     + f"); threads take turns at the GIL every {SWITCH_INTERVAL_S * 1000:g} ms of Python, and a "
+                     "C call that does not release it (a regular-expression match) keeps every other thread "
+                     "waiting for its whole length")
             ev += [f"{r.task_id}/{sample_label(r.split, r.index)} {r.candidate} waited {duration(r.overlap_s)} beside "
                    f"{r.holder}" for r in held.head(EVIDENCE_ROWS).itertuples()]
         busy = _busy(c, c.figures_of(fig.group)) if starved and 2 * len(held) < len(new) else []
@@ -201,7 +205,7 @@ def contention_timeouts(c: "Comparison") -> list[Finding]:
             "contention-timeouts" if starved else "new-timeouts", "problem", fig.name,
             f"{', '.join(labels[:6])}{' …' if len(labels) > 6 else ''} of task{'s' if len(tasks) > 1 else ''} "
             f"{', '.join(tasks[:3])} timed out under {fig.name} but not under sequential ({lost} "
-            f"lost, far from their limit under sequential): {cause}.",
+            f"lost, far from {'its' if len(new) == 1 else 'their'} limit under sequential): {cause}.",
             tuple(ev)))
     return out
 
