@@ -426,17 +426,24 @@ def test_knee_and_best_per_worker_count():
     assert s.best[4].config.strategy == "candidate-parallel" and s.best[4].speedup == pytest.approx(4.0)
 
 
-def test_a_knee_is_never_a_worker_count_that_loses_answers():
-    # arc-dsl: the knee pointed at 4 workers although every 4-worker configuration lost answers
-    from dataclasses import replace
-
-    from perfkit.analysis.prediction.predict import _knee, sweep
+def _candidate_parallel_curve() -> list:
+    """candidate-parallel/process predicted at 1–16 workers on 4 free cores (16 units × 4 samples)."""
+    from perfkit.analysis.prediction.predict import sweep
 
     run = hand_run({f"demo[{i}]": [0.1] * 16 for i in range(4)})
     s = sweep(workload_of(run), {"inline": FREE.changed(backend="inline", in_parent=True), "process": FREE},
               Machine(4), strategies=["sequential", "candidate-parallel"], backends=["process"],
               workers=[1, 2, 4, 8, 16], chunk_sizes=[1])
-    curve = [p for p in s.predictions if p.config.strategy == "candidate-parallel"]
+    return [p for p in s.predictions if p.config.strategy == "candidate-parallel"]
+
+
+def test_a_knee_is_never_a_worker_count_that_loses_answers():
+    # arc-dsl: the knee pointed at 4 workers although every 4-worker configuration lost answers
+    from dataclasses import replace
+
+    from perfkit.analysis.prediction.predict import _knee
+
+    curve = _candidate_parallel_curve()
     losing = [replace(p, new_timeouts=3) if p.config.workers >= 4 else p for p in curve]
     knee = _knee(losing)
     assert knee.workers == 2 and knee.best_speedup == pytest.approx(2.0)
@@ -451,13 +458,9 @@ def test_answers_lost_at_a_count_between_two_that_keep_them_do_not_read_as_lost_
     # knee's sentence must not say "from 4 workers on, answers are lost" beside a knee at 8
     from dataclasses import replace
 
-    from perfkit.analysis.prediction.predict import _knee, sweep
+    from perfkit.analysis.prediction.predict import _knee
 
-    run = hand_run({f"demo[{i}]": [0.1] * 16 for i in range(4)})
-    s = sweep(workload_of(run), {"inline": FREE.changed(backend="inline", in_parent=True), "process": FREE},
-              Machine(4), strategies=["sequential", "candidate-parallel"], backends=["process"],
-              workers=[1, 2, 4, 8, 16], chunk_sizes=[1])
-    curve = [p for p in s.predictions if p.config.strategy == "candidate-parallel"]
+    curve = _candidate_parallel_curve()
     knee = _knee([replace(p, new_timeouts=3) if p.config.workers == 4 else p for p in curve])
     assert knee.workers != 4 and "from 4 workers on" not in knee.why
     assert "at 4 workers, answers are lost (3 units newly time out)" in knee.why
