@@ -392,11 +392,11 @@ def unit_wait(units: pd.DataFrame, reference: Optional[pd.DataFrame], quiet: boo
 
     A unit waits no longer than the rest of its wall in ``units`` themselves, beyond the CPU the
     bound counts as its work (:func:`unit_work`; 0 when it never ran), so that no unit holds its
-    worker in the bound for longer than it did here: a sleep is
-    in every run's wall, while a reference unit preempted by a burst of other work, reading a
-    file the page cache later held, or computing slower than here (numpy's 2 MB arrays page-fault
-    afresh in a process's main thread, not in a worker thread) would otherwise lift the bound
-    above what a perfect schedule of this run reaches (efficiency over 100 %)."""
+    worker in the bound for longer than it did here: a sleep is in every run's wall, while a
+    reference unit preempted by a burst of other work, reading a file the page cache later held,
+    or computing slower than here (numpy's 2 MB arrays page-fault afresh in a process's main
+    thread, not in a worker thread) would otherwise lift the bound above what a perfect schedule
+    of this run reaches (efficiency over 100 %)."""
     zero = pd.Series(0.0, index=units.index)
     if not quiet or reference is None or reference.empty:
         return zero
