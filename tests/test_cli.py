@@ -58,6 +58,19 @@ def test_missing_argument(capsys):
     assert_usage_error(code, err, "perfkit tasks validate", "Missing argument")
 
 
+def test_a_quiet_command_before_does_not_silence_the_next_ones_usage_error(capsys):
+    # the whole suite: an in-process `perfkit report ... -q` in the same worker left the console
+    # quiet, and the next test's usage errors printed nothing
+    from perfkit.cli.command import console
+
+    console.quiet = True
+    code, _, err = perfkit(["run", "--strategy"], capsys)
+    assert_usage_error(code, err, "perfkit run", "--strategy")
+    console.quiet = True
+    code, _, err = perfkit(["tasks", "validate"], capsys)
+    assert_usage_error(code, err, "perfkit tasks validate", "Missing argument")
+
+
 def test_option_without_its_value(capsys):
     code, _, err = perfkit(["run", "--strategy"], capsys)
     assert_usage_error(code, err, "perfkit run", "--strategy")

@@ -54,6 +54,9 @@ def _root(version: bool = typer.Option(False, "--version", callback=_show_versio
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point: run the command; a PerfkitError or a usage error becomes one line and exit
     status 2."""
+    # every command starts speaking: a caller that ran one with --quiet in this process (a test,
+    # a notebook) must still see the next one's usage errors
+    console.quiet = False
     try:
         import perfkit.cli.verbs  # noqa: F401  registers every verb on ``app``
 
@@ -74,6 +77,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     except UsageError as exc:
         sys.exit(usage_error(exc, command, argv))
     except ClickException as exc:
+        console.quiet = False
         console.print(f"perfkit: error: {exc.format_message()}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
@@ -109,6 +113,7 @@ def usage_error(exc: Exception, command: Any = None, argv: Optional[List[str]] =
             usage = _usage_line(command, list(sys.argv[1:] if argv is None else argv))
         except Exception:  # the usage line is a courtesy: the error line below is what matters
             usage = None
+    console.quiet = False  # an error is never silenced, --quiet or not
     if usage:
         console.print(usage, highlight=False, markup=False, soft_wrap=True)
     console.print(f"perfkit: error: {message}", highlight=False, markup=False, soft_wrap=True)
