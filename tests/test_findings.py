@@ -281,7 +281,7 @@ def test_worker_startup_is_said_once_per_warm_pool():
     runs = [reference(), started("candidate-parallel", 0.139, 2), started("hybrid", 0.001, 0),
             started("hybrid", 0.2, 2, workers=4)]
     (pool,) = [f for f in analyse(runs).findings if f.rule == "worker-startup"]
-    assert "Starting the process workers (×2, ×4) took 0.200 s at most" in pool.sentence
+    assert "Starting the process workers (×2, ×4) took 200 ms at most" in pool.sentence
     assert "(3 runs of candidate-parallel, hybrid)" in pool.sentence and pool.group == ""
     assert pool.evidence[0].startswith("4 worker processes started over 3 runs (a warm pool is started once")
     # one strategy on one worker count: its group; threads start with each run, no process

@@ -33,6 +33,11 @@ def test_resumed_summary_cpu_is_the_sum_over_sessions(tmp_path):
     assert run.summary.cpu_s == pytest.approx(sum(cpu))
     assert run.summary.wall_s == pytest.approx(sum(p["wall_s"] for p in sessions))
     assert run.summary.generate_s == pytest.approx(sum(p["generate_s"] for p in sessions))
+    # other processes' CPU covers the same sessions as the wall it is set against: a busy first
+    # session must not read as quiet beside the whole run's wall
+    if all(p["others_cpu_s"] is not None for p in sessions):
+        assert run.summary.others_cpu_s == pytest.approx(sum(p["others_cpu_s"] for p in sessions))
+        assert run.summary.machine_cpu_s == pytest.approx(sum(p["machine_cpu_s"] for p in sessions))
     # every unit's CPU is in the run's CPU: parallelism of a sequential run stays near 1, not 0.4
     assert run.summary.cpu_s >= 0.9 * run.units["cpu_s"].sum()
 

@@ -493,16 +493,16 @@ def worker_startup(c: "Comparison") -> list[Finding]:
         strategies = list(dict.fromkeys(f.strategy for f in figs))
         counts = sorted({f.workers for f in figs})
         runs = f"{len(figs)} run{'s' if len(figs) != 1 else ''}"
-        if not created:
+        if backend == "thread":
             how = f"no process started over {runs}: the workers are threads each run starts"
         else:
             how = (f"{created} worker process{'es' if created != 1 else ''} started over {runs}"
                    + (" (a warm pool is started once, grown to the largest worker count and lent to every run; "
-                      "each run builds a fresh solver in each worker)" if 0 in made else ""))
+                      "each run builds a fresh solver in each worker)" if created and 0 in made else ""))
         out.append(Finding("worker-startup", "info", group_name((strategies[0], backend, counts[0]))
                            if len(strategies) == 1 and len(counts) == 1 else "",
-                           f"Starting the {backend} workers (×{', ×'.join(map(str, counts))}) took {startups[-1]:.3f} s "
-                           f"at most, {float(np.median(startups)):.3f} s median, outside the runs' walls "
+                           f"Starting the {backend} workers (×{', ×'.join(map(str, counts))}) took {duration(startups[-1])} "
+                           f"at most, {duration(float(np.median(startups)))} median, outside the runs' walls "
                            f"({runs} of {', '.join(strategies)}).", (how,)))
     return out
 

@@ -450,6 +450,7 @@ class Runner:
                 error: Optional[str], strays: tuple[int, float] = (0, 0.0)) -> None:
         workers_cpu = sum(u.cpu_s for u in usage)
         previous = self.writer.meta.get("previous_sessions", [])
+        load = machine.load_figures(*self.busy_window, cpu_parent_s + workers_cpu)
         # a resumed run's figures cover every session: wall, CPU (hence parallelism) and generation
         before = {k: sum(p.get(k, 0.0) for p in previous)
                   for k in ("wall_s", "cpu_parent_s", "cpu_workers_s", "generate_s", "generate_cpu_s")}
@@ -477,11 +478,15 @@ class Runner:
             error=error,
             stray_threads=strays[0],
             stray_cpu_s=strays[1],
-            **machine.load_figures(*self.busy_window, cpu_parent_s + workers_cpu),
+            load_avg_1m=load["load_avg_1m"],
+            # over every session, as the wall they are set against: a busy first session must not
+            # read as quiet beside a resumed session's wall (the ideal bound's waits count only then)
+            **{k: _over_sessions(load[k], previous, k) for k in MACHINE_FIGURES},
         )
         self.writer.meta.setdefault("previous_sessions", []).append(
             {"wall_s": wall_s, "cpu_parent_s": cpu_parent_s, "cpu_workers_s": workers_cpu,
-             "generate_s": self.state.generate_s, "generate_cpu_s": self.state.generate_cpu_s, "state": state})
+             "generate_s": self.state.generate_s, "generate_cpu_s": self.state.generate_cpu_s, "state": state,
+             **{k: load[k] for k in MACHINE_FIGURES}})
         self.writer.meta["resources"] = resources  # what the backend created, next to its limits
         self.writer.finish(summary, last=self._close_command)
 
@@ -494,6 +499,19 @@ class Runner:
             path = self.writer.path
             cmd.on_exit(lambda span, meter: amend_summary(path, **_command_fields(meter)))
         return _command_fields(self.meter)
+
+
+#: The machine's load figures a resumed run sums over its sessions (perfkit/runner/machine.py).
+MACHINE_FIGURES = ("machine_cpu_s", "others_cpu_s")
+
+
+def _over_sessions(value: Optional[float], previous: list[dict], key: str) -> Optional[float]:
+    """``value`` of this session plus every earlier session's; None when any session's is
+    unknown (not measured, or a session recorded before perfkit kept it)."""
+    earlier = [p.get(key) for p in previous]
+    if value is None or any(v is None for v in earlier):
+        return None
+    return value + sum(earlier)
 
 
 def _command_fields(meter: Meter) -> dict[str, Any]:
