@@ -61,7 +61,8 @@ class RunSummary:
     items: list[dict[str, Any]] = field(default_factory=list)
     #: What the backend created (processes, threads, restarts, Dask's task stream).
     resources: dict[str, Any] = field(default_factory=dict)
-    #: CPU seconds every process of the machine used during the run (None when unknown).
+    #: CPU seconds every process of the machine used during the run, over every session of a
+    #: resumed run as ``wall_s`` is (None when unknown for any session).
     machine_cpu_s: Optional[float] = None
     #: The part of ``machine_cpu_s`` not counted in this run's ``cpu_s``: other processes, and
     #: ``stray_cpu_s``.
