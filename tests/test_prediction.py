@@ -450,6 +450,7 @@ def test_a_knee_is_never_a_worker_count_that_loses_answers():
     assert "from 4 workers on, answers are lost (3 units newly time out)" in knee.why
     none_kept = _knee([replace(p, new_timeouts=1) for p in curve])
     assert none_kept.why.startswith("no worker count keeps the sequential answers")
+    assert none_kept.best_speedup == none_kept.speedup  # not the 4× of a count that loses answers
     assert "(1 unit newly times out)" in none_kept.why
 
 

@@ -341,8 +341,9 @@ def _knee(curve: list[Prediction]) -> Knee:
     kept = [p for p in curve if not p.new_timeouts]
     lost = _answers_lost(curve)
     if not kept:
-        worst = curve[0]
-        return Knee(name, worst.config.workers, worst.speedup, max(p.speedup for p in curve),
+        # no best either: a speedup that loses answers is no gain to report
+        first = curve[0]
+        return Knee(name, first.config.workers, first.speedup, first.speedup,
                     f"no worker count keeps the sequential answers{lost}")
     best = max(p.speedup for p in kept)
     knee = next(p for p in kept if all(q.speedup <= KNEE_GAIN * p.speedup for q in kept
