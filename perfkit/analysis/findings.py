@@ -38,6 +38,7 @@ from perfkit.analysis.metrics import (
     item_memory,
     queue_wait,
     ran,
+    ran_quiet,
 )
 from perfkit.analysis.statistics import interval_excludes
 from perfkit.analysis.text import count, duration, is_missing, percent, ratio_interval
@@ -534,8 +535,9 @@ def _waiting_evidence(figs: list, ref_fig: Optional[RunFigures]) -> tuple[str, .
     reference whose units read far above their CPU on a busy machine, why not."""
     waits = sorted(f.wait_s for f in figs)
     if not waits or waits[len(waits) // 2] <= 0:
-        if ref_fig is None or not (ref_fig.contention >= WAITING_CONTENTION
-                                   and (ref_fig.others_cores >= BUSY_OTHER_CORES or ref_fig.stray_threads)):
+        # the sentence says other work ran: not said when the machine's load is unknown
+        if ref_fig is None or is_missing(ref_fig.others_cores) or not (
+                ref_fig.contention >= WAITING_CONTENTION and not ran_quiet(ref_fig.others_cores, ref_fig.stray_threads)):
             return ()
         return (f"the sequential reference's units took {ref_fig.contention:.1f}× their CPU beside other work: "
                 "what they waited on (sleep, I/O) cannot be told from waiting for a core there, so the bound "

@@ -535,7 +535,14 @@ def _waits_from(run: Run, reference: Optional[Run]) -> tuple[Optional[pd.DataFra
     if source is None:
         return None, False
     s = source.summary
-    return source.units, bool(_others_cores(s) < BUSY_OTHER_CORES and not s.stray_threads)
+    return source.units, ran_quiet(_others_cores(s), int(s.stray_threads or 0))
+
+
+def ran_quiet(others_cores: float, stray_threads: int) -> bool:
+    """Whether a run ran quiet enough to tell a unit's waiting from waiting for a core: other
+    processes under :data:`BUSY_OTHER_CORES` (NaN, unknown, is not quiet) and no thread an
+    earlier thread run left running beside it (their GIL)."""
+    return bool(others_cores < BUSY_OTHER_CORES and not stray_threads)
 
 
 def _others_cores(summary: Any) -> float:
