@@ -310,3 +310,31 @@ def test_a_run_whose_time_outside_units_is_all_start_up_is_told_so_not_divided_b
     run = make_run(rows, "candidate-parallel", "thread", 1, wall_s=3 * 4.8)
     (d,) = [f for f in analyse([reference(), run]).findings if f.rule == "dispatch-overhead"]
     assert "worker start-up takes 9.60 s of 14.40 s" in d.sentence
+
+
+@pytest.mark.parametrize("backend", ["process", "thread"])
+def test_start_up_that_dominates_advises_threads_only_to_a_run_not_on_them(backend):
+    # a thread run whose wall was mostly its start-up was told "or the thread backend"
+    rows = parallel([dict(r, chunk=i) for i, r in enumerate(unit_rows(SAMPLES, CANDS, cpu=0.1))], 2,
+                    lambda r: r["chunk"])
+    # the run's wall is 3 s longer than its units' span: the workers' start-up and teardown
+    run = make_run(rows, "candidate-parallel", backend, 2, wall_s=max(r["ended"] for r in rows) + 3.0)
+    (f,) = [f for f in analyse([reference(), run]).findings if f.rule == "dispatch-overhead"]
+    assert "worker start-up takes 3.00 s" in f.sentence and "more work per run" in f.sentence
+    assert ("or the thread backend" in f.sentence) == (backend == "process")
+
+
+@pytest.mark.slow
+def test_one_candidate_lost_at_full_speed_is_told_in_the_singular():
+    # markdown-it's report: "(1 candidate lost, far from its limit …): the units ran at 95 % of a
+    # core: they were slow"
+    def edit(df):
+        m = df["split"].eq("demo") & df["index"].eq(4) & df["candidate"].eq("c005")
+        df.loc[m, ["status", "output_hash", "match", "wall_s", "cpu_s"]] = ["timeout", None, None, 1.0, 0.95]
+        return df
+
+    c = analyse([reference(), make_run(clean_parallel().units.to_dict("records"), "sample-parallel", "process", 2,
+                                       wall_s=3.0, cpu_s=3.0, edit=edit)])
+    (f,) = [f for f in c.findings if f.rule == "new-timeouts"]
+    assert "(1 candidate lost, far from its limit under sequential): the unit ran at 95% of a core: it was slow" \
+        in f.sentence, f.sentence

@@ -150,18 +150,20 @@ def contention_timeouts(c: "Comparison") -> list[Finding]:
         done.add(fig.group)
         share = core_share(new)
         starved = share < CONTENTION_SHARE
+        one = len(new) == 1
+        the_units, they, were = ("the unit", "it", "was") if one else ("the units", "they", "were")
         if is_missing(share):
-            cause = ("their CPU was not measured (stopped with their worker), so contention cannot be told "
-                     "from speed")
+            cause = (f"{'its' if one else 'their'} CPU was not measured (stopped with {'its' if one else 'their'} "
+                     f"worker), so contention cannot be told from speed")
         elif starved:
             # the run's figure beside the lost units': a few starved units in a run whose units
             # mostly ran at full speed read "1.0×" there, not a contradiction
             # threads of one process share one GIL: that is their contention, whatever else ran
-            cause = (f"the units got {share:.0%} of a core while running (contention"
+            cause = (f"{the_units} got {share:.0%} of a core while running (contention"
                      + ("; the threads of one process take turns at the GIL" if fig.backend == "thread" else "")
                      + f"; all the run's units: wall {fig.contention:.1f}× CPU)")
         else:
-            cause = (f"the units ran at {share:.0%} of a core: they were slow at full speed, not starved "
+            cause = (f"{the_units} ran at {share:.0%} of a core: {they} {were} slow at full speed, not starved "
                      f"(timing, not contention)")
         ev, labels = [], []
         for (task_id, split, index), units in new.groupby(SAMPLE, sort=True):
@@ -183,7 +185,7 @@ def contention_timeouts(c: "Comparison") -> list[Finding]:
             # the other thread ran at full speed all along: one interpreter, so no other process
             # took these units' turn (regex: a backtracking match in one C call holds the GIL)
             top = held.sort_values("holder_cpu_s", ascending=False).drop_duplicates("holder")
-            cause = (f"the units got {share:.0%} of a core while running because another thread held the GIL: "
+            cause = (f"{the_units} got {share:.0%} of a core while running because another thread held the GIL: "
                      f"{len(held)} of the {len(new)} waited beside a unit running on another thread ("
                      + ", ".join(f"{h.holder}, {duration(h.holder_cpu_s)} of CPU" for h in top.head(3).itertuples())
                      + f"); threads take turns at the GIL every {SWITCH_INTERVAL_S * 1000:g} ms of Python, and a "
@@ -324,8 +326,10 @@ def dispatch_overhead(c: "Comparison") -> list[Finding]:
                       f"items at the end (candidate-parallel's tapered chunks), fewer barriers between stages, or "
                       f"cheaper slowest candidates would")
         elif startup > between:
+            # threads start in microseconds: on them, only more work per run is advice
+            other = "" if f.backend == "thread" else ", or the thread backend"
             action = (f"worker start-up takes {f.startup_s:.2f} s of {f.wall_s:.2f} s: the work is too short for "
-                      f"this backend (more work per run, or the thread backend)")
+                      f"this backend (more work per run{other})")
         elif current >= PER_UNIT_CHUNK:
             action = (f"with ≈ {current:.0f} units per work item the cost is per unit, not per item "
                       f"({between / max(1, f.units) * 1e6:.0f} µs per unit outside the solver: timing, hashing and "
