@@ -338,3 +338,31 @@ def test_one_candidate_lost_at_full_speed_is_told_in_the_singular():
     (f,) = [f for f in c.findings if f.rule == "new-timeouts"]
     assert "(1 candidate lost, far from its limit under sequential): the unit ran at 95% of a core: it was slow" \
         in f.sentence, f.sentence
+
+
+def _gil_bound_run(backend: str, others_cores: float = 0.0, parallelism: float = 0.98):
+    """A sample-parallel run on 2 workers whose units each got half a core (wall doubled), with
+    ``others_cores`` of other work beside it and ``parallelism`` CPU/wall."""
+    rows = parallel(unit_rows(SAMPLES, CANDS, cpu=0.1), 2, lambda r: (r["index"], r["split"]))
+    for r in rows:
+        r["wall_s"] = 0.2
+    return make_run(rows, "sample-parallel", backend, 2, wall_s=4.9, cpu_s=4.9 * parallelism,
+                    summary={"others_cpu_s": 4.9 * others_cores})
+
+
+@pytest.mark.slow
+def test_threads_beside_busy_cores_or_no_faster_in_processes_are_not_called_gil_bound():
+    # markdown-it beside 1.3 cores of other work: thread runs at parallelism 0.65 were told
+    # "(GIL): use the process backend" while the process backend reached 0.68
+    quiet = [reference(summary={"others_cpu_s": 0.0}), _gil_bound_run("thread")]
+    assert "gil" in rules(analyse(quiet))
+    busy = [reference(summary={"others_cpu_s": 0.0}), _gil_bound_run("thread", others_cores=1.3, parallelism=0.65)]
+    c = analyse(busy)
+    assert "gil" not in rules(c)
+    (low,) = [f for f in c.findings if f.rule == "low-efficiency"]
+    assert low.evidence[-1].startswith("other processes used 1.30 of the 2 usable cores during these runs (median)")
+    no_better = quiet + [_gil_bound_run("process", parallelism=1.05)]
+    assert "gil" not in rules(analyse(no_better))
+    better = quiet + [_gil_bound_run("process", parallelism=1.9)]
+    (gil,) = [f for f in analyse(better).findings if f.rule == "gil"]
+    assert "the process backend reached parallelism 1.90" in gil.evidence[-1]

@@ -49,8 +49,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 #: A unit got less than this share of a core while running → contention.
 CONTENTION_SHARE = 0.8
-#: Thread runs whose parallelism (CPU/wall) stays under this on ≥ 2 slots are GIL-bound.
+#: Thread runs whose parallelism (CPU/wall) stays under this on ≥ 2 slots are GIL-bound...
 GIL_PARALLELISM = 1.25
+#: ...when the cores were there to use: at least this many more than that parallelism free of
+#: other work, and, when the process backend ran the same strategy, it reached this many cores
+#: more. Beside 1.3 cores of other work on 2 cores, markdown-it's thread runs (parallelism 0.65)
+#: were called GIL-bound while the process backend reached 0.68.
+GIL_SPARE_CORES = 0.25
 #: Dispatch overhead above this fraction of worker capacity is reported.
 DISPATCH_FRACTION = 0.30
 #: From this many units per work item on, the per-item dispatch cost (~0.6 ms on the process
@@ -225,13 +230,17 @@ def gil_bound(c: "Comparison") -> list[Finding]:
         if row["backend"] != "thread" or row["slots"] < 2:
             continue
         par = row["parallelism_median"]
-        if not par < GIL_PARALLELISM:
+        figs = c.figures_of((row["strategy"], row["backend"], row["workers"]))
+        free = figs[0].cores - _others_median(figs)
+        if not par < GIL_PARALLELISM or free < GIL_PARALLELISM + GIL_SPARE_CORES:
             continue
         ev = [f"parallelism (CPU/wall) {par:.2f} on {row['slots']} slots; efficiency {percent(row['efficiency_median'])}",
               f"contention (unit wall/unit CPU) {row['contention_median']:.2f}× vs {ref_fig.contention:.2f}× under sequential"]
         proc = g[(g["backend"] == "process") & (g["strategy"] == row["strategy"]) & (g["workers"] == row["workers"])]
         if len(proc):
             p = proc.iloc[0]
+            if not p["parallelism_median"] >= par + GIL_SPARE_CORES:  # processes did no better: not the GIL
+                continue
             ev.append(f"the process backend reached parallelism {p['parallelism_median']:.2f} and "
                       f"{percent(p['efficiency_median'])} efficiency on the same strategy")
         out.append(Finding("gil", "problem", row["group"],
@@ -512,6 +521,13 @@ def worker_startup(c: "Comparison") -> list[Finding]:
     return out
 
 
+def _others_median(figs: list[RunFigures]) -> float:
+    """Cores other work (other processes, stray threads) used during these runs, the median; 0
+    when it was not measured."""
+    others = sorted(f.others_cores for f in figs if not is_missing(f.others_cores))
+    return others[len(others) // 2] if others else 0.0
+
+
 def low_efficiency(c: "Comparison") -> list[Finding]:
     """Parallel groups whose median efficiency is below :data:`LOW_EFFICIENCY`. The bound counts
     what the units wait (sleep, I/O: perfkit/analysis/metrics.py ``unit_wait``) beside their CPU,
@@ -530,8 +546,17 @@ def low_efficiency(c: "Comparison") -> list[Finding]:
                             f"queue wait median {row['queue_wait_median_s_median']:.3f} s, "
                             f"max {row['queue_wait_max_s_median']:.3f} s",
                             f"parallelism {row['parallelism_median']:.2f} on {row['slots']} slots")
-                           + _waiting_evidence(figs, ref_fig)))
+                           + _waiting_evidence(figs, ref_fig) + _busy_evidence(figs)))
     return out
+
+
+def _busy_evidence(figs: list[RunFigures]) -> tuple[str, ...]:
+    """When other work took cores during these runs: the limit counted them free."""
+    others, cores = _others_median(figs), figs[0].cores
+    if others < BUSY_OTHER_CORES:
+        return ()
+    return (f"{_others(figs)} used {others:.2f} of the {cores} usable cores during these runs (median): the "
+            f"physical limit counts all {cores} free, so part of the gap is theirs",)
 
 
 def _waiting_evidence(figs: list, ref_fig: Optional[RunFigures]) -> tuple[str, ...]:
