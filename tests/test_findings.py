@@ -333,11 +333,20 @@ def test_one_candidate_lost_at_full_speed_is_told_in_the_singular():
         df.loc[m, ["status", "output_hash", "match", "wall_s", "cpu_s"]] = ["timeout", None, None, 1.0, 0.95]
         return df
 
-    c = analyse([reference(), make_run(clean_parallel().units.to_dict("records"), "sample-parallel", "process", 2,
-                                       wall_s=3.0, cpu_s=3.0, edit=edit)])
+    def lost(others_cpu_s):
+        return analyse([reference(), make_run(clean_parallel().units.to_dict("records"), "sample-parallel", "process",
+                                              2, wall_s=3.0, cpu_s=3.0, edit=edit,
+                                              summary={"others_cpu_s": others_cpu_s})])
+
+    c = lost(0.0)
     (f,) = [f for f in c.findings if f.rule == "new-timeouts"]
     assert "(1 candidate lost, far from its limit under sequential): the unit ran at 95% of a core: it was slow" \
         in f.sentence, f.sentence
+    assert c.recommendation.sentence == "No strategy kept the sequential answers: fix the differences before tuning speed."
+    # lost beside 1.5 cores of other work: the recommendation says where they were measured
+    busy = lost(4.5).recommendation.sentence
+    assert busy.startswith("No strategy kept the sequential answers") and "other processes used up to 1.50 cores " \
+        "during 1 of them): compare again on a quiet one" in busy, busy
 
 
 def _gil_bound_run(backend: str, others_cores: float = 0.0, parallelism: float = 0.98):

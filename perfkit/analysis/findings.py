@@ -963,6 +963,11 @@ def recommendation(c: "Comparison") -> Optional[Finding]:
     if ok.empty:
         text = ("No strategy kept the sequential answers: fix the differences before tuning speed." if bad else
                 "Only sequential ran: nothing to recommend.")
+        busy = _busy(c, [f for f in c.figures if f.name in bad]) if bad else []
+        if busy:  # answers lost to timeouts beside other work may be that work's, not the strategy's
+            text += (f" The runs that changed them were measured on a busy machine ({_others(busy)} used up to "
+                     f"{max(f.others_cores for f in busy):.2f} cores during {len(busy)} of them): compare again "
+                     f"on a quiet one before changing the solver.")
         return Finding("recommendation", "recommendation", "", text, excluded)
     best = ok.iloc[0]
     speed = ratio_interval(best["speedup"], best["speedup_low"], best["speedup_high"], label="95 % CI")
