@@ -200,8 +200,7 @@ def contention_timeouts(c: "Comparison") -> list[Finding]:
                    f"{r.holder}" for r in held.head(EVIDENCE_ROWS).itertuples()]
         busy = _busy(c, c.figures_of(fig.group)) if starved and 2 * len(held) < len(new) else []
         if busy:
-            cause += (f"; {_others(busy)} used up to {max(f.others_cores for f in busy):.2f} cores during "
-                      f"{len(busy)} of these runs, so part of the contention is theirs")
+            cause += f"; {_busy_during(busy, 'these runs')}, so part of the contention is theirs"
         ev += [f"unit timeout {fig.timeout_s:g} s; {n_runs} of {len(c.runs_of(fig.group))} repeats lost candidates",
                f"run contention (unit wall / unit CPU, units with a measured CPU) {fig.contention:.2f}× vs "
                f"{c.figure_of(ref).contention:.2f}× under sequential",
@@ -823,6 +822,11 @@ def _others(figures) -> str:
             else "other processes")
 
 
+def _busy_during(busy: list[RunFigures], runs: str) -> str:
+    """"other processes used up to 1.32 cores during 8 of <runs>": who, how much, how often."""
+    return f"{_others(busy)} used up to {max(f.others_cores for f in busy):.2f} cores during {len(busy)} of {runs}"
+
+
 def busy_machine(c: "Comparison") -> list[Finding]:
     """Runs during which other work used at least :data:`BUSY_OTHER_CORES` cores: their walls,
     speedups and timeouts include waiting for it. Other work is other processes, and threads that
@@ -965,9 +969,8 @@ def recommendation(c: "Comparison") -> Optional[Finding]:
                 "Only sequential ran: nothing to recommend.")
         busy = _busy(c, [f for f in c.figures if f.name in bad]) if bad else []
         if busy:  # answers lost to timeouts beside other work may be that work's, not the strategy's
-            text += (f" The runs that changed them were measured on a busy machine ({_others(busy)} used up to "
-                     f"{max(f.others_cores for f in busy):.2f} cores during {len(busy)} of them): compare again "
-                     f"on a quiet one before changing the solver.")
+            text += (f" The runs that changed them were measured on a busy machine ({_busy_during(busy, 'them')}): "
+                     f"compare again on a quiet one before changing the solver.")
         return Finding("recommendation", "recommendation", "", text, excluded)
     best = ok.iloc[0]
     speed = ratio_interval(best["speedup"], best["speedup_low"], best["speedup_high"], label="95 % CI")
@@ -991,9 +994,7 @@ def recommendation(c: "Comparison") -> Optional[Finding]:
                 f"{speed} as fast as sequential, {why}: stay sequential, or measure more repeats.")
     busy = _busy(c, [f for f in c.figures if f.name in (best["group"], _reference_name(c))])
     if busy:
-        text += (f" Measured on a busy machine ({_others(busy)} used up to "
-                 f"{max(f.others_cores for f in busy):.2f} cores during {len(busy)} of these runs): confirm on a "
-                 f"quiet one.")
+        text += f" Measured on a busy machine ({_busy_during(busy, 'these runs')}): confirm on a quiet one."
     return Finding("recommendation", "recommendation", best["group"], text, basis + excluded)
 
 
