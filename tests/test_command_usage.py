@@ -208,7 +208,29 @@ def test_idle_capacity_is_what_the_run_window_left_unused():
     items = {i.name: i.seconds for i in b.window.items}
     assert b.window.total_s == pytest.approx(2.64)
     assert items == pytest.approx({"units": 2.21, "generation": 0.0, "harness in workers": 0.05,
-                                   "perfkit in the parent": 0.14, "units off the CPU": 0.0, "idle": 0.24})
+                                   "perfkit in the parent": 0.14, "other work": 0.0, "units off the CPU": 0.0,
+                                   "idle": 0.24})
+
+
+def test_capacity_other_processes_took_is_other_work_not_idle():
+    """The main job beside 1.3 cores of other work read "idle 36 %": the cores were not idle.
+    Other processes' CPU counts on the run's slots beyond the cores it had no slot on; what is
+    left of the units' time off the CPU comes next, then idle."""
+    spans = [Span(RUN_WINDOW, 1.0, 0.9)]
+    b = breakdown(spans, "call", slots=2, unit_cpu_s=0.7, generate_cpu_s=0.0, workers_cpu_s=0.8,
+                  units_off_cpu_s=0.5, others_cpu_s=0.8, cores=2)
+    items = {i.name: i.seconds for i in b.window.items}
+    assert items == pytest.approx({"units": 0.7, "generation": 0.0, "harness in workers": 0.1,
+                                   "perfkit in the parent": 0.1, "other work": 0.8, "units off the CPU": 0.3,
+                                   "idle": 0.0})
+    # one slot on two cores: other work fills the other core first
+    one = breakdown(spans, "call", slots=1, unit_cpu_s=0.7, generate_cpu_s=0.0, workers_cpu_s=0.0,
+                    others_cpu_s=1.05, cores=2)
+    assert {i.name: i.seconds for i in one.window.items}["other work"] == pytest.approx(0.05)
+    # unknown others: nothing counted
+    unknown = breakdown(spans, "call", slots=2, unit_cpu_s=0.7, generate_cpu_s=0.0, workers_cpu_s=0.8,
+                        others_cpu_s=float("nan"), cores=2)
+    assert {i.name: i.seconds for i in unknown.window.items}["other work"] == 0.0
 
 
 def test_units_waiting_off_the_cpu_are_not_idle_capacity():
@@ -220,7 +242,8 @@ def test_units_waiting_off_the_cpu_are_not_idle_capacity():
                   units_off_cpu_s=0.85)
     items = {i.name: i.seconds for i in b.window.items}
     assert items == pytest.approx({"units": 0.9, "generation": 0.0, "harness in workers": 0.05,
-                                   "perfkit in the parent": 0.05, "units off the CPU": 0.85, "idle": 0.15})
+                                   "perfkit in the parent": 0.05, "other work": 0.0, "units off the CPU": 0.85,
+                                   "idle": 0.15})
     sleepy = breakdown(spans, "call", slots=2, unit_cpu_s=0.1, generate_cpu_s=0.0, workers_cpu_s=0.15,
                        units_off_cpu_s=30.0)
     window = {i.name: i.seconds for i in sleepy.window.items}

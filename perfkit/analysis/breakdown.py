@@ -11,13 +11,15 @@ Three bars, each a quantity and the items it is made of:
   parent (dispatch, per-unit bookkeeping, the store; the forkserver's forks) — the last item is
   what remains of the window's CPU, so the items add up to it;
 - **run window capacity**: ``slots × window wall``, the core-seconds the run could have used,
-  cut into units, generation, harness, parent, *units off the CPU* and *idle*. What the run's CPU
-  leaves of the capacity is first the units' own time off the CPU (Σ unit wall − unit CPU: a
-  unit running but waiting for the GIL, for a core another program or worker holds, or for
-  I/O), then idle (workers waiting for work, stages draining). Without the first, four threads
-  taking turns at the GIL read as half the capacity "idle", as if work had been missing. When
-  the run used more than its slots (one worker beside a busy parent on two cores) the bar is
-  the CPU used and both are 0.
+  cut into units, generation, harness, parent, *other work*, *units off the CPU* and *idle*.
+  What the run's CPU leaves of the capacity is first other processes' CPU on the run's slots
+  (what they used beyond the cores the run had no slot on), then the units' own time off the
+  CPU (Σ unit wall − unit CPU: a unit running but waiting for the GIL, a core, or I/O), then
+  idle (workers waiting for work, stages draining). Without the first two, the main job beside
+  1.3 cores of other work read "idle 36 %" while no core was; four threads taking turns at the
+  GIL read as half the capacity "idle", as if work had been missing. When the run used more
+  than its slots (one worker beside a busy parent on two cores) the bar is the CPU used and
+  those three are 0.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ from perfkit.analysis.metrics import ran, slots_of
 from perfkit.model.command import RUN_WINDOW, Span
 from perfkit.store import Run
 
-UNITS, GENERATION, HARNESS, PARENT, OFF_CPU, IDLE = (
-    "units", "generation", "harness in workers", "perfkit in the parent", "units off the CPU", "idle")
+UNITS, GENERATION, HARNESS, PARENT, OTHERS, OFF_CPU, IDLE = (
+    "units", "generation", "harness in workers", "perfkit in the parent", "other work", "units off the CPU", "idle")
 
 
 @dataclass(frozen=True)
@@ -88,21 +90,36 @@ def window_parts(window_cpu_s: float, unit_cpu_s: float, generate_cpu_s: float,
             Item(HARNESS, harness, RUN_WINDOW), Item(PARENT, parent, RUN_WINDOW))
 
 
-def capacity_bar(window_wall_s: float, slots: int, parts: Sequence[Item], units_off_cpu_s: float = 0.0) -> Bar:
-    """``slots × window wall`` cut into ``parts`` (the window's CPU), the units' time off the
-    CPU (``units_off_cpu_s``, at most what the parts leave) and idle (the rest)."""
+def capacity_bar(window_wall_s: float, slots: int, parts: Sequence[Item], units_off_cpu_s: float = 0.0,
+                 others_on_slots_s: float = 0.0) -> Bar:
+    """``slots × window wall`` cut into ``parts`` (the window's CPU), other work on the run's
+    slots (``others_on_slots_s``), the units' time off the CPU (``units_off_cpu_s``), each at
+    most what the items before it leave, and idle (the rest)."""
     capacity = max(1, slots) * window_wall_s
     used = sum(p.seconds for p in parts)
     unused = max(0.0, capacity - used)
-    off_cpu = min(unused, max(0.0, units_off_cpu_s))
-    items = tuple(Item(p.name, p.seconds) for p in parts) + (Item(OFF_CPU, off_cpu), Item(IDLE, unused - off_cpu))
+    others = min(unused, max(0.0, others_on_slots_s))
+    off_cpu = min(unused - others, max(0.0, units_off_cpu_s))
+    items = tuple(Item(p.name, p.seconds) for p in parts) + (
+        Item(OTHERS, others), Item(OFF_CPU, off_cpu), Item(IDLE, unused - others - off_cpu))
     return Bar(f"run window: {max(1, slots)} slot(s) × {window_wall_s:.3f} s", used + unused, items)
 
 
+def others_on_slots_s(others_cpu_s: Optional[float], window_wall_s: float, slots: int, cores: int) -> float:
+    """Other processes' CPU during the window (seconds) that the run's slots lost: what they used
+    beyond the ``cores - slots`` cores the run had no slot on (0 when not measured)."""
+    if others_cpu_s is None or np.isnan(others_cpu_s):
+        return 0.0
+    return max(0.0, others_cpu_s - max(0, cores - slots) * window_wall_s)
+
+
 def breakdown(spans: Sequence[Span], origin: str, slots: int, unit_cpu_s: float, generate_cpu_s: float,
-              workers_cpu_s: float, units_off_cpu_s: float = 0.0) -> Breakdown:
+              workers_cpu_s: float, units_off_cpu_s: float = 0.0, others_cpu_s: Optional[float] = None,
+              cores: Optional[int] = None) -> Breakdown:
     """The bars of a run from its command spans and its run window's figures (seconds;
-    ``units_off_cpu_s``: Σ unit wall − unit CPU over the units whose CPU was measured)."""
+    ``units_off_cpu_s``: Σ unit wall − unit CPU over the units whose CPU was measured;
+    ``others_cpu_s``: other processes' CPU during the window, on a machine of ``cores`` usable
+    cores, the slots' own count when not given)."""
     wall = Bar("wall", sum(s.wall_s for s in spans), tuple(Item(s.name, s.wall_s, _within(s)) for s in spans))
     cpu_items: list[Item] = []
     window = None
@@ -115,7 +132,8 @@ def breakdown(spans: Sequence[Span], origin: str, slots: int, unit_cpu_s: float,
             continue
         parts = window_parts(s.cpu_s, unit_cpu_s, generate_cpu_s, workers_cpu_s)
         cpu_items += parts
-        window = capacity_bar(s.wall_s, slots, parts, units_off_cpu_s)
+        others = others_on_slots_s(others_cpu_s, s.wall_s, slots, slots if cores is None else cores)
+        window = capacity_bar(s.wall_s, slots, parts, units_off_cpu_s, others)
     cpu = Bar("CPU", sum(s.cpu_s for s in spans), tuple(cpu_items))
     return Breakdown(origin, wall, cpu, window, phases)
 
@@ -136,7 +154,8 @@ def run_breakdown(run: Run) -> Optional[Breakdown]:
     timed = r[r["cpu_s"].notna()]
     off_cpu = float((timed["wall_s"] - timed["cpu_s"]).clip(lower=0.0).sum())
     return breakdown(s.spans, s.command_origin, slots_of(run.config, run.cores),
-                     float(r["cpu_s"].fillna(0.0).sum()), float(s.generate_cpu_s or 0.0), workers_cpu, off_cpu)
+                     float(r["cpu_s"].fillna(0.0).sum()), float(s.generate_cpu_s or 0.0), workers_cpu, off_cpu,
+                     s.others_cpu_s, run.cores)
 
 
 def group_breakdowns(groups: Mapping[str, Sequence[Run]]) -> dict[str, Breakdown]:

@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from perfkit.analysis.breakdown import GENERATION, HARNESS, IDLE, OFF_CPU, PARENT, UNITS  # noqa: E402
+from perfkit.analysis.breakdown import GENERATION, HARNESS, IDLE, OFF_CPU, OTHERS, PARENT, UNITS  # noqa: E402
 from perfkit.analysis.metrics import slot_lanes  # noqa: E402
 from perfkit.analysis.overview import differing_samples  # noqa: E402
 from perfkit.analysis.text import duration  # noqa: E402
@@ -304,7 +304,7 @@ def command_breakdown(c: Any, out: Path) -> Optional[Path]:
     colour = {IMPORTS: shades(0), TASKS: shades(1), SOLVER: shades(2), RUN_FOLDER: shades(3),
               WORKER_START: shades(4), RUN_WINDOW: shades(8), UNITS: shades(8), GENERATION: shades(10),
               HARNESS: shades(12), PARENT: shades(14), STOPPING: reds(6), STORE: reds(7), EXIT: shades(16),
-              OFF_CPU: shades(11), IDLE: shades(19)}
+              OTHERS: shades(18), OFF_CPU: shades(11), IDLE: shades(19)}
     for i, label in enumerate(x for x in labels if x not in colour):  # a span of a newer perfkit
         colour[label] = reds(i % 20)
     fig, axes = plt.subplots(len(panels), 1, figsize=_size(10, 1.6 + len(panels) * (0.45 * len(names) + 0.9)),

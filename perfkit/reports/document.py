@@ -13,6 +13,7 @@ from typing import Any, Optional, Sequence, Union
 import pandas as pd
 
 from perfkit.analysis.answers import NOISE_KINDS
+from perfkit.analysis.breakdown import OTHERS
 from perfkit.analysis.overview import differing_samples, task_table
 from perfkit.analysis.prediction.predict import shows_skipped
 from perfkit.analysis.runset import describe_left_out
@@ -285,7 +286,9 @@ def _whole_command(c: Any) -> list[Block]:
         if b is None:
             continue
         wall = {phase: w for phase, (w, _) in b.phases.items()}
-        capacity = ", ".join(f"{i.name} {percent(b.window.share(i))}" for i in b.window.items) if b.window else "–"
+        # other work is named only when there was some: a quiet machine's rows stay as they were
+        capacity = ", ".join(f"{i.name} {percent(b.window.share(i))}" for i in b.window.items
+                             if i.seconds > 0 or i.name != OTHERS) if b.window else "–"
         rows.append((r["group"], duration(wall.get("run window")), duration(b.wall.total_s), duration(b.cpu.total_s),
                      *(duration(wall.get(name)) for name in ("start-up", "worker start", "teardown")), capacity))
     out.append(Table(("strategy", "run window wall", "whole wall", "whole CPU", "start-up", "worker start",
