@@ -42,6 +42,22 @@ def test_resumed_summary_cpu_is_the_sum_over_sessions(tmp_path):
     assert run.summary.cpu_s >= 0.9 * run.units["cpu_s"].sum()
 
 
+def test_a_resumed_run_counts_the_stray_threads_of_every_session(tmp_path, monkeypatch):
+    """Threads an earlier thread run of the process left running are other work (part of
+    others_cpu_s, summed over sessions): their CPU and count must cover the same sessions, not
+    only the last one."""
+    run_module = sys.modules["perfkit.runner.run"]  # the package exports a function of that name
+    # (running, CPU so far) before the backend starts, after it started and at the end, per session
+    readings = iter([(2, 1.0), (2, 1.0), (2, 1.3), (1, 2.0), (1, 2.0), (1, 2.2)])
+    monkeypatch.setattr(run_module, "stray_threads", lambda: next(readings))
+    tasks = [make_task("t1", 3, 1)]
+    with pytest.raises(RunInterrupted) as stopped:
+        perfkit.run(synthetic_config(candidates=6), tmp_path, observer=StopAfter(10), tasks=tasks)
+    perfkit.resume(stopped.value.path, tasks=tasks)
+    s = load_run(stopped.value.path).summary
+    assert s.sessions == 2 and s.stray_threads == 2 and s.stray_cpu_s == pytest.approx(0.3 + 0.2)
+
+
 def test_a_run_records_its_window_and_each_tasks_generation(tmp_path):
     run = perfkit.run(synthetic_config(candidates=4), tmp_path, tasks=[make_task("a", 1, 1), make_task("b", 1, 1)])
     s = run.summary

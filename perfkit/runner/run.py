@@ -476,8 +476,9 @@ class Runner:
             items=self.state.items,
             resources=resources,
             error=error,
-            stray_threads=strays[0],
-            stray_cpu_s=strays[1],
+            # over every session too: their CPU is part of others_cpu_s, summed over sessions
+            stray_threads=max([strays[0]] + [p.get("stray_threads", 0) for p in previous]),
+            stray_cpu_s=strays[1] + sum(p.get("stray_cpu_s", 0.0) for p in previous),
             load_avg_1m=load["load_avg_1m"],
             # over every session, as the wall they are set against: a busy first session must not
             # read as quiet beside a resumed session's wall (the ideal bound's waits count only then)
@@ -486,7 +487,7 @@ class Runner:
         self.writer.meta.setdefault("previous_sessions", []).append(
             {"wall_s": wall_s, "cpu_parent_s": cpu_parent_s, "cpu_workers_s": workers_cpu,
              "generate_s": self.state.generate_s, "generate_cpu_s": self.state.generate_cpu_s, "state": state,
-             **{k: load[k] for k in MACHINE_FIGURES}})
+             "stray_threads": strays[0], "stray_cpu_s": strays[1], **{k: load[k] for k in MACHINE_FIGURES}})
         self.writer.meta["resources"] = resources  # what the backend created, next to its limits
         self.writer.finish(summary, last=self._close_command)
 
