@@ -236,9 +236,9 @@ def gil_bound(c: "Comparison") -> list[Finding]:
         ev = [f"parallelism (CPU/wall) {par:.2f} on {row['slots']} slots; efficiency {percent(row['efficiency_median'])}",
               f"contention (unit wall/unit CPU) {row['contention_median']:.2f}× vs {ref_fig.contention:.2f}× under sequential"]
         proc = g[(g["backend"] == "process") & (g["strategy"] == row["strategy"]) & (g["workers"] == row["workers"])]
-        if len(proc):
+        if len(proc) and not is_missing(proc.iloc[0]["parallelism_median"]):
             p = proc.iloc[0]
-            if not p["parallelism_median"] >= par + GIL_SPARE_CORES:  # processes did no better: not the GIL
+            if p["parallelism_median"] < par + GIL_SPARE_CORES:  # processes did no better: not the GIL
                 continue
             ev.append(f"the process backend reached parallelism {p['parallelism_median']:.2f} and "
                       f"{percent(p['efficiency_median'])} efficiency on the same strategy")
