@@ -166,6 +166,23 @@ class _Deadly(np.ndarray):
         os._exit(71)
 
 
+class CandidatesDieOnce(Misbehaving):
+    """``candidates()`` of task ``task`` works ``die_after_s`` seconds, then ends its worker
+    process (``os._exit``) the first time it runs anywhere (it leaves ``flag``); it answers after
+    that."""
+
+    def __init__(self, task: str = "", flag: str = "", die_after_s: float = 0.0, **options):
+        super().__init__(**options)
+        self.task, self.flag, self.die_after_s = task, flag, float(die_after_s)
+
+    def candidates(self, task):
+        if task.id == self.task and not os.path.exists(self.flag):
+            open(self.flag, "w").close()
+            time.sleep(self.die_after_s)
+            os._exit(74)
+        return super().candidates(task)
+
+
 class BuildFails(Misbehaving):
     """Builds in the first workers; once candidate ``bad`` ran (it kills its worker and leaves
     ``flag``), every later build fails as ``how`` says: ``raise`` (an exception), ``exit`` (the
