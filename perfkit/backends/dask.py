@@ -1,7 +1,7 @@
 """The Dask distributed backend: work items as Dask tasks, with perfkit's accounting kept.
 
 Each work item (an :class:`Assignment`) is one Dask task running :func:`run_item` on a worker:
-it builds the solver by reference (cached per worker process), runs the units with
+it builds the solver by reference (once per run and worker process), runs the units with
 :func:`perfkit.backends.unit.run_job` (timed in the worker, on the worker's monotonic clock)
 and publishes their outcomes on the run's event topic as it goes: a batch whenever the
 recorder is due (every ``PUBLISH_INTERVAL_S``; every unit in a re-run) and the rest at the end
@@ -14,9 +14,13 @@ Dask cannot interrupt a running task, so hard timeouts and lost-worker accountin
 this, without any polling by the parent:
 
 - every worker process keeps a tiny *progress record* in a memory-mapped file on its own machine
-  (``/dev/shm/perfkit-dask-<run>/<worker>``): which item and unit it is running, since when,
-  and the ids of the items it finished last. Writing it costs a few ``struct.pack_into`` per
-  unit and the record survives the process;
+  (``/dev/shm/perfkit-dask-<run>/<worker>-<pid>``), made by the run's first job there (a
+  Generation job too): which item and unit it is running, since when, and the ids of the items
+  it finished last. Writing it costs a few ``struct.pack_into`` per unit and the record survives
+  the process. It is named and read by process, as Dask reports the dead worker (address and
+  pid): a replacement listening on the dead worker's address (``dask worker --worker-port``)
+  is another record. A worker process runs one of the run's jobs at a time, whatever its
+  threads: the record follows one item;
 - a *watchdog* thread in each worker sleeps until the in-flight unit's deadline + grace; if the
   unit is still running then, it takes the lock the unit needs to end (so the unit cannot
   finish in between and the item's recorder holds still), publishes every batch of the item
@@ -51,6 +55,11 @@ If the record cannot be read (no live worker on the dead worker's host), the ite
 received re-run as attempt + 1, and a unit whose worker dies a third time is recorded ``crashed``.
 A Generation job whose worker was lost runs again, as its next attempt only when the worker may
 have died in it (not when it had finished, nor when the record shows the worker inside an item).
+
+When the run's parent closes, each worker lets go of the run (its watchdog, record and solver;
+an item still running, the run interrupted, stops after its unit) and the scheduler drops the
+run's topic: a cluster that outlives the run keeps nothing of it, and the next run on it builds
+a fresh solver, as on every backend.
 
 Each worker's CPU is read (with its pid) as the run's window opens and again at its end: the
 run counts the difference, so neither a worker's start-up nor an earlier run on an existing
@@ -139,13 +148,15 @@ def _record_dir(run_token: str) -> Path:
     return base / f"perfkit-dask-{run_token}"
 
 
-def _record_name(address: str) -> str:
-    return "".join(ch if ch.isalnum() else "_" for ch in address)
+def _record_name(address: str, pid: int) -> str:
+    """One file per worker *process*: a worker restarted under its old address (``dask worker
+    --worker-port``) is a new process with a record of its own, never the dead one's."""
+    return "".join(ch if ch.isalnum() else "_" for ch in address) + f"-{pid}"
 
 
-def read_record(run_token: str, address: str, remove: bool = True) -> Optional[dict[str, Any]]:
-    """The progress record of the worker ``address`` (on this machine), or None."""
-    path = _record_dir(run_token) / _record_name(address)
+def read_record(run_token: str, address: str, pid: int, remove: bool = True) -> Optional[dict[str, Any]]:
+    """The progress record of the worker process ``pid`` at ``address`` (on this machine), or None."""
+    path = _record_dir(run_token) / _record_name(address, pid)
     try:
         data = path.read_bytes()
     except OSError:
@@ -186,18 +197,25 @@ def _remove_records(run_token: str) -> int:
 # -- worker side ----------------------------------------------------------------------------
 
 class _WorkerState:
-    """Per worker process: the progress record, the watchdog, the running item's publishes and
-    the caches."""
+    """Per run and worker process: the progress record, the watchdog, the running item's
+    publishes. One job (item or Generation) runs at a time (``running``): the record and the
+    watchdog follow one item, whatever threads the worker has."""
 
     def __init__(self, run_token: str, address: str, worker: Any = None):
         folder = _record_dir(run_token)
         folder.mkdir(parents=True, exist_ok=True)
-        self.path = folder / _record_name(address)
+        self.path = folder / _record_name(address, os.getpid())
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
         os.ftruncate(fd, _RECORD_SIZE)
         self.mem = mmap.mmap(fd, _RECORD_SIZE)
         os.close(fd)
         self.lock = threading.Lock()
+        #: held by the job that runs: a worker with more threads runs the others after it (two
+        #: items at once shared one record and one recorder: each published the other's rows)
+        self.running = threading.Lock()
+        #: the run has ended (its parent closed): an item stops after its unit, the watchdog once
+        #: no item runs (a hung unit of an abandoned item is still killed)
+        self.closed = False
         self.pid = os.getpid()
         self.worker = worker  # the distributed Worker: its loop and its connection to the scheduler
         self.topic = _topic(run_token)
@@ -212,7 +230,7 @@ class _WorkerState:
         self.sent: list[list[Any]] = []
         self.wake = threading.Event()
         self._write()
-        threading.Thread(target=self._watch, name="perfkit-watchdog", daemon=True).start()
+        threading.Thread(target=self._watch, name=f"perfkit-watchdog-{run_token}", daemon=True).start()
 
     def _write(self, elapsed: float = 0.0, confirmed: int = -1) -> None:
         _HEAD.pack_into(self.mem, 0, self.item, self.pos, self.state, self.started, elapsed, process_cpu_s(),
@@ -257,7 +275,7 @@ class _WorkerState:
         with self.lock:
             entry = self._take()
             item = self.item
-        if entry is None and facts is None:
+        if (entry is None and facts is None) or self.closed:  # closed: nobody takes the rows any more
             return
         msg = {"item": item, "batches": [entry] if entry else [],
                "facts": None if facts is None else pickle.dumps(facts, protocol=pickle.HIGHEST_PROTOCOL)}
@@ -274,7 +292,7 @@ class _WorkerState:
         self._take()
         if not self.sent:
             return 0
-        if self.worker is None:
+        if self.worker is None or self.closed:  # closed: nobody listens to the topic any more
             return -1
         from distributed.utils import sync
         msg = {"item": self.item, "batches": self.sent, "facts": None}
@@ -301,8 +319,10 @@ class _WorkerState:
         the item finished and kill this process."""
         while True:
             with self.lock:
-                state, started, limit = self.state, self.started, self.limit
+                state, started, limit, item = self.state, self.started, self.limit, self.item
             if state != RUNNING:
+                if self.closed and not item:  # the run has ended and no item of it runs here
+                    return
                 self.wake.wait(max(0.01, limit))
                 self.wake.clear()
                 continue
@@ -320,7 +340,12 @@ class _WorkerState:
 
 
 _STATE: dict[str, _WorkerState] = {}
-_SOLVERS: dict[str, Any] = {}
+#: Runs whose parent has closed (``_end_run``): a job of theirs that still starts does nothing.
+_ENDED: set[str] = set()
+_STATE_LOCK = threading.Lock()
+#: The solver of each run, by run token and reference: a fresh instance per run, as every backend
+#: builds one (perfkit/backends/base.py), also on a cluster that outlives the run.
+_SOLVERS: dict[tuple[str, str], Any] = {}
 _TASKS: "OrderedDict[str, Task]" = OrderedDict()
 
 
@@ -346,15 +371,22 @@ class _RecordWatch(Watch):
         self.state.unit_start(pos, started)
 
     def end(self) -> bool:
+        """False once the run has ended (its parent closed, interrupted): the item stops here."""
         self.state.unit_end()
-        return True
+        return not self.state.closed
 
 
-def _solver_and_task(ref: SolverRef, task_blob: bytes, task_digest: str) -> tuple[Any, Task]:
-    key = _solver_key(ref)
+def _solver_of(ref: SolverRef, run_token: str) -> Any:
+    """The run's solver in this worker process, built on its first use (let go by ``_end_run``)."""
+    key = (run_token, _solver_key(ref))
     solver = _SOLVERS.get(key)
     if solver is None:
         solver = _SOLVERS[key] = build_solver(ref)
+    return solver
+
+
+def _solver_and_task(ref: SolverRef, run_token: str, task_blob: bytes, task_digest: str) -> tuple[Any, Task]:
+    solver = _solver_of(ref, run_token)
     task = _TASKS.get(task_digest)
     if task is None:
         task = _TASKS[task_digest] = pickle.loads(task_blob)
@@ -363,32 +395,77 @@ def _solver_and_task(ref: SolverRef, task_blob: bytes, task_digest: str) -> tupl
     return solver, task
 
 
-def run_generation(ref: SolverRef, task_blob: bytes, task_digest: str, job: Generation) -> Any:
-    """A Generation job on a Dask worker: the solver's candidates(task), timed."""
-    solver, task = _solver_and_task(ref, task_blob, task_digest)
-    return generate(solver, task, job, _worker_address())
+def _state_of(run_token: str) -> Optional[_WorkerState]:
+    """The run's state in this worker process, made (with its record) by the run's first job
+    here, a Generation job too: a worker that dies in candidates() has a record then, and the
+    items that were waiting behind it are read as never started (without one, they ran again
+    as attempt + 1). None once the run has ended."""
+    with _STATE_LOCK:
+        if run_token in _ENDED:
+            return None
+        state = _STATE.get(run_token)
+        if state is None:
+            from distributed import get_worker
+            state = _STATE[run_token] = _WorkerState(run_token, _worker_address(), get_worker())
+        return state
+
+
+def _end_run(run_token: str) -> int:
+    """On each worker as the run's parent closes: stop the run's items after their unit and its
+    watchdog once none runs (a hung unit of an abandoned item is still killed), let go of its
+    state and solver, delete this machine's records. On a cluster that outlives the run, each run
+    left a watchdog thread and its state in every worker."""
+    with _STATE_LOCK:
+        _ENDED.add(run_token)
+        state = _STATE.pop(run_token, None)
+    if state is not None:
+        state.closed = True
+        state.wake.set()
+    for key in [k for k in _SOLVERS if k[0] == run_token]:
+        del _SOLVERS[key]
+    return _remove_records(run_token)
+
+
+def _forget_topic(topic: str, dask_scheduler: Any = None) -> None:
+    """On the scheduler as the run's parent closes: drop the run's topic, whose last
+    ``distributed.admin.low-level-log-length`` (1 000) events — batches of pickled rows — it
+    keeps for its whole life otherwise (its subscribers got every one as it came: the cap never
+    dropped a row)."""
+    topics = getattr(getattr(dask_scheduler, "_broker", None), "_topics", None)
+    if topics is not None:  # a private structure of distributed (2026.8): no public way to drop a topic
+        topics.pop(topic, None)
+
+
+def run_generation(ref: SolverRef, task_blob: bytes, task_digest: str, job: Generation, run_token: str) -> Any:
+    """A Generation job on a Dask worker: the solver's candidates(task), timed (None once the
+    run has ended)."""
+    state = _state_of(run_token)
+    if state is None:
+        return None
+    with state.running:  # as an item: a death in candidates() is never blamed on an item beside it
+        solver, task = _solver_and_task(ref, run_token, task_blob, task_digest)
+        return generate(solver, task, job, _worker_address())
 
 
 def run_item(ref: SolverRef, task_blob: bytes, task_digest: str, a: Assignment, item_id: int,
              run_token: str, kill_grace_s: float, publish_s: float = PUBLISH_INTERVAL_S) -> int:
     """One work item on a Dask worker: its outcomes, published on the run's event topic every
     ``publish_s`` seconds and at the end with the item's facts (returns the item id)."""
-    from distributed import get_worker
-
+    state = _state_of(run_token)
+    if state is None:  # the run has ended
+        return item_id
     address = _worker_address()
-    state = _STATE.get(run_token)
-    if state is None:
-        state = _STATE[run_token] = _WorkerState(run_token, address, get_worker())
-    rec = BatchRecorder(address, flush_interval_s=publish_s)
-    state.begin(item_id, a.timeout_s + kill_grace_s, rec)  # before building anything: a death is accounted
-    t0, wall0 = time.monotonic(), time.time()
-    solver, task = _solver_and_task(ref, task_blob, task_digest)
-    for _ in run_job(solver, task, item_id, a, rec, _RecordWatch(state)):
-        state.publish()
-    state.publish({"item": item_id, "chunk": a.item.chunk, "attempt": a.attempt, "worker": address,
-                   "pid": os.getpid(), "units": len(a.item.units), "start": t0, "stop": time.monotonic(),
-                   "start_epoch": wall0})
-    state.finish()
+    with state.running:
+        rec = BatchRecorder(address, flush_interval_s=publish_s)
+        state.begin(item_id, a.timeout_s + kill_grace_s, rec)  # before building anything: a death is accounted
+        t0, wall0 = time.monotonic(), time.time()
+        solver, task = _solver_and_task(ref, run_token, task_blob, task_digest)
+        for _ in run_job(solver, task, item_id, a, rec, _RecordWatch(state)):
+            state.publish()
+        state.publish({"item": item_id, "chunk": a.item.chunk, "attempt": a.attempt, "worker": address,
+                       "pid": os.getpid(), "units": len(a.item.units), "start": t0, "stop": time.monotonic(),
+                       "start_epoch": wall0})
+        state.finish()
     return item_id
 
 
@@ -411,6 +488,16 @@ class _Pending:
     lost_before_start: int = 0
     #: units of the item whose outcomes arrived (its batches cover units 0.. in order)
     received: int = 0
+
+
+#: A dead worker process as Dask names it: (address, pid); either may be unknown.
+_Dead = tuple[Optional[str], Optional[int]]
+
+
+def _dead_worker(exc: Optional[BaseException]) -> _Dead:
+    """The worker process whose death ``exc`` (a KilledWorker) reports."""
+    last = getattr(exc, "last_worker", None)
+    return getattr(last, "address", None), getattr(last, "pid", None)
 
 
 def _local_hosts() -> set[str]:
@@ -454,7 +541,7 @@ class DaskBackend:
         self.addresses_seen: set[str] = set()
         self._ref: Optional[SolverRef] = None
         self._next_item = 0
-        self._records: dict[str, Optional[dict[str, Any]]] = {}
+        self._records: dict[_Dead, Optional[dict[str, Any]]] = {}
         self._old_allowed_failures: Optional[int] = None
         self._epoch0 = 0.0
         self._clock_offset = 0.0
@@ -465,7 +552,7 @@ class DaskBackend:
         self._unanswered: dict[int, float] = {}  # finished futures whose results have not arrived yet
         #: items whose worker died, accounted once the rows its watchdog confirmed have arrived:
         #: item id -> (dead worker, when to account without them)
-        self._lost_items: dict[int, tuple[Optional[str], float]] = {}
+        self._lost_items: dict[int, tuple[_Dead, float]] = {}
         #: units run again as attempt + 1 because their outcomes died with a worker
         self.units_run_again = 0
         #: batches that arrived after their item was accounted for (dropped: their units ran again)
@@ -541,7 +628,7 @@ class DaskBackend:
         self._n_workers = max(workers, len(self._note_workers()))
         # fail fast (one clear line) when the solver cannot be built on a worker
         try:
-            self.client.submit(_probe, solver, pure=False, retries=0).result(timeout=120)
+            self.client.submit(_probe, solver, self.run_token, pure=False, retries=0).result(timeout=120)
         except Exception as exc:
             raise WorkerFailure(f"cannot build solver {solver.spec!r} on a Dask worker: "
                                 f"{type(exc).__name__}: {exc}") from None
@@ -580,8 +667,9 @@ class DaskBackend:
                 self.client.run_on_scheduler(_set_allowed_failures, self._old_allowed_failures)
         except Exception:
             pass
-        try:
-            self.client.run(_remove_records, self.run_token, on_error="ignore")
+        try:  # the run's state in the workers and its rows kept by the scheduler: the cluster may outlive it
+            self.client.run(_end_run, self.run_token, on_error="ignore")
+            self.client.run_on_scheduler(_forget_topic, _topic(self.run_token))
         except Exception:
             pass
         _remove_records(self.run_token)
@@ -684,7 +772,8 @@ class DaskBackend:
         item_id = self._next_item
         if isinstance(job, Generation):
             key = f"perfkit-generate-{task.id}-a{job.attempt}-{item_id}-{self.run_token}"
-            fut = self.client.submit(run_generation, self._ref, data, digest, job, key=key, pure=False, retries=0)
+            fut = self.client.submit(run_generation, self._ref, data, digest, job, self.run_token, key=key, pure=False,
+                                     retries=0)
             self._generating[item_id] = (fut, job)
         else:
             key = f"perfkit-item-{job.item.chunk}-a{job.attempt}-{item_id}-{self.run_token}"
@@ -720,8 +809,7 @@ class DaskBackend:
                 del self._pending[item_id]
                 raise WorkerFailure(f"work item {p.a.item.chunk} failed on a Dask worker: "
                                     f"{type(exc).__name__}: {exc}")
-            dead = getattr(getattr(exc, "last_worker", None), "address", None)
-            self._lost_items[item_id] = (dead, time.monotonic() + CONFIRMED_WAIT_S)
+            self._lost_items[item_id] = (_dead_worker(exc), time.monotonic() + CONFIRMED_WAIT_S)
         now = time.monotonic()
         for item_id, (dead, until) in list(self._lost_items.items()):
             p = self._pending.get(item_id)
@@ -781,7 +869,7 @@ class DaskBackend:
         exc = _exception(fut)
         if not _is_lost(exc):
             return self._failed(job, exc)
-        record = self._record_of(getattr(getattr(exc, "last_worker", None), "address", None))
+        record = self._record_of(_dead_worker(exc))
         in_item = record is not None and record["item"] != 0
         return [Requeued([Generation(job.task_id, job.attempt + (0 if in_item else 1))])]
 
@@ -811,31 +899,34 @@ class DaskBackend:
             raise WorkerFailure(f"the Dask cluster has had no worker for {NO_WORKER_TIMEOUT_S:.0f} s")
         return since
 
-    def _record_of(self, address: Optional[str]) -> Optional[dict[str, Any]]:
-        """The dead worker's progress record (read once, then cached)."""
-        if not address:
+    def _record_of(self, dead: _Dead) -> Optional[dict[str, Any]]:
+        """The dead worker process's progress record (read once, then cached: every job it
+        held is accounted with it)."""
+        address, pid = dead
+        if not address or pid is None:
             return None
-        if address in self._records:
-            return self._records[address]
+        if dead in self._records:
+            return self._records[dead]
         record = None
         if _host(address) in _local_hosts():
-            record = read_record(self.run_token, address)
-        else:  # through a live worker on the same machine (its replacement, usually)
+            record = read_record(self.run_token, address, pid)
+        else:  # through a live worker on the same machine (its replacement, usually, maybe at its address)
             deadline = time.monotonic() + 30.0
             while record is None and time.monotonic() < deadline:
-                same = [w for w in self._note_workers() if _host(w) == _host(address) and w != address]
+                same = [w for w in self._note_workers() if _host(w) == _host(address)]
                 if same:
                     try:
-                        record = self.client.run(read_record, self.run_token, address, workers=same[:1])[same[0]]
+                        record = self.client.run(read_record, self.run_token, address, pid,
+                                                 workers=same[:1])[same[0]]
                     except Exception:
                         record = None
                     break
                 time.sleep(0.5)
-        self._records[address] = record
+        self._records[dead] = record
         why = "unknown"
         if record is not None:
-            why = {TIMED_OUT: "killed at a unit's deadline", RUNNING: "died in a unit"}.get(record["state"],
-                                                                                           "died between units")
+            why = {TIMED_OUT: "killed at a unit's deadline", RUNNING: "died in a unit"}.get(
+                record["state"], "died between units" if record["item"] else "died outside a work item")
         self.deaths.append({"worker": address, "reason": why, "at": time.monotonic(),
                             **({"units_published_at_kill": record["confirmed"]}
                                if record is not None and record["state"] == TIMED_OUT else {})})
@@ -843,7 +934,7 @@ class DaskBackend:
         self.usage.append(WorkerUsage(address, cpu, killed=True, reason=why))
         return record
 
-    def _lost(self, p: _Pending, dead: Optional[str]) -> Iterator[tuple[Outcome, int]]:
+    def _lost(self, p: _Pending, dead: _Dead) -> Iterator[tuple[Outcome, int]]:
         """Account for an item whose worker died (see the module docstring): the outcomes it
         makes, each with its unit's uid; the pieces to run again are resubmitted. The units
         whose outcomes arrived (``p.received``) are recorded already: they never run again."""
@@ -854,7 +945,7 @@ class DaskBackend:
             self._resubmit(piece, lost_before_start, rerun_of=a)
 
         record = self._record_of(dead)
-        worker = dead or "unknown"
+        worker = dead[0] or "unknown"
 
         def outcome(pos: int, status: str, **fields: Any) -> tuple[Outcome, int]:
             split, index, cand = units[pos]
@@ -903,10 +994,8 @@ class DaskBackend:
         submit(a, p.lost_before_start + (1 if record["item"] == p.item_id else 0))
 
 
-def _probe(ref: SolverRef) -> str:
-    key = _solver_key(ref)
-    if key not in _SOLVERS:
-        _SOLVERS[key] = build_solver(ref)
+def _probe(ref: SolverRef, run_token: str) -> str:
+    _solver_of(ref, run_token)
     return _worker_address()
 
 
