@@ -22,9 +22,13 @@ from perfkit.analysis import gate as g
 from perfkit.analysis.statistics import holm, paired_shift
 from perfkit.model import ConfigError
 from perfkit.orchestration.gate import sample_seconds
+from perfkit.model import PerfkitError
 from perfkit.orchestration.instructions import (
+    Child,
     Target,
     child_environment,
+    finish,
+    marker_refusal,
     measure_instructions,
     start,
     write_bytecode,
@@ -208,6 +212,9 @@ def test_history_finds_a_change_point_placed_in_a_synthetic_history(tmp_path, ca
 @pytest.mark.slow
 @pytest.mark.longest  # three runs under valgrind
 def test_the_instruction_count_is_reproducible_and_rises_with_injected_work(tmp_path):
+    refusal = marker_refusal(sys.executable)
+    if refusal:  # no valgrind, or an interpreter such as Debian's stripped /usr/bin/python3
+        pytest.skip(refusal)
     config = replace(synthetic_config(candidates=4, cpu_ms=2.0, workers=1), tasks="synthetic:1x2+1")
     heavier = replace(config, solver_options={**config.solver_options, "slowdown": 0.10})
     a1, a2 = measure_instructions(config, tmp_path, [Target("a1"), Target("a2")])
@@ -283,3 +290,31 @@ def test_a_base_revision_is_measured_in_a_temporary_worktree_in_interleaved_pair
     assert [m.pairs for m in result.metrics] == [10, 10] and "temporary worktree" in result.notes[0]
     assert base_worktrees() == before  # removed again
     assert {r.metric for r in perfkit.history("cpu", store=tmp_path).records} == {"cpu"}
+
+
+def test_a_build_that_hides_the_marker_is_named_rather_than_the_solver_blamed(tmp_path):
+    # Debian's /usr/bin/python3 is stripped: callgrind never cuts the count, one dump for 4 markers
+    folder = tmp_path / "0000"
+    folder.mkdir()
+    (folder / "callgrind.out").write_text("totals: 2543846743\n")
+    result = {"run_dir": str(tmp_path / "run"), "status_counts": {"ok": 4}, "build": {},
+              "markers": ["start", "task:1:syn-000", "tasks-end:1", "end"]}
+    (folder / "result.json").write_text(json.dumps(result))
+    done = subprocess.Popen(["true"], stderr=subprocess.PIPE, text=True)
+    child = Child(Target("a1", python="/usr/bin/python3"), done, folder, folder / "result.json", "valgrind-3.19.0", [])
+    with pytest.raises(PerfkitError, match=r"^a1: callgrind sees no call of sys_getswitchinterval in "
+                                           r"/usr/bin/python3: .*stripped") as err:
+        finish(child)
+    assert "did the solver call" not in str(err.value)
+
+
+@pytest.mark.slow  # valgrind starts a shell
+def test_the_marker_probe_says_what_is_missing(tmp_path, monkeypatch):
+    # an "interpreter" that never calls the marker, as a stripped build looks to callgrind
+    never = tmp_path / "python"
+    never.write_text("#!/bin/sh\nexit 0\n")
+    never.chmod(0o755)
+    if shutil.which("valgrind"):
+        assert "no symbol for it" in marker_refusal(str(never))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert marker_refusal(sys.executable) == "valgrind: not installed; instruction counts need it (Debian package 'valgrind')"

@@ -99,6 +99,32 @@ def valgrind_version() -> str:
     return out.stdout.strip()
 
 
+def _hidden_marker(python: str) -> str:
+    """Why no count of ``python`` can be split: its build hides the marker function."""
+    return (f"callgrind sees no call of {measured_run.MARKER_FUNCTION} in {python}: this interpreter's build "
+            "has no symbol for it (a stripped binary, as Debian's /usr/bin/python3 is), so the count cannot be "
+            "cut at the run's markers; count with a Python built with its symbols (pyenv, python.org)")
+
+
+def marker_refusal(python: str = sys.executable) -> Optional[str]:
+    """Why instruction counts of ``python`` cannot be taken here (valgrind missing, or the marker
+    function invisible to callgrind in this build), or None when they can: one call of the
+    marker under callgrind must make one dump. Costs one interpreter start under valgrind (~2 s)."""
+    try:
+        valgrind_version()
+    except PerfkitError as exc:
+        return str(exc)
+    with tempfile.TemporaryDirectory(prefix="perfkit-marker-") as tmp:
+        out = Path(tmp) / "callgrind.out"
+        probe = subprocess.run(["valgrind", "--tool=callgrind", f"--dump-before={measured_run.MARKER_FUNCTION}",
+                                f"--callgrind-out-file={out}", "--quiet", python, "-I", "-S", "-c",
+                                "import sys; sys.getswitchinterval()"],
+                               capture_output=True, text=True, timeout=300)
+        if probe.returncode != 0:
+            return f"valgrind could not run {python}: {probe.stderr.strip()[-300:] or probe.returncode}"
+        return None if out.with_name(out.name + ".1").exists() else _hidden_marker(python)
+
+
 def _no_aslr() -> list[str]:
     """``setarch <machine> -R`` when it works here (a container may forbid the personality call)."""
     exe = shutil.which("setarch")
@@ -219,7 +245,10 @@ def finish(child: Child) -> tuple[Path, InstructionCount]:
     if result["status_counts"].get("timeout"):
         raise PerfkitError(f"{result['run_dir']}: {result['status_counts']['timeout']} unit(s) timed out under "
                            f"valgrind even with {TIMEOUT_SCALE:g}× the timeout; the count would not be the work")
-    count = instruction_count(result, dump_counts(child.folder), child.valgrind or "")
+    counts = dump_counts(child.folder)
+    if len(counts) == 1 and result["markers"]:  # not one marker cut the count: the build hides them all
+        raise PerfkitError(f"{child.target.name}: {_hidden_marker(child.target.python)}")
+    count = instruction_count(result, counts, child.valgrind or "")
     run_dir = Path(result["run_dir"])
     write_instructions(run_dir, count)
     return run_dir, count
