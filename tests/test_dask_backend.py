@@ -222,9 +222,12 @@ def test_a_worker_killed_at_a_units_timeout_loses_only_that_unit(tmp_path, monke
     tasks = [make_task("t1", n_demo=2, n_test=0, seed=3)]
 
     def run(backend: str, faults: str, workers: int):
+        # each unit mostly sleeps: its wall is the same on a loaded machine, so unit 21's tenfold
+        # (0.2 s) stays well inside its 0.5 s limit; as CPU (cpu_ms 20) it could outlast it on one
+        # busy core, and the watchdog killed it at its deadline before it could exit by itself
         config = RunConfig(solver="synthetic", tasks="hand-made", strategy="sequential", backend=backend,
                            workers=workers, timeout=TimeoutPolicy(TIMEOUT_S),
-                           solver_options={"candidates": 12, "cpu_ms": 20, "faults": faults})
+                           solver_options={"candidates": 12, "cpu_ms": 2, "sleep_ms": 18, "faults": faults})
         return load_run(runner.run(config, store_dir=tmp_path / backend, tasks=tasks).path)
 
     reference = run("inline", "", 1).units.set_index(KEY)["output_hash"]
