@@ -109,6 +109,25 @@ def test_help_on_a_verb(flag, capsys):
     assert "--strategy" in out and "--solver-opt" in out
 
 
+@pytest.mark.parametrize("verb", [["run"], ["profile"], ["compare"], ["gate"], ["predict"]])
+def test_help_on_a_narrow_terminal_cuts_no_option_name(verb, capsys, monkeypatch):
+    # at 40 columns typer's rich table printed "--strat…" and "--solve…": a name no one can type
+    import typer
+
+    from perfkit.cli.app import app
+
+    monkeypatch.setenv("COLUMNS", "40")
+    monkeypatch.delenv("TERMINAL_WIDTH", raising=False)
+    code, out, err = perfkit([*verb, "--help"], capsys)
+    assert code == 0, err
+    command = typer.main.get_command(app)
+    for word in verb:
+        command = command.commands[word]
+    names = {o for p in command.params for o in p.opts + p.secondary_opts if o.startswith("--")}
+    assert names and all(name in out for name in names), sorted(n for n in names if n not in out)
+    assert "-…" not in out
+
+
 @pytest.mark.parametrize("verb", [["run"], ["profile"], ["compare"], ["baseline", "save"]])
 def test_every_solver_help_names_every_built_in_solver(verb, capsys, monkeypatch):
     from perfkit.solvers import BUILTIN_SOLVERS

@@ -12,6 +12,18 @@ from typer.core import TyperGroup
 
 #: ``-h`` as well as ``--help``, on every command (sub-commands inherit it).
 HELP = {"help_option_names": ["-h", "--help"]}
+#: Help is laid out at least this wide: narrower, typer's rich option table cuts option names
+#: ("--strat…", "--solve…" at 40 columns); wider, a long line wraps in the terminal, whole.
+HELP_MIN_COLUMNS = 80
+
+
+def widen_help() -> None:
+    """Lay out typer's help at the console's width, or HELP_MIN_COLUMNS when that is narrower;
+    ``TERMINAL_WIDTH``, typer's own setting, wins."""
+    from typer import rich_utils
+
+    if "TERMINAL_WIDTH" not in os.environ:
+        rich_utils.MAX_WIDTH = max(Console().width, HELP_MIN_COLUMNS)
 
 
 class Verbs(TyperGroup):
