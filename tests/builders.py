@@ -204,3 +204,17 @@ def tmpfs(folder: Path, options: str, what: str) -> Iterator[Path]:
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def copy_of_package(source: Path, target: Path) -> Path:
+    """A writable copy of the perfkit package at ``source`` (without bytecode) in ``target``: the
+    copy's files and folders are the test's, whatever the modes of a read-only checkout."""
+    import os
+    import shutil
+
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+    for folder, _, files in os.walk(target):
+        os.chmod(folder, 0o755)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o644)
+    return target

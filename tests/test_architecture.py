@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from builders import copy_of_package
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -25,7 +27,7 @@ def test_a_wrong_way_import_breaks_the_contract(tmp_path):
     """A copy of the package where the model imports the runner: lint-imports must fail."""
     import shutil
 
-    shutil.copytree(ROOT / "perfkit", tmp_path / "perfkit", ignore=shutil.ignore_patterns("__pycache__"))
+    copy_of_package(ROOT / "perfkit", tmp_path / "perfkit")
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     task = tmp_path / "perfkit" / "model" / "task.py"
     task.write_text(task.read_text() + "\nfrom perfkit.runner import run  # wrong way\n")

@@ -168,7 +168,9 @@ def test_gate_cli_exit_codes_and_json(stored, tmp_path):
 @pytest.mark.xdist_group("gate-phases")
 def test_baseline_file_round_trip_and_changed_answers(stored, tmp_path):
     store, paths = stored
-    path = perfkit.save_baseline("unit", paths["baseline"], directory=tmp_path)
+    # the history it appends goes to tmp_path too: by default it is reports/runs of the checkout,
+    # which the suite must not write (a read-only checkout refused it)
+    path = perfkit.save_baseline("unit", paths["baseline"], directory=tmp_path, store=tmp_path / "store")
     base = load_side([str(path)], "baseline")
     assert len(base.repeats) == 3 and len(base.answers) == 2 * 4 * CANDIDATES
     assert base.environment.get("cpu_model")

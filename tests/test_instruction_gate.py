@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from builders import synthetic_config
+from builders import copy_of_package, synthetic_config
 
 import perfkit
 from perfkit import runner
@@ -236,7 +236,7 @@ def test_bytecode_is_cached_before_counting_even_where_the_caller_forbids_writin
     # count (docs/benchmarks.md): the plain warm-up run writes it, counted runs never do
     monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")  # as many CI images and shells set it
     tree = tmp_path / "tree"
-    shutil.copytree(Path(perfkit.__file__).parent, tree / "perfkit", ignore=shutil.ignore_patterns("__pycache__"))
+    copy_of_package(Path(perfkit.__file__).parent, tree / "perfkit")
     config = replace(synthetic_config(candidates=2, cpu_ms=0.1, workers=1), tasks="synthetic:1x1+1")
     write_bytecode(config, [Target("base", pythonpath=str(tree))], tmp_path / "warm")
     assert list((tree / "perfkit" / "runner" / "__pycache__").glob("run.*.pyc"))
@@ -270,6 +270,12 @@ def test_a_counted_run_flushes_outcomes_by_count_only(tmp_path, monkeypatch):
 @pytest.mark.longest
 def test_a_base_revision_is_measured_in_a_temporary_worktree_in_interleaved_pairs(tmp_path, monkeypatch):
     repo = Path(__file__).resolve().parents[1]
+    git_dir = subprocess.run(["git", "-C", str(repo), "rev-parse", "--path-format=absolute", "--git-common-dir"],
+                             capture_output=True, text=True)
+    if git_dir.returncode != 0:  # e.g. a checkout owned by another user, which git refuses (safe.directory)
+        pytest.skip(f"git refuses this checkout: {git_dir.stderr.strip()}")
+    if not os.access(git_dir.stdout.strip(), os.W_OK):
+        pytest.skip("this checkout's .git is read-only: the gate's temporary worktree (git worktree add) writes there")
     # the gate's temporary worktree goes under tmp_path, so only this test's worktree is looked
     # at: another checkout of the same repository may run its own gate meanwhile
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
@@ -318,3 +324,20 @@ def test_the_marker_probe_says_what_is_missing(tmp_path, monkeypatch):
         assert "no symbol for it" in marker_refusal(str(never))
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     assert marker_refusal(sys.executable) == "valgrind: not installed; instruction counts need it (Debian package 'valgrind')"
+
+
+def test_a_checkout_git_refuses_is_named_with_gits_reason(tmp_path, monkeypatch):
+    # a checkout owned by another user: git's "dubious ownership" line, not its hint, and not
+    # "not inside a git repository" alone
+    from perfkit.orchestration import gate as orchestration_gate
+
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "git").write_text("#!/bin/sh\necho \"fatal: detected dubious ownership in repository at '/ro'\" >&2\n"
+                              "echo 'To add an exception for this directory, call:' >&2\necho >&2\n"
+                              "echo '\tgit config --global --add safe.directory /ro' >&2\nexit 128\n")
+    (fake / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(ConfigError, match="not inside a git repository git will use .*fatal: detected dubious "
+                                          "ownership in repository at '/ro'"):
+        orchestration_gate.repository(tmp_path)

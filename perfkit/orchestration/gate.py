@@ -105,8 +105,10 @@ def measure_pairs(config: RunConfig, base: Target, head: Target, store: Path, me
 
 def _git(repo: Path, *args: str) -> str:
     out = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=300)
-    if out.returncode != 0:
-        raise PerfkitError(f"git {' '.join(args)}: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else 'failed'}")
+    if out.returncode != 0:  # git's "fatal:" line says why; hints follow it (a safe.directory command)
+        lines = out.stderr.strip().splitlines()
+        reason = next((line for line in lines if line.startswith(("fatal:", "error:"))), lines[-1] if lines else "failed")
+        raise PerfkitError(f"git {' '.join(args)}: {reason}")
     return out.stdout.strip()
 
 
@@ -114,8 +116,8 @@ def repository(start_dir: Path = Path(".")) -> Path:
     """The git repository the current code is in (a ConfigError outside one)."""
     try:
         return Path(_git(start_dir, "rev-parse", "--show-toplevel"))
-    except PerfkitError:
-        raise ConfigError("base", str(start_dir), "not inside a git repository") from None
+    except PerfkitError as exc:  # git's reason: no repository, or one it refuses (another user's)
+        raise ConfigError("base", str(start_dir), f"not inside a git repository git will use ({exc})") from None
 
 
 def commit_of(ref: str, repo: Path) -> str:
