@@ -25,7 +25,9 @@ from typing import Any, Iterator, Optional
 
 from perfkit.backends.base import KILL_GRACE_S, Assignment, Event, Generation, Job, SolverRef, WorkerUsage, build_solver
 from perfkit.backends import unit
-from perfkit.backends.unit import BatchRecorder, HardTimeout, Watch, generate, run_job
+from perfkit.backends.thread import stray_threads
+from perfkit.backends.usage import children_cpu_s, children_usage
+from perfkit.backends.unit import PROCESS_CPU, THREAD_CPU, BatchRecorder, HardTimeout, Watch, generate, run_job
 from perfkit.model import Task
 
 #: The code of perfkit's own unit loop: a second alarm that finds it running, after the first
@@ -87,9 +89,16 @@ class InlineBackend:
         self._watch = AlarmWatch() if self.hard_timeouts else Watch()
         self._previous_handler: Any = None
         self._dispatched = 0
+        #: Which CPU is a unit's (perfkit/backends/unit.py): the process's, as on a process
+        #: worker, since this process runs one unit at a time; the calling thread's while threads
+        #: an earlier thread run could not stop still run here, whose CPU is not the units'.
+        self.unit_cpu = PROCESS_CPU
+        self._children0: Optional[float] = None
 
     def start(self, solver: SolverRef, workers: int) -> None:
         """Build the solver in this process."""
+        self.unit_cpu = THREAD_CPU if stray_threads()[0] else PROCESS_CPU
+        self._children0 = children_cpu_s()
         self._solver = build_solver(solver)
 
     def capacity(self) -> int:
@@ -118,13 +127,13 @@ class InlineBackend:
 
     def _run(self, task: Task, job: Job) -> Iterator[Event]:
         if isinstance(job, Generation):
-            yield generate(self._solver, task, job, "main")
+            yield generate(self._solver, task, job, "main", self.unit_cpu)
             return
         a: Assignment = job
         self._dispatched += 1
         if self.hard_timeouts:
             self._arm(a.timeout_s)
-        for _ in run_job(self._solver, task, self._dispatched, a, self._rec, self._watch):
+        for _ in run_job(self._solver, task, self._dispatched, a, self._rec, self._watch, self.unit_cpu):
             yield self._rec.take()[0]
         if len(self._rec):
             yield self._rec.take()[0]
@@ -147,14 +156,16 @@ class InlineBackend:
             _WATCH = None
 
     def finish_run(self) -> list[WorkerUsage]:
-        """The inline 'worker' is the parent itself: its CPU is counted as the parent's."""
+        """The inline 'worker' is the parent itself: its CPU is counted as the parent's; the
+        programs its units ran (reaped child processes) are reported here."""
         self._disarm()
         self._jobs.clear()
         self._current = None
-        return []
+        since, self._children0 = self._children0, None
+        return children_usage(since)
 
     def close(self) -> list[WorkerUsage]:
         return self.finish_run()
 
     def resources(self) -> dict[str, Any]:
-        return {"threads": 0, "processes": 0, "hard_timeouts": self.hard_timeouts}
+        return {"threads": 0, "processes": 0, "hard_timeouts": self.hard_timeouts, "unit_cpu": self.unit_cpu}

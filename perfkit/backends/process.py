@@ -59,7 +59,7 @@ from perfkit.backends import base
 from perfkit.backends.base import (
     KILL_GRACE_S, MAX_ATTEMPTS, Assignment, Event, Generation, Job, Requeued, SolverRef, WorkerFailure,
     WorkerUsage, build_solver)
-from perfkit.backends.unit import BatchRecorder, Watch, generate, run_job
+from perfkit.backends.unit import PROCESS_CPU, BatchRecorder, Watch, generate, run_job
 from perfkit.backends.usage import KilledWorker, peak_rss_bytes, process_cpu_s, reset_peak_rss
 from perfkit.model import Outcome, OutcomeBatch, Task
 
@@ -269,7 +269,8 @@ def _serve(conn: Connection, slot: Any) -> None:
         if kind == "item":
             dispatch, a = msg[1], msg[2]
             reset_peak_rss()  # each work item has its own peak (perfkit/backends/usage.py)
-            for _ in run_job(solver, tasks[a.item.task_id], dispatch, a, rec, watch):
+            # one unit at a time in this process: its CPU is the process's, every thread and child
+            for _ in run_job(solver, tasks[a.item.task_id], dispatch, a, rec, watch, PROCESS_CPU):
                 batch, progress = rec.take()
                 post(("batch", batch.sealed(), progress, (), None))
             batch, progress = rec.take() if len(rec) else (None, [])
@@ -281,7 +282,7 @@ def _serve(conn: Connection, slot: Any) -> None:
         elif kind == "generate":
             dispatch, job = msg[1], msg[2]
             watch.job(dispatch)
-            post(("generated", dispatch, generate(solver, tasks[job.task_id], job, name)))
+            post(("generated", dispatch, generate(solver, tasks[job.task_id], job, name, PROCESS_CPU)))
         elif kind == "open":
             rec.flush_interval_s, rec.flush_units = msg[2]
             try:
@@ -519,7 +520,7 @@ class ProcessBackend:
     def resources(self) -> dict[str, Any]:
         return {"processes_created": self.spawned_this_run, "pool_processes": len(self.pool),
                 "pool_runs": self.runs, "start_method": self.ctx.get_start_method(),
-                "cold_start": self.cold_start, "threads": 0,
+                "cold_start": self.cold_start, "threads": 0, "unit_cpu": PROCESS_CPU,
                 "kill_grace_s": self.kill_grace_s, "jobs_per_worker": JOBS_PER_WORKER,
                 "flush_interval_s": self.flush[0], "flush_units": self.flush[1]}
 

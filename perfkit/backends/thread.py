@@ -35,7 +35,8 @@ import psutil
 from perfkit.backends.base import (
     KILL_GRACE_S, Assignment, Event, Generation, Job, Requeued, SolverRef, WorkerFailure, WorkerUsage,
     build_solver, drain)
-from perfkit.backends.unit import BatchRecorder, Watch, generate, run_job
+from perfkit.backends.usage import children_cpu_s, children_usage
+from perfkit.backends.unit import THREAD_CPU, BatchRecorder, Watch, generate, run_job
 from perfkit.model import Outcome, OutcomeBatch, Task
 
 #: Longest the watcher waits without looking at the slots (seconds).
@@ -136,6 +137,7 @@ class ThreadBackend:
         self._pending = 0
         self._dispatched = 0
         self._workers = 0
+        self._children0: Optional[float] = None
         self._solver: Any = None
         #: [True] once the run ends: threads finish the unit they run and take no further one
         #: (a list read per unit: cheaper than an Event's method call).
@@ -143,6 +145,7 @@ class ThreadBackend:
 
     def start(self, solver: SolverRef, workers: int) -> None:
         """Build the solver once and start ``workers`` threads."""
+        self._children0 = children_cpu_s()
         self._solver = build_solver(solver)
         self._workers = workers
         self.max_leaked = self.max_leaked if self.max_leaked is not None else 4 * workers
@@ -288,11 +291,14 @@ class ThreadBackend:
         self.slots = []
         kept = {id(leak) for leak in STRAYS}
         STRAYS.extend(leak for leak in self.leaks if leak.slot.finished is None and id(leak) not in kept)
-        return []  # threads share the parent's CPU account, which the run measures as a whole
+        # threads share the parent's CPU account, which the run measures as a whole; the
+        # programs their units ran (reaped child processes) are reported here
+        since, self._children0 = self._children0, None
+        return children_usage(since)
 
     def close(self) -> list[WorkerUsage]:
         return self.finish_run() if self.slots else []
 
     def resources(self) -> dict[str, Any]:
-        return {"threads_created": self.created, "processes": 0, "leaked_threads": len(self.leaks),
+        return {"threads_created": self.created, "processes": 0, "leaked_threads": len(self.leaks), "unit_cpu": THREAD_CPU,
                 "max_leaked": self.max_leaked, "kill_grace_s": self.kill_grace_s}

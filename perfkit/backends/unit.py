@@ -1,8 +1,8 @@
 """What a worker does: evaluate units, timed, classified, recorded into a batch, never lost.
 
 This module runs inside every worker (inline, thread, process, Dask). It times each unit on
-``time.monotonic()`` (one clock for every process of a machine) and ``time.thread_time()``
-(the CPU of the thread that ran it), and turns whatever the solver did into exactly one
+``time.monotonic()`` (one clock for every process of a machine) and a CPU clock its backend
+chooses (:data:`THREAD_CPU` or :data:`PROCESS_CPU`, below), and turns whatever the solver did into exactly one
 status: an exception before the deadline (any BaseException but the user's Ctrl-C or SIGTERM:
 a solver's SystemExit or KeyboardInterrupt too) is an ``error`` with its type, an exception or
 a result after the deadline is a ``timeout``, a budget already spent is ``skipped``.
@@ -15,10 +15,22 @@ ends (a store into shared memory, an attribute, a dict entry) — no message, no
 syscall per unit.
 
 Clocks: the CPU window is read inside the wall window (``started ≤ cpu0 ≤ cpu1 ≤ ended``), so a
-unit's CPU never exceeds its wall; both clocks have 1 ns resolution on Linux and the CPU clock
-of the running thread is read exactly (the kernel adds the current slice), so a unit shorter
+unit that computes on one thread never has more CPU than wall (one that computes on several
+may); both clocks have 1 ns resolution on Linux and a CPU clock is read exactly (the kernel
+adds the current slice), so a unit shorter
 than a microsecond still gets a positive wall and CPU of a few hundred nanoseconds (the cost of
 one clock read), never zero or negative (tests/test_execution.py).
+
+Which CPU is a unit's: a solver may compute outside the thread that calls it — numpy's
+OpenBLAS splits a large product or solve over threads of its own, a solver's thread pool runs
+C code that releases the GIL, ``subprocess.run`` starts a program. Where a process runs one
+unit at a time (a process worker, the inline backend: :data:`PROCESS_CPU`) the unit's CPU is
+the process's CPU clock (every thread) plus the CPU of the child processes it reaped; where
+threads share a process (the thread backend: :data:`THREAD_CPU`) only the calling thread's
+CPU can be told apart, and the report says what that misses (docs/design.md, "Figures";
+docs/benchmarks.md, "Session 11"). Children are read after a unit of at least
+:data:`CHILD_MIN_WALL_S` only: a shorter one cannot have started and reaped a program, and
+the read (a ``getrusage`` call) stays off the hot path of short units.
 """
 
 from __future__ import annotations
@@ -32,6 +44,7 @@ import numpy as np
 
 from perfkit.backends import base
 from perfkit.backends.base import Assignment, Generation, Generated
+from perfkit.backends.usage import children_cpu_s
 from perfkit.model import (
     UNIT_COLUMNS,
     WHOLE_SAMPLE,
@@ -50,6 +63,20 @@ MAX_MESSAGE_CHARS = 500
 
 _NAN = float("nan")
 
+#: The CPU a unit is charged with: the calling thread's only (threads sharing a process) ...
+THREAD_CPU = "thread"
+#: ... or its whole process's (every thread) and the child processes it reaped (one unit at a time).
+PROCESS_CPU = "process"
+#: A unit shorter than this (wall seconds) has reaped no child process of its own: starting and
+#: waiting for the smallest program (``subprocess.run(["true"])``) takes 0.6 ms here. Children
+#: reaped in shorter units are charged to the next unit that reads them.
+CHILD_MIN_WALL_S = 2e-4
+
+
+def cpu_clock_of(kind: str) -> Callable[[], float]:
+    """The CPU clock (seconds) of :data:`THREAD_CPU` or :data:`PROCESS_CPU` units."""
+    return time.process_time if kind == PROCESS_CPU else time.thread_time
+
 
 class HardTimeout(BaseException):
     """Raised into a unit by a backend that can interrupt it (SIGALRM inline). A BaseException
@@ -65,7 +92,7 @@ class Watch:
 
     A watch that only needs to *see* the unit in flight sets ``slot`` instead: a mutable
     sequence ``[job dispatch number, unit position, unit start, thread CPU at the start]``
-    (start 0 between units; monotonic and ``thread_time`` seconds) that the unit loop writes
+    (start 0 between units; monotonic and unit CPU clock seconds) that the unit loop writes
     itself — stores, no call (the process backend's shared memory, the inline backend's
     alarm). The start is written last.
     """
@@ -254,21 +281,24 @@ def expected_hash(sample: Any) -> Optional[str]:
 
 
 def run_job(solver: Any, task: Task, dispatch: int, a: Assignment, rec: BatchRecorder,
-            watch: Watch = NO_WATCH) -> Iterator[None]:
+            watch: Watch = NO_WATCH, cpu: str = THREAD_CPU) -> Iterator[None]:
     """Run the units of assignment ``a`` in order into ``rec``, yielding whenever ``rec`` is due
     (``rec.flush_interval_s`` / ``rec.flush_units``): the caller then takes the batch and sends it. Stops early
     when ``watch.end()`` says the unit was given up (the unit and the rest of the item are then
-    accounted for by the backend)."""
+    accounted for by the backend). ``cpu``: which CPU is the unit's (:data:`THREAD_CPU`, or
+    :data:`PROCESS_CPU` where the process runs one unit at a time)."""
     rec.open(dispatch, a)
     watch.job(dispatch)
     if a.item.sample_level:
-        yield from _run_sample_level(solver, task, a, rec, watch)
+        yield from _run_sample_level(solver, task, a, rec, watch, cpu)
         return
     evaluate = solver.evaluate
     sample_of = task.sample
     timeout = a.timeout_s
     budget = a.has_budget
-    mono, cpu_clock = time.monotonic, time.thread_time
+    mono, cpu_clock = time.monotonic, cpu_clock_of(cpu)
+    # reaped children's CPU, read after units long enough to have had one (CHILD_MIN_WALL_S)
+    children = children_cpu_s() if cpu == PROCESS_CPU else None
     begin, end, slot = watch.begin, watch.end, watch.slot
     expected_of: dict[tuple[str, int], Optional[str]] = {}
     last: tuple[Any, int] = (None, -1)
@@ -328,6 +358,10 @@ def run_job(solver: Any, task: Task, dispatch: int, a: Assignment, rec: BatchRec
             add_pos(pos)
             add_started(started)
             add_ended(ended)
+            if children is not None and ended - started >= CHILD_MIN_WALL_S:
+                cpu0 += children
+                children = children_cpu_s()
+                cpu1 += children
             add_cpu(cpu1 - cpu0)
             if failure is None:
                 try:
@@ -368,10 +402,12 @@ def run_job(solver: Any, task: Task, dispatch: int, a: Assignment, rec: BatchRec
              flush_at) = rec.columns()
 
 
-def _run_sample_level(solver: Any, task: Task, a: Assignment, rec: BatchRecorder, watch: Watch) -> Iterator[None]:
+def _run_sample_level(solver: Any, task: Task, a: Assignment, rec: BatchRecorder, watch: Watch,
+                      cpu: str = THREAD_CPU) -> Iterator[None]:
     """The units of an opaque solver: each is a whole sample and yields one row per candidate
     (heavy units, so this path builds Outcome objects)."""
     segment = rec.segments[-1]
+    cpu_clock = cpu_clock_of(cpu)
     for pos, (split, index, _whole) in enumerate(a.item.units):
         sample = task.sample(split, index)
         now = time.monotonic()
@@ -387,23 +423,26 @@ def _run_sample_level(solver: Any, task: Task, a: Assignment, rec: BatchRecorder
         failure: Optional[BaseException] = None
         result: Any = None
         started = time.monotonic()
-        cpu0 = time.thread_time()
+        children = children_cpu_s() if cpu == PROCESS_CPU else 0.0
+        cpu0 = cpu_clock()
         try:
             try:
                 watch.begin(pos, started, cpu0)
                 result = solver.solve_sample(task, sample, started + a.timeout_s)
-                cpu1 = time.thread_time()
+                cpu1 = cpu_clock()
                 ended = time.monotonic()
             except Exception as exc:
-                cpu1, ended, failure = time.thread_time(), time.monotonic(), exc
+                cpu1, ended, failure = cpu_clock(), time.monotonic(), exc
         except HardTimeout as exc:
-            cpu1, ended, failure = time.thread_time(), time.monotonic(), exc
+            cpu1, ended, failure = cpu_clock(), time.monotonic(), exc
         except SignalInterrupt:  # the user's Ctrl-C or SIGTERM: the run's to handle
             raise
         except BaseException as exc:  # SystemExit, its own KeyboardInterrupt...: still the unit's error
-            cpu1, ended, failure = time.thread_time(), time.monotonic(), exc
+            cpu1, ended, failure = cpu_clock(), time.monotonic(), exc
         if not watch.end():
             return
+        if cpu == PROCESS_CPU:
+            cpu1 += children_cpu_s() - children
         over = ended >= started + a.timeout_s
 
         def outcome(c: str, status: str) -> Outcome:
@@ -530,12 +569,14 @@ def _sample_outcomes(solver: Any, task: Task, expected: Optional[str], result: A
     return out
 
 
-def generate(solver: Any, task: Task, job: Generation, worker: str) -> Generated:
+def generate(solver: Any, task: Task, job: Generation, worker: str, cpu: str = THREAD_CPU) -> Generated:
     """Run the solver's ``candidates(task)`` (a Generation job), timed like a unit. A failure —
     anything it raises but the user's Ctrl-C, an unusable or duplicate id — is returned as the
     event's ``error`` (the runner stops the run with it once the tasks before this one are
     done), never raised."""
-    started, cpu0 = time.monotonic(), time.thread_time()
+    cpu_clock = cpu_clock_of(cpu)
+    children = children_cpu_s() if cpu == PROCESS_CPU else 0.0
+    started, cpu0 = time.monotonic(), cpu_clock()
     candidates: Optional[list[str]] = None
     try:
         candidates = [str(c) for c in solver.candidates(task)]
@@ -551,7 +592,8 @@ def generate(solver: Any, task: Task, job: Generation, worker: str) -> Generated
         elif len(set(candidates)) != len(candidates):
             candidates, error = None, "the solver's candidates() returned duplicate ids"
     ended = time.monotonic()
-    return Generated(job, candidates, ended - started, time.thread_time() - cpu0, error, worker, started)
+    cpu_s = cpu_clock() - cpu0 + (children_cpu_s() - children if cpu == PROCESS_CPU else 0.0)
+    return Generated(job, candidates, ended - started, cpu_s, error, worker, started)
 
 
 def _text(exc: BaseException) -> str:

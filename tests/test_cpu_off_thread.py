@@ -1,0 +1,152 @@
+"""Units whose CPU runs outside the thread that calls them (benchmarks/blas_work.py,
+docs/benchmarks.md "Session 11"): numpy's OpenBLAS computes on threads of its own, a solver's
+thread pool runs C code that releases the GIL, ``subprocess.run`` runs a program. A unit's CPU
+is its whole process's where one unit runs at a time (process workers, inline), and the
+analysis neither calls the rest perfkit's nor other processes' nor a wait. Runs in memory are
+built by construction (tests/builders.py); the real runs measure CPU that the unit's own
+helper thread or child counted itself, so no figure depends on the machine's speed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from builders import CANDS, SAMPLES, make_run, make_task, reference_run, synthetic_config, unit_rows
+
+import perfkit
+from perfkit.analysis.comparison import analyse
+from perfkit.model import RunConfig
+
+#: CPU (seconds) each unit's helper burns, counted by the helper itself.
+BURN_S = 0.03
+
+
+def burn(seconds: float, clock=time.thread_time) -> None:
+    """Busy until ``clock`` has advanced ``seconds``."""
+    start = clock()
+    while clock() - start < seconds:
+        pass
+
+
+class HelperThreadSolver:
+    """Each unit waits for a thread of its own that computes BURN_S of CPU (as numpy's OpenBLAS
+    pool does for a large product): the calling thread itself only waits."""
+
+    def candidates(self, task):
+        return ["c000", "c001"]
+
+    def evaluate(self, task, sample, candidate, deadline):
+        t = threading.Thread(target=burn, args=(BURN_S,))
+        t.start()
+        t.join()
+        return [[1]]
+
+
+class ChildProcessSolver(HelperThreadSolver):
+    """Each unit runs a program (a Python child) that computes BURN_S of CPU."""
+
+    def evaluate(self, task, sample, candidate, deadline):
+        code = f"import time\nt = time.process_time()\nwhile time.process_time() - t < {BURN_S}: pass"
+        subprocess.run([sys.executable, "-S", "-c", code], check=True)
+        return [[1]]
+
+
+def _run(tmp_path, solver: str, backend: str):
+    base = synthetic_config("sequential", backend, 1).__dict__
+    config = RunConfig(**{**base, "solver": f"test_cpu_off_thread:{solver}", "solver_options": {}, "timeout": base["timeout"]})
+    return perfkit.run(config, tmp_path, tasks=[make_task("t", n_demo=1, n_test=0)])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["inline", "process"])
+def test_a_units_cpu_on_another_thread_of_its_process_is_the_units(tmp_path, backend):
+    # OpenBLAS's threads: the calling thread read ~0 CPU for a unit that computed BURN_S
+    run = _run(tmp_path, "HelperThreadSolver", backend)
+    assert (run.units["cpu_s"] >= BURN_S).all(), run.units[["candidate", "wall_s", "cpu_s"]]
+    assert run.summary.resources["unit_cpu"] == "process"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["inline", "process"])
+def test_a_program_a_unit_runs_is_the_units_cpu_and_the_runs_not_other_processes(tmp_path, backend):
+    # gzip in a child: the unit read ~0 CPU (a wait), and its CPU read as other processes'
+    # ("the machine was not quiet"), the reference's own efficiency 11 %
+    run = _run(tmp_path, "ChildProcessSolver", backend)
+    assert (run.units["cpu_s"] >= BURN_S).all(), run.units[["candidate", "wall_s", "cpu_s"]]
+    assert run.summary.cpu_s >= 2 * BURN_S
+
+
+def _many_cores(cpu_per_wall: float, **kw):
+    """The reference's units back to back, each computing on ``cpu_per_wall`` cores (CPU = that
+    many times its wall of 0.1 s)."""
+    rows = unit_rows(SAMPLES, CANDS, cpu=0.1)
+    for r in rows:
+        r["cpu_s"] = 0.1 * cpu_per_wall
+    return make_run(rows, **kw)
+
+
+@pytest.mark.slow
+def test_units_that_compute_on_two_cores_at_once_bound_the_reference_at_its_wall():
+    # the sequential reference read 200 % of its physical limit once each unit's CPU counted
+    # both of OpenBLAS's threads: the bound was its CPU on one slot
+    c = analyse([_many_cores(2.0)])
+    fig = c.figure_of(c.runs[0])
+    assert fig.ideal_wall_s == pytest.approx(4.8)  # 48 units × 0.1 s of wall: one lane
+    assert fig.efficiency == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+def test_two_workers_of_two_core_units_are_bound_by_the_cores():
+    # each unit takes both cores for 0.1 s: two workers cannot beat the reference's wall
+    ref = _many_cores(2.0)
+    rows = unit_rows(SAMPLES, CANDS, cpu=0.2)
+    for i, r in enumerate(rows):
+        r["chunk"], r["cpu_s"] = i // 4 + 1, 0.2  # twice the wall under sequential: they shared the cores
+    par = make_run(rows, "candidate-parallel", "process", 2)
+    c = analyse([ref, par])
+    assert c.figure_of(c.runs[1]).ideal_wall_s == pytest.approx(4.8)  # 9.6 s of CPU on 2 cores
+
+
+@pytest.mark.slow
+def test_more_cpu_than_sequential_from_oversubscribed_blas_threads_is_not_blamed_on_state():
+    # 2 workers × 2 OpenBLAS threads on 2 cores took 1.7–5× the reference's CPU: "the work was
+    # not the same ... a cache", where each worker's BLAS threads fought for the cores
+    scale = {"calibration_cpu_s": 0.006}
+    ref = _many_cores(2.0, summary=scale)
+    rows = unit_rows(SAMPLES, CANDS, cpu=0.4)
+    for i, r in enumerate(rows):
+        r["chunk"] = i // 4 + 1
+    par = make_run(rows, "candidate-parallel", "process", 2, summary=scale)
+    found = analyse([ref, par]).findings
+    assert not [f for f in found if f.rule == "cold-state"], found
+    over = [f for f in found if f.rule == "oversubscribed"]
+    assert len(over) == 1 and "2.0 cores at once" in over[0].sentence and "OPENBLAS_NUM_THREADS" in over[0].sentence
+
+
+def _thread_run(cpu: float, run_cpu_s: float, scale: dict):
+    """A thread run whose units' calling threads read ``cpu`` each, the whole run ``run_cpu_s``."""
+    rows = unit_rows(SAMPLES, CANDS, cpu=0.1)
+    for i, r in enumerate(rows):
+        r["chunk"], r["cpu_s"] = i // 4 + 1, cpu
+    rows = [dict(r, worker=f"w{i % 2}") for i, r in enumerate(rows)]
+    return make_run(rows, "candidate-parallel", "thread", 2, wall_s=2.5, cpu_s=run_cpu_s,
+                    summary={**scale, "resources": {"unit_cpu": "thread"}})
+
+
+@pytest.mark.slow
+def test_a_thread_run_that_sees_only_its_calling_threads_is_told_from_less_work():
+    # gzip units on threads read 0.10× the reference's CPU: efficiency 9 % (the bound took each
+    # unit's own CPU as its work) and, had it been below, "warm state"
+    scale = {"calibration_cpu_s": 0.006}
+    ref = reference_run(summary={**scale, "resources": {"unit_cpu": "process"}})
+    c = analyse([ref, _thread_run(0.01, 4.8, scale)])
+    fig = c.figure_of(c.runs[1])
+    assert fig.work_s == pytest.approx(4.8)  # the reference's CPU, not the threads' 0.48 s
+    rules = {f.rule for f in c.findings}
+    assert "cpu-off-thread" in rules and "warm-state" not in rules, c.findings
+    # the same units with less CPU in the whole run too: the work itself shrank
+    less = analyse([ref, _thread_run(0.01, 0.6, scale)])
+    assert {f.rule for f in less.findings} >= {"warm-state"} and "cpu-off-thread" not in {f.rule for f in less.findings}
