@@ -60,8 +60,9 @@ def test_a_user_strategy_gets_the_ideal_bound_of_its_plan(tmp_path):
         run = perfkit.run(config, tmp_path, tasks=tasks)
         assert sorted(run.units["stage"].unique()) == [0, 1]
         # each unit's work from the reference alone (a run's own CPU, when less, would count: it
-        # differs from run to run by the machine's noise, while the plans' shapes are the same)
-        units = run.units.assign(cpu_s=float("inf"))
+        # differs from run to run by the machine's noise, while the plans' shapes are the same;
+        # so would its own wall, below the work, as a unit's time on its worker)
+        units = run.units.assign(cpu_s=float("inf"), wall_s=float("inf"))
         bounds[strategy] = ideal_bound(units, run_figures(run, ref).slots, ref.units)
     (_, hybrid_path, hybrid_ideal), (_, user_path, user_ideal) = bounds["hybrid"], bounds["stage-per-sample"]
     assert user_ideal == pytest.approx(hybrid_ideal)

@@ -37,8 +37,10 @@ from perfkit.analysis.metrics import (
     held_by_others,
     item_memory,
     queue_wait,
+    THREAD_CPU,
     ran,
     ran_quiet,
+    unit_cpu_of,
 )
 from perfkit.analysis.statistics import interval_excludes
 from perfkit.analysis.text import count, duration, is_missing, percent, ratio_interval
@@ -84,6 +86,9 @@ WARM_STATE_RATIO = 0.8
 #: what process workers replaced after kills paid for their cold caches on regex (1.07–1.24×,
 #: docs/benchmarks.md "Session 10"); the regex units in perfkit's own process took 1.7–2.3×.
 COLD_STATE_RATIO = 1.5
+#: A unit whose CPU is at least this many times its wall under sequential computes on several
+#: cores at once (a BLAS library's threads, the solver's own pool); 1.25, as for the GIL.
+MANY_CORES_UNIT = 1.25
 #: The backends that run units in perfkit's own process.
 IN_PROCESS = ("inline", "thread")
 #: A leaked unit that used less than this share of a core from its start to its thread's end
@@ -363,7 +368,7 @@ def critical_path(c: "Comparison") -> list[Finding]:
             continue
         f = sorted(figs, key=lambda x: x.wall_s)[len(figs) // 2]
         run = c.run_of(f)
-        even = float(even_share_s(f.work_s, f.wait_s, f.slots, f.workers))
+        even = float(even_share_s(f.work_s, f.lane_s + f.wait_s, f.cores, f.workers))
         if f.critical_path_s > CRITICAL_FACTOR * even and f.slots > 1:
             biggest = _biggest_item(run)
             out.append(Finding("critical-path", "warning", f.name,
@@ -880,18 +885,74 @@ def warm_state(c: "Comparison") -> list[Finding]:
     for group, figs in c.by_group().items():
         if c.reference is not None and group == c.figure_of(c.reference).group:
             continue
+        if _thread_cpu_only(c, figs):  # less CPU because less of it was seen: cpu_off_thread
+            continue
         pairs = [(f, r) for f, r in ((f, _cpu_vs_reference(c, c.run_of(f))) for f in figs) if not is_missing(r)]
         ratios = sorted(r for _f, r in pairs)
         if not ratios or not ratios[len(ratios) // 2] < WARM_STATE_RATIO:
             continue
-        median = ratios[len(ratios) // 2]
+        out += _warm_state_finding(figs, pairs, ratios[len(ratios) // 2])
+    return out
+
+
+def _warm_state_finding(figs: list, pairs: list, median: float) -> list[Finding]:
+    return [Finding(
+        "warm-state", "warning", figs[0].name,
+        f"Units under {figs[0].name} took {median:.2f}× the CPU the same units took under sequential (machine "
+        f"speed normalised): the work was not the same. A solver that keeps state between runs (a module-level "
+        f"cache) carries it over in the workers a comparison reuses, while each sequential run starts fresh: its "
+        f"speedup is then partly that state's, not the strategy's.",
+        tuple(f"{f.run_id}: {r:.2f}× the reference's unit CPU" for f, r in pairs)[:EVIDENCE_ROWS])]
+
+
+def _run_cpu_vs_reference(c: "Comparison", run) -> float:
+    """The whole run's CPU (every thread, every worker, the programs its units ran) over its
+    reference's, each divided by its run's calibration CPU (NaN when a side lacks it)."""
+    ref = c.reference_for(run)
+    if ref is None or ref is run:
+        return float("nan")
+    scale_run, scale_ref = run.summary.calibration_cpu_s, ref.summary.calibration_cpu_s
+    if not scale_run or not scale_ref or not ref.summary.cpu_s:
+        return float("nan")
+    return float(run.summary.cpu_s / scale_run) / float(ref.summary.cpu_s / scale_ref)
+
+
+def _thread_cpu_only(c: "Comparison", figs: list) -> bool:
+    """Whether these runs saw only their units' calling threads' CPU while their reference saw
+    the whole process's (perfkit/analysis/metrics.py ``unit_cpu_of``)."""
+    return any(unit_cpu_of(c.run_of(f)) == THREAD_CPU and (ref := c.reference_for(c.run_of(f))) is not None
+               and unit_cpu_of(ref) != THREAD_CPU for f in figs)
+
+
+def cpu_off_thread(c: "Comparison") -> list[Finding]:
+    """Groups whose units were timed on their calling thread (the thread backend) and took much
+    less CPU there than the same units under the sequential reference, which counts every thread
+    of its process and its child processes (machine speed normalised, as for
+    :func:`warm_state`): the solver computes outside the thread that calls it — numpy's OpenBLAS
+    pool, threads of its own, programs it runs — and on threads that share a process no unit's
+    share of that can be told. Every figure built on the units' CPU then reads low there."""
+    out = []
+    for group, figs in c.by_group().items():
+        if not _thread_cpu_only(c, figs):
+            continue
+        pairs = [(f, r) for f, r in ((f, _cpu_vs_reference(c, c.run_of(f))) for f in figs) if not is_missing(r)]
+        ratios = sorted(r for _f, r in pairs)
+        if not ratios or not ratios[len(ratios) // 2] < WARM_STATE_RATIO:
+            continue
+        runs = sorted(r for r in (_run_cpu_vs_reference(c, c.run_of(f)) for f in figs) if not is_missing(r))
+        if not runs or runs[len(runs) // 2] < WARM_STATE_RATIO:
+            out += _warm_state_finding(figs, pairs, ratios[len(ratios) // 2])  # the work itself shrank
+            continue
         out.append(Finding(
-            "warm-state", "warning", figs[0].name,
-            f"Units under {figs[0].name} took {median:.2f}× the CPU the same units took under sequential (machine "
-            f"speed normalised): the work was not the same. A solver that keeps state between runs (a module-level "
-            f"cache) carries it over in the workers a comparison reuses, while each sequential run starts fresh: its "
-            f"speedup is then partly that state's, not the strategy's.",
-            tuple(f"{f.run_id}: {r:.2f}× the reference's unit CPU" for f, r in pairs)[:EVIDENCE_ROWS]))
+            "cpu-off-thread", "warning", figs[0].name,
+            f"Units under {figs[0].name} showed {ratios[len(ratios) // 2]:.2f}× the CPU the same units took under "
+            f"sequential (machine speed normalised): the solver computes outside the thread that calls it (a BLAS "
+            f"library's threads, a thread pool of its own, programs it runs), which the sequential reference counts "
+            f"and the thread backend cannot tell apart per unit. Under {figs[0].name} the units' CPU, their contention "
+            f"(wall / CPU) and the time between units read as if that work were not the units'; the run's parallelism "
+            f"(all its CPU / wall) counts it.",
+            tuple(f"{f.run_id}: {r:.2f}× the reference's unit CPU; the whole run {w:.2f}× the reference's CPU"
+                  for (f, r), w in zip(pairs, runs))[:EVIDENCE_ROWS]))
     return out
 
 
@@ -906,13 +967,19 @@ def cold_state(c: "Comparison") -> list[Finding]:
     docs/benchmarks.md "Session 10"), and a process worker replaced after a kill starts cold.
     The slowdown is then that state's, not the strategy's."""
     hits: dict[bool, list] = {True: [], False: []}  # in perfkit's own process or not: one finding each
+    out = []
+    ref_cores = core_share(c.reference.units) if c.reference is not None else float("nan")
     for group, figs in c.by_group().items():
         if c.reference is not None and group == c.figure_of(c.reference).group:
             continue
         pairs = [(f, r) for f, r in ((f, _cpu_vs_reference(c, c.run_of(f))) for f in figs) if not is_missing(r)]
         if pairs and float(np.median([r for _f, r in pairs])) > COLD_STATE_RATIO:
-            hits[figs[0].backend in IN_PROCESS].append((figs[0].name, float(np.median([r for _f, r in pairs])), pairs))
-    out = []
+            median = float(np.median([r for _f, r in pairs]))
+            f = figs[0]
+            if ref_cores >= MANY_CORES_UNIT and f.workers * ref_cores > f.cores and f.slots > 1:
+                out.append(_oversubscribed(f, median, ref_cores, pairs))
+                continue
+            hits[figs[0].backend in IN_PROCESS].append((figs[0].name, median, pairs))
     for in_process, groups in hits.items():
         if not groups:
             continue
@@ -929,6 +996,20 @@ def cold_state(c: "Comparison") -> list[Finding]:
             f"process; here {where}: the slowdown is partly that state's, not the strategy's.",
             tuple(f"{f.run_id}: {r:.2f}× the reference's unit CPU" for _n, _r, p in groups for f, r in p)[:EVIDENCE_ROWS]))
     return out
+
+
+def _oversubscribed(f: RunFigures, ratio: float, ref_cores: float, pairs: list) -> Finding:
+    """The units computed on several cores each under sequential, and this group's workers
+    together asked for more cores than the machine has."""
+    return Finding(
+        "oversubscribed", "warning", f.name,
+        f"Units under {f.name} took {ratio:.2f}× the CPU the same units took under sequential (machine speed "
+        f"normalised): under sequential each unit computed on {ref_cores:.1f} cores at once (its CPU over its wall: "
+        f"a BLAS library's threads, or the solver's own), so {f.workers} workers asked for "
+        f"{f.workers * ref_cores:.1f} of the {f.cores} cores; their threads took turns, and a waiting BLAS thread "
+        f"spins on a core. Limit the solver's threads per worker (OPENBLAS_NUM_THREADS=1, threadpoolctl) or run "
+        f"fewer workers.",
+        tuple(f"{g.run_id}: {r:.2f}× the reference's unit CPU" for g, r in pairs)[:EVIDENCE_ROWS])
 
 
 def _cpu_vs_reference(c: "Comparison", run) -> float:
@@ -1011,6 +1092,7 @@ RULES: dict[str, Callable[["Comparison"], list[Finding]]] = {
     "busy-machine": busy_machine,
     "stray-threads": stray_threads,
     "warm-state": warm_state,
+    "cpu-off-thread": cpu_off_thread,
     "cold-state": cold_state,
     "contention-timeouts": contention_timeouts,
     "boundary-units": boundary_units,

@@ -77,6 +77,8 @@ WAITING_CONTENTION = 1.5
 SWITCH_INTERVAL_S = 0.005
 #: The backend that runs every work item in the calling thread, one after another.
 INLINE = "inline"
+#: A run whose units' CPU is their calling thread's only (:func:`unit_cpu_of`).
+THREAD_CPU = "thread"
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,9 @@ class RunFigures:
     lost_workers: int = 0
     reruns: int = 0
     rerun_wall_s: float = 0.0
+    #: Seconds the units hold a worker while they compute (:func:`unit_lane`): ``work_s``, less
+    #: what units computing on several threads at once (a BLAS pool) or in a child process save.
+    lane_s: float = float("nan")
     #: Thread runs: slot capacity spent between units while a thread held the GIL
     #: (:func:`gil_wait_s`); part of the dispatch overhead's time, not a cost per item.
     gil_wait_s: float = 0.0
@@ -169,14 +174,27 @@ def group_name(group: Sequence[Any]) -> str:
     return f"{strategy}/{backend}×{workers}"
 
 
-def slots_of(config: RunConfig, cores: int) -> int:
-    """How many units can run at once: min(workers, cores); 1 for the sequential strategy and
-    for the inline backend (one lane: its ``workers`` run nothing at once; an inline×2 group
-    read "ideal 1.19 s, 35 % of the physical limit, workers waiting at the end of stages" beside
-    a sequential run of 2.5 s, docs/benchmarks.md "Session 10")."""
+def lanes_of(config: RunConfig) -> int:
+    """How many units a run's workers hold at once: its workers; 1 for the sequential strategy
+    and for the inline backend (one lane: its ``workers`` run nothing at once)."""
     if config.strategy == "sequential" or config.backend == INLINE:
         return 1
-    return max(1, min(int(config.workers), cores))
+    return max(1, int(config.workers))
+
+
+def slots_of(config: RunConfig, cores: int) -> int:
+    """How many units can run at once on a core each: min(lanes, cores) (:func:`lanes_of`; an
+    inline×2 group read "ideal 1.19 s, 35 % of the physical limit, workers waiting at the end of
+    stages" beside a sequential run of 2.5 s, docs/benchmarks.md "Session 10")."""
+    return max(1, min(lanes_of(config), cores))
+
+
+def unit_cpu_of(run: Run) -> str:
+    """Which CPU a run charged its units with (perfkit/backends/unit.py): ``process`` (every
+    thread of the process that ran one unit at a time, and its reaped child processes) or
+    ``thread`` (the calling thread's only: the thread backend, and every run recorded before
+    perfkit told them apart)."""
+    return str((run.summary.resources or {}).get("unit_cpu") or THREAD_CPU)
 
 
 def ran(units: pd.DataFrame) -> pd.DataFrame:
@@ -409,37 +427,57 @@ def unit_wait(units: pd.DataFrame, reference: Optional[pd.DataFrame], quiet: boo
     return np.minimum(pd.Series(waits.reindex(idx).fillna(0.0).to_numpy(), index=units.index), off_cpu)
 
 
-def even_share_s(work_s: Any, wait_s: Any, slots: int, workers: int) -> Any:
-    """Seconds of ``work_s`` (CPU) and ``wait_s`` (off-CPU, holding a worker) spread evenly: the
-    CPU over the slots or CPU + wait over the workers, whichever is longer (numbers or Series)."""
-    return np.maximum(work_s / max(1, slots), (work_s + wait_s) / max(1, workers, slots))
+def even_share_s(work_s: Any, held_s: Any, cores: int, lanes: int) -> Any:
+    """Seconds of ``work_s`` (CPU) and ``held_s`` (worker time: each unit's lane time and wait,
+    :func:`unit_lane`, :func:`unit_wait`) spread evenly: the CPU over the cores or the worker time
+    over the lanes, whichever is longer (numbers or Series). For units that compute on one thread
+    (held ≥ work) this is ``work / min(lanes, cores)`` = ``work / slots``."""
+    return np.maximum(work_s / max(1, cores), held_s / max(1, lanes))
+
+
+def unit_lane(units: pd.DataFrame, reference: Optional[pd.DataFrame]) -> pd.Series:
+    """Seconds each unit holds its worker while it computes (aligned on ``units``): its work
+    (:func:`unit_work`), or its wall under the reference or here when that is less. A unit whose
+    CPU runs on several threads at once (OpenBLAS's pool, the solver's own threads) or in a
+    child process beside it finishes sooner than its CPU: its CPU needs the cores, its wall the
+    worker (docs/design.md, "Figures"). For a unit on one thread this is its work."""
+    work = unit_work(units, reference)
+    lane = work.where(~(units["wall_s"] < work), units["wall_s"])
+    if reference is not None and not reference.empty:
+        ref = measured(reference).drop_duplicates(KEY).set_index(KEY)["wall_s"]
+        ref_wall = pd.Series(ref.reindex(pd.MultiIndex.from_frame(units[KEY])).to_numpy(), index=units.index)
+        lane = lane.where(~(ref_wall < lane), ref_wall)
+    return lane.fillna(0.0)
 
 
 def ideal_bound(units: pd.DataFrame, slots: int, reference: Optional[pd.DataFrame] = None,
                 generate_s: float = 0.0, workers: Optional[int] = None,
-                wait: Optional[pd.Series] = None) -> tuple[float, float, float]:
+                wait: Optional[pd.Series] = None, cores: Optional[int] = None) -> tuple[float, float, float]:
     """``(work_s, critical_path_s, ideal_wall_s)`` of a run; see the module docstring.
 
     ``units`` needs the key columns, ``stage`` and ``chunk`` (the work item); ``reference`` is
     the sequential run's units (their CPU is the work of each unit); ``generate_s`` the seconds
     of candidate generation, work the slots share; ``wait`` the seconds each unit holds a worker
-    off the CPU (:func:`unit_wait`; none by default) and ``workers`` how many there are (``slots``
-    by default). ``critical_path_s`` is the largest over tasks of the sum of their stages'
-    largest work items (CPU + wait).
+    off the CPU (:func:`unit_wait`; none by default), ``workers`` how many units can run at once
+    (``slots`` by default) and ``cores`` how many cores their CPU shares (``slots`` by default).
+    A unit holds its worker for its lane time (:func:`unit_lane`) and its wait.
+    ``critical_path_s`` is the largest over tasks of the sum of their stages' largest work items
+    (lane time + wait).
     """
-    workers = max(1, slots if workers is None else workers, slots)
+    lanes = max(1, slots if workers is None else workers)
+    cores = max(1, slots if cores is None else cores)
     if units.empty:
-        return 0.0, 0.0, float(generate_s) / max(1, slots)
+        return 0.0, 0.0, float(generate_s) / max(1, min(lanes, cores))
     df = units[KEY + ["stage", "chunk"]].copy()
     df["work"] = unit_work(units, reference).to_numpy()
-    df["held"] = df["work"] + (0.0 if wait is None else wait.to_numpy())
+    df["held"] = unit_lane(units, reference).to_numpy() + (0.0 if wait is None else wait.to_numpy())
     items = df.groupby(["task_id", "stage", "chunk"], sort=False)[["work", "held"]].sum().reset_index()
     stages = items.groupby(["task_id", "stage"], sort=False).agg(
         work=("work", "sum"), held=("held", "sum"), biggest=("held", "max"))
-    shared = even_share_s(stages["work"], stages["held"] - stages["work"], slots, workers)
+    shared = even_share_s(stages["work"], stages["held"], cores, lanes)
     per_task = np.maximum(shared, stages["biggest"]).groupby(level="task_id").sum()
     work, held = float(df["work"].sum()), float(df["held"].sum())
-    ideal = max(even_share_s(work + generate_s, held - work, slots, workers), float(per_task.max()))
+    ideal = max(even_share_s(work + generate_s, held + generate_s, cores, lanes), float(per_task.max()))
     return work, float(stages["biggest"].groupby(level="task_id").sum().max()), ideal
 
 
@@ -492,9 +530,14 @@ def run_figures(run: Run, reference: Optional[Run] = None) -> RunFigures:
     qw = queue_wait(u)
     slots = slots_of(cfg, run.cores)
     generate = generation_work(s, reference.summary if reference is not None else None)
-    waits = unit_wait(u, *_waits_from(run, reference))
-    work, cp, ideal = ideal_bound(u, slots, None if reference is None else reference.units, generate,
-                                  workers=int(cfg.workers) if cfg.strategy != "sequential" else 1, wait=waits)
+    ref_units = None if reference is None else reference.units
+    # a run that saw only its units' calling threads (the thread backend) beside a reference that
+    # saw their whole process: its own lesser CPU is what it did not see, not less work
+    bounded = u.assign(cpu_s=np.nan) if reference is not None and unit_cpu_of(run) == THREAD_CPU \
+        and unit_cpu_of(reference) != THREAD_CPU else u
+    waits = unit_wait(bounded, *_waits_from(run, reference))
+    work, cp, ideal = ideal_bound(bounded, slots, ref_units, generate, workers=lanes_of(cfg), wait=waits,
+                                  cores=max(1, run.cores))
     span = float(u["ended"].max() - u["queued"].min()) if len(u) and u["ended"].notna().any() else wall
     return RunFigures(
         run_id=run.run_id,
@@ -514,6 +557,7 @@ def run_figures(run: Run, reference: Optional[Run] = None) -> RunFigures:
         gil_wait_s=gil_wait_s(u, slots, float(cfg.timeout.unit_timeout_s)) if cfg.backend == "thread" else 0.0,
         startup_s=max(0.0, wall - span), generate_s=_number(s.generate_s), generate_work_s=generate, contention=contention(u),
         work_s=work, wait_s=float(waits.sum()), critical_path_s=cp, ideal_wall_s=ideal,
+        lane_s=float(unit_lane(bounded, ref_units).sum()),
         efficiency=ideal / wall if wall > 0 else float("nan"),
         work_items=work_items(run),
         tasks=int(u["task_id"].nunique()), tasks_solved=tasks_solved(u),
