@@ -569,8 +569,10 @@ def unit_gaps(rounds: int) -> None:
     unit of the default ARC tasks, its batches taken every ~20 ms and sealed as a worker does,
     the loop's wall minus the units' recorded wall, per unit; as it is, without hashing the
     output, without the CPU-clock reads (they fall inside a unit's wall: this shows what they
-    cost the code around them), without both (the two stubbed for the measurement only).
-    Rounds alternate the four; prints each variant's median."""
+    cost the code around them), without both (the two stubbed for the measurement only), and
+    as the process and inline backends run it (their units' CPU is the process's and its reaped
+    children's: perfkit/backends/unit.py ``PROCESS_CPU``). Rounds alternate the five; prints each
+    variant's median."""
     import perfkit.backends.unit as unit
     from perfkit.backends.base import Assignment
     from perfkit.model import WorkItem
@@ -583,13 +585,13 @@ def unit_gaps(rounds: int) -> None:
         items.append((task, WorkItem(0, task.id, units, uids=range(len(units)))))
     real = (unit.output_hash, time.thread_time)
 
-    def gap_per_unit_us() -> float:
+    def gap_per_unit_us(cpu: str = unit.THREAD_CPU) -> float:
         outside, n = 0.0, 0
         for task, item in items:
             rec = unit.BatchRecorder("w")
             t0 = time.monotonic()
             batches = [rec.take()[0] for _ in unit.run_job(solver, task, 1, Assignment(item, time.monotonic(), 5.0),
-                                                           rec)]
+                                                           rec, cpu=cpu)]
             batches.append(rec.take()[0])  # a worker's last batch
             for batch in batches:
                 batch.sealed()
@@ -600,14 +602,15 @@ def unit_gaps(rounds: int) -> None:
         return outside / n * 1e6
 
     variants = {"as it is": real, "no output hash": (lambda out: "0", real[1]),
-                "no CPU clock": (real[0], lambda: 0.0), "neither": (lambda out: "0", lambda: 0.0)}
+                "no CPU clock": (real[0], lambda: 0.0), "neither": (lambda out: "0", lambda: 0.0),
+                "process CPU": real}
     gap_per_unit_us()  # warm-up: caches and the solver's per-task state
     out: dict[str, list[float]] = {k: [] for k in variants}
     try:
         for _ in range(rounds):
             for name, (hashed, clock) in variants.items():
                 unit.output_hash, time.thread_time = hashed, clock
-                out[name].append(gap_per_unit_us())
+                out[name].append(gap_per_unit_us(unit.PROCESS_CPU if name == "process CPU" else unit.THREAD_CPU))
     finally:
         unit.output_hash, time.thread_time = real
     print("| variant | perfkit per unit outside units, µs, each round | median |\n|---|---|---|")

@@ -126,13 +126,13 @@ def test_more_cpu_than_sequential_from_oversubscribed_blas_threads_is_not_blamed
     assert len(over) == 1 and "2.0 cores at once" in over[0].sentence and "OPENBLAS_NUM_THREADS" in over[0].sentence
 
 
-def _thread_run(cpu: float, run_cpu_s: float, scale: dict):
+def _thread_run(cpu: float, run_cpu_s: float, scale: dict, wall_s: float = 2.5):
     """A thread run whose units' calling threads read ``cpu`` each, the whole run ``run_cpu_s``."""
     rows = unit_rows(SAMPLES, CANDS, cpu=0.1)
     for i, r in enumerate(rows):
         r["chunk"], r["cpu_s"] = i // 4 + 1, cpu
     rows = [dict(r, worker=f"w{i % 2}") for i, r in enumerate(rows)]
-    return make_run(rows, "candidate-parallel", "thread", 2, wall_s=2.5, cpu_s=run_cpu_s,
+    return make_run(rows, "candidate-parallel", "thread", 2, wall_s=wall_s, cpu_s=run_cpu_s,
                     summary={**scale, "resources": {"unit_cpu": "thread"}})
 
 
@@ -147,6 +147,11 @@ def test_a_thread_run_that_sees_only_its_calling_threads_is_told_from_less_work(
     assert fig.work_s == pytest.approx(4.8)  # the reference's CPU, not the threads' 0.48 s
     rules = {f.rule for f in c.findings}
     assert "cpu-off-thread" in rules and "warm-state" not in rules, c.findings
-    # the same units with less CPU in the whole run too: the work itself shrank
-    less = analyse([ref, _thread_run(0.01, 0.6, scale)])
+    # the same units with less CPU in the whole run too: the work itself shrank, and each unit's
+    # own CPU is its work (OpenBLAS on one thread: 117 % of the limit when the reference's counted)
+    less = analyse([ref, _thread_run(0.01, 0.5, scale)])
     assert {f.rule for f in less.findings} >= {"warm-state"} and "cpu-off-thread" not in {f.rule for f in less.findings}
+    assert less.figure_of(less.runs[1]).work_s == pytest.approx(0.48)
+    # parallelism 1.07 on threads whose CPU ran in gzip children: "GIL: use the process backend"
+    slow = analyse([ref, _thread_run(0.01, 4.8, scale, wall_s=4.5)])
+    assert "gil" not in {f.rule for f in slow.findings}, slow.findings

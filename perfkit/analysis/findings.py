@@ -37,10 +37,9 @@ from perfkit.analysis.metrics import (
     held_by_others,
     item_memory,
     queue_wait,
-    THREAD_CPU,
+    missed_cpu,
     ran,
     ran_quiet,
-    unit_cpu_of,
 )
 from perfkit.analysis.statistics import interval_excludes
 from perfkit.analysis.text import count, duration, is_missing, percent, ratio_interval
@@ -233,6 +232,8 @@ def gil_bound(c: "Comparison") -> list[Finding]:
     for _, row in g.iterrows():
         if row["backend"] != "thread" or row["slots"] < 2:
             continue
+        if _thread_cpu_only(c, c.figures_of((row["strategy"], row["backend"], row["workers"]))):
+            continue  # computed outside the threads (a BLAS pool, programs): not the GIL's turns
         par = row["parallelism_median"]
         figs = c.figures_of((row["strategy"], row["backend"], row["workers"]))
         free = figs[0].cores - _others_median(figs)
@@ -918,10 +919,9 @@ def _run_cpu_vs_reference(c: "Comparison", run) -> float:
 
 
 def _thread_cpu_only(c: "Comparison", figs: list) -> bool:
-    """Whether these runs saw only their units' calling threads' CPU while their reference saw
-    the whole process's (perfkit/analysis/metrics.py ``unit_cpu_of``)."""
-    return any(unit_cpu_of(c.run_of(f)) == THREAD_CPU and (ref := c.reference_for(c.run_of(f))) is not None
-               and unit_cpu_of(ref) != THREAD_CPU for f in figs)
+    """Whether these runs' units' CPU (their calling threads') missed CPU they used elsewhere
+    that their reference saw (perfkit/analysis/metrics.py ``missed_cpu``)."""
+    return any(missed_cpu(c.run_of(f), c.reference_for(c.run_of(f))) for f in figs)
 
 
 def cpu_off_thread(c: "Comparison") -> list[Finding]:
