@@ -30,7 +30,10 @@ Definitions (docs/design.md, "Figures"):
   schedule beats either ``(work + generation) / slots`` or, for any one task,
   ``Σ over its stages of max(stage work / slots, largest work item of the stage)`` (a work item
   runs on one worker); the bound is the larger of the two. With one task and one stage this is
-  ``max(work / slots, critical path)`` of docs/design.md. Built-in and user strategies get their
+  ``max(work / slots, critical path)`` of docs/design.md. A unit's CPU needs the cores and its
+  lane time (:func:`unit_lane`: less than its CPU when it computes on several threads at once) a
+  worker, so each even share is ``max(work / cores, held / lanes)`` (:func:`even_share_s`), which
+  is ``work / slots`` for units on one thread. Built-in and user strategies get their
   bound from their plans alike. Units that wait (:func:`unit_wait`: sleep, I/O, a GPU, measured in
   a quiet sequential reference) hold a worker, not a core, while they wait: each also needs
   ``(CPU + wait) / workers``, and an item its CPU + wait; a run without waiting units keeps the
