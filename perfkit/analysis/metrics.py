@@ -461,7 +461,7 @@ def unit_lane(units: pd.DataFrame, reference: Optional[pd.DataFrame]) -> pd.Seri
     child process beside it finishes sooner than its CPU: its CPU needs the cores, its wall the
     worker (docs/design.md, "Figures"). For a unit on one thread this is its work."""
     work = unit_work(units, reference)
-    lane = work.where(~(units["wall_s"] < work), units["wall_s"])
+    lane = work.where(~(units["wall_s"] < work), units["wall_s"]) if "wall_s" in units else work
     if reference is not None and not reference.empty:
         ref = measured(reference).drop_duplicates(KEY).set_index(KEY)["wall_s"]
         ref_wall = pd.Series(ref.reindex(pd.MultiIndex.from_frame(units[KEY])).to_numpy(), index=units.index)
