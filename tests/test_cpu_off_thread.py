@@ -54,7 +54,10 @@ class ChildProcessSolver(HelperThreadSolver):
         return [[1]]
 
 
-def _run(tmp_path, solver: str, backend: str):
+def _run(tmp_path, solver: str, backend: str, monkeypatch):
+    # threads earlier tests' thread runs could not stop may still run in this process: the inline
+    # backend then times units on their own thread (their CPU is not the units'); not here
+    monkeypatch.setattr("perfkit.backends.inline.stray_threads", lambda: (0, 0.0))
     base = synthetic_config("sequential", backend, 1).__dict__
     config = RunConfig(**{**base, "solver": f"test_cpu_off_thread:{solver}", "solver_options": {}, "timeout": base["timeout"]})
     return perfkit.run(config, tmp_path, tasks=[make_task("t", n_demo=1, n_test=0)])
@@ -62,21 +65,30 @@ def _run(tmp_path, solver: str, backend: str):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["inline", "process"])
-def test_a_units_cpu_on_another_thread_of_its_process_is_the_units(tmp_path, backend):
+def test_a_units_cpu_on_another_thread_of_its_process_is_the_units(tmp_path, backend, monkeypatch):
     # OpenBLAS's threads: the calling thread read ~0 CPU for a unit that computed BURN_S
-    run = _run(tmp_path, "HelperThreadSolver", backend)
+    run = _run(tmp_path, "HelperThreadSolver", backend, monkeypatch)
     assert (run.units["cpu_s"] >= BURN_S).all(), run.units[["candidate", "wall_s", "cpu_s"]]
     assert run.summary.resources["unit_cpu"] == "process"
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["inline", "process"])
-def test_a_program_a_unit_runs_is_the_units_cpu_and_the_runs_not_other_processes(tmp_path, backend):
+def test_a_program_a_unit_runs_is_the_units_cpu_and_the_runs_not_other_processes(tmp_path, backend, monkeypatch):
     # gzip in a child: the unit read ~0 CPU (a wait), and its CPU read as other processes'
     # ("the machine was not quiet"), the reference's own efficiency 11 %
-    run = _run(tmp_path, "ChildProcessSolver", backend)
+    run = _run(tmp_path, "ChildProcessSolver", backend, monkeypatch)
     assert (run.units["cpu_s"] >= BURN_S).all(), run.units[["candidate", "wall_s", "cpu_s"]]
     assert run.summary.cpu_s >= 2 * BURN_S
+
+
+@pytest.mark.slow
+def test_beside_threads_an_earlier_thread_run_left_the_inline_backend_times_the_units_thread(tmp_path, monkeypatch):
+    # their CPU would be charged to the units as theirs
+    monkeypatch.setattr("perfkit.backends.inline.stray_threads", lambda: (1, 0.5))
+    base = synthetic_config("sequential", "inline", 1)
+    run = perfkit.run(base, tmp_path, tasks=[make_task("t", n_demo=1, n_test=0)])
+    assert run.summary.resources["unit_cpu"] == "thread"
 
 
 def _many_cores(cpu_per_wall: float, **kw):
