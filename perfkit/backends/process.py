@@ -148,7 +148,7 @@ def _freeze(pid: Optional[int]) -> bool:
 
 class _SlotWatch(Watch):
     """The worker's side of its shared-memory slot: [job dispatch number, unit position,
-    unit start (monotonic seconds, 0 between units), its thread's CPU clock at the start
+    unit start (monotonic seconds, 0 between units), its process's CPU clock at the start
     (seconds: what a unit killed with its worker consumed, perfkit/backends/usage.py)],
     written by the unit loop itself (``Watch.slot``). The start is written last, so a reader
     that sees the same non-zero start before and after reading the rest has a consistent
@@ -675,7 +675,7 @@ class ProcessBackend:
             raise WorkerFailure(msg[1])
 
     def _slot(self, w: _Worker) -> tuple[int, int, float, float]:
-        """(dispatch, position, started, thread CPU at the start) of the worker's unit in
+        """(dispatch, position, started, process CPU clock at the start) of the worker's unit in
         flight, read consistently (started 0: between units, position = the last unit that
         started)."""
         v = w.view

@@ -91,7 +91,7 @@ class Watch:
     watches nothing.
 
     A watch that only needs to *see* the unit in flight sets ``slot`` instead: a mutable
-    sequence ``[job dispatch number, unit position, unit start, thread CPU at the start]``
+    sequence ``[job dispatch number, unit position, unit start, unit CPU clock at the start]``
     (start 0 between units; monotonic and unit CPU clock seconds) that the unit loop writes
     itself — stores, no call (the process backend's shared memory, the inline backend's
     alarm). The start is written last.
@@ -104,7 +104,7 @@ class Watch:
 
     def begin(self, pos: int, started: float, cpu0: float) -> None:
         """Unit ``pos`` of the current job starts at ``started`` (monotonic seconds), its
-        thread's CPU clock reading ``cpu0`` (seconds)."""
+        CPU clock (the thread's or the process's, as the job runs) reading ``cpu0`` (seconds)."""
         if self.slot is not None:
             self.slot[1] = pos
             self.slot[3] = cpu0
