@@ -144,7 +144,9 @@ def build(c: Any, charts: dict[str, tuple[str, Path]], name: str = "comparison",
     b.append(_env(c))
     b += [Heading("Definitions"), Para(
         "parallelism = CPU / wall; slots = min(workers, usable cores); ideal wall = Σ over stages of "
-        "max(work / slots, largest indivisible work item), work = unit CPU under sequential; "
+        "max(work / slots, largest indivisible work item), work = unit CPU under sequential (every thread of "
+        "its process and the programs it ran; a unit computing on several threads at once needs its CPU on "
+        "the cores and only its wall on a worker); "
         "efficiency = ideal / wall; dispatch overhead = share of wall × slots spent outside units; "
         "contention = unit wall / unit CPU (units with a measured CPU); queue wait = started − queued; "
         "speedup = median sequential wall / median wall (bootstrap 95 % CI; none from one run); boundary "
