@@ -157,6 +157,9 @@ def test_a_thread_run_that_sees_only_its_calling_threads_is_told_from_less_work(
     c = analyse([ref, _thread_run(0.01, 4.8, scale)])
     fig = c.figure_of(c.runs[1])
     assert fig.work_s == pytest.approx(4.8)  # the reference's CPU, not the threads' 0.48 s
+    # ... but never more than the run's own CPU: its efficiency read 105 %
+    cheaper = analyse([ref, _thread_run(0.01, 4.0, scale)])
+    assert cheaper.figure_of(cheaper.runs[1]).work_s == pytest.approx(4.0)
     rules = {f.rule for f in c.findings}
     assert "cpu-off-thread" in rules and "warm-state" not in rules, c.findings
     # the same units with less CPU in the whole run too: the work itself shrank, and each unit's
