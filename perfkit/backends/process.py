@@ -291,9 +291,9 @@ def _serve(conn: Connection, slot: Any) -> None:
                 post(("fatal", f"cannot build solver {msg[1].spec!r} in a worker: {type(exc).__name__}: {exc}"))
                 return
             tasks.clear()
-            post(("ready", pid, process_cpu_s()))
+            post(("ready", pid, process_cpu_s(children=True)))
         elif kind == "usage":
-            post(("usage", process_cpu_s(), peak_rss_bytes()))
+            post(("usage", process_cpu_s(children=True), peak_rss_bytes()))
         elif kind == "stop":
             return
 

@@ -29,12 +29,13 @@ import psutil
 from perfkit.backends.base import WorkerUsage
 
 
-def process_cpu_s() -> float:
-    """CPU (user + system, seconds) this process and the child processes it reaped used so far:
-    a worker's units may run programs (``subprocess.run``), whose CPU is the run's, not other
-    processes' (docs/design.md, "Figures")."""
+def process_cpu_s(children: bool = False) -> float:
+    """CPU (user + system, seconds) this process used so far, and with ``children`` the child
+    processes it reaped: a process worker's units may run programs (``subprocess.run``), whose
+    CPU is the run's, not other processes' (docs/design.md, "Figures"). Not a Dask worker's:
+    its nanny and its restarts are Dask's."""
     t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
+    return t.user + t.system + (t.children_user + t.children_system if children else 0.0)
 
 
 def children_cpu_s() -> float:
