@@ -341,3 +341,24 @@ def test_a_checkout_git_refuses_is_named_with_gits_reason(tmp_path, monkeypatch)
     with pytest.raises(ConfigError, match="not inside a git repository git will use .*fatal: detected dubious "
                                           "ownership in repository at '/ro'"):
         orchestration_gate.repository(tmp_path)
+
+
+def test_the_driver_reads_the_build_beside_an_older_trees_perfkit(tmp_path):
+    # measured_run.py loads this tree's perfkit/runner/environment.py by its path to read the
+    # build of a base revision's run, whose own perfkit is first on the path: an import of a
+    # module this tree added (perfkit.runner.cpu_quota) failed every gate against an
+    # incompatible baseline ("No module named 'perfkit.runner.cpu_quota'")
+    import perfkit.orchestration.measured_run as driver
+
+    older = tmp_path / "older" / "perfkit" / "runner"  # a perfkit with none of this tree's modules
+    older.mkdir(parents=True)
+    (older.parent / "__init__.py").write_text("")
+    (older / "__init__.py").write_text("")
+    code = ("import importlib.util, sys; sys.path.insert(0, sys.argv[2]); "
+            "spec = importlib.util.spec_from_file_location('driver', sys.argv[1]); "
+            "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); "
+            "print(m._this_trees_environment().cpu_model())")
+    done = subprocess.run([sys.executable, "-I", "-c", code, driver.__file__, str(older.parents[1])],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip()

