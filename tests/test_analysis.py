@@ -142,6 +142,7 @@ def test_speedup_and_bootstrap_interval():
     assert ratio_of_medians([4.0, 4.1, 3.9], [1.0, 2.0, 4.0]) == (s, lo, hi)  # seeded
 
 
+@pytest.mark.slow  # > 0.4 s: the quick subset stays under 30 s (docs/testing.md)
 def test_group_figures_median_spread_and_speedup():
     runs = [make_run(unit_rows(), wall_s=w, repeat=i) for i, w in enumerate([2.0, 2.2, 1.8])]
     runs += [make_run(parallel(unit_rows(), 2, lambda r: r["index"]), "sample-parallel", "process", 2,

@@ -47,6 +47,7 @@ def test_a_bad_config_names_its_field_and_writes_nothing(tmp_path, change, field
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
+@pytest.mark.slow  # > 0.4 s: the quick subset stays under 30 s (docs/testing.md)
 def test_a_user_strategy_gets_the_ideal_bound_of_its_plan(tmp_path):
     """A user's strategy with a stage per sample (two stages here) gets the same ideal bound as
     the built-in hybrid, which has the same shape: the bound comes from the recorded stages."""

@@ -198,6 +198,7 @@ def test_the_installed_script():
 
 # -- what a pipe reads ---------------------------------------------------------------------------
 
+@pytest.mark.slow  # > 0.4 s: the quick subset stays under 30 s (docs/testing.md)
 def test_piped_output_keeps_whole_lines_and_a_terminal_still_wraps(monkeypatch):
     """``perfkit strategies | cat`` (no terminal, no $COLUMNS): one whole line per strategy,
     not cut at rich's default 80 columns; a terminal (TTY_COMPATIBLE=1, rich's own switch)

@@ -269,6 +269,7 @@ def test_candidate_generation_counts_as_work_by_its_cpu_not_its_wall():
     assert f"{round(200 / total)}" in finding.sentence and "12.000 s of wall" in finding.evidence[1]
 
 
+@pytest.mark.slow  # > 0.4 s: the quick subset stays under 30 s (docs/testing.md)
 def test_worker_startup_is_said_once_per_warm_pool():
     # the main job's report said it once per strategy: "0.001 s ... 0 worker processes forked",
     # of a pool the first strategy's run had started and lent to the others; the process backend's

@@ -165,6 +165,7 @@ def test_gate_cli_exit_codes_and_json(stored, tmp_path):
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
 
 
+@pytest.mark.slow  # > 0.4 s: the quick subset stays under 30 s (docs/testing.md)
 @pytest.mark.xdist_group("gate-phases")
 def test_baseline_file_round_trip_and_changed_answers(stored, tmp_path):
     store, paths = stored

@@ -59,6 +59,7 @@ def test_the_share_a_unit_got_gives_back_the_factor_it_paid():
     assert f.of_share(1.0) == 1.0
 
 
+@pytest.mark.slow  # > 0.4 s: the quick subset stays under 30 s (docs/testing.md)
 def test_a_factor_of_one_reproduces_the_model_without_it_exactly():
     run = hand_run([0.01] * 24, samples=3, timeout_s=0.06)
     for strategy, workers in (("candidate-parallel", 4), ("sample-parallel", 4), ("candidate-parallel", 2)):

@@ -649,6 +649,7 @@ def test_a_comparison_shows_each_configurations_prediction_and_the_models_error(
     assert table.rows[1][-3:] == (duration(1.6), "–", "0 / 0")
 
 
+@pytest.mark.slow  # > 0.4 s: the quick subset stays under 30 s (docs/testing.md)
 def test_a_comparison_shows_timeouts_and_skipped_units_measured_beside_predicted(tmp_path):
     """Timed-out and skipped units predicted from the sequential run alone, beside the measured
     ones, in every renderer: the report's table (Markdown, HTML), report.json, the terminal."""

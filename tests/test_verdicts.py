@@ -74,6 +74,7 @@ def test_a_new_timeout_far_from_its_limit_still_differs():
     assert "boundary-units" not in rules(c)
 
 
+@pytest.mark.slow  # > 0.4 s: the quick subset stays under 30 s (docs/testing.md)
 def test_output_that_differs_between_sequential_runs_names_the_candidate():
     refs = [reference(repeat=0), reference(repeat=1, edit=lambda d: _set(d, "c005", "demo", 2, output_hash="x"))]
     par = clean_parallel(edit=lambda d: _set(d, "c005", "demo", 1, output_hash="y"))
