@@ -232,10 +232,10 @@ def gil_bound(c: "Comparison") -> list[Finding]:
     for _, row in g.iterrows():
         if row["backend"] != "thread" or row["slots"] < 2:
             continue
-        if _thread_cpu_only(c, c.figures_of((row["strategy"], row["backend"], row["workers"]))):
+        figs = c.figures_of((row["strategy"], row["backend"], row["workers"]))
+        if _thread_cpu_only(c, figs):
             continue  # computed outside the threads (a BLAS pool, programs): not the GIL's turns
         par = row["parallelism_median"]
-        figs = c.figures_of((row["strategy"], row["backend"], row["workers"]))
         free = figs[0].cores - _others_median(figs)
         if not par < GIL_PARALLELISM or free < GIL_PARALLELISM + GIL_SPARE_CORES:
             continue
@@ -529,8 +529,15 @@ def worker_startup(c: "Comparison") -> list[Finding]:
 def _others_median(figs: list[RunFigures]) -> float:
     """Cores other work (other processes, stray threads) used during these runs, the median; 0
     when it was not measured."""
-    others = sorted(f.others_cores for f in figs if not is_missing(f.others_cores))
-    return others[len(others) // 2] if others else 0.0
+    others = [f.others_cores for f in figs if not is_missing(f.others_cores)]
+    return _upper_median(others) if others else 0.0
+
+
+def _upper_median(values: list[float]) -> float:
+    """The median of ``values``, the upper of the middle two for an even count (a figure one
+    run measured); NaN for none."""
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2] if ordered else float("nan")
 
 
 def low_efficiency(c: "Comparison") -> list[Finding]:
@@ -888,11 +895,11 @@ def warm_state(c: "Comparison") -> list[Finding]:
             continue
         if _thread_cpu_only(c, figs):  # less CPU because less of it was seen: cpu_off_thread
             continue
-        pairs = [(f, r) for f, r in ((f, _cpu_vs_reference(c, c.run_of(f))) for f in figs) if not is_missing(r)]
-        ratios = sorted(r for _f, r in pairs)
-        if not ratios or not ratios[len(ratios) // 2] < WARM_STATE_RATIO:
+        pairs = _unit_cpu_pairs(c, figs)
+        ratio = _upper_median([r for _f, r in pairs])
+        if not ratio < WARM_STATE_RATIO:
             continue
-        out += _warm_state_finding(figs, pairs, ratios[len(ratios) // 2])
+        out += _warm_state_finding(figs, pairs, ratio)
     return out
 
 
@@ -935,17 +942,17 @@ def cpu_off_thread(c: "Comparison") -> list[Finding]:
     for group, figs in c.by_group().items():
         if not _thread_cpu_only(c, figs):
             continue
-        pairs = [(f, r) for f, r in ((f, _cpu_vs_reference(c, c.run_of(f))) for f in figs) if not is_missing(r)]
-        ratios = sorted(r for _f, r in pairs)
-        if not ratios or not ratios[len(ratios) // 2] < WARM_STATE_RATIO:
+        pairs = _unit_cpu_pairs(c, figs)
+        ratio = _upper_median([r for _f, r in pairs])
+        if not ratio < WARM_STATE_RATIO:
             continue
-        runs = sorted(r for r in (_run_cpu_vs_reference(c, c.run_of(f)) for f in figs) if not is_missing(r))
-        if not runs or runs[len(runs) // 2] < WARM_STATE_RATIO:
-            out += _warm_state_finding(figs, pairs, ratios[len(ratios) // 2])  # the work itself shrank
+        runs = [r for r in (_run_cpu_vs_reference(c, c.run_of(f)) for f in figs) if not is_missing(r)]
+        if not _upper_median(runs) >= WARM_STATE_RATIO:
+            out += _warm_state_finding(figs, pairs, ratio)  # the work itself shrank
             continue
         out.append(Finding(
             "cpu-off-thread", "warning", figs[0].name,
-            f"Units under {figs[0].name} showed {ratios[len(ratios) // 2]:.2f}× the CPU the same units took under "
+            f"Units under {figs[0].name} showed {ratio:.2f}× the CPU the same units took under "
             f"sequential (machine speed normalised): the solver computes outside the thread that calls it (a BLAS "
             f"library's threads, a thread pool of its own, programs it runs), which the sequential reference counts "
             f"and the thread backend cannot tell apart per unit. Under {figs[0].name} the units' CPU, their contention "
@@ -972,7 +979,7 @@ def cold_state(c: "Comparison") -> list[Finding]:
     for group, figs in c.by_group().items():
         if c.reference is not None and group == c.figure_of(c.reference).group:
             continue
-        pairs = [(f, r) for f, r in ((f, _cpu_vs_reference(c, c.run_of(f))) for f in figs) if not is_missing(r)]
+        pairs = _unit_cpu_pairs(c, figs)
         if pairs and float(np.median([r for _f, r in pairs])) > COLD_STATE_RATIO:
             median = float(np.median([r for _f, r in pairs]))
             f = figs[0]
@@ -1010,6 +1017,12 @@ def _oversubscribed(f: RunFigures, ratio: float, ref_cores: float, pairs: list) 
         f"spins on a core. Limit the solver's threads per worker (OPENBLAS_NUM_THREADS=1, threadpoolctl) or run "
         f"fewer workers.",
         tuple(f"{g.run_id}: {r:.2f}× the reference's unit CPU" for g, r in pairs)[:EVIDENCE_ROWS])
+
+
+def _unit_cpu_pairs(c: "Comparison", figs: list) -> list[tuple[RunFigures, float]]:
+    """Each run's figures with its units' CPU over its reference's (:func:`_cpu_vs_reference`),
+    for the runs where that ratio is known."""
+    return [(f, r) for f, r in ((f, _cpu_vs_reference(c, c.run_of(f))) for f in figs) if not is_missing(r)]
 
 
 def _cpu_vs_reference(c: "Comparison", run) -> float:
