@@ -37,11 +37,13 @@ def _wait_for_strays(at_most: int, limit_s: float = 30.0) -> None:
 @pytest.mark.slow
 def test_a_thread_left_running_by_an_earlier_run_is_other_work_not_the_next_runs_cpu(tmp_path):
     # a thread run whose `spin` unit runs past its deadline leaves its thread spinning; the
-    # next run of the same process (the runs of `perfkit compare`) runs beside it
+    # next run of the same process (the runs of `perfkit compare`) runs beside it. 4 s: the first
+    # run returns after ~1 s and the second starts with the spinner holding the GIL against it;
+    # with 2 s the spinner had often ended before the second run's window opened
     task = make_task("t1", n_demo=1, n_test=0)
     before = stray_threads()[0]
     try:
-        first = run(_config("thread", "candidate-parallel", 0.05, spin_s=2.0, n=1), tmp_path, tasks=[task])
+        first = run(_config("thread", "candidate-parallel", 0.05, spin_s=4.0, n=1), tmp_path, tasks=[task])
         assert first.units.set_index("candidate").loc["spin", "leaked"]
         assert first.summary.stray_threads <= before  # its own leaked thread is its own work
         second = run(_config("inline", "sequential", 5.0, spin_s=0.0, n=6, sleep_s=0.1), tmp_path, tasks=[task])
