@@ -5,6 +5,8 @@ tasks overlapping while stages keep their order, and warm pools lent to several 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -187,32 +189,25 @@ def test_a_replacement_worker_in_a_warm_pool_counts_its_cpu_once(tmp_path):
     assert s.cpu_workers_s <= 2 * (s.wall_s + s.startup_s) + 2 * 2 * 0.01, (s.cpu_workers_s, s.wall_s, s.startup_s)
 
 
-def test_a_stopped_threads_cpu_is_read_to_the_clock_the_unit_loop_reads():
-    """The CPU of the thread a killed unit ran on is read from /proc while it does not run
-    (perfkit/backends/usage.py ``thread_cpu_s_of``): exactly its ``time.thread_time()``, not
-    in 10 ms clock ticks — a unit killed at a 6 ms limit must not read as starved."""
-    import threading
+def test_a_stopped_processs_cpu_is_read_to_the_clock_the_unit_loop_reads():
+    """The CPU of a worker killed in a unit is read from its process CPU clock while it does
+    not run (perfkit/backends/usage.py ``process_clock_s``): exactly its ``time.process_time()``,
+    not in 10 ms clock ticks — a unit killed at a 6 ms limit must not read as starved."""
+    from perfkit.backends.usage import process_clock_s
 
-    from perfkit.backends.usage import thread_cpu_s_of
-
+    code = ("import sys, time\n"
+            "t0 = time.process_time()\n"
+            "while time.process_time() - t0 < float(sys.argv[1]): pass\n"
+            "print(time.process_time(), flush=True)\n"
+            "sys.stdin.read()\n")  # not running while it is read
     for busy_s in (0.013, 0.021, 0.034):
-        seen: dict = {}
-        go_on = threading.Event()
-
-        def spin() -> None:
-            t0 = time.thread_time()
-            while time.thread_time() - t0 < busy_s:
-                pass
-            seen["tid"], seen["cpu"] = threading.get_native_id(), time.thread_time()
-            ready.set()
-            go_on.wait()  # not running while it is read
-
-        ready = threading.Event()
-        worker = threading.Thread(target=spin)
-        worker.start()
-        ready.wait()
-        time.sleep(0.01)  # it blocks in wait()
-        read = thread_cpu_s_of(os.getpid(), seen["tid"])
-        go_on.set()
-        worker.join()
-        assert seen["cpu"] <= read <= seen["cpu"] + 0.002, (busy_s, seen["cpu"], read)
+        child = subprocess.Popen([sys.executable, "-c", code, str(busy_s)], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, text=True)
+        try:
+            seen = float(child.stdout.readline())
+            time.sleep(0.01)  # it blocks in read()
+            read = process_clock_s(child.pid)
+        finally:
+            child.stdin.close()
+            child.wait(timeout=30)
+        assert read is not None and seen <= read <= seen + 0.002, (busy_s, seen, read)

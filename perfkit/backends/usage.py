@@ -68,27 +68,6 @@ def cpu_s_of(pid: int) -> Optional[float]:
     return t.user + t.system
 
 
-def thread_cpu_s_of(pid: int, tid: int) -> Optional[float]:
-    """CPU (user + system, seconds) of thread ``tid`` of the live process ``pid``, None when
-    either is gone. Exact for a thread that is not running (a stopped worker): the kernel's
-    run time of the thread in nanoseconds, the clock ``time.thread_time`` reads, so that a unit
-    killed at a 6 ms limit gets its CPU, not ±10 ms."""
-    try:
-        # hand-written: psutil reads the thread's CPU in clock ticks (10 ms), coarser than the
-        # units it is for; schedstat's first field is the thread's run time in ns
-        with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
-            ran_ns = int(f.read().split()[0])
-        if ran_ns > 0:
-            return ran_ns / 1e9
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        threads = psutil.Process(pid).threads()
-    except (psutil.Error, OSError):
-        return None
-    return next((t.user_time + t.system_time for t in threads if t.id == tid), None)
-
-
 def process_clock_s(pid: int) -> Optional[float]:
     """The CPU clock of the live process ``pid`` (every thread, ended ones included; seconds to
     the nanosecond: the clock ``time.process_time`` reads inside it), None when it is gone or
