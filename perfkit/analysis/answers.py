@@ -178,6 +178,9 @@ class AnswerCheck:
     output_changed: pd.DataFrame
     #: How sentences name the reference ("sequential", "the baseline").
     reference_name: str = "sequential"
+    #: How many tasks the reference ran: above one, every sample a sentence names says its task
+    #: (networkx's three tasks read "demo[3]×1": whose demo[3], the line did not say).
+    tasks: int = 1
 
     @property
     def clean(self) -> bool:
@@ -220,8 +223,9 @@ class AnswerCheck:
             return f"{self.group} ({self.run_id}): answers identical to {self.reference_name}."
         t = self.table
         counts = self.kind_counts()
-        real = [_kind_phrase(k, n, t) for k, n in counts.items() if k not in NOISE_KINDS]
-        noise = [_kind_phrase(k, n, t) for k, n in counts.items() if k in NOISE_KINDS]
+        named = self.tasks > 1 or t["task_id"].nunique() > 1
+        real = [_kind_phrase(k, n, t, named) for k, n in counts.items() if k not in NOISE_KINDS]
+        noise = [_kind_phrase(k, n, t, named) for k, n in counts.items() if k in NOISE_KINDS]
         n_noise = sum(n for k, n in counts.items() if k in NOISE_KINDS)
         if not real:
             return (f"{self.group} ({self.run_id}) agrees with {self.reference_name} beyond the reference's own "
@@ -243,19 +247,18 @@ _PLURAL = {NOISE_TIMEOUT: "timeouts within noise", NOW_FINISHED: "timeouts now f
            CHANGED_OUTPUT: "changed outputs"}
 
 
-def _kind_phrase(kind: str, n: int, table: pd.DataFrame) -> str:
-    """``2 lost units (demo[0]×2)``."""
+def _kind_phrase(kind: str, n: int, table: pd.DataFrame, named: bool) -> str:
+    """``2 lost units (demo[0]×2)``; ``t1/demo[0]×2`` when ``named`` (several tasks)."""
     if kind == NONDETERMINISTIC:
         name = "unit of a nondeterministic candidate" if n == 1 else _PLURAL[kind]
     else:
         name = kind if n == 1 else _PLURAL.get(kind, kind + "s")
-    return f"{n} {name} ({_where(table[table['kind'] == kind])})"
+    return f"{n} {name} ({_where(table[table['kind'] == kind], named)})"
 
 
-def _where(df: pd.DataFrame, limit: int = 4) -> str:
+def _where(df: pd.DataFrame, named: bool, limit: int = 4) -> str:
     samples = df.groupby(SAMPLE, sort=False).size()
-    many_tasks = df["task_id"].nunique() > 1
-    items = [f"{sample_label(s, i, t if many_tasks else None)}×{n}" for (t, s, i), n in samples.items()]
+    items = [f"{sample_label(s, i, t if named else None)}×{n}" for (t, s, i), n in samples.items()]
     return ", ".join(items[:limit]) + (f", … {count(len(items) - limit, 'more sample')}" if len(items) > limit else "")
 
 
@@ -279,7 +282,7 @@ def check_answers(reference: pd.DataFrame, units: pd.DataFrame, run_id: str = ""
         kinds = _within_noise(status, kinds, variability.noise_rate * len(common))
     return AnswerCheck(run_id, group, reference_id, missing.assign(kind=LOST), extra.assign(kind=EXTRA),
                        status.assign(kind=kinds), output.assign(kind=_output_kinds(output, variability)),
-                       reference_name)
+                       reference_name, int(ref["task_id"].nunique()))
 
 
 def _within_noise(df: pd.DataFrame, kinds: np.ndarray, expected: float) -> np.ndarray:
