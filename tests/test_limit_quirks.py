@@ -55,7 +55,7 @@ def test_the_timeout_cost_counts_units_once_whatever_the_reference_runs(late):
     cost = next(f for f in c.findings if f.rule == "timeout-cost")
     assert cost.sentence.startswith("1 unit timed out (33.3 % of 3 units; 2 timeouts in 2 sequential runs)")
     assert "1 times out in every sequential run" in cost.sentence
-    assert cost.evidence == tuple(e for e in cost.evidence if e.startswith("hopeless: 1 units, 2 timeouts"))
+    assert cost.evidence == tuple(e for e in cost.evidence if e.startswith("hopeless: 1 unit, 2 timeouts"))
 
 
 def test_a_share_that_is_not_zero_never_reads_as_zero():

@@ -705,7 +705,8 @@ def cost_concentration(c: "Comparison") -> list[Finding]:
             f"Where the time goes: {len(top)} of {len(t)} {by}s ({percent(unit_share, 1)} of units) "
             f"take{'s' if len(top) == 1 else ''} "
             f"{percent(top['share'].sum())} of unit time {source}: {named}.{advice}",
-            tuple(f"{r.name}: {r.wall_s:.3f} s ({r.share:.1%}; cumulative {r.cumulative:.1%}); {r.units} units, "
+            tuple(f"{r.name}: {r.wall_s:.3f} s ({r.share:.1%}; cumulative {r.cumulative:.1%}); "
+                  f"{count(r.units, 'unit')}, "
                   f"{r.timeouts} timed out ({r.timeout_wall_s:.3f} s)" for r in t.head(EVIDENCE_ROWS).itertuples())))
     return out
 
@@ -749,7 +750,7 @@ def timeout_cost(c: "Comparison") -> list[Finding]:
         f"{n_units} units; "
         f"{len(timed_out)} timeouts {runs}) and take {percent(spent / total)} of the unit time the sequential "
         f"runs spent, each timeout its whole limit: " + "; ".join(parts) + ".",
-        tuple(f"{cand}: {int(r['units'])} units, {int(r['timeouts'])} timeouts {runs}, {r['wall_s']:.3f} s"
+        tuple(f"{cand}: {count(int(r['units']), 'unit')}, {int(r['timeouts'])} timeouts {runs}, {r['wall_s']:.3f} s"
               for cand, r in worst.head(EVIDENCE_ROWS).iterrows()))]
 
 
@@ -812,7 +813,7 @@ def memory_drivers(c: "Comparison") -> list[Finding]:
             f"Memory under {group_name(group)}: {len(heavy)} of {len(items)} work items peaked at up to "
             f"{_mb(heavy['peak_rss_bytes'].max())} of resident memory against a median item of {_mb(median)}; "
             f"{who}.",
-            tuple(f"{r.task_id} item {r.chunk} on {r.worker}: {_mb(r.peak_rss_bytes)}, {r.units} units "
+            tuple(f"{r.task_id} item {r.chunk} on {r.worker}: {_mb(r.peak_rss_bytes)}, {count(r.units, 'unit')} "
                   + (f"(killed at the timeout of {r.running})" if isinstance(r.running, str) else
                      f"({', '.join(sorted(r.candidates)[:4])}{' …' if len(r.candidates) > 4 else ''})")
                   for r in heavy.sort_values("peak_rss_bytes", ascending=False).head(EVIDENCE_ROWS).itertuples())))

@@ -1,0 +1,52 @@
+"""What perfkit concluded about a solver nobody here wrote: networkx's algorithms as candidates
+(benchmarks/networkx_work.py, docs/benchmarks.md "Session 12: networkx"). Each test pins a report
+line that read false or misleading on it, on runs built by construction (tests/builders.py),
+plus the workload's own contract."""
+
+from __future__ import annotations
+
+import pytest
+from builders import CANDS, SAMPLES, make_run, unit_rows
+
+from perfkit.analysis.comparison import analyse
+
+
+def _three_tasks(edit=None, strategy="sequential", backend="inline", workers=1, **kw):
+    """The same units in three tasks (networkx_work's hops, colour, community)."""
+    rows = [r for t in ("colour", "community", "hops") for r in unit_rows(SAMPLES, CANDS, task_id=t, cpu=0.01)]
+    return make_run(rows, strategy, backend, workers, edit=edit, **kw)
+
+
+@pytest.mark.slow
+def test_a_difference_in_one_task_of_several_names_its_task():
+    # "its 4 differences are 2 boundary flips (demo[3]×1, demo[4]×1), 2 units of nondeterministic
+    # candidates (demo[0]×1, demo[2]×1)": each kind's units lay in one task, so the label left the
+    # task out, while the run held three tasks, each with a demo[3]
+    def changed(df):
+        m = df["task_id"].eq("colour") & df["split"].eq("demo") & df["index"].eq(3) & df["candidate"].eq("c001")
+        df.loc[m, "output_hash"] = "other"
+        return df
+
+    c = analyse([_three_tasks(), _three_tasks(changed, "candidate-parallel", "process", 2)])
+    sentence = next(a for a in c.answers if a.run_id.startswith("candidate-parallel")).sentence()
+    assert "1 changed output (colour/demo[3]×1)" in sentence, sentence
+    # one task: the label stays short
+    one = analyse([make_run(unit_rows(SAMPLES, CANDS, cpu=0.01)),
+                   make_run(unit_rows(SAMPLES, CANDS, cpu=0.01), "candidate-parallel", "process", 2,
+                            edit=lambda df: df.assign(output_hash=df["output_hash"].where(
+                                ~(df["index"].eq(3) & df["candidate"].eq("c001")), "other")))])
+    assert "(demo[3]×1)" in next(a for a in one.answers if a.run_id.startswith("candidate")).sentence()
+
+
+@pytest.mark.slow
+def test_evidence_of_one_unit_reads_one_unit():
+    # "floyd_warshall_numpy: 1 units, 2 timeouts in 2 sequential runs"; "hops item 14 on
+    # pid-3757: 139 MB, 1 units (all_pairs)"
+    def slow(df):
+        m = df["split"].eq("demo") & df["index"].eq(0) & df["candidate"].eq("c001")
+        df.loc[m, ["status", "output_hash", "match", "wall_s", "cpu_s"]] = ["timeout", None, None, 1.0, 1.0]
+        return df
+
+    c = analyse([make_run(unit_rows(SAMPLES, CANDS, cpu=0.01), edit=slow, repeat=r) for r in (0, 1)])
+    f = next(f for f in c.findings if f.rule == "timeout-cost")
+    assert "c001: 1 unit, 2 timeouts in 2 sequential runs" in f.evidence[0], f.evidence
