@@ -6,7 +6,7 @@ plus the workload's own contract."""
 from __future__ import annotations
 
 import pytest
-from builders import CANDS, SAMPLES, make_run, unit_rows
+from builders import CANDS, SAMPLES, clean_parallel, make_run, reference_run, unit_rows
 
 from perfkit.analysis.comparison import analyse
 
@@ -50,3 +50,23 @@ def test_evidence_of_one_unit_reads_one_unit():
     c = analyse([make_run(unit_rows(SAMPLES, CANDS, cpu=0.01), edit=slow, repeat=r) for r in (0, 1)])
     f = next(f for f in c.findings if f.rule == "timeout-cost")
     assert "c001: 1 unit, 2 timeouts in 2 sequential runs" in f.evidence[0], f.evidence
+
+
+@pytest.mark.slow
+def test_a_machine_busy_with_the_comparisons_own_stray_threads_is_not_made_quiet_by_another_machine():
+    # networkx's thread run stopped with Floyd–Warshall threads still running, which took a core
+    # through every later run; the recommendation said "Measured on a busy machine (other
+    # processes and threads left running by earlier runs used up to 1.01 cores …): confirm on a
+    # quiet one" — where the same thread run would leave the same threads
+    def busy(run, strays):
+        wall = run.summary.wall_s
+        return {"others_cpu_s": wall, "stray_threads": strays, "stray_cpu_s": wall * (0.9 if strays else 0.0)}
+
+    ref, par = reference_run(), clean_parallel()
+    runs = [reference_run(summary=busy(ref, 3)), clean_parallel(summary=busy(par, 3))]
+    rec = analyse(runs).recommendation
+    assert "confirm on a quiet one without the thread backend" in rec.sentence, rec.sentence
+    # other processes alone: a quiet machine is the cure
+    runs = [reference_run(summary=busy(ref, 0)), clean_parallel(summary=busy(par, 0))]
+    rec = analyse(runs).recommendation
+    assert rec.sentence.endswith("confirm on a quiet one."), rec.sentence

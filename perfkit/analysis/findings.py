@@ -841,6 +841,16 @@ def _busy_during(busy: list[RunFigures], runs: str) -> str:
     return f"{_others(busy)} used up to {max(f.others_cores for f in busy):.2f} cores during {len(busy)} of {runs}"
 
 
+def _quiet_again(busy: list[RunFigures], what: str) -> str:
+    """"compare again on a quiet one": and, when part of the other work was threads the thread
+    runs left running, without those runs, which leave them on any machine (networkx: a quiet
+    machine would have run the same stray Floyd–Warshall threads through every later run)."""
+    if not any(f.stray_threads for f in busy):
+        return f"{what} on a quiet one"
+    return (f"{what} on a quiet one without the thread backend: its runs left the threads running, and would "
+            f"on any machine")
+
+
 def busy_machine(c: "Comparison") -> list[Finding]:
     """Runs during which other work used at least :data:`BUSY_OTHER_CORES` cores: their walls,
     speedups and timeouts include waiting for it. Other work is other processes, and threads that
@@ -1065,7 +1075,7 @@ def recommendation(c: "Comparison") -> Optional[Finding]:
         busy = _busy(c, [f for f in c.figures if f.name in bad]) if bad else []
         if busy:  # answers lost to timeouts beside other work may be that work's, not the strategy's
             text += (f" The runs that changed them were measured on a busy machine ({_busy_during(busy, 'them')}): "
-                     f"compare again on a quiet one before changing the solver.")
+                     f"{_quiet_again(busy, 'compare again')} before changing the solver.")
         return Finding("recommendation", "recommendation", "", text, excluded)
     best = ok.iloc[0]
     speed = ratio_interval(best["speedup"], best["speedup_low"], best["speedup_high"], label="95 % CI")
@@ -1089,7 +1099,7 @@ def recommendation(c: "Comparison") -> Optional[Finding]:
                 f"{speed} as fast as sequential, {why}: stay sequential, or measure more repeats.")
     busy = _busy(c, [f for f in c.figures if f.name in (best["group"], _reference_name(c))])
     if busy:
-        text += f" Measured on a busy machine ({_busy_during(busy, 'these runs')}): confirm on a quiet one."
+        text += f" Measured on a busy machine ({_busy_during(busy, 'these runs')}): {_quiet_again(busy, 'confirm')}."
     return Finding("recommendation", "recommendation", best["group"], text, basis + excluded)
 
 
