@@ -70,3 +70,27 @@ def test_a_machine_busy_with_the_comparisons_own_stray_threads_is_not_made_quiet
     runs = [reference_run(summary=busy(ref, 0)), clean_parallel(summary=busy(par, 0))]
     rec = analyse(runs).recommendation
     assert rec.sentence.endswith("confirm on a quiet one."), rec.sentence
+
+
+@pytest.mark.slow
+def test_units_lost_near_half_their_limit_are_not_called_far_from_it():
+    # "demo[3], test[1] of tasks community, hops timed out under candidate-parallel/process×2 but
+    # not under sequential (2 candidates lost, far from their limit under sequential)": girvan_newman
+    # and astar took 418 and 498 ms of their 1 s limit under sequential
+    def slow(df):
+        for task, index, cand, wall in (("community", 3, "c002", 0.418), ("hops", 1, "c003", 0.498)):
+            m = df["task_id"].eq(task) & df["split"].eq("demo") & df["index"].eq(index) & df["candidate"].eq(cand)
+            df.loc[m, ["wall_s", "cpu_s"]] = wall
+        return df
+
+    def lost(df):
+        df = slow(df)
+        m = df["candidate"].isin(["c002", "c003"]) & df["wall_s"].gt(0.4)
+        df.loc[m, ["status", "output_hash", "match", "wall_s", "cpu_s"]] = ["timeout", None, None, 1.05, 0.4]
+        return df
+
+    c = analyse([_three_tasks(slow), _three_tasks(lost, "candidate-parallel", "process", 2)])
+    f = next(f for f in c.findings if f.rule == "contention-timeouts")
+    assert ("community/demo[3], hops/demo[1] of tasks community, hops timed out under candidate-parallel/process×2 "
+            "but not under sequential (2 candidates lost; under sequential they took at most 498 ms, under 50% of "
+            "the 1 s limit)") in f.sentence, f.sentence
