@@ -5,6 +5,10 @@ plus the workload's own contract."""
 
 from __future__ import annotations
 
+import importlib.util
+import random
+from pathlib import Path
+
 import pytest
 from builders import CANDS, SAMPLES, clean_parallel, make_run, reference_run, unit_rows
 
@@ -94,3 +98,43 @@ def test_units_lost_near_half_their_limit_are_not_called_far_from_it():
     assert ("community/demo[3], hops/demo[1] of tasks community, hops timed out under candidate-parallel/process×2 "
             "but not under sequential (2 candidates lost; under sequential they took at most 498 ms, under 50% of "
             "the 1 s limit)") in f.sentence, f.sentence
+
+
+def _workload():
+    """benchmarks/networkx_work.py, imported from the repository (benchmarks/ is no package)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "networkx_work.py"
+    spec = importlib.util.spec_from_file_location("networkx_work", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_the_networkx_workload_is_deterministic_and_has_the_quirks_it_claims():
+    nx_work = _workload()
+    import networkx as nx
+
+    # the same digits build the same graph and the same expected answers, in any process
+    first = nx_work.task_json("community")
+    nx_work.graph.cache_clear()
+    assert nx_work.task_json("community") == first
+    g = nx_work.sample_graph([[1, 1, 1]])
+    assert sorted(g.edges) == sorted(nx.barabasi_albert_graph(nx_work.SIZES[1], 3, seed=1).edges)
+    # every hops candidate answers the same on a small connected graph; astar raises on gnp (disconnected)
+    grid = nx_work.sample_graph([[0, 0, 3]])
+    answers = {name: f(grid) for name, f in nx_work.HOPS.items()}
+    assert answers == dict.fromkeys(nx_work.HOPS, nx_work.expected("hops", grid))
+    with pytest.raises(nx.NetworkXNoPath):
+        nx_work.HOPS["astar"](nx_work.sample_graph([[3, 1, 4]]))
+    # fluid communities raise on the disconnected islands, and need the planted count elsewhere
+    with pytest.raises(nx.NetworkXError, match="connected"):
+        nx_work.COMMUNITY["asyn_fluidc"](nx_work.sample_graph([[7, 1, 2]]))
+    # random_sequential draws from the process's random module: its answer moves with the seed
+    ba = nx_work.sample_graph([[1, 2, 1]])
+    colours = set()
+    for seed in range(8):
+        random.seed(seed)
+        colours.add(nx_work.COLOUR["random_sequential"](ba))
+    assert len(colours) > 1, colours
+    # fast=1 answers as the pure-Python Floyd–Warshall does
+    assert nx_work.FAST["floyd_warshall"](grid) == nx_work.HOPS["floyd_warshall"](grid)
