@@ -138,3 +138,37 @@ def test_the_networkx_workload_is_deterministic_and_has_the_quirks_it_claims():
     assert len(colours) > 1, colours
     # fast=1 answers as the pure-Python Floyd–Warshall does
     assert nx_work.FAST["floyd_warshall"](grid) == nx_work.HOPS["floyd_warshall"](grid)
+
+
+@pytest.mark.slow
+def test_a_phase_is_judged_against_the_baselines_own_variability():
+    # `perfkit phases nx-base nx-fast nx-fast-sp`: "✗ answers … 3 changed outputs (colour/demo[0]×1,
+    # …), 1 new timeout (colour/demo[3]×1)" — random_sequential, unseeded, had answered differently
+    # in the two baseline runs too, and independent_set took 0.92–0.98 s of its 1 s limit; the
+    # step (floyd_warshall made numpy) touched neither
+    from perfkit.analysis.phases import phase_table
+
+    def base(repeat):
+        def edit(df):
+            at = lambda cand, index: df["candidate"].eq(cand) & df["split"].eq("demo") & df["index"].eq(index)
+            df.loc[at("c001", 0), "output_hash"] = f"random-{repeat}"  # unseeded: another answer each run
+            df.loc[at("c002", 1), ["wall_s", "cpu_s"]] = 0.95  # at its limit
+            df.loc[at("c003", 2), ["status", "output_hash", "match", "wall_s", "cpu_s"]] = ["timeout", None, None,
+                                                                                           1.05, 1.0]
+            return df
+        return make_run(unit_rows(SAMPLES, CANDS, cpu=0.01), edit=edit, repeat=repeat, run_id=f"base-{repeat}")
+
+    def step(repeat):
+        def edit(df):
+            at = lambda cand, index: df["candidate"].eq(cand) & df["split"].eq("demo") & df["index"].eq(index)
+            df.loc[at("c001", 0), "output_hash"] = "random-other"
+            df.loc[at("c002", 1), ["status", "output_hash", "match", "wall_s", "cpu_s"]] = ["timeout", None, None,
+                                                                                           1.05, 1.0]
+            return df  # c003 on demo[2] now finishes: the step's doing
+        return make_run(unit_rows(SAMPLES, CANDS, cpu=0.01), edit=edit, repeat=repeat, run_id=f"step-{repeat}")
+
+    rows = phase_table([("base", [base(0), base(1)]), ("step", [step(0), step(1)])])
+    answers = rows[1].answers
+    assert ("differs from the baseline in 1 unit: 1 timeout now finished (demo[2]×1); 2 more are the baseline's own "
+            "variability (1 boundary flip (demo[1]×1), 1 unit of a nondeterministic candidate (demo[0]×1))"
+            ) in answers, answers

@@ -227,14 +227,16 @@ class AnswerCheck:
         real = [_kind_phrase(k, n, t, named) for k, n in counts.items() if k not in NOISE_KINDS]
         noise = [_kind_phrase(k, n, t, named) for k, n in counts.items() if k in NOISE_KINDS]
         n_noise = sum(n for k, n in counts.items() if k in NOISE_KINDS)
+        # a phase report's reference is "the baseline", whose repeats are its variability
+        own = "the reference's own" if self.reference_name == "sequential" else f"{self.reference_name}'s own"
         if not real:
-            return (f"{self.group} ({self.run_id}) agrees with {self.reference_name} beyond the reference's own "
+            return (f"{self.group} ({self.run_id}) agrees with {self.reference_name} beyond {own} "
                     f"variability: its {count(n_noise, 'difference')} {'is' if n_noise == 1 else 'are'} "
                     + ", ".join(noise) + ".")
         text = (f"{self.group} ({self.run_id}) differs from {self.reference_name} in {_units(len(self.real))}: "
                 + ", ".join(real))
         if noise:
-            text += (f"; {n_noise} more {'is' if n_noise == 1 else 'are'} the reference's own variability ("
+            text += (f"; {n_noise} more {'is' if n_noise == 1 else 'are'} {own} variability ("
                      + ", ".join(noise) + ")")
         return text + "."
 
