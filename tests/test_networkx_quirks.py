@@ -172,3 +172,22 @@ def test_a_phase_is_judged_against_the_baselines_own_variability():
     assert ("differs from the baseline in 1 unit: 1 timeout now finished (demo[2]×1); 2 more are the baseline's own "
             "variability (1 boundary flip (demo[1]×1), 1 unit of a nondeterministic candidate (demo[0]×1))"
             ) in answers, answers
+
+
+@pytest.mark.slow
+def test_a_pyinstrument_profile_says_its_frames_sum_every_profiled_run(tmp_path):
+    # `perfkit profile` on networkx: "profile window: the run …, 38.2 s sampled", frames adding up to
+    # 38 s ("12.6 s <lambda> networkx_work.py:128"), over a thread table of "22.1 s MainThread" and
+    # "22.1 s profiled vs 21.4 s plain": the frames summed both pairs' profiled runs, the threads
+    # were the last run's
+    from builders import make_task
+
+    from perfkit.model import RunConfig
+    from perfkit.orchestration.profiling import profile
+
+    config = RunConfig(solver="synthetic", tasks="hand-made", solver_options={"candidates": 8, "cpu_ms": 5})
+    result = profile(config, "pyinstrument", tmp_path / "prof", tasks=[make_task("t1", 2, 1)])
+    assert result.profiled_runs == 2 == len(result.pairs)
+    assert "of 2 profiled runs, summed" in result.header, result.header
+    main = next(lane for lane in result.lanes if lane.name == "MainThread")
+    assert main.sampled_s >= result.phases_s["run"], (main, result.phases_s)  # the threads sum them too

@@ -85,6 +85,8 @@ class ProfileResult:
     phases_s: dict[str, float] = field(default_factory=dict)
     waiting_s: float = 0.0
     idle_included: bool = False
+    #: How many profiled runs the top frames and threads sum (pyinstrument: every pair's).
+    profiled_runs: int = 1
 
     @property
     def overhead_pct(self) -> Optional[float]:
@@ -123,7 +125,9 @@ class ProfileResult:
         """What the top frames cover, and the seconds shown apart."""
         inside = self.phases_s.get(RUN, 0.0)
         apart = ", ".join(f"{k} {duration(v)}" for k, v in self.phases_s.items() if k != RUN and v > 0)
-        return (f"profile window: the run (perfkit/runner/run.py execute), {duration(inside)} sampled"
+        runs = (f" of {self.profiled_runs} profiled runs, summed ({duration(inside / self.profiled_runs)} a run)"
+                if self.profiled_runs > 1 else "")
+        return (f"profile window: the run (perfkit/runner/run.py execute), {duration(inside)} sampled{runs}"
                 + (f"; outside it, shown apart: {apart}" if apart else ""))
 
     @property
@@ -175,7 +179,7 @@ class ProfileResult:
             "overhead_pct": self.overhead_pct, "sample_count": self.sample_count, "settings": self.settings,
             "parent_pid": self.parent_pid, "worker_pids": self.worker_pids,
             "pairs": [{"plain_s": a, "profiled_s": b} for a, b in self.pairs], "phases_s": self.phases_s,
-            "waiting_s": self.waiting_s, "overhead_line": self.overhead_line,
+            "waiting_s": self.waiting_s, "overhead_line": self.overhead_line, "profiled_runs": self.profiled_runs,
             "top_frames": [dict(dataclasses.asdict(f), where=f.where) for f in self.top_frames],
             "lanes": [dataclasses.asdict(lane) for lane in self.lanes],
         }
