@@ -191,3 +191,23 @@ def test_a_pyinstrument_profile_says_its_frames_sum_every_profiled_run(tmp_path)
     assert "of 2 profiled runs, summed" in result.header, result.header
     main = next(lane for lane in result.lanes if lane.name == "MainThread")
     assert main.sampled_s >= result.phases_s["run"], (main, result.phases_s)  # the threads sum them too
+
+
+@pytest.mark.slow
+def test_process_workers_stopped_late_beside_stray_threads_are_named():
+    # after networkx's thread run left Floyd–Warshall threads running, the process runs' units were
+    # stopped 0.10–0.68 s past their deadline (0.06 s before): the comparison's process, which stops
+    # the workers, ran beside those threads; the stray-threads finding spoke of cores only
+    def killed(wall):
+        def edit(df):
+            m = df["candidate"].eq("c001")
+            df.loc[m, ["status", "output_hash", "match", "wall_s", "error_type"]] = ["timeout", None, None, wall,
+                                                                                   "WorkerKilled"]
+            return df
+        return edit
+
+    clean = clean_parallel(repeat=0, edit=killed(1.06))
+    late = clean_parallel(repeat=1, edit=killed(1.40), summary={"stray_threads": 3, "stray_cpu_s": 1.0})
+    f = next(f for f in analyse([reference_run(), clean, late]).findings if f.rule == "stray-threads")
+    assert ("beside them units were stopped 400 ms past their deadline (median of 6, up to 400 ms), against "
+            "60.0 ms in the process runs without them") in f.sentence, f.sentence
