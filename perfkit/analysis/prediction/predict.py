@@ -140,10 +140,12 @@ def why_timeouts(result: SimResult, costs: BackendCosts, machine: Machine, workl
     cores = machine.cores * machine.machines
     shared = lost[lost["share"] < 1.0]
     stretch = float((1.0 / shared["share"]).median()) if len(shared) else 1.0
-    mean_ms = float((shared["cpu_s"] / machine.speed / shared["share"]).median()) * 1000 if len(shared) else 0.0
+    lane_s = shared["cpu_s"] / shared["cores"] / machine.speed  # its CPU's wall alone
+    mean_ms = float((lane_s / shared["share"]).median()) * 1000 if len(shared) else 0.0
     n = len(lost)
     out = f"{n} unit{'s time' if n != 1 else ' times'} out that did not under sequential (answers lost)"
-    if costs.behaviour.gil and len(shared):
+    wide = bool(len(shared)) and float(shared["cores"].median()) >= WIDE_NAMED  # outside the GIL
+    if costs.behaviour.gil and len(shared) and not wide:
         contended = int((result.units["late_chance"] > 0).sum())
         out += (f": {workers} threads taking turns at the GIL stretch each unit's wall ~{stretch:.1f}× to "
                 f"~{mean_ms:.0f} ms on average")
@@ -154,7 +156,8 @@ def why_timeouts(result: SimResult, costs: BackendCosts, machine: Machine, workl
                     f"turns to whichever thread wakes, not in order, so {n} of the {contended} units sharing it "
                     f"wait{'s' if n == 1 else ''} past the timeout")
     elif len(shared):
-        out += (f": {workers} workers share {cores} cores, so each unit's wall stretches ~{stretch:.1f}× to "
+        pool = "threads share the process's thread pool on" if costs.behaviour.gil else "workers share"
+        out += (f": {workers} {pool} {cores} cores, so each unit's wall stretches ~{stretch:.1f}× to "
                 f"~{mean_ms:.0f} ms, past its {timeout_ms:.0f} ms timeout")
     return out + "; " + _timeout_cost(cfg.timeout.unit_timeout_s, costs, cooperative)
 
@@ -205,6 +208,9 @@ SECOND_PART = 0.75
 HAND_OVER_NAMED = 1.05
 #: A cost below this share of the wall is not a reason.
 NEGLIGIBLE = 0.03
+#: Units computing on this many cores at once or more (CPU-weighted, :attr:`Workload.unit_cores`)
+#: are named as such: one workload.CORES_STEP above a single core.
+WIDE_NAMED = 1.1
 
 
 def _reason(part: str, result: SimResult, costs: BackendCosts, machine: Machine, workload: Workload) -> str:
@@ -213,9 +219,21 @@ def _reason(part: str, result: SimResult, costs: BackendCosts, machine: Machine,
     workers = 1 if costs.behaviour.in_parent else cfg.workers
     cores = machine.cores * machine.machines
     if part == "contention":
+        width = workload.unit_cores
         if costs.behaviour.gil:
+            if width >= WIDE_NAMED:
+                return (f"the {workers} threads' units computed on {width:.1f} cores each outside the GIL under "
+                        f"sequential (their CPU over their wall), on the process's one thread pool: they share "
+                        f"its {min(cores, math.ceil(width))} cores" + _hand_overs(workload, workers))
             return (f"the GIL lets one of the {workers} threads run Python at a time, so they share one core"
                     + _hand_overs(workload, workers))
+        if width >= WIDE_NAMED and workers * width > cores:
+            share = cores / (workers * width)
+            return (f"{workers} workers × {width:.1f} cores per unit (its CPU over its wall under sequential) ask "
+                    f"for {workers * width:.1f} of {cores} cores: a unit's threads wait for each other, so it "
+                    f"progresses only while all of them hold a core: each does {share:.0%} of the time, so it "
+                    f"runs at {share:.0%}^{width:.1f} = {share ** width:.0%} of its pace alone (limit the solver's threads per worker, e.g. "
+                    f"OPENBLAS_NUM_THREADS, or run fewer workers)")
         if workers > cores:
             return f"{workers} workers share {cores} cores: each runs at {cores / workers:.0%} of a core"
         return (f"the parent's own CPU ({result.parent_cpu_s:.2f} s recording outcomes and dispatching) competes "
@@ -460,6 +478,12 @@ def assumptions(workload: Workload, costs: dict[str, BackendCosts], machine: Mac
            f"{'per run' + (' (cold)' if execution.cold else ' (forkserver warm)') if execution.startup == 'run' else 'outside the run (warm pool)'}"]
     if busy_reference(workload):
         out.append(busy_reference(workload))
+    if workload.unit_cores >= WIDE_NAMED:
+        out.append(f"a unit computed on {workload.unit_cores:.1f} cores at once under the reference (its CPU over "
+                   f"its wall, weighted by CPU; up to {max(c.cores for t in workload.tasks for c in t.units.values()):.1f}):"
+                   f" W process workers ask for W × that many cores, and past the machine's cores each unit "
+                   f"progresses only while all its threads hold a core; on threads that CPU ran outside the GIL, "
+                   f"on the process's one thread pool")
     if workload.lower_bounds:
         out.append(f"{workload.lower_bounds} units timed out in the reference: their cost is at least "
                    f"{workload.reference_timeout_s:g} s — taken as what was measured, so predictions with a longer "

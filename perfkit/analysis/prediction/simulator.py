@@ -74,80 +74,149 @@ UNBOUNDED = 1e12
 class _Job:
     """A piece of CPU work on a host; ``callback(t)`` runs when it is done."""
 
-    __slots__ = ("callback", "cancelled", "finish_v")
+    __slots__ = ("callback", "cancelled", "finish_v", "width")
 
-    def __init__(self, callback: Callable[[float], None], finish_v: float):
+    def __init__(self, callback: Callable[[float], None], finish_v: float, width: float):
         self.callback = callback
         self.cancelled = False
         self.finish_v = finish_v
+        self.width = width
+
+
+class _Width:
+    """The runnable pieces of one width (cores they compute on at once) on a host.
+
+    ``v`` is the work each of them has received since the start (reference CPU seconds); a
+    piece started at ``v0`` with work ``w`` is done when ``v`` reaches ``v0 + w``, so one heap
+    ordered by that value gives the class's next completion in O(log n).
+    """
+
+    __slots__ = ("width", "v", "heap", "n")
+
+    def __init__(self, width: float):
+        self.width = width
+        self.v = 0.0
+        self.heap: list = []
+        self.n = 0
 
 
 class _Host:
-    """The cores of one machine, shared equally by the pieces of CPU work runnable on it.
+    """The cores of one machine (or of one process's GIL), shared by the pieces of CPU work
+    runnable on it; one :class:`_Width` per width of piece (one for a solver computing on its
+    calling thread alone: every piece is one core wide).
 
-    ``v`` is the work every runnable piece has received since the start (reference CPU
-    seconds); a piece started at ``v0`` with work ``w`` is done when ``v`` reaches ``v0 + w``,
-    so one heap ordered by that value gives the next completion in O(log n).
+    Pieces ask for ``demand`` cores (Σ widths); each gets ``share = min(1, cores / demand)`` of
+    what it asks. A piece of one core then runs at ``share`` (processor sharing). A piece wider
+    than a core is a unit whose threads wait for each other (OpenBLAS's threads spin at their
+    barriers), so it progresses only while all of them hold a core: with ``gang`` (each worker
+    a process with its own thread pool) at ``share ** width`` of its pace alone (each thread on a
+    core ``share`` of the time) — 2 workers × 2 threads on 2 cores: ¼ each, half the throughput
+    of one unit at a time, as measured (docs/benchmarks.md, section 7, Session 12). With ``gil``
+    (threads of one process, or inline's one thread): pieces of one core are Python holding
+    the GIL and share one core; wider pieces computed outside it (only code without the GIL
+    runs on two cores of one process) on the process's one thread pool, which shares the
+    machine's cores with the thread holding the GIL and never runs more threads than it has.
     """
 
-    __slots__ = ("cores", "speed", "v", "t", "heap", "n", "seq", "slowdown", "inflation")
+    __slots__ = ("cores", "speed", "t", "widths", "n", "demand", "wide_n", "wide", "seq", "slowdown",
+                 "inflation", "gil", "gang", "_next")
 
     def __init__(self, cores: float, speed: float, slowdown: Optional[Callable[[float, float], float]] = None,
-                 inflation: Optional[Inflation] = None):
+                 inflation: Optional[Inflation] = None, gil: bool = False, gang: bool = False):
         self.cores, self.speed = float(cores), float(speed)
+        self.gil, self.gang = gil, gang and not gil
         #: The GIL's hand-over cost (threads), also read by the late-unit chance; None: none.
         self.inflation = None if inflation is None or inflation.neutral else inflation
         if self.inflation is not None:
             slowdown = lambda n, cores, f=self.inflation: f.at(n)  # noqa: E731
-        #: (runnable pieces, cores) → how much slower each piece's CPU progresses then: the
-        #: co-run factor of busy cores (BackendCosts.corun_slowdown), or the GIL's hand-overs
-        #: on the one core of a thread backend; None: never slower
+        #: (runnable pieces or, without the GIL, the cores they ask for; cores) → how much slower
+        #: each piece's CPU progresses then: the co-run factor of busy cores
+        #: (BackendCosts.corun_slowdown), or the GIL's hand-overs of a thread backend; None: never slower
         self.slowdown = slowdown
-        self.v = self.t = 0.0
-        self.heap: list = []
+        self.t = 0.0
+        self.widths: dict[float, _Width] = {}
+        #: runnable pieces, the cores they ask for, and of them the pieces wider than a core
         self.n = 0
+        self.demand = self.wide = 0.0
+        self.wide_n = 0
         self.seq = 0
+        self._next: Optional[_Width] = None
 
-    def rate(self) -> float:
-        """Reference CPU seconds per second each runnable piece receives now."""
+    def rate(self, width: float = 1.0) -> float:
+        """Reference CPU seconds per second a runnable piece of ``width`` receives now."""
         if not self.n:
             return 0.0
-        rate = self.speed * min(1.0, self.cores / self.n)
-        return rate if self.slowdown is None else rate / self.slowdown(self.n, self.cores)
+        if self.gil:
+            python = self.n - self.wide_n  # pieces holding (or waiting for) the GIL
+            share = min(1.0, self.cores / (self.wide + min(1, python)))
+            rate = self.speed * share * (width if width > 1.0 else 1.0 / max(1, python))
+        else:
+            share = min(1.0, self.cores / self.demand)
+            rate = self.speed * width * share ** (width if self.gang else 1.0)
+        return rate if self.slowdown is None else rate / self.slowdown(self.n if self.gil else self.demand, self.cores)
+
+    def slowest_rate(self, width: float, pieces: int, widest: float) -> float:
+        """A lower bound of :meth:`rate` for a piece of ``width`` among at most ``pieces``
+        runnable pieces at most ``widest`` wide, before any slowdown."""
+        if self.gil:
+            share = min(1.0, self.cores / (pieces * widest + 1.0)) if widest > 1.0 else 1.0
+            return self.speed * share * (width if width > 1.0 else 1.0 / max(1, pieces))
+        share = min(1.0, self.cores / (pieces * widest))
+        return self.speed * width * share ** (width if self.gang else 1.0)
 
     def advance(self, t: float) -> None:
         if self.n:
-            self.v += self.rate() * (t - self.t)
+            dt = t - self.t
+            for w in self.widths.values():
+                if w.n:
+                    w.v += self.rate(w.width) * dt
         self.t = t
 
     def next_time(self) -> float:
-        heap = self.heap
-        while heap and heap[0][2].cancelled:
-            heapq.heappop(heap)
-        if not heap:
-            return INF
-        return self.t + max(0.0, heap[0][0] - self.v) / self.rate()
+        best, self._next = INF, None
+        for w in self.widths.values():
+            heap = w.heap
+            while heap and heap[0][2].cancelled:
+                heapq.heappop(heap)
+            if heap:
+                at = self.t + max(0.0, heap[0][0] - w.v) / self.rate(w.width)
+                if at < best:
+                    best, self._next = at, w
+        return best
 
-    def start(self, work: float, callback: Callable[[float], None]) -> _Job:
-        job = _Job(callback, self.v + work)
+    def start(self, work: float, callback: Callable[[float], None], width: float = 1.0) -> _Job:
+        w = self.widths.get(width)
+        if w is None:
+            w = self.widths[width] = _Width(width)
+        job = _Job(callback, w.v + work, width)
         self.seq += 1
-        heapq.heappush(self.heap, (job.finish_v, self.seq, job))
-        self.n += 1
+        heapq.heappush(w.heap, (job.finish_v, self.seq, job))
+        self._count(w, +1)
         return job
 
+    def _count(self, w: _Width, step: int) -> None:
+        w.n += step
+        self.n += step
+        self.demand += step * w.width
+        if w.width > 1.0:
+            self.wide_n += step
+            self.wide += step * w.width
+
     def pop(self) -> _Job:
-        job = heapq.heappop(self.heap)[2]
-        self.n -= 1
+        """The piece :meth:`next_time` found next, done."""
+        w = self._next
+        job = heapq.heappop(w.heap)[2]
+        self._count(w, -1)
         return job
 
     def cancel(self, job: Optional[_Job]) -> None:
         if job is not None and not job.cancelled:
             job.cancelled = True
-            self.n -= 1
+            self._count(self.widths[job.width], -1)
 
     def received(self, job: _Job, work: float) -> float:
         """CPU seconds a live piece of ``work`` has received so far."""
-        return max(0.0, work - (job.finish_v - self.v))
+        return max(0.0, work - (job.finish_v - self.widths[job.width].v))
 
 
 class _Fifo:
@@ -289,7 +358,8 @@ class SimResult:
     #: wall_s, worker, lower_bound (its cost was only a lower bound in the reference), cpu_s
     #: (the reference's), share (of a core it got on average while its CPU ran), late_chance (of
     #: still running at its deadline under the GIL's uneven hand-over, :mod:`.gil`), outcomes
-    #: (a timeout of it is recorded as this many: one per candidate of an opaque solver's sample).
+    #: (a timeout of it is recorded as this many: one per candidate of an opaque solver's sample),
+    #: cores (its CPU ran on at once, :class:`~.workload.UnitCost`; share is of its pace alone).
     units: pd.DataFrame = field(repr=False)
     #: How perfkit was taken to run it.
     execution: Execution = Execution()
@@ -328,19 +398,24 @@ class _Sim:
         speed = machine.speed
         workers = 1 if costs.behaviour.in_parent else config.workers
         self.workers = workers
+        #: The most cores a unit computed on at once in the reference.
+        self.widest = max((c.cores for t in workload.tasks for c in t.units.values()), default=1.0)
         if costs.behaviour.gil or costs.behaviour.in_parent:
             # one core for every Python thread of the process (the GIL), or one thread at all;
-            # threads also pay the solver's hand-over cost at each release of the GIL (.gil)
-            self.hosts = [_Host(1, speed, inflation=workload.gil if costs.behaviour.gil else None)]
+            # threads also pay the solver's hand-over cost at each release of the GIL (.gil);
+            # a unit computing on several cores does so outside the GIL, on the machine's cores
+            self.hosts = [_Host(machine.cores, speed, inflation=workload.gil if costs.behaviour.gil else None,
+                                gil=True)]
             parent_host = self.hosts[0]
         else:
             # busy cores slow each other down (the co-run factor; none when it is 1)
             corun = None if costs.corun_cpu_factor == 1.0 else costs.corun_slowdown
-            self.hosts = [_Host(machine.cores, speed, corun) for _ in range(machine.machines)]
+            # each worker a process: a unit's threads are its own (a thread pool per worker)
+            self.hosts = [_Host(machine.cores, speed, corun, gang=True) for _ in range(machine.machines)]
             if machine.parent_shares_cores:
                 parent_host = self.hosts[0]
             else:
-                parent_host = _Host(machine.cores, speed, corun)
+                parent_host = _Host(machine.cores, speed, corun, gang=True)
                 self.hosts.append(parent_host)
         self.worker_hosts = self.hosts[: 1 if (costs.behaviour.gil or costs.behaviour.in_parent) else machine.machines]
         self.parent = _Fifo(self, parent_host)
@@ -688,20 +763,21 @@ class _Sim:
         reruns = cost.lower_bound and self.timeout <= self.w.reference_timeout_s
         cpu, wait = cost.cpu_s * self.c.unit_cpu_factor, cost.wait_s
         if reruns:  # it timed out at this timeout or a longer one: it runs until stopped
-            if cpu >= wait:
+            if cpu / cost.cores >= wait:
                 cpu = UNBOUNDED
             else:
                 wait = UNBOUNDED
         self.harness_lane += overhead / self.m.speed
-        self.work_lane += min(cpu / self.m.speed + wait, self.timeout)
+        self.work_lane += min(cpu / cost.cores / self.m.speed + wait, self.timeout)
         # ..., late (uneven sharing), its deadline event queued, it runs until stopped
         state = [item, unit, cost, cpu + overhead, wait, False, False, reruns]
-        slot.job = slot.host.start(cpu + overhead, lambda t: self._cpu_done(t, slot, token, state))
+        # (perfkit's per-unit CPU rides at the unit's width: microseconds beside a unit on several cores)
+        slot.job = slot.host.start(cpu + overhead, lambda t: self._cpu_done(t, slot, token, state), cost.cores)
         if math.isfinite(self.timeout):
             # a unit can only be late if its slowest possible pace could take it past the deadline
-            shares = max(1.0, (len(self.slots) + 3 + self.leaked) / slot.host.cores) / self.m.speed
-            shares *= max(1.0, self.c.corun_cpu_factor)  # with every core busy
-            if reruns or (cpu + overhead) * shares + wait >= self.timeout:
+            slowest = slot.host.slowest_rate(cost.cores, len(self.slots) + 3 + self.leaked, self.widest)
+            slowest /= max(1.0, self.c.corun_cpu_factor)  # with every core busy
+            if reruns or (cpu + overhead) / slowest + wait >= self.timeout:
                 self._arm_deadline(slot, token, state)
 
     def _arm_deadline(self, slot: _Slot, token: int, state: list) -> None:
@@ -717,9 +793,11 @@ class _Sim:
         when the running sum of chances passes a whole unit, this one is late."""
         work_s = state[3] / self.m.speed
         elapsed = t - slot.unit_start
-        share = min(1.0, work_s / elapsed) if elapsed > 0 else 1.0
+        width = state[2].cores
+        share = min(1.0, work_s / width / elapsed) if elapsed > 0 else 1.0  # of its pace alone
         chance = 0.0
-        if self.c.behaviour.gil and elapsed < self.timeout and not state[7]:  # (past it, the fluid times it out)
+        # (past its deadline the fluid times it out; a unit on several cores ran outside the GIL)
+        if self.c.behaviour.gil and elapsed < self.timeout and not state[7] and width == 1.0:
             chance = self._late_chance(slot, work_s, state[4], share)
             self.late_sum += chance
             if self.late_sum >= 1.0:
@@ -794,7 +872,7 @@ class _Sim:
             return
         item, unit, cost = state[0], state[1], state[2]
         if slot.job is not None and not slot.job.cancelled:  # still on the CPU: the share it got so far
-            got_s = slot.host.received(slot.job, state[3]) / self.m.speed
+            got_s = slot.host.received(slot.job, state[3]) / self.m.speed / cost.cores
             self.shares[(item.task, unit)] = (min(1.0, got_s / max(t - slot.unit_start, 1e-12)), 0.0)
         slot.token += 1  # its pending CPU or wait completion no longer concerns the slot
         if self.cooperative or (self.c.behaviour.hard_stop and not self.c.behaviour.stop_kills_worker):
@@ -829,14 +907,15 @@ class _Sim:
         split, index, candidate = unit
         share, chance = self.shares.get((item.task, unit), (float("nan"), 0.0))
         self.records.append((self.w.tasks[item.task].task_id, split, index, candidate, status, item.queued,
-                             started, ended, slot.name, cost.lower_bound, cost.cpu_s, share, chance, cost.outcomes))
+                             started, ended, slot.name, cost.lower_bound, cost.cpu_s, share, chance, cost.outcomes,
+                             cost.cores))
 
     # -- the result -------------------------------------------------------------------------
 
     def result(self) -> SimResult:
         units = pd.DataFrame.from_records(self.records, columns=[
             "task_id", "split", "index", "candidate", "status", "queued", "started", "ended", "worker",
-            "lower_bound", "cpu_s", "share", "late_chance", "outcomes"])
+            "lower_bound", "cpu_s", "share", "late_chance", "outcomes", "cores"])
         units["wall_s"] = units["ended"] - units["started"]
         lanes = self.stage_time * self.workers
         busy = float(units["wall_s"].sum())
@@ -860,41 +939,54 @@ _MISSING = UnitCost(0.0, 0.0, "skipped", unknown=True)
 def ideal_bound(workload: Workload, plans: list, workers: int, machine: Machine,
                 costs: BackendCosts, execution: Execution = Execution()) -> tuple[float, float]:
     """``(ideal_wall_s, critical_path_s)`` of a configuration on ``machine``: per stage the
-    largest of its CPU over the cores it can use, its CPU + waits over the workers, and its
-    largest work item (which cannot be split); plus candidate generation, serial. With
+    largest of its CPU over the cores it can use, its lane time (a unit's CPU over the cores it
+    computed on, :class:`~.workload.UnitCost`) + waits over the workers, and its largest work
+    item (which cannot be split); plus candidate generation, serial. The cores a stage can keep
+    busy are so min(cores, workers × a unit's cores). Under the GIL (threads, inline) the CPU
+    of units on one core shares one core; wider units' CPU, outside the GIL, the machine's. With
     generation on the workers and no barrier between tasks (perfkit/analysis/metrics.py
     ``ideal_bound`` of the runner of issue 13): the larger of all the work (generation
     included) over the slots and the longest single task."""
     speed = machine.speed
-    cores = 1 if (costs.behaviour.gil or costs.behaviour.in_parent) else machine.cores * machine.machines
-    slots = max(1, min(workers, cores))
+    gil = costs.behaviour.gil or costs.behaviour.in_parent
+    cores = machine.cores if gil else machine.cores * machine.machines
+    lanes = max(1, workers)
+
+    def spread(python: float, wide: float, occupied: float) -> float:
+        # python: CPU of one-core units (one core under the GIL); wide: CPU of wider units
+        on_one = python if gil else 0.0
+        return max((python + wide) / cores, on_one, occupied / lanes)
+
     ideal = critical = 0.0
-    total_cpu = total_occupied = longest_task = 0.0
+    total_python = total_wide = total_occupied = longest_task = 0.0
     for task, stages in zip(workload.tasks, plans):
         ideal += task.generate_s / speed
-        total_cpu += task.generate_s / speed
+        total_python += task.generate_s / speed
         total_occupied += task.generate_s / speed
         task_ideal = task.generate_s / speed
         for stage in stages:
-            cpu = occupied = biggest = 0.0
+            python = wide = occupied = biggest = 0.0
             for item in stage:
-                item_cpu = item_time = 0.0
+                item_time = 0.0
                 for unit in item:
                     c = task.units.get(unit, _MISSING)
-                    item_cpu += c.cpu_s / speed
-                    item_time += c.cpu_s / speed + c.wait_s
-                cpu += item_cpu
+                    if c.cores > 1.0:
+                        wide += c.cpu_s / speed
+                    else:
+                        python += c.cpu_s / speed
+                    item_time += c.lane_s / speed + c.wait_s
                 occupied += item_time
                 biggest = max(biggest, item_time)
             critical += biggest
-            stage_ideal = max(cpu / slots, occupied / max(1, workers), biggest)
+            stage_ideal = max(spread(python, wide, occupied), biggest)
             ideal += stage_ideal
             task_ideal += stage_ideal
-            total_cpu += cpu
+            total_python += python
+            total_wide += wide
             total_occupied += occupied
         longest_task = max(longest_task, task_ideal)
     if execution.on_workers:
-        return max(total_cpu / slots, total_occupied / max(1, workers), longest_task), critical
+        return max(spread(total_python, total_wide, total_occupied), longest_task), critical
     return ideal, critical
 
 

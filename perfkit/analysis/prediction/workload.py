@@ -1,8 +1,12 @@
 """The work of a run, read from one measured (reference) run: what the simulator replays.
 
-Per unit: its CPU (``cpu_s``, seconds of the reference machine's core) and its off-CPU wait
-(``wall_s - cpu_s``: sleeping, blocking I/O, waiting for a GPU — time that does not need a
-core, so that 16 sleeping workers fit on 2 cores). Per task: its samples and candidates in the
+Per unit: its CPU (``cpu_s``, seconds of the reference machine's core), the cores it computed on
+at once (``cores``: its CPU over its wall when that is more than one — numpy's OpenBLAS splits a
+product over threads of its own; a process worker's and the inline backend's unit CPU is the
+whole process's, perfkit/backends/unit.py ``PROCESS_CPU``) and its off-CPU wait (its wall less
+its CPU's lane time ``cpu_s / cores``: sleeping, blocking I/O, waiting for a GPU — time that does
+not need a core, so that 16 sleeping workers fit on 2 cores). A thread backend's unit CPU is its
+calling thread's: a thread reference shows no unit on more than one core. Per task: its samples and candidates in the
 order the solver gave them (the order of the reference's records), and the seconds the solver
 took to generate its candidates.
 
@@ -26,6 +30,9 @@ from perfkit.model import UnitRef
 
 #: Statuses whose cost the reference measured in full.
 MEASURED = ("ok", "error")
+#: A unit's cores are read to a tenth of a core: one unit's CPU over its wall scatters by about
+#: ±0.05 between runs (blas_work: 1.99–2.05), and the simulator keeps one clock per width.
+CORES_STEP = 0.1
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,21 @@ class UnitCost:
     #: sample that failed there are the candidates the solver declares (perfkit/backends/unit.py
     #: ``per_declared_candidate``), and otherwise the ones that gave an output (a lower bound).
     outcomes: int = 1
+    #: Cores its CPU ran on at once in the reference (1: one thread's worth; see the module docstring).
+    cores: float = 1.0
+
+    @property
+    def lane_s(self) -> float:
+        """Seconds its CPU held its worker alone in the reference (CPU over its cores)."""
+        return self.cpu_s / self.cores
+
+
+def cores_of(cpu_s: float, lane_s: float, cores: int) -> float:
+    """The cores a unit's ``cpu_s`` of CPU kept busy during ``lane_s`` seconds of it (its
+    wall): ``cpu_s / lane_s`` to :data:`CORES_STEP`, at least 1, at most the machine's ``cores``."""
+    if lane_s <= 0 or cpu_s <= lane_s:
+        return 1.0
+    return max(1.0, min(float(cores), round(cpu_s / lane_s / CORES_STEP) * CORES_STEP))
 
 
 @dataclass(frozen=True)
@@ -98,6 +120,14 @@ class Workload:
     @property
     def generate_s(self) -> float:
         return sum(t.generate_s for t in self.tasks)
+
+    @property
+    def unit_cores(self) -> float:
+        """The cores a unit computed on at once in the reference, weighted by CPU (1 for a
+        solver computing on its calling thread alone)."""
+        costs = [c for t in self.tasks for c in t.units.values()]
+        cpu = sum(c.cpu_s for c in costs)
+        return sum(c.cpu_s * c.cores for c in costs) / cpu if cpu > 0 else 1.0
 
     @property
     def lower_bounds(self) -> int:
@@ -155,14 +185,17 @@ def _finished_late(u: Any) -> Any:
     return (u["status"] == "timeout") & u["error_type"].isna()
 
 
-def _cost(row: Any) -> UnitCost:
+def _cost(row: Any, cores: int) -> UnitCost:
+    """One unit's cost from its record, on a machine of ``cores`` usable cores."""
     status = row.status
     if status == "skipped" or not np.isfinite(row.wall_s if row.wall_s is not None else np.nan):
         return UnitCost(0.0, 0.0, status, unknown=True)
     cpu = float(row.cpu_s) if row.cpu_s is not None and np.isfinite(row.cpu_s) else 0.0
     wall = float(row.wall_s)
-    cpu = min(cpu, wall) if wall > 0 else cpu
-    return UnitCost(cpu, max(0.0, wall - cpu), status, lower_bound=status not in MEASURED and not row.finished_late)
+    width = cores_of(cpu, wall, cores)
+    cpu = min(cpu, wall * width) if wall > 0 else cpu
+    return UnitCost(cpu, max(0.0, wall - cpu / width), status,
+                    lower_bound=status not in MEASURED and not row.finished_late, cores=width)
 
 
 def workload_of(run: "Run") -> Workload:
@@ -190,15 +223,17 @@ def workload_of(run: "Run") -> Workload:
         if level:
             costs = {}
             for (split, index), g in t.groupby(["split", "index"], sort=False):
-                parts = [_cost(r) for r in g.itertuples(index=False)]
-                cpu, wall = sum(p.cpu_s for p in parts), sum(p.cpu_s + p.wait_s for p in parts)
+                parts = [_cost(r, run.cores) for r in g.itertuples(index=False)]
+                cpu, lane = sum(p.cpu_s for p in parts), sum(p.lane_s for p in parts)
+                width = cores_of(cpu, lane, run.cores)
                 status = g["status"].mode().iloc[0]
                 costs[(split, int(index), WHOLE_SAMPLE)] = UnitCost(
-                    cpu, max(0.0, wall - cpu), status, lower_bound=any(p.lower_bound for p in parts),
-                    unknown=all(p.unknown for p in parts), outcomes=max(1, len(g)))
+                    cpu, sum(p.wait_s for p in parts) + max(0.0, lane - cpu / width), status,
+                    lower_bound=any(p.lower_bound for p in parts), unknown=all(p.unknown for p in parts),
+                    outcomes=max(1, len(g)), cores=width)
             candidates: tuple[str, ...] = (WHOLE_SAMPLE,)
         else:
-            costs = {(r.split, int(r.index), r.candidate): _cost(r) for r in t.itertuples(index=False)}
+            costs = {(r.split, int(r.index), r.candidate): _cost(r, run.cores) for r in t.itertuples(index=False)}
             candidates = tuple(dict.fromkeys(t["candidate"]))
         tasks.append(TaskWork(task_id, tuple(samples), candidates, generate.get(task_id, 0.0), costs, level))
     return Workload(
