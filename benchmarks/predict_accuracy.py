@@ -7,6 +7,7 @@
     python benchmarks/predict_accuracy.py calibration               # this machine's backend costs, measured
     python benchmarks/predict_accuracy.py dask RUN_DIR              # N machines × M Dask workers, predicted
     python benchmarks/predict_accuracy.py seed                      # the seed's Phase 4: predicted vs measured
+    python benchmarks/predict_accuracy.py side RUNS BEFORE.json AFTER.json   # two models on the same runs
 
 Run it with priority over other sessions' processes on a shared machine::
 
@@ -423,6 +424,39 @@ def dask(args) -> None:
                   f"{result.work_items * costs.scheduler_item_cpu_s:.3f} | {why} |")
 
 
+def side(args) -> None:
+    """Two ``perfkit predict`` reports (report.json of two versions of the model, from the same
+    reference and calibration) beside the runs measured in ``args.runs``: per configuration the
+    measured wall (median [min–max] over its runs) and speedup against the median sequential
+    inline run, each report's predicted wall, speedup and error. Nothing is run; any version of
+    perfkit wrote the reports (their JSON is stable), so the model before a change is its own
+    checkout's ``perfkit predict``."""
+    import json
+
+    from perfkit.store import load_run
+
+    runs = [load_run(p) for p in sorted(Path(args.runs).iterdir()) if (p / "summary.json").exists()]
+    groups: dict[str, list[float]] = {}
+    for r in runs:
+        c = r.config
+        groups.setdefault(f"{c.strategy}/{c.backend}×{c.workers}", []).append(float(r.summary.wall_s))
+    sequential = statistics.median(groups["sequential/inline×1"])
+    reports = [{p["configuration"]: p for p in json.loads(Path(f).read_text())["predictions"]}
+               for f in (args.before, args.after)]
+    print("| configuration | runs | measured wall s (median [min–max]) | measured speedup | "
+          "before: predicted s (speedup) | error | after: predicted s (speedup) | error |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, walls_ in groups.items():
+        m = statistics.median(walls_)
+        cells = []
+        for report in reports:
+            p = report.get(name)
+            cells += ([f"{p['wall_s']:.3f} ({p['speedup']:.2f}×)", f"{p['wall_s'] / m - 1:+.0%}"] if p
+                      else ["–", "–"])
+        print(f"| {name} | {len(walls_)} | {m:.3f} [{min(walls_):.3f}–{max(walls_):.3f}] | {sequential / m:.2f}× | "
+              + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
@@ -450,8 +484,13 @@ def main() -> None:
     d.add_argument("--workers", type=int, default=8, help="workers per machine")
     d.add_argument("--cores", type=int, default=8, help="cores per machine")
     d.add_argument("--chunks", type=int, nargs="+", default=[0, 256, 2048], help="0: automatic")
+    b = sub.add_parser("side")
+    b.add_argument("runs", type=Path, help="a store of measured runs, sequential inline ones among them")
+    b.add_argument("before", type=Path, help="report.json of perfkit predict, one version")
+    b.add_argument("after", type=Path, help="report.json of perfkit predict, another version")
     args = parser.parse_args()
-    {"walls": walls, "timeouts": timeouts, "calibration": calibration, "dask": dask, "seed": seed}[args.what](args)
+    {"walls": walls, "timeouts": timeouts, "calibration": calibration, "dask": dask, "seed": seed,
+     "side": side}[args.what](args)
 
 
 if __name__ == "__main__":
