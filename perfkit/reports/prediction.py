@@ -16,7 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from perfkit.analysis.prediction.predict import NO_GAIN, PARTS, Prediction, Sweep, sweep_record, verdict  # noqa: E402
+from perfkit.analysis.prediction.predict import PARTS, Prediction, Sweep, doubtful, sweep_record, verdict  # noqa: E402
 from perfkit.reports import REPORT_FILES, html, json_report, markdown  # noqa: E402
 from perfkit.analysis.text import number  # noqa: E402
 from perfkit.reports.document import Bullets, Document, Heading, Image, Para, Table  # noqa: E402
@@ -91,8 +91,7 @@ def build(s: Sweep, chart_path: Optional[Path], title: str) -> Document:
     doc = Document(headline=_headline(s), differences=bool(lost), title=f"perfkit prediction: {title}")
     b = doc.blocks
     # more workers for no gain (within the model's error), or answers lost
-    slower = [p for p in s.predictions[1:]
-              if (p.config.workers > 1 and p.wall_s >= NO_GAIN * seq.wall_s) or p.new_timeouts]
+    slower = [p for p in s.predictions[1:] if (p.config.workers > 1 or p.new_timeouts) and doubtful(p)]
     if slower:
         b += [Heading("No faster than sequential, or losing answers"),
               Bullets(tuple((f"{p.name}: {verdict(p)}, {p.wall_s:.2f} s vs {seq.wall_s:.2f} s ({_speed(p)}) — "

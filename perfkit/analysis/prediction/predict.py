@@ -53,6 +53,9 @@ class Prediction:
     why: str
     #: Part → why it is what it is (in the terms of perfkit's execution), for every part but work.
     reasons: dict[str, str] = field(default_factory=dict)
+    #: Threads: the wall if each unit is a C call holding the GIL (:func:`gil_held_wall`), where
+    #: that differs from :attr:`wall_s`; None otherwise.
+    held_wall_s: Optional[float] = None
 
     @property
     def wall_s(self) -> float:
@@ -118,12 +121,57 @@ def _lost(result: SimResult, workload: Workload) -> int:
 
 
 def verdict(p: "Prediction") -> str:
-    """``slower than``, ``no faster than`` or ``faster than`` sequential (see :data:`NO_GAIN`)."""
-    if p.wall_s * NO_GAIN >= p.sequential_wall_s:
+    """``slower than``, ``no faster than`` or ``faster than`` sequential (see :data:`NO_GAIN`);
+    on threads whose wall depends on whether the units hold the GIL (:func:`gil_held_wall`),
+    both verdicts where they differ."""
+    said = verdict_of(p.wall_s, p.sequential_wall_s)
+    held = said if p.held_wall_s is None else verdict_of(p.held_wall_s, p.sequential_wall_s)
+    return said if held == said else f"{said} if its calls give the GIL up, {held} if they hold it"
+
+
+def doubtful(p: "Prediction") -> bool:
+    """Whether a prediction gains nothing, loses answers, or gains only if its calls give the
+    GIL up: what ``perfkit predict`` lists besides the best configurations."""
+    seq = p.sequential_wall_s
+    return p.wall_s >= NO_GAIN * seq or bool(p.new_timeouts) or (p.held_wall_s or 0.0) >= NO_GAIN * seq
+
+
+def verdict_of(wall_s: float, sequential_wall_s: float) -> str:
+    """:func:`verdict` of a wall against sequential's (seconds)."""
+    if wall_s * NO_GAIN >= sequential_wall_s:
         return "slower than sequential"
-    if p.wall_s >= NO_GAIN * p.sequential_wall_s:
+    if wall_s >= NO_GAIN * sequential_wall_s:
         return "no faster than sequential"
     return "faster than sequential"
+
+
+def gil_held_wall(workload: Workload, result: SimResult, costs: BackendCosts, machine: Machine,
+                  execution: Execution, cooperative: bool) -> Optional[float]:
+    """A thread configuration's wall if each unit is one C call holding the GIL to its end
+    (``simulate(gil_held=True)``): nothing then gives a unit up at its deadline, and a unit
+    stopped in the reference costs at least what it was stopped at. None where that cannot
+    differ from ``result`` (not threads, a solver that stops itself, no unit reaching its
+    deadline) or does not (within :data:`NO_GAIN`). Neither the reference (one thread) nor the
+    GIL probe (only units that ended, its factor a mean) records whether a solver's calls hold
+    the GIL: docs/benchmarks.md, section 7, Session 12."""
+    if not costs.behaviour.gil or cooperative or not result.timed_out:
+        return None
+    held = simulate(workload, result.config, costs, machine, execution, cooperative, gil_held=True).wall_s
+    return held if not NO_GAIN * held <= result.wall_s <= held / NO_GAIN else None
+
+
+def _if_held(held_wall_s: Optional[float], sequential_wall_s: float, workload: Workload) -> str:
+    """The why's caveat of a thread configuration whose wall depends on the GIL's holding ("" when none)."""
+    if held_wall_s is None:
+        return ""
+    stopped = workload.lower_bounds
+    bound = (f"at least {held_wall_s:.2f} s" if stopped else f"{held_wall_s:.2f} s")
+    return (f"; if this solver's calls hold the GIL to their end (C code such as CPython's re — recorded "
+            f"nowhere: the reference ran on one thread, the GIL probe replays only units that ended), no thread "
+            f"can give a unit up at its deadline and the others wait for it: {bound} "
+            f"({sequential_wall_s / held_wall_s:.2f}×, {verdict_of(held_wall_s, sequential_wall_s)})"
+            + (f", {stopped} unit{'s' if stopped != 1 else ''} stopped in the reference costing at least what "
+               f"{'they were' if stopped != 1 else 'it was'} stopped at" if stopped else ""))
 
 
 def why_timeouts(result: SimResult, costs: BackendCosts, machine: Machine, workload: Workload,
@@ -344,8 +392,10 @@ def predict_one(workload: Workload, config: SimConfig, costs: BackendCosts, mach
     new, risk = _lost(result, workload), _at_risk(result, config.timeout.unit_timeout_s)
     reasons = {part: _reason(part, result, costs, machine, workload) for part in PARTS if part != "work"}
     stops = bool(workload.cooperative) if cooperative is None else cooperative
-    return Prediction(config, result, sequential_wall_s if sequential_wall_s is not None else result.wall_s,
-                      new, risk, parts, explain(parts, result, costs, machine, workload, risk, stops), reasons)
+    sequential = sequential_wall_s if sequential_wall_s is not None else result.wall_s
+    held = gil_held_wall(workload, result, costs, machine, execution, stops)
+    why = explain(parts, result, costs, machine, workload, risk, stops) + _if_held(held, sequential, workload)
+    return Prediction(config, result, sequential, new, risk, parts, why, reasons, held)
 
 
 def _knee(curve: list[Prediction]) -> Knee:
@@ -562,7 +612,7 @@ def prediction_record(p: Prediction) -> dict[str, Any]:
         "queue_wait_median_s": float(qw.median()) if len(qw) else 0.0,
         "queue_wait_max_s": float(qw.max()) if len(qw) else 0.0,
         "workers_busy_s": {k: float(v) for k, v in r.busy_s.items()},
-        "wall_parts_s": p.parts, "why": p.why,
+        "wall_parts_s": p.parts, "why": p.why, "wall_if_gil_held_s": p.held_wall_s,
         "timeouts": [list(k) for k in r.timeouts[["task_id", "split", "index", "candidate"]].itertuples(
             index=False, name=None)],
         "skipped": int((u["status"] == "skipped").sum()),

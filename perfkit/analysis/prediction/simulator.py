@@ -41,7 +41,8 @@ What is replayed is perfkit's own execution (perfkit/runner.py and the backends)
 - timeouts: a unit still running at its deadline stops itself (cooperative solver), or is
   stopped after the backend's stop delay: its worker killed and replaced (process, Dask: the
   rest of its work re-queued), interrupted (inline), or abandoned while its work keeps
-  running and keeps its share of the cores (threads);
+  running and keeps its share of the cores (threads) — unless (``gil_held``) its C call holds
+  the GIL, when nothing can give it up: it runs to its end on its worker;
 - budgets: a unit that would start after its sample's or task's budget is ``skipped``.
 
 The fluid model of the cores (processor sharing) is what an OS scheduler does on average over
@@ -389,9 +390,11 @@ class _Sim:
     """One run; see the module docstring. Use :func:`simulate`."""
 
     def __init__(self, workload: Workload, costs: BackendCosts, machine: Machine, execution: Execution,
-                 config: SimConfig, cooperative: bool):
+                 config: SimConfig, cooperative: bool, gil_held: bool = False):
         self.w, self.c, self.m, self.x, self.cfg = workload, costs, machine, execution, config
         self.cooperative = cooperative
+        #: Threads whose units hold the GIL for their whole call (see :func:`simulate`).
+        self.gil_held = gil_held and costs.behaviour.gil and not cooperative
         self.t = 0.0
         self.events: list = []
         self.seq = 0
@@ -762,7 +765,9 @@ class _Sim:
         slot.unit_start = t
         reruns = cost.lower_bound and self.timeout <= self.w.reference_timeout_s
         cpu, wait = cost.cpu_s * self.c.unit_cpu_factor, cost.wait_s
-        if reruns:  # it timed out at this timeout or a longer one: it runs until stopped
+        # it timed out at this timeout or a longer one: it runs until stopped — or, holding the
+        # GIL, until its call returns, at least what the reference measured
+        if reruns and not self.gil_held:
             if cpu / cost.cores >= wait:
                 cpu = UNBOUNDED
             else:
@@ -773,7 +778,7 @@ class _Sim:
         state = [item, unit, cost, cpu + overhead, wait, False, False, reruns]
         # (perfkit's per-unit CPU rides at the unit's width: microseconds beside a unit on several cores)
         slot.job = slot.host.start(cpu + overhead, lambda t: self._cpu_done(t, slot, token, state), cost.cores)
-        if math.isfinite(self.timeout):
+        if math.isfinite(self.timeout) and not self.gil_held:  # (held: nothing can stop or give it up)
             # a unit can only be late if its slowest possible pace could take it past the deadline
             slowest = slot.host.slowest_rate(cost.cores, len(self.slots) + 3 + self.leaked, self.widest)
             slowest /= max(1.0, self.c.corun_cpu_factor)  # with every core busy
@@ -797,7 +802,7 @@ class _Sim:
         share = min(1.0, work_s / width / elapsed) if elapsed > 0 else 1.0  # of its pace alone
         chance = 0.0
         # (past its deadline the fluid times it out; a unit on several cores ran outside the GIL)
-        if self.c.behaviour.gil and elapsed < self.timeout and not state[7] and width == 1.0:
+        if self.c.behaviour.gil and elapsed < self.timeout and not state[7] and width == 1.0 and not self.gil_held:
             chance = self._late_chance(slot, work_s, state[4], share)
             self.late_sum += chance
             if self.late_sum >= 1.0:
@@ -991,14 +996,20 @@ def ideal_bound(workload: Workload, plans: list, workers: int, machine: Machine,
 
 
 def simulate(workload: Workload, config: SimConfig, costs: BackendCosts, machine: Machine,
-             execution: Execution = Execution(), cooperative: Optional[bool] = None) -> SimResult:
+             execution: Execution = Execution(), cooperative: Optional[bool] = None,
+             gil_held: bool = False) -> SimResult:
     """Predict one run of ``config`` on ``machine`` from ``workload`` (a reference run's units).
 
     ``cooperative``: whether the solver stops itself at its deadline (None: what the reference
-    showed, else False — the backend has to stop it).
+    showed, else False — the backend has to stop it). ``gil_held`` (threads, a solver that does
+    not stop itself): each unit is one C call holding the GIL to its end (CPython's ``re``), so
+    the watcher cannot give a unit up at its deadline: it runs to its end on its worker, a unit
+    stopped in the reference for at least what it was stopped at (a lower bound), and the GIL's
+    switch-interval turns (:mod:`.gil`) do not apply. Its CPU still shares the one core as the
+    others' (the same work on one core, in the order the calls take the GIL).
     """
     if cooperative is None:
         cooperative = bool(workload.cooperative)
-    sim = _Sim(workload, costs, machine, execution, config, cooperative)
+    sim = _Sim(workload, costs, machine, execution, config, cooperative, gil_held)
     sim.run()
     return sim.result()

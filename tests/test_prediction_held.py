@@ -1,0 +1,79 @@
+"""Threads whose units may be C calls holding the GIL to their end (CPython's re): nothing can
+give such a unit up at its deadline, and nothing recorded tells whether a solver's calls do, so
+``perfkit predict`` gives both walls where they differ (docs/benchmarks.md, section 7, Session 12)."""
+
+from __future__ import annotations
+
+import pytest
+
+from builders import make_run
+
+from perfkit.analysis.prediction import BackendCosts, Machine, SimConfig, simulate, workload_of
+from perfkit.analysis.prediction.model import Behaviour
+from perfkit.analysis.prediction.predict import doubtful, predict_one, verdict
+from perfkit.model import TimeoutPolicy
+
+THREAD = BackendCosts("thread", behaviour=Behaviour(dispatch="shared", prefetch=1, requeue="back", gil=True,
+                                                    hard_stop=False, stop_kills_worker=False))
+PROCESS = BackendCosts("process", behaviour=Behaviour(dispatch="prefetch", prefetch=1, requeue="front"))
+TIMEOUT_S = 0.1
+
+
+def stopped_run(error_type: str = "HardTimeout"):
+    """A sequential inline run at a 0.1 s timeout: six 0.04 s units (two threads sharing the
+    GIL: 0.08 s each), and one stopped at 0.15 s (its deadline + the alarm's grace) — its cost
+    is only known to be at least that."""
+    rows, t = [], 0.0
+    for i, cpu in enumerate([0.04, 0.04, 0.04, 0.15, 0.04, 0.04, 0.04]):
+        stopped = cpu > TIMEOUT_S
+        rows.append(dict(task_id="t1", split="demo", index=0, candidate=f"c{i}", status="timeout" if stopped else "ok",
+                         output_hash=None, match=None, queued=t, started=t, ended=t + cpu, wall_s=cpu, cpu_s=cpu,
+                         worker="main", chunk=1, attempt=1, leaked_s=None, leaked=False,
+                         error_type=error_type if stopped else None, error_message=None))
+        t += cpu
+    return make_run(rows, wall_s=t, timeout_s=TIMEOUT_S)
+
+
+def threads(run, held: bool, workers: int = 2):
+    config = SimConfig("candidate-parallel", "thread", workers, 1, TimeoutPolicy(TIMEOUT_S))
+    return simulate(workload_of(run), config, THREAD, Machine(2), cooperative=False, gil_held=held)
+
+
+def test_a_unit_holding_the_gil_is_not_given_up_and_runs_to_at_least_its_stopped_cost():
+    run = stopped_run()
+    given_up, held = threads(run, held=False), threads(run, held=True)
+    # held: every unit runs to its end on one core, the stopped one for the 0.15 s it ran at least
+    assert held.wall_s == pytest.approx(0.39)
+    assert list(held.units.sort_values("candidate")["status"]) == ["ok"] * 3 + ["timeout"] + ["ok"] * 3
+    # given up at its deadline, it runs on beside the others, and the run ends without it
+    assert given_up.wall_s < held.wall_s
+    assert (given_up.units["status"] == "timeout").sum() >= 1
+
+
+def test_holding_the_gil_changes_nothing_without_a_deadline_reached_or_off_threads():
+    run = stopped_run()
+    config = SimConfig("candidate-parallel", "process", 2, 1, TimeoutPolicy(TIMEOUT_S))
+    a = simulate(workload_of(run), config, PROCESS, Machine(2), cooperative=False)
+    b = simulate(workload_of(run), config, PROCESS, Machine(2), cooperative=False, gil_held=True)
+    assert a.wall_s == b.wall_s
+    # a solver that stops itself at its deadline checks it in Python: nothing held
+    config = SimConfig("candidate-parallel", "thread", 2, 1, TimeoutPolicy(TIMEOUT_S))
+    a = simulate(workload_of(run), config, THREAD, Machine(2), cooperative=True)
+    b = simulate(workload_of(run), config, THREAD, Machine(2), cooperative=True, gil_held=True)
+    assert a.wall_s == b.wall_s
+
+
+def test_predict_gives_both_verdicts_when_the_gain_rests_on_giving_units_up():
+    run = stopped_run()
+    workload = workload_of(run)
+    config = SimConfig("candidate-parallel", "thread", 2, 1, TimeoutPolicy(TIMEOUT_S))
+    sequential_s = 0.39
+    p = predict_one(workload, config, THREAD, Machine(2), sequential_wall_s=sequential_s, cooperative=False)
+    assert p.held_wall_s == pytest.approx(0.39) and p.wall_s < 0.95 * sequential_s
+    assert verdict(p) == "faster than sequential if its calls give the GIL up, no faster than sequential if they hold it"
+    assert doubtful(p)
+    assert "if this solver's calls hold the GIL to their end" in p.why and "at least 0.39 s (1.00×" in p.why
+    assert "1 unit stopped in the reference costing at least what it was stopped at" in p.why
+    on_processes = predict_one(workload, SimConfig("candidate-parallel", "process", 2, 1, TimeoutPolicy(TIMEOUT_S)),
+                               PROCESS, Machine(2), sequential_wall_s=sequential_s, cooperative=False)
+    assert on_processes.held_wall_s is None and "hold the GIL" not in on_processes.why
