@@ -77,3 +77,41 @@ def test_predict_gives_both_verdicts_when_the_gain_rests_on_giving_units_up():
     on_processes = predict_one(workload, SimConfig("candidate-parallel", "process", 2, 1, TimeoutPolicy(TIMEOUT_S)),
                                PROCESS, Machine(2), sequential_wall_s=sequential_s, cooperative=False)
     assert on_processes.held_wall_s is None and "hold the GIL" not in on_processes.why
+
+
+# -- the GIL probe says whether the solver's calls hold the GIL ------------------------------------
+
+def test_a_short_units_longest_wait_on_two_threads_tells_whether_calls_hold_the_gil():
+    from perfkit.analysis.prediction.gil import HELD_AFTER_S, SWITCH_INTERVAL_S, Inflation
+    from perfkit.orchestration.gil_probe import longest_wait_s
+
+    # (unit, cpu, ended, started): a 3 µs unit that waited 80 ms, a 60 ms unit of Python that
+    # waited as long (its own turns: not counted), a 1 ms unit that waited 4 ms
+    rows = [(0, 3e-6, 0.080003, 0.0), (1, 0.06, 0.14, 0.0), (2, 0.001, 0.005, 0.0)]
+    assert longest_wait_s(rows) == pytest.approx(0.08)
+    assert longest_wait_s(rows[1:]) == pytest.approx(0.004) and longest_wait_s([]) == 0.0
+    assert HELD_AFTER_S == 2 * SWITCH_INTERVAL_S
+    assert Inflation(hold_s=0.08).holds_gil is True and Inflation(hold_s=0.004).holds_gil is False
+    assert Inflation().holds_gil is None
+    back = Inflation.from_record(Inflation(((2, 1.2),), "probe", hold_s=0.08).to_record())
+    assert back.hold_s == pytest.approx(0.08)
+    assert Inflation.from_record({"factors": {"2": 1.0}}).holds_gil is None  # a probe stored before
+
+
+def test_what_the_probe_says_of_holding_is_the_prediction_not_a_caveat():
+    from dataclasses import replace
+
+    from perfkit.analysis.prediction.gil import Inflation
+
+    run = stopped_run()
+    config = SimConfig("candidate-parallel", "thread", 2, 1, TimeoutPolicy(TIMEOUT_S))
+    held = replace(workload_of(run), gil=Inflation(hold_s=0.08))
+    p = predict_one(held, config, THREAD, Machine(2), sequential_wall_s=0.39, cooperative=False)
+    assert p.wall_s == pytest.approx(0.39) and p.held_wall_s is None
+    assert verdict(p) == "no faster than sequential"
+    assert "hold the GIL to their end (a short unit waited up to 80 ms for it on 2 threads" in p.why
+    assert "a lower bound: 1 unit stopped in the reference" in p.why and "if this solver's calls" not in p.why
+    released = replace(workload_of(run), gil=Inflation(hold_s=0.004))
+    q = predict_one(released, config, THREAD, Machine(2), sequential_wall_s=0.39, cooperative=False)
+    assert q.wall_s < 0.95 * 0.39 and q.held_wall_s is None and "hold the GIL" not in q.why
+    assert verdict(q) == "faster than sequential"

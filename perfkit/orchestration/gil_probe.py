@@ -13,7 +13,10 @@ threads for k in :data:`THREADS` (and the machine's usable cores), the passes in
 :data:`ATTEMPTS` times) while other processes take a core, which hides hand-overs. Each unit's thread
 CPU on k threads over its CPU on 1 thread in the same round (summed over the units that ran
 while all k threads did; the median over rounds) is the factor at k:
-:class:`perfkit.analysis.prediction.gil.Inflation`, which the simulator applies to threads.
+:class:`perfkit.analysis.prediction.gil.Inflation`, which the simulator applies to threads. On
+2 threads, the longest a unit of less than one switch interval of CPU waited (its wall less its
+CPU; the median over rounds) is how long the solver's calls hold the GIL at once
+(``Inflation.hold_s``): a C call that holds it to its end cannot be given up at a deadline.
 
 Stored as ``<dir>/gil-<machine key>.json``, one entry per solver (name, options, plugins),
 reused until measured again; the probe times only the solver's ``evaluate`` (perfkit's own
@@ -32,7 +35,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from perfkit.analysis.findings import BUSY_OTHER_CORES
-from perfkit.analysis.prediction.gil import Inflation
+from perfkit.analysis.prediction.gil import SWITCH_INTERVAL_S, Inflation
 from perfkit.model import PerfkitError
 from perfkit.orchestration.calibration import DEFAULT_DIR, machine_facts, machine_key
 from perfkit.runner.environment import usable_cores
@@ -148,14 +151,16 @@ def measure(run: Run, rounds: int = ROUNDS, cpu_s: float = SAMPLE_CPU_S) -> Infl
             break
     factors = tuple((int(n), float(f)) for n, f in result["factors"].items())  # (below 1: taken as 1, Inflation)
     cpu = tuple((int(n), float(f)) for n, f in result["cpu_factors"].items())
+    hold = result.get("hold_s")
     source = (f"GIL probe {time.strftime('%Y-%m-%d %H:%M')}: {len(units)} units of run {run.run_id} "
               f"({result['unit_cpu_s'] * 1000:.0f} ms of CPU on one thread), replayed on 1 and "
-              f"{', '.join(str(n) for n, _ in factors)} threads, {rounds} rounds interleaved")
+              f"{', '.join(str(n) for n, _ in factors)} threads, {rounds} rounds interleaved"
+              + (f"; a short unit waited up to {hold * 1000:.1f} ms for the GIL on 2 threads" if hold is not None else ""))
     if result["others_cores"] > BUSY_OTHER_CORES:
         # hand-overs depend on a free core to wake a waiting thread on: a busy machine shows fewer
         source += (f"; other processes used {result['others_cores']:.1f} cores meanwhile: measure again on a "
                    f"quiet machine")
-    return Inflation(factors, source, cpu)
+    return Inflation(factors, source, cpu, None if hold is None else float(hold))
 
 
 def _probe_process(spec: dict[str, Any]) -> dict[str, Any]:
@@ -227,11 +232,12 @@ class _Replay:
                           for t, ks in by_task.items()])
         return lanes
 
-    def run_pass(self, threads: int) -> tuple[dict[int, float], dict[int, float], float]:
+    def run_pass(self, threads: int) -> tuple[dict[int, float], dict[int, float], float, float]:
         """One pass on ``threads`` busy threads: (unit → its thread CPU, of the units that ended
         while every lane still ran; unit → the share of it done by the time the first lane ran
-        out of units, of those running then; the wall seconds until that time). Each lane's
-        items are handed out one at a time, the next when the last one's outcomes are in."""
+        out of units, of those running then; the wall seconds until that time; the longest
+        wait of a short unit, :func:`longest_wait_s`). Each lane's items are handed out one at
+        a time, the next when the last one's outcomes are in."""
         from perfkit.backends.base import Assignment
         from perfkit.model import OutcomeBatch
 
@@ -257,11 +263,18 @@ class _Replay:
                 for lane in {lane_of[k] for k in uids}:
                     if left[lane] == 0:
                         hand(lane)
-        return _cut(rows, lane_of, began)
+        return (*_cut(rows, lane_of, began), longest_wait_s(rows))
 
     def close(self) -> None:
         """Stop the backend's threads."""
         self.backend.close()
+
+
+def longest_wait_s(rows: list[tuple[int, float, float, float]], interval_s: float = SWITCH_INTERVAL_S) -> float:
+    """The longest wall less CPU (seconds) of the ``(unit, cpu, ended, started)`` rows whose CPU is
+    under one switch interval: time spent waiting for the GIL by a unit that needed no more than
+    one turn (0 when there is none)."""
+    return max((ended - started - cpu for _, cpu, ended, started in rows if cpu < interval_s), default=0.0)
 
 
 def _cut(rows: list[tuple[int, float, float, float]], lane_of: dict[int, int],
@@ -288,14 +301,17 @@ def _replay(spec: dict[str, Any]) -> dict[str, Any]:
     cpu: dict[int, list[float]] = {n: [] for n in spec["threads"]}
     wall: dict[int, list[float]] = {n: [] for n in spec["threads"]}
     alone_s: list[float] = []
+    holds: list[float] = []
     try:
         replay.generate()
         replay.run_pass(1)  # warm: caches, lazy set-up
         for _ in range(spec["rounds"]):
-            alone, _, alone_wall = replay.run_pass(1)
+            alone, _, alone_wall, _ = replay.run_pass(1)
             alone_s.append(sum(alone.values()))
             for n in spec["threads"]:
-                shared, running, shared_wall = replay.run_pass(n)
+                shared, running, shared_wall, waited = replay.run_pass(n)
+                if n == 2:
+                    holds.append(waited)
                 base = sum(alone[k] for k in shared)
                 if base > 0:
                     cpu[n].append(sum(shared.values()) / base)
@@ -309,7 +325,8 @@ def _replay(spec: dict[str, Any]) -> dict[str, Any]:
     return {"factors": {str(n): statistics.median(r) for n, r in wall.items() if r},
             "others_cores": others,
             "cpu_factors": {str(n): statistics.median(r) for n, r in cpu.items() if r},
-            "rounds": {str(n): r for n, r in wall.items()}, "unit_cpu_s": statistics.median(alone_s)}
+            "rounds": {str(n): r for n, r in wall.items()}, "unit_cpu_s": statistics.median(alone_s),
+            "hold_s": statistics.median(holds) if holds else None}
 
 
 def _busy_s() -> float:

@@ -23,6 +23,12 @@ in a sequential run shows how often a unit releases the GIL, so it is measured o
 (perfkit/orchestration/gil_probe.py): :class:`Inflation`, which the simulator applies to every
 piece of CPU work sharing the GIL.
 
+A C call that holds the GIL to its end (CPython's ``re`` matcher) takes no turns at all: the
+other threads, and the thread backend's watcher, wait until it returns, so nothing can give
+such a unit up at its deadline. The probe records how long the solver's calls hold the GIL at
+once (:attr:`Inflation.hold_s`), and the simulator runs such a solver's thread units to their
+end (``simulate(gil_held=...)``).
+
 Processes are not modelled so: the OS scheduler (CFS/EEVDF) is fair, each core runs next the
 runnable process that has received least, so a process's units get their share in turn and the
 fluid's wall is the wall (measured: section 7, the seed's processes, no timeout at 2× stretch).
@@ -37,6 +43,10 @@ from typing import Any, Optional
 #: CPython's default switch interval (``sys.getswitchinterval()``), seconds: how long a thread
 #: holds the GIL while others wait before it is asked to drop it.
 SWITCH_INTERVAL_S = 0.005
+#: A unit of less than one switch interval of CPU, on 2 threads, waits for the GIL at most the
+#: other thread's interval (and a wake-up) while the other gives it up in turns; a wait of more
+#: than two intervals is the other thread holding it in a call (:attr:`Inflation.holds_gil`).
+HELD_AFTER_S = 2 * SWITCH_INTERVAL_S
 
 
 def late_probability(cpu_s: float, wait_s: float, timeout_s: float, share: float,
@@ -78,6 +88,10 @@ class Inflation:
     #: than ``factors``, part of a hand-over (a woken thread finding the GIL taken) runs beside
     #: the GIL, on another core, and does not lengthen the GIL's work.
     cpu_factors: tuple[tuple[int, float], ...] = ()
+    #: The longest a unit of less than one switch interval of CPU waited for the GIL on 2 threads
+    #: (the median over the probe's rounds), seconds: how long the solver's calls hold the GIL at
+    #: once. None: not measured (a probe stored before it was).
+    hold_s: Optional[float] = None
 
     def __post_init__(self) -> None:
         for name in ("factors", "cpu_factors"):
@@ -94,6 +108,12 @@ class Inflation:
     def largest_threads(self) -> int:
         """The most runnable threads measured: beyond them, the last factor is held."""
         return self.factors[-1][0]
+
+    @property
+    def holds_gil(self) -> Optional[bool]:
+        """Whether the solver's calls hold the GIL past the switch interval (:data:`HELD_AFTER_S`);
+        None when not measured."""
+        return None if self.hold_s is None else self.hold_s > HELD_AFTER_S
 
     @property
     def neutral(self) -> bool:
@@ -124,15 +144,17 @@ class Inflation:
     def to_record(self) -> dict[str, Any]:
         """JSON-ready: ``{"factors": {"2": 1.6, ...}, "source": ...}``."""
         return {"factors": {str(n): f for n, f in self.factors}, "source": self.source,
-                "cpu_factors": {str(n): f for n, f in self.cpu_factors}}
+                "cpu_factors": {str(n): f for n, f in self.cpu_factors}, "hold_s": self.hold_s}
 
     @classmethod
     def from_record(cls, record: Optional[dict[str, Any]]) -> "Inflation":
         """The inverse of :meth:`to_record` (None → no inflation)."""
         if not record:
             return cls()
+        hold = record.get("hold_s")
         return cls(tuple((int(n), float(f)) for n, f in record["factors"].items()), str(record.get("source", "")),
-                   tuple((int(n), float(f)) for n, f in (record.get("cpu_factors") or {}).items()))
+                   tuple((int(n), float(f)) for n, f in (record.get("cpu_factors") or {}).items()),
+                   None if hold is None else float(hold))
 
     def describe(self, threads: int) -> str:
         """``with 4 threads each unit's CPU grows ×1.9 in hand-overs, the GIL's work ×1.7`` (and,

@@ -149,25 +149,37 @@ def gil_held_wall(workload: Workload, result: SimResult, costs: BackendCosts, ma
                   execution: Execution, cooperative: bool) -> Optional[float]:
     """A thread configuration's wall if each unit is one C call holding the GIL to its end
     (``simulate(gil_held=True)``): nothing then gives a unit up at its deadline, and a unit
-    stopped in the reference costs at least what it was stopped at. None where that cannot
-    differ from ``result`` (not threads, a solver that stops itself, no unit reaching its
-    deadline) or does not (within :data:`NO_GAIN`). Neither the reference (one thread) nor the
-    GIL probe (only units that ended, its factor a mean) records whether a solver's calls hold
-    the GIL: docs/benchmarks.md, section 7, Session 12."""
-    if not costs.behaviour.gil or cooperative or not result.timed_out:
+    stopped in the reference costs at least what it was stopped at — computed only where the
+    GIL probe did not say whether the solver's calls hold it (a probe stored before it
+    recorded it, or none; the reference ran on one thread and cannot show it). None where it
+    was said, where it cannot differ from ``result`` (not threads, a solver that stops itself,
+    no unit reaching its deadline) or does not (within :data:`NO_GAIN`)."""
+    said = workload.gil.holds_gil if workload.gil is not None else None
+    if not costs.behaviour.gil or cooperative or not result.timed_out or said is not None:
         return None
     held = simulate(workload, result.config, costs, machine, execution, cooperative, gil_held=True).wall_s
     return held if not NO_GAIN * held <= result.wall_s <= held / NO_GAIN else None
 
 
-def _if_held(held_wall_s: Optional[float], sequential_wall_s: float, workload: Workload) -> str:
-    """The why's caveat of a thread configuration whose wall depends on the GIL's holding ("" when none)."""
+def _if_held(held_wall_s: Optional[float], sequential_wall_s: float, workload: Workload,
+             costs: BackendCosts, result: SimResult) -> str:
+    """The why's part on a thread configuration whose units reach their deadline and hold the
+    GIL (as the probe showed), or may (as nothing showed: the wall if they do); "" otherwise."""
+    gil = workload.gil
+    if gil is not None and gil.holds_gil and costs.behaviour.gil and result.timed_out:
+        return (f"; this solver's calls hold the GIL to their end (a short unit waited up to "
+                f"{gil.hold_s * 1000:.0f} ms for it on 2 threads, the GIL probe): no thread can give a unit up at its "
+                f"deadline, it runs to its end while the others wait"
+                + (f" — a lower bound: {workload.lower_bounds} unit{'s' if workload.lower_bounds != 1 else ''} stopped "
+                   f"in the reference cost at least what {'they were' if workload.lower_bounds != 1 else 'it was'} "
+                   f"stopped at" if workload.lower_bounds else ""))
     if held_wall_s is None:
         return ""
     stopped = workload.lower_bounds
     bound = (f"at least {held_wall_s:.2f} s" if stopped else f"{held_wall_s:.2f} s")
-    return (f"; if this solver's calls hold the GIL to their end (C code such as CPython's re — recorded "
-            f"nowhere: the reference ran on one thread, the GIL probe replays only units that ended), no thread "
+    return (f"; if this solver's calls hold the GIL to their end (C code such as CPython's re: the reference ran "
+            f"on one thread and cannot show it, and no GIL probe here measured it: measure the probe again), no "
+            f"thread "
             f"can give a unit up at its deadline and the others wait for it: {bound} "
             f"({sequential_wall_s / held_wall_s:.2f}×, {verdict_of(held_wall_s, sequential_wall_s)})"
             + (f", {stopped} unit{'s' if stopped != 1 else ''} stopped in the reference costing at least what "
@@ -394,7 +406,8 @@ def predict_one(workload: Workload, config: SimConfig, costs: BackendCosts, mach
     stops = bool(workload.cooperative) if cooperative is None else cooperative
     sequential = sequential_wall_s if sequential_wall_s is not None else result.wall_s
     held = gil_held_wall(workload, result, costs, machine, execution, stops)
-    why = explain(parts, result, costs, machine, workload, risk, stops) + _if_held(held, sequential, workload)
+    why = explain(parts, result, costs, machine, workload, risk, stops) + _if_held(held, sequential, workload, costs,
+                                                                                  result)
     return Prediction(config, result, sequential, new, risk, parts, why, reasons, held)
 
 

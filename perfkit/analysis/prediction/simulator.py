@@ -997,7 +997,7 @@ def ideal_bound(workload: Workload, plans: list, workers: int, machine: Machine,
 
 def simulate(workload: Workload, config: SimConfig, costs: BackendCosts, machine: Machine,
              execution: Execution = Execution(), cooperative: Optional[bool] = None,
-             gil_held: bool = False) -> SimResult:
+             gil_held: Optional[bool] = None) -> SimResult:
     """Predict one run of ``config`` on ``machine`` from ``workload`` (a reference run's units).
 
     ``cooperative``: whether the solver stops itself at its deadline (None: what the reference
@@ -1006,10 +1006,13 @@ def simulate(workload: Workload, config: SimConfig, costs: BackendCosts, machine
     the watcher cannot give a unit up at its deadline: it runs to its end on its worker, a unit
     stopped in the reference for at least what it was stopped at (a lower bound), and the GIL's
     switch-interval turns (:mod:`.gil`) do not apply. Its CPU still shares the one core as the
-    others' (the same work on one core, in the order the calls take the GIL).
+    others' (the same work on one core, in the order the calls take the GIL). None: what the GIL
+    probe showed (``Inflation.holds_gil``), not held when it did not measure it.
     """
     if cooperative is None:
         cooperative = bool(workload.cooperative)
+    if gil_held is None:
+        gil_held = workload.gil is not None and workload.gil.holds_gil is True
     sim = _Sim(workload, costs, machine, execution, config, cooperative, gil_held)
     sim.run()
     return sim.result()
