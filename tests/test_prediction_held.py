@@ -85,11 +85,16 @@ def test_a_short_units_longest_wait_on_two_threads_tells_whether_calls_hold_the_
     from perfkit.analysis.prediction.gil import HELD_AFTER_S, SWITCH_INTERVAL_S, Inflation
     from perfkit.orchestration.gil_probe import longest_wait_s
 
-    # (unit, cpu, ended, started): a 3 µs unit that waited 80 ms, a 60 ms unit of Python that
-    # waited as long (its own turns: not counted), a 1 ms unit that waited 4 ms
+    # (unit, cpu, ended, started), each on its own lane: a 3 µs unit that waited 80 ms, a 60 ms
+    # unit of Python that waited as long (its own turns: not counted), a 1 ms unit that waited 4 ms
     rows = [(0, 3e-6, 0.080003, 0.0), (1, 0.06, 0.14, 0.0), (2, 0.001, 0.005, 0.0)]
-    assert longest_wait_s(rows) == pytest.approx(0.08)
-    assert longest_wait_s(rows[1:]) == pytest.approx(0.004) and longest_wait_s([]) == 0.0
+    lanes = {0: 0, 1: 1, 2: 2}
+    assert longest_wait_s(rows, lanes, set()) == pytest.approx(0.08)
+    assert longest_wait_s(rows[1:], lanes, set()) == pytest.approx(0.004)
+    assert longest_wait_s([], {}, set()) == 0.0
+    # one lane: 30 ms between two units of one item is a wait; before a new item, a hand-over
+    lane = [(0, 1e-6, 0.010001, 0.01), (1, 1e-6, 0.040001, 0.04), (2, 1e-6, 0.500001, 0.5)]
+    assert longest_wait_s(lane, {0: 0, 1: 0, 2: 0}, {0, 2}) == pytest.approx(0.03, abs=1e-5)
     assert HELD_AFTER_S == 2 * SWITCH_INTERVAL_S
     assert Inflation(hold_s=0.08).holds_gil is True and Inflation(hold_s=0.004).holds_gil is False
     assert Inflation().holds_gil is None

@@ -242,6 +242,7 @@ class _Replay:
         from perfkit.model import OutcomeBatch
 
         queued, lane_of = self._lanes_of(threads), {k: k % threads for k in range(len(self.units))}
+        starts = {int(item.uids[0]) for lane in queued for item in lane}
         left = {lane: 0 for lane in range(threads)}
 
         def hand(lane: int) -> None:
@@ -263,18 +264,29 @@ class _Replay:
                 for lane in {lane_of[k] for k in uids}:
                     if left[lane] == 0:
                         hand(lane)
-        return (*_cut(rows, lane_of, began), longest_wait_s(rows))
+        return (*_cut(rows, lane_of, began), longest_wait_s(rows, lane_of, starts))
 
     def close(self) -> None:
         """Stop the backend's threads."""
         self.backend.close()
 
 
-def longest_wait_s(rows: list[tuple[int, float, float, float]], interval_s: float = SWITCH_INTERVAL_S) -> float:
-    """The longest wall less CPU (seconds) of the ``(unit, cpu, ended, started)`` rows whose CPU is
-    under one switch interval: time spent waiting for the GIL by a unit that needed no more than
-    one turn (0 when there is none)."""
-    return max((ended - started - cpu for _, cpu, ended, started in rows if cpu < interval_s), default=0.0)
+def longest_wait_s(rows: list[tuple[int, float, float, float]], lane_of: dict[int, int], item_starts: set[int],
+                   interval_s: float = SWITCH_INTERVAL_S) -> float:
+    """The longest a lane of the ``(unit, cpu, ended, started)`` rows was held off the GIL while it
+    had work (seconds; 0 when never): a unit of less than one switch interval of CPU, its wall
+    less its CPU; and the gap between two consecutive units of one work item (``item_starts``:
+    the units that begin one, whose gap is the hand-over of the next item), where the lane runs
+    only perfkit's few microseconds of Python. A thread that took the GIL while the other ran
+    Python gave it back within an interval; one in a C call holding it, when the call returned."""
+    waits = [ended - started - cpu for _, cpu, ended, started in rows if cpu < interval_s]
+    by_lane: dict[int, list[tuple[float, float, int]]] = {}
+    for k, _, ended, started in rows:
+        by_lane.setdefault(lane_of[k], []).append((started, ended, k))
+    for units in by_lane.values():
+        units.sort()
+        waits += [b[0] - a[1] for a, b in zip(units, units[1:]) if b[2] not in item_starts]
+    return max(waits, default=0.0)
 
 
 def _cut(rows: list[tuple[int, float, float, float]], lane_of: dict[int, int],
