@@ -14,9 +14,9 @@ threads for k in :data:`THREADS` (and the machine's usable cores), the passes in
 CPU on k threads over its CPU on 1 thread in the same round (summed over the units that ran
 while all k threads did; the median over rounds) is the factor at k:
 :class:`perfkit.analysis.prediction.gil.Inflation`, which the simulator applies to threads. On
-2 threads, the longest a unit of less than one switch interval of CPU waited (its wall less its
-CPU; the median over rounds) is how long the solver's calls hold the GIL at once
-(``Inflation.hold_s``): a C call that holds it to its end cannot be given up at a deadline.
+2 threads, the longest a lane waited for the GIL while it had work (:func:`longest_wait_s`; the
+median over rounds) is how long the solver's calls hold the GIL at once (``Inflation.hold_s``):
+a C call that holds it to its end cannot be given up at a deadline.
 
 Stored as ``<dir>/gil-<machine key>.json``, one entry per solver (name, options, plugins),
 reused until measured again; the probe times only the solver's ``evaluate`` (perfkit's own
@@ -155,7 +155,7 @@ def measure(run: Run, rounds: int = ROUNDS, cpu_s: float = SAMPLE_CPU_S) -> Infl
     source = (f"GIL probe {time.strftime('%Y-%m-%d %H:%M')}: {len(units)} units of run {run.run_id} "
               f"({result['unit_cpu_s'] * 1000:.0f} ms of CPU on one thread), replayed on 1 and "
               f"{', '.join(str(n) for n, _ in factors)} threads, {rounds} rounds interleaved"
-              + (f"; a short unit waited up to {hold * 1000:.1f} ms for the GIL on 2 threads" if hold is not None else ""))
+              + (f"; a thread waited up to {hold * 1000:.1f} ms for the GIL beside one other" if hold is not None else ""))
     if result["others_cores"] > BUSY_OTHER_CORES:
         # hand-overs depend on a free core to wake a waiting thread on: a busy machine shows fewer
         source += (f"; other processes used {result['others_cores']:.1f} cores meanwhile: measure again on a "
@@ -236,7 +236,7 @@ class _Replay:
         """One pass on ``threads`` busy threads: (unit → its thread CPU, of the units that ended
         while every lane still ran; unit → the share of it done by the time the first lane ran
         out of units, of those running then; the wall seconds until that time; the longest
-        wait of a short unit, :func:`longest_wait_s`). Each lane's items are handed out one at
+        a lane waited for the GIL, :func:`longest_wait_s`). Each lane's items are handed out one at
         a time, the next when the last one's outcomes are in."""
         from perfkit.backends.base import Assignment
         from perfkit.model import OutcomeBatch

@@ -43,10 +43,11 @@ from typing import Any, Optional
 #: CPython's default switch interval (``sys.getswitchinterval()``), seconds: how long a thread
 #: holds the GIL while others wait before it is asked to drop it.
 SWITCH_INTERVAL_S = 0.005
-#: A unit of less than one switch interval of CPU, on 2 threads, waits for the GIL at most the
-#: other thread's interval (and a wake-up) while the other gives it up in turns; a wait of more
-#: than two intervals is the other thread holding it in a call (:attr:`Inflation.holds_gil`).
-HELD_AFTER_S = 2 * SWITCH_INTERVAL_S
+#: A lane of the GIL probe's 2 threads waits for the GIL, while the others give it up in turns,
+#: at most an interval of each of the two other threads (the other lane, perfkit's collecting
+#: thread), and a woken thread as long again for a core: 4 intervals (pure-Python units of 2 ms
+#: measured 12 ms). A longer wait is another thread holding it in a call (re_work: 67 ms).
+HELD_AFTER_S = 4 * SWITCH_INTERVAL_S
 
 
 def late_probability(cpu_s: float, wait_s: float, timeout_s: float, share: float,
@@ -88,9 +89,9 @@ class Inflation:
     #: than ``factors``, part of a hand-over (a woken thread finding the GIL taken) runs beside
     #: the GIL, on another core, and does not lengthen the GIL's work.
     cpu_factors: tuple[tuple[int, float], ...] = ()
-    #: The longest a unit of less than one switch interval of CPU waited for the GIL on 2 threads
-    #: (the median over the probe's rounds), seconds: how long the solver's calls hold the GIL at
-    #: once. None: not measured (a probe stored before it was).
+    #: The longest a lane of the probe's 2 threads waited for the GIL while it had work (the median
+    #: over its rounds, perfkit/orchestration/gil_probe.py ``longest_wait_s``), seconds: how long
+    #: the solver's calls hold the GIL at once. None: not measured (a probe stored before it was).
     hold_s: Optional[float] = None
 
     def __post_init__(self) -> None:

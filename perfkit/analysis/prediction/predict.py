@@ -167,8 +167,8 @@ def _if_held(held_wall_s: Optional[float], sequential_wall_s: float, workload: W
     GIL (as the probe showed), or may (as nothing showed: the wall if they do); "" otherwise."""
     gil = workload.gil
     if gil is not None and gil.holds_gil and costs.behaviour.gil and result.timed_out:
-        return (f"; this solver's calls hold the GIL to their end (a short unit waited up to "
-                f"{gil.hold_s * 1000:.0f} ms for it on 2 threads, the GIL probe): no thread can give a unit up at its "
+        return (f"; this solver's calls hold the GIL to their end (a thread waited up to "
+                f"{gil.hold_s * 1000:.0f} ms for it beside one other, the GIL probe): no thread can give a unit up at its "
                 f"deadline, it runs to its end while the others wait"
                 + (f" — a lower bound: {workload.lower_bounds} unit{'s' if workload.lower_bounds != 1 else ''} stopped "
                    f"in the reference cost at least what {'they were' if workload.lower_bounds != 1 else 'it was'} "
