@@ -13,10 +13,11 @@ threads for k in :data:`THREADS` (and the machine's usable cores), the passes in
 :data:`ATTEMPTS` times) while other processes take a core, which hides hand-overs. Each unit's thread
 CPU on k threads over its CPU on 1 thread in the same round (summed over the units that ran
 while all k threads did; the median over rounds) is the factor at k:
-:class:`perfkit.analysis.prediction.gil.Inflation`, which the simulator applies to threads. On
-2 threads, the longest a lane waited for the GIL while it had work (:func:`longest_wait_s`; the
-median over rounds) is how long the solver's calls hold the GIL at once (``Inflation.hold_s``):
-a C call that holds it to its end cannot be given up at a deadline.
+:class:`perfkit.analysis.prediction.gil.Inflation`, which the simulator applies to threads. Then
+each of the reference's :data:`HELD_UNITS` longest units that ended runs beside a thread asking
+for the GIL every millisecond: its longest wait is how long the solver's calls hold the GIL at
+once (:func:`hold_s`, ``Inflation.hold_s``): a C call that holds it to its end cannot be given
+up at a deadline.
 
 Stored as ``<dir>/gil-<machine key>.json``, one entry per solver (name, options, plugins),
 reused until measured again; the probe times only the solver's ``evaluate`` (perfkit's own
@@ -58,6 +59,10 @@ REPLAYED = ("ok", "error")
 ATTEMPTS = 3
 #: Bump when the measurement changes: stored probes of an older version are measured again.
 VERSION = 1
+#: The reference's longest units that ended, each run beside a ticker thread (:func:`hold_s`).
+HELD_UNITS = 4
+#: How often the ticker thread of :func:`hold_s` asks for the GIL (seconds).
+TICK_S = 0.001
 #: Longest a probe may take (seconds) before it counts as failed.
 PROBE_TIMEOUT_S = 300
 
@@ -129,6 +134,15 @@ def sample_units(run: Run, cpu_s: float = SAMPLE_CPU_S, least: int = MIN_UNITS) 
             picked[["task_id", "split", "index", "candidate"]].itertuples(index=False, name=None)]
 
 
+def longest_units(run: Run, count: int = HELD_UNITS) -> list[tuple[str, str, int, str]]:
+    """The ``count`` units of the run that ended (:data:`REPLAYED`) with the most CPU: the calls
+    most likely to hold the GIL long enough to matter (:func:`hold_s`)."""
+    u = run.units
+    u = u[u["status"].isin(REPLAYED) & u["cpu_s"].notna()].nlargest(count, "cpu_s")
+    return [(str(t), str(s), int(i), str(c)) for t, s, i, c in
+            u[["task_id", "split", "index", "candidate"]].itertuples(index=False, name=None)]
+
+
 def thread_counts() -> tuple[int, ...]:
     """The concurrent thread counts the probe measures on this machine."""
     return tuple(sorted({*THREADS, usable_cores()} - {1}))
@@ -141,7 +155,7 @@ def measure(run: Run, rounds: int = ROUNDS, cpu_s: float = SAMPLE_CPU_S) -> Infl
         raise PerfkitError(f"GIL probe of {run.config.solver}: the run has no unit that ended ok or error to replay")
     c = run.config
     spec = {"solver": c.solver, "options": c.solver_options or {}, "plugins": list(c.plugins), "tasks": c.tasks,
-            "units": units, "threads": list(thread_counts()), "rounds": rounds}
+            "units": units, "threads": list(thread_counts()), "rounds": rounds, "long_units": longest_units(run)}
     result: Optional[dict[str, Any]] = None
     for _ in range(ATTEMPTS):  # hand-overs need a free core: a probe next to other work is measured again
         attempt = _probe_process(spec)
@@ -155,7 +169,7 @@ def measure(run: Run, rounds: int = ROUNDS, cpu_s: float = SAMPLE_CPU_S) -> Infl
     source = (f"GIL probe {time.strftime('%Y-%m-%d %H:%M')}: {len(units)} units of run {run.run_id} "
               f"({result['unit_cpu_s'] * 1000:.0f} ms of CPU on one thread), replayed on 1 and "
               f"{', '.join(str(n) for n, _ in factors)} threads, {rounds} rounds interleaved"
-              + (f"; a thread waited up to {hold * 1000:.1f} ms for the GIL beside one other" if hold is not None else ""))
+              + (f"; a thread waited up to {hold * 1000:.1f} ms for the GIL beside its longest units" if hold is not None else ""))
     if result["others_cores"] > BUSY_OTHER_CORES:
         # hand-overs depend on a free core to wake a waiting thread on: a busy machine shows fewer
         source += (f"; other processes used {result['others_cores']:.1f} cores meanwhile: measure again on a "
@@ -232,17 +246,15 @@ class _Replay:
                           for t, ks in by_task.items()])
         return lanes
 
-    def run_pass(self, threads: int) -> tuple[dict[int, float], dict[int, float], float, float]:
+    def run_pass(self, threads: int) -> tuple[dict[int, float], dict[int, float], float]:
         """One pass on ``threads`` busy threads: (unit → its thread CPU, of the units that ended
         while every lane still ran; unit → the share of it done by the time the first lane ran
-        out of units, of those running then; the wall seconds until that time; the longest
-        a lane waited for the GIL, :func:`longest_wait_s`). Each lane's items are handed out one at
-        a time, the next when the last one's outcomes are in."""
+        out of units, of those running then; the wall seconds until that time). Each lane's
+        items are handed out one at a time, the next when the last one's outcomes are in."""
         from perfkit.backends.base import Assignment
         from perfkit.model import OutcomeBatch
 
         queued, lane_of = self._lanes_of(threads), {k: k % threads for k in range(len(self.units))}
-        starts = {int(item.uids[0]) for lane in queued for item in lane}
         left = {lane: 0 for lane in range(threads)}
 
         def hand(lane: int) -> None:
@@ -264,29 +276,11 @@ class _Replay:
                 for lane in {lane_of[k] for k in uids}:
                     if left[lane] == 0:
                         hand(lane)
-        return (*_cut(rows, lane_of, began), longest_wait_s(rows, lane_of, starts))
+        return _cut(rows, lane_of, began)
 
     def close(self) -> None:
         """Stop the backend's threads."""
         self.backend.close()
-
-
-def longest_wait_s(rows: list[tuple[int, float, float, float]], lane_of: dict[int, int], item_starts: set[int],
-                   interval_s: float = SWITCH_INTERVAL_S) -> float:
-    """The longest a lane of the ``(unit, cpu, ended, started)`` rows was held off the GIL while it
-    had work (seconds; 0 when never): a unit of less than one switch interval of CPU, its wall
-    less its CPU; and the gap between two consecutive units of one work item (``item_starts``:
-    the units that begin one, whose gap is the hand-over of the next item), where the lane runs
-    only perfkit's few microseconds of Python. A thread that took the GIL while the other ran
-    Python gave it back within an interval; one in a C call holding it, when the call returned."""
-    waits = [ended - started - cpu for _, cpu, ended, started in rows if cpu < interval_s]
-    by_lane: dict[int, list[tuple[float, float, int]]] = {}
-    for k, _, ended, started in rows:
-        by_lane.setdefault(lane_of[k], []).append((started, ended, k))
-    for units in by_lane.values():
-        units.sort()
-        waits += [b[0] - a[1] for a, b in zip(units, units[1:]) if b[2] not in item_starts]
-    return max(waits, default=0.0)
 
 
 def _cut(rows: list[tuple[int, float, float, float]], lane_of: dict[int, int],
@@ -313,17 +307,14 @@ def _replay(spec: dict[str, Any]) -> dict[str, Any]:
     cpu: dict[int, list[float]] = {n: [] for n in spec["threads"]}
     wall: dict[int, list[float]] = {n: [] for n in spec["threads"]}
     alone_s: list[float] = []
-    holds: list[float] = []
     try:
         replay.generate()
         replay.run_pass(1)  # warm: caches, lazy set-up
         for _ in range(spec["rounds"]):
-            alone, _, alone_wall, _ = replay.run_pass(1)
+            alone, _, alone_wall = replay.run_pass(1)
             alone_s.append(sum(alone.values()))
             for n in spec["threads"]:
-                shared, running, shared_wall, waited = replay.run_pass(n)
-                if n == 2:
-                    holds.append(waited)
+                shared, running, shared_wall = replay.run_pass(n)
                 base = sum(alone[k] for k in shared)
                 if base > 0:
                     cpu[n].append(sum(shared.values()) / base)
@@ -332,13 +323,59 @@ def _replay(spec: dict[str, Any]) -> dict[str, Any]:
                     wall[n].append(shared_wall / (alone_wall * done / alone_s[-1]))
     finally:
         replay.close()
+    hold = hold_s(spec, replay.tasks)
     wall_s = time.monotonic() - before[0]
     others = max(0.0, (_busy_s() - before[1]) - (sum(me.cpu_times()[:2]) - before[2])) / max(wall_s, 1e-9)
     return {"factors": {str(n): statistics.median(r) for n, r in wall.items() if r},
             "others_cores": others,
             "cpu_factors": {str(n): statistics.median(r) for n, r in cpu.items() if r},
             "rounds": {str(n): r for n, r in wall.items()}, "unit_cpu_s": statistics.median(alone_s),
-            "hold_s": statistics.median(holds) if holds else None}
+            "hold_s": hold}
+
+
+def hold_s(spec: dict[str, Any], tasks: dict[str, Any]) -> Optional[float]:
+    """The longest a ticker thread, asking for the GIL every millisecond, waited for it while one
+    of ``spec["long_units"]`` ran on this thread (seconds; each unit run twice, the shorter
+    wait kept: a C call holding the GIL holds it every time, the OS's delays do not recur).
+    Python code gives the GIL up within a switch interval, a call releasing it (numpy) at once;
+    a C call holding it (CPython's re) only when it returns. None when there is no such unit."""
+    import threading
+
+    from perfkit.backends.base import SolverRef, build_solver
+
+    units = [(t, s, int(i), c) for t, s, i, c in spec.get("long_units") or []]
+    if not units:
+        return None
+    solver = build_solver(SolverRef(spec["solver"], spec["options"], tuple(spec["plugins"])))
+    for task_id in dict.fromkeys(u[0] for u in units):
+        solver.candidates(tasks[task_id])  # a solver may prepare a task's candidates (the ARC solver does)
+    longest = 0.0
+    for task_id, split, index, candidate in units:
+        task = tasks[task_id]
+        sample = task.sample(split, index)
+        waits = []
+        for _ in range(2):
+            stop, gap = threading.Event(), [0.0]
+
+            def tick() -> None:
+                last = time.monotonic()
+                while not stop.is_set():
+                    time.sleep(TICK_S)
+                    now = time.monotonic()
+                    gap[0], last = max(gap[0], now - last - TICK_S), now
+
+            ticker = threading.Thread(target=tick, daemon=True)
+            ticker.start()
+            time.sleep(2 * TICK_S)  # the ticker running before the unit takes the GIL
+            try:
+                solver.evaluate(task, sample, candidate, None)
+            except Exception:  # noqa: BLE001 - an error ends the unit as in the reference
+                pass
+            stop.set()
+            ticker.join()
+            waits.append(gap[0])
+        longest = max(longest, min(waits))
+    return longest
 
 
 def _busy_s() -> float:
