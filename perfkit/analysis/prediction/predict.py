@@ -162,14 +162,13 @@ def gil_held_wall(workload: Workload, result: SimResult, costs: BackendCosts, ma
 
 
 def _if_held(held_wall_s: Optional[float], sequential_wall_s: float, workload: Workload,
-             costs: BackendCosts, result: SimResult) -> str:
+             costs: BackendCosts, result: SimResult, cooperative: bool) -> str:
     """The why's part on a thread configuration whose units reach their deadline and hold the
     GIL (as the probe showed), or may (as nothing showed: the wall if they do); "" otherwise."""
     gil = workload.gil
-    if gil is not None and gil.holds_gil and costs.behaviour.gil and result.timed_out:
-        return (f"; this solver's calls hold the GIL to their end (a thread waited up to "
-                f"{gil.hold_s * 1000:.0f} ms for it beside one other, the GIL probe): no thread can give a unit up at its "
-                f"deadline, it runs to its end while the others wait"
+    if gil is not None and held_gil(workload, costs, cooperative) and result.timed_out:
+        return (f"; the GIL probe: a thread asking for the GIL waited up to {gil.hold_s * 1000:.0f} ms beside this "
+                f"solver's longest units, so its calls hold it to their end"
                 + (f" — a lower bound: {workload.lower_bounds} unit{'s' if workload.lower_bounds != 1 else ''} stopped "
                    f"in the reference cost at least what {'they were' if workload.lower_bounds != 1 else 'it was'} "
                    f"stopped at" if workload.lower_bounds else ""))
@@ -205,6 +204,10 @@ def why_timeouts(result: SimResult, costs: BackendCosts, machine: Machine, workl
     n = len(lost)
     out = f"{n} unit{'s time' if n != 1 else ' times'} out that did not under sequential (answers lost)"
     wide = bool(len(shared)) and float(shared["cores"].median()) >= WIDE_NAMED  # outside the GIL
+    if held_gil(workload, costs, cooperative):
+        return (out + f": each of the {workers} threads' calls holds the GIL to its end, so a unit waits out the "
+                      f"other thread's whole call, and one past its {timeout_ms:.0f} ms timeout holds its worker until "
+                      f"its call returns: nothing can give it up")
     if costs.behaviour.gil and len(shared) and not wide:
         contended = int((result.units["late_chance"] > 0).sum())
         out += (f": {workers} threads taking turns at the GIL stretch each unit's wall ~{stretch:.1f}× to "
@@ -220,6 +223,12 @@ def why_timeouts(result: SimResult, costs: BackendCosts, machine: Machine, workl
         out += (f": {workers} {pool} {cores} cores, so each unit's wall stretches ~{stretch:.1f}× to "
                 f"~{mean_ms:.0f} ms, past its {timeout_ms:.0f} ms timeout")
     return out + "; " + _timeout_cost(cfg.timeout.unit_timeout_s, costs, cooperative)
+
+
+def held_gil(workload: Workload, costs: BackendCosts, cooperative: bool) -> bool:
+    """Whether a thread configuration runs units that hold the GIL to their end, as the GIL
+    probe showed (what ``simulate`` does by default)."""
+    return costs.behaviour.gil and not cooperative and workload.gil is not None and workload.gil.holds_gil is True
 
 
 def _timeout_cost(timeout_s: float, costs: BackendCosts, cooperative: bool) -> str:
@@ -407,7 +416,7 @@ def predict_one(workload: Workload, config: SimConfig, costs: BackendCosts, mach
     sequential = sequential_wall_s if sequential_wall_s is not None else result.wall_s
     held = gil_held_wall(workload, result, costs, machine, execution, stops)
     why = explain(parts, result, costs, machine, workload, risk, stops) + _if_held(held, sequential, workload, costs,
-                                                                                  result)
+                                                                                  result, stops)
     return Prediction(config, result, sequential, new, risk, parts, why, reasons, held)
 
 
