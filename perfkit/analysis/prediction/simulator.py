@@ -23,7 +23,8 @@ What is replayed is perfkit's own execution (perfkit/runner.py and the backends)
 - a worker runs its item's units in order; a unit is its CPU (shared with every other
   runnable piece of CPU work on its machine: processor sharing, each of n runnable pieces gets
   min(1, cores / n) of a core, scaled by the machine's speed and slowed by the co-run factor of
-  its busy cores, ``BackendCosts.corun_slowdown``) followed by its off-CPU wait (no core
+  its busy cores, ``BackendCosts.corun_slowdown``; a unit that computed on several cores in the
+  reference asks for that many, see :class:`_Host`) followed by its off-CPU wait (no core
   needed). The backend's per-unit and per-item CPU ride on the same cores; the parent's CPU
   per run, per unit and per batch of outcomes (receiving and recording them) is one more
   runnable piece, first in first out, and a stage ends only when the parent has recorded its
