@@ -571,10 +571,16 @@ def unit_gaps(rounds: int) -> None:
     output, without the CPU-clock reads (they fall inside a unit's wall: this shows what they
     cost the code around them), without both (the two stubbed for the measurement only), and
     as the process and inline backends run it (their units' CPU is the process's and its reaped
-    children's: perfkit/backends/unit.py ``PROCESS_CPU``). Rounds alternate the five; prints each
-    variant's median."""
+    children's: perfkit/backends/unit.py ``PROCESS_CPU``), and as the inline backend runs it beside
+    one thread of perfkit's own (a live progress display's refresh thread, idle between redraws:
+    its CPU clock read at each end of a unit, perfkit/backends/own_threads.py). Rounds alternate
+    the six; prints each variant's median."""
+    import threading
+    import timeit
+
     import perfkit.backends.unit as unit
     from perfkit.backends.base import Assignment
+    from perfkit.backends.own_threads import own_thread_clocks, started_as_own
     from perfkit.model import WorkItem
     from perfkit.solvers import load_solver
     from perfkit.tasks import load_tasks
@@ -585,13 +591,13 @@ def unit_gaps(rounds: int) -> None:
         items.append((task, WorkItem(0, task.id, units, uids=range(len(units)))))
     real = (unit.output_hash, time.thread_time)
 
-    def gap_per_unit_us(cpu: str = unit.THREAD_CPU) -> float:
+    def gap_per_unit_us(cpu: str = unit.THREAD_CPU, beside: tuple[int, ...] = ()) -> float:
         outside, n = 0.0, 0
         for task, item in items:
             rec = unit.BatchRecorder("w")
             t0 = time.monotonic()
             batches = [rec.take()[0] for _ in unit.run_job(solver, task, 1, Assignment(item, time.monotonic(), 5.0),
-                                                           rec, cpu=cpu)]
+                                                           rec, cpu=cpu, beside=beside)]
             batches.append(rec.take()[0])  # a worker's last batch
             for batch in batches:
                 batch.sealed()
@@ -603,19 +609,31 @@ def unit_gaps(rounds: int) -> None:
 
     variants = {"as it is": real, "no output hash": (lambda out: "0", real[1]),
                 "no CPU clock": (real[0], lambda: 0.0), "neither": (lambda out: "0", lambda: 0.0),
-                "process CPU": real}
+                "process CPU": real, "process CPU beside a perfkit thread": real}
+    redraws = threading.Event()
+    with started_as_own():
+        threading.Thread(target=redraws.wait, daemon=True).start()
+    display = own_thread_clocks()
     gap_per_unit_us()  # warm-up: caches and the solver's per-task state
     out: dict[str, list[float]] = {k: [] for k in variants}
     try:
         for _ in range(rounds):
             for name, (hashed, clock) in variants.items():
                 unit.output_hash, time.thread_time = hashed, clock
-                out[name].append(gap_per_unit_us(unit.PROCESS_CPU if name == "process CPU" else unit.THREAD_CPU))
+                cpu = unit.PROCESS_CPU if name.startswith("process CPU") else unit.THREAD_CPU
+                out[name].append(gap_per_unit_us(cpu, display if "beside" in name else ()))
     finally:
         unit.output_hash, time.thread_time = real
     print("| variant | perfkit per unit outside units, µs, each round | median |\n|---|---|---|")
     for name, each in out.items():
         print(f"| {name} | {' / '.join(f'{x:.2f}' for x in each)} | **{statistics.median(each):.2f}** |")
+    # the clock reads themselves fall inside the units' windows: one read each, best of 5
+    clocks = {"thread": unit.cpu_clock_of(unit.THREAD_CPU), "process": unit.cpu_clock_of(unit.PROCESS_CPU),
+              "process beside a perfkit thread": unit.cpu_clock_of(unit.PROCESS_CPU, display)}
+    print("\n| unit CPU clock | one read, ns (best of 5 × 200 000) |\n|---|---|")
+    for name, clock in clocks.items():
+        print(f"| {name} | {min(timeit.repeat(clock, number=200_000, repeat=5)) / 200_000 * 1e9:.0f} |")
+    redraws.set()
 
 
 def measure_demo_bare(store: Path) -> dict:

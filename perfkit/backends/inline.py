@@ -25,6 +25,7 @@ from typing import Any, Iterator, Optional
 
 from perfkit.backends.base import KILL_GRACE_S, Assignment, Event, Generation, Job, SolverRef, WorkerUsage, build_solver
 from perfkit.backends import unit
+from perfkit.backends.own_threads import own_thread_clocks
 from perfkit.backends.thread import stray_threads
 from perfkit.backends.usage import children_cpu_s, children_usage
 from perfkit.backends.unit import PROCESS_CPU, THREAD_CPU, BatchRecorder, HardTimeout, Watch, generate, run_job
@@ -93,11 +94,15 @@ class InlineBackend:
         #: worker, since this process runs one unit at a time; the calling thread's while threads
         #: an earlier thread run could not stop still run here, whose CPU is not the units'.
         self.unit_cpu = PROCESS_CPU
+        #: The CPU clocks of perfkit's own threads in this process (a live progress display's
+        #: refresh: perfkit/backends/own_threads.py), taken out of the process's CPU per unit.
+        self._beside: tuple[int, ...] = ()
         self._children0: Optional[float] = None
 
     def start(self, solver: SolverRef, workers: int) -> None:
         """Build the solver in this process."""
         self.unit_cpu = THREAD_CPU if stray_threads()[0] else PROCESS_CPU
+        self._beside = own_thread_clocks() if self.unit_cpu == PROCESS_CPU else ()
         self._children0 = children_cpu_s()
         self._solver = build_solver(solver)
 
@@ -127,13 +132,14 @@ class InlineBackend:
 
     def _run(self, task: Task, job: Job) -> Iterator[Event]:
         if isinstance(job, Generation):
-            yield generate(self._solver, task, job, "main", self.unit_cpu)
+            yield generate(self._solver, task, job, "main", self.unit_cpu, self._beside)
             return
         a: Assignment = job
         self._dispatched += 1
         if self.hard_timeouts:
             self._arm(a.timeout_s)
-        for _ in run_job(self._solver, task, self._dispatched, a, self._rec, self._watch, self.unit_cpu):
+        for _ in run_job(self._solver, task, self._dispatched, a, self._rec, self._watch, self.unit_cpu,
+                         self._beside):
             yield self._rec.take()[0]
         if len(self._rec):
             yield self._rec.take()[0]
@@ -168,4 +174,5 @@ class InlineBackend:
         return self.finish_run()
 
     def resources(self) -> dict[str, Any]:
-        return {"threads": 0, "processes": 0, "hard_timeouts": self.hard_timeouts, "unit_cpu": self.unit_cpu}
+        return {"threads": 0, "processes": 0, "hard_timeouts": self.hard_timeouts, "unit_cpu": self.unit_cpu,
+                "perfkit_threads_beside": len(self._beside)}

@@ -25,7 +25,8 @@ Which CPU is a unit's: a solver may compute outside the thread that calls it —
 OpenBLAS splits a large product or solve over threads of its own, a solver's thread pool runs
 C code that releases the GIL, ``subprocess.run`` starts a program. Where a process runs one
 unit at a time (a process worker, the inline backend: :data:`PROCESS_CPU`) the unit's CPU is
-the process's CPU clock (every thread) plus the CPU of the child processes it reaped; where
+the process's CPU clock (every thread but perfkit's own: a live progress display's refresh,
+perfkit/backends/own_threads.py) plus the CPU of the child processes it reaped; where
 threads share a process (the thread backend: :data:`THREAD_CPU`) only the calling thread's
 CPU can be told apart, and the report says what that misses (docs/design.md, "Figures";
 docs/benchmarks.md, "Session 11"). Children are read after a unit of at least
@@ -73,9 +74,42 @@ PROCESS_CPU = "process"
 CHILD_MIN_WALL_S = 2e-4
 
 
-def cpu_clock_of(kind: str) -> Callable[[], float]:
-    """The CPU clock (seconds) of :data:`THREAD_CPU` or :data:`PROCESS_CPU` units."""
-    return time.process_time if kind == PROCESS_CPU else time.thread_time
+def cpu_clock_of(kind: str, beside: tuple[int, ...] = ()) -> Callable[[], float]:
+    """The CPU clock (seconds) of :data:`THREAD_CPU` or :data:`PROCESS_CPU` units; for the
+    latter, less the CPU of the threads whose CPU clocks are ``beside`` (perfkit's own threads:
+    perfkit/backends/own_threads.py)."""
+    if kind != PROCESS_CPU:
+        return time.thread_time
+    if not beside:
+        return time.process_time
+    return _process_cpu_less(beside)
+
+
+def _process_cpu_less(clocks: tuple[int, ...]) -> Callable[[], float]:
+    """The process's CPU clock less the CPU clocks ``clocks`` of some of its threads (seconds).
+    Never decreasing: the process and the threads are read one after the other, and a thread on
+    another core may run in between, which must not give a unit negative CPU. A thread that ends
+    keeps its last reading: its CPU after that (at most one unit's worth) is charged to the unit
+    in flight."""
+    process_time, read = time.process_time, time.clock_gettime
+    readings = [read(c) for c in clocks]
+    each = list(enumerate(clocks))
+    last = [process_time() - sum(readings)]
+
+    def clock() -> float:
+        cpu = process_time()
+        for i, c in each:
+            try:
+                readings[i] = read(c)
+            except OSError:  # the thread has ended
+                pass
+        cpu -= sum(readings)
+        if cpu < last[0]:
+            return last[0]
+        last[0] = cpu
+        return cpu
+
+    return clock
 
 
 class HardTimeout(BaseException):
@@ -281,22 +315,23 @@ def expected_hash(sample: Any) -> Optional[str]:
 
 
 def run_job(solver: Any, task: Task, dispatch: int, a: Assignment, rec: BatchRecorder,
-            watch: Watch = NO_WATCH, cpu: str = THREAD_CPU) -> Iterator[None]:
+            watch: Watch = NO_WATCH, cpu: str = THREAD_CPU, beside: tuple[int, ...] = ()) -> Iterator[None]:
     """Run the units of assignment ``a`` in order into ``rec``, yielding whenever ``rec`` is due
     (``rec.flush_interval_s`` / ``rec.flush_units``): the caller then takes the batch and sends it. Stops early
     when ``watch.end()`` says the unit was given up (the unit and the rest of the item are then
     accounted for by the backend). ``cpu``: which CPU is the unit's (:data:`THREAD_CPU`, or
-    :data:`PROCESS_CPU` where the process runs one unit at a time)."""
+    :data:`PROCESS_CPU` where the process runs one unit at a time; ``beside``: the CPU clocks of
+    threads of that process whose CPU is not the units', :func:`cpu_clock_of`)."""
     rec.open(dispatch, a)
     watch.job(dispatch)
     if a.item.sample_level:
-        yield from _run_sample_level(solver, task, a, rec, watch, cpu)
+        yield from _run_sample_level(solver, task, a, rec, watch, cpu, beside)
         return
     evaluate = solver.evaluate
     sample_of = task.sample
     timeout = a.timeout_s
     budget = a.has_budget
-    mono, cpu_clock = time.monotonic, cpu_clock_of(cpu)
+    mono, cpu_clock = time.monotonic, cpu_clock_of(cpu, beside)
     # reaped children's CPU, read after units long enough to have had one (CHILD_MIN_WALL_S)
     children = children_cpu_s() if cpu == PROCESS_CPU else None
     begin, end, slot = watch.begin, watch.end, watch.slot
@@ -403,11 +438,11 @@ def run_job(solver: Any, task: Task, dispatch: int, a: Assignment, rec: BatchRec
 
 
 def _run_sample_level(solver: Any, task: Task, a: Assignment, rec: BatchRecorder, watch: Watch,
-                      cpu: str = THREAD_CPU) -> Iterator[None]:
+                      cpu: str = THREAD_CPU, beside: tuple[int, ...] = ()) -> Iterator[None]:
     """The units of an opaque solver: each is a whole sample and yields one row per candidate
     (heavy units, so this path builds Outcome objects)."""
     segment = rec.segments[-1]
-    cpu_clock = cpu_clock_of(cpu)
+    cpu_clock = cpu_clock_of(cpu, beside)
     for pos, (split, index, _whole) in enumerate(a.item.units):
         sample = task.sample(split, index)
         now = time.monotonic()
@@ -569,12 +604,13 @@ def _sample_outcomes(solver: Any, task: Task, expected: Optional[str], result: A
     return out
 
 
-def generate(solver: Any, task: Task, job: Generation, worker: str, cpu: str = THREAD_CPU) -> Generated:
+def generate(solver: Any, task: Task, job: Generation, worker: str, cpu: str = THREAD_CPU,
+             beside: tuple[int, ...] = ()) -> Generated:
     """Run the solver's ``candidates(task)`` (a Generation job), timed like a unit. A failure —
     anything it raises but the user's Ctrl-C, an unusable or duplicate id — is returned as the
     event's ``error`` (the runner stops the run with it once the tasks before this one are
-    done), never raised."""
-    cpu_clock = cpu_clock_of(cpu)
+    done), never raised. ``cpu`` and ``beside`` as for :func:`run_job`."""
+    cpu_clock = cpu_clock_of(cpu, beside)
     children = children_cpu_s() if cpu == PROCESS_CPU else 0.0
     started, cpu0 = time.monotonic(), cpu_clock()
     candidates: Optional[list[str]] = None

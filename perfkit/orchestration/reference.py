@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence
 
 from perfkit.backends import stray_threads
+from perfkit.backends.own_threads import started_as_own
 from perfkit.backends.process import main_not_reimported
 from perfkit.model import ConfigError, PerfkitError, RunConfig, RunInterrupted, Task
 from perfkit.runner import Observer, run
@@ -113,7 +114,8 @@ def _child(config: RunConfig, store: str, tasks: Optional[list[Task]], channel: 
     """A reference's interpreter: imports what its run will need, says it is ready, waits for
     its turn, then runs; its result or error goes to ``channel``."""
     _import_ahead(config, tasks)
-    channel.put(("ready",))
+    with started_as_own():  # the channel's feeder thread, which sends the run's progress: not the units'
+        channel.put(("ready",))
     try:
         if orders.recv() != "go":
             return  # the experiment ended before this reference's turn

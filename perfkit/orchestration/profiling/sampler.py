@@ -44,6 +44,8 @@ from typing import Any, Optional
 from pyinstrument.low_level.stat_profile import get_frame_info
 from pyinstrument.session import Session
 
+from perfkit.backends.own_threads import started_as_own
+
 #: Leaf frame for the part of a sample the thread was not running on a CPU.
 OFF_CPU = "[off-CPU]\x00<off-cpu>\x000"
 OFF_CPU_FUNCTION = "[off-CPU]"
@@ -100,7 +102,8 @@ class AllThreadsSampler:
         stack.append(f"{me.name}\x00{THREAD_FILE}\x00{me.ident}")
         self._start_call_stack = stack[::-1]
         self._thread = threading.Thread(target=self._loop, name=SAMPLER_THREAD_NAME, daemon=True)
-        self._thread.start()
+        with started_as_own():  # an inline run beside it does not charge its units with its samples
+            self._thread.start()
 
     def stop(self) -> Session:
         self._stop.set()
