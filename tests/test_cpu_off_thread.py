@@ -12,13 +12,16 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Optional
 
 import pytest
 from builders import CANDS, SAMPLES, make_run, make_task, reference_run, synthetic_config, unit_rows
 
 import perfkit
+from perfkit.analysis.breakdown import HARNESS, PARENT, SOLVER_OWN, UNITS, run_breakdown
 from perfkit.analysis.comparison import analyse
 from perfkit.model import RunConfig
+from perfkit.model.command import RUN_WINDOW
 
 #: CPU (seconds) each unit's helper burns, counted by the helper itself.
 BURN_S = 0.03
@@ -170,3 +173,72 @@ def test_a_thread_run_that_sees_only_its_calling_threads_is_told_from_less_work(
     # parallelism 1.07 on threads whose CPU ran in gzip children: "GIL: use the process backend"
     slow = analyse([ref, _thread_run(0.01, 4.8, scale, wall_s=4.5)])
     assert "gil" not in {f.rule for f in slow.findings}, slow.findings
+
+
+def _measured_thread_run(window_cpu_s: float, threads_cpu_s: float, solver_threads_cpu_s: Optional[float],
+                         children_cpu_s: float = 0.0, backend_cpu: str = "thread"):
+    """A thread run of 48 units of 0.01 s of their calling threads' CPU (0.48 s), whose run window
+    used ``window_cpu_s`` of CPU, its worker threads ``threads_cpu_s`` (units included), the rest
+    of its process's threads ``solver_threads_cpu_s`` (None: a run recorded before perfkit
+    measured them) and the programs its units ran ``children_cpu_s``."""
+    measured = {} if solver_threads_cpu_s is None else {"worker_threads_cpu_s": threads_cpu_s,
+                                                        "solver_threads_cpu_s": solver_threads_cpu_s}
+    command = {"command_origin": "call", "command_spans": [{"name": RUN_WINDOW, "wall_s": 2.5, "cpu_s": window_cpu_s}],
+               "command_wall_s": 2.5, "command_cpu_s": window_cpu_s, "cpu_workers_s": children_cpu_s}
+    scale = {"calibration_cpu_s": 0.006, **command, "resources": {"unit_cpu": backend_cpu, **measured}}
+    rows = unit_rows(SAMPLES, CANDS, cpu=0.1)
+    for i, r in enumerate(rows):
+        r["chunk"], r["cpu_s"] = i // 4 + 1, 0.01
+    rows = [dict(r, worker=f"w{i % 2}") for i, r in enumerate(rows)]
+    return make_run(rows, "candidate-parallel", "thread", 2, wall_s=2.5, cpu_s=window_cpu_s, summary=scale)
+
+
+def _window_items(run) -> dict[str, float]:
+    return {i.name: i.seconds for i in run_breakdown(run).window.items}
+
+
+def test_the_breakdown_names_the_solvers_own_threads_and_programs_on_a_thread_run_not_perfkit():
+    # numpy's OpenBLAS pool on a thread run read as "perfkit in the parent 83 %"
+    run = _measured_thread_run(4.8, threads_cpu_s=0.6, solver_threads_cpu_s=4.0)
+    items = _window_items(run)
+    assert items[SOLVER_OWN] == pytest.approx(4.0)
+    assert items[UNITS] == pytest.approx(0.48)
+    assert items[HARNESS] == pytest.approx(0.12)  # the worker threads' CPU outside their units
+    assert items[PARENT] == pytest.approx(0.2)  # what the run's thread and perfkit's own threads used
+    # gzip children of thread units read as "harness in workers": they are the solver's programs
+    gzip = _window_items(_measured_thread_run(4.8, threads_cpu_s=0.6, solver_threads_cpu_s=0.1, children_cpu_s=3.9))
+    assert gzip[SOLVER_OWN] == pytest.approx(4.0) and gzip[HARNESS] == pytest.approx(0.12)
+    assert gzip[PARENT] == pytest.approx(0.2)
+    # more measured than the window left (the figure spans worker start and teardown too): capped
+    capped = _window_items(_measured_thread_run(1.0, threads_cpu_s=0.6, solver_threads_cpu_s=4.0))
+    assert capped[SOLVER_OWN] == pytest.approx(0.4) and capped[PARENT] == pytest.approx(0.0)
+
+
+def test_runs_that_did_not_measure_the_solvers_threads_keep_their_breakdown():
+    # recorded before perfkit measured them, or units charged their whole process's CPU (inline,
+    # process workers: their units' CPU has the solver's threads already)
+    for run in (_measured_thread_run(4.8, 0.6, None), _measured_thread_run(4.8, 0.6, 4.0, backend_cpu="process")):
+        items = _window_items(run)
+        assert SOLVER_OWN not in items
+        assert items[PARENT] == pytest.approx(4.8 - 0.48) and items[HARNESS] == 0.0
+
+
+@pytest.mark.slow
+def test_the_breakdown_agrees_with_the_cpu_off_thread_finding():
+    scale = {"calibration_cpu_s": 0.006}
+    ref = reference_run(summary={**scale, "resources": {"unit_cpu": "process"}})
+    c = analyse([ref, _measured_thread_run(4.8, threads_cpu_s=0.6, solver_threads_cpu_s=4.0)])
+    assert "cpu-off-thread" in {f.rule for f in c.findings}
+    window = c.breakdowns["candidate-parallel/thread×2"].window
+    solver, parent = (next(i for i in window.items if i.name == n) for n in (SOLVER_OWN, PARENT))
+    assert solver.seconds > 10 * parent.seconds
+
+
+@pytest.mark.slow
+def test_a_thread_run_measures_the_cpu_of_its_solvers_own_threads(tmp_path, monkeypatch):
+    # each unit's helper thread computes BURN_S, which its calling thread never sees
+    run = _run(tmp_path, "HelperThreadSolver", "thread", monkeypatch)
+    resources = run.summary.resources
+    assert resources["solver_threads_cpu_s"] >= len(run.units) * BURN_S * 0.99, resources
+    assert resources["worker_threads_cpu_s"] >= float(run.units["cpu_s"].sum()), resources
+    assert (run.units["cpu_s"] < BURN_S).all()  # the calling threads only waited

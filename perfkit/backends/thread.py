@@ -35,6 +35,7 @@ import psutil
 from perfkit.backends.base import (
     KILL_GRACE_S, Assignment, Event, Generation, Job, Requeued, SolverRef, WorkerFailure, WorkerUsage,
     build_solver, drain)
+from perfkit.backends.own_threads import own_thread_clocks, thread_clock_id, thread_cpu_s
 from perfkit.backends.usage import children_cpu_s, children_usage
 from perfkit.backends.unit import THREAD_CPU, BatchRecorder, Watch, generate, run_job
 from perfkit.model import Outcome, OutcomeBatch, Task
@@ -77,6 +78,8 @@ class _Slot:
     #: Set when an abandoned unit finally returns: (ended, thread CPU seconds of the unit).
     finished: Optional[tuple[float, float]] = None
     watch: Any = None
+    #: The thread's CPU clock when it ended (seconds; its whole life, units included).
+    cpu_at_exit_s: Optional[float] = None
 
 
 @dataclass
@@ -142,10 +145,15 @@ class ThreadBackend:
         #: [True] once the run ends: threads finish the unit they run and take no further one
         #: (a list read per unit: cheaper than an Event's method call).
         self._stop = [False]
+        #: CPU clocks read when the run started (:meth:`_cpu_beside_units`), None before.
+        self._cpu0: Optional[tuple[float, float, float, float]] = None
+        #: The CPU seconds of this run's threads and of the rest of the process, once it ended.
+        self._cpu_of_threads: dict[str, float] = {}
 
     def start(self, solver: SolverRef, workers: int) -> None:
         """Build the solver once and start ``workers`` threads."""
         self._children0 = children_cpu_s()
+        self._cpu0 = self._cpu_readings()
         self._solver = build_solver(solver)
         self._workers = workers
         self.max_leaked = self.max_leaked if self.max_leaked is not None else 4 * workers
@@ -162,6 +170,12 @@ class ThreadBackend:
         slot.thread.start()
 
     def _loop(self, slot: _Slot) -> None:
+        try:
+            self._serve(slot)
+        finally:
+            slot.cpu_at_exit_s = time.thread_time()
+
+    def _serve(self, slot: _Slot) -> None:
         try:
             while True:
                 entry = self.work.get()
@@ -288,6 +302,7 @@ class ThreadBackend:
         for s in self.slots:
             if s.thread is not None:
                 s.thread.join(timeout=5.0)
+        self._cpu_of_threads = self._cpu_beside_units(self.slots + [leak.slot for leak in self.leaks])
         self.slots = []
         kept = {id(leak) for leak in STRAYS}
         STRAYS.extend(leak for leak in self.leaks if leak.slot.finished is None and id(leak) not in kept)
@@ -299,6 +314,34 @@ class ThreadBackend:
     def close(self) -> list[WorkerUsage]:
         return self.finish_run() if self.slots else []
 
+    @staticmethod
+    def _cpu_readings() -> tuple[float, float, float, float]:
+        """(the process's CPU clock, the calling thread's, perfkit's own threads' and the
+        threads earlier runs abandoned), seconds."""
+        own = sum(filter(None, map(thread_cpu_s, own_thread_clocks())))
+        return time.process_time(), time.thread_time(), own, stray_threads()[1]
+
+    def _cpu_beside_units(self, slots: list[_Slot]) -> dict[str, float]:
+        """What the process's CPU since :meth:`start` was made of, beside the runner's thread:
+        ``worker_threads_cpu_s``, this run's threads (units, generation and perfkit's harness
+        around them), and ``solver_threads_cpu_s``, every other thread but perfkit's own and
+        earlier runs' strays — the solver's (numpy's OpenBLAS pool, a thread pool of its own):
+        the units' calling threads cannot see that CPU, and it is not perfkit's either. Empty
+        when the start was not read. Each thread reads its own clock as it ends (to the
+        nanosecond); one still running (abandoned in a unit) is read from outside."""
+        if self._cpu0 is None:
+            return {}
+        process, runner, own, strays = (b - a for a, b in zip(self._cpu0, self._cpu_readings()))
+        threads = 0.0
+        for slot in slots:
+            cpu = slot.cpu_at_exit_s
+            if cpu is None and slot.thread is not None and slot.thread.native_id is not None:
+                # None when it ended meanwhile: its own reading is there by then
+                cpu = thread_cpu_s(thread_clock_id(slot.thread.native_id)) or slot.cpu_at_exit_s
+            threads += cpu or 0.0
+        return {"worker_threads_cpu_s": threads,
+                "solver_threads_cpu_s": max(0.0, process - runner - own - strays - threads)}
+
     def resources(self) -> dict[str, Any]:
         return {"threads_created": self.created, "processes": 0, "leaked_threads": len(self.leaks), "unit_cpu": THREAD_CPU,
-                "max_leaked": self.max_leaked, "kill_grace_s": self.kill_grace_s}
+                "max_leaked": self.max_leaked, "kill_grace_s": self.kill_grace_s, **self._cpu_of_threads}

@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from perfkit.analysis.breakdown import GENERATION, HARNESS, IDLE, OFF_CPU, OTHERS, PARENT, UNITS  # noqa: E402
+from perfkit.analysis.breakdown import GENERATION, HARNESS, IDLE, OFF_CPU, OTHERS, PARENT, SOLVER_OWN, UNITS  # noqa: E402
 from perfkit.analysis.metrics import slot_lanes  # noqa: E402
 from perfkit.analysis.overview import differing_samples  # noqa: E402
 from perfkit.analysis.text import duration  # noqa: E402
@@ -303,6 +303,7 @@ def command_breakdown(c: Any, out: Path) -> Optional[Path]:
     shades, reds = plt.get_cmap("tab20c"), plt.get_cmap("tab20")
     colour = {IMPORTS: shades(0), TASKS: shades(1), SOLVER: shades(2), RUN_FOLDER: shades(3),
               WORKER_START: shades(4), RUN_WINDOW: shades(8), UNITS: shades(8), GENERATION: shades(10),
+              SOLVER_OWN: shades(9),
               HARNESS: shades(12), PARENT: shades(14), STOPPING: reds(6), STORE: reds(7), EXIT: shades(16),
               OTHERS: shades(18), OFF_CPU: shades(11), IDLE: shades(19)}
     for i, label in enumerate(x for x in labels if x not in colour):  # a span of a newer perfkit
