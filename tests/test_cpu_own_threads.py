@@ -91,7 +91,7 @@ def test_inline_units_beside_a_live_display_and_a_busy_perfkit_thread_are_charge
     assert r["resources"]["perfkit_threads_beside"] >= 2  # the display's refresh and the spinner
     assert len(r["cpu_s"]) == 20 and set(r["status"]) == {"ok"}
     for wall, cpu, own in zip(r["wall_s"], r["cpu_s"], r["own_s"]):
-        assert own * 0.99 <= cpu <= wall, r
+        assert own * 0.9 <= cpu <= wall, r  # the clocks read within SAME_INSTANT_S of each other
     # perfkit's code inside a unit's window is microseconds of CPU: twice the unit's own work
     # plus a tenth of what the spinner burned meanwhile is far above it, and far below the bug
     assert sum(r["cpu_s"]) <= 2 * sum(r["own_s"]) + 0.1 * r["spun_s"], r

@@ -68,6 +68,12 @@ _NAN = float("nan")
 THREAD_CPU = "thread"
 #: ... or its whole process's (every thread) and the child processes it reaped (one unit at a time).
 PROCESS_CPU = "process"
+#: Readings of the process's CPU clock and its other threads' that are one instant: those threads
+#: ran at most this long (CPU seconds) across them; a clock read takes ~0.5 µs (docs/benchmarks.md,
+#: "Session 12").
+SAME_INSTANT_S = 2e-5
+#: How often such a reading is taken again before the last one is kept.
+READ_TRIES = 3
 #: A unit shorter than this (wall seconds) has reaped no child process of its own: starting and
 #: waiting for the smallest program (``subprocess.run(["true"])``) takes 0.6 ms here. Children
 #: reaped in shorter units are charged to the next unit that reads them.
@@ -87,23 +93,37 @@ def cpu_clock_of(kind: str, beside: tuple[int, ...] = ()) -> Callable[[], float]
 
 def _process_cpu_less(clocks: tuple[int, ...]) -> Callable[[], float]:
     """The process's CPU clock less the CPU clocks ``clocks`` of some of its threads (seconds).
-    Never decreasing: the process and the threads are read one after the other, and a thread on
-    another core may run in between, which must not give a unit negative CPU. A thread that ends
-    keeps its last reading: its CPU after that (at most one unit's worth) is charged to the unit
-    in flight."""
+
+    The process and the threads cannot be read at one instant: their clocks are read before and
+    after the process's, and the process's is taken less their mean. A thread that ran on another
+    core while this one was descheduled between the reads (a loaded machine) would make the
+    process's reading look that much older (a unit read 0 CPU for 1 ms of its own); such a
+    reading, the threads' CPU across it beyond :data:`SAME_INSTANT_S`, is taken again, up to
+    :data:`READ_TRIES` times. Never decreasing, so a unit never gets negative CPU. A thread
+    that ends keeps its last reading: its CPU after that (at most one unit's worth) is charged
+    to the unit in flight."""
     process_time, read = time.process_time, time.clock_gettime
     readings = [read(c) for c in clocks]
     each = list(enumerate(clocks))
-    last = [process_time() - sum(readings)]
 
-    def clock() -> float:
-        cpu = process_time()
+    def threads_s() -> float:
         for i, c in each:
             try:
                 readings[i] = read(c)
             except OSError:  # the thread has ended
                 pass
-        cpu -= sum(readings)
+        return sum(readings)
+
+    last = [process_time() - threads_s()]
+
+    def clock() -> float:
+        for _ in range(READ_TRIES):
+            before = threads_s()
+            cpu = process_time()
+            after = threads_s()
+            if after - before <= SAME_INSTANT_S:
+                break
+        cpu -= (before + after) / 2
         if cpu < last[0]:
             return last[0]
         last[0] = cpu
