@@ -97,6 +97,10 @@ def test_compare_on_the_synthetic_solver(tmp_path):
     g = result.comparison.groups.set_index("group")
     assert g.loc["candidate-parallel/thread×2", "repeats"] == 2
     assert g.loc["sequential/inline×1", "tasks_solved_min"] == 1
+    # each reference ran in an interpreter of its own whose channel has a feeder thread: its units
+    # are read on the process's plain CPU clock, not beside perfkit threads (perfkit/orchestration/reference.py)
+    references = [r for r in result.runs if r.config.strategy == "sequential"]
+    assert references and all(r.summary.resources["perfkit_threads_beside"] == 0 for r in references)
     again = report([r.path for r in result.runs], tmp_path / "again")  # the same from the store
     assert (again.report_dir / "report.md").read_text().splitlines()[0] == md.splitlines()[0]
 

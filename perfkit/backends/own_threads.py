@@ -3,7 +3,7 @@
 The inline backend charges a unit with its whole process's CPU (perfkit/backends/unit.py
 ``PROCESS_CPU``), so that a unit's BLAS threads and the programs it runs count. Threads perfkit
 itself runs beside the units in that process — a live progress display's refresh (10 Hz), the
-reference interpreter's channel to its parent, the profiler's sampler — are not the units':
+profiler's sampler — are not the units':
 they are started inside :func:`started_as_own`, and a backend reads their CPU clocks
 (:func:`own_thread_clocks`) to take their CPU out of its units'. Threads a solver starts are
 never listed here: a unit's own threads stay the unit's.

@@ -43,7 +43,6 @@ from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence
 
 from perfkit.backends import stray_threads
-from perfkit.backends.own_threads import started_as_own
 from perfkit.backends.process import main_not_reimported
 from perfkit.model import ConfigError, PerfkitError, RunConfig, RunInterrupted, Task
 from perfkit.runner import Observer, run
@@ -114,8 +113,11 @@ def _child(config: RunConfig, store: str, tasks: Optional[list[Task]], channel: 
     """A reference's interpreter: imports what its run will need, says it is ready, waits for
     its turn, then runs; its result or error goes to ``channel``."""
     _import_ahead(config, tasks)
-    with started_as_own():  # the channel's feeder thread, which sends the run's progress: not the units'
-        channel.put(("ready",))
+    # the channel's feeder thread is not registered as perfkit's own (perfkit/backends/own_threads.py):
+    # it sleeps but for a send per progress flush (every FORWARD_S), well under 1 ms of CPU a
+    # second, where taking its clock out of the process's would add ~2.9 µs to every reference
+    # unit's window, 14 % of the main job's ~21 µs units (docs/benchmarks.md, "Session 12")
+    channel.put(("ready",))
     try:
         if orders.recv() != "go":
             return  # the experiment ended before this reference's turn
