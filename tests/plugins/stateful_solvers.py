@@ -53,3 +53,16 @@ class Memo:
                 pass
             _ANSWERED.add(key)
         return np.full((1, 1), int(candidate_id[1:]) % 10, np.uint8)
+
+
+class HeapWitness:
+    """One candidate whose unit raises with how many objects of its process the cyclic collector
+    leaves out of its passes (``gc.get_freeze_count()``) and how many its oldest generation holds:
+    the error message carries them from a worker to the test."""
+
+    def candidates(self, task):
+        return ["witness"]
+
+    def evaluate(self, task, sample, candidate_id, deadline):
+        import gc
+        raise RuntimeError(f"frozen={gc.get_freeze_count()} oldest={len(gc.get_objects(2))}")
