@@ -122,11 +122,15 @@ def spin_cpu_s(iterations: int) -> float:
 
 
 def test_cpu_cost_scales():
-    heavy, _ = cpu_and_wall(SyntheticSolver(cpu_ms=20))
+    # the fastest of three, alternating: beside two busy loops one reading of the same loop's CPU
+    # took 14.3 ms where the unit's took 11.2 (a fresh-clone proof), as caches are shared in turns
+    heavy, loop = [], []
+    for _ in range(3):
+        heavy.append(cpu_and_wall(SyntheticSolver(cpu_ms=20))[0])
+        loop.append(spin_cpu_s(20 * CPU_ITERS_PER_MS))  # the bare loop the heavy unit must run
     light, _ = cpu_and_wall(SyntheticSolver(cpu_ms=1))
-    loop = spin_cpu_s(20 * CPU_ITERS_PER_MS)  # the bare loop the heavy unit must run
-    assert heavy >= 0.8 * loop
-    assert light < heavy / 3
+    assert min(heavy) >= 0.8 * min(loop)
+    assert light < min(heavy) / 3
 
 
 def test_cpu_work_holds_the_gil():
