@@ -55,6 +55,13 @@ class StopAfter(Observer):
             raise KeyboardInterrupt
 
 
+def timed_out(df, mask, wall_s: float, cpu_s: float):
+    """The rows ``mask`` of a units frame made timeouts of ``wall_s`` wall and ``cpu_s`` CPU
+    seconds, with no output (as a backend records a unit stopped at its deadline)."""
+    df.loc[mask, ["status", "output_hash", "match", "wall_s", "cpu_s"]] = ["timeout", None, None, wall_s, cpu_s]
+    return df
+
+
 def unit_rows(samples=(("demo", 0), ("demo", 1), ("test", 0)), candidates=("c000", "c001"), task_id="t1",
               cpu: float = 0.1, **fields: Any) -> list[Row]:
     """Units run back to back on one worker (sequential timing): every unit ``cpu`` s of CPU and

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from builders import CANDS, SAMPLES, clean_parallel, make_run, parallel, unit_rows
+from builders import CANDS, SAMPLES, timed_out, clean_parallel, make_run, parallel, unit_rows
 from builders import reference_run as reference
 
 from perfkit.analysis.comparison import analyse
@@ -35,7 +35,7 @@ def test_one_run_gives_no_verdict_and_no_point_interval():
 def test_contention_timeouts():
     def edit(df):
         m = df["split"].eq("demo") & df["index"].eq(4) & df["candidate"].isin(["c005", "c006", "c007"])
-        df.loc[m, ["status", "output_hash", "match", "wall_s", "cpu_s"]] = ["timeout", None, None, 1.0, 0.25]
+        timed_out(df, m, 1.0, 0.25)
         df.loc[df["split"].eq("demo") & df["index"].eq(4), "started"] += 18.2
         return df
 
@@ -332,7 +332,7 @@ def test_one_candidate_lost_at_full_speed_is_told_in_the_singular():
     # core: they were slow"
     def edit(df):
         m = df["split"].eq("demo") & df["index"].eq(4) & df["candidate"].eq("c005")
-        df.loc[m, ["status", "output_hash", "match", "wall_s", "cpu_s"]] = ["timeout", None, None, 1.0, 0.95]
+        timed_out(df, m, 1.0, 0.95)
         return df
 
     def lost(others_cpu_s):

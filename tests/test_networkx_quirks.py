@@ -10,7 +10,7 @@ import random
 from pathlib import Path
 
 import pytest
-from builders import CANDS, SAMPLES, clean_parallel, make_run, reference_run, unit_rows
+from builders import CANDS, SAMPLES, timed_out, clean_parallel, make_run, reference_run, unit_rows
 
 from perfkit.analysis.comparison import analyse
 
@@ -48,7 +48,7 @@ def test_evidence_of_one_unit_reads_one_unit():
     # pid-3757: 139 MB, 1 units (all_pairs)"
     def slow(df):
         m = df["split"].eq("demo") & df["index"].eq(0) & df["candidate"].eq("c001")
-        df.loc[m, ["status", "output_hash", "match", "wall_s", "cpu_s"]] = ["timeout", None, None, 1.0, 1.0]
+        timed_out(df, m, 1.0, 1.0)
         return df
 
     c = analyse([make_run(unit_rows(SAMPLES, CANDS, cpu=0.01), edit=slow, repeat=r) for r in (0, 1)])
@@ -90,7 +90,7 @@ def test_units_lost_near_half_their_limit_are_not_called_far_from_it():
     def lost(df):
         df = slow(df)
         m = df["candidate"].isin(["c002", "c003"]) & df["wall_s"].gt(0.4)
-        df.loc[m, ["status", "output_hash", "match", "wall_s", "cpu_s"]] = ["timeout", None, None, 1.05, 0.4]
+        timed_out(df, m, 1.05, 0.4)
         return df
 
     c = analyse([_three_tasks(slow), _three_tasks(lost, "candidate-parallel", "process", 2)])
@@ -153,8 +153,7 @@ def test_a_phase_is_judged_against_the_baselines_own_variability():
             at = lambda cand, index: df["candidate"].eq(cand) & df["split"].eq("demo") & df["index"].eq(index)
             df.loc[at("c001", 0), "output_hash"] = f"random-{repeat}"  # unseeded: another answer each run
             df.loc[at("c002", 1), ["wall_s", "cpu_s"]] = 0.95  # at its limit
-            df.loc[at("c003", 2), ["status", "output_hash", "match", "wall_s", "cpu_s"]] = ["timeout", None, None,
-                                                                                           1.05, 1.0]
+            timed_out(df, at("c003", 2), 1.05, 1.0)
             return df
         return make_run(unit_rows(SAMPLES, CANDS, cpu=0.01), edit=edit, repeat=repeat, run_id=f"base-{repeat}")
 
@@ -162,8 +161,7 @@ def test_a_phase_is_judged_against_the_baselines_own_variability():
         def edit(df):
             at = lambda cand, index: df["candidate"].eq(cand) & df["split"].eq("demo") & df["index"].eq(index)
             df.loc[at("c001", 0), "output_hash"] = "random-other"
-            df.loc[at("c002", 1), ["status", "output_hash", "match", "wall_s", "cpu_s"]] = ["timeout", None, None,
-                                                                                           1.05, 1.0]
+            timed_out(df, at("c002", 1), 1.05, 1.0)
             return df  # c003 on demo[2] now finishes: the step's doing
         return make_run(unit_rows(SAMPLES, CANDS, cpu=0.01), edit=edit, repeat=repeat, run_id=f"step-{repeat}")
 

@@ -6,7 +6,7 @@ ran in its process. Each test builds the runs by construction (tests/builders.py
 from __future__ import annotations
 
 import pytest
-from builders import CANDS, SAMPLES, make_run, make_task, perfkit_main, reference_run, synthetic_config, unit_rows
+from builders import CANDS, SAMPLES, timed_out, make_run, make_task, perfkit_main, reference_run, synthetic_config, unit_rows
 
 import perfkit
 from perfkit.analysis.comparison import analyse
@@ -198,7 +198,7 @@ def test_a_thread_unit_that_held_the_gil_past_the_grace_is_told_as_unstoppable()
     # GIL to give a unit up, so it never could; the report named only the units it gave up
     def held(df):
         m = df["split"].eq("demo") & df["index"].eq(0) & df["candidate"].eq("c001")
-        df.loc[m, ["status", "output_hash", "match", "wall_s", "cpu_s"]] = ["timeout", None, None, 0.51, 0.5]
+        timed_out(df, m, 0.51, 0.5)
         return df
 
     run = _one_lane("candidate-parallel", "thread", 2, cpu=0.001, edit=held, timeout_s=0.1,
@@ -223,7 +223,7 @@ def test_a_thread_given_up_that_ran_on_holding_the_gil_is_named_as_the_holder():
 
     def slow_first(df):
         m = df["split"].eq("demo") & df["index"].eq(0) & df["candidate"].eq("c000")
-        df.loc[m, ["status", "output_hash", "match", "wall_s", "cpu_s"]] = ["timeout", None, None, 0.15, 0.15]
+        timed_out(df, m, 0.15, 0.15)
         return df
 
     run = _one_lane("candidate-parallel", "thread", 2, cpu=0.001, edit=edit, wall_s=11.0, timeout_s=0.1)

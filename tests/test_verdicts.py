@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from builders import CANDS, CHROMIUM, SAMPLES, chromium, clean_parallel, make_run, make_task, synthetic_config, unit_rows
+from builders import CANDS, CHROMIUM, SAMPLES, timed_out, chromium, clean_parallel, make_run, make_task, synthetic_config, unit_rows
 from builders import reference_run as reference
 
 from perfkit.analysis.answers import BOUNDARY_FLIP, CHANGED_OUTPUT, NEW_TIMEOUT, NOISE_TIMEOUT, NONDETERMINISTIC
@@ -118,7 +118,7 @@ def test_timeouts_within_the_machines_own_noise_do_not_fail_the_comparison():
 def _timed_out_far_from_limit(cpu_s):
     def edit(df):
         m = df["split"].eq("demo") & df["index"].eq(4) & df["candidate"].isin(["c005", "c006"])
-        df.loc[m, ["status", "output_hash", "match", "wall_s", "cpu_s"]] = ["timeout", None, None, 1.05, cpu_s]
+        timed_out(df, m, 1.05, cpu_s)
         return df
     return clean_parallel("sample-parallel", "process", 2, edit=edit)
 
