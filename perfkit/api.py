@@ -260,7 +260,7 @@ def gate(baseline: Sequence[str | Path] = (), current: Sequence[str | Path] = ()
         with gauge.base_revision(sha, shared=True) as (target, how):
             measured = gauge.count_instructions(run_config, store, [target])[0]
         notes.append(f"{exc} — so {how}; answers are still checked against the baseline file")
-        measured.answers = base_side.answers
+        measured.answers, measured.repeat_answers = base_side.answers, base_side.repeat_answers
         base_side = measured
     if timing:
         cur = measure(run_config, repeats or max(len(base_side.repeats), DEFAULT_REPEATS), store)

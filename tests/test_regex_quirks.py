@@ -151,9 +151,13 @@ def test_a_phase_that_finishes_the_baselines_timeouts_says_so():
     phases = [("base", [base]), ("atomic", [reference_run(run_id="atomic")]),
               ("atomic-hybrid", [_one_lane("hybrid", "process", 2, run_id="hybrid")])]
     rows = phase_table(phases)
-    assert "differs from the baseline in 1 unit: 1 timeout now finished (demo[0]×1)." in rows[1].answers, rows[1].answers
+    # an answer gained: named, and no ✗ (session 13)
+    sentence = rows[1].answers
+    assert "keeps every answer of the baseline; gained: 1 unit (1 timeout now finished (demo[0]×1))." in sentence, sentence
+    assert rows[1].answers_ok and rows[1].gained == 1
     assert rows[0].basis == "1 run"
-    assert ".;" not in build(rows, __import__("pathlib").Path("p.png")).headline
+    headline = build(rows, __import__("pathlib").Path("p.png")).headline
+    assert ".;" not in headline and headline.endswith("; gained: atomic 1 unit, atomic-hybrid 1 unit"), headline
 
 
 def test_threads_idle_while_another_thread_holds_the_gil_are_not_told_to_raise_the_chunk_size():

@@ -16,6 +16,13 @@ both are boundary flips. Differences of those units (:data:`NOISE_KINDS`) are th
 variability and are reported as such; every other difference (a lost unit, a changed output
 of a deterministic unit, a new timeout of a unit far from its limit, a crash) is a strategy's.
 
+A later version of the code is judged against its baseline (phases, the gate) the same way:
+the baseline's repeats against each other are its variability (:func:`baseline_variability`).
+There, an answer the baseline lacked and the code now gives — a unit that timed out, raised,
+crashed or was skipped in the baseline and is ok now, or whose output now matches the expected
+one where the baseline's did not (:data:`GAINED_KINDS`) — is a *gained* answer: reported as
+such, never a failure (``gains``). A strategy, by contrast, must give sequential's answers.
+
 One more kind of noise: when the reference's own runs time out units *far* from their limit
 (ok in one run in well under half the timeout, timeout in another), the timeout sits within
 the machine's own noise (scheduling, other processes). A run's new timeouts of far units are
@@ -25,7 +32,7 @@ are *timeouts within noise*, beyond it each one counts against the run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping, Optional, Sequence
 
 import numpy as np
@@ -56,13 +63,19 @@ STATUS_CHANGED = "status changed"
 #: A unit that timed out in the reference and finished ok here (an optimisation step that
 #: removed the timeout: regex's nested quantifiers made atomic, docs/benchmarks.md "Session 10").
 NOW_FINISHED = "timeout now finished"
+#: A unit that raised, crashed or was skipped in the reference and is ok here.
+NOW_ANSWERED = "unit now answered"
+#: A unit ok in both whose output matches the expected one here and did not in the reference.
+NOW_RIGHT = "output now right"
+#: The kinds that give an answer the reference lacked: gains against a baseline (``gains``).
+GAINED_KINDS = (NOW_FINISHED, NOW_ANSWERED, NOW_RIGHT)
 BOUNDARY_FLIP = "boundary flip"
 NONDETERMINISTIC = "nondeterministic candidate"
 NOISE_TIMEOUT = "timeout within noise"
 #: The kinds the reference's own variability explains: reported, never counted against a strategy.
 NOISE_KINDS = (BOUNDARY_FLIP, NOISE_TIMEOUT, NONDETERMINISTIC)
 #: Every kind, strategy faults first (the order sentences list them in).
-KINDS = (LOST, CHANGED_OUTPUT, NEW_TIMEOUT, CRASH, NEW_ERROR, STATUS_CHANGED, NOW_FINISHED, EXTRA) + NOISE_KINDS
+KINDS = (LOST, CHANGED_OUTPUT, NEW_TIMEOUT, CRASH, NEW_ERROR, STATUS_CHANGED, EXTRA) + GAINED_KINDS + NOISE_KINDS
 #: The statuses of a unit that ran to its end: either one against a timeout is a flip at the limit.
 ENDED = ("ok", "error")
 #: The four tables of an :class:`AnswerCheck`, by the name the report gives them.
@@ -163,6 +176,21 @@ def reference_variability(references: Sequence[pd.DataFrame], run_ids: Sequence[
     return ReferenceVariability(tuple(run_ids), float(timeout_s), boundary, nondet, len(per), noise)
 
 
+def baseline_variability(repeats: Sequence[pd.DataFrame], run_ids: Sequence[str],
+                         timeout_s: float) -> Optional[ReferenceVariability]:
+    """A baseline's repeats (their answers, with ``wall_s``) against each other: what a later
+    version of the code is judged against (phases, the gate). As :func:`reference_variability`,
+    except that a unit that timed out in every repeat is no boundary unit: when it finishes now
+    the change did it (regex's atomic patterns: "13 timeouts now finished"), not its limit.
+    None without repeats' answers (a baseline file that kept one repeat's answers only)."""
+    if not len(repeats):
+        return None
+    # networkx: an unseeded colouring strategy and a unit at 0.92–0.98 s of its 1 s limit read
+    # "✗ answers" for a step that touched neither; the baseline's repeats tell them apart
+    v = reference_variability(repeats, run_ids, timeout_s)
+    return replace(v, boundary=v.boundary[v.boundary["statuses"] != "timeout"])
+
+
 @dataclass(frozen=True)
 class AnswerCheck:
     """Differences of one run from the reference; each table holds the unit keys, the
@@ -181,6 +209,9 @@ class AnswerCheck:
     #: How many tasks the reference ran: above one, every sample a sentence names says its task
     #: (networkx's three tasks read "demo[3]×1": whose demo[3], the line did not say).
     tasks: int = 1
+    #: Answers the reference lacked are gains, not differences (:data:`GAINED_KINDS`): a later
+    #: version of the code against its baseline; a strategy must give sequential's answers.
+    gains: bool = False
 
     @property
     def clean(self) -> bool:
@@ -201,9 +232,17 @@ class AnswerCheck:
 
     @property
     def real(self) -> pd.DataFrame:
-        """The differences beyond the reference's own variability (kind not in NOISE_KINDS)."""
+        """The differences beyond the reference's own variability (kind not in NOISE_KINDS) that
+        are no gains (with ``gains``, kind not in GAINED_KINDS either)."""
         t = self.table
-        return t[~t["kind"].isin(NOISE_KINDS)] if len(t) else t
+        return t[~t["kind"].isin(NOISE_KINDS + (GAINED_KINDS if self.gains else ()))] if len(t) else t
+
+    @property
+    def gained(self) -> pd.DataFrame:
+        """With ``gains``: the units answered here that the reference had no answer for (kind in
+        GAINED_KINDS); empty otherwise."""
+        t = self.table
+        return t[t["kind"].isin(GAINED_KINDS)] if self.gains and len(t) else t.iloc[:0]
 
     @property
     def agrees(self) -> bool:
@@ -224,20 +263,29 @@ class AnswerCheck:
         t = self.table
         counts = self.kind_counts()
         named = self.tasks > 1 or t["task_id"].nunique() > 1
-        real = [_kind_phrase(k, n, t, named) for k, n in counts.items() if k not in NOISE_KINDS]
+        gain_kinds = GAINED_KINDS if self.gains else ()
+        real = [_kind_phrase(k, n, t, named) for k, n in counts.items() if k not in NOISE_KINDS + gain_kinds]
         noise = [_kind_phrase(k, n, t, named) for k, n in counts.items() if k in NOISE_KINDS]
+        gained = [_kind_phrase(k, n, t, named) for k, n in counts.items() if k in gain_kinds]
         n_noise = sum(n for k, n in counts.items() if k in NOISE_KINDS)
         # a phase report's reference is "the baseline", whose repeats are its variability
         own = "the reference's own" if self.reference_name == "sequential" else f"{self.reference_name}'s own"
-        if not real:
+        were = "is" if n_noise == 1 else "are"
+        gain = f"gained: {_units(len(self.gained))} (" + ", ".join(gained) + ")" if gained else ""
+        if not real and not gained:
             return (f"{self.group} ({self.run_id}) agrees with {self.reference_name} beyond {own} "
-                    f"variability: its {count(n_noise, 'difference')} {'is' if n_noise == 1 else 'are'} "
-                    + ", ".join(noise) + ".")
+                    f"variability: its {count(n_noise, 'difference')} {were} " + ", ".join(noise) + ".")
+        if not real:  # only gains, perhaps beside the reference's own variability
+            text = f"{self.group} ({self.run_id}) keeps every answer of {self.reference_name}; {gain}"
+            if noise:
+                text += f"; its {count(n_noise, 'other difference')} {were} {own} variability: " + ", ".join(noise)
+            return text + "."
         text = (f"{self.group} ({self.run_id}) differs from {self.reference_name} in {_units(len(self.real))}: "
                 + ", ".join(real))
+        if gained:
+            text += f"; {gain}"
         if noise:
-            text += (f"; {n_noise} more {'is' if n_noise == 1 else 'are'} {own} variability ("
-                     + ", ".join(noise) + ")")
+            text += f"; {n_noise} more {were} {own} variability (" + ", ".join(noise) + ")"
         return text + "."
 
 
@@ -245,8 +293,9 @@ def _units(n: int) -> str:
     return count(n, "unit")
 
 
-_PLURAL = {NOISE_TIMEOUT: "timeouts within noise", NOW_FINISHED: "timeouts now finished", CRASH: "crashes", STATUS_CHANGED: "status changes", NONDETERMINISTIC: "units of nondeterministic candidates",
-           CHANGED_OUTPUT: "changed outputs"}
+_PLURAL = {NOISE_TIMEOUT: "timeouts within noise", NOW_FINISHED: "timeouts now finished", CRASH: "crashes",
+           STATUS_CHANGED: "status changes", NONDETERMINISTIC: "units of nondeterministic candidates",
+           CHANGED_OUTPUT: "changed outputs", NOW_ANSWERED: "units now answered", NOW_RIGHT: "outputs now right"}
 
 
 def _kind_phrase(kind: str, n: int, table: pd.DataFrame, named: bool) -> str:
@@ -266,10 +315,12 @@ def _where(df: pd.DataFrame, named: bool, limit: int = 4) -> str:
 
 def check_answers(reference: pd.DataFrame, units: pd.DataFrame, run_id: str = "", group: str = "",
                   reference_id: str = "", reference_name: str = "sequential",
-                  variability: Optional[ReferenceVariability] = None) -> AnswerCheck:
+                  variability: Optional[ReferenceVariability] = None, gains: bool = False) -> AnswerCheck:
     """Compare ``units`` with the ``reference`` units (both tidy unit tables); ``variability``
-    (the reference against itself) decides which differences are its own noise."""
-    cols = KEY + ["status", "output_hash"]
+    (the reference against itself) decides which differences are its own noise; ``gains``:
+    answers the reference lacked are gains, not differences (see the module docstring)."""
+    # ``match`` (when both sides have it) tells an output now right from a changed one
+    cols = KEY + ["status", "output_hash"] + (["match"] if "match" in reference and "match" in units else [])
     ref = reference[cols].drop_duplicates(KEY)
     run = units[cols].drop_duplicates(KEY)
     both = ref.merge(run, on=KEY, how="outer", suffixes=("_ref", "_run"), indicator=True)
@@ -282,9 +333,10 @@ def check_answers(reference: pd.DataFrame, units: pd.DataFrame, run_id: str = ""
     kinds = _status_kinds(status, variability)
     if variability is not None and variability.noise_rate > 0:
         kinds = _within_noise(status, kinds, variability.noise_rate * len(common))
-    return AnswerCheck(run_id, group, reference_id, missing.assign(kind=LOST), extra.assign(kind=EXTRA),
-                       status.assign(kind=kinds), output.assign(kind=_output_kinds(output, variability)),
-                       reference_name, int(ref["task_id"].nunique()))
+    output = output.assign(kind=_output_kinds(output, variability))
+    tables = [df.drop(columns=["match_ref", "match_run"], errors="ignore")  # the documented columns only
+              for df in (missing.assign(kind=LOST), extra.assign(kind=EXTRA), status.assign(kind=kinds), output)]
+    return AnswerCheck(run_id, group, reference_id, *tables, reference_name, int(ref["task_id"].nunique()), gains)
 
 
 def _within_noise(df: pd.DataFrame, kinds: np.ndarray, expected: float) -> np.ndarray:
@@ -303,13 +355,16 @@ def _status_kinds(df: pd.DataFrame, v: Optional[ReferenceVariability]) -> np.nda
     boundary = v.is_boundary(df) if v is not None else np.zeros(len(df), bool)
     nondet = v.is_nondeterministic(df) if v is not None else np.zeros(len(df), bool)
     return np.select([flip & boundary, run == "crashed", nondet, run == "timeout", run == "error",
-                      (ref == "timeout") & (run == "ok")],
-                     [BOUNDARY_FLIP, CRASH, NONDETERMINISTIC, NEW_TIMEOUT, NEW_ERROR, NOW_FINISHED], STATUS_CHANGED)
+                      (ref == "timeout") & (run == "ok"), run == "ok"],
+                     [BOUNDARY_FLIP, CRASH, NONDETERMINISTIC, NEW_TIMEOUT, NEW_ERROR, NOW_FINISHED, NOW_ANSWERED],
+                     STATUS_CHANGED)
 
 
 def _output_kinds(df: pd.DataFrame, v: Optional[ReferenceVariability]) -> np.ndarray:
     nondet = v.is_nondeterministic(df) if v is not None else np.zeros(len(df), bool)
-    return np.where(nondet, NONDETERMINISTIC, CHANGED_OUTPUT)
+    right = (df["match_ref"].eq(False) & df["match_run"].eq(True)).to_numpy() if "match_ref" in df else \
+        np.zeros(len(df), bool)
+    return np.select([nondet, right], [NONDETERMINISTIC, NOW_RIGHT], CHANGED_OUTPUT)
 
 
 def new_timeouts(units: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:

@@ -3,7 +3,14 @@ machine. Pure: two sides (perfkit/store/baseline.py) — and, for paired timing,
 measured interleaved — in, a :class:`GateResult` out; measuring is perfkit/orchestration/gate.py.
 
 1. Answers: every unit of the baseline must be in the current side with the same status and
-   output hash. Any lost or changed answer fails the gate, whatever the speed.
+   output hash, beyond the baseline's own variability — its repeats against each other, the
+   rule phases and compare's sequential runs use (perfkit/analysis/answers.py): a unit whose
+   output differed between the baseline's repeats (an unseeded candidate) or that finished in
+   one and timed out in another (a unit at its limit) may differ again. Any other lost or
+   changed answer fails the gate, whatever the speed; an answer gained (a unit the baseline
+   timed out, raised on or got wrong, answered now) is reported, never failed. A baseline file
+   that kept one repeat's answers (formats 1 and 2) has no variability to judge by: its answers
+   are judged as they are, and the report says so.
 2. Instructions (``instructions``): valgrind's count of the run window, exact on one build (a
    coefficient of variation of ~1e-7, docs/benchmarks.md), so the verdict needs no statistics:
    ratio = median(current) / median(baseline), interval = the smallest and largest ratio of
@@ -44,7 +51,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from perfkit.analysis.answers import check_answers
+from perfkit.analysis.answers import AnswerCheck, baseline_variability, check_answers
 from perfkit.analysis.findings import BUSY_OTHER_CORES
 from perfkit.analysis.statistics import holm, paired_ratio_of_sums, paired_shift, pct_change, ratio_of_medians
 from perfkit.model import ConfigError
@@ -116,6 +123,11 @@ class GateResult:
     #: Shown beside, not judged: median whole-command wall and CPU per side (seconds; NaN for
     #: runs recorded before perfkit measured them), ``{"baseline": {"wall_s", "cpu_s"}, "current": ...}``.
     whole_command: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: Of ``answer_differences``: the units that fail the gate (lost or changed beyond the
+    #: baseline's own variability), and those answered now that the baseline had no answer
+    #: for (reported, never a failure); the rest are the baseline's own variability.
+    answers_failed: int = 0
+    answers_gained: int = 0
 
     @property
     def passed(self) -> bool:
@@ -284,8 +296,7 @@ def gate(baseline: Side, current: Side, threshold: float = DEFAULT_THRESHOLD, me
     check_metrics(metrics, threshold, instruction_threshold, paired=pairs is not None)
     if normalise not in NORMALISE_MODES:
         raise ConfigError("normalise", normalise, f"expected one of {', '.join(NORMALISE_MODES)}")
-    check = check_answers(baseline.answers, current.answers, run_id=current.label, group="current",
-                          reference_id=baseline.label, reference_name="the baseline")
+    check, answer_notes = judge_answers(baseline, current)
     normalised, reason = should_normalise(baseline, current, normalise)
     timing = [m for m in metrics if m in PAIRED_METRICS]
     if pairs is not None:
@@ -297,15 +308,38 @@ def gate(baseline: Side, current: Side, threshold: float = DEFAULT_THRESHOLD, me
     if "instructions" in metrics:
         verdicts.insert(0, judge_instructions(baseline, current, instruction_threshold))
         tasks = task_instructions(baseline, current)
-    notes = list(notes) + busy_machine(baseline, current)
+    notes = list(notes) + answer_notes + busy_machine(baseline, current)
     cut = cut_short(check.status_changed)
     if cut and any(v.verdict == "improvement" for v in verdicts):
         verdicts = [_not_credited(v) if v.verdict == "improvement" else v for v in verdicts]
         notes.append(f"No improvement credited: the current side stopped {cut} units at their timeout that ran to "
                      f"the end in the baseline, so it did less work, not the same work faster.")
-    return GateResult(baseline.label, current.label, threshold, normalised, reason, check.clean, check.sentence(),
+    return GateResult(baseline.label, current.label, threshold, normalised, reason, check.agrees, check.sentence(),
                       check.n_differences, verdicts, time.monotonic() - t0, tasks, notes, instruction_threshold,
-                      whole_command={"baseline": whole_command(baseline), "current": whole_command(current)})
+                      whole_command={"baseline": whole_command(baseline), "current": whole_command(current)},
+                      answers_failed=len(check.real), answers_gained=len(check.gained))
+
+
+def judge_answers(baseline: Side, current: Side, group: str = "current") -> tuple[AnswerCheck, list[str]]:
+    """The current side's answers (its first repeat's) against the baseline's beyond the
+    baseline's own variability, answers gained reported and never failed (the gate's and the
+    phase report's one rule; perfkit/analysis/answers.py), and notes on what that variability
+    rests on."""
+    runs = len(baseline.repeat_answers)
+    variability = baseline_variability(baseline.repeat_answers,
+                                       [f"{baseline.label} repeat {i + 1}" for i in range(runs)], baseline.timeout_s)
+    check = check_answers(baseline.answers, current.answers, run_id=current.label, group=group,
+                          reference_id=baseline.label, reference_name="the baseline", variability=variability,
+                          gains=True)
+    if variability is None:
+        return check, [f"The baseline ({baseline.label}) carries no variability: its file keeps one repeat's "
+                       "answers (baseline format 1 or 2), judged as they are, so an unseeded candidate or a unit "
+                       "at its limit fails as a changed answer; save it again (perfkit baseline save) to keep "
+                       "every repeat's answers."]
+    if runs == 1 and not check.clean:
+        return check, ["The baseline's variability rests on 1 repeat: units near their limit are known, "
+                       "nondeterministic candidates are not; save it with more repeats to tell them apart."]
+    return check, []
 
 
 def busy_machine(baseline: Side, current: Side) -> list[str]:

@@ -6,7 +6,8 @@ phase gets its wall and CPU (medians over repeats), candidate counts, timeouts, 
 against the previous phase and against the baseline, and its answers checked against the
 baseline. A phase is flagged ❌ when its answers differ from the baseline's beyond the
 baseline's own variability (its repeats against each other, as a comparison's sequential
-runs: nondeterministic candidates, units at their limit; perfkit/analysis/answers.py) or when it is
+runs: nondeterministic candidates, units at their limit; the gate's rule, perfkit/analysis/gate.py
+``judge_answers``) — an answer it gained is named, never flagged — or when it is
 slower than the previous phase by the gate's rule (its interval above 1 and reaching the
 threshold). Each speed verdict says how many runs it rests on, and none is given with fewer
 than :data:`MIN_VERDICT_RUNS` runs on either side: one run cannot tell a slower phase from a
@@ -15,13 +16,12 @@ busy minute.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 
-from perfkit.analysis.answers import check_answers, reference_variability
-from perfkit.analysis.gate import DEFAULT_THRESHOLD, judge_metric
+from perfkit.analysis.gate import DEFAULT_THRESHOLD, judge_answers, judge_metric
 from perfkit.analysis.statistics import pct_change
 from perfkit.analysis.text import count
 from perfkit.model import ConfigError
@@ -60,6 +60,8 @@ class Phase:
     speed: str = "baseline"
     #: What the speed verdict rests on ("3 vs 3 runs, …"), or why there is none.
     basis: str = ""
+    #: Units answered here that the baseline had no answer for (named, never flagged).
+    gained: int = 0
 
     @property
     def ok(self) -> bool:
@@ -78,14 +80,6 @@ def phase_table(phases: Sequence[tuple[str, list[Run]]], threshold: float = DEFA
         raise ConfigError("phases", [label for label, _ in phases], "give at least two phases (the first is the baseline)")
     sides = [side_of_runs(label, runs) for label, runs in phases]
     base = sides[0]
-    # networkx: an unseeded colouring strategy and a unit at 0.92–0.98 s of its 1 s limit read
-    # "✗ answers" for a step that touched neither; the baseline's repeats tell them apart
-    base_runs = phases[0][1]
-    variability = reference_variability([r.units for r in base_runs], [r.run_id for r in base_runs],
-                                        base_runs[0].config.timeout.unit_timeout_s)
-    # a unit that timed out in every baseline run and finishes now is the step's doing (regex's
-    # atomic patterns: "13 timeouts now finished"), not a unit at its limit
-    variability = replace(variability, boundary=variability.boundary[variability.boundary["statuses"] != "timeout"])
     rows: list[Phase] = []
     for i, (side, (label, runs)) in enumerate(zip(sides, phases)):
         prev = sides[i - 1] if i else side
@@ -96,8 +90,7 @@ def phase_table(phases: Sequence[tuple[str, list[Run]]], threshold: float = DEFA
         pcpu = float(np.median([r.cpu_s for r in prev.repeats]))
         bwall = float(np.median([r.wall_s for r in base.repeats]))
         bcpu = float(np.median([r.cpu_s for r in base.repeats]))
-        check = check_answers(base.answers, side.answers, run_id=label, group=label, reference_id=base.label,
-                              reference_name="the baseline", variability=variability)
+        check, _ = judge_answers(base, side, group=label)
         speed, basis = _speed(prev, side, threshold) if i else ("baseline", count(len(side.repeats), "run"))
         rows.append(Phase(
             label=label, run_ids=[r.run_id for r in side.repeats], wall_s=wall, cpu_s=cpu,
@@ -107,7 +100,7 @@ def phase_table(phases: Sequence[tuple[str, list[Run]]], threshold: float = DEFA
             cpu_vs_previous_pct=pct_change(cpu, pcpu) if i else 0.0, cpu_vs_baseline_pct=pct_change(cpu, bcpu),
             answers="baseline" if i == 0 else ("answers identical to the baseline" if check.clean else
                                                 check.sentence()),
-            answers_ok=check.agrees, slower=speed == "slower", speed=speed, basis=basis,
+            answers_ok=check.agrees, slower=speed == "slower", speed=speed, basis=basis, gained=len(check.gained),
             battery_scores=score_means(runs[0].scores)))
     return rows
 

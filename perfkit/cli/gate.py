@@ -136,8 +136,8 @@ def phases(
     show(console, "phases (median over repeats; every column in report.md)",
          ("", "phase", "wall", "CPU", "ok cand.", "timeouts", "wall vs prev.", "wall vs base"), rows, left=2)
     for p in result.phases[1:]:
-        if not p.answers_ok:
-            console.print(Text(f"{p.label}: {p.answers}", style="red"))
+        if not p.answers_ok or p.gained:  # a gain is named too, not flagged
+            console.print(Text(f"{p.label}: {p.answers}", style="" if p.answers_ok else "red"))
     copy_json(result.report_dir / "report.json", json_out)
     print_paths(report_files(result.report_dir))
     sys.exit(0 if result.ok else 1)

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from perfkit.analysis.phases import Phase  # noqa: E402
-from perfkit.analysis.text import signed_percent  # noqa: E402
+from perfkit.analysis.text import count, signed_percent  # noqa: E402
 from perfkit.reports import html, json_report, markdown  # noqa: E402
 from perfkit.reports.document import FAIL, PASS, UNSURE, Bullets, Document, Heading, Image, Para, Table  # noqa: E402
 from perfkit.analysis.text import duration  # noqa: E402
@@ -62,6 +62,9 @@ def build(phases: Sequence[Phase], chart_path: Path) -> Document:
             f"{p.label} ({signed_percent(p.wall_vs_previous_pct)} wall)" for p in bad)
     else:
         headline = "every phase keeps the baseline's answers and none is slower than the phase before"
+        gainers = [f"{p.label} {count(p.gained, 'unit')}" for p in phases if p.gained]
+        if gainers:  # a gain is news, not a flag
+            headline += "; gained: " + ", ".join(gainers)
     total = phases[-1]
     doc = Document(headline=headline, differences=bool(bad), title="Phase report")
     rows = tuple((verdict(p), p.label, duration(p.wall_s), duration(p.cpu_s), str(p.candidates_ok),

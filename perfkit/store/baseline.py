@@ -3,6 +3,11 @@
 
 A *side* of a comparison (baseline or current) is a :class:`Side`: its repeats' figures, its
 answers (unit key, status, output hash), and the environment and config it was measured with.
+A side keeps every repeat's answers with their walls (:attr:`Side.repeat_answers`): how the
+repeats varied among themselves (an unseeded candidate, a unit at its limit) is what the gate
+judges the current answers against (perfkit/analysis/answers.py). A baseline file of format 3
+stores them (the first repeat's as ``answers``, the others as ``later_answers``); a file of
+format 1 or 2 kept the first repeat's answers only, and is judged on them alone.
 
 Instruction counts (perfkit/store/instructions.py) are exact on one build but differ between
 builds: a side carries the *build* its counts were measured on (Python build, platform, CPU,
@@ -22,15 +27,16 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import pandas as pd
 
-from perfkit.model import UNIT_KEY, ConfigError, PerfkitError, RunConfig, is_path_segment
+from perfkit.model import UNIT_KEY, ConfigError, PerfkitError, RunConfig, TimeoutPolicy, is_path_segment
 from perfkit.store.instructions import read_instructions
 from perfkit.store.reader import load_run
 from perfkit.store.run import Run
 
 BASELINE_DIR = Path("reports/baselines")
-BASELINE_FORMAT = "perfkit-baseline/2"
-#: Older formats still read (format 1 has no instruction counts).
-READABLE_FORMATS = ("perfkit-baseline/1", BASELINE_FORMAT)
+BASELINE_FORMAT = "perfkit-baseline/3"
+#: Older formats still read (format 1 has no instruction counts, formats 1 and 2 one repeat's
+#: answers without their match or wall).
+READABLE_FORMATS = ("perfkit-baseline/1", "perfkit-baseline/2", BASELINE_FORMAT)
 #: Fields of a build that change instruction counts (the ``dependencies`` are compared too).
 BUILD_FIELDS = ("python_build", "implementation", "machine", "libc", "cpu_model", "valgrind", "cpu_features")
 
@@ -38,6 +44,11 @@ BUILD_FIELDS = ("python_build", "implementation", "machine", "libc", "cpu_model"
 class IncompatibleBuild(PerfkitError):
     """Instruction counts measured on different builds: comparing them would be meaningless."""
 ANSWER_COLUMNS = (*UNIT_KEY, "status", "output_hash")
+#: A repeat's answers as a side keeps them: ``match`` (the output is the expected one; None
+#: when no expected output is known) tells an answer gained, ``wall_s`` a unit near its limit.
+REPEAT_ANSWER_COLUMNS = (*ANSWER_COLUMNS, "match", "wall_s")
+#: The columns of a later repeat in a baseline file, each a list aligned with ``answers``' rows.
+LATER_COLUMNS = REPEAT_ANSWER_COLUMNS[len(UNIT_KEY):]
 
 
 @dataclass
@@ -92,6 +103,15 @@ class Side:
     config: dict[str, Any]
     #: What the instruction counts depend on (empty when none were measured).
     build: dict[str, Any] = field(default_factory=dict)
+    #: Every repeat's answers (:data:`REPEAT_ANSWER_COLUMNS`), in the order of ``repeats``; empty
+    #: for a baseline file from before they were kept (formats 1 and 2).
+    repeat_answers: list[pd.DataFrame] = field(default_factory=list)
+
+    @property
+    def timeout_s(self) -> float:
+        """The unit timeout the side was measured with (seconds)."""
+        policy = self.config.get("timeout") if isinstance(self.config.get("timeout"), dict) else {}
+        return float(policy.get("unit_timeout_s", TimeoutPolicy.unit_timeout_s))
 
     @property
     def instruction_counts(self) -> list[float]:
@@ -124,15 +144,16 @@ def repeat_of_run(run: Run) -> Repeat:
 
 
 def answers_of(units: pd.DataFrame) -> pd.DataFrame:
-    """The answer columns of a units table (key, status, output hash)."""
-    return units[list(ANSWER_COLUMNS)].reset_index(drop=True)
+    """The answer columns of a units table (:data:`REPEAT_ANSWER_COLUMNS`)."""
+    return units[list(REPEAT_ANSWER_COLUMNS)].reset_index(drop=True)
 
 
 def side_of_runs(label: str, runs: Sequence[Run]) -> Side:
     """Stored runs (repeats of one experiment) as a side."""
     counts = [c for c in (read_instructions(r.path) for r in runs) if c is not None]
-    return Side(label, [repeat_of_run(r) for r in runs], answers_of(runs[0].units), runs[0].environment,
-                runs[0].config.to_record(), counts[0].build if counts else {})
+    answers = [answers_of(r.units) for r in runs]
+    return Side(label, [repeat_of_run(r) for r in runs], answers[0], runs[0].environment,
+                runs[0].config.to_record(), counts[0].build if counts else {}, answers)
 
 
 def build_differences(baseline: dict[str, Any], current: dict[str, Any]) -> list[str]:
@@ -211,16 +232,43 @@ def load_baseline_file(path: Path) -> Side:
         raise PerfkitError(f"{path}: field 'repeats': expected a list of at least one repeat")
     if not isinstance(data["config"], dict):
         raise PerfkitError(f"{path}: field 'config': expected a run configuration (a JSON object)")
+    kept = data["format"] == BASELINE_FORMAT  # every repeat's answers, with match and wall
+    columns = list(REPEAT_ANSWER_COLUMNS if kept else ANSWER_COLUMNS)
     try:
         repeats = [Repeat(**r) for r in data["repeats"]]
-        answers = pd.DataFrame(data["answers"], columns=list(ANSWER_COLUMNS))
     except (TypeError, ValueError, AttributeError) as exc:
-        raise PerfkitError(f"{path}: field 'repeats' or 'answers': {exc}") from None
+        raise PerfkitError(f"{path}: field 'repeats': {exc}") from None
+    try:
+        answers = pd.DataFrame(data["answers"], columns=columns)
+    except (TypeError, ValueError, AttributeError, AssertionError) as exc:
+        raise PerfkitError(f"{path}: field 'answers': expected rows of {', '.join(columns)} ({exc})") from None
     build = data.get("build", {})
     if not isinstance(build, dict):
         raise PerfkitError(f"{path}: field 'build': expected an object")
+    repeat_answers = [answers, *_later_answers(path, data.get("later_answers"), answers, len(repeats))] if kept else []
     return Side(data.get("name", Path(path).stem), repeats, answers, data.get("environment", {}), data["config"],
-                build)
+                build, repeat_answers)
+
+
+def _later_answers(path: Path, later: Any, first: pd.DataFrame, n_repeats: int) -> list[pd.DataFrame]:
+    """The answers of a baseline file's repeats after the first (``later_answers``): per repeat,
+    :data:`LATER_COLUMNS` as lists aligned with the first repeat's units, or with its own
+    ``units`` (key rows) when its units differ."""
+    if not isinstance(later, list) or len(later) != n_repeats - 1:
+        raise PerfkitError(f"{path}: field 'later_answers': expected {n_repeats - 1} repeats' answers "
+                           "(one per repeat after the first)")
+    frames = []
+    for i, repeat in enumerate(later, start=2):
+        try:
+            key = list(UNIT_KEY)
+            units = pd.DataFrame(repeat["units"], columns=key) if "units" in repeat else first[key]
+            columns = {c: repeat[c] for c in LATER_COLUMNS}
+            if any(not isinstance(v, list) or len(v) != len(units) for v in columns.values()):
+                raise ValueError(f"each of {', '.join(LATER_COLUMNS)} must list one value per unit ({len(units)})")
+            frames.append(units.reset_index(drop=True).assign(**columns))
+        except (TypeError, KeyError, ValueError, AssertionError) as exc:
+            raise PerfkitError(f"{path}: field 'later_answers': repeat {i}: {exc}") from None
+    return frames
 
 
 def write_baseline(name: str, side: Side, directory: Path = BASELINE_DIR) -> Path:
@@ -229,20 +277,45 @@ def write_baseline(name: str, side: Side, directory: Path = BASELINE_DIR) -> Pat
         raise ConfigError("name", name, "use a plain file name")
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.json"
-    answers = side.answers.astype(object).where(side.answers.notna(), None)
     payload = {
-        "format": BASELINE_FORMAT,
+        # a side read from an older file has one repeat's answers: written as what it is
+        "format": BASELINE_FORMAT if side.repeat_answers else "perfkit-baseline/2",
         "name": name,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "environment": side.environment,
         "config": side.config,
         "build": side.build,
         "repeats": [asdict(r) for r in side.repeats],
-        "answers": answers.values.tolist(),
     }
+    if side.repeat_answers:
+        first, *later = side.repeat_answers
+        payload["answers"] = _plain_rows(first[list(REPEAT_ANSWER_COLUMNS)])
+        payload["later_answers"] = [_later_record(first, df) for df in later]
+    else:
+        payload["answers"] = _plain_rows(side.answers[list(ANSWER_COLUMNS)])
     # compact: a baseline is committed, and its answers are one row per unit
     path.write_text(json.dumps(payload, separators=(",", ":"), default=_plain) + "\n", encoding="utf-8")
     return path
+
+
+def _json_ready(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with None for every missing value (JSON null, not NaN)."""
+    return df.astype(object).where(df.notna(), None)
+
+
+def _plain_rows(df: pd.DataFrame) -> list[list[Any]]:
+    return _json_ready(df).values.tolist()
+
+
+def _later_record(first: pd.DataFrame, df: pd.DataFrame) -> dict[str, Any]:
+    """A later repeat's answers as columns; its units' keys only when they differ from the
+    first repeat's (a candidate generated in one repeat and not in another)."""
+    key = list(UNIT_KEY)
+    columns = _json_ready(df[list(LATER_COLUMNS)])
+    record: dict[str, Any] = {c: columns[c].tolist() for c in LATER_COLUMNS}
+    if not df[key].reset_index(drop=True).equals(first[key].reset_index(drop=True)):
+        record["units"] = _plain_rows(df[key])
+    return record
 
 
 def _plain(value: Any) -> Any:

@@ -1,0 +1,119 @@
+"""The gate judges the current answers against the baseline's own variability (its repeats
+against each other), and an answer gained never fails it: networkx's unseeded
+``random_sequential`` and its units at their 1 s limit failed `perfkit gate` with "answers"
+although nothing regressed (docs/benchmarks.md, "Session 13"). Real runs of the synthetic
+solver, whose ``nondet`` quirk answers anew on every call."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from builders import error_lines, make_task, perfkit_main, synthetic_config
+
+import perfkit
+from perfkit import runner
+from perfkit.analysis import gate as g
+from perfkit.model import PerfkitError
+from perfkit.store.baseline import load_side
+
+#: The baseline's solver: c001 unseeded (another output on every call), c002 raises on demo[0].
+BASE_FAULTS = "nondet:c001;raise:c002@demo[0]"
+CURRENT = {
+    "same": BASE_FAULTS,                                   # the same code: c001 disagrees again
+    "changed": BASE_FAULTS + ";nondet:c003@demo[1]",       # c003 was stable in the baseline
+    "gained": "nondet:c001",                               # c002 answers demo[0] now
+}
+
+
+@pytest.fixture(scope="module")
+def sides(tmp_path_factory):
+    """The baseline (two repeats, saved as a file) and one current side per CURRENT entry."""
+    tmp = tmp_path_factory.mktemp("gatevar")
+    store, tasks = tmp / "runs", [make_task("t1", seed=3)]
+
+    def runs(label, faults, repeats):
+        config = synthetic_config(candidates=4, cpu_ms=0.2, faults=faults)
+        return [runner.run(type(config)(**{**config.__dict__, "label": label, "repeat": r}), store, tasks=tasks).path
+                for r in range(repeats)]
+
+    base_runs = runs("baseline", BASE_FAULTS, 2)
+    path = perfkit.save_baseline("nondet", base_runs, directory=tmp, store=store)
+    current = {name: load_side([str(p) for p in runs(name, faults, 1)], "current") for name, faults in CURRENT.items()}
+    return path, base_runs, current
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("gate-variability")
+def test_a_nondeterministic_candidate_passes_when_the_current_run_disagrees_as_the_baseline_did(sides):
+    path, base_runs, current = sides
+    for base in (load_side([str(path)], "baseline"), load_side([str(p) for p in base_runs], "baseline")):
+        assert len(base.repeat_answers) == 2
+        result = g.gate(base, current["same"], metrics=[])
+        assert result.passed and result.answers_failed == 0, result.answer_summary
+        assert result.answer_differences > 0  # c001 did answer differently
+        assert "agrees with the baseline beyond the baseline's own variability" in result.answer_summary
+        assert "nondeterministic candidate" in result.answer_summary, result.answer_summary
+        assert not any("carries no variability" in n for n in result.notes)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("gate-variability")
+def test_an_answer_stable_in_the_baseline_that_changes_still_fails(sides):
+    path, _, current = sides
+    result = g.gate(load_side([str(path)], "baseline"), current["changed"], metrics=[])
+    assert not result.passed and result.to_json()["verdict"] == "answers"
+    assert result.answers_failed == 1, result.answer_summary
+    assert "differs from the baseline in 1 unit: 1 changed output (demo[1]×1)" in result.answer_summary, \
+        result.answer_summary
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("gate-variability")
+def test_an_answer_gained_passes_and_is_named(sides):
+    path, _, current = sides
+    result = g.gate(load_side([str(path)], "baseline"), current["gained"], metrics=[])
+    assert result.passed and result.answers_gained == 1, result.answer_summary
+    assert "gained: 1 unit (1 unit now answered (demo[0]×1))" in result.answer_summary, result.answer_summary
+    # the other way round the answer is lost: a failure
+    lost = g.gate(load_side([str(path)], "baseline"), current["same"], metrics=[])
+    reverse = g.gate(current["gained"], current["same"], metrics=[])
+    assert lost.passed and not reverse.passed and "1 new error (demo[0]×1)" in reverse.answer_summary
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("gate-variability")
+def test_an_old_format_baseline_loads_and_is_judged_on_its_one_repeat(sides, tmp_path):
+    path, _, current = sides
+    data = json.loads(path.read_text())
+    assert data["format"] == "perfkit-baseline/3" and len(data["later_answers"]) == 1
+    # the same baseline as format 2 wrote it: the first repeat's answers only, without match and wall
+    old = {**{k: v for k, v in data.items() if k != "later_answers"}, "format": "perfkit-baseline/2",
+           "answers": [row[:6] for row in data["answers"]]}
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    base = load_side([str(tmp_path / "old.json")], "baseline")
+    assert len(base.repeats) == 2 and base.repeat_answers == [] and len(base.answers) == len(data["answers"])
+    result = g.gate(base, current["same"], metrics=[])
+    assert not result.passed  # as before: c001's other outputs are changed answers
+    assert any("carries no variability" in n and "one repeat's answers" in n for n in result.notes), result.notes
+    # the committed baseline is of format 2: it loads, and keeps no repeats' answers
+    committed = load_side([str(Path(__file__).resolve().parents[1] / "reports/baselines/ci-arc.json")], "baseline")
+    assert len(committed.answers) > 0 and committed.repeat_answers == []
+
+
+@pytest.mark.slow  # the CLI's import: > 0.2 s
+def test_a_baseline_whose_later_answers_are_malformed_is_one_line_and_exit_2(tmp_path, capsys):
+    def write(later):
+        row = ["t1", "demo", 0, "c000", "ok", "h", True, 0.001]
+        (tmp_path / "b.json").write_text(json.dumps({
+            "format": "perfkit-baseline/3", "config": {}, "answers": [row],
+            "repeats": [{"run_id": f"r{i}", "wall_s": 1.0, "cpu_s": 1.0, "calibration_cpu_s": None}
+                        for i in range(2)], **({} if later is None else {"later_answers": later})}))
+        return tmp_path / "b.json"
+
+    for later in (None, [], [{"status": ["ok", "ok"], "output_hash": ["h"], "match": [True], "wall_s": [0.0]}]):
+        with pytest.raises(PerfkitError, match="b.json: field 'later_answers'"):
+            load_side([str(write(later))], "baseline")
+    code, out, err = perfkit_main(["gate", "--baseline", str(write([])), "--current", str(tmp_path)], capsys)
+    assert code == 2 and len(error_lines(err)) == 1 and "field 'later_answers'" in err, out + err
