@@ -117,3 +117,26 @@ def test_a_baseline_whose_later_answers_are_malformed_is_one_line_and_exit_2(tmp
             load_side([str(write(later))], "baseline")
     code, out, err = perfkit_main(["gate", "--baseline", str(write([])), "--current", str(tmp_path)], capsys)
     assert code == 2 and len(error_lines(err)) == 1 and "field 'later_answers'" in err, out + err
+
+
+def test_a_baseline_file_keeps_every_repeats_answers_even_when_their_units_differ(tmp_path):
+    import pandas as pd
+
+    from perfkit.store.baseline import Repeat, Side, write_baseline
+
+    def answers(rows):
+        return pd.DataFrame(rows, columns=["task_id", "split", "index", "candidate", "status", "output_hash", "match",
+                                           "wall_s"])
+
+    first = answers([("t", "demo", 0, "c0", "ok", "a", True, 0.01), ("t", "demo", 0, "c1", "timeout", None, None, 1.02)])
+    same_units = answers([("t", "demo", 0, "c0", "ok", "b", False, 0.01), ("t", "demo", 0, "c1", "ok", "z", None, 0.97)])
+    other_units = answers([("t", "demo", 0, "c0", "error", None, None, 0.02)])  # c1 not generated this time
+    repeats = [Repeat(f"r{i}", 1.0, 1.0, None) for i in range(3)]
+    side = Side("s", repeats, first, {}, {"timeout": {"unit_timeout_s": 1.0}}, {}, [first, same_units, other_units])
+    data = json.loads(write_baseline("b", side, tmp_path).read_text())
+    assert "units" not in data["later_answers"][0] and len(data["later_answers"][1]["units"]) == 1
+    back = load_side([str(tmp_path / "b.json")], "baseline")
+    for kept, given in zip(back.repeat_answers, side.repeat_answers):
+        pd.testing.assert_frame_equal(kept.astype(object).where(kept.notna(), None),
+                                      given.astype(object).where(given.notna(), None), check_dtype=False)
+    assert back.timeout_s == 1.0
