@@ -140,3 +140,24 @@ def test_a_baseline_file_keeps_every_repeats_answers_even_when_their_units_diffe
         pd.testing.assert_frame_equal(kept.astype(object).where(kept.notna(), None),
                                       given.astype(object).where(given.notna(), None), check_dtype=False)
     assert back.timeout_s == 1.0
+
+
+def test_an_output_now_right_is_gained_against_a_baseline_and_a_difference_against_sequential():
+    import pandas as pd
+
+    from perfkit.analysis.answers import check_answers
+
+    def units(output, match):
+        return pd.DataFrame([("t", "demo", 0, "c0", "ok", output, match), ("t", "demo", 1, "c0", "ok", "x", True)],
+                            columns=["task_id", "split", "index", "candidate", "status", "output_hash", "match"])
+
+    wrong, right = units("a", False), units("b", True)
+    baseline = check_answers(wrong, right, "now", "phase", reference_name="the baseline", gains=True)
+    assert baseline.agrees and len(baseline.gained) == 1
+    assert "gained: 1 unit (1 output now right (demo[0]×1))" in baseline.sentence(), baseline.sentence()
+    strategy = check_answers(wrong, right, "now", "candidate-parallel")
+    assert not strategy.agrees and "differs from sequential in 1 unit: 1 output now right" in strategy.sentence()
+    assert list(strategy.output_changed.columns) == ["task_id", "split", "index", "candidate", "status_ref",
+                                                     "output_hash_ref", "status_run", "output_hash_run", "kind"]
+    # right → wrong is a changed output, gains or not
+    assert not check_answers(right, wrong, gains=True).agrees

@@ -235,14 +235,18 @@ class AnswerCheck:
         """The differences beyond the reference's own variability (kind not in NOISE_KINDS) that
         are no gains (with ``gains``, kind not in GAINED_KINDS either)."""
         t = self.table
-        return t[~t["kind"].isin(NOISE_KINDS + (GAINED_KINDS if self.gains else ()))] if len(t) else t
+        return t[~t["kind"].isin(NOISE_KINDS + self._gain_kinds)] if len(t) else t
+
+    @property
+    def _gain_kinds(self) -> tuple[str, ...]:
+        return GAINED_KINDS if self.gains else ()
 
     @property
     def gained(self) -> pd.DataFrame:
         """With ``gains``: the units answered here that the reference had no answer for (kind in
         GAINED_KINDS); empty otherwise."""
         t = self.table
-        return t[t["kind"].isin(GAINED_KINDS)] if self.gains and len(t) else t.iloc[:0]
+        return t[t["kind"].isin(self._gain_kinds)] if len(t) else t
 
     @property
     def agrees(self) -> bool:
@@ -263,10 +267,9 @@ class AnswerCheck:
         t = self.table
         counts = self.kind_counts()
         named = self.tasks > 1 or t["task_id"].nunique() > 1
-        gain_kinds = GAINED_KINDS if self.gains else ()
-        real = [_kind_phrase(k, n, t, named) for k, n in counts.items() if k not in NOISE_KINDS + gain_kinds]
+        real = [_kind_phrase(k, n, t, named) for k, n in counts.items() if k not in NOISE_KINDS + self._gain_kinds]
         noise = [_kind_phrase(k, n, t, named) for k, n in counts.items() if k in NOISE_KINDS]
-        gained = [_kind_phrase(k, n, t, named) for k, n in counts.items() if k in gain_kinds]
+        gained = [_kind_phrase(k, n, t, named) for k, n in counts.items() if k in self._gain_kinds]
         n_noise = sum(n for k, n in counts.items() if k in NOISE_KINDS)
         # a phase report's reference is "the baseline", whose repeats are its variability
         own = "the reference's own" if self.reference_name == "sequential" else f"{self.reference_name}'s own"
