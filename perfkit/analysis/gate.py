@@ -332,7 +332,8 @@ def judge_answers(baseline: Side, current: Side, group: str = "current") -> tupl
                           reference_id=baseline.label, reference_name="the baseline", variability=variability,
                           gains=True)
     if variability is None:
-        return check, [f"The baseline ({baseline.label}) carries no variability: its file keeps one repeat's "
+        # no label: `make gate` measures the baseline file's revision as "base", the file is still its answers
+        return check, ["The baseline carries no variability: its file keeps one repeat's "
                        "answers (baseline format 1 or 2), judged as they are, so an unseeded candidate or a unit "
                        "at its limit fails as a changed answer; save it again (perfkit baseline save) to keep "
                        "every repeat's answers."]
