@@ -377,3 +377,15 @@ def test_threads_beside_busy_cores_or_no_faster_in_processes_are_not_called_gil_
     better = quiet + [_gil_bound_run("process", parallelism=1.9)]
     (gil,) = [f for f in analyse(better).findings if f.rule == "gil"]
     assert "the process backend reached parallelism 1.90" in gil.evidence[-1]
+
+
+def test_the_memory_finding_tells_one_tasks_sample_from_the_same_sample_of_another():
+    # two tasks, one item per sample: only t1's demo[0] peaks. Keyed without its task, that
+    # sample was also in t2's light item, and the finding named no sample at all
+    rows = [r for task in ("t1", "t2") for r in unit_rows((("demo", 0), ("demo", 1)), ("c000", "c001"), task_id=task)]
+    for r in rows:
+        r["chunk"] = 1 + r["index"]
+    items = [{"task_id": t, "chunk": 1 + i, "worker": "main", "peak_rss_bytes": (500 if (t, i) == ("t1", 0) else 100)
+              * 2**20} for t in ("t1", "t2") for i in (0, 1)]
+    (memory,) = [f for f in analyse([make_run(rows, summary={"items": items})]).findings if f.rule == "memory"]
+    assert "sample t1/demo[0], in every such item and no other" in memory.sentence, memory.sentence

@@ -803,8 +803,10 @@ def memory_drivers(c: "Comparison") -> list[Finding]:
             who = (f"candidates {', '.join(sorted(culprits)[:EVIDENCE_ROWS])} are in every such item and in no "
                    f"other: one or more of them drives it (smaller work items would tell which)")
         elif samples:
+            many = run.units["task_id"].nunique() > 1  # a task's demo[0] is named with its task
             who = "sample" + ("s " if len(samples) > 1 else " ") + ", ".join(
-                sample_label(s, i) for s, i in sorted(samples)[:EVIDENCE_ROWS]) + ", in every such item and no other"
+                sample_label(s, i, t if many else None) for t, s, i in sorted(samples)[:EVIDENCE_ROWS]) \
+                + ", in every such item and no other"
         else:
             who = "no candidate or sample is common to them alone (see the items below)"
         killed = heavy["running"].dropna()

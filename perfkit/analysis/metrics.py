@@ -657,7 +657,8 @@ def work_items(run: Run) -> int:
 
 def item_memory(run: Run) -> pd.DataFrame:
     """Peak resident memory per work item a worker ran (bytes), from the summary's ``items``,
-    with the item's ``units`` (how many), ``candidates`` and ``samples`` (sets): the units of
+    with the item's ``units`` (how many), ``candidates`` and ``samples`` (sets; a sample is
+    ``(task_id, split, index)``: demo[0] of one task is not demo[0] of another): the units of
     the item that this worker ran, from the units table. An item the runner joined holds the
     units of each planned item it lists (``chunks``): the peak was measured over all of them.
     ``running``: for an item whose worker was killed in it, ``candidate on sample`` of the unit
@@ -685,9 +686,9 @@ def item_memory(run: Run) -> pd.DataFrame:
 
 def _item_members(u: pd.DataFrame) -> pd.DataFrame:
     """Per work item and worker (task_id, chunk, worker): its ``units`` count and its
-    ``candidates`` and ``samples`` as frozensets. The sets are built from the distinct (item,
-    candidate) and (item, sample) pairs, which are far fewer than the units: a per-group lambda
-    took seconds per report."""
+    ``candidates`` and ``samples`` (``(task_id, split, index)``) as frozensets. The sets are
+    built from the distinct (item, candidate) and (item, sample) pairs, which are far fewer than
+    the units: a per-group lambda took seconds per report."""
     u = u.assign(worker=u["worker"].astype(str))
     keys = ["task_id", "chunk", "worker"]
     members = u.groupby(keys, sort=False).size().rename("units").to_frame()
@@ -696,7 +697,7 @@ def _item_members(u: pd.DataFrame) -> pd.DataFrame:
     samples: dict[tuple, set] = {}
     for task, chunk, worker, split, index in u.drop_duplicates(keys + ["split", "index"])[keys + ["split", "index"]] \
             .itertuples(index=False):
-        samples.setdefault((task, chunk, worker), set()).add((split, index))
+        samples.setdefault((task, chunk, worker), set()).add((task, split, index))
     members["samples"] = [frozenset(samples[k]) for k in members.index]
     return members.reset_index()
 
