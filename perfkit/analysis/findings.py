@@ -32,6 +32,8 @@ from perfkit.analysis.metrics import (
     SWITCH_INTERVAL_S,
     busy_by_slot,
     core_share,
+    cost_against_reference,
+    reference_cost,
     even_share_s,
     group_name,
     held_by_others,
@@ -85,6 +87,12 @@ WARM_STATE_RATIO = 0.8
 #: what process workers replaced after kills paid for their cold caches on regex (1.07–1.24×,
 #: docs/benchmarks.md "Session 10"); the regex units in perfkit's own process took 1.7–2.3×.
 COLD_STATE_RATIO = 1.5
+#: A unit's CPU moves by less than this with what surrounds it, whatever the solver keeps: the
+#: main job's 5–200 µs units read up to 0.18 ms more or less on process workers than in the
+#: inline reference in every run (5 µs units 4 µs), none by 1 ms, while state the solver carried
+#: between units moved markdown-it's units by 4–8 ms and networkx's by 1–34 ms in every run
+#: (docs/benchmarks.md "Session 13") → carried-state finding, with the two ratios above.
+STATE_MIN_S = 0.001
 #: A unit whose CPU is at least this many times its wall under sequential computes on several
 #: cores at once (a BLAS library's threads, the solver's own pool); 1.25, as for the GIL.
 MANY_CORES_UNIT = 1.25
@@ -1032,8 +1040,7 @@ def cold_state(c: "Comparison") -> list[Finding]:
         where = ("they ran in perfkit's own process (the inline and thread backends), whose other work and "
                  "earlier runs share the solver's module-level state" if in_process
                  else "their workers outlived or replaced others (a worker started after a kill starts cold)")
-        low, high = min(r for _n, r, _p in groups), max(r for _n, r, _p in groups)
-        times = f"{low:.2f}×" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}–{high:.2f}×"
+        times = _times([r for _n, r, _p in groups])
         out.append(Finding(
             "cold-state", "warning", groups[0][0],
             f"Units under {', '.join(n for n, _r, _p in groups)} took {times} the CPU the same units took under "
@@ -1042,6 +1049,103 @@ def cold_state(c: "Comparison") -> list[Finding]:
             f"process; here {where}: the slowdown is partly that state's, not the strategy's.",
             tuple(f"{f.run_id}: {r:.2f}× the reference's unit CPU" for _n, _r, p in groups for f, r in p)[:EVIDENCE_ROWS]))
     return out
+
+
+def carried_state(c: "Comparison") -> list[Finding]:
+    """Units whose CPU stood out, in every run of a group (two at least), from the same units'
+    under sequential beyond what moved the other units of each run (metrics.py
+    ``cost_against_reference``): dearer than :data:`COLD_STATE_RATIO` × their slowest reference
+    run, or cheaper than :data:`WARM_STATE_RATIO` × their fastest, by :data:`STATE_MIN_S` at
+    least. A unit's own work is the same under every strategy; the machine's speed, its load and
+    two cores sharing memory bandwidth move every unit of a run alike (the run's level takes them
+    out), and a burst of other work one repeat, not the same units in every one. What differed is
+    what ran before the unit on its worker: state the solver carries between units. One finding
+    per direction, naming the units, how far they moved and under which groups."""
+    if c.reference is None:
+        return []
+    ref_group = c.figure_of(c.reference).group
+    refs = reference_cost([r.units for r in c.runs_of(ref_group)])
+    found: dict[bool, list] = {True: [], False: []}  # dearer, cheaper: (group name, unit key, its row in each run)
+    levels: dict[str, list[float]] = {}
+    for group, figs in c.by_group().items():
+        if group == ref_group or len(figs) < 2 or _thread_cpu_only(c, figs):
+            continue  # one run cannot tell a unit's state from a burst of other work
+        tables = [cost_against_reference(c.run_of(f).units, refs) for f in figs]
+        levels[figs[0].name] = [float((t["cpu_s"] / t["level_cpu_s"]).median()) for t in tables if len(t)]
+        for dearer in found:
+            hits = [t[_stands_out(t, dearer)].set_index(KEY) for t in tables]
+            for key in sorted(set.intersection(*(set(h.index) for h in hits))):
+                found[dearer].append((figs[0].name, key, [h.loc[key] for h in hits]))
+    many = c.reference.units["task_id"].nunique() > 1
+    return [_carried_state_finding(hits, dearer, levels, many) for dearer, hits in found.items() if hits]
+
+
+def _stands_out(t: pd.DataFrame, dearer: bool) -> pd.Series:
+    """The units of one run's :func:`cost_against_reference` table that moved beyond both
+    ratios and :data:`STATE_MIN_S`; a unit that timed out counts as dearer by what it used."""
+    if dearer:
+        return (t["status"].isin(["ok", "timeout"]) & (t["level_cpu_s"] >= COLD_STATE_RATIO * t["ref_high_s"])
+                & (t["level_cpu_s"] - t["ref_high_s"] >= STATE_MIN_S))
+    return (t["status"].eq("ok") & (t["level_cpu_s"] <= WARM_STATE_RATIO * t["ref_low_s"])
+            & (t["ref_low_s"] - t["level_cpu_s"] >= STATE_MIN_S))
+
+
+def _carried_state_finding(hits: list, dearer: bool, levels: dict[str, list[float]], many_tasks: bool) -> Finding:
+    def ratio(row) -> float:
+        return float(row.level_cpu_s / (row.ref_high_s if dearer else row.ref_low_s))
+
+    def label(key, sep: str) -> str:
+        task_id, split, index, cand = key
+        return f"{cand}{sep}{sample_label(split, index, task_id if many_tasks else None)}"
+
+    # the furthest first: the dearest units, or the cheapest
+    hits = sorted(hits, key=lambda h: -max(ratio(r) for r in h[2]) if dearer else min(ratio(r) for r in h[2]))
+    units = list(dict.fromkeys(label(k, " on ") for _g, k, _r in hits))
+    groups = list(dict.fromkeys(g for g, _k, _r in hits))
+    timed_out = {k for _g, k, rows in hits if any(r.status == "timeout" for r in rows)}
+    one = len(units) == 1
+    they, their = ("it", "its") if one else ("them", "their")
+    head = (f"{count(len(units), 'unit')} took {_times([ratio(r) for _g, _k, rows in hits for r in rows])} {their} "
+            f"CPU under sequential in every run of {', '.join(groups)}, beyond what moved the other units of those "
+            f"runs: {', '.join(units[:EVIDENCE_ROWS])}{' …' if len(units) > EVIDENCE_ROWS else ''}. Load and two "
+            f"cores sharing memory bandwidth move every unit of a run alike, and a burst of other work one repeat, not "
+            f"the same units in every repeat: what differed is what ran before {they} on {their} worker")
+    if dearer:
+        late = ("" if not timed_out else "; it timed out there and never under sequential" if one else
+                f"; {len(timed_out)} of them timed out there and never under sequential")
+        text = (f"{head}: state the solver carries between units (a cache that grows, a heap the garbage collector "
+                f"walks, a table built on first use) made {they} dearer there. The strategy's walls include that "
+                f"state's cost, not its parallelism's{late}.")
+    else:
+        text = (f"{head}: state the solver carries between units (a cache {'it' if one else 'they'} found filled, "
+                f"a table already built) did part of {their} work there. The strategy's speedup is partly that "
+                f"state's, not its parallelism's.")
+    ev = []
+    for group, key, rows in hits[:EVIDENCE_ROWS]:
+        late_runs = sum(r.status == "timeout" for r in rows)
+        ref = rows[0]
+        ev.append(f"{label(key, ' ')}: under {group} {', '.join(duration(float(r.cpu_s)) for r in rows)} of CPU"
+                  + (f" ({late_runs} timed out)" if late_runs else "")
+                  + f", {_after(sorted({int(r.position) for r in rows}), 'on its worker')}; under sequential "
+                  + "–".join(dict.fromkeys(duration(float(x)) for x in (ref.ref_low_s, ref.ref_high_s)))
+                  + f", {_after([int(ref.ref_position)], 'in its process')}")
+    ev += [f"{group}: all units of each run took {', '.join(f'{x:.2f}×' for x in levels[group])} their CPU under "
+           f"sequential (median), the level the units above are measured from" for group in groups]
+    return Finding("carried-state", "warning", groups[0] if len(groups) == 1 else "", text, tuple(ev))
+
+
+def _after(positions: list[int], where: str) -> str:
+    """``after 12–15 units on its worker``; ``the first unit on its worker``."""
+    if positions == [0]:
+        return f"the first unit {where}"
+    low, high = positions[0], positions[-1]
+    return f"after {low}–{high} units {where}" if low != high else f"after {count(low, 'unit')} {where}"
+
+
+def _times(ratios: list[float]) -> str:
+    """``1.61–3.99×``, or ``2.00×`` when the lowest and highest read alike."""
+    low, high = f"{min(ratios):.2f}", f"{max(ratios):.2f}"
+    return f"{low}×" if low == high else f"{low}–{high}×"
 
 
 def _oversubscribed(f: RunFigures, ratio: float, ref_cores: float, pairs: list) -> Finding:
@@ -1146,6 +1250,7 @@ RULES: dict[str, Callable[["Comparison"], list[Finding]]] = {
     "warm-state": warm_state,
     "cpu-off-thread": cpu_off_thread,
     "cold-state": cold_state,
+    "carried-state": carried_state,
     "contention-timeouts": contention_timeouts,
     "boundary-units": boundary_units,
     "timeout-noise": timeout_noise,

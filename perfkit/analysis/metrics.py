@@ -375,6 +375,42 @@ def core_share(units: pd.DataFrame) -> float:
     return float(m["cpu_s"].sum() / wall) if wall > 0 else float("nan")
 
 
+def worker_position(units: pd.DataFrame) -> pd.Series:
+    """How many units the unit's worker had started before it in its run (0 for its first):
+    what ran before it there. A worker replaced after a kill is a new worker, and starts at 0."""
+    return units.sort_values("started", kind="stable").groupby("worker", sort=False).cumcount().reindex(units.index)
+
+
+def reference_cost(reference_units: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Per unit that ended ok in every reference run (index: the unit key): ``ref_low_s``,
+    ``ref_high_s`` and ``ref_mid_s``, its fastest, slowest and median CPU there, and
+    ``ref_position`` (:func:`worker_position`, in the first reference run)."""
+    refs = [r.assign(position=worker_position(r)).drop_duplicates(KEY, keep="last") for r in reference_units]
+    both = pd.concat(refs)
+    ref = both.assign(ok=both["status"].eq("ok")).groupby(KEY, sort=False).agg(
+        ok=("ok", "all"), runs=("ok", "size"), ref_low_s=("cpu_s", "min"), ref_high_s=("cpu_s", "max"),
+        ref_mid_s=("cpu_s", "median"))
+    ref = ref[ref["ok"] & (ref["runs"] == len(refs)) & (ref["ref_low_s"] > 0)].drop(columns=["ok", "runs"])
+    return ref.join(refs[0].set_index(KEY)["position"].rename("ref_position"))
+
+
+def cost_against_reference(units: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """Each unit of ``units`` with a measured CPU (:func:`measured`; a timed-out unit's is what it
+    used until it stopped, so no more than its work) and a :func:`reference_cost` row:
+    ``status``, ``worker``, ``cpu_s`` and ``position`` (:func:`worker_position`) here beside the
+    reference's columns. ``level_cpu_s`` is its CPU divided by the run's level: the median, over
+    the units ok here, of their CPU over their median reference CPU — what the machine's speed,
+    its load or two cores sharing memory bandwidth did to every unit alike, so what stands out
+    beyond it is the unit's own. Empty when no unit is comparable."""
+    mine = measured(units.assign(position=worker_position(units))).drop_duplicates(KEY, keep="last")
+    out = mine[KEY + ["status", "worker", "cpu_s", "position"]].merge(reference.reset_index(), on=KEY)
+    ok = out[out["status"] == "ok"]
+    level = float((ok["cpu_s"] / ok["ref_mid_s"]).median()) if len(ok) else float("nan")
+    if not level > 0:
+        return out.iloc[:0].assign(level_cpu_s=pd.Series(dtype=float))
+    return out.assign(level_cpu_s=out["cpu_s"] / level)
+
+
 def held_by_others(units: pd.DataFrame, waiting: pd.DataFrame, timeout_s: float, min_share: float) -> pd.DataFrame:
     """For each unit of ``waiting`` (rows of ``units``' run), the unit of another worker that
     held the GIL longest while it waited (:func:`gil_holders`: on the thread backend, a C call

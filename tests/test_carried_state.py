@@ -1,0 +1,84 @@
+"""The carried-state finding: units whose CPU depends on what ran before them on their worker
+(markdown-it's d0066, 2.2 ms under sequential and 7.6–9.5 ms in every process run, docs/benchmarks.md
+"Session 13"), named in both directions, and never units that the machine, not the solver, moved."""
+
+from __future__ import annotations
+
+import pytest
+from builders import clean_parallel, reference_run, timed_out
+
+from perfkit.analysis.comparison import analyse
+
+
+def _unit(df, split: str, index: int, candidate: str):
+    return df["split"].eq(split) & df["index"].eq(index) & df["candidate"].eq(candidate)
+
+
+def _dearer(cpu_s: float, unit=("demo", 3, "c005")):
+    """An edit of a built run: ``unit`` took ``cpu_s`` of CPU at full speed."""
+    def edit(df):
+        df.loc[_unit(df, *unit), ["cpu_s", "wall_s"]] = cpu_s
+        return df
+    return edit
+
+
+def _scaled(factor: float):
+    """An edit of a built run: every unit took ``factor`` × its CPU and wall."""
+    def edit(df):
+        df[["cpu_s", "wall_s"]] *= factor
+        return df
+    return edit
+
+
+def _carried(runs) -> list:
+    return [f for f in analyse(runs).findings if f.rule == "carried-state"]
+
+
+REFS = [reference_run(repeat=0), reference_run(repeat=1)]
+
+
+@pytest.mark.slow
+def test_a_unit_dearer_in_every_run_of_a_group_is_named_with_what_ran_before_it():
+    # 100 ms units; demo[3] c005 took 300 ms in one run and was stopped at its 1 s limit, at full
+    # speed, in the other: it ran after other units on its worker than under sequential
+    def stopped(df):
+        return timed_out(df, _unit(df, "demo", 3, "c005"), 1.0, 1.0)
+
+    (found,) = _carried(REFS + [clean_parallel(repeat=0, edit=_dearer(0.3)), clean_parallel(repeat=1, edit=stopped)])
+    assert found.sentence.startswith(
+        "1 unit took 3.00–10.00× its CPU under sequential in every run of candidate-parallel/process×2, beyond what "
+        "moved the other units of those runs: c005 on demo[3]."), found.sentence
+    assert "made it dearer there" in found.sentence and "it timed out there and never under sequential" \
+        in found.sentence
+    assert found.evidence[0].startswith("c005 demo[3]: under candidate-parallel/process×2 300 ms, 1.00 s of CPU "
+                                        "(1 timed out), after 13 units on its worker; under sequential 100 ms, "
+                                        "after 29 units in its process"), found.evidence
+    assert "all units of each run took 1.00×, 1.00× their CPU" in found.evidence[1]
+
+
+@pytest.mark.slow
+def test_a_unit_cheaper_in_every_run_is_named_as_made_cheaper_by_what_ran_before_it():
+    parallel = [clean_parallel(repeat=r, edit=_dearer(cpu, ("test", 0, "c003"))) for r, cpu in ((0, 0.02), (1, 0.03))]
+    (found,) = _carried(REFS + parallel)
+    assert found.sentence.startswith("1 unit took 0.20–0.30× its CPU under sequential in every run of "
+                                     "candidate-parallel/process×2"), found.sentence
+    assert "c003 on test[0]" in found.sentence and "did part of its work there" in found.sentence
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["every unit dearer alike", "the same unit in one repeat only", "a single repeat",
+                                  "a tiny unit", "a unit a little dearer in every repeat"])
+def test_units_the_machine_moved_are_not_called_solver_state(case):
+    # two busy cores sharing memory bandwidth, or a loaded machine, slow every unit of a run (here
+    # 1.6×, each unit of it); a burst of other work hits one repeat; one run cannot tell the two
+    # apart; 100 µs units move by less than a millisecond with the harness around them; and a
+    # unit paired in every repeat with a memory-hungry one took 1.4× at most
+    runs = {
+        "every unit dearer alike": [clean_parallel(repeat=r, edit=_scaled(1.6)) for r in (0, 1)],
+        "the same unit in one repeat only": [clean_parallel(repeat=0, edit=_dearer(0.3)), clean_parallel(repeat=1)],
+        "a single repeat": [clean_parallel(repeat=0, edit=_dearer(0.3))],
+        "a tiny unit": [clean_parallel(repeat=r, edit=lambda df: _dearer(0.0003)(_scaled(0.001)(df))) for r in (0, 1)],
+        "a unit a little dearer in every repeat": [clean_parallel(repeat=r, edit=_dearer(0.14)) for r in (0, 1)],
+    }[case]
+    refs = [reference_run(cpu=0.0001, repeat=r) for r in (0, 1)] if case == "a tiny unit" else REFS
+    assert _carried(refs + runs) == []
