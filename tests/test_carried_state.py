@@ -44,7 +44,11 @@ def test_a_unit_dearer_in_every_run_of_a_group_is_named_with_what_ran_before_it(
     def stopped(df):
         return timed_out(df, _unit(df, "demo", 3, "c005"), 1.0, 1.0)
 
-    (found,) = _carried(REFS + [clean_parallel(repeat=0, edit=_dearer(0.3)), clean_parallel(repeat=1, edit=stopped)])
+    c = analyse(REFS + [clean_parallel(repeat=0, edit=_dearer(0.3)), clean_parallel(repeat=1, edit=stopped)])
+    (found,) = [f for f in c.findings if f.rule == "carried-state"]
+    (lost,) = [f for f in c.findings if f.rule == "new-timeouts"]  # the finding of its lost answer says why
+    assert lost.sentence.endswith("slow at full speed, not starved (timing, not contention); it took more CPU than "
+                                  "under sequential in every run of the group (carried-state finding)."), lost.sentence
     assert found.sentence.startswith(
         "1 unit took 3.00–10.00× its CPU under sequential in every run of candidate-parallel/process×2, beyond what "
         "moved the other units of those runs: c005 on demo[3]."), found.sentence
