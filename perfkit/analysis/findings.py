@@ -182,8 +182,8 @@ def contention_timeouts(c: "Comparison") -> list[Finding]:
         else:
             cause = (f"{the_units} ran at {share:.0%} of a core: {they} {were} slow at full speed, not starved "
                      f"(timing, not contention)")
-            carried = {k for _g, k, _r in _carried(c, True, {}, only=fig.group)} & set(new[KEY].itertuples(index=False,
-                                                                                                          name=None))
+            carried = ({k for _g, k, _r in _carried(c, {}, only=fig.group)[True]}
+                       & set(new[KEY].itertuples(index=False, name=None)))
             if carried:  # why they were slow: they did more work here, in every run of the group
                 cause += (f"; {'it' if one else f'{len(carried)} of them'} took more CPU than under sequential in "
                           f"every run of the group (carried-state finding)")
@@ -1069,25 +1069,28 @@ def carried_state(c: "Comparison") -> list[Finding]:
     if c.reference is None:
         return []
     levels: dict[str, list[float]] = {}
-    found = {dearer: _carried(c, dearer, levels) for dearer in (True, False)}
+    found = _carried(c, levels)
     many = c.reference.units["task_id"].nunique() > 1
     return [_carried_state_finding(hits, dearer, levels, many) for dearer, hits in found.items() if hits]
 
 
-def _carried(c: "Comparison", dearer: bool, levels: dict[str, list[float]], only: Optional[tuple] = None) -> list:
-    """``(group name, unit key, its row in each run)`` for every unit of :func:`carried_state` in
-    one direction (of the group ``only``, when given); ``levels`` receives each group's run levels."""
+def _carried(c: "Comparison", levels: dict[str, list[float]], only: Optional[tuple] = None) -> dict[bool, list]:
+    """Dearer (True) and cheaper (False): ``(group name, unit key, its row in each run)`` for
+    every unit of :func:`carried_state` (of the group ``only``, when given); ``levels`` receives
+    each group's run levels."""
     ref_group = c.figure_of(c.reference).group
-    refs = reference_cost([r.units for r in c.runs_of(ref_group)])
-    out = []
-    for group, figs in c.by_group().items():
-        if group == ref_group or len(figs) < 2 or _thread_cpu_only(c, figs) or only not in (None, group):
-            continue  # one run cannot tell a unit's state from a burst of other work
+    groups = [figs for group, figs in c.by_group().items()  # one run cannot tell state from a burst of other work
+              if group != ref_group and len(figs) >= 2 and only in (None, group) and not _thread_cpu_only(c, figs)]
+    out: dict[bool, list] = {True: [], False: []}
+    refs = reference_cost([r.units for r in c.runs_of(ref_group)]) if groups else None
+    for figs in groups:
         tables = [cost_against_reference(c.run_of(f).units, refs) for f in figs]
         levels[figs[0].name] = [float((t["cpu_s"] / t["level_cpu_s"]).median()) for t in tables if len(t)]
-        hits = [t[_stands_out(t, dearer)].set_index(KEY) for t in tables]
-        out += [(figs[0].name, key, [h.loc[key] for h in hits])
-                for key in sorted(set.intersection(*(set(h.index) for h in hits)))]
+        for dearer, found in out.items():
+            hits = [t[_stands_out(t, dearer)] for t in tables]
+            keys = set.intersection(*(set(h[KEY].itertuples(index=False, name=None)) for h in hits))
+            rows = [h.set_index(KEY) for h in hits] if keys else []
+            found += [(figs[0].name, key, [r.loc[key] for r in rows]) for key in sorted(keys)]
     return out
 
 

@@ -385,13 +385,14 @@ def reference_cost(reference_units: Sequence[pd.DataFrame]) -> pd.DataFrame:
     """Per unit that ended ok in every reference run (index: the unit key): ``ref_low_s``,
     ``ref_high_s`` and ``ref_mid_s``, its fastest, slowest and median CPU there, and
     ``ref_position`` (:func:`worker_position`, in the first reference run)."""
-    refs = [r.assign(position=worker_position(r)).drop_duplicates(KEY, keep="last") for r in reference_units]
+    refs = [r[KEY + ["status", "cpu_s"]].drop_duplicates(KEY, keep="last") for r in reference_units]
     both = pd.concat(refs)
     ref = both.assign(ok=both["status"].eq("ok")).groupby(KEY, sort=False).agg(
         ok=("ok", "all"), runs=("ok", "size"), ref_low_s=("cpu_s", "min"), ref_high_s=("cpu_s", "max"),
         ref_mid_s=("cpu_s", "median"))
     ref = ref[ref["ok"] & (ref["runs"] == len(refs)) & (ref["ref_low_s"] > 0)].drop(columns=["ok", "runs"])
-    return ref.join(refs[0].set_index(KEY)["position"].rename("ref_position"))
+    first = reference_units[0].assign(ref_position=worker_position(reference_units[0]))
+    return ref.join(first.drop_duplicates(KEY, keep="last").set_index(KEY)["ref_position"])
 
 
 def cost_against_reference(units: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
