@@ -95,6 +95,7 @@ from perfkit.backends import base
 from perfkit.backends.base import (
     KILL_GRACE_S, MAX_ATTEMPTS, Assignment, Event, Generation, Job, Requeued, SolverRef, WorkerFailure,
     WorkerUsage, build_solver, drain)
+from perfkit.backends.heap import freeze_heap, thaw_heap
 from perfkit.backends.unit import BatchRecorder, Watch, generate, run_job
 from perfkit.backends.usage import process_cpu_s
 from perfkit.model import ConfigError, Outcome, OutcomeBatch, Task
@@ -381,7 +382,9 @@ def _solver_of(ref: SolverRef, run_token: str) -> Any:
     key = (run_token, _solver_key(ref))
     solver = _SOLVERS.get(key)
     if solver is None:
+        thaw_heap()
         solver = _SOLVERS[key] = build_solver(ref)
+        freeze_heap()  # before the run's first unit here, outside every unit's window
     return solver
 
 

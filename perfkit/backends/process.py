@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import gc
 import multiprocessing as mp
 import os
 import pickle
@@ -60,6 +59,7 @@ from perfkit.backends import base
 from perfkit.backends.base import (
     KILL_GRACE_S, MAX_ATTEMPTS, Assignment, Event, Generation, Job, Requeued, SolverRef, WorkerFailure,
     WorkerUsage, build_solver)
+from perfkit.backends.heap import freeze_heap, thaw_heap
 from perfkit.backends.unit import PROCESS_CPU, BatchRecorder, Watch, generate, run_job
 from perfkit.backends.usage import KilledWorker, peak_rss_bytes, process_cpu_s, reset_peak_rss
 from perfkit.model import Outcome, OutcomeBatch, Task
@@ -250,18 +250,6 @@ def worker_main(conn: Connection, slot: Any) -> None:
         return
 
 
-def _freeze_heap() -> None:
-    """Leave this worker's heap as the run begins (its imports, the solver just built) out of the
-    cyclic collector's full passes, as the runner leaves the parent's (perfkit/runner/run.py),
-    where an inline reference runs. Unfrozen, a full pass here walked it for 5.5–7.9 ms inside
-    whichever unit allocated last, against 0.3 ms at most in the reference: markdown-it's
-    2–6 ms units then ran past a 6 ms timeout on the process backend only, lost answers blamed
-    on the strategy (docs/benchmarks.md, "Session 12: a full collection inside a unit"). The
-    garbage of the run before (a lent pool's worker) is collected first, not frozen with it."""
-    gc.collect()
-    gc.freeze()
-
-
 def _serve(conn: Connection, slot: Any) -> None:
     """Receive orders and send what they produce until ``stop`` or the pipe's end."""
     pid = os.getpid()
@@ -298,14 +286,14 @@ def _serve(conn: Connection, slot: Any) -> None:
             post(("generated", dispatch, generate(solver, tasks[job.task_id], job, name, PROCESS_CPU)))
         elif kind == "open":
             rec.flush_interval_s, rec.flush_units = msg[2]
-            gc.unfreeze()  # the last run's solver, lent pool or not, may be collected now
+            thaw_heap()
             try:
                 solver = build_solver(msg[1])
             except BaseException as exc:  # report, do not die silently: the parent makes it one line
                 post(("fatal", f"cannot build solver {msg[1].spec!r} in a worker: {type(exc).__name__}: {exc}"))
                 return
             tasks.clear()
-            _freeze_heap()
+            freeze_heap()
             post(("ready", pid, process_cpu_s(children=True)))
         elif kind == "usage":
             post(("usage", process_cpu_s(children=True), peak_rss_bytes()))
