@@ -45,7 +45,7 @@ from perfkit.analysis.metrics import (
 )
 from perfkit.analysis.statistics import interval_excludes
 from perfkit.analysis.text import count, duration, is_missing, percent, ratio_interval
-from perfkit.model import sample_label
+from perfkit.model import finished_late, sample_label
 
 if TYPE_CHECKING:  # pragma: no cover
     from perfkit.analysis.comparison import Comparison
@@ -437,7 +437,7 @@ def leaked_timeouts(c: "Comparison") -> list[Finding]:
             parts.append(leaked.assign(_share=leaked["cpu_s"] / (f.timeout_s + leaked["leaked_s"].fillna(0))))
             grace = run.summary.resources.get("kill_grace_s")
             if f.backend == "thread" and grace is not None:
-                late = u[(u["status"] == "timeout") & ~u["leaked"].astype(bool) & u["error_type"].isna()
+                late = u[finished_late(u) & ~u["leaked"].astype(bool)
                          & (u["wall_s"] > f.timeout_s + float(grace)) & (u["cpu_s"] >= WAITED_SHARE * u["wall_s"])]
                 overran.append(late.assign(past_s=late["wall_s"] - f.timeout_s))
         leaked = pd.concat(parts)

@@ -26,6 +26,7 @@ from perfkit.model.outcome import (
                                    Outcome,
                                    as_grid,
                                    candidate_id_problem,
+                                   finished_late,
                                    grid_hash,
                                    output_hash,
 )
@@ -38,4 +39,4 @@ __all__ = ["DEFAULT_STORE", "ConfigError", "DeadlineExceeded", "FLOAT_COLUMNS", 
            "OutcomeBatch", "PerfkitError", "Plan", "RAN_STATUSES", "RunConfig", "RunInterrupted", "RunLocked", "RunStopped",
            "SAMPLE_KEY", "STATUSES", "Sample", "SignalInterrupt", "Split", "StoreError", "Task", "TimeoutPolicy",
            "UNIT_COLUMNS", "UNIT_KEY", "UnitRef", "WHOLE_SAMPLE", "WorkItem", "as_grid", "auto_chunk_size",
-           "candidate_id_problem", "chunked", "grid_hash", "is_path_segment", "output_hash", "sample_label", "tapered"]
+           "candidate_id_problem", "chunked", "finished_late", "grid_hash", "is_path_segment", "output_hash", "sample_label", "tapered"]

@@ -26,6 +26,15 @@ SAMPLE_KEY: tuple[str, ...] = ("task_id", "split", "index")
 WHOLE_SAMPLE = "*"
 
 
+def finished_late(units: Any) -> Any:
+    """Which rows of a units table (``status``, ``error_type`` columns) are timeouts whose unit
+    returned by itself after its deadline — a result after the deadline is a ``timeout``
+    (perfkit/backends/unit.py records it with no error type) — rather than stopped there: what
+    stops a unit (DeadlineExceeded, the alarm's HardTimeout, a killed worker, a leaked thread)
+    carries its type. A late finisher did its whole work: its CPU is its cost, not a lower bound."""
+    return (units["status"] == "timeout") & units["error_type"].isna()
+
+
 def candidate_id_problem(candidate: Any) -> Optional[str]:
     """What is wrong with a candidate id a solver gave (from ``candidates()`` or as a key of
     ``solve_sample``'s mapping), or None when it is usable: a non-empty string other than the

@@ -533,6 +533,34 @@ def busy_reference(workload: Workload) -> Optional[str]:
             f"so more workers than cores look faster than they are: measure the reference on a quiet machine")
 
 
+def stopped_in_reference(workload: Workload) -> str:
+    """What the reference's timeouts (and crashes) tell of their units' cost, counted as the run
+    recorded their statuses: a unit stopped at its deadline costs at least what it ran, one that
+    returned by itself after it (a timeout all the same, ``perfkit.model.finished_late``) is
+    measured in full. "" when the reference has neither."""
+    timeouts, late = workload.reference_statuses.get("timeout", 0), workload.reference_late
+    crashed = workload.reference_statuses.get("crashed", 0)
+    stopped = workload.lower_bounds
+    if not (timeouts or crashed):
+        return ""
+    said = []
+    if timeouts:
+        said.append(f"{timeouts} unit{'s' if timeouts != 1 else ''} timed out in the reference")
+    if crashed:
+        said.append(f"{crashed} crashed")
+    out = " and ".join(said)
+    if stopped:
+        cut = "were" if stopped != 1 else "was"
+        out += (f": {stopped} {cut} stopped, so "
+                f"{'their' if stopped != 1 else 'its'} cost is at least {workload.reference_timeout_s:g} s — taken "
+                f"as what was measured, so predictions with a longer timeout are lower bounds")
+    if late:
+        out += (f"{';' if stopped else ':'} {late} returned by {'itself' if late == 1 else 'themselves'} after "
+                f"{'its' if late == 1 else 'their'} deadline (a timeout all the same), "
+                f"{'its' if late == 1 else 'their'} cost measured in full")
+    return out
+
+
 def assumptions(workload: Workload, costs: dict[str, BackendCosts], machine: Machine, execution: Execution,
                 cooperative: Optional[bool]) -> list[str]:
     """What every prediction of this sweep rests on, said once."""
@@ -556,10 +584,9 @@ def assumptions(workload: Workload, costs: dict[str, BackendCosts], machine: Mac
                    f" W process workers ask for W × that many cores, and past the machine's cores each unit "
                    f"progresses only while all its threads hold a core; on threads that CPU ran outside the GIL, "
                    f"on the process's one thread pool")
-    if workload.lower_bounds:
-        out.append(f"{workload.lower_bounds} units timed out in the reference: their cost is at least "
-                   f"{workload.reference_timeout_s:g} s — taken as what was measured, so predictions with a longer "
-                   f"timeout are lower bounds")
+    stopped = stopped_in_reference(workload)
+    if stopped:
+        out.append(stopped)
     if workload.unknown:
         out.append(f"{workload.unknown} units never ran in the reference (skipped): their cost is unknown, taken as 0")
     stops = "stops itself at its deadline" if (cooperative if cooperative is not None else workload.cooperative) \

@@ -24,9 +24,8 @@ import numpy as np
 import pandas as pd
 
 from perfkit.analysis.prediction.gil import Inflation
-from perfkit.model import WHOLE_SAMPLE
+from perfkit.model import WHOLE_SAMPLE, UnitRef, finished_late
 from perfkit.store import Run
-from perfkit.model import UnitRef
 
 #: Statuses whose cost the reference measured in full.
 MEASURED = ("ok", "error")
@@ -107,6 +106,11 @@ class Workload:
     #: The solver's GIL hand-over cost on threads of this machine (perfkit/orchestration/gil_probe.py);
     #: None: not measured, taken as none.
     gil: Optional[Inflation] = None
+    #: The reference's outcomes by status, as the run recorded them (one per unit).
+    reference_statuses: dict[str, int] = field(default_factory=dict)
+    #: Of its timeouts, those whose unit returned by itself after its deadline (``finished_late``):
+    #: a timeout like the others, its cost measured in full.
+    reference_late: int = 0
 
     @property
     def n_units(self) -> int:
@@ -177,14 +181,6 @@ def _cooperative(u: pd.DataFrame) -> Optional[bool]:
     return bool((t["error_type"] == "DeadlineExceeded").mean() >= 0.5)
 
 
-def _finished_late(u: Any) -> Any:
-    """Timeouts whose unit returned by itself after its deadline (perfkit/backends/unit.py
-    records them with no error type): they did their whole work, so their CPU is their length,
-    not a lower bound. A unit stopped at or after its deadline (DeadlineExceeded, an alarm, a
-    killed worker, a leaked thread) carries the type of what stopped it."""
-    return (u["status"] == "timeout") & u["error_type"].isna()
-
-
 def _cost(row: Any, cores: int) -> UnitCost:
     """One unit's cost from its record, on a machine of ``cores`` usable cores."""
     status = row.status
@@ -209,7 +205,7 @@ def workload_of(run: "Run") -> Workload:
     # the store keeps records in arrival order: for a sequential run, the solver's order
     u = u.reset_index(drop=True)
     u = u[u["attempt"] == u.groupby(["task_id", "split", "index", "candidate"])["attempt"].transform("max")]
-    u = u.assign(finished_late=_finished_late(u))
+    u = u.assign(finished_late=finished_late(u))
     order = list(dict.fromkeys(u["task_id"]))
     recorded = {str(task): float(end) - float(start) for task, start, end in run.summary.generation}
     generate = recorded if set(order) <= set(recorded) else \
@@ -241,6 +237,8 @@ def workload_of(run: "Run") -> Workload:
         reference_backend=config.backend, reference_workers=config.workers, reference_cores=run.cores,
         reference_timeout_s=float(config.timeout.unit_timeout_s), cooperative=_cooperative(u), run_id=run.run_id,
         reference_others_cores=_others_cores(run),
+        reference_statuses={str(k): int(v) for k, v in u["status"].value_counts().items()},
+        reference_late=int(u["finished_late"].sum()),
         reference_yardstick_cpu_s=float(run.summary.calibration_cpu_s) if run.summary.calibration_cpu_s else None)
 
 
