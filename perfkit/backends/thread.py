@@ -90,6 +90,10 @@ class _Leak:
     slot: _Slot = field(repr=False)
 
 
+#: Abandoned threads still running that a run tolerates, per worker (``max_leaked`` by default):
+#: one more and the run stops (WorkerFailure), since each keeps taking the GIL from the others;
+#: ``perfkit predict`` models the same stop (perfkit/analysis/prediction/simulator.py).
+LEAKED_PER_WORKER = 4
 #: The leaked units of this process's ended runs whose threads were still running when their run
 #: ended (appended by ``finish_run``; a thread that ends later stays, its final CPU known).
 STRAYS: list[_Leak] = []
@@ -156,7 +160,7 @@ class ThreadBackend:
         self._cpu0 = self._cpu_readings()
         self._solver = build_solver(solver)
         self._workers = workers
-        self.max_leaked = self.max_leaked if self.max_leaked is not None else 4 * workers
+        self.max_leaked = self.max_leaked if self.max_leaked is not None else LEAKED_PER_WORKER * workers
         for _ in range(workers):
             self._add_thread()
 

@@ -65,7 +65,7 @@ def predict_cmd(
     set_quiet(quiet)
     # imported here, not at the top: they pull in scipy and matplotlib, which other verbs do not need
     from perfkit.analysis.prediction.model import RUNNER
-    from perfkit.analysis.prediction.predict import busy_reference, doubtful, verdict
+    from perfkit.analysis.prediction.predict import busy_reference, doubtful, loses_answers, verdict
     from perfkit.api import PREDICT_BACKENDS, PREDICT_STRATEGIES, PREDICT_WORKERS, predict
     from perfkit.reports import report_files
 
@@ -95,7 +95,7 @@ def predict_cmd(
         # more workers for no gain (within the model's error), or answers lost or at risk
         if p.config.workers > 1 and (doubtful(p) or p.at_risk):
             console.print(f"- {p.name}: {verdict(p)}, {p.wall_s:.3f} s ({p.speedup:.2f}×)"
-                          f"{', answers lost' if p.new_timeouts else ''} — {p.why}", highlight=False, markup=False,
+                          f"{', answers lost' if loses_answers(p) else ''} — {p.why}", highlight=False, markup=False,
                           soft_wrap=True)
     for w, p in sorted(s.best.items()):
         if p is not None:

@@ -16,7 +16,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from perfkit.analysis.prediction.predict import PARTS, Prediction, Sweep, doubtful, sweep_record, verdict  # noqa: E402
+from perfkit.analysis.prediction.predict import (PARTS, Prediction, Sweep, doubtful, loses_answers,  # noqa: E402
+                                                 sweep_record, verdict)
 from perfkit.reports import REPORT_FILES, html, json_report, markdown  # noqa: E402
 from perfkit.analysis.text import number  # noqa: E402
 from perfkit.reports.document import Bullets, Document, Heading, Image, Para, Table  # noqa: E402
@@ -47,7 +48,7 @@ def chart(s: Sweep, out: Path) -> Optional[Path]:
                        linewidths=2, zorder=3)
             ax.annotate(f"knee {knee.workers}", (knee.workers, knee.speedup), textcoords="offset points",
                         xytext=(6, -12), fontsize=7, color=line.get_color())
-        lost = [p for p in ps if p.new_timeouts]
+        lost = [p for p in ps if loses_answers(p)]
         if lost:
             ax.scatter([p.config.workers for p in lost], [p.speedup for p in lost], marker="x", s=60, color="red",
                        zorder=4)
@@ -87,11 +88,11 @@ def _headline(s: Sweep) -> str:
 def build(s: Sweep, chart_path: Optional[Path], title: str) -> Document:
     """The report's blocks: the answer (best, and what is slower than sequential), then detail."""
     seq = s.predictions[0]
-    lost = [p for p in s.predictions if p.new_timeouts]
+    lost = [p for p in s.predictions if loses_answers(p)]
     doc = Document(headline=_headline(s), differences=bool(lost), title=f"perfkit prediction: {title}")
     b = doc.blocks
     # more workers for no gain (within the model's error), or answers lost
-    slower = [p for p in s.predictions[1:] if (p.config.workers > 1 or p.new_timeouts) and doubtful(p)]
+    slower = [p for p in s.predictions[1:] if (p.config.workers > 1 or loses_answers(p)) and doubtful(p)]
     if slower:
         b += [Heading("No faster than sequential, or losing answers"),
               Bullets(tuple((f"{p.name}: {verdict(p)}, {p.wall_s:.2f} s vs {seq.wall_s:.2f} s ({_speed(p)}) — "

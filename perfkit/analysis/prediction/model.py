@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Optional
 
 from perfkit.backends.base import FLUSH_INTERVAL_S
+from perfkit.backends.thread import LEAKED_PER_WORKER
 from perfkit.model import TimeoutPolicy
 
 #: How a backend hands work items to its workers.
@@ -70,6 +71,9 @@ class Behaviour:
     #: True: stopping a unit kills its worker (its prefetched items are re-queued and a
     #: replacement starts); False: the worker goes on (inline SIGALRM, threads).
     stop_kills_worker: bool = True
+    #: Without ``hard_stop``: abandoned units still running that a run tolerates per worker; one
+    #: more and the run stops (perfkit/backends/thread.py ``LEAKED_PER_WORKER``).
+    leaked_per_worker: int = LEAKED_PER_WORKER
 
     def __post_init__(self) -> None:
         if self.dispatch not in DISPATCH:

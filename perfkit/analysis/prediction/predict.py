@@ -123,7 +123,10 @@ def _lost(result: SimResult, workload: Workload) -> int:
 def verdict(p: "Prediction") -> str:
     """``slower than``, ``no faster than`` or ``faster than`` sequential (see :data:`NO_GAIN`);
     on threads whose wall depends on whether the units hold the GIL (:func:`gil_held_wall`),
-    both verdicts where they differ."""
+    both verdicts where they differ; ``stops early`` for a run its backend gives up
+    (:func:`why_stopped`)."""
+    if p.result.stopped_s is not None:
+        return "stops early"
     said = verdict_of(p.wall_s, p.sequential_wall_s)
     held = said if p.held_wall_s is None else verdict_of(p.held_wall_s, p.sequential_wall_s)
     return said if held == said else f"{said} if its calls give the GIL up, {held} if they hold it"
@@ -133,7 +136,28 @@ def doubtful(p: "Prediction") -> bool:
     """Whether a prediction gains nothing, loses answers, or gains only if its calls give the
     GIL up: what ``perfkit predict`` lists besides the best configurations."""
     seq = p.sequential_wall_s
-    return p.wall_s >= NO_GAIN * seq or bool(p.new_timeouts) or (p.held_wall_s or 0.0) >= NO_GAIN * seq
+    return p.wall_s >= NO_GAIN * seq or loses_answers(p) or (p.held_wall_s or 0.0) >= NO_GAIN * seq
+
+
+def loses_answers(p: "Prediction") -> bool:
+    """Whether a prediction loses answers of the reference: units newly timed out, or units
+    never run because the run stops early."""
+    return bool(p.new_timeouts) or p.result.stopped_s is not None
+
+
+def why_stopped(result: SimResult, workload: Workload) -> str:
+    """Why a thread run stops early, and what it never runs ("" when it runs to its end)."""
+    if result.stopped_s is None:
+        return ""
+    workers = result.config.workers
+    running = result.leak_limit + 1
+    lower = workload.lower_bounds
+    endless = (f" (the {lower} unit{'s' if lower != 1 else ''} stopped in the reference taken to run on until "
+               f"stopped)" if lower else "")
+    return (f"the run stops at {result.stopped_s:.2f} s with {result.never_run} of its units never run: "
+            f"{running} timed-out units are then still running in threads that cannot be stopped{endless}, more "
+            f"than the {result.leak_limit} the thread backend tolerates ({result.leak_limit // max(1, workers)} per "
+            f"worker × {workers}, perfkit/backends/thread.py), so it gives the run up: use the process backend")
 
 
 def verdict_of(wall_s: float, sequential_wall_s: float) -> str:
@@ -417,6 +441,8 @@ def predict_one(workload: Workload, config: SimConfig, costs: BackendCosts, mach
     held = gil_held_wall(workload, result, costs, machine, execution, stops)
     why = explain(parts, result, costs, machine, workload, risk, stops) + _if_held(held, sequential, workload, costs,
                                                                                   result, stops)
+    stopped = why_stopped(result, workload)
+    why = f"{stopped}; {why}" if stopped else why
     return Prediction(config, result, sequential, new, risk, parts, why, reasons, held)
 
 
@@ -428,7 +454,7 @@ def _knee(curve: list[Prediction]) -> Knee:
     curve = sorted(curve, key=lambda p: p.config.workers)
     name = f"{curve[0].config.strategy}/{curve[0].config.backend}" + (
         f" chunk {curve[0].config.chunk_size}" if curve[0].config.chunk_size else "")
-    kept = [p for p in curve if not p.new_timeouts]
+    kept = [p for p in curve if not loses_answers(p)]
     lost = _answers_lost(curve)
     if not kept:
         # no best either: a speedup that loses answers is no gain to report
@@ -456,16 +482,17 @@ def _answers_lost(curve: list[Prediction]) -> str:
     """Where a curve (sorted by workers) loses answers: "from N workers on" only when every
     larger count loses some too, else the counts that do (a count between two that keep the
     answers must not read as lost from there on); "" when none does."""
-    losing = [p for p in curve if p.new_timeouts]
+    losing = [p for p in curve if loses_answers(p)]
     if not losing:
         return ""
     first = losing[0]
     n = first.config.workers
     at_n = f"{n} worker{'s' if n != 1 else ''}"
-    tail = all(p.new_timeouts for p in curve if p.config.workers >= n)
+    tail = all(loses_answers(p) for p in curve if p.config.workers >= n)
     where = (f"from {at_n} on" if tail else f"at {at_n}" if len(losing) == 1
              else "at " + ", ".join(str(p.config.workers) for p in losing) + " workers")
-    units = f"{first.new_timeouts} {'unit newly times' if first.new_timeouts == 1 else 'units newly time'} out"
+    units = (f"{first.new_timeouts} {'unit newly times' if first.new_timeouts == 1 else 'units newly time'} out"
+             if first.new_timeouts else "the run stops early")
     return f"; {where}, answers are lost ({units}{f' at {at_n}' if not tail and len(losing) > 1 else ''})"
 
 
@@ -501,7 +528,7 @@ def sweep(workload: Workload, costs: dict[str, BackendCosts], machine: Machine, 
         curves.setdefault((p.config.strategy, p.config.backend, p.config.chunk_size), []).append(p)
     result.knees = [_knee(c) for c in curves.values() if len(c) > 1]
     for w in sorted({p.config.workers for p in predictions[1:]} | {1}):
-        kept = [p for p in predictions if p.config.workers == w and not p.new_timeouts]
+        kept = [p for p in predictions if p.config.workers == w and not loses_answers(p)]
         result.best[w] = min(kept, key=lambda p: p.wall_s) if kept else None
     for t in timeouts:
         cut = []
@@ -665,6 +692,7 @@ def prediction_record(p: Prediction) -> dict[str, Any]:
         "timeouts": [list(k) for k in r.timeouts[["task_id", "split", "index", "candidate"]].itertuples(
             index=False, name=None)],
         "skipped": int((u["status"] == "skipped").sum()),
+        "stopped_s": r.stopped_s, "never_run": r.never_run,
         "lower_bound_units": int(u["lower_bound"].sum()),
     }
 

@@ -43,7 +43,9 @@ What is replayed is perfkit's own execution (perfkit/runner.py and the backends)
   stopped after the backend's stop delay: its worker killed and replaced (process, Dask: the
   rest of its work re-queued), interrupted (inline), or abandoned while its work keeps
   running and keeps its share of the cores (threads) — unless (``gil_held``) its C call holds
-  the GIL, when nothing can give it up: it runs to its end on its worker;
+  the GIL, when nothing can give it up: it runs to its end on its worker. A thread run stops
+  (the backend's WorkerFailure) when more abandoned units are still running than it tolerates
+  (``Behaviour.leaked_per_worker`` × workers): the units not yet recorded never run;
 - budgets: a unit that would start after its sample's or task's budget is ``skipped``.
 
 The fluid model of the cores (processor sharing) is what an OS scheduler does on average over
@@ -365,6 +367,13 @@ class SimResult:
     units: pd.DataFrame = field(repr=False)
     #: How perfkit was taken to run it.
     execution: Execution = Execution()
+    #: When the run stops early (seconds): a thread run abandons one unit more than it tolerates
+    #: still running (:attr:`leak_limit`); None when it runs to its end.
+    stopped_s: Optional[float] = None
+    #: Abandoned units still running that the run tolerates (0: its backend stops every unit).
+    leak_limit: int = 0
+    #: Units of the plan with no outcome: the run stopped before recording them.
+    never_run: int = 0
 
     @property
     def efficiency(self) -> float:
@@ -434,6 +443,10 @@ class _Sim:
         self.records: list[tuple] = []
         self.kills = 0
         self.leaked = 0
+        #: Abandoned units whose work still runs, and how many the run tolerates (threads).
+        self.leaks_running = 0
+        self.leak_limit = 0 if costs.behaviour.hard_stop else costs.behaviour.leaked_per_worker * workers
+        self.stopped_s: Optional[float] = None
         #: Σ of the units' chances to be late so far (:mod:`.gil`), less the late units drawn:
         #: starts at one half, so the late units are the sum rounded to the nearest whole unit.
         self.late_sum = 0.5
@@ -776,7 +789,7 @@ class _Sim:
         self.harness_lane += overhead / self.m.speed
         self.work_lane += min(cpu / cost.cores / self.m.speed + wait, self.timeout)
         # ..., late (uneven sharing), its deadline event queued, it runs until stopped
-        state = [item, unit, cost, cpu + overhead, wait, False, False, reruns]
+        state = [item, unit, cost, cpu + overhead, wait, False, False, reruns, False]  # [8]: abandoned
         # (perfkit's per-unit CPU rides at the unit's width: microseconds beside a unit on several cores)
         slot.job = slot.host.start(cpu + overhead, lambda t: self._cpu_done(t, slot, token, state), cost.cores)
         if math.isfinite(self.timeout) and not self.gil_held:  # (held: nothing can stop or give it up)
@@ -823,7 +836,11 @@ class _Sim:
 
     def _cpu_done(self, t: float, slot: _Slot, token: int, state: list) -> None:
         if slot.token != token:
-            return  # abandoned (thread backend): its work ran on, nobody waits for it
+            if state[8] and state[4] > 0:  # abandoned (thread backend): its work ran on, nobody waits for it
+                self.at(t + state[4], self._abandoned_done)
+            elif state[8]:
+                self._abandoned_done(t)
+            return
         slot.job = None
         self._late(t, slot, token, state)
         wait = state[4]
@@ -834,6 +851,8 @@ class _Sim:
 
     def _unit_done(self, t: float, slot: _Slot, token: int, state: list) -> None:
         if slot.token != token:
+            if state[8]:  # abandoned during its wait: that ends now
+                self._abandoned_done(t)
             return
         if state[5]:
             return  # late: still waiting for its turns at the GIL until its deadline (_deadline)
@@ -891,6 +910,12 @@ class _Sim:
             self.kills += 1
         else:  # threads: the abandoned unit's CPU keeps its share of the cores until it ends
             self.leaked += 1
+            if not state[5]:  # (a late unit's work is done: it only held its worker to its deadline)
+                state[8] = True
+                self.leaks_running += 1
+                if self.leaks_running > self.leak_limit:
+                    self._stop(t)  # perfkit/backends/thread.py: WorkerFailure, this unit unrecorded
+                    return
         self._end_unit(t, slot, item, unit, "timeout", cost)
         slot.alive = False
         self.slots.remove(slot)
@@ -907,6 +932,17 @@ class _Sim:
             self.queue.push(self._key(job), job, front=front)
         self.at(t + self.c.replace_s, self._add_slot)
         self._dispatch(t)
+
+    def _abandoned_done(self, t: float) -> None:
+        self.leaks_running -= 1
+
+    def _stop(self, t: float) -> None:
+        """The run stops now (the backend gave up): its window closes, nothing more is recorded."""
+        if self.active_stages:
+            self.stage_time += t - self._stage_t0
+        self.stopped_s = self.stage_end = t
+        self.close_s = self.c.close_s / self.m.speed if self.x.startup == "run" else 0.0
+        self.end = t + self.close_s
 
     def _record(self, item: _Item, unit: UnitRef, status: str, t: float, started: Optional[float],
                 ended: Optional[float], slot: _Slot, cost: UnitCost) -> None:
@@ -936,7 +972,9 @@ class _Sim:
             idle_lane_s=idle, dead_lane_s=dead, parent_cpu_s=self.parent.busy_s / self.m.speed,
             ideal_wall_s=ideal, critical_path_s=critical,
             work_items=self.handed,
-            stages=sum(len(plan) for plan in self.plans), kills=self.kills, units=units, execution=self.x)
+            stages=sum(len(plan) for plan in self.plans), kills=self.kills, units=units, execution=self.x,
+            stopped_s=self.stopped_s, leak_limit=self.leak_limit,
+            never_run=sum(len(item) for plan in self.plans for stage in plan for item in stage) - len(units))
 
 
 _MISSING = UnitCost(0.0, 0.0, "skipped", unknown=True)
