@@ -431,7 +431,7 @@ def predict(run_dir: str | Path, *, strategies: Sequence[str] = PREDICT_STRATEGI
     costs = costs_for(sorted({"inline", *backends}), Path(calibration_dir), recalibrate, measure)
     probed = _gil_probe(run, Path(calibration_dir), recalibrate, measure) if gil_probe and "thread" in backends else None
     if probed is not None and probed[0] is not None:
-        workload = replace(workload, gil=probed[0])
+        workload = workload.with_gil(probed[0])
     result = sweep(workload, costs, machine, strategies=strategies, backends=backends, workers=workers,
                    chunk_sizes=chunk_sizes, timeouts=timeouts, budgets=TimeoutPolicy(1.0, sample_budget_s, task_budget_s),
                    execution=execution or RUNNER, cooperative=cooperative)

@@ -102,3 +102,100 @@ def test_a_run_stopping_early_is_never_the_best_configuration():
     stopped = s.find("candidate-parallel", "thread", 2)
     assert stopped is not None and stopped.result.stopped_s is not None
     assert s.best[2] is None or s.best[2].result.stopped_s is None
+
+
+# -- the cost past their deadline of the units the reference stopped, run alone by the GIL probe ----
+
+def _alone(*costs):
+    from perfkit.analysis.prediction.gil import Inflation, StoppedCost
+
+    return Inflation(hold_s=0.08, stopped=tuple(StoppedCost("t1", "demo", 0, c, cpu, cpu, capped)
+                                                for c, cpu, capped in costs), stopped_cap_s=1.0, stopped_budget_s=10.0)
+
+
+def test_the_probes_cost_of_a_stopped_unit_replaces_its_lower_bound_and_the_rest_are_named():
+    # re_work on threads: the stopped matches cost 1.2–1.9 s past their timeout, which no run
+    # recorded: predict ran each for what the alarm had stopped it at (0.15 s here)
+    run = reference([OK, STOPPED, OK, STOPPED, OK, STOPPED])
+    plain = workload_of(run)
+    workload = plain.with_gil(_alone(("c01", 0.6, False), ("c03", 1.0, True)))
+    assert (plain.lower_bounds, plain.stopped) == (3, 3)
+    assert (workload.lower_bounds, workload.stopped) == (2, 3)  # the capped one and the unseen one
+    config = SimConfig("candidate-parallel", "thread", 2, 1, TimeoutPolicy(TIMEOUT_S))
+    held = simulate(workload, config, THREAD, Machine(2), cooperative=False)
+    # each call holds the GIL to its end: every unit on one core, the stopped ones for what the probe saw
+    assert held.wall_s == pytest.approx(3 * 0.02 + 0.6 + 1.0 + 0.15)
+    assert held.wall_s > simulate(plain.with_gil(_alone()), config, THREAD, Machine(2), cooperative=False).wall_s
+    said = assumptions(workload, {}, Machine(2), RUNNER, None)
+    line = next(a for a in said if a.startswith("the GIL probe ran"))
+    assert line.startswith("the GIL probe ran 2 of the 3 units stopped in the reference alone, each up to 1 s, "
+                           "10 s for all: 1 ended after 0.60–0.60 s")
+    assert "1 reached the cap: at least 1 s" in line
+    assert "1 not run (the budget spent), their cost past the timeout unseen: t1/demo[0] c05" in line
+    assert "but for those the GIL probe ran alone" in next(a for a in said if "timed out in the reference" in a)
+
+
+def test_a_probe_stored_before_it_ran_stopped_units_says_their_cost_is_unseen():
+    from perfkit.analysis.prediction.gil import Inflation
+
+    workload = workload_of(reference([OK, STOPPED])).with_gil(Inflation.from_record({"factors": {"2": 1.0},
+                                                                                      "hold_s": 0.08}))
+    line = next(a for a in assumptions(workload, {}, Machine(2), RUNNER, None) if a.startswith("the GIL probe"))
+    assert line == ("the GIL probe did not run the 1 unit stopped in the reference alone (a probe stored before it "
+                    "did, or its pass failed: measure it again), so its cost past the timeout is unseen: t1/demo[0] c01")
+
+
+def test_the_stopped_units_and_their_costs_survive_the_probe_file():
+    from perfkit.analysis.prediction.gil import Inflation
+    from perfkit.orchestration import gil_probe
+
+    probe = _alone(("c01", 0.6, False), ("c03", 1.0, True))
+    assert Inflation.from_record(probe.to_record()) == probe
+    run = reference([OK, STOPPED, LATE, (0.15, "crashed", "WorkerCrashed")])
+    # stopped: timed out or crashed before their end; the late finisher ended by itself
+    assert [u[3] for u in gil_probe.stopped_units(run)] == ["c01", "c03"]
+
+
+def test_the_probe_runs_the_stopped_units_in_a_process_of_their_own(monkeypatch):
+    from perfkit.orchestration import gil_probe
+
+    specs = []
+
+    def process(spec):
+        specs.append(spec)
+        if spec.get("mode") == "stopped":
+            return {"stopped": [[*u, 0.5, 0.5, False] for u in spec["stopped_units"]]}
+        return {"factors": {"2": 1.0}, "cpu_factors": {"2": 1.0}, "others_cores": 0.0, "unit_cpu_s": 0.1,
+                "hold_s": 0.09}
+
+    monkeypatch.setattr(gil_probe, "_probe_process", process)
+    probe = gil_probe.measure(reference([OK] * 20 + [STOPPED, OK, STOPPED]))
+    stopped = next(s for s in specs if s.get("mode") == "stopped")
+    assert stopped["cap_s"] == pytest.approx(gil_probe.STOPPED_CAP_TIMEOUTS * TIMEOUT_S)
+    assert stopped["budget_s"] == gil_probe.STOPPED_BUDGET_S
+    assert stopped["timeout_s"] == gil_probe.STOPPED_BUDGET_S + gil_probe.STOPPED_SETUP_S
+    assert [c.candidate for c in probe.stopped] == ["c20", "c22"]
+    assert "2 of the units the run stopped run alone, each up to 1 s, 10 s for all" in probe.source
+
+
+@pytest.mark.slow  # a backtracking regex run alone a few times: ~0.5 s
+def test_a_stopped_unit_runs_alone_to_its_end_or_its_cap_within_the_budget():
+    """On tests/gil_holder.py (a C call holding the GIL, as re_work's): the alarm stops it at
+    the cap (CPython's re lets it in), without a cap it ends, and the budget bounds them all."""
+    from perfkit.orchestration import gil_probe
+    from perfkit.tasks import load_tasks
+
+    tasks = {t.id: t for t in load_tasks("synthetic:1x1+0")}
+    unit = [next(iter(tasks)), "demo", 0, "c000"]
+
+    def alone(cap_s, budget_s, n=2):
+        spec = {"solver": "gil_holder:RegexHolder", "options": {}, "plugins": [], "stopped_units": [unit] * n,
+                "cap_s": cap_s, "budget_s": budget_s}
+        return gil_probe.run_alone(spec, tasks)
+
+    ended = alone(60.0, 120.0)
+    assert len(ended) == 2 and not any(r[6] for r in ended)
+    capped = alone(0.002, 120.0)
+    assert all(r[6] for r in capped) and max(r[5] for r in capped) < min(r[5] for r in ended)
+    # the budget spent on the first: the second not run
+    assert len(alone(60.0, 0.002)) == 1

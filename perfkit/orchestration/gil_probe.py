@@ -17,7 +17,11 @@ while all k threads did; the median over rounds) is the factor at k:
 each of the reference's :data:`HELD_UNITS` longest units that ended runs beside a thread asking
 for the GIL every millisecond: its longest wait is how long the solver's calls hold the GIL at
 once (:func:`hold_s`, ``Inflation.hold_s``): a C call that holds it to its end cannot be given
-up at a deadline.
+up at a deadline. Last, in a process of their own, the units the reference stopped at their
+deadline run alone, one after another in the run's order, each to its end or
+:data:`STOPPED_CAP_TIMEOUTS` × the run's timeout, while :data:`STOPPED_BUDGET_S` lasts
+(:func:`run_alone`, ``Inflation.stopped``): what such a unit costs past its deadline — on
+threads a call holding the GIL runs to its end — no run that stops it records.
 
 Stored as ``<dir>/gil-<machine key>.json``, one entry per solver (name, options, plugins),
 reused until measured again; the probe times only the solver's ``evaluate`` (perfkit's own
@@ -36,8 +40,8 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from perfkit.analysis.findings import BUSY_OTHER_CORES
-from perfkit.analysis.prediction.gil import SWITCH_INTERVAL_S, Inflation
-from perfkit.model import PerfkitError
+from perfkit.analysis.prediction.gil import SWITCH_INTERVAL_S, Inflation, StoppedCost
+from perfkit.model import WHOLE_SAMPLE, PerfkitError, finished_late
 from perfkit.orchestration.calibration import DEFAULT_DIR, machine_facts, machine_key
 from perfkit.runner.environment import usable_cores
 from perfkit.store import Run
@@ -58,13 +62,22 @@ REPLAYED = ("ok", "error")
 #: Probes at most, while other processes use more than BUSY_OTHER_CORES (the least disturbed kept).
 ATTEMPTS = 3
 #: Bump when the measurement changes: stored probes of an older version are measured again.
-VERSION = 1
+VERSION = 2
 #: The reference's longest units that ended, each run beside a ticker thread (:func:`hold_s`).
 HELD_UNITS = 4
 #: How often the ticker thread of :func:`hold_s` asks for the GIL (seconds).
 TICK_S = 0.001
 #: Longest a probe may take (seconds) before it counts as failed.
 PROBE_TIMEOUT_S = 300
+#: A stopped unit runs alone at most this many times the run's unit timeout (its cost past it
+#: is then a lower bound still)...
+STOPPED_CAP_TIMEOUTS = 10
+#: ... and all of them at most this many wall seconds: the units after are not run (their cost
+#: past the timeout unseen, and said so).
+STOPPED_BUDGET_S = 10.0
+#: Seconds the stopped units' process may take besides their budget (start, the solver, the tasks)
+#: before it counts as failed (a C call that never lets the alarm in).
+STOPPED_SETUP_S = 60.0
 
 
 def solver_identity(run: Run) -> dict[str, Any]:
@@ -146,6 +159,17 @@ def longest_units(run: Run, count: int = HELD_UNITS) -> list[tuple[str, str, int
             u[["task_id", "split", "index", "candidate"]].itertuples(index=False, name=None)]
 
 
+def stopped_units(run: Run) -> list[tuple[str, str, int, str]]:
+    """The units ``run`` stopped at their deadline (timed out or crashed, not returned by
+    themselves after it: ``perfkit.model.finished_late``), in the run's order: their cost is
+    only known to be at least what they ran. An opaque solver's whole samples are left out."""
+    u = run.units
+    u = u[u["status"].isin(("timeout", "crashed")) & ~finished_late(u) & (u["candidate"] != WHOLE_SAMPLE)]
+    u = u.sort_values("started", kind="stable")
+    return [(str(t), str(s), int(i), str(c)) for t, s, i, c in
+            u[["task_id", "split", "index", "candidate"]].itertuples(index=False, name=None)]
+
+
 def thread_counts() -> tuple[int, ...]:
     """The concurrent thread counts the probe measures on this machine."""
     return tuple(sorted({*THREADS, usable_cores()} - {1}))
@@ -166,27 +190,53 @@ def measure(run: Run, rounds: int = ROUNDS, cpu_s: float = SAMPLE_CPU_S) -> Infl
             result = attempt
         if result["others_cores"] <= BUSY_OTHER_CORES:
             break
+    stopped, cap_s, why_not = _stopped_costs(run)
     factors = tuple((int(n), float(f)) for n, f in result["factors"].items())  # (below 1: taken as 1, Inflation)
     cpu = tuple((int(n), float(f)) for n, f in result["cpu_factors"].items())
     hold = result.get("hold_s")
     source = (f"GIL probe {time.strftime('%Y-%m-%d %H:%M')}: {len(units)} units of run {run.run_id} "
               f"({result['unit_cpu_s'] * 1000:.0f} ms of CPU on one thread), replayed on 1 and "
               f"{', '.join(str(n) for n, _ in factors)} threads, {rounds} rounds interleaved"
-              + (f"; a thread waited up to {hold * 1000:.1f} ms for the GIL beside its longest units" if hold is not None else ""))
+              + (f"; a thread waited up to {hold * 1000:.1f} ms for the GIL beside its longest units" if hold is not None else "")
+              + (f"; {len(stopped)} of the units the run stopped run alone, each up to {cap_s:g} s, "
+                 f"{STOPPED_BUDGET_S:g} s for all" if stopped else "") + why_not)
     if result["others_cores"] > BUSY_OTHER_CORES:
         # hand-overs depend on a free core to wake a waiting thread on: a busy machine shows fewer
         source += (f"; other processes used {result['others_cores']:.1f} cores meanwhile: measure again on a "
                    f"quiet machine")
-    return Inflation(factors, source, cpu, None if hold is None else float(hold))
+    return Inflation(factors, source, cpu, None if hold is None else float(hold), stopped, cap_s, STOPPED_BUDGET_S)
+
+
+def _stopped_costs(run: Run) -> tuple[Optional[tuple[StoppedCost, ...]], float, str]:
+    """(the run's stopped units run alone, in a process of their own — None when that failed —,
+    the cap of each in seconds, "" or why they were not measured)."""
+    units = stopped_units(run)
+    cap_s = STOPPED_CAP_TIMEOUTS * float(run.config.timeout.unit_timeout_s)
+    if not units:
+        return (), cap_s, ""
+    c = run.config
+    spec = {"mode": "stopped", "solver": c.solver, "options": c.solver_options or {}, "plugins": list(c.plugins),
+            "tasks": c.tasks, "stopped_units": units, "cap_s": cap_s, "budget_s": STOPPED_BUDGET_S,
+            "timeout_s": STOPPED_BUDGET_S + STOPPED_SETUP_S}
+    try:
+        rows = _probe_process(spec).get("stopped")
+    except PerfkitError as exc:
+        return None, cap_s, f"; the units the run stopped could not be run alone ({exc})"
+    if rows is None:
+        return None, cap_s, ""
+    return tuple(StoppedCost(str(t), str(s), int(i), str(k), float(cpu), float(wall), bool(capped))
+                 for t, s, i, k, cpu, wall, capped in rows), cap_s, ""
 
 
 def _probe_process(spec: dict[str, Any]) -> dict[str, Any]:
-    """One probe in a fresh Python process: its JSON result."""
+    """One probe in a fresh Python process (at most ``spec["timeout_s"]``, default
+    :data:`PROBE_TIMEOUT_S`): its JSON result."""
+    limit_s = float(spec.get("timeout_s", PROBE_TIMEOUT_S))
     try:
         done = subprocess.run([sys.executable, "-m", "perfkit.orchestration.gil_probe"], input=json.dumps(spec),
-                              capture_output=True, text=True, timeout=PROBE_TIMEOUT_S)
+                              capture_output=True, text=True, timeout=limit_s)
     except subprocess.TimeoutExpired:
-        raise PerfkitError(f"GIL probe of {spec['solver']}: no answer within {PROBE_TIMEOUT_S} s") from None
+        raise PerfkitError(f"GIL probe of {spec['solver']}: no answer within {limit_s:g} s") from None
     try:
         return json.loads(done.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
@@ -381,6 +431,59 @@ def hold_s(spec: dict[str, Any], tasks: dict[str, Any]) -> Optional[float]:
     return longest
 
 
+class _Capped(BaseException):
+    """Raised by the alarm in a stopped unit run alone past its cap (a BaseException: a solver's
+    ``except Exception`` does not swallow it)."""
+
+
+def run_alone(spec: dict[str, Any], tasks: dict[str, Any]) -> list[list[Any]]:
+    """Each of ``spec["stopped_units"]`` alone on this thread, one after another, to its end or
+    ``spec["cap_s"]`` (an alarm, as the inline backend stops a unit: CPython's ``re`` and Python
+    code let it in), until ``spec["budget_s"]`` is spent: ``[task_id, split, index, candidate,
+    process CPU s, wall s, capped]`` per unit run."""
+    import signal
+
+    from perfkit.backends.base import SolverRef, build_solver
+
+    units = [(t, s, int(i), c) for t, s, i, c in spec["stopped_units"]]
+    solver = build_solver(SolverRef(spec["solver"], spec["options"], tuple(spec["plugins"])))
+    for task_id in dict.fromkeys(u[0] for u in units):
+        solver.candidates(tasks[task_id])  # a solver may prepare a task's candidates (the ARC solver does)
+
+    def cap(signum: int, frame: Any) -> None:
+        raise _Capped()
+
+    rows: list[list[Any]] = []
+    spent = 0.0
+    previous = signal.signal(signal.SIGALRM, cap)
+    try:
+        for task_id, split, index, candidate in units:
+            limit = min(float(spec["cap_s"]), float(spec["budget_s"]) - spent)
+            if limit <= 0:
+                break
+            task = tasks[task_id]
+            sample = task.sample(split, index)
+            capped = False
+            cpu0, wall0 = time.process_time(), time.monotonic()
+            try:
+                signal.setitimer(signal.ITIMER_REAL, limit)
+                try:
+                    solver.evaluate(task, sample, candidate, None)
+                finally:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+            except _Capped:
+                capped = True
+            except Exception:  # noqa: BLE001 - an error ends the unit: its cost is measured
+                pass
+            wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
+            spent += wall
+            rows.append([task_id, split, index, candidate, cpu, wall, capped or wall >= limit])
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    return rows
+
+
 def _busy_s() -> float:
     """CPU seconds every core of the machine has been busy since boot."""
     import psutil
@@ -391,7 +494,13 @@ def _busy_s() -> float:
 
 def main(argv: Sequence[str] = ()) -> None:
     """The probe's process: a JSON spec on stdin, the result as one JSON line on stdout."""
-    print(json.dumps(_replay(json.loads(sys.stdin.read()))))
+    spec = json.loads(sys.stdin.read())
+    if spec.get("mode") == "stopped":
+        from perfkit.tasks import load_tasks
+
+        print(json.dumps({"stopped": run_alone(spec, {t.id: t for t in load_tasks(spec["tasks"])})}))
+        return
+    print(json.dumps(_replay(spec)))
 
 
 if __name__ == "__main__":

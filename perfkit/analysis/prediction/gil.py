@@ -27,7 +27,9 @@ A C call that holds the GIL to its end (CPython's ``re`` matcher) takes no turns
 other threads, and the thread backend's watcher, wait until it returns, so nothing can give
 such a unit up at its deadline. The probe records how long the solver's calls hold the GIL at
 once (:attr:`Inflation.hold_s`), and the simulator runs such a solver's thread units to their
-end (``simulate(gil_held=...)``).
+end (``simulate(gil_held=...)``). What such a unit costs past its deadline no run that stops it
+records, so the probe also runs the reference's stopped units alone, to their end or a cap
+(:attr:`Inflation.stopped`), and the workload takes their cost from it.
 
 Processes are not modelled so: the OS scheduler (CFS/EEVDF) is fair, each core runs next the
 runnable process that has received least, so a process's units get their share in turn and the
@@ -38,7 +40,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 #: CPython's default switch interval (``sys.getswitchinterval()``), seconds: how long a thread
 #: holds the GIL while others wait before it is asked to drop it.
@@ -74,6 +76,24 @@ def late_probability(cpu_s: float, wait_s: float, timeout_s: float, share: float
     return float(nbinom.sf(spare, need, share))
 
 
+class StoppedCost(NamedTuple):
+    """A unit the reference stopped at its deadline, run alone by the GIL probe to its end or to
+    the probe's cap (seconds of the probe's process CPU and wall)."""
+
+    task_id: str
+    split: str
+    index: int
+    candidate: str
+    cpu_s: float
+    wall_s: float
+    #: Stopped at the probe's cap: its cost is still only a lower bound.
+    capped: bool
+
+    @property
+    def unit(self) -> tuple[str, str, int, str]:
+        return (self.task_id, self.split, self.index, self.candidate)
+
+
 @dataclass(frozen=True)
 class Inflation:
     """A solver's CPU per unit on ``n`` runnable threads of one process, relative to one thread
@@ -93,6 +113,13 @@ class Inflation:
     #: over its rounds, perfkit/orchestration/gil_probe.py ``longest_wait_s``), seconds: how long
     #: the solver's calls hold the GIL at once. None: not measured (a probe stored before it was).
     hold_s: Optional[float] = None
+    #: The reference's stopped units the probe ran alone (its first ones in the run's order, while
+    #: :attr:`stopped_budget_s` lasted), each to its end or :attr:`stopped_cap_s`. None: not
+    #: measured (a probe stored before it was, or the pass failed).
+    stopped: Optional[tuple[StoppedCost, ...]] = None
+    #: The most wall seconds the probe gave one stopped unit, and all of them.
+    stopped_cap_s: float = 0.0
+    stopped_budget_s: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("factors", "cpu_factors"):
@@ -145,17 +172,23 @@ class Inflation:
     def to_record(self) -> dict[str, Any]:
         """JSON-ready: ``{"factors": {"2": 1.6, ...}, "source": ...}``."""
         return {"factors": {str(n): f for n, f in self.factors}, "source": self.source,
-                "cpu_factors": {str(n): f for n, f in self.cpu_factors}, "hold_s": self.hold_s}
+                "cpu_factors": {str(n): f for n, f in self.cpu_factors}, "hold_s": self.hold_s,
+                "stopped": None if self.stopped is None else [list(c) for c in self.stopped],
+                "stopped_cap_s": self.stopped_cap_s, "stopped_budget_s": self.stopped_budget_s}
 
     @classmethod
     def from_record(cls, record: Optional[dict[str, Any]]) -> "Inflation":
         """The inverse of :meth:`to_record` (None → no inflation)."""
         if not record:
             return cls()
-        hold = record.get("hold_s")
+        hold, stopped = record.get("hold_s"), record.get("stopped")
         return cls(tuple((int(n), float(f)) for n, f in record["factors"].items()), str(record.get("source", "")),
                    tuple((int(n), float(f)) for n, f in (record.get("cpu_factors") or {}).items()),
-                   None if hold is None else float(hold))
+                   None if hold is None else float(hold),
+                   None if stopped is None else tuple(StoppedCost(str(t), str(s), int(i), str(c), float(cpu),
+                                                                  float(wall), bool(capped))
+                                                      for t, s, i, c, cpu, wall, capped in stopped),
+                   float(record.get("stopped_cap_s") or 0.0), float(record.get("stopped_budget_s") or 0.0))
 
     def describe(self, threads: int) -> str:
         """``with 4 threads each unit's CPU grows ×1.9 in hand-overs, the GIL's work ×1.7`` (and,

@@ -567,7 +567,7 @@ def stopped_in_reference(workload: Workload) -> str:
     measured in full. "" when the reference has neither."""
     timeouts, late = workload.reference_statuses.get("timeout", 0), workload.reference_late
     crashed = workload.reference_statuses.get("crashed", 0)
-    stopped = workload.lower_bounds
+    stopped = workload.stopped
     if not (timeouts or crashed):
         return ""
     said = []
@@ -580,12 +580,49 @@ def stopped_in_reference(workload: Workload) -> str:
         cut = "were" if stopped != 1 else "was"
         out += (f": {stopped} {cut} stopped, so "
                 f"{'their' if stopped != 1 else 'its'} cost is at least {workload.reference_timeout_s:g} s — taken "
-                f"as what was measured, so predictions with a longer timeout are lower bounds")
+                f"as what was measured, so predictions with a longer timeout are lower bounds"
+                + (" (but for those the GIL probe ran alone, below)" if workload.lower_bounds < stopped else ""))
     if late:
         out += (f"{';' if stopped else ':'} {late} returned by {'itself' if late == 1 else 'themselves'} after "
                 f"{'its' if late == 1 else 'their'} deadline (a timeout all the same), "
                 f"{'its' if late == 1 else 'their'} cost measured in full")
     return out
+
+
+#: Units named in a sentence at most (the rest counted).
+NAMED_UNITS = 6
+
+
+def seen_alone(workload: Workload) -> str:
+    """What the GIL probe saw of the cost past their deadline of the units the reference
+    stopped (perfkit/orchestration/gil_probe.py ``run_alone``), and which units' cost it did not
+    see; "" without a probe or a stopped unit."""
+    gil, stopped = workload.gil, workload.stopped
+    if gil is None or not stopped:
+        return ""
+    costs = [((t.task_id, *unit), c) for t in workload.tasks for unit, c in t.units.items() if c.lower_bound or c.probed]
+    unseen = [key for key, c in costs if not c.probed]
+    names = ", ".join(f"{t}/{s}[{i}] {c}" for t, s, i, c in unseen[:NAMED_UNITS]) + (
+        f" and {len(unseen) - NAMED_UNITS} more" if len(unseen) > NAMED_UNITS else "")
+    if gil.stopped is None:
+        units = f"{stopped} unit{'s' if stopped != 1 else ''}"
+        return (f"the GIL probe did not run the {units} stopped in the reference alone (a probe stored before "
+                f"it did, or its pass failed: measure it again), so {'their' if stopped != 1 else 'its'} cost past "
+                f"the timeout is unseen: {names}")
+    ended = [c for _, c in costs if c.probed and not c.lower_bound]
+    capped = sum(c.probed and c.lower_bound for _, c in costs)
+    out = (f"the GIL probe ran {stopped - len(unseen)} of the {stopped} units stopped in the reference alone, each up "
+           f"to {gil.stopped_cap_s:g} s, {gil.stopped_budget_s:g} s for all")
+    said = []
+    if ended:
+        walls = [c.lane_s + c.wait_s for c in ended]
+        said.append(f"{len(ended)} ended after {min(walls):.2f}–{max(walls):.2f} s ({sum(walls):.2f} s in all), "
+                    f"their cost taken from it")
+    if capped:
+        said.append(f"{capped} reached the cap: at least {gil.stopped_cap_s:g} s")
+    if unseen:
+        said.append(f"{len(unseen)} not run (the budget spent), their cost past the timeout unseen: {names}")
+    return out + (": " + "; ".join(said) if said else "")
 
 
 def assumptions(workload: Workload, costs: dict[str, BackendCosts], machine: Machine, execution: Execution,
@@ -611,9 +648,9 @@ def assumptions(workload: Workload, costs: dict[str, BackendCosts], machine: Mac
                    f" W process workers ask for W × that many cores, and past the machine's cores each unit "
                    f"progresses only while all its threads hold a core; on threads that CPU ran outside the GIL, "
                    f"on the process's one thread pool")
-    stopped = stopped_in_reference(workload)
-    if stopped:
-        out.append(stopped)
+    for said in (stopped_in_reference(workload), seen_alone(workload)):
+        if said:
+            out.append(said)
     if workload.unknown:
         out.append(f"{workload.unknown} units never ran in the reference (skipped): their cost is unknown, taken as 0")
     stops = "stops itself at its deadline" if (cooperative if cooperative is not None else workload.cooperative) \
@@ -724,11 +761,9 @@ def model_check(runs: Sequence[Run], reference: Run, costs: dict[str, BackendCos
     measured − 1; missing where the backend's costs are the built-in ones, not measured on
     this machine). A median count is a half when an even number of repeats disagree. ``gil``:
     the solver's GIL hand-over cost on threads (:mod:`.gil`), None for none."""
-    from dataclasses import replace
-
     import pandas as pd
 
-    workload = replace(workload_of(reference), gil=gil)
+    workload = workload_of(reference).with_gil(gil)
     rows = []
     for run, result in predict_measured(workload, runs, costs):
         c = config_of(run)

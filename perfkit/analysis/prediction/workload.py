@@ -11,13 +11,14 @@ order the solver gave them (the order of the reference's records), and the secon
 took to generate its candidates.
 
 A unit that timed out in the reference only tells a lower bound of its cost (it was stopped):
-it is marked ``lower_bound`` and every prediction that depends on it says so. A unit skipped
-in the reference (a budget ran out) has no cost at all: ``unknown``.
+it is marked ``lower_bound`` and every prediction that depends on it says so — unless the GIL
+probe ran it alone to its end (:meth:`Workload.with_gil`, ``probed``). A unit skipped in the
+reference (a budget ran out) has no cost at all: ``unknown``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 import numpy as np
@@ -53,6 +54,9 @@ class UnitCost:
     outcomes: int = 1
     #: Cores its CPU ran on at once in the reference (1: one thread's worth; see the module docstring).
     cores: float = 1.0
+    #: Stopped in the reference, run alone by the GIL probe: its cost is the probe's (a lower
+    #: bound still when the probe's cap stopped it too).
+    probed: bool = False
 
     @property
     def lane_s(self) -> float:
@@ -137,6 +141,30 @@ class Workload:
     def lower_bounds(self) -> int:
         """Units whose cost is only known to be at least what was measured."""
         return sum(c.lower_bound for t in self.tasks for c in t.units.values())
+
+    @property
+    def stopped(self) -> int:
+        """Units the reference stopped (timed out or crashed before their end)."""
+        return sum(c.lower_bound or c.probed for t in self.tasks for c in t.units.values())
+
+    def with_gil(self, gil: Optional[Inflation]) -> "Workload":
+        """This workload with the GIL probe ``gil`` (None: none), and the cost of each unit the
+        reference stopped that the probe ran alone taken from it: its CPU and wall there, a
+        lower bound only where the probe's cap stopped it too."""
+        measured = {c.unit: c for c in (gil.stopped or ())} if gil is not None else {}
+        tasks = []
+        for task in self.tasks:
+            units = dict(task.units)
+            for unit, cost in task.units.items():
+                alone = measured.get((task.task_id, *unit))
+                if alone is not None and cost.lower_bound:
+                    # (never below what the reference measured of it: the machine's speed may have moved)
+                    cpu, wall = max(alone.cpu_s, cost.cpu_s), max(alone.wall_s, cost.cpu_s / cost.cores + cost.wait_s)
+                    width = cores_of(cpu, wall, self.reference_cores)
+                    units[unit] = replace(cost, cpu_s=cpu, wait_s=max(0.0, wall - cpu / width),
+                                          lower_bound=alone.capped, probed=True, cores=width)
+            tasks.append(replace(task, units=units))
+        return replace(self, gil=gil, tasks=tuple(tasks))
 
     @property
     def unknown(self) -> int:
