@@ -130,7 +130,7 @@ def test_the_probes_cost_of_a_stopped_unit_replaces_its_lower_bound_and_the_rest
     line = next(a for a in said if a.startswith("the GIL probe ran"))
     assert line.startswith("the GIL probe ran 2 of the 3 units stopped in the reference alone, each up to 1 s, "
                            "10 s for all: 1 ended after 0.60–0.60 s")
-    assert "1 reached the cap: at least 1 s" in line
+    assert "1 reached the cap or the budget's end: at least 1.00 s;" in line
     assert "1 not run (the budget spent), their cost past the timeout unseen: t1/demo[0] c05" in line
     assert "but for those the GIL probe ran alone" in next(a for a in said if "timed out in the reference" in a)
 
@@ -199,3 +199,16 @@ def test_a_stopped_unit_runs_alone_to_its_end_or_its_cap_within_the_budget():
     assert all(r[6] for r in capped) and max(r[5] for r in capped) < min(r[5] for r in ended)
     # the budget spent on the first: the second not run
     assert len(alone(60.0, 0.002)) == 1
+
+
+def test_a_thread_run_coming_near_the_limit_says_it_may_stop_early():
+    from perfkit.analysis.prediction.predict import AT_RISK
+
+    limit = LEAKED_PER_WORKER * 2
+    near = threads(reference([OK, STOPPED] * limit))
+    assert near.result.stopped_s is None and near.result.leaks_peak == limit >= AT_RISK * limit
+    assert near.why.startswith(f"the run may stop early: up to {limit} timed-out units still run at once in threads "
+                               f"that cannot be stopped, against the {limit} the thread backend tolerates")
+    assert doubtful(near) and verdict(near) != "stops early"
+    far = threads(reference([OK, STOPPED] * 2 + [OK] * 10))
+    assert far.result.leaks_peak == 2 and "stop early" not in far.why

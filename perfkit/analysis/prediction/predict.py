@@ -136,7 +136,8 @@ def doubtful(p: "Prediction") -> bool:
     """Whether a prediction gains nothing, loses answers, or gains only if its calls give the
     GIL up: what ``perfkit predict`` lists besides the best configurations."""
     seq = p.sequential_wall_s
-    return p.wall_s >= NO_GAIN * seq or loses_answers(p) or (p.held_wall_s or 0.0) >= NO_GAIN * seq
+    return (p.wall_s >= NO_GAIN * seq or loses_answers(p) or (p.held_wall_s or 0.0) >= NO_GAIN * seq
+            or stop_at_risk(p.result))
 
 
 def loses_answers(p: "Prediction") -> bool:
@@ -145,19 +146,32 @@ def loses_answers(p: "Prediction") -> bool:
     return bool(p.new_timeouts) or p.result.stopped_s is not None
 
 
+def stop_at_risk(result: SimResult) -> bool:
+    """Whether a thread run predicted to run to its end comes within :data:`AT_RISK` of the
+    backend's limit of abandoned units still running: as for a unit near its timeout, the model
+    gives each its mean pace at the GIL and a real run deals the turns unevenly (networkx,
+    docs/benchmarks.md "Session 13": a peak of 8 of 8 predicted, both thread runs stopped)."""
+    return result.stopped_s is None and result.leak_limit > 0 and result.leaks_peak >= AT_RISK * result.leak_limit
+
+
 def why_stopped(result: SimResult, workload: Workload) -> str:
-    """Why a thread run stops early, and what it never runs ("" when it runs to its end)."""
+    """Why a thread run stops early, and what it never runs, or why it may ("" when neither)."""
+    workers = result.config.workers
+    limit = (f"the {result.leak_limit} the thread backend tolerates ({result.leak_limit // max(1, workers)} per "
+             f"worker × {workers}, perfkit/backends/thread.py)")
+    if stop_at_risk(result):
+        return (f"the run may stop early: up to {result.leaks_peak} timed-out units still run at once in threads "
+                f"that cannot be stopped, against {limit} before it gives the run up (at their mean pace at the "
+                f"GIL: a real run deals the turns unevenly)")
     if result.stopped_s is None:
         return ""
-    workers = result.config.workers
     running = result.leak_limit + 1
     lower = workload.lower_bounds
     endless = (f" (the {lower} unit{'s' if lower != 1 else ''} stopped in the reference taken to run on until "
                f"stopped)" if lower else "")
     return (f"the run stops at {result.stopped_s:.2f} s with {result.never_run} of its units never run: "
             f"{running} timed-out units are then still running in threads that cannot be stopped{endless}, more "
-            f"than the {result.leak_limit} the thread backend tolerates ({result.leak_limit // max(1, workers)} per "
-            f"worker × {workers}, perfkit/backends/thread.py), so it gives the run up: use the process backend")
+            f"than {limit}, so it gives the run up: use the process backend")
 
 
 def verdict_of(wall_s: float, sequential_wall_s: float) -> str:
@@ -610,7 +624,7 @@ def seen_alone(workload: Workload) -> str:
                 f"it did, or its pass failed: measure it again), so {'their' if stopped != 1 else 'its'} cost past "
                 f"the timeout is unseen: {names}")
     ended = [c for _, c in costs if c.probed and not c.lower_bound]
-    capped = sum(c.probed and c.lower_bound for _, c in costs)
+    capped = any(c.probed and c.lower_bound for _, c in costs)
     out = (f"the GIL probe ran {stopped - len(unseen)} of the {stopped} units stopped in the reference alone, each up "
            f"to {gil.stopped_cap_s:g} s, {gil.stopped_budget_s:g} s for all")
     said = []
@@ -619,7 +633,9 @@ def seen_alone(workload: Workload) -> str:
         said.append(f"{len(ended)} ended after {min(walls):.2f}–{max(walls):.2f} s ({sum(walls):.2f} s in all), "
                     f"their cost taken from it")
     if capped:
-        said.append(f"{capped} reached the cap: at least {gil.stopped_cap_s:g} s")
+        walls = [c.lane_s + c.wait_s for _, c in costs if c.probed and c.lower_bound]
+        said.append(f"{len(walls)} reached the cap or the budget's end: at least {min(walls):.2f}"
+                    + (f"–{max(walls):.2f} s" if len(walls) > 1 else " s"))
     if unseen:
         said.append(f"{len(unseen)} not run (the budget spent), their cost past the timeout unseen: {names}")
     return out + (": " + "; ".join(said) if said else "")
@@ -729,7 +745,7 @@ def prediction_record(p: Prediction) -> dict[str, Any]:
         "timeouts": [list(k) for k in r.timeouts[["task_id", "split", "index", "candidate"]].itertuples(
             index=False, name=None)],
         "skipped": int((u["status"] == "skipped").sum()),
-        "stopped_s": r.stopped_s, "never_run": r.never_run,
+        "stopped_s": r.stopped_s, "never_run": r.never_run, "abandoned_running_peak": r.leaks_peak,
         "lower_bound_units": int(u["lower_bound"].sum()),
     }
 

@@ -374,6 +374,8 @@ class SimResult:
     leak_limit: int = 0
     #: Units of the plan with no outcome: the run stopped before recording them.
     never_run: int = 0
+    #: The most abandoned units still running at once (threads).
+    leaks_peak: int = 0
 
     @property
     def efficiency(self) -> float:
@@ -447,6 +449,7 @@ class _Sim:
         self.leaks_running = 0
         self.leak_limit = 0 if costs.behaviour.hard_stop else costs.behaviour.leaked_per_worker * workers
         self.stopped_s: Optional[float] = None
+        self.leaks_peak = 0
         #: Σ of the units' chances to be late so far (:mod:`.gil`), less the late units drawn:
         #: starts at one half, so the late units are the sum rounded to the nearest whole unit.
         self.late_sum = 0.5
@@ -913,6 +916,7 @@ class _Sim:
             if not state[5]:  # (a late unit's work is done: it only held its worker to its deadline)
                 state[8] = True
                 self.leaks_running += 1
+                self.leaks_peak = max(self.leaks_peak, self.leaks_running)
                 if self.leaks_running > self.leak_limit:
                     self._stop(t)  # perfkit/backends/thread.py: WorkerFailure, this unit unrecorded
                     return
@@ -973,7 +977,7 @@ class _Sim:
             ideal_wall_s=ideal, critical_path_s=critical,
             work_items=self.handed,
             stages=sum(len(plan) for plan in self.plans), kills=self.kills, units=units, execution=self.x,
-            stopped_s=self.stopped_s, leak_limit=self.leak_limit,
+            stopped_s=self.stopped_s, leak_limit=self.leak_limit, leaks_peak=self.leaks_peak,
             never_run=sum(len(item) for plan in self.plans for stage in plan for item in stage) - len(units))
 
 
