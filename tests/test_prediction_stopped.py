@@ -212,3 +212,20 @@ def test_a_thread_run_coming_near_the_limit_says_it_may_stop_early():
     assert doubtful(near) and verdict(near) != "stops early"
     far = threads(reference([OK, STOPPED] * 2 + [OK] * 10))
     assert far.result.leaks_peak == 2 and "stop early" not in far.why
+
+
+@pytest.mark.slow  # writes the report and its chart: ~0.5 s
+def test_a_run_stopping_early_has_no_speedup_in_the_report(tmp_path):
+    import math
+
+    from perfkit.reports import prediction as prediction_report
+
+    run = reference([OK, STOPPED] * (LEAKED_PER_WORKER * 2 + 3))
+    s = sweep(workload_of(run), {"inline": INLINE, "thread": THREAD}, Machine(2), strategies=["candidate-parallel"],
+              backends=["thread"], workers=[2], cooperative=False)
+    stopped = s.find("candidate-parallel", "thread", 2)
+    # its wall is when the backend gave up, before its work was done: no speedup to read
+    assert math.isnan(stopped.speedup)
+    prediction_report.write(s, tmp_path, run.run_id)
+    text = (tmp_path / "report.md").read_text()
+    assert "candidate-parallel/thread×2: stops early" in text and "(its work unfinished)" in text

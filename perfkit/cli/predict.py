@@ -94,7 +94,8 @@ def predict_cmd(
     for p in s.predictions[1:]:
         # more workers for no gain (within the model's error), or answers lost or at risk
         if p.config.workers > 1 and (doubtful(p) or p.at_risk):
-            console.print(f"- {p.name}: {verdict(p)}, {p.wall_s:.3f} s ({p.speedup:.2f}×)"
+            speed = "its work unfinished" if p.result.stopped_s is not None else f"{p.speedup:.2f}×"
+            console.print(f"- {p.name}: {verdict(p)}, {p.wall_s:.3f} s ({speed})"
                           f"{', answers lost' if loses_answers(p) else ''} — {p.why}", highlight=False, markup=False,
                           soft_wrap=True)
     for w, p in sorted(s.best.items()):

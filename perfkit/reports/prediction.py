@@ -72,7 +72,7 @@ def chart(s: Sweep, out: Path) -> Optional[Path]:
 
 
 def _speed(p: Prediction) -> str:
-    return f"{number(p.speedup, '.2f')}×"
+    return "its work unfinished" if p.result.stopped_s is not None else f"{number(p.speedup, '.2f')}×"
 
 
 def _headline(s: Sweep) -> str:

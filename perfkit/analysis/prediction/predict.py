@@ -63,7 +63,10 @@ class Prediction:
 
     @property
     def speedup(self) -> float:
-        return self.sequential_wall_s / self.wall_s if self.wall_s > 0 else float("nan")
+        """Sequential's wall over this one's; nan for a run that stops early (its work unfinished)."""
+        if self.result.stopped_s is not None or self.wall_s <= 0:
+            return float("nan")
+        return self.sequential_wall_s / self.wall_s
 
     @property
     def name(self) -> str:
