@@ -1047,7 +1047,8 @@ def simulate(workload: Workload, config: SimConfig, costs: BackendCosts, machine
     showed, else False — the backend has to stop it). ``gil_held`` (threads, a solver that does
     not stop itself): each unit is one C call holding the GIL to its end (CPython's ``re``), so
     the watcher cannot give a unit up at its deadline: it runs to its end on its worker, a unit
-    stopped in the reference for at least what it was stopped at (a lower bound), and the GIL's
+    stopped in the reference for what the GIL probe measured of it alone, else for at least what
+    it was stopped at (a lower bound: :meth:`~.workload.Workload.with_gil`), and the GIL's
     switch-interval turns (:mod:`.gil`) do not apply. Its CPU still shares the one core as the
     others' (the same work on one core, in the order the calls take the GIL). None: what the GIL
     probe showed (``Inflation.holds_gil``), not held when it did not measure it.
