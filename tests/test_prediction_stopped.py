@@ -151,9 +151,13 @@ def test_the_stopped_units_and_their_costs_survive_the_probe_file():
 
     probe = _alone(("c01", 0.6, False), ("c03", 1.0, True))
     assert Inflation.from_record(probe.to_record()) == probe
-    run = reference([OK, STOPPED, LATE, (0.15, "crashed", "WorkerCrashed")])
-    # stopped: timed out or crashed before their end; the late finisher ended by itself
-    assert [u[3] for u in gil_probe.stopped_units(run)] == ["c01", "c03"]
+    run = reference([OK, STOPPED, LATE, (0.15, "crashed", "WorkerCrashed"), STOPPED])
+    # stopped at their deadline; the late finisher ended by itself, the crashed one may crash the probe
+    assert [u[3] for u in gil_probe.stopped_units(run)] == ["c01", "c04"]
+    said = assumptions(workload_of(run), {}, Machine(2), RUNNER, None)
+    assert ("3 units timed out in the reference and 1 crashed: 2 were stopped, so their cost is at least 0.1 s"
+            in " ".join(said))
+    assert "the crashed one cost at least what it ran; 1 returned by itself" in " ".join(said)
 
 
 def test_the_probe_runs_the_stopped_units_in_a_process_of_their_own(monkeypatch):

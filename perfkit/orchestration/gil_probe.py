@@ -160,11 +160,12 @@ def longest_units(run: Run, count: int = HELD_UNITS) -> list[tuple[str, str, int
 
 
 def stopped_units(run: Run) -> list[tuple[str, str, int, str]]:
-    """The units ``run`` stopped at their deadline (timed out or crashed, not returned by
-    themselves after it: ``perfkit.model.finished_late``), in the run's order: their cost is
-    only known to be at least what they ran. An opaque solver's whole samples are left out."""
+    """The units ``run`` stopped at their deadline (timeouts that did not return by themselves
+    after it: ``perfkit.model.finished_late``), in the run's order: their cost is only known to
+    be at least what they ran. A crashed unit is left out (it may take its process with it), and
+    so are an opaque solver's whole samples."""
     u = run.units
-    u = u[u["status"].isin(("timeout", "crashed")) & ~finished_late(u) & (u["candidate"] != WHOLE_SAMPLE)]
+    u = u[(u["status"] == "timeout") & ~finished_late(u) & (u["candidate"] != WHOLE_SAMPLE)]
     u = u.sort_values("started", kind="stable")
     return [(str(t), str(s), int(i), str(c)) for t, s, i, c in
             u[["task_id", "split", "index", "candidate"]].itertuples(index=False, name=None)]

@@ -599,8 +599,11 @@ def stopped_in_reference(workload: Workload) -> str:
                 f"{'their' if stopped != 1 else 'its'} cost is at least {workload.reference_timeout_s:g} s — taken "
                 f"as what was measured, so predictions with a longer timeout are lower bounds"
                 + (" (but for those the GIL probe ran alone, below)" if workload.lower_bounds < stopped else ""))
+    if crashed:
+        out += (f"{';' if stopped else ':'} the crashed {'one' if crashed == 1 else 'ones'} cost at least what "
+                f"{'it' if crashed == 1 else 'they'} ran")
     if late:
-        out += (f"{';' if stopped else ':'} {late} returned by {'itself' if late == 1 else 'themselves'} after "
+        out += (f"{';' if stopped or crashed else ':'} {late} returned by {'itself' if late == 1 else 'themselves'} after "
                 f"{'its' if late == 1 else 'their'} deadline (a timeout all the same), "
                 f"{'its' if late == 1 else 'their'} cost measured in full")
     return out
@@ -617,7 +620,8 @@ def seen_alone(workload: Workload) -> str:
     gil, stopped = workload.gil, workload.stopped
     if gil is None or not stopped:
         return ""
-    costs = [((t.task_id, *unit), c) for t in workload.tasks for unit, c in t.units.items() if c.lower_bound or c.probed]
+    costs = [((t.task_id, *unit), c) for t in workload.tasks for unit, c in t.units.items()
+             if c.status == "timeout" and (c.lower_bound or c.probed)]
     unseen = [key for key, c in costs if not c.probed]
     names = ", ".join(f"{t}/{s}[{i}] {c}" for t, s, i, c in unseen[:NAMED_UNITS]) + (
         f" and {len(unseen) - NAMED_UNITS} more" if len(unseen) > NAMED_UNITS else "")

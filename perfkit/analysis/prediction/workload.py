@@ -144,8 +144,8 @@ class Workload:
 
     @property
     def stopped(self) -> int:
-        """Units the reference stopped (timed out or crashed before their end)."""
-        return sum(c.lower_bound or c.probed for t in self.tasks for c in t.units.values())
+        """Units the reference stopped at their deadline (timeouts that did not return by themselves)."""
+        return sum(c.status == "timeout" and (c.lower_bound or c.probed) for t in self.tasks for c in t.units.values())
 
     def with_gil(self, gil: Optional[Inflation]) -> "Workload":
         """This workload with the GIL probe ``gil`` (None: none), and the cost of each unit the
