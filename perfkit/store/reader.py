@@ -18,7 +18,7 @@ import orjson
 import pandas as pd
 import pyarrow as pa
 
-from perfkit.model import STATUSES, UNIT_COLUMNS, UNIT_KEY, PerfkitError
+from perfkit.model import STATUSES, UNIT_COLUMNS, UNIT_KEY, PerfkitError, StoreError
 from perfkit.solvers.table import SCORE_COLUMNS, read_table, score_rows
 from perfkit.store.layout import META, SUMMARY, UNITS_JSONL, UNITS_PARQUET
 from perfkit.store.run import Run
@@ -172,6 +172,11 @@ def load_run(path: str | os.PathLike) -> Run:
         raise PerfkitError(f"{path}: not a run folder")
     meta = read_json(path / META)
     summary_path = path / SUMMARY
+    if not summary_path.exists() and meta.get("state") == "complete":
+        # the writer marks meta.json first (perfkit/store/writer.py finish): a complete run
+        # without its figures is a torn folder, not one whose wall and CPU are zero
+        raise StoreError(summary_path, "missing, though meta.json says the run is complete "
+                                       "(its end was not written: a full disk?)")
     summary = read_json(summary_path) if summary_path.exists() else {"state": meta.get("state", "running")}
     notes: list[str] = [str(n) for n in meta.get("notes", [])] if isinstance(meta, dict) else []
     units = _read_units(path, notes)
