@@ -31,13 +31,13 @@ from perfkit.analysis.phases import Phase, phase_table
 from perfkit.analysis.prediction import DEFAULT_COSTS, Execution, Machine, workload_of
 from perfkit.analysis.prediction.model import RUNNER
 from perfkit.analysis.prediction.predict import Sweep, model_check, sweep
-from perfkit.analysis.runset import LeftOut, MixedRuns, describe_left_out, mixed_workloads, split_finished
+from perfkit.analysis.runset import LeftOut, MixedRuns, mixed_workloads, split_finished
 from perfkit.backends import stray_threads
 from perfkit.model import ConfigError, PerfkitError, RunConfig, Task, TimeoutPolicy
 from perfkit.orchestration.calibration import DEFAULT_DIR as CALIBRATION_DIR
 from perfkit.orchestration.calibration import costs_for
 from perfkit.orchestration.compare import Progress, profile_configs, run_experiment
-from perfkit.orchestration.experiment import Experiment, load_experiment, with_overrides
+from perfkit.orchestration.experiment import Experiment, check_strategies, load_experiment, with_overrides
 from perfkit.orchestration.forked import Forked
 from perfkit.orchestration import gate as gauge
 from perfkit.orchestration.gate import DEFAULT_REPEATS, MAX_PAIRS, measure
@@ -104,13 +104,14 @@ def compare(experiment: str | Path | Experiment | None = None, *, solver: Option
             solver_options: Optional[dict[str, Any]] = None, name: Optional[str] = None,
             out: str | Path | None = None, store: str | Path = DEFAULT_STORE,
             progress: Optional[Progress] = None, task_list: Optional[list[Task]] = None,
-            profile: bool = False) -> CompareResult:
+            profile: bool = False, plugins: Optional[Sequence[str]] = None) -> CompareResult:
     """Run an experiment (strategies × backends × workers × repeats, interleaved) and write its
     report folder (report.md, report.html, report.json, charts).
 
     ``experiment``: a TOML path (experiments/*.toml) or an :class:`Experiment` (None: the
     defaults); keyword arguments override its fields (``warmup``: repeats run first and left
-    out of the comparison). ``task_list``: hand-made tasks used
+    out of the comparison; ``plugins``: modules imported first, in every worker too, such as one
+    registering a strategy). ``task_list``: hand-made tasks used
     instead of loading ``tasks``. ``profile``: also profile one run of every configuration
     and link the profiles from the report. ``result.differences`` is True when any answer
     differs from sequential.
@@ -119,7 +120,7 @@ def compare(experiment: str | Path | Experiment | None = None, *, solver: Option
         load_experiment(experiment) if experiment is not None else Experiment())
     exp = with_overrides(exp, solver=solver, tasks=tasks, strategies=strategies, backends=backends,
                          workers=workers, repeats=repeats, warmup=warmup, timeout=timeout, chunk_size=chunk_size,
-                         solver_options=solver_options or None, name=name)
+                         solver_options=solver_options or None, name=name, plugins=plugins or None)
     # absolute, taken before any solver runs: a solver's chdir cannot move the report
     folder = (Path(out) if out is not None else _stamped("compare")).absolute()
     ran = run_experiment(exp, Path(store).absolute(), progress, task_list)
@@ -172,7 +173,8 @@ def _report_here(runs: list[Run], folder: Path, name: str, profiles: Optional[li
     finished, left_out = split_finished(runs)
     left_out += not_run
     if not finished:
-        raise ConfigError("run_dirs", [str(r.path) for r in runs], describe_left_out(left_out))
+        raise ConfigError("run_dirs", reason="no complete run with a recorded unit to compare: "
+                          + "; ".join(x.sentence for x in left_out))
     model = Forked(_model, finished)  # on the other core while this one analyses (perfkit/orchestration/forked.py)
     comparison = analyse(finished)
     if comparison.reference is not None:
@@ -334,6 +336,9 @@ def history(metric: str = "instructions", benchmark: Optional[str] = None,
             store: str | Path = DEFAULT_STORE) -> History:
     """A metric's history over commits (``store/history.jsonl``) with its change points.
     ``benchmark``: which one (default: the one measured most recently)."""
+    known = ("instructions", *TIMING_METRICS)  # what a gate or a baseline appends to the history
+    if metric not in known:
+        raise ConfigError("metric", metric, f"expected one of {', '.join(known)}")
     records = read_history(Path(store), metric)
     if not records:
         raise ConfigError("store", str(store), f"no {metric} measurements in its history yet")
@@ -464,25 +469,28 @@ def _gil_probe(run: Run, directory: Path, again: bool, measure: bool) -> tuple[A
 def _check_prediction(strategies: Sequence[str], backends: Sequence[str], workers: Sequence[int], speed: float,
                       cores: Optional[int], machines: int, timeouts: Sequence[float],
                       chunk_sizes: Sequence[Optional[int]]) -> None:
-    from perfkit import strategies as registry
-
-    for name in strategies:
-        registry.get(name)
+    # each error names the one value to correct; machines first: the worker counts are per machine × machines
+    check_strategies(strategies)
     for name in backends:
         if name not in DEFAULT_COSTS:
             raise ConfigError("backends", name, f"unknown backend; known: {', '.join(DEFAULT_COSTS)}")
-    if not workers or min(workers) < 1:
-        raise ConfigError("workers", list(workers), "every worker count must be at least 1")
+    if machines < 1 or (machines > 1 and set(backends) - {"dask"}):
+        raise ConfigError("machines", machines, "must be at least 1, and more than 1 only for the dask backend")
+    if not workers:
+        raise ConfigError("workers", reason="give at least one worker count")
+    for w in workers:
+        if w < 1:
+            raise ConfigError("workers", w, "every worker count must be at least 1")
     if not speed > 0:
         raise ConfigError("speed", speed, "must be positive (1 = this machine)")
     if cores is not None and cores < 1:
         raise ConfigError("cores", cores, "must be at least 1")
-    if machines < 1 or (machines > 1 and set(backends) - {"dask"}):
-        raise ConfigError("machines", machines, "must be at least 1, and more than 1 only for the dask backend")
-    if any(not t > 0 for t in timeouts):
-        raise ConfigError("timeouts", list(timeouts), "every timeout must be positive")
-    if any(c is not None and c < 1 for c in chunk_sizes):
-        raise ConfigError("chunk_sizes", list(chunk_sizes), "every chunk size must be at least 1")
+    for t in timeouts:
+        if not t > 0:
+            raise ConfigError("timeouts", t, "every timeout must be positive")
+    for c in chunk_sizes:
+        if c is not None and c < 1:
+            raise ConfigError("chunk_sizes", c, "every chunk size must be at least 1")
 
 
 def validate_tasks(path: str | Path) -> list[Task]:

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from perfkit.analysis.text import duration, is_missing, percent
 from perfkit.cli.command import app, console
-from perfkit.cli.options import SOLVER_HELP, JsonOut, NoProgress, Quiet, parse_options, split_list
+from perfkit.cli.options import SOLVER_HELP, JsonOut, NoProgress, Plugin, Quiet, parse_options, split_list
 from perfkit.cli.output import copy_json, print_notes, print_paths, set_quiet
 from perfkit.cli.progress import RunsBar, progress_display
 from perfkit.cli.tables import fits, show
@@ -124,6 +124,7 @@ def compare_cmd(
     experiment: Optional[Path] = typer.Argument(None, help="experiment TOML (experiments/*.toml)"),
     solver: Optional[str] = typer.Option(None, help=SOLVER_HELP),
     solver_opt: List[str] = typer.Option([], "--solver-opt", help="KEY=VALUE passed to the solver (repeatable)"),
+    plugin: Plugin = [],
     tasks: Optional[str] = typer.Option(None, help="task spec as for perfkit run --tasks"),
     strategies: Optional[str] = typer.Option(None, help="comma-separated strategies"),
     backends: Optional[str] = typer.Option(None, help="comma-separated backends"),
@@ -150,7 +151,7 @@ def compare_cmd(
                                  backends=split_list(backends), workers=w if w is None or len(w) > 1 else w[0],
                                  repeats=repeats, warmup=warmup, timeout=timeout, chunk_size=chunk_size,
                                  solver_options=parse_options(solver_opt) or None, out=out_dir, store=store,
-                                 progress=RunsBar(progress), profile=profile)
+                                 progress=RunsBar(progress), profile=profile, plugins=plugin or None)
     print_summary(result)
     copy_json(result.report_dir / "report.json", json_out)
     _exit(result, allow_differences)

@@ -35,4 +35,12 @@ def describe(exc: ConfigError) -> str:
     hint = f" ({override} to go ahead)" if override else ""
     if flag is None:
         return str(exc)
-    return (f"{flag} {exc.value}: {exc.reason}" if exc.has_value else f"{flag}: {exc.reason}") + hint
+    return (f"{flag} {_typed(flag, exc.value)}: {exc.reason}" if exc.has_value else f"{flag}: {exc.reason}") + hint
+
+
+def _typed(flag: str, value: object) -> str:
+    """A value as the user typed it: a list is a flag's comma-separated value (``--workers 0,2``)
+    or an argument's words (``PHASE a b``), never Python's ``['0', '2']``."""
+    if not isinstance(value, (list, tuple)):
+        return str(value)
+    return (" " if flag.isupper() else ",").join(map(str, value))

@@ -90,25 +90,30 @@ def parse_workers(value: Any) -> tuple[int, ...]:
     items = value if isinstance(value, list) else [value]
     out: list[int] = []
     for item in items:
+        # each item is told alone (workers = 0, not the whole list): the one to correct
+        wrong = ConfigError("workers", item, f"expected {_SCHEMA['workers']}")
         if isinstance(item, bool):
-            raise ConfigError("workers", item, f"expected {_SCHEMA['workers']}")
+            raise wrong
         if isinstance(item, int):
-            out.append(item)
-            continue
-        text = str(item).strip()
-        try:
-            if text == "auto":
-                out.append(_cores())
-            elif ".." in text:
-                lo, hi = text.split("..", 1)
-                lo_i = _cores() if lo == "auto" else int(lo)
-                hi_i = _cores() if hi == "auto" else int(hi)
-                out.extend(range(lo_i, hi_i + 1))
-            else:
-                out.append(int(text))
-        except ValueError:
-            raise ConfigError("workers", item, f"expected {_SCHEMA['workers']}") from None
-    if not out or min(out) < 1:
+            counts = [item]
+        else:
+            text = str(item).strip()
+            try:
+                if text == "auto":
+                    counts = [_cores()]
+                elif ".." in text:
+                    lo, hi = text.split("..", 1)
+                    lo_i = _cores() if lo == "auto" else int(lo)
+                    hi_i = _cores() if hi == "auto" else int(hi)
+                    counts = list(range(lo_i, hi_i + 1))
+                else:
+                    counts = [int(text)]
+            except ValueError:
+                raise wrong from None
+        if not counts or min(counts) < 1:
+            raise wrong
+        out.extend(counts)
+    if not out:
         raise ConfigError("workers", value, f"expected {_SCHEMA['workers']}")
     return tuple(sorted(set(out)))
 
@@ -149,27 +154,50 @@ def experiment_from_dict(data: dict[str, Any], source: str = "experiment") -> Ex
                 raise bad(key)
             kw[key] = dict(value)
     exp = Experiment(**kw)
-    _in_file(source, check_strategies, exp.strategies)
+    _in_file(source, check_strategies, exp.strategies, exp.plugins)
+    _in_file(source, check_backends, exp.backends)
     return exp
 
 
-def _in_file(source: str, check: Any, value: Any) -> Any:
-    """``check(value)``, its ConfigError told as a field of the file ``source``."""
+def _in_file(source: str, check: Any, *values: Any) -> Any:
+    """``check(*values)``, its ConfigError told as a field of the file ``source``."""
     try:
-        return check(value)
+        return check(*values)
     except ConfigError as exc:
-        raise PerfkitError(f"{source}: field {exc.field!r}: {exc.value!r}: {exc.reason}") from None
+        shown = f" {exc.value!r}:" if exc.has_value else ""
+        raise PerfkitError(f"{source}: field {exc.field!r}:{shown} {exc.reason}") from None
 
 
-def check_strategies(names: Sequence[str]) -> tuple[str, ...]:
-    """The names when every one is a registered strategy; a ConfigError on ``strategies`` otherwise."""
+def check_strategies(names: Sequence[str], plugins: Sequence[str] = ()) -> tuple[str, ...]:
+    """The names when there is one and every one is a registered strategy, once ``plugins``
+    (which may register one) are imported; a ConfigError on ``strategies`` (or ``plugins``)
+    otherwise."""
     from perfkit import strategies
+    from perfkit.runner import import_plugins
 
+    if not names:
+        raise ConfigError("strategies", reason="expected at least one strategy")
+    import_plugins(plugins)
     for name in names:
         try:
             strategies.get(name)
         except ConfigError as exc:
             raise ConfigError("strategies", name, exc.reason) from None
+    return tuple(names)
+
+
+def check_backends(names: Sequence[str]) -> tuple[str, ...]:
+    """The names when there is one and every one is a backend; a ConfigError on ``backends``
+    otherwise."""
+    from perfkit.backends import check_backend
+
+    if not names:
+        raise ConfigError("backends", reason="expected at least one backend")
+    for name in names:
+        try:
+            check_backend(name)
+        except ConfigError as exc:
+            raise ConfigError("backends", name, exc.reason) from None
     return tuple(names)
 
 
@@ -224,10 +252,13 @@ def with_overrides(exp: Experiment, **overrides: Any) -> Experiment:
     if "workers" in kw:
         w = kw["workers"]
         kw["workers"] = parse_workers(list(w) if isinstance(w, (list, tuple)) else w)
+    if "plugins" in kw:  # the caller's plugins add to the file's, as its solver options do
+        kw["plugins"] = tuple(dict.fromkeys((*exp.plugins, *kw["plugins"])))
     if "solver_options" in kw:
         kw["solver_options"] = {**exp.solver_options, **kw["solver_options"]}
     exp = replace(exp, **kw)
-    check_strategies(exp.strategies)
+    check_strategies(exp.strategies, exp.plugins)
+    check_backends(exp.backends)
     if isinstance(exp.repeats, bool) or not isinstance(exp.repeats, int) or exp.repeats < 1:
         raise ConfigError("repeats", exp.repeats, "expected an integer ≥ 1")
     if isinstance(exp.warmup, bool) or not isinstance(exp.warmup, int) or exp.warmup < 0:

@@ -17,7 +17,7 @@ import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -114,7 +114,9 @@ def _cpu_self_s() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-def _import_plugins(plugins: tuple[str, ...]) -> None:
+def import_plugins(plugins: Sequence[str]) -> None:
+    """Import every plugin module (one may register a strategy); a ConfigError on ``plugins``
+    naming the module that fails."""
     for module in plugins:
         try:
             importlib.import_module(module)
@@ -138,7 +140,7 @@ def check(config: RunConfig) -> None:
     config.validate()
     check_backend(config.backend)
     check_backend_options(config.backend, config.backend_options)
-    _import_plugins(config.plugins)  # a plugin may register the strategy
+    import_plugins(config.plugins)  # a plugin may register the strategy
     strategies.get(config.strategy)
 
 

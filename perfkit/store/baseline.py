@@ -180,15 +180,16 @@ def check_comparable(baseline: Side, current: Side) -> None:
                                 f"revision here as the base")
 
 
-def resolve_baseline(spec: str, directory: Path = BASELINE_DIR) -> Path:
-    """A baseline argument as a path: a run folder, a JSON file, or a NAME in ``directory``."""
+def resolve_baseline(spec: str, directory: Path = BASELINE_DIR, field: str = "baseline") -> Path:
+    """A baseline argument as a path: a run folder, a JSON file, or a NAME in ``directory``;
+    a ConfigError on ``field`` (the argument it came from) when it is none of them."""
     path = Path(spec)
     if path.exists():
         return path
     named = directory / f"{spec}.json"
     if named.exists():
         return named
-    raise ConfigError("baseline", spec, f"no such run folder, baseline file or baseline name in {directory}")
+    raise ConfigError(field, spec, f"no such run folder, baseline file or baseline name in {directory}")
 
 
 def load_side(specs: Sequence[str | Path], label: str) -> Side:
@@ -196,7 +197,7 @@ def load_side(specs: Sequence[str | Path], label: str) -> Side:
     the field the specs came from (``baseline``, ``current``)."""
     if not specs:
         raise ConfigError(label, reason="give at least one run folder or baseline file")
-    paths = [resolve_baseline(str(s)) for s in specs]
+    paths = [resolve_baseline(str(s), field=label) for s in specs]
     files = [p for p in paths if p.is_file()]
     if files:
         if len(paths) > 1:

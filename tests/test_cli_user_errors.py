@@ -1,0 +1,136 @@
+"""A new user's plausible mistakes, through the real entry point: each is one line on stderr
+naming the flag (or the experiment file's field) and the one value to correct, as typed —
+never Python's list repr, never another verb's flag — and exit status 2, with nothing run.
+
+Every case fails before a solver is built, in-process (``perfkit.cli.main``): none runs a run.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from perfkit.cli.app import main
+
+
+def perfkit(args: list[str], capsys) -> tuple[int, str]:
+    """Run ``perfkit ARGS`` in-process: (exit status, stderr)."""
+    with pytest.raises(SystemExit) as info:  # any other exception fails the test, as a traceback would
+        main(args)
+    _, err = capsys.readouterr()
+    return info.value.code, err
+
+
+def one_line(code: int, err: str) -> str:
+    """The error line, after checking that it is the only one and that the exit status is 2."""
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("perfkit: error: "), err
+    assert "[" not in lines[0], err  # no list repr
+    return lines[0]
+
+
+def compare(args: list[str], tmp_path: Path, capsys) -> str:
+    store = tmp_path / "runs"
+    code, err = perfkit(["compare", "--solver", "synthetic", "--tasks", "synthetic:1x1+1", "--store", str(store),
+                         "--out", str(tmp_path / "report"), "--no-progress", *args], capsys)
+    line = one_line(code, err)
+    assert not store.exists() or not any(store.iterdir()), "nothing runs after a bad value"
+    return line
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["--workers", "0,2"], "--workers 0:"),                       # the bad count, not ['0', '2']
+    (["--workers", "2,1..0"], "--workers 1..0:"),
+    (["--backends", "thread,proces"], "--backends proces: unknown backend"),  # compare's flag, not run's
+    (["--strategies", ","], "--strategies: expected at least one strategy"),  # not a run of the reference alone
+    (["--backends", ","], "--backends: expected at least one backend"),
+])
+def test_compare_names_the_value_to_correct_by_its_own_flag(args, expected, tmp_path, capsys):
+    assert compare(args, tmp_path, capsys).startswith(f"perfkit: error: {expected}")
+
+
+@pytest.mark.parametrize("field,value,expected", [
+    ("backends", '["proces"]', "field 'backends': 'proces': unknown backend"),
+    ("workers", "[2, 0]", "field 'workers': 0:"),
+    ("plugins", '["perfkit_no_such_plugin"]', "field 'plugins': 'perfkit_no_such_plugin': cannot import"),
+])
+def test_an_experiment_files_bad_field_is_named_in_the_file(field, value, expected, tmp_path, capsys):
+    experiment = tmp_path / "x.toml"
+    experiment.write_text(f'solver = "synthetic"\ntasks = "synthetic:1x1+1"\n{field} = {value}\n')
+    code, err = perfkit(["compare", str(experiment), "--store", str(tmp_path / "runs")], capsys)
+    assert one_line(code, err).startswith(f"perfkit: error: {experiment}: {expected}")
+
+
+def test_an_experiment_may_use_the_strategy_its_plugin_registers(tmp_path, monkeypatch):
+    """The file's ``plugins`` are imported before its strategies are checked (as the runner
+    imports them before it plans): a strategy registered by a plugin was refused at load."""
+    from perfkit import strategies
+    from perfkit.orchestration.experiment import load_experiment, with_overrides
+
+    (tmp_path / "walkthrough_plugin.py").write_text(
+        "from perfkit.strategies import Plan, register\n"
+        "def backwards(samples, candidates, workers, chunk_size):\n"
+        "    return Plan(stages=(tuple(tuple((s, i, c) for c in reversed(candidates)) for s, i in samples),))\n"
+        "register('walkthrough-backwards', backwards)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(strategies, "_REGISTRY", dict(strategies._REGISTRY))  # the registration stays here
+    monkeypatch.delitem(sys.modules, "walkthrough_plugin", raising=False)
+    experiment = tmp_path / "x.toml"
+    experiment.write_text('solver = "synthetic"\ntasks = "synthetic:1x1+1"\nplugins = ["walkthrough_plugin"]\n'
+                          'strategies = ["sequential", "walkthrough-backwards"]\n')
+    assert load_experiment(experiment).strategies == ("sequential", "walkthrough-backwards")
+    # on the command line, --plugin adds to the file's plugins
+    exp = with_overrides(load_experiment(experiment), plugins=["json"])
+    assert exp.plugins == ("walkthrough_plugin", "json")
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["--strategies", "hybird"], "--strategies hybird: unknown strategy"),   # predict's flag, not run's
+    (["--machines", "0"], "--machines 0:"),                                  # not the worker counts it scales
+    (["--workers", "1,0"], "--workers 0:"),
+    (["--timeout", "1,0"], "--timeout 0.0:"),
+    (["--chunk-size", "0"], "--chunk-size 0:"),
+])
+def test_predict_names_the_value_to_correct(args, expected, tmp_path, capsys):
+    code, err = perfkit(["predict", str(tmp_path / "no-run"), *args], capsys)  # checked before the run is read
+    assert one_line(code, err).startswith(f"perfkit: error: {expected}")
+
+
+def test_history_names_an_unknown_metric(tmp_path, capsys):
+    code, err = perfkit(["history", "--metric", "instr", "--store", str(tmp_path)], capsys)
+    assert one_line(code, err) == "perfkit: error: --metric instr: expected one of instructions, wall, cpu"
+
+
+def test_gate_names_the_side_that_does_not_exist(tmp_path, capsys):
+    missing = tmp_path / "nope"
+    code, err = perfkit(["gate", "--baseline", "ci-arc", "--current", str(missing), "--store", str(tmp_path)], capsys)
+    assert one_line(code, err).startswith(f"perfkit: error: --current {missing}: no such run folder")
+    code, err = perfkit(["baseline", "save", "x", str(missing), "--directory", str(tmp_path)], capsys)
+    assert one_line(code, err).startswith(f"perfkit: error: RUNS {missing}: no such run folder")
+
+
+@pytest.mark.parametrize("field,value,expected", [
+    ("phases", ["baseline"], "PHASE baseline: "),       # an argument's words
+    ("workers", [0, 2], "--workers 0,2: "),            # a flag's comma-separated value
+    ("timeouts", (0.5, 0.0), "--timeout 0.5,0.0: "),
+])
+def test_a_list_value_is_told_as_typed(field, value, expected):
+    from perfkit.cli.flags import describe
+    from perfkit.model import ConfigError
+
+    assert describe(ConfigError(field, value, "why")) == f"{expected}why"
+
+
+def test_a_complete_run_without_its_summary_is_a_torn_folder_not_a_zero_second_run(tmp_path, capsys):
+    """The writer marks meta.json complete before it writes summary.json (a full disk can stop
+    it between the two): the report read such a run as 0 s of wall and CPU."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "meta.json").write_text(json.dumps({"state": "complete", "config": {}}))
+    (run / "units.jsonl").write_text("")
+    code, err = perfkit(["report", str(run), "--out", str(tmp_path / "report")], capsys)
+    assert one_line(code, err).startswith(f"perfkit: error: {run / 'summary.json'}: missing")
