@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -147,3 +148,23 @@ def test_ctrl_c_outside_any_verb_is_the_same_line_and_status_130(monkeypatch, ca
         app.main(["history", "--help"])
     assert exit_.value.code == 130
     assert capsys.readouterr().err.strip() == "perfkit: interrupted"
+
+
+@pytest.mark.slow  # a perfkit subprocess with a process backend
+def test_ctrl_c_while_the_forkserver_imports_prints_no_traceback(tmp_path):
+    """A terminal's Ctrl-C reaches every process of the group, the forkserver too, which
+    ignores it only once it has imported the preloaded modules: pressed earlier (while a
+    comparison starts its first process run), it printed the forkserver's KeyboardInterrupt
+    traceback. The plugin below is preloaded in the forkserver and presses Ctrl-C there."""
+    (tmp_path / "ctrl_c_in_forkserver.py").write_text(
+        "import os, signal, sys\n"
+        "if sys.argv[:1] == ['-c']:  # the forkserver (python -c ...), not perfkit's own process\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n")
+    done = subprocess.run([sys.executable, "-m", "perfkit", "run", "--plugin", "ctrl_c_in_forkserver",
+                           "--solver", "synthetic", "--tasks", "synthetic:1x1+1", "--backend", "process",
+                           "--strategy", "sample-parallel", "--workers", "1", "--store", str(tmp_path / "runs"),
+                           "--no-progress"],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert "KeyboardInterrupt" not in done.stderr, done.stderr
+    assert done.returncode == 0, done.stderr

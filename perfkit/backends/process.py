@@ -46,6 +46,7 @@ import signal
 import socket
 import struct
 import sys
+import threading
 import time
 import types
 from collections import deque
@@ -111,6 +112,24 @@ def main_not_reimported() -> Iterator[None]:
     finally:
         if main is not None:
             sys.modules["__main__"] = main
+
+
+def _start_forkserver() -> None:
+    """Start multiprocessing's forkserver, unless it runs, with Ctrl-C ignored (an ignored signal
+    stays ignored across exec). A terminal's Ctrl-C reaches every process of the group, and the
+    forkserver ignores it only once it has imported the preloaded modules: pressed earlier, it
+    killed the forkserver with a KeyboardInterrupt traceback on the user's terminal. Only the
+    fork and exec are covered: perfkit's own handler is back before the server's imports."""
+    from multiprocessing import forkserver
+
+    if threading.current_thread() is not threading.main_thread():  # signal.signal: main thread only
+        forkserver.ensure_running()
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _kill_group(pid: int) -> None:
@@ -395,6 +414,8 @@ class ProcessBackend:
             module = resolve_spec(solver.spec).partition(":")[0]
             self.ctx.set_forkserver_preload(["perfkit.backends.process", module, *solver.plugins])
             self._preloaded = True
+        if forkserver:
+            _start_forkserver()
         for w in [w for w in self.pool if not w.process.is_alive()]:
             self._drop(w)
         while len(self.pool) < workers:
