@@ -16,7 +16,7 @@ import pytest
 from perfkit.cli.app import main
 
 
-def perfkit(args: list[str], capsys) -> tuple[int, str]:
+def perfkit_cli(args: list[str], capsys) -> tuple[int, str]:
     """Run ``perfkit ARGS`` in-process: (exit status, stderr)."""
     with pytest.raises(SystemExit) as info:  # any other exception fails the test, as a traceback would
         main(args)
@@ -35,7 +35,7 @@ def one_line(code: int, err: str) -> str:
 
 def compare(args: list[str], tmp_path: Path, capsys) -> str:
     store = tmp_path / "runs"
-    code, err = perfkit(["compare", "--solver", "synthetic", "--tasks", "synthetic:1x1+1", "--store", str(store),
+    code, err = perfkit_cli(["compare", "--solver", "synthetic", "--tasks", "synthetic:1x1+1", "--store", str(store),
                          "--out", str(tmp_path / "report"), "--no-progress", *args], capsys)
     line = one_line(code, err)
     assert not store.exists() or not any(store.iterdir()), "nothing runs after a bad value"
@@ -61,7 +61,7 @@ def test_compare_names_the_value_to_correct_by_its_own_flag(args, expected, tmp_
 def test_an_experiment_files_bad_field_is_named_in_the_file(field, value, expected, tmp_path, capsys):
     experiment = tmp_path / "x.toml"
     experiment.write_text(f'solver = "synthetic"\ntasks = "synthetic:1x1+1"\n{field} = {value}\n')
-    code, err = perfkit(["compare", str(experiment), "--store", str(tmp_path / "runs")], capsys)
+    code, err = perfkit_cli(["compare", str(experiment), "--store", str(tmp_path / "runs")], capsys)
     assert one_line(code, err).startswith(f"perfkit: error: {experiment}: {expected}")
 
 
@@ -96,20 +96,20 @@ def test_an_experiment_may_use_the_strategy_its_plugin_registers(tmp_path, monke
     (["--chunk-size", "0"], "--chunk-size 0:"),
 ])
 def test_predict_names_the_value_to_correct(args, expected, tmp_path, capsys):
-    code, err = perfkit(["predict", str(tmp_path / "no-run"), *args], capsys)  # checked before the run is read
+    code, err = perfkit_cli(["predict", str(tmp_path / "no-run"), *args], capsys)  # checked before the run is read
     assert one_line(code, err).startswith(f"perfkit: error: {expected}")
 
 
 def test_history_names_an_unknown_metric(tmp_path, capsys):
-    code, err = perfkit(["history", "--metric", "instr", "--store", str(tmp_path)], capsys)
+    code, err = perfkit_cli(["history", "--metric", "instr", "--store", str(tmp_path)], capsys)
     assert one_line(code, err) == "perfkit: error: --metric instr: expected one of instructions, wall, cpu"
 
 
 def test_gate_names_the_side_that_does_not_exist(tmp_path, capsys):
     missing = tmp_path / "nope"
-    code, err = perfkit(["gate", "--baseline", "ci-arc", "--current", str(missing), "--store", str(tmp_path)], capsys)
+    code, err = perfkit_cli(["gate", "--baseline", "ci-arc", "--current", str(missing), "--store", str(tmp_path)], capsys)
     assert one_line(code, err).startswith(f"perfkit: error: --current {missing}: no such run folder")
-    code, err = perfkit(["baseline", "save", "x", str(missing), "--directory", str(tmp_path)], capsys)
+    code, err = perfkit_cli(["baseline", "save", "x", str(missing), "--directory", str(tmp_path)], capsys)
     assert one_line(code, err).startswith(f"perfkit: error: RUNS {missing}: no such run folder")
 
 
@@ -132,5 +132,21 @@ def test_a_complete_run_without_its_summary_is_a_torn_folder_not_a_zero_second_r
     run.mkdir()
     (run / "meta.json").write_text(json.dumps({"state": "complete", "config": {}}))
     (run / "units.jsonl").write_text("")
-    code, err = perfkit(["report", str(run), "--out", str(tmp_path / "report")], capsys)
+    code, err = perfkit_cli(["report", str(run), "--out", str(tmp_path / "report")], capsys)
     assert one_line(code, err).startswith(f"perfkit: error: {run / 'summary.json'}: missing")
+
+
+def test_an_interrupted_comparison_says_what_to_do_beside_resuming_its_run(tmp_path, capsys, monkeypatch):
+    """The resume line finishes the one run that was interrupted, not the comparison."""
+    import perfkit
+    from perfkit.model import RunInterrupted
+
+    def interrupted(*args, **kwargs):
+        raise RunInterrupted(tmp_path / "runs" / "r1")
+
+    monkeypatch.setattr(perfkit, "compare", interrupted)
+    code, err = perfkit_cli(["compare", "--store", str(tmp_path / "runs"), "--no-progress"], capsys)
+    assert code == 130, err
+    lines = err.strip().splitlines()
+    assert lines[0].startswith(f"perfkit: comparison interrupted; its runs so far are in {tmp_path / 'runs'}"), err
+    assert lines[1] == f"perfkit: run interrupted; resume it with: perfkit run --resume {tmp_path / 'runs' / 'r1'}"

@@ -15,7 +15,7 @@ from perfkit.cli.options import SOLVER_HELP, JsonOut, NoProgress, Plugin, Quiet,
 from perfkit.cli.output import copy_json, print_notes, print_paths, set_quiet
 from perfkit.cli.progress import RunsBar, progress_display
 from perfkit.cli.tables import fits, show
-from perfkit.model import DEFAULT_STORE
+from perfkit.model import DEFAULT_STORE, RunInterrupted
 
 # perfkit.reports and the analysis modules are imported where they are used: they pull in
 # scipy and matplotlib (~1.5 s), which `perfkit --version`, `-h` and every other verb do not need.
@@ -146,12 +146,20 @@ def compare_cmd(
 
     set_quiet(quiet)
     w = split_list(workers)
-    with progress_display(not (quiet or no_progress)) as progress:
-        result = perfkit.compare(experiment, solver=solver, tasks=tasks, strategies=split_list(strategies),
-                                 backends=split_list(backends), workers=w if w is None or len(w) > 1 else w[0],
-                                 repeats=repeats, warmup=warmup, timeout=timeout, chunk_size=chunk_size,
-                                 solver_options=parse_options(solver_opt) or None, out=out_dir, store=store,
-                                 progress=RunsBar(progress), profile=profile, plugins=plugin or None)
+    try:
+        with progress_display(not (quiet or no_progress)) as progress:
+            result = perfkit.compare(experiment, solver=solver, tasks=tasks, strategies=split_list(strategies),
+                                     backends=split_list(backends), workers=w if w is None or len(w) > 1 else w[0],
+                                     repeats=repeats, warmup=warmup, timeout=timeout, chunk_size=chunk_size,
+                                     solver_options=parse_options(solver_opt) or None, out=out_dir, store=store,
+                                     progress=RunsBar(progress), profile=profile, plugins=plugin or None)
+    except RunInterrupted:
+        # the resume line that follows finishes one run, not the comparison: say what does
+        console.quiet = False
+        console.print(f"perfkit: comparison interrupted; its runs so far are in {store}: run the comparison "
+                      "again, or render complete runs with perfkit report RUN_DIR...",
+                      highlight=False, markup=False, soft_wrap=True)
+        raise
     print_summary(result)
     copy_json(result.report_dir / "report.json", json_out)
     _exit(result, allow_differences)
