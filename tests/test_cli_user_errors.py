@@ -150,3 +150,21 @@ def test_an_interrupted_comparison_says_what_to_do_beside_resuming_its_run(tmp_p
     lines = err.strip().splitlines()
     assert lines[0].startswith(f"perfkit: comparison interrupted; its runs so far are in {tmp_path / 'runs'}"), err
     assert lines[1] == f"perfkit: run interrupted; resume it with: perfkit run --resume {tmp_path / 'runs' / 'r1'}"
+
+
+def test_strategies_lists_those_a_plugin_registers(tmp_path, capsys, monkeypatch):
+    from perfkit import strategies
+
+    (tmp_path / "walkthrough_listed.py").write_text(
+        "from perfkit.strategies import Plan, register\n"
+        "register('walkthrough-listed', lambda samples, candidates, workers, chunk_size: Plan(stages=()),\n"
+        "         description='a plugin strategy')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(strategies, "_REGISTRY", dict(strategies._REGISTRY))  # the registration stays here
+    monkeypatch.delitem(sys.modules, "walkthrough_listed", raising=False)
+    with pytest.raises(SystemExit) as info:
+        main(["strategies", "--plugin", "walkthrough_listed"])
+    out, err = capsys.readouterr()
+    assert info.value.code in (0, None), err
+    assert ["walkthrough-listed", "candidate-level", "a plugin strategy"] in [line.split(maxsplit=2) for line in
+                                                                          out.splitlines()]

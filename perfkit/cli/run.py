@@ -82,10 +82,12 @@ def tasks_list(spec: str = typer.Argument("default", help="a task spec as for --
 
 
 @app.command("strategies")
-def strategies_list() -> None:
-    """List the registered strategies."""
+def strategies_list(plugin: opt.Plugin = []) -> None:
+    """List the registered strategies (with --plugin: also those a module registers)."""
     from perfkit import strategies
+    from perfkit.runner import import_plugins
 
+    import_plugins(plugin)
     for name in strategies.names():
         s = strategies.get(name)
         out.print(f"{name}\t{'sample-level' if s.sample_level else 'candidate-level'}\t{s.description}",
