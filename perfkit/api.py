@@ -47,6 +47,7 @@ from perfkit.reports import phases as phase_report
 from perfkit.reports import write_report
 from perfkit.runner import resume, run
 from perfkit.store import DEFAULT_STORE, Run, find_runs, load_run
+from perfkit.store.folder import output_folder
 from perfkit.store.baseline import (
     BASELINE_DIR,
     IncompatibleBuild,
@@ -123,6 +124,8 @@ def compare(experiment: str | Path | Experiment | None = None, *, solver: Option
                          solver_options=solver_options or None, name=name, plugins=plugins or None)
     # absolute, taken before any solver runs: a solver's chdir cannot move the report
     folder = (Path(out) if out is not None else _stamped("compare")).absolute()
+    if out is not None:  # the caller's folder is made first: one that cannot be (a file's name) fails before the runs
+        output_folder(folder)
     ran = run_experiment(exp, Path(store).absolute(), progress, task_list)
     links = profile_configs(ran.runs, folder, task_list) if profile else None
     return _report(ran.runs, folder, exp.name, links, ran.not_run)

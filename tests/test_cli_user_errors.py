@@ -168,3 +168,46 @@ def test_strategies_lists_those_a_plugin_registers(tmp_path, capsys, monkeypatch
     assert info.value.code in (0, None), err
     assert ["walkthrough-listed", "candidate-level", "a plugin strategy"] in [line.split(maxsplit=2) for line in
                                                                           out.splitlines()]
+
+
+@pytest.fixture(scope="module")
+def stored_run(tmp_path_factory) -> Path:
+    """One small complete run (inline, 2 units)."""
+    import perfkit
+    from perfkit.model import RunConfig
+
+    store = tmp_path_factory.mktemp("store")
+    return perfkit.run(RunConfig(solver="synthetic", tasks="synthetic:1x1+0", solver_options={"candidates": 2}),
+                       store_dir=store).path
+
+
+@pytest.mark.slow  # a run, and the analysis modules' import
+@pytest.mark.parametrize("verb", [
+    ["report", "RUN"], ["phases", "RUN", "RUN"],
+    ["compare", "--solver", "synthetic", "--tasks", "synthetic:1x1+1"],
+    ["profile", "--solver", "synthetic", "--tasks", "synthetic:1x1+1", "--no-baseline"],
+])
+def test_an_output_folder_that_cannot_be_made_is_one_line(verb, stored_run, tmp_path, capsys):
+    """``--out`` naming a file was mkdir's traceback (after every run, for compare)."""
+    taken = tmp_path / "report.md"
+    taken.write_text("")
+    store = tmp_path / "runs"
+    args = [str(stored_run) if v == "RUN" else v for v in verb]
+    code, err = perfkit_cli([*args, "--out", str(taken), *(["--store", str(store)] if "RUN" not in verb else [])],
+                            capsys)
+    assert code == 2 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1].startswith(f"perfkit: error: {taken}: cannot create the "), err
+    assert not store.exists() or not any(store.iterdir()), "nothing runs before the folder is made"
+
+
+def test_a_meta_json_value_that_cannot_be_is_named_by_its_field(tmp_path, capsys):
+    """A hand-edited meta.json ran into the analysis: ValueError: invalid literal for int()."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "meta.json").write_text(json.dumps({"state": "complete", "config": {"solver": "synthetic", "tasks": "synthetic:1",
+                                                                           "workers": "two"}}))
+    (run / "summary.json").write_text(json.dumps({"state": "complete"}))
+    (run / "units.jsonl").write_text("")
+    code, err = perfkit_cli(["report", str(run), "--out", str(tmp_path / "report")], capsys)
+    assert one_line(code, err) == (f"perfkit: error: {run / 'meta.json'}: field 'config.workers': 'two': "
+                                   "expected an integer ≥ 1")

@@ -11,6 +11,7 @@ from typing import Any, Optional, Sequence
 
 from perfkit.reports import charts, html, json_report, markdown
 from perfkit.reports.document import build
+from perfkit.store.folder import output_folder
 
 #: The files of every report folder, by kind.
 REPORT_FILES = {"markdown": "report.md", "html": "report.html", "json": "report.json"}
@@ -21,8 +22,7 @@ def write_report(comparison: Any, out: str | Path, name: str = "comparison",
     """Render ``comparison`` into the folder ``out`` (created); returns the folder.
     ``profiles``: (title, href relative to ``out``, note) of profiles to link; ``left_out``: runs
     given but not complete (perfkit/analysis/runset.py ``LeftOut``), named in the report."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(out)
     done = charts.render_all(comparison, out)
     doc = build(comparison, done, name, profiles, left_out)
     (out / REPORT_FILES["markdown"]).write_text(markdown.render(doc), encoding="utf-8")

@@ -14,6 +14,7 @@ from perfkit.analysis.phases import Phase  # noqa: E402
 from perfkit.analysis.text import count, signed_percent  # noqa: E402
 from perfkit.reports import html, json_report, markdown  # noqa: E402
 from perfkit.reports.document import FAIL, PASS, UNSURE, Bullets, Document, Heading, Image, Para, Table  # noqa: E402
+from perfkit.store.folder import output_folder  # noqa: E402
 from perfkit.analysis.text import duration  # noqa: E402
 
 
@@ -97,7 +98,7 @@ def _battery_scores(phases: Sequence[Phase]) -> list:
 
 def write(phases: Sequence[Phase], out: Path) -> Path:
     """Write report.md, report.html, report.json and phases.png into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(out)
     png = chart(phases, out)
     doc = build(phases, png)
     files = {"markdown": out / "report.md", "html": out / "report.html", "json": out / "report.json", "chart": png}

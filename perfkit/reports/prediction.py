@@ -21,6 +21,7 @@ from perfkit.analysis.prediction.predict import (PARTS, Prediction, Sweep, doubt
 from perfkit.reports import REPORT_FILES, html, json_report, markdown  # noqa: E402
 from perfkit.analysis.text import number  # noqa: E402
 from perfkit.reports.document import Bullets, Document, Heading, Image, Para, Table  # noqa: E402
+from perfkit.store.folder import output_folder  # noqa: E402
 
 #: At most this many units listed by name per timeout.
 MAX_CUT_NAMES = 8
@@ -160,8 +161,7 @@ def _cuts(s: Sweep) -> list:
 def write(s: Sweep, out: Path, title: str = "prediction") -> Path:
     """Write report.md, report.html, report.json (kind ``prediction`` of
     perfkit/reports/report.schema.json) and the chart into ``out``; returns ``out``."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(out)
     doc = build(s, chart(s, out), title)
     (out / REPORT_FILES["markdown"]).write_text(markdown.render(doc), encoding="utf-8")
     (out / REPORT_FILES["html"]).write_text(html.render(doc), encoding="utf-8")

@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 import pandas as pd
 
-from perfkit.model import PerfkitError, RunConfig
+from perfkit.model import ConfigError, PerfkitError, RunConfig
 from perfkit.model.command import Span
 
 
@@ -134,6 +134,11 @@ class Run:
             run_summary = RunSummary.from_record(summary)
         except (TypeError, ValueError, AttributeError) as exc:
             raise PerfkitError(f"{Path(path) / 'meta.json'}: field 'config' or summary.json: {exc}") from None
+        try:  # a hand-edited or foreign meta.json: its value named here, not a traceback deep in the analysis
+            config.validate()
+        except ConfigError as exc:
+            shown = f" {exc.value!r}:" if exc.has_value else ""
+            raise PerfkitError(f"{Path(path) / 'meta.json'}: field 'config.{exc.field}':{shown} {exc.reason}") from None
         return cls(Path(path), config, run_summary, units, meta, pd.DataFrame() if scores is None else scores)
 
     @property

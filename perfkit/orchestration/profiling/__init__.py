@@ -39,6 +39,7 @@ from perfkit.orchestration.profiling.result import (
     short_path,
 )
 from perfkit.runner import check
+from perfkit.store.folder import output_folder
 
 
 def profile(config: RunConfig, profiler: str = "pyinstrument", out_dir: str | Path | None = None, *,
@@ -74,8 +75,7 @@ def profile(config: RunConfig, profiler: str = "pyinstrument", out_dir: str | Pa
             raise ConfigError("profiler", profiler, "gil, idle and nonblocking are py-spy settings: use py-spy")
     check(config)  # every value valid before the output folder is made
     # absolute, taken once: a solver's chdir during the run cannot move the output
-    out = (Path(out_dir) if out_dir is not None else default_out_dir()).absolute()
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder((Path(out_dir) if out_dir is not None else default_out_dir()).absolute(), "profile folder")
     runs = Path(store_dir).absolute() if store_dir is not None else out / "runs"
     tasks = list(tasks) if tasks is not None else None
     if profiler == "pyinstrument":
