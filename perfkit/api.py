@@ -345,6 +345,10 @@ def history(metric: str = "instructions", benchmark: Optional[str] = None,
     records = read_history(Path(store), metric)
     if not records:
         raise ConfigError("store", str(store), f"no {metric} measurements in its history yet")
+    measured = list(dict.fromkeys(r.benchmark for r in records))
+    if benchmark is not None and benchmark not in measured:
+        raise ConfigError("benchmark", benchmark, f"no {metric} measurements of it in {store} (measured: "
+                          + "; ".join(measured) + ")")
     return history_of(records, metric, benchmark or records[-1].benchmark)
 
 

@@ -211,3 +211,13 @@ def test_a_meta_json_value_that_cannot_be_is_named_by_its_field(tmp_path, capsys
     code, err = perfkit_cli(["report", str(run), "--out", str(tmp_path / "report")], capsys)
     assert one_line(code, err) == (f"perfkit: error: {run / 'meta.json'}: field 'config.workers': 'two': "
                                    "expected an integer ≥ 1")
+
+
+def test_history_names_an_unknown_benchmark(tmp_path, capsys):
+    """It printed the history of no measurement ("too few measurements"), exit 0."""
+    (tmp_path / "history.jsonl").write_text(json.dumps(
+        {"time": "2026-11-30T20:51:47+0000", "commit": "c5d36fd4", "benchmark": "arc default sequential/inline×1",
+         "metric": "instructions", "value": 1.8e9, "source": "gate", "build": "939751ad"}) + "\n")
+    code, err = perfkit_cli(["history", "--store", str(tmp_path), "--benchmark", "arc defualt"], capsys)
+    assert one_line(code, err) == (f"perfkit: error: --benchmark arc defualt: no instructions measurements of it in "
+                                   f"{tmp_path} (measured: arc default sequential/inline×1)")

@@ -16,7 +16,7 @@ FLAGS = {
     "runs": "RUNS", "name": "NAME", "phases": "PHASE", "allow_mixed": "--allow-mixed",
     "warmup": "--warmup", "base": "--base", "pairs": "--pairs",
     "instruction_threshold": "--instruction-threshold", "store": "--store", "metric": "--metric",
-    "backend_options.scheduler": "--scheduler",
+    "backend_options.scheduler": "--scheduler", "benchmark": "--benchmark",
     "run_dir": "RUN_DIR", "speed": "--speed", "cores": "--cores",
     "machines": "--machines", "timeouts": "--timeout", "chunk_sizes": "--chunk-size",
     "execution": "--generation/--startup", "gil_probe": "--gil-probe/--no-gil-probe",
