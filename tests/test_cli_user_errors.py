@@ -65,27 +65,35 @@ def test_an_experiment_files_bad_field_is_named_in_the_file(field, value, expect
     assert one_line(code, err).startswith(f"perfkit: error: {experiment}: {expected}")
 
 
-def test_an_experiment_may_use_the_strategy_its_plugin_registers(tmp_path, monkeypatch):
-    """The file's ``plugins`` are imported before its strategies are checked (as the runner
-    imports them before it plans): a strategy registered by a plugin was refused at load."""
+@pytest.fixture
+def plugin_strategy(tmp_path, monkeypatch) -> str:
+    """A plugin module (its name is returned) registering the strategy ``walkthrough-backwards``,
+    in a copy of the registry that the test's end restores."""
     from perfkit import strategies
-    from perfkit.orchestration.experiment import load_experiment, with_overrides
 
     (tmp_path / "walkthrough_plugin.py").write_text(
         "from perfkit.strategies import Plan, register\n"
         "def backwards(samples, candidates, workers, chunk_size):\n"
         "    return Plan(stages=(tuple(tuple((s, i, c) for c in reversed(candidates)) for s, i in samples),))\n"
-        "register('walkthrough-backwards', backwards)\n")
+        "register('walkthrough-backwards', backwards, description='a plugin strategy')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(strategies, "_REGISTRY", dict(strategies._REGISTRY))  # the registration stays here
+    monkeypatch.setattr(strategies, "_REGISTRY", dict(strategies._REGISTRY))
     monkeypatch.delitem(sys.modules, "walkthrough_plugin", raising=False)
+    return "walkthrough_plugin"
+
+
+def test_an_experiment_may_use_the_strategy_its_plugin_registers(plugin_strategy, tmp_path):
+    """The file's ``plugins`` are imported before its strategies are checked (as the runner
+    imports them before it plans): a strategy registered by a plugin was refused at load."""
+    from perfkit.orchestration.experiment import load_experiment, with_overrides
+
     experiment = tmp_path / "x.toml"
-    experiment.write_text('solver = "synthetic"\ntasks = "synthetic:1x1+1"\nplugins = ["walkthrough_plugin"]\n'
+    experiment.write_text(f'solver = "synthetic"\ntasks = "synthetic:1x1+1"\nplugins = ["{plugin_strategy}"]\n'
                           'strategies = ["sequential", "walkthrough-backwards"]\n')
     assert load_experiment(experiment).strategies == ("sequential", "walkthrough-backwards")
     # on the command line, --plugin adds to the file's plugins
     exp = with_overrides(load_experiment(experiment), plugins=["json"])
-    assert exp.plugins == ("walkthrough_plugin", "json")
+    assert exp.plugins == (plugin_strategy, "json")
 
 
 @pytest.mark.parametrize("args,expected", [
@@ -152,21 +160,12 @@ def test_an_interrupted_comparison_says_what_to_do_beside_resuming_its_run(tmp_p
     assert lines[1] == f"perfkit: run interrupted; resume it with: perfkit run --resume {tmp_path / 'runs' / 'r1'}"
 
 
-def test_strategies_lists_those_a_plugin_registers(tmp_path, capsys, monkeypatch):
-    from perfkit import strategies
-
-    (tmp_path / "walkthrough_listed.py").write_text(
-        "from perfkit.strategies import Plan, register\n"
-        "register('walkthrough-listed', lambda samples, candidates, workers, chunk_size: Plan(stages=()),\n"
-        "         description='a plugin strategy')\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(strategies, "_REGISTRY", dict(strategies._REGISTRY))  # the registration stays here
-    monkeypatch.delitem(sys.modules, "walkthrough_listed", raising=False)
+def test_strategies_lists_those_a_plugin_registers(plugin_strategy, capsys):
     with pytest.raises(SystemExit) as info:
-        main(["strategies", "--plugin", "walkthrough_listed"])
+        main(["strategies", "--plugin", plugin_strategy])
     out, err = capsys.readouterr()
     assert info.value.code in (0, None), err
-    assert ["walkthrough-listed", "candidate-level", "a plugin strategy"] in [line.split(maxsplit=2) for line in
+    assert ["walkthrough-backwards", "candidate-level", "a plugin strategy"] in [line.split(maxsplit=2) for line in
                                                                           out.splitlines()]
 
 
