@@ -87,6 +87,8 @@ class PhasesResult:
 
     phases: list[Phase]
     report_dir: Path
+    #: What reading the phases' runs skipped or worked around (a torn record), one sentence each.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -384,7 +386,7 @@ def phases(specs: Sequence[str], *, threshold: float = DEFAULT_THRESHOLD, store:
         loaded.append((runs[0].config.label or runs[0].path.name, runs))
     rows = phase_table(loaded, threshold)
     folder = phase_report.write(rows, Path(out) if out is not None else _stamped("phases"))
-    return PhasesResult(rows, folder)
+    return PhasesResult(rows, folder, [note for _, runs in loaded for r in runs for note in r.notes])
 
 
 def profile(config: RunConfig, profiler: str = "pyinstrument", out: str | Path | None = None,
@@ -402,6 +404,8 @@ class PredictResult:
     report_dir: Path
     #: Where the threads' GIL hand-over cost came from ("" when no thread backend was predicted).
     gil_probe: str = ""
+    #: What reading the run skipped or worked around (a torn record: fewer units to predict from).
+    notes: list[str] = field(default_factory=list)
 
 
 #: What ``predict`` sweeps unless told otherwise.
@@ -450,7 +454,8 @@ def predict(run_dir: str | Path, *, strategies: Sequence[str] = PREDICT_STRATEGI
     if probed is not None:
         result.assumptions.append(probed[1])
     folder = Path(out) if out is not None else _stamped("predict")
-    return PredictResult(result, prediction_report.write(result, folder, run.run_id), probed[1] if probed else "")
+    return PredictResult(result, prediction_report.write(result, folder, run.run_id), probed[1] if probed else "",
+                         list(run.notes))
 
 
 def _gil_probe(run: Run, directory: Path, again: bool, measure: bool) -> tuple[Any, str]:

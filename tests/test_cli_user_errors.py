@@ -220,3 +220,37 @@ def test_history_names_an_unknown_benchmark(tmp_path, capsys):
     code, err = perfkit_cli(["history", "--store", str(tmp_path), "--benchmark", "arc defualt"], capsys)
     assert one_line(code, err) == (f"perfkit: error: --benchmark arc defualt: no instructions measurements of it in "
                                    f"{tmp_path} (measured: arc default sequential/inline×1)")
+
+
+def _torn_copy(run: Path, tmp_path: Path) -> Path:
+    """A copy of ``run`` as a crash mid-write leaves it: no units.parquet, and units.jsonl ending
+    in half a record."""
+    import shutil
+
+    torn = tmp_path / "torn"
+    shutil.copytree(run, torn)
+    (torn / "units.parquet").unlink()
+    with open(torn / "units.jsonl", "ab") as units:
+        units.write(b'{"task_id": ["syn-0')
+    return torn
+
+
+@pytest.mark.slow  # a run, and a prediction
+def test_predict_says_what_reading_a_torn_run_skipped(stored_run, tmp_path):
+    """perfkit report warned about a torn record; predict predicted from the remaining units
+    without a word (and phases compared them, below)."""
+    import perfkit
+
+    torn = _torn_copy(stored_run, tmp_path)
+    result = perfkit.predict(torn, workers=[1], backends=["process"], measure=False, gil_probe=False,
+                             out=tmp_path / "predicted")
+    assert any("torn" in note for note in result.notes), result.notes
+
+
+@pytest.mark.slow  # a run
+def test_phases_warns_about_a_torn_run(stored_run, tmp_path, capsys):
+    torn = _torn_copy(stored_run, tmp_path)
+    with pytest.raises(SystemExit):
+        main(["phases", str(torn), str(torn), "--out", str(tmp_path / "phases")])
+    err = capsys.readouterr().err
+    assert f"perfkit: warning: {torn / 'units.jsonl'}: " in err and "torn" in err, err

@@ -181,7 +181,7 @@ def report_cmd(
     set_quiet(quiet)
     result = perfkit.report(run_dirs, out_dir, allow_mixed=allow_mixed)
     for run in result.runs:
-        print_notes(run)
+        print_notes(run.notes)
     print_summary(result)
     copy_json(result.report_dir / "report.json", json_out)
     _exit(result, allow_differences)

@@ -13,7 +13,7 @@ from rich.text import Text
 from perfkit.cli.command import app, baseline_app, console, out
 from perfkit.cli.options import (Backend, JsonOut, NoProgress, Quiet, Solver, SolverOpt, Strategy, Tasks, Timeout,
                                   parse_options)
-from perfkit.cli.output import copy_json, print_paths, set_quiet
+from perfkit.cli.output import copy_json, print_notes, print_paths, set_quiet
 from perfkit.cli.tables import show
 from perfkit.model import DEFAULT_STORE
 
@@ -129,6 +129,7 @@ def phases(
 
     set_quiet(quiet)
     result = perfkit.phases(phase, threshold=parse_threshold(threshold), store=store, out=out_dir)
+    print_notes(result.notes)
     doc = build(result.phases, result.report_dir / "phases.png")
     headline(doc.headline, not result.ok)
     rows = [(verdict(p), p.label, duration(p.wall_s), duration(p.cpu_s), str(p.candidates_ok), str(p.timeouts),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Iterable, Optional, Sequence
 
 from perfkit.cli.command import console, out
 
@@ -22,9 +22,10 @@ def print_paths(paths: Iterable[Path]) -> None:
         out.print(str(path), soft_wrap=True, highlight=False)
 
 
-def print_notes(run: Any) -> None:
-    """What reading or writing a run folder skipped or worked around, one warning line each."""
-    for note in run.notes:
+def print_notes(notes: Sequence[str]) -> None:
+    """What reading or writing a run folder skipped or worked around (``Run.notes``), one
+    warning line each."""
+    for note in notes:
         console.print(f"perfkit: warning: {note}", highlight=False, markup=False, soft_wrap=True)
 
 

@@ -10,7 +10,7 @@ import typer
 
 from perfkit.cli.command import app, console
 from perfkit.cli.options import Quiet, split_list
-from perfkit.cli.output import print_paths, set_quiet
+from perfkit.cli.output import print_notes, print_paths, set_quiet
 from perfkit.model import ConfigError
 
 
@@ -82,6 +82,7 @@ def predict_cmd(
                      task_budget_s=task_budget, speed=speed, cores=cores, machines=machines, execution=execution,
                      cooperative=cooperative, calibration_dir=calibration_dir, recalibrate=recalibrate,
                      gil_probe=gil_probe, out=out_dir)
+    print_notes(result.notes)
     s = result.sweep
     seq = s.predictions[0]
     console.print(f"sequential/inline×1 predicted {seq.wall_s:.3f} s (the run measured {s.workload.reference_wall_s:.3f} s)",

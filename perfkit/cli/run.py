@@ -59,7 +59,7 @@ def run(
             stored = perfkit.run(config, store, observer=observer, whole_command=True)
         observer.finished(stored.summary)  # the last frame agrees with the table below
     print_run_summary(stored)
-    print_notes(stored)
+    print_notes(stored.notes)
     print_paths([stored.path])
 
 
