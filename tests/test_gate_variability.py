@@ -161,3 +161,30 @@ def test_an_output_now_right_is_gained_against_a_baseline_and_a_difference_again
                                                      "output_hash_ref", "status_run", "output_hash_run", "kind"]
     # right → wrong is a changed output, gains or not
     assert not check_answers(right, wrong, gains=True).agrees
+
+
+def test_a_candidate_whose_outputs_varied_excuses_no_new_error_nor_timeout_of_its_other_units():
+    # review13: one varying output of c0 excused c0's new error and its new timeout 1 s past a
+    # 10 ms unit as "units of nondeterministic candidates", and the gate passed
+    import pandas as pd
+
+    from perfkit.analysis.answers import baseline_variability, check_answers
+
+    def units(*rows):
+        return pd.DataFrame([("t", "demo", i, "c0", *row) for i, row in enumerate(rows)],
+                            columns=["task_id", "split", "index", "candidate", "status", "output_hash", "wall_s"])
+
+    first = units(("ok", "a", 0.01), ("ok", "x", 0.01), ("ok", "y", 0.01))
+    second = units(("ok", "b", 0.01), ("ok", "x", 0.01), ("ok", "y", 0.01))
+    v = baseline_variability([first, second], ["r1", "r2"], 1.0)
+    now = units(("ok", "b", 0.01), ("error", None, 0.01), ("timeout", None, 1.0))
+    check = check_answers(first, now, "now", "current", reference_name="the baseline", variability=v, gains=True)
+    assert not check.agrees and len(check.real) == 2, check.sentence()
+    assert "1 new timeout (demo[2]×1), 1 new error (demo[1]×1); 1 more is the baseline's own variability" \
+        in check.sentence(), check.sentence()
+    # a candidate whose units ended differently (ok in one repeat, error in the other) explains an error
+    raised = units(("error", None, 0.01), ("ok", "x", 0.01), ("ok", "y", 0.01))
+    v = baseline_variability([first, raised], ["r1", "r2"], 1.0)
+    check = check_answers(first, units(("ok", "a", 0.01), ("error", None, 0.01), ("ok", "y", 0.01)), "now", "current",
+                          reference_name="the baseline", variability=v, gains=True)
+    assert check.agrees and "1 unit of a nondeterministic candidate (demo[1]×1)" in check.sentence(), check.sentence()

@@ -135,12 +135,17 @@ class ReferenceVariability:
             return np.zeros(len(df), bool)
         return _key_index(df).isin(_key_index(self.boundary))
 
-    def is_nondeterministic(self, df: pd.DataFrame) -> np.ndarray:
-        """A mask over ``df``'s rows: the unit's candidate is nondeterministic in its task."""
-        if df.empty or self.nondeterministic.empty:
+    def is_nondeterministic(self, df: pd.DataFrame, ends: bool = False) -> np.ndarray:
+        """A mask over ``df``'s rows: the unit's candidate is nondeterministic in its task; with
+        ``ends``, one whose units ended differently (ok, error) between reference runs — an
+        output that varied explains another output, not an exception or a timeout."""
+        nondet = self.nondeterministic
+        if ends and not nondet.empty:
+            nondet = nondet[[len(set(s.split("/")) - {"timeout"}) > 1 for s in nondet["statuses"]]]
+        if df.empty or nondet.empty:
             return np.zeros(len(df), bool)
         cols = ["task_id", "candidate"]
-        return pd.MultiIndex.from_frame(df[cols]).isin(pd.MultiIndex.from_frame(self.nondeterministic[cols]))
+        return pd.MultiIndex.from_frame(df[cols]).isin(pd.MultiIndex.from_frame(nondet[cols]))
 
 
 def reference_variability(references: Sequence[pd.DataFrame], run_ids: Sequence[str],
@@ -356,7 +361,10 @@ def _status_kinds(df: pd.DataFrame, v: Optional[ReferenceVariability]) -> np.nda
     run, ref = df["status_run"].to_numpy(), df["status_ref"].to_numpy()
     flip = (np.isin(ref, ENDED) & (run == "timeout")) | ((ref == "timeout") & np.isin(run, ENDED))
     boundary = v.is_boundary(df) if v is not None else np.zeros(len(df), bool)
-    nondet = v.is_nondeterministic(df) if v is not None else np.zeros(len(df), bool)
+    # a candidate whose outputs varied explains no new error nor timeout: only one whose units
+    # ended differently does, and only between ends (a random colouring raising now is a fault)
+    ended = np.isin(ref, ENDED) & np.isin(run, ENDED)
+    nondet = (v.is_nondeterministic(df, ends=True) & ended) if v is not None else np.zeros(len(df), bool)
     return np.select([flip & boundary, run == "crashed", nondet, run == "timeout", run == "error",
                       (ref == "timeout") & (run == "ok"), run == "ok"],
                      [BOUNDARY_FLIP, CRASH, NONDETERMINISTIC, NEW_TIMEOUT, NEW_ERROR, NOW_FINISHED, NOW_ANSWERED],
