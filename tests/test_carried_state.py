@@ -86,3 +86,41 @@ def test_units_the_machine_moved_are_not_called_solver_state(case):
     }[case]
     refs = [reference_run(cpu=0.0001, repeat=r) for r in (0, 1)] if case == "a tiny unit" else REFS
     assert _carried(refs + runs) == []
+
+
+def _moved_to(worker: str, unit=("demo", 3, "c005")):
+    """An edit of a built run: ``unit`` ran alone on ``worker`` (one started during the run)."""
+    def edit(df):
+        df.loc[_unit(df, *unit), "worker"] = worker
+        return df
+    return edit
+
+
+@pytest.mark.slow
+def test_a_unit_dearer_as_the_first_on_a_fresh_worker_is_said_to_have_had_nothing_before_it():
+    # review13, networkx: random_sequential on colour/demo[2] took 12 ms as the first unit of the
+    # worker started after independent_set's kill, 1.6 ms under sequential (it rebuilt the sample's
+    # graph), and the finding said state carried between units made it dearer
+    fresh = [clean_parallel(repeat=r, edit=lambda df: _moved_to("w9")(_dearer(0.3)(df))) for r in (0, 1)]
+    (found,) = _carried(REFS + fresh)
+    assert ("what differed is what ran before it on its worker: nothing did (it was the first unit on a worker just "
+            "started, or started again after a kill, in every run), where under sequential units before it built "
+            "what the solver keeps between units") in found.sentence, found.sentence
+    assert "made it dearer" not in found.sentence and "cold start's cost" in found.sentence
+    assert "300 ms, 300 ms of CPU, the first unit on its worker; under sequential" in found.evidence[0], found.evidence
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("pool_runs", [None, 1, 2])
+def test_the_first_unit_of_a_run_on_a_warm_pools_worker_is_not_said_to_have_had_nothing_before_it(pool_runs):
+    # perfkit compare keeps its process pool warm: a run's first unit on a worker of the pool ran
+    # after the run before it there; a pool the run started (pool_runs 1) had run nothing
+    summary = {} if pool_runs is None else {"resources": {"pool_runs": pool_runs}}
+    first = ("demo", 0, "c000")  # the first unit of w0
+    runs = [clean_parallel(repeat=r, edit=_dearer(0.3, first), summary=summary) for r in (0, 1)]
+    (found,) = _carried(REFS + runs)
+    if pool_runs == 1:
+        assert "nothing did" in found.sentence and "the first unit on its worker;" in found.evidence[0]
+    else:
+        assert "nothing did" not in found.sentence and "made it dearer there." in found.sentence, found.sentence
+        assert "the first unit on its worker in the run;" in found.evidence[0], found.evidence

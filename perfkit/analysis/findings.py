@@ -1084,7 +1084,7 @@ def _carried(c: "Comparison", levels: dict[str, list[float]], only: Optional[tup
     out: dict[bool, list] = {True: [], False: []}
     refs = reference_cost([r.units for r in c.runs_of(ref_group)]) if groups else None
     for figs in groups:
-        tables = [cost_against_reference(c.run_of(f).units, refs) for f in figs]
+        tables = [_fresh(c.run_of(f), cost_against_reference(c.run_of(f).units, refs)) for f in figs]
         levels[figs[0].name] = [float((t["cpu_s"] / t["level_cpu_s"]).median()) for t in tables if len(t)]
         for dearer, found in out.items():
             hits = [t[_stands_out(t, dearer)] for t in tables]
@@ -1092,6 +1092,16 @@ def _carried(c: "Comparison", levels: dict[str, list[float]], only: Optional[tup
             rows = [h.set_index(KEY) for h in hits] if keys else []
             found += [(figs[0].name, key, [r.loc[key] for r in rows]) for key in sorted(keys)]
     return out
+
+
+def _fresh(run, t: pd.DataFrame) -> pd.DataFrame:
+    """``t`` with ``fresh``: the unit was the first on a worker that had run nothing before it —
+    one started during the run (after a kill), or at its start by a pool the run started. A warm
+    pool's worker (``perfkit compare``: perfkit/backends/process.py ``pool_runs``) ran the run
+    before it, and a backend that does not say is taken to have run something."""
+    starts = run.units.groupby("worker")["started"].min().sort_values()
+    warm = set() if run.summary.resources.get("pool_runs") == 1 else set(starts.index[:run.config.workers])
+    return t.assign(fresh=t["position"].eq(0) & ~t["worker"].isin(warm))
 
 
 def _stands_out(t: pd.DataFrame, dearer: bool) -> pd.Series:
@@ -1124,12 +1134,26 @@ def _carried_state_finding(hits: list, dearer: bool, levels: dict[str, list[floa
             f"runs: {', '.join(units[:EVIDENCE_ROWS])}{' …' if len(units) > EVIDENCE_ROWS else ''}. Load and two "
             f"cores sharing memory bandwidth move every unit of a run alike, and a burst of other work one repeat, not "
             f"the same units in every repeat: what differed is what ran before {they} on {their} worker")
-    if dearer:
-        late = ("" if not timed_out else "; it timed out there and never under sequential" if one else
-                f"; {len(timed_out)} of them timed out there and never under sequential")
+    # the first unit on its worker in every run: nothing ran before it there (networkx: a sample's
+    # first unit on a worker started again after a kill rebuilt the sample's graph), so no state
+    # made it dearer: it lacked what units before it had built under sequential
+    first = {k for k in {k for _g, k, _r in hits}
+             if all(bool(r.fresh) for _g, key, rows in hits if key == k for r in rows)}
+    cold = "the first unit on a worker just started, or started again after a kill, in every run"
+    late = ("" if not timed_out else "; it timed out there and never under sequential" if one else
+            f"; {len(timed_out)} of them timed out there and never under sequential")
+    if dearer and len(first) == len(units):
+        text = (f"{head}: nothing did ({'it was' if one else 'each was'} {cold}), where under sequential units "
+                f"before {they} built what the solver keeps between units (a cache, a table built on first use): "
+                f"{'it' if one else 'they'} paid for building it again. The strategy's walls include that cold "
+                f"start's cost, not its parallelism's{late}.")
+    elif dearer:
+        it = "it" if len(first) == 1 else "them"
+        cold_too = "" if not first else (f"; {len(first)} of them had nothing before {it} there ({cold}) and paid "
+                                         f"for building what units before {it} had built under sequential")
         text = (f"{head}: state the solver carries between units (a cache that grows, a heap the garbage collector "
-                f"walks, a table built on first use) made {they} dearer there. The strategy's walls include that "
-                f"state's cost, not its parallelism's{late}.")
+                f"walks, a table built on first use) made {they} dearer there{cold_too}. The strategy's walls "
+                f"include that state's cost, not its parallelism's{late}.")
     else:
         text = (f"{head}: state the solver carries between units (a cache {'it' if one else 'they'} found filled, "
                 f"a table already built) did part of {their} work there. The strategy's speedup is partly that "
@@ -1138,9 +1162,11 @@ def _carried_state_finding(hits: list, dearer: bool, levels: dict[str, list[floa
     for group, key, rows in hits[:EVIDENCE_ROWS]:
         late_runs = sum(r.status == "timeout" for r in rows)
         ref = rows[0]
+        # (a warm pool's worker ran the run before this one: its position counts this run's units)
+        where = "on its worker" if all(r.fresh or r.position for r in rows) else "on its worker in the run"
         ev.append(f"{label(key, ' ')}: under {group} {', '.join(duration(float(r.cpu_s)) for r in rows)} of CPU"
                   + (f" ({late_runs} timed out)" if late_runs else "")
-                  + f", {_after(sorted({int(r.position) for r in rows}), 'on its worker')}; under sequential "
+                  + f", {_after(sorted({int(r.position) for r in rows}), where)}; under sequential "
                   + "–".join(dict.fromkeys(duration(float(x)) for x in (ref.ref_low_s, ref.ref_high_s)))
                   + f", {_after([int(ref.ref_position)], 'in its process')}")
     ev += [f"{group}: all units of each run took {', '.join(f'{x:.2f}×' for x in levels[group])} their CPU under "
