@@ -188,3 +188,30 @@ def test_a_candidate_whose_outputs_varied_excuses_no_new_error_nor_timeout_of_it
     check = check_answers(first, units(("ok", "a", 0.01), ("error", None, 0.01), ("ok", "y", 0.01)), "now", "current",
                           reference_name="the baseline", variability=v, gains=True)
     assert check.agrees and "1 unit of a nondeterministic candidate (demo[1]×1)" in check.sentence(), check.sentence()
+
+
+def test_a_unit_timed_out_in_the_first_repeat_is_judged_against_the_answer_of_the_repeat_that_finished_it():
+    # review13: girvan_newman at 0.98 s of its 1 s limit, timed out in the baseline's first repeat
+    # and answered in its second: any output the current code gave passed as "1 boundary flip"
+    import pandas as pd
+
+    from perfkit.store.baseline import Repeat, Side
+
+    def side(*rows):
+        answers = pd.DataFrame([("t", "demo", i, "c0", *row) for i, row in enumerate(rows)],
+                               columns=["task_id", "split", "index", "candidate", "status", "output_hash", "match",
+                                        "wall_s"])
+        return answers
+
+    def sides(*repeats):
+        return Side("s", [Repeat(f"r{i}", 1.0, 1.0, None) for i in range(len(repeats))], repeats[0], {},
+                    {"timeout": {"unit_timeout_s": 1.0}}, {}, list(repeats))
+
+    base = sides(side(("timeout", None, None, 1.02), ("ok", "x", True, 0.01)),
+                 side(("ok", "a", True, 0.98), ("ok", "x", True, 0.01)))
+    judged = {name: g.judge_answers(base, sides(side(row, ("ok", "x", True, 0.01))))[0] for name, row in {
+        "wrong": ("ok", "b", False, 0.9), "right": ("ok", "a", True, 0.9), "late": ("timeout", None, None, 1.02)}.items()}
+    assert not judged["wrong"].agrees and "1 changed output (demo[0]×1)" in judged["wrong"].sentence(), \
+        judged["wrong"].sentence()
+    assert judged["right"].clean, judged["right"].sentence()
+    assert judged["late"].agrees and "1 boundary flip (demo[0]×1)" in judged["late"].sentence()
