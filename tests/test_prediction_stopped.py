@@ -233,3 +233,28 @@ def test_a_run_stopping_early_has_no_speedup_in_the_report(tmp_path):
     prediction_report.write(s, tmp_path, run.run_id)
     text = (tmp_path / "report.md").read_text()
     assert "candidate-parallel/thread×2: stops early" in text and "(its work unfinished)" in text
+
+
+def test_a_thread_run_the_model_stops_just_past_the_limit_may_stop_early_and_one_far_past_it_stops():
+    # review13: a synthetic solver whose 20 stopped units ended 50–70 ms past their stop read
+    # "stops early" at 9 abandoned units of 8, its four measured thread runs peaked at 6–7 and ran
+    # to their end: the model's mean pace at the GIL decides the peak within a few units
+    from dataclasses import replace
+
+    limit = LEAKED_PER_WORKER * 2
+
+    def probed(n: int, cost_s: float):
+        workload = workload_of(reference([OK, STOPPED] * n))
+        alone = replace(_alone(*[(f"c{2 * i + 1:02d}", cost_s, False) for i in range(n)]), hold_s=0.001)
+        config = SimConfig("candidate-parallel", "thread", 2, 1, TimeoutPolicy(TIMEOUT_S))
+        return predict_one(workload.with_gil(alone), config, THREAD, Machine(2), sequential_wall_s=1.0,
+                           cooperative=False)
+
+    near = probed(limit + 2, 0.3)  # run on without the limit, 10 at most at once
+    assert near.result.stopped_s is None and near.result.never_run == 0 and near.result.leak_limit == limit
+    assert limit < near.result.leaks_peak < limit / 0.6
+    assert verdict(near) != "stops early" and doubtful(near)
+    assert near.why.startswith(f"the run may stop early: up to {near.result.leaks_peak} timed-out units still run at "
+                               f"once in threads that cannot be stopped, against the {limit}"), near.why
+    far = probed(limit + 12, 2.0)
+    assert verdict(far) == "stops early" and far.result.stopped_s is not None
