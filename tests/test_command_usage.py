@@ -27,6 +27,10 @@ from perfkit.runner.process_tree import CLOCK_TICKS_PER_S, TreeReading, process_
 PLUGINS = Path(__file__).parent / "plugins"
 #: The issue's bounds: CPU within 2 % of the OS figure, or 20 ms for short commands.
 SHARE, CPU_FLOOR_S = 0.02, 0.020
+#: How much longer than its CPU the command's exit may take in wall: it runs as one of up to five
+#: busy processes on two cores (itself, the suite's two pytest workers, two busy loops), each
+#: wake-up of its exit (reaping, closing pipes) waiting behind them (``wall_bound_s``).
+EXIT_STRETCH = 5
 
 
 @dataclass
@@ -90,13 +94,15 @@ def wall_bound_s(m: Measured, recorded_cpu_s: float) -> float:
     - the OS keeps a process's start in clock ticks: the recorded origin is within half a tick
       of the true start, which lies somewhere while Popen ran (``started - before``);
     - after its last reading the command only exits: that work is CPU the cgroup charged and the
-      record lacks (``cgroup CPU - recorded CPU``), its wall at most twice that on a core it
-      shares with one other busy process (the suite runs a pytest worker per core beside it: on
-      a free core's wall alone, 16 ms of exit CPU took 31 ms against a bound of 30, in a
-      session 11 proof);
+      record lacks (``cgroup CPU - recorded CPU``), its wall at most :data:`EXIT_STRETCH` times
+      that: the suite must pass beside two busy loops, so its two pytest workers and those loops
+      share the two cores with the exiting command (16 ms of exit CPU took 31 ms beside the
+      pytest workers alone in a session 11 proof, 13.5 ms took ~55 ms beside the busy loops
+      too in a session 13 proof);
     - this process notices the exit when it wakes (``wake_s``, measured just after).
     """
-    return 1.0 / CLOCK_TICKS_PER_S + (m.started_s - m.before_s) + 2 * max(0.0, m.cpu_s - recorded_cpu_s) + m.wake_s
+    return (1.0 / CLOCK_TICKS_PER_S + (m.started_s - m.before_s) + EXIT_STRETCH * max(0.0, m.cpu_s - recorded_cpu_s)
+            + m.wake_s)
 
 
 def check_reconciles(m: Measured, recorded_wall_s: float, recorded_cpu_s: float) -> None:
