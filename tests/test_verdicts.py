@@ -19,6 +19,7 @@ from perfkit.analysis.answers import BOUNDARY_FLIP, CHANGED_OUTPUT, NEW_TIMEOUT,
 from perfkit.analysis.comparison import analyse
 from perfkit.analysis.phases import phase_table
 from perfkit.api import compare
+from perfkit.reports.phases import build as build_phases
 from perfkit.orchestration.experiment import Experiment
 from perfkit.runner import run
 
@@ -166,6 +167,21 @@ def test_phases_refuse_a_speed_verdict_from_one_run_each():
     bases = [make_run(unit_rows(SAMPLES, CANDS, cpu=0.1 + 0.01 * i), run_id=f"b{i}", repeat=i) for i in range(3)]
     rows = phase_table([("baseline", bases), ("phase-1", more)])
     assert rows[1].speed == "slower" and rows[1].basis.startswith("3 vs 3 runs") and not rows[1].ok
+
+
+def test_the_phase_headline_claims_no_speed_a_verdict_did_not_establish(tmp_path):
+    def runs(name, n, cpu):
+        return [make_run(unit_rows(SAMPLES, CANDS, cpu=cpu + 0.0001 * i), run_id=f"{name}{i}", repeat=i)
+                for i in range(n)]
+    base, same, slower_once = runs("b", 3, 0.1), runs("p", 3, 0.1), runs("s", 1, 0.1171)  # +17 %, one run
+    rows = phase_table([("baseline", base), ("phase-1", same), ("phase-2", slower_once)])
+    assert [r.speed for r in rows[1:]] == ["unchanged", "no verdict"]
+    headline = build_phases(rows, tmp_path / "phases.png").headline
+    assert headline == ("every phase keeps the baseline's answers; phase-2 has no speed verdict against the phase "
+                        "before (+17.0 % wall; no verdict: 3 vs 1 runs: at least 2 each are needed); none of the "
+                        "others is slower than the phase before")
+    judged = build_phases(rows[:2], tmp_path / "phases.png").headline
+    assert judged == "every phase keeps the baseline's answers and none is slower than the phase before"
 
 
 # -- where the time goes (real runs) -----------------------------------------------------------
