@@ -210,3 +210,7 @@ def test_a_gate_measured_beside_other_work_says_so_and_a_quiet_one_does_not():
     note = next(n for n in busy.notes if "busy machine" in n)
     assert "1.70 cores" in note and "3 repeats" in note and "instruction counts do not" in note
     assert busy.metrics[0].verdict == quiet.metrics[0].verdict  # a note, not a different verdict
+    # a side of run folders is labelled by their names: the run id is named once, with its role
+    one = replace(loaded, label="r1", repeats=loaded.repeats[1:2])
+    note = next(n for n in g.gate(base, one, metrics=["wall"]).notes if "busy machine" in n)
+    assert "1 repeat (current run r1)" in note and note.count("r1") == 1

@@ -357,13 +357,14 @@ def busy_machine(baseline: Side, current: Side) -> list[str]:
     """A note when other work used at least ``BUSY_OTHER_CORES`` cores during a repeat of
     either side (perfkit/analysis/findings.py, the comparison's busy-machine finding): wall and
     CPU verdicts then include waiting for it; instruction counts do not."""
-    busy = [(side.label, r) for side in (baseline, current) for r in side.repeats
+    # the side by its role: a side of run folders is labelled by their names, the run id again
+    busy = [(role, r) for role, side in (("baseline", baseline), ("current", current)) for r in side.repeats
             if r.others_cores >= BUSY_OTHER_CORES]
     if not busy:
         return []
-    label, most = max(busy, key=lambda b: b[1].others_cores)
+    role, most = max(busy, key=lambda b: b[1].others_cores)
     return [f"Measured on a busy machine: other work used up to {most.others_cores:.2f} cores during {len(busy)} "
-            f"repeat{'s' if len(busy) > 1 else ''} ({label} {most.run_id}): wall and CPU verdicts include waiting "
+            f"repeat{'s' if len(busy) > 1 else ''} ({role} run {most.run_id}): wall and CPU verdicts include waiting "
             "for it, instruction counts do not; gate again on a quiet machine before trusting a timing verdict."]
 
 
