@@ -40,7 +40,7 @@ from perfkit.orchestration.compare import Progress, profile_configs, run_experim
 from perfkit.orchestration.experiment import Experiment, check_strategies, load_experiment, with_overrides
 from perfkit.orchestration.forked import Forked
 from perfkit.orchestration import gate as gauge
-from perfkit.orchestration.gate import DEFAULT_REPEATS, MAX_PAIRS, measure
+from perfkit.orchestration.gate import DEFAULT_REPEATS, MAX_PAIRS, check_pairs, measure
 from perfkit.orchestration.profiling import ProfileResult
 from perfkit.orchestration.profiling import profile as _profile
 from perfkit.reports import phases as phase_report
@@ -218,7 +218,7 @@ def _stored_gil(reference: Run, runs: list[Run]) -> Any:
 def gate(baseline: Sequence[str | Path] = (), current: Sequence[str | Path] = (), *, base: Optional[str] = None,
          config: Optional[RunConfig] = None, threshold: float = DEFAULT_THRESHOLD,
          instruction_threshold: float = DEFAULT_INSTRUCTION_THRESHOLD, metrics: Optional[Sequence[str]] = None,
-         normalise: str = "auto", repeats: Optional[int] = None, pairs: int = MAX_PAIRS,
+         normalise: str = "auto", repeats: Optional[int] = None, pairs: Optional[int] = None,
          rebuild_incompatible: bool = False, store: str | Path = DEFAULT_STORE, seed: Optional[int] = None) -> GateResult:
     """Check the current code against a baseline: answers first, then each metric.
 
@@ -226,7 +226,8 @@ def gate(baseline: Sequence[str | Path] = (), current: Sequence[str | Path] = ()
     ``current``: run folders; empty means measure the current code now with the baseline's
     configuration (or ``config``) into ``store``. ``base``: a git ref instead of a baseline —
     its revision is measured here, in a temporary worktree, against the current code: instruction
-    counts side by side and timing in randomised interleaved pairs (at most ``pairs``).
+    counts side by side and timing in randomised interleaved pairs (at most ``pairs``, default
+    ``MAX_PAIRS``; ``pairs`` without ``base`` is refused: nothing else measures pairs).
 
     ``metrics``: ``instructions``, ``cpu``, ``wall``, and against ``base`` also ``unqueued`` (the
     wall less the time the run waited for a core); None means instructions when the baseline has
@@ -238,6 +239,9 @@ def gate(baseline: Sequence[str | Path] = (), current: Sequence[str | Path] = ()
     Every figure measured is appended to the store's history.
     """
     store = Path(store)
+    if pairs is not None and base is None:
+        raise ConfigError("pairs", pairs, "interleaved pairs are measured only against a base revision (a git ref), "
+                          "and none is given")
     if base is not None:
         return _gate_against_revision(base, baseline, config, threshold, instruction_threshold, metrics, pairs, store,
                                       seed)
@@ -280,9 +284,11 @@ def gate(baseline: Sequence[str | Path] = (), current: Sequence[str | Path] = ()
 
 
 def _gate_against_revision(ref: str, baseline: Sequence[str | Path], config: Optional[RunConfig], threshold: float,
-                           instruction_threshold: float, metrics: Optional[Sequence[str]], pairs: int, store: Path,
-                           seed: Optional[int]) -> GateResult:
+                           instruction_threshold: float, metrics: Optional[Sequence[str]], pairs: Optional[int],
+                           store: Path, seed: Optional[int]) -> GateResult:
     """``gate(base=REF)``: the revision and the current code measured here, side by side."""
+    pairs = MAX_PAIRS if pairs is None else pairs
+    check_pairs(pairs)
     if config is None:
         if not baseline:
             raise ConfigError("base", ref, "give the benchmark to run: a baseline, or a run configuration")

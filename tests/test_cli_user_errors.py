@@ -121,6 +121,21 @@ def test_gate_names_the_side_that_does_not_exist(tmp_path, capsys):
     assert one_line(code, err).startswith(f"perfkit: error: RUNS {missing}: no such run folder")
 
 
+@pytest.mark.parametrize("args,expected", [
+    (["gate", "--threshold", "-5%"], "--threshold -5%: must be positive"),   # as typed, not -0.05
+    (["gate", "--instruction-threshold", "0"], "--instruction-threshold 0: must be positive"),
+    (["phases", "a", "b", "--threshold", "-0.05"], "--threshold -0.05: must be positive"),
+    (["gate", "--pairs", "0"], "--pairs 0: interleaved pairs are measured only against a base revision (a git "
+                               "ref), and none is given"),
+    (["gate", "--pairs", "5"], "--pairs 5: interleaved pairs are measured only against a base revision"),
+])
+def test_gate_refuses_what_it_would_otherwise_ignore_or_misread(args, expected, tmp_path, capsys):
+    # the sides do not exist: each value is refused before either is read
+    sides = ["--baseline", str(tmp_path / "a"), "--current", str(tmp_path / "b")] if args[0] == "gate" else []
+    code, err = perfkit_cli([*args, *sides, "--store", str(tmp_path)], capsys)
+    assert one_line(code, err).startswith(f"perfkit: error: {expected}")
+
+
 @pytest.mark.parametrize("field,value,expected", [
     ("phases", ["baseline"], "PHASE baseline: "),       # an argument's words
     ("workers", [0, 2], "--workers 0,2: "),            # a flag's comma-separated value

@@ -393,8 +393,14 @@ def whole_command(side: Side) -> dict[str, float]:
 
 
 def parse_threshold(text: str, field: str = "threshold") -> float:
-    """``10%`` or ``0.1`` → 0.1 (``field`` names the option in the error)."""
+    """``10%`` or ``0.1`` → 0.1 (``field`` names the option in the error, with the text as
+    written). A threshold is the size of a change in either direction (a regression above
+    1 + t, an improvement below 1 / (1 + t)), so zero or a negative one is refused, not read as
+    "faster by": it would leave no band for "unchanged" and call every slower run a regression."""
     try:
-        return float(text[:-1]) / 100.0 if text.endswith("%") else float(text)
+        value = float(text[:-1]) / 100.0 if text.endswith("%") else float(text)
     except ValueError:
         raise ConfigError(field, text, "expected a percentage like 10% or a fraction like 0.1") from None
+    if not value > 0:
+        raise ConfigError(field, text, "must be positive: the smallest change that matters, either way")
+    return value

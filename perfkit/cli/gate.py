@@ -38,7 +38,8 @@ def gate(
                                      "has them, else cpu and wall; instructions, unqueued and cpu with --base)"),
     normalise: str = typer.Option("auto", help="divide by the calibration workload: auto, yes, no"),
     repeats: Optional[int] = typer.Option(None, help="repeats when measuring the current code (unpaired timing)"),
-    pairs: int = typer.Option(25, help="at most this many interleaved pairs with --base (stops early when clear)"),
+    pairs: Optional[int] = typer.Option(None, help="at most this many interleaved pairs, only with --base "
+                                        "(stops early when clear) [default: 25]"),
     rebuild_incompatible: bool = typer.Option(False, "--rebuild-incompatible",
                                               help="when the baseline's instruction counts come from another build, "
                                               "measure the revision that committed it here instead of refusing"),

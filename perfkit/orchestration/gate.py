@@ -76,13 +76,18 @@ def sample_seconds(result: dict, metric: str) -> float:
     return float(result[f"{metric}_s"])
 
 
+def check_pairs(max_pairs: int) -> None:
+    """The most pairs to measure, checked before anything is checked out (ConfigError naming it)."""
+    if isinstance(max_pairs, bool) or not isinstance(max_pairs, int) or max_pairs < 2:
+        raise ConfigError("pairs", max_pairs, "expected an integer ≥ 2")
+
+
 def measure_pairs(config: RunConfig, base: Target, head: Target, store: Path, metrics: Sequence[str],
                   threshold: float, max_pairs: int = MAX_PAIRS, seed: Optional[int] = None,
                   on_pair: Optional[Callable[[int], None]] = None) -> PairedTiming:
     """Randomised interleaved pairs of base and head samples (the order inside each pair drawn
     by ``seed``), judged at every look and stopped early once the verdict is clear."""
-    if isinstance(max_pairs, bool) or not isinstance(max_pairs, int) or max_pairs < 2:
-        raise ConfigError("pairs", max_pairs, "expected an integer ≥ 2")
+    check_pairs(max_pairs)
     rng = random.Random(seed)
     planned = looks(max_pairs)
     pairs = PairedTiming({m: [] for m in metrics}, {m: [] for m in metrics}, looks=len(planned))
