@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from builders import CANDS, SAMPLES, timed_out, clean_parallel, make_run, parallel, unit_rows
+from builders import CANDS, SAMPLES, timed_out, clean_parallel, make_run, parallel, unit_rows, whole_samples
 from builders import reference_run as reference
 
 from perfkit.analysis.comparison import analyse
@@ -83,6 +83,32 @@ def test_dispatch_overhead_with_chunk_size():
     assert "dispatch-overhead" not in rules(analyse([reference(), clean_parallel()]))
 
 
+def _dispatch_bound_sample_parallel(per_item_s: float) -> list:
+    """sample-parallel on 2 workers, one sample (8 units of 1 ms) per item, each item paying
+    ``per_item_s`` of dispatch before it starts."""
+    rows = parallel(unit_rows(SAMPLES, CANDS, cpu=0.001), 2, lambda r: (r["split"], r["index"]))
+    for r in rows:
+        r["started"] += per_item_s * ((r["chunk"] + 1) // 2)  # the k-th item of its lane waited k times
+        r["ended"] = r["started"] + 0.001
+    return rows
+
+
+@pytest.mark.slow
+def test_dispatch_overhead_names_only_strategies_that_apply_to_an_opaque_solver():
+    # --solver batt (whole samples only) was told "use candidate-parallel with chunks of 14 units"
+    ref = make_run(unit_rows(SAMPLES, CANDS, cpu=0.001))
+    fine = _dispatch_bound_sample_parallel(0.04)
+    wall = max(r["ended"] for r in fine)
+    (f,) = [f for f in analyse([ref, make_run(fine, "sample-parallel", "process", 2, wall_s=wall, cpu_s=wall)]).findings
+            if f.rule == "dispatch-overhead"]
+    assert "use candidate-parallel with chunks of" in f.sentence  # a fine-grained solver: it applies
+    opaque = [make_run(whole_samples(unit_rows(SAMPLES, CANDS, cpu=0.001))),
+              make_run(whole_samples(fine), "sample-parallel", "process", 2, wall_s=wall, cpu_s=wall)]
+    (f,) = [f for f in analyse(opaque).findings if f.rule == "dispatch-overhead"]
+    assert "candidate-parallel" not in f.sentence and "chunk" not in f.sentence, f.sentence
+    assert "each work item is a whole sample" in f.sentence and "(sequential, sample-parallel)" in f.sentence
+
+
 def test_dispatch_overhead_per_unit_is_not_fixed_by_chunks():
     cands = tuple(f"c{i:03d}" for i in range(128))
     rows = unit_rows(SAMPLES, cands, cpu=0.001)
@@ -110,6 +136,12 @@ def test_critical_path_dominates_sample_parallel():
     f = [f for f in c.findings if f.rule == "critical-path"]
     assert len(f) == 1 and "demo[4]" in f[0].sentence and "critical path" in f[0].sentence
     assert "critical-path" not in rules(analyse([reference(), clean_parallel()]))
+    assert "split the work finer (candidate-parallel or hybrid)" in f[0].sentence
+    opaque = analyse([make_run(whole_samples(rows)),
+                      make_run(whole_samples(prow), "sample-parallel", "process", 4, wall_s=wall, cpu_s=wall * 1.3,
+                               cores=4)])
+    (f,) = [f for f in opaque.findings if f.rule == "critical-path"]
+    assert "candidate-parallel" not in f.sentence and "only a cheaper slowest sample shortens it" in f.sentence
 
 
 def test_straggler_worker():

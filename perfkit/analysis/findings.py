@@ -45,7 +45,8 @@ from perfkit.analysis.metrics import (
 )
 from perfkit.analysis.statistics import interval_excludes
 from perfkit.analysis.text import count, duration, is_missing, percent, ratio_interval
-from perfkit.model import finished_late, sample_label
+from perfkit.model import finished_late, sample_label, sample_level_run
+from perfkit.strategies import sample_level_names
 
 if TYPE_CHECKING:  # pragma: no cover
     from perfkit.analysis.comparison import Comparison
@@ -321,6 +322,8 @@ def dispatch_overhead(c: "Comparison") -> list[Finding]:
         # nor is waiting while another thread holds the GIL (regex: a C match of 0.5 s)
         gil = min(between - tail, f.gil_wait_s)
 
+        # an opaque solver's work item is a whole sample, which nothing it can run under splits or joins
+        opaque = sample_level_run(c.run_of(f).units)
         per_item = (between - tail - gil) / max(1, f.work_items)
         unit = f.unit_wall_s / f.units
         current = f.units / max(1, f.work_items)
@@ -352,10 +355,10 @@ def dispatch_overhead(c: "Comparison") -> list[Finding]:
                       f"another thread ran a unit holding the GIL (a C call that does not release it), not "
                       f"dispatch: larger work items would not remove it; the process backend would")
         elif between > 0 and tail >= TAIL_SHARE * between:
+            cure = ("cheaper slowest samples would" if opaque else "smaller items at the end (candidate-parallel's "
+                    "tapered chunks), fewer barriers between stages, or cheaper slowest candidates would")
             action = (f"{percent(tail / between)} of the time outside units is workers waiting at the end of stages "
-                      f"for their slowest units, not dispatch: larger work items would not remove it; smaller "
-                      f"items at the end (candidate-parallel's tapered chunks), fewer barriers between stages, or "
-                      f"cheaper slowest candidates would")
+                      f"for their slowest units, not dispatch: larger work items would not remove it; {cure}")
         elif startup > between:
             # threads start in microseconds: on them, only more work per run is advice
             other = "" if f.backend == "thread" else ", or the thread backend"
@@ -368,6 +371,11 @@ def dispatch_overhead(c: "Comparison") -> list[Finding]:
                       f"short ({unit * 1000:.2f} ms)")
         elif advise > current * 1.2 and f.strategy in ("candidate-parallel", "hybrid"):
             action = f"raise the chunk size to {advise} units per work item"
+        elif advise > current * 1.2 and opaque:
+            action = (f"each work item is a whole sample ({per_item * 1000:.1f} ms of dispatch each), the only unit "
+                      f"of work this solver offers, and no strategy that applies to it "
+                      f"({', '.join(sample_level_names())}) joins samples into larger items: samples this short "
+                      f"cost less run sequentially, or given more work each")
         elif advise > current * 1.2:
             action = f"use candidate-parallel with chunks of {advise} units"
         else:
@@ -389,10 +397,13 @@ def critical_path(c: "Comparison") -> list[Finding]:
         even = float(even_share_s(f.work_s, f.lane_s + f.wait_s, f.cores, f.workers))
         if f.critical_path_s > CRITICAL_FACTOR * even and f.slots > 1:
             biggest = _biggest_item(run)
+            cure = (f"no strategy that applies to this solver ({', '.join(sample_level_names())}) splits a sample, "
+                    f"its unit of work: only a cheaper slowest sample shortens it" if sample_level_run(run.units)
+                    else "split the work finer (candidate-parallel or hybrid)")
             out.append(Finding("critical-path", "warning", f.name,
                                f"The critical path bounds {f.name}: its largest work item ({biggest}) needs "
                                f"{f.critical_path_s:.3f} s while an even share of the work is {even:.3f} s; "
-                               f"split the work finer (candidate-parallel or hybrid).",
+                               f"{cure}.",
                                (f"work {f.work_s:.3f} s on {f.slots} slots; ideal wall {f.ideal_wall_s:.3f} s",)))
             continue
         busy = busy_by_slot(run.units)  # per slot: a replacement worker continues its slot

@@ -29,6 +29,7 @@ from perfkit.model.outcome import (
                                    finished_late,
                                    grid_hash,
                                    output_hash,
+                                   sample_level_run,
 )
 from perfkit.model.batch import FLOAT_COLUMNS, OutcomeBatch
 from perfkit.model.plan import (JOIN_LIMIT_ITEMS, Plan, UnitRef, WorkItem, auto_chunk_size, chunked, join_limit,
@@ -39,4 +40,5 @@ __all__ = ["DEFAULT_STORE", "ConfigError", "DeadlineExceeded", "FLOAT_COLUMNS", 
            "OutcomeBatch", "PerfkitError", "Plan", "RAN_STATUSES", "RunConfig", "RunInterrupted", "RunLocked", "RunStopped",
            "SAMPLE_KEY", "STATUSES", "Sample", "SignalInterrupt", "Split", "StoreError", "Task", "TimeoutPolicy",
            "UNIT_COLUMNS", "UNIT_KEY", "UnitRef", "WHOLE_SAMPLE", "WorkItem", "as_grid", "auto_chunk_size",
-           "candidate_id_problem", "chunked", "finished_late", "grid_hash", "is_path_segment", "output_hash", "sample_label", "tapered"]
+           "candidate_id_problem", "chunked", "finished_late", "grid_hash", "is_path_segment", "output_hash", "sample_label",
+           "sample_level_run", "tapered"]

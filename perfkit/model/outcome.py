@@ -35,6 +35,18 @@ def finished_late(units: Any) -> Any:
     return (units["status"] == "timeout") & units["error_type"].isna()
 
 
+def sample_level_run(units: Any) -> bool:
+    """Whether a units table (``task_id``, ``split``, ``index``, ``candidate``, ``started``) is an
+    opaque solver's run: every sample's outcomes come from one evaluation of the whole sample
+    (one start), the only unit of work such a solver offers (only sample-level strategies apply)."""
+    if (units["candidate"] == WHOLE_SAMPLE).any():
+        return True
+    key = list(SAMPLE_KEY)
+    started = units.dropna(subset=["started"]).groupby(key)["started"].nunique()
+    sizes = units.groupby(key).size()
+    return bool(len(started)) and bool((started == 1).all()) and bool((sizes > 1).all())
+
+
 def candidate_id_problem(candidate: Any) -> Optional[str]:
     """What is wrong with a candidate id a solver gave (from ``candidates()`` or as a key of
     ``solve_sample``'s mapping), or None when it is usable: a non-empty string other than the

@@ -162,7 +162,7 @@ def _strategy_for(config: RunConfig, solver: Any) -> strategies.Strategy:
     if is_opaque(solver) and not strategy.sample_level:
         raise ConfigError(
             "strategy", config.strategy, f"the solver {config.solver!r} is opaque (solve_sample only); use a "
-            "sample-level strategy: " + ", ".join(s for s in strategies.names() if strategies.get(s).sample_level))
+            "sample-level strategy: " + ", ".join(strategies.sample_level_names()))
     return strategy
 
 

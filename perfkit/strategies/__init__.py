@@ -62,9 +62,14 @@ def names() -> list[str]:
     return list(_REGISTRY)
 
 
+def sample_level_names() -> list[str]:
+    """The strategies an opaque solver (whole samples only) can run under, built-ins first."""
+    return [name for name, s in _REGISTRY.items() if s.sample_level]
+
+
 register("sequential", builtin.sequential, sample_level=True)
 register("sample-parallel", builtin.sample_parallel, sample_level=True)
 register("candidate-parallel", builtin.candidate_parallel, tapers=True)
 register("hybrid", builtin.hybrid, tapers=True)
 
-__all__ = ["Plan", "Strategy", "UnitRef", "auto_chunk_size", "get", "names", "register"]
+__all__ = ["Plan", "Strategy", "UnitRef", "auto_chunk_size", "get", "names", "register", "sample_level_names"]

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from perfkit.analysis.prediction.gil import Inflation
-from perfkit.model import WHOLE_SAMPLE, UnitRef, finished_late
+from perfkit.model import WHOLE_SAMPLE, UnitRef, finished_late, sample_level_run
 from perfkit.store import Run
 
 #: Statuses whose cost the reference measured in full.
@@ -171,15 +171,6 @@ class Workload:
         return sum(c.unknown for t in self.tasks for c in t.units.values())
 
 
-def _sample_level(u: pd.DataFrame) -> bool:
-    """An opaque solver's run: every sample's outcomes come from one evaluation (one start)."""
-    if (u["candidate"] == WHOLE_SAMPLE).any():
-        return True
-    started = u.dropna(subset=["started"]).groupby(["task_id", "split", "index"])["started"].nunique()
-    sizes = u.groupby(["task_id", "split", "index"]).size()
-    return bool(len(started)) and bool((started == 1).all()) and bool((sizes > 1).all())
-
-
 def _generation_per_task(u: pd.DataFrame, order: list[str], generate_s: float) -> dict[str, float]:
     """Split the run's candidate generation over its tasks (runs stored before each task's
     generation was recorded in summary.json): the parent generates a task's
@@ -238,7 +229,7 @@ def workload_of(run: "Run") -> Workload:
     recorded = {str(task): float(end) - float(start) for task, start, end in run.summary.generation}
     generate = recorded if set(order) <= set(recorded) else \
         _generation_per_task(u, order, float(run.summary.generate_s or 0.0))  # a run stored before they were
-    level = _sample_level(u)
+    level = sample_level_run(u)
     tasks = []
     for task_id in order:
         t = u[u["task_id"] == task_id]
