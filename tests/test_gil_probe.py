@@ -46,6 +46,11 @@ def test_the_factor_is_one_alone_interpolated_between_counts_and_held_beyond():
     assert f.at(2) == 1.6 and f.at(3) == pytest.approx(1.8) and f.at(4) == 2.0
     assert f.at(16) == 2.0 and f.largest_threads == 4  # held: never measured beyond 4
     assert "held from 4" in f.describe(8) and "held" not in f.describe(4)
+    # a pure-Python solver's units barely grow: no "×1.0 in hand-overs" beside the GIL's work
+    pure = Inflation(((2, 1.06),), cpu_factors=((2, 1.04),))
+    assert pure.describe(2) == "with 2 threads the GIL's work ×1.1 in hand-overs"
+    grows = Inflation(((2, 1.06),), cpu_factors=((2, 1.3),))
+    assert grows.describe(2).startswith("with 2 threads each unit's CPU grows ×1.3 in hand-overs")
     assert Inflation.from_record(f.to_record()) == f
     assert Inflation(((2, 1.0), (4, 1.0))).neutral and not f.neutral
     with pytest.raises(ValueError):

@@ -426,6 +426,22 @@ def test_knee_and_best_per_worker_count():
     assert s.best[4].config.strategy == "candidate-parallel" and s.best[4].speedup == pytest.approx(4.0)
 
 
+@pytest.mark.slow
+def test_a_knee_at_one_worker_reads_1_worker():
+    # the walkthrough read "knee sample-parallel/thread: 1 workers"
+    from perfkit.analysis.prediction.predict import sweep
+    from perfkit.reports.prediction import build
+
+    run = hand_run({f"demo[{i}]": [0.1] * 4 for i in range(2)})
+    s = sweep(workload_of(run), {"inline": FREE.changed(backend="inline", in_parent=True), "process": FREE},
+              Machine(1), strategies=["sequential", "candidate-parallel"], backends=["process"],
+              workers=[1, 2], chunk_sizes=[1])  # one core: a second worker only shares it
+    knee = next(k for k in s.knees if k.curve.startswith("candidate-parallel/process"))
+    assert knee.workers == 1
+    text = str(build(s, None, "t").blocks)
+    assert "knee at 1 worker (" in text and "1 workers" not in text
+
+
 def _candidate_parallel_curve() -> list:
     """candidate-parallel/process predicted at 1–16 workers on 4 free cores (16 units × 4 samples)."""
     from perfkit.analysis.prediction.predict import sweep

@@ -66,6 +66,7 @@ def predict_cmd(
     # imported here, not at the top: they pull in scipy and matplotlib, which other verbs do not need
     from perfkit.analysis.prediction.model import RUNNER
     from perfkit.analysis.prediction.predict import busy_reference, doubtful, loses_answers, verdict
+    from perfkit.analysis.text import count
     from perfkit.api import PREDICT_BACKENDS, PREDICT_STRATEGIES, PREDICT_WORKERS, predict
     from perfkit.reports import report_files
 
@@ -101,8 +102,8 @@ def predict_cmd(
                           soft_wrap=True)
     for w, p in sorted(s.best.items()):
         if p is not None:
-            console.print(f"{w:>4} workers: best {p.name} {p.wall_s:.3f} s ({p.speedup:.2f}×)", highlight=False,
+            console.print(f"{count(w, 'worker'):>12}: best {p.name} {p.wall_s:.3f} s ({p.speedup:.2f}×)", highlight=False,
                           markup=False)
     for k in s.knees:
-        console.print(f"knee {k.curve}: {k.workers} workers — {k.why}", highlight=False, markup=False, soft_wrap=True)
+        console.print(f"knee {k.curve}: {count(k.workers, 'worker')} — {k.why}", highlight=False, markup=False, soft_wrap=True)
     print_paths(report_files(result.report_dir))

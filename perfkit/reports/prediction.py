@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from perfkit.analysis.prediction.predict import (PARTS, Prediction, Sweep, doubtful, loses_answers,  # noqa: E402
                                                  sweep_record, verdict)
 from perfkit.reports import REPORT_FILES, html, json_report, markdown  # noqa: E402
-from perfkit.analysis.text import number  # noqa: E402
+from perfkit.analysis.text import count, number  # noqa: E402
 from perfkit.reports.document import Bullets, Document, Heading, Image, Para, Table  # noqa: E402
 from perfkit.store.folder import output_folder  # noqa: E402
 
@@ -107,7 +107,7 @@ def build(s: Sweep, chart_path: Optional[Path], title: str) -> Document:
         b.append(Image("Predicted speedup vs workers", chart_path))
     if s.knees:
         b += [Heading("Knees: where more workers stop paying"),
-              Bullets(tuple((f"{k.curve}: knee at {k.workers} workers ({k.speedup:.2f}×; best {k.best_speedup:.2f}×) "
+              Bullets(tuple((f"{k.curve}: knee at {count(k.workers, 'worker')} ({k.speedup:.2f}×; best {k.best_speedup:.2f}×) "
                              f"— {k.why}", (), False) for k in s.knees))]
     b += [Heading("Every configuration"), _table(s)]
     b += [Heading("Where the wall goes (seconds)"), Table(

@@ -196,7 +196,7 @@ class Inflation:
         held = (f" (held from {self.largest_threads}, the most threads the probe measured)"
                 if threads > self.largest_threads else "")
         work = f"the GIL's work ×{self.at(threads):.1f}{held}"
-        if not self.cpu_factors:
+        cpu = Inflation(self.cpu_factors).at(threads) if self.cpu_factors else 1.0
+        if f"{cpu:.1f}" == "1.0":  # no growth to speak of (a pure-Python solver hands over little): not shown
             return f"with {threads} threads {work} in hand-overs"
-        cpu = Inflation(self.cpu_factors).at(threads)
         return f"with {threads} threads each unit's CPU grows ×{cpu:.1f} in hand-overs, {work}"

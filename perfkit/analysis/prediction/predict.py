@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
 
 from perfkit.analysis.findings import BUSY_OTHER_CORES
+from perfkit.analysis.text import count
 from perfkit.analysis.prediction.gil import SWITCH_INTERVAL_S, Inflation
 from perfkit.analysis.prediction.model import RUNNER, BackendCosts, Execution, Machine, SimConfig
 from perfkit.analysis.prediction.simulator import SimResult, simulate
@@ -508,7 +509,7 @@ def _knee(curve: list[Prediction]) -> Knee:
                                        if q.config.workers > p.config.workers))
     later = [p for p in kept if p.config.workers > knee.config.workers]
     if not later:
-        rising = (f"still rising at {knee.config.workers} workers, the largest count predicted"
+        rising = (f"still rising at {count(knee.config.workers, 'worker')}, the largest count predicted"
                   if knee is curve[-1] else f"the largest count that keeps the answers")
         return Knee(name, knee.config.workers, knee.speedup, best, rising + lost)
     nxt = later[0]
