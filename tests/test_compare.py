@@ -7,8 +7,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from builders import make_task, perfkit_main
+from builders import clean_parallel, make_task, perfkit_main, reference_run, timed_out
 
+from perfkit.analysis.answers import BOUNDARY_FLIP, CHANGED_OUTPUT
+from perfkit.analysis.comparison import analyse
 from perfkit.api import compare, report
 from perfkit.model import PerfkitError
 from perfkit.orchestration.experiment import Experiment, experiment_from_dict, load_experiment, parse_workers, plan_runs
@@ -190,3 +192,37 @@ def test_warmup_repeats_run_first_and_are_left_out(tmp_path):
     assert len(labels) == 5  # two warm-up runs (each configuration once) stored beside the three compared
     with pytest.raises(PerfkitError, match="warmup"):
         experiment_from_dict({"warmup": -1})
+
+
+def _at_limit(df, status: str, output=None):
+    """demo[0]'s c001 made a unit at its 1 s limit: ``status`` (ok with ``output`` at 0.98 s, or
+    a timeout at 1.02 s)."""
+    m = (df["split"] == "demo") & (df["index"] == 0) & (df["candidate"] == "c001")
+    if status == "timeout":
+        return timed_out(df, m, 1.02, 1.0)
+    df.loc[m, ["status", "output_hash", "wall_s", "cpu_s"]] = ["ok", output, 0.98, 0.98]
+    return df
+
+
+@pytest.mark.slow
+def test_a_unit_sequential_timed_out_in_one_repeat_is_expected_to_give_the_answer_of_the_repeat_that_finished_it():
+    # review13: the unit timed out in sequential repeat 1 and answered "a" in repeat 2; each
+    # strategy run was checked against repeat 1's run alone, so any output passed as "1 boundary flip"
+    refs = [reference_run(repeat=0, edit=lambda d: _at_limit(d, "timeout")),
+            reference_run(repeat=1, edit=lambda d: _at_limit(d, "ok", "a"))]
+    runs = {"wrong": clean_parallel(repeat=0, edit=lambda d: _at_limit(d, "ok", "b")),
+            "right": clean_parallel("sample-parallel", repeat=0, edit=lambda d: _at_limit(d, "ok", "a")),
+            "late": clean_parallel(backend="thread", repeat=0, edit=lambda d: _at_limit(d, "timeout"))}
+    c = analyse(refs + list(runs.values()))
+    check = {name: next(a for a in c.answers if a.run_id == run.run_id) for name, run in runs.items()}
+    assert not check["wrong"].agrees and check["wrong"].kind_counts() == {CHANGED_OUTPUT: 1}, check["wrong"].sentence()
+    assert check["right"].clean, check["right"].sentence()
+    assert check["late"].agrees and check["late"].kind_counts() == {BOUNDARY_FLIP: 1}, check["late"].sentence()
+    assert c.headline().startswith("ANSWERS DIFFER: 1 of 3 runs differ from sequential beyond its own variability "
+                                   "(1 unit difference: changed output ×1; candidate-parallel/process×2)"), c.headline()
+    assert any(e.startswith("candidate-parallel/process×2 (") and e.endswith("changed answers: not considered")
+               for e in c.recommendation.evidence), c.recommendation.evidence
+    # the wrong output alone: no strategy kept the answers
+    alone = analyse(refs + [runs["wrong"]])
+    assert alone.recommendation.sentence.startswith("No strategy kept the sequential answers"), \
+        alone.recommendation.sentence

@@ -15,6 +15,8 @@ flips between error and timeout exactly as one that answers late flips between o
 both are boundary flips. Differences of those units (:data:`NOISE_KINDS`) are the reference's own
 variability and are reported as such; every other difference (a lost unit, a changed output
 of a deterministic unit, a new timeout of a unit far from its limit, a crash) is a strategy's.
+The answers a run is checked against are any reference run's (:func:`expected_answers`): a unit
+one reference run did not answer and another did is expected to give that answer.
 
 A later version of the code is judged against its baseline (phases, the gate) the same way:
 the baseline's repeats against each other are its variability (:func:`baseline_variability`).
@@ -196,11 +198,13 @@ def baseline_variability(repeats: Sequence[pd.DataFrame], run_ids: Sequence[str]
     return replace(v, boundary=v.boundary[v.boundary["statuses"] != "timeout"])
 
 
-def baseline_answers(repeats: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """The answers a later version of the code is judged against: the first repeat's, except
-    that a unit it did not answer (a timeout, an error) and a later repeat answered takes that
-    answer. A unit at its limit, timed out in the first repeat and ok in the second, otherwise
-    let any output pass as a boundary flip: its answer is known, another one is a changed answer."""
+def expected_answers(repeats: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """The answers a run is judged against, from the reference's repeats (a strategy's against
+    sequential's, a later version of the code's against its baseline's): the first repeat's,
+    except that a unit it did not answer (a timeout, an error) and a later repeat answered takes
+    that answer. A unit at its limit, timed out in the first repeat and ok in the second,
+    otherwise let any output pass as a boundary flip: its answer is known, another one is a
+    changed answer. Repeats that answered differently stay the reference's own variability."""
     out = repeats[0].drop_duplicates(KEY).set_index(KEY)
     for later in repeats[1:]:
         ok = later[later["status"] == "ok"].drop_duplicates(KEY).set_index(KEY)

@@ -53,7 +53,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from perfkit.analysis.answers import AnswerCheck, baseline_answers, baseline_variability, check_answers
+from perfkit.analysis.answers import AnswerCheck, baseline_variability, check_answers, expected_answers
 from perfkit.analysis.findings import BUSY_OTHER_CORES
 from perfkit.analysis.statistics import holm, paired_ratio_of_sums, paired_shift, pct_change, ratio_of_medians
 from perfkit.model import ConfigError
@@ -337,7 +337,7 @@ def judge_answers(baseline: Side, current: Side, group: str = "current") -> tupl
     runs = len(baseline.repeat_answers)
     variability = baseline_variability(baseline.repeat_answers,
                                        [f"{baseline.label} repeat {i + 1}" for i in range(runs)], baseline.timeout_s)
-    answers = baseline_answers(baseline.repeat_answers) if runs else baseline.answers
+    answers = expected_answers(baseline.repeat_answers) if runs else baseline.answers
     check = check_answers(answers, current.answers, run_id=current.label, group=group,
                           reference_id=baseline.label, reference_name="the baseline", variability=variability,
                           gains=True)
