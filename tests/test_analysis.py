@@ -214,4 +214,4 @@ def test_comparison_headline_first_and_differences():
     c = analyse([ref, bad])
     assert c.differences and c.headline().startswith("ANSWERS DIFFER")
     good = analyse([ref, make_run(unit_rows(), "sample-parallel", "process", 2)])
-    assert not good.differences and good.headline().startswith("Answers identical")
+    assert not good.differences and good.headline().startswith("Answers identical: the run agrees with")

@@ -84,11 +84,13 @@ class Comparison:
         n_runs = len(self.answers)
         differing = [a for a in self.answers if not a.clean]
         if not differing:
-            return f"Answers identical: all {n_runs} runs agree with sequential unit by unit."
+            return (f"Answers identical: {'the run agrees' if n_runs == 1 else f'all {n_runs} runs agree'} "
+                    "with sequential unit by unit.")
         bad = [a for a in differing if not a.agrees]
         if not bad:
             n = sum(a.n_differences for a in differing)
-            return (f"Answers agree beyond the reference's own variability: all {n_runs} runs agree with sequential "
+            return (f"Answers agree beyond the reference's own variability: "
+                    f"{'the run agrees' if n_runs == 1 else f'all {n_runs} runs agree'} with sequential "
                     f"except {count(n, 'unit')} that {'varies' if n == 1 else 'vary'} between sequential runs too "
                     f"({_kinds(differing, True)}).")
         n = sum(len(a.real) for a in bad)

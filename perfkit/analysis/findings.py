@@ -1262,8 +1262,9 @@ def recommendation(c: "Comparison") -> Optional[Finding]:
         return Finding("recommendation", "recommendation", "", text, excluded)
     best = ok.iloc[0]
     speed = ratio_interval(best["speedup"], best["speedup_low"], best["speedup_high"], label="95 % CI")
-    basis = (f"median wall {best['wall_s_median']:.3f} s over {best['repeats']} runs (min {best['wall_s_min']:.3f}, "
-             f"max {best['wall_s_max']:.3f}); sequential over {_reference_runs(c)} runs",)
+    basis = (f"median wall {best['wall_s_median']:.3f} s over {count(int(best['repeats']), 'run')} "
+             f"(min {best['wall_s_min']:.3f}, max {best['wall_s_max']:.3f}); "
+             f"sequential over {count(_reference_runs(c), 'run')}",)
     where = f"{best['strategy']} on the {best['backend']} backend with {best['workers']} workers"
     if is_missing(best["speedup_low"]):
         text = (f"No verdict: {best['group']} ran {speed} as fast as sequential; one run gives no interval, so "
