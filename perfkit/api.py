@@ -33,7 +33,7 @@ from perfkit.analysis.prediction.model import RUNNER
 from perfkit.analysis.prediction.predict import Sweep, model_check, sweep
 from perfkit.analysis.runset import LeftOut, MixedRuns, mixed_workloads, split_finished
 from perfkit.backends import stray_threads
-from perfkit.model import ConfigError, PerfkitError, RunConfig, Task, TimeoutPolicy
+from perfkit.model import ConfigError, PerfkitError, RunConfig, Task, TimeoutPolicy, sample_level_run
 from perfkit.orchestration.calibration import DEFAULT_DIR as CALIBRATION_DIR
 from perfkit.orchestration.calibration import costs_for
 from perfkit.orchestration.compare import Progress, profile_configs, run_experiment
@@ -58,6 +58,7 @@ from perfkit.store.baseline import (
     write_baseline,
 )
 from perfkit.store.history import HistoryRecord, append_history, benchmark_name, build_digest, now, read_history
+from perfkit.strategies import sample_level_names
 
 #: Where report folders go unless told otherwise.
 DEFAULT_REPORTS = Path("reports")
@@ -448,20 +449,43 @@ def predict(run_dir: str | Path, *, strategies: Sequence[str] = PREDICT_STRATEGI
     run = load_run(run_dir)
     if not len(run.units):
         raise ConfigError("run_dir", str(run_dir), "the run has no recorded unit to predict from")
+    whole_samples = sample_level_run(run.units)
+    applicable = _applicable(strategies, whole_samples)
     workload = workload_of(run)
     machine = Machine(cores or workload.reference_cores, speed, machines, parent_shares_cores=machines == 1)
     costs = costs_for(sorted({"inline", *backends}), Path(calibration_dir), recalibrate, measure)
-    probed = _gil_probe(run, Path(calibration_dir), recalibrate, measure) if gil_probe and "thread" in backends else None
+    probed = None
+    if whole_samples and gil_probe and "thread" in backends:
+        # the probe runs single units through evaluate(), which an opaque solver does not offer
+        probed = None, "threads: no GIL probe: the solver evaluates whole samples only, no hand-over cost taken"
+    elif gil_probe and "thread" in backends:
+        probed = _gil_probe(run, Path(calibration_dir), recalibrate, measure)
     if probed is not None and probed[0] is not None:
         workload = workload.with_gil(probed[0])
-    result = sweep(workload, costs, machine, strategies=strategies, backends=backends, workers=workers,
+    result = sweep(workload, costs, machine, strategies=applicable, backends=backends, workers=workers,
                    chunk_sizes=chunk_sizes, timeouts=timeouts, budgets=TimeoutPolicy(1.0, sample_budget_s, task_budget_s),
                    execution=execution or RUNNER, cooperative=cooperative)
     if probed is not None:
         result.assumptions.append(probed[1])
+    if len(applicable) < len(strategies):
+        result.assumptions.append(f"strategies: the run's solver evaluates whole samples only, so only "
+                                  f"{', '.join(applicable)} apply; {', '.join(s for s in strategies if s not in applicable)} "
+                                  "left out")
     folder = Path(out) if out is not None else _stamped("predict")
     return PredictResult(result, prediction_report.write(result, folder, run.run_id), probed[1] if probed else "",
                          list(run.notes))
+
+
+def _applicable(strategies: Sequence[str], whole_samples: bool) -> list[str]:
+    """The ``strategies`` a run's solver can run under: an opaque solver's (``whole_samples``)
+    only sample-level ones (perfkit/runner/run.py refuses the others for it)."""
+    if not whole_samples:
+        return list(strategies)
+    applicable = [name for name in strategies if name in sample_level_names()]
+    if not applicable:
+        raise ConfigError("strategies", ",".join(strategies), "the run's solver evaluates whole samples only: "
+                          f"expected one of {', '.join(sample_level_names())}")
+    return applicable
 
 
 def _gil_probe(run: Run, directory: Path, again: bool, measure: bool) -> tuple[Any, str]:

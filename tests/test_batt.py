@@ -230,3 +230,25 @@ def test_the_phase_report_shows_the_batterys_scores(tmp_path):
     doc = render.build(rows, tmp_path / "phases.png")
     table = [b for b in doc.blocks if isinstance(b, Table) and b.headers[0] == "phase"][-1]
     assert table.headers == ("phase", "demo_fit", "match") and table.rows[0][2] == "—"
+
+
+@pytest.mark.slow
+def test_predict_sweeps_only_the_strategies_an_opaque_solver_can_run_under(tmp_path):
+    # the battery evaluates whole samples: predict swept candidate-parallel and hybrid for it,
+    # and its GIL probe failed with "'BattSolver' object has no attribute 'evaluate'"
+    from perfkit import api
+    from perfkit.analysis.prediction import DEFAULT_COSTS
+    from perfkit.orchestration import calibration
+
+    run = batt_run(tmp_path, [make_task("t1", n_demo=2)])
+    calibration.save(dict(DEFAULT_COSTS), tmp_path / "cal")  # nothing measured here
+    result = api.predict(run.path, backends=("inline", "thread", "process"), workers=(1, 2),
+                         calibration_dir=tmp_path / "cal", out=tmp_path / "pred")
+    strategies = {p.config.strategy for p in result.sweep.predictions}
+    assert strategies == {"sequential", "sample-parallel"}, strategies
+    said = " ".join(result.sweep.assumptions)
+    assert "candidate-parallel, hybrid left out" in said and "no GIL probe" in said and "failed" not in said
+    with pytest.raises(ConfigError) as info:
+        api.predict(run.path, strategies=("candidate-parallel",), backends=("process",), workers=(2,),
+                    calibration_dir=tmp_path / "cal", out=tmp_path / "pred2")
+    assert info.value.field == "strategies"
