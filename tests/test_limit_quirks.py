@@ -111,3 +111,29 @@ def test_dispatch_overhead_after_lost_workers_blames_the_losses_not_a_per_unit_c
     f = next(f for f in c.findings if f.rule == "dispatch-overhead")
     assert "1 worker was stopped with a unit at its timeout or died" in f.sentence
     assert "5 units ran again" in f.sentence and "per unit, not per item" not in f.sentence
+
+
+@pytest.mark.slow
+def test_units_given_up_on_threads_are_told_by_the_core_they_got_to_their_threads_end():
+    # arc-dsl (session 13): 11 units lost on threads read "their CPU was not measured (stopped
+    # with their worker)", though no worker stops on threads and each thread's CPU was read at
+    # its end: they got 8–47 % of a core from start to end, waiting at the GIL
+    from builders import CANDS, clean_parallel, timed_out
+    from builders import reference_run as reference
+
+    def edit(df):
+        m = df["split"].eq("demo") & df["index"].eq(4) & df["candidate"].isin(["c005", "c006", "c007"])
+        timed_out(df, m, 1.0, 0.5)
+        df.loc[m, ["leaked", "leaked_s"]] = [True, 1.5]  # each ran on 1.5 s past its 1 s limit
+        return df
+
+    assert len(CANDS) > 7
+    run = make_run(clean_parallel().units.to_dict("records"), "sample-parallel", "thread", 2, wall_s=3.0, cpu_s=3.0,
+                   edit=edit)
+    f = next(f for f in analyse([reference(), run]).findings if f.rule == "contention-timeouts")
+    assert "not measured" not in f.sentence and "stopped with" not in f.sentence, f.sentence
+    # 3 × 0.5 s of CPU over 3 × (1 s + 1.5 s) of their threads' lives
+    assert "got 20% of a core from their start to their threads' end (given up at their timeout" in f.sentence, \
+        f.sentence
+    assert "take turns at the GIL" in f.sentence
+    assert any("demo[4]: 3 of" in e and "20% of a core from their start" in e for e in f.evidence), f.evidence

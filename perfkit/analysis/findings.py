@@ -33,6 +33,7 @@ from perfkit.analysis.metrics import (
     busy_by_slot,
     core_share,
     cost_against_reference,
+    life_share,
     reference_cost,
     even_share_s,
     group_name,
@@ -167,9 +168,16 @@ def contention_timeouts(c: "Comparison") -> list[Finding]:
             continue
         done.add(fig.group)
         share = core_share(new)
+        # the thread backend's units given up at their timeout had their CPU read when their
+        # thread ended (arc-dsl: 0.08–0.47 of a core from start to end, waiting at the GIL)
+        given_up = is_missing(share) and not is_missing(life_share(new, fig.timeout_s))
+        share = life_share(new, fig.timeout_s) if given_up else share
         starved = share < CONTENTION_SHARE
         one = len(new) == 1
         the_units, they, were = ("the unit", "it", "was") if one else ("the units", "they", "were")
+        running = (("from its start to its thread's end (given up at its timeout, the thread ran on)" if one else
+                    "from their start to their threads' end (given up at their timeout, the threads ran on)")
+                   if given_up else "while running")
         if is_missing(share):
             cause = (f"{'its' if one else 'their'} CPU was not measured (stopped with {'its' if one else 'their'} "
                      f"worker), so contention cannot be told from speed")
@@ -177,7 +185,7 @@ def contention_timeouts(c: "Comparison") -> list[Finding]:
             # the run's figure beside the lost units': a few starved units in a run whose units
             # mostly ran at full speed read "1.0×" there, not a contradiction
             # threads of one process share one GIL: that is their contention, whatever else ran
-            cause = (f"{the_units} got {share:.0%} of a core while running (contention"
+            cause = (f"{the_units} got {share:.0%} of a core {running} (contention"
                      + ("; the threads of one process take turns at the GIL" if fig.backend == "thread" else "")
                      + f"; all the run's units: wall {fig.contention:.1f}× CPU)")
         else:
@@ -192,11 +200,11 @@ def contention_timeouts(c: "Comparison") -> list[Finding]:
         for (task_id, split, index), units in new.groupby(SAMPLE, sort=True):
             sample_units = u[(u["task_id"] == task_id) & (u["split"] == split) & (u["index"] == index)]
             qw = queue_wait(sample_units)
-            s_share = core_share(units)
+            s_share = life_share(units, fig.timeout_s) if given_up else core_share(units)
             ref_wall = r["wall_s"].reindex(pd.MultiIndex.from_frame(units[KEY])).max()
             label = sample_label(split, index)
             labels.append(sample_label(split, index, task_id if new["task_id"].nunique() > 1 else None))
-            got = "CPU not measured" if is_missing(s_share) else f"{s_share:.0%} of a core while running"
+            got = "CPU not measured" if is_missing(s_share) else f"{s_share:.0%} of a core {running}"
             ev.append(f"{task_id}/{label}: {len(units)} of {len(sample_units)} candidates timed out; "
                       f"{got}; waited {duration(float(qw.min()) if len(qw) else 0.0)} "
                       f"in the queue; slowest of them under sequential {duration(ref_wall)}")
@@ -208,7 +216,7 @@ def contention_timeouts(c: "Comparison") -> list[Finding]:
             # the other thread ran at full speed all along: one interpreter, so no other process
             # took these units' turn (regex: a backtracking match in one C call holds the GIL)
             top = held.sort_values("holder_cpu_s", ascending=False).drop_duplicates("holder")
-            cause = (f"{the_units} got {share:.0%} of a core while running because another thread held the GIL: "
+            cause = (f"{the_units} got {share:.0%} of a core {running} because another thread held the GIL: "
                      f"{len(held)} of the {len(new)} waited beside a unit running on another thread ("
                      + ", ".join(f"{h.holder}, {duration(h.holder_cpu_s)} of CPU" for h in top.head(3).itertuples())
                      + f"); threads take turns at the GIL every {SWITCH_INTERVAL_S * 1000:g} ms of Python, and a "
