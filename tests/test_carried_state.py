@@ -124,3 +124,44 @@ def test_the_first_unit_of_a_run_on_a_warm_pools_worker_is_not_said_to_have_had_
     else:
         assert "nothing did" not in found.sentence and "made it dearer there." in found.sentence, found.sentence
         assert "the first unit on its worker in the run;" in found.evidence[0], found.evidence
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("beside", [True, False])
+def test_a_thread_units_cost_beside_a_given_up_thread_is_not_what_ran_before_it(beside):
+    # arc-dsl (session 13): units 2–400× dearer in every thread run ran beside threads given up at
+    # their timeouts, whose heaps the garbage collector walked from the units' own threads
+    # (6aa20dc0: 25 ms of its thread's CPU alone, 80 ms beside 91413438, 16 ms with gc off);
+    # the finding said "what ran before them on their worker"
+    def edit(df):
+        df = _dearer(0.3)(df)
+        gone = _unit(df, "demo", 0, "c000")
+        timed_out(df, gone, 1.0, 0.2)
+        start = float(df.loc[_unit(df, "demo", 3, "c005"), "started"].iloc[0])
+        # given up at its 1 s deadline, its thread ran on past that unit's start, or ended before it
+        df.loc[gone, ["leaked", "leaked_s", "started"]] = [True, 5.0 if beside else 0.01, start - 1.5 if beside else 0.0]
+        return df
+
+    runs = REFS + [clean_parallel(backend="thread", repeat=r, edit=edit) for r in (0, 1)]
+    found = [f for f in _carried(runs) if f.sentence.startswith("1 unit took 3.00×")]
+    assert (found == []) is beside, [f.sentence for f in _carried(runs)]
+
+
+@pytest.mark.slow
+def test_thread_units_dearer_beside_given_up_threads_are_not_blamed_on_module_state():
+    # arc-dsl (session 13): "a solver that keeps state in its process ... the slowdown is partly
+    # that state's" for thread runs 1.5× the sequential unit CPU, all of it beside given-up threads
+    scale = {"calibration_cpu_s": 0.006}
+
+    def edit(df):
+        df[["cpu_s", "wall_s"]] *= 2.0
+        gone = _unit(df, "demo", 0, "c000")
+        timed_out(df, gone, 1.0, 0.2)
+        df.loc[gone, ["leaked", "leaked_s"]] = [True, 9.0]
+        return df
+
+    runs = [reference_run(summary=scale), clean_parallel(backend="thread", summary=scale, edit=edit)]
+    (cold,) = [f for f in analyse(runs).findings if f.rule == "cold-state"]
+    assert "Threads the thread backend gave up at their timeouts ran on beside them" in cold.sentence, cold.sentence
+    assert "module-level state" not in cold.sentence
+    assert "of its units ran beside a given-up thread" in cold.evidence[0], cold.evidence

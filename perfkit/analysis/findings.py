@@ -30,6 +30,7 @@ from perfkit.analysis.metrics import (
     RunFigures,
     SAMPLE,
     SWITCH_INTERVAL_S,
+    beside_given_up,
     busy_by_slot,
     core_share,
     cost_against_reference,
@@ -1044,7 +1045,8 @@ def cold_state(c: "Comparison") -> list[Finding]:
     for the whole process, and 400 regex candidates then missed every time, 12× a unit's CPU:
     docs/benchmarks.md "Session 10"), and a process worker replaced after a kill starts cold.
     The slowdown is then that state's, not the strategy's."""
-    hits: dict[bool, list] = {True: [], False: []}  # in perfkit's own process or not: one finding each
+    # in perfkit's own process or not, or beside threads given up at their timeouts: one finding each
+    hits: dict[object, list] = {"beside": [], True: [], False: []}
     out = []
     ref_cores = core_share(c.reference.units) if c.reference is not None else float("nan")
     for group, figs in c.by_group().items():
@@ -1057,14 +1059,29 @@ def cold_state(c: "Comparison") -> list[Finding]:
             if ref_cores >= MANY_CORES_UNIT and f.workers * ref_cores > f.cores and f.slots > 1:
                 out.append(_oversubscribed(f, median, ref_cores, pairs))
                 continue
-            hits[figs[0].backend in IN_PROCESS].append((figs[0].name, median, pairs))
+            beside = any(c.run_of(g).units["leaked"].fillna(False).astype(bool).any() for g in figs)
+            hits["beside" if beside and f.backend == "thread" else f.backend in IN_PROCESS].append(
+                (figs[0].name, median, pairs))
     for in_process, groups in hits.items():
         if not groups:
+            continue
+        times = _times([r for _n, r, _p in groups])
+        if in_process == "beside":
+            out.append(Finding(
+                "cold-state", "warning", groups[0][0],
+                f"Units under {', '.join(n for n, _r, _p in groups)} took {times} the CPU the same units took under "
+                f"sequential (machine speed normalised): the work was not the same. Threads the thread backend gave "
+                f"up at their timeouts ran on beside them in the same interpreter, and the garbage collector, run "
+                f"by whichever thread allocates, walks every thread's objects: a unit's own CPU there counts "
+                f"collections of the given-up threads' heaps. The slowdown is those threads', not the strategy's: "
+                f"hard timeouts (the process backend) or a solver that stops at its deadline remove it.",
+                tuple(f"{f.run_id}: {r:.2f}× the reference's unit CPU; "
+                      f"{int(beside_given_up(c.run_of(f).units, f.timeout_s).sum())} of its units ran beside a "
+                      f"given-up thread" for _n, _r, p in groups for f, r in p)[:EVIDENCE_ROWS]))
             continue
         where = ("they ran in perfkit's own process (the inline and thread backends), whose other work and "
                  "earlier runs share the solver's module-level state" if in_process
                  else "their workers outlived or replaced others (a worker started after a kill starts cold)")
-        times = _times([r for _n, r, _p in groups])
         out.append(Finding(
             "cold-state", "warning", groups[0][0],
             f"Units under {', '.join(n for n, _r, _p in groups)} took {times} the CPU the same units took under "
@@ -1103,10 +1120,12 @@ def _carried(c: "Comparison", levels: dict[str, list[float]], only: Optional[tup
     out: dict[bool, list] = {True: [], False: []}
     refs = reference_cost([r.units for r in c.runs_of(ref_group)]) if groups else None
     for figs in groups:
-        tables = [_fresh(c.run_of(f), cost_against_reference(c.run_of(f).units, refs)) for f in figs]
+        tables = [_beside(c.run_of(f), f.timeout_s, _fresh(c.run_of(f), cost_against_reference(c.run_of(f).units, refs)))
+                  for f in figs]
         levels[figs[0].name] = [float((t["cpu_s"] / t["level_cpu_s"]).median()) for t in tables if len(t)]
         for dearer, found in out.items():
-            hits = [t[_stands_out(t, dearer)] for t in tables]
+            # dearer beside a given-up thread: what ran beside it, not before it (cold-state says so)
+            hits = [t[_stands_out(t, dearer) & ~(dearer & t["beside"])] for t in tables]
             keys = set.intersection(*(set(h[KEY].itertuples(index=False, name=None)) for h in hits))
             rows = [h.set_index(KEY) for h in hits] if keys else []
             found += [(figs[0].name, key, [r.loc[key] for r in rows]) for key in sorted(keys)]
@@ -1121,6 +1140,14 @@ def _fresh(run, t: pd.DataFrame) -> pd.DataFrame:
     starts = run.units.groupby("worker")["started"].min().sort_values()
     warm = set() if run.summary.resources.get("pool_runs") == 1 else set(starts.index[:run.config.workers])
     return t.assign(fresh=t["position"].eq(0) & ~t["worker"].isin(warm))
+
+
+def _beside(run, timeout_s: float, t: pd.DataFrame) -> pd.DataFrame:
+    """``t`` with ``beside``: the unit ran beside a thread given up at its timeout (metrics.py
+    :func:`beside_given_up`)."""
+    u = run.units
+    keys = u.loc[beside_given_up(u, timeout_s), KEY].drop_duplicates()
+    return t.merge(keys.assign(beside=True), on=KEY, how="left").fillna({"beside": False}).astype({"beside": bool})
 
 
 def _stands_out(t: pd.DataFrame, dearer: bool) -> pd.Series:
