@@ -175,12 +175,15 @@ def analyse(runs: Sequence[Run]) -> Comparison:
     if ref_runs:
         shell.variability = reference_variability([r.units for r in ref_runs], [r.run_id for r in ref_runs],
                                                   shell.reference.config.timeout.unit_timeout_s)
+    expected_of: dict[str, pd.DataFrame] = {}  # per sequential repeat: each strategy of that repeat uses it
     for run, fig in zip(runs, shell.figures):
         ref = shell.reference_for(run)
         if ref is None or ref is run:
             continue
         # a unit its own repeat's sequential run timed out and another answered is expected to give that answer
-        expected = expected_answers([ref.units] + [r.units for r in ref_runs if r is not ref])
+        if ref.run_id not in expected_of:
+            expected_of[ref.run_id] = expected_answers([ref.units] + [r.units for r in ref_runs if r is not ref])
+        expected = expected_of[ref.run_id]
         shell.answers.append(check_answers(expected, run.units, fig.run_id, fig.name,
                                            shell.figure_of(ref).run_id, variability=shell.variability))
     cost_units = least_disturbed([r.units for r in (ref_runs or runs[:1])]) if runs else pd.DataFrame()

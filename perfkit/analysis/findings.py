@@ -1146,6 +1146,8 @@ def _beside(run, timeout_s: float, t: pd.DataFrame) -> pd.DataFrame:
     """``t`` with ``beside``: the unit ran beside a thread given up at its timeout (metrics.py
     :func:`beside_given_up`)."""
     u = run.units
+    if not u["leaked"].fillna(False).astype(bool).any():  # no thread was given up: nothing ran beside one
+        return t.assign(beside=False)
     keys = u.loc[beside_given_up(u, timeout_s), KEY].drop_duplicates()
     return t.merge(keys.assign(beside=True), on=KEY, how="left").fillna({"beside": False}).astype({"beside": bool})
 
