@@ -142,9 +142,22 @@ def test_a_thread_units_cost_beside_a_given_up_thread_is_not_what_ran_before_it(
         df.loc[gone, ["leaked", "leaked_s", "started"]] = [True, 5.0 if beside else 0.01, start - 1.5 if beside else 0.0]
         return df
 
-    runs = REFS + [clean_parallel(backend="thread", repeat=r, edit=edit) for r in (0, 1)]
+    # one worker: its units ran beside no other unit's thread, only beside the given-up one
+    runs = REFS + [clean_parallel(backend="thread", workers=1, repeat=r, edit=edit) for r in (0, 1)]
     found = [f for f in _carried(runs) if f.sentence.startswith("1 unit took 3.00×")]
     assert (found == []) is beside, [f.sentence for f in _carried(runs)]
+
+
+def test_a_unit_dearer_on_threads_of_several_workers_is_not_said_to_carry_state():
+    # markdown-it at 6 ms on thread ×2 (session 13): 12 units 1.5–2.0× their sequential CPU in
+    # both runs, each beside the other thread's units overrunning their timeout: the interpreter's
+    # one collector walks what every thread allocated, and the threads take turns at the GIL —
+    # what ran beside a unit, which the finding called "what ran before them on their worker"
+    dearer = [clean_parallel(backend=backend, workers=workers, repeat=r, edit=_dearer(0.3))
+              for backend, workers in (("thread", 2), ("process", 2)) for r in (0, 1)]
+    sentences = [f.sentence for f in _carried(REFS + dearer)]
+    assert len(sentences) == 1 and "candidate-parallel/process×2" in sentences[0], sentences
+    assert "thread" not in sentences[0], sentences
 
 
 @pytest.mark.slow

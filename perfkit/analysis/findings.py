@@ -1143,8 +1143,15 @@ def _fresh(run, t: pd.DataFrame) -> pd.DataFrame:
 
 
 def _beside(run, timeout_s: float, t: pd.DataFrame) -> pd.DataFrame:
-    """``t`` with ``beside``: the unit ran beside a thread given up at its timeout (metrics.py
-    :func:`beside_given_up`)."""
+    """``t`` with ``beside``: the unit ran beside another thread's Python in its interpreter —
+    every unit of a thread run of several workers, whose cyclic collector (one per interpreter)
+    walks the objects every thread allocated and whose threads take turns at the GIL
+    (markdown-it at 6 ms on thread ×2: 12 units 1.5–2.0× their sequential CPU in both runs, each
+    beside units of the other thread overrunning their timeout; the run's units under 2 ms
+    1.25–1.33×), or, on one worker, a thread given up at its timeout (metrics.py
+    :func:`beside_given_up`). What ran beside a unit, not before it."""
+    if run.config.backend == "thread" and run.config.workers > 1:
+        return t.assign(beside=True)
     u = run.units
     if not u["leaked"].fillna(False).astype(bool).any():  # no thread was given up: nothing ran beside one
         return t.assign(beside=False)
