@@ -158,6 +158,7 @@ def test_group_figures_median_spread_and_speedup():
     assert g.loc["sequential/inline×1", "speedup"] == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_status_counts_of_a_group_come_from_one_repeat_and_add_up_to_its_units():
     def timed_out(rows, n):
         for r in rows[:n]:

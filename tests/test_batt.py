@@ -108,6 +108,7 @@ def test_a_battery_that_fails_is_one_error_per_declared_candidate(tmp_path, func
     assert (units.status == "error").all() and (units.error_type == error_type).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["inline", "process", "process-kill"])
 def test_a_timed_out_sample_is_one_timeout_per_declared_candidate(tmp_path, backend):
     """demo[1] of task 'slow' sleeps past its deadline: stopped by SIGALRM inline, and by the

@@ -33,6 +33,7 @@ def test_work_items_of_100_000_units_cannot_deadlock_the_pipes(tmp_path):
 
 @pytest.mark.parametrize("backend", ["inline", pytest.param("thread", marks=pytest.mark.slow), "process",
                                      pytest.param("dask", marks=pytest.mark.slow)])
+@pytest.mark.slow
 def test_everything_a_candidate_can_raise_is_an_error_with_its_type(tmp_path, backend):
     config = RunConfig(solver="plugins.faulty_solvers:Raises", tasks="synthetic:1x1+1", strategy="candidate-parallel",
                        backend=backend, workers=1 if backend == "inline" else 2, chunk_size=3)
@@ -51,6 +52,7 @@ def test_everything_a_candidate_can_raise_is_an_error_with_its_type(tmp_path, ba
 
 # -- fault 4: supervised workers -------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_unit_that_kills_every_worker_it_touches_ends_crashed_after_a_few_attempts(tmp_path):
     config = RunConfig(solver="plugins.faulty_solvers:KillsItsWorker", tasks="synthetic:1x1+1",
                        strategy="candidate-parallel", backend="process", workers=2, chunk_size=4,
@@ -64,6 +66,7 @@ def test_a_unit_that_kills_every_worker_it_touches_ends_crashed_after_a_few_atte
     assert run.summary.resources["processes_created"] <= 2 + 2 * 4, "replacements were not capped"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["raise", "exit"])
 def test_a_replacement_that_cannot_start_fails_the_run_with_one_line(tmp_path, capsys, how):
     code, out, err = perfkit_main(["run", "--solver", "plugins.faulty_solvers:BuildFails", "--solver-opt",

@@ -15,6 +15,7 @@ from perfkit.model import RunConfig, TimeoutPolicy
 HOLD = {"flush_interval_s": 3600.0, "flush_units": 10**6}  # a worker sends its outcomes at each item's end
 
 
+@pytest.mark.slow
 def test_a_worker_killed_while_writing_a_batch_larger_than_the_read_buffer_reruns_it_whole(tmp_path):
     """One item of 5 000 units: its batch (megabytes, several times the parent's read buffer)
     is written half-way, then the worker dies. The parent never unpickles the torn frame, sees
