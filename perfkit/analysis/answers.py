@@ -24,6 +24,9 @@ There, an answer the baseline lacked and the code now gives — a unit that time
 crashed or was skipped in the baseline and is ok now, or whose output now matches the expected
 one where the baseline's did not (:data:`GAINED_KINDS`) — is a *gained* answer: reported as
 such, never a failure (``gains``). A strategy, by contrast, must give sequential's answers.
+Every repeat of the later code is judged so (:func:`check_repeats`): a unit fails when it fails
+in any of them, and one whose outputs differ between those repeats themselves, beyond the
+baseline's variability, is *new nondeterminism* (:data:`NEW_NONDETERMINISM`).
 
 One more kind of noise: when the reference's own runs time out units *far* from their limit
 (ok in one run in well under half the timeout, timeout in another), the timeout sits within
@@ -58,6 +61,9 @@ NOISE_FACTOR = 2.0
 LOST = "lost unit"
 EXTRA = "extra unit"
 CHANGED_OUTPUT = "changed output"
+#: A unit whose output differs between a run's own repeats, beyond the reference's variability:
+#: the change made a deterministic candidate nondeterministic (:func:`check_repeats`).
+NEW_NONDETERMINISM = "new nondeterministic output"
 NEW_TIMEOUT = "new timeout"
 CRASH = "crash"
 NEW_ERROR = "new error"
@@ -77,7 +83,8 @@ NOISE_TIMEOUT = "timeout within noise"
 #: The kinds the reference's own variability explains: reported, never counted against a strategy.
 NOISE_KINDS = (BOUNDARY_FLIP, NOISE_TIMEOUT, NONDETERMINISTIC)
 #: Every kind, strategy faults first (the order sentences list them in).
-KINDS = (LOST, CHANGED_OUTPUT, NEW_TIMEOUT, CRASH, NEW_ERROR, STATUS_CHANGED, EXTRA) + GAINED_KINDS + NOISE_KINDS
+KINDS = ((LOST, NEW_NONDETERMINISM, CHANGED_OUTPUT, NEW_TIMEOUT, CRASH, NEW_ERROR, STATUS_CHANGED, EXTRA)
+         + GAINED_KINDS + NOISE_KINDS)
 #: The statuses of a unit that ran to its end: either one against a timeout is a flip at the limit.
 ENDED = ("ok", "error")
 #: The four tables of an :class:`AnswerCheck`, by the name the report gives them.
@@ -218,7 +225,8 @@ def expected_answers(repeats: Sequence[pd.DataFrame]) -> pd.DataFrame:
 class AnswerCheck:
     """Differences of one run from the reference; each table holds the unit keys, the
     reference's and this run's ``status``/``output_hash`` (``_ref`` and ``_run`` suffixes) and
-    the ``kind`` of each difference (:data:`KINDS`)."""
+    the ``kind`` of each difference (:data:`KINDS`); a check of several repeats
+    (:func:`check_repeats`) also ``repeats``, the repeats (from 1) the difference was seen in."""
 
     run_id: str
     group: str
@@ -235,6 +243,9 @@ class AnswerCheck:
     #: Answers the reference lacked are gains, not differences (:data:`GAINED_KINDS`): a later
     #: version of the code against its baseline; a strategy must give sequential's answers.
     gains: bool = False
+    #: How many repeats of the run were checked (:func:`check_repeats`); sentences name the
+    #: repeats a difference was seen in when there are several.
+    repeats: int = 1
 
     @property
     def clean(self) -> bool:
@@ -290,9 +301,11 @@ class AnswerCheck:
         t = self.table
         counts = self.kind_counts()
         named = self.tasks > 1 or t["task_id"].nunique() > 1
-        real = [_kind_phrase(k, n, t, named) for k, n in counts.items() if k not in NOISE_KINDS + self._gain_kinds]
-        noise = [_kind_phrase(k, n, t, named) for k, n in counts.items() if k in NOISE_KINDS]
-        gained = [_kind_phrase(k, n, t, named) for k, n in counts.items() if k in self._gain_kinds]
+        def phrases(kinds: Sequence[str], among: bool = True) -> list[str]:
+            return [_kind_phrase(k, n, t, named, self.repeats) for k, n in counts.items() if (k in kinds) == among]
+
+        real = phrases(NOISE_KINDS + self._gain_kinds, among=False)
+        noise, gained = phrases(NOISE_KINDS), phrases(self._gain_kinds)
         n_noise = sum(n for k, n in counts.items() if k in NOISE_KINDS)
         # a phase report's reference is "the baseline", whose repeats are its variability
         own = "the reference's own" if self.reference_name == "sequential" else f"{self.reference_name}'s own"
@@ -321,22 +334,36 @@ def _units(n: int) -> str:
 
 _PLURAL = {NOISE_TIMEOUT: "timeouts within noise", NOW_FINISHED: "timeouts now finished", CRASH: "crashes",
            STATUS_CHANGED: "status changes", NONDETERMINISTIC: "units of nondeterministic candidates",
-           CHANGED_OUTPUT: "changed outputs", NOW_ANSWERED: "units now answered", NOW_RIGHT: "outputs now right"}
+           CHANGED_OUTPUT: "changed outputs", NOW_ANSWERED: "units now answered", NOW_RIGHT: "outputs now right",
+           NEW_NONDETERMINISM: "new nondeterministic outputs"}
 
 
-def _kind_phrase(kind: str, n: int, table: pd.DataFrame, named: bool) -> str:
-    """``2 lost units (demo[0]×2)``; ``t1/demo[0]×2`` when ``named`` (several tasks)."""
+def _kind_phrase(kind: str, n: int, table: pd.DataFrame, named: bool, repeats: int = 1) -> str:
+    """``2 lost units (demo[0]×2)``; ``t1/demo[0]×2`` when ``named`` (several tasks); over
+    several ``repeats``, the repeats each sample's differences were seen in (unless all), and a new
+    nondeterministic output by its unit (``t1/demo[1] c003 in repeat 2 of 2``)."""
     if kind == NONDETERMINISTIC:
         name = "unit of a nondeterministic candidate" if n == 1 else _PLURAL[kind]
     else:
         name = kind if n == 1 else _PLURAL.get(kind, kind + "s")
-    return f"{n} {name} ({_where(table[table['kind'] == kind], named)})"
+    return f"{n} {name} ({_where(table[table['kind'] == kind], named, repeats, by_unit=kind == NEW_NONDETERMINISM)})"
 
 
-def _where(df: pd.DataFrame, named: bool, limit: int = 4) -> str:
-    samples = df.groupby(SAMPLE, sort=False).size()
-    items = [f"{sample_label(s, i, t if named else None)}×{n}" for (t, s, i), n in samples.items()]
-    return ", ".join(items[:limit]) + (f", … {count(len(items) - limit, 'more sample')}" if len(items) > limit else "")
+def _where(df: pd.DataFrame, named: bool, repeats: int = 1, by_unit: bool = False, limit: int = 4) -> str:
+    """The samples (or, ``by_unit``, the units) of ``df``'s differences, and over several
+    ``repeats`` the repeats they were seen in: always for a unit, for a sample when not in all."""
+    def seen(rows: pd.DataFrame) -> str:
+        which = sorted({r for rs in rows["repeats"] for r in rs}) if repeats > 1 else []
+        if not which or (len(which) == repeats and not by_unit):
+            return ""
+        return f" in repeat{'s' if len(which) > 1 else ''} {', '.join(map(str, which))} of {repeats}"
+
+    groups = df.groupby(SAMPLE + (["candidate"] if by_unit else []), sort=False)
+    # a unit named by itself says its task even when there is one
+    items = [f"{sample_label(key[1], key[2], key[0] if named or by_unit else None)}"
+             f"{f' {key[3]}' if by_unit else f'×{len(rows)}'}{seen(rows)}" for key, rows in groups]
+    noun = "more unit" if by_unit else "more sample"
+    return ", ".join(items[:limit]) + (f", … {count(len(items) - limit, noun)}" if len(items) > limit else "")
 
 
 def check_answers(reference: pd.DataFrame, units: pd.DataFrame, run_id: str = "", group: str = "",
@@ -363,6 +390,41 @@ def check_answers(reference: pd.DataFrame, units: pd.DataFrame, run_id: str = ""
     tables = [df.drop(columns=["match_ref", "match_run"], errors="ignore")  # the documented columns only
               for df in (missing.assign(kind=LOST), extra.assign(kind=EXTRA), status.assign(kind=kinds), output)]
     return AnswerCheck(run_id, group, reference_id, *tables, reference_name, int(ref["task_id"].nunique()), gains)
+
+
+def check_repeats(reference: pd.DataFrame, repeats: Sequence[pd.DataFrame], run_id: str = "", group: str = "",
+                  reference_id: str = "", reference_name: str = "sequential",
+                  variability: Optional[ReferenceVariability] = None, gains: bool = False) -> AnswerCheck:
+    """Every repeat of a run (its unit tables) checked against the ``reference`` by
+    :func:`check_answers`'s one rule, merged unit by unit into one check: a unit fails when it
+    fails in any repeat, and its ``repeats`` say which. A failing unit whose ok outputs differ
+    between the repeats themselves is a :data:`NEW_NONDETERMINISM`: the run disagrees with
+    itself where the reference did not. A unit that fails in no repeat keeps its first gain,
+    else its first difference within the reference's variability. One repeat: its check."""
+    checks = [check_answers(reference, r, run_id, group, reference_id, reference_name, variability, gains)
+              for r in repeats]
+    first = checks[0]
+    rows = pd.concat([c.table.assign(repeat=i) for i, c in enumerate(checks, 1)], ignore_index=True)
+    if len(checks) == 1 or rows.empty:
+        return replace(first, repeats=len(checks))
+    ok = pd.concat([r.loc[r["status"] == "ok", KEY + ["output_hash"]].drop_duplicates(KEY) for r in repeats])
+    outputs = ok.groupby(KEY, sort=False)["output_hash"].nunique()
+    varies = _key_index(rows).isin(outputs.index[outputs > 1]) if len(outputs) else np.zeros(len(rows), bool)
+    # the worst way a unit differed (a failure, a gain, the reference's own variability) and the
+    # repeats it differed so in; a varying unit is told by its changed output
+    rank = np.select([rows["kind"].isin(NOISE_KINDS), rows["kind"].isin(first._gain_kinds)], [2, 1], 0)
+    told = ~(varies & (rows["difference"] == "output changed").to_numpy())
+    rows = rows.assign(rank=rank, told=told).sort_values(["rank", "told", "repeat"], kind="stable")
+    rows = rows[rows["rank"] == rows.groupby(KEY, sort=False)["rank"].transform("min")]
+    seen = rows.groupby(KEY, sort=False)["repeat"].agg(tuple)
+    chosen = rows.drop_duplicates(KEY).copy()
+    chosen["repeats"] = seen.reindex(_key_index(chosen)).to_numpy()
+    new = (chosen["rank"] == 0).to_numpy() & _key_index(chosen).isin(outputs.index[outputs > 1])
+    chosen.loc[new, "kind"] = NEW_NONDETERMINISM
+    chosen = chosen.drop(columns=["repeat", "rank", "told"]).sort_index()  # in the repeats' order again
+    tables = [chosen[chosen["difference"] == name].drop(columns="difference").reset_index(drop=True)
+              for name in DIFFERENCES]
+    return AnswerCheck(run_id, group, reference_id, *tables, reference_name, first.tasks, gains, len(checks))
 
 
 def _within_noise(df: pd.DataFrame, kinds: np.ndarray, expected: float) -> np.ndarray:

@@ -2,13 +2,15 @@
 machine. Pure: two sides (perfkit/store/baseline.py) — and, for paired timing, the pairs
 measured interleaved — in, a :class:`GateResult` out; measuring is perfkit/orchestration/gate.py.
 
-1. Answers: every unit of the baseline must be in the current side with the same status and
-   output hash, beyond the baseline's own variability — its repeats against each other, the
-   rule phases and compare's sequential runs use (perfkit/analysis/answers.py): a unit whose
-   output differed between the baseline's repeats (an unseeded candidate) or that finished in
-   one and timed out in another (a unit at its limit) may differ again. Any other lost or
-   changed answer fails the gate, whatever the speed; an answer gained (a unit the baseline
-   timed out, raised on or got wrong, answered now) is reported, never failed. A baseline file
+1. Answers: every unit of the baseline must be in every repeat of the current side with the
+   same status and output hash, beyond the baseline's own variability — its repeats against
+   each other, the rule phases and compare's sequential runs use (perfkit/analysis/answers.py):
+   a unit whose output differed between the baseline's repeats (an unseeded candidate) or that
+   finished in one and timed out in another (a unit at its limit) may differ again. Any other
+   lost or changed answer, in any current repeat, fails the gate, whatever the speed; one whose
+   outputs differ between the current repeats themselves is named new nondeterminism. An answer
+   gained (a unit the baseline timed out, raised on or got wrong, answered now) is reported,
+   never failed. A baseline file
    that kept one repeat's answers (formats 1 and 2) has no variability to judge by: its answers
    are judged as they are, and the report says so.
 2. Instructions (``instructions``): valgrind's count of the run window, exact on one build (a
@@ -53,7 +55,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from perfkit.analysis.answers import AnswerCheck, baseline_variability, check_answers, expected_answers
+from perfkit.analysis.answers import AnswerCheck, baseline_variability, check_repeats, expected_answers
 from perfkit.analysis.findings import BUSY_OTHER_CORES
 from perfkit.analysis.statistics import holm, paired_ratio_of_sums, paired_shift, pct_change, ratio_of_medians
 from perfkit.model import ConfigError
@@ -330,15 +332,17 @@ def gate(baseline: Side, current: Side, threshold: float = DEFAULT_THRESHOLD, me
 
 
 def judge_answers(baseline: Side, current: Side, group: str = "current") -> tuple[AnswerCheck, list[str]]:
-    """The current side's answers (its first repeat's) against the baseline's beyond the
-    baseline's own variability, answers gained reported and never failed (the gate's and the
-    phase report's one rule; perfkit/analysis/answers.py), and notes on what that variability
-    rests on."""
+    """Every repeat of the current side against the baseline's answers beyond the baseline's
+    own variability — a unit fails when it fails in any repeat, and one whose outputs differ
+    between the current repeats themselves is new nondeterminism —, answers gained reported and
+    never failed (the gate's and the phase report's one rule; perfkit/analysis/answers.py
+    ``check_repeats``), and notes on what that variability rests on."""
     runs = len(baseline.repeat_answers)
     variability = baseline_variability(baseline.repeat_answers,
                                        [f"{baseline.label} repeat {i + 1}" for i in range(runs)], baseline.timeout_s)
     answers = expected_answers(baseline.repeat_answers) if runs else baseline.answers
-    check = check_answers(answers, current.answers, run_id=current.label, group=group,
+    # a side read from a baseline file of format 1 or 2 kept its first repeat's answers only
+    check = check_repeats(answers, current.repeat_answers or [current.answers], run_id=current.label, group=group,
                           reference_id=baseline.label, reference_name="the baseline", variability=variability,
                           gains=True)
     if variability is None:

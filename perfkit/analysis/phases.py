@@ -4,10 +4,11 @@ A phase is a labelled run (a run with label ``phase-2``) or a run folder; severa
 the same label are its repeats. Phases are given in order, the first is the baseline. Each
 phase gets its wall and CPU (medians over repeats), candidate counts, timeouts, the change
 against the previous phase and against the baseline, and its answers checked against the
-baseline. A phase is flagged ❌ when its answers differ from the baseline's beyond the
-baseline's own variability (its repeats against each other, as a comparison's sequential
-runs: nondeterministic candidates, units at their limit; the gate's rule, perfkit/analysis/gate.py
-``judge_answers``) — an answer it gained is named, never flagged — or when it is
+baseline. A phase is flagged ❌ when the answers of any of its runs differ from the baseline's
+beyond the baseline's own variability (its repeats against each other, as a comparison's
+sequential runs: nondeterministic candidates, units at their limit; the gate's rule,
+perfkit/analysis/gate.py ``judge_answers``) — an answer it gained is named, never flagged — or
+when it is
 slower than the previous phase by the gate's rule (its interval above 1 and reaching the
 threshold). Each speed verdict says how many runs it rests on, and none is given with fewer
 than :data:`MIN_VERDICT_RUNS` runs on either side: one run cannot tell a slower phase from a
