@@ -312,10 +312,9 @@ def test_phases_judge_every_run_of_a_phase_as_the_gate_judges_every_repeat():
 
 
 def test_a_candidate_that_varied_on_one_sample_in_the_baseline_may_vary_on_another():
-    # Kept per (task, candidate), not narrowed to the unit: networkx's unseeded random_sequential
-    # varied on colour demo[2], demo[3], test[0] and test[1] between the two baseline repeats, and
-    # gave one output on demo[4] in both by chance; two later runs of the same code gave another
-    # there (docs/benchmarks.md, "Session 14"). Narrowed, the gate would fail the same code.
+    # Kept per (task, candidate), not narrowed to the unit: networkx's unseeded asyn_lpa gave one
+    # output on community/demo[5] in both baseline repeats and another in 1 of 4 later runs of the
+    # same code (docs/benchmarks.md, "Session 14"). Narrowed, the gate would fail the same code.
     base = _side(_answers(("ok", "a", True, 0.01), STABLE[1]), _answers(("ok", "b", False, 0.01), STABLE[1]))
     check, _ = g.judge_answers(base, _side(_answers(("ok", "a", True, 0.01), ("ok", "y", False, 0.01))))
     assert check.agrees and "1 unit of a nondeterministic candidate (demo[1]×1)" in check.sentence(), \
