@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from builders import KEY, make_task
+from builders import KEY, make_run, make_task, unit_rows
 from plugins import battery
 
 from perfkit import runner
@@ -207,6 +207,32 @@ def test_compare_counts_the_batterys_candidates_and_what_a_timeout_lost(tmp_path
         lost = run.units[(run.units.task_id == "67a3c6ac") & (run.units.split == "demo") & (run.units["index"] == 1)]
         assert set(lost.candidate) == DECLARED and (lost.status == "timeout").all()
         assert "*" not in set(run.units.candidate)
+    # its own runs report together, without --allow-mixed (the reference option is where, not what)
+    done = subprocess.run([sys.executable, "-m", "perfkit", "report", *(str(r.path) for r in runs), "--out",
+                           str(tmp_path / "again"), "--quiet"], capture_output=True, text=True, env=env, cwd=tmp_path,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "again" / "report.md").read_text().startswith("**Answers identical")
+
+
+def test_the_runs_of_one_comparison_are_one_workload_though_each_names_its_reference():
+    """``perfkit report`` of a batt comparison's own runs refused them as "runs of different
+    solvers": compare hands every run but the reference the reference run's folder (option
+    ``reference``), a different folder in every repeat."""
+    from dataclasses import replace
+
+    from perfkit.analysis.runset import mixed_workloads
+
+    def batt(strategy: str, **options):
+        run = make_run(unit_rows(), strategy)
+        return replace(run, config=replace(run.config, solver="batt", solver_options={"module": "plugins.battery",
+                                                                                      **options}))
+
+    reference = batt("sequential")
+    repeats = [batt("sample-parallel", reference=f"runs/sequential-r{i}") for i in range(2)]
+    assert mixed_workloads([reference, *repeats]) is None
+    other = batt("sample-parallel", reference="runs/sequential-r0", function="other_battery")
+    assert mixed_workloads([reference, other]).startswith("runs of different solvers")
 
 
 def test_the_example_battery_runs(tmp_path, monkeypatch):

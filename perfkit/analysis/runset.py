@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
 from perfkit.model import ConfigError
+from perfkit.solvers import defining_options
 from perfkit.store import Run
 
 #: The state of a run that ran to its end (meta.json).
@@ -57,18 +58,26 @@ class LeftOut:
 
 
 def workload(run: Run) -> tuple[str, str, str]:
-    """What a run measured: (solver, its options as JSON, its task set). Two runs compare only
-    when these agree; the task set is the ids the run loaded, else its task spec."""
+    """What a run measured: (solver, the options that define it as JSON, its task set). Two runs
+    compare only when these agree; the options leave out the reference run's folder that
+    ``perfkit compare`` hands some solvers (perfkit.solvers.defining_options), so that one
+    comparison's own runs report together; the task set is the ids the run loaded, else its
+    task spec."""
     c = run.config
     tasks = run.meta.get("task_ids")
     task_set = ",".join(tasks) if tasks else str(c.tasks)
-    return c.solver, json.dumps(c.solver_options, sort_keys=True, default=str), task_set
+    return c.solver, _options(run), task_set
+
+
+def _options(run: Run) -> str:
+    return json.dumps(defining_options(run.config.solver, run.config.solver_options), sort_keys=True, default=str)
 
 
 def _describe(run: Run) -> str:
     c = run.config
     n = len(run.meta.get("task_ids") or [])
-    options = f" {json.dumps(c.solver_options, sort_keys=True, default=str)}" if c.solver_options else ""
+    options = _options(run)
+    options = f" {options}" if options != "{}" else ""
     return f"solver {c.solver}{options} on tasks {c.tasks}" + (f" ({n} tasks)" if n else "")
 
 

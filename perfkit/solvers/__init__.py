@@ -109,6 +109,15 @@ def solver_attribute(spec: str, name: str) -> Any:
     return getattr(obj, name, None) if inspect.isclass(obj) else None
 
 
+def defining_options(spec: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The options that make the solver ``spec`` what it measures: all of them but the one
+    through which ``perfkit compare`` hands it the sequential reference run's folder
+    (REFERENCE_ATTR). That one says where the run's reference is stored, not what the solver
+    does, and it differs in every repeat: runs that differ only there ran the same solver."""
+    reference = solver_attribute(spec, REFERENCE_ATTR)
+    return {k: v for k, v in options.items() if k != reference}
+
+
 def with_run_folder(solver: Any, options: Mapping[str, Any], run_folder: Any) -> dict[str, Any]:
     """``options`` plus the run folder for a solver that asks for it (RUN_FOLDER_ATTR)."""
     key = getattr(solver, RUN_FOLDER_ATTR, None)
