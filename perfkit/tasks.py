@@ -26,7 +26,8 @@ replaced by ``solutions``) maps task id -> list of test output grids and fills t
 
 Every problem in a spec or file raises :class:`PerfkitError` with one line naming the file,
 the task and the field, e.g.
-``tasks/bad.json: task 'bad': train[1].input row 2 has 3 cells, row 0 has 4 (ragged rows)``.
+``tasks/bad.json: task 'bad': train[1].input row 2 has 3 cells, row 0 has 4 (ragged rows)``;
+a folder's bad files are each named, one line each (:class:`InvalidTaskFiles`).
 Grids are checked on the parsed JSON before numpy sees them, because ``np.asarray`` would turn
 ragged rows into object arrays and ``true`` into 1.
 """
@@ -131,7 +132,8 @@ def load_tasks(spec: str) -> list[Task]:
 def validate_path(path: str | os.PathLike[str]) -> list[Task]:
     """Validate a task file, a folder of task files or a challenges file; return its tasks.
 
-    Used by ``perfkit tasks validate PATH``. Raises PerfkitError on the first problem.
+    Used by ``perfkit tasks validate PATH``. Raises PerfkitError naming the problem; for a
+    folder, InvalidTaskFiles naming every bad file.
     """
     path = Path(path)
     shown = str(path)
@@ -266,6 +268,15 @@ def synthetic_task(index: int, n_demo: int = SYNTHETIC_DEMO, n_test: int = SYNTH
 
 
 # --------------------------------------------------------------------------- files
+
+class InvalidTaskFiles(PerfkitError):
+    """The bad files of a folder of task files: ``problems`` holds one line for each (the file,
+    the task and the field), and the message is those lines."""
+
+    def __init__(self, problems: Sequence[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
 
 def _error(message: str) -> PerfkitError:
     # The CLI prints the message as one line; ids and paths could smuggle in newlines.
@@ -439,6 +450,8 @@ def _apply_solutions(tasks: list[Task], path: Path) -> list[Task]:
 
 
 def _load_folder(folder: Path) -> list[Task]:
+    """Every task file of ``folder``; every bad file is checked and named (InvalidTaskFiles),
+    not only the first: one look at a folder names all that needs fixing."""
     files = sorted((p for p in folder.iterdir() if p.suffix == ".json" and p.is_file()),
                    key=lambda p: p.name)
     names = {p.name for p in files}
@@ -449,11 +462,19 @@ def _load_folder(folder: Path) -> list[Task]:
         raise _error(f"{folder}: no *.json task files in this folder")
     tasks: list[Task] = []
     origin: dict[str, str] = {}
+    problems: list[str] = []
     for path in files:
-        for task in _load_file(path):
-            if task.id in origin:
-                raise _error(f"{path}: task {task.id!r}: duplicate task id "
-                             f"(also in {origin[task.id]})")
-            origin[task.id] = str(path)
-            tasks.append(task)
+        try:
+            loaded = _load_file(path)
+        except PerfkitError as exc:
+            problems.append(str(exc))
+            continue
+        twice = next((task for task in loaded if task.id in origin), None)
+        if twice is not None:
+            problems.append(str(_error(f"{path}: task {twice.id!r}: duplicate task id (also in {origin[twice.id]})")))
+            continue
+        origin.update((task.id, str(path)) for task in loaded)
+        tasks += loaded
+    if problems:
+        raise InvalidTaskFiles(problems)
     return tasks

@@ -369,7 +369,7 @@ def test_cli_validate_bad_input_exits_2_with_one_line(case: str, cli_results) ->
 def test_cli_validate_good_file_exits_0(cli_results) -> None:
     result = cli_results["<good>"]
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "ok: 1 tasks from" in result.stdout
+    assert "ok: 1 task from" in result.stdout  # not "1 tasks"
     assert "Traceback" not in result.stdout + result.stderr
 
 
@@ -386,3 +386,22 @@ def test_cli_main_bad_input_exits_2_with_one_line(case: str, tmp_path: Path, cap
     assert len(lines) == 1, captured.err
     for fragment in BAD_CASES[case][2]:
         assert fragment in lines[0], f"{fragment!r} not in {lines[0]!r}"
+
+
+def test_validate_names_every_bad_file_of_a_folder_one_line_each(tmp_path: Path, capsys) -> None:
+    """It stopped at the first bad file: a folder of several needed one run per fix."""
+    from perfkit.cli.app import main
+    from perfkit.tasks import InvalidTaskFiles
+
+    _write_case(tmp_path, {"dir/a_good.json": _task(), "dir/b_ragged.json": RAGGED, "dir/c_broken.json": "{",
+                           "dir/d_good.json": _task(), "dir/e_cell.json": _with_cell(True)})
+    with pytest.raises(InvalidTaskFiles) as bad:
+        validate_path(tmp_path / "dir")
+    assert [p.split(":")[0] for p in bad.value.problems] == [str(tmp_path / "dir" / n) for n in
+                                                             ("b_ragged.json", "c_broken.json", "e_cell.json")]
+    with pytest.raises(SystemExit) as info:
+        main(["tasks", "validate", str(tmp_path / "dir")])
+    assert info.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [f"perfkit: error: {p}" for p in bad.value.problems]
+    assert "row 2 has 3 cells" in lines[0] and "malformed JSON" in lines[1] and "is true" in lines[2]

@@ -2,8 +2,8 @@
 
 Every verb (one module each, registered by perfkit/cli/verbs.py on the command object of
 perfkit/cli/command.py) parses options, calls one public function and renders its result.
-User errors are PerfkitError, caught once in ``main``: one line on stderr, exit status 2, no
-traceback; a ConfigError is told by its flag (perfkit/cli/flags.py). A usage error (a misspelt
+User errors are PerfkitError, caught once in ``main``: one line on stderr (one per problem when
+it names several), exit status 2, no traceback; a ConfigError is told by its flag (perfkit/cli/flags.py). A usage error (a misspelt
 flag, an unknown verb, a missing argument, a bad value) is the same line after the command's
 usage line, also exit status 2, whatever click or typer version is installed.
 """
@@ -70,7 +70,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     except PerfkitError as exc:
         console.quiet = False  # --quiet silences tables and progress, never an error
         text = describe(exc) if isinstance(exc, ConfigError) else str(exc)
-        console.print(f"perfkit: error: {text}", highlight=False, markup=False, soft_wrap=True)
+        for line in text.splitlines() or [""]:  # one problem a line (every bad file of a task folder)
+            console.print(f"perfkit: error: {line}", highlight=False, markup=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt) as exc:  # click turns Ctrl-C into Abort
         interrupted(exc)

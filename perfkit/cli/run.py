@@ -67,9 +67,10 @@ def run(
 def tasks_validate(path: Path = typer.Argument(..., help="a task file, a folder, or a challenges file")) -> None:
     """Check ARC JSON files without running anything."""
     import perfkit
+    from perfkit.analysis.text import count
 
     found = perfkit.validate_tasks(path)
-    out.print(f"ok: {len(found)} tasks from {path}", highlight=False)
+    out.print(f"ok: {count(len(found), 'task')} from {path}", highlight=False)
 
 
 @tasks_app.command("list")
