@@ -227,6 +227,34 @@ def test_a_meta_json_value_that_cannot_be_is_named_by_its_field(tmp_path, capsys
                                    "expected an integer ≥ 1")
 
 
+@pytest.mark.parametrize("edit, field, hint", [
+    (lambda meta: meta["config"].update(workerz=meta["config"].pop("workers")), "config.workerz", "'workers'"),
+    (lambda meta: meta["config"]["timeout"].update(unit_timeout=1), "config.timeout.unit_timeout",
+     "'unit_timeout_s'"),
+    (lambda meta: meta.update(stat=meta.pop("state")), "stat", "'state'"),
+])
+def test_a_meta_json_key_perfkit_never_wrote_is_refused_by_name(edit, field, hint, stored_run, tmp_path, capsys):
+    """A key typo was dropped silently: 'workerz' read as the default of one worker, 'stat' as
+    whatever summary.json said. Every key perfkit ever wrote still loads (the stored run)."""
+    import shutil
+
+    import perfkit
+
+    assert perfkit.load_run(stored_run).state == "complete"
+    run = tmp_path / "run"
+    shutil.copytree(stored_run, run)
+    meta = json.loads((run / "meta.json").read_text())
+    edit(meta)
+    (run / "meta.json").write_text(json.dumps(meta))
+    code, err = perfkit_cli(["report", str(run), "--out", str(tmp_path / "report")], capsys)
+    assert one_line(code, err) == f"perfkit: error: {run / 'meta.json'}: field '{field}': unknown key (did you mean {hint}?)"
+    meta["state"] = "interrupted"  # nor is a run resumed on it: refused before anything is written
+    (run / "meta.json").write_text(json.dumps(meta))
+    code, err = perfkit_cli(["run", "--resume", str(run)], capsys)
+    assert one_line(code, err).startswith(f"perfkit: error: {run / 'meta.json'}: field '{field}': unknown key")
+    assert json.loads((run / "meta.json").read_text()) == meta
+
+
 def test_history_names_an_unknown_benchmark(tmp_path, capsys):
     """It printed the history of no measurement ("too few measurements"), exit 0."""
     (tmp_path / "history.jsonl").write_text(json.dumps(

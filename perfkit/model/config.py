@@ -6,10 +6,11 @@ before anything is written, and raises :class:`ConfigError` naming the field.
 
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from perfkit.model.errors import ConfigError
 
@@ -86,17 +87,32 @@ class RunConfig:
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> "RunConfig":
-        """Rebuild a config from meta.json (for resume, the gate and the store's typed Run)."""
+        """Rebuild a config from meta.json (for resume, the gate and the store's typed Run). A
+        key that is no field (a typo: ``workerz``, ``timeout.unit_timeout``) is a ConfigError
+        naming it, never dropped: the run would read as measured with the default."""
         data = dict(record)
-        data["timeout"] = TimeoutPolicy(**data.get("timeout", {}))
+        check_keys(data, [f.name for f in fields(cls)])
+        timeout = data.get("timeout", {})
+        if isinstance(timeout, dict):
+            check_keys(timeout, [f.name for f in fields(TimeoutPolicy)], "timeout.")
+        data["timeout"] = TimeoutPolicy(**timeout)
         data["plugins"] = tuple(data.get("plugins", ()))
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**data)
 
     @property
     def group(self) -> tuple[str, str, int]:
         """The repeat group of the run: (strategy, backend, workers)."""
         return (self.strategy, self.backend, self.workers)
+
+
+def check_keys(record: dict[str, Any], known: Sequence[str], prefix: str = "") -> None:
+    """Raise ConfigError naming the first key of ``record`` that is not in ``known`` (its
+    field is ``prefix`` + the key), with the known key it is closest to."""
+    for key in record:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            raise ConfigError(f"{prefix}{key}", reason="unknown key " + (
+                f"(did you mean {close[0]!r}?)" if close else f"(known: {', '.join(known)})"))
 
 
 def _positive_int(name: str, value: Any) -> None:

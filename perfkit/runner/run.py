@@ -60,6 +60,7 @@ from perfkit.solvers import is_opaque, load_solver, with_run_folder
 from perfkit.store import DEFAULT_STORE, Run, RunSummary, RunWriter, load_run, new_run_id, read_json, read_units_jsonl
 from perfkit.store.layout import META, UNITS_JSONL
 from perfkit.store.lock import RunLock
+from perfkit.store.run import run_config
 from perfkit.store.writer import amend_summary
 
 #: Longest the runner waits for the backend in one call (seconds); the backend returns as soon
@@ -629,10 +630,7 @@ def resume(path: str | Path, observer: Optional[Observer] = None, tasks: Optiona
         meta = read_json(path / META)  # again, now that nobody else writes it
         if meta.get("state") == "complete":
             raise PerfkitError(f"{path}: the run is complete; nothing to resume")
-        try:
-            config = RunConfig.from_record(meta.get("config", {}))
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise PerfkitError(f"{path / META}: field 'config' is not a run configuration: {exc}") from None
+        config = run_config(path, meta)
         check(config)
         tasks, solver, strategy = _prepared(config, tasks, meter)
         writer = RunWriter.reopen(path, lock)

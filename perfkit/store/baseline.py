@@ -122,7 +122,7 @@ class Side:
         """The RunConfig the side was measured with (to measure the current code the same way)."""
         try:
             return RunConfig.from_record(self.config)
-        except TypeError as exc:
+        except (TypeError, ConfigError) as exc:  # ConfigError: a key that is no field
             raise PerfkitError(f"baseline {self.label}: field 'config' is not a run configuration: {exc}") from None
 
 

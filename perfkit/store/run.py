@@ -15,6 +15,14 @@ import pandas as pd
 
 from perfkit.model import ConfigError, PerfkitError, RunConfig
 from perfkit.model.command import Span
+from perfkit.model.config import check_keys
+from perfkit.store.layout import META, SUMMARY
+
+#: Every key perfkit writes, or ever wrote, at the top level of meta.json (perfkit/runner/run.py
+#: ``_meta`` and ``_finish``, perfkit/store/writer.py): any other is a typo or another tool's,
+#: refused by name rather than dropped.
+META_KEYS = ("config", "environment", "task_ids", "created", "clock", "limits", "run_id", "state", "resumed",
+             "previous_sessions", "resources", "notes")
 
 
 @dataclass(frozen=True)
@@ -129,16 +137,11 @@ class Run:
                      units: pd.DataFrame, scores: Optional[pd.DataFrame] = None) -> "Run":
         """A run from the records of its files (meta.json, summary.json, the units table, the
         battery's scores when it has them)."""
+        config = run_config(path, meta)
         try:
-            config = RunConfig.from_record(meta.get("config", {}))
             run_summary = RunSummary.from_record(summary)
         except (TypeError, ValueError, AttributeError) as exc:
-            raise PerfkitError(f"{Path(path) / 'meta.json'}: field 'config' or summary.json: {exc}") from None
-        try:  # a hand-edited or foreign meta.json: its value named here, not a traceback deep in the analysis
-            config.validate()
-        except ConfigError as exc:
-            shown = f" {exc.value!r}:" if exc.has_value else ""
-            raise PerfkitError(f"{Path(path) / 'meta.json'}: field 'config.{exc.field}':{shown} {exc.reason}") from None
+            raise PerfkitError(f"{Path(path) / SUMMARY}: not a run summary: {exc}") from None
         return cls(Path(path), config, run_summary, units, meta, pd.DataFrame() if scores is None else scores)
 
     @property
@@ -166,3 +169,22 @@ class Run:
         """Usable cores recorded in the run's environment (1 when unknown)."""
         env = self.environment
         return int(env.get("usable_cores") or env.get("cpu_count") or 1)
+
+
+def run_config(path: Path, meta: dict[str, Any]) -> RunConfig:
+    """The configuration the meta.json record of the run folder ``path`` holds, checked: a key
+    perfkit never wrote (at the top level, in ``config`` or in ``config.timeout``) or a value
+    that cannot be is a PerfkitError naming the file and the field, never dropped nor a
+    traceback deep in the analysis."""
+    shown = Path(path) / META
+    try:
+        check_keys(meta, META_KEYS)
+    except ConfigError as exc:
+        raise PerfkitError(f"{shown}: field '{exc.field}': {exc.reason}") from None
+    try:
+        return RunConfig.from_record(meta.get("config", {})).validate()
+    except ConfigError as exc:
+        value = f" {exc.value!r}:" if exc.has_value else ""
+        raise PerfkitError(f"{shown}: field 'config.{exc.field}':{value} {exc.reason}") from None
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise PerfkitError(f"{shown}: field 'config' is not a run configuration: {exc}") from None
