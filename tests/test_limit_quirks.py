@@ -85,12 +85,21 @@ def test_the_memory_of_an_item_whose_worker_was_killed_at_the_timeout_is_its_own
     assert set(units.loc[units.candidate == "hog", "status"]) == {"timeout"}
     items = item_memory(run)
     killed = items[items["running"].notna()]
-    assert sorted(killed["running"]) == ["hog on demo[0]", "hog on demo[1]"]
+    assert sorted(killed["running"]) == ["hog on t1/demo[0]", "hog on t1/demo[1]"]
     assert (killed["peak_rss_bytes"] >= 160 * 2**20).all()
     assert items.loc[items["running"].isna(), "peak_rss_bytes"].max() < 160 * 2**20  # the rests ran without it
     c = analyse([run])
     memory = next(f for f in c.findings if f.rule == "memory")
     assert "had their worker killed at a unit's timeout while running hog (2×)" in memory.sentence
+
+
+def test_the_unit_a_killed_item_was_running_is_named_with_its_task():
+    # "killed at the timeout of hog on demo[1]": demo[1] of which task, when two ran it
+    rows = unit_rows(task_id="t1") + unit_rows(task_id="t2")
+    items = [{"task_id": t, "chunk": 1, "worker": "main", "peak_rss_bytes": mb * 2**20, "running": running}
+             for t, mb, running in (("t1", 50, None), ("t2", 400, ["demo", 1, "c001"]))]
+    memory = item_memory(make_run(rows, summary={"items": items}))
+    assert memory["running"].dropna().tolist() == ["c001 on t2/demo[1]"]
 
 
 def test_dispatch_overhead_after_lost_workers_blames_the_losses_not_a_per_unit_cost():

@@ -727,8 +727,8 @@ def item_memory(run: Run) -> pd.DataFrame:
     ``(task_id, split, index)``: demo[0] of one task is not demo[0] of another): the units of
     the item that this worker ran, from the units table. An item the runner joined holds the
     units of each planned item it lists (``chunks``): the peak was measured over all of them.
-    ``running``: for an item whose worker was killed in it, ``candidate on sample`` of the unit
-    it was running (its peak was read just before the kill); None otherwise."""
+    ``running``: for an item whose worker was killed in it, ``candidate on task/sample`` of the
+    unit it was running (its peak was read just before the kill); None otherwise."""
     cols = ["task_id", "chunk", "worker", "peak_rss_bytes", "units", "candidates", "samples", "running"]
     records = [r for r in run.summary.items if r.get("peak_rss_bytes") is not None]
     if not records:
@@ -745,7 +745,7 @@ def item_memory(run: Run) -> pd.DataFrame:
                      frozenset().union(*(p.samples for p in pieces))))
     items = pd.DataFrame(records)
     items["units"], items["candidates"], items["samples"] = ([h[i] for h in held] for i in range(3))
-    items["running"] = [f"{r['running'][2]} on {sample_label(r['running'][0], r['running'][1])}"
+    items["running"] = [f"{r['running'][2]} on {sample_label(r['running'][0], r['running'][1], r['task_id'])}"
                         if r.get("running") else None for r in records]
     return items[cols]
 
