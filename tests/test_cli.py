@@ -128,6 +128,19 @@ def test_help_on_a_narrow_terminal_cuts_no_option_name(verb, capsys, monkeypatch
     assert "-…" not in out
 
 
+@pytest.mark.parametrize("verb", [[], ["run"], ["compare"], ["report"], ["gate"], ["predict"], ["profile"]])
+def test_help_names_no_type_after_a_flag(verb, capsys, monkeypatch):
+    # typer 0.29 printed "<bool>" after every flag, --help's own "-h" too: a flag takes no value
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, err = perfkit([*verb, "--help"], capsys)
+    assert code == 0, err
+    assert "<bool>" not in out, out
+    help_line = next(line for line in out.splitlines() if "--help" in line)
+    assert help_line.split("--help")[1].split()[:2] == ["-h", "Show"], help_line
+    if verb:  # an option that takes a value still names its type
+        assert any(t in out for t in ("<str>", "<path>", "<int>", "<float>")), out
+
+
 @pytest.mark.parametrize("verb", [["run"], ["profile"], ["compare"], ["baseline", "save"]])
 def test_every_solver_help_names_every_built_in_solver(verb, capsys, monkeypatch):
     from perfkit.solvers import BUILTIN_SOLVERS

@@ -18,7 +18,7 @@ from typing import Any, List, Optional
 import typer
 
 from perfkit.cli import INTERRUPTED_LINE, INTERRUPTED_STATUS
-from perfkit.cli.command import Verbs, app, console, out, widen_help
+from perfkit.cli.command import Verbs, app, console, lay_out_help, out
 from perfkit.cli.flags import describe
 from perfkit.model import ConfigError, PerfkitError, RunInterrupted
 
@@ -57,7 +57,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     # every command starts speaking: a caller that ran one with --quiet in this process (a test,
     # a notebook) must still see the next one's usage errors
     console.quiet = False
-    widen_help()
+    lay_out_help()
     try:
         import perfkit.cli.verbs  # noqa: F401  registers every verb on ``app``
 

@@ -17,13 +17,33 @@ HELP = {"help_option_names": ["-h", "--help"]}
 HELP_MIN_COLUMNS = 80
 
 
-def widen_help() -> None:
-    """Lay out typer's help at the console's width, or HELP_MIN_COLUMNS when that is narrower;
-    ``TERMINAL_WIDTH``, typer's own setting, wins."""
+def lay_out_help() -> None:
+    """Lay out typer's help at the console's width, or HELP_MIN_COLUMNS when that is narrower
+    (``TERMINAL_WIDTH``, typer's own setting, wins), with no type after a flag."""
     from typer import rich_utils
 
     if "TERMINAL_WIDTH" not in os.environ:
         rich_utils.MAX_WIDTH = max(Console().width, HELP_MIN_COLUMNS)
+    _untyped_flags()
+
+
+def _untyped_flags() -> None:
+    """A flag takes no value, so its help names no type. typer 0.29's rich help prints its
+    Python type after every option, flags too (``--quiet -q <bool>``, ``--help -h <bool>``);
+    its plain help and earlier typers (which have no ``display_type_rich``) print none for a
+    flag. Every declared flag and the help option are typer's own TyperOption: changed here,
+    once, on the class."""
+    from typer import core
+
+    typed = getattr(core.TyperOption, "display_type_rich", None)
+    if typed is None or getattr(typed, "untyped_flags", False):
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> Optional[str]:
+        return None if self.is_flag or self.count else typed(self, ctx)
+
+    display_type_rich.untyped_flags = True  # type: ignore[attr-defined]
+    core.TyperOption.display_type_rich = display_type_rich
 
 
 class Verbs(TyperGroup):
