@@ -470,6 +470,20 @@ def test_a_knee_is_never_a_worker_count_that_loses_answers():
     assert "(1 unit newly times out)" in none_kept.why
 
 
+def test_a_curve_whose_every_worker_count_stops_early_has_no_knee_not_a_nan_one():
+    # the report read "knee at 1 worker (nan×; best nan×)": a count that stops has no speedup
+    from dataclasses import replace
+
+    from perfkit.analysis.prediction.predict import _knee
+    from perfkit.reports.prediction import knee_where
+
+    curve = _candidate_parallel_curve()
+    stopped = _knee([replace(p, result=replace(p.result, stopped_s=0.5)) for p in curve])
+    assert knee_where(stopped) == "no knee"
+    assert "no worker count keeps the sequential answers" in stopped.why and "the run stops early" in stopped.why
+    assert knee_where(_knee(curve)) == "knee at 4 workers (4.00×; best 4.00×)"
+
+
 def test_answers_lost_at_a_count_between_two_that_keep_them_do_not_read_as_lost_from_there_on():
     # a count that loses answers between counts that keep them (4 loses, 8 and 16 keep): the
     # knee's sentence must not say "from 4 workers on, answers are lost" beside a knee at 8

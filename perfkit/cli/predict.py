@@ -69,6 +69,7 @@ def predict_cmd(
     from perfkit.analysis.text import count
     from perfkit.api import PREDICT_BACKENDS, PREDICT_STRATEGIES, PREDICT_WORKERS, predict
     from perfkit.reports import report_files
+    from perfkit.reports.prediction import knee_where
 
     try:
         given = {"generation": generation, "task_barrier": task_barrier, "startup": startup, "join_taper": join_taper}
@@ -105,5 +106,5 @@ def predict_cmd(
             console.print(f"{count(w, 'worker'):>12}: best {p.name} {p.wall_s:.3f} s ({p.speedup:.2f}×)", highlight=False,
                           markup=False)
     for k in s.knees:
-        console.print(f"knee {k.curve}: {count(k.workers, 'worker')} — {k.why}", highlight=False, markup=False, soft_wrap=True)
+        console.print(f"{k.curve}: {knee_where(k)} — {k.why}", highlight=False, markup=False, soft_wrap=True)
     print_paths(report_files(result.report_dir))

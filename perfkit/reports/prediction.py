@@ -16,8 +16,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from perfkit.analysis.prediction.predict import (PARTS, Prediction, Sweep, doubtful, loses_answers,  # noqa: E402
-                                                 sweep_record, verdict)
+from perfkit.analysis.prediction.predict import (PARTS, Knee, Prediction, Sweep, doubtful,  # noqa: E402
+                                                 loses_answers, sweep_record, verdict)
 from perfkit.reports import REPORT_FILES, html, json_report, markdown  # noqa: E402
 from perfkit.analysis.text import count, number  # noqa: E402
 from perfkit.reports.document import Bullets, Document, Heading, Image, Para, Table  # noqa: E402
@@ -44,7 +44,7 @@ def chart(s: Sweep, out: Path) -> Optional[Path]:
         ps = sorted(ps, key=lambda p: p.config.workers)
         line, = ax.plot([p.config.workers for p in ps], [p.speedup for p in ps], marker="o", label=name)
         knee = knees.get(name)
-        if knee is not None:
+        if knee is not None and math.isfinite(knee.speedup):
             ax.scatter([knee.workers], [knee.speedup], s=180, facecolors="none", edgecolors=line.get_color(),
                        linewidths=2, zorder=3)
             ax.annotate(f"knee {knee.workers}", (knee.workers, knee.speedup), textcoords="offset points",
@@ -70,6 +70,14 @@ def chart(s: Sweep, out: Path) -> Optional[Path]:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def knee_where(k: Knee) -> str:
+    """``knee at 2 workers (1.80×; best 1.95×)``; ``no knee`` when its curve's first worker
+    count stops early: that count has no speedup to show (its work unfinished), not "nan×"."""
+    if not math.isfinite(k.speedup):
+        return "no knee"
+    return f"knee at {count(k.workers, 'worker')} ({k.speedup:.2f}×; best {k.best_speedup:.2f}×)"
 
 
 def _speed(p: Prediction) -> str:
@@ -107,8 +115,7 @@ def build(s: Sweep, chart_path: Optional[Path], title: str) -> Document:
         b.append(Image("Predicted speedup vs workers", chart_path))
     if s.knees:
         b += [Heading("Knees: where more workers stop paying"),
-              Bullets(tuple((f"{k.curve}: knee at {count(k.workers, 'worker')} ({k.speedup:.2f}×; best {k.best_speedup:.2f}×) "
-                             f"— {k.why}", (), False) for k in s.knees))]
+              Bullets(tuple((f"{k.curve}: {knee_where(k)} — {k.why}", (), False) for k in s.knees))]
     b += [Heading("Every configuration"), _table(s)]
     b += [Heading("Where the wall goes (seconds)"), Table(
         ("configuration", *PARTS, "wall s"),
