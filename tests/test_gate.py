@@ -139,6 +139,22 @@ def stored(tmp_path_factory):
     return store, out
 
 
+def test_the_baseline_phase_shows_no_change_against_a_previous_phase_it_does_not_have():
+    # the table read "wall vs prev. +0.0 %" beside the baseline, as if it had been compared
+    from builders import make_run, unit_rows
+
+    from perfkit.reports.document import Table
+
+    rows = phase_table([("baseline", [make_run(unit_rows(), run_id="b")]),
+                        ("phase-1", [make_run(unit_rows(cpu=0.2), run_id="p")])])
+    assert np.isnan(rows[0].wall_vs_previous_pct) and np.isnan(rows[0].cpu_vs_previous_pct)
+    assert rows[1].wall_vs_previous_pct == pytest.approx(100.0)
+    table = next(b for b in phase_report.build(rows, None).blocks if isinstance(b, Table) and b.headers[1] == "phase")
+    previous = [table.headers.index("wall vs previous"), table.headers.index("CPU vs previous")]
+    assert [table.rows[0][i] for i in previous] == ["–", "–"]
+    assert table.rows[0][table.headers.index("wall vs baseline")] == "+0.0 %"
+
+
 @pytest.mark.xdist_group("gate-phases")
 @pytest.mark.slow
 def test_phase_report_flags_the_regression(stored, tmp_path):

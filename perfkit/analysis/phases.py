@@ -17,6 +17,7 @@ busy minute.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -97,8 +98,9 @@ def phase_table(phases: Sequence[tuple[str, list[Run]]], threshold: float = DEFA
             label=label, run_ids=[r.run_id for r in side.repeats], wall_s=wall, cpu_s=cpu,
             candidates_ok=int((units["status"] == "ok").sum()), units=len(units),
             timeouts=int((units["status"] == "timeout").sum()), errors=int((units["status"] == "error").sum()),
-            wall_vs_previous_pct=pct_change(wall, pwall) if i else 0.0, wall_vs_baseline_pct=pct_change(wall, bwall),
-            cpu_vs_previous_pct=pct_change(cpu, pcpu) if i else 0.0, cpu_vs_baseline_pct=pct_change(cpu, bcpu),
+            # the baseline has no previous phase: no change to show ("–"), not +0.0 %
+            wall_vs_previous_pct=pct_change(wall, pwall) if i else math.nan, wall_vs_baseline_pct=pct_change(wall, bwall),
+            cpu_vs_previous_pct=pct_change(cpu, pcpu) if i else math.nan, cpu_vs_baseline_pct=pct_change(cpu, bcpu),
             answers="baseline" if i == 0 else ("answers identical to the baseline" if check.clean else
                                                 check.sentence()),
             answers_ok=check.agrees, slower=speed == "slower", speed=speed, basis=basis, gained=len(check.gained),
