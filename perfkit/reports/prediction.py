@@ -44,7 +44,7 @@ def chart(s: Sweep, out: Path) -> Optional[Path]:
         ps = sorted(ps, key=lambda p: p.config.workers)
         line, = ax.plot([p.config.workers for p in ps], [p.speedup for p in ps], marker="o", label=name)
         knee = knees.get(name)
-        if knee is not None and math.isfinite(knee.speedup):
+        if knee is not None and knee.found:
             ax.scatter([knee.workers], [knee.speedup], s=180, facecolors="none", edgecolors=line.get_color(),
                        linewidths=2, zorder=3)
             ax.annotate(f"knee {knee.workers}", (knee.workers, knee.speedup), textcoords="offset points",
@@ -73,9 +73,10 @@ def chart(s: Sweep, out: Path) -> Optional[Path]:
 
 
 def knee_where(k: Knee) -> str:
-    """``knee at 2 workers (1.80×; best 1.95×)``; ``no knee`` when its curve's first worker
-    count stops early: that count has no speedup to show (its work unfinished), not "nan×"."""
-    if not math.isfinite(k.speedup):
+    """``knee at 2 workers (1.80×; best 1.95×)``; ``no knee`` when no worker count of its curve
+    keeps the sequential answers (``Knee.found``): one that stops early has no speedup to show
+    (its work unfinished), not "nan×", and a speedup that loses answers is no knee either."""
+    if not k.found:
         return "no knee"
     return f"knee at {count(k.workers, 'worker')} ({k.speedup:.2f}×; best {k.best_speedup:.2f}×)"
 

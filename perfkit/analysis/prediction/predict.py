@@ -85,6 +85,9 @@ class Knee:
     speedup: float
     best_speedup: float
     why: str
+    #: False: no worker count keeps the sequential answers, so the curve has no knee (``workers``
+    #: and the speedups are then its first count's, nan where every count stops early).
+    found: bool = True
 
 
 @dataclass
@@ -502,8 +505,13 @@ def _knee(curve: list[Prediction]) -> Knee:
     if not kept:
         # no best either: a speedup that loses answers is no gain to report
         first = curve[0]
+        if all(p.result.stopped_s is not None for p in curve):
+            counts = ", ".join(str(p.config.workers) for p in curve)
+            return Knee(name, first.config.workers, first.speedup, first.speedup,
+                        f"no worker count keeps the sequential answers: the run stops early at every worker count "
+                        f"({counts}), its work unfinished, no speedup to compare", found=False)
         return Knee(name, first.config.workers, first.speedup, first.speedup,
-                    f"no worker count keeps the sequential answers{lost}")
+                    f"no worker count keeps the sequential answers{lost}", found=False)
     best = max(p.speedup for p in kept)
     knee = next(p for p in kept if all(q.speedup <= KNEE_GAIN * p.speedup for q in kept
                                        if q.config.workers > p.config.workers))
