@@ -428,7 +428,7 @@ def predict(run_dir: str | Path, *, strategies: Sequence[str] = PREDICT_STRATEGI
             speed: float = 1.0, cores: Optional[int] = None, machines: int = 1,
             execution: Optional[Execution] = None, cooperative: Optional[bool] = None,
             calibration_dir: str | Path = CALIBRATION_DIR, recalibrate: bool = False, measure: bool = True,
-            gil_probe: bool = True, out: str | Path | None = None) -> PredictResult:
+            gil_probe: bool = True, max_leaked: Optional[int] = None, out: str | Path | None = None) -> PredictResult:
     """Predict, from the stored run ``run_dir`` alone (ideally sequential), every strategy ×
     backend × workers × chunk size, and write the report (report.md, report.html,
     report.json, the speedup chart).
@@ -442,10 +442,14 @@ def predict(run_dir: str | Path, *, strategies: Sequence[str] = PREDICT_STRATEGI
     ``measure=False``: built-in costs instead) or when ``recalibrate``. With a thread backend
     and ``gil_probe``, the solver's GIL hand-over cost on this machine (perfkit/orchestration/
     gil_probe.py): stored, or measured first (a few seconds) when missing or ``recalibrate``.
+    ``max_leaked``: the thread backend's option of that name (abandoned units still running a
+    run tolerates in all; None: its default, 4 per worker).
     """
     from perfkit.reports import prediction as prediction_report
 
     _check_prediction(strategies, backends, workers, speed, cores, machines, timeouts, chunk_sizes)
+    if max_leaked is not None and max_leaked < 0:
+        raise ConfigError("max_leaked", max_leaked, "must be at least 0 (abandoned units a thread run tolerates)")
     run = load_run(run_dir)
     if not len(run.units):
         raise ConfigError("run_dir", str(run_dir), "the run has no recorded unit to predict from")
@@ -464,7 +468,7 @@ def predict(run_dir: str | Path, *, strategies: Sequence[str] = PREDICT_STRATEGI
         workload = workload.with_gil(probed[0])
     result = sweep(workload, costs, machine, strategies=applicable, backends=backends, workers=workers,
                    chunk_sizes=chunk_sizes, timeouts=timeouts, budgets=TimeoutPolicy(1.0, sample_budget_s, task_budget_s),
-                   execution=execution or RUNNER, cooperative=cooperative)
+                   execution=execution or RUNNER, cooperative=cooperative, max_leaked=max_leaked)
     if probed is not None:
         result.assumptions.append(probed[1])
     if len(applicable) < len(strategies):

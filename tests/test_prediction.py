@@ -743,7 +743,7 @@ def test_a_comparison_shows_timeouts_and_skipped_units_measured_beside_predicted
     jsonschema.Draft202012Validator(json_report.schema()).validate(record)
     predicted = {g["group"]: g["predicted"] for g in record["groups"]}
     assert predicted["candidate-parallel/process×2"] | {"wall_s": None, "model_error": None} == {
-        "wall_s": None, "model_error": None, "timeouts": 4, "measured_timeouts": 3.5,
+        "wall_s": None, "model_error": None, "stopped_s": None, "timeouts": 4, "measured_timeouts": 3.5,
         "skipped": 0, "measured_skipped": 0}
     assert (predicted["candidate-parallel/process×1"]["skipped"],
             predicted["candidate-parallel/process×1"]["measured_skipped"]) == (20, 18)

@@ -57,6 +57,9 @@ def predict_cmd(
     gil_probe: bool = typer.Option(True, "--gil-probe/--no-gil-probe",
                                    help="threads: measure (once per machine and solver, then reuse) what the "
                                         "solver's units cost on several threads — the GIL's hand-overs"),
+    max_leaked: Optional[int] = typer.Option(None, "--max-leaked",
+                                             help="threads: abandoned units still running a run tolerates, the "
+                                                  "thread backend's max_leaked option (default: 4 per worker)"),
     calibration_dir: Path = typer.Option(Path("reports/calibration"), help="where calibrations are stored"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="report folder (default reports/predict-<time>)"),
     quiet: Quiet = False,
@@ -83,7 +86,7 @@ def predict_cmd(
                      timeouts=_numbers(timeout, float, "timeouts") or [], sample_budget_s=sample_budget,
                      task_budget_s=task_budget, speed=speed, cores=cores, machines=machines, execution=execution,
                      cooperative=cooperative, calibration_dir=calibration_dir, recalibrate=recalibrate,
-                     gil_probe=gil_probe, out=out_dir)
+                     gil_probe=gil_probe, max_leaked=max_leaked, out=out_dir)
     print_notes(result.notes)
     s = result.sweep
     seq = s.predictions[0]

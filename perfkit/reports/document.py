@@ -6,6 +6,7 @@ comes from :class:`perfkit.analysis.Comparison`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional, Sequence, Union
@@ -202,10 +203,17 @@ def _predicted(c: Any) -> dict[str, tuple[str, ...]]:
         return {}
     skipped = shows_skipped(model)
     return {f"{r.strategy}/{r.backend}×{r.workers}": (
-        duration(r.predicted_wall_s), number(r.model_error, "+.0%"),
+        _predicted_wall(r), number(r.model_error, "+.0%"),
         measured_predicted(r.measured_timeouts, r.predicted_timeouts))
         + ((measured_predicted(r.measured_skipped, r.predicted_skipped),) if skipped else ())
         for r in model.itertuples()}
+
+
+def _predicted_wall(r: Any) -> str:
+    """The model's wall of a configuration, or where it predicts the run to stop early (a thread
+    run past its abandoned-unit limit: its work unfinished, no error against a complete run)."""
+    stopped = getattr(r, "predicted_stopped_s", math.nan)
+    return duration(r.predicted_wall_s) if math.isnan(stopped) else f"stops early at {duration(stopped)}"
 
 
 def _groups_table(c: Any) -> Table:

@@ -82,6 +82,8 @@ def _group(row: Any, model: Optional[dict[str, Any]] = None) -> dict[str, Any]:
         "figures": figures,
         "predicted": None if predicted is None else {
             "wall_s": predicted.predicted_wall_s,
+            "stopped_s": None if math.isnan(getattr(predicted, "predicted_stopped_s", math.nan))
+            else predicted.predicted_stopped_s,
             # none against built-in (uncalibrated) backend costs
             "model_error": None if math.isnan(predicted.model_error) else predicted.model_error,
             "timeouts": _count(predicted.predicted_timeouts), "skipped": _count(predicted.predicted_skipped),

@@ -36,6 +36,7 @@ from perfkit.backends import (
     get_backend,
     stray_threads,
 )
+from perfkit.backends.thread import LEAKED_PER_WORKER
 from perfkit.backends.unit import per_declared_candidate
 from perfkit.model import (
     UNIT_KEY,
@@ -549,12 +550,13 @@ def _meta(config: RunConfig, tasks: list[Task]) -> dict[str, Any]:
 def _limits(config: RunConfig) -> dict[str, Any]:
     """What the backend may create: bounded by the configuration, never by the work."""
     w = config.workers
+    leaked = config.backend_options.get("max_leaked")  # the thread backend's own default when not given
     return {
         "backend": config.backend,
         "worker_processes": w if config.backend in ("process", "dask") else 0,
         "replacements": "one per worker killed or lost (never more than one live worker per slot)",
         "worker_threads": w if config.backend == "thread" else 0,
-        "max_leaked_threads": 4 * w if config.backend == "thread" else 0,
+        "max_leaked_threads": (LEAKED_PER_WORKER * w if leaked is None else leaked) if config.backend == "thread" else 0,
         "nested_pools": False,
     }
 

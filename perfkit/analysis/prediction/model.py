@@ -318,6 +318,10 @@ class SimConfig:
     workers: int
     chunk_size: Optional[int] = None
     timeout: TimeoutPolicy = field(default_factory=TimeoutPolicy)
+    #: Abandoned units still running that a thread run tolerates in all, one more and it stops:
+    #: the thread backend's ``max_leaked`` option (perfkit/backends/thread.py); None: its default,
+    #: ``Behaviour.leaked_per_worker`` × workers. Read only where the backend abandons units.
+    max_leaked: Optional[int] = None
 
     @property
     def name(self) -> str:

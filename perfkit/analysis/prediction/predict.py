@@ -175,25 +175,24 @@ def stop_or_run_on(result: SimResult, workload: Workload, costs: BackendCosts, m
     (docs/benchmarks.md "Session 13")."""
     if result.stopped_s is None:
         return result
-    unlimited = replace(costs, behaviour=replace(costs.behaviour, leaked_per_worker=UNLIMITED))
-    free = simulate(workload, result.config, unlimited, machine, execution, cooperative)
+    free = simulate(workload, replace(result.config, max_leaked=UNLIMITED), costs, machine, execution, cooperative)
     u = free.units
-    endless = int((u["lower_bound"] & u["status"].eq("timeout")).sum()) \
-        if result.config.timeout.unit_timeout_s <= workload.reference_timeout_s else 0
+    endless = int((u["endless"] & u["status"].eq("timeout")).sum())
     if endless + AT_RISK * (free.leaks_peak - endless) > result.leak_limit:
         return result
-    return replace(free, leak_limit=result.leak_limit)
+    return replace(free, config=result.config, leak_limit=result.leak_limit)
 
 
 def why_stopped(result: SimResult, workload: Workload) -> str:
     """Why a thread run stops early, and what it never runs, or why it may ("" when neither)."""
     workers = result.config.workers
-    limit = (f"the {result.leak_limit} the thread backend tolerates ({result.leak_limit // max(1, workers)} per "
-             f"worker × {workers}, perfkit/backends/thread.py)")
+    limit = (f"the {result.leak_limit} the thread backend tolerates ("
+             + ("its max_leaked option" if result.config.max_leaked is not None else
+                f"{result.leak_limit // max(1, workers)} per worker × {workers}")
+             + ", perfkit/backends/thread.py)")
     if stop_at_risk(result):
         return (f"the run may stop early: up to {result.leaks_peak} timed-out units still run at once in threads "
-                f"that cannot be stopped, against {limit} before it gives the run up (at their mean pace at the "
-                f"GIL: a real run deals the turns unevenly)")
+                f"that cannot be stopped, against {limit} before it gives the run up; {abandoned_lives(result)}")
     if result.stopped_s is None:
         return ""
     running = result.leak_limit + 1
@@ -202,7 +201,33 @@ def why_stopped(result: SimResult, workload: Workload) -> str:
                f"stopped)" if lower else "")
     return (f"the run stops at {result.stopped_s:.2f} s with {result.never_run} of its units never run: "
             f"{running} timed-out units are then still running in threads that cannot be stopped{endless}, more "
-            f"than {limit}, so it gives the run up: use the process backend")
+            f"than {limit}, so it gives the run up: use the process backend; {abandoned_lives(result)}")
+
+
+def abandoned_lives(result: SimResult) -> str:
+    """How long the model has the work of the units a thread run gave up run on past their
+    deadline ("" when it gave none up): its CPU left (the reference's, or the GIL probe's run
+    alone) at a fair share of the GIL — the mean that a real run's uneven turns scatter around
+    (networkx: 0.1–1.6× of it where the GIL dealt its turns evenly, but 10–22 s against the
+    model's 1.6–3.7 s for the threads it starved, in 3 runs of 7: docs/benchmarks.md "Session 14").
+    A unit the reference stopped whose end nothing measured (``Workload.runs_past``) never ends."""
+    u = result.units[result.units["leaked"]]
+    if u.empty:
+        return ""
+    endless = u["endless"]
+    ended = u.loc[~endless, "leaked_s"].dropna()
+    running = int((~endless).sum()) - len(ended)
+    said = []
+    if len(ended):
+        said.append(f"{len(ended)} end {ended.min():.1f}–{ended.max():.1f} s past their deadline" if len(ended) > 1
+                    else f"1 ends {ended.iloc[0]:.1f} s past its deadline")
+    if running:
+        said.append(f"{running} still run{'s' if running == 1 else ''} when the run ends")
+    if endless.any():
+        said.append(f"{int(endless.sum())} never end{'s' if int(endless.sum()) == 1 else ''} (stopped in the "
+                    f"reference, its end never measured)")
+    return (f"at a fair share of the GIL, of the {len(u)} units given up " + ", ".join(said)
+            + ": a real run deals the turns unevenly, and a thread it starves of them runs on many times longer")
 
 
 def verdict_of(wall_s: float, sequential_wall_s: float) -> str:
@@ -551,9 +576,10 @@ def sweep(workload: Workload, costs: dict[str, BackendCosts], machine: Machine, 
           strategies: Sequence[str], backends: Sequence[str], workers: Sequence[int],
           chunk_sizes: Sequence[Optional[int]] = (None,), timeouts: Sequence[float] = (),
           budgets: TimeoutPolicy = TimeoutPolicy(), execution: Execution = RUNNER,
-          cooperative: Optional[bool] = None) -> Sweep:
+          cooperative: Optional[bool] = None, max_leaked: Optional[int] = None) -> Sweep:
     """Predict every strategy × backend × workers × chunk size on ``machine``, under the first
-    of ``timeouts`` (default: the reference's), and for each timeout what it would cut."""
+    of ``timeouts`` (default: the reference's), and for each timeout what it would cut.
+    ``max_leaked``: the thread backend's option of that name (:attr:`SimConfig.max_leaked`)."""
     from perfkit import strategies as registry
 
     timeouts = list(timeouts) or [workload.reference_timeout_s]
@@ -568,7 +594,8 @@ def sweep(workload: Workload, costs: dict[str, BackendCosts], machine: Machine, 
                 if (backend == "inline" and strategy != "sequential") or (strategy == "sequential" and w > 1):
                     continue  # inline is one thread; sequential is one work item per task
                 for chunk in (chunk_sizes if chunked else (None,)):
-                    config = SimConfig(strategy, backend, w, chunk, policy)
+                    config = SimConfig(strategy, backend, w, chunk, policy,
+                                       max_leaked if backend == "thread" else None)
                     if config.name == seq.name:
                         continue
                     predictions.append(predict_one(workload, config, _costs(costs, backend, workload), machine, execution,
@@ -730,9 +757,12 @@ def assumptions(workload: Workload, costs: dict[str, BackendCosts], machine: Mac
 # -- measured runs: their prediction beside them ----------------------------------------------
 
 def config_of(run: Run) -> SimConfig:
-    """The configuration of a stored run, as the simulator takes it."""
+    """The configuration of a stored run, as the simulator takes it (a thread run's ``max_leaked``
+    backend option with it)."""
     c = run.config
-    return SimConfig(c.strategy, c.backend, c.workers, c.chunk_size, c.timeout)
+    leaked = (c.backend_options or {}).get("max_leaked") if c.backend == "thread" else None
+    return SimConfig(c.strategy, c.backend, c.workers, c.chunk_size, c.timeout,
+                     None if leaked is None else int(leaked))
 
 
 def machine_of(run: Run, speed: float = 1.0) -> Machine:
@@ -752,15 +782,18 @@ def execution_of(run: Run) -> Execution:
 def predict_measured(workload: Workload, runs: Iterable[Run], costs: dict[str, BackendCosts],
                      cooperative: Optional[bool] = None) -> list[tuple[Run, SimResult]]:
     """The prediction of each measured run (same configuration, machine and start-up), for
-    the model's error beside the measurement. The simulator is deterministic, so the repeats
-    of one configuration on one machine share one simulation (the report's largest cost)."""
+    the model's error beside the measurement, by the rule ``perfkit predict`` gives it
+    (a thread run stops early only where :func:`stop_or_run_on` says so). The simulator is
+    deterministic, so the repeats of one configuration on one machine share one simulation
+    (the report's largest cost)."""
     out, simulated = [], {}
     for run in runs:
         key = (config_of(run), machine_of(run), execution_of(run))
         if key not in simulated:
             config, machine, execution = key
-            simulated[key] = simulate(workload, config, _costs(costs, config.backend, workload), machine,
-                                      execution, cooperative)
+            backend = _costs(costs, config.backend, workload)
+            simulated[key] = stop_or_run_on(simulate(workload, config, backend, machine, execution, cooperative),
+                                            workload, backend, machine, execution, cooperative)
         out.append((run, simulated[key]))
     return out
 
@@ -787,8 +820,21 @@ def prediction_record(p: Prediction) -> dict[str, Any]:
             index=False, name=None)],
         "skipped": int((u["status"] == "skipped").sum()),
         "stopped_s": r.stopped_s, "never_run": r.never_run, "abandoned_running_peak": r.leaks_peak,
+        "abandoned_life_s": _lives_record(u),
         "lower_bound_units": int(u["lower_bound"].sum()),
     }
+
+
+def _lives_record(u: "pd.DataFrame") -> Optional[dict[str, Any]]:
+    """The units a thread run gives up, and how long past their deadline the model has their work
+    run on (seconds, :func:`abandoned_lives`); None when it gives none up."""
+    given_up = u[u["leaked"]]
+    if given_up.empty:
+        return None
+    ended = given_up.loc[~given_up["endless"], "leaked_s"].dropna()
+    return {"units": len(given_up), "endless": int(given_up["endless"].sum()),
+            "running_at_end": int((~given_up["endless"]).sum()) - len(ended),
+            "ended": sorted(float(x) for x in ended)}
 
 
 def sweep_record(s: Sweep) -> dict[str, Any]:
@@ -816,7 +862,8 @@ def model_check(runs: Sequence[Run], reference: Run, costs: dict[str, BackendCos
     (strategy, backend, workers) with the median over repeats of the measured and predicted
     wall (seconds), timed-out units and skipped units, and the model's wall error (predicted /
     measured − 1; missing where the backend's costs are the built-in ones, not measured on
-    this machine). A median count is a half when an even number of repeats disagree. ``gil``:
+    this machine, and where the run is predicted to stop early: ``predicted_stopped_s``, nan
+    when it runs to its end). A median count is a half when an even number of repeats disagree. ``gil``:
     the solver's GIL hand-over cost on threads (:mod:`.gil`), None for none."""
     import pandas as pd
 
@@ -827,6 +874,7 @@ def model_check(runs: Sequence[Run], reference: Run, costs: dict[str, BackendCos
         measured, predicted = run.units["status"], result.units["status"]
         rows.append({"strategy": c.strategy, "backend": c.backend, "workers": c.workers,
                      "measured_wall_s": float(run.summary.wall_s), "predicted_wall_s": result.wall_s,
+                     "predicted_stopped_s": math.nan if result.stopped_s is None else result.stopped_s,
                      "measured_timeouts": int((measured == "timeout").sum()),
                      "predicted_timeouts": result.timed_out,
                      "measured_skipped": int((measured == "skipped").sum()),
@@ -835,6 +883,8 @@ def model_check(runs: Sequence[Run], reference: Run, costs: dict[str, BackendCos
         return pd.DataFrame()
     df = pd.DataFrame(rows).groupby(["strategy", "backend", "workers"], sort=False).median().reset_index()
     df["model_error"] = df["predicted_wall_s"] / df["measured_wall_s"] - 1.0
+    # a run predicted to stop early (its work unfinished) has no wall to set against a complete one
+    df.loc[df["predicted_stopped_s"].notna(), "model_error"] = float("nan")
     # built-in costs were measured on another machine: an error against them says nothing about
     # the model (a sequential run predicted from itself would show tens of percent), so none is given
     uncalibrated = {b for b in df["backend"] if not _costs(costs, b, workload).calibrated}

@@ -363,7 +363,10 @@ class SimResult:
     #: (the reference's), share (of a core it got on average while its CPU ran), late_chance (of
     #: still running at its deadline under the GIL's uneven hand-over, :mod:`.gil`), outcomes
     #: (a timeout of it is recorded as this many: one per candidate of an opaque solver's sample),
-    #: cores (its CPU ran on at once, :class:`~.workload.UnitCost`; share is of its pace alone).
+    #: cores (its CPU ran on at once, :class:`~.workload.UnitCost`; share is of its pace alone),
+    #: endless (it runs until stopped, ``Workload.runs_past``), leaked (given up on threads while
+    #: its work ran on) and leaked_s (how long past its deadline that work ran: its CPU left at
+    #: its share of the GIL; nan when not given up, or still running when the run ends).
     units: pd.DataFrame = field(repr=False)
     #: How perfkit was taken to run it.
     execution: Execution = Execution()
@@ -447,9 +450,14 @@ class _Sim:
         self.leaked = 0
         #: Abandoned units whose work still runs, and how many the run tolerates (threads).
         self.leaks_running = 0
-        self.leak_limit = 0 if costs.behaviour.hard_stop else costs.behaviour.leaked_per_worker * workers
+        self.leak_limit = 0 if costs.behaviour.hard_stop else (
+            config.max_leaked if config.max_leaked is not None else costs.behaviour.leaked_per_worker * workers)
         self.stopped_s: Optional[float] = None
         self.leaks_peak = 0
+        #: (task, unit) of each unit given up while its work ran on, and when that work ends (absent:
+        #: still running when the run ends)
+        self.abandoned: set[tuple] = set()
+        self.leak_ends: dict[tuple, float] = {}
         #: Σ of the units' chances to be late so far (:mod:`.gil`), less the late units drawn:
         #: starts at one half, so the late units are the sum rounded to the nearest whole unit.
         self.late_sum = 0.5
@@ -780,7 +788,7 @@ class _Sim:
         slot.token += 1
         token = slot.token
         slot.unit_start = t
-        reruns = cost.lower_bound and self.timeout <= self.w.reference_timeout_s
+        reruns = self.w.runs_past(cost, self.timeout)
         cpu, wait = cost.cpu_s * self.c.unit_cpu_factor, cost.wait_s
         # it timed out at this timeout or a longer one: it runs until stopped — or, holding the
         # GIL, until its call returns, at least what the reference measured
@@ -840,9 +848,9 @@ class _Sim:
     def _cpu_done(self, t: float, slot: _Slot, token: int, state: list) -> None:
         if slot.token != token:
             if state[8] and state[4] > 0:  # abandoned (thread backend): its work ran on, nobody waits for it
-                self.at(t + state[4], self._abandoned_done)
+                self.at(t + state[4], self._abandoned_done, state)
             elif state[8]:
-                self._abandoned_done(t)
+                self._abandoned_done(t, state)
             return
         slot.job = None
         self._late(t, slot, token, state)
@@ -855,7 +863,7 @@ class _Sim:
     def _unit_done(self, t: float, slot: _Slot, token: int, state: list) -> None:
         if slot.token != token:
             if state[8]:  # abandoned during its wait: that ends now
-                self._abandoned_done(t)
+                self._abandoned_done(t, state)
             return
         if state[5]:
             return  # late: still waiting for its turns at the GIL until its deadline (_deadline)
@@ -915,6 +923,7 @@ class _Sim:
             self.leaked += 1
             if not state[5]:  # (a late unit's work is done: it only held its worker to its deadline)
                 state[8] = True
+                self.abandoned.add((item.task, unit))
                 self.leaks_running += 1
                 self.leaks_peak = max(self.leaks_peak, self.leaks_running)
                 if self.leaks_running > self.leak_limit:
@@ -937,8 +946,9 @@ class _Sim:
         self.at(t + self.c.replace_s, self._add_slot)
         self._dispatch(t)
 
-    def _abandoned_done(self, t: float) -> None:
+    def _abandoned_done(self, t: float, state: list) -> None:
         self.leaks_running -= 1
+        self.leak_ends[(state[0].task, state[1])] = t
 
     def _stop(self, t: float) -> None:
         """The run stops now (the backend gave up): its window closes, nothing more is recorded."""
@@ -954,15 +964,20 @@ class _Sim:
         share, chance = self.shares.get((item.task, unit), (float("nan"), 0.0))
         self.records.append((self.w.tasks[item.task].task_id, split, index, candidate, status, item.queued,
                              started, ended, slot.name, cost.lower_bound, cost.cpu_s, share, chance, cost.outcomes,
-                             cost.cores))
+                             cost.cores, self.w.runs_past(cost, self.timeout), item.task))
 
     # -- the result -------------------------------------------------------------------------
 
     def result(self) -> SimResult:
         units = pd.DataFrame.from_records(self.records, columns=[
             "task_id", "split", "index", "candidate", "status", "queued", "started", "ended", "worker",
-            "lower_bound", "cpu_s", "share", "late_chance", "outcomes", "cores"])
+            "lower_bound", "cpu_s", "share", "late_chance", "outcomes", "cores", "endless", "task"])
         units["wall_s"] = units["ended"] - units["started"]
+        keys = list(zip(units["task"], units[["split", "index", "candidate"]].itertuples(index=False, name=None)))
+        units["leaked"] = [key in self.abandoned for key in keys]
+        units["leaked_s"] = [self.leak_ends.get(key, math.nan) - start - self.timeout
+                             for key, start in zip(keys, units["started"])]
+        units = units.drop(columns="task")
         lanes = self.stage_time * self.workers
         busy = float(units["wall_s"].sum())
         dead = sum(min(self.c.replace_s, self.stage_time) for _ in range(self.kills))

@@ -170,6 +170,14 @@ class Workload:
     def unknown(self) -> int:
         return sum(c.unknown for t in self.tasks for c in t.units.values())
 
+    def runs_past(self, cost: UnitCost, timeout_s: float) -> bool:
+        """Whether the unit of ``cost`` runs on until it is stopped at a ``timeout_s`` deadline:
+        its cost is a lower bound (stopped in the reference, or at the GIL probe's cap or budget)
+        at least as long as that timeout, or the reference's own timeout is at least as long.
+        Nothing measured says when such a unit would end, so none is invented: it never ends
+        by itself (given up on threads, its work runs on to the run's end)."""
+        return cost.lower_bound and timeout_s <= max(self.reference_timeout_s, cost.lane_s + cost.wait_s)
+
 
 def _generation_per_task(u: pd.DataFrame, order: list[str], generate_s: float) -> dict[str, float]:
     """Split the run's candidate generation over its tasks (runs stored before each task's
