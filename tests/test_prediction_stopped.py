@@ -244,7 +244,9 @@ def test_a_thread_run_the_model_stops_just_past_the_limit_may_stop_early_and_one
     limit = LEAKED_PER_WORKER * 2
 
     def probed(n: int, cost_s: float):
-        workload = workload_of(reference([OK, STOPPED] * n))
+        # (a tail of 10 ms units: the synthetic's abandoned units ended within its run; one that
+        # outlasts the run is counted whole, test_prediction_life.py)
+        workload = workload_of(reference([OK, STOPPED] * n + [(0.01, "ok", None)] * 60))
         alone = replace(_alone(*[(f"c{2 * i + 1:02d}", cost_s, False) for i in range(n)]), hold_s=0.001)
         config = SimConfig("candidate-parallel", "thread", 2, 1, TimeoutPolicy(TIMEOUT_S))
         return predict_one(workload.with_gil(alone), config, THREAD, Machine(2), sequential_wall_s=1.0,
