@@ -81,6 +81,18 @@ def test_a_thread_runs_max_leaked_option_is_its_limit_of_abandoned_units():
     assert config_of(_measured_thread_run({})).max_leaked is None
 
 
+def test_a_runs_stated_limit_of_abandoned_threads_is_its_max_leaked_option():
+    # meta.json's limits read 4 × workers whatever the option the backend was built with
+    from perfkit.runner.run import _limits
+
+    def limit(**options) -> int:
+        config = RunConfig(solver="synthetic", tasks="hand-made", strategy="candidate-parallel", backend="thread",
+                           workers=2, backend_options=options)
+        return _limits(config)["max_leaked_threads"]
+
+    assert (limit(), limit(max_leaked=20), limit(max_leaked=0)) == (LEAKED_PER_WORKER * 2, 20, 0)
+
+
 def test_a_measured_runs_prediction_follows_predicts_own_stop_rule():
     # compare's model column simulated a measured thread run without predict's rule: a run the
     # model stops just past the limit (which predict says "may stop early" and runs on) read as
