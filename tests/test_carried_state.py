@@ -178,3 +178,56 @@ def test_thread_units_dearer_beside_given_up_threads_are_not_blamed_on_module_st
     assert "Threads the thread backend gave up at their timeouts ran on beside them" in cold.sentence, cold.sentence
     assert "module-level state" not in cold.sentence
     assert "of its units ran beside a given-up thread" in cold.evidence[0], cold.evidence
+
+
+def _slower(factor: float, rows: slice, worker=None):
+    """An edit of a built run: the units at ``rows`` of its start order (of ``worker``'s, when
+    given) took ``factor`` × their CPU and wall: a worker, or the machine, slower for a stretch."""
+    def edit(df):
+        order = df[df["worker"].eq(worker)] if worker else df
+        picked = order.sort_values("started").index[rows]
+        df.loc[picked, ["cpu_s", "wall_s"]] *= factor
+        return df
+    return edit
+
+
+@pytest.mark.slow
+def test_units_of_a_worker_slower_for_a_stretch_of_every_run_are_not_said_to_carry_state():
+    # markdown-it, candidate-parallel/process×2 (session 13's closing note): 4 units 1.5–1.9× their
+    # sequential CPU in both runs, named as carried state. Every unit of their worker ran 1.4–1.9×
+    # for that stretch (the whole run r0, its first 0.4 s in r1), the other worker's 1.0×, and the
+    # strategy put the same units on the same worker at the same point of both runs
+    worker = clean_parallel().units.sort_values("started")["worker"].iloc[0]
+    runs = [clean_parallel(repeat=r, edit=_slower(2.0, slice(0, 12), worker)) for r in (0, 1)]
+    assert _carried(REFS + runs) == []
+
+
+@pytest.mark.slow
+def test_units_a_reference_ran_slower_for_a_stretch_are_not_said_to_carry_state():
+    # markdown-it: d0090 on demo[2] took 0.55× its sequential CPU in both runs; both sequential runs
+    # ran it and its neighbours 1.3–1.8× slower per character than the rest of the run
+    refs = [reference_run(repeat=r, edit=_slower(1.8, slice(9, 21))) for r in (0, 1)]
+    assert _carried(refs + [clean_parallel(repeat=r) for r in (0, 1)]) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stopped_cpu_s", [1.0, 0.1])
+def test_a_unit_cheaper_than_a_reference_that_ran_it_after_a_long_unit_that_raised_is_said_so(stopped_cpu_s):
+    # arc-dsl (session 13): 14 units 0.28–0.80× their sequential CPU in every group, said to have
+    # found "a cache filled"; every sequential run had run each of them soon after 91413438, stopped
+    # at 1.7 s (215 MB resident): that process gave the memory back inside the units after it
+    def edit(df):
+        timed_out(df, _unit(df, "demo", 3, "c004"), 1.0, stopped_cpu_s)
+        return _dearer(0.3)(df)
+
+    refs = [reference_run(repeat=r, edit=edit) for r in (0, 1)]
+    (found,) = _carried(refs + [clean_parallel(repeat=r) for r in (0, 1)])
+    assert found.sentence.startswith("1 unit took 0.33× its CPU under sequential in every run of "
+                                     "candidate-parallel/process×2"), found.sentence
+    if stopped_cpu_s == 1.0:
+        assert ("In every sequential run it ran soon after a longer unit that ended by an exception (stopped at its "
+                "timeout, or raised) in the same process: t1/demo[3] c004.") in found.sentence, found.sentence
+        assert "the sequential reference's cost is what differs, not state the workers carried" in found.sentence
+        assert "under sequential 300 ms, right after t1/demo[3] c004 (1.00 s, timed out)" in found.evidence[0]
+    else:  # 100 ms of CPU cannot have left the 200 ms it saved here
+        assert "a cache it found filled" in found.sentence and "exception" not in found.sentence, found.sentence

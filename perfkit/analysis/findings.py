@@ -42,6 +42,7 @@ from perfkit.analysis.metrics import (
     item_memory,
     queue_wait,
     missed_cpu,
+    neighbour_level,
     ran,
     ran_quiet,
 )
@@ -1097,39 +1098,69 @@ def carried_state(c: "Comparison") -> list[Finding]:
     under sequential beyond what moved the other units of each run (metrics.py
     ``cost_against_reference``): dearer than :data:`COLD_STATE_RATIO` × their slowest reference
     run, or cheaper than :data:`WARM_STATE_RATIO` × their fastest, by :data:`STATE_MIN_S` at
-    least. A unit's own work is the same under every strategy; the machine's speed, its load and
-    two cores sharing memory bandwidth move every unit of a run alike (the run's level takes them
-    out), and a burst of other work one repeat, not the same units in every one. What differed is
-    what ran before the unit on its worker: state the solver carries between units. One finding
-    per direction, naming the units, how far they moved and under which groups."""
+    least, each also beyond the units around it on its worker and in the sequential run's order
+    (:func:`_around`). A unit's own work is the same under every strategy; the machine's speed,
+    its load and two cores sharing memory bandwidth move every unit of a run alike (the run's
+    level takes them out), a worker or the reference slower for a stretch the units around it
+    (their levels take that out), and a burst of other work one repeat, not the same units in every
+    one. What differed is what ran before the unit on its worker: state the solver carries
+    between units; or, for a unit cheaper here, what ran before it under sequential (a longer unit
+    that raised there: :data:`AFTER_STOP`). One finding per direction, naming the units, how far
+    they moved and under which groups."""
     if c.reference is None:
         return []
     levels: dict[str, list[float]] = {}
     found = _carried(c, levels)
     many = c.reference.units["task_id"].nunique() > 1
-    return [_carried_state_finding(hits, dearer, levels, many) for dearer, hits in found.items() if hits]
+    return [_after_stop_finding(hits, levels, many) if kind == AFTER_STOP else
+            _carried_state_finding(hits, kind, levels, many) for kind, hits in found.items() if hits]
 
 
-def _carried(c: "Comparison", levels: dict[str, list[float]], only: Optional[tuple] = None) -> dict[bool, list]:
+#: The key of :func:`_carried`'s cheaper units that every reference run ran after a stop.
+AFTER_STOP = "after-stop"
+
+
+def _carried(c: "Comparison", levels: dict[str, list[float]], only: Optional[tuple] = None) -> dict[object, list]:
     """Dearer (True) and cheaper (False): ``(group name, unit key, its row in each run)`` for
-    every unit of :func:`carried_state` (of the group ``only``, when given); ``levels`` receives
-    each group's run levels."""
+    every unit of :func:`carried_state` (of the group ``only``, when given); under
+    :data:`AFTER_STOP` the cheaper units that every reference run ran after a unit that ended by an
+    exception, in its process, whose CPU covers what they saved here (metrics.py
+    ``after_stopped``): the reference's cost is then what differs. ``levels`` receives each
+    group's run levels."""
     ref_group = c.figure_of(c.reference).group
     groups = [figs for group, figs in c.by_group().items()  # one run cannot tell state from a burst of other work
               if group != ref_group and len(figs) >= 2 and only in (None, group) and not _thread_cpu_only(c, figs)]
-    out: dict[bool, list] = {True: [], False: []}
+    out: dict[object, list] = {True: [], False: [], AFTER_STOP: []}
     refs = reference_cost([r.units for r in c.runs_of(ref_group)]) if groups else None
     for figs in groups:
-        tables = [_beside(c.run_of(f), f.timeout_s, _fresh(c.run_of(f), cost_against_reference(c.run_of(f).units, refs)))
+        tables = [_around(_beside(c.run_of(f), f.timeout_s,
+                                  _fresh(c.run_of(f), cost_against_reference(c.run_of(f).units, refs))))
                   for f in figs]
         levels[figs[0].name] = [float((t["cpu_s"] / t["level_cpu_s"]).median()) for t in tables if len(t)]
-        for dearer, found in out.items():
+        for dearer in (True, False):
             # dearer beside a given-up thread: what ran beside it, not before it (cold-state says so)
             hits = [t[_stands_out(t, dearer) & ~(dearer & t["beside"])] for t in tables]
             keys = set.intersection(*(set(h[KEY].itertuples(index=False, name=None)) for h in hits))
             rows = [h.set_index(KEY) for h in hits] if keys else []
-            found += [(figs[0].name, key, [r.loc[key] for r in rows]) for key in sorted(keys)]
+            for key in sorted(keys):
+                mine = [r.loc[key] for r in rows]
+                # cheaper than under sequential by no more than an exception before it there could leave
+                stop = not dearer and all(r.ref_low_s - r.level_cpu_s <= r.ref_stopped_room_s for r in mine)
+                out[AFTER_STOP if stop else dearer].append((figs[0].name, key, mine))
     return out
+
+
+def _around(t: pd.DataFrame) -> pd.DataFrame:
+    """``t`` with what moved the units around each unit: ``worker_level`` and ``ref_level``, the
+    median CPU over the reference's of its neighbours on its worker here and in the reference's
+    order (metrics.py ``neighbour_level``). Units are assigned alike in
+    every run of a strategy, so the same units fall on the same worker at the same point of
+    every run: a worker slower for a stretch (markdown-it, candidate-parallel/process×2: every
+    unit of one worker 1.4–1.9× for a run) or a reference slower around a unit moves the same
+    units in every run, and its neighbours with them."""
+    r = t["cpu_s"].where(t["status"].eq("ok")) / t["ref_mid_s"]
+    return t.assign(worker_level=neighbour_level(r, t["position"], t["worker"]),
+                    ref_level=neighbour_level(r, t["ref_position"], pd.Series(0, index=t.index)))
 
 
 def _fresh(run, t: pd.DataFrame) -> pd.DataFrame:
@@ -1160,13 +1191,60 @@ def _beside(run, timeout_s: float, t: pd.DataFrame) -> pd.DataFrame:
 
 
 def _stands_out(t: pd.DataFrame, dearer: bool) -> pd.Series:
-    """The units of one run's :func:`cost_against_reference` table that moved beyond both
-    ratios and :data:`STATE_MIN_S`; a unit that timed out counts as dearer by what it used."""
+    """The units of one run's :func:`_around` table that moved beyond both ratios and
+    :data:`STATE_MIN_S`, against the run's level and against the levels around them (on their
+    worker, in the reference's order) each; a unit that timed out counts as dearer by what it used."""
+    run = t["cpu_s"] / t["level_cpu_s"]
+    levels = pd.concat([run, t["worker_level"], t["ref_level"]], axis=1)
     if dearer:
-        return (t["status"].isin(["ok", "timeout"]) & (t["level_cpu_s"] >= COLD_STATE_RATIO * t["ref_high_s"])
-                & (t["level_cpu_s"] - t["ref_high_s"] >= STATE_MIN_S))
-    return (t["status"].eq("ok") & (t["level_cpu_s"] <= WARM_STATE_RATIO * t["ref_low_s"])
-            & (t["ref_low_s"] - t["level_cpu_s"] >= STATE_MIN_S))
+        own = t["cpu_s"] / levels.max(axis=1)
+        return (t["status"].isin(["ok", "timeout"]) & (own >= COLD_STATE_RATIO * t["ref_high_s"])
+                & (own - t["ref_high_s"] >= STATE_MIN_S))
+    own = t["cpu_s"] / levels.min(axis=1)
+    return (t["status"].eq("ok") & (own <= WARM_STATE_RATIO * t["ref_low_s"])
+            & (t["ref_low_s"] - own >= STATE_MIN_S))
+
+
+def _unit_label(key, sep: str, many_tasks: bool) -> str:
+    """``c005 on demo[3]`` (``sep`` " on ") or ``c005 demo[3]``, the task named when there are several."""
+    task_id, split, index, cand = key
+    return f"{cand}{sep}{sample_label(split, index, task_id if many_tasks else None)}"
+
+
+def _after_stop_finding(hits: list, levels: dict[str, list[float]], many_tasks: bool) -> Finding:
+    """:func:`_carried`'s :data:`AFTER_STOP` units: cheaper than under sequential because every
+    reference run ran them after a stopped unit, in the process that had run it."""
+    def ratio(row) -> float:
+        return float(row.level_cpu_s / row.ref_low_s)
+
+    hits = sorted(hits, key=lambda h: min(ratio(r) for r in h[2]))
+    units = list(dict.fromkeys(_unit_label(k, " on ", many_tasks) for _g, k, _r in hits))
+    groups = list(dict.fromkeys(g for g, _k, _r in hits))
+    stops = list(dict.fromkeys(str(rows[0].ref_stopped) for _g, _k, rows in hits))
+    one = len(units) == 1
+    they, their = ("it", "its") if one else ("them", "their")
+    text = (f"{count(len(units), 'unit')} took {_times([ratio(r) for _g, _k, rows in hits for r in rows])} {their} "
+            f"CPU under sequential in every run of {', '.join(groups)}, beyond what moved the units around {they}: "
+            f"{', '.join(units[:EVIDENCE_ROWS])}{' …' if len(units) > EVIDENCE_ROWS else ''}. In every "
+            f"sequential run {'it' if one else 'each'} ran soon after a longer unit that ended by an exception "
+            f"(stopped at its timeout, or raised) in the same process: "
+            f"{', '.join(stops[:EVIDENCE_ROWS])}{' …' if len(stops) > EVIDENCE_ROWS else ''}. An exception holds "
+            f"what the unit built until it is recorded, and a process that goes on pays inside the units after it for "
+            f"what it left behind (the memory it held, handed back to the system): the sequential reference's cost is "
+            f"what differs, not state the workers carried, and its walls (the speedups measured against them) include "
+            f"that aftermath.")
+    ev = []
+    for group, key, rows in hits[:EVIDENCE_ROWS]:
+        ref = rows[0]
+        ev.append(f"{_unit_label(key, ' ', many_tasks)}: under {group} "
+                  f"{', '.join(duration(float(r.cpu_s)) for r in rows)} of CPU; under sequential "
+                  + "–".join(dict.fromkeys(duration(float(x)) for x in (ref.ref_low_s, ref.ref_high_s)))
+                  + f", {'right' if ref.ref_stopped_gap == 0 else count(int(ref.ref_stopped_gap), 'unit')} after "
+                  f"{ref.ref_stopped} ({duration(float(ref.ref_stopped_cpu_s))}, "
+                  f"{'timed out' if ref.ref_stopped_status == 'timeout' else 'raised'})")
+    ev += [f"{group}: all units of each run took {', '.join(f'{x:.2f}×' for x in levels[group])} their CPU under "
+           f"sequential (median)" for group in groups]
+    return Finding("carried-state", "warning", groups[0] if len(groups) == 1 else "", text, tuple(ev))
 
 
 def _carried_state_finding(hits: list, dearer: bool, levels: dict[str, list[float]], many_tasks: bool) -> Finding:
@@ -1174,8 +1252,7 @@ def _carried_state_finding(hits: list, dearer: bool, levels: dict[str, list[floa
         return float(row.level_cpu_s / (row.ref_high_s if dearer else row.ref_low_s))
 
     def label(key, sep: str) -> str:
-        task_id, split, index, cand = key
-        return f"{cand}{sep}{sample_label(split, index, task_id if many_tasks else None)}"
+        return _unit_label(key, sep, many_tasks)
 
     # the furthest first: the dearest units, or the cheapest
     hits = sorted(hits, key=lambda h: -max(ratio(r) for r in h[2]) if dearer else min(ratio(r) for r in h[2]))
@@ -1187,8 +1264,9 @@ def _carried_state_finding(hits: list, dearer: bool, levels: dict[str, list[floa
     head = (f"{count(len(units), 'unit')} took {_times([ratio(r) for _g, _k, rows in hits for r in rows])} {their} "
             f"CPU under sequential in every run of {', '.join(groups)}, beyond what moved the other units of those "
             f"runs: {', '.join(units[:EVIDENCE_ROWS])}{' …' if len(units) > EVIDENCE_ROWS else ''}. Load and two "
-            f"cores sharing memory bandwidth move every unit of a run alike, and a burst of other work one repeat, not "
-            f"the same units in every repeat: what differed is what ran before {they} on {their} worker")
+            f"cores sharing memory bandwidth move every unit of a run alike, a worker (or the sequential run) slower "
+            f"for a stretch the units around {they} too, and a burst of other work one repeat, not the same units in "
+            f"every repeat: what differed is what ran before {they} on {their} worker")
     # the first unit on its worker in every run: nothing ran before it there (networkx: a sample's
     # first unit on a worker started again after a kill rebuilt the sample's graph), so no state
     # made it dearer: it lacked what units before it had built under sequential

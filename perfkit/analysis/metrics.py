@@ -408,18 +408,75 @@ def worker_position(units: pd.DataFrame) -> pd.Series:
     return units.sort_values("started", kind="stable").groupby("worker", sort=False).cumcount().reindex(units.index)
 
 
+def after_stopped(units: pd.DataFrame) -> pd.DataFrame:
+    """Per unit of a run (aligned on ``units``), the unit before it on its worker that ended by an
+    exception (stopped at its timeout, or raised) and whose CPU reaches furthest past this unit's
+    start, counted in the worker's CPU: ``stopped`` (its ``task/sample candidate`` label),
+    ``stopped_status``, ``stopped_cpu_s``, ``stopped_gap`` (units between them) and
+    ``stopped_room_s``, its CPU less the CPU run between them; NaN where none reaches past it.
+    An exception holds the unit's frames, and what they hold, until its outcome is recorded, past
+    the unit's window, and a process that goes on (the inline backend's hard timeout) pays inside
+    the units after it for what it leaves behind: arc-dsl's 91413438, stopped at 1.7 s with 215 MB
+    resident, gave 130 MB back to the system inside the next 50 ms of units, which took up to 3×
+    their CPU (docs/benchmarks.md "Session 14"). That aftermath costs less than the unit did."""
+    u = units.sort_values("started", kind="stable")
+    by = u["worker"].to_numpy()
+    cpu = u["cpu_s"].fillna(0.0)
+    done = cpu.groupby(by, sort=False).cumsum()  # the worker's CPU up to this unit's end
+    raised = u["status"].isin(["timeout", "error"])
+    reach = (done + cpu).where(raised)  # how far, in the worker's CPU, its aftermath may last
+    best = reach.groupby(by, sort=False).cummax().groupby(by, sort=False).ffill()  # cummax leaves NaN rows NaN
+    at = pd.Series(np.arange(len(u)), index=u.index).where(raised & reach.eq(best))
+    at = at.groupby(by, sort=False).ffill()
+    best, at = best.groupby(by, sort=False).shift(1), at.groupby(by, sort=False).shift(1)
+    room = best - (done - cpu)
+    keep = room.gt(0).to_numpy() & at.notna().to_numpy()
+    rows = at[keep].astype(int).to_numpy()
+    s = u.iloc[rows]
+    out = pd.DataFrame({
+        "stopped": [f"{t}/{sample_label(sp, i)} {c}" for t, sp, i, c in
+                    zip(s["task_id"], s["split"], s["index"], s["candidate"])],
+        "stopped_status": s["status"].to_numpy(), "stopped_cpu_s": s["cpu_s"].to_numpy(),
+        "stopped_gap": np.flatnonzero(keep) - rows - 1, "stopped_room_s": room[keep].to_numpy()},
+        index=u.index[keep])
+    return out.reindex(units.index)
+
+
+#: A unit's neighbourhood on its worker: this many units run before it and after it there.
+NEIGHBOURS = 10
+
+
+def neighbour_level(ratio: pd.Series, order: pd.Series, worker: pd.Series) -> pd.Series:
+    """Per unit (aligned on ``ratio``): the median ``ratio`` of the units within
+    :data:`NEIGHBOURS` places of it in ``order`` on its ``worker`` (itself among them), NaN ratios
+    (units that did not end ok) left out; NaN where fewer than :data:`NEIGHBOURS` have one. What
+    moved the units around it: a worker slower for a stretch of a run (markdown-it: every unit of
+    one process worker 1.4–1.9× for a whole run, the other's 1.0×) moves them all."""
+    t = pd.DataFrame({"r": ratio, "o": order, "w": worker}).sort_values(["w", "o"], kind="stable")
+    level = (t.groupby("w", sort=False)["r"]
+             .rolling(2 * NEIGHBOURS + 1, center=True, min_periods=NEIGHBOURS).median())
+    return level.reset_index(level=0, drop=True).reindex(ratio.index)
+
+
 def reference_cost(reference_units: Sequence[pd.DataFrame]) -> pd.DataFrame:
     """Per unit that ended ok in every reference run (index: the unit key): ``ref_low_s``,
-    ``ref_high_s`` and ``ref_mid_s``, its fastest, slowest and median CPU there, and
-    ``ref_position`` (:func:`worker_position`, in the first reference run)."""
+    ``ref_high_s`` and ``ref_mid_s``, its fastest, slowest and median CPU there,
+    ``ref_position`` (:func:`worker_position`, in the first reference run), and the columns of
+    :func:`after_stopped` prefixed ``ref_`` (the first reference run's; ``ref_stopped_room_s`` the
+    least over the reference runs, 0 where one had none)."""
     refs = [r[KEY + ["status", "cpu_s"]].drop_duplicates(KEY, keep="last") for r in reference_units]
     both = pd.concat(refs)
     ref = both.assign(ok=both["status"].eq("ok")).groupby(KEY, sort=False).agg(
         ok=("ok", "all"), runs=("ok", "size"), ref_low_s=("cpu_s", "min"), ref_high_s=("cpu_s", "max"),
         ref_mid_s=("cpu_s", "median"))
     ref = ref[ref["ok"] & (ref["runs"] == len(refs)) & (ref["ref_low_s"] > 0)].drop(columns=["ok", "runs"])
+    stops = [after_stopped(r).set_axis(pd.MultiIndex.from_frame(r[KEY]))
+             .pipe(lambda a: a[~a.index.duplicated(keep="last")]) for r in reference_units]
+    # the least room any reference run left: the aftermath it could have had in every one
+    room = pd.concat([s["stopped_room_s"] for s in stops], axis=1).fillna(0.0).min(axis=1)
+    stopped = stops[0].assign(stopped_room_s=room.reindex(stops[0].index)).add_prefix("ref_")
     first = reference_units[0].assign(ref_position=worker_position(reference_units[0]))
-    return ref.join(first.drop_duplicates(KEY, keep="last").set_index(KEY)["ref_position"])
+    return ref.join(first.drop_duplicates(KEY, keep="last").set_index(KEY)["ref_position"]).join(stopped)
 
 
 def cost_against_reference(units: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
