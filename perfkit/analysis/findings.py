@@ -1145,7 +1145,8 @@ def _carried(c: "Comparison", levels: dict[str, list[float]], only: Optional[tup
             for key in sorted(keys):
                 mine = [r.loc[key] for r in rows]
                 # cheaper than under sequential by no more than an exception before it there could leave
-                stop = not dearer and all(r.ref_low_s - r.level_cpu_s <= r.ref_stopped_room_s for r in mine)
+                stop = not dearer and all(r.ref_low_s - r.level_cpu_s <= r.get("ref_stopped_room_s", np.nan)
+                                          for r in mine)
                 out[AFTER_STOP if stop else dearer].append((figs[0].name, key, mine))
     return out
 

@@ -419,6 +419,9 @@ def after_stopped(units: pd.DataFrame) -> pd.DataFrame:
     the units after it for what it leaves behind: arc-dsl's 91413438, stopped at 1.7 s with 215 MB
     resident, gave 130 MB back to the system inside the next 50 ms of units, which took up to 3×
     their CPU (docs/benchmarks.md "Session 14"). That aftermath costs less than the unit did."""
+    columns = ["stopped", "stopped_status", "stopped_cpu_s", "stopped_gap", "stopped_room_s"]
+    if not units["status"].isin(["timeout", "error"]).any():
+        return pd.DataFrame(np.nan, index=units.index, columns=columns)
     u = units.sort_values("started", kind="stable")
     by = u["worker"].to_numpy()
     cpu = u["cpu_s"].fillna(0.0)
@@ -453,30 +456,39 @@ def neighbour_level(ratio: pd.Series, order: pd.Series, worker: pd.Series) -> pd
     moved the units around it: a worker slower for a stretch of a run (markdown-it: every unit of
     one process worker 1.4–1.9× for a whole run, the other's 1.0×) moves them all."""
     t = pd.DataFrame({"r": ratio, "o": order, "w": worker}).sort_values(["w", "o"], kind="stable")
-    level = (t.groupby("w", sort=False)["r"]
-             .rolling(2 * NEIGHBOURS + 1, center=True, min_periods=NEIGHBOURS).median())
-    return level.reset_index(level=0, drop=True).reindex(ratio.index)
+    r, w = t["r"].to_numpy(float), t["w"].to_numpy()
+    level = np.full(len(t), np.nan)
+    starts = np.flatnonzero(np.r_[True, w[1:] != w[:-1]]) if len(t) else np.array([], int)
+    for lo, hi in zip(starts, np.r_[starts[1:], len(t)]):
+        padded = np.pad(r[lo:hi], NEIGHBOURS, constant_values=np.nan)
+        windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * NEIGHBOURS + 1)
+        enough = (~np.isnan(windows)).sum(axis=1) >= NEIGHBOURS
+        if enough.any():
+            level[lo:hi][enough] = np.nanmedian(windows[enough], axis=1)
+    return pd.Series(level, index=t.index).reindex(ratio.index)
 
 
 def reference_cost(reference_units: Sequence[pd.DataFrame]) -> pd.DataFrame:
     """Per unit that ended ok in every reference run (index: the unit key): ``ref_low_s``,
     ``ref_high_s`` and ``ref_mid_s``, its fastest, slowest and median CPU there,
-    ``ref_position`` (:func:`worker_position`, in the first reference run), and the columns of
-    :func:`after_stopped` prefixed ``ref_`` (the first reference run's; ``ref_stopped_room_s`` the
-    least over the reference runs, 0 where one had none)."""
+    ``ref_position`` (:func:`worker_position`, in the first reference run), and, when a unit
+    of a reference run raised, the columns of :func:`after_stopped` prefixed ``ref_`` (the first
+    reference run's; ``ref_stopped_room_s`` the least over the reference runs, 0 where one had none)."""
     refs = [r[KEY + ["status", "cpu_s"]].drop_duplicates(KEY, keep="last") for r in reference_units]
     both = pd.concat(refs)
     ref = both.assign(ok=both["status"].eq("ok")).groupby(KEY, sort=False).agg(
         ok=("ok", "all"), runs=("ok", "size"), ref_low_s=("cpu_s", "min"), ref_high_s=("cpu_s", "max"),
         ref_mid_s=("cpu_s", "median"))
     ref = ref[ref["ok"] & (ref["runs"] == len(refs)) & (ref["ref_low_s"] > 0)].drop(columns=["ok", "runs"])
-    stops = [after_stopped(r).set_axis(pd.MultiIndex.from_frame(r[KEY]))
-             .pipe(lambda a: a[~a.index.duplicated(keep="last")]) for r in reference_units]
+    first = reference_units[0].assign(ref_position=worker_position(reference_units[0]))
+    ref = ref.join(first.drop_duplicates(KEY, keep="last").set_index(KEY)["ref_position"])
+    if not any(r["status"].isin(["timeout", "error"]).any() for r in reference_units):
+        return ref  # nothing raised: no unit ran after a unit that did
+    stops = [after_stopped(r).set_axis(pd.MultiIndex.from_frame(r[KEY])) for r in reference_units]
+    stops = [s[~s.index.duplicated(keep="last")] for s in stops]
     # the least room any reference run left: the aftermath it could have had in every one
     room = pd.concat([s["stopped_room_s"] for s in stops], axis=1).fillna(0.0).min(axis=1)
-    stopped = stops[0].assign(stopped_room_s=room.reindex(stops[0].index)).add_prefix("ref_")
-    first = reference_units[0].assign(ref_position=worker_position(reference_units[0]))
-    return ref.join(first.drop_duplicates(KEY, keep="last").set_index(KEY)["ref_position"]).join(stopped)
+    return ref.join(stops[0].assign(stopped_room_s=room.reindex(stops[0].index)).add_prefix("ref_"))
 
 
 def cost_against_reference(units: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
