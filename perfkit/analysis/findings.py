@@ -1212,6 +1212,17 @@ def _unit_label(key, sep: str, many_tasks: bool) -> str:
     return f"{cand}{sep}{sample_label(split, index, task_id if many_tasks else None)}"
 
 
+def _named(hits: list, ratio: Callable, many_tasks: bool) -> tuple[list[str], list[str], str, str]:
+    """A carried-state finding's units and groups (in the order of ``hits``), the pronoun for
+    the units, and its opening: ``3 units took 0.28–0.75× their CPU under sequential in every run of …``."""
+    units = list(dict.fromkeys(_unit_label(k, " on ", many_tasks) for _g, k, _r in hits))
+    groups = list(dict.fromkeys(g for g, _k, _r in hits))
+    one = len(units) == 1
+    took = (f"{count(len(units), 'unit')} took {_times([ratio(r) for _g, _k, rows in hits for r in rows])} "
+            f"{'its' if one else 'their'} CPU under sequential in every run of {', '.join(groups)}")
+    return units, groups, "it" if one else "them", took
+
+
 def _after_stop_finding(hits: list, levels: dict[str, list[float]], many_tasks: bool) -> Finding:
     """:func:`_carried`'s :data:`AFTER_STOP` units: cheaper than under sequential because every
     reference run ran them after a stopped unit, in the process that had run it."""
@@ -1219,15 +1230,11 @@ def _after_stop_finding(hits: list, levels: dict[str, list[float]], many_tasks: 
         return float(row.level_cpu_s / row.ref_low_s)
 
     hits = sorted(hits, key=lambda h: min(ratio(r) for r in h[2]))
-    units = list(dict.fromkeys(_unit_label(k, " on ", many_tasks) for _g, k, _r in hits))
-    groups = list(dict.fromkeys(g for g, _k, _r in hits))
+    units, groups, they, took = _named(hits, ratio, many_tasks)
     stops = list(dict.fromkeys(str(rows[0].ref_stopped) for _g, _k, rows in hits))
-    one = len(units) == 1
-    they, their = ("it", "its") if one else ("them", "their")
-    text = (f"{count(len(units), 'unit')} took {_times([ratio(r) for _g, _k, rows in hits for r in rows])} {their} "
-            f"CPU under sequential in every run of {', '.join(groups)}, beyond what moved the units around {they}: "
+    text = (f"{took}, beyond what moved the units around {they}: "
             f"{', '.join(units[:EVIDENCE_ROWS])}{' …' if len(units) > EVIDENCE_ROWS else ''}. In every "
-            f"sequential run {'it' if one else 'each'} ran soon after a longer unit that ended by an exception "
+            f"sequential run {'it' if len(units) == 1 else 'each'} ran soon after a longer unit that ended by an exception "
             f"(stopped at its timeout, or raised) in the same process: "
             f"{', '.join(stops[:EVIDENCE_ROWS])}{' …' if len(stops) > EVIDENCE_ROWS else ''}. An exception holds "
             f"what the unit built until it is recorded, and a process that goes on pays inside the units after it for "
@@ -1257,14 +1264,11 @@ def _carried_state_finding(hits: list, dearer: bool, levels: dict[str, list[floa
 
     # the furthest first: the dearest units, or the cheapest
     hits = sorted(hits, key=lambda h: -max(ratio(r) for r in h[2]) if dearer else min(ratio(r) for r in h[2]))
-    units = list(dict.fromkeys(label(k, " on ") for _g, k, _r in hits))
-    groups = list(dict.fromkeys(g for g, _k, _r in hits))
+    units, groups, they, took = _named(hits, ratio, many_tasks)
     timed_out = {k for _g, k, rows in hits if any(r.status == "timeout" for r in rows)}
     one = len(units) == 1
-    they, their = ("it", "its") if one else ("them", "their")
-    head = (f"{count(len(units), 'unit')} took {_times([ratio(r) for _g, _k, rows in hits for r in rows])} {their} "
-            f"CPU under sequential in every run of {', '.join(groups)}, beyond what moved the other units of those "
-            f"runs: {', '.join(units[:EVIDENCE_ROWS])}{' …' if len(units) > EVIDENCE_ROWS else ''}. Load and two "
+    their = "its" if one else "their"
+    head = (f"{took}, beyond what moved the other units of those runs: {', '.join(units[:EVIDENCE_ROWS])}{' …' if len(units) > EVIDENCE_ROWS else ''}. Load and two "
             f"cores sharing memory bandwidth move every unit of a run alike, a worker (or the sequential run) slower "
             f"for a stretch the units around {they} too, and a burst of other work one repeat, not the same units in "
             f"every repeat: what differed is what ran before {they} on {their} worker")
