@@ -547,7 +547,20 @@ def dispatch_overhead(wall_s: float, slots: int, unit_wall_s: float) -> float:
     return float(min(1.0, max(0.0, 1.0 - unit_wall_s / capacity)))
 
 
-def unit_work(units: pd.DataFrame, reference: Optional[pd.DataFrame]) -> pd.Series:
+def reference_lookup(units: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """Each unit of ``units`` looked up in ``reference`` (aligned on ``units``; NaN where the
+    reference lacks it): ``cpu_s``, its CPU there whatever its status, and ``wall_s``, its wall
+    there when measured (:func:`measured`). :func:`unit_work`, :func:`unit_lane` and
+    :func:`unit_wait` read these; a run's figures look them up once (on 10⁴ units each lookup
+    is a MultiIndex built and reindexed)."""
+    idx = pd.MultiIndex.from_frame(units[KEY])
+    cpu = reference[KEY + ["cpu_s"]].drop_duplicates(KEY).set_index(KEY)["cpu_s"].reindex(idx)
+    wall = measured(reference)[KEY + ["wall_s"]].drop_duplicates(KEY).set_index(KEY)["wall_s"].reindex(idx)
+    return pd.DataFrame({"cpu_s": cpu.to_numpy(), "wall_s": wall.to_numpy()}, index=units.index)
+
+
+def unit_work(units: pd.DataFrame, reference: Optional[pd.DataFrame],
+              looked: Optional[pd.DataFrame] = None) -> pd.Series:
     """Work per unit (seconds of CPU) aligned on ``units``: the reference run's CPU of the same
     unit when known, or the unit's own CPU here when that is less (else its own CPU); 0 for
     units that never ran here (``skipped``: a budget ran out), whatever the reference spent on
@@ -555,18 +568,18 @@ def unit_work(units: pd.DataFrame, reference: Optional[pd.DataFrame]) -> pd.Seri
     counts its reference CPU, so what parallelism cost shows as lost efficiency; one that
     needed less (the machine's faster speed state, a warm cache) counts what it needed here:
     no perfect schedule of this run is slower than its bound (the main job read 102 % when a
-    repeat's parallel run fell in the faster state and its reference in the slower one)."""
+    repeat's parallel run fell in the faster state and its reference in the slower one).
+    ``looked``: :func:`reference_lookup` of these units, when already made."""
     own = units["cpu_s"]
     if reference is None or reference.empty:
         return own.fillna(0.0)
-    ref = reference.drop_duplicates(KEY).set_index(KEY)["cpu_s"]
-    idx = pd.MultiIndex.from_frame(units[KEY])
-    looked = pd.Series(ref.reindex(idx).to_numpy(), index=units.index)
-    work = looked.where(~(own < looked), own).fillna(own).fillna(0.0)
+    ref_cpu = (reference_lookup(units, reference) if looked is None else looked)["cpu_s"]
+    work = ref_cpu.where(~(own < ref_cpu), own).fillna(own).fillna(0.0)
     return work.where(units["status"].ne("skipped"), 0.0)
 
 
-def unit_wait(units: pd.DataFrame, reference: Optional[pd.DataFrame], quiet: bool) -> pd.Series:
+def unit_wait(units: pd.DataFrame, reference: Optional[pd.DataFrame], quiet: bool,
+              looked: Optional[pd.DataFrame] = None) -> pd.Series:
     """Seconds each unit holds its worker off the CPU (aligned on ``units``): the sequential
     reference's wall − CPU of the same unit when that wall is at least :data:`WAITING_CONTENTION`
     times its CPU, else 0. All 0 unless the reference ran ``quiet`` (:func:`_waits_from`): beside
@@ -580,7 +593,7 @@ def unit_wait(units: pd.DataFrame, reference: Optional[pd.DataFrame], quiet: boo
     reference unit preempted by a burst of other work, reading a file the page cache later held,
     or computing slower than here (numpy's 2 MB arrays page-fault afresh in a process's main
     thread, not in a worker thread) would otherwise lift the bound above what a perfect schedule
-    of this run reaches (efficiency over 100 %)."""
+    of this run reaches (efficiency over 100 %). ``looked`` as for :func:`unit_work`."""
     zero = pd.Series(0.0, index=units.index)
     if not quiet or reference is None or reference.empty:
         return zero
@@ -589,7 +602,7 @@ def unit_wait(units: pd.DataFrame, reference: Optional[pd.DataFrame], quiet: boo
     if not waits.any():
         return zero
     idx = pd.MultiIndex.from_frame(units[KEY])
-    off_cpu = (units["wall_s"] - unit_work(units, reference)).clip(lower=0.0).fillna(0.0)
+    off_cpu = (units["wall_s"] - unit_work(units, reference, looked)).clip(lower=0.0).fillna(0.0)
     return np.minimum(pd.Series(waits.reindex(idx).fillna(0.0).to_numpy(), index=units.index), off_cpu)
 
 
@@ -601,24 +614,28 @@ def even_share_s(work_s: Any, held_s: Any, cores: int, lanes: int) -> Any:
     return np.maximum(work_s / max(1, cores), held_s / max(1, lanes))
 
 
-def unit_lane(units: pd.DataFrame, reference: Optional[pd.DataFrame]) -> pd.Series:
+def unit_lane(units: pd.DataFrame, reference: Optional[pd.DataFrame],
+              looked: Optional[pd.DataFrame] = None) -> pd.Series:
     """Seconds each unit holds its worker while it computes (aligned on ``units``): its work
     (:func:`unit_work`), or its wall under the reference or here when that is less. A unit whose
     CPU runs on several threads at once (OpenBLAS's pool, the solver's own threads) or in a
     child process beside it finishes sooner than its CPU: its CPU needs the cores, its wall the
-    worker (docs/design.md, "Figures"). For a unit on one thread this is its work."""
-    work = unit_work(units, reference)
+    worker (docs/design.md, "Figures"). For a unit on one thread this is its work. ``looked`` as
+    for :func:`unit_work`."""
+    if reference is not None and not reference.empty and looked is None:
+        looked = reference_lookup(units, reference)
+    work = unit_work(units, reference, looked)
     lane = work.where(~(units["wall_s"] < work), units["wall_s"]) if "wall_s" in units else work
     if reference is not None and not reference.empty:
-        ref = measured(reference).drop_duplicates(KEY).set_index(KEY)["wall_s"]
-        ref_wall = pd.Series(ref.reindex(pd.MultiIndex.from_frame(units[KEY])).to_numpy(), index=units.index)
+        ref_wall = looked["wall_s"]
         lane = lane.where(~(ref_wall < lane), ref_wall)
     return lane.fillna(0.0)
 
 
 def ideal_bound(units: pd.DataFrame, slots: int, reference: Optional[pd.DataFrame] = None,
                 generate_s: float = 0.0, workers: Optional[int] = None,
-                wait: Optional[pd.Series] = None, cores: Optional[int] = None) -> tuple[float, float, float]:
+                wait: Optional[pd.Series] = None, cores: Optional[int] = None,
+                looked: Optional[pd.DataFrame] = None) -> tuple[float, float, float]:
     """``(work_s, critical_path_s, ideal_wall_s)`` of a run; see the module docstring.
 
     ``units`` needs the key columns, ``stage`` and ``chunk`` (the work item); ``reference`` is
@@ -628,15 +645,17 @@ def ideal_bound(units: pd.DataFrame, slots: int, reference: Optional[pd.DataFram
     (``slots`` by default) and ``cores`` how many cores their CPU shares (``slots`` by default).
     A unit holds its worker for its lane time (:func:`unit_lane`) and its wait.
     ``critical_path_s`` is the largest over tasks of the sum of their stages' largest work items
-    (lane time + wait).
+    (lane time + wait). ``looked``: :func:`reference_lookup` of ``units``, when already made.
     """
     lanes = max(1, slots if workers is None else workers)
     cores = max(1, slots if cores is None else cores)
     if units.empty:
         return 0.0, 0.0, float(generate_s) / max(1, min(lanes, cores))
     df = units[KEY + ["stage", "chunk"]].copy()
-    df["work"] = unit_work(units, reference).to_numpy()
-    df["held"] = unit_lane(units, reference).to_numpy() + (0.0 if wait is None else wait.to_numpy())
+    if reference is not None and not reference.empty and looked is None:
+        looked = reference_lookup(units, reference)
+    df["work"] = unit_work(units, reference, looked).to_numpy()
+    df["held"] = unit_lane(units, reference, looked).to_numpy() + (0.0 if wait is None else wait.to_numpy())
     items = df.groupby(["task_id", "stage", "chunk"], sort=False)[["work", "held"]].sum().reset_index()
     stages = items.groupby(["task_id", "stage"], sort=False).agg(
         work=("work", "sum"), held=("held", "sum"), biggest=("held", "max"))
@@ -700,9 +719,12 @@ def run_figures(run: Run, reference: Optional[Run] = None) -> RunFigures:
     # a run that saw only its units' calling threads (the thread backend) beside a reference that
     # saw their whole process: its own lesser CPU is what it did not see, not less work
     bounded = _seen_whole(run, reference) if reference is not None and missed_cpu(run, reference) else u
-    waits = unit_wait(bounded, *_waits_from(run, reference))
+    # the reference's CPU and wall of each unit, looked up once for the bound, the lanes and the waits
+    looked = reference_lookup(bounded, ref_units) if ref_units is not None and not ref_units.empty else None
+    wait_units, quiet = _waits_from(run, reference)
+    waits = unit_wait(bounded, wait_units, quiet, looked if wait_units is ref_units else None)
     work, cp, ideal = ideal_bound(bounded, slots, ref_units, generate, workers=lanes_of(cfg), wait=waits,
-                                  cores=max(1, run.cores))
+                                  cores=max(1, run.cores), looked=looked)
     span = float(u["ended"].max() - u["queued"].min()) if len(u) and u["ended"].notna().any() else wall
     return RunFigures(
         run_id=run.run_id,
@@ -722,7 +744,7 @@ def run_figures(run: Run, reference: Optional[Run] = None) -> RunFigures:
         gil_wait_s=gil_wait_s(u, slots, float(cfg.timeout.unit_timeout_s)) if cfg.backend == "thread" else 0.0,
         startup_s=max(0.0, wall - span), generate_s=_number(s.generate_s), generate_work_s=generate, contention=contention(u),
         work_s=work, wait_s=float(waits.sum()), critical_path_s=cp, ideal_wall_s=ideal,
-        lane_s=float(unit_lane(bounded, ref_units).sum()),
+        lane_s=float(unit_lane(bounded, ref_units, looked).sum()),
         efficiency=ideal / wall if wall > 0 else float("nan"),
         work_items=work_items(run),
         tasks=int(u["task_id"].nunique()), tasks_solved=tasks_solved(u),
