@@ -8,6 +8,7 @@ never computes a figure of its own that a report would need. Thresholds are modu
 from __future__ import annotations
 
 import math
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional
 
@@ -1131,11 +1132,11 @@ def _carried(c: "Comparison", levels: dict[str, list[float]], only: Optional[tup
     groups = [figs for group, figs in c.by_group().items()  # one run cannot tell state from a burst of other work
               if group != ref_group and len(figs) >= 2 and only in (None, group) and not _thread_cpu_only(c, figs)]
     out: dict[object, list] = {True: [], False: [], AFTER_STOP: []}
-    refs = reference_cost([r.units for r in c.runs_of(ref_group)]) if groups else None
+    refs = _shared(("reference_cost",), lambda: reference_cost([r.units for r in c.runs_of(ref_group)])) \
+        if groups else None
     for figs in groups:
-        tables = [_around(_beside(c.run_of(f), f.timeout_s,
-                                  _fresh(c.run_of(f), cost_against_reference(c.run_of(f).units, refs))))
-                  for f in figs]
+        tables = [_shared(("carried", id(run)), lambda: _around(_beside(run, f.timeout_s, _fresh(
+            run, cost_against_reference(run.units, refs))))) for f in figs for run in (c.run_of(f),)]
         levels[figs[0].name] = [float((t["cpu_s"] / t["level_cpu_s"]).median()) for t in tables if len(t)]
         for dearer in (True, False):
             # dearer beside a given-up thread: what ran beside it, not before it (cold-state says so)
@@ -1343,7 +1344,9 @@ def _oversubscribed(f: RunFigures, ratio: float, ref_cores: float, pairs: list) 
 def _unit_cpu_pairs(c: "Comparison", figs: list) -> list[tuple[RunFigures, float]]:
     """Each run's figures with its units' CPU over its reference's (:func:`_cpu_vs_reference`),
     for the runs where that ratio is known."""
-    return [(f, r) for f, r in ((f, _cpu_vs_reference(c, c.run_of(f))) for f in figs) if not is_missing(r)]
+    ratios = ((f, _shared(("cpu_vs_reference", id(run)), lambda: _cpu_vs_reference(c, run)))
+              for f in figs for run in (c.run_of(f),))
+    return [(f, r) for f, r in ratios if not is_missing(r)]
 
 
 def _cpu_vs_reference(c: "Comparison", run) -> float:
@@ -1448,7 +1451,28 @@ RULES: dict[str, Callable[["Comparison"], list[Finding]]] = {
 }
 
 
+#: What several rules read of one comparison, made once while :func:`findings` runs (None
+#: outside it: a rule called on its own computes afresh): keyed by what it is and the run's id().
+_SHARED: ContextVar[Optional[dict]] = ContextVar("perfkit_findings_shared", default=None)
+
+
+def _shared(key: tuple, make: Callable[[], object]):
+    """``make()``, once per :func:`findings` call for each ``key`` (a run's CPU against its
+    reference's is read by warm-state, cold-state and cpu-off-thread; carried-state's cost
+    tables by carried-state and contention-timeouts)."""
+    memo = _SHARED.get()
+    if memo is None:
+        return make()
+    if key not in memo:
+        memo[key] = make()
+    return memo[key]
+
+
 def findings(c: "Comparison") -> list[Finding]:
     """Every rule's findings, problems first."""
-    found = [f for rule in RULES.values() for f in rule(c)]
+    token = _SHARED.set({})
+    try:
+        found = [f for rule in RULES.values() for f in rule(c)]
+    finally:
+        _SHARED.reset(token)
     return sorted(found, key=lambda f: SEVERITIES.index(f.severity) if f.severity in SEVERITIES else 9)
