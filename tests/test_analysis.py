@@ -41,6 +41,7 @@ def test_ideal_uses_the_reference_cpu_as_work():
     assert ideal_bound(slow.units, 1)[2] == pytest.approx(1.8)
 
 
+@pytest.mark.slow  # over half a second (session 14: the quick subset's time)
 def test_units_that_wait_hold_a_worker_not_a_core_in_the_ideal_bound():
     # six units of 0.1 s CPU that each sleep 0.3 s more under a quiet sequential reference: 16
     # workers on 2 cores can overlap the sleeps, but no schedule beats (CPU + wait) / workers
@@ -209,6 +210,7 @@ def test_answer_check_removed_and_changed_units():
     assert counts.loc["demo[0]"].tolist() == [2, 1]
 
 
+@pytest.mark.slow  # over half a second (session 14: the quick subset's time)
 def test_comparison_headline_first_and_differences():
     ref = make_run(unit_rows())
     bad = make_run(unit_rows(), "sample-parallel", "process", 2, edit=lambda d: d.iloc[1:])

@@ -148,6 +148,7 @@ def test_a_thread_units_cost_beside_a_given_up_thread_is_not_what_ran_before_it(
     assert (found == []) is beside, [f.sentence for f in _carried(runs)]
 
 
+@pytest.mark.slow  # over half a second (session 14: the quick subset's time)
 def test_a_unit_dearer_on_threads_of_several_workers_is_not_said_to_carry_state():
     # markdown-it at 6 ms on thread ×2 (session 13): 12 units 1.5–2.0× their sequential CPU in
     # both runs, each beside the other thread's units overrunning their timeout: the interpreter's

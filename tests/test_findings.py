@@ -14,6 +14,7 @@ def rules(c):
     return {f.rule for f in c.findings}
 
 
+@pytest.mark.slow  # over half a second (session 14: the quick subset's time)
 def test_clean_run_is_silent_and_recommended():
     c = analyse([reference(repeat=0), reference(repeat=1), clean_parallel(repeat=0), clean_parallel(repeat=1)])
     assert c.findings == []
@@ -177,6 +178,7 @@ def test_budget_skips():
     assert len(f) == 1 and f[0].sentence.startswith("8 units were skipped") and "test[0]" in f[0].evidence[0]
 
 
+@pytest.mark.slow  # over half a second (session 14: the quick subset's time)
 def test_crashed_workers():
     def edit(df):
         m = df["split"].eq("demo") & df["index"].eq(2) & df["candidate"].eq("c004")
@@ -252,6 +254,7 @@ def test_no_significant_difference_when_the_interval_contains_one():
     assert f"{g['speedup_low']:.2f}–{g['speedup_high']:.2f}" in rec and not rec.startswith("Use")
 
 
+@pytest.mark.slow  # over half a second (session 14: the quick subset's time)
 def test_candidate_generation_dominating():
     base = clean_parallel()
     slow_gen = clean_parallel(summary={"generate_s": base.summary.wall_s})

@@ -74,6 +74,7 @@ def test_a_factor_of_one_reproduces_the_model_without_it_exactly():
         assert ones.units.equals(plain.units)
 
 
+@pytest.mark.slow  # over half a second (session 14: the quick subset's time)
 def test_a_factor_stretches_thread_units_by_it_and_leaves_processes_alone():
     run = hand_run([1.0] * 8)
     flat = Inflation(((2, 1.5), (8, 1.5)))  # every count of two or more threads: ×1.5
@@ -95,6 +96,7 @@ def test_the_factor_follows_the_number_of_runnable_threads():
     assert simulated(uneven, 2, Inflation(((2, 1.6),))).wall_s == pytest.approx(3.2 + 2.0)
 
 
+@pytest.mark.slow  # over half a second (session 14: the quick subset's time)
 def test_predict_names_the_hand_overs_in_its_why():
     from perfkit.analysis.prediction import DEFAULT_COSTS
     from perfkit.analysis.prediction.predict import sweep
@@ -197,6 +199,7 @@ def test_a_factor_below_one_measured_next_to_other_work_is_taken_as_one(monkeypa
     assert stored.factors == ((1, 1.0), (2, 1.0), (4, 1.5))
 
 
+@pytest.mark.slow  # over half a second (session 14: the quick subset's time)
 def test_a_thread_prediction_reuses_the_stored_probe_and_says_so(tmp_path):
     from perfkit import api
     from perfkit.analysis.prediction import DEFAULT_COSTS

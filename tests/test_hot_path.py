@@ -96,6 +96,7 @@ def test_candidates_are_generated_on_the_workers(tmp_path):
     assert run.summary.generate_s > 0
 
 
+@pytest.mark.slow  # over half a second (session 14: the quick subset's time)
 def test_tasks_overlap_while_stages_keep_their_order(tmp_path):
     """The last unit of t1 is a straggler (×400 its cost): the other worker does not wait for
     it but runs t2 meanwhile; inside each task, hybrid's stages (one per sample) never overlap."""
@@ -110,6 +111,7 @@ def test_tasks_overlap_while_stages_keep_their_order(tmp_path):
         assert (stages["last"].to_numpy()[:-1] <= stages["first"].to_numpy()[1:]).all(), "stages overlapped"
 
 
+@pytest.mark.slow  # over half a second (session 14: the quick subset's time)
 def test_a_warm_pool_serves_several_runs_with_a_fresh_solver_each(tmp_path):
     log = tmp_path / "witness.log"
     config = RunConfig(solver="plugins.example_solvers:WitnessSolver", tasks="x", strategy="candidate-parallel",

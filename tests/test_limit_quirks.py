@@ -63,6 +63,7 @@ def test_a_share_that_is_not_zero_never_reads_as_zero():
     assert percent(0.0, 1) == "0.0 %" and percent(0.4321) == "43 %"
 
 
+@pytest.mark.slow  # over half a second (session 14: the quick subset's time)
 def test_a_second_alarm_while_the_unit_loop_records_a_stopped_unit_does_not_end_the_run(tmp_path, monkeypatch):
     # freeing the unit's temporaries outlasts the grace after its HardTimeout (a 1 ms grace here;
     # 50 ms on a machine loaded enough): the alarm that follows lands in the unit loop itself

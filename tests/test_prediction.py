@@ -289,6 +289,7 @@ def seed_like_run():
     return hand_run(samples, timeout_s=0.06)
 
 
+@pytest.mark.slow  # over half a second (session 14: the quick subset's time)
 def test_the_seeds_sample_parallel_on_4_workers_and_2_cores_is_explained():
     from perfkit.analysis.prediction import DEFAULT_COSTS
     from perfkit.analysis.prediction.predict import sweep

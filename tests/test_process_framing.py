@@ -6,6 +6,8 @@ from __future__ import annotations
 import socket
 from multiprocessing.connection import Connection
 
+import pytest
+
 from perfkit.backends.process import _Post, read_messages
 
 
@@ -71,6 +73,7 @@ def _frame(msg, long: bool = False) -> bytes:
     return (struct.pack("!iQ", -1, len(p)) if long else struct.pack("!i", len(p))) + p
 
 
+@pytest.mark.slow  # over half a second (session 14: the quick subset's time)
 def test_frames_of_both_headers_arrive_whole_in_pieces_of_every_size_through_buffers_of_any_size():
     msgs = [("up", 1), ("batch", b"z" * 300, [(1, 2)], (), None), ("ready", 2, 0.5), ("usage", 1.5, 10), ("x",) * 40]
     stream = b"".join(_frame(m, long=i % 2 == 0) for i, m in enumerate(msgs))

@@ -58,6 +58,7 @@ def test_a_bad_record_is_refused_by_the_schema(tmp_path):
         validate(record)
 
 
+@pytest.mark.slow  # over half a second (session 14: the quick subset's time)
 def test_phase_and_gate_json_validate(tmp_path):
     tasks = [make_task("t", 2, 1)]
     for label, cpu in (("base", 1), ("next", 1)):

@@ -75,6 +75,7 @@ def test_a_task_list_without_a_length_joins_nothing_it_cannot_see_past():
     assert sum(len(item.units) for item in joined["t1"]) == sum(len(item.units) for item in plain["t1"])
 
 
+@pytest.mark.slow  # over half a second (session 14: the quick subset's time)
 def test_a_run_joins_taper_pieces_unless_it_has_budgets_and_a_resumed_run_keeps_the_plans_items(tmp_path):
     """Two tasks of 60 units on two threads: the plan has 19 pieces per task (tapered); the
     first task's go out joined (fewer chunks recorded), the last task's as planned. Under a

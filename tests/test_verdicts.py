@@ -157,6 +157,7 @@ def test_busy_machine_warns_and_marks_the_recommendation():
 
 # -- phases ---------------------------------------------------------------------------------------
 
+@pytest.mark.slow  # over half a second (session 14: the quick subset's time)
 def test_phases_refuse_a_speed_verdict_from_one_run_each():
     base = make_run(unit_rows(SAMPLES, CANDS, cpu=0.1), run_id="b0")
     slower = make_run(unit_rows(SAMPLES, CANDS, cpu=0.3), run_id="s0")
@@ -169,6 +170,7 @@ def test_phases_refuse_a_speed_verdict_from_one_run_each():
     assert rows[1].speed == "slower" and rows[1].basis.startswith("3 vs 3 runs") and not rows[1].ok
 
 
+@pytest.mark.slow  # over half a second (session 14: the quick subset's time)
 def test_the_phase_headline_claims_no_speed_a_verdict_did_not_establish(tmp_path):
     def runs(name, n, cpu):
         return [make_run(unit_rows(SAMPLES, CANDS, cpu=cpu + 0.0001 * i), run_id=f"{name}{i}", repeat=i)

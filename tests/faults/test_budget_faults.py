@@ -50,6 +50,7 @@ def test_the_same_units_are_skipped_under_every_strategy(tmp_path, budget):
         assert keys == reference, f"{strategy} skipped {sorted(keys ^ reference)} differently from sequential"
 
 
+@pytest.mark.slow  # over half a second (session 14: the quick subset's time)
 def test_a_sample_started_on_one_worker_is_over_budget_on_every_other(tmp_path):
     """Two worker processes; the plan (tests/plugins/budget_strategy.py) makes a worker start a
     sample's third unit after its own 0.3 s unit of another sample, while the first sample began
