@@ -339,7 +339,7 @@ def test_a_killed_slow_unit_has_its_cpu_and_is_named_slow_not_contention(tmp_pat
     """c002 on demo[1] loops in pure Python past its deadline under the process backend and is
     killed with its worker; sequential (no fault) ran it in no time. The unit keeps the CPU it
     consumed, so its share of a core is measured, and the verdict follows that measurement."""
-    from perfkit.analysis.findings import CONTENTION_SHARE
+    from perfkit.analysis.findings.timeouts import CONTENTION_SHARE
 
     tasks = [make_task("t1", 3, 1, seed=4)]
     ref = run(synthetic_config(timeout_s=0.3, candidates=6, cpu_ms=0.2), tmp_path, tasks=tasks)

@@ -56,7 +56,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from perfkit.analysis.answers import AnswerCheck, baseline_variability, check_repeats, expected_answers
-from perfkit.analysis.findings import BUSY_OTHER_CORES
+from perfkit.analysis.metrics import BUSY_OTHER_CORES
 from perfkit.analysis.statistics import holm, paired_ratio_of_sums, paired_shift, pct_change, ratio_of_medians
 from perfkit.model import ConfigError
 from perfkit.store.baseline import Side
@@ -359,7 +359,7 @@ def judge_answers(baseline: Side, current: Side, group: str = "current") -> tupl
 
 def busy_machine(baseline: Side, current: Side) -> list[str]:
     """A note when other work used at least ``BUSY_OTHER_CORES`` cores during a repeat of
-    either side (perfkit/analysis/findings.py, the comparison's busy-machine finding): wall and
+    either side (perfkit/analysis/findings/machine.py, the comparison's busy-machine finding): wall and
     CPU verdicts then include waiting for it; instruction counts do not."""
     # the side by its role: a side of run folders is labelled by their names, the run id again
     busy = [(role, r) for role, side in (("baseline", baseline), ("current", current)) for r in side.repeats

@@ -1,7 +1,7 @@
 """How busy the machine was while a run ran: the CPU every process used during the run window
 (system-wide counters, /proc/stat through psutil), the part of it this run did not use, and
 the load average. A run measured next to other work is slower and times out more for
-reasons that are not the solver's; the report says so (perfkit/analysis/findings.py)."""
+reasons that are not the solver's; the report says so (perfkit/analysis/findings/machine.py)."""
 
 from __future__ import annotations
 
