@@ -116,6 +116,26 @@ def test_a_measured_runs_prediction_follows_predicts_own_stop_rule():
     assert predicted.config == config_of(measured)
 
 
+def test_a_stopped_runs_why_counts_the_units_the_reference_stopped_as_it_did():
+    # networkx on threads: the reference stopped 8 units, the GIL probe saw 3 of them end, and
+    # the why read "(the 5 units stopped in the reference taken to run on until stopped)" beside
+    # the assumptions' "8 were stopped"
+    from dataclasses import replace
+
+    from perfkit.analysis.prediction.predict import why_stopped
+    from test_prediction_stopped import _alone
+
+    n = LEAKED_PER_WORKER * 2 + 4
+    workload = workload_of(reference([OK, STOPPED] * n))
+    alone = replace(_alone(("c01", 0.3, False), ("c03", 0.3, False)), hold_s=0.001)
+    workload = workload.with_gil(alone)
+    assert (workload.lower_bounds, workload.stopped) == (n - 2, n)
+    result = simulate(workload, _thread_config(), THREAD, Machine(2), cooperative=False)
+    assert result.stopped_s is not None
+    assert (f"({n - 2} of the {n} units stopped in the reference whose end nothing measured taken to run on until "
+            "stopped)") in why_stopped(result, workload)
+
+
 def test_a_measured_run_predicted_to_stop_early_has_no_model_error():
     # a wall the model stops at, set against a complete run's wall, is no error of the model
     from perfkit.analysis.prediction.model import BackendCosts
