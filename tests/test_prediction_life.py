@@ -132,7 +132,7 @@ def test_a_stopped_runs_why_counts_the_units_the_reference_stopped_as_it_did():
     assert (workload.lower_bounds, workload.stopped) == (n - 2, n)
     result = simulate(workload, _thread_config(), THREAD, Machine(2), cooperative=False)
     assert result.stopped_s is not None
-    assert (f"({n - 2} of the {n} units stopped in the reference whose end nothing measured taken to run on until "
+    assert (f"({n - 2} of the {n} units stopped in the reference, whose end nothing measured, taken to run on until "
             "stopped)") in why_stopped(result, workload)
 
 

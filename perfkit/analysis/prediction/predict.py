@@ -206,7 +206,7 @@ def why_stopped(result: SimResult, workload: Workload) -> str:
     # here (networkx: 8 stopped, 3 seen to end, and the sentence said "the 5 units stopped")
     some = f"the {lower}" if lower >= stopped else f"{lower} of the {stopped}"
     endless = (f" ({some} unit{'s' if stopped != 1 else ''} stopped in the reference"
-               f"{'' if lower >= stopped else ' whose end nothing measured'} taken to run on until stopped)"
+               f"{'' if lower >= stopped else ', whose end nothing measured,'} taken to run on until stopped)"
                if lower else "")
     return (f"the run stops at {result.stopped_s:.2f} s with {result.never_run} of its units never run: "
             f"{running} timed-out units are then still running in threads that cannot be stopped{endless}, more "
