@@ -247,19 +247,35 @@ def test_an_output_that_varies_between_the_current_repeats_fails_as_new_nondeter
     # whenever its first repeat happened to give the baseline's answer
     base = _side(_answers(*STABLE), _answers(*STABLE))
     second = _answers(("ok", "b", False, 0.01), STABLE[1])
-    check, _ = g.judge_answers(base, _side(_answers(*STABLE), second))
-    assert not check.agrees and check.repeats == 2, check.sentence()
-    assert ("differs from the baseline in 1 unit: 1 new nondeterministic output (t/demo[0] c0 in repeat 2 of 2)."
-            in check.sentence()), check.sentence()
-    result = g.gate(base, _side(_answers(*STABLE), second), metrics=[])
-    assert not result.passed and result.answers_failed == 1 and result.to_json()["verdict"] == "answers"
-    # both repeats wrong, each another way: still nondeterminism, in both
+    # both repeats wrong, each another way: nondeterminism, in both
     check, _ = g.judge_answers(base, _side(_answers(("ok", "c", False, 0.01), STABLE[1]), second))
-    assert "1 new nondeterministic output (t/demo[0] c0 in repeats 1, 2 of 2)" in check.sentence(), check.sentence()
+    assert not check.agrees and check.repeats == 2, check.sentence()
+    assert ("differs from the baseline in 1 unit: 1 new nondeterministic output (t/demo[0] c0 in repeats 1, 2 of 2)."
+            in check.sentence()), check.sentence()
+    result = g.gate(base, _side(_answers(("ok", "c", False, 0.01), STABLE[1]), second), metrics=[])
+    assert not result.passed and result.answers_failed == 1 and result.to_json()["verdict"] == "answers"
     # both repeats wrong the same way: a changed output, deterministic, in every repeat
     same = _answers(("ok", "c", False, 0.01), STABLE[1])
     check, _ = g.judge_answers(base, _side(same, same))
     assert "1 changed output (demo[0]×1)." in check.sentence() and len(check.real) == 1, check.sentence()
+
+
+@pytest.mark.slow  # several answer checks of pandas frames: > 0.2 s
+def test_a_unit_that_still_gives_the_baselines_answer_in_a_repeat_varies_and_does_not_fail():
+    # networkx's unseeded asyn_lpa varies on a sample in about 1 run of 4: a 2-repeat baseline of
+    # unchanged code missed it, and judging every current repeat as new nondeterminism failed
+    # 30 % of gates of unchanged code (docs/benchmarks.md "Session 14: review"). A unit that gave
+    # the baseline's own answer in one repeat still gives it: named, not a failure.
+    base = _side(_answers(*STABLE), _answers(*STABLE))
+    second = _answers(("ok", "b", False, 0.01), STABLE[1])
+    check, _ = g.judge_answers(base, _side(_answers(*STABLE), second))
+    assert check.agrees and check.repeats == 2, check.sentence()
+    assert "1 output varying across repeats (t/demo[0] c0 in repeat 2 of 2)" in check.sentence(), check.sentence()
+    assert g.gate(base, _side(_answers(*STABLE), second), metrics=[]).passed
+    # a unit that timed out in the other repeat did not give the baseline's answer there
+    timed_out = _answers(("timeout", None, None, 1.02), STABLE[1])
+    check, _ = g.judge_answers(base, _side(timed_out, second))
+    assert not check.agrees, check.sentence()
 
 
 @pytest.mark.slow  # several answer checks of pandas frames: > 0.2 s
@@ -302,10 +318,10 @@ def test_phases_judge_every_run_of_a_phase_as_the_gate_judges_every_repeat():
             return df
         return make_run(unit_rows(cpu=0.01), edit=edit, repeat=repeat, run_id=f"{label}-{repeat}")
 
-    base, step = [run("base", 0), run("base", 1)], [run("step", 0), run("step", 1, output="other")]
+    base, step = [run("base", 0), run("base", 1)], [run("step", 0, output="one"), run("step", 1, output="other")]
     rows = phase_table([("base", base), ("step", step)])
     assert not rows[1].answers_ok and not rows[1].ok, rows[1].answers
-    assert "1 new nondeterministic output (t1/demo[0] c001 in repeat 2 of 2)" in rows[1].answers, rows[1].answers
+    assert "1 new nondeterministic output (t1/demo[0] c001 in repeats 1, 2 of 2)" in rows[1].answers, rows[1].answers
     from perfkit.store.baseline import side_of_runs
     check, _ = g.judge_answers(side_of_runs("base", base), side_of_runs("step", step), group="step")
     assert rows[1].answers == check.sentence()
