@@ -424,3 +424,18 @@ def test_the_memory_finding_tells_one_tasks_sample_from_the_same_sample_of_anoth
               * 2**20} for t in ("t1", "t2") for i in (0, 1)]
     (memory,) = [f for f in analyse([make_run(rows, summary={"items": items})]).findings if f.rule == "memory"]
     assert "sample t1/demo[0], in every such item and no other" in memory.sentence, memory.sentence
+
+
+def test_the_efficiency_evidence_leaves_out_waiting_too_small_to_move_the_bound():
+    # markdown-it's thread runs read "the bound counts 0.000 s the units waited off the CPU under
+    # sequential (sleep, I/O) beside 2.118 s of CPU": true, and nothing to act on
+    from types import SimpleNamespace
+
+    from perfkit.analysis.findings.cost import NEGLIGIBLE_WAIT_SHARE, _waiting_evidence
+
+    def figs(wait_s):
+        return [SimpleNamespace(wait_s=wait_s, work_s=2.0, workers=2)]
+
+    assert _waiting_evidence(figs(0.4 * NEGLIGIBLE_WAIT_SHARE * 2.0), None) == ()
+    said = _waiting_evidence(figs(0.5), None)
+    assert len(said) == 1 and "counts 0.500 s the units waited off the CPU" in said[0], said

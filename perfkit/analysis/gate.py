@@ -8,7 +8,8 @@ measured interleaved — in, a :class:`GateResult` out; measuring is perfkit/orc
    a unit whose output differed between the baseline's repeats (an unseeded candidate) or that
    finished in one and timed out in another (a unit at its limit) may differ again. Any other
    lost or changed answer, in any current repeat, fails the gate, whatever the speed; one whose
-   outputs differ between the current repeats themselves is named new nondeterminism. An answer
+   outputs differ between the current repeats themselves is named new nondeterminism, unless a
+   repeat still gave the baseline's answer (then it is named varying, and passes). An answer
    gained (a unit the baseline timed out, raised on or got wrong, answered now) is reported,
    never failed. A baseline file
    that kept one repeat's answers (formats 1 and 2) has no variability to judge by: its answers

@@ -46,6 +46,9 @@ PER_UNIT_CHUNK = 64
 #: When waiting at the end of stages is at least this share of the time outside units, that
 #: waiting, not the cost of dispatching items, is what the dispatch-overhead finding reports.
 TAIL_SHARE = 0.5
+#: Waiting off the CPU under sequential below this share of the units' CPU moves the bound less
+#: than repeated runs move their walls: the evidence leaves it out ("0.000 s the units waited").
+NEGLIGIBLE_WAIT_SHARE = 0.01
 #: A work item should cost at least this many times its dispatch overhead.
 ITEM_TO_OVERHEAD = 10.0
 #: The critical path binds when it exceeds the even share of work by this factor.
@@ -330,7 +333,7 @@ def _waiting_evidence(figs: list, ref_fig: Optional[RunFigures]) -> tuple[str, .
     """How much waiting the bound of these runs counts; or, when it counts none beside a
     reference whose units read far above their CPU on a busy machine, why not."""
     waits = sorted(f.wait_s for f in figs)
-    if not waits or waits[len(waits) // 2] <= 0:
+    if not waits or waits[len(waits) // 2] <= NEGLIGIBLE_WAIT_SHARE * figs[0].work_s:
         # the sentence says other work ran: not said when the machine's load is unknown
         if ref_fig is None or is_missing(ref_fig.others_cores) or not (
                 ref_fig.contention >= WAITING_CONTENTION and not ran_quiet(ref_fig.others_cores, ref_fig.stray_threads)):
