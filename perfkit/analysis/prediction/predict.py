@@ -221,22 +221,21 @@ def abandoned_lives(result: SimResult) -> str:
     other 3, 13–22 s against the model's 1.7–3.7 s for the 4–5 threads it starved, 2–7 % of a core
     each: docs/benchmarks.md "Session 14").
     A unit the reference stopped whose end nothing measured (``Workload.runs_past``) never ends."""
-    u = result.units[result.units["leaked"]]
-    if u.empty:
+    lives = _lives_record(result.units)
+    if lives is None:
         return ""
-    endless = u["endless"]
-    ended = u.loc[~endless, "leaked_s"].dropna()
-    running = int((~endless).sum()) - len(ended)
+    ended, running, endless = lives["ended"], lives["running_at_end"], lives["endless"]
     said = []
-    if len(ended):
-        said.append(f"{len(ended)} end {ended.min():.1f}–{ended.max():.1f} s past their deadline" if len(ended) > 1
-                    else f"1 ends {ended.iloc[0]:.1f} s past its deadline")
+    if len(ended) > 1:
+        said.append(f"{len(ended)} end {ended[0]:.1f}–{ended[-1]:.1f} s past their deadline")
+    elif ended:
+        said.append(f"1 ends {ended[0]:.1f} s past its deadline")
     if running:
         said.append(f"{running} still run{'s' if running == 1 else ''} when the run ends")
-    if endless.any():
-        said.append(f"{int(endless.sum())} never end{'s' if int(endless.sum()) == 1 else ''} (stopped in the "
-                    f"reference, an end never measured)")
-    return (f"at a fair share of the GIL, of the {len(u)} units given up " + ", ".join(said)
+    if endless:
+        said.append(f"{endless} never end{'s' if endless == 1 else ''} (stopped in the reference, an end never "
+                    f"measured)")
+    return (f"at a fair share of the GIL, of the {lives['units']} units given up " + ", ".join(said)
             + ": a real run deals the turns unevenly, and a thread it starves of them runs on many times longer")
 
 
