@@ -47,7 +47,7 @@ from perfkit.model import RunConfig, Sample, Task, TimeoutPolicy, grid_hash, out
 from perfkit.runner.environment import usable_cores  # noqa: E402
 
 try:
-    from perfkit.analysis.metrics import work_items  # noqa: E402
+    from perfkit.analysis.metrics.dispatch import work_items  # noqa: E402
 except ImportError:  # a tree before session 8 (--against): its chunk column is the item handed out
     def work_items(run) -> int:
         return int(run.units.groupby(["task_id", "chunk"]).ngroups)

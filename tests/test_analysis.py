@@ -9,7 +9,10 @@ from builders import make_run, parallel, unit_rows
 
 from perfkit.analysis.answers import candidate_counts, check_answers
 from perfkit.analysis.comparison import analyse
-from perfkit.analysis.metrics import dispatch_overhead, ideal_bound, run_figures, tasks_solved, unit_wait
+from perfkit.analysis.metrics.bound import ideal_bound, unit_wait
+from perfkit.analysis.metrics.dispatch import dispatch_overhead
+from perfkit.analysis.metrics.run import run_figures
+from perfkit.analysis.metrics.solved import tasks_solved
 from perfkit.analysis.statistics import ratio_of_medians
 
 

@@ -8,7 +8,8 @@ import pytest
 from builders import make_task, synthetic_config
 
 import perfkit
-from perfkit.analysis.metrics import ideal_bound, run_figures
+from perfkit.analysis.metrics.bound import ideal_bound
+from perfkit.analysis.metrics.run import run_figures
 from perfkit.model import ConfigError, RunConfig, TimeoutPolicy
 
 

@@ -290,7 +290,7 @@ def test_candidate_generation_is_said_once_of_the_solver():
 def test_candidate_generation_counts_as_work_by_its_cpu_not_its_wall():
     """A loaded machine stretches candidates()' wall (3× its CPU here, 5× on the workers): the ideal bound and the
     finding count generation's CPU in the reference, as they count each unit's (work = CPU)."""
-    from perfkit.analysis.metrics import run_figures
+    from perfkit.analysis.metrics.run import run_figures
 
     ref = reference(summary={"generate_s": 6.0, "generate_cpu_s": 2.0})
     run = clean_parallel(summary={"generate_s": 12.0, "generate_cpu_s": 2.2})

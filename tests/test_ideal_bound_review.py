@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from builders import CANDS, SAMPLES, make_run, parallel, unit_rows
 
-from perfkit.analysis.metrics import run_figures
+from perfkit.analysis.metrics.run import run_figures
 
 
 def test_a_reference_unit_stalled_by_other_work_does_not_lift_the_bound_above_a_perfect_schedule():

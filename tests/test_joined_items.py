@@ -9,7 +9,7 @@ import pytest
 from builders import make_task, synthetic_config
 
 from perfkit.analysis.comparison import analyse
-from perfkit.analysis.metrics import item_memory
+from perfkit.analysis.metrics.memory import item_memory
 from perfkit.runner import run
 
 #: c004 allocates this much on every sample of every task (perfkit/solvers/synthetic.py ``alloc``).

@@ -11,7 +11,7 @@ from builders import SAMPLES, make_run, make_task, parallel, unit_rows
 import perfkit
 from perfkit.analysis.answers import BOUNDARY_FLIP
 from perfkit.analysis.comparison import analyse
-from perfkit.analysis.metrics import item_memory
+from perfkit.analysis.metrics.memory import item_memory
 from perfkit.analysis.text import percent
 from perfkit.model import RunConfig, TimeoutPolicy
 

@@ -205,7 +205,7 @@ def test_joined_items_never_raise_the_ideal_bound_above_the_plans():
     (perfkit/analysis/metrics.py) of what the workers record is the plan's."""
     import pandas as pd
 
-    from perfkit.analysis.metrics import ideal_bound
+    from perfkit.analysis.metrics.bound import ideal_bound
 
     tasks = [make_task(f"t{i}", n_demo=3, n_test=1, seed=i) for i in range(3)]
     joined = _stage_handed_out(tasks, "candidate-parallel")

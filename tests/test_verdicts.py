@@ -293,7 +293,7 @@ def test_a_compare_next_to_a_cpu_hog_carries_the_busy_machine_warning(tmp_path):
 def test_a_run_with_worker_kills_has_as_many_lanes_as_slots_and_no_straggler(tmp_path):
     """Four hanging units are killed at their deadline, each time with their worker: 2 slots
     run 6 worker processes, drawn and counted as 2 lanes, and no slot is a straggler."""
-    from perfkit.analysis.metrics import busy_by_slot, slot_lanes
+    from perfkit.analysis.metrics.slots import busy_by_slot, slot_lanes
 
     tasks = [make_task("t1", 3, 1, seed=2)]
     # not cooperative: a unit past its deadline is always killed with its worker. A cooperative

@@ -34,7 +34,9 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from perfkit.analysis.metrics import THREAD_CPU, ran, slots_of, unit_cpu_of
+from perfkit.analysis.metrics.records import ran
+from perfkit.analysis.metrics.slots import slots_of
+from perfkit.analysis.metrics.unit_cpu import THREAD_CPU, unit_cpu_of
 from perfkit.model.command import RUN_WINDOW, Span
 from perfkit.store import Run
 

@@ -22,15 +22,9 @@ from perfkit.analysis.answers import (
 )
 from perfkit.analysis.breakdown import Breakdown, group_breakdowns
 from perfkit.analysis.findings import Finding, findings, recommendation
-from perfkit.analysis.metrics import (
-    COST_KEYS,
-    RunFigures,
-    cost_by,
-    figures_table,
-    group_figures,
-    least_disturbed,
-    run_figures,
-)
+from perfkit.analysis.metrics.cost import COST_KEYS, cost_by, least_disturbed
+from perfkit.analysis.metrics.groups import group_figures
+from perfkit.analysis.metrics.run import RunFigures, figures_table, run_figures
 from perfkit.analysis.text import count
 from perfkit.store import Run
 

@@ -57,7 +57,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from perfkit.analysis.answers import AnswerCheck, baseline_variability, check_repeats, expected_answers
-from perfkit.analysis.metrics import BUSY_OTHER_CORES
+from perfkit.analysis.metrics.machine import BUSY_OTHER_CORES
 from perfkit.analysis.statistics import holm, paired_ratio_of_sums, paired_shift, pct_change, ratio_of_medians
 from perfkit.model import ConfigError
 from perfkit.store.baseline import Side

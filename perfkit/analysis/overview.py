@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from perfkit.analysis.metrics import tasks_solved
+from perfkit.analysis.metrics.solved import tasks_solved
 from perfkit.model import STATUSES
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Optional, Sequence
 
-from perfkit.analysis.metrics import group_name
+from perfkit.analysis.metrics.run import group_name
 from perfkit.analysis.runset import NOT_RUN, LeftOut
 from perfkit.backends import WarmBackends, stray_threads
 from perfkit.model import RunConfig, RunStopped, Task

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from perfkit.analysis.breakdown import GENERATION, HARNESS, IDLE, OFF_CPU, OTHERS, PARENT, SOLVER_OWN, UNITS  # noqa: E402
-from perfkit.analysis.metrics import slot_lanes  # noqa: E402
+from perfkit.analysis.metrics.slots import slot_lanes  # noqa: E402
 from perfkit.analysis.overview import differing_samples  # noqa: E402
 from perfkit.analysis.text import duration  # noqa: E402
 from perfkit.model.command import (EXIT, IMPORTS, RUN_FOLDER, RUN_WINDOW, SOLVER, STOPPING,  # noqa: E402

@@ -17,7 +17,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from perfkit.analysis.metrics import REPEATED
+from perfkit.analysis.metrics.groups import REPEATED
 from perfkit.analysis.overview import task_table
 from perfkit.model import STATUSES
 

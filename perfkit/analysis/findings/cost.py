@@ -12,17 +12,12 @@ import numpy as np
 from perfkit.analysis.findings.finding import EVIDENCE_ROWS, Finding, runs_by_group, upper_median
 from perfkit.analysis.findings.machine import other_work
 from perfkit.analysis.findings.state import thread_cpu_only
-from perfkit.analysis.metrics import (
-    BUSY_OTHER_CORES,
-    COST_KEYS,
-    RunFigures,
-    WAITING_CONTENTION,
-    busy_by_slot,
-    even_share_s,
-    group_name,
-    item_memory,
-    ran_quiet,
-)
+from perfkit.analysis.metrics.bound import WAITING_CONTENTION, even_share_s
+from perfkit.analysis.metrics.cost import COST_KEYS
+from perfkit.analysis.metrics.machine import BUSY_OTHER_CORES, ran_quiet
+from perfkit.analysis.metrics.memory import item_memory
+from perfkit.analysis.metrics.run import RunFigures, group_name
+from perfkit.analysis.metrics.slots import busy_by_slot
 from perfkit.analysis.text import count, duration, is_missing, percent
 from perfkit.model import sample_label, sample_level_run
 from perfkit.strategies import sample_level_names

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from perfkit.analysis.findings.finding import EVIDENCE_ROWS, Finding
-from perfkit.analysis.metrics import BUSY_OTHER_CORES, RunFigures
+from perfkit.analysis.metrics.machine import BUSY_OTHER_CORES
+from perfkit.analysis.metrics.run import RunFigures
 from perfkit.analysis.text import duration, is_missing
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -10,16 +10,13 @@ import numpy as np
 import pandas as pd
 
 from perfkit.analysis.findings.finding import EVIDENCE_ROWS, Finding, shared_figure, upper_median
-from perfkit.analysis.metrics import (
-    KEY,
-    RunFigures,
-    beside_given_up,
-    core_share,
-    cost_against_reference,
-    missed_cpu,
-    neighbour_level,
-    reference_cost,
-)
+from perfkit.analysis.metrics.contention import core_share
+from perfkit.analysis.metrics.neighbours import neighbour_level
+from perfkit.analysis.metrics.records import KEY
+from perfkit.analysis.metrics.reference import cost_against_reference, reference_cost
+from perfkit.analysis.metrics.run import RunFigures
+from perfkit.analysis.metrics.stopped import beside_given_up
+from perfkit.analysis.metrics.unit_cpu import missed_cpu
 from perfkit.analysis.text import count, duration, is_missing
 from perfkit.model import sample_label
 

@@ -19,17 +19,11 @@ from perfkit.analysis.answers import (
 from perfkit.analysis.findings.finding import EVIDENCE_ROWS, Finding, runs_by_group
 from perfkit.analysis.findings.machine import busy_during, busy_runs
 from perfkit.analysis.findings.state import carried_units
-from perfkit.analysis.metrics import (
-    KEY,
-    SAMPLE,
-    SWITCH_INTERVAL_S,
-    core_share,
-    group_name,
-    held_by_others,
-    life_share,
-    queue_wait,
-    ran,
-)
+from perfkit.analysis.metrics.contention import core_share, life_share
+from perfkit.analysis.metrics.dispatch import queue_wait
+from perfkit.analysis.metrics.gil import SWITCH_INTERVAL_S, held_by_others
+from perfkit.analysis.metrics.records import KEY, SAMPLE, ran
+from perfkit.analysis.metrics.run import group_name
 from perfkit.analysis.text import count, duration, is_missing, percent
 from perfkit.model import finished_late, sample_label
 

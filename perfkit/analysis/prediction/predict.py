@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
 
-from perfkit.analysis.metrics import BUSY_OTHER_CORES
+from perfkit.analysis.metrics.machine import BUSY_OTHER_CORES
 from perfkit.analysis.text import count
 from perfkit.analysis.prediction.gil import SWITCH_INTERVAL_S, Inflation
 from perfkit.analysis.prediction.model import RUNNER, BackendCosts, Execution, Machine, SimConfig
