@@ -518,7 +518,7 @@ def demo_limit(rounds: int) -> None:
     worker does all of it: no scheduling, no messages, no recording), alternating. A perfect
     machine gives the pair the wall of the one alone; ``alone / pair`` is the efficiency no
     harness can pass here, since perfkit's efficiency counts each unit's work as its CPU on one
-    busy core (perfkit/analysis/metrics.py). ``alone / pair CPU`` is the same without the time
+    busy core (perfkit/analysis/metrics/bound.py). ``alone / pair CPU`` is the same without the time
     other processes of the machine took from the pair (what slowing the two cores down costs)."""
     from concurrent.futures import wait
     limits = []

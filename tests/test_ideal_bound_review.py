@@ -1,6 +1,6 @@
 """The ideal bound never lies above what a perfect schedule of the run reaches (efficiency ≤ 100 %):
 waits measured in the sequential reference that this run did not have, and units this run never
-ran, are not work it could have done faster (perfkit/analysis/metrics.py ``unit_wait``,
+ran, are not work it could have done faster (perfkit/analysis/metrics/bound.py ``unit_wait``,
 ``unit_work``)."""
 
 from __future__ import annotations

@@ -202,7 +202,7 @@ def test_joined_items_never_raise_the_ideal_bound_above_the_plans():
     larger grid, a slower path), a joined item that holds the sample's tapered pieces would be
     the run's critical path, and the ideal — hence every efficiency — the joined schedule's, not
     the plan's. Each unit records its planned item (``WorkItem.chunk_of``): the ideal bound
-    (perfkit/analysis/metrics.py) of what the workers record is the plan's."""
+    (perfkit/analysis/metrics/bound.py) of what the workers record is the plan's."""
     import pandas as pd
 
     from perfkit.analysis.metrics.bound import ideal_bound

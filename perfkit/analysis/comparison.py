@@ -39,7 +39,7 @@ class Comparison:
     run and, where that run gave none, another sequential run's; ``counts``: ok candidates per
     sample (rows) × group (columns, first repeat of each); ``variability``: the reference's runs
     compared with each other; ``cost``: where the reference's unit time goes, by candidate, sample and task
-    (:func:`perfkit.analysis.metrics.cost_by`); ``findings`` and ``recommendation``.
+    (:func:`perfkit.analysis.metrics.cost.cost_by`); ``findings`` and ``recommendation``.
     """
 
     runs: list[Run]

@@ -12,7 +12,7 @@ from perfkit.model import STATUSES
 
 def task_table(units: pd.DataFrame) -> pd.DataFrame:
     """One row per task (in order of appearance): samples, candidates, units, a count per
-    status, and whether the task is solved (perfkit/analysis/metrics.py ``tasks_solved``)."""
+    status, and whether the task is solved (perfkit/analysis/metrics/solved.py ``tasks_solved``)."""
     rows = []
     for task_id, t in units.groupby("task_id", sort=False):
         status = t["status"].value_counts()

@@ -5,7 +5,7 @@ interrupted run without re-running the units it recorded. The runner feeds the b
 :class:`perfkit.runner.schedule.Schedule` — candidate generation on the workers, several tasks
 open at once, a strategy's stages in order inside each task — and records what comes back a
 batch at a time. Each work item carries the stage of its task, which every outcome records, so
-that analysis can compute the ideal bound from the plan itself (perfkit/analysis/metrics.py).
+that analysis can compute the ideal bound from the plan itself (perfkit/analysis/metrics/bound.py).
 """
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ def lookahead(config: RunConfig) -> int:
     the candidates of the tasks to come are generated (one worker per task) while the frontier
     task's units run, and a worker that reaches the end of a task or of a stage always finds
     generated work; one for ``sequential``, which runs everything in order on one slot (the
-    rule of perfkit/analysis/metrics.py ``slots_of``)."""
+    rule of perfkit/analysis/metrics/slots.py ``slots_of``)."""
     return 1 if config.strategy == "sequential" else 2 * max(1, config.workers)
 
 

@@ -295,7 +295,7 @@ def _others_median(figs: list[RunFigures]) -> float:
 
 def low_efficiency(c: "Comparison") -> list[Finding]:
     """Parallel groups whose median efficiency is below :data:`LOW_EFFICIENCY`. The bound counts
-    what the units wait (sleep, I/O: perfkit/analysis/metrics.py ``unit_wait``) beside their CPU,
+    what the units wait (sleep, I/O: perfkit/analysis/metrics/bound.py ``unit_wait``) beside their CPU,
     so units that wait are held to what their workers allow, not to the cores."""
     out = []
     ref_fig = c.figure_of(c.reference) if c.reference is not None else None

@@ -91,7 +91,7 @@ def _run_cpu_vs_reference(c: "Comparison", run) -> float:
 
 def thread_cpu_only(c: "Comparison", figs: list) -> bool:
     """Whether these runs' units' CPU (their calling threads') missed CPU they used elsewhere
-    that their reference saw (perfkit/analysis/metrics.py ``missed_cpu``)."""
+    that their reference saw (perfkit/analysis/metrics/unit_cpu.py ``missed_cpu``)."""
     return any(missed_cpu(c.run_of(f), c.reference_for(c.run_of(f))) for f in figs)
 
 
@@ -186,7 +186,7 @@ def cold_state(c: "Comparison") -> list[Finding]:
 
 def carried_state(c: "Comparison") -> list[Finding]:
     """Units whose CPU stood out, in every run of a group (two at least), from the same units'
-    under sequential beyond what moved the other units of each run (metrics.py
+    under sequential beyond what moved the other units of each run (metrics/reference.py
     ``cost_against_reference``): dearer than :data:`COLD_STATE_RATIO` × their slowest reference
     run, or cheaper than :data:`WARM_STATE_RATIO` × their fastest, by :data:`STATE_MIN_S` at
     least, each also beyond the units around it on its worker and in the sequential run's order
@@ -215,7 +215,7 @@ def carried_units(c: "Comparison", levels: dict[str, list[float]], only: Optiona
     """Dearer (True) and cheaper (False): ``(group name, unit key, its row in each run)`` for
     every unit of :func:`carried_state` (of the group ``only``, when given); under
     :data:`AFTER_STOP` the cheaper units that every reference run ran after a unit that ended by an
-    exception, in its process, whose CPU covers what they saved here (metrics.py
+    exception, in its process, whose CPU covers what they saved here (metrics/stopped.py
     ``after_stopped``): the reference's cost is then what differs. ``levels`` receives each
     group's run levels."""
     ref_group = c.figure_of(c.reference).group
@@ -245,7 +245,7 @@ def carried_units(c: "Comparison", levels: dict[str, list[float]], only: Optiona
 def _around(t: pd.DataFrame) -> pd.DataFrame:
     """``t`` with what moved the units around each unit: ``worker_level`` and ``ref_level``, the
     median CPU over the reference's of its neighbours on its worker here and in the reference's
-    order (metrics.py ``neighbour_level``). Units are assigned alike in
+    order (metrics/neighbours.py ``neighbour_level``). Units are assigned alike in
     every run of a strategy, so the same units fall on the same worker at the same point of
     every run: a worker slower for a stretch (markdown-it, candidate-parallel/process×2: every
     unit of one worker 1.4–1.9× for a run) or a reference slower around a unit moves the same
@@ -271,7 +271,7 @@ def _beside(run, timeout_s: float, t: pd.DataFrame) -> pd.DataFrame:
     walks the objects every thread allocated and whose threads take turns at the GIL
     (markdown-it at 6 ms on thread ×2: 12 units 1.5–2.0× their sequential CPU in both runs, each
     beside units of the other thread overrunning their timeout; the run's units under 2 ms
-    1.25–1.33×), or, on one worker, a thread given up at its timeout (metrics.py
+    1.25–1.33×), or, on one worker, a thread given up at its timeout (metrics/stopped.py
     :func:`beside_given_up`). What ran beside a unit, not before it."""
     if run.config.backend == "thread" and run.config.workers > 1:
         return t.assign(beside=True)

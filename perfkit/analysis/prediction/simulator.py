@@ -1007,7 +1007,7 @@ def ideal_bound(workload: Workload, plans: list, workers: int, machine: Machine,
     item (which cannot be split); plus candidate generation, serial. The cores a stage can keep
     busy are so min(cores, workers × a unit's cores). Under the GIL (threads, inline) the CPU
     of units on one core shares one core; wider units' CPU, outside the GIL, the machine's. With
-    generation on the workers and no barrier between tasks (perfkit/analysis/metrics.py
+    generation on the workers and no barrier between tasks (perfkit/analysis/metrics/bound.py
     ``ideal_bound`` of the runner of issue 13): the larger of all the work (generation
     included) over the slots and the longest single task."""
     speed = machine.speed
