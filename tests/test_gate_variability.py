@@ -335,3 +335,46 @@ def test_a_candidate_that_varied_on_one_sample_in_the_baseline_may_vary_on_anoth
     check, _ = g.judge_answers(base, _side(_answers(("ok", "a", True, 0.01), ("ok", "y", False, 0.01))))
     assert check.agrees and "1 unit of a nondeterministic candidate (demo[1]×1)" in check.sentence(), \
         check.sentence()
+
+
+@pytest.mark.slow  # several gates of pandas frames: > 0.2 s
+def test_the_gate_headline_names_what_happened_by_kind():
+    # session 14 read "gate FAIL: 1 answer(s) lost or changed" for a unit that answered anew in
+    # every repeat, and "no answer lost or changed beyond the baseline's own variability" for a
+    # variation the baseline's repeats never showed
+    from perfkit.reports.gate import build
+
+    base = _side(_answers(*STABLE), _answers(*STABLE))
+    changed = _answers(("ok", "b", False, 0.01), STABLE[1])
+
+    def headline(*repeats):
+        result = g.gate(base, _side(*repeats), metrics=[])
+        return build(result).headline, result
+
+    text, result = headline(_answers(("ok", "c", False, 0.01), STABLE[1]), changed)
+    assert text == "gate FAIL: 1 new nondeterministic output", text
+    assert result.answer_kinds == {"new nondeterministic output": 1} and result.to_json()["answer_kinds"]
+    # demo[1] lost in repeat 2, where demo[0] gave another output than in repeat 1 (the baseline's)
+    text, _ = headline(_answers(*STABLE), changed.iloc[:1])
+    assert text == "gate FAIL: 1 lost unit; not failed: 1 output varying across repeats", text
+    text, result = headline(_answers(*STABLE), changed)
+    assert text == "gate PASS: no answer lost, 1 output varying across repeats, no speed regression", text
+    # the sentence below it says whose variation it is: not the baseline's own
+    assert "own variability" not in result.answer_summary and \
+        "the baseline's answer in another repeat, a variation its repeats did not show (not failed)" \
+        in result.answer_summary, result.answer_summary
+    text, _ = headline(_answers(*STABLE))
+    assert text == "gate PASS: answers identical to the baseline, no speed regression", text
+
+
+def test_the_tally_counts_each_kind_by_its_role_in_the_verdict():
+    from perfkit.analysis import answers as a
+
+    assert a.tally({a.LOST: 2, a.CHANGED_OUTPUT: 1, a.VARIES_ACROSS_REPEATS: 3, a.BOUNDARY_FLIP: 1}) == \
+        "2 lost units, 1 changed output; not failed: 3 outputs varying across repeats"
+    assert a.tally({a.BOUNDARY_FLIP: 1, a.NOW_FINISHED: 2}) == \
+        "no answer lost or changed beyond the baseline's own variability, gained: 2 units"
+    # against sequential an answer the reference lacked is a difference, not a gain
+    assert a.tally({a.NOW_FINISHED: 2}, "sequential", gains=False) == "2 timeouts now finished"
+    assert [a.role(k, gains=True) for k in a.KINDS].count(a.FAILED) == 8
+

@@ -12,9 +12,10 @@ each other: a unit whose output differs between them belongs to a *nondeterminis
 timeout in another, or a reference time of at least :data:`BOUNDARY_SHARE` of the timeout — is
 a *boundary unit*. A unit that raises after most of its limit (a search that gives up late)
 flips between error and timeout exactly as one that answers late flips between ok and timeout:
-both are boundary flips. Differences of those units (:data:`NOISE_KINDS`) are the reference's own
-variability and are reported as such; every other difference (a lost unit, a changed output
-of a deterministic unit, a new timeout of a unit far from its limit, a crash) is a strategy's.
+both are boundary flips. Differences of those units (:data:`OWN_VARIABILITY_KINDS`) are the
+reference's own variability and are reported as such; every other difference (a lost unit, a
+changed output of a deterministic unit, a new timeout of a unit far from its limit, a crash) is
+a strategy's.
 The answers a run is checked against are any reference run's (:func:`expected_answers`): a unit
 one reference run did not answer and another did is expected to give that answer.
 
@@ -92,14 +93,63 @@ BOUNDARY_FLIP = "boundary flip"
 NONDETERMINISTIC = "nondeterministic candidate"
 NOISE_TIMEOUT = "timeout within noise"
 #: The kinds the reference's own variability explains: reported, never counted against a strategy.
-NOISE_KINDS = (BOUNDARY_FLIP, NOISE_TIMEOUT, NONDETERMINISTIC, VARIES_ACROSS_REPEATS)
+OWN_VARIABILITY_KINDS = (BOUNDARY_FLIP, NOISE_TIMEOUT, NONDETERMINISTIC)
+#: The kinds never counted against a run: the reference's own variability, and a variation the
+#: reference's repeats did not show of a unit that still gives its answer.
+NOISE_KINDS = OWN_VARIABILITY_KINDS + (VARIES_ACROSS_REPEATS,)
 #: Every kind, strategy faults first (the order sentences list them in).
 KINDS = ((LOST, NEW_NONDETERMINISM, CHANGED_OUTPUT, NEW_TIMEOUT, CRASH, NEW_ERROR, STATUS_CHANGED, EXTRA)
          + GAINED_KINDS + NOISE_KINDS)
 #: The statuses of a unit that ran to its end: either one against a timeout is a flip at the limit.
 ENDED = ("ok", "error")
+#: What a kind of difference is to a run (:func:`role`), in the order sentences give them: a
+#: failure, an answer gained, a variation named but not failed, the reference's own variability.
+FAILED, GAINED, VARIED, OWN = "failed", "gained", "varied", "own"
+ROLES = (FAILED, GAINED, VARIED, OWN)
 #: The four tables of an :class:`AnswerCheck`, by the name the report gives them.
 DIFFERENCES = ("missing", "extra", "status changed", "output changed")
+
+
+def role(kind: str, gains: bool) -> str:
+    """What a difference of ``kind`` is to a run (:data:`ROLES`): the reference's own variability
+    (:data:`OWN_VARIABILITY_KINDS`), a variation named and not failed
+    (:data:`VARIES_ACROSS_REPEATS`), with ``gains`` an answer gained (:data:`GAINED_KINDS`), else
+    a failure. The one rule the checks, their sentences and the gate's headline read."""
+    if kind in OWN_VARIABILITY_KINDS:
+        return OWN
+    if kind == VARIES_ACROSS_REPEATS:
+        return VARIED
+    return GAINED if gains and kind in GAINED_KINDS else FAILED
+
+
+def count_phrase(kind: str, n: int) -> str:
+    """``2 lost units``, ``1 new nondeterministic output``: a kind of difference and how many."""
+    if kind == NONDETERMINISTIC:
+        return f"{n} {'unit of a nondeterministic candidate' if n == 1 else _PLURAL[kind]}"
+    return f"{n} {kind if n == 1 else _PLURAL.get(kind, kind + 's')}"
+
+
+def tally(counts: Mapping[str, int], reference_name: str = "the baseline", gains: bool = True) -> str:
+    """A check's differences in a few words, by kind and without samples (the gate's headline;
+    ``counts``: :meth:`AnswerCheck.kind_counts`). The failures when there are any (``2 lost
+    units, 1 new nondeterministic output``), then the variations not failed; else what the
+    answers kept (``no answer lost or changed beyond the baseline's own variability``), the
+    variations named and the answers gained."""
+    if not counts:
+        return f"answers identical to {reference_name}"
+    by = {r: [count_phrase(k, n) for k, n in counts.items() if role(k, gains) == r] for r in ROLES}
+    if by[FAILED]:
+        return ", ".join(by[FAILED]) + ("; not failed: " + ", ".join(by[VARIED]) if by[VARIED] else "")
+    # a varying unit gave another output in some repeat: lost, no; changed there, yes
+    kept = "no answer lost" + ("" if by[VARIED] else " or changed")
+    kept += f" beyond {_own(reference_name)} variability" if by[OWN] else ""
+    gained = sum(n for k, n in counts.items() if role(k, gains) == GAINED)
+    return ", ".join([kept, *by[VARIED]] + ([f"gained: {_units(gained)}"] if gained else []))
+
+
+def _own(reference_name: str) -> str:
+    # a phase report's reference is "the baseline", whose repeats are its variability
+    return "the reference's own" if reference_name == "sequential" else f"{reference_name}'s own"
 
 
 def _key_index(df: pd.DataFrame, cols: Sequence[str] = KEY) -> pd.MultiIndex:
@@ -275,23 +325,22 @@ class AnswerCheck:
             self.missing, self.extra, self.status_changed, self.output_changed)) if len(df)]
         return pd.concat(parts, ignore_index=True) if parts else self.missing.assign(difference=[])
 
-    @property
-    def real(self) -> pd.DataFrame:
-        """The differences beyond the reference's own variability (kind not in NOISE_KINDS) that
-        are no gains (with ``gains``, kind not in GAINED_KINDS either)."""
+    def _of_role(self, which: str) -> pd.DataFrame:
         t = self.table
-        return t[~t["kind"].isin(NOISE_KINDS + self._gain_kinds)] if len(t) else t
+        return t[[role(k, self.gains) == which for k in t["kind"]]] if len(t) else t
 
     @property
-    def _gain_kinds(self) -> tuple[str, ...]:
-        return GAINED_KINDS if self.gains else ()
+    def real(self) -> pd.DataFrame:
+        """The differences that fail the run (:func:`role`): beyond the reference's own
+        variability (kind not in NOISE_KINDS), and no gains (with ``gains``, kind not in
+        GAINED_KINDS either)."""
+        return self._of_role(FAILED)
 
     @property
     def gained(self) -> pd.DataFrame:
         """With ``gains``: the units answered here that the reference had no answer for (kind in
         GAINED_KINDS); empty otherwise."""
-        t = self.table
-        return t[t["kind"].isin(self._gain_kinds)] if len(t) else t
+        return self._of_role(GAINED)
 
     @property
     def agrees(self) -> bool:
@@ -305,35 +354,34 @@ class AnswerCheck:
         return {k: int(counts[k]) for k in KINDS if k in counts.index}
 
     def sentence(self) -> str:
-        """One line: what differs, by kind, with the samples it hits; the reference's own
-        variability told apart."""
+        """One line: what differs, by kind, with the samples it hits; the failures, the answers
+        gained, the variations named and not failed and the reference's own variability told
+        apart (:func:`role`)."""
         if self.clean:
             return f"{self.group} ({self.run_id}): answers identical to {self.reference_name}."
         t = self.table
         counts = self.kind_counts()
         named = self.tasks > 1 or t["task_id"].nunique() > 1
-        def phrases(kinds: Sequence[str], among: bool = True) -> list[str]:
-            return [_kind_phrase(k, n, t, named, self.repeats) for k, n in counts.items() if (k in kinds) == among]
-
-        real = phrases(NOISE_KINDS + self._gain_kinds, among=False)
-        noise, gained = phrases(NOISE_KINDS), phrases(self._gain_kinds)
-        n_noise = sum(n for k, n in counts.items() if k in NOISE_KINDS)
-        # a phase report's reference is "the baseline", whose repeats are its variability
-        own = "the reference's own" if self.reference_name == "sequential" else f"{self.reference_name}'s own"
-        were = "is" if n_noise == 1 else "are"
+        real, gained, varied, noise = ([_kind_phrase(k, n, t, named, self.repeats) for k, n in counts.items()
+                                        if role(k, self.gains) == r] for r in ROLES)
+        n_noise = sum(n for k, n in counts.items() if role(k, self.gains) == OWN)
+        own, were = _own(self.reference_name), "is" if n_noise == 1 else "are"
         gain = f"gained: {_units(len(self.gained))} (" + ", ".join(gained) + ")" if gained else ""
-        if not real and not gained:
+        # not the reference's own variability: its repeats did not show it (VARIES_ACROSS_REPEATS)
+        vary = ", ".join(varied) + (f": {self.reference_name}'s answer in another repeat, a variation its repeats did "
+                                    "not show (not failed)")
+        if not real and not gained and not varied:
             return (f"{self.group} ({self.run_id}) agrees with {self.reference_name} beyond {own} "
                     f"variability: its {count(n_noise, 'difference')} {were} " + ", ".join(noise) + ".")
-        if not real:  # only gains, perhaps beside the reference's own variability
-            text = f"{self.group} ({self.run_id}) keeps every answer of {self.reference_name}; {gain}"
+        if not real:  # gains or variations, perhaps beside the reference's own variability
+            text = f"{self.group} ({self.run_id}) keeps every answer of {self.reference_name}"
+            text += "".join(f"; {part}" for part, shown in ((gain, gained), (vary, varied)) if shown)
             if noise:
                 text += f"; its {count(n_noise, 'other difference')} {were} {own} variability: " + ", ".join(noise)
             return text + "."
         text = (f"{self.group} ({self.run_id}) differs from {self.reference_name} in {_units(len(self.real))}: "
                 + ", ".join(real))
-        if gained:
-            text += f"; {gain}"
+        text += "".join(f"; {part}" for part, shown in ((gain, gained), (vary, varied)) if shown)
         if noise:
             text += f"; {n_noise} more {were} {own} variability (" + ", ".join(noise) + ")"
         return text + "."
@@ -353,11 +401,8 @@ def _kind_phrase(kind: str, n: int, table: pd.DataFrame, named: bool, repeats: i
     """``2 lost units (demo[0]×2)``; ``t1/demo[0]×2`` when ``named`` (several tasks); over
     several ``repeats``, the repeats each sample's differences were seen in (unless all), and a new
     nondeterministic output by its unit (``t1/demo[1] c003 in repeat 2 of 2``)."""
-    if kind == NONDETERMINISTIC:
-        name = "unit of a nondeterministic candidate" if n == 1 else _PLURAL[kind]
-    else:
-        name = kind if n == 1 else _PLURAL.get(kind, kind + "s")
-    return f"{n} {name} ({_where(table[table['kind'] == kind], named, repeats, by_unit=kind in (NEW_NONDETERMINISM, VARIES_ACROSS_REPEATS))})"
+    by_unit = kind in (NEW_NONDETERMINISM, VARIES_ACROSS_REPEATS)
+    return f"{count_phrase(kind, n)} ({_where(table[table['kind'] == kind], named, repeats, by_unit=by_unit)})"
 
 
 def _where(df: pd.DataFrame, named: bool, repeats: int = 1, by_unit: bool = False, limit: int = 4) -> str:
@@ -424,7 +469,7 @@ def check_repeats(reference: pd.DataFrame, repeats: Sequence[pd.DataFrame], run_
     varies = _key_index(rows).isin(outputs.index[outputs > 1]) if len(outputs) else np.zeros(len(rows), bool)
     # the worst way a unit differed (a failure, a gain, the reference's own variability) and the
     # repeats it differed so in; a varying unit is told by its changed output
-    rank = np.select([rows["kind"].isin(NOISE_KINDS), rows["kind"].isin(first._gain_kinds)], [2, 1], 0)
+    rank = rows["kind"].map(lambda k: {FAILED: 0, GAINED: 1}.get(role(k, gains), 2)).to_numpy()
     told = ~(varies & (rows["difference"] == "output changed").to_numpy())
     rows = rows.assign(rank=rank, told=told).sort_values(["rank", "told", "repeat"], kind="stable")
     differed_in = rows.groupby(KEY, sort=False)["repeat"].nunique()  # by any kind of difference

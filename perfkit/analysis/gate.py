@@ -11,7 +11,8 @@ measured interleaved — in, a :class:`GateResult` out; measuring is perfkit/orc
    outputs differ between the current repeats themselves is named new nondeterminism, unless a
    repeat still gave the baseline's answer (then it is named varying, and passes). An answer
    gained (a unit the baseline timed out, raised on or got wrong, answered now) is reported,
-   never failed. A baseline file
+   never failed. The headline counts the differences by kind (``answer_kinds``; answers.py
+   ``tally``, the same roles the check fails by). A baseline file
    that kept one repeat's answers (formats 1 and 2) has no variability to judge by: its answers
    are judged as they are, and the report says so.
 2. Instructions (``instructions``): valgrind's count of the run window, exact on one build (a
@@ -133,6 +134,8 @@ class GateResult:
     #: for (reported, never a failure); the rest are the baseline's own variability.
     answers_failed: int = 0
     answers_gained: int = 0
+    #: The differences by kind (perfkit/analysis/answers.py ``KINDS``): how many units of each.
+    answer_kinds: dict[str, int] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -329,7 +332,8 @@ def gate(baseline: Side, current: Side, threshold: float = DEFAULT_THRESHOLD, me
     return GateResult(baseline.label, current.label, threshold, normalised, reason, check.agrees, check.sentence(),
                       check.n_differences, verdicts, time.monotonic() - t0, tasks, notes, instruction_threshold,
                       whole_command={"baseline": whole_command(baseline), "current": whole_command(current)},
-                      answers_failed=len(check.real), answers_gained=len(check.gained))
+                      answers_failed=len(check.real), answers_gained=len(check.gained),
+                      answer_kinds=check.kind_counts())
 
 
 def judge_answers(baseline: Side, current: Side, group: str = "current") -> tuple[AnswerCheck, list[str]]:

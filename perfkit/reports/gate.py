@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from perfkit.analysis.answers import tally
 from perfkit.analysis.gate import GateResult
 from perfkit.analysis.history import History
 from perfkit.analysis.statistics import pct_change
-from perfkit.analysis.text import count, duration, signed_percent
+from perfkit.analysis.text import duration, signed_percent
 from perfkit.reports import json_report, markdown
 from perfkit.reports.document import FAIL, PASS, UNSURE, Bullets, Document, Para, Table
 
@@ -25,12 +26,13 @@ def build(result: GateResult) -> Document:
     """The gate verdict as report blocks: answers first, then one row per metric, then the
     per-task instruction counts and how the figures were obtained."""
     regressed = [f"{m.metric} {signed_percent(m.change_pct)}" for m in result.metrics if m.verdict == "regression"]
+    answers = tally(result.answer_kinds)  # by kind: "1 lost unit, 2 new nondeterministic outputs"
     if not result.answers_ok:
-        headline = f"gate FAIL: {result.answers_failed} answer(s) lost or changed"
+        headline = f"gate FAIL: {answers}"
     elif regressed:
         headline = "gate FAIL: speed regression: " + ", ".join(regressed)
     else:
-        headline = f"gate PASS: {_answers(result)}, no speed regression"
+        headline = f"gate PASS: {answers}, no speed regression"
     doc = Document(headline=headline, differences=not result.passed, title="Regression gate")
     doc.blocks += [
         Para(result.answer_summary, strong=not result.answers_ok),
@@ -47,16 +49,6 @@ def build(result: GateResult) -> Document:
     bullets += [(note, (), False) for note in result.notes]
     doc.blocks.append(Bullets(tuple(bullets)))
     return doc
-
-
-def _answers(result: GateResult) -> str:
-    """Passed answers in a few words: identical, or within the baseline's own variability, and
-    what was gained."""
-    if not result.answer_differences:
-        return "answers identical to the baseline"
-    noise = result.answer_differences - result.answers_failed - result.answers_gained
-    text = "no answer lost or changed" + (" beyond the baseline's own variability" if noise else "")
-    return text + (f", gained: {count(result.answers_gained, 'unit')}" if result.answers_gained else "")
 
 
 def verdict_rows(result: GateResult) -> tuple[tuple[str, ...], ...]:
