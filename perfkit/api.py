@@ -32,6 +32,7 @@ from perfkit.analysis.prediction import DEFAULT_COSTS, Execution, Machine, workl
 from perfkit.analysis.prediction.model import RUNNER
 from perfkit.analysis.prediction.predict import Sweep, model_check, sweep
 from perfkit.analysis.runset import LeftOut, MixedRuns, mixed_workloads, split_finished
+from perfkit.analysis.text import count
 from perfkit.backends import stray_threads
 from perfkit.model import ConfigError, PerfkitError, RunConfig, Task, TimeoutPolicy, sample_level_run
 from perfkit.orchestration.calibration import DEFAULT_DIR as CALIBRATION_DIR
@@ -275,10 +276,10 @@ def gate(baseline: Sequence[str | Path] = (), current: Sequence[str | Path] = ()
         measured.answers, measured.repeat_answers = base_side.answers, base_side.repeat_answers
         base_side = measured
     if timing:
-        cur = measure(run_config, repeats or max(len(base_side.repeats), DEFAULT_REPEATS), store)
-        counted = head.repeats[0]
-        head.repeats = [replace(r, instructions=counted.instructions, task_instructions=counted.task_instructions)
-                        for r in cur.repeats]
+        timed = measure(run_config, repeats or max(len(base_side.repeats), DEFAULT_REPEATS), store)
+        head = gauge.beside_count(head, timed)
+        notes.append(f"The current code's answers are judged in every run of it: the counted run (repeat 1) and "
+                     f"{count(len(timed.repeats), 'timed repeat')}.")
     _record_history(store, "gate", [head], chosen)
     return judge(base_side, head, threshold, chosen, normalise, instruction_threshold=instruction_threshold,
                  notes=notes)

@@ -378,3 +378,31 @@ def test_the_tally_counts_each_kind_by_its_role_in_the_verdict():
     assert a.tally({a.NOW_FINISHED: 2}, "sequential", gains=False) == "2 timeouts now finished"
     assert [a.role(k, gains=True) for k in a.KINDS].count(a.FAILED) == 8
 
+
+@pytest.mark.slow  # a gate of pandas frames: > 0.2 s
+def test_the_timed_repeats_beside_a_counted_run_are_judged_for_answers(monkeypatch, tmp_path):
+    # `--metric instructions,cpu` measures one counted run under valgrind and timed repeats beside
+    # it; session 14 judged the counted run's answers only, and a unit the same code timed out in
+    # a timed repeat passed unseen
+    from dataclasses import replace
+
+    import perfkit.api as api
+    from perfkit.orchestration import gate as gauge
+
+    def counted(side):
+        side.build = {"python_build": "3.11"}
+        side.repeats = [replace(r, instructions=1e6) for r in side.repeats]
+        return side
+
+    base = counted(_side(_answers(*STABLE), _answers(*STABLE)))
+    late = _answers(STABLE[0], ("timeout", None, None, 1.02))
+    monkeypatch.setattr(api, "load_side", lambda paths, label: base)
+    monkeypatch.setattr(gauge, "count_instructions", lambda *args: [counted(_side(_answers(*STABLE)))])
+    monkeypatch.setattr(api, "measure", lambda *args: _side(_answers(*STABLE), late))
+    monkeypatch.setattr(api, "_record_history", lambda *args: None)
+    result = perfkit.gate(["ci"], config=synthetic_config(), metrics=["instructions", "cpu"], store=tmp_path)
+    assert not result.answers_ok and result.exit_code == 1, result.answer_summary
+    assert "1 new timeout (demo[1]×1 in repeat 3 of 3)" in result.answer_summary, result.answer_summary
+    assert any("the counted run (repeat 1) and 2 timed repeats" in n for n in result.notes), result.notes
+    # one run counted, two timed: "instruction count under valgrind (2 vs 1 runs)", not "2 vs 2"
+    assert [m.n_current for m in result.metrics] == [1, 2], [m.method for m in result.metrics]

@@ -50,6 +50,19 @@ def measure(config: RunConfig, repeats: int, store: Path, label: str = "gate-cur
     return side_of_runs(label, runs)
 
 
+def beside_count(counted: Side, timed: Side) -> Side:
+    """The counted run (one run under valgrind: the instruction count) with the timed repeats
+    measured beside it: their wall and CPU are the side's timing, the first of them carries the
+    one count (a count copied to every repeat read "(2 vs 5 runs)" for one run counted), and
+    their answers are judged after the counted run's (repeat 1, then the timed repeats): the
+    same code ran them all, so an answer a timed repeat lost or changed is the code's."""
+    first = counted.repeats[0]
+    repeats = [replace(r, instructions=first.instructions if i == 0 else None,
+                       task_instructions=first.task_instructions if i == 0 else {})
+               for i, r in enumerate(timed.repeats)]
+    return replace(counted, repeats=repeats, repeat_answers=[*counted.repeat_answers[:1], *timed.repeat_answers])
+
+
 def check_instruction_config(config: RunConfig) -> None:
     """Instruction counts follow one process: the inline backend only."""
     if config.backend != "inline":
