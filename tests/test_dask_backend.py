@@ -79,8 +79,7 @@ def existing_cluster():
     import dask
 
     with dask.config.set({"distributed.deploy.lost-worker-timeout": "1h"}):
-        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                           dashboard_address=None, silence_logs=logging.ERROR)
+        cluster = dask_backend.local_cluster(n_workers=2, threads_per_worker=1, silence_logs=logging.ERROR)
         try:
             yield cluster
         finally:
@@ -261,3 +260,28 @@ def test_a_worker_killed_at_a_units_timeout_loses_only_that_unit(tmp_path, monke
     res = faulty.summary.resources
     assert res["units_run_again"] == len(again)
     assert [d["reason"] for d in res["deaths"]] == ["killed at a unit's deadline", "died in a unit"]
+
+
+def test_a_local_cluster_binds_no_fixed_http_port_when_no_dashboard_is_asked_for():
+    # with dashboard_address=None distributed still served the scheduler's HTTP routes on 8787:
+    # each further cluster (the other xdist worker's, a module fixture's beside a run's own)
+    # warned "Port 8787 is already in use" (docs/testing.md, session 14's proofs)
+    import socket
+    import warnings
+
+    with socket.socket() as held:
+        try:  # 8787 held here, or already by someone else: either way not free
+            held.bind(("127.0.0.1", 8787))
+            held.listen()
+        except OSError:
+            pass
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            cluster = dask_backend.local_cluster(n_workers=0, silence_logs=logging.ERROR)
+        try:
+            port = cluster.scheduler.http_server.port
+            host = cluster.scheduler.http_server.address
+        finally:
+            cluster.close()
+    assert not [w for w in seen if "already in use" in str(w.message)], [str(w.message) for w in seen]
+    assert port != 8787 and host == "127.0.0.1", (host, port)  # a free port, this machine only

@@ -32,8 +32,7 @@ def _cluster(**options):
     import dask
 
     with dask.config.set({"distributed.deploy.lost-worker-timeout": "1h"}):
-        cluster = distributed.LocalCluster(processes=True, dashboard_address=None, silence_logs=logging.ERROR,
-                                           **options)
+        cluster = dask_backend.local_cluster(silence_logs=logging.ERROR, **options)
         try:
             yield cluster
         finally:

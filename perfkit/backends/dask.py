@@ -111,6 +111,12 @@ LOST_RESULT = ("CancelledError", "FutureCancelledError", "TimeoutError")
 NO_WORKER_TIMEOUT_S = 60.0
 #: Longest wait for an existing scheduler to accept a connection before the run starts.
 SCHEDULER_PROBE_S = 5.0
+#: Where the scheduler of a LocalCluster perfkit starts serves HTTP (its health and metrics
+#: routes; perfkit asks for no dashboard): a free port of the loopback interface. With the
+#: dashboard off (``dashboard_address=None``) distributed still binds that server to 8787, and
+#: every other cluster on the machine (a second run, the other test worker) warned "Port 8787 is
+#: already in use".
+HTTP_ADDRESS = "127.0.0.1:0"
 #: Jobs submitted per worker: Dask's own dispatch takes milliseconds, so each worker has a few
 #: queued; the runner keeps the rest, in its order.
 JOBS_PER_WORKER = 4
@@ -518,6 +524,16 @@ def _host(address: str) -> str:
     return rest.rsplit(":", 1)[0].strip("[]")
 
 
+def local_cluster(**options: Any) -> Any:
+    """A LocalCluster of worker processes with no dashboard and its scheduler's HTTP server on a
+    free loopback port (:data:`HTTP_ADDRESS`); ``options`` go to LocalCluster (``n_workers``,
+    ``threads_per_worker``, ``silence_logs``, ...)."""
+    from distributed import LocalCluster
+
+    return LocalCluster(processes=True, dashboard_address=None, scheduler_kwargs={"dashboard_address": HTTP_ADDRESS},
+                        **options)
+
+
 class DaskBackend:
     """Work items as Dask tasks; see the module docstring."""
 
@@ -594,7 +610,7 @@ class DaskBackend:
         """Start a LocalCluster of ``workers`` processes (one thread each), or connect to
         ``scheduler``; make Dask surface dead workers instead of retrying their tasks."""
         import dask
-        from distributed import Client, LocalCluster
+        from distributed import Client
 
         self._ref = solver
         self.run_token = f"{os.getpid()}-{os.urandom(4).hex()}"
@@ -611,8 +627,8 @@ class DaskBackend:
                 # the run then ended "no worker for 60 s". perfkit's own wait is NO_WORKER_TIMEOUT_S.
                 self._lifetime_config = dask.config.set({"distributed.deploy.lost-worker-timeout": "1h"})
                 try:
-                    self.cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                dashboard_address=None, silence_logs=self.silence_logs)
+                    self.cluster = local_cluster(n_workers=workers, threads_per_worker=1,
+                                                 silence_logs=self.silence_logs)
                 except BaseException:
                     self._lifetime_config.__exit__(None, None, None)
                     raise
