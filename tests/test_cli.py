@@ -137,8 +137,67 @@ def test_help_names_no_type_after_a_flag(verb, capsys, monkeypatch):
     assert "<bool>" not in out, out
     help_line = next(line for line in out.splitlines() if "--help" in line)
     assert help_line.split("--help")[1].split()[:2] == ["-h", "Show"], help_line
-    if verb:  # an option that takes a value still names its type
-        assert any(t in out for t in ("<str>", "<path>", "<int>", "<float>")), out
+    if verb:  # an option that takes a value still names what to give
+        assert any(t in out for t in (" N ", " DIR ", " FILE ", " RUN_DIR")), out
+
+
+#: Every verb's usage line, as click and the manual pages write one: typer 0.29 printed
+#: "perfkit report [OPTIONS] {run_dirs}..." and "perfkit baseline save [OPTIONS] {name} [runs]...".
+USAGE_LINES = {
+    ("compare",): "perfkit compare [OPTIONS] [EXPERIMENT]",
+    ("report",): "perfkit report [OPTIONS] RUN_DIR...",
+    ("gate",): "perfkit gate [OPTIONS]",
+    ("phases",): "perfkit phases [OPTIONS] PHASE...",
+    ("history",): "perfkit history [OPTIONS]",
+    ("predict",): "perfkit predict [OPTIONS] RUN_DIR",
+    ("profile",): "perfkit profile [OPTIONS]",
+    ("run",): "perfkit run [OPTIONS]",
+    ("strategies",): "perfkit strategies [OPTIONS]",
+    ("tasks", "list"): "perfkit tasks list [OPTIONS] [SPEC]",
+    ("tasks", "validate"): "perfkit tasks validate [OPTIONS] PATH",
+    ("baseline", "save"): "perfkit baseline save [OPTIONS] NAME [RUN_DIR...]",
+}
+#: What a value's placeholder may look like: NAME, KEY=VALUE, RUN_DIR|FILE|NAME, NAME,...,
+#: RUN_DIR... — never a Python type ("<list[str]>", "<path>").
+METAVAR = r"[A-Z][A-Z_]*(=[A-Z]+|(\|[A-Z_]+)+)?(,\.\.\.|\.\.\.)?"
+
+
+def _verbs() -> dict[tuple[str, ...], object]:
+    import typer
+
+    import perfkit.cli.verbs  # noqa: F401  registers every verb
+    from perfkit.cli.app import app
+
+    found, groups = {}, [((), typer.main.get_command(app))]
+    while groups:
+        path, group = groups.pop()
+        for name, command in group.commands.items():
+            if hasattr(command, "commands"):  # tasks, baseline: their verbs
+                groups.append(((*path, name), command))
+            else:
+                found[(*path, name)] = command
+    return found
+
+
+def test_every_verb_has_a_usage_line_here():
+    assert set(_verbs()) == set(USAGE_LINES), sorted(set(_verbs()) ^ set(USAGE_LINES))
+
+
+@pytest.mark.parametrize("verb", sorted(USAGE_LINES), ids=" ".join)
+def test_a_verbs_usage_line_and_every_value_it_takes_read_as_a_cli_user_expects(verb, capsys, monkeypatch):
+    import re
+
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, err = perfkit([*verb, "--help"], capsys)
+    assert code == 0, err
+    usage = next(line.strip() for line in out.splitlines() if "Usage:" in line)
+    assert usage == f"Usage: {USAGE_LINES[verb]}", usage
+    assert not re.search(r"<(str|int|float|path|bool|list\[\w+\])>", out, re.I), out  # no Python type
+    for param in _verbs()[verb].params:
+        if getattr(param, "is_flag", False) or getattr(param, "count", False):
+            continue
+        assert param.metavar and re.fullmatch(METAVAR, param.metavar), (param.name, param.metavar)
+        assert param.metavar in out, param.metavar
 
 
 @pytest.mark.parametrize("verb", [["run"], ["profile"], ["compare"], ["baseline", "save"]])

@@ -19,12 +19,14 @@ HELP_MIN_COLUMNS = 80
 
 def lay_out_help() -> None:
     """Lay out typer's help at the console's width, or HELP_MIN_COLUMNS when that is narrower
-    (``TERMINAL_WIDTH``, typer's own setting, wins), with no type after a flag."""
+    (``TERMINAL_WIDTH``, typer's own setting, wins), with no type after a flag and arguments
+    named as usage lines name them."""
     from typer import rich_utils
 
     if "TERMINAL_WIDTH" not in os.environ:
         rich_utils.MAX_WIDTH = max(Console().width, HELP_MIN_COLUMNS)
     _untyped_flags()
+    _plain_arguments()
 
 
 def _untyped_flags() -> None:
@@ -44,6 +46,31 @@ def _untyped_flags() -> None:
 
     display_type_rich.untyped_flags = True  # type: ignore[attr-defined]
     core.TyperOption.display_type_rich = display_type_rich
+
+
+def _plain_arguments() -> None:
+    """An argument reads as click, git and the manual pages write it: its metavar, the name
+    a reader replaces (``RUN_DIR...``, a verb's own declaration), in brackets when it may be left
+    out (``[SPEC]``), with no Python type beside it. typer 0.29 wraps a required one in braces
+    in the usage line and prints its annotation in the help (``{run_dirs}...``,
+    ``run_dirs... <list[Path]>``); earlier typers print click's usage, which this matches.
+    Changed here, once, on typer's TyperArgument class."""
+    from typer import core
+
+    usage = getattr(core.TyperArgument, "_usage_display_name", None)
+    if usage is None or getattr(usage, "plain", False):
+        return
+
+    def _usage_display_name(self: Any) -> str:
+        name = self.metavar or self.name.upper() + ("..." if self.nargs != 1 else "")
+        return name if self.required else f"[{name}]"
+
+    def display_type_rich(self: Any, ctx: Any) -> Optional[str]:
+        return None  # the metavar says what to give, the help what it is
+
+    _usage_display_name.plain = True  # type: ignore[attr-defined]
+    core.TyperArgument._usage_display_name = _usage_display_name
+    core.TyperArgument.display_type_rich = display_type_rich
 
 
 class Verbs(TyperGroup):

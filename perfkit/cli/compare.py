@@ -11,7 +11,8 @@ from rich.text import Text
 
 from perfkit.analysis.text import duration, is_missing, percent
 from perfkit.cli.command import app, console
-from perfkit.cli.options import SOLVER_HELP, JsonOut, NoProgress, Plugin, Quiet, parse_options, split_list
+from perfkit.cli.options import (SOLVER_HELP, JsonOut, NoProgress, Plugin, Quiet, SolverOpt, parse_options,
+                                  split_list)
 from perfkit.cli.output import copy_json, print_notes, print_paths, set_quiet
 from perfkit.cli.progress import RunsBar, progress_display
 from perfkit.cli.tables import fits, show
@@ -121,20 +122,24 @@ def _exit(result: Any, allow_differences: bool) -> None:
 
 @app.command("compare")
 def compare_cmd(
-    experiment: Optional[Path] = typer.Argument(None, help="experiment TOML (experiments/*.toml)"),
-    solver: Optional[str] = typer.Option(None, help=SOLVER_HELP),
-    solver_opt: List[str] = typer.Option([], "--solver-opt", help="KEY=VALUE passed to the solver (repeatable)"),
+    experiment: Optional[Path] = typer.Argument(None, metavar="EXPERIMENT",
+                                                help="experiment TOML (experiments/*.toml)"),
+    solver: Optional[str] = typer.Option(None, metavar="NAME", help=SOLVER_HELP),
+    solver_opt: SolverOpt = [],
     plugin: Plugin = [],
-    tasks: Optional[str] = typer.Option(None, help="task spec as for perfkit run --tasks"),
-    strategies: Optional[str] = typer.Option(None, help="comma-separated strategies"),
-    backends: Optional[str] = typer.Option(None, help="comma-separated backends"),
-    workers: Optional[str] = typer.Option(None, help='comma-separated worker counts, "auto" or "1..auto"'),
-    repeats: Optional[int] = typer.Option(None, help="repeats of every configuration"),
-    warmup: Optional[int] = typer.Option(None, help="warm-up repeats run first and left out of the comparison"),
-    timeout: Optional[float] = typer.Option(None, help="per-unit running-time limit, seconds"),
-    chunk_size: Optional[int] = typer.Option(None, help="units per work item"),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="report folder (default reports/compare-<time>)"),
-    store: Path = typer.Option(DEFAULT_STORE, help="run store folder"),
+    tasks: Optional[str] = typer.Option(None, metavar="SPEC", help="task spec as for perfkit run --tasks"),
+    strategies: Optional[str] = typer.Option(None, metavar="NAME,...", help="comma-separated strategies"),
+    backends: Optional[str] = typer.Option(None, metavar="NAME,...", help="comma-separated backends"),
+    workers: Optional[str] = typer.Option(None, metavar="N,...",
+                                          help='comma-separated worker counts, "auto" or "1..auto"'),
+    repeats: Optional[int] = typer.Option(None, metavar="N", help="repeats of every configuration"),
+    warmup: Optional[int] = typer.Option(None, metavar="N",
+                                         help="warm-up repeats run first and left out of the comparison"),
+    timeout: Optional[float] = typer.Option(None, metavar="SECONDS", help="per-unit running-time limit, seconds"),
+    chunk_size: Optional[int] = typer.Option(None, metavar="N", help="units per work item"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", metavar="DIR",
+                                           help="report folder (default reports/compare-<time>)"),
+    store: Path = typer.Option(DEFAULT_STORE, metavar="DIR", help="run store folder"),
     allow_differences: bool = typer.Option(False, "--allow-differences", help="exit 0 even when answers differ"),
     profile: bool = typer.Option(False, "--profile", help="also profile each configuration and link the profiles"),
     json_out: JsonOut = None,
@@ -167,8 +172,9 @@ def compare_cmd(
 
 @app.command("report")
 def report_cmd(
-    run_dirs: List[Path] = typer.Argument(..., help="stored run folders"),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="report folder (default reports/compare-<time>)"),
+    run_dirs: List[Path] = typer.Argument(..., metavar="RUN_DIR...", help="stored run folders"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", metavar="DIR",
+                                           help="report folder (default reports/compare-<time>)"),
     allow_differences: bool = typer.Option(False, "--allow-differences", help="exit 0 even when answers differ"),
     allow_mixed: bool = typer.Option(False, "--allow-mixed",
                                      help="render runs of different solvers or task sets together"),

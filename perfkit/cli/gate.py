@@ -25,27 +25,34 @@ def headline(text: str, bad: bool) -> None:
 
 @app.command()
 def gate(
-    baseline: List[str] = typer.Option([], help="a run folder (the flag once per repeat), a baseline file, "
-                                                "or a baseline NAME"),
-    current: List[str] = typer.Option([], help="a run folder (the flag once per repeat); none: measure "
-                                               "the current code now"),
-    base: Optional[str] = typer.Option(None, help="a git ref measured here as the base (temporary worktree): "
+    baseline: List[str] = typer.Option([], metavar="RUN_DIR|FILE|NAME",
+                                       help="a run folder (the flag once per repeat), a baseline file, "
+                                       "or a baseline NAME"),
+    current: List[str] = typer.Option([], metavar="RUN_DIR",
+                                      help="a run folder (the flag once per repeat); none: measure "
+                                      "the current code now"),
+    base: Optional[str] = typer.Option(None, metavar="REF",
+                                       help="a git ref measured here as the base (temporary worktree): "
                                        "instructions side by side, timing in interleaved pairs"),
-    threshold: str = typer.Option("10%", help="smallest timing change that matters, e.g. 10% or 0.1"),
-    instruction_threshold: str = typer.Option("2%", help="smallest instruction-count change that matters"),
-    metric: List[str] = typer.Option([], help="instructions, cpu, wall and/or unqueued (the wall less the "
+    threshold: str = typer.Option("10%", metavar="PERCENT",
+                                  help="smallest timing change that matters, e.g. 10% or 0.1"),
+    instruction_threshold: str = typer.Option("2%", metavar="PERCENT",
+                                              help="smallest instruction-count change that matters"),
+    metric: List[str] = typer.Option([], metavar="NAME,...",
+                                     help="instructions, cpu, wall and/or unqueued (the wall less the "
                                      "wait for a core; --base only) (default: instructions when the baseline "
                                      "has them, else cpu and wall; instructions, unqueued and cpu with --base)"),
-    normalise: str = typer.Option("auto", help="divide by the calibration workload: auto, yes, no"),
-    repeats: Optional[int] = typer.Option(None, help="repeats when measuring the current code (unpaired timing)"),
-    pairs: Optional[int] = typer.Option(None, help="at most this many interleaved pairs, only with --base "
+    normalise: str = typer.Option("auto", metavar="MODE", help="divide by the calibration workload: auto, yes, no"),
+    repeats: Optional[int] = typer.Option(None, metavar="N",
+                                          help="repeats when measuring the current code (unpaired timing)"),
+    pairs: Optional[int] = typer.Option(None, metavar="N", help="at most this many interleaved pairs, only with --base "
                                         "(stops early when clear) [default: 25]"),
     rebuild_incompatible: bool = typer.Option(False, "--rebuild-incompatible",
                                               help="when the baseline's instruction counts come from another build, "
                                               "measure the revision that committed it here instead of refusing"),
     answers_only: bool = typer.Option(False, "--answers-only", help="check answers, skip speed"),
-    store: Path = typer.Option(DEFAULT_STORE, help="where measured runs and the history are stored"),
-    summary: Optional[Path] = typer.Option(None, help="append the Markdown summary here "
+    store: Path = typer.Option(DEFAULT_STORE, metavar="DIR", help="where measured runs and the history are stored"),
+    summary: Optional[Path] = typer.Option(None, metavar="FILE", help="append the Markdown summary here "
                                            "(default: $GITHUB_STEP_SUMMARY when set)"),
     json_out: JsonOut = None,
     quiet: Quiet = False,
@@ -86,18 +93,19 @@ def gate(
 
 @baseline_app.command("save")
 def baseline_save(
-    name: str = typer.Argument(..., help="file name under reports/baselines/ (without .json)"),
-    runs: List[Path] = typer.Argument(None, help="repeats of one experiment; none: run it now"),
+    name: str = typer.Argument(..., metavar="NAME", help="file name under reports/baselines/ (without .json)"),
+    runs: List[Path] = typer.Argument(None, metavar="RUN_DIR...", help="repeats of one experiment; none: run it now"),
     solver: Solver = "arc",
     tasks: Tasks = "default",
     strategy: Strategy = "sequential",
     backend: Backend = "inline",
-    workers: int = typer.Option(1, help="worker count"),
+    workers: int = typer.Option(1, metavar="N", help="worker count"),
     timeout: Timeout = 1.0,
     solver_opt: SolverOpt = [],
-    repeats: int = typer.Option(5, help="fresh runs to make when no RUNS are given"),
-    store: Path = typer.Option(DEFAULT_STORE, help="run store folder for the fresh runs"),
-    directory: Optional[Path] = typer.Option(None, help="where baselines are written (default reports/baselines)"),
+    repeats: int = typer.Option(5, metavar="N", help="fresh runs to make when no RUN_DIR is given"),
+    store: Path = typer.Option(DEFAULT_STORE, metavar="DIR", help="run store folder for the fresh runs"),
+    directory: Optional[Path] = typer.Option(None, metavar="DIR",
+                                             help="where baselines are written (default reports/baselines)"),
     instructions: bool = typer.Option(False, "--instructions", help="also count each repeat's instructions under "
                                       "valgrind (inline backend), for the instruction gate"),
 ) -> None:
@@ -114,10 +122,13 @@ def baseline_save(
 
 @app.command()
 def phases(
-    phase: List[str] = typer.Argument(..., help="run folders or labels, in order; the first is the baseline"),
-    threshold: str = typer.Option("10%", help="slower than the previous phase by more than this: flagged ✗"),
-    store: Path = typer.Option(DEFAULT_STORE, help="where labels are looked up"),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="report folder (default reports/phases-<time>)"),
+    phase: List[str] = typer.Argument(..., metavar="PHASE...",
+                                      help="run folders or labels, in order; the first is the baseline"),
+    threshold: str = typer.Option("10%", metavar="PERCENT",
+                                  help="slower than the previous phase by more than this: flagged ✗"),
+    store: Path = typer.Option(DEFAULT_STORE, metavar="DIR", help="where labels are looked up"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", metavar="DIR",
+                                           help="report folder (default reports/phases-<time>)"),
     json_out: JsonOut = None,
     quiet: Quiet = False,
 ) -> None:

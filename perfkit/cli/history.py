@@ -13,9 +13,10 @@ from perfkit.model import DEFAULT_STORE
 
 @app.command()
 def history(
-    metric: str = typer.Option("instructions", help="instructions, cpu or wall"),
-    benchmark: Optional[str] = typer.Option(None, help="which benchmark (default: the last one measured)"),
-    store: Path = typer.Option(DEFAULT_STORE, help="the store whose history.jsonl to read"),
+    metric: str = typer.Option("instructions", metavar="NAME", help="instructions, cpu or wall"),
+    benchmark: Optional[str] = typer.Option(None, metavar="NAME",
+                                            help="which benchmark (default: the last one measured)"),
+    store: Path = typer.Option(DEFAULT_STORE, metavar="DIR", help="the store whose history.jsonl to read"),
 ) -> None:
     """Show a metric over commits (every gate and baseline measurement) and where it shifted.
     An after-merge view, not a gate: it exits 0 whatever the history shows (2 when there is none)."""

@@ -18,23 +18,26 @@ from perfkit.solvers import BUILTIN_SOLVERS
 
 #: The --solver help of every verb that takes one: the built-in solvers' names, or a plugin.
 SOLVER_HELP = ", ".join(BUILTIN_SOLVERS) + ", or package.module:attr"
-Solver = Annotated[str, typer.Option(help=SOLVER_HELP)]
-SolverOpt = Annotated[List[str], typer.Option("--solver-opt", help="KEY=VALUE passed to the solver (repeatable)")]
-Plugin = Annotated[List[str], typer.Option("--plugin", help="module imported first, also in workers (repeatable)")]
-Tasks = Annotated[str, typer.Option(help="dataset[:N|:ID,ID], synthetic:NxD+T, or a path")]
-Strategy = Annotated[str, typer.Option(help="sequential, sample-parallel, candidate-parallel, hybrid")]
-Backend = Annotated[str, typer.Option(help="inline, thread, process, dask")]
-Workers = Annotated[Optional[int], typer.Option(help="worker count (default: usable cores)")]
-ChunkSize = Annotated[Optional[int], typer.Option(help="units per work item (default: automatic)")]
-Timeout = Annotated[float, typer.Option(help="per-unit running-time limit, seconds")]
-SampleBudget = Annotated[Optional[float], typer.Option(help="seconds per sample, then skip")]
-TaskBudget = Annotated[Optional[float], typer.Option(help="seconds per task, then skip")]
-Label = Annotated[Optional[str], typer.Option(help="a name for the run (phase, experiment)")]
+Solver = Annotated[str, typer.Option(metavar="NAME", help=SOLVER_HELP)]
+SolverOpt = Annotated[List[str], typer.Option("--solver-opt", metavar="KEY=VALUE",
+                                               help="KEY=VALUE passed to the solver (repeatable)")]
+Plugin = Annotated[List[str], typer.Option("--plugin", metavar="MODULE",
+                                            help="module imported first, also in workers (repeatable)")]
+Tasks = Annotated[str, typer.Option(metavar="SPEC", help="dataset[:N|:ID,ID], synthetic:NxD+T, or a path")]
+Strategy = Annotated[str, typer.Option(metavar="NAME", help="sequential, sample-parallel, candidate-parallel, hybrid")]
+Backend = Annotated[str, typer.Option(metavar="NAME", help="inline, thread, process, dask")]
+Workers = Annotated[Optional[int], typer.Option(metavar="N", help="worker count (default: usable cores)")]
+ChunkSize = Annotated[Optional[int], typer.Option(metavar="N", help="units per work item (default: automatic)")]
+Timeout = Annotated[float, typer.Option(metavar="SECONDS", help="per-unit running-time limit, seconds")]
+SampleBudget = Annotated[Optional[float], typer.Option(metavar="SECONDS", help="seconds per sample, then skip")]
+TaskBudget = Annotated[Optional[float], typer.Option(metavar="SECONDS", help="seconds per task, then skip")]
+Label = Annotated[Optional[str], typer.Option(metavar="LABEL", help="a name for the run (phase, experiment)")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="print only the paths of what was written (and errors)")]
 NoProgress = Annotated[bool, typer.Option("--no-progress", help="no progress bar (CI logs)")]
-JsonOut = Annotated[Optional[Path], typer.Option("--json", help="also write the machine-readable report here "
+JsonOut = Annotated[Optional[Path], typer.Option("--json", metavar="FILE",
+                                                 help="also write the machine-readable report here "
                                                  "(schema: docs/report-json.md)")]
-Scheduler = Annotated[Optional[str], typer.Option(envvar="DASK_SCHEDULER_ADDRESS",
+Scheduler = Annotated[Optional[str], typer.Option(envvar="DASK_SCHEDULER_ADDRESS", metavar="ADDRESS",
                                                   help="dask: address of an existing scheduler (tcp://HOST:PORT)")]
 
 

@@ -27,41 +27,52 @@ def _numbers(value: Optional[str], kind: type, field: str) -> Optional[list[Any]
 
 @app.command("predict")
 def predict_cmd(
-    run_dir: Path = typer.Argument(..., help="a stored run (ideally sequential) to predict from"),
-    strategies: Optional[str] = typer.Option(None, help="comma-separated strategies (default: the four built-ins)"),
-    backends: Optional[str] = typer.Option(None, help="comma-separated backends (default: process,thread)"),
-    workers: Optional[str] = typer.Option(None, help="comma-separated workers per machine (default 1,2,4,8,16,64)"),
-    chunk_size: Optional[str] = typer.Option(None, "--chunk-size", help='comma-separated chunk sizes, or "auto"'),
-    timeout: Optional[str] = typer.Option(None, help="comma-separated per-unit timeouts, seconds; the first is the "
-                                                     "sweep's (default: the run's), each says what it would cut"),
-    sample_budget: Optional[float] = typer.Option(None, help="seconds per sample, then skip"),
-    task_budget: Optional[float] = typer.Option(None, help="seconds per task, then skip"),
-    speed: float = typer.Option(1.0, help="the target machine's single-core speed relative to this one"),
-    cores: Optional[int] = typer.Option(None, help="the target machine's usable cores (default: the run's)"),
-    machines: int = typer.Option(1, help="dask: machines, each with --cores cores and --workers workers"),
+    run_dir: Path = typer.Argument(..., metavar="RUN_DIR", help="a stored run (ideally sequential) to predict from"),
+    strategies: Optional[str] = typer.Option(None, metavar="NAME,...",
+                                             help="comma-separated strategies (default: the four built-ins)"),
+    backends: Optional[str] = typer.Option(None, metavar="NAME,...",
+                                           help="comma-separated backends (default: process,thread)"),
+    workers: Optional[str] = typer.Option(None, metavar="N,...",
+                                          help="comma-separated workers per machine (default 1,2,4,8,16,64)"),
+    chunk_size: Optional[str] = typer.Option(None, "--chunk-size", metavar="N,...",
+                                             help='comma-separated chunk sizes, or "auto"'),
+    timeout: Optional[str] = typer.Option(None, metavar="SECONDS,...",
+                                          help="comma-separated per-unit timeouts, seconds; the first is the "
+                                          "sweep's (default: the run's), each says what it would cut"),
+    sample_budget: Optional[float] = typer.Option(None, metavar="SECONDS", help="seconds per sample, then skip"),
+    task_budget: Optional[float] = typer.Option(None, metavar="SECONDS", help="seconds per task, then skip"),
+    speed: float = typer.Option(1.0, metavar="FACTOR",
+                                help="the target machine's single-core speed relative to this one"),
+    cores: Optional[int] = typer.Option(None, metavar="N",
+                                        help="the target machine's usable cores (default: the run's)"),
+    machines: int = typer.Option(1, metavar="N", help="dask: machines, each with --cores cores and --workers workers"),
     cooperative: Optional[bool] = typer.Option(None, "--cooperative/--not-cooperative",
                                                help="the solver stops itself at its deadline (default: as the run showed)"),
-    generation: Optional[str] = typer.Option(None, help="candidate generation: serial (in the parent, the workers "
-                                                        "wait), overlapped (in the parent, beside the units) or workers "
-                                                        "(a job on the workers); default: how perfkit runs today"),
+    generation: Optional[str] = typer.Option(None, metavar="MODE",
+                                             help="candidate generation: serial (in the parent, the workers "
+                                             "wait), overlapped (in the parent, beside the units) or workers "
+                                             "(a job on the workers); default: how perfkit runs today"),
     task_barrier: Optional[bool] = typer.Option(None, "--task-barrier/--no-task-barrier",
                                                 help="a barrier between tasks (default: how perfkit runs today)"),
-    startup: Optional[str] = typer.Option(None, help="worker start-up inside each run's wall (run) or outside it "
-                                                     "(compare); default: how perfkit runs today"),
+    startup: Optional[str] = typer.Option(None, metavar="MODE",
+                                          help="worker start-up inside each run's wall (run) or outside it "
+                                          "(compare); default: how perfkit runs today"),
     join_taper: Optional[bool] = typer.Option(None, "--join-taper/--no-join-taper",
                                               help="with generation on the workers: a stage's tapered pieces "
-                                                   "handed out joined while later work waits (default: how perfkit "
-                                                   "runs today)"),
+                                              "handed out joined while later work waits (default: how perfkit "
+                                              "runs today)"),
     recalibrate: bool = typer.Option(False, "--recalibrate", help="measure this machine's backend costs (and the "
-                                                                   "GIL probe) again"),
+                                     "GIL probe) again"),
     gil_probe: bool = typer.Option(True, "--gil-probe/--no-gil-probe",
                                    help="threads: measure (once per machine and solver, then reuse) what the "
-                                        "solver's units cost on several threads — the GIL's hand-overs"),
-    max_leaked: Optional[int] = typer.Option(None, "--max-leaked",
+                                   "solver's units cost on several threads — the GIL's hand-overs"),
+    max_leaked: Optional[int] = typer.Option(None, "--max-leaked", metavar="N",
                                              help="threads: abandoned units still running a run tolerates, the "
-                                                  "thread backend's max_leaked option (default: 4 per worker)"),
-    calibration_dir: Path = typer.Option(Path("reports/calibration"), help="where calibrations are stored"),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="report folder (default reports/predict-<time>)"),
+                                             "thread backend's max_leaked option (default: 4 per worker)"),
+    calibration_dir: Path = typer.Option(Path("reports/calibration"), metavar="DIR",
+                                         help="where calibrations are stored"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", metavar="DIR",
+                                           help="report folder (default reports/predict-<time>)"),
     quiet: Quiet = False,
 ) -> None:
     """Predict the wall of every strategy × backend × workers × chunk × timeout from one run."""

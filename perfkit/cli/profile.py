@@ -16,19 +16,21 @@ from perfkit.model import RunConfig
 @opt.run_options
 def profile(
     config: RunConfig,
-    profiler: str = typer.Option("pyinstrument", help="pyinstrument (inline/thread backends) or py-spy (any backend)"),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="output folder (default reports/profiles/<timestamp>)"),
-    store: Optional[Path] = typer.Option(None, help="run store folder (default <out>/runs)"),
+    profiler: str = typer.Option("pyinstrument", metavar="NAME",
+                                 help="pyinstrument (inline/thread backends) or py-spy (any backend)"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", metavar="DIR",
+                                           help="output folder (default reports/profiles/<timestamp>)"),
+    store: Optional[Path] = typer.Option(None, metavar="DIR", help="run store folder (default <out>/runs)"),
     baseline: bool = typer.Option(True, "--baseline/--no-baseline",
                                   help="also run without the profiler, paired with the profiled runs, "
-                                       "to measure its overhead"),
-    pairs: int = typer.Option(2, help="pairs of a plain and a profiled run the overhead is the median of"),
-    interval: float = typer.Option(0.001, help="pyinstrument: seconds between samples"),
-    rate: int = typer.Option(200, help="py-spy: samples per second"),
+                                  "to measure its overhead"),
+    pairs: int = typer.Option(2, metavar="N", help="pairs of a plain and a profiled run the overhead is the median of"),
+    interval: float = typer.Option(0.001, metavar="SECONDS", help="pyinstrument: seconds between samples"),
+    rate: int = typer.Option(200, metavar="HZ", help="py-spy: samples per second"),
     gil: bool = typer.Option(False, "--gil", help="py-spy: only samples of threads holding the GIL"),
     idle: bool = typer.Option(False, "--idle", help="py-spy: include idle (waiting) threads"),
     nonblocking: bool = typer.Option(False, "--nonblocking", help="py-spy: do not pause the processes to sample"),
-    top: int = typer.Option(15, help="how many top frames to list"),
+    top: int = typer.Option(15, metavar="N", help="how many top frames to list"),
 ) -> None:
     """Profile a run inside its workers; print the overhead and the top frames by self time."""
     import perfkit

@@ -35,8 +35,8 @@ def print_run_summary(run: Any) -> None:
 @opt.run_options
 def run(
     config: RunConfig,
-    store: Path = typer.Option(DEFAULT_STORE, help="run store folder"),
-    resume: Optional[Path] = typer.Option(None, help="finish this interrupted run folder"),
+    store: Path = typer.Option(DEFAULT_STORE, metavar="DIR", help="run store folder"),
+    resume: Optional[Path] = typer.Option(None, metavar="RUN_DIR", help="finish this interrupted run folder"),
     quiet: opt.Quiet = False,
     no_progress: opt.NoProgress = False,
     instructions: bool = typer.Option(False, "--instructions", help="run under valgrind (inline backend) and "
@@ -64,7 +64,8 @@ def run(
 
 
 @tasks_app.command("validate")
-def tasks_validate(path: Path = typer.Argument(..., help="a task file, a folder, or a challenges file")) -> None:
+def tasks_validate(path: Path = typer.Argument(..., metavar="PATH",
+                                               help="a task file, a folder, or a challenges file")) -> None:
     """Check ARC JSON files without running anything."""
     import perfkit
     from perfkit.analysis.text import count
@@ -74,7 +75,7 @@ def tasks_validate(path: Path = typer.Argument(..., help="a task file, a folder,
 
 
 @tasks_app.command("list")
-def tasks_list(spec: str = typer.Argument("default", help="a task spec as for --tasks")) -> None:
+def tasks_list(spec: str = typer.Argument("default", metavar="SPEC", help="a task spec as for --tasks")) -> None:
     """List the tasks a spec selects, with their sample counts."""
     import perfkit
 
