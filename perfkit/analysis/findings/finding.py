@@ -7,6 +7,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional
 
+import pandas as pd
+
+from perfkit.analysis.metrics.reference import cost_against_reference, reference_cost
+
 if TYPE_CHECKING:  # pragma: no cover
     from perfkit.analysis.comparison import Comparison
 
@@ -41,6 +45,12 @@ def upper_median(values: list[float]) -> float:
     return ordered[len(ordered) // 2] if ordered else float("nan")
 
 
+def times_range(ratios: list[float]) -> str:
+    """``1.61–3.99×``, or ``2.00×`` when the lowest and highest read alike."""
+    low, high = f"{min(ratios):.2f}", f"{max(ratios):.2f}"
+    return f"{low}×" if low == high else f"{low}–{high}×"
+
+
 #: What several rules read of one comparison, made once while :func:`findings` runs (None
 #: outside it: a rule called on its own computes afresh): keyed by what it is and the run's id().
 SHARED_FIGURES: ContextVar[Optional[dict]] = ContextVar("perfkit_findings_shared", default=None)
@@ -56,3 +66,16 @@ def shared_figure(key: tuple, make: Callable[[], object]):
     if key not in memo:
         memo[key] = make()
     return memo[key]
+
+
+def reference_costs(c: "Comparison") -> pd.DataFrame:
+    """Each unit's CPU in the sequential reference's runs (metrics.py ``reference_cost``), made
+    once per :func:`findings` call."""
+    ref_group = c.figure_of(c.reference).group
+    return shared_figure(("reference_cost",), lambda: reference_cost([r.units for r in c.runs_of(ref_group)]))
+
+
+def unit_costs(c: "Comparison", run) -> pd.DataFrame:
+    """``run``'s units beside their CPU in the reference (metrics.py ``cost_against_reference``),
+    made once per :func:`findings` call."""
+    return shared_figure(("unit_cost", id(run)), lambda: cost_against_reference(run.units, reference_costs(c)))

@@ -9,11 +9,17 @@ from typing import TYPE_CHECKING, Callable, Optional
 import numpy as np
 import pandas as pd
 
-from perfkit.analysis.findings.finding import EVIDENCE_ROWS, Finding, shared_figure, upper_median
+from perfkit.analysis.findings.finding import (
+    EVIDENCE_ROWS,
+    Finding,
+    shared_figure,
+    times_range,
+    unit_costs,
+    upper_median,
+)
 from perfkit.analysis.metrics.contention import core_share
 from perfkit.analysis.metrics.neighbours import neighbour_level
 from perfkit.analysis.metrics.records import KEY
-from perfkit.analysis.metrics.reference import cost_against_reference, reference_cost
 from perfkit.analysis.metrics.run import RunFigures
 from perfkit.analysis.metrics.stopped import beside_given_up
 from perfkit.analysis.metrics.unit_cpu import missed_cpu
@@ -157,7 +163,7 @@ def cold_state(c: "Comparison") -> list[Finding]:
     for in_process, groups in hits.items():
         if not groups:
             continue
-        times = _times([r for _n, r, _p in groups])
+        times = times_range([r for _n, r, _p in groups])
         if in_process == "beside":
             out.append(Finding(
                 "cold-state", "warning", groups[0][0],
@@ -222,11 +228,9 @@ def carried_units(c: "Comparison", levels: dict[str, list[float]], only: Optiona
     groups = [figs for group, figs in c.by_group().items()  # one run cannot tell state from a burst of other work
               if group != ref_group and len(figs) >= 2 and only in (None, group) and not thread_cpu_only(c, figs)]
     out: dict[object, list] = {True: [], False: [], AFTER_STOP: []}
-    refs = shared_figure(("reference_cost",), lambda: reference_cost([r.units for r in c.runs_of(ref_group)])) \
-        if groups else None
     for figs in groups:
         tables = [shared_figure(("carried", id(run)), lambda: _around(_beside(run, f.timeout_s, _fresh(
-            run, cost_against_reference(run.units, refs))))) for f in figs for run in (c.run_of(f),)]
+            run, unit_costs(c, run))))) for f in figs for run in (c.run_of(f),)]
         levels[figs[0].name] = [float((t["cpu_s"] / t["level_cpu_s"]).median()) for t in tables if len(t)]
         for dearer in (True, False):
             # dearer beside a given-up thread: what ran beside it, not before it (cold-state says so)
@@ -309,7 +313,7 @@ def _named(hits: list, ratio: Callable, many_tasks: bool) -> tuple[list[str], li
     units = list(dict.fromkeys(_unit_label(k, " on ", many_tasks) for _g, k, _r in hits))
     groups = list(dict.fromkeys(g for g, _k, _r in hits))
     one = len(units) == 1
-    took = (f"{count(len(units), 'unit')} took {_times([ratio(r) for _g, _k, rows in hits for r in rows])} "
+    took = (f"{count(len(units), 'unit')} took {times_range([ratio(r) for _g, _k, rows in hits for r in rows])} "
             f"{'its' if one else 'their'} CPU under sequential in every run of {', '.join(groups)}")
     return units, groups, "it" if one else "them", took
 
@@ -409,12 +413,6 @@ def _after(positions: list[int], where: str) -> str:
         return f"the first unit {where}"
     low, high = positions[0], positions[-1]
     return f"after {low}–{high} units {where}" if low != high else f"after {count(low, 'unit')} {where}"
-
-
-def _times(ratios: list[float]) -> str:
-    """``1.61–3.99×``, or ``2.00×`` when the lowest and highest read alike."""
-    low, high = f"{min(ratios):.2f}", f"{max(ratios):.2f}"
-    return f"{low}×" if low == high else f"{low}–{high}×"
 
 
 def _oversubscribed(f: RunFigures, ratio: float, ref_cores: float, pairs: list) -> Finding:
