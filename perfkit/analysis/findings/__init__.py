@@ -4,7 +4,7 @@ A rule is a function ``(Comparison) -> list[Finding]``, registered in :data:`RUL
 figures computed by :mod:`perfkit.analysis.metrics` and :mod:`perfkit.analysis.answers` and
 never computes a figure of its own that a report would need. Thresholds are module constants.
 
-One module per topic: finding, machine, state, timeouts, cost, recommendation.
+One module per topic: finding, machine, state, workers, timeouts, cost, recommendation.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ from perfkit.analysis.findings.timeouts import (
     timeout_cost,
     timeout_noise,
 )
+from perfkit.analysis.findings.workers import uneven_workers
+
 
 if TYPE_CHECKING:  # pragma: no cover
     from perfkit.analysis.comparison import Comparison
@@ -50,6 +52,7 @@ RULES: dict[str, Callable[["Comparison"], list[Finding]]] = {
     "cpu-off-thread": cpu_off_thread,
     "cold-state": cold_state,
     "carried-state": carried_state,
+    "uneven-workers": uneven_workers,
     "contention-timeouts": contention_timeouts,
     "boundary-units": boundary_units,
     "timeout-noise": timeout_noise,

@@ -1,0 +1,141 @@
+"""The uneven-workers finding: one worker of a parallel run whose units took more (or less) CPU
+against the same units under sequential than the other workers' units over the same time
+(markdown-it, candidate-parallel/process×2: pid-4147 1.43× against pid-4146's 0.88× through a
+whole run, and again in the next repeat; docs/benchmarks.md "Session 15"). Runs are built with
+planted worker ratios; nothing here reads the machine's speed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from builders import CANDS, SAMPLES, make_run, parallel, unit_rows
+
+from perfkit.analysis.comparison import analyse
+from perfkit.analysis.findings.workers import WORKER_RATIO, _longest, sign_test_p
+
+WIDE = tuple(f"c{i:03d}" for i in range(20))  # 120 units: 60 a worker, room for a stretch
+
+
+def _parallel_run(repeat: int, edit=None, cands=CANDS, swap=False, workers=2):
+    """candidate-parallel/process×``workers``: chunks of 4 units of 100 ms, perfectly scheduled;
+    ``swap``: the workers' names exchanged (the units did not repeat on the same worker)."""
+    rows = unit_rows(SAMPLES, cands, cpu=0.1)
+    for i, r in enumerate(rows):
+        r["_i"] = i
+    rows = parallel(rows, workers, lambda r: r["_i"] // 4)
+    for r in rows:
+        r.pop("_i")
+        if swap:
+            r["worker"] = {"w0": "w1", "w1": "w0"}.get(r["worker"], r["worker"])
+    wall = max(r["ended"] for r in rows)
+    return make_run(rows, "candidate-parallel", "process", workers, wall_s=wall, cpu_s=wall * workers,
+                    repeat=repeat, edit=edit)
+
+
+def _worker_at(factor: float, worker: str = "w0", rows: slice = slice(None), noise: float = 0.0, seed: int = 0):
+    """An edit: ``worker``'s units at ``rows`` of its start order took ``factor`` × their CPU and
+    wall; every unit of the run ±``noise`` (uniform, seeded)."""
+    def edit(df):
+        picked = df[df["worker"].eq(worker)].sort_values("started").index[rows]
+        df.loc[picked, ["cpu_s", "wall_s"]] *= factor
+        if noise:
+            df[["cpu_s", "wall_s"]] = df[["cpu_s", "wall_s"]].mul(
+                np.random.default_rng(seed).uniform(1 - noise, 1 + noise, len(df)), axis=0)
+        return df
+    return edit
+
+
+def _uneven(runs, cands=CANDS) -> list:
+    refs = [make_run(unit_rows(SAMPLES, cands, cpu=0.1), repeat=r) for r in (0, 1)]
+    return [f for f in analyse(refs + runs).findings if f.rule == "uneven-workers"]
+
+
+def test_the_sign_test_and_the_longest_stretch():
+    assert sign_test_p(38, 38) < 1e-8 and sign_test_p(10, 20) > 0.5 and sign_test_p(0, 0) == 1.0
+    assert sign_test_p(16, 20) < sign_test_p(14, 20)
+    marked = np.array([1, 1, 0, 1, 0, 0, 0, 1, 1, 1, 1, 1], bool)
+    assert _longest(marked, 1) == (7, 12) and _longest(marked, 3) == (0, 12)
+    assert _longest(np.zeros(5, bool), 3) is None
+
+
+@pytest.mark.slow  # analyse() of four runs: over 0.2 s
+def test_a_worker_slower_through_every_run_is_named_with_its_ratio_against_the_others():
+    runs = [_parallel_run(r, _worker_at(1.5, noise=0.05, seed=r)) for r in (0, 1)]
+    (found,) = _uneven(runs)
+    assert found.sentence.startswith(
+        "One worker of candidate-parallel/process×2 ran its units at 1.5"), found.sentence
+    assert "× their CPU under sequential (median) while the other worker ran theirs at 1.0" in found.sentence
+    assert "over the same time, in both runs: w0, 24 units over the whole run in r0 and 24 over the whole run " \
+           "in r1." in found.sentence, found.sentence
+    # the builder hands every repeat the same units in the same order: a slow worker is not told from state
+    assert "It was the same worker (w0), running the same units (100% of them in common)" in found.sentence
+    assert "does not tell a worker slower than the others from state those units build up on it" in found.sentence
+    assert found.sentence.endswith("What made it slower was not measured."), found.sentence
+    assert found.evidence[0].startswith("candidate-parallel-process-w2-r0: w0 24 units at 1.5"), found.evidence
+    assert "(24 above the other worker's median), the whole run (0.00–2.40 s of 2.40 s); the other worker 24 units at " \
+           "1.0" in found.evidence[0], found.evidence
+
+
+@pytest.mark.slow
+def test_a_worker_slower_on_other_units_each_repeat_is_said_to_be_the_worker_not_its_units():
+    # markdown-it's chunks go to whichever worker is free: pid-4147 ran 60 of its 154 units again
+    runs = [_parallel_run(r, _worker_at(1.5), swap=r == 1) for r in (0, 1)]
+    (found,) = _uneven(runs)
+    assert ("It was the same worker (w0), and the units did not repeat on it (0% of them in common): what "
+            "recurred is the worker, not its units.") in found.sentence, found.sentence
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["alike within noise", "just under the ratio", "in one repeat only",
+                                  "a short burst", "one worker"])
+def test_workers_alike_or_a_worker_slow_once_or_briefly_are_not_named(case):
+    # the main job's workers: 1.3–2.4× bursts of 10–250 ms on one worker, a whole run in one
+    # repeat of three; alike workers read within 0.84–1.20× of each other
+    runs = {
+        "alike within noise": [_parallel_run(r, _worker_at(1.0, noise=0.15, seed=r)) for r in (0, 1)],
+        "just under the ratio": [_parallel_run(r, _worker_at(WORKER_RATIO * 0.95)) for r in (0, 1)],
+        "in one repeat only": [_parallel_run(0, _worker_at(1.6)), _parallel_run(1)],
+        "a short burst": [_parallel_run(r, _worker_at(2.0, rows=slice(0, 12)), cands=WIDE) for r in (0, 1)],
+        "one worker": [_parallel_run(r, _worker_at(1.6), workers=1) for r in (0, 1)],
+    }[case]
+    assert _uneven(runs, WIDE if case == "a short burst" else CANDS) == []
+
+
+@pytest.mark.slow
+def test_a_worker_slower_for_a_stretch_is_named_with_the_stretchs_time():
+    runs = [_parallel_run(r, _worker_at(1.6, rows=slice(0, 32)), cands=WIDE) for r in (0, 1)]
+    (found,) = _uneven(runs, WIDE)
+    assert "ran its units at 1.60× their CPU under sequential (median) while the other worker ran theirs at " \
+           "1.00× over the same time" in found.sentence, found.sentence
+    assert "w0, 32 units over 0.00–3.20 s of 6.00 s in r0 and 32 over 0.00–3.20 s of 6.00 s in r1" \
+        in found.sentence, found.sentence
+
+
+@pytest.mark.slow
+def test_units_carried_state_names_are_not_counted_again_as_their_workers():
+    # two units 6× their sequential CPU beyond their neighbours on a worker 1.5× throughout:
+    # carried-state names the two, the worker's figure is its other 22 units
+    def edit(df):
+        df = _worker_at(1.5)(df)
+        two = df["worker"].eq("w0") & df["candidate"].isin(["c001"]) & df["split"].eq("demo") & df["index"].le(1)
+        df.loc[two, ["cpu_s", "wall_s"]] = 0.6
+        return df
+
+    runs = [_parallel_run(r, edit) for r in (0, 1)]
+    found = analyse([make_run(unit_rows(SAMPLES, CANDS, cpu=0.1), repeat=r) for r in (0, 1)] + runs).findings
+    (carried,) = [f for f in found if f.rule == "carried-state"]
+    assert carried.sentence.startswith("2 units took"), carried.sentence
+    (uneven,) = [f for f in found if f.rule == "uneven-workers"]
+    assert "w0, 22 units over" in uneven.sentence, uneven.sentence
+
+
+@pytest.mark.slow
+def test_a_faster_worker_of_three_is_named_faster():
+    runs = [_parallel_run(r, _worker_at(0.6, "w2"), cands=WIDE, workers=3) for r in (0, 1)]
+    (found,) = _uneven(runs, WIDE)
+    assert found.sentence.startswith("One worker of candidate-parallel/process×3 ran its units at 0.60× their CPU "
+                                     "under sequential (median) while the run's other workers ran theirs at 1.00× at least"), \
+        found.sentence
+    assert found.sentence.endswith("What made it faster was not measured."), found.sentence
+    assert "(40 below the closest other worker's median)" in found.evidence[0], found.evidence
+
