@@ -249,11 +249,12 @@ def carried_units(c: "Comparison", levels: dict[str, list[float]], only: Optiona
 def _around(t: pd.DataFrame) -> pd.DataFrame:
     """``t`` with what moved the units around each unit: ``worker_level`` and ``ref_level``, the
     median CPU over the reference's of its neighbours on its worker here and in the reference's
-    order (metrics/neighbours.py ``neighbour_level``). Units are assigned alike in
-    every run of a strategy, so the same units fall on the same worker at the same point of
-    every run: a worker slower for a stretch (markdown-it, candidate-parallel/process×2: every
-    unit of one worker 1.4–1.9× for a run) or a reference slower around a unit moves the same
-    units in every run, and its neighbours with them."""
+    order (metrics/neighbours.py ``neighbour_level``). A strategy's chunks are alike in every run
+    and often fall on the same worker at the same point of every run (not always: markdown-it's
+    slow worker ran 60 of its 154 units again in the next repeat): a worker slower for a stretch
+    (markdown-it, candidate-parallel/process×2: every unit of one worker 1.4–1.9× for a run;
+    uneven-workers says so) or a reference slower around a unit can move the same units in every
+    run, and its neighbours with them."""
     r = t["cpu_s"].where(t["status"].eq("ok")) / t["ref_mid_s"]
     return t.assign(worker_level=neighbour_level(r, t["position"], t["worker"]),
                     ref_level=neighbour_level(r, t["ref_position"], pd.Series(0, index=t.index)))
