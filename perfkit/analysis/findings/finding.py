@@ -59,7 +59,8 @@ SHARED_FIGURES: ContextVar[Optional[dict]] = ContextVar("perfkit_findings_shared
 def shared_figure(key: tuple, make: Callable[[], object]):
     """``make()``, once per :func:`findings` call for each ``key`` (a run's CPU against its
     reference's is read by warm-state, cold-state and cpu-off-thread; carried-state's cost
-    tables by carried-state and contention-timeouts)."""
+    tables by carried-state and contention-timeouts; each run's units against the reference,
+    :func:`unit_costs`, by carried-state and uneven-workers)."""
     memo = SHARED_FIGURES.get()
     if memo is None:
         return make()
