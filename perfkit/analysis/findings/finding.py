@@ -70,13 +70,13 @@ def shared_figure(key: tuple, make: Callable[[], object]):
 
 
 def reference_costs(c: "Comparison") -> pd.DataFrame:
-    """Each unit's CPU in the sequential reference's runs (metrics.py ``reference_cost``), made
+    """Each unit's CPU in the sequential reference's runs (metrics/reference.py ``reference_cost``), made
     once per :func:`findings` call."""
     ref_group = c.figure_of(c.reference).group
     return shared_figure(("reference_cost",), lambda: reference_cost([r.units for r in c.runs_of(ref_group)]))
 
 
 def unit_costs(c: "Comparison", run) -> pd.DataFrame:
-    """``run``'s units beside their CPU in the reference (metrics.py ``cost_against_reference``),
+    """``run``'s units beside their CPU in the reference (metrics/reference.py ``cost_against_reference``),
     made once per :func:`findings` call."""
     return shared_figure(("unit_cost", id(run)), lambda: cost_against_reference(run.units, reference_costs(c)))

@@ -17,7 +17,8 @@ import pandas as pd
 
 from perfkit.analysis.findings.finding import EVIDENCE_ROWS, Finding, times_range, unit_costs
 from perfkit.analysis.findings.state import carried_units
-from perfkit.analysis.metrics import KEY, NEIGHBOURS, neighbour_level
+from perfkit.analysis.metrics.neighbours import NEIGHBOURS, neighbour_level
+from perfkit.analysis.metrics.records import KEY
 from perfkit.analysis.text import count
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,7 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 #: read 1.38–1.62× and the main job's, slow in one repeat of three, 1.24–1.72×.
 WORKER_RATIO = 1.25
 #: A stretch shorter than this says nothing of its worker: the width of carried-state's
-#: neighbourhood (metrics.py ``NEIGHBOURS`` each side), so what stands out here is wider than
+#: neighbourhood (metrics/neighbours.py ``NEIGHBOURS`` each side), so what stands out here is wider than
 #: any unit carried-state can name.
 WORKER_MIN_UNITS = 2 * NEIGHBOURS
 #: The chance that a worker alike the others puts as many of its units beyond their median (a
@@ -89,7 +90,7 @@ class WorkerStretch:
 def worker_stretches(c: "Comparison", run, left_out: frozenset = frozenset()) -> list[WorkerStretch]:
     """The stretches of ``run`` in which one worker's units stood out from the others' (units of
     ``left_out``, keys, not counted). A worker's level at a unit is the median ratio of its
-    neighbours on it (metrics.py ``neighbour_level``); its stretch is its longest run of units
+    neighbours on it (metrics/neighbours.py ``neighbour_level``); its stretch is its longest run of units
     whose level is :data:`WORKER_RATIO` beyond the others' median (gaps of up to ``NEIGHBOURS``
     units bridged), kept when it holds :data:`WORKER_MIN_UNITS` units, its median is
     :data:`WORKER_RATIO` beyond that of the other workers' units started within it, a sign
