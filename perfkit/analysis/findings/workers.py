@@ -42,10 +42,10 @@ WORKER_MIN_UNITS = 2 * NEIGHBOURS
 WORKER_SIGN_P = 0.001
 #: A stretch matters when its units' CPU beyond what they would have taken at the other workers'
 #: ratio (short of it, for a faster worker) is at least this share of all the run's comparable
-#: unit CPU. Measured (same section): the main job's one-worker bursts (1.3–2.4× for 10–250 ms of a
-#: 0.4–0.6 s run, 20–2 000 units of ~15 µs) came to 0.0–5.5 % of their run's unit CPU, and 12.7 %
-#: in the one repeat of three in which a worker ran 1.7× throughout; markdown-it's slow worker to
-#: 11 % and 13 %, in both repeats.
+#: unit CPU. Measured (same section) on 13 compares of the main job (117 runs): one-worker bursts
+#: (1.3–2.4× for 10–250 ms of a 0.4–0.6 s run, 20–3 000 units of ~15 µs) came to 0.0–10.2 % of
+#: their run's unit CPU and a worker 1.7× throughout to 12.6–12.7 %; 6 runs reached this share,
+#: never two repeats of one group. markdown-it's slow worker came to 11 % and 13 %, in both repeats.
 WORKER_EXTRA_SHARE = 0.06
 #: The share of a worker's units that the same worker ran again in the other repeats above which
 #: the repeats handed it the same units. A strategy that hands units out in a fixed order gives
