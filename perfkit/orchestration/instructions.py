@@ -5,11 +5,13 @@ The run executes in a fresh process (perfkit/orchestration/measured_run.py) unde
 the same code on the same build executes the same instructions (coefficient of variation ~1e-7
 across runs, docs/benchmarks.md), whatever the machine's load or speed state. Callgrind, not
 cachegrind: valgrind 3.19's cachegrind cannot start or stop counting inside a run, while
-callgrind dumps its count whenever the process enters a marker function
-(``--dump-before``), so interpreter start-up, imports and task loading are left out exactly,
-and the count splits per task. Per candidate it is not cheap: each dump writes a profile file,
-and a run has thousands of candidates. Cache simulation is off (callgrind's default): only
-instructions are counted.
+callgrind dumps its count whenever the process enters a marker function (``--dump-before``),
+so the count splits per task, and starts uninstrumented (``--instr-atstart=no``) until the
+process asks for instrumentation (a client request): only the runner's loop over its tasks is
+instrumented, and interpreter start-up, imports, task loading, the run's set-up and teardown
+are neither counted nor slowed by callgrind's instrumentation. Per candidate a dump is not
+cheap: each writes a profile file, and a run has thousands of candidates. Cache simulation is
+off (callgrind's default): only instructions are counted.
 
 The process's environment and arguments are fixed in size (:func:`child_environment`): where
 the stack starts depends on their length, and the stack's alignment changes which code paths
@@ -46,7 +48,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from perfkit.model import PerfkitError, RunConfig, TimeoutPolicy
-from perfkit.orchestration import measured_run
+from perfkit.orchestration import callgrind_requests, measured_run
 from perfkit.store.instructions import InstructionCount, write_instructions
 
 #: Fixed hash seed: set and dict iteration orders, hence the work, are the same every run.
@@ -181,8 +183,10 @@ def start(target: Target, config: RunConfig, store: Path, folder: Path, *, valgr
     """Start one measured run of ``config`` by ``target`` into ``store``; ``folder`` holds its
     request, result and, under valgrind, the callgrind dumps."""
     folder.mkdir(parents=True, exist_ok=True)
+    tasks_only = valgrind and callgrind_requests.supported()
     request = {"config": (scaled(config, TIMEOUT_SCALE) if valgrind else config).to_record(),
-               "store": str(Path(store).resolve()), "markers": valgrind, "build": valgrind}
+               "store": str(Path(store).resolve()), "markers": valgrind, "build": valgrind,
+               "instrument_tasks": tasks_only}
     request_path, result_path = folder / "request.json", folder / "result.json"
     request_path.write_text(json.dumps(request), encoding="utf-8")
     command = [target.python, str(DRIVER if valgrind else TIMED_DRIVER), str(request_path), str(result_path)]
@@ -191,12 +195,16 @@ def start(target: Target, config: RunConfig, store: Path, folder: Path, *, valgr
     if valgrind:
         version = valgrind_version()
         command = [*_no_aslr(), "valgrind", "--tool=callgrind", f"--dump-before={measured_run.MARKER_FUNCTION}",
+                   *(["--instr-atstart=no"] if tasks_only else []),
                    f"--callgrind-out-file={folder / 'callgrind.out'}", "--quiet", *command]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     return Child(target, process, folder, result_path, version, command)
 
 
-_SUMMARY = re.compile(r"^(?:summary|totals):\s*(\d+)", re.M)
+#: A dump's own total. Its header's ``summary:`` line is not: in a dump whose stretch saw
+#: instrumentation turned off and on again callgrind 3.19 writes it wrapped below zero
+#: (18446744073709541070 where ``totals:``, the sum of the dump's cost lines, reads 13930).
+_TOTALS = re.compile(r"^totals:\s*(\d+)", re.M)
 
 
 def dump_counts(folder: Path) -> list[int]:
@@ -205,7 +213,7 @@ def dump_counts(folder: Path) -> list[int]:
     numbered = sorted(folder.glob("callgrind.out.*"), key=lambda p: int(p.suffix[1:]))
     counts = []
     for path in [*numbered, folder / "callgrind.out"]:
-        match = _SUMMARY.search(path.read_text(encoding="utf-8", errors="replace"))
+        match = _TOTALS.search(path.read_text(encoding="utf-8", errors="replace"))
         if match is None:
             raise PerfkitError(f"{path}: no instruction total in this callgrind dump")
         counts.append(int(match.group(1)))
@@ -222,7 +230,6 @@ def instruction_count(result: dict[str, Any], counts: Sequence[int], valgrind: s
     if len(counts) != len(labels) + 1:
         raise PerfkitError(f"{result['run_dir']}: {len(counts) - 1} callgrind dumps for {len(labels)} markers "
                            f"(did the solver call sys.getswitchinterval?); the count cannot be split")
-    start, end = labels.index("start"), len(labels) - 1 - labels[::-1].index("end")
     loop = max((int(label.split(":")[1]) for label in labels if label.startswith("tasks-end:")), default=None)
     if loop is None:
         raise PerfkitError(f"{result['run_dir']}: the runner never went through its tasks; nothing was counted")
@@ -232,10 +239,15 @@ def instruction_count(result: dict[str, Any], counts: Sequence[int], valgrind: s
     for i in range(first, last):  # the part that ends at marker i + 1 is the task taken at marker i
         task = labels[i].split(":", 2)[2]
         tasks[task] = tasks.get(task, 0) + counts[i + 1]
-    return InstructionCount(instructions=sum(tasks.values()), tasks=tasks,
-                            setup=sum(counts[start + 1:first + 1]), teardown=sum(counts[last + 1:end + 1]),
-                            startup=counts[start], build={**result["build"], "valgrind": valgrind},
-                            tool=f"{valgrind} callgrind, ASLR off, PYTHONHASHSEED={HASH_SEED}",
+    setup = teardown = startup = None
+    instrumented = "the task loop only"
+    if "start" in labels:  # instrumented from the first instruction: what surrounds the loop was counted too
+        start, end = labels.index("start"), len(labels) - 1 - labels[::-1].index("end")
+        setup, teardown, startup = sum(counts[start + 1:first + 1]), sum(counts[last + 1:end + 1]), counts[start]
+        instrumented = "the whole process"
+    return InstructionCount(instructions=sum(tasks.values()), tasks=tasks, setup=setup, teardown=teardown,
+                            startup=startup, build={**result["build"], "valgrind": valgrind},
+                            tool=f"{valgrind} callgrind ({instrumented}), ASLR off, PYTHONHASHSEED={HASH_SEED}",
                             timeout_scale=TIMEOUT_SCALE)
 
 

@@ -3,17 +3,24 @@
 Run as a script, ``python measured_run.py REQUEST.json RESULT.json``, by the interpreter of the
 code being measured — the current tree, or a base revision's worktree put first on
 ``PYTHONPATH`` — so it imports only the standard library until it imports that tree's perfkit.
-It loads the tasks, then runs the configuration between two markers and writes what it
-measured: the run folder, the CPU and wall seconds of the run window (start-up, imports and
-task loading excluded), and, when asked, the *build* the instruction count depends on.
+It loads the tasks, then runs the configuration and writes what it measured: the run folder,
+the CPU and wall seconds of the run window (start-up, imports and task loading excluded), the
+markers it made, and, when asked, the *build* the instruction count depends on.
 
 Markers are calls of ``sys.getswitchinterval``: a C function nothing in a run calls, so
 callgrind's ``--dump-before=sys_getswitchinterval`` cuts the count exactly there (a call made
-through ctypes would not do: callgrind does not see libffi's jump as a call). Besides the start
-and end of the run window, a marker falls each time the runner takes the next task from the
-task list, and when it has taken the last (:class:`MarkedTasks`): every version of the runner
-iterates its task list, so the count splits per task, set-up and teardown apart, for a base
-revision as well as for the current code, without a hook in the runner.
+through ctypes would not do: callgrind does not see libffi's jump as a call). A marker falls
+each time the runner takes the next task from the task list, and when it has taken the last
+(:class:`MarkedTasks`): every version of the runner iterates its task list, so the count splits
+per task, for a base revision as well as for the current code, without a hook in the runner.
+
+Callgrind instruments the process only while the runner goes through its task list (asked by
+``instrument_tasks``): the process starts under ``--instr-atstart=no`` and turns instrumentation
+on and off with callgrind's client requests (perfkit/orchestration/callgrind_requests.py).
+Start-up, imports, task loading, the run's set-up and teardown and the build then run under
+valgrind without being counted, 2–3× faster than instrumented (docs/benchmarks.md, "Session
+15"). Where requests cannot be made the process is instrumented throughout, as before, and the
+start and end of the run window are marked too, so set-up and teardown are counted apart.
 
 A counted run (markers on) hands its outcomes on by count only, never by wall time
 (:func:`untimed_store`): a worker sends a batch every ``FLUSH_UNITS`` outcomes and at the end of
@@ -43,29 +50,55 @@ from typing import Any  # noqa: E402
 MARKER_FUNCTION = "sys_getswitchinterval"
 
 
-def mark(labels: list[str], label: str) -> None:
-    """Cut the count here; ``label`` names the marker (the part that ends here ends at it)."""
-    labels.append(label)
-    sys.getswitchinterval()
+class Marks:
+    """The markers of one counted process, and whether callgrind is instrumenting it now.
+
+    With ``requests`` (perfkit/orchestration/callgrind_requests.py) the process starts
+    uninstrumented (``--instr-atstart=no``) and is instrumented only while the runner goes
+    through its task list (:class:`MarkedTasks`); without, it is instrumented throughout and
+    the run window's start and end are marked too. A marker made while uninstrumented would
+    not be seen by callgrind, so it is not made: every label has its dump."""
+
+    def __init__(self, requests: Any = None):
+        self.labels: list[str] = []
+        self.requests = requests
+        self.instrumented = requests is None
+
+    def mark(self, label: str) -> None:
+        """Cut the count here; ``label`` names the marker (the part that ends here ends at it)."""
+        if self.instrumented:
+            self.labels.append(label)
+            sys.getswitchinterval()
+
+    def instrument(self, on: bool) -> None:
+        """Turn callgrind's instrumentation on or off (nothing to do without requests)."""
+        if self.requests is not None and on != self.instrumented:
+            self.requests.client_request(self.requests.START_INSTRUMENTATION if on
+                                         else self.requests.STOP_INSTRUMENTATION)
+            self.instrumented = on
 
 
 class MarkedTasks(list):
     """The task list, marking each task as the runner takes it. Every iteration is marked (the
     run's set-up iterates the list too, to record task ids); labels carry the iteration's
-    number, so the last iteration — the runner's loop — is told apart."""
+    number, so the last iteration — the runner's loop — is told apart. Instrumentation is on
+    from just before an iteration's first marker to just after its last: the solver's work is
+    all in there, and callgrind need not see the rest (docs/benchmarks.md, "Session 15")."""
 
-    def __init__(self, tasks: list, labels: list[str]):
+    def __init__(self, tasks: list, marks: Marks):
         super().__init__(tasks)
-        self.labels = labels
+        self.marks = marks
         self.iterations = 0
 
     def __iter__(self):
         self.iterations += 1
         n = self.iterations
+        self.marks.instrument(True)
         for task in list.__iter__(self):
-            mark(self.labels, f"task:{n}:{task.id}")
+            self.marks.mark(f"task:{n}:{task.id}")
             yield task
-        mark(self.labels, f"tasks-end:{n}")
+        self.marks.mark(f"tasks-end:{n}")
+        self.marks.instrument(False)
 
 
 def _cpu_s() -> float:
@@ -100,16 +133,21 @@ def dependency_versions(root: str = "perfkit") -> dict[str, str]:
     return dict(sorted(seen.items()))
 
 
-def _this_trees_environment() -> Any:
-    """perfkit/runner/environment.py of the tree this script belongs to, loaded from its file
-    (it imports only the standard library): ``import perfkit.runner.environment`` would import
-    the measured tree's copy, which a base revision may not have."""
-    path = Path(__file__).resolve().parents[1] / "runner" / "environment.py"
-    spec = importlib.util.spec_from_file_location("perfkit_driver_environment", path)
+def _this_trees(module: str) -> Any:
+    """perfkit's ``module`` (``runner.environment``) of the tree this script belongs to, loaded
+    from its file (it imports only the standard library): ``import perfkit.runner.environment``
+    would import the measured tree's copy, which a base revision may not have."""
+    path = Path(__file__).resolve().parents[1].joinpath(*module.split(".")).with_suffix(".py")
+    spec = importlib.util.spec_from_file_location(f"perfkit_driver_{module.replace('.', '_')}", path)
     assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    return loaded
+
+
+def _this_trees_environment() -> Any:
+    """perfkit/runner/environment.py of the tree this script belongs to (:func:`_this_trees`)."""
+    return _this_trees("runner.environment")
 
 
 def _numpy_features() -> str:
@@ -167,17 +205,23 @@ def main(request_path: str, result_path: str) -> None:
     from perfkit.tasks import load_tasks
 
     config = RunConfig.from_record(request["config"])
-    labels: list[str] = []
     tasks = load_tasks(config.tasks)
+    marks = Marks()
     if request.get("markers"):
-        tasks = MarkedTasks(tasks, labels)
+        if request.get("instrument_tasks"):
+            requests = _this_trees("orchestration.callgrind_requests")
+            if not requests.client_request(requests.RUNNING_ON_VALGRIND):
+                raise RuntimeError("asked to instrument the task loop only, but not running under valgrind")
+            marks = Marks(requests)
+        tasks = MarkedTasks(tasks, marks)
         untimed_store()
-    mark(labels, "start")
+    marks.mark("start")
     cpu0, wall0 = _cpu_s(), time.perf_counter()
     stored = run(config, request["store"], tasks=tasks)
     cpu_s, wall_s = _cpu_s() - cpu0, time.perf_counter() - wall0
-    mark(labels, "end")
-    result = {"run_dir": str(stored.path), "cpu_s": cpu_s, "wall_s": wall_s, "markers": labels,
+    marks.mark("end")
+    marks.instrument(False)  # off already, unless the runner left its loop early: the build needs none
+    result = {"run_dir": str(stored.path), "cpu_s": cpu_s, "wall_s": wall_s, "markers": marks.labels,
               "status_counts": dict(stored.summary.status_counts),
               "build": build() if request.get("build") else {}}
     Path(result_path).write_text(json.dumps(result), encoding="utf-8")

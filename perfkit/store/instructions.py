@@ -32,9 +32,9 @@ class InstructionCount:
 
     instructions: int
     tasks: dict[str, int] = field(default_factory=dict)
-    setup: int = 0
-    teardown: int = 0
-    startup: int = 0
+    setup: Optional[int] = None
+    teardown: Optional[int] = None
+    startup: Optional[int] = None
     build: dict[str, Any] = field(default_factory=dict)
     tool: str = ""
     timeout_scale: float = 1.0
