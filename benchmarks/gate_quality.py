@@ -100,9 +100,11 @@ def instructions(runs: int) -> None:
     print(f"\nA's count over {len(a)} runs: mean {a.mean():,.0f}, sd {a.std(ddof=1):,.1f}, coefficient of variation "
           f"{a.std(ddof=1) / a.mean():.2e} ({100 * a.std(ddof=1) / a.mean():.5f} %), range {a.max() - a.min():,.0f}")
     print(f"cost of one count: {valgrind_wall:.1f} s wall under valgrind vs {plain_wall:.1f} s for the same fresh "
-          f"process without ({valgrind_wall / plain_wall:.1f}× the whole process); start-up {one.startup:,}, "
-          f"set-up {one.setup:,}, work {one.instructions:,}, teardown {one.teardown:,} instructions; plain run "
-          f"window {plain['wall_s']:.2f} s")
+          f"process without ({valgrind_wall / plain_wall:.1f}× the whole process); "
+          + ", ".join(f"{name} {'not counted' if n is None else f'{n:,}'}" for name, n in
+                      (("start-up", one.startup), ("set-up", one.setup), ("work", one.instructions),
+                       ("teardown", one.teardown)))
+          + f" instructions ({one.tool}); plain run window {plain['wall_s']:.2f} s")
 
 
 def wall_instructions(runs: int) -> None:

@@ -1,10 +1,11 @@
 """Instruction counts of a run, stored beside it as ``<run-id>/instructions.json``.
 
 A run measured under valgrind (perfkit/orchestration/instructions.py) has the number of
-instructions its process executed between two markers — the run window: from just before the
-runner starts (interpreter start-up, imports and task loading excluded) to just after it
-returns — split into parts at each task's boundaries, and the *build*: everything the count
-depends on besides perfkit's own code (perfkit/store/baseline.py compares builds).
+instructions its process executed in the runner's loop over its tasks — from taking the first
+task to finding no next one — split into parts at each task's boundaries, and the *build*:
+everything the count depends on besides perfkit's own code (perfkit/store/baseline.py compares
+builds). Only that loop is instrumented; a count taken where callgrind's client requests
+cannot be made instruments the whole process, and also has start-up, set-up and teardown.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ class InstructionCount:
     the next — its candidates' generation and every unit, perfkit's accounting included.
     ``setup`` (run folder, environment, calibration) and ``teardown`` (calibration, summary,
     parquet table) are the rest of the run window; ``startup`` the interpreter, imports and
-    task loading before it. Those three are reported, never gated.
+    task loading before it. Those three are reported, never gated, and None when not counted:
+    since session 15 only the task loop is instrumented (docs/benchmarks.md, "Session 15").
     """
 
     instructions: int
