@@ -257,17 +257,19 @@ def test_bytecode_is_cached_before_counting_even_where_the_caller_forbids_writin
     assert child_environment(["python", "driver.py"], str(tree))["PYTHONDONTWRITEBYTECODE"] == "1"
 
 
-def test_a_counted_run_flushes_outcomes_by_count_only(tmp_path, monkeypatch):
+def test_a_counted_run_makes_no_choice_by_the_clock(tmp_path, monkeypatch):
     # the store's flush every 50 ms of wall time made the count depend on valgrind's speed
-    # (docs/benchmarks.md), and so would the workers' batches every 20 ms: a counted run sends
-    # batches by count and at job ends only; a timed one keeps the time limit too
-    from perfkit.backends import base
+    # (docs/benchmarks.md), and so would the workers' batches every 20 ms and the read of
+    # children's CPU after units of 0.2 ms or more: a counted run sends batches by count and at
+    # job ends only, and reads children after every unit; a timed one keeps the time limits
+    from perfkit.backends import base, unit
     from perfkit.orchestration import measured_run
     from perfkit.store import writer
 
-    interval, batch_interval = writer.FLUSH_INTERVAL_S, base.FLUSH_INTERVAL_S
+    interval, batch_interval, child_wall = writer.FLUSH_INTERVAL_S, base.FLUSH_INTERVAL_S, unit.CHILD_MIN_WALL_S
     monkeypatch.setattr(writer, "FLUSH_INTERVAL_S", interval)  # restored after the test
     monkeypatch.setattr(base, "FLUSH_INTERVAL_S", batch_interval)
+    monkeypatch.setattr(unit, "CHILD_MIN_WALL_S", child_wall)
     config = replace(synthetic_config(candidates=2, cpu_ms=0.1, workers=1), tasks="synthetic:1x1+1")
     for markers in (False, True):
         request = tmp_path / f"request-{markers}.json"
@@ -276,6 +278,7 @@ def test_a_counted_run_flushes_outcomes_by_count_only(tmp_path, monkeypatch):
         measured_run.main(str(request), str(tmp_path / "result.json"))
         assert writer.FLUSH_INTERVAL_S == (float("inf") if markers else interval)
         assert base.FLUSH_INTERVAL_S == (float("inf") if markers else batch_interval)
+        assert unit.CHILD_MIN_WALL_S == (0.0 if markers else child_wall)
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["status_counts"] == {"ok": 4} and result["markers"][-1] == "end"
 

@@ -22,11 +22,13 @@ valgrind without being counted, 2–3× faster than instrumented (docs/benchmark
 15"). Where requests cannot be made the process is instrumented throughout, as before, and the
 start and end of the run window are marked too, so set-up and teardown are counted apart.
 
-A counted run (markers on) hands its outcomes on by count only, never by wall time
-(:func:`untimed_store`): a worker sends a batch every ``FLUSH_UNITS`` outcomes and at the end of
-each job, not also every ``FLUSH_INTERVAL_S`` (perfkit/backends/base.py), and the store writes
-what it queued at those points. Under valgrind how many time windows a job of short units spans
-depends on the machine's load, and each extra batch is counted (docs/benchmarks.md).
+A counted run (markers on) makes no choice by the clock (:func:`untimed_choices`): it hands its
+outcomes on by count only — a worker sends a batch every ``FLUSH_UNITS`` outcomes and at the end
+of each job, not also every ``FLUSH_INTERVAL_S`` (perfkit/backends/base.py), and the store
+writes what it queued at those points — and reads reaped children's CPU after every unit, not
+only after those of ``CHILD_MIN_WALL_S`` (perfkit/backends/unit.py). Under valgrind how many
+time windows a job of short units spans, and which units last that long, depend on the
+machine's load, and each extra batch or read is counted (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -182,19 +184,30 @@ def build() -> dict[str, Any]:
     }
 
 
-def untimed_store() -> None:
-    """Turn off the measured tree's time-driven flushes of outcomes, where it has them: the
-    workers' batches (perfkit/backends/base.py: then sent every FLUSH_UNITS outcomes and at each
-    job's end) and the store's queue (perfkit/store/writer.py: then written at stage and run
-    ends). Call it before the run's backend is made. A base revision laid out otherwise keeps
-    what it has."""
-    for module in ("perfkit.backends.base", "perfkit.store.writer"):
+#: The measured tree's choices made by the clock, each fixed so that the work no longer depends
+#: on how fast valgrind runs (module: {name: value}): the workers' batches of outcomes
+#: (perfkit/backends/base.py: then sent every FLUSH_UNITS outcomes and at each job's end), the
+#: store's queue (perfkit/store/writer.py: then written at stage and run ends), and the read of
+#: reaped children's CPU after a unit of at least CHILD_MIN_WALL_S (perfkit/backends/unit.py: then
+#: after every unit; a unit near that wall read it in one count and not in the next).
+UNTIMED = {
+    "perfkit.backends.base": {"FLUSH_INTERVAL_S": float("inf")},
+    "perfkit.store.writer": {"FLUSH_INTERVAL_S": float("inf")},
+    "perfkit.backends.unit": {"CHILD_MIN_WALL_S": 0.0},
+}
+
+
+def untimed_choices() -> None:
+    """Fix the measured tree's clock-driven choices (:data:`UNTIMED`) where it has them. Call it
+    before the run's backend is made. A base revision laid out otherwise keeps what it has."""
+    for module, values in UNTIMED.items():
         try:
-            flushing = importlib.import_module(module)
+            loaded = importlib.import_module(module)
         except ImportError:
             continue
-        if hasattr(flushing, "FLUSH_INTERVAL_S"):
-            flushing.FLUSH_INTERVAL_S = float("inf")
+        for name, value in values.items():
+            if hasattr(loaded, name):
+                setattr(loaded, name, value)
 
 
 def main(request_path: str, result_path: str) -> None:
@@ -214,7 +227,7 @@ def main(request_path: str, result_path: str) -> None:
                 raise RuntimeError("asked to instrument the task loop only, but not running under valgrind")
             marks = Marks(requests)
         tasks = MarkedTasks(tasks, marks)
-        untimed_store()
+        untimed_choices()
     marks.mark("start")
     cpu0, wall0 = _cpu_s(), time.perf_counter()
     stored = run(config, request["store"], tasks=tasks)
