@@ -52,7 +52,10 @@ def _function() -> Callable[[int], int]:
     if _request is None:
         if not supported():
             raise RuntimeError(f"callgrind client requests: no code for {platform.machine()}")
-        _page = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+        try:
+            _page = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+        except OSError as exc:  # a hardened kernel (SELinux's execmem, PaX) may refuse it
+            raise RuntimeError(f"callgrind client requests: this system refused an executable page ({exc})") from None
         _page.write(AMD64_REQUEST)
         call = ctypes.CFUNCTYPE(ctypes.c_ulong, ctypes.c_void_p)(ctypes.addressof(ctypes.c_char.from_buffer(_page)))
         words = (ctypes.c_ulong * 6)()
