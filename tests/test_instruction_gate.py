@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import types
 from dataclasses import replace
 from pathlib import Path
 
@@ -343,6 +344,27 @@ def test_a_client_request_outside_valgrind_does_nothing():
     assert requests.client_request(requests.RUNNING_ON_VALGRIND) == 0
     assert requests.client_request(requests.START_INSTRUMENTATION) == 0
     assert not requests.supported("aarch64") and requests.supported("x86_64")
+
+
+def test_a_kernel_that_refuses_an_executable_page_gets_a_whole_process_count(monkeypatch, tmp_path):
+    # a hardened kernel (SELinux execmem, PaX) refuses the page: count as before session 15, do not fail
+    from perfkit.orchestration import callgrind_requests as requests
+    from perfkit.orchestration import instructions
+
+    def refuse(*_a, **_k):
+        raise OSError(13, "Permission denied")
+
+    monkeypatch.setattr(requests, "_request", None)
+    monkeypatch.setattr(requests.mmap, "mmap", refuse)
+    assert not requests.available()
+    started = []
+    fake = types.SimpleNamespace(**vars(subprocess))  # run() and the rest as they are, no process started
+    fake.Popen = lambda command, **_k: started.append(command)
+    monkeypatch.setattr(instructions, "subprocess", fake)
+    monkeypatch.setattr(instructions, "valgrind_version", lambda: "valgrind-3.19.0")
+    instructions.start(instructions.Target("current"), synthetic_config(), tmp_path, tmp_path / "f", valgrind=True)
+    assert started and "--instr-atstart=no" not in started[0]
+    assert json.loads((tmp_path / "f" / "request.json").read_text())["instrument_tasks"] is False
 
 
 def test_a_build_that_hides_the_marker_is_named_rather_than_the_solver_blamed(tmp_path):

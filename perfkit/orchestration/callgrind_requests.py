@@ -47,6 +47,19 @@ def supported(machine: str = platform.machine()) -> bool:
     return machine.lower() in ("x86_64", "amd64")
 
 
+def available() -> bool:
+    """Whether this process can make requests: a supported machine whose kernel grants an
+    executable page (a hardened one may not). The parent asks before it starts a counted run,
+    which is then instrumented whole when the answer is no, rather than failing inside valgrind."""
+    if not supported():
+        return False
+    try:
+        _function()
+    except RuntimeError:
+        return False
+    return True
+
+
 def _function() -> Callable[[int], int]:
     global _request, _page
     if _request is None:

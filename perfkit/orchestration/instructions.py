@@ -183,7 +183,7 @@ def start(target: Target, config: RunConfig, store: Path, folder: Path, *, valgr
     """Start one measured run of ``config`` by ``target`` into ``store``; ``folder`` holds its
     request, result and, under valgrind, the callgrind dumps."""
     folder.mkdir(parents=True, exist_ok=True)
-    tasks_only = valgrind and callgrind_requests.supported()
+    tasks_only = valgrind and callgrind_requests.available()
     request = {"config": (scaled(config, TIMEOUT_SCALE) if valgrind else config).to_record(),
                "store": str(Path(store).resolve()), "markers": valgrind, "build": valgrind,
                "instrument_tasks": tasks_only}
