@@ -258,12 +258,14 @@ def gate(baseline: Sequence[str | Path] = (), current: Sequence[str | Path] = ()
         return judge(base_side, cur, threshold, chosen, normalise, instruction_threshold=instruction_threshold)
     run_config = config or base_side.run_config()
     timing = [m for m in chosen if m in TIMING_METRICS]
+    n_timed = repeats or max(len(base_side.repeats), DEFAULT_REPEATS)
     if "instructions" not in chosen:
-        cur = measure(run_config, repeats or max(len(base_side.repeats), DEFAULT_REPEATS), store)
+        cur = measure(run_config, n_timed, store)
         _record_history(store, "gate", [cur], chosen)
         return judge(base_side, cur, threshold, chosen, normalise)
     head = gauge.count_instructions(run_config, store, [gauge.head_target()])[0]
     notes: list[str] = []
+    timed: Optional[Side] = None
     try:
         check_comparable(base_side, head)
     except IncompatibleBuild as exc:
@@ -272,11 +274,22 @@ def gate(baseline: Sequence[str | Path] = (), current: Sequence[str | Path] = ()
         sha = gauge.last_commit_of(resolve_baseline(str(baseline[0])), gauge.repository())
         with gauge.base_revision(sha, shared=True) as (target, how):
             measured = gauge.count_instructions(run_config, store, [target])[0]
+            if timing:  # the rebuilt base is timed as the current code is, alternated with it
+                try:
+                    timed_base, timed = gauge.timed_repeats(run_config, [target, gauge.head_target()], n_timed,
+                                                            store, seed)
+                    measured = gauge.beside_count(measured, timed_base)
+                    how += (f", timed by {count(n_timed, 'timed run')} (fresh processes, outside valgrind) "
+                            "alternated with the current code's")
+                except PerfkitError as err:
+                    notes.append(f"timing not judged: the base revision could not be timed ({err}); its "
+                                 f"counted run ran under valgrind, too slow to stand for its timing")
+                    chosen, timing = [m for m in chosen if m not in TIMING_METRICS], []
         notes.append(f"{exc} — so {how}; answers are still checked against the baseline file")
         measured.answers, measured.repeat_answers = base_side.answers, base_side.repeat_answers
         base_side = measured
     if timing:
-        timed = measure(run_config, repeats or max(len(base_side.repeats), DEFAULT_REPEATS), store)
+        timed = timed or measure(run_config, n_timed, store)
         head = gauge.beside_count(head, timed)
         notes.append(f"The current code's answers are judged in every run of it: the counted run (repeat 1) and "
                      f"{count(len(timed.repeats), 'timed repeat')}.")

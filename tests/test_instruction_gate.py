@@ -431,3 +431,84 @@ def test_the_driver_reads_the_build_beside_an_older_trees_perfkit(tmp_path):
                           capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip()
+
+
+class _TimedRunsHere:
+    """``start`` of timed runs, in this process: runs the config and says which target ran."""
+
+    def __init__(self, fail: str = ""):
+        self.targets: list[str] = []
+        self.runs: dict[str, list] = {"base": [], "head": []}
+        self.fail = fail
+
+    def __call__(self, target, config, store, folder, *, valgrind):
+        assert not valgrind, "a side's timing never comes from a counted run"
+        self.targets.append(target.name)
+        if target.name == self.fail:
+            raise PerfkitError(f"{target.name}: the measured run failed (exit 1): ModuleNotFoundError")
+        stored = runner.run(config, store)
+        self.runs[target.name].append(stored)
+        return type("Done", (), {"wait": lambda self: {"run_dir": str(stored.path)}})()
+
+
+def _gate_rebuilding_a_baseline(tmp_path, monkeypatch, timed_runs: _TimedRunsHere):
+    """A gate with instructions and wall against a baseline counted on another build: every
+    counted run (under valgrind) reports 1000 s, so a side timed by one is seen at once."""
+    from contextlib import contextmanager
+
+    import perfkit.api as api
+    from perfkit.orchestration import gate as gauge
+    from perfkit.store.baseline import side_of_runs
+
+    config = replace(synthetic_config(candidates=2, cpu_ms=0.1, workers=1), tasks="synthetic:1x2+1")
+    stored = runner.run(config, tmp_path / "runs")
+
+    def counted_side(name: str, build: dict) -> Side:
+        side = side_of_runs(name, [stored])
+        side.build = build
+        side.repeats = [replace(r, wall_s=1000.0, cpu_s=1000.0, instructions=1e6) for r in side.repeats]
+        return side
+
+    @contextmanager
+    def base_revision(ref, shared=False):
+        yield Target("base", pythonpath=str(Path(perfkit.__file__).resolve().parents[1])), f"base {ref}"
+
+    baseline_file = tmp_path / "old.json"
+    baseline_file.write_text("{}")
+    monkeypatch.setattr(api, "load_side", lambda specs, label: counted_side("old", {**BUILD, "cpu_model": "Xeon"}))
+    monkeypatch.setattr(gauge, "count_instructions", lambda cfg, store, targets: [counted_side(t.name, BUILD)
+                                                                                   for t in targets])
+    monkeypatch.setattr(gauge, "repository", lambda: tmp_path)
+    monkeypatch.setattr(gauge, "last_commit_of", lambda path, repo: "0ldc0mm1t")
+    monkeypatch.setattr(gauge, "base_revision", base_revision)
+    monkeypatch.setattr(gauge, "start", timed_runs)
+    return perfkit.gate([str(baseline_file)], config=config, metrics=["instructions", "wall"], repeats=3,
+                        rebuild_incompatible=True, store=tmp_path / "gate", seed=1)
+
+
+@pytest.mark.slow  # seven synthetic runs: > 0.2 s
+def test_a_rebuilt_baseline_is_timed_by_timed_runs_of_it_never_by_its_counted_run(tmp_path, monkeypatch):
+    # session 15: the rebuilt base took its wall from its one counted run, ~60× slower under
+    # valgrind, and `make gate --metric instructions,wall` read "wall 15.4 s → 257 ms, improvement"
+    timed_runs = _TimedRunsHere()
+    result = _gate_rebuilding_a_baseline(tmp_path, monkeypatch, timed_runs)
+    instructions, wall = result.metrics
+    assert (instructions.n_baseline, instructions.n_current) == (1, 1), instructions.method
+    assert (wall.n_baseline, wall.n_current) == (3, 3), wall
+    # each side's wall is the median of its own timed runs
+    from perfkit.store.baseline import side_of_runs
+
+    for side, figure in (("base", wall.baseline), ("head", wall.current)):
+        assert figure == np.median([r.wall_s for r in side_of_runs(side, timed_runs.runs[side]).repeats]), side
+    # as many timed runs of each, alternated: every round holds one of each
+    assert sorted(timed_runs.targets) == ["base"] * 3 + ["head"] * 3
+    assert all(sorted(timed_runs.targets[i:i + 2]) == ["base", "head"] for i in (0, 2, 4)), timed_runs.targets
+    assert any("timed by 3 timed runs" in n for n in result.notes), result.notes
+
+
+@pytest.mark.slow  # a gate of synthetic runs: > 0.2 s
+def test_a_rebuilt_baseline_that_cannot_be_timed_is_not_judged_on_timing(tmp_path, monkeypatch):
+    result = _gate_rebuilding_a_baseline(tmp_path, monkeypatch, _TimedRunsHere(fail="base"))
+    assert [m.metric for m in result.metrics] == ["instructions"] and result.exit_code == 0, result.metrics
+    said = [n for n in result.notes if n.startswith("timing not judged")]
+    assert len(said) == 1 and "\n" not in said[0] and "ModuleNotFoundError" in said[0], result.notes

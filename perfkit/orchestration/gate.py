@@ -5,6 +5,10 @@
 - Instruction counts (:func:`count_instructions`): one run per side under valgrind
   (perfkit/orchestration/instructions.py); base and head run side by side, counts do not
   depend on load.
+- Timed repeats of a revision rebuilt here (:func:`timed_repeats`): fresh processes outside
+  valgrind, alternated with the current code's in a random order, set beside each side's
+  counted run (:func:`beside_count`): a side's count comes from its counted run only, its
+  timing from timed runs only.
 - Paired timing (:func:`measure_pairs`): base and head alternate in randomised interleaved
   pairs (Abedi & Brecht's randomized multiple interleaved trials), each sample a fresh process
   timing the run window, so drift and the machine's speed states hit both alike; looked at
@@ -61,6 +65,25 @@ def beside_count(counted: Side, timed: Side) -> Side:
                        task_instructions=first.task_instructions if i == 0 else {})
                for i, r in enumerate(timed.repeats)]
     return replace(counted, repeats=repeats, repeat_answers=[*counted.repeat_answers[:1], *timed.repeat_answers])
+
+
+def timed_repeats(config: RunConfig, targets: Sequence[Target], repeats: int, store: Path,
+                  seed: Optional[int] = None) -> list[Side]:
+    """``repeats`` timed runs of each target, each a fresh process outside valgrind, in rounds
+    whose order is drawn afresh (by ``seed``) so drift and the machine's speed states hit every
+    target alike; each target's runs as one side. What times a revision rebuilt here: its
+    counted run ran under valgrind, 60-100x slower, so its wall and CPU measure valgrind."""
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ConfigError("repeats", repeats, "expected an integer ≥ 1")
+    rng = random.Random(seed)
+    runs: dict[str, list] = {t.name: [] for t in targets}
+    with tempfile.TemporaryDirectory(prefix="perfkit-timed-") as tmp:
+        for i in range(repeats):
+            for target in rng.sample(list(targets), len(targets)):
+                result = start(target, replace(config, label=f"gate-{target.name}", repeat=i), store,
+                               Path(tmp) / f"{i}-{target.name}", valgrind=False).wait()
+                runs[target.name].append(load_run(Path(result["run_dir"])))
+    return [side_of_runs(t.name, runs[t.name]) for t in targets]
 
 
 def check_instruction_config(config: RunConfig) -> None:
