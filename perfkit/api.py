@@ -237,7 +237,9 @@ def gate(baseline: Sequence[str | Path] = (), current: Sequence[str | Path] = ()
     the answers only.
     Instruction counts of different builds are refused (IncompatibleBuild, exit status 2) when
     asked for explicitly, unless ``rebuild_incompatible`` (implied when ``metrics`` is None):
-    then the revision that last committed the baseline file is measured here as the base.
+    then the revision that last committed the baseline file is measured here as the base: its
+    count from a counted run, its wall and CPU from timed runs alternated with the current code's
+    (``orchestration.gate.timed_repeats``); timing is not judged when it cannot be timed.
     Every figure measured is appended to the store's history.
     """
     store = Path(store)
@@ -283,13 +285,13 @@ def gate(baseline: Sequence[str | Path] = (), current: Sequence[str | Path] = ()
                             "alternated with the current code's")
                 except PerfkitError as err:
                     notes.append(f"timing not judged: the base revision could not be timed ({err}); its "
-                                 f"counted run ran under valgrind, too slow to stand for its timing")
+                                 "counted run ran under valgrind, too slow to stand for its timing")
                     chosen, timing = [m for m in chosen if m not in TIMING_METRICS], []
         notes.append(f"{exc} — so {how}; answers are still checked against the baseline file")
         measured.answers, measured.repeat_answers = base_side.answers, base_side.repeat_answers
         base_side = measured
     if timing:
-        timed = timed or measure(run_config, n_timed, store)
+        timed = measure(run_config, n_timed, store) if timed is None else timed
         head = gauge.beside_count(head, timed)
         notes.append(f"The current code's answers are judged in every run of it: the counted run (repeat 1) and "
                      f"{count(len(timed.repeats), 'timed repeat')}.")
