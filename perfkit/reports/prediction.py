@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from perfkit.analysis.prediction.predict import (PARTS, Knee, Prediction, Sweep, doubtful,  # noqa: E402
-                                                 loses_answers, sweep_record, verdict)
+                                                 loses_answers, named_timeouts, sweep_record, verdict)
 from perfkit.reports import REPORT_FILES, html, json_report, markdown  # noqa: E402
 from perfkit.analysis.text import count, number  # noqa: E402
 from perfkit.reports.document import Bullets, Document, Heading, Image, Para, Table  # noqa: E402
@@ -153,11 +153,13 @@ def _cuts(s: Sweep) -> list:
     for t, ps in s.cuts.items():
         rows = []
         for p in ps:
-            t_units = p.result.timeouts
+            t_units = named_timeouts(p)
             names = [f"{r.task_id}/{r.split}[{r.index}] {r.candidate}" for r in t_units.head(MAX_CUT_NAMES).itertuples()]
             more = len(t_units) - len(names)
+            unnamed = (f"{'; ' if names else ''}{len(p.unnamed)} more the model counts but cannot name "
+                       f"(which units a real run's scheduler pushes past the timeout)" if p.unnamed else "")
             rows.append((p.name, number(p.wall_s), str(p.result.timed_out), str(p.new_timeouts),
-                         ", ".join(names) + (f" … and {more} more" if more > 0 else "")))
+                         ", ".join(names) + (f" … and {more} more" if more > 0 else "") + unnamed))
         out += [Para(f"timeout {t:g} s" + (" (lower bound: the reference's timeout was shorter)"
                                            if math.isfinite(s.workload.reference_timeout_s)
                                            and t > s.workload.reference_timeout_s and s.workload.lower_bounds else ""),

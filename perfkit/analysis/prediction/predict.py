@@ -59,6 +59,9 @@ class Prediction:
     #: Threads: the wall if each unit is a C call holding the GIL (:func:`gil_held_wall`), where
     #: that differs from :attr:`wall_s`; None otherwise.
     held_wall_s: Optional[float] = None
+    #: (task_id, split, index, candidate) of the timed-out units the model counts but cannot name
+    #: (:func:`unnamed_timeouts`): reports count them and list only the others.
+    unnamed: frozenset = frozenset()
 
     @property
     def wall_s(self) -> float:
@@ -125,6 +128,26 @@ def new_timeouts(result: SimResult, workload: Workload) -> "pd.DataFrame":
     return t[[key in before for key in keys]]
 
 
+def unnamed_timeouts(result: SimResult, machine: Machine, held: bool) -> frozenset:
+    """The timed-out units of ``result`` whose timeout the model counts but cannot tie to the
+    unit: all but those whose own CPU alone reaches the timeout (or that the reference stopped)
+    and — unless each call holds the GIL to its end (``held``) — those whose CPU at the pace the
+    model gives it reaches the timeout by as wide a margin as :data:`AT_RISK` leaves below it.
+    Near the timeout a real scheduler decides which units pass it, and a late unit drawn at the
+    GIL (:mod:`.gil`) is a chance summed over many; with held calls a unit's wall is its own call
+    plus whichever call of another thread it waits out, and the fluid's mean stretch is no
+    unit's: re_work's threads lost 1–6 answers a run as predicted, but 20–90 ms matches and
+    3–7 µs units beside a held one, where the model had named its 70–90 ms matches (7 of 20
+    named were lost there; docs/benchmarks.md "Session 15")."""
+    t = result.timeouts
+    timeout_s = result.config.timeout.unit_timeout_s
+    alone_s = t["cpu_s"] / t["cores"] / machine.speed  # its CPU's wall alone
+    own = (alone_s >= timeout_s) | t["lower_bound"] | t["endless"]
+    paced = (alone_s / t["share"] >= timeout_s / AT_RISK) & (not held)
+    keys = zip(t["task_id"], t["split"], t["index"], t["candidate"])
+    return frozenset(key for key, named in zip(keys, own | paced) if not named)
+
+
 def _lost(result: SimResult, workload: Workload) -> int:
     return len(new_timeouts(result, workload))
 
@@ -166,11 +189,12 @@ def stop_at_risk(result: SimResult) -> bool:
 def stop_or_run_on(result: SimResult, workload: Workload, costs: BackendCosts, machine: Machine,
                    execution: Execution, cooperative: Optional[bool]) -> SimResult:
     """A thread run the model stops, taken to stop only when, run on without the backend's
-    limit, its peak of abandoned units still running exceeds the limit by as much as
-    :func:`stop_at_risk` allows below it — the units given up that the run never sees end
+    limit, the abandoned units still running at its peak (:func:`abandoned_at_peak`) exceed the
+    limit by as much as :func:`stop_at_risk` allows below it — those the run never sees end
     (stopped in the reference and never seen to end, or whose CPU left outlasts the run at a fair
-    share of the GIL: all of them run at once at its end) counted whole, the others at AT_RISK —
-    else the run to its end, its peak at risk. The model gives the others their fair share of
+    share of the GIL: all of them run at once at its end) counted whole, those the model ends
+    later at AT_RISK — else the run to its end, its peak at risk (:func:`why_stopped` says which
+    units it hangs on). The model gives the others their fair share of
     the GIL: a synthetic solver whose 20 stopped units end 50–70 ms past their stop read 'stops
     early' at 9 of 8 while its four measured thread runs peaked at 6–7 and ran to their end
     (docs/benchmarks.md "Session 13"). A unit outlasting the run in the model outlasts it in a
@@ -180,12 +204,26 @@ def stop_or_run_on(result: SimResult, workload: Workload, costs: BackendCosts, m
     if result.stopped_s is None:
         return result
     free = simulate(workload, replace(result.config, max_leaked=UNLIMITED), costs, machine, execution, cooperative)
-    u = free.units
-    # given up and never seen to end within the run: all of them run at once at its end
-    lasting = int((u["leaked"] & u["leaked_s"].isna()).sum())
-    if lasting + AT_RISK * (free.leaks_peak - lasting) > result.leak_limit:
+    _, running = abandoned_at_peak(free)
+    lasting = int(running["end"].isna().sum())
+    if lasting + AT_RISK * (len(running) - lasting) > result.leak_limit:
         return result
     return replace(free, config=result.config, leak_limit=result.leak_limit)
+
+
+def abandoned_at_peak(result: SimResult) -> tuple[float, "pd.DataFrame"]:
+    """When the most units given up in a thread run still run at once (seconds; the first such
+    moment: a unit given up), and those units, each with ``end``: when the model has its work
+    end (nan: never within the run — stopped in the reference and never seen to end, or still
+    running when the run ends). ``(nan, empty)`` when none is given up."""
+    u = result.units[result.units["leaked"]]
+    given_up = u.assign(end=u["started"] + result.config.timeout.unit_timeout_s + u["leaked_s"])
+    best_t, best = math.nan, given_up.iloc[:0]
+    for t in sorted(given_up["ended"]):
+        running = given_up[(given_up["ended"] <= t) & ~(given_up["end"] <= t)]
+        if len(running) > len(best):
+            best_t, best = t, running
+    return best_t, best
 
 
 def why_stopped(result: SimResult, workload: Workload) -> str:
@@ -195,6 +233,8 @@ def why_stopped(result: SimResult, workload: Workload) -> str:
              + ("its max_leaked option" if result.config.max_leaked is not None else
                 f"{result.leak_limit // max(1, workers)} per worker × {workers}")
              + ", perfkit/backends/thread.py)")
+    if stop_at_risk(result) and result.leaks_peak > result.leak_limit:
+        return f"the run may stop early: {_hangs_on(result, limit)}; {abandoned_lives(result)}"
     if stop_at_risk(result):
         return (f"the run may stop early: up to {result.leaks_peak} timed-out units still run at once in threads "
                 f"that cannot be stopped, against {limit} before it gives the run up; {abandoned_lives(result)}")
@@ -211,6 +251,23 @@ def why_stopped(result: SimResult, workload: Workload) -> str:
     return (f"the run stops at {result.stopped_s:.2f} s with {result.never_run} of its units never run: "
             f"{running} timed-out units are then still running in threads that cannot be stopped{endless}, more "
             f"than {limit}, so it gives the run up: use the process backend; {abandoned_lives(result)}")
+
+
+def _hangs_on(result: SimResult, limit: str) -> str:
+    """What a thread run modelled past the backend's ``limit`` of abandoned units, and run on by
+    :func:`stop_or_run_on`, hangs on: when the model passes the limit, and how soon after it the
+    model has the units then running end (the rule's units counted at AT_RISK)."""
+    t, running = abandoned_at_peak(result)
+    ending = (running["end"] - t).dropna().sort_values()
+    lasting, endless = len(running) - len(ending), int(running["endless"].sum())
+    excess = len(running) - result.leak_limit
+    soon = f"{ending.iloc[0]:.2f} s" if len(ending) == 1 else f"{ending.iloc[0]:.2f}–{ending.iloc[-1]:.2f} s"
+    return (f"run as modelled, at {t:.2f} s {len(running)} timed-out units still run at once in threads that cannot "
+            f"be stopped, more than {limit}: {lasting} never end{'s' if lasting == 1 else ''} within the run"
+            + (f" ({'' if endless == lasting else f'{endless} of them '}stopped in the reference, an end never "
+               f"measured)" if endless else "")
+            + f"; the model ends the other {len(ending)} {soon} later at a fair share of the GIL, so the run is given "
+              f"up unless {excess} of them end{'s' if excess == 1 else ''} sooner than that")
 
 
 def abandoned_lives(result: SimResult) -> str:
@@ -523,7 +580,8 @@ def predict_one(workload: Workload, config: SimConfig, costs: BackendCosts, mach
                                                                                   result, stops)
     stopped = why_stopped(result, workload)
     why = f"{stopped}; {why}" if stopped else why
-    return Prediction(config, result, sequential, new, risk, parts, why, reasons, held)
+    return Prediction(config, result, sequential, new, risk, parts, why, reasons, held,
+                      unnamed_timeouts(result, machine, held_gil(workload, costs, stops)))
 
 
 def _knee(curve: list[Prediction]) -> Knee:
@@ -825,13 +883,20 @@ def prediction_record(p: Prediction) -> dict[str, Any]:
         "queue_wait_max_s": float(qw.max()) if len(qw) else 0.0,
         "workers_busy_s": {k: float(v) for k, v in r.busy_s.items()},
         "wall_parts_s": p.parts, "why": p.why, "wall_if_gil_held_s": p.held_wall_s,
-        "timeouts": [list(k) for k in r.timeouts[["task_id", "split", "index", "candidate"]].itertuples(
-            index=False, name=None)],
+        "timeouts": [list(k) for k in named_timeouts(p).itertuples(index=False, name=None)],
+        "timeouts_unnamed": len(p.unnamed),
         "skipped": int((u["status"] == "skipped").sum()),
         "stopped_s": r.stopped_s, "never_run": r.never_run, "abandoned_running_peak": r.leaks_peak,
         "abandoned_life_s": _lives_record(u),
         "lower_bound_units": int(u["lower_bound"].sum()),
     }
+
+
+def named_timeouts(p: Prediction) -> "pd.DataFrame":
+    """The timed-out units of a prediction that the model can name (task_id, split, index,
+    candidate), in the order they time out; :attr:`Prediction.unnamed` are left out."""
+    t = p.result.timeouts[["task_id", "split", "index", "candidate"]]
+    return t[[key not in p.unnamed for key in t.itertuples(index=False, name=None)]]
 
 
 def _lives_record(u: "pd.DataFrame") -> Optional[dict[str, Any]]:
