@@ -70,6 +70,15 @@ from perfkit.model import Outcome, OutcomeBatch, Task
 WAKE_S = 0.03
 #: Jobs queued per worker: one running, one waiting in its pipe, so it never idles on dispatch.
 JOBS_PER_WORKER = 2
+#: While every worker holds a job waiting in its pipe, the parent leaves their messages unread
+#: for up to this share of the shortest waiting job's expected run time (at most WAKE_S and the
+#: next deadline): none of them can run dry meanwhile. Each wake-up costs the parent ~0.1 ms of
+#: CPU on this 2-core VM (docs/benchmarks.md, "Session 15: the parent's wake-ups"), taken from a
+#: worker, and a wake per batch (two workers, one batch each per FLUSH_INTERVAL_S) made that
+#: ~1 % of the machine. Messages wait in the socket, so a killed worker loses no more than before.
+HOLD_SHARE = 0.25
+#: Socket buffer a worker writes into (bytes): room for the batches of a hold without blocking.
+SEND_BUFFER_BYTES = 1 << 20
 #: A worker must say it is ready within this many seconds (import of the solver included).
 START_TIMEOUT_S = 60.0
 #: Tasks a worker keeps; the parent mirrors the list and sends a task again only when evicted.
@@ -245,6 +254,8 @@ class _Post:
 
     def __init__(self, conn: Connection):
         self.sock = socket.socket(fileno=os.dup(conn.fileno()))
+        with contextlib.suppress(OSError):
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
 
     def __call__(self, msg: tuple) -> None:
         payload = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
@@ -289,12 +300,14 @@ def _serve(conn: Connection, slot: Any) -> None:
         if kind == "item":
             dispatch, a = msg[1], msg[2]
             reset_peak_rss()  # each work item has its own peak (perfkit/backends/usage.py)
+            began = time.monotonic()
             # one unit at a time in this process: its CPU is the process's, every thread and child
             for _ in run_job(solver, tasks[a.item.task_id], dispatch, a, rec, watch, PROCESS_CPU):
                 batch, progress = rec.take()
                 post(("batch", batch.sealed(), progress, (), None))
             batch, progress = rec.take() if len(rec) else (None, [])
-            post(("batch", batch and batch.sealed(), progress, (dispatch,), peak_rss_bytes()))
+            post(("batch", batch and batch.sealed(), progress, (dispatch,), peak_rss_bytes(),
+                  (time.monotonic() - began) / max(1, len(a.item.units))))
         elif kind == "task":
             tasks[msg[1].id] = msg[1]
             for evicted in msg[2]:
@@ -350,6 +363,8 @@ class _Worker:
     #: When it was asked to build the solver (time.monotonic()): it must be ready within the
     #: backend's start_timeout_s.
     opened: float = 0.0
+    #: Wall seconds per unit of the last item it finished (0: none yet), for HOLD_SHARE.
+    unit_s: float = 0.0
 
     @property
     def name(self) -> str:
@@ -433,6 +448,7 @@ class ProcessBackend:
         """Ask ``w`` to build the run's solver (it says ``ready`` when done)."""
         w.opened = time.monotonic()
         w.peak = 0
+        w.unit_s = 0.0  # a new run's units keep a pace of their own
         self._send(w, ("open", self._ref, self.flush))
 
     def _await(self, workers: list[_Worker], what: str) -> None:
@@ -618,6 +634,9 @@ class ProcessBackend:
     def collect(self, wait_s: float) -> list[Event]:
         """Everything the workers sent, lost workers accounted for, overruns stopped."""
         events: list[Event] = []
+        hold = self._hold_s()
+        if hold > 0:
+            time.sleep(hold)
         for key, mask in self._selector.select(max(0.0, min(wait_s, self._next_wake()))):
             w, what = key.data
             if w not in self.pool:
@@ -670,7 +689,9 @@ class ProcessBackend:
     def _handle(self, w: _Worker, msg: tuple, events: list[Event]) -> None:
         kind = msg[0]
         if kind == "batch":
-            _, batch, progress, done, peak = msg
+            _, batch, progress, done, peak = msg[:5]
+            if done:  # the seconds per unit of the item it just finished
+                w.unit_s = msg[5]
             for d, units in progress:
                 if d in w.received:
                     w.received[d] = units
@@ -709,6 +730,20 @@ class ProcessBackend:
             if v[2] == started:
                 return dispatch, pos, started, cpu0
         return int(v[0]), int(v[1]), v[2], v[3]
+
+    def _hold_s(self) -> float:
+        """How long the parent may leave the workers' messages unread (seconds, see HOLD_SHARE):
+        0 unless every worker holds a work item waiting behind its current job and has finished
+        one already (its pace is known)."""
+        hold = WAKE_S
+        for w in self.workers:
+            if not w.ready or len(w.jobs) < JOBS_PER_WORKER or not w.unit_s:
+                return 0.0
+            waiting = list(w.jobs.values())[-1]
+            if not isinstance(waiting, Assignment):  # a generation job's length is unknown
+                return 0.0
+            hold = min(hold, HOLD_SHARE * w.unit_s * len(waiting.item.units))
+        return min(hold, self._next_wake()) if self.workers else 0.0
 
     def _next_wake(self) -> float:
         """Seconds until the nearest unit deadline + grace, at most WAKE_S: a worker does not
