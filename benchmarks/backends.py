@@ -767,7 +767,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=["overhead", "efficiency", "efficiency-steady", "demo", "demo-bare",
                                          "thirdparty", "arcdsl", "hangs", "store", "timeline", "joins", "unit-gaps",
-                                         "demo-limit",
+                                         "demo-limit", "wake-ups",
                                          "_measure"])
     parser.add_argument("inner", nargs="?", help=argparse.SUPPRESS)
     parser.add_argument("--against", type=Path, help="another checkout to measure in the same run (A/B interleaved)")
@@ -789,6 +789,11 @@ def main() -> None:
         return
     if args.what == "demo-limit":
         demo_limit(args.rounds)
+        return
+    if args.what == "wake-ups":
+        print("| between messages | messages | parent CPU per message |\n|---|---|---|")
+        for _ in range(args.rounds):
+            wake_ups()
         return
     if args.what == "joins":
         with tempfile.TemporaryDirectory() as tmp:
@@ -898,6 +903,37 @@ def store_formats(store: Path, rounds: int = 200) -> None:
     print(f"| one JSON line of columns per batch (units.jsonl now) | {jsonl:.2f} |")
     print(f"| Arrow IPC stream, one record batch per batch | {arrow:.2f} |")
     print(f"| one JSON line per outcome (units.jsonl before) | {rows:.2f} |")
+
+
+def wake_ups(messages: int = 300, every_s: float = 0.02, size: int = 1400) -> None:
+    """What one wake-up costs a process that sleeps on a socket (the runner's parent): a child
+    sends ``messages`` of ``size`` bytes every ``every_s`` seconds, spinning or sleeping between
+    them; the parent waits in epoll and reads each. Prints the parent's CPU per message."""
+    import selectors
+    import socket
+    for spinning in (False, True):
+        parent_end, child_end = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:
+            parent_end.close()
+            for _ in range(messages):
+                until = time.monotonic() + every_s
+                while spinning and time.monotonic() < until:
+                    pass
+                time.sleep(max(0.0, until - time.monotonic()))
+                child_end.send(b"x" * size)
+            os._exit(0)
+        child_end.close()
+        selector = selectors.EpollSelector()
+        selector.register(parent_end, selectors.EVENT_READ)
+        cpu0, got = time.process_time(), 0
+        while got < messages * size:
+            for _key, _mask in selector.select(1.0):
+                got += len(parent_end.recv(1 << 18))
+        cpu = time.process_time() - cpu0
+        os.waitpid(pid, 0)
+        print(f"| {'spinning' if spinning else 'sleeping'} sender | {messages} | "
+              f"{cpu / messages * 1e6:.0f} µs |")
 
 
 def hangs(store: Path, n: int = 50, timeout_s: float = 0.2) -> None:
