@@ -41,7 +41,7 @@ from perfkit.orchestration.compare import Progress, profile_configs, run_experim
 from perfkit.orchestration.experiment import Experiment, check_strategies, load_experiment, with_overrides
 from perfkit.orchestration.forked import Forked
 from perfkit.orchestration import gate as gauge
-from perfkit.orchestration.gate import DEFAULT_REPEATS, MAX_PAIRS, check_pairs, measure
+from perfkit.orchestration.gate import DEFAULT_REPEATS, MAX_PAIRS, check_pairs, check_repeats, measure
 from perfkit.orchestration.profiling import ProfileResult
 from perfkit.orchestration.profiling import profile as _profile
 from perfkit.reports import phases as phase_report
@@ -249,6 +249,8 @@ def gate(baseline: Sequence[str | Path] = (), current: Sequence[str | Path] = ()
     if base is not None:
         return _gate_against_revision(base, baseline, config, threshold, instruction_threshold, metrics, pairs, store,
                                       seed)
+    if repeats is not None:  # before a counted run: a rebuilt base's timing failure would swallow it
+        check_repeats(repeats)
     base_side = load_side(list(baseline), "baseline")
     rebuild_incompatible = rebuild_incompatible or metrics is None
     chosen = list(metrics) if metrics is not None else (["instructions"] if base_side.build else list(TIMING_METRICS))

@@ -451,7 +451,7 @@ class _TimedRunsHere:
         return type("Done", (), {"wait": lambda self: {"run_dir": str(stored.path)}})()
 
 
-def _gate_rebuilding_a_baseline(tmp_path, monkeypatch, timed_runs: _TimedRunsHere):
+def _gate_rebuilding_a_baseline(tmp_path, monkeypatch, timed_runs: _TimedRunsHere, repeats: int = 3):
     """A gate with instructions and wall against a baseline counted on another build: every
     counted run (under valgrind) reports 1000 s, so a side timed by one is seen at once."""
     from contextlib import contextmanager
@@ -482,7 +482,7 @@ def _gate_rebuilding_a_baseline(tmp_path, monkeypatch, timed_runs: _TimedRunsHer
     monkeypatch.setattr(gauge, "last_commit_of", lambda path, repo: "0ldc0mm1t")
     monkeypatch.setattr(gauge, "base_revision", base_revision)
     monkeypatch.setattr(gauge, "start", timed_runs)
-    return perfkit.gate([str(baseline_file)], config=config, metrics=["instructions", "wall"], repeats=3,
+    return perfkit.gate([str(baseline_file)], config=config, metrics=["instructions", "wall"], repeats=repeats,
                         rebuild_incompatible=True, store=tmp_path / "gate", seed=1)
 
 
@@ -512,3 +512,12 @@ def test_a_rebuilt_baseline_that_cannot_be_timed_is_not_judged_on_timing(tmp_pat
     assert [m.metric for m in result.metrics] == ["instructions"] and result.exit_code == 0, result.metrics
     said = [n for n in result.notes if n.startswith("timing not judged")]
     assert len(said) == 1 and "\n" not in said[0] and "ModuleNotFoundError" in said[0], result.notes
+
+
+def test_a_gate_refuses_a_bad_repeats_before_it_measures_anything(tmp_path, monkeypatch):
+    # review15: --repeats -1 with a rebuilt baseline was read as "the base revision could not be
+    # timed" (the ConfigError caught with the run's failures) and the gate passed on instructions
+    timed_runs = _TimedRunsHere()
+    with pytest.raises(ConfigError) as refused:
+        _gate_rebuilding_a_baseline(tmp_path, monkeypatch, timed_runs, repeats=-1)
+    assert refused.value.field == "repeats" and timed_runs.targets == []

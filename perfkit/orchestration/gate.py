@@ -46,10 +46,15 @@ MIN_PAIRS, MAX_PAIRS, LOOK_EVERY = 10, 25, 5
 DEPENDENCY_FILES = ("pyproject.toml", "uv.lock")
 
 
-def measure(config: RunConfig, repeats: int, store: Path, label: str = "gate-current") -> Side:
-    """Run ``config`` ``repeats`` times into ``store`` and summarise the runs as one side."""
+def check_repeats(repeats: int) -> None:
+    """How many runs of a side to time, checked before anything is measured (ConfigError naming it)."""
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise ConfigError("repeats", repeats, "expected an integer ≥ 1")
+
+
+def measure(config: RunConfig, repeats: int, store: Path, label: str = "gate-current") -> Side:
+    """Run ``config`` ``repeats`` times into ``store`` and summarise the runs as one side."""
+    check_repeats(repeats)
     runs = [run(replace(config, label=label, repeat=i), store) for i in range(repeats)]
     return side_of_runs(label, runs)
 
@@ -73,8 +78,7 @@ def timed_repeats(config: RunConfig, targets: Sequence[Target], repeats: int, st
     whose order is drawn afresh (by ``seed``) so drift and the machine's speed states hit every
     target alike; each target's runs as one side. What times a revision rebuilt here: its
     counted run ran under valgrind, 60-100x slower, so its wall and CPU measure valgrind."""
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise ConfigError("repeats", repeats, "expected an integer ≥ 1")
+    check_repeats(repeats)
     rng = random.Random(seed)
     runs: dict[str, list] = {t.name: [] for t in targets}
     with tempfile.TemporaryDirectory(prefix="perfkit-timed-") as tmp:
