@@ -304,3 +304,13 @@ def test_piped_output_keeps_whole_lines_and_a_terminal_still_wraps(monkeypatch):
     monkeypatch.delenv("TTY_COMPATIBLE")
     monkeypatch.setenv("COLUMNS", "80")
     assert not _console().soft_wrap and _console().width == 80
+
+
+def test_gate_help_says_repeats_also_time_a_rebuilt_baseline(capsys, monkeypatch):
+    # session 15: a rebuilt baseline's revision is timed by --repeats timed runs too (api.gate
+    # n_timed); the help said only "when measuring the current code"
+    monkeypatch.setenv("COLUMNS", "400")
+    code, out, err = perfkit(["gate", "--help"], capsys)
+    assert code == 0, err
+    line = next(line for line in out.splitlines() if "--repeats" in line)
+    assert "rebuilt" in line, line

@@ -44,7 +44,8 @@ def gate(
                                      "has them, else cpu and wall; instructions, unqueued and cpu with --base)"),
     normalise: str = typer.Option("auto", metavar="MODE", help="divide by the calibration workload: auto, yes, no"),
     repeats: Optional[int] = typer.Option(None, metavar="N",
-                                          help="repeats when measuring the current code (unpaired timing)"),
+                                          help="timed runs of the current code, and of a rebuilt baseline's revision "
+                                          "(unpaired timing)"),
     pairs: Optional[int] = typer.Option(None, metavar="N", help="at most this many interleaved pairs, only with --base "
                                         "(stops early when clear) [default: 25]"),
     rebuild_incompatible: bool = typer.Option(False, "--rebuild-incompatible",
