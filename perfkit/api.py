@@ -285,7 +285,9 @@ def gate(baseline: Sequence[str | Path] = (), current: Sequence[str | Path] = ()
                     measured = gauge.beside_count(measured, timed_base)
                     how += (f", timed by {count(n_timed, 'timed run')} (fresh processes, outside valgrind) "
                             "alternated with the current code's")
-                except PerfkitError as err:
+                except gauge.TimedRunFailed as err:
+                    if err.target != target.name:
+                        raise  # the current code's own run failed: not a base revision to leave untimed
                     notes.append(f"timing not judged: the base revision could not be timed ({err}); its "
                                  "counted run ran under valgrind, too slow to stand for its timing")
                     chosen, timing = [m for m in chosen if m not in TIMING_METRICS], []

@@ -521,3 +521,11 @@ def test_a_gate_refuses_a_bad_repeats_before_it_measures_anything(tmp_path, monk
     with pytest.raises(ConfigError) as refused:
         _gate_rebuilding_a_baseline(tmp_path, monkeypatch, timed_runs, repeats=-1)
     assert refused.value.field == "repeats" and timed_runs.targets == []
+
+
+@pytest.mark.slow  # a gate of synthetic runs: > 0.2 s
+def test_a_timed_run_of_the_current_code_that_fails_is_not_excused_as_the_base_revisions(tmp_path, monkeypatch):
+    # review15: the head's timed run failing read "timing not judged: the base revision could not
+    # be timed (head: the measured run failed …)" and the gate passed on instructions alone
+    with pytest.raises(PerfkitError, match="^head: the measured run failed"):
+        _gate_rebuilding_a_baseline(tmp_path, monkeypatch, _TimedRunsHere(fail="head"))

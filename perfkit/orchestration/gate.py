@@ -72,6 +72,15 @@ def beside_count(counted: Side, timed: Side) -> Side:
     return replace(counted, repeats=repeats, repeat_answers=[*counted.repeat_answers[:1], *timed.repeat_answers])
 
 
+class TimedRunFailed(PerfkitError):
+    """A timed run of :func:`timed_repeats` failed; ``target`` names whose (``base``, ``head``):
+    a base revision that cannot be timed is left untimed, the current code's failure is not."""
+
+    def __init__(self, target: str, reason: str):
+        super().__init__(reason)
+        self.target, self.reason = target, reason
+
+
 def timed_repeats(config: RunConfig, targets: Sequence[Target], repeats: int, store: Path,
                   seed: Optional[int] = None) -> list[Side]:
     """``repeats`` timed runs of each target, each a fresh process outside valgrind, in rounds
@@ -84,9 +93,12 @@ def timed_repeats(config: RunConfig, targets: Sequence[Target], repeats: int, st
     with tempfile.TemporaryDirectory(prefix="perfkit-timed-") as tmp:
         for i in range(repeats):
             for target in rng.sample(list(targets), len(targets)):
-                result = start(target, replace(config, label=f"gate-{target.name}", repeat=i), store,
-                               Path(tmp) / f"{i}-{target.name}", valgrind=False).wait()
-                runs[target.name].append(load_run(Path(result["run_dir"])))
+                try:
+                    result = start(target, replace(config, label=f"gate-{target.name}", repeat=i), store,
+                                   Path(tmp) / f"{i}-{target.name}", valgrind=False).wait()
+                    runs[target.name].append(load_run(Path(result["run_dir"])))
+                except PerfkitError as err:
+                    raise TimedRunFailed(target.name, str(err)) from err
     return [side_of_runs(t.name, runs[t.name]) for t in targets]
 
 
