@@ -65,3 +65,25 @@ def test_lost_answers_the_model_cannot_tie_to_units_are_counted_not_named():
     assert shared.new_timeouts > 0 and not shared.unnamed
     close = predicted([STOPPED, near], hold_s=0.001)
     assert close.new_timeouts == 1 and close.unnamed == {("t1", "demo", 0, "c01")}
+
+
+def test_a_cut_whose_timeouts_are_all_unnamed_counts_them_without_a_more():
+    # review15: with no unit named the cell read "2 more the model counts but cannot name": more than none
+    import math
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from perfkit.reports.prediction import _cuts
+
+    keys = [("t1", "demo", 0, "c00"), ("t1", "demo", 1, "c00")]
+    timeouts = pd.DataFrame(keys, columns=["task_id", "split", "index", "candidate"])
+    p = SimpleNamespace(name="candidate-parallel/thread×2", wall_s=1.0, new_timeouts=2, unnamed=frozenset(keys),
+                        result=SimpleNamespace(timed_out=2, timeouts=timeouts))
+    sweep = SimpleNamespace(cuts={0.1: [p]}, workload=SimpleNamespace(reference_timeout_s=math.inf, lower_bounds=False))
+    (row,) = _cuts(sweep)[1].rows
+    assert row[-1] == ("2 the model counts but cannot name (which units a real run's scheduler pushes past the "
+                       "timeout)"), row
+    p.unnamed = frozenset(keys[1:])
+    (row,) = _cuts(sweep)[1].rows
+    assert row[-1].startswith("t1/demo[0] c00; 1 more the model counts but cannot name"), row

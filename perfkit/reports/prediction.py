@@ -156,8 +156,8 @@ def _cuts(s: Sweep) -> list:
             t_units = named_timeouts(p)
             names = [f"{r.task_id}/{r.split}[{r.index}] {r.candidate}" for r in t_units.head(MAX_CUT_NAMES).itertuples()]
             more = len(t_units) - len(names)
-            unnamed = (f"{'; ' if names else ''}{len(p.unnamed)} more the model counts but cannot name "
-                       f"(which units a real run's scheduler pushes past the timeout)" if p.unnamed else "")
+            unnamed = (f"{'; ' if names else ''}{len(p.unnamed)}{' more' if names else ''} the model counts but "
+                       f"cannot name (which units a real run's scheduler pushes past the timeout)" if p.unnamed else "")
             rows.append((p.name, number(p.wall_s), str(p.result.timed_out), str(p.new_timeouts),
                          ", ".join(names) + (f" … and {more} more" if more > 0 else "") + unnamed))
         out += [Para(f"timeout {t:g} s" + (" (lower bound: the reference's timeout was shorter)"
