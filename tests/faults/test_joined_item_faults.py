@@ -10,6 +10,7 @@ one. No assertion depends on the machine's speed."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from builders import StopAfter
@@ -70,9 +71,12 @@ def _as_planned(units) -> None:
         assert recorded == {frozenset(c for _s, _i, c in item) for item in plan}, task_id
 
 
-def _after_loss(units, faulty: str, status: str) -> None:
+def _after_loss(units, faulty: str, status: str, finished_may_rerun: bool = False) -> None:
     """The stopped unit once, with its status and attempt 1; only units before it in its joined
-    item may have re-run (attempt 2); everything else ran once, ok."""
+    item may have re-run (attempt 2); everything else ran once, ok. ``finished_may_rerun``: a
+    Dask worker killed just after finishing an item, before that item's last outcomes arrived,
+    loses those too; they re-run as attempt 2 (perfkit/backends/dask.py), a block of their own
+    (seen in a fresh-clone proof: chunks 50–52 beside the fault's 56)."""
     _exactly_once(units)
     _as_planned(units)
     bad = units[(units.task_id == "syn-000") & (units.candidate == faulty)]
@@ -87,10 +91,13 @@ def _after_loss(units, faulty: str, status: str) -> None:
     t = units[units.task_id == "syn-000"]
     fault_chunk = int(bad.chunk.iloc[0])
     chunks = sorted({int(c) for c in rerun.chunk} | {fault_chunk})
-    assert chunks == list(range(chunks[0], fault_chunk + 1)), chunks
-    assert len(t[t.chunk.isin(chunks)]) <= JOINED
+    # consecutive planned chunks form one joined item at most; the fault's block ends at its chunk
+    blocks = np.split(np.array(chunks), np.flatnonzero(np.diff(chunks) > 1) + 1)
+    assert blocks[-1][-1] == fault_chunk and (finished_may_rerun or len(blocks) == 1), chunks
+    assert all(len(t[t.chunk.isin(b)]) <= JOINED for b in blocks)
     number = int(faulty.lstrip("c"))
-    assert (rerun.candidate.str.lstrip("c").astype(int) < number).all(), rerun
+    in_fault_block = rerun[rerun.chunk.isin(blocks[-1])]
+    assert (in_fault_block.candidate.str.lstrip("c").astype(int) < number).all(), rerun
     others = units.drop(bad.index)
     assert (others.status == "ok").all(), others.status.value_counts().to_dict()
 
@@ -109,7 +116,7 @@ def test_a_dask_worker_killed_inside_a_joined_item_loses_nothing_and_keeps_each_
     """The Dask backend makes the outcomes of a lost item itself (perfkit/backends/dask.py):
     the unit in flight is crashed under its planned item, the rest re-run under theirs."""
     run = load_run(runner.run(_config("dask", "kill:c120@syn-000/demo[0]"), tmp_path).path)
-    _after_loss(run.units, "c120", "crashed")
+    _after_loss(run.units, "c120", "crashed", finished_may_rerun=True)
     assert run.summary.items_handed_out_this_session < run.units.groupby(["task_id", "chunk"]).ngroups
     assert run.summary.duplicates_dropped == 0 and run.meta["state"] == "complete"
 
