@@ -19,3 +19,19 @@ class RegexHolder:
 
     def evaluate(self, task, sample, candidate, deadline):
         return np.array([[1 if re.fullmatch(PATTERN, "a" * RUN) else 0]], dtype=np.uint8)
+
+
+class RegexAmongPython(RegexHolder):
+    """The same held call, then as long again of Python: the GIL is held past the switch
+    interval, but not to the unit's end (markdown-it-py's and arc-dsl's units: waits of 27–37 ms
+    in units of 110–130 ms)."""
+
+    def evaluate(self, task, sample, candidate, deadline):
+        import time
+
+        start = time.perf_counter()
+        out = super().evaluate(task, sample, candidate, deadline)
+        end = time.perf_counter() + (time.perf_counter() - start)
+        while time.perf_counter() < end:
+            pass
+        return out

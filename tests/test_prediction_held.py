@@ -90,10 +90,12 @@ def test_the_probe_reads_whether_calls_hold_the_gil_from_a_ticker_thread_beside_
     assert [u[3] for u in gil_probe.longest_units(run, 2)] == ["c0", "c1"]
     assert [u[3] for u in gil_probe.longest_units(run, 20)] == ["c0"]  # 40 runs of 40 ms: past a pass's CPU
     assert HELD_AFTER_S == 4 * SWITCH_INTERVAL_S
-    assert Inflation(hold_s=0.08).holds_gil is True and Inflation(hold_s=0.004).holds_gil is False
-    assert Inflation().holds_gil is None
-    back = Inflation.from_record(Inflation(((2, 1.2),), "probe", hold_s=0.08).to_record())
-    assert back.hold_s == pytest.approx(0.08)
+    assert Inflation(hold_s=0.08, hold_unit_s=0.085).holds_gil is True and Inflation(hold_s=0.004).holds_gil is False
+    # markdown-it-py: a 27 ms wait beside a unit of 112 ms, whose thread runs gave 11–130 units up
+    assert Inflation(hold_s=0.0267, hold_unit_s=0.1121).holds_gil is False
+    assert Inflation().holds_gil is None and Inflation(hold_s=0.08).holds_gil is None  # its unit's wall unknown
+    back = Inflation.from_record(Inflation(((2, 1.2),), "probe", hold_s=0.08, hold_unit_s=0.085).to_record())
+    assert back.hold_s == pytest.approx(0.08) and back.hold_unit_s == pytest.approx(0.085) and back.holds_gil
     assert Inflation.from_record({"factors": {"2": 1.0}}).holds_gil is None  # a probe stored before
 
 
@@ -102,22 +104,28 @@ def test_a_ticker_waits_through_a_regex_call_but_not_through_python_or_numpy():
     """Relative claims: the same ticker beside a call holding the GIL (a backtracking regex)
     waits for the whole call; beside Python of the same length, or numpy releasing the GIL, it
     waits no more than the holding threshold."""
-    from perfkit.analysis.prediction.gil import HELD_AFTER_S
+    from perfkit.analysis.prediction.gil import HELD_AFTER_S, Inflation
     from perfkit.orchestration import gil_probe
     from perfkit.tasks import load_tasks
 
     tasks = {t.id: t for t in load_tasks("synthetic:1x1+0")}
     task_id = next(iter(tasks))
 
-    def hold(solver: str, options: dict) -> float:
+    def hold(solver: str, options: dict) -> Inflation:
         spec = {"solver": solver, "options": options, "plugins": [], "long_units": [[task_id, "demo", 0, "c000"]]}
-        return gil_probe.hold_s(spec, tasks)
+        wait_s, unit_s = gil_probe.hold_s(spec, tasks)
+        return Inflation(hold_s=wait_s, hold_unit_s=unit_s)
 
     python = hold("synthetic", {"candidates": 1, "cpu_ms": 120})
     numpy = hold("synthetic", {"candidates": 1, "numpy_ms": 120})
     regex = hold("gil_holder:RegexHolder", {})
-    assert python < HELD_AFTER_S and numpy < HELD_AFTER_S
-    assert regex > 2 * HELD_AFTER_S and regex > 4 * max(python, numpy)
+    assert python.hold_s < HELD_AFTER_S and numpy.hold_s < HELD_AFTER_S
+    assert regex.hold_s > 2 * HELD_AFTER_S and regex.hold_s > 4 * max(python.hold_s, numpy.hold_s)
+    assert regex.holds_gil and python.holds_gil is False and numpy.holds_gil is False
+    # the same call among as long again of Python: held past the switch interval, not to the unit's end
+    among = hold("gil_holder:RegexAmongPython", {})
+    assert among.hold_s > 2 * HELD_AFTER_S and among.hold_unit_s > 1.5 * among.hold_s
+    assert among.holds_gil is False
 
 
 def test_what_the_probe_says_of_holding_is_the_prediction_not_a_caveat():
@@ -127,7 +135,7 @@ def test_what_the_probe_says_of_holding_is_the_prediction_not_a_caveat():
 
     run = stopped_run()
     config = SimConfig("candidate-parallel", "thread", 2, 1, TimeoutPolicy(TIMEOUT_S))
-    held = replace(workload_of(run), gil=Inflation(hold_s=0.08))
+    held = replace(workload_of(run), gil=Inflation(hold_s=0.08, hold_unit_s=0.08))
     p = predict_one(held, config, THREAD, Machine(2), sequential_wall_s=0.39, cooperative=False)
     assert p.wall_s == pytest.approx(0.39) and p.held_wall_s is None
     assert verdict(p) == "no faster than sequential"

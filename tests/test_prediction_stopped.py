@@ -109,7 +109,7 @@ def test_a_run_stopping_early_is_never_the_best_configuration():
 def _alone(*costs):
     from perfkit.analysis.prediction.gil import Inflation, StoppedCost
 
-    return Inflation(hold_s=0.08, stopped=tuple(StoppedCost("t1", "demo", 0, c, cpu, cpu, capped)
+    return Inflation(hold_s=0.08, hold_unit_s=0.08, stopped=tuple(StoppedCost("t1", "demo", 0, c, cpu, cpu, capped)
                                                 for c, cpu, capped in costs), stopped_cap_s=1.0, stopped_budget_s=10.0)
 
 

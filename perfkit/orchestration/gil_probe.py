@@ -16,8 +16,8 @@ while all k threads did; the median over rounds) is the factor at k:
 :class:`perfkit.analysis.prediction.gil.Inflation`, which the simulator applies to threads. Then
 each of the reference's :data:`HELD_UNITS` longest units that ended runs beside a thread asking
 for the GIL every millisecond: its longest wait is how long the solver's calls hold the GIL at
-once (:func:`hold_s`, ``Inflation.hold_s``): a C call that holds it to its end cannot be given
-up at a deadline. Last, in a process of their own, the units the reference stopped at their
+once (:func:`hold_s`, ``Inflation.hold_s``), beside the unit's wall (``Inflation.hold_unit_s``): a
+unit that is one C call holding it to its end cannot be given up at a deadline. Last, in a process of their own, the units the reference stopped at their
 deadline run alone, one after another in the run's order, each to its end or
 :data:`STOPPED_CAP_TIMEOUTS` × the run's timeout, while :data:`STOPPED_BUDGET_S` lasts
 (:func:`run_alone`, ``Inflation.stopped``): what such a unit costs past its deadline — on
@@ -62,7 +62,7 @@ REPLAYED = ("ok", "error")
 #: Probes at most, while other processes use more than BUSY_OTHER_CORES (the least disturbed kept).
 ATTEMPTS = 3
 #: Bump when the measurement changes: stored probes of an older version are measured again.
-VERSION = 2
+VERSION = 3
 #: The reference's longest units that ended, each run beside a ticker thread (:func:`hold_s`).
 HELD_UNITS = 4
 #: How often the ticker thread of :func:`hold_s` asks for the GIL (seconds).
@@ -194,18 +194,20 @@ def measure(run: Run, rounds: int = ROUNDS, cpu_s: float = SAMPLE_CPU_S) -> Infl
     stopped, cap_s, why_not = _stopped_costs(run)
     factors = tuple((int(n), float(f)) for n, f in result["factors"].items())  # (below 1: taken as 1, Inflation)
     cpu = tuple((int(n), float(f)) for n, f in result["cpu_factors"].items())
-    hold = result.get("hold_s")
+    hold, hold_unit = result.get("hold_s"), result.get("hold_unit_s")
     source = (f"GIL probe {time.strftime('%Y-%m-%d %H:%M')}: {len(units)} units of run {run.run_id} "
               f"({result['unit_cpu_s'] * 1000:.0f} ms of CPU on one thread), replayed on 1 and "
               f"{', '.join(str(n) for n, _ in factors)} threads, {rounds} rounds interleaved"
-              + (f"; a thread waited up to {hold * 1000:.1f} ms for the GIL beside its longest units" if hold is not None else "")
+              + (f"; a thread waited up to {hold * 1000:.1f} ms for the GIL beside its longest units"
+                 + (f" (beside a unit of {hold_unit * 1000:.0f} ms)" if hold_unit else "") if hold is not None else "")
               + (f"; {len(stopped)} of the units the run stopped run alone, each up to {cap_s:g} s, "
                  f"{STOPPED_BUDGET_S:g} s for all" if stopped else "") + why_not)
     if result["others_cores"] > BUSY_OTHER_CORES:
         # hand-overs depend on a free core to wake a waiting thread on: a busy machine shows fewer
         source += (f"; other processes used {result['others_cores']:.1f} cores meanwhile: measure again on a "
                    f"quiet machine")
-    return Inflation(factors, source, cpu, None if hold is None else float(hold), stopped, cap_s, STOPPED_BUDGET_S)
+    return Inflation(factors, source, cpu, None if hold is None else float(hold), stopped, cap_s, STOPPED_BUDGET_S,
+                     None if hold_unit is None else float(hold_unit))
 
 
 def _stopped_costs(run: Run) -> tuple[Optional[tuple[StoppedCost, ...]], float, str]:
@@ -377,22 +379,23 @@ def _replay(spec: dict[str, Any]) -> dict[str, Any]:
                     wall[n].append(shared_wall / (alone_wall * done / alone_s[-1]))
     finally:
         replay.close()
-    hold = hold_s(spec, replay.tasks)
+    hold, hold_unit = hold_s(spec, replay.tasks) or (None, None)
     wall_s = time.monotonic() - before[0]
     others = max(0.0, (_busy_s() - before[1]) - (sum(me.cpu_times()[:2]) - before[2])) / max(wall_s, 1e-9)
     return {"factors": {str(n): statistics.median(r) for n, r in wall.items() if r},
             "others_cores": others,
             "cpu_factors": {str(n): statistics.median(r) for n, r in cpu.items() if r},
             "rounds": {str(n): r for n, r in wall.items()}, "unit_cpu_s": statistics.median(alone_s),
-            "hold_s": hold}
+            "hold_s": hold, "hold_unit_s": hold_unit}
 
 
-def hold_s(spec: dict[str, Any], tasks: dict[str, Any]) -> Optional[float]:
+def hold_s(spec: dict[str, Any], tasks: dict[str, Any]) -> Optional[tuple[float, float]]:
     """The longest a ticker thread, asking for the GIL every millisecond, waited for it while one
-    of ``spec["long_units"]`` ran on this thread (seconds; each unit run twice, the shorter
-    wait kept: a C call holding the GIL holds it every time, the OS's delays do not recur).
-    Python code gives the GIL up within a switch interval, a call releasing it (numpy) at once;
-    a C call holding it (CPython's re) only when it returns. None when there is no such unit."""
+    of ``spec["long_units"]`` ran on this thread, and that unit's wall (seconds; each unit run
+    twice, the shorter wait kept: a C call holding the GIL holds it every time, the OS's delays do
+    not recur). Python code gives the GIL up within a switch interval, a call releasing it (numpy)
+    at once; a C call holding it (CPython's re) only when it returns: a unit that is one such call
+    makes the wait as long as itself. None when there is no such unit."""
     import threading
 
     from perfkit.backends.base import SolverRef, build_solver
@@ -403,7 +406,7 @@ def hold_s(spec: dict[str, Any], tasks: dict[str, Any]) -> Optional[float]:
     solver = build_solver(SolverRef(spec["solver"], spec["options"], tuple(spec["plugins"])))
     for task_id in dict.fromkeys(u[0] for u in units):
         solver.candidates(tasks[task_id])  # a solver may prepare a task's candidates (the ARC solver does)
-    longest = 0.0
+    longest = (0.0, 0.0)
     for task_id, split, index, candidate in units:
         task = tasks[task_id]
         sample = task.sample(split, index)
@@ -421,13 +424,15 @@ def hold_s(spec: dict[str, Any], tasks: dict[str, Any]) -> Optional[float]:
             ticker = threading.Thread(target=tick, daemon=True)
             ticker.start()
             time.sleep(2 * TICK_S)  # the ticker running before the unit takes the GIL
+            start = time.monotonic()
             try:
                 solver.evaluate(task, sample, candidate, None)
             except Exception:  # noqa: BLE001 - an error ends the unit as in the reference
                 pass
+            wall = time.monotonic() - start
             stop.set()
             ticker.join()
-            waits.append(gap[0])
+            waits.append((gap[0], wall))
         longest = max(longest, min(waits))
     return longest
 

@@ -50,6 +50,13 @@ SWITCH_INTERVAL_S = 0.005
 #: thread), and a woken thread as long again for a core: 4 intervals (pure-Python units of 2 ms
 #: measured 12 ms). A longer wait is another thread holding it in a call (re_work: 67 ms).
 HELD_AFTER_S = 4 * SWITCH_INTERVAL_S
+#: A wait past :data:`HELD_AFTER_S` is the GIL held at once; the unit is one call holding it to its
+#: end, so that nothing gives it up at its deadline, only when the wait covers at least this share
+#: of the unit's own wall beside it: re_work's backtracking matches are one call each (the wait
+#: 1.00 of the unit), where markdown-it-py's and arc-dsl's pure-Python units showed waits of
+#: 27–37 ms, 0.24–0.29 of their unit, and their thread runs gave 11–130 units up a run
+#: (docs/benchmarks.md "Session 16: predict's stop rule measured").
+HELD_SHARE = 0.75
 
 
 def late_probability(cpu_s: float, wait_s: float, timeout_s: float, share: float,
@@ -120,6 +127,9 @@ class Inflation:
     #: The most wall seconds the probe gave one stopped unit, and all of them.
     stopped_cap_s: float = 0.0
     stopped_budget_s: float = 0.0
+    #: The wall of the unit beside which :attr:`hold_s` was measured (seconds; None: a probe
+    #: stored before it recorded it).
+    hold_unit_s: Optional[float] = None
 
     def __post_init__(self) -> None:
         for name in ("factors", "cpu_factors"):
@@ -139,9 +149,13 @@ class Inflation:
 
     @property
     def holds_gil(self) -> Optional[bool]:
-        """Whether the solver's calls hold the GIL past the switch interval (:data:`HELD_AFTER_S`);
-        None when not measured."""
-        return None if self.hold_s is None else self.hold_s > HELD_AFTER_S
+        """Whether each of the solver's units is one call holding the GIL to its end: the longest
+        wait is past the switch interval (:data:`HELD_AFTER_S`) and covers :data:`HELD_SHARE` of
+        the unit beside it (a call among Python code lets the thread backend's watcher in between);
+        None when not measured (a long wait beside a unit whose wall a probe stored before did not record)."""
+        if self.hold_s is None or self.hold_s <= HELD_AFTER_S:
+            return None if self.hold_s is None else False
+        return None if self.hold_unit_s is None else self.hold_s >= HELD_SHARE * self.hold_unit_s
 
     @property
     def neutral(self) -> bool:
@@ -174,21 +188,23 @@ class Inflation:
         return {"factors": {str(n): f for n, f in self.factors}, "source": self.source,
                 "cpu_factors": {str(n): f for n, f in self.cpu_factors}, "hold_s": self.hold_s,
                 "stopped": None if self.stopped is None else [list(c) for c in self.stopped],
-                "stopped_cap_s": self.stopped_cap_s, "stopped_budget_s": self.stopped_budget_s}
+                "stopped_cap_s": self.stopped_cap_s, "stopped_budget_s": self.stopped_budget_s,
+                "hold_unit_s": self.hold_unit_s}
 
     @classmethod
     def from_record(cls, record: Optional[dict[str, Any]]) -> "Inflation":
         """The inverse of :meth:`to_record` (None → no inflation)."""
         if not record:
             return cls()
-        hold, stopped = record.get("hold_s"), record.get("stopped")
+        hold, stopped, unit = record.get("hold_s"), record.get("stopped"), record.get("hold_unit_s")
         return cls(tuple((int(n), float(f)) for n, f in record["factors"].items()), str(record.get("source", "")),
                    tuple((int(n), float(f)) for n, f in (record.get("cpu_factors") or {}).items()),
                    None if hold is None else float(hold),
                    None if stopped is None else tuple(StoppedCost(str(t), str(s), int(i), str(c), float(cpu),
                                                                   float(wall), bool(capped))
                                                       for t, s, i, c, cpu, wall, capped in stopped),
-                   float(record.get("stopped_cap_s") or 0.0), float(record.get("stopped_budget_s") or 0.0))
+                   float(record.get("stopped_cap_s") or 0.0), float(record.get("stopped_budget_s") or 0.0),
+                   None if unit is None else float(unit))
 
     def describe(self, threads: int) -> str:
         """``with 4 threads each unit's CPU grows ×1.9 in hand-overs, the GIL's work ×1.7`` (and,
