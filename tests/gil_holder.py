@@ -23,8 +23,8 @@ class RegexHolder:
 
 class RegexAmongPython(RegexHolder):
     """The same held call, then as long again of Python: the GIL is held past the switch
-    interval, but not to the unit's end (markdown-it-py's and arc-dsl's units: waits of 27–37 ms
-    in units of 110–130 ms)."""
+    interval, but not to the unit's end (markdown-it-py's and arc-dsl's units: waits of 27–46 ms
+    in units of 110–200 ms)."""
 
     def evaluate(self, task, sample, candidate, deadline):
         import time

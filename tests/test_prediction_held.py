@@ -99,7 +99,7 @@ def test_the_probe_reads_whether_calls_hold_the_gil_from_a_ticker_thread_beside_
     assert Inflation.from_record({"factors": {"2": 1.0}}).holds_gil is None  # a probe stored before
 
 
-@pytest.mark.slow  # three solvers' units beside a ticker thread: ~0.5 s
+@pytest.mark.slow  # four solvers' units beside a ticker thread: ~1.7 s
 def test_a_ticker_waits_through_a_regex_call_but_not_through_python_or_numpy():
     """Relative claims: the same ticker beside a call holding the GIL (a backtracking regex)
     waits for the whole call; beside Python of the same length, or numpy releasing the GIL, it

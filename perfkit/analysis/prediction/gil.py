@@ -54,7 +54,7 @@ HELD_AFTER_S = 4 * SWITCH_INTERVAL_S
 #: end, so that nothing gives it up at its deadline, only when the wait covers at least this share
 #: of the unit's own wall beside it: re_work's backtracking matches are one call each (the wait
 #: 1.00 of the unit), where markdown-it-py's and arc-dsl's pure-Python units showed waits of
-#: 27–37 ms, 0.24–0.29 of their unit, and their thread runs gave 11–130 units up a run
+#: 27–46 ms, 0.23–0.29 of their unit, and their thread runs gave 11–130 units up a run
 #: (docs/benchmarks.md "Session 16: predict's stop rule measured").
 HELD_SHARE = 0.75
 

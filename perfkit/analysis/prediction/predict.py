@@ -200,7 +200,10 @@ def stop_or_run_on(result: SimResult, workload: Workload, costs: BackendCosts, m
     (docs/benchmarks.md "Session 13"). A unit outlasting the run in the model outlasts it in a
     real run too: the lives measured on networkx were a median 0.9–1.3× the model's where the GIL
     dealt its turns evenly and 5–10× for the threads it starved (the 7 thread runs measured in
-    sessions 12–14 all stopped, "Session 14")."""
+    sessions 12–14 all stopped, "Session 14"). No one weight of the units ended later is right on
+    both solvers ("Session 16"): networkx's (4–5 never ending + 4–5, all 5 runs stopped) needs
+    more than 0.8, the synthetic's (0 + 9–11, all 4 runs complete) at most 0.73; at AT_RISK both
+    read "may stop early", where a larger weight would say a complete run stops."""
     if result.stopped_s is None:
         return result
     free = simulate(workload, replace(result.config, max_leaked=UNLIMITED), costs, machine, execution, cooperative)
