@@ -1,12 +1,16 @@
 """The layers of docs/design.md hold: lint-imports (import-linter's contracts in
-pyproject.toml) fails the suite when an import goes the wrong way or closes a cycle."""
+pyproject.toml) fails the suite when an import goes the wrong way or closes a cycle. And the
+shape of the code: errors and docs below the CLI name fields, not flags; a constant is written
+once; no module imports a name it never uses."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from builders import copy_of_package
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,3 +78,53 @@ def test_only_the_command_line_speaks_of_flags():
              for path in sorted((ROOT / "perfkit").rglob("*.py")) if "cli" not in path.relative_to(ROOT).parts
              for n, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
     assert not found, "\n".join(found)
+
+
+def module_trees() -> dict[str, ast.Module]:
+    """Every module of the package, parsed, by its path under the repository."""
+    return {str(path.relative_to(ROOT)): ast.parse(path.read_text()) for path in sorted((ROOT / "perfkit").rglob("*.py"))}
+
+
+@pytest.mark.slow  # parses every module of the package: ~0.7 s
+def test_the_switch_interval_is_written_once():
+    """CPython's switch interval was written in metrics/gil.py and again in prediction/gil.py
+    (an import cycle was feared); the prediction imports the metrics' one."""
+    writers = [path for path, tree in module_trees().items() for node in tree.body
+               if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "SWITCH_INTERVAL_S" for t in node.targets)]
+    assert writers == ["perfkit/analysis/metrics/gil.py"]
+    from perfkit.analysis.metrics import gil as measured
+    from perfkit.analysis.prediction import gil as predicted
+
+    assert predicted.SWITCH_INTERVAL_S is measured.SWITCH_INTERVAL_S
+
+
+def unused_imports(path: str, tree: ast.Module, source: str) -> list[str]:
+    """The names a module imports at its top and never uses (in code or in a quoted
+    annotation); an import marked ``noqa`` (a verb module imported to register it) is meant."""
+    lines = source.splitlines()
+    imported = {(alias.asname or alias.name).split(".")[0]: node.lineno
+                for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
+                and not any("noqa" in line for line in lines[node.lineno - 1:node.end_lineno])
+                for alias in node.names}
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Constant) and isinstance(n.value, str):
+            try:
+                used |= {m.id for m in ast.walk(ast.parse(n.value, mode="eval")) if isinstance(m, ast.Name)}
+            except SyntaxError:
+                pass
+    return [f"{path}:{line}: {name}" for name, line in imported.items() if name not in used | {"annotations"}]
+
+
+@pytest.mark.slow  # parses every module of the package: ~0.7 s
+def test_no_module_imports_a_name_it_never_uses():
+    """gil_probe imported ``SWITCH_INTERVAL_S`` and never used it; a package's ``__init__``
+    re-exports, so it is left out."""
+    found = [line for path, tree in module_trees().items() if not path.endswith("__init__.py")
+             for line in unused_imports(path, tree, (ROOT / path).read_text())]
+    assert not found, "\n".join(found)
+
+
+def test_an_unused_import_is_found():
+    source = "from perfkit.analysis.prediction.gil import SWITCH_INTERVAL_S, Inflation\nx: 'Inflation'\n"
+    assert unused_imports("m.py", ast.parse(source), source) == ["m.py:1: SWITCH_INTERVAL_S"]

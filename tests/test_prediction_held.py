@@ -82,7 +82,8 @@ def test_predict_gives_both_verdicts_when_the_gain_rests_on_giving_units_up():
 # -- the GIL probe says whether the solver's calls hold the GIL ------------------------------------
 
 def test_the_probe_reads_whether_calls_hold_the_gil_from_a_ticker_thread_beside_the_longest_units():
-    from perfkit.analysis.prediction.gil import HELD_AFTER_S, SWITCH_INTERVAL_S, Inflation
+    from perfkit.analysis.metrics.gil import SWITCH_INTERVAL_S
+    from perfkit.analysis.prediction.gil import HELD_AFTER_S, Inflation
     from perfkit.orchestration import gil_probe
 
     run = stopped_run()

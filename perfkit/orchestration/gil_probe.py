@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from perfkit.analysis.metrics.machine import BUSY_OTHER_CORES
-from perfkit.analysis.prediction.gil import SWITCH_INTERVAL_S, Inflation, StoppedCost
+from perfkit.analysis.prediction.gil import Inflation, StoppedCost
 from perfkit.model import WHOLE_SAMPLE, PerfkitError, finished_late
 from perfkit.orchestration.calibration import DEFAULT_DIR, machine_facts, machine_key
 from perfkit.runner.environment import usable_cores

@@ -13,8 +13,9 @@ from perfkit.model import sample_label
 
 
 #: CPython's default switch interval (``sys.getswitchinterval()``), seconds: a thread running
-#: Python hands the GIL over this often, so only a longer unit can hold the other threads out.
-#: (perfkit/analysis/prediction/gil.py has it too; importing it from there is an import cycle.)
+#: Python hands the GIL over this often (while others wait, it is asked to drop it after this
+#: long), so only a longer unit can hold the other threads out. Written here, the lower of the
+#: two: perfkit/analysis/prediction/ imports it (prediction imports metrics, never the reverse).
 SWITCH_INTERVAL_S = 0.005
 
 

@@ -42,9 +42,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Optional
 
-#: CPython's default switch interval (``sys.getswitchinterval()``), seconds: how long a thread
-#: holds the GIL while others wait before it is asked to drop it.
-SWITCH_INTERVAL_S = 0.005
+from perfkit.analysis.metrics.gil import SWITCH_INTERVAL_S
+
 #: A lane of the GIL probe's 2 threads waits for the GIL, while the others give it up in turns,
 #: at most an interval of each of the two other threads (the other lane, perfkit's collecting
 #: thread), and a woken thread as long again for a core: 4 intervals (pure-Python units of 2 ms

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
 
 from perfkit.analysis.metrics.machine import BUSY_OTHER_CORES
 from perfkit.analysis.text import count
-from perfkit.analysis.prediction.gil import SWITCH_INTERVAL_S, Inflation
+from perfkit.analysis.metrics.gil import SWITCH_INTERVAL_S
+from perfkit.analysis.prediction.gil import Inflation
 from perfkit.analysis.prediction.model import RUNNER, BackendCosts, Execution, Machine, SimConfig
 from perfkit.analysis.prediction.simulator import SimResult, simulate
 from perfkit.analysis.prediction.workload import Workload, workload_of
