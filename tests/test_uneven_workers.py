@@ -139,3 +139,48 @@ def test_a_faster_worker_of_three_is_named_faster():
     assert found.sentence.endswith("What made it faster was not measured."), found.sentence
     assert "(40 below the closest other worker's median)" in found.evidence[0], found.evidence
 
+
+
+def test_a_units_neighbour_level_is_the_nan_median_of_its_neighbours_on_its_worker():
+    """neighbour_level (sorted windows since session 16, not np.nanmedian) against its definition
+    unit by unit: ratios missing, order ties, workers interleaved and a unit with no worker."""
+    import pandas as pd
+
+    from perfkit.analysis.metrics.neighbours import NEIGHBOURS, neighbour_level
+
+    rng = np.random.default_rng(16)
+    for n in (0, 5, 30, 90):
+        index = rng.permutation(n) + 100
+        ratio = pd.Series(np.where(rng.random(n) < 0.3, np.nan, rng.lognormal(0, 0.3, n)), index=index)
+        order = pd.Series(rng.integers(0, n // 2 + 1, n), index=index)  # ties kept in row order
+        worker = pd.Series(rng.choice(["pid-2", "pid-10", "t0", None], n), index=index)
+        got = neighbour_level(ratio, order, worker)
+        assert got.index.equals(ratio.index)
+        for at in index:
+            if pd.isna(worker[at]):
+                assert np.isnan(got[at])
+                continue
+            lane = ratio[worker.eq(worker[at])].iloc[np.argsort(order[worker.eq(worker[at])].to_numpy(), kind="stable")]
+            i = lane.index.get_loc(at)
+            near = lane.iloc[max(i - NEIGHBOURS, 0):i + NEIGHBOURS + 1].dropna()
+            want = float(np.median(near)) if len(near) >= NEIGHBOURS else np.nan
+            assert got[at] == want or (np.isnan(want) and np.isnan(got[at])), (n, at)
+
+
+def test_the_closest_other_worker_is_the_highest_or_lowest_median_of_those_with_enough_units():
+    import pandas as pd
+
+    from perfkit.analysis.findings.workers import WORKER_MIN_UNITS, _closest
+
+    rng = np.random.default_rng(16)
+    sizes = {"a": WORKER_MIN_UNITS // 2, "b": WORKER_MIN_UNITS // 2 + 3, "c": WORKER_MIN_UNITS // 2 - 1}
+    worker = np.repeat(list(sizes), list(sizes.values()))
+    ratio = rng.lognormal(0, 0.3, len(worker))
+    ratio[worker == "c"] += 5  # too few units to count, however far it is
+    ratio[1] = np.nan  # left out of a's median, counted in its size
+    others = pd.DataFrame({"worker": worker, "ratio": ratio, "code": pd.factorize(worker)[0]})
+    medians = others[others["worker"] != "c"].groupby("worker")["ratio"].median()
+    assert _closest(others, True) == medians.max()
+    assert _closest(others, False) == medians.min()
+    assert np.isnan(_closest(others[others["worker"] == "c"], True))
+    assert np.isnan(_closest(others.iloc[:0], False))

@@ -103,19 +103,21 @@ def worker_stretches(c: "Comparison", run, left_out: frozenset = frozenset()) ->
         t = t[~pd.MultiIndex.from_frame(t[KEY]).isin(list(left_out))]
     if t.empty or t["worker"].nunique() < 2:
         return []
-    times = run.units.drop_duplicates(KEY, keep="last")[KEY + ["started", "ended"]]
     # the numbers only from here: a run of the main job has 10⁴ units, and its keys are strings
-    t = t.merge(times, on=KEY)[["worker", "position", "cpu_s", "ref_mid_s", "started", "ended"]]
+    t = t[["worker", "position", "cpu_s", "ref_mid_s", "started", "ended"]]
     ratio = t["cpu_s"] / t["ref_mid_s"]
-    t = t.assign(ratio=ratio, level=neighbour_level(ratio, t["position"], t["worker"]))
+    # each worker as an integer code (``code``): comparing worker strings cost more than the rule
+    t = t.assign(ratio=ratio, level=neighbour_level(ratio, t["position"], t["worker"]),
+                 code=pd.factorize(t["worker"])[0])
     first, last = float(run.units["started"].min()), float(run.units["ended"].max())
     workers, run_cpu_s = int(t["worker"].nunique()), float(t["cpu_s"].sum())
     out = []
     for worker, mine in t.groupby("worker", sort=True):
         if len(mine) < WORKER_MIN_UNITS:
             continue
+        others = t[t["code"].to_numpy() != mine["code"].iat[0]]
         for dearer in (True,) if workers == 2 else (True, False):
-            found = _stretch(mine.sort_values("position"), t[t["worker"].ne(worker)], dearer)
+            found = _stretch(mine.sort_values("position"), others, dearer)
             if found is None:
                 continue
             part, beside, theirs, beyond = found
@@ -154,10 +156,18 @@ def _stretch(mine: pd.DataFrame, others: pd.DataFrame, dearer: bool) -> Optional
 
 
 def _closest(others: pd.DataFrame, dearer: bool) -> float:
-    """The highest (``dearer``) or lowest median ratio of the workers of ``others`` with
-    ``WORKER_MIN_UNITS // 2`` units or more; NaN when none has."""
-    by = others.groupby("worker")["ratio"]
-    medians = by.median()[by.size() >= WORKER_MIN_UNITS // 2]
+    """The highest (``dearer``) or lowest median ratio of the workers (``code``) of ``others``
+    with ``WORKER_MIN_UNITS // 2`` units or more; NaN when none has. One sort, not a groupby:
+    it is asked twice for every worker of every run."""
+    codes, ratio = others["code"].to_numpy(), others["ratio"].to_numpy(float)
+    by = np.lexsort((ratio, codes))  # by worker, then by ratio, NaN last
+    codes, ratio = codes[by], ratio[by]
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]]) if len(codes) else np.array([], int)
+    sizes = np.diff(np.r_[starts, len(codes)])
+    have = np.add.reduceat(~np.isnan(ratio), starts) if len(starts) else np.array([], int)
+    low, high = ratio[starts + np.maximum(have - 1, 0) // 2], ratio[starts + have // 2]
+    medians = np.where(have > 0, (low + high) / 2, np.nan)[sizes >= WORKER_MIN_UNITS // 2]
+    medians = medians[~np.isnan(medians)]
     return float(medians.max() if dearer else medians.min()) if len(medians) else float("nan")
 
 
