@@ -195,6 +195,31 @@ def test_gate_cli_exit_codes_and_json(stored, tmp_path):
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
 
 
+@pytest.mark.slow  # two perfkit processes
+@pytest.mark.xdist_group("gate-phases")
+def test_an_answers_only_gate_says_only_what_it_judged(stored, tmp_path):
+    """`gate --answers-only` read "no speed regression" and "threshold ±10 % (timing), ±2.0 %
+    (instructions); normalised: no (same machine)" with no speed judged at all."""
+    store, paths = stored
+
+    def gate(*extra):
+        summary = tmp_path / f"summary{len(extra)}.md"
+        done = subprocess.run([sys.executable, "-m", "perfkit", "gate", "--baseline", str(paths["baseline"][0]),
+                               "--current", str(paths["phase-1"][0]), "--summary", str(summary),
+                               "--store", str(tmp_path / "store"), *extra],
+                              capture_output=True, text=True, timeout=120)
+        return done, summary.read_text()
+
+    only, summary = gate("--answers-only")
+    assert only.returncode == 0, only.stdout + only.stderr
+    assert "gate PASS: answers identical to the baseline; speed not judged" in only.stderr
+    for said in (only.stderr, summary):
+        assert "speed regression" not in said and "threshold" not in said and "normalised" not in said
+        assert "the metrics compare" not in said and "verdict" not in said
+    timed, summary = gate("--metric", "cpu")  # judging speed, it says against what
+    assert "thresholds: timing ±10 %" in timed.stderr and "thresholds: timing ±10 %" in summary
+
+
 @pytest.mark.slow  # > 0.4 s: the quick subset stays under 30 s (docs/testing.md)
 @pytest.mark.xdist_group("gate-phases")
 def test_baseline_file_round_trip_and_changed_answers(stored, tmp_path):
@@ -226,6 +251,8 @@ def test_a_gate_measured_beside_other_work_says_so_and_a_quiet_one_does_not():
     note = next(n for n in busy.notes if "busy machine" in n)
     assert "1.70 cores" in note and "3 repeats" in note and "instruction counts do not" in note
     assert busy.metrics[0].verdict == quiet.metrics[0].verdict  # a note, not a different verdict
+    # judging answers only, other work on the machine moved nothing it judged
+    assert not any("busy machine" in n for n in g.gate(base, loaded, metrics=[]).notes)
     # a side of run folders is labelled by their names: the run id is named once, with its role
     one = replace(loaded, label="r1", repeats=loaded.repeats[1:2])
     note = next(n for n in g.gate(base, one, metrics=["wall"]).notes if "busy machine" in n)

@@ -323,7 +323,8 @@ def gate(baseline: Side, current: Side, threshold: float = DEFAULT_THRESHOLD, me
     if "instructions" in metrics:
         verdicts.insert(0, judge_instructions(baseline, current, instruction_threshold))
         tasks = task_instructions(baseline, current)
-    notes = list(notes) + answer_notes + busy_machine(baseline, current)
+    # other work on the machine moves timing only: said when a timing metric is judged
+    notes = list(notes) + answer_notes + (busy_machine(baseline, current) if timing else [])
     cut = cut_short(check.status_changed)
     if cut and any(v.verdict == "improvement" for v in verdicts):
         verdicts = [_not_credited(v) if v.verdict == "improvement" else v for v in verdicts]

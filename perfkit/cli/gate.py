@@ -80,9 +80,8 @@ def gate(
         show(console, None, render.GATE_HEADERS[:-1], [r[:-1] for r in rows])
         for method in dict.fromkeys(r[-1] for r in rows):
             console.print(Text(f"method: {method}"))
-    console.print(Text(f"threshold ±{result.threshold * 100:.0f} % (timing), "
-                       f"±{result.instruction_threshold * 100:.1f} % (instructions); normalised: "
-                       f"{'yes' if result.normalised else 'no'} ({result.normalise_reason})"))
+    if result.metrics:  # an answers-only gate judged no metric against a threshold
+        console.print(Text(render.thresholds(result)))
     for task, base_count, current_count, change in result.tasks:
         console.print(Text(f"task {task}: {base_count:,.0f} → {current_count:,.0f} instructions "
                            f"({change:+.2f} %)"))

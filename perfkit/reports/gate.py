@@ -31,24 +31,32 @@ def build(result: GateResult) -> Document:
         headline = f"gate FAIL: {answers}"
     elif regressed:
         headline = "gate FAIL: speed regression: " + ", ".join(regressed)
+    elif not result.metrics:  # answers only (metrics=[]): no speed was judged to pass
+        headline = f"gate PASS: {answers}; speed not judged"
     else:
         headline = f"gate PASS: {answers}, no speed regression"
     doc = Document(headline=headline, differences=not result.passed, title="Regression gate")
-    doc.blocks += [
-        Para(result.answer_summary, strong=not result.answers_ok),
-        Table(GATE_HEADERS, verdict_rows(result)),
-    ]
+    doc.blocks.append(Para(result.answer_summary, strong=not result.answers_ok))
+    if result.metrics:
+        doc.blocks.append(Table(GATE_HEADERS, verdict_rows(result)))
     if result.tasks:
         doc.blocks.append(Table(("task", "baseline instructions", "current instructions", "change"),
                                 tuple((t, f"{b:,.0f}", f"{c:,.0f}", signed_percent(pct)) for t, b, c, pct in result.tasks)))
-    bullets = [(f"thresholds: timing ±{result.threshold * 100:.0f} %, instructions "
-                f"±{result.instruction_threshold * 100:.1f} %; normalised by the calibration workload: "
-                f"{'yes' if result.normalised else 'no'} ({result.normalise_reason})", (), False),
-               (f"baseline: {result.baseline}", (), False), (f"current: {result.current}", (), False),
-               (_compared(result), (), False)]
+    bullets = [(thresholds(result), (), False)] if result.metrics else []
+    bullets += [(f"baseline: {result.baseline}", (), False), (f"current: {result.current}", (), False)]
+    if result.metrics:
+        bullets.append((_compared(result), (), False))
     bullets += [(note, (), False) for note in result.notes]
     doc.blocks.append(Bullets(tuple(bullets)))
     return doc
+
+
+def thresholds(result: GateResult) -> str:
+    """The thresholds the metrics were judged against and whether they were normalised: said
+    only beside metrics (an answers-only gate judged none)."""
+    return (f"thresholds: timing ±{result.threshold * 100:.0f} %, instructions "
+            f"±{result.instruction_threshold * 100:.1f} %; normalised by the calibration workload: "
+            f"{'yes' if result.normalised else 'no'} ({result.normalise_reason})")
 
 
 def verdict_rows(result: GateResult) -> tuple[tuple[str, ...], ...]:
