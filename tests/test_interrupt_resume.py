@@ -126,6 +126,33 @@ def test_ctrl_c_while_the_command_line_is_still_importing_is_one_line_and_status
     assert capsys.readouterr().err.strip() == "perfkit: interrupted"
 
 
+@pytest.mark.slow  # a perfkit subprocess
+@pytest.mark.parametrize("where", ["Meter.since_process_start", "become_subreaper"])
+def test_ctrl_c_while_the_command_begins_is_the_same_line_and_status_130(tmp_path, where):
+    """Ctrl-C while perfkit/cli/app.py ``entry`` makes the process one command
+    (perfkit/runner/command.py ``begin``: the meter's first reading, the subreaper): a real
+    SIGINT raised at that point escaped as a traceback from ``entry``. No verb ran, so no run
+    folder may be left."""
+    script = tmp_path / "perfkit_interrupted_in_begin.py"
+    script.write_text(
+        "import signal, sys\n"
+        "from perfkit.runner import command\n"
+        f"owner, name = (command.Meter, 'since_process_start') if {where!r} != 'become_subreaper' "
+        "else (command, 'become_subreaper')\n"
+        "def pressed(*args, **kwargs):\n"
+        "    signal.raise_signal(signal.SIGINT)  # Ctrl-C lands here: Python raises KeyboardInterrupt\n"
+        "    raise AssertionError('SIGINT did not interrupt')\n"
+        "setattr(owner, name, pressed)\n"
+        "sys.argv = ['perfkit', 'run', '--solver', 'synthetic', '--store', sys.argv[1]]\n"
+        "from perfkit.cli import entry\n"
+        "entry()\n")
+    store = tmp_path / "store"
+    done = subprocess.run([sys.executable, str(script), str(store)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 130, done.stderr
+    assert done.stderr.strip() == "perfkit: interrupted"
+    assert not store.exists() or not any(store.iterdir())
+
+
 @pytest.mark.parametrize("where", ["parsing perfkit's own options", "building the command"])
 def test_ctrl_c_outside_any_verb_is_the_same_line_and_status_130(monkeypatch, capsys, where):
     """Ctrl-C before a verb runs: while the command is built, or while perfkit's own options

@@ -140,7 +140,13 @@ def entry() -> None:
     so that ``perfkit run`` records its figures from the process start to its exit."""
     from perfkit.runner import command
 
-    command.begin()
+    try:
+        command.begin()
+    except KeyboardInterrupt as exc:  # Ctrl-C before main: no verb ran, nothing is recorded yet
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        interrupted(exc)
+        command.finish(INTERRUPTED_STATUS)  # leaves here when begin() got as far as the command
+        raise SystemExit(INTERRUPTED_STATUS) from None
     try:
         main()
     except KeyboardInterrupt:  # pressed again after main's own handler: the run is recorded already
