@@ -65,6 +65,6 @@ def test_a_finished_item_tells_the_parent_its_pace():
     w = worker({1: item(10), 2: item(40)}, unit_s=0.0)
     b = backend(w, worker({3: item(10), 4: item(40)}))
     events: list = []
-    b._handle(w, ("batch", None, [], (1,), None, 0.004), events)
+    b._handle(w, ("rows", None, (1,), None, 0.004), events)
     assert w.unit_s == 0.004 and list(w.jobs) == [2]
     assert b._hold_s() == 0.0  # worker 1 now has nothing waiting behind item 2

@@ -61,7 +61,7 @@ from perfkit.backends.base import (
     KILL_GRACE_S, MAX_ATTEMPTS, Assignment, Event, Generation, Job, Requeued, SolverRef, WorkerFailure,
     WorkerUsage, build_solver)
 from perfkit.backends.heap import freeze_heap, thaw_heap
-from perfkit.backends.unit import PROCESS_CPU, BatchRecorder, Watch, generate, run_job
+from perfkit.backends.unit import PROCESS_CPU, BatchRecorder, Watch, generate, rows_batch, run_job
 from perfkit.backends.usage import KilledWorker, peak_rss_bytes, process_cpu_s, reset_peak_rss
 from perfkit.model import Outcome, OutcomeBatch, Task
 
@@ -303,10 +303,8 @@ def _serve(conn: Connection, slot: Any) -> None:
             began = time.monotonic()
             # one unit at a time in this process: its CPU is the process's, every thread and child
             for _ in run_job(solver, tasks[a.item.task_id], dispatch, a, rec, watch, PROCESS_CPU):
-                batch, progress = rec.take()
-                post(("batch", batch.sealed(), progress, (), None))
-            batch, progress = rec.take() if len(rec) else (None, [])
-            post(("batch", batch and batch.sealed(), progress, (dispatch,), peak_rss_bytes(),
+                post(("rows", rec.rows(), (), None))
+            post(("rows", rec.rows() if len(rec) else None, (dispatch,), peak_rss_bytes(),
                   (time.monotonic() - began) / max(1, len(a.item.units))))
         elif kind == "task":
             tasks[msg[1].id] = msg[1]
@@ -688,10 +686,11 @@ class ProcessBackend:
 
     def _handle(self, w: _Worker, msg: tuple, events: list[Event]) -> None:
         kind = msg[0]
-        if kind == "batch":
-            _, batch, progress, done, peak = msg[:5]
+        if kind == "rows":
+            _, rows, done, peak = msg[:4]
             if done:  # the seconds per unit of the item it just finished
-                w.unit_s = msg[5]
+                w.unit_s = msg[4]
+            batch, progress = rows_batch(rows, w.jobs.__getitem__) if rows is not None else (None, [])
             for d, units in progress:
                 if d in w.received:
                     w.received[d] = units

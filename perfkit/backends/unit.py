@@ -253,72 +253,113 @@ class BatchRecorder:
         """The rows recorded so far as a batch, with ``(dispatch, units of the job done)`` for
         every job they belong to (the parent's account of what a lost worker had sent); the
         recorder starts empty again, its current job continuing in a new segment."""
-        n = len(self.pos)
-        progress = [(s[0], s[3]) for s in self.segments]
-        bounds = [s[2] for s in self.segments[1:]] + [n]
-        parts = [self._segment(a, lo, hi) for (_d, a, lo, _done), hi in zip(self.segments, bounds) if hi > lo]
-        if len(parts) == 1:
-            keys, consts, uids, _queued = parts[0]
-        else:  # several jobs in one batch (short jobs): join their columns
-            keys = tuple(list(chain.from_iterable(p[0][i] for p in parts)) for i in range(3))
-            consts = tuple(list(chain.from_iterable(p[1][i] for p in parts)) for i in range(4))
-            uids = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
-        split, index, candidate = keys
-        task_id, chunk, attempt, stage = consts
-        if self.candidates:
-            candidate = list(candidate)
-            for row, c in self.candidates.items():
-                candidate[row] = c
-        error_type: list = [None] * n
-        error_message: list = [None] * n
-        for row, (etype, msg) in self.errors.items():
-            error_type[row], error_message[row] = etype, msg
-        started = np.array(self.started, dtype=np.float64)
-        ended = np.array(self.ended, dtype=np.float64)
-        wall = ended - started
-        for row, w in self.walls.items():
-            wall[row] = w
-        queued = np.concatenate([p[3] for p in parts]) if parts else np.zeros(0)
-        columns = {"task_id": task_id, "split": split, "index": index, "candidate": candidate,
-                   "status": self.status, "output_hash": self.output_hash, "match": self.match,
-                   "error_type": error_type, "error_message": error_message, "queued": queued,
-                   "started": started, "ended": ended, "wall_s": wall,
-                   "cpu_s": np.array(self.cpu, dtype=np.float64), "worker": [self.worker] * n, "chunk": chunk,
-                   "attempt": attempt, "leaked_s": np.full(n, _NAN), "leaked": [False] * n, "stage": stage}
-        batch = OutcomeBatch({name: columns[name] for name in UNIT_COLUMNS}, uids)
+        segments = self.segments
+        batch = _assembled(self.worker, segments, self.pos, self.status, self.output_hash, self.match,
+                           self.started, self.ended, self.cpu, self.errors, self.candidates, self.walls)
+        self._restart()
+        return batch, [(s[0], s[3]) for s in segments]
+
+    def rows(self) -> tuple:
+        """The rows recorded so far as they were appended (builtins only, no batch made), for a
+        worker in another process to send; the parent makes the batch with :func:`rows_batch`,
+        since it holds every job's assignment by dispatch number. Then the recorder starts
+        empty, as after :meth:`take`.
+
+        Why the worker does not make the batch itself: after ~20 ms of a solver's units,
+        perfkit's code is out of the worker's caches, and taking, encoding and pickling a batch
+        there cost ~0.27 ms per batch against ~0.03 ms measured alone — on units of ~0.5 ms, a
+        few percent of the worker's time; pickling these lists is all C (docs/benchmarks.md,
+        "Session 16: a batch's cost in a worker whose caches the solver owns")."""
+        rows = (self.worker, [(s[0], s[2], s[3]) for s in self.segments], self.pos, self.status,
+                self.output_hash, self.match, self.started, self.ended, self.cpu, self.errors,
+                self.candidates, self.walls)
+        self._restart()
+        return rows
+
+    def _restart(self) -> None:
         last = self.segments[-1] if self.segments else None
         self._reset()
         self.since = time.monotonic()
         if last is not None:  # the job in progress goes on in a new segment
             self.segments.append([last[0], last[1], 0, last[3]])
-        return batch, progress
-
-    def _segment(self, a: Assignment, lo: int, hi: int) -> tuple:
-        """The columns of rows ``lo:hi`` (one job) that the job determines: keys, constants,
-        uids and queue times, built with C-speed sequence operations."""
-        k = hi - lo
-        item = a.item
-        pos = self.pos[lo:hi]
-        first, last = pos[0], pos[-1]
-        if last - first == k - 1:  # consecutive units, one row each (the common case)
-            units = item.units[first:last + 1]
-            uids = item.uids[first:last + 1]
-            uids = np.arange(uids.start, uids.stop, dtype=np.int64) if isinstance(uids, range) \
-                else np.asarray(uids, dtype=np.int64)
-            chunks = list(item.chunks[first:last + 1]) if item.chunks else [item.chunk] * k
-        else:
-            units = [item.units[p] for p in pos]
-            uids = np.asarray(item.uids, dtype=np.int64)[pos] if item.uids else None
-            chunks = [item.chunk_of(p) for p in pos]
-        if uids is None or not len(uids):
-            uids = np.full(k, -1, dtype=np.int64)
-        return (tuple(zip(*units)), ([item.task_id] * k, chunks, [a.attempt] * k, [item.stage] * k),
-                uids, np.full(k, a.queued))
 
     def due(self, now: float) -> bool:
         """True when the rows should be sent now (``flush_units`` held, or ``flush_interval_s``
         passed since the last send)."""
         return len(self.pos) >= self.flush_units or now - self.since >= self.flush_interval_s
+
+
+def rows_batch(rows: tuple, assignment_of: Callable[[int], Assignment]) -> tuple[OutcomeBatch, list[tuple[int, int]]]:
+    """The batch and progress of :meth:`BatchRecorder.take`, made from what
+    :meth:`BatchRecorder.rows` returned in a worker; ``assignment_of`` gives the assignment of
+    a job by its dispatch number (the parent's record of the jobs it handed out)."""
+    worker, segments, *columns = rows
+    # a segment without rows (a finished job's, carried over by the last send) names a job
+    # the parent may have closed: only a segment with rows needs its assignment
+    bounds = [lo for _d, lo, _done in segments[1:]] + [len(columns[0])]
+    jobs = [[d, assignment_of(d) if hi > lo else None, lo, done] for (d, lo, done), hi in zip(segments, bounds)]
+    return _assembled(worker, jobs, *columns), [(d, done) for d, _lo, done in segments]
+
+
+def _assembled(worker: str, segments: list, pos: list, status: list, output_hash: list, match: list,
+               started: list, ended: list, cpu: list, errors: dict, candidates: dict, walls: dict) -> OutcomeBatch:
+    """The batch of a recorder's rows: its per-unit columns, and per job segment ``[dispatch,
+    assignment, first row, units done]`` what the job determines (keys, constants, uids)."""
+    n = len(pos)
+    bounds = [s[2] for s in segments[1:]] + [n]
+    parts = [_segment(a, pos, lo, hi) for (_d, a, lo, _done), hi in zip(segments, bounds) if hi > lo]
+    if len(parts) == 1:
+        keys, consts, uids, _queued = parts[0]
+    else:  # several jobs in one batch (short jobs): join their columns
+        keys = tuple(list(chain.from_iterable(p[0][i] for p in parts)) for i in range(3))
+        consts = tuple(list(chain.from_iterable(p[1][i] for p in parts)) for i in range(4))
+        uids = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0, dtype=np.int64)
+    split, index, candidate = keys
+    task_id, chunk, attempt, stage = consts
+    if candidates:
+        candidate = list(candidate)
+        for row, c in candidates.items():
+            candidate[row] = c
+    error_type: list = [None] * n
+    error_message: list = [None] * n
+    for row, (etype, msg) in errors.items():
+        error_type[row], error_message[row] = etype, msg
+    started_a = np.array(started, dtype=np.float64)
+    ended_a = np.array(ended, dtype=np.float64)
+    wall = ended_a - started_a
+    for row, w in walls.items():
+        wall[row] = w
+    queued = np.concatenate([p[3] for p in parts]) if parts else np.zeros(0)
+    columns = {"task_id": task_id, "split": split, "index": index, "candidate": candidate,
+               "status": status, "output_hash": output_hash, "match": match,
+               "error_type": error_type, "error_message": error_message, "queued": queued,
+               "started": started_a, "ended": ended_a, "wall_s": wall,
+               "cpu_s": np.array(cpu, dtype=np.float64), "worker": [worker] * n, "chunk": chunk,
+               "attempt": attempt, "leaked_s": np.full(n, _NAN), "leaked": [False] * n, "stage": stage}
+    return OutcomeBatch({name: columns[name] for name in UNIT_COLUMNS}, uids)
+
+
+def _segment(a: Assignment, pos: list, lo: int, hi: int) -> tuple:
+    """The columns of rows ``lo:hi`` (one job) that the job determines: keys, constants,
+    uids and queue times, built with C-speed sequence operations."""
+    k = hi - lo
+    item = a.item
+    pos = pos[lo:hi]
+    first, last = pos[0], pos[-1]
+    if last - first == k - 1:  # consecutive units, one row each (the common case)
+        units = item.units[first:last + 1]
+        uids = item.uids[first:last + 1]
+        uids = np.arange(uids.start, uids.stop, dtype=np.int64) if isinstance(uids, range) \
+            else np.asarray(uids, dtype=np.int64)
+        chunks = list(item.chunks[first:last + 1]) if item.chunks else [item.chunk] * k
+    else:
+        units = [item.units[p] for p in pos]
+        uids = np.asarray(item.uids, dtype=np.int64)[pos] if item.uids else None
+        chunks = [item.chunk_of(p) for p in pos]
+    if uids is None or not len(uids):
+        uids = np.full(k, -1, dtype=np.int64)
+    return (tuple(zip(*units)), ([item.task_id] * k, chunks, [a.attempt] * k, [item.stage] * k),
+            uids, np.full(k, a.queued))
 
 
 def _nan(value: Optional[float]) -> float:

@@ -6,17 +6,18 @@ runner de-duplicates, counts and stores whole batches (docs/design.md, "Layers":
 per-unit :class:`Outcome` stays the vocabulary for the rare outcomes a backend makes itself (a
 killed or leaked unit) and for readers that want objects.
 
-A worker in another process sends its batch *sealed*: the columns already encoded as one JSON
-object (what the store appends), with the uids and the status counts the runner needs beside
-it. Encoding costs the worker what pickling would, and the parent then only reads bytes —
-on 2 cores the parent's CPU is taken from the workers', so it is the one to spare
-(docs/benchmarks.md, "Harness cost per unit").
+A Dask worker sends its batch *sealed*: the columns already encoded as one JSON object (what
+the store appends), with the uids and the status counts the runner needs beside it; the
+scheduler holds it as bytes. A process worker sends its rows as recorded instead and the
+parent makes the batch (perfkit/backends/unit.py, ``BatchRecorder.rows``): made in the worker,
+between units of a solver that owns its caches, a batch cost several times what it costs the
+parent (docs/benchmarks.md, "Session 16: a batch's cost in a worker whose caches the solver
+owns").
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
 from itertools import chain, compress
 from typing import Any, Iterable, Optional, Sequence
 
@@ -107,7 +108,8 @@ class OutcomeBatch:
     def status_counts(self) -> dict[str, int]:
         """Rows per status."""
         if self._counts is None:
-            self._counts = dict(Counter(self.columns["status"]))
+            status = self.columns["status"]
+            self._counts = {s: status.count(s) for s in dict.fromkeys(status)}  # all C, few statuses
         return self._counts
 
     @staticmethod
