@@ -7,6 +7,7 @@ a bare ``ProcessPoolExecutor.map``, the main job's wall, and how quickly a hung 
     python benchmarks/backends.py demo         # `perfkit compare experiments/default.toml`, timed
     python benchmarks/backends.py joins        # the main job with joined items of 1 and 4 planned items
     python benchmarks/backends.py unit-gaps    # perfkit's time between two ARC units, and its parts
+    python benchmarks/backends.py unit-classes # 0.47 ms units' CPU after a batch sent, preempted, or neither
     python benchmarks/backends.py thirdparty   # markdown-it-py units vs a chunked ProcessPoolExecutor
     python benchmarks/backends.py arcdsl       # arc-dsl's 400 programs on ARC tasks vs ProcessPoolExecutor.map
     python benchmarks/backends.py hangs        # p50/p99 stop latency over 50 hangs
@@ -688,10 +689,47 @@ def print_demo_bare(results: dict[str, list[dict]]) -> None:
         print(f"\n{label}, medians: " + "; ".join(f"{k} {statistics.median(v):.3f}" for k, v in fs.items()))
 
 
+#: ``unit-classes``: a gap before a unit over this (µs) is an event between units (a batch
+#: sent, or the parent on the worker's core); wall beyond CPU over PREEMPTED_US inside a unit is
+#: something else on its core meanwhile.
+GAP_US, PREEMPTED_US = 15.0, 10.0
+
+
+def measure_unit_classes(store: Path) -> dict:
+    """One sample-parallel run on the process backend (2 workers) of ``efficiency-steady``'s
+    ~0.47 ms units, each unit classed by what came just before it on its worker: a gap over
+    GAP_US ("after a gap"), wall beyond CPU over PREEMPTED_US inside it ("preempted"), neither
+    ("clean"). The units do identical work, so a class's CPU above the clean one's is what the
+    event cost the unit after it (caches refilled), beside the gap itself."""
+    cpu_ms, n_candidates, n_samples = EFFICIENCY_STEADY_SIZES[0]
+    run = perfkit_run(store, make_tasks(1, n_samples), "sample-parallel", "process", 2,
+                      {"candidates": n_candidates, "cpu_ms": cpu_ms})
+    u = run.units.sort_values(["worker", "started"])
+    gap_us = (u.started - u.groupby("worker").ended.shift()).to_numpy() * 1e6
+    cpu_us = u.cpu_s.to_numpy() * 1e6
+    inside_us = (u.wall_s - u.cpu_s).to_numpy() * 1e6
+    classes = {"after a gap": gap_us > GAP_US, "preempted": ~(gap_us > GAP_US) & (inside_us > PREEMPTED_US)}
+    classes["clean"] = ~(classes["after a gap"] | classes["preempted"])
+    return {"wall_s": float(run.summary.wall_s), "parent_cpu_s": float(run.summary.cpu_parent_s),
+            "classes": {name: {"units": int(mask.sum()), "cpu_us": float(np.median(cpu_us[mask])),
+                               "gap_us": float(np.nanmedian(gap_us[mask]))} for name, mask in classes.items()}}
+
+
+def print_unit_classes(results: dict[str, list[dict]]) -> None:
+    """The table of ``unit-classes``: per tree and round, each class's units, CPU and gap medians."""
+    print("| tree | round | wall s | parent CPU s | class | units | CPU µs, median | gap before µs, median |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, ms in results.items():
+        for i, m in enumerate(ms):
+            for name, c in m["classes"].items():
+                print(f"| {label} | {i + 1} | {m['wall_s']:.3f} | {m['parent_cpu_s']:.3f} | {name} | {c['units']} | "
+                      f"{c['cpu_us']:.1f} | {c['gap_us']:.1f} |")
+
+
 MEASURES = {"overhead": measure_overhead, "efficiency": measure_efficiency,
             "efficiency-steady": lambda store: measure_efficiency(store, EFFICIENCY_STEADY_SIZES), "demo": measure_demo,
             "demo-bare": measure_demo_bare,
-            "thirdparty": measure_thirdparty, "arcdsl": measure_arcdsl}
+            "thirdparty": measure_thirdparty, "arcdsl": measure_arcdsl, "unit-classes": measure_unit_classes}
 
 
 def measure(what: str, tree: Path, keep: Optional[Path] = None, round_: int = 0) -> dict:
@@ -767,7 +805,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=["overhead", "efficiency", "efficiency-steady", "demo", "demo-bare",
                                          "thirdparty", "arcdsl", "hangs", "store", "timeline", "joins", "unit-gaps",
-                                         "demo-limit", "wake-ups",
+                                         "demo-limit", "wake-ups", "unit-classes",
                                          "_measure"])
     parser.add_argument("inner", nargs="?", help=argparse.SUPPRESS)
     parser.add_argument("--against", type=Path, help="another checkout to measure in the same run (A/B interleaved)")
@@ -840,6 +878,8 @@ def main() -> None:
                           f"{row[best]:.3f} | {row['pool_map_s']:.3f} | **{row[best] / row['pool_map_s']:.3f}** |")
     elif args.what == "demo-bare":
         print_demo_bare(results)
+    elif args.what == "unit-classes":
+        print_unit_classes(results)
     elif args.what.startswith("efficiency"):
         print("| tree | unit CPU | units | strategy | wall s | ProcessPoolExecutor.map s | wall / map | efficiency |")
         print("|---|---|---|---|---|---|---|---|")
