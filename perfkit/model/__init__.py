@@ -5,7 +5,7 @@ Everything here is a dataclass, a constant or an exception; nothing runs work. E
 layer imports from here and never the other way round.
 """
 
-from perfkit.model.config import DEFAULT_STORE, RunConfig, TimeoutPolicy, is_path_segment
+from perfkit.model.config import DEFAULT_STORE, REFERENCE, RunConfig, TimeoutPolicy, is_path_segment
 from perfkit.model.errors import (
     ConfigError,
     DeadlineExceeded,
@@ -36,7 +36,7 @@ from perfkit.model.plan import (JOIN_LIMIT_ITEMS, Plan, UnitRef, WorkItem, auto_
                                 taper_joins, tapered)
 from perfkit.model.task import Sample, Split, Task, sample_label
 
-__all__ = ["DEFAULT_STORE", "ConfigError", "DeadlineExceeded", "FLOAT_COLUMNS", "JOIN_LIMIT_ITEMS", "Outcome",
+__all__ = ["DEFAULT_STORE", "REFERENCE", "ConfigError", "DeadlineExceeded", "FLOAT_COLUMNS", "JOIN_LIMIT_ITEMS", "Outcome",
            "OutcomeBatch", "PerfkitError", "Plan", "RAN_STATUSES", "RunConfig", "RunInterrupted", "RunLocked", "RunStopped",
            "SAMPLE_KEY", "STATUSES", "Sample", "SignalInterrupt", "Split", "StoreError", "Task", "TimeoutPolicy",
            "UNIT_COLUMNS", "UNIT_KEY", "UnitRef", "WHOLE_SAMPLE", "WorkItem", "as_grid", "auto_chunk_size",

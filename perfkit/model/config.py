@@ -16,6 +16,9 @@ from perfkit.model.errors import ConfigError
 
 #: The run store every verb uses unless told otherwise (relative to the working directory).
 DEFAULT_STORE = Path("reports/runs")
+#: The reference configuration every comparison runs and every prediction starts from:
+#: (strategy, backend, workers).
+REFERENCE = ("sequential", "inline", 1)
 
 
 @dataclass(frozen=True)

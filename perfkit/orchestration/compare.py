@@ -33,8 +33,8 @@ from typing import Optional, Sequence
 from perfkit.analysis.metrics.run import group_name
 from perfkit.analysis.runset import NOT_RUN, LeftOut
 from perfkit.backends import WarmBackends, stray_threads
-from perfkit.model import RunConfig, RunStopped, Task
-from perfkit.orchestration.experiment import REFERENCE, Experiment, plan_runs, plan_warmup
+from perfkit.model import REFERENCE, RunConfig, RunStopped, Task
+from perfkit.orchestration.experiment import Experiment, plan_runs, plan_warmup
 from perfkit.orchestration.reference import References
 from perfkit.runner import Observer, check_all, run
 from perfkit.solvers import REFERENCE_ATTR, solver_attribute

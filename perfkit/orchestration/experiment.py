@@ -35,10 +35,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from perfkit.model import ConfigError, PerfkitError, RunConfig, TimeoutPolicy
+from perfkit.model import REFERENCE, ConfigError, PerfkitError, RunConfig, TimeoutPolicy
 
-#: The reference configuration every comparison runs: (strategy, backend, workers).
-REFERENCE = ("sequential", "inline", 1)
 #: The reference runs at least this often, even with one repeat: one run cannot show how much
 #: the reference varies by itself (nondeterministic candidates, units near their timeout).
 MIN_REFERENCE_RUNS = 2

@@ -11,11 +11,10 @@ import pandas as pd
 
 from perfkit.analysis.metrics.bound import unit_work
 from perfkit.analysis.metrics.records import ran, summary_figure
+from perfkit.backends.unit import THREAD_CPU  # a run whose units' CPU is their calling thread's only
 from perfkit.store import Run
 
 
-#: A run whose units' CPU is their calling thread's only (:func:`unit_cpu_of`).
-THREAD_CPU = "thread"
 #: A thread run whose whole CPU is at least this many times its units' CPU computed elsewhere
 #: (:func:`missed_cpu`): perfkit's own share beside units of a millisecond is a few per cent
 #: (docs/benchmarks.md §9); numpy's two OpenBLAS threads made it 1.5×, gzip children 10×.

@@ -20,13 +20,12 @@ from perfkit.analysis.prediction.gil import Inflation
 from perfkit.analysis.prediction.model import RUNNER, BackendCosts, Execution, Machine, SimConfig
 from perfkit.analysis.prediction.simulator import SimResult, simulate
 from perfkit.analysis.prediction.workload import Workload, workload_of
-from perfkit.model import TimeoutPolicy
+from perfkit.model import REFERENCE, TimeoutPolicy
 from perfkit.store import Run
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-REFERENCE = ("sequential", "inline", 1)
 #: A curve's knee: the fewest workers that no larger count beats by more than this factor.
 KNEE_GAIN = 1.10
 #: A unit predicted to run this close to its timeout (wall / timeout) is at risk of timing out
