@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
+from perfkit.analysis.answers import NEW_TIMEOUT
 from perfkit.analysis.findings.finding import Finding
 from perfkit.analysis.findings.machine import busy_during, busy_runs, quiet_again
 from perfkit.analysis.statistics import interval_excludes
@@ -39,8 +40,11 @@ def recommendation(c: "Comparison") -> Optional[Finding]:
     if ok.empty:
         text = ("No strategy kept the sequential answers: fix the differences before tuning speed." if bad else
                 "Only sequential ran: nothing to recommend.")
-        busy = busy_runs(c, [f for f in c.figures if f.name in bad]) if bad else []
-        if busy:  # answers lost to timeouts beside other work may be that work's, not the strategy's
+        # answers lost to timeouts beside other work may be that work's, not the strategy's; a new
+        # error or a changed output is not, and a quiet machine would not bring it back
+        timed_out = {a.group for a in c.answers if not a.agrees and set(a.real["kind"]) <= {NEW_TIMEOUT}}
+        busy = busy_runs(c, [f for f in c.figures if f.name in timed_out])
+        if busy:
             text += (f" The runs that changed them were measured on a busy machine ({busy_during(busy, 'them')}): "
                      f"{quiet_again(busy, 'compare again')} before changing the solver.")
         return Finding("recommendation", "recommendation", "", text, excluded)
