@@ -294,6 +294,7 @@ def boundary_units(c: "Comparison") -> list[Finding]:
     if flipped.empty:
         return []
     n_strategy = sum(len(g) for g in flipped_under.values())
+    one = len(flipped) == 1
     ev = []
     for key, row in flipped.sort_values("wall_max_s", ascending=False).head(EVIDENCE_ROWS).iterrows():
         task_id, split, index, cand = key
@@ -303,12 +304,12 @@ def boundary_units(c: "Comparison") -> list[Finding]:
                   + (f"; flipped under {', '.join(under)}" if under else ""))
     return [Finding(
         "boundary-units", "warning", "",
-        f"{len(flipped)} units sit at their {v.timeout_s:g} s limit and flip between finishing (ok or error) and "
-        f"timing out: "
+        f"{count(len(flipped), 'unit')} {'sits at its' if one else 'sit at their'} {v.timeout_s:g} s limit and "
+        f"{'flips' if one else 'flip'} between finishing (ok or error) and timing out: "
         f"{int(flipped['flipped'].sum())} flipped between the {v.runs} sequential runs themselves and {n_strategy} "
         f"times under the strategies. These are boundary flips (a unit whose sequential time reaches "
         f"{BOUNDARY_SHARE:.0%} of the timeout, or that flips between sequential runs), not lost answers: the "
-        f"slowest of them took {duration(flipped['wall_max_s'].max())} under sequential, so a timeout with room above "
+        f"{'unit' if one else 'slowest of them'} took {duration(flipped['wall_max_s'].max())} under sequential, so a timeout with room above "
         f"that, or cheaper units, would keep their answers stable.", tuple(ev))]
 
 
