@@ -38,3 +38,16 @@ def test_new_errors_beside_other_work_are_not_sent_to_a_quiet_machine():
         return df
 
     assert "compare again on a quiet one" in _beside_other_work(lost).recommendation.sentence
+
+
+@pytest.mark.slow
+def test_differences_all_of_one_candidate_name_it():
+    # "16 new errors (colour/demo[0]×1, colour/demo[1]×1, … 12 more samples)": every one was
+    # parallel_processes, which the sentence never named
+    def errors(df):
+        df.loc[df["candidate"].eq("c005"), ["status", "output_hash", "match"]] = ["error", None, None]
+        return df
+
+    run = make_run(clean_parallel().units.to_dict("records"), "sample-parallel", "process", 2, edit=errors)
+    sentence = analyse([reference_run(), run]).answers[0].sentence()
+    assert "6 new errors, all of c005 (demo[0]×1, demo[1]×1, demo[2]×1, demo[3]×1, … 2 more samples)" in sentence, sentence

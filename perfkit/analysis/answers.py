@@ -402,7 +402,11 @@ def _kind_phrase(kind: str, n: int, table: pd.DataFrame, named: bool, repeats: i
     several ``repeats``, the repeats each sample's differences were seen in (unless all), and a new
     nondeterministic output by its unit (``t1/demo[1] c003 in repeat 2 of 2``)."""
     by_unit = kind in (NEW_NONDETERMINISM, VARIES_ACROSS_REPEATS)
-    return f"{count_phrase(kind, n)} ({_where(table[table['kind'] == kind], named, repeats, by_unit=by_unit)})"
+    rows = table[table["kind"] == kind]
+    # samples alone hide that one candidate made them all (python-constraint2's 16 new errors
+    # were one solver's, on every sample)
+    (one,) = set(rows["candidate"]) if n > 1 and not by_unit and rows["candidate"].nunique() == 1 else (None,)
+    return f"{count_phrase(kind, n)}{f', all of {one}' if one else ''} ({_where(rows, named, repeats, by_unit=by_unit)})"
 
 
 def _where(df: pd.DataFrame, named: bool, repeats: int = 1, by_unit: bool = False, limit: int = 4) -> str:
