@@ -42,15 +42,15 @@ Run it as docs/benchmarks.md, "Session 16: python-constraint2", does::
 
 from __future__ import annotations
 
-import argparse
-import json
 import random
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 from constraint import (BacktrackingSolver, MinConflictsSolver, OptimizedBacktrackingSolver,
                         ParallelSolver, Problem, RecursiveBacktrackingSolver)
+
+# a sibling module: benchmarks/ is on sys.path when a workload runs as a script or a solver
+import task_files
 
 #: Queens of ``queens`` by the size digit; of ``place`` likewise; nodes of ``colour``.
 QUEENS = (5, 6, 7, 8, 9, 10)
@@ -164,21 +164,5 @@ def task_json(question: str) -> dict:
     return {"train": samples[:DEMO], "test": samples[DEMO:]}
 
 
-def write_tasks(folder: Path) -> list[Path]:
-    """Write one task file per question into ``folder``: ``<question>.json``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / f"{question}.json" for question in QUESTIONS]
-    for path in paths:
-        path.write_text(json.dumps(task_json(path.stem)))
-    return paths
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["tasks"], help="tasks: write the task files into FOLDER")
-    parser.add_argument("folder", type=Path)
-    print("\n".join(str(path) for path in write_tasks(parser.parse_args().folder)))
-
-
 if __name__ == "__main__":
-    main()
+    task_files.main(__doc__.splitlines()[0], QUESTIONS, task_json)

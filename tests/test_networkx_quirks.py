@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import random
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,8 @@ def test_units_lost_near_half_their_limit_are_not_called_far_from_it():
 def _workload():
     """benchmarks/networkx_work.py, imported from the repository (benchmarks/ is no package)."""
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "networkx_work.py"
+    if str(path.parent) not in sys.path:  # its sibling task_files, as when it runs as a script
+        sys.path.insert(0, str(path.parent))
     spec = importlib.util.spec_from_file_location("networkx_work", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
