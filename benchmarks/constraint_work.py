@@ -20,13 +20,12 @@ process pool of its own per unit, one worker per core), ``min_conflicts`` (MinCo
 Its quirks, nobody's design:
 
 - counting keeps every solution (a list of dicts): ``colour`` on 17 nodes holds ~10⁵ solutions,
-  a memory spike of tens of MB in one unit, while ``iter`` counts them in constant memory;
-- ``backtracking_nofc`` and ``recursive`` grow fastest: a few candidates take most of the time,
-  and at a 1 s timeout the largest samples sit near the limit;
+  ~35 MB more resident memory (31 → 67 MB), while ``iter`` counts them in constant memory;
+- ``backtracking_nofc`` and ``optimized`` cannot place 20 queens or more within 1 s: two
+  candidates take ~70 % of the time, timing out on 11 units, one more at ~0.5 s;
 - ``min_conflicts`` draws from the process's unseeded ``random``: on ``place`` it finds a
   placement or gives up within its steps differently in every interpreter; on the counting
-  questions it finds at most one solution (a wrong count by design), and raises
-  NotImplementedError for nothing;
+  questions it finds at most one solution (a wrong count by design);
 - ``parallel_processes`` starts a process pool inside a unit: its CPU runs in child processes,
   and inside a daemonic worker it cannot start at all; ``parallel_threads`` runs its CPU on
   threads of its own;
