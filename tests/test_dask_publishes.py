@@ -9,7 +9,7 @@ import pickle
 
 from perfkit.backends.base import Assignment
 from perfkit.backends.dask import DaskBackend, _Pending
-from perfkit.backends.unit import BatchRecorder, rows_batch
+from perfkit.backends.unit import BatchRecorder
 from perfkit.model import WorkItem
 
 UNITS = tuple(("demo", 0, f"c{i:03d}") for i in range(6))
@@ -55,37 +55,3 @@ def test_units_after_a_gap_are_not_taken():
     rerun, rest = a.after_loss(ran=4, in_flight=4, accounted=UNITS[:p.received])
     assert rerun.item.units == UNITS[2:4] and rerun.attempt == 2
     assert rest.item.units == UNITS[5:] and rest.attempt == 1
-
-
-def test_a_process_workers_rows_make_the_batch_its_recorder_would_take():
-    """A process worker sends its rows as recorded (``BatchRecorder.rows``) and the parent
-    makes the batch from the jobs it handed out (``rows_batch``): the same encoding, uids,
-    status counts and progress as ``take`` in the worker, across two jobs in one batch, an
-    error, a skipped unit and a job continuing after the send."""
-    a = _assignment()
-    b = Assignment(WorkItem(2, "t1", UNITS[:3], uids=range(200, 203), chunks=(7, 7, 8)), queued=2.5, timeout_s=1.0)
-    recorders = [BatchRecorder("pid-1"), BatchRecorder("pid-1")]
-    for rec in recorders:
-        rec.open(1, a, 4)
-        rec.add(4, "ok", 1.0, 1.5, 0.4, "h4", True)
-        rec.add(5, "error", 1.5, 1.7, 0.2, error=("ValueError", "bad"))
-        rec.open(2, b)
-        rec.add(0, "skipped", float("nan"), float("nan"), float("nan"), error=(None, "budget"))
-        rec.add(1, "ok", 2.0, 2.2, 0.2, "h1", False)
-    taken, progress = recorders[0].take()
-    rows = pickle.loads(pickle.dumps(recorders[1].rows()))
-    made, made_progress = rows_batch(rows, {1: a, 2: b}.__getitem__)
-    assert made.encode() == taken.encode() and list(made.uids) == list(taken.uids) == [104, 105, 200, 201]
-    assert made.status_counts() == taken.status_counts() == {"ok": 2, "error": 1, "skipped": 1}
-    assert made_progress == progress
-    for rec in recorders:  # job 2 goes on: its next rows start a segment of their own
-        rec.add(2, "ok", 3.0, 3.1, 0.1, "h2", False)
-    taken, _ = recorders[0].take()
-    made, _ = rows_batch(recorders[1].rows(), {2: b}.__getitem__)
-    assert made.encode() == taken.encode() and list(made.uids) == [202]
-    for rec in recorders:  # job 2 ended with the last send; its empty segment needs no job
-        rec.open(3, a, 0)
-        rec.add(0, "ok", 4.0, 4.1, 0.1, "h0", False)
-    taken, progress = recorders[0].take()
-    made, made_progress = rows_batch(recorders[1].rows(), {3: a}.__getitem__)
-    assert made.encode() == taken.encode() and list(made.uids) == [100] and made_progress == progress

@@ -1,14 +1,19 @@
-"""The process backend's pipe framing: the parent reads what a worker writes, whole messages
-only, whichever way they were written and however the bytes arrive."""
+"""The process backend's messages: the parent reads what a worker writes, whole messages only,
+whichever way they were written and however the bytes arrive; and it makes from a worker's
+rows the very batch the worker's recorder would have taken."""
 
 from __future__ import annotations
 
+import pickle
 import socket
 from multiprocessing.connection import Connection
 
 import pytest
 
+from perfkit.backends.base import Assignment
 from perfkit.backends.process import _Post, read_messages
+from perfkit.backends.unit import BatchRecorder, rows_batch
+from perfkit.model import WorkItem
 
 
 SCRATCH = bytearray(1 << 12)  # smaller than a message: a message arrives over several reads
@@ -129,3 +134,40 @@ def test_a_write_cut_short_by_signals_is_finished_whole():
     assert got == [msg] * 5
     for s in (parent, child, post.sock):
         s.close()
+
+
+UNITS = tuple(("demo", 0, f"c{i:03d}") for i in range(6))
+
+
+def test_a_process_workers_rows_make_the_batch_its_recorder_would_take():
+    """A process worker sends its rows as recorded (``BatchRecorder.rows``) and the parent
+    makes the batch from the jobs it handed out (``rows_batch``): the same encoding, uids,
+    status counts and progress as ``take`` in the worker, across two jobs in one batch, an
+    error, a skipped unit and a job continuing after the send."""
+    a = Assignment(WorkItem(1, "t1", UNITS, uids=range(100, 106)), queued=0.0, timeout_s=1.0)
+    b = Assignment(WorkItem(2, "t1", UNITS[:3], uids=range(200, 203), chunks=(7, 7, 8)), queued=2.5, timeout_s=1.0)
+    recorders = [BatchRecorder("pid-1"), BatchRecorder("pid-1")]
+    for rec in recorders:
+        rec.open(1, a, 4)
+        rec.add(4, "ok", 1.0, 1.5, 0.4, "h4", True)
+        rec.add(5, "error", 1.5, 1.7, 0.2, error=("ValueError", "bad"))
+        rec.open(2, b)
+        rec.add(0, "skipped", float("nan"), float("nan"), float("nan"), error=(None, "budget"))
+        rec.add(1, "ok", 2.0, 2.2, 0.2, "h1", False)
+    taken, progress = recorders[0].take()
+    rows = pickle.loads(pickle.dumps(recorders[1].rows()))
+    made, made_progress = rows_batch(rows, {1: a, 2: b}.__getitem__)
+    assert made.encode() == taken.encode() and list(made.uids) == list(taken.uids) == [104, 105, 200, 201]
+    assert made.status_counts() == taken.status_counts() == {"ok": 2, "error": 1, "skipped": 1}
+    assert made_progress == progress
+    for rec in recorders:  # job 2 goes on: its next rows start a segment of their own
+        rec.add(2, "ok", 3.0, 3.1, 0.1, "h2", False)
+    taken, _ = recorders[0].take()
+    made, _ = rows_batch(recorders[1].rows(), {2: b}.__getitem__)
+    assert made.encode() == taken.encode() and list(made.uids) == [202]
+    for rec in recorders:  # job 2 ended with the last send; its empty segment needs no job
+        rec.open(3, a, 0)
+        rec.add(0, "ok", 4.0, 4.1, 0.1, "h0", False)
+    taken, progress = recorders[0].take()
+    made, made_progress = rows_batch(recorders[1].rows(), {3: a}.__getitem__)
+    assert made.encode() == taken.encode() and list(made.uids) == [100] and made_progress == progress
