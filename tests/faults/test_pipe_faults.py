@@ -17,10 +17,12 @@ HOLD = {"flush_interval_s": 3600.0, "flush_units": 10**6}  # a worker sends its 
 
 @pytest.mark.slow
 def test_a_worker_killed_while_writing_a_batch_larger_than_the_read_buffer_reruns_it_whole(tmp_path):
-    """One item of 5 000 units: its batch (megabytes, several times the parent's read buffer)
-    is written half-way, then the worker dies. The parent never unpickles the torn frame, sees
-    the death, and the replacement runs every unit again as attempt 2: one outcome each."""
-    n = 5_000
+    """One item of 20 000 units: its rows (about a megabyte, several times the parent's read
+    buffer) are written half-way, then the worker dies. The parent never unpickles the torn
+    frame, sees the death, and the replacement runs every unit again as attempt 2: one outcome
+    each."""
+    # a worker sends its rows pickled, ~52 bytes a unit: 5 000 units' torn half fit in one read
+    n = 20_000
     config = RunConfig(solver="plugins.faulty_solvers:TearsItsMessage", tasks="synthetic:1x1+0",
                        strategy="sample-parallel", backend="process", workers=1, timeout=TimeoutPolicy(30.0),
                        backend_options=HOLD,
