@@ -85,3 +85,22 @@ def test_a_warm_pool_labels_every_row_with_its_own_runs_job_after_a_loss(tmp_pat
     assert (u.drop(("a", "demo", 0, "c005")).status == "ok").all()
     assert (u.drop([("a", "demo", 0, c) for c in ("c003", "c004")]).attempt == 1).all()
     assert (runs[1].units.status == "ok").all() and (runs[1].units.attempt == 1).all()
+
+
+@pytest.mark.slow  # two worker deaths: over 0.2 s
+def test_an_opaque_solvers_rerun_sends_each_sample_as_it_ends(tmp_path):
+    """A re-run after a lost worker sends each outcome as it ends, sample-level units too: the
+    item (the task: demo[0..2], test[0]) sends at its end; its worker dies in demo[2], so
+    demo[0] and demo[1] run again as attempt 2, and that re-run's worker dies in demo[1]. demo[0]
+    was sent before: it stays at attempt 2 instead of being charged demo[1]'s death."""
+    config = RunConfig(solver="plugins.faulty_solvers:OpaqueDiesOnStart", tasks="x", strategy="sequential",
+                       backend="process", workers=1, timeout=TimeoutPolicy(30.0), backend_options=AT_JOB_END,
+                       solver_options={"script": "demo[2]#1,demo[1]#2", "log": str(tmp_path / "starts.log")})
+    u = runner.run(config, tmp_path, tasks=[make_task("o", n_demo=3, n_test=1)]).units
+    assert len(u) == 4 * 3 and not u.duplicated(KEY).any()
+    got = u.groupby(["split", "index"]).agg(status=("status", "first"), attempt=("attempt", "max"),
+                                             rows=("candidate", "nunique")).to_dict("index")
+    assert got == {("demo", 0): {"status": "ok", "attempt": 2, "rows": 3},
+                   ("demo", 1): {"status": "crashed", "attempt": 2, "rows": 3},
+                   ("demo", 2): {"status": "crashed", "attempt": 1, "rows": 3},
+                   ("test", 0): {"status": "ok", "attempt": 1, "rows": 3}}

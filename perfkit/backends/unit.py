@@ -407,9 +407,7 @@ def run_job(solver: Any, task: Task, dispatch: int, a: Assignment, rec: BatchRec
     # backend (docs/benchmarks.md), so nothing in it looks anything up twice
     (segment, add_pos, add_started, add_ended, add_cpu, add_hash, add_match, add_status, errors, row,
      flush_at) = rec.columns()
-    # a re-run after a lost worker sends each outcome as it ends: the unit that kills its
-    # worker is then the only one to run again, and the others are not charged its attempts
-    flush_units = rec.flush_units if a.attempt == 1 else 1
+    flush_units = _flush_units(rec, a)
     for pos, (split, index, candidate) in enumerate(a.item.units):
         if index != last[1] or split != last[0]:
             last = (split, index)
@@ -501,11 +499,19 @@ def run_job(solver: Any, task: Task, dispatch: int, a: Assignment, rec: BatchRec
              flush_at) = rec.columns()
 
 
+def _flush_units(rec: BatchRecorder, a: Assignment) -> int:
+    """How many rows of assignment ``a`` the worker holds before it sends them: a re-run after
+    a lost worker sends each outcome as it ends, so that the unit that kills its worker is then
+    the only one to run again and the others are not charged its attempts."""
+    return rec.flush_units if a.attempt == 1 else 1
+
+
 def _run_sample_level(solver: Any, task: Task, a: Assignment, rec: BatchRecorder, watch: Watch,
                       cpu: str = THREAD_CPU, beside: tuple[int, ...] = ()) -> Iterator[None]:
     """The units of an opaque solver: each is a whole sample and yields one row per candidate
     (heavy units, so this path builds Outcome objects)."""
     segment = rec.segments[-1]
+    flush_units = _flush_units(rec, a)
     cpu_clock = cpu_clock_of(cpu, beside)
     for pos, (split, index, _whole) in enumerate(a.item.units):
         sample = task.sample(split, index)
@@ -515,7 +521,7 @@ def _run_sample_level(solver: Any, task: Task, a: Assignment, rec: BatchRecorder
             if reason is not None:
                 rec.add(pos, "skipped", _NAN, _NAN, _NAN, error=(None, reason))
                 segment[3] = pos + 1
-                if rec.due(now):
+                if len(rec) >= flush_units or rec.due(now):
                     yield
                     segment = rec.segments[-1]
                 continue
@@ -562,7 +568,7 @@ def _run_sample_level(solver: Any, task: Task, a: Assignment, rec: BatchRecorder
         for o in outs:
             rec.add_outcome(pos, o)
         segment[3] = pos + 1
-        if rec.due(ended):
+        if len(rec) >= flush_units or rec.due(ended):
             yield
             segment = rec.segments[-1]
 

@@ -304,3 +304,29 @@ def _tear_next_message(flag: str) -> None:
         send(post, msg)
 
     process._Post.__call__ = torn
+
+
+class OpaqueDiesOnStart:
+    """An opaque solver (``solve_sample``; candidates ``p0``..``p{n-1}`` declared) whose worker
+    ends at once (``os._exit``) on the K-th start of a sample, for every ``SAMPLE#K`` of
+    ``script`` (comma-separated, e.g. ``demo[2]#1,demo[1]#2``); starts are counted in ``log``,
+    which every worker appends to, so a test sets deaths by event, not by timing."""
+
+    def __init__(self, n: int = 3, script: str = "", log: str = ""):
+        self.n, self.log = n, log
+        self.deaths = {tuple(r.strip().split("#")) for r in script.split(",") if r.strip()}
+
+    def candidates(self, task):
+        return [f"p{i}" for i in range(self.n)]
+
+    def solve_sample(self, task, sample, deadline):
+        fd = os.open(self.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, f"{task.id}/{sample.key}\n".encode())
+        finally:
+            os.close(fd)
+        with open(self.log) as f:
+            starts = sum(1 for line in f if line.strip() == f"{task.id}/{sample.key}")
+        if (sample.key, str(starts)) in self.deaths:
+            os._exit(75)
+        return {c: np.rot90(sample.input, i) for i, c in enumerate(self.candidates(task))}
