@@ -136,6 +136,8 @@ def test_ctrl_c_while_the_command_begins_is_the_same_line_and_status_130(tmp_pat
     script = tmp_path / "perfkit_interrupted_in_begin.py"
     script.write_text(
         "import signal, sys\n"
+        # a terminal's Ctrl-C: pytest-xdist's workers start their children with SIGINT ignored
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from perfkit.runner import command\n"
         f"owner, name = (command.Meter, 'since_process_start') if {where!r} != 'become_subreaper' "
         "else (command, 'become_subreaper')\n"

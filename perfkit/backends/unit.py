@@ -261,8 +261,8 @@ class BatchRecorder:
         return batch, [(s[0], s[3]) for s in segments]
 
     def rows(self) -> tuple:
-        """The rows recorded so far as they were appended (builtins only, no batch made), for a
-        worker in another process to send; the parent makes the batch with :func:`rows_batch`,
+        """The rows recorded so far as they were appended (lists, dicts and the numbers as
+        ``array`` buffers; no batch made), for a worker in another process to send; the parent makes the batch with :func:`rows_batch`,
         since it holds every job's assignment by dispatch number. Then the recorder starts
         empty, as after :meth:`take`.
 
@@ -299,8 +299,8 @@ def rows_batch(rows: tuple, assignment_of: Callable[[int], Assignment]) -> tuple
     worker, segments, *columns = rows
     # a segment without rows (a finished job's, carried over by the last send) names a job
     # the parent may have closed: only a segment with rows needs its assignment
-    bounds = [lo for _d, lo, _done in segments[1:]] + [len(columns[0])]
-    jobs = [[d, assignment_of(d) if hi > lo else None, lo, done] for (d, lo, done), hi in zip(segments, bounds)]
+    ends = _segment_ends([lo for _d, lo, _done in segments], len(columns[0]))
+    jobs = [[d, assignment_of(d) if hi > lo else None, lo, done] for (d, lo, done), hi in zip(segments, ends)]
     return _assembled(worker, jobs, *columns), [(d, done) for d, _lo, done in segments]
 
 
@@ -309,8 +309,8 @@ def _assembled(worker: str, segments: list, pos: list, status: list, output_hash
     """The batch of a recorder's rows: its per-unit columns, and per job segment ``[dispatch,
     assignment, first row, units done]`` what the job determines (keys, constants, uids)."""
     n = len(pos)
-    bounds = [s[2] for s in segments[1:]] + [n]
-    parts = [_segment(a, pos, lo, hi) for (_d, a, lo, _done), hi in zip(segments, bounds) if hi > lo]
+    ends = _segment_ends([s[2] for s in segments], n)
+    parts = [_segment(a, pos, lo, hi) for (_d, a, lo, _done), hi in zip(segments, ends) if hi > lo]
     if len(parts) == 1:
         keys, consts, uids, _queued = parts[0]
     else:  # several jobs in one batch (short jobs): join their columns
@@ -340,6 +340,11 @@ def _assembled(worker: str, segments: list, pos: list, status: list, output_hash
                "cpu_s": np.array(cpu, dtype=np.float64), "worker": [worker] * n, "chunk": chunk,
                "attempt": attempt, "leaked_s": np.full(n, _NAN), "leaked": [False] * n, "stage": stage}
     return OutcomeBatch({name: columns[name] for name in UNIT_COLUMNS}, uids)
+
+
+def _segment_ends(firsts: list[int], n: int) -> list[int]:
+    """Where each job segment's rows end, given where each begins and the batch's ``n`` rows."""
+    return firsts[1:] + [n]
 
 
 def _segment(a: Assignment, pos: list, lo: int, hi: int) -> tuple:
