@@ -19,6 +19,9 @@ from perfkit.runner import run
 from perfkit.store.baseline import Repeat, Side
 
 SPINNER = "plugins.stateful_solvers:Spinner"
+#: Longer than any run beside it can take, loaded or not: a test stops its spinners itself
+#: (``_wait_for_strays``) once it has seen what it needs, so no clock decides what ran beside what.
+SPIN_S = 120.0
 
 
 def _config(backend: str, strategy: str, timeout_s: float, **options) -> RunConfig:
@@ -27,23 +30,27 @@ def _config(backend: str, strategy: str, timeout_s: float, **options) -> RunConf
 
 
 def _wait_for_strays(at_most: int, limit_s: float = 30.0) -> None:
-    """Until this test's spinning threads have ended (threads other tests of this process left
-    running may stay: the thread backend's hang tests leave some)."""
+    """Stop this test's spinning threads and wait until they have ended (threads other tests of
+    this process left running may stay: the thread backend's hang tests leave some)."""
+    from plugins.stateful_solvers import STOP_SPINNING
+
+    STOP_SPINNING.set()
     end = time.monotonic() + limit_s
     while stray_threads()[0] > at_most and time.monotonic() < end:
         time.sleep(0.05)
+    STOP_SPINNING.clear()
 
 
 @pytest.mark.slow
 def test_a_thread_left_running_by_an_earlier_run_is_other_work_not_the_next_runs_cpu(tmp_path):
     # a thread run whose `spin` unit runs past its deadline leaves its thread spinning; the
-    # next run of the same process (the runs of `perfkit compare`) runs beside it. 4 s: the first
-    # run returns after ~1 s and the second starts with the spinner holding the GIL against it;
-    # with 2 s the spinner had often ended before the second run's window opened
+    # next run of the same process (the runs of `perfkit compare`) runs beside it. The spinner
+    # spins until the test stops it (SPIN_S): with 4 s it had sometimes ended, on a slow machine,
+    # before the next run's window opened (a compare's repeat 1 saw no stray thread)
     task = make_task("t1", n_demo=1, n_test=0)
     before = stray_threads()[0]
     try:
-        first = run(_config("thread", "candidate-parallel", 0.05, spin_s=4.0, n=1), tmp_path, tasks=[task])
+        first = run(_config("thread", "candidate-parallel", 0.05, spin_s=SPIN_S, n=1), tmp_path, tasks=[task])
         assert first.units.set_index("candidate").loc["spin", "leaked"]
         assert first.summary.stray_threads <= before  # its own leaked thread is its own work
         second = run(_config("inline", "sequential", 5.0, spin_s=0.0, n=6, sleep_s=0.1), tmp_path, tasks=[task])
@@ -66,7 +73,7 @@ def test_a_compare_names_the_runs_that_ran_beside_threads_an_earlier_thread_run_
     try:
         result = compare(Experiment(name="strays", solver=SPINNER, strategies=("sequential", "candidate-parallel"),
                                     backends=("thread",), workers=(1,), repeats=2, timeout=0.05,
-                                    solver_options={"spin_s": 4.0, "n": 2}),
+                                    solver_options={"spin_s": SPIN_S, "n": 2}),
                          out=tmp_path / "rep", store=tmp_path / "runs", task_list=[make_task("t1", 1, 0)])
     finally:
         _wait_for_strays(before)

@@ -228,6 +228,11 @@ def carried_units(c: "Comparison", levels: dict[str, list[float]], only: Optiona
     groups = [figs for group, figs in c.by_group().items()  # one run cannot tell state from a burst of other work
               if group != ref_group and len(figs) >= 2 and only in (None, group) and not thread_cpu_only(c, figs)]
     out: dict[object, list] = {True: [], False: [], AFTER_STOP: []}
+    # a nondeterministic candidate's work varies with its own draws (python-constraint2's
+    # min_conflicts: 30 ms when it gives up, ~1 ms when it finds an answer): what its units cost
+    # under a strategy says nothing of what ran before them
+    drawn = set(c.variability.candidates()) if c.variability is not None else set()
+    task_at, candidate_at = KEY.index("task_id"), KEY.index("candidate")
     for figs in groups:
         tables = [shared_figure(("carried", id(run)), lambda: _around(_beside(run, f.timeout_s, _fresh(
             run, unit_costs(c, run))))) for f in figs for run in (c.run_of(f),)]
@@ -235,7 +240,8 @@ def carried_units(c: "Comparison", levels: dict[str, list[float]], only: Optiona
         for dearer in (True, False):
             # dearer beside a given-up thread: what ran beside it, not before it (cold-state says so)
             hits = [t[_stands_out(t, dearer) & ~(dearer & t["beside"])] for t in tables]
-            keys = set.intersection(*(set(h[KEY].itertuples(index=False, name=None)) for h in hits))
+            keys = {k for k in set.intersection(*(set(h[KEY].itertuples(index=False, name=None)) for h in hits))
+                    if (k[task_at], k[candidate_at]) not in drawn}
             rows = [h.set_index(KEY) for h in hits] if keys else []
             for key in sorted(keys):
                 mine = [r.loc[key] for r in rows]
