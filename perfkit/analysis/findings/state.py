@@ -230,9 +230,10 @@ def carried_units(c: "Comparison", levels: dict[str, list[float]], only: Optiona
     out: dict[object, list] = {True: [], False: [], AFTER_STOP: []}
     # a nondeterministic candidate's work varies with its own draws (python-constraint2's
     # min_conflicts: 30 ms when it gives up, ~1 ms when it finds an answer): what its units cost
-    # under a strategy says nothing of what ran before them
-    drawn = set(c.variability.candidates()) if c.variability is not None else set()
-    task_at, candidate_at = KEY.index("task_id"), KEY.index("candidate")
+    # under a strategy says nothing of what ran before them. Its code draws in every task, also
+    # where its answer happens to stay the same (min_conflicts' yes or no on "place")
+    drawn = {candidate for _task, candidate in c.variability.candidates()} if c.variability is not None else set()
+    candidate_at = KEY.index("candidate")
     for figs in groups:
         tables = [shared_figure(("carried", id(run)), lambda: _around(_beside(run, f.timeout_s, _fresh(
             run, unit_costs(c, run))))) for f in figs for run in (c.run_of(f),)]
@@ -241,7 +242,7 @@ def carried_units(c: "Comparison", levels: dict[str, list[float]], only: Optiona
             # dearer beside a given-up thread: what ran beside it, not before it (cold-state says so)
             hits = [t[_stands_out(t, dearer) & ~(dearer & t["beside"])] for t in tables]
             keys = {k for k in set.intersection(*(set(h[KEY].itertuples(index=False, name=None)) for h in hits))
-                    if (k[task_at], k[candidate_at]) not in drawn}
+                    if k[candidate_at] not in drawn}
             rows = [h.set_index(KEY) for h in hits] if keys else []
             for key in sorted(keys):
                 mine = [r.loc[key] for r in rows]
