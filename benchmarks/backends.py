@@ -8,6 +8,7 @@ a bare ``ProcessPoolExecutor.map``, the main job's wall, and how quickly a hung 
     python benchmarks/backends.py joins        # the main job with joined items of 1 and 4 planned items
     python benchmarks/backends.py unit-gaps    # perfkit's time between two ARC units, and its parts
     python benchmarks/backends.py unit-classes # 0.47 ms units' CPU after a batch sent, preempted, or neither
+    python benchmarks/backends.py main-units   # the main job's units' CPU against two references, by class
     python benchmarks/backends.py thirdparty   # markdown-it-py units vs a chunked ProcessPoolExecutor
     python benchmarks/backends.py arcdsl       # arc-dsl's 400 programs on ARC tasks vs ProcessPoolExecutor.map
     python benchmarks/backends.py hangs        # p50/p99 stop latency over 50 hangs
@@ -715,6 +716,51 @@ def measure_unit_classes(store: Path) -> dict:
                                "gap_us": float(np.nanmedian(gap_us[mask]))} for name, mask in classes.items()}}
 
 
+def measure_main_units(store: Path) -> dict:
+    """The main job's lost efficiency, inside one run: candidate-parallel (process ×2) between
+    two sequential inline references, each unit's CPU against the mean of its two reference
+    readings (the machine's speed drifts between runs; the bracket shows by how much), the units
+    classed as in ``unit-classes`` (after a gap over GAP_US on their worker: the first unit of
+    an item, or after a batch sent; "clean" otherwise), and candidates() against its reference."""
+    import pandas as pd
+    from perfkit.tasks import load_tasks
+    tasks = load_tasks("default")
+    config = dict(solver="arc", tasks="default", timeout=TimeoutPolicy(1.0))
+    sequential = RunConfig(strategy="sequential", backend="inline", workers=1, **config)
+    ref1 = runner.run(sequential, store, tasks=tasks)
+    run = runner.run(RunConfig(strategy="candidate-parallel", backend="process", workers=2, **config), store,
+                     tasks=tasks)
+    ref2 = runner.run(sequential, store, tasks=tasks)
+    key = ["task_id", "split", "index", "candidate"]
+    u = run.units.sort_values(["worker", "started"])
+    gap_us = ((u.started - u.groupby("worker").ended.shift()) * 1e6).to_numpy()
+    at = pd.MultiIndex.from_frame(u[key])
+    ref_cpu = ((ref1.units.set_index(key).cpu_s + ref2.units.set_index(key).cpu_s) / 2).reindex(at).to_numpy()
+    cpu = u.cpu_s.to_numpy()
+    after = gap_us > GAP_US
+    gen = [float(r.summary.generate_cpu_s) for r in (ref1, run, ref2)]
+    return {"bracket": float(ref2.units.cpu_s.sum() / ref1.units.cpu_s.sum()),
+            "generation": gen[1] / ((gen[0] + gen[2]) / 2), "generation_s": gen[1],
+            "classes": {name: {"units": int(m.sum()), "cpu_s": float(cpu[m].sum()),
+                               "reference_s": float(np.nansum(ref_cpu[m])),
+                               "median_ratio": float(np.nanmedian(cpu[m] / ref_cpu[m]))}
+                        for name, m in (("after a gap", after), ("clean", ~after))}}
+
+
+def print_main_units(results: dict[str, list[dict]]) -> None:
+    """The table of ``main-units``: per round, each class's units, CPU against the reference
+    (sum and median unit ratio), and candidates()'s CPU against its reference."""
+    print("| tree | round | references' drift | class | units | CPU s | reference s | ratio of sums | "
+          "median unit ratio | candidates() CPU s | its ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for label, ms in results.items():
+        for i, m in enumerate(ms):
+            for name, c in m["classes"].items():
+                print(f"| {label} | {i + 1} | {m['bracket']:.3f} | {name} | {c['units']} | {c['cpu_s']:.3f} | "
+                      f"{c['reference_s']:.3f} | {c['cpu_s'] / c['reference_s']:.3f} | {c['median_ratio']:.3f} | "
+                      f"{m['generation_s']:.3f} | {m['generation']:.3f} |")
+
+
 def print_unit_classes(results: dict[str, list[dict]]) -> None:
     """The table of ``unit-classes``: per tree and round, each class's units, CPU and gap medians."""
     print("| tree | round | wall s | parent CPU s | class | units | CPU µs, median | gap before µs, median |")
@@ -729,7 +775,8 @@ def print_unit_classes(results: dict[str, list[dict]]) -> None:
 MEASURES = {"overhead": measure_overhead, "efficiency": measure_efficiency,
             "efficiency-steady": lambda store: measure_efficiency(store, EFFICIENCY_STEADY_SIZES), "demo": measure_demo,
             "demo-bare": measure_demo_bare,
-            "thirdparty": measure_thirdparty, "arcdsl": measure_arcdsl, "unit-classes": measure_unit_classes}
+            "thirdparty": measure_thirdparty, "arcdsl": measure_arcdsl, "unit-classes": measure_unit_classes,
+            "main-units": measure_main_units}
 
 
 def measure(what: str, tree: Path, keep: Optional[Path] = None, round_: int = 0) -> dict:
@@ -805,7 +852,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=["overhead", "efficiency", "efficiency-steady", "demo", "demo-bare",
                                          "thirdparty", "arcdsl", "hangs", "store", "timeline", "joins", "unit-gaps",
-                                         "demo-limit", "wake-ups", "unit-classes",
+                                         "demo-limit", "wake-ups", "unit-classes", "main-units",
                                          "_measure"])
     parser.add_argument("inner", nargs="?", help=argparse.SUPPRESS)
     parser.add_argument("--against", type=Path, help="another checkout to measure in the same run (A/B interleaved)")
@@ -880,6 +927,8 @@ def main() -> None:
         print_demo_bare(results)
     elif args.what == "unit-classes":
         print_unit_classes(results)
+    elif args.what == "main-units":
+        print_main_units(results)
     elif args.what.startswith("efficiency"):
         print("| tree | unit CPU | units | strategy | wall s | ProcessPoolExecutor.map s | wall / map | efficiency |")
         print("|---|---|---|---|---|---|---|---|")
