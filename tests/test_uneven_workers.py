@@ -16,9 +16,10 @@ from perfkit.analysis.findings.workers import WORKER_RATIO, _longest, sign_test_
 WIDE = tuple(f"c{i:03d}" for i in range(20))  # 120 units: 60 a worker, room for a stretch
 
 
-def _parallel_run(repeat: int, edit=None, cands=CANDS, swap=False, workers=2):
+def _parallel_run(repeat: int, edit=None, cands=CANDS, swap=False, workers=2, calibration_s=None):
     """candidate-parallel/process×``workers``: chunks of 4 units of 100 ms, perfectly scheduled;
-    ``swap``: the workers' names exchanged (the units did not repeat on the same worker)."""
+    ``swap``: the workers' names exchanged (the units did not repeat on the same worker);
+    ``calibration_s``: the calibration workload's CPU recorded with the run."""
     rows = unit_rows(SAMPLES, cands, cpu=0.1)
     for i, r in enumerate(rows):
         r["_i"] = i
@@ -29,7 +30,11 @@ def _parallel_run(repeat: int, edit=None, cands=CANDS, swap=False, workers=2):
             r["worker"] = {"w0": "w1", "w1": "w0"}.get(r["worker"], r["worker"])
     wall = max(r["ended"] for r in rows)
     return make_run(rows, "candidate-parallel", "process", workers, wall_s=wall, cpu_s=wall * workers,
-                    repeat=repeat, edit=edit)
+                    repeat=repeat, edit=edit, summary=_calibrated(calibration_s))
+
+
+def _calibrated(calibration_s) -> dict:
+    return {} if calibration_s is None else {"calibration_cpu_s": calibration_s}
 
 
 def _worker_at(factor: float, worker: str = "w0", rows: slice = slice(None), noise: float = 0.0, seed: int = 0):
@@ -45,8 +50,11 @@ def _worker_at(factor: float, worker: str = "w0", rows: slice = slice(None), noi
     return edit
 
 
-def _uneven(runs, cands=CANDS) -> list:
-    refs = [make_run(unit_rows(SAMPLES, cands, cpu=0.1), repeat=r) for r in (0, 1)]
+def _uneven(runs, cands=CANDS, calibration_s=(None, None)) -> list:
+    """The uneven-workers findings of ``runs`` beside two sequential references (their calibration
+    readings ``calibration_s``)."""
+    refs = [make_run(unit_rows(SAMPLES, cands, cpu=0.1), repeat=r, summary=_calibrated(calibration_s[r]))
+            for r in (0, 1)]
     return [f for f in analyse(refs + runs).findings if f.rule == "uneven-workers"]
 
 
@@ -74,6 +82,30 @@ def test_a_worker_slower_through_every_run_is_named_with_its_ratio_against_the_o
     assert found.evidence[0].startswith("candidate-parallel-process-w2-r0: w0 24 units at 1.5"), found.evidence
     assert "(24 above the other worker's median), the whole run (0.00–2.40 s of 2.40 s); the other worker 24 units at " \
            "1.0" in found.evidence[0], found.evidence
+
+
+@pytest.mark.slow
+def test_a_slow_worker_beside_a_change_of_the_machines_speed_says_so_and_what_was_not_recorded():
+    # markdown-it, 05:17: the calibration took 6.43–11.14 ms across the comparison (one reference
+    # 10.99 ms, the other 6.77), the workers' paces 1.53–1.56× apart: one core ran ~1.6× slower
+    runs = [_parallel_run(r, _worker_at(1.5), calibration_s=0.0065) for r in (0, 1)]
+    (found,) = _uneven(runs, calibration_s=(0.011, 0.0068))
+    assert ("The machine's single-core speed changed as much during the comparison: a fixed workload timed "
+            "around each run of the comparison (the calibration) took 6.50–11.00 ms (1.69× apart; the workers' "
+            "paces 1.50× apart). One core running slower than the other for a while sets the pace of the worker "
+            "that keeps to it, which would show like this; which core each worker ran on was not recorded."
+            ) in found.sentence, found.sentence
+    assert "was not measured" not in found.sentence
+
+
+@pytest.mark.slow
+def test_a_slow_worker_with_the_machines_speed_steady_leaves_its_cause_unmeasured():
+    runs = [_parallel_run(r, _worker_at(1.5), calibration_s=0.0065) for r in (0, 1)]
+    (found,) = _uneven(runs, calibration_s=(0.0066, 0.0064))
+    assert found.sentence.endswith(
+        "The machine's single-core speed did not change as much around the runs: a fixed workload timed around "
+        "each run of the comparison (the calibration) took 6.40–6.60 ms (1.03× apart; the workers' paces 1.50× "
+        "apart). What made it slower was not measured."), found.sentence
 
 
 @pytest.mark.slow

@@ -1,10 +1,10 @@
 """A worker whose units, for a stretch of a run or the whole of it, took more (or less) CPU against
 the same units under sequential than the run's other workers' units over the same time: what is
-seen, with its numbers, never a cause it did not measure (markdown-it, candidate-parallel/process×2:
-pid-4147 ran its units at 1.43× their sequential CPU, pid-4146 at 0.88×, through a whole run, and
-1.31× against 0.95× in the next repeat: docs/benchmarks.md "Session 14: carried-state's
-unexplained units" and "Session 15: a worker slower than its units' reference").
-"""
+seen, with its numbers, and of a cause only what the comparison measured (markdown-it,
+candidate-parallel/process×2: pid-4147 ran its units at 1.43× their sequential CPU, pid-4146 at
+0.88×, through a whole run, and 1.31× against 0.95× in the next repeat: docs/benchmarks.md
+"Session 14: carried-state's unexplained units", "Session 15: a worker slower than its units'
+reference" and "Session 17: a slower core, not a slower worker")."""
 
 from __future__ import annotations
 
@@ -192,6 +192,14 @@ def sign_test_p(beyond: int, n: int) -> float:
     return 0.5 * math.erfc(z / math.sqrt(2))
 
 
+def machine_speed(c: "Comparison") -> Optional[tuple[float, float]]:
+    """The fastest and slowest readings of the calibration workload (a fixed loop timed around
+    each run, perfkit/runner/calibration.py: seconds) over every run of the comparison; None
+    when fewer than two runs recorded it."""
+    readings = [float(r.summary.calibration_cpu_s) for r in c.runs if r.summary.calibration_cpu_s]
+    return (min(readings), max(readings)) if len(readings) >= 2 else None
+
+
 def uneven_workers(c: "Comparison") -> list[Finding]:
     """Groups in every run of which a worker's units stood out from the other workers' for a
     stretch or the whole run (:func:`worker_stretches`), in the same direction, leaving out the
@@ -200,7 +208,7 @@ def uneven_workers(c: "Comparison") -> list[Finding]:
     if c.reference is None:
         return []
     ref_group = c.figure_of(c.reference).group
-    out = []
+    out, speed = [], machine_speed(c)
     for group, figs in c.by_group().items():
         if group == ref_group or max(f.slots for f in figs) < 2:
             continue
@@ -210,11 +218,12 @@ def uneven_workers(c: "Comparison") -> list[Finding]:
             per_run = [[s for s in stretches if s.dearer is dearer] for stretches in found]
             if all(per_run):
                 out.append(_finding(figs[0].name, figs[0].strategy,
-                                    [max(ss, key=lambda s: s.units) for ss in per_run], dearer))
+                                    [max(ss, key=lambda s: s.units) for ss in per_run], dearer, speed))
     return out
 
 
-def _finding(name: str, strategy: str, stretches: list[WorkerStretch], dearer: bool) -> Finding:
+def _finding(name: str, strategy: str, stretches: list[WorkerStretch], dearer: bool,
+             speed: Optional[tuple[float, float]] = None) -> Finding:
     one = len(stretches) == 1
     ws = list(dict.fromkeys(s.worker for s in stretches))
     two = all(s.workers == 2 for s in stretches)
@@ -224,7 +233,7 @@ def _finding(name: str, strategy: str, stretches: list[WorkerStretch], dearer: b
             f"sequential (median) while {others} ran theirs at {times_range([s.others_ratio for s in stretches])}"
             f"{'' if two else ' at most' if dearer else ' at least'} "
             f"over the same time, {when}: {', '.join(ws)}, {_spans(stretches)}. {_repeats(strategy, stretches)} "
-            f"What made it {'slower' if dearer else 'faster'} was not measured.")
+            f"{_cause(stretches, dearer, speed)}")
     side = "above" if dearer else "below"
     ev = tuple(
         f"{s.run_id}: {s.worker} {count(s.units, 'unit')} at {s.ratio:.2f}× ({s.beyond} {side} "
@@ -232,6 +241,29 @@ def _finding(name: str, strategy: str, stretches: list[WorkerStretch], dearer: b
         f"{count(s.others, 'unit')} at {s.others_ratio:.2f}×{'' if two else ' (the closest)'} over the same time"
         for s in stretches)
     return Finding("uneven-workers", "warning", name, text, ev[:EVIDENCE_ROWS])
+
+
+def _cause(stretches: list[WorkerStretch], dearer: bool, speed: Optional[tuple[float, float]]) -> str:
+    """What the comparison measured of the one cause found so far (docs/benchmarks.md "Session 17"):
+    on this 2-vCPU virtual machine one core at a time ran 1.6–1.9× slower than the other for 0.2 s
+    to tens of seconds, a busy worker keeps to its core, and the slowness followed the core when
+    two pinned workers swapped cores (string hash seeds, start order and memory layout moved the
+    pace by under 1 %). Which core each worker ran on is not recorded, so the calibration's spread
+    over the comparison's runs is what can be said: the machine's speed changed, or did not, as
+    much as the workers differ."""
+    unmeasured = f"What made it {'slower' if dearer else 'faster'} was not measured."
+    if speed is None:
+        return unmeasured
+    low, high = speed
+    gaps = [s.ratio / s.others_ratio if dearer else s.others_ratio / s.ratio for s in stretches]
+    seen = (f"a fixed workload timed around each run of the comparison (the calibration) took "
+            f"{low * 1e3:.2f}–{high * 1e3:.2f} ms ({high / low:.2f}× apart; the workers' paces "
+            f"{times_range(gaps)} apart)")
+    if high < WORKER_RATIO * low:
+        return f"The machine's single-core speed did not change as much around the runs: {seen}. {unmeasured}"
+    return (f"The machine's single-core speed changed as much during the comparison: {seen}. One core running "
+            f"{'slower' if dearer else 'faster'} than the other for a while sets the pace of the worker that "
+            f"keeps to it, which would show like this; which core each worker ran on was not recorded.")
 
 
 def _repeats(strategy: str, stretches: list[WorkerStretch]) -> str:
