@@ -93,7 +93,7 @@ def test_a_slow_worker_beside_a_change_of_the_machines_speed_says_so_and_what_wa
     assert ("The machine's single-core speed changed as much during the comparison: a fixed workload timed "
             "around each run of the comparison (the calibration) took 6.50–11.00 ms (1.69× apart; the workers' "
             "paces 1.50× apart). One core running slower than the other for a while sets the pace of the worker "
-            "that keeps to it, which would show like this; which core each worker ran on was not recorded."
+            "running on it, which would show like this; which core each worker ran on was not recorded."
             ) in found.sentence, found.sentence
     assert "was not measured" not in found.sentence
 

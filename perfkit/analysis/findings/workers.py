@@ -245,12 +245,12 @@ def _finding(name: str, strategy: str, stretches: list[WorkerStretch], dearer: b
 
 def _cause(stretches: list[WorkerStretch], dearer: bool, speed: Optional[tuple[float, float]]) -> str:
     """What the comparison measured of the one cause found so far (docs/benchmarks.md "Session 17"):
-    on this 2-vCPU virtual machine one core at a time ran 1.6–1.9× slower than the other for 0.2 s
-    to tens of seconds, a busy worker keeps to its core, and the slowness followed the core when
-    two pinned workers swapped cores (string hash seeds, start order and memory layout moved the
-    pace by under 1 %). Which core each worker ran on is not recorded, so the calibration's spread
-    over the comparison's runs is what can be said: the machine's speed changed, or did not, as
-    much as the workers differ."""
+    on this 2-vCPU virtual machine one core at a time ran 1.4–2.0× slower than the other for 0.2 s
+    or more, on whichever of two pinned workers held it, and a fixed loop slowed alike; the
+    processes' string hash seeds, start method (memory layout) and start order moved the pace by
+    under 3 %. Which core each worker ran on is not recorded, so the calibration's spread over the
+    comparison's runs is what can be said: the machine's speed changed, or did not, as much as
+    the workers differ."""
     unmeasured = f"What made it {'slower' if dearer else 'faster'} was not measured."
     if speed is None:
         return unmeasured
@@ -262,8 +262,8 @@ def _cause(stretches: list[WorkerStretch], dearer: bool, speed: Optional[tuple[f
     if high < WORKER_RATIO * low:
         return f"The machine's single-core speed did not change as much around the runs: {seen}. {unmeasured}"
     return (f"The machine's single-core speed changed as much during the comparison: {seen}. One core running "
-            f"{'slower' if dearer else 'faster'} than the other for a while sets the pace of the worker that "
-            f"keeps to it, which would show like this; which core each worker ran on was not recorded.")
+            f"{'slower' if dearer else 'faster'} than the other for a while sets the pace of the worker running on "
+            f"it, which would show like this; which core each worker ran on was not recorded.")
 
 
 def _repeats(strategy: str, stretches: list[WorkerStretch]) -> str:
