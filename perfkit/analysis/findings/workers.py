@@ -245,7 +245,7 @@ def _finding(name: str, strategy: str, stretches: list[WorkerStretch], dearer: b
 
 def _cause(stretches: list[WorkerStretch], dearer: bool, speed: Optional[tuple[float, float]]) -> str:
     """What the comparison measured of the one cause found so far (docs/benchmarks.md "Session 17"):
-    on this 2-vCPU virtual machine one core at a time ran 1.4–2.0× slower than the other for 0.2 s
+    on this 2-vCPU virtual machine one core at a time ran 1.3–2.0× slower than the other for 0.2 s
     or more, on whichever of two pinned workers held it, and a fixed loop slowed alike; the
     processes' string hash seeds, start method (memory layout) and start order moved the pace by
     under 3 %. Which core each worker ran on is not recorded, so the calibration's spread over the
