@@ -522,6 +522,12 @@ def _gil_probe(run: Run, directory: Path, again: bool, measure: bool) -> tuple[A
             fresh = False
         else:
             inflation, fresh = gil_probe.inflation_for(run, directory, again)
+    except ConfigError as exc:
+        # the thread predictions hinge on the probe (whether a call holds the GIL, what the
+        # stopped units cost): none is better than half of a sweep said without it
+        raise ConfigError(exc.field, exc.value if exc.has_value else None,
+                          f"{exc.reason}: the thread predictions need the solver (put its folder on "
+                          f"PYTHONPATH as for the run), or predict without the GIL probe (--no-gil-probe)") from None
     except PerfkitError as exc:
         return None, f"threads: the GIL probe failed, no hand-over cost taken ({exc})"
     if inflation is None:

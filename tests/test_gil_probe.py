@@ -3,6 +3,7 @@ the probe stored per (machine, solver) and reused, the synthetic solver's GIL-re
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -292,3 +293,60 @@ def test_a_solver_of_long_units_replays_only_as_many_as_the_threads_need():
     run = hand_run([2.0] * 20, samples=5)  # 100 units of 2 s: 16 of them would be 32 s a pass
     picked = gil_probe.sample_units(run)
     assert max(gil_probe.THREADS) <= len(picked) <= 5 + max(gil_probe.THREADS)
+
+
+# -- the probe's import path (session 17) -----------------------------------------------------------
+
+def _probe_spec(solver: str) -> dict:
+    """The stopped units' probe with none to run: it imports the solver and the tasks, no more."""
+    return {"mode": "stopped", "solver": solver, "options": {}, "plugins": [], "tasks": "synthetic:1x1+0",
+            "stopped_units": [], "cap_s": 1.0, "budget_s": 1.0, "timeout_s": 60.0}
+
+
+@pytest.mark.slow  # a fresh interpreter: ~1 s
+def test_the_probe_imports_the_solver_with_this_process_import_path():
+    """tests/ is on this process's sys.path (pytest's ``pythonpath``), not on PYTHONPATH: the
+    probe's process imported from its working directory alone and failed on gil_holder."""
+    from perfkit.orchestration import gil_probe
+
+    assert gil_probe._probe_process(_probe_spec("gil_holder:RegexHolder")) == {"stopped": []}
+
+
+@pytest.mark.slow  # a fresh interpreter: ~1 s
+def test_a_solver_the_probe_cannot_import_is_a_config_error_naming_it():
+    from perfkit.model import ConfigError
+    from perfkit.orchestration import gil_probe
+
+    with pytest.raises(ConfigError) as info:
+        gil_probe._probe_process(_probe_spec("nowhere_p17:Solver"))
+    assert info.value.field == "solver" and info.value.value == "nowhere_p17:Solver"
+    assert "cannot import module 'nowhere_p17': ModuleNotFoundError" in info.value.reason
+
+
+@pytest.mark.slow  # a run, then the probe's process: ~1.5 s
+def test_predict_stops_with_one_line_when_the_probe_cannot_import_the_solver(tmp_path, monkeypatch, capsys):
+    """The run had the solver on its path, predict has not: exit 2, one line naming the solver
+    and the import that failed — not a sweep whose thread half went on without the probe."""
+    import importlib
+
+    from perfkit.analysis.prediction import DEFAULT_COSTS
+    from perfkit.cli.app import main
+    from perfkit.model import RunConfig
+    from perfkit.orchestration import calibration
+    from perfkit.runner import run
+
+    (tmp_path / "gone_p17.py").write_text("from gil_holder import RegexHolder as Solver\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    reference = run(RunConfig(solver="gone_p17:Solver", tasks="synthetic:1x1+0", strategy="sequential",
+                              backend="inline", workers=1), tmp_path / "runs")
+    (tmp_path / "gone_p17.py").unlink()
+    monkeypatch.delitem(sys.modules, "gone_p17")
+    importlib.invalidate_caches()
+    calibration.save(dict(DEFAULT_COSTS), tmp_path / "cal")
+    with pytest.raises(SystemExit) as info:
+        main(["predict", str(reference.path), "--backends", "process,thread", "--workers", "2",
+              "--calibration-dir", str(tmp_path / "cal"), "--out", str(tmp_path / "pred")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert info.value.code == 2 and len(err) == 1, err
+    assert err[0].startswith("perfkit: error: --solver gone_p17:Solver: cannot import module 'gone_p17'"), err
+    assert "--no-gil-probe" in err[0] and not (tmp_path / "pred").exists()

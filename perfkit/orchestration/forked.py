@@ -98,12 +98,8 @@ def _spawn(fn: Callable[..., Any], args: tuple) -> subprocess.Popen:
 
     Not multiprocessing's spawn: it imports the caller's ``__main__`` again in the child, which
     in a script without a ``__name__`` guard runs the script (a whole experiment) once more."""
-    # this process's import path, and only it: ``-m`` would put the working directory first, so a
-    # script run beside another perfkit checkout (or a module named like one perfkit imports) had
-    # the child import that one (PYTHONSAFEPATH, Python ≥ 3.11); "" is the working directory
-    path = os.pathsep.join(p or os.getcwd() for p in sys.path)
-    env = dict(os.environ, PYTHONPATH=path, PYTHONSAFEPATH="1")
-    proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            env=import_path_env())
     try:
         assert proc.stdin is not None
         proc.stdin.write(pickle.dumps((fn, args), protocol=pickle.HIGHEST_PROTOCOL))
@@ -111,6 +107,17 @@ def _spawn(fn: Callable[..., Any], args: tuple) -> subprocess.Popen:
     except Exception:  # the child died first (OSError), or the work cannot travel (any pickling error): here
         proc.kill()
     return proc
+
+
+def import_path_env() -> dict[str, str]:
+    """The environment of a fresh ``python -m`` child that imports what this process imports:
+    this process's ``sys.path`` (a folder the user's script or shell put there, a solver's
+    among them) and only it."""
+    # ``-m`` would put the working directory first, so a script run beside another perfkit
+    # checkout (or a module named like one perfkit imports) had the child import that one
+    # (PYTHONSAFEPATH, Python ≥ 3.11); "" is the working directory
+    path = os.pathsep.join(p or os.getcwd() for p in sys.path)
+    return dict(os.environ, PYTHONPATH=path, PYTHONSAFEPATH="1")
 
 
 def _answer(proc: subprocess.Popen) -> tuple[bool, Any]:

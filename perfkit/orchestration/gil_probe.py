@@ -41,8 +41,9 @@ from typing import Any, Optional, Sequence
 
 from perfkit.analysis.metrics.machine import BUSY_OTHER_CORES
 from perfkit.analysis.prediction.gil import Inflation, StoppedCost
-from perfkit.model import WHOLE_SAMPLE, PerfkitError, finished_late
+from perfkit.model import WHOLE_SAMPLE, ConfigError, PerfkitError, finished_late
 from perfkit.orchestration.calibration import DEFAULT_DIR, machine_facts, machine_key
+from perfkit.orchestration.forked import import_path_env
 from perfkit.runner.environment import usable_cores
 from perfkit.store import Run
 
@@ -236,15 +237,20 @@ def _probe_process(spec: dict[str, Any]) -> dict[str, Any]:
     :data:`PROBE_TIMEOUT_S`): its JSON result."""
     limit_s = float(spec.get("timeout_s", PROBE_TIMEOUT_S))
     try:
+        # this command's import path: a solver importable here (a folder on sys.path) is there too
         done = subprocess.run([sys.executable, "-m", "perfkit.orchestration.gil_probe"], input=json.dumps(spec),
-                              capture_output=True, text=True, timeout=limit_s)
+                              capture_output=True, text=True, timeout=limit_s, env=import_path_env())
     except subprocess.TimeoutExpired:
         raise PerfkitError(f"GIL probe of {spec['solver']}: no answer within {limit_s:g} s") from None
     try:
-        return json.loads(done.stdout.strip().splitlines()[-1])
+        result = json.loads(done.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
         last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
         raise PerfkitError(f"GIL probe of {spec['solver']}: the probe failed: {last}") from None
+    if "config_error" in result:  # the solver, a plugin or the tasks cannot be used: the user's to fix
+        field, value, reason = result["config_error"]
+        raise ConfigError(field, value, f"{reason} (in the GIL probe, with this command's import path)")
+    return result
 
 
 def inflation_for(run: Run, directory: Path = DEFAULT_DIR, again: bool = False) -> tuple[Inflation, bool]:
@@ -500,13 +506,20 @@ def _busy_s() -> float:
 
 def main(argv: Sequence[str] = ()) -> None:
     """The probe's process: a JSON spec on stdin, the result as one JSON line on stdout."""
-    spec = json.loads(sys.stdin.read())
-    if spec.get("mode") == "stopped":
-        from perfkit.tasks import load_tasks
+    from perfkit.runner.run import import_plugins
 
-        print(json.dumps({"stopped": run_alone(spec, {t.id: t for t in load_tasks(spec["tasks"])})}))
-        return
-    print(json.dumps(_replay(spec)))
+    spec = json.loads(sys.stdin.read())
+    try:
+        import_plugins(spec["plugins"])
+        if spec.get("mode") == "stopped":
+            from perfkit.tasks import load_tasks
+
+            print(json.dumps({"stopped": run_alone(spec, {t.id: t for t in load_tasks(spec["tasks"])})}))
+            return
+        print(json.dumps(_replay(spec)))
+    except ConfigError as exc:  # one line for the parent to raise again, no traceback
+        print(json.dumps({"config_error": [exc.field, exc.value if exc.has_value else None, exc.reason]},
+                         default=str))
 
 
 if __name__ == "__main__":
