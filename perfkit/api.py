@@ -29,6 +29,7 @@ from perfkit.analysis.history import History
 from perfkit.analysis.history import history as history_of
 from perfkit.analysis.phases import Phase, phase_table
 from perfkit.analysis.prediction import DEFAULT_COSTS, Execution, Machine, workload_of
+from perfkit.analysis.prediction.model import DAEMONIC_BACKENDS
 from perfkit.analysis.prediction.model import RUNNER
 from perfkit.analysis.prediction.predict import Sweep, model_check, sweep
 from perfkit.analysis.runset import LeftOut, MixedRuns, mixed_workloads, split_finished
@@ -40,6 +41,7 @@ from perfkit.orchestration.calibration import costs_for
 from perfkit.orchestration.compare import Progress, profile_configs, run_experiment
 from perfkit.orchestration.experiment import Experiment, check_strategies, load_experiment, with_overrides
 from perfkit.orchestration.forked import Forked
+from perfkit.orchestration import daemon_probe
 from perfkit.orchestration import gate as gauge
 from perfkit.orchestration.gate import DEFAULT_REPEATS, MAX_PAIRS, check_pairs, check_repeats, measure
 from perfkit.orchestration.profiling import ProfileResult
@@ -431,7 +433,8 @@ class PredictResult:
     report_dir: Path
     #: Where the threads' GIL hand-over cost came from ("" when no thread backend was predicted).
     gil_probe: str = ""
-    #: What reading the run skipped or worked around (a torn record: fewer units to predict from).
+    #: What reading the run skipped or worked around (a torn record: fewer units to predict from),
+    #: and a daemon probe that failed (what the process predictions then take as measured).
     notes: list[str] = field(default_factory=list)
 
 
@@ -486,18 +489,34 @@ def predict(run_dir: str | Path, *, strategies: Sequence[str] = PREDICT_STRATEGI
         probed = _gil_probe(run, Path(calibration_dir), recalibrate, measure)
     if probed is not None and probed[0] is not None:
         workload = workload.with_gil(probed[0])
+    daemon_note = ""
+    if any(b in DAEMONIC_BACKENDS for b in backends) and daemon_probe.units_to_run(workload):
+        if not measure:
+            daemon_note = (f"{', '.join(b for b in backends if b in DAEMONIC_BACKENDS)}: the daemon probe not run "
+                           f"(built-in costs): units on more than one core taken to compute there as in the reference, "
+                           f"although child processes cannot start in a daemonic worker")
+        else:
+            try:
+                workload = replace(workload, in_daemon=daemon_probe.measure(run, workload))
+            except ConfigError:  # the solver not importable: predict stops, as for the GIL probe
+                raise
+            except PerfkitError as exc:
+                daemon_note = (f"the daemon probe failed ({exc}): units on more than one core taken to compute in "
+                               f"a daemonic worker as in the reference, although child processes cannot start there")
     result = sweep(workload, costs, machine, strategies=applicable, backends=backends, workers=workers,
                    chunk_sizes=chunk_sizes, timeouts=timeouts, budgets=TimeoutPolicy(1.0, sample_budget_s, task_budget_s),
                    execution=execution or RUNNER, cooperative=cooperative, max_leaked=max_leaked)
     if probed is not None:
         result.assumptions.append(probed[1])
+    if daemon_note:
+        result.assumptions.append(daemon_note)
     if len(applicable) < len(strategies):
         result.assumptions.append(f"strategies: the run's solver evaluates whole samples only, so only "
                                   f"{', '.join(applicable)} apply; {', '.join(s for s in strategies if s not in applicable)} "
                                   "left out")
     folder = Path(out) if out is not None else _stamped("predict")
     return PredictResult(result, prediction_report.write(result, folder, run.run_id), probed[1] if probed else "",
-                         list(run.notes))
+                         list(run.notes) + ([daemon_note] if daemon_note else []))
 
 
 def _applicable(strategies: Sequence[str], whole_samples: bool) -> list[str]:
@@ -522,12 +541,10 @@ def _gil_probe(run: Run, directory: Path, again: bool, measure: bool) -> tuple[A
             fresh = False
         else:
             inflation, fresh = gil_probe.inflation_for(run, directory, again)
-    except ConfigError as exc:
+    except ConfigError:
         # the thread predictions hinge on the probe (whether a call holds the GIL, what the
         # stopped units cost): none is better than half of a sweep said without it
-        raise ConfigError(exc.field, exc.value if exc.has_value else None,
-                          f"{exc.reason}: the thread predictions need the solver (put its folder on "
-                          f"PYTHONPATH as for the run), or predict without the GIL probe (--no-gil-probe)") from None
+        raise
     except PerfkitError as exc:
         return None, f"threads: the GIL probe failed, no hand-over cost taken ({exc})"
     if inflation is None:

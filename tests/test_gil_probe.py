@@ -349,4 +349,4 @@ def test_predict_stops_with_one_line_when_the_probe_cannot_import_the_solver(tmp
     err = capsys.readouterr().err.strip().splitlines()
     assert info.value.code == 2 and len(err) == 1, err
     assert err[0].startswith("perfkit: error: --solver gone_p17:Solver: cannot import module 'gone_p17'"), err
-    assert "--no-gil-probe" in err[0] and not (tmp_path / "pred").exists()
+    assert err[0].endswith("(--gil-probe/--no-gil-probe to go ahead)") and not (tmp_path / "pred").exists()

@@ -37,7 +37,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from perfkit.analysis.metrics.machine import BUSY_OTHER_CORES
 from perfkit.analysis.prediction.gil import Inflation, StoppedCost
@@ -79,6 +79,17 @@ STOPPED_BUDGET_S = 10.0
 #: Seconds the stopped units' process may take besides their budget (start, the solver, the tasks)
 #: before it counts as failed (a C call that never lets the alarm in).
 STOPPED_SETUP_S = 60.0
+
+
+class ProbeCannotRun(ConfigError):
+    """The probe's process cannot use the run's solver, a plugin or the tasks (an import path
+    without the solver's folder): the thread predictions hinge on the probe, so predict stops.
+    ``override`` names the argument that predicts without it (the command line: its flag)."""
+
+    override = "gil_probe"
+
+    def __str__(self) -> str:
+        return f"{super().__str__()} ({self.override}=False predicts without it)"
 
 
 def solver_identity(run: Run) -> dict[str, Any]:
@@ -229,7 +240,7 @@ def _stopped_costs(run: Run) -> tuple[Optional[tuple[StoppedCost, ...]], float, 
     if rows is None:
         return None, cap_s, ""
     return tuple(StoppedCost(str(t), str(s), int(i), str(k), float(cpu), float(wall), bool(capped))
-                 for t, s, i, k, cpu, wall, capped in rows), cap_s, ""
+                 for t, s, i, k, cpu, wall, capped, *_ in rows), cap_s, ""
 
 
 def _probe_process(spec: dict[str, Any]) -> dict[str, Any]:
@@ -249,7 +260,8 @@ def _probe_process(spec: dict[str, Any]) -> dict[str, Any]:
         raise PerfkitError(f"GIL probe of {spec['solver']}: the probe failed: {last}") from None
     if "config_error" in result:  # the solver, a plugin or the tasks cannot be used: the user's to fix
         field, value, reason = result["config_error"]
-        raise ConfigError(field, value, f"{reason} (in the GIL probe, with this command's import path)")
+        raise ProbeCannotRun(field, value, f"{reason} (in the GIL probe, with this command's import path): the "
+                                           f"thread predictions need the solver (its folder on PYTHONPATH, as for the run)")
     return result
 
 
@@ -448,14 +460,18 @@ class _Capped(BaseException):
     ``except Exception`` does not swallow it)."""
 
 
-def run_alone(spec: dict[str, Any], tasks: dict[str, Any]) -> list[list[Any]]:
+def run_alone(spec: dict[str, Any], tasks: dict[str, Any],
+              done_with: Optional[Callable[[list[Any]], bool]] = None) -> list[list[Any]]:
     """Each of ``spec["stopped_units"]`` alone on this thread, one after another, to its end or
     ``spec["cap_s"]`` (an alarm, as the inline backend stops a unit: CPython's ``re`` and Python
     code let it in), until ``spec["budget_s"]`` is spent: ``[task_id, split, index, candidate,
-    process CPU s, wall s, capped]`` per unit run."""
+    process CPU s, wall s, capped, error type or None, error message or None, reaped children's
+    CPU s]`` per unit run. ``done_with(row)`` True: the rest of that row's candidate's units
+    are not run."""
     import signal
 
     from perfkit.backends.base import SolverRef, build_solver
+    from perfkit.backends.usage import children_cpu_s
 
     units = [(t, s, int(i), c) for t, s, i, c in spec["stopped_units"]]
     solver = build_solver(SolverRef(spec["solver"], spec["options"], tuple(spec["plugins"])))
@@ -466,17 +482,19 @@ def run_alone(spec: dict[str, Any], tasks: dict[str, Any]) -> list[list[Any]]:
         raise _Capped()
 
     rows: list[list[Any]] = []
-    spent = 0.0
+    spent, done = 0.0, set()
     previous = signal.signal(signal.SIGALRM, cap)
     try:
         for task_id, split, index, candidate in units:
+            if candidate in done:
+                continue
             limit = min(float(spec["cap_s"]), float(spec["budget_s"]) - spent)
             if limit <= 0:
                 break
             task = tasks[task_id]
             sample = task.sample(split, index)
-            capped = False
-            cpu0, wall0 = time.process_time(), time.monotonic()
+            capped, error = False, (None, None)
+            cpu0, wall0, children0 = time.process_time(), time.monotonic(), children_cpu_s()
             try:
                 signal.setitimer(signal.ITIMER_REAL, limit)
                 try:
@@ -485,11 +503,14 @@ def run_alone(spec: dict[str, Any], tasks: dict[str, Any]) -> list[list[Any]]:
                     signal.setitimer(signal.ITIMER_REAL, 0)
             except _Capped:
                 capped = True
-            except Exception:  # noqa: BLE001 - an error ends the unit: its cost is measured
-                pass
+            except Exception as exc:  # noqa: BLE001 - an error ends the unit: its cost is measured
+                error = (type(exc).__name__, str(exc)[:200])
             wall, cpu = time.monotonic() - wall0, time.process_time() - cpu0
             spent += wall
-            rows.append([task_id, split, index, candidate, cpu, wall, capped or wall >= limit])
+            rows.append([task_id, split, index, candidate, cpu, wall, capped or wall >= limit, *error,
+                         children_cpu_s() - children0])
+            if done_with is not None and done_with(rows[-1]):
+                done.add(candidate)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

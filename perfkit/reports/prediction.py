@@ -142,7 +142,7 @@ def _table(s: Sweep) -> Table:
     for p in s.predictions:
         st = p.result.units["status"].value_counts()
         rows.append((p.name, number(p.wall_s), _speed(p), number(p.result.ideal_wall_s), number(p.result.efficiency, ".0%"),
-                     str(p.result.timed_out), str(p.new_timeouts), str(p.at_risk), str(int(st.get("skipped", 0))),
+                     str(p.result.timed_out), str(p.answers_lost), str(p.at_risk), str(int(st.get("skipped", 0))),
                      p.why))
     return Table(("configuration", "wall s", "speedup", "ideal s", "efficiency", "timeouts", "answers lost",
                   "at risk", "skipped", "why"), tuple(rows))

@@ -37,6 +37,10 @@ DISPATCH = ("prefetch", "shared")
 #: Where the unfinished rest of a killed worker's item goes: the front of the queue (process
 #: backend: it was first in line) or its end (threads, Dask resubmission).
 REQUEUE = ("front", "back")
+#: Backends whose workers are daemonic processes, which multiprocessing lets start no child
+#: process (a unit starting one raises there): perfkit/backends/process.py starts its workers
+#: with ``daemon=True``, Dask's nanny its workers by ``distributed.worker.daemon`` (True).
+DAEMONIC_BACKENDS = ("process", "dask")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from perfkit.analysis.metrics.machine import BUSY_OTHER_CORES
 from perfkit.analysis.text import count
 from perfkit.analysis.metrics.gil import SWITCH_INTERVAL_S
 from perfkit.analysis.prediction.gil import Inflation
-from perfkit.analysis.prediction.model import RUNNER, BackendCosts, Execution, Machine, SimConfig
+from perfkit.analysis.prediction.model import DAEMONIC_BACKENDS, RUNNER, BackendCosts, Execution, Machine, SimConfig
 from perfkit.analysis.prediction.simulator import SimResult, simulate
 from perfkit.analysis.prediction.workload import Workload, workload_of
 from perfkit.model import REFERENCE, TimeoutPolicy
@@ -62,6 +62,14 @@ class Prediction:
     #: (task_id, split, index, candidate) of the timed-out units the model counts but cannot name
     #: (:func:`unnamed_timeouts`): reports count them and list only the others.
     unnamed: frozenset = frozenset()
+    #: Units that end otherwise than in the reference on this backend without any timeout: in a
+    #: daemonic worker, the child processes they start cannot start (:meth:`Workload.on`).
+    new_errors: int = 0
+
+    @property
+    def answers_lost(self) -> int:
+        """Units whose reference answer this configuration loses (new timeouts, new errors)."""
+        return self.new_timeouts + self.new_errors
 
     @property
     def wall_s(self) -> float:
@@ -173,9 +181,9 @@ def doubtful(p: "Prediction") -> bool:
 
 
 def loses_answers(p: "Prediction") -> bool:
-    """Whether a prediction loses answers of the reference: units newly timed out, or units
-    never run because the run stops early."""
-    return bool(p.new_timeouts) or p.result.stopped_s is not None
+    """Whether a prediction loses answers of the reference: units newly timed out or raising,
+    or units never run because the run stops early."""
+    return bool(p.answers_lost) or p.result.stopped_s is not None
 
 
 def stop_at_risk(result: SimResult) -> bool:
@@ -571,6 +579,8 @@ def predict_one(workload: Workload, config: SimConfig, costs: BackendCosts, mach
                 execution: Execution = RUNNER, sequential_wall_s: Optional[float] = None,
                 cooperative: Optional[bool] = None) -> Prediction:
     """Predict one configuration, with its speedup against ``sequential_wall_s`` and why."""
+    raised = in_daemon(workload, config.backend)
+    workload = workload.on(config.backend)
     result = stop_or_run_on(simulate(workload, config, costs, machine, execution, cooperative), workload, costs,
                             machine, execution, cooperative)
     parts = wall_parts(result)
@@ -583,8 +593,29 @@ def predict_one(workload: Workload, config: SimConfig, costs: BackendCosts, mach
                                                                                   result, stops)
     stopped = why_stopped(result, workload)
     why = f"{stopped}; {why}" if stopped else why
+    why = f"{raised[1]}; {why}" if raised[0] else why
     return Prediction(config, result, sequential, new, risk, parts, why, reasons, held,
-                      unnamed_timeouts(result, machine, held_gil(workload, costs, stops)))
+                      unnamed_timeouts(result, machine, held_gil(workload, costs, stops)), raised[0])
+
+
+def in_daemon(workload: Workload, backend: str) -> tuple[int, str]:
+    """(units that end otherwise on ``backend`` than in the reference, having started child
+    processes a daemonic worker cannot start — :meth:`Workload.on` —, the sentence saying so;
+    0 and "" for none)."""
+    changed = [d for d in (workload.changed_in_daemon() if backend in DAEMONIC_BACKENDS else {}).values()
+               if d.status != "ok"]
+    if not changed:
+        return 0, ""
+    by_candidate: dict[str, list] = {}
+    for d in changed:
+        by_candidate.setdefault(d.candidate, []).append(d)
+    said = ", ".join(f"{c} ×{len(ds)} ({ds[0].error_type or 'timeout'}"
+                     + (f": {ds[0].error_message}" if ds[0].error_message else "") + ")"
+                     for c, ds in by_candidate.items())
+    return len(changed), (f"{len(changed)} unit{'s' if len(changed) != 1 else ''} that ended without error in the "
+                          f"reference end{'s' if len(changed) == 1 else ''} otherwise in a {backend} worker, "
+                          f"run there by the daemon probe (answers lost): {said} — its workers are daemonic "
+                          f"processes, which multiprocessing lets start no child process")
 
 
 def _knee(curve: list[Prediction]) -> Knee:
@@ -698,6 +729,43 @@ def _costs(costs: dict[str, BackendCosts], backend: str, workload: Workload) -> 
     return (costs.get(backend) or DEFAULT_COSTS[backend]).at_yardstick(workload.reference_yardstick_cpu_s)
 
 
+#: How a unit ended, by its status, in a sentence.
+ENDED = {"ok": "ended without error", "error": "raised", "timeout": "ran to its timeout"}
+
+
+def daemon_probed(workload: Workload) -> str:
+    """What the daemon probe (perfkit/orchestration/daemon_probe.py) saw of the candidates
+    that computed on more than one core, and what that changes on :data:`DAEMONIC_BACKENDS`;
+    "" when it ran nothing."""
+    if not workload.in_daemon:
+        return ""
+    costs = {(t.task_id, *unit): cost for t in workload.tasks for unit, cost in t.units.items()}
+    rows: dict[str, list] = {}
+    for d in workload.in_daemon:
+        rows.setdefault(d.candidate, []).append(d)
+    same, other = [], []
+    for candidate, ds in rows.items():
+        if ds[0].status == costs[ds[0].unit].status:
+            same.append(candidate)
+            continue
+        first = ds[0]
+        planned = {first.unit} | {key for key, c in costs.items() if key[3] == candidate and c.status == "ok"}
+        changed = [d for d in ds if d.status != costs[d.unit].status]
+        other.append(f"{candidate} {ENDED[first.status]}" + (f" ({first.error_type}: {first.error_message})"
+                                                            if first.error_type else "")
+                     + f", {len(changed)} of the {len(planned)} units run there ended otherwise than in the "
+                       f"reference" + (f" ({len(planned) - len(ds)} not run: the probe's budget spent)"
+                                       if len(ds) < len(planned) else "")
+                     + f", {sum(d.cpu_s for d in changed):.2f} s of CPU there against "
+                       f"{sum(costs[d.unit].cpu_s for d in changed):.2f} s in the reference")
+    return (f"in a daemonic process, as a worker of {' and '.join(DAEMONIC_BACKENDS)} runs it (multiprocessing "
+            f"lets it start no child process), the daemon probe ran a unit of each of the {len(rows)} candidates "
+            f"that computed on more than one core: "
+            + "; ".join(([f"{', '.join(same)} ended as in the reference (its units taken as the reference ran "
+                          f"them)"] if same else []) + other)
+            + (": on those backends each such unit takes its outcome and cost there" if other else ""))
+
+
 def busy_reference(workload: Workload) -> Optional[str]:
     """The warning when the reference ran on a busy machine (None when it was quiet)."""
     if workload.reference_others_cores <= BUSY_OTHER_CORES:
@@ -802,7 +870,7 @@ def assumptions(workload: Workload, costs: dict[str, BackendCosts], machine: Mac
                    f" W process workers ask for W × that many cores, and past the machine's cores each unit "
                    f"progresses only while all its threads hold a core; on threads that CPU ran outside the GIL, "
                    f"on the process's one thread pool")
-    for said in (stopped_in_reference(workload), seen_alone(workload)):
+    for said in (stopped_in_reference(workload), seen_alone(workload), daemon_probed(workload)):
         if said:
             out.append(said)
     if workload.unknown:
@@ -861,9 +929,9 @@ def predict_measured(workload: Workload, runs: Iterable[Run], costs: dict[str, B
         key = (config_of(run), machine_of(run), execution_of(run))
         if key not in simulated:
             config, machine, execution = key
-            backend = _costs(costs, config.backend, workload)
-            simulated[key] = stop_or_run_on(simulate(workload, config, backend, machine, execution, cooperative),
-                                            workload, backend, machine, execution, cooperative)
+            backend, on = _costs(costs, config.backend, workload), workload.on(config.backend)
+            simulated[key] = stop_or_run_on(simulate(on, config, backend, machine, execution, cooperative),
+                                            on, backend, machine, execution, cooperative)
         out.append((run, simulated[key]))
     return out
 
@@ -881,7 +949,7 @@ def prediction_record(p: Prediction) -> dict[str, Any]:
         "startup_s": r.startup_s, "close_s": r.close_s, "parent_cpu_s": r.parent_cpu_s,
         "work_items": r.work_items, "stages": r.stages, "kills": r.kills,
         "statuses": {k: int(v) for k, v in u["status"].value_counts().items()},
-        "new_timeouts": p.new_timeouts, "at_risk": p.at_risk,
+        "new_timeouts": p.new_timeouts, "new_errors": p.new_errors, "at_risk": p.at_risk,
         "queue_wait_median_s": float(qw.median()) if len(qw) else 0.0,
         "queue_wait_max_s": float(qw.max()) if len(qw) else 0.0,
         "workers_busy_s": {k: float(v) for k, v in r.busy_s.items()},

@@ -14,6 +14,12 @@ A unit that timed out in the reference only tells a lower bound of its cost (it 
 it is marked ``lower_bound`` and every prediction that depends on it says so — unless the GIL
 probe ran it alone to its end (:meth:`Workload.with_gil`, ``probed``). A unit skipped in the
 reference (a budget ran out) has no cost at all: ``unknown``.
+
+A unit may compute on several cores through child processes (counted when reaped), which the
+workers of :data:`DAEMONIC_BACKENDS` cannot start: the daemon probe
+(perfkit/orchestration/daemon_probe.py) runs such units in a daemonic process, and on those
+backends a unit whose outcome differs there takes its outcome and cost from it
+(:meth:`Workload.on`).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from perfkit.analysis.prediction.gil import Inflation
+from perfkit.analysis.prediction.model import DAEMONIC_BACKENDS
 from perfkit.model import WHOLE_SAMPLE, UnitRef, finished_late, sample_level_run
 from perfkit.store import Run
 
@@ -73,6 +80,27 @@ def cores_of(cpu_s: float, lane_s: float, cores: int) -> float:
 
 
 @dataclass(frozen=True)
+class DaemonCost:
+    """One unit of the reference run inside a daemonic process, as a process worker runs it:
+    its outcome there and its cost (seconds: process CPU with reaped children, wall)."""
+
+    task_id: str
+    split: str
+    index: int
+    candidate: str
+    #: ``ok``, ``error`` or ``timeout`` (the run's unit timeout reached).
+    status: str
+    error_type: Optional[str]
+    error_message: Optional[str]
+    cpu_s: float
+    wall_s: float
+
+    @property
+    def unit(self) -> tuple[str, str, int, str]:
+        return self.task_id, self.split, self.index, self.candidate
+
+
+@dataclass(frozen=True)
 class TaskWork:
     """One task of the reference: its unit grid and its candidate generation (seconds)."""
 
@@ -115,6 +143,8 @@ class Workload:
     #: Of its timeouts, those whose unit returned by itself after its deadline (``finished_late``):
     #: a timeout like the others, its cost measured in full.
     reference_late: int = 0
+    #: The units the daemon probe ran in a daemonic process (:class:`DaemonCost`); () when none.
+    in_daemon: tuple[DaemonCost, ...] = ()
 
     @property
     def n_units(self) -> int:
@@ -165,6 +195,31 @@ class Workload:
                                           lower_bound=alone.capped, probed=True, cores=width)
             tasks.append(replace(task, units=units))
         return replace(self, gil=gil, tasks=tuple(tasks))
+
+    def changed_in_daemon(self) -> dict[tuple[str, str, int, str], DaemonCost]:
+        """The units whose outcome in the daemon probe's daemonic process differs from the
+        reference's (a unit starting child processes raises there), by (task, split, index,
+        candidate)."""
+        reference = {(t.task_id, *unit): cost.status for t in self.tasks for unit, cost in t.units.items()}
+        return {d.unit: d for d in self.in_daemon if d.unit in reference and reference[d.unit] != d.status}
+
+    def on(self, backend: str) -> "Workload":
+        """This workload as ``backend`` runs it: on :data:`DAEMONIC_BACKENDS`, each unit whose
+        outcome in a daemonic process differs from the reference's takes that outcome and cost
+        (the child processes it computed on never start); elsewhere unchanged."""
+        changed = self.changed_in_daemon() if backend in DAEMONIC_BACKENDS else {}
+        if not changed:
+            return self
+        tasks = []
+        for task in self.tasks:
+            units = dict(task.units)
+            for unit in task.units:
+                d = changed.get((task.task_id, *unit))
+                if d is not None:
+                    units[unit] = UnitCost(d.cpu_s, max(0.0, d.wall_s - d.cpu_s), d.status,
+                                           lower_bound=d.status == "timeout")
+            tasks.append(replace(task, units=units))
+        return replace(self, tasks=tuple(tasks))
 
     @property
     def unknown(self) -> int:

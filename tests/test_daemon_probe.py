@@ -1,0 +1,127 @@
+"""The daemon probe (perfkit/orchestration/daemon_probe.py): a unit that computed on child
+processes in the reference raises in a daemonic process worker, and predict charges it there as
+it ends there — not its children's CPU, which never runs (session 17: python-constraint2's
+``parallel_processes``)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from builders import make_run
+
+from perfkit.analysis.prediction import DEFAULT_COSTS, Machine, SimConfig, workload_of
+from perfkit.analysis.prediction.predict import loses_answers, predict_one
+from perfkit.analysis.prediction.workload import DaemonCost
+from perfkit.model import TimeoutPolicy
+
+CHILDREN = "AssertionError"
+
+
+def hand_run():
+    """A sequential reference of 4 samples × (plain, pool): pool's units computed on 2 cores
+    (its CPU twice its wall, a child process's reaped CPU counted)."""
+    rows, t = [], 0.0
+    for index in range(4):
+        for candidate, wall, cpu in (("plain", 0.1, 0.1), ("pool", 0.2, 0.4)):
+            rows.append(dict(task_id="t1", split="demo", index=index, candidate=candidate, status="ok",
+                             output_hash=None, match=None, queued=t, started=t, ended=t + wall, wall_s=wall,
+                             cpu_s=cpu, worker="main", chunk=1, attempt=1, leaked_s=None, leaked=False,
+                             error_type=None, error_message=None))
+            t += wall
+    return make_run(rows, wall_s=t, timeout_s=10.0)
+
+
+def raised_in_daemon(workload):
+    """The workload with every pool unit raising in a daemonic process, at 1 ms."""
+    return replace(workload, in_daemon=tuple(
+        DaemonCost("t1", "demo", i, "pool", "error", CHILDREN, "daemonic processes are not allowed to have children",
+                   0.001, 0.001) for i in range(4)))
+
+
+def test_units_whose_children_cannot_start_end_there_as_the_probe_saw_on_daemonic_backends_only():
+    plain = workload_of(hand_run())
+    assert plain.unit_cores > 1.1  # the children's CPU read as cores
+    workload = raised_in_daemon(plain)
+    on_process = workload.on("process")
+    pool = on_process.tasks[0].units[("demo", 0, "pool")]
+    assert (pool.status, pool.cores, pool.cpu_s) == ("error", 1.0, 0.001)
+    assert on_process.unit_cores == 1.0 and on_process.cpu_s == pytest.approx(0.404)
+    assert workload.on("thread") is workload and workload.on("inline") is workload
+
+
+@pytest.mark.slow  # two simulations with scipy: ~1 s
+def test_a_process_prediction_charges_no_child_cpu_and_loses_the_raising_units_answers():
+    workload = raised_in_daemon(workload_of(hand_run()))
+    config = SimConfig("sample-parallel", "process", 2, None, TimeoutPolicy(10.0))
+    before = predict_one(workload_of(hand_run()), config, DEFAULT_COSTS["process"], Machine(2))
+    after = predict_one(workload, config, DEFAULT_COSTS["process"], Machine(2))
+    assert after.wall_s < before.wall_s - 0.5  # 4 × 0.2 s of pool units, on 2 workers
+    assert (before.new_errors, after.new_errors, after.answers_lost) == (0, 4, 4)
+    assert not loses_answers(before) and loses_answers(after)
+    assert after.why.startswith("4 units that ended without error in the reference end otherwise in a process "
+                                "worker, run there by the daemon probe (answers lost): pool ×4 (AssertionError: "
+                                "daemonic processes are not allowed to have children)")
+    threads = predict_one(workload, replace(config, backend="thread"), DEFAULT_COSTS["thread"], Machine(2))
+    assert threads.new_errors == 0 and "daemon" not in threads.why
+
+
+@pytest.mark.slow  # a run, then a spawned interpreter: ~2 s
+def test_the_probe_runs_a_wide_unit_of_each_candidate_in_a_daemonic_process(tmp_path):
+    """pool raises there (its first unit, then every other it ran ok), threads ends as in the
+    reference after its first unit: the rest of its units are not run."""
+    from perfkit.model import RunConfig
+    from perfkit.orchestration import daemon_probe
+    from perfkit.runner import run
+
+    reference = run(RunConfig(solver="child_starter:ChildStarter", tasks="synthetic:1x3+0", strategy="sequential",
+                              backend="inline", workers=1, timeout=TimeoutPolicy(10.0)), tmp_path / "runs")
+    assert set(reference.units["status"]) == {"ok"}  # inline: the child starts
+    plain = workload_of(reference)
+    # each threads and pool unit read as on 2 cores (the reference's own reading depends on the machine's load)
+    wide = replace(plain, tasks=tuple(replace(t, units={u: replace(c, cores=2.0) if u[2] != "plain" else c
+                                                        for u, c in t.units.items()}) for t in plain.tasks))
+    assert [key[3] for key, _ in daemon_probe.units_to_run(wide)] == ["threads"] * 3 + ["pool"] * 3
+    rows = daemon_probe.measure(reference, wide)
+    by = {}
+    for d in rows:
+        by.setdefault(d.candidate, []).append(d)
+    assert [d.status for d in by["pool"]] == ["error"] * 3 and by["pool"][0].error_type == CHILDREN
+    assert [d.status for d in by["threads"]] == ["ok"] and "plain" not in by
+
+
+@pytest.mark.slow  # a process run: ~1.5 s
+def test_the_process_backend_s_workers_are_daemonic_as_the_prediction_takes_them(tmp_path):
+    """DAEMONIC_BACKENDS is a fact of perfkit/backends/process.py: a unit starting a child
+    process raises there, and runs inline."""
+    from perfkit.analysis.prediction.model import DAEMONIC_BACKENDS
+    from perfkit.model import RunConfig
+    from perfkit.runner import run
+
+    measured = run(RunConfig(solver="child_starter:ChildStarter", tasks="synthetic:1x1+0",
+                             strategy="sample-parallel", backend="process", workers=1,
+                             timeout=TimeoutPolicy(10.0)), tmp_path / "runs").units.set_index("candidate")
+    assert "process" in DAEMONIC_BACKENDS
+    assert measured.loc["pool", "error_type"] == CHILDREN and measured.loc["threads", "status"] == "ok"
+
+
+@pytest.mark.slow  # a run and a prediction: ~1 s
+def test_a_daemon_probe_that_fails_is_a_warning_saying_what_the_process_predictions_assume(tmp_path, monkeypatch):
+    from perfkit import api
+    from perfkit.model import PerfkitError, RunConfig
+    from perfkit.orchestration import calibration, daemon_probe
+    from perfkit.runner import run
+
+    def fails(run, workload):
+        raise PerfkitError("daemon probe of child_starter:ChildStarter: no answer within 70 s")
+
+    reference = run(RunConfig(solver="child_starter:ChildStarter", tasks="synthetic:1x1+0", strategy="sequential",
+                              backend="inline", workers=1), tmp_path / "runs")
+    monkeypatch.setattr(daemon_probe, "units_to_run", lambda workload: [(("t", "demo", 0, "pool"), "ok")])
+    monkeypatch.setattr(daemon_probe, "measure", fails)
+    calibration.save(dict(DEFAULT_COSTS), tmp_path / "cal")
+    result = api.predict(reference.path, strategies=["sequential", "sample-parallel"], backends=["process"],
+                         workers=[2], calibration_dir=tmp_path / "cal", out=tmp_path / "pred")
+    said = [n for n in result.notes if "daemon probe failed" in n]
+    assert said and "no answer within 70 s" in said[0] and said[0] in result.sweep.assumptions
