@@ -5,6 +5,8 @@ deadline of the units the reference stopped, as the GIL probe measures it alone.
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from builders import make_run
@@ -261,3 +263,24 @@ def test_a_thread_run_the_model_stops_just_past_the_limit_may_stop_early_and_one
             f"the {limit}") in near.why  # what it hangs on: tests/test_prediction_what_it_knows.py
     far = probed(limit + 12, 2.0)
     assert verdict(far) == "stops early" and far.result.stopped_s is not None
+
+
+def test_a_process_run_s_ideal_counts_a_stopped_unit_only_up_to_its_timeout():
+    """The probe ran the stopped units to 6–10× their timeout; a process run kills them at it,
+    so the ideal bound charged the probe's cost: efficiency 124 % on python-constraint2
+    (session 17)."""
+    from perfkit.analysis.prediction import DEFAULT_COSTS
+
+    run = reference([OK, STOPPED, OK, STOPPED, OK, STOPPED])
+    workload = workload_of(run).with_gil(_alone(("c01", 0.6, False), ("c03", 1.0, True), ("c05", 1.0, True)))
+    config = SimConfig("candidate-parallel", "process", 2, 1, TimeoutPolicy(TIMEOUT_S))
+    result = simulate(workload, config, DEFAULT_COSTS["process"], Machine(2))
+    assert result.efficiency <= 1.0
+    # each stopped unit counts TIMEOUT_S of its worker: 3 × (0.02 + 0.1) over 2 workers
+    assert result.ideal_wall_s == pytest.approx(3 * (0.02 + TIMEOUT_S) / 2)
+
+
+def test_a_run_stopping_early_has_no_efficiency():
+    stopped = threads(reference([OK, STOPPED] * (LEAKED_PER_WORKER * 2 + 3)))
+    assert stopped.result.stopped_s is not None and stopped.result.ideal_wall_s > stopped.wall_s
+    assert math.isnan(stopped.result.efficiency)

@@ -382,7 +382,9 @@ class SimResult:
 
     @property
     def efficiency(self) -> float:
-        return self.ideal_wall_s / self.wall_s if self.wall_s > 0 else float("nan")
+        """The ideal wall over the wall; nan for a run that stops early (its wall is where it
+        stopped, its ideal all the work: 171–260 % on python-constraint2's threads)."""
+        return self.ideal_wall_s / self.wall_s if self.wall_s > 0 and self.stopped_s is None else float("nan")
 
     @property
     def timeouts(self) -> pd.DataFrame:
@@ -983,7 +985,9 @@ class _Sim:
         dead = sum(min(self.c.replace_s, self.stage_time) for _ in range(self.kills))
         contention = max(0.0, busy - self.work_lane - self.harness_lane)
         idle = max(0.0, lanes - busy - dead)
-        ideal, critical = ideal_bound(self.w, self.plans, self.workers, self.m, self.c, self.x)
+        stops = self.c.behaviour.hard_stop or self.cooperative  # (threads: an abandoned unit's CPU runs on)
+        ideal, critical = ideal_bound(self.w, self.plans, self.workers, self.m, self.c, self.x,
+                                      self.timeout if stops else math.inf)
         return SimResult(
             config=self.cfg, wall_s=self.end, startup_s=self.startup_s, close_s=self.close_s,
             between_stages_s=max(0.0, self.stage_end - self.startup_s - self.stage_time),
@@ -1000,7 +1004,8 @@ _MISSING = UnitCost(0.0, 0.0, "skipped", unknown=True)
 
 
 def ideal_bound(workload: Workload, plans: list, workers: int, machine: Machine,
-                costs: BackendCosts, execution: Execution = Execution()) -> tuple[float, float]:
+                costs: BackendCosts, execution: Execution = Execution(),
+                stop_s: float = math.inf) -> tuple[float, float]:
     """``(ideal_wall_s, critical_path_s)`` of a configuration on ``machine``: per stage the
     largest of its CPU over the cores it can use, its lane time (a unit's CPU over the cores it
     computed on, :class:`~.workload.UnitCost`) + waits over the workers, and its largest work
@@ -1009,7 +1014,9 @@ def ideal_bound(workload: Workload, plans: list, workers: int, machine: Machine,
     of units on one core shares one core; wider units' CPU, outside the GIL, the machine's. With
     generation on the workers and no barrier between tasks (perfkit/analysis/metrics/bound.py
     ``ideal_bound`` of the runner of issue 13): the larger of all the work (generation
-    included) over the slots and the longest single task."""
+    included) over the slots and the longest single task. A unit longer than ``stop_s`` (the
+    timeout of a backend that stops it) counts up to it, its CPU in proportion: the GIL probe
+    may have run a stopped unit to 10× its timeout, which no run that stops it pays."""
     speed = machine.speed
     gil = costs.behaviour.gil or costs.behaviour.in_parent
     cores = machine.cores if gil else machine.cores * machine.machines
@@ -1033,11 +1040,13 @@ def ideal_bound(workload: Workload, plans: list, workers: int, machine: Machine,
                 item_time = 0.0
                 for unit in item:
                     c = task.units.get(unit, _MISSING)
+                    unit_time = c.lane_s / speed + c.wait_s
+                    kept = min(1.0, stop_s / unit_time) if unit_time > 0 else 1.0
                     if c.cores > 1.0:
-                        wide += c.cpu_s / speed
+                        wide += kept * c.cpu_s / speed
                     else:
-                        python += c.cpu_s / speed
-                    item_time += c.lane_s / speed + c.wait_s
+                        python += kept * c.cpu_s / speed
+                    item_time += kept * unit_time
                 occupied += item_time
                 biggest = max(biggest, item_time)
             critical += biggest
