@@ -489,20 +489,7 @@ def predict(run_dir: str | Path, *, strategies: Sequence[str] = PREDICT_STRATEGI
         probed = _gil_probe(run, Path(calibration_dir), recalibrate, measure)
     if probed is not None and probed[0] is not None:
         workload = workload.with_gil(probed[0])
-    daemon_note = ""
-    if any(b in DAEMONIC_BACKENDS for b in backends) and daemon_probe.units_to_run(workload):
-        if not measure:
-            daemon_note = (f"{', '.join(b for b in backends if b in DAEMONIC_BACKENDS)}: the daemon probe not run "
-                           f"(built-in costs): units on more than one core taken to compute there as in the reference, "
-                           f"although child processes cannot start in a daemonic worker")
-        else:
-            try:
-                workload = replace(workload, in_daemon=daemon_probe.measure(run, workload))
-            except ConfigError:  # the solver not importable: predict stops, as for the GIL probe
-                raise
-            except PerfkitError as exc:
-                daemon_note = (f"the daemon probe failed ({exc}): units on more than one core taken to compute in "
-                               f"a daemonic worker as in the reference, although child processes cannot start there")
+    workload, daemon_note = _daemon_probe(run, workload, backends, whole_samples, measure)
     result = sweep(workload, costs, machine, strategies=applicable, backends=backends, workers=workers,
                    chunk_sizes=chunk_sizes, timeouts=timeouts, budgets=TimeoutPolicy(1.0, sample_budget_s, task_budget_s),
                    execution=execution or RUNNER, cooperative=cooperative, max_leaked=max_leaked)
@@ -529,6 +516,28 @@ def _applicable(strategies: Sequence[str], whole_samples: bool) -> list[str]:
         raise ConfigError("strategies", ",".join(strategies), "the run's solver evaluates whole samples only: "
                           f"expected one of {', '.join(sample_level_names())}")
     return applicable
+
+
+def _daemon_probe(run: Run, workload: Any, backends: Sequence[str], whole_samples: bool,
+                  measure: bool) -> tuple[Any, str]:
+    """(``workload`` with what its units on several cores do in a daemonic worker when a
+    backend's workers are daemonic — perfkit/orchestration/daemon_probe.py —, "" or the
+    warning saying why that was not measured and what the process predictions then assume)."""
+    daemonic = [b for b in backends if b in DAEMONIC_BACKENDS]
+    if not daemonic or not daemon_probe.units_to_run(workload):
+        return workload, ""
+    assumed = (f"units on more than one core taken to compute on {', '.join(daemonic)} workers as in the reference, "
+               f"although child processes cannot start in a daemonic worker")
+    if whole_samples:  # the probe runs single units through evaluate(), which an opaque solver does not offer
+        return workload, f"the daemon probe not run (the solver evaluates whole samples only): {assumed}"
+    if not measure:
+        return workload, f"the daemon probe not run (built-in costs): {assumed}"
+    try:
+        return replace(workload, in_daemon=daemon_probe.measure(run, workload)), ""
+    except ConfigError:  # the solver not importable: predict stops, as for the GIL probe
+        raise
+    except PerfkitError as exc:
+        return workload, f"the daemon probe failed ({exc}): {assumed}"
 
 
 def _gil_probe(run: Run, directory: Path, again: bool, measure: bool) -> tuple[Any, str]:
