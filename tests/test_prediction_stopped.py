@@ -280,6 +280,7 @@ def test_a_process_run_s_ideal_counts_a_stopped_unit_only_up_to_its_timeout():
     assert result.ideal_wall_s == pytest.approx(3 * (0.02 + TIMEOUT_S) / 2)
 
 
+@pytest.mark.slow  # a thread prediction run free and limited: ~0.6 s
 def test_a_run_stopping_early_has_no_efficiency():
     stopped = threads(reference([OK, STOPPED] * (LEAKED_PER_WORKER * 2 + 3)))
     assert stopped.result.stopped_s is not None and stopped.result.ideal_wall_s > stopped.wall_s
