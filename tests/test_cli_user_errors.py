@@ -108,6 +108,14 @@ def test_predict_names_the_value_to_correct(args, expected, tmp_path, capsys):
     assert one_line(code, err).startswith(f"perfkit: error: {expected}")
 
 
+def test_a_solver_reference_is_told_as_typed_not_as_an_emoji(tmp_path, capsys):
+    """rich read ``:X:`` in ``--solver mod:X: cannot import`` as an emoji code: the line named
+    the solver ``perfkit_no_such_mod❌ cannot import``."""
+    code, err = perfkit_cli(["run", "--solver", "perfkit_no_such_mod:X", "--tasks", "synthetic:1x1+1",
+                             "--store", str(tmp_path)], capsys)
+    assert one_line(code, err).startswith("perfkit: error: --solver perfkit_no_such_mod:X: cannot import"), err
+
+
 def test_history_names_an_unknown_metric(tmp_path, capsys):
     code, err = perfkit_cli(["history", "--metric", "instr", "--store", str(tmp_path)], capsys)
     assert one_line(code, err) == "perfkit: error: --metric instr: expected one of instructions, wall, cpu"

@@ -103,8 +103,9 @@ def _console(stderr: bool = False) -> Console:
     takes 80 columns and wraps every longer line there, cutting a description or a
     tab-separated row in two: such output soft-wraps instead, each line whole (the viewer wraps
     it). A terminal, or a width asked for with ``$COLUMNS`` (a CI log), keeps rich's wrapping
-    at that width; tables fit it either way (perfkit/cli/tables.py)."""
-    made = Console(stderr=stderr)
+    at that width; tables fit it either way (perfkit/cli/tables.py). Emoji codes are left as
+    typed: a message quoting ``--solver mod:X:`` must not read ``mod❌``."""
+    made = Console(stderr=stderr, emoji=False)
     if not made.is_terminal and "COLUMNS" not in os.environ:
         made.soft_wrap = True
     return made
