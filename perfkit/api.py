@@ -182,8 +182,11 @@ def _report_here(runs: list[Run], folder: Path, name: str, profiles: Optional[li
     finished, left_out = split_finished(runs)
     left_out += not_run
     if not finished:
+        # what reading the runs skipped is why a complete run can have no unit (its one record
+        # torn): said here, as the report would have said it as a warning
         raise ConfigError("run_dirs", reason="no complete run with a recorded unit to compare: "
-                          + "; ".join(x.sentence for x in left_out))
+                          + "; ".join(x.sentence for x in left_out)
+                          + "".join(f"\n{note}" for run in runs for note in run.notes))
     model = Forked(_model, finished)  # on the other core while this one analyses (perfkit/orchestration/forked.py)
     comparison = analyse(finished)
     if comparison.reference is not None:

@@ -126,7 +126,7 @@ def test_gate_names_the_side_that_does_not_exist(tmp_path, capsys):
     code, err = perfkit_cli(["gate", "--baseline", "ci-arc", "--current", str(missing), "--store", str(tmp_path)], capsys)
     assert one_line(code, err).startswith(f"perfkit: error: --current {missing}: no such run folder")
     code, err = perfkit_cli(["baseline", "save", "x", str(missing), "--directory", str(tmp_path)], capsys)
-    assert one_line(code, err).startswith(f"perfkit: error: RUNS {missing}: no such run folder")
+    assert one_line(code, err).startswith(f"perfkit: error: RUN_DIR {missing}: no such run folder")
 
 
 @pytest.mark.parametrize("args,expected", [
@@ -284,6 +284,19 @@ def _torn_copy(run: Path, tmp_path: Path) -> Path:
     with open(torn / "units.jsonl", "ab") as units:
         units.write(b'{"task_id": ["syn-0')
     return torn
+
+
+def test_a_run_whose_only_record_is_torn_is_refused_with_the_torn_record(stored_run, tmp_path, capsys):
+    """The refusal read "RUN_DIRS: ... (complete, 0 units recorded)": the argument by typer's
+    parameter name, and not a word about the units.jsonl record it could not read."""
+    torn = _torn_copy(stored_run, tmp_path)
+    whole = (torn / "units.jsonl").read_bytes().split(b"\n")
+    (torn / "units.jsonl").write_bytes(whole[-1])  # only the torn record is left
+    code, err = perfkit_cli(["report", str(torn), "--out", str(tmp_path / "report")], capsys)
+    assert code == 2 and "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert lines[0].startswith("perfkit: error: RUN_DIR: no complete run with a recorded unit to compare: "), err
+    assert lines[1].startswith(f"perfkit: error: {torn / 'units.jsonl'}: line 1 of units.jsonl torn"), err
 
 
 @pytest.mark.slow  # a run, and a prediction
