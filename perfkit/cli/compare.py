@@ -13,7 +13,7 @@ from perfkit.analysis.text import duration, is_missing, percent
 from perfkit.cli.command import app, console
 from perfkit.cli.options import (SOLVER_HELP, JsonOut, NoProgress, Plugin, Quiet, SolverOpt, parse_options,
                                   split_list)
-from perfkit.cli.output import copy_json, print_notes, print_paths, set_quiet
+from perfkit.cli.output import copy_json, print_notes, print_paths, set_quiet, solver_output_on_stderr
 from perfkit.cli.progress import RunsBar, progress_display
 from perfkit.cli.tables import fits, show
 from perfkit.model import DEFAULT_STORE, RunInterrupted
@@ -152,7 +152,7 @@ def compare_cmd(
     set_quiet(quiet)
     w = split_list(workers)
     try:
-        with progress_display(not (quiet or no_progress)) as progress:
+        with solver_output_on_stderr(), progress_display(not (quiet or no_progress)) as progress:
             result = perfkit.compare(experiment, solver=solver, tasks=tasks, strategies=split_list(strategies),
                                      backends=split_list(backends), workers=w if w is None or len(w) > 1 else w[0],
                                      repeats=repeats, warmup=warmup, timeout=timeout, chunk_size=chunk_size,

@@ -13,7 +13,7 @@ from rich.text import Text
 from perfkit.cli.command import app, baseline_app, console, out
 from perfkit.cli.options import (Backend, JsonOut, NoProgress, Quiet, Solver, SolverOpt, Strategy, Tasks, Timeout,
                                   parse_options)
-from perfkit.cli.output import copy_json, print_notes, print_paths, set_quiet
+from perfkit.cli.output import copy_json, print_notes, print_paths, set_quiet, solver_output_on_stderr
 from perfkit.cli.tables import show
 from perfkit.model import DEFAULT_STORE
 
@@ -66,10 +66,11 @@ def gate(
 
     set_quiet(quiet)
     metrics = [] if answers_only else ([m for spec in metric for m in spec.split(",") if m] or None)
-    result = perfkit.gate(baseline, current, base=base, threshold=parse_threshold(threshold),
-                          instruction_threshold=parse_threshold(instruction_threshold, "instruction_threshold"),
-                          metrics=metrics, normalise=normalise, repeats=repeats, pairs=pairs,
-                          rebuild_incompatible=rebuild_incompatible, store=store)
+    with solver_output_on_stderr():  # with no --current, it runs the solver
+        result = perfkit.gate(baseline, current, base=base, threshold=parse_threshold(threshold),
+                              instruction_threshold=parse_threshold(instruction_threshold, "instruction_threshold"),
+                              metrics=metrics, normalise=normalise, repeats=repeats, pairs=pairs,
+                              rebuild_incompatible=rebuild_incompatible, store=store)
     step_summary = summary or (Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY") else None)
     render.write(result, step_summary, json_out)
     doc = render.build(result)
@@ -115,8 +116,9 @@ def baseline_save(
 
     config = RunConfig(solver=solver, tasks=tasks, strategy=strategy, backend=backend, workers=workers,
                        timeout=TimeoutPolicy(timeout), solver_options=parse_options(solver_opt))
-    path = perfkit.save_baseline(name, runs or (), config=config, repeats=repeats, store=store, directory=directory,
-                                 instructions=instructions)
+    with solver_output_on_stderr():  # with no RUN_DIR, it runs the solver
+        path = perfkit.save_baseline(name, runs or (), config=config, repeats=repeats, store=store,
+                                     directory=directory, instructions=instructions)
     out.print(str(path), highlight=False)
 
 

@@ -9,6 +9,7 @@ import typer
 
 from perfkit.cli import options as opt
 from perfkit.cli.command import app, console, out
+from perfkit.cli.output import solver_output_on_stderr
 from perfkit.model import RunConfig
 
 
@@ -37,9 +38,9 @@ def profile(
 
     console.print(f"profiling with {profiler}" + (f" ({pairs} pairs of a plain and a profiled run, for the overhead)"
                                                   if baseline else ""), highlight=False)
-    result = perfkit.profile(config, profiler, out_dir, store_dir=store, baseline=baseline, pairs=pairs,
-                             interval=interval,
-                             rate=rate, gil=gil, idle=idle, nonblocking=nonblocking, top=top)
+    with solver_output_on_stderr():
+        result = perfkit.profile(config, profiler, out_dir, store_dir=store, baseline=baseline, pairs=pairs,
+                                 interval=interval, rate=rate, gil=gil, idle=idle, nonblocking=nonblocking, top=top)
     console.print(result.summary(top), highlight=False, markup=False, soft_wrap=True)
     for kind, path in result.files.items():
         console.print(f"{kind:>10}: {path}", highlight=False, markup=False, soft_wrap=True)

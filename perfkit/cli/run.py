@@ -10,7 +10,7 @@ import typer
 from perfkit.analysis.text import duration, number
 from perfkit.cli import options as opt
 from perfkit.cli.command import app, console, out, tasks_app
-from perfkit.cli.output import print_notes, print_paths, set_quiet
+from perfkit.cli.output import print_notes, print_paths, set_quiet, solver_output_on_stderr
 from perfkit.cli.progress import UnitsBar, progress_display
 from perfkit.cli.tables import show
 from perfkit.model import DEFAULT_STORE, STATUSES, RunConfig
@@ -47,11 +47,12 @@ def run(
 
     set_quiet(quiet)
     if instructions:
-        stored = perfkit.count_instructions(config, store)
+        with solver_output_on_stderr():
+            stored = perfkit.count_instructions(config, store)
         print_run_summary(stored)
         print_paths([stored.path])
         return
-    with progress_display(not (quiet or no_progress)) as progress:
+    with solver_output_on_stderr(), progress_display(not (quiet or no_progress)) as progress:
         observer = UnitsBar(progress)
         if resume is not None:
             stored = perfkit.resume(resume, observer=observer, whole_command=True)

@@ -69,6 +69,24 @@ def test_sys_exit_in_a_candidate_never_chooses_perfkits_exit_status(tmp_path, ca
     assert codes[0] == codes[1], f"perfkit's status followed the solver's: {codes}"
 
 
+@pytest.mark.slow  # two perfkit processes
+@pytest.mark.parametrize("backend", ["inline", "process"])
+def test_what_a_solver_prints_never_lands_among_the_paths_on_stdout(backend, tmp_path):
+    """stdout is what a script reads (``RUN=$(perfkit run ...)``): a candidate's ``print`` (in
+    perfkit itself, inline) and its writes to file descriptor 1 (in a worker) came out between
+    the run folder's path and nothing. They go to stderr, where the solver's words are kept."""
+    store = tmp_path / "runs"
+    done = subprocess.run([sys.executable, "-m", "perfkit", "run", "--solver", "plugins.faulty_solvers:Misbehaving",
+                           "--solver-opt", "fault=print", "--tasks", "synthetic:1x1+1", "--backend", backend,
+                           "--workers", "1", "--store", str(store), "--no-progress"],
+                          env=cli_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    run = load_run(next(store.iterdir()))
+    assert done.stdout.splitlines() == [str(run.path)], done.stdout
+    assert done.stderr.count("printed by c1 on ") == 2 and done.stderr.count("written to fd 1 by c1 on ") == 2, \
+        done.stderr
+
+
 @pytest.mark.slow
 def test_compare_never_exits_0_without_its_report(tmp_path, capsys):
     code, out, err = perfkit_main(["compare", "--solver", "plugins.faulty_solvers:Misbehaving", "--solver-opt",

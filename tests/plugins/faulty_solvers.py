@@ -18,7 +18,8 @@ class Misbehaving:
     """Candidates ``c0``..``c{n-1}``; candidate ``bad`` does ``fault`` on every sample:
 
     - ``exit=N``: ``sys.exit(N)``; ``chdir``: ``os.chdir`` to ``/`` and answers;
-    - ``sleep=S``: sleeps S seconds (GIL-free) before answering.
+    - ``sleep=S``: sleeps S seconds (GIL-free) before answering;
+    - ``print``: prints a line (``print``) and writes one to file descriptor 1, then answers.
 
     ``log``: a file that gets one line ``<monotonic start> <sample> <candidate>`` per unit started
     (appended with O_APPEND, so workers in any process can share it). ``wait_for``: every unit
@@ -60,6 +61,9 @@ class Misbehaving:
                 os.chdir("/")
             if kind == "sleep":
                 time.sleep(float(value))
+            if kind == "print":
+                print(f"printed by {candidate_id} on {sample.key}")
+                os.write(1, f"written to fd 1 by {candidate_id} on {sample.key}\n".encode())
             if kind == "grandchild":  # a child holding our stdout, then a hang in C
                 subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)", GRANDCHILD_MARK])
                 time.sleep(3600)
