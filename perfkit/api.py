@@ -132,7 +132,17 @@ def compare(experiment: str | Path | Experiment | None = None, *, solver: Option
     folder = (Path(out) if out is not None else _stamped("compare")).absolute()
     if out is not None:  # the caller's folder is made first: one that cannot be (a file's name) fails before the runs
         output_folder(folder)
-    ran = run_experiment(exp, Path(store).absolute(), progress, task_list)
+    try:
+        ran = run_experiment(exp, Path(store).absolute(), progress, task_list)
+    except ConfigError as exc:
+        from_file = isinstance(experiment, (str, Path)) and not (solver or solver_options)
+        if not from_file or not (exc.field == "solver" or exc.field.startswith("solver_options.")):
+            raise
+        # the file named the solver and its options: the line names the file, as for its other fields
+        options = f" (with its solver_options {', '.join(exp.solver_options)})" \
+            if exp.solver_options and exc.field == "solver" else ""
+        shown = f" {exc.value!r}{options}:" if exc.has_value else ""
+        raise PerfkitError(f"{experiment}: field {exc.field!r}:{shown} {exc.reason}") from None
     links = profile_configs(ran.runs, folder, task_list) if profile else None
     return _report(ran.runs, folder, exp.name, links, ran.not_run)
 

@@ -65,6 +65,20 @@ def test_an_experiment_files_bad_field_is_named_in_the_file(field, value, expect
     assert one_line(code, err).startswith(f"perfkit: error: {experiment}: {expected}")
 
 
+@pytest.mark.parametrize("solver,options,expected", [
+    ("synthetic", "[solver_options]\nbogus = 1\n", "field 'solver': 'synthetic' (with its solver_options bogus): "),
+    ("perfkit_no_such_mod:X", "", "field 'solver': 'perfkit_no_such_mod:X': cannot import module"),
+    ("synthetic", "[solver_options]\ncpu_ms = 'x'\n", "field 'solver_options.cpu_ms': 'x': expected a number"),
+])
+def test_an_experiment_files_solver_that_cannot_be_built_is_named_in_the_file(solver, options, expected, tmp_path,
+                                                                               capsys):
+    """It was told as the flag ``--solver`` the user never typed, without the file."""
+    experiment = tmp_path / "x.toml"
+    experiment.write_text(f'solver = "{solver}"\ntasks = "synthetic:1x1+1"\n{options}')
+    code, err = perfkit_cli(["compare", str(experiment), "--store", str(tmp_path / "runs"), "--no-progress"], capsys)
+    assert one_line(code, err).startswith(f"perfkit: error: {experiment}: {expected}")
+
+
 @pytest.fixture
 def plugin_strategy(tmp_path, monkeypatch) -> str:
     """A plugin module (its name is returned) registering the strategy ``walkthrough-backwards``,
