@@ -313,6 +313,31 @@ def test_a_run_whose_only_record_is_torn_is_refused_with_the_torn_record(stored_
     assert lines[1].startswith(f"perfkit: error: {torn / 'units.jsonl'}: line 1 of units.jsonl torn"), err
 
 
+@pytest.mark.slow  # a resume (~0.3 s)
+def test_a_resume_says_which_torn_record_it_skipped_amid_whole_ones(stored_run, tmp_path, capsys):
+    """A torn tail is cut and said ("resume cut N bytes"); a torn record between whole ones was
+    skipped without a word, its units run again, and nothing in the run folder said so."""
+    import shutil
+
+    import perfkit
+
+    run = tmp_path / "run"
+    shutil.copytree(stored_run, run)
+    (run / "units.parquet").unlink()
+    (run / "units.jsonl").write_bytes(b'{"columns": {"task_id": ["syn-0\n' + (run / "units.jsonl").read_bytes())
+    meta = json.loads((run / "meta.json").read_text())
+    (run / "meta.json").write_text(json.dumps({**meta, "state": "interrupted"}))
+    with pytest.raises(SystemExit) as info:
+        main(["run", "--resume", str(run), "--no-progress"])
+    err = capsys.readouterr().err
+    assert info.value.code in (0, None), err
+    assert (f"perfkit: warning: {run / 'units.jsonl'}: line 1 of units.jsonl torn (cut mid-record): skipped "
+            "(resume: any unit it held ran again)") in err, err
+    resumed = perfkit.load_run(run)
+    assert resumed.state == "complete" and len(resumed.units) == 2
+    assert any("line 1 of units.jsonl torn" in note for note in resumed.notes)  # kept in the folder
+
+
 @pytest.mark.slow  # a run, and a prediction
 def test_predict_says_what_reading_a_torn_run_skipped(stored_run, tmp_path):
     """perfkit report warned about a torn record; predict predicted from the remaining units

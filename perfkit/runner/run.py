@@ -640,7 +640,10 @@ def resume(path: str | Path, observer: Optional[Observer] = None, tasks: Optiona
         lock.release()
         raise
     done: set[tuple] = set()
-    recorded = read_units_jsonl(path / UNITS_JSONL)
+    skipped: list[str] = []
+    recorded = read_units_jsonl(path / UNITS_JSONL, skipped)
+    # a torn record amid whole ones (the tail was cut above) is not an outcome: said, as the cut is
+    writer.notes += [f"{note} (resume: any unit it held ran again)" for note in skipped]
     for key in recorded[list(UNIT_KEY)].itertuples(index=False, name=None):
         done.add(tuple(key))
         done.add(tuple(key)[:3])
