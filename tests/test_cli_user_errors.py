@@ -350,6 +350,19 @@ def test_predict_says_what_reading_a_torn_run_skipped(stored_run, tmp_path):
     assert any("torn" in note for note in result.notes), result.notes
 
 
+@pytest.mark.slow  # a run, and a report
+def test_the_report_itself_says_what_reading_a_torn_run_skipped(stored_run, tmp_path):
+    """The terminal warned; report.md and report.json showed fewer units than the task has,
+    without a word why."""
+    import perfkit
+
+    torn = _torn_copy(stored_run, tmp_path)
+    folder = perfkit.report([torn], tmp_path / "report").report_dir
+    note = f"{torn / 'units.jsonl'}: line 2 of units.jsonl torn (cut mid-record): skipped"
+    assert f"Read from the run folders with records skipped: {note}." in (folder / "report.md").read_text()
+    assert json.loads((folder / "report.json").read_text())["notes"] == [note]
+
+
 @pytest.mark.slow  # a run
 def test_phases_warns_about_a_torn_run(stored_run, tmp_path, capsys):
     torn = _torn_copy(stored_run, tmp_path)

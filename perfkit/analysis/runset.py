@@ -108,4 +108,12 @@ def describe_left_out(left: Sequence[LeftOut]) -> str:
     return "Not complete, left out of every figure: " + "; ".join(x.sentence for x in left) + "."
 
 
-__all__ = ["COMPLETE", "LeftOut", "MixedRuns", "describe_left_out", "mixed_workloads", "split_finished", "workload"]
+def read_notes(runs: Sequence[Run]) -> list[str]:
+    """What reading (or resuming) the runs skipped or worked around (``Run.notes``: a torn
+    record of units.jsonl, an unreadable units.parquet), each once: the units behind every
+    figure are the ones left."""
+    return list(dict.fromkeys(note for run in runs for note in run.notes))
+
+
+__all__ = ["COMPLETE", "LeftOut", "MixedRuns", "describe_left_out", "mixed_workloads", "read_notes", "split_finished",
+           "workload"]

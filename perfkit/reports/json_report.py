@@ -19,6 +19,7 @@ import numpy as np
 
 from perfkit.analysis.metrics.groups import REPEATED
 from perfkit.analysis.overview import task_table
+from perfkit.analysis.runset import read_notes
 from perfkit.model import STATUSES
 
 #: The format name and version every document carries; bump the number on an incompatible change.
@@ -124,6 +125,7 @@ def comparison_record(c: Any, name: str, files: dict[str, Path], left_out: Seque
         "tasks": task_table(ref.units).to_dict("records") if ref is not None else [],
         "runs": [dataclasses.asdict(f) for f in c.figures],
         "left_out": [dataclasses.asdict(x) for x in left_out],
+        "notes": read_notes(c.runs),
         "profiles": [{"title": t, "href": h, "note": n} for t, h, n in (profiles or [])],
         "files": {k: p.name for k, p in files.items()},
         "whole_command": {name: _breakdown(b) for name, b in getattr(c, "breakdowns", {}).items()},
