@@ -247,3 +247,24 @@ def test_a_nondeterministic_candidates_units_are_not_called_solver_state():
     dearer = [clean_parallel(repeat=r, edit=_dearer(0.3)) for r in (0, 1)]
     assert _carried(REFS + dearer)  # the same units with a deterministic c005: named
     assert not _carried([reference_run(repeat=0), reference_run(repeat=1, edit=other_answer)] + dearer)
+
+
+@pytest.mark.slow
+def test_a_unit_that_keeps_its_wall_and_gets_less_cpu_in_it_is_not_said_to_carry_state():
+    # a new user's slow_one spins until 0.3 s of wall have passed: on a shared core it gets less
+    # CPU in the same wall, 0.36–0.62× its sequential CPU in every run of a loaded compare, and
+    # was named "cheaper … state the solver carries" (or, next time, "after an exception"). Its
+    # wall did not fall with its CPU: no work was saved
+    def starved(share: float):
+        def edit(df):
+            df.loc[_unit(df, "test", 0, "c003"), "cpu_s"] = 0.1 * share  # its 100 ms of wall kept
+            return df
+        return edit
+
+    def saved(df):  # the same CPU, and the wall fell with it: work was saved
+        df.loc[_unit(df, "test", 0, "c003"), ["cpu_s", "wall_s"]] = 0.04
+        return df
+
+    assert not _carried(REFS + [clean_parallel(repeat=r, edit=starved(s)) for r, s in ((0, 0.4), (1, 0.6))])
+    (found,) = _carried(REFS + [clean_parallel(repeat=r, edit=saved) for r in (0, 1)])
+    assert "c003 on test[0]" in found.sentence

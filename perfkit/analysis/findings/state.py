@@ -304,9 +304,24 @@ def _stands_out(t: pd.DataFrame, dearer: bool) -> pd.Series:
         own = t["cpu_s"] / levels.max(axis=1)
         return (t["status"].isin(["ok", "timeout"]) & (own >= COLD_STATE_RATIO * t["ref_high_s"])
                 & (own - t["ref_high_s"] >= STATE_MIN_S))
-    own = t["cpu_s"] / levels.min(axis=1)
+    low = levels.min(axis=1)
+    own = t["cpu_s"] / low
     return (t["status"].eq("ok") & (own <= WARM_STATE_RATIO * t["ref_low_s"])
-            & (t["ref_low_s"] - own >= STATE_MIN_S))
+            & (t["ref_low_s"] - own >= STATE_MIN_S) & _ended_sooner(t, low))
+
+
+def _ended_sooner(t: pd.DataFrame, level: pd.Series) -> pd.Series:
+    """Whether each unit's wall here (over ``level``, as its CPU) fell as far as its CPU did:
+    below :data:`WARM_STATE_RATIO` of its least CPU under sequential, which is less than any
+    single-core wall it had there. A unit that runs until a clock says stop (an anytime search,
+    a spin to a wall deadline) keeps its wall and gets less CPU in it when it shares a core:
+    its CPU falls with no work saved, by state or otherwise (a new user's ``slow_one``, 0.3 s of
+    wall: 0.36–0.62× its sequential CPU in every run of a loaded compare, docs/benchmarks.md
+    "Session 17: a new user's solver"). True where the wall was not recorded."""
+    if "wall_s" not in t:
+        return pd.Series(True, index=t.index)
+    wall = t["wall_s"] / level
+    return ~(wall > WARM_STATE_RATIO * t["ref_low_s"])
 
 
 def _unit_label(key, sep: str, many_tasks: bool) -> str:

@@ -39,15 +39,15 @@ def reference_cost(reference_units: Sequence[pd.DataFrame]) -> pd.DataFrame:
 def cost_against_reference(units: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
     """Each unit of ``units`` with a measured CPU (:func:`measured`; a timed-out unit's is what it
     used until it stopped, so no more than its work) and a :func:`reference_cost` row:
-    ``status``, ``worker``, ``cpu_s``, ``position`` (:func:`worker_position`), ``started`` and
-    ``ended`` here beside the reference's columns. ``level_cpu_s`` is its CPU divided by the run's level: the median, over
+    ``status``, ``worker``, ``cpu_s``, ``wall_s``, ``position`` (:func:`worker_position`), ``started``
+    and ``ended`` here beside the reference's columns. ``level_cpu_s`` is its CPU divided by the run's level: the median, over
     the units ok here, of their CPU over their median reference CPU — what the machine's speed,
     its load or two cores sharing memory bandwidth did to every unit alike, so what stands out
     beyond it is the unit's own. Empty when no unit is comparable."""
     # the columns read here only: every step below copies what it keeps, on runs of 10⁴–10⁵ units
     units = units[[c for c in KEY + ["status", "worker", "started", "ended", "wall_s", "cpu_s", "leaked"] if c in units]]
     mine = measured(units.assign(position=worker_position(units))).drop_duplicates(KEY, keep="last")
-    out = mine[KEY + ["status", "worker", "cpu_s", "position"] + [c for c in ("started", "ended") if c in mine]].merge(
+    out = mine[KEY + ["status", "worker", "cpu_s", "position"] + [c for c in ("wall_s", "started", "ended") if c in mine]].merge(
         reference.reset_index(), on=KEY)
     ok = out[out["status"] == "ok"]
     level = float((ok["cpu_s"] / ok["ref_mid_s"]).median()) if len(ok) else float("nan")
