@@ -58,16 +58,13 @@ import psutil
 
 from perfkit.backends import base
 from perfkit.backends.base import (
-    KILL_GRACE_S, MAX_ATTEMPTS, Assignment, Event, Generation, Job, Requeued, SolverRef, WorkerFailure,
+    KILL_GRACE_S, MAX_ATTEMPTS, WAKE_S, Assignment, Event, Generation, Job, Requeued, SolverRef, WorkerFailure,
     WorkerUsage, build_solver)
 from perfkit.backends.heap import freeze_heap, thaw_heap
 from perfkit.backends.unit import PROCESS_CPU, BatchRecorder, Watch, generate, rows_batch, run_job
 from perfkit.backends.usage import KilledWorker, peak_rss_bytes, process_cpu_s, reset_peak_rss
 from perfkit.model import Outcome, OutcomeBatch, Task
 
-#: Longest the parent waits without looking at the workers' slots (seconds): bounds how late
-#: an overrun is noticed (p99 stop latency ≈ grace + this). A wake-up costs ~20 µs of parent CPU.
-WAKE_S = 0.03
 #: Jobs queued per worker: one running, one waiting in its pipe, so it never idles on dispatch.
 JOBS_PER_WORKER = 2
 #: While every worker holds a job waiting in its pipe, the parent leaves their messages unread
@@ -363,6 +360,11 @@ class _Worker:
     opened: float = 0.0
     #: Wall seconds per unit of the last item it finished (0: none yet), for HOLD_SHARE.
     unit_s: float = 0.0
+    #: True from the moment the parent reads its pipe until it has handled every message read
+    #: (:meth:`ProcessBackend._drain`): still True, a Ctrl-C landed in between, and messages it
+    #: sent are gone from the pipe unhandled. The parent no longer knows which of its jobs ended,
+    #: nor where its next message starts; ``finish_run`` stops it.
+    reading: bool = False
 
     @property
     def name(self) -> str:
@@ -504,10 +506,14 @@ class ProcessBackend:
 
     def finish_run(self) -> list[WorkerUsage]:
         """The CPU each of the run's workers used during the run. A worker still busy (the run
-        was interrupted or failed) is killed: its jobs will not be recorded."""
+        was interrupted or failed) is killed: its jobs will not be recorded. So is one whose
+        messages were read and not all handled (``_Worker.reading``): a job whose end was among
+        them would stay in ``jobs``, and a warm pool's next run would count it as running
+        (one job less to the worker, and under budgets one worker less)."""
         for w in list(self.workers):
-            if w.jobs and not self._sent_every_outcome(w):
-                self._kill(w, "busy at the end of the run")
+            if w.reading or (w.jobs and not self._sent_every_outcome(w)):
+                self._kill(w, "its messages were read, not handled, when the run stopped" if w.reading
+                           else "busy at the end of the run")
                 self._drop(w)
                 continue
             w.reply = None
@@ -669,10 +675,14 @@ class ProcessBackend:
         return bool(poller.poll(wait_s * 1000))
 
     def _drain(self, w: _Worker, events: list[Event]) -> bool:
-        """Every complete message the worker sent; True when its pipe is closed (it died)."""
+        """Every complete message the worker sent; True when its pipe is closed (it died).
+        ``w.reading`` brackets the read and the handling: whatever bytecode an interrupt lands
+        on in between, the flag is left set (see ``_Worker.reading``)."""
+        w.reading = True
         messages, eof = read_messages(w.sock, w.inbox, self._scratch)
         for msg in messages:
             self._handle(w, msg, events)
+        w.reading = False
         return eof
 
     def _item_record(self, w: _Worker, job: Assignment, peak: Optional[int], **more: Any) -> None:
