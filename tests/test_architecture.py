@@ -6,6 +6,7 @@ once; no module imports a name it never uses."""
 from __future__ import annotations
 
 import ast
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -80,6 +81,7 @@ def test_only_the_command_line_speaks_of_flags():
     assert not found, "\n".join(found)
 
 
+@functools.cache  # parsed once for the tests below
 def module_trees() -> dict[str, ast.Module]:
     """Every module of the package, parsed, by its path under the repository."""
     return {str(path.relative_to(ROOT)): ast.parse(path.read_text()) for path in sorted((ROOT / "perfkit").rglob("*.py"))}
@@ -96,6 +98,51 @@ def test_the_switch_interval_is_written_once():
     from perfkit.analysis.prediction import gil as predicted
 
     assert predicted.SWITCH_INTERVAL_S is measured.SWITCH_INTERVAL_S
+
+
+def constants_written_twice(trees: dict[str, ast.Module]) -> list[str]:
+    """The names that two modules or more bind, at their top, to the same number or string
+    (``WAKE_S = 0.03`` in process.py and thread.py): one figure written twice, which the next
+    change moves in one place only. A name bound to different values in two modules names two
+    rules (``JOBS_PER_WORKER``: 2 process jobs, 4 Dask ones), and one computed from another
+    constant (``KEY = list(UNIT_KEY)``) writes no figure of its own: neither is reported."""
+    writers: dict[tuple[str, object], list[str]] = {}
+    for path, tree in trees.items():
+        for node in tree.body:
+            if isinstance(node, ast.AnnAssign) and node.value is not None:
+                pairs = [(node.target, node.value)]
+            elif isinstance(node, ast.Assign):
+                pairs = [(target, node.value) for target in node.targets]
+            else:
+                continue
+            for target, value in pairs:
+                if isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple):
+                    pairs += zip(target.elts, value.elts)
+                    continue
+                try:
+                    figure = ast.literal_eval(value)
+                except ValueError:
+                    continue
+                if isinstance(target, ast.Name) and target.id.lstrip("_").isupper() \
+                        and isinstance(figure, (int, float, str)) and not isinstance(figure, bool):
+                    writers.setdefault((target.id, figure), []).append(path)
+    return [f"{name} = {figure!r} in {', '.join(paths)}" for (name, figure), paths in sorted(writers.items(), key=str)
+            if len(set(paths)) > 1]
+
+
+@pytest.mark.slow  # parses every module of the package: ~0.7 s
+def test_no_constant_is_written_in_two_modules():
+    """Session 16 said an architecture test checked that a constant is assigned in one module;
+    it checked one name, ``SWITCH_INTERVAL_S``, and ``WAKE_S = 0.03`` stood in both the process
+    and the thread backend (one rule: perfkit/backends/base.py). This checks every name."""
+    found = constants_written_twice(module_trees())
+    assert not found, "\n".join(found)
+
+
+def test_a_constant_written_twice_is_found_and_two_rules_of_one_name_are_not():
+    trees = {"a.py": ast.parse("WAKE_S = 0.03\nJOBS = 2\nKEY = list(UNIT_KEY)\nA, B = 1, 'x'\n"),
+             "b.py": ast.parse("WAKE_S: float = 0.03\nJOBS = 4\nKEY = list(UNIT_KEY)\nB = 'x'\n")}
+    assert constants_written_twice(trees) == ["B = 'x' in a.py, b.py", "WAKE_S = 0.03 in a.py, b.py"]
 
 
 def unused_imports(path: str, tree: ast.Module, source: str) -> list[str]:

@@ -39,6 +39,14 @@ from perfkit.model import OutcomeBatch, Task, UnitRef, WorkItem
 #: gives up on its thread): a cooperative solver stops itself first, and its own outcome then
 #: tells the solver's story. Every backend uses this one grace.
 KILL_GRACE_S = 0.05
+#: Longest a backend that watches its units' deadlines from the parent (process, thread) waits
+#: without looking at them (seconds). A worker does not say when it starts a unit (that would be
+#: a message per unit), so a unit that started during a wait is seen overdue at most this late:
+#: a hang is stopped within its deadline + KILL_GRACE_S + WAKE_S, 80 ms, under the 100 ms of
+#: docs/benchmarks.md §1 (it was 0.5 s, and p99 305 ms). One rule for both backends, as the
+#: grace is: the bound is the user's, whichever backend runs the unit. Inline (SIGALRM) and Dask
+#: (a watchdog in the worker) stop their units where they run and need none.
+WAKE_S = 0.03
 #: A worker sends the outcomes it holds at least this often (seconds) and at the end of every
 #: job: a worker that dies loses at most this window, which runs again as the next attempt.
 FLUSH_INTERVAL_S = 0.02

@@ -33,15 +33,13 @@ from typing import Any, Optional
 import psutil
 
 from perfkit.backends.base import (
-    KILL_GRACE_S, Assignment, Event, Generation, Job, Requeued, SolverRef, WorkerFailure, WorkerUsage,
+    KILL_GRACE_S, WAKE_S, Assignment, Event, Generation, Job, Requeued, SolverRef, WorkerFailure, WorkerUsage,
     build_solver, drain)
 from perfkit.backends.own_threads import own_thread_clocks, thread_clock_id, thread_cpu_s
 from perfkit.backends.usage import children_cpu_s, children_usage
 from perfkit.backends.unit import THREAD_CPU, BatchRecorder, Watch, generate, run_job
 from perfkit.model import Outcome, OutcomeBatch, Task
 
-#: Longest the watcher waits without looking at the slots (seconds).
-WAKE_S = 0.03
 #: Jobs queued per thread: one running, one waiting, so a thread never idles on dispatch.
 JOBS_PER_THREAD = 2
 
