@@ -13,6 +13,7 @@ a bare ``ProcessPoolExecutor.map``, the main job's wall, and how quickly a hung 
     python benchmarks/backends.py arcdsl       # arc-dsl's 400 programs on ARC tasks vs ProcessPoolExecutor.map
     python benchmarks/backends.py hangs        # p50/p99 stop latency over 50 hangs
     python benchmarks/backends.py store        # CPU per outcome of the store's append formats
+    python benchmarks/backends.py parent-batches  # the parent's CPU per batch it makes from a worker's rows
 
 ``--against DIR`` measures another checkout of perfkit (with its own ``DIR/.venv``) in the same
 run, A and B interleaved round by round (this machine's speed drifts: never compare figures
@@ -852,7 +853,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("what", choices=["overhead", "efficiency", "efficiency-steady", "demo", "demo-bare",
                                          "thirdparty", "arcdsl", "hangs", "store", "timeline", "joins", "unit-gaps",
-                                         "demo-limit", "wake-ups", "unit-classes", "main-units",
+                                         "demo-limit", "wake-ups", "unit-classes", "main-units", "parent-batches",
                                          "_measure"])
     parser.add_argument("inner", nargs="?", help=argparse.SUPPRESS)
     parser.add_argument("--against", type=Path, help="another checkout to measure in the same run (A/B interleaved)")
@@ -883,6 +884,14 @@ def main() -> None:
     if args.what == "joins":
         with tempfile.TemporaryDirectory() as tmp:
             joins(Path(tmp), args.rounds)
+        return
+    if args.what == "parent-batches":
+        print("| workload | round | batches | units per batch | parent CPU s | read and unpickle µs per batch | "
+              "make (rows_batch) µs | encode µs | status counts µs | the three per unit µs | share of parent CPU |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
+        with tempfile.TemporaryDirectory() as tmp:
+            for r in range(args.rounds):
+                parent_batches(Path(tmp), r + 1)
         return
     if args.what in ("hangs", "store"):
         with tempfile.TemporaryDirectory() as tmp:
@@ -1023,6 +1032,54 @@ def wake_ups(messages: int = 300, every_s: float = 0.02, size: int = 1400) -> No
         os.waitpid(pid, 0)
         print(f"| {'spinning' if spinning else 'sleeping'} sender | {messages} | "
               f"{cpu / messages * 1e6:.0f} µs |")
+
+
+def parent_batches(store: Path, round_: int) -> None:
+    """The process backend's parent makes every batch from a worker's rows (perfkit/backends/unit.py
+    ``rows_batch``), then encodes it for the store and counts its statuses: each timed on the
+    parent's thread CPU clock inside real runs, where the parent's caches are as cold as the runs
+    leave them. Two runs on 2 workers: ``efficiency-steady``'s ~0.47 ms units (sample-parallel,
+    batches every FLUSH_INTERVAL_S) and empty units (no-op, batches of up to FLUSH_UNITS)."""
+    from perfkit.backends import process
+    from perfkit.model import OutcomeBatch
+
+    spent = {"read": 0.0, "make": 0.0, "encode": 0.0, "counts": 0.0}
+    batches = [0, 0]  # batches made, their rows
+
+    def timed(name, fn, count=False):
+        def wrapper(*args, **kwargs):
+            t0 = time.thread_time()
+            out = fn(*args, **kwargs)
+            spent[name] += time.thread_time() - t0
+            if count:
+                batches[0] += 1
+                batches[1] += len(out[0])
+            return out
+        return wrapper
+
+    originals = (process.read_messages, process.rows_batch, OutcomeBatch.encode, OutcomeBatch.status_counts)
+    process.read_messages = timed("read", originals[0])
+    process.rows_batch = timed("make", originals[1], count=True)
+    OutcomeBatch.encode = timed("encode", originals[2])
+    OutcomeBatch.status_counts = timed("counts", originals[3])
+    cpu_ms, n_candidates, n_samples = EFFICIENCY_STEADY_SIZES[0]
+    workloads = [("~0.47 ms units", "synthetic", "sample-parallel", {"candidates": n_candidates, "cpu_ms": cpu_ms},
+                  n_samples),
+                 ("empty units (no-op)", "backends:NoopSolver", "candidate-parallel", {"candidates": 500}, 88)]
+    try:
+        for label, solver, strategy, options, samples in workloads:
+            for key in spent:
+                spent[key] = 0.0
+            batches[:] = [0, 0]
+            run = perfkit_run(store, make_tasks(1, samples), strategy, "process", 2, options, solver=solver)
+            n, rows = batches
+            parent = float(run.summary.cpu_parent_s)
+            three = spent["make"] + spent["encode"] + spent["counts"]
+            print(f"| {label} | {round_} | {n} | {rows / n:.0f} | {parent:.3f} | "
+                  + " | ".join(f"{spent[k] / n * 1e6:.1f}" for k in spent)
+                  + f" | {three / rows * 1e6:.3f} | {(three + spent['read']) / parent:.1%} |")
+    finally:
+        process.read_messages, process.rows_batch, OutcomeBatch.encode, OutcomeBatch.status_counts = originals
 
 
 def hangs(store: Path, n: int = 50, timeout_s: float = 0.2) -> None:

@@ -117,16 +117,16 @@ def test_output_hash(benchmark):
     assert benchmark(output_hash, grid) == grid_hash(grid)
 
 
-def test_parent_reads_a_batch_message(benchmark):
-    """The parent's side of one sealed 1024-unit batch on the process backend: the worker's
-    single write (_Post), then the parent's non-blocking read and unpickling
-    (read_messages) — per batch, the cost each work item's end adds to the parent."""
+def test_parent_reads_a_rows_message(benchmark):
+    """The parent's side of one 1024-unit batch on the process backend, as a worker sends it
+    since session 16 (its rows as recorded, ``BatchRecorder.rows``; the sealed batch it sent
+    before is the Dask workers' only): the worker's single write (_Post), then the parent's
+    non-blocking read and unpickling (read_messages)."""
     import socket
 
     from perfkit.backends.process import _Post, read_messages
 
-    batch, progress = _recorded(*_empty_job()).take()
-    msg = ("batch", batch.sealed(), progress, (1,), None)
+    msg = ("rows", _recorded(*_empty_job()).rows(), (1,), None, 0.0)
     parent, child = socket.socketpair()
     post = _Post(child)
     inbox, scratch = bytearray(), bytearray(1 << 18)
@@ -136,6 +136,26 @@ def test_parent_reads_a_batch_message(benchmark):
         return read_messages(parent, inbox, scratch)[0]
 
     messages = benchmark(one)
-    assert len(messages) == 1 and len(messages[0][1]) == 1024 and not inbox
+    assert len(messages) == 1 and len(messages[0][1][2]) == 1024 and not inbox
     for s in (parent, child, post.sock):
         s.close()
+
+
+@pytest.mark.parametrize("units", [32, 1024])
+def test_parent_makes_encodes_and_counts_a_batch_from_rows(benchmark, units):
+    """What the process backend's parent does with each batch of rows (docs/benchmarks.md,
+    "Session 17: the parent's cost per batch"): make the batch from the job it holds
+    (``rows_batch``), encode it for units.jsonl and count its statuses. 32 units is about a
+    20 ms batch of ~0.5 ms units; 1024 is FLUSH_UNITS, a batch of empty units."""
+    from perfkit.backends.unit import rows_batch
+
+    solver, task, a = _empty_job(units)
+    rows = _recorded(solver, task, a).rows()
+
+    def once():
+        batch, _progress = rows_batch(rows, {1: a}.__getitem__)
+        return batch, batch.encode(), batch.status_counts()
+
+    batch, _encoded, counts = benchmark(once)
+    assert counts == {"ok": units}
+    benchmark.extra_info.update(units=units)
