@@ -2,7 +2,8 @@
 reading them off a pipe and handling them, in the middle of either. The messages read are gone
 from the pipe, so a run must not count on them: an interrupted run stays resumable with every
 unit recorded once, and a warm pool (perfkit/orchestration/compare.py keeps one across runs)
-holds no job of the run that was interrupted. The signal is raised from a hook at exactly the
+holds no job of the run that was interrupted; the thread backend's parent is checked the same
+way where it takes its threads' messages. The signal is raised from a hook at exactly the
 point named (``signal.raise_signal`` runs the run's handler before it returns): no timing."""
 
 from __future__ import annotations
