@@ -193,6 +193,32 @@ def test_a_candidate_whose_outputs_varied_excuses_no_new_error_nor_timeout_of_it
     assert check.agrees and "1 unit of a nondeterministic candidate (demo[1]×1)" in check.sentence(), check.sentence()
 
 
+@pytest.mark.slow  # > 0.2 s: two checks of two repeats each
+def test_a_candidate_varying_between_the_baselines_repeats_in_one_task_varies_in_every_task():
+    # the gate's and compare's one rule (answers.py is_nondeterministic): code that draws unseeded
+    # random numbers draws in every task, also where its answer stayed the same between repeats
+    import pandas as pd
+
+    from perfkit.analysis.answers import NONDETERMINISTIC, baseline_variability, check_repeats
+
+    def units(t_c0, u_c0, u_c1="x"):
+        rows = [("t", "c0", t_c0), ("u", "c0", u_c0), ("u", "c1", u_c1)]
+        return pd.DataFrame([(task, "demo", 0, cand, "ok", out, 0.01) for task, cand, out in rows],
+                            columns=["task_id", "split", "index", "candidate", "status", "output_hash", "wall_s"])
+
+    base = [units("a", "p"), units("b", "p")]  # c0 varied on t only
+    v = baseline_variability(base, ["r1", "r2"], 1.0)
+    check = check_repeats(base[0], [units("a", "q"), units("a", "q")], "now", "current",
+                          reference_name="the baseline", variability=v, gains=True)
+    assert check.agrees and check.kind_counts() == {NONDETERMINISTIC: 1}, check.sentence()
+    assert ("1 unit of a nondeterministic candidate (u/demo[0]×1): c0's answers vary from run to run (seen in "
+            "the baseline's runs on t/demo[0])") in check.sentence(), check.sentence()
+    # a deterministic candidate of the same task still fails
+    check = check_repeats(base[0], [units("a", "p", "y")] * 2, "now", "current", reference_name="the baseline",
+                          variability=v, gains=True)
+    assert not check.agrees and len(check.real) == 1, check.sentence()
+
+
 def test_a_unit_timed_out_in_the_first_repeat_is_judged_against_the_answer_of_the_repeat_that_finished_it():
     # review13: girvan_newman at 0.98 s of its 1 s limit, timed out in the baseline's first repeat
     # and answered in its second: any output the current code gave passed as "1 boundary flip"

@@ -15,7 +15,8 @@ import pytest
 from builders import CANDS, CHROMIUM, SAMPLES, timed_out, chromium, clean_parallel, make_run, make_task, synthetic_config, unit_rows
 from builders import reference_run as reference
 
-from perfkit.analysis.answers import BOUNDARY_FLIP, CHANGED_OUTPUT, NEW_TIMEOUT, NOISE_TIMEOUT, NONDETERMINISTIC
+from perfkit.analysis.answers import (BOUNDARY_FLIP, CHANGED_OUTPUT, NEW_TIMEOUT, NOISE_TIMEOUT, NONDETERMINISTIC,
+                                     VARIES_ACROSS_REPEATS)
 from perfkit.analysis.comparison import analyse
 from perfkit.analysis.phases import phase_table
 from perfkit.api import compare
@@ -88,6 +89,88 @@ def test_output_that_differs_between_sequential_runs_names_the_candidate():
     changed = clean_parallel(edit=lambda d: _set(d, "c006", "demo", 1, output_hash="y"))
     c = analyse([*refs, changed])
     assert c.differences and c.answers[0].kind_counts() == {CHANGED_OUTPUT: 1}
+
+
+def _in_task(task_id, candidate, split, index, **values):
+    """An edit: ``candidate`` on ``task_id``'s sample gets ``values``."""
+    def edit(df):
+        m = df["task_id"].eq(task_id) & df["candidate"].eq(candidate) & df["split"].eq(split) & df["index"].eq(index)
+        df.loc[m, list(values)] = list(values.values())
+        return df
+    return edit
+
+
+def _two_tasks(strategy="sequential", backend="inline", workers=1, repeat=0, edit=None):
+    rows = unit_rows(SAMPLES, CANDS, task_id="t1") + unit_rows(SAMPLES, CANDS, task_id="t2")
+    return make_run(rows, strategy, backend, workers, repeat=repeat, edit=edit)
+
+
+@pytest.mark.slow  # analyse with every finding: > 0.2 s
+def test_an_answer_that_varies_between_a_strategys_own_repeats_is_not_the_strategys():
+    # python-constraint2's min_conflicts: its two sequential runs happened to agree, and compare
+    # read "changed output" for every strategy whose run drew the other answer
+    refs = [reference(repeat=0), reference(repeat=1)]
+    drew = lambda d: _set(d, "c005", "demo", 1, output_hash="y")  # noqa: E731
+    cp = [clean_parallel(repeat=0, edit=drew), clean_parallel(repeat=1)]  # varies between its repeats
+    sp = [clean_parallel("sample-parallel", repeat=r, edit=drew) for r in (0, 1)]  # drew it both times
+    c = analyse([*refs, *cp, *sp])
+    assert not c.differences, c.headline()
+    assert {a.run_id: a.kind_counts() for a in c.answers if not a.clean} == {
+        "candidate-parallel-process-w2-r0": {VARIES_ACROSS_REPEATS: 1},
+        "sample-parallel-process-w2-r0": {VARIES_ACROSS_REPEATS: 1},
+        "sample-parallel-process-w2-r1": {VARIES_ACROSS_REPEATS: 1}}
+    where = "c005's answers vary from run to run (seen in candidate-parallel/process×2's repeats on t1/demo[1])"
+    sentence = c.answers[-1].sentence()
+    assert sentence.startswith("sample-parallel/process×2 (sample-parallel-process-w2-r1) keeps every answer of "
+                               "sequential; 1 output varying across repeats (demo[1]×1): " + where), sentence
+    assert "not evidence that a strategy changed them (not failed)" in sentence and "changed output" not in sentence
+    assert c.headline().startswith("Answers agree beyond the candidates' own variability"), c.headline()
+    f = finding(c, "nondeterministic-candidates")
+    assert f.sentence.startswith(where + ": different on the same sample between "
+                                 "the repeats of one configuration, where the 2 sequential runs happened to agree"), \
+        f.sentence
+    assert "(3 such differences under the strategies)" in f.sentence
+    assert not c.recommendation.sentence.startswith("No strategy kept"), c.recommendation.sentence
+    assert not any("changed answers" in e for e in c.recommendation.evidence), c.recommendation.evidence
+
+
+@pytest.mark.slow  # analyse with every finding: > 0.2 s
+def test_a_strategy_that_changes_a_deterministic_candidate_still_changed_answers_beside_a_varying_one():
+    refs = [reference(repeat=0), reference(repeat=1)]
+    changed = lambda d: _set(d, "c006", "demo", 2, output_hash="z")  # noqa: E731
+    cp = [clean_parallel(repeat=0, edit=lambda d: changed(_set(d, "c005", "demo", 1, output_hash="y"))),
+          clean_parallel(repeat=1, edit=changed)]
+    c = analyse([*refs, *cp])
+    assert c.differences and c.headline().startswith("ANSWERS DIFFER"), c.headline()
+    assert [a.kind_counts() for a in c.answers] == [{CHANGED_OUTPUT: 1, VARIES_ACROSS_REPEATS: 1},
+                                                    {CHANGED_OUTPUT: 1}]
+    assert c.answers[0].sentence().startswith("candidate-parallel/process×2 (candidate-parallel-process-w2-r0) "
+                                              "differs from sequential in 1 unit: 1 changed output (demo[2]×1); "
+                                              "1 output varying across repeats (demo[1]×1): c005's answers vary")
+    assert c.recommendation.sentence.startswith("No strategy kept the sequential answers")
+    assert any(e.startswith("candidate-parallel/process×2") and "changed answers" in e
+               for e in c.recommendation.evidence), c.recommendation.evidence
+
+
+@pytest.mark.slow  # analyse with every finding: > 0.2 s
+def test_a_candidate_whose_sequential_runs_differ_in_one_task_varies_in_every_task():
+    # code that draws unseeded random numbers draws in every task, also where its answer
+    # happened to stay the same between the sequential runs
+    refs = [_two_tasks(repeat=0), _two_tasks(repeat=1, edit=_in_task("t1", "c005", "demo", 2, output_hash="x"))]
+    par = [_two_tasks("candidate-parallel", "process", 2, repeat=r,
+                      edit=_in_task("t2", "c005", "demo", 1, output_hash="y")) for r in (0, 1)]
+    c = analyse([*refs, *par])
+    assert not c.differences, c.headline()
+    # repeat 1's own sequential run drew the other answer on t1/demo[2]
+    assert [a.kind_counts() for a in c.answers] == [{NONDETERMINISTIC: 1}, {NONDETERMINISTIC: 2}]
+    assert ("1 unit of a nondeterministic candidate (t2/demo[1]×1): c005's answers vary from run to run (seen in "
+            "sequential's runs on t1/demo[2])") in c.answers[0].sentence(), c.answers[0].sentence()
+    # a deterministic candidate changed in the task where another one varied still differs
+    par = [_two_tasks("candidate-parallel", "process", 2, repeat=r,
+                      edit=_in_task("t1", "c006", "demo", 2, output_hash="y")) for r in (0, 1)]
+    c = analyse([*refs, *par])
+    assert c.differences and [a.kind_counts() for a in c.answers] == [{CHANGED_OUTPUT: 1},
+                                                                     {CHANGED_OUTPUT: 1, NONDETERMINISTIC: 1}]
 
 
 def _time_out(df, units):
@@ -230,6 +313,36 @@ def test_nondeterministic_candidate_is_named_and_does_not_fail_the_comparison(tm
     md = (result.report_dir / "report.md").read_text()
     assert md.startswith("**Answers agree beyond the reference's own variability")
     assert "Sequential against itself" in md and "nondeterministic" in md
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flip_at,varies", [("1", True), ("1,4", False)])
+def test_a_candidate_whose_answer_a_run_counter_decides_is_blamed_only_when_a_strategy_always_changes_it(
+        tmp_path, flip_at, varies):
+    # by construction, not by chance: coin answers 1 on the evaluations numbered flip_at (runs in
+    # the order seq, sp, cp of repeat 0, then of repeat 1): "1" is sample-parallel's repeat 0 alone,
+    # "1,4" both of its repeats, as a strategy that changes a deterministic candidate's answer
+    count = tmp_path / "count"
+    result = compare(Experiment(name="coin", solver="plugins.stateful_solvers:Counted",
+                                strategies=("sequential", "sample-parallel", "candidate-parallel"),
+                                backends=("process",), workers=(2,), repeats=2, timeout=5.0,
+                                solver_options={"count": str(count), "flip_at": flip_at}),
+                     out=tmp_path / "rep", store=tmp_path / "runs", task_list=[make_task("t1", 2, 1)])
+    assert count.stat().st_size == 6  # one evaluation a run: the order above holds
+    c = result.comparison
+    repeat = {r.run_id: r.config.repeat for r in result.runs}
+    kinds = {(a.group, repeat[a.run_id]): a.kind_counts() for a in c.answers if not a.clean}
+    md = (result.report_dir / "report.md").read_text()
+    if varies:
+        assert kinds == {("sample-parallel/process×2", 0): {VARIES_ACROSS_REPEATS: 1}}, kinds
+        assert not result.differences and "ANSWERS DIFFER" not in md
+        assert "coin's answers vary from run to run (seen in sample-parallel/process×2's repeats on t1/demo[0])" in md
+        assert "No strategy kept" not in c.recommendation.sentence
+    else:
+        assert kinds == {("sample-parallel/process×2", r): {CHANGED_OUTPUT: 1} for r in (0, 1)}, kinds
+        assert result.differences and md.startswith("**⚠ ANSWERS DIFFER") and "vary from run to run" not in md
+        assert any(e.startswith("sample-parallel/process×2") and "changed answers" in e
+                   for e in c.recommendation.evidence), c.recommendation.evidence
 
 
 def _cli(*args, cwd):

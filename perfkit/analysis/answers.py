@@ -41,13 +41,13 @@ are *timeouts within noise*, beyond it each one counts against the run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Mapping, Optional, Sequence
 
 import numpy as np
 import pandas as pd
 
-from perfkit.analysis.text import count
+from perfkit.analysis.text import count, possessive
 from perfkit.model import SAMPLE_KEY, UNIT_KEY, sample_label
 
 KEY, SAMPLE = list(UNIT_KEY), list(SAMPLE_KEY)
@@ -94,6 +94,9 @@ NONDETERMINISTIC = "nondeterministic candidate"
 NOISE_TIMEOUT = "timeout within noise"
 #: The kinds the reference's own variability explains: reported, never counted against a strategy.
 OWN_VARIABILITY_KINDS = (BOUNDARY_FLIP, NOISE_TIMEOUT, NONDETERMINISTIC)
+#: The kinds a candidate whose answers vary from run to run explains (:meth:`AnswerCheck.sentence`
+#: says where they were seen to vary).
+_VARYING_KINDS = (NONDETERMINISTIC, VARIES_ACROSS_REPEATS)
 #: The kinds never counted against a run: the reference's own variability, and a variation the
 #: reference's repeats did not show of a unit that still gives its answer.
 NOISE_KINDS = OWN_VARIABILITY_KINDS + (VARIES_ACROSS_REPEATS,)
@@ -169,6 +172,9 @@ class ReferenceVariability:
     versus error): the key, ``statuses`` and ``outputs`` (the number of distinct ok outputs).
     ``units``: how many units the reference has; ``noise_timeouts_per_run``: timeouts of far
     units per reference run.
+    ``elsewhere``: the candidates whose answers varied between the repeats of another
+    configuration (:func:`varying_candidates`; a comparison's strategies), not between the
+    reference's runs.
     """
 
     run_ids: tuple[str, ...]
@@ -177,6 +183,7 @@ class ReferenceVariability:
     nondeterministic: pd.DataFrame
     units: int = 0
     noise_timeouts_per_run: float = 0.0
+    elsewhere: pd.DataFrame = field(default_factory=lambda: varying_candidates({}))
 
     @property
     def noise_rate(self) -> float:
@@ -206,16 +213,81 @@ class ReferenceVariability:
         return _key_index(df).isin(_key_index(self.boundary))
 
     def is_nondeterministic(self, df: pd.DataFrame, ends: bool = False) -> np.ndarray:
-        """A mask over ``df``'s rows: the unit's candidate is nondeterministic in its task; with
-        ``ends``, one whose units ended differently (ok, error) between reference runs — an
-        output that varied explains another output, not an exception or a timeout."""
+        """A mask over ``df``'s rows: the unit's candidate is nondeterministic — its answers
+        differed between the reference's runs in any task: code that draws unseeded random
+        numbers draws in every task, also where its answer happened to stay the same
+        (python-constraint2's ``min_conflicts``); with ``ends``, one whose units ended
+        differently (ok, error) between reference runs — an output that varied explains another
+        output, not an exception or a timeout."""
         nondet = self.nondeterministic
         if ends and not nondet.empty:
             nondet = nondet[[len(set(s.split("/")) - {"timeout"}) > 1 for s in nondet["statuses"]]]
-        if df.empty or nondet.empty:
-            return np.zeros(len(df), bool)
-        cols = ["task_id", "candidate"]
-        return pd.MultiIndex.from_frame(df[cols]).isin(pd.MultiIndex.from_frame(nondet[cols]))
+        return df["candidate"].isin(set(nondet["candidate"])).to_numpy() if len(df) else np.zeros(0, bool)
+
+    def varies_elsewhere(self, df: pd.DataFrame, ends: bool = False) -> np.ndarray:
+        """A mask over ``df``'s rows: the unit's candidate varied between another
+        configuration's repeats (``elsewhere``; with ``ends``, ended differently there)."""
+        seen = self.elsewhere.loc[self.elsewhere["ends"].astype(bool)] if ends else self.elsewhere
+        return df["candidate"].isin(set(seen["candidate"])).to_numpy() if len(df) else np.zeros(0, bool)
+
+    def varying(self) -> list[str]:
+        """Every candidate whose answers vary from run to run: between the reference's runs or
+        another configuration's repeats, in any task (in that order)."""
+        return list(dict.fromkeys([*self.nondeterministic["candidate"], *self.elsewhere["candidate"]]))
+
+    def seen_varying(self, candidate: str, reference_name: str = "sequential") -> str:
+        """Where ``candidate``'s answers were seen to vary: ``sequential's runs on queens/demo[3]``,
+        ``candidate-parallel/process×2's repeats on place/demo[2]`` (the reference's runs first)."""
+        mine = self.nondeterministic[self.nondeterministic["candidate"] == candidate]
+        where = f"{possessive(reference_name)} runs"
+        if mine.empty:
+            mine = self.elsewhere[self.elsewhere["candidate"] == candidate]
+            where = f"{possessive(mine['configuration'].iloc[0])} repeats"
+        first = mine.iloc[0]
+        return f"{where} on {sample_label(first['split'], first['index'], first['task_id'])}"
+
+
+def answer_spread(runs: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """How the answers of runs of one configuration (unit tables: the reference's runs, a
+    baseline's repeats, a strategy's repeats) spread, unit by unit. Index: the unit key;
+    ``outputs``: distinct ok outputs; ``kinds``: distinct statuses other than timeout (ok and
+    error in different runs: not a matter of time; a timeout beside an end is a boundary flip);
+    ``varies``: either is above one, the unit's answer varies from run to run. The one rule of
+    "varies across repeats" (:func:`reference_variability`, :func:`check_repeats`,
+    :func:`varying_candidates`)."""
+    return _spread(pd.concat([r[KEY + ["status", "output_hash"]].drop_duplicates(KEY) for r in runs],
+                             ignore_index=True))
+
+
+def _spread(rows: pd.DataFrame) -> pd.DataFrame:
+    # rows: every run's rows of each unit, one per run (see answer_spread)
+    index = rows.groupby(KEY, sort=False).size().index
+    ok, ended = rows[rows["status"] == "ok"], rows[rows["status"] != "timeout"]
+    out = pd.DataFrame({"outputs": ok.groupby(KEY, sort=False)["output_hash"].nunique().reindex(index, fill_value=0),
+                        "kinds": ended.groupby(KEY, sort=False)["status"].nunique().reindex(index, fill_value=0)},
+                       index=index)
+    out["varies"] = (out["outputs"] > 1) | (out["kinds"] > 1)
+    return out
+
+
+def varying_candidates(configurations: Mapping[str, Sequence[pd.DataFrame]]) -> pd.DataFrame:
+    """The candidates whose answers vary from run to run within a configuration: for each
+    configuration name with at least two runs (unit tables), every candidate one of whose units
+    varies between those runs (:func:`answer_spread`), in any task. One row per (candidate,
+    configuration), in the order given: ``candidate``, ``configuration``, the key of the first
+    unit seen varying (``task_id``, ``split``, ``index``) and ``ends``: some unit of the
+    candidate ended differently there (ok and error), not only with another output."""
+    cols = ["candidate", "configuration", *SAMPLE, "ends"]
+    rows = []
+    for name, runs in configurations.items():
+        if len(runs) < 2:
+            continue
+        spread = answer_spread(runs)
+        varies = spread[spread["varies"]].reset_index()
+        for candidate, units in varies.groupby("candidate", sort=False):
+            first = units.iloc[0]
+            rows.append((candidate, name, *(first[k] for k in SAMPLE), bool((units["kinds"] > 1).any())))
+    return pd.DataFrame(rows, columns=cols)
 
 
 def reference_variability(references: Sequence[pd.DataFrame], run_ids: Sequence[str],
@@ -230,15 +302,11 @@ def reference_variability(references: Sequence[pd.DataFrame], run_ids: Sequence[
     g = both.groupby(KEY, sort=False)
     per = g.agg(wall_min_s=("wall_s", "min"), wall_max_s=("wall_s", "max"),
                 has_ended=("is_ended", "any"), has_timeout=("is_timeout", "any"), timeouts=("is_timeout", "sum"))
-    outputs = both[both["is_ok"]].groupby(KEY, sort=False)["output_hash"].nunique()
-    per["outputs"] = outputs.reindex(per.index, fill_value=0)
-    # ok and error (or two errors' kinds of status) in different runs: not a matter of time
-    kinds = both[~both["is_timeout"]].groupby(KEY, sort=False)["status"].nunique()
-    per["kinds"] = kinds.reindex(per.index, fill_value=0)
+    per = per.join(_spread(both))
     per["flipped"] = per["has_ended"] & per["has_timeout"]
     per["far"] = per["flipped"] & (per["wall_min_s"] < BOUNDARY_SHARE * timeout_s)
     near = per["has_timeout"] | (per["wall_max_s"] >= BOUNDARY_SHARE * timeout_s)
-    varying = (per["outputs"] > 1) | (per["kinds"] > 1)
+    varying = per["varies"]
     picked = per[near | varying].copy()
     statuses = both.set_index(KEY)["status"]
     statuses = statuses[statuses.index.isin(picked.index)]
@@ -307,6 +375,9 @@ class AnswerCheck:
     #: How many repeats of the run were checked (:func:`check_repeats`); sentences name the
     #: repeats a difference was seen in when there are several.
     repeats: int = 1
+    #: Candidate → where its answers were seen to vary (:meth:`ReferenceVariability.seen_varying`),
+    #: for the candidates of the differences a varying candidate explains.
+    seen_varying: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def clean(self) -> bool:
@@ -362,14 +433,17 @@ class AnswerCheck:
         t = self.table
         counts = self.kind_counts()
         named = self.tasks > 1 or t["task_id"].nunique() > 1
-        real, gained, varied, noise = ([_kind_phrase(k, n, t, named, self.repeats) for k, n in counts.items()
-                                        if role(k, self.gains) == r] for r in ROLES)
+        real, gained, varied, noise = ([_kind_phrase(k, n, t, named, self.repeats, self.seen_varying)
+                                        for k, n in counts.items() if role(k, self.gains) == r] for r in ROLES)
         n_noise = sum(n for k, n in counts.items() if role(k, self.gains) == OWN)
         own, were = _own(self.reference_name), "is" if n_noise == 1 else "are"
         gain = f"gained: {_units(len(self.gained))} (" + ", ".join(gained) + ")" if gained else ""
-        # not the reference's own variability: its repeats did not show it (VARIES_ACROSS_REPEATS)
-        vary = ", ".join(varied) + (f": {self.reference_name}'s answer in another repeat, a variation its repeats did "
-                                    "not show (not failed)")
+        # not the reference's own variability: its repeats did not show it (VARIES_ACROSS_REPEATS);
+        # another configuration's repeats did, or the run's own repeats, one giving the answer
+        elsewhere = set(t.loc[t["kind"] == VARIES_ACROSS_REPEATS, "candidate"]) <= set(self.seen_varying)
+        vary = ", ".join(varied) + (": not evidence that a strategy changed them (not failed)" if elsewhere else
+                                    f": {self.reference_name}'s answer in another repeat, a variation its repeats "
+                                    "did not show (not failed)")
         if not real and not gained and not varied:
             return (f"{self.group} ({self.run_id}) agrees with {self.reference_name} beyond {own} "
                     f"variability: its {count(n_noise, 'difference')} {were} " + ", ".join(noise) + ".")
@@ -397,16 +471,32 @@ _PLURAL = {NOISE_TIMEOUT: "timeouts within noise", NOW_FINISHED: "timeouts now f
            NEW_NONDETERMINISM: "new nondeterministic outputs", VARIES_ACROSS_REPEATS: "outputs varying across repeats"}
 
 
-def _kind_phrase(kind: str, n: int, table: pd.DataFrame, named: bool, repeats: int = 1) -> str:
+def _kind_phrase(kind: str, n: int, table: pd.DataFrame, named: bool, repeats: int = 1,
+                 seen_varying: Optional[Mapping[str, str]] = None) -> str:
     """``2 lost units (demo[0]×2)``; ``t1/demo[0]×2`` when ``named`` (several tasks); over
     several ``repeats``, the repeats each sample's differences were seen in (unless all), and a new
-    nondeterministic output by its unit (``t1/demo[1] c003 in repeat 2 of 2``)."""
-    by_unit = kind in (NEW_NONDETERMINISM, VARIES_ACROSS_REPEATS)
+    nondeterministic output by its unit (``t1/demo[1] c003 in repeat 2 of 2``). Differences a
+    varying candidate explains name it and where it was seen to vary (``seen_varying``)."""
+    by_unit = kind in (NEW_NONDETERMINISM, VARIES_ACROSS_REPEATS) and repeats > 1
     rows = table[table["kind"] == kind]
     # samples alone hide that one candidate made them all (python-constraint2's 16 new errors
     # were one solver's, on every sample)
     (one,) = set(rows["candidate"]) if n > 1 and not by_unit and rows["candidate"].nunique() == 1 else (None,)
-    return f"{count_phrase(kind, n)}{f', all of {one}' if one else ''} ({_where(rows, named, repeats, by_unit=by_unit)})"
+    where = _where(rows, named, repeats, by_unit=by_unit)
+    text = f"{count_phrase(kind, n)}{f', all of {one}' if one else ''} ({where})"
+    seen = seen_varying or {}
+    varying = [c for c in dict.fromkeys(rows["candidate"]) if c in seen] if kind in _VARYING_KINDS else []
+    return text + (f": {_varying(varying, seen)}" if varying else "")
+
+
+def _varying(candidates: Sequence[str], seen_varying: Mapping[str, str], limit: int = 3) -> str:
+    """``min_conflicts' answers vary from run to run (seen in sequential's runs on
+    queens/demo[3])``; several candidates in one clause."""
+    if len(candidates) == 1:
+        return f"{possessive(candidates[0])} answers vary from run to run (seen in {seen_varying[candidates[0]]})"
+    named = ", ".join(f"{c} (seen in {seen_varying[c]})" for c in candidates[:limit])
+    more = f", … {count(len(candidates) - limit, 'more candidate')}" if len(candidates) > limit else ""
+    return f"the answers of {named}{more} vary from run to run"
 
 
 def _where(df: pd.DataFrame, named: bool, repeats: int = 1, by_unit: bool = False, limit: int = 4) -> str:
@@ -449,7 +539,10 @@ def check_answers(reference: pd.DataFrame, units: pd.DataFrame, run_id: str = ""
     output = output.assign(kind=_output_kinds(output, variability))
     tables = [df.drop(columns=["match_ref", "match_run"], errors="ignore")  # the documented columns only
               for df in (missing.assign(kind=LOST), extra.assign(kind=EXTRA), status.assign(kind=kinds), output)]
-    return AnswerCheck(run_id, group, reference_id, *tables, reference_name, int(ref["task_id"].nunique()), gains)
+    varied = {c for t in tables for c in t.loc[t["kind"].isin(_VARYING_KINDS), "candidate"]}
+    seen = {c: variability.seen_varying(c, reference_name) for c in sorted(varied)} if variability is not None else {}
+    return AnswerCheck(run_id, group, reference_id, *tables, reference_name, int(ref["task_id"].nunique()), gains,
+                       seen_varying=seen)
 
 
 def check_repeats(reference: pd.DataFrame, repeats: Sequence[pd.DataFrame], run_id: str = "", group: str = "",
@@ -468,9 +561,9 @@ def check_repeats(reference: pd.DataFrame, repeats: Sequence[pd.DataFrame], run_
     rows = pd.concat([c.table.assign(repeat=i) for i, c in enumerate(checks, 1)], ignore_index=True)
     if len(checks) == 1 or rows.empty:
         return replace(first, repeats=len(checks))
-    ok = pd.concat([r.loc[r["status"] == "ok", KEY + ["output_hash"]].drop_duplicates(KEY) for r in repeats])
-    outputs = ok.groupby(KEY, sort=False)["output_hash"].nunique()
-    varies = _key_index(rows).isin(outputs.index[outputs > 1]) if len(outputs) else np.zeros(len(rows), bool)
+    spread = answer_spread(repeats)
+    differ = spread.index[spread["outputs"] > 1]  # two ok outputs: an exception is told as itself
+    varies = _key_index(rows).isin(differ)
     # the worst way a unit differed (a failure, a gain, the reference's own variability) and the
     # repeats it differed so in; a varying unit is told by its changed output
     rank = rows["kind"].map(lambda k: {FAILED: 0, GAINED: 1}.get(role(k, gains), 2)).to_numpy()
@@ -481,7 +574,7 @@ def check_repeats(reference: pd.DataFrame, repeats: Sequence[pd.DataFrame], run_
     seen = rows.groupby(KEY, sort=False)["repeat"].agg(tuple)
     chosen = rows.drop_duplicates(KEY).copy()
     chosen["repeats"] = seen.reindex(_key_index(chosen)).to_numpy()
-    varying = (chosen["rank"] == 0).to_numpy() & _key_index(chosen).isin(outputs.index[outputs > 1])
+    varying = (chosen["rank"] == 0).to_numpy() & _key_index(chosen).isin(differ)
     # a unit that differed in no way in some repeat gave the reference's answer there
     matched = (differed_in.reindex(_key_index(chosen)).to_numpy() < len(checks))
     still_answers = varying & matched & (chosen["difference"] == "output changed").to_numpy()
@@ -490,7 +583,8 @@ def check_repeats(reference: pd.DataFrame, repeats: Sequence[pd.DataFrame], run_
     chosen = chosen.drop(columns=["repeat", "rank", "told"]).sort_index()  # in the repeats' order again
     tables = [chosen[chosen["difference"] == name].drop(columns="difference").reset_index(drop=True)
               for name in DIFFERENCES]
-    return AnswerCheck(run_id, group, reference_id, *tables, reference_name, first.tasks, gains, len(checks))
+    seen = {c: w for check in checks for c, w in check.seen_varying.items()}
+    return AnswerCheck(run_id, group, reference_id, *tables, reference_name, first.tasks, gains, len(checks), seen)
 
 
 def _within_noise(df: pd.DataFrame, kinds: np.ndarray, expected: float) -> np.ndarray:
@@ -510,18 +604,22 @@ def _status_kinds(df: pd.DataFrame, v: Optional[ReferenceVariability]) -> np.nda
     # a candidate whose outputs varied explains no new error nor timeout: only one whose units
     # ended differently does, and only between ends (a random colouring raising now is a fault)
     ended = np.isin(ref, ENDED) & np.isin(run, ENDED)
-    nondet = (v.is_nondeterministic(df, ends=True) & ended) if v is not None else np.zeros(len(df), bool)
-    return np.select([flip & boundary, run == "crashed", nondet, run == "timeout", run == "error",
+    none = np.zeros(len(df), bool)
+    nondet = (v.is_nondeterministic(df, ends=True) & ended) if v is not None else none
+    varies = (v.varies_elsewhere(df, ends=True) & ended) if v is not None else none
+    return np.select([flip & boundary, run == "crashed", nondet, varies, run == "timeout", run == "error",
                       (ref == "timeout") & (run == "ok"), run == "ok"],
-                     [BOUNDARY_FLIP, CRASH, NONDETERMINISTIC, NEW_TIMEOUT, NEW_ERROR, NOW_FINISHED, NOW_ANSWERED],
-                     STATUS_CHANGED)
+                     [BOUNDARY_FLIP, CRASH, NONDETERMINISTIC, VARIES_ACROSS_REPEATS, NEW_TIMEOUT, NEW_ERROR,
+                      NOW_FINISHED, NOW_ANSWERED], STATUS_CHANGED)
 
 
 def _output_kinds(df: pd.DataFrame, v: Optional[ReferenceVariability]) -> np.ndarray:
-    nondet = v.is_nondeterministic(df) if v is not None else np.zeros(len(df), bool)
-    right = (df["match_ref"].eq(False) & df["match_run"].eq(True)).to_numpy() if "match_ref" in df else \
-        np.zeros(len(df), bool)
-    return np.select([nondet, right], [NONDETERMINISTIC, NOW_RIGHT], CHANGED_OUTPUT)
+    none = np.zeros(len(df), bool)
+    nondet = v.is_nondeterministic(df) if v is not None else none
+    # varied between another configuration's repeats: its output here says nothing of the strategy
+    varies = v.varies_elsewhere(df) if v is not None else none
+    right = (df["match_ref"].eq(False) & df["match_run"].eq(True)).to_numpy() if "match_ref" in df else none
+    return np.select([nondet, varies, right], [NONDETERMINISTIC, VARIES_ACROSS_REPEATS, NOW_RIGHT], CHANGED_OUTPUT)
 
 
 def new_timeouts(units: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:

@@ -27,6 +27,11 @@ def count(n: int, noun: str, plural: str = "") -> str:
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
+def possessive(name: str) -> str:
+    """``c005's``, ``min_conflicts'``: a name (a candidate's, a strategy's) as its owner."""
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
+
+
 def number(x: Any, spec: str = ".3f") -> str:
     """A number with ``spec``, or an en dash when missing."""
     return "–" if is_missing(x) else format(x, spec)

@@ -71,3 +71,30 @@ class HeapWitness:
     def evaluate(self, task, sample, candidate_id, deadline):
         import gc
         raise RuntimeError(f"frozen={gc.get_freeze_count()} oldest={len(gc.get_objects(2))}")
+
+
+class Counted:
+    """Candidates ``c0``..``c{n-1}`` and ``coin``, nondeterministic by construction, not by
+    chance: on ``demo[0]`` of every task ``coin`` answers 1 on the evaluations numbered in
+    ``flip_at`` (from 0, comma-separated) and 0 on the others, counted over every process in
+    ``count``, a file that gets one byte per such evaluation (appended with O_APPEND, so workers
+    in any process share it). A compare evaluates it once per run in a known order (repeat-major,
+    sequential first: perfkit/orchestration/experiment.py ``plan_runs``), so a test decides which
+    runs give the other answer. Elsewhere ``coin`` answers 0, and ``cK`` answers K."""
+
+    def __init__(self, count: str, flip_at: str = "1", n: int = 3):
+        self.count, self.n = str(count), int(n)
+        self.flip_at = {int(i) for i in str(flip_at).split(",") if i}
+
+    def candidates(self, task):
+        return [f"c{i}" for i in range(self.n)] + ["coin"]
+
+    def evaluate(self, task, sample, candidate_id, deadline):
+        if candidate_id != "coin":
+            return np.full((1, 1), int(candidate_id[1:]) % 10, np.uint8)
+        if sample.key != "demo[0]":
+            return np.zeros((1, 1), np.uint8)
+        with open(self.count, "ab") as f:
+            f.write(b"x")
+            n = f.tell() - 1
+        return np.full((1, 1), int(n in self.flip_at), np.uint8)

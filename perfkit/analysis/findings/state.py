@@ -231,8 +231,9 @@ def carried_units(c: "Comparison", levels: dict[str, list[float]], only: Optiona
     # a nondeterministic candidate's work varies with its own draws (python-constraint2's
     # min_conflicts: 30 ms when it gives up, ~1 ms when it finds an answer): what its units cost
     # under a strategy says nothing of what ran before them. Its code draws in every task, also
-    # where its answer happens to stay the same (min_conflicts' yes or no on "place")
-    drawn = {candidate for _task, candidate in c.variability.candidates()} if c.variability is not None else set()
+    # where its answer happens to stay the same (min_conflicts' yes or no on "place"), and also
+    # when only a strategy's repeats showed its answers vary (analysis/answers.py)
+    drawn = set(c.variability.varying()) if c.variability is not None else set()
     candidate_at = KEY.index("candidate")
     for figs in groups:
         tables = [shared_figure(("carried", id(run)), lambda: _around(_beside(run, f.timeout_s, _fresh(

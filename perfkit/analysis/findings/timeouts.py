@@ -15,6 +15,7 @@ from perfkit.analysis.answers import (
     NOISE_FACTOR,
     NOISE_TIMEOUT,
     NONDETERMINISTIC,
+    VARIES_ACROSS_REPEATS,
 )
 from perfkit.analysis.findings.finding import EVIDENCE_ROWS, Finding, runs_by_group
 from perfkit.analysis.findings.machine import busy_during, busy_runs
@@ -24,7 +25,7 @@ from perfkit.analysis.metrics.dispatch import queue_wait
 from perfkit.analysis.metrics.gil import SWITCH_INTERVAL_S, held_by_others
 from perfkit.analysis.metrics.records import KEY, SAMPLE, ran
 from perfkit.analysis.metrics.run import group_name
-from perfkit.analysis.text import count, duration, is_missing, percent
+from perfkit.analysis.text import count, duration, is_missing, percent, possessive
 from perfkit.model import finished_late, sample_label
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -243,11 +244,14 @@ def crashed_workers(c: "Comparison") -> list[Finding]:
 
 
 def nondeterministic_candidates(c: "Comparison") -> list[Finding]:
-    """Candidates whose output differed between the sequential reference's own runs (each in a
-    fresh process): a solver fault, named with its samples; their units are not counted as
-    strategy differences (perfkit/analysis/answers.py)."""
+    """Candidates whose answers vary from run to run: their output differed between the
+    sequential reference's own runs (each in a fresh process) or between the repeats of another
+    configuration, on the same sample, in any task. A solver fault, named with where it was seen;
+    their units' differences from sequential, in every task, are not counted as the strategies'
+    (perfkit/analysis/answers.py): where two sequential runs happened to agree, a strategy's
+    different answer is no evidence that the strategy changed it."""
     v = c.variability
-    if v is None or v.nondeterministic.empty:
+    if v is None or not v.varying():
         return []
     nd = v.nondeterministic
     tasks_of: dict[str, list[str]] = {}
@@ -256,17 +260,34 @@ def nondeterministic_candidates(c: "Comparison") -> list[Finding]:
     many_tasks = nd["task_id"].nunique() > 1
     names = [cand + (f" (task{'s' if len(ts) > 1 else ''} {', '.join(ts[:3])}{' …' if len(ts) > 3 else ''})"
                      if many_tasks else "") for cand, ts in tasks_of.items()]
-    excused = sum(a.kind_counts().get(NONDETERMINISTIC, 0) for a in c.answers)
+    elsewhere = [(r.candidate, f"seen in {v.seen_varying(r.candidate)}")
+                 for r in v.elsewhere.drop_duplicates("candidate").itertuples()]
+    excused = sum(a.kind_counts().get(k, 0) for a in c.answers for k in (NONDETERMINISTIC, VARIES_ACROSS_REPEATS))
     ev = tuple(f"{r.task_id}/{sample_label(r.split, r.index)} {r.candidate}: "
                + (f"{r.outputs} different outputs" if r.outputs > 1 else f"statuses {r.statuses}")
                + f" in {v.runs} sequential runs" for r in nd.head(EVIDENCE_ROWS).itertuples())
+    ev += tuple(f"{r.task_id}/{sample_label(r.split, r.index)} {r.candidate}: different answers in the repeats of "
+                f"{r.configuration}" for r in v.elsewhere.head(EVIDENCE_ROWS).itertuples())
+    parts = []
+    if names:
+        parts.append(f"{len(names)} candidate{'s' if len(names) > 1 else ''} gave different answers on the same "
+                     f"sample in the {v.runs} sequential runs (each in a fresh process): "
+                     f"{', '.join(names[:EVIDENCE_ROWS])}{' …' if len(names) > EVIDENCE_ROWS else ''}.")
+    if elsewhere:
+        # two sequential runs agreeing on a yes-or-no answer is a coin landing twice alike
+        more = " …" if len(elsewhere) > EVIDENCE_ROWS else ""
+        (cand, where), = elsewhere[:1]
+        head = (f"{possessive(cand)} answers vary from run to run ({where})" if len(elsewhere) == 1 else
+                "The answers of " + ", ".join(f"{cand} ({where})" for cand, where in elsewhere[:EVIDENCE_ROWS])
+                + f"{more} vary from run to run")
+        parts.append(f"{head}{' too' if names else ''}: different on the same sample between the repeats of one "
+                     f"configuration, where the {v.runs} sequential runs happened to agree (more sequential repeats "
+                     f"show whether they vary there too).")
     return [Finding(
         "nondeterministic-candidates", "problem", "",
-        f"{len(names)} candidate{'s' if len(names) > 1 else ''} gave different answers on the same sample in the "
-        f"{v.runs} sequential runs (each in a fresh process): {', '.join(names[:EVIDENCE_ROWS])}"
-        f"{' …' if len(names) > EVIDENCE_ROWS else ''}. This is a solver fault (unseeded randomness, the order of a "
-        f"set or of string hashes, state kept between calls), not a strategy's: their units are left out of the "
-        f"strategies' answer differences ({excused} such differences under the strategies).", ev)]
+        " ".join(parts) + " This is a solver fault (unseeded randomness, the order of a set or of string hashes, "
+        "state kept between calls), not a strategy's: their units are left out of the strategies' answer "
+        f"differences, in every task ({excused} such differences under the strategies).", ev)]
 
 
 def _flipped_under(c: "Comparison", kinds: tuple[str, ...]) -> dict[tuple, list[str]]:
