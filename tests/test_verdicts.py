@@ -15,7 +15,7 @@ import pytest
 from builders import CANDS, CHROMIUM, SAMPLES, timed_out, chromium, clean_parallel, make_run, make_task, synthetic_config, unit_rows
 from builders import reference_run as reference
 
-from perfkit.analysis.answers import (BOUNDARY_FLIP, CHANGED_OUTPUT, NEW_TIMEOUT, NOISE_TIMEOUT, NONDETERMINISTIC,
+from perfkit.analysis.answers import (BOUNDARY_FLIP, CHANGED_OUTPUT, CRASH, NEW_TIMEOUT, NOISE_TIMEOUT, NONDETERMINISTIC,
                                      VARIES_ACROSS_REPEATS)
 from perfkit.analysis.comparison import analyse
 from perfkit.analysis.phases import phase_table
@@ -138,12 +138,14 @@ def test_an_answer_that_varies_between_a_strategys_own_repeats_is_not_the_strate
 def test_a_strategy_that_changes_a_deterministic_candidate_still_changed_answers_beside_a_varying_one():
     refs = [reference(repeat=0), reference(repeat=1)]
     changed = lambda d: _set(d, "c006", "demo", 2, output_hash="z")  # noqa: E731
+    # a unit lost to a dead worker in one repeat is no answer: c006 does not vary by it
+    crashed = lambda d: _set(d, "c006", "demo", 3, status="crashed", output_hash=None, match=None)  # noqa: E731
     cp = [clean_parallel(repeat=0, edit=lambda d: changed(_set(d, "c005", "demo", 1, output_hash="y"))),
-          clean_parallel(repeat=1, edit=changed)]
+          clean_parallel(repeat=1, edit=lambda d: crashed(changed(d)))]
     c = analyse([*refs, *cp])
     assert c.differences and c.headline().startswith("ANSWERS DIFFER"), c.headline()
     assert [a.kind_counts() for a in c.answers] == [{CHANGED_OUTPUT: 1, VARIES_ACROSS_REPEATS: 1},
-                                                    {CHANGED_OUTPUT: 1}]
+                                                    {CHANGED_OUTPUT: 1, CRASH: 1}]
     assert c.answers[0].sentence().startswith("candidate-parallel/process×2 (candidate-parallel-process-w2-r0) "
                                               "differs from sequential in 1 unit: 1 changed output (demo[2]×1); "
                                               "1 output varying across repeats (demo[1]×1): c005's answers vary")

@@ -221,7 +221,7 @@ class ReferenceVariability:
         output, not an exception or a timeout."""
         nondet = self.nondeterministic
         if ends and not nondet.empty:
-            nondet = nondet[[len(set(s.split("/")) - {"timeout"}) > 1 for s in nondet["statuses"]]]
+            nondet = nondet[[len(set(s.split("/")) & set(ENDED)) > 1 for s in nondet["statuses"]]]
         return df["candidate"].isin(set(nondet["candidate"])).to_numpy() if len(df) else np.zeros(0, bool)
 
     def varies_elsewhere(self, df: pd.DataFrame, ends: bool = False) -> np.ndarray:
@@ -250,8 +250,9 @@ class ReferenceVariability:
 def answer_spread(runs: Sequence[pd.DataFrame]) -> pd.DataFrame:
     """How the answers of runs of one configuration (unit tables: the reference's runs, a
     baseline's repeats, a strategy's repeats) spread, unit by unit. Index: the unit key;
-    ``outputs``: distinct ok outputs; ``kinds``: distinct statuses other than timeout (ok and
-    error in different runs: not a matter of time; a timeout beside an end is a boundary flip);
+    ``outputs``: distinct ok outputs; ``kinds``: distinct ends, ok and error (in different runs:
+    not a matter of time; a timeout beside an end is a boundary flip, and a unit crashed or
+    skipped gave no answer to vary: its worker died, its budget ran out);
     ``varies``: either is above one, the unit's answer varies from run to run. The one rule of
     "varies across repeats" (:func:`reference_variability`, :func:`check_repeats`,
     :func:`varying_candidates`)."""
@@ -262,7 +263,7 @@ def answer_spread(runs: Sequence[pd.DataFrame]) -> pd.DataFrame:
 def _spread(rows: pd.DataFrame) -> pd.DataFrame:
     # rows: every run's rows of each unit, one per run (see answer_spread)
     index = rows.groupby(KEY, sort=False).size().index
-    ok, ended = rows[rows["status"] == "ok"], rows[rows["status"] != "timeout"]
+    ok, ended = rows[rows["status"] == "ok"], rows[rows["status"].isin(ENDED)]
     out = pd.DataFrame({"outputs": ok.groupby(KEY, sort=False)["output_hash"].nunique().reindex(index, fill_value=0),
                         "kinds": ended.groupby(KEY, sort=False)["status"].nunique().reindex(index, fill_value=0)},
                        index=index)
