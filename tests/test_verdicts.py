@@ -155,6 +155,19 @@ def test_a_strategy_that_changes_a_deterministic_candidate_still_changed_answers
 
 
 @pytest.mark.slow  # analyse with every finding: > 0.2 s
+def test_a_strategy_that_makes_a_deterministic_candidate_answer_anew_every_run_still_changed_answers():
+    # the gate's rule (check_repeats): outputs that differ between a strategy's repeats, none of
+    # them sequential's, are the strategy's new nondeterminism (a race on shared state), not a
+    # candidate that varies by itself
+    refs = [reference(repeat=0), reference(repeat=1)]
+    cp = [clean_parallel(repeat=r, edit=lambda d, r=r: _set(d, "c006", "demo", 2, output_hash=f"race-{r}"))
+          for r in (0, 1)]
+    c = analyse([*refs, *cp])
+    assert c.differences and [a.kind_counts() for a in c.answers] == [{CHANGED_OUTPUT: 1}] * 2, c.headline()
+    assert "nondeterministic-candidates" not in rules(c)
+
+
+@pytest.mark.slow  # analyse with every finding: > 0.2 s
 def test_a_candidate_whose_sequential_runs_differ_in_one_task_varies_in_every_task():
     # code that draws unseeded random numbers draws in every task, also where its answer
     # happened to stay the same between the sequential runs

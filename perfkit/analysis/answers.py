@@ -183,7 +183,8 @@ class ReferenceVariability:
     nondeterministic: pd.DataFrame
     units: int = 0
     noise_timeouts_per_run: float = 0.0
-    elsewhere: pd.DataFrame = field(default_factory=lambda: varying_candidates({}))
+    elsewhere: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["candidate", "configuration",
+                                                                                  *SAMPLE]))
 
     @property
     def noise_rate(self) -> float:
@@ -224,11 +225,10 @@ class ReferenceVariability:
             nondet = nondet[[len(set(s.split("/")) & set(ENDED)) > 1 for s in nondet["statuses"]]]
         return df["candidate"].isin(set(nondet["candidate"])).to_numpy() if len(df) else np.zeros(0, bool)
 
-    def varies_elsewhere(self, df: pd.DataFrame, ends: bool = False) -> np.ndarray:
+    def varies_elsewhere(self, df: pd.DataFrame) -> np.ndarray:
         """A mask over ``df``'s rows: the unit's candidate varied between another
-        configuration's repeats (``elsewhere``; with ``ends``, ended differently there)."""
-        seen = self.elsewhere.loc[self.elsewhere["ends"].astype(bool)] if ends else self.elsewhere
-        return df["candidate"].isin(set(seen["candidate"])).to_numpy() if len(df) else np.zeros(0, bool)
+        configuration's repeats (``elsewhere``)."""
+        return df["candidate"].isin(set(self.elsewhere["candidate"])).to_numpy() if len(df) else np.zeros(0, bool)
 
     def varying(self) -> list[str]:
         """Every candidate whose answers vary from run to run: between the reference's runs or
@@ -254,7 +254,7 @@ def answer_spread(runs: Sequence[pd.DataFrame]) -> pd.DataFrame:
     not a matter of time; a timeout beside an end is a boundary flip, and a unit crashed or
     skipped gave no answer to vary: its worker died, its budget ran out);
     ``varies``: either is above one, the unit's answer varies from run to run. The one rule of
-    "varies across repeats" (:func:`reference_variability`, :func:`check_repeats`,
+    "varies across repeats" (:func:`reference_variability`, :func:`check_repeats` and through it
     :func:`varying_candidates`)."""
     return _spread(pd.concat([r[KEY + ["status", "output_hash"]].drop_duplicates(KEY) for r in runs],
                              ignore_index=True))
@@ -271,23 +271,24 @@ def _spread(rows: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def varying_candidates(configurations: Mapping[str, Sequence[pd.DataFrame]]) -> pd.DataFrame:
-    """The candidates whose answers vary from run to run within a configuration: for each
-    configuration name with at least two runs (unit tables), every candidate one of whose units
-    varies between those runs (:func:`answer_spread`), in any task. One row per (candidate,
-    configuration), in the order given: ``candidate``, ``configuration``, the key of the first
-    unit seen varying (``task_id``, ``split``, ``index``) and ``ends``: some unit of the
-    candidate ended differently there (ok and error), not only with another output."""
-    cols = ["candidate", "configuration", *SAMPLE, "ends"]
+def varying_candidates(expected: pd.DataFrame, configurations: Mapping[str, Sequence[pd.DataFrame]],
+                       variability: Optional[ReferenceVariability] = None) -> pd.DataFrame:
+    """The candidates whose answers vary from run to run within a configuration, by the gate's
+    rule (:func:`check_repeats` against the ``expected`` answers, beyond ``variability``): for
+    each configuration name with at least two runs (unit tables), every candidate with a unit
+    whose outputs differ between those runs and that gave the expected answer in one of them
+    (:data:`VARIES_ACROSS_REPEATS`). Outputs that differ with none of them the expected one are
+    the configuration's own new nondeterminism (a race on shared state), and name no candidate.
+    One row per (candidate, configuration), in the order given: ``candidate``,
+    ``configuration`` and the first such unit's ``task_id``, ``split``, ``index``."""
+    cols = ["candidate", "configuration", *SAMPLE]
     rows = []
     for name, runs in configurations.items():
         if len(runs) < 2:
             continue
-        spread = answer_spread(runs)
-        varies = spread[spread["varies"]].reset_index()
-        for candidate, units in varies.groupby("candidate", sort=False):
-            first = units.iloc[0]
-            rows.append((candidate, name, *(first[k] for k in SAMPLE), bool((units["kinds"] > 1).any())))
+        t = check_repeats(expected, runs, variability=variability).table
+        varies = t[t["kind"] == VARIES_ACROSS_REPEATS].drop_duplicates("candidate") if len(t) else t
+        rows += [(r.candidate, name, *(getattr(r, k) for k in SAMPLE)) for r in varies.itertuples()]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -605,19 +606,18 @@ def _status_kinds(df: pd.DataFrame, v: Optional[ReferenceVariability]) -> np.nda
     # a candidate whose outputs varied explains no new error nor timeout: only one whose units
     # ended differently does, and only between ends (a random colouring raising now is a fault)
     ended = np.isin(ref, ENDED) & np.isin(run, ENDED)
-    none = np.zeros(len(df), bool)
-    nondet = (v.is_nondeterministic(df, ends=True) & ended) if v is not None else none
-    varies = (v.varies_elsewhere(df, ends=True) & ended) if v is not None else none
-    return np.select([flip & boundary, run == "crashed", nondet, varies, run == "timeout", run == "error",
+    nondet = (v.is_nondeterministic(df, ends=True) & ended) if v is not None else np.zeros(len(df), bool)
+    return np.select([flip & boundary, run == "crashed", nondet, run == "timeout", run == "error",
                       (ref == "timeout") & (run == "ok"), run == "ok"],
-                     [BOUNDARY_FLIP, CRASH, NONDETERMINISTIC, VARIES_ACROSS_REPEATS, NEW_TIMEOUT, NEW_ERROR,
-                      NOW_FINISHED, NOW_ANSWERED], STATUS_CHANGED)
+                     [BOUNDARY_FLIP, CRASH, NONDETERMINISTIC, NEW_TIMEOUT, NEW_ERROR, NOW_FINISHED, NOW_ANSWERED],
+                     STATUS_CHANGED)
 
 
 def _output_kinds(df: pd.DataFrame, v: Optional[ReferenceVariability]) -> np.ndarray:
     none = np.zeros(len(df), bool)
     nondet = v.is_nondeterministic(df) if v is not None else none
-    # varied between another configuration's repeats: its output here says nothing of the strategy
+    # varied between another configuration's repeats, one of them giving the expected answer: its
+    # output here says nothing of the strategy (an exception or a timeout is not such a variation)
     varies = v.varies_elsewhere(df) if v is not None else none
     right = (df["match_ref"].eq(False) & df["match_run"].eq(True)).to_numpy() if "match_ref" in df else none
     return np.select([nondet, varies, right], [NONDETERMINISTIC, VARIES_ACROSS_REPEATS, NOW_RIGHT], CHANGED_OUTPUT)

@@ -177,10 +177,11 @@ def analyse(runs: Sequence[Run]) -> Comparison:
         # a candidate whose answers differ between a strategy's own repeats varies from run to
         # run: where two sequential runs happened to agree (python-constraint2's min_conflicts),
         # its difference from sequential is no evidence that the strategy changed it
+        # (the gate's rule: outputs that differ with none of them sequential's are the strategy's)
         others = {figs[0].name: [r.units for r in shell.runs_of(group)] for group, figs in shell.by_group().items()
                   if group != ref_group}
-        seen = varying_candidates(others)
-        shell.variability = replace(v, elsewhere=seen[~seen["candidate"].isin(set(v.nondeterministic["candidate"]))])
+        seen = varying_candidates(expected_answers([r.units for r in ref_runs]), others, v)
+        shell.variability = replace(v, elsewhere=seen)
     expected_of: dict[str, pd.DataFrame] = {}  # per sequential repeat: each strategy of that repeat uses it
     for run, fig in zip(runs, shell.figures):
         ref = shell.reference_for(run)
