@@ -7,8 +7,8 @@ changed* (e.g. ok → timeout) or its *output changed* (ok in both, different ou
 
 Each difference also gets a *kind* that says whose it is. The reference runs more than once
 (perfkit/orchestration/experiment.py), and :func:`reference_variability` compares its runs with
-each other: a unit whose output differs between them belongs to a *nondeterministic candidate*
-(a solver fault), and a unit near its timeout — finished (ok or error) in one reference run and
+each other: a unit whose output differs between them (:func:`answer_spread`) makes its candidate
+a *nondeterministic candidate* (a solver fault) in every task, and a unit near its timeout — finished (ok or error) in one reference run and
 timeout in another, or a reference time of at least :data:`BOUNDARY_SHARE` of the timeout — is
 a *boundary unit*. A unit that raises after most of its limit (a search that gives up late)
 flips between error and timeout exactly as one that answers late flips between ok and timeout:
@@ -30,7 +30,9 @@ in any of them, and one whose outputs differ between those repeats themselves, b
 baseline's variability, is *new nondeterminism* (:data:`NEW_NONDETERMINISM`) — unless one of
 those repeats gave the baseline's own answer: then the unit still answers as it did, and its
 variation, which the baseline's repeats did not show, is named and does not fail
-(:data:`VARIES_ACROSS_REPEATS`).
+(:data:`VARIES_ACROSS_REPEATS`). A comparison applies that rule to each strategy's repeats
+(:func:`varying_candidates`): a candidate that varies there, where the sequential runs happened
+to agree, varies from run to run, and its differences under any strategy are named so, not failed.
 
 One more kind of noise: when the reference's own runs time out units *far* from their limit
 (ok in one run in well under half the timeout, timeout in another), the timeout sits within
