@@ -26,3 +26,20 @@ class ChildStarter:
             helper.start()
             helper.join()
         return np.asarray(sample.input)
+
+
+class PoolStarter:
+    """One candidate, ``pool``: a ProcessPoolExecutor of the process's default start method, as
+    python-constraint2's ParallelSolver(process_mode=True) makes one; it answers the start method
+    its pool used, so a test sees what the solver saw."""
+
+    def candidates(self, task):
+        return ["pool"]
+
+    def evaluate(self, task, sample, candidate, deadline):
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(1) as pool:
+            pool.submit(int).result()
+        method = mp.get_start_method()
+        return np.full((1, 1), ["fork", "spawn", "forkserver"].index(method), dtype=np.uint8)

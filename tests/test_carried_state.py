@@ -268,3 +268,22 @@ def test_a_unit_that_keeps_its_wall_and_gets_less_cpu_in_it_is_not_said_to_carry
     assert not _carried(REFS + [clean_parallel(repeat=r, edit=starved(s)) for r, s in ((0, 0.4), (1, 0.6))])
     (found,) = _carried(REFS + [clean_parallel(repeat=r, edit=saved) for r in (0, 1)])
     assert "c003 on test[0]" in found.sentence
+
+
+@pytest.mark.slow
+def test_a_unit_on_several_cores_under_sequential_is_not_said_to_carry_state():
+    # python-constraint2's parallel_threads and parallel_processes computed on 2 cores each under
+    # sequential (the whole machine theirs) and took 0.71–0.77× that CPU beside another worker:
+    # what a wide unit uses follows the cores free beside it, not what ran before it
+    def wide(df):  # 100 ms of wall on two cores
+        df.loc[_unit(df, "test", 0, "c003"), "cpu_s"] = 0.2
+        return df
+
+    def narrower(df):  # 40 ms of wall here, on fewer cores
+        df.loc[_unit(df, "test", 0, "c003"), ["cpu_s", "wall_s"]] = [0.14, 0.04]
+        return df
+
+    parallel = [clean_parallel(repeat=r, edit=narrower) for r in (0, 1)]
+    assert not _carried([reference_run(repeat=r, edit=wide) for r in (0, 1)] + parallel)
+    # the same CPU on one core under sequential (200 ms of wall): named
+    assert _carried([reference_run(repeat=r, edit=_dearer(0.2, ("test", 0, "c003"))) for r in (0, 1)] + parallel)

@@ -1,7 +1,7 @@
 """The daemon probe (perfkit/orchestration/daemon_probe.py): a unit that computed on child
-processes in the reference raises in a daemonic process worker, and predict charges it there as
+processes in the reference raises in a daemonic worker (Dask's), and predict charges it there as
 it ends there — not its children's CPU, which never runs (session 17: python-constraint2's
-``parallel_processes``)."""
+``parallel_processes``). perfkit's own process workers let a unit start children."""
 
 from __future__ import annotations
 
@@ -44,27 +44,28 @@ def test_units_whose_children_cannot_start_end_there_as_the_probe_saw_on_daemoni
     plain = workload_of(hand_run())
     assert plain.unit_cores > 1.1  # the children's CPU read as cores
     workload = raised_in_daemon(plain)
-    on_process = workload.on("process")
-    pool = on_process.tasks[0].units[("demo", 0, "pool")]
+    on_dask = workload.on("dask")
+    pool = on_dask.tasks[0].units[("demo", 0, "pool")]
     assert (pool.status, pool.cores, pool.cpu_s) == ("error", 1.0, 0.001)
-    assert on_process.unit_cores == 1.0 and on_process.cpu_s == pytest.approx(0.404)
-    assert workload.on("thread") is workload and workload.on("inline") is workload
+    assert on_dask.unit_cores == 1.0 and on_dask.cpu_s == pytest.approx(0.404)
+    assert all(workload.on(b) is workload for b in ("process", "thread", "inline"))
 
 
 @pytest.mark.slow  # two simulations with scipy: ~1 s
-def test_a_process_prediction_charges_no_child_cpu_and_loses_the_raising_units_answers():
+def test_a_dask_prediction_charges_no_child_cpu_and_loses_the_raising_units_answers():
     workload = raised_in_daemon(workload_of(hand_run()))
-    config = SimConfig("sample-parallel", "process", 2, None, TimeoutPolicy(10.0))
-    before = predict_one(workload_of(hand_run()), config, DEFAULT_COSTS["process"], Machine(2))
-    after = predict_one(workload, config, DEFAULT_COSTS["process"], Machine(2))
+    config = SimConfig("sample-parallel", "dask", 2, None, TimeoutPolicy(10.0))
+    before = predict_one(workload_of(hand_run()), config, DEFAULT_COSTS["dask"], Machine(2))
+    after = predict_one(workload, config, DEFAULT_COSTS["dask"], Machine(2))
     assert after.wall_s < before.wall_s - 0.5  # 4 × 0.2 s of pool units, on 2 workers
     assert (before.new_errors, after.new_errors, after.answers_lost) == (0, 4, 4)
     assert not loses_answers(before) and loses_answers(after)
-    assert after.why.startswith("4 units that ended without error in the reference end otherwise in a process "
+    assert after.why.startswith("4 units that ended without error in the reference end otherwise in a dask "
                                 "worker, run there by the daemon probe (answers lost): pool ×4 (AssertionError: "
                                 "daemonic processes are not allowed to have children)")
-    threads = predict_one(workload, replace(config, backend="thread"), DEFAULT_COSTS["thread"], Machine(2))
-    assert threads.new_errors == 0 and "daemon" not in threads.why
+    for backend in ("thread", "process"):
+        other = predict_one(workload, replace(config, backend=backend), DEFAULT_COSTS[backend], Machine(2))
+        assert other.new_errors == 0 and "daemon" not in other.why
 
 
 @pytest.mark.slow  # a run, then a spawned interpreter: ~2 s
@@ -92,9 +93,10 @@ def test_the_probe_runs_a_wide_unit_of_each_candidate_in_a_daemonic_process(tmp_
 
 
 @pytest.mark.slow  # a process run: ~1.5 s
-def test_the_process_backend_s_workers_are_daemonic_as_the_prediction_takes_them(tmp_path):
-    """DAEMONIC_BACKENDS is a fact of perfkit/backends/process.py: a unit starting a child
-    process raises there, and runs inline."""
+def test_a_unit_starts_its_own_processes_in_a_process_worker_as_inline(tmp_path):
+    """DAEMONIC_BACKENDS is a fact of perfkit/backends/process.py: its workers let a unit start
+    child processes, as a ProcessPoolExecutor's do (python-constraint2's ParallelSolver in
+    process mode raised in every unit of a daemonic worker)."""
     from perfkit.analysis.prediction.model import DAEMONIC_BACKENDS
     from perfkit.model import RunConfig
     from perfkit.runner import run
@@ -102,12 +104,12 @@ def test_the_process_backend_s_workers_are_daemonic_as_the_prediction_takes_them
     measured = run(RunConfig(solver="child_starter:ChildStarter", tasks="synthetic:1x1+0",
                              strategy="sample-parallel", backend="process", workers=1,
                              timeout=TimeoutPolicy(10.0)), tmp_path / "runs").units.set_index("candidate")
-    assert "process" in DAEMONIC_BACKENDS
-    assert measured.loc["pool", "error_type"] == CHILDREN and measured.loc["threads", "status"] == "ok"
+    assert "process" not in DAEMONIC_BACKENDS
+    assert measured["status"].eq("ok").all(), measured[["status", "error_type", "error_message"]]
 
 
 @pytest.mark.slow  # a run and a prediction: ~1 s
-def test_a_daemon_probe_that_fails_is_a_warning_saying_what_the_process_predictions_assume(tmp_path, monkeypatch):
+def test_a_daemon_probe_that_fails_is_a_warning_saying_what_the_dask_predictions_assume(tmp_path, monkeypatch):
     from perfkit import api
     from perfkit.model import PerfkitError, RunConfig
     from perfkit.orchestration import calibration, daemon_probe
@@ -121,7 +123,31 @@ def test_a_daemon_probe_that_fails_is_a_warning_saying_what_the_process_predicti
     monkeypatch.setattr(daemon_probe, "units_to_run", lambda workload: [(("t", "demo", 0, "pool"), "ok")])
     monkeypatch.setattr(daemon_probe, "measure", fails)
     calibration.save(dict(DEFAULT_COSTS), tmp_path / "cal")
-    result = api.predict(reference.path, strategies=["sequential", "sample-parallel"], backends=["process"],
+    result = api.predict(reference.path, strategies=["sequential", "sample-parallel"], backends=["dask"],
                          workers=[2], calibration_dir=tmp_path / "cal", out=tmp_path / "pred")
     said = [n for n in result.notes if "daemon probe failed" in n]
     assert said and "no answer within 70 s" in said[0] and said[0] in result.sweep.assumptions
+
+
+@pytest.mark.slow  # a compare: a spawned reference, then a process run (~4 s)
+def test_a_units_own_pool_starts_as_in_the_users_process_in_the_reference_and_the_workers(tmp_path):
+    """A child of multiprocessing takes the start method that started it for its default: a
+    solver's own ProcessPoolExecutor got forkserver processes in a process worker (not its
+    children: their CPU never reached the unit's) and spawn in the reference
+    (perfkit/backends/start_method.py). Both now start as this process would."""
+    import multiprocessing as mp
+
+    import numpy as np
+
+    from perfkit import api
+    from perfkit.model import grid_hash
+
+    expected = ["fork", "spawn", "forkserver"].index(mp.get_context().get_start_method())
+    result = api.compare(None, solver="child_starter:PoolStarter", tasks="synthetic:1x1+0",
+                         strategies=["sequential", "sample-parallel"], backends=["process"], workers=1,
+                         repeats=1, timeout=30.0, store=tmp_path / "runs", out=tmp_path / "rep")
+    answer = grid_hash(np.full((1, 1), expected, dtype=np.uint8))
+    assert {r.config.backend for r in result.runs} == {"inline", "process"}
+    for run in result.runs:
+        assert run.units["status"].eq("ok").all(), run.units[["status", "error_message"]]
+        assert set(run.units["output_hash"]) == {answer}, (run.config.backend, set(run.units["output_hash"]))

@@ -61,6 +61,7 @@ from perfkit.backends.base import (
     KILL_GRACE_S, MAX_ATTEMPTS, WAKE_S, Assignment, Event, Generation, Job, Requeued, SolverRef, WorkerFailure,
     WorkerUsage, build_solver)
 from perfkit.backends.heap import freeze_heap, thaw_heap
+from perfkit.backends.start_method import adopt_start_method, users_start_method
 from perfkit.backends.unit import PROCESS_CPU, BatchRecorder, Watch, generate, rows_batch, run_job
 from perfkit.backends.usage import KilledWorker, peak_rss_bytes, process_cpu_s, reset_peak_rss
 from perfkit.model import Outcome, OutcomeBatch, Task
@@ -263,10 +264,19 @@ class _Post:
             self.sock.sendall((header + payload)[sent:])
 
 
-def worker_main(conn: Connection, slot: Any) -> None:
-    """The loop of one worker process: build a solver per run, then run jobs as they come."""
+def worker_main(conn: Connection, slot: Any, start_method: Optional[str] = None) -> None:
+    """The loop of one worker process: build a solver per run, then run jobs as they come; a
+    solver's own processes start by ``start_method``, the user's process's (start_method.py)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _die_with_parent()
+    adopt_start_method(start_method)
+    # a unit may start processes of its own, as in a ProcessPoolExecutor's worker (not daemonic):
+    # multiprocessing refuses a daemonic process children, and python-constraint2's
+    # ParallelSolver(process_mode=True) raised in every unit here and nowhere else
+    # (docs/benchmarks.md "Session 17: a unit's own processes in a process worker"). The parent
+    # still takes this worker for daemonic (terminated, not joined, at its exit); the process
+    # group below takes those children down with it
+    mp.current_process().daemon = False
     with contextlib.suppress(OSError):
         # a process group of its own: whatever its units start (a solver's subprocess) is
         # killed with it (_kill_group), and cannot keep perfkit's output pipe open
@@ -475,7 +485,8 @@ class ProcessBackend:
     def _spawn(self) -> _Worker:
         parent, child = self.ctx.Pipe(duplex=True)
         slot = self.ctx.RawArray("d", 4)
-        process = self.ctx.Process(target=worker_main, args=(child, slot), daemon=True, name="perfkit-worker")
+        process = self.ctx.Process(target=worker_main, args=(child, slot, users_start_method()), daemon=True,
+                                   name="perfkit-worker")
         with main_not_reimported():
             process.start()
         child.close()

@@ -1,5 +1,6 @@
 """The daemon probe: what the reference's units that computed on several cores do inside a
-daemonic process, as a process worker runs them.
+daemonic process, as a Dask worker runs them (perfkit's own process workers are not daemonic:
+perfkit/backends/process.py ``worker_main``).
 
 A unit's CPU over its wall in the reference says how many cores it computed on at once
 (perfkit/analysis/prediction/workload.py), and the inline backend counts the child processes a
@@ -63,7 +64,7 @@ def measure(run: Run, workload: Workload, budget_s: float = BUDGET_S) -> tuple[D
     spec = {"solver": c.solver, "options": c.solver_options or {}, "plugins": list(c.plugins), "tasks": c.tasks,
             "stopped_units": [list(key) for key, _ in units], "reference": [status for _, status in units],
             "cap_s": float(c.timeout.unit_timeout_s), "budget_s": budget_s}
-    # spawn: a fresh interpreter with this process's sys.path, daemonic as a process worker is
+    # spawn: a fresh interpreter with this process's sys.path, daemonic as a Dask worker is
     ctx = mp.get_context("spawn")
     answers, sender = ctx.Pipe(duplex=False)
     process = ctx.Process(target=_in_daemon, args=(spec, sender), daemon=True, name="perfkit-daemon-probe")

@@ -44,6 +44,7 @@ from typing import Any, Iterator, Optional, Sequence
 
 from perfkit.backends import stray_threads
 from perfkit.backends.process import main_not_reimported
+from perfkit.backends.start_method import adopt_start_method, users_start_method
 from perfkit.model import ConfigError, PerfkitError, RunConfig, RunInterrupted, Task
 from perfkit.runner import Observer, run
 from perfkit.solvers import resolve_spec
@@ -109,9 +110,12 @@ class _Forward(Observer):
         self.last = time.monotonic()
 
 
-def _child(config: RunConfig, store: str, tasks: Optional[list[Task]], channel: Any, orders: Any) -> None:
+def _child(config: RunConfig, store: str, tasks: Optional[list[Task]], channel: Any, orders: Any,
+           start_method: Optional[str] = None) -> None:
     """A reference's interpreter: imports what its run will need, says it is ready, waits for
-    its turn, then runs; its result or error goes to ``channel``."""
+    its turn, then runs; its result or error goes to ``channel``. A solver's own processes
+    start by ``start_method``, the user's process's (perfkit/backends/start_method.py), not spawn."""
+    adopt_start_method(start_method)
     _import_ahead(config, tasks)
     # the channel's feeder thread is not registered as perfkit's own (perfkit/backends/own_threads.py):
     # it sleeps but for a send per progress flush (every FORWARD_S), well under 1 ms of CPU a
@@ -183,7 +187,8 @@ class _Waiting:
         # thread keeps the report's work out of a forked child (perfkit/orchestration/forked.py)
         orders, self.orders = ctx.Pipe(duplex=False)
         self.process = ctx.Process(target=_child, name="perfkit-reference",
-                                   args=(config, str(Path(store).resolve()), tasks, self.channel, orders))
+                                   args=(config, str(Path(store).resolve()), tasks, self.channel, orders,
+                                         users_start_method()))
         with main_not_reimported(), _sigint_ignored():
             self.process.start()
         orders.close()

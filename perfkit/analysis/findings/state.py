@@ -304,11 +304,23 @@ def _stands_out(t: pd.DataFrame, dearer: bool) -> pd.Series:
     if dearer:
         own = t["cpu_s"] / levels.max(axis=1)
         return (t["status"].isin(["ok", "timeout"]) & (own >= COLD_STATE_RATIO * t["ref_high_s"])
-                & (own - t["ref_high_s"] >= STATE_MIN_S))
+                & (own - t["ref_high_s"] >= STATE_MIN_S) & ~_wide(t))
     low = levels.min(axis=1)
     own = t["cpu_s"] / low
     return (t["status"].eq("ok") & (own <= WARM_STATE_RATIO * t["ref_low_s"])
-            & (t["ref_low_s"] - own >= STATE_MIN_S) & _ended_sooner(t, low))
+            & (t["ref_low_s"] - own >= STATE_MIN_S) & _ended_sooner(t, low) & ~_wide(t))
+
+
+def _wide(t: pd.DataFrame) -> pd.Series:
+    """Whether each unit computed on several cores at once under sequential (its CPU at least
+    :data:`MANY_CORES_UNIT` × its wall: its own threads or child processes): what it uses then
+    depends on the cores free beside it — the whole machine under sequential, what the other
+    workers leave here — not on what ran before it (python-constraint2's parallel_threads and
+    parallel_processes, 0.71–0.77× on process workers; docs/benchmarks.md "Session 17: a unit's
+    own processes in a process worker")."""
+    if "ref_wall_s" not in t:
+        return pd.Series(False, index=t.index)
+    return t["ref_mid_s"] >= MANY_CORES_UNIT * t["ref_wall_s"]
 
 
 def _ended_sooner(t: pd.DataFrame, level: pd.Series) -> pd.Series:
@@ -318,7 +330,8 @@ def _ended_sooner(t: pd.DataFrame, level: pd.Series) -> pd.Series:
     a spin to a wall deadline) keeps its wall and gets less CPU in it when it shares a core:
     its CPU falls with no work saved, by state or otherwise (a new user's ``slow_one``, 0.3 s of
     wall: 0.36–0.62× its sequential CPU in every run of a loaded compare, docs/benchmarks.md
-    "Session 17: a new user's solver"). True where the wall was not recorded."""
+    "Session 17: a new user's solver"). A unit on several cores is :func:`_wide`'s. True where
+    the wall was not recorded."""
     if "wall_s" not in t:
         return pd.Series(True, index=t.index)
     wall = t["wall_s"] / level

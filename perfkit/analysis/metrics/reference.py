@@ -15,15 +15,16 @@ from perfkit.analysis.metrics.stopped import after_stopped
 
 def reference_cost(reference_units: Sequence[pd.DataFrame]) -> pd.DataFrame:
     """Per unit that ended ok in every reference run (index: the unit key): ``ref_low_s``,
-    ``ref_high_s`` and ``ref_mid_s``, its fastest, slowest and median CPU there,
+    ``ref_high_s`` and ``ref_mid_s``, its fastest, slowest and median CPU there, ``ref_wall_s``
+    its median wall,
     ``ref_position`` (:func:`worker_position`, in the first reference run), and, when a unit
     of a reference run raised, the columns of :func:`after_stopped` prefixed ``ref_`` (the first
     reference run's; ``ref_stopped_room_s`` the least over the reference runs, 0 where one had none)."""
-    refs = [r[KEY + ["status", "cpu_s"]].drop_duplicates(KEY, keep="last") for r in reference_units]
+    refs = [r[KEY + ["status", "cpu_s", "wall_s"]].drop_duplicates(KEY, keep="last") for r in reference_units]
     both = pd.concat(refs)
     ref = both.assign(ok=both["status"].eq("ok")).groupby(KEY, sort=False).agg(
         ok=("ok", "all"), runs=("ok", "size"), ref_low_s=("cpu_s", "min"), ref_high_s=("cpu_s", "max"),
-        ref_mid_s=("cpu_s", "median"))
+        ref_mid_s=("cpu_s", "median"), ref_wall_s=("wall_s", "median"))
     ref = ref[ref["ok"] & (ref["runs"] == len(refs)) & (ref["ref_low_s"] > 0)].drop(columns=["ok", "runs"])
     first = reference_units[0].assign(ref_position=worker_position(reference_units[0]))
     ref = ref.join(first.drop_duplicates(KEY, keep="last").set_index(KEY)["ref_position"])

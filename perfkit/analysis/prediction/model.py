@@ -38,9 +38,10 @@ DISPATCH = ("prefetch", "shared")
 #: backend: it was first in line) or its end (threads, Dask resubmission).
 REQUEUE = ("front", "back")
 #: Backends whose workers are daemonic processes, which multiprocessing lets start no child
-#: process (a unit starting one raises there): perfkit/backends/process.py starts its workers
-#: with ``daemon=True``, Dask's nanny its workers by ``distributed.worker.daemon`` (True).
-DAEMONIC_BACKENDS = ("process", "dask")
+#: process (a unit starting one raises there): Dask's nanny starts its workers so by
+#: ``distributed.worker.daemon`` (True). perfkit/backends/process.py's workers are not, as a
+#: ProcessPoolExecutor's are not (``worker_main``).
+DAEMONIC_BACKENDS = ("dask",)
 
 
 @dataclass(frozen=True)

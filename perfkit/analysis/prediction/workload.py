@@ -81,7 +81,7 @@ def cores_of(cpu_s: float, lane_s: float, cores: int) -> float:
 
 @dataclass(frozen=True)
 class DaemonCost:
-    """One unit of the reference run inside a daemonic process, as a process worker runs it:
+    """One unit of the reference run inside a daemonic process, as a Dask worker runs it:
     its outcome there and its cost (seconds: process CPU with reaped children, wall)."""
 
     task_id: str
