@@ -75,3 +75,30 @@ def test_the_daemon_probe_does_not_run_the_callers_script_again(tmp_path):
     assert (tmp_path / "body").read_text() == "ran\n", done.stderr
     assert len(list((tmp_path / "runs").iterdir())) == 1
     assert done.stdout.strip().splitlines()[-1] == "[('plain', 'ok'), ('pool', 'error'), ('threads', 'ok')]"
+
+
+@pytest.mark.slow  # a run, a spawned interpreter and a prediction: ~3 s
+def test_what_a_solver_prints_in_predicts_daemon_probe_never_lands_among_the_paths_on_stdout(tmp_path, capfd,
+                                                                                          monkeypatch):
+    """perfkit predict runs the solver too (the daemon probe's daemonic process inherits file
+    descriptor 1): a candidate's print came out among the report's paths."""
+    from perfkit.analysis.prediction import DEFAULT_COSTS
+    from perfkit.cli.app import main
+    from perfkit.model import RunConfig
+    from perfkit.orchestration import calibration, daemon_probe
+    from perfkit.runner import run
+
+    reference = run(RunConfig(solver="plugins.faulty_solvers:Misbehaving", tasks="synthetic:1x1+0",
+                              strategy="sequential", backend="inline", workers=1,
+                              solver_options={"fault": "print"}), tmp_path / "runs")
+    monkeypatch.setattr(daemon_probe, "units_to_run", lambda workload: [(("syn-000", "demo", 0, "c1"), "ok")])
+    calibration.save(dict(DEFAULT_COSTS), tmp_path / "cal")
+    capfd.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        main(["predict", str(reference.path), "--strategies", "sequential,sample-parallel", "--backends", "dask",
+              "--workers", "2", "--no-gil-probe", "--calibration-dir", str(tmp_path / "cal"),
+              "--out", str(tmp_path / "pred")])
+    out, err = capfd.readouterr()
+    assert exited.value.code in (0, None), err
+    assert "printed by c1" in err and "written to fd 1 by c1" in err, err
+    assert "by c1" not in out, out

@@ -10,7 +10,7 @@ import typer
 
 from perfkit.cli.command import app, console
 from perfkit.cli.options import Quiet, split_list
-from perfkit.cli.output import print_notes, print_paths, set_quiet
+from perfkit.cli.output import print_notes, print_paths, set_quiet, solver_output_on_stderr
 from perfkit.model import ConfigError
 
 
@@ -91,13 +91,14 @@ def predict_cmd(
     except ValueError as exc:
         raise ConfigError("execution", reason=str(exc)) from None
     per_machine = _numbers(workers, int, "workers") or list(PREDICT_WORKERS)
-    result = predict(run_dir, strategies=split_list(strategies) or PREDICT_STRATEGIES,
-                     backends=split_list(backends) or PREDICT_BACKENDS, workers=[w * machines for w in per_machine],
-                     chunk_sizes=_numbers(chunk_size, int, "chunk_sizes") or [None],
-                     timeouts=_numbers(timeout, float, "timeouts") or [], sample_budget_s=sample_budget,
-                     task_budget_s=task_budget, speed=speed, cores=cores, machines=machines, execution=execution,
-                     cooperative=cooperative, calibration_dir=calibration_dir, recalibrate=recalibrate,
-                     gil_probe=gil_probe, max_leaked=max_leaked, out=out_dir)
+    with solver_output_on_stderr():  # its probes run the solver (the daemon probe's process shares stdout)
+        result = predict(run_dir, strategies=split_list(strategies) or PREDICT_STRATEGIES,
+                         backends=split_list(backends) or PREDICT_BACKENDS, workers=[w * machines for w in per_machine],
+                         chunk_sizes=_numbers(chunk_size, int, "chunk_sizes") or [None],
+                         timeouts=_numbers(timeout, float, "timeouts") or [], sample_budget_s=sample_budget,
+                         task_budget_s=task_budget, speed=speed, cores=cores, machines=machines, execution=execution,
+                         cooperative=cooperative, calibration_dir=calibration_dir, recalibrate=recalibrate,
+                         gil_probe=gil_probe, max_leaked=max_leaked, out=out_dir)
     print_notes(result.notes)
     s = result.sweep
     seq = s.predictions[0]
