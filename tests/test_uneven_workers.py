@@ -216,3 +216,13 @@ def test_the_closest_other_worker_is_the_highest_or_lowest_median_of_those_with_
     assert _closest(others, False) == medians.min()
     assert np.isnan(_closest(others[others["worker"] == "c"], True))
     assert np.isnan(_closest(others.iloc[:0], False))
+
+
+@pytest.mark.slow
+def test_a_worker_three_times_slower_is_not_said_to_follow_a_machine_that_changed_1_3x():
+    # review17: the machine's speed changing 1.31× was read as "as much" as workers 3× apart
+    # (the rule compared the spread with WORKER_RATIO, not with the workers' gap)
+    runs = [_parallel_run(r, _worker_at(3.0), calibration_s=0.0065) for r in (0, 1)]
+    (found,) = _uneven(runs, calibration_s=(0.0085, 0.0066))
+    assert "did not change as much around the runs" in found.sentence, found.sentence
+    assert "(1.31× apart; the workers' paces 3.00× apart). What made it slower was not measured." in found.sentence

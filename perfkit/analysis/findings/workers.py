@@ -259,7 +259,7 @@ def _cause(stretches: list[WorkerStretch], dearer: bool, speed: Optional[tuple[f
     seen = (f"a fixed workload timed around each run of the comparison (the calibration) took "
             f"{low * 1e3:.2f}–{high * 1e3:.2f} ms ({high / low:.2f}× apart; the workers' paces "
             f"{times_range(gaps)} apart)")
-    if high < WORKER_RATIO * low:
+    if high < max(gaps) * low:  # a 1.3× change of speed does not set workers 3× apart
         return f"The machine's single-core speed did not change as much around the runs: {seen}. {unmeasured}"
     return (f"The machine's single-core speed changed as much during the comparison: {seen}. One core running "
             f"{'slower' if dearer else 'faster'} than the other for a while sets the pace of the worker running on "
