@@ -5,7 +5,11 @@ it ends there — not its children's CPU, which never runs (session 17: python-c
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -151,3 +155,59 @@ def test_a_units_own_pool_starts_as_in_the_users_process_in_the_reference_and_th
     for run in result.runs:
         assert run.units["status"].eq("ok").all(), run.units[["status", "error_message"]]
         assert set(run.units["output_hash"]) == {answer}, (run.config.backend, set(run.units["output_hash"]))
+
+
+@pytest.mark.slow  # a run, then a spawned interpreter: ~3 s
+def test_the_daemon_probe_does_not_run_the_callers_script_again(tmp_path):
+    """A script without a ``__name__`` guard that runs and probes: its body runs once (spawn ran
+    it again in the probe's process, a whole run stored twice)."""
+    script = tmp_path / "noguard.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        from dataclasses import replace
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        with open({str(tmp_path / 'body')!r}, "a") as f:
+            f.write("ran\\n")
+        from perfkit.analysis.prediction import workload_of
+        from perfkit.model import RunConfig, TimeoutPolicy
+        from perfkit.orchestration import daemon_probe
+        from perfkit.runner import run
+        reference = run(RunConfig(solver="child_starter:ChildStarter", tasks="synthetic:1x1+0", strategy="sequential",
+                                  backend="inline", workers=1, timeout=TimeoutPolicy(10.0)), {str(tmp_path / 'runs')!r})
+        plain = workload_of(reference)
+        wide = replace(plain, tasks=tuple(replace(t, units={{u: replace(c, cores=2.0) for u, c in t.units.items()}})
+                                          for t in plain.tasks))
+        print(sorted({{d.candidate: d.status for d in daemon_probe.measure(reference, wide)}}.items()))
+        """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "body").read_text() == "ran\n", done.stderr
+    assert len(list((tmp_path / "runs").iterdir())) == 1
+    assert done.stdout.strip().splitlines()[-1] == "[('plain', 'ok'), ('pool', 'error'), ('threads', 'ok')]"
+
+
+@pytest.mark.slow  # a run, a spawned interpreter and a prediction: ~3 s
+def test_what_a_solver_prints_in_predicts_daemon_probe_never_lands_among_the_paths_on_stdout(tmp_path, capfd,
+                                                                                          monkeypatch):
+    """perfkit predict runs the solver too (the daemon probe's daemonic process inherits file
+    descriptor 1): a candidate's print came out among the report's paths."""
+    from perfkit.analysis.prediction import DEFAULT_COSTS
+    from perfkit.cli.app import main
+    from perfkit.model import RunConfig
+    from perfkit.orchestration import calibration, daemon_probe
+    from perfkit.runner import run
+
+    reference = run(RunConfig(solver="plugins.faulty_solvers:Misbehaving", tasks="synthetic:1x1+0",
+                              strategy="sequential", backend="inline", workers=1,
+                              solver_options={"fault": "print"}), tmp_path / "runs")
+    monkeypatch.setattr(daemon_probe, "units_to_run", lambda workload: [(("syn-000", "demo", 0, "c1"), "ok")])
+    calibration.save(dict(DEFAULT_COSTS), tmp_path / "cal")
+    capfd.readouterr()
+    with pytest.raises(SystemExit) as exited:
+        main(["predict", str(reference.path), "--strategies", "sequential,sample-parallel", "--backends", "dask",
+              "--workers", "2", "--no-gil-probe", "--calibration-dir", str(tmp_path / "cal"),
+              "--out", str(tmp_path / "pred")])
+    out, err = capfd.readouterr()
+    assert exited.value.code in (0, None), err
+    assert "printed by c1" in err and "written to fd 1 by c1" in err, err
+    assert "by c1" not in out, out
