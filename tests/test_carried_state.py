@@ -290,10 +290,10 @@ def test_a_unit_on_several_cores_under_sequential_is_not_said_to_carry_state():
 
 
 @pytest.mark.slow  # analyse with every finding: > 0.2 s
-@pytest.mark.xfail(strict=True, reason="review17: _ended_sooner compares a unit's wall with its sequential CPU: "
-                   "on the thread backend two threads share the GIL, every wall is ~2x its CPU, and a unit made "
-                   "half as dear by state is hidden (findings/state.py)")
 def test_a_unit_made_cheaper_by_state_on_the_thread_backend_is_still_named():
+    # review17: _ended_sooner compared a unit's wall with its sequential CPU; on the thread
+    # backend two threads share the GIL, every wall is ~2x its CPU, and a unit made half as dear
+    # by state was hidden: the wall is now taken over the run's own wall per CPU
     def gil_shared(df):  # two threads take turns on the GIL: each unit's wall is twice its CPU
         df["wall_s"] = 2 * df["cpu_s"]
         m = df["split"].eq("test") & df["index"].eq(0) & df["candidate"].eq("c003")

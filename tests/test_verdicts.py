@@ -189,8 +189,6 @@ def test_a_candidate_whose_sequential_runs_differ_in_one_task_varies_in_every_ta
 
 
 @pytest.mark.slow  # analyse with every finding: > 0.2 s
-@pytest.mark.xfail(strict=True, reason="review17: a candidate seen varying in one strategy's repeats on one task "
-                   "excuses every other strategy's consistent change of it in every task (answers.varies_elsewhere)")
 def test_a_strategy_that_always_changes_a_candidate_in_one_task_is_not_excused_by_another_strategys_repeats():
     # candidate-parallel drew another answer for c005 on t1/demo[1] in one repeat of two (a race
     # on shared state, or a draw); sample-parallel gives c005 a different answer on t2/demo[2] in

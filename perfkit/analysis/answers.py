@@ -228,9 +228,14 @@ class ReferenceVariability:
         return df["candidate"].isin(set(nondet["candidate"])).to_numpy() if len(df) else np.zeros(0, bool)
 
     def varies_elsewhere(self, df: pd.DataFrame) -> np.ndarray:
-        """A mask over ``df``'s rows: the unit's candidate varied between another
-        configuration's repeats (``elsewhere``)."""
-        return df["candidate"].isin(set(self.elsewhere["candidate"])).to_numpy() if len(df) else np.zeros(0, bool)
+        """A mask over ``df``'s rows: the unit itself varied between a configuration's repeats
+        (``elsewhere``). The unit, not its candidate: two sequential runs that differ are the
+        solver's own, in every task (:meth:`is_nondeterministic`), but a strategy whose repeats
+        differ on one unit may be a race of its own, and must not excuse another strategy's
+        consistent change of the candidate elsewhere (review17's test in tests/test_verdicts.py)."""
+        if not len(df) or self.elsewhere.empty:
+            return np.zeros(len(df), bool)
+        return _key_index(df).isin(_key_index(self.elsewhere))
 
     def varying(self) -> list[str]:
         """Every candidate whose answers vary from run to run: between the reference's runs or
@@ -281,15 +286,15 @@ def varying_candidates(expected: pd.DataFrame, configurations: Mapping[str, Sequ
     whose outputs differ between those runs and that gave the expected answer in one of them
     (:data:`VARIES_ACROSS_REPEATS`). Outputs that differ with none of them the expected one are
     the configuration's own new nondeterminism (a race on shared state), and name no candidate.
-    One row per (candidate, configuration), in the order given: ``candidate``,
-    ``configuration`` and the first such unit's ``task_id``, ``split``, ``index``."""
+    One row per such unit and configuration, in the order given: ``candidate``,
+    ``configuration``, ``task_id``, ``split``, ``index``."""
     cols = ["candidate", "configuration", *SAMPLE]
     rows = []
     for name, runs in configurations.items():
         if len(runs) < 2:
             continue
         t = check_repeats(expected, runs, variability=variability).table
-        varies = t[t["kind"] == VARIES_ACROSS_REPEATS].drop_duplicates("candidate") if len(t) else t
+        varies = t[t["kind"] == VARIES_ACROSS_REPEATS].drop_duplicates(KEY) if len(t) else t
         rows += [(r.candidate, name, *(getattr(r, k) for k in SAMPLE)) for r in varies.itertuples()]
     return pd.DataFrame(rows, columns=cols)
 

@@ -330,11 +330,15 @@ def _ended_sooner(t: pd.DataFrame, level: pd.Series) -> pd.Series:
     a spin to a wall deadline) keeps its wall and gets less CPU in it when it shares a core:
     its CPU falls with no work saved, by state or otherwise (a new user's ``slow_one``, 0.3 s of
     wall: 0.36–0.62× its sequential CPU in every run of a loaded compare, docs/benchmarks.md
-    "Session 17: a new user's solver"). A unit on several cores is :func:`_wide`'s. True where
-    the wall was not recorded."""
+    "Session 17: a new user's solver"). The wall is taken over the run's own wall per CPU (the
+    median over its ok units): threads sharing the GIL stretch every unit's wall alike (thread
+    ×2: ~2× its CPU), a starved spin beyond its neighbours. A unit on several cores is
+    :func:`_wide`'s. True where the wall was not recorded."""
     if "wall_s" not in t:
         return pd.Series(True, index=t.index)
-    wall = t["wall_s"] / level
+    ok = t["status"].eq("ok") & (t["cpu_s"] > 0)
+    stretch = float((t["wall_s"][ok] / t["cpu_s"][ok]).median()) if ok.any() else 1.0
+    wall = t["wall_s"] / (stretch if stretch > 1.0 else 1.0) / level
     return ~(wall > WARM_STATE_RATIO * t["ref_low_s"])
 
 

@@ -286,8 +286,11 @@ def nondeterministic_candidates(c: "Comparison") -> list[Finding]:
     return [Finding(
         "nondeterministic-candidates", "problem", "",
         " ".join(parts) + " This is a solver fault (unseeded randomness, the order of a set or of string hashes, "
-        "state kept between calls), not a strategy's: their units are left out of the strategies' answer "
-        f"differences, in every task ({excused} such differences under the strategies).", ev)]
+        "state kept between calls), not a strategy's: "
+        + ("their units are left out of the strategies' answer differences, in every task" if names else
+           "the units seen to vary are left out of the strategies' answer differences")
+        + (" (and the units seen to vary between a configuration's repeats)" if names and elsewhere else "")
+        + f" ({excused} such differences under the strategies).", ev)]
 
 
 def _flipped_under(c: "Comparison", kinds: tuple[str, ...]) -> dict[tuple, list[str]]:
