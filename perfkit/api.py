@@ -15,6 +15,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from perfkit.analysis.comparison import Comparison, analyse, reference_of
+from perfkit.analysis.findings import Finding
 from perfkit.analysis.gate import (
     DEFAULT_INSTRUCTION_THRESHOLD,
     DEFAULT_THRESHOLD,
@@ -197,39 +198,52 @@ def _report_here(runs: list[Run], folder: Path, name: str, profiles: Optional[li
         raise ConfigError("run_dirs", reason="no complete run with a recorded unit to compare: "
                           + "; ".join(x.sentence for x in left_out)
                           + "".join(f"\n{note}" for run in runs for note in run.notes))
-    model = Forked(_model, finished)  # on the other core while this one analyses (perfkit/orchestration/forked.py)
+    # the daemon probe starts a daemonic process, which the forked child (daemonic itself) cannot:
+    # where it may run, the workload is built here first, else in the child
+    here = _compared_workload(finished) if _daemonic(finished) else None
+    model = Forked(_model, finished, here)  # on the other core while this one analyses (perfkit/orchestration/forked.py)
     comparison = analyse(finished)
     if comparison.reference is not None:
-        comparison.model, comparison.model_calibrated = model.result()
+        comparison.model, comparison.model_calibrated, note = model.result()
+        if note:
+            comparison.findings.append(Finding("model-daemon-probe", "warning", "", f"Predicted column: {note}."))
     return CompareResult(comparison, write_report(comparison, folder, name, profiles, left_out), finished, left_out)
 
 
-def _model(runs: list[Run]) -> tuple[Any, bool]:
+def _model(runs: list[Run], built: Optional[tuple[Any, str]] = None) -> tuple[Any, bool, str]:
     """Beside each configuration, its wall predicted from the sequential reference alone
-    (perfkit predict's model, with this machine's stored calibration or the built-in costs:
-    nothing is measured here), so that the model's error is in every comparison report.
-    Returns the table and whether every backend's costs were calibrated here ((None, False)
-    without a reference)."""
-    reference = reference_of(runs)
-    if reference is None:
-        return None, False
+    (perfkit predict's model and workload, :func:`_reference_workload`, with this machine's
+    stored calibration or the built-in costs: no cost measured here), so that the model's
+    error is in every comparison report. ``built``: :func:`_compared_workload`, when already
+    built. Returns the table, whether every backend's costs were calibrated here, and the
+    daemon probe's warning or "" ((None, False, "") without a reference)."""
+    built = built or _compared_workload(runs)
+    if built is None:
+        return None, False, ""
+    workload, note = built
     runs = [r for r in runs if len(r.units)]  # as the comparison's runs
     costs = costs_for(sorted({"inline"} | {r.config.backend for r in runs}), measure=False)
-    return (model_check(runs, reference, costs, _stored_gil(reference, runs)),
-            all(c.calibrated for c in costs.values()))
+    return model_check(runs, workload, costs), all(c.calibrated for c in costs.values()), note
 
 
-def _stored_gil(reference: Run, runs: list[Run]) -> Any:
-    """The stored GIL probe of the reference's solver when a thread run is compared (nothing
-    measured here), or None."""
-    from perfkit.orchestration import gil_probe
+def _daemonic(runs: list[Run]) -> bool:
+    """Whether a run on a backend with daemonic workers is compared (where the daemon probe may run)."""
+    return any(r.config.backend in DAEMONIC_BACKENDS for r in runs)
 
-    if not any(r.config.backend == "thread" for r in runs):
+
+def _compared_workload(runs: list[Run]) -> Optional[tuple[Any, str]]:
+    """(The workload of the comparison's sequential reference for the backends compared, as
+    ``perfkit predict`` takes it — the stored GIL probe, nothing measured; the daemon probe run
+    when a unit computed on several cores and a daemonic backend is compared —, the daemon
+    probe's warning or ""), or None without a reference."""
+    reference = reference_of(runs)
+    if reference is None:
         return None
-    try:
-        return gil_probe.load(reference)
-    except PerfkitError:
-        return None
+    backends = sorted({r.config.backend for r in runs if len(r.units)})
+    # a report of stored runs may be written without the solver on the import path: the
+    # predicted column then says what it assumed rather than stopping the report
+    workload, _, note = _reference_workload(reference, backends, measure=False, daemon=True, solver_required=False)
+    return workload, note
 
 
 def gate(baseline: Sequence[str | Path] = (), current: Sequence[str | Path] = (), *, base: Optional[str] = None,
@@ -489,25 +503,17 @@ def predict(run_dir: str | Path, *, strategies: Sequence[str] = PREDICT_STRATEGI
     run = load_run(run_dir)
     if not len(run.units):
         raise ConfigError("run_dir", str(run_dir), "the run has no recorded unit to predict from")
-    whole_samples = sample_level_run(run.units)
-    applicable = _applicable(strategies, whole_samples)
-    workload = workload_of(run)
-    machine = Machine(cores or workload.reference_cores, speed, machines, parent_shares_cores=machines == 1)
+    applicable = _applicable(strategies, sample_level_run(run.units))
     costs = costs_for(sorted({"inline", *backends}), Path(calibration_dir), recalibrate, measure)
-    probed = None
-    if whole_samples and gil_probe and "thread" in backends:
-        # the probe runs single units through evaluate(), which an opaque solver does not offer
-        probed = None, "threads: no GIL probe: the solver evaluates whole samples only, no hand-over cost taken"
-    elif gil_probe and "thread" in backends:
-        probed = _gil_probe(run, Path(calibration_dir), recalibrate, measure)
-    if probed is not None and probed[0] is not None:
-        workload = workload.with_gil(probed[0])
-    workload, daemon_note = _daemon_probe(run, workload, backends, whole_samples, measure)
+    workload, gil_note, daemon_note = _reference_workload(run, backends, gil_probe=gil_probe, measure=measure,
+                                                         daemon=measure, calibration_dir=Path(calibration_dir),
+                                                         recalibrate=recalibrate)
+    machine = Machine(cores or workload.reference_cores, speed, machines, parent_shares_cores=machines == 1)
     result = sweep(workload, costs, machine, strategies=applicable, backends=backends, workers=workers,
                    chunk_sizes=chunk_sizes, timeouts=timeouts, budgets=TimeoutPolicy(1.0, sample_budget_s, task_budget_s),
                    execution=execution or RUNNER, cooperative=cooperative, max_leaked=max_leaked)
-    if probed is not None:
-        result.assumptions.append(probed[1])
+    if gil_note:
+        result.assumptions.append(gil_note)
     if daemon_note:
         result.assumptions.append(daemon_note)
     if len(applicable) < len(strategies):
@@ -515,7 +521,7 @@ def predict(run_dir: str | Path, *, strategies: Sequence[str] = PREDICT_STRATEGI
                                   f"{', '.join(applicable)} apply; {', '.join(s for s in strategies if s not in applicable)} "
                                   "left out")
     folder = Path(out) if out is not None else _stamped("predict")
-    return PredictResult(result, prediction_report.write(result, folder, run.run_id), probed[1] if probed else "",
+    return PredictResult(result, prediction_report.write(result, folder, run.run_id), gil_note,
                          list(run.notes) + ([daemon_note] if daemon_note else []))
 
 
@@ -531,8 +537,34 @@ def _applicable(strategies: Sequence[str], whole_samples: bool) -> list[str]:
     return applicable
 
 
+def _reference_workload(run: Run, backends: Sequence[str], *, measure: bool, daemon: bool, gil_probe: bool = True,
+                        calibration_dir: Path = CALIBRATION_DIR, recalibrate: bool = False,
+                        solver_required: bool = True) -> tuple[Any, str, str]:
+    """The workload the model predicts ``backends`` from, the reference ``run``'s: written once for
+    ``perfkit predict`` and compare's predicted column, so that one reference gets one answer.
+
+    With a thread backend and ``gil_probe``, the solver's GIL hand-over cost (stored, or measured
+    first when ``measure``: :func:`_gil_probe`); with a daemonic backend and ``daemon``, what its
+    units on several cores do there (:func:`_daemon_probe`: ~1.5 s, only when some unit computed on
+    more than one core). ``solver_required``: a solver the daemon probe cannot import stops here
+    (a ConfigError), else it is a warning. Returns (the workload, the GIL probe's sentence or "",
+    the daemon probe's warning or "")."""
+    whole_samples = sample_level_run(run.units)
+    workload = workload_of(run)
+    probed = None
+    if whole_samples and gil_probe and "thread" in backends:
+        # the probe runs single units through evaluate(), which an opaque solver does not offer
+        probed = None, "threads: no GIL probe: the solver evaluates whole samples only, no hand-over cost taken"
+    elif gil_probe and "thread" in backends:
+        probed = _gil_probe(run, calibration_dir, recalibrate, measure)
+    if probed is not None and probed[0] is not None:
+        workload = workload.with_gil(probed[0])
+    workload, daemon_note = _daemon_probe(run, workload, backends, whole_samples, daemon, solver_required)
+    return workload, probed[1] if probed is not None else "", daemon_note
+
+
 def _daemon_probe(run: Run, workload: Any, backends: Sequence[str], whole_samples: bool,
-                  measure: bool) -> tuple[Any, str]:
+                  measure: bool, solver_required: bool = True) -> tuple[Any, str]:
     """(``workload`` with what its units on several cores do in a daemonic worker when a
     backend's workers are daemonic — perfkit/orchestration/daemon_probe.py —, "" or the
     warning saying why that was not measured and what the process predictions then assume)."""
@@ -547,9 +579,9 @@ def _daemon_probe(run: Run, workload: Any, backends: Sequence[str], whole_sample
         return workload, f"the daemon probe not run (built-in costs): {assumed}"
     try:
         return replace(workload, in_daemon=daemon_probe.measure(run, workload)), ""
-    except ConfigError:  # the solver not importable: predict stops, as for the GIL probe
-        raise
     except PerfkitError as exc:
+        if solver_required and isinstance(exc, ConfigError):  # the solver not importable: predict stops, as for the GIL probe
+            raise
         return workload, f"the daemon probe failed ({exc}): {assumed}"
 
 

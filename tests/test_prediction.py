@@ -662,7 +662,7 @@ def test_a_comparison_shows_each_configurations_prediction_and_the_models_error(
     comparison = analyse([reference, measured])
     measured_here = FREE.changed(calibrated=True)
     costs = {"inline": measured_here.changed(backend="inline", in_parent=True), "process": measured_here}
-    comparison.model = model_check(comparison.runs, comparison.reference, costs)
+    comparison.model = model_check(comparison.runs, workload_of(comparison.reference), costs)
     comparison.model_calibrated = True
     row = comparison.model.set_index("strategy").loc["candidate-parallel"]
     assert row["predicted_wall_s"] == pytest.approx(1.6)  # 32 units of 0.1 s on 2 workers, nothing else
@@ -671,7 +671,7 @@ def test_a_comparison_shows_each_configurations_prediction_and_the_models_error(
     assert table.headers[-3:] == ("predicted wall", "model error", "timeouts measured / predicted")
     assert table.rows[1][-3:] == (duration(1.6), "-11%", "0 / 0")
     # built-in costs (never measured here): the prediction is shown, marked, and no error is claimed
-    comparison.model = model_check(comparison.runs, comparison.reference,
+    comparison.model = model_check(comparison.runs, workload_of(comparison.reference),
                                    {"inline": FREE.changed(backend="inline", in_parent=True), "process": FREE})
     comparison.model_calibrated = False
     assert comparison.model["model_error"].isna().all()
@@ -722,7 +722,7 @@ def test_a_comparison_shows_timeouts_and_skipped_units_measured_beside_predicted
     comparison = analyse([reference, *tight, short])
     costs = {"inline": FREE.changed(backend="inline", in_parent=True, calibrated=True),
              "process": FREE.changed(calibrated=True)}
-    comparison.model = model_check(comparison.runs, comparison.reference, costs)
+    comparison.model = model_check(comparison.runs, workload_of(comparison.reference), costs)
     comparison.model_calibrated = True
     model = comparison.model.set_index(["strategy", "workers"])
     assert model.loc[("candidate-parallel", 2), ["measured_timeouts", "predicted_timeouts"]].tolist() == [3.5, 4]
@@ -752,7 +752,7 @@ def test_a_comparison_shows_timeouts_and_skipped_units_measured_beside_predicted
     assert predicted_headers(comparison)[1:] == ("t/o meas./pred.", "skipped meas./pred.")
     assert {row[0]: row[-2:] for row in summary_rows(comparison)} == want
     # without budgets no configuration skips a unit: no column of zeros
-    comparison.model = model_check([reference, *tight], reference, costs)
+    comparison.model = model_check([reference, *tight], workload_of(reference), costs)
     table = next(b for b in build(comparison, {}).blocks if getattr(b, "headers", ("",))[0] == "strategy")
     assert table.headers[-1] == "timeouts measured / predicted"
     assert predicted_headers(comparison)[-1] == "t/o meas./pred."
@@ -867,7 +867,7 @@ def test_an_opaque_solvers_timed_out_sample_is_predicted_as_its_declared_candida
                    statuses=slow)
     run.units["started"] = run.units.groupby(["split", "index"])["started"].transform("min")
     inline = FREE.changed(backend="inline", in_parent=True)
-    row = model_check([run], run, {"inline": inline}).iloc[0]
+    row = model_check([run], workload_of(run), {"inline": inline}).iloc[0]
     assert (row["measured_timeouts"], row["predicted_timeouts"]) == (7, 7)
     result = simulate(workload_of(run), SimConfig("sequential", "inline", 1, None, TimeoutPolicy(0.25)), inline,
                       Machine(2))

@@ -144,7 +144,7 @@ def test_a_measured_run_predicted_to_stop_early_has_no_model_error():
     ref = reference([OK, STOPPED] * (limit + 3))
     measured = _measured_thread_run({})
     costs = {"inline": INLINE, "thread": BackendCosts.from_record({**THREAD.to_record(), "calibrated": True})}
-    model = model_check([measured], ref, costs)
+    model = model_check([measured], workload_of(ref), costs)
     row = model.iloc[0]
     assert not math.isnan(row["predicted_stopped_s"]) and math.isnan(row["model_error"])
 

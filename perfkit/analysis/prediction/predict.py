@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
 from perfkit.analysis.metrics.machine import BUSY_OTHER_CORES
 from perfkit.analysis.text import count
 from perfkit.analysis.metrics.gil import SWITCH_INTERVAL_S
-from perfkit.analysis.prediction.gil import Inflation
 from perfkit.analysis.prediction.model import DAEMONIC_BACKENDS, RUNNER, BackendCosts, Execution, Machine, SimConfig
 from perfkit.analysis.prediction.simulator import SimResult, simulate
-from perfkit.analysis.prediction.workload import Workload, workload_of
+from perfkit.analysis.prediction.workload import Workload
 from perfkit.model import REFERENCE, TimeoutPolicy
 from perfkit.store import Run
 
@@ -1001,18 +1000,16 @@ def sweep_record(s: Sweep) -> dict[str, Any]:
     }
 
 
-def model_check(runs: Sequence[Run], reference: Run, costs: dict[str, BackendCosts],
-                gil: Optional[Inflation] = None) -> "pd.DataFrame":
-    """Every measured run beside its prediction from ``reference`` alone: one row per
+def model_check(runs: Sequence[Run], workload: Workload, costs: dict[str, BackendCosts]) -> "pd.DataFrame":
+    """Every measured run beside its prediction from the reference's ``workload`` alone (as
+    ``perfkit predict`` builds it, probes included: perfkit/api.py ``_reference_workload``): one row per
     (strategy, backend, workers) with the median over repeats of the measured and predicted
     wall (seconds), timed-out units and skipped units, and the model's wall error (predicted /
     measured − 1; missing where the backend's costs are the built-in ones, not measured on
     this machine, and where the run is predicted to stop early: ``predicted_stopped_s``, nan
-    when it runs to its end). A median count is a half when an even number of repeats disagree. ``gil``:
-    the solver's GIL hand-over cost on threads (:mod:`.gil`), None for none."""
+    when it runs to its end). A median count is a half when an even number of repeats disagree."""
     import pandas as pd
 
-    workload = workload_of(reference).with_gil(gil)
     rows = []
     for run, result in predict_measured(workload, runs, costs):
         c = config_of(run)
