@@ -199,7 +199,8 @@ def _report_here(runs: list[Run], folder: Path, name: str, profiles: Optional[li
                           + "; ".join(x.sentence for x in left_out)
                           + "".join(f"\n{note}" for run in runs for note in run.notes))
     # the daemon probe starts a daemonic process, which the forked child (daemonic itself) cannot:
-    # where it may run, the workload is built here first, else in the child
+    # where it may run, the workload is built here first, else in the child (building it here
+    # takes this process half a second for 34,000 units)
     here = _compared_workload(finished) if _daemonic(finished) else None
     model = Forked(_model, finished, here)  # on the other core while this one analyses (perfkit/orchestration/forked.py)
     comparison = analyse(finished)
@@ -227,8 +228,11 @@ def _model(runs: list[Run], built: Optional[tuple[Any, str]] = None) -> tuple[An
 
 
 def _daemonic(runs: list[Run]) -> bool:
-    """Whether a run on a backend with daemonic workers is compared (where the daemon probe may run)."""
-    return any(r.config.backend in DAEMONIC_BACKENDS for r in runs)
+    """Whether the daemon probe may run for this comparison: a run on a backend with daemonic
+    workers is compared, and some unit of the reference spent more CPU than wall."""
+    reference = reference_of(runs)
+    return (reference is not None and any(r.config.backend in DAEMONIC_BACKENDS for r in runs)
+            and daemon_probe.may_run(reference))
 
 
 def _compared_workload(runs: list[Run]) -> Optional[tuple[Any, str]]:

@@ -88,3 +88,13 @@ def test_a_daemon_probe_that_fails_in_compare_is_a_warning_not_a_stopped_report(
     stops = pytest.raises(ConfigError) if isinstance(error, ConfigError) else contextlib.nullcontext()
     with stops:  # predict's call
         api._reference_workload(hand_run(), [DAEMONIC], measure=True, daemon=True)
+
+
+def test_compare_builds_the_workload_before_forking_only_where_the_daemon_probe_may_run():
+    """The forked model child is daemonic and cannot start the probe's process: the workload is
+    built first in compare's own process then, and only then (it costs that process time)."""
+    reference, flat = hand_run(), make_run([dict(r, cpu_s=r["wall_s"]) for r in hand_run().units.to_dict("records")],
+                                           timeout_s=10.0)
+    assert api._daemonic([reference, measured_on(DAEMONIC)])
+    assert not api._daemonic([reference, measured_on("thread")])
+    assert not api._daemonic([flat, measured_on(DAEMONIC)])
