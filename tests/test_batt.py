@@ -243,6 +243,7 @@ def test_the_example_battery_runs(tmp_path, monkeypatch):
     assert (units.status == "ok").any() and units[units.candidate == "rot90"].match.all()
 
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_the_phase_report_shows_the_batterys_scores(tmp_path):
     from perfkit.analysis.phases import phase_table
     from perfkit.reports import phases as render

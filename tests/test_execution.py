@@ -125,6 +125,7 @@ def test_queue_wait_does_not_count_toward_the_timeout(backend, tmp_path):
     assert item_s > timeout_s
 
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_process_kill_of_a_hang_keeps_the_rest_of_its_chunk(tmp_path):
     tasks = [make_task("k", n_demo=2, n_test=1)]
     config = synthetic_config("candidate-parallel", "process", timeout_s=0.3, candidates=8,
@@ -140,6 +141,7 @@ def test_process_kill_of_a_hang_keeps_the_rest_of_its_chunk(tmp_path):
     assert summary.resources["processes_created"] == 3  # 2 workers + 1 replacement
 
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_budgets_skip_units_not_started(tmp_path):
     # 20 units of 20 ms of sleep per sample (0.4 s on any machine) against a 0.1 s sample budget
     tasks = [make_task("b", n_demo=3, n_test=1)]
@@ -155,6 +157,7 @@ def test_budgets_skip_units_not_started(tmp_path):
         ("demo", 0), ("demo", 1), ("demo", 2), ("test", 0)}
 
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_opaque_solver_runs_sample_level_only(tmp_path):
     tasks = [make_task("o", n_demo=2, n_test=1)]
     config = RunConfig(solver="plugins.example_solvers:OpaqueSolver", tasks="x", strategy="sample-parallel",
@@ -169,6 +172,7 @@ def test_opaque_solver_runs_sample_level_only(tmp_path):
         runner.run(RunConfig(**{**config.__dict__, "strategy": "candidate-parallel"}), tmp_path, tasks=tasks)
 
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_what_a_run_creates_is_bounded_and_recorded(tmp_path):
     """meta.json states the limits before the run and what was created after it."""
     import json

@@ -110,6 +110,7 @@ def test_dispatch_overhead_names_only_strategies_that_apply_to_an_opaque_solver(
     assert "each work item is a whole sample" in f.sentence and "(sequential, sample-parallel)" in f.sentence
 
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_dispatch_overhead_per_unit_is_not_fixed_by_chunks():
     cands = tuple(f"c{i:03d}" for i in range(128))
     rows = unit_rows(SAMPLES, cands, cpu=0.001)
@@ -155,6 +156,7 @@ def test_straggler_worker():
     assert "straggler" in rules(c)
 
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_leaked_timeouts():
     def edit(df):
         m = df["candidate"].eq("c003") & df["split"].eq("demo")
@@ -339,6 +341,7 @@ def test_the_waiting_the_bound_counts_reads_right_on_one_worker():
     assert low.evidence[-1].endswith("so 1 worker allows at most 1 at once")
 
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_a_run_whose_time_outside_units_is_all_start_up_is_told_so_not_divided_by_zero():
     # one worker, units back to back, the rest of the wall before the first unit: nothing
     # between units, so no share of it can be the stages' tails (it raised ZeroDivisionError)
@@ -349,6 +352,7 @@ def test_a_run_whose_time_outside_units_is_all_start_up_is_told_so_not_divided_b
     assert "worker start-up takes 9.60 s of 14.40 s" in d.sentence
 
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 @pytest.mark.parametrize("backend", ["process", "thread"])
 def test_start_up_that_dominates_advises_threads_only_to_a_run_not_on_them(backend):
     # a thread run whose wall was mostly its start-up was told "or the thread backend"

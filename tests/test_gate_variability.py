@@ -317,6 +317,7 @@ def test_a_unit_answered_in_one_current_repeat_and_timed_out_in_another_is_lost(
     assert check.agrees and "1 boundary flip (demo[1]×1 in repeat 2 of 2)" in check.sentence(), check.sentence()
 
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_over_repeats_a_gain_never_fails_and_the_baselines_own_variability_still_passes():
     # c0 timed out on demo[1] in every baseline repeat; the current code answers it in one repeat
     timed_out = _answers(STABLE[0], ("timeout", None, None, 1.02))

@@ -88,6 +88,7 @@ def test_a_factor_stretches_thread_units_by_it_and_leaves_processes_alone():
     assert simulated(run, 2, flat, costs=process).wall_s == pytest.approx(simulated(run, 2, costs=process).wall_s)
 
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_the_factor_follows_the_number_of_runnable_threads():
     # two equal units on 2 threads: both run together at ×1.6 — 2 s of work in 3.2 s
     run = hand_run([1.0, 1.0])
@@ -236,6 +237,7 @@ def test_releases_are_off_by_default_and_change_no_answer():
         SyntheticSolver(releases_per_ms=-1)
 
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_a_release_lets_another_thread_run_python():
     """Each release hands the GIL over: a thread waking every 0.5 ms gets its turns while a unit
     with releases runs, and none in a unit of pure Python shorter than the switch interval

@@ -141,6 +141,7 @@ def test_an_opaque_solvers_sample_is_shared_among_its_candidates(tmp_path):
         assert rows.wall_s.nunique() == 1 and rows.cpu_s.nunique() == 1
 
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_an_observer_that_takes_batches_is_not_also_sent_each_outcome(tmp_path):
     """The progress bar takes batches and outcomes: each unit reaches it once, in a batch (the
     runner built an Outcome per row for it too, and the bar counted every unit twice)."""

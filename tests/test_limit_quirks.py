@@ -103,6 +103,7 @@ def test_the_unit_a_killed_item_was_running_is_named_with_its_task():
     assert memory["running"].dropna().tolist() == ["c001 on t2/demo[1]"]
 
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_dispatch_overhead_after_lost_workers_blames_the_losses_not_a_per_unit_cost():
     # arc-dsl on Dask: 17 workers killed at the timeout, 2158 units run again, and the report
     # called the gap "µs per unit outside the solver: timing, hashing and recording each outcome"

@@ -260,6 +260,7 @@ def test_budgets_skip_units():
     assert list(r.units.groupby("split")["status"].apply(list)["demo"]) == ["ok"] * 3 + ["skipped"] + ["ok"] * 3 + ["skipped"]
 
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_threads_share_one_core_and_their_stopped_units_keep_running():
     run = hand_run({"demo[0]": [1.0] * 4})
     threads = FREE.changed(backend="thread", gil=True, hard_stop=False, stop_kills_worker=False, requeue="back")
@@ -645,6 +646,7 @@ def test_cli_predict_writes_the_report_and_json(tmp_path):
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "--workers" in bad.stderr
 
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_a_comparison_shows_each_configurations_prediction_and_the_models_error():
     from builders import make_run, parallel, unit_rows
     from perfkit.analysis.comparison import analyse

@@ -22,6 +22,7 @@ def _one_lane(strategy: str, backend: str, workers: int, cpu: float = 0.1, **kw)
     return make_run(rows, strategy, backend, workers, wall_s=wall, cpu_s=wall, **kw)
 
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_the_inline_backend_runs_one_unit_at_a_time_whatever_its_workers():
     # regex's inline×2 groups read "ideal 1.19 s, 35 % of the physical limit" and "workers
     # waiting at the end of stages" beside a 2.5 s sequential run: inline has one lane
@@ -68,6 +69,7 @@ def test_units_dearer_than_under_sequential_because_their_process_state_was_not_
     assert "perfkit's own process" in cold[0].sentence
 
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_a_unit_given_up_while_it_waited_for_the_gil_is_not_called_leaked_work():
     # a thread ran (a|a)*b for 0.5 s in one C call holding the GIL; the other thread's 3 µs unit
     # could not return meanwhile, was given up, and read "0.84 s of leaked work"
@@ -85,6 +87,7 @@ def test_a_unit_given_up_while_it_waited_for_the_gil_is_not_called_leaked_work()
     assert any(e.endswith("c005: 0.84 s past its deadline, 2.00 ms of CPU") for e in f.evidence), f.evidence
 
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_units_starved_on_threads_while_another_thread_ran_name_the_gil_not_other_processes():
     # a 3 µs unit timed out on thread w1 while w0 ran (a|a)*b for 0.5 s in one C call holding
     # the GIL; the report blamed "contention", and the other processes' 1.07 cores
@@ -160,6 +163,7 @@ def test_a_phase_that_finishes_the_baselines_timeouts_says_so():
     assert ".;" not in headline and headline.endswith("; gained: atomic 1 unit, atomic-hybrid 1 unit"), headline
 
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_threads_idle_while_another_thread_holds_the_gil_are_not_told_to_raise_the_chunk_size():
     # hybrid/thread×2: "Dispatch overhead is 35 % of wall: raise the chunk size to 252 units per
     # work item" — the time outside units was one thread waiting while the other ran a 0.5 s match
@@ -197,6 +201,7 @@ def test_perfkit_leaves_the_regular_expression_cache_of_its_own_process_alone():
     assert after == before, out.stderr
 
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_a_thread_unit_that_held_the_gil_past_the_grace_is_told_as_unstoppable():
     # (a|a)*b on a thread ended by itself 0.41 s past its 0.1 s deadline: the watcher needs the
     # GIL to give a unit up, so it never could; the report named only the units it gave up
@@ -213,6 +218,7 @@ def test_a_thread_unit_that_held_the_gil_past_the_grace_is_told_as_unstoppable()
     assert "the backend could not give it up" in f[0].sentence
 
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_a_thread_given_up_that_ran_on_holding_the_gil_is_named_as_the_holder():
     # the (a|a)*b unit was given up at 0.15 s but its thread matched on for 0.4 s more; a unit
     # that left the CPU ratios (leaked) must still count as the one that held the GIL

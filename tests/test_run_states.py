@@ -15,6 +15,7 @@ from perfkit.model import PerfkitError, RunInterrupted
 from perfkit.store import load_run
 
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_resumed_summary_cpu_is_the_sum_over_sessions(tmp_path):
     tasks = [make_task("t1", 3, 1), make_task("t2", 3, 1)]
     config = synthetic_config(candidates=6, cpu_ms=3)

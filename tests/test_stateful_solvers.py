@@ -105,6 +105,7 @@ def _hybrid_behind_a_slow_candidate() -> list[dict]:
     return rows
 
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_workers_waiting_at_stage_barriers_are_not_told_to_raise_the_chunk_size():
     # sympy under hybrid: each sample's stage ends with its costliest candidate (integrate) and the
     # other worker waits; larger work items cannot remove that, so no chunk-size advice

@@ -373,6 +373,7 @@ def test_hang_py_ignores_deadline_and_burns_cpu():
     assert burning
 
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_hang_c_ignores_deadline_without_cpu():
     def idle(pid):  # asleep in C, and no tick accrues while it sleeps
         assert wait_for(lambda: _child_state(pid)[0] == "S"), "the child never went to sleep"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from builders import CANDS, CHROMIUM, SAMPLES, timed_out, chromium, clean_parallel, make_run, make_task, synthetic_config, unit_rows
+from builders import perfkit_main
 from builders import reference_run as reference
 
 from perfkit.analysis.answers import (BOUNDARY_FLIP, CHANGED_OUTPUT, CRASH, NEW_TIMEOUT, NOISE_TIMEOUT, NONDETERMINISTIC,
@@ -24,7 +25,6 @@ from perfkit.reports.phases import build as build_phases
 from perfkit.orchestration.experiment import Experiment
 from perfkit.runner import run
 
-PERFKIT = [sys.executable, "-m", "perfkit"]
 
 
 def rules(c):
@@ -45,6 +45,7 @@ def _set(df, candidate, split, index, **values):
 
 # -- the reference against itself (stored runs built in memory) ---------------------------------
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_a_flip_between_sequential_runs_is_a_boundary_flip_not_a_lost_answer():
     near = 0.7  # of the 1 s timeout: a boundary unit
 
@@ -67,6 +68,7 @@ def test_a_flip_between_sequential_runs_is_a_boundary_flip_not_a_lost_answer():
     assert "contention-timeouts" not in rules(c) and "new-timeouts" not in rules(c)
 
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_a_new_timeout_far_from_its_limit_still_differs():
     lost = clean_parallel(edit=lambda d: _set(d, "c003", "demo", 4, status="timeout", output_hash=None,
                                               match=None, wall_s=1.05, cpu_s=1.0))
@@ -243,6 +245,7 @@ def _timed_out_far_from_limit(cpu_s):
     (None, "new-timeouts", "CPU was not measured"),                 # units without a CPU are not 0 %
     (0.25, "contention-timeouts", "contention"),
 ])
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_timeouts_blame_contention_only_from_measured_cpu(cpu_s, rule, says):
     c = analyse([reference(repeat=0), reference(repeat=1), _timed_out_far_from_limit(cpu_s)])
     f = finding(c, rule)
@@ -375,10 +378,6 @@ def test_a_candidate_whose_answer_a_run_counter_decides_is_blamed_only_when_a_st
                    for e in c.recommendation.evidence), c.recommendation.evidence
 
 
-def _cli(*args, cwd):
-    return subprocess.run([*PERFKIT, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
-
-
 def _compare_args(tmp_path, faults, backend, strategy, timeout):
     return ["compare", "--solver", "synthetic", "--tasks", "synthetic:1x4+1", "--strategies",
             f"sequential,{strategy}", "--backends", backend, "--workers", "2", "--repeats", "1",
@@ -387,11 +386,12 @@ def _compare_args(tmp_path, faults, backend, strategy, timeout):
 
 
 @pytest.mark.slow
-def test_boundary_units_that_flip_are_boundary_flips_and_the_comparison_exits_0(tmp_path):
+def test_boundary_units_that_flip_are_boundary_flips_and_the_comparison_exits_0(tmp_path, capsys):
     """Ten units sleep 60 % or 150 % of their time limit at random: they flip between the
     sequential runs and under the strategy, and nothing else differs."""
-    done = _cli(*_compare_args(tmp_path, "flip:c001; flip:c002", "thread", "candidate-parallel", 0.1), cwd=tmp_path)
-    assert done.returncode == 0, done.stdout + done.stderr
+    code, out, err = perfkit_main(_compare_args(tmp_path, "flip:c001; flip:c002", "thread", "candidate-parallel", 0.1),
+                                  capsys)
+    assert code == 0, out + err
     md = (tmp_path / "rep" / "report.md").read_text()
     assert "ANSWERS DIFFER" not in md.splitlines()[0]
     assert "sit at their 0.1 s limit and flip between finishing (ok or error) and timing out" in md and "not lost answers" in md
@@ -400,11 +400,11 @@ def test_boundary_units_that_flip_are_boundary_flips_and_the_comparison_exits_0(
 
 
 @pytest.mark.slow
-def test_a_deterministic_unit_whose_output_changes_under_a_strategy_exits_1(tmp_path):
+def test_a_deterministic_unit_whose_output_changes_under_a_strategy_exits_1(tmp_path, capsys):
     """``stale``: a cache keyed by candidate only. Sequential runs in the same order every time,
     so its answers repeat; a second worker starts from another sample and answers differently."""
-    done = _cli(*_compare_args(tmp_path, "stale:c002", "process", "sample-parallel", 1.0), cwd=tmp_path)
-    assert done.returncode == 1, done.stdout + done.stderr
+    code, out, err = perfkit_main(_compare_args(tmp_path, "stale:c002", "process", "sample-parallel", 1.0), capsys)
+    assert code == 1, out + err
     md = (tmp_path / "rep" / "report.md").read_text()
     assert md.startswith("**⚠ ANSWERS DIFFER") and f"{CHANGED_OUTPUT} ×" in md.splitlines()[0]
     assert "nondeterministic-candidates" not in md and "gave different answers on the same sample" not in md

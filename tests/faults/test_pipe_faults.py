@@ -39,6 +39,7 @@ def test_a_worker_killed_while_writing_a_batch_larger_than_the_read_buffer_rerun
     assert run.summary.duplicates_dropped == 0
 
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_a_worker_dying_inside_a_joined_taper_item_reruns_what_it_ran_and_nothing_twice(tmp_path):
     """Two tasks of 60 units, candidate-parallel on two workers with automatic chunks: task t0's
     taper pieces of 2, 1 and 1 units (c54..c57) go out joined while t1's work waits. The worker

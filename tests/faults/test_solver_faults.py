@@ -111,7 +111,9 @@ def test_a_compare_goes_on_without_a_configuration_whose_workers_could_not_go_on
     status does not follow what the solver did."""
     code, out, err = perfkit_main([
         "compare", "--solver", "plugins.faulty_solvers:Misbehaving", "--solver-opt", "n=8",
-        "--solver-opt", "bad=c1,c2,c3,c4,c5,c6", "--solver-opt", "fault=sleep=30", "--tasks", "synthetic:1x1+1",
+        # 3 of 8 candidates on 2 samples: 6 timeouts, past the thread backend's limit of 4 left
+        # running, while the inline runs, which pay each one its 0.1 s, stay short
+        "--solver-opt", "bad=c1,c2,c3", "--solver-opt", "fault=sleep=30", "--tasks", "synthetic:1x1+1",
         "--strategies", "sequential,candidate-parallel,sample-parallel", "--backends", "inline,thread",
         "--workers", "1", "--repeats", "2", "--timeout", "0.05", "--store", str(tmp_path / "runs"),
         "--out", str(tmp_path / "report")], capsys)

@@ -212,6 +212,7 @@ def small_disk(tmp_path):
         yield disk
 
 
+@pytest.mark.slow  # > 0.2 s: out of the quick subset (session 17, suitetime17)
 def test_a_full_disk_fails_the_run_with_one_line_and_keeps_it_resumable(small_disk, capsys):
     filler = small_disk / "filler"
     free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
