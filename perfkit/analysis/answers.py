@@ -280,7 +280,7 @@ def _spread(rows: pd.DataFrame) -> pd.DataFrame:
 
 def varying_candidates(expected: pd.DataFrame, configurations: Mapping[str, Sequence[pd.DataFrame]],
                        variability: Optional[ReferenceVariability] = None) -> pd.DataFrame:
-    """The candidates whose answers vary from run to run within a configuration, by the gate's
+    """The units whose answers vary from run to run within a configuration, by the gate's
     rule (:func:`check_repeats` against the ``expected`` answers, beyond ``variability``): for
     each configuration name with at least two runs (unit tables), every candidate with a unit
     whose outputs differ between those runs and that gave the expected answer in one of them

@@ -21,11 +21,10 @@ included).
 from __future__ import annotations
 
 import multiprocessing as mp
-import sys
-import types
 from typing import Any
 
 from perfkit.analysis.prediction.workload import DaemonCost, Workload
+from perfkit.backends.process import main_not_reimported
 from perfkit.model import ConfigError, PerfkitError
 from perfkit.store import Run
 
@@ -79,7 +78,11 @@ def measure(run: Run, workload: Workload, budget_s: float = BUDGET_S) -> tuple[D
     ctx = mp.get_context("spawn")
     answers, sender = ctx.Pipe(duplex=False)
     process = ctx.Process(target=_in_daemon, args=(spec, sender), daemon=True, name="perfkit-daemon-probe")
-    _start_without_main(process)
+    # spawn runs the caller's script again in the child (as __mp_main__): a script without a
+    # __name__ guard ran its whole body there (a run stored twice, review17); the probe needs
+    # nothing of it, its target and arguments are perfkit's
+    with main_not_reimported():
+        process.start()
     sender.close()
     try:
         if not answers.poll(budget_s + SETUP_S):
@@ -102,19 +105,6 @@ def measure(run: Run, workload: Workload, budget_s: float = BUDGET_S) -> tuple[D
     return tuple(DaemonCost(str(t), str(s), int(i), str(k), _status(capped, error), error, message,
                             float(cpu) + float(children), float(wall))
                  for t, s, i, k, cpu, wall, capped, error, message, children in value[0])
-
-
-def _start_without_main(process: Any) -> None:
-    """``process.start()`` with spawn's copy of the caller's ``__main__`` left out: spawn runs
-    the caller's script again in the child (as ``__mp_main__``), and a script without a
-    ``__name__`` guard ran its whole body there (a run stored twice, review17). The probe needs
-    nothing of it: its target and arguments are perfkit's (as forked.py's ``_spawn``)."""
-    main = sys.modules["__main__"]
-    sys.modules["__main__"] = types.ModuleType("__main__")
-    try:
-        process.start()
-    finally:
-        sys.modules["__main__"] = main
 
 
 def _status(capped: bool, error: Any) -> str:

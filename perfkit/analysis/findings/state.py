@@ -337,6 +337,8 @@ def _ended_sooner(t: pd.DataFrame, level: pd.Series) -> pd.Series:
     if "wall_s" not in t:
         return pd.Series(True, index=t.index)
     ok = t["status"].eq("ok") & (t["cpu_s"] > 0)
+    # the median unit's, not the run's Σ wall / Σ CPU (metrics/contention.py): one long starved
+    # spin among short units would set the sum's ratio, and excuse itself
     stretch = float((t["wall_s"][ok] / t["cpu_s"][ok]).median()) if ok.any() else 1.0
     wall = t["wall_s"] / (stretch if stretch > 1.0 else 1.0) / level
     return ~(wall > WARM_STATE_RATIO * t["ref_low_s"])
